@@ -1,0 +1,253 @@
+import { DecodeError } from '../errors.js';
+import { readVarint, varintSize, writeVarint, type VarintResult } from './varint.js';
+
+/**
+ * One record as Fluvio encodes it inside a batch (spec §4.1). Offsets and timestamps are deltas
+ * against the enclosing batch's base offset and base timestamp. `headers` is a count only: Fluvio's
+ * record encoding has no header payload.
+ */
+export interface Record {
+  key: Uint8Array | null;
+  value: Uint8Array;
+  offsetDelta: number;
+  timestampDelta: number;
+  attributes: number;
+  headers: number;
+}
+
+/** What callers may give when encoding: deltas, attributes and headers default to 0. */
+export interface RecordInput {
+  key?: Uint8Array | null;
+  value: Uint8Array;
+  offsetDelta?: number;
+  timestampDelta?: number;
+  attributes?: number;
+  headers?: number;
+}
+
+/** Size of the record body (everything after the length varint). */
+export function recordBodySize(r: RecordInput): number {
+  const key = r.key;
+  return (
+    1 +
+    varintSize(r.timestampDelta ?? 0) +
+    varintSize(r.offsetDelta ?? 0) +
+    (key ? 1 + varintSize(key.length) + key.length : 1) +
+    varintSize(r.value.length) +
+    r.value.length +
+    varintSize(r.headers ?? 0)
+  );
+}
+
+/** Full encoded size of one record including its length prefix. */
+export function recordSize(r: RecordInput): number {
+  const body = recordBodySize(r);
+  return varintSize(body) + body;
+}
+
+/** Writes one record at `pos` (the caller guarantees room), returns the end position. */
+export function writeRecord(buf: Uint8Array, pos: number, r: RecordInput, body = recordBodySize(r)): number {
+  pos = writeVarint(buf, pos, body);
+  buf[pos++] = (r.attributes ?? 0) & 0xff;
+  pos = writeVarint(buf, pos, r.timestampDelta ?? 0);
+  pos = writeVarint(buf, pos, r.offsetDelta ?? 0);
+  const key = r.key;
+  if (key) {
+    buf[pos++] = 1;
+    pos = writeVarint(buf, pos, key.length);
+    buf.set(key, pos);
+    pos += key.length;
+  } else {
+    buf[pos++] = 0;
+  }
+  pos = writeVarint(buf, pos, r.value.length);
+  buf.set(r.value, pos);
+  pos += r.value.length;
+  return writeVarint(buf, pos, r.headers ?? 0);
+}
+
+/** Size of a `Vec<Record>` encoding (i32 count + records). */
+export function recordListSize(records: readonly RecordInput[]): number {
+  let size = 4;
+  for (const r of records) size += recordSize(r);
+  return size;
+}
+
+/** Encodes records as a `Vec<Record>`: the `raw_bytes` a SmartModule reads (spec §4.2). */
+export function encodeRecords(records: readonly RecordInput[]): Uint8Array {
+  const bodies = records.map(recordBodySize);
+  let size = 4;
+  for (const b of bodies) size += varintSize(b) + b;
+  const buf = new Uint8Array(size);
+  new DataView(buf.buffer).setInt32(0, records.length);
+  let pos = 4;
+  for (let i = 0; i < records.length; i++) pos = writeRecord(buf, pos, records[i]!, bodies[i]);
+  return buf;
+}
+
+// Per-record slots in RecordIndex.pos (Int32Array, stride 6) and .num (Float64Array, stride 3).
+const P_START = 0, P_END = 1, P_KEY = 2, P_KEYLEN = 3, P_VALUE = 4, P_VALUELEN = 5, P_STRIDE = 6;
+const N_TS = 0, N_OFF = 1, N_HEADERS = 2, N_STRIDE = 3;
+
+/**
+ * A decoded `Vec<Record>` that keeps the bytes and records only positions and deltas in two typed
+ * arrays: decoding allocates nothing per record. `record(i)` builds an object (views, no copies)
+ * for the edges that want one.
+ */
+export class RecordIndex {
+  constructor(
+    /** The buffer the positions refer to. */
+    readonly bytes: Uint8Array,
+    readonly count: number,
+    /** Position of the i32 count; `end` is the position after the last record. */
+    readonly start: number,
+    readonly end: number,
+    private readonly pos: Int32Array,
+    private readonly num: Float64Array,
+  ) {}
+
+  offsetDelta(i: number): number { return this.num[i * N_STRIDE + N_OFF]!; }
+  timestampDelta(i: number): number { return this.num[i * N_STRIDE + N_TS]!; }
+  headers(i: number): number { return this.num[i * N_STRIDE + N_HEADERS]!; }
+  attributes(i: number): number { return this.bytes[this.pos[i * P_STRIDE + P_START]! + this.lenPrefix(i)]!; }
+
+  key(i: number): Uint8Array | null {
+    const at = this.pos[i * P_STRIDE + P_KEY]!;
+    return at < 0 ? null : this.bytes.subarray(at, at + this.pos[i * P_STRIDE + P_KEYLEN]!);
+  }
+
+  value(i: number): Uint8Array {
+    const at = this.pos[i * P_STRIDE + P_VALUE]!;
+    return this.bytes.subarray(at, at + this.pos[i * P_STRIDE + P_VALUELEN]!);
+  }
+
+  /** The encoded bytes of record i (length prefix included): re-usable as-is in another list. */
+  encoded(i: number): Uint8Array {
+    return this.bytes.subarray(this.pos[i * P_STRIDE + P_START]!, this.pos[i * P_STRIDE + P_END]!);
+  }
+
+  /** Value byte length without creating a view. */
+  valueLength(i: number): number { return this.pos[i * P_STRIDE + P_VALUELEN]!; }
+
+  record(i: number): Record {
+    return {
+      key: this.key(i),
+      value: this.value(i),
+      offsetDelta: this.offsetDelta(i),
+      timestampDelta: this.timestampDelta(i),
+      attributes: this.attributes(i),
+      headers: this.headers(i),
+    };
+  }
+
+  toArray(): Record[] {
+    const out: Record[] = new Array(this.count);
+    for (let i = 0; i < this.count; i++) out[i] = this.record(i);
+    return out;
+  }
+
+  *[Symbol.iterator](): IterableIterator<Record> {
+    for (let i = 0; i < this.count; i++) yield this.record(i);
+  }
+
+  private lenPrefix(i: number): number {
+    let p = this.pos[i * P_STRIDE + P_START]!;
+    const s = p;
+    while (this.bytes[p++]! >= 0x80);
+    return p - s;
+  }
+}
+
+const vr: VarintResult = { value: 0, end: 0 };
+
+function readCount(bytes: Uint8Array, start: number): number {
+  if (start + 4 > bytes.length) throw new DecodeError('record list: missing i32 count', start);
+  const declared = (bytes[start]! << 24) | (bytes[start + 1]! << 16) | (bytes[start + 2]! << 8) | bytes[start + 3]!;
+  const count = declared < 1 ? 0 : declared;
+  // A record takes at least 7 bytes: a corrupt count must not make us allocate gigabytes.
+  if (count > (bytes.length - start - 4) / 7 + 1) {
+    throw new DecodeError(`record list: count ${count} cannot fit in ${bytes.length - start - 4} bytes`, start);
+  }
+  return count;
+}
+
+/**
+ * Walks `count` records from `p` the way Fluvio's decoder does (spec §3, §4.1): check that `len`
+ * bytes remain, then read the fields in order (the next record starts where the fields end); a
+ * value longer than the buffer is truncated; a negative length is an error. When `pos`/`num` are
+ * given, positions and deltas are stored in them. Returns the end position.
+ */
+function walkRecords(bytes: Uint8Array, p: number, count: number, pos: Int32Array | null, num: Float64Array | null): number {
+  const n = bytes.length;
+  for (let i = 0; i < count; i++) {
+    const recStart = p;
+    readVarint(bytes, p, vr);
+    const len = vr.value;
+    p = vr.end;
+    if (len < 0 || p + len > n) throw new DecodeError(`record ${i}: length ${len} but ${n - p} bytes remain`, recStart);
+    if (p >= n) throw new DecodeError(`record ${i}: missing attributes`, p);
+    p++; // attributes (i8)
+    readVarint(bytes, p, vr);
+    const ts = vr.value;
+    readVarint(bytes, vr.end, vr);
+    const off = vr.value;
+    p = vr.end;
+    const keyFlag = bytes[p++];
+    let keyAt = -1, keyLen = 0;
+    if (keyFlag === 1) {
+      readVarint(bytes, p, vr);
+      keyAt = vr.end;
+      keyLen = dataLength(bytes, vr.end, vr.value, i, 'key');
+      p = keyAt + keyLen;
+    } else if (keyFlag !== 0) {
+      throw new DecodeError(`record ${i}: key option byte must be 0 or 1, got ${keyFlag}`, p - 1);
+    }
+    readVarint(bytes, p, vr);
+    const valueAt = vr.end;
+    const valueLen = dataLength(bytes, vr.end, vr.value, i, 'value');
+    readVarint(bytes, valueAt + valueLen, vr);
+    p = vr.end;
+    if (pos !== null && num !== null) {
+      const o = i * P_STRIDE;
+      pos[o + P_START] = recStart;
+      pos[o + P_END] = p;
+      pos[o + P_KEY] = keyAt;
+      pos[o + P_KEYLEN] = keyLen;
+      pos[o + P_VALUE] = valueAt;
+      pos[o + P_VALUELEN] = valueLen;
+      const q = i * N_STRIDE;
+      num[q + N_TS] = ts;
+      num[q + N_OFF] = off;
+      num[q + N_HEADERS] = vr.value;
+    }
+  }
+  return p;
+}
+
+function dataLength(bytes: Uint8Array, at: number, len: number, i: number, what: string): number {
+  if (len < 0) throw new DecodeError(`record ${i} ${what}: negative length ${len}`, at);
+  return Math.min(len, bytes.length - at);
+}
+
+/** Indexes a `Vec<Record>` at `start` (count read as i32; < 1 means empty, as Fluvio does). */
+export function indexRecords(bytes: Uint8Array, start = 0): RecordIndex {
+  const count = readCount(bytes, start);
+  const pos = new Int32Array(count * P_STRIDE);
+  const num = new Float64Array(count * N_STRIDE);
+  const end = walkRecords(bytes, start + 4, count, pos, num);
+  return new RecordIndex(bytes, count, start, end, pos, num);
+}
+
+/** Decodes a `Vec<Record>` into objects (views into `bytes`). */
+export function decodeRecords(bytes: Uint8Array, start = 0): Record[] {
+  return indexRecords(bytes, start).toArray();
+}
+
+/**
+ * Finds where a `Vec<Record>` ends without storing anything: the cheapest way to split a module's
+ * output into its record list and what follows (error, accumulator).
+ */
+export function skipRecords(bytes: Uint8Array, start: number): { count: number; end: number } {
+  const count = readCount(bytes, start);
+  return { count, end: walkRecords(bytes, start + 4, count, null, null) };
+}

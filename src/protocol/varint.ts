@@ -1,0 +1,69 @@
+import { DecodeError, EncodeError } from '../errors.js';
+
+/**
+ * Fluvio's zig-zag varint (spec §3). Fluvio's encoder shifts by 31 instead of 63, so values outside
+ * the signed 32-bit range come out corrupted; we refuse them instead of writing wrong bytes.
+ */
+export const VARINT_MIN = -0x80000000;
+export const VARINT_MAX = 0x7fffffff;
+
+/** Bytes `encodeVarint` writes for `n`. */
+export function varintSize(n: number): number {
+  let z = zigzag(n);
+  let size = 1;
+  while (z >= 0x80) {
+    z = Math.floor(z / 128);
+    size++;
+  }
+  return size;
+}
+
+function zigzag(n: number): number {
+  if (!Number.isInteger(n) || n < VARINT_MIN || n > VARINT_MAX) {
+    throw new EncodeError(`varint ${n} is outside the signed 32-bit range Fluvio encodes correctly`);
+  }
+  return n >= 0 ? n * 2 : -n * 2 - 1;
+}
+
+/** Writes `n` at `pos`, returns the position after it. The caller guarantees room (≤ 5 bytes). */
+export function writeVarint(buf: Uint8Array, pos: number, n: number): number {
+  let z = zigzag(n);
+  while (z >= 0x80) {
+    buf[pos++] = (z & 0x7f) | 0x80;
+    z = Math.floor(z / 128);
+  }
+  buf[pos++] = z;
+  return pos;
+}
+
+/**
+ * Decoded value and end position are returned through `out` to keep the hot path allocation-free.
+ * Values up to 2^53 decode exactly; that covers every length, delta and count Fluvio writes.
+ */
+export interface VarintResult {
+  value: number;
+  end: number;
+}
+
+export function readVarint(buf: Uint8Array, pos: number, out: VarintResult): void {
+  const start = pos;
+  let b = buf[pos++];
+  if (b === undefined) throw new DecodeError('varint runs past the end of the buffer', start);
+  if (b < 0x80) {
+    out.value = b & 1 ? -((b + 1) >>> 1) : b >>> 1;
+    out.end = pos;
+    return;
+  }
+  let u = b & 0x7f;
+  let scale = 128;
+  for (;;) {
+    b = buf[pos++];
+    if (b === undefined) throw new DecodeError('varint runs past the end of the buffer', start);
+    u += (b & 0x7f) * scale;
+    if (b < 0x80) break;
+    scale *= 128;
+    if (pos - start >= 10) throw new DecodeError('varint longer than 10 bytes', start);
+  }
+  out.value = u % 2 === 1 ? -(u + 1) / 2 : u / 2;
+  out.end = pos;
+}

@@ -1,0 +1,57 @@
+import type { Lookback, SmartModuleKind } from '../protocol/messages.js';
+
+export type { Lookback, SmartModuleKind };
+
+/** Where a module's WASI stdout/stderr lines go (the sandbox gives it no real file descriptors). */
+export interface ModuleLogger {
+  (stream: 'stdout' | 'stderr', line: string, module: string): void;
+}
+
+/**
+ * What a module may touch. By default nothing: no preopened directories, no environment, no
+ * arguments; stdin reads end-of-file; stdout/stderr go to the logger. Grants are explicit.
+ */
+export interface SandboxGrants {
+  /** Guest path → host directory, exposed through WASI preopens. */
+  preopens?: Record<string, string>;
+  env?: Record<string, string>;
+  args?: string[];
+}
+
+export interface InstanceOptions {
+  /** Parameters passed to `init` (`-e key=value`, or a transforms.yaml step's `with`). */
+  params?: Record<string, string> | ReadonlyMap<string, string>;
+  /** Look-back settings; `look_back` is called only when this is set and the module exports it. */
+  lookback?: Lookback | null;
+  /**
+   * Whether `init` sees the lookback in its params (Fluvio's cluster path does, `smdk test` does
+   * not). Default true.
+   */
+  lookbackInInitParams?: boolean;
+  /** Initial aggregate accumulator (`--aggregate-initial`). Default empty. */
+  initialAccumulator?: Uint8Array;
+  /** Memory cap in bytes. Default 1 000 000 000, as Fluvio's engine (spec §9). */
+  memoryLimit?: number;
+  /** Call `dealloc` on each output buffer after reading it (Fluvio leaks it, spec §2.1). Default true. */
+  freeOutput?: boolean;
+  /** Protocol version sent to the module. Default 22 (spec §5.11). */
+  version?: number;
+  logger?: ModuleLogger;
+  sandbox?: SandboxGrants;
+}
+
+/** One batch in: raw `Vec<Record>` bytes with the batch's base offset and timestamp (ms). */
+export interface BatchInput {
+  baseOffset: number;
+  baseTimestamp: number;
+  /** `Vec<Record>` encoding: i32 count then records, as stored in a batch. */
+  raw: Uint8Array;
+}
+
+/** One batch out: the output records as raw `Vec<Record>` bytes (owned copy), ready for the next module. */
+export interface BatchOutput {
+  raw: Uint8Array;
+  count: number;
+  /** Set when a module's user function failed on a record; `raw` holds the successes before it. */
+  error: import('./errors.js').SmartModuleRuntimeError | null;
+}
