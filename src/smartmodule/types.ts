@@ -30,8 +30,6 @@ export interface InstanceOptions {
   lookbackInInitParams?: boolean;
   /** Initial aggregate accumulator (`--aggregate-initial`). Default empty. */
   initialAccumulator?: Uint8Array;
-  /** Memory cap in bytes. Default 1 000 000 000, as Fluvio's engine (spec §9). */
-  memoryLimit?: number;
   /** Call `dealloc` on each output buffer after reading it (Fluvio leaks it, spec §2.1). Default true. */
   freeOutput?: boolean;
   /** Protocol version sent to the module. Default 22 (spec §5.11). */
