@@ -9,7 +9,6 @@ import {
   SmartModuleOutputError, SmartModuleRuntimeError, SmartModuleStatusError, SmartModuleTrapError,
 } from './errors.js';
 import type { SmartModule } from './module.js';
-import { WASM_PAGE } from './module.js';
 import { createWasi, defaultLogger, type WasiBinding } from './sandbox.js';
 import type { BatchInput, BatchOutput, InstanceOptions, Lookback } from './types.js';
 
@@ -193,12 +192,16 @@ export class SmartModuleInstance {
       this.wasi?.flush();
       const current = this.memory.buffer.byteLength;
       const limit = this.module.descriptor.memoryLimit;
-      // Growth past the declared maximum fails inside the guest, which then traps (its allocator
-      // aborts). A trap with the memory at the cap, or with no room for our own input, is that.
-      if (isTrap(err) && (current + WASM_PAGE > limit || (fn !== 'init' && current + inputSize > limit))) {
-        throw new SmartModuleMemoryLimitError(this.name, fn, limit, current, current + inputSize > limit ? inputSize : undefined, firstOffset);
+      // Growth past the declared maximum makes memory.grow return -1 inside the guest, whose
+      // allocator then aborts (a trap). Node gives no hook on memory.grow, so we attribute a trap
+      // to the cap when the memory is within allocator-growth distance of it, or when our own
+      // input could not fit. Other traps still report how much memory was in use.
+      const headroom = limit - current;
+      const inputTooBig = fn !== 'init' && current + inputSize > limit;
+      if (isTrap(err) && (headroom < Math.max(2 * 1024 * 1024, limit / 16) || inputTooBig)) {
+        throw new SmartModuleMemoryLimitError(this.name, fn, limit, current, inputTooBig ? inputSize : undefined, firstOffset);
       }
-      if (isTrap(err)) throw new SmartModuleTrapError(this.name, fn, firstOffset, trapMessage(err), err);
+      if (isTrap(err)) throw new SmartModuleTrapError(this.name, fn, firstOffset, `${trapMessage(err)} (memory in use: ${current} of ${limit} bytes)`, err);
       throw err;
     }
   }
