@@ -1,3 +1,5 @@
+import { indexRecords } from '../protocol/record.js';
+import type { SmartModuleRuntimeError } from './errors.js';
 import type { SmartModuleInstance } from './instance.js';
 import type { SmartModule } from './module.js';
 import type { BatchInput, BatchOutput, InstanceOptions, Lookback } from './types.js';
@@ -10,7 +12,32 @@ export interface ChainStep {
 }
 
 /** Options shared by every instance of the chain (params and lookback come from the step). */
-export type ChainOptions = Omit<InstanceOptions, 'params' | 'lookback'>;
+export type ChainOptions = Omit<InstanceOptions, 'params' | 'lookback'> & {
+  /** Per-step initial accumulators (restoring a checkpoint); overrides `initialAccumulator`. */
+  accumulators?: readonly (Uint8Array | null)[];
+};
+
+/** What a runtime error does to the rest of a batch: Fluvio stops; `skip` drops the record and goes on. */
+export type ErrorPolicy = 'stop' | 'skip';
+
+/** Counters per module, for metrics. Times are milliseconds spent inside the module's calls. */
+export interface ModuleMetrics {
+  module: string;
+  invocations: number;
+  recordsIn: number;
+  recordsOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  errors: number;
+  timeMs: number;
+  accumulatorBytes: number;
+  memoryBytes: number;
+}
+
+/** A chain's output; with the `skip` policy `skipped` lists the runtime errors that were stepped over. */
+export interface ChainOutput extends BatchOutput {
+  skipped: SmartModuleRuntimeError[];
+}
 
 /**
  * Several modules run as one transform, as Fluvio's chain does (spec §6.10): each module gets the
@@ -18,17 +45,27 @@ export type ChainOptions = Omit<InstanceOptions, 'params' | 'lookback'>;
  * base offset and timestamp; the first runtime error ends the chain with that module's output.
  */
 export class Chain {
-  private constructor(readonly steps: readonly ChainStep[], readonly instances: SmartModuleInstance[]) {}
+  readonly metrics: ModuleMetrics[];
+
+  private constructor(readonly steps: readonly ChainStep[], readonly instances: SmartModuleInstance[]) {
+    this.metrics = instances.map((i) => ({
+      module: i.name, invocations: 0, recordsIn: 0, recordsOut: 0, bytesIn: 0, bytesOut: 0, errors: 0, timeMs: 0,
+      accumulatorBytes: i.accumulator.length, memoryBytes: i.memoryBytes,
+    }));
+  }
 
   /** Instantiates each module and runs its init, in order (spec §2.3). */
   static create(steps: readonly ChainStep[], options: ChainOptions = {}): Chain {
+    const { accumulators, ...shared } = options;
     const instances: SmartModuleInstance[] = [];
     try {
-      for (const step of steps) {
-        const stepOptions: InstanceOptions = { ...options, lookback: step.lookback ?? null };
+      steps.forEach((step, i) => {
+        const stepOptions: InstanceOptions = { ...shared, lookback: step.lookback ?? null };
         if (step.params) stepOptions.params = step.params;
+        const acc = accumulators?.[i];
+        if (acc) stepOptions.initialAccumulator = acc;
         instances.push(step.module.instantiate(stepOptions));
-      }
+      });
     } catch (err) {
       for (const i of instances) i.dispose();
       throw err;
@@ -42,10 +79,7 @@ export class Chain {
    * source, not through earlier modules) as a `Vec<Record>` encoding.
    */
   lookBack(history: (step: ChainStep, index: number) => Uint8Array): void {
-    this.instances.forEach((inst, i) => {
-      const step = this.steps[i]!;
-      if (step.lookback && step.module.hasLookBack) inst.lookBack(history(step, i));
-    });
+    for (const { step, index } of this.lookBackSteps) this.instances[index]!.lookBack(history(step, index));
   }
 
   /** Steps whose look_back will be called. */
@@ -53,17 +87,66 @@ export class Chain {
     return this.steps.flatMap((step, index) => (step.lookback && step.module.hasLookBack ? [{ step, index }] : []));
   }
 
+  /** Runs one batch through every module (Fluvio semantics: stop at the first runtime error). */
   process(batch: BatchInput): BatchOutput {
+    return this.run(batch, 0, 'stop');
+  }
+
+  /** As `process`, with a choice of what a runtime error does. */
+  processWith(batch: BatchInput, policy: ErrorPolicy): ChainOutput {
+    return this.run(batch, 0, policy);
+  }
+
+  private run(batch: BatchInput, from: number, policy: ErrorPolicy): ChainOutput {
     let raw = batch.raw;
-    let count = -1;
-    for (const inst of this.instances) {
-      const out = inst.process({ baseOffset: batch.baseOffset, baseTimestamp: batch.baseTimestamp, raw });
-      if (out.error) return out;
+    let count = recordCount(raw);
+    const skipped: SmartModuleRuntimeError[] = [];
+    for (let i = from; i < this.instances.length; i++) {
+      const input = { baseOffset: batch.baseOffset, baseTimestamp: batch.baseTimestamp, raw };
+      const out = this.call(i, input, count);
+      const rest = out.error && policy === 'skip' ? recordsAfter(raw, batch.baseOffset, out.error) : undefined;
+      if (out.error && rest !== undefined) {
+        // Drop the failing record and run the records after it through this module (and the rest).
+        skipped.push(out.error);
+        let tail: ChainOutput = { raw: EMPTY_LIST, count: 0, error: null, skipped: [] };
+        if (rest) tail = this.run({ ...batch, raw: rest }, i, policy);
+        const head = i + 1 < this.instances.length ? this.run({ ...batch, raw: out.raw }, i + 1, policy) : { raw: out.raw, count: out.count, error: null, skipped: [] };
+        return {
+          raw: concatLists(head.raw, head.count, tail.raw, tail.count),
+          count: head.count + tail.count,
+          error: head.error ?? tail.error,
+          skipped: [...skipped, ...head.skipped, ...tail.skipped],
+        };
+      }
+      if (out.error) return { ...out, skipped };
       raw = out.raw;
       count = out.count;
     }
-    if (count < 0) count = raw.length < 4 ? 0 : Math.max(0, new DataView(raw.buffer, raw.byteOffset, 4).getInt32(0));
-    return { raw, count, error: null };
+    return { raw, count, error: null, skipped };
+  }
+
+  private call(i: number, input: BatchInput, count: number): BatchOutput {
+    const m = this.metrics[i]!;
+    const inst = this.instances[i]!;
+    const t0 = performance.now();
+    let out: BatchOutput;
+    try {
+      out = inst.process(input);
+    } catch (err) {
+      m.errors++;
+      throw err;
+    } finally {
+      m.timeMs += performance.now() - t0;
+      m.invocations++;
+    }
+    m.recordsIn += count;
+    m.bytesIn += input.raw.length;
+    m.recordsOut += out.count;
+    m.bytesOut += out.raw.length;
+    m.accumulatorBytes = inst.accumulator.length;
+    m.memoryBytes = inst.memoryBytes;
+    if (out.error) m.errors++;
+    return out;
   }
 
   /** Accumulators of the chain's aggregate modules, by step index (for checkpoints). */
@@ -74,4 +157,44 @@ export class Chain {
   dispose(): void {
     for (const i of this.instances) i.dispose();
   }
+}
+
+const EMPTY_LIST = new Uint8Array(4);
+
+function recordCount(raw: Uint8Array): number {
+  if (raw.length < 4) return 0;
+  const n = (raw[0]! << 24) | (raw[1]! << 16) | (raw[2]! << 8) | raw[3]!;
+  return n < 0 ? 0 : n;
+}
+
+/**
+ * The records of `raw` after the one a runtime error names (matched by absolute offset and value,
+ * first match), as a new list; null when it was the last; undefined when no record matches (then
+ * there is no safe place to resume and the error stops the batch as in Fluvio).
+ */
+function recordsAfter(raw: Uint8Array, baseOffset: number, error: SmartModuleRuntimeError): Uint8Array | null | undefined {
+  const idx = indexRecords(raw);
+  let at = -1;
+  for (let i = 0; i < idx.count; i++) {
+    if (baseOffset + idx.offsetDelta(i) === error.offset && Buffer.compare(idx.value(i), error.value) === 0) { at = i; break; }
+  }
+  if (at < 0) return undefined;
+  if (at === idx.count - 1) return null;
+  const start = idx.encoded(at + 1).byteOffset - raw.byteOffset;
+  const body = raw.subarray(start, idx.end);
+  const out = new Uint8Array(4 + body.length);
+  new DataView(out.buffer).setInt32(0, idx.count - at - 1);
+  out.set(body, 4);
+  return out;
+}
+
+/** Joins two `Vec<Record>` encodings. */
+function concatLists(a: Uint8Array, na: number, b: Uint8Array, nb: number): Uint8Array {
+  if (nb === 0) return a;
+  if (na === 0) return b;
+  const out = new Uint8Array(a.length + b.length - 4);
+  new DataView(out.buffer).setInt32(0, na + nb);
+  out.set(a.subarray(4), 4);
+  out.set(b.subarray(4), a.length);
+  return out;
 }
