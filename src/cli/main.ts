@@ -1,0 +1,81 @@
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { EddyError } from '../errors.js';
+import { processIO, type CliContext, type CliIO } from './format.js';
+import { registerTestCommand } from './test-command.js';
+
+/**
+ * The `eddy` command line. Each command lives in its own file and exports a
+ * `register…(program, ctx)` function; this file only builds the program, registers the commands
+ * and turns errors into messages and exit codes.
+ */
+
+type Registrar = (program: Command, ctx: CliContext) => void;
+
+/** Every command, in the order `eddy --help` lists them. Add new commands here. */
+const COMMANDS: readonly Registrar[] = [
+  registerTestCommand,
+  // `generate` (src/cli/generate.ts) and `build` (src/cli/build.ts) register here once they exist.
+];
+
+const DESCRIPTION =
+  'Eddy is a multicore stream processor for Node.js: it runs Fluvio SmartModules (WebAssembly ' +
+  'filters, maps, array-maps, filter-maps and aggregates, alone or chained) over streams of records, ' +
+  'with the same results as Fluvio.\n\n' +
+  '`eddy test` runs a module once over records from the command line, as `smdk test` does.';
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/** Builds the program (exported for tests and for generated docs). */
+export function createProgram(ctx: CliContext): Command {
+  const io = ctx.io();
+  const program = new Command('eddy');
+  // Settings first: subcommands copy them when they are created.
+  program
+    .description(DESCRIPTION)
+    .version(version(), '-V, --version', 'print the version of eddy')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => void io.stdout.write(s),
+      writeErr: (s) => void io.stderr.write(s),
+    })
+    .showHelpAfterError('(run `eddy <command> --help` for the options)')
+    .addHelpCommand('help [command]', 'show help for a command');
+  for (const register of COMMANDS) register(program, ctx);
+  return program;
+}
+
+/** Prints an error the way every command does: EddyErrors as one message, anything else with its stack. */
+export function reportError(err: unknown, io: CliIO): number {
+  if (err instanceof CommanderError) return err.exitCode; // commander has printed it (or the help)
+  if (err instanceof EddyError) {
+    io.stderr.write(`Error: ${err.message}\n`);
+    if (process.env['EDDY_DEBUG'] && err.stack) io.stderr.write(`${err.stack}\n`);
+    return 1;
+  }
+  const e = err as Error | undefined;
+  io.stderr.write(`Error: unexpected failure inside eddy (this is a bug; please report it with the command line):\n${e?.stack ?? String(err)}\n`);
+  return 1;
+}
+
+/**
+ * Runs the CLI with `argv` as `process.argv` gives it (node, script, arguments...). Resolves to the
+ * exit code; never calls process.exit.
+ */
+export async function main(argv: string[], io: CliIO = processIO()): Promise<number> {
+  let code = 0;
+  const ctx: CliContext = { io: () => io, done: (c) => { code = c; } };
+  try {
+    await createProgram(ctx).parseAsync(argv, { from: 'node' });
+    return code;
+  } catch (err) {
+    return reportError(err, io);
+  }
+}

@@ -1,0 +1,383 @@
+import { readFile, stat } from 'node:fs/promises';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { Command, Option } from 'commander';
+import { decodeRecords, encodeRecords, type RecordInput } from '../protocol/index.js';
+import { DurationError, parseDuration } from '../smartmodule/duration.js';
+import { Chain, loadModule, type ChainStep, type Lookback, type ModuleLogger, type SmartModule } from '../smartmodule/index.js';
+import { parseTransformSteps, readTransformsFile, type TransformStep } from '../smartmodule/transforms.js';
+import { formatRecordLine, formatRuntimeError, NonUtf8ValueError, UsageError, utf8OrNull, type CliContext, type CliIO } from './format.js';
+
+/**
+ * `eddy test`: runs a SmartModule (or a chain) once over records given on the command line, with
+ * the command line of `smdk test` (spec §8). Differences from smdk, on purpose: `uses` names in a
+ * chain are `.wasm` paths (relative to the transforms file) until Eddy has a registry; a runtime
+ * error prints the records before it, then the error on stderr, and exits 1 (smdk only logs it and
+ * exits 0); `--lookback-age` and `--aggregate-initial` exist.
+ */
+
+/** The options as commander hands them over. */
+export interface TestCommandOptions {
+  wasmFile?: string;
+  text?: string;
+  stdin?: boolean;
+  file?: string;
+  raw?: boolean;
+  key?: string;
+  keyValue?: boolean;
+  params?: string[];
+  transformsFile?: string;
+  transforms?: string;
+  /** `--transform` and `--transforms-line` values, in command-line order. */
+  transform?: string[];
+  record?: string[];
+  lookbackLast?: string;
+  lookbackAge?: string;
+  aggregateInitial?: string;
+  verbose?: boolean;
+  packageName?: string;
+  release?: string;
+}
+
+export type InputSpec =
+  | { kind: 'text'; text: string }
+  | { kind: 'stdin' }
+  | { kind: 'file'; path: string; raw: boolean };
+
+/** A command line checked and resolved into what to run, before any file is read. */
+export interface TestPlan {
+  input: InputSpec;
+  key: Uint8Array | null;
+  /** A single module, or a chain from transforms (file or inline). */
+  modules:
+    | { kind: 'wasm'; path: string; params: Record<string, string> }
+    | { kind: 'transforms-file'; path: string }
+    | { kind: 'inline'; steps: string[] };
+  /** The lookback every module gets (`-l` and/or `--lookback-age`); null = none. */
+  lookback: Lookback | null;
+  records: string[];
+  initialAccumulator: Uint8Array | undefined;
+  verbose: boolean;
+  keyValue: boolean;
+}
+
+const utf8 = new TextEncoder();
+
+/** `-e key=value` list → params: split at the first `=`, a later key wins. */
+export function parseParams(list: readonly string[]): Record<string, string> {
+  const params: Record<string, string> = Object.create(null);
+  for (const item of list) {
+    const eq = item.indexOf('=');
+    if (eq < 0) {
+      throw new UsageError(`-e/--params expects KEY=VALUE, got ${JSON.stringify(item)}: write it as ${JSON.stringify(`${item}=value`)}`);
+    }
+    params[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  return params;
+}
+
+/** Checks the options of `eddy test` and says what to fix when they cannot work together. */
+export function planTest(o: TestCommandOptions): TestPlan {
+  if (o.packageName !== undefined || o.release !== undefined) {
+    throw new UsageError('eddy test does not build packages (-p/--package-name, --release); build the module first and pass it with --wasm-file PATH');
+  }
+  const inputs = [o.text !== undefined && '--text', o.stdin && '--stdin', o.file !== undefined && '--file'].filter(Boolean);
+  if (inputs.length === 0) throw new UsageError('no input: give one of --text TEXT, --stdin or --file PATH');
+  if (inputs.length > 1) throw new UsageError(`${inputs.join(' and ')} cannot be used together: give one input`);
+  if (o.raw && o.file === undefined) throw new UsageError('--raw applies to --file only (the whole file becomes one record)');
+  const input: InputSpec =
+    o.text !== undefined ? { kind: 'text', text: o.text } : o.stdin ? { kind: 'stdin' } : { kind: 'file', path: o.file!, raw: !!o.raw };
+
+  if (o.transformsFile !== undefined && o.transforms !== undefined && o.transformsFile !== o.transforms) {
+    throw new UsageError('--transforms-file and --transforms are the same option; give it once');
+  }
+  const transformsFile = o.transformsFile ?? o.transforms;
+  const inline = o.transform ?? [];
+  const params = o.params ?? [];
+  let modules: TestPlan['modules'];
+  if (transformsFile !== undefined || inline.length > 0) {
+    if (transformsFile !== undefined && inline.length > 0) {
+      throw new UsageError('-t/--transforms-file and --transform cannot be used together: give the chain one way');
+    }
+    if (o.wasmFile !== undefined) {
+      throw new UsageError('--wasm-file cannot be used with a transforms chain: list the module as a step (`uses: path/to/module.wasm`) instead');
+    }
+    if (params.length > 0) {
+      throw new UsageError("-e/--params cannot be used with transforms: put each module's parameters in its step's `with:`");
+    }
+    modules = transformsFile !== undefined ? { kind: 'transforms-file', path: transformsFile } : { kind: 'inline', steps: inline };
+  } else {
+    if (o.wasmFile === undefined) {
+      throw new UsageError('no module: give --wasm-file PATH, or a chain with -t/--transforms-file PATH or --transform JSON');
+    }
+    modules = { kind: 'wasm', path: o.wasmFile, params: parseParams(params) };
+  }
+
+  let last: number | undefined;
+  if (o.lookbackLast !== undefined) {
+    if (!/^\d+$/.test(o.lookbackLast) || !Number.isSafeInteger(Number(o.lookbackLast))) {
+      throw new UsageError(`-l/--lookback-last expects a number of records such as 10, got ${JSON.stringify(o.lookbackLast)}`);
+    }
+    last = Number(o.lookbackLast);
+  }
+  let ageMs: number | undefined;
+  if (o.lookbackAge !== undefined) {
+    try {
+      ageMs = parseDuration(o.lookbackAge);
+    } catch (err) {
+      if (err instanceof DurationError) throw new UsageError(`--lookback-age: ${err.message}`);
+      throw err;
+    }
+  }
+  const lookback: Lookback | null =
+    last === undefined && ageMs === undefined ? null : ageMs === undefined ? { last: last ?? 0 } : { last: last ?? 0, ageMs };
+
+  return {
+    input,
+    key: o.key === undefined ? null : utf8.encode(o.key),
+    modules,
+    lookback,
+    records: o.record ?? [],
+    initialAccumulator: o.aggregateInitial === undefined ? undefined : utf8.encode(o.aggregateInitial),
+    verbose: !!o.verbose,
+    keyValue: !!o.keyValue,
+  };
+}
+
+/**
+ * The look-back history `smdk test` builds from `-r` values (spec §6.7): values only, deltas 0, in
+ * the order given, keeping the last N. With `--lookback-age` the `-r` records count as written just
+ * now, so the age never excludes them (their timestamps inside `look_back` are still 0, as Fluvio
+ * sends look-back records with base timestamp 0); with `last = 0` and an age, all of them are kept.
+ */
+export function lookbackHistory(records: readonly string[], lookback: Lookback | null): RecordInput[] {
+  if (!lookback) return [];
+  let kept: readonly string[];
+  if (lookback.last > 0) kept = records.slice(Math.max(0, records.length - lookback.last));
+  else if (lookback.ageMs != null) kept = records;
+  else kept = [];
+  return kept.map((v) => ({ value: utf8.encode(v) }));
+}
+
+/**
+ * `--file` lines as Rust's `BufRead::lines` gives them: split on `\n`, a `\r` before the `\n`
+ * removed, no empty line after a final newline; reading stops at the first line that is not UTF-8
+ * (`stoppedAt` = its 0-based index).
+ */
+export function splitLines(bytes: Uint8Array): { lines: Uint8Array[]; stoppedAt: number | null } {
+  const lines: Uint8Array[] = [];
+  let start = 0;
+  while (start < bytes.length) {
+    const nl = bytes.indexOf(0x0a, start);
+    let end = nl < 0 ? bytes.length : nl;
+    if (nl >= 0 && end > start && bytes[end - 1] === 0x0d) end--;
+    const line = bytes.subarray(start, end);
+    if (utf8OrNull(line) === null) return { lines, stoppedAt: lines.length };
+    lines.push(line);
+    start = nl < 0 ? bytes.length : nl + 1;
+  }
+  return { lines, stoppedAt: null };
+}
+
+/** `--stdin`: the first line including its newline (empty input gives one empty record). */
+export async function readFirstLine(stream: NodeJS.ReadableStream): Promise<Uint8Array> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) {
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk as Uint8Array);
+    const nl = buf.indexOf(0x0a);
+    if (nl >= 0) {
+      chunks.push(buf.subarray(0, nl + 1));
+      break;
+    }
+    chunks.push(buf);
+  }
+  const line = Buffer.concat(chunks);
+  if (utf8OrNull(line) === null) throw new UsageError('the first line of stdin is not UTF-8 text; use --file PATH --raw for binary input');
+  return new Uint8Array(line.buffer, line.byteOffset, line.length);
+}
+
+/** The input records of the plan (values only, deltas 0, every record with `--key`). */
+export async function readInputRecords(plan: TestPlan, io: CliIO): Promise<RecordInput[]> {
+  let values: Uint8Array[];
+  const input = plan.input;
+  if (input.kind === 'text') {
+    values = [utf8.encode(input.text)];
+  } else if (input.kind === 'stdin') {
+    values = [await readFirstLine(io.stdin)];
+  } else {
+    const path = here(io, input.path);
+    let bytes: Uint8Array;
+    try {
+      bytes = await readFile(path);
+    } catch (err) {
+      throw new UsageError(`--file ${input.path}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+    if (input.raw) {
+      values = [bytes];
+    } else {
+      const { lines, stoppedAt } = splitLines(bytes);
+      if (stoppedAt !== null) {
+        io.stderr.write(`warning: --file ${input.path}: line ${stoppedAt + 1} is not UTF-8 text; reading stopped there (use --raw to send the whole file as one record)\n`);
+      }
+      values = lines;
+    }
+  }
+  return values.map((value) => (plan.key ? { key: plan.key, value } : { value }));
+}
+
+/** A path from the command line, resolved against the command's directory (kept as given when that is ours). */
+function here(io: CliIO, path: string): string {
+  return io.cwd === process.cwd() ? path : resolve(io.cwd, path);
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Finds the `.wasm` a step's `uses` names: a path relative to `baseDir` (the transforms file's
+ * directory, or the current directory for inline steps), tried as given and with `.wasm` added.
+ */
+export async function resolveUses(uses: string, baseDir: string, where: string): Promise<string> {
+  const base = isAbsolute(uses) ? uses : resolve(baseDir, uses);
+  const candidates = base.endsWith('.wasm') ? [base] : [base, `${base}.wasm`];
+  for (const c of candidates) if (await isFile(c)) return c;
+  throw new UsageError(
+    `${where}: module ${JSON.stringify(uses)} not found (looked for ${candidates.join(' and ')}); ` +
+      'eddy test reads each `uses` as a .wasm file path relative to the transforms file',
+  );
+}
+
+interface ResolvedStep {
+  path: string;
+  name: string;
+  params: Record<string, string>;
+}
+
+async function resolveModules(plan: TestPlan, io: CliIO): Promise<ResolvedStep[]> {
+  const m = plan.modules;
+  if (m.kind === 'wasm') return [{ path: here(io, m.path), name: '', params: m.params }];
+  let steps: TransformStep[];
+  let baseDir: string;
+  let source: string;
+  if (m.kind === 'transforms-file') {
+    const file = resolve(io.cwd, m.path);
+    steps = await readTransformsFile(file);
+    baseDir = dirname(file);
+    source = m.path;
+  } else {
+    steps = parseTransformSteps(m.steps);
+    baseDir = io.cwd;
+    source = '--transform';
+  }
+  const out: ResolvedStep[] = [];
+  for (let i = 0; i < steps.length; i++) {
+    const s = steps[i]!;
+    const where = m.kind === 'inline' ? `${source}[${i}].uses` : `${source}: transforms[${i}].uses`;
+    out.push({ path: await resolveUses(s.uses, baseDir, where), name: s.uses, params: s.params });
+  }
+  return out;
+}
+
+/** Runs `eddy test`; returns the exit code. EddyErrors propagate (main prints them). */
+export async function runTest(options: TestCommandOptions, io: CliIO): Promise<number> {
+  const plan = planTest(options);
+  const resolved = await resolveModules(plan, io);
+  const input = await readInputRecords(plan, io);
+
+  if (plan.records.length > 0 && plan.lookback === null) {
+    io.stderr.write('warning: --record values feed look_back only with --lookback-last N (or --lookback-age); they are ignored\n');
+  }
+
+  const loaded = new Map<string, Promise<SmartModule>>();
+  const steps: ChainStep[] = [];
+  for (const r of resolved) {
+    const key = `${r.path}\0${r.name}`;
+    if (!loaded.has(key)) loaded.set(key, loadModule(r.path, r.name ? { name: r.name } : {}));
+    // `-l` / `--lookback-age` replace each step's YAML lookback; without them there is none (spec §8).
+    steps.push({ module: await loaded.get(key)!, params: r.params, lookback: plan.lookback });
+  }
+
+  const logger: ModuleLogger = (stream, line, module) => {
+    io.stderr.write(`[${module}] ${stream === 'stderr' ? 'stderr: ' : ''}${line}\n`);
+  };
+  const chain = Chain.create(steps, {
+    lookbackInInitParams: false,
+    logger,
+    ...(plan.initialAccumulator ? { initialAccumulator: plan.initialAccumulator } : {}),
+  });
+  try {
+    const history = encodeRecords(lookbackHistory(plan.records, plan.lookback));
+    chain.lookBack(() => history);
+    const out = chain.process({ baseOffset: 0, baseTimestamp: Date.now(), raw: encodeRecords(input) });
+    const records = decodeRecords(out.raw);
+    let text = plan.verbose ? `${records.length} records outputted\n` : '';
+    try {
+      records.forEach((r, i) => {
+        text += `${formatRecordLine(r.key, r.value, plan.keyValue, i)}\n`;
+      });
+    } catch (err) {
+      // A value that is not text stops printing (spec §8): what came before it is still shown.
+      if (err instanceof NonUtf8ValueError) io.stdout.write(text);
+      throw err;
+    }
+    io.stdout.write(text);
+    if (out.error) {
+      io.stderr.write(`Error: ${formatRuntimeError(out.error)}\n`);
+      return 1;
+    }
+    return 0;
+  } finally {
+    chain.dispose();
+  }
+}
+
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
+/** Adds `eddy test` to the program; its exit code goes to `ctx.done`. */
+export function registerTestCommand(program: Command, ctx: CliContext): void {
+  // --transform and its alias --transforms-line share one list, in command-line order.
+  let inline: string[] = [];
+  const pushInline = (value: string): string[] => {
+    inline = [...inline, value];
+    return inline;
+  };
+  program
+    .command('test')
+    .summary('run a SmartModule (or a chain) once over records given on the command line')
+    .description(
+      'Run a SmartModule .wasm (or a transforms chain) once over records given on the command line and ' +
+        'print the output records, one value per line. Same command line as `smdk test`.\n\n' +
+        'Examples:\n' +
+        '  eddy test --wasm-file filter.wasm --text apple\n' +
+        '  eddy test --wasm-file m.wasm --file input.txt -e threshold=5 -v\n' +
+        '  eddy test --wasm-file m.wasm --text 4 --lookback-last 1 --record 2 --record 3\n' +
+        '  eddy test -t transforms.yaml --stdin -k',
+    )
+    .option('--wasm-file <path>', 'the SmartModule .wasm to run')
+    .option('--text <text>', 'input: one record with this value')
+    .option('--stdin', 'input: the first line of stdin (newline included) as one record')
+    .option('--file <path>', 'input: one record per line of this file')
+    .option('--raw', 'with --file: the whole file as one record')
+    .option('--key <key>', 'give every input record this key')
+    .option('-k, --key-value', 'print output records as "[key] value"')
+    .option('-e, --params <key=value>', 'parameter passed to init (repeatable; the last value of a key wins)', collect)
+    .option('-t, --transforms-file <path>', 'run the chain of a transforms.yaml (uses = .wasm paths relative to it)')
+    .addOption(new Option('--transforms <path>', 'alias of --transforms-file').hideHelp())
+    .addOption(new Option('--transform <json>', 'one chain step as JSON, e.g. \'{"uses":"m.wasm","with":{"k":"v"}}\' (repeatable)').argParser(pushInline))
+    .addOption(new Option('--transforms-line <json>', 'alias of --transform').hideHelp().argParser(pushInline))
+    .option('-r, --record <value>', 'a look-back history record (repeatable, oldest first)', collect)
+    .option('-l, --lookback-last <n>', 'look-back: the last N --record values are given to look_back')
+    .option('--lookback-age <duration>', 'look-back by age, e.g. 1h 30m (counts as a lookback; --record values are all recent)')
+    .option('--aggregate-initial <value>', 'initial accumulator of aggregate modules')
+    .option('-v, --verbose', 'print "N records outputted" first')
+    .addOption(new Option('-p, --package-name <name>').hideHelp())
+    .addOption(new Option('--release <profile>').hideHelp())
+    .action(async (opts: TestCommandOptions & { transformsLine?: string[] }) => {
+      const { transformsLine: _alias, ...rest } = opts;
+      ctx.done(await runTest({ ...rest, transform: inline }, ctx.io()));
+    });
+}
