@@ -264,9 +264,9 @@ async function resolveModules(plan: TestPlan, io: CliIO): Promise<ResolvedStep[]
   let baseDir: string;
   let source: string;
   if (m.kind === 'transforms-file') {
-    const file = resolve(io.cwd, m.path);
+    const file = here(io, m.path);
     steps = await readTransformsFile(file);
-    baseDir = dirname(file);
+    baseDir = resolve(io.cwd, dirname(file));
     source = m.path;
   } else {
     steps = parseTransformSteps(m.steps);

@@ -1,0 +1,266 @@
+import test from 'ava';
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import {
+  formatKey, formatRecordLine, formatRuntimeError, looksBinary, NonUtf8ValueError, UsageError, type CliIO,
+} from '../src/cli/format.js';
+import { main } from '../src/cli/main.js';
+import {
+  lookbackHistory, parseParams, planTest, readFirstLine, resolveUses, splitLines, type TestCommandOptions,
+} from '../src/cli/test-command.js';
+import { EddyError } from '../src/errors.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** The repository root (tests run from dist/test). */
+export const root = resolve(here, '..', '..');
+const bin = join(root, 'bin', 'eddy.js');
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const b = (s: string) => enc.encode(s);
+
+// ---------------------------------------------------------------------------------------- helpers
+
+interface Run { code: number; stdout: string; stderr: string }
+
+/** Runs main() in-process with captured streams. */
+async function runMain(args: string[], opts: { stdin?: string; cwd?: string } = {}): Promise<Run> {
+  let stdout = '';
+  let stderr = '';
+  const io: CliIO = {
+    stdout: { write: (c) => { stdout += typeof c === 'string' ? c : dec.decode(c); return true; } },
+    stderr: { write: (c) => { stderr += typeof c === 'string' ? c : dec.decode(c); return true; } },
+    stdin: Readable.from([Buffer.from(opts.stdin ?? '')]),
+    cwd: opts.cwd ?? process.cwd(),
+  };
+  const code = await main(['node', 'eddy', ...args], io);
+  return { code, stdout, stderr };
+}
+
+/** Runs the real CLI in a child process. */
+export function runCli(args: string[], opts: { stdin?: string | Uint8Array; cwd?: string } = {}): Promise<Run> {
+  return new Promise((res, rej) => {
+    const child = spawn(process.execPath, [bin, ...args], { cwd: opts.cwd ?? root, stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    child.on('error', rej);
+    child.on('close', (code) => res({ code: code ?? -1, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));
+    child.stdin.end(opts.stdin ?? '');
+  });
+}
+
+const base: TestCommandOptions = { wasmFile: 'm.wasm', text: 'x' };
+
+// ---------------------------------------------------------------------------------------- printing
+
+test('formatKey: null, binary (NUL in the first KiB), lossy text', (t) => {
+  t.is(formatKey(null), 'null');
+  t.is(formatKey(b('user-1')), 'user-1');
+  t.is(formatKey(new Uint8Array([0x61, 0, 0x62])), 'binary: (3 bytes)');
+  t.is(formatKey(new Uint8Array([0x61, 0xff, 0x62])), 'a\uFFFDb');
+  const lateNul = new Uint8Array(1100).fill(0x61);
+  lateNul[1024] = 0;
+  t.false(looksBinary(lateNul));
+  lateNul[1023] = 0;
+  t.true(looksBinary(lateNul));
+  t.is(formatKey(new Uint8Array(0)), '');
+});
+
+test('formatRecordLine: value, or [key] value; non-UTF-8 values refuse', (t) => {
+  t.is(formatRecordLine(null, b('apple'), false), 'apple');
+  t.is(formatRecordLine(null, b('apple'), true), '[null] apple');
+  t.is(formatRecordLine(b('k'), b('apple'), true), '[k] apple');
+  t.is(formatRecordLine(new Uint8Array([0, 1]), b('v'), true), '[binary: (2 bytes)] v');
+  const err = t.throws(() => formatRecordLine(null, new Uint8Array([0xff, 0x61]), false, 3), { instanceOf: NonUtf8ValueError })!;
+  t.is(err.index, 3);
+  t.true(err instanceof EddyError);
+  t.regex(err.message, /output record 3 .*not valid UTF-8/);
+});
+
+test('formatRuntimeError renders as Fluvio does (hint, blank line, info block)', (t) => {
+  t.is(
+    formatRuntimeError({ hint: 'Oops something went wrong', offset: 10, kind: 'filter', key: null, value: b('ten') }),
+    'Oops something went wrong\n\nSmartModule Info: \n    Type: Filter\n    Offset: 10\n    Key: NULL\n    Value: ten',
+  );
+  t.is(
+    formatRuntimeError({ hint: 'h', offset: 101, kind: 'array_map', key: b('k1'), value: new Uint8Array([0xff, 0x61]), module: 'm' }),
+    'h\n\nSmartModule Info: \n    Module: m\n    Type: ArrayMap\n    Offset: 101\n    Key: k1\n    Value: Binary: 2 bytes',
+  );
+});
+
+// ---------------------------------------------------------------------------------------- options
+
+test('parseParams: split at the first =, last wins, empty values allowed', (t) => {
+  const p = parseParams(['a=1', 'b=x=y', 'a=2', 'c=', '=v']);
+  t.deepEqual({ ...p }, { a: '2', b: 'x=y', c: '', '': 'v' });
+  t.is(Object.getPrototypeOf(p), null);
+  const err = t.throws(() => parseParams(['novalue']), { instanceOf: UsageError })!;
+  t.regex(err.message, /KEY=VALUE.*"novalue=value"/);
+});
+
+test('planTest: exactly one input', (t) => {
+  t.deepEqual(planTest(base).input, { kind: 'text', text: 'x' });
+  t.deepEqual(planTest({ wasmFile: 'm', stdin: true }).input, { kind: 'stdin' });
+  t.deepEqual(planTest({ wasmFile: 'm', file: 'f', raw: true }).input, { kind: 'file', path: 'f', raw: true });
+  t.deepEqual(planTest({ wasmFile: 'm', text: '' }).input, { kind: 'text', text: '' });
+  t.regex(t.throws(() => planTest({ wasmFile: 'm' }), { instanceOf: UsageError })!.message, /no input/);
+  t.regex(t.throws(() => planTest({ ...base, stdin: true }))!.message, /--text and --stdin cannot be used together/);
+  t.regex(t.throws(() => planTest({ ...base, raw: true }))!.message, /--raw applies to --file/);
+});
+
+test('planTest: module or chain, and their conflicts', (t) => {
+  t.deepEqual(planTest({ ...base, params: ['k=v'] }).modules, { kind: 'wasm', path: 'm.wasm', params: Object.assign(Object.create(null), { k: 'v' }) });
+  t.deepEqual(planTest({ text: 'x', transformsFile: 't.yaml' }).modules, { kind: 'transforms-file', path: 't.yaml' });
+  t.deepEqual(planTest({ text: 'x', transforms: 't.yaml' }).modules, { kind: 'transforms-file', path: 't.yaml' });
+  t.deepEqual(planTest({ text: 'x', transform: ['{"uses":"a"}', '{"uses":"b"}'] }).modules, { kind: 'inline', steps: ['{"uses":"a"}', '{"uses":"b"}'] });
+  t.regex(t.throws(() => planTest({ text: 'x' }))!.message, /no module: give --wasm-file/);
+  t.regex(t.throws(() => planTest({ text: 'x', transformsFile: 't', params: ['a=b'] }))!.message, /-e\/--params cannot be used with transforms/);
+  t.regex(t.throws(() => planTest({ text: 'x', transform: ['{}'], params: ['a=b'] }))!.message, /-e\/--params cannot be used with transforms/);
+  t.regex(t.throws(() => planTest({ text: 'x', transformsFile: 't', transform: ['{}'] }))!.message, /cannot be used together/);
+  t.regex(t.throws(() => planTest({ ...base, transformsFile: 't' }))!.message, /--wasm-file cannot be used with a transforms chain/);
+  t.regex(t.throws(() => planTest({ ...base, packageName: 'p' }))!.message, /--wasm-file PATH/);
+});
+
+test('planTest: lookback from -l and --lookback-age', (t) => {
+  t.is(planTest(base).lookback, null);
+  t.deepEqual(planTest({ ...base, lookbackLast: '3' }).lookback, { last: 3 });
+  t.deepEqual(planTest({ ...base, lookbackLast: '0' }).lookback, { last: 0 });
+  t.deepEqual(planTest({ ...base, lookbackAge: '1h' }).lookback, { last: 0, ageMs: 3_600_000 });
+  t.deepEqual(planTest({ ...base, lookbackAge: '12 s', lookbackLast: '5' }).lookback, { last: 5, ageMs: 12_000 });
+  for (const bad of ['-1', '1.5', 'ten', '']) {
+    t.regex(t.throws(() => planTest({ ...base, lookbackLast: bad }), { instanceOf: UsageError })!.message, /-l\/--lookback-last expects a number/);
+  }
+  t.regex(t.throws(() => planTest({ ...base, lookbackAge: '12' }), { instanceOf: UsageError })!.message, /^--lookback-age: invalid duration "12".*no unit/);
+});
+
+test('planTest: key, records, accumulator, flags', (t) => {
+  const p = planTest({ ...base, key: 'k', record: ['1', '2'], aggregateInitial: 'acc', verbose: true, keyValue: true });
+  t.deepEqual(p.key, b('k'));
+  t.deepEqual(p.records, ['1', '2']);
+  t.deepEqual(p.initialAccumulator, b('acc'));
+  t.true(p.verbose);
+  t.true(p.keyValue);
+  const q = planTest(base);
+  t.is(q.key, null);
+  t.is(q.initialAccumulator, undefined);
+});
+
+test('lookbackHistory: the last N -r values, deltas 0; age keeps them all', (t) => {
+  const vals = (rs: ReturnType<typeof lookbackHistory>) => rs.map((r) => dec.decode(r.value));
+  t.deepEqual(vals(lookbackHistory(['1', '2', '3'], { last: 2 })), ['2', '3']);
+  t.deepEqual(vals(lookbackHistory(['1', '2', '3'], { last: 10 })), ['1', '2', '3']);
+  t.deepEqual(vals(lookbackHistory(['1', '2', '3'], { last: 0 })), []);
+  t.deepEqual(vals(lookbackHistory(['1', '2', '3'], { last: 0, ageMs: 1000 })), ['1', '2', '3']);
+  t.deepEqual(vals(lookbackHistory(['1', '2', '3'], { last: 1, ageMs: 1000 })), ['3']);
+  t.deepEqual(vals(lookbackHistory(['1', '2'], null)), []);
+  const [r] = lookbackHistory(['x'], { last: 1 });
+  t.deepEqual(Object.keys(r!), ['value']);
+});
+
+test('splitLines: as Rust BufRead::lines', (t) => {
+  const lines = (s: string | Uint8Array) => splitLines(typeof s === 'string' ? b(s) : s).lines.map((l) => dec.decode(l));
+  t.deepEqual(lines(''), []);
+  t.deepEqual(lines('a'), ['a']);
+  t.deepEqual(lines('a\n'), ['a']);
+  t.deepEqual(lines('a\nb'), ['a', 'b']);
+  t.deepEqual(lines('a\n\nb\n'), ['a', '', 'b']);
+  t.deepEqual(lines('\n'), ['']);
+  t.deepEqual(lines('\n\n'), ['', '']);
+  t.deepEqual(lines('a\r\nb\r\n'), ['a', 'b']);
+  t.deepEqual(lines('a\r'), ['a\r']);
+  t.deepEqual(lines('a\r\r\n'), ['a\r']);
+  const bad = splitLines(new Uint8Array([0x61, 0x0a, 0xff, 0x0a, 0x62, 0x0a]));
+  t.deepEqual(bad.lines.map((l) => dec.decode(l)), ['a']);
+  t.is(bad.stoppedAt, 1);
+  t.is(splitLines(b('ok\n')).stoppedAt, null);
+});
+
+test('readFirstLine: first line with its newline; empty input is one empty record', async (t) => {
+  t.is(dec.decode(await readFirstLine(Readable.from([Buffer.from('hello\nworld\n')]))), 'hello\n');
+  t.is(dec.decode(await readFirstLine(Readable.from([Buffer.from('he'), Buffer.from('llo'), Buffer.from('\nx')]))), 'hello\n');
+  t.is(dec.decode(await readFirstLine(Readable.from([Buffer.from('no newline')]))), 'no newline');
+  t.is((await readFirstLine(Readable.from([]))).length, 0);
+  await t.throwsAsync(readFirstLine(Readable.from([Buffer.from([0xff, 0x0a])])), { instanceOf: UsageError, message: /not UTF-8/ });
+});
+
+test('resolveUses: relative to the base directory, with or without .wasm', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'eddy-uses-'));
+  try {
+    await writeFile(join(dir, 'm.wasm'), '');
+    t.is(await resolveUses('m.wasm', dir, 'x'), join(dir, 'm.wasm'));
+    t.is(await resolveUses('m', dir, 'x'), join(dir, 'm.wasm'));
+    t.is(await resolveUses(join(dir, 'm'), '/elsewhere', 'x'), join(dir, 'm.wasm'));
+    const err = await t.throwsAsync(resolveUses('acme/redact@0.2.0', dir, 't.yaml: transforms[0].uses'), { instanceOf: UsageError });
+    t.regex(err!.message, /^t\.yaml: transforms\[0\]\.uses: module "acme\/redact@0\.2\.0" not found \(looked for .*acme\/redact@0\.2\.0 and .*acme\/redact@0\.2\.0\.wasm\)/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+// ---------------------------------------------------------------------------------------- main()
+
+test('main: help says what Eddy is and exits 0', async (t) => {
+  const r = await runMain(['--help']);
+  t.is(r.code, 0);
+  t.regex(r.stdout, /Usage: eddy/);
+  t.regex(r.stdout, /stream processor/);
+  t.regex(r.stdout, /SmartModules/);
+  t.regex(r.stdout, /test \[options\]/);
+  const h = await runMain(['test', '--help']);
+  t.is(h.code, 0);
+  for (const opt of ['--wasm-file', '--text', '--stdin', '--file', '--raw', '--key', '--key-value', '--params', '--transforms-file', '--transform', '--record', '--lookback-last', '--lookback-age', '--aggregate-initial', '--verbose']) {
+    t.true(h.stdout.includes(opt), opt);
+  }
+});
+
+test('main: usage errors are one clear line on stderr, exit 1', async (t) => {
+  const r = await runMain(['test', '--wasm-file', 'm.wasm']);
+  t.is(r.code, 1);
+  t.is(r.stdout, '');
+  t.is(r.stderr, 'Error: no input: give one of --text TEXT, --stdin or --file PATH\n');
+  const u = await runMain(['test', '--bogus']);
+  t.is(u.code, 1);
+  t.regex(u.stderr, /unknown option '--bogus'/);
+  const c = await runMain(['tset']);
+  t.is(c.code, 1);
+  t.regex(c.stderr, /Did you mean test\?/);
+});
+
+test('main: a missing module file names it', async (t) => {
+  const r = await runMain(['test', '--wasm-file', 'does-not-exist.wasm', '--text', 'a']);
+  t.is(r.code, 1);
+  t.regex(r.stderr, /^Error: does-not-exist\.wasm: cannot read the file/);
+});
+
+test('main: a bad transforms file names file, step and field', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'eddy-cli-'));
+  try {
+    await writeFile(join(dir, 't.yaml'), 'transforms:\n  - uses: m.wasm\n    with:\n      n: 5\n');
+    const r = await runMain(['test', '-t', 't.yaml', '--text', 'a'], { cwd: dir });
+    t.is(r.code, 1);
+    t.regex(r.stderr, /^Error: .*t\.yaml:4: transforms\[0\]\.with\.n: the number 5 is not a string; .*quote it: n: "5"\n$/);
+    await writeFile(join(dir, 't.yaml'), 'transforms:\n  - uses: m.wasm\n');
+    const missing = await runMain(['test', '--transforms', 't.yaml', '--text', 'a'], { cwd: dir });
+    t.regex(missing.stderr, /transforms\[0\]\.uses: module "m\.wasm" not found/);
+    const inline = await runMain(['test', '--transform', '{"uses":"m.wasm"}', '--transforms-line', '{"uses": 1}', '--text', 'a'], { cwd: dir });
+    t.regex(inline.stderr, /^Error: --transform\[1\]: uses: must be a module name/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('the real launcher runs and reports usage errors', async (t) => {
+  const r = await runCli(['test', '--text', 'a']);
+  t.is(r.code, 1);
+  t.regex(r.stderr, /^Error: no module: give --wasm-file PATH/);
+  const v = await runCli(['--version']);
+  t.is(v.code, 0);
+  t.regex(v.stdout, /^\d+\.\d+\.\d+\n$/);
+});
+
