@@ -1,6 +1,6 @@
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
@@ -13,6 +13,7 @@ import {
   lookbackHistory, parseParams, planTest, readFirstLine, resolveUses, splitLines, type TestCommandOptions,
 } from '../src/cli/test-command.js';
 import { EddyError } from '../src/errors.js';
+import { wasmPath } from './helpers/wasm.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The repository root (tests run from dist/test). */
@@ -264,3 +265,98 @@ test('the real launcher runs and reports usage errors', async (t) => {
   t.regex(v.stdout, /^\d+\.\d+\.\d+\n$/);
 });
 
+
+// ---------------------------------------------------------------------------------------- real modules
+
+/** Fluvio's `filter` example (keeps values containing "a"; a non-UTF-8 value is a runtime error). */
+const filterWasm = () => wasmPath('filter');
+
+test('real filter: --text keeps or drops the record', async (t) => {
+  const keep = await runCli(['test', '--wasm-file', filterWasm(), '--text', 'apple']);
+  t.deepEqual(keep, { code: 0, stdout: 'apple\n', stderr: '' });
+  const drop = await runCli(['test', '--wasm-file', filterWasm(), '--text', 'hello']);
+  t.deepEqual(drop, { code: 0, stdout: '', stderr: '' });
+  const verbose = await runCli(['test', '--wasm-file', filterWasm(), '--text', 'hello', '-v']);
+  t.deepEqual(verbose, { code: 0, stdout: '0 records outputted\n', stderr: '' });
+});
+
+test('real filter: --file lines, -k with and without --key, -v', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'eddy-cli-'));
+  try {
+    await writeFile(join(dir, 'in.txt'), 'apple\nhello\nbanana\r\n\ncat\n');
+    const r = await runCli(['test', '--wasm-file', filterWasm(), '--file', 'in.txt', '-v', '-k'], { cwd: dir });
+    t.deepEqual(r, { code: 0, stdout: '3 records outputted\n[null] apple\n[null] banana\n[null] cat\n', stderr: '' });
+    const k = await runCli(['test', '--wasm-file', filterWasm(), '--file', 'in.txt', '--key', 'user', '--key-value'], { cwd: dir });
+    t.is(k.stdout, '[user] apple\n[user] banana\n[user] cat\n');
+    const noK = await runCli(['test', '--wasm-file', filterWasm(), '--file', 'in.txt', '--key', 'user'], { cwd: dir });
+    t.is(noK.stdout, 'apple\nbanana\ncat\n');
+    // --raw: the whole file is one record (it contains "a").
+    const raw = await runCli(['test', '--wasm-file', filterWasm(), '--file', 'in.txt', '--raw'], { cwd: dir });
+    t.is(raw.stdout, 'apple\nhello\nbanana\r\n\ncat\n\n');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('real filter: --file stops at the first non-UTF-8 line, with a warning', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'eddy-cli-'));
+  try {
+    await writeFile(join(dir, 'in.txt'), Buffer.from([...b('banana\n'), 0xff, 0x61, 0x0a, ...b('apple\n')]));
+    const r = await runCli(['test', '--wasm-file', filterWasm(), '--file', 'in.txt'], { cwd: dir });
+    t.is(r.code, 0);
+    t.is(r.stdout, 'banana\n');
+    t.regex(r.stderr, /^warning: --file in\.txt: line 2 is not UTF-8 text; reading stopped there/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('real filter: --stdin takes the first line with its newline', async (t) => {
+  const r = await runCli(['test', '--wasm-file', filterWasm(), '--stdin'], { stdin: 'abc\nxyz-a\n' });
+  t.deepEqual(r, { code: 0, stdout: 'abc\n\n', stderr: '' });
+  const none = await runCli(['test', '--wasm-file', filterWasm(), '--stdin'], { stdin: 'xyz\n' });
+  t.is(none.stdout, '');
+});
+
+test('real filter: a runtime error goes to stderr as Fluvio renders it, exit 1', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'eddy-cli-'));
+  try {
+    await writeFile(join(dir, 'bin.dat'), Buffer.from([0x61, 0xff, 0x61]));
+    const r = await runCli(['test', '--wasm-file', filterWasm(), '--file', 'bin.dat', '--raw', '--key', 'k1'], { cwd: dir });
+    t.is(r.code, 1);
+    t.is(r.stdout, '');
+    t.regex(r.stderr, /^Error: .*utf-8.*\n\nSmartModule Info: \n    Module: filter\n    Type: Filter\n    Offset: 0\n    Key: k1\n    Value: Binary: 3 bytes\n$/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('real filter: chains from a transforms file (uses relative to it, .wasm optional) and inline steps', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'eddy-cli-'));
+  try {
+    await writeFile(join(dir, 'f.wasm'), await readFile(filterWasm()));
+    await writeFile(join(dir, 'transforms.yaml'), 'transforms:\n  - uses: f.wasm\n  - uses: f\n    lookback: {last: 2}\n    with: {unused: "x"}\n');
+    const other = await mkdtemp(join(tmpdir(), 'eddy-cwd-'));
+    try {
+      const r = await runCli(['test', '-t', join(dir, 'transforms.yaml'), '--text', 'banana', '-v'], { cwd: other });
+      t.deepEqual(r, { code: 0, stdout: '1 records outputted\nbanana\n', stderr: '' });
+    } finally {
+      await rm(other, { recursive: true, force: true });
+    }
+    const inline = await runCli(['test', '--transform', '{"uses":"f.wasm"}', '--transforms-line', '{"uses":"f"}', '--text', 'cherry'], { cwd: dir });
+    t.deepEqual(inline, { code: 0, stdout: '', stderr: '' });
+    const empty = await runCli(['test', '--transform', '{"uses":"f"}', '--text', 'a', '-k'], { cwd: dir });
+    t.is(empty.stdout, '[null] a\n');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('real filter: -r without a lookback is ignored with a warning; -l on a module without look_back is harmless', async (t) => {
+  const r = await runCli(['test', '--wasm-file', filterWasm(), '--text', 'apple', '-r', 'x']);
+  t.is(r.code, 0);
+  t.is(r.stdout, 'apple\n');
+  t.regex(r.stderr, /^warning: --record values feed look_back only with --lookback-last/);
+  const l = await runCli(['test', '--wasm-file', filterWasm(), '--text', 'apple', '-l', '1', '-r', 'x', '--lookback-age', '1h', '-e', 'k=v']);
+  t.deepEqual(l, { code: 0, stdout: 'apple\n', stderr: '' });
+});
