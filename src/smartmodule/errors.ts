@@ -69,7 +69,7 @@ export class SmartModuleRuntimeError extends SmartModuleError {
 
 /** A negative status code from a module export (spec §5.10): the whole batch failed. */
 export class SmartModuleStatusError extends SmartModuleError {
-  constructor(module: string, readonly fn: string, readonly status: number, description: string, readonly firstOffset?: number) {
+  constructor(module: string, readonly fn: string, readonly status: number, readonly description: string, readonly firstOffset?: number) {
     const where = firstOffset === undefined ? '' : ` on the batch at offset ${firstOffset}`;
     super('EDDY_SM_STATUS', module, `${module}: ${fn} returned status ${status}${where}: ${description}`);
   }

@@ -25,3 +25,24 @@ export function smartModule(opts: { transform?: string; body?: string; imports?:
     ${opts.extra ?? ''}
   )`);
 }
+
+/**
+ * A pass-through filter that needs no allocation: the output is the input's own `raw_bytes`
+ * followed by the byte after them, which at v22 is the (empty) params map's first byte, 00, i.e.
+ * "no error". When the first record's value starts with `L` (no key, 1-byte varints) it spins
+ * forever; with `T` it traps. For pool tests.
+ */
+export function passThroughFilter(): Uint8Array {
+  return smartModule({
+    body: `(local $len i32)
+      (local.set $len (i32.or (i32.or (i32.shl (i32.load8_u (i32.add (local.get 0) (i32.const 8))) (i32.const 24))
+                                      (i32.shl (i32.load8_u (i32.add (local.get 0) (i32.const 9))) (i32.const 16)))
+                              (i32.or (i32.shl (i32.load8_u (i32.add (local.get 0) (i32.const 10))) (i32.const 8))
+                                      (i32.load8_u (i32.add (local.get 0) (i32.const 11))))))
+      (if (i32.eq (i32.load8_u (i32.add (local.get 0) (i32.const 22))) (i32.const 76)) (then (loop $spin (br $spin))))
+      (if (i32.eq (i32.load8_u (i32.add (local.get 0) (i32.const 22))) (i32.const 84)) (then unreachable))
+      (call $copy (i32.add (local.get 0) (i32.const 12)) (i32.add (local.get $len) (i32.const 1)))
+      (i32.const 0)`,
+    memory: '32',
+  }).slice();
+}

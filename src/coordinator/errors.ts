@@ -1,0 +1,24 @@
+import { EddyError } from '../errors.js';
+
+/** A batch did not return within the stream's deadline; its worker was terminated. */
+export class StreamTimeoutError extends EddyError {
+  constructor(readonly stream: string, readonly modules: string[], readonly firstOffset: number, readonly deadlineMs: number) {
+    super('EDDY_STREAM_TIMEOUT',
+      `stream ${stream}: ${modules.join(' → ')} did not finish the batch at offset ${firstOffset} within ${deadlineMs} ms; ` +
+      'its worker was terminated and replaced. Raise the deadline (deadlineMs) if the module is just slow.');
+  }
+}
+
+/** The stream stopped earlier and accepts no more batches. */
+export class StreamStoppedError extends EddyError {
+  constructor(readonly stream: string, why: string, options?: { cause?: unknown }) {
+    super('EDDY_STREAM_STOPPED', `stream ${stream} is stopped: ${why}`, options);
+  }
+}
+
+/** The pool was closed. */
+export class PoolClosedError extends EddyError {
+  constructor() {
+    super('EDDY_POOL_CLOSED', 'the worker pool is closed');
+  }
+}

@@ -1,0 +1,174 @@
+import { EventEmitter } from 'eventemitter3';
+import { availableParallelism } from 'node:os';
+import { Piscina } from 'piscina';
+import { PoolClosedError } from './errors.js';
+import type { WorkerTask } from './frames.js';
+
+/**
+ * The Piscina pool that runs streams. Each stream is pinned to one worker (affinity through a
+ * custom load balancer reading the task's queue options) and moves only when its worker is gone.
+ * A watchdog enforces per-batch deadlines: each worker publishes, in a shared slot, when its
+ * current batch must end; past that the worker is terminated and Piscina starts a replacement.
+ */
+
+export interface PoolOptions {
+  /** Worker threads. Default: the machine's cores. */
+  workers?: number;
+  /** How often the watchdog looks at the deadline slots (ms). Default 50. */
+  watchdogIntervalMs?: number;
+  /** Worker entry; default the compiled workers/stream-worker.js. */
+  filename?: string;
+}
+
+export interface PoolEvents {
+  /** A worker exited; `timedOutStream` is the stream number whose batch overran, if that was why. */
+  workerLost: [workerId: number, timedOutStream: number | null];
+  workerReady: [workerId: number];
+}
+
+interface WorkerSlot {
+  id: number;
+  watch: SharedArrayBuffer;
+  view: Float64Array;
+  streams: number;
+}
+
+const QUEUE_OPTIONS = Piscina.queueOptionsSymbol;
+
+export class WorkerPool extends EventEmitter<PoolEvents> {
+  readonly size: number;
+  private readonly piscina: Piscina;
+  private readonly slots = new Map<number, WorkerSlot>();
+  private readonly timedOut = new Map<number, number>();
+  private readonly watchdog: NodeJS.Timeout;
+  private closed = false;
+  private waiters: (() => void)[] = [];
+  private nextStreamNumber = 1;
+
+  constructor(options: PoolOptions = {}) {
+    super();
+    this.size = Math.max(1, options.workers ?? availableParallelism());
+    const filename = options.filename ?? new URL('../../workers/stream-worker.js', import.meta.url).href;
+    this.piscina = new Piscina({
+      filename,
+      minThreads: this.size,
+      maxThreads: this.size,
+      idleTimeout: Number.POSITIVE_INFINITY,
+      // Many streams share a worker; it runs their batches one at a time, in arrival order.
+      concurrentTasksPerWorker: 1024,
+      // Piscina's Atomics loop starts every queued task before the first response is posted, so a
+      // batch that never returns would also hold back the finished results queued before it.
+      // Message events keep each response posted before the next task begins.
+      atomics: 'disabled',
+      maxQueue: Number.POSITIVE_INFINITY,
+      loadBalancer: (task, workers) => {
+        const want = ((task as unknown as Record<symbol, { worker?: number } | null>)[QUEUE_OPTIONS])?.worker;
+        return workers.find((w) => w.id === want) ?? null;
+      },
+    });
+    this.piscina.on('workerCreate', (w: { id: number }) => {
+      const watch = new SharedArrayBuffer(16);
+      this.slots.set(w.id, { id: w.id, watch, view: new Float64Array(watch), streams: 0 });
+      this.emit('workerReady', w.id);
+      for (const wake of this.waiters.splice(0)) wake();
+    });
+    // A dead worker's threadId already reads -1 here, so find the lost slots by what is still alive.
+    this.piscina.on('workerDestroy', () => {
+      const alive = new Set(this.piscina.threads.map((t) => t.threadId).filter((id) => id >= 0));
+      for (const id of [...this.slots.keys()]) {
+        if (alive.has(id)) continue;
+        this.slots.delete(id);
+        const timedOut = this.timedOut.get(id) ?? null;
+        this.timedOut.delete(id);
+        if (!this.closed) this.emit('workerLost', id, timedOut);
+      }
+    });
+    // Errors of a worker surface through its tasks and workerDestroy; do not crash the process here.
+    this.piscina.on('error', () => {});
+    this.watchdog = setInterval(() => this.checkDeadlines(), options.watchdogIntervalMs ?? 50);
+    this.watchdog.unref();
+  }
+
+  /** Ids of the live workers. */
+  get workerIds(): number[] {
+    return [...this.slots.keys()];
+  }
+
+  /** Streams pinned to each worker (for tests and metrics). */
+  get assignment(): Map<number, number> {
+    return new Map([...this.slots.values()].map((s) => [s.id, s.streams]));
+  }
+
+  /** Resolves when at least `n` workers are up (default: all). */
+  async ready(n = this.size): Promise<void> {
+    while (!this.closed && this.slots.size < n) await new Promise<void>((r) => this.waiters.push(r));
+    if (this.closed) throw new PoolClosedError();
+  }
+
+  newStreamNumber(): number {
+    return this.nextStreamNumber++;
+  }
+
+  /** Picks the live worker with the fewest streams (waits for one if all are being replaced). */
+  async assign(exclude: number[] = []): Promise<number> {
+    for (;;) {
+      if (this.closed) throw new PoolClosedError();
+      const candidates = [...this.slots.values()].filter((s) => !exclude.includes(s.id));
+      const pool = candidates.length > 0 ? candidates : [...this.slots.values()];
+      if (pool.length > 0) {
+        const best = pool.reduce((a, b) => (b.streams < a.streams ? b : a));
+        best.streams++;
+        return best.id;
+      }
+      await new Promise<void>((r) => this.waiters.push(r));
+    }
+  }
+
+  release(workerId: number): void {
+    const s = this.slots.get(workerId);
+    if (s && s.streams > 0) s.streams--;
+  }
+
+  watchBuffer(workerId: number): SharedArrayBuffer {
+    const s = this.slots.get(workerId);
+    if (!s) throw new PoolClosedError();
+    return s.watch;
+  }
+
+  isLive(workerId: number): boolean {
+    return this.slots.has(workerId);
+  }
+
+  /** Runs a task on a given worker. */
+  run<R>(workerId: number, task: WorkerTask, transferList?: ArrayBuffer[]): Promise<R> {
+    if (this.closed) return Promise.reject(new PoolClosedError());
+    const t = task as WorkerTask & { [QUEUE_OPTIONS]?: { worker: number } };
+    t[QUEUE_OPTIONS] = { worker: workerId };
+    return this.piscina.run(t, transferList ? { transferList } : {}) as Promise<R>;
+  }
+
+  /** Terminates a worker as if it crashed (tests, and the watchdog). */
+  async terminate(workerId: number): Promise<void> {
+    const w = this.piscina.threads.find((t) => t.threadId === workerId);
+    if (w) await w.terminate();
+  }
+
+  private checkDeadlines(): void {
+    const now = Date.now();
+    for (const s of this.slots.values()) {
+      const deadline = s.view[0]!;
+      if (deadline > 0 && now > deadline && !this.timedOut.has(s.id)) {
+        this.timedOut.set(s.id, s.view[1]!);
+        void this.terminate(s.id);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.watchdog);
+    for (const wake of this.waiters.splice(0)) wake();
+    await this.piscina.destroy();
+  }
+}

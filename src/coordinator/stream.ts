@@ -1,0 +1,414 @@
+import { EventEmitter } from 'eventemitter3';
+import { EddyError } from '../errors.js';
+import type { ErrorPolicy, ModuleMetrics } from '../smartmodule/chain.js';
+import type { SmartModule } from '../smartmodule/module.js';
+import type { BatchInput, Lookback } from '../smartmodule/types.js';
+import { StreamStoppedError, StreamTimeoutError } from './errors.js';
+import {
+  errorFromWire, packFrame, unpackFrame, type OpenTask, type ResultFrame, type WireError, type WireModule,
+} from './frames.js';
+import type { WorkerPool } from './pool.js';
+
+/**
+ * A stream: one transform chain applied to an ordered sequence of batches (one partition). Its
+ * module instances, accumulators and look-back state live on one worker; results come back in
+ * submission order with at most `maxInFlight` submissions outstanding (backpressure). If the
+ * worker dies or a batch overruns its deadline, the stream is re-opened elsewhere from the state of
+ * its last delivered result and the undelivered batches are sent again: nothing lost, nothing twice.
+ */
+
+export interface StreamStep {
+  module: SmartModule;
+  params?: Record<string, string>;
+  lookback?: Lookback | null;
+}
+
+export interface StreamOptions {
+  /** Name in errors and events. */
+  id?: string;
+  steps: StreamStep[];
+  /** What a module error does: stop the stream (default) or skip the record (or batch) and go on. */
+  policy?: ErrorPolicy;
+  /** Per-batch deadline in ms (default 5000); past it the worker is terminated. */
+  deadlineMs?: number;
+  /** Submissions outstanding at most (default 4). */
+  maxInFlight?: number;
+  /** Spread batches over every worker, reassembled in order. Only for chains without aggregate. */
+  stateless?: boolean;
+  /** Free module output buffers (default true; Fluvio leaks them). */
+  freeOutput?: boolean;
+  /** Accumulators to start from, per step (a checkpoint); else `initialAccumulator` for aggregates. */
+  accumulators?: (Uint8Array | null)[];
+  initialAccumulator?: Uint8Array;
+  /** Look-back records for a step, as a `Vec<Record>` encoding (read from the source topic). */
+  history?: (stepIndex: number, lookback: Lookback) => Uint8Array | Promise<Uint8Array>;
+}
+
+export interface StreamBatchResult {
+  baseOffset: number;
+  baseTimestamp: number;
+  /** Output records as `Vec<Record>` bytes. */
+  raw: Uint8Array;
+  count: number;
+  /** Runtime error that stopped this batch (policy stop): `raw` holds the records before it. */
+  error: EddyError | null;
+  /** Errors stepped over (policy skip). */
+  skipped: EddyError[];
+}
+
+export interface StreamResult {
+  seq: number;
+  batches: StreamBatchResult[];
+  /** Accumulators after this submission (per step; null for non-aggregate steps). */
+  accumulators: (Uint8Array | null)[];
+}
+
+/** A submission's place in the stream; `result` resolves in submission order. (Not a promise itself, so awaiting `submit` does not wait for the result.) */
+export interface Ticket {
+  seq: number;
+  result: Promise<StreamResult>;
+}
+
+export type StreamState = 'idle' | 'starting' | 'running' | 'restoring' | 'failed' | 'closed';
+
+export interface StreamMetrics {
+  submissions: number;
+  batches: number;
+  recordsOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  errors: number;
+  skipped: number;
+  timeouts: number;
+  restarts: number;
+  /** Per module, summed over the workers the stream has used. */
+  modules: ModuleMetrics[];
+}
+
+export interface StreamEvents {
+  state: [state: StreamState];
+  result: [result: StreamResult];
+  error: [error: EddyError];
+  restored: [workerIds: number[], reason: string];
+}
+
+interface Entry {
+  seq: number;
+  batches: BatchInput[];
+  resolve: (r: StreamResult) => void;
+  reject: (e: unknown) => void;
+  worker: number;
+  epoch: number;
+  result: StreamResult | null;
+}
+
+export class ModuleStream extends EventEmitter<StreamEvents> {
+  readonly id: string;
+  readonly number: number;
+  state: StreamState = 'idle';
+  readonly metrics: StreamMetrics;
+
+  private readonly pool: WorkerPool;
+  private readonly opts: Required<Pick<StreamOptions, 'policy' | 'deadlineMs' | 'maxInFlight' | 'stateless' | 'freeOutput'>> & StreamOptions;
+  private readonly wireModules: WireModule[];
+  private readonly stepModule: number[];
+  private workers: number[] = [];
+  private rr = 0;
+  private epoch = 0;
+  private nextSeq = 0;
+  private nextDeliver = 0;
+  private readonly pending = new Map<number, Entry>();
+  private slotWaiters: (() => void)[] = [];
+  private accumulators: (Uint8Array | null)[];
+  private readonly workerMetrics = new Map<number, ModuleMetrics[]>();
+  private readonly retiredMetrics: ModuleMetrics[][] = [];
+  private failure: EddyError | null = null;
+  private restoring: Promise<void> = Promise.resolve();
+  private readonly onWorkerLost = (id: number, timedOut: number | null) => { this.workerLost(id, timedOut); };
+
+  constructor(pool: WorkerPool, options: StreamOptions) {
+    super();
+    this.pool = pool;
+    this.number = pool.newStreamNumber();
+    this.id = options.id ?? `stream-${this.number}`;
+    this.opts = { policy: 'stop', deadlineMs: 5000, maxInFlight: 4, stateless: false, freeOutput: true, ...options };
+    if (this.opts.stateless && options.steps.some((s) => s.module.kind === 'aggregate' || (s.lookback && s.module.hasLookBack))) {
+      throw new EddyError('EDDY_STREAM_CONFIG', `stream ${this.id}: a stateless stream cannot contain an aggregate or a look_back step (their state needs one instance)`);
+    }
+    const unique: SmartModule[] = [];
+    this.stepModule = options.steps.map((s) => {
+      let i = unique.indexOf(s.module);
+      if (i < 0) i = unique.push(s.module) - 1;
+      return i;
+    });
+    this.wireModules = unique.map((m) => ({ descriptor: m.descriptor, compiled: m.compiled }));
+    this.accumulators = options.steps.map((s, i) => options.accumulators?.[i] ?? (s.module.kind === 'aggregate' ? options.initialAccumulator ?? new Uint8Array(0) : null));
+    this.metrics = { submissions: 0, batches: 0, recordsOut: 0, bytesIn: 0, bytesOut: 0, errors: 0, skipped: 0, timeouts: 0, restarts: 0, modules: [] };
+  }
+
+  /** Opens the stream on its worker(s): instances, init, look_back. Throws init/look_back errors. */
+  async start(): Promise<void> {
+    if (this.state !== 'idle') throw new EddyError('EDDY_STREAM_STATE', `stream ${this.id} was already started`);
+    this.setState('starting');
+    this.pool.on('workerLost', this.onWorkerLost);
+    try {
+      await this.openOnWorkers();
+    } catch (err) {
+      this.fail(err as EddyError);
+      throw err;
+    }
+    this.setState('running');
+  }
+
+  /** Accumulators as of the last delivered result (what a checkpoint stores). */
+  get currentAccumulators(): (Uint8Array | null)[] {
+    return this.accumulators;
+  }
+
+  get workerIds(): number[] {
+    return [...this.workers];
+  }
+
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  /**
+   * Submits batches (one frame). Waits while `maxInFlight` submissions are outstanding, then
+   * returns the promise of this submission's result; results resolve in submission order.
+   * The batches' bytes must not be modified afterwards (they are kept until delivered).
+   */
+  async submit(batches: BatchInput | BatchInput[]): Promise<Ticket> {
+    while (this.pending.size >= this.opts.maxInFlight && !this.failure && this.state !== 'closed') {
+      await new Promise<void>((r) => this.slotWaiters.push(r));
+    }
+    if (this.failure) throw new StreamStoppedError(this.id, this.failure.message, { cause: this.failure });
+    if (this.state === 'closed' || this.state === 'idle') throw new StreamStoppedError(this.id, this.state === 'idle' ? 'not started' : 'closed');
+    const list = Array.isArray(batches) ? batches : [batches];
+    let entry!: Entry;
+    const promise = new Promise<StreamResult>((resolve, reject) => {
+      entry = { seq: this.nextSeq++, batches: list, resolve, reject, worker: -1, epoch: -1, result: null };
+    });
+    promise.catch(() => {}); // rejection is observed by whoever awaits it; do not crash on unhandled
+    this.pending.set(entry.seq, entry);
+    this.metrics.submissions++;
+    if (this.state === 'running') this.dispatch(entry);
+    return { seq: entry.seq, result: promise };
+  }
+
+  /** Submit and wait for the result. */
+  async process(batches: BatchInput | BatchInput[]): Promise<StreamResult> {
+    return (await this.submit(batches)).result;
+  }
+
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.setState('closed');
+    this.pool.off('workerLost', this.onWorkerLost);
+    for (const e of this.pending.values()) e.reject(new StreamStoppedError(this.id, 'closed'));
+    this.pending.clear();
+    this.wakeSlots();
+    await this.closeOnWorkers();
+  }
+
+  /** Drops the stream's instances on its workers and gives the workers back. */
+  private async closeOnWorkers(): Promise<void> {
+    const workers = this.workers;
+    this.workers = [];
+    await Promise.all(workers.map(async (w) => {
+      if (!this.opts.stateless) this.pool.release(w);
+      if (this.pool.isLive(w)) await this.pool.run(w, { op: 'close', stream: this.id }).catch(() => {});
+    }));
+  }
+
+  private setState(s: StreamState): void {
+    if (this.state === s) return;
+    this.state = s;
+    this.emit('state', s);
+  }
+
+  private async openOnWorkers(exclude: number[] = []): Promise<void> {
+    if (this.opts.stateless) {
+      await this.pool.ready(1);
+      this.workers = this.pool.workerIds;
+    } else {
+      this.workers = [await this.pool.assign(exclude)];
+    }
+    const history = await Promise.all(this.opts.steps.map(async (s, i) =>
+      s.lookback && s.module.hasLookBack && this.opts.history ? await this.opts.history(i, s.lookback) : null));
+    await Promise.all(this.workers.map(async (w) => {
+      const task: OpenTask = {
+        op: 'open', stream: this.id, modules: this.wireModules,
+        steps: this.opts.steps.map((s, i) => ({ module: this.stepModule[i]!, params: s.params ?? {}, lookback: s.lookback ?? null })),
+        accumulators: this.accumulators, history, policy: this.opts.policy, freeOutput: this.opts.freeOutput,
+        watch: this.pool.watchBuffer(w), streamNumber: this.number,
+      };
+      const res = await this.pool.run<{ ok: boolean; error?: WireError }>(w, task);
+      if (!res.ok) throw errorFromWire(res.error!);
+    }));
+  }
+
+  private dispatch(entry: Entry): void {
+    const worker = this.opts.stateless ? this.workers[this.rr++ % this.workers.length]! : this.workers[0]!;
+    entry.worker = worker;
+    entry.epoch = this.epoch;
+    const epoch = this.epoch;
+    const frame = packFrame({ seq: entry.seq, batches: entry.batches.map((b) => ({ baseOffset: b.baseOffset, baseTimestamp: b.baseTimestamp, raw: b.raw })) });
+    for (const b of entry.batches) this.metrics.bytesIn += b.raw.length;
+    this.pool.run<Uint8Array>(worker, { op: 'batch', stream: this.id, deadlineMs: this.opts.deadlineMs, frame }, [frame.buffer as ArrayBuffer]).then(
+      (bytes) => this.onFrame(entry, epoch, bytes),
+      (err) => {
+        // A worker that died is handled by workerLost (its tasks are re-sent); anything else fails
+        // the stream. Look after the pool has processed the exit.
+        setImmediate(() => {
+          if (epoch !== this.epoch || this.pending.get(entry.seq) !== entry || entry.result) return;
+          if (!this.pool.isLive(worker)) return;
+          this.fail(err instanceof EddyError ? err : new EddyError('EDDY_WORKER', `stream ${this.id}: worker task failed: ${(err as Error)?.message ?? err}`, { cause: err }), entry);
+        });
+      },
+    );
+  }
+
+  private onFrame(entry: Entry, epoch: number, bytes: Uint8Array): void {
+    if (epoch !== this.epoch || this.pending.get(entry.seq) !== entry || this.failure) return;
+    const frame = unpackFrame<ResultFrame>(bytes);
+    if (frame.metrics.length > 0) this.workerMetrics.set(entry.worker, frame.metrics);
+    if (frame.fatal) {
+      if (frame.fatal.code === 'EDDY_STREAM_NOT_OPEN') return; // sent before a restore re-opened it; re-sent by the restore
+      const err = errorFromWire(frame.fatal);
+      this.metrics.errors++;
+      if (this.opts.policy === 'stop') return this.fail(err, entry);
+      // skip: the batch is dropped and reported; the instance was discarded, so re-open the stream.
+      this.metrics.skipped++;
+      entry.result = this.emptyResult(entry, err);
+      this.deliver();
+      this.scheduleRestore([], `instance discarded after: ${err.message}`);
+      return;
+    }
+    const batches: StreamBatchResult[] = frame.results.map((r, i) => {
+      const b = entry.batches[i]!;
+      const skipped = r.skipped.map(errorFromWire);
+      this.metrics.skipped += skipped.length;
+      this.metrics.errors += skipped.length + (r.error ? 1 : 0);
+      return { baseOffset: b.baseOffset, baseTimestamp: b.baseTimestamp, raw: r.raw, count: r.count, error: r.error ? errorFromWire(r.error) : null, skipped };
+    });
+    const last = frame.results[frame.results.length - 1];
+    entry.result = { seq: entry.seq, batches, accumulators: last ? last.accumulators.map((a) => (a ? new Uint8Array(a) : null)) : this.accumulators };
+    this.deliver();
+  }
+
+  private emptyResult(entry: Entry, err: EddyError): StreamResult {
+    return {
+      seq: entry.seq,
+      batches: entry.batches.map((b) => ({ baseOffset: b.baseOffset, baseTimestamp: b.baseTimestamp, raw: new Uint8Array(4), count: 0, error: null, skipped: [err] })),
+      accumulators: this.accumulators,
+    };
+  }
+
+  /** Resolves, in order, every consecutive submission whose result is in. */
+  private deliver(): void {
+    for (;;) {
+      const e = this.pending.get(this.nextDeliver);
+      if (!e || !e.result) break;
+      this.pending.delete(e.seq);
+      this.nextDeliver++;
+      const r = e.result;
+      this.accumulators = r.accumulators;
+      let stopError: EddyError | null = null;
+      for (const b of r.batches) {
+        this.metrics.batches++;
+        this.metrics.recordsOut += b.count;
+        this.metrics.bytesOut += b.raw.length;
+        if (b.error) stopError = b.error;
+      }
+      this.emit('result', r);
+      e.resolve(r);
+      if (stopError) {
+        // Fluvio semantics: the records before the error are delivered, then the stream stops.
+        this.fail(stopError);
+        return;
+      }
+    }
+    this.wakeSlots();
+  }
+
+  private workerLost(id: number, timedOutStream: number | null): void {
+    if (!this.workers.includes(id) || this.failure || this.state === 'closed') return;
+    if (timedOutStream === this.number) {
+      // The batch that overran is the oldest undelivered one sent to that worker.
+      const running = [...this.pending.values()].filter((e) => e.worker === id && !e.result && e.epoch === this.epoch).sort((a, b) => a.seq - b.seq)[0];
+      if (running) {
+        const err = new StreamTimeoutError(this.id, this.opts.steps.map((s) => s.module.name), running.batches[0]?.baseOffset ?? -1, this.opts.deadlineMs);
+        this.metrics.timeouts++;
+        this.metrics.errors++;
+        if (this.opts.policy === 'stop') return this.fail(err, running);
+        this.metrics.skipped++;
+        running.result = this.emptyResult(running, err);
+        this.deliver();
+      }
+    }
+    this.scheduleRestore([id], timedOutStream === this.number ? 'deadline exceeded' : 'worker exited');
+  }
+
+  private scheduleRestore(exclude: number[], reason: string): void {
+    this.epoch++; // results of the old placement are ignored from now on
+    this.setState('restoring');
+    this.restoring = this.restoring.then(() => this.restore(exclude, reason));
+  }
+
+  private async restore(exclude: number[], reason: string): Promise<void> {
+    if (this.failure || this.state === 'closed') return;
+    this.metrics.restarts++;
+    for (const w of this.workers) {
+      const m = this.workerMetrics.get(w);
+      if (m && !this.pool.isLive(w)) { this.retiredMetrics.push(m); this.workerMetrics.delete(w); }
+      if (!this.opts.stateless) this.pool.release(w);
+    }
+    try {
+      await this.openOnWorkers(exclude);
+    } catch (err) {
+      return this.fail(err as EddyError);
+    }
+    if (this.failure || (this.state as StreamState) === 'closed') return this.closeOnWorkers();
+    this.epoch++;
+    this.setState('running');
+    this.emit('restored', [...this.workers], reason);
+    for (const e of [...this.pending.values()].sort((a, b) => a.seq - b.seq)) if (!e.result) this.dispatch(e);
+  }
+
+  private fail(err: EddyError, entry?: Entry): void {
+    if (this.failure) return;
+    this.failure = err;
+    this.setState('failed');
+    this.emit('error', err);
+    for (const e of this.pending.values()) e.reject(e === entry ? err : new StreamStoppedError(this.id, err.message, { cause: err }));
+    this.pending.clear();
+    this.wakeSlots();
+    this.pool.off('workerLost', this.onWorkerLost);
+    void this.closeOnWorkers();
+  }
+
+  private wakeSlots(): void {
+    for (const w of this.slotWaiters.splice(0)) w();
+  }
+
+  /** Per-module metrics summed over workers (current and retired). */
+  moduleMetrics(): ModuleMetrics[] {
+    const all = [...this.workerMetrics.values(), ...this.retiredMetrics];
+    return this.opts.steps.map((s, i) => {
+      const sum: ModuleMetrics = { module: s.module.name, invocations: 0, recordsIn: 0, recordsOut: 0, bytesIn: 0, bytesOut: 0, errors: 0, timeMs: 0, accumulatorBytes: this.accumulators[i]?.length ?? 0, memoryBytes: 0 };
+      for (const list of all) {
+        const m = list[i];
+        if (!m) continue;
+        sum.invocations += m.invocations; sum.recordsIn += m.recordsIn; sum.recordsOut += m.recordsOut;
+        sum.bytesIn += m.bytesIn; sum.bytesOut += m.bytesOut; sum.errors += m.errors; sum.timeMs += m.timeMs;
+        sum.memoryBytes = Math.max(sum.memoryBytes, m.memoryBytes);
+      }
+      return sum;
+    });
+  }
+
+  snapshotMetrics(): StreamMetrics {
+    return { ...this.metrics, modules: this.moduleMetrics() };
+  }
+}
