@@ -1,0 +1,531 @@
+/**
+ * The value Eddy stores for one record batch (one LMDB entry; the key is the batch's base offset).
+ *
+ * ```
+ * byte  size  field (all fixed-width integers big-endian, as Fluvio encodes them)
+ *  0     1    format version = 1
+ *  1     1    flags: bit 0 = a header section follows the records; other bits 0
+ *  2     2    reserved, 0
+ *  4     4    i32 record count
+ *  8     4    i32 last offset delta (count − 1: Eddy numbers the records of a batch 0..count−1)
+ * 12     4    u32 raw length: bytes of the Vec<Record> section below (its i32 count included)
+ * 16     8    i64 base timestamp (ms since epoch): timestamp of the batch's first record
+ * 24     8    i64 max timestamp (ms): the newest record timestamp in the batch (time retention)
+ * 32     8    i64 log position: bytes appended to this partition up to and including this
+ *             batch (its whole stored length counted); partition size = last − first + first length
+ * 40     …    Vec<Record>: i32 count then the records exactly as src/protocol encodes them
+ *             (spec §4.1), offset_delta/timestamp_delta relative to the key and base timestamp
+ * 40+raw …    optional header section (flag bit 0), see below
+ * ```
+ *
+ * The `Vec<Record>` section is byte-for-byte the `raw_bytes` a SmartModule reads (spec §4.2), so a
+ * consumer hands `value.subarray(40, 40 + rawLength)` to the engine as `BatchInput.raw`, with the
+ * key as `baseOffset` and the base timestamp: no re-encoding, no per-record objects.
+ *
+ * Record headers. Fluvio's record encoding carries only a header *count* (spec §4.1). Eddy writes
+ * that count into each record and, when any record has headers, appends a section after the
+ * records that modules never see:
+ * ```
+ * i32 entry count, then per record with headers:
+ *   i32 offset delta | u16 header count | per header: String key (u16 length + UTF-8) | Vec<u8> value (i32 length + bytes)
+ * ```
+ * Entries are matched to records by offset delta.
+ *
+ * Timestamp deltas are varints that Fluvio only encodes correctly inside the signed 32-bit range
+ * (~24.8 days in ms); the encoder starts a new batch when a record's timestamp is too far from the
+ * batch's base timestamp.
+ */
+import { EncodeError } from '../errors.js';
+import { readI64, writeI64 } from '../protocol/bytes.js';
+import { indexRecords, recordBodySize, writeRecord, type RecordIndex } from '../protocol/record.js';
+import { VARINT_MAX, VARINT_MIN, varintSize, writeVarint } from '../protocol/varint.js';
+import { CorruptBatchError, InvalidArgumentError, RecordTooLargeError } from './errors.js';
+
+export const BATCH_FORMAT_VERSION = 1;
+export const BATCH_HEADER_SIZE = 40;
+export const FLAG_HEADERS = 1;
+
+const O_VERSION = 0, O_FLAGS = 1, O_COUNT = 4, O_LAST_DELTA = 8, O_RAW_LEN = 12, O_BASE_TS = 16, O_MAX_TS = 24, O_POSITION = 32;
+
+/** A record header: key and value bytes. */
+export type RecordHeader = [key: string, value: Uint8Array];
+
+/** What produce calls accept. Strings are encoded as UTF-8. `timestamp` defaults to now (ms). */
+export interface ProduceRecord {
+  key?: Uint8Array | string | null;
+  value: Uint8Array | string;
+  timestamp?: number;
+  headers?: Iterable<readonly [string, Uint8Array | string]> | { readonly [key: string]: Uint8Array | string } | null;
+}
+
+export interface BatchHeader {
+  version: number;
+  flags: number;
+  count: number;
+  lastOffsetDelta: number;
+  rawLength: number;
+  baseTimestamp: number;
+  maxTimestamp: number;
+  logPosition: number;
+}
+
+/** One stored batch, read back. Satisfies the engine's `BatchInput` ({ baseOffset, baseTimestamp, raw }). */
+export interface StoredBatch {
+  baseOffset: number;
+  /** Offset of the batch's last record (baseOffset + last offset delta). */
+  lastOffset: number;
+  count: number;
+  baseTimestamp: number;
+  maxTimestamp: number;
+  /** `Vec<Record>` bytes: the SmartModule input, a view into `value`. */
+  raw: Uint8Array;
+  /** Header section (see the file comment), or null when no record has headers. */
+  headerSection: Uint8Array | null;
+  /** The whole stored value. Values returned by range reads own their ArrayBuffer (transferable). */
+  value: Uint8Array;
+}
+
+function dv(b: Uint8Array): DataView {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength);
+}
+
+export function readBatchHeader(value: Uint8Array, where = '?', key = -1): BatchHeader {
+  if (value.length < BATCH_HEADER_SIZE) throw new CorruptBatchError(where, key, `only ${value.length} bytes`);
+  const v = dv(value);
+  const version = value[O_VERSION]!;
+  if (version !== BATCH_FORMAT_VERSION) throw new CorruptBatchError(where, key, `unknown batch format version ${version}`);
+  const rawLength = v.getUint32(O_RAW_LEN);
+  if (BATCH_HEADER_SIZE + rawLength > value.length) {
+    throw new CorruptBatchError(where, key, `raw length ${rawLength} runs past the ${value.length}-byte value`);
+  }
+  return {
+    version,
+    flags: value[O_FLAGS]!,
+    count: v.getInt32(O_COUNT),
+    lastOffsetDelta: v.getInt32(O_LAST_DELTA),
+    rawLength,
+    baseTimestamp: readI64(v, O_BASE_TS),
+    maxTimestamp: readI64(v, O_MAX_TS),
+    logPosition: readI64(v, O_POSITION),
+  };
+}
+
+/** Builds the read view of a stored value. */
+export function viewBatch(baseOffset: number, value: Uint8Array, where = '?'): StoredBatch {
+  const h = readBatchHeader(value, where, baseOffset);
+  const rawEnd = BATCH_HEADER_SIZE + h.rawLength;
+  return {
+    baseOffset,
+    lastOffset: baseOffset + h.lastOffsetDelta,
+    count: h.count,
+    baseTimestamp: h.baseTimestamp,
+    maxTimestamp: h.maxTimestamp,
+    raw: value.subarray(BATCH_HEADER_SIZE, rawEnd),
+    headerSection: h.flags & FLAG_HEADERS ? value.subarray(rawEnd) : null,
+    value,
+  };
+}
+
+/** Patches the log position (done when the batch is given its place in the partition). */
+export function setLogPosition(value: Uint8Array, position: number): void {
+  writeI64(dv(value), O_POSITION, position);
+}
+
+export function getLogPosition(value: Uint8Array): number {
+  return readI64(dv(value), O_POSITION);
+}
+
+function writeHeader(value: Uint8Array, flags: number, count: number, rawLength: number, baseTs: number, maxTs: number): void {
+  const v = dv(value);
+  value[O_VERSION] = BATCH_FORMAT_VERSION;
+  value[O_FLAGS] = flags;
+  v.setInt32(O_COUNT, count);
+  v.setInt32(O_LAST_DELTA, count - 1);
+  v.setUint32(O_RAW_LEN, rawLength);
+  writeI64(v, O_BASE_TS, baseTs);
+  writeI64(v, O_MAX_TS, maxTs);
+  writeI64(v, O_POSITION, 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encoding records into batches
+
+const utf8 = new TextEncoder();
+
+function toBytes(x: Uint8Array | string, what: string, index: number): Uint8Array {
+  if (typeof x === 'string') return Buffer.from(x, 'utf8');
+  if (x instanceof Uint8Array) return x;
+  throw new InvalidArgumentError(`record ${index}: ${what} must be a Uint8Array or a string, got ${typeof x}`);
+}
+
+function normalizeHeaders(h: ProduceRecord['headers'], index: number): RecordHeader[] | null {
+  if (h == null) return null;
+  const out: RecordHeader[] = [];
+  const entries: Iterable<readonly [string, Uint8Array | string]> =
+    Symbol.iterator in (h as object) ? (h as Iterable<readonly [string, Uint8Array | string]>) : Object.entries(h);
+  for (const [k, v] of entries) {
+    if (typeof k !== 'string') throw new InvalidArgumentError(`record ${index}: header keys must be strings`);
+    out.push([k, toBytes(v, `header "${k}"`, index)]);
+  }
+  return out.length ? out : null;
+}
+
+function headerEntrySize(h: readonly RecordHeader[]): number {
+  let s = 4 + 2;
+  for (const [k, v] of h) {
+    const kb = Buffer.byteLength(k, 'utf8');
+    if (kb > 0x7fff) throw new EncodeError(`header key of ${kb} bytes exceeds the 32767-byte string limit`);
+    s += 2 + kb + 4 + v.length;
+  }
+  if (h.length > 0xffff) throw new EncodeError(`${h.length} headers on one record exceed the 65535 limit`);
+  return s;
+}
+
+function writeHeaderEntry(buf: Uint8Array, v: DataView, pos: number, delta: number, h: readonly RecordHeader[]): number {
+  v.setInt32(pos, delta);
+  v.setUint16(pos + 4, h.length);
+  pos += 6;
+  for (const [k, val] of h) {
+    const kb = utf8.encode(k);
+    v.setUint16(pos, kb.length);
+    buf.set(kb, pos + 2);
+    pos += 2 + kb.length;
+    v.setInt32(pos, val.length);
+    buf.set(val, pos + 4);
+    pos += 4 + val.length;
+  }
+  return pos;
+}
+
+/** Decodes a header section into offset delta → headers. */
+export function decodeHeaderSection(section: Uint8Array): Map<number, RecordHeader[]> {
+  const out = new Map<number, RecordHeader[]>();
+  const v = dv(section);
+  const dec = new TextDecoder();
+  let pos = 4;
+  const n = v.getInt32(0);
+  for (let e = 0; e < n; e++) {
+    const delta = v.getInt32(pos);
+    const count = v.getUint16(pos + 4);
+    pos += 6;
+    const list: RecordHeader[] = [];
+    for (let i = 0; i < count; i++) {
+      const kl = v.getUint16(pos);
+      const k = dec.decode(section.subarray(pos + 2, pos + 2 + kl));
+      pos += 2 + kl;
+      const vl = v.getInt32(pos);
+      list.push([k, section.subarray(pos + 4, pos + 4 + vl)]);
+      pos += 4 + vl;
+    }
+    out.set(delta, list);
+  }
+  return out;
+}
+
+export interface EncodeLimits {
+  /** Largest encoded record (length prefix included). */
+  maxRecordBytes: number;
+  /** A batch is closed before it would exceed this many bytes (a single record always fits). */
+  maxBatchBytes: number;
+}
+
+/** One encoded batch, ready to store (log position still 0). */
+export interface EncodedBatch {
+  value: Uint8Array;
+  count: number;
+  /** Index of the batch's first record in the caller's input. */
+  first: number;
+}
+
+/**
+ * Encodes records into one or more stored-batch values. Every record is checked before anything
+ * is returned, so a refused call stores nothing. A new batch starts when the next record would
+ * take the batch over `maxBatchBytes` or its timestamp delta would leave the i32 range.
+ */
+export function encodeBatches(records: readonly ProduceRecord[], now: number, limits: EncodeLimits, where: string): EncodedBatch[] {
+  const n = records.length;
+  const keys: (Uint8Array | null)[] = new Array(n);
+  const values: Uint8Array[] = new Array(n);
+  const ts: number[] = new Array(n);
+  let headers: (RecordHeader[] | null)[] | null = null;
+  for (let i = 0; i < n; i++) {
+    const r = records[i]!;
+    if (r === null || typeof r !== 'object') throw new InvalidArgumentError(`record ${i} for ${where} must be an object with a value`);
+    const k = r.key;
+    keys[i] = k == null ? null : toBytes(k, 'key', i);
+    values[i] = toBytes(r.value, 'value', i);
+    const t = r.timestamp ?? now;
+    if (!Number.isSafeInteger(t)) throw new InvalidArgumentError(`record ${i} for ${where}: timestamp ${t} is not an integer (ms)`);
+    ts[i] = t;
+    if (r.headers != null) {
+      const h = normalizeHeaders(r.headers, i);
+      if (h) (headers ??= new Array(n).fill(null))[i] = h;
+    }
+  }
+
+  const out: EncodedBatch[] = [];
+  const bodies = new Int32Array(n);
+  let start = 0;
+  while (start < n) {
+    const base = ts[start]!;
+    let maxTs = base;
+    let rawSize = 4;
+    let hdrSize = 0;
+    let end = start;
+    for (; end < n; end++) {
+      const t = ts[end]!;
+      const d = t - base;
+      if (d < VARINT_MIN || d > VARINT_MAX) break;
+      const key = keys[end]!;
+      const value = values[end]!;
+      const hl = headers?.[end] ?? null;
+      const body = bodySize(key, value, d, end - start, hl ? hl.length : 0);
+      const size = varintSize(body) + body;
+      if (size > limits.maxRecordBytes) throw new RecordTooLargeError(size, limits.maxRecordBytes, end, where);
+      const hs = hl ? headerEntrySize(hl) : 0;
+      if (end > start && BATCH_HEADER_SIZE + rawSize + size + (hdrSize || hs ? 4 + hdrSize + hs : 0) > limits.maxBatchBytes) break;
+      bodies[end] = body;
+      rawSize += size;
+      hdrSize += hs;
+      if (t > maxTs) maxTs = t;
+    }
+    const count = end - start;
+    const total = BATCH_HEADER_SIZE + rawSize + (hdrSize ? 4 + hdrSize : 0);
+    const value = Buffer.allocUnsafe(total) as Uint8Array;
+    writeHeader(value, hdrSize ? FLAG_HEADERS : 0, count, rawSize, base, maxTs);
+    const v = dv(value);
+    v.setInt32(BATCH_HEADER_SIZE, count);
+    let pos = BATCH_HEADER_SIZE + 4;
+    for (let i = start; i < end; i++) {
+      pos = writeRecordFast(value, pos, keys[i]!, values[i]!, ts[i]! - base, i - start, headers?.[i]?.length ?? 0, bodies[i]!);
+    }
+    if (hdrSize) {
+      let entries = 0;
+      const countAt = pos;
+      pos += 4;
+      for (let i = start; i < end; i++) {
+        const hl = headers![i];
+        if (hl) {
+          pos = writeHeaderEntry(value, v, pos, i - start, hl);
+          entries++;
+        }
+      }
+      v.setInt32(countAt, entries);
+    }
+    out.push({ value, count, first: start });
+    start = end;
+  }
+  return out;
+}
+
+function bodySize(key: Uint8Array | null, value: Uint8Array, tsDelta: number, offsetDelta: number, headers: number): number {
+  return (
+    1 +
+    varintSize(tsDelta) +
+    varintSize(offsetDelta) +
+    (key ? 1 + varintSize(key.length) + key.length : 1) +
+    varintSize(value.length) +
+    value.length +
+    varintSize(headers)
+  );
+}
+
+function writeRecordFast(
+  buf: Uint8Array,
+  pos: number,
+  key: Uint8Array | null,
+  value: Uint8Array,
+  tsDelta: number,
+  offsetDelta: number,
+  headers: number,
+  body: number,
+): number {
+  pos = writeVarint(buf, pos, body);
+  buf[pos++] = 0;
+  pos = writeVarint(buf, pos, tsDelta);
+  pos = writeVarint(buf, pos, offsetDelta);
+  if (key) {
+    buf[pos++] = 1;
+    pos = writeVarint(buf, pos, key.length);
+    buf.set(key, pos);
+    pos += key.length;
+  } else {
+    buf[pos++] = 0;
+  }
+  pos = writeVarint(buf, pos, value.length);
+  if (value.length < 64) {
+    for (let i = 0; i < value.length; i++) buf[pos + i] = value[i]!;
+  } else {
+    buf.set(value, pos);
+  }
+  pos += value.length;
+  return writeVarint(buf, pos, headers);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Storing a Vec<Record> that is already encoded (module output, derived streams)
+
+export interface RawBatchInput {
+  /** `Vec<Record>` bytes; timestamp deltas relative to `baseTimestamp`. */
+  raw: Uint8Array;
+  baseTimestamp: number;
+  /** Optional headers by the input record's offset delta. */
+  headers?: ReadonlyMap<number, readonly RecordHeader[]> | null;
+}
+
+/**
+ * Wraps an encoded record list as a stored batch. Records keep their bytes when their offset
+ * deltas already are 0..n−1 (the common case: one copy, after the header); otherwise (a filter
+ * dropped records, an array_map gave every output delta 0) they are renumbered so the partition's
+ * offsets stay contiguous — keys, values, timestamp deltas and attributes are kept. Headers given
+ * by input offset delta follow their record when the output deltas are strictly increasing (the
+ * filter/map family); with other outputs they cannot be matched and are dropped.
+ * Returns null for an empty list.
+ */
+export function encodeRawBatch(input: RawBatchInput, limits: EncodeLimits, where: string): { value: Uint8Array; count: number; index: RecordIndex } | null {
+  const index = indexRecords(input.raw);
+  const count = index.count;
+  if (count === 0) return null;
+  if (!Number.isSafeInteger(input.baseTimestamp)) throw new InvalidArgumentError(`base timestamp ${input.baseTimestamp} is not an integer (ms)`);
+  let contiguous = true;
+  let increasing = true;
+  let maxDelta = -Infinity;
+  for (let i = 0; i < count; i++) {
+    const d = index.offsetDelta(i);
+    if (d !== i) contiguous = false;
+    if (i > 0 && d <= index.offsetDelta(i - 1)) increasing = false;
+    const t = index.timestampDelta(i);
+    if (t > maxDelta) maxDelta = t;
+    const size = index.encoded(i).length;
+    if (size > limits.maxRecordBytes) throw new RecordTooLargeError(size, limits.maxRecordBytes, i, where);
+  }
+  const maxTs = input.baseTimestamp + Math.max(0, maxDelta);
+  // Headers re-keyed to the stored offset deltas.
+  let hdr: { delta: number; list: readonly RecordHeader[] }[] | null = null;
+  if (input.headers && input.headers.size && increasing) {
+    for (let i = 0; i < count; i++) {
+      const list = input.headers.get(index.offsetDelta(i));
+      if (list && list.length) (hdr ??= []).push({ delta: i, list });
+    }
+  }
+  let hdrSize = 0;
+  if (hdr) for (const e of hdr) hdrSize += headerEntrySize(e.list);
+  const sectionSize = hdr ? 4 + hdrSize : 0;
+
+  let value: Uint8Array;
+  let rawLength: number;
+  if (contiguous) {
+    const raw = input.raw.subarray(index.start, index.end);
+    rawLength = raw.length;
+    value = Buffer.allocUnsafe(BATCH_HEADER_SIZE + rawLength + sectionSize);
+    value.set(raw, BATCH_HEADER_SIZE);
+    // A count declared differently (Fluvio reads < 1 as empty) is normalised.
+    dv(value).setInt32(BATCH_HEADER_SIZE, count);
+  } else {
+    const bodies = new Int32Array(count);
+    rawLength = 4;
+    for (let i = 0; i < count; i++) {
+      const r = { key: index.key(i), value: index.value(i), offsetDelta: i, timestampDelta: index.timestampDelta(i), attributes: index.attributes(i), headers: index.headers(i) };
+      bodies[i] = recordBodySize(r);
+      rawLength += varintSize(bodies[i]!) + bodies[i]!;
+    }
+    value = Buffer.allocUnsafe(BATCH_HEADER_SIZE + rawLength + sectionSize);
+    dv(value).setInt32(BATCH_HEADER_SIZE, count);
+    let pos = BATCH_HEADER_SIZE + 4;
+    for (let i = 0; i < count; i++) {
+      const r = { key: index.key(i), value: index.value(i), offsetDelta: i, timestampDelta: index.timestampDelta(i), attributes: index.attributes(i), headers: index.headers(i) };
+      pos = writeRecord(value, pos, r, bodies[i]);
+    }
+  }
+  writeHeader(value, hdr ? FLAG_HEADERS : 0, count, rawLength, input.baseTimestamp, maxTs);
+  if (hdr) {
+    const v = dv(value);
+    let pos = BATCH_HEADER_SIZE + rawLength;
+    v.setInt32(pos, hdr.length);
+    pos += 4;
+    for (const e of hdr) pos = writeHeaderEntry(value, v, pos, e.delta, e.list);
+  }
+  return { value, count, index };
+}
+
+/** Encodes a plain record list (offset deltas 0..n−1) as `Vec<Record>`: a producer transform's input. */
+export function encodeRecordList(records: readonly ProduceRecord[], baseTimestamp: number, now: number): Uint8Array {
+  const n = records.length;
+  const keys: (Uint8Array | null)[] = new Array(n);
+  const values: Uint8Array[] = new Array(n);
+  const deltas = new Float64Array(n);
+  const hcount = new Int32Array(n);
+  const bodies = new Int32Array(n);
+  let size = 4;
+  for (let i = 0; i < n; i++) {
+    const r = records[i]!;
+    keys[i] = r.key == null ? null : toBytes(r.key, 'key', i);
+    values[i] = toBytes(r.value, 'value', i);
+    deltas[i] = (r.timestamp ?? now) - baseTimestamp;
+    hcount[i] = r.headers ? normalizeHeaders(r.headers, i)?.length ?? 0 : 0;
+    bodies[i] = bodySize(keys[i]!, values[i]!, deltas[i]!, i, hcount[i]!);
+    size += varintSize(bodies[i]!) + bodies[i]!;
+  }
+  const buf = Buffer.allocUnsafe(size) as Uint8Array;
+  dv(buf).setInt32(0, n);
+  let pos = 4;
+  for (let i = 0; i < n; i++) pos = writeRecordFast(buf, pos, keys[i]!, values[i]!, deltas[i]!, i, hcount[i]!, bodies[i]!);
+  return buf;
+}
+
+/** Headers of a record list by offset delta (index), for `encodeRawBatch`. */
+export function headersByIndex(records: readonly ProduceRecord[]): Map<number, RecordHeader[]> | null {
+  let out: Map<number, RecordHeader[]> | null = null;
+  for (let i = 0; i < records.length; i++) {
+    const h = records[i]!.headers;
+    if (h == null) continue;
+    const list = normalizeHeaders(h, i);
+    if (list) (out ??= new Map()).set(i, list);
+  }
+  return out;
+}
+
+/**
+ * Restricts a batch to the records with offsets in [from, to] (a consumer starting inside a batch,
+ * or stopping at an end offset / limit). The base offset and timestamp stay, so the kept records'
+ * deltas stay valid. Returns the batch itself when nothing is cut.
+ */
+export function sliceBatch(batch: StoredBatch, from: number, to: number): StoredBatch {
+  if (from <= batch.baseOffset && to >= batch.lastOffset) return batch;
+  const index = indexRecords(batch.raw);
+  let first = -1, last = -1, size = 4, maxDelta = -Infinity;
+  for (let i = 0; i < index.count; i++) {
+    const off = batch.baseOffset + index.offsetDelta(i);
+    if (off < from || off > to) continue;
+    if (first < 0) first = i;
+    last = i;
+    size += index.encoded(i).length;
+    const t = index.timestampDelta(i);
+    if (t > maxDelta) maxDelta = t;
+  }
+  const raw = new Uint8Array(size);
+  let count = 0;
+  let pos = 4;
+  if (first >= 0) {
+    for (let i = first; i <= last; i++) {
+      const off = batch.baseOffset + index.offsetDelta(i);
+      if (off < from || off > to) continue;
+      const e = index.encoded(i);
+      raw.set(e, pos);
+      pos += e.length;
+      count++;
+    }
+  }
+  dv(raw).setInt32(0, count);
+  const lastOffset = last >= 0 ? batch.baseOffset + index.offsetDelta(last) : from - 1;
+  return {
+    baseOffset: batch.baseOffset,
+    lastOffset,
+    count,
+    baseTimestamp: batch.baseTimestamp,
+    maxTimestamp: count ? batch.baseTimestamp + maxDelta : batch.baseTimestamp,
+    raw,
+    headerSection: batch.headerSection,
+    value: batch.value,
+  };
+}

@@ -1,0 +1,211 @@
+import { indexRecords } from '../protocol/record.js';
+import { decodeHeaderSection, sliceBatch, type RecordHeader, type StoredBatch } from './batch-format.js';
+import { InvalidArgumentError, OffsetOutOfRangeError, UnknownTopicError } from './errors.js';
+import type { PartitionLog } from './partition.js';
+import type { Storage } from './storage.js';
+
+/**
+ * Where a consumer starts: the first stored record, the end (only records produced from now on),
+ * an absolute offset, or N records before the end — Fluvio's `--beginning`, default tail,
+ * `--offset`, `--tail N`.
+ */
+export type StartPosition = 'beginning' | 'end' | { offset: number } | { fromEnd: number };
+
+export interface ConsumeOptions {
+  /** Default 'beginning'. A named consumer with a committed offset resumes there instead. */
+  from?: StartPosition;
+  /** Last offset to deliver (inclusive, as Fluvio's `--end-offset`). */
+  endOffset?: number;
+  /** Deliver at most this many records. */
+  limit?: number;
+  /** Keep waiting for new records at the end of the log (woken by append events, no polling). Default false. */
+  follow?: boolean;
+  /** Ends the iteration quietly when aborted (also while waiting in follow mode). */
+  signal?: AbortSignal;
+  /** Bytes per read from LMDB (at least one batch). Default 1 MiB. */
+  maxBytes?: number;
+  /** Named consumer: starts from its committed offset when there is one. */
+  consumer?: string;
+  /** Commit the position of a named consumer as batches are consumed and when iteration ends. Default true when `consumer` is set. */
+  autoCommit?: boolean;
+  /** At most one automatic commit per this many ms while iterating (one always happens at the end). Default 1000. */
+  autoCommitIntervalMs?: number;
+}
+
+/** One record, decoded at the edge (views into the batch bytes, no copies). */
+export interface ConsumedRecord {
+  topic: string;
+  partition: number;
+  offset: number;
+  timestamp: number;
+  key: Uint8Array | null;
+  value: Uint8Array;
+  headers: RecordHeader[];
+}
+
+const NO_HEADERS: RecordHeader[] = [];
+
+/**
+ * Reads one partition from a start position, as batches (raw `Vec<Record>` bytes ready for a
+ * SmartModule) or as records. A batch the start offset falls inside, or that crosses the end
+ * offset / limit, is cut to the wanted records (same base offset and timestamp, so deltas stay
+ * valid). If retention removes records ahead of a slow consumer, it continues at the new start.
+ */
+export class Consumer {
+  readonly topic: string;
+  readonly partition: number;
+  /** Next offset this consumer delivers. */
+  position: number;
+  private readonly endOffset: number;
+  private remaining: number;
+  private readonly follow: boolean;
+  private readonly signal: AbortSignal | undefined;
+  private readonly maxBytes: number;
+  private readonly name: string | undefined;
+  private readonly autoCommit: boolean;
+  private readonly autoCommitInterval: number;
+  private lastCommitted: number;
+  private lastCommitAt = 0;
+  private commitError: unknown = null;
+  private started = false;
+
+  constructor(private readonly store: Storage, private readonly log: PartitionLog, options: ConsumeOptions = {}) {
+    this.topic = log.topic;
+    this.partition = log.partition;
+    this.follow = options.follow ?? false;
+    this.signal = options.signal;
+    this.maxBytes = options.maxBytes ?? 1 << 20;
+    this.name = options.consumer;
+    if (this.name !== undefined && (typeof this.name !== 'string' || this.name.length === 0)) {
+      throw new InvalidArgumentError('consumer name must be a non-empty string');
+    }
+    this.autoCommit = (options.autoCommit ?? this.name !== undefined) && !store.readOnly;
+    if (this.autoCommit && this.name === undefined) throw new InvalidArgumentError('autoCommit needs a consumer name');
+    this.autoCommitInterval = options.autoCommitIntervalMs ?? 1000;
+    if (options.endOffset !== undefined && (!Number.isSafeInteger(options.endOffset) || options.endOffset < 0)) {
+      throw new InvalidArgumentError(`endOffset must be a non-negative integer, got ${options.endOffset}`);
+    }
+    if (options.limit !== undefined && (!Number.isSafeInteger(options.limit) || options.limit < 0)) {
+      throw new InvalidArgumentError(`limit must be a non-negative integer, got ${options.limit}`);
+    }
+    this.endOffset = options.endOffset ?? Infinity;
+    this.remaining = options.limit ?? Infinity;
+
+    log.refresh();
+    const committed = this.name !== undefined ? store.committedOffset(this.name, this.topic, this.partition) : undefined;
+    if (committed !== undefined) {
+      this.position = Math.min(Math.max(committed, log.startOffset), log.nextOffset);
+    } else {
+      this.position = startPosition(log, options.from ?? 'beginning');
+    }
+    this.lastCommitted = committed ?? -1;
+  }
+
+  /** Batches from the position on. Ends at the end offset / limit, at the log end unless following, or on abort. */
+  async *batches(): AsyncGenerator<StoredBatch, void, undefined> {
+    if (this.started) throw new InvalidArgumentError('a Consumer can be iterated once; create another with store.consume()');
+    this.started = true;
+    const log = this.log;
+    try {
+      for (;;) {
+        if (this.commitError) throw this.commitError;
+        if (this.remaining <= 0 || this.position > this.endOffset || this.signal?.aborted) return;
+        if (log.deleted) throw new UnknownTopicError(this.topic);
+        if (this.store.isClosed) return;
+        if (this.position < log.startOffset) this.position = log.startOffset;
+        let batches: StoredBatch[];
+        try {
+          batches = log.readBatches(this.position, { maxBytes: this.maxBytes, endOffset: this.endOffset === Infinity ? undefined : this.endOffset });
+        } catch (err) {
+          if (err instanceof OffsetOutOfRangeError && err.offset < err.startOffset) {
+            this.position = err.startOffset; // retention overtook this consumer
+            continue;
+          }
+          throw err;
+        }
+        if (batches.length === 0) {
+          if (!this.follow) return;
+          await log.waitFor(this.position, this.signal);
+          continue;
+        }
+        for (const b of batches) {
+          const to = Math.min(this.endOffset, this.position + this.remaining - 1);
+          if (b.baseOffset > to) break;
+          const s = sliceBatch(b, this.position, to);
+          if (s.count === 0) continue;
+          this.remaining -= s.count;
+          this.position = s.lastOffset + 1;
+          yield s;
+          this.maybeAutoCommit();
+          if (this.remaining <= 0 || this.signal?.aborted) return;
+        }
+      }
+    } finally {
+      if (this.autoCommit && this.position !== this.lastCommitted && !this.store.isClosed && !log.deleted) {
+        await this.commit();
+      }
+    }
+  }
+
+  /** Records from the position on (decoded from the batches at the edge). */
+  async *records(): AsyncGenerator<ConsumedRecord, void, undefined> {
+    for await (const b of this.batches()) {
+      const index = indexRecords(b.raw);
+      const headers = b.headerSection ? decodeHeaderSection(b.headerSection) : null;
+      for (let i = 0; i < index.count; i++) {
+        const delta = index.offsetDelta(i);
+        yield {
+          topic: this.topic,
+          partition: this.partition,
+          offset: b.baseOffset + delta,
+          timestamp: b.baseTimestamp + index.timestampDelta(i),
+          key: index.key(i),
+          value: index.value(i),
+          headers: headers?.get(delta) ?? NO_HEADERS,
+        };
+      }
+    }
+  }
+
+  [Symbol.asyncIterator](): AsyncGenerator<ConsumedRecord, void, undefined> {
+    return this.records();
+  }
+
+  /** Commits `offset` (default: the position, i.e. everything delivered) for the named consumer. */
+  async commit(offset = this.position): Promise<void> {
+    if (this.name === undefined) throw new InvalidArgumentError('commit() needs a named consumer: consume(topic, partition, { consumer: "name" })');
+    await this.store.commitOffset(this.name, this.topic, this.partition, offset);
+    this.lastCommitted = offset;
+  }
+
+  private maybeAutoCommit(): void {
+    if (!this.autoCommit) return;
+    const now = Date.now();
+    if (now - this.lastCommitAt < this.autoCommitInterval) return;
+    this.lastCommitAt = now;
+    const offset = this.position;
+    this.commit(offset).catch((err) => {
+      this.commitError = err;
+    });
+  }
+}
+
+function startPosition(log: PartitionLog, from: StartPosition): number {
+  if (from === 'beginning') return log.startOffset;
+  if (from === 'end') return log.nextOffset;
+  if (typeof from === 'object' && from !== null) {
+    if ('offset' in from) {
+      const o = from.offset;
+      if (!Number.isSafeInteger(o) || o < log.startOffset || o > log.nextOffset) {
+        throw new OffsetOutOfRangeError(log.topic, log.partition, o, log.startOffset, log.nextOffset);
+      }
+      return o;
+    }
+    if ('fromEnd' in from) {
+      const n = from.fromEnd;
+      if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`fromEnd must be a non-negative integer, got ${n}`);
+      return Math.max(log.startOffset, log.nextOffset - n);
+    }
+  }
+  throw new InvalidArgumentError(`from must be 'beginning', 'end', { offset } or { fromEnd }, got ${JSON.stringify(from)}`);
+}

@@ -1,0 +1,198 @@
+import { hostname } from 'node:os';
+import { EddyError } from '../errors.js';
+
+/**
+ * Storage failures. Every class has a stable `code`; messages say what, where, and how to fix it.
+ * None of these errors is raised after anything was written: a refused write leaves the log as it was.
+ */
+
+export class UnknownTopicError extends EddyError {
+  readonly topic: string;
+  constructor(topic: string) {
+    super(
+      'EDDY_UNKNOWN_TOPIC',
+      `topic "${topic}" does not exist; create it first, e.g. store.createTopic(${JSON.stringify(topic)}, { partitions: 1 })` +
+        ` (CLI: eddy topic create ${topic})`,
+    );
+    this.topic = topic;
+  }
+}
+
+export class TopicExistsError extends EddyError {
+  readonly topic: string;
+  constructor(topic: string) {
+    super('EDDY_TOPIC_EXISTS', `topic "${topic}" already exists`);
+    this.topic = topic;
+  }
+}
+
+export class UnknownPartitionError extends EddyError {
+  readonly topic: string;
+  readonly partition: number;
+  readonly partitions: number;
+  constructor(topic: string, partition: number, partitions: number) {
+    super(
+      'EDDY_UNKNOWN_PARTITION',
+      `topic "${topic}" has no partition ${partition}: it has ${partitions} partition${partitions === 1 ? '' : 's'} (0..${partitions - 1})`,
+    );
+    this.topic = topic;
+    this.partition = partition;
+    this.partitions = partitions;
+  }
+}
+
+export class OffsetOutOfRangeError extends EddyError {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  /** First offset still stored. */
+  readonly startOffset: number;
+  /** Offset the next record will get (one past the last stored record). */
+  readonly nextOffset: number;
+  constructor(topic: string, partition: number, offset: number, startOffset: number, nextOffset: number) {
+    const range =
+      startOffset === nextOffset
+        ? `the partition holds no records; the only valid start offset is ${nextOffset} (the end)`
+        : `valid offsets are ${startOffset}..${nextOffset - 1} (or ${nextOffset} to wait for the next record)`;
+    super('EDDY_OFFSET_OUT_OF_RANGE', `offset ${offset} is out of range for ${topic}/${partition}: ${range}`);
+    this.topic = topic;
+    this.partition = partition;
+    this.offset = offset;
+    this.startOffset = startOffset;
+    this.nextOffset = nextOffset;
+  }
+}
+
+export class RecordTooLargeError extends EddyError {
+  readonly size: number;
+  readonly limit: number;
+  /** Index of the offending record in the call's input. */
+  readonly index: number;
+  constructor(size: number, limit: number, index: number, where: string) {
+    super(
+      'EDDY_RECORD_TOO_LARGE',
+      `record ${index} for ${where} is ${size} bytes encoded, over the ${limit}-byte limit; ` +
+        `raise it with openStorage(dir, { maxRecordBytes: ${nextPow2(size)} }) (CLI: --max-record-bytes); nothing was stored`,
+    );
+    this.size = size;
+    this.limit = limit;
+    this.index = index;
+  }
+}
+
+function nextPow2(n: number): number {
+  let p = 1024;
+  while (p < n) p *= 2;
+  return p;
+}
+
+export class StorageFullError extends EddyError {
+  readonly mapSize: number;
+  readonly used: number;
+  readonly requested: number;
+  constructor(mapSize: number, used: number, requested: number, cause?: unknown) {
+    super(
+      'EDDY_STORAGE_FULL',
+      `storage full: writing ${requested} bytes would take the LMDB data (${used} bytes in use) past its map size of ${mapSize} bytes; ` +
+        `raise it with openStorage(dir, { mapSize: ${Math.max(mapSize * 2, used + requested * 2)} }) (CLI: --map-size), ` +
+        `or free space by deleting topics or lowering retention; nothing of this write was stored`,
+      { cause },
+    );
+    this.mapSize = mapSize;
+    this.used = used;
+    this.requested = requested;
+  }
+}
+
+export class DataDirLockedError extends EddyError {
+  readonly dir: string;
+  readonly pid: number;
+  readonly holder: LockHolderInfo;
+  constructor(dir: string, holder: LockHolderInfo) {
+    const who =
+      holder.pid === process.pid && holder.hostname === hostname()
+        ? `this process (pid ${holder.pid}) already has it open for writing; close that Storage first`
+        : `process ${holder.pid} on ${holder.hostname} (${holder.command || 'unknown command'}, opened ${new Date(holder.openedAt).toISOString()}) holds it for writing`;
+    super(
+      'EDDY_DATA_DIR_LOCKED',
+      `data directory ${dir} is in use: ${who}. A second process may open it with { readOnly: true }; ` +
+        `if that process is gone, remove ${dir}/eddy.lock`,
+    );
+    this.dir = dir;
+    this.pid = holder.pid;
+    this.holder = holder;
+  }
+}
+
+export interface LockHolderInfo {
+  pid: number;
+  hostname: string;
+  /** /proc start time of the holder (clock ticks since boot), to tell a reused pid from the holder. */
+  startTime: string | null;
+  command: string;
+  openedAt: number;
+}
+
+export class ReadOnlyStorageError extends EddyError {
+  constructor(what: string, dir: string) {
+    super('EDDY_READ_ONLY', `cannot ${what}: data directory ${dir} was opened read-only`);
+  }
+}
+
+export class StorageClosedError extends EddyError {
+  constructor(dir: string) {
+    super('EDDY_STORAGE_CLOSED', `storage at ${dir} is closed`);
+  }
+}
+
+export class InvalidArgumentError extends EddyError {
+  constructor(message: string) {
+    super('EDDY_INVALID_ARGUMENT', message);
+  }
+}
+
+export class InvalidModuleError extends EddyError {
+  readonly moduleName: string;
+  constructor(name: string, reason: string, cause?: unknown) {
+    super('EDDY_INVALID_MODULE', `SmartModule "${name}" is not valid: ${reason}; nothing was registered`, { cause });
+    this.moduleName = name;
+  }
+}
+
+export class UnknownModuleError extends EddyError {
+  readonly moduleName: string;
+  constructor(name: string, alsoTriedPath: boolean) {
+    super(
+      'EDDY_UNKNOWN_MODULE',
+      `no SmartModule named "${name}" is registered${alsoTriedPath ? ` and no file ${name} exists` : ''}; ` +
+        `register one with store.modules.register(${JSON.stringify(name)}, bytesOrPath) (CLI: eddy smart-module create ${name} --wasm-file <file>)`,
+    );
+    this.moduleName = name;
+  }
+}
+
+export class ModuleExistsError extends EddyError {
+  readonly moduleName: string;
+  constructor(name: string) {
+    super('EDDY_MODULE_EXISTS', `a SmartModule named "${name}" is already registered; delete it first or pass { replace: true }`);
+    this.moduleName = name;
+  }
+}
+
+/** A producer-side transform failed; none of the records of that batch were stored. */
+export class ProduceTransformError extends EddyError {
+  readonly topic: string;
+  readonly partition: number;
+  constructor(topic: string, partition: number, detail: string, cause?: unknown) {
+    super('EDDY_PRODUCE_TRANSFORM', `producer transform failed for ${topic}/${partition}: ${detail}; the batch was not stored`, { cause });
+    this.topic = topic;
+    this.partition = partition;
+  }
+}
+
+/** Stored bytes that do not follow Eddy's batch format (never expected; reported with their key). */
+export class CorruptBatchError extends EddyError {
+  constructor(where: string, key: number, detail: string) {
+    super('EDDY_CORRUPT_BATCH', `stored batch at ${where} offset ${key} is not valid: ${detail}`);
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * Durable topics: an embedded, LMDB-backed partitioned log (no server), producers and consumers,
+ * committed consumer offsets, and the SmartModule registry.
+ *
+ * ```ts
+ * const store = await openStorage('./data');
+ * await store.createTopic('events', { partitions: 2 });
+ * const producer = store.producer('events', { lingerMs: 10 });
+ * await producer.send({ key: 'user-1', value: '{"clicks":1}' });
+ * for await (const r of store.consume('events', 0, { from: 'beginning' })) console.log(r.offset, r.value);
+ * await store.close();
+ * ```
+ */
+export { Storage, openStorage, DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_PARTITION_BYTES, DEFAULT_MAX_RECORD_BYTES, DEFAULT_RETENTION_MS } from './storage.js';
+export type { StorageOptions, TopicConfig, TopicMeta, TopicSummary, TopicDescription, PartitionInfo, StorageEvents, Compression } from './storage.js';
+export { PartitionLog } from './partition.js';
+export type { AppendResult, AppendEvent, AppendOptions, ReadOptions, RetentionSettings } from './partition.js';
+export { Consumer } from './consumer.js';
+export type { ConsumeOptions, ConsumedRecord, StartPosition } from './consumer.js';
+export { Producer, siphashRoundRobin } from './producer.js';
+export type { ProducerOptions, ProducerRecord, ProduceAck, Partitioner, ProduceTransform } from './producer.js';
+export { ModuleRegistry, engineValidator, formatModuleTable } from './registry.js';
+export type { ModuleInfo, ModuleValidation, ModuleValidator } from './registry.js';
+export {
+  BATCH_FORMAT_VERSION,
+  BATCH_HEADER_SIZE,
+  decodeHeaderSection,
+  encodeBatches,
+  encodeRawBatch,
+  readBatchHeader,
+  sliceBatch,
+  viewBatch,
+} from './batch-format.js';
+export type { BatchHeader, ProduceRecord, RawBatchInput, RecordHeader, StoredBatch } from './batch-format.js';
+export { partitionForKey, fluvioKeyHash, sipHash24 } from './siphash.js';
+export * from './errors.js';
+export { LOCK_FILE } from './lock.js';

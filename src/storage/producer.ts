@@ -1,0 +1,286 @@
+import type { BatchInput, BatchOutput } from '../smartmodule/types.js';
+import { VARINT_MAX, VARINT_MIN } from '../protocol/varint.js';
+import { encodeRecordList, headersByIndex, type ProduceRecord } from './batch-format.js';
+import { InvalidArgumentError, ProduceTransformError, UnknownPartitionError } from './errors.js';
+import type { AppendResult, PartitionLog } from './partition.js';
+import { partitionForKey } from './siphash.js';
+import type { Storage } from './storage.js';
+
+/** Chooses a partition for a record. `key` is null for keyless records. */
+export type Partitioner = (key: Uint8Array | null, partitionCount: number) => number;
+
+/**
+ * A producer-side transform (Fluvio runs SmartModules on the producer too): gets each batch as
+ * the engine's BatchInput (`baseOffset` 0: offsets are not known before storing; base timestamp
+ * = the first record's) and returns the engine's BatchOutput. A module chain plugs in here.
+ */
+export type ProduceTransform = (batch: BatchInput) => BatchOutput | Promise<BatchOutput>;
+
+export interface ProducerOptions {
+  /** How long a batch that is not full waits for more records (ms). Default 100, as Fluvio. */
+  lingerMs?: number;
+  /** Batch size in bytes (keys + values); a full batch is sent at once. Default 16 384, as Fluvio. */
+  batchSize?: number;
+  /**
+   * Default: Fluvio's SiphashRoundRobinPartitioner — keyed records go to
+   * SipHash-2-4(key) mod partitions (see siphash.ts), keyless ones round-robin.
+   */
+  partitioner?: Partitioner;
+  transform?: ProduceTransform;
+}
+
+export interface ProducerRecord extends ProduceRecord {
+  /** Send to this partition instead of asking the partitioner. */
+  partition?: number;
+}
+
+/**
+ * Where a record was stored. `offset` is null when a transform dropped the record, or produced
+ * records that cannot be matched to their input (array_map gives every output offset delta 0).
+ */
+export interface ProduceAck {
+  topic: string;
+  partition: number;
+  offset: number | null;
+}
+
+/** Round-robin for keyless records, SipHash-2-4 for keys (Fluvio's default partitioner). */
+export function siphashRoundRobin(): Partitioner {
+  let next = 0;
+  return (key, n) => {
+    if (key) return partitionForKey(key, n);
+    const p = next % n;
+    next = (next + 1) % 0x7fffffff;
+    return p;
+  };
+}
+
+interface Call {
+  results: ProduceAck[];
+  remaining: number;
+  failed: boolean;
+  resolve: (r: ProduceAck[]) => void;
+  reject: (e: unknown) => void;
+}
+
+interface Accumulator {
+  records: ProducerRecord[];
+  calls: Call[];
+  slots: number[];
+  bytes: number;
+  timer: NodeJS.Timeout | null;
+  /** Orders transform runs of this partition (the transform may be async and stateful). */
+  chain: Promise<void>;
+}
+
+/**
+ * Batches records per partition (linger time, batch size) and appends them to the topic's
+ * partitions; every returned promise resolves once its records are durable.
+ */
+export class Producer {
+  readonly topic: string;
+  private readonly lingerMs: number;
+  private readonly batchSize: number;
+  private readonly partitioner: Partitioner;
+  private readonly transform: ProduceTransform | undefined;
+  private readonly partitions: number;
+  private readonly accs = new Map<number, Accumulator>();
+  private readonly inflight = new Set<Promise<unknown>>();
+  private closed = false;
+  private microtaskQueued = false;
+
+  constructor(private readonly store: Storage, topic: string, options: ProducerOptions = {}) {
+    this.topic = topic;
+    this.lingerMs = options.lingerMs ?? 100;
+    if (!(this.lingerMs >= 0)) throw new InvalidArgumentError(`lingerMs must be ≥ 0, got ${options.lingerMs}`);
+    this.batchSize = options.batchSize ?? 16384;
+    if (!(this.batchSize > 0)) throw new InvalidArgumentError(`batchSize must be > 0, got ${options.batchSize}`);
+    this.partitioner = options.partitioner ?? siphashRoundRobin();
+    this.transform = options.transform;
+    const meta = store.topic(topic);
+    this.partitions = meta ? meta.partitions : 0;
+    store.partition(topic, 0); // throws UnknownTopicError now rather than on the first send
+  }
+
+  /** Sends one record; resolves with where it was stored once durable. */
+  async send(record: ProducerRecord): Promise<ProduceAck> {
+    const [ack] = await this.sendAll([record]);
+    return ack!;
+  }
+
+  /** Sends records (possibly to several partitions); resolves once all are durable. */
+  sendAll(records: readonly ProducerRecord[]): Promise<ProduceAck[]> {
+    if (this.closed) return Promise.reject(new InvalidArgumentError(`producer for ${this.topic} is closed`));
+    if (records.length === 0) return Promise.resolve([]);
+    return new Promise<ProduceAck[]>((resolve, reject) => {
+      const call: Call = { results: new Array(records.length), remaining: records.length, failed: false, resolve, reject };
+      try {
+        const parts = new Array<number>(records.length);
+        for (let i = 0; i < records.length; i++) parts[i] = this.choosePartition(records[i]!);
+        for (let i = 0; i < records.length; i++) this.add(parts[i]!, records[i]!, call, i);
+      } catch (err) {
+        // Only validation errors land here, before any record of this call was queued.
+        call.failed = true;
+        reject(err);
+      }
+    });
+  }
+
+  /** Sends everything buffered now and waits until it is stored. */
+  async flush(): Promise<void> {
+    for (const p of this.accs.keys()) this.dispatch(p);
+    while (this.inflight.size) await Promise.allSettled([...this.inflight]);
+  }
+
+  /** Flushes, then refuses further sends. */
+  async close(): Promise<void> {
+    await this.flush();
+    this.closed = true;
+  }
+
+  private choosePartition(r: ProducerRecord): number {
+    if (r === null || typeof r !== 'object') throw new InvalidArgumentError('a record must be an object with a value');
+    if (r.partition !== undefined) {
+      if (!Number.isInteger(r.partition) || r.partition < 0 || r.partition >= this.partitions) {
+        throw new UnknownPartitionError(this.topic, r.partition, this.partitions);
+      }
+      return r.partition;
+    }
+    const key = r.key == null ? null : typeof r.key === 'string' ? Buffer.from(r.key, 'utf8') : r.key;
+    const p = this.partitioner(key, this.partitions);
+    if (!Number.isInteger(p) || p < 0 || p >= this.partitions) {
+      throw new InvalidArgumentError(`partitioner returned ${p} for a topic with ${this.partitions} partitions`);
+    }
+    return p;
+  }
+
+  private add(partition: number, r: ProducerRecord, call: Call, slot: number): void {
+    let acc = this.accs.get(partition);
+    if (!acc) {
+      acc = { records: [], calls: [], slots: [], bytes: 0, timer: null, chain: Promise.resolve() };
+      this.accs.set(partition, acc);
+    }
+    const size = sizeOf(r.value) + (r.key == null ? 0 : sizeOf(r.key)) + 8;
+    if (acc.records.length > 0 && acc.bytes + size > this.batchSize) this.dispatch(partition);
+    acc.records.push(r);
+    acc.calls.push(call);
+    acc.slots.push(slot);
+    acc.bytes += size;
+    if (acc.bytes >= this.batchSize) {
+      this.dispatch(partition);
+    } else if (this.lingerMs === 0) {
+      if (!this.microtaskQueued) {
+        this.microtaskQueued = true;
+        queueMicrotask(() => {
+          this.microtaskQueued = false;
+          for (const p of this.accs.keys()) this.dispatch(p);
+        });
+      }
+    } else if (!acc.timer) {
+      acc.timer = setTimeout(() => {
+        acc!.timer = null;
+        this.dispatch(partition);
+      }, this.lingerMs);
+    }
+  }
+
+  private dispatch(partition: number): void {
+    const acc = this.accs.get(partition);
+    if (!acc || acc.records.length === 0) return;
+    if (acc.timer) {
+      clearTimeout(acc.timer);
+      acc.timer = null;
+    }
+    const records = acc.records;
+    const calls = acc.calls;
+    const slots = acc.slots;
+    acc.records = [];
+    acc.calls = [];
+    acc.slots = [];
+    acc.bytes = 0;
+    let log: PartitionLog;
+    try {
+      log = this.store.partition(this.topic, partition);
+    } catch (err) {
+      fail(calls, err);
+      return;
+    }
+    let done: Promise<unknown>;
+    if (!this.transform) {
+      // Appends are ordered by the partition's queue: no need to wait for the previous batch.
+      done = log.append(records).then(
+        (r) => {
+          for (let i = 0; i < records.length; i++) ack(calls[i]!, slots[i]!, this.topic, partition, r.baseOffset + i);
+        },
+        (err) => fail(calls, err),
+      );
+    } else {
+      const transform = this.transform;
+      const run = async () => {
+        try {
+          const offsets = await this.transformAndAppend(log, records, transform);
+          for (let i = 0; i < records.length; i++) ack(calls[i]!, slots[i]!, this.topic, partition, offsets[i]!);
+        } catch (err) {
+          fail(calls, err);
+        }
+      };
+      done = acc.chain = acc.chain.then(run);
+    }
+    this.inflight.add(done);
+    done.finally(() => this.inflight.delete(done));
+  }
+
+  /** Runs the transform over the records (in timestamp-compatible chunks) and stores its outputs. */
+  private async transformAndAppend(log: PartitionLog, records: readonly ProduceRecord[], transform: ProduceTransform): Promise<(number | null)[]> {
+    const now = Date.now();
+    const offsets: (number | null)[] = new Array(records.length).fill(null);
+    let start = 0;
+    while (start < records.length) {
+      const base = records[start]!.timestamp ?? now;
+      let end = start + 1;
+      while (end < records.length) {
+        const d = (records[end]!.timestamp ?? now) - base;
+        if (d < VARINT_MIN || d > VARINT_MAX) break;
+        end++;
+      }
+      const chunk = records.slice(start, end);
+      const raw = encodeRecordList(chunk, base, now);
+      let out: BatchOutput;
+      try {
+        out = await transform({ baseOffset: 0, baseTimestamp: base, raw });
+      } catch (err) {
+        throw new ProduceTransformError(this.topic, log.partition, (err as Error)?.message ?? String(err), err);
+      }
+      if (out.error) throw new ProduceTransformError(this.topic, log.partition, out.error.message, out.error);
+      const r: AppendResult & { inputDeltas: number[] } = await log.appendRaw({ raw: out.raw, baseTimestamp: base, headers: headersByIndex(chunk) });
+      let increasing = true;
+      for (let i = 1; i < r.inputDeltas.length; i++) if (r.inputDeltas[i]! <= r.inputDeltas[i - 1]!) increasing = false;
+      if (increasing) {
+        for (let i = 0; i < r.inputDeltas.length; i++) {
+          const src = r.inputDeltas[i]!;
+          if (src >= 0 && src < chunk.length) offsets[start + src] = r.baseOffset + i;
+        }
+      }
+      start = end;
+    }
+    return offsets;
+  }
+}
+
+function sizeOf(x: Uint8Array | string): number {
+  return typeof x === 'string' ? x.length : x.length;
+}
+
+function ack(call: Call, slot: number, topic: string, partition: number, offset: number | null): void {
+  if (call.failed) return;
+  call.results[slot] = { topic, partition, offset };
+  if (--call.remaining === 0) call.resolve(call.results);
+}
+
+function fail(calls: Call[], err: unknown): void {
+  for (const c of calls) {
+    if (c.failed) continue;
+    c.failed = true;
+    c.reject(err);
+  }
+}

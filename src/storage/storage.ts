@@ -1,0 +1,588 @@
+import { EventEmitter } from 'eventemitter3';
+import { existsSync, mkdirSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { join, resolve as resolvePath } from 'node:path';
+import { open, type Database, type Key, type RootDatabase } from 'lmdb';
+import { EddyError } from '../errors.js';
+import { BATCH_HEADER_SIZE, type EncodeLimits, type ProduceRecord, type StoredBatch } from './batch-format.js';
+import { Consumer, type ConsumeOptions } from './consumer.js';
+import {
+  InvalidArgumentError,
+  ReadOnlyStorageError,
+  StorageClosedError,
+  StorageFullError,
+  TopicExistsError,
+  UnknownPartitionError,
+  UnknownTopicError,
+} from './errors.js';
+import { acquireWriterLock, type WriterLock } from './lock.js';
+import { PartitionLog, type AppendEvent, type AppendOptions, type AppendResult, type PartitionHost, type ReadOptions } from './partition.js';
+import { Producer, type ProducerOptions } from './producer.js';
+import { ModuleRegistry, type ModuleValidator } from './registry.js';
+
+/** Fluvio's topic defaults: retention time 7 days, max partition size 100 GB. */
+export const DEFAULT_RETENTION_MS = 7 * 24 * 3600 * 1000;
+export const DEFAULT_MAX_PARTITION_BYTES = 100 * 1000 ** 3;
+export const DEFAULT_MAX_RECORD_BYTES = 1 << 20;
+export const DEFAULT_MAX_BATCH_BYTES = 1 << 20;
+const FORMAT_VERSION = 1;
+
+export type Compression = 'none' | 'lz4';
+const FLUVIO_COMPRESSIONS = ['none', 'gzip', 'snappy', 'lz4', 'zstd', 'any'];
+
+export interface StorageOptions {
+  /**
+   * Open for reading only: no writer lock, any number of readers next to one writer process.
+   * Followers are woken by watching the data file (inotify), not by polling.
+   */
+  readOnly?: boolean;
+  /**
+   * When a produce call resolves. 'flush' (default): the LMDB commit is flushed to disk (survives
+   * power loss). 'commit': the commit is visible and in the OS page cache (survives a killed
+   * process, not a crashed machine). Eddy keeps lmdb-js's overlappingSync (commits do not wait
+   * for fsync under the write lock) and never uses noSync.
+   */
+  durability?: 'flush' | 'commit';
+  /** Largest encoded record accepted. Default 1 MiB. */
+  maxRecordBytes?: number;
+  /** Batches are closed at this size (a batch always takes at least one record). Default 1 MiB. */
+  maxBatchBytes?: number;
+  /**
+   * Upper bound, in bytes, of what the LMDB data may occupy (Eddy's "map size": lmdb-js grows the
+   * map on its own, so Eddy enforces the limit before writing). Default: unbounded (the disk is).
+   */
+  mapSize?: number;
+  /** Partitions (over all topics) the directory can hold: LMDB's maxDbs budget. Default 1000. */
+  maxPartitions?: number;
+  /** How often time-based retention runs (ms); 0 disables the timer. Default 60 000. */
+  retentionCheckMs?: number;
+  /** Validates modules at registration (default: the engine's loadModule). */
+  validateModule?: ModuleValidator;
+}
+
+export interface TopicConfig {
+  partitions?: number;
+  /** Records older than this (by batch max timestamp) are removed. null keeps them. Default 7 days. */
+  retentionMs?: number | null;
+  /** Oldest batches are removed while a partition holds more bytes. null: no limit. Default 100 GB. */
+  maxPartitionBytes?: number | null;
+  /** LZ4 (lmdb-js, compressed off the main thread) or none. Default none. */
+  compression?: Compression;
+}
+
+export interface TopicMeta {
+  name: string;
+  id: number;
+  partitions: number;
+  retentionMs: number | null;
+  maxPartitionBytes: number | null;
+  compression: Compression;
+  createdAt: number;
+}
+
+export interface TopicSummary extends TopicMeta {
+  records: number;
+  bytes: number;
+}
+
+export interface PartitionInfo {
+  partition: number;
+  /** First stored offset. */
+  startOffset: number;
+  /** Offset the next record gets (Fluvio's high watermark / log end offset). */
+  nextOffset: number;
+  records: number;
+  bytes: number;
+  batches: number;
+}
+
+export interface TopicDescription extends TopicSummary {
+  partitionInfo: PartitionInfo[];
+}
+
+export interface StorageEvents {
+  append: [AppendEvent];
+  'topic-created': [TopicMeta];
+  'topic-deleted': [string];
+}
+
+/** Topic names as Fluvio accepts them: lowercase letters, digits and '-', at most 63 characters. */
+const TOPIC_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+
+/**
+ * A data directory: one LMDB environment with these sub-databases:
+ *
+ * - `meta`: format version, topic id counter
+ * - `topics`: topic name → TopicMeta (msgpack)
+ * - `p/<topicId>/<partition>`: one database per partition, key = batch base offset, value = one
+ *   batch (batch-format.ts). One database per partition rather than one keyed by (topic,
+ *   partition, offset): the key is the bare offset, so a consumer's read is one contiguous cursor
+ *   walk with no key prefix to build or check, appends always go to the B-tree's right edge,
+ *   mdb_stat gives each partition's page usage, and deleting a topic drops whole databases. The
+ *   cost is LMDB's maxDbs budget (`maxPartitions`) — a topic is recreated under a new id, so
+ *   stale data of a deleted topic can never surface.
+ * - `offsets`: [consumer, topic, partition] → committed offset (next offset to read)
+ * - `modules` / `module-bytes`: the SmartModule registry (metadata, wasm bytes)
+ * - `streams`: state of derived streams, owned by the coordinator (msgpack, any key)
+ */
+export class Storage implements PartitionHost {
+  readonly dir: string;
+  readonly readOnly: boolean;
+  readonly durability: 'flush' | 'commit';
+  readonly limits: EncodeLimits;
+  readonly mapSize: number;
+  readonly env: RootDatabase;
+  readonly events = new EventEmitter<StorageEvents>();
+  readonly modules: ModuleRegistry;
+  /** Derived-stream state for the coordinator; puts inside `append(..., { alsoWrite })` commit with the batch. */
+  readonly streams: Database<unknown, Key>;
+  /** Consumer offsets: [consumer, topic, partition] → { offset, committedAt }. */
+  readonly offsets: Database<{ offset: number; committedAt: number }, Key>;
+
+  private readonly meta: Database<unknown, string>;
+  private readonly topicsDb: Database<TopicMeta, string>;
+  private readonly topicCache = new Map<string, TopicMeta>();
+  private readonly logs = new Map<string, PartitionLog>();
+  private readonly lock: WriterLock | null;
+  private closed = false;
+  private retentionTimer: NodeJS.Timeout | null = null;
+  private followerCount = 0;
+  private keepAliveTimer: NodeJS.Timeout | null = null;
+  private watcher: FSWatcher | null = null;
+  private watchPending = false;
+  private usedEstimate: number | null = null;
+
+  /** Use openStorage(). */
+  constructor(dir: string, options: StorageOptions = {}) {
+    this.dir = resolvePath(dir);
+    this.readOnly = options.readOnly ?? false;
+    this.durability = options.durability ?? 'flush';
+    if (this.durability !== 'flush' && this.durability !== 'commit') {
+      throw new InvalidArgumentError(`durability must be 'flush' or 'commit', got ${String(this.durability)}`);
+    }
+    const maxRecordBytes = positiveInt(options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES, 'maxRecordBytes');
+    const maxBatchBytes = Math.max(positiveInt(options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES, 'maxBatchBytes'), maxRecordBytes + BATCH_HEADER_SIZE + 4);
+    this.limits = { maxRecordBytes, maxBatchBytes };
+    this.mapSize = options.mapSize === undefined || options.mapSize === Infinity ? Infinity : positiveInt(options.mapSize, 'mapSize');
+    const maxPartitions = positiveInt(options.maxPartitions ?? 1000, 'maxPartitions');
+
+    if (this.readOnly) {
+      if (!existsSync(join(this.dir, 'data.mdb'))) {
+        throw new EddyError('EDDY_NO_DATA_DIR', `no Eddy data directory at ${this.dir} (no data.mdb); a writer creates it on first open`);
+      }
+      this.lock = null;
+    } else {
+      mkdirSync(this.dir, { recursive: true });
+      this.lock = acquireWriterLock(this.dir);
+    }
+    try {
+      this.env = open({
+        path: this.dir,
+        maxDbs: maxPartitions + 16,
+        readOnly: this.readOnly,
+        // Commits resolve when visible; `flushed` (separate promise) when durable. See `durability`.
+        separateFlushed: true,
+      });
+      const dbOpt = (name: string, encoding: 'msgpack' | 'binary') => {
+        const db = this.env.openDB({ name, encoding });
+        if (!db) throw new EddyError('EDDY_NO_DATA_DIR', `${this.dir} is not an Eddy data directory (no "${name}" database)`);
+        return db;
+      };
+      this.meta = dbOpt('meta', 'msgpack') as Database<unknown, string>;
+      const format = this.meta.get('format');
+      if (format === undefined) {
+        if (!this.readOnly) this.meta.putSync('format', FORMAT_VERSION);
+      } else if (format !== FORMAT_VERSION) {
+        throw new EddyError('EDDY_DATA_FORMAT', `${this.dir} holds data format ${String(format)}; this Eddy reads format ${FORMAT_VERSION}`);
+      }
+      this.topicsDb = dbOpt('topics', 'msgpack') as Database<TopicMeta, string>;
+      this.offsets = dbOpt('offsets', 'msgpack') as Database<{ offset: number; committedAt: number }, Key>;
+      this.streams = dbOpt('streams', 'msgpack');
+      const modulesDb = dbOpt('modules', 'msgpack');
+      const moduleBytesDb = dbOpt('module-bytes', 'binary');
+      this.modules = new ModuleRegistry(this, modulesDb as Database<never, string>, moduleBytesDb as Database<Uint8Array, string>, options.validateModule);
+      if (!this.readOnly) for (const { key, value } of this.topicsDb.getRange({})) this.topicCache.set(key, value);
+    } catch (err) {
+      this.lock?.release();
+      throw err;
+    }
+    const every = options.retentionCheckMs ?? 60_000;
+    if (!this.readOnly && every > 0) {
+      this.retentionTimer = setInterval(() => {
+        this.enforceRetention().catch(() => { /* reported on the next write */ });
+      }, every);
+      this.retentionTimer.unref();
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Topics
+
+  async createTopic(name: string, config: TopicConfig = {}): Promise<TopicMeta> {
+    this.checkWritable('create a topic');
+    if (typeof name !== 'string' || !TOPIC_NAME.test(name)) {
+      throw new InvalidArgumentError(
+        `invalid topic name ${JSON.stringify(name)}: use lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters`,
+      );
+    }
+    if (this.topicCache.has(name) || this.topicsDb.get(name)) throw new TopicExistsError(name);
+    const partitions = config.partitions ?? 1;
+    if (!Number.isInteger(partitions) || partitions < 1) throw new InvalidArgumentError(`partitions must be a positive integer, got ${partitions}`);
+    const retentionMs = config.retentionMs === undefined ? DEFAULT_RETENTION_MS : config.retentionMs;
+    if (retentionMs !== null && !(Number.isFinite(retentionMs) && retentionMs > 0)) throw new InvalidArgumentError(`retentionMs must be a positive number of milliseconds or null, got ${retentionMs}`);
+    const maxPartitionBytes = config.maxPartitionBytes === undefined ? DEFAULT_MAX_PARTITION_BYTES : config.maxPartitionBytes;
+    if (maxPartitionBytes !== null && !(Number.isFinite(maxPartitionBytes) && maxPartitionBytes > 0)) throw new InvalidArgumentError(`maxPartitionBytes must be a positive number of bytes or null, got ${maxPartitionBytes}`);
+    const compression = config.compression ?? 'none';
+    if (compression !== 'none' && compression !== 'lz4') {
+      const known = FLUVIO_COMPRESSIONS.includes(compression as string);
+      throw new InvalidArgumentError(`compression ${JSON.stringify(compression)} is ${known ? 'not supported by Eddy' : 'unknown'}: use "none" or "lz4"`);
+    }
+    const id = ((this.meta.get('nextTopicId') as number | undefined) ?? 1);
+    const meta: TopicMeta = { name, id, partitions, retentionMs, maxPartitionBytes, compression, createdAt: Date.now() };
+    // Create the partition databases first (each openDB commits synchronously): a crash before
+    // the metadata commit leaves only empty, unreferenced databases.
+    for (let p = 0; p < partitions; p++) this.openPartitionDb(meta, p);
+    this.meta.putSync('nextTopicId', id + 1);
+    await this.topicsDb.put(name, meta);
+    await this.flushedIfDurable();
+    this.topicCache.set(name, meta);
+    this.events.emit('topic-created', meta);
+    return meta;
+  }
+
+  /** Topic metadata, or undefined. */
+  topic(name: string): TopicMeta | undefined {
+    this.checkOpen();
+    if (!this.readOnly) return this.topicCache.get(name);
+    return this.topicsDb.get(name);
+  }
+
+  listTopics(): TopicSummary[] {
+    this.checkOpen();
+    const metas = this.readOnly ? [...this.topicsDb.getRange({})].map((e) => e.value) : [...this.topicCache.values()];
+    metas.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return metas.map((m) => {
+      let records = 0, bytes = 0;
+      for (let p = 0; p < m.partitions; p++) {
+        const log = this.logFor(m, p);
+        log.refresh();
+        records += log.records;
+        bytes += log.bytes;
+      }
+      return { ...m, records, bytes };
+    });
+  }
+
+  describeTopic(name: string): TopicDescription {
+    const m = this.requireTopic(name);
+    const partitionInfo: PartitionInfo[] = [];
+    let records = 0, bytes = 0;
+    for (let p = 0; p < m.partitions; p++) {
+      const log = this.logFor(m, p);
+      log.refresh();
+      const batches = (log.db.getStats() as { entryCount: number }).entryCount;
+      partitionInfo.push({ partition: p, startOffset: log.startOffset, nextOffset: log.nextOffset, records: log.records, bytes: log.bytes, batches });
+      records += log.records;
+      bytes += log.bytes;
+    }
+    return { ...m, records, bytes, partitionInfo };
+  }
+
+  /** Deletes a topic: its partitions, and the consumer offsets committed on it. */
+  async deleteTopic(name: string): Promise<void> {
+    this.checkWritable('delete a topic');
+    const m = this.requireTopic(name);
+    const logs: PartitionLog[] = [];
+    for (let p = 0; p < m.partitions; p++) logs.push(this.logFor(m, p));
+    this.topicCache.delete(name);
+    for (const log of logs) log.markDeleted();
+    await Promise.all(logs.map((l) => l.idle()));
+    const offsetKeys: Key[] = [];
+    for (const key of this.offsets.getKeys({})) if (Array.isArray(key) && key[1] === name) offsetKeys.push(key);
+    await this.env.batch(() => {
+      this.topicsDb.remove(name);
+      for (const k of offsetKeys) this.offsets.remove(k);
+    });
+    for (const log of logs) {
+      this.logs.delete(logKey(name, log.partition));
+      await log.db.drop();
+    }
+    await this.flushedIfDurable();
+    this.usedEstimate = null;
+    this.events.emit('topic-deleted', name);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Partitions, produce, read
+
+  /** The log of one partition (throws UnknownTopicError / UnknownPartitionError). */
+  partition(topic: string, partition: number): PartitionLog {
+    const m = this.requireTopic(topic);
+    if (!Number.isInteger(partition) || partition < 0 || partition >= m.partitions) {
+      throw new UnknownPartitionError(topic, partition, m.partitions);
+    }
+    return this.logFor(m, partition);
+  }
+
+  append(topic: string, partition: number, records: readonly ProduceRecord[], options?: AppendOptions): Promise<AppendResult> {
+    try {
+      return this.partition(topic, partition).append(records, options);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  readBatches(topic: string, partition: number, fromOffset: number, options?: ReadOptions): StoredBatch[] {
+    return this.partition(topic, partition).readBatches(fromOffset, options);
+  }
+
+  consume(topic: string, partition: number, options: ConsumeOptions = {}): Consumer {
+    return new Consumer(this, this.partition(topic, partition), options);
+  }
+
+  producer(topic: string, options: ProducerOptions = {}): Producer {
+    this.requireTopic(topic);
+    return new Producer(this, topic, options);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Consumer offsets
+
+  /** Stores `offset` (the next offset to read) for a named consumer; resolves once durable. */
+  async commitOffset(consumer: string, topic: string, partition: number, offset: number): Promise<void> {
+    this.checkWritable('commit a consumer offset');
+    if (typeof consumer !== 'string' || consumer.length === 0) throw new InvalidArgumentError('consumer name must be a non-empty string');
+    const log = this.partition(topic, partition);
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset > log.nextOffset) {
+      throw new InvalidArgumentError(`cannot commit offset ${offset} for ${topic}/${partition}: it must be between 0 and ${log.nextOffset} (the next offset)`);
+    }
+    await this.offsets.put([consumer, topic, partition], { offset, committedAt: Date.now() });
+    await this.flushedIfDurable();
+  }
+
+  /** The committed offset of a named consumer, or undefined. */
+  committedOffset(consumer: string, topic: string, partition: number): number | undefined {
+    this.checkOpen();
+    return this.offsets.get([consumer, topic, partition])?.offset;
+  }
+
+  /** Every committed offset: [{ consumer, topic, partition, offset, committedAt }]. */
+  listCommittedOffsets(): { consumer: string; topic: string; partition: number; offset: number; committedAt: number }[] {
+    this.checkOpen();
+    const out = [];
+    for (const { key, value } of this.offsets.getRange({})) {
+      const [consumer, topic, partition] = key as [string, string, number];
+      out.push({ consumer, topic, partition, offset: value.offset, committedAt: value.committedAt });
+    }
+    return out;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Retention
+
+  /** Applies retention time and maximum partition size to every partition now. Returns batches removed. */
+  async enforceRetention(now = Date.now()): Promise<number> {
+    if (this.readOnly || this.closed) return 0;
+    let removed = 0;
+    const jobs: Promise<number>[] = [];
+    for (const m of this.topicCache.values()) {
+      for (let p = 0; p < m.partitions; p++) jobs.push(this.logFor(m, p).enforceRetention(now));
+    }
+    for (const n of await Promise.all(jobs)) removed += n;
+    if (removed) this.usedEstimate = null;
+    return removed;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Lifecycle
+
+  /** Waits for queued writes, closes LMDB, releases the writer lock. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.retentionTimer) clearInterval(this.retentionTimer);
+    await Promise.all([...this.logs.values()].map((l) => l.idle()));
+    for (const l of this.logs.values()) l.events.emit('deleted');
+    this.stopWatching();
+    if (this.keepAliveTimer) clearInterval(this.keepAliveTimer);
+    this.keepAliveTimer = null;
+    try {
+      if (!this.readOnly) await this.env.flushed;
+      await this.env.close();
+    } finally {
+      this.lock?.release();
+    }
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // PartitionHost
+
+  checkCapacity(bytes: number): void {
+    if (this.mapSize === Infinity) return;
+    const need = estimateBytesOnPages(bytes);
+    if (this.usedEstimate === null || this.usedEstimate + need > this.mapSize * 0.75) this.usedEstimate = this.measureUsed();
+    if (this.usedEstimate + need > this.mapSize) throw new StorageFullError(this.mapSize, this.usedEstimate, bytes);
+    this.usedEstimate += need;
+  }
+
+  mapWriteError(err: unknown, bytes: number): Error {
+    if (err instanceof EddyError) return err;
+    const e = err as NodeJS.ErrnoException;
+    const msg = String(e?.message ?? err);
+    if (e?.code === 'ENOSPC' || /MDB_MAP_FULL|ENOSPC|No space left/i.test(msg)) {
+      this.usedEstimate = null;
+      let used = 0;
+      try {
+        used = statSync(join(this.dir, 'data.mdb')).size;
+      } catch {
+        /* ignore */
+      }
+      return new StorageFullError(this.mapSize === Infinity ? used : this.mapSize, used, bytes, err);
+    }
+    return new EddyError('EDDY_STORAGE_WRITE', `write to ${this.dir} failed: ${msg}; nothing of this write was stored`, { cause: err });
+  }
+
+  emitAppend(e: AppendEvent): void {
+    this.events.emit('append', e);
+  }
+
+  followers(delta: 1 | -1): void {
+    this.followerCount += delta;
+    if (this.followerCount > 0 && !this.keepAliveTimer && !this.closed) {
+      // Waiting followers keep the process alive (no polling: the timer never does anything).
+      this.keepAliveTimer = setInterval(() => {}, 0x7fffffff);
+      if (this.readOnly) this.startWatching();
+    } else if (this.followerCount === 0 && this.keepAliveTimer) {
+      clearInterval(this.keepAliveTimer);
+      this.keepAliveTimer = null;
+      this.stopWatching();
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // internals
+
+  private startWatching(): void {
+    if (this.watcher) return;
+    // The writer's commits write data.mdb with pwrite(2): inotify reports them. On each burst the
+    // read snapshot is renewed and every open partition re-reads its bounds.
+    this.watcher = watch(join(this.dir, 'data.mdb'), { persistent: false }, () => {
+      if (this.watchPending) return;
+      this.watchPending = true;
+      setImmediate(() => {
+        this.watchPending = false;
+        if (this.closed) return;
+        this.env.resetReadTxn();
+        for (const log of this.logs.values()) {
+          const before = log.nextOffset;
+          let changed = false;
+          try {
+            changed = log.refresh();
+          } catch {
+            continue;
+          }
+          if (changed && log.nextOffset > before) {
+            log.events.emit('append', {
+              topic: log.topic,
+              partition: log.partition,
+              baseOffset: before,
+              lastOffset: log.nextOffset - 1,
+              count: log.nextOffset - before,
+              nextOffset: log.nextOffset,
+            });
+          }
+        }
+      });
+    });
+    this.watcher.on('error', () => this.stopWatching());
+  }
+
+  private stopWatching(): void {
+    this.watcher?.close();
+    this.watcher = null;
+  }
+
+  private async flushedIfDurable(): Promise<void> {
+    if (this.durability === 'flush') await this.env.flushed;
+  }
+
+  private measureUsed(): number {
+    const pagesOf = (s: { treeBranchPageCount: number; treeLeafPageCount: number; overflowPages: number }) =>
+      s.treeBranchPageCount + s.treeLeafPageCount + s.overflowPages;
+    const envStats = this.env.getStats() as { pageSize: number; treeBranchPageCount: number; treeLeafPageCount: number; overflowPages: number; free: { treeBranchPageCount: number; treeLeafPageCount: number; overflowPages: number } };
+    let pages = 2 + pagesOf(envStats) + pagesOf(envStats.free);
+    const dbs: Database<unknown, Key>[] = [this.meta, this.topicsDb, this.offsets, this.streams, ...this.modules.databases()];
+    for (const m of this.topicCache.values()) for (let p = 0; p < m.partitions; p++) dbs.push(this.logFor(m, p).db as unknown as Database<unknown, Key>);
+    for (const db of dbs) pages += pagesOf(db.getStats() as never);
+    return pages * envStats.pageSize;
+  }
+
+  private requireTopic(name: string): TopicMeta {
+    this.checkOpen();
+    const m = this.topic(name);
+    if (!m) throw new UnknownTopicError(name);
+    return m;
+  }
+
+  private logFor(m: TopicMeta, partition: number): PartitionLog {
+    const key = logKey(m.name, partition);
+    let log = this.logs.get(key);
+    if (log && log.topicId === m.id) return log;
+    log = new PartitionLog(
+      this,
+      m.name,
+      partition,
+      this.openPartitionDb(m, partition),
+      { retentionMs: m.retentionMs, maxPartitionBytes: m.maxPartitionBytes },
+      m.id,
+    );
+    this.logs.set(key, log);
+    return log;
+  }
+
+  private openPartitionDb(m: TopicMeta, partition: number): Database<Uint8Array, number> {
+    const name = partitionDbName(m, partition);
+    const db = this.env.openDB({
+      name,
+      encoding: 'binary',
+      ...(m.compression === 'lz4' ? { compression: { threshold: 256 } } : {}),
+    }) as Database<Uint8Array, number> | undefined;
+    if (!db) throw new UnknownTopicError(m.name);
+    return db;
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new StorageClosedError(this.dir);
+  }
+
+  private checkWritable(what: string): void {
+    this.checkOpen();
+    if (this.readOnly) throw new ReadOnlyStorageError(what, this.dir);
+  }
+}
+
+function logKey(topic: string, partition: number): string {
+  return `${topic}\u0000${partition}`;
+}
+
+function partitionDbName(m: TopicMeta, partition: number): string {
+  return `p/${m.id}/${partition}`;
+}
+
+function positiveInt(n: number, what: string): number {
+  if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError(`${what} must be a positive integer, got ${n}`);
+  return n;
+}
+
+/** Bytes a value of `bytes` takes in LMDB pages (overflow pages for large values). */
+function estimateBytesOnPages(bytes: number): number {
+  return Math.ceil((bytes + 64) / 4096) * 4096;
+}
+
+/** Opens (creating if needed) a data directory. */
+export async function openStorage(dir: string, options: StorageOptions = {}): Promise<Storage> {
+  return new Storage(dir, options);
+}
