@@ -108,9 +108,9 @@ export class Chain {
       if (out.error && rest !== undefined) {
         // Drop the failing record and run the records after it through this module (and the rest).
         skipped.push(out.error);
-        let tail: ChainOutput = { raw: EMPTY_LIST, count: 0, error: null, skipped: [] };
-        if (rest) tail = this.run({ ...batch, raw: rest }, i, policy);
+        // The successes go through the later modules first: stateful modules see records in order.
         const head = i + 1 < this.instances.length ? this.run({ ...batch, raw: out.raw }, i + 1, policy) : { raw: out.raw, count: out.count, error: null, skipped: [] };
+        const tail: ChainOutput = rest ? this.run({ ...batch, raw: rest }, i, policy) : { raw: EMPTY_LIST, count: 0, error: null, skipped: [] };
         return {
           raw: concatLists(head.raw, head.count, tail.raw, tail.count),
           count: head.count + tail.count,
