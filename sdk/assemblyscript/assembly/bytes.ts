@@ -5,6 +5,7 @@
 import { utf8Valid, utf8ErrorMessage, utf8ErrorAt, utf8ErrorLen } from "./abi";
 import { fail } from "./error";
 import {
+  parseError, quietly,
   parseI32Bytes, parseI64Bytes, parseU32Bytes, parseU64Bytes, parseF64Bytes, parseBoolBytes,
 } from "./parse";
 
@@ -190,4 +191,32 @@ export class Bytes {
   parseU64(): u64 { return parseU64Bytes(this.ptr, this.length); }
   parseF64(): f64 { return parseF64Bytes(this.ptr, this.length); }
   parseBool(): bool { return parseBoolBytes(this.ptr, this.length); }
+
+  /** `str.parse::<i32>().unwrap_or(fallback)`: never reports an error. */
+  parseI32Or(fallback: i32): i32 {
+    current = this;
+    let v = quietly<i32>((): i32 => parseI32Bytes(current.ptr, current.length));
+    return parseError === null ? v : fallback;
+  }
+
+  parseI64Or(fallback: i64): i64 {
+    current = this;
+    let v = quietly<i64>((): i64 => parseI64Bytes(current.ptr, current.length));
+    return parseError === null ? v : fallback;
+  }
+
+  parseU64Or(fallback: u64): u64 {
+    current = this;
+    let v = quietly<u64>((): u64 => parseU64Bytes(current.ptr, current.length));
+    return parseError === null ? v : fallback;
+  }
+
+  parseF64Or(fallback: f64): f64 {
+    current = this;
+    let v = quietly<f64>((): f64 => parseF64Bytes(current.ptr, current.length));
+    return parseError === null ? v : fallback;
+  }
 }
+
+// The view a `parse...Or` closure reads (AssemblyScript closures cannot capture locals).
+let current: Bytes = new Bytes();

@@ -10,10 +10,14 @@
 // Compile with `eddy build` (or asc with `--runtime incremental --use abort=__eddy_abort`).
 
 export { alloc, dealloc, __eddy_abort, announce, Status, Kind, utf8Valid, utf8ErrorMessage } from "./abi";
-export { fail, failed, pendingError } from "./error";
+export { fail, failed, pendingError, clearError } from "./error";
 export { Bytes, findByte, findBytes } from "./bytes";
 export { Record, Params, Lookback, useLegacyInputDecoder } from "./record";
 export { Out, ArrayOut, runFilter, runMap, runFilterMap, runArrayMap, runAggregate, runInit, runLookBack } from "./run";
 export {
   parseI32, parseI64, parseU32, parseU64, parseF64, parseBool, parseError,
 } from "./parse";
+export {
+  JsonValue, JsonKind, parseJson, parseJsonBytes, parseJsonString, quoteJson, formatF64Json,
+  formatF64Display, jsonError, jsonPosition, jsonEnd,
+} from "./json";

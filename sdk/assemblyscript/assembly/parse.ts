@@ -13,9 +13,20 @@ export const FLOAT_INVALID = "invalid float literal";
 /** Error text of the last failed parse (also reported through `fail`). */
 export let parseError: string | null = null;
 
+/** While true, failed parses only set `parseError` (used by the `...Or(fallback)` helpers). */
+let quiet = false;
+
 function parseFailed(msg: string): void {
   parseError = msg;
-  fail(msg);
+  if (!quiet) fail(msg);
+}
+
+/** Runs `parseIntRaw` without reporting; `parseError` tells whether it failed. */
+export function quietly<T>(f: () => T): T {
+  quiet = true;
+  let v = f();
+  quiet = false;
+  return v;
 }
 
 /**
