@@ -1,0 +1,130 @@
+import test from 'ava';
+import { encodeRecords, indexRecords } from '../src/protocol/record.js';
+import {
+  BATCH_HEADER_SIZE,
+  decodeHeaderSection,
+  encodeBatches,
+  encodeRawBatch,
+  fluvioKeyHash,
+  partitionForKey,
+  readBatchHeader,
+  sipHash24,
+  sliceBatch,
+  viewBatch,
+} from '../src/storage/index.js';
+import { RecordTooLargeError } from '../src/storage/errors.js';
+import { text } from './helpers/storage.js';
+
+const limits = { maxRecordBytes: 1 << 20, maxBatchBytes: 1 << 20 };
+const enc = (s: string) => Buffer.from(s);
+
+test('a stored batch is a 40-byte big-endian header followed by exactly the Vec<Record> bytes a SmartModule reads', (t) => {
+  const now = 1_700_000_000_000;
+  const [b] = encodeBatches(
+    [{ value: 'dog' }, { key: 'K', value: 'v', timestamp: now - 1 }, { value: 'x', timestamp: now + 5 }],
+    now,
+    limits,
+    't/0',
+  );
+  const value = b!.value;
+  // The raw section is byte-identical to the protocol encoder's output for the same records.
+  const expected = encodeRecords([
+    { value: enc('dog'), offsetDelta: 0, timestampDelta: 0 },
+    { key: enc('K'), value: enc('v'), offsetDelta: 1, timestampDelta: -1 },
+    { value: enc('x'), offsetDelta: 2, timestampDelta: 5 },
+  ]);
+  t.deepEqual(Buffer.from(value.subarray(BATCH_HEADER_SIZE)), Buffer.from(expected));
+  const h = readBatchHeader(value);
+  t.like(h, { version: 1, flags: 0, count: 3, lastOffsetDelta: 2, rawLength: expected.length, baseTimestamp: now, maxTimestamp: now + 5 });
+  // Fixed big-endian fields at fixed places.
+  t.deepEqual([...value.subarray(0, 16)], [1, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0, expected.length]);
+  t.is(Buffer.from(value).readBigInt64BE(16), BigInt(now));
+  const view = viewBatch(42, value);
+  t.is(view.baseOffset, 42);
+  t.is(view.lastOffset, 44);
+  t.is(view.raw.byteOffset - value.byteOffset, BATCH_HEADER_SIZE, 'raw is a view, not a copy');
+});
+
+test('timestamps further apart than the i32 delta range start a new batch', (t) => {
+  const base = 1_700_000_000_000;
+  const far = base + 2 ** 31; // one past the largest delta Fluvio encodes correctly
+  const batches = encodeBatches([{ value: 'a', timestamp: base }, { value: 'b', timestamp: base + 2 ** 31 - 1 }, { value: 'c', timestamp: far + 10 }, { value: 'd', timestamp: base }], base, limits, 't/0');
+  t.deepEqual(batches.map((b) => b.count), [2, 1, 1]);
+  const stamps = batches.flatMap((b) => {
+    const v = viewBatch(0, b.value);
+    const idx = indexRecords(v.raw);
+    return Array.from({ length: idx.count }, (_, i) => v.baseTimestamp + idx.timestampDelta(i));
+  });
+  t.deepEqual(stamps, [base, base + 2 ** 31 - 1, far + 10, base]);
+});
+
+test('batches close at maxBatchBytes; a record over maxRecordBytes is refused with the limit named', (t) => {
+  const value = new Uint8Array(1000);
+  const batches = encodeBatches(Array.from({ length: 10 }, () => ({ value })), 0, { maxRecordBytes: 2000, maxBatchBytes: 3100 }, 't/0');
+  t.deepEqual(batches.map((b) => b.count), [3, 3, 3, 1]);
+  t.deepEqual(batches.map((b) => b.first), [0, 3, 6, 9]);
+  const err = t.throws(() => encodeBatches([{ value: 'ok' }, { value: new Uint8Array(3000) }], 0, { maxRecordBytes: 2000, maxBatchBytes: 1 << 20 }, 'big/0'), {
+    instanceOf: RecordTooLargeError,
+  });
+  t.is(err?.code, 'EDDY_RECORD_TOO_LARGE');
+  t.is(err?.index, 1);
+  t.regex(err!.message, /record 1 for big\/0 is 300\d bytes encoded, over the 2000-byte limit; raise it with openStorage\(dir, \{ maxRecordBytes: 4096 \}\)/);
+});
+
+test('headers: the record carries the count, the pairs live after the records where modules never look', (t) => {
+  const [b] = encodeBatches([{ value: 'a' }, { value: 'b', headers: { trace: 'abc', bin: new Uint8Array([0, 255]) } }, { value: 'c', headers: [['x', 'y'], ['x', 'z']] }], 0, limits, 't/0');
+  const v = viewBatch(0, b!.value);
+  const idx = indexRecords(v.raw);
+  t.is(idx.end, v.raw.length, 'the raw section ends where the records end');
+  t.deepEqual([0, 1, 2].map((i) => idx.headers(i)), [0, 2, 2]);
+  const h = decodeHeaderSection(v.headerSection!);
+  t.deepEqual([...h.keys()], [1, 2]);
+  t.deepEqual(h.get(1)!.map(([k, val]) => [k, [...val]]), [['trace', [97, 98, 99]], ['bin', [0, 255]]]);
+  t.deepEqual(h.get(2)!.map(([k, val]) => [k, text(val)]), [['x', 'y'], ['x', 'z']]);
+});
+
+test('encodeRawBatch keeps module output bytes when deltas are 0..n-1 and renumbers them otherwise', (t) => {
+  const contiguous = encodeRecords([{ value: enc('a') }, { value: enc('b'), offsetDelta: 1, timestampDelta: 3 }]);
+  const r1 = encodeRawBatch({ raw: contiguous, baseTimestamp: 100 }, limits, 't/0')!;
+  t.deepEqual(Buffer.from(r1.value.subarray(BATCH_HEADER_SIZE)), Buffer.from(contiguous));
+  t.is(readBatchHeader(r1.value).maxTimestamp, 103);
+  // A filter kept records 1 and 3; an array_map gave every output delta 0.
+  const gaps = encodeRecords([{ key: enc('k'), value: enc('b'), offsetDelta: 1, timestampDelta: 2 }, { value: enc('d'), offsetDelta: 3 }]);
+  const r2 = encodeRawBatch({ raw: gaps, baseTimestamp: 100, headers: new Map([[3, [['h', enc('v')] as [string, Uint8Array]]]]) }, limits, 't/0')!;
+  const v2 = viewBatch(10, r2.value);
+  const idx = indexRecords(v2.raw);
+  t.deepEqual([idx.offsetDelta(0), idx.offsetDelta(1)], [0, 1]);
+  t.deepEqual([text(idx.key(0)), text(idx.value(0)), idx.timestampDelta(0)], ['k', 'b', 2]);
+  t.deepEqual([...decodeHeaderSection(v2.headerSection!).keys()], [1], 'headers follow their record to its new delta');
+  t.is(encodeRawBatch({ raw: encodeRecords([]), baseTimestamp: 0 }, limits, 't/0'), null);
+});
+
+test('sliceBatch cuts a batch to an offset range and keeps base offset and deltas', (t) => {
+  const [b] = encodeBatches(['a', 'b', 'c', 'd'].map((value) => ({ value })), 5, limits, 't/0');
+  const v = viewBatch(10, b!.value);
+  t.is(sliceBatch(v, 10, 13), v);
+  const s = sliceBatch(v, 11, 12);
+  t.is(s.baseOffset, 10);
+  t.is(s.count, 2);
+  t.is(s.lastOffset, 12);
+  const idx = indexRecords(s.raw);
+  t.deepEqual([idx.offsetDelta(0), idx.offsetDelta(1)], [1, 2]);
+  t.deepEqual([text(idx.value(0)), text(idx.value(1))], ['b', 'c']);
+});
+
+test('SipHash-2-4 matches the reference vectors; keys map to partitions as Fluvio computes them', (t) => {
+  const key = Uint8Array.from({ length: 16 }, (_, i) => i);
+  const msg = (n: number) => Uint8Array.from({ length: n }, (_, i) => i);
+  t.is(sipHash24(msg(0), key), 0x726fdb47dd0e0e31n);
+  t.is(sipHash24(msg(1), key), 0x74f839c593dc67fdn);
+  t.is(sipHash24(msg(8), key), 0x93f5f5799a932462n);
+  t.is(sipHash24(msg(15), key), 0xa129ca6149be45e5n);
+  t.is(sipHash24(msg(63), key), 0x958a324ceb064572n);
+  // Fluvio hashes Rust's `<[u8] as Hash>`: the length as u64 little-endian, then the bytes.
+  for (const k of ['', 'a', 'user-1', 'a much longer key with more than one block of bytes']) {
+    const b = enc(k);
+    const withLen = Buffer.concat([Buffer.from(new BigUint64Array([BigInt(b.length)]).buffer), b]);
+    t.is(fluvioKeyHash(b), sipHash24(withLen));
+    for (const n of [1, 2, 3, 7, 1000, 2 ** 31 - 1]) t.is(partitionForKey(b, n), Number(fluvioKeyHash(b) % BigInt(n)));
+  }
+});
