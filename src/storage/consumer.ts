@@ -147,13 +147,19 @@ export class Consumer {
     }
   }
 
-  /** Records from the position on (decoded from the batches at the edge). */
+  /**
+   * Records from the position on (decoded from the batches at the edge). A record counts as
+   * consumed once delivered: breaking out of the loop commits up to and including it.
+   */
   async *records(): AsyncGenerator<ConsumedRecord, void, undefined> {
     for await (const b of this.batches()) {
       const index = indexRecords(b.raw);
       const headers = b.headerSection ? decodeHeaderSection(b.headerSection) : null;
       for (let i = 0; i < index.count; i++) {
+        if (this.signal?.aborted) return;
         const delta = index.offsetDelta(i);
+        // Record-level position: a consumer that stops after this record commits up to it.
+        this.position = b.baseOffset + delta + 1;
         yield {
           topic: this.topic,
           partition: this.partition,
