@@ -37,7 +37,8 @@ async function open(task: OpenTask): Promise<{ ok: true }> {
   }
   const chain = Chain.create(
     task.steps.map((s) => ({ module: loaded[s.module]!, params: s.params, lookback: s.lookback })),
-    { accumulators: task.accumulators, freeOutput: task.freeOutput },
+    // Outputs are borrowed (views into guest memory) and copied once, into the result frame.
+    { accumulators: task.accumulators, freeOutput: task.freeOutput, borrowOutput: true },
   );
   try {
     chain.lookBack((_step, i) => task.history[i] ?? new Uint8Array(4));
@@ -60,10 +61,12 @@ function batch(task: BatchTask): Uint8Array {
   // The watchdog slot tells the coordinator how long this call may take and whose it is.
   if (watch) { watch[1] = live.number; watch[0] = Date.now() + task.deadlineMs; }
   try {
-    for (const b of req.batches) {
-      const r = live.chain.processWith(b, live.policy);
+    for (let i = 0; i < req.batches.length; i++) {
+      const r = live.chain.processWith(req.batches[i]!, live.policy);
+      // The next batch's call frees this borrowed output: own it unless it is the frame's last.
+      const last = i === req.batches.length - 1 || r.error !== null;
       const result: WireResult = {
-        raw: r.raw, count: r.count, accumulators: live.chain.accumulators,
+        raw: last ? r.raw : r.raw.slice(), count: r.count, accumulators: live.chain.accumulators,
         error: r.error ? errorToWire(r.error) : null, skipped: r.skipped.map(errorToWire),
       };
       out.results.push(result);
@@ -78,7 +81,9 @@ function batch(task: BatchTask): Uint8Array {
     if (watch) watch[0] = 0;
   }
   out.metrics = live.chain.metrics;
-  return packFrame(out);
+  const frame = packFrame(out);
+  live.chain.release();
+  return frame;
 }
 
 export default async function handle(task: WorkerTask): Promise<unknown> {

@@ -65,8 +65,8 @@ export function machine(): { cpu: string; cores: number; node: string; date: str
 }
 
 const here = dirname(fileURLToPath(import.meta.url));
-/** bench/results/ in the source tree (dist/bench/ → ../../bench/results). */
-export const RESULTS_DIR = join(here, '..', '..', 'bench', 'results');
+/** bench/results/ in the source tree (from dist/bench/lib/). */
+export const RESULTS_DIR = join(here, '..', '..', '..', 'bench', 'results');
 
 export function writeResult(name: string, data: unknown): string {
   mkdirSync(RESULTS_DIR, { recursive: true });

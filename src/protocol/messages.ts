@@ -212,7 +212,16 @@ function writeRecordData(w: ByteWriter, data: Uint8Array): void {
 
 /** Decodes `SmartModuleOutput` / `SmartModuleAggregateOutput`. Successes are a view into `bytes`. */
 export function decodeOutput(bytes: Uint8Array, aggregate = false): SmartModuleOutput {
-  const { count, end } = skipRecords(bytes, 0);
+  try {
+    return readOutput(bytes, aggregate, false);
+  } catch {
+    // Lengths that do not match their fields: decode exactly as Fluvio's field-by-field walk does.
+    return readOutput(bytes, aggregate, true);
+  }
+}
+
+function readOutput(bytes: Uint8Array, aggregate: boolean, exact: boolean): SmartModuleOutput {
+  const { count, end } = skipRecords(bytes, 0, exact);
   const r = new ByteReader(bytes, end);
   let error: TransformRuntimeError | null = null;
   if (r.bool('error option')) {

@@ -244,10 +244,28 @@ export function decodeRecords(bytes: Uint8Array, start = 0): Record[] {
 }
 
 /**
- * Finds where a `Vec<Record>` ends without storing anything: the cheapest way to split a module's
- * output into its record list and what follows (error, accumulator).
+ * Finds where a `Vec<Record>` ends by hopping over each record's length prefix: the cheapest way
+ * to split a module's output into its record list and what follows (error, accumulator). Every
+ * encoder (Fluvio's and Eddy's) writes exact lengths, so this lands where Fluvio's field-by-field
+ * decoder does; `exact` walks the fields the way Fluvio does, for callers that suspect sloppy lengths.
  */
-export function skipRecords(bytes: Uint8Array, start: number): { count: number; end: number } {
+export function skipRecords(bytes: Uint8Array, start: number, exact = false): { count: number; end: number } {
   const count = readCount(bytes, start);
-  return { count, end: walkRecords(bytes, start + 4, count, null, null) };
+  if (exact) return { count, end: walkRecords(bytes, start + 4, count, null, null) };
+  let p = start + 4;
+  const n = bytes.length;
+  for (let i = 0; i < count; i++) {
+    let b = bytes[p++]!;
+    let u = b & 0x7f;
+    let scale = 128;
+    while (b >= 0x80) {
+      b = bytes[p++]!;
+      u += (b & 0x7f) * scale;
+      scale *= 128;
+    }
+    if (p > n || u % 2 === 1) throw new DecodeError(`record ${i}: bad length prefix`, p);
+    p += u / 2;
+    if (p > n) throw new DecodeError(`record ${i}: length ${u / 2} runs past the end`, p);
+  }
+  return { count, end: p };
 }

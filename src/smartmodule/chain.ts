@@ -47,7 +47,7 @@ export interface ChainOutput extends BatchOutput {
 export class Chain {
   readonly metrics: ModuleMetrics[];
 
-  private constructor(readonly steps: readonly ChainStep[], readonly instances: SmartModuleInstance[]) {
+  private constructor(readonly steps: readonly ChainStep[], readonly instances: SmartModuleInstance[], private readonly borrowFinal: boolean) {
     this.metrics = instances.map((i) => ({
       module: i.name, invocations: 0, recordsIn: 0, recordsOut: 0, bytesIn: 0, bytesOut: 0, errors: 0, timeMs: 0,
       accumulatorBytes: i.accumulator.length, memoryBytes: i.memoryBytes,
@@ -60,7 +60,7 @@ export class Chain {
     const instances: SmartModuleInstance[] = [];
     try {
       steps.forEach((step, i) => {
-        const stepOptions: InstanceOptions = { ...shared, lookback: step.lookback ?? null };
+        const stepOptions: InstanceOptions = { ...shared, borrowOutput: false, lookback: step.lookback ?? null };
         if (step.params) stepOptions.params = step.params;
         const acc = accumulators?.[i];
         if (acc) stepOptions.initialAccumulator = acc;
@@ -70,7 +70,7 @@ export class Chain {
       for (const i of instances) i.dispose();
       throw err;
     }
-    return new Chain(steps, instances);
+    return new Chain(steps, instances, options.borrowOutput === true);
   }
 
   /**
@@ -110,6 +110,8 @@ export class Chain {
         skipped.push(out.error);
         // The successes go through the later modules first: stateful modules see records in order.
         const head = i + 1 < this.instances.length ? this.run({ ...batch, raw: out.raw }, i + 1, policy) : { raw: out.raw, count: out.count, error: null, skipped: [] };
+        // The tail calls these modules again, which frees borrowed outputs: own the head first.
+        if (this.borrowFinal || i + 1 < this.instances.length) head.raw = head.raw.slice();
         const tail: ChainOutput = rest ? this.run({ ...batch, raw: rest }, i, policy) : { raw: EMPTY_LIST, count: 0, error: null, skipped: [] };
         return {
           raw: concatLists(head.raw, head.count, tail.raw, tail.count),
@@ -118,7 +120,8 @@ export class Chain {
           skipped: [...skipped, ...head.skipped, ...tail.skipped],
         };
       }
-      if (out.error) return { ...out, skipped };
+      // An intermediate module's borrowed output becomes the chain's: own it unless borrowing is asked.
+      if (out.error) return { ...out, raw: i < this.instances.length - 1 && !this.borrowFinal ? out.raw.slice() : out.raw, skipped };
       raw = out.raw;
       count = out.count;
     }
@@ -131,7 +134,8 @@ export class Chain {
     const t0 = performance.now();
     let out: BatchOutput;
     try {
-      out = inst.process(input);
+      // Intermediate outputs are borrowed: the next module copies them into its own memory at once.
+      out = inst.process(input, i < this.instances.length - 1 || this.borrowFinal);
     } catch (err) {
       m.errors++;
       throw err;
@@ -152,6 +156,11 @@ export class Chain {
   /** Accumulators of the chain's aggregate modules, by step index (for checkpoints). */
   get accumulators(): (Uint8Array | null)[] {
     return this.instances.map((i) => (i.module.kind === 'aggregate' ? i.accumulator : null));
+  }
+
+  /** Frees a borrowed final output (with `borrowOutput`); otherwise it is freed at the next batch. */
+  release(): void {
+    this.instances[this.instances.length - 1]?.release();
   }
 
   dispose(): void {

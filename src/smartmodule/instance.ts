@@ -44,6 +44,9 @@ export class SmartModuleInstance {
   private outLen = 0;
   private announced = false;
   private gone: string | null = null;
+  private readonly borrowDefault: boolean;
+  /** A borrowed output still to be freed: [ptr, len]. */
+  private lent: [number, number] | null = null;
 
   constructor(module: SmartModule, options: InstanceOptions) {
     this.module = module;
@@ -53,6 +56,7 @@ export class SmartModuleInstance {
     this.accumulator = options.initialAccumulator ?? EMPTY;
     this.aggregate = d.kind === 'aggregate';
     this.suffix = inputSuffixSize(this.version);
+    this.borrowDefault = options.borrowOutput === true;
 
     const copyRecords = (ptr: number, len: number) => {
       this.outPtr = ptr >>> 0;
@@ -120,19 +124,28 @@ export class SmartModuleInstance {
    * `Vec<Record>` encoding that can go straight into the next module. A runtime error keeps the
    * successes before it (spec §6.8); statuses, traps and the memory cap throw.
    */
-  process(batch: BatchInput): BatchOutput {
+  process(batch: BatchInput, borrow = this.borrowDefault): BatchOutput {
     const rc = this.call(this.module.kind, this.transform, batch.baseOffset, batch.raw, batch.baseTimestamp, this.aggregate ? this.accumulator : undefined);
     if (rc < 0) {
       this.releaseOutput();
       const s = normalizeStatus(TRANSFORM_STATUS, rc);
       throw new SmartModuleStatusError(this.name, this.module.kind, s.code, s.description, batch.baseOffset);
     }
-    const out = this.readAnnounced(this.module.kind, (bytes) => decodeOutput(bytes, this.aggregate));
-    if (out.accumulator) this.accumulator = out.accumulator;
+    const out = this.readAnnounced(this.module.kind, (bytes) => decodeOutput(bytes, this.aggregate), borrow);
+    // The accumulator outlives the call: keep a copy when it is a view into guest memory.
+    if (out.accumulator) this.accumulator = borrow ? out.accumulator.slice() : out.accumulator;
     const error = out.error
-      ? new SmartModuleRuntimeError(this.name, out.error.hint, out.error.offset, out.error.kind, out.error.key, out.error.value)
+      ? new SmartModuleRuntimeError(this.name, out.error.hint, out.error.offset, out.error.kind, out.error.key?.slice() ?? null, out.error.value.slice())
       : null;
     return { raw: out.successes, count: out.count, error };
+  }
+
+  /** Frees a borrowed output now (otherwise freed at the next call). */
+  release(): void {
+    if (!this.lent) return;
+    const [ptr, len] = this.lent;
+    this.lent = null;
+    if (this.dealloc && !this.gone) this.freeGuest(ptr, len);
   }
 
   /** Releases the instance (its memory goes with it). */
@@ -183,6 +196,7 @@ export class SmartModuleInstance {
   /** Runs a guest call; turns traps into typed errors and discards the instance after one. */
   private guard(fn: string, firstOffset: number | undefined, inputSize: number, body: () => number): number {
     if (this.gone) throw new SmartModuleInstanceGoneError(this.name, this.gone);
+    this.release();
     this.announced = false;
     this.calls++;
     try {
@@ -214,14 +228,31 @@ export class SmartModuleInstance {
     }
   }
 
-  /** Copies the announced output out of guest memory, frees it there, and decodes it. */
-  private readAnnounced<T>(fn: string, decode: (bytes: Uint8Array) => T): T {
+  /**
+   * Decodes the announced output: copied out of guest memory and freed there, or (borrow) decoded
+   * in place and freed at the next call.
+   */
+  private readAnnounced<T>(fn: string, decode: (bytes: Uint8Array) => T, borrow = false): T {
     if (!this.announced) throw new SmartModuleOutputError(this.name, fn, 'it returned success but announced no output through copy_records');
     this.refresh();
     const end = this.outPtr + this.outLen;
     // Fluvio takes an announced range outside memory as empty output (spec §2 step 5).
-    const bytes = end <= this.bytes.length ? this.bytes.slice(this.outPtr, end) : EMPTY;
-    this.releaseOutput();
+    let bytes: Uint8Array = EMPTY;
+    if (end <= this.bytes.length && this.outLen > 0) {
+      if (borrow) {
+        bytes = this.bytes.subarray(this.outPtr, end);
+      } else {
+        // allocUnsafeSlow: an ArrayBuffer of its own (transferable), not zero-filled (slice() zero-fills first).
+        bytes = new Uint8Array(Buffer.allocUnsafeSlow(this.outLen).buffer, 0, this.outLen);
+        bytes.set(this.bytes.subarray(this.outPtr, end));
+      }
+    }
+    if (borrow && this.dealloc && this.outLen > 0) {
+      this.lent = [this.outPtr, this.outLen];
+      this.announced = false;
+    } else {
+      this.releaseOutput();
+    }
     try {
       return decode(bytes);
     } catch (err) {
@@ -231,15 +262,17 @@ export class SmartModuleInstance {
 
   /** Frees the guest's output buffer, which Fluvio leaks (spec §2.1). */
   private releaseOutput(): void {
-    if (this.announced && this.dealloc && this.outLen > 0) {
-      try {
-        this.dealloc(this.outPtr, this.outLen);
-      } catch (err) {
-        this.gone = 'was discarded after a trap';
-        throw new SmartModuleTrapError(this.name, 'dealloc', undefined, trapMessage(err), err);
-      }
-    }
+    if (this.announced && this.dealloc && this.outLen > 0) this.freeGuest(this.outPtr, this.outLen);
     this.announced = false;
+  }
+
+  private freeGuest(ptr: number, len: number): void {
+    try {
+      this.dealloc!(ptr, len);
+    } catch (err) {
+      this.gone = 'was discarded after a trap';
+      throw new SmartModuleTrapError(this.name, 'dealloc', undefined, trapMessage(err), err);
+    }
   }
 }
 

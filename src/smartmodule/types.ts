@@ -32,6 +32,12 @@ export interface InstanceOptions {
   initialAccumulator?: Uint8Array;
   /** Call `dealloc` on each output buffer after reading it (Fluvio leaks it, spec §2.1). Default true. */
   freeOutput?: boolean;
+  /**
+   * Return outputs as views into the module's memory instead of copies. A borrowed output is valid
+   * until the next call on the instance (or `release()`); it is freed then. Saves a copy where the
+   * output is consumed at once (the next module of a chain, a frame to another thread).
+   */
+  borrowOutput?: boolean;
   /** Protocol version sent to the module. Default 22 (spec §5.11). */
   version?: number;
   logger?: ModuleLogger;
