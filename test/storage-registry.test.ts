@@ -1,0 +1,105 @@
+import test from 'ava';
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  InvalidModuleError,
+  ModuleExistsError,
+  UnknownModuleError,
+  formatModuleTable,
+  openStorage,
+} from '../src/storage/index.js';
+import { tempDir, tempStorage } from './helpers/storage.js';
+import { wasmPath } from './helpers/wasm.js';
+import { smartModule } from './helpers/wat.js';
+
+test('register by bytes or path, list, get, delete; kind, size and hash come from the engine', async (t) => {
+  const dir = tempDir(t);
+  let store = await openStorage(dir, { retentionCheckMs: 0 });
+  const mapBytes = smartModule({ transform: 'map' });
+  const a = await store.modules.register('my-map', mapBytes);
+  t.like(a, { name: 'my-map', kind: 'map', size: mapBytes.length, sha256: createHash('sha256').update(mapBytes).digest('hex') });
+  const filterFile = wasmPath('filter');
+  const b = await store.modules.register('infinyon/filter@0.1.0', filterFile);
+  t.is(b.kind, 'filter');
+  t.is(b.size, readFileSync(filterFile).length);
+  t.deepEqual(store.modules.list().map((m) => m.name), ['infinyon/filter@0.1.0', 'my-map']);
+  await store.close();
+
+  store = await openStorage(dir, { retentionCheckMs: 0 });
+  t.teardown(() => store.close());
+  const got = store.modules.get('my-map')!;
+  t.deepEqual(Buffer.from(got.bytes), Buffer.from(mapBytes));
+  t.is(got.kind, 'map');
+  t.deepEqual(Buffer.from((await store.modules.resolve('infinyon/filter@0.1.0')).bytes), readFileSync(filterFile));
+  const byPath = await store.modules.resolve(filterFile);
+  t.false(byPath.registered);
+  t.is(byPath.name, filterFile);
+  await t.throwsAsync(store.modules.resolve('no-such-module'), { instanceOf: UnknownModuleError, message: /no SmartModule named "no-such-module" is registered and no file no-such-module exists/ });
+
+  await store.modules.delete('my-map');
+  t.deepEqual(store.modules.list().map((m) => m.name), ['infinyon/filter@0.1.0']);
+  t.is(store.modules.get('my-map'), undefined);
+  await t.throwsAsync(store.modules.delete('my-map'), { instanceOf: UnknownModuleError, code: 'EDDY_UNKNOWN_MODULE' });
+});
+
+test('invalid modules are refused with the engine reason and nothing is stored', async (t) => {
+  const { store, dir } = await tempStorage(t);
+  await store.modules.register('ok', smartModule({}));
+  const garbage = await t.throwsAsync(store.modules.register('garbage', new Uint8Array([1, 2, 3, 4])), { instanceOf: InvalidModuleError });
+  t.is(garbage?.code, 'EDDY_INVALID_MODULE');
+  t.regex(garbage!.message, /^SmartModule "garbage" is not valid: .+; nothing was registered$/);
+  t.truthy(garbage!.cause, 'the engine error is kept as the cause');
+  const noTransform = await t.throwsAsync(store.modules.register('nothing', smartModule({ transform: 'something_else' })), { instanceOf: InvalidModuleError });
+  t.regex(noTransform!.message, /exports no SmartModule function/);
+  const noCopy = await t.throwsAsync(store.modules.register('nocopy', smartModule({ copyRecords: false, body: '(i32.const 0)' })), { instanceOf: InvalidModuleError });
+  t.regex(noCopy!.message, /copy_records/);
+  const missing = join(dir, 'missing.wasm');
+  await t.throwsAsync(store.modules.register('file', missing), { instanceOf: InvalidModuleError, message: /cannot read .*missing\.wasm \(ENOENT\)/ });
+  t.deepEqual(store.modules.list().map((m) => m.name), ['ok']);
+  // Names already taken, bad names.
+  await t.throwsAsync(store.modules.register('ok', smartModule({})), { instanceOf: ModuleExistsError });
+  const replaced = await store.modules.register('ok', smartModule({ transform: 'aggregate' }), { replace: true });
+  t.is(replaced.kind, 'aggregate');
+  await t.throwsAsync(store.modules.register('has space', smartModule({})), { code: 'EDDY_INVALID_ARGUMENT' });
+});
+
+test('the validator can be injected', async (t) => {
+  const calls: string[] = [];
+  const { store } = await tempStorage(t, {
+    validateModule: async (bytes, name) => {
+      calls.push(name);
+      if (bytes[0] === 0) throw new Error('custom refusal');
+      return { kind: 'filter', size: bytes.length, sha256: '' };
+    },
+  });
+  t.is((await store.modules.register('x', new Uint8Array([1]))).kind, 'filter');
+  await t.throwsAsync(store.modules.register('y', new Uint8Array([0])), { message: /custom refusal/ });
+  t.deepEqual(calls, ['x', 'y']);
+});
+
+test('list prints NAME STATUS SIZE as fluvio smart-module list does', async (t) => {
+  const { store, dir } = await tempStorage(t);
+  t.is(store.modules.formatList(), 'no smart modules\n');
+  const bytes = smartModule({});
+  await store.modules.register('regex-filter', bytes);
+  const file = join(dir, 'a.wasm');
+  writeFileSync(file, smartModule({ transform: 'map', extra: '(func $pad)' }));
+  await store.modules.register('m', file);
+  const out = store.modules.formatList();
+  const lines = out.trimEnd().split('\n');
+  t.is(lines.length, 3);
+  t.regex(lines[0]!, /^ NAME +STATUS +SIZE$/);
+  t.regex(lines[1]!, new RegExp(`^ +m +ready +\\d+$`));
+  t.regex(lines[2]!, new RegExp(`^ regex-filter +ready +${bytes.length}$`));
+  t.is(formatModuleTable([]), 'no smart modules\n');
+});
+
+test('a read-only storage cannot register modules', async (t) => {
+  const { store, dir } = await tempStorage(t);
+  await store.modules.register('a', smartModule({}));
+  const reader = await openStorage(dir, { readOnly: true });
+  t.teardown(() => reader.close());
+  t.deepEqual(reader.modules.list().map((m) => m.name), ['a']);
+  await t.throwsAsync(reader.modules.register('b', smartModule({})), { code: 'EDDY_READ_ONLY' });
+});
