@@ -1,0 +1,288 @@
+import { existsSync, readdirSync, symlinkSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join, relative, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { compilerVersion, eddyRoot, sdkDir, SDK_PACKAGE } from '../sdk-build/compile.js';
+import { processIO, type CliContext, type CliIO } from './format.js';
+
+/**
+ * `eddy generate`: scaffolds an AssemblyScript SmartModule project, as `smdk generate` does for
+ * Rust: package.json, asconfig.json, assembly/index.ts for the chosen kind (optionally with `init`
+ * parameters and `look_back`), a README and an `npm test` that builds and runs it with `eddy test`.
+ * The project links the SDK and eddy from this installation (node_modules symlinks, the same as
+ * `npm install` of its `file:` dependencies would make), so `npx eddy build` works at once.
+ */
+
+export type GenerateKind = 'filter' | 'map' | 'filter-map' | 'array-map' | 'aggregate';
+export const GENERATE_KINDS: readonly GenerateKind[] = ['filter', 'map', 'filter-map', 'array-map', 'aggregate'];
+
+export interface GenerateOptions {
+  kind: GenerateKind;
+  /** Add `init` reading the required parameter `key`. */
+  params: boolean;
+  /** Add `look_back`. */
+  lookback: boolean;
+  /** Parent directory of the new project (default: the current directory). */
+  dir?: string;
+}
+
+type GenerateIO = Pick<CliIO, 'stdout' | 'stderr'> & { cwd?: string };
+
+const EXPORT_NAME: Record<GenerateKind, string> = {
+  filter: 'filter', map: 'map', 'filter-map': 'filter_map', 'array-map': 'array_map', aggregate: 'aggregate',
+};
+const RUNNER: Record<GenerateKind, string> = {
+  filter: 'runFilter', map: 'runMap', 'filter-map': 'runFilterMap', 'array-map': 'runArrayMap', aggregate: 'runAggregate',
+};
+
+/** What the generated module does, for the README and the source header. */
+function behaviour(o: GenerateOptions): string {
+  const p = o.params;
+  switch (o.kind) {
+    case 'filter': return p ? 'keeps the records whose value contains the parameter `key`' : 'keeps the records whose value contains "a"';
+    case 'map': return p ? 'upper-cases every value and sets every record\'s key to the parameter `key`' : 'upper-cases every value (keys kept)';
+    case 'filter-map': return p ? 'keeps the records whose value contains the parameter `key`, upper-cased' : 'keeps the records whose value contains "a", upper-cased';
+    case 'array-map': return p ? 'splits every value on the parameter `key` into one record per part' : 'splits every value on spaces into one record per word';
+    case 'aggregate': return p ? 'concatenates the values, separated by the parameter `key`' : 'concatenates the values';
+  }
+}
+
+function transformSource(o: GenerateOptions): string {
+  const fn = EXPORT_NAME[o.kind];
+  const run = RUNNER[o.kind];
+  const head = `export function ${fn}(ptr: i32, len: i32, version: i32): i32 {\n  return ${run}(ptr, len, version, `;
+  switch (o.kind) {
+    case 'filter':
+      return `${head}(r: Record): bool => {
+    if (!r.value.requireUtf8()) return false; // invalid UTF-8: a runtime error, like from_utf8(..)?
+${o.lookback ? '    if (r.value.equals(last)) return false; // already seen in the look-back history\n' : ''}    return r.value.includes(key);
+  });
+}
+`;
+    case 'map':
+      return `${head}(r: Record, out: Out): void => {
+    out.value(r.valueString().toUpperCase()); // valueString(): invalid UTF-8 is a runtime error
+${o.params ? '    out.key(key);\n' : ''}  });
+}
+`;
+    case 'filter-map':
+      return `${head}(r: Record, out: Out): bool => {
+    if (!r.value.requireUtf8() || !r.value.includes(key)) return false;
+${o.lookback ? '    if (r.value.equals(last)) return false; // already seen in the look-back history\n' : ''}    out.value(r.valueString().toUpperCase());
+    return true;
+  });
+}
+`;
+    case 'array-map':
+      return `${head}(r: Record, out: ArrayOut): void => {
+    let parts = r.valueString().split(${o.params ? 'key' : '" "'});
+    for (let i = 0; i < parts.length; i++) {
+      if (parts[i].length > 0) out.push(parts[i]); // new records: no key, deltas 0
+    }
+  });
+}
+`;
+    case 'aggregate':
+      return `${head}(acc: Bytes, r: Record, out: Out): void => {
+    let sofar = acc.toString();
+    let next = r.valueString();
+    out.value(sofar.length > 0 ? sofar${o.params ? ' + key' : ''} + next : next); // the new accumulator
+  });
+}
+`;
+  }
+}
+
+export function moduleSource(name: string, o: GenerateOptions): string {
+  const imports = new Set<string>([RUNNER[o.kind], 'Record']);
+  if (o.kind === 'map' || o.kind === 'filter-map' || o.kind === 'aggregate') imports.add('Out');
+  if (o.kind === 'array-map') imports.add('ArrayOut');
+  if (o.kind === 'aggregate') imports.add('Bytes');
+  if (o.params) { imports.add('Params'); imports.add('runInit'); }
+  if (o.lookback) imports.add('runLookBack');
+  const usesKey = o.kind === 'filter' || o.kind === 'filter-map' || o.params;
+  const lines: string[] = [];
+  lines.push(`// ${name}: a SmartModule ${o.kind} that ${behaviour(o)}.`);
+  lines.push('// Build with `npx eddy build`; try it with `npm test` (see README.md).');
+  lines.push(`import { ${[...imports].sort().join(', ')} } from "${SDK_PACKAGE}";`);
+  lines.push(`export { alloc, dealloc } from "${SDK_PACKAGE}";`);
+  lines.push('');
+  if (usesKey) lines.push(o.params ? 'let key = ""; // set by init from the parameter `key`' : 'let key = "a";');
+  if (o.lookback) lines.push('let last = ""; // the newest look-back record\'s value');
+  if (usesKey || o.lookback) lines.push('');
+  if (o.params) {
+    lines.push('// Runs once with the parameters (`eddy test -e key=value`, or `with:` in transforms.yaml).');
+    lines.push('export function init(ptr: i32, len: i32, version: i32): i32 {');
+    lines.push('  return runInit(ptr, len, version, (params: Params): void => {');
+    lines.push('    key = params.require("key"); // missing: init fails with "Missing param key"');
+    lines.push('  });');
+    lines.push('}');
+    lines.push('');
+  }
+  if (o.lookback) {
+    lines.push('// Runs once before the first batch with the history records (`eddy test -l N -r value ...`).');
+    lines.push('export function look_back(ptr: i32, len: i32, version: i32): i32 {');
+    lines.push('  return runLookBack(ptr, len, version, (r: Record): void => {');
+    lines.push('    last = r.valueString();');
+    lines.push('  });');
+    lines.push('}');
+    lines.push('');
+  }
+  lines.push(transformSource(o).trimEnd());
+  return lines.join('\n') + '\n';
+}
+
+interface Sample { args: string[]; prints: string[] }
+
+function sample(name: string, o: GenerateOptions): Sample {
+  const args = ['--wasm-file', `build/${name}.wasm`];
+  let prints: string[];
+  switch (o.kind) {
+    case 'filter': args.push('--text', 'apple'); prints = ['apple']; break;
+    case 'map': args.push('--text', 'apple'); prints = ['APPLE']; break;
+    case 'filter-map': args.push('--text', 'apple'); prints = ['APPLE']; break;
+    case 'array-map':
+      args.push('--text', o.params ? 'apple,banana' : 'apple banana'); prints = ['apple', 'banana']; break;
+    case 'aggregate': args.push('--text', 'apple'); prints = ['apple']; break;
+  }
+  if (o.params) args.push('-e', `key=${o.kind === 'array-map' ? ',' : o.kind === 'map' ? 'fruit' : o.kind === 'aggregate' ? '+' : 'a'}`);
+  if (o.lookback) args.push('-l', '1', '-r', 'kiwi');
+  return { args, prints };
+}
+
+const shellQuote = (s: string): string => (/^[\w./=,+:-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+
+function readme(name: string, o: GenerateOptions, s: Sample): string {
+  const cmd = `npx eddy test ${s.args.map(shellQuote).join(' ')}`;
+  return `# ${name}
+
+A Fluvio SmartModule **${o.kind}** written in AssemblyScript with \`${SDK_PACKAGE}\`: it
+${behaviour(o)}.${o.params ? '\n\nIt needs the parameter `key` (`-e key=...`); without it `init` fails with "Missing param key".' : ''}${o.lookback ? '\n\n`look_back` remembers the newest history record (`-l N -r value ...`); records equal to it are skipped.' : ''}
+
+The .wasm runs in Eddy and in Fluvio (\`smdk test --wasm-file\`, \`fluvio sm create --wasm-file\`).
+
+## Build
+
+\`\`\`sh
+npx eddy build            # → build/${name}.wasm
+\`\`\`
+
+## Try it
+
+\`\`\`sh
+${cmd}
+\`\`\`
+
+prints
+
+\`\`\`
+${s.prints.join('\n')}
+\`\`\`
+
+\`npm test\` builds and runs exactly that.
+
+## Write your own
+
+Edit \`assembly/index.ts\`. The SDK's README (\`node_modules/${SDK_PACKAGE}/README.md\`) lists the
+record API (\`r.value\`, \`r.key\`, \`r.offset\`, \`r.timestamp\`, \`valueString()\`), how to report a
+user error (\`fail("...")\`), parameters and look-back.
+`;
+}
+
+function linkIfMissing(target: string, link: string): void {
+  if (existsSync(link)) return;
+  symlinkSync(relative(dirname(link), target), link);
+}
+
+export async function generateCommand(name: string, opts: GenerateOptions, io: GenerateIO = processIO()): Promise<number> {
+  if (!/^[a-z0-9][a-z0-9_-]*$/i.test(name)) {
+    io.stderr.write(`Error: invalid project name "${name}": use letters, digits, - and _\n`);
+    return 1;
+  }
+  if (!GENERATE_KINDS.includes(opts.kind)) {
+    io.stderr.write(`Error: unknown kind "${String(opts.kind)}"; one of ${GENERATE_KINDS.join(', ')}\n`);
+    return 1;
+  }
+  const cwd = io.cwd ?? process.cwd();
+  const dir = resolve(cwd, opts.dir ?? '.', name);
+  if (existsSync(dir) && readdirSync(dir).length > 0) {
+    io.stderr.write(`Error: ${dir} already exists and is not empty\n`);
+    return 1;
+  }
+  const root = eddyRoot();
+  const sdk = sdkDir();
+  const s = sample(name, opts);
+  const fileDep = (target: string): string => {
+    const rel = relative(dir, target).split('\\').join('/');
+    return `file:${rel.startsWith('.') ? rel : `./${rel}`}`;
+  };
+  const pkg = {
+    name,
+    version: '0.1.0',
+    private: true,
+    type: 'module',
+    description: `SmartModule ${opts.kind}: ${behaviour(opts)}`,
+    scripts: {
+      build: 'eddy build',
+      test: `eddy build && eddy test ${s.args.map(shellQuote).join(' ')}`,
+    },
+    devDependencies: {
+      [SDK_PACKAGE]: fileDep(sdk),
+      eddy: fileDep(root),
+      assemblyscript: compilerVersion(),
+    },
+  };
+  const asconfig = {
+    entries: ['assembly/index.ts'],
+    options: {
+      outFile: `build/${name}.wasm`,
+      runtime: 'incremental',
+      use: ['abort=__eddy_abort'],
+      optimizeLevel: 3,
+      shrinkLevel: 0,
+    },
+  };
+  await mkdir(join(dir, 'assembly'), { recursive: true });
+  await writeFile(join(dir, 'package.json'), JSON.stringify(pkg, null, 2) + '\n');
+  await writeFile(join(dir, 'asconfig.json'), JSON.stringify(asconfig, null, 2) + '\n');
+  await writeFile(join(dir, 'assembly', 'index.ts'), moduleSource(name, opts));
+  await writeFile(join(dir, 'assembly', 'tsconfig.json'), JSON.stringify({ extends: 'assemblyscript/std/assembly.json', include: ['./**/*.ts'] }, null, 2) + '\n');
+  await writeFile(join(dir, 'README.md'), readme(name, opts, s));
+  await writeFile(join(dir, '.gitignore'), 'node_modules/\nbuild/\n');
+  // What `npm install` of the file: dependencies would link, so the project works right away.
+  await mkdir(join(dir, 'node_modules', '@eddy'), { recursive: true });
+  await mkdir(join(dir, 'node_modules', '.bin'), { recursive: true });
+  linkIfMissing(sdk, join(dir, 'node_modules', ...SDK_PACKAGE.split('/')));
+  linkIfMissing(root, join(dir, 'node_modules', 'eddy'));
+  linkIfMissing(join(root, 'node_modules', 'assemblyscript'), join(dir, 'node_modules', 'assemblyscript'));
+  linkIfMissing(join(root, 'bin', 'eddy.js'), join(dir, 'node_modules', '.bin', 'eddy'));
+  const shown = relative(cwd, dir) || '.';
+  io.stdout.write(
+    `Generated SmartModule ${opts.kind}${opts.params ? ' with init parameters' : ''}${opts.lookback ? ' with look_back' : ''} in ${shown}\n\n` +
+      `  cd ${shown}\n  npx eddy build\n  npx eddy test ${s.args.map(shellQuote).join(' ')}\n`,
+  );
+  return 0;
+}
+
+/** Adds `eddy generate` to the program (for src/cli/main.ts). */
+export function registerGenerateCommand(program: Command, ctx: CliContext): void {
+  program
+    .command('generate')
+    .summary('scaffold an AssemblyScript SmartModule project')
+    .description(
+      'Create a new SmartModule project in AssemblyScript (like `smdk generate`): source for the chosen kind, ' +
+        'build config, README and an npm test that runs it with `eddy test`.\n\n' +
+        'Examples:\n' +
+        '  eddy generate my-filter --kind filter\n' +
+        '  eddy generate my-map --kind map --params',
+    )
+    .argument('<name>', 'project (folder) name')
+    .option('--kind <kind>', `one of ${GENERATE_KINDS.join(', ')}`, 'filter')
+    .option('--params', 'add init with a required parameter `key`', false)
+    .option('--lookback', 'add look_back', false)
+    .option('--dir <path>', 'where to create the project folder', '.')
+    .action(async (name: string, o: { kind: GenerateKind; params: boolean; lookback: boolean; dir: string }) => {
+      const io = ctx.io();
+      ctx.done(await generateCommand(name, { kind: o.kind, params: o.params, lookback: o.lookback, dir: o.dir }, io));
+    });
+}
