@@ -360,3 +360,103 @@ test('real filter: -r without a lookback is ignored with a warning; -l on a modu
   const l = await runCli(['test', '--wasm-file', filterWasm(), '--text', 'apple', '-l', '1', '-r', 'x', '--lookback-age', '1h', '-e', 'k=v']);
   t.deepEqual(l, { code: 0, stdout: 'apple\n', stderr: '' });
 });
+
+test('docs example: a look_back filter keeps values above the last history value', async (t) => {
+  const m = wasmPath('filter-look-back');
+  t.deepEqual(await runCli(['test', '--wasm-file', m, '--text', '4', '--lookback-last', '1', '--record', '2', '--record', '3']), { code: 0, stdout: '4\n', stderr: '' });
+  t.deepEqual(await runCli(['test', '--wasm-file', m, '--text', '1', '--lookback-last', '1', '--record', '2', '--record', '3']), { code: 0, stdout: '', stderr: '' });
+  // -l keeps the LAST N records: with -l 2 the history is 3, 0 and look_back stores 0.
+  t.is((await runCli(['test', '--wasm-file', m, '--text', '1', '-l', '2', '-r', '2', '-r', '3', '-r', '0'])).stdout, '1\n');
+  // -l 0: no history records; without -l: look_back is not called.
+  t.is((await runCli(['test', '--wasm-file', m, '--text', '1', '-l', '0', '-r', '5'])).stdout, '1\n');
+  // --lookback-age alone counts as a lookback: every -r record is history.
+  t.is((await runCli(['test', '--wasm-file', m, '--text', '4', '--lookback-age', '1h', '-r', '5', '-r', '3'])).stdout, '4\n');
+  t.is((await runCli(['test', '--wasm-file', m, '--text', '4', '--lookback-age', '1h', '-r', '3', '-r', '5'])).stdout, '');
+});
+
+test('a look_back error is reported with its record, exit 1', async (t) => {
+  const r = await runCli(['test', '--wasm-file', wasmPath('filter-look-back'), '--text', '3', '-l', '1', '-r', 'x']);
+  t.is(r.code, 1);
+  t.is(r.stdout, '');
+  t.regex(r.stderr, /^Error: filter-look-back: look_back failed: invalid digit found in string\n\n.*\n    Offset: 0\n    Key: NULL\n    Value: x\n$/);
+});
+
+test('look_back sees -r records at timestamp 0 under --lookback-age; the batch is stamped now', async (t) => {
+  const r = await runCli(['test', '--wasm-file', wasmPath('look-back-age'), '--text', 'x', '--lookback-age', '1h', '-r', 'a']);
+  t.deepEqual(r, { code: 0, stdout: 'x\n', stderr: '' });
+});
+
+test('-e parameters reach init: last wins, split at the first =; a missing one is an init error', async (t) => {
+  const echo = await runCli(['test', '--wasm-file', wasmPath('echo-params'), '--text', 'a', '-e', 'b=2', '-e', 'a=1', '--params', 'b=3', '-e', 'c=x=y']);
+  t.deepEqual(echo, { code: 0, stdout: 'a=1;b=3;c=x=y\n', stderr: '' });
+  const m = wasmPath('filter-param');
+  t.deepEqual(await runCli(['test', '--wasm-file', m, '--text', 'apple', '-e', 'key=pp']), { code: 0, stdout: 'apple\n', stderr: '' });
+  t.deepEqual(await runCli(['test', '--wasm-file', m, '--text', 'apple', '-e', 'key=zz']), { code: 0, stdout: '', stderr: '' });
+  const missing = await runCli(['test', '--wasm-file', m, '--text', 'apple']);
+  t.is(missing.code, 1);
+  t.is(missing.stdout, '');
+  t.regex(missing.stderr, /^Error: filter-param: init failed: Missing param key\n/);
+});
+
+test('transforms with: values reach init; the YAML lookback is dropped unless -l is given', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'eddy-cli-'));
+  try {
+    await writeFile(join(dir, 'echo.wasm'), await readFile(wasmPath('echo-params')));
+    await writeFile(join(dir, 'lb.wasm'), await readFile(wasmPath('filter-look-back')));
+    await writeFile(join(dir, 't.yaml'), 'transforms:\n  - uses: echo\n    with:\n      z: "1"\n      rules: {b: [1.0, true], a: null}\n');
+    t.deepEqual(await runCli(['test', '-t', 't.yaml', '--text', 'v'], { cwd: dir }), { code: 0, stdout: 'rules={"a":null,"b":[1.0,true]};z=1\n', stderr: '' });
+    await writeFile(join(dir, 'lb.yaml'), 'transforms:\n  - uses: lb\n    lookback: {last: 5}\n');
+    // Without -l the YAML lookback is dropped: look_back is not called, 1 > 0 passes.
+    t.is((await runCli(['test', '-t', 'lb.yaml', '--text', '1', '-r', '3'], { cwd: dir })).stdout, '1\n');
+    // -l replaces it.
+    t.is((await runCli(['test', '-t', 'lb.yaml', '--text', '1', '-r', '3', '-l', '1'], { cwd: dir })).stdout, '');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('runtime error mid-batch: the records before it on stdout, the error on stderr, exit 1', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'eddy-cli-'));
+  try {
+    await writeFile(join(dir, 'in.txt'), 'ok1\nbad\nok2\n');
+    const r = await runCli(['test', '--wasm-file', wasmPath('fail-on'), '--file', 'in.txt', '-v', '-k', '--key', 'kk'], { cwd: dir });
+    t.is(r.code, 1);
+    t.is(r.stdout, '1 records outputted\n[kk] ok1\n');
+    t.is(r.stderr, 'Error: cannot parse bad\n\nSmartModule Info: \n    Module: fail-on\n    Type: Filter\n    Offset: 0\n    Key: kk\n    Value: bad\n');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a value that is not UTF-8 stops printing with an error', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'eddy-cli-'));
+  try {
+    await writeFile(join(dir, 'bin.dat'), Buffer.from([0x61, 0xff, 0x62]));
+    const r = await runCli(['test', '--wasm-file', wasmPath('fail-on'), '--file', 'bin.dat', '--raw'], { cwd: dir });
+    t.is(r.code, 1);
+    t.is(r.stdout, '');
+    t.regex(r.stderr, /^Error: output record 0 has a value that is not valid UTF-8 text \(3 bytes\)/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a trap is "Error: ..." on stderr, exit 1, nothing on stdout', async (t) => {
+  const r = await runCli(['test', '--wasm-file', wasmPath('trap'), '--text', 'boom']);
+  t.is(r.code, 1);
+  t.is(r.stdout, '');
+  t.regex(r.stderr, /^Error: trap: trapped in filter.*unreachable/);
+});
+
+test('other kinds: map, array_map, aggregate with --aggregate-initial', async (t) => {
+  t.is((await runCli(['test', '--wasm-file', wasmPath('map-uppercase'), '--text', 'abc', '--key', 'k', '-k'])).stdout, '[k] ABC\n');
+  t.is((await runCli(['test', '--wasm-file', wasmPath('array-map-json'), '--text', '[1,{"b":2,"a":1},"x"]', '-v'])).stdout, '3 records outputted\n1\n{"a":1,"b":2}\n"x"\n');
+  const dir = await mkdtemp(join(tmpdir(), 'eddy-cli-'));
+  try {
+    await writeFile(join(dir, 'n.txt'), '1\n2\n3\n');
+    t.is((await runCli(['test', '--wasm-file', wasmPath('aggregate-sum'), '--file', 'n.txt'], { cwd: dir })).stdout, '1\n3\n6\n');
+    t.is((await runCli(['test', '--wasm-file', wasmPath('aggregate-sum'), '--file', 'n.txt', '--aggregate-initial', '100'], { cwd: dir })).stdout, '101\n103\n106\n');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
