@@ -165,6 +165,7 @@ export class Storage implements PartitionHost {
     this.mapSize = options.mapSize === undefined || options.mapSize === Infinity ? Infinity : positiveInt(options.mapSize, 'mapSize');
     const maxPartitions = positiveInt(options.maxPartitions ?? 1000, 'maxPartitions');
 
+    if (!this.readOnly && (openReaders.get(this.dir) ?? 0) > 0) throw readOnlyInProcess(this.dir);
     if (this.readOnly) {
       if (!existsSync(join(this.dir, 'data.mdb'))) {
         throw new EddyError('EDDY_NO_DATA_DIR', `no Eddy data directory at ${this.dir} (no data.mdb); a writer creates it on first open`);
@@ -203,8 +204,14 @@ export class Storage implements PartitionHost {
       if (!this.readOnly) for (const { key, value } of this.topicsDb.getRange({})) this.topicCache.set(key, value);
     } catch (err) {
       this.lock?.release();
+      if (!this.readOnly && err instanceof Error && !(err instanceof EddyError) && /renew|read-only|EACCES|permission denied/i.test(err.message)) {
+        // lmdb-js shares one LMDB environment per directory per process, opened with the flags of
+        // the first open: after a read-only open, this process cannot get a writable one.
+        throw readOnlyInProcess(this.dir, err);
+      }
       throw err;
     }
+    if (this.readOnly) openReaders.set(this.dir, (openReaders.get(this.dir) ?? 0) + 1);
     const every = options.retentionCheckMs ?? 60_000;
     if (!this.readOnly && every > 0) {
       this.retentionTimer = setInterval(() => {
@@ -405,6 +412,11 @@ export class Storage implements PartitionHost {
     this.stopWatching();
     if (this.keepAliveTimer) clearInterval(this.keepAliveTimer);
     this.keepAliveTimer = null;
+    if (this.readOnly) {
+      const n = (openReaders.get(this.dir) ?? 1) - 1;
+      if (n > 0) openReaders.set(this.dir, n);
+      else openReaders.delete(this.dir);
+    }
     try {
       if (!this.readOnly) await this.env.flushed;
       await this.env.close();
@@ -562,6 +574,22 @@ export class Storage implements PartitionHost {
     this.checkOpen();
     if (this.readOnly) throw new ReadOnlyStorageError(what, this.dir);
   }
+}
+
+/** Read-only storages open in this thread, by directory (see readOnlyInProcess). */
+const openReaders = new Map<string, number>();
+
+/**
+ * lmdb-js shares one LMDB environment per directory per process, opened with the flags of the
+ * first open: while a read-only open exists, this process cannot get a writable one.
+ */
+function readOnlyInProcess(dir: string, cause?: unknown): EddyError {
+  return new EddyError(
+    'EDDY_DATA_DIR_READ_ONLY',
+    `cannot open ${dir} for writing: this process already has it open read-only ` +
+      `(lmdb-js keeps one LMDB environment per directory and process); close the read-only Storage first, or open the writer before readers`,
+    cause === undefined ? undefined : { cause },
+  );
 }
 
 function logKey(topic: string, partition: number): string {
