@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { EddyError } from '../errors.js';
 import { processIO, type CliContext, type CliIO } from './format.js';
+import { registerBuildCommand } from './build.js';
+import { registerGenerateCommand } from './generate.js';
 import { registerTestCommand } from './test-command.js';
 
 /**
@@ -14,15 +16,18 @@ type Registrar = (program: Command, ctx: CliContext) => void;
 
 /** Every command, in the order `eddy --help` lists them. Add new commands here. */
 const COMMANDS: readonly Registrar[] = [
+  registerGenerateCommand,
+  registerBuildCommand,
   registerTestCommand,
-  // `generate` (src/cli/generate.ts) and `build` (src/cli/build.ts) register here once they exist.
 ];
 
 const DESCRIPTION =
   'Eddy is a multicore stream processor for Node.js: it runs Fluvio SmartModules (WebAssembly ' +
   'filters, maps, array-maps, filter-maps and aggregates, alone or chained) over streams of records, ' +
   'with the same results as Fluvio.\n\n' +
-  '`eddy test` runs a module once over records from the command line, as `smdk test` does.';
+  'Write a module: `eddy generate <name>` scaffolds an AssemblyScript SmartModule project, `eddy build` ' +
+  'compiles it to .wasm, and `eddy test` runs it (or any Fluvio-built .wasm) once over records from the ' +
+  'command line, as `smdk generate` / `smdk build` / `smdk test` do.';
 
 function version(): string {
   try {
