@@ -396,6 +396,7 @@ test('-e parameters reach init: last wins, split at the first =; a missing one i
   t.is(missing.code, 1);
   t.is(missing.stdout, '');
   t.regex(missing.stderr, /^Error: filter-param: init failed: Missing param key\n/);
+  t.regex(missing.stderr, /hint: .*-e KEY=VALUE\n$/);
 });
 
 test('transforms with: values reach init; the YAML lookback is dropped unless -l is given', async (t) => {
@@ -406,6 +407,14 @@ test('transforms with: values reach init; the YAML lookback is dropped unless -l
     await writeFile(join(dir, 't.yaml'), 'transforms:\n  - uses: echo\n    with:\n      z: "1"\n      rules: {b: [1.0, true], a: null}\n');
     t.deepEqual(await runCli(['test', '-t', 't.yaml', '--text', 'v'], { cwd: dir }), { code: 0, stdout: 'rules={"a":null,"b":[1.0,true]};z=1\n', stderr: '' });
     await writeFile(join(dir, 'lb.yaml'), 'transforms:\n  - uses: lb\n    lookback: {last: 5}\n');
+    await writeFile(join(dir, 'pm.wasm'), await readFile(wasmPath('filter-param')));
+    await writeFile(join(dir, 'pm.yaml'), 'transforms:\n  - uses: pm\n');
+    const init = await runCli(['test', '-t', 'pm.yaml', '--text', 'v'], { cwd: dir });
+    t.is(init.code, 1);
+    t.regex(init.stderr, /^Error: pm: init failed: Missing param key\n[^]*hint: .*`with:`\n$/);
+    // An empty chain returns its input.
+    await writeFile(join(dir, 'empty.yaml'), 'transforms: []\n');
+    t.is((await runCli(['test', '-t', 'empty.yaml', '--text', 'v', '--key', 'k', '-k'], { cwd: dir })).stdout, '[k] v\n');
     // Without -l the YAML lookback is dropped: look_back is not called, 1 > 0 passes.
     t.is((await runCli(['test', '-t', 'lb.yaml', '--text', '1', '-r', '3'], { cwd: dir })).stdout, '1\n');
     // -l replaces it.

@@ -3,7 +3,7 @@ import { dirname, isAbsolute, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { decodeRecords, encodeRecords, type RecordInput } from '../protocol/index.js';
 import { DurationError, parseDuration } from '../smartmodule/duration.js';
-import { Chain, loadModule, type ChainStep, type Lookback, type ModuleLogger, type SmartModule } from '../smartmodule/index.js';
+import { Chain, loadModule, SmartModuleInitError, type ChainStep, type Lookback, type ModuleLogger, type SmartModule } from '../smartmodule/index.js';
 import { parseTransformSteps, readTransformsFile, type TransformStep } from '../smartmodule/transforms.js';
 import { formatRecordLine, formatRuntimeError, NonUtf8ValueError, UsageError, utf8OrNull, type CliContext, type CliIO } from './format.js';
 
@@ -304,11 +304,20 @@ export async function runTest(options: TestCommandOptions, io: CliIO): Promise<n
   const logger: ModuleLogger = (stream, line, module) => {
     io.stderr.write(`[${module}] ${stream === 'stderr' ? 'stderr: ' : ''}${line}\n`);
   };
-  const chain = Chain.create(steps, {
-    lookbackInInitParams: false,
-    logger,
-    ...(plan.initialAccumulator ? { initialAccumulator: plan.initialAccumulator } : {}),
-  });
+  let chain: Chain;
+  try {
+    chain = Chain.create(steps, {
+      lookbackInInitParams: false,
+      logger,
+      ...(plan.initialAccumulator ? { initialAccumulator: plan.initialAccumulator } : {}),
+    });
+  } catch (err) {
+    if (!(err instanceof SmartModuleInitError)) throw err;
+    // Fluvio's rendering, then where parameters come from in this command line.
+    const where = plan.modules.kind === 'wasm' ? 'pass parameters with -e KEY=VALUE' : "set parameters in the step's `with:`";
+    io.stderr.write(`Error: ${err.message}\n\nhint: init of ${err.module} refused its parameters; ${where}\n`);
+    return 1;
+  }
   try {
     const history = encodeRecords(lookbackHistory(plan.records, plan.lookback));
     chain.lookBack(() => history);
