@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -182,7 +182,13 @@ export async function compileCached(entry: string, outFile: string, sources: rea
   const hash = buildHash(sources);
   const stamp = `${outFile}.hash`;
   if (existsSync(outFile) && existsSync(stamp) && (await readFile(stamp, 'utf8')) === hash) return { built: false, ms: 0 };
-  const r = await compileModule({ entry, outFile });
-  await writeFile(stamp, hash);
+  const r = await compileModule({ entry });
+  // Atomic replace: other processes (parallel test runs) may be reading or building the same file.
+  await mkdir(dirname(outFile), { recursive: true });
+  const tmp = `${outFile}.${process.pid}.tmp`;
+  await writeFile(tmp, r.binary);
+  await rename(tmp, outFile);
+  await writeFile(`${stamp}.${process.pid}.tmp`, hash);
+  await rename(`${stamp}.${process.pid}.tmp`, stamp);
   return { built: true, ms: r.ms };
 }

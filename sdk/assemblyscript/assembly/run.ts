@@ -418,7 +418,7 @@ export function runAggregate(ptr: i32, len: i32, version: i32, fn: (acc: Bytes, 
   let n = begin(ptr, len, version, true);
   if (n < 0) return abandon(ptr, n);
   setAcc(accPtr, accLen);
-  writerInit(<usize>rawLen + 16 + <usize>accLen * <usize>(n + 1));
+  writerInit(<usize>rawLen + 16 + (<usize>accLen << 1));
   wpos += 4;
   let r = record;
   let o = out;
