@@ -58,10 +58,14 @@ function guest(bytes: Uint8Array): { g: Guest; last: () => [number, number] } {
 
 const fatal = new TextDecoder('utf-8', { fatal: true });
 
-function varint(b: Uint8Array, pos: number): [number, number] {
-  let u = 0, shift = 0, x: number;
-  do { x = b[pos++]!; u += (x & 0x7f) * 2 ** shift; shift += 7; } while (x & 0x80);
-  return [u % 2 ? -(u + 1) / 2 : u / 2, pos];
+// Position of the varint reader (module-level, so decoding allocates nothing).
+let at = 0;
+function varint(b: Uint8Array): number {
+  let x = b[at++]!;
+  if (x < 0x80) return x & 1 ? -((x + 1) >> 1) : x >> 1;
+  let u = x & 0x7f, shift = 7;
+  do { x = b[at++]!; u += (x & 0x7f) * 2 ** shift; shift += 7; } while (x & 0x80);
+  return u % 2 ? -(u + 1) / 2 : u / 2;
 }
 
 function varintSize(n: number): number {
@@ -84,24 +88,23 @@ function jsFilter(input: Uint8Array): Uint8Array {
   const rawStart = 12;
   const count = view.getInt32(rawStart);
   const out = new Uint8Array(rawLen + 16);
-  let w = 4, kept = 0, p = rawStart + 4;
+  let w = 4, kept = 0;
+  at = rawStart + 4;
   for (let i = 0; i < count; i++) {
-    let len: number, attr: number, ts: number, off: number, hdr: number;
-    [len, p] = varint(input, p);
+    const len = varint(input);
     if (len < 0) throw new Error('bad record');
-    attr = input[p++]!;
-    [ts, p] = varint(input, p);
-    [off, p] = varint(input, p);
+    const attr = input[at++]!;
+    const ts = varint(input);
+    const off = varint(input);
     let keyStart = -1, keyLen = 0;
-    if (input[p++] === 1) { [keyLen, p] = varint(input, p); keyStart = p; p += keyLen; }
-    let vLen: number;
-    [vLen, p] = varint(input, p);
-    const vStart = p;
-    p += vLen;
-    [hdr, p] = varint(input, p);
+    if (input[at++] === 1) { keyLen = varint(input); keyStart = at; at += keyLen; }
+    const vLen = varint(input);
+    const vStart = at;
+    at += vLen;
+    const hdr = varint(input);
     // UTF-8 check (ASCII fast path) and search for 'a'
     let ascii = true, found = false;
-    for (let j = vStart; j < p - varintSize(hdr); j++) {
+    for (let j = vStart, e = vStart + vLen; j < e; j++) {
       const c = input[j]!;
       if (c >= 0x80) { ascii = false; break; }
       if (c === 0x61) found = true;
