@@ -1,0 +1,234 @@
+import { EventEmitter } from 'eventemitter3';
+import { EddyError } from './errors.js';
+import { DerivedStream, deriveDefKey, deriveStateKey, type DeriveCheckpoint, type DeriveConfig } from './coordinator/derived.js';
+import { WorkerPool, type PoolOptions } from './coordinator/pool.js';
+import { ModuleResolver } from './coordinator/resolve.js';
+import type { StreamState } from './coordinator/stream.js';
+import { TransformedConsumer, type TransformEvents, type TransformedConsumeOptions } from './coordinator/transformed-consumer.js';
+import { Chain } from './smartmodule/chain.js';
+import type { TransformStep } from './smartmodule/transforms.js';
+import { openStorage, type StorageOptions, type Storage } from './storage/storage.js';
+import type { ConsumeOptions, Consumer } from './storage/consumer.js';
+import type { ProduceAck, Producer, ProducerOptions, ProducerRecord } from './storage/producer.js';
+import type { ModuleRegistry } from './storage/registry.js';
+
+/** A transform as users write it: transforms.yaml's step (`with` or `params`). */
+export interface TransformInput {
+  uses: string;
+  with?: Record<string, string>;
+  params?: Record<string, string>;
+  lookback?: { last?: number; ageMs?: number } | null;
+}
+
+export interface OpenOptions extends StorageOptions {
+  /** Worker threads for SmartModule streams (default: the machine's cores). Started on first use. */
+  workers?: number;
+  /** Directory relative `.wasm` paths in transforms resolve against. Default: the working directory. */
+  baseDir?: string;
+}
+
+export interface EddyEvents {
+  /** A transformed batch was delivered (consume with transforms, or a derived stream). */
+  batch: [info: { stream: string; baseOffset: number; recordsOut: number }];
+  /** A derived stream's distance to the end of its source partition after a commit. */
+  lag: [info: { stream: string; partition: number; lag: number }];
+  /** A module error, timeout or stream failure. */
+  error: [info: { stream: string; error: EddyError }];
+  state: [info: { stream: string; state: StreamState }];
+}
+
+export interface ConsumeWithTransforms extends TransformedConsumeOptions {
+  transforms?: TransformInput[];
+  /** One partition; default all (merged). */
+  partition?: number;
+}
+
+export interface DerivedInfo {
+  config: DeriveConfig;
+  running: boolean;
+  partitions: { partition: number; offset: number; lag: number; written: number }[];
+}
+
+/**
+ * Eddy embedded in a program: one data directory (topics, SmartModules, consumer offsets,
+ * derived streams) and a worker pool that runs SmartModule chains on every core.
+ *
+ * ```ts
+ * const eddy = await open('./data');
+ * await eddy.createTopic('events', { partitions: 2 });
+ * await eddy.produce('events', [{ value: Buffer.from('apple') }]);
+ * for await (const r of eddy.consume('events', { transforms: [{ uses: 'filter.wasm' }] })) { … }
+ * ```
+ */
+export class Eddy extends EventEmitter<EddyEvents> {
+  private poolInstance: WorkerPool | null = null;
+  private readonly resolver: ModuleResolver;
+  private readonly derived = new Map<string, DerivedStream>();
+  private readonly forward: EventEmitter<TransformEvents>;
+
+  constructor(readonly storage: Storage, private readonly options: OpenOptions = {}) {
+    super();
+    this.resolver = new ModuleResolver(storage.modules, options.baseDir);
+    this.forward = new EventEmitter<TransformEvents>();
+    this.forward.on('batch', (i) => this.emit('batch', i));
+    this.forward.on('error', (i) => this.emit('error', i));
+    this.forward.on('state', (i) => this.emit('state', i));
+  }
+
+  /** The worker pool, started on first use. */
+  get pool(): WorkerPool {
+    const opts: PoolOptions = {};
+    if (this.options.workers !== undefined) opts.workers = this.options.workers;
+    this.poolInstance ??= new WorkerPool(opts);
+    return this.poolInstance;
+  }
+
+  /** The SmartModule registry (register, list, delete). */
+  get modules(): ModuleRegistry {
+    return this.storage.modules;
+  }
+
+  createTopic(...args: Parameters<Storage['createTopic']>) { return this.storage.createTopic(...args); }
+  listTopics() { return this.storage.listTopics(); }
+  describeTopic(name: string) { return this.storage.describeTopic(name); }
+  deleteTopic(name: string) { return this.storage.deleteTopic(name); }
+
+  /** Resolves transforms (registered names or `.wasm` paths) to steps and compiled modules. */
+  async resolveTransforms(transforms: TransformInput[]) {
+    const steps: TransformStep[] = transforms.map((t) => ({
+      uses: t.uses,
+      params: { ...(t.params ?? {}), ...(t.with ?? {}) },
+      lookback: t.lookback ? { last: t.lookback.last ?? 0, ...(t.lookback.ageMs != null ? { ageMs: t.lookback.ageMs } : {}) } : null,
+    }));
+    const modules = await Promise.all(steps.map((s) => this.resolver.resolve(s.uses)));
+    return { steps, modules };
+  }
+
+  /**
+   * A producer (linger, batch size, partitioner). With `transforms`, records go through the chain
+   * before they are stored, as Fluvio's producer-side SmartModules; a module error rejects the
+   * produce and stores nothing.
+   */
+  async producer(topic: string, options: ProducerOptions & { transforms?: TransformInput[] } = {}): Promise<Producer> {
+    const { transforms, ...rest } = options;
+    if (transforms && transforms.length > 0) {
+      const { steps, modules } = await this.resolveTransforms(transforms);
+      const chain = Chain.create(steps.map((s, i) => ({ module: modules[i]!, params: s.params, lookback: s.lookback })));
+      rest.transform = (batch) => {
+        const out = chain.process(batch);
+        if (out.error) throw out.error;
+        return out;
+      };
+    }
+    return this.storage.producer(topic, rest);
+  }
+
+  /** Produces records and resolves once they are committed. */
+  async produce(topic: string, records: ProducerRecord | ProducerRecord[], options: ProducerOptions & { transforms?: TransformInput[] } = {}): Promise<ProduceAck[]> {
+    const p = await this.producer(topic, { lingerMs: 0, ...options });
+    try {
+      return await p.sendAll(Array.isArray(records) ? records : [records]);
+    } finally {
+      await p.close();
+    }
+  }
+
+  /**
+   * Consumes a topic: with transforms, through the worker pool (an async iterable of records, with
+   * `.batches()` for raw output batches); without, straight from storage.
+   */
+  consume(topic: string, options: ConsumeWithTransforms & { transforms: TransformInput[] }): AsyncIterable<import('./storage/consumer.js').ConsumedRecord> & { batches(): ReturnType<TransformedConsumer['batches']> };
+  consume(topic: string, options?: ConsumeOptions & { partition?: number }): Consumer;
+  consume(topic: string, options: ConsumeWithTransforms = {}): unknown {
+    const { transforms, partition, ...rest } = options;
+    if (!transforms || transforms.length === 0) return this.storage.consume(topic, partition ?? 0, rest);
+    const self = this;
+    const make = async () => {
+      const { steps, modules } = await self.resolveTransforms(transforms);
+      const opts: TransformedConsumeOptions = { ...rest };
+      if (partition !== undefined) opts.partitions = [partition];
+      return new TransformedConsumer(self.storage, self.pool, topic, steps, modules, opts, self.forward);
+    };
+    return {
+      async *batches() { yield* (await make()).batches(); },
+      async *[Symbol.asyncIterator]() { yield* (await make()).records(); },
+    };
+  }
+
+  /** Saves a derived stream's definition (run by `startDerived` / `eddy run`). */
+  async createDerived(config: DeriveConfig): Promise<void> {
+    if (this.storage.streams.get(deriveDefKey(config.name))) {
+      throw new EddyError('EDDY_DERIVE_EXISTS', `derived stream ${config.name} already exists; delete it first with \`eddy derive delete ${config.name}\``);
+    }
+    this.storage.describeTopic(config.source);
+    this.storage.describeTopic(config.target);
+    await this.resolveTransforms(config.transforms);
+    await this.storage.streams.put(deriveDefKey(config.name), config);
+  }
+
+  listDerived(): DerivedInfo[] {
+    const out: DerivedInfo[] = [];
+    for (const { key, value } of this.storage.streams.getRange({ start: ['derive'], end: ['derive', '\uffff'] })) {
+      if (!Array.isArray(key) || key[0] !== 'derive') continue;
+      const config = value as DeriveConfig;
+      let partitions: DerivedInfo['partitions'] = [];
+      try {
+        const n = this.storage.describeTopic(config.source).partitions;
+        partitions = Array.from({ length: n }, (_, p) => {
+          const c = this.storage.streams.get(deriveStateKey(config.name, p)) as DeriveCheckpoint | undefined;
+          const offset = c?.offset ?? 0;
+          return { partition: p, offset, lag: Math.max(0, this.storage.partition(config.source, p).nextOffset - offset), written: c?.written ?? 0 };
+        });
+      } catch { /* source deleted: no partitions to report */ }
+      out.push({ config, running: this.derived.has(config.name), partitions });
+    }
+    return out;
+  }
+
+  async deleteDerived(name: string): Promise<void> {
+    const config = this.storage.streams.get(deriveDefKey(name)) as DeriveConfig | undefined;
+    if (!config) throw new EddyError('EDDY_DERIVE_UNKNOWN', `no derived stream named ${name}; \`eddy derive list\` shows them`);
+    await this.stopDerived(name);
+    await this.storage.env.batch(() => {
+      void this.storage.streams.remove(deriveDefKey(name));
+      for (const { key } of this.storage.streams.getRange({ start: ['derive-state', name], end: ['derive-state', name, Number.MAX_SAFE_INTEGER] })) void this.storage.streams.remove(key);
+    });
+  }
+
+  /** Starts a derived stream (a saved one by name, or a config) and returns it. */
+  async startDerived(nameOrConfig: string | DeriveConfig): Promise<DerivedStream> {
+    const config = typeof nameOrConfig === 'string' ? (this.storage.streams.get(deriveDefKey(nameOrConfig)) as DeriveConfig | undefined) : nameOrConfig;
+    if (!config) throw new EddyError('EDDY_DERIVE_UNKNOWN', `no derived stream named ${String(nameOrConfig)}; create it with \`eddy derive create\``);
+    if (this.derived.has(config.name)) return this.derived.get(config.name)!;
+    const d = new DerivedStream(config, this.storage, this.pool, this.resolver);
+    const stream = (p: number) => `${config.name}/${p}`;
+    d.on('batch', (b) => this.emit('batch', { stream: stream(b.partition), baseOffset: b.sourceOffset, recordsOut: b.recordsOut }));
+    d.on('lag', (l) => this.emit('lag', { stream: stream(l.partition), partition: l.partition, lag: l.lag }));
+    d.on('error', (error, p) => this.emit('error', { stream: stream(p), error }));
+    d.on('state', (state, p) => this.emit('state', { stream: stream(p), state }));
+    this.derived.set(config.name, d);
+    await d.start();
+    return d;
+  }
+
+  async stopDerived(name: string): Promise<void> {
+    const d = this.derived.get(name);
+    if (!d) return;
+    this.derived.delete(name);
+    await d.stop();
+  }
+
+  /** Stops derived streams, the worker pool and the storage. */
+  async close(): Promise<void> {
+    for (const name of [...this.derived.keys()]) await this.stopDerived(name);
+    await this.poolInstance?.close();
+    this.poolInstance = null;
+    await this.storage.close();
+  }
+}
+
+/** Opens (creating if needed) a data directory. */
+export async function open(dir: string, options: OpenOptions = {}): Promise<Eddy> {
+  const { workers: _w, baseDir: _b, ...storageOptions } = options;
+  return new Eddy(await openStorage(dir, storageOptions), options);
+}

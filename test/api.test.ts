@@ -1,0 +1,122 @@
+import test from 'ava';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { open, SmartModuleRuntimeError, type Eddy } from '../src/index.js';
+import { wasmPath } from './helpers/wasm.js';
+
+const fresh = async (): Promise<Eddy> => open(mkdtempSync(join(tmpdir(), 'eddy-api-')), { workers: 2, retentionCheckMs: 0 });
+const str = (b: Uint8Array) => Buffer.from(b).toString();
+const values = (list: string[]) => list.map((v) => ({ value: Buffer.from(v) }));
+
+async function collect(it: AsyncIterable<{ value: Uint8Array }>): Promise<string[]> {
+  const out: string[] = [];
+  for await (const r of it) out.push(str(r.value));
+  return out;
+}
+
+test('produce, then consume through a filter by path and by registered name, in order per partition', async (t) => {
+  const eddy = await fresh();
+  await eddy.createTopic('fruit', { partitions: 1 });
+  await eddy.produce('fruit', values(['apple', 'kiwi', 'banana', 'plum', 'grape']));
+  await eddy.modules.register('keep-a', wasmPath('filter'));
+  t.deepEqual(await collect(eddy.consume('fruit', { transforms: [{ uses: wasmPath('filter') }] })), ['apple', 'banana', 'grape']);
+  t.deepEqual(await collect(eddy.consume('fruit', { transforms: [{ uses: 'keep-a' }, { uses: wasmPath('map-uppercase') }] })), ['APPLE', 'BANANA', 'GRAPE']);
+  await eddy.close();
+});
+
+test('look_back from the stored topic, and an aggregate with an initial value', async (t) => {
+  const eddy = await fresh();
+  await eddy.createTopic('n', { partitions: 1 });
+  await eddy.produce('n', values(['5', '3', '8', '6', '9']));
+  // The monotonic filter's look_back sees the last stored value (9): nothing above it yet.
+  const lb = [{ uses: wasmPath('filter-look-back'), lookback: { last: 1 } }];
+  t.deepEqual(await collect(eddy.consume('n', { transforms: lb })), []);
+  t.deepEqual(await collect(eddy.consume('n', { transforms: [{ uses: wasmPath('filter-look-back') }] })), ['5', '8', '9']);
+  const sum = eddy.consume('n', { transforms: [{ uses: wasmPath('aggregate-sum') }], aggregateInitial: Buffer.from('100') });
+  t.deepEqual(await collect(sum), ['105', '108', '116', '122', '131']);
+  await eddy.close();
+});
+
+test('a runtime error yields the records before it, then throws the typed error', async (t) => {
+  const eddy = await fresh();
+  await eddy.createTopic('t', { partitions: 1 });
+  await eddy.produce('t', values(['a1', 'a2', 'bad', 'a3']));
+  const seen: string[] = [];
+  const errors: unknown[] = [];
+  eddy.on('error', (e) => errors.push(e.error));
+  const err = await t.throwsAsync(async () => { for await (const r of eddy.consume('t', { transforms: [{ uses: wasmPath('fail-on') }] })) seen.push(str(r.value)); }, { instanceOf: SmartModuleRuntimeError });
+  t.deepEqual(seen, ['a1', 'a2']);
+  t.is(err!.offset, 2);
+  t.true(errors.length >= 1);
+  // skip policy: stepped over and reported
+  const skipped = await collect(eddy.consume('t', { transforms: [{ uses: wasmPath('fail-on') }], policy: 'skip' }));
+  t.deepEqual(skipped, ['a1', 'a2', 'a3']);
+  await eddy.close();
+});
+
+test('producer-side transforms apply before records are stored; a module error stores nothing', async (t) => {
+  const eddy = await fresh();
+  await eddy.createTopic('p', { partitions: 1 });
+  await eddy.produce('p', values(['apple', 'kiwi']), { transforms: [{ uses: wasmPath('filter') }, { uses: wasmPath('map-uppercase') }] });
+  t.deepEqual(await collect(eddy.consume('p', { from: 'beginning' }).records()), ['APPLE']);
+  const err = await t.throwsAsync(eddy.produce('p', values(['x', 'bad']), { transforms: [{ uses: wasmPath('fail-on') }] }), { code: 'EDDY_PRODUCE_TRANSFORM' });
+  t.true((err as Error & { cause?: unknown }).cause instanceof SmartModuleRuntimeError);
+  t.is(eddy.describeTopic('p').records, 1);
+  await eddy.close();
+});
+
+test('consume with transforms over all partitions, merged, follow mode ends on abort', async (t) => {
+  const eddy = await fresh();
+  await eddy.createTopic('multi', { partitions: 3 });
+  await eddy.produce('multi', Array.from({ length: 30 }, (_, i) => ({ value: Buffer.from(`a${i}`), partition: i % 3 })));
+  const ac = new AbortController();
+  const got: string[] = [];
+  const done = (async () => {
+    for await (const r of eddy.consume('multi', { transforms: [{ uses: wasmPath('filter') }], follow: true, signal: ac.signal })) {
+      got.push(str(r.value));
+      if (got.length === 33) ac.abort();
+    }
+  })();
+  await eddy.produce('multi', [{ value: Buffer.from('late-a0'), partition: 0 }, { value: Buffer.from('late-a1'), partition: 1 }, { value: Buffer.from('late-a2'), partition: 2 }]);
+  await done;
+  t.is(got.length, 33);
+  for (let p = 0; p < 3; p++) {
+    const mine = got.filter((v) => !v.startsWith('late') && Number(v.slice(1)) % 3 === p);
+    t.deepEqual(mine, Array.from({ length: 10 }, (_, i) => `a${i * 3 + p}`), `partition ${p} in order`);
+  }
+  await eddy.close();
+});
+
+test('derived streams: saved, started, output committed with lag events, listed and deleted', async (t) => {
+  const eddy = await fresh();
+  await eddy.createTopic('in', { partitions: 2 });
+  await eddy.createTopic('out', { partitions: 2 });
+  await eddy.produce('in', Array.from({ length: 20 }, (_, i) => ({ value: Buffer.from(String(i)), partition: i % 2 })));
+  await eddy.createDerived({ name: 'evens-sum', source: 'in', target: 'out', transforms: [{ uses: wasmPath('filter-map'), params: {}, lookback: null }, { uses: wasmPath('aggregate-sum'), params: {}, lookback: null }] });
+  await t.throwsAsync(eddy.createDerived({ name: 'evens-sum', source: 'in', target: 'out', transforms: [] }), { message: /already exists/ });
+  const lags: number[] = [];
+  eddy.on('lag', (l) => lags.push(l.lag));
+  const d = await eddy.startDerived('evens-sum');
+  while (eddy.listDerived()[0]!.partitions.some((p) => p.lag > 0)) await new Promise((r) => setTimeout(r, 20));
+  const info = eddy.listDerived()[0]!;
+  t.true(info.running);
+  t.deepEqual(info.partitions.map((p) => p.offset), [10, 10]);
+  t.true(lags.includes(0));
+  // partition 0 holds 0,2,…,18: filter-map keeps evens and halves them → 0..9; running sums
+  t.deepEqual(await collect(eddy.consume('out', { from: 'beginning', partition: 0 }).records()), ['0', '1', '3', '6', '10', '15', '21', '28', '36', '45']);
+  t.deepEqual(await collect(eddy.consume('out', { from: 'beginning', partition: 1 }).records()), []);
+  await eddy.stopDerived('evens-sum');
+  t.false(eddy.listDerived()[0]!.running);
+  await eddy.deleteDerived('evens-sum');
+  t.deepEqual(eddy.listDerived(), []);
+  void d;
+  await eddy.close();
+});
+
+test('an unknown module in a transform is a clear error', async (t) => {
+  const eddy = await fresh();
+  await eddy.createTopic('x');
+  await t.throwsAsync(collect(eddy.consume('x', { transforms: [{ uses: 'nope/missing@1.0' }] })), { message: /not registered and is not a \.wasm file; register it with `eddy smart-module create/ });
+  await eddy.close();
+});
