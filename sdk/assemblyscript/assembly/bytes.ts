@@ -27,6 +27,8 @@ const HI: u64 = 0x8080808080808080;
 
 /** First index of byte `c` in [ptr+from, ptr+len), or -1. Word-at-a-time scan. */
 export function findByte(ptr: usize, len: i32, c: u8, from: i32 = 0): i32 {
+  if (from < 0) from = 0;
+  if (from >= len) return -1;
   let p = ptr + <usize>from;
   let end = ptr + <usize>len;
   let pat = LO * <u64>c;
@@ -44,6 +46,7 @@ export function findByte(ptr: usize, len: i32, c: u8, from: i32 = 0): i32 {
 
 /** First index of the bytes [nptr, nptr+nlen) in [ptr+from, ptr+len), or -1. */
 export function findBytes(ptr: usize, len: i32, nptr: usize, nlen: i32, from: i32 = 0): i32 {
+  if (from < 0) from = 0;
   if (nlen == 0) return from <= len ? from : -1;
   if (nlen == 1) return findByte(ptr, len, load<u8>(nptr), from);
   let first = load<u8>(nptr);

@@ -421,6 +421,7 @@ function hex4(): i32 {
 
 function parseString(): string | null {
   p++; // opening quote
+  let badUtf8 = false;
   let parts: string[] | null = null;
   let runStart = p;
   while (true) {
@@ -428,7 +429,10 @@ function parseString(): string | null {
     let c = load<u8>(p);
     if (c == 0x22) {
       let tail = String.UTF8.decodeUnsafe(runStart, p - runStart);
+      badUtf8 = badUtf8 || !utf8Valid(runStart, <i32>(p - runStart));
       p++;
+      // serde_json checks a string's UTF-8 once it has read the closing quote
+      if (badUtf8) { if (err === null) err = "invalid unicode code point" + position(p); return null; }
       if (parts === null) return tail;
       parts.push(tail);
       return parts.join("");
@@ -436,6 +440,7 @@ function parseString(): string | null {
     if (c < 0x20) { error("control character (\\u0000-\\u001F) found while parsing a string", p); return null; }
     if (c == 0x5c) {
       if (parts === null) parts = new Array<string>();
+      badUtf8 = badUtf8 || !utf8Valid(runStart, <i32>(p - runStart));
       parts.push(String.UTF8.decodeUnsafe(runStart, p - runStart));
       p++;
       if (p >= end) { eofError("EOF while parsing a string"); return null; }
@@ -557,11 +562,7 @@ export function parseJsonBytes(ptr: usize, len: i32): JsonValue | null {
   end = ptr + <usize>len;
   err = null;
   depth = 0;
-  if (!utf8Valid(ptr, len)) {
-    // serde_json checks UTF-8 as it reads strings; report it the way from_slice does.
-    err = "invalid unicode code point" + position(end);
-  }
-  let v: JsonValue | null = err === null ? parseValue() : null;
+  let v: JsonValue | null = parseValue();
   if (v !== null) {
     skipWs();
     if (p < end) { error("trailing characters", p); v = null; }
