@@ -8,7 +8,8 @@ import { TransformedConsumer, type TransformEvents, type TransformedConsumeOptio
 import { Chain } from './smartmodule/chain.js';
 import type { TransformStep } from './smartmodule/transforms.js';
 import { openStorage, type StorageOptions, type Storage } from './storage/storage.js';
-import type { ConsumeOptions, Consumer } from './storage/consumer.js';
+import type { ConsumeOptions, ConsumedRecord, Consumer } from './storage/consumer.js';
+import { AsyncQueue } from './coordinator/async-queue.js';
 import type { ProduceAck, Producer, ProducerOptions, ProducerRecord } from './storage/producer.js';
 import type { ModuleRegistry } from './storage/registry.js';
 
@@ -137,11 +138,15 @@ export class Eddy extends EventEmitter<EddyEvents> {
    * Consumes a topic: with transforms, through the worker pool (an async iterable of records, with
    * `.batches()` for raw output batches); without, straight from storage.
    */
-  consume(topic: string, options: ConsumeWithTransforms & { transforms: TransformInput[] }): AsyncIterable<import('./storage/consumer.js').ConsumedRecord> & { batches(): ReturnType<TransformedConsumer['batches']> };
-  consume(topic: string, options?: ConsumeOptions & { partition?: number }): Consumer;
+  consume(topic: string, options: ConsumeWithTransforms & { transforms: TransformInput[] }): AsyncIterable<ConsumedRecord> & { batches(): ReturnType<TransformedConsumer['batches']> };
+  consume(topic: string, options: ConsumeOptions & { partition: number }): Consumer;
+  consume(topic: string, options?: ConsumeOptions): AsyncIterable<ConsumedRecord> & { records(): AsyncGenerator<ConsumedRecord, void, undefined> };
   consume(topic: string, options: ConsumeWithTransforms = {}): unknown {
     const { transforms, partition, ...rest } = options;
-    if (!transforms || transforms.length === 0) return this.storage.consume(topic, partition ?? 0, rest);
+    if (!transforms || transforms.length === 0) {
+      if (partition !== undefined) return this.storage.consume(topic, partition, rest);
+      return mergePartitions(this.storage, topic, rest);
+    }
     const self = this;
     const make = async () => {
       const { steps, modules } = await self.resolveTransforms(transforms);
@@ -225,6 +230,38 @@ export class Eddy extends EventEmitter<EddyEvents> {
     this.poolInstance = null;
     await this.storage.close();
   }
+}
+
+/** Every partition of a topic read at once; each partition's records stay in order. */
+function mergePartitions(storage: Storage, topic: string, options: ConsumeOptions) {
+  const records = async function* (): AsyncGenerator<ConsumedRecord, void, undefined> {
+    const n = storage.describeTopic(topic).partitions;
+    if (n === 1) { yield* storage.consume(topic, 0, options).records(); return; }
+    const queue = new AsyncQueue<ConsumedRecord>();
+    const inner = new AbortController();
+    const onAbort = () => inner.abort();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    let live = n;
+    const pumps = Array.from({ length: n }, async (_, p) => {
+      try {
+        for await (const r of storage.consume(topic, p, { ...options, signal: inner.signal }).records()) {
+          await queue.room(1024);
+          queue.push(r);
+        }
+        if (--live === 0) queue.end();
+      } catch (err) {
+        queue.fail(err);
+      }
+    });
+    try {
+      yield* queue;
+    } finally {
+      inner.abort();
+      options.signal?.removeEventListener('abort', onAbort);
+      await Promise.allSettled(pumps);
+    }
+  };
+  return { records, [Symbol.asyncIterator]: records };
 }
 
 /** Opens (creating if needed) a data directory. */
