@@ -19,6 +19,10 @@ export interface CliIO {
   stdin: NodeJS.ReadableStream;
   /** The current directory (relative paths resolve against it). */
   cwd: string;
+  /** Environment variables (default: process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** Stops long-running commands (consume, run, connector run) as Ctrl-C does. Default: SIGINT/SIGTERM. */
+  signal?: AbortSignal;
 }
 
 /** What a command's registration gets: its streams (read when it runs) and where to put its exit code. */

@@ -1,10 +1,14 @@
 import { readFileSync } from 'node:fs';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { EddyError } from '../errors.js';
 import { processIO, type CliContext, type CliIO } from './format.js';
 import { registerBuildCommand } from './build.js';
 import { registerGenerateCommand } from './generate.js';
 import { registerTestCommand } from './test-command.js';
+import { registerTopicCommand } from './topic.js';
+import { registerSmartModuleCommand } from './smart-module.js';
+import { cliMessage } from './errors.js';
+import { OutputClosed } from './common.js';
 
 /**
  * The `eddy` command line. Each command lives in its own file and exports a
@@ -16,15 +20,22 @@ type Registrar = (program: Command, ctx: CliContext) => void;
 
 /** Every command, in the order `eddy --help` lists them. Add new commands here. */
 const COMMANDS: readonly Registrar[] = [
+  registerTopicCommand,
+  registerSmartModuleCommand,
   registerGenerateCommand,
   registerBuildCommand,
   registerTestCommand,
+  // registerBenchCommand (src/cli/bench.ts) goes here.
 ];
 
 const DESCRIPTION =
   'Eddy is a multicore stream processor for Node.js: it runs Fluvio SmartModules (WebAssembly ' +
   'filters, maps, array-maps, filter-maps and aggregates, alone or chained) over streams of records, ' +
   'with the same results as Fluvio.\n\n' +
+  'The commands are Fluvio\'s, on an embedded data directory (--data-dir, $EDDY_DATA_DIR, default ~/.eddy) ' +
+  'instead of a cluster: `eddy topic create`, `eddy produce`, `eddy consume` (with --filter/--map/... or ' +
+  'a transforms file), `eddy smart-module create`, derived streams (`eddy derive create`, run by `eddy run`) ' +
+  'and connectors (`eddy connector run --config`).\n\n' +
   'Write a module: `eddy generate <name>` scaffolds an AssemblyScript SmartModule project, `eddy build` ' +
   'compiles it to .wasm, and `eddy test` runs it (or any Fluvio-built .wasm) once over records from the ' +
   'command line, as `smdk generate` / `smdk build` / `smdk test` do.';
@@ -52,6 +63,9 @@ export function createProgram(ctx: CliContext): Command {
       writeErr: (s) => void io.stderr.write(s),
     })
     .showHelpAfterError('(run `eddy <command> --help` for the options)')
+    .option('--data-dir <dir>', 'data directory (default: $EDDY_DATA_DIR, else ~/.eddy)')
+    .addOption(new Option('--workers <n>', 'worker threads for SmartModules (default: $EDDY_WORKERS, else one per core)'))
+    .addOption(new Option('--max-record-bytes <size>', 'largest record accepted when writing (default 1MiB)').hideHelp())
     .addHelpCommand('help [command]', 'show help for a command');
   for (const register of COMMANDS) register(program, ctx);
   return program;
@@ -60,8 +74,9 @@ export function createProgram(ctx: CliContext): Command {
 /** Prints an error the way every command does: EddyErrors as one message, anything else with its stack. */
 export function reportError(err: unknown, io: CliIO): number {
   if (err instanceof CommanderError) return err.exitCode; // commander has printed it (or the help)
+  if (err instanceof OutputClosed) return 0;
   if (err instanceof EddyError) {
-    io.stderr.write(`Error: ${err.message}\n`);
+    io.stderr.write(`Error: ${cliMessage(err)}\n`);
     if (process.env['EDDY_DEBUG'] && err.stack) io.stderr.write(`${err.stack}\n`);
     return 1;
   }
@@ -76,6 +91,13 @@ export function reportError(err: unknown, io: CliIO): number {
  */
 export async function main(argv: string[], io: CliIO = processIO()): Promise<number> {
   let code = 0;
+  if (io.stdout === process.stdout) {
+    // `eddy consume ... | head`: a closed pipe ends the command quietly.
+    process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(0);
+      throw err;
+    });
+  }
   const ctx: CliContext = { io: () => io, done: (c) => { code = c; } };
   try {
     await createProgram(ctx).parseAsync(argv, { from: 'node' });

@@ -1,0 +1,143 @@
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Command } from 'commander';
+import { open, type Eddy, type OpenOptions } from '../eddy.js';
+import { EddyError } from '../errors.js';
+import { UsageError, type CliIO } from './format.js';
+import { parseBytes } from './units.js';
+
+/**
+ * What the data commands (topic, produce, consume, smart-module, derive, run, connector) share:
+ * where the data directory is, how it is opened (readers read-only, so a `consume` runs next to a
+ * writer such as `eddy run` or `eddy produce`), `--output` handling, and Ctrl-C.
+ */
+
+/** Options every command sees (defined on the program). */
+export interface GlobalOptions {
+  dataDir?: string;
+  workers?: string;
+  maxRecordBytes?: string;
+}
+
+/** The data directory: `--data-dir`, else `$EDDY_DATA_DIR`, else `~/.eddy`. Relative paths resolve against the command's directory. */
+export function dataDir(cmd: Command, io: CliIO): string {
+  const g = cmd.optsWithGlobals<GlobalOptions>();
+  const env = io.env ?? process.env;
+  const dir = g.dataDir ?? (env['EDDY_DATA_DIR'] || join(homedir(), '.eddy'));
+  return resolve(io.cwd, dir);
+}
+
+function openOptions(cmd: Command, io: CliIO): OpenOptions {
+  const g = cmd.optsWithGlobals<GlobalOptions>();
+  const env = io.env ?? process.env;
+  const options: OpenOptions = { baseDir: io.cwd };
+  const workers = g.workers ?? env['EDDY_WORKERS'];
+  if (workers !== undefined && workers !== '') {
+    const n = Number(workers);
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--workers expects a positive number of worker threads, got ${JSON.stringify(workers)}`);
+    options.workers = n;
+  }
+  if (g.maxRecordBytes !== undefined) options.maxRecordBytes = parseBytes(g.maxRecordBytes, '--max-record-bytes');
+  return options;
+}
+
+/**
+ * Opens the data directory for a command that only reads: read-only when it exists (no writer
+ * lock, so it works next to a running writer and is woken by its commits), created otherwise.
+ */
+export async function openForRead(cmd: Command, io: CliIO): Promise<Eddy> {
+  const dir = dataDir(cmd, io);
+  const options = openOptions(cmd, io);
+  if (existsSync(join(dir, 'data.mdb'))) return open(dir, { ...options, readOnly: true });
+  return openForWrite(cmd, io);
+}
+
+/** Opens the data directory for writing (creating it); a directory held by another writer is a clear error. */
+export async function openForWrite(cmd: Command, io: CliIO): Promise<Eddy> {
+  return open(dataDir(cmd, io), openOptions(cmd, io));
+}
+
+/** Runs `body` with an open Eddy and always closes it. */
+export async function withEddy<T>(eddy: Eddy, body: (eddy: Eddy) => Promise<T>): Promise<T> {
+  try {
+    return await body(eddy);
+  } finally {
+    await eddy.close();
+  }
+}
+
+/** `--json` / `-O, --output <table|json>` as one choice. */
+export function outputFormat(o: { json?: boolean; output?: string }): 'table' | 'json' {
+  const out = o.output?.toLowerCase();
+  if (out !== undefined && out !== 'table' && out !== 'json') {
+    throw new UsageError(`-O/--output must be table or json, got ${JSON.stringify(o.output)}`);
+  }
+  if (o.json) return 'json';
+  return out === 'json' ? 'json' : 'table';
+}
+
+export function printJson(io: CliIO, value: unknown): void {
+  io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** A non-negative integer option (offsets, counts); `what` names the option in the error. */
+export function parseIntOption(text: string, what: string, { min = 0, allowNegative = false } = {}): number {
+  if (!/^[-+]?\d+$/.test(text.trim())) throw new UsageError(`${what} expects a whole number, got ${JSON.stringify(text)}`);
+  const n = Number(text);
+  if (!Number.isSafeInteger(n)) throw new UsageError(`${what}: ${text} is too large`);
+  if (!allowNegative && n < min) throw new UsageError(`${what} must be ${min} or more, got ${n}`);
+  return n;
+}
+
+/**
+ * An AbortSignal that fires on Ctrl-C (SIGINT) or SIGTERM: long-running commands (consume,
+ * run, connector run) stop cleanly on it. A second signal exits at once. Tests pass
+ * `io.signal` instead. `dispose` removes the handlers.
+ */
+export function interruptSignal(io: CliIO): { signal: AbortSignal; dispose(): void } {
+  if (io.signal) return { signal: io.signal, dispose: () => {} };
+  const controller = new AbortController();
+  const handler = (sig: NodeJS.Signals) => {
+    if (controller.signal.aborted) process.exit(sig === 'SIGINT' ? 130 : 143);
+    controller.abort();
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      process.off('SIGINT', handler);
+      process.off('SIGTERM', handler);
+    },
+  };
+}
+
+/** True when the stream is a terminal. */
+export function isTTY(stream: unknown): boolean {
+  return !!(stream as { isTTY?: boolean } | null)?.isTTY;
+}
+
+/**
+ * Writes to stdout and waits for it to drain when the stream asks (a slow pipe holds the command
+ * back instead of buffering without bound). A closed pipe (`| head`) ends the command quietly.
+ */
+export async function writeOut(io: CliIO, text: string): Promise<void> {
+  if (text === '') return;
+  const out = io.stdout as CliIO['stdout'] & { once?: (e: string, f: () => void) => void; writableNeedDrain?: boolean; destroyed?: boolean };
+  if (out.destroyed) throw new OutputClosed();
+  const ok = out.write(text);
+  if (ok === false && typeof out.once === 'function') {
+    await new Promise<void>((res) => {
+      out.once!('drain', res);
+      out.once!('close', res);
+    });
+  }
+}
+
+/** stdout was closed by the reader (EPIPE): stop quietly. */
+export class OutputClosed extends EddyError {
+  constructor() {
+    super('EDDY_OUTPUT_CLOSED', 'the output was closed');
+  }
+}

@@ -1,0 +1,42 @@
+import type { EddyError } from '../errors.js';
+
+/**
+ * Library errors say how to fix things with the API (`store.createTopic(...)`); on the command
+ * line the fix is a command. This rewrites the messages whose fix differs, by error code, and
+ * leaves the others as they are.
+ */
+export function cliMessage(err: EddyError): string {
+  const e = err as EddyError & Record<string, unknown>;
+  switch (err.code) {
+    case 'EDDY_UNKNOWN_TOPIC': {
+      const topic = String(e['topic'] ?? '');
+      return `topic "${topic}" does not exist; create it with \`eddy topic create ${topic}\` (\`eddy topic list\` shows the topics)`;
+    }
+    case 'EDDY_TOPIC_EXISTS': {
+      const topic = String(e['topic'] ?? '');
+      return `topic "${topic}" already exists; use it as it is, or delete it first with \`eddy topic delete ${topic}\``;
+    }
+    case 'EDDY_UNKNOWN_MODULE': {
+      const name = String(e['moduleName'] ?? e['uses'] ?? '');
+      return `SmartModule "${name}" is not registered and is not a .wasm file; register it with ` +
+        `\`eddy smart-module create ${name} --wasm-file <path>\` (\`eddy smart-module list\` shows them) or give the path of a .wasm`;
+    }
+    case 'EDDY_MODULE_EXISTS': {
+      const name = String(e['moduleName'] ?? '');
+      return `a SmartModule named "${name}" is already registered; delete it first with \`eddy smart-module delete ${name}\`, or pick another name`;
+    }
+    case 'EDDY_DATA_DIR_LOCKED': {
+      const holder = e['holder'] as { pid: number; command?: string } | undefined;
+      const who = holder ? `process ${holder.pid}${holder.command ? ` (${holder.command})` : ''}` : 'another process';
+      return `data directory ${String(e['dir'])} is in use by ${who}, and Eddy allows one writer per data directory; ` +
+        'stop it first (reading commands such as `eddy consume` and `eddy topic list` work meanwhile), ' +
+        `or use another directory with --data-dir; if that process is gone, remove ${String(e['dir'])}/eddy.lock`;
+    }
+    case 'EDDY_RECORD_TOO_LARGE':
+      return err.message.replace(/raise it with openStorage\(dir, \{ maxRecordBytes: (\d+) \}\) \(CLI: --max-record-bytes\)/, 'raise the limit with --max-record-bytes $1');
+    case 'EDDY_STORAGE_FULL':
+      return err.message.replace(/raise it with openStorage\(dir, \{ mapSize: \d+ \}\) \(CLI: --map-size\), or free/, 'free');
+    default:
+      return err.message;
+  }
+}

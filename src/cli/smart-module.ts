@@ -1,0 +1,58 @@
+import { resolve } from 'node:path';
+import { Command, Option } from 'commander';
+import { formatModuleTable } from '../storage/registry.js';
+import type { CliContext } from './format.js';
+import { openForRead, openForWrite, outputFormat, printJson, withEddy } from './common.js';
+
+/**
+ * `eddy smart-module create|list|delete` (aliases `sm`, `smartmodule`), as `fluvio smart-module`:
+ * modules are checked by the engine when registered and stored in the data directory; transforms
+ * then name them (`uses: my-filter`, `--filter my-filter`).
+ */
+export function registerSmartModuleCommand(program: Command, ctx: CliContext): void {
+  const sm = program
+    .command('smart-module')
+    .aliases(['sm', 'smartmodule'])
+    .summary('register, list and delete SmartModules')
+    .description('Manage the SmartModules registered in the data directory, as `fluvio smart-module`. ' +
+      'Registered names can be used anywhere a module is asked for (transforms `uses:`, consume --filter/--map/...).');
+
+  sm.command('create <name>')
+    .description('Register a SmartModule .wasm under a name (checked by the engine first; nothing invalid is stored).\n\n' +
+      'Example:\n  eddy smart-module create keep-a --wasm-file filter.wasm')
+    .requiredOption('--wasm-file <path>', 'the compiled SmartModule')
+    .option('--replace', 'replace a module already registered under this name')
+    .action(async (name: string, o: { wasmFile: string; replace?: boolean }, cmd: Command) => {
+      const io = ctx.io();
+      const info = await withEddy(await openForWrite(cmd, io), (eddy) =>
+        eddy.modules.register(name, resolve(io.cwd, o.wasmFile), o.replace ? { replace: true } : {}));
+      io.stdout.write(`smartmodule "${info.name}" has been created (${info.kind}, ${info.size} bytes)\n`);
+    });
+
+  sm.command('list')
+    .description('List registered SmartModules: NAME, STATUS, SIZE as `fluvio smart-module list`.')
+    .addOption(new Option('-O, --output <type>', 'output format: table or json'))
+    .option('--json', 'print JSON (same as -O json)')
+    .action(async (o: { output?: string; json?: boolean }, cmd: Command) => {
+      const io = ctx.io();
+      const format = outputFormat(o);
+      const list = await withEddy(await openForRead(cmd, io), async (eddy) => eddy.modules.list());
+      if (format === 'json') {
+        printJson(io, list.map((m) => ({ name: m.name, kind: m.kind, size: m.size, sha256: m.sha256, registeredAt: new Date(m.registeredAt).toISOString() })));
+      } else {
+        io.stdout.write(formatModuleTable(list));
+      }
+    });
+
+  sm.command('delete <names...>')
+    .description('Delete registered SmartModules (derived streams and transforms that name them stop resolving).')
+    .action(async (names: string[], _o: unknown, cmd: Command) => {
+      const io = ctx.io();
+      await withEddy(await openForWrite(cmd, io), async (eddy) => {
+        for (const name of names) {
+          await eddy.modules.delete(name);
+          io.stdout.write(`smartmodule "${name}" deleted\n`);
+        }
+      });
+    });
+}

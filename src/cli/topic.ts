@@ -1,0 +1,155 @@
+import { Command, Option } from 'commander';
+import type { Compression, TopicConfig, TopicDescription, TopicSummary } from '../storage/storage.js';
+import { UsageError, type CliContext } from './format.js';
+import { openForRead, openForWrite, outputFormat, parseIntOption, printJson, withEddy } from './common.js';
+import { formatBytes, formatCount, formatRetention, formatTable, parseBytes, parseRetention } from './units.js';
+
+/**
+ * `eddy topic create|list|describe|delete`, as `fluvio topic …`: the same options
+ * (`-p/--partitions`, `--retention-time`, `--max-partition-size`, `--compression-type`) and
+ * messages, tables for people and `-O json` for scripts.
+ */
+
+export interface TopicCreateOptions {
+  partitions?: string;
+  retentionTime?: string;
+  maxPartitionSize?: string;
+  compressionType?: string;
+  replication?: string;
+}
+
+/** The topic settings a `topic create` command line asks for. */
+export function topicConfig(o: TopicCreateOptions): TopicConfig {
+  const config: TopicConfig = {};
+  if (o.partitions !== undefined) config.partitions = parseIntOption(o.partitions, '-p/--partitions', { min: 1 });
+  if (o.retentionTime !== undefined) config.retentionMs = parseRetention(o.retentionTime);
+  if (o.maxPartitionSize !== undefined) config.maxPartitionBytes = parseBytes(o.maxPartitionSize, '--max-partition-size');
+  if (o.compressionType !== undefined) {
+    const c = o.compressionType.toLowerCase();
+    if (c !== 'none' && c !== 'lz4') {
+      const fluvio = ['gzip', 'snappy', 'zstd', 'any'].includes(c);
+      throw new UsageError(`--compression-type ${o.compressionType} is ${fluvio ? 'a Fluvio type Eddy does not store' : 'unknown'}: use none or lz4`);
+    }
+    config.compression = c as Compression;
+  }
+  if (o.replication !== undefined && parseIntOption(o.replication, '-r/--replication', { min: 1 }) !== 1) {
+    throw new UsageError('-r/--replication: Eddy keeps one copy of each partition in its data directory (no cluster to replicate to); leave it out or give 1');
+  }
+  return config;
+}
+
+/** `fluvio topic list`'s table, with Eddy's record counts and sizes. */
+export function formatTopicTable(topics: readonly TopicSummary[]): string {
+  if (topics.length === 0) return 'No topics found\n';
+  return formatTable(
+    ['NAME', 'PARTITIONS', 'RECORDS', 'SIZE', 'RETENTION TIME', 'MAX PARTITION SIZE', 'COMPRESSION'],
+    topics.map((t) => [
+      t.name,
+      String(t.partitions),
+      formatCount(t.records),
+      formatBytes(t.bytes),
+      formatRetention(t.retentionMs),
+      t.maxPartitionBytes === null ? 'none' : formatBytes(t.maxPartitionBytes),
+      t.compression,
+    ]),
+  );
+}
+
+/** `fluvio topic describe`'s `Name : value` block, then one row per partition. */
+export function formatTopicDescription(d: TopicDescription): string {
+  const fields: [string, string][] = [
+    ['Name', d.name],
+    ['Partition Count', String(d.partitions)],
+    ['Retention Time', formatRetention(d.retentionMs)],
+    ['Max Partition Size', d.maxPartitionBytes === null ? 'none' : formatBytes(d.maxPartitionBytes)],
+    ['Compression', d.compression],
+    ['Records', formatCount(d.records)],
+    ['Size', formatBytes(d.bytes)],
+    ['Created', new Date(d.createdAt).toISOString()],
+  ];
+  const w = Math.max(...fields.map(([k]) => k.length));
+  const block = fields.map(([k, v]) => ` ${k.padEnd(w)}  :  ${v}`).join('\n');
+  const parts = formatTable(
+    ['PARTITION', 'START OFFSET', 'HW', 'RECORDS', 'BATCHES', 'SIZE'],
+    d.partitionInfo.map((p) => [String(p.partition), String(p.startOffset), String(p.nextOffset), formatCount(p.records), formatCount(p.batches), formatBytes(p.bytes)]),
+  );
+  return `${block}\n -----------------\n${parts}`;
+}
+
+function topicJson(t: TopicSummary) {
+  return {
+    name: t.name,
+    partitions: t.partitions,
+    records: t.records,
+    bytes: t.bytes,
+    retentionMs: t.retentionMs,
+    maxPartitionBytes: t.maxPartitionBytes,
+    compression: t.compression,
+    createdAt: new Date(t.createdAt).toISOString(),
+  };
+}
+
+const outputOption = () => new Option('-O, --output <type>', 'output format: table or json').default(undefined);
+
+export function registerTopicCommand(program: Command, ctx: CliContext): void {
+  const topic = program
+    .command('topic')
+    .summary('create, list, describe and delete topics')
+    .description('Manage topics, as `fluvio topic`. A topic is a named log of records split into partitions, stored in the data directory.');
+
+  topic
+    .command('create <name>')
+    .description('Create a topic.\n\nExample:\n  eddy topic create greetings -p 2 --retention-time 1d --max-partition-size 1GB')
+    .option('-p, --partitions <n>', 'number of partitions', '1')
+    .option('--retention-time <duration>', 'remove records older than this, e.g. 1h, 7d (default 7d)')
+    .option('--max-partition-size <size>', 'remove the oldest records while a partition is larger, e.g. 500MB, 10GB (default 100GB)')
+    .option('--compression-type <type>', 'how batches are stored: none or lz4 (default none)')
+    .addOption(new Option('-r, --replication <n>', 'replicas (Eddy keeps 1)').hideHelp())
+    .action(async (name: string, o: TopicCreateOptions, cmd: Command) => {
+      const io = ctx.io();
+      const config = topicConfig(o);
+      await withEddy(await openForWrite(cmd, io), async (eddy) => {
+        await eddy.createTopic(name, config);
+      });
+      io.stdout.write(`topic "${name}" created\n`);
+    });
+
+  topic
+    .command('list')
+    .description('List topics with their partitions, record counts and sizes.')
+    .addOption(outputOption())
+    .option('--json', 'print JSON (same as -O json)')
+    .action(async (o: { output?: string; json?: boolean }, cmd: Command) => {
+      const io = ctx.io();
+      const format = outputFormat(o);
+      const topics = await withEddy(await openForRead(cmd, io), async (eddy) => eddy.listTopics());
+      if (format === 'json') printJson(io, topics.map(topicJson));
+      else io.stdout.write(formatTopicTable(topics));
+    });
+
+  topic
+    .command('describe <name>')
+    .description('Show a topic\'s settings and its partitions (start offset, high watermark, records, size).')
+    .addOption(outputOption())
+    .option('--json', 'print JSON (same as -O json)')
+    .action(async (name: string, o: { output?: string; json?: boolean }, cmd: Command) => {
+      const io = ctx.io();
+      const format = outputFormat(o);
+      const d = await withEddy(await openForRead(cmd, io), async (eddy) => eddy.describeTopic(name));
+      if (format === 'json') printJson(io, { ...topicJson(d), partitionInfo: d.partitionInfo });
+      else io.stdout.write(formatTopicDescription(d));
+    });
+
+  topic
+    .command('delete <names...>')
+    .description('Delete topics, their records and the consumer offsets committed on them.')
+    .action(async (names: string[], _o: unknown, cmd: Command) => {
+      const io = ctx.io();
+      await withEddy(await openForWrite(cmd, io), async (eddy) => {
+        for (const name of names) {
+          await eddy.deleteTopic(name);
+          io.stdout.write(`topic "${name}" deleted\n`);
+        }
+      });
+    });
+}
