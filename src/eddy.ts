@@ -3,7 +3,7 @@ import { EddyError } from './errors.js';
 import { DerivedStream, deriveDefKey, deriveStateKey, type DeriveCheckpoint, type DeriveConfig } from './coordinator/derived.js';
 import { WorkerPool, type PoolOptions } from './coordinator/pool.js';
 import { ModuleResolver } from './coordinator/resolve.js';
-import type { StreamState } from './coordinator/stream.js';
+import type { StreamMetrics, StreamState } from './coordinator/stream.js';
 import { TransformedConsumer, type TransformEvents, type TransformedConsumeOptions } from './coordinator/transformed-consumer.js';
 import { Chain } from './smartmodule/chain.js';
 import type { TransformStep } from './smartmodule/transforms.js';
@@ -26,6 +26,8 @@ export interface OpenOptions extends StorageOptions {
   workers?: number;
   /** Directory relative `.wasm` paths in transforms resolve against. Default: the working directory. */
   baseDir?: string;
+  /** How often the `metrics` event fires while it has listeners (ms). Default 1000. */
+  metricsIntervalMs?: number;
 }
 
 export interface EddyEvents {
@@ -36,6 +38,14 @@ export interface EddyEvents {
   /** A module error, timeout or stream failure. */
   error: [info: { stream: string; error: EddyError }];
   state: [info: { stream: string; state: StreamState }];
+  /** Metrics of every live stream, every `metricsIntervalMs` while someone listens. */
+  metrics: [metrics: StreamMetricsEntry[]];
+}
+
+export interface StreamMetricsEntry extends StreamMetrics {
+  stream: string;
+  state: StreamState;
+  workers: number[];
 }
 
 export interface ConsumeWithTransforms extends TransformedConsumeOptions {
@@ -74,6 +84,21 @@ export class Eddy extends EventEmitter<EddyEvents> {
     this.forward.on('batch', (i) => this.emit('batch', i));
     this.forward.on('error', (i) => this.emit('error', i));
     this.forward.on('state', (i) => this.emit('state', i));
+    this.metricsTimer = setInterval(() => {
+      if (this.listenerCount('metrics') > 0 && this.poolInstance) this.emit('metrics', this.metrics());
+    }, options.metricsIntervalMs ?? 1000);
+    this.metricsTimer.unref();
+  }
+
+  private readonly metricsTimer: NodeJS.Timeout;
+
+  /**
+   * Per stream and per module: submissions, batches, records and bytes in/out, errors, skipped,
+   * timeouts, restarts, module time, accumulator size and module memory.
+   */
+  metrics(): StreamMetricsEntry[] {
+    if (!this.poolInstance) return [];
+    return [...this.poolInstance.streams].map((s) => ({ stream: s.id, state: s.state, workers: s.workerIds, ...s.snapshotMetrics() }));
   }
 
   /** The worker pool, started on first use. */
@@ -225,6 +250,7 @@ export class Eddy extends EventEmitter<EddyEvents> {
 
   /** Stops derived streams, the worker pool and the storage. */
   async close(): Promise<void> {
+    clearInterval(this.metricsTimer);
     for (const name of [...this.derived.keys()]) await this.stopDerived(name);
     await this.poolInstance?.close();
     this.poolInstance = null;

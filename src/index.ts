@@ -2,7 +2,7 @@
  * Eddy's public API: open a data directory, manage topics and SmartModules, produce, consume
  * (optionally through SmartModule chains on the worker pool), and run derived streams.
  */
-export { open, Eddy, type OpenOptions, type EddyEvents, type TransformInput, type ConsumeWithTransforms, type DerivedInfo } from './eddy.js';
+export { open, Eddy, type OpenOptions, type EddyEvents, type TransformInput, type ConsumeWithTransforms, type DerivedInfo, type StreamMetricsEntry } from './eddy.js';
 export { EddyError, DecodeError, EncodeError } from './errors.js';
 export type { DeriveConfig, DeriveCheckpoint } from './coordinator/derived.js';
 export { DerivedStream } from './coordinator/derived.js';

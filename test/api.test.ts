@@ -96,9 +96,14 @@ test('derived streams: saved, started, output committed with lag events, listed 
   await eddy.createDerived({ name: 'evens-sum', source: 'in', target: 'out', transforms: [{ uses: wasmPath('filter-map'), params: {}, lookback: null }, { uses: wasmPath('aggregate-sum'), params: {}, lookback: null }] });
   await t.throwsAsync(eddy.createDerived({ name: 'evens-sum', source: 'in', target: 'out', transforms: [] }), { message: /already exists/ });
   const lags: number[] = [];
-  eddy.on('lag', (l) => lags.push(l.lag));
+  const caughtUp = new Set<number>();
+  const allCaughtUp = new Promise<void>((resolve) => eddy.on('lag', (l) => {
+    lags.push(l.lag);
+    if (l.lag === 0) caughtUp.add(l.partition);
+    if (caughtUp.size === 2) resolve();
+  }));
   const d = await eddy.startDerived('evens-sum');
-  while (eddy.listDerived()[0]!.partitions.some((p) => p.lag > 0)) await new Promise((r) => setTimeout(r, 20));
+  await allCaughtUp; // lag events come after the commit is acknowledged
   const info = eddy.listDerived()[0]!;
   t.true(info.running);
   t.deepEqual(info.partitions.map((p) => p.offset), [10, 10]);
@@ -118,5 +123,36 @@ test('an unknown module in a transform is a clear error', async (t) => {
   const eddy = await fresh();
   await eddy.createTopic('x');
   await t.throwsAsync(collect(eddy.consume('x', { transforms: [{ uses: 'nope/missing@1.0' }] })), { message: /not registered and is not a \.wasm file; register it with `eddy smart-module create/ });
+  await eddy.close();
+});
+
+test('metrics per stream and per module, through the API and as events', async (t) => {
+  const eddy = await open(mkdtempSync(join(tmpdir(), 'eddy-api-')), { workers: 2, retentionCheckMs: 0, metricsIntervalMs: 30 });
+  await eddy.createTopic('m', { partitions: 1 });
+  await eddy.produce('m', values(Array.from({ length: 200 }, (_, i) => (i % 2 ? 'apple' : 'kiwi'))));
+  const events: number[] = [];
+  eddy.on('metrics', (list) => events.push(list.length));
+  let snapshot = eddy.metrics();
+  let n = 0;
+  const ac = new AbortController();
+  for await (const _r of eddy.consume('m', { transforms: [{ uses: wasmPath('filter') }, { uses: wasmPath('map-uppercase') }], follow: true, signal: ac.signal })) {
+    if (++n === 100) {
+      snapshot = eddy.metrics();
+      await new Promise((r) => setTimeout(r, 120)); // let a metrics event fire while the stream lives
+      ac.abort();
+    }
+  }
+  t.is(n, 100);
+  t.is(snapshot.length, 1);
+  const s = snapshot[0]!;
+  t.is(s.state, 'running');
+  t.deepEqual(s.modules.map((m) => m.module), ['filter', 'map-uppercase']);
+  t.is(s.modules[0]!.recordsIn, 200);
+  t.is(s.modules[0]!.recordsOut, 100);
+  t.is(s.modules[1]!.recordsIn, 100);
+  t.true(s.modules[0]!.timeMs > 0);
+  t.true(s.modules[0]!.memoryBytes > 0);
+  t.true(events.some((c) => c === 1), 'a metrics event listed the live stream');
+  t.deepEqual(eddy.metrics(), [], 'closed streams are gone');
   await eddy.close();
 });

@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { PoolClosedError } from './errors.js';
 import type { WorkerTask } from './frames.js';
+import type { ModuleStream } from './stream.js';
 
 /**
  * The Piscina pool that runs streams. Each stream is pinned to one worker (affinity through a
@@ -44,6 +45,8 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
   private closed = false;
   private waiters: (() => void)[] = [];
   private nextStreamNumber = 1;
+  /** Streams currently open on this pool, for metrics. */
+  readonly streams = new Set<ModuleStream>();
 
   constructor(options: PoolOptions = {}) {
     super();

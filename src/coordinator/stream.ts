@@ -151,6 +151,7 @@ export class ModuleStream extends EventEmitter<StreamEvents> {
     if (this.state !== 'idle') throw new EddyError('EDDY_STREAM_STATE', `stream ${this.id} was already started`);
     this.setState('starting');
     this.pool.on('workerLost', this.onWorkerLost);
+    this.pool.streams.add(this);
     try {
       await this.openOnWorkers();
     } catch (err) {
@@ -205,6 +206,7 @@ export class ModuleStream extends EventEmitter<StreamEvents> {
     if (this.state === 'closed') return;
     this.setState('closed');
     this.pool.off('workerLost', this.onWorkerLost);
+    this.pool.streams.delete(this);
     for (const e of this.pending.values()) e.reject(new StreamStoppedError(this.id, 'closed'));
     this.pending.clear();
     this.wakeSlots();
