@@ -156,3 +156,23 @@ test('metrics per stream and per module, through the API and as events', async (
   t.deepEqual(eddy.metrics(), [], 'closed streams are gone');
   await eddy.close();
 });
+
+test('backpressure: a slow reader holds the pipeline back instead of buffering the topic', async (t) => {
+  const eddy = await fresh();
+  await eddy.createTopic('big', { partitions: 1 });
+  for (let b = 0; b < 300; b++) await eddy.storage.append('big', 0, values(Array.from({ length: 20 }, (_, i) => `a-${b}-${i}`)));
+  const ac = new AbortController();
+  let n = 0;
+  let heldBack = -1;
+  for await (const _r of eddy.consume('big', { transforms: [{ uses: wasmPath('filter') }], maxInFlight: 4, follow: true, signal: ac.signal })) {
+    if (++n === 50) {
+      await new Promise((r) => setTimeout(r, 300)); // a slow reader
+      heldBack = eddy.metrics()[0]!.submissions;
+      ac.abort();
+    }
+  }
+  // 50 records read = 3 batches; what was read ahead is bounded by the in-flight window and the
+  // delivery queue (2 × maxInFlight), far from the 300 stored batches.
+  t.true(heldBack > 0 && heldBack <= 3 + 4 + 8 + 1, `submitted ${heldBack} batches while the reader held 3`);
+  await eddy.close();
+});

@@ -5,6 +5,7 @@ import { WorkerPool } from '../src/coordinator/pool.js';
 import { ModuleStream, type StreamResult } from '../src/coordinator/stream.js';
 import { StreamStoppedError, StreamTimeoutError } from '../src/coordinator/errors.js';
 import { passThroughFilter } from './helpers/wat.js';
+import { wasmPath } from './helpers/wasm.js';
 
 const batchOf = (offset: number, values: string[]) => ({
   baseOffset: offset, baseTimestamp: 1_700_000_000_000 + offset,
@@ -163,6 +164,21 @@ test('stateless streams fan out over every worker and are reassembled in order',
   for (let b = 0; b < 100; b++) pending.push((await s.submit(batchOf(b, [`v${b}`]))).result);
   t.deepEqual((await Promise.all(pending)).map((r) => values(r)[0]), Array.from({ length: 100 }, (_, b) => `v${b}`));
   t.is(s.moduleMetrics()[0]!.invocations, 100);
+  await s.close();
+  await pool.close();
+});
+
+test('an SDK-built module that loops forever is stopped at its deadline; the pool keeps its size', async (t) => {
+  const spin = await loadModule(wasmPath('spin'));
+  const pool = new WorkerPool({ workers: 2, watchdogIntervalMs: 20 });
+  await pool.ready();
+  const s = new ModuleStream(pool, { steps: [{ module: spin }], deadlineMs: 250 });
+  await s.start();
+  t.deepEqual(values(await (await s.submit(batchOf(0, ['fine']))).result), ['fine']);
+  const err = await t.throwsAsync((await s.submit(batchOf(1, ['loop']))).result, { instanceOf: StreamTimeoutError });
+  t.regex(err!.message, /spin did not finish the batch at offset 1 within 250 ms/);
+  await pool.ready();
+  t.is(pool.workerIds.length, 2);
   await s.close();
   await pool.close();
 });
