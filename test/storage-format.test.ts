@@ -45,6 +45,23 @@ test('a stored batch is a 40-byte big-endian header followed by exactly the Vec<
   t.is(view.raw.byteOffset - value.byteOffset, BATCH_HEADER_SIZE, 'raw is a view, not a copy');
 });
 
+test('the fast path for plain byte records writes exactly what the general path writes', (t) => {
+  const now = 1_700_000_000_000;
+  const sizes = [0, 1, 63, 64, 100, 8191, 8192, 20_000];
+  const plain = Array.from({ length: 300 }, (_, i) => ({
+    value: new Uint8Array(sizes[i % sizes.length]!).fill(i & 0xff),
+    key: i % 3 === 0 ? null : i % 3 === 1 ? undefined : new Uint8Array(i % 70).fill(7),
+  }));
+  const general = plain.map((r) => ({ ...r, timestamp: now })); // an explicit timestamp takes the general path
+  for (const lim of [limits, { maxRecordBytes: 30_000, maxBatchBytes: 40_000 }]) {
+    const a = encodeBatches(plain, now, lim, 't/0');
+    const b = encodeBatches(general, now, lim, 't/0');
+    t.deepEqual(a.map((x) => [x.count, x.first]), b.map((x) => [x.count, x.first]));
+    for (let i = 0; i < a.length; i++) t.true(Buffer.from(a[i]!.value).equals(Buffer.from(b[i]!.value)));
+  }
+  t.throws(() => encodeBatches([{ value: new Uint8Array(100) }], now, { maxRecordBytes: 50, maxBatchBytes: 1000 }, 't/0'), { instanceOf: RecordTooLargeError });
+});
+
 test('timestamps further apart than the i32 delta range start a new batch', (t) => {
   const base = 1_700_000_000_000;
   const far = base + 2 ** 31; // one past the largest delta Fluvio encodes correctly

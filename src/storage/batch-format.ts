@@ -244,6 +244,7 @@ export interface EncodedBatch {
  */
 export function encodeBatches(records: readonly ProduceRecord[], now: number, limits: EncodeLimits, where: string): EncodedBatch[] {
   const n = records.length;
+  if (isSimple(records)) return encodeSimple(records, now, limits, where);
   const keys: (Uint8Array | null)[] = new Array(n);
   const values: Uint8Array[] = new Array(n);
   const ts: number[] = new Array(n);
@@ -265,6 +266,8 @@ export function encodeBatches(records: readonly ProduceRecord[], now: number, li
 
   const out: EncodedBatch[] = [];
   const bodies = new Int32Array(n);
+  // Lengths are varints too: Fluvio cannot encode more than the i32 range.
+  const maxField = VARINT_MAX - 64;
   let start = 0;
   while (start < n) {
     const base = ts[start]!;
@@ -279,8 +282,11 @@ export function encodeBatches(records: readonly ProduceRecord[], now: number, li
       const key = keys[end]!;
       const value = values[end]!;
       const hl = headers?.[end] ?? null;
+      if (value.length > maxField || (key !== null && key.length > maxField)) {
+        throw new RecordTooLargeError(value.length + (key?.length ?? 0), Math.min(limits.maxRecordBytes, maxField), end, where);
+      }
       const body = bodySize(key, value, d, end - start, hl ? hl.length : 0);
-      const size = varintSize(body) + body;
+      const size = vsize(body) + body;
       if (size > limits.maxRecordBytes) throw new RecordTooLargeError(size, limits.maxRecordBytes, end, where);
       const hs = hl ? headerEntrySize(hl) : 0;
       if (end > start && BATCH_HEADER_SIZE + rawSize + size + (hdrSize || hs ? 4 + hdrSize + hs : 0) > limits.maxBatchBytes) break;
@@ -318,15 +324,94 @@ export function encodeBatches(records: readonly ProduceRecord[], now: number, li
   return out;
 }
 
+/** True when every record is `{ value: Uint8Array, key?: Uint8Array | null }` with no timestamp or headers. */
+function isSimple(records: readonly ProduceRecord[]): boolean {
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i];
+    if (r === null || typeof r !== 'object' || !(r.value instanceof Uint8Array) || r.timestamp !== undefined || r.headers != null) return false;
+    const k = r.key;
+    if (k != null && !(k instanceof Uint8Array)) return false;
+  }
+  return true;
+}
+
+/**
+ * The common produce call (bytes in, no timestamps or headers): every record gets `now`, so all
+ * timestamp deltas are 0 and no normalisation arrays are needed. Same output as the general path.
+ */
+function encodeSimple(records: readonly ProduceRecord[], now: number, limits: EncodeLimits, where: string): EncodedBatch[] {
+  const n = records.length;
+  const out: EncodedBatch[] = [];
+  const bodies = new Int32Array(n);
+  const maxField = VARINT_MAX - 64;
+  const maxRecord = limits.maxRecordBytes;
+  const room = limits.maxBatchBytes - BATCH_HEADER_SIZE;
+  let start = 0;
+  while (start < n) {
+    let rawSize = 4;
+    let end = start;
+    for (; end < n; end++) {
+      const r = records[end]!;
+      const value = r.value as Uint8Array;
+      const key = (r.key ?? null) as Uint8Array | null;
+      const vl = value.length;
+      if (vl > maxField || (key !== null && key.length > maxField)) {
+        throw new RecordTooLargeError(vl + (key?.length ?? 0), Math.min(maxRecord, maxField), end, where);
+      }
+      const od = end - start;
+      const body = 2 + (od < 64 ? 1 : vsize(od)) + (key ? 1 + vsize(key.length) + key.length : 1) + (vl < 64 ? 1 : vsize(vl)) + vl + 1;
+      const size = vsize(body) + body;
+      if (size > maxRecord) throw new RecordTooLargeError(size, maxRecord, end, where);
+      if (end > start && rawSize + size > room) break;
+      bodies[end] = body;
+      rawSize += size;
+    }
+    const count = end - start;
+    const value = Buffer.allocUnsafe(BATCH_HEADER_SIZE + rawSize) as Uint8Array;
+    writeHeader(value, 0, count, rawSize, now, now);
+    value[BATCH_HEADER_SIZE] = count >>> 24;
+    value[BATCH_HEADER_SIZE + 1] = (count >>> 16) & 0xff;
+    value[BATCH_HEADER_SIZE + 2] = (count >>> 8) & 0xff;
+    value[BATCH_HEADER_SIZE + 3] = count & 0xff;
+    let pos = BATCH_HEADER_SIZE + 4;
+    for (let i = start; i < end; i++) {
+      const r = records[i]!;
+      pos = writeRecordFast(value, pos, (r.key ?? null) as Uint8Array | null, r.value as Uint8Array, 0, i - start, 0, bodies[i]!);
+    }
+    out.push({ value, count, first: start });
+    start = end;
+  }
+  return out;
+}
+
+/**
+ * Varint size / write for values the caller has already checked to be in the signed 32-bit range
+ * (the hot path: src/protocol's versions re-validate every call). Same bytes as writeVarint.
+ */
+function vsize(n: number): number {
+  const z = n >= 0 ? n * 2 : -n * 2 - 1;
+  return z < 0x80 ? 1 : z < 0x4000 ? 2 : z < 0x200000 ? 3 : z < 0x10000000 ? 4 : 5;
+}
+
+function vput(buf: Uint8Array, pos: number, n: number): number {
+  let z = n >= 0 ? n * 2 : -n * 2 - 1;
+  while (z >= 0x80) {
+    buf[pos++] = (z & 0x7f) | 0x80;
+    z >>>= 7;
+  }
+  buf[pos++] = z;
+  return pos;
+}
+
 function bodySize(key: Uint8Array | null, value: Uint8Array, tsDelta: number, offsetDelta: number, headers: number): number {
   return (
     1 +
-    varintSize(tsDelta) +
-    varintSize(offsetDelta) +
-    (key ? 1 + varintSize(key.length) + key.length : 1) +
-    varintSize(value.length) +
+    vsize(tsDelta) +
+    vsize(offsetDelta) +
+    (key ? 1 + vsize(key.length) + key.length : 1) +
+    vsize(value.length) +
     value.length +
-    varintSize(headers)
+    vsize(headers)
   );
 }
 
@@ -340,26 +425,26 @@ function writeRecordFast(
   headers: number,
   body: number,
 ): number {
-  pos = writeVarint(buf, pos, body);
+  pos = vput(buf, pos, body);
   buf[pos++] = 0;
-  pos = writeVarint(buf, pos, tsDelta);
-  pos = writeVarint(buf, pos, offsetDelta);
+  pos = vput(buf, pos, tsDelta);
+  pos = vput(buf, pos, offsetDelta);
   if (key) {
     buf[pos++] = 1;
-    pos = writeVarint(buf, pos, key.length);
+    pos = vput(buf, pos, key.length);
     buf.set(key, pos);
     pos += key.length;
   } else {
     buf[pos++] = 0;
   }
-  pos = writeVarint(buf, pos, value.length);
+  pos = vput(buf, pos, value.length);
   if (value.length < 64) {
     for (let i = 0; i < value.length; i++) buf[pos + i] = value[i]!;
   } else {
     buf.set(value, pos);
   }
   pos += value.length;
-  return writeVarint(buf, pos, headers);
+  return vput(buf, pos, headers);
 }
 
 // ---------------------------------------------------------------------------------------------

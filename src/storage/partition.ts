@@ -1,5 +1,5 @@
 import { EventEmitter } from 'eventemitter3';
-import type { Database, RootDatabase } from 'lmdb';
+import { IF_EXISTS, type Database, type RootDatabase } from 'lmdb';
 import {
   encodeBatches,
   encodeRawBatch,
@@ -11,6 +11,7 @@ import {
   type RawBatchInput,
   type StoredBatch,
 } from './batch-format.js';
+import { EddyError } from '../errors.js';
 import { OffsetOutOfRangeError, ReadOnlyStorageError, UnknownTopicError } from './errors.js';
 
 /** Where a produce call's records went. `lastOffset = baseOffset − 1` when nothing was stored. */
@@ -66,24 +67,29 @@ export interface PartitionHost {
   followers(delta: 1 | -1): void;
 }
 
-interface PendingAppend {
-  kind: 'append';
+interface HeldAppend {
   values: Uint8Array[];
   counts: number[];
-  bytes: number;
   alsoWrite: (() => void) | undefined;
   resolve: (r: AppendResult) => void;
   reject: (e: unknown) => void;
 }
 
-interface PendingTrim {
-  kind: 'trim';
-  now: number;
-  resolve: (removed: number) => void;
-  reject: (e: unknown) => void;
+/** Appends handed to lmdb-js together, as one conditional block. */
+interface WriteGroup {
+  /** Key of the batch this group's put is conditional on (−1: the partition was empty). */
+  prev: number;
+  keys: number[];
+  values: Uint8Array[];
+  alsoWrites: (() => void)[];
+  bytes: number;
+  members: { result: AppendResult; resolve: (r: AppendResult) => void; reject: (e: unknown) => void }[];
+  endOffset: number;
+  endPosition: number;
 }
 
-type Pending = PendingAppend | PendingTrim;
+/** A write group is handed over at the end of the tick, or sooner once it holds this many bytes. */
+const GROUP_BYTES = 512 * 1024;
 
 interface PartitionEvents {
   append: [AppendEvent];
@@ -93,13 +99,17 @@ interface PartitionEvents {
 /**
  * One partition: an append-only log of batches in its own LMDB sub-database, key = base offset.
  *
- * Writes go through a per-partition group commit: appends queued in the same tick are given
- * consecutive offsets and put in one lmdb-js batch (one LMDB transaction, shared with other
- * partitions' writes of that tick); the next group is only issued once the previous one committed.
- * So a failed transaction (storage full, I/O error) can never leave a gap: the group's appends are
- * rejected, the state is re-read from LMDB, and later appends continue from the last stored offset.
- * Offsets are assigned in that single writer, so they are contiguous by construction; LMDB's
- * transactions make a batch present entirely or not at all after any crash.
+ * Writes: an append is encoded, given the next offsets and handed to lmdb-js at once (so the
+ * writer thread commits while the main thread encodes the next batches; appends of one event turn
+ * share one LMDB transaction with every other partition's). Each batch's put is conditional on the
+ * previous batch's key existing (lmdb-js `ifVersion(prevKey, IF_EXISTS, ...)`, checked inside the
+ * write transaction): if a transaction fails (storage full, I/O error), every later batch already
+ * handed over fails its condition too, so a failed write can never leave a gap. After a failure,
+ * new appends wait until the in-flight ones settled, the state is re-read from LMDB, and writing
+ * continues from the last stored offset. Offsets are assigned by this single writer, so they are
+ * contiguous by construction; LMDB's transactions make a batch present entirely or not at all
+ * after any crash. An append resolves once its transaction committed and (durability 'flush')
+ * was flushed.
  */
 export class PartitionLog {
   readonly events = new EventEmitter<PartitionEvents>();
@@ -116,9 +126,18 @@ export class PartitionLog {
   lastBaseOffset = -1;
   deleted = false;
 
-  private pending: Pending[] = [];
-  private inflight = false;
-  private scheduled = false;
+  /** Offset the next issued append gets (ahead of nextOffset while writes are in flight). */
+  private issuedNext = 0;
+  private issuedPosition = 0;
+  /** Key of the newest issued batch (the condition of the next put), −1 when none. */
+  private issuedTail = -1;
+  private inflight = 0;
+  private group: WriteGroup | null = null;
+  private groupScheduled = false;
+  /** Set when a write failed, until the in-flight writes settled and the state was re-read. */
+  private failure: Error | null = null;
+  private held: HeldAppend[] = [];
+  private trimming: Promise<number> | null = null;
   private trimQueued = false;
   private idleWaiters: (() => void)[] = [];
 
@@ -156,6 +175,7 @@ export class PartitionLog {
       this.startOffset = this.nextOffset = 0;
       this.startPosition = this.endPosition = 0;
       this.lastBaseOffset = -1;
+      this.resetIssued();
       return;
     }
     const fv = this.db.getBinaryFast(first)!;
@@ -167,6 +187,13 @@ export class PartitionLog {
     this.nextOffset = last + lh.lastOffsetDelta + 1;
     this.endPosition = lh.logPosition;
     this.lastBaseOffset = last;
+    this.resetIssued();
+  }
+
+  private resetIssued(): void {
+    this.issuedNext = this.nextOffset;
+    this.issuedPosition = this.endPosition;
+    this.issuedTail = this.lastBaseOffset;
   }
 
   /** In read-only processes the writer lives elsewhere: refresh the cached bounds before using them. */
@@ -192,7 +219,7 @@ export class PartitionLog {
       values[i] = batches[i]!.value;
       counts[i] = batches[i]!.count;
     }
-    return this.enqueue(values, counts, options?.alsoWrite);
+    return this.issue(values, counts, options?.alsoWrite);
   }
 
   /**
@@ -209,7 +236,7 @@ export class PartitionLog {
     }
     const inputDeltas = new Array<number>(enc.count);
     for (let i = 0; i < enc.count; i++) inputDeltas[i] = enc.index.offsetDelta(i);
-    const r = await this.enqueue([enc.value], [enc.count], options?.alsoWrite);
+    const r = await this.issue([enc.value], [enc.count], options?.alsoWrite);
     return { ...r, inputDeltas };
   }
 
@@ -217,25 +244,45 @@ export class PartitionLog {
   enforceRetention(now = Date.now()): Promise<number> {
     if (this.host.readOnly || this.deleted) return Promise.resolve(0);
     if (this.retention.retentionMs === null && this.retention.maxPartitionBytes === null) return Promise.resolve(0);
-    return new Promise((resolve, reject) => {
-      this.pending.push({ kind: 'trim', now, resolve, reject });
-      this.schedule();
-    });
+    const run = (): Promise<number> => this.trim(now);
+    const p: Promise<number> = this.trimming ? this.trimming.then(run, run) : run();
+    this.trimming = p;
+    const clear = () => {
+      if (this.trimming === p) {
+        this.trimming = null;
+        this.notifyIdle();
+      }
+    };
+    p.then(clear, clear);
+    return p;
   }
 
-  /** Resolves when nothing is queued or in flight. */
+  /** Resolves when no write or trim is in flight or waiting. */
   idle(): Promise<void> {
-    if (!this.inflight && this.pending.length === 0) return Promise.resolve();
+    if (this.isIdle()) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** Marks the partition deleted: queued writes fail, followers wake up and see the error. */
+  /** Marks the partition deleted: waiting writes fail, followers wake up and see the error. */
   markDeleted(): void {
     this.deleted = true;
     const err = new UnknownTopicError(this.topic);
-    for (const p of this.pending) p.reject(err);
-    this.pending = [];
+    const held = this.held;
+    this.held = [];
+    for (const h of held) h.reject(err);
     this.events.emit('deleted');
+    this.notifyIdle();
+  }
+
+  private isIdle(): boolean {
+    return this.inflight === 0 && this.held.length === 0 && this.trimming === null && this.group === null;
+  }
+
+  private notifyIdle(): void {
+    if (!this.isIdle() || this.idleWaiters.length === 0) return;
+    const w = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const f of w) f();
   }
 
   private emptyResult(): AppendResult {
@@ -247,124 +294,128 @@ export class PartitionLog {
     if (this.deleted) throw new UnknownTopicError(this.topic);
   }
 
-  private enqueue(values: Uint8Array[], counts: number[], alsoWrite: (() => void) | undefined): Promise<AppendResult> {
+  /**
+   * Gives the batches their offsets and adds them to the current write group, which is handed to
+   * lmdb-js at the end of the tick or as soon as it holds GROUP_BYTES (see the class comment).
+   */
+  private issue(values: Uint8Array[], counts: number[], alsoWrite: (() => void) | undefined): Promise<AppendResult> {
+    if (this.failure) {
+      return new Promise((resolve, reject) => this.held.push({ values, counts, alsoWrite, resolve, reject }));
+    }
     let bytes = 0;
     for (const v of values) bytes += v.length;
-    return new Promise((resolve, reject) => {
-      this.pending.push({ kind: 'append', values, counts, bytes, alsoWrite, resolve, reject });
-      this.schedule();
-    });
-  }
-
-  private schedule(): void {
-    if (this.scheduled || this.inflight) return;
-    this.scheduled = true;
-    queueMicrotask(() => this.flush());
-  }
-
-  private settle(): void {
-    this.inflight = false;
-    if (this.pending.length) this.schedule();
-    else if (this.idleWaiters.length) {
-      const w = this.idleWaiters;
-      this.idleWaiters = [];
-      for (const f of w) f();
+    this.host.checkCapacity(bytes);
+    const g = (this.group ??= { prev: this.issuedTail, keys: [], values: [], alsoWrites: [], bytes: 0, members: [], endOffset: 0, endPosition: 0 });
+    const base = this.issuedNext;
+    let offset = base;
+    let position = this.issuedPosition;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i]!;
+      position += v.length;
+      setLogPosition(v, position);
+      g.keys.push(offset);
+      g.values.push(v);
+      offset += counts[i]!;
     }
-  }
-
-  private flush(): void {
-    this.scheduled = false;
-    if (this.inflight || this.pending.length === 0) return;
-    if (this.pending[0]!.kind === 'trim') {
-      const trims: PendingTrim[] = [];
-      while (this.pending.length && this.pending[0]!.kind === 'trim') trims.push(this.pending.shift() as PendingTrim);
-      this.trim(trims);
-      return;
-    }
-    const group: PendingAppend[] = [];
-    let bytes = 0;
-    while (this.pending.length && this.pending[0]!.kind === 'append') {
-      const p = this.pending.shift() as PendingAppend;
-      group.push(p);
-      bytes += p.bytes;
-    }
-    try {
-      this.host.checkCapacity(bytes);
-    } catch (err) {
-      for (const p of group) p.reject(err);
-      this.settle();
-      return;
-    }
-    const firstOffset = this.nextOffset;
-    let offset = this.nextOffset;
-    let position = this.endPosition;
-    let lastBase = this.lastBaseOffset;
-    const results: AppendResult[] = new Array(group.length);
-    const keys: number[] = [];
-    const vals: Uint8Array[] = [];
-    for (let g = 0; g < group.length; g++) {
-      const p = group[g]!;
-      const base = offset;
-      for (let i = 0; i < p.values.length; i++) {
-        const v = p.values[i]!;
-        position += v.length;
-        setLogPosition(v, position);
-        keys.push(offset);
-        vals.push(v);
-        lastBase = offset;
-        offset += p.counts[i]!;
-      }
-      results[g] = { topic: this.topic, partition: this.partition, baseOffset: base, lastOffset: offset - 1, count: offset - base };
-    }
-    this.inflight = true;
-    const db = this.db;
-    let commit: Promise<boolean>;
-    try {
-      commit = this.host.env.batch(() => {
-        for (let i = 0; i < keys.length; i++) db.put(keys[i]!, vals[i]!);
-        for (const p of group) p.alsoWrite?.();
+    this.issuedNext = g.endOffset = offset;
+    this.issuedPosition = g.endPosition = position;
+    this.issuedTail = g.keys[g.keys.length - 1]!;
+    g.bytes += bytes;
+    if (alsoWrite) g.alsoWrites.push(alsoWrite);
+    const result: AppendResult = { topic: this.topic, partition: this.partition, baseOffset: base, lastOffset: offset - 1, count: offset - base };
+    const promise = new Promise<AppendResult>((resolve, reject) => g.members.push({ result, resolve, reject }));
+    if (g.bytes >= GROUP_BYTES) {
+      this.flushGroup();
+    } else if (!this.groupScheduled) {
+      this.groupScheduled = true;
+      queueMicrotask(() => {
+        this.groupScheduled = false;
+        this.flushGroup();
       });
+    }
+    return promise;
+  }
+
+  /** Hands the current group to lmdb-js: one conditional block, so it commits entirely or not at all. */
+  private flushGroup(): void {
+    const g = this.group;
+    if (!g) return;
+    this.group = null;
+    const db = this.db;
+    const write = () => {
+      for (let i = 0; i < g.keys.length; i++) db.put(g.keys[i]!, g.values[i]!);
+      for (const f of g.alsoWrites) f();
+    };
+    let commit: Promise<boolean> & { flushed?: Promise<unknown> };
+    this.inflight++;
+    try {
+      commit = g.prev < 0 ? this.host.env.batch(write) : db.ifVersion(g.prev, IF_EXISTS, write);
     } catch (err) {
-      this.afterFailure(group, err, bytes);
+      const mapped = this.host.mapWriteError(err, g.bytes);
+      this.failure ??= mapped;
+      for (const m of g.members) m.reject(mapped);
+      this.settled();
       return;
     }
-    commit.then(
-      () => {
-        this.nextOffset = offset;
-        this.endPosition = position;
-        this.lastBaseOffset = lastBase;
-        this.settle();
-        const done = () => {
-          for (let g = 0; g < group.length; g++) group[g]!.resolve(results[g]!);
-          const e: AppendEvent = {
-            topic: this.topic,
-            partition: this.partition,
-            baseOffset: firstOffset,
-            lastOffset: offset - 1,
-            count: offset - firstOffset,
-            nextOffset: offset,
-          };
+    const lastKey = g.keys[g.keys.length - 1]!;
+    commit
+      .then((written) => {
+        if (!written) throw this.failure ?? new EddyError('EDDY_STORAGE_WRITE', `write to ${this.where} failed: an earlier write failed; nothing of this write was stored`);
+        if (g.endOffset > this.nextOffset) {
+          this.nextOffset = g.endOffset;
+          this.endPosition = g.endPosition;
+          this.lastBaseOffset = lastKey;
+        }
+        return this.host.durability === 'flush' ? commit.flushed : undefined;
+      })
+      .then(
+        () => {
+          this.settled();
+          for (const m of g.members) m.resolve(m.result);
+          const first = g.members[0]!.result.baseOffset;
+          const e: AppendEvent = { topic: this.topic, partition: this.partition, baseOffset: first, lastOffset: g.endOffset - 1, count: g.endOffset - first, nextOffset: g.endOffset };
           this.events.emit('append', e);
           this.host.emitAppend(e);
           this.maybeTrimForSize();
-        };
-        const flushed = this.host.durability === 'flush' ? (commit as Promise<boolean> & { flushed?: Promise<unknown> }).flushed : undefined;
-        if (flushed) flushed.then(done, (err) => { for (const p of group) p.reject(this.host.mapWriteError(err, bytes)); });
-        else done();
-      },
-      (err) => this.afterFailure(group, err, bytes),
-    );
+        },
+        (err) => {
+          const mapped = err instanceof EddyError ? err : this.host.mapWriteError(err, g.bytes);
+          this.failure ??= mapped;
+          this.settled();
+          for (const m of g.members) m.reject(mapped);
+        },
+      );
   }
 
-  private afterFailure(group: PendingAppend[], err: unknown, bytes: number): void {
-    const mapped = this.host.mapWriteError(err, bytes);
-    try {
-      this.loadState();
-    } catch {
-      /* keep the old state; the next write will fail the same way */
+  private settled(): void {
+    this.inflight--;
+    if (this.inflight > 0) return;
+    if (this.failure) {
+      // Every handed-over write has settled: re-read the truth and continue from it.
+      if (this.group) {
+        // Appends added to a group after the failure was detected cannot be chained on a lost
+        // batch: they go back to waiting and are re-issued below.
+        const g = this.group;
+        this.group = null;
+        for (const m of g.members) m.reject(this.failure);
+      }
+      try {
+        this.loadState();
+      } catch {
+        /* keep the previous state; the next write fails the same way */
+      }
+      this.failure = null;
+      const held = this.held;
+      this.held = [];
+      for (const h of held) {
+        try {
+          this.issue(h.values, h.counts, h.alsoWrite).then(h.resolve, h.reject);
+        } catch (err) {
+          h.reject(err);
+        }
+      }
     }
-    for (const p of group) p.reject(mapped);
-    this.settle();
+    this.notifyIdle();
   }
 
   private maybeTrimForSize(): void {
@@ -377,8 +428,9 @@ export class PartitionLog {
     );
   }
 
-  private trim(trims: PendingTrim[]): void {
-    const now = Math.max(...trims.map((t) => t.now));
+  /** Removes expired / excess batches from the committed ones (never the newest). */
+  private async trim(now: number): Promise<number> {
+    if (this.deleted) return 0;
     const { retentionMs, maxPartitionBytes } = this.retention;
     const cutoff = retentionMs === null ? -Infinity : now - retentionMs;
     const removals: number[] = [];
@@ -397,40 +449,20 @@ export class PartitionLog {
         newStart = key + h.lastOffsetDelta + 1;
       }
     }
-    if (removals.length === 0) {
-      for (const t of trims) t.resolve(0);
-      this.settle();
-      return;
-    }
-    this.inflight = true;
+    if (removals.length === 0) return 0;
     const db = this.db;
-    let commit: Promise<boolean>;
     try {
-      commit = this.host.env.batch(() => {
+      await this.host.env.batch(() => {
         for (const k of removals) db.remove(k);
       });
     } catch (err) {
-      for (const t of trims) t.reject(err);
-      this.settle();
-      return;
+      throw this.host.mapWriteError(err, 0);
     }
-    commit.then(
-      () => {
-        this.startOffset = newStart;
-        this.startPosition = newStartPos;
-        this.settle();
-        for (const t of trims) t.resolve(removals.length);
-      },
-      (err) => {
-        try {
-          this.loadState();
-        } catch {
-          /* ignore */
-        }
-        this.settle();
-        for (const t of trims) t.reject(this.host.mapWriteError(err, 0));
-      },
-    );
+    if (newStart > this.startOffset) {
+      this.startOffset = newStart;
+      this.startPosition = newStartPos;
+    }
+    return removals.length;
   }
 
   // -------------------------------------------------------------------------------------------

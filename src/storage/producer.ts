@@ -63,10 +63,16 @@ interface Call {
   reject: (e: unknown) => void;
 }
 
+/** Consecutive records of one call, in an accumulator: results[slot .. slot + count). */
+interface Segment {
+  call: Call;
+  slot: number;
+  count: number;
+}
+
 interface Accumulator {
   records: ProducerRecord[];
-  calls: Call[];
-  slots: number[];
+  segments: Segment[];
   bytes: number;
   timer: NodeJS.Timeout | null;
   /** Orders transform runs of this partition (the transform may be async and stateful). */
@@ -115,9 +121,14 @@ export class Producer {
     return new Promise<ProduceAck[]>((resolve, reject) => {
       const call: Call = { results: new Array(records.length), remaining: records.length, failed: false, resolve, reject };
       try {
-        const parts = new Array<number>(records.length);
-        for (let i = 0; i < records.length; i++) parts[i] = this.choosePartition(records[i]!);
-        for (let i = 0; i < records.length; i++) this.add(parts[i]!, records[i]!, call, i);
+        const n = records.length;
+        const parts = new Int32Array(n);
+        for (let i = 0; i < n; i++) {
+          const r = records[i]!;
+          // One partition and no explicit choice: nothing to ask the partitioner.
+          parts[i] = this.partitions === 1 && r !== null && typeof r === 'object' && r.partition === undefined ? 0 : this.choosePartition(r);
+        }
+        for (let i = 0; i < n; i++) this.add(parts[i]!, records[i]!, call, i);
       } catch (err) {
         // Only validation errors land here, before any record of this call was queued.
         call.failed = true;
@@ -157,14 +168,16 @@ export class Producer {
   private add(partition: number, r: ProducerRecord, call: Call, slot: number): void {
     let acc = this.accs.get(partition);
     if (!acc) {
-      acc = { records: [], calls: [], slots: [], bytes: 0, timer: null, chain: Promise.resolve() };
+      acc = { records: [], segments: [], bytes: 0, timer: null, chain: Promise.resolve() };
       this.accs.set(partition, acc);
     }
     const size = sizeOf(r.value) + (r.key == null ? 0 : sizeOf(r.key)) + 8;
     if (acc.records.length > 0 && acc.bytes + size > this.batchSize) this.dispatch(partition);
     acc.records.push(r);
-    acc.calls.push(call);
-    acc.slots.push(slot);
+    const segs = acc.segments;
+    const last = segs.length ? segs[segs.length - 1]! : null;
+    if (last !== null && last.call === call && last.slot + last.count === slot) last.count++;
+    else segs.push({ call, slot, count: 1 });
     acc.bytes += size;
     if (acc.bytes >= this.batchSize) {
       this.dispatch(partition);
@@ -192,36 +205,32 @@ export class Producer {
       acc.timer = null;
     }
     const records = acc.records;
-    const calls = acc.calls;
-    const slots = acc.slots;
+    const segments = acc.segments;
     acc.records = [];
-    acc.calls = [];
-    acc.slots = [];
+    acc.segments = [];
     acc.bytes = 0;
     let log: PartitionLog;
     try {
       log = this.store.partition(this.topic, partition);
     } catch (err) {
-      fail(calls, err);
+      fail(segments, err);
       return;
     }
     let done: Promise<unknown>;
     if (!this.transform) {
       // Appends are ordered by the partition's queue: no need to wait for the previous batch.
       done = log.append(records).then(
-        (r) => {
-          for (let i = 0; i < records.length; i++) ack(calls[i]!, slots[i]!, this.topic, partition, r.baseOffset + i);
-        },
-        (err) => fail(calls, err),
+        (r) => ack(segments, this.topic, partition, (i) => r.baseOffset + i),
+        (err) => fail(segments, err),
       );
     } else {
       const transform = this.transform;
       const run = async () => {
         try {
           const offsets = await this.transformAndAppend(log, records, transform);
-          for (let i = 0; i < records.length; i++) ack(calls[i]!, slots[i]!, this.topic, partition, offsets[i]!);
+          ack(segments, this.topic, partition, (i) => offsets[i]!);
         } catch (err) {
-          fail(calls, err);
+          fail(segments, err);
         }
       };
       done = acc.chain = acc.chain.then(run);
@@ -271,14 +280,25 @@ function sizeOf(x: Uint8Array | string): number {
   return typeof x === 'string' ? x.length : x.length;
 }
 
-function ack(call: Call, slot: number, topic: string, partition: number, offset: number | null): void {
-  if (call.failed) return;
-  call.results[slot] = { topic, partition, offset };
-  if (--call.remaining === 0) call.resolve(call.results);
+/** Fills in the acknowledgements of a dispatched batch; `offsetOf(i)` is the i-th record's offset. */
+function ack(segments: Segment[], topic: string, partition: number, offsetOf: (i: number) => number | null): void {
+  let i = 0;
+  for (const seg of segments) {
+    const call = seg.call;
+    if (call.failed) {
+      i += seg.count;
+      continue;
+    }
+    const results = call.results;
+    for (let j = 0; j < seg.count; j++) results[seg.slot + j] = { topic, partition, offset: offsetOf(i++) };
+    call.remaining -= seg.count;
+    if (call.remaining === 0) call.resolve(results);
+  }
 }
 
-function fail(calls: Call[], err: unknown): void {
-  for (const c of calls) {
+function fail(segments: Segment[], err: unknown): void {
+  for (const seg of segments) {
+    const c = seg.call;
     if (c.failed) continue;
     c.failed = true;
     c.reject(err);
