@@ -55,6 +55,9 @@ export function siphashRoundRobin(): Partitioner {
   };
 }
 
+/** A sendAll larger than this is queued in slices (see addFrom). */
+const SLICE_BYTES = 1 << 20;
+
 interface Call {
   results: ProduceAck[];
   remaining: number;
@@ -120,27 +123,56 @@ export class Producer {
     if (records.length === 0) return Promise.resolve([]);
     return new Promise<ProduceAck[]>((resolve, reject) => {
       const call: Call = { results: new Array(records.length), remaining: records.length, failed: false, resolve, reject };
+      const n = records.length;
+      const parts = new Int32Array(n);
       try {
-        const n = records.length;
-        const parts = new Int32Array(n);
         for (let i = 0; i < n; i++) {
           const r = records[i]!;
           // One partition and no explicit choice: nothing to ask the partitioner.
           parts[i] = this.partitions === 1 && r !== null && typeof r === 'object' && r.partition === undefined ? 0 : this.choosePartition(r);
         }
-        for (let i = 0; i < n; i++) this.add(parts[i]!, records[i]!, call, i);
       } catch (err) {
-        // Only validation errors land here, before any record of this call was queued.
+        // Validation errors land here, before any record of this call was queued.
         call.failed = true;
         reject(err);
+        return;
       }
+      this.addFrom(records, parts, call, 0);
     });
+  }
+
+  /**
+   * Queues records from `i` on. A large call is queued in slices of SLICE_BYTES with a macrotask
+   * between them, so lmdb-js commits the batches of one slice (its writer thread) while the next
+   * slice is encoded here, and the event loop is never blocked for long. Records of one call stay
+   * in order; another call's records may be queued between two slices.
+   */
+  private addFrom(records: readonly ProducerRecord[], parts: Int32Array, call: Call, i: number): void {
+    const n = records.length;
+    let bytes = 0;
+    for (; i < n && bytes < SLICE_BYTES; i++) {
+      const r = records[i]!;
+      bytes += this.add(parts[i]!, r, call, i);
+    }
+    if (i < n && !call.failed) {
+      const next = new Promise<void>((resolve) =>
+        setImmediate(() => {
+          if (!call.failed) this.addFrom(records, parts, call, i);
+          resolve();
+        }),
+      );
+      this.inflight.add(next);
+      void next.finally(() => this.inflight.delete(next));
+    }
   }
 
   /** Sends everything buffered now and waits until it is stored. */
   async flush(): Promise<void> {
-    for (const p of this.accs.keys()) this.dispatch(p);
-    while (this.inflight.size) await Promise.allSettled([...this.inflight]);
+    for (;;) {
+      for (const p of this.accs.keys()) this.dispatch(p);
+      if (this.inflight.size === 0) return;
+      await Promise.allSettled([...this.inflight]);
+    }
   }
 
   /** Flushes, then refuses further sends. */
@@ -165,7 +197,8 @@ export class Producer {
     return p;
   }
 
-  private add(partition: number, r: ProducerRecord, call: Call, slot: number): void {
+  /** Adds one record to its partition's batch; returns the bytes counted for it. */
+  private add(partition: number, r: ProducerRecord, call: Call, slot: number): number {
     let acc = this.accs.get(partition);
     if (!acc) {
       acc = { records: [], segments: [], bytes: 0, timer: null, chain: Promise.resolve() };
@@ -195,6 +228,7 @@ export class Producer {
         this.dispatch(partition);
       }, this.lingerMs);
     }
+    return size;
   }
 
   private dispatch(partition: number): void {
