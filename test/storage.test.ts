@@ -400,3 +400,20 @@ test('readBatches of an emptied stream and of batches with one record each', asy
   }
   t.is(got.length, 50);
 });
+
+test('partition databases no topic refers to are dropped when a writer opens the directory', async (t) => {
+  const dir = tempDir(t);
+  let store = await openStorage(dir, { retentionCheckMs: 0 });
+  await store.createTopic('keep');
+  await store.createTopic('lost', { partitions: 2 });
+  await store.append('lost', 1, values(3));
+  // As if the process died between deleting the metadata and dropping the databases.
+  await store.env.openDB({ name: 'topics', encoding: 'msgpack' }).remove('lost');
+  await store.close();
+  store = await openStorage(dir, { retentionCheckMs: 0 });
+  t.teardown(() => store.close());
+  await store.close();
+  const reader = await openStorage(dir, { readOnly: true });
+  t.deepEqual([...reader.env.getKeys({})].filter((k) => String(k).startsWith('p/')), ['p/1/0']);
+  await reader.close();
+});

@@ -150,6 +150,7 @@ export class Storage implements PartitionHost {
   private watcher: FSWatcher | null = null;
   private watchPending = false;
   private usedEstimate: number | null = null;
+  private readonly background: Promise<unknown>[] = [];
 
   /** Use openStorage(). */
   constructor(dir: string, options: StorageOptions = {}) {
@@ -201,7 +202,10 @@ export class Storage implements PartitionHost {
       const modulesDb = dbOpt('modules', 'msgpack');
       const moduleBytesDb = dbOpt('module-bytes', 'binary');
       this.modules = new ModuleRegistry(this, modulesDb as Database<never, string>, moduleBytesDb as Database<Uint8Array, string>, options.validateModule);
-      if (!this.readOnly) for (const { key, value } of this.topicsDb.getRange({})) this.topicCache.set(key, value);
+      if (!this.readOnly) {
+        for (const { key, value } of this.topicsDb.getRange({})) this.topicCache.set(key, value);
+        this.dropOrphans();
+      }
     } catch (err) {
       this.lock?.release();
       if (!this.readOnly && err instanceof Error && !(err instanceof EddyError) && /renew|read-only|EACCES|permission denied/i.test(err.message)) {
@@ -408,6 +412,7 @@ export class Storage implements PartitionHost {
     this.closed = true;
     if (this.retentionTimer) clearInterval(this.retentionTimer);
     await Promise.all([...this.logs.values()].map((l) => l.idle()));
+    await Promise.all(this.background);
     for (const l of this.logs.values()) l.events.emit('deleted');
     this.stopWatching();
     if (this.keepAliveTimer) clearInterval(this.keepAliveTimer);
@@ -515,6 +520,22 @@ export class Storage implements PartitionHost {
   private stopWatching(): void {
     this.watcher?.close();
     this.watcher = null;
+  }
+
+  /**
+   * Partition databases no topic refers to (a crash between creating a topic's databases and
+   * committing its metadata, or between deleting a topic's metadata and dropping its databases)
+   * are dropped when a writer opens the directory.
+   */
+  private dropOrphans(): void {
+    const live = new Set<number>();
+    for (const m of this.topicCache.values()) live.add(m.id);
+    for (const name of this.env.getKeys({})) {
+      const m = typeof name === 'string' ? /^p\/(\d+)\/\d+$/.exec(name) : null;
+      if (!m || live.has(Number(m[1]))) continue;
+      const db = this.env.openDB({ name: name as string, encoding: 'binary' });
+      if (db) this.background.push(db.drop().catch(() => {}));
+    }
   }
 
   private async flushedIfDurable(): Promise<void> {
