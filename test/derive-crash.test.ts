@@ -14,19 +14,28 @@ const PARTITIONS = 2;
 const BATCHES = 400;
 const PER_BATCH = 10;
 
-function runChild(dir: string, killAfterMs: number | null): Promise<{ done: boolean; commits: number; out: string }> {
+/**
+ * Runs the child; kills it with SIGKILL after `kill.afterCommits` commit lines (mid-run, whatever
+ * the machine's speed) or after `kill.afterMs` (e.g. during start-up), or lets it finish.
+ */
+function runChild(dir: string, kill: { afterCommits?: number; afterMs?: number } | null): Promise<{ done: boolean; commits: number; out: string }> {
   return new Promise((resolve, reject) => {
     const proc = spawn(process.execPath, [child, dir, wasmPath('filter-map'), wasmPath('aggregate-sum')], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    proc.stdout.on('data', (d) => { out += d; });
+    let commits = 0;
+    proc.stdout.on('data', (d) => {
+      out += d;
+      commits = (out.match(/^committed/gm) ?? []).length;
+      if (kill?.afterCommits !== undefined && commits >= kill.afterCommits) proc.kill('SIGKILL');
+    });
     proc.stderr.on('data', (d) => { err += d; });
-    const timer = killAfterMs === null ? null : setTimeout(() => proc.kill('SIGKILL'), killAfterMs);
+    const timer = kill?.afterMs === undefined ? null : setTimeout(() => proc.kill('SIGKILL'), kill.afterMs);
     proc.on('error', reject);
     proc.on('exit', (code, signal) => {
       if (timer) clearTimeout(timer);
       if (signal === null && code !== 0) return reject(new Error(`child exited ${code}: ${out}\n${err}`));
-      resolve({ done: out.includes('done'), commits: (out.match(/^committed/gm) ?? []).length, out });
+      resolve({ done: out.includes('done'), commits, out });
     });
   });
 }
@@ -58,17 +67,24 @@ test('derived stream with an aggregate: output after repeated SIGKILLs equals an
   }
   await store.close();
 
+  const KILLS = 16;
   let kills = 0;
   let killedMidway = 0;
-  for (let round = 0; round < 40; round++) {
-    const last = kills >= 15;
-    const r = await runChild(dir, last ? null : 100 + Math.floor(Math.random() * 600));
-    if (r.done) break;
+  for (let round = 0; round <= KILLS; round++) {
+    const last = round === KILLS;
+    // Most kills land after a random number of commits (mid-batch, mid-commit); every fourth
+    // lands at a random moment of start-up (opening storage, starting workers, look-back).
+    const kill = last ? null : round % 4 === 3 ? { afterMs: Math.floor(Math.random() * 300) } : { afterCommits: 1 + Math.floor(Math.random() * 30) };
+    const r = await runChild(dir, kill);
+    if (r.done) {
+      t.true(last, `the run finished early, after ${kills} kills`);
+      break;
+    }
     kills++;
     if (r.commits > 0) killedMidway++;
   }
-  t.true(kills >= 15, `killed ${kills} times`);
-  t.true(killedMidway >= 3, `${killedMidway} kills landed while commits were happening`);
+  t.is(kills, KILLS);
+  t.true(killedMidway >= KILLS / 2, `${killedMidway} kills landed while commits were happening`);
 
   const check = await openStorage(dir, { retentionCheckMs: 0 });
   for (let p = 0; p < PARTITIONS; p++) {
