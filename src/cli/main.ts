@@ -7,6 +7,8 @@ import { registerGenerateCommand } from './generate.js';
 import { registerTestCommand } from './test-command.js';
 import { registerTopicCommand } from './topic.js';
 import { registerSmartModuleCommand } from './smart-module.js';
+import { registerProduceCommand } from './produce.js';
+import { registerConsumeCommand } from './consume.js';
 import { cliMessage } from './errors.js';
 import { OutputClosed } from './common.js';
 
@@ -21,6 +23,8 @@ type Registrar = (program: Command, ctx: CliContext) => void;
 /** Every command, in the order `eddy --help` lists them. Add new commands here. */
 const COMMANDS: readonly Registrar[] = [
   registerTopicCommand,
+  registerProduceCommand,
+  registerConsumeCommand,
   registerSmartModuleCommand,
   registerGenerateCommand,
   registerBuildCommand,

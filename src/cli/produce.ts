@@ -1,0 +1,256 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { Command, Option } from 'commander';
+import type { Eddy, TransformInput } from '../eddy.js';
+import { EddyError } from '../errors.js';
+import { parseTransformSteps, readTransformsFile, type TransformStep } from '../smartmodule/transforms.js';
+import type { ProducerOptions, ProducerRecord } from '../storage/producer.js';
+import { anchorUses, toTransformInputs } from '../connectors/transforms.js';
+import { UsageError, type CliContext, type CliIO } from './format.js';
+import { isTTY, openForWrite, parseIntOption } from './common.js';
+import { cliMessage } from './errors.js';
+import { Progress } from './progress.js';
+import { parseParams } from './test-command.js';
+import { parseBytes, parseDurationOption } from './units.js';
+
+/**
+ * `eddy produce <topic>`, as `fluvio produce`: one record per line of stdin (with a `> ` prompt
+ * and `Ok!` on a terminal) or of `--file`, the whole input as one record with `--raw`, a key for
+ * every record (`--key`) or split from each line (`--key-separator`), a fixed `--partition`, and
+ * producer-side SmartModules (`--transforms-file`, `--transform`, `--smartmodule`) that run before
+ * records are stored. Long files show a progress bar on stderr.
+ */
+
+export interface ProduceCliOptions {
+  file?: string;
+  raw?: boolean;
+  key?: string;
+  keySeparator?: string;
+  partition?: string;
+  transformsFile?: string;
+  transform?: string[];
+  smartmodule?: string;
+  params?: string[];
+  linger?: string;
+  batchSize?: string;
+  progress?: boolean;
+}
+
+export interface ProducePlan {
+  file: string | undefined;
+  raw: boolean;
+  key: Buffer | null;
+  separator: string | null;
+  partition: number | undefined;
+  transformsFile: string | undefined;
+  inline: string[];
+  module: { uses: string; params: Record<string, string> } | null;
+  producer: ProducerOptions;
+  progress: boolean | undefined;
+}
+
+export function planProduce(o: ProduceCliOptions): ProducePlan {
+  if (o.key !== undefined && o.keySeparator !== undefined) {
+    throw new UsageError('--key and --key-separator cannot be used together: give every record one key, or split a key from each line');
+  }
+  if (o.keySeparator === '') throw new UsageError('--key-separator cannot be empty');
+  if (o.raw && o.keySeparator !== undefined) throw new UsageError('--raw sends the whole input as one record: it has no lines to split a key from');
+  const inline = o.transform ?? [];
+  const chains = [o.transformsFile !== undefined && '--transforms-file', inline.length > 0 && '--transform', o.smartmodule !== undefined && '--smartmodule'].filter(Boolean);
+  if (chains.length > 1) throw new UsageError(`${chains.join(' and ')} cannot be used together: give the SmartModules one way`);
+  if ((o.params ?? []).length > 0 && o.smartmodule === undefined) {
+    throw new UsageError(chains.length > 0
+      ? "-e/--params cannot be used with transforms: put each module's parameters in its step's `with:`"
+      : '-e/--params needs a module to pass them to (--smartmodule)');
+  }
+  const producer: ProducerOptions = {};
+  if (o.linger !== undefined) producer.lingerMs = parseDurationOption(o.linger, '--linger');
+  if (o.batchSize !== undefined) producer.batchSize = parseBytes(o.batchSize, '--batch-size');
+  return {
+    file: o.file,
+    raw: !!o.raw,
+    key: o.key === undefined ? null : Buffer.from(o.key, 'utf8'),
+    separator: o.keySeparator ?? null,
+    partition: o.partition === undefined ? undefined : parseIntOption(o.partition, '--partition'),
+    transformsFile: o.transformsFile,
+    inline,
+    module: o.smartmodule === undefined ? null : { uses: o.smartmodule, params: parseParams(o.params ?? []) },
+    producer,
+    progress: o.progress,
+  };
+}
+
+/**
+ * Splits a byte stream into lines (`\n`, with a `\r` before it removed), keeping bytes as bytes.
+ * Yields the lines completed by each chunk with the chunk's size; the last line needs no newline.
+ */
+export async function* lineChunks(input: AsyncIterable<Buffer | string>): AsyncGenerator<{ lines: Buffer[]; bytes: number }> {
+  let rest: Buffer = Buffer.alloc(0);
+  for await (const chunk of input) {
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    const data = rest.length ? Buffer.concat([rest, buf]) : buf;
+    const lines: Buffer[] = [];
+    let start = 0;
+    for (let nl = data.indexOf(0x0a, start); nl >= 0; nl = data.indexOf(0x0a, start)) {
+      const end = nl > start && data[nl - 1] === 0x0d ? nl - 1 : nl;
+      lines.push(data.subarray(start, end));
+      start = nl + 1;
+    }
+    rest = Buffer.from(data.subarray(start));
+    yield { lines, bytes: buf.length };
+  }
+  if (rest.length) yield { lines: [rest[rest.length - 1] === 0x0d ? rest.subarray(0, rest.length - 1) : rest], bytes: 0 };
+}
+
+/** Turns one line into a record (empty lines are skipped: null). `lineNo` is 1-based, for errors. */
+export function lineRecord(line: Buffer, plan: Pick<ProducePlan, 'key' | 'separator' | 'partition'>, lineNo: number): ProducerRecord | null {
+  if (line.length === 0) return null;
+  let record: ProducerRecord;
+  if (plan.separator !== null) {
+    const at = line.indexOf(plan.separator);
+    if (at < 0) {
+      throw new UsageError(`line ${lineNo} has no key separator ${JSON.stringify(plan.separator)}: write each line as KEY${plan.separator}VALUE (the records before it were sent)`);
+    }
+    record = { key: line.subarray(0, at), value: line.subarray(at + Buffer.byteLength(plan.separator)) };
+  } else {
+    record = plan.key ? { key: plan.key, value: line } : { value: line };
+  }
+  if (plan.partition !== undefined) record.partition = plan.partition;
+  return record;
+}
+
+async function producerTransforms(eddy: Eddy, plan: ProducePlan, io: CliIO): Promise<TransformInput[]> {
+  let steps: TransformStep[] = [];
+  if (plan.module) steps = anchorUses(eddy, [{ uses: plan.module.uses, params: plan.module.params, lookback: null }], io.cwd);
+  else if (plan.transformsFile !== undefined) {
+    const file = resolve(io.cwd, plan.transformsFile);
+    steps = anchorUses(eddy, await readTransformsFile(file), dirname(file));
+  } else if (plan.inline.length > 0) steps = anchorUses(eddy, parseTransformSteps(plan.inline), io.cwd);
+  return toTransformInputs(steps);
+}
+
+export async function runProduce(topic: string, o: ProduceCliOptions, cmd: Command, io: CliIO): Promise<number> {
+  const plan = planProduce(o);
+  const path = plan.file === undefined ? undefined : resolve(io.cwd, plan.file);
+  let size: number | null = null;
+  if (path !== undefined) {
+    try {
+      size = (await stat(path)).size;
+    } catch (err) {
+      throw new UsageError(`--file ${plan.file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+    }
+  }
+  const eddy = await openForWrite(cmd, io);
+  try {
+    eddy.describeTopic(topic);
+    if (plan.partition !== undefined) {
+      const n = eddy.describeTopic(topic).partitions;
+      if (plan.partition >= n) throw new UsageError(`--partition ${plan.partition}: topic "${topic}" has ${n} partition${n === 1 ? '' : 's'} (0..${n - 1})`);
+    }
+    const transforms = await producerTransforms(eddy, plan, io);
+    const producer = await eddy.producer(topic, { ...plan.producer, ...(transforms.length ? { transforms } : {}) });
+    try {
+      if (path === undefined && isTTY(io.stdin) && !plan.raw) return await interactive(producer, plan, io);
+      const input: AsyncIterable<Buffer | string> = path !== undefined ? createReadStream(path) : (io.stdin as AsyncIterable<Buffer | string>);
+      if (plan.raw) {
+        const chunks: Buffer[] = [];
+        for await (const c of input) chunks.push(typeof c === 'string' ? Buffer.from(c) : c);
+        const value = Buffer.concat(chunks);
+        await producer.send({ value, ...(plan.key ? { key: plan.key } : {}), ...(plan.partition !== undefined ? { partition: plan.partition } : {}) });
+        return 0;
+      }
+      const progress = new Progress(io.stderr, {
+        total: size,
+        tty: isTTY(io.stderr),
+        force: plan.progress === true,
+      });
+      const showProgress = plan.progress === true || (plan.progress !== false && isTTY(io.stderr) && path !== undefined);
+      // Bounded in flight: a file larger than memory streams through.
+      const window: Promise<unknown>[] = [];
+      let lineNo = 0;
+      for await (const { lines, bytes } of lineChunks(input)) {
+        const records: ProducerRecord[] = [];
+        for (const line of lines) {
+          const r = lineRecord(line, plan, ++lineNo);
+          if (r) records.push(r);
+        }
+        if (records.length > 0) {
+          const sent = producer.sendAll(records);
+          sent.catch(() => {});
+          window.push(sent);
+          if (window.length >= 32) await window.shift();
+        }
+        if (showProgress) progress.add(bytes, records.length);
+      }
+      await Promise.all(window);
+      await producer.flush();
+      if (showProgress) progress.finish();
+      return 0;
+    } finally {
+      await producer.close().catch(() => {});
+    }
+  } finally {
+    await eddy.close();
+  }
+}
+
+/** A terminal: `> ` prompt, one record per line, `Ok!` once stored; errors are printed and the prompt comes back. */
+async function interactive(producer: Awaited<ReturnType<Eddy['producer']>>, plan: ProducePlan, io: CliIO): Promise<number> {
+  const rl = createInterface({ input: io.stdin, output: io.stdout as NodeJS.WritableStream, prompt: '> ', terminal: true });
+  rl.on('SIGINT', () => rl.close());
+  rl.prompt();
+  let lineNo = 0;
+  for await (const line of rl) {
+    try {
+      const r = lineRecord(Buffer.from(line, 'utf8'), plan, ++lineNo);
+      if (r) {
+        await producer.send(r);
+        io.stdout.write('Ok!\n');
+      }
+    } catch (err) {
+      if (!(err instanceof EddyError)) throw err;
+      io.stderr.write(`Error: ${cliMessage(err)}\n`);
+    }
+    rl.prompt();
+  }
+  return 0;
+}
+
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
+export function registerProduceCommand(program: Command, ctx: CliContext): void {
+  let inline: string[] = [];
+  const pushInline = (value: string): string[] => (inline = [...inline, value]);
+  program
+    .command('produce <topic>')
+    .summary('write records to a topic, one per line of stdin or of a file')
+    .description(
+      'Write records to a topic, as `fluvio produce`: one record per line of stdin (a `> ` prompt on a terminal; ' +
+        'Ctrl-D ends) or of --file. Empty lines are skipped.\n\n' +
+        'Examples:\n' +
+        '  echo "hello world" | eddy produce greetings\n' +
+        '  eddy produce greetings --file records.txt --key-separator ":"\n' +
+        '  eddy produce images --file cat.png --raw --key cat\n' +
+        '  eddy produce fruit --file fruit.txt --transforms-file clean.yaml',
+    )
+    .option('-f, --file <path>', 'read records from this file, one per line')
+    .option('--raw', 'the whole input (file or stdin) is one record')
+    .option('--key <key>', 'give every record this key')
+    .option('--key-separator <sep>', 'split each line at the first <sep> into key and value')
+    .option('--partition <n>', 'write every record to this partition (default: by key hash, round-robin without key)')
+    .option('--transforms-file <path>', 'run this transforms.yaml chain on records before they are stored')
+    .addOption(new Option('--transform <json>', 'one producer-side chain step as JSON (repeatable)').argParser(pushInline))
+    .addOption(new Option('--transforms-line <json>', 'alias of --transform').hideHelp().argParser(pushInline))
+    .option('--smartmodule <module>', 'run one SmartModule (registered name or .wasm path) on records before they are stored')
+    .option('-e, --params <key=value>', 'parameter for --smartmodule\'s init (repeatable)', collect)
+    .option('--linger <duration>', 'how long a batch waits for more records, e.g. 10ms (default 100ms)')
+    .option('--batch-size <size>', 'batch size, e.g. 16KB (default 16384 bytes)')
+    .option('--progress', 'show progress on stderr even when it is not a terminal')
+    .option('--no-progress', 'never show progress')
+    .action(async (topic: string, opts: ProduceCliOptions & { transformsLine?: string[] }, cmd: Command) => {
+      const { transformsLine: _l, ...rest } = opts;
+      ctx.done(await runProduce(topic, { ...rest, transform: inline }, cmd, ctx.io()));
+    });
+}
