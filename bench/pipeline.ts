@@ -1,0 +1,213 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { encodeRecords } from '../src/protocol/index.js';
+import { engineRate, mainThreadChain, PoolRig, type BatchSource, type RoundStats } from '../src/bench/runner.js';
+import { median, percentile, spread } from '../src/bench/stats.js';
+import { WorkerPool } from '../src/coordinator/pool.js';
+import { EngineThreads } from '../src/bench/engine-thread.js';
+import { loadModule } from '../src/smartmodule/index.js';
+import type { BatchInput } from '../src/smartmodule/types.js';
+import { openStorage, type Storage } from '../src/storage/index.js';
+import { wasmPath } from '../test/helpers/wasm.js';
+import { table, writeResult } from './lib/harness.js';
+import { sampleRecords } from './lib/records.js';
+
+/**
+ * bench/pipeline: the "value contains 'a'" filter over P partitions of a stored topic with W worker
+ * threads, end to end: batches read from LMDB (readBatches, 1 MiB per read) on the main thread,
+ * submitted to one ModuleStream per partition with pipelining, results delivered in order.
+ *
+ * Pipeline efficiency = end-to-end records/s ÷ (W × the engine's single-thread records/s on the
+ * same batches), the single-thread rate measured in the same run, in rounds alternating with the
+ * pipeline's (instance.process on the main thread, outputs borrowed as the workers do). Target on a
+ * 2-core machine: ≥ 0.9. Reported for W = 1..cores (the scaling curve).
+ *
+ *   node dist/bench/pipeline.js        → table on stdout, JSON in bench/results/pipeline.json
+ *
+ * Environment (for experiments): PIPE_RECORDS (total records, default 1 000 000), PIPE_PARTITIONS
+ * (default 4), PIPE_RECORD_BYTES (100), PIPE_BATCH (records per stored batch, 1000),
+ * PIPE_IN_FLIGHT (submissions outstanding per stream, 4), PIPE_PER_SUBMIT (batches per frame, 1),
+ * PIPE_ROUNDS (alternating rounds, 7).
+ */
+
+const env = (name: string, def: number): number => (process.env[name] ? Number(process.env[name]) : def);
+
+export interface PipelineOptions {
+  records?: number;
+  partitions?: number;
+  recordBytes?: number;
+  batchRecords?: number;
+  maxInFlight?: number;
+  batchesPerSubmit?: number;
+  rounds?: number;
+  workers?: number[];
+  log?: (line: string) => void;
+}
+
+export interface PipelinePoint {
+  workers: number;
+  records_per_sec: number;
+  spread: number;
+  engine_single_thread_records_per_sec: number;
+  efficiency: number;
+  efficiency_spread: number;
+  /** Per input record, ns of thread time. */
+  main_thread_busy_ns: number;
+  storage_read_ns: number;
+  submit_ns: number;
+  main_gc_ns: number;
+  module_ns: number;
+  worker_other_ns: number;
+  main_thread_utilisation: number;
+  latency_ms_p50: number;
+  latency_ms_p99: number;
+}
+
+async function fill(store: Storage, partitions: number, records: number, size: number, batch: number): Promise<void> {
+  await store.createTopic('bench', { partitions, retentionMs: null, maxPartitionBytes: null });
+  const perPartition = Math.ceil(records / partitions);
+  for (let p = 0; p < partitions; p++) {
+    const log = store.partition('bench', p);
+    const writes: Promise<unknown>[] = [];
+    for (let n = 0, i = 0; n < perPartition; n += batch, i++) {
+      const raw = encodeRecords(sampleRecords(Math.min(batch, perPartition - n), size, 1000 * p + i));
+      writes.push(log.appendRaw({ raw, baseTimestamp: 1_700_000_000_000 + n }));
+    }
+    await Promise.all(writes);
+  }
+}
+
+/** One pass over every partition, from the first stored offset, 1 MiB per read. */
+function storageSource(store: Storage): BatchSource {
+  return function* (p: number): Generator<BatchInput[]> {
+    const log = store.partition('bench', p);
+    let from = log.startOffset;
+    const end = log.nextOffset;
+    while (from < end) {
+      const batches = store.readBatches('bench', p, from, { maxBytes: 1 << 20 });
+      if (batches.length === 0) return;
+      from = batches[batches.length - 1]!.lastOffset + 1;
+      yield batches;
+    }
+  };
+}
+
+export async function runPipelineBench(o: PipelineOptions = {}): Promise<Record<string, unknown>> {
+  const cores = availableParallelism();
+  const records = o.records ?? env('PIPE_RECORDS', 1_000_000);
+  const partitions = o.partitions ?? env('PIPE_PARTITIONS', 4);
+  const recordBytes = o.recordBytes ?? env('PIPE_RECORD_BYTES', 100);
+  const batchRecords = o.batchRecords ?? env('PIPE_BATCH', 1000);
+  const maxInFlight = o.maxInFlight ?? env('PIPE_IN_FLIGHT', 4);
+  const perSubmit = o.batchesPerSubmit ?? env('PIPE_PER_SUBMIT', 1);
+  const rounds = o.rounds ?? env('PIPE_ROUNDS', 7);
+  const workerCounts = o.workers ?? (process.env['PIPE_WORKERS'] ? process.env['PIPE_WORKERS'].split(',').map(Number) : Array.from({ length: cores }, (_, i) => i + 1));
+  const log = o.log ?? ((l: string) => console.error(l));
+
+  const dir = mkdtempSync(join(tmpdir(), 'eddy-bench-pipeline-'));
+  const store = await openStorage(dir, { durability: 'commit', retentionCheckMs: 0 });
+  const rigs: PoolRig[] = [];
+  const threads: EngineThreads[] = [];
+  const pools: WorkerPool[] = [];
+  try {
+    const tFill = performance.now();
+    await fill(store, partitions, records, recordBytes, batchRecords);
+    log(`pipeline: stored ${records} records of ${recordBytes} B in ${partitions} partitions (${(performance.now() - tFill).toFixed(0)} ms)`);
+
+    const mod = await loadModule(wasmPath('filter'));
+    const steps = [{ module: mod }];
+    // The same batches the pipeline reads, in memory, for the single-thread reference.
+    const all: BatchInput[] = [];
+    for (let p = 0; p < partitions; p++) for (const g of storageSource(store)(p) as Iterable<BatchInput[]>) all.push(...g);
+    const chain = mainThreadChain(steps);
+
+    for (const w of workerCounts) {
+      const pool = new WorkerPool({ workers: w });
+      pools.push(pool);
+      rigs.push(await PoolRig.open({ workers: w, pool, partitions, steps, maxInFlight, batchesPerSubmit: perSubmit }));
+    }
+    const byPartition: BatchInput[][] = Array.from({ length: partitions }, (_, p) => [...(storageSource(store)(p) as Iterable<BatchInput[]>)].flat());
+    // PIPE_SOURCE=memory: the same batches from memory (isolates the storage read), for experiments.
+    const source: BatchSource = process.env['PIPE_SOURCE'] === 'memory' ? (p) => [byPartition[p]!] : storageSource(store);
+    // Warm-up: JIT, page cache, worker instances.
+    engineRate(chain, all, 200);
+    for (const rig of rigs) await rig.round(source);
+
+    for (const r of rigs) threads.push(await EngineThreads.open(r.workers, steps, all));
+    const parallel: number[][] = rigs.map(() => []);
+    const engine: number[] = [];
+    const perRig: { stats: RoundStats[]; eff: number[] }[] = rigs.map(() => ({ stats: [], eff: [] }));
+    if (process.env['PIPE_PROFILE']) {
+      // Pool rounds only (for --cpu-prof): no engine rounds in between.
+      for (let r = 0; r < rounds; r++) for (const rig of rigs) {
+        const s = await rig.round(source);
+        log(`W=${rig.workers} ${((s.recordsIn * 1000) / s.elapsedMs / 1e6).toFixed(2)}M rec/s, main busy ${(s.mainBusyMs / s.elapsedMs).toFixed(2)}`);
+      }
+      return {};
+    }
+    for (let r = 0; r < rounds; r++) {
+      const e = engineRate(chain, all, 250).recordsPerSec;
+      engine.push(e);
+      const line: string[] = [`round ${r + 1}/${rounds}: engine ${(e / 1e6).toFixed(2)}M rec/s`];
+      for (let i = 0; i < rigs.length; i++) {
+        const s = await rigs[i]!.round(source);
+        const rate = (s.recordsIn * 1000) / s.elapsedMs;
+        perRig[i]!.stats.push(s);
+        perRig[i]!.eff.push(rate / (rigs[i]!.workers * e));
+        const par = await threads[i]!.rate(250);
+        parallel[i]!.push(par);
+        line.push(`W=${rigs[i]!.workers} ${(rate / 1e6).toFixed(2)}M (${(rate / (rigs[i]!.workers * e)).toFixed(2)}) engine×W ${(par / 1e6).toFixed(2)}M`);
+      }
+      log(line.join(', '));
+    }
+
+    const points: PipelinePoint[] = rigs.map((rig, i) => {
+      const { stats, eff } = perRig[i]!;
+      const rates = stats.map((s) => (s.recordsIn * 1000) / s.elapsedMs);
+      const per = (f: (s: RoundStats) => number) => median(stats.map((s) => (f(s) * 1e6) / s.recordsIn));
+      const lat = stats.flatMap((s) => s.latenciesMs);
+      return {
+        workers: rig.workers,
+        records_per_sec: median(rates),
+        spread: spread(rates),
+        engine_single_thread_records_per_sec: median(engine),
+        efficiency: median(eff),
+        efficiency_spread: spread(eff),
+        main_thread_busy_ns: per((s) => s.mainBusyMs),
+        storage_read_ns: per((s) => s.readMs),
+        submit_ns: per((s) => s.submitMs),
+        main_gc_ns: per((s) => s.gcMs),
+        module_ns: per((s) => s.moduleMs),
+        worker_other_ns: per((s) => s.elapsedMs * rig.workers - s.moduleMs),
+        main_thread_utilisation: median(stats.map((s) => s.mainBusyMs / s.elapsedMs)),
+        latency_ms_p50: percentile(lat, 50),
+        latency_ms_p99: percentile(lat, 99),
+      };
+    });
+
+    console.log(`filter ("contains a"), ${records} × ${recordBytes}-byte records in ${batchRecords}-record batches, ${partitions} partitions, from LMDB through the pool`);
+    console.log(table([
+      ['workers', 'records/s', 'spread', 'engine 1-thread rec/s', 'efficiency', 'main busy ns/rec', 'read ns/rec', 'submit ns/rec', 'main GC ns/rec', 'module ns/rec', 'worker other ns/rec', 'p50 ms', 'p99 ms'],
+      ...points.map((p) => [p.workers, p.records_per_sec, p.spread, p.engine_single_thread_records_per_sec, p.efficiency, p.main_thread_busy_ns, p.storage_read_ns, p.submit_ns, p.main_gc_ns, p.module_ns, p.worker_other_ns, p.latency_ms_p50, p.latency_ms_p99]),
+    ]));
+    return {
+      bench: 'pipeline',
+      description: 'filter over P partitions with W workers from LMDB through the pool; efficiency = records/s ÷ (W × single-thread engine records/s on the same batches, same run)',
+      target_efficiency: 0.9,
+      config: { records, partitions, record_bytes: recordBytes, batch_records: batchRecords, max_in_flight: maxInFlight, batches_per_submit: perSubmit, rounds },
+      scaling: points,
+    };
+  } finally {
+    for (const t of threads) await t.close();
+    for (const r of rigs) await r.close();
+    for (const p of pools) await p.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const r = await runPipelineBench();
+  console.log(`\nwrote ${writeResult('pipeline', r)}`);
+}

@@ -1,0 +1,63 @@
+import { parentPort, workerData, Worker } from 'node:worker_threads';
+import type { StreamStep } from '../coordinator/stream.js';
+import { SmartModule, type ModuleDescriptor } from '../smartmodule/module.js';
+import type { BatchInput } from '../smartmodule/types.js';
+import { engineRate, mainThreadChain } from './runner.js';
+
+/**
+ * The engine alone on W plain worker threads at once (no pool, no frames, no main-thread work):
+ * each thread runs the chain over its own copy of the batches. Its total rate is what the
+ * hardware gives W threads (the ceiling of any pipeline); the pool's rate ÷ this one isolates the
+ * pipeline's own overhead from the machine's scaling.
+ */
+
+interface ThreadData {
+  modules: { descriptor: ModuleDescriptor; compiled: WebAssembly.Module; params: Record<string, string> }[];
+  batches: { baseOffset: number; baseTimestamp: number; raw: Uint8Array }[];
+}
+
+type Msg = { op: 'run'; ms: number } | { op: 'exit' };
+
+if (parentPort && workerData?.eddyEngineThread) {
+  const data = workerData.eddyEngineThread as ThreadData;
+  const port = parentPort;
+  const steps: StreamStep[] = [];
+  for (const m of data.modules) steps.push({ module: await SmartModule.fromCompiled(m.descriptor, m.compiled), params: m.params });
+  const chain = mainThreadChain(steps);
+  port.on('message', (msg: Msg) => {
+    if (msg.op === 'exit') { port.close(); return; }
+    port.postMessage(engineRate(chain, data.batches, msg.ms));
+  });
+  port.postMessage({ ready: true });
+}
+
+/** W threads, each with the chain and its own copy of the batches. */
+export class EngineThreads {
+  private constructor(private readonly workers: Worker[]) {}
+
+  static async open(count: number, steps: readonly StreamStep[], batches: readonly BatchInput[]): Promise<EngineThreads> {
+    const data: ThreadData = {
+      modules: steps.map((s) => ({ descriptor: s.module.descriptor, compiled: s.module.compiled, params: { ...(s.params ?? {}) } })),
+      batches: batches.map((b) => ({ baseOffset: b.baseOffset, baseTimestamp: b.baseTimestamp, raw: b.raw })),
+    };
+    const workers = Array.from({ length: count }, () => new Worker(new URL(import.meta.url), { workerData: { eddyEngineThread: data } }));
+    await Promise.all(workers.map((w) => new Promise<void>((resolve, reject) => {
+      w.once('message', () => resolve());
+      w.once('error', reject);
+    })));
+    return new EngineThreads(workers);
+  }
+
+  /** Runs every thread for about `ms` at once; returns the summed records/s. */
+  async rate(ms: number): Promise<number> {
+    const results = await Promise.all(this.workers.map((w) => new Promise<{ recordsPerSec: number }>((resolve) => {
+      w.once('message', resolve);
+      w.postMessage({ op: 'run', ms } satisfies Msg);
+    })));
+    return results.reduce((n, r) => n + r.recordsPerSec, 0);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}

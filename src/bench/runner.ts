@@ -1,0 +1,231 @@
+import { performance, PerformanceObserver } from 'node:perf_hooks';
+import { WorkerPool } from '../coordinator/pool.js';
+import { ModuleStream, type StreamStep, type StreamResult, type Ticket } from '../coordinator/stream.js';
+import { Chain } from '../smartmodule/chain.js';
+import type { BatchInput } from '../smartmodule/types.js';
+
+/**
+ * The measuring engine behind `eddy bench` and bench/pipeline: a chain run through Eddy's real
+ * worker pool (one ModuleStream per partition, batches submitted with pipelining, results in
+ * order), and the same chain run on the main thread alone (the single-thread reference the
+ * pipeline's efficiency is measured against).
+ */
+
+/** Records in a `Vec<Record>` encoding (its i32 prefix). */
+export function recordCount(raw: Uint8Array): number {
+  if (raw.length < 4) return 0;
+  const n = (raw[0]! << 24) | (raw[1]! << 16) | (raw[2]! << 8) | raw[3]!;
+  return n < 0 ? 0 : n;
+}
+
+/**
+ * Where a partition's batches come from in one round: groups of batches (each group is read at
+ * once, e.g. one storage read). Sync iterables are timed exactly (storage read time); async ones
+ * are timed around each `next()`, which includes waiting.
+ */
+export type BatchSource = (partition: number) => Iterable<BatchInput[]> | AsyncIterable<BatchInput[]>;
+
+export interface RigOptions {
+  workers: number;
+  /** Streams (one per partition). Default: `workers`. */
+  partitions?: number;
+  steps: StreamStep[];
+  /** Submissions outstanding per stream. Default 4. */
+  maxInFlight?: number;
+  /** Batches per submission (one frame). Default 1. */
+  batchesPerSubmit?: number;
+  /** Per-batch deadline (ms). Default 30 000 (a bench may run slow modules on big batches). */
+  deadlineMs?: number;
+  /** A shared pool (its size wins over `workers`); otherwise the rig makes and closes its own. */
+  pool?: WorkerPool;
+}
+
+/** What one pass over the input measured. Times in ms. */
+export interface RoundStats {
+  elapsedMs: number;
+  recordsIn: number;
+  recordsOut: number;
+  bytesIn: number;
+  bytesOut: number;
+  batches: number;
+  submissions: number;
+  /** Submit → result delivered, per submission (ms). */
+  latenciesMs: number[];
+  /** Records per submission (to turn latencies into per-batch figures). */
+  recordsPerSubmission: number;
+  /** Worker time inside the engine (instance.process), summed over streams (ms). */
+  moduleMs: number;
+  /** Main thread: busy time (event-loop utilisation), storage reads, frame packing + posting. */
+  mainBusyMs: number;
+  readMs: number;
+  submitMs: number;
+  /** Main-thread garbage collection (ms), part of mainBusyMs. */
+  gcMs: number;
+  /** Records that failed in the module (skipped so the run goes on). */
+  errors: number;
+  firstError: string | null;
+  /** Largest linear memory of any instance (bytes). */
+  peakMemoryBytes: number;
+}
+
+/**
+ * A chain opened on a pool of `workers` threads as `partitions` ordered streams. `round` runs one
+ * pass of a source through every stream; rounds can be repeated (streams stay open, so aggregate
+ * accumulators carry on, as in a long-running stream).
+ */
+export class PoolRig {
+  readonly workers: number;
+  readonly partitions: number;
+  /** Time to open every stream on its worker (instantiate + init, in parallel), ms. */
+  openMs = 0;
+  private readonly maxInFlight: number;
+  private readonly perSubmit: number;
+
+  private constructor(readonly pool: WorkerPool, private readonly ownPool: boolean, readonly streams: ModuleStream[], opts: RigOptions) {
+    this.workers = pool.size;
+    this.partitions = streams.length;
+    this.maxInFlight = opts.maxInFlight ?? 4;
+    this.perSubmit = Math.max(1, opts.batchesPerSubmit ?? 1);
+  }
+
+  static async open(opts: RigOptions): Promise<PoolRig> {
+    const pool = opts.pool ?? new WorkerPool({ workers: opts.workers });
+    const own = opts.pool === undefined;
+    try {
+      await pool.ready();
+      const partitions = opts.partitions ?? pool.size;
+      const streams = Array.from({ length: partitions }, (_, p) => new ModuleStream(pool, {
+        id: `bench-${p}`, steps: opts.steps, policy: 'skip', maxInFlight: opts.maxInFlight ?? 4, deadlineMs: opts.deadlineMs ?? 30_000,
+      }));
+      const rig = new PoolRig(pool, own, streams, opts);
+      const t0 = performance.now();
+      await Promise.all(streams.map((s) => s.start()));
+      rig.openMs = performance.now() - t0;
+      return rig;
+    } catch (err) {
+      if (own) await pool.close();
+      throw err;
+    }
+  }
+
+  async round(source: BatchSource): Promise<RoundStats> {
+    const stats: RoundStats = {
+      elapsedMs: 0, recordsIn: 0, recordsOut: 0, bytesIn: 0, bytesOut: 0, batches: 0, submissions: 0, latenciesMs: [],
+      recordsPerSubmission: 0, moduleMs: 0, mainBusyMs: 0, readMs: 0, submitMs: 0, gcMs: 0, errors: 0, firstError: null, peakMemoryBytes: 0,
+    };
+    const before = this.streams.map((s) => s.moduleMetrics().reduce((n, m) => n + m.timeMs, 0));
+    const elu0 = performance.eventLoopUtilization();
+    const gc = new PerformanceObserver((list) => { for (const e of list.getEntries()) stats.gcMs += e.duration; });
+    gc.observe({ entryTypes: ['gc'] });
+    const t0 = performance.now();
+    try {
+      await Promise.all(this.streams.map((s, p) => this.pump(s, source(p), stats)));
+    } finally {
+      stats.elapsedMs = performance.now() - t0;
+      // GC entries are delivered asynchronously: collect the ones still queued.
+      for (const e of gc.takeRecords()) stats.gcMs += e.duration;
+      gc.disconnect();
+    }
+    stats.mainBusyMs = performance.eventLoopUtilization(elu0).active;
+    this.streams.forEach((s, i) => {
+      const m = s.moduleMetrics();
+      stats.moduleMs += m.reduce((n, x) => n + x.timeMs, 0) - before[i]!;
+      for (const x of m) stats.peakMemoryBytes = Math.max(stats.peakMemoryBytes, x.memoryBytes);
+    });
+    stats.recordsPerSubmission = stats.submissions > 0 ? stats.recordsIn / stats.submissions : 0;
+    return stats;
+  }
+
+  private async pump(stream: ModuleStream, groups: Iterable<BatchInput[]> | AsyncIterable<BatchInput[]>, stats: RoundStats): Promise<void> {
+    const queue: { ticket: Ticket; at: number }[] = [];
+    const settle = async (q: { ticket: Ticket; at: number }): Promise<void> => {
+      const r: StreamResult = await q.ticket.result;
+      stats.latenciesMs.push(performance.now() - q.at);
+      for (const b of r.batches) {
+        stats.recordsOut += b.count;
+        stats.bytesOut += b.raw.length;
+        const failed = b.skipped.length + (b.error ? 1 : 0);
+        if (failed > 0) {
+          stats.errors += failed;
+          stats.firstError ??= (b.error ?? b.skipped[0])!.message;
+        }
+      }
+    };
+    let pending: BatchInput[] = [];
+    const send = async (): Promise<void> => {
+      const group = pending;
+      pending = [];
+      // Wait for the oldest result ourselves, so that submit never waits and its time is packing + posting.
+      while (queue.length >= this.maxInFlight) await settle(queue.shift()!);
+      const at = performance.now();
+      const p = stream.submit(group);
+      stats.submitMs += performance.now() - at;
+      stats.submissions++;
+      queue.push({ ticket: await p, at });
+    };
+    const take = async (batches: BatchInput[]): Promise<void> => {
+      for (const b of batches) {
+        stats.batches++;
+        stats.recordsIn += recordCount(b.raw);
+        stats.bytesIn += b.raw.length;
+        pending.push(b);
+        if (pending.length >= this.perSubmit) await send();
+      }
+    };
+    if (Symbol.iterator in groups) {
+      const it = groups[Symbol.iterator]();
+      for (;;) {
+        const t = performance.now();
+        const n = it.next();
+        stats.readMs += performance.now() - t;
+        if (n.done) break;
+        await take(n.value);
+      }
+    } else {
+      const it = groups[Symbol.asyncIterator]();
+      for (;;) {
+        const t = performance.now();
+        const n = await it.next();
+        stats.readMs += performance.now() - t;
+        if (n.done) break;
+        await take(n.value);
+      }
+    }
+    if (pending.length > 0) await send();
+    while (queue.length > 0) await settle(queue.shift()!);
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.streams.map((s) => s.close()));
+    if (this.ownPool) await this.pool.close();
+  }
+}
+
+/**
+ * The chain on the main thread alone (no pool, no frames): instance.process over `batches`
+ * cyclically for about `ms`. Returns input records per second. Outputs are borrowed, as the
+ * workers do, so both sides do the same engine work.
+ */
+export function engineRate(chain: Chain, batches: readonly BatchInput[], ms: number): { recordsPerSec: number; records: number; elapsedMs: number } {
+  let records = 0;
+  const counts = batches.map((b) => recordCount(b.raw));
+  const t0 = performance.now();
+  let elapsed = 0;
+  let i = 0;
+  while (elapsed < ms) {
+    for (let k = 0; k < 4; k++) {
+      const b = batches[i]!;
+      chain.processWith(b, 'skip');
+      records += counts[i]!;
+      i = (i + 1) % batches.length;
+    }
+    elapsed = performance.now() - t0;
+  }
+  chain.release();
+  return { recordsPerSec: (records * 1000) / elapsed, records, elapsedMs: elapsed };
+}
+
+/** A chain for main-thread measurements, as a worker builds it (borrowed outputs). */
+export function mainThreadChain(steps: readonly StreamStep[]): Chain {
+  return Chain.create(steps.map((s) => ({ module: s.module, params: s.params ?? {}, lookback: s.lookback ?? null })), { borrowOutput: true });
+}
