@@ -135,12 +135,12 @@ export function planConsume(o: ConsumeCliOptions): ConsumePlan {
 export async function planTransforms(eddy: Eddy, plan: Pick<ConsumePlan, 'module' | 'transformsFile' | 'inline'>, io: CliIO): Promise<TransformInput[]> {
   let steps: TransformStep[] = [];
   if (plan.module) {
-    steps = anchorUses(eddy, [{ uses: plan.module.uses, params: plan.module.params, lookback: null }], io.cwd);
+    steps = anchorUses(eddy.modules, [{ uses: plan.module.uses, params: plan.module.params, lookback: null }], io.cwd);
   } else if (plan.transformsFile !== undefined) {
     const file = resolve(io.cwd, plan.transformsFile);
-    steps = anchorUses(eddy, await readTransformsFile(file), dirname(file));
+    steps = anchorUses(eddy.modules, await readTransformsFile(file), dirname(file));
   } else if (plan.inline.length > 0) {
-    steps = anchorUses(eddy, parseTransformSteps(plan.inline), io.cwd);
+    steps = anchorUses(eddy.modules, parseTransformSteps(plan.inline), io.cwd);
   }
   if (plan.module?.kind && steps.length === 1) {
     const { modules } = await eddy.resolveTransforms(toTransformInputs(steps));

@@ -9,6 +9,9 @@ import { registerTopicCommand } from './topic.js';
 import { registerSmartModuleCommand } from './smart-module.js';
 import { registerProduceCommand } from './produce.js';
 import { registerConsumeCommand } from './consume.js';
+import { registerDeriveCommand } from './derive.js';
+import { registerRunCommand } from './run.js';
+import { registerConnectorCommand } from './connector.js';
 import { cliMessage } from './errors.js';
 import { OutputClosed } from './common.js';
 
@@ -26,6 +29,9 @@ const COMMANDS: readonly Registrar[] = [
   registerProduceCommand,
   registerConsumeCommand,
   registerSmartModuleCommand,
+  registerDeriveCommand,
+  registerRunCommand,
+  registerConnectorCommand,
   registerGenerateCommand,
   registerBuildCommand,
   registerTestCommand,

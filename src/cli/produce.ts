@@ -123,11 +123,11 @@ export function lineRecord(line: Buffer, plan: Pick<ProducePlan, 'key' | 'separa
 
 async function producerTransforms(eddy: Eddy, plan: ProducePlan, io: CliIO): Promise<TransformInput[]> {
   let steps: TransformStep[] = [];
-  if (plan.module) steps = anchorUses(eddy, [{ uses: plan.module.uses, params: plan.module.params, lookback: null }], io.cwd);
+  if (plan.module) steps = anchorUses(eddy.modules, [{ uses: plan.module.uses, params: plan.module.params, lookback: null }], io.cwd);
   else if (plan.transformsFile !== undefined) {
     const file = resolve(io.cwd, plan.transformsFile);
-    steps = anchorUses(eddy, await readTransformsFile(file), dirname(file));
-  } else if (plan.inline.length > 0) steps = anchorUses(eddy, parseTransformSteps(plan.inline), io.cwd);
+    steps = anchorUses(eddy.modules, await readTransformsFile(file), dirname(file));
+  } else if (plan.inline.length > 0) steps = anchorUses(eddy.modules, parseTransformSteps(plan.inline), io.cwd);
   return toTransformInputs(steps);
 }
 

@@ -1,6 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import type { Eddy, TransformInput } from '../eddy.js';
+import type { TransformInput } from '../eddy.js';
 import type { TransformStep } from '../smartmodule/transforms.js';
 
 /**
@@ -22,9 +22,9 @@ function isFile(path: string): boolean {
  * to `baseDir` (as given, or with `.wasm` added). Registered names and unknown names are kept (an
  * unknown name fails later with how to register it).
  */
-export function anchorUses(eddy: Eddy, steps: readonly TransformStep[], baseDir: string): TransformStep[] {
+export function anchorUses(registry: { info(name: string): unknown }, steps: readonly TransformStep[], baseDir: string): TransformStep[] {
   return steps.map((s) => {
-    if (eddy.modules.info(s.uses) || isAbsolute(s.uses)) return s;
+    if (registry.info(s.uses) || isAbsolute(s.uses)) return s;
     const base = resolve(baseDir, s.uses);
     for (const candidate of [base, `${base}.wasm`]) {
       if (existsSync(candidate) && isFile(candidate)) return { ...s, uses: candidate };

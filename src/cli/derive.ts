@@ -1,0 +1,133 @@
+import { basename, dirname, resolve } from 'node:path';
+import { Command, Option } from 'commander';
+import type { DeriveConfig } from '../coordinator/derived.js';
+import type { DerivedInfo } from '../eddy.js';
+import { parseTransformSteps, readTransformsFile, type TransformStep } from '../smartmodule/transforms.js';
+import { anchorUses } from '../connectors/transforms.js';
+import { UsageError, type CliContext, type CliIO } from './format.js';
+import { openForRead, openForWrite, outputFormat, printJson, withEddy } from './common.js';
+import { formatCount, formatTable, parseDurationOption } from './units.js';
+
+/**
+ * `eddy derive create|list|delete`: derived streams, topic → SmartModule chain → topic, saved in
+ * the data directory and run (exactly once, resuming where they stopped) by `eddy run`.
+ */
+
+export interface DeriveCreateOptions {
+  source: string;
+  target: string;
+  transformsFile?: string;
+  transform?: string[];
+  policy?: string;
+  timeout?: string;
+}
+
+/** Reads the chain of a `derive create` command line, with `.wasm` paths made absolute (`eddy run` may start elsewhere). */
+async function chainOf(o: DeriveCreateOptions, io: CliIO, registry: { info(name: string): unknown }): Promise<TransformStep[]> {
+  const inline = o.transform ?? [];
+  if (o.transformsFile !== undefined && inline.length > 0) throw new UsageError('--transforms-file and --transform cannot be used together: give the chain one way');
+  if (o.transformsFile === undefined && inline.length === 0) {
+    throw new UsageError('no chain: give --transforms-file <transforms.yaml> or one --transform <json> per step');
+  }
+  let steps: TransformStep[];
+  let base: string;
+  if (o.transformsFile !== undefined) {
+    const file = resolve(io.cwd, o.transformsFile);
+    steps = await readTransformsFile(file);
+    base = dirname(file);
+  } else {
+    steps = parseTransformSteps(inline);
+    base = io.cwd;
+  }
+  if (steps.length === 0) throw new UsageError('the chain has no steps: a derived stream needs at least one SmartModule');
+  return anchorUses(registry, steps, base);
+}
+
+/** `eddy derive list`'s table. */
+export function formatDerivedTable(list: readonly DerivedInfo[]): string {
+  if (list.length === 0) return 'No derived streams found\n';
+  return formatTable(
+    ['NAME', 'SOURCE', 'TARGET', 'TRANSFORMS', 'POLICY', 'PROCESSED', 'WRITTEN', 'LAG'],
+    list.map((d) => [
+      d.config.name,
+      d.config.source,
+      d.config.target,
+      d.config.transforms.map((t) => (t.uses.includes('/') && t.uses.endsWith('.wasm') ? basename(t.uses) : t.uses)).join(' | '),
+      d.config.policy ?? 'stop',
+      formatCount(d.partitions.reduce((s, p) => s + p.offset, 0)),
+      formatCount(d.partitions.reduce((s, p) => s + p.written, 0)),
+      formatCount(d.partitions.reduce((s, p) => s + p.lag, 0)),
+    ]),
+  );
+}
+
+export function registerDeriveCommand(program: Command, ctx: CliContext): void {
+  const derive = program
+    .command('derive')
+    .summary('create, list and delete derived streams (topic → SmartModules → topic), run by `eddy run`')
+    .description('Derived streams read a source topic, run each record through a SmartModule chain, and write the output ' +
+      'to a target topic, exactly once: the output, the source offset and aggregate state commit together, so a stopped or ' +
+      'killed `eddy run` resumes without losing or repeating records. Source partition p writes to target partition ' +
+      'p mod (target partitions).');
+
+  let inline: string[] = [];
+  const pushInline = (value: string): string[] => (inline = [...inline, value]);
+  derive
+    .command('create <name>')
+    .description('Save a derived stream (start it with `eddy run`).\n\nExample:\n' +
+      '  eddy derive create big-sums --source numbers --target sums --transforms-file transforms.yaml\n' +
+      '  eddy derive create shout --source fruit --target loud --transform \'{"uses":"keep-a"}\' --transform \'{"uses":"upper"}\'')
+    .requiredOption('--source <topic>', 'topic to read')
+    .requiredOption('--target <topic>', 'topic to write')
+    .option('--transforms-file <path>', 'the chain, as a transforms.yaml (uses: registered names or .wasm paths relative to it)')
+    .addOption(new Option('--transform <json>', 'one chain step as JSON (repeatable)').argParser(pushInline))
+    .addOption(new Option('--policy <policy>', 'what a SmartModule error does: stop (the partition stops at the failing record) or skip (it is reported and left out)').choices(['stop', 'skip']).default('stop'))
+    .option('--timeout <duration>', 'per-batch deadline, e.g. 5s (default 5s)')
+    .action(async (name: string, o: DeriveCreateOptions, cmd: Command) => {
+      const io = ctx.io();
+      await withEddy(await openForWrite(cmd, io), async (eddy) => {
+        const transforms = await chainOf({ ...o, transform: inline }, io, eddy.modules);
+        const config: DeriveConfig = { name, source: o.source, target: o.target, transforms };
+        if (o.policy === 'skip') config.policy = 'skip';
+        if (o.timeout !== undefined) config.deadlineMs = parseDurationOption(o.timeout, '--timeout');
+        await eddy.createDerived(config);
+        io.stdout.write(`derived stream "${name}" created: ${o.source} → ${transforms.length} SmartModule${transforms.length === 1 ? '' : 's'} → ${o.target}; start it with \`eddy run\`\n`);
+      });
+    });
+
+  derive
+    .command('list')
+    .description('List derived streams with their progress (records processed, written, lag behind the source).')
+    .addOption(new Option('-O, --output <type>', 'output format: table or json'))
+    .option('--json', 'print JSON (same as -O json)')
+    .action(async (o: { output?: string; json?: boolean }, cmd: Command) => {
+      const io = ctx.io();
+      const format = outputFormat(o);
+      const list = await withEddy(await openForRead(cmd, io), async (eddy) => eddy.listDerived());
+      if (format === 'json') {
+        printJson(io, list.map((d) => ({
+          name: d.config.name,
+          source: d.config.source,
+          target: d.config.target,
+          transforms: d.config.transforms,
+          policy: d.config.policy ?? 'stop',
+          partitions: d.partitions,
+        })));
+      } else {
+        io.stdout.write(formatDerivedTable(list));
+      }
+    });
+
+  derive
+    .command('delete <names...>')
+    .description('Delete derived streams and their saved progress (their target topics stay).')
+    .action(async (names: string[], _o: unknown, cmd: Command) => {
+      const io = ctx.io();
+      await withEddy(await openForWrite(cmd, io), async (eddy) => {
+        for (const n of names) {
+          await eddy.deleteDerived(n);
+          io.stdout.write(`derived stream "${n}" deleted\n`);
+        }
+      });
+    });
+}

@@ -1,0 +1,209 @@
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import type { DerivedStream } from '../coordinator/derived.js';
+import type { Eddy } from '../eddy.js';
+import { EddyError } from '../errors.js';
+import { readConnectorConfig, startConnector, type ConnectorConfig, type RunningConnector } from '../connectors/index.js';
+import { UsageError, type CliContext, type CliIO } from './format.js';
+import { interruptSignal, isTTY, openForWrite } from './common.js';
+import { cliMessage } from './errors.js';
+import { formatCount, parseDurationOption } from './units.js';
+
+/**
+ * `eddy run`: the foreground daemon. Runs every saved derived stream (or those named with
+ * `--only`) and the connectors given with `--connector`, in one process that holds the data
+ * directory's writer lock, until Ctrl-C or SIGTERM; then stops them cleanly (committed work stays
+ * committed; the next `eddy run` resumes there). A status line on stderr shows records per second,
+ * the lag of each stream and the errors.
+ */
+
+export interface RunOptions {
+  connector?: string[];
+  only?: string[];
+  statusInterval?: string;
+}
+
+/** Where `eddy run` and `eddy connector run` print: a status line redrawn in place on a terminal, plain lines otherwise. */
+export class StatusPrinter {
+  private last = '';
+  private drawn = false;
+  constructor(private readonly io: CliIO, private readonly tty = isTTY(io.stderr)) {}
+
+  /** A line that stays (errors, start and stop messages). */
+  line(text: string): void {
+    this.clear();
+    this.io.stderr.write(`${text}\n`);
+    if (this.tty && this.last) this.draw(this.last, true);
+  }
+
+  /** The status: redrawn on a terminal; elsewhere printed when it changed. */
+  status(text: string): void {
+    if (this.tty) return this.draw(text, true);
+    if (text !== this.last) this.io.stderr.write(`${text}\n`);
+    this.last = text;
+  }
+
+  clear(): void {
+    if (this.tty && this.drawn) this.io.stderr.write('\r\x1b[K');
+    this.drawn = false;
+  }
+
+  /** The last status, kept on its own line; no more redraws after it. */
+  finish(text: string): void {
+    this.clear();
+    if (this.tty || text !== this.last) this.io.stderr.write(`${text}\n`);
+    this.last = '';
+  }
+
+  private draw(text: string, force: boolean): void {
+    if (!force && text === this.last) return;
+    this.io.stderr.write(`\r\x1b[K${text}`);
+    this.last = text;
+    this.drawn = true;
+  }
+}
+
+function describeError(err: unknown): string {
+  if (err instanceof EddyError) return cliMessage(err);
+  return (err as Error)?.stack ?? String(err);
+}
+
+export async function runDaemon(o: RunOptions, cmd: Command, io: CliIO): Promise<number> {
+  const connectorConfigs: ConnectorConfig[] = [];
+  for (const path of o.connector ?? []) connectorConfigs.push(await readConnectorConfig(resolve(io.cwd, path)));
+  const names = new Set(connectorConfigs.map((c) => c.name));
+  if (names.size < connectorConfigs.length) throw new UsageError('two --connector configs have the same meta.name: give each connector its own name');
+  const tty = isTTY(io.stderr);
+  const intervalMs = o.statusInterval !== undefined ? parseDurationOption(o.statusInterval, '--status-interval') : tty ? 1000 : 5000;
+
+  const interrupt = interruptSignal(io);
+  const stop = new AbortController();
+  const onInterrupt = () => stop.abort();
+  if (interrupt.signal.aborted) stop.abort();
+  interrupt.signal.addEventListener('abort', onInterrupt, { once: true });
+  const out = new StatusPrinter(io, tty);
+  let eddy: Eddy | null = null;
+  let failures = 0;
+  let errors = 0;
+  let timer: NodeJS.Timeout | null = null;
+  const derived = new Map<string, DerivedStream>();
+  const connectors: RunningConnector[] = [];
+  try {
+    eddy = await openForWrite(cmd, io);
+    const e = eddy;
+    let saved = e.listDerived().map((d) => d.config);
+    if (o.only && o.only.length > 0) {
+      const unknown = o.only.filter((n) => !saved.some((c) => c.name === n));
+      if (unknown.length) throw new UsageError(`--only ${unknown.join(', ')}: no derived stream by that name; \`eddy derive list\` shows them`);
+      saved = saved.filter((c) => o.only!.includes(c.name));
+    }
+    if (saved.length === 0 && connectorConfigs.length === 0) {
+      throw new UsageError(`nothing to run: no derived streams in ${e.storage.dir}; create one with \`eddy derive create <name> --source <topic> --target <topic> --transforms-file <file>\`, or pass --connector <config.yml>`);
+    }
+
+    e.on('error', ({ stream, error }) => {
+      errors++;
+      out.line(`error: ${stream}: ${describeError(error)}`);
+    });
+    for (const c of saved) {
+      try {
+        derived.set(c.name, await e.startDerived(c.name));
+      } catch (err) {
+        failures++;
+        out.line(`error: derived stream ${c.name} did not start: ${describeError(err)}`);
+      }
+    }
+    for (const config of connectorConfigs) {
+      try {
+        const running = await startConnector(e, config, { signal: stop.signal });
+        running.on('error', (err) => {
+          errors++;
+          out.line(`error: connector ${config.name}: ${describeError(err)}`);
+        });
+        running.done.catch((err: unknown) => {
+          failures++;
+          out.line(`error: connector ${config.name} stopped: ${describeError(err)}`);
+        });
+        connectors.push(running);
+      } catch (err) {
+        failures++;
+        out.line(`error: connector ${config.name} did not start: ${describeError(err)}`);
+      }
+    }
+    const parts = [
+      ...[...derived.values()].map((d) => `${d.config.name} (${d.config.source} → ${d.config.target})`),
+      ...connectors.map((c) => `connector ${c.config.name} (${c.summary})`),
+    ];
+    if (parts.length === 0) return 1;
+    out.line(`eddy run: ${parts.join(', ')}; Ctrl-C stops`);
+
+    // Status: input records per second (source offsets committed), lag per stream, connector records, errors.
+    const processed = () => e.listDerived().filter((d) => derived.has(d.config.name));
+    const connectorRecords = () => connectors.reduce((s, c) => s + c.stats.records, 0);
+    let prevIn = processed().reduce((s, d) => s + d.partitions.reduce((a, p) => a + p.offset, 0), 0) + connectorRecords();
+    let prevAt = Date.now();
+    const status = (): string => {
+      const list = processed();
+      const now = Date.now();
+      const total = list.reduce((s, d) => s + d.partitions.reduce((a, p) => a + p.offset, 0), 0) + connectorRecords();
+      const rate = ((total - prevIn) * 1000) / Math.max(1, now - prevAt);
+      prevIn = total;
+      prevAt = now;
+      const lag = list.map((d) => `${d.config.name} ${formatCount(d.partitions.reduce((s, p) => s + p.lag, 0))}`);
+      const conns = connectors.map((c) => `${c.config.name} ${formatCount(c.stats.records)} records`);
+      return [
+        `eddy run: ${formatCount(rate)} records/s`,
+        ...(lag.length ? [`lag ${lag.join(', ')}`] : []),
+        ...(conns.length ? [`connectors ${conns.join(', ')}`] : []),
+        `${errors} error${errors === 1 ? '' : 's'}`,
+      ].join(' · ');
+    };
+    timer = setInterval(() => out.status(status()), intervalMs);
+
+    const ended = Promise.all([...[...derived.values()].map((d) => d.done()), ...connectors.map((c) => c.done.catch(() => {}))]);
+    const aborted = new Promise<void>((r) => (stop.signal.aborted ? r() : stop.signal.addEventListener('abort', () => r(), { once: true })));
+    await Promise.race([aborted, ended]);
+    clearInterval(timer);
+    timer = null;
+    stop.abort();
+    const final = status();
+    await Promise.all(connectors.map((c) => c.done.catch(() => {})));
+    for (const name of derived.keys()) await e.stopDerived(name);
+    const written = e.listDerived().filter((d) => derived.has(d.config.name))
+      .map((d) => `${d.config.name} wrote ${formatCount(d.partitions.reduce((s, p) => s + p.written, 0))} records`);
+    const moved = connectors.map((c) => `${c.config.name} ${c.config.direction === 'source' ? 'produced' : 'delivered'} ${formatCount(c.stats.records)} records`);
+    out.finish(final);
+    out.line(`eddy run stopped (${[...written, ...moved].join('; ')})`);
+    for (const d of derived.values()) if (d.errors.size > 0) failures++;
+    return failures > 0 ? 1 : 0;
+  } finally {
+    if (timer) clearInterval(timer);
+    stop.abort();
+    interrupt.signal.removeEventListener('abort', onInterrupt);
+    interrupt.dispose();
+    await eddy?.close();
+  }
+}
+
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
+
+export function registerRunCommand(program: Command, ctx: CliContext): void {
+  program
+    .command('run')
+    .summary('run the saved derived streams (and connectors) until Ctrl-C')
+    .description(
+      'Run every derived stream saved with `eddy derive create` — and the connectors given with --connector — in the ' +
+        'foreground until Ctrl-C or SIGTERM, with a status line on stderr (records/s, lag per stream, errors). ' +
+        'Work is committed as it goes: stopping (even killing) it loses nothing, and the next `eddy run` resumes there. ' +
+        'It holds the data directory for writing; `eddy consume` and the other reading commands work meanwhile.\n\n' +
+        'Examples:\n' +
+        '  eddy run\n' +
+        '  eddy run --only big-sums --connector cat-facts.yml',
+    )
+    .option('--connector <config>', 'also run this connector config (repeatable)', collect)
+    .option('--only <name>', 'run only this derived stream (repeatable)', collect)
+    .option('--status-interval <duration>', 'how often the status line updates (default 1s on a terminal, else 5s and only when it changed)')
+    .action(async (o: RunOptions, cmd: Command) => {
+      ctx.done(await runDaemon(o, cmd, ctx.io()));
+    });
+}

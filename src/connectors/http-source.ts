@@ -1,0 +1,98 @@
+import { EddyError } from '../errors.js';
+import type { ConnectorConfig, Params } from './config.js';
+import { sleep, type ConnectorImpl } from './runner.js';
+
+/**
+ * `type: http-source` (Fluvio's http-source connector): requests an endpoint every `interval` and
+ * produces each response as one record, through the transforms first.
+ *
+ * ```yaml
+ * http:
+ *   endpoint: https://catfact.ninja/fact
+ *   interval: 10s                 # default 10s, time between the starts of two requests
+ *   method: GET                   # default GET
+ *   headers: ["Authorization: Bearer ..."]
+ *   body: '{"query": 1}'          # request body, for POST
+ *   user-agent: eddy-http-source  # default
+ *   output-parts: body            # body (default) | full (status line and headers too)
+ *   output-type: text             # text (default) | json
+ *   http-request-timeout: 10s
+ * ```
+ * A failed request or a non-2xx answer produces nothing and is reported; polling goes on.
+ */
+export function httpSource(params: Params, config: ConnectorConfig): ConnectorImpl {
+  const endpoint = params.string('endpoint');
+  try {
+    new URL(endpoint);
+  } catch {
+    throw params.error('endpoint', `${JSON.stringify(endpoint)} is not a URL such as https://example.com/api`);
+  }
+  const method = params.string('method', 'GET').toUpperCase();
+  const headers = params.headers();
+  const body = params.optionalString('body');
+  const userAgent = params.string('user_agent', 'eddy-http-source');
+  const intervalMs = params.durationMs('interval', '10s');
+  const timeoutMs = params.durationMs('http_request_timeout', '10s');
+  const parts = params.choice('output_parts', ['body', 'full'] as const, 'body');
+  const type = params.choice('output_type', ['text', 'json'] as const, 'text');
+  return {
+    summary: `polling ${method} ${endpoint} every ${intervalMs} ms into topic "${config.topic}"`,
+    async run(ctx) {
+      const producer = await ctx.eddy.producer(config.topic, { lingerMs: 0, ...(ctx.transforms.length ? { transforms: ctx.transforms } : {}) });
+      try {
+        while (!ctx.signal.aborted) {
+          const started = Date.now();
+          let value: Uint8Array | null = null;
+          try {
+            const res = await ctx.fetch(endpoint, {
+              method,
+              headers: { 'user-agent': userAgent, ...headers },
+              ...(body !== undefined ? { body } : {}),
+              signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(timeoutMs)]),
+            });
+            const bytes = new Uint8Array(await res.arrayBuffer());
+            if (!res.ok) {
+              ctx.error(new EddyError('EDDY_CONNECTOR_HTTP', `${method} ${endpoint}: HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}; no record produced`));
+            } else {
+              value = render(res, bytes, parts, type);
+            }
+          } catch (err) {
+            if (ctx.signal.aborted) break;
+            const e = err as Error & { cause?: { code?: string; message?: string } };
+            const why = e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (e.cause?.code ?? e.cause?.message ?? e.message);
+            ctx.error(new EddyError('EDDY_CONNECTOR_HTTP', `${method} ${endpoint} failed: ${why}; trying again in ${intervalMs} ms`));
+          }
+          if (value !== null) {
+            try {
+              await producer.send({ value });
+              ctx.stats.records++;
+            } catch (err) {
+              // A transform refused the record (or storage did): report it and keep polling.
+              if (!(err instanceof EddyError)) throw err;
+              ctx.error(err);
+            }
+          }
+          await sleep(intervalMs - (Date.now() - started), ctx.signal);
+        }
+      } finally {
+        await producer.close();
+      }
+    },
+  };
+}
+
+const utf8 = new TextEncoder();
+
+/** The record for a response: its body, or (output-parts: full) the status and headers too, as text or JSON. */
+export function render(res: Response, body: Uint8Array, parts: 'body' | 'full', type: 'text' | 'json'): Uint8Array {
+  if (parts === 'body' && type === 'text') return body;
+  const text = new TextDecoder().decode(body);
+  const headers: Record<string, string> = {};
+  res.headers.forEach((v, k) => { headers[k] = v; });
+  if (type === 'json') {
+    if (parts === 'body') return utf8.encode(JSON.stringify({ body: text }));
+    return utf8.encode(JSON.stringify({ status: { version: 'HTTP/1.1', code: res.status, string: res.statusText }, header: headers, body: text }));
+  }
+  const head = [`HTTP/1.1 ${res.status} ${res.statusText}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)].join('\n');
+  return utf8.encode(`${head}\n\n${text}`);
+}

@@ -1,0 +1,137 @@
+import { EventEmitter } from 'eventemitter3';
+import type { Eddy, TransformInput } from '../eddy.js';
+import { EddyError } from '../errors.js';
+import { Params, type ConnectorConfig, type ConnectorType } from './config.js';
+import { fileSink } from './file-sink.js';
+import { httpSink } from './http-sink.js';
+import { httpSource } from './http-source.js';
+import { anchorUses, toTransformInputs } from './transforms.js';
+
+/**
+ * Runs a connector from its config: makes sure the topic exists (creating it with
+ * `create-topic: true`), resolves the transforms (registered names or `.wasm` paths relative to
+ * the config file), then runs the connector until the signal aborts it or it fails.
+ */
+
+export interface ConnectorStats {
+  /** Records produced (sources) or delivered (sinks). */
+  records: number;
+  /** Errors reported (failed requests, refused records); a fatal one also ends the connector. */
+  errors: number;
+  lastError: string | null;
+  startedAt: number;
+}
+
+export interface ConnectorEvents {
+  /** Something worth a log line (start, errors, stop). */
+  log: [line: string];
+  error: [error: EddyError];
+}
+
+/** What a connector implementation gets. */
+export interface ConnectorContext {
+  eddy: Eddy;
+  config: ConnectorConfig;
+  params: Params;
+  /** The transforms, with `uses` paths anchored at the config file. */
+  transforms: TransformInput[];
+  signal: AbortSignal;
+  stats: ConnectorStats;
+  log(line: string): void;
+  /** Reports a non-fatal error (counted, logged). */
+  error(err: EddyError): void;
+  fetch: typeof fetch;
+}
+
+/** A connector implementation: checks its parameters when created, runs until the signal aborts. */
+export interface ConnectorImpl {
+  /** One line saying what it does, for the start-up log. */
+  summary: string;
+  run(ctx: ConnectorContext): Promise<void>;
+}
+
+const IMPLEMENTATIONS: Readonly<Record<ConnectorType, (params: Params, config: ConnectorConfig) => ConnectorImpl>> = {
+  'http-source': httpSource,
+  'http-sink': httpSink,
+  'file-sink': fileSink,
+};
+
+export class ConnectorError extends EddyError {
+  constructor(readonly connector: string, message: string, options?: { cause?: unknown }) {
+    super('EDDY_CONNECTOR', `connector ${connector}: ${message}`, options);
+  }
+}
+
+export interface StartOptions {
+  signal: AbortSignal;
+  /** HTTP client (tests may pass their own). Default: the global fetch. */
+  fetch?: typeof fetch;
+}
+
+/** A started connector: `done` resolves when it stops (signal) and rejects when it fails. */
+export class RunningConnector extends EventEmitter<ConnectorEvents> {
+  readonly stats: ConnectorStats = { records: 0, errors: 0, lastError: null, startedAt: Date.now() };
+  done: Promise<void> = Promise.resolve();
+  constructor(readonly config: ConnectorConfig, readonly summary: string) {
+    super();
+  }
+}
+
+/**
+ * Checks the config, prepares the topic and transforms, and starts the connector. Configuration
+ * problems (bad parameters, unknown topic or module) reject here, before anything runs.
+ */
+export async function startConnector(eddy: Eddy, config: ConnectorConfig, options: StartOptions): Promise<RunningConnector> {
+  const params = new Params(config);
+  const impl = IMPLEMENTATIONS[config.type](params, config);
+  if (!eddy.storage.topic(config.topic)) {
+    if (!config.createTopic) {
+      throw new ConnectorError(config.name, `topic "${config.topic}" does not exist; create it with \`eddy topic create ${config.topic}\`, or set \`create-topic: true\` under meta in ${config.source}`);
+    }
+    await eddy.createTopic(config.topic, config.partitions !== undefined ? { partitions: config.partitions } : {});
+  }
+  if (config.consumer.partition !== undefined) {
+    const n = eddy.describeTopic(config.topic).partitions;
+    if (config.consumer.partition >= n) {
+      throw new ConnectorError(config.name, `meta.consumer.partition ${config.consumer.partition}: topic "${config.topic}" has ${n} partition${n === 1 ? '' : 's'} (0..${n - 1})`);
+    }
+  }
+  const transforms = toTransformInputs(anchorUses(eddy.modules, config.transforms, config.baseDir));
+  if (transforms.length > 0) await eddy.resolveTransforms(transforms); // unknown modules fail now
+  const running = new RunningConnector(config, impl.summary);
+  const ctx: ConnectorContext = {
+    eddy,
+    config,
+    params,
+    transforms,
+    signal: options.signal,
+    stats: running.stats,
+    log: (line) => running.emit('log', line),
+    error: (err) => {
+      running.stats.errors++;
+      running.stats.lastError = err.message;
+      running.emit('error', err);
+    },
+    fetch: options.fetch ?? fetch,
+  };
+  running.done = impl.run(ctx).catch((err: unknown) => {
+    if (err instanceof EddyError) throw err;
+    throw new ConnectorError(config.name, (err as Error)?.message ?? String(err), { cause: err });
+  });
+  running.done.catch(() => {});
+  return running;
+}
+
+/** Waits `ms`, or less when the signal aborts. */
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted || ms <= 0) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}

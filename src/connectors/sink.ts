@@ -1,0 +1,59 @@
+import type { ConsumeOptions, ConsumedRecord } from '../storage/consumer.js';
+import type { ConnectorContext } from './runner.js';
+
+/**
+ * The reading side every sink shares: follows the topic (all partitions, or
+ * `meta.consumer.partition`) through the transforms, hands each record to `deliver`, and commits
+ * the named consumer's offsets only after delivery (and `flush`), so a sink stopped or killed
+ * resumes at the first record not yet delivered: at least once, never skipping.
+ */
+export interface SinkHandlers {
+  deliver(record: ConsumedRecord): Promise<void>;
+  /** Makes what was delivered durable (a file sink's buffered lines); called before each commit. */
+  flush?(): Promise<void>;
+}
+
+const COMMIT_EVERY_MS = 1000;
+
+export async function runSink(ctx: ConnectorContext, handlers: SinkHandlers): Promise<void> {
+  const { eddy, config, signal } = ctx;
+  const id = config.consumer.commit ? config.consumer.id : null;
+  const options: ConsumeOptions = {
+    from: config.consumer.start,
+    follow: true,
+    signal,
+    ...(config.consumer.id !== null ? { consumer: config.consumer.id, autoCommit: false } : {}),
+  };
+  const partition = config.consumer.partition;
+  const stream: AsyncIterable<ConsumedRecord> = ctx.transforms.length > 0
+    ? eddy.consume(config.topic, { ...options, transforms: ctx.transforms, ...(partition !== undefined ? { partition } : {}) })
+    : partition !== undefined
+      ? eddy.consume(config.topic, { ...options, partition })
+      : eddy.consume(config.topic, options);
+
+  const delivered = new Map<number, number>();
+  const committed = new Map<number, number>();
+  let lastCommit = Date.now();
+  const commit = async () => {
+    await handlers.flush?.();
+    if (id === null) return;
+    for (const [p, offset] of delivered) {
+      if (committed.get(p) === offset) continue;
+      await eddy.storage.commitOffset(id, config.topic, p, offset);
+      committed.set(p, offset);
+    }
+    lastCommit = Date.now();
+  };
+  try {
+    for await (const r of stream) {
+      await handlers.deliver(r);
+      ctx.stats.records++;
+      delivered.set(r.partition, Math.max(delivered.get(r.partition) ?? 0, r.offset + 1));
+      if (Date.now() - lastCommit >= COMMIT_EVERY_MS) await commit();
+      // A stop waits for the record being delivered, then ends here (the next read sees the abort).
+      if (signal.aborted) break;
+    }
+  } finally {
+    await commit();
+  }
+}
