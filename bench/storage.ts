@@ -18,7 +18,7 @@ import { prng } from './lib/records.js';
  *                   batching, encoding every record, storing, acknowledging every record.
  *   Eddy append     `partition.append(records)` per batch-sized slice of the same records.
  * consume
- *   raw lmdb-js     one `getRange` over the same database, reading every value.
+ *   raw lmdb-js     one `getRange` over the partition's database (same pages), reading every value.
  *   Eddy read       `readBatches(from)` until the end (the coordinator's read path: raw `Vec<Record>`
  *                   views ready for a SmartModule).
  *   Eddy consumer   `consume(...).batches()`, the async iterator.
@@ -65,13 +65,14 @@ interface Sample {
   ms: number[];
 }
 
-/** Runs the sides in alternating order for ROUNDS rounds; returns per-side times (ms). */
+/** Runs the sides for ROUNDS rounds, rotating which goes first; returns per-side times (ms). */
 async function rounds(sides: Side[]): Promise<Sample[]> {
   const out = sides.map(() => ({ ms: [] as number[] }));
   for (let r = 0; r < ROUNDS; r++) {
-    const order = sides.map((_, i) => i);
-    if (r % 2 === 1) order.reverse();
-    for (const i of order) out[i]!.ms.push(await sides[i]!.run(r));
+    for (let k = 0; k < sides.length; k++) {
+      const i = (r + k) % sides.length;
+      out[i]!.ms.push(await sides[i]!.run(r));
+    }
   }
   return out;
 }
@@ -142,11 +143,16 @@ export async function runStorageBench(): Promise<Record<string, unknown>> {
       ]);
       for (const f of cleanup.splice(0)) await f();
 
-      // consume ----------------------------------------------------------------------------
-      const rawDb = newRaw();
-      for (let i = 0; i < keys.length; i++) void rawDb.put(keys[i]!, vals[i]!);
+      // consume: both sides read the same LMDB database (the partition's), so the same pages. The
+      // produce inputs are released first: a large live heap makes every GC that lmdb-js's value
+      // copies trigger expensive, for whichever side happens to be running.
+      records.length = 0;
+      vals.length = 0;
+      slices.length = 0;
       await store.env.flushed;
+      await new Promise((r) => setTimeout(r, 200));
       const log = store.partition(warm, 0);
+      const rawDb = log.db;
       const consume = await rounds([
         {
           name: 'raw lmdb-js',
@@ -188,7 +194,6 @@ export async function runStorageBench(): Promise<Record<string, unknown>> {
             }),
         },
       ]);
-      await rawDb.drop();
       await store.deleteTopic(warm);
 
       for (const [op, samples, bytes, names] of [

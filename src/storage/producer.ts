@@ -150,9 +150,14 @@ export class Producer {
   private addFrom(records: readonly ProducerRecord[], parts: Int32Array, call: Call, i: number): void {
     const n = records.length;
     let bytes = 0;
-    for (; i < n && bytes < SLICE_BYTES; i++) {
-      const r = records[i]!;
-      bytes += this.add(parts[i]!, r, call, i);
+    while (i < n && bytes < SLICE_BYTES) {
+      // A run of records for the same partition is added in one go.
+      const p = parts[i]!;
+      let j = i + 1;
+      while (j < n && parts[j] === p) j++;
+      const r = this.addRun(p, records, call, i, j, SLICE_BYTES - bytes);
+      bytes += r.bytes;
+      i = r.end;
     }
     if (i < n && !call.failed) {
       const next = new Promise<void>((resolve) =>
@@ -197,38 +202,61 @@ export class Producer {
     return p;
   }
 
-  /** Adds one record to its partition's batch; returns the bytes counted for it. */
-  private add(partition: number, r: ProducerRecord, call: Call, slot: number): number {
+  /**
+   * Adds records[from, to) to `partition`'s batch, dispatching full batches on the way; stops
+   * early once `budget` bytes were added. Returns where it stopped and the bytes added.
+   */
+  private addRun(partition: number, records: readonly ProducerRecord[], call: Call, from: number, to: number, budget: number): { end: number; bytes: number } {
     let acc = this.accs.get(partition);
     if (!acc) {
       acc = { records: [], segments: [], bytes: 0, timer: null, chain: Promise.resolve() };
       this.accs.set(partition, acc);
     }
-    const size = sizeOf(r.value) + (r.key == null ? 0 : sizeOf(r.key)) + 8;
-    if (acc.records.length > 0 && acc.bytes + size > this.batchSize) this.dispatch(partition);
-    acc.records.push(r);
-    const segs = acc.segments;
-    const last = segs.length ? segs[segs.length - 1]! : null;
-    if (last !== null && last.call === call && last.slot + last.count === slot) last.count++;
-    else segs.push({ call, slot, count: 1 });
-    acc.bytes += size;
-    if (acc.bytes >= this.batchSize) {
-      this.dispatch(partition);
-    } else if (this.lingerMs === 0) {
-      if (!this.microtaskQueued) {
-        this.microtaskQueued = true;
-        queueMicrotask(() => {
-          this.microtaskQueued = false;
-          for (const p of this.accs.keys()) this.dispatch(p);
-        });
-      }
-    } else if (!acc.timer) {
-      acc.timer = setTimeout(() => {
-        acc!.timer = null;
+    const batchSize = this.batchSize;
+    let seg: Segment | null = null;
+    let added = 0;
+    let i = from;
+    for (; i < to && added < budget; i++) {
+      const r = records[i]!;
+      const v = r.value;
+      const k = r.key;
+      const size = (typeof v === 'string' || v instanceof Uint8Array ? v.length : 0) + (typeof k === 'string' || k instanceof Uint8Array ? k.length : 0) + 8;
+      if (acc.records.length > 0 && acc.bytes + size > batchSize) {
         this.dispatch(partition);
-      }, this.lingerMs);
+        seg = null;
+      }
+      acc.records.push(r);
+      if (seg === null) {
+        const segs = acc.segments;
+        const last = segs.length ? segs[segs.length - 1]! : null;
+        if (last !== null && last.call === call && last.slot + last.count === i) seg = last;
+        else segs.push((seg = { call, slot: i, count: 0 }));
+      }
+      seg.count++;
+      acc.bytes += size;
+      added += size;
+      if (acc.bytes >= batchSize) {
+        this.dispatch(partition);
+        seg = null;
+      }
     }
-    return size;
+    if (acc.records.length > 0) {
+      if (this.lingerMs === 0) {
+        if (!this.microtaskQueued) {
+          this.microtaskQueued = true;
+          queueMicrotask(() => {
+            this.microtaskQueued = false;
+            for (const p of this.accs.keys()) this.dispatch(p);
+          });
+        }
+      } else if (!acc.timer) {
+        acc.timer = setTimeout(() => {
+          acc!.timer = null;
+          this.dispatch(partition);
+        }, this.lingerMs);
+      }
+    }
+    return { end: i, bytes: added };
   }
 
   private dispatch(partition: number): void {
@@ -254,7 +282,7 @@ export class Producer {
     if (!this.transform) {
       // Appends are ordered by the partition's queue: no need to wait for the previous batch.
       done = log.append(records).then(
-        (r) => ack(segments, this.topic, partition, (i) => r.baseOffset + i),
+        (r) => ackContiguous(segments, this.topic, partition, r.baseOffset),
         (err) => fail(segments, err),
       );
     } else {
@@ -310,10 +338,6 @@ export class Producer {
   }
 }
 
-function sizeOf(x: Uint8Array | string): number {
-  return typeof x === 'string' ? x.length : x.length;
-}
-
 /** Fills in the acknowledgements of a dispatched batch; `offsetOf(i)` is the i-th record's offset. */
 function ack(segments: Segment[], topic: string, partition: number, offsetOf: (i: number) => number | null): void {
   let i = 0;
@@ -325,6 +349,23 @@ function ack(segments: Segment[], topic: string, partition: number, offsetOf: (i
     }
     const results = call.results;
     for (let j = 0; j < seg.count; j++) results[seg.slot + j] = { topic, partition, offset: offsetOf(i++) };
+    call.remaining -= seg.count;
+    if (call.remaining === 0) call.resolve(results);
+  }
+}
+
+/** ack() for records stored at consecutive offsets from `base` (no transform). */
+function ackContiguous(segments: Segment[], topic: string, partition: number, base: number): void {
+  let offset = base;
+  for (const seg of segments) {
+    const call = seg.call;
+    if (call.failed) {
+      offset += seg.count;
+      continue;
+    }
+    const results = call.results;
+    const end = seg.slot + seg.count;
+    for (let j = seg.slot; j < end; j++) results[j] = { topic, partition, offset: offset++ };
     call.remaining -= seg.count;
     if (call.remaining === 0) call.resolve(results);
   }
