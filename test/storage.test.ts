@@ -1,5 +1,5 @@
 import test from 'ava';
-import { indexRecords } from '../src/protocol/record.js';
+import { encodeRecords, indexRecords } from '../src/protocol/record.js';
 import {
   DataDirLockedError,
   InvalidArgumentError,
@@ -375,6 +375,21 @@ test('alsoWrite commits extra writes in the same transaction as the batch', asyn
   const r = await store.append('out', 0, values(2), { alsoWrite: () => void store.streams.put(['s1', 'source-offset'], 41) });
   t.is(r.count, 2);
   t.is(store.streams.get(['s1', 'source-offset']), 41);
+});
+
+test('appendRaw stores module output as is; an empty output still commits its extra writes in order', async (t) => {
+  const { store } = await tempStorage(t);
+  await store.createTopic('out');
+  const log = store.partition('out', 0);
+  const raw = encodeRecords([{ value: Buffer.from('x') }, { value: Buffer.from('y'), offsetDelta: 1 }]);
+  const [a, b] = await Promise.all([
+    log.appendRaw({ raw, baseTimestamp: 1_700_000_000_000 }, { alsoWrite: () => void store.streams.put('ck', 1) }),
+    log.appendRaw({ raw: encodeRecords([]), baseTimestamp: 0 }, { alsoWrite: () => void store.streams.put('ck', 2) }),
+  ]);
+  t.like(a, { baseOffset: 0, lastOffset: 1, count: 2 });
+  t.like(b, { baseOffset: 2, lastOffset: 1, count: 0 });
+  t.is(store.streams.get('ck'), 2);
+  t.deepEqual(Buffer.from(store.readBatches('out', 0, 0)[0]!.raw), Buffer.from(raw));
 });
 
 test('closed storage refuses calls with a clear error', async (t) => {

@@ -231,7 +231,9 @@ export class PartitionLog {
     this.checkWritable();
     const enc = encodeRawBatch(input, this.host.limits, this.where);
     if (!enc) {
-      if (options?.alsoWrite) await this.host.env.batch(options.alsoWrite);
+      // Nothing to store, but the extra writes still go through the partition's write order
+      // (after every batch appended before them).
+      if (options?.alsoWrite) return { ...(await this.issue([], [], options.alsoWrite)), inputDeltas: [] };
       return { ...this.emptyResult(), inputDeltas: [] };
     }
     const inputDeltas = new Array<number>(enc.count);
@@ -319,7 +321,7 @@ export class PartitionLog {
     }
     this.issuedNext = g.endOffset = offset;
     this.issuedPosition = g.endPosition = position;
-    this.issuedTail = g.keys[g.keys.length - 1]!;
+    if (g.keys.length) this.issuedTail = g.keys[g.keys.length - 1]!;
     g.bytes += bytes;
     if (alsoWrite) g.alsoWrites.push(alsoWrite);
     const result: AppendResult = { topic: this.topic, partition: this.partition, baseOffset: base, lastOffset: offset - 1, count: offset - base };
@@ -357,7 +359,7 @@ export class PartitionLog {
       this.settled();
       return;
     }
-    const lastKey = g.keys[g.keys.length - 1]!;
+    const lastKey = g.keys.length ? g.keys[g.keys.length - 1]! : this.lastBaseOffset;
     commit
       .then((written) => {
         if (!written) throw this.failure ?? new EddyError('EDDY_STORAGE_WRITE', `write to ${this.where} failed: an earlier write failed; nothing of this write was stored`);
@@ -373,10 +375,12 @@ export class PartitionLog {
           this.settled();
           for (const m of g.members) m.resolve(m.result);
           const first = g.members[0]!.result.baseOffset;
-          const e: AppendEvent = { topic: this.topic, partition: this.partition, baseOffset: first, lastOffset: g.endOffset - 1, count: g.endOffset - first, nextOffset: g.endOffset };
-          this.events.emit('append', e);
-          this.host.emitAppend(e);
-          this.maybeTrimForSize();
+          if (g.endOffset > first) {
+            const e: AppendEvent = { topic: this.topic, partition: this.partition, baseOffset: first, lastOffset: g.endOffset - 1, count: g.endOffset - first, nextOffset: g.endOffset };
+            this.events.emit('append', e);
+            this.host.emitAppend(e);
+            this.maybeTrimForSize();
+          }
         },
         (err) => {
           const mapped = err instanceof EddyError ? err : this.host.mapWriteError(err, g.bytes);
