@@ -1,4 +1,11 @@
 import type { EddyError } from '../errors.js';
+import { SmartModuleRuntimeError } from '../smartmodule/errors.js';
+import { formatRuntimeError } from './format.js';
+
+/** A SmartModule runtime error as Fluvio prints it (the hint, then the `SmartModule Info` block). */
+export function runtimeErrorText(err: SmartModuleRuntimeError): string {
+  return formatRuntimeError({ hint: `${err.module}: ${err.hint}`, offset: err.offset, kind: err.kind, key: err.key, value: err.value });
+}
 
 /**
  * Library errors say how to fix things with the API (`store.createTopic(...)`); on the command
@@ -34,6 +41,13 @@ export function cliMessage(err: EddyError): string {
     }
     case 'EDDY_RECORD_TOO_LARGE':
       return err.message.replace(/raise it with openStorage\(dir, \{ maxRecordBytes: (\d+) \}\) \(CLI: --max-record-bytes\)/, 'raise the limit with --max-record-bytes $1');
+    case 'EDDY_SM_RUNTIME':
+      return err instanceof SmartModuleRuntimeError ? runtimeErrorText(err) : err.message;
+    case 'EDDY_PRODUCE_TRANSFORM': {
+      const cause = (err as { cause?: unknown }).cause;
+      if (!(cause instanceof SmartModuleRuntimeError)) return err.message;
+      return `producer-side SmartModule failed for ${String(e['topic'])}/${String(e['partition'])}, so none of that batch was stored:\n${runtimeErrorText(cause)}`;
+    }
     case 'EDDY_STORAGE_FULL':
       return err.message.replace(/raise it with openStorage\(dir, \{ mapSize: \d+ \}\) \(CLI: --map-size\), or free/, 'free');
     default:

@@ -11,6 +11,7 @@ export class Progress {
   private records = 0;
   private readonly started = Date.now();
   private lastDraw = 0;
+  private drawnRecords = -1;
   private shown = false;
 
   constructor(
@@ -32,7 +33,7 @@ export class Progress {
   /** Final state; prints the summary if anything was shown (or if forced). */
   finish(): void {
     if (!this.shown && !this.options.force) return;
-    this.draw(Date.now());
+    if (this.options.tty || this.drawnRecords !== this.records) this.draw(Date.now());
     if (this.options.tty) this.out.write('\n');
   }
 
@@ -62,6 +63,7 @@ export class Progress {
   private draw(now: number): void {
     this.shown = true;
     this.lastDraw = now;
+    this.drawnRecords = this.records;
     this.out.write(this.options.tty ? `\r\x1b[K${this.line(now)}` : `${this.line(now)}\n`);
   }
 }
