@@ -43,6 +43,8 @@ export interface PipelineOptions {
   rounds?: number;
   workers?: number[];
   log?: (line: string) => void;
+  /** No table on stdout. */
+  quiet?: boolean;
 }
 
 export interface PipelinePoint {
@@ -186,8 +188,8 @@ export async function runPipelineBench(o: PipelineOptions = {}): Promise<Record<
       };
     });
 
-    console.log(`filter ("contains a"), ${records} × ${recordBytes}-byte records in ${batchRecords}-record batches, ${partitions} partitions, from LMDB through the pool`);
-    console.log(table([
+    if (!o.quiet) console.log(`filter ("contains a"), ${records} × ${recordBytes}-byte records in ${batchRecords}-record batches, ${partitions} partitions, from LMDB through the pool`);
+    if (!o.quiet) console.log(table([
       ['workers', 'records/s', 'spread', 'engine 1-thread rec/s', 'efficiency', 'main busy ns/rec', 'read ns/rec', 'submit ns/rec', 'main GC ns/rec', 'module ns/rec', 'worker other ns/rec', 'p50 ms', 'p99 ms'],
       ...points.map((p) => [p.workers, p.records_per_sec, p.spread, p.engine_single_thread_records_per_sec, p.efficiency, p.main_thread_busy_ns, p.storage_read_ns, p.submit_ns, p.main_gc_ns, p.module_ns, p.worker_other_ns, p.latency_ms_p50, p.latency_ms_p99]),
     ]));

@@ -94,8 +94,9 @@ export class PoolRig {
     try {
       await pool.ready();
       const partitions = opts.partitions ?? pool.size;
-      const streams = Array.from({ length: partitions }, (_, p) => new ModuleStream(pool, {
-        id: `bench-${p}`, steps: opts.steps, policy: 'skip', maxInFlight: opts.maxInFlight ?? 4, deadlineMs: opts.deadlineMs ?? 30_000,
+      // Stream ids are the pool's own numbers: unique, so several rigs can share one pool.
+      const streams = Array.from({ length: partitions }, () => new ModuleStream(pool, {
+        steps: opts.steps, policy: 'skip', maxInFlight: opts.maxInFlight ?? 4, deadlineMs: opts.deadlineMs ?? 30_000,
       }));
       const rig = new PoolRig(pool, own, streams, opts);
       const t0 = performance.now();

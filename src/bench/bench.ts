@@ -1,0 +1,393 @@
+import { availableParallelism, cpus } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { WorkerPool } from '../coordinator/pool.js';
+import { packFrame, unpackFrame, type RequestFrame, type ResultFrame } from '../coordinator/frames.js';
+import type { StreamStep } from '../coordinator/stream.js';
+import type { SmartModule } from '../smartmodule/module.js';
+import type { BatchInput } from '../smartmodule/types.js';
+import type { BenchInput } from './input.js';
+import { engineRate, mainThreadChain, PoolRig, recordCount, type BatchSource, type RoundStats } from './runner.js';
+import { histogram, median, percentile, repeatUntilStable, spread, type Histogram } from './stats.js';
+
+/**
+ * `eddy bench`: a module (or chain) through Eddy's worker pool on in-memory batches, one ordered
+ * stream per worker, measured in rounds (one pass over the input each) after a warm-up, repeated
+ * until the spread of the last rounds is small or the time budget is spent; the same at
+ * W = 1..cores; optionally against a second module on identical input, in alternating rounds.
+ */
+
+export interface BenchChain {
+  /** How the chain is named in reports (file name, or the transforms file). */
+  label: string;
+  steps: StreamStep[];
+  /** Where each step's module came from. */
+  sources: string[];
+  /** Compile time of each module (ms). */
+  compileMs: number[];
+}
+
+export interface BenchOptions {
+  chain: BenchChain;
+  compare?: BenchChain | undefined;
+  input: BenchInput;
+  /** Workers of the main measurement. */
+  workers: number;
+  /** Worker counts to measure (the scaling curve); must include `workers`. */
+  scaling: number[];
+  /** Time budget per measured configuration (ms). */
+  durationMs: number;
+  /** Stop repeating once the last rounds' spread is at most this. Default 0.05. */
+  maxSpread?: number;
+  /** Submissions outstanding per stream. Default 4. */
+  maxInFlight?: number;
+  progress?: (line: string) => void;
+}
+
+export interface TimeSplit {
+  /** Main thread: packing request frames and posting them to the workers. */
+  host_encode: number;
+  /** Worker side of the frames: unpacking requests, copying outputs into result frames (calibrated on the main thread). */
+  host_copy: number;
+  /** Main thread: receiving result frames, unpacking, delivering in order. */
+  host_decode: number;
+  /** Main thread: garbage collection. */
+  host_gc: number;
+  /** Workers: inside the engine (input into guest memory, the module's function, output read). */
+  module: number;
+  /** Workers: the rest of their time (message passing, wake-ups, waiting for work). */
+  ipc: number;
+}
+
+export interface ScalingPoint {
+  workers: number;
+  records_per_sec: number;
+  spread: number;
+  rounds: number;
+  /** records/s ÷ (workers × the single-thread engine records/s measured in the same rounds). */
+  efficiency: number;
+  engine_single_thread_records_per_sec: number;
+  batch_latency_ms_p50: number;
+  batch_latency_ms_p99: number;
+}
+
+export interface CompareSide {
+  label: string;
+  records_per_sec: number;
+  ns_per_record: number;
+  selectivity: number;
+  batch_latency_ms_p50: number;
+  engine_single_thread_records_per_sec: number;
+  errors: number;
+}
+
+export interface BenchReport {
+  tool: 'eddy bench';
+  machine: { cpu: string; cores: number; node: string; platform: string; date: string };
+  module: { label: string; steps: { source: string; name: string; kind: string; size: number; sha256: string; params: Record<string, string> }[] };
+  input: { description: string; source: string; records: number; batches: number; batch_size: number; bytes: number; value_bytes: number; seed: number | null; sample: string[] };
+  workers: number;
+  partitions: number;
+  /** End-to-end input records per second at `workers`. */
+  records_per_sec: number;
+  records_out_per_sec: number;
+  mb_per_sec_in: number;
+  mb_per_sec_out: number;
+  /** Wall time per input record (1e9 / records_per_sec). */
+  ns_per_record: number;
+  /** Output records ÷ input records. */
+  selectivity: number;
+  spread: number;
+  rounds: number;
+  stable: boolean;
+  batch_latency_ms_p50: number;
+  batch_latency_ms_p99: number;
+  batch_latency_histogram_ms: Histogram;
+  /** Thread time per input record (ns), see TimeSplit. */
+  time_split_ns_per_record: TimeSplit;
+  main_thread_utilisation: number;
+  peak_module_memory_bytes: number;
+  compile_ms: number;
+  instantiate_ms: number;
+  init_ms: number;
+  stream_open_ms: number;
+  encode_input_ns_per_record: number;
+  engine_single_thread_records_per_sec: number;
+  efficiency: number;
+  errors: number;
+  first_error: string | null;
+  scaling: ScalingPoint[];
+  compare?: { a: CompareSide; b: CompareSide; ratio: number; spread: number; rounds: number; engine_ratio: number; workers: number };
+  duration_ms: number;
+}
+
+interface Measured {
+  workers: number;
+  partitions: number;
+  rounds: RoundStats[];
+  engine: number[];
+  efficiencies: number[];
+  stable: boolean;
+  spread: number;
+  openMs: number;
+}
+
+const rateOf = (s: RoundStats): number => (s.recordsIn * 1000) / s.elapsedMs;
+
+/** The input split over `partitions` streams, batch i to partition i mod P; `passes()` passes per round. */
+function memorySource(batches: readonly BatchInput[], partitions: number, passes: () => number): BatchSource {
+  const parts: BatchInput[][] = Array.from({ length: partitions }, () => []);
+  batches.forEach((b, i) => parts[i % partitions]!.push(b));
+  return (p) => Array.from({ length: passes() }, () => parts[p]!);
+}
+
+/** Shortest round worth timing (ms): small inputs are passed over several times per round. */
+const MIN_ROUND_MS = 150;
+
+/** Instantiate and init times of a chain on the main thread (ms, median of a few). */
+export function instanceTimes(steps: readonly StreamStep[]): { instantiateMs: number; initMs: number } {
+  const inst: number[] = [];
+  const full: number[] = [];
+  for (let r = 0; r < 5; r++) {
+    let a = 0, b = 0;
+    for (const s of steps) {
+      // Bare instantiation: every import stubbed (a SmartModule imports only functions).
+      const stubs: WebAssembly.Imports = {};
+      for (const imp of WebAssembly.Module.imports(s.module.compiled)) (stubs[imp.module] ??= {})[imp.name] = () => 0;
+      let t = performance.now();
+      new WebAssembly.Instance(s.module.compiled, stubs);
+      a += performance.now() - t;
+      t = performance.now();
+      const i = s.module.instantiate({ params: s.params ?? {} });
+      b += performance.now() - t;
+      i.dispose();
+    }
+    inst.push(a);
+    full.push(b);
+  }
+  const instantiateMs = median(inst);
+  const hasInit = steps.some((s) => s.module.hasInit);
+  return { instantiateMs, initMs: hasInit ? Math.max(0, median(full) - instantiateMs) : 0 };
+}
+
+/**
+ * Worker-side frame work per record, calibrated on the main thread with the same batches: unpack
+ * a request frame, pack a result frame holding the chain's real output.
+ */
+function frameCopyNs(steps: readonly StreamStep[], batches: readonly BatchInput[]): number {
+  const sample = batches.slice(0, Math.min(batches.length, 50));
+  const chain = mainThreadChain(steps);
+  const requests = sample.map((b, i) => packFrame({ seq: i, batches: [{ baseOffset: b.baseOffset, baseTimestamp: b.baseTimestamp, raw: b.raw }] } satisfies RequestFrame));
+  const results: ResultFrame[] = sample.map((b, i) => {
+    const out = chain.processWith(b, 'skip');
+    return { seq: i, results: [{ raw: out.raw.slice(), count: out.count, accumulators: chain.accumulators, error: null, skipped: [] }], metrics: chain.metrics.map((m) => ({ ...m })), fatal: null };
+  });
+  chain.dispose();
+  const records = sample.reduce((n, b) => n + recordCount(b.raw), 0);
+  const once = (): number => {
+    const t = performance.now();
+    for (const r of requests) unpackFrame<RequestFrame>(r);
+    for (const r of results) packFrame(r);
+    return performance.now() - t;
+  };
+  once();
+  const times: number[] = [];
+  for (let i = 0; i < 5; i++) times.push(once());
+  return records > 0 ? (median(times) * 1e6) / records : 0;
+}
+
+async function measure(
+  opts: BenchOptions, chain: BenchChain, workers: number, pool: WorkerPool | null, label: string,
+): Promise<Measured> {
+  const say = opts.progress ?? (() => {});
+  const own = pool ?? new WorkerPool({ workers });
+  const rig = await PoolRig.open({ workers, pool: own, steps: chain.steps, maxInFlight: opts.maxInFlight ?? 4, partitions: workers });
+  const engineChain = mainThreadChain(chain.steps);
+  try {
+    let passes = 1;
+    const source = memorySource(opts.input.batches, rig.partitions, () => passes);
+    // Warm-up: at least one round and about 300 ms (JIT, worker instances, guest memory growth);
+    // then as many passes per round as make it last MIN_ROUND_MS.
+    const w0 = performance.now();
+    engineRate(engineChain, opts.input.batches, 100);
+    let pass: RoundStats;
+    do pass = await rig.round(source); while (performance.now() - w0 < 300);
+    passes = Math.min(1000, Math.max(1, Math.ceil(MIN_ROUND_MS / Math.max(0.01, pass.elapsedMs))));
+    const engine: number[] = [];
+    const efficiencies: number[] = [];
+    let last = 200;
+    const res = await repeatUntilStable(async (i) => {
+      const e = engineRate(engineChain, opts.input.batches, Math.min(300, Math.max(100, last))).recordsPerSec;
+      const s = await rig.round(source);
+      last = s.elapsedMs;
+      engine.push(e);
+      efficiencies.push(rateOf(s) / (workers * e));
+      say(`${label} W=${workers} round ${i + 1}: ${fmtRate(rateOf(s))} records/s (engine alone ${fmtRate(e)}/s per thread)`);
+      return s;
+    }, rateOf, { minRounds: 3, maxRounds: 50, window: 3, maxSpread: opts.maxSpread ?? 0.05, budgetMs: opts.durationMs });
+    return { workers, partitions: rig.partitions, rounds: res.window, engine: engine.slice(-res.window.length), efficiencies: efficiencies.slice(-res.window.length), stable: res.stable, spread: res.spread, openMs: rig.openMs };
+  } finally {
+    engineChain.dispose();
+    await rig.close();
+    if (!pool) await own.close();
+  }
+}
+
+export function fmtRate(n: number): string {
+  if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}k`;
+  return n.toFixed(0);
+}
+
+function point(m: Measured): ScalingPoint {
+  const rates = m.rounds.map(rateOf);
+  const lat = m.rounds.flatMap((s) => s.latenciesMs);
+  return {
+    workers: m.workers,
+    records_per_sec: median(rates),
+    spread: spread(rates),
+    rounds: m.rounds.length,
+    efficiency: median(m.efficiencies),
+    engine_single_thread_records_per_sec: median(m.engine),
+    batch_latency_ms_p50: percentile(lat, 50),
+    batch_latency_ms_p99: percentile(lat, 99),
+  };
+}
+
+async function compareRun(opts: BenchOptions, a: BenchChain, b: BenchChain): Promise<NonNullable<BenchReport['compare']>> {
+  const say = opts.progress ?? (() => {});
+  const W = opts.workers;
+  const pool = new WorkerPool({ workers: W });
+  const rigs: PoolRig[] = [];
+  const chains = [mainThreadChain(a.steps), mainThreadChain(b.steps)];
+  try {
+    rigs.push(await PoolRig.open({ workers: W, pool, steps: a.steps, partitions: W, maxInFlight: opts.maxInFlight ?? 4 }));
+    rigs.push(await PoolRig.open({ workers: W, pool, steps: b.steps, partitions: W, maxInFlight: opts.maxInFlight ?? 4 }));
+    let passes = 1;
+    const source = memorySource(opts.input.batches, W, () => passes);
+    const w0 = performance.now();
+    let pass: RoundStats;
+    do { pass = await rigs[0]!.round(source); await rigs[1]!.round(source); } while (performance.now() - w0 < 300);
+    passes = Math.min(1000, Math.max(1, Math.ceil(MIN_ROUND_MS / Math.max(0.01, pass.elapsedMs))));
+    const sa: RoundStats[] = [], sb: RoundStats[] = [], ea: number[] = [], eb: number[] = [];
+    const res = await repeatUntilStable(async (i) => {
+      const x = await rigs[0]!.round(source);
+      const y = await rigs[1]!.round(source);
+      ea.push(engineRate(chains[0]!, opts.input.batches, 120).recordsPerSec);
+      eb.push(engineRate(chains[1]!, opts.input.batches, 120).recordsPerSec);
+      sa.push(x); sb.push(y);
+      const ratio = rateOf(x) / rateOf(y);
+      say(`compare W=${W} round ${i + 1}: ${a.label} ${fmtRate(rateOf(x))}/s, ${b.label} ${fmtRate(rateOf(y))}/s, ratio ${ratio.toFixed(3)}`);
+      return ratio;
+    }, (r) => r, { minRounds: 3, maxRounds: 50, window: 5, maxSpread: opts.maxSpread ?? 0.05, budgetMs: opts.durationMs * 2 });
+    const k = res.window.length;
+    const side = (label: string, s: RoundStats[], e: number[]): CompareSide => {
+      const w = s.slice(-k);
+      const rate = median(w.map(rateOf));
+      const recIn = w.reduce((n, x) => n + x.recordsIn, 0);
+      return {
+        label, records_per_sec: rate, ns_per_record: 1e9 / rate,
+        selectivity: recIn > 0 ? w.reduce((n, x) => n + x.recordsOut, 0) / recIn : 0,
+        batch_latency_ms_p50: percentile(w.flatMap((x) => x.latenciesMs), 50),
+        engine_single_thread_records_per_sec: median(e.slice(-k)),
+        errors: w.reduce((n, x) => n + x.errors, 0),
+      };
+    };
+    const A = side(a.label, sa, ea), B = side(b.label, sb, eb);
+    const engineRatios = ea.slice(-k).map((x, i) => x / eb.slice(-k)[i]!);
+    return { a: A, b: B, ratio: median(res.window), spread: res.spread, rounds: res.results.length, engine_ratio: median(engineRatios), workers: W };
+  } finally {
+    for (const c of chains) c.dispose();
+    for (const r of rigs) await r.close();
+    await pool.close();
+  }
+}
+
+export async function runBench(opts: BenchOptions): Promise<BenchReport> {
+  const t0 = performance.now();
+  const say = opts.progress ?? (() => {});
+  const { chain, input } = opts;
+  const times = instanceTimes(chain.steps);
+  const copyNs = frameCopyNs(chain.steps, input.batches);
+
+  const counts = [...new Set([...opts.scaling, opts.workers])].sort((x, y) => x - y);
+  const measured: Measured[] = [];
+  for (const w of counts) measured.push(await measure(opts, chain, w, null, chain.label));
+  const main = measured.find((m) => m.workers === opts.workers)!;
+
+  const rounds = main.rounds;
+  const sum = (f: (s: RoundStats) => number) => rounds.reduce((n, s) => n + f(s), 0);
+  const recIn = sum((s) => s.recordsIn);
+  const perRecord = (f: (s: RoundStats) => number) => (recIn > 0 ? (sum(f) * 1e6) / recIn : 0);
+  const rates = rounds.map(rateOf);
+  const rate = median(rates);
+  const elapsed = sum((s) => s.elapsedMs);
+  const selectivity = recIn > 0 ? sum((s) => s.recordsOut) / recIn : 0;
+  const lat = rounds.flatMap((s) => s.latenciesMs);
+  const hostEncode = perRecord((s) => s.submitMs);
+  const hostGc = perRecord((s) => s.gcMs);
+  const hostDecode = Math.max(0, perRecord((s) => s.mainBusyMs) - hostEncode - hostGc - perRecord((s) => s.readMs));
+  const moduleNs = perRecord((s) => s.moduleMs);
+  const workerNs = perRecord((s) => s.elapsedMs * main.workers);
+  const p = point(main);
+
+  const report: BenchReport = {
+    tool: 'eddy bench',
+    machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: availableParallelism(), node: process.version, platform: `${process.platform}-${process.arch}`, date: new Date().toISOString() },
+    module: {
+      label: chain.label,
+      steps: chain.steps.map((s, i) => ({
+        source: chain.sources[i]!, name: s.module.name, kind: s.module.kind, size: s.module.size, sha256: s.module.sha256, params: { ...(s.params ?? {}) },
+      })),
+    },
+    input: {
+      description: input.description, source: input.source, records: input.records, batches: input.batches.length, batch_size: input.batchSize,
+      bytes: input.bytes, value_bytes: input.valueBytes, seed: input.seed, sample: input.sample,
+    },
+    workers: main.workers,
+    partitions: main.partitions,
+    records_per_sec: rate,
+    records_out_per_sec: rate * selectivity,
+    mb_per_sec_in: elapsed > 0 ? sum((s) => s.bytesIn) / elapsed / 1e3 : 0,
+    mb_per_sec_out: elapsed > 0 ? sum((s) => s.bytesOut) / elapsed / 1e3 : 0,
+    ns_per_record: 1e9 / rate,
+    selectivity,
+    spread: spread(rates),
+    rounds: rounds.length,
+    stable: main.stable,
+    batch_latency_ms_p50: percentile(lat, 50),
+    batch_latency_ms_p99: percentile(lat, 99),
+    batch_latency_histogram_ms: histogram(lat, 30),
+    time_split_ns_per_record: {
+      host_encode: hostEncode,
+      host_copy: copyNs,
+      host_decode: hostDecode,
+      host_gc: hostGc,
+      module: moduleNs,
+      ipc: Math.max(0, workerNs - moduleNs - copyNs),
+    },
+    main_thread_utilisation: elapsed > 0 ? sum((s) => s.mainBusyMs) / elapsed : 0,
+    peak_module_memory_bytes: Math.max(...measured.flatMap((m) => m.rounds.map((s) => s.peakMemoryBytes))),
+    compile_ms: chain.compileMs.reduce((n, x) => n + x, 0),
+    instantiate_ms: times.instantiateMs,
+    init_ms: times.initMs,
+    stream_open_ms: main.openMs,
+    encode_input_ns_per_record: input.records > 0 ? (input.encodeMs * 1e6) / input.records : 0,
+    engine_single_thread_records_per_sec: p.engine_single_thread_records_per_sec,
+    efficiency: p.efficiency,
+    errors: sum((s) => s.errors),
+    first_error: rounds.find((s) => s.firstError)?.firstError ?? null,
+    scaling: measured.filter((m) => opts.scaling.includes(m.workers)).map(point),
+    duration_ms: 0,
+  };
+  if (opts.compare) {
+    say(`comparing ${chain.label} with ${opts.compare.label} at W=${opts.workers}`);
+    report.compare = await compareRun(opts, chain, opts.compare);
+  }
+  report.duration_ms = performance.now() - t0;
+  return report;
+}
+
+/** The chain's kind(s), e.g. "filter" or "filter → map". */
+export function kindsOf(steps: readonly { module: SmartModule }[]): string {
+  return steps.map((s) => s.module.kind).join(' → ');
+}

@@ -1,0 +1,200 @@
+import type { BenchReport, TimeSplit } from './bench.js';
+
+/**
+ * `eddy bench --html`: one self-contained HTML file (inline CSS and SVG, no scripts or fonts from
+ * anywhere else) with the summary table and three charts: throughput against workers (with the
+ * ideal W × single-thread line), the batch latency histogram, and the time split per record.
+ * A small inline script marks, once the page is laid out, how many charts have a non-empty box
+ * (`<body data-charts-rendered="N">`), so a headless browser can check the page renders.
+ */
+
+const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+function num(n: number, digits = 3): string {
+  if (!Number.isFinite(n)) return '–';
+  const a = Math.abs(n);
+  if (a >= 1e9) return `${(n / 1e9).toFixed(2)}G`;
+  if (a >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
+  if (a >= 1e4) return `${(n / 1e3).toFixed(1)}k`;
+  if (a >= 100 || Number.isInteger(n)) return n.toFixed(0);
+  return n.toPrecision(digits);
+}
+
+/** Round axis maximum and tick step for values up to `max`. */
+function axis(max: number, ticks = 5): { top: number; step: number } {
+  if (!(max > 0)) return { top: 1, step: 0.2 };
+  const raw = max / ticks;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw)!;
+  return { top: Math.ceil(max / step) * step, step };
+}
+
+const W = 640, H = 300, L = 70, R = 20, T = 20, B = 50;
+const PW = W - L - R, PH = H - T - B;
+
+function frame(id: string, title: string, body: string, xLabel: string, yLabel: string): string {
+  return `<figure><svg id="${id}" class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${esc(title)}">
+<title>${esc(title)}</title>
+<rect x="0" y="0" width="${W}" height="${H}" fill="#fff"/>
+${body}
+<line x1="${L}" y1="${T + PH}" x2="${L + PW}" y2="${T + PH}" stroke="#333"/>
+<line x1="${L}" y1="${T}" x2="${L}" y2="${T + PH}" stroke="#333"/>
+<text x="${L + PW / 2}" y="${H - 8}" text-anchor="middle" class="lbl">${esc(xLabel)}</text>
+<text x="14" y="${T + PH / 2}" text-anchor="middle" class="lbl" transform="rotate(-90 14 ${T + PH / 2})">${esc(yLabel)}</text>
+</svg><figcaption>${esc(title)}</figcaption></figure>`;
+}
+
+function yTicks(top: number, step: number): string {
+  let s = '';
+  for (let v = 0; v <= top + step / 2; v += step) {
+    const y = T + PH - (v / top) * PH;
+    s += `<line x1="${L}" y1="${y.toFixed(1)}" x2="${L + PW}" y2="${y.toFixed(1)}" stroke="#e4e4e4"/><text x="${L - 6}" y="${(y + 4).toFixed(1)}" text-anchor="end" class="tick">${num(v)}</text>\n`;
+  }
+  return s;
+}
+
+export function scalingChart(r: BenchReport): string {
+  const pts = r.scaling;
+  const ideal = pts.map((p) => p.workers * p.engine_single_thread_records_per_sec);
+  const { top, step } = axis(Math.max(...pts.map((p) => p.records_per_sec), ...ideal));
+  const slot = PW / Math.max(1, pts.length);
+  let body = yTicks(top, step);
+  pts.forEach((p, i) => {
+    const x = L + i * slot + slot * 0.2;
+    const h = (p.records_per_sec / top) * PH;
+    body += `<rect class="bar" x="${x.toFixed(1)}" y="${(T + PH - h).toFixed(1)}" width="${(slot * 0.6).toFixed(1)}" height="${h.toFixed(1)}" fill="#3b73b9"><title>W=${p.workers}: ${num(p.records_per_sec)} records/s (efficiency ${p.efficiency.toFixed(2)})</title></rect>`;
+    body += `<text x="${(L + i * slot + slot / 2).toFixed(1)}" y="${T + PH + 16}" text-anchor="middle" class="tick">${p.workers}</text>`;
+    body += `<text x="${(L + i * slot + slot / 2).toFixed(1)}" y="${(T + PH - h - 5).toFixed(1)}" text-anchor="middle" class="val">${num(p.records_per_sec)}</text>`;
+  });
+  const line = ideal.map((v, i) => `${(L + i * slot + slot / 2).toFixed(1)},${(T + PH - (v / top) * PH).toFixed(1)}`).join(' ');
+  body += `<polyline points="${line}" fill="none" stroke="#d9822b" stroke-width="2" stroke-dasharray="6 4"/>`;
+  body += ideal.map((v, i) => `<circle cx="${(L + i * slot + slot / 2).toFixed(1)}" cy="${(T + PH - (v / top) * PH).toFixed(1)}" r="3.5" fill="#d9822b"><title>ideal: ${num(v)} records/s</title></circle>`).join('');
+  body += `<rect x="${L + 10}" y="${T + 4}" width="12" height="12" fill="#3b73b9"/><text x="${L + 28}" y="${T + 14}" class="tick">measured (end to end)</text>`;
+  body += `<line x1="${L + 170}" y1="${T + 10}" x2="${L + 194}" y2="${T + 10}" stroke="#d9822b" stroke-width="2" stroke-dasharray="6 4"/><text x="${L + 200}" y="${T + 14}" class="tick">W × engine alone on one thread</text>`;
+  return frame('chart-scaling', 'Throughput against worker threads', body, 'worker threads (W)', 'input records/s');
+}
+
+export function latencyChart(r: BenchReport): string {
+  const h = r.batch_latency_histogram_ms;
+  const maxCount = Math.max(1, ...h.counts);
+  const { top, step } = axis(maxCount);
+  let body = yTicks(top, step);
+  const n = Math.max(1, h.counts.length);
+  const bw = PW / n;
+  h.counts.forEach((c, i) => {
+    const bh = (c / top) * PH;
+    body += `<rect class="bar" x="${(L + i * bw + 0.5).toFixed(1)}" y="${(T + PH - bh).toFixed(1)}" width="${Math.max(1, bw - 1).toFixed(1)}" height="${bh.toFixed(1)}" fill="#4f9a6b"><title>${num(h.edges[i]!)}–${num(h.edges[i]! + h.width)} ms: ${c}</title></rect>`;
+  });
+  const lo = h.edges[0] ?? 0;
+  const span = h.width * n || 1;
+  for (let i = 0; i <= 4; i++) {
+    const v = lo + (span * i) / 4;
+    body += `<text x="${(L + (PW * i) / 4).toFixed(1)}" y="${T + PH + 16}" text-anchor="middle" class="tick">${num(v)}</text>`;
+  }
+  for (const [label, v] of [['p50', r.batch_latency_ms_p50], ['p99', r.batch_latency_ms_p99]] as const) {
+    const x = L + Math.min(1, Math.max(0, (v - lo) / span)) * PW;
+    body += `<line x1="${x.toFixed(1)}" y1="${T}" x2="${x.toFixed(1)}" y2="${T + PH}" stroke="#b03a2e" stroke-dasharray="3 3"/><text x="${(x + 3).toFixed(1)}" y="${T + 12}" class="tick" fill="#b03a2e">${label} ${num(v)} ms</text>`;
+  }
+  return frame('chart-latency', `Batch latency (submit → result), ${r.input.batch_size}-record batches, W=${r.workers}`, body, 'milliseconds', 'batches');
+}
+
+const SPLIT: [keyof TimeSplit, string, string][] = [
+  ['host_encode', 'host encode (pack + post)', '#6c8ebf'],
+  ['host_copy', 'host copy (worker frames)', '#9ab7d8'],
+  ['host_decode', 'host decode (receive + unpack)', '#b7a3d6'],
+  ['host_gc', 'host GC (main thread)', '#c9c9c9'],
+  ['module', 'module (engine in workers)', '#4f9a6b'],
+  ['ipc', 'IPC + waiting (workers)', '#d9822b'],
+];
+
+export function splitChart(r: BenchReport): string {
+  const s = r.time_split_ns_per_record;
+  const total = SPLIT.reduce((n, [k]) => n + s[k], 0) || 1;
+  const { top, step } = axis(total);
+  let body = '';
+  for (let v = 0; v <= top + step / 2; v += step) {
+    const x = L + (v / top) * PW;
+    body += `<line x1="${x.toFixed(1)}" y1="${T}" x2="${x.toFixed(1)}" y2="${T + PH}" stroke="#e4e4e4"/><text x="${x.toFixed(1)}" y="${T + PH + 16}" text-anchor="middle" class="tick">${num(v)}</text>`;
+  }
+  let x = L;
+  const barY = T + 20, barH = 50;
+  for (const [k, label, color] of SPLIT) {
+    const w = (s[k] / top) * PW;
+    body += `<rect class="bar" x="${x.toFixed(1)}" y="${barY}" width="${Math.max(0, w).toFixed(1)}" height="${barH}" fill="${color}"><title>${esc(label)}: ${num(s[k])} ns/record (${((100 * s[k]) / total).toFixed(1)}%)</title></rect>`;
+    x += w;
+  }
+  SPLIT.forEach(([k, label, color], i) => {
+    const col = i % 2, row = Math.floor(i / 2);
+    const lx = L + 10 + col * 280, ly = barY + barH + 30 + row * 22;
+    body += `<rect x="${lx}" y="${ly - 10}" width="12" height="12" fill="${color}"/><text x="${lx + 18}" y="${ly}" class="tick">${esc(label)}: ${num(s[k])} ns (${((100 * s[k]) / total).toFixed(0)}%)</text>`;
+  });
+  return frame('chart-split', `Where the time goes: thread time per input record, W=${r.workers}`, body, 'nanoseconds of thread time per input record', '');
+}
+
+function compareChart(r: BenchReport): string {
+  const c = r.compare!;
+  const sides = [c.a, c.b];
+  const { top, step } = axis(Math.max(...sides.map((s) => s.records_per_sec)));
+  let body = yTicks(top, step);
+  const slot = PW / 2;
+  sides.forEach((s, i) => {
+    const h = (s.records_per_sec / top) * PH;
+    body += `<rect class="bar" x="${(L + i * slot + slot * 0.25).toFixed(1)}" y="${(T + PH - h).toFixed(1)}" width="${(slot * 0.5).toFixed(1)}" height="${h.toFixed(1)}" fill="${i === 0 ? '#3b73b9' : '#8e6bbf'}"/>`;
+    body += `<text x="${(L + i * slot + slot / 2).toFixed(1)}" y="${T + PH + 16}" text-anchor="middle" class="tick">${esc(s.label)}</text>`;
+    body += `<text x="${(L + i * slot + slot / 2).toFixed(1)}" y="${(T + PH - h - 5).toFixed(1)}" text-anchor="middle" class="val">${num(s.records_per_sec)}</text>`;
+  });
+  return frame('chart-compare', `Compared on identical input, W=${c.workers}: ratio ${c.ratio.toFixed(3)} (spread ${(c.spread * 100).toFixed(1)}%)`, body, 'module', 'input records/s');
+}
+
+export function renderHtml(r: BenchReport): string {
+  const rows: [string, string][] = [
+    ['module', `${r.module.label} (${r.module.steps.map((s) => s.kind).join(' → ')})`],
+    ['input', r.input.description],
+    ['workers / partitions', `${r.workers} / ${r.partitions}`],
+    ['records/s in (end to end)', `${num(r.records_per_sec)} (spread ${(r.spread * 100).toFixed(1)}% over ${r.rounds} rounds${r.stable ? '' : ', not settled'})`],
+    ['records/s out', num(r.records_out_per_sec)],
+    ['MB/s in / out', `${r.mb_per_sec_in.toFixed(1)} / ${r.mb_per_sec_out.toFixed(1)}`],
+    ['ns per record', num(r.ns_per_record)],
+    ['selectivity (out/in)', r.selectivity.toFixed(3)],
+    ['batch latency p50 / p99', `${num(r.batch_latency_ms_p50)} / ${num(r.batch_latency_ms_p99)} ms`],
+    ['engine alone, one thread', `${num(r.engine_single_thread_records_per_sec)} records/s; efficiency ${r.efficiency.toFixed(2)}`],
+    ['peak module memory', `${(r.peak_module_memory_bytes / 1048576).toFixed(1)} MiB`],
+    ['compile / instantiate / init', `${r.compile_ms.toFixed(2)} / ${r.instantiate_ms.toFixed(3)} / ${r.init_ms.toFixed(3)} ms`],
+    ['errors', r.errors > 0 ? `${r.errors} (first: ${r.first_error})` : '0'],
+    ['machine', `${r.machine.cpu}, ${r.machine.cores} cores, Node ${r.machine.node}, ${r.machine.date}`],
+  ];
+  const table = rows.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join('\n');
+  const scaling = r.scaling.map((p) => `<tr><td>${p.workers}</td><td>${num(p.records_per_sec)}</td><td>${(p.spread * 100).toFixed(1)}%</td><td>${p.efficiency.toFixed(2)}</td><td>${num(p.batch_latency_ms_p50)}</td><td>${num(p.batch_latency_ms_p99)}</td></tr>`).join('\n');
+  const charts = [scalingChart(r), latencyChart(r), splitChart(r), ...(r.compare ? [compareChart(r)] : [])];
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>eddy bench: ${esc(r.module.label)}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>
+body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; max-width: 1000px; }
+h1 { font-size: 20px; } h2 { font-size: 16px; margin-top: 28px; }
+table { border-collapse: collapse; } th, td { padding: 3px 10px; border-bottom: 1px solid #ddd; text-align: left; vertical-align: top; }
+th { font-weight: 600; color: #444; }
+figure { margin: 16px 0; } figcaption { color: #555; font-size: 13px; }
+svg.chart { max-width: 100%; height: auto; border: 1px solid #ddd; }
+.tick { font-size: 11px; fill: #444; } .lbl { font-size: 12px; fill: #222; } .val { font-size: 11px; fill: #222; }
+</style></head>
+<body data-charts="${charts.length}">
+<h1>eddy bench: ${esc(r.module.label)}</h1>
+<table>${table}</table>
+<h2>Charts</h2>
+${charts.join('\n')}
+<h2>Scaling</h2>
+<table><tr><th>workers</th><th>records/s</th><th>spread</th><th>efficiency</th><th>p50 ms</th><th>p99 ms</th></tr>
+${scaling}</table>
+<h2>Raw result</h2>
+<pre id="raw">${esc(JSON.stringify(r, null, 2))}</pre>
+<script>
+addEventListener('load', function () {
+  var n = 0;
+  document.querySelectorAll('svg.chart').forEach(function (s) { var b = s.getBoundingClientRect(); if (b.width > 0 && b.height > 0 && s.querySelectorAll('.bar').length > 0) n++; });
+  document.body.setAttribute('data-charts-rendered', String(n));
+});
+</script>
+</body></html>
+`;
+}
