@@ -5,6 +5,7 @@ import { processIO, type CliContext, type CliIO } from './format.js';
 import { registerBuildCommand } from './build.js';
 import { registerGenerateCommand } from './generate.js';
 import { registerTestCommand } from './test-command.js';
+import { registerBenchCommand } from './bench.js';
 import { registerTopicCommand } from './topic.js';
 import { registerSmartModuleCommand } from './smart-module.js';
 import { registerProduceCommand } from './produce.js';
@@ -35,7 +36,7 @@ const COMMANDS: readonly Registrar[] = [
   registerGenerateCommand,
   registerBuildCommand,
   registerTestCommand,
-  // registerBenchCommand (src/cli/bench.ts) goes here.
+  registerBenchCommand,
 ];
 
 const DESCRIPTION =
