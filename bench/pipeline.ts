@@ -66,7 +66,8 @@ export interface PipelinePoint {
   latency_ms_p99: number;
 }
 
-async function fill(store: Storage, partitions: number, records: number, size: number, batch: number): Promise<void> {
+/** Topic `bench` with `records` sample records (bench/lib/records.ts) spread over `partitions`. */
+export async function fill(store: Storage, partitions: number, records: number, size: number, batch: number): Promise<void> {
   await store.createTopic('bench', { partitions, retentionMs: null, maxPartitionBytes: null });
   const perPartition = Math.ceil(records / partitions);
   for (let p = 0; p < partitions; p++) {
@@ -81,7 +82,7 @@ async function fill(store: Storage, partitions: number, records: number, size: n
 }
 
 /** One pass over every partition, from the first stored offset, 1 MiB per read. */
-function storageSource(store: Storage): BatchSource {
+export function storageSource(store: Storage): BatchSource {
   return function* (p: number): Generator<BatchInput[]> {
     const log = store.partition('bench', p);
     let from = log.startOffset;
