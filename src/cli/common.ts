@@ -122,8 +122,8 @@ export function isTTY(stream: unknown): boolean {
  * Writes to stdout and waits for it to drain when the stream asks (a slow pipe holds the command
  * back instead of buffering without bound). A closed pipe (`| head`) ends the command quietly.
  */
-export async function writeOut(io: CliIO, text: string): Promise<void> {
-  if (text === '') return;
+export async function writeOut(io: CliIO, text: string | Uint8Array): Promise<void> {
+  if (text.length === 0) return;
   const out = io.stdout as CliIO['stdout'] & { once?: (e: string, f: () => void) => void; writableNeedDrain?: boolean; destroyed?: boolean };
   if (out.destroyed) throw new OutputClosed();
   const ok = out.write(text);
