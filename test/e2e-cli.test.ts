@@ -76,14 +76,20 @@ test('the quickstart story through the real CLI', async (t) => {
   t.regex(await ok(['smart-module', 'create', 'keep-a', '--wasm-file', 'filter.wasm']), /^smartmodule "keep-a" has been created \(filter, \d+ bytes\)\n$/);
   t.regex(await ok(['sm', 'list']), /^ NAME +STATUS +SIZE\n keep-a +ready +\d+\n$/);
 
-  // Produce and consume, through a filter by registered name and by path.
+  // Produce and consume: all of it, the tail with keys, one record with a template; an unknown topic.
   await ok(['produce', 'fruit'], 'apple\nkiwi\nbanana\nplum\ngrape\n');
   t.is(await ok(['consume', 'fruit', '-B', '-d']), 'apple\nkiwi\nbanana\nplum\ngrape\n');
-  t.is(await ok(['consume', 'fruit', '-B', '-d', '--filter', 'keep-a']), 'apple\nbanana\ngrape\n');
-  t.is(await ok(['consume', 'fruit', '-B', '-d', '--filter', 'filter.wasm']), 'apple\nbanana\ngrape\n');
   const unknown = await eddy(['consume', 'vegetables', '-B', '-d']);
   t.is(unknown.code, 1);
   t.is(unknown.stderr, 'Error: topic "vegetables" does not exist; create it with `eddy topic create vegetables` (`eddy topic list` shows the topics)\n');
+  t.is(await ok(['consume', 'fruit', '-T', '2', '-d', '-k']), '[null] plum\n[null] grape\n');
+  await ok(['produce', 'fruit', '--key', 'dessert'], 'apple pie\n');
+  t.is(await ok(['consume', 'fruit', '-o', '-1', '-d', '--format', '{{offset}} [{{key}}] {{value}}']), '5 [dessert] apple pie\n');
+
+  // Through a filter by registered name and by path, a map by path.
+  t.is(await ok(['consume', 'fruit', '-B', '-d', '--filter', 'keep-a']), 'apple\nbanana\ngrape\napple pie\n');
+  t.is(await ok(['consume', 'fruit', '-B', '-d', '--filter', 'filter.wasm']), 'apple\nbanana\ngrape\napple pie\n');
+  t.is(await ok(['consume', 'fruit', '-B', '-d', '--map', 'map-uppercase.wasm']), 'APPLE\nKIWI\nBANANA\nPLUM\nGRAPE\nAPPLE PIE\n');
 
   // A transforms.yaml chain with look_back, and an aggregate with an initial value.
   await ok(['produce', 'numbers'], '4\n9\n2\n12\n6\n');
@@ -97,13 +103,13 @@ test('the quickstart story through the real CLI', async (t) => {
   writeFileSync(join(work, 'shout.yaml'), 'transforms:\n  - uses: keep-a\n  - uses: map-uppercase.wasm\n');
   t.regex(await ok(['derive', 'create', 'shout', '--source', 'fruit', '--target', 'loud-fruit', '--transforms-file', 'shout.yaml']), /^derived stream "shout" created/);
   const run = start(['run', '--status-interval', '300ms']);
-  const loud = await until(() => ok(['consume', 'loud-fruit', '-B', '-d']), (s) => lines(s).length >= 3);
-  t.is(loud, 'APPLE\nBANANA\nGRAPE\n');
+  const loud = await until(() => ok(['consume', 'loud-fruit', '-B', '-d']), (s) => lines(s).length >= 4);
+  t.is(loud, 'APPLE\nBANANA\nGRAPE\nAPPLE PIE\n');
   run.child.kill('SIGINT');
   t.is(await run.exited, 0, run.err());
   t.regex(run.err(), /^eddy run: shout \(fruit → loud-fruit\); Ctrl-C stops\n/);
-  t.regex(run.err(), /eddy run stopped \(shout wrote 3 records\)\n$/);
-  t.regex(await ok(['derive', 'list']), /\n  shout +fruit +loud-fruit +keep-a \| map-uppercase\.wasm +stop +5 +3 +0\n$/);
+  t.regex(run.err(), /eddy run stopped \(shout wrote 4 records\)\n$/);
+  t.regex(await ok(['derive', 'list']), /\n  shout +fruit +loud-fruit +keep-a \| map-uppercase\.wasm +stop +6 +4 +0\n$/);
 
   // An http source connector polling a local server into a topic it creates.
   let n = 0;
@@ -125,6 +131,8 @@ test('the quickstart story through the real CLI', async (t) => {
     'http:',
     `  endpoint: ${url}`,
     '  interval: 200ms',
+    'transforms:',
+    '  - uses: map-uppercase.wasm',
     '',
   ].join('\n'));
   const source = start(['connector', 'run', '--config', 'cat-facts.yml']);
@@ -132,7 +140,7 @@ test('the quickstart story through the real CLI', async (t) => {
   source.child.kill('SIGINT');
   t.is(await source.exited, 0, source.err());
   server.close();
-  t.deepEqual(lines(facts.stdout).slice(0, 3), [1, 2, 3].map((i) => `{"fact":"cats sleep ${i * 2} hours"}`));
+  t.deepEqual(lines(facts.stdout).slice(0, 3), [1, 2, 3].map((i) => `{"FACT":"CATS SLEEP ${i * 2} HOURS"}`));
   t.regex(source.err(), /^\[cat-facts\] http-source: polling GET http:\/\/127\.0\.0\.1:\d+\/fact every 200 ms into topic "cat-facts"; Ctrl-C stops\n/);
   t.regex(source.err(), /\[cat-facts\] stopped: \d+ records produced, 0 errors\n$/);
 
@@ -153,15 +161,15 @@ test('the quickstart story through the real CLI', async (t) => {
   ].join('\n'));
   const sink = start(['connector', 'run', '--config', 'fruit-file.yml']);
   const file = join(work, 'loud-fruit.txt');
-  await until(async () => (existsSync(file) ? readFileSync(file, 'utf8') : ''), (s) => lines(s).length >= 3);
+  await until(async () => (existsSync(file) ? readFileSync(file, 'utf8') : ''), (s) => lines(s).length >= 4);
   sink.child.kill('SIGINT');
   t.is(await sink.exited, 0, sink.err());
-  t.is(readFileSync(file, 'utf8'), 'APPLE\nBANANA\nGRAPE\n');
-  t.regex(sink.err(), /\[fruit-file\] stopped: 3 records delivered, 0 errors\n$/);
+  t.is(readFileSync(file, 'utf8'), 'APPLE\nBANANA\nGRAPE\nAPPLE PIE\n');
+  t.regex(sink.err(), /\[fruit-file\] stopped: 4 records delivered, 0 errors\n$/);
 
   const topics = await ok(['topic', 'list']);
   t.regex(topics, /^  NAME +PARTITIONS +RECORDS +SIZE +RETENTION TIME +MAX PARTITION SIZE +COMPRESSION\n  cat-facts +1 +\d+ /);
-  t.regex(topics, /\n  fruit +1 +5 +\d+ B +7d +100 GB +none\n/);
-  t.regex(topics, /\n  loud-fruit +1 +3 /);
+  t.regex(topics, /\n  fruit +1 +6 +\d+ B +7d +100 GB +none\n/);
+  t.regex(topics, /\n  loud-fruit +1 +4 /);
   t.regex(topics, /\n  numbers +1 +5 +\d+ B +1d /);
 });
