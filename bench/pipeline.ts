@@ -1,5 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeRecords } from '../src/protocol/index.js';
 import { engineRate, mainThreadChain, PoolRig, type BatchSource, type RoundStats } from '../src/bench/runner.js';
@@ -31,6 +32,22 @@ import { sampleRecords } from './lib/records.js';
  * PIPE_ROUNDS (alternating rounds, 7).
  */
 
+/** CPU ms of every thread of this process by tid, with its name (Linux /proc; 10 ms ticks). */
+function threadCpu(): Map<string, { name: string; ms: number }> {
+  const out = new Map<string, { name: string; ms: number }>();
+  try {
+    for (const tid of readdirSync('/proc/self/task')) {
+      try {
+        const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'latin1');
+        const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+        const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        out.set(tid, { name, ms: (Number(f[11]) + Number(f[12])) * 10 });
+      } catch { /* thread ended */ }
+    }
+  } catch { /* not Linux */ }
+  return out;
+}
+
 const env = (name: string, def: number): number => (process.env[name] ? Number(process.env[name]) : def);
 
 export interface PipelineOptions {
@@ -39,7 +56,10 @@ export interface PipelineOptions {
   recordBytes?: number;
   batchRecords?: number;
   maxInFlight?: number;
+  /** Batches per submission; 0 = one submission per storage read. */
   batchesPerSubmit?: number;
+  /** Bytes per storage read (default 1 MiB). */
+  readBytes?: number;
   rounds?: number;
   workers?: number[];
   log?: (line: string) => void;
@@ -54,6 +74,10 @@ export interface PipelinePoint {
   engine_single_thread_records_per_sec: number;
   efficiency: number;
   efficiency_spread: number;
+  /** The engine alone on W plain threads at once (no pool): what the machine gives W threads. */
+  engine_w_threads_records_per_sec: number;
+  /** W-thread engine ÷ (W × single-thread engine): the machine's own scaling. */
+  machine_scaling: number;
   /** Per input record, ns of thread time. */
   main_thread_busy_ns: number;
   storage_read_ns: number;
@@ -62,6 +86,13 @@ export interface PipelinePoint {
   module_ns: number;
   worker_other_ns: number;
   main_thread_utilisation: number;
+  /** CPU time per input record (ns): every thread of the process; the main thread alone. */
+  cpu_ns: number;
+  main_cpu_ns: number;
+  /** CPU time per record of the engine alone on the main thread. */
+  engine_cpu_ns: number;
+  /** engine CPU ÷ pipeline CPU per record: the share of the pipeline's CPU that is the engine's work (robust to other load). */
+  cpu_efficiency: number;
   latency_ms_p50: number;
   latency_ms_p99: number;
 }
@@ -82,13 +113,13 @@ export async function fill(store: Storage, partitions: number, records: number, 
 }
 
 /** One pass over every partition, from the first stored offset, 1 MiB per read. */
-export function storageSource(store: Storage): BatchSource {
+export function storageSource(store: Storage, readBytes = 1 << 20): BatchSource {
   return function* (p: number): Generator<BatchInput[]> {
     const log = store.partition('bench', p);
     let from = log.startOffset;
     const end = log.nextOffset;
     while (from < end) {
-      const batches = store.readBatches('bench', p, from, { maxBytes: 1 << 20 });
+      const batches = store.readBatches('bench', p, from, { maxBytes: readBytes });
       if (batches.length === 0) return;
       from = batches[batches.length - 1]!.lastOffset + 1;
       yield batches;
@@ -103,7 +134,10 @@ export async function runPipelineBench(o: PipelineOptions = {}): Promise<Record<
   const recordBytes = o.recordBytes ?? env('PIPE_RECORD_BYTES', 100);
   const batchRecords = o.batchRecords ?? env('PIPE_BATCH', 1000);
   const maxInFlight = o.maxInFlight ?? env('PIPE_IN_FLIGHT', 4);
-  const perSubmit = o.batchesPerSubmit ?? env('PIPE_PER_SUBMIT', 1);
+  // One submission (one frame to a worker) per storage read: each cross-thread message costs tens
+  // of µs of CPU, so 1000-record batches one by one would measure mostly messaging (PIPE_PER_SUBMIT=1).
+  const perSubmit = o.batchesPerSubmit ?? env('PIPE_PER_SUBMIT', 0);
+  const readBytes = o.readBytes ?? env('PIPE_READ_BYTES', 1 << 20);
   const rounds = o.rounds ?? env('PIPE_ROUNDS', 7);
   const workerCounts = o.workers ?? (process.env['PIPE_WORKERS'] ? process.env['PIPE_WORKERS'].split(',').map(Number) : Array.from({ length: cores }, (_, i) => i + 1));
   const log = o.log ?? ((l: string) => console.error(l));
@@ -132,7 +166,7 @@ export async function runPipelineBench(o: PipelineOptions = {}): Promise<Record<
     }
     const byPartition: BatchInput[][] = Array.from({ length: partitions }, (_, p) => [...(storageSource(store)(p) as Iterable<BatchInput[]>)].flat());
     // PIPE_SOURCE=memory: the same batches from memory (isolates the storage read), for experiments.
-    const source: BatchSource = process.env['PIPE_SOURCE'] === 'memory' ? (p) => [byPartition[p]!] : storageSource(store);
+    const source: BatchSource = process.env['PIPE_SOURCE'] === 'memory' ? (p) => [byPartition[p]!] : storageSource(store, readBytes);
     // Warm-up: JIT, page cache, worker instances.
     engineRate(chain, all, 200);
     for (const rig of rigs) await rig.round(source);
@@ -140,18 +174,33 @@ export async function runPipelineBench(o: PipelineOptions = {}): Promise<Record<
     for (const r of rigs) threads.push(await EngineThreads.open(r.workers, steps, all));
     const parallel: number[][] = rigs.map(() => []);
     const engine: number[] = [];
+    const engineCpuNs: number[] = [];
     const perRig: { stats: RoundStats[]; eff: number[] }[] = rigs.map(() => ({ stats: [], eff: [] }));
     if (process.env['PIPE_PROFILE']) {
-      // Pool rounds only (for --cpu-prof): no engine rounds in between.
-      for (let r = 0; r < rounds; r++) for (const rig of rigs) {
-        const s = await rig.round(source);
-        log(`W=${rig.workers} ${((s.recordsIn * 1000) / s.elapsedMs / 1e6).toFixed(2)}M rec/s, main busy ${(s.mainBusyMs / s.elapsedMs).toFixed(2)}`);
+      // Pool rounds only (for --cpu-prof), and the CPU time of every thread over them.
+      for (const rig of rigs) {
+        const before = threadCpu();
+        let recs = 0;
+        for (let r = 0; r < rounds; r++) {
+          const s = await rig.round(source);
+          recs += s.recordsIn;
+          log(`W=${rig.workers} ${((s.recordsIn * 1000) / s.elapsedMs / 1e6).toFixed(2)}M rec/s, main busy ${(s.mainBusyMs / s.elapsedMs).toFixed(2)}, CPU ${((s.cpuMs * 1e6) / s.recordsIn).toFixed(0)} ns/rec`);
+        }
+        const byName = new Map<string, number>();
+        for (const [tid, t] of threadCpu()) {
+          const d = t.ms - (before.get(tid)?.ms ?? 0);
+          const key = tid === String(process.pid) ? 'main' : `${t.name}:${tid}`;
+          if (d > 0) byName.set(key, (byName.get(key) ?? 0) + d);
+        }
+        log(`W=${rig.workers} CPU ns per record by thread: ${[...byName].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${((v * 1e6) / recs).toFixed(0)}`).join(', ')}`);
       }
       return {};
     }
     for (let r = 0; r < rounds; r++) {
-      const e = engineRate(chain, all, 250).recordsPerSec;
+      const er = engineRate(chain, all, 250);
+      const e = er.recordsPerSec;
       engine.push(e);
+      engineCpuNs.push((er.cpuMs * 1e6) / er.records);
       const line: string[] = [`round ${r + 1}/${rounds}: engine ${(e / 1e6).toFixed(2)}M rec/s`];
       for (let i = 0; i < rigs.length; i++) {
         const s = await rigs[i]!.round(source);
@@ -177,6 +226,8 @@ export async function runPipelineBench(o: PipelineOptions = {}): Promise<Record<
         engine_single_thread_records_per_sec: median(engine),
         efficiency: median(eff),
         efficiency_spread: spread(eff),
+        engine_w_threads_records_per_sec: median(parallel[i]!),
+        machine_scaling: median(parallel[i]!) / (rig.workers * median(engine)),
         main_thread_busy_ns: per((s) => s.mainBusyMs),
         storage_read_ns: per((s) => s.readMs),
         submit_ns: per((s) => s.submitMs),
@@ -184,6 +235,10 @@ export async function runPipelineBench(o: PipelineOptions = {}): Promise<Record<
         module_ns: per((s) => s.moduleMs),
         worker_other_ns: per((s) => s.elapsedMs * rig.workers - s.moduleMs),
         main_thread_utilisation: median(stats.map((s) => s.mainBusyMs / s.elapsedMs)),
+        cpu_ns: per((s) => s.cpuMs),
+        main_cpu_ns: per((s) => s.mainCpuMs),
+        engine_cpu_ns: median(engineCpuNs),
+        cpu_efficiency: median(engineCpuNs) / per((s) => s.cpuMs),
         latency_ms_p50: percentile(lat, 50),
         latency_ms_p99: percentile(lat, 99),
       };
@@ -191,14 +246,14 @@ export async function runPipelineBench(o: PipelineOptions = {}): Promise<Record<
 
     if (!o.quiet) console.log(`filter ("contains a"), ${records} × ${recordBytes}-byte records in ${batchRecords}-record batches, ${partitions} partitions, from LMDB through the pool`);
     if (!o.quiet) console.log(table([
-      ['workers', 'records/s', 'spread', 'engine 1-thread rec/s', 'efficiency', 'main busy ns/rec', 'read ns/rec', 'submit ns/rec', 'main GC ns/rec', 'module ns/rec', 'worker other ns/rec', 'p50 ms', 'p99 ms'],
-      ...points.map((p) => [p.workers, p.records_per_sec, p.spread, p.engine_single_thread_records_per_sec, p.efficiency, p.main_thread_busy_ns, p.storage_read_ns, p.submit_ns, p.main_gc_ns, p.module_ns, p.worker_other_ns, p.latency_ms_p50, p.latency_ms_p99]),
+      ['workers', 'records/s', 'spread', 'engine 1-thread rec/s', 'efficiency', 'engine on W threads', 'machine scaling', 'main busy ns/rec', 'read ns/rec', 'submit ns/rec', 'main GC ns/rec', 'module ns/rec', 'worker other ns/rec', 'CPU ns/rec', 'main CPU ns/rec', 'engine CPU ns/rec', 'CPU efficiency', 'p50 ms', 'p99 ms'],
+      ...points.map((p) => [p.workers, p.records_per_sec, p.spread, p.engine_single_thread_records_per_sec, p.efficiency, p.engine_w_threads_records_per_sec, p.machine_scaling, p.main_thread_busy_ns, p.storage_read_ns, p.submit_ns, p.main_gc_ns, p.module_ns, p.worker_other_ns, p.cpu_ns, p.main_cpu_ns, p.engine_cpu_ns, p.cpu_efficiency, p.latency_ms_p50, p.latency_ms_p99]),
     ]));
     return {
       bench: 'pipeline',
       description: 'filter over P partitions with W workers from LMDB through the pool; efficiency = records/s ÷ (W × single-thread engine records/s on the same batches, same run)',
       target_efficiency: 0.9,
-      config: { records, partitions, record_bytes: recordBytes, batch_records: batchRecords, max_in_flight: maxInFlight, batches_per_submit: perSubmit, rounds },
+      config: { records, partitions, record_bytes: recordBytes, batch_records: batchRecords, max_in_flight: maxInFlight, batches_per_submit: perSubmit === 0 ? 'one storage read' : perSubmit, read_bytes: readBytes, rounds },
       scaling: points,
     };
   } finally {

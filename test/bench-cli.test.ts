@@ -201,7 +201,8 @@ test.serial('eddy bench and bench/pipeline agree on the filter example (same poo
   const cli = await eddy(['--workers', String(w), 'bench', '--wasm-file', wasmPath('filter'), '--json', '--no-scaling', '--duration', '1s', '--records', '100000', '--seed', '3', '-q']);
   t.is(cli.code, 0, cli.stderr);
   const a = (JSON.parse(cli.stdout) as Json)['records_per_sec'] as number;
-  const p = await runPipelineBench({ records: 200_000, partitions: w, rounds: 5, workers: [w], log: () => {}, quiet: true });
+  // One batch per submission on both sides (eddy bench's default, and Eddy's consume path).
+  const p = await runPipelineBench({ records: 200_000, partitions: w, rounds: 5, workers: [w], batchesPerSubmit: 1, log: () => {}, quiet: true });
   const b = (p['scaling'] as { records_per_sec: number }[])[0]!.records_per_sec;
   t.log(`eddy bench ${Math.round(a)} records/s, bench/pipeline ${Math.round(b)} records/s at W=${w}`);
   // Both go through the same pool and streams; the pipeline also reads LMDB on the main thread

@@ -40,6 +40,8 @@ export interface BenchOptions {
   maxSpread?: number;
   /** Submissions outstanding per stream. Default 4. */
   maxInFlight?: number;
+  /** Batches per submission (one frame to a worker). Default 1, as Eddy's consumers submit. */
+  frameBatches?: number;
   progress?: (line: string) => void;
 }
 
@@ -87,6 +89,7 @@ export interface BenchReport {
   input: { description: string; source: string; records: number; batches: number; batch_size: number; bytes: number; value_bytes: number; seed: number | null; sample: string[] };
   workers: number;
   partitions: number;
+  frame_batches: number;
   /** End-to-end input records per second at `workers`. */
   records_per_sec: number;
   records_out_per_sec: number;
@@ -105,6 +108,9 @@ export interface BenchReport {
   /** Thread time per input record (ns), see TimeSplit. */
   time_split_ns_per_record: TimeSplit;
   main_thread_utilisation: number;
+  /** CPU time per input record (ns): every thread of the process (workers, main, GC helpers), and the main thread alone (Linux). Unlike wall times, these hold on a shared machine. */
+  cpu_ns_per_record: number;
+  main_thread_cpu_ns_per_record: number | null;
   peak_module_memory_bytes: number;
   compile_ms: number;
   instantiate_ms: number;
@@ -200,7 +206,7 @@ async function measure(
 ): Promise<Measured> {
   const say = opts.progress ?? (() => {});
   const own = pool ?? new WorkerPool({ workers });
-  const rig = await PoolRig.open({ workers, pool: own, steps: chain.steps, maxInFlight: opts.maxInFlight ?? 4, partitions: workers });
+  const rig = await PoolRig.open({ workers, pool: own, steps: chain.steps, maxInFlight: opts.maxInFlight ?? 4, partitions: workers, batchesPerSubmit: opts.frameBatches ?? 1 });
   const engineChain = mainThreadChain(chain.steps);
   try {
     let passes = 1;
@@ -260,8 +266,8 @@ async function compareRun(opts: BenchOptions, a: BenchChain, b: BenchChain): Pro
   const rigs: PoolRig[] = [];
   const chains = [mainThreadChain(a.steps), mainThreadChain(b.steps)];
   try {
-    rigs.push(await PoolRig.open({ workers: W, pool, steps: a.steps, partitions: W, maxInFlight: opts.maxInFlight ?? 4 }));
-    rigs.push(await PoolRig.open({ workers: W, pool, steps: b.steps, partitions: W, maxInFlight: opts.maxInFlight ?? 4 }));
+    rigs.push(await PoolRig.open({ workers: W, pool, steps: a.steps, partitions: W, maxInFlight: opts.maxInFlight ?? 4, batchesPerSubmit: opts.frameBatches ?? 1 }));
+    rigs.push(await PoolRig.open({ workers: W, pool, steps: b.steps, partitions: W, maxInFlight: opts.maxInFlight ?? 4, batchesPerSubmit: opts.frameBatches ?? 1 }));
     let passes = 1;
     const source = memorySource(opts.input.batches, W, () => passes);
     const w0 = performance.now();
@@ -345,6 +351,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     },
     workers: main.workers,
     partitions: main.partitions,
+    frame_batches: opts.frameBatches ?? 1,
     records_per_sec: rate,
     records_out_per_sec: rate * selectivity,
     mb_per_sec_in: elapsed > 0 ? sum((s) => s.bytesIn) / elapsed / 1e3 : 0,
@@ -366,6 +373,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       ipc: Math.max(0, workerNs - moduleNs - copyNs),
     },
     main_thread_utilisation: elapsed > 0 ? sum((s) => s.mainBusyMs) / elapsed : 0,
+    cpu_ns_per_record: perRecord((s) => s.cpuMs),
+    main_thread_cpu_ns_per_record: Number.isFinite(perRecord((s) => s.mainCpuMs)) ? perRecord((s) => s.mainCpuMs) : null,
     peak_module_memory_bytes: Math.max(...measured.flatMap((m) => m.rounds.map((s) => s.peakMemoryBytes))),
     compile_ms: chain.compileMs.reduce((n, x) => n + x, 0),
     instantiate_ms: times.instantiateMs,

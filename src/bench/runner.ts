@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { performance, PerformanceObserver } from 'node:perf_hooks';
 import { WorkerPool } from '../coordinator/pool.js';
 import { ModuleStream, type StreamStep, type StreamResult, type Ticket } from '../coordinator/stream.js';
@@ -10,6 +11,27 @@ import type { BatchInput } from '../smartmodule/types.js';
  * order), and the same chain run on the main thread alone (the single-thread reference the
  * pipeline's efficiency is measured against).
  */
+
+/**
+ * CPU time of the main thread (ms) from /proc (Linux; 10 ms ticks), NaN elsewhere. Unlike
+ * event-loop utilisation it does not count time the thread was runnable but descheduled, so it
+ * holds up on a machine shared with other work.
+ */
+export function mainThreadCpuMs(): number {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'latin1');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10; // utime + stime, in clock ticks of 10 ms
+  } catch {
+    return NaN;
+  }
+}
+
+/** CPU time of the whole process, every thread (ms). */
+export function processCpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
 
 /** Records in a `Vec<Record>` encoding (its i32 prefix). */
 export function recordCount(raw: Uint8Array): number {
@@ -32,7 +54,7 @@ export interface RigOptions {
   steps: StreamStep[];
   /** Submissions outstanding per stream. Default 4. */
   maxInFlight?: number;
-  /** Batches per submission (one frame). Default 1. */
+  /** Batches per submission (one frame). Default 1. 0: each group the source yields (e.g. one storage read) is one submission. */
   batchesPerSubmit?: number;
   /** Per-batch deadline (ms). Default 30 000 (a bench may run slow modules on big batches). */
   deadlineMs?: number;
@@ -61,6 +83,9 @@ export interface RoundStats {
   submitMs: number;
   /** Main-thread garbage collection (ms), part of mainBusyMs. */
   gcMs: number;
+  /** CPU time over the round: every thread of the process, and the main thread alone (ms; NaN off Linux). */
+  cpuMs: number;
+  mainCpuMs: number;
   /** Records that failed in the module (skipped so the run goes on). */
   errors: number;
   firstError: string | null;
@@ -85,7 +110,7 @@ export class PoolRig {
     this.workers = pool.size;
     this.partitions = streams.length;
     this.maxInFlight = opts.maxInFlight ?? 4;
-    this.perSubmit = Math.max(1, opts.batchesPerSubmit ?? 1);
+    this.perSubmit = opts.batchesPerSubmit === 0 ? Infinity : Math.max(1, opts.batchesPerSubmit ?? 1);
   }
 
   static async open(opts: RigOptions): Promise<PoolRig> {
@@ -112,17 +137,20 @@ export class PoolRig {
   async round(source: BatchSource): Promise<RoundStats> {
     const stats: RoundStats = {
       elapsedMs: 0, recordsIn: 0, recordsOut: 0, bytesIn: 0, bytesOut: 0, batches: 0, submissions: 0, latenciesMs: [],
-      recordsPerSubmission: 0, moduleMs: 0, mainBusyMs: 0, readMs: 0, submitMs: 0, gcMs: 0, errors: 0, firstError: null, peakMemoryBytes: 0,
+      recordsPerSubmission: 0, moduleMs: 0, mainBusyMs: 0, readMs: 0, submitMs: 0, gcMs: 0, cpuMs: 0, mainCpuMs: 0, errors: 0, firstError: null, peakMemoryBytes: 0,
     };
     const before = this.streams.map((s) => s.moduleMetrics().reduce((n, m) => n + m.timeMs, 0));
     const elu0 = performance.eventLoopUtilization();
     const gc = new PerformanceObserver((list) => { for (const e of list.getEntries()) stats.gcMs += e.duration; });
     gc.observe({ entryTypes: ['gc'] });
+    const cpu0 = processCpuMs(), main0 = mainThreadCpuMs();
     const t0 = performance.now();
     try {
       await Promise.all(this.streams.map((s, p) => this.pump(s, source(p), stats)));
     } finally {
       stats.elapsedMs = performance.now() - t0;
+      stats.cpuMs = processCpuMs() - cpu0;
+      stats.mainCpuMs = mainThreadCpuMs() - main0;
       // GC entries are delivered asynchronously: collect the ones still queued.
       for (const e of gc.takeRecords()) stats.gcMs += e.duration;
       gc.disconnect();
@@ -172,6 +200,7 @@ export class PoolRig {
         pending.push(b);
         if (pending.length >= this.perSubmit) await send();
       }
+      if (this.perSubmit === Infinity && pending.length > 0) await send();
     };
     if (Symbol.iterator in groups) {
       const it = groups[Symbol.iterator]();
@@ -207,8 +236,9 @@ export class PoolRig {
  * cyclically for about `ms`. Returns input records per second. Outputs are borrowed, as the
  * workers do, so both sides do the same engine work.
  */
-export function engineRate(chain: Chain, batches: readonly BatchInput[], ms: number): { recordsPerSec: number; records: number; elapsedMs: number } {
+export function engineRate(chain: Chain, batches: readonly BatchInput[], ms: number): { recordsPerSec: number; records: number; elapsedMs: number; cpuMs: number } {
   let records = 0;
+  const cpu0 = processCpuMs();
   const counts = batches.map((b) => recordCount(b.raw));
   const t0 = performance.now();
   let elapsed = 0;
@@ -223,7 +253,7 @@ export function engineRate(chain: Chain, batches: readonly BatchInput[], ms: num
     elapsed = performance.now() - t0;
   }
   chain.release();
-  return { recordsPerSec: (records * 1000) / elapsed, records, elapsedMs: elapsed };
+  return { recordsPerSec: (records * 1000) / elapsed, records, elapsedMs: elapsed, cpuMs: processCpuMs() - cpu0 };
 }
 
 /** A chain for main-thread measurements, as a worker builds it (borrowed outputs). */

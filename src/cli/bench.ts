@@ -34,6 +34,7 @@ export interface BenchCommandOptions {
   seed?: string;
   params?: string[];
   batchSize?: string;
+  frameBatches?: string;
   duration?: string;
   scaling?: boolean;
   maxSpread?: string;
@@ -112,6 +113,7 @@ export async function runBenchCommand(o: BenchCommandOptions, cmd: Command, io: 
   const params = parseParams(o.params ?? []);
   const workers = workerCount(cmd, io);
   const batchSize = positive(o.batchSize, '--batch-size', 1000);
+  const frameBatches = positive(o.frameBatches, '--frame-batches', 1);
   let durationMs = 2000;
   if (o.duration !== undefined) {
     try {
@@ -152,7 +154,7 @@ export async function runBenchCommand(o: BenchCommandOptions, cmd: Command, io: 
   };
   let report: BenchReport;
   try {
-    report = await runBench({ chain, compare, input, workers, scaling, durationMs, maxSpread, ...(progress ? { progress } : {}) });
+    report = await runBench({ chain, compare, input, workers, scaling, durationMs, maxSpread, frameBatches, ...(progress ? { progress } : {}) });
   } finally {
     if (shown && tty) io.stderr.write('\r\x1b[K');
   }
@@ -185,7 +187,7 @@ export function formatReport(r: BenchReport): string {
   const lines = [
     `eddy bench: ${r.module.label} (${r.module.steps.map((x) => x.kind).join(' → ')})`,
     `input: ${r.input.description}; ${r.input.batches} batches of ${r.input.batch_size} records`,
-    `workers: ${r.workers} (${r.partitions} streams); ${r.rounds} rounds, spread ${(r.spread * 100).toFixed(1)}%${r.stable ? '' : ' (not settled)'}`,
+    `workers: ${r.workers} (${r.partitions} streams${r.frame_batches > 1 ? `, ${r.frame_batches} batches per frame` : ''}); ${r.rounds} rounds, spread ${(r.spread * 100).toFixed(1)}%${r.stable ? '' : ' (not settled)'}`,
     '',
     pad([
       ['', 'in', 'out'],
@@ -199,6 +201,7 @@ export function formatReport(r: BenchReport): string {
     `engine alone on one thread: ${fmtRate(r.engine_single_thread_records_per_sec)} records/s; efficiency ${r.efficiency.toFixed(2)} (records/s ÷ (W × that))`,
     `time split, ns of thread time per input record: host encode ${n3(s.host_encode)}, host copy ${n3(s.host_copy)}, host decode ${n3(s.host_decode)}, ` +
       `host GC ${n3(s.host_gc)}, module ${n3(s.module)}, IPC + waiting ${n3(s.ipc)} (main thread busy ${(r.main_thread_utilisation * 100).toFixed(0)}%)`,
+    `CPU per input record: ${n3(r.cpu_ns_per_record)} ns over all threads${r.main_thread_cpu_ns_per_record !== null ? `, ${n3(r.main_thread_cpu_ns_per_record)} ns on the main thread` : ''}`,
     `peak module memory ${(r.peak_module_memory_bytes / 1048576).toFixed(2)} MiB; compile ${n3(r.compile_ms)} ms, instantiate ${r.instantiate_ms.toFixed(3)} ms, ` +
       `init ${r.init_ms.toFixed(3)} ms, stream open ${n3(r.stream_open_ms)} ms`,
     '',
@@ -251,6 +254,7 @@ export function registerBenchCommand(program: Command, ctx: CliContext): void {
     .option('--seed <n>', 'seed of generated input (default random)')
     .option('-e, --params <key=value>', 'parameter passed to init (repeatable)', collect)
     .option('--batch-size <n>', 'records per batch (default 1000)')
+    .option('--frame-batches <n>', 'batches per submission to a worker (one message); default 1, as Eddy\'s consumers submit (latency is per submission)')
     .option('--duration <time>', 'time budget per measured configuration, e.g. 2s, 500ms (default 2s)')
     .option('--max-spread <fraction>', 'stop repeating once the last rounds agree within this (default 0.05)')
     .option('--no-scaling', 'measure only at --workers, not at W = 1..cores')

@@ -1,0 +1,117 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { fmt, machine, RESULTS_DIR, table } from './lib/harness.js';
+
+/**
+ * `npm run bench`: every bench in its own process (so one's JIT state and garbage do not weigh on
+ * the next), each writing bench/results/<name>.json, then a summary table of the headline numbers
+ * (also written to bench/results/summary.md). `--readme` puts that table into bench/README.md
+ * between its results markers. `--only a,b` runs a subset.
+ */
+
+const here = dirname(fileURLToPath(import.meta.url));
+const BENCHES = ['engine', 'sdk', 'storage', 'pipeline', 'baseline-stream'] as const;
+type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+function load(name: string): Json | null {
+  const f = join(RESULTS_DIR, `${name}.json`);
+  if (!existsSync(f)) return null;
+  try {
+    return JSON.parse(readFileSync(f, 'utf8')) as Json;
+  } catch {
+    return null;
+  }
+}
+
+const n = (x: unknown, digits?: number): string => (typeof x === 'number' && Number.isFinite(x) ? (digits === undefined ? fmt(x) : x.toFixed(digits)) : '–');
+const rate = (x: unknown): string => (typeof x === 'number' ? `${(x / 1e6).toFixed(2)}M` : '–');
+
+/** Headline rows: [bench, what, result, target]. Reads each JSON defensively (other benches own their formats). */
+export function summaryRows(): string[][] {
+  const rows: string[][] = [];
+  const engine = load('engine');
+  if (engine) {
+    const e100 = (engine['engine_vs_module_alone'] as Json[] | undefined)?.find((r) => r['record_bytes'] === 100);
+    rows.push(['engine', 'filter through the engine ÷ module alone, 100 B records', n(e100?.['ratio'], 2), '≥ 0.9']);
+    rows.push(['engine', 'codec: decode (index) MB/s, 1000 × 100 B', n(engine['codec']?.['decode_index_mb_s']), '']);
+  }
+  const sdk = load('sdk');
+  if (sdk) {
+    const s100 = (sdk['results'] as Json[] | undefined)?.find((r) => r['valueBytes'] === 100);
+    rows.push(['sdk', 'AS SDK filter µs per 100 B record', n(s100?.['sdkUsPerRecord'], 3), `≤ ${sdk['targetUsPer100ByteRecord'] ?? 0.25}`]);
+    rows.push(['sdk', 'SDK time ÷ same logic in plain JS', n(s100?.['ratioSdkToJs'], 2), '']);
+  }
+  const storage = load('storage');
+  if (storage) {
+    for (const r of (storage['storage'] as Json[] | undefined) ?? []) {
+      if (r['record_bytes'] !== 100) continue;
+      rows.push(['storage', `${r['op']}: ${r['side']} ÷ raw lmdb-js, 100 B (median)`, n(r['ratio_median'], 2), r['target'] !== undefined ? `≥ ${r['target']}` : '']);
+    }
+  }
+  const pipe = load('pipeline');
+  if (pipe) {
+    for (const p of (pipe['scaling'] as Json[] | undefined) ?? []) {
+      rows.push(['pipeline', `W=${p['workers']}: records/s from LMDB through the pool; efficiency`, `${rate(p['records_per_sec'])}; ${n(p['efficiency'], 2)}`, `≥ ${pipe['target_efficiency'] ?? 0.9}`]);
+    }
+  }
+  const base = load('baseline-stream');
+  if (base) {
+    rows.push(['baseline', `Eddy (pool, ${base['config']?.['workers']} workers) ÷ stream.Transform in one thread`, `${n(base['ratio_batches'], 2)}× (batches), ${n(base['ratio_records'], 2)}× (records)`, '']);
+    rows.push(['baseline', 'stream.Transform records/s', rate(base['baseline_records_per_sec']), '']);
+  }
+  return rows;
+}
+
+export function summaryMarkdown(totalSec: number | null): string {
+  const m = machine();
+  const rows = summaryRows();
+  const head = `Machine: ${m.cpu}, ${m.cores} cores, Node ${m.node}; ${m.date.slice(0, 10)}; commit ${m.commit}` +
+    (totalSec !== null ? `; whole suite ${totalSec.toFixed(0)} s` : '') + '.';
+  const md = ['| bench | measure | result | target |', '|---|---|---|---|', ...rows.map((r) => `| ${r.join(' | ')} |`)];
+  return `${head}\n\n${md.join('\n')}\n`;
+}
+
+function updateReadme(md: string): void {
+  const file = join(here, '..', '..', 'bench', 'README.md');
+  const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const start = '<!-- results:start -->', end = '<!-- results:end -->';
+  const a = text.indexOf(start), b = text.indexOf(end);
+  if (a < 0 || b < a) {
+    console.error(`bench/README.md has no ${start} … ${end} markers; not updated`);
+    return;
+  }
+  writeFileSync(file, `${text.slice(0, a + start.length)}\n${md}${text.slice(b)}`);
+  console.error(`updated ${file}`);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const args = process.argv.slice(2);
+  const only = args.includes('--only') ? args[args.indexOf('--only') + 1]!.split(',') : null;
+  const list = BENCHES.filter((b) => !only || only.includes(b));
+  const t0 = performance.now();
+  const times: (string | number)[][] = [['bench', 'seconds', 'exit']];
+  let failed = 0;
+  for (const name of list) {
+    console.log(`\n=== ${name} ${'='.repeat(Math.max(0, 70 - name.length))}`);
+    const t = performance.now();
+    const r = spawnSync(process.execPath, [join(here, `${name}.js`)], { stdio: 'inherit' });
+    const code = r.status ?? 1;
+    if (code !== 0) failed++;
+    times.push([name, (performance.now() - t) / 1000, code]);
+  }
+  const total = (performance.now() - t0) / 1000;
+  console.log(`\n=== summary ${'='.repeat(62)}`);
+  console.log(table(times));
+  console.log(`whole suite: ${total.toFixed(1)} s\n`);
+  const rows = summaryRows();
+  if (rows.length > 0) console.log(table([['bench', 'measure', 'result', 'target'], ...rows]));
+  const md = summaryMarkdown(total);
+  writeFileSync(join(RESULTS_DIR, 'summary.md'), md);
+  if (args.includes('--readme')) updateReadme(md);
+  if (failed > 0) {
+    console.error(`${failed} bench(es) failed`);
+    process.exitCode = 1;
+  }
+}
