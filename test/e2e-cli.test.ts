@@ -103,13 +103,16 @@ test('the quickstart story through the real CLI', async (t) => {
   writeFileSync(join(work, 'shout.yaml'), 'transforms:\n  - uses: keep-a\n  - uses: map-uppercase.wasm\n');
   t.regex(await ok(['derive', 'create', 'shout', '--source', 'fruit', '--target', 'loud-fruit', '--transforms-file', 'shout.yaml']), /^derived stream "shout" created/);
   const run = start(['run', '--status-interval', '300ms']);
-  const loud = await until(() => ok(['consume', 'loud-fruit', '-B', '-d']), (s) => lines(s).length >= 4);
-  t.is(loud, 'APPLE\nBANANA\nGRAPE\nAPPLE PIE\n');
+  await until(() => ok(['consume', 'loud-fruit', '-B', '-d']), (s) => lines(s).length >= 4);
+  // While `eddy run` holds the data directory, `eddy produce` writes through it.
+  await ok(['produce', 'fruit'], 'banana split\n');
+  const loud = await until(() => ok(['consume', 'loud-fruit', '-B', '-d']), (s) => lines(s).length >= 5);
+  t.is(loud, 'APPLE\nBANANA\nGRAPE\nAPPLE PIE\nBANANA SPLIT\n');
   run.child.kill('SIGINT');
   t.is(await run.exited, 0, run.err());
   t.regex(run.err(), /^eddy run: shout \(fruit → loud-fruit\); Ctrl-C stops\n/);
-  t.regex(run.err(), /eddy run stopped \(shout wrote 4 records\)\n$/);
-  t.regex(await ok(['derive', 'list']), /\n  shout +fruit +loud-fruit +keep-a \| map-uppercase\.wasm +stop +6 +4 +0\n$/);
+  t.regex(run.err(), /eddy run stopped \(shout wrote 5 records\)\n$/);
+  t.regex(await ok(['derive', 'list']), /\n  shout +fruit +loud-fruit +keep-a \| map-uppercase\.wasm +stop +7 +5 +0\n$/);
 
   // An http source connector polling a local server into a topic it creates.
   let n = 0;
@@ -161,15 +164,15 @@ test('the quickstart story through the real CLI', async (t) => {
   ].join('\n'));
   const sink = start(['connector', 'run', '--config', 'fruit-file.yml']);
   const file = join(work, 'loud-fruit.txt');
-  await until(async () => (existsSync(file) ? readFileSync(file, 'utf8') : ''), (s) => lines(s).length >= 4);
+  await until(async () => (existsSync(file) ? readFileSync(file, 'utf8') : ''), (s) => lines(s).length >= 5);
   sink.child.kill('SIGINT');
   t.is(await sink.exited, 0, sink.err());
-  t.is(readFileSync(file, 'utf8'), 'APPLE\nBANANA\nGRAPE\nAPPLE PIE\n');
-  t.regex(sink.err(), /\[fruit-file\] stopped: 4 records delivered, 0 errors\n$/);
+  t.is(readFileSync(file, 'utf8'), 'APPLE\nBANANA\nGRAPE\nAPPLE PIE\nBANANA SPLIT\n');
+  t.regex(sink.err(), /\[fruit-file\] stopped: 5 records delivered, 0 errors\n$/);
 
   const topics = await ok(['topic', 'list']);
   t.regex(topics, /^  NAME +PARTITIONS +RECORDS +SIZE +RETENTION TIME +MAX PARTITION SIZE +COMPRESSION\n  cat-facts +1 +\d+ /);
-  t.regex(topics, /\n  fruit +1 +6 +\d+ B +7d +100 GB +none\n/);
-  t.regex(topics, /\n  loud-fruit +1 +4 /);
+  t.regex(topics, /\n  fruit +1 +7 +\d+ B +7d +100 GB +none\n/);
+  t.regex(topics, /\n  loud-fruit +1 +5 /);
   t.regex(topics, /\n  numbers +1 +5 +\d+ B +1d /);
 });

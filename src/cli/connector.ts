@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { EddyError } from '../errors.js';
 import { readConnectorConfig, startConnector } from '../connectors/index.js';
 import type { CliContext, CliIO } from './format.js';
-import { interruptSignal, isTTY, openForWrite } from './common.js';
+import { dataDir, interruptSignal, isTTY, openForWrite } from './common.js';
+import { serveWrites } from './writer-socket.js';
 import { cliMessage } from './errors.js';
 import { StatusPrinter } from './run.js';
 import { formatCount } from './units.js';
@@ -22,7 +23,9 @@ export async function runConnectorCommand(o: { config: string }, cmd: Command, i
   interrupt.signal.addEventListener('abort', onInterrupt, { once: true });
   const out = new StatusPrinter(io, isTTY(io.stderr));
   const eddy = await openForWrite(cmd, io);
+  let served: Awaited<ReturnType<typeof serveWrites>> = null;
   try {
+    served = await serveWrites(eddy, dataDir(cmd, io));
     const running = await startConnector(eddy, config, { signal: stop.signal });
     running.on('log', (line) => out.line(`[${config.name}] ${line}`));
     running.on('error', (err) => out.line(`[${config.name}] error: ${cliMessage(err)}`));
@@ -44,6 +47,7 @@ export async function runConnectorCommand(o: { config: string }, cmd: Command, i
     stop.abort();
     interrupt.signal.removeEventListener('abort', onInterrupt);
     interrupt.dispose();
+    await served?.close();
     await eddy.close();
   }
 }

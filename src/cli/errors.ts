@@ -14,6 +14,7 @@ export function runtimeErrorText(err: SmartModuleRuntimeError): string {
  */
 export function cliMessage(err: EddyError): string {
   const e = err as EddyError & Record<string, unknown>;
+  if (e['preformatted'] === true) return err.message; // from another eddy process, already worded
   switch (err.code) {
     case 'EDDY_UNKNOWN_TOPIC': {
       const topic = String(e['topic'] ?? '');

@@ -9,7 +9,9 @@ import { parseTransformSteps, readTransformsFile, type TransformStep } from '../
 import type { ProducerOptions, ProducerRecord } from '../storage/producer.js';
 import { anchorUses, toTransformInputs } from '../connectors/transforms.js';
 import { UsageError, type CliContext, type CliIO } from './format.js';
-import { isTTY, openForWrite, parseIntOption } from './common.js';
+import { dataDir, isTTY, openForWrite, parseIntOption } from './common.js';
+import { RemoteProducer } from './writer-socket.js';
+import { DataDirLockedError } from '../storage/errors.js';
 import { cliMessage } from './errors.js';
 import { Progress } from './progress.js';
 import { parseParams } from './test-command.js';
@@ -121,14 +123,52 @@ export function lineRecord(line: Buffer, plan: Pick<ProducePlan, 'key' | 'separa
   return record;
 }
 
-async function producerTransforms(eddy: Eddy, plan: ProducePlan, io: CliIO): Promise<TransformInput[]> {
-  let steps: TransformStep[] = [];
-  if (plan.module) steps = anchorUses(eddy.modules, [{ uses: plan.module.uses, params: plan.module.params, lookback: null }], io.cwd);
-  else if (plan.transformsFile !== undefined) {
+/** The producer-side chain as written (before `uses` paths are anchored) and the directory they are relative to. */
+async function producerSteps(plan: ProducePlan, io: CliIO): Promise<{ steps: TransformStep[]; baseDir: string }> {
+  if (plan.module) return { steps: [{ uses: plan.module.uses, params: plan.module.params, lookback: null }], baseDir: io.cwd };
+  if (plan.transformsFile !== undefined) {
     const file = resolve(io.cwd, plan.transformsFile);
-    steps = anchorUses(eddy.modules, await readTransformsFile(file), dirname(file));
-  } else if (plan.inline.length > 0) steps = anchorUses(eddy.modules, parseTransformSteps(plan.inline), io.cwd);
-  return toTransformInputs(steps);
+    return { steps: await readTransformsFile(file), baseDir: dirname(file) };
+  }
+  if (plan.inline.length > 0) return { steps: parseTransformSteps(plan.inline), baseDir: io.cwd };
+  return { steps: [], baseDir: io.cwd };
+}
+
+/** Where records go: a producer of this process, or a produce session with the process holding the data directory. */
+interface ProduceTarget {
+  send(record: ProducerRecord): Promise<unknown>;
+  sendAll(records: readonly ProducerRecord[]): Promise<unknown>;
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the data directory for writing and makes a producer; when a long-running writer
+ * (`eddy run`, `eddy connector run`) holds it, produces through that writer instead.
+ */
+async function openTarget(topic: string, plan: ProducePlan, cmd: Command, io: CliIO): Promise<{ target: ProduceTarget; eddy: Eddy | null }> {
+  const { steps, baseDir } = await producerSteps(plan, io);
+  let eddy: Eddy;
+  try {
+    eddy = await openForWrite(cmd, io);
+  } catch (err) {
+    if (!(err instanceof DataDirLockedError)) throw err;
+    const session = { topic, steps, baseDir, options: plan.producer, ...(plan.partition !== undefined ? { partition: plan.partition } : {}) };
+    const remote = await RemoteProducer.connect(dataDir(cmd, io), session);
+    if (!remote) throw err;
+    return { target: remote, eddy: null };
+  }
+  try {
+    const n = eddy.describeTopic(topic).partitions;
+    if (plan.partition !== undefined && plan.partition >= n) {
+      throw new UsageError(`--partition ${plan.partition}: topic "${topic}" has ${n} partition${n === 1 ? '' : 's'} (0..${n - 1})`);
+    }
+    const transforms: TransformInput[] = toTransformInputs(anchorUses(eddy.modules, steps, baseDir));
+    return { target: await eddy.producer(topic, { ...plan.producer, ...(transforms.length ? { transforms } : {}) }), eddy };
+  } catch (err) {
+    await eddy.close();
+    throw err;
+  }
 }
 
 export async function runProduce(topic: string, o: ProduceCliOptions, cmd: Command, io: CliIO): Promise<number> {
@@ -142,15 +182,8 @@ export async function runProduce(topic: string, o: ProduceCliOptions, cmd: Comma
       throw new UsageError(`--file ${plan.file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
     }
   }
-  const eddy = await openForWrite(cmd, io);
+  const { target: producer, eddy } = await openTarget(topic, plan, cmd, io);
   try {
-    eddy.describeTopic(topic);
-    if (plan.partition !== undefined) {
-      const n = eddy.describeTopic(topic).partitions;
-      if (plan.partition >= n) throw new UsageError(`--partition ${plan.partition}: topic "${topic}" has ${n} partition${n === 1 ? '' : 's'} (0..${n - 1})`);
-    }
-    const transforms = await producerTransforms(eddy, plan, io);
-    const producer = await eddy.producer(topic, { ...plan.producer, ...(transforms.length ? { transforms } : {}) });
     try {
       if (path === undefined && isTTY(io.stdin) && !plan.raw) return await interactive(producer, plan, io);
       const input: AsyncIterable<Buffer | string> = path !== undefined ? createReadStream(path) : (io.stdin as AsyncIterable<Buffer | string>);
@@ -192,12 +225,12 @@ export async function runProduce(topic: string, o: ProduceCliOptions, cmd: Comma
       await producer.close().catch(() => {});
     }
   } finally {
-    await eddy.close();
+    await eddy?.close();
   }
 }
 
 /** A terminal: `> ` prompt, one record per line, `Ok!` once stored; errors are printed and the prompt comes back. */
-async function interactive(producer: Awaited<ReturnType<Eddy['producer']>>, plan: ProducePlan, io: CliIO): Promise<number> {
+async function interactive(producer: ProduceTarget, plan: ProducePlan, io: CliIO): Promise<number> {
   const rl = createInterface({ input: io.stdin, output: io.stdout as NodeJS.WritableStream, prompt: '> ', terminal: true });
   rl.on('SIGINT', () => rl.close());
   rl.prompt();

@@ -5,7 +5,8 @@ import type { Eddy } from '../eddy.js';
 import { EddyError } from '../errors.js';
 import { readConnectorConfig, startConnector, type ConnectorConfig, type RunningConnector } from '../connectors/index.js';
 import { UsageError, type CliContext, type CliIO } from './format.js';
-import { interruptSignal, isTTY, openForWrite } from './common.js';
+import { dataDir, interruptSignal, isTTY, openForWrite } from './common.js';
+import { serveWrites } from './writer-socket.js';
 import { cliMessage } from './errors.js';
 import { formatCount, parseDurationOption } from './units.js';
 
@@ -83,6 +84,7 @@ export async function runDaemon(o: RunOptions, cmd: Command, io: CliIO): Promise
   interrupt.signal.addEventListener('abort', onInterrupt, { once: true });
   const out = new StatusPrinter(io, tty);
   let eddy: Eddy | null = null;
+  let served: Awaited<ReturnType<typeof serveWrites>> = null;
   let failures = 0;
   let errors = 0;
   let timer: NodeJS.Timeout | null = null;
@@ -91,6 +93,8 @@ export async function runDaemon(o: RunOptions, cmd: Command, io: CliIO): Promise
   try {
     eddy = await openForWrite(cmd, io);
     const e = eddy;
+    // `eddy produce` in another terminal writes through this process while it holds the directory.
+    served = await serveWrites(e, dataDir(cmd, io));
     let saved = e.listDerived().map((d) => d.config);
     if (o.only && o.only.length > 0) {
       const unknown = o.only.filter((n) => !saved.some((c) => c.name === n));
@@ -166,6 +170,8 @@ export async function runDaemon(o: RunOptions, cmd: Command, io: CliIO): Promise
     clearInterval(timer);
     timer = null;
     stop.abort();
+    await served?.close();
+    served = null;
     const final = status();
     await Promise.all(connectors.map((c) => c.done.catch(() => {})));
     for (const name of derived.keys()) await e.stopDerived(name);
@@ -181,6 +187,7 @@ export async function runDaemon(o: RunOptions, cmd: Command, io: CliIO): Promise
     stop.abort();
     interrupt.signal.removeEventListener('abort', onInterrupt);
     interrupt.dispose();
+    await served?.close();
     await eddy?.close();
   }
 }

@@ -1,0 +1,114 @@
+import test, { type ExecutionContext } from 'ava';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { wasmPath } from './helpers/wasm.js';
+
+/**
+ * One process writes a data directory. While a long-running writer (`eddy connector run`,
+ * `eddy run`) holds it, `eddy produce` from another process goes through that writer's socket;
+ * when the writer is gone (even killed), `eddy produce` writes by itself again.
+ */
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const bin = join(root, 'bin', 'eddy.js');
+
+function setup(t: ExecutionContext) {
+  const work = mkdtempSync(join(tmpdir(), 'eddy-writer-'));
+  const data = join(work, 'data');
+  const env = { ...process.env, EDDY_DATA_DIR: data, EDDY_WORKERS: '1' };
+  const start = (args: string[], stdin = '', cwd = work): { child: ChildProcess; out: () => string; err: () => string; exited: Promise<number> } => {
+    const child = spawn(process.execPath, [bin, ...args], { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
+    child.stderr!.on('data', (c: Buffer) => { err += c.toString(); });
+    const exited = new Promise<number>((res) => child.on('close', (code, signal) => res(code ?? (signal === 'SIGKILL' ? -9 : -1))));
+    child.stdin!.end(stdin);
+    return { child, out: () => out, err: () => err, exited };
+  };
+  const eddy = async (args: string[], stdin = '', cwd = work) => {
+    const p = start(args, stdin, cwd);
+    const code = await p.exited;
+    return { code, stdout: p.out(), stderr: p.err() };
+  };
+  const ok = async (args: string[], stdin = '', cwd = work) => {
+    const r = await eddy(args, stdin, cwd);
+    if (r.code !== 0) throw new Error(`eddy ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+    return r.stdout;
+  };
+  return { work, data, start, eddy, ok };
+}
+
+async function until(cond: () => boolean, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const read = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8') : '');
+
+test('produce goes through a running connector\'s process; transforms are anchored at the producer\'s directory; errors come back worded for the CLI', async (t) => {
+  t.timeout(60_000);
+  const { work, data, start, eddy, ok } = setup(t);
+  await ok(['topic', 'create', 'events', '-p', '2']);
+  writeFileSync(join(work, 'sink.yml'), 'meta: { name: events-file, type: file-sink, topic: events, consumer: { offset: { start: beginning } } }\nfile: { path: events.txt }\n');
+  const sink = start(['connector', 'run', '--config', 'sink.yml']);
+  await until(() => existsSync(join(data, 'eddy.sock')) && sink.err().includes('Ctrl-C stops'));
+
+  await ok(['produce', 'events'], 'one\ntwo\n');
+  copyFileSync(wasmPath('map-uppercase'), join(work, 'upper.wasm'));
+  await ok(['produce', 'events', '--key', 'k', '--transform', '{"uses":"upper.wasm"}'], 'three\n');
+  const file = join(work, 'events.txt');
+  await until(() => read(file).split('\n').filter(Boolean).length >= 3);
+  t.deepEqual(read(file).split('\n').filter(Boolean).sort(), ['THREE', 'one', 'two']);
+
+  const unknown = await eddy(['produce', 'nope'], 'x\n');
+  t.is(unknown.code, 1);
+  t.is(unknown.stderr, 'Error: topic "nope" does not exist; create it with `eddy topic create nope` (`eddy topic list` shows the topics)\n');
+  const part = await eddy(['produce', 'events', '--partition', '5'], 'x\n');
+  t.is(part.stderr, 'Error: --partition 5: topic "events" has 2 partitions (0..1)\n');
+  const failing = await eddy(['produce', 'events', '--smartmodule', wasmPath('fail-on')], 'fine\nbad\n');
+  t.is(failing.code, 1);
+  t.regex(failing.stderr, /^Error: producer-side SmartModule failed for events\/\d, so none of that batch was stored:\nfail-on: cannot parse bad\n/);
+
+  // Other writing commands are refused with the holder named.
+  const create = await eddy(['topic', 'create', 'more']);
+  t.is(create.code, 1);
+  t.regex(create.stderr, /is in use by process \d+ \(.*eddy\.js connector.*\), and Eddy allows one writer per data directory/);
+
+  sink.child.kill('SIGINT');
+  t.is(await sink.exited, 0, sink.err());
+  t.false(existsSync(join(data, 'eddy.sock')), 'the socket is removed on a clean stop');
+  t.true((await ok(['consume', 'events', '-B', '-d', '-k'])).includes('[k] THREE\n'));
+});
+
+test('after the writer is killed, produce writes by itself (stale lock and socket), and a new eddy run serves again', async (t) => {
+  t.timeout(60_000);
+  const { work, data, start, ok } = setup(t);
+  await ok(['topic', 'create', 'in']);
+  await ok(['topic', 'create', 'out']);
+  await ok(['derive', 'create', 'copy', '--source', 'in', '--target', 'out', '--transform', JSON.stringify({ uses: wasmPath('map-uppercase') })]);
+  const first = start(['run']);
+  await until(() => existsSync(join(data, 'eddy.sock')) && first.err().includes('Ctrl-C stops'));
+  await ok(['produce', 'in'], 'a\n');
+  first.child.kill('SIGKILL');
+  await first.exited;
+  t.true(existsSync(join(data, 'eddy.sock')), 'a killed writer leaves its socket behind');
+  await ok(['produce', 'in'], 'b\n');
+  const second = start(['run']);
+  await until(() => second.err().includes('Ctrl-C stops'));
+  await ok(['produce', 'in'], 'c\n');
+  for (const end = Date.now() + 15_000; (await ok(['consume', 'out', '-B', '-d'])) !== 'A\nB\nC\n';) {
+    if (Date.now() > end) t.fail('the derived stream did not catch up');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  second.child.kill('SIGTERM');
+  t.is(await second.exited, 0, second.err());
+  t.is(await ok(['consume', 'in', '-B', '-d'], '', work), 'a\nb\nc\n');
+});
