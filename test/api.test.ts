@@ -176,3 +176,25 @@ test('backpressure: a slow reader holds the pipeline back instead of buffering t
   t.true(heldBack > 0 && heldBack <= 3 + 4 + 8 + 1, `submitted ${heldBack} batches while the reader held 3`);
   await eddy.close();
 });
+
+test('a derived stream stopped by a runtime error reports it, keeps the records before it, and checkpoints at the failing record', async (t) => {
+  const eddy = await fresh();
+  await eddy.createTopic('in', { partitions: 1 });
+  await eddy.createTopic('out', { partitions: 1 });
+  await eddy.produce('in', values(['a1', 'bad', 'a2']));
+  const failed = new Promise<{ stream: string; error: Error }>((resolve) => eddy.on('error', resolve));
+  const d = await eddy.startDerived({ name: 'fragile', source: 'in', target: 'out', transforms: [{ uses: wasmPath('fail-on'), params: {}, lookback: null }] });
+  const { stream, error } = await failed;
+  t.is(stream, 'fragile/0');
+  t.true(error instanceof SmartModuleRuntimeError);
+  await d.done();
+  t.deepEqual(await collect(eddy.consume('out', { partition: 0 }).records()), ['a1']);
+  t.is(d.checkpoint(0)!.offset, 1, 'resumes at the failing record');
+  // Restarted with the skip policy it steps over the record and finishes the partition.
+  await eddy.stopDerived('fragile');
+  const again = await eddy.startDerived({ name: 'fragile', source: 'in', target: 'out', transforms: [{ uses: wasmPath('fail-on'), params: {}, lookback: null }], policy: 'skip' });
+  while ((again.checkpoint(0)?.offset ?? 0) < 3) await new Promise((r) => setTimeout(r, 20));
+  await eddy.stopDerived('fragile');
+  t.deepEqual(await collect(eddy.consume('out', { partition: 0 }).records()), ['a1', 'a2']);
+  await eddy.close();
+});

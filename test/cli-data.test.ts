@@ -271,7 +271,7 @@ test('derive create, list, run until interrupted (status on stderr), output in t
 // Known gap in src/coordinator/derived.ts (not the CLI): a runtime error under policy stop is
 // committed as the partition's position but not reported (no 'error' event), and the partition
 // keeps reading. This test states the wanted behaviour; it passes (as failing) until that is fixed.
-test.failing('eddy run reports a failing stream and exits 1', async (t) => {
+test('eddy run reports a failing stream and exits 1', async (t) => {
   const { dir } = fresh();
   await ok(dir, ['topic', 'create', 'in']);
   await ok(dir, ['topic', 'create', 'out']);

@@ -99,7 +99,9 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
 
   private async runPartition(p: number, modules: Awaited<ReturnType<ModuleResolver['resolve']>>[], ready: () => void): Promise<void> {
     const { name, source, target } = this.config;
-    const signal = this.controller.signal;
+    // Ends this partition's reading on stop() or when its stream fails (even while waiting for data).
+    const partitionStop = new AbortController();
+    const signal = AbortSignal.any([this.controller.signal, partitionStop.signal]);
     const targetPartitions = this.storage.describeTopic(target).partitions;
     const tp = p % targetPartitions;
     const targetLog = this.storage.partition(target, tp);
@@ -121,6 +123,8 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
       const e = err instanceof EddyError ? err : new EddyError('EDDY_DERIVE', `derived stream ${name}, partition ${p}: ${(err as Error)?.message ?? err}`, { cause: err });
       if (!this.errors.has(p)) { this.errors.set(p, e); this.emit('error', e, p); }
     };
+    // A module error (policy stop), a timeout or a trap fails the partition's stream: report it.
+    stream.on('error', (err) => { fail(err); partitionStop.abort(); });
     try {
       await stream.start();
     } catch (err) {
@@ -164,11 +168,11 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
         if (pendingCommits > (this.config.maxInFlight ?? 4) * 2) await commits;
         if (stream.state === 'failed') break;
       }
-      await commits;
     } catch (err) {
       if (!signal.aborted) fail(err);
-      await commits.catch(() => {});
     } finally {
+      // Whatever stopped the reading, the results already delivered are still committed.
+      await commits.catch((err) => fail(err));
       await stream.close();
     }
   }
