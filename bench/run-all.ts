@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fmt, machine, RESULTS_DIR, table } from './lib/harness.js';
@@ -7,7 +8,7 @@ import { fmt, machine, RESULTS_DIR, table } from './lib/harness.js';
 /**
  * `npm run bench`: every bench in its own process (so one's JIT state and garbage do not weigh on
  * the next), each writing bench/results/<name>.json, then a summary table of the headline numbers
- * (also written to bench/results/summary.md). `--readme` puts that table into bench/README.md
+ * (also written to bench/results/summary.json). `--readme` puts that table into bench/README.md
  * between its results markers. `--only a,b` runs a subset.
  */
 
@@ -55,6 +56,10 @@ export function summaryRows(): string[][] {
     for (const p of (pipe['scaling'] as Json[] | undefined) ?? []) {
       rows.push(['pipeline', `W=${p['workers']}: records/s from LMDB through the pool; efficiency`, `${rate(p['records_per_sec'])}; ${n(p['efficiency'], 2)}`, `≥ ${pipe['target_efficiency'] ?? 0.9}`]);
     }
+    for (const p of (pipe['scaling'] as Json[] | undefined) ?? []) {
+      rows.push(['pipeline', `W=${p['workers']}: CPU ns per record, all threads (main thread) vs engine alone; machine's own W-thread scaling`,
+        `${n(p['cpu_ns'], 0)} (${n(p['main_cpu_ns'], 0)}) vs ${n(p['engine_cpu_ns'], 0)}; ${n(p['machine_scaling'], 2)}`, '']);
+    }
   }
   const base = load('baseline-stream');
   if (base) {
@@ -64,11 +69,13 @@ export function summaryRows(): string[][] {
   return rows;
 }
 
-export function summaryMarkdown(totalSec: number | null): string {
-  const m = machine();
+export function summaryMarkdown(totalSec: number | null, loadAvg: number | null): string {
+  // Machine, date and commit of the run that wrote the results (not of this process).
+  const m = (BENCHES.map((b) => load(b)).find((j) => j?.['machine'])?.['machine'] as ReturnType<typeof machine> | undefined) ?? machine();
   const rows = summaryRows();
-  const head = `Machine: ${m.cpu}, ${m.cores} cores, Node ${m.node}; ${m.date.slice(0, 10)}; commit ${m.commit}` +
-    (totalSec !== null ? `; whole suite ${totalSec.toFixed(0)} s` : '') + '.';
+  const head = `Machine: ${m.cpu}, ${m.cores} cores, Node ${m.node}; ${m.date.slice(0, 16).replace('T', ' ')} UTC; commit ${m.commit}` +
+    (totalSec !== null ? `; whole suite ${totalSec.toFixed(0)} s` : '') +
+    (loadAvg !== null ? `; load average ${loadAvg.toFixed(1)} when it started (the machine is shared)` : '') + '.';
   const md = ['| bench | measure | result | target |', '|---|---|---|---|', ...rows.map((r) => `| ${r.join(' | ')} |`)];
   return `${head}\n\n${md.join('\n')}\n`;
 }
@@ -89,6 +96,14 @@ function updateReadme(md: string): void {
 if (import.meta.url === `file://${process.argv[1]}`) {
   const args = process.argv.slice(2);
   const only = args.includes('--only') ? args[args.indexOf('--only') + 1]!.split(',') : null;
+  if (args.includes('--summary-only')) {
+    // The summary of the JSON already in bench/results/, without running anything.
+    const md = summaryMarkdown(null, null);
+    console.log(md);
+    if (args.includes('--readme')) updateReadme(md);
+    process.exit(0);
+  }
+  const load0 = loadavg()[0]!;
   const list = BENCHES.filter((b) => !only || only.includes(b));
   const t0 = performance.now();
   const times: (string | number)[][] = [['bench', 'seconds', 'exit']];
@@ -107,8 +122,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   console.log(`whole suite: ${total.toFixed(1)} s\n`);
   const rows = summaryRows();
   if (rows.length > 0) console.log(table([['bench', 'measure', 'result', 'target'], ...rows]));
-  const md = summaryMarkdown(total);
-  writeFileSync(join(RESULTS_DIR, 'summary.md'), md);
+  const md = summaryMarkdown(total, load0);
+  writeFileSync(join(RESULTS_DIR, 'summary.json'), JSON.stringify({ markdown: md, rows: [['bench', 'measure', 'result', 'target'], ...rows], seconds: times }, null, 2) + '\n');
   if (args.includes('--readme')) updateReadme(md);
   if (failed > 0) {
     console.error(`${failed} bench(es) failed`);
