@@ -53,7 +53,7 @@ async function until(cond: () => boolean, ms = 15_000): Promise<void> {
 
 const read = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8') : '');
 
-test('produce goes through a running connector\'s process; transforms are anchored at the producer\'s directory; errors come back worded for the CLI', async (t) => {
+test('produce goes through a running connector\'s process, a read-only consumer follows it and stops on SIGINT; transforms are anchored at the producer\'s directory; errors come back worded for the CLI', async (t) => {
   t.timeout(60_000);
   const { work, data, start, eddy, ok } = setup(t);
   await ok(['topic', 'create', 'events', '-p', '2']);
@@ -61,12 +61,19 @@ test('produce goes through a running connector\'s process; transforms are anchor
   const sink = start(['connector', 'run', '--config', 'sink.yml']);
   await until(() => existsSync(join(data, 'eddy.sock')) && sink.err().includes('Ctrl-C stops'));
 
+  // A reader next to the writer: continuous consume (read-only), stopped with a real SIGINT.
+  const follower = start(['consume', 'events', '-k']);
+  await new Promise((r) => setTimeout(r, 500));
   await ok(['produce', 'events'], 'one\ntwo\n');
   copyFileSync(wasmPath('map-uppercase'), join(work, 'upper.wasm'));
   await ok(['produce', 'events', '--key', 'k', '--transform', '{"uses":"upper.wasm"}'], 'three\n');
   const file = join(work, 'events.txt');
   await until(() => read(file).split('\n').filter(Boolean).length >= 3);
   t.deepEqual(read(file).split('\n').filter(Boolean).sort(), ['THREE', 'one', 'two']);
+  await until(() => follower.out().split('\n').filter(Boolean).length >= 3);
+  follower.child.kill('SIGINT');
+  t.is(await follower.exited, 0, follower.err());
+  t.deepEqual(follower.out().split('\n').filter(Boolean).sort(), ['[k] THREE', '[null] one', '[null] two']);
 
   const unknown = await eddy(['produce', 'nope'], 'x\n');
   t.is(unknown.code, 1);
