@@ -268,9 +268,8 @@ test('derive create, list, run until interrupted (status on stderr), output in t
   t.is(await ok(dir, ['derive', 'list']), 'No derived streams found\n');
 });
 
-// Known gap in src/coordinator/derived.ts (not the CLI): a runtime error under policy stop is
-// committed as the partition's position but not reported (no 'error' event), and the partition
-// keeps reading. This test states the wanted behaviour; it passes (as failing) until that is fixed.
+// A runtime error under policy stop: the records before it are written, the partition stops at it,
+// `eddy run` prints the error and exits 1.
 test('eddy run reports a failing stream and exits 1', async (t) => {
   const { dir } = fresh();
   await ok(dir, ['topic', 'create', 'in']);
