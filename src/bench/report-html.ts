@@ -29,7 +29,7 @@ function axis(max: number, ticks = 5): { top: number; step: number } {
   return { top: Math.ceil(max / step) * step, step };
 }
 
-const W = 640, H = 300, L = 70, R = 20, T = 20, B = 50;
+const W = 640, H = 316, L = 70, R = 20, T = 36, B = 50;
 const PW = W - L - R, PH = H - T - B;
 
 function frame(id: string, title: string, body: string, xLabel: string, yLabel: string): string {
@@ -69,8 +69,9 @@ export function scalingChart(r: BenchReport): string {
   const line = ideal.map((v, i) => `${(L + i * slot + slot / 2).toFixed(1)},${(T + PH - (v / top) * PH).toFixed(1)}`).join(' ');
   body += `<polyline points="${line}" fill="none" stroke="#d9822b" stroke-width="2" stroke-dasharray="6 4"/>`;
   body += ideal.map((v, i) => `<circle cx="${(L + i * slot + slot / 2).toFixed(1)}" cy="${(T + PH - (v / top) * PH).toFixed(1)}" r="3.5" fill="#d9822b"><title>ideal: ${num(v)} records/s</title></circle>`).join('');
-  body += `<rect x="${L + 10}" y="${T + 4}" width="12" height="12" fill="#3b73b9"/><text x="${L + 28}" y="${T + 14}" class="tick">measured (end to end)</text>`;
-  body += `<line x1="${L + 170}" y1="${T + 10}" x2="${L + 194}" y2="${T + 10}" stroke="#d9822b" stroke-width="2" stroke-dasharray="6 4"/><text x="${L + 200}" y="${T + 14}" class="tick">W × engine alone on one thread</text>`;
+  // Legend above the plot area, clear of the bars and the ideal line.
+  body += `<rect x="${L + 10}" y="8" width="12" height="12" fill="#3b73b9"/><text x="${L + 28}" y="18" class="tick">measured (end to end)</text>`;
+  body += `<line x1="${L + 170}" y1="14" x2="${L + 194}" y2="14" stroke="#d9822b" stroke-width="2" stroke-dasharray="6 4"/><text x="${L + 200}" y="18" class="tick">W × engine alone on one thread</text>`;
   return frame('chart-scaling', 'Throughput against worker threads', body, 'worker threads (W)', 'input records/s');
 }
 
@@ -124,11 +125,15 @@ export function splitChart(r: BenchReport): string {
     x += w;
   }
   SPLIT.forEach(([k, label, color], i) => {
-    const col = i % 2, row = Math.floor(i / 2);
-    const lx = L + 10 + col * 280, ly = barY + barH + 30 + row * 22;
+    const lx = L + 10, ly = barY + barH + 26 + i * 20;
     body += `<rect x="${lx}" y="${ly - 10}" width="12" height="12" fill="${color}"/><text x="${lx + 18}" y="${ly}" class="tick">${esc(label)}: ${num(s[k])} ns (${((100 * s[k]) / total).toFixed(0)}%)</text>`;
   });
   return frame('chart-split', `Where the time goes: thread time per input record, W=${r.workers}`, body, 'nanoseconds of thread time per input record', '');
+}
+
+/** The file name of a path, for chart labels. */
+function shortName(label: string): string {
+  return label.split(/[\\/]/).pop() || label;
 }
 
 function compareChart(r: BenchReport): string {
@@ -140,7 +145,7 @@ function compareChart(r: BenchReport): string {
   sides.forEach((s, i) => {
     const h = (s.records_per_sec / top) * PH;
     body += `<rect class="bar" x="${(L + i * slot + slot * 0.25).toFixed(1)}" y="${(T + PH - h).toFixed(1)}" width="${(slot * 0.5).toFixed(1)}" height="${h.toFixed(1)}" fill="${i === 0 ? '#3b73b9' : '#8e6bbf'}"/>`;
-    body += `<text x="${(L + i * slot + slot / 2).toFixed(1)}" y="${T + PH + 16}" text-anchor="middle" class="tick">${esc(s.label)}</text>`;
+    body += `<text x="${(L + i * slot + slot / 2).toFixed(1)}" y="${T + PH + 16}" text-anchor="middle" class="tick">${esc(shortName(s.label))}</text>`;
     body += `<text x="${(L + i * slot + slot / 2).toFixed(1)}" y="${(T + PH - h - 5).toFixed(1)}" text-anchor="middle" class="val">${num(s.records_per_sec)}</text>`;
   });
   return frame('chart-compare', `Compared on identical input, W=${c.workers}: ratio ${c.ratio.toFixed(3)} (spread ${(c.spread * 100).toFixed(1)}%)`, body, 'module', 'input records/s');
