@@ -130,6 +130,14 @@ test.serial('eddy bench: init parameters, init errors and usage errors', async (
   t.is(noKey.code, 1);
   t.regex(noKey.stderr, /Missing param key/);
 
+  // A trap is not a per-record error: nothing to measure, and the message says what to do.
+  const dir = await mkdtemp(join(tmpdir(), 'eddy-bench-trap-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await writeFile(join(dir, 'boom.txt'), 'apple\nboom\n');
+  const trap = await eddy(['bench', '--wasm-file', wasmPath('trap'), '--file', 'boom.txt', '--no-scaling', ...QUICK], dir);
+  t.is(trap.code, 1);
+  t.regex(trap.stderr, /cannot run on this input.*unreachable executed[\s\S]*--json-template/);
+
   const none = await eddy(['bench']);
   t.is(none.code, 1);
   t.regex(none.stderr, /no module: give --wasm-file/);

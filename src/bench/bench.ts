@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { WorkerPool } from '../coordinator/pool.js';
 import { packFrame, unpackFrame, type RequestFrame, type ResultFrame } from '../coordinator/frames.js';
 import type { StreamStep } from '../coordinator/stream.js';
+import { EddyError } from '../errors.js';
 import type { SmartModule } from '../smartmodule/module.js';
 import type { BatchInput } from '../smartmodule/types.js';
 import type { BenchInput } from './input.js';
@@ -313,6 +314,9 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   const say = opts.progress ?? (() => {});
   const { chain, input } = opts;
   const times = instanceTimes(chain.steps);
+  // A trap, a bad status or the memory cap on this input ends the bench here, before any pool.
+  probe(chain.steps, input.batches);
+  if (opts.compare) probe(opts.compare.steps, input.batches);
   const copyNs = frameCopyNs(chain.steps, input.batches);
 
   const counts = [...new Set([...opts.scaling, opts.workers])].sort((x, y) => x - y);
@@ -394,6 +398,19 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   }
   report.duration_ms = performance.now() - t0;
   return report;
+}
+
+/** Runs the chain once over every batch on the main thread; a failure that is not a per-record error stops the bench. */
+function probe(steps: readonly StreamStep[], batches: readonly BatchInput[]): void {
+  const chain = mainThreadChain(steps);
+  try {
+    for (const b of batches) chain.processWith(b, 'skip');
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new EddyError('EDDY_BENCH_MODULE_FAILED', `the module cannot run on this input, so there is nothing to measure: ${why}\n(give it records it accepts with --file or --json-template)`, { cause: err });
+  } finally {
+    chain.dispose();
+  }
 }
 
 /** The chain's kind(s), e.g. "filter" or "filter → map". */

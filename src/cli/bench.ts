@@ -159,7 +159,7 @@ export async function runBenchCommand(o: BenchCommandOptions, cmd: Command, io: 
     if (shown && tty) io.stderr.write('\r\x1b[K');
   }
   if (report.errors > 0) {
-    io.stderr.write(`warning: ${report.errors} record(s) failed in the module and were skipped (first: ${report.first_error}); ` +
+    io.stderr.write(`warning: ${report.errors} record(s) failed in the module and were skipped (first: ${report.first_error?.split('\n')[0]}); ` +
       'the input may not suit this module: give records it accepts with --file or --json-template\n');
   }
   if (!report.stable) {
@@ -236,8 +236,11 @@ export function registerBenchCommand(program: Command, ctx: CliContext): void {
         'init times, and the efficiency against the engine alone on one thread.\n\n' +
         'Input: --file (one record per line), --json-template (placeholders {{seq}} {{int}} {{int:MIN:MAX}} {{float}} ' +
         '{{float:MIN:MAX}} {{word}} {{text:N}} {{choice:a|b|c}} {{bool}} {{ts}} {{uuid}}; @path reads the template ' +
-        'from a file), or random a–z values (--record-size). --records is the records per round (default 100000; ' +
-        'file lines repeat to reach it). --seed makes generated input repeatable (default: random, reported).\n\n' +
+        'from a file), or random a–z values (--record-size). --records is how many input records (default 100000; ' +
+        'file lines repeat to reach it). --seed makes generated input repeatable (default: random, reported). ' +
+        'Modules that parse their input want records they accept, e.g. --json-template \'{{int:0:1000}}\' for numbers, ' +
+        '\'[{{int}},{{int}}]\' for JSON arrays, \'{"level":"{{choice:info|debug|warn}}","message":"{{word}}"}\'; records a ' +
+        'module rejects are counted, skipped and reported.\n\n' +
         'Examples:\n' +
         '  eddy bench --wasm-file filter.wasm\n' +
         '  eddy bench --wasm-file sum.wasm --json-template \'{{int:0:100}}\' --records 50000 --json\n' +
@@ -249,7 +252,7 @@ export function registerBenchCommand(program: Command, ctx: CliContext): void {
     .option('--compare <path>', 'a second .wasm run on identical input in alternating rounds; reports ratios')
     .option('--file <path>', 'input: one record per line of this file')
     .option('--json-template <template>', 'input: records from a template with placeholders (see above); @path reads it from a file')
-    .option('--records <n>', 'records per round (default 100000)')
+    .option('--records <n>', 'input records (default 100000; a round passes over them at least once)')
     .option('--record-size <bytes>', 'size of generated values (default 100)')
     .option('--seed <n>', 'seed of generated input (default random)')
     .option('-e, --params <key=value>', 'parameter passed to init (repeatable)', collect)
