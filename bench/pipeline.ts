@@ -17,7 +17,9 @@ import { sampleRecords } from './lib/records.js';
 /**
  * bench/pipeline: the "value contains 'a'" filter over P partitions of a stored topic with W worker
  * threads, end to end: batches read from LMDB (readBatches, 1 MiB per read) on the main thread,
- * submitted to one ModuleStream per partition with pipelining, results delivered in order.
+ * each read submitted as one frame to one ModuleStream per partition with pipelining, results
+ * delivered in order. Also the engine alone on W plain threads (the machine's own scaling), CPU
+ * time per record (all threads, main thread) and where the main thread's time goes.
  *
  * Pipeline efficiency = end-to-end records/s ÷ (W × the engine's single-thread records/s on the
  * same batches), the single-thread rate measured in the same run, in rounds alternating with the
@@ -28,8 +30,10 @@ import { sampleRecords } from './lib/records.js';
  *
  * Environment (for experiments): PIPE_RECORDS (total records, default 1 000 000), PIPE_PARTITIONS
  * (default 4), PIPE_RECORD_BYTES (100), PIPE_BATCH (records per stored batch, 1000),
- * PIPE_IN_FLIGHT (submissions outstanding per stream, 4), PIPE_PER_SUBMIT (batches per frame, 1),
- * PIPE_ROUNDS (alternating rounds, 7).
+ * PIPE_IN_FLIGHT (submissions outstanding per stream, 4), PIPE_PER_SUBMIT (batches per frame;
+ * 0 = one storage read, the default), PIPE_READ_BYTES (bytes per read, 1 MiB), PIPE_ROUNDS
+ * (alternating rounds, 7), PIPE_WORKERS (e.g. 1,2), PIPE_SOURCE=memory (no storage read),
+ * PIPE_PROFILE=1 (pool rounds only, CPU per thread; for node --cpu-prof).
  */
 
 /** CPU ms of every thread of this process by tid, with its name (Linux /proc; 10 ms ticks). */
