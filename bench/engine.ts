@@ -1,7 +1,7 @@
 import { decodeRecords, encodeRecords, indexRecords } from '../src/protocol/index.js';
 import { loadModule } from '../src/smartmodule/index.js';
 import { wasmPath } from '../test/helpers/wasm.js';
-import { fmt, rate, table, versus, writeResult } from './lib/harness.js';
+import { rate, table, versus, writeResult } from './lib/harness.js';
 import { moduleAlone } from './lib/module-alone.js';
 import { sampleBatch, sampleRecords } from './lib/records.js';
 
@@ -74,5 +74,4 @@ export async function runEngineBench(): Promise<Record<string, unknown>> {
 if (import.meta.url === `file://${process.argv[1]}`) {
   const r = await runEngineBench();
   console.log(`\nwrote ${writeResult('engine', r)}`);
-  void fmt;
 }

@@ -102,7 +102,7 @@ test('derived streams: saved, started, output committed with lag events, listed 
     if (l.lag === 0) caughtUp.add(l.partition);
     if (caughtUp.size === 2) resolve();
   }));
-  const d = await eddy.startDerived('evens-sum');
+  await eddy.startDerived('evens-sum');
   await allCaughtUp; // lag events come after the commit is acknowledged
   const info = eddy.listDerived()[0]!;
   t.true(info.running);
@@ -115,7 +115,6 @@ test('derived streams: saved, started, output committed with lag events, listed 
   t.false(eddy.listDerived()[0]!.running);
   await eddy.deleteDerived('evens-sum');
   t.deepEqual(eddy.listDerived(), []);
-  void d;
   await eddy.close();
 });
 

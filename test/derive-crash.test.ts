@@ -4,7 +4,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { decodeRecords, encodeRecords } from '../src/protocol/index.js';
+import { decodeRecords } from '../src/protocol/index.js';
 import { Chain, loadModule } from '../src/smartmodule/index.js';
 import { openStorage } from '../src/storage/index.js';
 import { wasmPath } from './helpers/wasm.js';
@@ -99,5 +99,4 @@ test('derived stream with an aggregate: output after repeated SIGKILLs equals an
     t.deepEqual(got, expected[p]);
   }
   await check.close();
-  void encodeRecords;
 });
