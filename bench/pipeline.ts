@@ -1,3 +1,4 @@
+import { rangeSource } from '../src/bench/runner.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -170,7 +171,13 @@ export async function runPipelineBench(o: PipelineOptions = {}): Promise<Record<
     }
     const byPartition: BatchInput[][] = Array.from({ length: partitions }, (_, p) => [...(storageSource(store)(p) as Iterable<BatchInput[]>)].flat());
     // PIPE_SOURCE=memory: the same batches from memory (isolates the storage read), for experiments.
-    const source: BatchSource = process.env['PIPE_SOURCE'] === 'memory' ? (p) => [byPartition[p]!] : storageSource(store, readBytes);
+    // Default: as Eddy's consumers and derived streams run, workers read the batches from LMDB by
+    // offset range (PIPE_PER_SUBMIT batches per submission, 16 by default). PIPE_SOURCE=main reads
+    // them on the main thread and sends the bytes; PIPE_SOURCE=memory skips storage altogether.
+    const mode = process.env['PIPE_SOURCE'] ?? 'ranges';
+    const source: BatchSource = mode === 'memory' ? (p) => [byPartition[p]!]
+      : mode === 'main' ? storageSource(store, readBytes)
+      : (p) => rangeSource(store, 'bench', p, perSubmit > 0 ? perSubmit : 16);
     // Warm-up: JIT, page cache, worker instances.
     engineRate(chain, all, 200);
     for (const rig of rigs) await rig.round(source);

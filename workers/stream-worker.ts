@@ -1,8 +1,10 @@
 import { move } from 'piscina';
 import {
-  errorToWire, packFrame, unpackFrame, type BatchTask, type OpenTask, type RequestFrame, type ResultFrame,
+  errorToWire, packFrame, unpackFrame, type BatchTask, type OpenTask, type ReadTask, type RequestFrame, type ResultFrame,
   type WireResult, type WorkerTask,
 } from '../src/coordinator/frames.js';
+import { sliceBatch } from '../src/storage/batch-format.js';
+import { PartitionReader } from '../src/storage/partition-reader.js';
 import { Chain, type ErrorPolicy } from '../src/smartmodule/chain.js';
 import { SmartModule } from '../src/smartmodule/module.js';
 
@@ -50,33 +52,38 @@ async function open(task: OpenTask): Promise<{ ok: true }> {
   return { ok: true };
 }
 
-function batch(task: BatchTask): Uint8Array {
-  const live = streams.get(task.stream);
-  const req = unpackFrame<RequestFrame>(task.frame);
-  const out: ResultFrame = { seq: req.seq, results: [], metrics: [], fatal: null };
+/**
+ * Runs batches through a stream's chain and packs one result frame. Outputs are borrowed views
+ * into module memory; every one but the frame's last is owned (copied) before the next batch
+ * frees it, the last is copied once, into the frame.
+ */
+function run(streamId: string, seq: number, deadlineMs: number, batches: Iterable<{ baseOffset: number; baseTimestamp: number; lastOffset: number; raw: Uint8Array }>): Uint8Array {
+  const live = streams.get(streamId);
+  const out: ResultFrame = { seq, results: [], metrics: [], fatal: null };
   if (!live) {
-    out.fatal = { type: 'other', code: 'EDDY_STREAM_NOT_OPEN', message: `stream ${task.stream} is not open on this worker` };
+    out.fatal = { type: 'other', code: 'EDDY_STREAM_NOT_OPEN', message: `stream ${streamId} is not open on this worker` };
     return packFrame(out);
   }
   // The watchdog slot tells the coordinator how long this call may take and whose it is.
-  if (watch) { watch[1] = live.number; watch[0] = Date.now() + task.deadlineMs; }
+  if (watch) { watch[1] = live.number; watch[0] = Date.now() + deadlineMs; }
+  let pending: WireResult | null = null;
   try {
-    for (let i = 0; i < req.batches.length; i++) {
-      const r = live.chain.processWith(req.batches[i]!, live.policy);
-      // The next batch's call frees this borrowed output: own it unless it is the frame's last.
-      const last = i === req.batches.length - 1 || r.error !== null;
-      const result: WireResult = {
-        raw: last ? r.raw : r.raw.slice(), count: r.count, accumulators: live.chain.accumulators,
+    for (const b of batches) {
+      if (pending) pending.raw = pending.raw.slice();
+      const r = live.chain.processWith(b, live.policy);
+      pending = {
+        baseOffset: b.baseOffset, baseTimestamp: b.baseTimestamp, lastOffset: b.lastOffset,
+        raw: r.raw, count: r.count, accumulators: live.chain.accumulators,
         error: r.error ? errorToWire(r.error) : null, skipped: r.skipped.map(errorToWire),
       };
-      out.results.push(result);
+      out.results.push(pending);
       if (r.error) break; // the stream stops at a runtime error (policy stop)
     }
   } catch (err) {
     // Trap, status or memory limit: the instance is gone; the coordinator decides what next.
     out.fatal = errorToWire(err);
     live.chain.dispose();
-    streams.delete(task.stream);
+    streams.delete(streamId);
   } finally {
     if (watch) watch[0] = 0;
   }
@@ -84,6 +91,27 @@ function batch(task: BatchTask): Uint8Array {
   const frame = packFrame(out);
   live.chain.release();
   return frame;
+}
+
+function batchTask(task: BatchTask): Uint8Array {
+  const req = unpackFrame<RequestFrame>(task.frame);
+  return run(task.stream, req.seq, task.deadlineMs, req.batches.map((b) => ({ ...b, lastOffset: -1 })));
+}
+
+/** Reads the planned batches from LMDB here, cut to [from, end), and runs them. */
+function readTask(task: ReadTask): Uint8Array {
+  const reader = PartitionReader.open(task.source);
+  reader.renew();
+  const last = task.end - 1;
+  function* batches() {
+    for (const key of task.keys) {
+      const b = reader.batch(key);
+      if (!b) continue; // removed by retention meanwhile
+      const cut = b.baseOffset < task.from || b.lastOffset > last ? sliceBatch(b, task.from, last) : b;
+      if (cut.count > 0) yield cut;
+    }
+  }
+  return run(task.stream, task.seq, task.deadlineMs, batches());
 }
 
 export default async function handle(task: WorkerTask): Promise<unknown> {
@@ -94,10 +122,10 @@ export default async function handle(task: WorkerTask): Promise<unknown> {
       } catch (err) {
         return { ok: false, error: errorToWire(err) };
       }
-    case 'batch': {
-      const frame = batch(task);
-      return move(frame);
-    }
+    case 'batch':
+      return move(batchTask(task));
+    case 'read':
+      return move(readTask(task));
     case 'close':
       streams.get(task.stream)?.chain.dispose();
       streams.delete(task.stream);

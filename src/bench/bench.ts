@@ -186,7 +186,7 @@ function frameCopyNs(steps: readonly StreamStep[], batches: readonly BatchInput[
   const requests = sample.map((b, i) => packFrame({ seq: i, batches: [{ baseOffset: b.baseOffset, baseTimestamp: b.baseTimestamp, raw: b.raw }] } satisfies RequestFrame));
   const results: ResultFrame[] = sample.map((b, i) => {
     const out = chain.processWith(b, 'skip');
-    return { seq: i, results: [{ raw: out.raw.slice(), count: out.count, accumulators: chain.accumulators, error: null, skipped: [] }], metrics: chain.metrics.map((m) => ({ ...m })), fatal: null };
+    return { seq: i, results: [{ baseOffset: b.baseOffset, baseTimestamp: b.baseTimestamp, lastOffset: b.baseOffset, raw: out.raw.slice(), count: out.count, accumulators: chain.accumulators, error: null, skipped: [] }], metrics: chain.metrics.map((m) => ({ ...m })), fatal: null };
   });
   chain.dispose();
   const records = sample.reduce((n, b) => n + recordCount(b.raw), 0);

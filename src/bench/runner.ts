@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { performance, PerformanceObserver } from 'node:perf_hooks';
 import { WorkerPool } from '../coordinator/pool.js';
-import { ModuleStream, type StreamStep, type StreamResult, type Ticket } from '../coordinator/stream.js';
+import { ModuleStream, type SourceRange, type StreamStep, type StreamResult, type Ticket } from '../coordinator/stream.js';
+import { planRange } from '../coordinator/range-plan.js';
+import type { Storage } from '../storage/storage.js';
 import { Chain } from '../smartmodule/chain.js';
 import type { BatchInput } from '../smartmodule/types.js';
 
@@ -45,7 +47,32 @@ export function recordCount(raw: Uint8Array): number {
  * once, e.g. one storage read). Sync iterables are timed exactly (storage read time); async ones
  * are timed around each `next()`, which includes waiting.
  */
-export type BatchSource = (partition: number) => Iterable<BatchInput[]> | AsyncIterable<BatchInput[]>;
+export type BatchSource = (partition: number) => Iterable<BatchInput[]> | AsyncIterable<BatchInput[]> | RangeSource;
+
+/** Offset ranges of a stored partition, planned one at a time (workers read the batches). */
+export interface RangeSource {
+  readonly kind: 'ranges';
+  next(): SourceRange | null;
+}
+
+function isRangeSource(x: unknown): x is RangeSource {
+  return typeof x === 'object' && x !== null && (x as RangeSource).kind === 'ranges';
+}
+
+export function rangeSource(store: Storage, topic: string, partition: number, batchesPerSubmission = 16): RangeSource {
+  const log = store.partition(topic, partition);
+  const source = store.partitionSource(topic, partition);
+  let pos = log.startOffset;
+  return {
+    kind: 'ranges',
+    next() {
+      const r = planRange(log, pos, batchesPerSubmission);
+      if (!r) return null;
+      pos = r.end;
+      return { source, ...r };
+    },
+  };
+}
 
 export interface RigOptions {
   workers: number;
@@ -165,7 +192,15 @@ export class PoolRig {
     return stats;
   }
 
-  private async pump(stream: ModuleStream, groups: Iterable<BatchInput[]> | AsyncIterable<BatchInput[]>, stats: RoundStats): Promise<void> {
+  /**
+   * One pass over a stored topic the way Eddy's consumers and derived streams run: the main
+   * thread plans offset ranges from batch keys, the workers read the batches from LMDB themselves.
+   */
+  async roundStorage(store: Storage, topic: string, batchesPerSubmission = 16): Promise<RoundStats> {
+    return this.round((p) => rangeSource(store, topic, p, batchesPerSubmission));
+  }
+
+  private async pump(stream: ModuleStream, groups: Iterable<BatchInput[]> | AsyncIterable<BatchInput[]> | RangeSource, stats: RoundStats): Promise<void> {
     const queue: { ticket: Ticket; at: number }[] = [];
     const settle = async (q: { ticket: Ticket; at: number }): Promise<void> => {
       const r: StreamResult = await q.ticket.result;
@@ -181,6 +216,24 @@ export class PoolRig {
       }
     };
     let pending: BatchInput[] = [];
+    if (isRangeSource(groups)) {
+      for (;;) {
+        const t = performance.now();
+        const range = groups.next();
+        stats.readMs += performance.now() - t;
+        if (!range) break;
+        while (queue.length >= this.maxInFlight) await settle(queue.shift()!);
+        const at = performance.now();
+        const p = stream.submitRange(range);
+        stats.submitMs += performance.now() - at;
+        stats.submissions++;
+        stats.recordsIn += range.end - range.from;
+        stats.batches += range.keys.length;
+        queue.push({ ticket: await p, at });
+      }
+      while (queue.length > 0) await settle(queue.shift()!);
+      return;
+    }
     const send = async (): Promise<void> => {
       const group = pending;
       pending = [];

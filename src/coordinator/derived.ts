@@ -7,6 +7,7 @@ import { readLookback } from './lookback.js';
 import type { WorkerPool } from './pool.js';
 import type { ModuleResolver } from './resolve.js';
 import { ModuleStream, type StreamMetrics, type StreamResult, type StreamState } from './stream.js';
+import { planRange } from './range-plan.js';
 
 /**
  * A derived stream: topic → chain → topic, exactly once. Each source partition runs as its own
@@ -136,37 +137,49 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
 
     let commits: Promise<void> = Promise.resolve();
     let pendingCommits = 0;
-    const commit = async (r: StreamResult, next: number): Promise<void> => {
-      const b = r.batches[0]!;
-      let offset = next;
-      // Policy stop: the outputs before the failing record are kept and the stream resumes at that record.
-      if (b.error && 'offset' in b.error) {
-        const at = (b.error as unknown as { offset: number }).offset;
-        if (at >= b.baseOffset && at < next) offset = at;
-      }
-      const checkpoint = (): DeriveCheckpoint => ({ offset, accumulators: r.accumulators, written: written + b.count, updatedAt: Date.now() });
-      await targetLog.appendRaw({ raw: b.raw, baseTimestamp: b.baseTimestamp }, {
-        alsoWrite: () => { void this.storage.streams.put(deriveStateKey(name, p), checkpoint()); },
+    /**
+     * Commits a delivered result: each output batch is appended together with the checkpoint it
+     * reaches (source offset, accumulators) in the same LMDB transaction. The appends are issued
+     * back to back so the storage groups them into one commit.
+     */
+    const commit = async (r: StreamResult): Promise<void> => {
+      const appends = r.batches.map((b) => {
+        let offset = b.lastOffset + 1;
+        // Policy stop: the outputs before the failing record are kept and the stream resumes at that record.
+        const at = (b.error as { offset?: unknown } | null)?.offset;
+        if (typeof at === 'number' && at >= b.baseOffset && at < offset) offset = at;
+        const count = b.count;
+        const checkpoint = (): DeriveCheckpoint => ({ offset, accumulators: r.accumulators, written: (written += count), updatedAt: Date.now() });
+        return targetLog.appendRaw({ raw: b.raw, baseTimestamp: b.baseTimestamp }, {
+          alsoWrite: () => { void this.storage.streams.put(deriveStateKey(name, p), checkpoint()); },
+        }).then(() => ({ offset, count }));
       });
-      written += b.count;
-      this.emit('batch', { partition: p, sourceOffset: offset, recordsOut: b.count, targetPartition: tp });
-      this.emit('lag', { partition: p, lag: Math.max(0, sourceLog.nextOffset - offset) });
+      for (const { offset, count } of await Promise.all(appends)) {
+        this.emit('batch', { partition: p, sourceOffset: offset, recordsOut: count, targetPartition: tp });
+        this.emit('lag', { partition: p, lag: Math.max(0, sourceLog.nextOffset - offset) });
+      }
     };
 
+    const sourceRange = this.storage.partitionSource(this.config.source, p);
+    let pos = saved?.offset ?? sourceLog.startOffset;
+    const maxInFlight = this.config.maxInFlight ?? 4;
     try {
-      const consumer = this.storage.consume(source, p, { from: { offset: saved?.offset ?? sourceLog.startOffset }, follow: true, signal });
-      for await (const batch of consumer.batches()) {
-        const ticket = await stream.submit({ baseOffset: batch.baseOffset, baseTimestamp: batch.baseTimestamp, raw: batch.raw });
-        const next = batch.lastOffset + 1;
+      while (!signal.aborted && stream.state !== 'failed') {
+        sourceLog.refresh();
+        if (pos < sourceLog.startOffset) pos = sourceLog.startOffset; // retention removed unprocessed records
+        const range = planRange(sourceLog, pos, 16);
+        if (!range) {
+          await sourceLog.waitFor(pos, signal);
+          continue;
+        }
+        // The workers read the batches themselves; only offsets cross the main thread.
+        const ticket = await stream.submitRange({ source: sourceRange, ...range });
+        pos = range.end;
         pendingCommits++;
-        commits = commits.then(async () => {
-          const r = await ticket.result;
-          await commit(r, next);
-        }).finally(() => { pendingCommits--; });
+        commits = commits.then(async () => commit(await ticket.result)).finally(() => { pendingCommits--; });
         commits.catch(() => {});
         // Commits run in order behind the results; keep their backlog bounded too.
-        if (pendingCommits > (this.config.maxInFlight ?? 4) * 2) await commits;
-        if (stream.state === 'failed') break;
+        if (pendingCommits > maxInFlight * 2) await commits;
       }
     } catch (err) {
       if (!signal.aborted) fail(err);

@@ -8,6 +8,7 @@ import {
 import type { ModuleDescriptor } from '../smartmodule/module.js';
 import type { ErrorPolicy, ModuleMetrics } from '../smartmodule/chain.js';
 import type { Lookback } from '../smartmodule/types.js';
+import type { PartitionSource } from '../storage/partition-reader.js';
 
 /**
  * What travels between the coordinator and a worker. Record batches go as msgpackr frames whose
@@ -52,12 +53,25 @@ export interface BatchTask {
   frame: Uint8Array;
 }
 
+/** Batches the worker reads itself from LMDB: record bytes never cross the main thread. */
+export interface ReadTask {
+  op: 'read';
+  stream: string;
+  deadlineMs: number;
+  seq: number;
+  source: PartitionSource;
+  keys: number[];
+  from: number;
+  /** Exclusive. */
+  end: number;
+}
+
 export interface CloseTask {
   op: 'close';
   stream: string;
 }
 
-export type WorkerTask = OpenTask | BatchTask | CloseTask;
+export type WorkerTask = OpenTask | BatchTask | ReadTask | CloseTask;
 
 export interface WireBatch {
   baseOffset: number;
@@ -71,6 +85,10 @@ export interface RequestFrame {
 }
 
 export interface WireResult {
+  /** The input batch (as read, after cutting to the wanted offsets). */
+  baseOffset: number;
+  baseTimestamp: number;
+  lastOffset: number;
   raw: Uint8Array;
   count: number;
   /** Accumulators of aggregate steps after this batch (null for other steps). */

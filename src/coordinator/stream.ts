@@ -8,6 +8,7 @@ import {
   errorFromWire, packFrame, unpackFrame, type OpenTask, type ResultFrame, type WireError, type WireModule,
 } from './frames.js';
 import type { WorkerPool } from './pool.js';
+import type { PartitionSource } from '../storage/partition-reader.js';
 
 /**
  * A stream: one transform chain applied to an ordered sequence of batches (one partition). Its
@@ -47,6 +48,8 @@ export interface StreamOptions {
 export interface StreamBatchResult {
   baseOffset: number;
   baseTimestamp: number;
+  /** Last input offset this batch covered (−1 when the caller submitted bytes, not a range). */
+  lastOffset: number;
   /** Output records as `Vec<Record>` bytes. */
   raw: Uint8Array;
   count: number;
@@ -92,9 +95,19 @@ export interface StreamEvents {
   restored: [workerIds: number[], reason: string];
 }
 
+/** Stored batches a worker reads itself (see range-plan.ts): only offsets travel. */
+export interface SourceRange {
+  source: PartitionSource;
+  keys: number[];
+  from: number;
+  /** Exclusive. */
+  end: number;
+}
+
 interface Entry {
   seq: number;
   batches: BatchInput[];
+  range: SourceRange | null;
   resolve: (r: StreamResult) => void;
   reject: (e: unknown) => void;
   worker: number;
@@ -180,15 +193,26 @@ export class ModuleStream extends EventEmitter<StreamEvents> {
    * The batches' bytes must not be modified afterwards (they are kept until delivered).
    */
   async submit(batches: BatchInput | BatchInput[]): Promise<Ticket> {
+    return this.enqueue(Array.isArray(batches) ? batches : [batches], null);
+  }
+
+  /**
+   * Submits stored batches by offsets: the worker reads them from LMDB itself, so record bytes
+   * never cross the main thread, and a resend after a worker loss needs only the offsets.
+   */
+  async submitRange(range: SourceRange): Promise<Ticket> {
+    return this.enqueue([], range);
+  }
+
+  private async enqueue(list: BatchInput[], range: SourceRange | null): Promise<Ticket> {
     while (this.pending.size >= this.opts.maxInFlight && !this.failure && this.state !== 'closed') {
       await new Promise<void>((r) => this.slotWaiters.push(r));
     }
     if (this.failure) throw new StreamStoppedError(this.id, this.failure.message, { cause: this.failure });
     if (this.state === 'closed' || this.state === 'idle') throw new StreamStoppedError(this.id, this.state === 'idle' ? 'not started' : 'closed');
-    const list = Array.isArray(batches) ? batches : [batches];
     let entry!: Entry;
     const promise = new Promise<StreamResult>((resolve, reject) => {
-      entry = { seq: this.nextSeq++, batches: list, resolve, reject, worker: -1, epoch: -1, result: null };
+      entry = { seq: this.nextSeq++, batches: list, range, resolve, reject, worker: -1, epoch: -1, result: null };
     });
     promise.catch(() => {}); // rejection is observed by whoever awaits it; do not crash on unhandled
     this.pending.set(entry.seq, entry);
@@ -255,9 +279,16 @@ export class ModuleStream extends EventEmitter<StreamEvents> {
     entry.worker = worker;
     entry.epoch = this.epoch;
     const epoch = this.epoch;
-    const frame = packFrame({ seq: entry.seq, batches: entry.batches.map((b) => ({ baseOffset: b.baseOffset, baseTimestamp: b.baseTimestamp, raw: b.raw })) });
-    for (const b of entry.batches) this.metrics.bytesIn += b.raw.length;
-    this.pool.run<Uint8Array>(worker, { op: 'batch', stream: this.id, deadlineMs: this.opts.deadlineMs, frame }, [frame.buffer as ArrayBuffer]).then(
+    let task: Promise<Uint8Array>;
+    if (entry.range) {
+      const { source, keys, from, end } = entry.range;
+      task = this.pool.run<Uint8Array>(worker, { op: 'read', stream: this.id, deadlineMs: this.opts.deadlineMs, seq: entry.seq, source, keys, from, end });
+    } else {
+      const frame = packFrame({ seq: entry.seq, batches: entry.batches.map((b) => ({ baseOffset: b.baseOffset, baseTimestamp: b.baseTimestamp, raw: b.raw })) });
+      for (const b of entry.batches) this.metrics.bytesIn += b.raw.length;
+      task = this.pool.run<Uint8Array>(worker, { op: 'batch', stream: this.id, deadlineMs: this.opts.deadlineMs, frame }, [frame.buffer as ArrayBuffer]);
+    }
+    task.then(
       (bytes) => this.onFrame(entry, epoch, bytes),
       (err) => {
         // A worker that died is handled by workerLost (its tasks are re-sent); anything else fails
@@ -287,24 +318,25 @@ export class ModuleStream extends EventEmitter<StreamEvents> {
       this.scheduleRestore([], `instance discarded after: ${err.message}`);
       return;
     }
-    const batches: StreamBatchResult[] = frame.results.map((r, i) => {
-      const b = entry.batches[i]!;
+    const batches: StreamBatchResult[] = frame.results.map((r) => {
       const skipped = r.skipped.map(errorFromWire);
       this.metrics.skipped += skipped.length;
       this.metrics.errors += skipped.length + (r.error ? 1 : 0);
-      return { baseOffset: b.baseOffset, baseTimestamp: b.baseTimestamp, raw: r.raw, count: r.count, error: r.error ? errorFromWire(r.error) : null, skipped };
+      return { baseOffset: r.baseOffset, baseTimestamp: r.baseTimestamp, lastOffset: r.lastOffset, raw: r.raw, count: r.count, error: r.error ? errorFromWire(r.error) : null, skipped };
     });
     const last = frame.results[frame.results.length - 1];
     entry.result = { seq: entry.seq, batches, accumulators: last ? last.accumulators.map((a) => (a ? new Uint8Array(a) : null)) : this.accumulators };
     this.deliver();
   }
 
+  /** The result of a submission skipped as a whole (policy skip after a trap or a timeout). */
   private emptyResult(entry: Entry, err: EddyError): StreamResult {
-    return {
-      seq: entry.seq,
-      batches: entry.batches.map((b) => ({ baseOffset: b.baseOffset, baseTimestamp: b.baseTimestamp, raw: new Uint8Array(4), count: 0, error: null, skipped: [err] })),
-      accumulators: this.accumulators,
-    };
+    const empty = (baseOffset: number, baseTimestamp: number, lastOffset: number): StreamBatchResult =>
+      ({ baseOffset, baseTimestamp, lastOffset, raw: new Uint8Array(4), count: 0, error: null, skipped: [err] });
+    const batches = entry.range
+      ? [empty(entry.range.from, 0, entry.range.end - 1)]
+      : entry.batches.map((b) => empty(b.baseOffset, b.baseTimestamp, -1));
+    return { seq: entry.seq, batches, accumulators: this.accumulators };
   }
 
   /** Resolves, in order, every consecutive submission whose result is in. */
@@ -340,7 +372,7 @@ export class ModuleStream extends EventEmitter<StreamEvents> {
       // The batch that overran is the oldest undelivered one sent to that worker.
       const running = [...this.pending.values()].filter((e) => e.worker === id && !e.result && e.epoch === this.epoch).sort((a, b) => a.seq - b.seq)[0];
       if (running) {
-        const err = new StreamTimeoutError(this.id, this.opts.steps.map((s) => s.module.name), running.batches[0]?.baseOffset ?? -1, this.opts.deadlineMs);
+        const err = new StreamTimeoutError(this.id, this.opts.steps.map((s) => s.module.name), running.range?.from ?? running.batches[0]?.baseOffset ?? -1, this.opts.deadlineMs);
         this.metrics.timeouts++;
         this.metrics.errors++;
         if (this.opts.policy === 'stop') return this.fail(err, running);
@@ -411,6 +443,8 @@ export class ModuleStream extends EventEmitter<StreamEvents> {
   }
 
   snapshotMetrics(): StreamMetrics {
-    return { ...this.metrics, modules: this.moduleMetrics() };
+    const modules = this.moduleMetrics();
+    // Ranges are read by the workers: their input bytes are what the first module saw.
+    return { ...this.metrics, bytesIn: Math.max(this.metrics.bytesIn, modules[0]?.bytesIn ?? 0), modules };
   }
 }

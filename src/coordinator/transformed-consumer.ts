@@ -10,6 +10,7 @@ import { AsyncQueue } from './async-queue.js';
 import { readLookback } from './lookback.js';
 import type { WorkerPool } from './pool.js';
 import { ModuleStream, type StreamBatchResult, type StreamState } from './stream.js';
+import { planRange } from './range-plan.js';
 
 /** Events a consume-with-transforms reports (forwarded by the Eddy facade). */
 export interface TransformEvents {
@@ -28,6 +29,8 @@ export interface TransformedConsumeOptions extends ConsumeOptions {
   aggregateInitial?: Uint8Array;
   /** Mark the chain stateless to fan each partition's batches over every worker. */
   stateless?: boolean;
+  /** Stored batches per submission to a worker (default 16): fewer, larger messages. */
+  batchesPerSubmission?: number;
 }
 
 /** One transformed batch of one partition. */
@@ -106,15 +109,40 @@ export class TransformedConsumer {
     stream.on('state', (state) => this.events.emit('state', { stream: stream.id, state }));
     stream.on('error', (error) => this.events.emit('error', { stream: stream.id, error }));
     await stream.start();
-    const { partitions: _p, policy: _q, deadlineMs: _d, maxInFlight: _m, aggregateInitial: _a, stateless: _s, ...consumeOptions } = o;
-    const consumer = this.storage.consume(this.topic, partition, { ...consumeOptions, signal });
+    const { partitions: _p, policy: _q, deadlineMs: _d, maxInFlight: _m, aggregateInitial: _a, stateless: _s, batchesPerSubmission: _b, ...consumeOptions } = o;
+    // The storage consumer resolves the start position (from, a named consumer's commit) and checks
+    // the options; the batches themselves are read by the workers, by offset range.
+    const start = this.storage.consume(this.topic, partition, { ...consumeOptions, signal });
+    const log = this.storage.partition(this.topic, partition);
+    const source = this.storage.partitionSource(this.topic, partition);
+    let pos = start.position;
+    const endOffset = Math.min(o.endOffset ?? Infinity, o.limit !== undefined ? pos + o.limit - 1 : Infinity);
+    const commitAs = o.consumer !== undefined && o.autoCommit !== false && !this.storage.readOnly ? o.consumer : null;
+    let committedAt = 0;
+    let delivered = pos;
+    const commit = async (force: boolean) => {
+      if (commitAs === null || (!force && Date.now() - committedAt < (o.autoCommitIntervalMs ?? 1000))) return;
+      committedAt = Date.now();
+      await this.storage.commitOffset(commitAs, this.topic, partition, delivered);
+    };
+    const maxInFlight = o.maxInFlight ?? 4;
     let order: Promise<void> = Promise.resolve();
     let stopped = false;
     try {
-      for await (const batch of consumer.batches()) {
-        // A slow reader holds the pump: at most a few transformed batches wait per partition.
-        await queue.room(2 * (o.maxInFlight ?? 4));
-        const ticket = await stream.submit({ baseOffset: batch.baseOffset, baseTimestamp: batch.baseTimestamp, raw: batch.raw });
+      while (!signal.aborted && !stopped && stream.state !== 'failed') {
+        log.refresh();
+        if (pos < log.startOffset) pos = log.startOffset; // overtaken by retention: continue at the new start
+        if (pos > endOffset) break;
+        const range = planRange(log, pos, o.batchesPerSubmission ?? 16, endOffset);
+        if (!range) {
+          if (!(o.follow ?? false)) break;
+          await log.waitFor(pos, signal);
+          continue;
+        }
+        // A slow reader holds the pump: at most a few transformed submissions wait per partition.
+        await queue.room(2 * maxInFlight);
+        const ticket = await stream.submitRange({ source, ...range });
+        pos = range.end;
         order = order.then(async () => {
           if (stopped) return;
           const r = await ticket.result;
@@ -124,12 +152,14 @@ export class TransformedConsumer {
             queue.push({ ...b, topic: this.topic, partition });
             if (b.error) stopped = true;
           }
+          delivered = range.end;
+          await commit(false);
         });
         order.catch(() => {});
-        if (stream.inFlight >= (o.maxInFlight ?? 4)) await order;
-        if (stopped || stream.state === 'failed') break;
+        if (stream.inFlight >= maxInFlight) await order;
       }
       await order;
+      await commit(true);
     } finally {
       await stream.close();
     }

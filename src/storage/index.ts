@@ -35,3 +35,4 @@ export type { BatchHeader, ProduceRecord, RawBatchInput, RecordHeader, StoredBat
 export { partitionForKey, fluvioKeyHash, sipHash24 } from './siphash.js';
 export * from './errors.js';
 export { LOCK_FILE } from './lock.js';
+export { PartitionReader, type PartitionSource } from './partition-reader.js';

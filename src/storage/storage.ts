@@ -15,6 +15,7 @@ import {
   UnknownTopicError,
 } from './errors.js';
 import { acquireWriterLock, type WriterLock } from './lock.js';
+import type { PartitionSource } from './partition-reader.js';
 import { PartitionLog, type AppendEvent, type AppendOptions, type AppendResult, type PartitionHost, type ReadOptions } from './partition.js';
 import { Producer, type ProducerOptions } from './producer.js';
 import { ModuleRegistry, type ModuleValidator } from './registry.js';
@@ -126,6 +127,8 @@ const TOPIC_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
  */
 export class Storage implements PartitionHost {
   readonly dir: string;
+  /** LMDB's database budget of this environment (readers in other threads must open it alike). */
+  private maxDbs = 0;
   readonly readOnly: boolean;
   readonly durability: 'flush' | 'commit';
   readonly limits: EncodeLimits;
@@ -177,9 +180,10 @@ export class Storage implements PartitionHost {
       this.lock = acquireWriterLock(this.dir);
     }
     try {
+      this.maxDbs = maxPartitions + 16;
       this.env = open({
         path: this.dir,
-        maxDbs: maxPartitions + 16,
+        maxDbs: this.maxDbs,
         readOnly: this.readOnly,
         // Commits resolve when visible; `flushed` (separate promise) when durable. See `durability`.
         separateFlushed: true,
@@ -574,6 +578,16 @@ export class Storage implements PartitionHost {
     );
     this.logs.set(key, log);
     return log;
+  }
+
+  /**
+   * How another thread of this process opens a partition read-only (worker threads read batches
+   * straight from LMDB; see partition-reader.ts).
+   */
+  partitionSource(topic: string, partition: number): PartitionSource {
+    const m = this.requireTopic(topic);
+    this.partition(topic, partition); // validates the partition
+    return { path: this.dir, maxDbs: this.maxDbs, db: partitionDbName(m, partition), lz4: m.compression === 'lz4', where: `${topic}/${partition}` };
   }
 
   private openPartitionDb(m: TopicMeta, partition: number): Database<Uint8Array, number> {
