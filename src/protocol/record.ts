@@ -1,5 +1,5 @@
 import { DecodeError } from '../errors.js';
-import { readVarint, varintSize, writeVarint, type VarintResult } from './varint.js';
+import { putVarint, readVarint, varintSize, varintSizeUnchecked, type VarintResult } from './varint.js';
 
 /**
  * One record as Fluvio encodes it inside a batch (spec §4.1). Offsets and timestamps are deltas
@@ -47,23 +47,45 @@ export function recordSize(r: RecordInput): number {
 
 /** Writes one record at `pos` (the caller guarantees room), returns the end position. */
 export function writeRecord(buf: Uint8Array, pos: number, r: RecordInput, body = recordBodySize(r)): number {
-  pos = writeVarint(buf, pos, body);
-  buf[pos++] = (r.attributes ?? 0) & 0xff;
-  pos = writeVarint(buf, pos, r.timestampDelta ?? 0);
-  pos = writeVarint(buf, pos, r.offsetDelta ?? 0);
-  const key = r.key;
+  return writeRecordFields(buf, pos, r.key ?? null, r.value, r.timestampDelta ?? 0, r.offsetDelta ?? 0, r.headers ?? 0, body, r.attributes ?? 0);
+}
+
+/** Body size from fields already validated (integers in the i32 range): no checks, no object. */
+export function recordBodySizeFields(key: Uint8Array | null, value: Uint8Array, tsDelta: number, offsetDelta: number, headers: number): number {
+  return 1 + varintSizeUnchecked(tsDelta) + varintSizeUnchecked(offsetDelta) +
+    (key ? 1 + varintSizeUnchecked(key.length) + key.length : 1) +
+    varintSizeUnchecked(value.length) + value.length + varintSizeUnchecked(headers);
+}
+
+/**
+ * Writes one record from validated fields (the hot path of storage encoding): `body` is its
+ * body size; the caller guarantees room. Returns the end position.
+ */
+export function writeRecordFields(
+  buf: Uint8Array, pos: number, key: Uint8Array | null, value: Uint8Array,
+  tsDelta: number, offsetDelta: number, headers: number, body: number, attributes = 0,
+): number {
+  pos = putVarint(buf, pos, body);
+  buf[pos++] = attributes & 0xff;
+  pos = putVarint(buf, pos, tsDelta);
+  pos = putVarint(buf, pos, offsetDelta);
   if (key) {
     buf[pos++] = 1;
-    pos = writeVarint(buf, pos, key.length);
+    pos = putVarint(buf, pos, key.length);
     buf.set(key, pos);
     pos += key.length;
   } else {
     buf[pos++] = 0;
   }
-  pos = writeVarint(buf, pos, r.value.length);
-  buf.set(r.value, pos);
-  pos += r.value.length;
-  return writeVarint(buf, pos, r.headers ?? 0);
+  pos = putVarint(buf, pos, value.length);
+  // Short values: a byte loop beats TypedArray.set's call overhead.
+  if (value.length < 64) {
+    for (let i = 0; i < value.length; i++) buf[pos + i] = value[i]!;
+  } else {
+    buf.set(value, pos);
+  }
+  pos += value.length;
+  return putVarint(buf, pos, headers);
 }
 
 /** Size of a `Vec<Record>` encoding (i32 count + records). */

@@ -7,15 +7,9 @@ import { DecodeError, EncodeError } from '../errors.js';
 export const VARINT_MIN = -0x80000000;
 export const VARINT_MAX = 0x7fffffff;
 
-/** Bytes `encodeVarint` writes for `n`. */
+/** Bytes `writeVarint` writes for `n`. */
 export function varintSize(n: number): number {
-  let z = zigzag(n);
-  let size = 1;
-  while (z >= 0x80) {
-    z = Math.floor(z / 128);
-    size++;
-  }
-  return size;
+  return zigzagSize(zigzag(n));
 }
 
 function zigzag(n: number): number {
@@ -25,12 +19,31 @@ function zigzag(n: number): number {
   return n >= 0 ? n * 2 : -n * 2 - 1;
 }
 
+function zigzagSize(z: number): number {
+  return z < 0x80 ? 1 : z < 0x4000 ? 2 : z < 0x200000 ? 3 : z < 0x10000000 ? 4 : 5;
+}
+
 /** Writes `n` at `pos`, returns the position after it. The caller guarantees room (≤ 5 bytes). */
 export function writeVarint(buf: Uint8Array, pos: number, n: number): number {
-  let z = zigzag(n);
+  return putZigzag(buf, pos, zigzag(n));
+}
+
+/**
+ * Unchecked twins of varintSize/writeVarint for hot loops whose values were validated to be
+ * integers in the signed 32-bit range (their zig-zag form then fits an unsigned 32-bit shift).
+ */
+export function varintSizeUnchecked(n: number): number {
+  return zigzagSize(n >= 0 ? n * 2 : -n * 2 - 1);
+}
+
+export function putVarint(buf: Uint8Array, pos: number, n: number): number {
+  return putZigzag(buf, pos, n >= 0 ? n * 2 : -n * 2 - 1);
+}
+
+function putZigzag(buf: Uint8Array, pos: number, z: number): number {
   while (z >= 0x80) {
     buf[pos++] = (z & 0x7f) | 0x80;
-    z = Math.floor(z / 128);
+    z >>>= 7;
   }
   buf[pos++] = z;
   return pos;

@@ -37,8 +37,8 @@
  */
 import { EncodeError } from '../errors.js';
 import { readI64, writeI64 } from '../protocol/bytes.js';
-import { indexRecords, recordBodySize, writeRecord, type RecordIndex } from '../protocol/record.js';
-import { VARINT_MAX, VARINT_MIN, varintSize, writeVarint } from '../protocol/varint.js';
+import { indexRecords, recordBodySize, recordBodySizeFields, writeRecord, writeRecordFields, type RecordIndex } from '../protocol/record.js';
+import { VARINT_MAX, VARINT_MIN, varintSize, varintSizeUnchecked } from '../protocol/varint.js';
 import { CorruptBatchError, InvalidArgumentError, RecordTooLargeError } from './errors.js';
 
 export const BATCH_FORMAT_VERSION = 1;
@@ -153,6 +153,9 @@ function writeHeader(value: Uint8Array, flags: number, count: number, rawLength:
   const v = dv(value);
   value[O_VERSION] = BATCH_FORMAT_VERSION;
   value[O_FLAGS] = flags;
+  // Reserved bytes: values come from unzeroed buffers, and what is stored must not depend on them.
+  value[2] = 0;
+  value[3] = 0;
   v.setInt32(O_COUNT, count);
   v.setInt32(O_LAST_DELTA, count - 1);
   v.setUint32(O_RAW_LEN, rawLength);
@@ -299,8 +302,8 @@ export function encodeBatches(records: readonly ProduceRecord[], now: number, li
       if (value.length > maxField || (key !== null && key.length > maxField)) {
         throw new RecordTooLargeError(value.length + (key?.length ?? 0), Math.min(limits.maxRecordBytes, maxField), end, where);
       }
-      const body = bodySize(key, value, d, end - start, hl ? hl.length : 0);
-      const size = vsize(body) + body;
+      const body = recordBodySizeFields(key, value, d, end - start, hl ? hl.length : 0);
+      const size = varintSizeUnchecked(body) + body;
       if (size > limits.maxRecordBytes) throw new RecordTooLargeError(size, limits.maxRecordBytes, end, where);
       const hs = hl ? headerEntrySize(hl) : 0;
       if (end > start && BATCH_HEADER_SIZE + rawSize + size + (hdrSize || hs ? 4 + hdrSize + hs : 0) > limits.maxBatchBytes) break;
@@ -317,7 +320,7 @@ export function encodeBatches(records: readonly ProduceRecord[], now: number, li
     v.setInt32(BATCH_HEADER_SIZE, count);
     let pos = BATCH_HEADER_SIZE + 4;
     for (let i = start; i < end; i++) {
-      pos = writeRecordFast(value, pos, keys[i]!, values[i]!, ts[i]! - base, i - start, headers?.[i]?.length ?? 0, bodies[i]!);
+      pos = writeRecordFields(value, pos, keys[i]!, values[i]!, ts[i]! - base, i - start, headers?.[i]?.length ?? 0, bodies[i]!);
     }
     if (hdrSize) {
       let entries = 0;
@@ -394,8 +397,8 @@ function encodeSimple(records: readonly ProduceRecord[], now: number, limits: En
         throw new RecordTooLargeError(vl + (key?.length ?? 0), Math.min(maxRecord, maxField), end, where);
       }
       const od = end - start;
-      const body = 2 + (od < 64 ? 1 : vsize(od)) + (key ? 1 + vsize(key.length) + key.length : 1) + (vl < 64 ? 1 : vsize(vl)) + vl + 1;
-      const size = vsize(body) + body;
+      const body = 2 + (od < 64 ? 1 : varintSizeUnchecked(od)) + (key ? 1 + varintSizeUnchecked(key.length) + key.length : 1) + (vl < 64 ? 1 : varintSizeUnchecked(vl)) + vl + 1;
+      const size = varintSizeUnchecked(body) + body;
       if (size > maxRecord) throw new RecordTooLargeError(size, maxRecord, end, where);
       if (end > start && rawSize + size > room) break;
       bodies[end] = body;
@@ -411,7 +414,7 @@ function encodeSimple(records: readonly ProduceRecord[], now: number, limits: En
     let pos = BATCH_HEADER_SIZE + 4;
     for (let i = start; i < end; i++) {
       const r = records[i]!;
-      pos = writeRecordFast(value, pos, (r.key ?? null) as Uint8Array | null, r.value as Uint8Array, 0, i - start, 0, bodies[i]!);
+      pos = writeRecordFields(value, pos, (r.key ?? null) as Uint8Array | null, r.value as Uint8Array, 0, i - start, 0, bodies[i]!);
     }
     out.push({ value, count, first: start });
     start = end;
@@ -423,65 +426,6 @@ function encodeSimple(records: readonly ProduceRecord[], now: number, limits: En
  * Varint size / write for values the caller has already checked to be in the signed 32-bit range
  * (the hot path: src/protocol's versions re-validate every call). Same bytes as writeVarint.
  */
-function vsize(n: number): number {
-  const z = n >= 0 ? n * 2 : -n * 2 - 1;
-  return z < 0x80 ? 1 : z < 0x4000 ? 2 : z < 0x200000 ? 3 : z < 0x10000000 ? 4 : 5;
-}
-
-function vput(buf: Uint8Array, pos: number, n: number): number {
-  let z = n >= 0 ? n * 2 : -n * 2 - 1;
-  while (z >= 0x80) {
-    buf[pos++] = (z & 0x7f) | 0x80;
-    z >>>= 7;
-  }
-  buf[pos++] = z;
-  return pos;
-}
-
-function bodySize(key: Uint8Array | null, value: Uint8Array, tsDelta: number, offsetDelta: number, headers: number): number {
-  return (
-    1 +
-    vsize(tsDelta) +
-    vsize(offsetDelta) +
-    (key ? 1 + vsize(key.length) + key.length : 1) +
-    vsize(value.length) +
-    value.length +
-    vsize(headers)
-  );
-}
-
-function writeRecordFast(
-  buf: Uint8Array,
-  pos: number,
-  key: Uint8Array | null,
-  value: Uint8Array,
-  tsDelta: number,
-  offsetDelta: number,
-  headers: number,
-  body: number,
-): number {
-  pos = vput(buf, pos, body);
-  buf[pos++] = 0;
-  pos = vput(buf, pos, tsDelta);
-  pos = vput(buf, pos, offsetDelta);
-  if (key) {
-    buf[pos++] = 1;
-    pos = vput(buf, pos, key.length);
-    buf.set(key, pos);
-    pos += key.length;
-  } else {
-    buf[pos++] = 0;
-  }
-  pos = vput(buf, pos, value.length);
-  if (value.length < 64) {
-    for (let i = 0; i < value.length; i++) buf[pos + i] = value[i]!;
-  } else {
-    buf.set(value, pos);
-  }
-  pos += value.length;
-  return vput(buf, pos, headers);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Storing a Vec<Record> that is already encoded (module output, derived streams)
 
@@ -583,13 +527,13 @@ export function encodeRecordList(records: readonly ProduceRecord[], baseTimestam
     values[i] = toBytes(r.value, 'value', i);
     deltas[i] = (r.timestamp ?? now) - baseTimestamp;
     hcount[i] = r.headers ? normalizeHeaders(r.headers, i)?.length ?? 0 : 0;
-    bodies[i] = bodySize(keys[i]!, values[i]!, deltas[i]!, i, hcount[i]!);
+    bodies[i] = recordBodySizeFields(keys[i]!, values[i]!, deltas[i]!, i, hcount[i]!);
     size += varintSize(bodies[i]!) + bodies[i]!;
   }
   const buf = Buffer.allocUnsafe(size) as Uint8Array;
   dv(buf).setInt32(0, n);
   let pos = 4;
-  for (let i = 0; i < n; i++) pos = writeRecordFast(buf, pos, keys[i]!, values[i]!, deltas[i]!, i, hcount[i]!, bodies[i]!);
+  for (let i = 0; i < n; i++) pos = writeRecordFields(buf, pos, keys[i]!, values[i]!, deltas[i]!, i, hcount[i]!, bodies[i]!);
   return buf;
 }
 
