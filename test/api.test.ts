@@ -197,3 +197,19 @@ test('a derived stream stopped by a runtime error reports it, keeps the records 
   t.deepEqual(await collect(eddy.consume('out', { partition: 0 }).records()), ['a1', 'a2']);
   await eddy.close();
 });
+
+test('closing while workers read and run batches never aborts the process (terminations wait out native calls)', async (t) => {
+  for (let i = 0; i < 12; i++) {
+    const eddy = await fresh();
+    await eddy.createTopic('busy', { partitions: 2 });
+    for (let b = 0; b < 20; b++) await eddy.storage.append('busy', b % 2, values(Array.from({ length: 300 }, (_, j) => `a${'x'.repeat(100)}${j}`)));
+    const ac = new AbortController();
+    const reading = (async () => { for await (const _r of eddy.consume('busy', { transforms: [{ uses: wasmPath('filter') }], follow: true, signal: ac.signal })); })().catch((e: Error) => e);
+    await new Promise((r) => setTimeout(r, i * 7 % 60));
+    const closing = eddy.close();
+    ac.abort();
+    await closing;
+    await reading;
+  }
+  t.pass('12 closes during reads, the process is alive');
+});

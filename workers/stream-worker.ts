@@ -1,10 +1,11 @@
 import { move } from 'piscina';
 import {
-  errorToWire, packFrame, unpackFrame, type BatchTask, type OpenTask, type ReadTask, type RequestFrame, type ResultFrame,
+  errorToWire, ResultFrameWriter, unpackFrame, type BatchTask, type OpenTask, type ReadTask, type RequestFrame, type ResultFrame,
   type WireResult, type WorkerTask,
 } from '../src/coordinator/frames.js';
 import { sliceBatch } from '../src/storage/batch-format.js';
 import { PartitionReader } from '../src/storage/partition-reader.js';
+import { duringNativeCall, WATCH_DEADLINE, WATCH_STREAM } from '../src/coordinator/pool.js';
 import { Chain, type ErrorPolicy } from '../src/smartmodule/chain.js';
 import { SmartModule } from '../src/smartmodule/module.js';
 
@@ -18,14 +19,18 @@ interface LiveStream {
   chain: Chain;
   policy: ErrorPolicy;
   number: number;
+  /** Capacity for this stream's next result frame (learned from the last one). */
+  frameBytes: number;
 }
 
 const streams = new Map<string, LiveStream>();
 const modules = new Map<string, SmartModule>();
 let watch: Float64Array | null = null;
+let flags: Int32Array | null = null;
 
 async function open(task: OpenTask): Promise<{ ok: true }> {
-  watch ??= new Float64Array(task.watch);
+  watch ??= new Float64Array(task.watch, 0, 2);
+  flags ??= new Int32Array(task.watch);
   streams.get(task.stream)?.chain.dispose();
   streams.delete(task.stream);
   const loaded: SmartModule[] = [];
@@ -48,7 +53,7 @@ async function open(task: OpenTask): Promise<{ ok: true }> {
     chain.dispose();
     throw err;
   }
-  streams.set(task.stream, { chain, policy: task.policy, number: task.streamNumber });
+  streams.set(task.stream, { chain, policy: task.policy, number: task.streamNumber, frameBytes: 1 << 20 });
   return { ok: true };
 }
 
@@ -60,23 +65,23 @@ async function open(task: OpenTask): Promise<{ ok: true }> {
 function run(streamId: string, seq: number, deadlineMs: number, batches: Iterable<{ baseOffset: number; baseTimestamp: number; lastOffset: number; raw: Uint8Array }>): Uint8Array {
   const live = streams.get(streamId);
   const out: ResultFrame = { seq, results: [], metrics: [], fatal: null };
+  const writer = new ResultFrameWriter(live?.frameBytes ?? 4096);
   if (!live) {
     out.fatal = { type: 'other', code: 'EDDY_STREAM_NOT_OPEN', message: `stream ${streamId} is not open on this worker` };
-    return packFrame(out);
+    return writer.finish(out);
   }
   // The watchdog slot tells the coordinator how long this call may take and whose it is.
-  if (watch) { watch[1] = live.number; watch[0] = Date.now() + deadlineMs; }
-  let pending: WireResult | null = null;
+  if (watch) { watch[WATCH_STREAM] = live.number; watch[WATCH_DEADLINE] = Date.now() + deadlineMs; }
   try {
     for (const b of batches) {
-      if (pending) pending.raw = pending.raw.slice();
       const r = live.chain.processWith(b, live.policy);
-      pending = {
+      out.results.push({
         baseOffset: b.baseOffset, baseTimestamp: b.baseTimestamp, lastOffset: b.lastOffset,
-        raw: r.raw, count: r.count, accumulators: live.chain.accumulators,
+        // The output is a borrowed view into module memory: copied once, into the frame.
+        raw: writer.add(r.raw), count: r.count, accumulators: live.chain.accumulators,
         error: r.error ? errorToWire(r.error) : null, skipped: r.skipped.map(errorToWire),
-      };
-      out.results.push(pending);
+      });
+      live.chain.release();
       if (r.error) break; // the stream stops at a runtime error (policy stop)
     }
   } catch (err) {
@@ -85,11 +90,12 @@ function run(streamId: string, seq: number, deadlineMs: number, batches: Iterabl
     live.chain.dispose();
     streams.delete(streamId);
   } finally {
-    if (watch) watch[0] = 0;
+    if (watch) watch[WATCH_DEADLINE] = 0;
   }
   out.metrics = live.chain.metrics;
-  const frame = packFrame(out);
-  live.chain.release();
+  const frame = writer.finish(out);
+  // Size the next frame of this stream like this one, so it rarely has to grow.
+  live.frameBytes = Math.max(64 * 1024, frame.length + (frame.length >> 2));
   return frame;
 }
 
@@ -99,13 +105,18 @@ function batchTask(task: BatchTask): Uint8Array {
 }
 
 /** Reads the planned batches from LMDB here, cut to [from, end), and runs them. */
+/** lmdb-js calls run inside the termination handshake (see pool.ts). */
+function native<T>(f: () => T): T {
+  return duringNativeCall(flags, f);
+}
+
 function readTask(task: ReadTask): Uint8Array {
-  const reader = PartitionReader.open(task.source);
-  reader.renew();
+  const reader = native(() => PartitionReader.open(task.source));
+  native(() => reader.renew());
   const last = task.end - 1;
   function* batches() {
     for (const key of task.keys) {
-      const b = reader.batch(key);
+      const b = native(() => reader.batch(key));
       if (!b) continue; // removed by retention meanwhile
       const cut = b.baseOffset < task.from || b.lastOffset > last ? sliceBatch(b, task.from, last) : b;
       if (cut.count > 0) yield cut;
@@ -126,6 +137,8 @@ export default async function handle(task: WorkerTask): Promise<unknown> {
       return move(batchTask(task));
     case 'read':
       return move(readTask(task));
+    case 'ping':
+      return { ok: true };
     case 'close':
       streams.get(task.stream)?.chain.dispose();
       streams.delete(task.stream);

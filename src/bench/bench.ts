@@ -1,7 +1,7 @@
 import { availableParallelism, cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { WorkerPool } from '../coordinator/pool.js';
-import { packFrame, unpackFrame, type RequestFrame, type ResultFrame } from '../coordinator/frames.js';
+import { packFrame, ResultFrameWriter, unpackFrame, type RequestFrame, type ResultFrame } from '../coordinator/frames.js';
 import type { StreamStep } from '../coordinator/stream.js';
 import { EddyError } from '../errors.js';
 import type { SmartModule } from '../smartmodule/module.js';
@@ -193,7 +193,12 @@ function frameCopyNs(steps: readonly StreamStep[], batches: readonly BatchInput[
   const once = (): number => {
     const t = performance.now();
     for (const r of requests) unpackFrame<RequestFrame>(r);
-    for (const r of results) packFrame(r);
+    for (const r of results) {
+      // As the worker builds it: each output copied once into the frame's payload.
+      const w = new ResultFrameWriter(64 * 1024);
+      for (const x of r.results) w.add(x.raw);
+      w.finish(r);
+    }
     return performance.now() - t;
   };
   once();

@@ -71,7 +71,12 @@ export interface CloseTask {
   stream: string;
 }
 
-export type WorkerTask = OpenTask | BatchTask | ReadTask | CloseTask;
+/** A no-op round trip: proves the worker has loaded. */
+export interface PingTask {
+  op: 'ping';
+}
+
+export type WorkerTask = OpenTask | BatchTask | ReadTask | CloseTask | PingTask;
 
 export interface WireBatch {
   baseOffset: number;
@@ -123,6 +128,64 @@ export function packFrame(frame: RequestFrame | ResultFrame): Uint8Array {
 
 export function unpackFrame<T extends RequestFrame | ResultFrame>(bytes: Uint8Array): T {
   return packr.unpack(bytes) as T;
+}
+
+/**
+ * Builds a result frame in which every output is copied exactly once, straight from module memory:
+ * `[outputs…][msgpack of the frame, raws as (at, length)][u32 length of that msgpack]`. The buffer
+ * is the frame's own, so it is transferred to the coordinator, which reads the outputs as views.
+ */
+export class ResultFrameWriter {
+  private buf: Uint8Array;
+  private pos = 0;
+  private readonly spans: [number, number][] = [];
+
+  constructor(capacity = 1 << 20) {
+    this.buf = new Uint8Array(Buffer.allocUnsafeSlow(capacity).buffer, 0, capacity);
+  }
+
+  /** Copies an output in and returns the placeholder to store in its WireResult. */
+  add(raw: Uint8Array): Uint8Array {
+    this.ensure(raw.length);
+    this.buf.set(raw, this.pos);
+    this.spans.push([this.pos, raw.length]);
+    this.pos += raw.length;
+    return EMPTY_OUTPUT;
+  }
+
+  finish(frame: ResultFrame): Uint8Array {
+    const wire = { ...frame, results: frame.results.map((r, i) => ({ ...r, raw: EMPTY_OUTPUT, span: this.spans[i] })) };
+    const meta = packr.pack(wire);
+    this.ensure(meta.length + 4);
+    this.buf.set(meta, this.pos);
+    this.pos += meta.length;
+    new DataView(this.buf.buffer).setUint32(this.pos, meta.length);
+    this.pos += 4;
+    return this.buf.subarray(0, this.pos);
+  }
+
+  private ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.pos + n) size *= 2;
+    const next = new Uint8Array(Buffer.allocUnsafeSlow(size).buffer, 0, size);
+    next.set(this.buf.subarray(0, this.pos));
+    this.buf = next;
+  }
+}
+
+const EMPTY_OUTPUT = new Uint8Array(0);
+
+/** Reads a frame built by ResultFrameWriter; outputs are views into `bytes`. */
+export function readResultFrame(bytes: Uint8Array): ResultFrame {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const metaLength = view.getUint32(bytes.length - 4);
+  const meta = packr.unpack(bytes.subarray(bytes.length - 4 - metaLength, bytes.length - 4)) as ResultFrame & { results: (WireResult & { span?: [number, number] })[] };
+  for (const r of meta.results) {
+    if (r.span) r.raw = bytes.subarray(r.span[0], r.span[0] + r.span[1]);
+    delete r.span;
+  }
+  return meta;
 }
 
 /** Errors cross threads as data, and are rebuilt as the same typed errors on the other side. */

@@ -31,10 +31,37 @@ interface WorkerSlot {
   id: number;
   watch: SharedArrayBuffer;
   view: Float64Array;
+  flags: Int32Array;
   streams: number;
 }
 
 const QUEUE_OPTIONS = Piscina.queueOptionsSymbol;
+
+/**
+ * A worker's watchdog slot: Float64 [deadline of its current batch (ms since epoch, 0 = idle),
+ * the stream it belongs to], then Int32 [in-native flag, stop flag]. Terminating a thread during a
+ * native (N-API) call aborts the whole process, so the pool raises `stop` and waits for `inNative`
+ * to clear; a worker raises `inNative` before each lmdb-js call and, seeing `stop`, lowers it and
+ * spins in JavaScript instead, where termination is safe.
+ */
+export const WATCH_DEADLINE = 0, WATCH_STREAM = 1;
+export const WATCH_IN_NATIVE = 4, WATCH_STOP = 5; // Int32 indexes, after the two Float64 fields
+const WATCH_SLOT_BYTES = 24;
+
+/** Worker side of the handshake: runs a native call unless the pool is about to terminate us. */
+export function duringNativeCall<T>(flags: Int32Array | null, f: () => T): T {
+  if (!flags) return f();
+  Atomics.store(flags, WATCH_IN_NATIVE, 1);
+  if (Atomics.load(flags, WATCH_STOP) === 1) {
+    Atomics.store(flags, WATCH_IN_NATIVE, 0);
+    for (;;); // wait here, in JavaScript, for the termination
+  }
+  try {
+    return f();
+  } finally {
+    Atomics.store(flags, WATCH_IN_NATIVE, 0);
+  }
+}
 
 export class WorkerPool extends EventEmitter<PoolEvents> {
   readonly size: number;
@@ -70,8 +97,8 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
       },
     });
     this.piscina.on('workerCreate', (w: { id: number }) => {
-      const watch = new SharedArrayBuffer(16);
-      this.slots.set(w.id, { id: w.id, watch, view: new Float64Array(watch), streams: 0 });
+      const watch = new SharedArrayBuffer(WATCH_SLOT_BYTES);
+      this.slots.set(w.id, { id: w.id, watch, view: new Float64Array(watch, 0, 2), flags: new Int32Array(watch), streams: 0 });
       this.emit('workerReady', w.id);
       for (const wake of this.waiters.splice(0)) wake();
     });
@@ -150,8 +177,9 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
     return this.piscina.run(t, transferList ? { transferList } : {}) as Promise<R>;
   }
 
-  /** Terminates a worker as if it crashed (tests, and the watchdog). */
+  /** Terminates a worker as if it crashed (tests, and the watchdog), never inside a native call. */
   async terminate(workerId: number): Promise<void> {
+    await this.outOfNative([workerId]);
     const w = this.piscina.threads.find((t) => t.threadId === workerId);
     if (w) await w.terminate();
   }
@@ -159,19 +187,46 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
   private checkDeadlines(): void {
     const now = Date.now();
     for (const s of this.slots.values()) {
-      const deadline = s.view[0]!;
+      const deadline = s.view[WATCH_DEADLINE]!;
       if (deadline > 0 && now > deadline && !this.timedOut.has(s.id)) {
-        this.timedOut.set(s.id, s.view[1]!);
+        this.timedOut.set(s.id, s.view[WATCH_STREAM]!);
         void this.terminate(s.id);
       }
     }
   }
 
-  async close(): Promise<void> {
+  /** Asks these workers to stop before their next native call and waits until none is inside one. */
+  private async outOfNative(ids: number[], limitMs = 2000): Promise<void> {
+    const slots = ids.map((id) => this.slots.get(id)).filter((s): s is WorkerSlot => !!s);
+    for (const s of slots) Atomics.store(s.flags, WATCH_STOP, 1);
+    const until = Date.now() + limitMs;
+    while (slots.some((s) => Atomics.load(s.flags, WATCH_IN_NATIVE) === 1) && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 1));
+    }
+  }
+
+  /**
+   * Lets running batches finish (up to `graceMs`), then ends the workers — out of native calls, so
+   * a worker reading LMDB is never cut off mid-call.
+   */
+  async close(graceMs = 2000): Promise<void> {
     if (this.closed) return;
+    // Node aborts the process when a worker is terminated while still loading its modules, and
+    // Piscina counts workers as ready before that: a no-op round trip proves each one loaded.
+    await Promise.race([
+      Promise.allSettled(this.workerIds.map((id) => this.run(id, { op: 'ping' }))),
+      new Promise((r) => setTimeout(r, graceMs).unref()),
+    ]);
     this.closed = true;
     clearInterval(this.watchdog);
     for (const wake of this.waiters.splice(0)) wake();
-    await this.piscina.destroy();
+    let timer: NodeJS.Timeout | undefined;
+    const graceful = this.piscina.close().then(() => true, () => false);
+    const finished = await Promise.race([graceful, new Promise<boolean>((r) => { timer = setTimeout(() => r(false), graceMs); })]);
+    clearTimeout(timer);
+    if (!finished) {
+      await this.outOfNative([...this.slots.keys()]);
+      await this.piscina.destroy();
+    }
   }
 }
