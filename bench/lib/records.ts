@@ -1,16 +1,7 @@
+import { prng } from '../../src/bench/input.js';
 import { encodeInput, encodeRecords, type RecordInput } from '../../src/protocol/index.js';
 
-/** Deterministic pseudo-random generator (mulberry32), so every run measures the same bytes. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng };
 
 /**
  * `count` records of `size`-byte lowercase values; every other one contains an 'a' (so the
