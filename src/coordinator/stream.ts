@@ -5,7 +5,7 @@ import type { SmartModule } from '../smartmodule/module.js';
 import type { BatchInput, Lookback } from '../smartmodule/types.js';
 import { StreamStoppedError, StreamTimeoutError } from './errors.js';
 import {
-  errorFromWire, packFrame, unpackFrame, type OpenTask, type ResultFrame, type WireError, type WireModule,
+  errorFromWire, packFrame, readResultFrame, type OpenTask, type WireError, type WireModule,
 } from './frames.js';
 import type { WorkerPool } from './pool.js';
 import type { PartitionSource } from '../storage/partition-reader.js';
@@ -304,7 +304,7 @@ export class ModuleStream extends EventEmitter<StreamEvents> {
 
   private onFrame(entry: Entry, epoch: number, bytes: Uint8Array): void {
     if (epoch !== this.epoch || this.pending.get(entry.seq) !== entry || this.failure) return;
-    const frame = unpackFrame<ResultFrame>(bytes);
+    const frame = readResultFrame(bytes);
     if (frame.metrics.length > 0) this.workerMetrics.set(entry.worker, frame.metrics);
     if (frame.fatal) {
       if (frame.fatal.code === 'EDDY_STREAM_NOT_OPEN') return; // sent before a restore re-opened it; re-sent by the restore
