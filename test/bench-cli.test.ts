@@ -210,12 +210,14 @@ test.serial('eddy bench and bench/pipeline agree on the filter example (same poo
   t.is(cli.code, 0, cli.stderr);
   const a = (JSON.parse(cli.stdout) as Json)['records_per_sec'] as number;
   // One batch per submission on both sides (eddy bench's default, and Eddy's consume path).
-  const p = await runPipelineBench({ records: 200_000, partitions: w, rounds: 5, workers: [w], batchesPerSubmit: 1, log: () => {}, quiet: true });
+  const p = await runPipelineBench({ records: 200_000, partitions: w, rounds: 5, workers: [w], batchesPerSubmit: 16, log: () => {}, quiet: true });
   const b = (p['scaling'] as { records_per_sec: number }[])[0]!.records_per_sec;
   t.log(`eddy bench ${Math.round(a)} records/s, bench/pipeline ${Math.round(b)} records/s at W=${w}`);
   // Both go through the same pool and streams; the pipeline also reads LMDB on the main thread
   // (copies and garbage there), which makes it up to ~2.5× slower on a busy 2-core machine.
-  t.true(a / b > 1 / 4 && a / b < 4, `ratio ${a / b}`);
+  // eddy bench feeds its input from memory through main-thread frames; the pipeline's workers read
+  // LMDB themselves, so it runs somewhat faster (0.55–0.82 seen here).
+  t.true(a / b > 1 / 2.5 && a / b < 2.5, `ratio ${a / b}`);
 });
 
 test('input: templates and the generator are deterministic for a seed; placeholders', (t) => {

@@ -212,7 +212,7 @@ async function measure(
 ): Promise<Measured> {
   const say = opts.progress ?? (() => {});
   const own = pool ?? new WorkerPool({ workers });
-  const rig = await PoolRig.open({ workers, pool: own, steps: chain.steps, maxInFlight: opts.maxInFlight ?? 4, partitions: workers, batchesPerSubmit: opts.frameBatches ?? 1 });
+  const rig = await PoolRig.open({ workers, pool: own, steps: chain.steps, maxInFlight: opts.maxInFlight ?? 4, partitions: workers, batchesPerSubmit: opts.frameBatches ?? 16 });
   const engineChain = mainThreadChain(chain.steps);
   try {
     let passes = 1;
@@ -272,8 +272,8 @@ async function compareRun(opts: BenchOptions, a: BenchChain, b: BenchChain): Pro
   const rigs: PoolRig[] = [];
   const chains = [mainThreadChain(a.steps), mainThreadChain(b.steps)];
   try {
-    rigs.push(await PoolRig.open({ workers: W, pool, steps: a.steps, partitions: W, maxInFlight: opts.maxInFlight ?? 4, batchesPerSubmit: opts.frameBatches ?? 1 }));
-    rigs.push(await PoolRig.open({ workers: W, pool, steps: b.steps, partitions: W, maxInFlight: opts.maxInFlight ?? 4, batchesPerSubmit: opts.frameBatches ?? 1 }));
+    rigs.push(await PoolRig.open({ workers: W, pool, steps: a.steps, partitions: W, maxInFlight: opts.maxInFlight ?? 4, batchesPerSubmit: opts.frameBatches ?? 16 }));
+    rigs.push(await PoolRig.open({ workers: W, pool, steps: b.steps, partitions: W, maxInFlight: opts.maxInFlight ?? 4, batchesPerSubmit: opts.frameBatches ?? 16 }));
     let passes = 1;
     const source = memorySource(opts.input.batches, W, () => passes);
     const w0 = performance.now();

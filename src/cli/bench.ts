@@ -113,7 +113,7 @@ export async function runBenchCommand(o: BenchCommandOptions, cmd: Command, io: 
   const params = parseParams(o.params ?? []);
   const workers = workerCount(cmd, io);
   const batchSize = positive(o.batchSize, '--batch-size', 1000);
-  const frameBatches = positive(o.frameBatches, '--frame-batches', 1);
+  const frameBatches = positive(o.frameBatches, '--frame-batches', 16);
   let durationMs = 2000;
   if (o.duration !== undefined) {
     try {
@@ -257,7 +257,7 @@ export function registerBenchCommand(program: Command, ctx: CliContext): void {
     .option('--seed <n>', 'seed of generated input (default random)')
     .option('-e, --params <key=value>', 'parameter passed to init (repeatable)', collect)
     .option('--batch-size <n>', 'records per batch (default 1000)')
-    .option('--frame-batches <n>', 'batches per submission to a worker (one message); default 1, as Eddy\'s consumers submit (latency is per submission)')
+    .option('--frame-batches <n>', 'batches per submission to a worker (one message); default 16, as Eddy\'s consumers and derived streams submit (latency is per submission)')
     .option('--duration <time>', 'time budget per measured configuration, e.g. 2s, 500ms (default 2s)')
     .option('--max-spread <fraction>', 'stop repeating once the last rounds agree within this (default 0.05)')
     .option('--no-scaling', 'measure only at --workers, not at W = 1..cores')
