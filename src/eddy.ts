@@ -9,7 +9,7 @@ import { Chain } from './smartmodule/chain.js';
 import type { TransformStep } from './smartmodule/transforms.js';
 import { openStorage, type StorageOptions, type Storage } from './storage/storage.js';
 import type { ConsumeOptions, ConsumedRecord, Consumer } from './storage/consumer.js';
-import { AsyncQueue } from './coordinator/async-queue.js';
+import { mergeAsync } from './coordinator/merge.js';
 import type { ProduceAck, Producer, ProducerOptions, ProducerRecord } from './storage/producer.js';
 import type { ModuleRegistry } from './storage/registry.js';
 
@@ -261,31 +261,10 @@ export class Eddy extends EventEmitter<EddyEvents> {
 /** Every partition of a topic read at once; each partition's records stay in order. */
 function mergePartitions(storage: Storage, topic: string, options: ConsumeOptions) {
   const records = async function* (): AsyncGenerator<ConsumedRecord, void, undefined> {
-    const n = storage.describeTopic(topic).partitions;
-    if (n === 1) { yield* storage.consume(topic, 0, options).records(); return; }
-    const queue = new AsyncQueue<ConsumedRecord>();
-    const inner = new AbortController();
-    const onAbort = () => inner.abort();
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-    let live = n;
-    const pumps = Array.from({ length: n }, async (_, p) => {
-      try {
-        for await (const r of storage.consume(topic, p, { ...options, signal: inner.signal }).records()) {
-          await queue.room(1024);
-          queue.push(r);
-        }
-        if (--live === 0) queue.end();
-      } catch (err) {
-        queue.fail(err);
-      }
-    });
-    try {
-      yield* queue;
-    } finally {
-      inner.abort();
-      options.signal?.removeEventListener('abort', onAbort);
-      await Promise.allSettled(pumps);
-    }
+    const stop = new AbortController();
+    const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+    const partitions = Array.from({ length: storage.describeTopic(topic).partitions }, (_, p) => storage.consume(topic, p, { ...options, signal }).records());
+    yield* mergeAsync(partitions, () => stop.abort());
   };
   return { records, [Symbol.asyncIterator]: records };
 }

@@ -2,7 +2,7 @@ import test from 'ava';
 import { Readable } from 'node:stream';
 import { cliMessage } from '../src/cli/errors.js';
 import { UsageError } from '../src/cli/format.js';
-import { mergeAsync } from '../src/cli/merge.js';
+import { mergeAsync } from '../src/coordinator/merge.js';
 import { planConsume } from '../src/cli/consume.js';
 import { lineChunks, lineRecord, planProduce } from '../src/cli/produce.js';
 import { Progress } from '../src/cli/progress.js';

@@ -6,7 +6,7 @@ import type { StartPosition } from '../storage/consumer.js';
 import { anchorUses, toTransformInputs } from '../connectors/transforms.js';
 import { UsageError, type CliContext, type CliIO } from './format.js';
 import { interruptSignal, openForRead, openForWrite, parseIntOption, writeOut } from './common.js';
-import { mergeAsync } from './merge.js';
+import { mergeAsync } from '../coordinator/merge.js';
 import { batchRecords, batchText, compileTemplate, recordLine, VALUE_OUTPUTS, type LineOptions, type ValueOutput } from './records.js';
 import { parseParams } from './test-command.js';
 

@@ -6,10 +6,10 @@ import type { SmartModule } from '../smartmodule/module.js';
 import type { TransformStep } from '../smartmodule/transforms.js';
 import type { ConsumeOptions, ConsumedRecord } from '../storage/consumer.js';
 import type { Storage } from '../storage/storage.js';
-import { AsyncQueue } from './async-queue.js';
+import { mergeAsync } from './merge.js';
 import { readLookback } from './lookback.js';
 import type { WorkerPool } from './pool.js';
-import { ModuleStream, type StreamBatchResult, type StreamState } from './stream.js';
+import { ModuleStream, type StreamBatchResult, type StreamState, type Ticket } from './stream.js';
 import { planRange } from './range-plan.js';
 
 /** Events a consume-with-transforms reports (forwarded by the Eddy facade). */
@@ -57,23 +57,9 @@ export class TransformedConsumer {
 
   async *batches(): AsyncGenerator<TransformedBatch, void, undefined> {
     const partitions = this.options.partitions ?? Array.from({ length: this.storage.describeTopic(this.topic).partitions }, (_, p) => p);
-    const queue = new AsyncQueue<TransformedBatch>();
-    const inner = new AbortController();
-    const outer = this.options.signal;
-    const onAbort = () => inner.abort();
-    outer?.addEventListener('abort', onAbort, { once: true });
-    let live = partitions.length;
-    const pumps = partitions.map((p) => this.pump(p, queue, inner.signal).then(
-      () => { if (--live === 0) queue.end(); },
-      (err) => { inner.abort(); queue.fail(err); },
-    ));
-    try {
-      yield* queue;
-    } finally {
-      inner.abort();
-      outer?.removeEventListener('abort', onAbort);
-      await Promise.allSettled(pumps);
-    }
+    const stop = new AbortController();
+    const signal = this.options.signal ? AbortSignal.any([this.options.signal, stop.signal]) : stop.signal;
+    yield* mergeAsync(partitions.map((p) => this.partitionBatches(p, signal)), () => stop.abort());
   }
 
   async *records(): AsyncGenerator<ConsumedRecord, void, undefined> {
@@ -94,7 +80,11 @@ export class TransformedConsumer {
     return this.records();
   }
 
-  private async pump(partition: number, queue: AsyncQueue<TransformedBatch>, signal: AbortSignal): Promise<void> {
+  /**
+   * One partition's transformed batches, in order. Up to `maxInFlight` submissions are kept in
+   * flight while the reader keeps up; a slow reader holds the generator, and so the reads.
+   */
+  private async *partitionBatches(partition: number, signal: AbortSignal): AsyncGenerator<TransformedBatch, void, undefined> {
     const o = this.options;
     const stream = new ModuleStream(this.pool, {
       id: `${this.topic}/${partition}:consume`,
@@ -108,58 +98,55 @@ export class TransformedConsumer {
     });
     stream.on('state', (state) => this.events.emit('state', { stream: stream.id, state }));
     stream.on('error', (error) => this.events.emit('error', { stream: stream.id, error }));
-    await stream.start();
-    const { partitions: _p, policy: _q, deadlineMs: _d, maxInFlight: _m, aggregateInitial: _a, stateless: _s, batchesPerSubmission: _b, ...consumeOptions } = o;
-    // The storage consumer resolves the start position (from, a named consumer's commit) and checks
-    // the options; the batches themselves are read by the workers, by offset range.
-    const start = this.storage.consume(this.topic, partition, { ...consumeOptions, signal });
-    const log = this.storage.partition(this.topic, partition);
-    const source = this.storage.partitionSource(this.topic, partition);
-    let pos = start.position;
-    const endOffset = Math.min(o.endOffset ?? Infinity, o.limit !== undefined ? pos + o.limit - 1 : Infinity);
-    const commitAs = o.consumer !== undefined && o.autoCommit !== false && !this.storage.readOnly ? o.consumer : null;
-    let committedAt = 0;
-    let delivered = pos;
-    const commit = async (force: boolean) => {
-      if (commitAs === null || (!force && Date.now() - committedAt < (o.autoCommitIntervalMs ?? 1000))) return;
-      committedAt = Date.now();
-      await this.storage.commitOffset(commitAs, this.topic, partition, delivered);
-    };
-    const maxInFlight = o.maxInFlight ?? 4;
-    let order: Promise<void> = Promise.resolve();
-    let stopped = false;
     try {
-      while (!signal.aborted && !stopped && stream.state !== 'failed') {
-        log.refresh();
-        if (pos < log.startOffset) pos = log.startOffset; // overtaken by retention: continue at the new start
-        if (pos > endOffset) break;
-        const range = planRange(log, pos, o.batchesPerSubmission ?? 16, endOffset);
-        if (!range) {
-          if (!(o.follow ?? false)) break;
+      await stream.start();
+      const { partitions: _p, policy: _q, deadlineMs: _d, maxInFlight: _m, aggregateInitial: _a, stateless: _s, batchesPerSubmission: _b, ...consumeOptions } = o;
+      // The storage consumer resolves the start position (from, a named consumer's commit) and checks
+      // the options; the batches themselves are read by the workers, by offset range.
+      const start = this.storage.consume(this.topic, partition, { ...consumeOptions, signal });
+      const log = this.storage.partition(this.topic, partition);
+      const source = this.storage.partitionSource(this.topic, partition);
+      let pos = start.position;
+      const endOffset = Math.min(o.endOffset ?? Infinity, o.limit !== undefined ? pos + o.limit - 1 : Infinity);
+      const commitAs = o.consumer !== undefined && o.autoCommit !== false && !this.storage.readOnly ? o.consumer : null;
+      let committedAt = 0;
+      const commit = async (delivered: number, force: boolean) => {
+        if (commitAs === null || (!force && Date.now() - committedAt < (o.autoCommitIntervalMs ?? 1000))) return;
+        committedAt = Date.now();
+        await this.storage.commitOffset(commitAs, this.topic, partition, delivered);
+      };
+      const maxInFlight = o.maxInFlight ?? 4;
+      const inFlight: { ticket: Ticket; end: number }[] = [];
+      let delivered = pos;
+      for (;;) {
+        // Keep the window full with what is stored now.
+        while (!signal.aborted && inFlight.length < maxInFlight && pos <= endOffset) {
+          log.refresh();
+          if (pos < log.startOffset) pos = log.startOffset; // overtaken by retention: continue at the new start
+          const range = planRange(log, pos, o.batchesPerSubmission ?? 16, endOffset);
+          if (!range) break;
+          inFlight.push({ ticket: await stream.submitRange({ source, ...range }), end: range.end });
+          pos = range.end;
+        }
+        const next = inFlight.shift();
+        if (!next) {
+          if (signal.aborted || pos > endOffset || !(o.follow ?? false)) break;
           await log.waitFor(pos, signal);
           continue;
         }
-        // A slow reader holds the pump: at most a few transformed submissions wait per partition.
-        await queue.room(2 * maxInFlight);
-        const ticket = await stream.submitRange({ source, ...range });
-        pos = range.end;
-        order = order.then(async () => {
-          if (stopped) return;
-          const r = await ticket.result;
-          for (const b of r.batches) {
-            for (const error of b.skipped) this.events.emit('error', { stream: stream.id, error });
-            this.events.emit('batch', { stream: stream.id, baseOffset: b.baseOffset, recordsOut: b.count });
-            queue.push({ ...b, topic: this.topic, partition });
-            if (b.error) stopped = true;
-          }
-          delivered = range.end;
-          await commit(false);
-        });
-        order.catch(() => {});
-        if (stream.inFlight >= maxInFlight) await order;
+        const r = await next.ticket.result;
+        let failed = false;
+        for (const b of r.batches) {
+          for (const error of b.skipped) this.events.emit('error', { stream: stream.id, error });
+          this.events.emit('batch', { stream: stream.id, baseOffset: b.baseOffset, recordsOut: b.count });
+          yield { ...b, topic: this.topic, partition };
+          if (b.error) failed = true;
+        }
+        delivered = next.end;
+        if (failed) break;
+        await commit(delivered, false);
       }
-      await order;
-      await commit(true);
+      await commit(delivered, true);
     } finally {
       await stream.close();
     }
