@@ -1,6 +1,6 @@
 import { move } from 'piscina';
 import {
-  errorToWire, ResultFrameWriter, unpackFrame, type BatchTask, type OpenTask, type ReadTask, type RequestFrame, type ResultFrame,
+  errorToWire, ResultFrameWriter, unpackFrame, type BatchTask, type OpenTask, type ReadTask, type ResultFrame,
   type WireResult, type WorkerTask,
 } from '../src/coordinator/frames.js';
 import { sliceBatch } from '../src/storage/batch-format.js';
@@ -100,7 +100,7 @@ function run(streamId: string, seq: number, deadlineMs: number, batches: Iterabl
 }
 
 function batchTask(task: BatchTask): Uint8Array {
-  const req = unpackFrame<RequestFrame>(task.frame);
+  const req = unpackFrame(task.frame);
   return run(task.stream, req.seq, task.deadlineMs, req.batches.map((b) => ({ ...b, lastOffset: -1 })));
 }
 

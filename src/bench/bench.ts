@@ -192,7 +192,7 @@ function frameCopyNs(steps: readonly StreamStep[], batches: readonly BatchInput[
   const records = sample.reduce((n, b) => n + recordCount(b.raw), 0);
   const once = (): number => {
     const t = performance.now();
-    for (const r of requests) unpackFrame<RequestFrame>(r);
+    for (const r of requests) unpackFrame(r);
     for (const r of results) {
       // As the worker builds it: each output copied once into the frame's payload.
       const w = new ResultFrameWriter(64 * 1024);

@@ -111,14 +111,13 @@ export interface ResultFrame {
 }
 
 /**
- * Packs a frame into a buffer of its own, so its ArrayBuffer can be transferred. msgpackr packs into
+ * Packs a request frame into a buffer of its own, so its ArrayBuffer can be transferred. msgpackr packs into
  * a shared scratch buffer by default; `useBuffer` points it at a fresh one sized for the payload
  * (msgpackr wants 2 KiB of headroom) so the record bytes are copied once, into the frame.
  */
-export function packFrame(frame: RequestFrame | ResultFrame): Uint8Array {
+export function packFrame(frame: RequestFrame): Uint8Array {
   let payload = 0;
-  if ('batches' in frame) for (const b of frame.batches) payload += b.raw.length + 64;
-  else for (const r of frame.results) payload += r.raw.length + 256 + r.accumulators.reduce((n, a) => n + (a?.length ?? 0) + 8, 0);
+  for (const b of frame.batches) payload += b.raw.length + 64;
   const target = Buffer.allocUnsafeSlow(payload + 4096);
   packr.useBuffer(target);
   const out = packr.pack(frame);
@@ -126,8 +125,8 @@ export function packFrame(frame: RequestFrame | ResultFrame): Uint8Array {
   return out.buffer === target.buffer ? out : new Uint8Array(out);
 }
 
-export function unpackFrame<T extends RequestFrame | ResultFrame>(bytes: Uint8Array): T {
-  return packr.unpack(bytes) as T;
+export function unpackFrame(bytes: Uint8Array): RequestFrame {
+  return packr.unpack(bytes) as RequestFrame;
 }
 
 /**

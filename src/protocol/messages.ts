@@ -1,5 +1,5 @@
 import { DecodeError } from '../errors.js';
-import { ByteReader, ByteWriter, readI64, writeI64 } from './bytes.js';
+import { ByteReader, ByteWriter, writeI64 } from './bytes.js';
 import { skipRecords } from './record.js';
 
 /**
@@ -282,9 +282,4 @@ export function encodeLookbackOutput(e: LookbackRuntimeError): Uint8Array {
   if (e.key) writeRecordData(w, e.key);
   writeRecordData(w, e.value);
   return w.finish().slice();
-}
-
-/** Reads an i64 at `at` from any byte view (helper for callers holding raw frames). */
-export function peekI64(bytes: Uint8Array, at: number): number {
-  return readI64(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), at);
 }

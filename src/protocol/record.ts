@@ -88,13 +88,6 @@ export function writeRecordFields(
   return putVarint(buf, pos, headers);
 }
 
-/** Size of a `Vec<Record>` encoding (i32 count + records). */
-export function recordListSize(records: readonly RecordInput[]): number {
-  let size = 4;
-  for (const r of records) size += recordSize(r);
-  return size;
-}
-
 /** Encodes records as a `Vec<Record>`: the `raw_bytes` a SmartModule reads (spec §4.2). */
 export function encodeRecords(records: readonly RecordInput[]): Uint8Array {
   const bodies = records.map(recordBodySize);
