@@ -7,7 +7,8 @@ import { EddyError } from '../errors.js';
 import type { SmartModule } from '../smartmodule/module.js';
 import type { BatchInput } from '../smartmodule/types.js';
 import type { BenchInput } from './input.js';
-import { engineRate, mainThreadChain, PoolRig, recordCount, type BatchSource, type RoundStats } from './runner.js';
+import { engineRate, mainThreadChain, PoolRig, type BatchSource, type RoundStats } from './runner.js';
+import { recordListCount as recordCount } from '../protocol/record.js';
 import { histogram, median, percentile, repeatUntilStable, spread, type Histogram } from './stats.js';
 
 /**

@@ -3,6 +3,7 @@ import { performance, PerformanceObserver } from 'node:perf_hooks';
 import { WorkerPool } from '../coordinator/pool.js';
 import { ModuleStream, type SourceRange, type StreamStep, type StreamResult, type Ticket } from '../coordinator/stream.js';
 import { planRange } from '../coordinator/range-plan.js';
+import { recordListCount } from '../protocol/record.js';
 import type { Storage } from '../storage/storage.js';
 import { Chain } from '../smartmodule/chain.js';
 import type { BatchInput } from '../smartmodule/types.js';
@@ -33,13 +34,6 @@ export function mainThreadCpuMs(): number {
 export function processCpuMs(): number {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
-}
-
-/** Records in a `Vec<Record>` encoding (its i32 prefix). */
-export function recordCount(raw: Uint8Array): number {
-  if (raw.length < 4) return 0;
-  const n = (raw[0]! << 24) | (raw[1]! << 16) | (raw[2]! << 8) | raw[3]!;
-  return n < 0 ? 0 : n;
 }
 
 /**
@@ -248,7 +242,7 @@ export class PoolRig {
     const take = async (batches: BatchInput[]): Promise<void> => {
       for (const b of batches) {
         stats.batches++;
-        stats.recordsIn += recordCount(b.raw);
+        stats.recordsIn += recordListCount(b.raw);
         stats.bytesIn += b.raw.length;
         pending.push(b);
         if (pending.length >= this.perSubmit) await send();
@@ -292,7 +286,7 @@ export class PoolRig {
 export function engineRate(chain: Chain, batches: readonly BatchInput[], ms: number): { recordsPerSec: number; records: number; elapsedMs: number; cpuMs: number } {
   let records = 0;
   const cpu0 = processCpuMs();
-  const counts = batches.map((b) => recordCount(b.raw));
+  const counts = batches.map((b) => recordListCount(b.raw));
   const t0 = performance.now();
   let elapsed = 0;
   let i = 0;

@@ -88,6 +88,13 @@ export function writeRecordFields(
   return putVarint(buf, pos, headers);
 }
 
+/** Records a `Vec<Record>` encoding declares (its i32 prefix; < 1 means empty, as Fluvio reads it). */
+export function recordListCount(raw: Uint8Array): number {
+  if (raw.length < 4) return 0;
+  const n = (raw[0]! << 24) | (raw[1]! << 16) | (raw[2]! << 8) | raw[3]!;
+  return n < 0 ? 0 : n;
+}
+
 /** Encodes records as a `Vec<Record>`: the `raw_bytes` a SmartModule reads (spec §4.2). */
 export function encodeRecords(records: readonly RecordInput[]): Uint8Array {
   const bodies = records.map(recordBodySize);

@@ -1,4 +1,4 @@
-import { indexRecords } from '../protocol/record.js';
+import { indexRecords, recordListCount } from '../protocol/record.js';
 import type { SmartModuleRuntimeError } from './errors.js';
 import type { SmartModuleInstance } from './instance.js';
 import type { SmartModule } from './module.js';
@@ -99,7 +99,7 @@ export class Chain {
 
   private run(batch: BatchInput, from: number, policy: ErrorPolicy): ChainOutput {
     let raw = batch.raw;
-    let count = recordCount(raw);
+    let count = recordListCount(raw);
     const skipped: SmartModuleRuntimeError[] = [];
     for (let i = from; i < this.instances.length; i++) {
       const input = { baseOffset: batch.baseOffset, baseTimestamp: batch.baseTimestamp, raw };
@@ -169,12 +169,6 @@ export class Chain {
 }
 
 const EMPTY_LIST = new Uint8Array(4);
-
-function recordCount(raw: Uint8Array): number {
-  if (raw.length < 4) return 0;
-  const n = (raw[0]! << 24) | (raw[1]! << 16) | (raw[2]! << 8) | raw[3]!;
-  return n < 0 ? 0 : n;
-}
 
 /**
  * The records of `raw` after the one a runtime error names (matched by absolute offset and value,

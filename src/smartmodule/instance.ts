@@ -3,6 +3,7 @@ import {
   DEFAULT_VERSION, INPUT_PREFIX_SIZE, decodeInitOutput, decodeLookbackOutput, decodeOutput,
   encodeInitInput, inputSuffixSize, writeInputInto,
 } from '../protocol/messages.js';
+import { recordListCount } from '../protocol/record.js';
 import { INIT_STATUS, LOOKBACK_STATUS, TRANSFORM_STATUS, normalizeStatus } from '../protocol/status.js';
 import {
   SmartModuleInitError, SmartModuleInstanceGoneError, SmartModuleLookbackError, SmartModuleMemoryLimitError,
@@ -108,7 +109,7 @@ export class SmartModuleInstance {
    * source is empty (Fluvio's call on an empty list is observably a no-op).
    */
   lookBack(records: Uint8Array): void {
-    if (!this.lookBackFn || !this.lookback || recordCount(records) === 0) return;
+    if (!this.lookBackFn || !this.lookback || recordListCount(records) === 0) return;
     const rc = this.call('look_back', this.lookBackFn, 0, records, 0, undefined);
     if (rc >= 0) return;
     if (rc === -99 && this.announced) {
@@ -274,10 +275,6 @@ export class SmartModuleInstance {
       throw new SmartModuleTrapError(this.name, 'dealloc', undefined, trapMessage(err), err);
     }
   }
-}
-
-function recordCount(raw: Uint8Array): number {
-  return raw.length < 4 ? 0 : (raw[0]! << 24) | (raw[1]! << 16) | (raw[2]! << 8) | raw[3]!;
 }
 
 /** Anything a guest call throws that is not one of our own errors ends the instance (traps, stack overflow, WASI proc_exit). */
