@@ -5,6 +5,7 @@ import {
 } from '../src/coordinator/frames.js';
 import { sliceBatch } from '../src/storage/batch-format.js';
 import { PartitionReader } from '../src/storage/partition-reader.js';
+import { FrameBufferPool } from '../src/coordinator/frame-buffers.js';
 import { duringNativeCall, WATCH_DEADLINE, WATCH_STREAM } from '../src/coordinator/pool.js';
 import { Chain, type ErrorPolicy } from '../src/smartmodule/chain.js';
 import { SmartModule } from '../src/smartmodule/module.js';
@@ -25,6 +26,8 @@ interface LiveStream {
 
 const streams = new Map<string, LiveStream>();
 const modules = new Map<string, SmartModule>();
+/** Result-frame buffers the coordinator handed back, written again instead of new ones. */
+const frameBuffers = new FrameBufferPool(8);
 let watch: Float64Array | null = null;
 let flags: Int32Array | null = null;
 
@@ -65,7 +68,7 @@ async function open(task: OpenTask): Promise<{ ok: true }> {
 function run(streamId: string, seq: number, deadlineMs: number, batches: Iterable<{ baseOffset: number; baseTimestamp: number; lastOffset: number; raw: Uint8Array }>): Uint8Array {
   const live = streams.get(streamId);
   const out: ResultFrame = { seq, results: [], metrics: [], fatal: null };
-  const writer = new ResultFrameWriter(live?.frameBytes ?? 4096);
+  const writer = new ResultFrameWriter(live?.frameBytes ?? 4096, frameBuffers);
   if (!live) {
     out.fatal = { type: 'other', code: 'EDDY_STREAM_NOT_OPEN', message: `stream ${streamId} is not open on this worker` };
     return writer.finish(out);
@@ -134,8 +137,10 @@ export default async function handle(task: WorkerTask): Promise<unknown> {
         return { ok: false, error: errorToWire(err) };
       }
     case 'batch':
+      if (task.recycle) frameBuffers.give(task.recycle);
       return move(batchTask(task));
     case 'read':
+      if (task.recycle) frameBuffers.give(task.recycle);
       return move(readTask(task));
     case 'ping':
       return { ok: true };

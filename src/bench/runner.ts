@@ -208,6 +208,7 @@ export class PoolRig {
           stats.firstError ??= (b.error ?? b.skipped[0])!.message;
         }
       }
+      r.release(); // as a consumer done with the bytes would: the worker writes its next frame here
     };
     let pending: BatchInput[] = [];
     if (isRangeSource(groups)) {

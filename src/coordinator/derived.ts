@@ -154,7 +154,9 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
           alsoWrite: () => { void this.storage.streams.put(deriveStateKey(name, p), checkpoint()); },
         }).then(() => ({ offset, count }));
       });
-      for (const { offset, count } of await Promise.all(appends)) {
+      const done = await Promise.all(appends);
+      r.release(); // committed: the output bytes are in LMDB now
+      for (const { offset, count } of done) {
         this.emit('batch', { partition: p, sourceOffset: offset, recordsOut: count, targetPartition: tp });
         this.emit('lag', { partition: p, lag: Math.max(0, sourceLog.nextOffset - offset) });
       }

@@ -9,6 +9,7 @@ import type { ModuleDescriptor } from '../smartmodule/module.js';
 import type { ErrorPolicy, ModuleMetrics } from '../smartmodule/chain.js';
 import type { Lookback } from '../smartmodule/types.js';
 import type { PartitionSource } from '../storage/partition-reader.js';
+import { FrameBufferPool } from './frame-buffers.js';
 
 /**
  * What travels between the coordinator and a worker. Record batches go as msgpackr frames whose
@@ -51,6 +52,8 @@ export interface BatchTask {
   stream: string;
   deadlineMs: number;
   frame: Uint8Array;
+  /** Result-frame buffers handed back for reuse (transferred; see frame-buffers.ts). */
+  recycle?: ArrayBuffer[];
 }
 
 /** Batches the worker reads itself from LMDB: record bytes never cross the main thread. */
@@ -64,6 +67,8 @@ export interface ReadTask {
   from: number;
   /** Exclusive. */
   end: number;
+  /** Result-frame buffers handed back for reuse (transferred; see frame-buffers.ts). */
+  recycle?: ArrayBuffer[];
 }
 
 export interface CloseTask {
@@ -139,8 +144,9 @@ export class ResultFrameWriter {
   private pos = 0;
   private readonly spans: [number, number][] = [];
 
-  constructor(capacity = 1 << 20) {
-    this.buf = new Uint8Array(Buffer.allocUnsafeSlow(capacity).buffer, 0, capacity);
+  /** `buffers`: where to take the frame's buffer from (and give back one outgrown). */
+  constructor(capacity = 1 << 20, private readonly buffers: FrameBufferPool = new FrameBufferPool(0)) {
+    this.buf = new Uint8Array(buffers.take(capacity));
   }
 
   /** Copies an output in and returns the placeholder to store in its WireResult. */
@@ -167,8 +173,9 @@ export class ResultFrameWriter {
     if (this.pos + n <= this.buf.length) return;
     let size = this.buf.length * 2;
     while (size < this.pos + n) size *= 2;
-    const next = new Uint8Array(Buffer.allocUnsafeSlow(size).buffer, 0, size);
+    const next = new Uint8Array(this.buffers.take(size));
     next.set(this.buf.subarray(0, this.pos));
+    this.buffers.give([this.buf.buffer as ArrayBuffer]);
     this.buf = next;
   }
 }
