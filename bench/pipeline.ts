@@ -29,7 +29,7 @@ import { sampleRecords } from './lib/records.js';
  *
  *   node dist/bench/pipeline.js        → table on stdout, JSON in bench/results/pipeline.json
  *
- * Environment (for experiments): PIPE_RECORDS (total records, default 1 000 000), PIPE_PARTITIONS
+ * Environment (for experiments): PIPE_RECORDS (total records, default 4 000 000: rounds of ~0.2–0.4 s, long enough that one GC or scheduling hiccup does not decide a round), PIPE_PARTITIONS
  * (default 4), PIPE_RECORD_BYTES (100), PIPE_BATCH (records per stored batch, 1000),
  * PIPE_IN_FLIGHT (submissions outstanding per stream, 4), PIPE_PER_SUBMIT (batches per frame;
  * 0 = one storage read, the default), PIPE_READ_BYTES (bytes per read, 1 MiB), PIPE_ROUNDS
@@ -134,7 +134,7 @@ export function storageSource(store: Storage, readBytes = 1 << 20): BatchSource 
 
 export async function runPipelineBench(o: PipelineOptions = {}): Promise<Record<string, unknown>> {
   const cores = availableParallelism();
-  const records = o.records ?? env('PIPE_RECORDS', 1_000_000);
+  const records = o.records ?? env('PIPE_RECORDS', 4_000_000);
   const partitions = o.partitions ?? env('PIPE_PARTITIONS', 4);
   const recordBytes = o.recordBytes ?? env('PIPE_RECORD_BYTES', 100);
   const batchRecords = o.batchRecords ?? env('PIPE_BATCH', 1000);
