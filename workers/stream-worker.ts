@@ -129,6 +129,7 @@ function readTask(task: ReadTask): Uint8Array {
 }
 
 export default async function handle(task: WorkerTask): Promise<unknown> {
+  if ((task.op === 'batch' || task.op === 'read') && task.recycle) frameBuffers.give(task.recycle);
   switch (task.op) {
     case 'open':
       try {
@@ -137,10 +138,8 @@ export default async function handle(task: WorkerTask): Promise<unknown> {
         return { ok: false, error: errorToWire(err) };
       }
     case 'batch':
-      if (task.recycle) frameBuffers.give(task.recycle);
       return move(batchTask(task));
     case 'read':
-      if (task.recycle) frameBuffers.give(task.recycle);
       return move(readTask(task));
     case 'ping':
       return { ok: true };

@@ -31,18 +31,16 @@ export class FrameBufferPool {
 
   /** A buffer of at least `min` bytes: the smallest spare that fits, else a new one. */
   take(min: number): ArrayBuffer {
-    let best = -1;
+    let fit = -1;
+    let smallest = 0;
     for (let i = 0; i < this.free.length; i++) {
       const size = this.free[i]!.byteLength;
-      if (size >= min && (best < 0 || size < this.free[best]!.byteLength)) best = i;
+      if (size >= min && (fit < 0 || size < this.free[fit]!.byteLength)) fit = i;
+      if (size < this.free[smallest]!.byteLength) smallest = i;
     }
-    if (best >= 0) return this.free.splice(best, 1)[0]!;
+    if (fit >= 0) return this.free.splice(fit, 1)[0]!;
     // Nothing fits: frames have grown. Drop the smallest spare, so the pool follows them.
-    if (this.free.length > 0) {
-      let smallest = 0;
-      for (let i = 1; i < this.free.length; i++) if (this.free[i]!.byteLength < this.free[smallest]!.byteLength) smallest = i;
-      this.free.splice(smallest, 1);
-    }
+    this.free.splice(smallest, 1);
     // Unpooled, so the whole ArrayBuffer is ours to transfer.
     return Buffer.allocUnsafeSlow(sizeClass(min)).buffer as ArrayBuffer;
   }
