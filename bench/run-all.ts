@@ -47,8 +47,8 @@ export function summaryRows(): string[][] {
   const storage = load('storage');
   if (storage) {
     for (const r of (storage['storage'] as Json[] | undefined) ?? []) {
-      if (r['record_bytes'] !== 100) continue;
-      rows.push(['storage', `${r['op']}: ${r['side']} ÷ raw lmdb-js, 100 B (median)`, n(r['ratio_median'], 2), r['target'] !== undefined ? `≥ ${r['target']}` : '']);
+      const size = r['record_bytes'] === 10240 ? '10 KiB' : `${r['record_bytes']} B`;
+      rows.push(['storage', `${r['op']}: ${r['side']} ÷ raw lmdb-js, ${size} (median)`, n(r['ratio_median'], 2), r['target'] !== undefined ? `≥ ${r['target']}` : '']);
     }
   }
   const pipe = load('pipeline');
