@@ -136,13 +136,35 @@ export function unpackFrame(bytes: Uint8Array): RequestFrame {
 
 /**
  * Builds a result frame in which every output is copied exactly once, straight from module memory:
- * `[outputs…][msgpack of the frame, raws as (at, length)][u32 length of that msgpack]`. The buffer
- * is the frame's own, so it is transferred to the coordinator, which reads the outputs as views.
+ * `[outputs…][header][u32 length of the header]`. The buffer is the frame's own, so it is
+ * transferred to the coordinator, which reads the outputs as views.
+ *
+ * The header is fixed-layout binary (little-endian), written and read field by field: a frame is
+ * packed on the worker and unpacked on the main thread for every submission, and msgpack of its
+ * objects cost ~3 % of a worker and ~13 % of the main thread's share in the pipeline. Layout:
+ *   u8 version, f64 seq, u32 results, u32 modules,
+ *   per result: f64 baseOffset, f64 baseTimestamp, f64 lastOffset, u32 at, u32 length, u32 count,
+ *               u16 steps, u8 1 when it has extras,
+ *   per module: u16 name length, name (UTF-8), 9 × f64 counters (METRIC_FIELDS order),
+ *   u32 length of the extras, extras: msgpack of { fatal, byResult: { [i]: { accumulators, error,
+ *   skipped } } } — only for what is rare (errors, a fatal failure) or aggregate state.
  */
+const HEADER_VERSION = 1;
+const METRIC_FIELDS = ['invocations', 'recordsIn', 'recordsOut', 'bytesIn', 'bytesOut', 'errors', 'timeMs', 'accumulatorBytes', 'memoryBytes'] as const;
+const RESULT_BYTES = 8 * 3 + 4 * 3 + 2 + 1;
+const utf8Encoder = new TextEncoder();
+const utf8Decoder = new TextDecoder();
+
+interface ResultExtras {
+  accumulators?: (Uint8Array | null)[];
+  error?: WireError;
+  skipped?: WireError[];
+}
+
 export class ResultFrameWriter {
   private buf: Uint8Array;
   private pos = 0;
-  private readonly spans: [number, number][] = [];
+  private readonly spans: number[] = [];
 
   /** `buffers`: where to take the frame's buffer from (and give back one outgrown). */
   constructor(capacity = 1 << 20, private readonly buffers: FrameBufferPool = new FrameBufferPool(0)) {
@@ -153,19 +175,60 @@ export class ResultFrameWriter {
   add(raw: Uint8Array): Uint8Array {
     this.ensure(raw.length);
     this.buf.set(raw, this.pos);
-    this.spans.push([this.pos, raw.length]);
+    this.spans.push(this.pos, raw.length);
     this.pos += raw.length;
     return EMPTY_OUTPUT;
   }
 
   finish(frame: ResultFrame): Uint8Array {
-    const wire = { ...frame, results: frame.results.map((r, i) => ({ ...r, raw: EMPTY_OUTPUT, span: this.spans[i] })) };
-    const meta = packr.pack(wire);
-    this.ensure(meta.length + 4);
-    this.buf.set(meta, this.pos);
-    this.pos += meta.length;
-    new DataView(this.buf.buffer).setUint32(this.pos, meta.length);
-    this.pos += 4;
+    let extras: Record<number, ResultExtras> | null = null;
+    const results = frame.results;
+    const names = frame.metrics.map((m) => utf8Encoder.encode(m.module));
+    let size = 1 + 8 + 4 + 4 + results.length * RESULT_BYTES + 4;
+    for (const n of names) size += 2 + n.length + 8 * METRIC_FIELDS.length;
+    for (let i = 0; i < results.length; i++) {
+      const r = results[i]!;
+      const e: ResultExtras = {};
+      let any = false;
+      if (r.accumulators.some((a) => a !== null)) { e.accumulators = r.accumulators; any = true; }
+      if (r.error) { e.error = r.error; any = true; }
+      if (r.skipped.length) { e.skipped = r.skipped; any = true; }
+      if (any) (extras ??= {})[i] = e;
+    }
+    const packed = extras !== null || frame.fatal !== null ? packr.pack({ fatal: frame.fatal, byResult: extras ?? {} }) : null;
+    if (packed) size += packed.length;
+    this.ensure(size + 4);
+    const start = this.pos;
+    const v = new DataView(this.buf.buffer, this.buf.byteOffset);
+    let p = start;
+    v.setUint8(p, HEADER_VERSION); p += 1;
+    v.setFloat64(p, frame.seq, true); p += 8;
+    v.setUint32(p, results.length, true); p += 4;
+    v.setUint32(p, names.length, true); p += 4;
+    for (let i = 0; i < results.length; i++) {
+      const r = results[i]!;
+      v.setFloat64(p, r.baseOffset, true);
+      v.setFloat64(p + 8, r.baseTimestamp, true);
+      v.setFloat64(p + 16, r.lastOffset, true);
+      v.setUint32(p + 24, this.spans[2 * i] ?? 0, true);
+      v.setUint32(p + 28, this.spans[2 * i + 1] ?? 0, true);
+      v.setUint32(p + 32, r.count, true);
+      v.setUint16(p + 36, r.accumulators.length, true);
+      v.setUint8(p + 38, extras?.[i] ? 1 : 0);
+      p += RESULT_BYTES;
+    }
+    for (let m = 0; m < names.length; m++) {
+      const name = names[m]!;
+      v.setUint16(p, name.length, true); p += 2;
+      this.buf.set(name, p); p += name.length;
+      const metrics = frame.metrics[m]!;
+      for (const f of METRIC_FIELDS) { v.setFloat64(p, metrics[f], true); p += 8; }
+    }
+    v.setUint32(p, packed ? packed.length : 0, true); p += 4;
+    if (packed) { this.buf.set(packed, p); p += packed.length; }
+    // The trailer stays big-endian u32, as before: the header's length, read from the end.
+    v.setUint32(p, p - start); p += 4;
+    this.pos = p;
     return this.buf.subarray(0, this.pos);
   }
 
@@ -184,14 +247,55 @@ const EMPTY_OUTPUT = new Uint8Array(0);
 
 /** Reads a frame built by ResultFrameWriter; outputs are views into `bytes`. */
 export function readResultFrame(bytes: Uint8Array): ResultFrame {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const metaLength = view.getUint32(bytes.length - 4);
-  const meta = packr.unpack(bytes.subarray(bytes.length - 4 - metaLength, bytes.length - 4)) as ResultFrame & { results: (WireResult & { span?: [number, number] })[] };
-  for (const r of meta.results) {
-    if (r.span) r.raw = bytes.subarray(r.span[0], r.span[0] + r.span[1]);
-    delete r.span;
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerLength = v.getUint32(bytes.length - 4);
+  let p = bytes.length - 4 - headerLength;
+  if (p < 0 || v.getUint8(p) !== HEADER_VERSION) throw new EddyError('EDDY_FRAME', `result frame with an unknown header (${bytes.length} bytes)`);
+  p += 1;
+  const seq = v.getFloat64(p, true); p += 8;
+  const nResults = v.getUint32(p, true); p += 4;
+  const nModules = v.getUint32(p, true); p += 4;
+  const results: WireResult[] = new Array(nResults);
+  const withExtras: number[] = [];
+  for (let i = 0; i < nResults; i++) {
+    const at = v.getUint32(p + 24, true);
+    const steps = v.getUint16(p + 36, true);
+    if (v.getUint8(p + 38)) withExtras.push(i);
+    results[i] = {
+      baseOffset: v.getFloat64(p, true),
+      baseTimestamp: v.getFloat64(p + 8, true),
+      lastOffset: v.getFloat64(p + 16, true),
+      raw: bytes.subarray(at, at + v.getUint32(p + 28, true)),
+      count: v.getUint32(p + 32, true),
+      accumulators: new Array<Uint8Array | null>(steps).fill(null),
+      error: null,
+      skipped: [],
+    };
+    p += RESULT_BYTES;
   }
-  return meta;
+  const metrics: ModuleMetrics[] = new Array(nModules);
+  for (let m = 0; m < nModules; m++) {
+    const len = v.getUint16(p, true); p += 2;
+    const module = utf8Decoder.decode(bytes.subarray(p, p + len)); p += len;
+    const c = (k: number) => v.getFloat64(p + 8 * k, true);
+    metrics[m] = { module, invocations: c(0), recordsIn: c(1), recordsOut: c(2), bytesIn: c(3), bytesOut: c(4), errors: c(5), timeMs: c(6), accumulatorBytes: c(7), memoryBytes: c(8) };
+    p += 8 * METRIC_FIELDS.length;
+  }
+  const extrasLength = v.getUint32(p, true); p += 4;
+  let fatal: WireError | null = null;
+  if (extrasLength > 0) {
+    const x = packr.unpack(bytes.subarray(p, p + extrasLength)) as { fatal: WireError | null; byResult: Record<string, ResultExtras> };
+    fatal = x.fatal;
+    for (const i of withExtras) {
+      const e = x.byResult[i];
+      const r = results[i]!;
+      if (!e) continue;
+      if (e.accumulators) r.accumulators = e.accumulators;
+      if (e.error) r.error = e.error;
+      if (e.skipped) r.skipped = e.skipped;
+    }
+  }
+  return { seq, results, metrics, fatal };
 }
 
 /** Errors cross threads as data, and are rebuilt as the same typed errors on the other side. */
