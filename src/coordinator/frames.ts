@@ -276,10 +276,10 @@ export function readResultFrame(bytes: Uint8Array): ResultFrame {
   const metrics: ModuleMetrics[] = new Array(nModules);
   for (let m = 0; m < nModules; m++) {
     const len = v.getUint16(p, true); p += 2;
-    const module = utf8Decoder.decode(bytes.subarray(p, p + len)); p += len;
-    const c = (k: number) => v.getFloat64(p + 8 * k, true);
-    metrics[m] = { module, invocations: c(0), recordsIn: c(1), recordsOut: c(2), bytesIn: c(3), bytesOut: c(4), errors: c(5), timeMs: c(6), accumulatorBytes: c(7), memoryBytes: c(8) };
-    p += 8 * METRIC_FIELDS.length;
+    const counters = { module: utf8Decoder.decode(bytes.subarray(p, p + len)) } as ModuleMetrics;
+    p += len;
+    for (const f of METRIC_FIELDS) { counters[f] = v.getFloat64(p, true); p += 8; }
+    metrics[m] = counters;
   }
   const extrasLength = v.getUint32(p, true); p += 4;
   let fatal: WireError | null = null;

@@ -227,7 +227,7 @@ export class Producer {
       let full = false;
       while (end < to) {
         const r = records[end]!;
-        const size = recordSize(r.value) + recordSize(r.key) + 8;
+        const size = fieldSize(r.value) + fieldSize(r.key) + 8;
         // A record that does not fit starts the next batch (a batch always takes one record).
         if (bytes + size > batchSize && (end > i || acc.records.length > 0)) {
           full = true;
@@ -386,7 +386,7 @@ function ackContiguous(segments: Segment[], topic: string, partition: number, ba
 }
 
 /** Bytes a key or value counts for in a batch (strings by length, as they are about to be encoded). */
-function recordSize(v: unknown): number {
+function fieldSize(v: unknown): number {
   return typeof v === 'string' || v instanceof Uint8Array ? v.length : 0;
 }
 
