@@ -109,6 +109,15 @@ export async function runDaemon(o: RunOptions, cmd: Command, io: CliIO): Promise
       errors++;
       out.line(`error: ${stream}: ${describeError(error)}`);
     });
+    // Every skipped record is counted; one line per error (a dropped batch skips many records at once).
+    let skips = 0;
+    let lastSkip: EddyError | null = null;
+    e.on('skip', ({ stream, offset, error, deadLetterTopic }) => {
+      skips++;
+      if (error === lastSkip) return;
+      lastSkip = error;
+      out.line(`skipped: ${stream} offset ${offset}, kept in ${deadLetterTopic}: ${describeError(error).split('\n')[0]}`);
+    });
     for (const c of saved) {
       try {
         derived.set(c.name, await e.startDerived(c.name));
@@ -159,6 +168,7 @@ export async function runDaemon(o: RunOptions, cmd: Command, io: CliIO): Promise
         `eddy run: ${formatCount(rate)} records/s`,
         ...(lag.length ? [`lag ${lag.join(', ')}`] : []),
         ...(conns.length ? [`connectors ${conns.join(', ')}`] : []),
+        ...(skips > 0 ? [`${formatCount(skips)} skipped`] : []),
         `${errors} error${errors === 1 ? '' : 's'}`,
       ].join(' · ');
     };
@@ -175,8 +185,11 @@ export async function runDaemon(o: RunOptions, cmd: Command, io: CliIO): Promise
     const final = status();
     await Promise.all(connectors.map((c) => c.done.catch(() => {})));
     for (const name of derived.keys()) await e.stopDerived(name);
-    const written = e.listDerived().filter((d) => derived.has(d.config.name))
-      .map((d) => `${d.config.name} wrote ${formatCount(d.partitions.reduce((s, p) => s + p.written, 0))} records`);
+    const written = e.listDerived().filter((d) => derived.has(d.config.name)).map((d) => {
+      const skipped = d.partitions.reduce((s, p) => s + p.skipped, 0);
+      return `${d.config.name} wrote ${formatCount(d.partitions.reduce((s, p) => s + p.written, 0))} records` +
+        (d.deadLetterTopic !== null ? `, skipped ${formatCount(skipped)} into ${d.deadLetterTopic}` : '');
+    });
     const moved = connectors.map((c) => `${c.config.name} ${c.config.direction === 'source' ? 'produced' : 'delivered'} ${formatCount(c.stats.records)} records`);
     out.finish(final);
     out.line(`eddy run stopped (${[...written, ...moved].join('; ')})`);
