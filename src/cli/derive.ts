@@ -5,6 +5,8 @@ import { deadLetterTopic } from '../coordinator/derive-checks.js';
 import type { DerivedInfo } from '../eddy.js';
 import { parseTransformSteps, readTransformsFile, type TransformStep } from '../smartmodule/transforms.js';
 import { anchorUses } from '../connectors/transforms.js';
+import { EddyError } from '../errors.js';
+import { cliMessage } from './errors.js';
 import { UsageError, type CliContext, type CliIO } from './format.js';
 import { openForRead, openForWrite, outputFormat, printJson, withEddy } from './common.js';
 import { formatCount, formatTable, parseDurationOption } from './units.js';
@@ -65,7 +67,7 @@ export function formatDerivedTable(list: readonly DerivedInfo[]): string {
     ]),
   );
   const failures = list.flatMap((d) => d.partitions.flatMap((p) => (p.failure
-    ? [`  ${d.config.name}/${p.partition} stopped at source offset ${p.failure.offset}: ${p.failure.code}: ${p.failure.message.split('\n')[0]}\n`]
+    ? [`  ${d.config.name}/${p.partition} stopped at source offset ${p.failure.offset}: ${p.failure.code}: ${cliMessage(new EddyError(p.failure.code, p.failure.message)).split('\n')[0]}\n`]
     : [])));
   return table + failures.join('');
 }
