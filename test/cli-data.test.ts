@@ -252,7 +252,7 @@ test('derive create, list, run until interrupted (status on stderr), output in t
   t.regex(noTarget.stderr, /topic "nope" does not exist; create it with `eddy topic create nope`/);
   const noChain = await eddy(dir, ['derive', 'create', 'x', '--source', 'numbers', '--target', 'sums']);
   t.regex(noChain.stderr, /no chain: give --transforms-file/);
-  t.regex(await ok(dir, ['derive', 'list']), /^  NAME +SOURCE +TARGET +TRANSFORMS +POLICY +PROCESSED +WRITTEN +LAG\n  evens +numbers +sums +halve-evens\.wasm \| sum +stop +0 +0 +5\n$/);
+  t.regex(await ok(dir, ['derive', 'list']), /^  NAME +SOURCE +TARGET +TRANSFORMS +POLICY +PROCESSED +WRITTEN +SKIPPED +LAG +STATUS\n  evens +numbers +sums +halve-evens\.wasm \| sum +stop +0 +0 +0 +5 +ok\n$/);
 
   const ac = new AbortController();
   setTimeout(() => ac.abort(), 2000);

@@ -182,6 +182,8 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
      */
     const commit = async (r: StreamResult): Promise<void> => {
       const outputs: { raw: Uint8Array; baseTimestamp: number }[] = [];
+      /** Per output batch: the source offset it reaches and its records (for the `batch` events). */
+      const reached: { offset: number; count: number }[] = [];
       let offset = committed;
       let count = 0;
       for (const b of r.batches) {
@@ -190,10 +192,9 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
         offset = b.lastOffset + 1;
         // Policy stop: the outputs before the failing record are kept and the stream resumes at that record.
         const at = (b.error as { offset?: unknown } | null)?.offset;
-        if (b.error) {
-          if (typeof at === 'number' && at >= b.baseOffset && at < offset) offset = at;
-          break;
-        }
+        if (b.error && typeof at === 'number' && at >= b.baseOffset && at < offset) offset = at;
+        reached.push({ offset, count: b.count });
+        if (b.error) break;
       }
       const dead = dlqLog ? skippedRecords(r.batches, committed) : [];
       let issued: Promise<unknown>[];
@@ -218,8 +219,10 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
       skipped += dead.length;
       committed = offset;
       for (const d of dead) this.emit('skip', { partition: p, offset: d.offset, error: d.error, deadLetterTopic: dlqTopic! });
-      this.emit('batch', { partition: p, sourceOffset: offset, recordsOut: count, targetPartition: tp });
-      this.emit('lag', { partition: p, lag: Math.max(0, sourceLog.nextOffset - offset) });
+      for (const b of reached) {
+        this.emit('batch', { partition: p, sourceOffset: b.offset, recordsOut: b.count, targetPartition: tp });
+        this.emit('lag', { partition: p, lag: Math.max(0, sourceLog.nextOffset - b.offset) });
+      }
     };
 
     const sourceRange = this.storage.partitionSource(this.config.source, p);
