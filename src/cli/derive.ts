@@ -139,7 +139,7 @@ export function registerDeriveCommand(program: Command, ctx: CliContext): void {
 
   derive
     .command('delete <names...>')
-    .description('Delete derived streams and their saved progress (their target topics stay).')
+    .description('Delete derived streams and their saved progress (their target and dead-letter topics stay).')
     .action(async (names: string[], _o: unknown, cmd: Command) => {
       const io = ctx.io();
       await withEddy(await openForWrite(cmd, io), async (eddy) => {

@@ -3,7 +3,6 @@ import { EddyError } from '../errors.js';
 import type { ErrorPolicy } from '../smartmodule/chain.js';
 import type { TransformStep } from '../smartmodule/transforms.js';
 import type { Storage } from '../storage/storage.js';
-import type { PartitionLog } from '../storage/partition.js';
 import { deadLetters, skippedRecords } from './dead-letter.js';
 import { deadLetterTopic } from './derive-checks.js';
 import { DeriveCommitError } from './errors.js';
