@@ -12,6 +12,8 @@ import { EddyError } from './errors.js';
 /** Size limits of the files Eddy reads for users. */
 export const MAX_MODULE_BYTES = 32 * 1024 * 1024;
 export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
+/** Input read whole (`eddy test --file`). */
+export const MAX_INPUT_BYTES = 64 * 1024 * 1024;
 
 export type UserFileProblem = 'missing' | 'not-a-file' | 'too-large' | 'unreadable';
 

@@ -67,6 +67,10 @@ test('a module or transforms file that is a device, a FIFO or too large is refus
   const connector = await run(['connector', 'run', '--config', yamlFifo]);
   t.is(connector.code, 1);
   t.regex(connector.stderr, /cannot read the connector config \(it is a FIFO/);
+  // `eddy test` reads its --file input whole.
+  const testInput = await run(['test', '--wasm-file', wasmPath('map-uppercase'), '--file', '/dev/zero']);
+  t.is(testInput.code, 1);
+  t.regex(testInput.stderr, /--file \/dev\/zero: it is a character device/);
 });
 
 test('a YAML alias bomb in a transforms file or a connector config is refused at once', async (t) => {
@@ -146,7 +150,8 @@ test('the daemon socket is 0600 whatever the umask; another user can neither pro
     t.not(inject.code, 0);
     t.notRegex(inject.stderr, /WebAssembly/, 'no answer about a file nobody cannot read');
     const plain = await eddy(['produce', 'in'], 'injected\n', work, nobody);
-    t.not(plain.code, 0);
+    t.is(plain.code, 1);
+    t.regex(plain.stderr, /cannot write the data directory .* \(EACCES\), and no eddy run serving it accepts this user/);
     t.is(await count('in'), 0, 'nothing was stored for the other user');
   }
   run.child.kill('SIGTERM');

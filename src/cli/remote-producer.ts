@@ -36,6 +36,15 @@ export class WriterGoneError extends EddyError {
   }
 }
 
+/** This user may not write the data directory, and no writer serving it accepts this user. */
+export class DataDirDeniedError extends EddyError {
+  constructor(readonly dir: string, cause: unknown) {
+    super('EDDY_DATA_DIR_DENIED',
+      `cannot write the data directory ${dir} (${(cause as NodeJS.ErrnoException).code}), and no eddy run serving it accepts this user; ` +
+      'produce as the user who owns it, or ask them to run `eddy run --socket-group <group>` with a group you are in', { cause });
+  }
+}
+
 /** An error from the writer process, already worded for the command line. */
 export class RemoteError extends EddyError {
   readonly preformatted = true;
@@ -153,7 +162,8 @@ export class RemoteProducer {
         request ??= await RemoteProducer.openRequest(session);
         const remote = await RemoteProducer.open(dataDir, request);
         if (remote) return { remote };
-        if (denied || Date.now() >= deadline) throw err;
+        if (denied) throw new DataDirDeniedError(dataDir, err);
+        if (Date.now() >= deadline) throw err;
         if (attempt === 0) onWait?.(err as DataDirLockedError, waitMs);
         await new Promise((r) => setTimeout(r, 100));
       }
