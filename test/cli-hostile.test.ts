@@ -319,3 +319,22 @@ test('a produce started together with eddy run goes through it (not "in use")', 
   }
   t.is(await ok(['consume', 'in', '-B', '-d']), 'r0\nr1\nr2\n');
 });
+
+test('past 256 sessions a produce is told the daemon is full, and the daemon still stops on SIGINT', async (t) => {
+  t.timeout(90_000);
+  const { run, sock, eddy, ok } = await daemon(t);
+  const idle = await Promise.all(Array.from({ length: 256 }, () => rawClient(sock)));
+  const refused = await eddy(['produce', 'in'], 'x\n');
+  t.is(refused.code, 1);
+  t.regex(refused.stderr, /closed the connection before the produce began \(it is stopping, or serves 256 producers already\); nothing was sent/);
+  idle.pop()!.socket.destroy(); // the daemon sees the close soon: retry until a session is free
+  for (const end = Date.now() + 15_000; ;) {
+    const r = await eddy(['produce', 'in'], 'y\n');
+    if (r.code === 0) break;
+    if (Date.now() > end) t.fail(r.stderr);
+  }
+  t.is(await ok(['consume', 'in', '-B', '-d']), 'y\n');
+  run.child.kill('SIGINT');
+  t.is(await run.exited, 0, run.err());
+  for (const c of idle) c.socket.destroy();
+});

@@ -8,7 +8,7 @@ import type { TransformStep } from '../smartmodule/transforms.js';
 import { DataDirLockedError } from '../storage/errors.js';
 import type { ProducerOptions, ProducerRecord } from '../storage/producer.js';
 import { encodeFrame, FrameReader, MAX_FRAME_BYTES, type OpenRequest, type Reply, type Request, type WireRecord, type WireStep } from './writer-protocol.js';
-import { socketPath } from './writer-socket.js';
+import { MAX_SESSIONS, socketPath } from './writer-socket.js';
 
 /** What `eddy produce` asks the writer for: the topic, the partition, the producer-side chain. */
 export interface ProduceSession {
@@ -133,7 +133,8 @@ export class RemoteProducer {
       await remote.request(request, 0);
     } catch (err) {
       socket.destroy();
-      throw err;
+      if (!(err instanceof WriterGoneError)) throw err;
+      throw new EddyError('EDDY_WRITER_GONE', `the process holding the data directory closed the connection before the produce began (it is stopping, or serves ${MAX_SESSIONS} producers already); nothing was sent, run the produce again`, { cause: err });
     }
     return remote;
   }

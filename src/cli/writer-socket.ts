@@ -28,7 +28,7 @@ export const SOCKET_FILE = 'eddy.sock';
 /** Requests one session may have waiting before the writer stops reading from it (backpressure). */
 const MAX_QUEUED = 32;
 /** Sessions served at once; further connections are closed at once. */
-const MAX_SESSIONS = 256;
+export const MAX_SESSIONS = 256;
 
 export function socketPath(dataDir: string): string {
   return join(dataDir, SOCKET_FILE);
