@@ -31,7 +31,7 @@ function aliasBomb(indent: string): string {
 }
 
 test('a module or transforms file that is a device, a FIFO or too large is refused with a stated error, without reading it', async (t) => {
-  t.timeout(90_000);
+  t.timeout(240_000);
   const { work, start, ok } = setup(t, 'eddy-hostile-');
   await ok(['topic', 'create', 'in']);
   await ok(['produce', 'in'], 'a\n');
@@ -74,7 +74,7 @@ test('a module or transforms file that is a device, a FIFO or too large is refus
 });
 
 test('a YAML alias bomb in a transforms file or a connector config is refused at once', async (t) => {
-  t.timeout(60_000);
+  t.timeout(240_000);
   const { work, start, ok } = setup(t, 'eddy-hostile-');
   await ok(['topic', 'create', 'in']);
   await ok(['produce', 'in'], 'a\n');
@@ -107,13 +107,14 @@ async function daemon(t: Parameters<typeof setup>[0], extraArgs: string[] = [], 
   const run = spawnWith.command
     ? s.start([...spawnWith.args!, ...extraArgs], '', s.work, { command: spawnWith.command })
     : s.start(['run', ...extraArgs]);
-  await until(() => existsSync(join(s.data, 'eddy.sock')) && run.err().includes('Ctrl-C stops'));
+  await until(() => (existsSync(join(s.data, 'eddy.sock')) && run.err().includes('Ctrl-C stops')) || run.child.exitCode !== null, 120_000);
+  if (run.child.exitCode !== null) throw new Error(`eddy run exited ${run.child.exitCode}: ${run.err()}`);
   const count = async (topic: string) => (await s.ok(['consume', topic, '-B', '-d'])).split('\n').filter(Boolean).length;
   return { ...s, run, count, sock: join(s.data, 'eddy.sock') };
 }
 
-test('through the daemon, a module path that is /dev/zero or a FIFO is refused by the producer; the daemon stays small, serves on, and stops on SIGINT', async (t) => {
-  t.timeout(90_000);
+test.serial('through the daemon, a module path that is /dev/zero or a FIFO is refused by the producer; the daemon stays small, serves on, and stops on SIGINT', async (t) => {
+  t.timeout(240_000);
   const { work, run, eddy, ok, count } = await daemon(t);
   const guard = memoryGuard(t, run.child, GiB);
   const fifo = join(work, 'm.fifo');
@@ -131,8 +132,8 @@ test('through the daemon, a module path that is /dev/zero or a FIFO is refused b
   t.log(`daemon peak RSS ${(guard.peak() / 2 ** 20).toFixed(0)} MiB`);
 });
 
-test('the daemon socket is 0600 whatever the umask; another user can neither produce nor probe files through it', async (t) => {
-  t.timeout(90_000);
+test.serial('the daemon socket is 0600 whatever the umask; another user can neither produce nor probe files through it', async (t) => {
+  t.timeout(240_000);
   const { data, work, run, sock, eddy, count } = await daemon(t, [], { command: '/bin/sh', args: ['-c', `umask 000; exec "${process.execPath}" "${bin}" run`] });
   t.is(statSync(sock).mode & 0o777, 0o600);
   if (!isRoot) {
@@ -158,12 +159,12 @@ test('the daemon socket is 0600 whatever the umask; another user can neither pro
   t.is(await run.exited, 0, run.err());
 });
 
-test('with --socket-group the socket is 0660 for that group; a member produces, and a module path is read with the member\'s rights, not the daemon\'s', async (t) => {
+test.serial('with --socket-group the socket is 0660 for that group; a member produces, and a module path is read with the member\'s rights, not the daemon\'s', async (t) => {
   if (!isRoot) {
     t.pass('needs root to run a client as another user');
     return;
   }
-  t.timeout(90_000);
+  t.timeout(240_000);
   const { data, work, run, sock, eddy, count } = await daemon(t, ['--socket-group', 'nogroup']);
   const st = statSync(sock);
   t.is(st.mode & 0o777, 0o660);
@@ -213,8 +214,8 @@ function frameOf(value: unknown): Buffer {
   return Buffer.concat([head, body]);
 }
 
-test('lying and slow socket clients are cut off or held back; a real producer beside them succeeds, and the daemon stops on SIGINT', async (t) => {
-  t.timeout(90_000);
+test.serial('lying and slow socket clients are cut off or held back; a real producer beside them succeeds, and the daemon stops on SIGINT', async (t) => {
+  t.timeout(240_000);
   const { run, sock, ok, count } = await daemon(t);
   const guard = memoryGuard(t, run.child, GiB);
 
@@ -223,14 +224,14 @@ test('lying and slow socket clients are cut off or held back; a real producer be
   const head = Buffer.alloc(4);
   head.writeUInt32BE(0xfffffff0);
   huge.socket.write(Buffer.concat([head, Buffer.alloc(64 * 1024, 1)]));
-  await until(() => huge.closed());
+  await until(() => huge.closed(), 120_000);
   t.like(huge.replies[0], { error: { code: 'EDDY_PROTOCOL' } });
   t.regex((huge.replies[0] as { error: { message: string } }).error.message, /a frame of 4294967280 bytes was announced; the limit is 67108864/);
 
   // Not msgpack: refused, and the daemon lives on.
   const garbage = await rawClient(sock);
   garbage.socket.write(Buffer.from([0, 0, 0, 1, 0xc1]));
-  await until(() => garbage.closed());
+  await until(() => garbage.closed(), 120_000);
   t.like(garbage.replies[0], { error: { code: 'EDDY_PROTOCOL' } });
 
   // Half a frame, then silence; and a session that floods requests without reading a reply.
@@ -253,8 +254,8 @@ test('lying and slow socket clients are cut off or held back; a real producer be
   for (const c of [slow, flood]) c.socket.destroy();
 });
 
-test('killing the daemon during a produce ends it with EDDY_WRITER_GONE and the count acknowledged, all of it stored', async (t) => {
-  t.timeout(180_000);
+test.serial('killing the daemon during a produce ends it with EDDY_WRITER_GONE and the count acknowledged, all of it stored', async (t) => {
+  t.timeout(400_000);
   for (let trial = 0; trial < 3; trial++) {
     const { run, start, count } = await daemon(t);
     const producer = start(['produce', 'in'], null);
@@ -268,7 +269,7 @@ test('killing the daemon during a produce ends it with EDDY_WRITER_GONE and the 
       }
     })();
     // Kill once records are being stored through the daemon.
-    for (const end = Date.now() + 30_000; (await count('in')) === 0;) {
+    for (const end = Date.now() + 120_000; (await count('in')) === 0;) {
       if (Date.now() > end) t.fail('nothing was stored through the daemon');
     }
     run.child.kill('SIGKILL');
@@ -281,11 +282,12 @@ test('killing the daemon during a produce ends it with EDDY_WRITER_GONE and the 
     t.notRegex(producer.err(), /this is a bug|EPIPE/);
     const stored = await count('in');
     t.true(stored >= Number(m![1]), `acknowledged ${m![1]}, stored ${stored}`);
+    t.log(`trial ${trial}: sent ${n} lines, acknowledged ${m![1]}, stored ${stored}`);
   }
 });
 
 test('a produce started while another process holds the data directory without serving it waits, then writes by itself', async (t) => {
-  t.timeout(60_000);
+  t.timeout(240_000);
   const { data, start, ok } = setup(t, 'eddy-wait-');
   await ok(['topic', 'create', 'in']);
   // A live process holds the lock, as a writer that is still starting does.
@@ -296,15 +298,15 @@ test('a produce started while another process holds the data directory without s
   const lock = join(data, 'eddy.lock');
   writeFileSync(lock, JSON.stringify({ pid: holder.pid, hostname: hostname(), startTime, command: 'eddy run', openedAt: Date.now() }));
   const producer = start(['produce', 'in'], 'waited\n');
-  await until(() => producer.err().includes('waiting up to 15s for process') || producer.child.exitCode !== null);
+  await until(() => producer.err().includes('waiting up to 30s for process') || producer.child.exitCode !== null, 120_000);
   t.is(producer.child.exitCode, null, producer.err());
   unlinkSync(lock);
   t.is(await producer.exited, 0, producer.err());
   t.is(await ok(['consume', 'in', '-B', '-d']), 'waited\n');
 });
 
-test('a produce started together with eddy run goes through it (not "in use")', async (t) => {
-  t.timeout(120_000);
+test.serial('a produce started together with eddy run goes through it (not "in use")', async (t) => {
+  t.timeout(240_000);
   const { start, ok } = setup(t, 'eddy-race-');
   await ok(['topic', 'create', 'in']);
   await ok(['topic', 'create', 'out']);
@@ -313,22 +315,22 @@ test('a produce started together with eddy run goes through it (not "in use")', 
     const run = start(['run']);
     const producer = start(['produce', 'in'], `r${i}\n`);
     t.is(await producer.exited, 0, producer.err());
-    await until(() => run.err().includes('Ctrl-C stops') || run.child.exitCode !== null);
+    await until(() => run.err().includes('Ctrl-C stops') || run.child.exitCode !== null, 120_000);
     run.child.kill('SIGINT');
     await run.exited;
   }
   t.is(await ok(['consume', 'in', '-B', '-d']), 'r0\nr1\nr2\n');
 });
 
-test('past 256 sessions a produce is told the daemon is full, and the daemon still stops on SIGINT', async (t) => {
-  t.timeout(90_000);
+test.serial('past 256 sessions a produce is told the daemon is full, and the daemon still stops on SIGINT', async (t) => {
+  t.timeout(240_000);
   const { run, sock, eddy, ok } = await daemon(t);
   const idle = await Promise.all(Array.from({ length: 256 }, () => rawClient(sock)));
   const refused = await eddy(['produce', 'in'], 'x\n');
   t.is(refused.code, 1);
   t.regex(refused.stderr, /closed the connection before the produce began \(it is stopping, or serves 256 producers already\); nothing was sent/);
   idle.pop()!.socket.destroy(); // the daemon sees the close soon: retry until a session is free
-  for (const end = Date.now() + 15_000; ;) {
+  for (const end = Date.now() + 120_000; ;) {
     const r = await eddy(['produce', 'in'], 'y\n');
     if (r.code === 0) break;
     if (Date.now() > end) t.fail(r.stderr);

@@ -21,7 +21,7 @@ export interface ProduceSession {
 }
 
 /** How long `eddy produce` waits for the process holding the data directory to serve it, or to let go. */
-export const WRITER_WAIT_MS = 15_000;
+export const WRITER_WAIT_MS = 30_000;
 
 /** Room a frame needs beside the records' bytes (msgpack headers). */
 const FRAME_SLACK = 64 * 1024;
