@@ -19,6 +19,8 @@ import type { ModuleRegistry } from './storage/registry.js';
 /** A transform as users write it: transforms.yaml's step (`with` or `params`). */
 export interface TransformInput {
   uses: string;
+  /** The module's wasm bytes, read by the caller: then `uses` only names it (nothing is looked up). */
+  wasm?: Uint8Array;
   with?: Record<string, string>;
   params?: Record<string, string>;
   lookback?: { last?: number; ageMs?: number } | null;
@@ -141,7 +143,7 @@ export class Eddy extends EventEmitter<EddyEvents> {
       params: { ...(t.params ?? {}), ...(t.with ?? {}) },
       lookback: t.lookback ? { last: t.lookback.last ?? 0, ...(t.lookback.ageMs != null ? { ageMs: t.lookback.ageMs } : {}) } : null,
     }));
-    const modules = await Promise.all(steps.map((s) => this.resolver.resolve(s.uses)));
+    const modules = await Promise.all(transforms.map((t) => (t.wasm ? this.resolver.compileBytes(t.wasm, t.uses) : this.resolver.resolve(t.uses))));
     return { steps, modules };
   }
 
