@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { envSecretStore, fileSecretStore, type SecretStore } from '../connectors/secrets.js';
 import { open, type Eddy, type OpenOptions } from '../eddy.js';
 import { EddyError } from '../errors.js';
 import { UsageError, type CliIO } from './format.js';
@@ -141,3 +142,10 @@ export class OutputClosed extends EddyError {
     super('EDDY_OUTPUT_CLOSED', 'the output was closed');
   }
 }
+
+/** `-s, --secrets <file>` as cdk takes it: the file's `NAME=value` lines when given, else the environment. */
+export function secretStore(o: { secrets?: string }, io: CliIO): SecretStore {
+  return o.secrets !== undefined ? fileSecretStore(resolve(io.cwd, o.secrets)) : envSecretStore(io.env ?? process.env);
+}
+
+export const SECRETS_OPTION_HELP = 'secrets file: NAME=value lines, the values of meta.secrets (default: the environment)';

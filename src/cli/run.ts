@@ -5,7 +5,7 @@ import type { Eddy } from '../eddy.js';
 import { EddyError } from '../errors.js';
 import { readConnectorConfig, startConnector, type ConnectorConfig, type RunningConnector } from '../connectors/index.js';
 import { UsageError, type CliContext, type CliIO } from './format.js';
-import { dataDir, interruptSignal, isTTY, openForWrite } from './common.js';
+import { dataDir, interruptSignal, isTTY, openForWrite, secretStore, SECRETS_OPTION_HELP } from './common.js';
 import { serveWrites } from './writer-socket.js';
 import { cliMessage } from './errors.js';
 import { formatCount, parseDurationOption } from './units.js';
@@ -20,6 +20,7 @@ import { formatCount, parseDurationOption } from './units.js';
 
 export interface RunOptions {
   connector?: string[];
+  secrets?: string;
   only?: string[];
   statusInterval?: string;
 }
@@ -119,7 +120,7 @@ export async function runDaemon(o: RunOptions, cmd: Command, io: CliIO): Promise
     }
     for (const config of connectorConfigs) {
       try {
-        const running = await startConnector(e, config, { signal: stop.signal });
+        const running = await startConnector(e, config, { signal: stop.signal, secrets: secretStore(o, io) });
         running.on('error', (err) => {
           errors++;
           out.line(`error: connector ${config.name}: ${describeError(err)}`);
@@ -208,6 +209,7 @@ export function registerRunCommand(program: Command, ctx: CliContext): void {
         '  eddy run --only big-sums --connector cat-facts.yml',
     )
     .option('--connector <config>', 'also run this connector config (repeatable)', collect)
+    .option('-s, --secrets <file>', SECRETS_OPTION_HELP)
     .option('--only <name>', 'run only this derived stream (repeatable)', collect)
     .option('--status-interval <duration>', 'how often the status line updates (default 1s on a terminal, else 5s and only when it changed)')
     .action(async (o: RunOptions, cmd: Command) => {
