@@ -5,7 +5,7 @@ import type { DerivedInfo } from '../eddy.js';
 import { parseTransformSteps, readTransformsFile, type TransformStep } from '../smartmodule/transforms.js';
 import { anchorUses } from '../connectors/transforms.js';
 import { UsageError, type CliContext, type CliIO } from './format.js';
-import { openForRead, openForWrite, outputFormat, printJson, withEddy } from './common.js';
+import { openForRead, openForWrite, outputFormat, printJson, timeoutOption, withEddy } from './common.js';
 import { formatCount, formatTable, parseDurationOption } from './units.js';
 
 /**
@@ -82,7 +82,7 @@ export function registerDeriveCommand(program: Command, ctx: CliContext): void {
     .option('--transforms-file <path>', 'the chain, as a transforms.yaml (uses: registered names or .wasm paths relative to it)')
     .addOption(new Option('--transform <json>', 'one chain step as JSON (repeatable)').argParser(pushInline))
     .addOption(new Option('--policy <policy>', 'what a SmartModule error does: stop (the partition stops at the failing record) or skip (it is reported and left out)').choices(['stop', 'skip']).default('stop'))
-    .option('--timeout <duration>', 'per-batch deadline, e.g. 5s (default 5s)')
+    .addOption(timeoutOption())
     .action(async (name: string, o: DeriveCreateOptions, cmd: Command) => {
       const io = ctx.io();
       await withEddy(await openForWrite(cmd, io), async (eddy) => {

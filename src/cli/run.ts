@@ -5,7 +5,7 @@ import type { Eddy } from '../eddy.js';
 import { EddyError } from '../errors.js';
 import { readConnectorConfig, startConnector, type ConnectorConfig, type RunningConnector } from '../connectors/index.js';
 import { UsageError, type CliContext, type CliIO } from './format.js';
-import { dataDir, interruptSignal, isTTY, openForWrite, secretStore, SECRETS_OPTION_HELP } from './common.js';
+import { dataDir, interruptSignal, isTTY, memoryLimitOption, openForWrite, secretStore, SECRETS_OPTION_HELP } from './common.js';
 import { serveWrites } from './writer-socket.js';
 import { cliMessage } from './errors.js';
 import { formatCount, parseDurationOption } from './units.js';
@@ -210,6 +210,7 @@ export function registerRunCommand(program: Command, ctx: CliContext): void {
     )
     .option('--connector <config>', 'also run this connector config (repeatable)', collect)
     .option('-s, --secrets <file>', SECRETS_OPTION_HELP)
+    .addOption(memoryLimitOption())
     .option('--only <name>', 'run only this derived stream (repeatable)', collect)
     .option('--status-interval <duration>', 'how often the status line updates (default 1s on a terminal, else 5s and only when it changed)')
     .action(async (o: RunOptions, cmd: Command) => {

@@ -77,7 +77,9 @@ export async function loadModule(source: string | Uint8Array, options: LoadOptio
     try {
       bytes = await readFile(source);
     } catch (err) {
-      throw new ModuleLoadError(file, 'unreadable', `cannot read the file (${(err as NodeJS.ErrnoException).code ?? err}); check the --wasm-file path`);
+      const code = (err as NodeJS.ErrnoException).code;
+      const why = code === 'EISDIR' ? 'is a directory, not a .wasm file' : code === 'ENOENT' ? 'no such file' : `cannot read the file (${code ?? err})`;
+      throw new ModuleLoadError(file, 'unreadable', `${why}; give the path of a SmartModule .wasm`);
     }
   } else {
     bytes = source;
@@ -124,6 +126,12 @@ export function describe(bytes: Uint8Array, file: string, name: string, memoryLi
     throw new ModuleLoadError(file, 'bad-signature', `export "alloc" has type ${formatType(alloc.type)}; expected (i32) -> i32`);
   }
 
+  // The transform export first: a module without one is not a SmartModule, whatever it imports.
+  const kind = TRANSFORM_EXPORTS.find((k) => exported(k)?.kind === 'function');
+  if (!kind) {
+    throw new ModuleLoadError(file, 'no-transform', `exports no SmartModule function (filter, map, filter_map, array_map or aggregate); it exports: ${exportList}`);
+  }
+
   // Imports: copy_records is required (found by field name, any module); WASI preview 1 is linked; nothing else.
   let hasCopyRecords = false;
   let usesWasi = false;
@@ -144,10 +152,6 @@ export function describe(bytes: Uint8Array, file: string, name: string, memoryLi
     throw new ModuleLoadError(file, 'missing-copy-records', 'does not import "copy_records"; Fluvio refuses such modules (was it built with the fluvio-smartmodule crate or Eddy\'s SDK?)');
   }
 
-  const kind = TRANSFORM_EXPORTS.find((k) => exported(k)?.kind === 'function');
-  if (!kind) {
-    throw new ModuleLoadError(file, 'no-transform', `exports no SmartModule function (filter, map, filter_map, array_map or aggregate); it exports: ${exportList}`);
-  }
   const checkFn = (fname: string) => {
     const e = exported(fname);
     if (!e || e.kind !== 'function') return false;
