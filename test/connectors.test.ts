@@ -32,7 +32,7 @@ async function serve(handler: (req: IncomingMessage, body: string, res: ServerRe
 
 const close = (s: Server) => new Promise<void>((r) => { s.closeAllConnections(); s.close(() => r()); });
 
-async function until(cond: () => boolean, ms = 10_000): Promise<void> {
+async function until(cond: () => boolean, ms = 30_000): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > end) throw new Error('timed out waiting');
