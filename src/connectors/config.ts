@@ -183,7 +183,7 @@ export function parseConnectorConfig(text: string, source = 'connector.yaml', ba
   const secrets = parseSecrets(meta['secrets'], err);
   const declared = new Set(secrets);
   eachString(root, '', (text, path) => {
-    if (!text.includes('${')) return;
+    if (!/\$\{[{%#]/.test(text)) return;
     const inParams = path.startsWith(`${section}.`) || path.startsWith('parameters.') || path.startsWith('transforms[');
     if (!inParams) throw err(path, 'placeholders such as `${{ secrets.NAME }}` can be used in the connector\'s parameters and in transforms\' `with` only');
     const problem = placeholderProblem(text, declared);
