@@ -33,6 +33,10 @@ export interface OpenOptions extends StorageOptions {
   baseDir?: string;
   /** How often the `metrics` event fires while it has listeners (ms). Default 1000. */
   metricsIntervalMs?: number;
+  /** Memory cap of each SmartModule instance, in bytes (CLI: --memory-limit). Default 1 000 000 000, as Fluvio. */
+  memoryLimit?: number;
+  /** Default per-batch deadline of consumes with transforms, in ms (CLI: --timeout). Default 5000. */
+  deadlineMs?: number;
 }
 
 export interface EddyEvents {
@@ -96,7 +100,7 @@ export class Eddy extends EventEmitter<EddyEvents> {
 
   constructor(readonly storage: Storage, private readonly options: OpenOptions = {}) {
     super();
-    this.resolver = new ModuleResolver(storage.modules, options.baseDir);
+    this.resolver = new ModuleResolver(storage.modules, options.baseDir, options.memoryLimit !== undefined ? { memoryLimit: options.memoryLimit } : {});
     this.forward = new EventEmitter<TransformEvents>();
     this.forward.on('batch', (i) => this.emit('batch', i));
     this.forward.on('error', (i) => this.emit('error', i));
@@ -193,6 +197,7 @@ export class Eddy extends EventEmitter<EddyEvents> {
     const make = async () => {
       const { steps, modules } = await self.resolveTransforms(transforms);
       const opts: TransformedConsumeOptions = { ...rest };
+      if (opts.deadlineMs === undefined && self.options.deadlineMs !== undefined) opts.deadlineMs = self.options.deadlineMs;
       if (partition !== undefined) opts.partitions = [partition];
       return new TransformedConsumer(self.storage, self.pool, topic, steps, modules, opts, self.forward);
     };

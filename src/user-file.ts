@@ -15,7 +15,7 @@ export const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
 /** Input read whole (`eddy test --file`). */
 export const MAX_INPUT_BYTES = 64 * 1024 * 1024;
 
-export type UserFileProblem = 'missing' | 'not-a-file' | 'too-large' | 'unreadable';
+export type UserFileProblem = 'missing' | 'directory' | 'not-a-file' | 'too-large' | 'unreadable';
 
 /** A named file that cannot be read; `detail` says why, worded to follow the file's name. */
 export class UserFileError extends EddyError {
@@ -34,7 +34,7 @@ function fileType(s: Stats): string {
 }
 
 function checkRegular(path: string, s: Stats, maxBytes: number): void {
-  if (!s.isFile()) throw new UserFileError(path, 'not-a-file', `it is ${fileType(s)}; give the path of a regular file`);
+  if (!s.isFile()) throw new UserFileError(path, s.isDirectory() ? 'directory' : 'not-a-file', `it is ${fileType(s)}; give the path of a regular file`);
   if (s.size > maxBytes) throw tooLarge(path, maxBytes);
 }
 

@@ -285,3 +285,49 @@ test('eddy run reports a failing stream and exits 1', async (t) => {
   t.regex(run.stderr, /error: fragile\/0: .*cannot parse bad/);
   t.is(await ok(dir, ['consume', 'out', '-B', '-d']), 'a1\n');
 });
+
+test('messages send the user to flags and commands that exist: --memory-limit, --timeout, a missing .wasm path, a directory, deletes of unknown names', async (t) => {
+  const { dir, work } = fresh();
+  await ok(dir, ['topic', 'create', 'm']);
+  await ok(dir, ['produce', 'm'], { stdin: 'eat\nloop\n' });
+
+  // The memory cap: --memory-limit is a flag, and it sets the cap (consume, eddy test).
+  const mem = await eddy(dir, ['consume', 'm', '-B', '-d', '--filter', wasmPath('eat-memory'), '--memory-limit', '64MB']);
+  t.is(mem.code, 1);
+  t.regex(mem.stderr, /limit 64000000 bytes.*Raise the limit with --memory-limit <size> \(default 1GB\)/s);
+  t.notRegex(mem.stderr, /memoryLimit|open\(dir/);
+  const memTest = await eddy(dir, ['test', '--wasm-file', wasmPath('eat-memory'), '--text', 'eat', '--memory-limit', '32MB']);
+  t.regex(memTest.stderr, /limit 32000000 bytes/);
+
+  // The deadline: --timeout, and it sets the deadline.
+  const slow = await eddy(dir, ['consume', 'm', '-o', '1', '-d', '--filter', wasmPath('spin'), '--timeout', '300ms']);
+  t.is(slow.code, 1);
+  t.regex(slow.stderr, /within 300 ms; its worker was terminated and replaced\. If the module is just slow, raise the deadline with --timeout <duration> \(default 5s\)/);
+  t.notRegex(slow.stderr, /deadlineMs/);
+  t.regex((await eddy(dir, ['consume', 'm', '-B', '-d', '--filter', wasmPath('spin'), '--timeout', '0s'])).stderr, /--timeout must be longer than 0/);
+
+  // A path that does not exist is a path problem, not something to register.
+  const missing = await eddy(dir, ['consume', 'm', '-B', '-d', '--filter', './nosuch.wasm']);
+  t.is(missing.stderr, 'Error: SmartModule file ./nosuch.wasm does not exist (and no SmartModule is registered under that name); check the path\n');
+  // A directory is not a module, and --wasm-file is not a flag of consume.
+  const folder = await eddy(dir, ['consume', 'm', '-B', '-d', '--filter', work]);
+  t.is(folder.stderr, `Error: ${work}: is a directory, not a .wasm file; give the path of a SmartModule .wasm\n`);
+
+  // Deleting what does not exist says so; it does not suggest creating it.
+  const smDelete = await eddy(dir, ['smart-module', 'delete', 'nosuch']);
+  t.is(smDelete.code, 1);
+  t.is(smDelete.stderr, 'Error: SmartModule "nosuch" does not exist, so nothing was deleted (`eddy smart-module list` shows them)\n');
+  const topicDelete = await eddy(dir, ['topic', 'delete', 'nope']);
+  t.is(topicDelete.code, 1);
+  t.is(topicDelete.stderr, 'Error: topic "nope" does not exist, so nothing was deleted (`eddy topic list` shows the topics)\n');
+});
+
+test('the library\'s unknown-topic error names the API it has (eddy.createTopic)', async (t) => {
+  const { dir } = fresh();
+  const { open } = await import('../src/index.js');
+  const e = await open(dir, { workers: 1 });
+  const err = await t.throwsAsync(e.produce('nope', [{ value: Buffer.from('x') }]));
+  t.is(err!.message, 'topic "nope" does not exist; create it first, e.g. eddy.createTopic("nope", { partitions: 1 }) (CLI: eddy topic create nope)');
+  t.is(typeof (e as unknown as Record<string, unknown>)['createTopic'], 'function');
+  await e.close();
+});

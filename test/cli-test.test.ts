@@ -236,7 +236,7 @@ test('main: usage errors are one clear line on stderr, exit 1', async (t) => {
 test('main: a missing module file names it', async (t) => {
   const r = await runMain(['test', '--wasm-file', 'does-not-exist.wasm', '--text', 'a']);
   t.is(r.code, 1);
-  t.regex(r.stderr, /^Error: does-not-exist\.wasm: cannot read the file/);
+  t.regex(r.stderr, /^Error: does-not-exist\.wasm: no such file; give the path of a SmartModule \.wasm/);
 });
 
 test('main: a bad transforms file names file, step and field', async (t) => {

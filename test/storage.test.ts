@@ -50,7 +50,7 @@ test('unknown topic and partition errors say what exists and how to create a top
   await store.createTopic('two', { partitions: 2 });
   const e1 = t.throws(() => store.partition('nope', 0), { instanceOf: UnknownTopicError });
   t.is(e1?.code, 'EDDY_UNKNOWN_TOPIC');
-  t.regex(e1!.message, /topic "nope" does not exist; create it first, e.g. store.createTopic\("nope", \{ partitions: 1 \}\)/);
+  t.regex(e1!.message, /topic "nope" does not exist; create it first, e.g. eddy.createTopic\("nope", \{ partitions: 1 \}\)/);
   const e2 = t.throws(() => store.partition('two', 2), { instanceOf: UnknownPartitionError });
   t.is(e2?.code, 'EDDY_UNKNOWN_PARTITION');
   t.is(e2?.message, 'topic "two" has no partition 2: it has 2 partitions (0..1)');

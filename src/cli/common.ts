@@ -1,11 +1,12 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { envSecretStore, fileSecretStore, type SecretStore } from '../connectors/secrets.js';
 import { open, type Eddy, type OpenOptions } from '../eddy.js';
 import { EddyError } from '../errors.js';
 import { UsageError, type CliIO } from './format.js';
-import { parseBytes } from './units.js';
+import { parseBytes, parseDurationOption } from './units.js';
 
 /**
  * What the data commands (topic, produce, consume, smart-module, derive, run, connector) share:
@@ -18,6 +19,9 @@ export interface GlobalOptions {
   dataDir?: string;
   workers?: string;
   maxRecordBytes?: string;
+  /** The SmartModule limits of the commands that run modules (see `memoryLimitOption`, `timeoutOption`). */
+  memoryLimit?: string;
+  timeout?: string;
 }
 
 /** The data directory: `--data-dir`, else `$EDDY_DATA_DIR`, else `~/.eddy`. Relative paths resolve against the command's directory. */
@@ -39,7 +43,30 @@ function openOptions(cmd: Command, io: CliIO): OpenOptions {
     options.workers = n;
   }
   if (g.maxRecordBytes !== undefined) options.maxRecordBytes = parseBytes(g.maxRecordBytes, '--max-record-bytes');
-  return options;
+  return { ...options, ...moduleLimits(g) };
+}
+
+/**
+ * The SmartModule limits, one definition for every command that runs modules: `--memory-limit`
+ * (the engine's store memory cap; Fluvio's SPU calls it --smart-engine-max-memory) and
+ * `--timeout` (the per-batch deadline, humantime as Fluvio's durations). Commands add them with
+ * `.addOption(memoryLimitOption())` / `.addOption(timeoutOption())`; `openForRead`/`openForWrite`
+ * apply them.
+ */
+export const memoryLimitOption = (): Option => new Option('--memory-limit <size>', 'memory cap of each SmartModule instance, e.g. 2GB (default 1GB)');
+export const timeoutOption = (): Option => new Option('--timeout <duration>', 'deadline for a SmartModule to process one batch, e.g. 10s (default 5s)');
+
+/** `--memory-limit` / `--timeout` as API options (`memoryLimit` bytes, `deadlineMs`). */
+export function moduleLimits(o: { memoryLimit?: string; timeout?: string }): { memoryLimit?: number; deadlineMs?: number } {
+  return {
+    ...(o.memoryLimit !== undefined ? { memoryLimit: parseBytes(o.memoryLimit, '--memory-limit') } : {}),
+    ...(o.timeout !== undefined ? { deadlineMs: positiveDeadline(parseDurationOption(o.timeout, '--timeout')) } : {}),
+  };
+}
+
+function positiveDeadline(ms: number): number {
+  if (ms <= 0) throw new UsageError('--timeout must be longer than 0, e.g. 5s');
+  return ms;
 }
 
 /**
@@ -141,3 +168,10 @@ export class OutputClosed extends EddyError {
     super('EDDY_OUTPUT_CLOSED', 'the output was closed');
   }
 }
+
+/** `-s, --secrets <file>` as cdk takes it: the file's `NAME=value` lines when given, else the environment. */
+export function secretStore(o: { secrets?: string }, io: CliIO): SecretStore {
+  return o.secrets !== undefined ? fileSecretStore(resolve(io.cwd, o.secrets)) : envSecretStore(io.env ?? process.env);
+}
+
+export const SECRETS_OPTION_HELP = 'secrets file: NAME=value lines, the values of meta.secrets (default: the environment)';

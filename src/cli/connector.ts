@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { EddyError } from '../errors.js';
 import { readConnectorConfig, startConnector } from '../connectors/index.js';
 import type { CliContext, CliIO } from './format.js';
-import { dataDir, interruptSignal, isTTY, openForWrite } from './common.js';
+import { dataDir, interruptSignal, isTTY, openForWrite, secretStore, SECRETS_OPTION_HELP } from './common.js';
 import { serveWrites } from './writer-socket.js';
 import { cliMessage } from './errors.js';
 import { StatusPrinter } from './run.js';
@@ -14,8 +14,9 @@ import { formatCount } from './units.js';
  * src/connectors/config.ts) in the foreground until Ctrl-C or SIGTERM. Sources write into the
  * topic (transforms first); sinks read it with a named consumer and resume where they stopped.
  */
-export async function runConnectorCommand(o: { config: string }, cmd: Command, io: CliIO): Promise<number> {
+export async function runConnectorCommand(o: { config: string; secrets?: string }, cmd: Command, io: CliIO): Promise<number> {
   const config = await readConnectorConfig(resolve(io.cwd, o.config));
+  const secrets = secretStore(o, io);
   const interrupt = interruptSignal(io);
   const stop = new AbortController();
   const onInterrupt = () => stop.abort();
@@ -26,7 +27,7 @@ export async function runConnectorCommand(o: { config: string }, cmd: Command, i
   let served: Awaited<ReturnType<typeof serveWrites>> = null;
   try {
     served = await serveWrites(eddy, dataDir(cmd, io));
-    const running = await startConnector(eddy, config, { signal: stop.signal });
+    const running = await startConnector(eddy, config, { signal: stop.signal, secrets });
     running.on('log', (line) => out.line(`[${config.name}] ${line}`));
     running.on('error', (err) => out.line(`[${config.name}] error: ${cliMessage(err)}`));
     out.line(`[${config.name}] ${config.type}: ${running.summary}; Ctrl-C stops`);
@@ -70,6 +71,8 @@ export function registerConnectorCommand(program: Command, ctx: CliContext): voi
         '    interval: 10s\n' +
         '  transforms:\n' +
         '    - uses: my-map\n\n' +
+        'Secrets: declare them under meta.secrets ([{ name: TOKEN }]) and write ${{ secrets.TOKEN }} in the parameters; ' +
+        'the values come from --secrets <file> (NAME=value lines) when given, else from the environment, and are never printed.\n\n' +
         'Sinks read with a named consumer (meta.consumer.id, default the connector name; meta.consumer.offset.start: ' +
         'beginning | end) and commit after delivery, so they resume where they stopped. To run connectors next to ' +
         'derived streams, use `eddy run --connector <file>`.',
@@ -78,7 +81,8 @@ export function registerConnectorCommand(program: Command, ctx: CliContext): voi
     .command('run')
     .description('Run one connector in the foreground until Ctrl-C.\n\nExample:\n  eddy connector run --config cat-facts.yml')
     .requiredOption('-c, --config <file>', 'the connector config (YAML)')
-    .action(async (o: { config: string }, cmd: Command) => {
+    .option('-s, --secrets <file>', SECRETS_OPTION_HELP)
+    .action(async (o: { config: string; secrets?: string }, cmd: Command) => {
       ctx.done(await runConnectorCommand(o, cmd, ctx.io()));
     });
 }

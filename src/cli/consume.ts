@@ -5,7 +5,7 @@ import { parseTransformSteps, readTransformsFile, type TransformStep } from '../
 import type { StartPosition } from '../storage/consumer.js';
 import { anchorUses, toTransformInputs } from '../connectors/transforms.js';
 import { UsageError, type CliContext, type CliIO } from './format.js';
-import { interruptSignal, openForRead, openForWrite, parseIntOption, writeOut } from './common.js';
+import { interruptSignal, memoryLimitOption, openForRead, openForWrite, parseIntOption, timeoutOption, writeOut } from './common.js';
 import { mergeAsync } from '../coordinator/merge.js';
 import { batchRecords, batchText, compileTemplate, recordLine, VALUE_OUTPUTS, type LineOptions, type ValueOutput } from './records.js';
 import { parseParams } from './test-command.js';
@@ -269,6 +269,7 @@ export function registerConsumeCommand(program: Command, ctx: CliContext): void 
     .addOption(new Option('--transforms-line <json>', 'alias of --transform').hideHelp().argParser(pushInline))
     .option('--consumer <name>', 'a named consumer: start from its committed offsets, and commit as records are read')
     .option('--max-records <n>', 'stop after printing n records')
+    .addOption(memoryLimitOption()).addOption(timeoutOption())
     .action(async (topic: string, opts: ConsumeCliOptions & { end?: string; smartmodulePath?: string; transforms?: string; transformsLine?: string[] }, cmd: Command) => {
       const { end, smartmodulePath, transforms, transformsLine: _l, ...rest } = opts;
       const o: ConsumeCliOptions = { ...rest, transform: inline };

@@ -8,7 +8,7 @@ import { anchorUses } from '../connectors/transforms.js';
 import { EddyError } from '../errors.js';
 import { cliMessage } from './errors.js';
 import { UsageError, type CliContext, type CliIO } from './format.js';
-import { openForRead, openForWrite, outputFormat, printJson, withEddy } from './common.js';
+import { openForRead, openForWrite, outputFormat, printJson, timeoutOption, withEddy } from './common.js';
 import { formatCount, formatTable, parseDurationOption } from './units.js';
 
 /**
@@ -93,7 +93,7 @@ export function registerDeriveCommand(program: Command, ctx: CliContext): void {
     .option('--transforms-file <path>', 'the chain, as a transforms.yaml (uses: registered names or .wasm paths relative to it)')
     .addOption(new Option('--transform <json>', 'one chain step as JSON (repeatable)').argParser(pushInline))
     .addOption(new Option('--policy <policy>', 'what a SmartModule error does: stop (the partition stops at the failing record) or skip (the record is counted, reported and kept in the dead-letter topic)').choices(['stop', 'skip']).default('stop'))
-    .option('--timeout <duration>', 'per-batch deadline, e.g. 5s (default 5s)')
+    .addOption(timeoutOption())
     .option('--dead-letter-topic <topic>', 'with --policy skip: the topic that keeps the skipped records (default <name>-dlq, created if missing)')
     .action(async (name: string, o: DeriveCreateOptions, cmd: Command) => {
       const io = ctx.io();

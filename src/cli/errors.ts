@@ -1,4 +1,4 @@
-import type { EddyError } from '../errors.js';
+import { EddyError } from '../errors.js';
 import { SmartModuleRuntimeError } from '../smartmodule/errors.js';
 import { formatRuntimeError } from './format.js';
 
@@ -7,8 +7,15 @@ export function runtimeErrorText(err: SmartModuleRuntimeError): string {
   return formatRuntimeError({ hint: `${err.module}: ${err.hint}`, offset: err.offset, kind: err.kind, key: err.key, value: err.value });
 }
 
+/** A delete of something that does not exist: says so, and that nothing changed (not how to create it). */
+export class NothingToDeleteError extends EddyError {
+  constructor(what: string, name: string, list: string) {
+    super('EDDY_NOT_FOUND', `${what} "${name}" does not exist, so nothing was deleted (${list})`);
+  }
+}
+
 /**
- * Library errors say how to fix things with the API (`store.createTopic(...)`); on the command
+ * Library errors say how to fix things with the API (`eddy.createTopic(...)`); on the command
  * line the fix is a command. This rewrites the messages whose fix differs, by error code, and
  * leaves the others as they are.
  */
@@ -25,6 +32,7 @@ export function cliMessage(err: EddyError): string {
       return `topic "${topic}" already exists; use it as it is, or delete it first with \`eddy topic delete ${topic}\``;
     }
     case 'EDDY_UNKNOWN_MODULE': {
+      if (e['isPath'] === true) return err.message;
       const name = String(e['moduleName'] ?? e['uses'] ?? '');
       return `SmartModule "${name}" is not registered and is not a .wasm file; register it with ` +
         `\`eddy smart-module create ${name} --wasm-file <path>\` (\`eddy smart-module list\` shows them) or give the path of a .wasm`;
@@ -43,6 +51,10 @@ export function cliMessage(err: EddyError): string {
     case 'EDDY_RECORD_TOO_LARGE':
     case 'EDDY_DERIVE_COMMIT':
       return err.message.replace(/raise it with openStorage\(dir, \{ maxRecordBytes: (\d+) \}\) \(CLI: --max-record-bytes\)/, 'raise the limit with --max-record-bytes $1');
+    case 'EDDY_SM_MEMORY_LIMIT':
+      return err.message.replace(/Raise the limit with open\(dir, \{ memoryLimit \}\) \(CLI: --memory-limit\)/, 'Raise the limit with --memory-limit <size> (default 1GB)');
+    case 'EDDY_STREAM_TIMEOUT':
+      return err.message.replace(/raise the deadline with the deadlineMs option \(CLI: --timeout\)/, 'raise the deadline with --timeout <duration> (default 5s)');
     case 'EDDY_SM_RUNTIME':
       return err instanceof SmartModuleRuntimeError ? runtimeErrorText(err) : err.message;
     case 'EDDY_PRODUCE_TRANSFORM': {

@@ -9,7 +9,7 @@ import { parseTransformSteps, readTransformsFile, type TransformStep } from '../
 import type { ProducerOptions, ProducerRecord } from '../storage/producer.js';
 import { anchorUses, toTransformInputs } from '../connectors/transforms.js';
 import { UsageError, type CliContext, type CliIO } from './format.js';
-import { dataDir, isTTY, openForWrite, parseIntOption } from './common.js';
+import { dataDir, isTTY, memoryLimitOption, openForWrite, parseIntOption } from './common.js';
 import { RemoteProducer } from './remote-producer.js';
 import { cliMessage } from './errors.js';
 import { Progress } from './progress.js';
@@ -275,6 +275,7 @@ export function registerProduceCommand(program: Command, ctx: CliContext): void 
     .option('-e, --params <key=value>', 'parameter for --smartmodule\'s init (repeatable)', collect)
     .option('--linger <duration>', 'how long a batch waits for more records, e.g. 10ms (default 100ms)')
     .option('--batch-size <size>', 'batch size, e.g. 16KB (default 16384 bytes)')
+    .addOption(memoryLimitOption())
     .option('--progress', 'show progress on stderr even when it is not a terminal')
     .option('--no-progress', 'never show progress')
     .action(async (topic: string, opts: ProduceCliOptions & { transformsLine?: string[] }, cmd: Command) => {

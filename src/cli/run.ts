@@ -5,7 +5,7 @@ import type { Eddy } from '../eddy.js';
 import { EddyError } from '../errors.js';
 import { readConnectorConfig, startConnector, type ConnectorConfig, type RunningConnector } from '../connectors/index.js';
 import { UsageError, type CliContext, type CliIO } from './format.js';
-import { dataDir, interruptSignal, isTTY, openForWrite } from './common.js';
+import { dataDir, interruptSignal, isTTY, memoryLimitOption, openForWrite, secretStore, SECRETS_OPTION_HELP } from './common.js';
 import { groupId, serveWrites } from './writer-socket.js';
 import { cliMessage } from './errors.js';
 import { formatCount, parseDurationOption } from './units.js';
@@ -20,6 +20,7 @@ import { formatCount, parseDurationOption } from './units.js';
 
 export interface RunOptions {
   connector?: string[];
+  secrets?: string;
   only?: string[];
   statusInterval?: string;
   socketGroup?: string;
@@ -130,7 +131,7 @@ export async function runDaemon(o: RunOptions, cmd: Command, io: CliIO): Promise
     }
     for (const config of connectorConfigs) {
       try {
-        const running = await startConnector(e, config, { signal: stop.signal });
+        const running = await startConnector(e, config, { signal: stop.signal, secrets: secretStore(o, io) });
         running.on('error', (err) => {
           errors++;
           out.line(`error: connector ${config.name}: ${describeError(err)}`);
@@ -223,6 +224,8 @@ export function registerRunCommand(program: Command, ctx: CliContext): void {
         '  eddy run --only big-sums --connector cat-facts.yml',
     )
     .option('--connector <config>', 'also run this connector config (repeatable)', collect)
+    .option('-s, --secrets <file>', SECRETS_OPTION_HELP)
+    .addOption(memoryLimitOption())
     .option('--only <name>', 'run only this derived stream (repeatable)', collect)
     .option('--status-interval <duration>', 'how often the status line updates (default 1s on a terminal, else 5s and only when it changed)')
     .option('--socket-group <group>', 'let this group produce through the daemon too (its socket becomes mode 0660; default 0600, this user only)')

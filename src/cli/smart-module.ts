@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { formatModuleTable } from '../storage/registry.js';
 import type { CliContext } from './format.js';
 import { openForRead, openForWrite, outputFormat, printJson, withEddy } from './common.js';
+import { NothingToDeleteError } from './errors.js';
 
 /**
  * `eddy smart-module create|list|delete` (aliases `sm`, `smartmodule`), as `fluvio smart-module`:
@@ -50,6 +51,7 @@ export function registerSmartModuleCommand(program: Command, ctx: CliContext): v
       const io = ctx.io();
       await withEddy(await openForWrite(cmd, io), async (eddy) => {
         for (const name of names) {
+          if (!eddy.modules.info(name)) throw new NothingToDeleteError('SmartModule', name, '`eddy smart-module list` shows them');
           await eddy.modules.delete(name);
           io.stdout.write(`smartmodule "${name}" deleted\n`);
         }

@@ -6,6 +6,7 @@ import { Chain, loadModule, SmartModuleInitError, type ChainStep, type Lookback,
 import { parseTransformSteps, readTransformsFile, type TransformStep } from '../smartmodule/transforms.js';
 import { isRegularFile, MAX_INPUT_BYTES, readUserFile, UserFileError } from '../user-file.js';
 import { formatRecordLine, formatRuntimeError, NonUtf8ValueError, UsageError, utf8OrNull, type CliContext, type CliIO } from './format.js';
+import { memoryLimitOption, moduleLimits } from './common.js';
 
 /**
  * `eddy test`: runs a SmartModule (or a chain) once over records given on the command line, with
@@ -36,6 +37,7 @@ export interface TestCommandOptions {
   verbose?: boolean;
   packageName?: string;
   release?: string;
+  memoryLimit?: string;
 }
 
 export type InputSpec =
@@ -289,7 +291,7 @@ export async function runTest(options: TestCommandOptions, io: CliIO): Promise<n
   const steps: ChainStep[] = [];
   for (const r of resolved) {
     const key = `${r.path}\0${r.name}`;
-    if (!loaded.has(key)) loaded.set(key, loadModule(r.path, r.name ? { name: r.name } : {}));
+    if (!loaded.has(key)) loaded.set(key, loadModule(r.path, { ...(r.name ? { name: r.name } : {}), memoryLimit: moduleLimits(options).memoryLimit }));
     // `-l` / `--lookback-age` replace each step's YAML lookback; without them there is none (spec §8).
     steps.push({ module: await loaded.get(key)!, params: r.params, lookback: plan.lookback });
   }
@@ -376,6 +378,7 @@ export function registerTestCommand(program: Command, ctx: CliContext): void {
     .option('--lookback-age <duration>', 'look-back by age, e.g. 1h 30m (counts as a lookback; --record values are all recent)')
     .option('--aggregate-initial <value>', 'initial accumulator of aggregate modules')
     .option('-v, --verbose', 'print "N records outputted" first')
+    .addOption(memoryLimitOption())
     .addOption(new Option('-p, --package-name <name>').hideHelp())
     .addOption(new Option('--release <profile>').hideHelp())
     .action(async (opts: TestCommandOptions & { transformsLine?: string[] }) => {

@@ -3,6 +3,7 @@ import type { Compression, TopicConfig, TopicDescription, TopicSummary } from '.
 import { UsageError, type CliContext } from './format.js';
 import { openForRead, openForWrite, outputFormat, parseIntOption, printJson, withEddy } from './common.js';
 import { formatBytes, formatCount, formatRetention, formatTable, parseBytes, parseRetention } from './units.js';
+import { NothingToDeleteError } from './errors.js';
 
 /**
  * `eddy topic create|list|describe|delete`, as `fluvio topic …`: the same options
@@ -147,6 +148,7 @@ export function registerTopicCommand(program: Command, ctx: CliContext): void {
       const io = ctx.io();
       await withEddy(await openForWrite(cmd, io), async (eddy) => {
         for (const name of names) {
+          if (!eddy.storage.topic(name)) throw new NothingToDeleteError('topic', name, '`eddy topic list` shows the topics');
           await eddy.deleteTopic(name);
           io.stdout.write(`topic "${name}" deleted\n`);
         }

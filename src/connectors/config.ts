@@ -5,6 +5,9 @@ import { EddyError } from '../errors.js';
 import { DurationError, parseDuration } from '../smartmodule/duration.js';
 import { parseTransformsYaml, type TransformStep } from '../smartmodule/transforms.js';
 import type { StartPosition } from '../storage/consumer.js';
+import type { Compression } from '../storage/storage.js';
+import { parseBytes } from '../cli/units.js';
+import { placeholderProblem, secretNameProblem } from './secrets.js';
 
 /**
  * A connector config file in Fluvio's shape:
@@ -17,15 +20,23 @@ import type { StartPosition } from '../storage/consumer.js';
  *   type: http-source          # http-source | http-sink | file-sink
  *   topic: cat-facts           # or { meta: { name: cat-facts }, partition: { count: 2 } }
  *   create-topic: true         # sources and sinks: create the topic when missing
+ *   secrets:                   # values for `${{ secrets.NAME }}` (see secrets.ts)
+ *     - name: TOKEN
+ *   producer:                  # sources: batching of the records they store
+ *     linger: 100ms
+ *     batch-size: 16 KB
+ *     compression: none        # none | lz4, as the topic stores it
  *   consumer:                  # sinks: where to start, and the named consumer that resumes
  *     id: cat-facts-sink
  *     partition: 0             # default: all partitions
  *     offset:
  *       start: beginning       # beginning | end (default) | an offset
  *       strategy: auto         # auto: commit as records are delivered (default) | none
+ *       flush-period: 1s       # how often delivered offsets are committed (default 1s)
  * http:                        # the connector's own section: `http:` for http-*, `file:` for file-sink
  *   endpoint: https://catfact.ninja/fact
  *   interval: 10s
+ *   headers: ["Authorization: Bearer ${{ secrets.TOKEN }}"]
  * transforms:                  # as in transforms.yaml; sources run them before storing
  *   - uses: infinyon/jolt@0.4.1
  *     with: { spec: ... }
@@ -34,6 +45,10 @@ import type { StartPosition } from '../storage/consumer.js';
  * The generic shape is accepted too: `meta.type: http` with `direction: source|sink` (in `meta` or
  * at the top), parameters under `parameters:`, and `create_topic` spelled with an underscore.
  * Parameter names take `-` or `_` alike (`output-parts` = `output_parts`).
+ *
+ * Nothing written is ignored: a field Eddy does not know, or a Fluvio field it does not apply, is
+ * refused with its path (`meta.consumer.max-bytes: ...`), and so is a connector parameter its
+ * connector does not read (checked when the connector is created, see `Params.refuseUnread`).
  */
 
 export type ConnectorType = 'http-source' | 'http-sink' | 'file-sink';
@@ -52,8 +67,12 @@ export interface ConnectorConfig {
   /** The connector's parameters (keys with `-` turned into `_`). */
   params: Record<string, unknown>;
   transforms: TransformStep[];
-  /** Sinks: the consumer reading the topic. */
-  consumer: { id: string | null; start: StartPosition; partition: number | undefined; commit: boolean };
+  /** Sinks: the consumer reading the topic; offsets are committed every `flushPeriodMs`. */
+  consumer: { id: string | null; start: StartPosition; partition: number | undefined; commit: boolean; flushPeriodMs: number };
+  /** Sources: `meta.producer` (batching and the compression the topic must have). */
+  producer: { lingerMs?: number; batchSize?: number; compression?: Compression };
+  /** Names declared under `meta.secrets`; `${{ secrets.NAME }}` placeholders are still in the params. */
+  secrets: string[];
   /** Where the config came from (for messages) and the directory relative paths resolve against. */
   source: string;
   baseDir: string;
@@ -74,6 +93,30 @@ function normalizeKeys(o: Obj): Obj {
   for (const [k, v] of Object.entries(o)) out[k.replace(/-/g, '_')] = v;
   return out;
 }
+
+/**
+ * Refuses the keys of `o` (at `path`) that are neither `known` nor in `unsupported` (Fluvio
+ * fields Eddy does not apply, with the reason). Keys compare with `-` and `_` alike.
+ */
+function checkFields(o: Obj, path: string, known: readonly string[], err: (field: string, problem: string) => Error, unsupported: Readonly<Record<string, string>> = {}): void {
+  for (const key of Object.keys(o)) {
+    const k = key.replace(/-/g, '_');
+    if (known.includes(k)) continue;
+    const field = path ? `${path}.${key}` : key;
+    const why = unsupported[k];
+    if (why !== undefined) throw err(field, why);
+    throw err(field, `unknown field; ${path ? `${path} takes` : 'the top level takes'} ${known.map((f) => f.replace(/_/g, '-')).join(', ')}`);
+  }
+}
+
+/** Calls `fn` with each string in `value` and its path (`http.headers[0]`). */
+function eachString(value: unknown, path: string, fn: (text: string, path: string) => void): void {
+  if (typeof value === 'string') fn(value, path);
+  else if (Array.isArray(value)) value.forEach((v, i) => eachString(v, `${path}[${i}]`, fn));
+  else if (isObj(value)) for (const [k, v] of Object.entries(value)) eachString(v, path ? `${path}.${k}` : k, fn);
+}
+
+const TOPIC_SETTING = 'is a topic setting the connector does not apply; create the topic first with `eddy topic create` and its flags, and remove it here';
 
 export function parseConnectorConfig(text: string, source = 'connector.yaml', baseDir = process.cwd()): ConnectorConfig {
   const doc = parseUserYaml(text);
@@ -110,6 +153,13 @@ export function parseConnectorConfig(text: string, source = 'connector.yaml', ba
   let partitions: number | undefined;
   if (isObj(topic)) {
     const tm = topic as Obj;
+    checkFields(tm, 'meta.topic', ['meta', 'name', 'partition', 'partitions', 'version'], err,
+      { retention: TOPIC_SETTING, compression: TOPIC_SETTING, deduplication: TOPIC_SETTING });
+    if (isObj(tm['meta'])) checkFields(tm['meta'] as Obj, 'meta.topic.meta', ['name'], err);
+    if (isObj(tm['partition'])) {
+      checkFields(tm['partition'] as Obj, 'meta.topic.partition', ['count'], err,
+        { max_size: TOPIC_SETTING, replication: 'Eddy keeps one copy on one machine; remove it', ignore_rack_assignment: 'Eddy keeps one copy on one machine; remove it' });
+    }
     const count = (isObj(tm['partition']) ? (tm['partition'] as Obj)['count'] : undefined) ?? tm['partitions'];
     if (count !== undefined) {
       if (!Number.isInteger(count) || (count as number) < 1) throw err('meta.topic.partition.count', 'must be a positive whole number');
@@ -124,9 +174,21 @@ export function parseConnectorConfig(text: string, source = 'connector.yaml', ba
 
   const version = meta['version'];
   const section = t.split('-')[0]!;
+  checkFields(root, '', ['apiVersion', 'api_version', 'meta', 'direction', 'create_topic', 'parameters', 'transforms', section], err);
+  checkFields(meta, 'meta', ['name', 'type', 'topic', 'version', 'create_topic', 'direction', 'consumer', 'producer', 'secrets'], err);
+  if (root[section] !== undefined && root['parameters'] !== undefined) throw err('parameters', `give the parameters once, under \`${section}:\` or \`parameters:\``);
   const rawParams = root[section] ?? root['parameters'];
   if (rawParams !== undefined && !isObj(rawParams)) throw err(section, 'must be a mapping of parameters');
   const params = normalizeKeys((rawParams as Obj | undefined) ?? {});
+  const secrets = parseSecrets(meta['secrets'], err);
+  const declared = new Set(secrets);
+  eachString(root, '', (text, path) => {
+    if (!/\$\{[{%#]/.test(text)) return;
+    const inParams = path.startsWith(`${section}.`) || path.startsWith('parameters.') || path.startsWith('transforms[');
+    if (!inParams) throw err(path, 'placeholders such as `${{ secrets.NAME }}` can be used in the connector\'s parameters and in transforms\' `with` only');
+    const problem = placeholderProblem(text, declared);
+    if (problem) throw err(path, problem);
+  });
 
   let transforms: TransformStep[] = [];
   if (root['transforms'] !== undefined && root['transforms'] !== null) {
@@ -134,20 +196,24 @@ export function parseConnectorConfig(text: string, source = 'connector.yaml', ba
     transforms = parseTransformsYaml(text, source);
   }
 
-  const consumer: ConnectorConfig['consumer'] = { id: name, start: 'end', partition: undefined, commit: true };
+  const consumer: ConnectorConfig['consumer'] = { id: name, start: 'end', partition: undefined, commit: true, flushPeriodMs: 1000 };
   if (meta['consumer'] !== undefined) {
     if (!isObj(meta['consumer'])) throw err('meta.consumer', 'must be a mapping (id, partition, offset)');
+    if (dir === 'source') throw err('meta.consumer', 'a source does not read the topic; remove it (consumer settings are for sinks)');
+    checkFields(meta['consumer'], 'meta.consumer', ['id', 'partition', 'offset'], err,
+      { max_bytes: 'Eddy\'s sinks read the local log directly and have no fetch size; remove it' });
     const c = normalizeKeys(meta['consumer']);
     if (c['id'] !== undefined) {
       if (typeof c['id'] !== 'string' || c['id'] === '') throw err('meta.consumer.id', 'must be a name');
       consumer.id = c['id'];
     }
-    if (c['partition'] !== undefined) {
+    if (c['partition'] !== undefined && c['partition'] !== 'all') {
       if (!Number.isInteger(c['partition']) || (c['partition'] as number) < 0) throw err('meta.consumer.partition', 'must be a partition number (0 or more)');
       consumer.partition = c['partition'] as number;
     }
     if (c['offset'] !== undefined) {
       if (!isObj(c['offset'])) throw err('meta.consumer.offset', 'must be a mapping such as { start: beginning }');
+      checkFields(c['offset'], 'meta.consumer.offset', ['start', 'strategy', 'flush_period'], err);
       const o = normalizeKeys(c['offset']);
       const start = o['start'];
       if (start === 'beginning') consumer.start = 'beginning';
@@ -161,8 +227,10 @@ export function parseConnectorConfig(text: string, source = 'connector.yaml', ba
         throw err('meta.consumer.offset.strategy', 'must be auto (commit as records are delivered) or none');
       }
       if (strategy === 'none') consumer.commit = false;
+      if (o['flush_period'] !== undefined) consumer.flushPeriodMs = parseFlushPeriod(o['flush_period'], err);
     }
   }
+  const producer = parseProducer(meta['producer'], dir, err);
 
   return {
     apiVersion: (apiVersion as string | undefined) ?? '0.1.0',
@@ -176,9 +244,86 @@ export function parseConnectorConfig(text: string, source = 'connector.yaml', ba
     params,
     transforms,
     consumer,
+    producer,
+    secrets,
     source,
     baseDir,
   };
+}
+
+type FieldError = (field: string, problem: string) => Error;
+
+/** `meta.secrets: [{ name: TOKEN }]` → the names, checked as Fluvio checks them. */
+function parseSecrets(value: unknown, err: FieldError): string[] {
+  if (value === undefined || value === null) return [];
+  if (!Array.isArray(value)) throw err('meta.secrets', 'must be a list such as [{ name: TOKEN }]');
+  return value.map((s, i) => {
+    const at = `meta.secrets[${i}]`;
+    if (!isObj(s) || typeof s['name'] !== 'string') throw err(at, 'must be a mapping with the secret\'s name: { name: TOKEN }');
+    checkFields(s, at, ['name'], err);
+    const problem = secretNameProblem(s['name']);
+    if (problem) throw err(`${at}.name`, problem);
+    return s['name'];
+  });
+}
+
+/** `flush-period: 2s`, or Fluvio's serialized form `{ secs: 2, nanos: 0 }`. */
+function parseFlushPeriod(value: unknown, err: FieldError): number {
+  const field = 'meta.consumer.offset.flush-period';
+  if (isObj(value)) {
+    checkFields(value, field, ['secs', 'nanos'], err);
+    const secs = value['secs'] ?? 0;
+    const nanos = value['nanos'] ?? 0;
+    if (!Number.isInteger(secs) || !Number.isInteger(nanos) || (secs as number) < 0 || (nanos as number) < 0) throw err(field, 'secs and nanos must be whole numbers');
+    const ms = (secs as number) * 1000 + Math.floor((nanos as number) / 1e6);
+    if (ms <= 0) throw err(field, 'must be longer than 0');
+    return ms;
+  }
+  if (typeof value !== 'string') throw err(field, 'must be a duration such as 1s');
+  try {
+    const ms = parseDuration(value);
+    if (ms <= 0) throw err(field, 'must be longer than 0');
+    return ms;
+  } catch (e) {
+    if (e instanceof DurationError) throw err(field, e.message);
+    throw e;
+  }
+}
+
+/** `meta.producer` (sources only): linger, batch-size and compression, applied to the connector's producer and topic. */
+function parseProducer(value: unknown, dir: 'source' | 'sink', err: FieldError): ConnectorConfig['producer'] {
+  if (value === undefined || value === null) return {};
+  if (dir === 'sink') throw err('meta.producer', 'a sink does not produce records; remove it (producer settings are for sources)');
+  if (!isObj(value)) throw err('meta.producer', 'must be a mapping (linger, batch-size, compression)');
+  checkFields(value, 'meta.producer', ['linger', 'batch_size', 'compression'], err);
+  const p = normalizeKeys(value);
+  const out: ConnectorConfig['producer'] = {};
+  if (p['linger'] !== undefined) {
+    if (typeof p['linger'] !== 'string') throw err('meta.producer.linger', 'must be a duration such as 100ms');
+    try {
+      out.lingerMs = parseDuration(p['linger']);
+    } catch (e) {
+      if (e instanceof DurationError) throw err('meta.producer.linger', e.message);
+      throw e;
+    }
+  }
+  if (p['batch_size'] !== undefined) {
+    if (typeof p['batch_size'] !== 'string' && typeof p['batch_size'] !== 'number') throw err('meta.producer.batch-size', 'must be a size such as 16 KB');
+    try {
+      out.batchSize = parseBytes(String(p['batch_size']), 'batch-size');
+    } catch (e) {
+      if (e instanceof EddyError) throw err('meta.producer.batch-size', e.message.replace(/^batch-size:? /, ''));
+      throw e;
+    }
+  }
+  if (p['compression'] !== undefined) {
+    const c = String(p['compression']).toLowerCase();
+    if (c !== 'none' && c !== 'lz4') {
+      throw err('meta.producer.compression', `${JSON.stringify(p['compression'])}: Eddy compresses per topic, with none or lz4 only; use one of those (the topic must have it), or remove the field`);
+    }
+    out.compression = c as Compression;
+  }
+  return out;
 }
 
 export async function readConnectorConfig(path: string): Promise<ConnectorConfig> {
@@ -196,7 +341,23 @@ export async function readConnectorConfig(path: string): Promise<ConnectorConfig
 // Parameter readers for the connectors (errors name the field).
 
 export class Params {
+  private readonly read = new Set<string>();
   constructor(private readonly config: ConnectorConfig) {}
+
+  /** A parameter's raw value; marks it as read. */
+  private raw(field: string): unknown {
+    this.read.add(field);
+    return this.config.params[field];
+  }
+
+  /** Refuses the parameters the connector did not read: a misspelt or unsupported one is not ignored. */
+  refuseUnread(): void {
+    for (const field of Object.keys(this.config.params)) {
+      if (this.read.has(field)) continue;
+      const known = [...this.read].map((f) => f.replace(/_/g, '-')).join(', ');
+      throw this.error(field, `unknown parameter for ${this.config.type}; it takes ${known}`);
+    }
+  }
 
   private section(): string {
     return this.config.type.split('-')[0]!;
@@ -207,7 +368,7 @@ export class Params {
   }
 
   string(field: string, fallback?: string): string {
-    const v = this.config.params[field];
+    const v = this.raw(field);
     if (v === undefined || v === null) {
       if (fallback !== undefined) return fallback;
       throw this.error(field, 'missing');
@@ -217,11 +378,11 @@ export class Params {
   }
 
   optionalString(field: string): string | undefined {
-    return this.config.params[field] === undefined || this.config.params[field] === null ? undefined : this.string(field);
+    return this.raw(field) === undefined || this.raw(field) === null ? undefined : this.string(field);
   }
 
   durationMs(field: string, fallback: string): number {
-    const v = this.config.params[field];
+    const v = this.raw(field);
     const text = v === undefined || v === null ? fallback : v;
     if (typeof text === 'number') throw this.error(field, `${text} has no unit; write a duration such as 10s or 500ms`);
     if (typeof text !== 'string') throw this.error(field, 'must be a duration such as 10s');
@@ -234,21 +395,41 @@ export class Params {
   }
 
   integer(field: string, fallback: number, min = 0): number {
-    const v = this.config.params[field];
+    const v = this.raw(field);
     if (v === undefined || v === null) return fallback;
     if (!Number.isInteger(v) || (v as number) < min) throw this.error(field, `must be a whole number (${min} or more)`);
     return v as number;
   }
 
+  /** A size such as `8 MB` or a number of bytes. */
+  bytes(field: string, fallback: number): number {
+    const v = this.raw(field);
+    if (v === undefined || v === null) return fallback;
+    if (typeof v !== 'string' && typeof v !== 'number') throw this.error(field, 'must be a size such as 8 MB');
+    try {
+      return parseBytes(String(v), field);
+    } catch (err) {
+      if (err instanceof EddyError) throw this.error(field, err.message.replace(/^\S+:? /, ''));
+      throw err;
+    }
+  }
+
+  boolean(field: string, fallback: boolean): boolean {
+    const v = this.raw(field);
+    if (v === undefined || v === null) return fallback;
+    if (typeof v !== 'boolean') throw this.error(field, 'must be true or false');
+    return v;
+  }
+
   choice<T extends string>(field: string, choices: readonly T[], fallback: T): T {
-    const v = this.config.params[field] ?? fallback;
+    const v = this.raw(field) ?? fallback;
     if (typeof v !== 'string' || !(choices as readonly string[]).includes(v)) throw this.error(field, `must be one of ${choices.join(', ')}`);
     return v as T;
   }
 
   /** HTTP headers as Fluvio writes them (`- "Name: value"`) or as a mapping. */
   headers(field = 'headers'): Record<string, string> {
-    const v = this.config.params[field];
+    const v = this.raw(field);
     const out: Record<string, string> = {};
     if (v === undefined || v === null) return out;
     if (Array.isArray(v)) {

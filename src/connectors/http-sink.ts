@@ -1,5 +1,6 @@
 import { EddyError } from '../errors.js';
 import type { ConnectorConfig, Params } from './config.js';
+import { describeFailure, endpointParam, HttpProblem, REDIRECT_POLICIES, request, retryableStatus, retryDelay } from './http.js';
 import { ConnectorError, sleep, type ConnectorImpl } from './runner.js';
 import { runSink } from './sink.js';
 
@@ -14,52 +15,49 @@ import { runSink } from './sink.js';
  *   headers: ["Content-Type: application/json"]
  *   user-agent: eddy-http-sink    # default
  *   http-request-timeout: 10s     # default 10s
- *   retries: 3                    # failed requests (network error, non-2xx) are retried, with backoff
- *   retry-backoff: 200ms          # first wait; doubles each time
+ *   retries: 3                    # network errors, timeouts, 408, 429 and 5xx are retried
+ *   retry-backoff: 200ms          # first wait; doubles each time, with jitter
+ *   retry-backoff-max: 30s        # the longest wait
+ *   follow-redirects: same-origin # same-origin (default) | any | none; 307/308 send the body again
  * ```
- * A record that still fails after the retries stops the connector with the error; the named
- * consumer's offset stays before it, so the next run sends it again.
+ * A record that still fails after the retries, or gets another 4xx (the request itself is wrong,
+ * so it is not retried), stops the connector with the error; the named consumer's offset stays
+ * before it, so the next run sends it again.
  */
 export function httpSink(params: Params, config: ConnectorConfig): ConnectorImpl {
-  const endpoint = params.string('endpoint');
-  try {
-    new URL(endpoint);
-  } catch {
-    throw params.error('endpoint', `${JSON.stringify(endpoint)} is not a URL such as http://127.0.0.1:8080/ingest`);
-  }
+  const url = endpointParam(params, 'http://127.0.0.1:8080/ingest');
+  const endpoint = url.href;
   const method = params.string('method', 'POST').toUpperCase();
   const headers = params.headers();
   const userAgent = params.string('user_agent', 'eddy-http-sink');
   const timeoutMs = params.durationMs('http_request_timeout', '10s');
   const retries = params.integer('retries', 3);
   const backoffMs = params.durationMs('retry_backoff', '200ms');
+  const backoffMaxMs = params.durationMs('retry_backoff_max', '30s');
+  const redirects = params.choice('follow_redirects', REDIRECT_POLICIES, 'same-origin');
   return {
     summary: `sending records of topic "${config.topic}" to ${method} ${endpoint}`,
     async run(ctx) {
       const send = async (body: Uint8Array): Promise<void> => {
-        let attempt = 0;
-        for (;;) {
+        for (let attempt = 0; ; attempt++) {
           let problem: string;
+          let retryable = true;
           try {
-            const res = await ctx.fetch(endpoint, {
-              method,
-              headers: { 'user-agent': userAgent, ...headers },
-              body,
-              signal: AbortSignal.timeout(timeoutMs),
-            });
-            await res.arrayBuffer().catch(() => undefined);
+            const { res } = await request(ctx.fetch, url, { method, headers: { 'user-agent': userAgent, ...headers }, body, redirects, timeoutMs });
+            await res.body?.cancel().catch(() => {});
             if (res.ok) return;
             problem = `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`;
+            retryable = retryableStatus(res.status);
           } catch (err) {
-            const e = err as Error & { cause?: { code?: string; message?: string } };
-            problem = e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (e.cause?.code ?? e.cause?.message ?? e.message);
+            problem = describeFailure(err, timeoutMs);
+            if (err instanceof HttpProblem) retryable = err.retryable;
           }
-          if (attempt >= retries || ctx.signal.aborted) {
-            throw new ConnectorError(config.name, `${method} ${endpoint} failed: ${problem}${attempt ? ` (after ${attempt} retries)` : ''}; the record was not delivered and will be sent again on the next run`);
+          if (!retryable || attempt >= retries || ctx.signal.aborted) {
+            const why = !retryable && attempt < retries ? ' (not retried: the server refused the request itself)' : attempt ? ` (after ${attempt} retries)` : '';
+            throw new ConnectorError(config.name, `${method} ${endpoint} failed: ${problem}${why}; the record was not delivered and will be sent again on the next run`);
           }
           ctx.error(new EddyError('EDDY_CONNECTOR_RETRY', `${method} ${endpoint} failed: ${problem}; retrying`));
-          await sleep(backoffMs * 2 ** attempt, ctx.signal);
-          attempt++;
+          await sleep(retryDelay(attempt, backoffMs, backoffMaxMs), ctx.signal);
         }
       };
       await runSink(ctx, { deliver: (r) => send(r.value) });

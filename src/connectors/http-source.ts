@@ -1,5 +1,6 @@
 import { EddyError } from '../errors.js';
 import type { ConnectorConfig, Params } from './config.js';
+import { describeFailure, endpointParam, readBody, REDIRECT_POLICIES, request } from './http.js';
 import { sleep, type ConnectorImpl } from './runner.js';
 
 /**
@@ -17,15 +18,17 @@ import { sleep, type ConnectorImpl } from './runner.js';
  *   output-parts: body            # body (default) | full (status line and headers too)
  *   output-type: text             # text (default) | json
  *   http-request-timeout: 10s
+ *   follow-redirects: same-origin # same-origin (default) | any | none; headers stay with the endpoint's origin
+ *   max-body-size: 1 MiB          # default: the largest record the data directory stores
  * ```
- * A failed request or a non-2xx answer produces nothing and is reported; polling goes on.
+ * A failed request, a non-2xx answer or a body over the limit produces nothing and is reported;
+ * polling goes on. `stream: true` (a record per chunk of an endless response) is refused.
  */
 export function httpSource(params: Params, config: ConnectorConfig): ConnectorImpl {
-  const endpoint = params.string('endpoint');
-  try {
-    new URL(endpoint);
-  } catch {
-    throw params.error('endpoint', `${JSON.stringify(endpoint)} is not a URL such as https://example.com/api`);
+  const url = endpointParam(params, 'https://example.com/api');
+  const endpoint = url.href;
+  if (params.boolean('stream', false)) {
+    throw params.error('stream', 'true is not supported: Eddy\'s http-source polls (one record per response); remove it, or set it to false');
   }
   const method = params.string('method', 'GET').toUpperCase();
   const headers = params.headers();
@@ -35,22 +38,32 @@ export function httpSource(params: Params, config: ConnectorConfig): ConnectorIm
   const timeoutMs = params.durationMs('http_request_timeout', '10s');
   const parts = params.choice('output_parts', ['body', 'full'] as const, 'body');
   const type = params.choice('output_type', ['text', 'json'] as const, 'text');
+  const redirects = params.choice('follow_redirects', REDIRECT_POLICIES, 'same-origin');
+  const maxBodyBytes = params.bytes('max_body_size', 0);
   return {
     summary: `polling ${method} ${endpoint} every ${intervalMs} ms into topic "${config.topic}"`,
     async run(ctx) {
-      const producer = await ctx.eddy.producer(config.topic, { lingerMs: 0, ...(ctx.transforms.length ? { transforms: ctx.transforms } : {}) });
+      const { lingerMs = 0, batchSize } = config.producer;
+      const producer = await ctx.eddy.producer(config.topic, {
+        lingerMs,
+        ...(batchSize !== undefined ? { batchSize } : {}),
+        ...(ctx.transforms.length ? { transforms: ctx.transforms } : {}),
+      });
+      const bodyLimit = maxBodyBytes || ctx.eddy.storage.limits.maxRecordBytes;
       try {
         while (!ctx.signal.aborted) {
           const started = Date.now();
           let value: Uint8Array | null = null;
           try {
-            const res = await ctx.fetch(endpoint, {
+            const { res } = await request(ctx.fetch, url, {
               method,
               headers: { 'user-agent': userAgent, ...headers },
               ...(body !== undefined ? { body } : {}),
-              signal: AbortSignal.any([ctx.signal, AbortSignal.timeout(timeoutMs)]),
+              redirects,
+              timeoutMs,
+              signal: ctx.signal,
             });
-            const bytes = new Uint8Array(await res.arrayBuffer());
+            const bytes = await readBody(res, bodyLimit, `${method} ${endpoint}`);
             if (!res.ok) {
               ctx.error(new EddyError('EDDY_CONNECTOR_HTTP', `${method} ${endpoint}: HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}; no record produced`));
             } else {
@@ -58,8 +71,7 @@ export function httpSource(params: Params, config: ConnectorConfig): ConnectorIm
             }
           } catch (err) {
             if (ctx.signal.aborted) break;
-            const e = err as Error & { cause?: { code?: string; message?: string } };
-            const why = e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (e.cause?.code ?? e.cause?.message ?? e.message);
+            const why = describeFailure(err, timeoutMs);
             ctx.error(new EddyError('EDDY_CONNECTOR_HTTP', `${method} ${endpoint} failed: ${why}; trying again in ${intervalMs} ms`));
           }
           if (value !== null) {

@@ -1,10 +1,11 @@
 import { EventEmitter } from 'eventemitter3';
 import type { Eddy, TransformInput } from '../eddy.js';
 import { EddyError } from '../errors.js';
-import { Params, type ConnectorConfig, type ConnectorType } from './config.js';
+import { ConnectorConfigError, Params, type ConnectorConfig, type ConnectorType } from './config.js';
 import { fileSink } from './file-sink.js';
 import { httpSink } from './http-sink.js';
 import { httpSource } from './http-source.js';
+import { envSecretStore, readSecrets, redactError, redactor, substituteDeep, substituteSteps, type SecretStore } from './secrets.js';
 import { anchorUses, toTransformInputs } from './transforms.js';
 
 /**
@@ -66,6 +67,8 @@ export interface StartOptions {
   signal: AbortSignal;
   /** HTTP client (tests may pass their own). Default: the global fetch. */
   fetch?: typeof fetch;
+  /** Where `meta.secrets` values come from. Default: the environment. */
+  secrets?: SecretStore;
 }
 
 /** A started connector: `done` resolves when it stops (signal) and rejects when it fails. */
@@ -78,27 +81,33 @@ export class RunningConnector extends EventEmitter<ConnectorEvents> {
 }
 
 /**
- * Checks the config, prepares the topic and transforms, and starts the connector. Configuration
- * problems (bad parameters, unknown topic or module) reject here, before anything runs.
+ * Checks the config, resolves its secrets, prepares the topic and transforms, and starts the
+ * connector. Configuration problems (a missing secret, bad parameters, unknown topic or module)
+ * reject here, before anything runs. No message of the connector shows a secret's value.
  */
-export async function startConnector(eddy: Eddy, config: ConnectorConfig, options: StartOptions): Promise<RunningConnector> {
+export async function startConnector(eddy: Eddy, written: ConnectorConfig, options: StartOptions): Promise<RunningConnector> {
+  const values = readSecrets(written.secrets, options.secrets ?? envSecretStore(), written.source);
+  const redact = redactor(values.values());
+  const config: ConnectorConfig = {
+    ...written,
+    params: substituteDeep(written.params, values) as ConnectorConfig['params'],
+    transforms: substituteSteps(written.transforms, values),
+  };
+  try {
+    return await start(eddy, config, options, redact);
+  } catch (err) {
+    throw redactError(err, redact);
+  }
+}
+
+async function start(eddy: Eddy, config: ConnectorConfig, options: StartOptions, redact: (text: string) => string): Promise<RunningConnector> {
   const params = new Params(config);
   const impl = IMPLEMENTATIONS[config.type](params, config);
-  if (!eddy.storage.topic(config.topic)) {
-    if (!config.createTopic) {
-      throw new ConnectorError(config.name, `topic "${config.topic}" does not exist; create it with \`eddy topic create ${config.topic}\`, or set \`create-topic: true\` under meta in ${config.source}`);
-    }
-    await eddy.createTopic(config.topic, config.partitions !== undefined ? { partitions: config.partitions } : {});
-  }
-  if (config.consumer.partition !== undefined) {
-    const n = eddy.describeTopic(config.topic).partitions;
-    if (config.consumer.partition >= n) {
-      throw new ConnectorError(config.name, `meta.consumer.partition ${config.consumer.partition}: topic "${config.topic}" has ${n} partition${n === 1 ? '' : 's'} (0..${n - 1})`);
-    }
-  }
+  params.refuseUnread();
+  await prepareTopic(eddy, config);
   const transforms = toTransformInputs(anchorUses(eddy.modules, config.transforms, config.baseDir));
   if (transforms.length > 0) await eddy.resolveTransforms(transforms); // unknown modules fail now
-  const running = new RunningConnector(config, impl.summary);
+  const running = new RunningConnector(config, redact(impl.summary));
   const ctx: ConnectorContext = {
     eddy,
     config,
@@ -106,8 +115,9 @@ export async function startConnector(eddy: Eddy, config: ConnectorConfig, option
     transforms,
     signal: options.signal,
     stats: running.stats,
-    log: (line) => running.emit('log', line),
+    log: (line) => running.emit('log', redact(line)),
     error: (err) => {
+      redactError(err, redact);
       running.stats.errors++;
       running.stats.lastError = err.message;
       running.emit('error', err);
@@ -115,11 +125,36 @@ export async function startConnector(eddy: Eddy, config: ConnectorConfig, option
     fetch: options.fetch ?? fetch,
   };
   running.done = impl.run(ctx).catch((err: unknown) => {
-    if (err instanceof EddyError) throw err;
-    throw new ConnectorError(config.name, (err as Error)?.message ?? String(err), { cause: err });
+    if (err instanceof EddyError) throw redactError(err, redact);
+    throw redactError(new ConnectorError(config.name, (err as Error)?.message ?? String(err), { cause: err }), redact);
   });
   running.done.catch(() => {});
   return running;
+}
+
+/** Creates the topic when asked to, and checks the partition a sink reads and the compression a source expects. */
+async function prepareTopic(eddy: Eddy, config: ConnectorConfig): Promise<void> {
+  const compression = config.producer.compression;
+  if (!eddy.storage.topic(config.topic)) {
+    if (!config.createTopic) {
+      throw new ConnectorError(config.name, `topic "${config.topic}" does not exist; create it with \`eddy topic create ${config.topic}\`, or set \`create-topic: true\` under meta in ${config.source}`);
+    }
+    await eddy.createTopic(config.topic, {
+      ...(config.partitions !== undefined ? { partitions: config.partitions } : {}),
+      ...(compression !== undefined ? { compression } : {}),
+    });
+  }
+  const topic = eddy.describeTopic(config.topic);
+  if (compression !== undefined && topic.compression !== compression) {
+    throw new ConnectorConfigError(config.source, 'meta.producer.compression',
+      `${compression}, but topic "${config.topic}" stores ${topic.compression}; Eddy compresses per topic, so make the two agree (or remove the field)`);
+  }
+  if (config.consumer.partition !== undefined) {
+    const n = topic.partitions;
+    if (config.consumer.partition >= n) {
+      throw new ConnectorError(config.name, `meta.consumer.partition ${config.consumer.partition}: topic "${config.topic}" has ${n} partition${n === 1 ? '' : 's'} (0..${n - 1})`);
+    }
+  }
 }
 
 /** Waits `ms`, or less when the signal aborts. */

@@ -5,15 +5,14 @@ import type { ConnectorContext } from './runner.js';
  * The reading side every sink shares: follows the topic (all partitions, or
  * `meta.consumer.partition`) through the transforms, hands each record to `deliver`, and commits
  * the named consumer's offsets only after delivery (and `flush`), so a sink stopped or killed
- * resumes at the first record not yet delivered: at least once, never skipping.
+ * resumes at the first record not yet delivered: at least once, never skipping. Offsets are
+ * committed every `meta.consumer.offset.flush-period` (default 1 s) and when the sink stops.
  */
 export interface SinkHandlers {
   deliver(record: ConsumedRecord): Promise<void>;
   /** Makes what was delivered durable (a file sink's buffered lines); called before each commit. */
   flush?(): Promise<void>;
 }
-
-const COMMIT_EVERY_MS = 1000;
 
 export async function runSink(ctx: ConnectorContext, handlers: SinkHandlers): Promise<void> {
   const { eddy, config, signal } = ctx;
@@ -49,7 +48,7 @@ export async function runSink(ctx: ConnectorContext, handlers: SinkHandlers): Pr
       await handlers.deliver(r);
       ctx.stats.records++;
       delivered.set(r.partition, Math.max(delivered.get(r.partition) ?? 0, r.offset + 1));
-      if (Date.now() - lastCommit >= COMMIT_EVERY_MS) await commit();
+      if (Date.now() - lastCommit >= config.consumer.flushPeriodMs) await commit();
       // A stop waits for the record being delivered, then ends here (the next read sees the abort).
       if (signal.aborted) break;
     }

@@ -5,7 +5,7 @@ export class StreamTimeoutError extends EddyError {
   constructor(readonly stream: string, readonly modules: string[], readonly firstOffset: number, readonly deadlineMs: number) {
     super('EDDY_STREAM_TIMEOUT',
       `stream ${stream}: ${modules.join(' → ')} did not finish the batch at offset ${firstOffset} within ${deadlineMs} ms; ` +
-      'its worker was terminated and replaced. Raise the deadline (deadlineMs) if the module is just slow.');
+      'its worker was terminated and replaced. If the module is just slow, raise the deadline with the deadlineMs option (CLI: --timeout).');
   }
 }
 

@@ -2,15 +2,22 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { EddyError } from '../errors.js';
-import { loadModule, type SmartModule } from '../smartmodule/index.js';
+import { loadModule, type LoadOptions, type SmartModule } from '../smartmodule/index.js';
 import type { ModuleRegistry } from '../storage/registry.js';
 
-/** A transform named a module that is neither registered nor a readable `.wasm` path. */
+/**
+ * A transform named a module that is neither registered nor a readable `.wasm` path. When `uses`
+ * reads as a path (`./m.wasm`, `/x/m`, `m.wasm`), the fix is the path, not registering it.
+ */
 export class UnknownModuleError extends EddyError {
+  readonly isPath: boolean;
   constructor(readonly uses: string) {
-    super('EDDY_UNKNOWN_MODULE',
-      `SmartModule "${uses}" is not registered and is not a .wasm file; register it with ` +
-      `\`eddy smart-module create ${uses} --wasm-file <path>\` or give a path to the .wasm`);
+    const isPath = /\.wasm$|^\.{0,2}\//.test(uses);
+    super('EDDY_UNKNOWN_MODULE', isPath
+      ? `SmartModule file ${uses} does not exist (and no SmartModule is registered under that name); check the path`
+      : `SmartModule "${uses}" is not registered and is not a .wasm file; register it with ` +
+        `\`eddy smart-module create ${uses} --wasm-file <path>\` or give a path to the .wasm`);
+    this.isPath = isPath;
   }
 }
 
@@ -22,7 +29,7 @@ export class UnknownModuleError extends EddyError {
 export class ModuleResolver {
   private readonly cache = new Map<string, Promise<SmartModule>>();
 
-  constructor(private readonly registry: ModuleRegistry | null, private readonly baseDir = process.cwd()) {}
+  constructor(private readonly registry: ModuleRegistry | null, private readonly baseDir = process.cwd(), private readonly load: Pick<LoadOptions, 'memoryLimit'> = {}) {}
 
   async resolve(uses: string): Promise<SmartModule> {
     const registered = this.registry?.bytes(uses);
@@ -39,7 +46,7 @@ export class ModuleResolver {
     const key = `${name}\0${createHash('sha256').update(bytes).digest('hex')}`;
     let m = this.cache.get(key);
     if (!m) {
-      m = loadModule(bytes, { name });
+      m = loadModule(bytes, { ...this.load, name });
       this.cache.set(key, m);
       m.catch(() => this.cache.delete(key));
     }
@@ -49,7 +56,7 @@ export class ModuleResolver {
   private compileFile(path: string): Promise<SmartModule> {
     let m = this.cache.get(path);
     if (!m) {
-      m = loadModule(path);
+      m = loadModule(path, this.load);
       this.cache.set(path, m);
       m.catch(() => this.cache.delete(path));
     }

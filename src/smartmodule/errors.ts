@@ -90,7 +90,7 @@ export class SmartModuleMemoryLimitError extends SmartModuleError {
     const where = firstOffset === undefined ? '' : ` on the batch at offset ${firstOffset}`;
     super('EDDY_SM_MEMORY_LIMIT', module,
       `${module}: memory limit exceeded in ${fn}${where}: ${current} bytes in use, limit ${limit} bytes${req}. ` +
-      'Raise the limit with the memoryLimit option (--memory-limit) if the module really needs more.');
+      'Raise the limit with open(dir, { memoryLimit }) (CLI: --memory-limit) if the module really needs more.');
   }
 }
 

@@ -80,7 +80,8 @@ export async function readModuleFile(path: string): Promise<Uint8Array> {
     return await readUserFile(path, MAX_MODULE_BYTES);
   } catch (err) {
     if (!(err instanceof UserFileError)) throw err;
-    throw new ModuleLoadError(path, 'unreadable', `cannot read the file: ${err.detail}`);
+    const why = err.problem === 'missing' ? 'no such file' : err.problem === 'directory' ? 'is a directory, not a .wasm file' : `cannot read the file: ${err.detail}`;
+    throw new ModuleLoadError(path, 'unreadable', `${why}; give the path of a SmartModule .wasm`);
   }
 }
 
@@ -130,6 +131,12 @@ export function describe(bytes: Uint8Array, file: string, name: string, memoryLi
     throw new ModuleLoadError(file, 'bad-signature', `export "alloc" has type ${formatType(alloc.type)}; expected (i32) -> i32`);
   }
 
+  // The transform export first: a module without one is not a SmartModule, whatever it imports.
+  const kind = TRANSFORM_EXPORTS.find((k) => exported(k)?.kind === 'function');
+  if (!kind) {
+    throw new ModuleLoadError(file, 'no-transform', `exports no SmartModule function (filter, map, filter_map, array_map or aggregate); it exports: ${exportList}`);
+  }
+
   // Imports: copy_records is required (found by field name, any module); WASI preview 1 is linked; nothing else.
   let hasCopyRecords = false;
   let usesWasi = false;
@@ -150,10 +157,6 @@ export function describe(bytes: Uint8Array, file: string, name: string, memoryLi
     throw new ModuleLoadError(file, 'missing-copy-records', 'does not import "copy_records"; Fluvio refuses such modules (was it built with the fluvio-smartmodule crate or Eddy\'s SDK?)');
   }
 
-  const kind = TRANSFORM_EXPORTS.find((k) => exported(k)?.kind === 'function');
-  if (!kind) {
-    throw new ModuleLoadError(file, 'no-transform', `exports no SmartModule function (filter, map, filter_map, array_map or aggregate); it exports: ${exportList}`);
-  }
   const checkFn = (fname: string) => {
     const e = exported(fname);
     if (!e || e.kind !== 'function') return false;

@@ -11,7 +11,7 @@ export class UnknownTopicError extends EddyError {
   constructor(topic: string) {
     super(
       'EDDY_UNKNOWN_TOPIC',
-      `topic "${topic}" does not exist; create it first, e.g. store.createTopic(${JSON.stringify(topic)}, { partitions: 1 })` +
+      `topic "${topic}" does not exist; create it first, e.g. eddy.createTopic(${JSON.stringify(topic)}, { partitions: 1 })` +
         ` (CLI: eddy topic create ${topic})`,
     );
     this.topic = topic;
@@ -165,7 +165,7 @@ export class UnknownModuleError extends EddyError {
     super(
       'EDDY_UNKNOWN_MODULE',
       `no SmartModule named "${name}" is registered${alsoTriedPath ? ` and no file ${name} exists` : ''}; ` +
-        `register one with store.modules.register(${JSON.stringify(name)}, bytesOrPath) (CLI: eddy smart-module create ${name} --wasm-file <file>)`,
+        `register one with eddy.modules.register(${JSON.stringify(name)}, bytesOrPath) (CLI: eddy smart-module create ${name} --wasm-file <file>)`,
     );
     this.moduleName = name;
   }
