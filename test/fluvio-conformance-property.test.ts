@@ -12,7 +12,7 @@ import { assertSameQuiet, harnessReady, loadCorpus, VALUE_POOL } from './helpers
  */
 
 const run = harnessReady ? test : test.skip;
-const RUNS = Number(process.env['EDDY_CONFORMANCE_RUNS'] ?? 150);
+const RUNS = Number(process.env['EDDY_CONFORMANCE_RUNS'] ?? 100);
 const corpus = harnessReady ? loadCorpus() : [];
 
 const value = fc.oneof(
@@ -50,6 +50,8 @@ const chain = fc.record({
 });
 
 run(`random chains of 1–4 corpus modules over random batches agree with Fluvio's engine (${RUNS} cases)`, async (t) => {
+  // Each case starts one harness process, which compiles its chain's modules with wasmtime.
+  t.timeout(15 * 60_000);
   t.true(corpus.length > 10);
   await fc.assert(
     fc.asyncProperty(chain, fc.array(batch, { minLength: 1, maxLength: 8 }), async (c, batches) => {

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { fluvioEnginePath, runFluvioChain, type FluvioBatch } from '../src/conformance/fluvio-engine.js';
 import { runEddyChain } from '../src/conformance/eddy-side.js';
 import { encodeRecords } from '../src/protocol/index.js';
-import { assertSame, harnessReady, loadCorpus, makeBatch, missingMessage, prng, stepFor, type LoadedModule } from './helpers/conformance.js';
+import { assertSame, firstDifference, harnessReady, loadCorpus, makeBatch, missingMessage, prng, stepFor, type LoadedModule } from './helpers/conformance.js';
 
 /**
  * Differential tests: every module the project builds runs the same seeded input through Eddy's
@@ -37,9 +37,9 @@ function mixedBatches(seed: number): FluvioBatch[] {
   ];
 }
 
-/** History records for look_back: offsets and timestamps as stored (base 0, spec §6.7). */
+/** History records for look_back: base offset and timestamp are 0 there, deltas as given (spec §6.7). */
 function history(values: string[]): Uint8Array {
-  return encodeRecords(values.map((v, i) => ({ value: text(v), key: i % 2 ? text(`h${i}`) : null, offsetDelta: 100 + i, timestampDelta: BASE_TS - 1000 + i * 10 })));
+  return encodeRecords(values.map((v, i) => ({ value: text(v), key: i % 2 ? text(`h${i}`) : null, offsetDelta: 100 + i, timestampDelta: i * 10 })));
 }
 
 for (const m of corpus) {
@@ -127,6 +127,20 @@ run('difference by design, output buffers: Eddy frees each output, Fluvio leaks 
   t.true(eddy.batches.every((b) => b.kind === 'ok'), 'Eddy runs all 40 batches');
   // Up to the point where Fluvio's engine ran out of memory, the outputs are the same bytes.
   for (let i = 0; i < failedAt; i++) t.deepEqual(eddy.batches[i], fluvio.batches[i]);
+});
+
+// Known defect (see eddyOptionsFor in helpers/conformance.ts): with its default output freeing,
+// Eddy traps in the guest's dealloc on the outputs of modules built with Fluvio's Rust crate. This
+// test states the behaviour Eddy should have and is marked failing until the engine is fixed.
+(harnessReady ? test.failing : test.skip)('KNOWN DEFECT: Eddy frees outputs of Rust-built modules without trapping (default freeOutput)', async (t) => {
+  const m = byName('rust-filter');
+  // Batches of 1 to 40 records: most of them leave the output Vec with spare capacity.
+  const batches = Array.from({ length: 40 }, (_, n) => ({
+    baseOffset: n * 100, baseTimestamp: BASE_TS, raw: encodeRecords(Array.from({ length: n + 1 }, (_, i) => ({ value: text(`apple${i}`), offsetDelta: i }))),
+  }));
+  const eddy = await runEddyChain([stepFor(m)], batches);
+  const fluvio = runFluvioChain([stepFor(m)], batches);
+  t.is(firstDifference(eddy, fluvio), '');
 });
 
 function byName(name: string): LoadedModule {

@@ -38,7 +38,6 @@ const SETTINGS: Record<string, Omit<CorpusModule, 'name' | 'origin' | 'path'>> =
   'filter-param': { params: { key: 'a' } },
   'filter-look-back': { lookback: { last: 3 } },
   'look-back-age': { lookback: { last: 10, ageMs: 3_600_000 } },
-  'echo-params': { params: { zeta: 'last', alpha: 'first' } },
   'eat-memory': { hostile: ['eat'] },
   spin: { hostile: ['loop'] },
   trap: { hostile: ['boom'] },

@@ -9,7 +9,7 @@ import type { FluvioBatch, FluvioBatchReply, FluvioFailure, FluvioRun, FluvioSte
  * the answer in the harness's shape so the two compare field by field. Eddy's own differences
  * (it frees output buffers, its memory cap is per module) are Eddy's defaults here, not hidden.
  */
-export async function runEddyChain(steps: readonly FluvioStep[], batches: readonly FluvioBatch[], options: HarnessOptions = {}): Promise<FluvioRun> {
+export async function runEddyChain(steps: readonly FluvioStep[], batches: readonly FluvioBatch[], options: EddySideOptions = {}): Promise<FluvioRun> {
   let chain: Chain;
   try {
     chain = await createChain(steps, options);
@@ -39,8 +39,13 @@ export async function runEddyChain(steps: readonly FluvioStep[], batches: readon
   return { setupFailure: null, batches: replies };
 }
 
+/** The harness's options, plus Eddy's own switch for its output freeing (Fluvio never frees). */
+export interface EddySideOptions extends HarnessOptions {
+  freeOutput?: boolean;
+}
+
 /** Loads the steps' modules and builds the chain: init of each module, then the look-back pass. */
-export async function createChain(steps: readonly FluvioStep[], options: HarnessOptions = {}): Promise<Chain> {
+export async function createChain(steps: readonly FluvioStep[], options: EddySideOptions = {}): Promise<Chain> {
   const chainSteps: ChainStep[] = [];
   for (const s of steps) {
     const module = await loadModule(s.wasm, { name: s.name, ...(options.memoryLimit ? { memoryLimit: options.memoryLimit } : {}) });
@@ -49,6 +54,7 @@ export async function createChain(steps: readonly FluvioStep[], options: Harness
   const version = steps.find((s) => s.version !== undefined)?.version;
   const chain = Chain.create(chainSteps, {
     ...(version !== undefined ? { version } : {}),
+    ...(options.freeOutput !== undefined ? { freeOutput: options.freeOutput } : {}),
     accumulators: steps.map((s) => s.accumulator ?? null),
   });
   try {

@@ -82,7 +82,7 @@ fn run<R: Read, W: Write>(input: R, mut out: W) -> Result<()> {
         Err(err) => {
             write_failure(&mut out, &err)?;
             out.flush()?;
-            return Ok(());
+            return drain(req.input);
         }
     };
     write_u8(&mut out, REPLY_OK)?;
@@ -94,10 +94,16 @@ fn run<R: Read, W: Write>(input: R, mut out: W) -> Result<()> {
         } else if !run_batch(&mut chain, batch, output_version(&req.steps), &mut out)? {
             // A failed process call leaves the chain unusable, as it does in the SPU: stop here.
             out.flush()?;
-            return Ok(());
+            return drain(req.input);
         }
         out.flush()?;
     }
+    Ok(())
+}
+
+/// Reads the rest of the request, so that a caller still writing it does not see a broken pipe.
+fn drain<R: Read>(mut input: R) -> Result<()> {
+    io::copy(&mut input, &mut io::sink())?;
     Ok(())
 }
 
