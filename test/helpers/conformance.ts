@@ -6,6 +6,8 @@ import { BUILD_HINT, fluvioEnginePath, runFluvioChain, type FluvioBatch, type Fl
 import { decodeRecords, encodeRecords, type RecordInput } from '../../src/protocol/index.js';
 import { wasmBytes } from './wasm.js';
 
+export { prng } from '../../src/bench/input.js';
+
 /**
  * Shared by the differential tests: the corpus with its bytes, seeded inputs, and the comparison
  * of one request run through Eddy's engine and through Fluvio's.
@@ -31,18 +33,6 @@ export function loadCorpus(): LoadedModule[] {
     ...m,
     wasm: m.origin === 'rust' ? readFileSync(m.path) : wasmBytes(m.name),
   }));
-}
-
-/** Mulberry32: a small seeded generator, so every input is reproducible from its seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Values that exercise the corpus: words, numbers, JSON, separators, binary, and ones modules reject. */

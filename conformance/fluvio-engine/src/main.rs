@@ -37,14 +37,18 @@ const REPLY_RUNTIME_ERROR: u8 = 1;
 const REPLY_FAILED: u8 = 2;
 const REPLY_TIMING: u8 = 3;
 
-// What a failure was, in the order a caller is likely to test for them.
-const FAIL_INIT: u8 = 1;
-const FAIL_INIT_STATUS: u8 = 2;
-const FAIL_LOOKBACK: u8 = 3;
-const FAIL_LOOKBACK_STATUS: u8 = 4;
-const FAIL_TRANSFORM_STATUS: u8 = 5;
-const FAIL_MEMORY: u8 = 6;
-const FAIL_OTHER: u8 = 7;
+/// What a failure was; the discriminant is its tag on the wire.
+#[derive(Clone, Copy)]
+#[repr(u8)]
+enum Failure {
+    Init = 1,
+    InitStatus,
+    Lookback,
+    LookbackStatus,
+    TransformStatus,
+    Memory,
+    Other,
+}
 
 /// One step of the chain as the request describes it.
 struct Step {
@@ -238,27 +242,27 @@ fn write_failure<W: Write>(out: &mut W, err: &anyhow::Error) -> Result<()> {
     write_u8(out, REPLY_FAILED)?;
     let message = format!("{err:#}");
     if let Some(e) = err.downcast_ref::<SmartModuleInitRuntimeError>() {
-        write_u8(out, FAIL_INIT)?;
+        write_u8(out, Failure::Init as u8)?;
         write_bytes(out, e.hint.as_bytes())?;
     } else if let Some(e) = err.downcast_ref::<SmartModuleInitErrorStatus>() {
-        write_u8(out, FAIL_INIT_STATUS)?;
+        write_u8(out, Failure::InitStatus as u8)?;
         write_i32(out, e.clone() as i32)?;
     } else if let Some(e) = err.downcast_ref::<SmartModuleLookbackRuntimeError>() {
-        write_u8(out, FAIL_LOOKBACK)?;
+        write_u8(out, Failure::Lookback as u8)?;
         write_bytes(out, e.hint.as_bytes())?;
         write_i64(out, e.offset)?;
         write_opt_bytes(out, e.record_key.as_ref().map(|k| k.as_ref()))?;
         write_bytes(out, e.record_value.as_ref())?;
     } else if let Some(e) = err.downcast_ref::<SmartModuleLookbackErrorStatus>() {
-        write_u8(out, FAIL_LOOKBACK_STATUS)?;
+        write_u8(out, Failure::LookbackStatus as u8)?;
         write_i32(out, e.clone() as i32)?;
     } else if let Some(e) = err.downcast_ref::<SmartModuleTransformErrorStatus>() {
-        write_u8(out, FAIL_TRANSFORM_STATUS)?;
+        write_u8(out, Failure::TransformStatus as u8)?;
         write_i32(out, e.clone() as i32)?;
     } else if is_memory_error(err) {
-        write_u8(out, FAIL_MEMORY)?;
+        write_u8(out, Failure::Memory as u8)?;
     } else {
-        write_u8(out, FAIL_OTHER)?;
+        write_u8(out, Failure::Other as u8)?;
     }
     write_bytes(out, message.as_bytes())?;
     Ok(())
