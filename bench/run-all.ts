@@ -13,7 +13,7 @@ import { fmt, machine, RESULTS_DIR, table } from './lib/harness.js';
  */
 
 const here = dirname(fileURLToPath(import.meta.url));
-const BENCHES = ['engine', 'sdk', 'storage', 'pipeline', 'baseline-stream'] as const;
+const BENCHES = ['engine', 'sdk', 'storage', 'pipeline', 'baseline-stream', 'fluvio-compare'] as const;
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 function load(name: string): Json | null {
@@ -65,6 +65,13 @@ export function summaryRows(): string[][] {
   if (base) {
     rows.push(['baseline', `Eddy (pool, ${base['config']?.['workers']} workers) ÷ stream.Transform in one thread`, `${n(base['ratio_batches'], 2)}× (batches), ${n(base['ratio_records'], 2)}× (records)`, '']);
     rows.push(['baseline', 'stream.Transform records/s', rate(base['baseline_records_per_sec']), '']);
+  }
+  const fluvio = load('fluvio-compare');
+  if (fluvio) {
+    const mods = (fluvio['modules'] as Json[] | undefined) ?? [];
+    const worst = mods.reduce<Json | null>((w, m) => (w === null || m['ratio'] < w['ratio'] ? m : w), null);
+    rows.push(['fluvio-compare', `Eddy's engine ÷ Fluvio's engine, one thread, ${mods.length} corpus modules: median (lowest, module)`,
+      `${n(fluvio['median_ratio'], 2)} (${n(worst?.['ratio'], 2)}, ${worst?.['module'] ?? '–'})`, `≥ ${fluvio['target_ratio'] ?? 1}`]);
   }
   return rows;
 }
