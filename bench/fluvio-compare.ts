@@ -68,9 +68,7 @@ export async function runFluvioCompare(): Promise<Record<string, unknown>> {
   for (const m of modules) {
     const step = stepOf(m);
     const batch = batchFor(m.name);
-    // Rust-built modules trap when Eddy frees their outputs (the known defect the conformance tests
-    // pin), so they run with Fluvio's behaviour of never freeing them.
-    const chain = await createChain([step], m.origin === 'rust' ? { freeOutput: false } : {});
+    const chain = await createChain([step], {});
     try {
       // Warm-up, which also sizes the rounds: Eddy's rate here (V8 tiers up), Fluvio's from one probe.
       const probe = timeFluvioChain([step], [batch], 20)[0]!;

@@ -4,7 +4,9 @@ import {
   Chain, loadModule, SmartModuleInitError, SmartModuleMemoryLimitError, SmartModuleRuntimeError, SmartModuleStatusError,
   SmartModuleTrapError, type BatchInput,
 } from '../src/smartmodule/index.js';
+import { appendCustomSection, DEALLOC_ANY_SIZE_SECTION } from '../src/smartmodule/wasm-binary.js';
 import { wasmPath } from './helpers/wasm.js';
+import { smartModule } from './helpers/wat.js';
 import { text } from './helpers/hex.js';
 
 const TS = 1_700_000_000_000;
@@ -62,6 +64,8 @@ test('memory cap on a real module that eats memory: a clear error naming the lim
 
 test('memory stays flat over thousands of batches (output freed); without freeing it grows as in Fluvio', async (t) => {
   const mod = await loadModule(wasmPath('filter'));
+  // The SDK declares a dealloc that frees any length, so the engine frees outputs by default.
+  t.true(mod.descriptor.deallocAnySize);
   const records = Array.from({ length: 100 }, (_, i) => v(`value ${i} ${'a'.repeat(1000)}`, { offsetDelta: i }));
   const input = batch(records);
   const freed = mod.instantiate();
@@ -73,6 +77,18 @@ test('memory stays flat over thousands of batches (output freed); without freein
   const leakyStart = leaky.memoryBytes;
   for (let i = 0; i < 300; i++) leaky.process(input);
   t.true(leaky.memoryBytes > leakyStart + 20 * 1024 * 1024, `leaky grew from ${leakyStart} to ${leaky.memoryBytes}`);
+});
+
+test('outputs are freed only for modules that declare a dealloc of any length (Rust\'s allocator traps on a wrong one)', async (t) => {
+  // A dealloc that traps when called shows whether the engine calls it.
+  const bytes = smartModule({ extra: '(func (export "dealloc") (param i32 i32) unreachable)' });
+  const plain = await loadModule(bytes, { name: 'plain' });
+  t.false(plain.descriptor.deallocAnySize);
+  t.is(plain.instantiate().process(batch([v('x')])).raw.length, 4, 'not freed: Fluvio\'s behaviour');
+  const declared = await loadModule(appendCustomSection(bytes, DEALLOC_ANY_SIZE_SECTION), { name: 'declared' });
+  t.true(declared.descriptor.deallocAnySize);
+  t.is(t.throws(() => declared.instantiate().process(batch([v('x')])), { instanceOf: SmartModuleTrapError })!.message.includes('dealloc'), true);
+  t.throws(() => plain.instantiate({ freeOutput: true }).process(batch([v('x')])), { instanceOf: SmartModuleTrapError }, 'freeOutput: true forces it');
 });
 
 test('init parameters arrive sorted; an init error surfaces the module hint', async (t) => {

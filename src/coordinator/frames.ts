@@ -41,7 +41,8 @@ export interface OpenTask {
   /** Look-back records per step (`Vec<Record>` bytes) or null where the step has none. */
   history: (Uint8Array | null)[];
   policy: ErrorPolicy;
-  freeOutput: boolean;
+  /** null: free outputs where the module allows it (the engine's default). */
+  freeOutput: boolean | null;
   /** Per-worker watchdog slot: [deadline (ms since epoch, 0 = idle), stream number]. */
   watch: SharedArrayBuffer;
   streamNumber: number;

@@ -37,7 +37,7 @@ export interface StreamOptions {
   maxInFlight?: number;
   /** Spread batches over every worker, reassembled in order. Only for chains without aggregate. */
   stateless?: boolean;
-  /** Free module output buffers (default true; Fluvio leaks them). */
+  /** Free module output buffers (default: where the module allows it; see SmartModule's freeOutput). */
   freeOutput?: boolean;
   /** Accumulators to start from, per step (a checkpoint); else `initialAccumulator` for aggregates. */
   accumulators?: (Uint8Array | null)[];
@@ -129,7 +129,7 @@ export class ModuleStream extends EventEmitter<StreamEvents> {
   readonly metrics: StreamMetrics;
 
   private readonly pool: WorkerPool;
-  private readonly opts: Required<Pick<StreamOptions, 'policy' | 'deadlineMs' | 'maxInFlight' | 'stateless' | 'freeOutput'>> & StreamOptions;
+  private readonly opts: Required<Pick<StreamOptions, 'policy' | 'deadlineMs' | 'maxInFlight' | 'stateless'>> & StreamOptions;
   private readonly wireModules: WireModule[];
   private readonly stepModule: number[];
   private workers: number[] = [];
@@ -153,7 +153,7 @@ export class ModuleStream extends EventEmitter<StreamEvents> {
     this.pool = pool;
     this.number = pool.newStreamNumber();
     this.id = options.id ?? `stream-${this.number}`;
-    this.opts = { policy: 'stop', deadlineMs: 5000, maxInFlight: 4, stateless: false, freeOutput: true, ...options };
+    this.opts = { policy: 'stop', deadlineMs: 5000, maxInFlight: 4, stateless: false, ...options };
     if (this.opts.stateless && options.steps.some((s) => s.module.kind === 'aggregate' || (s.lookback && s.module.hasLookBack))) {
       throw new EddyError('EDDY_STREAM_CONFIG', `stream ${this.id}: a stateless stream cannot contain an aggregate or a look_back step (their state needs one instance)`);
     }
@@ -276,7 +276,7 @@ export class ModuleStream extends EventEmitter<StreamEvents> {
       const task: OpenTask = {
         op: 'open', stream: this.id, modules: this.wireModules,
         steps: this.opts.steps.map((s, i) => ({ module: this.stepModule[i]!, params: s.params ?? {}, lookback: s.lookback ?? null })),
-        accumulators: this.accumulators, history, policy: this.opts.policy, freeOutput: this.opts.freeOutput,
+        accumulators: this.accumulators, history, policy: this.opts.policy, freeOutput: this.opts.freeOutput ?? null,
         watch: this.pool.watchBuffer(w), streamNumber: this.number,
       };
       const res = await this.pool.run<{ ok: boolean; error?: WireError }>(w, task);

@@ -4,6 +4,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { appendCustomSection, DEALLOC_ANY_SIZE_SECTION } from '../smartmodule/wasm-binary.js';
 
 /**
  * Compiles AssemblyScript SmartModules written with the `@eddy/smartmodule-as` SDK to optimized
@@ -137,7 +138,9 @@ export async function compileModule(opts: CompileOptions): Promise<CompileResult
     },
   });
   if (res.error || !binary) throw new CompileError(opts.entry, stderr || String(res.error));
-  const bin: Uint8Array = binary;
+  // The SDK's dealloc (AssemblyScript's heap) frees a block whatever length it is told: say so, so
+  // that hosts may free output buffers.
+  const bin: Uint8Array = appendCustomSection(binary, DEALLOC_ANY_SIZE_SECTION);
   if (opts.outFile) {
     await mkdir(dirname(resolve(opts.outFile)), { recursive: true });
     await writeFile(opts.outFile, bin);
@@ -168,7 +171,7 @@ export function sourceFiles(dir: string): string[] {
  */
 export function buildHash(sources: readonly string[]): string {
   const h = createHash('sha256');
-  h.update(`asc ${compilerVersion()}\n${COMPILE_FLAGS.join(' ')}\n`);
+  h.update(`asc ${compilerVersion()}\n${COMPILE_FLAGS.join(' ')}\n${DEALLOC_ANY_SIZE_SECTION}\n`);
   const sdk = sdkDir();
   for (const f of sourceFiles(join(sdk, 'assembly')).concat(join(sdk, 'index.ts'))) {
     h.update(relative(sdk, f)).update('\0').update(readFileSync(f)).update('\0');

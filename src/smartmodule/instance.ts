@@ -81,7 +81,7 @@ export class SmartModuleInstance {
     const ex = instance.exports;
     this.memory = ex['memory'] as WebAssembly.Memory;
     this.alloc = ex['alloc'] as (len: number) => number;
-    this.dealloc = d.hasDealloc && options.freeOutput !== false ? (ex['dealloc'] as (p: number, l: number) => void) : null;
+    this.dealloc = d.hasDealloc && (options.freeOutput ?? d.deallocAnySize) ? (ex['dealloc'] as (p: number, l: number) => void) : null;
     this.transform = ex[d.kind] as GuestFn;
     this.initFn = d.hasInit ? (ex['init'] as GuestFn) : null;
     this.lookBackFn = d.hasLookBack ? (ex['look_back'] as GuestFn) : null;

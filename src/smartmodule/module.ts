@@ -6,7 +6,7 @@ import { ModuleLoadError } from './errors.js';
 import { SmartModuleInstance } from './instance.js';
 import { ensureWasi, WASI_MODULE, WASI_PREVIEW1_FUNCTIONS } from './sandbox.js';
 import type { InstanceOptions } from './types.js';
-import { capMemory, formatType, parseWasm, sameType, WasmFormatError, type WasmInfo } from './wasm-binary.js';
+import { capMemory, DEALLOC_ANY_SIZE_SECTION, formatType, parseWasm, sameType, WasmFormatError, type WasmInfo } from './wasm-binary.js';
 
 /** Kind detection order (spec §1.1): the first export with one of these names decides. */
 export const TRANSFORM_EXPORTS: readonly SmartModuleKind[] = ['filter', 'map', 'filter_map', 'array_map', 'aggregate'];
@@ -22,6 +22,8 @@ export interface ModuleDescriptor {
   hasInit: boolean;
   hasLookBack: boolean;
   hasDealloc: boolean;
+  /** `dealloc` frees a block whatever length it is given (the module says so; see DEALLOC_ANY_SIZE_SECTION). */
+  deallocAnySize: boolean;
   usesWasi: boolean;
   /** Initial memory in bytes, as declared. */
   initialMemory: number;
@@ -182,6 +184,7 @@ export function describe(bytes: Uint8Array, file: string, name: string, memoryLi
   }
   const descriptor: ModuleDescriptor = {
     name, kind, hasInit, hasLookBack, hasDealloc, usesWasi,
+    deallocAnySize: hasDealloc && info.customSections.includes(DEALLOC_ANY_SIZE_SECTION),
     initialMemory: memory.min * WASM_PAGE,
     size: bytes.length,
     sha256: createHash('sha256').update(bytes).digest('hex'),

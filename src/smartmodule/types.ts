@@ -30,8 +30,12 @@ export interface InstanceOptions {
   lookbackInInitParams?: boolean;
   /** Initial aggregate accumulator (`--aggregate-initial`). Default empty. */
   initialAccumulator?: Uint8Array;
-  /** Call `dealloc` on each output buffer after reading it (Fluvio leaks it, spec §2.1). Default true. */
-  freeOutput?: boolean;
+  /**
+   * Call `dealloc` on each output buffer after reading it (Fluvio never does: the guest heap grows
+   * by every output). Default: only for modules that declare a `dealloc` that frees any length
+   * (Eddy's SDK builds); `true` forces it, which traps in modules built with Rust's current std.
+   */
+  freeOutput?: boolean | null;
   /**
    * Return outputs as views into the module's memory instead of copies. A borrowed output is valid
    * until the next call on the instance (or `release()`); it is freed then. Saves a copy where the

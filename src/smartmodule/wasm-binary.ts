@@ -19,6 +19,8 @@ export interface WasmInfo {
   memories: MemoryLimits[];
   /** Byte range of the memory section's payload, for rewriting. */
   memorySection: { headerStart: number; start: number; end: number } | null;
+  /** Names of the custom sections, in order. */
+  customSections: string[];
 }
 
 /** Thrown for structurally broken binaries; `truncated` tells a cut-off file from a malformed one. */
@@ -75,7 +77,7 @@ export function parseWasm(b: Uint8Array): WasmInfo {
 
   const types: FuncType[] = [];
   const funcTypes: number[] = []; // function index space → type index
-  const info: WasmInfo = { imports: [], exports: [], memories: [], memorySection: null };
+  const info: WasmInfo = { imports: [], exports: [], memories: [], memorySection: null, customSections: [] };
   const top = new Cursor(b, 8, b.length, 'module');
   while (top.p < b.length) {
     const headerStart = top.p;
@@ -153,6 +155,9 @@ export function parseWasm(b: Uint8Array): WasmInfo {
         }
         break;
       }
+      case 0:
+        info.customSections.push(c.name());
+        break;
       default:
         break;
     }
@@ -206,5 +211,30 @@ export function capMemory(b: Uint8Array, info: WasmInfo, maxPages: number): Uint
   out.set(header, idPos);
   out.set(payload, idPos + header.length);
   out.set(b.subarray(end), idPos + header.length + payload.length);
+  return out;
+}
+
+/**
+ * Custom section a toolchain adds to say that its `dealloc(ptr, len)` frees a block whatever `len`
+ * is. Only then may a host free output buffers, whose capacity it does not know: Rust's dlmalloc
+ * (current std) asserts that `len` matches the block and traps otherwise. Eddy's SDK adds it.
+ */
+export const DEALLOC_ANY_SIZE_SECTION = 'eddy.dealloc-any-size';
+
+/** `b` with an empty custom section `name` appended (custom sections may stand anywhere). */
+export function appendCustomSection(b: Uint8Array, name: string): Uint8Array {
+  const nameBytes = Buffer.from(name, 'utf8');
+  const payload = [...uleb(nameBytes.length), ...nameBytes];
+  return Buffer.concat([b, Uint8Array.of(0, ...uleb(payload.length), ...payload)]);
+}
+
+function uleb(n: number): number[] {
+  const out: number[] = [];
+  do {
+    let byte = n & 0x7f;
+    n >>>= 7;
+    if (n !== 0) byte |= 0x80;
+    out.push(byte);
+  } while (n !== 0);
   return out;
 }

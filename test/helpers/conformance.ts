@@ -115,22 +115,10 @@ function describe(r: FluvioBatchReply): string {
   return `${r.kind} ${r.raw.length} bytes ${records}${r.kind === 'runtime-error' ? ` error ${JSON.stringify({ ...r.error, key: hex(r.error.key), value: hex(r.error.value) })}` : ''}`;
 }
 
-/**
- * Known Eddy defect, pinned by a `test.failing` in fluvio-conformance.test.ts: Eddy frees each
- * output with the module's `dealloc(ptr, len)`, but a module built with Fluvio's Rust crate hands
- * out a forgotten Vec whose capacity can exceed `len`, and its `dealloc` rebuilds the Vec with
- * capacity `len`, which traps in the allocator (from about five output records on). Until Eddy
- * stops doing that, chains holding a Rust-built module run with Eddy's `freeOutput: false`
- * (Fluvio's own behaviour) so that everything else about them is still compared.
- */
-export function eddyOptionsFor(steps: readonly FluvioStep[], options: HarnessOptions): EddySideOptions {
-  return steps.some((s) => s.name.startsWith('rust-')) ? { ...options, freeOutput: false } : options;
-}
-
 /** Runs the request through both engines and asserts they agree byte for byte. */
 export async function assertSame(t: ExecutionContext, label: string, steps: FluvioStep[], batches: FluvioBatch[], options: HarnessOptions = {}): Promise<{ eddy: FluvioRun; fluvio: FluvioRun }> {
   const fluvio = runFluvioChain(steps, batches, options);
-  const eddy = await runEddyChain(steps, batches, eddyOptionsFor(steps, options));
+  const eddy = await runEddyChain(steps, batches, options);
   t.is(firstDifference(eddy, fluvio), '', `${label}: Eddy and Fluvio's engine differ`);
   return { eddy, fluvio };
 }
@@ -148,6 +136,6 @@ export function stepFor(m: LoadedModule, extra: Partial<FluvioStep> = {}): Fluvi
 /** As assertSame, for property tests: returns where the runs differ ('' when they agree). */
 export async function assertSameQuiet(steps: FluvioStep[], batches: FluvioBatch[], options: HarnessOptions = {}): Promise<string> {
   const fluvio = runFluvioChain(steps, batches, options);
-  const eddy = await runEddyChain(steps, batches, eddyOptionsFor(steps, options));
+  const eddy = await runEddyChain(steps, batches, options);
   return firstDifference(eddy, fluvio);
 }
