@@ -190,9 +190,57 @@ export class ProduceTransformError extends EddyError {
   }
 }
 
-/** Stored bytes that do not follow Eddy's batch format (never expected; reported with their key). */
+/**
+ * A stored batch that fails its checks (checksum, header): named by topic, partition and the
+ * batch's base offset, so `eddy check` and the reader's error point at the same place.
+ */
 export class CorruptBatchError extends EddyError {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
   constructor(where: string, key: number, detail: string) {
-    super('EDDY_CORRUPT_BATCH', `stored batch at ${where} offset ${key} is not valid: ${detail}`);
+    const slash = where.lastIndexOf('/');
+    const topic = slash < 0 ? where : where.slice(0, slash);
+    const partition = slash < 0 ? -1 : Number(where.slice(slash + 1));
+    super(
+      'EDDY_CORRUPT_BATCH',
+      `stored data is damaged: topic "${topic}" partition ${partition}, batch at offset ${key}: ${detail}; ` +
+        `run \`eddy check\` to list every damaged batch, and restore the data directory from a backup`,
+    );
+    this.topic = topic;
+    this.partition = partition;
+    this.offset = key;
+  }
+}
+
+/** The data directory's LMDB file is damaged or truncated: found before LMDB maps it. */
+export class DataCorruptError extends EddyError {
+  readonly path: string;
+  constructor(path: string, detail: string, cause?: unknown) {
+    super(
+      'EDDY_DATA_CORRUPT',
+      `${path} is damaged: ${detail}; Eddy will not open it (nothing was changed). ` +
+        `Restore the data directory from a backup, or move it away to start empty`,
+      cause === undefined ? undefined : { cause },
+    );
+    this.path = path;
+  }
+}
+
+/** A topic would take the directory past the named databases LMDB was opened with (maxPartitions). */
+export class TooManyPartitionsError extends EddyError {
+  readonly requested: number;
+  readonly available: number;
+  readonly limit: number;
+  constructor(topic: string, requested: number, available: number, limit: number) {
+    super(
+      'EDDY_TOO_MANY_PARTITIONS',
+      `cannot create topic "${topic}" with ${requested} partition${requested === 1 ? '' : 's'}: this data directory has room for ${available} more ` +
+        `(at most ${limit} partitions over all topics); delete topics, or open it with a higher limit, ` +
+        `openStorage(dir, { maxPartitions: ${nextPow2(limit + requested)} }) (CLI: $EDDY_MAX_PARTITIONS); nothing was created`,
+    );
+    this.requested = requested;
+    this.available = available;
+    this.limit = limit;
   }
 }

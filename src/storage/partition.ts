@@ -4,7 +4,9 @@ import {
   encodeBatches,
   encodeRawBatch,
   readBatchHeader,
+  sealBatch,
   setLogPosition,
+  verifyBatch,
   viewBatch,
   type EncodeLimits,
   type ProduceRecord,
@@ -154,6 +156,11 @@ export class PartitionLog {
     this.loadState();
   }
 
+  /** Whether reads check batch checksums (the storage's `checksums` option). */
+  private get verify(): boolean {
+    return this.host.limits.checksums !== false;
+  }
+
   /** Records stored (offsets are contiguous). */
   get records(): number {
     return this.nextOffset - this.startOffset;
@@ -179,10 +186,12 @@ export class PartitionLog {
       return;
     }
     const fv = this.db.getBinaryFast(first)!;
+    if (this.verify) verifyBatch(first, fv, this.where);
     const fh = readBatchHeader(fv, this.where, first);
     this.startOffset = first;
     this.startPosition = fh.logPosition - fv.length;
     const lv = this.db.getBinaryFast(last)!;
+    if (this.verify) verifyBatch(last, lv, this.where);
     const lh = readBatchHeader(lv, this.where, last);
     this.nextOffset = last + lh.lastOffsetDelta + 1;
     this.endPosition = lh.logPosition;
@@ -315,6 +324,7 @@ export class PartitionLog {
       const v = values[i]!;
       position += v.length;
       setLogPosition(v, position);
+      sealBatch(offset, v);
       g.keys.push(offset);
       g.values.push(v);
       offset += counts[i]!;
@@ -498,7 +508,15 @@ export class PartitionLog {
         if (key !== from) bytes += this.containing(from, out);
         if (out.length >= maxBatches || (bytes >= maxBytes && out.length > 0)) break;
       }
-      out.push(viewBatch(key, value, this.where));
+      let batch: StoredBatch;
+      try {
+        batch = viewBatch(key, value, this.where, this.verify);
+      } catch (err) {
+        // A damaged batch: hand out the good ones before it; the next read starts at it and throws.
+        if (out.length > 0) break;
+        throw err;
+      }
+      out.push(batch);
       bytes += value.length;
       if (out.length >= maxBatches || bytes >= maxBytes) break;
     }
@@ -509,7 +527,7 @@ export class PartitionLog {
   /** Pushes the batch that contains `offset` without starting at it (if any); returns its size. */
   private containing(offset: number, out: StoredBatch[]): number {
     for (const { key, value } of this.db.getRange({ start: offset, reverse: true, limit: 1 })) {
-      const b = viewBatch(key, value, this.where);
+      const b = viewBatch(key, value, this.where, this.verify);
       if (b.lastOffset >= offset) {
         out.push(b);
         return value.length;

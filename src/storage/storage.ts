@@ -6,14 +6,17 @@ import { EddyError } from '../errors.js';
 import { BATCH_HEADER_SIZE, type EncodeLimits, type ProduceRecord, type StoredBatch } from './batch-format.js';
 import { Consumer, type ConsumeOptions } from './consumer.js';
 import {
+  DataCorruptError,
   InvalidArgumentError,
   ReadOnlyStorageError,
   StorageClosedError,
   StorageFullError,
+  TooManyPartitionsError,
   TopicExistsError,
   UnknownPartitionError,
   UnknownTopicError,
 } from './errors.js';
+import { inspectDataFile, type DataFileInfo } from './data-file.js';
 import { acquireWriterLock, type WriterLock } from './lock.js';
 import type { PartitionSource } from './partition-reader.js';
 import { PartitionLog, type AppendEvent, type AppendOptions, type AppendResult, type PartitionHost, type ReadOptions } from './partition.js';
@@ -25,6 +28,11 @@ export const DEFAULT_RETENTION_MS = 7 * 24 * 3600 * 1000;
 export const DEFAULT_MAX_PARTITION_BYTES = 100 * 1000 ** 3;
 export const DEFAULT_MAX_RECORD_BYTES = 1 << 20;
 export const DEFAULT_MAX_BATCH_BYTES = 1 << 20;
+export const DEFAULT_MAX_PARTITIONS = 10_000;
+/** Eddy's own sub-databases (besides one per partition). */
+const BASE_DATABASES = ['meta', 'topics', 'offsets', 'streams', 'modules', 'module-bytes'];
+/** Named databases LMDB may hold beyond the partitions and BASE_DATABASES: room for later sub-databases. */
+const SPARE_DATABASES = 16;
 const FORMAT_VERSION = 1;
 
 export type Compression = 'none' | 'lz4';
@@ -52,8 +60,20 @@ export interface StorageOptions {
    * map on its own, so Eddy enforces the limit before writing). Default: unbounded (the disk is).
    */
   mapSize?: number;
-  /** Partitions (over all topics) the directory can hold: LMDB's maxDbs budget. Default 1000. */
+  /**
+   * Partitions (over all topics) this open can create: LMDB's maxDbs budget, a per-open setting
+   * (a directory holding more, created with a higher limit, still opens). Default 10 000.
+   */
   maxPartitions?: number;
+  /**
+   * Give every stored batch a CRC32C and check it on every read (a mismatch is EDDY_CORRUPT_BATCH).
+   * Default true; false only to measure the checksum's cost.
+   */
+  checksums?: boolean;
+  /** Mode of the data directory when this open creates it. Default 0o700 (owner only). */
+  dirMode?: number;
+  /** Mode of data.mdb / lock.mdb when this open creates them. Default 0o600 (owner only). */
+  fileMode?: number;
   /** How often time-based retention runs (ms); 0 disables the timer. Default 60 000. */
   retentionCheckMs?: number;
   /** Validates modules at registration (default: the engine's loadModule). */
@@ -165,9 +185,9 @@ export class Storage implements PartitionHost {
     }
     const maxRecordBytes = positiveInt(options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES, 'maxRecordBytes');
     const maxBatchBytes = Math.max(positiveInt(options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES, 'maxBatchBytes'), maxRecordBytes + BATCH_HEADER_SIZE + 4);
-    this.limits = { maxRecordBytes, maxBatchBytes };
+    this.limits = { maxRecordBytes, maxBatchBytes, checksums: options.checksums ?? true };
     this.mapSize = options.mapSize === undefined || options.mapSize === Infinity ? Infinity : positiveInt(options.mapSize, 'mapSize');
-    const maxPartitions = positiveInt(options.maxPartitions ?? 1000, 'maxPartitions');
+    const maxPartitions = positiveInt(options.maxPartitions ?? DEFAULT_MAX_PARTITIONS, 'maxPartitions');
 
     if (!this.readOnly && (openReaders.get(this.dir) ?? 0) > 0) throw readOnlyInProcess(this.dir);
     if (this.readOnly) {
@@ -176,18 +196,27 @@ export class Storage implements PartitionHost {
       }
       this.lock = null;
     } else {
-      mkdirSync(this.dir, { recursive: true });
+      mkdirSync(this.dir, { recursive: true, mode: options.dirMode ?? 0o700 });
       this.lock = acquireWriterLock(this.dir);
     }
     try {
-      this.maxDbs = maxPartitions + 16;
+      // Before LMDB maps the file: a truncated or damaged file is an error here, not a SIGBUS later.
+      const file = inspectDataFile(this.dir);
+      // Room for every database the directory already has (it may have been created with a
+      // higher limit), and for maxPartitions over all topics.
+      this.maxDbs = Math.max(maxPartitions + BASE_DATABASES.length, ...(file?.namedDatabases ?? [0])) + SPARE_DATABASES;
       this.env = open({
         path: this.dir,
+        // Always a directory: lmdb-js would take a path with an extension ("data.eddy") for a file.
+        noSubdir: false,
         maxDbs: this.maxDbs,
         readOnly: this.readOnly,
         // Commits resolve when visible; `flushed` (separate promise) when durable. See `durability`.
         separateFlushed: true,
+        // lmdb-js's mode for the files it creates (not in its typings).
+        ...{ permissionsMode: options.fileMode ?? 0o600 },
       });
+      const names = file ? this.checkReadable(file) : [];
       const dbOpt = (name: string, encoding: 'msgpack' | 'binary') => {
         const db = this.env.openDB({ name, encoding });
         if (!db) throw new EddyError('EDDY_NO_DATA_DIR', `${this.dir} is not an Eddy data directory (no "${name}" database)`);
@@ -196,6 +225,9 @@ export class Storage implements PartitionHost {
       this.meta = dbOpt('meta', 'msgpack') as Database<unknown, string>;
       const format = this.meta.get('format');
       if (format === undefined) {
+        // Only a directory whose first open stopped before this write lacks the format: anything
+        // besides the `meta` database means the data is there but cannot be read.
+        if (names.some((n) => n !== 'meta')) throw new DataCorruptError(join(this.dir, 'data.mdb'), `its "meta" database has no format entry while it holds ${names.length} databases`);
         if (!this.readOnly) this.meta.putSync('format', FORMAT_VERSION);
       } else if (format !== FORMAT_VERSION) {
         throw new EddyError('EDDY_DATA_FORMAT', `${this.dir} holds data format ${String(format)}; this Eddy reads format ${FORMAT_VERSION}`);
@@ -251,17 +283,32 @@ export class Storage implements PartitionHost {
       const known = FLUVIO_COMPRESSIONS.includes(compression as string);
       throw new InvalidArgumentError(`compression ${JSON.stringify(compression)} is ${known ? 'not supported by Eddy' : 'unknown'}: use "none" or "lz4"`);
     }
+    this.checkRoomFor(name, partitions);
     const id = ((this.meta.get('nextTopicId') as number | undefined) ?? 1);
     const meta: TopicMeta = { name, id, partitions, retentionMs, maxPartitionBytes, compression, createdAt: Date.now() };
-    // Create the partition databases first (each openDB commits synchronously): a crash before
-    // the metadata commit leaves only empty, unreferenced databases.
-    for (let p = 0; p < partitions; p++) this.openPartitionDb(meta, p);
+    // Create the partition databases first, in one synchronous commit: a crash before the
+    // metadata commit leaves only empty, unreferenced databases.
+    this.env.transactionSync(() => {
+      for (let p = 0; p < partitions; p++) this.openPartitionDb(meta, p);
+    });
     this.meta.putSync('nextTopicId', id + 1);
     await this.topicsDb.put(name, meta);
     await this.flushedIfDurable();
     this.topicCache.set(name, meta);
     this.events.emit('topic-created', meta);
     return meta;
+  }
+
+  /**
+   * Refuses a topic that would not fit LMDB's database budget of this open, before anything is
+   * written (a full budget would fail half-way, and every later open of all partitions with it).
+   */
+  private checkRoomFor(name: string, partitions: number): void {
+    let used = 0;
+    for (const _ of this.env.getKeys({})) used++;
+    const limit = this.maxDbs - BASE_DATABASES.length - SPARE_DATABASES;
+    const available = Math.max(0, this.maxDbs - SPARE_DATABASES - used);
+    if (partitions > available) throw new TooManyPartitionsError(name, partitions, available, limit);
   }
 
   /** Topic metadata, or undefined. */
@@ -527,6 +574,33 @@ export class Storage implements PartitionHost {
   }
 
   /**
+   * A file that holds data must hold Eddy's: its main database lists the count of named databases
+   * a meta page states, and Eddy's `meta` database with a format. Otherwise (a damaged meta page
+   * selecting a wrong tree, another program's LMDB file) opening it as new would hide what it
+   * holds (and a writer would reuse its pages): refuse instead.
+   */
+  private checkReadable(file: DataFileInfo): string[] {
+    let names: string[];
+    try {
+      names = [...this.env.getKeys({})].map(String);
+    } catch (err) {
+      throw new DataCorruptError(file.path, `its main database cannot be read (${(err as Error).message})`, err);
+    }
+    if (this.readOnly) return names; // a writer may commit between the meta check and this read
+    if (!file.namedDatabases.includes(names.length)) {
+      throw new DataCorruptError(file.path, `its main database lists ${names.length} databases where its meta pages count ${file.namedDatabases.join(' or ')}`);
+    }
+    const foreign = names.filter((n) => !BASE_DATABASES.includes(n) && !/^p\/\d+\/\d+$/.test(n));
+    if (foreign.length > 0) {
+      throw new DataCorruptError(file.path, `it holds databases Eddy does not create (${foreign.slice(0, 3).map((n) => JSON.stringify(n)).join(', ')}): not an Eddy data directory, or damaged`);
+    }
+    if (names.length > 0 && !names.includes('meta')) {
+      throw new DataCorruptError(file.path, `it holds ${names.length} databases but not Eddy's "meta" database`);
+    }
+    return names;
+  }
+
+  /**
    * Partition databases no topic refers to (a crash between creating a topic's databases and
    * committing its metadata, or between deleting a topic's metadata and dropping its databases)
    * are dropped when a writer opens the directory.
@@ -587,7 +661,14 @@ export class Storage implements PartitionHost {
   partitionSource(topic: string, partition: number): PartitionSource {
     const m = this.requireTopic(topic);
     this.partition(topic, partition); // validates the partition
-    return { path: this.dir, maxDbs: this.maxDbs, db: partitionDbName(m, partition), lz4: m.compression === 'lz4', where: `${topic}/${partition}` };
+    return {
+      path: this.dir,
+      maxDbs: this.maxDbs,
+      db: partitionDbName(m, partition),
+      lz4: m.compression === 'lz4',
+      where: `${topic}/${partition}`,
+      verify: this.limits.checksums !== false,
+    };
   }
 
   private openPartitionDb(m: TopicMeta, partition: number): Database<Uint8Array, number> {
