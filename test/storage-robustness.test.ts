@@ -200,3 +200,40 @@ test('a damaged meta page is refused; a writer never re-initialises a directory 
   t.is(store.partition('t', 1).records, 100, 'the refused opens changed nothing');
   await store.close();
 });
+
+test('batches written without checksums (older data) are still read; new batches get one', async (t) => {
+  const dir = tempDir(t);
+  let store = await openStorage(dir, { retentionCheckMs: 0, checksums: false });
+  await store.createTopic('t');
+  await store.append('t', 0, [{ value: 'old' }]);
+  await store.close();
+  store = await openStorage(dir, { retentionCheckMs: 0 });
+  await store.append('t', 0, [{ value: 'new' }]);
+  const [a, b] = store.readBatches('t', 0, 0);
+  t.is(a!.value[1]! & 2, 0, 'the old batch has no checksum');
+  t.is(b!.value[1]! & 2, 2, 'the new one has');
+  t.deepEqual((await collect(store.consume('t', 0).records())).map((r) => Buffer.from(r.value).toString()), ['old', 'new']);
+  t.deepEqual(store.check().damage, []);
+  await store.close();
+});
+
+test('eddy check: a clean directory passes; flipped bits are listed by topic, partition and offset, exit 1', async (t) => {
+  const dir = tempDir(t);
+  await filled(dir);
+  let r = eddy(dir, ['check']);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /checked .*: 1 topic, 2 partitions, 10 batches, 100 records, .*: no damage found\n$/);
+  flipBitAt(dir, 'MARK-00023');
+  flipBitAt(dir, 'MARK-00088', 0x01);
+  r = eddy(dir, ['check']);
+  t.is(r.code, 1);
+  t.regex(r.stdout, /^DAMAGED  topic "t" partition 1 offset 20: checksum mismatch.*\nDAMAGED  topic "t" partition 1 offset 80: checksum mismatch.*\nchecked .*: 2 damaged places found\n$/);
+  const json = JSON.parse(eddy(dir, ['check', '--json']).stdout) as { damage: { topic: string; partition: number; offset: number }[]; records: number };
+  t.deepEqual(json.damage.map((d) => [d.topic, d.partition, d.offset]), [['t', 1, 20], ['t', 1, 80]]);
+  // A truncated file: reported as damage of the file, still exit 1 and no signal.
+  truncateSync(join(dir, 'data.mdb'), 4096 * 3);
+  r = eddy(dir, ['check']);
+  t.is(r.signal, null);
+  t.is(r.code, 1);
+  t.regex(r.stdout, /^DAMAGED  .*data\.mdb is damaged: .*truncated/);
+});

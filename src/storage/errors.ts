@@ -198,6 +198,8 @@ export class CorruptBatchError extends EddyError {
   readonly topic: string;
   readonly partition: number;
   readonly offset: number;
+  /** What is wrong with the batch. */
+  readonly detail: string;
   constructor(where: string, key: number, detail: string) {
     const slash = where.lastIndexOf('/');
     const topic = slash < 0 ? where : where.slice(0, slash);
@@ -210,6 +212,7 @@ export class CorruptBatchError extends EddyError {
     this.topic = topic;
     this.partition = partition;
     this.offset = key;
+    this.detail = detail;
   }
 }
 
