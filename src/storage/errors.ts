@@ -104,6 +104,33 @@ export class StorageFullError extends EddyError {
   }
 }
 
+/**
+ * The disk holding the data directory is (nearly) full. Eddy keeps a reserve free so that
+ * deleting topics and retention can still commit: writes are refused before they would use it.
+ */
+export class DiskFullError extends EddyError {
+  readonly dir: string;
+  /** Bytes free on the file system. */
+  readonly free: number;
+  /** Bytes Eddy keeps free for deletes and retention. */
+  readonly reserve: number;
+  readonly requested: number;
+  constructor(dir: string, free: number, reserve: number, requested: number, cause?: unknown) {
+    super(
+      'EDDY_STORAGE_FULL',
+      `storage full: the disk holding ${dir} has ${free} bytes free, and writing ${requested} bytes would leave less than ` +
+        `the ${reserve} bytes Eddy keeps free so that deleting and retention keep working; free space ` +
+        `(eddy topic delete, a shorter --retention-time, or files elsewhere on that disk) or move the data directory; ` +
+        `nothing of this write was stored`,
+      cause === undefined ? undefined : { cause },
+    );
+    this.dir = dir;
+    this.free = free;
+    this.reserve = reserve;
+    this.requested = requested;
+  }
+}
+
 export class DataDirLockedError extends EddyError {
   readonly dir: string;
   readonly pid: number;

@@ -62,7 +62,10 @@ export interface PartitionHost {
   readonly durability: 'flush' | 'commit';
   readonly limits: EncodeLimits;
   readonly env: RootDatabase;
-  checkCapacity(bytes: number): void;
+  /** Refuses a write of `bytes` that does not fit; returns the disk space it holds until releaseCapacity. */
+  checkCapacity(bytes: number): number;
+  /** A write handed to checkCapacity settled (committed or failed). */
+  releaseCapacity(reserved: number): void;
   mapWriteError(err: unknown, bytes: number): Error;
   emitAppend(e: AppendEvent): void;
   /** A follower starts (+1) or stops (−1) waiting: keeps the process alive, starts file watching in readers. */
@@ -85,6 +88,8 @@ interface WriteGroup {
   values: Uint8Array[];
   alsoWrites: (() => void)[];
   bytes: number;
+  /** Disk space held for the group (checkCapacity), released when it settles. */
+  reserved: number;
   members: { result: AppendResult; resolve: (r: AppendResult) => void; reject: (e: unknown) => void }[];
   endOffset: number;
   endPosition: number;
@@ -315,8 +320,9 @@ export class PartitionLog {
     }
     let bytes = 0;
     for (const v of values) bytes += v.length;
-    this.host.checkCapacity(bytes);
-    const g = (this.group ??= { prev: this.issuedTail, keys: [], values: [], alsoWrites: [], bytes: 0, members: [], endOffset: 0, endPosition: 0 });
+    const reserved = this.host.checkCapacity(bytes);
+    const g = (this.group ??= { prev: this.issuedTail, keys: [], values: [], alsoWrites: [], bytes: 0, reserved: 0, members: [], endOffset: 0, endPosition: 0 });
+    g.reserved += reserved;
     const base = this.issuedNext;
     let offset = base;
     let position = this.issuedPosition;
@@ -365,6 +371,7 @@ export class PartitionLog {
     } catch (err) {
       const mapped = this.host.mapWriteError(err, g.bytes);
       this.failure ??= mapped;
+      this.host.releaseCapacity(g.reserved);
       for (const m of g.members) m.reject(mapped);
       this.settled();
       return;
@@ -382,6 +389,7 @@ export class PartitionLog {
       })
       .then(
         () => {
+          this.host.releaseCapacity(g.reserved);
           this.settled();
           for (const m of g.members) m.resolve(m.result);
           const first = g.members[0]!.result.baseOffset;
@@ -395,6 +403,7 @@ export class PartitionLog {
         (err) => {
           const mapped = err instanceof EddyError ? err : this.host.mapWriteError(err, g.bytes);
           this.failure ??= mapped;
+          this.host.releaseCapacity(g.reserved);
           this.settled();
           for (const m of g.members) m.reject(mapped);
         },
@@ -411,6 +420,7 @@ export class PartitionLog {
         // batch: they go back to waiting and are re-issued below.
         const g = this.group;
         this.group = null;
+        this.host.releaseCapacity(g.reserved);
         for (const m of g.members) m.reject(this.failure);
       }
       try {

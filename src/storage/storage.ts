@@ -1,5 +1,5 @@
 import { EventEmitter } from 'eventemitter3';
-import { existsSync, mkdirSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { existsSync, mkdirSync, statSync, statfsSync, watch, type FSWatcher } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
 import { open, type Database, type Key, type RootDatabase } from 'lmdb';
 import { EddyError } from '../errors.js';
@@ -8,6 +8,7 @@ import { checkPartition, type Damage } from './check.js';
 import { Consumer, type ConsumeOptions } from './consumer.js';
 import {
   DataCorruptError,
+  DiskFullError,
   InvalidArgumentError,
   ReadOnlyStorageError,
   StorageClosedError,
@@ -32,6 +33,15 @@ export const DEFAULT_MAX_BATCH_BYTES = 1 << 20;
 export const DEFAULT_MAX_PARTITIONS = 10_000;
 /** Eddy's own sub-databases (besides one per partition). */
 const BASE_DATABASES = ['meta', 'topics', 'offsets', 'streams', 'modules', 'module-bytes'];
+/**
+ * Disk space writes leave free, so that deleting topics and retention (which need new pages for
+ * LMDB's free list before anything is freed: about 8 bytes per freed 4 KiB page) and the writer
+ * lock can still be written on a full disk: 1 MiB plus 1/256 of the data file.
+ */
+const DISK_RESERVE_MIN = 1 << 20;
+const DISK_RESERVE_SHARE = 256;
+/** Free disk space is measured again at least after this many bytes were written. */
+const DISK_RECHECK_BYTES = 64 << 20;
 /** Named databases LMDB may hold beyond the partitions and BASE_DATABASES: room for later sub-databases. */
 const SPARE_DATABASES = 16;
 const FORMAT_VERSION = 1;
@@ -187,6 +197,10 @@ export class Storage implements PartitionHost {
   private watcher: FSWatcher | null = null;
   private watchPending = false;
   private usedEstimate: number | null = null;
+  /** Bytes that can be written before the disk's free space is measured again. */
+  private diskBudget = 0;
+  /** Disk space held by writes handed to LMDB and not settled yet (statfs does not see them). */
+  private pendingDisk = 0;
   private readonly background: Promise<unknown>[] = [];
 
   /** Use openStorage(). */
@@ -211,7 +225,13 @@ export class Storage implements PartitionHost {
       this.lock = null;
     } else {
       mkdirSync(this.dir, { recursive: true, mode: options.dirMode ?? 0o700 });
-      this.lock = acquireWriterLock(this.dir);
+      try {
+        this.lock = acquireWriterLock(this.dir);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+        const { free, reserve } = this.diskSpace();
+        throw new DiskFullError(this.dir, free, reserve, 0, err);
+      }
     }
     try {
       // Before LMDB maps the file: a truncated or damaged file is an error here, not a SIGBUS later.
@@ -227,6 +247,10 @@ export class Storage implements PartitionHost {
         readOnly: this.readOnly,
         // Commits resolve when visible; `flushed` (separate promise) when durable. See `durability`.
         separateFlushed: true,
+        // Each write group is an explicit ifVersion block; without event-turn batching lmdb-js
+        // creates no promise of its own per turn, which went unhandled (and ended the process) when
+        // a commit failed (disk full).
+        eventTurnBatching: false,
         // lmdb-js's mode for the files it creates (not in its typings).
         ...{ permissionsMode: options.fileMode ?? 0o600 },
       });
@@ -302,11 +326,13 @@ export class Storage implements PartitionHost {
     const meta: TopicMeta = { name, id, partitions, retentionMs, maxPartitionBytes, compression, createdAt: Date.now() };
     // Create the partition databases first, in one synchronous commit: a crash before the
     // metadata commit leaves only empty, unreferenced databases.
-    this.env.transactionSync(() => {
-      for (let p = 0; p < partitions; p++) this.openPartitionDb(meta, p);
+    await this.written(() => {
+      this.env.transactionSync(() => {
+        for (let p = 0; p < partitions; p++) this.openPartitionDb(meta, p);
+      });
+      this.meta.putSync('nextTopicId', id + 1);
+      return this.topicsDb.put(name, meta);
     });
-    this.meta.putSync('nextTopicId', id + 1);
-    await this.topicsDb.put(name, meta);
     await this.flushedIfDurable();
     this.topicCache.set(name, meta);
     this.events.emit('topic-created', meta);
@@ -398,13 +424,16 @@ export class Storage implements PartitionHost {
     await Promise.all(logs.map((l) => l.idle()));
     const offsetKeys: Key[] = [];
     for (const key of this.offsets.getKeys({})) if (Array.isArray(key) && key[1] === name) offsetKeys.push(key);
-    await this.env.batch(() => {
-      this.topicsDb.remove(name);
-      for (const k of offsetKeys) this.offsets.remove(k);
-    });
+    // Deleting uses no disk space beyond the reserve writes leave free (see checkDisk).
+    await this.written(() =>
+      this.env.batch(() => {
+        this.topicsDb.remove(name);
+        for (const k of offsetKeys) this.offsets.remove(k);
+      }),
+    );
     for (const log of logs) {
       this.logs.delete(logKey(name, log.partition));
-      await log.db.drop();
+      await this.written(() => log.db.drop());
     }
     await this.flushedIfDurable();
     this.usedEstimate = null;
@@ -455,7 +484,7 @@ export class Storage implements PartitionHost {
     if (!Number.isSafeInteger(offset) || offset < 0 || offset > log.nextOffset) {
       throw new InvalidArgumentError(`cannot commit offset ${offset} for ${topic}/${partition}: it must be between 0 and ${log.nextOffset} (the next offset)`);
     }
-    await this.offsets.put([consumer, topic, partition], { offset, committedAt: Date.now() });
+    await this.written(() => this.offsets.put([consumer, topic, partition], { offset, committedAt: Date.now() }));
     await this.flushedIfDurable();
   }
 
@@ -526,20 +555,87 @@ export class Storage implements PartitionHost {
   // -------------------------------------------------------------------------------------------
   // PartitionHost
 
-  checkCapacity(bytes: number): void {
-    if (this.mapSize === Infinity) return;
+  checkCapacity(bytes: number): number {
     const need = estimateBytesOnPages(bytes);
-    if (this.usedEstimate === null || this.usedEstimate + need > this.mapSize * 0.75) this.usedEstimate = this.measureUsed();
-    if (this.usedEstimate + need > this.mapSize) throw new StorageFullError(this.mapSize, this.usedEstimate, bytes);
-    this.usedEstimate += need;
+    if (this.mapSize !== Infinity) {
+      if (this.usedEstimate === null || this.usedEstimate + need > this.mapSize * 0.75) this.usedEstimate = this.measureUsed();
+      if (this.usedEstimate + need > this.mapSize) throw new StorageFullError(this.mapSize, this.usedEstimate, bytes);
+    }
+    this.checkDisk(bytes, need);
+    if (this.mapSize !== Infinity) this.usedEstimate! += need;
+    this.pendingDisk += need;
+    return need;
+  }
+
+  releaseCapacity(reserved: number): void {
+    this.pendingDisk = Math.max(0, this.pendingDisk - reserved);
+  }
+
+  /**
+   * Refuses a write that would leave less than the reserve free on the disk (counting the pages
+   * LMDB reuses inside its file before it grows it). Measured with statfs once the budget of the
+   * last measurement is used up, so a write rarely pays for it.
+   */
+  private checkDisk(bytes: number, need: number): void {
+    if (this.diskBudget >= need) {
+      this.diskBudget -= need;
+      return;
+    }
+    const { free, reserve } = this.diskSpace();
+    let room = free - reserve - this.pendingDisk;
+    if (room < need) {
+      // Only half of the pages free inside the file count: LMDB reuses a freed page only once no
+      // snapshot can see it, and grows the file meanwhile.
+      room += this.reusableBytes() / 2;
+      if (room < need) {
+        this.diskBudget = 0;
+        throw new DiskFullError(this.dir, free, reserve, bytes);
+      }
+    }
+    // Half the room until the next measurement: the closer to the reserve, the more often.
+    this.diskBudget = Math.min(room / 2, DISK_RECHECK_BYTES) - need;
+  }
+
+  /** Free bytes on the data directory's file system, and the reserve writes leave. */
+  private diskSpace(): { free: number; reserve: number } {
+    let free = Infinity;
+    let size = 0;
+    try {
+      const s = statfsSync(this.dir);
+      free = s.bavail * s.bsize;
+      size = statSync(join(this.dir, 'data.mdb')).size;
+    } catch {
+      /* not measurable here: LMDB's own error is mapped if the disk fills */
+    }
+    return { free, reserve: DISK_RESERVE_MIN + Math.ceil(size / DISK_RESERVE_SHARE) };
+  }
+
+  /** Pages inside data.mdb that no database uses (LMDB writes there before growing the file). */
+  private reusableBytes(): number {
+    try {
+      return Math.max(0, statSync(join(this.dir, 'data.mdb')).size - this.measureUsed());
+    } catch {
+      return 0;
+    }
   }
 
   mapWriteError(err: unknown, bytes: number): Error {
     if (err instanceof EddyError) return err;
-    const e = err as NodeJS.ErrnoException;
+    const e = err as NodeJS.ErrnoException & { commitError?: Promise<unknown> };
+    // lmdb-js rejects every write of a failed commit with "Commit failed" and rejects
+    // `commitError` later with LMDB's error: handled here, or it would end the process.
+    if (e?.commitError && typeof e.commitError.catch === 'function') e.commitError.catch(() => {});
     const msg = String(e?.message ?? err);
+    this.diskBudget = 0;
+    const { free, reserve } = this.diskSpace();
+    if (free < reserve + bytes && !/MDB_MAP_FULL/.test(msg)) {
+      // The disk filled (by this write or by another program): LMDB reports ENOSPC, or EIO
+      // ("Commit failed … Input/output error") when its page writes came up short.
+      return new DiskFullError(this.dir, free, reserve, bytes, err);
+    }
     if (e?.code === 'ENOSPC' || /MDB_MAP_FULL|ENOSPC|No space left/i.test(msg)) {
       this.usedEstimate = null;
+      if (this.mapSize === Infinity) return new DiskFullError(this.dir, free, reserve, bytes, err);
       let used = 0;
       try {
         used = statSync(join(this.dir, 'data.mdb')).size;
@@ -651,6 +747,15 @@ export class Storage implements PartitionHost {
       if (!m || live.has(Number(m[1]))) continue;
       const db = this.env.openDB({ name: name as string, encoding: 'binary' });
       if (db) this.background.push(db.drop().catch(() => {}));
+    }
+  }
+
+  /** Runs an LMDB write and awaits it; its failure (disk full, I/O error) becomes an EddyError. */
+  private async written<T>(write: () => T | Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (err) {
+      throw this.mapWriteError(err, 0);
     }
   }
 
