@@ -29,7 +29,7 @@ import { prng } from './lib/records.js';
  * Target: Eddy ≥ 0.9 of raw.
  */
 
-interface Case {
+export interface Case {
   recordBytes: number;
   records: number;
 }
@@ -41,7 +41,7 @@ const CASES: Case[] = [
 const ROUNDS = 9;
 const CONSUME_PASSES = 5;
 
-function makeRecords(c: Case, seed: number): ProduceRecord[] {
+export function makeRecords(c: Case, seed: number): ProduceRecord[] {
   const rnd = prng(seed);
   return Array.from({ length: c.records }, () => {
     const v = new Uint8Array(c.recordBytes);
@@ -50,13 +50,13 @@ function makeRecords(c: Case, seed: number): ProduceRecord[] {
   });
 }
 
-async function timed(f: () => Promise<unknown> | unknown): Promise<number> {
+export async function timed(f: () => Promise<unknown> | unknown): Promise<number> {
   const t0 = performance.now();
   await f();
   return performance.now() - t0;
 }
 
-interface Side {
+export interface Side {
   name: string;
   run: (round: number) => Promise<number>;
 }
@@ -66,7 +66,7 @@ interface Sample {
 }
 
 /** Runs the sides for ROUNDS rounds, rotating which goes first; returns per-side times (ms). */
-async function rounds(sides: Side[]): Promise<Sample[]> {
+export async function rounds(sides: Side[]): Promise<Sample[]> {
   const out = sides.map(() => ({ ms: [] as number[] }));
   for (let r = 0; r < ROUNDS; r++) {
     for (let k = 0; k < sides.length; k++) {
