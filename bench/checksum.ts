@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStorage, type Storage } from '../src/storage/index.js';
 import { median, spread, table, writeResult } from './lib/harness.js';
-import { makeRecords, rounds, timed, type Case } from './storage.js';
+import { RESULT_HEADER, makeRecords, readAll, rounds, timed, type Case } from './storage.js';
 
 /**
  * bench/checksum: what the per-batch CRC32C costs. The same records are produced into, and read
@@ -24,13 +24,12 @@ export async function runChecksumBench(): Promise<Record<string, unknown>> {
     await openStorage(dirs[1]!, { retentionCheckMs: 0, maxPartitions: 200, checksums: false }),
   ];
   const names = ['with CRC32C', 'without'];
-  const rows: (string | number)[][] = [['record size', 'op', 'side', 'best MB/s', 'best rec/s', 'ratio (best)', 'ratio (median)', 'spread']];
+  const rows = [RESULT_HEADER];
   const out: Record<string, unknown>[] = [];
-  let n = 0;
+  let topicCount = 0;
   try {
     for (const c of CASES) {
       const records = makeRecords(c, c.recordBytes);
-      const payload = c.records * c.recordBytes;
       for (const s of stores) {
         await s.createTopic('warm', { retentionMs: null, maxPartitionBytes: null });
         await s.producer('warm', { lingerMs: 0 }).sendAll(records);
@@ -40,7 +39,7 @@ export async function runChecksumBench(): Promise<Record<string, unknown>> {
         stores.map((store, i) => ({
           name: names[i]!,
           run: async () => {
-            const t = `t${n++}`;
+            const t = `t${topicCount++}`;
             await store.createTopic(t, { retentionMs: null, maxPartitionBytes: null });
             cleanup.push(() => store.deleteTopic(t));
             const p = store.producer(t, { lingerMs: 0 });
@@ -54,21 +53,7 @@ export async function runChecksumBench(): Promise<Record<string, unknown>> {
       const read = await rounds(
         stores.map((store, i) => ({
           name: names[i]!,
-          run: () =>
-            timed(() => {
-              const log = store.partition('warm', 0);
-              for (let p = 0; p < CONSUME_PASSES; p++) {
-                let pos = 0;
-                let count = 0;
-                for (;;) {
-                  const bs = log.readBatches(pos);
-                  if (bs.length === 0) break;
-                  for (const b of bs) count += b.count;
-                  pos = bs[bs.length - 1]!.lastOffset + 1;
-                }
-                if (count !== c.records) throw new Error(`read ${count} records, expected ${c.records}`);
-              }
-            }),
+          run: () => timed(() => readAll(store.partition('warm', 0), c.records, CONSUME_PASSES)),
         })),
       );
       const consumer = await rounds(
@@ -84,6 +69,7 @@ export async function runChecksumBench(): Promise<Record<string, unknown>> {
             }),
         })),
       );
+      const payload = c.records * c.recordBytes;
       for (const [op, side, samples, bytes] of [
         ['produce', 'producer', producer, payload],
         ['consume', 'readBatches', read, payload * CONSUME_PASSES],

@@ -224,22 +224,23 @@ export class ProduceTransformError extends EddyError {
 export class CorruptBatchError extends EddyError {
   readonly topic: string;
   readonly partition: number;
-  readonly offset: number;
-  /** What is wrong with the batch. */
-  readonly detail: string;
-  constructor(where: string, key: number, detail: string) {
+  constructor(
+    where: string,
+    /** Base offset of the damaged batch. */
+    readonly offset: number,
+    /** What is wrong with the batch. */
+    readonly detail: string,
+  ) {
     const slash = where.lastIndexOf('/');
     const topic = slash < 0 ? where : where.slice(0, slash);
     const partition = slash < 0 ? -1 : Number(where.slice(slash + 1));
     super(
       'EDDY_CORRUPT_BATCH',
-      `stored data is damaged: topic "${topic}" partition ${partition}, batch at offset ${key}: ${detail}; ` +
+      `stored data is damaged: topic "${topic}" partition ${partition}, batch at offset ${offset}: ${detail}; ` +
         `run \`eddy check\` to list every damaged batch, and restore the data directory from a backup`,
     );
     this.topic = topic;
     this.partition = partition;
-    this.offset = key;
-    this.detail = detail;
   }
 }
 
@@ -259,18 +260,18 @@ export class DataCorruptError extends EddyError {
 
 /** A topic would take the directory past the named databases LMDB was opened with (maxPartitions). */
 export class TooManyPartitionsError extends EddyError {
-  readonly requested: number;
-  readonly available: number;
-  readonly limit: number;
-  constructor(topic: string, requested: number, available: number, limit: number) {
+  constructor(
+    topic: string,
+    readonly requested: number,
+    /** Partitions this open can still create. */
+    readonly available: number,
+    readonly limit: number,
+  ) {
     super(
       'EDDY_TOO_MANY_PARTITIONS',
       `cannot create topic "${topic}" with ${requested} partition${requested === 1 ? '' : 's'}: this data directory has room for ${available} more ` +
         `(at most ${limit} partitions over all topics); delete topics, or open it with a higher limit, ` +
         `openStorage(dir, { maxPartitions: ${nextPow2(limit + requested)} }) (CLI: $EDDY_MAX_PARTITIONS); nothing was created`,
     );
-    this.requested = requested;
-    this.available = available;
-    this.limit = limit;
   }
 }
