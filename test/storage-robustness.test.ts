@@ -22,8 +22,8 @@ import { collect, tempDir, tempStorage } from './helpers/storage.js';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const bin = join(root, 'bin', 'eddy.js');
 
-function eddy(dataDir: string, args: string[], stdin = ''): { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [bin, '--data-dir', dataDir, ...args], { input: stdin, encoding: 'utf8', env: { ...process.env, EDDY_WORKERS: '1' } });
+function eddy(dataDir: string, args: string[], stdin = '', env: NodeJS.ProcessEnv = {}): { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [bin, '--data-dir', dataDir, ...args], { input: stdin, encoding: 'utf8', env: { ...process.env, EDDY_WORKERS: '1', ...env } });
   return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -97,6 +97,11 @@ test('a topic over the partition limit is refused before anything is written; th
   await t.throwsAsync(store.createTopic('c'), { instanceOf: TooManyPartitionsError });
   await store.deleteTopic('a');
   await store.close();
+  // The CLI's limit comes from $EDDY_MAX_PARTITIONS.
+  const r = eddy(dir, ['topic', 'create', 'c', '-p', '6'], '', { EDDY_MAX_PARTITIONS: '105' });
+  t.is(r.code, 1);
+  t.regex(r.stderr, /cannot create topic "c" with 6 partitions: this data directory has room for 5 more \(at most 105 partitions/);
+  t.is(eddy(dir, ['topic', 'create', 'c', '-p', '5'], '', { EDDY_MAX_PARTITIONS: '105' }).code, 0);
 });
 
 test('the data directory and its files are private to the owner whatever the umask; the modes are configurable', async (t) => {
