@@ -18,6 +18,7 @@ import {
   UnknownPartitionError,
   UnknownTopicError,
 } from './errors.js';
+import { guardCommitRejections } from './commit-rejections.js';
 import { inspectDataFile, type DataFileInfo } from './data-file.js';
 import { acquireWriterLock, type WriterLock } from './lock.js';
 import type { PartitionSource } from './partition-reader.js';
@@ -247,10 +248,6 @@ export class Storage implements PartitionHost {
         readOnly: this.readOnly,
         // Commits resolve when visible; `flushed` (separate promise) when durable. See `durability`.
         separateFlushed: true,
-        // Each write group is an explicit ifVersion block; without event-turn batching lmdb-js
-        // creates no promise of its own per turn, which went unhandled (and ended the process) when
-        // a commit failed (disk full).
-        eventTurnBatching: false,
         // lmdb-js's mode for the files it creates (not in its typings).
         ...{ permissionsMode: options.fileMode ?? 0o600 },
       });
@@ -290,6 +287,7 @@ export class Storage implements PartitionHost {
       throw err;
     }
     if (this.readOnly) openReaders.set(this.dir, (openReaders.get(this.dir) ?? 0) + 1);
+    else guardCommitRejections(1);
     const every = options.retentionCheckMs ?? 60_000;
     if (!this.readOnly && every > 0) {
       this.retentionTimer = setInterval(() => {
@@ -545,6 +543,7 @@ export class Storage implements PartitionHost {
       await this.env.close();
     } finally {
       this.lock?.release();
+      if (!this.readOnly) guardCommitRejections(-1);
     }
   }
 
