@@ -1,6 +1,9 @@
 import { EventEmitter } from 'eventemitter3';
 import { EddyError } from './errors.js';
-import { DerivedStream, deriveDefKey, deriveStateKey, type DeriveCheckpoint, type DeriveConfig } from './coordinator/derived.js';
+import {
+  DerivedStream, deriveDefKey, deriveFailureKey, deriveStateKey, ensureDeadLetterTopic, type DeriveCheckpoint, type DeriveConfig, type DeriveFailure,
+} from './coordinator/derived.js';
+import { checkDeriveName, checkNoCycle, deadLetterTopic } from './coordinator/derive-checks.js';
 import { WorkerPool, type PoolOptions } from './coordinator/pool.js';
 import { ModuleResolver } from './coordinator/resolve.js';
 import type { StreamMetrics, StreamState } from './coordinator/stream.js';
@@ -16,6 +19,8 @@ import type { ModuleRegistry } from './storage/registry.js';
 /** A transform as users write it: transforms.yaml's step (`with` or `params`). */
 export interface TransformInput {
   uses: string;
+  /** The module's wasm bytes, read by the caller: then `uses` only names it (nothing is looked up). */
+  wasm?: Uint8Array;
   with?: Record<string, string>;
   params?: Record<string, string>;
   lookback?: { last?: number; ageMs?: number } | null;
@@ -35,8 +40,13 @@ export interface EddyEvents {
   batch: [info: { stream: string; baseOffset: number; recordsOut: number }];
   /** A derived stream's distance to the end of its source partition after a commit. */
   lag: [info: { stream: string; partition: number; lag: number }];
-  /** A module error, timeout or stream failure. */
+  /**
+   * A module error, timeout or stream failure. A derived stream's failure that no listener hears
+   * is not lost: it goes out as a process warning (`EddyWarning`), and `listDerived()` shows it.
+   */
   error: [info: { stream: string; error: EddyError }];
+  /** A derived stream (policy skip) skipped a source record and kept it in its dead-letter topic. */
+  skip: [info: { stream: string; partition: number; offset: number; error: EddyError; deadLetterTopic: string }];
   state: [info: { stream: string; state: StreamState }];
   /** Metrics of every live stream, every `metricsIntervalMs` while someone listens. */
   metrics: [metrics: StreamMetricsEntry[]];
@@ -56,8 +66,15 @@ export interface ConsumeWithTransforms extends TransformedConsumeOptions {
 
 export interface DerivedInfo {
   config: DeriveConfig;
+  /** Running in this process: false once every partition stopped (or failed), or before it is started. */
   running: boolean;
-  partitions: { partition: number; offset: number; lag: number; written: number }[];
+  /** Policy skip: where skipped records are kept. */
+  deadLetterTopic: string | null;
+  /**
+   * Per source partition: next offset to process, lag, output records written, source records
+   * skipped (kept in the dead-letter topic), and why it stopped when it failed (until started again).
+   */
+  partitions: { partition: number; offset: number; lag: number; written: number; skipped: number; failure: DeriveFailure | null }[];
 }
 
 /**
@@ -126,7 +143,7 @@ export class Eddy extends EventEmitter<EddyEvents> {
       params: { ...(t.params ?? {}), ...(t.with ?? {}) },
       lookback: t.lookback ? { last: t.lookback.last ?? 0, ...(t.lookback.ageMs != null ? { ageMs: t.lookback.ageMs } : {}) } : null,
     }));
-    const modules = await Promise.all(steps.map((s) => this.resolver.resolve(s.uses)));
+    const modules = await Promise.all(transforms.map((t) => (t.wasm ? this.resolver.compileBytes(t.wasm, t.uses) : this.resolver.resolve(t.uses))));
     return { steps, modules };
   }
 
@@ -185,34 +202,53 @@ export class Eddy extends EventEmitter<EddyEvents> {
     };
   }
 
-  /** Saves a derived stream's definition (run by `startDerived` / `eddy run`). */
+  /**
+   * Saves a derived stream's definition (run by `startDerived` / `eddy run`). Refused when the
+   * name is not a valid resource name or the stream would feed its own source (directly or
+   * through other derived streams). Policy skip creates the dead-letter topic if needed.
+   */
   async createDerived(config: DeriveConfig): Promise<void> {
+    this.checkDerived(config);
     if (this.storage.streams.get(deriveDefKey(config.name))) {
       throw new EddyError('EDDY_DERIVE_EXISTS', `derived stream ${config.name} already exists; delete it first with \`eddy derive delete ${config.name}\``);
     }
     this.storage.describeTopic(config.source);
     this.storage.describeTopic(config.target);
     await this.resolveTransforms(config.transforms);
+    await ensureDeadLetterTopic(this.storage, config);
     await this.storage.streams.put(deriveDefKey(config.name), config);
   }
 
-  listDerived(): DerivedInfo[] {
-    const out: DerivedInfo[] = [];
+  private savedDerived(): DeriveConfig[] {
+    const out: DeriveConfig[] = [];
     for (const { key, value } of this.storage.streams.getRange({ start: ['derive'], end: ['derive', '\uffff'] })) {
-      if (!Array.isArray(key) || key[0] !== 'derive') continue;
-      const config = value as DeriveConfig;
+      if (Array.isArray(key) && key[0] === 'derive') out.push(value as DeriveConfig);
+    }
+    return out;
+  }
+
+  /** Name and cycle checks, against the saved streams and those running in this process. */
+  private checkDerived(config: DeriveConfig, check = { name: true }): void {
+    if (check.name) checkDeriveName(config);
+    const others = new Map(this.savedDerived().map((c) => [c.name, c]));
+    for (const d of this.derived.values()) others.set(d.config.name, d.config);
+    checkNoCycle(config, [...others.values()]);
+  }
+
+  listDerived(): DerivedInfo[] {
+    return this.savedDerived().map((config) => {
       let partitions: DerivedInfo['partitions'] = [];
       try {
         const n = this.storage.describeTopic(config.source).partitions;
         partitions = Array.from({ length: n }, (_, p) => {
           const c = this.storage.streams.get(deriveStateKey(config.name, p)) as DeriveCheckpoint | undefined;
+          const failure = (this.storage.streams.get(deriveFailureKey(config.name, p)) as DeriveFailure | undefined) ?? null;
           const offset = c?.offset ?? 0;
-          return { partition: p, offset, lag: Math.max(0, this.storage.partition(config.source, p).nextOffset - offset), written: c?.written ?? 0 };
+          return { partition: p, offset, lag: Math.max(0, this.storage.partition(config.source, p).nextOffset - offset), written: c?.written ?? 0, skipped: c?.skipped ?? 0, failure };
         });
       } catch { /* source deleted: no partitions to report */ }
-      out.push({ config, running: this.derived.has(config.name), partitions });
-    }
-    return out;
+      return { config, running: this.derived.get(config.name)?.running ?? false, deadLetterTopic: deadLetterTopic(config), partitions };
+    });
   }
 
   async deleteDerived(name: string): Promise<void> {
@@ -221,7 +257,9 @@ export class Eddy extends EventEmitter<EddyEvents> {
     await this.stopDerived(name);
     await this.storage.env.batch(() => {
       void this.storage.streams.remove(deriveDefKey(name));
-      for (const { key } of this.storage.streams.getRange({ start: ['derive-state', name], end: ['derive-state', name, Number.MAX_SAFE_INTEGER] })) void this.storage.streams.remove(key);
+      for (const kind of ['derive-state', 'derive-failure']) {
+        for (const { key } of this.storage.streams.getRange({ start: [kind, name], end: [kind, name, Number.MAX_SAFE_INTEGER] })) void this.storage.streams.remove(key);
+      }
     });
   }
 
@@ -230,15 +268,27 @@ export class Eddy extends EventEmitter<EddyEvents> {
     const config = typeof nameOrConfig === 'string' ? (this.storage.streams.get(deriveDefKey(nameOrConfig)) as DeriveConfig | undefined) : nameOrConfig;
     if (!config) throw new EddyError('EDDY_DERIVE_UNKNOWN', `no derived stream named ${String(nameOrConfig)}; create it with \`eddy derive create\``);
     if (this.derived.has(config.name)) return this.derived.get(config.name)!;
+    // A saved stream was checked when created; its cycle check runs again, as others may have come since.
+    this.checkDerived(config, { name: typeof nameOrConfig !== 'string' });
     const d = new DerivedStream(config, this.storage, this.pool, this.resolver);
     const stream = (p: number) => `${config.name}/${p}`;
     d.on('batch', (b) => this.emit('batch', { stream: stream(b.partition), baseOffset: b.sourceOffset, recordsOut: b.recordsOut }));
     d.on('lag', (l) => this.emit('lag', { stream: stream(l.partition), partition: l.partition, lag: l.lag }));
-    d.on('error', (error, p) => this.emit('error', { stream: stream(p), error }));
+    d.on('error', (error, p) => this.derivedError({ stream: stream(p), error }));
+    d.on('skip', (s) => this.emit('skip', { stream: stream(s.partition), ...s }));
     d.on('state', (state, p) => this.emit('state', { stream: stream(p), state }));
     this.derived.set(config.name, d);
     await d.start();
     return d;
+  }
+
+  /** As Node's emitter never drops an unheard 'error', a derived stream's failure with no listener becomes a process warning. */
+  private derivedError(info: { stream: string; error: EddyError }): void {
+    if (this.listenerCount('error') > 0) {
+      this.emit('error', info);
+      return;
+    }
+    process.emitWarning(`derived stream ${info.stream} stopped: ${info.error.message}`, { type: 'EddyWarning', code: info.error.code });
   }
 
   async stopDerived(name: string): Promise<void> {

@@ -1,9 +1,7 @@
-import test, { type ExecutionContext } from 'ava';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import test from 'ava';
+import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { read, setup, until } from './helpers/cli-process.js';
 import { wasmPath } from './helpers/wasm.js';
 
 /**
@@ -11,47 +9,6 @@ import { wasmPath } from './helpers/wasm.js';
  * `eddy run`) holds it, `eddy produce` from another process goes through that writer's socket;
  * when the writer is gone (even killed), `eddy produce` writes by itself again.
  */
-
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const bin = join(root, 'bin', 'eddy.js');
-
-function setup(t: ExecutionContext) {
-  const work = mkdtempSync(join(tmpdir(), 'eddy-writer-'));
-  const data = join(work, 'data');
-  const env = { ...process.env, EDDY_DATA_DIR: data, EDDY_WORKERS: '1' };
-  const start = (args: string[], stdin = '', cwd = work): { child: ChildProcess; out: () => string; err: () => string; exited: Promise<number> } => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
-    t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
-    let out = '';
-    let err = '';
-    child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
-    child.stderr!.on('data', (c: Buffer) => { err += c.toString(); });
-    const exited = new Promise<number>((res) => child.on('close', (code, signal) => res(code ?? (signal === 'SIGKILL' ? -9 : -1))));
-    child.stdin!.end(stdin);
-    return { child, out: () => out, err: () => err, exited };
-  };
-  const eddy = async (args: string[], stdin = '', cwd = work) => {
-    const p = start(args, stdin, cwd);
-    const code = await p.exited;
-    return { code, stdout: p.out(), stderr: p.err() };
-  };
-  const ok = async (args: string[], stdin = '', cwd = work) => {
-    const r = await eddy(args, stdin, cwd);
-    if (r.code !== 0) throw new Error(`eddy ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
-    return r.stdout;
-  };
-  return { work, data, start, eddy, ok };
-}
-
-async function until(cond: () => boolean, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-const read = (f: string) => (existsSync(f) ? readFileSync(f, 'utf8') : '');
 
 test('produce goes through a running connector\'s process, a read-only consumer follows it and stops on SIGINT; transforms are anchored at the producer\'s directory; errors come back worded for the CLI', async (t) => {
   t.timeout(60_000);

@@ -112,7 +112,7 @@ test('the quickstart story through the real CLI', async (t) => {
   t.is(await run.exited, 0, run.err());
   t.regex(run.err(), /^eddy run: shout \(fruit → loud-fruit\); Ctrl-C stops\n/);
   t.regex(run.err(), /eddy run stopped \(shout wrote 5 records\)\n$/);
-  t.regex(await ok(['derive', 'list']), /\n  shout +fruit +loud-fruit +keep-a \| map-uppercase\.wasm +stop +7 +5 +0\n$/);
+  t.regex(await ok(['derive', 'list']), /\n  shout +fruit +loud-fruit +keep-a \| map-uppercase\.wasm +stop +7 +5 +0 +0 +ok\n$/);
 
   // An http source connector polling a local server into a topic it creates.
   let n = 0;

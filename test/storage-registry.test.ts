@@ -55,7 +55,7 @@ test('invalid modules are refused with the engine reason and nothing is stored',
   const noCopy = await t.throwsAsync(store.modules.register('nocopy', smartModule({ copyRecords: false, body: '(i32.const 0)' })), { instanceOf: InvalidModuleError });
   t.regex(noCopy!.message, /copy_records/);
   const missing = join(dir, 'missing.wasm');
-  await t.throwsAsync(store.modules.register('file', missing), { instanceOf: InvalidModuleError, message: /cannot read .*missing\.wasm \(ENOENT\)/ });
+  await t.throwsAsync(store.modules.register('file', missing), { instanceOf: InvalidModuleError, message: /cannot read .*missing\.wasm: no such file \(ENOENT\)/ });
   t.deepEqual(store.modules.list().map((m) => m.name), ['ok']);
   // Names already taken, bad names.
   await t.throwsAsync(store.modules.register('ok', smartModule({})), { instanceOf: ModuleExistsError });

@@ -239,6 +239,20 @@ transforms:
   t.deepEqual(plain(steps[0]!.params), { rules: '{"a":["x"],"b":1}', name: 'hello', again: 'hello' });
 });
 
+test('aliases may not expand the document past the limit, and collections may not nest without end', (t) => {
+  // Within the limit: 100 copies of a 50-item list are 5,000 nodes.
+  const list = `[${Array.from({ length: 50 }, (_, i) => i).join(', ')}]`;
+  const fine = parseTransformsYaml(`l: &l ${list}\ntransforms:\n  - uses: m\n    with:\n      p: [${Array(100).fill('*l').join(', ')}]\n`);
+  t.is(JSON.parse(fine[0]!.params.p!).length, 100);
+  // Past it: each level holds nine aliases of the level below (9^6 nodes).
+  const levels = ['a0: &a0 [x, x, x, x, x, x, x, x, x]'];
+  for (let i = 1; i < 7; i++) levels.push(`a${i}: &a${i} [${Array(9).fill(`*a${i - 1}`).join(', ')}]`);
+  const bomb = yamlError(t, `${levels.join('\n')}\ntransforms:\n  - uses: m\n    with:\n      p: *a6\n`);
+  t.regex(bomb.message, /^t\.yaml: aliases \(\*name\) expand the document by more than 10000 nodes/);
+  const deep = yamlError(t, `transforms:\n  - uses: m\n    with:\n      p: ${'['.repeat(100)}${']'.repeat(100)}\n`);
+  t.regex(deep.message, /^t\.yaml:4: collections nested more than 64 deep/);
+});
+
 test('merge keys are not special in YAML 1.2', (t) => {
   const [step] = parseTransformsYaml(`transforms:
   - uses: m

@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -10,6 +10,7 @@ import type { StreamStep } from '../coordinator/stream.js';
 import { DurationError, parseDuration } from '../smartmodule/duration.js';
 import { loadModule } from '../smartmodule/index.js';
 import { readTransformsFile } from '../smartmodule/transforms.js';
+import { MAX_CONFIG_BYTES, readUserFile, UserFileError } from '../user-file.js';
 import { isTTY, parseIntOption } from './common.js';
 import { UsageError, type CliContext, type CliIO } from './format.js';
 import { parseParams, resolveUses } from './test-command.js';
@@ -130,9 +131,10 @@ export async function runBenchCommand(o: BenchCommandOptions, cmd: Command, io: 
   if (spec.kind === 'template' && spec.template.startsWith('@')) {
     const path = resolve(io.cwd, spec.template.slice(1));
     try {
-      spec = { ...spec, template: (await readFile(path, 'utf8')).trim() };
-    } catch {
-      throw new UsageError(`--json-template ${spec.template}: cannot read ${path}`);
+      spec = { ...spec, template: (await readUserFile(path, MAX_CONFIG_BYTES)).toString('utf8').trim() };
+    } catch (err) {
+      if (!(err instanceof UserFileError)) throw err;
+      throw new UsageError(`--json-template ${spec.template}: ${err.message}`);
     }
   }
   if (spec.kind === 'file') spec = { ...spec, path: resolve(io.cwd, spec.path) };

@@ -1,9 +1,12 @@
 import { basename, dirname, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import type { DeriveConfig } from '../coordinator/derived.js';
+import { deadLetterTopic } from '../coordinator/derive-checks.js';
 import type { DerivedInfo } from '../eddy.js';
 import { parseTransformSteps, readTransformsFile, type TransformStep } from '../smartmodule/transforms.js';
 import { anchorUses } from '../connectors/transforms.js';
+import { EddyError } from '../errors.js';
+import { cliMessage } from './errors.js';
 import { UsageError, type CliContext, type CliIO } from './format.js';
 import { openForRead, openForWrite, outputFormat, printJson, withEddy } from './common.js';
 import { formatCount, formatTable, parseDurationOption } from './units.js';
@@ -20,6 +23,7 @@ export interface DeriveCreateOptions {
   transform?: string[];
   policy?: string;
   timeout?: string;
+  deadLetterTopic?: string;
 }
 
 /** Reads the chain of a `derive create` command line, with `.wasm` paths made absolute (`eddy run` may start elsewhere). */
@@ -43,22 +47,29 @@ async function chainOf(o: DeriveCreateOptions, io: CliIO, registry: { info(name:
   return anchorUses(registry, steps, base);
 }
 
-/** `eddy derive list`'s table. */
+/** `eddy derive list`'s table, then one line per stopped partition with why it stopped. */
 export function formatDerivedTable(list: readonly DerivedInfo[]): string {
   if (list.length === 0) return 'No derived streams found\n';
-  return formatTable(
-    ['NAME', 'SOURCE', 'TARGET', 'TRANSFORMS', 'POLICY', 'PROCESSED', 'WRITTEN', 'LAG'],
+  const sum = (d: DerivedInfo, f: (p: DerivedInfo['partitions'][number]) => number) => formatCount(d.partitions.reduce((s, p) => s + f(p), 0));
+  const table = formatTable(
+    ['NAME', 'SOURCE', 'TARGET', 'TRANSFORMS', 'POLICY', 'PROCESSED', 'WRITTEN', 'SKIPPED', 'LAG', 'STATUS'],
     list.map((d) => [
       d.config.name,
       d.config.source,
       d.config.target,
       d.config.transforms.map((t) => (t.uses.includes('/') && t.uses.endsWith('.wasm') ? basename(t.uses) : t.uses)).join(' | '),
-      d.config.policy ?? 'stop',
-      formatCount(d.partitions.reduce((s, p) => s + p.offset, 0)),
-      formatCount(d.partitions.reduce((s, p) => s + p.written, 0)),
-      formatCount(d.partitions.reduce((s, p) => s + p.lag, 0)),
+      d.deadLetterTopic === null ? 'stop' : `skip → ${d.deadLetterTopic}`,
+      sum(d, (p) => p.offset),
+      sum(d, (p) => p.written),
+      sum(d, (p) => p.skipped),
+      sum(d, (p) => p.lag),
+      d.partitions.some((p) => p.failure) ? 'failed' : d.running ? 'running' : 'ok',
     ]),
   );
+  const failures = list.flatMap((d) => d.partitions.flatMap((p) => (p.failure
+    ? [`  ${d.config.name}/${p.partition} stopped at source offset ${p.failure.offset}: ${p.failure.code}: ${cliMessage(new EddyError(p.failure.code, p.failure.message)).split('\n')[0]}\n`]
+    : [])));
+  return table + failures.join('');
 }
 
 export function registerDeriveCommand(program: Command, ctx: CliContext): void {
@@ -81,23 +92,30 @@ export function registerDeriveCommand(program: Command, ctx: CliContext): void {
     .requiredOption('--target <topic>', 'topic to write')
     .option('--transforms-file <path>', 'the chain, as a transforms.yaml (uses: registered names or .wasm paths relative to it)')
     .addOption(new Option('--transform <json>', 'one chain step as JSON (repeatable)').argParser(pushInline))
-    .addOption(new Option('--policy <policy>', 'what a SmartModule error does: stop (the partition stops at the failing record) or skip (it is reported and left out)').choices(['stop', 'skip']).default('stop'))
+    .addOption(new Option('--policy <policy>', 'what a SmartModule error does: stop (the partition stops at the failing record) or skip (the record is counted, reported and kept in the dead-letter topic)').choices(['stop', 'skip']).default('stop'))
     .option('--timeout <duration>', 'per-batch deadline, e.g. 5s (default 5s)')
+    .option('--dead-letter-topic <topic>', 'with --policy skip: the topic that keeps the skipped records (default <name>-dlq, created if missing)')
     .action(async (name: string, o: DeriveCreateOptions, cmd: Command) => {
       const io = ctx.io();
       await withEddy(await openForWrite(cmd, io), async (eddy) => {
         const transforms = await chainOf({ ...o, transform: inline }, io, eddy.modules);
         const config: DeriveConfig = { name, source: o.source, target: o.target, transforms };
         if (o.policy === 'skip') config.policy = 'skip';
+        if (o.deadLetterTopic !== undefined) {
+          if (o.policy !== 'skip') throw new UsageError('--dead-letter-topic keeps the records --policy skip skips: give --policy skip too');
+          config.deadLetterTopic = o.deadLetterTopic;
+        }
         if (o.timeout !== undefined) config.deadlineMs = parseDurationOption(o.timeout, '--timeout');
         await eddy.createDerived(config);
-        io.stdout.write(`derived stream "${name}" created: ${o.source} → ${transforms.length} SmartModule${transforms.length === 1 ? '' : 's'} → ${o.target}; start it with \`eddy run\`\n`);
+        const dlqTopic = deadLetterTopic(config);
+        const dlq = dlqTopic === null ? '' : `; skipped records go to ${dlqTopic}`;
+        io.stdout.write(`derived stream "${name}" created: ${o.source} → ${transforms.length} SmartModule${transforms.length === 1 ? '' : 's'} → ${o.target}${dlq}; start it with \`eddy run\`\n`);
       });
     });
 
   derive
     .command('list')
-    .description('List derived streams with their progress (records processed, written, lag behind the source).')
+    .description('List derived streams with their progress (source records processed, records written, records skipped into the dead-letter topic, lag behind the source) and, for a stopped partition, why it stopped.')
     .addOption(new Option('-O, --output <type>', 'output format: table or json'))
     .option('--json', 'print JSON (same as -O json)')
     .action(async (o: { output?: string; json?: boolean }, cmd: Command) => {
@@ -111,6 +129,7 @@ export function registerDeriveCommand(program: Command, ctx: CliContext): void {
           target: d.config.target,
           transforms: d.config.transforms,
           policy: d.config.policy ?? 'stop',
+          deadLetterTopic: d.deadLetterTopic,
           partitions: d.partitions,
         })));
       } else {
@@ -120,7 +139,7 @@ export function registerDeriveCommand(program: Command, ctx: CliContext): void {
 
   derive
     .command('delete <names...>')
-    .description('Delete derived streams and their saved progress (their target topics stay).')
+    .description('Delete derived streams and their saved progress (their target and dead-letter topics stay).')
     .action(async (names: string[], _o: unknown, cmd: Command) => {
       const io = ctx.io();
       await withEddy(await openForWrite(cmd, io), async (eddy) => {

@@ -41,6 +41,7 @@ export function cliMessage(err: EddyError): string {
         `or use another directory with --data-dir; if that process is gone, remove ${String(e['dir'])}/eddy.lock`;
     }
     case 'EDDY_RECORD_TOO_LARGE':
+    case 'EDDY_DERIVE_COMMIT':
       return err.message.replace(/raise it with openStorage\(dir, \{ maxRecordBytes: (\d+) \}\) \(CLI: --max-record-bytes\)/, 'raise the limit with --max-record-bytes $1');
     case 'EDDY_SM_RUNTIME':
       return err instanceof SmartModuleRuntimeError ? runtimeErrorText(err) : err.message;

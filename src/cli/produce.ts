@@ -10,8 +10,7 @@ import type { ProducerOptions, ProducerRecord } from '../storage/producer.js';
 import { anchorUses, toTransformInputs } from '../connectors/transforms.js';
 import { UsageError, type CliContext, type CliIO } from './format.js';
 import { dataDir, isTTY, openForWrite, parseIntOption } from './common.js';
-import { RemoteProducer } from './writer-socket.js';
-import { DataDirLockedError } from '../storage/errors.js';
+import { RemoteProducer } from './remote-producer.js';
 import { cliMessage } from './errors.js';
 import { Progress } from './progress.js';
 import { parseParams } from './test-command.js';
@@ -148,16 +147,12 @@ interface ProduceTarget {
  */
 async function openTarget(topic: string, plan: ProducePlan, cmd: Command, io: CliIO): Promise<{ target: ProduceTarget; eddy: Eddy | null }> {
   const { steps, baseDir } = await producerSteps(plan, io);
-  let eddy: Eddy;
-  try {
-    eddy = await openForWrite(cmd, io);
-  } catch (err) {
-    if (!(err instanceof DataDirLockedError)) throw err;
-    const session = { topic, steps, baseDir, options: plan.producer, ...(plan.partition !== undefined ? { partition: plan.partition } : {}) };
-    const remote = await RemoteProducer.connect(dataDir(cmd, io), session);
-    if (!remote) throw err;
-    return { target: remote, eddy: null };
-  }
+  const session = { topic, steps, baseDir, options: plan.producer, ...(plan.partition !== undefined ? { partition: plan.partition } : {}) };
+  const opened = await RemoteProducer.openOrJoin(() => openForWrite(cmd, io), dataDir(cmd, io), session, {
+    onWait: (err, ms) => io.stderr.write(`waiting up to ${ms / 1000}s for process ${err.pid} (${err.holder.command || 'unknown command'}), which holds the data directory, to serve produce or let go\n`),
+  });
+  if ('remote' in opened) return { target: opened.remote, eddy: null };
+  const eddy = opened.local;
   try {
     const n = eddy.describeTopic(topic).partitions;
     if (plan.partition !== undefined && plan.partition >= n) {

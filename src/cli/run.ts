@@ -6,7 +6,7 @@ import { EddyError } from '../errors.js';
 import { readConnectorConfig, startConnector, type ConnectorConfig, type RunningConnector } from '../connectors/index.js';
 import { UsageError, type CliContext, type CliIO } from './format.js';
 import { dataDir, interruptSignal, isTTY, openForWrite } from './common.js';
-import { serveWrites } from './writer-socket.js';
+import { groupId, serveWrites } from './writer-socket.js';
 import { cliMessage } from './errors.js';
 import { formatCount, parseDurationOption } from './units.js';
 
@@ -22,6 +22,7 @@ export interface RunOptions {
   connector?: string[];
   only?: string[];
   statusInterval?: string;
+  socketGroup?: string;
 }
 
 /** Where `eddy run` and `eddy connector run` print: a status line redrawn in place on a terminal, plain lines otherwise. */
@@ -75,6 +76,7 @@ export async function runDaemon(o: RunOptions, cmd: Command, io: CliIO): Promise
   const names = new Set(connectorConfigs.map((c) => c.name));
   if (names.size < connectorConfigs.length) throw new UsageError('two --connector configs have the same meta.name: give each connector its own name');
   const tty = isTTY(io.stderr);
+  const socketGroup = o.socketGroup === undefined ? undefined : groupId(o.socketGroup);
   const intervalMs = o.statusInterval !== undefined ? parseDurationOption(o.statusInterval, '--status-interval') : tty ? 1000 : 5000;
 
   const interrupt = interruptSignal(io);
@@ -94,7 +96,7 @@ export async function runDaemon(o: RunOptions, cmd: Command, io: CliIO): Promise
     eddy = await openForWrite(cmd, io);
     const e = eddy;
     // `eddy produce` in another terminal writes through this process while it holds the directory.
-    served = await serveWrites(e, dataDir(cmd, io));
+    served = await serveWrites(e, dataDir(cmd, io), socketGroup === undefined ? {} : { group: socketGroup });
     let saved = e.listDerived().map((d) => d.config);
     if (o.only && o.only.length > 0) {
       const unknown = o.only.filter((n) => !saved.some((c) => c.name === n));
@@ -108,6 +110,15 @@ export async function runDaemon(o: RunOptions, cmd: Command, io: CliIO): Promise
     e.on('error', ({ stream, error }) => {
       errors++;
       out.line(`error: ${stream}: ${describeError(error)}`);
+    });
+    // Every skipped record is counted; one line per error (a dropped batch skips many records at once).
+    let skips = 0;
+    let lastSkip: EddyError | null = null;
+    e.on('skip', ({ stream, offset, error, deadLetterTopic }) => {
+      skips++;
+      if (error === lastSkip) return;
+      lastSkip = error;
+      out.line(`skipped: ${stream} offset ${offset}, kept in ${deadLetterTopic}: ${describeError(error).split('\n')[0]}`);
     });
     for (const c of saved) {
       try {
@@ -159,6 +170,7 @@ export async function runDaemon(o: RunOptions, cmd: Command, io: CliIO): Promise
         `eddy run: ${formatCount(rate)} records/s`,
         ...(lag.length ? [`lag ${lag.join(', ')}`] : []),
         ...(conns.length ? [`connectors ${conns.join(', ')}`] : []),
+        ...(skips > 0 ? [`${formatCount(skips)} skipped`] : []),
         `${errors} error${errors === 1 ? '' : 's'}`,
       ].join(' · ');
     };
@@ -175,8 +187,11 @@ export async function runDaemon(o: RunOptions, cmd: Command, io: CliIO): Promise
     const final = status();
     await Promise.all(connectors.map((c) => c.done.catch(() => {})));
     for (const name of derived.keys()) await e.stopDerived(name);
-    const written = e.listDerived().filter((d) => derived.has(d.config.name))
-      .map((d) => `${d.config.name} wrote ${formatCount(d.partitions.reduce((s, p) => s + p.written, 0))} records`);
+    const written = e.listDerived().filter((d) => derived.has(d.config.name)).map((d) => {
+      const skipped = d.partitions.reduce((s, p) => s + p.skipped, 0);
+      return `${d.config.name} wrote ${formatCount(d.partitions.reduce((s, p) => s + p.written, 0))} records` +
+        (d.deadLetterTopic !== null ? `, skipped ${formatCount(skipped)} into ${d.deadLetterTopic}` : '');
+    });
     const moved = connectors.map((c) => `${c.config.name} ${c.config.direction === 'source' ? 'produced' : 'delivered'} ${formatCount(c.stats.records)} records`);
     out.finish(final);
     out.line(`eddy run stopped (${[...written, ...moved].join('; ')})`);
@@ -210,6 +225,7 @@ export function registerRunCommand(program: Command, ctx: CliContext): void {
     .option('--connector <config>', 'also run this connector config (repeatable)', collect)
     .option('--only <name>', 'run only this derived stream (repeatable)', collect)
     .option('--status-interval <duration>', 'how often the status line updates (default 1s on a terminal, else 5s and only when it changed)')
+    .option('--socket-group <group>', 'let this group produce through the daemon too (its socket becomes mode 0660; default 0600, this user only)')
     .action(async (o: RunOptions, cmd: Command) => {
       ctx.done(await runDaemon(o, cmd, ctx.io()));
     });

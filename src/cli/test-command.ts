@@ -1,10 +1,10 @@
-import { readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { decodeRecords, encodeRecords, type RecordInput } from '../protocol/index.js';
 import { DurationError, parseDuration } from '../smartmodule/duration.js';
 import { Chain, loadModule, SmartModuleInitError, type ChainStep, type Lookback, type ModuleLogger, type SmartModule } from '../smartmodule/index.js';
 import { parseTransformSteps, readTransformsFile, type TransformStep } from '../smartmodule/transforms.js';
+import { isRegularFile, MAX_INPUT_BYTES, readUserFile, UserFileError } from '../user-file.js';
 import { formatRecordLine, formatRuntimeError, NonUtf8ValueError, UsageError, utf8OrNull, type CliContext, type CliIO } from './format.js';
 
 /**
@@ -207,9 +207,10 @@ export async function readInputRecords(plan: TestPlan, io: CliIO): Promise<Recor
     const path = here(io, input.path);
     let bytes: Uint8Array;
     try {
-      bytes = await readFile(path);
+      bytes = await readUserFile(path, MAX_INPUT_BYTES);
     } catch (err) {
-      throw new UsageError(`--file ${input.path}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      if (!(err instanceof UserFileError)) throw err;
+      throw new UsageError(`--file ${input.path}: ${err.detail}`);
     }
     if (input.raw) {
       values = [bytes];
@@ -229,14 +230,6 @@ function here(io: CliIO, path: string): string {
   return io.cwd === process.cwd() ? path : resolve(io.cwd, path);
 }
 
-async function isFile(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isFile();
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Finds the `.wasm` a step's `uses` names: a path relative to `baseDir` (the transforms file's
  * directory, or the current directory for inline steps), tried as given and with `.wasm` added.
@@ -244,7 +237,7 @@ async function isFile(path: string): Promise<boolean> {
 export async function resolveUses(uses: string, baseDir: string, where: string): Promise<string> {
   const base = isAbsolute(uses) ? uses : resolve(baseDir, uses);
   const candidates = base.endsWith('.wasm') ? [base] : [base, `${base}.wasm`];
-  for (const c of candidates) if (await isFile(c)) return c;
+  for (const c of candidates) if (await isRegularFile(c)) return c;
   throw new UsageError(
     `${where}: module ${JSON.stringify(uses)} not found (looked for ${candidates.join(' and ')}); ` +
       'eddy test reads each `uses` as a .wasm file path relative to the transforms file',

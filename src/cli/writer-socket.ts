@@ -1,59 +1,55 @@
-import { existsSync, unlinkSync } from 'node:fs';
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { chmodSync, chownSync, existsSync, readFileSync, unlinkSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { pack, unpack } from 'msgpackr';
-import type { Eddy } from '../eddy.js';
+import type { Eddy, TransformInput } from '../eddy.js';
 import { EddyError } from '../errors.js';
-import type { TransformStep } from '../smartmodule/transforms.js';
-import type { Producer, ProducerOptions, ProducerRecord } from '../storage/producer.js';
-import { anchorUses, toTransformInputs } from '../connectors/transforms.js';
+import { moduleName } from '../smartmodule/module.js';
+import type { Producer, ProducerRecord } from '../storage/producer.js';
+import { UnknownModuleError } from '../coordinator/resolve.js';
 import { cliMessage } from './errors.js';
+import { UsageError } from './format.js';
+import { decodeRequest, encodeFrame, FrameReader, MAX_FRAME_BYTES, WriterProtocolError, type OpenRequest, type Reply, type Request } from './writer-protocol.js';
 
 /**
  * One process writes a data directory (it holds the writer lock). While a long-running writer —
  * `eddy run`, `eddy connector run` — has it, `eddy produce` in another terminal hands its records
- * to that writer over a Unix socket in the data directory (`eddy.sock`), so producing into a topic
- * that a derived stream or a sink is reading works as with Fluvio.
+ * to that writer over a Unix socket in the data directory (`eddy.sock`, protocol in
+ * writer-protocol.ts), so producing into a topic that a derived stream or a sink is reading works
+ * as with Fluvio.
  *
- * Frames: a 4-byte big-endian length, then msgpack. A connection is one produce session:
- * `{ op: 'open', topic, steps, baseDir, options }` then any number of
- * `{ op: 'send', records }` and `{ op: 'flush' }`; each request gets one reply, in order:
- * `{ ok: true }` or `{ error: { code, message } }` (message already worded for the command line).
+ * Who may connect: the socket is created mode 0600 (0660 with a socket group) whatever the umask,
+ * so only the user running the writer (and root, and the group if one is given) can produce.
+ * Node has no API for the peer's credentials (SO_PEERCRED), so the file mode is the check. The
+ * writer never opens a file a client names: a producer sends its modules' bytes.
  */
 
 export const SOCKET_FILE = 'eddy.sock';
+
+/** Requests one session may have waiting before the writer stops reading from it (backpressure). */
+const MAX_QUEUED = 32;
+/** Sessions served at once; further connections are closed at once. */
+export const MAX_SESSIONS = 256;
 
 export function socketPath(dataDir: string): string {
   return join(dataDir, SOCKET_FILE);
 }
 
-interface WireRecord { key?: Uint8Array | null; value: Uint8Array; partition?: number }
-type Request =
-  | { op: 'open'; topic: string; partition?: number; steps: TransformStep[]; baseDir: string; options: ProducerOptions }
-  | { op: 'send'; records: WireRecord[] }
-  | { op: 'flush' };
-type Reply = { ok: true } | { error: { code: string; message: string } };
-
-/** Splits a byte stream into length-prefixed msgpack frames. */
-function frames(socket: Socket, onFrame: (value: unknown) => void): void {
-  let buf: Buffer = Buffer.alloc(0);
-  socket.on('data', (chunk: Buffer) => {
-    buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
-    while (buf.length >= 4) {
-      const n = buf.readUInt32BE(0);
-      if (buf.length < 4 + n) break;
-      const body = buf.subarray(4, 4 + n);
-      buf = buf.subarray(4 + n);
-      onFrame(unpack(body));
-    }
-  });
+export interface ServeOptions {
+  /** Group id that may produce too (socket mode 0660); default none (0600). */
+  group?: number;
 }
 
-function frame(value: unknown): Buffer {
-  const body = pack(value);
-  const head = Buffer.alloc(4);
-  head.writeUInt32BE(body.length, 0);
-  return Buffer.concat([head, body]);
+/** A group given by name (looked up in /etc/group) or number, as `--socket-group` takes it. */
+export function groupId(nameOrId: string): number {
+  if (/^\d+$/.test(nameOrId)) return Number(nameOrId);
+  let groups = '';
+  try { groups = readFileSync('/etc/group', 'utf8'); } catch { /* no group file: only numbers work */ }
+  const line = groups.split('\n').find((l) => l.split(':')[0] === nameOrId);
+  const gid = line?.split(':')[2];
+  if (gid === undefined || !/^\d+$/.test(gid)) {
+    throw new UsageError(`--socket-group ${nameOrId}: no such group in /etc/group; give a group name or a numeric group id`);
+  }
+  return Number(gid);
 }
 
 function wireError(err: unknown): Reply {
@@ -61,158 +57,168 @@ function wireError(err: unknown): Reply {
   return { error: { code: 'EDDY_INTERNAL', message: (err as Error)?.message ?? String(err) } };
 }
 
+/** The session's steps as the Eddy API takes them: registered names, or the bytes the client sent. */
+function transformsOf(eddy: Eddy, req: OpenRequest): TransformInput[] {
+  return req.steps.map((s) => {
+    const step = { params: { ...s.params }, lookback: s.lookback };
+    if (eddy.modules.info(s.uses)) return { uses: s.uses, ...step };
+    if (s.wasm) return { uses: moduleName(s.uses), wasm: s.wasm, ...step };
+    throw new UnknownModuleError(s.uses);
+  });
+}
+
+/** One connection: requests handled in order (records stay in order), one reply each. */
+class Session {
+  private producer: Producer | null = null;
+  private queue: Promise<void> = Promise.resolve();
+  private queued = 0;
+  private stopping = false;
+  readonly done: Promise<void>;
+  private readonly reader: FrameReader;
+
+  constructor(private readonly eddy: Eddy, private readonly socket: Socket) {
+    this.reader = new FrameReader(MAX_FRAME_BYTES, (body) => this.onFrame(body),
+      (n) => this.refuse(new WriterProtocolError(`a frame of ${n} bytes was announced; the limit is ${MAX_FRAME_BYTES}`)));
+    socket.on('data', (chunk: Buffer) => this.reader.push(chunk));
+    socket.on('drain', () => this.resumeIfDrained());
+    socket.on('error', () => socket.destroy());
+    this.done = new Promise<void>((resolve) => {
+      socket.on('close', () => {
+        this.reader.stop();
+        void this.queue.then(() => this.producer?.close()).catch(() => {}).finally(resolve);
+      });
+    });
+  }
+
+  /** Stops reading, answers what was received, then hangs up (the writer is stopping). */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.reader.stop();
+    this.socket.pause();
+    await this.queue;
+    this.hangUp();
+    await this.done;
+  }
+
+  /** Sends `last` (if any) and closes; a client that does not read cannot hold the connection open. */
+  private hangUp(last?: Buffer): void {
+    if (this.socket.destroyed) return;
+    const close = () => this.socket.destroy();
+    if (last) this.socket.end(last, close);
+    else this.socket.end(close);
+    setTimeout(() => this.socket.destroy(), 1000).unref();
+  }
+
+  private onFrame(body: Buffer): void {
+    let req: Request;
+    try {
+      req = decodeRequest(body);
+    } catch (err) {
+      return this.refuse(err as WriterProtocolError);
+    }
+    // A client that sends faster than it is served, or does not read its replies, is read no further until it catches up.
+    if (++this.queued >= MAX_QUEUED) this.socket.pause();
+    this.queue = this.queue.then(async () => {
+      const r = await this.handle(req);
+      this.queued--;
+      if (this.socket.destroyed) return;
+      if (this.socket.write(encodeFrame(r))) this.resumeIfDrained();
+      else this.socket.pause();
+    });
+  }
+
+  private resumeIfDrained(): void {
+    if (this.queued < MAX_QUEUED && !this.stopping && !this.socket.writableNeedDrain && !this.socket.destroyed) this.socket.resume();
+  }
+
+  /** A client that breaks the protocol gets the reason and is disconnected; nothing more is read. */
+  private refuse(err: WriterProtocolError): void {
+    this.stopping = true;
+    this.reader.stop();
+    this.socket.pause();
+    this.hangUp(encodeFrame(wireError(err)));
+  }
+
+  private async handle(req: Request): Promise<Reply> {
+    try {
+      if (req.op === 'open') {
+        if (this.producer) throw new WriterProtocolError('the session is already open');
+        const n = this.eddy.describeTopic(req.topic).partitions;
+        if (req.partition !== undefined && (req.partition < 0 || req.partition >= n)) {
+          return { error: { code: 'EDDY_USAGE', message: `--partition ${req.partition}: topic "${req.topic}" has ${n} partition${n === 1 ? '' : 's'} (0..${n - 1})` } };
+        }
+        const transforms = transformsOf(this.eddy, req);
+        this.producer = await this.eddy.producer(req.topic, { ...req.options, ...(transforms.length ? { transforms } : {}) });
+        return { ok: true };
+      }
+      if (!this.producer) throw new WriterProtocolError('the session was not opened (`open` comes first)');
+      if (req.op === 'send') {
+        await this.producer.sendAll(req.records.map((r) => ({ value: r.value, ...(r.key ? { key: r.key } : {}), ...(r.partition !== undefined ? { partition: r.partition } : {}) }) as ProducerRecord));
+        return { ok: true };
+      }
+      await this.producer.flush();
+      return { ok: true };
+    } catch (err) {
+      return wireError(err);
+    }
+  }
+}
+
+/** Listens on `path` with the socket file created 0600 (umask 0177 while it is bound), then gives it to the group if any. */
+async function listenPrivately(server: Server, path: string, group: number | undefined): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    // The socket file is created synchronously inside listen(): the umask applies to it alone.
+    const umask = process.umask(0o177);
+    try {
+      server.listen(path, () => { server.off('error', reject); resolve(); });
+    } finally {
+      process.umask(umask);
+    }
+  });
+  try {
+    if (group !== undefined) chownSync(path, -1, group);
+    chmodSync(path, group !== undefined ? 0o660 : 0o600);
+  } catch (err) {
+    server.close();
+    throw new EddyError('EDDY_SOCKET_GROUP', `cannot give the socket ${path} to group ${group} (${(err as NodeJS.ErrnoException).code ?? err}); ` +
+      'the user running eddy must be a member of that group', { cause: err });
+  }
+}
+
 /**
  * Serves produce sessions for other `eddy` processes while this one holds the data directory.
  * Returns null when the socket cannot be created (the path is too long for a Unix socket, or the
  * directory does not allow it): other processes then get the writer-lock error as before.
  */
-export async function serveWrites(eddy: Eddy, dataDir: string): Promise<{ close(): Promise<void> } | null> {
+export async function serveWrites(eddy: Eddy, dataDir: string, options: ServeOptions = {}): Promise<{ close(): Promise<void> } | null> {
   const path = socketPath(dataDir);
   if (Buffer.byteLength(path) > 100) return null;
   // This process holds the writer lock: a socket file left here is from a writer that is gone.
   if (existsSync(path)) {
     try { unlinkSync(path); } catch { return null; }
   }
-  const sessions = new Set<Promise<void>>();
+  const sessions = new Set<Session>();
   const server: Server = createServer((socket) => {
-    let producer: Producer | null = null;
-    let queue: Promise<void> = Promise.resolve();
-    const reply = (r: Reply) => { if (!socket.destroyed) socket.write(frame(r)); };
-    const handle = async (req: Request): Promise<Reply> => {
-      try {
-        if (req.op === 'open') {
-          const n = eddy.describeTopic(req.topic).partitions;
-          if (req.partition !== undefined && req.partition >= n) {
-            return { error: { code: 'EDDY_USAGE', message: `--partition ${req.partition}: topic "${req.topic}" has ${n} partition${n === 1 ? '' : 's'} (0..${n - 1})` } };
-          }
-          const transforms = toTransformInputs(anchorUses(eddy.modules, req.steps, req.baseDir));
-          producer = await eddy.producer(req.topic, { ...req.options, ...(transforms.length ? { transforms } : {}) });
-          return { ok: true };
-        }
-        if (!producer) return { error: { code: 'EDDY_PROTOCOL', message: 'produce session not opened' } };
-        if (req.op === 'send') {
-          await producer.sendAll(req.records.map((r) => ({ value: r.value, ...(r.key ? { key: r.key } : {}), ...(r.partition !== undefined ? { partition: r.partition } : {}) }) as ProducerRecord));
-          return { ok: true };
-        }
-        await producer.flush();
-        return { ok: true };
-      } catch (err) {
-        return wireError(err);
-      }
-    };
-    const done = new Promise<void>((resolve) => {
-      socket.on('close', () => {
-        void queue.then(() => producer?.close()).catch(() => {}).finally(resolve);
-      });
-    });
-    sessions.add(done);
-    void done.then(() => sessions.delete(done));
-    socket.on('error', () => socket.destroy());
-    // Requests of one session are handled in order (records stay in order); replies follow.
-    frames(socket, (req) => {
-      queue = queue.then(async () => reply(await handle(req as Request)));
-    });
+    const session = new Session(eddy, socket);
+    sessions.add(session);
+    void session.done.then(() => sessions.delete(session));
   });
+  server.maxConnections = MAX_SESSIONS;
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(path, () => { server.off('error', reject); resolve(); });
-    });
-  } catch {
+    await listenPrivately(server, path, options.group);
+  } catch (err) {
+    try { unlinkSync(path); } catch { /* not created */ }
+    if (err instanceof EddyError) throw err;
     return null;
   }
   server.unref();
   return {
     async close() {
-      await new Promise<void>((r) => server.close(() => r()));
-      await Promise.allSettled([...sessions]);
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      await Promise.allSettled([...sessions].map((s) => s.stop()));
+      await closed;
       try { unlinkSync(path); } catch { /* already gone */ }
     },
   };
-}
-
-/** A produce session with the process that holds the data directory. */
-export class RemoteProducer {
-  private pending: { resolve: () => void; reject: (e: unknown) => void }[] = [];
-  private failure: unknown = null;
-
-  private constructor(private readonly socket: Socket) {
-    frames(socket, (value) => {
-      const r = value as Reply;
-      const p = this.pending.shift();
-      if (!p) return;
-      if ('error' in r) p.reject(new RemoteError(r.error.code, r.error.message));
-      else p.resolve();
-    });
-    socket.on('error', (err) => this.failAll(err));
-    socket.on('close', () => this.failAll(new EddyError('EDDY_WRITER_GONE', 'the process holding the data directory (eddy run / eddy connector run) stopped during the produce; records acknowledged before were stored')));
-  }
-
-  /**
-   * Connects to the writer serving `dataDir` and opens a produce session (the topic, partition
-   * and transforms are checked there). Null when no writer serves the directory.
-   */
-  static async connect(dataDir: string, session: { topic: string; partition?: number; steps: TransformStep[]; baseDir: string; options: ProducerOptions }): Promise<RemoteProducer | null> {
-    const path = socketPath(dataDir);
-    if (!existsSync(path)) return null;
-    const socket = await new Promise<Socket | null>((resolve) => {
-      const s = createConnection(path);
-      s.once('connect', () => resolve(s));
-      s.once('error', () => resolve(null));
-    });
-    if (!socket) return null;
-    const remote = new RemoteProducer(socket);
-    try {
-      await remote.request({ op: 'open', ...session, steps: session.steps.map((s) => ({ ...s, params: { ...s.params } })) });
-    } catch (err) {
-      socket.destroy();
-      throw err;
-    }
-    return remote;
-  }
-
-  sendAll(records: readonly ProducerRecord[]): Promise<void> {
-    const wire: WireRecord[] = records.map((r) => ({
-      value: typeof r.value === 'string' ? Buffer.from(r.value) : r.value,
-      ...(r.key != null ? { key: typeof r.key === 'string' ? Buffer.from(r.key) : r.key } : {}),
-      ...(r.partition !== undefined ? { partition: r.partition } : {}),
-    }));
-    return this.request({ op: 'send', records: wire });
-  }
-
-  send(record: ProducerRecord): Promise<void> {
-    return this.sendAll([record]);
-  }
-
-  flush(): Promise<void> {
-    return this.request({ op: 'flush' });
-  }
-
-  async close(): Promise<void> {
-    if (!this.socket.destroyed) {
-      try {
-        await this.flush();
-      } finally {
-        this.socket.end();
-      }
-    }
-  }
-
-  private request(req: Request): Promise<void> {
-    if (this.failure) return Promise.reject(this.failure);
-    return new Promise<void>((resolve, reject) => {
-      this.pending.push({ resolve, reject });
-      this.socket.write(frame(req));
-    });
-  }
-
-  private failAll(err: unknown): void {
-    this.failure ??= err;
-    for (const p of this.pending.splice(0)) p.reject(this.failure);
-  }
-}
-
-/** An error from the writer process, already worded for the command line. */
-export class RemoteError extends EddyError {
-  readonly preformatted = true;
 }

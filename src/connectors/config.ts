@@ -1,6 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { parseDocument } from 'yaml';
+import { MAX_CONFIG_BYTES, readUserFile, UserFileError } from '../user-file.js';
+import { parseUserYaml, userYamlToJs, UserYamlProblem } from '../user-yaml.js';
 import { EddyError } from '../errors.js';
 import { DurationError, parseDuration } from '../smartmodule/duration.js';
 import { parseTransformsYaml, type TransformStep } from '../smartmodule/transforms.js';
@@ -76,9 +76,9 @@ function normalizeKeys(o: Obj): Obj {
 }
 
 export function parseConnectorConfig(text: string, source = 'connector.yaml', baseDir = process.cwd()): ConnectorConfig {
-  const doc = parseDocument(text, { version: '1.2', schema: 'core', uniqueKeys: true, prettyErrors: false });
-  if (doc.errors.length > 0) throw new ConnectorConfigError(source, null, `invalid YAML: ${doc.errors[0]!.message.split('\n')[0]}`);
-  const root = doc.toJS() as unknown;
+  const doc = parseUserYaml(text);
+  const root = doc instanceof UserYamlProblem ? doc : userYamlToJs(doc);
+  if (root instanceof UserYamlProblem) throw new ConnectorConfigError(source, null, `${root.problem}${root.line ? ` (line ${root.line})` : ''}`);
   if (!isObj(root)) throw new ConnectorConfigError(source, null, 'must be a mapping with `apiVersion:`, `meta:` and the connector\'s parameters');
   const err = (field: string | null, problem: string) => new ConnectorConfigError(source, field, problem);
 
@@ -184,10 +184,10 @@ export function parseConnectorConfig(text: string, source = 'connector.yaml', ba
 export async function readConnectorConfig(path: string): Promise<ConnectorConfig> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = (await readUserFile(path, MAX_CONFIG_BYTES)).toString('utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new ConnectorConfigError(path, null, `cannot read the connector config (${code === 'ENOENT' ? 'no such file' : code ?? (err as Error).message})`);
+    if (!(err instanceof UserFileError)) throw err;
+    throw new ConnectorConfigError(path, null, `cannot read the connector config (${err.detail})`);
   }
   return parseConnectorConfig(text, path, dirname(resolve(path)));
 }

@@ -3,6 +3,9 @@ import { EddyError } from '../errors.js';
 import type { ErrorPolicy } from '../smartmodule/chain.js';
 import type { TransformStep } from '../smartmodule/transforms.js';
 import type { Storage } from '../storage/storage.js';
+import { deadLetters, skippedRecords } from './dead-letter.js';
+import { deadLetterTopic } from './derive-checks.js';
+import { DeriveCommitError } from './errors.js';
 import { readLookback } from './lookback.js';
 import type { WorkerPool } from './pool.js';
 import type { ModuleResolver } from './resolve.js';
@@ -11,10 +14,14 @@ import { planRange } from './range-plan.js';
 
 /**
  * A derived stream: topic → chain → topic, exactly once. Each source partition runs as its own
- * ModuleStream; each result is committed in ONE LMDB transaction together with the source offset
- * it reaches and the chain's accumulators. After a crash the stream resumes from that commit, so
- * the output topic equals an uninterrupted run: nothing lost, nothing duplicated.
- * Source partition p writes to target partition p mod (target partitions), keeping order.
+ * ModuleStream; each submission's result — all its output batches, its dead letters (policy
+ * skip) — is committed in ONE LMDB transaction together with the source offset it reaches and the
+ * chain's accumulators, or not at all. After a crash the stream resumes from that commit, so the
+ * output topic equals an uninterrupted run: nothing lost, nothing duplicated. If a result cannot
+ * be stored (an output record over the size limit, storage full), the partition stops at its last
+ * commit, and a later run processes those records again.
+ * Source partition p writes to target partition p mod (target partitions), keeping order; the
+ * dead letters of source partition p go to dead-letter partition p mod (its partitions).
  */
 
 export interface DeriveConfig {
@@ -28,6 +35,8 @@ export interface DeriveConfig {
   deadlineMs?: number;
   /** Submissions in flight per partition, default 4. */
   maxInFlight?: number;
+  /** Policy skip: the topic that keeps the skipped records (default `<name>-dlq`, created when missing). */
+  deadLetterTopic?: string;
 }
 
 /** Committed progress of one source partition. */
@@ -38,23 +47,38 @@ export interface DeriveCheckpoint {
   accumulators: (Uint8Array | null)[] | null;
   /** Output records written so far. */
   written: number;
+  /** Source records skipped (policy skip) and kept in the dead-letter topic so far. */
+  skipped?: number;
   updatedAt: number;
+}
+
+/** Why a partition of a derived stream stopped (kept until it is started again). */
+export interface DeriveFailure {
+  code: string;
+  message: string;
+  /** Source offset the partition stopped at (its last commit). */
+  offset: number;
+  at: number;
 }
 
 export interface DerivedEvents {
   state: [state: StreamState, partition: number];
   batch: [info: { partition: number; sourceOffset: number; recordsOut: number; targetPartition: number }];
   lag: [info: { partition: number; lag: number }];
+  /** A source record skipped (policy skip), once it is committed to the dead-letter topic. */
+  skip: [info: { partition: number; offset: number; error: EddyError; deadLetterTopic: string }];
   error: [error: EddyError, partition: number];
 }
 
 export const deriveDefKey = (name: string) => ['derive', name];
 export const deriveStateKey = (name: string, partition: number) => ['derive-state', name, partition];
+export const deriveFailureKey = (name: string, partition: number) => ['derive-failure', name, partition];
 
 export class DerivedStream extends EventEmitter<DerivedEvents> {
   private readonly controller = new AbortController();
   private readonly streams = new Map<number, ModuleStream>();
   private readonly runs: Promise<void>[] = [];
+  private ended = 0;
   readonly errors = new Map<number, EddyError>();
 
   constructor(
@@ -70,14 +94,20 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
   async start(): Promise<void> {
     const source = this.storage.describeTopic(this.config.source);
     this.storage.describeTopic(this.config.target); // fails early, with how to create it
+    await ensureDeadLetterTopic(this.storage, this.config);
     const modules = await Promise.all(this.config.transforms.map((t) => this.resolver.resolve(t.uses)));
     const started: Promise<void>[] = [];
     for (let p = 0; p < source.partitions; p++) {
       let ready!: () => void;
       started.push(new Promise<void>((r) => { ready = r; }));
-      this.runs.push(this.runPartition(p, modules, ready));
+      this.runs.push(this.runPartition(p, modules, ready).finally(() => { this.ended++; }));
     }
     await Promise.all(started);
+  }
+
+  /** True while at least one partition's stream runs (false once every one stopped, failed or was stopped). */
+  get running(): boolean {
+    return this.runs.length > 0 && this.ended < this.runs.length;
   }
 
   checkpoint(partition: number): DeriveCheckpoint | undefined {
@@ -103,12 +133,19 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
     // Ends this partition's reading on stop() or when its stream fails (even while waiting for data).
     const partitionStop = new AbortController();
     const signal = AbortSignal.any([this.controller.signal, partitionStop.signal]);
-    const targetPartitions = this.storage.describeTopic(target).partitions;
-    const tp = p % targetPartitions;
+    const tp = p % this.storage.describeTopic(target).partitions;
     const targetLog = this.storage.partition(target, tp);
     const sourceLog = this.storage.partition(source, p);
+    const dlqTopic = deadLetterTopic(this.config);
+    const dlqLog = dlqTopic === null ? null : this.storage.partition(dlqTopic, p % this.storage.describeTopic(dlqTopic).partitions);
     const saved = this.checkpoint(p);
     let written = saved?.written ?? 0;
+    let skipped = saved?.skipped ?? 0;
+    let pos = saved?.offset ?? sourceLog.startOffset;
+    /** Source offset of the last commit: where the partition resumes. */
+    let committed = pos;
+    // A new start clears the failure a previous run recorded.
+    if (this.storage.streams.get(deriveFailureKey(name, p))) await this.storage.streams.remove(deriveFailureKey(name, p));
     const stream = new ModuleStream(this.pool, {
       id: `${name}/${p}`,
       steps: this.config.transforms.map((t, i) => ({ module: modules[i]!, params: t.params, lookback: t.lookback })),
@@ -131,6 +168,7 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
     } catch (err) {
       fail(err);
       ready();
+      await this.recordFailure(p, committed);
       return;
     }
     ready();
@@ -138,32 +176,55 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
     let commits: Promise<void> = Promise.resolve();
     let pendingCommits = 0;
     /**
-     * Commits a delivered result: each output batch is appended together with the checkpoint it
-     * reaches (source offset, accumulators) in the same LMDB transaction. The appends are issued
-     * back to back so the storage groups them into one commit.
+     * Commits a delivered result: every output batch and dead letter, with the checkpoint it
+     * reaches (source offset, accumulators), in one LMDB transaction — or nothing of it.
      */
     const commit = async (r: StreamResult): Promise<void> => {
-      const appends = r.batches.map((b) => {
-        let offset = b.lastOffset + 1;
+      const outputs: { raw: Uint8Array; baseTimestamp: number }[] = [];
+      /** Per output batch: the source offset it reaches and its records (for the `batch` events). */
+      const reached: { offset: number; count: number }[] = [];
+      let offset = committed;
+      let count = 0;
+      for (const b of r.batches) {
+        outputs.push({ raw: b.raw, baseTimestamp: b.baseTimestamp });
+        count += b.count;
+        offset = b.lastOffset + 1;
         // Policy stop: the outputs before the failing record are kept and the stream resumes at that record.
         const at = (b.error as { offset?: unknown } | null)?.offset;
-        if (typeof at === 'number' && at >= b.baseOffset && at < offset) offset = at;
-        const count = b.count;
-        const checkpoint = (): DeriveCheckpoint => ({ offset, accumulators: r.accumulators, written: (written += count), updatedAt: Date.now() });
-        return targetLog.appendRaw({ raw: b.raw, baseTimestamp: b.baseTimestamp }, {
-          alsoWrite: () => { void this.storage.streams.put(deriveStateKey(name, p), checkpoint()); },
-        }).then(() => ({ offset, count }));
-      });
-      const done = await Promise.all(appends);
+        if (b.error && typeof at === 'number' && at >= b.baseOffset && at < offset) offset = at;
+        reached.push({ offset, count: b.count });
+        if (b.error) break;
+      }
+      const dead = dlqLog ? skippedRecords(r.batches, committed) : [];
+      let issued: Promise<unknown>[];
+      try {
+        // Encoded (and checked against the limits) before anything is handed to storage.
+        const letters = dlqLog && dead.length > 0 ? dlqLog.prepare(deadLetters(name, sourceLog, dead)) : null;
+        const out = targetLog.prepare([], outputs);
+        const checkpoint: DeriveCheckpoint = { offset, accumulators: r.accumulators, written: written + count, skipped: skipped + dead.length, updatedAt: Date.now() };
+        // Issued in the same tick: lmdb-js commits both partitions' writes in one transaction. The
+        // dead letters go first: a refusal of theirs (thrown at once) leaves the outputs unissued.
+        issued = [
+          ...(letters ? [dlqLog!.appendPrepared(letters)] : []),
+          targetLog.appendPrepared(out, { alsoWrite: () => { void this.storage.streams.put(deriveStateKey(name, p), checkpoint); } }),
+        ];
+        await Promise.all(issued);
+      } catch (err) {
+        const first = r.batches[0]?.baseOffset ?? committed;
+        throw err instanceof EddyError ? new DeriveCommitError(name, p, Math.max(first, committed), offset - 1, committed, err) : err;
+      }
       r.release(); // committed: the output bytes are in LMDB now
-      for (const { offset, count } of done) {
-        this.emit('batch', { partition: p, sourceOffset: offset, recordsOut: count, targetPartition: tp });
-        this.emit('lag', { partition: p, lag: Math.max(0, sourceLog.nextOffset - offset) });
+      written += count;
+      skipped += dead.length;
+      committed = offset;
+      for (const d of dead) this.emit('skip', { partition: p, offset: d.offset, error: d.error, deadLetterTopic: dlqTopic! });
+      for (const b of reached) {
+        this.emit('batch', { partition: p, sourceOffset: b.offset, recordsOut: b.count, targetPartition: tp });
+        this.emit('lag', { partition: p, lag: Math.max(0, sourceLog.nextOffset - b.offset) });
       }
     };
 
     const sourceRange = this.storage.partitionSource(this.config.source, p);
-    let pos = saved?.offset ?? sourceLog.startOffset;
     const maxInFlight = this.config.maxInFlight ?? 4;
     try {
       while (!signal.aborted && stream.state !== 'failed') {
@@ -179,7 +240,8 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
         pos = range.end;
         pendingCommits++;
         commits = commits.then(async () => commit(await ticket.result)).finally(() => { pendingCommits--; });
-        commits.catch(() => {});
+        // A result that cannot be committed stops the partition there; later results are not committed.
+        commits.catch((err: unknown) => { fail(err); partitionStop.abort(); });
         // Commits run in order behind the results; keep their backlog bounded too.
         if (pendingCommits > maxInFlight * 2) await commits;
       }
@@ -189,6 +251,21 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
       // Whatever stopped the reading, the results already delivered are still committed.
       await commits.catch((err) => fail(err));
       await stream.close();
+      await this.recordFailure(p, committed);
     }
   }
+
+  /** Keeps why partition p stopped, for `listDerived()` / `eddy derive list` (any process). */
+  private async recordFailure(p: number, offset: number): Promise<void> {
+    const e = this.errors.get(p);
+    if (!e || this.storage.isClosed) return;
+    const failure: DeriveFailure = { code: e.code, message: e.message, offset, at: Date.now() };
+    await this.storage.streams.put(deriveFailureKey(this.config.name, p), failure);
+  }
+}
+
+/** Creates a skipping stream's dead-letter topic when it does not exist yet (one partition). */
+export async function ensureDeadLetterTopic(storage: Storage, config: DeriveConfig): Promise<void> {
+  const dlq = deadLetterTopic(config);
+  if (dlq !== null && !storage.topic(dlq)) await storage.createTopic(dlq, { partitions: 1 });
 }

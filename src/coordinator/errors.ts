@@ -22,3 +22,33 @@ export class PoolClosedError extends EddyError {
     super('EDDY_POOL_CLOSED', 'the worker pool is closed');
   }
 }
+
+/** A derived stream's name is not one Fluvio would accept for a resource. */
+export class DeriveNameError extends EddyError {
+  constructor(readonly streamName: string, why: string) {
+    super('EDDY_DERIVE_NAME', `invalid derived stream name ${JSON.stringify(streamName)}: ${why}`);
+  }
+}
+
+/** A derived stream would read, directly or through other derived streams, what it writes. */
+export class DeriveCycleError extends EddyError {
+  constructor(readonly stream: string, readonly cycle: string[]) {
+    super('EDDY_DERIVE_CYCLE',
+      `derived stream ${stream} would feed its own source: ${cycle.join(' → ')} is a cycle, so its records would go round forever; ` +
+      'give it another target (or dead-letter topic), or delete the derived stream that closes the loop (`eddy derive list` shows them)');
+  }
+}
+
+/**
+ * A submission's outputs (or dead-letter records) could not be stored: none of them, and not its
+ * checkpoint, was committed, so the partition stopped at `resumeAt` (its last committed offset),
+ * and a run after the cause is fixed processes those records again.
+ */
+export class DeriveCommitError extends EddyError {
+  constructor(readonly stream: string, readonly partition: number, readonly fromOffset: number, readonly toOffset: number, readonly resumeAt: number, cause: EddyError) {
+    super('EDDY_DERIVE_COMMIT',
+      `derived stream ${stream}, partition ${partition}: the output of source offsets ${fromOffset}..${toOffset} could not be stored: ` +
+      `${cause.message.replace(/; nothing was stored$/, '')}. Nothing of it was stored; the stream stopped at source offset ${resumeAt} ` +
+      'and resumes there when started again (e.g. `eddy run` with the limit raised).', { cause });
+  }
+}

@@ -26,7 +26,7 @@ export class ModuleResolver {
 
   async resolve(uses: string): Promise<SmartModule> {
     const registered = this.registry?.bytes(uses);
-    if (registered) return this.compile(registered, uses);
+    if (registered) return this.compileBytes(registered, uses);
     const path = isAbsolute(uses) ? uses : resolve(this.baseDir, uses);
     for (const candidate of [path, `${path}.wasm`]) {
       if (existsSync(candidate)) return this.compileFile(candidate);
@@ -34,7 +34,8 @@ export class ModuleResolver {
     throw new UnknownModuleError(uses);
   }
 
-  private compile(bytes: Uint8Array, name: string): Promise<SmartModule> {
+  /** A module given as bytes (by a process that read the file itself), compiled once per content. */
+  compileBytes(bytes: Uint8Array, name: string): Promise<SmartModule> {
     const key = `${name}\0${createHash('sha256').update(bytes).digest('hex')}`;
     let m = this.cache.get(key);
     if (!m) {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { SmartModuleKind } from '../protocol/messages.js';
+import { MAX_MODULE_BYTES, readUserFile, UserFileError } from '../user-file.js';
 import { ModuleLoadError } from './errors.js';
 import { SmartModuleInstance } from './instance.js';
 import { ensureWasi, WASI_MODULE, WASI_PREVIEW1_FUNCTIONS } from './sandbox.js';
@@ -69,20 +69,26 @@ export class SmartModule {
   }
 }
 
+/** The name a module file goes by in errors and logs: its base name without `.wasm`. */
+export function moduleName(path: string): string {
+  return basename(path).replace(/\.wasm$/, '');
+}
+
+/** The bytes of a module file: a regular file of at most MAX_MODULE_BYTES, else a ModuleLoadError. */
+export async function readModuleFile(path: string): Promise<Uint8Array> {
+  try {
+    return await readUserFile(path, MAX_MODULE_BYTES);
+  } catch (err) {
+    if (!(err instanceof UserFileError)) throw err;
+    throw new ModuleLoadError(path, 'unreadable', `cannot read the file: ${err.detail}`);
+  }
+}
+
 /** Reads, validates and compiles a SmartModule `.wasm`. Every refusal is a ModuleLoadError naming the file. */
 export async function loadModule(source: string | Uint8Array, options: LoadOptions = {}): Promise<SmartModule> {
   const file = typeof source === 'string' ? source : options.name ?? 'module';
-  let bytes: Uint8Array;
-  if (typeof source === 'string') {
-    try {
-      bytes = await readFile(source);
-    } catch (err) {
-      throw new ModuleLoadError(file, 'unreadable', `cannot read the file (${(err as NodeJS.ErrnoException).code ?? err}); check the --wasm-file path`);
-    }
-  } else {
-    bytes = source;
-  }
-  const name = options.name ?? (typeof source === 'string' ? basename(source).replace(/\.wasm$/, '') : 'module');
+  const bytes = typeof source === 'string' ? await readModuleFile(source) : source;
+  const name = options.name ?? (typeof source === 'string' ? moduleName(source) : 'module');
   const memoryLimit = options.memoryLimit ?? DEFAULT_MEMORY_LIMIT;
   const { descriptor, capped } = describe(bytes, file, name, memoryLimit);
   let compiled: WebAssembly.Module;

@@ -1,6 +1,7 @@
-import { readFile } from 'node:fs/promises';
-import { Document, isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Scalar } from 'yaml';
+import { Document, isAlias, isMap, isScalar, isSeq, LineCounter, type Node, type Scalar } from 'yaml';
 import { EddyError } from '../errors.js';
+import { MAX_CONFIG_BYTES, readUserFile, UserFileError } from '../user-file.js';
+import { parseUserYaml, UserYamlProblem } from '../user-yaml.js';
 import { DurationError, parseDuration } from './duration.js';
 
 /**
@@ -91,11 +92,10 @@ export function parseTransformStep(text: string, index = 0, source = '--transfor
 export async function readTransformsFile(path: string): Promise<TransformStep[]> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = (await readUserFile(path, MAX_CONFIG_BYTES)).toString('utf8');
   } catch (err) {
-    const e = err as NodeJS.ErrnoException;
-    const why = e.code === 'ENOENT' ? 'no such file' : e.code === 'EISDIR' ? 'it is a directory' : e.message;
-    throw new TransformsConfigError(path, null, null, `cannot read the transforms file: ${why}`, undefined, { cause: err });
+    if (!(err instanceof UserFileError)) throw err;
+    throw new TransformsConfigError(path, null, null, `cannot read the transforms file: ${err.detail}`, undefined, { cause: err });
   }
   return parseTransformsYaml(text, path);
 }
@@ -137,20 +137,11 @@ class Ctx {
 }
 
 function parseYaml(text: string, source: string, lineCounter: LineCounter): Document {
-  const doc = parseDocument(text, {
-    version: '1.2',
-    schema: 'core',
-    merge: false,
-    uniqueKeys: true,
-    prettyErrors: false,
-    lineCounter,
-  });
-  const first = doc.errors[0];
-  if (first) {
-    const line = lineCounter.linePos(first.pos[0]).line;
-    throw new TransformsConfigError(source, null, null, `invalid YAML: ${first.message.split('\n')[0]}`, line, { cause: first });
+  const doc = parseUserYaml(text, lineCounter);
+  if (doc instanceof UserYamlProblem) {
+    throw new TransformsConfigError(source, null, null, doc.problem, doc.line, doc.cause ? { cause: doc.cause } : undefined);
   }
-  return doc as Document;
+  return doc;
 }
 
 /** The value node of `key` in a mapping (keys compared as strings); undefined if absent. */

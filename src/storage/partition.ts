@@ -40,6 +40,12 @@ export interface AppendOptions {
   alsoWrite?: () => void;
 }
 
+/** Encoded batches waiting to be appended (see `PartitionLog.prepare`). */
+export interface PreparedAppend {
+  values: Uint8Array[];
+  counts: number[];
+}
+
 export interface ReadOptions {
   /** Stop after this many value bytes (at least one batch is returned). Default 1 MiB. */
   maxBytes?: number;
@@ -226,13 +232,7 @@ export class PartitionLog {
   async append(records: readonly ProduceRecord[], options?: AppendOptions): Promise<AppendResult> {
     this.checkWritable();
     if (records.length === 0) return this.emptyResult();
-    const batches = encodeBatches(records, Date.now(), this.host.limits, this.where);
-    const values = new Array<Uint8Array>(batches.length);
-    const counts = new Array<number>(batches.length);
-    for (let i = 0; i < batches.length; i++) {
-      values[i] = batches[i]!.value;
-      counts[i] = batches[i]!.count;
-    }
+    const { values, counts } = this.prepare(records);
     return this.issue(values, counts, options?.alsoWrite);
   }
 
@@ -254,6 +254,40 @@ export class PartitionLog {
     for (let i = 0; i < enc.count; i++) inputDeltas[i] = enc.index.offsetDelta(i);
     const r = await this.issue([enc.value], [enc.count], options?.alsoWrite);
     return { ...r, inputDeltas };
+  }
+
+  /**
+   * Encodes batches for `appendPrepared` — records (as `append`) and module outputs (as
+   * `appendRaw`) — checking every limit; nothing is written, so an error here stores nothing.
+   */
+  prepare(records: readonly ProduceRecord[], raws: readonly RawBatchInput[] = []): PreparedAppend {
+    const prepared: PreparedAppend = { values: [], counts: [] };
+    if (records.length > 0) {
+      for (const b of encodeBatches(records, Date.now(), this.host.limits, this.where)) {
+        prepared.values.push(b.value);
+        prepared.counts.push(b.count);
+      }
+    }
+    for (const raw of raws) {
+      const enc = encodeRawBatch(raw, this.host.limits, this.where);
+      if (enc) {
+        prepared.values.push(enc.value);
+        prepared.counts.push(enc.count);
+      }
+    }
+    return prepared;
+  }
+
+  /**
+   * Appends prepared batches as one write: they go into one write group, so they commit together
+   * with `alsoWrite`, in one LMDB transaction, or not at all. Prepared appends of several
+   * partitions issued in the same tick share that transaction. A refusal before anything is
+   * handed over (read-only, deleted topic, storage cap) throws at once rather than rejecting.
+   */
+  appendPrepared(prepared: PreparedAppend, options?: AppendOptions): Promise<AppendResult> {
+    this.checkWritable();
+    if (prepared.values.length === 0 && !options?.alsoWrite) return Promise.resolve(this.emptyResult());
+    return this.issue(prepared.values, prepared.counts, options?.alsoWrite);
   }
 
   /** Removes the oldest batches that retention no longer allows (the newest batch always stays). */

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import type { Database } from 'lmdb';
 import { EddyError } from '../errors.js';
 import { loadModule } from '../smartmodule/index.js';
+import { MAX_MODULE_BYTES, readUserFile, UserFileError } from '../user-file.js';
 import { InvalidArgumentError, InvalidModuleError, ModuleExistsError, ReadOnlyStorageError, UnknownModuleError } from './errors.js';
 
 /** What registration learns about a module. */
@@ -71,9 +71,10 @@ export class ModuleRegistry {
     let bytes: Uint8Array;
     if (typeof source === 'string') {
       try {
-        bytes = await readFile(source);
+        bytes = await readUserFile(source, MAX_MODULE_BYTES);
       } catch (err) {
-        throw new InvalidModuleError(name, `cannot read ${source} (${(err as NodeJS.ErrnoException).code ?? err})`, err);
+        if (!(err instanceof UserFileError)) throw err;
+        throw new InvalidModuleError(name, `cannot read ${source}: ${err.detail}`, err);
       }
     } else if (source instanceof Uint8Array) {
       bytes = source;
@@ -140,10 +141,9 @@ export class ModuleRegistry {
     const bytes = this.bytes(nameOrPath);
     if (bytes) return { name: nameOrPath, bytes, registered: true };
     try {
-      return { name: nameOrPath, bytes: await readFile(nameOrPath), registered: false };
+      return { name: nameOrPath, bytes: await readUserFile(nameOrPath, MAX_MODULE_BYTES), registered: false };
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR') throw new UnknownModuleError(nameOrPath, true);
+      if (err instanceof UserFileError && err.problem === 'missing') throw new UnknownModuleError(nameOrPath, true);
       throw err;
     }
   }

@@ -152,7 +152,7 @@ export interface StorageEvents {
 }
 
 /** Topic names as Fluvio accepts them: lowercase letters, digits and '-', at most 63 characters. */
-const TOPIC_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+export const TOPIC_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 /**
  * A data directory: one LMDB environment with these sub-databases:

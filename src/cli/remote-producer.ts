@@ -1,0 +1,244 @@
+import { existsSync } from 'node:fs';
+import { createConnection, type Socket } from 'node:net';
+import { isAbsolute, resolve } from 'node:path';
+import { unpack } from 'msgpackr';
+import { EddyError } from '../errors.js';
+import { readModuleFile } from '../smartmodule/module.js';
+import type { TransformStep } from '../smartmodule/transforms.js';
+import { DataDirLockedError } from '../storage/errors.js';
+import type { ProducerOptions, ProducerRecord } from '../storage/producer.js';
+import { encodeFrame, FrameReader, MAX_FRAME_BYTES, type OpenRequest, type Reply, type Request, type WireRecord, type WireStep } from './writer-protocol.js';
+import { MAX_SESSIONS, socketPath } from './writer-socket.js';
+
+/** What `eddy produce` asks the writer for: the topic, the partition, the producer-side chain. */
+export interface ProduceSession {
+  topic: string;
+  partition?: number;
+  steps: TransformStep[];
+  /** Where relative `uses` paths start. */
+  baseDir: string;
+  options: ProducerOptions;
+}
+
+/** How long `eddy produce` waits for the process holding the data directory to serve it, or to let go. */
+export const WRITER_WAIT_MS = 30_000;
+
+/** Room a frame needs beside the records' bytes (msgpack headers). */
+const FRAME_SLACK = 64 * 1024;
+
+/** The writer went away during the produce: says how many records it acknowledged (stored). */
+export class WriterGoneError extends EddyError {
+  constructor(readonly acknowledged: number, cause?: unknown) {
+    super('EDDY_WRITER_GONE',
+      `the process holding the data directory (eddy run / eddy connector run) stopped during the produce: ` +
+      `${acknowledged} record${acknowledged === 1 ? ' was' : 's were'} acknowledged and stored; records sent after those may or may not have been stored, ` +
+      'so check the topic (eddy consume) before producing them again', cause ? { cause } : undefined);
+  }
+}
+
+/** This user may not write the data directory, and no writer serving it accepts this user. */
+export class DataDirDeniedError extends EddyError {
+  constructor(readonly dir: string, cause: unknown) {
+    super('EDDY_DATA_DIR_DENIED',
+      `cannot write the data directory ${dir} (${(cause as NodeJS.ErrnoException).code}), and no eddy run serving it accepts this user; ` +
+      'produce as the user who owns it, or ask them to run `eddy run --socket-group <group>` with a group you are in', { cause });
+  }
+}
+
+/** An error from the writer process, already worded for the command line. */
+export class RemoteError extends EddyError {
+  readonly preformatted = true;
+}
+
+/**
+ * Steps for the wire: a `uses` that names a file (relative to `baseDir`, with or without `.wasm`)
+ * carries the file's bytes, read here with this user's rights; other names go as they are (the
+ * writer looks them up among the registered modules).
+ */
+async function wireSteps(steps: readonly TransformStep[], baseDir: string): Promise<WireStep[]> {
+  const out: WireStep[] = [];
+  for (const s of steps) {
+    const path = isAbsolute(s.uses) ? s.uses : resolve(baseDir, s.uses);
+    const file = [path, `${path}.wasm`].find((p) => existsSync(p));
+    const step: WireStep = { uses: file ?? s.uses, params: { ...s.params }, lookback: s.lookback };
+    if (file !== undefined) step.wasm = await readModuleFile(file);
+    out.push(step);
+  }
+  return out;
+}
+
+/** Records in frames below the limit; a record that alone is over it cannot go through the socket. */
+function* framesOf(records: readonly WireRecord[]): Generator<WireRecord[]> {
+  let batch: WireRecord[] = [];
+  let bytes = 0;
+  for (const r of records) {
+    const size = r.value.length + (r.key?.length ?? 0) + 32;
+    if (size > MAX_FRAME_BYTES - FRAME_SLACK) {
+      throw new EddyError('EDDY_RECORD_TOO_LARGE', `a record of ${size - 32} bytes is larger than a produce through eddy run can carry (${MAX_FRAME_BYTES - FRAME_SLACK} bytes); stop eddy run to produce it directly`);
+    }
+    if (bytes + size > MAX_FRAME_BYTES - FRAME_SLACK) {
+      yield batch;
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(r);
+    bytes += size;
+  }
+  if (batch.length) yield batch;
+}
+
+function connectSocket(path: string): Promise<Socket | null> {
+  return new Promise((resolve) => {
+    const s = createConnection(path);
+    s.once('connect', () => { s.removeAllListeners('error'); resolve(s); });
+    s.once('error', () => resolve(null));
+  });
+}
+
+/** A produce session with the process that holds the data directory. */
+export class RemoteProducer {
+  private pending: { records: number; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private failure: unknown = null;
+  /** Records the writer acknowledged as stored. */
+  acknowledged = 0;
+
+  private constructor(private readonly socket: Socket) {
+    const reader = new FrameReader(MAX_FRAME_BYTES, (body) => this.onReply(body), () => socket.destroy());
+    socket.on('data', (chunk: Buffer) => reader.push(chunk));
+    // EPIPE, ECONNRESET or a close: the writer is gone (killed, or stopped).
+    socket.on('error', (err) => this.failAll(new WriterGoneError(this.acknowledged, err)));
+    socket.on('close', () => this.failAll(new WriterGoneError(this.acknowledged)));
+  }
+
+  /**
+   * Connects to the writer serving `dataDir` and opens a produce session (the topic, partition
+   * and transforms are checked there). Null when no writer serves the directory.
+   */
+  static async connect(dataDir: string, session: ProduceSession): Promise<RemoteProducer | null> {
+    return RemoteProducer.open(dataDir, await RemoteProducer.openRequest(session));
+  }
+
+  private static async openRequest(session: ProduceSession): Promise<OpenRequest> {
+    const steps = await wireSteps(session.steps, session.baseDir);
+    return { op: 'open', topic: session.topic, steps, options: session.options, ...(session.partition !== undefined ? { partition: session.partition } : {}) };
+  }
+
+  private static async open(dataDir: string, request: OpenRequest): Promise<RemoteProducer | null> {
+    const path = socketPath(dataDir);
+    if (!existsSync(path)) return null;
+    const socket = await connectSocket(path);
+    if (!socket) return null;
+    const remote = new RemoteProducer(socket);
+    try {
+      await remote.request(request, 0);
+    } catch (err) {
+      socket.destroy();
+      if (!(err instanceof WriterGoneError)) throw err;
+      throw new EddyError('EDDY_WRITER_GONE', `the process holding the data directory closed the connection before the produce began (it is stopping, or serves ${MAX_SESSIONS} producers already); nothing was sent, run the produce again`, { cause: err });
+    }
+    return remote;
+  }
+
+  /**
+   * Opens the data directory with `openLocal`; while another process holds it, produces through
+   * that process when it serves the directory. A writer that is starting (its socket not there
+   * yet) or a short one (`eddy topic create`) is waited for, up to `waitMs`; then the
+   * DataDirLockedError stands.
+   */
+  static async openOrJoin<T>(
+    openLocal: () => Promise<T>,
+    dataDir: string,
+    session: ProduceSession,
+    { waitMs = WRITER_WAIT_MS, onWait }: { waitMs?: number; onWait?: (err: DataDirLockedError, waitMs: number) => void } = {},
+  ): Promise<{ local: T } | { remote: RemoteProducer }> {
+    const deadline = Date.now() + waitMs;
+    let request: OpenRequest | null = null;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return { local: await openLocal() };
+      } catch (err) {
+        // A user who may not write the directory (a member of the socket's group) may still produce through the writer.
+        const denied = ['EACCES', 'EPERM'].includes((err as NodeJS.ErrnoException).code ?? '');
+        if (!(err instanceof DataDirLockedError) && !denied) throw err;
+        request ??= await RemoteProducer.openRequest(session);
+        const remote = await RemoteProducer.open(dataDir, request);
+        if (remote) return { remote };
+        if (denied) throw new DataDirDeniedError(dataDir, err);
+        if (Date.now() >= deadline) throw err;
+        if (attempt === 0) onWait?.(err as DataDirLockedError, waitMs);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }
+
+  async sendAll(records: readonly ProducerRecord[]): Promise<void> {
+    const wire: WireRecord[] = records.map((r) => ({
+      value: typeof r.value === 'string' ? Buffer.from(r.value) : r.value,
+      ...(r.key != null ? { key: typeof r.key === 'string' ? Buffer.from(r.key) : r.key } : {}),
+      ...(r.partition !== undefined ? { partition: r.partition } : {}),
+    }));
+    await Promise.all([...framesOf(wire)].map((batch) => this.request({ op: 'send', records: batch }, batch.length)));
+  }
+
+  send(record: ProducerRecord): Promise<void> {
+    return this.sendAll([record]);
+  }
+
+  flush(): Promise<void> {
+    return this.request({ op: 'flush' }, 0);
+  }
+
+  async close(): Promise<void> {
+    if (!this.socket.destroyed) {
+      try {
+        await this.flush();
+      } finally {
+        this.socket.end();
+      }
+    }
+  }
+
+  private onReply(body: Buffer): void {
+    let r: Reply;
+    try {
+      r = decodeReply(body);
+    } catch (err) {
+      this.failAll(err);
+      this.socket.destroy();
+      return;
+    }
+    const p = this.pending.shift();
+    if (!p) return;
+    if ('error' in r) {
+      p.reject(new RemoteError(r.error.code, r.error.message));
+    } else {
+      this.acknowledged += p.records;
+      p.resolve();
+    }
+  }
+
+  private request(req: Request, records: number): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.socket.destroyed || !this.socket.writable) return Promise.reject(new WriterGoneError(this.acknowledged));
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ records, resolve, reject });
+      this.socket.write(encodeFrame(req));
+    });
+  }
+
+  private failAll(err: unknown): void {
+    this.failure ??= err;
+    for (const p of this.pending.splice(0)) p.reject(this.failure);
+  }
+}
+
+function decodeReply(body: Buffer): Reply {
+  let r: unknown;
+  try {
+    r = unpack(body);
+  } catch {
+    r = null;
+  }
+  if (r && typeof r === 'object' && ('ok' in r || 'error' in r)) return r as Reply;
+  throw new EddyError('EDDY_PROTOCOL', 'the writer process sent a reply this eddy cannot read (another eddy version?)');
+}

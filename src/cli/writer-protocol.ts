@@ -1,0 +1,164 @@
+import { pack, unpack } from 'msgpackr';
+import { EddyError } from '../errors.js';
+import type { ProducerOptions } from '../storage/producer.js';
+
+/**
+ * The produce protocol between `eddy produce` and the process holding the data directory
+ * (`eddy run`, `eddy connector run`), over the Unix socket `eddy.sock` in the data directory.
+ *
+ * Frames: a 4-byte big-endian length, then msgpack; no frame is longer than MAX_FRAME_BYTES (a
+ * longer announcement ends the connection at once). A connection is one produce session:
+ * `{ op: 'open', topic, partition?, steps, options }` first, then any number of
+ * `{ op: 'send', records }` and `{ op: 'flush' }`; each request gets one reply, in order:
+ * `{ ok: true }` or `{ error: { code, message } }` (message already worded for the command line).
+ * A step names a registered module, or carries the module's bytes: the producer reads its own
+ * files, so the writer never opens a path a client names.
+ */
+
+/** The longest frame either side sends or accepts (a module travels in `open`, records are split over `send`s). */
+export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
+
+export interface WireRecord { key?: Uint8Array | null; value: Uint8Array; partition?: number }
+export interface WireStep {
+  uses: string;
+  params: Record<string, string>;
+  lookback: { last: number; ageMs?: number } | null;
+  /** The module's bytes, when `uses` named a file the producer read. */
+  wasm?: Uint8Array;
+}
+export interface OpenRequest { op: 'open'; topic: string; partition?: number; steps: WireStep[]; options: ProducerOptions }
+export type Request = OpenRequest | { op: 'send'; records: WireRecord[] } | { op: 'flush' };
+export type Reply = { ok: true } | { error: { code: string; message: string } };
+
+/** A peer that does not follow the protocol (a bad frame, a request out of place). */
+export class WriterProtocolError extends EddyError {
+  constructor(problem: string) {
+    super('EDDY_PROTOCOL', `produce session refused: ${problem}`);
+  }
+}
+
+export function encodeFrame(value: unknown): Buffer {
+  const body = pack(value);
+  const head = Buffer.alloc(4);
+  head.writeUInt32BE(body.length, 0);
+  return Buffer.concat([head, body]);
+}
+
+/**
+ * Splits a byte stream into frame bodies. Chunks are kept as they come and joined once a frame is
+ * complete, so a frame that arrives slowly costs its size once, not once per chunk. A length above
+ * `max` stops the reader at once (nothing of it is buffered) and calls `onOversize`.
+ */
+export class FrameReader {
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  private need = -1;
+  private stopped = false;
+
+  constructor(private readonly max: number, private readonly onFrame: (body: Buffer) => void, private readonly onOversize: (length: number) => void) {}
+
+  push(chunk: Buffer): void {
+    if (this.stopped) return;
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    while (!this.stopped) {
+      if (this.need < 0) {
+        if (this.buffered < 4) return;
+        const length = this.take(4).readUInt32BE(0);
+        if (length > this.max) {
+          this.stop();
+          this.onOversize(length);
+          return;
+        }
+        this.need = length;
+      }
+      if (this.buffered < this.need) return;
+      const body = this.take(this.need);
+      this.need = -1;
+      this.onFrame(body);
+    }
+  }
+
+  /** Drops what is buffered and ignores what comes after. */
+  stop(): void {
+    this.stopped = true;
+    this.chunks = [];
+    this.buffered = 0;
+  }
+
+  private take(n: number): Buffer {
+    if (n === 0) return Buffer.alloc(0);
+    const first = this.chunks[0]!;
+    let out: Buffer;
+    if (first.length >= n) {
+      out = first.subarray(0, n);
+      if (first.length === n) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+    } else {
+      out = Buffer.allocUnsafe(n);
+      let at = 0;
+      while (at < n) {
+        const c = this.chunks[0]!;
+        const k = Math.min(c.length, n - at);
+        c.copy(out, at, 0, k);
+        at += k;
+        if (k === c.length) this.chunks.shift();
+        else this.chunks[0] = c.subarray(k);
+      }
+    }
+    this.buffered -= n;
+    return out;
+  }
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isBytes = (v: unknown): v is Uint8Array => v instanceof Uint8Array;
+
+function checkStep(s: unknown): WireStep {
+  if (!isObject(s) || typeof s['uses'] !== 'string' || !isObject(s['params'])) throw new WriterProtocolError('a step needs `uses` and `params`');
+  if (s['wasm'] !== undefined && !isBytes(s['wasm'])) throw new WriterProtocolError('a step\'s `wasm` must be bytes');
+  const lookback = s['lookback'] ?? null;
+  if (lookback !== null && !isObject(lookback)) throw new WriterProtocolError('a step\'s `lookback` must be a mapping');
+  return s as unknown as WireStep;
+}
+
+function checkRecord(r: unknown): WireRecord {
+  if (!isObject(r) || !isBytes(r['value'])) throw new WriterProtocolError('a record needs a `value` of bytes');
+  if (r['key'] != null && !isBytes(r['key'])) throw new WriterProtocolError('a record\'s `key` must be bytes');
+  if (r['partition'] !== undefined && !Number.isInteger(r['partition'])) throw new WriterProtocolError('a record\'s `partition` must be an integer');
+  return r as unknown as WireRecord;
+}
+
+/** The producer options a client may set (numbers only: no partitioner or transform comes over the wire). */
+function producerOptions(o: unknown): ProducerOptions {
+  const out: ProducerOptions = {};
+  if (!isObject(o)) return out;
+  if (typeof o['lingerMs'] === 'number') out.lingerMs = o['lingerMs'];
+  if (typeof o['batchSize'] === 'number') out.batchSize = o['batchSize'];
+  return out;
+}
+
+/** Decodes and checks one request frame; a WriterProtocolError when it is not one. */
+export function decodeRequest(body: Buffer): Request {
+  let v: unknown;
+  try {
+    v = unpack(body);
+  } catch {
+    throw new WriterProtocolError('a frame is not msgpack');
+  }
+  if (!isObject(v)) throw new WriterProtocolError('a request must be a mapping');
+  switch (v['op']) {
+    case 'open':
+      if (typeof v['topic'] !== 'string' || !Array.isArray(v['steps'])) throw new WriterProtocolError('`open` needs `topic` and `steps`');
+      if (v['partition'] !== undefined && !Number.isInteger(v['partition'])) throw new WriterProtocolError('`open`: `partition` must be an integer');
+      v['steps'].forEach(checkStep);
+      return { op: 'open', topic: v['topic'], steps: v['steps'] as WireStep[], options: producerOptions(v['options']), ...(v['partition'] !== undefined ? { partition: v['partition'] as number } : {}) };
+    case 'send':
+      if (!Array.isArray(v['records'])) throw new WriterProtocolError('`send` needs `records`');
+      return { op: 'send', records: v['records'].map(checkRecord) };
+    case 'flush':
+      return { op: 'flush' };
+    default:
+      throw new WriterProtocolError(`unknown request ${JSON.stringify(String(v['op']))}`);
+  }
+}
