@@ -13,7 +13,7 @@ import { fmt, machine, RESULTS_DIR, table } from './lib/harness.js';
  */
 
 const here = dirname(fileURLToPath(import.meta.url));
-const BENCHES = ['engine', 'sdk', 'storage', 'pipeline', 'baseline-stream', 'fluvio-compare'] as const;
+const BENCHES = ['engine', 'sdk', 'storage', 'checksum', 'pipeline', 'baseline-stream', 'fluvio-compare'] as const;
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 function load(name: string): Json | null {
@@ -49,6 +49,12 @@ export function summaryRows(): string[][] {
     for (const r of (storage['storage'] as Json[] | undefined) ?? []) {
       const size = r['record_bytes'] === 10240 ? '10 KiB' : `${r['record_bytes']} B`;
       rows.push(['storage', `${r['op']}: ${r['side']} ÷ raw lmdb-js, ${size} (median)`, n(r['ratio_median'], 2), r['target'] !== undefined ? `≥ ${r['target']}` : '']);
+    }
+  }
+  const crc = load('checksum');
+  if (crc) {
+    for (const r of (crc['checksum'] as Json[] | undefined) ?? []) {
+      rows.push(['checksum', `${r['op']} ${r['side']}: with CRC32C ÷ without, ${r['record_bytes']} B (median)`, n(r['ratio_median'], 2), `≥ ${r['target']}`]);
     }
   }
   const pipe = load('pipeline');

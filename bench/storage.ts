@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Database } from 'lmdb';
-import { openStorage, type ProduceRecord, type Storage } from '../src/storage/index.js';
+import { openStorage, type PartitionLog, type ProduceRecord, type Storage } from '../src/storage/index.js';
 import { median, spread, table, writeResult } from './lib/harness.js';
 import { prng } from './lib/records.js';
 
@@ -29,7 +29,7 @@ import { prng } from './lib/records.js';
  * Target: Eddy ≥ 0.9 of raw.
  */
 
-interface Case {
+export interface Case {
   recordBytes: number;
   records: number;
 }
@@ -41,7 +41,7 @@ const CASES: Case[] = [
 const ROUNDS = 9;
 const CONSUME_PASSES = 5;
 
-function makeRecords(c: Case, seed: number): ProduceRecord[] {
+export function makeRecords(c: Case, seed: number): ProduceRecord[] {
   const rnd = prng(seed);
   return Array.from({ length: c.records }, () => {
     const v = new Uint8Array(c.recordBytes);
@@ -50,13 +50,31 @@ function makeRecords(c: Case, seed: number): ProduceRecord[] {
   });
 }
 
-async function timed(f: () => Promise<unknown> | unknown): Promise<number> {
+export async function timed(f: () => Promise<unknown> | unknown): Promise<number> {
   const t0 = performance.now();
   await f();
   return performance.now() - t0;
 }
 
-interface Side {
+/** Reads a partition to its end with readBatches, `passes` times; checks the record count. */
+export function readAll(log: PartitionLog, records: number, passes: number): void {
+  for (let p = 0; p < passes; p++) {
+    let pos = 0;
+    let count = 0;
+    for (;;) {
+      const bs = log.readBatches(pos);
+      if (bs.length === 0) break;
+      for (const b of bs) count += b.count;
+      pos = bs[bs.length - 1]!.lastOffset + 1;
+    }
+    if (count !== records) throw new Error(`read ${count} records, expected ${records}`);
+  }
+}
+
+/** Columns of the result tables of this bench and bench/checksum. */
+export const RESULT_HEADER: (string | number)[] = ['record size', 'op', 'side', 'best MB/s', 'best rec/s', 'ratio (best)', 'ratio (median)', 'spread'];
+
+export interface Side {
   name: string;
   run: (round: number) => Promise<number>;
 }
@@ -66,7 +84,7 @@ interface Sample {
 }
 
 /** Runs the sides for ROUNDS rounds, rotating which goes first; returns per-side times (ms). */
-async function rounds(sides: Side[]): Promise<Sample[]> {
+export async function rounds(sides: Side[]): Promise<Sample[]> {
   const out = sides.map(() => ({ ms: [] as number[] }));
   for (let r = 0; r < ROUNDS; r++) {
     for (let k = 0; k < sides.length; k++) {
@@ -80,7 +98,7 @@ async function rounds(sides: Side[]): Promise<Sample[]> {
 export async function runStorageBench(): Promise<Record<string, unknown>> {
   const dir = mkdtempSync(join(tmpdir(), 'eddy-bench-storage-'));
   const store: Storage = await openStorage(dir, { retentionCheckMs: 0, maxPartitions: 200 });
-  const rows: (string | number)[][] = [['record size', 'op', 'side', 'best MB/s', 'best rec/s', 'ratio (best)', 'ratio (median)', 'spread']];
+  const rows = [RESULT_HEADER];
   const out: Record<string, unknown>[] = [];
   let n = 0;
   try {
@@ -167,20 +185,7 @@ export async function runStorageBench(): Promise<Record<string, unknown>> {
         },
         {
           name: 'Eddy read',
-          run: () =>
-            timed(() => {
-              for (let p = 0; p < CONSUME_PASSES; p++) {
-                let pos = 0;
-                let count = 0;
-                for (;;) {
-                  const bs = log.readBatches(pos);
-                  if (bs.length === 0) break;
-                  for (const b of bs) count += b.count;
-                  pos = bs[bs.length - 1]!.lastOffset + 1;
-                }
-                if (count !== c.records) throw new Error(`read ${count} records, expected ${c.records}`);
-              }
-            }),
+          run: () => timed(() => readAll(log, c.records, CONSUME_PASSES)),
         },
         {
           name: 'Eddy consumer',

@@ -7,18 +7,25 @@ import {
   encodeRawBatch,
   fluvioKeyHash,
   partitionForKey,
+  batchChecksum,
   readBatchHeader,
+  sealBatch,
   sipHash24,
   sliceBatch,
   viewBatch,
 } from '../src/storage/index.js';
-import { RecordTooLargeError } from '../src/storage/errors.js';
+import { CorruptBatchError, RecordTooLargeError } from '../src/storage/errors.js';
 import { text } from './helpers/storage.js';
 
 const limits = { maxRecordBytes: 1 << 20, maxBatchBytes: 1 << 20 };
 const enc = (s: string) => Buffer.from(s);
+/** What a partition does when it stores a batch at `key` (writes the checksum), then the read view. */
+const stored = (key: number, value: Uint8Array) => {
+  sealBatch(key, value);
+  return viewBatch(key, value);
+};
 
-test('a stored batch is a 40-byte big-endian header followed by exactly the Vec<Record> bytes a SmartModule reads', (t) => {
+test('a stored batch is a 40-byte big-endian header, exactly the Vec<Record> bytes a SmartModule reads, and a CRC32C trailer', (t) => {
   const now = 1_700_000_000_000;
   const [b] = encodeBatches(
     [{ value: 'dog' }, { key: 'K', value: 'v', timestamp: now - 1 }, { value: 'x', timestamp: now + 5 }],
@@ -33,12 +40,16 @@ test('a stored batch is a 40-byte big-endian header followed by exactly the Vec<
     { key: enc('K'), value: enc('v'), offsetDelta: 1, timestampDelta: -1 },
     { value: enc('x'), offsetDelta: 2, timestampDelta: 5 },
   ]);
-  t.deepEqual(Buffer.from(value.subarray(BATCH_HEADER_SIZE)), Buffer.from(expected));
+  t.deepEqual(Buffer.from(value.subarray(BATCH_HEADER_SIZE, value.length - 4)), Buffer.from(expected));
   const h = readBatchHeader(value);
-  t.like(h, { version: 1, flags: 0, count: 3, lastOffsetDelta: 2, rawLength: expected.length, baseTimestamp: now, maxTimestamp: now + 5 });
+  t.like(h, { version: 1, flags: 2, count: 3, lastOffsetDelta: 2, rawLength: expected.length, baseTimestamp: now, maxTimestamp: now + 5 });
   // Fixed big-endian fields at fixed places.
-  t.deepEqual([...value.subarray(0, 16)], [1, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0, expected.length]);
+  t.deepEqual([...value.subarray(0, 16)], [1, 2, 0, 0, 0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0, expected.length]);
   t.is(Buffer.from(value).readBigInt64BE(16), BigInt(now));
+  // The trailer: CRC32C of u64be(offset) ‖ everything before it, written when the offset is known.
+  t.throws(() => viewBatch(42, value), { instanceOf: CorruptBatchError }, 'not sealed yet');
+  sealBatch(42, value);
+  t.is(Buffer.from(value).readUInt32BE(value.length - 4), batchChecksum(42, value));
   const view = viewBatch(42, value);
   t.is(view.baseOffset, 42);
   t.is(view.lastOffset, 44);
@@ -68,7 +79,7 @@ test('timestamps further apart than the i32 delta range start a new batch', (t) 
   const batches = encodeBatches([{ value: 'a', timestamp: base }, { value: 'b', timestamp: base + 2 ** 31 - 1 }, { value: 'c', timestamp: far + 10 }, { value: 'd', timestamp: base }], base, limits, 't/0');
   t.deepEqual(batches.map((b) => b.count), [2, 1, 1]);
   const stamps = batches.flatMap((b) => {
-    const v = viewBatch(0, b.value);
+    const v = stored(0, b.value);
     const idx = indexRecords(v.raw);
     return Array.from({ length: idx.count }, (_, i) => v.baseTimestamp + idx.timestampDelta(i));
   });
@@ -90,7 +101,7 @@ test('batches close at maxBatchBytes; a record over maxRecordBytes is refused wi
 
 test('headers: the record carries the count, the pairs live after the records where modules never look', (t) => {
   const [b] = encodeBatches([{ value: 'a' }, { value: 'b', headers: { trace: 'abc', bin: new Uint8Array([0, 255]) } }, { value: 'c', headers: [['x', 'y'], ['x', 'z']] }], 0, limits, 't/0');
-  const v = viewBatch(0, b!.value);
+  const v = stored(0, b!.value);
   const idx = indexRecords(v.raw);
   t.is(idx.end, v.raw.length, 'the raw section ends where the records end');
   t.deepEqual([0, 1, 2].map((i) => idx.headers(i)), [0, 2, 2]);
@@ -103,12 +114,12 @@ test('headers: the record carries the count, the pairs live after the records wh
 test('encodeRawBatch keeps module output bytes when deltas are 0..n-1 and renumbers them otherwise', (t) => {
   const contiguous = encodeRecords([{ value: enc('a') }, { value: enc('b'), offsetDelta: 1, timestampDelta: 3 }]);
   const r1 = encodeRawBatch({ raw: contiguous, baseTimestamp: 100 }, limits, 't/0')!;
-  t.deepEqual(Buffer.from(r1.value.subarray(BATCH_HEADER_SIZE)), Buffer.from(contiguous));
+  t.deepEqual(Buffer.from(r1.value.subarray(BATCH_HEADER_SIZE, r1.value.length - 4)), Buffer.from(contiguous));
   t.is(readBatchHeader(r1.value).maxTimestamp, 103);
   // A filter kept records 1 and 3; an array_map gave every output delta 0.
   const gaps = encodeRecords([{ key: enc('k'), value: enc('b'), offsetDelta: 1, timestampDelta: 2 }, { value: enc('d'), offsetDelta: 3 }]);
   const r2 = encodeRawBatch({ raw: gaps, baseTimestamp: 100, headers: new Map([[3, [['h', enc('v')] as [string, Uint8Array]]]]) }, limits, 't/0')!;
-  const v2 = viewBatch(10, r2.value);
+  const v2 = stored(10, r2.value);
   const idx = indexRecords(v2.raw);
   t.deepEqual([idx.offsetDelta(0), idx.offsetDelta(1)], [0, 1]);
   t.deepEqual([text(idx.key(0)), text(idx.value(0)), idx.timestampDelta(0)], ['k', 'b', 2]);
@@ -118,7 +129,7 @@ test('encodeRawBatch keeps module output bytes when deltas are 0..n-1 and renumb
 
 test('sliceBatch cuts a batch to an offset range and keeps base offset and deltas', (t) => {
   const [b] = encodeBatches(['a', 'b', 'c', 'd'].map((value) => ({ value })), 5, limits, 't/0');
-  const v = viewBatch(10, b!.value);
+  const v = stored(10, b!.value);
   t.is(sliceBatch(v, 10, 13), v);
   const s = sliceBatch(v, 11, 12);
   t.is(s.baseOffset, 10);

@@ -43,6 +43,12 @@ function openOptions(cmd: Command, io: CliIO): OpenOptions {
     options.workers = n;
   }
   if (g.maxRecordBytes !== undefined) options.maxRecordBytes = parseBytes(g.maxRecordBytes, '--max-record-bytes');
+  const maxPartitions = env['EDDY_MAX_PARTITIONS'];
+  if (maxPartitions !== undefined && maxPartitions !== '') {
+    const n = Number(maxPartitions);
+    if (!Number.isInteger(n) || n < 1) throw new UsageError(`$EDDY_MAX_PARTITIONS expects a positive number of partitions, got ${JSON.stringify(maxPartitions)}`);
+    options.maxPartitions = n;
+  }
   return { ...options, ...moduleLimits(g) };
 }
 

@@ -13,6 +13,7 @@ import { registerConsumeCommand } from './consume.js';
 import { registerDeriveCommand } from './derive.js';
 import { registerRunCommand } from './run.js';
 import { registerConnectorCommand } from './connector.js';
+import { registerCheckCommand } from './check.js';
 import { cliMessage } from './errors.js';
 import { OutputClosed } from './common.js';
 
@@ -33,6 +34,7 @@ const COMMANDS: readonly Registrar[] = [
   registerDeriveCommand,
   registerRunCommand,
   registerConnectorCommand,
+  registerCheckCommand,
   registerGenerateCommand,
   registerBuildCommand,
   registerTestCommand,

@@ -4,7 +4,8 @@
  * ```
  * byte  size  field (all fixed-width integers big-endian, as Fluvio encodes them)
  *  0     1    format version = 1
- *  1     1    flags: bit 0 = a header section follows the records; other bits 0
+ *  1     1    flags: bit 0 = a header section follows the records; bit 1 = a CRC32C trailer
+ *             ends the value; other bits 0
  *  2     2    reserved, 0
  *  4     4    i32 record count
  *  8     4    i32 last offset delta (count − 1: Eddy numbers the records of a batch 0..count−1)
@@ -16,7 +17,13 @@
  * 40     …    Vec<Record>: i32 count then the records exactly as src/protocol encodes them
  *             (spec §4.1), offset_delta/timestamp_delta relative to the key and base timestamp
  * 40+raw …    optional header section (flag bit 0), see below
+ * n−4    4    u32 CRC32C (flag bit 1) of u64 base offset (the LMDB key) ‖ value[0 .. n−4)
  * ```
+ *
+ * The checksum is Kafka's and Fluvio's batch checksum algorithm (CRC32C). It covers the key too,
+ * so a batch found under another offset fails as well. It is written when the batch gets its place
+ * in the partition (after its offset and log position are known) and checked on every read;
+ * batches written before checksums existed (bit 1 clear) are read unchecked.
  *
  * The `Vec<Record>` section is byte-for-byte the `raw_bytes` a SmartModule reads (spec §4.2), so a
  * consumer hands `value.subarray(40, 40 + rawLength)` to the engine as `BatchInput.raw`, with the
@@ -39,11 +46,15 @@ import { EncodeError } from '../errors.js';
 import { readI64, writeI64 } from '../protocol/bytes.js';
 import { indexRecords, recordBodySize, recordBodySizeFields, writeRecord, writeRecordFields, type RecordIndex } from '../protocol/record.js';
 import { VARINT_MAX, VARINT_MIN, varintSize, varintSizeUnchecked } from '../protocol/varint.js';
+import { crc32c, crc32cSmall } from './crc32c.js';
 import { CorruptBatchError, InvalidArgumentError, RecordTooLargeError } from './errors.js';
 
 export const BATCH_FORMAT_VERSION = 1;
 export const BATCH_HEADER_SIZE = 40;
 export const FLAG_HEADERS = 1;
+export const FLAG_CRC = 2;
+/** Bytes of the checksum trailer. */
+export const CRC_SIZE = 4;
 
 const O_VERSION = 0, O_FLAGS = 1, O_COUNT = 4, O_LAST_DELTA = 8, O_RAW_LEN = 12, O_BASE_TS = 16, O_MAX_TS = 24, O_POSITION = 32;
 
@@ -95,7 +106,7 @@ export function readBatchHeader(value: Uint8Array, where = '?', key = -1): Batch
   const version = value[O_VERSION]!;
   if (version !== BATCH_FORMAT_VERSION) throw new CorruptBatchError(where, key, `unknown batch format version ${version}`);
   const rawLength = v.getUint32(O_RAW_LEN);
-  if (BATCH_HEADER_SIZE + rawLength > value.length) {
+  if (BATCH_HEADER_SIZE + rawLength + (value[O_FLAGS]! & FLAG_CRC ? CRC_SIZE : 0) > value.length) {
     throw new CorruptBatchError(where, key, `raw length ${rawLength} runs past the ${value.length}-byte value`);
   }
   return {
@@ -110,11 +121,16 @@ export function readBatchHeader(value: Uint8Array, where = '?', key = -1): Batch
   };
 }
 
-/** Builds the read view of a stored value. */
-export function viewBatch(baseOffset: number, value: Uint8Array, where = '?'): StoredBatch {
+/**
+ * Builds the read view of a stored value; with `verify` (the default) its checksum is checked
+ * first (CorruptBatchError naming topic, partition and offset).
+ */
+export function viewBatch(baseOffset: number, value: Uint8Array, where = '?', verify = true): StoredBatch {
   // The read hot path: fields read byte by byte (no DataView, no intermediate header object).
-  const n = value.length;
-  if (n < BATCH_HEADER_SIZE || value[O_VERSION] !== BATCH_FORMAT_VERSION) readBatchHeader(value, where, baseOffset); // throws the precise error
+  if (value.length < BATCH_HEADER_SIZE || value[O_VERSION] !== BATCH_FORMAT_VERSION) readBatchHeader(value, where, baseOffset); // throws the precise error
+  const flags = value[O_FLAGS]!;
+  if (flags & FLAG_CRC && verify) verifyBatch(baseOffset, value, where);
+  const n = flags & FLAG_CRC ? value.length - CRC_SIZE : value.length;
   const count = i32(value, O_COUNT);
   const rawEnd = BATCH_HEADER_SIZE + (i32(value, O_RAW_LEN) >>> 0);
   if (rawEnd > n) readBatchHeader(value, where, baseOffset);
@@ -127,7 +143,7 @@ export function viewBatch(baseOffset: number, value: Uint8Array, where = '?'): S
     // Plain Uint8Array views: `subarray` on the Buffer lmdb-js returns would go through Buffer's
     // species constructor, several times slower under GC pressure.
     raw: new Uint8Array(value.buffer, value.byteOffset + BATCH_HEADER_SIZE, rawEnd - BATCH_HEADER_SIZE),
-    headerSection: value[O_FLAGS]! & FLAG_HEADERS ? new Uint8Array(value.buffer, value.byteOffset + rawEnd, n - rawEnd) : null,
+    headerSection: flags & FLAG_HEADERS ? new Uint8Array(value.buffer, value.byteOffset + rawEnd, n - rawEnd) : null,
     value,
   };
 }
@@ -138,6 +154,43 @@ function i32(b: Uint8Array, o: number): number {
 
 function i64(b: Uint8Array, o: number): number {
   return i32(b, o) * 0x1_0000_0000 + (i32(b, o + 4) >>> 0);
+}
+
+const keyBytes = new Uint8Array(8);
+
+/** CRC32C of u64be(baseOffset) ‖ value[0 .. n−4): what the trailer holds. */
+export function batchChecksum(baseOffset: number, value: Uint8Array): number {
+  const hi = Math.floor(baseOffset / 0x1_0000_0000);
+  const lo = baseOffset >>> 0;
+  keyBytes[0] = hi >>> 24; keyBytes[1] = hi >>> 16; keyBytes[2] = hi >>> 8; keyBytes[3] = hi;
+  keyBytes[4] = lo >>> 24; keyBytes[5] = lo >>> 16; keyBytes[6] = lo >>> 8; keyBytes[7] = lo;
+  return crc32c(new Uint8Array(value.buffer, value.byteOffset, value.length - CRC_SIZE), crc32cSmall(keyBytes));
+}
+
+/** Writes the checksum trailer, once the batch's offset and log position are final (no-op without FLAG_CRC). */
+export function sealBatch(baseOffset: number, value: Uint8Array): void {
+  if (!(value[O_FLAGS]! & FLAG_CRC)) return;
+  const c = batchChecksum(baseOffset, value);
+  const n = value.length;
+  value[n - 4] = c >>> 24;
+  value[n - 3] = c >>> 16;
+  value[n - 2] = c >>> 8;
+  value[n - 1] = c;
+}
+
+/** Throws CorruptBatchError when a batch with a checksum does not match it. */
+export function verifyBatch(baseOffset: number, value: Uint8Array, where: string): void {
+  if (!(value[O_FLAGS]! & FLAG_CRC)) return;
+  if (value.length < BATCH_HEADER_SIZE + CRC_SIZE) throw new CorruptBatchError(where, baseOffset, `only ${value.length} bytes`);
+  const stored = i32(value, value.length - CRC_SIZE) >>> 0;
+  const actual = batchChecksum(baseOffset, value);
+  if (stored !== actual) {
+    throw new CorruptBatchError(where, baseOffset, `checksum mismatch (stored CRC32C ${hex(stored)}, computed ${hex(actual)} over its ${value.length} bytes)`);
+  }
+}
+
+function hex(n: number): string {
+  return `0x${n.toString(16).padStart(8, '0')}`;
 }
 
 /** Patches the log position (done when the batch is given its place in the partition). */
@@ -244,6 +297,13 @@ export interface EncodeLimits {
   maxRecordBytes: number;
   /** A batch is closed before it would exceed this many bytes (a single record always fits). */
   maxBatchBytes: number;
+  /** Give each batch a CRC32C trailer (FLAG_CRC). Default true. */
+  checksums?: boolean;
+}
+
+/** Bytes of the trailer a batch gets under these limits. */
+function trailerOf(limits: EncodeLimits): number {
+  return limits.checksums === false ? 0 : CRC_SIZE;
 }
 
 /** One encoded batch, ready to store (log position still 0). */
@@ -285,6 +345,8 @@ export function encodeBatches(records: readonly ProduceRecord[], now: number, li
   const bodies = new Int32Array(n);
   // Lengths are varints too: Fluvio cannot encode more than the i32 range.
   const maxField = VARINT_MAX - 64;
+  const trailer = trailerOf(limits);
+  const crcFlag = trailer ? FLAG_CRC : 0;
   let start = 0;
   while (start < n) {
     const base = ts[start]!;
@@ -306,16 +368,16 @@ export function encodeBatches(records: readonly ProduceRecord[], now: number, li
       const size = varintSizeUnchecked(body) + body;
       if (size > limits.maxRecordBytes) throw new RecordTooLargeError(size, limits.maxRecordBytes, end, where);
       const hs = hl ? headerEntrySize(hl) : 0;
-      if (end > start && BATCH_HEADER_SIZE + rawSize + size + (hdrSize || hs ? 4 + hdrSize + hs : 0) > limits.maxBatchBytes) break;
+      if (end > start && BATCH_HEADER_SIZE + rawSize + size + (hdrSize || hs ? 4 + hdrSize + hs : 0) + trailer > limits.maxBatchBytes) break;
       bodies[end] = body;
       rawSize += size;
       hdrSize += hs;
       if (t > maxTs) maxTs = t;
     }
     const count = end - start;
-    const total = BATCH_HEADER_SIZE + rawSize + (hdrSize ? 4 + hdrSize : 0);
+    const total = BATCH_HEADER_SIZE + rawSize + (hdrSize ? 4 + hdrSize : 0) + trailer;
     const value = allocValue(total);
-    writeHeader(value, hdrSize ? FLAG_HEADERS : 0, count, rawSize, base, maxTs);
+    writeHeader(value, (hdrSize ? FLAG_HEADERS : 0) | crcFlag, count, rawSize, base, maxTs);
     const v = dv(value);
     v.setInt32(BATCH_HEADER_SIZE, count);
     let pos = BATCH_HEADER_SIZE + 4;
@@ -383,7 +445,8 @@ function encodeSimple(records: readonly ProduceRecord[], now: number, limits: En
   const bodies = new Int32Array(n);
   const maxField = VARINT_MAX - 64;
   const maxRecord = limits.maxRecordBytes;
-  const room = limits.maxBatchBytes - BATCH_HEADER_SIZE;
+  const trailer = trailerOf(limits);
+  const room = limits.maxBatchBytes - BATCH_HEADER_SIZE - trailer;
   let start = 0;
   while (start < n) {
     let rawSize = 4;
@@ -405,8 +468,8 @@ function encodeSimple(records: readonly ProduceRecord[], now: number, limits: En
       rawSize += size;
     }
     const count = end - start;
-    const value = allocValue(BATCH_HEADER_SIZE + rawSize);
-    writeHeader(value, 0, count, rawSize, now, now);
+    const value = allocValue(BATCH_HEADER_SIZE + rawSize + trailer);
+    writeHeader(value, trailer ? FLAG_CRC : 0, count, rawSize, now, now);
     value[BATCH_HEADER_SIZE] = count >>> 24;
     value[BATCH_HEADER_SIZE + 1] = (count >>> 16) & 0xff;
     value[BATCH_HEADER_SIZE + 2] = (count >>> 8) & 0xff;
@@ -474,7 +537,7 @@ export function encodeRawBatch(input: RawBatchInput, limits: EncodeLimits, where
   }
   let hdrSize = 0;
   if (hdr) for (const e of hdr) hdrSize += headerEntrySize(e.list);
-  const sectionSize = hdr ? 4 + hdrSize : 0;
+  const sectionSize = (hdr ? 4 + hdrSize : 0) + trailerOf(limits);
 
   let value: Uint8Array;
   let rawLength: number;
@@ -501,7 +564,7 @@ export function encodeRawBatch(input: RawBatchInput, limits: EncodeLimits, where
       pos = writeRecord(value, pos, r, bodies[i]);
     }
   }
-  writeHeader(value, hdr ? FLAG_HEADERS : 0, count, rawLength, input.baseTimestamp, maxTs);
+  writeHeader(value, (hdr ? FLAG_HEADERS : 0) | (trailerOf(limits) ? FLAG_CRC : 0), count, rawLength, input.baseTimestamp, maxTs);
   if (hdr) {
     const v = dv(value);
     let pos = BATCH_HEADER_SIZE + rawLength;

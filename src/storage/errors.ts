@@ -104,6 +104,33 @@ export class StorageFullError extends EddyError {
   }
 }
 
+/**
+ * The disk holding the data directory is (nearly) full. Eddy keeps a reserve free so that
+ * deleting topics and retention can still commit: writes are refused before they would use it.
+ */
+export class DiskFullError extends EddyError {
+  readonly dir: string;
+  /** Bytes free on the file system. */
+  readonly free: number;
+  /** Bytes Eddy keeps free for deletes and retention. */
+  readonly reserve: number;
+  readonly requested: number;
+  constructor(dir: string, free: number, reserve: number, requested: number, cause?: unknown) {
+    super(
+      'EDDY_STORAGE_FULL',
+      `storage full: the disk holding ${dir} has ${free} bytes free, and writing ${requested} bytes would leave less than ` +
+        `the ${reserve} bytes Eddy keeps free so that deleting and retention keep working; free space ` +
+        `(eddy topic delete, a shorter --retention-time, or files elsewhere on that disk) or move the data directory; ` +
+        `nothing of this write was stored`,
+      cause === undefined ? undefined : { cause },
+    );
+    this.dir = dir;
+    this.free = free;
+    this.reserve = reserve;
+    this.requested = requested;
+  }
+}
+
 export class DataDirLockedError extends EddyError {
   readonly dir: string;
   readonly pid: number;
@@ -190,9 +217,61 @@ export class ProduceTransformError extends EddyError {
   }
 }
 
-/** Stored bytes that do not follow Eddy's batch format (never expected; reported with their key). */
+/**
+ * A stored batch that fails its checks (checksum, header): named by topic, partition and the
+ * batch's base offset, so `eddy check` and the reader's error point at the same place.
+ */
 export class CorruptBatchError extends EddyError {
-  constructor(where: string, key: number, detail: string) {
-    super('EDDY_CORRUPT_BATCH', `stored batch at ${where} offset ${key} is not valid: ${detail}`);
+  readonly topic: string;
+  readonly partition: number;
+  constructor(
+    where: string,
+    /** Base offset of the damaged batch. */
+    readonly offset: number,
+    /** What is wrong with the batch. */
+    readonly detail: string,
+  ) {
+    const slash = where.lastIndexOf('/');
+    const topic = slash < 0 ? where : where.slice(0, slash);
+    const partition = slash < 0 ? -1 : Number(where.slice(slash + 1));
+    super(
+      'EDDY_CORRUPT_BATCH',
+      `stored data is damaged: topic "${topic}" partition ${partition}, batch at offset ${offset}: ${detail}; ` +
+        `run \`eddy check\` to list every damaged batch, and restore the data directory from a backup`,
+    );
+    this.topic = topic;
+    this.partition = partition;
+  }
+}
+
+/** The data directory's LMDB file is damaged or truncated: found before LMDB maps it. */
+export class DataCorruptError extends EddyError {
+  readonly path: string;
+  constructor(path: string, detail: string, cause?: unknown) {
+    super(
+      'EDDY_DATA_CORRUPT',
+      `${path} is damaged: ${detail}; Eddy will not open it (nothing was changed). ` +
+        `Restore the data directory from a backup, or move it away to start empty`,
+      cause === undefined ? undefined : { cause },
+    );
+    this.path = path;
+  }
+}
+
+/** A topic would take the directory past the named databases LMDB was opened with (maxPartitions). */
+export class TooManyPartitionsError extends EddyError {
+  constructor(
+    topic: string,
+    readonly requested: number,
+    /** Partitions this open can still create. */
+    readonly available: number,
+    readonly limit: number,
+  ) {
+    super(
+      'EDDY_TOO_MANY_PARTITIONS',
+      `cannot create topic "${topic}" with ${requested} partition${requested === 1 ? '' : 's'}: this data directory has room for ${available} more ` +
+        `(at most ${limit} partitions over all topics); delete topics, or open it with a higher limit, ` +
+        `openStorage(dir, { maxPartitions: ${nextPow2(limit + requested)} }) (CLI: $EDDY_MAX_PARTITIONS); nothing was created`,
+    );
   }
 }

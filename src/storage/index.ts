@@ -11,8 +11,8 @@
  * await store.close();
  * ```
  */
-export { Storage, openStorage, DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_PARTITION_BYTES, DEFAULT_MAX_RECORD_BYTES, DEFAULT_RETENTION_MS } from './storage.js';
-export type { StorageOptions, TopicConfig, TopicMeta, TopicSummary, TopicDescription, PartitionInfo, StorageEvents, Compression } from './storage.js';
+export { Storage, openStorage, DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_PARTITIONS, DEFAULT_MAX_PARTITION_BYTES, DEFAULT_MAX_RECORD_BYTES, DEFAULT_RETENTION_MS } from './storage.js';
+export type { CheckReport, StorageOptions, TopicConfig, TopicMeta, TopicSummary, TopicDescription, PartitionInfo, StorageEvents, Compression } from './storage.js';
 export { PartitionLog } from './partition.js';
 export type { AppendResult, AppendEvent, AppendOptions, PreparedAppend, ReadOptions, RetentionSettings } from './partition.js';
 export { Consumer } from './consumer.js';
@@ -24,13 +24,18 @@ export type { ModuleInfo, ModuleValidation, ModuleValidator } from './registry.j
 export {
   BATCH_FORMAT_VERSION,
   BATCH_HEADER_SIZE,
+  batchChecksum,
   decodeHeaderSection,
   encodeBatches,
   encodeRawBatch,
   readBatchHeader,
+  sealBatch,
   sliceBatch,
+  verifyBatch,
   viewBatch,
 } from './batch-format.js';
+export { inspectDataFile, type DataFileInfo } from './data-file.js';
+export type { Damage, PartitionCheck } from './check.js';
 export type { BatchHeader, ProduceRecord, RawBatchInput, RecordHeader, StoredBatch } from './batch-format.js';
 export { partitionForKey, fluvioKeyHash, sipHash24 } from './siphash.js';
 export * from './errors.js';

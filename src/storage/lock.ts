@@ -79,8 +79,10 @@ export function acquireWriterLock(dir: string): WriterLock {
   };
   const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}`;
   const text = JSON.stringify(holder);
-  writeFileSync(tmp, text);
   try {
+    // Owner-only (it names the command line); removed below whatever happens, also when the
+    // write fails half-way (a full disk must not collect empty lock files).
+    writeFileSync(tmp, text, { mode: 0o600 });
     for (let attempt = 0; attempt < 5; attempt++) {
       try {
         linkSync(tmp, path);

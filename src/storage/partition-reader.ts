@@ -16,18 +16,25 @@ export interface PartitionSource {
   lz4: boolean;
   /** `topic/partition`, for errors. */
   where: string;
+  /** Check batch checksums on read (the storage's `checksums` option). */
+  verify: boolean;
 }
 
 const envs = new Map<string, RootDatabase>();
 const dbs = new Map<string, Database<Uint8Array, number>>();
 
 export class PartitionReader {
-  private constructor(private readonly env: RootDatabase, private readonly db: Database<Uint8Array, number>, readonly where: string) {}
+  private constructor(
+    private readonly env: RootDatabase,
+    private readonly db: Database<Uint8Array, number>,
+    readonly where: string,
+    private readonly verify: boolean,
+  ) {}
 
   static open(src: PartitionSource): PartitionReader {
     let env = envs.get(src.path);
     if (!env) {
-      env = open({ path: src.path, maxDbs: src.maxDbs, readOnly: true });
+      env = open({ path: src.path, maxDbs: src.maxDbs, readOnly: true, noSubdir: false });
       envs.set(src.path, env);
     }
     const key = `${src.path}\0${src.db}`;
@@ -36,7 +43,7 @@ export class PartitionReader {
       db = env.openDB({ name: src.db, encoding: 'binary', ...(src.lz4 ? { compression: { threshold: 256 } } : {}) }) as Database<Uint8Array, number>;
       dbs.set(key, db);
     }
-    return new PartitionReader(env, db, src.where);
+    return new PartitionReader(env, db, src.where, src.verify);
   }
 
   /** Starts a fresh read transaction, so commits made since the last read are visible. */
@@ -50,6 +57,6 @@ export class PartitionReader {
    */
   batch(key: number): StoredBatch | null {
     const value = this.db.getBinaryFast(key);
-    return value ? viewBatch(key, value, this.where) : null;
+    return value ? viewBatch(key, value, this.where, this.verify) : null;
   }
 }

@@ -4,7 +4,9 @@ import {
   encodeBatches,
   encodeRawBatch,
   readBatchHeader,
+  sealBatch,
   setLogPosition,
+  verifyBatch,
   viewBatch,
   type EncodeLimits,
   type ProduceRecord,
@@ -66,7 +68,10 @@ export interface PartitionHost {
   readonly durability: 'flush' | 'commit';
   readonly limits: EncodeLimits;
   readonly env: RootDatabase;
-  checkCapacity(bytes: number): void;
+  /** Refuses a write of `bytes` that does not fit; returns the disk space it holds until releaseCapacity. */
+  checkCapacity(bytes: number): number;
+  /** A write handed to checkCapacity settled (committed or failed). */
+  releaseCapacity(reserved: number): void;
   mapWriteError(err: unknown, bytes: number): Error;
   emitAppend(e: AppendEvent): void;
   /** A follower starts (+1) or stops (−1) waiting: keeps the process alive, starts file watching in readers. */
@@ -89,6 +94,8 @@ interface WriteGroup {
   values: Uint8Array[];
   alsoWrites: (() => void)[];
   bytes: number;
+  /** Disk space held for the group (checkCapacity), released when it settles. */
+  reserved: number;
   members: { result: AppendResult; resolve: (r: AppendResult) => void; reject: (e: unknown) => void }[];
   endOffset: number;
   endPosition: number;
@@ -160,6 +167,11 @@ export class PartitionLog {
     this.loadState();
   }
 
+  /** Whether reads check batch checksums (the storage's `checksums` option). */
+  private get verify(): boolean {
+    return this.host.limits.checksums !== false;
+  }
+
   /** Records stored (offsets are contiguous). */
   get records(): number {
     return this.nextOffset - this.startOffset;
@@ -185,10 +197,12 @@ export class PartitionLog {
       return;
     }
     const fv = this.db.getBinaryFast(first)!;
+    if (this.verify) verifyBatch(first, fv, this.where);
     const fh = readBatchHeader(fv, this.where, first);
     this.startOffset = first;
     this.startPosition = fh.logPosition - fv.length;
     const lv = this.db.getBinaryFast(last)!;
+    if (this.verify) verifyBatch(last, lv, this.where);
     const lh = readBatchHeader(lv, this.where, last);
     this.nextOffset = last + lh.lastOffsetDelta + 1;
     this.endPosition = lh.logPosition;
@@ -340,8 +354,9 @@ export class PartitionLog {
     }
     let bytes = 0;
     for (const v of values) bytes += v.length;
-    this.host.checkCapacity(bytes);
-    const g = (this.group ??= { prev: this.issuedTail, keys: [], values: [], alsoWrites: [], bytes: 0, members: [], endOffset: 0, endPosition: 0 });
+    const reserved = this.host.checkCapacity(bytes);
+    const g = (this.group ??= { prev: this.issuedTail, keys: [], values: [], alsoWrites: [], bytes: 0, reserved: 0, members: [], endOffset: 0, endPosition: 0 });
+    g.reserved += reserved;
     const base = this.issuedNext;
     let offset = base;
     let position = this.issuedPosition;
@@ -349,6 +364,7 @@ export class PartitionLog {
       const v = values[i]!;
       position += v.length;
       setLogPosition(v, position);
+      sealBatch(offset, v);
       g.keys.push(offset);
       g.values.push(v);
       offset += counts[i]!;
@@ -389,6 +405,7 @@ export class PartitionLog {
     } catch (err) {
       const mapped = this.host.mapWriteError(err, g.bytes);
       this.failure ??= mapped;
+      this.host.releaseCapacity(g.reserved);
       for (const m of g.members) m.reject(mapped);
       this.settled();
       return;
@@ -406,6 +423,7 @@ export class PartitionLog {
       })
       .then(
         () => {
+          this.host.releaseCapacity(g.reserved);
           this.settled();
           for (const m of g.members) m.resolve(m.result);
           const first = g.members[0]!.result.baseOffset;
@@ -419,6 +437,7 @@ export class PartitionLog {
         (err) => {
           const mapped = err instanceof EddyError ? err : this.host.mapWriteError(err, g.bytes);
           this.failure ??= mapped;
+          this.host.releaseCapacity(g.reserved);
           this.settled();
           for (const m of g.members) m.reject(mapped);
         },
@@ -435,6 +454,7 @@ export class PartitionLog {
         // batch: they go back to waiting and are re-issued below.
         const g = this.group;
         this.group = null;
+        this.host.releaseCapacity(g.reserved);
         for (const m of g.members) m.reject(this.failure);
       }
       try {
@@ -532,7 +552,15 @@ export class PartitionLog {
         if (key !== from) bytes += this.containing(from, out);
         if (out.length >= maxBatches || (bytes >= maxBytes && out.length > 0)) break;
       }
-      out.push(viewBatch(key, value, this.where));
+      let batch: StoredBatch;
+      try {
+        batch = viewBatch(key, value, this.where, this.verify);
+      } catch (err) {
+        // A damaged batch: hand out the good ones before it; the next read starts at it and throws.
+        if (out.length > 0) break;
+        throw err;
+      }
+      out.push(batch);
       bytes += value.length;
       if (out.length >= maxBatches || bytes >= maxBytes) break;
     }
@@ -543,7 +571,7 @@ export class PartitionLog {
   /** Pushes the batch that contains `offset` without starting at it (if any); returns its size. */
   private containing(offset: number, out: StoredBatch[]): number {
     for (const { key, value } of this.db.getRange({ start: offset, reverse: true, limit: 1 })) {
-      const b = viewBatch(key, value, this.where);
+      const b = viewBatch(key, value, this.where, this.verify);
       if (b.lastOffset >= offset) {
         out.push(b);
         return value.length;

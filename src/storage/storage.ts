@@ -1,19 +1,25 @@
 import { EventEmitter } from 'eventemitter3';
-import { existsSync, mkdirSync, statSync, watch, type FSWatcher } from 'node:fs';
+import { existsSync, mkdirSync, statSync, statfsSync, watch, type FSWatcher } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
 import { open, type Database, type Key, type RootDatabase } from 'lmdb';
 import { EddyError } from '../errors.js';
 import { BATCH_HEADER_SIZE, type EncodeLimits, type ProduceRecord, type StoredBatch } from './batch-format.js';
+import { checkPartition, type Damage } from './check.js';
 import { Consumer, type ConsumeOptions } from './consumer.js';
 import {
+  DataCorruptError,
+  DiskFullError,
   InvalidArgumentError,
   ReadOnlyStorageError,
   StorageClosedError,
   StorageFullError,
+  TooManyPartitionsError,
   TopicExistsError,
   UnknownPartitionError,
   UnknownTopicError,
 } from './errors.js';
+import { guardCommitRejections } from './commit-rejections.js';
+import { inspectDataFile, type DataFileInfo } from './data-file.js';
 import { acquireWriterLock, type WriterLock } from './lock.js';
 import type { PartitionSource } from './partition-reader.js';
 import { PartitionLog, type AppendEvent, type AppendOptions, type AppendResult, type PartitionHost, type ReadOptions } from './partition.js';
@@ -25,6 +31,20 @@ export const DEFAULT_RETENTION_MS = 7 * 24 * 3600 * 1000;
 export const DEFAULT_MAX_PARTITION_BYTES = 100 * 1000 ** 3;
 export const DEFAULT_MAX_RECORD_BYTES = 1 << 20;
 export const DEFAULT_MAX_BATCH_BYTES = 1 << 20;
+export const DEFAULT_MAX_PARTITIONS = 10_000;
+/** Eddy's own sub-databases (besides one per partition). */
+const BASE_DATABASES = ['meta', 'topics', 'offsets', 'streams', 'modules', 'module-bytes'];
+/**
+ * Disk space writes leave free, so that deleting topics and retention (which need new pages for
+ * LMDB's free list before anything is freed: about 8 bytes per freed 4 KiB page) and the writer
+ * lock can still be written on a full disk: 1 MiB plus 1/256 of the data file.
+ */
+const DISK_RESERVE_MIN = 1 << 20;
+const DISK_RESERVE_SHARE = 256;
+/** Free disk space is measured again at least after this many bytes were written. */
+const DISK_RECHECK_BYTES = 64 << 20;
+/** Named databases LMDB may hold beyond the partitions and BASE_DATABASES: room for later sub-databases. */
+const SPARE_DATABASES = 16;
 const FORMAT_VERSION = 1;
 
 export type Compression = 'none' | 'lz4';
@@ -52,8 +72,20 @@ export interface StorageOptions {
    * map on its own, so Eddy enforces the limit before writing). Default: unbounded (the disk is).
    */
   mapSize?: number;
-  /** Partitions (over all topics) the directory can hold: LMDB's maxDbs budget. Default 1000. */
+  /**
+   * Partitions (over all topics) this open can create: LMDB's maxDbs budget, a per-open setting
+   * (a directory holding more, created with a higher limit, still opens). Default 10 000.
+   */
   maxPartitions?: number;
+  /**
+   * Give every stored batch a CRC32C and check it on every read (a mismatch is EDDY_CORRUPT_BATCH).
+   * Default true; false only to measure the checksum's cost.
+   */
+  checksums?: boolean;
+  /** Mode of the data directory when this open creates it. Default 0o700 (owner only). */
+  dirMode?: number;
+  /** Mode of data.mdb / lock.mdb when this open creates them. Default 0o600 (owner only). */
+  fileMode?: number;
   /** How often time-based retention runs (ms); 0 disables the timer. Default 60 000. */
   retentionCheckMs?: number;
   /** Validates modules at registration (default: the engine's loadModule). */
@@ -98,6 +130,19 @@ export interface PartitionInfo {
 
 export interface TopicDescription extends TopicSummary {
   partitionInfo: PartitionInfo[];
+}
+
+/** What Storage.check found. */
+export interface CheckReport {
+  dir: string;
+  topics: number;
+  partitions: number;
+  batches: number;
+  records: number;
+  bytes: number;
+  damage: Damage[];
+  /** The data file's own damage, when it could not be opened (then no batch was read). */
+  fileDamage?: string;
 }
 
 export interface StorageEvents {
@@ -153,6 +198,10 @@ export class Storage implements PartitionHost {
   private watcher: FSWatcher | null = null;
   private watchPending = false;
   private usedEstimate: number | null = null;
+  /** Bytes that can be written before the disk's free space is measured again. */
+  private diskBudget = 0;
+  /** Disk space held by writes handed to LMDB and not settled yet (statfs does not see them). */
+  private pendingDisk = 0;
   private readonly background: Promise<unknown>[] = [];
 
   /** Use openStorage(). */
@@ -165,9 +214,9 @@ export class Storage implements PartitionHost {
     }
     const maxRecordBytes = positiveInt(options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES, 'maxRecordBytes');
     const maxBatchBytes = Math.max(positiveInt(options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES, 'maxBatchBytes'), maxRecordBytes + BATCH_HEADER_SIZE + 4);
-    this.limits = { maxRecordBytes, maxBatchBytes };
+    this.limits = { maxRecordBytes, maxBatchBytes, checksums: options.checksums ?? true };
     this.mapSize = options.mapSize === undefined || options.mapSize === Infinity ? Infinity : positiveInt(options.mapSize, 'mapSize');
-    const maxPartitions = positiveInt(options.maxPartitions ?? 1000, 'maxPartitions');
+    const maxPartitions = positiveInt(options.maxPartitions ?? DEFAULT_MAX_PARTITIONS, 'maxPartitions');
 
     if (!this.readOnly && (openReaders.get(this.dir) ?? 0) > 0) throw readOnlyInProcess(this.dir);
     if (this.readOnly) {
@@ -176,18 +225,33 @@ export class Storage implements PartitionHost {
       }
       this.lock = null;
     } else {
-      mkdirSync(this.dir, { recursive: true });
-      this.lock = acquireWriterLock(this.dir);
+      mkdirSync(this.dir, { recursive: true, mode: options.dirMode ?? 0o700 });
+      try {
+        this.lock = acquireWriterLock(this.dir);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+        const { free, reserve } = this.diskSpace();
+        throw new DiskFullError(this.dir, free, reserve, 0, err);
+      }
     }
     try {
-      this.maxDbs = maxPartitions + 16;
+      // Before LMDB maps the file: a truncated or damaged file is an error here, not a SIGBUS later.
+      const file = inspectDataFile(this.dir);
+      // Room for every database the directory already has (it may have been created with a
+      // higher limit), and for maxPartitions over all topics.
+      this.maxDbs = Math.max(maxPartitions + BASE_DATABASES.length, ...(file?.namedDatabases ?? [0])) + SPARE_DATABASES;
       this.env = open({
         path: this.dir,
+        // Always a directory: lmdb-js would take a path with an extension ("data.eddy") for a file.
+        noSubdir: false,
         maxDbs: this.maxDbs,
         readOnly: this.readOnly,
         // Commits resolve when visible; `flushed` (separate promise) when durable. See `durability`.
         separateFlushed: true,
+        // lmdb-js's mode for the files it creates (not in its typings).
+        ...{ permissionsMode: options.fileMode ?? 0o600 },
       });
+      const names = file ? this.checkReadable(file) : [];
       const dbOpt = (name: string, encoding: 'msgpack' | 'binary') => {
         const db = this.env.openDB({ name, encoding });
         if (!db) throw new EddyError('EDDY_NO_DATA_DIR', `${this.dir} is not an Eddy data directory (no "${name}" database)`);
@@ -196,6 +260,9 @@ export class Storage implements PartitionHost {
       this.meta = dbOpt('meta', 'msgpack') as Database<unknown, string>;
       const format = this.meta.get('format');
       if (format === undefined) {
+        // Only a directory whose first open stopped before this write lacks the format: anything
+        // besides the `meta` database means the data is there but cannot be read.
+        if (names.some((n) => n !== 'meta')) throw new DataCorruptError(join(this.dir, 'data.mdb'), `its "meta" database has no format entry while it holds ${names.length} databases`);
         if (!this.readOnly) this.meta.putSync('format', FORMAT_VERSION);
       } else if (format !== FORMAT_VERSION) {
         throw new EddyError('EDDY_DATA_FORMAT', `${this.dir} holds data format ${String(format)}; this Eddy reads format ${FORMAT_VERSION}`);
@@ -220,6 +287,7 @@ export class Storage implements PartitionHost {
       throw err;
     }
     if (this.readOnly) openReaders.set(this.dir, (openReaders.get(this.dir) ?? 0) + 1);
+    else guardCommitRejections(1);
     const every = options.retentionCheckMs ?? 60_000;
     if (!this.readOnly && every > 0) {
       this.retentionTimer = setInterval(() => {
@@ -251,17 +319,34 @@ export class Storage implements PartitionHost {
       const known = FLUVIO_COMPRESSIONS.includes(compression as string);
       throw new InvalidArgumentError(`compression ${JSON.stringify(compression)} is ${known ? 'not supported by Eddy' : 'unknown'}: use "none" or "lz4"`);
     }
+    this.checkRoomFor(name, partitions);
     const id = ((this.meta.get('nextTopicId') as number | undefined) ?? 1);
     const meta: TopicMeta = { name, id, partitions, retentionMs, maxPartitionBytes, compression, createdAt: Date.now() };
-    // Create the partition databases first (each openDB commits synchronously): a crash before
-    // the metadata commit leaves only empty, unreferenced databases.
-    for (let p = 0; p < partitions; p++) this.openPartitionDb(meta, p);
-    this.meta.putSync('nextTopicId', id + 1);
-    await this.topicsDb.put(name, meta);
+    // Create the partition databases first, in one synchronous commit: a crash before the
+    // metadata commit leaves only empty, unreferenced databases.
+    await this.written(() => {
+      this.env.transactionSync(() => {
+        for (let p = 0; p < partitions; p++) this.openPartitionDb(meta, p);
+      });
+      this.meta.putSync('nextTopicId', id + 1);
+      return this.topicsDb.put(name, meta);
+    });
     await this.flushedIfDurable();
     this.topicCache.set(name, meta);
     this.events.emit('topic-created', meta);
     return meta;
+  }
+
+  /**
+   * Refuses a topic that would not fit LMDB's database budget of this open, before anything is
+   * written (a full budget would fail half-way, and every later open of all partitions with it).
+   */
+  private checkRoomFor(name: string, partitions: number): void {
+    let used = 0;
+    for (const _ of this.env.getKeys({})) used++;
+    const limit = this.maxDbs - BASE_DATABASES.length - SPARE_DATABASES;
+    const available = Math.max(0, this.maxDbs - SPARE_DATABASES - used);
+    if (partitions > available) throw new TooManyPartitionsError(name, partitions, available, limit);
   }
 
   /** Topic metadata, or undefined. */
@@ -272,10 +357,7 @@ export class Storage implements PartitionHost {
   }
 
   listTopics(): TopicSummary[] {
-    this.checkOpen();
-    const metas = this.readOnly ? [...this.topicsDb.getRange({})].map((e) => e.value) : [...this.topicCache.values()];
-    metas.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    return metas.map((m) => {
+    return this.topicMetas().map((m) => {
       let records = 0, bytes = 0;
       for (let p = 0; p < m.partitions; p++) {
         const log = this.logFor(m, p);
@@ -285,6 +367,33 @@ export class Storage implements PartitionHost {
       }
       return { ...m, records, bytes };
     });
+  }
+
+  /** Every topic's metadata, by name. */
+  private topicMetas(): TopicMeta[] {
+    this.checkOpen();
+    const metas = this.readOnly ? [...this.topicsDb.getRange({})].map((e) => e.value) : [...this.topicCache.values()];
+    return metas.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  /**
+   * Reads and verifies every stored batch of every partition (checksums, headers, records,
+   * contiguous offsets; see check.ts). Damage is reported, not thrown.
+   */
+  check(): CheckReport {
+    const report: CheckReport = { dir: this.dir, topics: 0, partitions: 0, batches: 0, records: 0, bytes: 0, damage: [] };
+    for (const m of this.topicMetas()) {
+      report.topics++;
+      for (let p = 0; p < m.partitions; p++) {
+        report.partitions++;
+        const r = checkPartition(this.openPartitionDb(m, p), m.name, p);
+        report.batches += r.batches;
+        report.records += r.records;
+        report.bytes += r.bytes;
+        report.damage.push(...r.damage);
+      }
+    }
+    return report;
   }
 
   describeTopic(name: string): TopicDescription {
@@ -313,13 +422,16 @@ export class Storage implements PartitionHost {
     await Promise.all(logs.map((l) => l.idle()));
     const offsetKeys: Key[] = [];
     for (const key of this.offsets.getKeys({})) if (Array.isArray(key) && key[1] === name) offsetKeys.push(key);
-    await this.env.batch(() => {
-      this.topicsDb.remove(name);
-      for (const k of offsetKeys) this.offsets.remove(k);
-    });
+    // Deleting uses no disk space beyond the reserve writes leave free (see checkDisk).
+    await this.written(() =>
+      this.env.batch(() => {
+        this.topicsDb.remove(name);
+        for (const k of offsetKeys) this.offsets.remove(k);
+      }),
+    );
     for (const log of logs) {
       this.logs.delete(logKey(name, log.partition));
-      await log.db.drop();
+      await this.written(() => log.db.drop());
     }
     await this.flushedIfDurable();
     this.usedEstimate = null;
@@ -370,7 +482,7 @@ export class Storage implements PartitionHost {
     if (!Number.isSafeInteger(offset) || offset < 0 || offset > log.nextOffset) {
       throw new InvalidArgumentError(`cannot commit offset ${offset} for ${topic}/${partition}: it must be between 0 and ${log.nextOffset} (the next offset)`);
     }
-    await this.offsets.put([consumer, topic, partition], { offset, committedAt: Date.now() });
+    await this.written(() => this.offsets.put([consumer, topic, partition], { offset, committedAt: Date.now() }));
     await this.flushedIfDurable();
   }
 
@@ -431,6 +543,7 @@ export class Storage implements PartitionHost {
       await this.env.close();
     } finally {
       this.lock?.release();
+      if (!this.readOnly) guardCommitRejections(-1);
     }
   }
 
@@ -441,20 +554,87 @@ export class Storage implements PartitionHost {
   // -------------------------------------------------------------------------------------------
   // PartitionHost
 
-  checkCapacity(bytes: number): void {
-    if (this.mapSize === Infinity) return;
+  checkCapacity(bytes: number): number {
     const need = estimateBytesOnPages(bytes);
-    if (this.usedEstimate === null || this.usedEstimate + need > this.mapSize * 0.75) this.usedEstimate = this.measureUsed();
-    if (this.usedEstimate + need > this.mapSize) throw new StorageFullError(this.mapSize, this.usedEstimate, bytes);
-    this.usedEstimate += need;
+    if (this.mapSize !== Infinity) {
+      if (this.usedEstimate === null || this.usedEstimate + need > this.mapSize * 0.75) this.usedEstimate = this.measureUsed();
+      if (this.usedEstimate + need > this.mapSize) throw new StorageFullError(this.mapSize, this.usedEstimate, bytes);
+    }
+    this.checkDisk(bytes, need);
+    if (this.mapSize !== Infinity) this.usedEstimate! += need;
+    this.pendingDisk += need;
+    return need;
+  }
+
+  releaseCapacity(reserved: number): void {
+    this.pendingDisk = Math.max(0, this.pendingDisk - reserved);
+  }
+
+  /**
+   * Refuses a write that would leave less than the reserve free on the disk (counting the pages
+   * LMDB reuses inside its file before it grows it). Measured with statfs once the budget of the
+   * last measurement is used up, so a write rarely pays for it.
+   */
+  private checkDisk(bytes: number, need: number): void {
+    if (this.diskBudget >= need) {
+      this.diskBudget -= need;
+      return;
+    }
+    const { free, reserve } = this.diskSpace();
+    let room = free - reserve - this.pendingDisk;
+    if (room < need) {
+      // Only half of the pages free inside the file count: LMDB reuses a freed page only once no
+      // snapshot can see it, and grows the file meanwhile.
+      room += this.reusableBytes() / 2;
+      if (room < need) {
+        this.diskBudget = 0;
+        throw new DiskFullError(this.dir, free, reserve, bytes);
+      }
+    }
+    // Half the room until the next measurement: the closer to the reserve, the more often.
+    this.diskBudget = Math.min(room / 2, DISK_RECHECK_BYTES) - need;
+  }
+
+  /** Free bytes on the data directory's file system, and the reserve writes leave. */
+  private diskSpace(): { free: number; reserve: number } {
+    let free = Infinity;
+    let size = 0;
+    try {
+      const s = statfsSync(this.dir);
+      free = s.bavail * s.bsize;
+      size = statSync(join(this.dir, 'data.mdb')).size;
+    } catch {
+      /* not measurable here: LMDB's own error is mapped if the disk fills */
+    }
+    return { free, reserve: DISK_RESERVE_MIN + Math.ceil(size / DISK_RESERVE_SHARE) };
+  }
+
+  /** Pages inside data.mdb that no database uses (LMDB writes there before growing the file). */
+  private reusableBytes(): number {
+    try {
+      return Math.max(0, statSync(join(this.dir, 'data.mdb')).size - this.measureUsed());
+    } catch {
+      return 0;
+    }
   }
 
   mapWriteError(err: unknown, bytes: number): Error {
     if (err instanceof EddyError) return err;
-    const e = err as NodeJS.ErrnoException;
+    const e = err as NodeJS.ErrnoException & { commitError?: Promise<unknown> };
+    // lmdb-js rejects every write of a failed commit with "Commit failed" and rejects
+    // `commitError` later with LMDB's error: handled here, or it would end the process.
+    if (e?.commitError && typeof e.commitError.catch === 'function') e.commitError.catch(() => {});
     const msg = String(e?.message ?? err);
+    this.diskBudget = 0;
+    const { free, reserve } = this.diskSpace();
+    if (free < reserve + bytes && !/MDB_MAP_FULL/.test(msg)) {
+      // The disk filled (by this write or by another program): LMDB reports ENOSPC, or EIO
+      // ("Commit failed … Input/output error") when its page writes came up short.
+      return new DiskFullError(this.dir, free, reserve, bytes, err);
+    }
     if (e?.code === 'ENOSPC' || /MDB_MAP_FULL|ENOSPC|No space left/i.test(msg)) {
       this.usedEstimate = null;
+      if (this.mapSize === Infinity) return new DiskFullError(this.dir, free, reserve, bytes, err);
       let used = 0;
       try {
         used = statSync(join(this.dir, 'data.mdb')).size;
@@ -527,6 +707,33 @@ export class Storage implements PartitionHost {
   }
 
   /**
+   * A file that holds data must hold Eddy's: its main database lists the count of named databases
+   * a meta page states, and Eddy's `meta` database with a format. Otherwise (a damaged meta page
+   * selecting a wrong tree, another program's LMDB file) opening it as new would hide what it
+   * holds (and a writer would reuse its pages): refuse instead.
+   */
+  private checkReadable(file: DataFileInfo): string[] {
+    let names: string[];
+    try {
+      names = [...this.env.getKeys({})].map(String);
+    } catch (err) {
+      throw new DataCorruptError(file.path, `its main database cannot be read (${(err as Error).message})`, err);
+    }
+    if (this.readOnly) return names; // a writer may commit between the meta check and this read
+    if (!file.namedDatabases.includes(names.length)) {
+      throw new DataCorruptError(file.path, `its main database lists ${names.length} databases where its meta pages count ${file.namedDatabases.join(' or ')}`);
+    }
+    const foreign = names.filter((n) => !BASE_DATABASES.includes(n) && !/^p\/\d+\/\d+$/.test(n));
+    if (foreign.length > 0) {
+      throw new DataCorruptError(file.path, `it holds databases Eddy does not create (${foreign.slice(0, 3).map((n) => JSON.stringify(n)).join(', ')}): not an Eddy data directory, or damaged`);
+    }
+    if (names.length > 0 && !names.includes('meta')) {
+      throw new DataCorruptError(file.path, `it holds ${names.length} databases but not Eddy's "meta" database`);
+    }
+    return names;
+  }
+
+  /**
    * Partition databases no topic refers to (a crash between creating a topic's databases and
    * committing its metadata, or between deleting a topic's metadata and dropping its databases)
    * are dropped when a writer opens the directory.
@@ -539,6 +746,15 @@ export class Storage implements PartitionHost {
       if (!m || live.has(Number(m[1]))) continue;
       const db = this.env.openDB({ name: name as string, encoding: 'binary' });
       if (db) this.background.push(db.drop().catch(() => {}));
+    }
+  }
+
+  /** Runs an LMDB write and awaits it; its failure (disk full, I/O error) becomes an EddyError. */
+  private async written<T>(write: () => T | Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (err) {
+      throw this.mapWriteError(err, 0);
     }
   }
 
@@ -587,7 +803,14 @@ export class Storage implements PartitionHost {
   partitionSource(topic: string, partition: number): PartitionSource {
     const m = this.requireTopic(topic);
     this.partition(topic, partition); // validates the partition
-    return { path: this.dir, maxDbs: this.maxDbs, db: partitionDbName(m, partition), lz4: m.compression === 'lz4', where: `${topic}/${partition}` };
+    return {
+      path: this.dir,
+      maxDbs: this.maxDbs,
+      db: partitionDbName(m, partition),
+      lz4: m.compression === 'lz4',
+      where: `${topic}/${partition}`,
+      verify: this.limits.checksums !== false,
+    };
   }
 
   private openPartitionDb(m: TopicMeta, partition: number): Database<Uint8Array, number> {

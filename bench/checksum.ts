@@ -1,0 +1,112 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openStorage, type Storage } from '../src/storage/index.js';
+import { median, spread, table, writeResult } from './lib/harness.js';
+import { RESULT_HEADER, makeRecords, readAll, rounds, timed, type Case } from './storage.js';
+
+/**
+ * bench/checksum: what the per-batch CRC32C costs. The same records are produced into, and read
+ * back from, two data directories on the same disk, one with `checksums: true` (the default: a
+ * CRC32C trailer written per batch, checked on every read) and one with `checksums: false`.
+ * Sides alternate within each round (order rotated); ratio = rate with ÷ rate without, so 0.95
+ * is a 5 % cost. Target: ≥ 0.95 at 100 B records (the most batches, so the most checksums, per byte).
+ */
+
+const CASES: Case[] = [{ recordBytes: 100, records: 200_000 }];
+const CONSUME_PASSES = 5;
+const TARGET = 0.95;
+
+export async function runChecksumBench(): Promise<Record<string, unknown>> {
+  const dirs = [mkdtempSync(join(tmpdir(), 'eddy-bench-crc-')), mkdtempSync(join(tmpdir(), 'eddy-bench-nocrc-'))];
+  const stores: Storage[] = [
+    await openStorage(dirs[0]!, { retentionCheckMs: 0, maxPartitions: 200 }),
+    await openStorage(dirs[1]!, { retentionCheckMs: 0, maxPartitions: 200, checksums: false }),
+  ];
+  const names = ['with CRC32C', 'without'];
+  const rows = [RESULT_HEADER];
+  const out: Record<string, unknown>[] = [];
+  let topicCount = 0;
+  try {
+    for (const c of CASES) {
+      const records = makeRecords(c, c.recordBytes);
+      for (const s of stores) {
+        await s.createTopic('warm', { retentionMs: null, maxPartitionBytes: null });
+        await s.producer('warm', { lingerMs: 0 }).sendAll(records);
+      }
+      const cleanup: (() => Promise<unknown>)[] = [];
+      const producer = await rounds(
+        stores.map((store, i) => ({
+          name: names[i]!,
+          run: async () => {
+            const t = `t${topicCount++}`;
+            await store.createTopic(t, { retentionMs: null, maxPartitionBytes: null });
+            cleanup.push(() => store.deleteTopic(t));
+            const p = store.producer(t, { lingerMs: 0 });
+            return timed(() => p.sendAll(records));
+          },
+        })),
+      );
+      for (const f of cleanup.splice(0)) await f();
+      records.length = 0;
+      for (const s of stores) await s.env.flushed;
+      const read = await rounds(
+        stores.map((store, i) => ({
+          name: names[i]!,
+          run: () => timed(() => readAll(store.partition('warm', 0), c.records, CONSUME_PASSES)),
+        })),
+      );
+      const consumer = await rounds(
+        stores.map((store, i) => ({
+          name: names[i]!,
+          run: () =>
+            timed(async () => {
+              for (let p = 0; p < CONSUME_PASSES; p++) {
+                let count = 0;
+                for await (const b of store.consume('warm', 0).batches()) count += b.count;
+                if (count !== c.records) throw new Error(`consumed ${count} records, expected ${c.records}`);
+              }
+            }),
+        })),
+      );
+      const payload = c.records * c.recordBytes;
+      for (const [op, side, samples, bytes] of [
+        ['produce', 'producer', producer, payload],
+        ['consume', 'readBatches', read, payload * CONSUME_PASSES],
+        ['consume', 'consumer', consumer, payload * CONSUME_PASSES],
+      ] as const) {
+        const [withCrc, without] = [samples[0]!.ms, samples[1]!.ms];
+        const ratios = withCrc.map((x, i) => without[i]! / x);
+        const best = [Math.min(...withCrc), Math.min(...without)];
+        for (let k = 0; k < 2; k++) {
+          rows.push([`${c.recordBytes} B`, `${op} (${side})`, names[k]!, bytes / 1e3 / best[k]!, (bytes / c.recordBytes / best[k]!) * 1e3,
+            k === 0 ? best[1]! / best[0]! : 1, k === 0 ? median(ratios) : 1, k === 0 ? spread(ratios) : 0]);
+        }
+        out.push({
+          record_bytes: c.recordBytes,
+          op,
+          side,
+          with_best_mb_s: bytes / 1e3 / best[0]!,
+          without_best_mb_s: bytes / 1e3 / best[1]!,
+          ratio_best: best[1]! / best[0]!,
+          ratio_median: median(ratios),
+          spread: spread(ratios),
+          target: TARGET,
+          meets_target: median(ratios) >= TARGET,
+        });
+      }
+    }
+  } finally {
+    for (const s of stores) await s.close();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  }
+  console.log('checksum: the same records with and without the per-batch CRC32C (written on produce, checked on read)');
+  console.log('(alternating rounds; MB/s of record values; ratio = with ÷ without; durability: flushed)');
+  console.log(table(rows));
+  return { durability: 'flush', consume_passes: CONSUME_PASSES, checksum: out };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const r = await runChecksumBench();
+  console.log(`\nwrote ${writeResult('checksum', r)}`);
+}
