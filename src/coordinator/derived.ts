@@ -6,6 +6,7 @@ import type { Storage } from '../storage/storage.js';
 import { readLookback } from './lookback.js';
 import type { WorkerPool } from './pool.js';
 import type { ModuleResolver } from './resolve.js';
+import { StreamStoppedError } from './errors.js';
 import { ModuleStream, type StreamMetrics, type StreamResult, type StreamState } from './stream.js';
 import { planRange } from './range-plan.js';
 
@@ -93,8 +94,14 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
     await Promise.all(this.runs);
   }
 
+  /**
+   * Stops every partition: delivered results are still committed; submissions not yet delivered
+   * are dropped (the next run redoes them from the checkpoint), so a batch running until its
+   * deadline does not hold the stop up.
+   */
   async stop(): Promise<void> {
     this.controller.abort();
+    await Promise.all([...this.streams.values()].map((s) => s.close()));
     await Promise.all(this.runs);
   }
 
@@ -187,7 +194,7 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
       if (!signal.aborted) fail(err);
     } finally {
       // Whatever stopped the reading, the results already delivered are still committed.
-      await commits.catch((err) => fail(err));
+      await commits.catch((err) => { if (!(this.controller.signal.aborted && err instanceof StreamStoppedError)) fail(err); });
       await stream.close();
     }
   }
