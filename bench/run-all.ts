@@ -13,7 +13,7 @@ import { fmt, machine, RESULTS_DIR, table } from './lib/harness.js';
  */
 
 const here = dirname(fileURLToPath(import.meta.url));
-const BENCHES = ['engine', 'sdk', 'storage', 'pipeline', 'baseline-stream'] as const;
+const BENCHES = ['engine', 'sdk', 'storage', 'producers', 'pipeline', 'baseline-stream'] as const;
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 function load(name: string): Json | null {
@@ -49,6 +49,13 @@ export function summaryRows(): string[][] {
     for (const r of (storage['storage'] as Json[] | undefined) ?? []) {
       const size = r['record_bytes'] === 10240 ? '10 KiB' : `${r['record_bytes']} B`;
       rows.push(['storage', `${r['op']}: ${r['side']} ÷ raw lmdb-js, ${size} (median)`, n(r['ratio_median'], 2), r['target'] !== undefined ? `≥ ${r['target']}` : '']);
+    }
+  }
+  const producers = load('producers');
+  if (producers) {
+    for (const r of (producers['producers'] as Json[] | undefined) ?? []) {
+      if (r['processes'] === 1) continue;
+      rows.push(['producers', `${r['processes']} producer processes into one topic ÷ one process, aggregate records/s (${r['durability']})`, `${n(r['ratio_to_one'], 2)} (${rate(r['records_per_sec'])}/s)`, '≥ 1']);
     }
   }
   const pipe = load('pipeline');

@@ -1,9 +1,8 @@
 import test, { type ExecutionContext } from 'ava';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { eddyProcesses, until } from './helpers/eddy-process.js';
 import { openStorage, type Storage } from '../src/storage/index.js';
 import { deriveStateKey } from '../src/coordinator/derived.js';
 import { wasmPath } from './helpers/wasm.js';
@@ -15,8 +14,6 @@ import { wasmPath } from './helpers/wasm.js';
  * the daemon within the deadline and a margin.
  */
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const bin = join(root, 'bin', 'eddy.js');
 const RECORDS = 150_000;
 const LOOP_TIMEOUT_MS = 3000;
 
@@ -24,29 +21,7 @@ function setup(t: ExecutionContext) {
   const work = mkdtempSync(join(tmpdir(), 'eddy-isolation-'));
   const data = join(work, 'data');
   const env = { ...process.env, EDDY_DATA_DIR: data, EDDY_WORKERS: '2' };
-  const start = (args: string[], stdin = ''): { child: ChildProcess; err: () => string; exited: Promise<number> } => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd: work, env, stdio: ['pipe', 'ignore', 'pipe'] });
-    t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
-    let err = '';
-    child.stderr!.on('data', (c: Buffer) => { err += c.toString(); });
-    const exited = new Promise<number>((res) => child.on('close', (code, signal) => res(code ?? (signal === 'SIGKILL' ? -9 : -1))));
-    child.stdin!.end(stdin);
-    return { child, err: () => err, exited };
-  };
-  const ok = async (args: string[], stdin = '') => {
-    const p = start(args, stdin);
-    const code = await p.exited;
-    if (code !== 0) throw new Error(`eddy ${args.join(' ')} exited ${code}: ${p.err()}`);
-  };
-  return { data, start, ok };
-}
-
-async function until(cond: () => boolean, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  return { data, ...eddyProcesses(t, work, env) };
 }
 
 /** Committed source offset of a derived stream's partition 0, read from another process. */

@@ -143,14 +143,15 @@ interface ProduceTarget {
 }
 
 /**
- * Opens the data directory for writing and makes a producer; when a long-running writer
- * (`eddy run`, `eddy connector run`) holds it, produces through that writer instead.
+ * Opens the data directory for writing, next to other producers, and makes a producer; when a
+ * long-running writer (`eddy run`, `eddy connector run`) holds it, produces through that writer.
  */
 async function openTarget(topic: string, plan: ProducePlan, cmd: Command, io: CliIO): Promise<{ target: ProduceTarget; eddy: Eddy | null }> {
   const { steps, baseDir } = await producerSteps(plan, io);
   let eddy: Eddy;
   try {
-    eddy = await openForWrite(cmd, io);
+    // Shared: other `eddy produce` processes may write the directory at the same time.
+    eddy = await openForWrite(cmd, io, { sharedWriter: true });
   } catch (err) {
     if (!(err instanceof DataDirLockedError)) throw err;
     const session = { topic, steps, baseDir, options: plan.producer, ...(plan.partition !== undefined ? { partition: plan.partition } : {}) };
