@@ -95,14 +95,19 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
   }
 
   /**
-   * Stops every partition: delivered results are still committed; submissions not yet delivered
-   * are dropped (the next run redoes them from the checkpoint), so a batch running until its
-   * deadline does not hold the stop up.
+   * Stops every partition. Submissions in flight get one deadline to be delivered and committed;
+   * those still undelivered then are dropped (the next run redoes them from the checkpoint), so a
+   * module looping batch after batch does not hold the stop up for a deadline per batch.
    */
   async stop(): Promise<void> {
     this.controller.abort();
+    const ended = Promise.all(this.runs);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((r) => { timer = setTimeout(r, this.config.deadlineMs ?? 5000); });
+    await Promise.race([ended, late]);
+    clearTimeout(timer);
     await Promise.all([...this.streams.values()].map((s) => s.close()));
-    await Promise.all(this.runs);
+    await ended;
   }
 
   private async runPartition(p: number, modules: Awaited<ReturnType<ModuleResolver['resolve']>>[], ready: () => void): Promise<void> {
