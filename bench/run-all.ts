@@ -13,7 +13,7 @@ import { fmt, machine, RESULTS_DIR, table } from './lib/harness.js';
  */
 
 const here = dirname(fileURLToPath(import.meta.url));
-const BENCHES = ['engine', 'sdk', 'storage', 'checksum', 'pipeline', 'baseline-stream', 'fluvio-compare'] as const;
+const BENCHES = ['engine', 'sdk', 'storage', 'checksum', 'producers', 'pipeline', 'baseline-stream', 'fluvio-compare'] as const;
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 function load(name: string): Json | null {
@@ -55,6 +55,13 @@ export function summaryRows(): string[][] {
   if (crc) {
     for (const r of (crc['checksum'] as Json[] | undefined) ?? []) {
       rows.push(['checksum', `${r['op']} ${r['side']}: with CRC32C ÷ without, ${r['record_bytes']} B (median)`, n(r['ratio_median'], 2), `≥ ${r['target']}`]);
+    }
+  }
+  const producers = load('producers');
+  if (producers) {
+    for (const r of (producers['producers'] as Json[] | undefined) ?? []) {
+      if (r['processes'] === 1) continue;
+      rows.push(['producers', `${r['processes']} producer processes into one topic ÷ one process, aggregate records/s (${r['durability']})`, `${n(r['ratio_to_one'], 2)} (${rate(r['records_per_sec'])}/s)`, '≥ 1']);
     }
   }
   const pipe = load('pipeline');

@@ -151,7 +151,7 @@ test('library errors get the command that fixes them', (t) => {
   t.regex(cliMessage(new UnknownModuleError('keep-a', true)), /eddy smart-module create keep-a --wasm-file <path>/);
   t.regex(cliMessage(new ModuleExistsError('keep-a')), /eddy smart-module delete keep-a/);
   const locked = cliMessage(new DataDirLockedError('/d', { pid: 42, hostname: 'elsewhere', startTime: null, command: 'eddy run', openedAt: 0 }));
-  t.regex(locked, /in use by process 42 \(eddy run\).*one writer per data directory.*eddy consume/);
+  t.regex(locked, /in use by process 42 \(eddy run\); several `eddy produce` can write at once, any other writer needs the directory to itself.*eddy consume.*remove \/d\/eddy\.lock$/);
 });
 
 // ------------------------------------------------------------------------------------- merge

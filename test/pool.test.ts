@@ -213,3 +213,27 @@ test('released results: their buffers go back to the worker, outputs stay right 
   }
   await pool.close();
 });
+
+test('a stream whose batches overrun under policy skip is kept on a worker of its own: healthy streams do not wait behind its deadline kills', async (t) => {
+  const pool = new WorkerPool({ workers: 2, watchdogIntervalMs: 20 });
+  await pool.ready();
+  const healthy = Array.from({ length: 3 }, (_, i) => new ModuleStream(pool, { id: `h${i}`, steps: [{ module: mod }] }));
+  const looper = new ModuleStream(pool, { id: 'looper', steps: [{ module: mod }], deadlineMs: 200, policy: 'skip' });
+  for (const s of [...healthy, looper]) await s.start();
+  // The first kill may take healthy neighbours down with it; from then on the looper is alone.
+  t.deepEqual(values(await looper.process(batchOf(0, ['Loop']))), []);
+  for (const h of healthy) t.deepEqual(values(await h.process(batchOf(0, ['warm']))), ['warm']);
+  const restored: string[] = [];
+  for (const h of healthy) h.on('restored', () => restored.push(h.id));
+  for (let k = 1; k <= 4; k++) {
+    const loop = looper.process(batchOf(k, ['Loop']));
+    const outs = await Promise.all(healthy.map((h, i) => h.process(batchOf(k, [`${i}-${k}`]))));
+    t.deepEqual(outs.map(values), healthy.map((_, i) => [`${i}-${k}`]));
+    t.deepEqual(values(await loop), []);
+  }
+  t.is(looper.metrics.timeouts, 5);
+  t.deepEqual(restored, [], 'no healthy stream lost its worker to the looper');
+  t.false(healthy.some((h) => h.workerIds[0] === looper.workerIds[0]), 'the looper shares its worker with no healthy stream');
+  for (const s of [...healthy, looper]) await s.close();
+  await pool.close();
+});

@@ -86,9 +86,12 @@ export async function openForRead(cmd: Command, io: CliIO): Promise<Eddy> {
   return openForWrite(cmd, io);
 }
 
-/** Opens the data directory for writing (creating it); a directory held by another writer is a clear error. */
-export async function openForWrite(cmd: Command, io: CliIO): Promise<Eddy> {
-  return open(dataDir(cmd, io), openOptions(cmd, io));
+/**
+ * Opens the data directory for writing (creating it); a directory held by another writer is a
+ * clear error. `extra.sharedWriter`: several such processes may write at once (`eddy produce`).
+ */
+export async function openForWrite(cmd: Command, io: CliIO, extra: Pick<OpenOptions, 'sharedWriter'> = {}): Promise<Eddy> {
+  return open(dataDir(cmd, io), { ...openOptions(cmd, io), ...extra });
 }
 
 /** Runs `body` with an open Eddy and always closes it. */

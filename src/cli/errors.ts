@@ -44,9 +44,9 @@ export function cliMessage(err: EddyError): string {
     case 'EDDY_DATA_DIR_LOCKED': {
       const holder = e['holder'] as { pid: number; command?: string } | undefined;
       const who = holder ? `process ${holder.pid}${holder.command ? ` (${holder.command})` : ''}` : 'another process';
-      return `data directory ${String(e['dir'])} is in use by ${who}, and Eddy allows one writer per data directory; ` +
+      return `data directory ${String(e['dir'])} is in use by ${who}; several \`eddy produce\` can write at once, any other writer needs the directory to itself: ` +
         'stop it first (reading commands such as `eddy consume` and `eddy topic list` work meanwhile), ' +
-        `or use another directory with --data-dir; if that process is gone, remove ${String(e['dir'])}/eddy.lock`;
+        `or use another directory with --data-dir; if that process is gone, remove ${String(e['dir'])}/${String(e['file'] ?? 'eddy.lock')}`;
     }
     case 'EDDY_RECORD_TOO_LARGE':
     case 'EDDY_DERIVE_COMMIT':

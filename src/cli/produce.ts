@@ -142,13 +142,16 @@ interface ProduceTarget {
 }
 
 /**
- * Opens the data directory for writing and makes a producer; when a long-running writer
- * (`eddy run`, `eddy connector run`) holds it, produces through that writer instead.
+ * Opens the data directory for writing, next to other producers, and makes a producer; when a
+ * long-running writer (`eddy run`, `eddy connector run`) holds it, produces through that writer.
  */
 async function openTarget(topic: string, plan: ProducePlan, cmd: Command, io: CliIO): Promise<{ target: ProduceTarget; eddy: Eddy | null }> {
   const { steps, baseDir } = await producerSteps(plan, io);
   const session = { topic, steps, baseDir, options: plan.producer, ...(plan.partition !== undefined ? { partition: plan.partition } : {}) };
-  const opened = await RemoteProducer.openOrJoin(() => openForWrite(cmd, io), dataDir(cmd, io), session, {
+  const opened = await RemoteProducer.openOrJoin(
+    // Shared: other `eddy produce` processes may write the directory at the same time.
+    () => openForWrite(cmd, io, { sharedWriter: true }),
+    dataDir(cmd, io), session, {
     onWait: (err, ms) => io.stderr.write(`waiting up to ${ms / 1000}s for process ${err.pid} (${err.holder.command || 'unknown command'}), which holds the data directory, to serve produce or let go\n`),
   });
   if ('remote' in opened) return { target: opened.remote, eddy: null };

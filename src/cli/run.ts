@@ -187,7 +187,8 @@ export async function runDaemon(o: RunOptions, cmd: Command, io: CliIO): Promise
     served = null;
     const final = status();
     await Promise.all(connectors.map((c) => c.done.catch(() => {})));
-    for (const name of derived.keys()) await e.stopDerived(name);
+    // All at once: each may wait up to its deadline for a batch in flight.
+    await Promise.all([...derived.keys()].map((name) => e.stopDerived(name)));
     const written = e.listDerived().filter((d) => derived.has(d.config.name)).map((d) => {
       const skipped = d.partitions.reduce((s, p) => s + p.skipped, 0);
       return `${d.config.name} wrote ${formatCount(d.partitions.reduce((s, p) => s + p.written, 0))} records` +

@@ -9,6 +9,7 @@ import { DeriveCommitError } from './errors.js';
 import { readLookback } from './lookback.js';
 import type { WorkerPool } from './pool.js';
 import type { ModuleResolver } from './resolve.js';
+import { StreamStoppedError } from './errors.js';
 import { ModuleStream, type StreamMetrics, type StreamResult, type StreamState } from './stream.js';
 import { planRange } from './range-plan.js';
 
@@ -123,9 +124,20 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
     await Promise.all(this.runs);
   }
 
+  /**
+   * Stops every partition. Submissions in flight get one deadline to be delivered and committed;
+   * those still undelivered then are dropped (the next run redoes them from the checkpoint), so a
+   * module looping batch after batch does not hold the stop up for a deadline per batch.
+   */
   async stop(): Promise<void> {
     this.controller.abort();
-    await Promise.all(this.runs);
+    const ended = Promise.all(this.runs);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((r) => { timer = setTimeout(r, this.config.deadlineMs ?? 5000); });
+    await Promise.race([ended, late]);
+    clearTimeout(timer);
+    await Promise.all([...this.streams.values()].map((s) => s.close()));
+    await ended;
   }
 
   private async runPartition(p: number, modules: Awaited<ReturnType<ModuleResolver['resolve']>>[], ready: () => void): Promise<void> {
@@ -249,7 +261,7 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
       if (!signal.aborted) fail(err);
     } finally {
       // Whatever stopped the reading, the results already delivered are still committed.
-      await commits.catch((err) => fail(err));
+      await commits.catch((err) => { if (!(this.controller.signal.aborted && err instanceof StreamStoppedError)) fail(err); });
       await stream.close();
       await this.recordFailure(p, committed);
     }

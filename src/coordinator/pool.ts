@@ -10,6 +10,12 @@ import type { ModuleStream } from './stream.js';
  * custom load balancer reading the task's queue options) and moves only when its worker is gone.
  * A watchdog enforces per-batch deadlines: each worker publishes, in a shared slot, when its
  * current batch must end; past that the worker is terminated and Piscina starts a replacement.
+ *
+ * A batch that overruns blocks every stream on its worker until the kill, and a stream that
+ * overran once (a looping module under policy skip) will likely do it again. So such a stream is
+ * a suspect: with two workers or more, the pool keeps one worker, the quarantine, for suspects
+ * alone — the replacement of the worker killed for a deadline — and healthy streams are placed
+ * elsewhere. Healthy streams then never wait behind another stream's deadline kill.
  */
 
 export interface PoolOptions {
@@ -32,7 +38,12 @@ interface WorkerSlot {
   watch: SharedArrayBuffer;
   view: Float64Array;
   flags: Int32Array;
+  /** Healthy streams pinned here. */
   streams: number;
+  /** Suspect streams pinned here (see the class comment). */
+  suspects: number;
+  /** Reserved for suspects while any is open. */
+  quarantine: boolean;
 }
 
 const QUEUE_OPTIONS = Piscina.queueOptionsSymbol;
@@ -72,6 +83,8 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
   private closed = false;
   private waiters: (() => void)[] = [];
   private nextStreamNumber = 1;
+  /** Replacements still to come that are to be the quarantine worker. */
+  private quarantineDue = 0;
   /** Streams currently open on this pool, for metrics. */
   readonly streams = new Set<ModuleStream>();
 
@@ -98,7 +111,9 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
     });
     this.piscina.on('workerCreate', (w: { id: number }) => {
       const watch = new SharedArrayBuffer(WATCH_SLOT_BYTES);
-      this.slots.set(w.id, { id: w.id, watch, view: new Float64Array(watch, 0, 2), flags: new Int32Array(watch), streams: 0 });
+      const quarantine = this.quarantineDue > 0;
+      if (quarantine) this.quarantineDue--;
+      this.slots.set(w.id, { id: w.id, watch, view: new Float64Array(watch, 0, 2), flags: new Int32Array(watch), streams: 0, suspects: 0, quarantine });
       this.emit('workerReady', w.id);
       for (const wake of this.waiters.splice(0)) wake();
     });
@@ -139,24 +154,41 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
     return this.nextStreamNumber++;
   }
 
-  /** Picks the live worker with the fewest streams (waits for one if all are being replaced). */
-  async assign(exclude: number[] = []): Promise<number> {
+  /**
+   * Picks a live worker for a stream: the one with the fewest streams among those of its kind
+   * (quarantine for a suspect, the others for a healthy stream). Waits while none is live or a
+   * replacement of the right kind is still starting; shares a worker only when there is no other.
+   */
+  async assign(exclude: number[] = [], suspect = false): Promise<number> {
     for (;;) {
       if (this.closed) throw new PoolClosedError();
       const candidates = [...this.slots.values()].filter((s) => !exclude.includes(s.id));
       const pool = candidates.length > 0 ? candidates : [...this.slots.values()];
-      if (pool.length > 0) {
-        const best = pool.reduce((a, b) => (b.streams < a.streams ? b : a));
-        best.streams++;
+      const reserved = this.hasSuspects();
+      const fitting = pool.filter((s) => (suspect ? s.quarantine : !s.quarantine || !reserved));
+      const starting = this.slots.size < this.size;
+      const choice = fitting.length > 0 ? fitting : starting ? [] : pool;
+      if (choice.length > 0) {
+        const best = choice.reduce((a, b) => (b.streams + b.suspects < a.streams + a.suspects ? b : a));
+        if (suspect) best.suspects++;
+        else best.streams++;
         return best.id;
       }
       await new Promise<void>((r) => this.waiters.push(r));
     }
   }
 
-  release(workerId: number): void {
+  release(workerId: number, suspect = false): void {
     const s = this.slots.get(workerId);
-    if (s && s.streams > 0) s.streams--;
+    if (!s) return;
+    if (suspect && s.suspects > 0) s.suspects--;
+    else if (!suspect && s.streams > 0) s.streams--;
+  }
+
+  /** Whether an open stream is a suspect (then the quarantine worker is kept for suspects). */
+  private hasSuspects(): boolean {
+    for (const s of this.streams) if (s.suspect && s.state !== 'closed' && s.state !== 'failed') return true;
+    return false;
   }
 
   watchBuffer(workerId: number): SharedArrayBuffer {
@@ -190,9 +222,22 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
       const deadline = s.view[WATCH_DEADLINE]!;
       if (deadline > 0 && now > deadline && !this.timedOut.has(s.id)) {
         this.timedOut.set(s.id, s.view[WATCH_STREAM]!);
+        this.reserveQuarantine(s);
         void this.terminate(s.id);
       }
     }
+  }
+
+  /**
+   * A worker is being killed for a deadline: its replacement starts empty, so it becomes the
+   * quarantine unless one is already there (or coming). A quarantine that healthy streams took
+   * while no suspect was open is one no longer. One pool worker is never reserved.
+   */
+  private reserveQuarantine(killed: WorkerSlot): void {
+    if (this.size < 2) return;
+    for (const s of this.slots.values()) if (s.quarantine && s.streams > 0) s.quarantine = false;
+    const kept = [...this.slots.values()].some((s) => s.quarantine && s !== killed);
+    if (killed.quarantine || (!kept && this.quarantineDue === 0)) this.quarantineDue++;
   }
 
   /** Asks these workers to stop before their next native call and waits until none is inside one. */
@@ -207,26 +252,37 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
 
   /**
    * Lets running batches finish (up to `graceMs`), then ends the workers — out of native calls, so
-   * a worker reading LMDB is never cut off mid-call.
+   * a worker reading LMDB is never cut off mid-call. A batch of a stream already closed has nobody
+   * waiting for it: when only such batches run, the workers end at once (a module looping until
+   * its deadline would otherwise hold the close up for the whole grace).
    */
   async close(graceMs = 2000): Promise<void> {
     if (this.closed) return;
-    // Node aborts the process when a worker is terminated while still loading its modules, and
-    // Piscina counts workers as ready before that: a no-op round trip proves each one loaded.
-    await Promise.race([
-      Promise.allSettled(this.workerIds.map((id) => this.run(id, { op: 'ping' }))),
-      new Promise((r) => setTimeout(r, graceMs).unref()),
-    ]);
+    await Promise.race([this.allLoaded(), new Promise((r) => setTimeout(r, graceMs).unref())]);
+    const open = new Set([...this.streams].map((s) => s.number));
+    const busy = [...this.slots.values()].filter((s) => s.view[WATCH_DEADLINE]! > 0);
+    const awaited = busy.some((s) => open.has(s.view[WATCH_STREAM]!));
     this.closed = true;
     clearInterval(this.watchdog);
     for (const wake of this.waiters.splice(0)) wake();
     let timer: NodeJS.Timeout | undefined;
-    const graceful = this.piscina.close().then(() => true, () => false);
+    const graceful = busy.length === 0 || awaited ? this.piscina.close().then(() => true, () => false) : Promise.resolve(false);
     const finished = await Promise.race([graceful, new Promise<boolean>((r) => { timer = setTimeout(() => r(false), graceMs); })]);
     clearTimeout(timer);
     if (!finished) {
       await this.outOfNative([...this.slots.keys()]);
       await this.piscina.destroy();
     }
+  }
+
+  /**
+   * Node aborts the process when a worker is terminated while still loading its modules, and
+   * Piscina counts workers as ready before that: waits for replacements still starting, then a
+   * no-op round trip proves each idle worker loaded (a worker inside a batch has).
+   */
+  private async allLoaded(): Promise<void> {
+    while (!this.closed && this.piscina.threads.length > this.slots.size) await new Promise<void>((r) => this.waiters.push(r));
+    const idle = [...this.slots.values()].filter((s) => s.view[WATCH_DEADLINE] === 0).map((s) => s.id);
+    await Promise.allSettled(idle.map((id) => this.run(id, { op: 'ping' })));
   }
 }

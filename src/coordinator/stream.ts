@@ -127,12 +127,19 @@ export class ModuleStream extends EventEmitter<StreamEvents> {
   readonly number: number;
   state: StreamState = 'idle';
   readonly metrics: StreamMetrics;
+  /**
+   * Set once a batch of this stream overran its deadline and the stream went on (policy skip):
+   * from then on the pool keeps it on its quarantine worker, away from healthy streams.
+   */
+  suspect = false;
 
   private readonly pool: WorkerPool;
   private readonly opts: Required<Pick<StreamOptions, 'policy' | 'deadlineMs' | 'maxInFlight' | 'stateless'>> & StreamOptions;
   private readonly wireModules: WireModule[];
   private readonly stepModule: number[];
   private workers: number[] = [];
+  /** Whether `workers` were assigned as a suspect (what to give back to the pool). */
+  private placedAsSuspect = false;
   private rr = 0;
   private epoch = 0;
   private nextSeq = 0;
@@ -247,14 +254,17 @@ export class ModuleStream extends EventEmitter<StreamEvents> {
     await this.closeOnWorkers();
   }
 
-  /** Drops the stream's instances on its workers and gives the workers back. */
+  /**
+   * Drops the stream's instances on its workers and gives the workers back. Not waited for: the
+   * close task queues behind the worker's running batch, which may run until its deadline.
+   */
   private async closeOnWorkers(): Promise<void> {
     const workers = this.workers;
     this.workers = [];
-    await Promise.all(workers.map(async (w) => {
-      if (!this.opts.stateless) this.pool.release(w);
-      if (this.pool.isLive(w)) await this.pool.run(w, { op: 'close', stream: this.id }).catch(() => {});
-    }));
+    for (const w of workers) {
+      if (!this.opts.stateless) this.pool.release(w, this.placedAsSuspect);
+      if (this.pool.isLive(w)) this.pool.run(w, { op: 'close', stream: this.id }).catch(() => {});
+    }
   }
 
   private setState(s: StreamState): void {
@@ -268,7 +278,8 @@ export class ModuleStream extends EventEmitter<StreamEvents> {
       await this.pool.ready(1);
       this.workers = this.pool.workerIds;
     } else {
-      this.workers = [await this.pool.assign(exclude)];
+      this.placedAsSuspect = this.suspect;
+      this.workers = [await this.pool.assign(exclude, this.suspect)];
     }
     const history = await Promise.all(this.opts.steps.map(async (s, i) =>
       s.lookback && s.module.hasLookBack && this.opts.history ? await this.opts.history(i, s.lookback) : null));
@@ -390,6 +401,7 @@ export class ModuleStream extends EventEmitter<StreamEvents> {
   private workerLost(id: number, timedOutStream: number | null): void {
     if (!this.workers.includes(id) || this.failure || this.state === 'closed') return;
     if (timedOutStream === this.number) {
+      if (this.opts.policy === 'skip') this.suspect = true;
       // The batch that overran is the oldest undelivered one sent to that worker.
       const running = [...this.pending.values()].filter((e) => e.worker === id && !e.result && e.epoch === this.epoch).sort((a, b) => a.seq - b.seq)[0];
       if (running) {
@@ -417,7 +429,7 @@ export class ModuleStream extends EventEmitter<StreamEvents> {
     for (const w of this.workers) {
       const m = this.workerMetrics.get(w);
       if (m && !this.pool.isLive(w)) { this.retiredMetrics.push(m); this.workerMetrics.delete(w); }
-      if (!this.opts.stateless) this.pool.release(w);
+      if (!this.opts.stateless) this.pool.release(w, this.placedAsSuspect);
     }
     try {
       await this.openOnWorkers(exclude);

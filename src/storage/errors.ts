@@ -135,7 +135,10 @@ export class DataDirLockedError extends EddyError {
   readonly dir: string;
   readonly pid: number;
   readonly holder: LockHolderInfo;
-  constructor(dir: string, holder: LockHolderInfo) {
+  /** The holder's lock file, in `dir`. */
+  readonly file: string;
+  /** `file`: the holder's lock file in `dir` (eddy.lock, or a shared writer's own file). */
+  constructor(dir: string, holder: LockHolderInfo, file = 'eddy.lock') {
     const who =
       holder.pid === process.pid && holder.hostname === hostname()
         ? `this process (pid ${holder.pid}) already has it open for writing; close that Storage first`
@@ -143,11 +146,12 @@ export class DataDirLockedError extends EddyError {
     super(
       'EDDY_DATA_DIR_LOCKED',
       `data directory ${dir} is in use: ${who}. A second process may open it with { readOnly: true }; ` +
-        `if that process is gone, remove ${dir}/eddy.lock`,
+        `if that process is gone, remove ${dir}/${file}`,
     );
     this.dir = dir;
     this.pid = holder.pid;
     this.holder = holder;
+    this.file = file;
   }
 }
 

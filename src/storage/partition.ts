@@ -65,6 +65,8 @@ export interface RetentionSettings {
 export interface PartitionHost {
   readonly dir: string;
   readonly readOnly: boolean;
+  /** Other processes may append too: offsets are read and assigned inside the write transaction. */
+  readonly sharedWriter: boolean;
   readonly durability: 'flush' | 'commit';
   readonly limits: EncodeLimits;
   readonly env: RootDatabase;
@@ -90,6 +92,8 @@ interface HeldAppend {
 interface WriteGroup {
   /** Key of the batch this group's put is conditional on (−1: the partition was empty). */
   prev: number;
+  /** Offset of the group's first record as issued (shared writers move it in the transaction). */
+  base: number;
   keys: number[];
   values: Uint8Array[];
   alsoWrites: (() => void)[];
@@ -355,7 +359,7 @@ export class PartitionLog {
     let bytes = 0;
     for (const v of values) bytes += v.length;
     const reserved = this.host.checkCapacity(bytes);
-    const g = (this.group ??= { prev: this.issuedTail, keys: [], values: [], alsoWrites: [], bytes: 0, reserved: 0, members: [], endOffset: 0, endPosition: 0 });
+    const g = (this.group ??= { prev: this.issuedTail, base: this.issuedNext, keys: [], values: [], alsoWrites: [], bytes: 0, reserved: 0, members: [], endOffset: 0, endPosition: 0 });
     g.reserved += reserved;
     const base = this.issuedNext;
     let offset = base;
@@ -394,14 +398,20 @@ export class PartitionLog {
     if (!g) return;
     this.group = null;
     const db = this.db;
+    const shared = this.host.sharedWriter;
     const write = () => {
+      if (shared) this.moveToEnd(g);
       for (let i = 0; i < g.keys.length; i++) db.put(g.keys[i]!, g.values[i]!);
       for (const f of g.alsoWrites) f();
+      return true;
     };
     let commit: Promise<boolean> & { flushed?: Promise<unknown> };
     this.inflight++;
     try {
-      commit = g.prev < 0 ? this.host.env.batch(write) : db.ifVersion(g.prev, IF_EXISTS, write);
+      // Shared: other processes append too, so the offsets are read and given inside the write
+      // transaction (no conditional chain needed: each group starts where the log really ends).
+      if (shared) commit = this.host.env.transaction(write);
+      else commit = g.prev < 0 ? this.host.env.batch(write) : db.ifVersion(g.prev, IF_EXISTS, write);
     } catch (err) {
       const mapped = this.host.mapWriteError(err, g.bytes);
       this.failure ??= mapped;
@@ -410,16 +420,15 @@ export class PartitionLog {
       this.settled();
       return;
     }
-    const lastKey = g.keys.length ? g.keys[g.keys.length - 1]! : this.lastBaseOffset;
     commit
       .then((written) => {
         if (!written) throw this.failure ?? new EddyError('EDDY_STORAGE_WRITE', `write to ${this.where} failed: an earlier write failed; nothing of this write was stored`);
         if (g.endOffset > this.nextOffset) {
           this.nextOffset = g.endOffset;
           this.endPosition = g.endPosition;
-          this.lastBaseOffset = lastKey;
+          if (g.keys.length) this.lastBaseOffset = g.keys[g.keys.length - 1]!;
         }
-        return this.host.durability === 'flush' ? commit.flushed : undefined;
+        return this.host.durability === 'flush' ? commit.flushed ?? this.host.env.flushed : undefined;
       })
       .then(
         () => {
@@ -442,6 +451,34 @@ export class PartitionLog {
           for (const m of g.members) m.reject(mapped);
         },
       );
+  }
+
+  /**
+   * Shared writers, inside the write transaction: moves a group to where the log really ends
+   * (another process may have appended since its offsets were issued) — keys, log positions and
+   * the members' results.
+   */
+  private moveToEnd(g: WriteGroup): void {
+    let next = 0;
+    let position = 0;
+    for (const last of this.db.getKeys({ reverse: true, limit: 1 })) {
+      const h = readBatchHeader(this.db.getBinaryFast(last)!, this.where, last);
+      next = last + h.lastOffsetDelta + 1;
+      position = h.logPosition;
+    }
+    const shift = next - g.base;
+    for (let i = 0; i < g.keys.length; i++) {
+      g.keys[i] = g.keys[i]! + shift;
+      position += g.values[i]!.length;
+      setLogPosition(g.values[i]!, position);
+    }
+    g.base = next;
+    g.endOffset += shift;
+    g.endPosition = position;
+    for (const m of g.members) {
+      m.result.baseOffset += shift;
+      m.result.lastOffset += shift;
+    }
   }
 
   private settled(): void {

@@ -57,6 +57,14 @@ export interface StorageOptions {
    */
   readOnly?: boolean;
   /**
+   * Write next to other processes that open the directory this way (`eddy produce` does): each
+   * append reads the partition's end inside the LMDB write transaction, so offsets stay unique
+   * and gap-free. Such a writer produces and commits consumer offsets; creating or deleting
+   * topics needs the directory to itself. A default writer refuses to open while one is alive,
+   * and the other way round. Default false.
+   */
+  sharedWriter?: boolean;
+  /**
    * When a produce call resolves. 'flush' (default): the LMDB commit is flushed to disk (survives
    * power loss). 'commit': the commit is visible and in the OS page cache (survives a killed
    * process, not a crashed machine). Eddy keeps lmdb-js's overlappingSync (commits do not wait
@@ -175,6 +183,8 @@ export class Storage implements PartitionHost {
   /** LMDB's database budget of this environment (readers in other threads must open it alike). */
   private maxDbs = 0;
   readonly readOnly: boolean;
+  /** Opened with `sharedWriter` (other processes may be appending too). */
+  readonly sharedWriter: boolean;
   readonly durability: 'flush' | 'commit';
   readonly limits: EncodeLimits;
   readonly mapSize: number;
@@ -208,6 +218,7 @@ export class Storage implements PartitionHost {
   constructor(dir: string, options: StorageOptions = {}) {
     this.dir = resolvePath(dir);
     this.readOnly = options.readOnly ?? false;
+    this.sharedWriter = !this.readOnly && (options.sharedWriter ?? false);
     this.durability = options.durability ?? 'flush';
     if (this.durability !== 'flush' && this.durability !== 'commit') {
       throw new InvalidArgumentError(`durability must be 'flush' or 'commit', got ${String(this.durability)}`);
@@ -227,7 +238,7 @@ export class Storage implements PartitionHost {
     } else {
       mkdirSync(this.dir, { recursive: true, mode: options.dirMode ?? 0o700 });
       try {
-        this.lock = acquireWriterLock(this.dir);
+        this.lock = acquireWriterLock(this.dir, { shared: this.sharedWriter });
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
         const { free, reserve } = this.diskSpace();
@@ -302,6 +313,7 @@ export class Storage implements PartitionHost {
 
   async createTopic(name: string, config: TopicConfig = {}): Promise<TopicMeta> {
     this.checkWritable('create a topic');
+    this.checkExclusive('create a topic');
     if (typeof name !== 'string' || !TOPIC_NAME.test(name)) {
       throw new InvalidArgumentError(
         `invalid topic name ${JSON.stringify(name)}: use lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters`,
@@ -414,6 +426,7 @@ export class Storage implements PartitionHost {
   /** Deletes a topic: its partitions, and the consumer offsets committed on it. */
   async deleteTopic(name: string): Promise<void> {
     this.checkWritable('delete a topic');
+    this.checkExclusive('delete a topic');
     const m = this.requireTopic(name);
     const logs: PartitionLog[] = [];
     for (let p = 0; p < m.partitions; p++) logs.push(this.logFor(m, p));
@@ -831,6 +844,13 @@ export class Storage implements PartitionHost {
   private checkWritable(what: string): void {
     this.checkOpen();
     if (this.readOnly) throw new ReadOnlyStorageError(what, this.dir);
+  }
+
+  /** Topic ids and the topic table are this process's to change only when no other writer runs. */
+  private checkExclusive(what: string): void {
+    if (this.sharedWriter) {
+      throw new EddyError('EDDY_SHARED_WRITER', `cannot ${what} in ${this.dir} while opened with { sharedWriter: true } (other processes may be writing); open it without sharedWriter`);
+    }
   }
 }
 
