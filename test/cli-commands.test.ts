@@ -26,8 +26,13 @@ test('consume start positions follow fluvio: default end, -B, -o N, -o -N from t
   t.deepEqual(planConsume({ tail: '3' }).from, { fromEnd: 3 });
   t.false(planConsume({ disableContinuous: true }).follow);
   t.is(planConsume({ endOffset: '5' }).endOffset, 5);
-  t.is(planConsume({ partition: '2' }).partition, 2);
-  t.is(planConsume({}).partition, undefined);
+  t.deepEqual(planConsume({ partition: ['2'] }).partitions, [2]);
+  t.deepEqual(planConsume({ partition: ['0', '2', '0'] }).partitions, [0, 2], 'several -p, each once');
+  t.is(planConsume({}).partitions, undefined);
+  t.is(planConsume({ allPartitions: true }).partitions, undefined);
+  t.throws(() => planConsume({ allPartitions: true, partition: ['1'] }), { instanceOf: UsageError, message: /-A\/--all-partitions and -p\/--partition cannot be used together/ });
+  t.deepEqual(planConsume({ consumer: 'c', commitInterval: '250ms', commitRecords: '50' }).commit, { intervalMs: 250, records: 50 });
+  t.throws(() => planConsume({ commitRecords: '5' }), { instanceOf: UsageError, message: /add --consumer/ });
 });
 
 test('consume refuses options that contradict each other, saying what to do', (t) => {

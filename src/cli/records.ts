@@ -54,10 +54,15 @@ export function* batchRecords(raw: Uint8Array, baseOffset: number, baseTimestamp
   }
 }
 
+/** Record lines as one chunk (one write). */
+export function joinLines(lines: readonly (string | Uint8Array)[], o: LineOptions): string | Uint8Array {
+  if (o.output === 'raw' && !o.template) return Buffer.concat(lines as Uint8Array[]);
+  return lines.join('');
+}
+
 /** All lines of a batch as one chunk (one write per batch). */
 export function batchText(raw: Uint8Array, baseOffset: number, baseTimestamp: number, partition: number, o: LineOptions): string | Uint8Array {
-  const chunks: (string | Uint8Array)[] = [];
-  for (const r of batchRecords(raw, baseOffset, baseTimestamp, partition)) chunks.push(recordLine(r, o));
-  if (o.output === 'raw' && !o.template) return Buffer.concat(chunks as Uint8Array[]);
-  return chunks.join('');
+  const lines: (string | Uint8Array)[] = [];
+  for (const r of batchRecords(raw, baseOffset, baseTimestamp, partition)) lines.push(recordLine(r, o));
+  return joinLines(lines, o);
 }
