@@ -276,7 +276,7 @@ function mergePartitions(storage: Storage, topic: string, options: ConsumeOption
       for await (const r of mergeAsync(consumers.map((c) => c.records()), () => stop.abort())) {
         const wait = committer?.reserve(1);
         if (wait) await wait;
-        committer?.deliver(r.partition, r.offset + 1, 1);
+        committer?.deliver(r.partition, r.offset + 1);
         yield r;
       }
     } finally {

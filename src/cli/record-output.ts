@@ -51,8 +51,7 @@ export class RecordOutput {
     const c = this.committer;
     const wait = c?.reserve(chunk.length);
     if (wait) await wait;
-    const n = chunk.length;
-    await writeOut(this.io, joinLines(chunk, this.lines), c ? () => c.deliver(partition, next, n) : undefined);
+    await writeOut(this.io, joinLines(chunk, this.lines), c ? () => c.deliver(partition, next) : undefined);
   }
 }
 

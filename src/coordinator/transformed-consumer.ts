@@ -91,7 +91,7 @@ export class TransformedConsumer {
       for await (const b of this.merged(committer)) {
         const wait = committer?.reserve(b.count);
         if (wait) await wait;
-        committer?.deliver(b.partition, batchDeliveredUpTo(b), b.count);
+        committer?.deliver(b.partition, batchDeliveredUpTo(b));
         yield b;
       }
     } finally {
@@ -111,7 +111,7 @@ export class TransformedConsumer {
           const wait = committer?.reserve(1);
           if (wait) await wait;
           const offset = b.baseOffset + idx.offsetDelta(i);
-          committer?.deliver(b.partition, recordDeliveredUpTo(end, offset, i === idx.count - 1, oneToOne), 1);
+          committer?.deliver(b.partition, recordDeliveredUpTo(end, offset, i === idx.count - 1, oneToOne));
           yield {
             topic: b.topic, partition: b.partition,
             offset, timestamp: b.baseTimestamp + idx.timestampDelta(i),
@@ -119,7 +119,7 @@ export class TransformedConsumer {
           };
         }
         // A batch without records (all filtered out) moves the position too.
-        if (idx.count === 0) committer?.deliver(b.partition, end, 0);
+        if (idx.count === 0) committer?.deliver(b.partition, end);
         if (b.error) throw b.error;
       }
     } finally {

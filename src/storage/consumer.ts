@@ -121,7 +121,7 @@ export class Consumer {
       for await (const s of this.read()) {
         const wait = this.committer?.reserve(s.count);
         if (wait) await wait;
-        this.delivered(s.lastOffset + 1, s.count);
+        this.delivered(s.lastOffset + 1);
         yield s;
       }
     } finally {
@@ -144,7 +144,7 @@ export class Consumer {
           const wait = this.committer?.reserve(1);
           if (wait) await wait;
           const delta = index.offsetDelta(i);
-          this.delivered(b.baseOffset + delta + 1, 1);
+          this.delivered(b.baseOffset + delta + 1);
           yield {
             topic: this.topic,
             partition: this.partition,
@@ -213,9 +213,9 @@ export class Consumer {
     }
   }
 
-  private delivered(next: number, n: number): void {
+  private delivered(next: number): void {
     this.position = next;
-    this.committer?.deliver(this.partition, next, n);
+    this.committer?.deliver(this.partition, next);
   }
 
   private async finish(): Promise<void> {

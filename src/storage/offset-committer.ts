@@ -29,7 +29,10 @@ export class DeliveryCommitter {
   private readonly committed = new Map<number, number>();
   private readonly intervalMs: number;
   private readonly maxRecords: number;
-  /** Records delivered in all; records covered by the last commit started / finished. */
+  /**
+   * Records handed on in all (counted by reserve: stdout confirms writes late, so the bound counts
+   * what was written, not what was confirmed); records covered by the last commit started / finished.
+   */
   private count = 0;
   private started = 0;
   private durable = 0;
@@ -48,7 +51,7 @@ export class DeliveryCommitter {
     this.intervalMs = policy.intervalMs ?? DEFAULT_COMMIT_INTERVAL_MS;
     this.maxRecords = Math.max(1, policy.records ?? DEFAULT_COMMIT_RECORDS);
     this.timer = setInterval(() => {
-      if (this.inflight === null && this.hasNew()) this.start();
+      if (this.inflight === null && this.pending()) void this.start();
     }, this.intervalMs);
     this.timer.unref();
   }
@@ -66,24 +69,28 @@ export class DeliveryCommitter {
    */
   reserve(n: number): Promise<void> | undefined {
     if (this.failure) throw this.failure;
-    if (this.count > this.durable && this.count - this.durable + n > this.maxRecords) return this.commit();
+    if (this.count > this.durable && this.count - this.durable + n > this.maxRecords) {
+      return this.commit().then(() => {
+        this.count += n;
+      });
+    }
+    this.count += n;
+    // Start the next commit early (half the bound) so that delivery rarely waits for one.
+    if (this.inflight === null && this.count - this.started >= this.maxRecords / 2) void this.start();
     return undefined;
   }
 
-  /** `n` records of `partition`, up to `next` (exclusive), were delivered. */
-  deliver(partition: number, next: number, n: number): void {
+  /** The records of `partition` before `next` were delivered (after reserve() for them). */
+  deliver(partition: number, next: number): void {
     if (this.failure) throw this.failure;
     if (next > (this.delivered.get(partition) ?? -1)) this.delivered.set(partition, next);
-    this.count += n;
-    // Start the next commit early (half the bound) so that delivery rarely waits for one.
-    if (this.inflight === null && this.count - this.started >= this.maxRecords / 2) this.start();
   }
 
   /** Commits everything delivered so far (after any commit already running). */
   async commit(): Promise<void> {
     while (this.inflight) await this.inflight.catch(() => undefined);
     if (this.failure) throw this.failure;
-    if (!this.hasNew()) return;
+    if (!this.pending()) return;
     await this.start();
     if (this.failure) throw this.failure;
   }
@@ -103,18 +110,20 @@ export class DeliveryCommitter {
     }
   }
 
-  private hasNew(): boolean {
+  /** Records handed on since the last commit, or a position not committed yet. */
+  private pending(): boolean {
+    if (this.count > this.durable) return true;
     for (const [p, next] of this.delivered) if (this.committed.get(p) !== next) return true;
     return false;
   }
 
   private start(): Promise<void> {
-    this.started = this.count;
+    const count = this.count;
+    this.started = count;
     const run = async () => {
-      // What was handed on before now is out once settled; deliveries confirmed meanwhile count too.
+      // What was handed on before now is out (or failed) once settled.
       await this.settle();
       const upTo = new Map(this.delivered);
-      const count = this.count;
       for (const [p, next] of upTo) {
         if (this.committed.get(p) === next) continue;
         await this.store.commitOffset(this.name, this.topic, p, next);
