@@ -96,7 +96,7 @@ test('produce keys: --key on every record, --key-separator splits at the first s
   const r = lineRecord(b('a::b::c'), sep, 1)!;
   t.is(Buffer.from(r.key as Uint8Array).toString(), 'a');
   t.is(Buffer.from(r.value as Uint8Array).toString(), 'b::c');
-  t.throws(() => lineRecord(b('nokey'), sep, 4), { message: /line 4 has no key separator "::"/ });
+  t.throws(() => lineRecord(b('nokey'), sep, 4), { code: 'EDDY_NO_KEY_SEPARATOR', message: /line 4 has no key separator "::"/ });
   t.throws(() => planProduce({ key: 'a', keySeparator: ':' }), { message: /cannot be used together/ });
   t.throws(() => planProduce({ raw: true, keySeparator: ':' }), { message: /no lines to split/ });
   t.throws(() => planProduce({ transformsFile: 'a', smartmodule: 'b' }), { message: /--transforms-file and --smartmodule cannot be used together/ });
@@ -115,7 +115,7 @@ test('progress: a bar on a terminal, plain lines elsewhere, nothing for quick jo
   const forced = new Progress(sink, { total: 2000, tty: false, force: true });
   forced.add(1000, 50);
   forced.finish();
-  t.regex(out, /^produced 50 records \(50%, 1 kB \/ 2 kB, [\d,]+ records\/s\)\n/);
+  t.regex(out, /^stored 50 records \(50%, 1 kB \/ 2 kB, [\d,]+ records\/s\)\n/);
   out = '';
   const bar = new Progress(sink, { total: 1000, tty: true, force: true });
   bar.add(500, 5);
