@@ -2,8 +2,9 @@ import test from 'ava';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { open, SmartModuleRuntimeError, type Eddy } from '../src/index.js';
+import { openStorage } from '../src/storage/index.js';
 import type { CliIO } from '../src/cli/format.js';
 import { main } from '../src/cli/main.js';
 import { wasmPath } from './helpers/wasm.js';
@@ -110,4 +111,41 @@ test('CLI: --consumer with --max-records, --end-offset and several -p commits wh
   const both = await eddy(dir, ['consume', 'p3', '-B', '-d', '-A', '-p', '1']);
   t.is(both.code, 1);
   t.regex(both.stderr, /-A\/--all-partitions and -p\/--partition cannot be used together/);
+});
+
+test('CLI output: on a terminal control bytes are escaped, into a pipe they stay raw; a slow stdout leaks no listeners', async (t) => {
+  const dir = join(mkdtempSync(join(tmpdir(), 'eddy-delivery-tty-')), 'data');
+  const store = await openStorage(dir, { retentionCheckMs: 0 });
+  await store.createTopic('ctl', { partitions: 1 });
+  await store.append('ctl', 0, [{ key: Buffer.from('k\x1b[2J'), value: Buffer.from('a\x00b\x1b[31mred\rx\x7f\u0085 tab\tok') }]);
+  // Many small batches: many writes into the slow stdout below.
+  for (let i = 0; i < 40; i++) await store.append('ctl', 0, [{ value: Buffer.from(`v${i}`) }]);
+  await store.close();
+  const run = async (stdout: CliIO['stdout'], args: string[]) => main(['node', 'eddy', 'consume', 'ctl', '-B', '-d', ...args], {
+    stdout, stderr: { write: () => true }, stdin: Readable.from([]), cwd: process.cwd(), env: { EDDY_DATA_DIR: dir, EDDY_WORKERS: '1' },
+  });
+  let screen = '';
+  const tty = { isTTY: true, write: (c: string | Uint8Array) => { screen += typeof c === 'string' ? c : Buffer.from(c).toString(); return true; } };
+  t.is(await run(tty, ['-k', '--max-records', '1']), 0);
+  t.is(screen, '[k\\x1b[2J] a\\x00b\\x1b[31mred\\x0dx\\x7f\\x85 tab\tok\n');
+  screen = '';
+  await run(tty, ['--max-records', '1', '--format', '{{value}}']);
+  t.is(screen, 'a\\x00b\\x1b[31mred\\x0dx\\x7f\\x85 tab\tok\n');
+  let piped = Buffer.alloc(0);
+  await run({ write: (c) => { piped = Buffer.concat([piped, Buffer.from(c)]); return true; } }, ['--max-records', '1']);
+  t.deepEqual(piped, Buffer.from('a\x00b\x1b[31mred\rx\x7f\u0085 tab\tok\n'), 'a pipe gets the bytes as stored');
+
+  // A stdout that takes one chunk at a time and drains late: every write waits for 'drain'.
+  const warnings: string[] = [];
+  const onWarning = (w: Error) => warnings.push(w.name);
+  process.on('warning', onWarning);
+  const slow = new Writable({ highWaterMark: 1, write: (_c, _e, cb) => setImmediate(cb) });
+  try {
+    t.is(await run(slow, ['--consumer', 'slow']), 0);
+  } finally {
+    process.off('warning', onWarning);
+  }
+  t.is(slow.listenerCount('close'), 0, 'no listener left behind per write');
+  t.is(slow.listenerCount('drain'), 0);
+  t.false(warnings.includes('MaxListenersExceededWarning'));
 });

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -151,4 +151,21 @@ test('a reader that closes the pipe (EPIPE) ends the consume quietly with what r
     const [p, o] = l.split(':').map(Number) as [number, number];
     if (o < committed[p]!) t.fail(`${l} was committed but delivered again`);
   }
+});
+
+test('a following consumer ends with a clear message when its topic is deleted', async (t) => {
+  t.timeout(120_000);
+  const dir = mkdtempSync(join(tmpdir(), 'eddy-consume-deleted-'));
+  const env = { ...process.env, EDDY_DATA_DIR: dir };
+  execFileSync(process.execPath, [eddyBin, 'topic', 'create', 'gone'], { env });
+  execFileSync(process.execPath, [eddyBin, 'produce', 'gone'], { env, input: 'a\n' });
+  const proc = spawn(process.execPath, [eddyBin, 'consume', 'gone', '-B'], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  let stderr = '';
+  proc.stderr!.on('data', (d) => { stderr += d; });
+  const exited = new Promise<number | null>((res) => proc.on('close', (code) => res(code)));
+  // Once it has printed the record it waits for more; then the topic goes.
+  await new Promise<void>((res) => proc.stdout!.once('data', () => res()));
+  execFileSync(process.execPath, [eddyBin, 'topic', 'delete', 'gone'], { env });
+  t.is(await exited, 1);
+  t.is(stderr, 'Error: topic "gone" was deleted while it was being consumed; the records printed before were all it had\n');
 });

@@ -5,10 +5,12 @@ import { parseTransformSteps, readTransformsFile, type TransformStep } from '../
 import type { StartPosition } from '../storage/consumer.js';
 import { anchorUses, toTransformInputs } from '../connectors/transforms.js';
 import { UsageError, type CliContext, type CliIO } from './format.js';
-import { handleClosedOutput, interruptSignal, openForRead, openForWrite, OutputClosed, outputSettled, parseIntOption } from './common.js';
+import { handleClosedOutput, interruptSignal, isTTY, openForRead, openForWrite, OutputClosed, outputSettled, parseIntOption } from './common.js';
 import { mergeAsync } from '../coordinator/merge.js';
 import { compileTemplate, VALUE_OUTPUTS, type LineOptions, type ValueOutput } from './records.js';
 import { RecordOutput } from './record-output.js';
+import { TopicDeletedError } from './errors.js';
+import { UnknownTopicError } from '../storage/errors.js';
 import { batchDeliveredUpTo, recordDeliveredUpTo } from '../coordinator/transformed-consumer.js';
 import { DEFAULT_COMMIT_RECORDS, DeliveryCommitter, type CommitPolicy } from '../storage/offset-committer.js';
 import { parseDurationOption } from './units.js';
@@ -182,11 +184,13 @@ export async function runConsume(topic: string, o: ConsumeCliOptions, cmd: Comma
   // A named consumer commits its offsets: that needs the writer. Otherwise read-only, next to any writer.
   const eddy = plan.consumer !== undefined ? await openForWrite(cmd, io) : await openForRead(cmd, io);
   let committer: DeliveryCommitter | null = null;
+  let started = false; // the topic existed: an unknown topic from here on was deleted meanwhile
   try {
     const meta = eddy.describeTopic(topic);
     for (const p of plan.partitions ?? []) {
       if (p >= meta.partitions) throw new UsageError(`-p/--partition ${p}: topic "${topic}" has ${meta.partitions} partition${meta.partitions === 1 ? '' : 's'} (0..${meta.partitions - 1})`);
     }
+    started = true;
     const partitions = plan.partitions ?? Array.from({ length: meta.partitions }, (_, p) => p);
     const transforms = await planTransforms(eddy, plan, io);
     // The sources never commit: this command commits what reached stdout (see RecordOutput).
@@ -204,7 +208,7 @@ export async function runConsume(topic: string, o: ConsumeCliOptions, cmd: Comma
         committer.begin(p, start.position, start.committed);
       }
     }
-    const out = new RecordOutput(io, plan.lines, plan.maxRecords, committer, plan.commit.records ?? DEFAULT_COMMIT_RECORDS);
+    const out = new RecordOutput(io, { ...plan.lines, escape: isTTY(io.stdout) },  plan.maxRecords, committer, plan.commit.records ?? DEFAULT_COMMIT_RECORDS);
     if (transforms.length > 0) {
       const stream = eddy.consume(topic, {
         ...common,
@@ -228,6 +232,7 @@ export async function runConsume(topic: string, o: ConsumeCliOptions, cmd: Comma
     return 0;
   } catch (err) {
     if (err instanceof OutputClosed) return 0;
+    if (err instanceof UnknownTopicError && started) throw new TopicDeletedError(topic);
     throw err;
   } finally {
     stop.abort();

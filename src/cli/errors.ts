@@ -98,3 +98,10 @@ export class ProduceStoppedError extends EddyError {
     super('EDDY_PRODUCE_STOPPED', `${reason.message}\n${storedSummary(stored, read, exact)}`, { cause: reason });
   }
 }
+
+/** The topic went away under a consume (deleted by another command). */
+export class TopicDeletedError extends EddyError {
+  constructor(readonly topic: string) {
+    super('EDDY_TOPIC_DELETED', `topic "${topic}" was deleted while it was being consumed; the records printed before were all it had`);
+  }
+}

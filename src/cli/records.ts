@@ -36,14 +36,30 @@ export interface LineOptions {
   template: Template | null;
   keyValue: boolean;
   output: ValueOutput;
+  /** Escape control characters (stdout is a terminal; see escapeControls). */
+  escape?: boolean;
+}
+
+// C0 controls but tab, DEL, and C1 controls.
+const CONTROLS = /[\x00-\x08\x0a-\x1f\x7f-\x9f]/g;
+
+/**
+ * Control characters as `\xNN`: on a terminal, a key or value holding ESC sequences, NUL or a
+ * carriage return would otherwise move the cursor, recolour or rewrite the screen, or hide text.
+ */
+export function escapeControls(text: string): string {
+  return text.replace(CONTROLS, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 /** One record's line (with its newline), or its raw bytes with `-O raw`. */
 export function recordLine(r: PrintableRecord, o: LineOptions): string | Uint8Array {
-  if (o.template) return `${o.template(r)}\n`;
+  const esc = o.escape ? escapeControls : (s: string) => s;
+  if (o.template) return `${esc(o.template(r))}\n`;
   if (o.output === 'raw') return r.value;
+  // Pretty JSON's own line breaks stay; JSON.stringify escapes the controls inside its strings.
   const v = renderValue(r.value, o.output);
-  return o.keyValue ? `[${formatKey(r.key)}] ${v}\n` : `${v}\n`;
+  const value = o.output === 'json' && o.escape ? v.split('\n').map(esc).join('\n') : esc(v);
+  return o.keyValue ? `[${esc(formatKey(r.key))}] ${value}\n` : `${value}\n`;
 }
 
 /** The records of one `Vec<Record>` batch (decoded at the edge, for printing). */

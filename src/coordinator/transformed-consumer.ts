@@ -13,6 +13,7 @@ import { ModuleStream, type StreamBatchResult, type StreamState, type Ticket } f
 import { planRange } from './range-plan.js';
 import { commitPolicy } from '../storage/consumer.js';
 import { DeliveryCommitter } from '../storage/offset-committer.js';
+import { UnknownTopicError } from '../storage/errors.js';
 
 /**
  * The next source offset once all of `b` is delivered: its end covers inputs that had no output;
@@ -190,6 +191,7 @@ export class TransformedConsumer {
         }
         const next = inFlight.shift();
         if (!next) {
+          if (log.deleted) throw new UnknownTopicError(this.topic);
           if (signal.aborted || pos > endOffset || !(o.follow ?? false)) break;
           await log.waitFor(pos, signal);
           continue;
