@@ -11,7 +11,8 @@ import { TransformedConsumer, type TransformEvents, type TransformedConsumeOptio
 import { Chain } from './smartmodule/chain.js';
 import type { TransformStep } from './smartmodule/transforms.js';
 import { openStorage, type StorageOptions, type Storage } from './storage/storage.js';
-import type { ConsumeOptions, ConsumedRecord, Consumer } from './storage/consumer.js';
+import { commitPolicy, type ConsumeOptions, type ConsumedRecord, type Consumer } from './storage/consumer.js';
+import { DeliveryCommitter } from './storage/offset-committer.js';
 import { mergeAsync } from './coordinator/merge.js';
 import type { ProduceAck, Producer, ProducerOptions, ProducerRecord } from './storage/producer.js';
 import type { ModuleRegistry } from './storage/registry.js';
@@ -313,13 +314,29 @@ export class Eddy extends EventEmitter<EddyEvents> {
   }
 }
 
-/** Every partition of a topic read at once; each partition's records stay in order. */
+/**
+ * Every partition of a topic read at once; each partition's records stay in order. A named
+ * consumer commits here, where records reach the caller (the merge reads ahead of the caller).
+ */
 function mergePartitions(storage: Storage, topic: string, options: ConsumeOptions) {
   const records = async function* (): AsyncGenerator<ConsumedRecord, void, undefined> {
     const stop = new AbortController();
     const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
-    const partitions = Array.from({ length: storage.describeTopic(topic).partitions }, (_, p) => storage.consume(topic, p, { ...options, signal }).records());
-    yield* mergeAsync(partitions, () => stop.abort());
+    const named = options.consumer !== undefined && options.autoCommit !== false && !storage.readOnly;
+    const n = storage.describeTopic(topic).partitions;
+    const consumers = Array.from({ length: n }, (_, p) => storage.consume(topic, p, { ...options, signal, ...(named ? { autoCommit: false } : {}) }));
+    const committer = named ? new DeliveryCommitter(storage, options.consumer!, topic, commitPolicy(options)) : null;
+    for (const c of consumers) committer?.begin(c.partition, c.position, c.committed);
+    try {
+      for await (const r of mergeAsync(consumers.map((c) => c.records()), () => stop.abort())) {
+        const wait = committer?.reserve(1);
+        if (wait) await wait;
+        committer?.deliver(r.partition, r.offset + 1);
+        yield r;
+      }
+    } finally {
+      await committer?.close();
+    }
   };
   return { records, [Symbol.asyncIterator]: records };
 }

@@ -26,8 +26,13 @@ test('consume start positions follow fluvio: default end, -B, -o N, -o -N from t
   t.deepEqual(planConsume({ tail: '3' }).from, { fromEnd: 3 });
   t.false(planConsume({ disableContinuous: true }).follow);
   t.is(planConsume({ endOffset: '5' }).endOffset, 5);
-  t.is(planConsume({ partition: '2' }).partition, 2);
-  t.is(planConsume({}).partition, undefined);
+  t.deepEqual(planConsume({ partition: ['2'] }).partitions, [2]);
+  t.deepEqual(planConsume({ partition: ['0', '2', '0'] }).partitions, [0, 2], 'several -p, each once');
+  t.is(planConsume({}).partitions, undefined);
+  t.is(planConsume({ allPartitions: true }).partitions, undefined);
+  t.throws(() => planConsume({ allPartitions: true, partition: ['1'] }), { instanceOf: UsageError, message: /-A\/--all-partitions and -p\/--partition cannot be used together/ });
+  t.deepEqual(planConsume({ consumer: 'c', commitInterval: '250ms', commitRecords: '50' }).commit, { intervalMs: 250, records: 50 });
+  t.throws(() => planConsume({ commitRecords: '5' }), { instanceOf: UsageError, message: /add --consumer/ });
 });
 
 test('consume refuses options that contradict each other, saying what to do', (t) => {
@@ -91,7 +96,7 @@ test('produce keys: --key on every record, --key-separator splits at the first s
   const r = lineRecord(b('a::b::c'), sep, 1)!;
   t.is(Buffer.from(r.key as Uint8Array).toString(), 'a');
   t.is(Buffer.from(r.value as Uint8Array).toString(), 'b::c');
-  t.throws(() => lineRecord(b('nokey'), sep, 4), { message: /line 4 has no key separator "::"/ });
+  t.throws(() => lineRecord(b('nokey'), sep, 4), { code: 'EDDY_NO_KEY_SEPARATOR', message: /line 4 has no key separator "::"/ });
   t.throws(() => planProduce({ key: 'a', keySeparator: ':' }), { message: /cannot be used together/ });
   t.throws(() => planProduce({ raw: true, keySeparator: ':' }), { message: /no lines to split/ });
   t.throws(() => planProduce({ transformsFile: 'a', smartmodule: 'b' }), { message: /--transforms-file and --smartmodule cannot be used together/ });
@@ -110,7 +115,7 @@ test('progress: a bar on a terminal, plain lines elsewhere, nothing for quick jo
   const forced = new Progress(sink, { total: 2000, tty: false, force: true });
   forced.add(1000, 50);
   forced.finish();
-  t.regex(out, /^produced 50 records \(50%, 1 kB \/ 2 kB, [\d,]+ records\/s\)\n/);
+  t.regex(out, /^stored 50 records \(50%, 1 kB \/ 2 kB, [\d,]+ records\/s\)\n/);
   out = '';
   const bar = new Progress(sink, { total: 1000, tty: true, force: true });
   bar.add(500, 5);

@@ -117,7 +117,7 @@ test('produce lines and consume them back: -B -d, keys, -o from the end, -T, --e
   await ok(dir, ['produce', 'users', '--partition', '2', '--key', 'dave'], { stdin: 'five\n' });
   t.is(await ok(dir, ['consume', 'users', '-p', '2', '-T', '1', '-d', '-k']), '[dave] five\n');
   const noSep = await eddy(dir, ['produce', 'users', '--key-separator', ':'], { stdin: 'x:1\nnokey\n' });
-  t.is(noSep.code, 1);
+  t.is(noSep.code, 0, 'the other lines are sent');
   t.regex(noSep.stderr, /line 2 has no key separator ":"/);
   const badPart = await eddy(dir, ['consume', 'users', '-p', '7', '-d']);
   t.regex(badPart.stderr, /-p\/--partition 7: topic "users" has 3 partitions \(0\.\.2\)/);
@@ -133,7 +133,8 @@ test('produce --file (lines, or --raw as one record) with --progress on stderr',
   writeFileSync(file, Array.from({ length: 5000 }, (_, i) => String(i)).join('\n') + '\n');
   const r = await eddy(dir, ['produce', 'nums', '--file', file, '--progress']);
   t.is(r.code, 0);
-  t.regex(r.stderr, /^produced 5,000 records \(100%, 23\.9 kB \/ 23\.9 kB, [\d,]+ records\/s\)\n$/);
+  // Lines count stored records (acknowledged), so an early line may say fewer; the last says all.
+  t.regex(r.stderr, /(^|\n)stored 5,000 records \(100%, 23\.9 kB \/ 23\.9 kB, [\d,]+ records\/s\)\n$/);
   t.is(await ok(dir, ['consume', 'nums', '-T', '2', '-d']), '4998\n4999\n');
   t.is((await eddy(dir, ['produce', 'nums', '--file', file])).stderr, '', 'no progress when stderr is not a terminal');
   await ok(dir, ['produce', 'nums', '--file', file, '--raw']);
@@ -217,7 +218,7 @@ test('producer-side transforms run before records are stored; a module error sto
   t.is(await ok(dir, ['consume', 'fruit', '-B', '-d']), 'APPLE\nBANANA\ngrape\nFIG\n');
   const failed = await eddy(dir, ['produce', 'fruit', '--smartmodule', wasmPath('fail-on')], { stdin: 'ok\nbad\n' });
   t.is(failed.code, 1);
-  t.is(failed.stderr, 'Error: producer-side SmartModule failed for fruit/0, so none of that batch was stored:\nfail-on: cannot parse bad\n\nSmartModule Info: \n    Type: Filter\n    Offset: 1\n    Key: NULL\n    Value: bad\n');
+  t.is(failed.stderr, 'Error: producer-side SmartModule failed for fruit/0, so none of that batch was stored:\nfail-on: cannot parse bad\n\nSmartModule Info: \n    Type: Filter\n    Offset: 1\n    Key: NULL\n    Value: bad\n0 of the 2 records read were stored\n');
   t.is(lines(await ok(dir, ['consume', 'fruit', '-B', '-d'])).length, 4);
 });
 

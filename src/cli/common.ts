@@ -154,21 +154,78 @@ export function isTTY(stream: unknown): boolean {
   return !!(stream as { isTTY?: boolean } | null)?.isTTY;
 }
 
+type OutStream = CliIO['stdout'] & {
+  once?: (e: string, f: (...a: unknown[]) => void) => void;
+  off?: (e: string, f: (...a: unknown[]) => void) => void;
+  destroyed?: boolean;
+};
+
+/** True when stdout is a Node stream (it takes a write callback), not a plain object with `write`. */
+function isStream(out: OutStream): boolean {
+  return typeof out.once === 'function' && typeof out.off === 'function';
+}
+
 /**
  * Writes to stdout and waits for it to drain when the stream asks (a slow pipe holds the command
  * back instead of buffering without bound). A closed pipe (`| head`) ends the command quietly.
+ * `written` is called once the bytes were handed to the operating system (at once for a plain
+ * object), and never for bytes that were not; an empty `text` just waits its turn for `written`.
  */
-export async function writeOut(io: CliIO, text: string | Uint8Array): Promise<void> {
-  if (text.length === 0) return;
-  const out = io.stdout as CliIO['stdout'] & { once?: (e: string, f: () => void) => void; writableNeedDrain?: boolean; destroyed?: boolean };
+export async function writeOut(io: CliIO, text: string | Uint8Array, written?: () => void): Promise<void> {
+  const out = io.stdout as OutStream;
   if (out.destroyed) throw new OutputClosed();
-  const ok = out.write(text);
-  if (ok === false && typeof out.once === 'function') {
-    await new Promise<void>((res) => {
-      out.once!('drain', res);
-      out.once!('close', res);
-    });
+  if (!isStream(out)) {
+    if (text.length > 0) out.write(text);
+    written?.();
+    return;
   }
+  if (text.length === 0 && !written) return;
+  const ok = (out.write as (c: string | Uint8Array, cb: (err?: Error | null) => void) => boolean)(text, (err) => {
+    if (!err) written?.();
+  });
+  if (ok === false) await drained(out);
+}
+
+/** Resolves on 'drain', or when the stream closes or fails; removes its listeners either way. */
+function drained(out: OutStream): Promise<void> {
+  return new Promise<void>((res) => {
+    const done = () => {
+      out.off!('drain', done);
+      out.off!('close', done);
+      out.off!('error', done);
+      res();
+    };
+    out.once!('drain', done);
+    out.once!('close', done);
+    out.once!('error', done);
+  });
+}
+
+/** Resolves once everything written to stdout before now was handed on (or failed). */
+export function outputSettled(io: CliIO): Promise<void> {
+  const out = io.stdout as OutStream;
+  if (!isStream(out) || out.destroyed) return Promise.resolve();
+  return new Promise<void>((res) => {
+    (out.write as (c: string, cb: () => void) => boolean)('', () => res());
+  });
+}
+
+let closedOutputHandlers = 0;
+
+/**
+ * For a command that handles a closed stdout itself (it stops, then commits what it delivered):
+ * main() then leaves EPIPE to it instead of exiting at once. Returns the release function.
+ */
+export function handleClosedOutput(): () => void {
+  closedOutputHandlers++;
+  return () => {
+    closedOutputHandlers--;
+  };
+}
+
+/** True while a running command handles a closed stdout itself. */
+export function closedOutputHandled(): boolean {
+  return closedOutputHandlers > 0;
 }
 
 /** stdout was closed by the reader (EPIPE): stop quietly. */

@@ -5,9 +5,15 @@ import { parseTransformSteps, readTransformsFile, type TransformStep } from '../
 import type { StartPosition } from '../storage/consumer.js';
 import { anchorUses, toTransformInputs } from '../connectors/transforms.js';
 import { UsageError, type CliContext, type CliIO } from './format.js';
-import { interruptSignal, memoryLimitOption, openForRead, openForWrite, parseIntOption, timeoutOption, writeOut } from './common.js';
+import { handleClosedOutput, interruptSignal, isTTY, memoryLimitOption, openForRead, openForWrite, OutputClosed, outputSettled, parseIntOption, timeoutOption, writeOut } from './common.js';
 import { mergeAsync } from '../coordinator/merge.js';
-import { batchRecords, batchText, compileTemplate, recordLine, VALUE_OUTPUTS, type LineOptions, type ValueOutput } from './records.js';
+import { compileTemplate, VALUE_OUTPUTS, type LineOptions, type ValueOutput } from './records.js';
+import { RecordOutput } from './record-output.js';
+import { TopicDeletedError } from './errors.js';
+import { UnknownTopicError } from '../storage/errors.js';
+import { batchDeliveredUpTo, recordDeliveredUpTo } from '../coordinator/transformed-consumer.js';
+import { DEFAULT_COMMIT_RECORDS, DeliveryCommitter, type CommitPolicy } from '../storage/offset-committer.js';
+import { parseDurationOption } from './units.js';
 import { parseParams } from './test-command.js';
 
 /**
@@ -25,7 +31,8 @@ export interface ConsumeCliOptions {
   tail?: string | true;
   endOffset?: string;
   disableContinuous?: boolean;
-  partition?: string;
+  partition?: string[];
+  allPartitions?: boolean;
   keyValue?: boolean;
   format?: string;
   output?: string;
@@ -41,6 +48,8 @@ export interface ConsumeCliOptions {
   transform?: string[];
   consumer?: string;
   maxRecords?: string;
+  commitInterval?: string;
+  commitRecords?: string;
 }
 
 /** The module kind each flag asks for (null: any kind). */
@@ -61,7 +70,8 @@ const KIND_FLAG: Readonly<Record<string, string>> = {
 export interface ConsumePlan {
   from: StartPosition;
   follow: boolean;
-  partition: number | undefined;
+  /** Partitions to read (undefined: all). */
+  partitions: number[] | undefined;
   endOffset: number | undefined;
   maxRecords: number | undefined;
   /** One module from a flag (`--filter x -e k=v`). */
@@ -71,6 +81,8 @@ export interface ConsumePlan {
   aggregateInitial: Uint8Array | undefined;
   lines: LineOptions;
   consumer: string | undefined;
+  /** When a named consumer commits. */
+  commit: CommitPolicy;
 }
 
 export function planConsume(o: ConsumeCliOptions): ConsumePlan {
@@ -115,11 +127,19 @@ export function planConsume(o: ConsumeCliOptions): ConsumePlan {
     throw new UsageError('--format sets the whole line: use {{key}} in it instead of -k, and leave out -O');
   }
   if (o.consumer !== undefined && o.consumer.trim() === '') throw new UsageError('--consumer needs a name');
+  if (o.consumer === undefined && (o.commitInterval !== undefined || o.commitRecords !== undefined)) {
+    throw new UsageError('--commit-interval and --commit-records set when a named consumer commits: add --consumer <name>');
+  }
+  const given = o.partition ?? [];
+  if (o.allPartitions && given.length > 0) throw new UsageError('-A/--all-partitions and -p/--partition cannot be used together: give one');
+  const commit: CommitPolicy = {};
+  if (o.commitInterval !== undefined) commit.intervalMs = parseDurationOption(o.commitInterval, '--commit-interval');
+  if (o.commitRecords !== undefined) commit.records = parseIntOption(o.commitRecords, '--commit-records', { min: 1 });
 
   return {
     from,
     follow: !o.disableContinuous,
-    partition: o.partition === undefined ? undefined : parseIntOption(o.partition, '-p/--partition'),
+    partitions: given.length === 0 ? undefined : [...new Set(given.map((p) => parseIntOption(p, '-p/--partition')))],
     endOffset: o.endOffset === undefined ? undefined : parseIntOption(o.endOffset, '--end-offset'),
     maxRecords: o.maxRecords === undefined ? undefined : parseIntOption(o.maxRecords, '--max-records', { min: 1 }),
     module,
@@ -128,6 +148,7 @@ export function planConsume(o: ConsumeCliOptions): ConsumePlan {
     aggregateInitial: o.aggregateInitial === undefined ? undefined : Buffer.from(o.aggregateInitial, 'utf8'),
     lines: { template: o.format === undefined ? null : compileTemplate(o.format), keyValue: !!o.keyValue, output },
     consumer: o.consumer,
+    commit,
   };
 }
 
@@ -159,63 +180,70 @@ export async function runConsume(topic: string, o: ConsumeCliOptions, cmd: Comma
   const onInterrupt = () => stop.abort();
   if (interrupt.signal.aborted) stop.abort();
   interrupt.signal.addEventListener('abort', onInterrupt, { once: true });
+  const releaseOutput = handleClosedOutput();
   // A named consumer commits its offsets: that needs the writer. Otherwise read-only, next to any writer.
   const eddy = plan.consumer !== undefined ? await openForWrite(cmd, io) : await openForRead(cmd, io);
+  let committer: DeliveryCommitter | null = null;
+  let started = false; // the topic existed: an unknown topic from here on was deleted meanwhile
   try {
     const meta = eddy.describeTopic(topic);
-    if (plan.partition !== undefined && plan.partition >= meta.partitions) {
-      throw new UsageError(`-p/--partition ${plan.partition}: topic "${topic}" has ${meta.partitions} partition${meta.partitions === 1 ? '' : 's'} (0..${meta.partitions - 1})`);
+    for (const p of plan.partitions ?? []) {
+      if (p >= meta.partitions) throw new UsageError(`-p/--partition ${p}: topic "${topic}" has ${meta.partitions} partition${meta.partitions === 1 ? '' : 's'} (0..${meta.partitions - 1})`);
     }
+    started = true;
+    const partitions = plan.partitions ?? Array.from({ length: meta.partitions }, (_, p) => p);
     const transforms = await planTransforms(eddy, plan, io);
+    // The sources never commit: this command commits what reached stdout (see RecordOutput).
     const common = {
       from: plan.from,
       follow: plan.follow,
       signal: stop.signal,
       ...(plan.endOffset !== undefined ? { endOffset: plan.endOffset } : {}),
-      ...(plan.consumer !== undefined ? { consumer: plan.consumer } : {}),
+      ...(plan.consumer !== undefined ? { consumer: plan.consumer, autoCommit: false } : {}),
     };
-    let remaining = plan.maxRecords ?? Infinity;
-    const print = async (raw: Uint8Array, baseOffset: number, baseTimestamp: number, partition: number, count: number) => {
-      if (count <= remaining) {
-        remaining -= count;
-        await writeOut(io, batchText(raw, baseOffset, baseTimestamp, partition, plan.lines));
-        return;
+    if (plan.consumer !== undefined) {
+      committer = new DeliveryCommitter(eddy.storage, plan.consumer, topic, plan.commit, () => outputSettled(io));
+      for (const p of partitions) {
+        const start = eddy.storage.consume(topic, p, common);
+        committer.begin(p, start.position, start.committed);
       }
-      // --max-records: only what is left of the budget.
-      const chunks: (string | Uint8Array)[] = [];
-      for (const r of batchRecords(raw, baseOffset, baseTimestamp, partition)) {
-        if (remaining <= 0) break;
-        remaining--;
-        chunks.push(recordLine(r, plan.lines));
-      }
-      for (const c of chunks) await writeOut(io, c);
-    };
+    }
+    const out = new RecordOutput(io, { ...plan.lines, escape: isTTY(io.stdout) },  plan.maxRecords, committer, plan.commit.records ?? DEFAULT_COMMIT_RECORDS);
     if (transforms.length > 0) {
       const stream = eddy.consume(topic, {
         ...common,
         transforms,
-        ...(plan.partition !== undefined ? { partition: plan.partition } : {}),
+        partitions,
         ...(plan.aggregateInitial ? { aggregateInitial: plan.aggregateInitial } : {}),
       });
       for await (const b of stream.batches()) {
-        await print(b.raw, b.baseOffset, b.baseTimestamp, b.partition, b.count);
+        const end = batchDeliveredUpTo(b);
+        await out.batch(b.raw, b.baseOffset, b.baseTimestamp, b.partition, (offset, last) => recordDeliveredUpTo(end, offset, last, b.oneToOne));
         if (b.error) throw b.error;
-        if (remaining <= 0) break;
+        if (out.full) break;
       }
     } else {
-      const partitions = plan.partition !== undefined ? [plan.partition] : Array.from({ length: meta.partitions }, (_, p) => p);
       const sources = partitions.map((p) => tagged(p, eddy.consume(topic, { ...common, partition: p }).batches()));
       for await (const { partition, batch: b } of mergeAsync(sources, () => stop.abort())) {
-        await print(b.raw, b.baseOffset, b.baseTimestamp, partition, b.count);
-        if (remaining <= 0) break;
+        await out.batch(b.raw, b.baseOffset, b.baseTimestamp, partition, (offset, last) => (last ? b.lastOffset + 1 : offset + 1));
+        if (out.full) break;
       }
     }
     return 0;
+  } catch (err) {
+    if (err instanceof OutputClosed) return 0;
+    if (err instanceof UnknownTopicError && started) throw new TopicDeletedError(topic);
+    throw err;
   } finally {
     stop.abort();
     interrupt.signal.removeEventListener('abort', onInterrupt);
     interrupt.dispose();
-    await eddy.close();
+    try {
+      await committer?.close();
+    } finally {
+      releaseOutput();
+      await eddy.close();
+    }
   }
 }
 
@@ -250,7 +278,8 @@ export function registerConsumeCommand(program: Command, ctx: CliContext): void 
     .option('--end-offset <n>', 'stop after this offset (inclusive)')
     .addOption(new Option('--end <n>', 'alias of --end-offset').hideHelp())
     .option('-d, --disable-continuous', 'stop at the end of the topic instead of waiting for new records')
-    .option('-p, --partition <n>', 'read only this partition (default: all partitions, merged)')
+    .option('-p, --partition <n>', 'read this partition (repeatable; default: all partitions, merged)', collect)
+    .option('-A, --all-partitions', 'read every partition, merged (the default)')
     .option('-k, --key-value', 'print records as "[key] value"')
     .option('--format <template>', 'print each record with this template: {{key}} {{value}} {{offset}} {{partition}} {{time}} {{timestamp}}')
     .option('-O, --output <type>', 'how values print: dynamic (text, or a note for binary; default), text, raw (bytes as stored), json (pretty)')
@@ -267,7 +296,9 @@ export function registerConsumeCommand(program: Command, ctx: CliContext): void 
     .addOption(new Option('--transforms <path>', 'alias of --transforms-file').hideHelp())
     .addOption(new Option('--transform <json>', 'one chain step as JSON, e.g. \'{"uses":"keep-a"}\' (repeatable)').argParser(pushInline))
     .addOption(new Option('--transforms-line <json>', 'alias of --transform').hideHelp().argParser(pushInline))
-    .option('--consumer <name>', 'a named consumer: start from its committed offsets, and commit as records are read')
+    .option('-c, --consumer <name>', 'a named consumer: start from its committed offsets, and commit what was printed')
+    .option('--commit-interval <duration>', 'a named consumer commits at least this often while printing (default 1s)')
+    .option('--commit-records <n>', `a named consumer commits at least every n printed records, and never prints more than n past its last commit (default ${DEFAULT_COMMIT_RECORDS})`)
     .option('--max-records <n>', 'stop after printing n records')
     .addOption(memoryLimitOption()).addOption(timeoutOption())
     .action(async (topic: string, opts: ConsumeCliOptions & { end?: string; smartmodulePath?: string; transforms?: string; transformsLine?: string[] }, cmd: Command) => {

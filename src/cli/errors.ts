@@ -62,9 +62,59 @@ export function cliMessage(err: EddyError): string {
       if (!(cause instanceof SmartModuleRuntimeError)) return err.message;
       return `producer-side SmartModule failed for ${String(e['topic'])}/${String(e['partition'])}, so none of that batch was stored:\n${runtimeErrorText(cause)}`;
     }
+    case 'EDDY_PRODUCE_STOPPED': {
+      const stopped = err as ProduceStoppedError;
+      // The count below is the whole input's: the cause's own "nothing was stored" was about one batch.
+      const reason = cliMessage(stopped.reason).replace(/; nothing was stored$/, '');
+      return `${reason}\n${storedSummary(stopped.stored, stopped.read, stopped.exact)}`;
+    }
     case 'EDDY_STORAGE_FULL':
       return err.message.replace(/raise it with openStorage\(dir, \{ mapSize: \d+ \}\) \(CLI: --map-size\), or free/, 'free');
     default:
       return err.message;
+  }
+}
+
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+/** A `--key-separator` line without the separator (produce skips it and goes on). */
+export class MissingKeySeparatorError extends EddyError {
+  constructor(readonly line: number, readonly separator: string) {
+    super('EDDY_NO_KEY_SEPARATOR', `line ${line} has no key separator ${JSON.stringify(separator)}: write each line as KEY${separator}VALUE`);
+  }
+}
+
+/** A produce line longer than the largest record, refused as soon as it passes the limit. */
+export class LineTooLongError extends EddyError {
+  constructor(readonly line: number, readonly limit: number) {
+    super('EDDY_LINE_TOO_LONG',
+      `line ${line} is longer than ${limit} bytes, the largest record allowed; raise the limit with --max-record-bytes, ` +
+      'or send the whole input as one record with --raw');
+  }
+}
+
+/** Every line of a `--key-separator` produce was skipped: nothing could be sent. */
+export class NothingSentError extends EddyError {
+  constructor(readonly skipped: number, readonly separator: string) {
+    super('EDDY_NOTHING_SENT', `none of the ${plural(skipped, 'line')} had the key separator ${JSON.stringify(separator)}, so nothing was sent or stored`);
+  }
+}
+
+/** How many records a produce stored, for every message about it. */
+export function storedSummary(stored: number, read: number, exact: boolean): string {
+  return `${exact ? '' : 'at least '}${stored} of the ${plural(read, 'record')} read ${stored === 1 && exact ? 'was' : 'were'} stored`;
+}
+
+/** A produce stopped by a failure: the failure, then the true count of what was stored. */
+export class ProduceStoppedError extends EddyError {
+  constructor(readonly reason: EddyError, readonly stored: number, readonly read: number, readonly exact: boolean) {
+    super('EDDY_PRODUCE_STOPPED', `${reason.message}\n${storedSummary(stored, read, exact)}`, { cause: reason });
+  }
+}
+
+/** The topic went away under a consume (deleted by another command). */
+export class TopicDeletedError extends EddyError {
+  constructor(readonly topic: string) {
+    super('EDDY_TOPIC_DELETED', `topic "${topic}" was deleted while it was being consumed; the records printed before were all it had`);
   }
 }

@@ -15,7 +15,7 @@ import { registerRunCommand } from './run.js';
 import { registerConnectorCommand } from './connector.js';
 import { registerCheckCommand } from './check.js';
 import { cliMessage } from './errors.js';
-import { OutputClosed } from './common.js';
+import { closedOutputHandled, OutputClosed } from './common.js';
 
 /**
  * The `eddy` command line. Each command lives in its own file and exports a
@@ -107,7 +107,10 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
   if (io.stdout === process.stdout) {
     // `eddy consume ... | head`: a closed pipe ends the command quietly.
     process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'EPIPE') process.exit(0);
+      if (err.code === 'EPIPE') {
+        if (closedOutputHandled()) return; // the command stops and commits what it delivered
+        process.exit(0);
+      }
       throw err;
     });
   }

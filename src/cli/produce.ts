@@ -6,12 +6,13 @@ import { Command, Option } from 'commander';
 import type { Eddy, TransformInput } from '../eddy.js';
 import { EddyError } from '../errors.js';
 import { parseTransformSteps, readTransformsFile, type TransformStep } from '../smartmodule/transforms.js';
-import type { ProducerOptions, ProducerRecord } from '../storage/producer.js';
+import type { Producer, ProducerOptions, ProducerRecord } from '../storage/producer.js';
+import { DEFAULT_MAX_RECORD_BYTES } from '../storage/storage.js';
 import { anchorUses, toTransformInputs } from '../connectors/transforms.js';
 import { UsageError, type CliContext, type CliIO } from './format.js';
-import { dataDir, isTTY, memoryLimitOption, openForWrite, parseIntOption } from './common.js';
+import { dataDir, interruptSignal, isTTY, memoryLimitOption, openForWrite, parseIntOption, type GlobalOptions } from './common.js';
 import { RemoteProducer } from './remote-producer.js';
-import { cliMessage } from './errors.js';
+import { cliMessage, LineTooLongError, MissingKeySeparatorError, NothingSentError, ProduceStoppedError, storedSummary } from './errors.js';
 import { Progress } from './progress.js';
 import { parseParams } from './test-command.js';
 import { parseBytes, parseDurationOption } from './units.js';
@@ -86,34 +87,55 @@ export function planProduce(o: ProduceCliOptions): ProducePlan {
 /**
  * Splits a byte stream into lines (`\n`, with a `\r` before it removed), keeping bytes as bytes.
  * Yields the lines completed by each chunk with the chunk's size; the last line needs no newline.
+ * Linear in the input: each chunk is searched once, and a line spread over many chunks is joined
+ * once, when it ends. A line longer than `maxLine` bytes is refused as soon as it passes the limit
+ * (LineTooLongError), before the rest of it is read.
  */
-export async function* lineChunks(input: AsyncIterable<Buffer | string>): AsyncGenerator<{ lines: Buffer[]; bytes: number }> {
-  let rest: Buffer = Buffer.alloc(0);
+export async function* lineChunks(input: AsyncIterable<Buffer | string>, maxLine = Infinity): AsyncGenerator<{ lines: Buffer[]; bytes: number }> {
+  let parts: Buffer[] = []; // the unfinished line, in pieces
+  let partBytes = 0;
+  let lineNo = 0;
+  const finish = (tail: Buffer): Buffer => {
+    let line = tail;
+    if (partBytes > 0) {
+      line = Buffer.concat([...parts, tail], partBytes + tail.length);
+      parts = [];
+      partBytes = 0;
+    }
+    lineNo++;
+    if (line.length > 0 && line[line.length - 1] === 0x0d) line = line.subarray(0, line.length - 1);
+    if (line.length > maxLine) throw new LineTooLongError(lineNo, maxLine);
+    return line;
+  };
   for await (const chunk of input) {
     const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    const data = rest.length ? Buffer.concat([rest, buf]) : buf;
     const lines: Buffer[] = [];
     let start = 0;
-    for (let nl = data.indexOf(0x0a, start); nl >= 0; nl = data.indexOf(0x0a, start)) {
-      const end = nl > start && data[nl - 1] === 0x0d ? nl - 1 : nl;
-      lines.push(data.subarray(start, end));
+    for (let nl = buf.indexOf(0x0a, start); nl >= 0; nl = buf.indexOf(0x0a, start)) {
+      lines.push(finish(buf.subarray(start, nl)));
       start = nl + 1;
     }
-    rest = Buffer.from(data.subarray(start));
+    if (start < buf.length) {
+      parts.push(buf.subarray(start));
+      partBytes += buf.length - start;
+      // One byte of slack for a `\r` the newline may still remove.
+      if (partBytes > maxLine + 1) throw new LineTooLongError(lineNo + 1, maxLine);
+    }
     yield { lines, bytes: buf.length };
   }
-  if (rest.length) yield { lines: [rest[rest.length - 1] === 0x0d ? rest.subarray(0, rest.length - 1) : rest], bytes: 0 };
+  if (partBytes > 0) yield { lines: [finish(Buffer.alloc(0))], bytes: 0 };
 }
 
-/** Turns one line into a record (empty lines are skipped: null). `lineNo` is 1-based, for errors. */
+/**
+ * Turns one line into a record (empty lines are skipped: null). `lineNo` is 1-based, for errors;
+ * a line without the key separator throws MissingKeySeparatorError.
+ */
 export function lineRecord(line: Buffer, plan: Pick<ProducePlan, 'key' | 'separator' | 'partition'>, lineNo: number): ProducerRecord | null {
   if (line.length === 0) return null;
   let record: ProducerRecord;
   if (plan.separator !== null) {
     const at = line.indexOf(plan.separator);
-    if (at < 0) {
-      throw new UsageError(`line ${lineNo} has no key separator ${JSON.stringify(plan.separator)}: write each line as KEY${plan.separator}VALUE (the records before it were sent)`);
-    }
+    if (at < 0) throw new MissingKeySeparatorError(lineNo, plan.separator);
     record = { key: line.subarray(0, at), value: line.subarray(at + Buffer.byteLength(plan.separator)) };
   } else {
     record = plan.key ? { key: plan.key, value: line } : { value: line };
@@ -192,38 +214,117 @@ export async function runProduce(topic: string, o: ProduceCliOptions, cmd: Comma
         await producer.send({ value, ...(plan.key ? { key: plan.key } : {}), ...(plan.partition !== undefined ? { partition: plan.partition } : {}) });
         return 0;
       }
-      const progress = new Progress(io.stderr, {
-        total: size,
-        tty: isTTY(io.stderr),
-        force: plan.progress === true,
-      });
-      const showProgress = plan.progress === true || (plan.progress !== false && isTTY(io.stderr) && path !== undefined);
-      // Bounded in flight: a file larger than memory streams through.
-      const window: Promise<unknown>[] = [];
-      let lineNo = 0;
-      for await (const { lines, bytes } of lineChunks(input)) {
-        const records: ProducerRecord[] = [];
-        for (const line of lines) {
-          const r = lineRecord(line, plan, ++lineNo);
-          if (r) records.push(r);
-        }
-        if (records.length > 0) {
-          const sent = producer.sendAll(records);
-          sent.catch(() => {});
-          window.push(sent);
-          if (window.length >= 32) await window.shift();
-        }
-        if (showProgress) progress.add(bytes, records.length);
-      }
-      await Promise.all(window);
-      await producer.flush();
-      if (showProgress) progress.finish();
-      return 0;
+      const maxLine = eddy ? eddy.storage.limits.maxRecordBytes : remoteRecordLimit(cmd);
+      return await produceLines(producer, eddy !== null, input, maxLine, plan, size, io);
     } finally {
       await producer.close().catch(() => {});
     }
   } finally {
     await eddy?.close();
+  }
+}
+
+/** The record limit a produce through another process's writer checks lines against (that writer checks records again). */
+function remoteRecordLimit(cmd: Command): number {
+  const given = cmd.optsWithGlobals<GlobalOptions>().maxRecordBytes;
+  return given === undefined ? DEFAULT_MAX_RECORD_BYTES : parseBytes(given, '--max-record-bytes');
+}
+
+/**
+ * Sends every line of `input` as a record, a bounded number of sends in flight (a file larger
+ * than memory streams through). A line without the key separator is reported and skipped. Every
+ * message about stored records gives the true count: the local producer counts what it stored;
+ * through another process's writer, what it acknowledged (a lower bound).
+ */
+async function produceLines(producer: ProduceTarget, local: boolean, input: AsyncIterable<Buffer | string>, maxLine: number, plan: ProducePlan, size: number | null, io: CliIO): Promise<number> {
+  let acknowledged = 0;
+  const stored = () => (local ? (producer as Producer).stored : acknowledged);
+  const progress = new Progress(io.stderr, { total: size, tty: isTTY(io.stderr), force: plan.progress === true });
+  const showProgress = plan.progress === true || (plan.progress !== false && isTTY(io.stderr) && plan.file !== undefined);
+  let shown = 0;
+  const show = (bytes: number) => {
+    if (!showProgress) return;
+    const now = stored();
+    progress.add(bytes, now - shown);
+    shown = now;
+  };
+  const interrupt = interruptSignal(io);
+  const window: Promise<unknown>[] = [];
+  let read = 0;
+  let skipped = 0;
+  let lineNo = 0;
+  try {
+    for await (const { lines, bytes } of lineChunks(untilAborted(input, interrupt.signal), maxLine)) {
+      const records: ProducerRecord[] = [];
+      for (const line of lines) {
+        try {
+          const r = lineRecord(line, plan, ++lineNo);
+          if (r) records.push(r);
+        } catch (err) {
+          if (!(err instanceof MissingKeySeparatorError)) throw err;
+          skipped++;
+          progress.clear();
+          io.stderr.write(`warning: ${err.message}; skipped it\n`);
+        }
+      }
+      if (records.length > 0) {
+        read += records.length;
+        const n = records.length;
+        const sent = producer.sendAll(records).then(() => {
+          acknowledged += n;
+        });
+        sent.catch(() => {});
+        window.push(sent);
+        if (window.length >= 32) await window.shift();
+      }
+      show(bytes);
+    }
+    await Promise.all(window);
+    await producer.flush();
+  } catch (err) {
+    // Whatever stopped it, say how much was stored: wait for the sends still in flight first.
+    await Promise.allSettled(window);
+    await producer.flush().catch(() => {});
+    if (err instanceof EddyError) throw new ProduceStoppedError(err, stored(), read, local);
+    throw err;
+  } finally {
+    interrupt.dispose();
+  }
+  show(0);
+  if (showProgress) progress.finish();
+  if (interrupt.signal.aborted) {
+    io.stderr.write(`interrupted: ${storedSummary(stored(), read, local)}\n`);
+    return 130;
+  }
+  if (skipped > 0) {
+    if (read === 0) throw new NothingSentError(skipped, plan.separator ?? '');
+    io.stderr.write(`skipped ${skipped} line${skipped === 1 ? '' : 's'} without the key separator ${JSON.stringify(plan.separator)}; ${storedSummary(stored(), read, local)}\n`);
+  }
+  return 0;
+}
+
+/**
+ * The input until `signal` aborts (Ctrl-C): then it ends, even while waiting for the next chunk,
+ * and a stream is destroyed (an open stdin would keep the process alive).
+ */
+async function* untilAborted<T>(input: AsyncIterable<T>, signal: AbortSignal): AsyncGenerator<T> {
+  const it = input[Symbol.asyncIterator]();
+  const aborted = new Promise<IteratorResult<T>>((res) => {
+    const stop = () => {
+      (input as { destroy?: () => void }).destroy?.();
+      res({ done: true, value: undefined });
+    };
+    if (signal.aborted) stop();
+    else signal.addEventListener('abort', stop, { once: true });
+  });
+  try {
+    for (;;) {
+      const r = await Promise.race([it.next(), aborted]);
+      if (r.done) return;
+      yield r.value;
+    }
+  } finally {
+    void it.return?.();
   }
 }
 

@@ -1,7 +1,8 @@
 import { formatBytes, formatCount } from './units.js';
 
 /**
- * Progress of a long write (`eddy produce --file big.txt`) on stderr. On a terminal: one bar
+ * Progress of a long write (`eddy produce --file big.txt`) on stderr: bytes read, records stored
+ * (acknowledged, so a line printed before a kill never overstates what was kept). On a terminal: one bar
  * redrawn in place, shown only once the job has run for a moment (small files finish without
  * one). Elsewhere (`--progress` into a log): a plain line every few seconds. Always ends with a
  * summary line when it was shown.
@@ -55,9 +56,9 @@ export class Progress {
         const fill = Math.round(frac * width);
         return `[${'#'.repeat(fill)}${'.'.repeat(width - fill)}] ${pct}  ${amount}  ${formatCount(this.records)} records  ${rate}`;
       }
-      return `produced ${formatCount(this.records)} records (${pct.trim()}, ${amount}, ${rate})`;
+      return `stored ${formatCount(this.records)} records (${pct.trim()}, ${amount}, ${rate})`;
     }
-    return `produced ${formatCount(this.records)} records (${formatBytes(this.bytes)}, ${rate})`;
+    return `stored ${formatCount(this.records)} records (${formatBytes(this.bytes)}, ${rate})`;
   }
 
   private draw(now: number): void {

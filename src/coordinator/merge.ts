@@ -13,7 +13,11 @@ export async function* mergeAsync<T>(sources: readonly AsyncIterable<T>[], stop:
   const iterators = sources.map((s) => s[Symbol.asyncIterator]());
   type Pending = Promise<{ i: number; r: IteratorResult<T> }>;
   const pending = new Map<number, Pending>();
-  const pull = (i: number) => pending.set(i, iterators[i]!.next().then((r) => ({ i, r })));
+  // Deleted and added again: the source just read goes to the back, so ready sources take turns.
+  const pull = (i: number) => {
+    pending.delete(i);
+    pending.set(i, iterators[i]!.next().then((r) => ({ i, r })));
+  };
   iterators.forEach((_, i) => pull(i));
   try {
     while (pending.size > 0) {

@@ -11,6 +11,31 @@ import { readLookback } from './lookback.js';
 import type { WorkerPool } from './pool.js';
 import { ModuleStream, type StreamBatchResult, type StreamState, type Ticket } from './stream.js';
 import { planRange } from './range-plan.js';
+import { commitPolicy } from '../storage/consumer.js';
+import { DeliveryCommitter } from '../storage/offset-committer.js';
+import { UnknownTopicError } from '../storage/errors.js';
+
+/**
+ * The next source offset once all of `b` is delivered: its end covers inputs that had no output;
+ * a runtime error stops at the failing record, which is not delivered.
+ */
+export function batchDeliveredUpTo(b: StreamBatchResult): number {
+  const end = b.lastOffset + 1;
+  if (!b.error) return end;
+  const e = b.error as { offset?: unknown; firstOffset?: unknown };
+  const at = typeof e.offset === 'number' ? e.offset : typeof e.firstOffset === 'number' ? e.firstOffset : b.baseOffset;
+  return Math.max(b.baseOffset, Math.min(end, at));
+}
+
+/**
+ * The next source offset once an output record at `offset` is delivered (`last`: the batch's last
+ * output, `batchEnd` from batchDeliveredUpTo). Outputs keep their input's offset, so every input
+ * before it is done; with at most one output per input (`oneToOne`), its own input is done too.
+ */
+export function recordDeliveredUpTo(batchEnd: number, offset: number, last: boolean, oneToOne: boolean): number {
+  if (last) return batchEnd;
+  return Math.min(batchEnd, oneToOne ? offset + 1 : offset);
+}
 
 /** Events a consume-with-transforms reports (forwarded by the Eddy facade). */
 export interface TransformEvents {
@@ -37,6 +62,8 @@ export interface TransformedConsumeOptions extends ConsumeOptions {
 export interface TransformedBatch extends StreamBatchResult {
   topic: string;
   partition: number;
+  /** No step gives an input record several outputs (see recordDeliveredUpTo). */
+  oneToOne: boolean;
 }
 
 /**
@@ -55,24 +82,49 @@ export class TransformedConsumer {
     private readonly events: EventEmitter<TransformEvents>,
   ) {}
 
+  /**
+   * Output batches of every partition, merged. A named consumer commits what was yielded: a batch
+   * counts as delivered once yielded, up to its runtime error (the failing record is not).
+   */
   async *batches(): AsyncGenerator<TransformedBatch, void, undefined> {
-    const partitions = this.options.partitions ?? Array.from({ length: this.storage.describeTopic(this.topic).partitions }, (_, p) => p);
-    const stop = new AbortController();
-    const signal = this.options.signal ? AbortSignal.any([this.options.signal, stop.signal]) : stop.signal;
-    yield* mergeAsync(partitions.map((p) => this.partitionBatches(p, signal)), () => stop.abort());
+    const committer = this.committer();
+    try {
+      for await (const b of this.merged(committer)) {
+        const wait = committer?.reserve(b.count);
+        if (wait) await wait;
+        committer?.deliver(b.partition, batchDeliveredUpTo(b));
+        yield b;
+      }
+    } finally {
+      await committer?.close();
+    }
   }
 
+  /** Output records of every partition; a named consumer commits up to the last record yielded. */
   async *records(): AsyncGenerator<ConsumedRecord, void, undefined> {
-    for await (const b of this.batches()) {
-      const idx = indexRecords(b.raw);
-      for (let i = 0; i < idx.count; i++) {
-        yield {
-          topic: b.topic, partition: b.partition,
-          offset: b.baseOffset + idx.offsetDelta(i), timestamp: b.baseTimestamp + idx.timestampDelta(i),
-          key: idx.key(i), value: idx.value(i), headers: [],
-        };
+    const committer = this.committer();
+    try {
+      for await (const b of this.merged(committer)) {
+        const idx = indexRecords(b.raw);
+        const end = batchDeliveredUpTo(b);
+        const oneToOne = b.oneToOne;
+        for (let i = 0; i < idx.count; i++) {
+          const wait = committer?.reserve(1);
+          if (wait) await wait;
+          const offset = b.baseOffset + idx.offsetDelta(i);
+          committer?.deliver(b.partition, recordDeliveredUpTo(end, offset, i === idx.count - 1, oneToOne));
+          yield {
+            topic: b.topic, partition: b.partition,
+            offset, timestamp: b.baseTimestamp + idx.timestampDelta(i),
+            key: idx.key(i), value: idx.value(i), headers: [],
+          };
+        }
+        // A batch without records (all filtered out) moves the position too.
+        if (idx.count === 0) committer?.deliver(b.partition, end);
+        if (b.error) throw b.error;
       }
-      if (b.error) throw b.error;
+    } finally {
+      await committer?.close();
     }
   }
 
@@ -80,11 +132,25 @@ export class TransformedConsumer {
     return this.records();
   }
 
+  /** The named consumer's committer (null: nothing to commit). */
+  private committer(): DeliveryCommitter | null {
+    const o = this.options;
+    if (o.consumer === undefined || o.autoCommit === false || this.storage.readOnly) return null;
+    return new DeliveryCommitter(this.storage, o.consumer, this.topic, commitPolicy(o));
+  }
+
+  private merged(committer: DeliveryCommitter | null): AsyncGenerator<TransformedBatch, void, undefined> {
+    const partitions = this.options.partitions ?? Array.from({ length: this.storage.describeTopic(this.topic).partitions }, (_, p) => p);
+    const stop = new AbortController();
+    const signal = this.options.signal ? AbortSignal.any([this.options.signal, stop.signal]) : stop.signal;
+    return mergeAsync(partitions.map((p) => this.partitionBatches(p, signal, committer)), () => stop.abort());
+  }
+
   /**
    * One partition's transformed batches, in order. Up to `maxInFlight` submissions are kept in
    * flight while the reader keeps up; a slow reader holds the generator, and so the reads.
    */
-  private async *partitionBatches(partition: number, signal: AbortSignal): AsyncGenerator<TransformedBatch, void, undefined> {
+  private async *partitionBatches(partition: number, signal: AbortSignal, committer: DeliveryCommitter | null): AsyncGenerator<TransformedBatch, void, undefined> {
     const o = this.options;
     const stream = new ModuleStream(this.pool, {
       id: `${this.topic}/${partition}:consume`,
@@ -108,16 +174,11 @@ export class TransformedConsumer {
       const source = this.storage.partitionSource(this.topic, partition);
       let pos = start.position;
       const endOffset = Math.min(o.endOffset ?? Infinity, o.limit !== undefined ? pos + o.limit - 1 : Infinity);
-      const commitAs = o.consumer !== undefined && o.autoCommit !== false && !this.storage.readOnly ? o.consumer : null;
-      let committedAt = 0;
-      const commit = async (delivered: number, force: boolean) => {
-        if (commitAs === null || (!force && Date.now() - committedAt < (o.autoCommitIntervalMs ?? 1000))) return;
-        committedAt = Date.now();
-        await this.storage.commitOffset(commitAs, this.topic, partition, delivered);
-      };
+      committer?.begin(partition, start.position, start.committed);
+      // array_map gives one input several outputs, all with its offset.
+      const oneToOne = this.modules.every((m) => m.kind !== 'array_map');
       const maxInFlight = o.maxInFlight ?? 4;
       const inFlight: { ticket: Ticket; end: number }[] = [];
-      let delivered = pos;
       for (;;) {
         // Keep the window full with what is stored now.
         while (!signal.aborted && inFlight.length < maxInFlight && pos <= endOffset) {
@@ -130,23 +191,20 @@ export class TransformedConsumer {
         }
         const next = inFlight.shift();
         if (!next) {
+          if (log.deleted) throw new UnknownTopicError(this.topic);
           if (signal.aborted || pos > endOffset || !(o.follow ?? false)) break;
           await log.waitFor(pos, signal);
           continue;
         }
         const r = await next.ticket.result;
-        let failed = false;
         for (const b of r.batches) {
           for (const error of b.skipped) this.events.emit('error', { stream: stream.id, error });
           this.events.emit('batch', { stream: stream.id, baseOffset: b.baseOffset, recordsOut: b.count });
-          yield { ...b, topic: this.topic, partition };
-          if (b.error) failed = true;
+          yield { ...b, topic: this.topic, partition, oneToOne };
+          // A runtime error ends this partition: nothing after the failing record is delivered.
+          if (b.error) return;
         }
-        delivered = next.end;
-        if (failed) break;
-        await commit(delivered, false);
       }
-      await commit(delivered, true);
     } finally {
       await stream.close();
     }

@@ -1,6 +1,7 @@
 import { indexRecords } from '../protocol/record.js';
 import { decodeHeaderSection, sliceBatch, type RecordHeader, type StoredBatch } from './batch-format.js';
 import { InvalidArgumentError, OffsetOutOfRangeError, UnknownTopicError } from './errors.js';
+import { DeliveryCommitter, type CommitPolicy } from './offset-committer.js';
 import type { PartitionLog } from './partition.js';
 import type { Storage } from './storage.js';
 
@@ -28,8 +29,13 @@ export interface ConsumeOptions {
   consumer?: string;
   /** Commit the position of a named consumer as batches are consumed and when iteration ends. Default true when `consumer` is set. */
   autoCommit?: boolean;
-  /** At most one automatic commit per this many ms while iterating (one always happens at the end). Default 1000. */
+  /**
+   * Commit at least this often while delivering (ms; one commit always happens at the end).
+   * Default 1000. With `autoCommitRecords`, bounds what a killed consumer delivers again.
+   */
   autoCommitIntervalMs?: number;
+  /** Commit at least every this many delivered records, and never run further ahead of the last commit. Default 1000. */
+  autoCommitRecords?: number;
 }
 
 /** One record, decoded at the edge (views into the batch bytes, no copies). */
@@ -56,6 +62,8 @@ export class Consumer {
   readonly partition: number;
   /** Next offset this consumer delivers. */
   position: number;
+  /** Next offset to read (ahead of `position` while a batch is being delivered record by record). */
+  private cursor: number;
   private readonly endOffset: number;
   private remaining: number;
   private readonly follow: boolean;
@@ -63,10 +71,11 @@ export class Consumer {
   private readonly maxBytes: number;
   private readonly name: string | undefined;
   private readonly autoCommit: boolean;
-  private readonly autoCommitInterval: number;
-  private lastCommitted: number;
-  private lastCommitAt = 0;
-  private commitError: unknown = null;
+  private readonly policy: CommitPolicy;
+  /** Commits what was delivered (named consumers with autoCommit), made when iteration starts. */
+  private committer: DeliveryCommitter | null = null;
+  /** The committed offset when this consumer was made. */
+  readonly committed: number | undefined;
   private started = false;
 
   constructor(private readonly store: Storage, private readonly log: PartitionLog, options: ConsumeOptions = {}) {
@@ -79,9 +88,10 @@ export class Consumer {
     if (this.name !== undefined && (typeof this.name !== 'string' || this.name.length === 0)) {
       throw new InvalidArgumentError('consumer name must be a non-empty string');
     }
-    this.autoCommit = (options.autoCommit ?? this.name !== undefined) && !store.readOnly;
-    if (this.autoCommit && this.name === undefined) throw new InvalidArgumentError('autoCommit needs a consumer name');
-    this.autoCommitInterval = options.autoCommitIntervalMs ?? 1000;
+    const autoCommit = (options.autoCommit ?? this.name !== undefined) && !store.readOnly;
+    this.autoCommit = autoCommit;
+    this.policy = commitPolicy(options);
+    if (autoCommit && this.name === undefined) throw new InvalidArgumentError('autoCommit needs a consumer name');
     if (options.endOffset !== undefined && (!Number.isSafeInteger(options.endOffset) || options.endOffset < 0)) {
       throw new InvalidArgumentError(`endOffset must be a non-negative integer, got ${options.endOffset}`);
     }
@@ -98,78 +108,56 @@ export class Consumer {
     } else {
       this.position = startPosition(log, options.from ?? 'beginning');
     }
-    this.lastCommitted = committed ?? -1;
+    this.committed = committed;
+    this.cursor = this.position;
   }
 
-  /** Batches from the position on. Ends at the end offset / limit, at the log end unless following, or on abort. */
+  /**
+   * Batches from the position on. Ends at the end offset / limit, at the log end unless following,
+   * or on abort. A batch counts as delivered once yielded: breaking out of the loop commits it.
+   */
   async *batches(): AsyncGenerator<StoredBatch, void, undefined> {
-    if (this.started) throw new InvalidArgumentError('a Consumer can be iterated once; create another with store.consume()');
-    this.started = true;
-    const log = this.log;
     try {
-      for (;;) {
-        if (this.commitError) throw this.commitError;
-        if (this.remaining <= 0 || this.position > this.endOffset || this.signal?.aborted) return;
-        if (log.deleted) throw new UnknownTopicError(this.topic);
-        if (this.store.isClosed) return;
-        if (this.position < log.startOffset) this.position = log.startOffset;
-        let batches: StoredBatch[];
-        try {
-          batches = log.readBatches(this.position, { maxBytes: this.maxBytes, endOffset: this.endOffset === Infinity ? undefined : this.endOffset });
-        } catch (err) {
-          if (err instanceof OffsetOutOfRangeError && err.offset < err.startOffset) {
-            this.position = err.startOffset; // retention overtook this consumer
-            continue;
-          }
-          throw err;
-        }
-        if (batches.length === 0) {
-          if (!this.follow) return;
-          await log.waitFor(this.position, this.signal);
-          continue;
-        }
-        for (const b of batches) {
-          const to = Math.min(this.endOffset, this.position + this.remaining - 1);
-          if (b.baseOffset > to) break;
-          const s = sliceBatch(b, this.position, to);
-          if (s.count === 0) continue;
-          this.remaining -= s.count;
-          this.position = s.lastOffset + 1;
-          yield s;
-          this.maybeAutoCommit();
-          if (this.remaining <= 0 || this.signal?.aborted) return;
-        }
+      for await (const s of this.read()) {
+        const wait = this.committer?.reserve(s.count);
+        if (wait) await wait;
+        this.delivered(s.lastOffset + 1);
+        yield s;
       }
     } finally {
-      if (this.autoCommit && this.position !== this.lastCommitted && !this.store.isClosed && !log.deleted) {
-        await this.commit();
-      }
+      await this.finish();
     }
   }
 
   /**
    * Records from the position on (decoded from the batches at the edge). A record counts as
-   * consumed once delivered: breaking out of the loop commits up to and including it.
+   * consumed once delivered: breaking out of the loop commits up to and including it, and
+   * nothing after it.
    */
   async *records(): AsyncGenerator<ConsumedRecord, void, undefined> {
-    for await (const b of this.batches()) {
-      const index = indexRecords(b.raw);
-      const headers = b.headerSection ? decodeHeaderSection(b.headerSection) : null;
-      for (let i = 0; i < index.count; i++) {
-        if (this.signal?.aborted) return;
-        const delta = index.offsetDelta(i);
-        // Record-level position: a consumer that stops after this record commits up to it.
-        this.position = b.baseOffset + delta + 1;
-        yield {
-          topic: this.topic,
-          partition: this.partition,
-          offset: b.baseOffset + delta,
-          timestamp: b.baseTimestamp + index.timestampDelta(i),
-          key: index.key(i),
-          value: index.value(i),
-          headers: headers?.get(delta) ?? NO_HEADERS,
-        };
+    try {
+      for await (const b of this.read()) {
+        const index = indexRecords(b.raw);
+        const headers = b.headerSection ? decodeHeaderSection(b.headerSection) : null;
+        for (let i = 0; i < index.count; i++) {
+          if (this.signal?.aborted) return;
+          const wait = this.committer?.reserve(1);
+          if (wait) await wait;
+          const delta = index.offsetDelta(i);
+          this.delivered(b.baseOffset + delta + 1);
+          yield {
+            topic: this.topic,
+            partition: this.partition,
+            offset: b.baseOffset + delta,
+            timestamp: b.baseTimestamp + index.timestampDelta(i),
+            key: index.key(i),
+            value: index.value(i),
+            headers: headers?.get(delta) ?? NO_HEADERS,
+          };
+        }
       }
+    } finally {
+      await this.finish();
     }
   }
 
@@ -181,19 +169,66 @@ export class Consumer {
   async commit(offset = this.position): Promise<void> {
     if (this.name === undefined) throw new InvalidArgumentError('commit() needs a named consumer: consume(topic, partition, { consumer: "name" })');
     await this.store.commitOffset(this.name, this.topic, this.partition, offset);
-    this.lastCommitted = offset;
   }
 
-  private maybeAutoCommit(): void {
-    if (!this.autoCommit) return;
-    const now = Date.now();
-    if (now - this.lastCommitAt < this.autoCommitInterval) return;
-    this.lastCommitAt = now;
-    const offset = this.position;
-    this.commit(offset).catch((err) => {
-      this.commitError = err;
-    });
+  /** Stored batches from the cursor on, cut to the wanted records; nothing is marked delivered here. */
+  private async *read(): AsyncGenerator<StoredBatch, void, undefined> {
+    if (this.started) throw new InvalidArgumentError('a Consumer can be iterated once; create another with store.consume()');
+    this.started = true;
+    if (this.autoCommit) {
+      this.committer = new DeliveryCommitter(this.store, this.name!, this.topic, this.policy);
+      this.committer.begin(this.partition, this.position, this.committed);
+    }
+    const log = this.log;
+    for (;;) {
+      if (this.remaining <= 0 || this.cursor > this.endOffset || this.signal?.aborted) return;
+      if (log.deleted) throw new UnknownTopicError(this.topic);
+      if (this.store.isClosed) return;
+      if (this.cursor < log.startOffset) this.cursor = log.startOffset;
+      let batches: StoredBatch[];
+      try {
+        batches = log.readBatches(this.cursor, { maxBytes: this.maxBytes, endOffset: this.endOffset === Infinity ? undefined : this.endOffset });
+      } catch (err) {
+        if (err instanceof OffsetOutOfRangeError && err.offset < err.startOffset) {
+          this.cursor = err.startOffset; // retention overtook this consumer
+          continue;
+        }
+        throw err;
+      }
+      if (batches.length === 0) {
+        if (!this.follow) return;
+        await log.waitFor(this.cursor, this.signal);
+        continue;
+      }
+      for (const b of batches) {
+        const to = Math.min(this.endOffset, this.cursor + this.remaining - 1);
+        if (b.baseOffset > to) break;
+        const s = sliceBatch(b, this.cursor, to);
+        if (s.count === 0) continue;
+        this.remaining -= s.count;
+        this.cursor = s.lastOffset + 1;
+        yield s;
+        if (this.remaining <= 0 || this.signal?.aborted) return;
+      }
+    }
   }
+
+  private delivered(next: number): void {
+    this.position = next;
+    this.committer?.deliver(this.partition, next);
+  }
+
+  private async finish(): Promise<void> {
+    if (this.committer && !this.log.deleted) await this.committer.close();
+  }
+}
+
+/** The commit policy of consume options. */
+export function commitPolicy(o: Pick<ConsumeOptions, 'autoCommitIntervalMs' | 'autoCommitRecords'>): CommitPolicy {
+  return {
+    ...(o.autoCommitIntervalMs !== undefined ? { intervalMs: o.autoCommitIntervalMs } : {}),
+    ...(o.autoCommitRecords !== undefined ? { records: o.autoCommitRecords } : {}),
+  };
 }
 
 function startPosition(log: PartitionLog, from: StartPosition): number {

@@ -97,6 +97,12 @@ export class Producer {
   private readonly inflight = new Set<Promise<unknown>>();
   private closed = false;
   private microtaskQueued = false;
+  private storedRecords = 0;
+
+  /** Records this producer has stored so far (outputs of the transform, with one), failed calls included. */
+  get stored(): number {
+    return this.storedRecords;
+  }
 
   constructor(private readonly store: Storage, topic: string, options: ProducerOptions = {}) {
     this.topic = topic;
@@ -296,7 +302,10 @@ export class Producer {
     if (!this.transform) {
       // Appends are ordered by the partition's queue: no need to wait for the previous batch.
       done = log.append(records).then(
-        (r) => ackContiguous(segments, this.topic, partition, r.baseOffset),
+        (r) => {
+          this.storedRecords += r.count;
+          ackContiguous(segments, this.topic, partition, r.baseOffset);
+        },
         (err) => fail(segments, err),
       );
     } else {
@@ -338,6 +347,7 @@ export class Producer {
       }
       if (out.error) throw new ProduceTransformError(this.topic, log.partition, out.error.message, out.error);
       const r: AppendResult & { inputDeltas: number[] } = await log.appendRaw({ raw: out.raw, baseTimestamp: base, headers: headersByIndex(chunk) });
+      this.storedRecords += r.count;
       let increasing = true;
       for (let i = 1; i < r.inputDeltas.length; i++) if (r.inputDeltas[i]! <= r.inputDeltas[i - 1]!) increasing = false;
       if (increasing) {

@@ -691,6 +691,11 @@ export class Storage implements PartitionHost {
         if (this.closed) return;
         this.env.resetReadTxn();
         for (const log of this.logs.values()) {
+          // A topic deleted by the writer: wake its followers, which then end with the error.
+          if (!log.deleted && this.topicsDb.get(log.topic) === undefined) {
+            log.markDeleted();
+            continue;
+          }
           const before = log.nextOffset;
           let changed = false;
           try {
