@@ -169,7 +169,10 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
     });
     this.streams.set(p, stream);
     stream.on('state', (s) => this.emit('state', s, p));
+    // Results dropped because stop() was called are not failures: the next run redoes them.
+    const droppedByStop = (err: unknown) => this.controller.signal.aborted && err instanceof StreamStoppedError;
     const fail = (err: unknown) => {
+      if (droppedByStop(err)) return;
       const e = err instanceof EddyError ? err : new EddyError('EDDY_DERIVE', `derived stream ${name}, partition ${p}: ${(err as Error)?.message ?? err}`, { cause: err });
       if (!this.errors.has(p)) { this.errors.set(p, e); this.emit('error', e, p); }
     };
@@ -261,7 +264,7 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
       if (!signal.aborted) fail(err);
     } finally {
       // Whatever stopped the reading, the results already delivered are still committed.
-      await commits.catch((err) => { if (!(this.controller.signal.aborted && err instanceof StreamStoppedError)) fail(err); });
+      await commits.catch(fail);
       await stream.close();
       await this.recordFailure(p, committed);
     }

@@ -467,10 +467,13 @@ export class PartitionLog {
       position = h.logPosition;
     }
     const shift = next - g.base;
+    const moved = shift !== 0 || (g.keys.length > 0 && position + g.values[0]!.length !== readBatchHeader(g.values[0]!, this.where, g.keys[0]!).logPosition);
     for (let i = 0; i < g.keys.length; i++) {
       g.keys[i] = g.keys[i]! + shift;
       position += g.values[i]!.length;
       setLogPosition(g.values[i]!, position);
+      // The checksum covers the offset and the log position: seal again what moved.
+      if (moved) sealBatch(g.keys[i]!, g.values[i]!);
     }
     g.base = next;
     g.endOffset += shift;
