@@ -146,11 +146,12 @@ EOF
 check "a strict TypeScript program on the embedding API type-checks without skipLibCheck" npx --no-install tsc -p tsconfig.json
 check "that program runs: topic, produce, consume, consume through the filter" node out/app.js
 
-generated() {
+generated() ( # a subshell: it changes directory
   npx --no-install eddy generate my-filter --kind filter \
-    && cd my-filter && npx --no-install eddy build \
+    && cd my-filter && test -f node_modules/assemblyscript/std/assembly.json \
+    && npx --no-install eddy build \
     && npx --no-install eddy test --wasm-file build/my-filter.wasm --text apple | grep -qx apple
-}
+)
 check "eddy generate → eddy build → eddy test in the installed package" generated
 
 echo "# pack-install: node_modules $(du -sh node_modules | cut -f1), tarball $(du -h "$tarball" | cut -f1)"
