@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Thin launcher: the CLI is compiled to dist/ by `npm run build` (run automatically by `npm ci`/`npm install` via `prepare`).
+// Thin launcher: the CLI is compiled to dist/ by `npm run build` (run by `npm ci` in a clone via `prepare`, and by `npm pack` via `prepack`).
 import { main } from '../dist/src/cli/main.js';
 
 main(process.argv).then(

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, symlinkSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { compilerVersion, eddyRoot, sdkDir, SDK_PACKAGE } from '../sdk-build/compile.js';
+import { compilerDir, compilerVersion, eddyRoot, sdkDir, SDK_PACKAGE } from '../sdk-build/compile.js';
 import { processIO, type CliContext, type CliIO } from './format.js';
 
 /**
@@ -254,7 +254,7 @@ export async function generateCommand(name: string, opts: GenerateOptions, io: G
   await mkdir(join(dir, 'node_modules', '.bin'), { recursive: true });
   linkIfMissing(sdk, join(dir, 'node_modules', ...SDK_PACKAGE.split('/')));
   linkIfMissing(root, join(dir, 'node_modules', 'eddy'));
-  linkIfMissing(join(root, 'node_modules', 'assemblyscript'), join(dir, 'node_modules', 'assemblyscript'));
+  linkIfMissing(compilerDir(), join(dir, 'node_modules', 'assemblyscript'));
   linkIfMissing(join(root, 'bin', 'eddy.js'), join(dir, 'node_modules', '.bin', 'eddy'));
   const shown = relative(cwd, dir) || '.';
   io.stdout.write(

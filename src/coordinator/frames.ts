@@ -1,3 +1,4 @@
+import '../smartmodule/wasm-globals.js'; // WebAssembly types for the published .d.ts
 import { Packr } from 'msgpackr';
 import { EddyError } from '../errors.js';
 import { SmartModuleKindTag } from '../protocol/messages.js';

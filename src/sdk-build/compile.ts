@@ -25,10 +25,17 @@ export function sdkDir(): string {
   return join(eddyRoot(), 'sdk', 'assemblyscript');
 }
 
+/**
+ * Directory of the assemblyscript compiler Eddy compiles with: in a clone Eddy's own node_modules,
+ * in an installed package wherever npm placed it (usually hoisted next to eddy).
+ */
+export function compilerDir(): string {
+  return dirname(createRequire(import.meta.url).resolve('assemblyscript/package.json'));
+}
+
 /** Version of the assemblyscript compiler Eddy compiles with. */
 export function compilerVersion(): string {
-  const require = createRequire(import.meta.url);
-  const pkg = JSON.parse(readFileSync(require.resolve('assemblyscript/package.json'), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(join(compilerDir(), 'package.json'), 'utf8')) as { version: string };
   return pkg.version;
 }
 

@@ -1,3 +1,4 @@
+import './wasm-globals.js'; // WebAssembly types for the published .d.ts
 import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
 import type { SmartModuleKind } from '../protocol/messages.js';

@@ -1,3 +1,4 @@
+import './wasm-globals.js'; // WebAssembly types for the published .d.ts
 import { openSync } from 'node:fs';
 import type { WASI as WasiClass } from 'node:wasi';
 import type { ModuleLogger, SandboxGrants } from './types.js';

@@ -24,7 +24,7 @@ export interface PartitionCheck {
   damage: Damage[];
 }
 
-/** Checks every batch of `db` (the partition `topic`/`partition`). Never throws for bad data. */
+/** @internal Checks every batch of `db` (the partition `topic`/`partition`). Never throws for bad data. */
 export function checkPartition(db: Database<Uint8Array, number>, topic: string, partition: number): PartitionCheck {
   const where = `${topic}/${partition}`;
   const out: PartitionCheck = { batches: 0, records: 0, bytes: 0, damage: [] };

@@ -69,6 +69,7 @@ export interface PartitionHost {
   readonly sharedWriter: boolean;
   readonly durability: 'flush' | 'commit';
   readonly limits: EncodeLimits;
+  /** @internal lmdb-js handle: lmdb's typings are not part of Eddy's published types. */
   readonly env: RootDatabase;
   /** Refuses a write of `bytes` that does not fit; returns the disk space it holds until releaseCapacity. */
   checkCapacity(bytes: number): number;
@@ -158,11 +159,12 @@ export class PartitionLog {
   private trimQueued = false;
   private idleWaiters: (() => void)[] = [];
 
+  /** @internal built by Storage (its parameters are lmdb-js handles). */
   constructor(
     private readonly host: PartitionHost,
     readonly topic: string,
     readonly partition: number,
-    readonly db: Database<Uint8Array, number>,
+    /** @internal */ readonly db: Database<Uint8Array, number>,
     public retention: RetentionSettings,
     /** Id of the topic incarnation (a recreated topic gets a new id and new databases). */
     readonly topicId = 0,

@@ -44,6 +44,7 @@ interface RegistryHost {
 export class ModuleRegistry {
   private readonly validate: ModuleValidator;
 
+  /** @internal built by Storage (its parameters are lmdb-js handles). */
   constructor(
     private readonly host: RegistryHost,
     private readonly meta: Database<ModuleInfo, string>,

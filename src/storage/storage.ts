@@ -188,12 +188,13 @@ export class Storage implements PartitionHost {
   readonly durability: 'flush' | 'commit';
   readonly limits: EncodeLimits;
   readonly mapSize: number;
+  /** @internal lmdb-js handle: lmdb's typings are not part of Eddy's published types. */
   readonly env: RootDatabase;
   readonly events = new EventEmitter<StorageEvents>();
   readonly modules: ModuleRegistry;
-  /** Derived-stream state for the coordinator; puts inside `append(..., { alsoWrite })` commit with the batch. */
+  /** @internal Derived-stream state for the coordinator; puts inside `append(..., { alsoWrite })` commit with the batch. */
   readonly streams: Database<unknown, Key>;
-  /** Consumer offsets: [consumer, topic, partition] → { offset, committedAt }. */
+  /** @internal Consumer offsets: [consumer, topic, partition] → { offset, committedAt }. */
   readonly offsets: Database<{ offset: number; committedAt: number }, Key>;
 
   private readonly meta: Database<unknown, string>;
