@@ -185,10 +185,11 @@ export async function runDaemon(o: RunOptions, cmd: Command, io: CliIO): Promise
     stop.abort();
     await served?.close();
     served = null;
-    const final = status();
     await Promise.all(connectors.map((c) => c.done.catch(() => {})));
     // All at once: each may wait up to its deadline for a batch in flight.
     await Promise.all([...derived.keys()].map((name) => e.stopDerived(name)));
+    // After the stop: results committed while stopping (and their skip events) count in the last status.
+    const final = status();
     const written = e.listDerived().filter((d) => derived.has(d.config.name)).map((d) => {
       const skipped = d.partitions.reduce((s, p) => s + p.skipped, 0);
       return `${d.config.name} wrote ${formatCount(d.partitions.reduce((s, p) => s + p.written, 0))} records` +
