@@ -204,3 +204,10 @@ test("Fluvio's spellings of the module flags: --sm, --sm_path, --a-init, -t", as
   await ok(dir, ['produce', 'nums'], { stdin: '1\n2\n' });
   t.is(await ok(dir, ['consume', 'nums', '-B', '-d', '--aggregate', wasmPath('aggregate-sum'), '--a-init', '10']), '11\n13\n');
 });
+
+test('-k prints a key as text even when it is binary, as fluvio consume (lossy UTF-8)', async (t) => {
+  const dir = join(mkdtempSync(join(tmpdir(), 'eddy-consume-flags-')), 'data');
+  await ok(dir, ['topic', 'create', 'keys']);
+  await ok(dir, ['produce', 'keys', '--key-separator', ':'], { stdin: 'a\u0000b:v1\nplain:v2\n' });
+  t.is(await ok(dir, ['consume', 'keys', '-B', '-d', '-k']), '[a\u0000b] v1\n[plain] v2\n');
+});

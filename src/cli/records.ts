@@ -1,6 +1,5 @@
 import { compileTemplate, type Template, type TemplateRecord } from '../connectors/template.js';
 import { indexRecords } from '../protocol/record.js';
-import { formatKey } from './format.js';
 import { binaryRecord, dynamicRecord, isBinaryValue, jsonRecord, tableRecord, textRecord } from './value-formats.js';
 
 /**
@@ -52,7 +51,7 @@ export function escapeControls(text: string): string {
 /** One record's line (with its newline): bytes with `-O raw`, '' when `--suppress-unknown` drops it. */
 export function recordLine(r: PrintableRecord, o: LineOptions): string | Uint8Array {
   const esc = o.escape ? escapeControls : (s: string) => s;
-  const prefix = o.keyValue ? `[${esc(formatKey(r.key))}] ` : '';
+  const prefix = o.keyValue ? `[${esc(consumeKey(r.key))}] ` : '';
   if (!o.template && o.output === 'raw') return Buffer.concat([Buffer.from(prefix), r.value, NEWLINE]);
   const v = o.template ? o.template(r) : o.output === 'table' ? tableValue(r.value, o) : renderValue(r.value, o.output as Exclude<ValueOutput, 'raw' | 'table'>, o.suppressUnknown);
   if (v === null) return '';
@@ -65,6 +64,11 @@ export function recordLine(r: PrintableRecord, o: LineOptions): string | Uint8Ar
 }
 
 const NEWLINE = Buffer.from('\n');
+
+const lossy = new TextDecoder('utf-8');
+
+/** `fluvio consume -k` prints a key as lossy UTF-8 text, binary or not (`null` without one). */
+const consumeKey = (key: Uint8Array | null) => (key === null ? 'null' : lossy.decode(key));
 
 function tableValue(value: Uint8Array, o: LineOptions): string {
   const first = !o.table?.started;
