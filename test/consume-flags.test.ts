@@ -14,32 +14,30 @@ import { wasmPath } from './helpers/wasm.js';
  * In-process through main(), each test on its own data directory.
  */
 
-interface Run { code: number; stdout: string; stderr: string }
+interface Run { stdout: string; stderr: string }
+interface Opts { stdin?: string | Buffer; tty?: { columns: number }; code?: number }
 
-async function eddy(dir: string, args: string[], opts: { stdin?: string | Buffer; tty?: { columns: number } } = {}): Promise<Run> {
-  let stdout = '';
-  let stderr = '';
+/** Runs `eddy <args>` in-process; the exit code must be `code` (default 0). */
+async function eddy(dir: string, args: string[], opts: Opts = {}): Promise<Run> {
+  const run = { stdout: '', stderr: '' };
   const dec = new TextDecoder();
+  const text = (c: string | Uint8Array) => (typeof c === 'string' ? c : dec.decode(c));
   const io: CliIO = {
-    stdout: { write: (c: string | Uint8Array) => { stdout += typeof c === 'string' ? c : dec.decode(c); return true; }, ...(opts.tty ? { isTTY: true, columns: opts.tty.columns } : {}) },
-    stderr: { write: (c) => { stderr += typeof c === 'string' ? c : dec.decode(c); return true; } },
+    stdout: { write: (c: string | Uint8Array) => { run.stdout += text(c); return true; }, ...(opts.tty ? { isTTY: true, columns: opts.tty.columns } : {}) },
+    stderr: { write: (c) => { run.stderr += text(c); return true; } },
     stdin: Readable.from([Buffer.from(opts.stdin ?? '')]),
     cwd: process.cwd(),
     env: { EDDY_DATA_DIR: dir, EDDY_WORKERS: '2' },
   };
   const code = await main(['node', 'eddy', ...args], io);
-  return { code, stdout, stderr };
+  if (code !== (opts.code ?? 0)) throw new Error(`eddy ${args.join(' ')} exited ${code}: ${run.stderr}`);
+  return run;
 }
 
-async function ok(dir: string, args: string[], opts: Parameters<typeof eddy>[2] = {}): Promise<string> {
-  const r = await eddy(dir, args, opts);
-  if (r.code !== 0) throw new Error(`eddy ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
-  return r.stdout;
-}
+const ok = async (dir: string, args: string[], opts: Opts = {}): Promise<string> => (await eddy(dir, args, opts)).stdout;
 
 async function refused(t: { is: (a: unknown, b: unknown) => void; regex: (s: string, r: RegExp) => void }, dir: string, args: string[], message: RegExp): Promise<void> {
-  const r = await eddy(dir, args);
-  t.is(r.code, 1);
+  const r = await eddy(dir, args, { code: 1 });
   t.is(r.stdout, '');
   t.regex(r.stderr, message);
 }
