@@ -45,8 +45,8 @@ test('consume refuses options that contradict each other, saying what to do', (t
   t.throws(() => planConsume({ transformsFile: 't', params: ['k=v'] }), { message: /with:/ });
   t.throws(() => planConsume({ aggregateInitial: '0' }), { message: /add --aggregate/ });
   t.throws(() => planConsume({ offset: 'x' }), { message: /-o\/--offset expects a whole number/ });
-  t.throws(() => planConsume({ output: 'table' }), { message: /-O\/--output must be one of dynamic, text, raw, json/ });
-  t.throws(() => planConsume({ format: '{{value}}', keyValue: true }), { message: /use \{\{key\}\} in it/ });
+  t.throws(() => planConsume({ output: 'tabular' }), { message: /-O\/--output must be one of dynamic, text, binary, json, raw, table/ });
+  t.throws(() => planConsume({ format: '{{value}}', output: 'json' }), { message: /leave out -O/ });
   t.throws(() => planConsume({ format: '{{nope}}' }), { message: /unknown placeholder \{\{nope\}\}/ });
 });
 
@@ -66,10 +66,11 @@ test('record lines: value per line, [key] value with -k, templates with fluvio p
   const tpl = compileTemplate('{{offset}}/{{partition}} {{ key }}={{value}} {{time}} {{timestamp}}');
   t.is(batchText(raw, 10, 1000, 3, { template: tpl, keyValue: false, output: 'dynamic' }),
     '10/3 null=apple 1970-01-01T00:00:01.000Z 1000\n11/3 k=kiwi 1970-01-01T00:00:01.005Z 1005\n');
-  t.is(renderValue(new Uint8Array([0xff, 0x00]), 'dynamic'), 'binary: (2 bytes)');
+  t.is(renderValue(new Uint8Array([0xff, 0x00]), 'dynamic'), `00000000  ff 00${' '.repeat(45)}|${' '.repeat(16)}|\n${'-'.repeat(78)}\n`);
+  t.is(renderValue(new Uint8Array([0xff, 0x00]), 'text'), 'binary: (2 bytes)');
   t.is(renderValue(b('{"a":1}'), 'json'), '{\n  "a": 1\n}');
-  t.is(renderValue(b('plain'), 'json'), 'plain');
-  t.deepEqual([...(batchText(raw, 0, 0, 0, { template: null, keyValue: false, output: 'raw' }) as Uint8Array)], [...b('applekiwi')]);
+  t.regex(renderValue(b('plain'), 'json')!, /^\{\n {2}"error": "[^"\n]+"\n\}$/);
+  t.deepEqual([...(batchText(raw, 0, 0, 0, { template: null, keyValue: false, output: 'raw' }) as Uint8Array)], [...b('apple\nkiwi\n')]);
 });
 
 // ------------------------------------------------------------------------------------- produce

@@ -27,6 +27,8 @@ import { parseParams } from './test-command.js';
 
 export interface ConsumeCliOptions {
   beginning?: boolean;
+  head?: string;
+  start?: string;
   offset?: string;
   tail?: string | true;
   endOffset?: string;
@@ -36,6 +38,13 @@ export interface ConsumeCliOptions {
   keyValue?: boolean;
   format?: string;
   output?: string;
+  tableFormat?: string;
+  suppressUnknown?: boolean;
+  truncate?: boolean;
+  isolation?: string;
+  maxbytes?: string;
+  mirror?: string;
+  disableProgressbar?: boolean;
   filter?: string;
   map?: string;
   filterMap?: string;
@@ -80,22 +89,16 @@ export interface ConsumePlan {
   inline: string[];
   aggregateInitial: Uint8Array | undefined;
   lines: LineOptions;
+  /** `--truncate`: cut values to the terminal's width. */
+  truncate: boolean;
   consumer: string | undefined;
   /** When a named consumer commits. */
   commit: CommitPolicy;
 }
 
 export function planConsume(o: ConsumeCliOptions): ConsumePlan {
-  const starts = [o.beginning && '-B/--beginning', o.offset !== undefined && '-o/--offset', o.tail !== undefined && '-T/--tail'].filter(Boolean);
-  if (starts.length > 1) throw new UsageError(`${starts.join(' and ')} cannot be used together: give one start position`);
-  let from: StartPosition = 'end';
-  if (o.beginning) from = 'beginning';
-  if (o.offset !== undefined) {
-    const n = parseIntOption(o.offset, '-o/--offset', { allowNegative: true });
-    from = n >= 0 ? { offset: n } : { fromEnd: -n };
-  }
-  if (o.tail !== undefined) from = { fromEnd: o.tail === true ? 10 : parseIntOption(o.tail, '-T/--tail') };
-
+  const from = planStart(o);
+  checkFluvioOnly(o);
   const flags = MODULE_FLAGS.filter(([key]) => o[key] !== undefined);
   if (flags.length > 1) throw new UsageError(`${flags.map((f) => f[1]).join(' and ')} cannot be used together: give one module, or chain several with --transforms-file`);
   const inline = o.transform ?? [];
@@ -118,20 +121,18 @@ export function planConsume(o: ConsumeCliOptions): ConsumePlan {
   const f = flags[0];
   const module = f ? { flag: f[1], uses: o[f[0]]!, kind: f[2], params: parseParams(params) } : null;
 
-  let output: ValueOutput = 'dynamic';
-  if (o.output !== undefined) {
-    if (!(VALUE_OUTPUTS as readonly string[]).includes(o.output)) throw new UsageError(`-O/--output must be one of ${VALUE_OUTPUTS.join(', ')}, got ${JSON.stringify(o.output)}`);
-    output = o.output as ValueOutput;
-  }
-  if (o.format !== undefined && (o.keyValue || o.output !== undefined)) {
-    throw new UsageError('--format sets the whole line: use {{key}} in it instead of -k, and leave out -O');
-  }
+  const output = planOutput(o);
   if (o.consumer !== undefined && o.consumer.trim() === '') throw new UsageError('--consumer needs a name');
   if (o.consumer === undefined && (o.commitInterval !== undefined || o.commitRecords !== undefined)) {
     throw new UsageError('--commit-interval and --commit-records set when a named consumer commits: add --consumer <name>');
   }
   const given = o.partition ?? [];
   if (o.allPartitions && given.length > 0) throw new UsageError('-A/--all-partitions and -p/--partition cannot be used together: give one');
+  const endOffset = o.endOffset === undefined ? undefined : parseIntOption(o.endOffset, '--end-offset');
+  const absolute = typeof from === 'object' && 'offset' in from ? from.offset : undefined;
+  if (endOffset !== undefined && absolute !== undefined && endOffset < absolute) {
+    throw new UsageError(`--end-offset ${endOffset} is before the start offset ${absolute}: the end must be at or after the start`);
+  }
   const commit: CommitPolicy = {};
   if (o.commitInterval !== undefined) commit.intervalMs = parseDurationOption(o.commitInterval, '--commit-interval');
   if (o.commitRecords !== undefined) commit.records = parseIntOption(o.commitRecords, '--commit-records', { min: 1 });
@@ -140,16 +141,68 @@ export function planConsume(o: ConsumeCliOptions): ConsumePlan {
     from,
     follow: !o.disableContinuous,
     partitions: given.length === 0 ? undefined : [...new Set(given.map((p) => parseIntOption(p, '-p/--partition')))],
-    endOffset: o.endOffset === undefined ? undefined : parseIntOption(o.endOffset, '--end-offset'),
+    endOffset,
     maxRecords: o.maxRecords === undefined ? undefined : parseIntOption(o.maxRecords, '--max-records', { min: 1 }),
     module,
     transformsFile: o.transformsFile,
     inline,
     aggregateInitial: o.aggregateInitial === undefined ? undefined : Buffer.from(o.aggregateInitial, 'utf8'),
-    lines: { template: o.format === undefined ? null : compileTemplate(o.format), keyValue: !!o.keyValue, output },
+    lines: {
+      template: o.format === undefined ? null : compileTemplate(o.format),
+      keyValue: !!o.keyValue,
+      output,
+      suppressUnknown: !!o.suppressUnknown,
+      ...(output === 'table' ? { table: { started: false } } : {}),
+    },
+    truncate: !!o.truncate,
     consumer: o.consumer,
     commit,
   };
+}
+
+/** Where to start: one of -B, -H, --start, -o, -T (Fluvio lets only one through). */
+function planStart(o: ConsumeCliOptions): StartPosition {
+  const starts = [
+    o.beginning && '-B/--beginning', o.head !== undefined && '-H/--head', o.start !== undefined && '--start',
+    o.offset !== undefined && '-o/--offset', o.tail !== undefined && '-T/--tail',
+  ].filter(Boolean);
+  if (starts.length > 1) throw new UsageError(`${starts.join(' and ')} cannot be used together: give one start position`);
+  if (o.beginning) return 'beginning';
+  if (o.head !== undefined) return { fromBeginning: parseIntOption(o.head, '-H/--head') };
+  if (o.start !== undefined) return { offset: parseIntOption(o.start, '--start') };
+  if (o.offset !== undefined) {
+    const n = parseIntOption(o.offset, '-o/--offset', { allowNegative: true });
+    return n >= 0 ? { offset: n } : { fromEnd: -n };
+  }
+  if (o.tail !== undefined) return { fromEnd: o.tail === true ? 10 : parseIntOption(o.tail, '-T/--tail') };
+  return 'end';
+}
+
+const ISOLATIONS = ['read_committed', 'ReadCommitted', 'readCommitted', 'readcommitted', 'read_uncommitted', 'ReadUncommitted', 'readUncommitted', 'readuncommitted'];
+
+/** Fluvio flags about a cluster: checked as Fluvio checks them, refused where Eddy has nothing to apply them to. */
+function checkFluvioOnly(o: ConsumeCliOptions): void {
+  if (o.mirror !== undefined) throw new UsageError(`-m/--mirror ${o.mirror}: Eddy has no remote clusters to mirror from; consume the topic itself`);
+  if (o.tableFormat !== undefined) {
+    throw new UsageError(`--table-format ${o.tableFormat}: TableFormat not found (Eddy stores no TableFormat objects); use -O table, which lays out each JSON record's top-level keys`);
+  }
+  if (o.isolation !== undefined && !ISOLATIONS.includes(o.isolation)) {
+    throw new UsageError(`--isolation ${o.isolation}: unrecognized isolation; supported: read_committed (ReadCommitted), read_uncommitted (ReadUncommitted)`);
+  }
+  if (o.maxbytes !== undefined) parseIntOption(o.maxbytes, '-b/--maxbytes', { min: 1 });
+}
+
+/** `-O` (case-insensitive, as Fluvio), and the flags it cannot go with. */
+function planOutput(o: ConsumeCliOptions): ValueOutput {
+  if (o.format !== undefined && o.output !== undefined) throw new UsageError('-F/--format sets the whole line: leave out -O/--output');
+  if (o.truncate && (o.format !== undefined || o.output !== undefined)) throw new UsageError('--truncate cannot be used with -O/--output or -F/--format (as in Fluvio): it cuts the default output');
+  if (o.output === undefined) return 'dynamic';
+  const name = o.output.toLowerCase().replace('_', '-');
+  if (name === 'full-table') {
+    throw new UsageError("-O full-table is Fluvio's interactive full-screen table, which Eddy does not have; use -O table (one table per JSON record) or -O json");
+  }
+  if (!(VALUE_OUTPUTS as readonly string[]).includes(name)) throw new UsageError(`-O/--output must be one of ${VALUE_OUTPUTS.join(', ')}, got ${JSON.stringify(o.output)}`);
+  return name as ValueOutput;
 }
 
 /** The chain a plan names, with `.wasm` paths anchored where they were written. */
@@ -208,7 +261,11 @@ export async function runConsume(topic: string, o: ConsumeCliOptions, cmd: Comma
         committer.begin(p, start.position, start.committed);
       }
     }
-    const out = new RecordOutput(io, { ...plan.lines, escape: isTTY(io.stdout) },  plan.maxRecords, committer, plan.commit.records ?? DEFAULT_COMMIT_RECORDS);
+    const tty = isTTY(io.stdout);
+    if (tty) io.stderr.write(`\x1b[1m${statusLine(topic, o, plan)}\x1b[0m\n`);
+    const truncate = plan.truncate ? terminalWidth(io) : undefined;
+    const lines = { ...plan.lines, escape: tty, ...(truncate !== undefined ? { truncate } : {}) };
+    const out = new RecordOutput(io, lines, plan.maxRecords, committer, plan.commit.records ?? DEFAULT_COMMIT_RECORDS);
     if (transforms.length > 0) {
       const stream = eddy.consume(topic, {
         ...common,
@@ -247,9 +304,37 @@ export async function runConsume(topic: string, o: ConsumeCliOptions, cmd: Comma
   }
 }
 
+/** The line Fluvio prints (bold, on stderr) when stdout is a terminal: what is consumed, from where, to where. */
+export function statusLine(topic: string, o: ConsumeCliOptions, plan: Pick<ConsumePlan, 'endOffset'>): string {
+  let from = '';
+  if (o.beginning) from = ' starting from the beginning of log';
+  else if (o.head !== undefined) from = ` starting ${o.head} from the beginning of log`;
+  else if (o.start !== undefined) from = ` starting at offset ${o.start}`;
+  else if (o.tail !== undefined) from = ` starting ${o.tail === true ? 10 : o.tail} from the end of log`;
+  const until = plan.endOffset !== undefined ? ` until offset ${plan.endOffset} (inclusive)` : '';
+  return `Consuming records from '${topic}'${from}${until}`;
+}
+
+/** `--truncate`'s width: the terminal's columns; without a terminal, Fluvio's fallback of 65535. */
+function terminalWidth(io: CliIO): number {
+  const columns = (io.stdout as { columns?: unknown }).columns;
+  return isTTY(io.stdout) && typeof columns === 'number' && columns > 0 ? columns : 65535;
+}
+
 /** Stored batches do not carry their partition: tag them by source. */
 async function* tagged<B>(partition: number, batches: AsyncIterable<B>): AsyncGenerator<{ partition: number; batch: B }> {
   for await (const batch of batches) yield { partition, batch };
+}
+
+/** Fluvio's other spellings of consume flags. */
+interface ConsumeAliases {
+  end?: string;
+  sm?: string;
+  smartmodulePath?: string;
+  sm_path?: string;
+  aInit?: string;
+  transforms?: string;
+  transformsLine?: string[];
 }
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
@@ -273,6 +358,8 @@ export function registerConsumeCommand(program: Command, ctx: CliContext): void 
         '  eddy consume greetings -B -d --format "{{offset}} {{time}} {{key}}={{value}}"',
     )
     .option('-B, --beginning', 'start from the first stored record')
+    .option('-H, --head <n>', 'start n records after the first stored record')
+    .option('--start <n>', 'start at this absolute offset')
     .option('-o, --offset <n>', 'start at this offset; a negative number counts from the end (-o -1 = the last record)')
     .option('-T, --tail [n]', 'start n records before the end (default 10)')
     .option('--end-offset <n>', 'stop after this offset (inclusive)')
@@ -281,18 +368,28 @@ export function registerConsumeCommand(program: Command, ctx: CliContext): void 
     .option('-p, --partition <n>', 'read this partition (repeatable; default: all partitions, merged)', collect)
     .option('-A, --all-partitions', 'read every partition, merged (the default)')
     .option('-k, --key-value', 'print records as "[key] value"')
-    .option('--format <template>', 'print each record with this template: {{key}} {{value}} {{offset}} {{partition}} {{time}} {{timestamp}}')
-    .option('-O, --output <type>', 'how values print: dynamic (text, or a note for binary; default), text, raw (bytes as stored), json (pretty)')
+    .option('-F, --format <template>', 'print each record with this template: {{key}} {{value}} {{offset}} {{partition}} {{time}} {{timestamp}}')
+    .option('-O, --output <type>', 'how values print, as fluvio: dynamic (text, or a hex dump for binary; default), text (binary values as "binary: (N bytes)"), binary (hex dump), json (pretty, sorted keys; {"error": ...} for non-JSON), raw (bytes as stored, one per line), table (JSON objects as a table)')
+    .option('--suppress-unknown', 'with -O text, print binary values as text; with -O json, skip values that are not JSON')
+    .option('--truncate', "cut each value to the terminal's width")
+    .option('--table-format <name>', 'a Fluvio TableFormat (Eddy stores none: refused with that reason)')
+    .option('--isolation <level>', 'read_committed or read_uncommitted: accepted; both read the same in Eddy, where records are visible only once their write transaction committed')
+    .option('-b, --maxbytes <n>', "fluvio's fetch size per request: accepted; Eddy reads its local log batch by batch, without requests")
+    .option('--disable-progressbar', "accepted: Eddy prints no spinner (fluvio's shows one on a terminal)")
+    .addOption(new Option('-m, --mirror <name>', 'a remote cluster (refused: Eddy has none)').hideHelp())
     .option('--filter <module>', 'run a filter SmartModule (registered name or .wasm path)')
     .option('--map <module>', 'run a map SmartModule')
     .option('--filter-map <module>', 'run a filter-map SmartModule')
     .option('--array-map <module>', 'run an array-map SmartModule')
     .option('--aggregate <module>', 'run an aggregate SmartModule')
     .option('--smartmodule <module>', 'run a SmartModule of any kind')
+    .addOption(new Option('--sm <module>', 'alias of --smartmodule').hideHelp())
     .addOption(new Option('--smartmodule-path <path>', 'alias of --smartmodule').hideHelp())
+    .addOption(new Option('--sm_path <path>', 'alias of --smartmodule').hideHelp())
     .option('--aggregate-initial <value>', 'initial accumulator of the aggregate')
+    .addOption(new Option('--a-init <value>', 'alias of --aggregate-initial').hideHelp())
     .option('-e, --params <key=value>', 'parameter for the module\'s init (repeatable)', collect)
-    .option('--transforms-file <path>', 'run the chain of a transforms.yaml (uses: registered names or .wasm paths relative to it)')
+    .option('-t, --transforms-file <path>', 'run the chain of a transforms.yaml (uses: registered names or .wasm paths relative to it)')
     .addOption(new Option('--transforms <path>', 'alias of --transforms-file').hideHelp())
     .addOption(new Option('--transform <json>', 'one chain step as JSON, e.g. \'{"uses":"keep-a"}\' (repeatable)').argParser(pushInline))
     .addOption(new Option('--transforms-line <json>', 'alias of --transform').hideHelp().argParser(pushInline))
@@ -301,11 +398,12 @@ export function registerConsumeCommand(program: Command, ctx: CliContext): void 
     .option('--commit-records <n>', `a named consumer commits at least every n printed records, and never prints more than n past its last commit (default ${DEFAULT_COMMIT_RECORDS})`)
     .option('--max-records <n>', 'stop after printing n records')
     .addOption(memoryLimitOption()).addOption(timeoutOption())
-    .action(async (topic: string, opts: ConsumeCliOptions & { end?: string; smartmodulePath?: string; transforms?: string; transformsLine?: string[] }, cmd: Command) => {
-      const { end, smartmodulePath, transforms, transformsLine: _l, ...rest } = opts;
+    .action(async (topic: string, opts: ConsumeCliOptions & ConsumeAliases, cmd: Command) => {
+      const { end, smartmodulePath, sm, sm_path: smPath, aInit, transforms, transformsLine: _l, ...rest } = opts;
       const o: ConsumeCliOptions = { ...rest, transform: inline };
       if (end !== undefined) o.endOffset ??= end;
-      if (smartmodulePath !== undefined) o.smartmodule ??= smartmodulePath;
+      for (const alias of [sm, smartmodulePath, smPath]) if (alias !== undefined) o.smartmodule ??= alias;
+      if (aInit !== undefined) o.aggregateInitial ??= aInit;
       if (transforms !== undefined) o.transformsFile ??= transforms;
       ctx.done(await runConsume(topic, o, cmd, ctx.io()));
     });

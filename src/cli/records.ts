@@ -1,6 +1,6 @@
 import { compileTemplate, type Template, type TemplateRecord } from '../connectors/template.js';
 import { indexRecords } from '../protocol/record.js';
-import { formatKey, utf8OrNull } from './format.js';
+import { binaryRecord, dynamicRecord, isBinaryValue, jsonRecord, tableRecord, textRecord } from './value-formats.js';
 
 /**
  * How `eddy consume` prints records: one value per line as `fluvio consume`
@@ -9,33 +9,30 @@ import { formatKey, utf8OrNull } from './format.js';
 
 export type PrintableRecord = TemplateRecord;
 
-/** `-O/--output` of consume: text if it is text (dynamic, the default), text always (lossy), raw bytes, or JSON. */
-export type ValueOutput = 'dynamic' | 'text' | 'raw' | 'json';
-export const VALUE_OUTPUTS: readonly ValueOutput[] = ['dynamic', 'text', 'raw', 'json'];
-
-const lossy = new TextDecoder('utf-8');
+/** `-O/--output` of consume, as Fluvio names them (full-table is Fluvio's interactive screen: refused, see consume). */
+export type ValueOutput = 'dynamic' | 'text' | 'binary' | 'json' | 'raw' | 'table';
+export const VALUE_OUTPUTS: readonly ValueOutput[] = ['dynamic', 'text', 'binary', 'json', 'raw', 'table'];
 
 export { compileTemplate, type Template };
 
-/** A value as `-O` asks for it (without the newline). */
-export function renderValue(value: Uint8Array, output: ValueOutput): string {
-  if (output === 'text') return lossy.decode(value);
-  const text = utf8OrNull(value);
-  if (output === 'json') {
-    if (text !== null) {
-      try {
-        return JSON.stringify(JSON.parse(text), null, 2);
-      } catch { /* not JSON: printed as it is */ }
-    }
-    return text ?? `binary: (${value.length} bytes)`;
-  }
-  return text ?? `binary: (${value.length} bytes)`;
+/** A value as `-O` asks for it (without the newline); null when `--suppress-unknown` drops it. */
+export function renderValue(value: Uint8Array, output: Exclude<ValueOutput, 'raw' | 'table'>, suppressUnknown = false): string | null {
+  if (output === 'text') return textRecord(value, suppressUnknown);
+  if (output === 'binary') return binaryRecord(value);
+  if (output === 'json') return jsonRecord(value, suppressUnknown);
+  return dynamicRecord(value);
 }
 
 export interface LineOptions {
   template: Template | null;
   keyValue: boolean;
   output: ValueOutput;
+  /** `--suppress-unknown`: text prints binary values as text, json drops values that are not JSON. */
+  suppressUnknown?: boolean;
+  /** `--truncate`: at most this many characters of each value (the terminal's width). */
+  truncate?: number;
+  /** `-O table` prints its top border once: set once the first record printed. */
+  table?: { started: boolean };
   /** Escape control characters (stdout is a terminal; see escapeControls). */
   escape?: boolean;
 }
@@ -51,15 +48,32 @@ export function escapeControls(text: string): string {
   return text.replace(CONTROLS, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
-/** One record's line (with its newline), or its raw bytes with `-O raw`. */
+/** One record's line (with its newline): bytes with `-O raw`, '' when `--suppress-unknown` drops it. */
 export function recordLine(r: PrintableRecord, o: LineOptions): string | Uint8Array {
   const esc = o.escape ? escapeControls : (s: string) => s;
-  if (o.template) return `${esc(o.template(r))}\n`;
-  if (o.output === 'raw') return r.value;
-  // Pretty JSON's own line breaks stay; JSON.stringify escapes the controls inside its strings.
-  const v = renderValue(r.value, o.output);
-  const value = o.output === 'json' && o.escape ? v.split('\n').map(esc).join('\n') : esc(v);
-  return o.keyValue ? `[${esc(formatKey(r.key))}] ${value}\n` : `${value}\n`;
+  const prefix = o.keyValue ? `[${esc(consumeKey(r.key))}] ` : '';
+  if (!o.template && o.output === 'raw') return Buffer.concat([Buffer.from(prefix), r.value, NEWLINE]);
+  const v = o.template ? o.template(r) : o.output === 'table' ? tableValue(r.value, o) : renderValue(r.value, o.output as Exclude<ValueOutput, 'raw' | 'table'>, o.suppressUnknown);
+  if (v === null) return '';
+  // Renderings made of lines (pretty JSON, dumps, tables) keep their line breaks; JSON.stringify escapes the controls inside its strings.
+  const lined = !o.template && (o.output === 'json' || o.output === 'binary' || o.output === 'table' || (o.output === 'dynamic' && isBinaryValue(r.value)));
+  let value = lined ? v.split('\n').map(esc).join('\n') : esc(v);
+  // As Fluvio: --truncate cuts the value line, not a `[key] value` line.
+  if (o.truncate !== undefined && !o.keyValue) value = Array.from(value).slice(0, o.truncate).join('');
+  return `${prefix}${value}\n`;
+}
+
+const NEWLINE = Buffer.from('\n');
+
+const lossy = new TextDecoder('utf-8');
+
+/** `fluvio consume -k` prints a key as lossy UTF-8 text, binary or not (`null` without one). */
+const consumeKey = (key: Uint8Array | null) => (key === null ? 'null' : lossy.decode(key));
+
+function tableValue(value: Uint8Array, o: LineOptions): string {
+  const first = !o.table?.started;
+  if (o.table) o.table.started = true;
+  return tableRecord(value, first);
 }
 
 /** The records of one `Vec<Record>` batch (decoded at the edge, for printing). */
@@ -72,7 +86,7 @@ export function* batchRecords(raw: Uint8Array, baseOffset: number, baseTimestamp
 
 /** Record lines as one chunk (one write). */
 export function joinLines(lines: readonly (string | Uint8Array)[], o: LineOptions): string | Uint8Array {
-  if (o.output === 'raw' && !o.template) return Buffer.concat(lines as Uint8Array[]);
+  if (o.output === 'raw' && !o.template) return Buffer.concat(lines.map((l) => (typeof l === 'string' ? Buffer.from(l) : l)));
   return lines.join('');
 }
 

@@ -10,7 +10,7 @@ import type { Storage } from './storage.js';
  * an absolute offset, or N records before the end — Fluvio's `--beginning`, default tail,
  * `--offset`, `--tail N`.
  */
-export type StartPosition = 'beginning' | 'end' | { offset: number } | { fromEnd: number };
+export type StartPosition = 'beginning' | 'end' | { offset: number } | { fromEnd: number } | { fromBeginning: number };
 
 export interface ConsumeOptions {
   /** Default 'beginning'. A named consumer with a committed offset resumes there instead. */
@@ -247,6 +247,12 @@ function startPosition(log: PartitionLog, from: StartPosition): number {
       if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`fromEnd must be a non-negative integer, got ${n}`);
       return Math.max(log.startOffset, log.nextOffset - n);
     }
+    if ('fromBeginning' in from) {
+      const n = from.fromBeginning;
+      if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`fromBeginning must be a non-negative integer, got ${n}`);
+      // As Fluvio's Offset::from_beginning: past the end means the end.
+      return Math.min(log.nextOffset, log.startOffset + n);
+    }
   }
-  throw new InvalidArgumentError(`from must be 'beginning', 'end', { offset } or { fromEnd }, got ${JSON.stringify(from)}`);
+  throw new InvalidArgumentError(`from must be 'beginning', 'end', { offset }, { fromEnd } or { fromBeginning }, got ${JSON.stringify(from)}`);
 }
