@@ -4,6 +4,7 @@ import { formatModuleTable } from '../storage/registry.js';
 import type { CliContext } from './format.js';
 import { openForRead, openForWrite, outputFormat, printJson, withEddy } from './common.js';
 import { NothingToDeleteError } from './errors.js';
+import { deleteEach } from './delete-each.js';
 
 /**
  * `eddy smart-module create|list|delete` (aliases `sm`, `smartmodule`), as `fluvio smart-module`:
@@ -19,7 +20,8 @@ export function registerSmartModuleCommand(program: Command, ctx: CliContext): v
       'Registered names can be used anywhere a module is asked for (transforms `uses:`, consume --filter/--map/...).');
 
   sm.command('create <name>')
-    .description('Register a SmartModule .wasm under a name (checked by the engine first; nothing invalid is stored).\n\n' +
+    .description('Register a SmartModule .wasm under a name (checked by the engine first; nothing invalid is stored). ' +
+      'Names are Fluvio\'s: lowercase letters, digits and \'-\', or a Hub package name group/name@version.\n\n' +
       'Example:\n  eddy smart-module create keep-a --wasm-file filter.wasm')
     .requiredOption('--wasm-file <path>', 'the compiled SmartModule')
     .option('--replace', 'replace a module already registered under this name')
@@ -47,14 +49,13 @@ export function registerSmartModuleCommand(program: Command, ctx: CliContext): v
 
   sm.command('delete <names...>')
     .description('Delete registered SmartModules (derived streams and transforms that name them stop resolving).')
-    .action(async (names: string[], _o: unknown, cmd: Command) => {
+    .option('-c, --continue-on-error', 'go on with the other names when one cannot be deleted (the command still fails at the end)')
+    .action(async (names: string[], o: { continueOnError?: boolean }, cmd: Command) => {
       const io = ctx.io();
-      await withEddy(await openForWrite(cmd, io), async (eddy) => {
-        for (const name of names) {
+      await withEddy(await openForWrite(cmd, io), (eddy) =>
+        deleteEach(io, 'smartmodule', names, !!o.continueOnError, async (name) => {
           if (!eddy.modules.info(name)) throw new NothingToDeleteError('SmartModule', name, '`eddy smart-module list` shows them');
           await eddy.modules.delete(name);
-          io.stdout.write(`smartmodule "${name}" deleted\n`);
-        }
-      });
+        }));
     });
 }
