@@ -352,7 +352,7 @@ export class Storage implements PartitionHost {
     this.checkExclusive('add partitions');
     const m = this.requireTopic(name);
     if (!Number.isInteger(count) || count < 1) throw new InvalidArgumentError(`the number of partitions to add must be a positive integer, got ${count}`);
-    this.checkRoomFor(name, count);
+    this.checkRoomFor(name, count, true);
     const meta: TopicMeta = { ...m, partitions: m.partitions + count };
     // As in createTopic: the databases first, so a crash leaves only unreferenced empty ones.
     await this.written(() => {
@@ -397,12 +397,12 @@ export class Storage implements PartitionHost {
    * Refuses a topic that would not fit LMDB's database budget of this open, before anything is
    * written (a full budget would fail half-way, and every later open of all partitions with it).
    */
-  private checkRoomFor(name: string, partitions: number): void {
+  private checkRoomFor(name: string, partitions: number, adding = false): void {
     let used = 0;
     for (const _ of this.env.getKeys({})) used++;
     const limit = this.maxDbs - BASE_DATABASES.length - SPARE_DATABASES;
     const available = Math.max(0, this.maxDbs - SPARE_DATABASES - used);
-    if (partitions > available) throw new TooManyPartitionsError(name, partitions, available, limit);
+    if (partitions > available) throw new TooManyPartitionsError(name, partitions, available, limit, adding);
   }
 
   /** Topic metadata, or undefined. */
