@@ -345,7 +345,8 @@ export class Storage implements PartitionHost {
   /**
    * Adds `count` partitions to a topic (numbered after the existing ones), as Fluvio's
    * `topic add-partition`. Existing partitions, their records and offsets are untouched; records
-   * produced from now on are spread over all partitions. Returns the new partition numbers.
+   * produced from now on are spread over all partitions (a Producer made before keeps the count it
+   * was made with). Returns the new partition numbers.
    */
   async addPartitions(name: string, count = 1): Promise<number[]> {
     this.checkWritable('add partitions');
