@@ -1,7 +1,7 @@
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import type { CommittedOffset } from '../storage/storage.js';
 import { UsageError, type CliContext } from './format.js';
-import { openForRead, openForWrite, outputFormat, parseIntOption, printJson, withEddy } from './common.js';
+import { listAction, openForWrite, parseIntOption, withEddy, withOutputOptions } from './common.js';
 import { formatDuration } from '../smartmodule/duration.js';
 import { formatTable } from './units.js';
 import { NothingToDeleteError } from './errors.js';
@@ -43,18 +43,11 @@ export function registerConsumerCommand(program: Command, ctx: CliContext): void
     .summary('list and delete named consumers\' offsets')
     .description('Consumer offsets, as `fluvio consumer`: where each named consumer (`eddy consume --consumer <name>`) resumes.');
 
-  consumer
+  withOutputOptions(consumer
     .command('list')
-    .description('List committed consumer offsets: CONSUMER, TOPIC, PARTITION, OFFSET (the last record delivered) and LAST SEEN (time since the last commit).')
-    .addOption(new Option('-O, --output <type>', 'output format: table or json'))
-    .option('--json', 'print JSON (same as -O json)')
-    .action(async (o: { output?: string; json?: boolean }, cmd: Command) => {
-      const io = ctx.io();
-      const format = outputFormat(o);
-      const offsets = await withEddy(await openForRead(cmd, io), async (eddy) => eddy.listConsumerOffsets());
-      if (format === 'json') printJson(io, sorted(offsets).map(consumerJson));
-      else io.stdout.write(formatConsumerTable(offsets));
-    });
+    .description('List committed consumer offsets: CONSUMER, TOPIC, PARTITION, OFFSET (the last record delivered) and LAST SEEN (time since the last commit).'))
+    .action(listAction(ctx, (eddy) => eddy.listConsumerOffsets(),
+      { table: (offsets) => formatConsumerTable(offsets), json: (offsets) => sorted(offsets).map(consumerJson) }));
 
   consumer
     .command('delete <consumer>')

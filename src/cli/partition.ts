@@ -1,7 +1,7 @@
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import type { TopicDescription } from '../storage/storage.js';
 import type { CliContext } from './format.js';
-import { openForRead, outputFormat, printJson, withEddy } from './common.js';
+import { listAction, withOutputOptions } from './common.js';
 import { formatBytes, formatCount, formatTable } from './units.js';
 
 /**
@@ -52,17 +52,9 @@ export function registerPartitionCommand(program: Command, ctx: CliContext): voi
     .summary('list partitions')
     .description('Partition operations, as `fluvio partition`.');
 
-  partition
+  withOutputOptions(partition
     .command('list')
-    .description('List every partition of every topic: leader, size, first offset (BASE), high watermark (HW), log end (LEO) and records.')
-    .addOption(new Option('-O, --output <type>', 'output format: table or json'))
-    .option('--json', 'print JSON (same as -O json)')
-    .action(async (o: { output?: string; json?: boolean }, cmd: Command) => {
-      const io = ctx.io();
-      const format = outputFormat(o);
-      const rows = await withEddy(await openForRead(cmd, io), async (eddy) =>
-        partitionRows(eddy.listTopics().map((t) => eddy.describeTopic(t.name))));
-      if (format === 'json') printJson(io, rows);
-      else io.stdout.write(formatPartitionTable(rows));
-    });
+    .description('List every partition of every topic: leader, size, first offset (BASE), high watermark (HW), log end (LEO) and records.'))
+    .action(listAction(ctx, (eddy) => partitionRows(eddy.listTopics().map((t) => eddy.describeTopic(t.name))),
+      { table: formatPartitionTable, json: (rows) => rows }));
 }

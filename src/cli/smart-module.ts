@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { formatModuleTable } from '../storage/registry.js';
 import type { CliContext } from './format.js';
-import { openForRead, openForWrite, outputFormat, printJson, withEddy } from './common.js';
+import { listAction, openForWrite, withEddy, withOutputOptions } from './common.js';
 import { NothingToDeleteError } from './errors.js';
 import { deleteEach } from './delete-each.js';
 
@@ -32,20 +32,12 @@ export function registerSmartModuleCommand(program: Command, ctx: CliContext): v
       io.stdout.write(`smartmodule "${info.name}" has been created (${info.kind}, ${info.size} bytes)\n`);
     });
 
-  sm.command('list')
-    .description('List registered SmartModules: NAME, STATUS, SIZE as `fluvio smart-module list`.')
-    .addOption(new Option('-O, --output <type>', 'output format: table or json'))
-    .option('--json', 'print JSON (same as -O json)')
-    .action(async (o: { output?: string; json?: boolean }, cmd: Command) => {
-      const io = ctx.io();
-      const format = outputFormat(o);
-      const list = await withEddy(await openForRead(cmd, io), async (eddy) => eddy.modules.list());
-      if (format === 'json') {
-        printJson(io, list.map((m) => ({ name: m.name, kind: m.kind, size: m.size, sha256: m.sha256, registeredAt: new Date(m.registeredAt).toISOString() })));
-      } else {
-        io.stdout.write(formatModuleTable(list));
-      }
-    });
+  withOutputOptions(sm.command('list')
+    .description('List registered SmartModules: NAME, STATUS, SIZE as `fluvio smart-module list`.'))
+    .action(listAction(ctx, (eddy) => eddy.modules.list(), {
+      table: formatModuleTable,
+      json: (list) => list.map((m) => ({ name: m.name, kind: m.kind, size: m.size, sha256: m.sha256, registeredAt: new Date(m.registeredAt).toISOString() })),
+    }));
 
   sm.command('delete <names...>')
     .description('Delete registered SmartModules (derived streams and transforms that name them stop resolving).')

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import type { Compression, TopicConfig, TopicDescription, TopicSummary } from '../storage/storage.js';
 import { UsageError, type CliContext } from './format.js';
-import { openForRead, openForWrite, outputFormat, parseIntOption, printJson, withEddy } from './common.js';
+import { listAction, openForRead, openForWrite, outputFormat, parseIntOption, printJson, withEddy, withOutputOptions } from './common.js';
 import { formatBytes, formatCount, formatRetention, formatTable, parseBytes, parseRetention } from './units.js';
 import { NothingToDeleteError } from './errors.js';
 import { deleteEach } from './delete-each.js';
@@ -102,8 +102,6 @@ function topicJson(t: TopicSummary) {
   };
 }
 
-const outputOption = () => new Option('-O, --output <type>', 'output format: table or json').default(undefined);
-
 export function registerTopicCommand(program: Command, ctx: CliContext): void {
   const topic = program
     .command('topic')
@@ -134,24 +132,14 @@ export function registerTopicCommand(program: Command, ctx: CliContext): void {
       io.stdout.write(`topic "${name}" created\n`);
     });
 
-  topic
+  withOutputOptions(topic
     .command('list')
-    .description('List topics with their partitions, record counts and sizes.')
-    .addOption(outputOption())
-    .option('--json', 'print JSON (same as -O json)')
-    .action(async (o: { output?: string; json?: boolean }, cmd: Command) => {
-      const io = ctx.io();
-      const format = outputFormat(o);
-      const topics = await withEddy(await openForRead(cmd, io), async (eddy) => eddy.listTopics());
-      if (format === 'json') printJson(io, topics.map(topicJson));
-      else io.stdout.write(formatTopicTable(topics));
-    });
+    .description('List topics with Fluvio\'s columns, then their record counts and sizes.'))
+    .action(listAction(ctx, (eddy) => eddy.listTopics(), { table: formatTopicTable, json: (topics) => topics.map(topicJson) }));
 
-  topic
+  withOutputOptions(topic
     .command('describe <name>')
-    .description('Show a topic\'s settings and its partitions (start offset, high watermark, records, size).')
-    .addOption(outputOption())
-    .option('--json', 'print JSON (same as -O json)')
+    .description('Show a topic\'s settings and its partitions (start offset, high watermark, records, size).'))
     .action(async (name: string, o: { output?: string; json?: boolean }, cmd: Command) => {
       const io = ctx.io();
       const format = outputFormat(o);
