@@ -140,6 +140,12 @@ export class Eddy extends EventEmitter<EddyEvents> {
   listTopics() { return this.storage.listTopics(); }
   describeTopic(name: string) { return this.storage.describeTopic(name); }
   deleteTopic(name: string) { return this.storage.deleteTopic(name); }
+  /** Checks a topic as createTopic would, writing nothing (a dry run). */
+  validateTopic(...args: Parameters<Storage['validateTopic']>) { return this.storage.validateTopic(...args); }
+  addPartitions(name: string, count?: number) { return this.storage.addPartitions(name, count); }
+  /** Named consumers' committed offsets (`offset`: the next offset each reads). */
+  listConsumerOffsets() { return this.storage.listCommittedOffsets(); }
+  deleteConsumerOffsets(...args: Parameters<Storage['deleteCommittedOffsets']>) { return this.storage.deleteCommittedOffsets(...args); }
 
   /** Resolves transforms (registered names or `.wasm` paths) to steps and compiled modules. */
   async resolveTransforms(transforms: TransformInput[]) {

@@ -147,8 +147,8 @@ test('tables: two-space indent, left-aligned columns, no trailing spaces; empty 
   t.is(formatTopicTable([]), 'No topics found\n');
   const table = formatTopicTable([{ name: 'fruit', id: 1, partitions: 2, retentionMs: 86_400_000, maxPartitionBytes: null, compression: 'none', createdAt: 0, records: 1234, bytes: 2048 }]);
   t.is(table,
-    '  NAME   PARTITIONS  RECORDS  SIZE  RETENTION TIME  MAX PARTITION SIZE  COMPRESSION\n' +
-    '  fruit  2           1,234    2 kB  1d              none                none\n');
+    '  NAME   TYPE      PARTITIONS  REPLICAS  RETENTION TIME  COMPRESSION  DEDUPLICATION  STATUS                   REASON  RECORDS  SIZE  MAX PARTITION SIZE\n' +
+    '  fruit  computed  2           1         1d              none         none           resolution::provisioned          1,234    2 kB  none\n');
 });
 
 test('library errors get the command that fixes them', (t) => {

@@ -56,9 +56,9 @@ test('topic create, list (table and JSON), describe, delete, and the errors of e
   t.is(await ok(dir, ['topic', 'create', 'greetings', '-p', '2', '--retention-time', '1d', '--max-partition-size', '1GB']), 'topic "greetings" created\n');
   await ok(dir, ['topic', 'create', 'plain']);
   t.is(await ok(dir, ['topic', 'list']),
-    '  NAME       PARTITIONS  RECORDS  SIZE  RETENTION TIME  MAX PARTITION SIZE  COMPRESSION\n' +
-    '  greetings  2           0        0 B   1d              1 GB                none\n' +
-    '  plain      1           0        0 B   7d              100 GB              none\n');
+    '  NAME       TYPE      PARTITIONS  REPLICAS  RETENTION TIME  COMPRESSION  DEDUPLICATION  STATUS                   REASON  RECORDS  SIZE  MAX PARTITION SIZE\n' +
+    '  greetings  computed  2           1         1d              none         none           resolution::provisioned          0        0 B   1 GB\n' +
+    '  plain      computed  1           1         7d              none         none           resolution::provisioned          0        0 B   100 GB\n');
   const json = JSON.parse(await ok(dir, ['topic', 'list', '-O', 'json'])) as { name: string; partitions: number; retentionMs: number; maxPartitionBytes: number }[];
   t.deepEqual(json.map((x) => [x.name, x.partitions, x.retentionMs, x.maxPartitionBytes]), [['greetings', 2, 86_400_000, 1e9], ['plain', 1, 604_800_000, 100e9]]);
   t.deepEqual(JSON.parse(await ok(dir, ['topic', 'list', '--json'])), json);

@@ -171,8 +171,10 @@ test('the quickstart story through the real CLI', async (t) => {
   t.regex(sink.err(), /\[fruit-file\] stopped: 5 records delivered, 0 errors\n$/);
 
   const topics = await ok(['topic', 'list']);
-  t.regex(topics, /^  NAME +PARTITIONS +RECORDS +SIZE +RETENTION TIME +MAX PARTITION SIZE +COMPRESSION\n  cat-facts +1 +\d+ /);
-  t.regex(topics, /\n  fruit +1 +7 +\d+ B +7d +100 GB +none\n/);
-  t.regex(topics, /\n  loud-fruit +1 +5 /);
-  t.regex(topics, /\n  numbers +1 +5 +\d+ B +1d /);
+  const row = (name: string, partitions: number, retention: string, records: number) =>
+    new RegExp(`\\n  ${name} +computed +${partitions} +1 +${retention} +none +none +resolution::provisioned +${records} +\\d+ B +100 GB\\n`);
+  t.regex(topics, /^  NAME +TYPE +PARTITIONS +REPLICAS +RETENTION TIME +COMPRESSION +DEDUPLICATION +STATUS +REASON +RECORDS +SIZE +MAX PARTITION SIZE\n  cat-facts +computed +1 /);
+  t.regex(topics, row('fruit', 1, '7d', 7));
+  t.regex(topics, row('loud-fruit', 1, '7d', 5));
+  t.regex(topics, row('numbers', 1, '1d', 5));
 });

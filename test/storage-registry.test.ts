@@ -64,6 +64,19 @@ test('invalid modules are refused with the engine reason and nothing is stored',
   await t.throwsAsync(store.modules.register('has space', smartModule({})), { code: 'EDDY_INVALID_ARGUMENT' });
 });
 
+test('module names are validated as Fluvio validates resource names; Hub package names group/name@version are accepted', async (t) => {
+  const { store } = await tempStorage(t, { validateModule: async (bytes) => ({ kind: 'filter', size: bytes.length, sha256: '' }) });
+  const good = ['regex-filter', 'm', '0', 'a1-b2', 'x'.repeat(63), 'infinyon/regex-filter@0.1.0', 'my-group/jolt@1', 'g/n@1.2', 'g/n@1.0.0-beta.1'];
+  for (const name of good) await t.notThrowsAsync(store.modules.register(name, new Uint8Array([1])), name);
+  const bad = ['Upper', 'under_score', 'dot.name', '-lead', 'trail-', 'has space', 'x'.repeat(64), '', 'group/name', 'group/name@',
+    'group/name@1.', 'Group/name@1.0.0', 'group/Name@1.0.0', '/name@1.0.0', 'a/b/c@1.0.0', 'g/n@x.y'];
+  for (const name of bad) {
+    const err = await t.throwsAsync(store.modules.register(name, new Uint8Array([1])), { code: 'EDDY_INVALID_ARGUMENT' }, name);
+    t.regex(err!.message, /lowercase letters, digits and '-'.*group\/name@version/, name);
+  }
+  t.deepEqual(store.modules.list().map((m) => m.name).sort(), [...good].sort());
+});
+
 test('the validator can be injected', async (t) => {
   const calls: string[] = [];
   const { store } = await tempStorage(t, {

@@ -432,3 +432,28 @@ test('partition databases no topic refers to are dropped when a writer opens the
   t.deepEqual([...reader.env.getKeys({})].filter((k) => String(k).startsWith('p/')), ['p/1/0']);
   await reader.close();
 });
+
+test('addPartitions: numbered after the existing ones, within the partition budget, seen by a later reader; validateTopic writes nothing', async (t) => {
+  const dir = tempDir(t);
+  const store = await openStorage(dir, { retentionCheckMs: 0, maxPartitions: 4 });
+  await store.createTopic('grow', { partitions: 2 });
+  await store.append('grow', 0, [{ value: 'kept' }]);
+  const over = await t.throwsAsync(store.addPartitions('grow', 3), { code: 'EDDY_TOO_MANY_PARTITIONS' });
+  t.regex(over!.message, /^cannot add 3 partitions to topic "grow": this data directory has room for 2 more .*nothing was added$/);
+  t.is(store.describeTopic('grow').partitions, 2);
+  await t.throwsAsync(store.addPartitions('grow', 0), { instanceOf: InvalidArgumentError });
+  await t.throwsAsync(store.addPartitions('nope'), { instanceOf: UnknownTopicError });
+  t.deepEqual(store.validateTopic('fresh'), { partitions: 1, retentionMs: 7 * 24 * 3600 * 1000, maxPartitionBytes: 100e9, compression: 'none' });
+  t.deepEqual(store.listTopics().map((m) => m.name), ['grow'], 'validateTopic created nothing');
+  t.deepEqual(await store.addPartitions('grow', 2), [2, 3]);
+  await store.append('grow', 3, [{ value: 'new' }]);
+  t.throws(() => store.validateTopic('fresh', { partitions: 1 }), { code: 'EDDY_TOO_MANY_PARTITIONS' }, 'the budget is used up');
+  await store.close();
+
+  const reader = await openStorage(dir, { readOnly: true, retentionCheckMs: 0, maxPartitions: 8 });
+  t.teardown(() => reader.close());
+  t.deepEqual(reader.describeTopic('grow').partitionInfo.map((p) => p.records), [1, 0, 0, 1]);
+  t.throws(() => reader.validateTopic('grow'), { instanceOf: TopicExistsError });
+  t.notThrows(() => reader.validateTopic('fresh', { partitions: 3 }));
+  t.deepEqual(reader.listTopics().map((m) => m.name), ['grow']);
+});

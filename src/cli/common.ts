@@ -5,7 +5,7 @@ import { Option, type Command } from 'commander';
 import { envSecretStore, fileSecretStore, type SecretStore } from '../connectors/secrets.js';
 import { open, type Eddy, type OpenOptions } from '../eddy.js';
 import { EddyError } from '../errors.js';
-import { UsageError, type CliIO } from './format.js';
+import { UsageError, type CliContext, type CliIO } from './format.js';
 import { parseBytes, parseDurationOption } from './units.js';
 
 /**
@@ -111,6 +111,27 @@ export function outputFormat(o: { json?: boolean; output?: string }): 'table' | 
   }
   if (o.json) return 'json';
   return out === 'json' ? 'json' : 'table';
+}
+
+/** `-O, --output <table|json>` and `--json`, on a command that lists things. */
+export function withOutputOptions(command: Command): Command {
+  return command
+    .addOption(new Option('-O, --output <type>', 'output format: table or json'))
+    .option('--json', 'print JSON (same as -O json)');
+}
+
+/**
+ * The action of a listing command (`topic list`, `partition list`, ...): checks the output
+ * format, reads with the directory opened read-only, prints `show.table` or `show.json`.
+ */
+export function listAction<T>(ctx: CliContext, read: (eddy: Eddy) => T | Promise<T>, show: { table: (v: T) => string; json: (v: T) => unknown }) {
+  return async (o: { output?: string; json?: boolean }, cmd: Command): Promise<void> => {
+    const io = ctx.io();
+    const format = outputFormat(o);
+    const value = await withEddy(await openForRead(cmd, io), async (eddy) => read(eddy));
+    if (format === 'json') printJson(io, show.json(value));
+    else io.stdout.write(show.table(value));
+  };
 }
 
 export function printJson(io: CliIO, value: unknown): void {

@@ -118,3 +118,10 @@ export class TopicDeletedError extends EddyError {
     super('EDDY_TOPIC_DELETED', `topic "${topic}" was deleted while it was being consumed; the records printed before were all it had`);
   }
 }
+
+/** `delete -c/--continue-on-error` went through every name and some could not be deleted. */
+export class DeleteFailedError extends EddyError {
+  constructor(readonly what: string, readonly failed: readonly string[], readonly total: number) {
+    super('EDDY_DELETE_FAILED', `${failed.length} of the ${plural(total, what)} given could not be deleted (${failed.map((n) => `"${n}"`).join(', ')}); the reasons are above`);
+  }
+}

@@ -14,6 +14,8 @@ import { registerDeriveCommand } from './derive.js';
 import { registerRunCommand } from './run.js';
 import { registerConnectorCommand } from './connector.js';
 import { registerCheckCommand } from './check.js';
+import { registerPartitionCommand } from './partition.js';
+import { registerConsumerCommand } from './consumer.js';
 import { cliMessage } from './errors.js';
 import { closedOutputHandled, OutputClosed } from './common.js';
 
@@ -30,6 +32,8 @@ const COMMANDS: readonly Registrar[] = [
   registerTopicCommand,
   registerProduceCommand,
   registerConsumeCommand,
+  registerPartitionCommand,
+  registerConsumerCommand,
   registerSmartModuleCommand,
   registerDeriveCommand,
   registerRunCommand,

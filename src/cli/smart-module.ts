@@ -1,9 +1,10 @@
 import { resolve } from 'node:path';
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { formatModuleTable } from '../storage/registry.js';
 import type { CliContext } from './format.js';
-import { openForRead, openForWrite, outputFormat, printJson, withEddy } from './common.js';
+import { listAction, openForWrite, withEddy, withOutputOptions } from './common.js';
 import { NothingToDeleteError } from './errors.js';
+import { deleteEach } from './delete-each.js';
 
 /**
  * `eddy smart-module create|list|delete` (aliases `sm`, `smartmodule`), as `fluvio smart-module`:
@@ -19,7 +20,8 @@ export function registerSmartModuleCommand(program: Command, ctx: CliContext): v
       'Registered names can be used anywhere a module is asked for (transforms `uses:`, consume --filter/--map/...).');
 
   sm.command('create <name>')
-    .description('Register a SmartModule .wasm under a name (checked by the engine first; nothing invalid is stored).\n\n' +
+    .description('Register a SmartModule .wasm under a name (checked by the engine first; nothing invalid is stored). ' +
+      'Names are Fluvio\'s: lowercase letters, digits and \'-\', or a Hub package name group/name@version.\n\n' +
       'Example:\n  eddy smart-module create keep-a --wasm-file filter.wasm')
     .requiredOption('--wasm-file <path>', 'the compiled SmartModule')
     .option('--replace', 'replace a module already registered under this name')
@@ -30,31 +32,22 @@ export function registerSmartModuleCommand(program: Command, ctx: CliContext): v
       io.stdout.write(`smartmodule "${info.name}" has been created (${info.kind}, ${info.size} bytes)\n`);
     });
 
-  sm.command('list')
-    .description('List registered SmartModules: NAME, STATUS, SIZE as `fluvio smart-module list`.')
-    .addOption(new Option('-O, --output <type>', 'output format: table or json'))
-    .option('--json', 'print JSON (same as -O json)')
-    .action(async (o: { output?: string; json?: boolean }, cmd: Command) => {
-      const io = ctx.io();
-      const format = outputFormat(o);
-      const list = await withEddy(await openForRead(cmd, io), async (eddy) => eddy.modules.list());
-      if (format === 'json') {
-        printJson(io, list.map((m) => ({ name: m.name, kind: m.kind, size: m.size, sha256: m.sha256, registeredAt: new Date(m.registeredAt).toISOString() })));
-      } else {
-        io.stdout.write(formatModuleTable(list));
-      }
-    });
+  withOutputOptions(sm.command('list')
+    .description('List registered SmartModules: NAME, STATUS, SIZE as `fluvio smart-module list`.'))
+    .action(listAction(ctx, (eddy) => eddy.modules.list(), {
+      table: formatModuleTable,
+      json: (list) => list.map((m) => ({ name: m.name, kind: m.kind, size: m.size, sha256: m.sha256, registeredAt: new Date(m.registeredAt).toISOString() })),
+    }));
 
   sm.command('delete <names...>')
     .description('Delete registered SmartModules (derived streams and transforms that name them stop resolving).')
-    .action(async (names: string[], _o: unknown, cmd: Command) => {
+    .option('-c, --continue-on-error', 'go on with the other names when one cannot be deleted (the command still fails at the end)')
+    .action(async (names: string[], o: { continueOnError?: boolean }, cmd: Command) => {
       const io = ctx.io();
-      await withEddy(await openForWrite(cmd, io), async (eddy) => {
-        for (const name of names) {
+      await withEddy(await openForWrite(cmd, io), (eddy) =>
+        deleteEach(io, 'smartmodule', names, !!o.continueOnError, async (name) => {
           if (!eddy.modules.info(name)) throw new NothingToDeleteError('SmartModule', name, '`eddy smart-module list` shows them');
           await eddy.modules.delete(name);
-          io.stdout.write(`smartmodule "${name}" deleted\n`);
-        }
-      });
+        }));
     });
 }

@@ -1,13 +1,15 @@
 import { Command, Option } from 'commander';
 import type { Compression, TopicConfig, TopicDescription, TopicSummary } from '../storage/storage.js';
 import { UsageError, type CliContext } from './format.js';
-import { openForRead, openForWrite, outputFormat, parseIntOption, printJson, withEddy } from './common.js';
+import { listAction, openForRead, openForWrite, outputFormat, parseIntOption, printJson, withEddy, withOutputOptions } from './common.js';
 import { formatBytes, formatCount, formatRetention, formatTable, parseBytes, parseRetention } from './units.js';
 import { NothingToDeleteError } from './errors.js';
+import { deleteEach } from './delete-each.js';
 
 /**
- * `eddy topic create|list|describe|delete`, as `fluvio topic …`: the same options
- * (`-p/--partitions`, `--retention-time`, `--max-partition-size`, `--compression-type`) and
+ * `eddy topic create|list|describe|delete|add-partition`, as `fluvio topic …`: the same options
+ * (`-p/--partitions`, `--retention-time`, `--max-partition-size`, `--compression-type`, `-d/--dry-run`,
+ * `-c/--continue-on-error`) and
  * messages, tables for people and `-O json` for scripts.
  */
 
@@ -39,19 +41,29 @@ export function topicConfig(o: TopicCreateOptions): TopicConfig {
   return config;
 }
 
-/** `fluvio topic list`'s table, with Eddy's record counts and sizes. */
+/**
+ * `fluvio topic list`'s table: Fluvio's columns first, with what they are for one data directory
+ * (computed partitions, one replica, no deduplication, always provisioned), then Eddy's record
+ * counts, sizes and size limit.
+ */
 export function formatTopicTable(topics: readonly TopicSummary[]): string {
   if (topics.length === 0) return 'No topics found\n';
   return formatTable(
-    ['NAME', 'PARTITIONS', 'RECORDS', 'SIZE', 'RETENTION TIME', 'MAX PARTITION SIZE', 'COMPRESSION'],
+    ['NAME', 'TYPE', 'PARTITIONS', 'REPLICAS', 'RETENTION TIME', 'COMPRESSION', 'DEDUPLICATION', 'STATUS', 'REASON',
+      'RECORDS', 'SIZE', 'MAX PARTITION SIZE'],
     topics.map((t) => [
       t.name,
+      'computed',
       String(t.partitions),
+      '1',
+      formatRetention(t.retentionMs),
+      t.compression,
+      'none',
+      'resolution::provisioned',
+      '',
       formatCount(t.records),
       formatBytes(t.bytes),
-      formatRetention(t.retentionMs),
       t.maxPartitionBytes === null ? 'none' : formatBytes(t.maxPartitionBytes),
-      t.compression,
     ]),
   );
 }
@@ -90,8 +102,6 @@ function topicJson(t: TopicSummary) {
   };
 }
 
-const outputOption = () => new Option('-O, --output <type>', 'output format: table or json').default(undefined);
-
 export function registerTopicCommand(program: Command, ctx: CliContext): void {
   const topic = program
     .command('topic')
@@ -106,33 +116,30 @@ export function registerTopicCommand(program: Command, ctx: CliContext): void {
     .option('--max-partition-size <size>', 'remove the oldest records while a partition is larger, e.g. 500MB, 10GB (default 100GB)')
     .option('--compression-type <type>', 'how batches are stored: none or lz4 (default none)')
     .addOption(new Option('-r, --replication <n>', 'replicas (Eddy keeps 1)').hideHelp())
-    .action(async (name: string, o: TopicCreateOptions, cmd: Command) => {
+    .option('-d, --dry-run', 'check the name and settings as create would, and create nothing')
+    .action(async (name: string, o: TopicCreateOptions & { dryRun?: boolean }, cmd: Command) => {
       const io = ctx.io();
       const config = topicConfig(o);
+      if (o.dryRun) {
+        const valid = await withEddy(await openForRead(cmd, io), async (eddy) => eddy.validateTopic(name, config));
+        io.stdout.write(`topic "${name}" can be created (${valid.partitions} ${valid.partitions === 1 ? 'partition' : 'partitions'}); ` +
+          'nothing was created (--dry-run)\n');
+        return;
+      }
       await withEddy(await openForWrite(cmd, io), async (eddy) => {
         await eddy.createTopic(name, config);
       });
       io.stdout.write(`topic "${name}" created\n`);
     });
 
-  topic
+  withOutputOptions(topic
     .command('list')
-    .description('List topics with their partitions, record counts and sizes.')
-    .addOption(outputOption())
-    .option('--json', 'print JSON (same as -O json)')
-    .action(async (o: { output?: string; json?: boolean }, cmd: Command) => {
-      const io = ctx.io();
-      const format = outputFormat(o);
-      const topics = await withEddy(await openForRead(cmd, io), async (eddy) => eddy.listTopics());
-      if (format === 'json') printJson(io, topics.map(topicJson));
-      else io.stdout.write(formatTopicTable(topics));
-    });
+    .description('List topics with Fluvio\'s columns, then their record counts and sizes.'))
+    .action(listAction(ctx, (eddy) => eddy.listTopics(), { table: formatTopicTable, json: (topics) => topics.map(topicJson) }));
 
-  topic
+  withOutputOptions(topic
     .command('describe <name>')
-    .description('Show a topic\'s settings and its partitions (start offset, high watermark, records, size).')
-    .addOption(outputOption())
-    .option('--json', 'print JSON (same as -O json)')
+    .description('Show a topic\'s settings and its partitions (start offset, high watermark, records, size).'))
     .action(async (name: string, o: { output?: string; json?: boolean }, cmd: Command) => {
       const io = ctx.io();
       const format = outputFormat(o);
@@ -144,14 +151,25 @@ export function registerTopicCommand(program: Command, ctx: CliContext): void {
   topic
     .command('delete <names...>')
     .description('Delete topics, their records and the consumer offsets committed on them.')
-    .action(async (names: string[], _o: unknown, cmd: Command) => {
+    .option('-c, --continue-on-error', 'go on with the other names when one cannot be deleted (the command still fails at the end)')
+    .action(async (names: string[], o: { continueOnError?: boolean }, cmd: Command) => {
       const io = ctx.io();
-      await withEddy(await openForWrite(cmd, io), async (eddy) => {
-        for (const name of names) {
+      await withEddy(await openForWrite(cmd, io), (eddy) =>
+        deleteEach(io, 'topic', names, !!o.continueOnError, async (name) => {
           if (!eddy.storage.topic(name)) throw new NothingToDeleteError('topic', name, '`eddy topic list` shows the topics');
           await eddy.deleteTopic(name);
-          io.stdout.write(`topic "${name}" deleted\n`);
-        }
-      });
+        }));
+    });
+
+  topic
+    .command('add-partition <topic>')
+    .description('Add partitions to a topic, numbered after the existing ones. Records already stored stay where they are; ' +
+      'records produced from now on are spread over all partitions.\n\nExample:\n  eddy topic add-partition greetings -c 2')
+    .option('-c, --count <n>', 'number of partitions to add', '1')
+    .action(async (name: string, o: { count: string }, cmd: Command) => {
+      const io = ctx.io();
+      const count = parseIntOption(o.count, '-c/--count', { min: 1 });
+      const added = await withEddy(await openForWrite(cmd, io), async (eddy) => eddy.addPartitions(name, count));
+      io.stdout.write(`added new partitions to topic: "${name}"\n${formatTable(['PARTITION', 'SPU'], added.map((p) => [String(p), '0']))}`);
     });
 }

@@ -270,12 +270,15 @@ export class TooManyPartitionsError extends EddyError {
     /** Partitions this open can still create. */
     readonly available: number,
     readonly limit: number,
+    /** True when partitions were being added to an existing topic (`addPartitions`). */
+    adding = false,
   ) {
+    const n = `${requested} partition${requested === 1 ? '' : 's'}`;
     super(
       'EDDY_TOO_MANY_PARTITIONS',
-      `cannot create topic "${topic}" with ${requested} partition${requested === 1 ? '' : 's'}: this data directory has room for ${available} more ` +
+      `${adding ? `cannot add ${n} to topic "${topic}"` : `cannot create topic "${topic}" with ${n}`}: this data directory has room for ${available} more ` +
         `(at most ${limit} partitions over all topics); delete topics, or open it with a higher limit, ` +
-        `openStorage(dir, { maxPartitions: ${nextPow2(limit + requested)} }) (CLI: $EDDY_MAX_PARTITIONS); nothing was created`,
+        `openStorage(dir, { maxPartitions: ${nextPow2(limit + requested)} }) (CLI: $EDDY_MAX_PARTITIONS); nothing was ${adding ? 'added' : 'created'}`,
     );
   }
 }

@@ -12,7 +12,7 @@
  * ```
  */
 export { Storage, openStorage, DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_PARTITIONS, DEFAULT_MAX_PARTITION_BYTES, DEFAULT_MAX_RECORD_BYTES, DEFAULT_RETENTION_MS } from './storage.js';
-export type { CheckReport, StorageOptions, TopicConfig, TopicMeta, TopicSummary, TopicDescription, PartitionInfo, StorageEvents, Compression } from './storage.js';
+export type { CheckReport, StorageOptions, TopicConfig, TopicMeta, TopicSummary, TopicDescription, PartitionInfo, StorageEvents, Compression, CommittedOffset } from './storage.js';
 export { PartitionLog } from './partition.js';
 export type { AppendResult, AppendEvent, AppendOptions, PreparedAppend, ReadOptions, RetentionSettings } from './partition.js';
 export { Consumer } from './consumer.js';

@@ -3,6 +3,7 @@ import type { Database } from 'lmdb';
 import { EddyError } from '../errors.js';
 import { loadModule } from '../smartmodule/index.js';
 import { MAX_MODULE_BYTES, readUserFile, UserFileError } from '../user-file.js';
+import { isModuleName, RESOURCE_NAME_RULE } from './names.js';
 import { InvalidArgumentError, InvalidModuleError, ModuleExistsError, ReadOnlyStorageError, UnknownModuleError } from './errors.js';
 
 /** What registration learns about a module. */
@@ -26,8 +27,6 @@ export const engineValidator: ModuleValidator = async (bytes, name) => {
   return { kind: m.kind, size: m.size, sha256: m.sha256 };
 };
 
-/** Names as the registry accepts them: Fluvio's (letters, digits, '-', '_', '.') plus hub-style `group/name@version`. */
-const MODULE_NAME = /^[A-Za-z0-9][A-Za-z0-9._@/-]{0,254}$/;
 
 interface RegistryHost {
   readonly readOnly: boolean;
@@ -65,8 +64,9 @@ export class ModuleRegistry {
    */
   async register(name: string, source: Uint8Array | string, options: { replace?: boolean } = {}): Promise<ModuleInfo> {
     if (this.host.readOnly) throw new ReadOnlyStorageError('register a SmartModule', this.host.dir);
-    if (typeof name !== 'string' || !MODULE_NAME.test(name)) {
-      throw new InvalidArgumentError(`invalid SmartModule name ${JSON.stringify(name)}: use letters, digits, '-', '_', '.', '/', '@' (at most 255 characters)`);
+    if (typeof name !== 'string' || !isModuleName(name)) {
+      throw new InvalidArgumentError(`invalid SmartModule name ${JSON.stringify(name)}: use ${RESOURCE_NAME_RULE}, ` +
+        'or a Hub package name group/name@version (e.g. infinyon/regex-filter@0.1.0); nothing was registered');
     }
     if (!options.replace && this.meta.get(name)) throw new ModuleExistsError(name);
     let bytes: Uint8Array;

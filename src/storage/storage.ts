@@ -25,6 +25,7 @@ import type { PartitionSource } from './partition-reader.js';
 import { PartitionLog, type AppendEvent, type AppendOptions, type AppendResult, type PartitionHost, type ReadOptions } from './partition.js';
 import { Producer, type ProducerOptions } from './producer.js';
 import { ModuleRegistry, type ModuleValidator } from './registry.js';
+import { RESOURCE_NAME, RESOURCE_NAME_RULE } from './names.js';
 
 /** Fluvio's topic defaults: retention time 7 days, max partition size 100 GB. */
 export const DEFAULT_RETENTION_MS = 7 * 24 * 3600 * 1000;
@@ -120,6 +121,15 @@ export interface TopicMeta {
   createdAt: number;
 }
 
+/** A named consumer's committed offset: `offset` is the next offset it reads. */
+export interface CommittedOffset {
+  consumer: string;
+  topic: string;
+  partition: number;
+  offset: number;
+  committedAt: number;
+}
+
 export interface TopicSummary extends TopicMeta {
   records: number;
   bytes: number;
@@ -159,8 +169,8 @@ export interface StorageEvents {
   'topic-deleted': [string];
 }
 
-/** Topic names as Fluvio accepts them: lowercase letters, digits and '-', at most 63 characters. */
-export const TOPIC_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
+/** Topic names as Fluvio accepts them (see names.ts). */
+export const TOPIC_NAME = RESOURCE_NAME;
 
 /**
  * A data directory: one LMDB environment with these sub-databases:
@@ -315,24 +325,7 @@ export class Storage implements PartitionHost {
   async createTopic(name: string, config: TopicConfig = {}): Promise<TopicMeta> {
     this.checkWritable('create a topic');
     this.checkExclusive('create a topic');
-    if (typeof name !== 'string' || !TOPIC_NAME.test(name)) {
-      throw new InvalidArgumentError(
-        `invalid topic name ${JSON.stringify(name)}: use lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters`,
-      );
-    }
-    if (this.topicCache.has(name) || this.topicsDb.get(name)) throw new TopicExistsError(name);
-    const partitions = config.partitions ?? 1;
-    if (!Number.isInteger(partitions) || partitions < 1) throw new InvalidArgumentError(`partitions must be a positive integer, got ${partitions}`);
-    const retentionMs = config.retentionMs === undefined ? DEFAULT_RETENTION_MS : config.retentionMs;
-    if (retentionMs !== null && !(Number.isFinite(retentionMs) && retentionMs > 0)) throw new InvalidArgumentError(`retentionMs must be a positive number of milliseconds or null, got ${retentionMs}`);
-    const maxPartitionBytes = config.maxPartitionBytes === undefined ? DEFAULT_MAX_PARTITION_BYTES : config.maxPartitionBytes;
-    if (maxPartitionBytes !== null && !(Number.isFinite(maxPartitionBytes) && maxPartitionBytes > 0)) throw new InvalidArgumentError(`maxPartitionBytes must be a positive number of bytes or null, got ${maxPartitionBytes}`);
-    const compression = config.compression ?? 'none';
-    if (compression !== 'none' && compression !== 'lz4') {
-      const known = FLUVIO_COMPRESSIONS.includes(compression as string);
-      throw new InvalidArgumentError(`compression ${JSON.stringify(compression)} is ${known ? 'not supported by Eddy' : 'unknown'}: use "none" or "lz4"`);
-    }
-    this.checkRoomFor(name, partitions);
+    const { partitions, retentionMs, maxPartitionBytes, compression } = this.validateTopic(name, config);
     const id = ((this.meta.get('nextTopicId') as number | undefined) ?? 1);
     const meta: TopicMeta = { name, id, partitions, retentionMs, maxPartitionBytes, compression, createdAt: Date.now() };
     // Create the partition databases first, in one synchronous commit: a crash before the
@@ -351,15 +344,67 @@ export class Storage implements PartitionHost {
   }
 
   /**
+   * Adds `count` partitions to a topic (numbered after the existing ones), as Fluvio's
+   * `topic add-partition`. Existing partitions, their records and offsets are untouched; records
+   * produced from now on are spread over all partitions (a Producer made before keeps the count it
+   * was made with). Returns the new partition numbers.
+   */
+  async addPartitions(name: string, count = 1): Promise<number[]> {
+    this.checkWritable('add partitions');
+    this.checkExclusive('add partitions');
+    const m = this.requireTopic(name);
+    if (!Number.isInteger(count) || count < 1) throw new InvalidArgumentError(`the number of partitions to add must be a positive integer, got ${count}`);
+    this.checkRoomFor(name, count, true);
+    const meta: TopicMeta = { ...m, partitions: m.partitions + count };
+    // As in createTopic: the databases first, so a crash leaves only unreferenced empty ones.
+    await this.written(() => {
+      this.env.transactionSync(() => {
+        for (let p = m.partitions; p < meta.partitions; p++) this.openPartitionDb(meta, p);
+      });
+      return this.topicsDb.put(name, meta);
+    });
+    await this.flushedIfDurable();
+    this.topicCache.set(name, meta);
+    const added: number[] = [];
+    for (let p = m.partitions; p < meta.partitions; p++) added.push(p);
+    return added;
+  }
+
+  /**
+   * Every check `createTopic` makes (name, settings, not taken, room for its partitions), without
+   * writing anything: the settings the topic would get. Works on a read-only open (a dry run).
+   */
+  validateTopic(name: string, config: TopicConfig = {}): Required<TopicConfig> {
+    this.checkOpen();
+    if (typeof name !== 'string' || !TOPIC_NAME.test(name)) {
+      throw new InvalidArgumentError(`invalid topic name ${JSON.stringify(name)}: use ${RESOURCE_NAME_RULE}`);
+    }
+    if (this.topicCache.has(name) || this.topicsDb.get(name)) throw new TopicExistsError(name);
+    const partitions = config.partitions ?? 1;
+    if (!Number.isInteger(partitions) || partitions < 1) throw new InvalidArgumentError(`partitions must be a positive integer, got ${partitions}`);
+    const retentionMs = config.retentionMs === undefined ? DEFAULT_RETENTION_MS : config.retentionMs;
+    if (retentionMs !== null && !(Number.isFinite(retentionMs) && retentionMs > 0)) throw new InvalidArgumentError(`retentionMs must be a positive number of milliseconds or null, got ${retentionMs}`);
+    const maxPartitionBytes = config.maxPartitionBytes === undefined ? DEFAULT_MAX_PARTITION_BYTES : config.maxPartitionBytes;
+    if (maxPartitionBytes !== null && !(Number.isFinite(maxPartitionBytes) && maxPartitionBytes > 0)) throw new InvalidArgumentError(`maxPartitionBytes must be a positive number of bytes or null, got ${maxPartitionBytes}`);
+    const compression = config.compression ?? 'none';
+    if (compression !== 'none' && compression !== 'lz4') {
+      const known = FLUVIO_COMPRESSIONS.includes(compression as string);
+      throw new InvalidArgumentError(`compression ${JSON.stringify(compression)} is ${known ? 'not supported by Eddy' : 'unknown'}: use "none" or "lz4"`);
+    }
+    this.checkRoomFor(name, partitions);
+    return { partitions, retentionMs, maxPartitionBytes, compression };
+  }
+
+  /**
    * Refuses a topic that would not fit LMDB's database budget of this open, before anything is
    * written (a full budget would fail half-way, and every later open of all partitions with it).
    */
-  private checkRoomFor(name: string, partitions: number): void {
+  private checkRoomFor(name: string, partitions: number, adding = false): void {
     let used = 0;
     for (const _ of this.env.getKeys({})) used++;
     const limit = this.maxDbs - BASE_DATABASES.length - SPARE_DATABASES;
     const available = Math.max(0, this.maxDbs - SPARE_DATABASES - used);
-    if (partitions > available) throw new TooManyPartitionsError(name, partitions, available, limit);
+    if (partitions > available) throw new TooManyPartitionsError(name, partitions, available, limit, adding);
   }
 
   /** Topic metadata, or undefined. */
@@ -507,14 +552,30 @@ export class Storage implements PartitionHost {
   }
 
   /** Every committed offset: [{ consumer, topic, partition, offset, committedAt }]. */
-  listCommittedOffsets(): { consumer: string; topic: string; partition: number; offset: number; committedAt: number }[] {
+  listCommittedOffsets(): CommittedOffset[] {
     this.checkOpen();
-    const out = [];
+    const out: CommittedOffset[] = [];
     for (const { key, value } of this.offsets.getRange({})) {
       const [consumer, topic, partition] = key as [string, string, number];
       out.push({ consumer, topic, partition, offset: value.offset, committedAt: value.committedAt });
     }
     return out;
+  }
+
+  /**
+   * Deletes a named consumer's committed offsets (all of them, or those on `topic`, or on one
+   * partition of it) and returns what was deleted; the consumer then starts afresh.
+   */
+  async deleteCommittedOffsets(consumer: string, where: { topic?: string; partition?: number } = {}): Promise<CommittedOffset[]> {
+    this.checkWritable('delete a consumer offset');
+    const gone = this.listCommittedOffsets().filter((c) =>
+      c.consumer === consumer && (where.topic === undefined || c.topic === where.topic) && (where.partition === undefined || c.partition === where.partition));
+    if (gone.length === 0) return gone;
+    await this.written(() => this.env.batch(() => {
+      for (const c of gone) this.offsets.remove([c.consumer, c.topic, c.partition]);
+    }));
+    await this.flushedIfDurable();
+    return gone;
   }
 
   // -------------------------------------------------------------------------------------------
