@@ -13,7 +13,9 @@ import { openStorage } from '../src/storage/index.js';
 
 const PER_PRODUCER = 20_000;
 /** A killed producer is sent this many (so the kill lands while it is still writing). */
-const VICTIM_RECORDS = 100_000;
+/** Records a victim gets after its first half, then in its last write (~2 MB, far over a pipe's 64 KiB). */
+const FEED = 5_000;
+const LAST_WRITE = 200_000;
 const PARTITIONS = 2;
 
 function setup(t: ExecutionContext) {
@@ -50,10 +52,17 @@ for (const producers of [2, 4, 8]) {
     const victims = procs.filter((x) => x.victim);
     const acknowledged = (producers - victims.length) * PER_PRODUCER + victims.length * (PER_PRODUCER / 2);
     await until(() => stored() >= acknowledged);
-    // The victims get the rest of their records and are killed while writing them.
-    for (const [k, p] of victims.entries()) p.child.stdin!.write(lines(2 * k + 1, PER_PRODUCER / 2, VICTIM_RECORDS));
+    // The victims get more records; once some are stored, each gets a last write far larger than a
+    // pipe holds and is killed in the same turn, so the kill lands while it still has records to
+    // write, however fast the machine is.
+    const sent = victims.map(() => PER_PRODUCER / 2 + FEED);
+    for (const [k, p] of victims.entries()) p.child.stdin!.write(lines(2 * k + 1, PER_PRODUCER / 2, sent[k]!));
     await until(() => stored() > acknowledged);
-    for (const p of victims) p.child.kill('SIGKILL');
+    for (const [k, p] of victims.entries()) {
+      p.child.stdin!.write(lines(2 * k + 1, sent[k]!, sent[k]! + LAST_WRITE));
+      sent[k]! += LAST_WRITE;
+      p.child.kill('SIGKILL');
+    }
     for (const p of victims) t.is(await p.exited, -9);
 
     // Read back every partition: offsets 0..n−1, each producer's records a prefix of what it sent, in order.
@@ -77,8 +86,9 @@ for (const producers of [2, 4, 8]) {
       const all = parts.flat().sort((a, b) => a - b);
       t.deepEqual(all.slice(0, all.length), Array.from({ length: all.length }, (_, k) => k), `producer ${i}: no record twice, none missing before the last stored`);
       if (procs[i]!.victim) {
-        t.true(all.length >= PER_PRODUCER / 2 && all.length <= VICTIM_RECORDS, `producer ${i} (killed): ${all.length} stored`);
-        if (all.length < VICTIM_RECORDS) cut++;
+        const fed = sent[(i - 1) / 2]!;
+        t.true(all.length >= PER_PRODUCER / 2 && all.length <= fed, `producer ${i} (killed): ${all.length} of ${fed} stored`);
+        if (all.length < fed) cut++;
       }
       else t.is(all.length, PER_PRODUCER, `producer ${i}: all stored`);
       for (const seq of parts) t.true(seq.every((n, k) => k === 0 || n > seq[k - 1]!), `producer ${i}: in order within a partition`);
