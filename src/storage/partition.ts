@@ -469,7 +469,8 @@ export class PartitionLog {
       position = h.logPosition;
     }
     const shift = next - g.base;
-    const moved = shift !== 0 || (g.keys.length > 0 && position + g.values[0]!.length !== readBatchHeader(g.values[0]!, this.where, g.keys[0]!).logPosition);
+    // Issued at the log end this process knew: the group started at endPosition − bytes.
+    const moved = shift !== 0 || position !== g.endPosition - g.bytes;
     for (let i = 0; i < g.keys.length; i++) {
       g.keys[i] = g.keys[i]! + shift;
       position += g.values[i]!.length;
