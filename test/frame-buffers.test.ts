@@ -1,5 +1,5 @@
 import test from 'ava';
-import { FrameBufferPool, sizeClass } from '../src/coordinator/frame-buffers.js';
+import { FrameBufferPool, sizeClass } from '../src/wire/frame-buffers.js';
 
 test('sizeClass rounds up to four sizes per power of two', (t) => {
   t.is(sizeClass(1), 4096);

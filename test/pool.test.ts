@@ -237,3 +237,16 @@ test('a stream whose batches overrun under policy skip is kept on a worker of it
   for (const s of [...healthy, looper]) await s.close();
   await pool.close();
 });
+
+test('a task sent to a worker that is gone fails at once with a typed error (its replacement starts empty)', async (t) => {
+  const pool = new WorkerPool({ workers: 1 });
+  await pool.ready();
+  const [gone] = pool.workerIds;
+  const lost = new Promise<number>((r) => pool.once('workerLost', (id) => r(id)));
+  await pool.terminate(gone!);
+  t.is(await lost, gone!);
+  await t.throwsAsync(pool.run(gone!, { op: 'ping' }), { code: 'EDDY_WORKER_GONE', message: /worker \d+ of the pool has exited/ });
+  await pool.ready();
+  t.notDeepEqual(pool.workerIds, [gone]);
+  await pool.close();
+});

@@ -1,5 +1,6 @@
 import test from 'ava';
-import { readResultFrame, ResultFrameWriter, type ResultFrame, type WireError } from '../src/coordinator/frames.js';
+import { readResultFrame, ResultFrameWriter, type ResultFrame } from '../src/wire/result-frame.js';
+import type { WireError } from '../src/wire/wire-error.js';
 import type { ModuleMetrics } from '../src/smartmodule/chain.js';
 
 const metrics = (module: string, k: number): ModuleMetrics => ({

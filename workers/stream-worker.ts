@@ -1,14 +1,14 @@
 import { move } from 'piscina';
-import {
-  errorToWire, ResultFrameWriter, unpackFrame, type BatchTask, type OpenTask, type ReadTask, type ResultFrame,
-  type WireResult, type WorkerTask,
-} from '../src/coordinator/frames.js';
 import { sliceBatch } from '../src/storage/batch-format.js';
 import { PartitionReader } from '../src/storage/partition-reader.js';
-import { FrameBufferPool } from '../src/coordinator/frame-buffers.js';
-import { duringNativeCall, WATCH_DEADLINE, WATCH_STREAM } from '../src/coordinator/pool.js';
 import { Chain, type ErrorPolicy } from '../src/smartmodule/chain.js';
 import { SmartModule } from '../src/smartmodule/module.js';
+import { FrameBufferPool } from '../src/wire/frame-buffers.js';
+import type { BatchTask, OpenReply, OpenTask, ReadTask, WorkerTask } from '../src/wire/messages.js';
+import { unpackFrame } from '../src/wire/request-frame.js';
+import { ResultFrameWriter, type ResultFrame } from '../src/wire/result-frame.js';
+import { WatchSlot } from '../src/wire/watch-slot.js';
+import { errorToWire } from '../src/wire/wire-error.js';
 
 /**
  * The Piscina worker: a table of the streams that live on this thread, each a chain of module
@@ -20,6 +20,8 @@ interface LiveStream {
   chain: Chain;
   policy: ErrorPolicy;
   number: number;
+  /** How long one submission may run (ms), from the open message. */
+  deadlineMs: number;
   /** Capacity for this stream's next result frame (learned from the last one). */
   frameBytes: number;
 }
@@ -28,12 +30,11 @@ const streams = new Map<string, LiveStream>();
 const modules = new Map<string, SmartModule>();
 /** Result-frame buffers the coordinator handed back, written again instead of new ones. */
 const frameBuffers = new FrameBufferPool(8);
-let watch: Float64Array | null = null;
-let flags: Int32Array | null = null;
+/** This worker's watchdog slot, from the first open message (the same in every one). */
+let watch: WatchSlot | null = null;
 
-async function open(task: OpenTask): Promise<{ ok: true }> {
-  watch ??= new Float64Array(task.watch, 0, 2);
-  flags ??= new Int32Array(task.watch);
+async function open(task: OpenTask): Promise<OpenReply> {
+  watch ??= new WatchSlot(task.watch);
   streams.get(task.stream)?.chain.dispose();
   streams.delete(task.stream);
   const loaded: SmartModule[] = [];
@@ -56,16 +57,15 @@ async function open(task: OpenTask): Promise<{ ok: true }> {
     chain.dispose();
     throw err;
   }
-  streams.set(task.stream, { chain, policy: task.policy, number: task.streamNumber, frameBytes: 1 << 20 });
+  streams.set(task.stream, { chain, policy: task.policy, number: task.streamNumber, deadlineMs: task.deadlineMs, frameBytes: 1 << 20 });
   return { ok: true };
 }
 
 /**
- * Runs batches through a stream's chain and packs one result frame. Outputs are borrowed views
- * into module memory; every one but the frame's last is owned (copied) before the next batch
- * frees it, the last is copied once, into the frame.
+ * Runs batches through a stream's chain and packs one result frame. Each output is a borrowed view
+ * into module memory, copied once, into the frame, before the next batch reuses that memory.
  */
-function run(streamId: string, seq: number, deadlineMs: number, batches: Iterable<{ baseOffset: number; baseTimestamp: number; lastOffset: number; raw: Uint8Array }>): Uint8Array {
+function run(streamId: string, seq: number, batches: Iterable<{ baseOffset: number; baseTimestamp: number; lastOffset: number; raw: Uint8Array }>): Uint8Array {
   const live = streams.get(streamId);
   const out: ResultFrame = { seq, results: [], metrics: [], fatal: null };
   const writer = new ResultFrameWriter(live?.frameBytes ?? 4096, frameBuffers);
@@ -74,13 +74,12 @@ function run(streamId: string, seq: number, deadlineMs: number, batches: Iterabl
     return writer.finish(out);
   }
   // The watchdog slot tells the coordinator how long this call may take and whose it is.
-  if (watch) { watch[WATCH_STREAM] = live.number; watch[WATCH_DEADLINE] = Date.now() + deadlineMs; }
+  watch?.begin(live.number, live.deadlineMs);
   try {
     for (const b of batches) {
       const r = live.chain.processWith(b, live.policy);
       out.results.push({
         baseOffset: b.baseOffset, baseTimestamp: b.baseTimestamp, lastOffset: b.lastOffset,
-        // The output is a borrowed view into module memory: copied once, into the frame.
         raw: writer.add(r.raw), count: r.count, accumulators: live.chain.accumulators,
         error: r.error ? errorToWire(r.error) : null, skipped: r.skipped.map(errorToWire),
       });
@@ -93,7 +92,7 @@ function run(streamId: string, seq: number, deadlineMs: number, batches: Iterabl
     live.chain.dispose();
     streams.delete(streamId);
   } finally {
-    if (watch) watch[WATCH_DEADLINE] = 0;
+    watch?.end();
   }
   out.metrics = live.chain.metrics;
   const frame = writer.finish(out);
@@ -104,15 +103,15 @@ function run(streamId: string, seq: number, deadlineMs: number, batches: Iterabl
 
 function batchTask(task: BatchTask): Uint8Array {
   const req = unpackFrame(task.frame);
-  return run(task.stream, req.seq, task.deadlineMs, req.batches.map((b) => ({ ...b, lastOffset: -1 })));
+  return run(task.stream, req.seq, req.batches.map((b) => ({ ...b, lastOffset: -1 })));
+}
+
+/** lmdb-js calls run inside the termination handshake (see watch-slot.ts). */
+function native<T>(f: () => T): T {
+  return watch ? watch.duringNativeCall(f) : f();
 }
 
 /** Reads the planned batches from LMDB here, cut to [from, end), and runs them. */
-/** lmdb-js calls run inside the termination handshake (see pool.ts). */
-function native<T>(f: () => T): T {
-  return duringNativeCall(flags, f);
-}
-
 function readTask(task: ReadTask): Uint8Array {
   const reader = native(() => PartitionReader.open(task.source));
   native(() => reader.renew());
@@ -125,7 +124,7 @@ function readTask(task: ReadTask): Uint8Array {
       if (cut.count > 0) yield cut;
     }
   }
-  return run(task.stream, task.seq, task.deadlineMs, batches());
+  return run(task.stream, task.seq, batches());
 }
 
 export default async function handle(task: WorkerTask): Promise<unknown> {

@@ -1,7 +1,8 @@
 import { availableParallelism, cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { WorkerPool } from '../coordinator/pool.js';
-import { packFrame, ResultFrameWriter, unpackFrame, type RequestFrame, type ResultFrame } from '../coordinator/frames.js';
+import { packFrame, unpackFrame, type RequestFrame } from '../wire/request-frame.js';
+import { ResultFrameWriter, type ResultFrame } from '../wire/result-frame.js';
 import type { StreamStep } from '../coordinator/stream.js';
 import { EddyError } from '../errors.js';
 import type { SmartModule } from '../smartmodule/module.js';

@@ -23,6 +23,14 @@ export class PoolClosedError extends EddyError {
   }
 }
 
+/** A task was sent to a worker that has exited (its streams are re-opened elsewhere). */
+export class WorkerGoneError extends EddyError {
+  constructor(readonly workerId: number) {
+    super('EDDY_WORKER_GONE', `worker ${workerId} of the pool has exited and takes no more tasks; ` +
+      'streams placed on it are re-opened on another worker, so send the task to the worker the stream names now');
+  }
+}
+
 /** A derived stream's name is not one Fluvio would accept for a resource. */
 export class DeriveNameError extends EddyError {
   constructor(readonly streamName: string, why: string) {

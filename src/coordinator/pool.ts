@@ -1,13 +1,14 @@
 import { EventEmitter } from 'eventemitter3';
 import { availableParallelism } from 'node:os';
-import { Piscina } from 'piscina';
-import { PoolClosedError } from './errors.js';
-import type { WorkerTask } from './frames.js';
+import type { WorkerTask } from '../wire/messages.js';
+import { WatchSlot } from '../wire/watch-slot.js';
+import { PoolClosedError, WorkerGoneError } from './errors.js';
+import { PinnedWorker } from './piscina-adapter.js';
 import type { ModuleStream } from './stream.js';
 
 /**
- * The Piscina pool that runs streams. Each stream is pinned to one worker (affinity through a
- * custom load balancer reading the task's queue options) and moves only when its worker is gone.
+ * The worker threads that run streams. Each stream is pinned to one worker (each worker is a
+ * Piscina of one thread, see piscina-adapter.ts) and moves only when its worker is gone.
  * A watchdog enforces per-batch deadlines: each worker publishes, in a shared slot, when its
  * current batch must end; past that the worker is terminated and Piscina starts a replacement.
  *
@@ -35,9 +36,9 @@ export interface PoolEvents {
 
 interface WorkerSlot {
   id: number;
-  watch: SharedArrayBuffer;
-  view: Float64Array;
-  flags: Int32Array;
+  /** The Piscina this worker belongs to (it also runs the worker's replacement). */
+  thread: PinnedWorker;
+  watch: WatchSlot;
   /** Healthy streams pinned here. */
   streams: number;
   /** Suspect streams pinned here (see the class comment). */
@@ -46,37 +47,9 @@ interface WorkerSlot {
   quarantine: boolean;
 }
 
-const QUEUE_OPTIONS = Piscina.queueOptionsSymbol;
-
-/**
- * A worker's watchdog slot: Float64 [deadline of its current batch (ms since epoch, 0 = idle),
- * the stream it belongs to], then Int32 [in-native flag, stop flag]. Terminating a thread during a
- * native (N-API) call aborts the whole process, so the pool raises `stop` and waits for `inNative`
- * to clear; a worker raises `inNative` before each lmdb-js call and, seeing `stop`, lowers it and
- * spins in JavaScript instead, where termination is safe.
- */
-export const WATCH_DEADLINE = 0, WATCH_STREAM = 1;
-export const WATCH_IN_NATIVE = 4, WATCH_STOP = 5; // Int32 indexes, after the two Float64 fields
-const WATCH_SLOT_BYTES = 24;
-
-/** Worker side of the handshake: runs a native call unless the pool is about to terminate us. */
-export function duringNativeCall<T>(flags: Int32Array | null, f: () => T): T {
-  if (!flags) return f();
-  Atomics.store(flags, WATCH_IN_NATIVE, 1);
-  if (Atomics.load(flags, WATCH_STOP) === 1) {
-    Atomics.store(flags, WATCH_IN_NATIVE, 0);
-    for (;;); // wait here, in JavaScript, for the termination
-  }
-  try {
-    return f();
-  } finally {
-    Atomics.store(flags, WATCH_IN_NATIVE, 0);
-  }
-}
-
 export class WorkerPool extends EventEmitter<PoolEvents> {
   readonly size: number;
-  private readonly piscina: Piscina;
+  private readonly threads: PinnedWorker[];
   private readonly slots = new Map<number, WorkerSlot>();
   private readonly timedOut = new Map<number, number>();
   private readonly watchdog: NodeJS.Timeout;
@@ -92,46 +65,29 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
     super();
     this.size = Math.max(1, options.workers ?? availableParallelism());
     const filename = options.filename ?? new URL('../../workers/stream-worker.js', import.meta.url).href;
-    this.piscina = new Piscina({
-      filename,
-      minThreads: this.size,
-      maxThreads: this.size,
-      idleTimeout: Number.POSITIVE_INFINITY,
-      // Many streams share a worker; it runs their batches one at a time, in arrival order.
-      concurrentTasksPerWorker: 1024,
-      // Piscina's Atomics loop starts every queued task before the first response is posted, so a
-      // batch that never returns would also hold back the finished results queued before it.
-      // Message events keep each response posted before the next task begins.
-      atomics: 'disabled',
-      maxQueue: Number.POSITIVE_INFINITY,
-      loadBalancer: (task, workers) => {
-        const want = ((task as unknown as Record<symbol, { worker?: number } | null>)[QUEUE_OPTIONS])?.worker;
-        return workers.find((w) => w.id === want) ?? null;
-      },
+    this.threads = Array.from({ length: this.size }, () => {
+      const thread = new PinnedWorker(filename);
+      thread.on('ready', (id) => this.workerReady(thread, id));
+      thread.on('lost', (id) => this.workerGone(id));
+      return thread;
     });
-    this.piscina.on('workerCreate', (w: { id: number }) => {
-      const watch = new SharedArrayBuffer(WATCH_SLOT_BYTES);
-      const quarantine = this.quarantineDue > 0;
-      if (quarantine) this.quarantineDue--;
-      this.slots.set(w.id, { id: w.id, watch, view: new Float64Array(watch, 0, 2), flags: new Int32Array(watch), streams: 0, suspects: 0, quarantine });
-      this.emit('workerReady', w.id);
-      for (const wake of this.waiters.splice(0)) wake();
-    });
-    // A dead worker's threadId already reads -1 here, so find the lost slots by what is still alive.
-    this.piscina.on('workerDestroy', () => {
-      const alive = new Set(this.piscina.threads.map((t) => t.threadId).filter((id) => id >= 0));
-      for (const id of [...this.slots.keys()]) {
-        if (alive.has(id)) continue;
-        this.slots.delete(id);
-        const timedOut = this.timedOut.get(id) ?? null;
-        this.timedOut.delete(id);
-        if (!this.closed) this.emit('workerLost', id, timedOut);
-      }
-    });
-    // Errors of a worker surface through its tasks and workerDestroy; do not crash the process here.
-    this.piscina.on('error', () => {});
     this.watchdog = setInterval(() => this.checkDeadlines(), options.watchdogIntervalMs ?? 50);
     this.watchdog.unref();
+  }
+
+  private workerReady(thread: PinnedWorker, id: number): void {
+    const quarantine = this.quarantineDue > 0;
+    if (quarantine) this.quarantineDue--;
+    this.slots.set(id, { id, thread, watch: new WatchSlot(), streams: 0, suspects: 0, quarantine });
+    this.emit('workerReady', id);
+    for (const wake of this.waiters.splice(0)) wake();
+  }
+
+  private workerGone(id: number): void {
+    if (!this.slots.delete(id)) return;
+    const timedOut = this.timedOut.get(id) ?? null;
+    this.timedOut.delete(id);
+    if (!this.closed) this.emit('workerLost', id, timedOut);
   }
 
   /** Ids of the live workers. */
@@ -194,34 +150,36 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
   watchBuffer(workerId: number): SharedArrayBuffer {
     const s = this.slots.get(workerId);
     if (!s) throw new PoolClosedError();
-    return s.watch;
+    return s.watch.buffer;
   }
 
   isLive(workerId: number): boolean {
     return this.slots.has(workerId);
   }
 
-  /** Runs a task on a given worker. */
+  /**
+   * Runs a task on a given worker. A worker that is gone takes no more tasks (its replacement
+   * starts empty): the task fails, as the ones it was running did.
+   */
   run<R>(workerId: number, task: WorkerTask, transferList?: ArrayBuffer[]): Promise<R> {
     if (this.closed) return Promise.reject(new PoolClosedError());
-    const t = task as WorkerTask & { [QUEUE_OPTIONS]?: { worker: number } };
-    t[QUEUE_OPTIONS] = { worker: workerId };
-    return this.piscina.run(t, transferList ? { transferList } : {}) as Promise<R>;
+    const s = this.slots.get(workerId);
+    if (!s) return Promise.reject(new WorkerGoneError(workerId));
+    return s.thread.run<R>(task, transferList);
   }
 
   /** Terminates a worker as if it crashed (tests, and the watchdog), never inside a native call. */
   async terminate(workerId: number): Promise<void> {
     await this.outOfNative([workerId]);
-    const w = this.piscina.threads.find((t) => t.threadId === workerId);
-    if (w) await w.terminate();
+    await this.slots.get(workerId)?.thread.terminate(workerId);
   }
 
   private checkDeadlines(): void {
     const now = Date.now();
     for (const s of this.slots.values()) {
-      const deadline = s.view[WATCH_DEADLINE]!;
+      const deadline = s.watch.deadline;
       if (deadline > 0 && now > deadline && !this.timedOut.has(s.id)) {
-        this.timedOut.set(s.id, s.view[WATCH_STREAM]!);
+        this.timedOut.set(s.id, s.watch.stream);
         this.reserveQuarantine(s);
         void this.terminate(s.id);
       }
@@ -243,9 +201,9 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
   /** Asks these workers to stop before their next native call and waits until none is inside one. */
   private async outOfNative(ids: number[], limitMs = 2000): Promise<void> {
     const slots = ids.map((id) => this.slots.get(id)).filter((s): s is WorkerSlot => !!s);
-    for (const s of slots) Atomics.store(s.flags, WATCH_STOP, 1);
+    for (const s of slots) s.watch.requestStop();
     const until = Date.now() + limitMs;
-    while (slots.some((s) => Atomics.load(s.flags, WATCH_IN_NATIVE) === 1) && Date.now() < until) {
+    while (slots.some((s) => s.watch.inNative) && Date.now() < until) {
       await new Promise((r) => setTimeout(r, 1));
     }
   }
@@ -260,18 +218,20 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
     if (this.closed) return;
     await Promise.race([this.allLoaded(), new Promise((r) => setTimeout(r, graceMs).unref())]);
     const open = new Set([...this.streams].map((s) => s.number));
-    const busy = [...this.slots.values()].filter((s) => s.view[WATCH_DEADLINE]! > 0);
-    const awaited = busy.some((s) => open.has(s.view[WATCH_STREAM]!));
+    const busy = [...this.slots.values()].filter((s) => s.watch.deadline > 0);
+    const awaited = busy.some((s) => open.has(s.watch.stream));
     this.closed = true;
     clearInterval(this.watchdog);
     for (const wake of this.waiters.splice(0)) wake();
     let timer: NodeJS.Timeout | undefined;
-    const graceful = busy.length === 0 || awaited ? this.piscina.close().then(() => true, () => false) : Promise.resolve(false);
+    const graceful = busy.length === 0 || awaited
+      ? Promise.all(this.threads.map((t) => t.close())).then(() => true, () => false)
+      : Promise.resolve(false);
     const finished = await Promise.race([graceful, new Promise<boolean>((r) => { timer = setTimeout(() => r(false), graceMs); })]);
     clearTimeout(timer);
     if (!finished) {
       await this.outOfNative([...this.slots.keys()]);
-      await this.piscina.destroy();
+      await Promise.all(this.threads.map((t) => t.destroy()));
     }
   }
 
@@ -281,8 +241,8 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
    * no-op round trip proves each idle worker loaded (a worker inside a batch has).
    */
   private async allLoaded(): Promise<void> {
-    while (!this.closed && this.piscina.threads.length > this.slots.size) await new Promise<void>((r) => this.waiters.push(r));
-    const idle = [...this.slots.values()].filter((s) => s.view[WATCH_DEADLINE] === 0).map((s) => s.id);
+    while (!this.closed && this.threads.some((t) => t.starting)) await new Promise<void>((r) => this.waiters.push(r));
+    const idle = [...this.slots.values()].filter((s) => s.watch.deadline === 0).map((s) => s.id);
     await Promise.allSettled(idle.map((id) => this.run(id, { op: 'ping' })));
   }
 }

@@ -3,13 +3,14 @@ import { EddyError } from '../errors.js';
 import type { ErrorPolicy, ModuleMetrics } from '../smartmodule/chain.js';
 import type { SmartModule } from '../smartmodule/module.js';
 import type { BatchInput, Lookback } from '../smartmodule/types.js';
-import { StreamStoppedError, StreamTimeoutError } from './errors.js';
-import {
-  errorFromWire, packFrame, readResultFrame, type OpenTask, type WireError, type WireModule,
-} from './frames.js';
-import { FrameBufferPool } from './frame-buffers.js';
-import type { WorkerPool } from './pool.js';
 import type { PartitionSource } from '../storage/partition-reader.js';
+import { FrameBufferPool } from '../wire/frame-buffers.js';
+import type { OpenReply, OpenTask, WireModule } from '../wire/messages.js';
+import { packFrame } from '../wire/request-frame.js';
+import { readResultFrame } from '../wire/result-frame.js';
+import { errorFromWire } from '../wire/wire-error.js';
+import { StreamStoppedError, StreamTimeoutError } from './errors.js';
+import type { WorkerPool } from './pool.js';
 
 /**
  * A stream: one transform chain applied to an ordered sequence of batches (one partition). Its
@@ -288,10 +289,10 @@ export class ModuleStream extends EventEmitter<StreamEvents> {
         op: 'open', stream: this.id, modules: this.wireModules,
         steps: this.opts.steps.map((s, i) => ({ module: this.stepModule[i]!, params: s.params ?? {}, lookback: s.lookback ?? null })),
         accumulators: this.accumulators, history, policy: this.opts.policy, freeOutput: this.opts.freeOutput ?? null,
-        watch: this.pool.watchBuffer(w), streamNumber: this.number,
+        watch: this.pool.watchBuffer(w), streamNumber: this.number, deadlineMs: this.opts.deadlineMs,
       };
-      const res = await this.pool.run<{ ok: boolean; error?: WireError }>(w, task);
-      if (!res.ok) throw errorFromWire(res.error!);
+      const res = await this.pool.run<OpenReply>(w, task);
+      if (!res.ok) throw errorFromWire(res.error);
     }));
   }
 
@@ -305,11 +306,11 @@ export class ModuleStream extends EventEmitter<StreamEvents> {
     const recycle = this.released.takeSome(2);
     if (entry.range) {
       const { source, keys, from, end } = entry.range;
-      task = this.pool.run<Uint8Array>(worker, { op: 'read', stream: this.id, deadlineMs: this.opts.deadlineMs, seq: entry.seq, source, keys, from, end, recycle }, recycle);
+      task = this.pool.run<Uint8Array>(worker, { op: 'read', stream: this.id, seq: entry.seq, source, keys, from, end, recycle }, recycle);
     } else {
       const frame = packFrame({ seq: entry.seq, batches: entry.batches.map((b) => ({ baseOffset: b.baseOffset, baseTimestamp: b.baseTimestamp, raw: b.raw })) });
       for (const b of entry.batches) this.metrics.bytesIn += b.raw.length;
-      task = this.pool.run<Uint8Array>(worker, { op: 'batch', stream: this.id, deadlineMs: this.opts.deadlineMs, frame, recycle }, [frame.buffer as ArrayBuffer, ...recycle]);
+      task = this.pool.run<Uint8Array>(worker, { op: 'batch', stream: this.id, frame, recycle }, [frame.buffer as ArrayBuffer, ...recycle]);
     }
     task.then(
       (bytes) => this.onFrame(entry, epoch, bytes),

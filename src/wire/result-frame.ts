@@ -1,100 +1,8 @@
-import '../smartmodule/wasm-globals.js'; // WebAssembly types for the published .d.ts
-import { Packr } from 'msgpackr';
 import { EddyError } from '../errors.js';
-import { SmartModuleKindTag } from '../protocol/messages.js';
-import {
-  SmartModuleError, SmartModuleInitError, SmartModuleLookbackError, SmartModuleMemoryLimitError,
-  SmartModuleRuntimeError, SmartModuleStatusError, SmartModuleTrapError,
-} from '../smartmodule/errors.js';
-import type { ModuleDescriptor } from '../smartmodule/module.js';
-import type { ErrorPolicy, ModuleMetrics } from '../smartmodule/chain.js';
-import type { Lookback } from '../smartmodule/types.js';
-import type { PartitionSource } from '../storage/partition-reader.js';
+import type { ModuleMetrics } from '../smartmodule/chain.js';
 import { FrameBufferPool } from './frame-buffers.js';
-
-/**
- * What travels between the coordinator and a worker. Record batches go as msgpackr frames whose
- * record bytes are raw binary (never per-record objects) in a buffer whose ArrayBuffer is
- * transferred, not cloned. Control messages (open/close) are structured-cloned because they carry
- * compiled `WebAssembly.Module`s, which share their code across threads.
- */
-
-// Plain maps, no record extension: frames are short-lived and read once.
-const packr = new Packr({ useRecords: false, variableMapSize: true });
-
-export interface WireModule {
-  descriptor: ModuleDescriptor;
-  compiled: WebAssembly.Module;
-}
-
-export interface WireStep {
-  module: number;
-  params: Record<string, string>;
-  lookback: Lookback | null;
-}
-
-export interface OpenTask {
-  op: 'open';
-  stream: string;
-  modules: WireModule[];
-  steps: WireStep[];
-  accumulators: (Uint8Array | null)[];
-  /** Look-back records per step (`Vec<Record>` bytes) or null where the step has none. */
-  history: (Uint8Array | null)[];
-  policy: ErrorPolicy;
-  /** null: free outputs where the module allows it (the engine's default). */
-  freeOutput: boolean | null;
-  /** Per-worker watchdog slot: [deadline (ms since epoch, 0 = idle), stream number]. */
-  watch: SharedArrayBuffer;
-  streamNumber: number;
-}
-
-export interface BatchTask {
-  op: 'batch';
-  stream: string;
-  deadlineMs: number;
-  frame: Uint8Array;
-  /** Result-frame buffers handed back for reuse (transferred; see frame-buffers.ts). */
-  recycle?: ArrayBuffer[];
-}
-
-/** Batches the worker reads itself from LMDB: record bytes never cross the main thread. */
-export interface ReadTask {
-  op: 'read';
-  stream: string;
-  deadlineMs: number;
-  seq: number;
-  source: PartitionSource;
-  keys: number[];
-  from: number;
-  /** Exclusive. */
-  end: number;
-  /** Result-frame buffers handed back for reuse (transferred; see frame-buffers.ts). */
-  recycle?: ArrayBuffer[];
-}
-
-export interface CloseTask {
-  op: 'close';
-  stream: string;
-}
-
-/** A no-op round trip: proves the worker has loaded. */
-export interface PingTask {
-  op: 'ping';
-}
-
-export type WorkerTask = OpenTask | BatchTask | ReadTask | CloseTask | PingTask;
-
-export interface WireBatch {
-  baseOffset: number;
-  baseTimestamp: number;
-  raw: Uint8Array;
-}
-
-export interface RequestFrame {
-  seq: number;
-  batches: WireBatch[];
-}
+import { packr } from './packr.js';
+import type { WireError } from './wire-error.js';
 
 export interface WireResult {
   /** The input batch (as read, after cutting to the wanted offsets). */
@@ -115,25 +23,6 @@ export interface ResultFrame {
   metrics: ModuleMetrics[];
   /** A failure that ended the whole frame (trap, status, memory); the instance is gone. */
   fatal: WireError | null;
-}
-
-/**
- * Packs a request frame into a buffer of its own, so its ArrayBuffer can be transferred. msgpackr packs into
- * a shared scratch buffer by default; `useBuffer` points it at a fresh one sized for the payload
- * (msgpackr wants 2 KiB of headroom) so the record bytes are copied once, into the frame.
- */
-export function packFrame(frame: RequestFrame): Uint8Array {
-  let payload = 0;
-  for (const b of frame.batches) payload += b.raw.length + 64;
-  const target = Buffer.allocUnsafeSlow(payload + 4096);
-  packr.useBuffer(target);
-  const out = packr.pack(frame);
-  // If msgpackr had to grow past our estimate it used a buffer of its own: copy to own it.
-  return out.buffer === target.buffer ? out : new Uint8Array(out);
-}
-
-export function unpackFrame(bytes: Uint8Array): RequestFrame {
-  return packr.unpack(bytes) as RequestFrame;
 }
 
 /**
@@ -298,74 +187,4 @@ export function readResultFrame(bytes: Uint8Array): ResultFrame {
     }
   }
   return { seq, results, metrics, fatal };
-}
-
-/** Errors cross threads as data, and are rebuilt as the same typed errors on the other side. */
-export interface WireError {
-  type: 'runtime' | 'trap' | 'status' | 'memory' | 'init' | 'lookback' | 'other';
-  code: string;
-  message: string;
-  module?: string;
-  hint?: string;
-  offset?: number;
-  kind?: string;
-  key?: Uint8Array | null;
-  value?: Uint8Array;
-  fn?: string;
-  status?: number;
-  description?: string;
-  firstOffset?: number;
-  limit?: number;
-  current?: number;
-  requested?: number;
-}
-
-export function errorToWire(err: unknown): WireError {
-  if (err instanceof SmartModuleRuntimeError) {
-    return { type: 'runtime', code: err.code, message: err.message, module: err.module, hint: err.hint, offset: err.offset, kind: err.kind, key: err.key, value: err.value };
-  }
-  if (err instanceof SmartModuleTrapError) {
-    return { type: 'trap', code: err.code, message: err.message, module: err.module, fn: err.fn, hint: err.trap, ...(err.firstOffset === undefined ? {} : { firstOffset: err.firstOffset }) };
-  }
-  if (err instanceof SmartModuleStatusError) {
-    return { type: 'status', code: err.code, message: err.message, module: err.module, fn: err.fn, status: err.status, description: err.description, ...(err.firstOffset === undefined ? {} : { firstOffset: err.firstOffset }) };
-  }
-  if (err instanceof SmartModuleMemoryLimitError) {
-    const w: WireError = { type: 'memory', code: err.code, message: err.message, module: err.module, fn: err.fn, limit: err.limit, current: err.current };
-    if (err.requested !== undefined) w.requested = err.requested;
-    if (err.firstOffset !== undefined) w.firstOffset = err.firstOffset;
-    return w;
-  }
-  if (err instanceof SmartModuleInitError) return { type: 'init', code: err.code, message: err.message, module: err.module, hint: err.hint };
-  if (err instanceof SmartModuleLookbackError) {
-    return { type: 'lookback', code: err.code, message: err.message, module: err.module, hint: err.hint, offset: err.offset, key: err.key, value: err.value };
-  }
-  const e = err as Error;
-  const w: WireError = { type: 'other', code: err instanceof EddyError ? err.code : 'EDDY_WORKER', message: e?.message ?? String(err) };
-  if (err instanceof SmartModuleError) w.module = err.module;
-  return w;
-}
-
-/** A wire error rebuilt on the coordinator side, keeping its code and message. */
-export class WorkerSideError extends EddyError {}
-
-export function errorFromWire(w: WireError): EddyError {
-  const module = w.module ?? 'unknown';
-  const bytes = (b: Uint8Array | null | undefined) => (b ? new Uint8Array(b) : null);
-  switch (w.type) {
-    case 'runtime':
-      return new SmartModuleRuntimeError(module, w.hint!, w.offset!, SmartModuleKindTag[w.kind as keyof typeof SmartModuleKindTag] ?? 6, bytes(w.key), bytes(w.value) ?? new Uint8Array(0));
-    case 'trap':
-      return new SmartModuleTrapError(module, w.fn!, w.firstOffset, w.hint!, undefined);
-    case 'memory':
-      return new SmartModuleMemoryLimitError(module, w.fn!, w.limit!, w.current!, w.requested, w.firstOffset);
-    case 'init':
-      return new SmartModuleInitError(module, w.hint!);
-    case 'lookback':
-      return new SmartModuleLookbackError(module, w.hint!, w.offset!, bytes(w.key), bytes(w.value) ?? new Uint8Array(0));
-    case 'status':
-      return new SmartModuleStatusError(module, w.fn!, w.status!, w.description!, w.firstOffset);
-    default:
-      return new WorkerSideError(w.code, w.message);
-  }
 }

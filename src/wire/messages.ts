@@ -1,0 +1,79 @@
+import '../smartmodule/wasm-globals.js'; // WebAssembly types for the published .d.ts
+import type { ModuleDescriptor } from '../smartmodule/module.js';
+import type { ErrorPolicy } from '../smartmodule/chain.js';
+import type { Lookback } from '../smartmodule/types.js';
+import type { PartitionSource } from '../storage/partition-reader.js';
+import type { WireError } from './wire-error.js';
+
+/**
+ * The messages a worker receives from the coordinator, one per Piscina task. Control messages
+ * (open/close) are structured-cloned because they carry compiled `WebAssembly.Module`s, which
+ * share their code across threads; batches travel as frames (request-frame.ts) or, for stored
+ * batches, as offsets the worker reads itself.
+ */
+
+export interface WireModule {
+  descriptor: ModuleDescriptor;
+  compiled: WebAssembly.Module;
+}
+
+export interface WireStep {
+  module: number;
+  params: Record<string, string>;
+  lookback: Lookback | null;
+}
+
+export interface OpenTask {
+  op: 'open';
+  stream: string;
+  modules: WireModule[];
+  steps: WireStep[];
+  accumulators: (Uint8Array | null)[];
+  /** Look-back records per step (`Vec<Record>` bytes) or null where the step has none. */
+  history: (Uint8Array | null)[];
+  policy: ErrorPolicy;
+  /** null: free outputs where the module allows it (the engine's default). */
+  freeOutput: boolean | null;
+  /** The worker's watchdog slot (see watch-slot.ts), shared with the pool. */
+  watch: SharedArrayBuffer;
+  streamNumber: number;
+  /** How long one submission of this stream may run (ms); the same for all of them, so sent once. */
+  deadlineMs: number;
+}
+
+/** The worker's answer to an open: init and look_back errors come back as data. */
+export type OpenReply = { ok: true } | { ok: false; error: WireError };
+
+export interface BatchTask {
+  op: 'batch';
+  stream: string;
+  frame: Uint8Array;
+  /** Result-frame buffers handed back for reuse (transferred; see frame-buffers.ts). */
+  recycle?: ArrayBuffer[];
+}
+
+/** Batches the worker reads itself from LMDB: record bytes never cross the main thread. */
+export interface ReadTask {
+  op: 'read';
+  stream: string;
+  seq: number;
+  source: PartitionSource;
+  keys: number[];
+  from: number;
+  /** Exclusive. */
+  end: number;
+  /** Result-frame buffers handed back for reuse (transferred; see frame-buffers.ts). */
+  recycle?: ArrayBuffer[];
+}
+
+export interface CloseTask {
+  op: 'close';
+  stream: string;
+}
+
+/** A no-op round trip: proves the worker has loaded. */
+export interface PingTask {
+  op: 'ping';
+}
+
+export type WorkerTask = OpenTask | BatchTask | ReadTask | CloseTask | PingTask;
