@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { performance, PerformanceObserver } from 'node:perf_hooks';
 import { WorkerPool } from '../coordinator/pool.js';
 import { ModuleStream, type SourceRange, type StreamStep, type StreamResult, type Ticket } from '../coordinator/stream.js';
-import { planRange } from '../coordinator/range-plan.js';
+import { planRange } from '../storage/range-plan.js';
 import { recordListCount } from '../protocol/record.js';
 import type { Storage } from '../storage/storage.js';
 import { Chain } from '../smartmodule/chain.js';

@@ -10,7 +10,7 @@ import { mergeAsync } from './merge.js';
 import { readLookback } from './lookback.js';
 import type { WorkerPool } from './pool.js';
 import { ModuleStream, type StreamBatchResult, type StreamState, type Ticket } from './stream.js';
-import { planRange } from './range-plan.js';
+import { planRange } from '../storage/range-plan.js';
 import { commitPolicy } from '../storage/consumer.js';
 import { DeliveryCommitter } from '../storage/offset-committer.js';
 import { UnknownTopicError } from '../storage/errors.js';
