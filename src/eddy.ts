@@ -17,6 +17,7 @@ import { DeliveryCommitter } from './storage/offset-committer.js';
 import { mergeAsync } from './coordinator/merge.js';
 import type { ProduceAck, Producer, ProducerOptions, ProducerRecord } from './storage/producer.js';
 import type { ModuleRegistry } from './storage/registry.js';
+import { COORDINATOR_DEFAULTS } from './coordinator/defaults.js';
 
 /** A transform as users write it: transforms.yaml's step (`with` or `params`). */
 export interface TransformInput {
@@ -109,7 +110,7 @@ export class Eddy extends EventEmitter<EddyEvents> {
     this.forward.on('state', (i) => this.emit('state', i));
     this.metricsTimer = setInterval(() => {
       if (this.listenerCount('metrics') > 0 && this.poolInstance) this.emit('metrics', this.metrics());
-    }, options.metricsIntervalMs ?? 1000);
+    }, options.metricsIntervalMs ?? COORDINATOR_DEFAULTS.metricsIntervalMs);
     this.metricsTimer.unref();
   }
 

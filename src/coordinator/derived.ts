@@ -13,6 +13,7 @@ import type { ModuleResolver } from './resolve.js';
 import { StreamStoppedError } from './errors.js';
 import { ModuleStream, type StreamMetrics, type StreamResult, type StreamState } from './stream.js';
 import { planRange } from '../storage/range-plan.js';
+import { COORDINATOR_DEFAULTS } from './defaults.js';
 
 /**
  * A derived stream: topic → chain → topic, exactly once. Each source partition runs as its own
@@ -135,7 +136,7 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
     this.controller.abort();
     const ended = Promise.all(this.runs);
     let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<void>((r) => { timer = setTimeout(r, this.config.deadlineMs ?? 5000); });
+    const late = new Promise<void>((r) => { timer = setTimeout(r, this.config.deadlineMs ?? COORDINATOR_DEFAULTS.deadlineMs); });
     await Promise.race([ended, late]);
     clearTimeout(timer);
     await Promise.all([...this.streams.values()].map((s) => s.close()));
@@ -164,8 +165,8 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
       id: `${name}/${p}`,
       steps: this.config.transforms.map((t, i) => ({ module: modules[i]!, params: t.params, lookback: t.lookback })),
       policy: this.config.policy ?? 'stop',
-      deadlineMs: this.config.deadlineMs ?? 5000,
-      maxInFlight: this.config.maxInFlight ?? 4,
+      deadlineMs: this.config.deadlineMs ?? COORDINATOR_DEFAULTS.deadlineMs,
+      maxInFlight: this.config.maxInFlight ?? COORDINATOR_DEFAULTS.maxInFlight,
       accumulators: saved?.accumulators ?? undefined,
       history: (_i, lb) => readLookback(this.storage, source, p, lb),
     });
@@ -242,12 +243,12 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
     };
 
     const sourceRange = this.storage.partitionSource(this.config.source, p);
-    const maxInFlight = this.config.maxInFlight ?? 4;
+    const maxInFlight = this.config.maxInFlight ?? COORDINATOR_DEFAULTS.maxInFlight;
     try {
       while (!signal.aborted && stream.state !== 'failed') {
         sourceLog.refresh();
         if (pos < sourceLog.startOffset) pos = sourceLog.startOffset; // retention removed unprocessed records
-        const range = planRange(sourceLog, pos, 16);
+        const range = planRange(sourceLog, pos, COORDINATOR_DEFAULTS.batchesPerSubmission);
         if (!range) {
           await sourceLog.waitFor(pos, signal);
           continue;

@@ -10,6 +10,7 @@ import {
 import { FrameBufferPool } from './frame-buffers.js';
 import type { WorkerPool } from './pool.js';
 import type { PartitionSource } from '../storage/partition-reader.js';
+import { COORDINATOR_DEFAULTS } from './defaults.js';
 
 /**
  * A stream: one transform chain applied to an ordered sequence of batches (one partition). Its
@@ -160,7 +161,7 @@ export class ModuleStream extends EventEmitter<StreamEvents> {
     this.pool = pool;
     this.number = pool.newStreamNumber();
     this.id = options.id ?? `stream-${this.number}`;
-    this.opts = { policy: 'stop', deadlineMs: 5000, maxInFlight: 4, stateless: false, ...options };
+    this.opts = { policy: 'stop', deadlineMs: COORDINATOR_DEFAULTS.deadlineMs, maxInFlight: COORDINATOR_DEFAULTS.maxInFlight, stateless: false, ...options };
     if (this.opts.stateless && options.steps.some((s) => s.module.kind === 'aggregate' || (s.lookback && s.module.hasLookBack))) {
       throw new EddyError('EDDY_STREAM_CONFIG', `stream ${this.id}: a stateless stream cannot contain an aggregate or a look_back step (their state needs one instance)`);
     }

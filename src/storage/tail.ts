@@ -1,5 +1,6 @@
 import { viewBatch, type StoredBatch } from './batch-format.js';
 import type { PartitionLog } from './partition.js';
+import { STORAGE_DEFAULTS } from './defaults.js';
 
 /**
  * The newest part of a partition, for look-back: whole stored batches, oldest first, as views of
@@ -12,7 +13,7 @@ export function lastRecordsBatches(log: PartitionLog, count: number): { batches:
   const from = Math.max(log.nextOffset - count, log.startOffset);
   const batches: StoredBatch[] = [];
   for (let at = from; at < log.nextOffset;) {
-    const got = log.readBatches(at, { maxBytes: 4 << 20 });
+    const got = log.readBatches(at, { maxBytes: STORAGE_DEFAULTS.tailReadBytes });
     if (got.length === 0) break;
     batches.push(...got);
     at = got[got.length - 1]!.lastOffset + 1;
