@@ -8,6 +8,7 @@ import type { StartPosition } from '../storage/consumer.js';
 import type { Compression } from '../storage/storage.js';
 import { parseSize, SizeError } from '../units.js';
 import { placeholderProblem, secretNameProblem } from './secrets.js';
+import { CONNECTOR_DEFAULTS } from './defaults.js';
 
 /**
  * A connector config file in Fluvio's shape:
@@ -196,7 +197,7 @@ export function parseConnectorConfig(text: string, source = 'connector.yaml', ba
     transforms = parseTransformsYaml(text, source);
   }
 
-  const consumer: ConnectorConfig['consumer'] = { id: name, start: 'end', partition: undefined, commit: true, flushPeriodMs: 1000 };
+  const consumer: ConnectorConfig['consumer'] = { id: name, start: 'end', partition: undefined, commit: true, flushPeriodMs: CONNECTOR_DEFAULTS.flushPeriodMs };
   if (meta['consumer'] !== undefined) {
     if (!isObj(meta['consumer'])) throw err('meta.consumer', 'must be a mapping (id, partition, offset)');
     if (dir === 'source') throw err('meta.consumer', 'a source does not read the topic; remove it (consumer settings are for sinks)');
