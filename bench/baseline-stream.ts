@@ -9,7 +9,7 @@ import { WorkerPool } from '../src/coordinator/pool.js';
 import { open, type Eddy } from '../src/eddy.js';
 import { loadModule } from '../src/smartmodule/index.js';
 import type { ConsumedRecord } from '../src/storage/index.js';
-import { wasmPath } from '../test/helpers/wasm.js';
+import { wasmPath } from '../src/sdk-build/fixtures.js';
 import { table, writeResult } from './lib/harness.js';
 import { fill, storageSource } from './pipeline.js';
 

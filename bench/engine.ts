@@ -1,6 +1,6 @@
 import { decodeRecords, encodeRecords, indexRecords } from '../src/protocol/index.js';
 import { loadModule } from '../src/smartmodule/index.js';
-import { wasmPath } from '../test/helpers/wasm.js';
+import { wasmPath } from '../src/sdk-build/fixtures.js';
 import { rate, table, versus, writeResult } from './lib/harness.js';
 import { moduleAlone } from './lib/module-alone.js';
 import { sampleBatch, sampleRecords } from './lib/records.js';

@@ -3,7 +3,7 @@ import { corpus, missingRustModules, type CorpusModule } from '../src/conformanc
 import { createChain } from '../src/conformance/eddy-side.js';
 import { timeFluvioChain, type FluvioBatch, type FluvioStep } from '../src/conformance/fluvio-engine.js';
 import { encodeRecords } from '../src/protocol/index.js';
-import { wasmPath } from '../test/helpers/wasm.js';
+import { wasmPath } from '../src/sdk-build/fixtures.js';
 import { median, now, spread, table, writeResult } from './lib/harness.js';
 import { prng } from './lib/records.js';
 

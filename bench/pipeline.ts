@@ -11,7 +11,7 @@ import { EngineThreads } from '../src/bench/engine-thread.js';
 import { loadModule } from '../src/smartmodule/index.js';
 import type { BatchInput } from '../src/smartmodule/types.js';
 import { openStorage, type Storage } from '../src/storage/index.js';
-import { wasmPath } from '../test/helpers/wasm.js';
+import { wasmPath } from '../src/sdk-build/fixtures.js';
 import { table, writeResult } from './lib/harness.js';
 import { sampleRecords } from './lib/records.js';
 

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'eventemitter3';
 import { EddyError } from './errors.js';
 import {
-  DerivedStream, deriveDefKey, deriveFailureKey, deriveStateKey, ensureDeadLetterTopic, type DeriveCheckpoint, type DeriveConfig, type DeriveFailure,
+  DerivedStream, derivedState, ensureDeadLetterTopic, type DeriveConfig, type DeriveFailure,
 } from './coordinator/derived.js';
 import { checkDeriveName, checkNoCycle, deadLetterTopic } from './coordinator/derive-checks.js';
 import { WorkerPool, type PoolOptions } from './coordinator/pool.js';
@@ -10,12 +10,14 @@ import type { StreamMetrics, StreamState } from './coordinator/stream.js';
 import { TransformedConsumer, type TransformEvents, type TransformedConsumeOptions } from './coordinator/transformed-consumer.js';
 import { Chain } from './smartmodule/chain.js';
 import type { TransformStep } from './smartmodule/transforms.js';
-import { openStorage, type StorageOptions, type Storage } from './storage/storage.js';
+import { openStorage } from './open-storage.js';
+import type { StorageOptions, Storage } from './storage/storage.js';
 import { commitPolicy, type ConsumeOptions, type ConsumedRecord, type Consumer } from './storage/consumer.js';
 import { DeliveryCommitter } from './storage/offset-committer.js';
 import { mergeAsync } from './coordinator/merge.js';
 import type { ProduceAck, Producer, ProducerOptions, ProducerRecord } from './storage/producer.js';
 import type { ModuleRegistry } from './storage/registry.js';
+import { COORDINATOR_DEFAULTS } from './coordinator/defaults.js';
 
 /** A transform as users write it: transforms.yaml's step (`with` or `params`). */
 export interface TransformInput {
@@ -108,7 +110,7 @@ export class Eddy extends EventEmitter<EddyEvents> {
     this.forward.on('state', (i) => this.emit('state', i));
     this.metricsTimer = setInterval(() => {
       if (this.listenerCount('metrics') > 0 && this.poolInstance) this.emit('metrics', this.metrics());
-    }, options.metricsIntervalMs ?? 1000);
+    }, options.metricsIntervalMs ?? COORDINATOR_DEFAULTS.metricsIntervalMs);
     this.metricsTimer.unref();
   }
 
@@ -221,22 +223,18 @@ export class Eddy extends EventEmitter<EddyEvents> {
    */
   async createDerived(config: DeriveConfig): Promise<void> {
     this.checkDerived(config);
-    if (this.storage.streams.get(deriveDefKey(config.name))) {
+    if (derivedState(this.storage).definition(config.name)) {
       throw new EddyError('EDDY_DERIVE_EXISTS', `derived stream ${config.name} already exists; delete it first with \`eddy derive delete ${config.name}\``);
     }
     this.storage.describeTopic(config.source);
     this.storage.describeTopic(config.target);
     await this.resolveTransforms(config.transforms);
     await ensureDeadLetterTopic(this.storage, config);
-    await this.storage.streams.put(deriveDefKey(config.name), config);
+    await derivedState(this.storage).saveDefinition(config.name, config);
   }
 
   private savedDerived(): DeriveConfig[] {
-    const out: DeriveConfig[] = [];
-    for (const { key, value } of this.storage.streams.getRange({ start: ['derive'], end: ['derive', '\uffff'] })) {
-      if (Array.isArray(key) && key[0] === 'derive') out.push(value as DeriveConfig);
-    }
-    return out;
+    return derivedState(this.storage).definitions();
   }
 
   /** Name and cycle checks, against the saved streams and those running in this process. */
@@ -253,8 +251,8 @@ export class Eddy extends EventEmitter<EddyEvents> {
       try {
         const n = this.storage.describeTopic(config.source).partitions;
         partitions = Array.from({ length: n }, (_, p) => {
-          const c = this.storage.streams.get(deriveStateKey(config.name, p)) as DeriveCheckpoint | undefined;
-          const failure = (this.storage.streams.get(deriveFailureKey(config.name, p)) as DeriveFailure | undefined) ?? null;
+          const c = derivedState(this.storage).checkpoint(config.name, p);
+          const failure = derivedState(this.storage).failure(config.name, p) ?? null;
           const offset = c?.offset ?? 0;
           return { partition: p, offset, lag: Math.max(0, this.storage.partition(config.source, p).nextOffset - offset), written: c?.written ?? 0, skipped: c?.skipped ?? 0, failure };
         });
@@ -264,20 +262,15 @@ export class Eddy extends EventEmitter<EddyEvents> {
   }
 
   async deleteDerived(name: string): Promise<void> {
-    const config = this.storage.streams.get(deriveDefKey(name)) as DeriveConfig | undefined;
+    const config = derivedState(this.storage).definition(name);
     if (!config) throw new EddyError('EDDY_DERIVE_UNKNOWN', `no derived stream named ${name}; \`eddy derive list\` shows them`);
     await this.stopDerived(name);
-    await this.storage.env.batch(() => {
-      void this.storage.streams.remove(deriveDefKey(name));
-      for (const kind of ['derive-state', 'derive-failure']) {
-        for (const { key } of this.storage.streams.getRange({ start: [kind, name], end: [kind, name, Number.MAX_SAFE_INTEGER] })) void this.storage.streams.remove(key);
-      }
-    });
+    await derivedState(this.storage).delete(name);
   }
 
   /** Starts a derived stream (a saved one by name, or a config) and returns it. */
   async startDerived(nameOrConfig: string | DeriveConfig): Promise<DerivedStream> {
-    const config = typeof nameOrConfig === 'string' ? (this.storage.streams.get(deriveDefKey(nameOrConfig)) as DeriveConfig | undefined) : nameOrConfig;
+    const config = typeof nameOrConfig === 'string' ? derivedState(this.storage).definition(nameOrConfig) : nameOrConfig;
     if (!config) throw new EddyError('EDDY_DERIVE_UNKNOWN', `no derived stream named ${String(nameOrConfig)}; create it with \`eddy derive create\``);
     if (this.derived.has(config.name)) return this.derived.get(config.name)!;
     // A saved stream was checked when created; its cycle check runs again, as others may have come since.

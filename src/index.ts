@@ -14,4 +14,6 @@ export * from './smartmodule/index.js';
 export { parseTransformsYaml, readTransformsFile, parseTransformSteps, type TransformStep } from './smartmodule/transforms.js';
 export { parseDuration } from './smartmodule/duration.js';
 export * from './storage/index.js';
+// Shadows storage's own openStorage: the package's validates modules with the engine.
+export { openStorage } from './open-storage.js';
 export { encodeRecords, decodeRecords, indexRecords, RecordIndex, type Record as WireRecord, type RecordInput } from './protocol/index.js';

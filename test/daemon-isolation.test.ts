@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eddyProcesses, until } from './helpers/eddy-process.js';
 import { openStorage, type Storage } from '../src/storage/index.js';
-import { deriveStateKey } from '../src/coordinator/derived.js';
+import { derivedState } from '../src/coordinator/derived.js';
 import { wasmPath } from './helpers/wasm.js';
 
 /**
@@ -27,7 +27,7 @@ function setup(t: ExecutionContext) {
 /** Committed source offset of a derived stream's partition 0, read from another process. */
 function committed(store: Storage, name: string): number {
   store.env.resetReadTxn();
-  return (store.streams.get(deriveStateKey(name, 0)) as { offset: number } | undefined)?.offset ?? 0;
+  return derivedState(store).checkpoint(name, 0)?.offset ?? 0;
 }
 
 /**

@@ -7,8 +7,9 @@ import {
   ModuleExistsError,
   UnknownModuleError,
   formatModuleTable,
-  openStorage,
+  openStorage as openStorageOnly,
 } from '../src/storage/index.js';
+import { openStorage } from '../src/index.js';
 import { tempDir, tempStorage } from './helpers/storage.js';
 import { wasmPath } from './helpers/wasm.js';
 import { smartModule } from './helpers/wat.js';
@@ -115,4 +116,17 @@ test('a read-only storage cannot register modules', async (t) => {
   t.teardown(() => reader.close());
   t.deepEqual(reader.modules.list().map((m) => m.name), ['a']);
   await t.throwsAsync(reader.modules.register('b', smartModule({})), { code: 'EDDY_READ_ONLY' });
+});
+
+test("storage opened on its own has no engine: registering needs a validator handed in; the package's openStorage hands the engine's", async (t) => {
+  const dir = tempDir(t);
+  const bare = await openStorageOnly(dir, { retentionCheckMs: 0 });
+  const err = await t.throwsAsync(bare.modules.register('a', smartModule({})), { code: 'EDDY_NO_MODULE_VALIDATOR' });
+  t.regex(err!.message, /cannot register SmartModule "a": .*pass validateModule; nothing was registered/);
+  t.deepEqual(bare.modules.list(), []);
+  await bare.close();
+  const store = await openStorage(dir, { retentionCheckMs: 0 });
+  t.teardown(() => store.close());
+  await t.throwsAsync(store.modules.register('garbage', new Uint8Array([1, 2, 3, 4])), { instanceOf: InvalidModuleError });
+  t.is((await store.modules.register('a', smartModule({}))).kind, 'filter');
 });

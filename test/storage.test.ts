@@ -372,9 +372,9 @@ test('one writer per directory: a second writer in the same process gets an erro
 test('alsoWrite commits extra writes in the same transaction as the batch', async (t) => {
   const { store } = await tempStorage(t);
   await store.createTopic('out');
-  const r = await store.append('out', 0, values(2), { alsoWrite: () => void store.streams.put(['s1', 'source-offset'], 41) });
+  const r = await store.append('out', 0, values(2), { alsoWrite: () => void store.derivedState.saveCheckpoint('s1', 0, 41) });
   t.is(r.count, 2);
-  t.is(store.streams.get(['s1', 'source-offset']), 41);
+  t.is(store.derivedState.checkpoint('s1', 0), 41);
 });
 
 test('appendRaw stores module output as is; an empty output still commits its extra writes in order', async (t) => {
@@ -383,12 +383,12 @@ test('appendRaw stores module output as is; an empty output still commits its ex
   const log = store.partition('out', 0);
   const raw = encodeRecords([{ value: Buffer.from('x') }, { value: Buffer.from('y'), offsetDelta: 1 }]);
   const [a, b] = await Promise.all([
-    log.appendRaw({ raw, baseTimestamp: 1_700_000_000_000 }, { alsoWrite: () => void store.streams.put('ck', 1) }),
-    log.appendRaw({ raw: encodeRecords([]), baseTimestamp: 0 }, { alsoWrite: () => void store.streams.put('ck', 2) }),
+    log.appendRaw({ raw, baseTimestamp: 1_700_000_000_000 }, { alsoWrite: () => void store.derivedState.saveCheckpoint('ck', 0, 1) }),
+    log.appendRaw({ raw: encodeRecords([]), baseTimestamp: 0 }, { alsoWrite: () => void store.derivedState.saveCheckpoint('ck', 0, 2) }),
   ]);
   t.like(a, { baseOffset: 0, lastOffset: 1, count: 2 });
   t.like(b, { baseOffset: 2, lastOffset: 1, count: 0 });
-  t.is(store.streams.get('ck'), 2);
+  t.is(store.derivedState.checkpoint('ck', 0), 2);
   t.deepEqual(Buffer.from(store.readBatches('out', 0, 0)[0]!.raw), Buffer.from(raw));
 });
 

@@ -11,6 +11,8 @@ import type { BenchInput } from './input.js';
 import { engineRate, mainThreadChain, PoolRig, type BatchSource, type RoundStats } from './runner.js';
 import { recordListCount as recordCount } from '../protocol/record.js';
 import { histogram, median, percentile, repeatUntilStable, spread, type Histogram } from './stats.js';
+import { COORDINATOR_DEFAULTS } from '../coordinator/defaults.js';
+import { BENCH_DEFAULTS } from './defaults.js';
 
 /**
  * `eddy bench`: a module (or chain) through Eddy's worker pool on in-memory batches, one ordered
@@ -43,7 +45,7 @@ export interface BenchOptions {
   maxSpread?: number;
   /** Submissions outstanding per stream. Default 4. */
   maxInFlight?: number;
-  /** Batches per submission (one frame to a worker). Default 1, as Eddy's consumers submit. */
+  /** Batches per submission (one frame to a worker). Default: as Eddy's consumers submit (COORDINATOR_DEFAULTS). */
   frameBatches?: number;
   progress?: (line: string) => void;
 }
@@ -214,7 +216,7 @@ async function measure(
 ): Promise<Measured> {
   const say = opts.progress ?? (() => {});
   const own = pool ?? new WorkerPool({ workers });
-  const rig = await PoolRig.open({ workers, pool: own, steps: chain.steps, maxInFlight: opts.maxInFlight ?? 4, partitions: workers, batchesPerSubmit: opts.frameBatches ?? 16 });
+  const rig = await PoolRig.open({ workers, pool: own, steps: chain.steps, maxInFlight: opts.maxInFlight ?? COORDINATOR_DEFAULTS.maxInFlight, partitions: workers, batchesPerSubmit: opts.frameBatches ?? COORDINATOR_DEFAULTS.batchesPerSubmission });
   const engineChain = mainThreadChain(chain.steps);
   try {
     let passes = 1;
@@ -237,7 +239,7 @@ async function measure(
       efficiencies.push(rateOf(s) / (workers * e));
       say(`${label} W=${workers} round ${i + 1}: ${fmtRate(rateOf(s))} records/s (engine alone ${fmtRate(e)}/s per thread)`);
       return s;
-    }, rateOf, { minRounds: 3, maxRounds: 50, window: 3, maxSpread: opts.maxSpread ?? 0.05, budgetMs: opts.durationMs });
+    }, rateOf, { minRounds: 3, maxRounds: 50, window: 3, maxSpread: opts.maxSpread ?? BENCH_DEFAULTS.maxSpread, budgetMs: opts.durationMs });
     return { workers, partitions: rig.partitions, rounds: res.window, engine: engine.slice(-res.window.length), efficiencies: efficiencies.slice(-res.window.length), stable: res.stable, spread: res.spread, openMs: rig.openMs };
   } finally {
     engineChain.dispose();
@@ -274,8 +276,8 @@ async function compareRun(opts: BenchOptions, a: BenchChain, b: BenchChain): Pro
   const rigs: PoolRig[] = [];
   const chains = [mainThreadChain(a.steps), mainThreadChain(b.steps)];
   try {
-    rigs.push(await PoolRig.open({ workers: W, pool, steps: a.steps, partitions: W, maxInFlight: opts.maxInFlight ?? 4, batchesPerSubmit: opts.frameBatches ?? 16 }));
-    rigs.push(await PoolRig.open({ workers: W, pool, steps: b.steps, partitions: W, maxInFlight: opts.maxInFlight ?? 4, batchesPerSubmit: opts.frameBatches ?? 16 }));
+    rigs.push(await PoolRig.open({ workers: W, pool, steps: a.steps, partitions: W, maxInFlight: opts.maxInFlight ?? COORDINATOR_DEFAULTS.maxInFlight, batchesPerSubmit: opts.frameBatches ?? COORDINATOR_DEFAULTS.batchesPerSubmission }));
+    rigs.push(await PoolRig.open({ workers: W, pool, steps: b.steps, partitions: W, maxInFlight: opts.maxInFlight ?? COORDINATOR_DEFAULTS.maxInFlight, batchesPerSubmit: opts.frameBatches ?? COORDINATOR_DEFAULTS.batchesPerSubmission }));
     let passes = 1;
     const source = memorySource(opts.input.batches, W, () => passes);
     const w0 = performance.now();
@@ -292,7 +294,7 @@ async function compareRun(opts: BenchOptions, a: BenchChain, b: BenchChain): Pro
       const ratio = rateOf(x) / rateOf(y);
       say(`compare W=${W} round ${i + 1}: ${a.label} ${fmtRate(rateOf(x))}/s, ${b.label} ${fmtRate(rateOf(y))}/s, ratio ${ratio.toFixed(3)}`);
       return ratio;
-    }, (r) => r, { minRounds: 3, maxRounds: 50, window: 5, maxSpread: opts.maxSpread ?? 0.05, budgetMs: opts.durationMs * 2 });
+    }, (r) => r, { minRounds: 3, maxRounds: 50, window: 5, maxSpread: opts.maxSpread ?? BENCH_DEFAULTS.maxSpread, budgetMs: opts.durationMs * 2 });
     const k = res.window.length;
     const side = (label: string, s: RoundStats[], e: number[]): CompareSide => {
       const w = s.slice(-k);

@@ -2,11 +2,12 @@ import { readFileSync } from 'node:fs';
 import { performance, PerformanceObserver } from 'node:perf_hooks';
 import { WorkerPool } from '../coordinator/pool.js';
 import { ModuleStream, type SourceRange, type StreamStep, type StreamResult, type Ticket } from '../coordinator/stream.js';
-import { planRange } from '../coordinator/range-plan.js';
+import { planRange } from '../storage/range-plan.js';
 import { recordListCount } from '../protocol/record.js';
 import type { Storage } from '../storage/storage.js';
 import { Chain } from '../smartmodule/chain.js';
 import type { BatchInput } from '../smartmodule/types.js';
+import { COORDINATOR_DEFAULTS } from '../coordinator/defaults.js';
 
 /**
  * The measuring engine behind `eddy bench` and bench/pipeline: a chain run through Eddy's real
@@ -53,7 +54,7 @@ function isRangeSource(x: unknown): x is RangeSource {
   return typeof x === 'object' && x !== null && (x as RangeSource).kind === 'ranges';
 }
 
-export function rangeSource(store: Storage, topic: string, partition: number, batchesPerSubmission = 16): RangeSource {
+export function rangeSource(store: Storage, topic: string, partition: number, batchesPerSubmission: number = COORDINATOR_DEFAULTS.batchesPerSubmission): RangeSource {
   const log = store.partition(topic, partition);
   const source = store.partitionSource(topic, partition);
   let pos = log.startOffset;
@@ -130,7 +131,7 @@ export class PoolRig {
   private constructor(readonly pool: WorkerPool, private readonly ownPool: boolean, readonly streams: ModuleStream[], opts: RigOptions) {
     this.workers = pool.size;
     this.partitions = streams.length;
-    this.maxInFlight = opts.maxInFlight ?? 4;
+    this.maxInFlight = opts.maxInFlight ?? COORDINATOR_DEFAULTS.maxInFlight;
     this.perSubmit = opts.batchesPerSubmit === 0 ? Infinity : Math.max(1, opts.batchesPerSubmit ?? 1);
   }
 
@@ -142,7 +143,7 @@ export class PoolRig {
       const partitions = opts.partitions ?? pool.size;
       // Stream ids are the pool's own numbers: unique, so several rigs can share one pool.
       const streams = Array.from({ length: partitions }, () => new ModuleStream(pool, {
-        steps: opts.steps, policy: 'skip', maxInFlight: opts.maxInFlight ?? 4, deadlineMs: opts.deadlineMs ?? 30_000,
+        steps: opts.steps, policy: 'skip', maxInFlight: opts.maxInFlight ?? COORDINATOR_DEFAULTS.maxInFlight, deadlineMs: opts.deadlineMs ?? 30_000,
       }));
       const rig = new PoolRig(pool, own, streams, opts);
       const t0 = performance.now();
@@ -190,7 +191,7 @@ export class PoolRig {
    * One pass over a stored topic the way Eddy's consumers and derived streams run: the main
    * thread plans offset ranges from batch keys, the workers read the batches from LMDB themselves.
    */
-  async roundStorage(store: Storage, topic: string, batchesPerSubmission = 16): Promise<RoundStats> {
+  async roundStorage(store: Storage, topic: string, batchesPerSubmission: number = COORDINATOR_DEFAULTS.batchesPerSubmission): Promise<RoundStats> {
     return this.round((p) => rangeSource(store, topic, p, batchesPerSubmission));
   }
 

@@ -7,13 +7,15 @@ import { runBench, fmtRate, type BenchChain, type BenchReport } from '../bench/b
 import { buildInput, type InputSpec } from '../bench/input.js';
 import { renderHtml } from '../bench/report-html.js';
 import type { StreamStep } from '../coordinator/stream.js';
-import { DurationError, parseDuration } from '../smartmodule/duration.js';
+import { DurationError, formatDuration, parseDuration } from '../smartmodule/duration.js';
 import { loadModule } from '../smartmodule/index.js';
 import { readTransformsFile } from '../smartmodule/transforms.js';
 import { MAX_CONFIG_BYTES, readUserFile, UserFileError } from '../user-file.js';
 import { isTTY, parseIntOption } from './common.js';
 import { UsageError, type CliContext, type CliIO } from './format.js';
 import { parseParams, resolveUses } from './test-command.js';
+import { BENCH_DEFAULTS } from '../bench/defaults.js';
+import { COORDINATOR_DEFAULTS } from '../coordinator/defaults.js';
 
 /**
  * `eddy bench`: how fast a SmartModule (or a chain) runs in Eddy — through the real worker pool,
@@ -90,12 +92,12 @@ export function planInput(o: BenchCommandOptions, seedDefault: number): InputSpe
     if (o.recordSize !== undefined) throw new UsageError('--record-size is for generated records; with --file each line is one record as it is');
     return { kind: 'file', path: o.file, records: o.records === undefined ? null : positive(o.records, '--records', 0) };
   }
-  const records = positive(o.records, '--records', 100_000);
+  const records = positive(o.records, '--records', BENCH_DEFAULTS.records);
   if (o.jsonTemplate !== undefined) {
     if (o.recordSize !== undefined) throw new UsageError('--record-size is for generated records; a --json-template decides the size of its records');
     return { kind: 'template', template: o.jsonTemplate, records, seed };
   }
-  return { kind: 'generated', records, recordSize: positive(o.recordSize, '--record-size', 100), seed };
+  return { kind: 'generated', records, recordSize: positive(o.recordSize, '--record-size', BENCH_DEFAULTS.recordSize), seed };
 }
 
 function workerCount(cmd: Command, io: CliIO): number {
@@ -113,9 +115,9 @@ export async function runBenchCommand(o: BenchCommandOptions, cmd: Command, io: 
   }
   const params = parseParams(o.params ?? []);
   const workers = workerCount(cmd, io);
-  const batchSize = positive(o.batchSize, '--batch-size', 1000);
-  const frameBatches = positive(o.frameBatches, '--frame-batches', 16);
-  let durationMs = 2000;
+  const batchSize = positive(o.batchSize, '--batch-size', BENCH_DEFAULTS.batchSize);
+  const frameBatches = positive(o.frameBatches, '--frame-batches', COORDINATOR_DEFAULTS.batchesPerSubmission);
+  let durationMs: number = BENCH_DEFAULTS.durationMs;
   if (o.duration !== undefined) {
     try {
       durationMs = parseDuration(o.duration);
@@ -125,7 +127,7 @@ export async function runBenchCommand(o: BenchCommandOptions, cmd: Command, io: 
     }
     if (!(durationMs > 0)) throw new UsageError('--duration must be longer than 0');
   }
-  const maxSpread = o.maxSpread === undefined ? 0.05 : Number(o.maxSpread.replace(/%$/, '')) / (o.maxSpread.endsWith('%') ? 100 : 1);
+  const maxSpread = o.maxSpread === undefined ? BENCH_DEFAULTS.maxSpread : Number(o.maxSpread.replace(/%$/, '')) / (o.maxSpread.endsWith('%') ? 100 : 1);
   if (!(maxSpread > 0 && maxSpread < 10)) throw new UsageError(`--max-spread expects a fraction such as 0.05 or 5%, got ${JSON.stringify(o.maxSpread)}`);
   let spec = planInput(o, (Date.now() ^ (process.pid << 8)) >>> 0);
   if (spec.kind === 'template' && spec.template.startsWith('@')) {
@@ -238,7 +240,7 @@ export function registerBenchCommand(program: Command, ctx: CliContext): void {
         'init times, and the efficiency against the engine alone on one thread.\n\n' +
         'Input: --file (one record per line), --json-template (placeholders {{seq}} {{int}} {{int:MIN:MAX}} {{float}} ' +
         '{{float:MIN:MAX}} {{word}} {{text:N}} {{choice:a|b|c}} {{bool}} {{ts}} {{uuid}}; @path reads the template ' +
-        'from a file), or random a–z values (--record-size). --records is how many input records (default 100000; ' +
+        'from a file), or random a–z values (--record-size). --records is how many input records (default ' + BENCH_DEFAULTS.records + '; ' +
         'file lines repeat to reach it). --seed makes generated input repeatable (default: random, reported). ' +
         'Modules that parse their input want records they accept, e.g. --json-template \'{{int:0:1000}}\' for numbers, ' +
         '\'[{{int}},{{int}}]\' for JSON arrays, \'{"level":"{{choice:info|debug|warn}}","message":"{{word}}"}\'; records a ' +
@@ -254,14 +256,14 @@ export function registerBenchCommand(program: Command, ctx: CliContext): void {
     .option('--compare <path>', 'a second .wasm run on identical input in alternating rounds; reports ratios')
     .option('--file <path>', 'input: one record per line of this file')
     .option('--json-template <template>', 'input: records from a template with placeholders (see above); @path reads it from a file')
-    .option('--records <n>', 'input records (default 100000; a round passes over them at least once)')
-    .option('--record-size <bytes>', 'size of generated values (default 100)')
+    .option('--records <n>', `input records (default ${BENCH_DEFAULTS.records}; a round passes over them at least once)`)
+    .option('--record-size <bytes>', `size of generated values (default ${BENCH_DEFAULTS.recordSize})`)
     .option('--seed <n>', 'seed of generated input (default random)')
     .option('-e, --params <key=value>', 'parameter passed to init (repeatable)', collect)
-    .option('--batch-size <n>', 'records per batch (default 1000)')
-    .option('--frame-batches <n>', 'batches per submission to a worker (one message); default 16, as Eddy\'s consumers and derived streams submit (latency is per submission)')
-    .option('--duration <time>', 'time budget per measured configuration, e.g. 2s, 500ms (default 2s)')
-    .option('--max-spread <fraction>', 'stop repeating once the last rounds agree within this (default 0.05)')
+    .option('--batch-size <n>', `records per batch (default ${BENCH_DEFAULTS.batchSize})`)
+    .option('--frame-batches <n>', `batches per submission to a worker (one message); default ${COORDINATOR_DEFAULTS.batchesPerSubmission}, as Eddy's consumers and derived streams submit (latency is per submission)`)
+    .option('--duration <time>', `time budget per measured configuration, e.g. 2s, 500ms (default ${formatDuration(BENCH_DEFAULTS.durationMs)})`)
+    .option('--max-spread <fraction>', `stop repeating once the last rounds agree within this (default ${BENCH_DEFAULTS.maxSpread})`)
     .option('--no-scaling', 'measure only at --workers, not at W = 1..cores')
     .option('--json', 'print one JSON object instead of the table')
     .option('--html <file>', 'also write a self-contained HTML report with charts')

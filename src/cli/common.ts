@@ -7,6 +7,7 @@ import { open, type Eddy, type OpenOptions } from '../eddy.js';
 import { EddyError } from '../errors.js';
 import { UsageError, type CliContext, type CliIO } from './format.js';
 import { parseBytes, parseDurationOption } from './units.js';
+import { DEFAULT_TEXT } from './defaults.js';
 
 /**
  * What the data commands (topic, produce, consume, smart-module, derive, run, connector) share:
@@ -59,8 +60,8 @@ function openOptions(cmd: Command, io: CliIO): OpenOptions {
  * `.addOption(memoryLimitOption())` / `.addOption(timeoutOption())`; `openForRead`/`openForWrite`
  * apply them.
  */
-export const memoryLimitOption = (): Option => new Option('--memory-limit <size>', 'memory cap of each SmartModule instance, e.g. 2GB (default 1GB)');
-export const timeoutOption = (): Option => new Option('--timeout <duration>', 'deadline for a SmartModule to process one batch, e.g. 10s (default 5s)');
+export const memoryLimitOption = (): Option => new Option('--memory-limit <size>', `memory cap of each SmartModule instance, e.g. 2GB (default ${DEFAULT_TEXT.memoryLimit})`);
+export const timeoutOption = (): Option => new Option('--timeout <duration>', `deadline for a SmartModule to process one batch, e.g. 10s (default ${DEFAULT_TEXT.timeout})`);
 
 /** `--memory-limit` / `--timeout` as API options (`memoryLimit` bytes, `deadlineMs`). */
 export function moduleLimits(o: { memoryLimit?: string; timeout?: string }): { memoryLimit?: number; deadlineMs?: number } {

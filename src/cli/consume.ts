@@ -15,6 +15,7 @@ import { batchDeliveredUpTo, recordDeliveredUpTo } from '../coordinator/transfor
 import { DEFAULT_COMMIT_RECORDS, DeliveryCommitter, type CommitPolicy } from '../storage/offset-committer.js';
 import { parseDurationOption } from './units.js';
 import { parseParams } from './test-command.js';
+import { CLI_DEFAULTS, DEFAULT_TEXT } from './defaults.js';
 
 /**
  * `eddy consume <topic>`, as `fluvio consume`: where to start (`-B`, `-o`, `-T`), where to stop
@@ -174,7 +175,7 @@ function planStart(o: ConsumeCliOptions): StartPosition {
     const n = parseIntOption(o.offset, '-o/--offset', { allowNegative: true });
     return n >= 0 ? { offset: n } : { fromEnd: -n };
   }
-  if (o.tail !== undefined) return { fromEnd: o.tail === true ? 10 : parseIntOption(o.tail, '-T/--tail') };
+  if (o.tail !== undefined) return { fromEnd: o.tail === true ? CLI_DEFAULTS.tailRecords : parseIntOption(o.tail, '-T/--tail') };
   return 'end';
 }
 
@@ -310,7 +311,7 @@ export function statusLine(topic: string, o: ConsumeCliOptions, plan: Pick<Consu
   if (o.beginning) from = ' starting from the beginning of log';
   else if (o.head !== undefined) from = ` starting ${o.head} from the beginning of log`;
   else if (o.start !== undefined) from = ` starting at offset ${o.start}`;
-  else if (o.tail !== undefined) from = ` starting ${o.tail === true ? 10 : o.tail} from the end of log`;
+  else if (o.tail !== undefined) from = ` starting ${o.tail === true ? CLI_DEFAULTS.tailRecords : o.tail} from the end of log`;
   const until = plan.endOffset !== undefined ? ` until offset ${plan.endOffset} (inclusive)` : '';
   return `Consuming records from '${topic}'${from}${until}`;
 }
@@ -361,7 +362,7 @@ export function registerConsumeCommand(program: Command, ctx: CliContext): void 
     .option('-H, --head <n>', 'start n records after the first stored record')
     .option('--start <n>', 'start at this absolute offset')
     .option('-o, --offset <n>', 'start at this offset; a negative number counts from the end (-o -1 = the last record)')
-    .option('-T, --tail [n]', 'start n records before the end (default 10)')
+    .option('-T, --tail [n]', `start n records before the end (default ${CLI_DEFAULTS.tailRecords})`)
     .option('--end-offset <n>', 'stop after this offset (inclusive)')
     .addOption(new Option('--end <n>', 'alias of --end-offset').hideHelp())
     .option('-d, --disable-continuous', 'stop at the end of the topic instead of waiting for new records')
@@ -394,7 +395,7 @@ export function registerConsumeCommand(program: Command, ctx: CliContext): void 
     .addOption(new Option('--transform <json>', 'one chain step as JSON, e.g. \'{"uses":"keep-a"}\' (repeatable)').argParser(pushInline))
     .addOption(new Option('--transforms-line <json>', 'alias of --transform').hideHelp().argParser(pushInline))
     .option('-c, --consumer <name>', 'a named consumer: start from its committed offsets, and commit what was printed')
-    .option('--commit-interval <duration>', 'a named consumer commits at least this often while printing (default 1s)')
+    .option('--commit-interval <duration>', `a named consumer commits at least this often while printing (default ${DEFAULT_TEXT.commitInterval})`)
     .option('--commit-records <n>', `a named consumer commits at least every n printed records, and never prints more than n past its last commit (default ${DEFAULT_COMMIT_RECORDS})`)
     .option('--max-records <n>', 'stop after printing n records')
     .addOption(memoryLimitOption()).addOption(timeoutOption())

@@ -1,6 +1,7 @@
 import { EddyError } from '../errors.js';
 import { SmartModuleRuntimeError } from '../smartmodule/errors.js';
 import { formatRuntimeError } from './format.js';
+import { DEFAULT_TEXT } from './defaults.js';
 
 /** A SmartModule runtime error as Fluvio prints it (the hint, then the `SmartModule Info` block). */
 export function runtimeErrorText(err: SmartModuleRuntimeError): string {
@@ -52,9 +53,9 @@ export function cliMessage(err: EddyError): string {
     case 'EDDY_DERIVE_COMMIT':
       return err.message.replace(/raise it with openStorage\(dir, \{ maxRecordBytes: (\d+) \}\) \(CLI: --max-record-bytes\)/, 'raise the limit with --max-record-bytes $1');
     case 'EDDY_SM_MEMORY_LIMIT':
-      return err.message.replace(/Raise the limit with open\(dir, \{ memoryLimit \}\) \(CLI: --memory-limit\)/, 'Raise the limit with --memory-limit <size> (default 1GB)');
+      return err.message.replace(/Raise the limit with open\(dir, \{ memoryLimit \}\) \(CLI: --memory-limit\)/, `Raise the limit with --memory-limit <size> (default ${DEFAULT_TEXT.memoryLimit})`);
     case 'EDDY_STREAM_TIMEOUT':
-      return err.message.replace(/raise the deadline with the deadlineMs option \(CLI: --timeout\)/, 'raise the deadline with --timeout <duration> (default 5s)');
+      return err.message.replace(/raise the deadline with the deadlineMs option \(CLI: --timeout\)/, `raise the deadline with --timeout <duration> (default ${DEFAULT_TEXT.timeout})`);
     case 'EDDY_SM_RUNTIME':
       return err instanceof SmartModuleRuntimeError ? runtimeErrorText(err) : err.message;
     case 'EDDY_PRODUCE_TRANSFORM': {

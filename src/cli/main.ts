@@ -18,6 +18,7 @@ import { registerPartitionCommand } from './partition.js';
 import { registerConsumerCommand } from './consumer.js';
 import { cliMessage } from './errors.js';
 import { closedOutputHandled, OutputClosed } from './common.js';
+import { DEFAULT_TEXT } from './defaults.js';
 
 /**
  * The `eddy` command line. Each command lives in its own file and exports a
@@ -82,7 +83,7 @@ export function createProgram(ctx: CliContext): Command {
     .showHelpAfterError('(run `eddy <command> --help` for the options)')
     .option('--data-dir <dir>', 'data directory (default: $EDDY_DATA_DIR, else ~/.eddy)')
     .addOption(new Option('--workers <n>', 'worker threads for SmartModules (default: $EDDY_WORKERS, else one per core)'))
-    .addOption(new Option('--max-record-bytes <size>', 'largest record accepted when writing (default 1MiB)').hideHelp())
+    .addOption(new Option('--max-record-bytes <size>', `largest record accepted when writing (default ${DEFAULT_TEXT.maxRecordBytes})`).hideHelp())
     .addHelpCommand('help [command]', 'show help for a command');
   for (const register of COMMANDS) register(program, ctx);
   return program;

@@ -16,6 +16,7 @@ import { cliMessage, LineTooLongError, MissingKeySeparatorError, NothingSentErro
 import { Progress } from './progress.js';
 import { parseParams } from './test-command.js';
 import { parseBytes, parseDurationOption } from './units.js';
+import { DEFAULT_TEXT } from './defaults.js';
 
 /**
  * `eddy produce <topic>`, as `fluvio produce`: one record per line of stdin (with a `> ` prompt
@@ -377,8 +378,8 @@ export function registerProduceCommand(program: Command, ctx: CliContext): void 
     .addOption(new Option('--transforms-line <json>', 'alias of --transform').hideHelp().argParser(pushInline))
     .option('--smartmodule <module>', 'run one SmartModule (registered name or .wasm path) on records before they are stored')
     .option('-e, --params <key=value>', 'parameter for --smartmodule\'s init (repeatable)', collect)
-    .option('--linger <duration>', 'how long a batch waits for more records, e.g. 10ms (default 100ms)')
-    .option('--batch-size <size>', 'batch size, e.g. 16KB (default 16384 bytes)')
+    .option('--linger <duration>', `how long a batch waits for more records, e.g. 10ms (default ${DEFAULT_TEXT.linger})`)
+    .option('--batch-size <size>', `batch size, e.g. 16KB (default ${DEFAULT_TEXT.batchSize})`)
     .addOption(memoryLimitOption())
     .option('--progress', 'show progress on stderr even when it is not a terminal')
     .option('--no-progress', 'never show progress')

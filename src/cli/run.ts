@@ -9,6 +9,8 @@ import { dataDir, interruptSignal, isTTY, memoryLimitOption, openForWrite, secre
 import { groupId, serveWrites } from './writer-socket.js';
 import { cliMessage } from './errors.js';
 import { formatCount, parseDurationOption } from './units.js';
+import { CLI_DEFAULTS } from './defaults.js';
+import { formatDuration } from '../smartmodule/duration.js';
 
 /**
  * `eddy run`: the foreground daemon. Runs every saved derived stream (or those named with
@@ -78,7 +80,7 @@ export async function runDaemon(o: RunOptions, cmd: Command, io: CliIO): Promise
   if (names.size < connectorConfigs.length) throw new UsageError('two --connector configs have the same meta.name: give each connector its own name');
   const tty = isTTY(io.stderr);
   const socketGroup = o.socketGroup === undefined ? undefined : groupId(o.socketGroup);
-  const intervalMs = o.statusInterval !== undefined ? parseDurationOption(o.statusInterval, '--status-interval') : tty ? 1000 : 5000;
+  const intervalMs = o.statusInterval !== undefined ? parseDurationOption(o.statusInterval, '--status-interval') : tty ? CLI_DEFAULTS.statusIntervalTtyMs : CLI_DEFAULTS.statusIntervalMs;
 
   const interrupt = interruptSignal(io);
   const stop = new AbortController();
@@ -229,7 +231,7 @@ export function registerRunCommand(program: Command, ctx: CliContext): void {
     .option('-s, --secrets <file>', SECRETS_OPTION_HELP)
     .addOption(memoryLimitOption())
     .option('--only <name>', 'run only this derived stream (repeatable)', collect)
-    .option('--status-interval <duration>', 'how often the status line updates (default 1s on a terminal, else 5s and only when it changed)')
+    .option('--status-interval <duration>', `how often the status line updates (default ${formatDuration(CLI_DEFAULTS.statusIntervalTtyMs)} on a terminal, else ${formatDuration(CLI_DEFAULTS.statusIntervalMs)} and only when it changed)`)
     .option('--socket-group <group>', 'let this group produce through the daemon too (its socket becomes mode 0660; default 0600, this user only)')
     .action(async (o: RunOptions, cmd: Command) => {
       ctx.done(await runDaemon(o, cmd, ctx.io()));

@@ -5,6 +5,7 @@ import { listAction, openForRead, openForWrite, outputFormat, parseIntOption, pr
 import { formatBytes, formatCount, formatRetention, formatTable, parseBytes, parseRetention } from './units.js';
 import { NothingToDeleteError } from './errors.js';
 import { deleteEach } from './delete-each.js';
+import { DEFAULT_TEXT } from './defaults.js';
 
 /**
  * `eddy topic create|list|describe|delete|add-partition`, as `fluvio topic …`: the same options
@@ -112,8 +113,8 @@ export function registerTopicCommand(program: Command, ctx: CliContext): void {
     .command('create <name>')
     .description('Create a topic.\n\nExample:\n  eddy topic create greetings -p 2 --retention-time 1d --max-partition-size 1GB')
     .option('-p, --partitions <n>', 'number of partitions', '1')
-    .option('--retention-time <duration>', 'remove records older than this, e.g. 1h, 7d (default 7d)')
-    .option('--max-partition-size <size>', 'remove the oldest records while a partition is larger, e.g. 500MB, 10GB (default 100GB)')
+    .option('--retention-time <duration>', `remove records older than this, e.g. 1h, 7d (default ${DEFAULT_TEXT.retention})`)
+    .option('--max-partition-size <size>', `remove the oldest records while a partition is larger, e.g. 500MB, 10GB (default ${DEFAULT_TEXT.maxPartitionSize})`)
     .option('--compression-type <type>', 'how batches are stored: none or lz4 (default none)')
     .addOption(new Option('-r, --replication <n>', 'replicas (Eddy keeps 1)').hideHelp())
     .option('-d, --dry-run', 'check the name and settings as create would, and create nothing')

@@ -7,7 +7,7 @@ import { conformanceCacheDir } from './fluvio-engine.js';
 /**
  * The modules the project builds, as one corpus for the conformance tests and the Fluvio
  * comparison bench: every example and test fixture (AssemblyScript, built by
- * test/fixtures/build-fixtures) and the Rust modules of conformance/fluvio-modules (built with
+ * src/sdk-build/build-fixtures) and the Rust modules of conformance/fluvio-modules (built with
  * Fluvio's own SmartModule crate by conformance/build-fluvio-engine.sh).
  */
 export interface CorpusModule {

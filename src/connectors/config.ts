@@ -6,8 +6,9 @@ import { DurationError, parseDuration } from '../smartmodule/duration.js';
 import { parseTransformsYaml, type TransformStep } from '../smartmodule/transforms.js';
 import type { StartPosition } from '../storage/consumer.js';
 import type { Compression } from '../storage/storage.js';
-import { parseBytes } from '../cli/units.js';
+import { parseSize, SizeError } from '../units.js';
 import { placeholderProblem, secretNameProblem } from './secrets.js';
+import { CONNECTOR_DEFAULTS } from './defaults.js';
 
 /**
  * A connector config file in Fluvio's shape:
@@ -196,7 +197,7 @@ export function parseConnectorConfig(text: string, source = 'connector.yaml', ba
     transforms = parseTransformsYaml(text, source);
   }
 
-  const consumer: ConnectorConfig['consumer'] = { id: name, start: 'end', partition: undefined, commit: true, flushPeriodMs: 1000 };
+  const consumer: ConnectorConfig['consumer'] = { id: name, start: 'end', partition: undefined, commit: true, flushPeriodMs: CONNECTOR_DEFAULTS.flushPeriodMs };
   if (meta['consumer'] !== undefined) {
     if (!isObj(meta['consumer'])) throw err('meta.consumer', 'must be a mapping (id, partition, offset)');
     if (dir === 'source') throw err('meta.consumer', 'a source does not read the topic; remove it (consumer settings are for sinks)');
@@ -310,9 +311,9 @@ function parseProducer(value: unknown, dir: 'source' | 'sink', err: FieldError):
   if (p['batch_size'] !== undefined) {
     if (typeof p['batch_size'] !== 'string' && typeof p['batch_size'] !== 'number') throw err('meta.producer.batch-size', 'must be a size such as 16 KB');
     try {
-      out.batchSize = parseBytes(String(p['batch_size']), 'batch-size');
+      out.batchSize = parseSize(String(p['batch_size']));
     } catch (e) {
-      if (e instanceof EddyError) throw err('meta.producer.batch-size', e.message.replace(/^batch-size:? /, ''));
+      if (e instanceof SizeError) throw err('meta.producer.batch-size', e.message);
       throw e;
     }
   }
@@ -407,9 +408,9 @@ export class Params {
     if (v === undefined || v === null) return fallback;
     if (typeof v !== 'string' && typeof v !== 'number') throw this.error(field, 'must be a size such as 8 MB');
     try {
-      return parseBytes(String(v), field);
+      return parseSize(String(v));
     } catch (err) {
-      if (err instanceof EddyError) throw this.error(field, err.message.replace(/^\S+:? /, ''));
+      if (err instanceof SizeError) throw this.error(field, err.message);
       throw err;
     }
   }

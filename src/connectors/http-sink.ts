@@ -3,6 +3,7 @@ import type { ConnectorConfig, Params } from './config.js';
 import { describeFailure, endpointParam, HttpProblem, REDIRECT_POLICIES, request, retryableStatus, retryDelay } from './http.js';
 import { ConnectorError, sleep, type ConnectorImpl } from './runner.js';
 import { runSink } from './sink.js';
+import { CONNECTOR_DEFAULTS } from './defaults.js';
 
 /**
  * `type: http-sink` (Fluvio's http-sink connector): sends each record's value as the body of an
@@ -30,7 +31,7 @@ export function httpSink(params: Params, config: ConnectorConfig): ConnectorImpl
   const method = params.string('method', 'POST').toUpperCase();
   const headers = params.headers();
   const userAgent = params.string('user_agent', 'eddy-http-sink');
-  const timeoutMs = params.durationMs('http_request_timeout', '10s');
+  const timeoutMs = params.durationMs('http_request_timeout', CONNECTOR_DEFAULTS.httpRequestTimeout);
   const retries = params.integer('retries', 3);
   const backoffMs = params.durationMs('retry_backoff', '200ms');
   const backoffMaxMs = params.durationMs('retry_backoff_max', '30s');

@@ -2,6 +2,7 @@ import { EddyError } from '../errors.js';
 import type { ConnectorConfig, Params } from './config.js';
 import { describeFailure, endpointParam, readBody, REDIRECT_POLICIES, request } from './http.js';
 import { sleep, type ConnectorImpl } from './runner.js';
+import { CONNECTOR_DEFAULTS } from './defaults.js';
 
 /**
  * `type: http-source` (Fluvio's http-source connector): requests an endpoint every `interval` and
@@ -34,8 +35,8 @@ export function httpSource(params: Params, config: ConnectorConfig): ConnectorIm
   const headers = params.headers();
   const body = params.optionalString('body');
   const userAgent = params.string('user_agent', 'eddy-http-source');
-  const intervalMs = params.durationMs('interval', '10s');
-  const timeoutMs = params.durationMs('http_request_timeout', '10s');
+  const intervalMs = params.durationMs('interval', CONNECTOR_DEFAULTS.httpInterval);
+  const timeoutMs = params.durationMs('http_request_timeout', CONNECTOR_DEFAULTS.httpRequestTimeout);
   const parts = params.choice('output_parts', ['body', 'full'] as const, 'body');
   const type = params.choice('output_type', ['text', 'json'] as const, 'text');
   const redirects = params.choice('follow_redirects', REDIRECT_POLICIES, 'same-origin');

@@ -3,6 +3,7 @@ import { indexRecords } from '../protocol/record.js';
 import type { ProduceRecord } from '../storage/batch-format.js';
 import type { PartitionLog } from '../storage/partition.js';
 import type { StreamBatchResult } from './stream.js';
+import { COORDINATOR_DEFAULTS } from './defaults.js';
 
 /**
  * Dead letters of derived streams under policy skip: every source record a module rejected, or
@@ -56,7 +57,7 @@ export function deadLetters(stream: string, source: PartitionLog, skipped: reado
   const last = skipped[skipped.length - 1]!.offset;
   let at = Math.max(skipped[0]!.offset, source.startOffset);
   while (at <= last && at < source.nextOffset) {
-    const batches = source.readBatches(at, { endOffset: last, maxBytes: 4 << 20 });
+    const batches = source.readBatches(at, { endOffset: last, maxBytes: COORDINATOR_DEFAULTS.deadLetterReadBytes });
     if (batches.length === 0) break;
     for (const b of batches) {
       const idx = indexRecords(b.raw);

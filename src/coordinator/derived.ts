@@ -2,6 +2,7 @@ import { EventEmitter } from 'eventemitter3';
 import { EddyError } from '../errors.js';
 import type { ErrorPolicy } from '../smartmodule/chain.js';
 import type { TransformStep } from '../smartmodule/transforms.js';
+import type { DerivedStateStore } from '../storage/derived-state.js';
 import type { Storage } from '../storage/storage.js';
 import { deadLetters, skippedRecords } from './dead-letter.js';
 import { deadLetterTopic } from './derive-checks.js';
@@ -11,7 +12,8 @@ import type { WorkerPool } from './pool.js';
 import type { ModuleResolver } from './resolve.js';
 import { StreamStoppedError } from './errors.js';
 import { ModuleStream, type StreamMetrics, type StreamResult, type StreamState } from './stream.js';
-import { planRange } from './range-plan.js';
+import { planRange } from '../storage/range-plan.js';
+import { COORDINATOR_DEFAULTS } from './defaults.js';
 
 /**
  * A derived stream: topic → chain → topic, exactly once. Each source partition runs as its own
@@ -71,9 +73,10 @@ export interface DerivedEvents {
   error: [error: EddyError, partition: number];
 }
 
-export const deriveDefKey = (name: string) => ['derive', name];
-export const deriveStateKey = (name: string, partition: number) => ['derive-state', name, partition];
-export const deriveFailureKey = (name: string, partition: number) => ['derive-failure', name, partition];
+/** Storage's derived-stream state, with the coordinator's shapes. */
+export function derivedState(storage: Storage): DerivedStateStore<DeriveConfig, DeriveCheckpoint, DeriveFailure> {
+  return storage.derivedState as DerivedStateStore<DeriveConfig, DeriveCheckpoint, DeriveFailure>;
+}
 
 export class DerivedStream extends EventEmitter<DerivedEvents> {
   private readonly controller = new AbortController();
@@ -112,7 +115,7 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
   }
 
   checkpoint(partition: number): DeriveCheckpoint | undefined {
-    return this.storage.streams.get(deriveStateKey(this.config.name, partition)) as DeriveCheckpoint | undefined;
+    return derivedState(this.storage).checkpoint(this.config.name, partition);
   }
 
   metrics(): Map<number, StreamMetrics> {
@@ -133,7 +136,7 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
     this.controller.abort();
     const ended = Promise.all(this.runs);
     let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<void>((r) => { timer = setTimeout(r, this.config.deadlineMs ?? 5000); });
+    const late = new Promise<void>((r) => { timer = setTimeout(r, this.config.deadlineMs ?? COORDINATOR_DEFAULTS.deadlineMs); });
     await Promise.race([ended, late]);
     clearTimeout(timer);
     await Promise.all([...this.streams.values()].map((s) => s.close()));
@@ -157,13 +160,13 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
     /** Source offset of the last commit: where the partition resumes. */
     let committed = pos;
     // A new start clears the failure a previous run recorded.
-    if (this.storage.streams.get(deriveFailureKey(name, p))) await this.storage.streams.remove(deriveFailureKey(name, p));
+    await derivedState(this.storage).clearFailure(name, p);
     const stream = new ModuleStream(this.pool, {
       id: `${name}/${p}`,
       steps: this.config.transforms.map((t, i) => ({ module: modules[i]!, params: t.params, lookback: t.lookback })),
       policy: this.config.policy ?? 'stop',
-      deadlineMs: this.config.deadlineMs ?? 5000,
-      maxInFlight: this.config.maxInFlight ?? 4,
+      deadlineMs: this.config.deadlineMs ?? COORDINATOR_DEFAULTS.deadlineMs,
+      maxInFlight: this.config.maxInFlight ?? COORDINATOR_DEFAULTS.maxInFlight,
       accumulators: saved?.accumulators ?? undefined,
       history: (_i, lb) => readLookback(this.storage, source, p, lb),
     });
@@ -221,7 +224,7 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
         // dead letters go first: a refusal of theirs (thrown at once) leaves the outputs unissued.
         issued = [
           ...(letters ? [dlqLog!.appendPrepared(letters)] : []),
-          targetLog.appendPrepared(out, { alsoWrite: () => { void this.storage.streams.put(deriveStateKey(name, p), checkpoint); } }),
+          targetLog.appendPrepared(out, { alsoWrite: () => { void derivedState(this.storage).saveCheckpoint(name, p, checkpoint); } }),
         ];
         await Promise.all(issued);
       } catch (err) {
@@ -240,12 +243,12 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
     };
 
     const sourceRange = this.storage.partitionSource(this.config.source, p);
-    const maxInFlight = this.config.maxInFlight ?? 4;
+    const maxInFlight = this.config.maxInFlight ?? COORDINATOR_DEFAULTS.maxInFlight;
     try {
       while (!signal.aborted && stream.state !== 'failed') {
         sourceLog.refresh();
         if (pos < sourceLog.startOffset) pos = sourceLog.startOffset; // retention removed unprocessed records
-        const range = planRange(sourceLog, pos, 16);
+        const range = planRange(sourceLog, pos, COORDINATOR_DEFAULTS.batchesPerSubmission);
         if (!range) {
           await sourceLog.waitFor(pos, signal);
           continue;
@@ -275,7 +278,7 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
     const e = this.errors.get(p);
     if (!e || this.storage.isClosed) return;
     const failure: DeriveFailure = { code: e.code, message: e.message, offset, at: Date.now() };
-    await this.storage.streams.put(deriveFailureKey(this.config.name, p), failure);
+    await derivedState(this.storage).saveFailure(this.config.name, p, failure);
   }
 }
 

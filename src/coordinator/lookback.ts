@@ -1,6 +1,7 @@
 import { indexRecords } from '../protocol/record.js';
 import type { Storage } from '../storage/storage.js';
-import { viewBatch, type StoredBatch } from '../storage/batch-format.js';
+import type { StoredBatch } from '../storage/batch-format.js';
+import { batchesSince, lastRecordsBatches } from '../storage/tail.js';
 import type { Lookback } from '../smartmodule/types.js';
 
 /**
@@ -14,25 +15,13 @@ export function readLookback(storage: Storage, topic: string, partition: number,
   const log = storage.partition(topic, partition);
   log.refresh();
   const cutoff = lookback.ageMs != null ? now - lookback.ageMs : -Infinity;
-  let batches: StoredBatch[] = [];
+  let batches: StoredBatch[];
   let from: number;
   if (lookback.last > 0) {
-    from = Math.max(log.nextOffset - lookback.last, log.startOffset);
-    for (let at = from; at < log.nextOffset;) {
-      const got = log.readBatches(at, { maxBytes: 4 << 20 });
-      if (got.length === 0) break;
-      batches.push(...got);
-      at = got[got.length - 1]!.lastOffset + 1;
-    }
+    ({ batches, from } = lastRecordsBatches(log, lookback.last));
   } else if (lookback.ageMs != null) {
     from = log.startOffset;
-    // Newest first, while a batch can still hold a record young enough.
-    for (const { key, value } of log.db.getRange({ reverse: true })) {
-      const b = viewBatch(key, value, log.where);
-      if (b.maxTimestamp < cutoff) break;
-      batches.push(b);
-    }
-    batches = batches.reverse();
+    batches = batchesSince(log, cutoff);
   } else {
     return new Uint8Array(4);
   }

@@ -10,6 +10,7 @@ import { packFrame } from '../wire/request-frame.js';
 import { readResultFrame } from '../wire/result-frame.js';
 import { errorFromWire } from '../wire/wire-error.js';
 import { StreamStoppedError, StreamTimeoutError } from './errors.js';
+import { COORDINATOR_DEFAULTS } from './defaults.js';
 import type { WorkerPool } from './pool.js';
 
 /**
@@ -161,7 +162,7 @@ export class ModuleStream extends EventEmitter<StreamEvents> {
     this.pool = pool;
     this.number = pool.newStreamNumber();
     this.id = options.id ?? `stream-${this.number}`;
-    this.opts = { policy: 'stop', deadlineMs: 5000, maxInFlight: 4, stateless: false, ...options };
+    this.opts = { policy: 'stop', deadlineMs: COORDINATOR_DEFAULTS.deadlineMs, maxInFlight: COORDINATOR_DEFAULTS.maxInFlight, stateless: false, ...options };
     if (this.opts.stateless && options.steps.some((s) => s.module.kind === 'aggregate' || (s.lookback && s.module.hasLookBack))) {
       throw new EddyError('EDDY_STREAM_CONFIG', `stream ${this.id}: a stateless stream cannot contain an aggregate or a look_back step (their state needs one instance)`);
     }

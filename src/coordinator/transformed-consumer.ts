@@ -10,10 +10,11 @@ import { mergeAsync } from './merge.js';
 import { readLookback } from './lookback.js';
 import type { WorkerPool } from './pool.js';
 import { ModuleStream, type StreamBatchResult, type StreamState, type Ticket } from './stream.js';
-import { planRange } from './range-plan.js';
+import { planRange } from '../storage/range-plan.js';
 import { commitPolicy } from '../storage/consumer.js';
 import { DeliveryCommitter } from '../storage/offset-committer.js';
 import { UnknownTopicError } from '../storage/errors.js';
+import { COORDINATOR_DEFAULTS } from './defaults.js';
 
 /**
  * The next source offset once all of `b` is delivered: its end covers inputs that had no output;
@@ -156,8 +157,8 @@ export class TransformedConsumer {
       id: `${this.topic}/${partition}:consume`,
       steps: this.steps.map((s, i) => ({ module: this.modules[i]!, params: s.params, lookback: s.lookback })),
       policy: o.policy ?? 'stop',
-      deadlineMs: o.deadlineMs ?? 5000,
-      maxInFlight: o.maxInFlight ?? 4,
+      deadlineMs: o.deadlineMs ?? COORDINATOR_DEFAULTS.deadlineMs,
+      maxInFlight: o.maxInFlight ?? COORDINATOR_DEFAULTS.maxInFlight,
       stateless: o.stateless ?? false,
       ...(o.aggregateInitial ? { initialAccumulator: o.aggregateInitial } : {}),
       history: (_i, lb) => readLookback(this.storage, this.topic, partition, lb),
@@ -177,14 +178,14 @@ export class TransformedConsumer {
       committer?.begin(partition, start.position, start.committed);
       // array_map gives one input several outputs, all with its offset.
       const oneToOne = this.modules.every((m) => m.kind !== 'array_map');
-      const maxInFlight = o.maxInFlight ?? 4;
+      const maxInFlight = o.maxInFlight ?? COORDINATOR_DEFAULTS.maxInFlight;
       const inFlight: { ticket: Ticket; end: number }[] = [];
       for (;;) {
         // Keep the window full with what is stored now.
         while (!signal.aborted && inFlight.length < maxInFlight && pos <= endOffset) {
           log.refresh();
           if (pos < log.startOffset) pos = log.startOffset; // overtaken by retention: continue at the new start
-          const range = planRange(log, pos, o.batchesPerSubmission ?? 16, endOffset);
+          const range = planRange(log, pos, o.batchesPerSubmission ?? COORDINATOR_DEFAULTS.batchesPerSubmission, endOffset);
           if (!range) break;
           inFlight.push({ ticket: await stream.submitRange({ source, ...range }), end: range.end });
           pos = range.end;

@@ -1,6 +1,8 @@
-import { existsSync, readdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { eddyRoot, sourceFiles } from './compile.js';
+import { fileURLToPath } from 'node:url';
+import { buildHash, eddyRoot, sourceFiles } from './compile.js';
 
 /** One AssemblyScript module the repository builds for tests, benches and docs. */
 export interface FixtureModule {
@@ -37,4 +39,29 @@ export function listFixtureModules(): FixtureModule[] {
     }
   }
   return out;
+}
+
+const checked = new Set<string>();
+
+/**
+ * Path of the built fixture module `name` (an example folder name or a test/fixtures/modules file
+ * name), for tests and benches. Builds it first (build-fixtures.ts, in a child process: this stays
+ * synchronous) when the cache is missing or stale, so one test file or bench can run alone.
+ */
+export function wasmPath(name: string): string {
+  const out = join(wasmCacheDir(), `${name}.wasm`);
+  if (checked.has(name)) return out;
+  const mod = listFixtureModules().find((m) => m.name === name);
+  if (!mod) throw new Error(`no example or fixture module named ${name}`);
+  const stamp = `${out}.hash`;
+  const fresh = existsSync(out) && existsSync(stamp) && readFileSync(stamp, 'utf8') === buildHash(mod.sources);
+  if (!fresh) {
+    execFileSync(process.execPath, [fileURLToPath(new URL('./build-fixtures.js', import.meta.url)), name], { stdio: ['ignore', 'ignore', 'inherit'] });
+  }
+  checked.add(name);
+  return out;
+}
+
+export function wasmBytes(name: string): Uint8Array {
+  return readFileSync(wasmPath(name));
 }

@@ -4,3 +4,4 @@ export { Chain, type ChainStep, type ChainOptions, type ChainOutput, type ErrorP
 export * from './errors.js';
 export * from './types.js';
 export { defaultLogger } from './sandbox.js';
+export { engineValidator } from './validate.js';

@@ -8,12 +8,13 @@ import { SmartModuleInstance } from './instance.js';
 import { ensureWasi, WASI_MODULE, WASI_PREVIEW1_FUNCTIONS } from './sandbox.js';
 import type { InstanceOptions } from './types.js';
 import { capMemory, DEALLOC_ANY_SIZE_SECTION, formatType, parseWasm, sameType, WasmFormatError, type WasmInfo } from './wasm-binary.js';
+import { SMARTMODULE_DEFAULTS } from './defaults.js';
 
 /** Kind detection order (spec §1.1): the first export with one of these names decides. */
 export const TRANSFORM_EXPORTS: readonly SmartModuleKind[] = ['filter', 'map', 'filter_map', 'array_map', 'aggregate'];
 
 /** Fluvio's engine default memory limit (spec §9). */
-export const DEFAULT_MEMORY_LIMIT = 1_000_000_000;
+export const DEFAULT_MEMORY_LIMIT = SMARTMODULE_DEFAULTS.memoryLimitBytes;
 export const WASM_PAGE = 65536;
 
 /** What validation learned about a module: plain data, so it can travel to worker threads. */

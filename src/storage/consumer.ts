@@ -4,6 +4,7 @@ import { InvalidArgumentError, OffsetOutOfRangeError, UnknownTopicError } from '
 import { DeliveryCommitter, type CommitPolicy } from './offset-committer.js';
 import type { PartitionLog } from './partition.js';
 import type { Storage } from './storage.js';
+import { STORAGE_DEFAULTS } from './defaults.js';
 
 /**
  * Where a consumer starts: the first stored record, the end (only records produced from now on),
@@ -83,7 +84,7 @@ export class Consumer {
     this.partition = log.partition;
     this.follow = options.follow ?? false;
     this.signal = options.signal;
-    this.maxBytes = options.maxBytes ?? 1 << 20;
+    this.maxBytes = options.maxBytes ?? STORAGE_DEFAULTS.readMaxBytes;
     this.name = options.consumer;
     if (this.name !== undefined && (typeof this.name !== 'string' || this.name.length === 0)) {
       throw new InvalidArgumentError('consumer name must be a non-empty string');

@@ -190,6 +190,18 @@ export class InvalidModuleError extends EddyError {
   }
 }
 
+export class NoModuleValidatorError extends EddyError {
+  readonly moduleName: string;
+  constructor(name: string) {
+    super(
+      'EDDY_NO_MODULE_VALIDATOR',
+      `cannot register SmartModule "${name}": this storage was opened without a module validator; ` +
+        "open it with the package's open() or openStorage() (they validate with the engine), or pass validateModule; nothing was registered",
+    );
+    this.moduleName = name;
+  }
+}
+
 export class UnknownModuleError extends EddyError {
   readonly moduleName: string;
   constructor(name: string, alsoTriedPath: boolean) {

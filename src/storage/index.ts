@@ -14,12 +14,13 @@
 export { Storage, openStorage, DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_PARTITIONS, DEFAULT_MAX_PARTITION_BYTES, DEFAULT_MAX_RECORD_BYTES, DEFAULT_RETENTION_MS } from './storage.js';
 export type { CheckReport, StorageOptions, TopicConfig, TopicMeta, TopicSummary, TopicDescription, PartitionInfo, StorageEvents, Compression, CommittedOffset } from './storage.js';
 export { PartitionLog } from './partition.js';
+export { DerivedStateStore } from './derived-state.js';
 export type { AppendResult, AppendEvent, AppendOptions, PreparedAppend, ReadOptions, RetentionSettings } from './partition.js';
 export { Consumer } from './consumer.js';
 export type { ConsumeOptions, ConsumedRecord, StartPosition } from './consumer.js';
 export { Producer, siphashRoundRobin } from './producer.js';
 export type { ProducerOptions, ProducerRecord, ProduceAck, Partitioner, ProduceTransform } from './producer.js';
-export { ModuleRegistry, engineValidator, formatModuleTable } from './registry.js';
+export { ModuleRegistry, formatModuleTable } from './registry.js';
 export type { ModuleInfo, ModuleValidation, ModuleValidator } from './registry.js';
 export {
   BATCH_FORMAT_VERSION,

@@ -1,4 +1,5 @@
 import type { Storage } from './storage.js';
+import { STORAGE_DEFAULTS } from './defaults.js';
 
 /**
  * When a named consumer commits while it delivers. A commit starts once `intervalMs` has passed
@@ -14,8 +15,8 @@ export interface CommitPolicy {
   records?: number;
 }
 
-export const DEFAULT_COMMIT_INTERVAL_MS = 1000;
-export const DEFAULT_COMMIT_RECORDS = 1000;
+export const DEFAULT_COMMIT_INTERVAL_MS = STORAGE_DEFAULTS.commitIntervalMs;
+export const DEFAULT_COMMIT_RECORDS = STORAGE_DEFAULTS.commitRecords;
 
 /**
  * Tracks what a named consumer has delivered, per partition, and commits exactly that: never an

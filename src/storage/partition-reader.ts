@@ -1,5 +1,6 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { viewBatch, type StoredBatch } from './batch-format.js';
+import { partitionDbOptions } from './partition-db.js';
 
 /**
  * Reads one partition's stored batches from another thread of the process (the worker pool), so
@@ -40,7 +41,7 @@ export class PartitionReader {
     const key = `${src.path}\0${src.db}`;
     let db = dbs.get(key);
     if (!db) {
-      db = env.openDB({ name: src.db, encoding: 'binary', ...(src.lz4 ? { compression: { threshold: 256 } } : {}) }) as Database<Uint8Array, number>;
+      db = env.openDB(partitionDbOptions(src.db, src.lz4)) as Database<Uint8Array, number>;
       dbs.set(key, db);
     }
     return new PartitionReader(env, db, src.where, src.verify);

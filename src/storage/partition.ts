@@ -15,6 +15,7 @@ import {
 } from './batch-format.js';
 import { EddyError } from '../errors.js';
 import { OffsetOutOfRangeError, ReadOnlyStorageError, UnknownTopicError } from './errors.js';
+import { STORAGE_DEFAULTS } from './defaults.js';
 
 /** Where a produce call's records went. `lastOffset = baseOffset − 1` when nothing was stored. */
 export interface AppendResult {
@@ -582,7 +583,7 @@ export class PartitionLog {
     }
     const out: StoredBatch[] = [];
     if (from === this.nextOffset) return out;
-    const maxBytes = options.maxBytes ?? 1 << 20;
+    const maxBytes = options.maxBytes ?? STORAGE_DEFAULTS.readMaxBytes;
     const maxBatches = options.maxBatches ?? Infinity;
     const end = options.endOffset;
     if (end !== undefined && end < from) return out;

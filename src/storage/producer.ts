@@ -5,6 +5,7 @@ import { InvalidArgumentError, ProduceTransformError, UnknownPartitionError } fr
 import type { AppendResult, PartitionLog } from './partition.js';
 import { partitionForKey } from './siphash.js';
 import type { Storage } from './storage.js';
+import { STORAGE_DEFAULTS } from './defaults.js';
 
 /** Chooses a partition for a record. `key` is null for keyless records. */
 export type Partitioner = (key: Uint8Array | null, partitionCount: number) => number;
@@ -106,9 +107,9 @@ export class Producer {
 
   constructor(private readonly store: Storage, topic: string, options: ProducerOptions = {}) {
     this.topic = topic;
-    this.lingerMs = options.lingerMs ?? 100;
+    this.lingerMs = options.lingerMs ?? STORAGE_DEFAULTS.producerLingerMs;
     if (!(this.lingerMs >= 0)) throw new InvalidArgumentError(`lingerMs must be ≥ 0, got ${options.lingerMs}`);
-    this.batchSize = options.batchSize ?? 16384;
+    this.batchSize = options.batchSize ?? STORAGE_DEFAULTS.producerBatchBytes;
     if (!(this.batchSize > 0)) throw new InvalidArgumentError(`batchSize must be > 0, got ${options.batchSize}`);
     this.partitioner = options.partitioner ?? siphashRoundRobin();
     this.transform = options.transform;

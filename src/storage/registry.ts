@@ -1,10 +1,16 @@
 import { createHash } from 'node:crypto';
 import type { Database } from 'lmdb';
 import { EddyError } from '../errors.js';
-import { loadModule } from '../smartmodule/index.js';
 import { MAX_MODULE_BYTES, readUserFile, UserFileError } from '../user-file.js';
 import { isModuleName, RESOURCE_NAME_RULE } from './names.js';
-import { InvalidArgumentError, InvalidModuleError, ModuleExistsError, ReadOnlyStorageError, UnknownModuleError } from './errors.js';
+import {
+  InvalidArgumentError,
+  InvalidModuleError,
+  ModuleExistsError,
+  NoModuleValidatorError,
+  ReadOnlyStorageError,
+  UnknownModuleError,
+} from './errors.js';
 
 /** What registration learns about a module. */
 export interface ModuleValidation {
@@ -21,12 +27,6 @@ export interface ModuleInfo extends ModuleValidation {
   registeredAt: number;
 }
 
-/** The engine's validation: ABI checks and compilation (src/smartmodule loadModule). */
-export const engineValidator: ModuleValidator = async (bytes, name) => {
-  const m = await loadModule(bytes, { name });
-  return { kind: m.kind, size: m.size, sha256: m.sha256 };
-};
-
 
 interface RegistryHost {
   readonly readOnly: boolean;
@@ -38,20 +38,18 @@ interface RegistryHost {
 /**
  * SmartModules registered by name: bytes in `module-bytes`, metadata (kind, size, SHA-256,
  * registration time) in `modules`, written in one transaction. Registration runs the engine's
- * validation first, so nothing invalid is ever stored.
+ * validation first, so nothing invalid is ever stored. The validation is handed in (the engine's
+ * `engineValidator` when opened through the package's `open` / `openStorage`): storage does not
+ * import the engine.
  */
 export class ModuleRegistry {
-  private readonly validate: ModuleValidator;
-
   /** @internal built by Storage (its parameters are lmdb-js handles). */
   constructor(
     private readonly host: RegistryHost,
     private readonly meta: Database<ModuleInfo, string>,
     private readonly bytesDb: Database<Uint8Array, string>,
-    validator?: ModuleValidator,
-  ) {
-    this.validate = validator ?? engineValidator;
-  }
+    private readonly validate: ModuleValidator | undefined,
+  ) {}
 
   /** @internal the registry's databases (storage accounting). */
   databases(): Database<unknown, string>[] {
@@ -82,6 +80,7 @@ export class ModuleRegistry {
     } else {
       throw new InvalidArgumentError('a SmartModule source must be wasm bytes (Uint8Array) or a file path');
     }
+    if (!this.validate) throw new NoModuleValidatorError(name);
     let v: ModuleValidation;
     try {
       v = await this.validate(bytes, name);

@@ -19,20 +19,23 @@ import {
   UnknownTopicError,
 } from './errors.js';
 import { guardCommitRejections } from './commit-rejections.js';
+import { STORAGE_DEFAULTS } from './defaults.js';
+import { DerivedStateStore } from './derived-state.js';
 import { inspectDataFile, type DataFileInfo } from './data-file.js';
 import { acquireWriterLock, type WriterLock } from './lock.js';
 import type { PartitionSource } from './partition-reader.js';
+import { partitionDbOptions } from './partition-db.js';
 import { PartitionLog, type AppendEvent, type AppendOptions, type AppendResult, type PartitionHost, type ReadOptions } from './partition.js';
 import { Producer, type ProducerOptions } from './producer.js';
 import { ModuleRegistry, type ModuleValidator } from './registry.js';
 import { RESOURCE_NAME, RESOURCE_NAME_RULE } from './names.js';
 
-/** Fluvio's topic defaults: retention time 7 days, max partition size 100 GB. */
-export const DEFAULT_RETENTION_MS = 7 * 24 * 3600 * 1000;
-export const DEFAULT_MAX_PARTITION_BYTES = 100 * 1000 ** 3;
-export const DEFAULT_MAX_RECORD_BYTES = 1 << 20;
-export const DEFAULT_MAX_BATCH_BYTES = 1 << 20;
-export const DEFAULT_MAX_PARTITIONS = 10_000;
+/** Fluvio's topic defaults: retention time 7 days, max partition size 100 GB (kept as named exports of the package). */
+export const DEFAULT_RETENTION_MS = STORAGE_DEFAULTS.retentionMs;
+export const DEFAULT_MAX_PARTITION_BYTES = STORAGE_DEFAULTS.maxPartitionBytes;
+export const DEFAULT_MAX_RECORD_BYTES = STORAGE_DEFAULTS.maxRecordBytes;
+export const DEFAULT_MAX_BATCH_BYTES = STORAGE_DEFAULTS.maxBatchBytes;
+export const DEFAULT_MAX_PARTITIONS = STORAGE_DEFAULTS.maxPartitions;
 /** Eddy's own sub-databases (besides one per partition). */
 const BASE_DATABASES = ['meta', 'topics', 'offsets', 'streams', 'modules', 'module-bytes'];
 /**
@@ -97,7 +100,10 @@ export interface StorageOptions {
   fileMode?: number;
   /** How often time-based retention runs (ms); 0 disables the timer. Default 60 000. */
   retentionCheckMs?: number;
-  /** Validates modules at registration (default: the engine's loadModule). */
+  /**
+   * Validates modules at registration. The package's `open` / `openStorage` pass the engine's
+   * (`engineValidator`); storage opened without one refuses to register modules.
+   */
   validateModule?: ModuleValidator;
 }
 
@@ -202,12 +208,13 @@ export class Storage implements PartitionHost {
   readonly env: RootDatabase;
   readonly events = new EventEmitter<StorageEvents>();
   readonly modules: ModuleRegistry;
-  /** @internal Derived-stream state for the coordinator; puts inside `append(..., { alsoWrite })` commit with the batch. */
-  readonly streams: Database<unknown, Key>;
+  /** Derived-stream definitions, checkpoints and failures (the `streams` database). */
+  readonly derivedState: DerivedStateStore;
   /** @internal Consumer offsets: [consumer, topic, partition] → { offset, committedAt }. */
   readonly offsets: Database<{ offset: number; committedAt: number }, Key>;
 
   private readonly meta: Database<unknown, string>;
+  private readonly streams: Database<unknown, Key>;
   private readonly topicsDb: Database<TopicMeta, string>;
   private readonly topicCache = new Map<string, TopicMeta>();
   private readonly logs = new Map<string, PartitionLog>();
@@ -292,6 +299,7 @@ export class Storage implements PartitionHost {
       this.topicsDb = dbOpt('topics', 'msgpack') as Database<TopicMeta, string>;
       this.offsets = dbOpt('offsets', 'msgpack') as Database<{ offset: number; committedAt: number }, Key>;
       this.streams = dbOpt('streams', 'msgpack');
+      this.derivedState = new DerivedStateStore(this.env, this.streams);
       const modulesDb = dbOpt('modules', 'msgpack');
       const moduleBytesDb = dbOpt('module-bytes', 'binary');
       this.modules = new ModuleRegistry(this, modulesDb as Database<never, string>, moduleBytesDb as Database<Uint8Array, string>, options.validateModule);
@@ -310,7 +318,7 @@ export class Storage implements PartitionHost {
     }
     if (this.readOnly) openReaders.set(this.dir, (openReaders.get(this.dir) ?? 0) + 1);
     else guardCommitRejections(1);
-    const every = options.retentionCheckMs ?? 60_000;
+    const every = options.retentionCheckMs ?? STORAGE_DEFAULTS.retentionCheckMs;
     if (!this.readOnly && every > 0) {
       this.retentionTimer = setInterval(() => {
         this.enforceRetention().catch(() => { /* reported on the next write */ });
@@ -895,11 +903,7 @@ export class Storage implements PartitionHost {
 
   private openPartitionDb(m: TopicMeta, partition: number): Database<Uint8Array, number> {
     const name = partitionDbName(m, partition);
-    const db = this.env.openDB({
-      name,
-      encoding: 'binary',
-      ...(m.compression === 'lz4' ? { compression: { threshold: 256 } } : {}),
-    }) as Database<Uint8Array, number> | undefined;
+    const db = this.env.openDB(partitionDbOptions(name, m.compression === 'lz4')) as Database<Uint8Array, number> | undefined;
     if (!db) throw new UnknownTopicError(m.name);
     return db;
   }

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ExecutionContext } from 'ava';
-import { openStorage, type Storage, type StorageOptions } from '../../src/storage/index.js';
+import { openStorage } from '../../src/open-storage.js';
+import type { Storage, StorageOptions } from '../../src/storage/index.js';
 
 /** A fresh temporary data directory, removed when the test ends. */
 export function tempDir(t: ExecutionContext, prefix = 'eddy-storage-'): string {

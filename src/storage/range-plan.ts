@@ -1,4 +1,4 @@
-import type { PartitionLog } from '../storage/partition.js';
+import type { PartitionLog } from './partition.js';
 
 /** Offsets [from, end) of a partition covered by the stored batches at `keys` (base offsets). */
 export interface PlannedRange {

@@ -1,0 +1,14 @@
+const defaults = {
+  /** Per-batch deadline (ms); past it the worker running the batch is terminated. */
+  deadlineMs: 5000,
+  /** Submissions a stream has outstanding at most. */
+  maxInFlight: 4,
+  /** Stored batches per submission to a worker: fewer, larger messages. */
+  batchesPerSubmission: 16,
+  /** Bytes of stored batches read at once to find skipped records' values (dead letters). */
+  deadLetterReadBytes: 4 << 20,
+  /** How often the `metrics` event fires while it has listeners (ms). */
+  metricsIntervalMs: 1000,
+};
+/** The coordinator's defaults, in one place: streams, consumes with transforms and derived streams read these. */
+export const COORDINATOR_DEFAULTS: Readonly<typeof defaults> = Object.freeze(defaults);
