@@ -251,7 +251,7 @@ test('main: a bad transforms file names file, step and field', async (t) => {
     t.regex(r.stderr, /^Error: .*t\.yaml:4: transforms\[0\]\.with\.n: the number 5 is not a string; .*quote it: n: "5"\n$/);
     await writeFile(join(dir, 't.yaml'), 'transforms:\n  - uses: m.wasm\n');
     const missing = await runMain(['test', '--transforms', 't.yaml', '--text', 'a'], { cwd: dir });
-    t.regex(missing.stderr, /transforms\[0\]\.uses: module "m\.wasm" not found/);
+    t.regex(missing.stderr, /t\.yaml: transforms\[0\]\.uses: SmartModule file m\.wasm not found/);
     const inline = await runMain(['test', '--transform', '{"uses":"m.wasm"}', '--transforms-line', '{"uses": 1}', '--text', 'a'], { cwd: dir });
     t.regex(inline.stderr, /^Error: --transform\[1\]: uses: must be a module name/);
   } finally {

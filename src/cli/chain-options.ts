@@ -36,7 +36,7 @@ export function parseParams(list: readonly string[]): Record<string, string> {
   const params: Record<string, string> = Object.create(null);
   for (const item of list) {
     const eq = item.indexOf('=');
-    if (eq <= 0) {
+    if (eq < 0) {
       throw new UsageError(`-e/--params expects KEY=VALUE, got ${JSON.stringify(item)}: write it as ${JSON.stringify(`${item}=value`)}`);
     }
     params[item.slice(0, eq)] = item.slice(eq + 1);
