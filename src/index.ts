@@ -9,7 +9,7 @@ export { DerivedStream } from './coordinator/derived.js';
 export { WorkerPool, type PoolOptions } from './coordinator/pool.js';
 export { ModuleStream, type StreamOptions, type StreamResult, type StreamMetrics, type StreamState, type Ticket } from './coordinator/stream.js';
 export { StreamTimeoutError, StreamStoppedError, PoolClosedError } from './coordinator/errors.js';
-export { UnknownModuleError, resolveUses, type ModuleRef, type UsesContext } from './coordinator/resolve.js';
+export { UnknownModuleError, resolveUses, anchorSteps, type ModuleRef, type UsesContext } from './coordinator/resolve.js';
 export * from './smartmodule/index.js';
 export { parseTransformsYaml, readTransformsFile, parseTransformSteps, stepConfig, type TransformStep, type ParsedStep, type StepConfig } from './smartmodule/transforms.js';
 export { parseDuration } from './smartmodule/duration.js';
