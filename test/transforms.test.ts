@@ -9,6 +9,7 @@ import {
   parseTransformSteps,
   parseTransformsYaml,
   readTransformsFile,
+  stepConfig,
   TransformsConfigError,
 } from '../src/smartmodule/transforms.js';
 
@@ -307,4 +308,12 @@ test('readTransformsFile names the path', async (t) => {
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('stepConfig: the one conversion of a step for the engine (with, look-back; the older params name still read)', (t) => {
+  t.deepEqual(stepConfig({ uses: 'm' }), { params: {}, lookback: null });
+  t.deepEqual(stepConfig(parseTransformSteps(['{"uses":"m","with":{"k":"v"},"lookback":{"age":"1s"}}'])[0]!), { params: { k: 'v' }, lookback: { last: 0, ageMs: 1000 } });
+  t.deepEqual(stepConfig({ uses: 'm', lookback: { last: 3 } }), { params: {}, lookback: { last: 3 } });
+  // Derived streams saved before `with` was the field's name carry `params`.
+  t.deepEqual(stepConfig({ uses: 'm', params: { a: '1', b: '1' }, with: { b: '2' } }), { params: { a: '1', b: '2' }, lookback: null });
 });
