@@ -52,17 +52,19 @@ export interface UsesContext {
   baseDir: string | null;
 }
 
-function isFile(path: string): boolean {
+/** 'file', 'other' (a directory, a FIFO, a device: reading it says why it is refused) or null (nothing there). */
+function entryKind(path: string): 'file' | 'other' | null {
   try {
-    return statSync(path).isFile();
+    return statSync(path).isFile() ? 'file' : 'other';
   } catch {
-    return false;
+    return null;
   }
 }
 
 /**
  * The one place `uses` is resolved: a registered name first (Hub-style `group/name@version`
- * names are registered names), else a file relative to `baseDir`, as given or with `.wasm` added.
+ * names are registered names), else a file relative to `baseDir`, as given or with `.wasm` added
+ * (a regular file first; a directory, FIFO or device is returned so that reading it refuses it).
  * Throws UnknownModuleError naming `step` when it is neither.
  */
 export function resolveUses(uses: string, ctx: UsesContext, step: string | null = null): ModuleRef {
@@ -72,7 +74,8 @@ export function resolveUses(uses: string, ctx: UsesContext, step: string | null 
     const path = isAbsolute(uses) ? uses : resolve(ctx.baseDir, uses);
     tried.push(path);
     if (!path.endsWith('.wasm')) tried.push(`${path}.wasm`);
-    const file = tried.find(isFile);
+    // A regular file wins; else something that is there (the read then says what is wrong with it).
+    const file = tried.find((p) => entryKind(p) === 'file') ?? tried.find((p) => entryKind(p) !== null);
     if (file !== undefined) return { file };
   }
   throw new UnknownModuleError(uses, step, ctx.registry !== null, tried);
