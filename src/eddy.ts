@@ -6,7 +6,7 @@ import {
 import { checkDeriveName, checkNoCycle, deadLetterTopic } from './coordinator/derive-checks.js';
 import { WorkerPool, type PoolOptions } from './coordinator/pool.js';
 import { ModuleResolver } from './coordinator/resolve.js';
-import type { StreamMetrics, StreamState } from './coordinator/stream.js';
+import type { StreamMetrics, StreamState, StreamStep } from './coordinator/stream.js';
 import { TransformedConsumer, type TransformEvents, type TransformedConsumeOptions } from './coordinator/transformed-consumer.js';
 import { Chain } from './smartmodule/chain.js';
 import type { TransformStep } from './smartmodule/transforms.js';
@@ -18,16 +18,6 @@ import { mergeAsync } from './coordinator/merge.js';
 import type { ProduceAck, Producer, ProducerOptions, ProducerRecord } from './storage/producer.js';
 import type { ModuleRegistry } from './storage/registry.js';
 import { COORDINATOR_DEFAULTS } from './coordinator/defaults.js';
-
-/** A transform as users write it: transforms.yaml's step (`with` or `params`). */
-export interface TransformInput {
-  uses: string;
-  /** The module's wasm bytes, read by the caller: then `uses` only names it (nothing is looked up). */
-  wasm?: Uint8Array;
-  with?: Record<string, string>;
-  params?: Record<string, string>;
-  lookback?: { last?: number; ageMs?: number } | null;
-}
 
 export interface OpenOptions extends StorageOptions {
   /** Worker threads for SmartModule streams (default: the machine's cores). Started on first use. */
@@ -66,7 +56,7 @@ export interface StreamMetricsEntry extends StreamMetrics {
 }
 
 export interface ConsumeWithTransforms extends TransformedConsumeOptions {
-  transforms?: TransformInput[];
+  transforms?: TransformStep[];
   /** One partition; default all (merged). */
   partition?: number;
 }
@@ -149,15 +139,13 @@ export class Eddy extends EventEmitter<EddyEvents> {
   listConsumerOffsets() { return this.storage.listCommittedOffsets(); }
   deleteConsumerOffsets(...args: Parameters<Storage['deleteCommittedOffsets']>) { return this.storage.deleteCommittedOffsets(...args); }
 
-  /** Resolves transforms (registered names or `.wasm` paths) to steps and compiled modules. */
-  async resolveTransforms(transforms: TransformInput[]) {
-    const steps: TransformStep[] = transforms.map((t) => ({
-      uses: t.uses,
-      params: { ...(t.params ?? {}), ...(t.with ?? {}) },
-      lookback: t.lookback ? { last: t.lookback.last ?? 0, ...(t.lookback.ageMs != null ? { ageMs: t.lookback.ageMs } : {}) } : null,
-    }));
-    const modules = await Promise.all(transforms.map((t) => (t.wasm ? this.resolver.compileBytes(t.wasm, t.uses) : this.resolver.resolve(t.uses))));
-    return { steps, modules };
+  /**
+   * Resolves and compiles each step's module (a registered name, or a `.wasm` path relative to
+   * `baseDir`) and converts the step for the engine. Throws what running the chain would
+   * (UnknownModuleError naming the step, a module that does not load), before anything runs.
+   */
+  resolveTransforms(transforms: readonly TransformStep[]): Promise<StreamStep[]> {
+    return this.resolver.steps(transforms);
   }
 
   /**
@@ -165,11 +153,10 @@ export class Eddy extends EventEmitter<EddyEvents> {
    * before they are stored, as Fluvio's producer-side SmartModules; a module error rejects the
    * produce and stores nothing.
    */
-  async producer(topic: string, options: ProducerOptions & { transforms?: TransformInput[] } = {}): Promise<Producer> {
+  async producer(topic: string, options: ProducerOptions & { transforms?: TransformStep[] } = {}): Promise<Producer> {
     const { transforms, ...rest } = options;
     if (transforms && transforms.length > 0) {
-      const { steps, modules } = await this.resolveTransforms(transforms);
-      const chain = Chain.create(steps.map((s, i) => ({ module: modules[i]!, params: s.params, lookback: s.lookback })));
+      const chain = Chain.create(await this.resolveTransforms(transforms));
       rest.transform = (batch) => {
         const out = chain.process(batch);
         if (out.error) throw out.error;
@@ -180,7 +167,7 @@ export class Eddy extends EventEmitter<EddyEvents> {
   }
 
   /** Produces records and resolves once they are committed. */
-  async produce(topic: string, records: ProducerRecord | ProducerRecord[], options: ProducerOptions & { transforms?: TransformInput[] } = {}): Promise<ProduceAck[]> {
+  async produce(topic: string, records: ProducerRecord | ProducerRecord[], options: ProducerOptions & { transforms?: TransformStep[] } = {}): Promise<ProduceAck[]> {
     const p = await this.producer(topic, { lingerMs: 0, ...options });
     try {
       return await p.sendAll(Array.isArray(records) ? records : [records]);
@@ -193,7 +180,7 @@ export class Eddy extends EventEmitter<EddyEvents> {
    * Consumes a topic: with transforms, through the worker pool (an async iterable of records, with
    * `.batches()` for raw output batches); without, straight from storage.
    */
-  consume(topic: string, options: ConsumeWithTransforms & { transforms: TransformInput[] }): AsyncIterable<ConsumedRecord> & { batches(): ReturnType<TransformedConsumer['batches']> };
+  consume(topic: string, options: ConsumeWithTransforms & { transforms: TransformStep[] }): AsyncIterable<ConsumedRecord> & { batches(): ReturnType<TransformedConsumer['batches']> };
   consume(topic: string, options: ConsumeOptions & { partition: number }): Consumer;
   consume(topic: string, options?: ConsumeOptions): AsyncIterable<ConsumedRecord> & { records(): AsyncGenerator<ConsumedRecord, void, undefined> };
   consume(topic: string, options: ConsumeWithTransforms = {}): unknown {
@@ -204,11 +191,11 @@ export class Eddy extends EventEmitter<EddyEvents> {
     }
     const self = this;
     const make = async () => {
-      const { steps, modules } = await self.resolveTransforms(transforms);
+      const steps = await self.resolveTransforms(transforms);
       const opts: TransformedConsumeOptions = { ...rest };
       if (opts.deadlineMs === undefined && self.options.deadlineMs !== undefined) opts.deadlineMs = self.options.deadlineMs;
       if (partition !== undefined) opts.partitions = [partition];
-      return new TransformedConsumer(self.storage, self.pool, topic, steps, modules, opts, self.forward);
+      return new TransformedConsumer(self.storage, self.pool, topic, steps, opts, self.forward);
     };
     return {
       async *batches() { yield* (await make()).batches(); },

@@ -52,10 +52,10 @@ test('consume refuses options that contradict each other, saying what to do', (t
 
 test('consume module flags carry their kind and -e parameters', (t) => {
   const p = planConsume({ filterMap: 'fm', params: ['a=1', 'b=x=y', 'a=2'] });
-  t.is(p.module!.flag, '--filter-map');
-  t.is(p.module!.kind, 'filter_map');
-  t.deepEqual({ ...p.module!.params }, { a: '2', b: 'x=y' });
-  t.is(planConsume({ smartmodule: 'x' }).module!.kind, null);
+  t.like(p.chain, { kind: 'module', flag: '--filter-map', uses: 'fm' });
+  t.is(p.moduleKind, 'filter_map');
+  t.deepEqual({ ...(p.chain as { params: object }).params }, { a: '2', b: 'x=y' });
+  t.is(planConsume({ smartmodule: 'x' }).moduleKind, null);
   t.deepEqual([...planConsume({ aggregate: 's', aggregateInitial: '100' }).aggregateInitial!], [...b('100')]);
 });
 

@@ -159,7 +159,7 @@ test('consume through SmartModules: --filter by registered name and by path, --m
   t.is(noParam.code, 1);
   t.regex(noParam.stderr, /Missing param key/);
   const missing = await eddy(dir, ['consume', 'fruit', '-B', '-d', '--filter', 'nope']);
-  t.regex(missing.stderr, /^Error: SmartModule "nope" is not registered and is not a \.wasm file; register it with `eddy smart-module create nope --wasm-file <path>`/);
+  t.regex(missing.stderr, /^Error: --filter: SmartModule "nope" is not registered and is not a \.wasm file; register it with `eddy smart-module create nope --wasm-file <path>`/);
 
   await ok(dir, ['topic', 'create', 'numbers']);
   await ok(dir, ['produce', 'numbers'], { stdin: '4\n9\n2\n12\n6\n' });
@@ -309,7 +309,7 @@ test('messages send the user to flags and commands that exist: --memory-limit, -
 
   // A path that does not exist is a path problem, not something to register.
   const missing = await eddy(dir, ['consume', 'm', '-B', '-d', '--filter', './nosuch.wasm']);
-  t.is(missing.stderr, 'Error: SmartModule file ./nosuch.wasm does not exist (and no SmartModule is registered under that name); check the path\n');
+  t.is(missing.stderr, 'Error: --filter: SmartModule file ./nosuch.wasm does not exist (and no SmartModule is registered under that name); check the path\n');
   // A directory is not a module, and --wasm-file is not a flag of consume.
   const folder = await eddy(dir, ['consume', 'm', '-B', '-d', '--filter', work]);
   t.is(folder.stderr, `Error: ${work}: is a directory, not a .wasm file; give the path of a SmartModule .wasm\n`);

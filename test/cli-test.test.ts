@@ -10,8 +10,10 @@ import {
 } from '../src/cli/format.js';
 import { main } from '../src/cli/main.js';
 import {
-  lookbackHistory, parseParams, planTest, readFirstLine, resolveUses, splitLines, type TestCommandOptions,
+  lookbackHistory, planTest, readFirstLine, splitLines, type TestCommandOptions,
 } from '../src/cli/test-command.js';
+import { parseParams } from '../src/cli/chain-options.js';
+import { resolveUses, UnknownModuleError } from '../src/coordinator/resolve.js';
 import { EddyError } from '../src/errors.js';
 import { wasmPath } from './helpers/wasm.js';
 
@@ -116,7 +118,7 @@ test('planTest: exactly one input', (t) => {
 });
 
 test('planTest: module or chain, and their conflicts', (t) => {
-  t.deepEqual(planTest({ ...base, params: ['k=v'] }).modules, { kind: 'wasm', path: 'm.wasm', params: Object.assign(Object.create(null), { k: 'v' }) });
+  t.deepEqual(planTest({ ...base, params: ['k=v'] }).modules, { kind: 'module', flag: '--wasm-file', uses: 'm.wasm', params: Object.assign(Object.create(null), { k: 'v' }) });
   t.deepEqual(planTest({ text: 'x', transformsFile: 't.yaml' }).modules, { kind: 'transforms-file', path: 't.yaml' });
   t.deepEqual(planTest({ text: 'x', transforms: 't.yaml' }).modules, { kind: 'transforms-file', path: 't.yaml' });
   t.deepEqual(planTest({ text: 'x', transform: ['{"uses":"a"}', '{"uses":"b"}'] }).modules, { kind: 'inline', steps: ['{"uses":"a"}', '{"uses":"b"}'] });
@@ -124,7 +126,7 @@ test('planTest: module or chain, and their conflicts', (t) => {
   t.regex(t.throws(() => planTest({ text: 'x', transformsFile: 't', params: ['a=b'] }))!.message, /-e\/--params cannot be used with transforms/);
   t.regex(t.throws(() => planTest({ text: 'x', transform: ['{}'], params: ['a=b'] }))!.message, /-e\/--params cannot be used with transforms/);
   t.regex(t.throws(() => planTest({ text: 'x', transformsFile: 't', transform: ['{}'] }))!.message, /cannot be used together/);
-  t.regex(t.throws(() => planTest({ ...base, transformsFile: 't' }))!.message, /--wasm-file cannot be used with a transforms chain/);
+  t.regex(t.throws(() => planTest({ ...base, transformsFile: 't' }))!.message, /--transforms-file and --wasm-file cannot be used together/);
   t.regex(t.throws(() => planTest({ ...base, packageName: 'p' }))!.message, /--wasm-file PATH/);
 });
 
@@ -190,15 +192,16 @@ test('readFirstLine: first line with its newline; empty input is one empty recor
   await t.throwsAsync(readFirstLine(Readable.from([Buffer.from([0xff, 0x0a])])), { instanceOf: UsageError, message: /not UTF-8/ });
 });
 
-test('resolveUses: relative to the base directory, with or without .wasm', async (t) => {
+test('resolveUses without a registry: relative to the base directory, with or without .wasm', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'eddy-uses-'));
   try {
     await writeFile(join(dir, 'm.wasm'), '');
-    t.is(await resolveUses('m.wasm', dir, 'x'), join(dir, 'm.wasm'));
-    t.is(await resolveUses('m', dir, 'x'), join(dir, 'm.wasm'));
-    t.is(await resolveUses(join(dir, 'm'), '/elsewhere', 'x'), join(dir, 'm.wasm'));
-    const err = await t.throwsAsync(resolveUses('acme/redact@0.2.0', dir, 't.yaml: transforms[0].uses'), { instanceOf: UsageError });
-    t.regex(err!.message, /^t\.yaml: transforms\[0\]\.uses: module "acme\/redact@0\.2\.0" not found \(looked for .*acme\/redact@0\.2\.0 and .*acme\/redact@0\.2\.0\.wasm\)/);
+    const files = { registry: null, baseDir: dir };
+    t.deepEqual(resolveUses('m.wasm', files), { file: join(dir, 'm.wasm') });
+    t.deepEqual(resolveUses('m', files), { file: join(dir, 'm.wasm') });
+    t.deepEqual(resolveUses(join(dir, 'm'), { registry: null, baseDir: '/elsewhere' }), { file: join(dir, 'm.wasm') });
+    const err = t.throws(() => resolveUses('acme/redact@0.2.0', files, 't.yaml: transforms[0].uses'), { instanceOf: UnknownModuleError });
+    t.regex(err!.message, /^t\.yaml: transforms\[0\]\.uses: SmartModule file acme\/redact@0\.2\.0 not found \(looked for .*acme\/redact@0\.2\.0 and .*acme\/redact@0\.2\.0\.wasm\)/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -248,7 +251,7 @@ test('main: a bad transforms file names file, step and field', async (t) => {
     t.regex(r.stderr, /^Error: .*t\.yaml:4: transforms\[0\]\.with\.n: the number 5 is not a string; .*quote it: n: "5"\n$/);
     await writeFile(join(dir, 't.yaml'), 'transforms:\n  - uses: m.wasm\n');
     const missing = await runMain(['test', '--transforms', 't.yaml', '--text', 'a'], { cwd: dir });
-    t.regex(missing.stderr, /transforms\[0\]\.uses: module "m\.wasm" not found/);
+    t.regex(missing.stderr, /t\.yaml: transforms\[0\]\.uses: SmartModule file m\.wasm not found/);
     const inline = await runMain(['test', '--transform', '{"uses":"m.wasm"}', '--transforms-line', '{"uses": 1}', '--text', 'a'], { cwd: dir });
     t.regex(inline.stderr, /^Error: --transform\[1\]: uses: must be a module name/);
   } finally {

@@ -70,7 +70,7 @@ transforms:
 `);
   t.like(c, { apiVersion: '0.1.0', name: 'cat-facts', version: '0.2.5', type: 'http-source', direction: 'source', topic: 'cat-facts', createTopic: true });
   t.deepEqual(c.params, { endpoint: 'https://catfact.ninja/fact', interval: '10s', output_parts: 'full' });
-  t.deepEqual(c.transforms.map((s) => [s.uses, { ...s.params }]), [['infinyon/jolt@0.4.1', { spec: '[{"operation":"shift"}]' }]]);
+  t.deepEqual(c.transforms.map((s) => [s.uses, { ...s.with }]), [['infinyon/jolt@0.4.1', { spec: '[{"operation":"shift"}]' }]]);
 });
 
 test('config: topic as an object, sink consumer settings, and the generic shape (type + direction + parameters)', (t) => {

@@ -10,6 +10,7 @@ import {
   openStorage as openStorageOnly,
 } from '../src/storage/index.js';
 import { openStorage } from '../src/index.js';
+import { resolveUses, UnknownModuleError as UnknownStepModuleError } from '../src/coordinator/resolve.js';
 import { tempDir, tempStorage } from './helpers/storage.js';
 import { wasmPath } from './helpers/wasm.js';
 import { smartModule } from './helpers/wat.js';
@@ -32,11 +33,14 @@ test('register by bytes or path, list, get, delete; kind, size and hash come fro
   const got = store.modules.get('my-map')!;
   t.deepEqual(Buffer.from(got.bytes), Buffer.from(mapBytes));
   t.is(got.kind, 'map');
-  t.deepEqual(Buffer.from((await store.modules.resolve('infinyon/filter@0.1.0')).bytes), readFileSync(filterFile));
-  const byPath = await store.modules.resolve(filterFile);
-  t.false(byPath.registered);
-  t.is(byPath.name, filterFile);
-  await t.throwsAsync(store.modules.resolve('no-such-module'), { instanceOf: UnknownModuleError, message: /no SmartModule named "no-such-module" is registered and no file no-such-module exists/ });
+  t.deepEqual(Buffer.from(store.modules.bytes('infinyon/filter@0.1.0')!), readFileSync(filterFile));
+  // A step's `uses`: the registered name first, else a file.
+  const uses = { registry: store.modules, baseDir: dir };
+  t.deepEqual(resolveUses('infinyon/filter@0.1.0', uses), { registered: 'infinyon/filter@0.1.0' });
+  t.deepEqual(resolveUses(filterFile, uses), { file: filterFile });
+  t.throws(() => resolveUses('no-such-module', uses, 'transforms[0].uses'), {
+    instanceOf: UnknownStepModuleError, message: /^transforms\[0\]\.uses: SmartModule "no-such-module" is not registered and is not a \.wasm file/,
+  });
 
   await store.modules.delete('my-map');
   t.deepEqual(store.modules.list().map((m) => m.name), ['infinyon/filter@0.1.0']);

@@ -9,6 +9,7 @@ import {
   parseTransformSteps,
   parseTransformsYaml,
   readTransformsFile,
+  stepConfig,
   TransformsConfigError,
 } from '../src/smartmodule/transforms.js';
 
@@ -37,7 +38,7 @@ test('the spec example', (t) => {
   t.deepEqual(plain(steps), [
     {
       uses: 'acme/redact@0.2.0',
-      params: { rules: '[{"field":"email","mask":true}]', threshold: '5' },
+      with: { rules: '[{"field":"email","mask":true}]', threshold: '5' },
       lookback: { last: 10, ageMs: 12_000 },
     },
   ]);
@@ -49,7 +50,7 @@ test('mappings become compact JSON with keys sorted at every level', (t) => {
     with:
       geo: {zone: b, area: {y: 1, x: null}}
 `);
-  t.is(step!.params.geo, '{"area":{"x":null,"y":1},"zone":"b"}');
+  t.is(step!.with.geo, '{"area":{"x":null,"y":1},"zone":"b"}');
 });
 
 test('keys are sorted byte-wise (UTF-8), not by UTF-16 or locale', (t) => {
@@ -59,7 +60,7 @@ test('keys are sorted byte-wise (UTF-8), not by UTF-16 or locale', (t) => {
       o: {"b": 1, "B": 2, "é": 3, "z": 4, "\\U0001F600": 5, "\\uFF61": 6, "": 7, "a b": 8}
 `);
   // U+FF61 (EF BD A1) sorts before U+1F600 (F0 9F 98 80) byte-wise, after it in UTF-16.
-  t.is(step!.params.o, '{"":7,"B":2,"a b":8,"b":1,"z":4,"é":3,"｡":6,"😀":5}');
+  t.is(step!.with.o, '{"":7,"B":2,"a b":8,"b":1,"z":4,"é":3,"｡":6,"😀":5}');
 });
 
 test('nested scalars keep their JSON form; numbers as written', (t) => {
@@ -72,7 +73,7 @@ test('nested scalars keep their JSON form; numbers as written', (t) => {
       z: [null, ~, Null, ""]
       s: ["5", '6', "tab\\there", "quote\\"d", "back\\\\slash", "nl\\n", "\\u0001"]
 `);
-  const p = step!.params;
+  const p = step!.with;
   t.is(p.n, '[1,1.0,2.50,-3,0,1e3,1.5E-2,12345678901234567890123,0.1]');
   // Forms JSON does not allow are rewritten without changing the value.
   t.is(p.fixed, '[5,7,0.5,-0.5,1.0,31,15,-0]');
@@ -87,7 +88,7 @@ test('every with value is valid JSON when it is a collection', (t) => {
     fc.property(fc.jsonValue({ maxDepth: 3 }), (v) => {
       const wrapped = { list: [v] };
       const [step] = parseTransformSteps([JSON.stringify({ uses: 'm', with: wrapped })]);
-      const back = JSON.parse(step!.params.list!);
+      const back = JSON.parse(step!.with.list!);
       t.deepEqual(back, JSON.parse(JSON.stringify([v])));
     }),
   );
@@ -108,11 +109,11 @@ test('strings pass through unchanged, including YAML 1.1 booleans and block scal
       g: ""
       __proto__: safe
 `);
-  t.deepEqual(plain(step!.params), {
+  t.deepEqual(plain(step!.with), {
     a: 'yes', b: '5', c: 'true', d: 'line 1\nline 2\n', e: 'hello world', f: '{"already": "json"}', g: '', ['__proto__']: 'safe',
   });
-  t.is(Object.getPrototypeOf(step!.params), null);
-  t.is(step!.params['__proto__'], 'safe');
+  t.is(Object.getPrototypeOf(step!.with), null);
+  t.is(step!.with['__proto__'], 'safe');
 });
 
 test('a bare number, boolean or null at the top of a with entry is an error that says to quote it', (t) => {
@@ -201,7 +202,7 @@ transforms:
     invoke: insert
     lookback: {last: 1, extra: 2}
 `);
-  t.deepEqual(plain(steps), [{ uses: 'm', params: {}, lookback: { last: 1 } }]);
+  t.deepEqual(plain(steps), [{ uses: 'm', with: {}, lookback: { last: 1 } }]);
 });
 
 test('structure errors', (t) => {
@@ -236,14 +237,14 @@ transforms:
       name: &n hello
       again: *n
 `);
-  t.deepEqual(plain(steps[0]!.params), { rules: '{"a":["x"],"b":1}', name: 'hello', again: 'hello' });
+  t.deepEqual(plain(steps[0]!.with), { rules: '{"a":["x"],"b":1}', name: 'hello', again: 'hello' });
 });
 
 test('aliases may not expand the document past the limit, and collections may not nest without end', (t) => {
   // Within the limit: 100 copies of a 50-item list are 5,000 nodes.
   const list = `[${Array.from({ length: 50 }, (_, i) => i).join(', ')}]`;
   const fine = parseTransformsYaml(`l: &l ${list}\ntransforms:\n  - uses: m\n    with:\n      p: [${Array(100).fill('*l').join(', ')}]\n`);
-  t.is(JSON.parse(fine[0]!.params.p!).length, 100);
+  t.is(JSON.parse(fine[0]!.with.p!).length, 100);
   // Past it: each level holds nine aliases of the level below (9^6 nodes).
   const levels = ['a0: &a0 [x, x, x, x, x, x, x, x, x]'];
   for (let i = 1; i < 7; i++) levels.push(`a${i}: &a${i} [${Array(9).fill(`*a${i - 1}`).join(', ')}]`);
@@ -259,7 +260,7 @@ test('merge keys are not special in YAML 1.2', (t) => {
     with:
       o: {<<: {a: 1}, b: 2}
 `);
-  t.is(step!.params.o, '{"<<":{"a":1},"b":2}');
+  t.is(step!.with.o, '{"<<":{"a":1},"b":2}');
 });
 
 test('inline JSON steps', (t) => {
@@ -269,9 +270,9 @@ test('inline JSON steps', (t) => {
     '  { "uses" : "third.wasm", "with": {"f": [1.0], "n": {"y": 1, "x": null}} }  ',
   ]);
   t.deepEqual(plain(steps), [
-    { uses: 'first.wasm', params: { rules: '[{"field":"email","mask":true}]', threshold: '5' }, lookback: null },
-    { uses: 'second.wasm', params: {}, lookback: { last: 2, ageMs: 10_000 } },
-    { uses: 'third.wasm', params: { f: '[1.0]', n: '{"x":null,"y":1}' }, lookback: null },
+    { uses: 'first.wasm', with: { rules: '[{"field":"email","mask":true}]', threshold: '5' }, lookback: null },
+    { uses: 'second.wasm', with: {}, lookback: { last: 2, ageMs: 10_000 } },
+    { uses: 'third.wasm', with: { f: '[1.0]', n: '{"x":null,"y":1}' }, lookback: null },
   ]);
 });
 
@@ -301,10 +302,18 @@ test('readTransformsFile names the path', async (t) => {
     const err = await t.throwsAsync(readTransformsFile(file), { instanceOf: TransformsConfigError });
     t.true(err!.message.startsWith(`${file}:4: transforms[0].with.n:`), err!.message);
     await writeFile(file, 'transforms:\n  - uses: m\n');
-    t.deepEqual(plain(await readTransformsFile(file)), [{ uses: 'm', params: {}, lookback: null }]);
+    t.deepEqual(plain(await readTransformsFile(file)), [{ uses: 'm', with: {}, lookback: null }]);
     const missing = await t.throwsAsync(readTransformsFile(join(dir, 'nope.yaml')), { instanceOf: TransformsConfigError });
     t.regex(missing!.message, /nope\.yaml: cannot read the transforms file: no such file/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('stepConfig: the one conversion of a step for the engine (with, look-back; the older params name still read)', (t) => {
+  t.deepEqual(stepConfig({ uses: 'm' }), { params: {}, lookback: null });
+  t.deepEqual(stepConfig(parseTransformSteps(['{"uses":"m","with":{"k":"v"},"lookback":{"age":"1s"}}'])[0]!), { params: { k: 'v' }, lookback: { last: 0, ageMs: 1000 } });
+  t.deepEqual(stepConfig({ uses: 'm', lookback: { last: 3 } }), { params: {}, lookback: { last: 3 } });
+  // Derived streams saved before `with` was the field's name carry `params`.
+  t.deepEqual(stepConfig({ uses: 'm', params: { a: '1', b: '1' }, with: { b: '2' } }), { params: { a: '1', b: '2' }, lookback: null });
 });

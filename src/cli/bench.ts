@@ -13,7 +13,8 @@ import { readTransformsFile } from '../smartmodule/transforms.js';
 import { MAX_CONFIG_BYTES, readUserFile, UserFileError } from '../user-file.js';
 import { isTTY, parseIntOption } from './common.js';
 import { UsageError, type CliContext, type CliIO } from './format.js';
-import { parseParams, resolveUses } from './test-command.js';
+import { parseParams } from './chain-options.js';
+import { resolveUses, stepName } from '../coordinator/resolve.js';
 import { BENCH_DEFAULTS } from '../bench/defaults.js';
 import { COORDINATOR_DEFAULTS } from '../coordinator/defaults.js';
 
@@ -71,8 +72,9 @@ async function loadChain(io: CliIO, o: { wasm?: string; transforms?: string; par
   const sources: string[] = [];
   for (let i = 0; i < steps.length; i++) {
     const s = steps[i]!;
-    const path = await resolveUses(s.uses, dirname(file), `${o.transforms}: transforms[${i}].uses`);
-    out.push({ module: await load(path, s.uses), params: { ...s.params, ...o.params }, lookback: s.lookback });
+    const ref = resolveUses(s.uses, { registry: null, baseDir: dirname(file) }, stepName(o.transforms!, i));
+    const path = (ref as { file: string }).file;
+    out.push({ module: await load(path, s.uses), params: { ...s.with, ...o.params }, lookback: s.lookback });
     sources.push(path);
   }
   return { label: o.transforms!, steps: out, sources, compileMs };

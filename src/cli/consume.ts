@@ -1,9 +1,8 @@
-import { dirname, resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import type { Eddy, TransformInput } from '../eddy.js';
-import { parseTransformSteps, readTransformsFile, type TransformStep } from '../smartmodule/transforms.js';
+import type { Eddy } from '../eddy.js';
+import type { TransformStep } from '../smartmodule/transforms.js';
 import type { StartPosition } from '../storage/consumer.js';
-import { anchorUses, toTransformInputs } from '../connectors/transforms.js';
+import { anchorSteps } from '../coordinator/resolve.js';
 import { UsageError, type CliContext, type CliIO } from './format.js';
 import { handleClosedOutput, interruptSignal, isTTY, memoryLimitOption, openForRead, openForWrite, OutputClosed, outputSettled, parseIntOption, timeoutOption, writeOut } from './common.js';
 import { mergeAsync } from '../coordinator/merge.js';
@@ -14,7 +13,7 @@ import { UnknownTopicError } from '../storage/errors.js';
 import { batchDeliveredUpTo, recordDeliveredUpTo } from '../coordinator/transformed-consumer.js';
 import { DEFAULT_COMMIT_RECORDS, DeliveryCommitter, type CommitPolicy } from '../storage/offset-committer.js';
 import { parseDurationOption } from './units.js';
-import { parseParams } from './test-command.js';
+import { inlineStepOptions, planChain, readChain, type ChainSource } from './chain-options.js';
 import { CLI_DEFAULTS, DEFAULT_TEXT } from './defaults.js';
 
 /**
@@ -84,10 +83,10 @@ export interface ConsumePlan {
   partitions: number[] | undefined;
   endOffset: number | undefined;
   maxRecords: number | undefined;
-  /** One module from a flag (`--filter x -e k=v`). */
-  module: { flag: string; uses: string; kind: string | null; params: Record<string, string> } | null;
-  transformsFile: string | undefined;
-  inline: string[];
+  /** One module from a flag (`--filter x -e k=v`), or a chain; null: no SmartModule. */
+  chain: ChainSource | null;
+  /** The module kind a flag asks for (`--filter`: filter); null: any. */
+  moduleKind: string | null;
   aggregateInitial: Uint8Array | undefined;
   lines: LineOptions;
   /** `--truncate`: cut values to the terminal's width. */
@@ -101,26 +100,10 @@ export function planConsume(o: ConsumeCliOptions): ConsumePlan {
   const from = planStart(o);
   checkFluvioOnly(o);
   const flags = MODULE_FLAGS.filter(([key]) => o[key] !== undefined);
-  if (flags.length > 1) throw new UsageError(`${flags.map((f) => f[1]).join(' and ')} cannot be used together: give one module, or chain several with --transforms-file`);
-  const inline = o.transform ?? [];
-  if (o.transformsFile !== undefined && inline.length > 0) {
-    throw new UsageError('--transforms-file and --transform cannot be used together: give the chain one way');
-  }
-  const chain = o.transformsFile !== undefined || inline.length > 0;
-  if (chain && flags.length > 0) {
-    throw new UsageError(`${flags[0]![1]} cannot be used with a transforms chain: add the module to the chain as a step instead`);
-  }
-  const params = o.params ?? [];
-  if (params.length > 0 && flags.length === 0) {
-    throw new UsageError(chain
-      ? "-e/--params cannot be used with transforms: put each module's parameters in its step's `with:`"
-      : '-e/--params needs a module to pass them to (--filter, --map, --smartmodule, ...)');
-  }
-  if (o.aggregateInitial !== undefined && !chain && flags.length === 0) {
+  const chain = planChain(o, { modules: flags.map(([key, flag]) => ({ flag, uses: o[key]! })), paramsFor: '--filter, --map, --smartmodule, ...' });
+  if (o.aggregateInitial !== undefined && chain === null) {
     throw new UsageError('--aggregate-initial needs an aggregate module: add --aggregate <name>');
   }
-  const f = flags[0];
-  const module = f ? { flag: f[1], uses: o[f[0]]!, kind: f[2], params: parseParams(params) } : null;
 
   const output = planOutput(o);
   if (o.consumer !== undefined && o.consumer.trim() === '') throw new UsageError('--consumer needs a name');
@@ -144,9 +127,8 @@ export function planConsume(o: ConsumeCliOptions): ConsumePlan {
     partitions: given.length === 0 ? undefined : [...new Set(given.map((p) => parseIntOption(p, '-p/--partition')))],
     endOffset,
     maxRecords: o.maxRecords === undefined ? undefined : parseIntOption(o.maxRecords, '--max-records', { min: 1 }),
-    module,
-    transformsFile: o.transformsFile,
-    inline,
+    chain,
+    moduleKind: chain?.kind === 'module' ? flags[0]![2] : null,
     aggregateInitial: o.aggregateInitial === undefined ? undefined : Buffer.from(o.aggregateInitial, 'utf8'),
     lines: {
       template: o.format === undefined ? null : compileTemplate(o.format),
@@ -207,24 +189,17 @@ function planOutput(o: ConsumeCliOptions): ValueOutput {
 }
 
 /** The chain a plan names, with `.wasm` paths anchored where they were written. */
-export async function planTransforms(eddy: Eddy, plan: Pick<ConsumePlan, 'module' | 'transformsFile' | 'inline'>, io: CliIO): Promise<TransformInput[]> {
-  let steps: TransformStep[] = [];
-  if (plan.module) {
-    steps = anchorUses(eddy.modules, [{ uses: plan.module.uses, params: plan.module.params, lookback: null }], io.cwd);
-  } else if (plan.transformsFile !== undefined) {
-    const file = resolve(io.cwd, plan.transformsFile);
-    steps = anchorUses(eddy.modules, await readTransformsFile(file), dirname(file));
-  } else if (plan.inline.length > 0) {
-    steps = anchorUses(eddy.modules, parseTransformSteps(plan.inline), io.cwd);
-  }
-  if (plan.module?.kind && steps.length === 1) {
-    const { modules } = await eddy.resolveTransforms(toTransformInputs(steps));
-    const kind = modules[0]!.kind;
-    if (kind !== plan.module.kind) {
-      throw new UsageError(`${plan.module.flag} ${plan.module.uses}: that module is a ${kind.replace('_', '-')}, not a ${plan.module.kind.replace('_', '-')}; use ${KIND_FLAG[kind] ?? '--smartmodule'} ${plan.module.uses}`);
+export async function planTransforms(eddy: Eddy, plan: Pick<ConsumePlan, 'chain' | 'moduleKind'>, io: CliIO): Promise<TransformStep[]> {
+  const { steps, baseDir, source } = await readChain(plan.chain, io);
+  const anchored = anchorSteps(steps, { registry: eddy.modules, baseDir }, source);
+  const c = plan.chain;
+  if (c?.kind === 'module' && plan.moduleKind) {
+    const kind = (await eddy.resolveTransforms(anchored))[0]!.module.kind;
+    if (kind !== plan.moduleKind) {
+      throw new UsageError(`${c.flag} ${c.uses}: that module is a ${kind.replace('_', '-')}, not a ${plan.moduleKind.replace('_', '-')}; use ${KIND_FLAG[kind] ?? '--smartmodule'} ${c.uses}`);
     }
   }
-  return toTransformInputs(steps);
+  return anchored;
 }
 
 export async function runConsume(topic: string, o: ConsumeCliOptions, cmd: Command, io: CliIO): Promise<number> {
@@ -341,9 +316,7 @@ interface ConsumeAliases {
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
 export function registerConsumeCommand(program: Command, ctx: CliContext): void {
-  let inline: string[] = [];
-  const pushInline = (value: string): string[] => (inline = [...inline, value]);
-  program
+  const command = program
     .command('consume <topic>')
     .summary('read records from a topic, optionally through SmartModules')
     .description(
@@ -391,9 +364,9 @@ export function registerConsumeCommand(program: Command, ctx: CliContext): void 
     .addOption(new Option('--a-init <value>', 'alias of --aggregate-initial').hideHelp())
     .option('-e, --params <key=value>', 'parameter for the module\'s init (repeatable)', collect)
     .option('-t, --transforms-file <path>', 'run the chain of a transforms.yaml (uses: registered names or .wasm paths relative to it)')
-    .addOption(new Option('--transforms <path>', 'alias of --transforms-file').hideHelp())
-    .addOption(new Option('--transform <json>', 'one chain step as JSON, e.g. \'{"uses":"keep-a"}\' (repeatable)').argParser(pushInline))
-    .addOption(new Option('--transforms-line <json>', 'alias of --transform').hideHelp().argParser(pushInline))
+    .addOption(new Option('--transforms <path>', 'alias of --transforms-file').hideHelp());
+  const inline = inlineStepOptions(command, 'one chain step as JSON, e.g. \'{"uses":"keep-a"}\' (repeatable)');
+  command
     .option('-c, --consumer <name>', 'a named consumer: start from its committed offsets, and commit what was printed')
     .option('--commit-interval <duration>', `a named consumer commits at least this often while printing (default ${DEFAULT_TEXT.commitInterval})`)
     .option('--commit-records <n>', `a named consumer commits at least every n printed records, and never prints more than n past its last commit (default ${DEFAULT_COMMIT_RECORDS})`)
@@ -401,7 +374,7 @@ export function registerConsumeCommand(program: Command, ctx: CliContext): void 
     .addOption(memoryLimitOption()).addOption(timeoutOption())
     .action(async (topic: string, opts: ConsumeCliOptions & ConsumeAliases, cmd: Command) => {
       const { end, smartmodulePath, sm, sm_path: smPath, aInit, transforms, transformsLine: _l, ...rest } = opts;
-      const o: ConsumeCliOptions = { ...rest, transform: inline };
+      const o: ConsumeCliOptions = { ...rest, transform: inline() };
       if (end !== undefined) o.endOffset ??= end;
       for (const alias of [sm, smartmodulePath, smPath]) if (alias !== undefined) o.smartmodule ??= alias;
       if (aInit !== undefined) o.aggregateInitial ??= aInit;

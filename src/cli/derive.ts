@@ -1,13 +1,15 @@
-import { basename, dirname, resolve } from 'node:path';
+import { basename } from 'node:path';
 import { Command, Option } from 'commander';
 import type { DeriveConfig } from '../coordinator/derived.js';
 import { deadLetterTopic } from '../coordinator/derive-checks.js';
 import type { DerivedInfo } from '../eddy.js';
-import { parseTransformSteps, readTransformsFile, type TransformStep } from '../smartmodule/transforms.js';
-import { anchorUses } from '../connectors/transforms.js';
+import type { TransformStep } from '../smartmodule/transforms.js';
+import { anchorSteps } from '../coordinator/resolve.js';
+import type { ModuleRegistry } from '../storage/registry.js';
 import { EddyError } from '../errors.js';
 import { cliMessage } from './errors.js';
 import { UsageError, type CliContext, type CliIO } from './format.js';
+import { inlineStepOptions, planChain, readChain } from './chain-options.js';
 import { openForRead, openForWrite, outputFormat, printJson, timeoutOption, withEddy } from './common.js';
 import { formatCount, formatTable, parseDurationOption } from './units.js';
 
@@ -27,24 +29,11 @@ export interface DeriveCreateOptions {
 }
 
 /** Reads the chain of a `derive create` command line, with `.wasm` paths made absolute (`eddy run` may start elsewhere). */
-async function chainOf(o: DeriveCreateOptions, io: CliIO, registry: { info(name: string): unknown }): Promise<TransformStep[]> {
-  const inline = o.transform ?? [];
-  if (o.transformsFile !== undefined && inline.length > 0) throw new UsageError('--transforms-file and --transform cannot be used together: give the chain one way');
-  if (o.transformsFile === undefined && inline.length === 0) {
-    throw new UsageError('no chain: give --transforms-file <transforms.yaml> or one --transform <json> per step');
-  }
-  let steps: TransformStep[];
-  let base: string;
-  if (o.transformsFile !== undefined) {
-    const file = resolve(io.cwd, o.transformsFile);
-    steps = await readTransformsFile(file);
-    base = dirname(file);
-  } else {
-    steps = parseTransformSteps(inline);
-    base = io.cwd;
-  }
+async function chainOf(o: DeriveCreateOptions, io: CliIO, registry: Pick<ModuleRegistry, 'info'>): Promise<TransformStep[]> {
+  const chain = planChain(o, { modules: [], paramsFor: '', required: 'no chain: give --transforms-file <transforms.yaml> or one --transform <json> per step' });
+  const { steps, baseDir, source } = await readChain(chain, io);
   if (steps.length === 0) throw new UsageError('the chain has no steps: a derived stream needs at least one SmartModule');
-  return anchorUses(registry, steps, base);
+  return anchorSteps(steps, { registry, baseDir }, source);
 }
 
 /** `eddy derive list`'s table, then one line per stopped partition with why it stopped. */
@@ -81,24 +70,23 @@ export function registerDeriveCommand(program: Command, ctx: CliContext): void {
       'killed `eddy run` resumes without losing or repeating records. Source partition p writes to target partition ' +
       'p mod (target partitions).');
 
-  let inline: string[] = [];
-  const pushInline = (value: string): string[] => (inline = [...inline, value]);
-  derive
+  const create = derive
     .command('create <name>')
     .description('Save a derived stream (start it with `eddy run`).\n\nExample:\n' +
       '  eddy derive create big-sums --source numbers --target sums --transforms-file transforms.yaml\n' +
       '  eddy derive create shout --source fruit --target loud --transform \'{"uses":"keep-a"}\' --transform \'{"uses":"upper"}\'')
     .requiredOption('--source <topic>', 'topic to read')
     .requiredOption('--target <topic>', 'topic to write')
-    .option('--transforms-file <path>', 'the chain, as a transforms.yaml (uses: registered names or .wasm paths relative to it)')
-    .addOption(new Option('--transform <json>', 'one chain step as JSON (repeatable)').argParser(pushInline))
+    .option('--transforms-file <path>', 'the chain, as a transforms.yaml (uses: registered names or .wasm paths relative to it)');
+  const inline = inlineStepOptions(create, 'one chain step as JSON (repeatable)');
+  create
     .addOption(new Option('--policy <policy>', 'what a SmartModule error does: stop (the partition stops at the failing record) or skip (the record is counted, reported and kept in the dead-letter topic)').choices(['stop', 'skip']).default('stop'))
     .addOption(timeoutOption())
     .option('--dead-letter-topic <topic>', 'with --policy skip: the topic that keeps the skipped records (default <name>-dlq, created if missing)')
     .action(async (name: string, o: DeriveCreateOptions, cmd: Command) => {
       const io = ctx.io();
       await withEddy(await openForWrite(cmd, io), async (eddy) => {
-        const transforms = await chainOf({ ...o, transform: inline }, io, eddy.modules);
+        const transforms = await chainOf({ ...o, transform: inline() }, io, eddy.modules);
         const config: DeriveConfig = { name, source: o.source, target: o.target, transforms };
         if (o.policy === 'skip') config.policy = 'skip';
         if (o.deadLetterTopic !== undefined) {

@@ -33,9 +33,10 @@ export function cliMessage(err: EddyError): string {
       return `topic "${topic}" already exists; use it as it is, or delete it first with \`eddy topic delete ${topic}\``;
     }
     case 'EDDY_UNKNOWN_MODULE': {
-      if (e['isPath'] === true) return err.message;
+      if (e['isPath'] === true || e['registryChecked'] === false) return err.message;
       const name = String(e['moduleName'] ?? e['uses'] ?? '');
-      return `SmartModule "${name}" is not registered and is not a .wasm file; register it with ` +
+      const step = typeof e['step'] === 'string' ? `${e['step']}: ` : '';
+      return `${step}SmartModule "${name}" is not registered and is not a .wasm file; register it with ` +
         `\`eddy smart-module create ${name} --wasm-file <path>\` (\`eddy smart-module list\` shows them) or give the path of a .wasm`;
     }
     case 'EDDY_MODULE_EXISTS': {

@@ -1,20 +1,19 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { Command, Option } from 'commander';
-import type { Eddy, TransformInput } from '../eddy.js';
+import type { Command } from 'commander';
+import type { Eddy } from '../eddy.js';
 import { EddyError } from '../errors.js';
-import { parseTransformSteps, readTransformsFile, type TransformStep } from '../smartmodule/transforms.js';
 import type { Producer, ProducerOptions, ProducerRecord } from '../storage/producer.js';
 import { DEFAULT_MAX_RECORD_BYTES } from '../storage/storage.js';
-import { anchorUses, toTransformInputs } from '../connectors/transforms.js';
+import { anchorSteps } from '../coordinator/resolve.js';
 import { UsageError, type CliContext, type CliIO } from './format.js';
 import { dataDir, interruptSignal, isTTY, memoryLimitOption, openForWrite, parseIntOption, type GlobalOptions } from './common.js';
 import { RemoteProducer } from './remote-producer.js';
 import { cliMessage, LineTooLongError, MissingKeySeparatorError, NothingSentError, ProduceStoppedError, storedSummary } from './errors.js';
 import { Progress } from './progress.js';
-import { parseParams } from './test-command.js';
+import { inlineStepOptions, planChain, readChain, type ChainSource } from './chain-options.js';
 import { parseBytes, parseDurationOption } from './units.js';
 import { DEFAULT_TEXT } from './defaults.js';
 
@@ -47,9 +46,8 @@ export interface ProducePlan {
   key: Buffer | null;
   separator: string | null;
   partition: number | undefined;
-  transformsFile: string | undefined;
-  inline: string[];
-  module: { uses: string; params: Record<string, string> } | null;
+  /** The producer-side SmartModules; null: none. */
+  chain: ChainSource | null;
   producer: ProducerOptions;
   progress: boolean | undefined;
 }
@@ -60,14 +58,7 @@ export function planProduce(o: ProduceCliOptions): ProducePlan {
   }
   if (o.keySeparator === '') throw new UsageError('--key-separator cannot be empty');
   if (o.raw && o.keySeparator !== undefined) throw new UsageError('--raw sends the whole input as one record: it has no lines to split a key from');
-  const inline = o.transform ?? [];
-  const chains = [o.transformsFile !== undefined && '--transforms-file', inline.length > 0 && '--transform', o.smartmodule !== undefined && '--smartmodule'].filter(Boolean);
-  if (chains.length > 1) throw new UsageError(`${chains.join(' and ')} cannot be used together: give the SmartModules one way`);
-  if ((o.params ?? []).length > 0 && o.smartmodule === undefined) {
-    throw new UsageError(chains.length > 0
-      ? "-e/--params cannot be used with transforms: put each module's parameters in its step's `with:`"
-      : '-e/--params needs a module to pass them to (--smartmodule)');
-  }
+  const chain = planChain(o, { modules: o.smartmodule === undefined ? [] : [{ flag: '--smartmodule', uses: o.smartmodule }], paramsFor: '--smartmodule' });
   const producer: ProducerOptions = {};
   if (o.linger !== undefined) producer.lingerMs = parseDurationOption(o.linger, '--linger');
   if (o.batchSize !== undefined) producer.batchSize = parseBytes(o.batchSize, '--batch-size');
@@ -77,9 +68,7 @@ export function planProduce(o: ProduceCliOptions): ProducePlan {
     key: o.key === undefined ? null : Buffer.from(o.key, 'utf8'),
     separator: o.keySeparator ?? null,
     partition: o.partition === undefined ? undefined : parseIntOption(o.partition, '--partition'),
-    transformsFile: o.transformsFile,
-    inline,
-    module: o.smartmodule === undefined ? null : { uses: o.smartmodule, params: parseParams(o.params ?? []) },
+    chain,
     producer,
     progress: o.progress,
   };
@@ -145,17 +134,6 @@ export function lineRecord(line: Buffer, plan: Pick<ProducePlan, 'key' | 'separa
   return record;
 }
 
-/** The producer-side chain as written (before `uses` paths are anchored) and the directory they are relative to. */
-async function producerSteps(plan: ProducePlan, io: CliIO): Promise<{ steps: TransformStep[]; baseDir: string }> {
-  if (plan.module) return { steps: [{ uses: plan.module.uses, params: plan.module.params, lookback: null }], baseDir: io.cwd };
-  if (plan.transformsFile !== undefined) {
-    const file = resolve(io.cwd, plan.transformsFile);
-    return { steps: await readTransformsFile(file), baseDir: dirname(file) };
-  }
-  if (plan.inline.length > 0) return { steps: parseTransformSteps(plan.inline), baseDir: io.cwd };
-  return { steps: [], baseDir: io.cwd };
-}
-
 /** Where records go: a producer of this process, or a produce session with the process holding the data directory. */
 interface ProduceTarget {
   send(record: ProducerRecord): Promise<unknown>;
@@ -169,8 +147,8 @@ interface ProduceTarget {
  * long-running writer (`eddy run`, `eddy connector run`) holds it, produces through that writer.
  */
 async function openTarget(topic: string, plan: ProducePlan, cmd: Command, io: CliIO): Promise<{ target: ProduceTarget; eddy: Eddy | null }> {
-  const { steps, baseDir } = await producerSteps(plan, io);
-  const session = { topic, steps, baseDir, options: plan.producer, ...(plan.partition !== undefined ? { partition: plan.partition } : {}) };
+  const { steps, baseDir, source } = await readChain(plan.chain, io);
+  const session = { topic, steps, baseDir, source, options: plan.producer, ...(plan.partition !== undefined ? { partition: plan.partition } : {}) };
   const opened = await RemoteProducer.openOrJoin(
     // Shared: other `eddy produce` processes may write the directory at the same time.
     () => openForWrite(cmd, io, { sharedWriter: true }),
@@ -184,7 +162,7 @@ async function openTarget(topic: string, plan: ProducePlan, cmd: Command, io: Cl
     if (plan.partition !== undefined && plan.partition >= n) {
       throw new UsageError(`--partition ${plan.partition}: topic "${topic}" has ${n} partition${n === 1 ? '' : 's'} (0..${n - 1})`);
     }
-    const transforms: TransformInput[] = toTransformInputs(anchorUses(eddy.modules, steps, baseDir));
+    const transforms = anchorSteps(steps, { registry: eddy.modules, baseDir }, source);
     return { target: await eddy.producer(topic, { ...plan.producer, ...(transforms.length ? { transforms } : {}) }), eddy };
   } catch (err) {
     await eddy.close();
@@ -354,9 +332,7 @@ async function interactive(producer: ProduceTarget, plan: ProducePlan, io: CliIO
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
 
 export function registerProduceCommand(program: Command, ctx: CliContext): void {
-  let inline: string[] = [];
-  const pushInline = (value: string): string[] => (inline = [...inline, value]);
-  program
+  const command = program
     .command('produce <topic>')
     .summary('write records to a topic, one per line of stdin or of a file')
     .description(
@@ -373,9 +349,9 @@ export function registerProduceCommand(program: Command, ctx: CliContext): void 
     .option('--key <key>', 'give every record this key')
     .option('--key-separator <sep>', 'split each line at the first <sep> into key and value')
     .option('--partition <n>', 'write every record to this partition (default: by key hash, round-robin without key)')
-    .option('--transforms-file <path>', 'run this transforms.yaml chain on records before they are stored')
-    .addOption(new Option('--transform <json>', 'one producer-side chain step as JSON (repeatable)').argParser(pushInline))
-    .addOption(new Option('--transforms-line <json>', 'alias of --transform').hideHelp().argParser(pushInline))
+    .option('--transforms-file <path>', 'run this transforms.yaml chain on records before they are stored');
+  const inline = inlineStepOptions(command, 'one producer-side chain step as JSON (repeatable)');
+  command
     .option('--smartmodule <module>', 'run one SmartModule (registered name or .wasm path) on records before they are stored')
     .option('-e, --params <key=value>', 'parameter for --smartmodule\'s init (repeatable)', collect)
     .option('--linger <duration>', `how long a batch waits for more records, e.g. 10ms (default ${DEFAULT_TEXT.linger})`)
@@ -385,6 +361,6 @@ export function registerProduceCommand(program: Command, ctx: CliContext): void 
     .option('--no-progress', 'never show progress')
     .action(async (topic: string, opts: ProduceCliOptions & { transformsLine?: string[] }, cmd: Command) => {
       const { transformsLine: _l, ...rest } = opts;
-      ctx.done(await runProduce(topic, { ...rest, transform: inline }, cmd, ctx.io()));
+      ctx.done(await runProduce(topic, { ...rest, transform: inline() }, cmd, ctx.io()));
     });
 }

@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
-import { isAbsolute, resolve } from 'node:path';
 import { unpack } from 'msgpackr';
 import { EddyError } from '../errors.js';
 import { readModuleFile } from '../smartmodule/module.js';
-import type { TransformStep } from '../smartmodule/transforms.js';
+import { stepConfig, type TransformStep } from '../smartmodule/transforms.js';
+import { resolveUses, stepName, UnknownModuleError } from '../coordinator/resolve.js';
 import { DataDirLockedError } from '../storage/errors.js';
 import type { ProducerOptions, ProducerRecord } from '../storage/producer.js';
 import { encodeFrame, FrameReader, MAX_FRAME_BYTES, type OpenRequest, type Reply, type Request, type WireRecord, type WireStep } from './writer-protocol.js';
@@ -17,6 +17,8 @@ export interface ProduceSession {
   steps: TransformStep[];
   /** Where relative `uses` paths start. */
   baseDir: string;
+  /** How errors name the steps (see stepName). */
+  source?: string;
   options: ProducerOptions;
 }
 
@@ -51,20 +53,30 @@ export class RemoteError extends EddyError {
 }
 
 /**
- * Steps for the wire: a `uses` that names a file (relative to `baseDir`, with or without `.wasm`)
+ * Steps for the wire: a `uses` that names a file (resolved as everywhere, relative to `baseDir`)
  * carries the file's bytes, read here with this user's rights; other names go as they are (the
  * writer looks them up among the registered modules).
  */
-async function wireSteps(steps: readonly TransformStep[], baseDir: string): Promise<WireStep[]> {
+async function wireSteps(steps: readonly TransformStep[], baseDir: string, source = ''): Promise<WireStep[]> {
   const out: WireStep[] = [];
-  for (const s of steps) {
-    const path = isAbsolute(s.uses) ? s.uses : resolve(baseDir, s.uses);
-    const file = [path, `${path}.wasm`].find((p) => existsSync(p));
-    const step: WireStep = { uses: file ?? s.uses, params: { ...s.params }, lookback: s.lookback };
+  for (const [i, s] of steps.entries()) {
+    const file = fileOf(s.uses, baseDir, stepName(source, i));
+    const step: WireStep = { uses: file ?? s.uses, ...stepConfig(s) };
     if (file !== undefined) step.wasm = await readModuleFile(file);
     out.push(step);
   }
   return out;
+}
+
+/** The file `uses` names, or undefined when it names none (a registered name, for the writer to find). */
+function fileOf(uses: string, baseDir: string, step: string): string | undefined {
+  try {
+    const ref = resolveUses(uses, { registry: null, baseDir }, step);
+    return 'file' in ref ? ref.file : undefined;
+  } catch (err) {
+    if (err instanceof UnknownModuleError) return undefined;
+    throw err;
+  }
 }
 
 /** Records in frames below the limit; a record that alone is over it cannot go through the socket. */
@@ -119,7 +131,7 @@ export class RemoteProducer {
   }
 
   private static async openRequest(session: ProduceSession): Promise<OpenRequest> {
-    const steps = await wireSteps(session.steps, session.baseDir);
+    const steps = await wireSteps(session.steps, session.baseDir, session.source);
     return { op: 'open', topic: session.topic, steps, options: session.options, ...(session.partition !== undefined ? { partition: session.partition } : {}) };
   }
 

@@ -1,19 +1,22 @@
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { decodeRecords, encodeRecords, type RecordInput } from '../protocol/index.js';
 import { DurationError, parseDuration } from '../smartmodule/duration.js';
 import { Chain, loadModule, SmartModuleInitError, type ChainStep, type Lookback, type ModuleLogger, type SmartModule } from '../smartmodule/index.js';
-import { parseTransformSteps, readTransformsFile, type TransformStep } from '../smartmodule/transforms.js';
-import { isRegularFile, MAX_INPUT_BYTES, readUserFile, UserFileError } from '../user-file.js';
+import { stepConfig } from '../smartmodule/transforms.js';
+import { resolveUses, stepName } from '../coordinator/resolve.js';
+import { MAX_INPUT_BYTES, readUserFile, UserFileError } from '../user-file.js';
 import { formatRecordLine, formatRuntimeError, NonUtf8ValueError, UsageError, utf8OrNull, type CliContext, type CliIO } from './format.js';
 import { memoryLimitOption, moduleLimits } from './common.js';
+import { inlineStepOptions, planChain, readChain, type ChainSource } from './chain-options.js';
 
 /**
  * `eddy test`: runs a SmartModule (or a chain) once over records given on the command line, with
- * the command line of `smdk test` (spec §8). Differences from smdk, on purpose: `uses` names in a
- * chain are `.wasm` paths (relative to the transforms file) until Eddy has a registry; a runtime
- * error prints the records before it, then the error on stderr, and exits 1 (smdk only logs it and
- * exits 0); `--lookback-age` and `--aggregate-initial` exist.
+ * the command line of `smdk test` (spec §8). Differences from smdk, on purpose: `uses` in a chain
+ * is a `.wasm` path (relative to the transforms file), because `eddy test` opens no data directory
+ * and so has no registered modules to look names up in; a runtime error prints the records before
+ * it, then the error on stderr, and exits 1 (smdk only logs it and exits 0); `--lookback-age` and
+ * `--aggregate-initial` exist.
  */
 
 /** The options as commander hands them over. */
@@ -49,11 +52,8 @@ export type InputSpec =
 export interface TestPlan {
   input: InputSpec;
   key: Uint8Array | null;
-  /** A single module, or a chain from transforms (file or inline). */
-  modules:
-    | { kind: 'wasm'; path: string; params: Record<string, string> }
-    | { kind: 'transforms-file'; path: string }
-    | { kind: 'inline'; steps: string[] };
+  /** A single module (`--wasm-file`), or a chain from transforms (file or inline). */
+  modules: ChainSource;
   /** The lookback every module gets (`-l` and/or `--lookback-age`); null = none. */
   lookback: Lookback | null;
   records: string[];
@@ -63,19 +63,6 @@ export interface TestPlan {
 }
 
 const utf8 = new TextEncoder();
-
-/** `-e key=value` list → params: split at the first `=`, a later key wins. */
-export function parseParams(list: readonly string[]): Record<string, string> {
-  const params: Record<string, string> = Object.create(null);
-  for (const item of list) {
-    const eq = item.indexOf('=');
-    if (eq < 0) {
-      throw new UsageError(`-e/--params expects KEY=VALUE, got ${JSON.stringify(item)}: write it as ${JSON.stringify(`${item}=value`)}`);
-    }
-    params[item.slice(0, eq)] = item.slice(eq + 1);
-  }
-  return params;
-}
 
 /** Checks the options of `eddy test` and says what to fix when they cannot work together. */
 export function planTest(o: TestCommandOptions): TestPlan {
@@ -92,27 +79,11 @@ export function planTest(o: TestCommandOptions): TestPlan {
   if (o.transformsFile !== undefined && o.transforms !== undefined && o.transformsFile !== o.transforms) {
     throw new UsageError('--transforms-file and --transforms are the same option; give it once');
   }
-  const transformsFile = o.transformsFile ?? o.transforms;
-  const inline = o.transform ?? [];
-  const params = o.params ?? [];
-  let modules: TestPlan['modules'];
-  if (transformsFile !== undefined || inline.length > 0) {
-    if (transformsFile !== undefined && inline.length > 0) {
-      throw new UsageError('-t/--transforms-file and --transform cannot be used together: give the chain one way');
-    }
-    if (o.wasmFile !== undefined) {
-      throw new UsageError('--wasm-file cannot be used with a transforms chain: list the module as a step (`uses: path/to/module.wasm`) instead');
-    }
-    if (params.length > 0) {
-      throw new UsageError("-e/--params cannot be used with transforms: put each module's parameters in its step's `with:`");
-    }
-    modules = transformsFile !== undefined ? { kind: 'transforms-file', path: transformsFile } : { kind: 'inline', steps: inline };
-  } else {
-    if (o.wasmFile === undefined) {
-      throw new UsageError('no module: give --wasm-file PATH, or a chain with -t/--transforms-file PATH or --transform JSON');
-    }
-    modules = { kind: 'wasm', path: o.wasmFile, params: parseParams(params) };
-  }
+  const modules = planChain({ ...o, transformsFile: o.transformsFile ?? o.transforms }, {
+    modules: o.wasmFile === undefined ? [] : [{ flag: '--wasm-file', uses: o.wasmFile }],
+    paramsFor: '--wasm-file',
+    required: 'no module: give --wasm-file PATH, or a chain with -t/--transforms-file PATH or --transform JSON',
+  })!;
 
   let last: number | undefined;
   if (o.lookbackLast !== undefined) {
@@ -232,49 +203,24 @@ function here(io: CliIO, path: string): string {
   return io.cwd === process.cwd() ? path : resolve(io.cwd, path);
 }
 
-/**
- * Finds the `.wasm` a step's `uses` names: a path relative to `baseDir` (the transforms file's
- * directory, or the current directory for inline steps), tried as given and with `.wasm` added.
- */
-export async function resolveUses(uses: string, baseDir: string, where: string): Promise<string> {
-  const base = isAbsolute(uses) ? uses : resolve(baseDir, uses);
-  const candidates = base.endsWith('.wasm') ? [base] : [base, `${base}.wasm`];
-  for (const c of candidates) if (await isRegularFile(c)) return c;
-  throw new UsageError(
-    `${where}: module ${JSON.stringify(uses)} not found (looked for ${candidates.join(' and ')}); ` +
-      'eddy test reads each `uses` as a .wasm file path relative to the transforms file',
-  );
-}
-
 interface ResolvedStep {
   path: string;
   name: string;
   params: Record<string, string>;
 }
 
+/**
+ * Each step's `.wasm`: `eddy test` opens no data directory, so `uses` resolves as a path only
+ * (relative to the transforms file, or the working directory).
+ */
 async function resolveModules(plan: TestPlan, io: CliIO): Promise<ResolvedStep[]> {
   const m = plan.modules;
-  if (m.kind === 'wasm') return [{ path: here(io, m.path), name: '', params: m.params }];
-  let steps: TransformStep[];
-  let baseDir: string;
-  let source: string;
-  if (m.kind === 'transforms-file') {
-    const file = here(io, m.path);
-    steps = await readTransformsFile(file);
-    baseDir = resolve(io.cwd, dirname(file));
-    source = m.path;
-  } else {
-    steps = parseTransformSteps(m.steps);
-    baseDir = io.cwd;
-    source = '--transform';
-  }
-  const out: ResolvedStep[] = [];
-  for (let i = 0; i < steps.length; i++) {
-    const s = steps[i]!;
-    const where = m.kind === 'inline' ? `${source}[${i}].uses` : `${source}: transforms[${i}].uses`;
-    out.push({ path: await resolveUses(s.uses, baseDir, where), name: s.uses, params: s.params });
-  }
-  return out;
+  if (m.kind === 'module') return [{ path: here(io, m.uses), name: '', params: m.params }];
+  const { steps, baseDir, source } = await readChain(m, io);
+  return steps.map((s, i) => {
+    const ref = resolveUses(s.uses, { registry: null, baseDir }, stepName(source, i));
+    return { path: (ref as { file: string }).file, name: s.uses, params: stepConfig(s).params };
+  });
 }
 
 /** Runs `eddy test`; returns the exit code. EddyErrors propagate (main prints them). */
@@ -309,7 +255,7 @@ export async function runTest(options: TestCommandOptions, io: CliIO): Promise<n
   } catch (err) {
     if (!(err instanceof SmartModuleInitError)) throw err;
     // Fluvio's rendering, then where parameters come from in this command line.
-    const where = plan.modules.kind === 'wasm' ? 'pass parameters with -e KEY=VALUE' : "set parameters in the step's `with:`";
+    const where = plan.modules.kind === 'module' ? 'pass parameters with -e KEY=VALUE' : "set parameters in the step's `with:`";
     io.stderr.write(`Error: ${err.message}\n\nhint: init of ${err.module} refused its parameters; ${where}\n`);
     return 1;
   }
@@ -343,13 +289,7 @@ const collect = (value: string, previous: string[] | undefined): string[] => [..
 
 /** Adds `eddy test` to the program; its exit code goes to `ctx.done`. */
 export function registerTestCommand(program: Command, ctx: CliContext): void {
-  // --transform and its alias --transforms-line share one list, in command-line order.
-  let inline: string[] = [];
-  const pushInline = (value: string): string[] => {
-    inline = [...inline, value];
-    return inline;
-  };
-  program
+  const command = program
     .command('test')
     .summary('run a SmartModule (or a chain) once over records given on the command line')
     .description(
@@ -370,9 +310,9 @@ export function registerTestCommand(program: Command, ctx: CliContext): void {
     .option('-k, --key-value', 'print output records as "[key] value"')
     .option('-e, --params <key=value>', 'parameter passed to init (repeatable; the last value of a key wins)', collect)
     .option('-t, --transforms-file <path>', 'run the chain of a transforms.yaml (uses = .wasm paths relative to it)')
-    .addOption(new Option('--transforms <path>', 'alias of --transforms-file').hideHelp())
-    .addOption(new Option('--transform <json>', 'one chain step as JSON, e.g. \'{"uses":"m.wasm","with":{"k":"v"}}\' (repeatable)').argParser(pushInline))
-    .addOption(new Option('--transforms-line <json>', 'alias of --transform').hideHelp().argParser(pushInline))
+    .addOption(new Option('--transforms <path>', 'alias of --transforms-file').hideHelp());
+  const inline = inlineStepOptions(command, 'one chain step as JSON, e.g. \'{"uses":"m.wasm","with":{"k":"v"}}\' (repeatable)');
+  command
     .option('-r, --record <value>', 'a look-back history record (repeatable, oldest first)', collect)
     .option('-l, --lookback-last <n>', 'look-back: the last N --record values are given to look_back')
     .option('--lookback-age <duration>', 'look-back by age, e.g. 1h 30m (counts as a lookback; --record values are all recent)')
@@ -383,6 +323,6 @@ export function registerTestCommand(program: Command, ctx: CliContext): void {
     .addOption(new Option('--release <profile>').hideHelp())
     .action(async (opts: TestCommandOptions & { transformsLine?: string[] }) => {
       const { transformsLine: _alias, ...rest } = opts;
-      ctx.done(await runTest({ ...rest, transform: inline }, ctx.io()));
+      ctx.done(await runTest({ ...rest, transform: inline() }, ctx.io()));
     });
 }

@@ -1,11 +1,12 @@
 import { chmodSync, chownSync, existsSync, readFileSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import type { Eddy, TransformInput } from '../eddy.js';
+import type { Eddy } from '../eddy.js';
+import type { TransformStep } from '../smartmodule/transforms.js';
 import { EddyError } from '../errors.js';
 import { moduleName } from '../smartmodule/module.js';
 import type { Producer, ProducerRecord } from '../storage/producer.js';
-import { UnknownModuleError } from '../coordinator/resolve.js';
+import { resolveUses, stepName } from '../coordinator/resolve.js';
 import { cliMessage } from './errors.js';
 import { UsageError } from './format.js';
 import { decodeRequest, encodeFrame, FrameReader, MAX_FRAME_BYTES, WriterProtocolError, type OpenRequest, type Reply, type Request } from './writer-protocol.js';
@@ -57,13 +58,16 @@ function wireError(err: unknown): Reply {
   return { error: { code: 'EDDY_INTERNAL', message: (err as Error)?.message ?? String(err) } };
 }
 
-/** The session's steps as the Eddy API takes them: registered names, or the bytes the client sent. */
-function transformsOf(eddy: Eddy, req: OpenRequest): TransformInput[] {
-  return req.steps.map((s) => {
-    const step = { params: { ...s.params }, lookback: s.lookback };
-    if (eddy.modules.info(s.uses)) return { uses: s.uses, ...step };
+/**
+ * The session's steps as the Eddy API takes them: the bytes the client read, or registered names
+ * (resolved without a base directory: the writer never opens a path a client names).
+ */
+function transformsOf(eddy: Eddy, req: OpenRequest): TransformStep[] {
+  return req.steps.map((s, i) => {
+    const step = { with: { ...s.params }, lookback: s.lookback };
     if (s.wasm) return { uses: moduleName(s.uses), wasm: s.wasm, ...step };
-    throw new UnknownModuleError(s.uses);
+    resolveUses(s.uses, { registry: eddy.modules, baseDir: null }, stepName('', i));
+    return { uses: s.uses, ...step };
   });
 }
 

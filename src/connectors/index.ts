@@ -11,6 +11,5 @@ export { httpSink } from './http-sink.js';
 export { fileSink } from './file-sink.js';
 export { runSink, type SinkHandlers } from './sink.js';
 export { compileTemplate, TemplateError, type Template, type TemplateRecord } from './template.js';
-export { anchorUses, toTransformInputs } from './transforms.js';
 export { envSecretStore, fileSecretStore, SecretError, type SecretStore } from './secrets.js';
 export { REDIRECT_POLICIES, retryDelay, type RedirectPolicy } from './http.js';

@@ -1,12 +1,13 @@
 import { EventEmitter } from 'eventemitter3';
-import type { Eddy, TransformInput } from '../eddy.js';
+import type { Eddy } from '../eddy.js';
+import type { TransformStep } from '../smartmodule/transforms.js';
 import { EddyError } from '../errors.js';
 import { ConnectorConfigError, Params, type ConnectorConfig, type ConnectorType } from './config.js';
 import { fileSink } from './file-sink.js';
 import { httpSink } from './http-sink.js';
 import { httpSource } from './http-source.js';
 import { envSecretStore, readSecrets, redactError, redactor, substituteDeep, substituteSteps, type SecretStore } from './secrets.js';
-import { anchorUses, toTransformInputs } from './transforms.js';
+import { anchorSteps } from '../coordinator/resolve.js';
 
 /**
  * Runs a connector from its config: makes sure the topic exists (creating it with
@@ -35,7 +36,7 @@ export interface ConnectorContext {
   config: ConnectorConfig;
   params: Params;
   /** The transforms, with `uses` paths anchored at the config file. */
-  transforms: TransformInput[];
+  transforms: TransformStep[];
   signal: AbortSignal;
   stats: ConnectorStats;
   log(line: string): void;
@@ -105,8 +106,8 @@ async function start(eddy: Eddy, config: ConnectorConfig, options: StartOptions,
   const impl = IMPLEMENTATIONS[config.type](params, config);
   params.refuseUnread();
   await prepareTopic(eddy, config);
-  const transforms = toTransformInputs(anchorUses(eddy.modules, config.transforms, config.baseDir));
-  if (transforms.length > 0) await eddy.resolveTransforms(transforms); // unknown modules fail now
+  const transforms = anchorSteps(config.transforms, { registry: eddy.modules, baseDir: config.baseDir }, config.source);
+  if (transforms.length > 0) await eddy.resolveTransforms(transforms); // modules that do not load fail now
   const running = new RunningConnector(config, redact(impl.summary));
   const ctx: ConnectorContext = {
     eddy,

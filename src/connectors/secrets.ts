@@ -134,8 +134,8 @@ export function substituteDeep(value: unknown, values: ReadonlyMap<string, strin
 export function substituteSteps(steps: readonly TransformStep[], values: ReadonlyMap<string, string>): TransformStep[] {
   return steps.map((s) => {
     const params: Record<string, string> = Object.create(null) as Record<string, string>;
-    for (const [k, v] of Object.entries(s.params)) params[k] = substitute(v, values);
-    return { ...s, params };
+    for (const [k, v] of Object.entries(s.with ?? {})) params[k] = substitute(v, values);
+    return { ...s, with: params };
   });
 }
 

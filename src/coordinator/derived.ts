@@ -11,7 +11,7 @@ import { readLookback } from './lookback.js';
 import type { WorkerPool } from './pool.js';
 import type { ModuleResolver } from './resolve.js';
 import { StreamStoppedError } from './errors.js';
-import { ModuleStream, type StreamMetrics, type StreamResult, type StreamState } from './stream.js';
+import { ModuleStream, type StreamMetrics, type StreamResult, type StreamState, type StreamStep } from './stream.js';
 import { planRange } from '../storage/range-plan.js';
 import { COORDINATOR_DEFAULTS } from './defaults.js';
 
@@ -99,12 +99,12 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
     const source = this.storage.describeTopic(this.config.source);
     this.storage.describeTopic(this.config.target); // fails early, with how to create it
     await ensureDeadLetterTopic(this.storage, this.config);
-    const modules = await Promise.all(this.config.transforms.map((t) => this.resolver.resolve(t.uses)));
+    const steps = await this.resolver.steps(this.config.transforms);
     const started: Promise<void>[] = [];
     for (let p = 0; p < source.partitions; p++) {
       let ready!: () => void;
       started.push(new Promise<void>((r) => { ready = r; }));
-      this.runs.push(this.runPartition(p, modules, ready).finally(() => { this.ended++; }));
+      this.runs.push(this.runPartition(p, steps, ready).finally(() => { this.ended++; }));
     }
     await Promise.all(started);
   }
@@ -143,7 +143,7 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
     await ended;
   }
 
-  private async runPartition(p: number, modules: Awaited<ReturnType<ModuleResolver['resolve']>>[], ready: () => void): Promise<void> {
+  private async runPartition(p: number, steps: StreamStep[], ready: () => void): Promise<void> {
     const { name, source, target } = this.config;
     // Ends this partition's reading on stop() or when its stream fails (even while waiting for data).
     const partitionStop = new AbortController();
@@ -163,7 +163,7 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
     await derivedState(this.storage).clearFailure(name, p);
     const stream = new ModuleStream(this.pool, {
       id: `${name}/${p}`,
-      steps: this.config.transforms.map((t, i) => ({ module: modules[i]!, params: t.params, lookback: t.lookback })),
+      steps,
       policy: this.config.policy ?? 'stop',
       deadlineMs: this.config.deadlineMs ?? COORDINATOR_DEFAULTS.deadlineMs,
       maxInFlight: this.config.maxInFlight ?? COORDINATOR_DEFAULTS.maxInFlight,

@@ -1,64 +1,145 @@
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { EddyError } from '../errors.js';
 import { loadModule, type LoadOptions, type SmartModule } from '../smartmodule/index.js';
+import { stepConfig, type TransformStep } from '../smartmodule/transforms.js';
 import type { ModuleRegistry } from '../storage/registry.js';
+import type { StreamStep } from './stream.js';
 
 /**
- * A transform named a module that is neither registered nor a readable `.wasm` path. When `uses`
- * reads as a path (`./m.wasm`, `/x/m`, `m.wasm`), the fix is the path, not registering it.
+ * A step named a module that is neither registered nor a readable `.wasm` file. `step` says which
+ * step (`transforms[1].uses`, `t.yaml: transforms[0].uses`, `--filter`). When `uses` reads as a
+ * path (`./m.wasm`, `/x/m`, `m.wasm`), the fix is the path, not registering it.
  */
 export class UnknownModuleError extends EddyError {
   readonly isPath: boolean;
-  constructor(readonly uses: string) {
+  constructor(
+    readonly uses: string,
+    readonly step: string | null = null,
+    /** false where no registry was asked (`eddy test`, `eddy bench`: no data directory). */
+    readonly registryChecked = true,
+    /** The files looked for. */
+    readonly tried: readonly string[] = [],
+  ) {
     const isPath = /\.wasm$|^\.{0,2}\//.test(uses);
-    super('EDDY_UNKNOWN_MODULE', isPath
-      ? `SmartModule file ${uses} does not exist (and no SmartModule is registered under that name); check the path`
-      : `SmartModule "${uses}" is not registered and is not a .wasm file; register it with ` +
-        `\`eddy smart-module create ${uses} --wasm-file <path>\` or give a path to the .wasm`);
+    const at = step ? `${step}: ` : '';
+    const looked = tried.length > 0 ? ` (looked for ${tried.join(' and ')})` : '';
+    let problem: string;
+    if (!registryChecked) {
+      problem = `SmartModule file ${uses} not found${looked}; without a data directory each \`uses\` is a .wasm path, relative to the file that names it`;
+    } else if (isPath) {
+      problem = `SmartModule file ${uses} does not exist (and no SmartModule is registered under that name); check the path`;
+    } else {
+      problem = `SmartModule "${uses}" is not registered and is not a .wasm file; register it with ` +
+        `\`eddy smart-module create ${uses} --wasm-file <path>\` or give a path to the .wasm`;
+    }
+    super('EDDY_UNKNOWN_MODULE', at + problem);
     this.isPath = isPath;
   }
 }
 
+/** Where a step's module is: registered under a name, or a `.wasm` file (an absolute path). */
+export type ModuleRef = { registered: string } | { file: string };
+
+export interface UsesContext {
+  /** The registered modules; null where there is no data directory (`eddy test`, `eddy bench`). */
+  registry: Pick<ModuleRegistry, 'info'> | null;
+  /**
+   * Where a relative path starts: the directory of the file that names the step, or the working
+   * directory. null: no file is looked at (the writer never opens a path a client names).
+   */
+  baseDir: string | null;
+}
+
+/** 'file', 'other' (a directory, a FIFO, a device: reading it says why it is refused) or null (nothing there). */
+function entryKind(path: string): 'file' | 'other' | null {
+  try {
+    return statSync(path).isFile() ? 'file' : 'other';
+  } catch {
+    return null;
+  }
+}
+
 /**
- * Turns a transform's `uses` (a registered name or a file path) into a compiled SmartModule.
- * Modules are compiled once per process, keyed by content hash and name, and shared by every
- * stream and worker that uses them.
+ * The one place `uses` is resolved: a registered name first (Hub-style `group/name@version`
+ * names are registered names), else a file relative to `baseDir`, as given or with `.wasm` added
+ * (a regular file first; a directory, FIFO or device is returned so that reading it refuses it).
+ * Throws UnknownModuleError naming `step` when it is neither.
+ */
+export function resolveUses(uses: string, ctx: UsesContext, step: string | null = null): ModuleRef {
+  if (ctx.registry?.info(uses)) return { registered: uses };
+  const tried: string[] = [];
+  if (ctx.baseDir !== null) {
+    const path = isAbsolute(uses) ? uses : resolve(ctx.baseDir, uses);
+    tried.push(path);
+    if (!path.endsWith('.wasm')) tried.push(`${path}.wasm`);
+    // A regular file wins; else something that is there (the read then says what is wrong with it).
+    const file = tried.find((p) => entryKind(p) === 'file') ?? tried.find((p) => entryKind(p) !== null);
+    if (file !== undefined) return { file };
+  }
+  throw new UnknownModuleError(uses, step, ctx.registry !== null, tried);
+}
+
+/**
+ * Steps with each file `uses` made absolute (registered names kept), so they mean the same from
+ * any directory: a derived stream is saved and run later by `eddy run`, a connector's steps are
+ * run far from its config. `source` prefixes each step's name in errors (`t.yaml: `).
+ */
+export function anchorSteps(steps: readonly TransformStep[], ctx: UsesContext, source = ''): TransformStep[] {
+  return steps.map((s, i) => {
+    if (s.wasm) return s;
+    const ref = resolveUses(s.uses, ctx, stepName(source, i));
+    return 'file' in ref ? { ...s, uses: ref.file } : s;
+  });
+}
+
+/** How errors name step `i`: `transforms[i].uses` after `source` (a file), `--transform[i].uses`, or the flag (`--filter`). */
+export function stepName(source: string, i: number): string {
+  if (source === '--transform') return `--transform[${i}].uses`;
+  if (source.startsWith('-')) return source; // the one module of a flag (`--filter`, `--smartmodule`)
+  return `${source ? `${source}: ` : ''}transforms[${i}].uses`;
+}
+
+/**
+ * Turns steps into what the engine runs (compiled module, parameters, look-back). Modules are
+ * compiled once per process, keyed by content hash and name (registered, or given as bytes) or by
+ * path, and shared by every stream and worker that uses them.
  */
 export class ModuleResolver {
   private readonly cache = new Map<string, Promise<SmartModule>>();
 
   constructor(private readonly registry: ModuleRegistry | null, private readonly baseDir = process.cwd(), private readonly load: Pick<LoadOptions, 'memoryLimit'> = {}) {}
 
-  async resolve(uses: string): Promise<SmartModule> {
-    const registered = this.registry?.bytes(uses);
-    if (registered) return this.compileBytes(registered, uses);
-    const path = isAbsolute(uses) ? uses : resolve(this.baseDir, uses);
-    for (const candidate of [path, `${path}.wasm`]) {
-      if (existsSync(candidate)) return this.compileFile(candidate);
-    }
-    throw new UnknownModuleError(uses);
+  /** Each step's module resolved and compiled, with its `with` and look-back (errors name the step: `source` as in stepName). */
+  steps(steps: readonly TransformStep[], source = ''): Promise<StreamStep[]> {
+    return Promise.all(steps.map(async (s, i) => ({ module: await this.module(s, stepName(source, i)), ...stepConfig(s) })));
   }
 
-  /** A module given as bytes (by a process that read the file itself), compiled once per content. */
-  compileBytes(bytes: Uint8Array, name: string): Promise<SmartModule> {
-    const key = `${name}\0${createHash('sha256').update(bytes).digest('hex')}`;
-    let m = this.cache.get(key);
-    if (!m) {
-      m = loadModule(bytes, { ...this.load, name });
-      this.cache.set(key, m);
-      m.catch(() => this.cache.delete(key));
-    }
-    return m;
+  private module(s: TransformStep, step: string): Promise<SmartModule> {
+    if (s.wasm) return this.compileBytes(s.wasm, s.uses);
+    const ref = resolveUses(s.uses, { registry: this.registry, baseDir: this.baseDir }, step);
+    if ('file' in ref) return this.compileFile(ref.file);
+    const bytes = this.registry!.bytes(ref.registered);
+    if (!bytes) throw new UnknownModuleError(s.uses, step); // deleted meanwhile
+    return this.compileBytes(bytes, ref.registered);
+  }
+
+  /** A module given as bytes, compiled once per content. */
+  private compileBytes(bytes: Uint8Array, name: string): Promise<SmartModule> {
+    return this.cached(`${name}\0${createHash('sha256').update(bytes).digest('hex')}`, () => loadModule(bytes, { ...this.load, name }));
   }
 
   private compileFile(path: string): Promise<SmartModule> {
-    let m = this.cache.get(path);
+    return this.cached(path, () => loadModule(path, this.load));
+  }
+
+  private cached(key: string, compile: () => Promise<SmartModule>): Promise<SmartModule> {
+    let m = this.cache.get(key);
     if (!m) {
-      m = loadModule(path, this.load);
-      this.cache.set(path, m);
-      m.catch(() => this.cache.delete(path));
+      m = compile();
+      this.cache.set(key, m);
+      m.catch(() => this.cache.delete(key));
     }
     return m;
   }

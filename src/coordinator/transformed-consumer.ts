@@ -2,14 +2,12 @@ import type { EventEmitter } from 'eventemitter3';
 import { EddyError } from '../errors.js';
 import { indexRecords } from '../protocol/record.js';
 import type { ErrorPolicy } from '../smartmodule/chain.js';
-import type { SmartModule } from '../smartmodule/module.js';
-import type { TransformStep } from '../smartmodule/transforms.js';
 import type { ConsumeOptions, ConsumedRecord } from '../storage/consumer.js';
 import type { Storage } from '../storage/storage.js';
 import { mergeAsync } from './merge.js';
 import { readLookback } from './lookback.js';
 import type { WorkerPool } from './pool.js';
-import { ModuleStream, type StreamBatchResult, type StreamState, type Ticket } from './stream.js';
+import { ModuleStream, type StreamBatchResult, type StreamState, type StreamStep, type Ticket } from './stream.js';
 import { planRange } from '../storage/range-plan.js';
 import { commitPolicy } from '../storage/consumer.js';
 import { DeliveryCommitter } from '../storage/offset-committer.js';
@@ -77,8 +75,7 @@ export class TransformedConsumer {
     private readonly storage: Storage,
     private readonly pool: WorkerPool,
     private readonly topic: string,
-    private readonly steps: TransformStep[],
-    private readonly modules: SmartModule[],
+    private readonly steps: StreamStep[],
     private readonly options: TransformedConsumeOptions,
     private readonly events: EventEmitter<TransformEvents>,
   ) {}
@@ -155,7 +152,7 @@ export class TransformedConsumer {
     const o = this.options;
     const stream = new ModuleStream(this.pool, {
       id: `${this.topic}/${partition}:consume`,
-      steps: this.steps.map((s, i) => ({ module: this.modules[i]!, params: s.params, lookback: s.lookback })),
+      steps: this.steps,
       policy: o.policy ?? 'stop',
       deadlineMs: o.deadlineMs ?? COORDINATOR_DEFAULTS.deadlineMs,
       maxInFlight: o.maxInFlight ?? COORDINATOR_DEFAULTS.maxInFlight,
@@ -177,7 +174,7 @@ export class TransformedConsumer {
       const endOffset = Math.min(o.endOffset ?? Infinity, o.limit !== undefined ? pos + o.limit - 1 : Infinity);
       committer?.begin(partition, start.position, start.committed);
       // array_map gives one input several outputs, all with its offset.
-      const oneToOne = this.modules.every((m) => m.kind !== 'array_map');
+      const oneToOne = this.steps.every((s) => s.module.kind !== 'array_map');
       const maxInFlight = o.maxInFlight ?? COORDINATOR_DEFAULTS.maxInFlight;
       const inFlight: { ticket: Ticket; end: number }[] = [];
       for (;;) {

@@ -15,14 +15,45 @@ import { DurationError, parseDuration } from './duration.js';
  * `with` entry is an error (quote it). YAML 1.2 core schema: only `true`/`false` are booleans.
  */
 
-/** One step of a chain: which module, its `init` parameters and its look-back. */
+/**
+ * One step of a transform chain, in transforms.yaml's shape (Fluvio's `TransformationStep`). The
+ * API, `--transform`, transforms files and connector configs all give steps this way; `uses` is
+ * resolved in one place (`resolveUses`), and `stepConfig` is the one conversion to what the engine
+ * runs.
+ */
 export interface TransformStep {
-  /** The `uses` text: a module name (`group/name@version`) or, for `eddy test`, a `.wasm` path. */
+  /**
+   * The module: a registered SmartModule name (`my-filter`, or a Hub package name
+   * `group/name@version`), else a `.wasm` path, relative to the file that names the step (or to
+   * the working directory / `baseDir` for the API and the command line); `.wasm` may be left off.
+   */
   uses: string;
-  /** Parameter name → value, passed to the module's `init`. Null prototype: any key is safe. */
+  /** Parameter name → value, passed to the module's `init` (transforms.yaml's `with:`). */
+  with?: Record<string, string>;
+  /** transforms.yaml's `lookback:` (`age` in ms); absent or null: no look-back. */
+  lookback?: { last?: number; ageMs?: number } | null;
+  /** The module's wasm bytes, when the caller read them itself: `uses` then only names it (nothing is looked up). */
+  wasm?: Uint8Array;
+  /** @deprecated the earlier name of `with`; derived streams saved by earlier versions carry it. */
+  params?: Record<string, string>;
+}
+
+/** A step as parsed from YAML or JSON: `with` always there (null prototype: any key is safe), `lookback` null when absent. */
+export type ParsedStep = TransformStep & { with: Record<string, string>; lookback: { last: number; ageMs?: number } | null };
+
+/** What the engine takes of a step besides its module (Fluvio: `SmartModuleConfig`). */
+export interface StepConfig {
   params: Record<string, string>;
-  /** `lookback:` of the step: `age` present ⇒ `{ last, ageMs }`, else `{ last }`; absent ⇒ null. */
   lookback: { last: number; ageMs?: number } | null;
+}
+
+/** The one conversion of a step into the engine's parameters and look-back. */
+export function stepConfig(step: TransformStep): StepConfig {
+  const lb = step.lookback;
+  return {
+    params: { ...(step.params ?? {}), ...(step.with ?? {}) },
+    lookback: lb ? { last: lb.last ?? 0, ...(lb.ageMs != null ? { ageMs: lb.ageMs } : {}) } : null,
+  };
 }
 
 /**
@@ -45,7 +76,7 @@ export class TransformsConfigError extends EddyError {
 }
 
 /** Parses the text of a transforms.yaml. `source` names it in errors (usually the file path). */
-export function parseTransformsYaml(text: string, source = 'transforms.yaml'): TransformStep[] {
+export function parseTransformsYaml(text: string, source = 'transforms.yaml'): ParsedStep[] {
   const lineCounter = new LineCounter();
   const doc = parseYaml(text, source, lineCounter);
   const ctx = new Ctx(doc, source, lineCounter, null);
@@ -68,12 +99,12 @@ export function parseTransformsYaml(text: string, source = 'transforms.yaml'): T
  * Parses inline steps, one JSON object per string (`--transform`, alias `--transforms-line`).
  * Errors name the step as `--transform[i]`.
  */
-export function parseTransformSteps(jsonSteps: readonly string[], source = '--transform'): TransformStep[] {
+export function parseTransformSteps(jsonSteps: readonly string[], source = '--transform'): ParsedStep[] {
   return jsonSteps.map((text, i) => parseTransformStep(text, i, source));
 }
 
 /** Parses one inline JSON step; `index` is its position in the chain. */
-export function parseTransformStep(text: string, index = 0, source = '--transform'): TransformStep {
+export function parseTransformStep(text: string, index = 0, source = '--transform'): ParsedStep {
   const label = `${source}[${index}]`;
   try {
     JSON.parse(text);
@@ -88,16 +119,16 @@ export function parseTransformStep(text: string, index = 0, source = '--transfor
   return parseStep(ctx, ctx.deref(doc.contents as Node | null), index);
 }
 
-/** Reads and parses a transforms file. Errors name the path. */
-export async function readTransformsFile(path: string): Promise<TransformStep[]> {
+/** Reads and parses a transforms file. Errors name `source`: the path, or how the user wrote it. */
+export async function readTransformsFile(path: string, source = path): Promise<ParsedStep[]> {
   let text: string;
   try {
     text = (await readUserFile(path, MAX_CONFIG_BYTES)).toString('utf8');
   } catch (err) {
     if (!(err instanceof UserFileError)) throw err;
-    throw new TransformsConfigError(path, null, null, `cannot read the transforms file: ${err.detail}`, undefined, { cause: err });
+    throw new TransformsConfigError(source, null, null, `cannot read the transforms file: ${err.detail}`, undefined, { cause: err });
   }
-  return parseTransformsYaml(text, path);
+  return parseTransformsYaml(text, source);
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -176,7 +207,7 @@ function isNullNode(node: Node | null | undefined): boolean {
   return node === null || node === undefined || (isScalar(node) && node.value === null);
 }
 
-function parseStep(ctx: Ctx, node: Node | null | undefined, i: number): TransformStep {
+function parseStep(ctx: Ctx, node: Node | null | undefined, i: number): ParsedStep {
   if (!node || !isMap(node)) {
     throw ctx.error(i, null, `a step must be a mapping with \`uses:\`, not ${describe(node)}`, node);
   }
@@ -202,7 +233,7 @@ function parseStep(ctx: Ctx, node: Node | null | undefined, i: number): Transfor
     }
   }
 
-  let lookback: TransformStep['lookback'] = null;
+  let lookback: ParsedStep['lookback'] = null;
   const lbNode = ctx.deref(mapGet(ctx, node, 'lookback'));
   if (!isNullNode(lbNode)) {
     if (!isMap(lbNode)) {
@@ -218,7 +249,7 @@ function parseStep(ctx: Ctx, node: Node | null | undefined, i: number): Transfor
       lookback = { last, ageMs: parseAge(ctx, ageNode!, i) };
     }
   }
-  return { uses, params, lookback };
+  return { uses, with: params, lookback };
 }
 
 function keyText(ctx: Ctx, keyNode: Node | null, step: number, field: string): string {

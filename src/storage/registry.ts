@@ -133,21 +133,6 @@ export class ModuleRegistry {
     if (this.host.durability === 'flush') await this.host.env.flushed;
   }
 
-  /**
-   * What a transform step names: a registered module first, else a `.wasm` file path. Returns the
-   * bytes and the name to report (the registered name, or the path).
-   */
-  async resolve(nameOrPath: string): Promise<{ name: string; bytes: Uint8Array; registered: boolean }> {
-    const bytes = this.bytes(nameOrPath);
-    if (bytes) return { name: nameOrPath, bytes, registered: true };
-    try {
-      return { name: nameOrPath, bytes: await readUserFile(nameOrPath, MAX_MODULE_BYTES), registered: false };
-    } catch (err) {
-      if (err instanceof UserFileError && err.problem === 'missing') throw new UnknownModuleError(nameOrPath, true);
-      throw err;
-    }
-  }
-
   /** The table `fluvio smart-module list` prints: NAME, STATUS, SIZE (bytes), or "no smart modules". */
   formatList(): string {
     return formatModuleTable(this.list());
