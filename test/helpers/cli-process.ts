@@ -48,7 +48,8 @@ export function setup(t: ExecutionContext, prefix = 'eddy-writer-') {
   return { work, data, env, start, eddy, ok };
 }
 
-export async function until(cond: () => boolean, ms = 15_000): Promise<void> {
+// Generous: a loaded machine may take long to reach the state; a healthy run returns as soon as it does.
+export async function until(cond: () => boolean, ms = 60_000): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > end) throw new Error('timed out waiting');
