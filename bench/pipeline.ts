@@ -18,7 +18,7 @@ import { sampleRecords } from './lib/records.js';
 /**
  * bench/pipeline: the "value contains 'a'" filter over P partitions of a stored topic with W worker
  * threads, end to end: batches read from LMDB (readBatches, 1 MiB per read) on the main thread,
- * each read submitted as one frame to one ModuleStream per partition with pipelining, results
+ * each read submitted as one frame to one ChainSession per partition with pipelining, results
  * delivered in order. Also the engine alone on W plain threads (the machine's own scaling), CPU
  * time per record (all threads, main thread) and where the main thread's time goes.
  *

@@ -6,7 +6,7 @@ import {
 import { checkDeriveName, checkNoCycle, deadLetterTopic } from './coordinator/derive-checks.js';
 import { WorkerPool, type PoolOptions } from './coordinator/pool.js';
 import { ModuleResolver } from './coordinator/resolve.js';
-import type { StreamMetrics, StreamState, StreamStep } from './coordinator/stream.js';
+import type { SessionMetrics, SessionState, SessionStep } from './coordinator/chain-session.js';
 import { TransformedConsumer, type TransformEvents, type TransformedConsumeOptions } from './coordinator/transformed-consumer.js';
 import { Chain } from './smartmodule/chain.js';
 import type { TransformStep } from './smartmodule/transforms.js';
@@ -44,14 +44,14 @@ export interface EddyEvents {
   error: [info: { stream: string; error: EddyError }];
   /** A derived stream (policy skip) skipped a source record and kept it in its dead-letter topic. */
   skip: [info: { stream: string; partition: number; offset: number; error: EddyError; deadLetterTopic: string }];
-  state: [info: { stream: string; state: StreamState }];
-  /** Metrics of every live stream, every `metricsIntervalMs` while someone listens. */
-  metrics: [metrics: StreamMetricsEntry[]];
+  state: [info: { stream: string; state: SessionState }];
+  /** Metrics of every live chain session (one per partition of each derived stream or transformed consume), every `metricsIntervalMs` while someone listens. */
+  metrics: [metrics: SessionMetricsEntry[]];
 }
 
-export interface StreamMetricsEntry extends StreamMetrics {
-  stream: string;
-  state: StreamState;
+export interface SessionMetricsEntry extends SessionMetrics {
+  session: string;
+  state: SessionState;
   workers: number[];
 }
 
@@ -110,9 +110,9 @@ export class Eddy extends EventEmitter<EddyEvents> {
    * Per stream and per module: submissions, batches, records and bytes in/out, errors, skipped,
    * timeouts, restarts, module time, accumulator size and module memory.
    */
-  metrics(): StreamMetricsEntry[] {
+  metrics(): SessionMetricsEntry[] {
     if (!this.poolInstance) return [];
-    return [...this.poolInstance.streams].map((s) => ({ stream: s.id, state: s.state, workers: s.workerIds, ...s.snapshotMetrics() }));
+    return [...this.poolInstance.sessions].map((s) => ({ session: s.id, state: s.state, workers: s.workerIds, ...s.snapshotMetrics() }));
   }
 
   /** The worker pool, started on first use. */
@@ -144,7 +144,7 @@ export class Eddy extends EventEmitter<EddyEvents> {
    * `baseDir`) and converts the step for the engine. Throws what running the chain would
    * (UnknownModuleError naming the step, a module that does not load), before anything runs.
    */
-  resolveTransforms(transforms: readonly TransformStep[]): Promise<StreamStep[]> {
+  resolveTransforms(transforms: readonly TransformStep[]): Promise<SessionStep[]> {
     return this.resolver.steps(transforms);
   }
 

@@ -2,13 +2,13 @@
  * Eddy's public API: open a data directory, manage topics and SmartModules, produce, consume
  * (optionally through SmartModule chains on the worker pool), and run derived streams.
  */
-export { open, Eddy, type OpenOptions, type EddyEvents, type ConsumeWithTransforms, type DerivedInfo, type StreamMetricsEntry } from './eddy.js';
+export { open, Eddy, type OpenOptions, type EddyEvents, type ConsumeWithTransforms, type DerivedInfo, type SessionMetricsEntry } from './eddy.js';
 export { EddyError, DecodeError, EncodeError } from './errors.js';
 export type { DeriveConfig, DeriveCheckpoint } from './coordinator/derived.js';
 export { DerivedStream } from './coordinator/derived.js';
 export { WorkerPool, type PoolOptions } from './coordinator/pool.js';
-export { ModuleStream, type StreamOptions, type StreamResult, type StreamMetrics, type StreamState, type Ticket } from './coordinator/stream.js';
-export { StreamTimeoutError, StreamStoppedError, PoolClosedError } from './coordinator/errors.js';
+export { ChainSession, type SessionOptions, type SessionResult, type SessionMetrics, type SessionState, type Ticket } from './coordinator/chain-session.js';
+export { SessionTimeoutError, SessionStoppedError, PoolClosedError } from './coordinator/errors.js';
 export { UnknownModuleError, resolveUses, anchorSteps, type ModuleRef, type UsesContext } from './coordinator/resolve.js';
 export * from './smartmodule/index.js';
 export { parseTransformsYaml, readTransformsFile, parseTransformSteps, stepConfig, type TransformStep, type ParsedStep, type StepConfig } from './smartmodule/transforms.js';

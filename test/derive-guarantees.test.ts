@@ -136,7 +136,7 @@ test('policy skip: every skipped record (rejected, trapped, over the deadline) i
     [['0/1', 'rejects', 'in1', 0, 1, 'EDDY_SM_RUNTIME', 'utf8', null, 'bad'], ['0/3', 'rejects', 'in1', 0, 3, 'EDDY_SM_RUNTIME', 'utf8', null, 'bad']]);
   t.regex(rejected[0]!.error.message, /cannot parse bad/);
   t.deepEqual((await letters('traps-dlq')).map((l) => [l.offset, l.value, l.error.code]), [[0, 'ok', 'EDDY_SM_TRAP'], [1, 'boom', 'EDDY_SM_TRAP']]);
-  t.deepEqual((await letters('lost-loops')).map((l) => [l.offset, l.value, l.error.code]), [[0, 'go', 'EDDY_STREAM_TIMEOUT'], [1, 'loop', 'EDDY_STREAM_TIMEOUT']]);
+  t.deepEqual((await letters('lost-loops')).map((l) => [l.offset, l.value, l.error.code]), [[0, 'go', 'EDDY_SESSION_TIMEOUT'], [1, 'loop', 'EDDY_SESSION_TIMEOUT']]);
 
   // A restart resumes after them: nothing skipped twice, nothing written twice.
   const again = await run(['run', '--only', 'rejects'], '', async () => (await progress('rejects')).partitions[0]!.lag === 0);

@@ -2,8 +2,8 @@ import test from 'ava';
 import { decodeRecords, encodeRecords } from '../src/protocol/index.js';
 import { loadModule, SmartModuleTrapError } from '../src/smartmodule/index.js';
 import { WorkerPool } from '../src/coordinator/pool.js';
-import { ModuleStream, type StreamResult } from '../src/coordinator/stream.js';
-import { StreamStoppedError, StreamTimeoutError } from '../src/coordinator/errors.js';
+import { ChainSession, type SessionResult } from '../src/coordinator/chain-session.js';
+import { SessionStoppedError, SessionTimeoutError } from '../src/coordinator/errors.js';
 import { passThroughFilter } from './helpers/wat.js';
 import { wasmPath } from './helpers/wasm.js';
 
@@ -11,21 +11,21 @@ const batchOf = (offset: number, values: string[]) => ({
   baseOffset: offset, baseTimestamp: 1_700_000_000_000 + offset,
   raw: encodeRecords(values.map((v, i) => ({ value: Buffer.from(v), offsetDelta: i }))),
 });
-const values = (r: StreamResult) => r.batches.flatMap((b) => decodeRecords(b.raw).map((x) => Buffer.from(x.value).toString()));
+const values = (r: SessionResult) => r.batches.flatMap((b) => decodeRecords(b.raw).map((x) => Buffer.from(x.value).toString()));
 
 const mod = await loadModule(passThroughFilter(), { name: 'pass' });
 
 test('many streams under load: every stream gets its results in order, each on one worker, spread over workers', async (t) => {
   const pool = new WorkerPool({ workers: 2 });
   await pool.ready();
-  const streams = Array.from({ length: 12 }, (_, i) => new ModuleStream(pool, { id: `s${i}`, steps: [{ module: mod }], maxInFlight: 6 }));
+  const streams = Array.from({ length: 12 }, (_, i) => new ChainSession(pool, { id: `s${i}`, steps: [{ module: mod }], maxInFlight: 6 }));
   await Promise.all(streams.map((s) => s.start()));
   const perWorker = new Map<number, number>();
   for (const s of streams) perWorker.set(s.workerIds[0]!, (perWorker.get(s.workerIds[0]!) ?? 0) + 1);
   t.deepEqual([...perWorker.values()].sort(), [6, 6], 'streams are spread evenly');
   await Promise.all(streams.map(async (s, si) => {
     const worker = s.workerIds[0];
-    const results: Promise<StreamResult>[] = [];
+    const results: Promise<SessionResult>[] = [];
     for (let b = 0; b < 60; b++) results.push((await s.submit([batchOf(b * 10, [`${si}:${b}:a`, `${si}:${b}:b`]), batchOf(b * 10 + 5, [`${si}:${b}:c`])])).result);
     const got = (await Promise.all(results)).map(values);
     t.deepEqual(got, Array.from({ length: 60 }, (_, b) => [`${si}:${b}:a`, `${si}:${b}:b`, `${si}:${b}:c`]));
@@ -42,10 +42,10 @@ test('many streams under load: every stream gets its results in order, each on o
 
 test('backpressure: no more than maxInFlight submissions are outstanding', async (t) => {
   const pool = new WorkerPool({ workers: 1 });
-  const s = new ModuleStream(pool, { steps: [{ module: mod }], maxInFlight: 3 });
+  const s = new ChainSession(pool, { steps: [{ module: mod }], maxInFlight: 3 });
   await s.start();
   let maxSeen = 0;
-  const all: Promise<StreamResult>[] = [];
+  const all: Promise<SessionResult>[] = [];
   for (let i = 0; i < 200; i++) {
     all.push((await s.submit(batchOf(i, ['x'.repeat(1000)]))).result);
     maxSeen = Math.max(maxSeen, s.inFlight);
@@ -59,42 +59,42 @@ test('backpressure: no more than maxInFlight submissions are outstanding', async
 test('a runaway module times out: its worker is replaced, the stream reports it, other streams on that worker resume without loss or duplicates', async (t) => {
   const pool = new WorkerPool({ workers: 2, watchdogIntervalMs: 20 });
   await pool.ready();
-  const runaway = new ModuleStream(pool, { id: 'runaway', steps: [{ module: mod }], deadlineMs: 300 });
+  const runaway = new ChainSession(pool, { id: 'runaway', steps: [{ module: mod }], deadlineMs: 300 });
   await runaway.start();
   const victimWorker = runaway.workerIds[0]!;
   // Put neighbours on the same worker.
-  const neighbours: ModuleStream[] = [];
+  const neighbours: ChainSession[] = [];
   while (neighbours.filter((n) => n.workerIds[0] === victimWorker).length < 2) {
-    const n = new ModuleStream(pool, { steps: [{ module: mod }], maxInFlight: 8 });
+    const n = new ChainSession(pool, { steps: [{ module: mod }], maxInFlight: 8 });
     await n.start();
     neighbours.push(n);
   }
   const errors: unknown[] = [];
   runaway.on('error', (e) => errors.push(e));
   const neighbourRuns = neighbours.map(async (n, ni) => {
-    const pending: Promise<StreamResult>[] = [];
+    const pending: Promise<SessionResult>[] = [];
     for (let b = 0; b < 40; b++) pending.push((await n.submit(batchOf(b, [`${ni}-${b}`]))).result);
     return (await Promise.all(pending)).flatMap(values);
   });
   const runawayResult = (await runaway.submit(batchOf(77, ['Loop forever']))).result;
-  const err = await t.throwsAsync(runawayResult, { instanceOf: StreamTimeoutError });
+  const err = await t.throwsAsync(runawayResult, { instanceOf: SessionTimeoutError });
   t.is(err!.firstOffset, 77);
   t.regex(err!.message, /did not finish the batch at offset 77 within 300 ms/);
   t.is(runaway.state, 'failed');
-  t.true(errors[0] instanceof StreamTimeoutError);
+  t.true(errors[0] instanceof SessionTimeoutError);
   const outs = await Promise.all(neighbourRuns);
   outs.forEach((o, ni) => t.deepEqual(o, Array.from({ length: 40 }, (_, b) => `${ni}-${b}`)));
   await pool.ready();
   t.false(pool.workerIds.includes(victimWorker), 'the worker was replaced');
   t.is(pool.workerIds.length, 2);
-  await t.throwsAsync(runaway.submit(batchOf(1, ['x'])), { instanceOf: StreamStoppedError });
+  await t.throwsAsync(runaway.submit(batchOf(1, ['x'])), { instanceOf: SessionStoppedError });
   for (const n of neighbours) await n.close();
   await pool.close();
 });
 
 test('with policy skip, a timed-out batch is reported and skipped and the stream goes on', async (t) => {
   const pool = new WorkerPool({ workers: 1, watchdogIntervalMs: 20 });
-  const s = new ModuleStream(pool, { steps: [{ module: mod }], deadlineMs: 300, policy: 'skip' });
+  const s = new ChainSession(pool, { steps: [{ module: mod }], deadlineMs: 300, policy: 'skip' });
   await s.start();
   const a = (await s.submit(batchOf(0, ['a']))).result;
   const b = (await s.submit(batchOf(1, ['Loop']))).result;
@@ -102,7 +102,7 @@ test('with policy skip, a timed-out batch is reported and skipped and the stream
   t.deepEqual(values(await a), ['a']);
   const rb = await b;
   t.deepEqual(values(rb), []);
-  t.true(rb.batches[0]!.skipped[0] instanceof StreamTimeoutError);
+  t.true(rb.batches[0]!.skipped[0] instanceof SessionTimeoutError);
   t.deepEqual(values(await c), ['c']);
   t.is(s.metrics.timeouts, 1);
   t.is(s.metrics.restarts, 1);
@@ -113,12 +113,12 @@ test('with policy skip, a timed-out batch is reported and skipped and the stream
 test('a worker killed mid-batch: its streams are restored elsewhere and every batch is delivered exactly once, in order', async (t) => {
   const pool = new WorkerPool({ workers: 2 });
   await pool.ready();
-  const s = new ModuleStream(pool, { steps: [{ module: mod }], maxInFlight: 16 });
+  const s = new ChainSession(pool, { steps: [{ module: mod }], maxInFlight: 16 });
   await s.start();
   const first = s.workerIds[0]!;
   const restored: number[][] = [];
   s.on('restored', (ids) => restored.push(ids));
-  const pending: Promise<StreamResult>[] = [];
+  const pending: Promise<SessionResult>[] = [];
   for (let b = 0; b < 300; b++) {
     pending.push((await s.submit(batchOf(b, [`v${b}`, 'x'.repeat(5000)]))).result);
     if (b === 150) void pool.terminate(first);
@@ -134,7 +134,7 @@ test('a worker killed mid-batch: its streams are restored elsewhere and every ba
 
 test('a trap stops the stream with a typed error (policy stop); with skip the batch is skipped and the instance re-created', async (t) => {
   const pool = new WorkerPool({ workers: 1 });
-  const stop = new ModuleStream(pool, { steps: [{ module: mod }] });
+  const stop = new ChainSession(pool, { steps: [{ module: mod }] });
   await stop.start();
   const ok = (await stop.submit(batchOf(0, ['fine']))).result;
   const bad = (await stop.submit(batchOf(5, ['Trap']))).result;
@@ -143,7 +143,7 @@ test('a trap stops the stream with a typed error (policy stop); with skip the ba
   t.is(err!.firstOffset, 5);
   t.is(err!.module, 'pass');
 
-  const skip = new ModuleStream(pool, { steps: [{ module: mod }], policy: 'skip' });
+  const skip = new ChainSession(pool, { steps: [{ module: mod }], policy: 'skip' });
   await skip.start();
   const r = await Promise.all([(await skip.submit(batchOf(0, ['a']))).result, (await skip.submit(batchOf(1, ['Trap']))).result, (await skip.submit(batchOf(2, ['b']))).result]);
   t.deepEqual(r.map(values), [['a'], [], ['b']]);
@@ -157,10 +157,10 @@ test('a trap stops the stream with a typed error (policy stop); with skip the ba
 test('stateless streams fan out over every worker and are reassembled in order', async (t) => {
   const pool = new WorkerPool({ workers: 2 });
   await pool.ready();
-  const s = new ModuleStream(pool, { steps: [{ module: mod }], stateless: true, maxInFlight: 8 });
+  const s = new ChainSession(pool, { steps: [{ module: mod }], stateless: true, maxInFlight: 8 });
   await s.start();
   t.is(s.workerIds.length, 2);
-  const pending: Promise<StreamResult>[] = [];
+  const pending: Promise<SessionResult>[] = [];
   for (let b = 0; b < 100; b++) pending.push((await s.submit(batchOf(b, [`v${b}`]))).result);
   t.deepEqual((await Promise.all(pending)).map((r) => values(r)[0]), Array.from({ length: 100 }, (_, b) => `v${b}`));
   t.is(s.moduleMetrics()[0]!.invocations, 100);
@@ -172,10 +172,10 @@ test('an SDK-built module that loops forever is stopped at its deadline; the poo
   const spin = await loadModule(wasmPath('spin'));
   const pool = new WorkerPool({ workers: 2, watchdogIntervalMs: 20 });
   await pool.ready();
-  const s = new ModuleStream(pool, { steps: [{ module: spin }], deadlineMs: 250 });
+  const s = new ChainSession(pool, { steps: [{ module: spin }], deadlineMs: 250 });
   await s.start();
   t.deepEqual(values(await (await s.submit(batchOf(0, ['fine']))).result), ['fine']);
-  const err = await t.throwsAsync((await s.submit(batchOf(1, ['loop']))).result, { instanceOf: StreamTimeoutError });
+  const err = await t.throwsAsync((await s.submit(batchOf(1, ['loop']))).result, { instanceOf: SessionTimeoutError });
   t.regex(err!.message, /spin did not finish the batch at offset 1 within 250 ms/);
   await pool.ready();
   t.is(pool.workerIds.length, 2);
@@ -187,10 +187,10 @@ test('released results: their buffers go back to the worker, outputs stay right 
   const pool = new WorkerPool({ workers: 2 });
   await pool.ready();
   for (const stateless of [false, true]) {
-    const s = new ModuleStream(pool, { steps: [{ module: mod }], maxInFlight: 3, stateless });
+    const s = new ChainSession(pool, { steps: [{ module: mod }], maxInFlight: 3, stateless });
     await s.start();
     const kept: Uint8Array[] = [];
-    const queue: { result: Promise<StreamResult>; expected: string[]; b: number }[] = [];
+    const queue: { result: Promise<SessionResult>; expected: string[]; b: number }[] = [];
     const check = async () => {
       const q = queue.shift()!;
       const r = await q.result;
@@ -217,8 +217,8 @@ test('released results: their buffers go back to the worker, outputs stay right 
 test('a stream whose batches overrun under policy skip is kept on a worker of its own: healthy streams do not wait behind its deadline kills', async (t) => {
   const pool = new WorkerPool({ workers: 2, watchdogIntervalMs: 20 });
   await pool.ready();
-  const healthy = Array.from({ length: 3 }, (_, i) => new ModuleStream(pool, { id: `h${i}`, steps: [{ module: mod }] }));
-  const looper = new ModuleStream(pool, { id: 'looper', steps: [{ module: mod }], deadlineMs: 200, policy: 'skip' });
+  const healthy = Array.from({ length: 3 }, (_, i) => new ChainSession(pool, { id: `h${i}`, steps: [{ module: mod }] }));
+  const looper = new ChainSession(pool, { id: 'looper', steps: [{ module: mod }], deadlineMs: 200, policy: 'skip' });
   for (const s of [...healthy, looper]) await s.start();
   // The first kill may take healthy neighbours down with it; from then on the looper is alone.
   t.deepEqual(values(await looper.process(batchOf(0, ['Loop']))), []);

@@ -2,6 +2,8 @@ import test from 'ava';
 import type { Storage, TopicConfig } from '../src/storage/index.js';
 import { planRange } from '../src/storage/range-plan.js';
 import { batchesSince, lastRecordsBatches } from '../src/storage/tail.js';
+import { open as openLmdb } from 'lmdb';
+import { openStorage } from '../src/storage/index.js';
 import { tempStorage } from './helpers/storage.js';
 
 /** The questions storage answers for the coordinator: batch ranges, look-back tails, derived-stream state. */
@@ -79,4 +81,37 @@ test('derived-stream state: definitions, checkpoints and failures by name; delet
   t.deepEqual([state.definition('a'), state.checkpoint('a', 0), state.checkpoint('a', 1), state.failure('a', 1)], [undefined, undefined, undefined, undefined]);
   // "ab" shares the prefix and keeps everything.
   t.deepEqual([state.checkpoint('ab', 0), state.checkpoint('ab', 1), state.failure('ab', 1)], [{ offset: 1 }, { offset: 2 }, { code: 'X' }]);
+});
+
+test('derived-stream state kept by an earlier version under `streams` is read in place, and moved by a writer', async (t) => {
+  const { store, dir } = await tempStorage(t);
+  await store.derivedState.saveDefinition('d', { name: 'd' });
+  await store.derivedState.saveCheckpoint('d', 0, { offset: 7 });
+  await store.close();
+  // Lay the directory out as an earlier version did: the same entries in a database named `streams`.
+  const env = openLmdb({ path: dir, maxDbs: 64 });
+  const current = env.openDB({ name: 'derived-streams', encoding: 'msgpack' });
+  const legacy = env.openDB({ name: 'streams', encoding: 'msgpack' });
+  env.transactionSync(() => {
+    for (const { key, value } of current.getRange({})) legacy.putSync(key, value);
+    current.dropSync();
+  });
+  await env.close();
+  const names = async () => {
+    const raw = openLmdb({ path: dir, maxDbs: 64, readOnly: true });
+    const list = [...raw.getKeys({})].map(String).filter((n) => n.includes('stream'));
+    await raw.close();
+    return list;
+  };
+  t.deepEqual(await names(), ['streams']);
+
+  const reader = await openStorage(dir, { readOnly: true });
+  t.deepEqual([reader.derivedState.definitions(), reader.derivedState.checkpoint('d', 0)], [[{ name: 'd' }], { offset: 7 }]);
+  await reader.close();
+  t.deepEqual(await names(), ['streams'], 'a reader changes nothing');
+
+  const writer = await openStorage(dir);
+  t.deepEqual([writer.derivedState.definitions(), writer.derivedState.checkpoint('d', 0)], [[{ name: 'd' }], { offset: 7 }]);
+  await writer.close();
+  t.deepEqual(await names(), ['derived-streams'], 'the writer moved it');
 });

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { WorkerPool } from '../coordinator/pool.js';
 import { packFrame, unpackFrame, type RequestFrame } from '../wire/request-frame.js';
 import { ResultFrameWriter, type ResultFrame } from '../wire/result-frame.js';
-import type { StreamStep } from '../coordinator/stream.js';
+import type { SessionStep } from '../coordinator/chain-session.js';
 import { EddyError } from '../errors.js';
 import type { SmartModule } from '../smartmodule/module.js';
 import type { BatchInput } from '../smartmodule/types.js';
@@ -24,7 +24,7 @@ import { BENCH_DEFAULTS } from './defaults.js';
 export interface BenchChain {
   /** How the chain is named in reports (file name, or the transforms file). */
   label: string;
-  steps: StreamStep[];
+  steps: SessionStep[];
   /** Where each step's module came from. */
   sources: string[];
   /** Compile time of each module (ms). */
@@ -155,7 +155,7 @@ function memorySource(batches: readonly BatchInput[], partitions: number, passes
 const MIN_ROUND_MS = 150;
 
 /** Instantiate and init times of a chain on the main thread (ms, median of a few). */
-export function instanceTimes(steps: readonly StreamStep[]): { instantiateMs: number; initMs: number } {
+export function instanceTimes(steps: readonly SessionStep[]): { instantiateMs: number; initMs: number } {
   const inst: number[] = [];
   const full: number[] = [];
   for (let r = 0; r < 5; r++) {
@@ -184,7 +184,7 @@ export function instanceTimes(steps: readonly StreamStep[]): { instantiateMs: nu
  * Worker-side frame work per record, calibrated on the main thread with the same batches: unpack
  * a request frame, pack a result frame holding the chain's real output.
  */
-function frameCopyNs(steps: readonly StreamStep[], batches: readonly BatchInput[]): number {
+function frameCopyNs(steps: readonly SessionStep[], batches: readonly BatchInput[]): number {
   const sample = batches.slice(0, Math.min(batches.length, 50));
   const chain = mainThreadChain(steps);
   const requests = sample.map((b, i) => packFrame({ seq: i, batches: [{ baseOffset: b.baseOffset, baseTimestamp: b.baseTimestamp, raw: b.raw }] } satisfies RequestFrame));
@@ -410,7 +410,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
 }
 
 /** Runs the chain once over every batch on the main thread; a failure that is not a per-record error stops the bench. */
-function probe(steps: readonly StreamStep[], batches: readonly BatchInput[]): void {
+function probe(steps: readonly SessionStep[], batches: readonly BatchInput[]): void {
   const chain = mainThreadChain(steps);
   try {
     for (const b of batches) chain.processWith(b, 'skip');

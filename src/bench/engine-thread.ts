@@ -1,5 +1,5 @@
 import { parentPort, workerData, Worker } from 'node:worker_threads';
-import type { StreamStep } from '../coordinator/stream.js';
+import type { SessionStep } from '../coordinator/chain-session.js';
 import { SmartModule, type ModuleDescriptor } from '../smartmodule/module.js';
 import type { BatchInput } from '../smartmodule/types.js';
 import { engineRate, mainThreadChain } from './runner.js';
@@ -21,7 +21,7 @@ type Msg = { op: 'run'; ms: number } | { op: 'exit' };
 if (parentPort && workerData?.eddyEngineThread) {
   const data = workerData.eddyEngineThread as ThreadData;
   const port = parentPort;
-  const steps: StreamStep[] = [];
+  const steps: SessionStep[] = [];
   for (const m of data.modules) steps.push({ module: await SmartModule.fromCompiled(m.descriptor, m.compiled), params: m.params });
   const chain = mainThreadChain(steps);
   port.on('message', (msg: Msg) => {
@@ -35,7 +35,7 @@ if (parentPort && workerData?.eddyEngineThread) {
 export class EngineThreads {
   private constructor(private readonly workers: Worker[]) {}
 
-  static async open(count: number, steps: readonly StreamStep[], batches: readonly BatchInput[]): Promise<EngineThreads> {
+  static async open(count: number, steps: readonly SessionStep[], batches: readonly BatchInput[]): Promise<EngineThreads> {
     const data: ThreadData = {
       modules: steps.map((s) => ({ descriptor: s.module.descriptor, compiled: s.module.compiled, params: { ...(s.params ?? {}) } })),
       batches: batches.map((b) => ({ baseOffset: b.baseOffset, baseTimestamp: b.baseTimestamp, raw: b.raw })),

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { performance, PerformanceObserver } from 'node:perf_hooks';
 import { WorkerPool } from '../coordinator/pool.js';
-import { ModuleStream, type SourceRange, type StreamStep, type StreamResult, type Ticket } from '../coordinator/stream.js';
+import { ChainSession, type SourceRange, type SessionStep, type SessionResult, type Ticket } from '../coordinator/chain-session.js';
 import { planRange } from '../storage/range-plan.js';
 import { recordListCount } from '../protocol/record.js';
 import type { Storage } from '../storage/storage.js';
@@ -11,7 +11,7 @@ import { COORDINATOR_DEFAULTS } from '../coordinator/defaults.js';
 
 /**
  * The measuring engine behind `eddy bench` and bench/pipeline: a chain run through Eddy's real
- * worker pool (one ModuleStream per partition, batches submitted with pipelining, results in
+ * worker pool (one ChainSession per partition, batches submitted with pipelining, results in
  * order), and the same chain run on the main thread alone (the single-thread reference the
  * pipeline's efficiency is measured against).
  */
@@ -73,7 +73,7 @@ export interface RigOptions {
   workers: number;
   /** Streams (one per partition). Default: `workers`. */
   partitions?: number;
-  steps: StreamStep[];
+  steps: SessionStep[];
   /** Submissions outstanding per stream. Default 4. */
   maxInFlight?: number;
   /** Batches per submission (one frame). Default 1. 0: each group the source yields (e.g. one storage read) is one submission. */
@@ -97,7 +97,7 @@ export interface RoundStats {
   latenciesMs: number[];
   /** Records per submission (to turn latencies into per-batch figures). */
   recordsPerSubmission: number;
-  /** Worker time inside the engine (instance.process), summed over streams (ms). */
+  /** Worker time inside the engine (instance.process), summed over chain sessions (ms). */
   moduleMs: number;
   /** Main thread: busy time (event-loop utilisation), storage reads, frame packing + posting. */
   mainBusyMs: number;
@@ -116,8 +116,8 @@ export interface RoundStats {
 }
 
 /**
- * A chain opened on a pool of `workers` threads as `partitions` ordered streams. `round` runs one
- * pass of a source through every stream; rounds can be repeated (streams stay open, so aggregate
+ * A chain opened on a pool of `workers` threads as `partitions` ordered chain sessions. `round` runs one
+ * pass of a source through every chain session; rounds can be repeated (chain sessions stay open, so aggregate
  * accumulators carry on, as in a long-running stream).
  */
 export class PoolRig {
@@ -128,9 +128,9 @@ export class PoolRig {
   private readonly maxInFlight: number;
   private readonly perSubmit: number;
 
-  private constructor(readonly pool: WorkerPool, private readonly ownPool: boolean, readonly streams: ModuleStream[], opts: RigOptions) {
+  private constructor(readonly pool: WorkerPool, private readonly ownPool: boolean, readonly sessions: ChainSession[], opts: RigOptions) {
     this.workers = pool.size;
-    this.partitions = streams.length;
+    this.partitions = sessions.length;
     this.maxInFlight = opts.maxInFlight ?? COORDINATOR_DEFAULTS.maxInFlight;
     this.perSubmit = opts.batchesPerSubmit === 0 ? Infinity : Math.max(1, opts.batchesPerSubmit ?? 1);
   }
@@ -142,12 +142,12 @@ export class PoolRig {
       await pool.ready();
       const partitions = opts.partitions ?? pool.size;
       // Stream ids are the pool's own numbers: unique, so several rigs can share one pool.
-      const streams = Array.from({ length: partitions }, () => new ModuleStream(pool, {
+      const sessions = Array.from({ length: partitions }, () => new ChainSession(pool, {
         steps: opts.steps, policy: 'skip', maxInFlight: opts.maxInFlight ?? COORDINATOR_DEFAULTS.maxInFlight, deadlineMs: opts.deadlineMs ?? 30_000,
       }));
-      const rig = new PoolRig(pool, own, streams, opts);
+      const rig = new PoolRig(pool, own, sessions, opts);
       const t0 = performance.now();
-      await Promise.all(streams.map((s) => s.start()));
+      await Promise.all(sessions.map((s) => s.start()));
       rig.openMs = performance.now() - t0;
       return rig;
     } catch (err) {
@@ -161,14 +161,14 @@ export class PoolRig {
       elapsedMs: 0, recordsIn: 0, recordsOut: 0, bytesIn: 0, bytesOut: 0, batches: 0, submissions: 0, latenciesMs: [],
       recordsPerSubmission: 0, moduleMs: 0, mainBusyMs: 0, readMs: 0, submitMs: 0, gcMs: 0, cpuMs: 0, mainCpuMs: 0, errors: 0, firstError: null, peakMemoryBytes: 0,
     };
-    const before = this.streams.map((s) => s.moduleMetrics().reduce((n, m) => n + m.timeMs, 0));
+    const before = this.sessions.map((s) => s.moduleMetrics().reduce((n, m) => n + m.timeMs, 0));
     const elu0 = performance.eventLoopUtilization();
     const gc = new PerformanceObserver((list) => { for (const e of list.getEntries()) stats.gcMs += e.duration; });
     gc.observe({ entryTypes: ['gc'] });
     const cpu0 = processCpuMs(), main0 = mainThreadCpuMs();
     const t0 = performance.now();
     try {
-      await Promise.all(this.streams.map((s, p) => this.pump(s, source(p), stats)));
+      await Promise.all(this.sessions.map((s, p) => this.pump(s, source(p), stats)));
     } finally {
       stats.elapsedMs = performance.now() - t0;
       stats.cpuMs = processCpuMs() - cpu0;
@@ -178,7 +178,7 @@ export class PoolRig {
       gc.disconnect();
     }
     stats.mainBusyMs = performance.eventLoopUtilization(elu0).active;
-    this.streams.forEach((s, i) => {
+    this.sessions.forEach((s, i) => {
       const m = s.moduleMetrics();
       stats.moduleMs += m.reduce((n, x) => n + x.timeMs, 0) - before[i]!;
       for (const x of m) stats.peakMemoryBytes = Math.max(stats.peakMemoryBytes, x.memoryBytes);
@@ -188,17 +188,17 @@ export class PoolRig {
   }
 
   /**
-   * One pass over a stored topic the way Eddy's consumers and derived streams run: the main
+   * One pass over a stored topic the way Eddy's consumers and derived sessions run: the main
    * thread plans offset ranges from batch keys, the workers read the batches from LMDB themselves.
    */
   async roundStorage(store: Storage, topic: string, batchesPerSubmission: number = COORDINATOR_DEFAULTS.batchesPerSubmission): Promise<RoundStats> {
     return this.round((p) => rangeSource(store, topic, p, batchesPerSubmission));
   }
 
-  private async pump(stream: ModuleStream, groups: Iterable<BatchInput[]> | AsyncIterable<BatchInput[]> | RangeSource, stats: RoundStats): Promise<void> {
+  private async pump(stream: ChainSession, groups: Iterable<BatchInput[]> | AsyncIterable<BatchInput[]> | RangeSource, stats: RoundStats): Promise<void> {
     const queue: { ticket: Ticket; at: number }[] = [];
     const settle = async (q: { ticket: Ticket; at: number }): Promise<void> => {
-      const r: StreamResult = await q.ticket.result;
+      const r: SessionResult = await q.ticket.result;
       stats.latenciesMs.push(performance.now() - q.at);
       for (const b of r.batches) {
         stats.recordsOut += b.count;
@@ -275,7 +275,7 @@ export class PoolRig {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.streams.map((s) => s.close()));
+    await Promise.all(this.sessions.map((s) => s.close()));
     if (this.ownPool) await this.pool.close();
   }
 }
@@ -306,6 +306,6 @@ export function engineRate(chain: Chain, batches: readonly BatchInput[], ms: num
 }
 
 /** A chain for main-thread measurements, as a worker builds it (borrowed outputs). */
-export function mainThreadChain(steps: readonly StreamStep[]): Chain {
+export function mainThreadChain(steps: readonly SessionStep[]): Chain {
   return Chain.create(steps.map((s) => ({ module: s.module, params: s.params ?? {}, lookback: s.lookback ?? null })), { borrowOutput: true });
 }

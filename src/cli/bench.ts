@@ -6,7 +6,7 @@ import { Command, Option } from 'commander';
 import { runBench, fmtRate, type BenchChain, type BenchReport } from '../bench/bench.js';
 import { buildInput, type InputSpec } from '../bench/input.js';
 import { renderHtml } from '../bench/report-html.js';
-import type { StreamStep } from '../coordinator/stream.js';
+import type { SessionStep } from '../coordinator/chain-session.js';
 import { DurationError, formatDuration, parseDuration } from '../smartmodule/duration.js';
 import { loadModule } from '../smartmodule/index.js';
 import { readTransformsFile } from '../smartmodule/transforms.js';
@@ -68,7 +68,7 @@ async function loadChain(io: CliIO, o: { wasm?: string; transforms?: string; par
   const file = resolve(io.cwd, o.transforms!);
   const steps = await readTransformsFile(file);
   if (steps.length === 0) throw new UsageError(`${o.transforms}: the transforms list is empty; nothing to measure`);
-  const out: StreamStep[] = [];
+  const out: SessionStep[] = [];
   const sources: string[] = [];
   for (let i = 0; i < steps.length; i++) {
     const s = steps[i]!;

@@ -55,7 +55,7 @@ export function cliMessage(err: EddyError): string {
       return err.message.replace(/raise it with openStorage\(dir, \{ maxRecordBytes: (\d+) \}\) \(CLI: --max-record-bytes\)/, 'raise the limit with --max-record-bytes $1');
     case 'EDDY_SM_MEMORY_LIMIT':
       return err.message.replace(/Raise the limit with open\(dir, \{ memoryLimit \}\) \(CLI: --memory-limit\)/, `Raise the limit with --memory-limit <size> (default ${DEFAULT_TEXT.memoryLimit})`);
-    case 'EDDY_STREAM_TIMEOUT':
+    case 'EDDY_SESSION_TIMEOUT':
       return err.message.replace(/raise the deadline with the deadlineMs option \(CLI: --timeout\)/, `raise the deadline with --timeout <duration> (default ${DEFAULT_TEXT.timeout})`);
     case 'EDDY_SM_RUNTIME':
       return err instanceof SmartModuleRuntimeError ? runtimeErrorText(err) : err.message;

@@ -2,7 +2,7 @@ import type { EddyError } from '../errors.js';
 import { indexRecords } from '../protocol/record.js';
 import type { ProduceRecord } from '../storage/batch-format.js';
 import type { PartitionLog } from '../storage/partition.js';
-import type { StreamBatchResult } from './stream.js';
+import type { SessionBatchResult } from './chain-session.js';
 import { COORDINATOR_DEFAULTS } from './defaults.js';
 
 /**
@@ -23,7 +23,7 @@ export interface SkippedRecord {
 }
 
 /** The source offsets a result skipped: a rejected record by its offset, a dropped batch by its whole range. */
-export function skippedRecords(batches: readonly StreamBatchResult[], from: number): SkippedRecord[] {
+export function skippedRecords(batches: readonly SessionBatchResult[], from: number): SkippedRecord[] {
   const out: SkippedRecord[] = [];
   for (const b of batches) {
     for (const error of b.skipped) {

@@ -10,14 +10,14 @@ import { DeriveCommitError } from './errors.js';
 import { readLookback } from './lookback.js';
 import type { WorkerPool } from './pool.js';
 import type { ModuleResolver } from './resolve.js';
-import { StreamStoppedError } from './errors.js';
-import { ModuleStream, type StreamMetrics, type StreamResult, type StreamState, type StreamStep } from './stream.js';
+import { SessionStoppedError } from './errors.js';
+import { ChainSession, type SessionMetrics, type SessionResult, type SessionState, type SessionStep } from './chain-session.js';
 import { planRange } from '../storage/range-plan.js';
 import { COORDINATOR_DEFAULTS } from './defaults.js';
 
 /**
  * A derived stream: topic → chain → topic, exactly once. Each source partition runs as its own
- * ModuleStream; each submission's result — all its output batches, its dead letters (policy
+ * ChainSession; each submission's result — all its output batches, its dead letters (policy
  * skip) — is committed in ONE LMDB transaction together with the source offset it reaches and the
  * chain's accumulators, or not at all. After a crash the stream resumes from that commit, so the
  * output topic equals an uninterrupted run: nothing lost, nothing duplicated. If a result cannot
@@ -65,7 +65,7 @@ export interface DeriveFailure {
 }
 
 export interface DerivedEvents {
-  state: [state: StreamState, partition: number];
+  state: [state: SessionState, partition: number];
   batch: [info: { partition: number; sourceOffset: number; recordsOut: number; targetPartition: number }];
   lag: [info: { partition: number; lag: number }];
   /** A source record skipped (policy skip), once it is committed to the dead-letter topic. */
@@ -80,7 +80,7 @@ export function derivedState(storage: Storage): DerivedStateStore<DeriveConfig, 
 
 export class DerivedStream extends EventEmitter<DerivedEvents> {
   private readonly controller = new AbortController();
-  private readonly streams = new Map<number, ModuleStream>();
+  private readonly sessions = new Map<number, ChainSession>();
   private readonly runs: Promise<void>[] = [];
   private ended = 0;
   readonly errors = new Map<number, EddyError>();
@@ -118,8 +118,8 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
     return derivedState(this.storage).checkpoint(this.config.name, partition);
   }
 
-  metrics(): Map<number, StreamMetrics> {
-    return new Map([...this.streams].map(([p, s]) => [p, s.snapshotMetrics()]));
+  metrics(): Map<number, SessionMetrics> {
+    return new Map([...this.sessions].map(([p, s]) => [p, s.snapshotMetrics()]));
   }
 
   /** Resolves when every partition's stream has ended (stopped, failed, or the source ended). */
@@ -139,11 +139,11 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
     const late = new Promise<void>((r) => { timer = setTimeout(r, this.config.deadlineMs ?? COORDINATOR_DEFAULTS.deadlineMs); });
     await Promise.race([ended, late]);
     clearTimeout(timer);
-    await Promise.all([...this.streams.values()].map((s) => s.close()));
+    await Promise.all([...this.sessions.values()].map((s) => s.close()));
     await ended;
   }
 
-  private async runPartition(p: number, steps: StreamStep[], ready: () => void): Promise<void> {
+  private async runPartition(p: number, steps: SessionStep[], ready: () => void): Promise<void> {
     const { name, source, target } = this.config;
     // Ends this partition's reading on stop() or when its stream fails (even while waiting for data).
     const partitionStop = new AbortController();
@@ -161,7 +161,7 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
     let committed = pos;
     // A new start clears the failure a previous run recorded.
     await derivedState(this.storage).clearFailure(name, p);
-    const stream = new ModuleStream(this.pool, {
+    const stream = new ChainSession(this.pool, {
       id: `${name}/${p}`,
       steps,
       policy: this.config.policy ?? 'stop',
@@ -170,10 +170,10 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
       accumulators: saved?.accumulators ?? undefined,
       history: (_i, lb) => readLookback(this.storage, source, p, lb),
     });
-    this.streams.set(p, stream);
+    this.sessions.set(p, stream);
     stream.on('state', (s) => this.emit('state', s, p));
     // Results dropped because stop() was called are not failures: the next run redoes them.
-    const droppedByStop = (err: unknown) => this.controller.signal.aborted && err instanceof StreamStoppedError;
+    const droppedByStop = (err: unknown) => this.controller.signal.aborted && err instanceof SessionStoppedError;
     const fail = (err: unknown) => {
       if (droppedByStop(err)) return;
       const e = err instanceof EddyError ? err : new EddyError('EDDY_DERIVE', `derived stream ${name}, partition ${p}: ${(err as Error)?.message ?? err}`, { cause: err });
@@ -197,7 +197,7 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
      * Commits a delivered result: every output batch and dead letter, with the checkpoint it
      * reaches (source offset, accumulators), in one LMDB transaction — or nothing of it.
      */
-    const commit = async (r: StreamResult): Promise<void> => {
+    const commit = async (r: SessionResult): Promise<void> => {
       const outputs: { raw: Uint8Array; baseTimestamp: number }[] = [];
       /** Per output batch: the source offset it reaches and its records (for the `batch` events). */
       const reached: { offset: number; count: number }[] = [];

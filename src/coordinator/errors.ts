@@ -1,18 +1,18 @@
 import { EddyError } from '../errors.js';
 
-/** A batch did not return within the stream's deadline; its worker was terminated. */
-export class StreamTimeoutError extends EddyError {
-  constructor(readonly stream: string, readonly modules: string[], readonly firstOffset: number, readonly deadlineMs: number) {
-    super('EDDY_STREAM_TIMEOUT',
-      `stream ${stream}: ${modules.join(' → ')} did not finish the batch at offset ${firstOffset} within ${deadlineMs} ms; ` +
+/** A batch did not return within the chain session's deadline; its worker was terminated. */
+export class SessionTimeoutError extends EddyError {
+  constructor(readonly session: string, readonly modules: string[], readonly firstOffset: number, readonly deadlineMs: number) {
+    super('EDDY_SESSION_TIMEOUT',
+      `chain session ${session}: ${modules.join(' → ')} did not finish the batch at offset ${firstOffset} within ${deadlineMs} ms; ` +
       'its worker was terminated and replaced. If the module is just slow, raise the deadline with the deadlineMs option (CLI: --timeout).');
   }
 }
 
-/** The stream stopped earlier and accepts no more batches. */
-export class StreamStoppedError extends EddyError {
-  constructor(readonly stream: string, why: string, options?: { cause?: unknown }) {
-    super('EDDY_STREAM_STOPPED', `stream ${stream} is stopped: ${why}`, options);
+/** The chain session stopped earlier and accepts no more batches. */
+export class SessionStoppedError extends EddyError {
+  constructor(readonly session: string, why: string, options?: { cause?: unknown }) {
+    super('EDDY_SESSION_STOPPED', `chain session ${session} is stopped: ${why}`, options);
   }
 }
 

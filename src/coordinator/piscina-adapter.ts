@@ -4,7 +4,7 @@ import type { WorkerTask } from '../wire/messages.js';
 
 /**
  * One worker thread, run by a Piscina of its own (one thread, replaced when it exits). The pool
- * pins each stream to one worker; a Piscina of one thread pins every task it runs without a custom
+ * pins each session to one worker; a Piscina of one thread pins every task it runs without a custom
  * load balancer, so the pool needs nothing of Piscina beyond its documented API. This file is the
  * only one that imports Piscina on the coordinator side; what it relies on:
  *
@@ -37,7 +37,7 @@ export class PinnedWorker extends EventEmitter<PinnedWorkerEvents> {
       minThreads: 1,
       maxThreads: 1,
       idleTimeout: Number.POSITIVE_INFINITY,
-      // Many streams share a worker; it runs their batches one at a time, in arrival order.
+      // Many sessions share a worker; it runs their batches one at a time, in arrival order.
       concurrentTasksPerWorker: 1024,
       // Piscina's Atomics loop starts every queued task before the first response is posted, so a
       // batch that never returns would also hold back the finished results queued before it.

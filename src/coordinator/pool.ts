@@ -4,19 +4,19 @@ import type { WorkerTask } from '../wire/messages.js';
 import { WatchSlot } from '../wire/watch-slot.js';
 import { PoolClosedError, WorkerGoneError } from './errors.js';
 import { PinnedWorker } from './piscina-adapter.js';
-import type { ModuleStream } from './stream.js';
+import type { ChainSession } from './chain-session.js';
 
 /**
- * The worker threads that run streams. Each stream is pinned to one worker (each worker is a
+ * The worker threads that run sessions. Each session is pinned to one worker (each worker is a
  * Piscina of one thread, see piscina-adapter.ts) and moves only when its worker is gone.
  * A watchdog enforces per-batch deadlines: each worker publishes, in a shared slot, when its
  * current batch must end; past that the worker is terminated and Piscina starts a replacement.
  *
- * A batch that overruns blocks every stream on its worker until the kill, and a stream that
- * overran once (a looping module under policy skip) will likely do it again. So such a stream is
+ * A batch that overruns blocks every session on its worker until the kill, and a session that
+ * overran once (a looping module under policy skip) will likely do it again. So such a session is
  * a suspect: with two workers or more, the pool keeps one worker, the quarantine, for suspects
- * alone — the replacement of the worker killed for a deadline — and healthy streams are placed
- * elsewhere. Healthy streams then never wait behind another stream's deadline kill.
+ * alone — the replacement of the worker killed for a deadline — and healthy sessions are placed
+ * elsewhere. Healthy sessions then never wait behind another session's deadline kill.
  */
 
 export interface PoolOptions {
@@ -24,13 +24,13 @@ export interface PoolOptions {
   workers?: number;
   /** How often the watchdog looks at the deadline slots (ms). Default 50. */
   watchdogIntervalMs?: number;
-  /** Worker entry; default the compiled workers/stream-worker.js. */
+  /** Worker entry; default the compiled workers/session-worker.js. */
   filename?: string;
 }
 
 export interface PoolEvents {
-  /** A worker exited; `timedOutStream` is the stream number whose batch overran, if that was why. */
-  workerLost: [workerId: number, timedOutStream: number | null];
+  /** A worker exited; `timedOutSession` is the session number whose batch overran, if that was why. */
+  workerLost: [workerId: number, timedOutSession: number | null];
   workerReady: [workerId: number];
 }
 
@@ -39,9 +39,9 @@ interface WorkerSlot {
   /** The Piscina this worker belongs to (it also runs the worker's replacement). */
   thread: PinnedWorker;
   watch: WatchSlot;
-  /** Healthy streams pinned here. */
-  streams: number;
-  /** Suspect streams pinned here (see the class comment). */
+  /** Healthy sessions pinned here. */
+  sessions: number;
+  /** Suspect sessions pinned here (see the class comment). */
   suspects: number;
   /** Reserved for suspects while any is open. */
   quarantine: boolean;
@@ -55,16 +55,16 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
   private readonly watchdog: NodeJS.Timeout;
   private closed = false;
   private waiters: (() => void)[] = [];
-  private nextStreamNumber = 1;
+  private nextSessionNumber = 1;
   /** Replacements still to come that are to be the quarantine worker. */
   private quarantineDue = 0;
-  /** Streams currently open on this pool, for metrics. */
-  readonly streams = new Set<ModuleStream>();
+  /** Sessions currently open on this pool, for metrics. */
+  readonly sessions = new Set<ChainSession>();
 
   constructor(options: PoolOptions = {}) {
     super();
     this.size = Math.max(1, options.workers ?? availableParallelism());
-    const filename = options.filename ?? new URL('../../workers/stream-worker.js', import.meta.url).href;
+    const filename = options.filename ?? new URL('../../workers/session-worker.js', import.meta.url).href;
     this.threads = Array.from({ length: this.size }, () => {
       const thread = new PinnedWorker(filename);
       thread.on('ready', (id) => this.workerReady(thread, id));
@@ -78,7 +78,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
   private workerReady(thread: PinnedWorker, id: number): void {
     const quarantine = this.quarantineDue > 0;
     if (quarantine) this.quarantineDue--;
-    this.slots.set(id, { id, thread, watch: new WatchSlot(), streams: 0, suspects: 0, quarantine });
+    this.slots.set(id, { id, thread, watch: new WatchSlot(), sessions: 0, suspects: 0, quarantine });
     this.emit('workerReady', id);
     for (const wake of this.waiters.splice(0)) wake();
   }
@@ -95,9 +95,9 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
     return [...this.slots.keys()];
   }
 
-  /** Streams pinned to each worker (for tests and metrics). */
+  /** Sessions pinned to each worker (for tests and metrics). */
   get assignment(): Map<number, number> {
-    return new Map([...this.slots.values()].map((s) => [s.id, s.streams]));
+    return new Map([...this.slots.values()].map((s) => [s.id, s.sessions]));
   }
 
   /** Resolves when at least `n` workers are up (default: all). */
@@ -106,13 +106,13 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
     if (this.closed) throw new PoolClosedError();
   }
 
-  newStreamNumber(): number {
-    return this.nextStreamNumber++;
+  newSessionNumber(): number {
+    return this.nextSessionNumber++;
   }
 
   /**
-   * Picks a live worker for a stream: the one with the fewest streams among those of its kind
-   * (quarantine for a suspect, the others for a healthy stream). Waits while none is live or a
+   * Picks a live worker for a session: the one with the fewest sessions among those of its kind
+   * (quarantine for a suspect, the others for a healthy session). Waits while none is live or a
    * replacement of the right kind is still starting; shares a worker only when there is no other.
    */
   async assign(exclude: number[] = [], suspect = false): Promise<number> {
@@ -125,9 +125,9 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
       const starting = this.slots.size < this.size;
       const choice = fitting.length > 0 ? fitting : starting ? [] : pool;
       if (choice.length > 0) {
-        const best = choice.reduce((a, b) => (b.streams + b.suspects < a.streams + a.suspects ? b : a));
+        const best = choice.reduce((a, b) => (b.sessions + b.suspects < a.sessions + a.suspects ? b : a));
         if (suspect) best.suspects++;
-        else best.streams++;
+        else best.sessions++;
         return best.id;
       }
       await new Promise<void>((r) => this.waiters.push(r));
@@ -138,12 +138,12 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
     const s = this.slots.get(workerId);
     if (!s) return;
     if (suspect && s.suspects > 0) s.suspects--;
-    else if (!suspect && s.streams > 0) s.streams--;
+    else if (!suspect && s.sessions > 0) s.sessions--;
   }
 
-  /** Whether an open stream is a suspect (then the quarantine worker is kept for suspects). */
+  /** Whether an open session is a suspect (then the quarantine worker is kept for suspects). */
   private hasSuspects(): boolean {
-    for (const s of this.streams) if (s.suspect && s.state !== 'closed' && s.state !== 'failed') return true;
+    for (const s of this.sessions) if (s.suspect && s.state !== 'closed' && s.state !== 'failed') return true;
     return false;
   }
 
@@ -179,7 +179,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
     for (const s of this.slots.values()) {
       const deadline = s.watch.deadline;
       if (deadline > 0 && now > deadline && !this.timedOut.has(s.id)) {
-        this.timedOut.set(s.id, s.watch.stream);
+        this.timedOut.set(s.id, s.watch.session);
         this.reserveQuarantine(s);
         void this.terminate(s.id);
       }
@@ -188,12 +188,12 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
 
   /**
    * A worker is being killed for a deadline: its replacement starts empty, so it becomes the
-   * quarantine unless one is already there (or coming). A quarantine that healthy streams took
+   * quarantine unless one is already there (or coming). A quarantine that healthy sessions took
    * while no suspect was open is one no longer. One pool worker is never reserved.
    */
   private reserveQuarantine(killed: WorkerSlot): void {
     if (this.size < 2) return;
-    for (const s of this.slots.values()) if (s.quarantine && s.streams > 0) s.quarantine = false;
+    for (const s of this.slots.values()) if (s.quarantine && s.sessions > 0) s.quarantine = false;
     const kept = [...this.slots.values()].some((s) => s.quarantine && s !== killed);
     if (killed.quarantine || (!kept && this.quarantineDue === 0)) this.quarantineDue++;
   }
@@ -210,16 +210,16 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
 
   /**
    * Lets running batches finish (up to `graceMs`), then ends the workers — out of native calls, so
-   * a worker reading LMDB is never cut off mid-call. A batch of a stream already closed has nobody
+   * a worker reading LMDB is never cut off mid-call. A batch of a session already closed has nobody
    * waiting for it: when only such batches run, the workers end at once (a module looping until
    * its deadline would otherwise hold the close up for the whole grace).
    */
   async close(graceMs = 2000): Promise<void> {
     if (this.closed) return;
     await Promise.race([this.allLoaded(), new Promise((r) => setTimeout(r, graceMs).unref())]);
-    const open = new Set([...this.streams].map((s) => s.number));
+    const open = new Set([...this.sessions].map((s) => s.number));
     const busy = [...this.slots.values()].filter((s) => s.watch.deadline > 0);
-    const awaited = busy.some((s) => open.has(s.watch.stream));
+    const awaited = busy.some((s) => open.has(s.watch.session));
     this.closed = true;
     clearInterval(this.watchdog);
     for (const wake of this.waiters.splice(0)) wake();

@@ -5,7 +5,7 @@ import { EddyError } from '../errors.js';
 import { loadModule, type LoadOptions, type SmartModule } from '../smartmodule/index.js';
 import { stepConfig, type TransformStep } from '../smartmodule/transforms.js';
 import type { ModuleRegistry } from '../storage/registry.js';
-import type { StreamStep } from './stream.js';
+import type { SessionStep } from './chain-session.js';
 
 /**
  * A step named a module that is neither registered nor a readable `.wasm` file. `step` says which
@@ -112,7 +112,7 @@ export class ModuleResolver {
   constructor(private readonly registry: ModuleRegistry | null, private readonly baseDir = process.cwd(), private readonly load: Pick<LoadOptions, 'memoryLimit'> = {}) {}
 
   /** Each step's module resolved and compiled, with its `with` and look-back (errors name the step: `source` as in stepName). */
-  steps(steps: readonly TransformStep[], source = ''): Promise<StreamStep[]> {
+  steps(steps: readonly TransformStep[], source = ''): Promise<SessionStep[]> {
     return Promise.all(steps.map(async (s, i) => ({ module: await this.module(s, stepName(source, i)), ...stepConfig(s) })));
   }
 

@@ -7,7 +7,7 @@ import type { Storage } from '../storage/storage.js';
 import { mergeAsync } from './merge.js';
 import { readLookback } from './lookback.js';
 import type { WorkerPool } from './pool.js';
-import { ModuleStream, type StreamBatchResult, type StreamState, type StreamStep, type Ticket } from './stream.js';
+import { ChainSession, type SessionBatchResult, type SessionState, type SessionStep, type Ticket } from './chain-session.js';
 import { planRange } from '../storage/range-plan.js';
 import { commitPolicy } from '../storage/consumer.js';
 import { DeliveryCommitter } from '../storage/offset-committer.js';
@@ -18,7 +18,7 @@ import { COORDINATOR_DEFAULTS } from './defaults.js';
  * The next source offset once all of `b` is delivered: its end covers inputs that had no output;
  * a runtime error stops at the failing record, which is not delivered.
  */
-export function batchDeliveredUpTo(b: StreamBatchResult): number {
+export function batchDeliveredUpTo(b: SessionBatchResult): number {
   const end = b.lastOffset + 1;
   if (!b.error) return end;
   const e = b.error as { offset?: unknown; firstOffset?: unknown };
@@ -38,7 +38,7 @@ export function recordDeliveredUpTo(batchEnd: number, offset: number, last: bool
 
 /** Events a consume-with-transforms reports (forwarded by the Eddy facade). */
 export interface TransformEvents {
-  state: [info: { stream: string; state: StreamState }];
+  state: [info: { stream: string; state: SessionState }];
   batch: [info: { stream: string; baseOffset: number; recordsOut: number }];
   error: [info: { stream: string; error: EddyError }];
 }
@@ -58,7 +58,7 @@ export interface TransformedConsumeOptions extends ConsumeOptions {
 }
 
 /** One transformed batch of one partition. */
-export interface TransformedBatch extends StreamBatchResult {
+export interface TransformedBatch extends SessionBatchResult {
   topic: string;
   partition: number;
   /** No step gives an input record several outputs (see recordDeliveredUpTo). */
@@ -75,7 +75,7 @@ export class TransformedConsumer {
     private readonly storage: Storage,
     private readonly pool: WorkerPool,
     private readonly topic: string,
-    private readonly steps: StreamStep[],
+    private readonly steps: SessionStep[],
     private readonly options: TransformedConsumeOptions,
     private readonly events: EventEmitter<TransformEvents>,
   ) {}
@@ -150,7 +150,7 @@ export class TransformedConsumer {
    */
   private async *partitionBatches(partition: number, signal: AbortSignal, committer: DeliveryCommitter | null): AsyncGenerator<TransformedBatch, void, undefined> {
     const o = this.options;
-    const stream = new ModuleStream(this.pool, {
+    const stream = new ChainSession(this.pool, {
       id: `${this.topic}/${partition}:consume`,
       steps: this.steps,
       policy: o.policy ?? 'stop',

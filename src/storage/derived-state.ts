@@ -1,7 +1,7 @@
 import type { Database, Key, RootDatabase } from 'lmdb';
 
 /**
- * What storage keeps for each derived stream, in the `streams` database: its definition, and per
+ * What storage keeps for each derived stream, in the `derived-streams` database: its definition, and per
  * source partition a checkpoint (where it resumes) and the failure that stopped it. The shapes are
  * the coordinator's; storage only owns the keys, so nothing above it lays out LMDB keys.
  */

@@ -37,7 +37,9 @@ export const DEFAULT_MAX_RECORD_BYTES = STORAGE_DEFAULTS.maxRecordBytes;
 export const DEFAULT_MAX_BATCH_BYTES = STORAGE_DEFAULTS.maxBatchBytes;
 export const DEFAULT_MAX_PARTITIONS = STORAGE_DEFAULTS.maxPartitions;
 /** Eddy's own sub-databases (besides one per partition). */
-const BASE_DATABASES = ['meta', 'topics', 'offsets', 'streams', 'modules', 'module-bytes'];
+const BASE_DATABASES = ['meta', 'topics', 'offsets', 'derived-streams', 'modules', 'module-bytes'];
+/** Where directories written before the rename kept derived-stream state; moved on a writer's open. */
+const LEGACY_DERIVED_DB = 'streams';
 /**
  * Disk space writes leave free, so that deleting topics and retention (which need new pages for
  * LMDB's free list before anything is freed: about 8 bytes per freed 4 KiB page) and the writer
@@ -192,7 +194,8 @@ export const TOPIC_NAME = RESOURCE_NAME;
  *   stale data of a deleted topic can never surface.
  * - `offsets`: [consumer, topic, partition] → committed offset (next offset to read)
  * - `modules` / `module-bytes`: the SmartModule registry (metadata, wasm bytes)
- * - `streams`: state of derived streams, owned by the coordinator (msgpack, any key)
+ * - `derived-streams`: derived-stream definitions, checkpoints and failures (msgpack, any key);
+ *   directories written by earlier versions call it `streams`, renamed on a writer's first open
  */
 export class Storage implements PartitionHost {
   readonly dir: string;
@@ -208,13 +211,13 @@ export class Storage implements PartitionHost {
   readonly env: RootDatabase;
   readonly events = new EventEmitter<StorageEvents>();
   readonly modules: ModuleRegistry;
-  /** Derived-stream definitions, checkpoints and failures (the `streams` database). */
+  /** Derived-stream definitions, checkpoints and failures (the `derived-streams` database). */
   readonly derivedState: DerivedStateStore;
   /** @internal Consumer offsets: [consumer, topic, partition] → { offset, committedAt }. */
   readonly offsets: Database<{ offset: number; committedAt: number }, Key>;
 
   private readonly meta: Database<unknown, string>;
-  private readonly streams: Database<unknown, Key>;
+  private readonly derivedDb: Database<unknown, Key>;
   private readonly topicsDb: Database<TopicMeta, string>;
   private readonly topicCache = new Map<string, TopicMeta>();
   private readonly logs = new Map<string, PartitionLog>();
@@ -298,8 +301,8 @@ export class Storage implements PartitionHost {
       }
       this.topicsDb = dbOpt('topics', 'msgpack') as Database<TopicMeta, string>;
       this.offsets = dbOpt('offsets', 'msgpack') as Database<{ offset: number; committedAt: number }, Key>;
-      this.streams = dbOpt('streams', 'msgpack');
-      this.derivedState = new DerivedStateStore(this.env, this.streams);
+      this.derivedDb = this.openDerivedDb(names, dbOpt);
+      this.derivedState = new DerivedStateStore(this.env, this.derivedDb);
       const modulesDb = dbOpt('modules', 'msgpack');
       const moduleBytesDb = dbOpt('module-bytes', 'binary');
       this.modules = new ModuleRegistry(this, modulesDb as Database<never, string>, moduleBytesDb as Database<Uint8Array, string>, options.validateModule);
@@ -811,7 +814,7 @@ export class Storage implements PartitionHost {
     if (!file.namedDatabases.includes(names.length)) {
       throw new DataCorruptError(file.path, `its main database lists ${names.length} databases where its meta pages count ${file.namedDatabases.join(' or ')}`);
     }
-    const foreign = names.filter((n) => !BASE_DATABASES.includes(n) && !/^p\/\d+\/\d+$/.test(n));
+    const foreign = names.filter((n) => !BASE_DATABASES.includes(n) && n !== LEGACY_DERIVED_DB && !/^p\/\d+\/\d+$/.test(n));
     if (foreign.length > 0) {
       throw new DataCorruptError(file.path, `it holds databases Eddy does not create (${foreign.slice(0, 3).map((n) => JSON.stringify(n)).join(', ')}): not an Eddy data directory, or damaged`);
     }
@@ -819,6 +822,23 @@ export class Storage implements PartitionHost {
       throw new DataCorruptError(file.path, `it holds ${names.length} databases but not Eddy's "meta" database`);
     }
     return names;
+  }
+
+  /**
+   * The derived-stream database. A directory written before it was renamed holds it as `streams`:
+   * a writer moves its entries to `derived-streams` and drops the old one in one transaction (so a
+   * crash leaves one or the other); a reader of such a directory reads the old one where it is.
+   */
+  private openDerivedDb(names: string[], dbOpt: (name: string, encoding: 'msgpack') => Database<unknown, Key>): Database<unknown, Key> {
+    if (!names.includes(LEGACY_DERIVED_DB)) return dbOpt('derived-streams', 'msgpack');
+    const legacy = dbOpt(LEGACY_DERIVED_DB, 'msgpack');
+    if (this.readOnly) return legacy;
+    const db = dbOpt('derived-streams', 'msgpack');
+    this.env.transactionSync(() => {
+      for (const { key, value } of legacy.getRange({})) db.putSync(key, value);
+      legacy.dropSync();
+    });
+    return db;
   }
 
   /**
@@ -855,7 +875,7 @@ export class Storage implements PartitionHost {
       s.treeBranchPageCount + s.treeLeafPageCount + s.overflowPages;
     const envStats = this.env.getStats() as { pageSize: number; treeBranchPageCount: number; treeLeafPageCount: number; overflowPages: number; free: { treeBranchPageCount: number; treeLeafPageCount: number; overflowPages: number } };
     let pages = 2 + pagesOf(envStats) + pagesOf(envStats.free);
-    const dbs: Database<unknown, Key>[] = [this.meta, this.topicsDb, this.offsets, this.streams, ...this.modules.databases()];
+    const dbs: Database<unknown, Key>[] = [this.meta, this.topicsDb, this.offsets, this.derivedDb, ...this.modules.databases()];
     for (const m of this.topicCache.values()) for (let p = 0; p < m.partitions; p++) dbs.push(this.logFor(m, p).db as unknown as Database<unknown, Key>);
     for (const db of dbs) pages += pagesOf(db.getStats() as never);
     return pages * envStats.pageSize;

@@ -5,7 +5,7 @@
  * A fresh 1 MiB buffer costs about 256 page faults (the kernel maps and zeroes every page on first
  * write) and, once the coordinator drops it, external-memory pressure that drives extra garbage
  * collections on every thread. So the coordinator hands a buffer back when the reader of its
- * results calls `release()`, transferring it with the stream's next task, and the worker writes
+ * results calls `release()`, transferring it with the session's next task, and the worker writes
  * its next frame there. Transfer detaches the buffer on the coordinator's side: a view the reader
  * kept by mistake reads as empty, never as another frame's bytes.
  */

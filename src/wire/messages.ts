@@ -25,7 +25,7 @@ export interface WireStep {
 
 export interface OpenTask {
   op: 'open';
-  stream: string;
+  session: string;
   modules: WireModule[];
   steps: WireStep[];
   accumulators: (Uint8Array | null)[];
@@ -36,8 +36,8 @@ export interface OpenTask {
   freeOutput: boolean | null;
   /** The worker's watchdog slot (see watch-slot.ts), shared with the pool. */
   watch: SharedArrayBuffer;
-  streamNumber: number;
-  /** How long one submission of this stream may run (ms); the same for all of them, so sent once. */
+  sessionNumber: number;
+  /** How long one submission of this session may run (ms); the same for all of them, so sent once. */
   deadlineMs: number;
 }
 
@@ -46,7 +46,7 @@ export type OpenReply = { ok: true } | { ok: false; error: WireError };
 
 export interface BatchTask {
   op: 'batch';
-  stream: string;
+  session: string;
   frame: Uint8Array;
   /** Result-frame buffers handed back for reuse (transferred; see frame-buffers.ts). */
   recycle?: ArrayBuffer[];
@@ -55,7 +55,7 @@ export interface BatchTask {
 /** Batches the worker reads itself from LMDB: record bytes never cross the main thread. */
 export interface ReadTask {
   op: 'read';
-  stream: string;
+  session: string;
   seq: number;
   source: PartitionSource;
   keys: number[];
@@ -68,7 +68,7 @@ export interface ReadTask {
 
 export interface CloseTask {
   op: 'close';
-  stream: string;
+  session: string;
 }
 
 /** A no-op round trip: proves the worker has loaded. */

@@ -1,6 +1,6 @@
 /**
  * A worker's watchdog slot, shared between the worker and the pool: Float64 [deadline of its
- * current submission (ms since epoch, 0 = idle), the stream it belongs to], then Int32 [in-native
+ * current submission (ms since epoch, 0 = idle), the session it belongs to], then Int32 [in-native
  * flag, stop flag]. The worker writes the deadline when a submission starts and clears it when it
  * ends; the pool's watchdog terminates a worker whose deadline has passed.
  *
@@ -8,7 +8,7 @@
  * `stop` and waits for `inNative` to clear; a worker raises `inNative` before each lmdb-js call
  * and, seeing `stop`, lowers it and spins in JavaScript instead, where termination is safe.
  */
-const DEADLINE = 0, STREAM = 1; // Float64 indexes
+const DEADLINE = 0, SESSION = 1; // Float64 indexes
 const IN_NATIVE = 4, STOP = 5; // Int32 indexes, after the two Float64 fields
 const SLOT_BYTES = 24;
 
@@ -22,9 +22,9 @@ export class WatchSlot {
     this.flags = new Int32Array(buffer);
   }
 
-  /** Worker: a submission of stream `stream` starts and must end within `deadlineMs`. */
-  begin(stream: number, deadlineMs: number): void {
-    this.times[STREAM] = stream;
+  /** Worker: a submission of session `session` starts and must end within `deadlineMs`. */
+  begin(session: number, deadlineMs: number): void {
+    this.times[SESSION] = session;
     this.times[DEADLINE] = Date.now() + deadlineMs;
   }
 
@@ -38,9 +38,9 @@ export class WatchSlot {
     return this.times[DEADLINE]!;
   }
 
-  /** The stream number of the current (or last) submission. */
-  get stream(): number {
-    return this.times[STREAM]!;
+  /** The session number of the current (or last) submission. */
+  get session(): number {
+    return this.times[SESSION]!;
   }
 
   /** Pool: asks the worker to stop before its next native call. */

@@ -39,7 +39,7 @@ tarball="$(ls "$work"/pack/*.tgz 2>/dev/null | head -n 1)"
 contents() {
   local list; list="$(tar -tzf "$tarball")" || return 1
   for f in package/LICENSE package/CHANGELOG.md package/bin/eddy.js package/dist/src/index.js \
-           package/dist/src/index.d.ts package/dist/workers/stream-worker.js \
+           package/dist/src/index.d.ts package/dist/workers/session-worker.js \
            package/sdk/assemblyscript/index.ts package/examples/filter/assembly/index.ts; do
     grep -qx "$f" <<<"$list" || { echo "missing from the tarball: $f"; return 1; }
   done

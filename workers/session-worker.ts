@@ -11,22 +11,22 @@ import { WatchSlot } from '../src/wire/watch-slot.js';
 import { errorToWire } from '../src/wire/wire-error.js';
 
 /**
- * The Piscina worker: a table of the streams that live on this thread, each a chain of module
+ * The Piscina worker: a table of the sessions that live on this thread, each a chain of module
  * instances with its accumulators and look-back state. Compiled modules arrive from the
  * coordinator (compiled once per process); here they are only instantiated.
  */
 
-interface LiveStream {
+interface LiveSession {
   chain: Chain;
   policy: ErrorPolicy;
   number: number;
   /** How long one submission may run (ms), from the open message. */
   deadlineMs: number;
-  /** Capacity for this stream's next result frame (learned from the last one). */
+  /** Capacity for this session's next result frame (learned from the last one). */
   frameBytes: number;
 }
 
-const streams = new Map<string, LiveStream>();
+const sessions = new Map<string, LiveSession>();
 const modules = new Map<string, SmartModule>();
 /** Result-frame buffers the coordinator handed back, written again instead of new ones. */
 const frameBuffers = new FrameBufferPool(8);
@@ -35,8 +35,8 @@ let watch: WatchSlot | null = null;
 
 async function open(task: OpenTask): Promise<OpenReply> {
   watch ??= new WatchSlot(task.watch);
-  streams.get(task.stream)?.chain.dispose();
-  streams.delete(task.stream);
+  sessions.get(task.session)?.chain.dispose();
+  sessions.delete(task.session);
   const loaded: SmartModule[] = [];
   for (const m of task.modules) {
     let mod = modules.get(m.descriptor.sha256 + m.descriptor.name);
@@ -57,20 +57,20 @@ async function open(task: OpenTask): Promise<OpenReply> {
     chain.dispose();
     throw err;
   }
-  streams.set(task.stream, { chain, policy: task.policy, number: task.streamNumber, deadlineMs: task.deadlineMs, frameBytes: 1 << 20 });
+  sessions.set(task.session, { chain, policy: task.policy, number: task.sessionNumber, deadlineMs: task.deadlineMs, frameBytes: 1 << 20 });
   return { ok: true };
 }
 
 /**
- * Runs batches through a stream's chain and packs one result frame. Each output is a borrowed view
+ * Runs batches through a session's chain and packs one result frame. Each output is a borrowed view
  * into module memory, copied once, into the frame, before the next batch reuses that memory.
  */
-function run(streamId: string, seq: number, batches: Iterable<{ baseOffset: number; baseTimestamp: number; lastOffset: number; raw: Uint8Array }>): Uint8Array {
-  const live = streams.get(streamId);
+function run(sessionId: string, seq: number, batches: Iterable<{ baseOffset: number; baseTimestamp: number; lastOffset: number; raw: Uint8Array }>): Uint8Array {
+  const live = sessions.get(sessionId);
   const out: ResultFrame = { seq, results: [], metrics: [], fatal: null };
   const writer = new ResultFrameWriter(live?.frameBytes ?? 4096, frameBuffers);
   if (!live) {
-    out.fatal = { type: 'other', code: 'EDDY_STREAM_NOT_OPEN', message: `stream ${streamId} is not open on this worker` };
+    out.fatal = { type: 'other', code: 'EDDY_SESSION_NOT_OPEN', message: `chain session ${sessionId} is not open on this worker` };
     return writer.finish(out);
   }
   // The watchdog slot tells the coordinator how long this call may take and whose it is.
@@ -84,26 +84,26 @@ function run(streamId: string, seq: number, batches: Iterable<{ baseOffset: numb
         error: r.error ? errorToWire(r.error) : null, skipped: r.skipped.map(errorToWire),
       });
       live.chain.release();
-      if (r.error) break; // the stream stops at a runtime error (policy stop)
+      if (r.error) break; // the session stops at a runtime error (policy stop)
     }
   } catch (err) {
     // Trap, status or memory limit: the instance is gone; the coordinator decides what next.
     out.fatal = errorToWire(err);
     live.chain.dispose();
-    streams.delete(streamId);
+    sessions.delete(sessionId);
   } finally {
     watch?.end();
   }
   out.metrics = live.chain.metrics;
   const frame = writer.finish(out);
-  // Size the next frame of this stream like this one, so it rarely has to grow.
+  // Size the next frame of this session like this one, so it rarely has to grow.
   live.frameBytes = Math.max(64 * 1024, frame.length + (frame.length >> 2));
   return frame;
 }
 
 function batchTask(task: BatchTask): Uint8Array {
   const req = unpackFrame(task.frame);
-  return run(task.stream, req.seq, req.batches.map((b) => ({ ...b, lastOffset: -1 })));
+  return run(task.session, req.seq, req.batches.map((b) => ({ ...b, lastOffset: -1 })));
 }
 
 /** lmdb-js calls run inside the termination handshake (see watch-slot.ts). */
@@ -124,7 +124,7 @@ function readTask(task: ReadTask): Uint8Array {
       if (cut.count > 0) yield cut;
     }
   }
-  return run(task.stream, task.seq, batches());
+  return run(task.session, task.seq, batches());
 }
 
 export default async function handle(task: WorkerTask): Promise<unknown> {
@@ -143,8 +143,8 @@ export default async function handle(task: WorkerTask): Promise<unknown> {
     case 'ping':
       return { ok: true };
     case 'close':
-      streams.get(task.stream)?.chain.dispose();
-      streams.delete(task.stream);
+      sessions.get(task.session)?.chain.dispose();
+      sessions.delete(task.session);
       return { ok: true };
   }
 }

@@ -9,29 +9,29 @@ import type { OpenReply, OpenTask, WireModule } from '../wire/messages.js';
 import { packFrame } from '../wire/request-frame.js';
 import { readResultFrame } from '../wire/result-frame.js';
 import { errorFromWire } from '../wire/wire-error.js';
-import { StreamStoppedError, StreamTimeoutError } from './errors.js';
+import { SessionStoppedError, SessionTimeoutError } from './errors.js';
 import { COORDINATOR_DEFAULTS } from './defaults.js';
 import type { WorkerPool } from './pool.js';
 
 /**
- * A stream: one transform chain applied to an ordered sequence of batches (one partition). Its
+ * A chain session: one transform chain applied to an ordered sequence of batches (one partition). Its
  * module instances, accumulators and look-back state live on one worker; results come back in
  * submission order with at most `maxInFlight` submissions outstanding (backpressure). If the
- * worker dies or a batch overruns its deadline, the stream is re-opened elsewhere from the state of
+ * worker dies or a batch overruns its deadline, the session is re-opened elsewhere from the state of
  * its last delivered result and the undelivered batches are sent again: nothing lost, nothing twice.
  */
 
-export interface StreamStep {
+export interface SessionStep {
   module: SmartModule;
   params?: Record<string, string>;
   lookback?: Lookback | null;
 }
 
-export interface StreamOptions {
+export interface SessionOptions {
   /** Name in errors and events. */
   id?: string;
-  steps: StreamStep[];
-  /** What a module error does: stop the stream (default) or skip the record (or batch) and go on. */
+  steps: SessionStep[];
+  /** What a module error does: stop the session (default) or skip the record (or batch) and go on. */
   policy?: ErrorPolicy;
   /** Per-batch deadline in ms (default 5000); past it the worker is terminated. */
   deadlineMs?: number;
@@ -48,7 +48,7 @@ export interface StreamOptions {
   history?: (stepIndex: number, lookback: Lookback) => Uint8Array | Promise<Uint8Array>;
 }
 
-export interface StreamBatchResult {
+export interface SessionBatchResult {
   baseOffset: number;
   baseTimestamp: number;
   /** Last input offset this batch covered (−1 when the caller submitted bytes, not a range). */
@@ -62,9 +62,9 @@ export interface StreamBatchResult {
   skipped: EddyError[];
 }
 
-export interface StreamResult {
+export interface SessionResult {
   seq: number;
-  batches: StreamBatchResult[];
+  batches: SessionBatchResult[];
   /** Accumulators after this submission (per step; null for non-aggregate steps). */
   accumulators: (Uint8Array | null)[];
   /**
@@ -75,15 +75,15 @@ export interface StreamResult {
   release(): void;
 }
 
-/** A submission's place in the stream; `result` resolves in submission order. (Not a promise itself, so awaiting `submit` does not wait for the result.) */
+/** A submission's place in the session; `result` resolves in submission order. (Not a promise itself, so awaiting `submit` does not wait for the result.) */
 export interface Ticket {
   seq: number;
-  result: Promise<StreamResult>;
+  result: Promise<SessionResult>;
 }
 
-export type StreamState = 'idle' | 'starting' | 'running' | 'restoring' | 'failed' | 'closed';
+export type SessionState = 'idle' | 'starting' | 'running' | 'restoring' | 'failed' | 'closed';
 
-export interface StreamMetrics {
+export interface SessionMetrics {
   submissions: number;
   batches: number;
   recordsOut: number;
@@ -93,13 +93,13 @@ export interface StreamMetrics {
   skipped: number;
   timeouts: number;
   restarts: number;
-  /** Per module, summed over the workers the stream has used. */
+  /** Per module, summed over the workers the session has used. */
   modules: ModuleMetrics[];
 }
 
-export interface StreamEvents {
-  state: [state: StreamState];
-  result: [result: StreamResult];
+export interface SessionEvents {
+  state: [state: SessionState];
+  result: [result: SessionResult];
   error: [error: EddyError];
   restored: [workerIds: number[], reason: string];
 }
@@ -117,26 +117,26 @@ interface Entry {
   seq: number;
   batches: BatchInput[];
   range: SourceRange | null;
-  resolve: (r: StreamResult) => void;
+  resolve: (r: SessionResult) => void;
   reject: (e: unknown) => void;
   worker: number;
   epoch: number;
-  result: StreamResult | null;
+  result: SessionResult | null;
 }
 
-export class ModuleStream extends EventEmitter<StreamEvents> {
+export class ChainSession extends EventEmitter<SessionEvents> {
   readonly id: string;
   readonly number: number;
-  state: StreamState = 'idle';
-  readonly metrics: StreamMetrics;
+  state: SessionState = 'idle';
+  readonly metrics: SessionMetrics;
   /**
-   * Set once a batch of this stream overran its deadline and the stream went on (policy skip):
-   * from then on the pool keeps it on its quarantine worker, away from healthy streams.
+   * Set once a batch of this session overran its deadline and the session went on (policy skip):
+   * from then on the pool keeps it on its quarantine worker, away from healthy sessions.
    */
   suspect = false;
 
   private readonly pool: WorkerPool;
-  private readonly opts: Required<Pick<StreamOptions, 'policy' | 'deadlineMs' | 'maxInFlight' | 'stateless'>> & StreamOptions;
+  private readonly opts: Required<Pick<SessionOptions, 'policy' | 'deadlineMs' | 'maxInFlight' | 'stateless'>> & SessionOptions;
   private readonly wireModules: WireModule[];
   private readonly stepModule: number[];
   private workers: number[] = [];
@@ -157,14 +157,14 @@ export class ModuleStream extends EventEmitter<StreamEvents> {
   /** Released result buffers, sent back to the workers with the next tasks. */
   private readonly released: FrameBufferPool;
 
-  constructor(pool: WorkerPool, options: StreamOptions) {
+  constructor(pool: WorkerPool, options: SessionOptions) {
     super();
     this.pool = pool;
-    this.number = pool.newStreamNumber();
-    this.id = options.id ?? `stream-${this.number}`;
+    this.number = pool.newSessionNumber();
+    this.id = options.id ?? `session-${this.number}`;
     this.opts = { policy: 'stop', deadlineMs: COORDINATOR_DEFAULTS.deadlineMs, maxInFlight: COORDINATOR_DEFAULTS.maxInFlight, stateless: false, ...options };
     if (this.opts.stateless && options.steps.some((s) => s.module.kind === 'aggregate' || (s.lookback && s.module.hasLookBack))) {
-      throw new EddyError('EDDY_STREAM_CONFIG', `stream ${this.id}: a stateless stream cannot contain an aggregate or a look_back step (their state needs one instance)`);
+      throw new EddyError('EDDY_SESSION_CONFIG', `chain session ${this.id}: a stateless session cannot contain an aggregate or a look_back step (their state needs one instance)`);
     }
     const unique: SmartModule[] = [];
     this.stepModule = options.steps.map((s) => {
@@ -178,12 +178,12 @@ export class ModuleStream extends EventEmitter<StreamEvents> {
     this.metrics = { submissions: 0, batches: 0, recordsOut: 0, bytesIn: 0, bytesOut: 0, errors: 0, skipped: 0, timeouts: 0, restarts: 0, modules: [] };
   }
 
-  /** Opens the stream on its worker(s): instances, init, look_back. Throws init/look_back errors. */
+  /** Opens the session on its worker(s): instances, init, look_back. Throws init/look_back errors. */
   async start(): Promise<void> {
-    if (this.state !== 'idle') throw new EddyError('EDDY_STREAM_STATE', `stream ${this.id} was already started`);
+    if (this.state !== 'idle') throw new EddyError('EDDY_SESSION_STATE', `chain session ${this.id} was already started`);
     this.setState('starting');
     this.pool.on('workerLost', this.onWorkerLost);
-    this.pool.streams.add(this);
+    this.pool.sessions.add(this);
     try {
       await this.openOnWorkers();
     } catch (err) {
@@ -227,10 +227,10 @@ export class ModuleStream extends EventEmitter<StreamEvents> {
     while (this.pending.size >= this.opts.maxInFlight && !this.failure && this.state !== 'closed') {
       await new Promise<void>((r) => this.slotWaiters.push(r));
     }
-    if (this.failure) throw new StreamStoppedError(this.id, this.failure.message, { cause: this.failure });
-    if (this.state === 'closed' || this.state === 'idle') throw new StreamStoppedError(this.id, this.state === 'idle' ? 'not started' : 'closed');
+    if (this.failure) throw new SessionStoppedError(this.id, this.failure.message, { cause: this.failure });
+    if (this.state === 'closed' || this.state === 'idle') throw new SessionStoppedError(this.id, this.state === 'idle' ? 'not started' : 'closed');
     let entry!: Entry;
-    const promise = new Promise<StreamResult>((resolve, reject) => {
+    const promise = new Promise<SessionResult>((resolve, reject) => {
       entry = { seq: this.nextSeq++, batches: list, range, resolve, reject, worker: -1, epoch: -1, result: null };
     });
     promise.catch(() => {}); // rejection is observed by whoever awaits it; do not crash on unhandled
@@ -241,7 +241,7 @@ export class ModuleStream extends EventEmitter<StreamEvents> {
   }
 
   /** Submit and wait for the result. */
-  async process(batches: BatchInput | BatchInput[]): Promise<StreamResult> {
+  async process(batches: BatchInput | BatchInput[]): Promise<SessionResult> {
     return (await this.submit(batches)).result;
   }
 
@@ -249,15 +249,15 @@ export class ModuleStream extends EventEmitter<StreamEvents> {
     if (this.state === 'closed') return;
     this.setState('closed');
     this.pool.off('workerLost', this.onWorkerLost);
-    this.pool.streams.delete(this);
-    for (const e of this.pending.values()) e.reject(new StreamStoppedError(this.id, 'closed'));
+    this.pool.sessions.delete(this);
+    for (const e of this.pending.values()) e.reject(new SessionStoppedError(this.id, 'closed'));
     this.pending.clear();
     this.wakeSlots();
     await this.closeOnWorkers();
   }
 
   /**
-   * Drops the stream's instances on its workers and gives the workers back. Not waited for: the
+   * Drops the session's instances on its workers and gives the workers back. Not waited for: the
    * close task queues behind the worker's running batch, which may run until its deadline.
    */
   private async closeOnWorkers(): Promise<void> {
@@ -265,11 +265,11 @@ export class ModuleStream extends EventEmitter<StreamEvents> {
     this.workers = [];
     for (const w of workers) {
       if (!this.opts.stateless) this.pool.release(w, this.placedAsSuspect);
-      if (this.pool.isLive(w)) this.pool.run(w, { op: 'close', stream: this.id }).catch(() => {});
+      if (this.pool.isLive(w)) this.pool.run(w, { op: 'close', session: this.id }).catch(() => {});
     }
   }
 
-  private setState(s: StreamState): void {
+  private setState(s: SessionState): void {
     if (this.state === s) return;
     this.state = s;
     this.emit('state', s);
@@ -287,10 +287,10 @@ export class ModuleStream extends EventEmitter<StreamEvents> {
       s.lookback && s.module.hasLookBack && this.opts.history ? await this.opts.history(i, s.lookback) : null));
     await Promise.all(this.workers.map(async (w) => {
       const task: OpenTask = {
-        op: 'open', stream: this.id, modules: this.wireModules,
+        op: 'open', session: this.id, modules: this.wireModules,
         steps: this.opts.steps.map((s, i) => ({ module: this.stepModule[i]!, params: s.params ?? {}, lookback: s.lookback ?? null })),
         accumulators: this.accumulators, history, policy: this.opts.policy, freeOutput: this.opts.freeOutput ?? null,
-        watch: this.pool.watchBuffer(w), streamNumber: this.number, deadlineMs: this.opts.deadlineMs,
+        watch: this.pool.watchBuffer(w), sessionNumber: this.number, deadlineMs: this.opts.deadlineMs,
       };
       const res = await this.pool.run<OpenReply>(w, task);
       if (!res.ok) throw errorFromWire(res.error);
@@ -307,21 +307,21 @@ export class ModuleStream extends EventEmitter<StreamEvents> {
     const recycle = this.released.takeSome(2);
     if (entry.range) {
       const { source, keys, from, end } = entry.range;
-      task = this.pool.run<Uint8Array>(worker, { op: 'read', stream: this.id, seq: entry.seq, source, keys, from, end, recycle }, recycle);
+      task = this.pool.run<Uint8Array>(worker, { op: 'read', session: this.id, seq: entry.seq, source, keys, from, end, recycle }, recycle);
     } else {
       const frame = packFrame({ seq: entry.seq, batches: entry.batches.map((b) => ({ baseOffset: b.baseOffset, baseTimestamp: b.baseTimestamp, raw: b.raw })) });
       for (const b of entry.batches) this.metrics.bytesIn += b.raw.length;
-      task = this.pool.run<Uint8Array>(worker, { op: 'batch', stream: this.id, frame, recycle }, [frame.buffer as ArrayBuffer, ...recycle]);
+      task = this.pool.run<Uint8Array>(worker, { op: 'batch', session: this.id, frame, recycle }, [frame.buffer as ArrayBuffer, ...recycle]);
     }
     task.then(
       (bytes) => this.onFrame(entry, epoch, bytes),
       (err) => {
         // A worker that died is handled by workerLost (its tasks are re-sent); anything else fails
-        // the stream. Look after the pool has processed the exit.
+        // the session. Look after the pool has processed the exit.
         setImmediate(() => {
           if (epoch !== this.epoch || this.pending.get(entry.seq) !== entry || entry.result) return;
           if (!this.pool.isLive(worker)) return;
-          this.fail(err instanceof EddyError ? err : new EddyError('EDDY_WORKER', `stream ${this.id}: worker task failed: ${(err as Error)?.message ?? err}`, { cause: err }), entry);
+          this.fail(err instanceof EddyError ? err : new EddyError('EDDY_WORKER', `chain session ${this.id}: worker task failed: ${(err as Error)?.message ?? err}`, { cause: err }), entry);
         });
       },
     );
@@ -332,18 +332,18 @@ export class ModuleStream extends EventEmitter<StreamEvents> {
     const frame = readResultFrame(bytes);
     if (frame.metrics.length > 0) this.workerMetrics.set(entry.worker, frame.metrics);
     if (frame.fatal) {
-      if (frame.fatal.code === 'EDDY_STREAM_NOT_OPEN') return; // sent before a restore re-opened it; re-sent by the restore
+      if (frame.fatal.code === 'EDDY_SESSION_NOT_OPEN') return; // sent before a restore re-opened it; re-sent by the restore
       const err = errorFromWire(frame.fatal);
       this.metrics.errors++;
       if (this.opts.policy === 'stop') return this.fail(err, entry);
-      // skip: the batch is dropped and reported; the instance was discarded, so re-open the stream.
+      // skip: the batch is dropped and reported; the instance was discarded, so re-open the session.
       this.metrics.skipped++;
       entry.result = this.emptyResult(entry, err);
       this.deliver();
       this.scheduleRestore([], `instance discarded after: ${err.message}`);
       return;
     }
-    const batches: StreamBatchResult[] = frame.results.map((r) => {
+    const batches: SessionBatchResult[] = frame.results.map((r) => {
       const skipped = r.skipped.map(errorFromWire);
       this.metrics.skipped += skipped.length;
       this.metrics.errors += skipped.length + (r.error ? 1 : 0);
@@ -364,8 +364,8 @@ export class ModuleStream extends EventEmitter<StreamEvents> {
   }
 
   /** The result of a submission skipped as a whole (policy skip after a trap or a timeout). */
-  private emptyResult(entry: Entry, err: EddyError): StreamResult {
-    const empty = (baseOffset: number, baseTimestamp: number, lastOffset: number): StreamBatchResult =>
+  private emptyResult(entry: Entry, err: EddyError): SessionResult {
+    const empty = (baseOffset: number, baseTimestamp: number, lastOffset: number): SessionBatchResult =>
       ({ baseOffset, baseTimestamp, lastOffset, raw: new Uint8Array(4), count: 0, error: null, skipped: [err] });
     const batches = entry.range
       ? [empty(entry.range.from, 0, entry.range.end - 1)]
@@ -392,7 +392,7 @@ export class ModuleStream extends EventEmitter<StreamEvents> {
       this.emit('result', r);
       e.resolve(r);
       if (stopError) {
-        // Fluvio semantics: the records before the error are delivered, then the stream stops.
+        // Fluvio semantics: the records before the error are delivered, then the session stops.
         this.fail(stopError);
         return;
       }
@@ -400,14 +400,14 @@ export class ModuleStream extends EventEmitter<StreamEvents> {
     this.wakeSlots();
   }
 
-  private workerLost(id: number, timedOutStream: number | null): void {
+  private workerLost(id: number, timedOutSession: number | null): void {
     if (!this.workers.includes(id) || this.failure || this.state === 'closed') return;
-    if (timedOutStream === this.number) {
+    if (timedOutSession === this.number) {
       if (this.opts.policy === 'skip') this.suspect = true;
       // The batch that overran is the oldest undelivered one sent to that worker.
       const running = [...this.pending.values()].filter((e) => e.worker === id && !e.result && e.epoch === this.epoch).sort((a, b) => a.seq - b.seq)[0];
       if (running) {
-        const err = new StreamTimeoutError(this.id, this.opts.steps.map((s) => s.module.name), running.range?.from ?? running.batches[0]?.baseOffset ?? -1, this.opts.deadlineMs);
+        const err = new SessionTimeoutError(this.id, this.opts.steps.map((s) => s.module.name), running.range?.from ?? running.batches[0]?.baseOffset ?? -1, this.opts.deadlineMs);
         this.metrics.timeouts++;
         this.metrics.errors++;
         if (this.opts.policy === 'stop') return this.fail(err, running);
@@ -416,7 +416,7 @@ export class ModuleStream extends EventEmitter<StreamEvents> {
         this.deliver();
       }
     }
-    this.scheduleRestore([id], timedOutStream === this.number ? 'deadline exceeded' : 'worker exited');
+    this.scheduleRestore([id], timedOutSession === this.number ? 'deadline exceeded' : 'worker exited');
   }
 
   private scheduleRestore(exclude: number[], reason: string): void {
@@ -438,7 +438,7 @@ export class ModuleStream extends EventEmitter<StreamEvents> {
     } catch (err) {
       return this.fail(err as EddyError);
     }
-    if (this.failure || (this.state as StreamState) === 'closed') return this.closeOnWorkers();
+    if (this.failure || (this.state as SessionState) === 'closed') return this.closeOnWorkers();
     this.epoch++;
     this.setState('running');
     this.emit('restored', [...this.workers], reason);
@@ -450,7 +450,7 @@ export class ModuleStream extends EventEmitter<StreamEvents> {
     this.failure = err;
     this.setState('failed');
     this.emit('error', err);
-    for (const e of this.pending.values()) e.reject(e === entry ? err : new StreamStoppedError(this.id, err.message, { cause: err }));
+    for (const e of this.pending.values()) e.reject(e === entry ? err : new SessionStoppedError(this.id, err.message, { cause: err }));
     this.pending.clear();
     this.wakeSlots();
     this.pool.off('workerLost', this.onWorkerLost);
@@ -477,7 +477,7 @@ export class ModuleStream extends EventEmitter<StreamEvents> {
     });
   }
 
-  snapshotMetrics(): StreamMetrics {
+  snapshotMetrics(): SessionMetrics {
     const modules = this.moduleMetrics();
     // Ranges are read by the workers: their input bytes are what the first module saw.
     return { ...this.metrics, bytesIn: Math.max(this.metrics.bytesIn, modules[0]?.bytesIn ?? 0), modules };
