@@ -2,7 +2,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { mkdir } from 'node:fs/promises';
 import type { ConnectorConfig, Params } from './config.js';
-import type { ConnectorImpl } from './runner.js';
+import type { ConnectorImpl } from './contract.js';
 import { runSink } from './sink.js';
 import { compileTemplate, TemplateError, type Template } from './template.js';
 

@@ -1,7 +1,7 @@
 import { EddyError } from '../errors.js';
 import type { ConnectorConfig, Params } from './config.js';
 import { describeFailure, endpointParam, HttpProblem, REDIRECT_POLICIES, request, retryableStatus, retryDelay } from './http.js';
-import { ConnectorError, sleep, type ConnectorImpl } from './runner.js';
+import { ConnectorError, sleep, type ConnectorImpl } from './contract.js';
 import { runSink } from './sink.js';
 import { CONNECTOR_DEFAULTS } from './defaults.js';
 

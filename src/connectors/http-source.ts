@@ -1,7 +1,7 @@
 import { EddyError } from '../errors.js';
 import type { ConnectorConfig, Params } from './config.js';
 import { describeFailure, endpointParam, readBody, REDIRECT_POLICIES, request } from './http.js';
-import { sleep, type ConnectorImpl } from './runner.js';
+import { sleep, type ConnectorImpl } from './contract.js';
 import { CONNECTOR_DEFAULTS } from './defaults.js';
 
 /**

@@ -5,7 +5,8 @@
  * `eddy run --connector file.yml` runs them next to the derived streams.
  */
 export { parseConnectorConfig, readConnectorConfig, ConnectorConfigError, CONNECTOR_TYPES, Params, type ConnectorConfig, type ConnectorType } from './config.js';
-export { startConnector, RunningConnector, ConnectorError, sleep, type ConnectorContext, type ConnectorImpl, type ConnectorStats, type ConnectorEvents, type StartOptions } from './runner.js';
+export { startConnector, RunningConnector, type ConnectorEvents, type StartOptions } from './runner.js';
+export { ConnectorError, sleep, type ConnectorContext, type ConnectorImpl, type ConnectorStats } from './contract.js';
 export { httpSource } from './http-source.js';
 export { httpSink } from './http-sink.js';
 export { fileSink } from './file-sink.js';

@@ -3,6 +3,7 @@ import type { Eddy } from '../eddy.js';
 import type { TransformStep } from '../smartmodule/transforms.js';
 import { EddyError } from '../errors.js';
 import { ConnectorConfigError, Params, type ConnectorConfig, type ConnectorType } from './config.js';
+import { ConnectorError, type ConnectorContext, type ConnectorImpl, type ConnectorStats } from './contract.js';
 import { fileSink } from './file-sink.js';
 import { httpSink } from './http-sink.js';
 import { httpSource } from './http-source.js';
@@ -15,41 +16,10 @@ import { anchorSteps } from '../coordinator/resolve.js';
  * the config file), then runs the connector until the signal aborts it or it fails.
  */
 
-export interface ConnectorStats {
-  /** Records produced (sources) or delivered (sinks). */
-  records: number;
-  /** Errors reported (failed requests, refused records); a fatal one also ends the connector. */
-  errors: number;
-  lastError: string | null;
-  startedAt: number;
-}
-
 export interface ConnectorEvents {
   /** Something worth a log line (start, errors, stop). */
   log: [line: string];
   error: [error: EddyError];
-}
-
-/** What a connector implementation gets. */
-export interface ConnectorContext {
-  eddy: Eddy;
-  config: ConnectorConfig;
-  params: Params;
-  /** The transforms, with `uses` paths anchored at the config file. */
-  transforms: TransformStep[];
-  signal: AbortSignal;
-  stats: ConnectorStats;
-  log(line: string): void;
-  /** Reports a non-fatal error (counted, logged). */
-  error(err: EddyError): void;
-  fetch: typeof fetch;
-}
-
-/** A connector implementation: checks its parameters when created, runs until the signal aborts. */
-export interface ConnectorImpl {
-  /** One line saying what it does, for the start-up log. */
-  summary: string;
-  run(ctx: ConnectorContext): Promise<void>;
 }
 
 const IMPLEMENTATIONS: Readonly<Record<ConnectorType, (params: Params, config: ConnectorConfig) => ConnectorImpl>> = {
@@ -57,12 +27,6 @@ const IMPLEMENTATIONS: Readonly<Record<ConnectorType, (params: Params, config: C
   'http-sink': httpSink,
   'file-sink': fileSink,
 };
-
-export class ConnectorError extends EddyError {
-  constructor(readonly connector: string, message: string, options?: { cause?: unknown }) {
-    super('EDDY_CONNECTOR', `connector ${connector}: ${message}`, options);
-  }
-}
 
 export interface StartOptions {
   signal: AbortSignal;
@@ -156,18 +120,4 @@ async function prepareTopic(eddy: Eddy, config: ConnectorConfig): Promise<void> 
       throw new ConnectorError(config.name, `meta.consumer.partition ${config.consumer.partition}: topic "${config.topic}" has ${n} partition${n === 1 ? '' : 's'} (0..${n - 1})`);
     }
   }
-}
-
-/** Waits `ms`, or less when the signal aborts. */
-export function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted || ms <= 0) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

@@ -1,5 +1,5 @@
 import type { ConsumeOptions, ConsumedRecord } from '../storage/consumer.js';
-import type { ConnectorContext } from './runner.js';
+import type { ConnectorContext } from './contract.js';
 
 /**
  * The reading side every sink shares: follows the topic (all partitions, or
