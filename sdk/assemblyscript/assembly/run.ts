@@ -14,6 +14,7 @@ import {
   rowHeaders, rowAttr,
 } from "./record";
 import { Bytes } from "./bytes";
+import { JsonWriter } from "./jsonwrite";
 import { pendingError, clearError, takeError } from "./error";
 
 // @ts-ignore: decorator
@@ -150,6 +151,11 @@ export class Out {
       this.vPtr = v.ptr;
       this.vLen = v.length;
       this.vRef = null;
+    } else if (v instanceof JsonWriter) {
+      this.vKind = SRC_BYTES;
+      this.vPtr = v.ptr;
+      this.vLen = v.length;
+      this.vRef = changetype<Object>(v);
     } else if (v instanceof Uint8Array) {
       this.vKind = SRC_BYTES;
       this.vPtr = v.dataStart;
@@ -161,7 +167,7 @@ export class Out {
       this.vLen = v.byteLength;
       this.vRef = changetype<Object>(v);
     } else {
-      ERROR("Out.value accepts string, Bytes, Uint8Array or ArrayBuffer");
+      ERROR("Out.value accepts string, Bytes, JsonWriter, Uint8Array or ArrayBuffer");
     }
     return this;
   }
