@@ -68,6 +68,15 @@ export class JsonWriter {
     return this;
   }
 
+  /** The value's text exactly as in the input (for values already in the wanted form). */
+  rawOf(v: Json): JsonWriter {
+    if (!v.exists) return this.null();
+    this.sep();
+    this.bytes(v.ptr, <usize>v.byteLength);
+    this.comma = true;
+    return this;
+  }
+
   private sep(): void { if (this.comma) this.byte(0x2c); }
 
   private grow(n: usize): void {

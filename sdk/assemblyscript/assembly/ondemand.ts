@@ -542,6 +542,42 @@ export class Json {
     return isFinite(f) ? <i64>f : 0;
   }
 
+  /** A number written without fraction or exponent (`12`, `-3`; not `12.0`, `1e3`). */
+  get isInteger(): bool {
+    if (this.type != JsonType.Number) return false;
+    let e = skipValue(this.ptr, this.end);
+    for (let q = this.ptr; q < e; q++) {
+      let c = load<u8>(q);
+      if (c == 0x2e || (c | 0x20) == 0x65) return false;
+    }
+    return true;
+  }
+
+  /** An integer serde_json keeps exactly (fits i64 or u64; `-0` is a float there). */
+  get isExactInteger(): bool {
+    if (!this.isInteger) return false;
+    let e = skipValue(this.ptr, this.end);
+    let q = this.ptr;
+    let neg = load<u8>(q) == 0x2d;
+    if (neg) q++;
+    let m: u64 = 0;
+    for (; q < e; q++) {
+      let d = <u64>(load<u8>(q) - 0x30);
+      if (m > (u64.MAX_VALUE - d) / 10) return false;
+      m = m * 10 + d;
+    }
+    return neg ? m != 0 && m <= <u64>i64.MAX_VALUE + 1 : true;
+  }
+
+  /** A non-negative integer as u64 (exact up to u64::MAX); 0 otherwise. */
+  u64(): u64 {
+    if (!this.isExactInteger || load<u8>(this.ptr) == 0x2d) return 0;
+    let e = skipValue(this.ptr, this.end);
+    let m: u64 = 0;
+    for (let q = this.ptr; q < e; q++) m = m * 10 + <u64>(load<u8>(q) - 0x30);
+    return m;
+  }
+
   /** true for `true`; false otherwise. */
   bool(): bool { return this.ptr != 0 && load<u8>(this.ptr) == 0x74; }
 
