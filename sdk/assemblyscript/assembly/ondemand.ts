@@ -25,6 +25,27 @@ export let jsonErrorOffset: i32 = -1;
 export let jsonErrorWhat: string = "";
 
 let errAt: usize = 0;
+// Set by checkString: whether the string had a backslash escape.
+let sawEscape = false;
+// The root object's members, recorded by the check pass so that `get` on the root needs no second
+// walk: per member the key's first byte and end (bit 31: escaped) and the value's first byte.
+let tab: usize = heap.alloc(64 * 12);
+let tabCap: i32 = 64;
+let tabCount: i32 = 0;
+let tabRoot: usize = 0;
+let tabEnd: usize = 0;
+
+function record(keyStart: usize, keyEnd: usize, esc: bool, value: usize): void {
+  if (tabCount == tabCap) {
+    tab = heap.realloc(tab, <usize>tabCap * 24);
+    tabCap *= 2;
+  }
+  let e = tab + <usize>tabCount * 12;
+  store<u32>(e, <u32>keyStart);
+  store<u32>(e, <u32>keyEnd | (esc ? 0x80000000 : 0), 4);
+  store<u32>(e, <u32>value, 8);
+  tabCount++;
+}
 let errWhat: string = "";
 // Open containers, one byte each (1 object, 0 array); grows, so depth is unlimited.
 let stack: usize = heap.alloc(256);
@@ -41,11 +62,21 @@ const HI: u64 = 0x8080808080808080;
   return p;
 }
 
-/** True when some byte of the word is `"`, `\`, a control character or non-ASCII. */
-@inline function special(w: u64): bool {
+/**
+ * High bit set in each byte of the word that is `"`, `\`, a control character or non-ASCII (and
+ * possibly in bytes above the first such one: borrows). The lowest set bit is the first one exactly.
+ */
+@inline function specialMask(w: u64): u64 {
   let q = w ^ (LO * 0x22);
   let b = w ^ (LO * 0x5c);
-  return ((((q - LO) & ~q) | ((b - LO) & ~b) | (w - LO * 0x20) | w) & HI) != 0;
+  return (((q - LO) & ~q) | ((b - LO) & ~b) | (w - LO * 0x20) | w) & HI;
+}
+
+/** Like specialMask for `"` and `\` only. */
+@inline function quoteMask(w: u64): u64 {
+  let q = w ^ (LO * 0x22);
+  let b = w ^ (LO * 0x5c);
+  return (((q - LO) & ~q) | ((b - LO) & ~b)) & HI;
 }
 
 /** Bad UTF-8 sequence at p (non-ASCII lead byte): its length if valid, else 0. */
@@ -72,14 +103,20 @@ function utf8Seq(p: usize, end: usize): i32 {
 /** Checks the string whose opening quote is at p; returns the offset after its closing quote, or 0. */
 function checkString(p: usize, end: usize): usize {
   p++;
+  sawEscape = false;
   while (true) {
-    while (end - p >= 8 && !special(load<u64>(p))) p += 8;
+    if (end - p >= 8) {
+      let m = specialMask(load<u64>(p));
+      if (m == 0) { p += 8; continue; }
+      p += <usize>(ctz(m) >> 3);
+    }
     if (p >= end) { errAt = p; errWhat = "unterminated string"; return 0; }
     let c = <u32>load<u8>(p);
     if (c == 0x22) return p + 1;
     if (c == 0x5c) {
       if (p + 1 >= end) { errAt = p + 1; errWhat = "unterminated string"; return 0; }
       let e = <u32>load<u8>(p + 1);
+      sawEscape = true;
       if (e == 0x75) {
         for (let i: usize = 2; i < 6; i++) {
           if (p + i >= end) { errAt = p + i; errWhat = "unterminated string"; return 0; }
@@ -145,6 +182,8 @@ function check(start: usize, end: usize): bool {
   let p = skipWs(start, end);
   let depth = 0;
   let state = S_VALUE;
+  tabCount = 0;
+  let rootObject = p < end && load<u8>(p) == 0x7b;
   while (true) {
     if (state == S_VALUE) {
       if (p >= end) { errAt = p; errWhat = "unexpected end of input"; return false; }
@@ -157,6 +196,9 @@ function check(start: usize, end: usize): bool {
         else { push(depth++, c == 0x7b ? 1 : 0); state = c == 0x7b ? S_KEY : S_VALUE; }
       }
       else if (c == 0x2d || isDigit(c)) { p = checkNumber(p, end); if (p == 0) return false; state = S_AFTER; }
+      else if (c == 0x74 && end - p >= 4 && load<u32>(p) == 0x65757274) { p += 4; state = S_AFTER; }      // true
+      else if (c == 0x6e && end - p >= 4 && load<u32>(p) == 0x6c6c756e) { p += 4; state = S_AFTER; }      // null
+      else if (c == 0x66 && end - p >= 5 && load<u32>(p, 1) == 0x65736c61) { p += 5; state = S_AFTER; }  // false
       else if (c == 0x74) { p = checkWord(p, end, "true"); if (p == 0) return false; state = S_AFTER; }
       else if (c == 0x66) { p = checkWord(p, end, "false"); if (p == 0) return false; state = S_AFTER; }
       else if (c == 0x6e) { p = checkWord(p, end, "null"); if (p == 0) return false; state = S_AFTER; }
@@ -164,12 +206,15 @@ function check(start: usize, end: usize): bool {
     } else if (state == S_KEY) {
       if (p >= end) { errAt = p; errWhat = "unexpected end of input"; return false; }
       if (load<u8>(p) != 0x22) { errAt = p; errWhat = "expected a string key"; return false; }
+      let ks = p;
       p = checkString(p, end);
       if (p == 0) return false;
+      let ke = p - 1;
       p = skipWs(p, end);
       if (p >= end) { errAt = p; errWhat = "unexpected end of input"; return false; }
       if (load<u8>(p) != 0x3a) { errAt = p; errWhat = "expected ':'"; return false; }
       p = skipWs(p + 1, end);
+      if (depth == 1 && rootObject) record(ks + 1, ke, sawEscape, p);
       state = S_VALUE;
     } else {
       p = skipWs(p, end);
@@ -200,10 +245,9 @@ function skipString(p: usize, end: usize): usize {
   escaped = false;
   while (true) {
     if (end - p >= 8) {
-      let w = load<u64>(p);
-      let q = w ^ (LO * 0x22);
-      let b = w ^ (LO * 0x5c);
-      if (((((q - LO) & ~q) | ((b - LO) & ~b)) & HI) == 0) { p += 8; continue; }
+      let m = quoteMask(load<u64>(p));
+      if (m == 0) { p += 8; continue; }
+      p += <usize>(ctz(m) >> 3);
     }
     let c = load<u8>(p);
     if (c == 0x22) return p + 1;
@@ -243,9 +287,12 @@ let cacheStr = new StaticArray<string | null>(CACHE);
 let cacheBuf = new StaticArray<ArrayBuffer | null>(CACHE);
 let cacheNext = 0;
 
+let cacheHit = 0;
+
 function utf8Of(s: string): ArrayBuffer {
+  if (changetype<usize>(unchecked(cacheStr[cacheHit])) == changetype<usize>(s)) return unchecked(cacheBuf[cacheHit])!;
   for (let i = 0; i < CACHE; i++) {
-    if (changetype<usize>(unchecked(cacheStr[i])) == changetype<usize>(s)) return unchecked(cacheBuf[i])!;
+    if (changetype<usize>(unchecked(cacheStr[i])) == changetype<usize>(s)) { cacheHit = i; return unchecked(cacheBuf[i])!; }
   }
   let buf = String.UTF8.encode(s, false, String.UTF8.ErrorMode.REPLACE);
   unchecked(cacheStr[cacheNext] = s);
@@ -441,6 +488,22 @@ function compareMid(digits: Big, a: i32, bits: u64, more: bool): i32 {
 // ---------------------------------------------------------------------------------------------
 // Views.
 
+// Views handed out during one user call come from a pool that the runners recycle before each call
+// (a view, like a Record, is only valid during the call that got it): lookups allocate nothing.
+let pool = new Array<Json>();
+let poolNext = 0;
+
+/** Called by the runners before each user call: the views of the previous call are reused. */
+export function recycleJsonViews(): void { poolNext = 0; }
+
+function view(ptr: usize, end: usize): Json {
+  if (poolNext == pool.length) pool.push(new Json());
+  let v = unchecked(pool[poolNext++]);
+  v.ptr = ptr;
+  v.end = end;
+  return v;
+}
+
 /**
  * A value inside a checked document: where it starts. A missing value (absent key, index out of
  * range, rejected document) answers every question with a default: `str()` "", `f64()` NaN,
@@ -473,21 +536,21 @@ export class Json {
 
   /** Object member `key` (the last one if repeated, as JSON.parse and serde_json), or missing. */
   get(key: string): Json {
-    return new Json(this.ptr != 0 && load<u8>(this.ptr) == 0x7b ? findKey(this.ptr, this.end, key) : 0, this.end);
+    return view(this.ptr != 0 && load<u8>(this.ptr) == 0x7b ? findKey(this.ptr, this.end, key) : 0, this.end);
   }
 
   /** Array element `i`, or missing. */
   at(i: i32): Json {
     let end = this.end;
-    if (this.ptr == 0 || load<u8>(this.ptr) != 0x5b || i < 0) return new Json(0, end);
+    if (this.ptr == 0 || load<u8>(this.ptr) != 0x5b || i < 0) return view(0, end);
     let p = skipWs(this.ptr + 1, end);
-    if (load<u8>(p) == 0x5d) return new Json(0, end);
+    if (load<u8>(p) == 0x5d) return view(0, end);
     for (let k = 0; k < i; k++) {
       p = skipWs(skipValue(p, end), end);
-      if (load<u8>(p) == 0x5d) return new Json(0, end);
+      if (load<u8>(p) == 0x5d) return view(0, end);
       p = skipWs(p + 1, end);
     }
-    return new Json(p, end);
+    return view(p, end);
   }
 
   /** Elements of an array or members of an object (counted by walking); 0 otherwise. */
@@ -586,6 +649,7 @@ export class Json {
 }
 
 function findKey(obj: usize, end: usize, key: string): usize {
+  if (obj == tabRoot && end == tabEnd) return findRootKey(key);
   let found: usize = 0;
   let p = skipWs(obj + 1, end);
   if (load<u8>(p) == 0x7d) return 0;
@@ -600,6 +664,24 @@ function findKey(obj: usize, end: usize, key: string): usize {
   return found;
 }
 
+/** `findKey` on the root object from the members the check pass recorded (the last one wins). */
+function findRootKey(key: string): usize {
+  let b = utf8Of(key);
+  let n = <u32>b.byteLength;
+  for (let i = tabCount - 1; i >= 0; i--) {
+    let e = tab + <usize>i * 12;
+    let ks = load<u32>(e);
+    let ke = load<u32>(e, 4);
+    if (ke & 0x80000000) {
+      ke &= 0x7fffffff;
+      if (decodeString(<usize>ks - 1, <usize>ke + 1) == key) return <usize>load<u32>(e, 8);
+    } else if (ke - ks == n && memory.compare(<usize>ks, changetype<usize>(b), <usize>n) == 0) {
+      return <usize>load<u32>(e, 8);
+    }
+  }
+  return 0;
+}
+
 /** A cursor over an array's elements or an object's members; `value` is reused by each step. */
 export class JsonIter {
   value: Json;
@@ -608,7 +690,7 @@ export class JsonIter {
 
   constructor(container: usize, private end: usize, private inObject: bool) {
     this.p = container; // 0: nothing to iterate
-    this.value = new Json(0, end);
+    this.value = view(0, end);
   }
 
   /** Moves to the next element; false at the end. */
@@ -649,19 +731,25 @@ export class JsonIter {
  */
 export function readJson(ptr: usize, len: i32): Json {
   let end = ptr + <usize>len;
+  tabRoot = 0;
   if (!check(ptr, end)) {
     jsonErrorOffset = <i32>(errAt - ptr);
     jsonErrorWhat = errWhat;
     fail("invalid JSON at byte " + jsonErrorOffset.toString() + ": " + errWhat);
-    return new Json(0, end);
+    return view(0, end);
   }
   jsonErrorOffset = -1;
-  return new Json(skipWs(ptr, end), end);
+  tabRoot = skipWs(ptr, end);
+  tabEnd = end;
+  return view(tabRoot, end);
 }
 
 /** Like `readJson` but only answers whether the document is valid (no error reported). */
 export function isJson(ptr: usize, len: i32): bool {
-  let ok = check(ptr, ptr + <usize>len);
+  let end = ptr + <usize>len;
+  tabRoot = 0;
+  let ok = check(ptr, end);
+  if (ok) { tabRoot = skipWs(ptr, end); tabEnd = end; }
   jsonErrorOffset = ok ? -1 : <i32>(errAt - ptr);
   jsonErrorWhat = ok ? "" : errWhat;
   return ok;

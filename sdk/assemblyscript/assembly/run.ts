@@ -15,6 +15,7 @@ import {
 } from "./record";
 import { Bytes } from "./bytes";
 import { JsonWriter } from "./jsonwrite";
+import { recycleJsonViews } from "./ondemand";
 import { pendingError, clearError, takeError } from "./error";
 
 // @ts-ignore: decorator
@@ -270,6 +271,7 @@ export function runFilter(ptr: i32, len: i32, version: i32, fn: (r: Record) => b
   let kept = 0;
   for (let i = 0; i < n; i++) {
     r.load(i);
+    recycleJsonViews();
     let keep = fn(r);
     if (pendingError !== null) {
       writeRuntimeError(takeError(), i, Kind.FILTER);
@@ -296,6 +298,7 @@ export function runMap(ptr: i32, len: i32, version: i32, fn: (r: Record, out: Ou
   for (let i = 0; i < n; i++) {
     r.load(i);
     o.reset();
+    recycleJsonViews();
     fn(r, o);
     if (pendingError !== null) {
       o.reset();
@@ -321,6 +324,7 @@ export function runFilterMap(ptr: i32, len: i32, version: i32, fn: (r: Record, o
   for (let i = 0; i < n; i++) {
     r.load(i);
     o.reset();
+    recycleJsonViews();
     let keep = fn(r, o);
     if (pendingError !== null) {
       o.reset();
@@ -381,6 +385,7 @@ export function runArrayMap(ptr: i32, len: i32, version: i32, fn: (r: Record, ou
     r.load(i);
     let mark = writtenLength();
     let before = a.count;
+    recycleJsonViews();
     fn(r, a);
     if (pendingError !== null) {
       // The failing record's outputs are not part of the successes (Rust returns Err instead of the Vec).
@@ -438,6 +443,7 @@ export function runAggregate(ptr: i32, len: i32, version: i32, fn: (acc: Bytes, 
     acc.length = accSize;
     o.reset();
     o.kKind = SRC_UNSET;
+    recycleJsonViews();
     fn(acc, r, o);
     if (pendingError !== null) {
       o.reset();
@@ -503,6 +509,7 @@ export function runLookBack(ptr: i32, len: i32, version: i32, fn: (r: Record) =>
   let r = record;
   for (let i = 0; i < n; i++) {
     r.load(i);
+    recycleJsonViews();
     fn(r);
     if (pendingError !== null) {
       let row = rowPtr(i);
