@@ -170,3 +170,38 @@ test('property: 10 000 random documents, valid and damaged, are decided and read
   t.true(rejected > 1000 && rejected < 9000, `a mix of valid and invalid documents (${rejected} invalid)`);
   t.is(disagreement(docs), '');
 });
+
+/** An f64 as serde_json (ryu) prints it: the shortest round-trip digits (as JS finds them), in ryu's layout. */
+function ryu(x: number): string {
+  if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';
+  const sign = x < 0 ? '-' : '';
+  const [m, e] = Math.abs(x).toExponential().split('e');
+  const d = m!.replace('.', '');
+  const kk = Number(e) + 1;
+  const k = kk - d.length;
+  if (0 <= k && kk <= 16) return sign + d + '0'.repeat(k) + '.0';
+  if (0 < kk && kk <= 16) return sign + d.slice(0, kk) + '.' + d.slice(kk);
+  if (-5 < kk && kk <= 0) return sign + '0.' + '0'.repeat(-kk) + d;
+  return sign + (d.length === 1 ? d : d[0] + '.' + d.slice(1)) + 'e' + (kk - 1);
+}
+
+test('JsonWriter.numberOf: exact integers as they are; text copied only when it is what serde_json prints, else the f64 path', (t) => {
+  const digits = (min: number, max: number) => fc.array(fc.constantFrom(...'0123456789'), { minLength: min, maxLength: max }).map((a) => a.join(''));
+  const number = fc.tuple(fc.boolean(), fc.oneof(fc.constant('0'), fc.tuple(fc.constantFrom(...'123456789'), digits(0, 19)).map(([a, b]) => a + b)),
+    fc.option(digits(1, 19)), fc.option(fc.tuple(fc.constantFrom('e', 'E-', 'e+'), fc.integer({ min: 0, max: 30 }))))
+    .map(([neg, int, frac, exp]) => `${neg ? '-' : ''}${int}${frac === null ? '' : '.' + frac}${exp === null ? '' : exp[0] + exp[1]}`);
+  const fixed = ['12.5', '12.50', '0.1', '0.00001', '0.000001', '0.000012', '-0', '-0.0', '-0.5', '1e2', '123456789012345.6', '12345678901234.5',
+    '999999999999999.9', '-18.57565019864', '18446744073709551615', '18446744073709551616', '-9223372036854775808', '-9223372036854775809'];
+  const texts = [...fixed, ...fc.sample(number, { numRuns: 5000, seed: 19 })];
+  const exact = (s: string) => /^-?\d+$/.test(s) && s !== '-0' && BigInt(s) >= -(2n ** 63n) && BigInt(s) < 2n ** 64n;
+  const outs = run(texts.map((s) => ['number', utf8(s)]));
+  let copied = 0;
+  const wrong = texts.map((s, i) => {
+    const [got, f64] = outs[i]!.split('|');
+    if (exact(s)) return got === s ? '' : `${s}: ${got}, expected it unchanged`;
+    if (got === s) { copied++; return ryu(Number(s)) === s ? '' : `${s}: copied, but serde_json prints ${ryu(Number(s))}`; }
+    return got === f64 ? '' : `${s}: ${got}, expected the f64 path's ${f64}`;
+  }).filter(Boolean);
+  t.deepEqual(wrong.slice(0, 5), []);
+  t.true(copied > 200, `plain decimals are copied (${copied})`);
+});

@@ -10,8 +10,9 @@
 //     }
 //
 // Elements are written as serde_json writes them (compact, object keys sorted, floats like ryu).
-// The array is walked on demand: strings without escapes and integers are copied from the input
-// as they are (that is already serde's text), other elements are re-written. Outputs are new
+// The array is walked on demand: strings without escapes, integers and decimals already in ryu's
+// shortest form (`12.5`) are copied from the input as they are (that is serde's text), other
+// elements are re-written. Outputs are new
 // records (no key, deltas 0).
 import { ArrayOut, Json, JsonType, Record, runArrayMap, fail, jsonWriter, parseJsonBytes } from "@eddy/smartmodule-as";
 export { alloc, dealloc } from "@eddy/smartmodule-as";
@@ -19,8 +20,7 @@ export { alloc, dealloc } from "@eddy/smartmodule-as";
 function element(v: Json, out: ArrayOut): void {
   let t = v.type;
   if (t == JsonType.String) { out.push(jsonWriter().stringOf(v)); return; }
-  if (t == JsonType.Number && v.isExactInteger) { out.push(jsonWriter().rawOf(v)); return; }
-  if (t == JsonType.Number) { out.push(jsonWriter().f64(v.f64())); return; }
+  if (t == JsonType.Number) { out.push(jsonWriter().numberOf(v)); return; }
   // objects, arrays, literals: serde_json's Value writer (sorted keys)
   let tree = parseJsonBytes(v.ptr, v.byteLength);
   if (tree !== null) out.push(tree.stringify());
