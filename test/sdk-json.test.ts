@@ -205,3 +205,22 @@ test('JsonWriter.numberOf: exact integers as they are; text copied only when it 
   t.deepEqual(wrong.slice(0, 5), []);
   t.true(copied > 200, `plain decimals are copied (${copied})`);
 });
+
+test('JsonWriter.stringOf re-escapes a string of the input as serde_json (and JSON.stringify) write it', (t) => {
+  // each character written plainly or as a \u escape (upper or lower hex), so escapes of every kind occur
+  const escapeSome = (s: string, picks: boolean[], upper: boolean) => JSON.stringify(s).slice(1, -1).replace(/[\ud800-\udbff][\udc00-\udfff]|[^\\]|\\(?:u[0-9a-f]{4}|.)/g, (c, i: number) => {
+    if (c.startsWith('\\') || !picks[i % picks.length]) return c;
+    return [...Array(c.length).keys()].map((k) => {
+      const hex = c.charCodeAt(k).toString(16).padStart(4, '0');
+      return '\\u' + (upper ? hex.toUpperCase() : hex);
+    }).join('');
+  });
+  const str = fc.oneof(fc.string({ unit: 'grapheme', maxLength: 40 }), fc.string({ unit: 'binary', maxLength: 40 }), fc.string({ maxLength: 40 }),
+    fc.constantFrom('\u0000\u001f\u007f"\\/\b\f\n\r\t', '\ud83d\ude00', '\ud800', '\udc00x', '\ud800\ud800', 'é€𝄞'));
+  const texts = fc.sample(fc.tuple(str, fc.array(fc.boolean(), { minLength: 1, maxLength: 7 }), fc.boolean()), { numRuns: 3000, seed: 19 })
+    .map(([s, picks, upper]) => '"' + escapeSome(s, picks, upper) + '"');
+  texts.push('"a\\/b\\u00e9\\uD83D\\uDE00\\u0022\\u005c\\u0008"', '"\\ud800\\u0041"', '"\\ud800"');
+  const outs = run(texts.map((s) => ['string', utf8(s)]));
+  const wrong = texts.map((s, i) => (outs[i] === JSON.stringify(JSON.parse(s)) ? '' : `${s}: ${outs[i]}`)).filter(Boolean);
+  t.deepEqual(wrong.slice(0, 5), []);
+});

@@ -54,7 +54,8 @@ export class JsonWriter {
 
   /**
    * A string value of the input written as serde_json would re-write it: copied as is when it has
-   * no escapes (the usual case: nothing decoded, nothing allocated), else decoded and re-escaped.
+   * no escapes (the usual case), else its escapes rewritten in serde's form, byte to byte (no
+   * string is decoded or allocated either way).
    * Anything but a string is written as `null`.
    */
   stringOf(v: Json): JsonWriter {
@@ -63,7 +64,7 @@ export class JsonWriter {
     let n = jsonStringRaw(v);
     if (!jsonStringEscaped) {
       this.bytes(v.ptr, <usize>n + 2);
-    } else this.quoted(v.str());
+    } else this.requoted(v.ptr, v.ptr + <usize>n + 2);
     this.comma = true;
     return this;
   }
@@ -145,6 +146,69 @@ export class JsonWriter {
     this.byte(0x22);
   }
 
+  /**
+   * The checked string literal [p, e) of the input (quotes included) with its escapes in serde's
+   * form: `\/` and `\u` escapes of characters serde writes as they are become UTF-8 (a pair of
+   * surrogate escapes one 4-byte character), the rest keep or take serde's escape. The output is
+   * never longer than the input, so room is made once and runs between escapes are block copies.
+   */
+  private requoted(p: usize, e: usize): void {
+    this.grow(e - p);
+    let o = this.buf + this.pos;
+    let q = p + 1;
+    let to = e - 1;
+    store<u8>(o++, 0x22);
+    while (q < to) {
+      let run = q;
+      while (q < to && load<u8>(q) != 0x5c) q++;
+      if (q > run) { memory.copy(o, run, q - run); o += q - run; }
+      if (q >= to) break;
+      let x = <u32>load<u8>(q + 1);
+      q += 2;
+      if (x != 0x75) {
+        if (x != 0x2f) store<u8>(o++, 0x5c);
+        store<u8>(o++, x);
+        continue;
+      }
+      let c = hex4(q);
+      q += 4;
+      if (c >= 0xd800 && c <= 0xdbff && q + 6 <= to && load<u8>(q) == 0x5c && load<u8>(q + 1) == 0x75) {
+        let lo = hex4(q + 2);
+        if (lo >= 0xdc00 && lo <= 0xdfff) {
+          let cp = 0x10000 + ((c - 0xd800) << 10) + (lo - 0xdc00);
+          store<u8>(o, 0xf0 | (cp >> 18)); store<u8>(o, 0x80 | ((cp >> 12) & 0x3f), 1);
+          store<u8>(o, 0x80 | ((cp >> 6) & 0x3f), 2); store<u8>(o, 0x80 | (cp & 0x3f), 3);
+          o += 4;
+          q += 6;
+          continue;
+        }
+      }
+      if (c < 0x20 || c == 0x22 || c == 0x5c || (c >= 0xd800 && c <= 0xdfff)) {
+        // what `quoted` writes for it: short forms, else \u with lowercase hex
+        this.pos = o - this.buf;
+        this.byte(0x5c);
+        if (c == 0x22 || c == 0x5c) this.byte(c);
+        else if (c == 8) this.byte(0x62);
+        else if (c == 9) this.byte(0x74);
+        else if (c == 10) this.byte(0x6e);
+        else if (c == 12) this.byte(0x66);
+        else if (c == 13) this.byte(0x72);
+        else this.escapeU(c, c >= 0xd800);
+        o = this.buf + this.pos;
+      } else if (c < 0x80) {
+        store<u8>(o++, c);
+      } else if (c < 0x800) {
+        store<u8>(o, 0xc0 | (c >> 6)); store<u8>(o, 0x80 | (c & 0x3f), 1);
+        o += 2;
+      } else {
+        store<u8>(o, 0xe0 | (c >> 12)); store<u8>(o, 0x80 | ((c >> 6) & 0x3f), 1); store<u8>(o, 0x80 | (c & 0x3f), 2);
+        o += 3;
+      }
+    }
+    store<u8>(o++, 0x22);
+    this.pos = o - this.buf;
+  }
+
   private escapeU(c: u32, wide: bool): void {
     this.byte(0x75);
     this.byte(wide ? HEX.charCodeAt((c >> 12) & 15) : 0x30);
@@ -156,6 +220,16 @@ export class JsonWriter {
 
 // @ts-ignore: decorator
 @lazy const shared = new JsonWriter();
+
+/** The value of four hex digits at p (already checked by the reader). */
+function hex4(p: usize): u32 {
+  let v: u32 = 0;
+  for (let i: usize = 0; i < 4; i++) {
+    let c = <u32>load<u8>(p + i);
+    v = (v << 4) | ((c & 0xf) + (c >> 6) * 9);
+  }
+  return v;
+}
 
 /**
  * Whether the number text [p, e) is exactly what serde_json (ryu) prints for the f64 it reads as:
