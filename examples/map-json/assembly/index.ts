@@ -15,7 +15,7 @@
 //
 // The output is byte-identical to that serde_json::to_vec (fields in struct order, serde's string
 // escaping). Typed decoding is a class with a `decode` from the on-demand reader and an `encode`
-// to the SDK's JsonWriter; strings are copied from the input when they need no re-escaping.
+// to the SDK's JsonWriter; strings are copied from the input (escapes rewritten in serde's form).
 import { Json, JsonWriter, Out, Record, runMap, fail, jsonWriter } from "@eddy/smartmodule-as";
 export { alloc, dealloc } from "@eddy/smartmodule-as";
 
