@@ -13,7 +13,7 @@ import { fmt, machine, RESULTS_DIR, table } from './lib/harness.js';
  */
 
 const here = dirname(fileURLToPath(import.meta.url));
-const BENCHES = ['engine', 'sdk', 'storage', 'checksum', 'producers', 'pipeline', 'baseline-stream', 'fluvio-compare'] as const;
+const BENCHES = ['engine', 'sdk', 'sdk-json', 'storage', 'checksum', 'producers', 'pipeline', 'baseline-stream', 'fluvio-compare'] as const;
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 function load(name: string): Json | null {
@@ -43,6 +43,20 @@ export function summaryRows(): string[][] {
     const s100 = (sdk['results'] as Json[] | undefined)?.find((r) => r['valueBytes'] === 100);
     rows.push(['sdk', 'AS SDK filter µs per 100 B record', n(s100?.['sdkUsPerRecord'], 3), `≤ ${sdk['targetUsPer100ByteRecord'] ?? 0.25}`]);
     rows.push(['sdk', 'SDK time ÷ same logic in plain JS', n(s100?.['ratioSdkToJs'], 2), '']);
+  }
+  const json = load('sdk-json');
+  if (json) {
+    const rs = (json['results'] as Json[] | undefined) ?? [];
+    const worst = (key: string): string => {
+      const w = rs.filter((r) => typeof r[key] === 'number').reduce<Json | null>((a, r) => (a === null || r[key] > a[key] ? r : a), null);
+      return w === null ? '–' : `${n(w[key], 2)} (${w['template']}, ${w['bytes']} B)`;
+    };
+    rows.push(['sdk-json', 'JSON filter, on-demand ÷ plain Node: worst template and size', worst('filterNewToNode'), '≤ 0.5']);
+    rows.push(['sdk-json', 'JSON filter, on-demand ÷ byte filter: worst template and size', worst('filterNewToByte'), '≤ 3']);
+    rows.push(['sdk-json', 'map-json ÷ Node parse + stringify: worst', worst('mapNewToNode'), '≤ 1.0']);
+    rows.push(['sdk-json', 'array-map-json ÷ Node parse + stringify: worst', worst('arrayMapNewToNode'), '≤ 1.0']);
+    const sz = json['sizes'];
+    if (sz) rows.push(['sdk-json', 'bytes the on-demand reader adds to a module (filter-json − filter)', String(sz['filterJson'] - sz['byteFilter']), '≤ 10240']);
   }
   const storage = load('storage');
   if (storage) {

@@ -8,7 +8,8 @@ import { wasmPath } from './helpers/wasm.js';
 
 /**
  * Behaviour of every example THROUGH THE ENGINE, from examples/<name>/cases.json. Expected outputs
- * are what the Rust original of each example gives (see the comment at the top of its source).
+ * are what the Rust original of each example gives (see the comment at the top of its source); the
+ * JSON examples' error hints use the SDK reader's words (a byte offset, not serde's line and column).
  */
 
 interface RecordSpec {

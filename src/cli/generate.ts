@@ -185,7 +185,8 @@ ${s.prints.join('\n')}
 
 Edit \`assembly/index.ts\`. The SDK's README (\`node_modules/${SDK_PACKAGE}/README.md\`) lists the
 record API (\`r.value\`, \`r.key\`, \`r.offset\`, \`r.timestamp\`, \`valueString()\`), how to report a
-user error (\`fail("...")\`), parameters and look-back.
+user error (\`fail("...")\`), parameters and look-back. For JSON values, read only what you need:
+\`r.value.json().get("level").equals("warn")\` (see the SDK README's JSON section).
 `;
 }
 

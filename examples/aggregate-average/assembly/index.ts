@@ -17,33 +17,46 @@
 //         Ok(serde_json::to_vec(&average)?.into())
 //     }
 //
-// Output values are byte-identical to serde_json's (f64 printed like ryu: `2.0`, `2.5`).
-import { Bytes, Out, Record, runAggregate, parseJson, fail, clearError, formatF64Json, jsonPosition, JsonValue } from "@eddy/smartmodule-as";
+// Read on demand and written with the SDK's JsonWriter: output values are byte-identical to
+// serde_json's (fields in struct order, f64 printed like ryu: `2.0`, `2.5`).
+import { Bytes, Json, Out, Record, runAggregate, fail, isJson, jsonWriter } from "@eddy/smartmodule-as";
 export { alloc, dealloc } from "@eddy/smartmodule-as";
+
+class IncrementalAverage {
+  average: f64 = 0;
+  count: u32 = 0;
+
+  /** serde's `from_slice(..).unwrap_or_default()`: anything unreadable is the default. */
+  static decode(acc: Bytes): IncrementalAverage {
+    let s = new IncrementalAverage();
+    if (acc.isEmpty || !isJson(acc.ptr, acc.length)) return s;
+    let j = acc.json();
+    let a = j.get("average");
+    let c = j.get("count");
+    if (a.isNumber && c.isExactInteger && c.i64() >= 0 && c.i64() <= <i64>u32.MAX_VALUE) {
+      s.average = a.f64();
+      s.count = <u32>c.i64();
+    }
+    return s;
+  }
+
+  add(value: f64): void {
+    this.count += 1;
+    this.average += (value - this.average) / <f64>this.count;
+  }
+
+  encode(out: Out): void {
+    out.value(jsonWriter().beginObject().key("average").f64(this.average).key("count").u64(this.count).endObject());
+  }
+}
 
 export function aggregate(ptr: i32, len: i32, version: i32): i32 {
   return runAggregate(ptr, len, version, (acc: Bytes, r: Record, out: Out): void => {
-    // unwrap_or_default(): anything unreadable starts from {average: 0, count: 0}
-    let average: f64 = 0;
-    let count: u32 = 0;
-    let state: JsonValue | null = null;
-    if (!acc.isEmpty) {
-      state = parseJson(acc);
-      clearError(); // unwrap_or_default: not an error
-    }
-    if (state !== null && state.isObject) {
-      let a = state.get("average");
-      let c = state.get("count");
-      if (a !== null && a.isNumber && c !== null && c.isI64 && c.asI64() >= 0 && c.asI64() <= <i64>u32.MAX_VALUE) {
-        average = a.asF64();
-        count = <u32>c.asI64();
-      }
-    }
-    let v = parseJson(r.value);
-    if (v === null) return;
-    if (!v.isNumber) { fail("invalid type: " + v.describe() + ", expected f64" + jsonPosition(r.value.length)); return; }
-    count += 1;
-    average += (v.asF64() - average) / <f64>count;
-    out.value("{\"average\":" + formatF64Json(average) + ",\"count\":" + count.toString() + "}");
+    let v: Json = r.value.json();
+    if (!v.exists) return; // not JSON: the error is reported
+    if (!v.isNumber) { fail("invalid type: expected f64"); return; }
+    let average = IncrementalAverage.decode(acc);
+    average.add(v.f64());
+    average.encode(out);
   });
 }

@@ -1,4 +1,5 @@
-// Keeps structured logs whose "level" is info, warn or error — Fluvio's `filter_json` example:
+// Keeps structured logs whose "level" is info, warn or error — Fluvio's `filter_json` example,
+// read on demand: the "level" and "message" members are looked up and compared in place.
 //
 //     #[derive(PartialEq, Eq, PartialOrd, Ord, Deserialize)]
 //     #[serde(rename_all = "lowercase")]
@@ -12,71 +13,38 @@
 //         Ok(log.level > LogLevel::Debug)
 //     }
 //
-// A record that is not such a log ends the batch with serde_json's error text as the hint
-// (fields checked in input order, unknown fields ignored, as serde's derive does).
-import { Record, runFilter, parseJson, fail, jsonPosition, JsonValue } from "@eddy/smartmodule-as";
+// A record that is not JSON ends the batch with `invalid JSON at byte N: ...`; a log that is not a
+// StructuredLog with serde's words for the field at fault (no position). Both fields are checked as
+// serde's derive checks them (the message must be a string, a `[level, message]` pair is accepted),
+// so the same records are kept; a repeated member counts once, the last, as in JSON.parse. The
+// whole document is checked, but nothing is allocated unless a level is unknown.
+import { Json, Record, runFilter, fail } from "@eddy/smartmodule-as";
 export { alloc, dealloc } from "@eddy/smartmodule-as";
 
-const LEVELS = ["trace", "debug", "info", "warn", "error"];
-const EXPECTING = "struct StructuredLog with 2 elements";
-
-/** The level's rank (index in LEVELS), or -1 after reporting serde's error. */
-function levelOf(level: JsonValue): i32 {
-  if (!level.isString) {
-    fail("invalid type: " + level.describe() + ", expected variant identifier" + jsonPosition(level.end));
-    return -1;
+function keep(log: Json): bool {
+  if (!log.exists) return false; // not JSON: already reported
+  let level: Json, message: Json;
+  if (log.isObject) {
+    level = log.get("level");
+    message = log.get("message");
+    if (!level.exists) return fail("missing field `level`");
+    if (!message.exists) return fail("missing field `message`");
+  } else if (log.isArray) {
+    let n = log.length;
+    if (n < 2) return fail("invalid length " + n.toString() + ", expected struct StructuredLog with 2 elements");
+    if (n > 2) return fail("trailing characters");
+    level = log.at(0);
+    message = log.at(1);
+  } else {
+    return fail("invalid type: expected struct StructuredLog");
   }
-  let rank = LEVELS.indexOf(level.str);
-  if (rank < 0) {
-    fail("unknown variant `" + level.str + "`, expected one of `trace`, `debug`, `info`, `warn`, `error`" + jsonPosition(level.end));
-  }
-  return rank;
-}
-
-function checkMessage(message: JsonValue): bool {
-  if (message.isString) return true;
-  fail("invalid type: " + message.describe() + ", expected a string" + jsonPosition(message.end));
-  return false;
-}
-
-function rank(r: Record): i32 {
-  let log = parseJson(r.value);
-  if (log === null) return -1;
-  if (log.isArray) {
-    // serde's derive also accepts the struct as a sequence [level, message]
-    if (log.length < 2) { fail("invalid length " + log.length.toString() + ", expected " + EXPECTING + jsonPosition(log.end)); return -1; }
-    let lv = levelOf(log.at(0));
-    if (lv < 0 || !checkMessage(log.at(1))) return -1;
-    if (log.length > 2) { fail("trailing characters" + jsonPosition(log.at(2).end - 1)); return -1; }
-    return lv;
-  }
-  if (!log.isObject) {
-    fail("invalid type: " + log.describe() + ", expected struct StructuredLog" + jsonPosition(log.end));
-    return -1;
-  }
-  let keys = log.keys!;
-  let values = log.values!;
-  let lv = -1;
-  let seenLevel = false;
-  let seenMessage = false;
-  for (let i = 0; i < keys.length; i++) {
-    let k = keys[i];
-    if (k == "level") {
-      if (seenLevel) { fail("duplicate field `level`" + jsonPosition(log.keyEnds![i])); return -1; }
-      seenLevel = true;
-      lv = levelOf(values[i]);
-      if (lv < 0) return -1;
-    } else if (k == "message") {
-      if (seenMessage) { fail("duplicate field `message`" + jsonPosition(log.keyEnds![i])); return -1; }
-      seenMessage = true;
-      if (!checkMessage(values[i])) return -1;
-    }
-  }
-  if (!seenLevel) { fail("missing field `level`" + jsonPosition(log.end)); return -1; }
-  if (!seenMessage) { fail("missing field `message`" + jsonPosition(log.end)); return -1; }
-  return lv;
+  if (!level.isString) return fail("invalid type for `level`: expected variant identifier");
+  if (!message.isString) return fail("invalid type for `message`: expected a string");
+  if (level.equals("info") || level.equals("warn") || level.equals("error")) return true;
+  if (level.equals("debug") || level.equals("trace")) return false;
+  return fail("unknown variant `" + level.str() + "`, expected one of `trace`, `debug`, `info`, `warn`, `error`");
 }
 
 export function filter(ptr: i32, len: i32, version: i32): i32 {
-  return runFilter(ptr, len, version, (r: Record): bool => rank(r) > 1);
+  return runFilter(ptr, len, version, (r: Record): bool => keep(r.value.json()));
 }

@@ -4,6 +4,7 @@
 
 import { utf8Valid, utf8ErrorMessage, utf8ErrorAt, utf8ErrorLen } from "./abi";
 import { fail } from "./error";
+import { Json, readJson } from "./ondemand";
 import {
   parseError, quietly,
   parseI32Bytes, parseI64Bytes, parseU32Bytes, parseU64Bytes, parseF64Bytes, parseBoolBytes,
@@ -132,6 +133,15 @@ export class Bytes {
     while (s < e && isSpace(load<u8>(this.ptr + <usize>s))) s++;
     while (e > s && isSpace(load<u8>(this.ptr + <usize>(e - 1)))) e--;
     return new Bytes(this.ptr + <usize>s, e - s);
+  }
+
+  /**
+   * The bytes as a JSON document, read on demand (see ondemand.ts): checked in one pass, then
+   * only what you ask for is read. Invalid JSON reports `invalid JSON at byte N: ...` and gives a
+   * missing value.
+   */
+  json(): Json {
+    return readJson(this.ptr, this.length);
   }
 
   /** Is it valid UTF-8? */

@@ -21,3 +21,5 @@ export {
   JsonValue, JsonKind, parseJson, parseJsonBytes, parseJsonString, quoteJson, formatF64Json,
   formatF64Display, jsonError, jsonPosition, jsonEnd,
 } from "./json";
+export { Json, JsonType, JsonIter, readJson, isJson, jsonErrorOffset, jsonErrorWhat } from "./ondemand";
+export { JsonWriter, jsonWriter } from "./jsonwrite";

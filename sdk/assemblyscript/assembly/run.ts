@@ -14,6 +14,8 @@ import {
   rowHeaders, rowAttr,
 } from "./record";
 import { Bytes } from "./bytes";
+import { JsonWriter } from "./jsonwrite";
+import { recycleJsonViews } from "./ondemand";
 import { pendingError, clearError, takeError } from "./error";
 
 // @ts-ignore: decorator
@@ -150,6 +152,11 @@ export class Out {
       this.vPtr = v.ptr;
       this.vLen = v.length;
       this.vRef = null;
+    } else if (v instanceof JsonWriter) {
+      this.vKind = SRC_BYTES;
+      this.vPtr = v.ptr;
+      this.vLen = v.length;
+      this.vRef = changetype<Object>(v);
     } else if (v instanceof Uint8Array) {
       this.vKind = SRC_BYTES;
       this.vPtr = v.dataStart;
@@ -161,7 +168,7 @@ export class Out {
       this.vLen = v.byteLength;
       this.vRef = changetype<Object>(v);
     } else {
-      ERROR("Out.value accepts string, Bytes, Uint8Array or ArrayBuffer");
+      ERROR("Out.value accepts string, Bytes, JsonWriter, Uint8Array or ArrayBuffer");
     }
     return this;
   }
@@ -264,6 +271,7 @@ export function runFilter(ptr: i32, len: i32, version: i32, fn: (r: Record) => b
   let kept = 0;
   for (let i = 0; i < n; i++) {
     r.load(i);
+    recycleJsonViews();
     let keep = fn(r);
     if (pendingError !== null) {
       writeRuntimeError(takeError(), i, Kind.FILTER);
@@ -290,6 +298,7 @@ export function runMap(ptr: i32, len: i32, version: i32, fn: (r: Record, out: Ou
   for (let i = 0; i < n; i++) {
     r.load(i);
     o.reset();
+    recycleJsonViews();
     fn(r, o);
     if (pendingError !== null) {
       o.reset();
@@ -315,6 +324,7 @@ export function runFilterMap(ptr: i32, len: i32, version: i32, fn: (r: Record, o
   for (let i = 0; i < n; i++) {
     r.load(i);
     o.reset();
+    recycleJsonViews();
     let keep = fn(r, o);
     if (pendingError !== null) {
       o.reset();
@@ -375,6 +385,7 @@ export function runArrayMap(ptr: i32, len: i32, version: i32, fn: (r: Record, ou
     r.load(i);
     let mark = writtenLength();
     let before = a.count;
+    recycleJsonViews();
     fn(r, a);
     if (pendingError !== null) {
       // The failing record's outputs are not part of the successes (Rust returns Err instead of the Vec).
@@ -432,6 +443,7 @@ export function runAggregate(ptr: i32, len: i32, version: i32, fn: (acc: Bytes, 
     acc.length = accSize;
     o.reset();
     o.kKind = SRC_UNSET;
+    recycleJsonViews();
     fn(acc, r, o);
     if (pendingError !== null) {
       o.reset();
@@ -497,6 +509,7 @@ export function runLookBack(ptr: i32, len: i32, version: i32, fn: (r: Record) =>
   let r = record;
   for (let i = 0; i < n; i++) {
     r.load(i);
+    recycleJsonViews();
     fn(r);
     if (pendingError !== null) {
       let row = rowPtr(i);
