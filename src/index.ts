@@ -14,4 +14,7 @@ export * from './smartmodule/index.js';
 export { parseTransformsYaml, readTransformsFile, parseTransformSteps, type TransformStep } from './smartmodule/transforms.js';
 export { parseDuration } from './smartmodule/duration.js';
 export * from './storage/index.js';
+export { HttpAddressError, HttpListenError } from './observe/errors.js';
+export type { ObserveServer } from './observe/server.js';
+export type { Status, StreamStatus, PartitionStatus, ModuleStatus, ConnectorStatus, ProcessStatus, LastError } from './observe/status.js';
 export { encodeRecords, decodeRecords, indexRecords, RecordIndex, type Record as WireRecord, type RecordInput } from './protocol/index.js';

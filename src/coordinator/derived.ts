@@ -69,6 +69,8 @@ export interface DerivedEvents {
   /** A source record skipped (policy skip), once it is committed to the dead-letter topic. */
   skip: [info: { partition: number; offset: number; error: EddyError; deadLetterTopic: string }];
   error: [error: EddyError, partition: number];
+  /** A result committed: source records it covered, output records, and seconds from submission to commit (for metrics). */
+  commit: [info: { partition: number; records: number; recordsOut: number; seconds: number }];
 }
 
 export const deriveDefKey = (name: string) => ['derive', name];
@@ -113,6 +115,11 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
 
   checkpoint(partition: number): DeriveCheckpoint | undefined {
     return this.storage.streams.get(deriveStateKey(this.config.name, partition)) as DeriveCheckpoint | undefined;
+  }
+
+  /** State of each partition's module stream (for the status endpoint). */
+  states(): Map<number, StreamState> {
+    return new Map([...this.streams].map(([p, s]) => [p, s.state]));
   }
 
   metrics(): Map<number, StreamMetrics> {
@@ -194,7 +201,7 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
      * Commits a delivered result: every output batch and dead letter, with the checkpoint it
      * reaches (source offset, accumulators), in one LMDB transaction — or nothing of it.
      */
-    const commit = async (r: StreamResult): Promise<void> => {
+    const commit = async (r: StreamResult, submittedAt: number): Promise<void> => {
       const outputs: { raw: Uint8Array; baseTimestamp: number }[] = [];
       /** Per output batch: the source offset it reaches and its records (for the `batch` events). */
       const reached: { offset: number; count: number }[] = [];
@@ -229,6 +236,7 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
         throw err instanceof EddyError ? new DeriveCommitError(name, p, Math.max(first, committed), offset - 1, committed, err) : err;
       }
       r.release(); // committed: the output bytes are in LMDB now
+      this.emit('commit', { partition: p, records: offset - committed, recordsOut: count, seconds: (performance.now() - submittedAt) / 1000 });
       written += count;
       skipped += dead.length;
       committed = offset;
@@ -251,10 +259,11 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
           continue;
         }
         // The workers read the batches themselves; only offsets cross the main thread.
+        const submittedAt = performance.now();
         const ticket = await stream.submitRange({ source: sourceRange, ...range });
         pos = range.end;
         pendingCommits++;
-        commits = commits.then(async () => commit(await ticket.result)).finally(() => { pendingCommits--; });
+        commits = commits.then(async () => commit(await ticket.result, submittedAt)).finally(() => { pendingCommits--; });
         // A result that cannot be committed stops the partition there; later results are not committed.
         commits.catch((err: unknown) => { fail(err); partitionStop.abort(); });
         // Commits run in order behind the results; keep their backlog bounded too.
