@@ -23,11 +23,11 @@ main { padding-bottom: 16px; }
 .badge { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px; font-weight: 600; border: 1px solid currentColor; }
 .ok { color: var(--ok); } .bad { color: var(--bad); } .warn { color: var(--warn); } .muted { color: var(--muted); }
 .proc { display: flex; flex-wrap: wrap; gap: 4px 16px; color: var(--muted); font-size: 13px; min-width: 0; }
-.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(100%, 340px), 1fr)); gap: 12px; padding: 0 16px; }
+.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(100%, 440px), 1fr)); gap: 12px; padding: 0 16px; align-items: start; }
 .card { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 12px; min-width: 0; overflow-wrap: anywhere; }
 .card h3 { margin: 0 0 2px; font-size: 15px; display: flex; gap: 8px; align-items: baseline; flex-wrap: wrap; }
 .route { color: var(--muted); font-size: 12px; margin-bottom: 8px; }
-.stats { display: grid; grid-template-columns: repeat(auto-fit, minmax(70px, 1fr)); gap: 4px 8px; margin: 6px 0; }
+.stats { display: grid; grid-template-columns: repeat(auto-fit, minmax(64px, 1fr)); gap: 4px 8px; margin: 6px 0; }
 .stat b { display: block; font-size: 16px; font-variant-numeric: tabular-nums; }
 .stat span { font-size: 11px; color: var(--muted); text-transform: uppercase; letter-spacing: .03em; }
 svg.chart { display: block; width: 100%; height: 48px; margin: 6px 0; }
