@@ -92,55 +92,55 @@ function stat(parent, cls, label) { const s = el('div', 'stat ' + cls); s.append
 function setStat(c, cls, text, tone) { const b = c.querySelector('.' + cls + ' b'); b.textContent = text; b.className = 'value ' + (tone || ''); }
 const tone = (state) => state === 'running' ? 'ok' : state === 'failed' ? 'bad' : state === 'starting' ? 'warn' : 'muted';
 
+/** A card's frame: name and state, a route line, numbers, the chart and the error box. */
+function frame(kind, name, stats) {
+  const d = el('section', 'card ' + kind);
+  d.dataset.name = name;
+  const h = el('h3'); h.append(el('span', 'name', name), el('span', 'badge state'));
+  d.append(h, el('div', 'route'));
+  const st = el('div', 'stats');
+  for (const [cls, label] of stats) stat(st, cls, label);
+  const svg = document.createElementNS(SVG, 'svg');
+  svg.setAttribute('class', 'chart'); svg.setAttribute('aria-label', 'records per second');
+  const err = el('div', 'last-error'); err.hidden = true;
+  d.append(st, svg, err);
+  return d;
+}
+function update(c, state, route, history, error) {
+  const b = c.querySelector('.state'); b.textContent = state; b.className = 'badge state ' + tone(state);
+  c.querySelector('.route').textContent = route;
+  const r = rates(history);
+  setStat(c, 'rate', fmt(r.length ? r[r.length - 1] : 0));
+  chart(c.querySelector('svg.chart'), r);
+  const err = c.querySelector('.last-error');
+  err.hidden = !error;
+  if (error) err.textContent = error;
+}
+
 function streamCard(s) {
   const c = card($('streams'), s.name, () => {
-    const d = el('section', 'card stream');
-    d.dataset.name = s.name;
-    const h = el('h3'); h.append(el('span', 'name', s.name), el('span', 'badge state'));
-    d.append(h, el('div', 'route'));
-    const st = el('div', 'stats');
-    stat(st, 'rate', 'in /s'); stat(st, 'records-in', 'processed'); stat(st, 'records-out', 'written'); stat(st, 'lag', 'lag'); stat(st, 'errors', 'errors'); stat(st, 'skipped', 'skipped');
-    d.append(st, document.createElementNS(SVG, 'svg'));
-    d.lastChild.setAttribute('class', 'chart'); d.lastChild.setAttribute('aria-label', 'records in per second');
-    const err = el('div', 'last-error'); err.hidden = true; d.append(err);
+    const d = frame('stream', s.name, [['rate', 'in /s'], ['records-in', 'processed'], ['records-out', 'written'], ['lag', 'lag'], ['errors', 'errors'], ['skipped', 'skipped']]);
     const t = el('table', 'modules');
     t.innerHTML = '<thead><tr><th>module</th><th class="n">per record</th><th class="n">calls</th><th class="n">memory</th></tr></thead><tbody></tbody>';
     d.append(t);
     return d;
   });
-  const state = c.querySelector('.state'); state.textContent = s.state; state.className = 'badge state ' + tone(s.state);
-  c.querySelector('.route').textContent = s.source + ' → ' + s.target + ' · policy ' + s.policy + (s.deadLetterTopic ? ' → ' + s.deadLetterTopic : '') + ' · ' + s.partitions.length + ' partition' + (s.partitions.length === 1 ? '' : 's');
-  const r = rates(s.history);
-  setStat(c, 'rate', fmt(r.length ? r[r.length - 1] : 0));
+  const e = s.lastError;
+  update(c, s.state,
+    s.source + ' → ' + s.target + ' · policy ' + s.policy + (s.deadLetterTopic ? ' → ' + s.deadLetterTopic : '') + ' · ' + s.partitions.length + ' partition' + (s.partitions.length === 1 ? '' : 's'),
+    s.history,
+    e && e.code + (e.partition !== null ? ' (partition ' + e.partition + (e.offset !== null ? ', offset ' + e.offset : '') + ')' : '') + ': ' + e.message);
   setStat(c, 'records-in', fmt(s.recordsIn)); setStat(c, 'records-out', fmt(s.recordsOut));
   setStat(c, 'lag', fmt(s.lag), s.lag > 0 ? 'warn' : 'ok');
   setStat(c, 'errors', fmt(s.errors), s.errors > 0 ? 'bad' : ''); setStat(c, 'skipped', fmt(s.skipped), s.skipped > 0 ? 'warn' : '');
-  chart(c.querySelector('svg.chart'), r);
-  const err = c.querySelector('.last-error');
-  err.hidden = !s.lastError;
-  if (s.lastError) err.textContent = s.lastError.code + (s.lastError.partition !== null ? ' (partition ' + s.lastError.partition + (s.lastError.offset !== null ? ', offset ' + s.lastError.offset : '') + ')' : '') + ': ' + s.lastError.message;
   const body = c.querySelector('table.modules tbody');
   body.replaceChildren(...s.modules.map((m) => { const tr = el('tr'); tr.append(el('td', '', m.module), el('td', 'n', m.recordsIn ? ns(m.nsPerRecord) : '–'), el('td', 'n', fmt(m.invocations)), el('td', 'n', m.memoryBytes ? bytes(m.memoryBytes) : '–')); return tr; }));
 }
 
 function connectorCard(x) {
-  const c = card($('connectors'), x.name, () => {
-    const d = el('section', 'card connector');
-    d.dataset.name = x.name;
-    const h = el('h3'); h.append(el('span', 'name', x.name), el('span', 'badge state'));
-    d.append(h, el('div', 'route'));
-    const st = el('div', 'stats'); stat(st, 'rate', 'records /s'); stat(st, 'records', x.direction === 'source' ? 'produced' : 'delivered'); stat(st, 'errors', 'errors');
-    d.append(st, document.createElementNS(SVG, 'svg'));
-    d.lastChild.setAttribute('class', 'chart');
-    const err = el('div', 'last-error'); err.hidden = true; d.append(err);
-    return d;
-  });
-  const state = c.querySelector('.state'); state.textContent = x.state; state.className = 'badge state ' + tone(x.state);
-  c.querySelector('.route').textContent = x.direction + ' · ' + x.summary;
-  const r = rates(x.history);
-  setStat(c, 'rate', fmt(r.length ? r[r.length - 1] : 0)); setStat(c, 'records', fmt(x.records)); setStat(c, 'errors', fmt(x.errors), x.errors > 0 ? 'bad' : '');
-  chart(c.querySelector('svg.chart'), r);
-  const err = c.querySelector('.last-error'); err.hidden = !x.lastError; if (x.lastError) err.textContent = x.lastError;
+  const c = card($('connectors'), x.name, () => frame('connector', x.name, [['rate', 'records /s'], ['records', x.direction === 'source' ? 'produced' : 'delivered'], ['errors', 'errors']]));
+  update(c, x.state, x.direction + ' · ' + x.summary, x.history, x.lastError);
+  setStat(c, 'records', fmt(x.records)); setStat(c, 'errors', fmt(x.errors), x.errors > 0 ? 'bad' : '');
 }
 
 function sweep(container) {

@@ -29,13 +29,9 @@ export interface LastError {
   at: number;
 }
 
-export interface StreamStatus {
-  name: string;
-  source: string;
-  target: string;
-  policy: 'stop' | 'skip';
-  deadLetterTopic: string | null;
-  /** running, starting, failed (a partition stopped on an error), or not running (saved, not run by this process). */
+/** A stream's or a partition's progress. */
+export interface Progress {
+  /** running, starting, failed (stopped on an error), or not running (saved, not run by this process). */
   state: string;
   /** Source records processed (committed source offsets; `derive list`'s PROCESSED). */
   recordsIn: number;
@@ -43,8 +39,17 @@ export interface StreamStatus {
   recordsOut: number;
   skipped: number;
   lag: number;
+  /** Counted by this process since it started the stream: */
   errors: number;
   commits: number;
+}
+
+export interface StreamStatus extends Progress {
+  name: string;
+  source: string;
+  target: string;
+  policy: 'stop' | 'skip';
+  deadLetterTopic: string | null;
   lastError: LastError | null;
   partitions: PartitionStatus[];
   modules: ModuleStatus[];
@@ -52,20 +57,13 @@ export interface StreamStatus {
   history: [number, number, number][];
 }
 
-export interface PartitionStatus {
+export interface PartitionStatus extends Progress {
   partition: number;
-  state: string;
-  recordsIn: number;
-  recordsOut: number;
-  skipped: number;
-  lag: number;
   /** Counted by this process since it started the stream: */
-  errors: number;
   bytesIn: number;
   bytesOut: number;
   deadlineKills: number;
   restarts: number;
-  commits: number;
   failure: DeriveFailure | null;
 }
 
