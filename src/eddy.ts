@@ -123,15 +123,15 @@ export class Eddy extends EventEmitter<EddyEvents> {
     this.telemetry = new Telemetry({ storage, listDerived: () => this.listDerived(), poolSize: () => this.poolInstance?.size ?? 0 });
   }
 
-  /**
-   * Serves metrics, health, status JSON and the status page on `address` (see OpenOptions.http).
-   * Bound beyond loopback, it says so with an `EddyWarning` unless `onWarning` takes the text.
-   */
   /** The HTTP endpoint when serving (`url`), else null. */
   get http(): ObserveServer | null {
     return this.observeServer;
   }
 
+  /**
+   * Serves metrics, health, status JSON and the status page on `address` (see OpenOptions.http).
+   * Bound beyond loopback, it says so with an `EddyWarning` unless `onWarning` takes the text.
+   */
   async serve(address: string, options: { onWarning?: (text: string) => void } = {}): Promise<ObserveServer> {
     if (this.observeServer) throw new EddyError('EDDY_HTTP_SERVING', `already serving on ${this.observeServer.url}; one address per Eddy`);
     const server = await serveObserve(this.telemetry, address);

@@ -82,6 +82,13 @@ test('metrics, status JSON and derive list give the same numbers; health and rea
   t.true(sample(m.text, 'eddy_lmdb_map_size_bytes', {})! > 0);
   t.is(sample(m.text, 'eddy_workers', {}), 2);
   t.is(sample(m.text, 'eddy_healthy', {}), 1);
+  // Topics: the numbers `eddy topic describe` prints, from the same storage call.
+  const described = eddy.describeTopic('in');
+  const topic = (await status(base)).topics.find((x) => x.name === 'in')!;
+  t.deepEqual([topic.records, topic.bytes, topic.partitions], [described.records, described.bytes, described.partitionInfo]);
+  t.is(sample(m.text, 'eddy_topic_records', { topic: 'in', partition: '1' }), 200);
+  t.is(sample(m.text, 'eddy_topic_next_offset', { topic: 'in', partition: '0' }), described.partitionInfo[0]!.nextOffset);
+  t.is(sample(m.text, 'eddy_topic_size_bytes', { topic: 'in', partition: '0' }), described.partitionInfo[0]!.bytes);
   t.deepEqual(JSON.parse((await get(`${base}healthz`)).text), { status: 'ok', errors: [] });
 
   // A module error stops a partition (policy stop): unhealthy, with the error as JSON.

@@ -64,6 +64,10 @@ test('the status page updates in place, shows a module failure, and fits at 700 
   await card.locator('.records-out b').filter({ hasText: /^200$/ }).waitFor({ timeout: 60_000 });
   await card.locator('.lag b').filter({ hasText: /^0$/ }).waitFor({ timeout: 60_000 });
   t.is(await page.evaluate('window.marker'), 1, 'updated without a reload');
+  // The topics table: what `eddy topic describe` prints for the source.
+  const topicRow = page.locator('#topics tbody tr').filter({ has: page.locator('td:first-child', { hasText: /^in$/ }) });
+  await topicRow.locator('td:nth-child(3)').filter({ hasText: /^300$/ }).waitFor({ timeout: 60_000 });
+  t.regex(await topicRow.innerText(), /^in\s+1\s+300\s+[\d.]+ KiB\s+300$/, 'topic, partitions, records, size, next offset');
   t.regex(await card.locator('table.modules tbody tr').first().innerText(), /^filter\s+[\d.]+ (ns|µs|ms)\s+\d+\s+[\d.]+ KiB/, 'module, cost per record, calls, memory');
 
   // A module error stops `parse`: its card shows the error text, the header turns unhealthy.

@@ -21,6 +21,8 @@ const perModule = (f: (m: Status['streams'][number]['modules'][number]) => numbe
   (s) => s.streams.flatMap((st) => st.modules.map((m) => [{ stream: st.name, step: m.step, module: m.module }, f(m)] as [Labels, number]));
 const perConnector = (f: (c: Status['connectors'][number]) => number): Rows =>
   (s) => s.connectors.map((c) => [{ connector: c.name, direction: c.direction }, f(c)] as [Labels, number]);
+const perTopicPartition = (f: (p: Status['topics'][number]['partitions'][number]) => number): Rows =>
+  (s) => s.topics.flatMap((t) => t.partitions.map((p) => [{ topic: t.name, partition: p.partition }, f(p)] as [Labels, number]));
 const one = (f: (s: Status) => number): Rows => (s) => [[{}, f(s)]];
 
 export function createRegistry(telemetry: Telemetry): Registry {
@@ -57,6 +59,12 @@ export function createRegistry(telemetry: Telemetry): Registry {
 
   counter('eddy_connector_records_total', 'Records a connector produced (source) or delivered (sink)', connectorLabels, perConnector((c) => c.records));
   counter('eddy_connector_errors_total', 'Errors a connector reported', connectorLabels, perConnector((c) => c.errors));
+
+  // Per topic partition, as `eddy topic describe` prints them (gauges: retention lowers them).
+  gauge('eddy_topic_records', 'Records stored in a topic partition (RECORDS of `eddy topic describe`)', ['topic', 'partition'], perTopicPartition((p) => p.records));
+  gauge('eddy_topic_size_bytes', 'Bytes stored in a topic partition (SIZE of `eddy topic describe`)', ['topic', 'partition'], perTopicPartition((p) => p.bytes));
+  gauge('eddy_topic_next_offset', 'Offset the next record of a topic partition gets (HW of `eddy topic describe`)', ['topic', 'partition'], perTopicPartition((p) => p.nextOffset));
+  gauge('eddy_topic_start_offset', 'First stored offset of a topic partition (START OFFSET of `eddy topic describe`)', ['topic', 'partition'], perTopicPartition((p) => p.startOffset));
 
   gauge('eddy_workers', 'Worker threads in the pool', [], one((s) => s.process.workers));
   gauge('eddy_worker_utilization_ratio', 'Share of the workers\' time spent in SmartModules over the last second', [], one((s) => s.process.workerUtilization));

@@ -40,6 +40,8 @@ th { color: var(--muted); font-weight: 600; }
 td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
 #conn { margin-left: auto; }
 .empty { padding: 0 16px; color: var(--muted); }
+.wide { padding: 0 16px; }
+#topics { margin-top: 0; }
 </style>
 </head>
 <body>
@@ -55,6 +57,8 @@ td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
   <div class="grid" id="streams"></div>
   <h2 id="connectors-title" hidden>Connectors</h2>
   <div class="grid" id="connectors"></div>
+  <h2>Topics</h2>
+  <div class="wide"><section class="card"><table id="topics"><thead><tr><th>topic</th><th class="n">partitions</th><th class="n">records</th><th class="n">size</th><th class="n">next offset</th></tr></thead><tbody></tbody></table></section></div>
 </main>
 <script>
 "use strict";
@@ -163,6 +167,8 @@ function render(s) {
   for (const x of s.connectors) connectorCard(x);
   sweep($('connectors'));
   $('connectors-title').hidden = s.connectors.length === 0;
+  // As eddy topic describe prints it: the next offset (high watermark) of each partition.
+  $('topics').tBodies[0].replaceChildren(...s.topics.map((t) => { const tr = el('tr'); tr.append(el('td', '', t.name), el('td', 'n', String(t.partitions.length)), el('td', 'n', fmt(t.records)), el('td', 'n', bytes(t.bytes)), el('td', 'n', t.partitions.map((p) => fmt(p.nextOffset)).join(' / '))); return tr; }));
   $('conn').textContent = 'updated ' + new Date(s.time).toLocaleTimeString();
   $('conn').className = 'muted';
   document.body.dataset.updated = String(s.time);

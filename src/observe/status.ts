@@ -17,6 +17,8 @@ export interface Status {
   errors: { stream: string; partition: number | null; code: string; message: string }[];
   streams: StreamStatus[];
   connectors: ConnectorStatus[];
+  /** Every topic as `eddy topic describe` shows it (read from the same storage call). */
+  topics: TopicStatus[];
   process: ProcessStatus;
 }
 
@@ -91,6 +93,13 @@ export interface ConnectorStatus {
   lastError: string | null;
   /** Once a second: [time ms, records, errors]. */
   history: [number, number, number][];
+}
+
+export interface TopicStatus {
+  name: string;
+  records: number;
+  bytes: number;
+  partitions: { partition: number; startOffset: number; nextOffset: number; records: number; bytes: number; batches: number }[];
 }
 
 export interface ProcessStatus {

@@ -5,7 +5,7 @@ import type { DerivedInfo } from '../eddy.js';
 import type { EddyError } from '../errors.js';
 import type { RunningConnector } from '../connectors/runner.js';
 import type { Storage } from '../storage/storage.js';
-import type { ConnectorStatus, LastError, ModuleStatus, PartitionStatus, ProcessStatus, Status, StreamStatus } from './status.js';
+import type { ConnectorStatus, LastError, ModuleStatus, PartitionStatus, ProcessStatus, Status, StreamStatus, TopicStatus } from './status.js';
 
 /**
  * The one place the numbers of a running Eddy come from: `/metrics`, `/api/status`, the status
@@ -168,6 +168,7 @@ export class Telemetry {
       ...this.health(),
       streams: this.host.listDerived().map((d) => this.streamStatus(d)),
       connectors: [...this.connectors.values()].map(({ c, failed }) => this.connectorStatus(c, failed)),
+      topics: this.topicStatus(),
       process: this.processStatus(now),
     };
     this.cached = { at: now, value };
@@ -244,6 +245,16 @@ export class Telemetry {
       lastError: failed ?? c.stats.lastError,
       history: this.history.get(`connector:${c.config.name}`) ?? [],
     };
+  }
+
+  /** `eddy topic describe` of every topic: the same storage call, so the same numbers. */
+  private topicStatus(): TopicStatus[] {
+    const storage = this.host.storage;
+    if (storage.isClosed) return [];
+    return storage.listTopics().map((t) => {
+      const d = storage.describeTopic(t.name);
+      return { name: d.name, records: d.records, bytes: d.bytes, partitions: d.partitionInfo.map((p) => ({ ...p })) };
+    });
   }
 
   private processStatus(now: number): ProcessStatus {
