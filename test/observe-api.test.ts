@@ -80,6 +80,8 @@ test('metrics, status JSON and derive list give the same numbers; health and rea
   t.true(sample(m.text, 'eddy_commits_total', { stream: 'keep-a', partition: '0' })! > 0);
   t.true(sample(m.text, 'eddy_module_invocations_total', { stream: 'keep-a', step: '0' })! > 0);
   t.true(sample(m.text, 'eddy_lmdb_map_size_bytes', {})! > 0);
+  const fill = sample(m.text, 'eddy_lmdb_fill_ratio', {})!;
+  t.true(fill > 0 && fill < 1, `LMDB fill ${fill}`);
   t.is(sample(m.text, 'eddy_workers', {}), 2);
   t.is(sample(m.text, 'eddy_healthy', {}), 1);
   // Topics: the numbers `eddy topic describe` prints, from the same storage call.

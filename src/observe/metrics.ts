@@ -70,6 +70,7 @@ export function createRegistry(telemetry: Telemetry): Registry {
   gauge('eddy_worker_utilization_ratio', 'Share of the workers\' time spent in SmartModules over the last second', [], one((s) => s.process.workerUtilization));
   gauge('eddy_lmdb_map_size_bytes', 'LMDB map size of the data directory', [], one((s) => s.process.lmdb.mapSizeBytes));
   gauge('eddy_lmdb_used_bytes', 'LMDB pages in use up to the highest one written', [], one((s) => s.process.lmdb.usedBytes));
+  gauge('eddy_lmdb_fill_ratio', 'Share of the LMDB map in use (used ÷ map size); writes fail when it reaches 1', [], one((s) => s.process.lmdb.fill));
   gauge('eddy_event_loop_delay_seconds', 'Coordinator event-loop delay over the last seconds', ['quantile'], (s) => [
     [{ quantile: '0.5' }, s.process.eventLoopDelay.p50Seconds],
     [{ quantile: '0.99' }, s.process.eventLoopDelay.p99Seconds],
