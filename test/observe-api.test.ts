@@ -105,7 +105,8 @@ test('metrics, status JSON and derive list give the same numbers; health and rea
   t.is(body.status, 'unhealthy');
   t.deepEqual(body.errors.map((e) => [e.stream, e.partition, e.code]), [['parse', 0, 'EDDY_SM_RUNTIME']]);
   t.regex(body.errors[0]!.message, /cannot parse bad/);
-  const failed = await until(async () => (await status(base)).streams.find((x) => x.name === 'parse' && x.lastError !== null));
+  // The error is reported at once; the results before it commit after, then the failure is saved.
+  const failed = await until(async () => (await status(base)).streams.find((x) => x.name === 'parse' && x.lastError !== null && x.partitions[0]?.failure != null));
   t.is(failed.state, 'failed');
   t.regex(failed.lastError!.message, /cannot parse bad/);
   t.is(failed.recordsIn, 1, 'it stopped at the failing record');

@@ -92,17 +92,20 @@ export async function serveObserve(telemetry: Telemetry, address: string): Promi
   };
 }
 
-function send(res: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void {
+function send(res: ServerResponse, status: number, type: string, body: string | Buffer, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...headers });
   res.end(res.req.method === 'HEAD' ? undefined : body);
 }
 
-/** One rendering of the metrics serves every scrape arriving within METRICS_CACHE_MS (and those waiting for it). */
-function cachedMetrics(registry: Registry): () => Promise<string> {
-  let last: { at: number; text: Promise<string> } | null = null;
+/**
+ * One rendering of the metrics serves every scrape arriving within METRICS_CACHE_MS (and those
+ * waiting for it), encoded once: many scrapers at once then cost a socket write each.
+ */
+function cachedMetrics(registry: Registry): () => Promise<Buffer> {
+  let last: { at: number; text: Promise<Buffer> } | null = null;
   return () => {
     const now = Date.now();
-    if (!last || now - last.at >= METRICS_CACHE_MS) last = { at: now, text: registry.metrics() };
+    if (!last || now - last.at >= METRICS_CACHE_MS) last = { at: now, text: registry.metrics().then((t) => Buffer.from(t)) };
     return last.text;
   };
 }
