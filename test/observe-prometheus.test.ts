@@ -91,6 +91,12 @@ test('Prometheus scrapes eddy run: the records counted match those produced, and
   const list = spawnSync(process.execPath, [join(resolve(dirname(fileURLToPath(import.meta.url)), '..', '..'), 'bin', 'eddy.js'), 'derive', 'list', '--json'], { env, encoding: 'utf8' });
   const listed = JSON.parse(list.stdout) as { name: string; partitions: { offset: number; written: number; skipped: number; lag: number }[] }[];
   t.deepEqual(listed[0]!.partitions.map((p) => [p.offset, p.written, p.skipped, p.lag]), status.streams[0]!.partitions.map((p) => [p.recordsIn, p.recordsOut, p.skipped, p.lag]));
+  // And `eddy topic describe` shows what the endpoint serves for the source topic, which Prometheus has too.
+  const described = spawnSync(process.execPath, [join(resolve(dirname(fileURLToPath(import.meta.url)), '..', '..'), 'bin', 'eddy.js'), 'topic', 'describe', 'in', '-O', 'json'], { env, encoding: 'utf8' });
+  const topic = JSON.parse(described.stdout) as { records: number; partitionInfo: Status['topics'][number]['partitions'] };
+  t.deepEqual(topic.partitionInfo, status.topics.find((x) => x.name === 'in')!.partitions);
+  t.is(topic.records, produced);
+  await waitFor(async () => ((await query(promUrl, 'sum(eddy_topic_records{topic="in"})')) === produced ? true : undefined), 'topic records');
 
   run.child.kill('SIGTERM');
   t.is(await run.exited, 0);
