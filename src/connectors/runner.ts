@@ -17,6 +17,8 @@ import { anchorUses, toTransformInputs } from './transforms.js';
 export interface ConnectorStats {
   /** Records produced (sources) or delivered (sinks). */
   records: number;
+  /** Bytes of those records' values (as produced, before a producer-side transform) and keys. */
+  bytes: number;
   /** Errors reported (failed requests, refused records); a fatal one also ends the connector. */
   errors: number;
   lastError: string | null;
@@ -73,7 +75,7 @@ export interface StartOptions {
 
 /** A started connector: `done` resolves when it stops (signal) and rejects when it fails. */
 export class RunningConnector extends EventEmitter<ConnectorEvents> {
-  readonly stats: ConnectorStats = { records: 0, errors: 0, lastError: null, startedAt: Date.now() };
+  readonly stats: ConnectorStats = { records: 0, bytes: 0, errors: 0, lastError: null, startedAt: Date.now() };
   done: Promise<void> = Promise.resolve();
   constructor(readonly config: ConnectorConfig, readonly summary: string) {
     super();

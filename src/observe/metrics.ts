@@ -58,6 +58,7 @@ export function createRegistry(telemetry: Telemetry): Registry {
   gauge('eddy_module_memory_peak_bytes', 'Largest linear memory of the SmartModule\'s instances', moduleLabels, perModule((m) => m.memoryBytes));
 
   counter('eddy_connector_records_total', 'Records a connector produced (source) or delivered (sink)', connectorLabels, perConnector((c) => c.records));
+  counter('eddy_connector_bytes_total', 'Bytes of the records\' values and keys a connector produced (source) or delivered (sink)', connectorLabels, perConnector((c) => c.bytes));
   counter('eddy_connector_errors_total', 'Errors a connector reported', connectorLabels, perConnector((c) => c.errors));
 
   // Per topic partition, as `eddy topic describe` prints them (gauges: retention lowers them).

@@ -89,6 +89,8 @@ export interface ConnectorStatus {
   summary: string;
   state: string;
   records: number;
+  /** Bytes of the records' values and keys. */
+  bytes: number;
   errors: number;
   lastError: string | null;
   /** Once a second: [time ms, records, errors]. */

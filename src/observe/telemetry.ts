@@ -241,6 +241,7 @@ export class Telemetry {
       summary: c.summary,
       state: failed !== null ? 'failed' : 'running',
       records: c.stats.records,
+      bytes: c.stats.bytes,
       errors: c.stats.errors,
       lastError: failed ?? c.stats.lastError,
       history: this.history.get(`connector:${c.config.name}`) ?? [],
