@@ -13,7 +13,7 @@ import { fmt, machine, RESULTS_DIR, table } from './lib/harness.js';
  */
 
 const here = dirname(fileURLToPath(import.meta.url));
-const BENCHES = ['engine', 'sdk', 'sdk-json', 'storage', 'checksum', 'producers', 'pipeline', 'baseline-stream', 'fluvio-compare'] as const;
+const BENCHES = ['engine', 'sdk', 'sdk-json', 'storage', 'checksum', 'producers', 'pipeline', 'baseline-stream', 'fluvio-compare', 'observe'] as const;
 type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 function load(name: string): Json | null {
@@ -99,6 +99,13 @@ export function summaryRows(): string[][] {
     const worst = mods.reduce<Json | null>((w, m) => (w === null || m['ratio'] < w['ratio'] ? m : w), null);
     rows.push(['fluvio-compare', `Eddy's engine ÷ Fluvio's engine, one thread, ${mods.length} corpus modules: median (lowest, module)`,
       `${n(fluvio['median_ratio'], 2)} (${n(worst?.['ratio'], 2)}, ${worst?.['module'] ?? '–'})`, `≥ ${fluvio['target_ratio'] ?? 1}`]);
+  }
+  const observe = load('observe');
+  if (observe) {
+    rows.push(['observe', 'derived stream with metrics served and scraped every 250 ms ÷ unobserved, 100 B records, SDK filter', n(observe['observed_vs_bare']?.['ratio'], 3), '≥ 0.98']);
+    rows.push(['observe', 'the same with 100 scrapers at once every 250 ms ÷ unobserved', n(observe['stormed_vs_bare']?.['ratio'], 3), '≥ 0.95']);
+    rows.push(['observe', 'CPU per record: observed ÷ unobserved; with 100 scrapers ÷ unobserved', `${n(observe['observed_vs_bare']?.['cpu_ratio'], 3)}; ${n(observe['stormed_vs_bare']?.['cpu_ratio'], 3)}`, '≤ 1.02; ≤ 1.05']);
+    rows.push(['observe', 'CPU ms of one uncached /metrics render', n(observe['metrics_render_ms'], 3), '≤ 1']);
   }
   return rows;
 }

@@ -18,6 +18,8 @@ import { mergeAsync } from './coordinator/merge.js';
 import type { ProduceAck, Producer, ProducerOptions, ProducerRecord } from './storage/producer.js';
 import type { ModuleRegistry } from './storage/registry.js';
 import { COORDINATOR_DEFAULTS } from './coordinator/defaults.js';
+import { Telemetry } from './observe/telemetry.js';
+import { serveObserve, type ObserveServer } from './observe/server.js';
 
 export interface OpenOptions extends StorageOptions {
   /** Worker threads for SmartModule streams (default: the machine's cores). Started on first use. */
@@ -30,6 +32,11 @@ export interface OpenOptions extends StorageOptions {
   memoryLimit?: number;
   /** Default per-batch deadline of consumes with transforms, in ms (CLI: --timeout). Default 5000. */
   deadlineMs?: number;
+  /**
+   * Serve `/metrics`, `/healthz`, `/readyz`, `/api/status` and the status page on this address
+   * (`port`, `host:port`; a bare port binds to 127.0.0.1). Same as calling `serve()` after open.
+   */
+  http?: string;
 }
 
 export interface EddyEvents {
@@ -90,6 +97,9 @@ export class Eddy extends EventEmitter<EddyEvents> {
   private readonly resolver: ModuleResolver;
   private readonly derived = new Map<string, DerivedStream>();
   private readonly forward: EventEmitter<TransformEvents>;
+  /** The numbers behind `/metrics`, `/api/status` and the status page. */
+  readonly telemetry: Telemetry;
+  private observeServer: ObserveServer | null = null;
 
   constructor(readonly storage: Storage, private readonly options: OpenOptions = {}) {
     super();
@@ -102,6 +112,27 @@ export class Eddy extends EventEmitter<EddyEvents> {
       if (this.listenerCount('metrics') > 0 && this.poolInstance) this.emit('metrics', this.metrics());
     }, options.metricsIntervalMs ?? COORDINATOR_DEFAULTS.metricsIntervalMs);
     this.metricsTimer.unref();
+    this.telemetry = new Telemetry({ storage, listDerived: () => this.listDerived(), poolSize: () => this.poolInstance?.size ?? 0 });
+  }
+
+  /** The HTTP endpoint when serving (`url`), else null. */
+  get http(): ObserveServer | null {
+    return this.observeServer;
+  }
+
+  /**
+   * Serves metrics, health, status JSON and the status page on `address` (see OpenOptions.http).
+   * Bound beyond loopback, it says so with an `EddyWarning` unless `onWarning` takes the text.
+   */
+  async serve(address: string, options: { onWarning?: (text: string) => void } = {}): Promise<ObserveServer> {
+    if (this.observeServer) throw new EddyError('EDDY_HTTP_SERVING', `already serving on ${this.observeServer.url}; one address per Eddy`);
+    const server = await serveObserve(this.telemetry, address);
+    this.observeServer = server;
+    if (server.warning !== null) {
+      if (options.onWarning) options.onWarning(server.warning);
+      else process.emitWarning(server.warning, { type: 'EddyWarning', code: 'EDDY_HTTP_PUBLIC' });
+    }
+    return server;
   }
 
   private readonly metricsTimer: NodeJS.Timeout;
@@ -270,7 +301,9 @@ export class Eddy extends EventEmitter<EddyEvents> {
     d.on('skip', (s) => this.emit('skip', { stream: stream(s.partition), ...s }));
     d.on('state', (state, p) => this.emit('state', { stream: stream(p), state }));
     this.derived.set(config.name, d);
-    await d.start();
+    const started = d.start();
+    this.telemetry.track(d, started);
+    await started;
     return d;
   }
 
@@ -287,12 +320,15 @@ export class Eddy extends EventEmitter<EddyEvents> {
     const d = this.derived.get(name);
     if (!d) return;
     this.derived.delete(name);
+    this.telemetry.untrack(name);
     await d.stop();
   }
 
   /** Stops derived streams, the worker pool and the storage. */
   async close(): Promise<void> {
     clearInterval(this.metricsTimer);
+    await this.observeServer?.close();
+    this.observeServer = null;
     for (const name of [...this.derived.keys()]) await this.stopDerived(name);
     await this.poolInstance?.close();
     this.poolInstance = null;
@@ -329,6 +365,15 @@ function mergePartitions(storage: Storage, topic: string, options: ConsumeOption
 
 /** Opens (creating if needed) a data directory. */
 export async function open(dir: string, options: OpenOptions = {}): Promise<Eddy> {
-  const { workers: _w, baseDir: _b, ...storageOptions } = options;
-  return new Eddy(await openStorage(dir, storageOptions), options);
+  const { workers: _w, baseDir: _b, http, ...storageOptions } = options;
+  const eddy = new Eddy(await openStorage(dir, storageOptions), options);
+  if (http !== undefined) {
+    try {
+      await eddy.serve(http);
+    } catch (err) {
+      await eddy.close();
+      throw err;
+    }
+  }
+  return eddy;
 }

@@ -16,4 +16,7 @@ export { parseDuration } from './smartmodule/duration.js';
 export * from './storage/index.js';
 // Shadows storage's own openStorage: the package's validates modules with the engine.
 export { openStorage } from './open-storage.js';
+export { HttpAddressError, HttpListenError } from './observe/errors.js';
+export type { ObserveServer } from './observe/server.js';
+export type { Status, StreamStatus, PartitionStatus, ModuleStatus, ConnectorStatus, ProcessStatus, LastError } from './observe/status.js';
 export { encodeRecords, decodeRecords, indexRecords, RecordIndex, type Record as WireRecord, type RecordInput } from './protocol/index.js';

@@ -156,6 +156,8 @@ transforms:
   await close(server);
   const got = await values(eddy, 'facts');
   t.deepEqual(got.slice(0, 4), ['{"FACT":"CAT 1"}', '{"FACT":"CAT 3"}', '{"FACT":"CAT 4"}', '{"FACT":"CAT 5"}']);
+  t.is(running.stats.records, got.length);
+  t.is(running.stats.bytes, got.reduce((a, v) => a + Buffer.byteLength(v), 0), 'bytes of the values produced (the transform keeps their length)');
   t.is(running.stats.errors, 1);
   t.regex(errors[0]!, /GET http:\/\/127\.0\.0\.1:\d+\/fact: HTTP 503 Service Unavailable; no record produced/);
   await eddy.close();
@@ -222,6 +224,7 @@ http: { endpoint: "${url}/ingest", method: put, headers: ["Content-Type: applica
   ac.abort();
   await running.done;
   t.deepEqual(received, ['o1', 'o2', 'o3']);
+  t.is(running.stats.bytes, 6, 'bytes of the values delivered');
   t.is(running.stats.errors, 2, 'two failed attempts, retried');
 
   await eddy.produce('orders', [{ value: Buffer.from('o4') }]);

@@ -26,6 +26,7 @@ export interface RunOptions {
   only?: string[];
   statusInterval?: string;
   socketGroup?: string;
+  http?: string;
 }
 
 /** Where `eddy run` and `eddy connector run` print: a status line redrawn in place on a terminal, plain lines otherwise. */
@@ -100,6 +101,12 @@ export async function runDaemon(o: RunOptions, cmd: Command, io: CliIO): Promise
     const e = eddy;
     // `eddy produce` in another terminal writes through this process while it holds the directory.
     served = await serveWrites(e, dataDir(cmd, io), socketGroup === undefined ? {} : { group: socketGroup });
+    if (o.http !== undefined) {
+      const http = await e.serve(o.http, { onWarning: (w) => out.line(`warning: ${w}`) });
+      out.line(`eddy run: metrics and status page on ${http.url} (also /metrics, /healthz, /readyz, /api/status)`);
+    }
+    // /readyz says "starting" until every stream and connector below has started.
+    const starting = e.telemetry.hold();
     let saved = e.listDerived().map((d) => d.config);
     if (o.only && o.only.length > 0) {
       const unknown = o.only.filter((n) => !saved.some((c) => c.name === n));
@@ -143,6 +150,7 @@ export async function runDaemon(o: RunOptions, cmd: Command, io: CliIO): Promise
           out.line(`error: connector ${config.name} stopped: ${describeError(err)}`);
         });
         connectors.push(running);
+        e.telemetry.trackConnector(running);
       } catch (err) {
         failures++;
         out.line(`error: connector ${config.name} did not start: ${describeError(err)}`);
@@ -152,6 +160,7 @@ export async function runDaemon(o: RunOptions, cmd: Command, io: CliIO): Promise
       ...[...derived.values()].map((d) => `${d.config.name} (${d.config.source} → ${d.config.target})`),
       ...connectors.map((c) => `connector ${c.config.name} (${c.summary})`),
     ];
+    starting();
     if (parts.length === 0) return 1;
     out.line(`eddy run: ${parts.join(', ')}; Ctrl-C stops`);
 
@@ -232,6 +241,7 @@ export function registerRunCommand(program: Command, ctx: CliContext): void {
     .addOption(memoryLimitOption())
     .option('--only <name>', 'run only this derived stream (repeatable)', collect)
     .option('--status-interval <duration>', `how often the status line updates (default ${formatDuration(CLI_DEFAULTS.statusIntervalTtyMs)} on a terminal, else ${formatDuration(CLI_DEFAULTS.statusIntervalMs)} and only when it changed)`)
+    .option('--http <address>', 'serve Prometheus /metrics, /healthz, /readyz, /api/status and a live status page on this address (<port> or <host>:<port>; a bare port listens on 127.0.0.1 only)')
     .option('--socket-group <group>', 'let this group produce through the daemon too (its socket becomes mode 0660; default 0600, this user only)')
     .action(async (o: RunOptions, cmd: Command) => {
       ctx.done(await runDaemon(o, cmd, ctx.io()));

@@ -12,6 +12,8 @@ import type { ConnectorConfig, Params } from './config.js';
 export interface ConnectorStats {
   /** Records produced (sources) or delivered (sinks). */
   records: number;
+  /** Bytes of those records' values (as produced, before a producer-side transform) and keys. */
+  bytes: number;
   /** Errors reported (failed requests, refused records); a fatal one also ends the connector. */
   errors: number;
   lastError: string | null;

@@ -79,6 +79,7 @@ export function httpSource(params: Params, config: ConnectorConfig): ConnectorIm
             try {
               await producer.send({ value });
               ctx.stats.records++;
+              ctx.stats.bytes += value.length;
             } catch (err) {
               // A transform refused the record (or storage did): report it and keep polling.
               if (!(err instanceof EddyError)) throw err;

@@ -38,7 +38,7 @@ export interface StartOptions {
 
 /** A started connector: `done` resolves when it stops (signal) and rejects when it fails. */
 export class RunningConnector extends EventEmitter<ConnectorEvents> {
-  readonly stats: ConnectorStats = { records: 0, errors: 0, lastError: null, startedAt: Date.now() };
+  readonly stats: ConnectorStats = { records: 0, bytes: 0, errors: 0, lastError: null, startedAt: Date.now() };
   done: Promise<void> = Promise.resolve();
   constructor(readonly config: ConnectorConfig, readonly summary: string) {
     super();

@@ -47,6 +47,7 @@ export async function runSink(ctx: ConnectorContext, handlers: SinkHandlers): Pr
     for await (const r of stream) {
       await handlers.deliver(r);
       ctx.stats.records++;
+      ctx.stats.bytes += r.value.length + (r.key?.length ?? 0);
       delivered.set(r.partition, Math.max(delivered.get(r.partition) ?? 0, r.offset + 1));
       if (Date.now() - lastCommit >= config.consumer.flushPeriodMs) await commit();
       // A stop waits for the record being delivered, then ends here (the next read sees the abort).

@@ -71,6 +71,8 @@ export interface DerivedEvents {
   /** A source record skipped (policy skip), once it is committed to the dead-letter topic. */
   skip: [info: { partition: number; offset: number; error: EddyError; deadLetterTopic: string }];
   error: [error: EddyError, partition: number];
+  /** A result committed: source records it covered, output records, and seconds from submission to commit (for metrics). */
+  commit: [info: { partition: number; records: number; recordsOut: number; seconds: number }];
 }
 
 /** Storage's derived-stream state, with the coordinator's shapes. */
@@ -116,6 +118,11 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
 
   checkpoint(partition: number): DeriveCheckpoint | undefined {
     return derivedState(this.storage).checkpoint(this.config.name, partition);
+  }
+
+  /** State of each partition's chain session (for the status endpoint). */
+  states(): Map<number, SessionState> {
+    return new Map([...this.sessions].map(([p, s]) => [p, s.state]));
   }
 
   metrics(): Map<number, SessionMetrics> {
@@ -197,7 +204,7 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
      * Commits a delivered result: every output batch and dead letter, with the checkpoint it
      * reaches (source offset, accumulators), in one LMDB transaction — or nothing of it.
      */
-    const commit = async (r: SessionResult): Promise<void> => {
+    const commit = async (r: SessionResult, submittedAt: number): Promise<void> => {
       const outputs: { raw: Uint8Array; baseTimestamp: number }[] = [];
       /** Per output batch: the source offset it reaches and its records (for the `batch` events). */
       const reached: { offset: number; count: number }[] = [];
@@ -232,6 +239,7 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
         throw err instanceof EddyError ? new DeriveCommitError(name, p, Math.max(first, committed), offset - 1, committed, err) : err;
       }
       r.release(); // committed: the output bytes are in LMDB now
+      this.emit('commit', { partition: p, records: offset - committed, recordsOut: count, seconds: (performance.now() - submittedAt) / 1000 });
       written += count;
       skipped += dead.length;
       committed = offset;
@@ -254,10 +262,11 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
           continue;
         }
         // The workers read the batches themselves; only offsets cross the main thread.
+        const submittedAt = performance.now();
         const ticket = await stream.submitRange({ source: sourceRange, ...range });
         pos = range.end;
         pendingCommits++;
-        commits = commits.then(async () => commit(await ticket.result)).finally(() => { pendingCommits--; });
+        commits = commits.then(async () => commit(await ticket.result, submittedAt)).finally(() => { pendingCommits--; });
         // A result that cannot be committed stops the partition there; later results are not committed.
         commits.catch((err: unknown) => { fail(err); partitionStop.abort(); });
         // Commits run in order behind the results; keep their backlog bounded too.
