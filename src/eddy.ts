@@ -16,6 +16,11 @@ import { DeliveryCommitter } from './storage/offset-committer.js';
 import { mergeAsync } from './coordinator/merge.js';
 import type { ProduceAck, Producer, ProducerOptions, ProducerRecord } from './storage/producer.js';
 import type { ModuleRegistry } from './storage/registry.js';
+import { isKafkaDerive } from './kafka/endpoint.js';
+import { checkKafkaDerive, KafkaDerivedStream } from './kafka/derived.js';
+
+/** A running derived stream: over Eddy topics, or over Kafka topics (`kafka://` endpoints). */
+export type RunningDerived = DerivedStream | KafkaDerivedStream;
 
 /** A transform as users write it: transforms.yaml's step (`with` or `params`). */
 export interface TransformInput {
@@ -96,7 +101,7 @@ export interface DerivedInfo {
 export class Eddy extends EventEmitter<EddyEvents> {
   private poolInstance: WorkerPool | null = null;
   private readonly resolver: ModuleResolver;
-  private readonly derived = new Map<string, DerivedStream>();
+  private readonly derived = new Map<string, RunningDerived>();
   private readonly forward: EventEmitter<TransformEvents>;
 
   constructor(readonly storage: Storage, private readonly options: OpenOptions = {}) {
@@ -224,10 +229,14 @@ export class Eddy extends EventEmitter<EddyEvents> {
     if (this.storage.streams.get(deriveDefKey(config.name))) {
       throw new EddyError('EDDY_DERIVE_EXISTS', `derived stream ${config.name} already exists; delete it first with \`eddy derive delete ${config.name}\``);
     }
-    this.storage.describeTopic(config.source);
-    this.storage.describeTopic(config.target);
-    await this.resolveTransforms(config.transforms);
-    await ensureDeadLetterTopic(this.storage, config);
+    if (isKafkaDerive(config)) {
+      await checkKafkaDerive(config, (await this.resolveTransforms(config.transforms)).modules);
+    } else {
+      this.storage.describeTopic(config.source);
+      this.storage.describeTopic(config.target);
+      await this.resolveTransforms(config.transforms);
+      await ensureDeadLetterTopic(this.storage, config);
+    }
     await this.storage.streams.put(deriveDefKey(config.name), config);
   }
 
@@ -276,13 +285,13 @@ export class Eddy extends EventEmitter<EddyEvents> {
   }
 
   /** Starts a derived stream (a saved one by name, or a config) and returns it. */
-  async startDerived(nameOrConfig: string | DeriveConfig): Promise<DerivedStream> {
+  async startDerived(nameOrConfig: string | DeriveConfig): Promise<RunningDerived> {
     const config = typeof nameOrConfig === 'string' ? (this.storage.streams.get(deriveDefKey(nameOrConfig)) as DeriveConfig | undefined) : nameOrConfig;
     if (!config) throw new EddyError('EDDY_DERIVE_UNKNOWN', `no derived stream named ${String(nameOrConfig)}; create it with \`eddy derive create\``);
     if (this.derived.has(config.name)) return this.derived.get(config.name)!;
     // A saved stream was checked when created; its cycle check runs again, as others may have come since.
     this.checkDerived(config, { name: typeof nameOrConfig !== 'string' });
-    const d = new DerivedStream(config, this.storage, this.pool, this.resolver);
+    const d = isKafkaDerive(config) ? new KafkaDerivedStream(config, this.pool, this.resolver) : new DerivedStream(config, this.storage, this.pool, this.resolver);
     const stream = (p: number) => `${config.name}/${p}`;
     d.on('batch', (b) => this.emit('batch', { stream: stream(b.partition), baseOffset: b.sourceOffset, recordsOut: b.recordsOut }));
     d.on('lag', (l) => this.emit('lag', { stream: stream(l.partition), partition: l.partition, lag: l.lag }));

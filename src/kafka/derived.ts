@@ -1,0 +1,291 @@
+import { EventEmitter } from 'eventemitter3';
+import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
+import { EddyError } from '../errors.js';
+import type { DeriveCheckpoint, DeriveConfig, DerivedEvents } from '../coordinator/derived.js';
+import { StreamStoppedError } from '../coordinator/errors.js';
+import type { WorkerPool } from '../coordinator/pool.js';
+import type { ModuleResolver } from '../coordinator/resolve.js';
+import { ModuleStream, type StreamMetrics, type StreamResult } from '../coordinator/stream.js';
+import type { SmartModule } from '../smartmodule/module.js';
+import { kafkaClient, topicPartitions, withAdmin } from './client.js';
+import { kafkaEnds } from './endpoint.js';
+import { kafkaError, KafkaUnsupportedError } from './errors.js';
+import { batchInput, outputMessages } from './records.js';
+
+/**
+ * A derived stream between Kafka topics, exactly once. Every process running it joins the
+ * consumer group named after the stream; Kafka spreads the source partitions over them. Each
+ * assigned partition runs as its own ModuleStream on the worker pool (one ordered stream), and
+ * each batch's output and the group's next offset are written in ONE Kafka transaction.
+ *
+ * Transactions use one transactional id per source partition (`<name>-<partition>`), not one per
+ * process: the process that gets a partition opens its producer first, which fences the
+ * partition's previous owner (its open transaction is aborted, a late commit is refused), and only
+ * then reads the committed offset and starts there. So a partition moving between processes
+ * (rebalance, crash, a cut-off host) never commits a batch twice. The client (kafkajs) has no
+ * group-generation fencing (KIP-447), which is why the id is per partition. Readers of the target
+ * must read with isolation read_committed (the default of most clients), as this stream does.
+ * Source partition p writes to target partition p mod (target partitions), keeping order.
+ */
+
+/** One assigned source partition: its stream on the pool and its transactional producer. */
+interface Owned {
+  stream: ModuleStream;
+  producer: Producer;
+  /** Set once the committed offset was checked after fencing. */
+  positioned: boolean;
+}
+
+export interface KafkaGroupEvents {
+  /** The source partitions this process owns after a rebalance. */
+  assigned: [partitions: number[]];
+}
+
+export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
+  readonly errors = new Map<number, EddyError>();
+  /** Group membership news (which partitions this process owns). */
+  readonly group = new EventEmitter<KafkaGroupEvents>();
+  private readonly ends: ReturnType<typeof kafkaEnds>;
+  private readonly kafka: Kafka;
+  private consumer: Consumer | null = null;
+  private modules: SmartModule[] = [];
+  private targetPartitions = 1;
+  private readonly owned = new Map<number, Owned>();
+  private assignment: number[] = [];
+  /** What this process committed per source partition (the group's offsets live in Kafka). */
+  private readonly commits = new Map<number, DeriveCheckpoint>();
+  private ended: Promise<void> = Promise.resolve();
+  private endedResolve: () => void = () => {};
+  private live = false;
+  private stopping = false;
+
+  constructor(readonly config: DeriveConfig, private readonly pool: WorkerPool, private readonly resolver: ModuleResolver) {
+    super();
+    this.ends = kafkaEnds(config.source, config.target);
+    this.kafka = kafkaClient(this.ends.brokers, `eddy-${config.name}`);
+  }
+
+  get running(): boolean {
+    return this.live;
+  }
+
+  /** Source partitions this process owns now. */
+  get partitions(): number[] {
+    return [...this.assignment];
+  }
+
+  /** The last commit this process made for source partition p (next offset, records written by this process). */
+  checkpoint(partition: number): DeriveCheckpoint | undefined {
+    return this.commits.get(partition);
+  }
+
+  metrics(): Map<number, StreamMetrics> {
+    return new Map([...this.owned].map(([p, o]) => [p, o.stream.snapshotMetrics()]));
+  }
+
+  async done(): Promise<void> {
+    await this.ended;
+  }
+
+  /** Checks the topics and the chain, joins the group and starts consuming (resolves once joined the first time). */
+  async start(): Promise<void> {
+    const { brokers, source, target } = this.ends;
+    this.modules = await Promise.all(this.config.transforms.map((t) => this.resolver.resolve(t.uses)));
+    checkKafkaChain(this.config, this.modules);
+    const [sourceCount, targetCount] = await withAdmin(this.kafka, brokers, (a) => topicPartitions(a, brokers, [source, target]));
+    this.targetPartitions = targetCount!;
+    const consumer = this.kafka.consumer({ groupId: this.config.name, readUncommitted: false, allowAutoTopicCreation: false, maxWaitTimeInMs: 200 });
+    this.consumer = consumer;
+    this.ended = new Promise<void>((r) => { this.endedResolve = r; });
+    let joined!: () => void;
+    const firstJoin = new Promise<void>((r) => { joined = r; });
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      const mine = (e.payload.memberAssignment[source] ?? []).slice().sort((a, b) => a - b);
+      void this.reassigned(mine);
+      joined();
+    });
+    consumer.on(consumer.events.CRASH, (e) => {
+      if (e.payload.restart) return; // the client rejoins by itself; uncommitted work is redone
+      this.failAll(kafkaError(e.payload.error, brokers, `derived stream ${this.config.name}`));
+      joined();
+    });
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topic: source, fromBeginning: true });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: sourceCount!,
+        eachBatch: (payload) => this.onBatch(payload),
+      });
+    } catch (err) {
+      await consumer.disconnect().catch(() => {});
+      this.endedResolve();
+      throw kafkaError(err, brokers, `derived stream ${this.config.name}`);
+    }
+    this.live = true;
+    await firstJoin;
+  }
+
+  /** Leaves the group (the batch in hand is committed or aborted first) and closes the partitions' streams and producers. */
+  async stop(): Promise<void> {
+    if (this.stopping) return this.done();
+    this.stopping = true;
+    await this.consumer?.disconnect().catch(() => {});
+    await Promise.all([...this.owned.keys()].map((p) => this.release(p)));
+    this.live = false;
+    this.endedResolve();
+  }
+
+  /** After a rebalance: partitions no longer ours are released (their next owner fences them anyway). */
+  private async reassigned(mine: number[]): Promise<void> {
+    this.assignment = mine;
+    this.group.emit('assigned', mine);
+    await Promise.all([...this.owned.keys()].filter((p) => !mine.includes(p)).map((p) => this.release(p)));
+  }
+
+  private async release(p: number): Promise<void> {
+    const o = this.owned.get(p);
+    if (!o) return;
+    this.owned.delete(p);
+    await Promise.all([o.stream.close(), o.producer.disconnect().catch(() => {})]);
+  }
+
+  /** Opens partition p: its producer first (fencing any previous owner), then its stream on the pool. */
+  private async own(p: number): Promise<Owned> {
+    const have = this.owned.get(p);
+    if (have) return have;
+    const { name } = this.config;
+    const producer = this.kafka.producer({ transactionalId: `${name}-${p}`, idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    await producer.connect();
+    const stream = new ModuleStream(this.pool, {
+      id: `${name}/${p}`,
+      steps: this.config.transforms.map((t, i) => ({ module: this.modules[i]!, params: t.params, lookback: t.lookback })),
+      policy: this.config.policy ?? 'stop',
+      deadlineMs: this.config.deadlineMs ?? 5000,
+      maxInFlight: this.config.maxInFlight ?? 4,
+    });
+    stream.on('state', (s) => this.emit('state', s, p));
+    try {
+      await stream.start();
+    } catch (err) {
+      await producer.disconnect().catch(() => {});
+      throw err;
+    }
+    const o: Owned = { stream, producer, positioned: false };
+    this.owned.set(p, o);
+    return o;
+  }
+
+  /** One fetched batch of one partition: run the chain, then commit output + next offset in one transaction. */
+  private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const p = batch.partition;
+    if (batch.messages.length === 0 || this.errors.has(p) || this.stopping) return;
+    const { brokers, source, target } = this.ends;
+    const where = `derived stream ${this.config.name}, partition ${p}`;
+    let o: Owned;
+    try {
+      o = await this.own(p);
+      if (!o.positioned) {
+        // Fenced now: the committed offset is final. Start there if the fetch began elsewhere.
+        const committed = await this.committedOffset(p);
+        o.positioned = true;
+        if (committed !== null && committed !== Number(batch.messages[0]!.offset)) {
+          this.consumer!.seek({ topic: source, partition: p, offset: String(committed) });
+          return;
+        }
+      }
+    } catch (err) {
+      await this.release(p);
+      throw kafkaError(err, brokers, where);
+    }
+    if (!isRunning() || isStale()) return;
+
+    let result: StreamResult;
+    try {
+      result = await o.stream.process(batchInput(batch.messages));
+    } catch (err) {
+      if (this.stopping && err instanceof StreamStoppedError) return;
+      return this.fail(p, err instanceof EddyError ? err : kafkaError(err, brokers, where));
+    }
+    const tp = p % this.targetPartitions;
+    const messages = [];
+    let next = Number(batch.lastOffset()) + 1;
+    let error: EddyError | null = null;
+    for (const b of result.batches) {
+      messages.push(...outputMessages(b.raw, b.baseTimestamp, tp));
+      if (b.error) {
+        // Policy stop: the outputs before the failing record commit; the partition stops at it.
+        const at = (b.error as { offset?: unknown }).offset;
+        next = typeof at === 'number' ? at : b.baseOffset;
+        error = b.error;
+        break;
+      }
+    }
+    result.release();
+    const tx = await o.producer.transaction();
+    try {
+      if (messages.length > 0) await tx.send({ topic: target, messages, acks: -1 });
+      await tx.sendOffsets({ consumerGroupId: this.config.name, topics: [{ topic: source, partitions: [{ partition: p, offset: String(next) }] }] });
+      await tx.commit();
+    } catch (err) {
+      await tx.abort().catch(() => {});
+      // Fenced or failed: this process drops the partition's state; the batch is redone from the last commit.
+      await this.release(p);
+      throw kafkaError(err, brokers, where);
+    }
+    if (next > 0) resolveOffset(String(next - 1));
+    const written = (this.commits.get(p)?.written ?? 0) + messages.length;
+    this.commits.set(p, { offset: next, accumulators: null, written, updatedAt: Date.now() });
+    this.emit('batch', { partition: p, sourceOffset: next, recordsOut: messages.length, targetPartition: tp });
+    const high = Number(batch.highWatermark);
+    if (Number.isFinite(high)) this.emit('lag', { partition: p, lag: Math.max(0, high - next) });
+    await heartbeat();
+    if (error) this.fail(p, error);
+  }
+
+  /** The group's committed offset of source partition p, or null when none was committed yet. */
+  private async committedOffset(p: number): Promise<number | null> {
+    const { brokers, source } = this.ends;
+    const offsets = await withAdmin(this.kafka, brokers, (a) => a.fetchOffsets({ groupId: this.config.name, topics: [source] }));
+    const at = offsets[0]?.partitions.find((x) => x.partition === p)?.offset;
+    return at === undefined || Number(at) < 0 ? null : Number(at);
+  }
+
+  /** Partition p stops (kept stopped for this run): its fetching pauses and the error is reported. */
+  private fail(p: number, err: EddyError): void {
+    if (this.errors.has(p)) return;
+    this.errors.set(p, err);
+    this.consumer?.pause([{ topic: this.ends.source, partitions: [p] }]);
+    this.emit('error', err, p);
+  }
+
+  private failAll(err: EddyError): void {
+    this.errors.set(-1, err);
+    this.emit('error', err, -1);
+    this.live = false;
+    void this.stop();
+  }
+}
+
+/**
+ * What Kafka endpoints run for now: stateless chains with policy stop. Aggregates (whose
+ * accumulators need a changelog topic), look-back (read from the source partition) and policy
+ * skip (a dead-letter topic) are refused with what to do instead.
+ */
+export function checkKafkaChain(config: DeriveConfig, modules: readonly SmartModule[]): void {
+  if (!config.source.startsWith('kafka://')) throw new KafkaUnsupportedError(config.name, 'an Eddy source topic with a Kafka target');
+  kafkaEnds(config.source, config.target);
+  const i = modules.findIndex((m) => m.kind === 'aggregate');
+  if (i >= 0) throw new KafkaUnsupportedError(config.name, `the aggregate step ${config.transforms[i]!.uses}`);
+  const j = config.transforms.findIndex((t, k) => t.lookback && modules[k]!.hasLookBack);
+  if (j >= 0) throw new KafkaUnsupportedError(config.name, `look-back (step ${config.transforms[j]!.uses})`);
+  if (config.policy === 'skip') throw new KafkaUnsupportedError(config.name, 'policy skip (a dead-letter topic)');
+}
+
+/** What `createDerived` checks for Kafka endpoints: the chain, and that the cluster answers and has both topics. */
+export async function checkKafkaDerive(config: DeriveConfig, modules: readonly SmartModule[]): Promise<void> {
+  checkKafkaChain(config, modules);
+  const { brokers, source, target } = kafkaEnds(config.source, config.target);
+  await withAdmin(kafkaClient(brokers, `eddy-${config.name}`), brokers, (a) => topicPartitions(a, brokers, [source, target]));
+}

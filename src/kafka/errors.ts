@@ -1,0 +1,49 @@
+import { EddyError } from '../errors.js';
+
+/** A `kafka://` address that cannot be used. */
+export class KafkaEndpointError extends EddyError {
+  constructor(readonly endpoint: string, why: string) {
+    super('EDDY_KAFKA_ENDPOINT', `${endpoint}: ${why}; write it as kafka://HOST:PORT[,HOST:PORT…]/topic`);
+  }
+}
+
+/** No broker of the cluster answered. */
+export class KafkaUnreachableError extends EddyError {
+  constructor(readonly brokers: string[], why: string, options?: { cause?: unknown }) {
+    super('EDDY_KAFKA_UNREACHABLE', `cannot reach the Kafka cluster at ${brokers.join(',')} (${why}); check the address and port and that the brokers run`, options);
+  }
+}
+
+/** A source or target topic that the cluster does not have (Eddy does not create Kafka topics). */
+export class KafkaTopicMissingError extends EddyError {
+  constructor(readonly topic: string, readonly brokers: string[]) {
+    super('EDDY_KAFKA_TOPIC_MISSING', `Kafka topic ${topic} does not exist on ${brokers.join(',')}; create it first (kafka-topics.sh --create --topic ${topic} --bootstrap-server ${brokers[0]})`);
+  }
+}
+
+/** A chain feature that Kafka endpoints do not support yet. */
+export class KafkaUnsupportedError extends EddyError {
+  constructor(readonly stream: string, what: string) {
+    super('EDDY_KAFKA_UNSUPPORTED', `derived stream ${stream}: ${what} is not supported with Kafka endpoints yet; use Eddy topics for this chain`);
+  }
+}
+
+/** Any other failure the Kafka client reported, with where it happened. */
+export class KafkaClientError extends EddyError {
+  constructor(where: string, why: string, options?: { cause?: unknown }) {
+    super('EDDY_KAFKA', `${where}: ${why}`, options);
+  }
+}
+
+/** Turns what the Kafka client threw into an EddyError (once translated, errors pass through). */
+export function kafkaError(err: unknown, brokers: string[], where: string): EddyError {
+  if (err instanceof EddyError) return err;
+  const e = err as { name?: string; message?: string; cause?: { name?: string; message?: string; code?: string } | undefined; originalError?: unknown };
+  const inner = (e.originalError ?? e.cause) as { name?: string; message?: string; code?: string } | undefined;
+  const names = [e.name, inner?.name];
+  if (names.includes('KafkaJSConnectionError') || names.includes('KafkaJSBrokerNotFound') || names.includes('KafkaJSConnectionClosedError')
+    || names.includes('KafkaJSRequestTimeoutError')) {
+    return new KafkaUnreachableError(brokers, (inner?.message ?? e.message ?? 'no answer').replace(/\.$/, ''), { cause: err });
+  }
+  return new KafkaClientError(where, e.message ?? String(err), { cause: err });
+}
