@@ -120,12 +120,13 @@ start() {
     bootstrap+="${bootstrap:+,}127.0.0.1:${ports[$((2 * i - 2))]}"
   done
   local cluster
+  # As --cluster-id=…: a random id may start with "-".
   cluster=$(node -e 'console.log(require("node:crypto").randomBytes(16).toString("base64url"))')
   for ((i = 1; i <= n; i++)); do
     local nd="$dir/node$i"
     write_config "$nd" "$i" "$n" "${ports[$((2 * i - 2))]}" "${ports[$((2 * i - 1))]}" "$voters"
     java_for "$nd"
-    "${JAVA[@]}" kafka.tools.StorageTool format -t "$cluster" -c "$nd/server.properties" >"$nd/format.log" 2>&1 \
+    "${JAVA[@]}" kafka.tools.StorageTool format "--cluster-id=$cluster" -c "$nd/server.properties" >"$nd/format.log" 2>&1 \
       || die "formatting storage for node $i failed; see $nd/format.log"
     nohup "${JAVA[@]}" kafka.Kafka "$nd/server.properties" </dev/null >"$nd/stdout.log" 2>&1 &
     echo $! >"$nd/pid"

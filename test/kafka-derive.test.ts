@@ -16,7 +16,8 @@ import { wasmPath } from './helpers/wasm.js';
  * group, and the output, read with read_committed, equals the chain applied once.
  */
 
-const missing = kafkaUnavailable();
+// Skipped (saying why) where no broker can run; in CI a missing broker is a failure, not a skip.
+const missing = process.env['CI'] ? null : kafkaUnavailable();
 if (missing) console.log(`kafka tests skipped: ${missing}`);
 const kafkaTest = missing ? test.skip : test.serial;
 
