@@ -66,6 +66,25 @@ async function readCommitted(topic: string, partitions: number, count: number): 
   return { values, lastOffset };
 }
 
+/** Every committed record of `topic` per partition, read_committed, up to the end offsets it has now. */
+async function readToEnd(topic: string, partitions: number): Promise<string[][]> {
+  const ends = await withAdmin((a) => a.fetchTopicOffsets(topic));
+  const values: string[][] = Array.from({ length: partitions }, () => []);
+  // Consumed up to (batches of only commit/abort markers count: they never reach eachMessage).
+  const reached = Array.from({ length: partitions }, () => -1);
+  const consumer = client().consumer({ groupId: unique('reader'), readUncommitted: false });
+  consumer.on(consumer.events.END_BATCH_PROCESS, (e) => { reached[e.payload.partition] = Math.max(reached[e.payload.partition]!, Number(e.payload.lastOffset)); });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  await consumer.run({ eachMessage: async ({ partition, message }) => { values[partition]!.push(message.value!.toString()); } });
+  try {
+    await until(() => ends.every((e) => reached[e.partition]! >= Number(e.high) - 1), 120_000);
+  } finally {
+    await consumer.disconnect();
+  }
+  return values;
+}
+
 /** The partitions each process says it owns, from its latest "owns partitions" line. */
 function owned(p: EddyProcess): number[] | null {
   const all = [...p.err().matchAll(/owns partitions \[([\d,]*)\]/g)];
@@ -144,6 +163,84 @@ kafkaTest('three eddy run processes share a 12-partition Kafka source; the outpu
   // And the group's committed offsets reached the end of every source partition.
   const committed = await withAdmin((a) => a.fetchOffsets({ groupId: name, topics: [source] }));
   t.deepEqual(committed[0]!.partitions.sort((a, b) => a.partition - b.partition).map((x) => Number(x.offset)), Array.from({ length: PARTITIONS }, () => PER_PARTITION));
+});
+
+kafkaTest('processes join, leave and are SIGKILLed while records flow: every partition keeps progressing, and the output is the chain applied once', async (t) => {
+  t.timeout(300_000);
+  const PARTITIONS = 12;
+  const ROUNDS = 8;
+  const PER_ROUND = 40;
+  const source = unique('numbers');
+  const target = unique('halves');
+  const name = unique('halve');
+  await withAdmin((a) => a.createTopics({ waitForLeaders: true, topics: [{ topic: source, numPartitions: PARTITIONS }, { topic: target, numPartitions: PARTITIONS }] }));
+  const bootstrap = cluster!.bootstrap;
+  const hosts = Array.from({ length: 3 }, () => {
+    const { work, transforms } = workDir();
+    return { transforms, ...eddyProcesses(t, work, { ...process.env, EDDY_DATA_DIR: join(work, 'data'), EDDY_WORKERS: '1' }) };
+  });
+  for (const h of hosts) await h.ok(['derive', 'create', name, '--source', `kafka://${bootstrap}/${source}`, '--target', `kafka://${bootstrap}/${target}`, '--transforms-file', h.transforms]);
+  const run = (i: number) => hosts[i]!.start(['run', '--status-interval', '500ms']);
+  const hasPartitions = (r: EddyProcess) => (owned(r)?.length ?? 0) > 0;
+
+  const producer = client().producer();
+  await producer.connect();
+  const sent: string[][] = Array.from({ length: PARTITIONS }, () => []);
+  const produceRound = async () => {
+    const messages = [];
+    for (let p = 0; p < PARTITIONS; p++) {
+      for (let i = 0; i < PER_ROUND; i++) {
+        const v = String((p * 7919 + sent[p]!.length * 13) % 1000);
+        sent[p]!.push(v);
+        messages.push({ partition: p, value: v });
+      }
+    }
+    await producer.send({ topic: source, messages });
+  };
+  // Each membership change happens while the previous rounds are still being processed.
+  const a = run(0);
+  await until(() => hasPartitions(a), 120_000);
+  await produceRound();
+  await produceRound();
+  const b = run(1);
+  await produceRound();
+  const c = run(2);
+  await produceRound();
+  await until(() => hasPartitions(b) && hasPartitions(c), 120_000);
+  await produceRound();
+  a.child.kill('SIGTERM'); // leaves the group cleanly
+  await produceRound();
+  t.is(await a.exited, 0, a.err());
+  b.child.kill('SIGKILL'); // its open transaction is fenced by whoever takes its partitions over
+  await b.exited;
+  await produceRound();
+  const b2 = run(1);
+  await produceRound();
+  await producer.disconnect();
+  t.is(sent[0]!.length, ROUNDS * PER_ROUND);
+
+  const fm = await loadModule(wasmPath('filter-map'));
+  const expected = sent.map((values) => {
+    const out = Chain.create([{ module: fm }]).process({ baseOffset: 0, baseTimestamp: 0, raw: encodeRecords(values.map((v) => ({ value: Buffer.from(v) }))) });
+    return decodeRecords(out.raw).map((r) => Buffer.from(r.value).toString());
+  });
+  const total = expected.reduce((s, e) => s + e.length, 0);
+  // Every source partition's committed offset reaches its end (none stuck), then the output is compared.
+  const deadline = Date.now() + 240_000;
+  for (;;) {
+    const committed = await withAdmin((x) => x.fetchOffsets({ groupId: name, topics: [source] }));
+    const at = committed[0]!.partitions.map((x) => Number(x.offset));
+    if (at.length === PARTITIONS && at.every((o) => o === ROUNDS * PER_ROUND)) break;
+    if (Date.now() > deadline) t.fail(`committed source offsets ${JSON.stringify(at)}; expected ${ROUNDS * PER_ROUND} each\n${[c, b2].map((r) => r.err()).join('\n---\n')}`);
+    if (Date.now() > deadline) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  // Every transaction has ended now: read the whole target, read_committed, up to its end offsets.
+  const values = await readToEnd(target, PARTITIONS);
+  for (const r of [c, b2]) r.child.kill('SIGTERM');
+  t.deepEqual(await Promise.all([c.exited, b2.exited]), [0, 0], [c, b2].map((r) => r.err()).join('\n---\n'));
+  t.is(values.flat().length, total);
+  for (let p = 0; p < PARTITIONS; p++) t.deepEqual(values[p], expected[p], `partition ${p}`);
 });
 
 kafkaTest('a missing Kafka topic: derive create says which and how to create it, without a stack trace', async (t) => {

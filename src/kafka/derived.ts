@@ -9,7 +9,7 @@ import { ModuleStream, type StreamMetrics, type StreamResult } from '../coordina
 import type { SmartModule } from '../smartmodule/module.js';
 import { kafkaClient, topicPartitions, withAdmin } from './client.js';
 import { kafkaEnds } from './endpoint.js';
-import { kafkaError, KafkaUnsupportedError } from './errors.js';
+import { isFenced, kafkaError, KafkaUnsupportedError } from './errors.js';
 import { batchInput, outputMessages } from './records.js';
 
 /**
@@ -26,14 +26,25 @@ import { batchInput, outputMessages } from './records.js';
  * group-generation fencing (KIP-447), which is why the id is per partition. Readers of the target
  * must read with isolation read_committed (the default of most clients), as this stream does.
  * Source partition p writes to target partition p mod (target partitions), keeping order.
+ *
+ * Where a partition goes on is decided here, not by the client's fetch position: after fencing it
+ * is the committed offset, after that the offset of this process's own last commit. The client
+ * re-reads the committed offset at every rebalance, and that read may not yet include the
+ * offsets of a transaction that just committed (the commit markers are written after the commit
+ * returns), so records it hands over below that point are dropped here instead of processed again.
+ * A fenced producer (the partition was taken over meanwhile) drops the partition's state; its
+ * next batch here, if it is still ours, fences again and starts from the committed offset.
  */
 
 /** One assigned source partition: its stream on the pool and its transactional producer. */
 interface Owned {
+  partition: number;
   stream: ModuleStream;
   producer: Producer;
-  /** Set once the committed offset was checked after fencing. */
-  positioned: boolean;
+  /** The next source offset to process: the committed offset read after fencing, then our own commits; null until read. */
+  next: number | null;
+  /** The batch in hand (a partition has at most one at a time); released partitions wait for it. */
+  busy: Promise<void>;
 }
 
 export interface KafkaGroupEvents {
@@ -144,10 +155,17 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
     await Promise.all([...this.owned.keys()].filter((p) => !mine.includes(p)).map((p) => this.release(p)));
   }
 
+  /** Drops partition p after its batch in hand ended (committed, or refused because fenced). */
   private async release(p: number): Promise<void> {
     const o = this.owned.get(p);
     if (!o) return;
     this.owned.delete(p);
+    await o.busy;
+    await this.close(o);
+  }
+
+  private async close(o: Owned): Promise<void> {
+    if (this.owned.get(o.partition) === o) this.owned.delete(o.partition);
     await Promise.all([o.stream.close(), o.producer.disconnect().catch(() => {})]);
   }
 
@@ -172,40 +190,61 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
       await producer.disconnect().catch(() => {});
       throw err;
     }
-    const o: Owned = { stream, producer, positioned: false };
+    const o: Owned = { partition: p, stream, producer, next: null, busy: Promise.resolve() };
     this.owned.set(p, o);
     return o;
   }
 
   /** One fetched batch of one partition: run the chain, then commit output + next offset in one transaction. */
-  private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
-    const p = batch.partition;
-    if (batch.messages.length === 0 || this.errors.has(p) || this.stopping) return;
-    const { brokers, source, target } = this.ends;
-    const where = `derived stream ${this.config.name}, partition ${p}`;
+  private async onBatch(payload: EachBatchPayload): Promise<void> {
+    const p = payload.batch.partition;
+    // A batch fetched before a rebalance for a partition given away since: its new owner has it.
+    if (payload.batch.messages.length === 0 || this.errors.has(p) || this.stopping || !this.assignment.includes(p)) return;
+    const { brokers } = this.ends;
     let o: Owned;
     try {
       o = await this.own(p);
-      if (!o.positioned) {
-        // Fenced now: the committed offset is final. Start there if the fetch began elsewhere.
-        const committed = await this.committedOffset(p);
-        o.positioned = true;
-        if (committed !== null && committed !== Number(batch.messages[0]!.offset)) {
-          this.consumer!.seek({ topic: source, partition: p, offset: String(committed) });
-          return;
-        }
-      }
     } catch (err) {
-      await this.release(p);
-      throw kafkaError(err, brokers, where);
+      throw kafkaError(err, brokers, `derived stream ${this.config.name}, partition ${p}`);
     }
-    if (!isRunning() || isStale()) return;
+    let done!: () => void;
+    o.busy = new Promise<void>((r) => { done = r; });
+    try {
+      await this.runBatch(p, o, payload);
+    } finally {
+      done();
+    }
+  }
+
+  private async runBatch(p: number, o: Owned, { batch, resolveOffset, heartbeat, isRunning }: EachBatchPayload): Promise<void> {
+    const { brokers, source, target } = this.ends;
+    const where = `derived stream ${this.config.name}, partition ${p}`;
+    if (o.next === null) {
+      // Fenced now (the producer is open): the committed offset is final.
+      let committed: number | null;
+      try {
+        committed = await this.committedOffset(p);
+      } catch (err) {
+        await this.close(o);
+        throw kafkaError(err, brokers, where);
+      }
+      o.next = committed ?? Number(batch.messages[0]!.offset);
+    }
+    const from = o.next;
+    const fresh = batch.messages.filter((m) => Number(m.offset) >= from);
+    if (fresh.length === 0) {
+      // All committed already (the client's position was behind): move its position past them.
+      resolveOffset(String(from - 1));
+      return;
+    }
+    if (!isRunning()) return;
 
     let result: StreamResult;
     try {
-      result = await o.stream.process(batchInput(batch.messages));
+      result = await o.stream.process(batchInput(fresh));
     } catch (err) {
-      if (this.stopping && err instanceof StreamStoppedError) return;
+      // Closed underneath (stopping, or released): the batch is redone by whoever owns the partition.
+      if (err instanceof StreamStoppedError && (this.stopping || this.owned.get(p) !== o)) return;
       return this.fail(p, err instanceof EddyError ? err : kafkaError(err, brokers, where));
     }
     const tp = p % this.targetPartitions;
@@ -223,25 +262,32 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
       }
     }
     result.release();
-    const tx = await o.producer.transaction();
     try {
-      if (messages.length > 0) await tx.send({ topic: target, messages, acks: -1 });
-      await tx.sendOffsets({ consumerGroupId: this.config.name, topics: [{ topic: source, partitions: [{ partition: p, offset: String(next) }] }] });
-      await tx.commit();
+      const tx = await o.producer.transaction();
+      try {
+        if (messages.length > 0) await tx.send({ topic: target, messages, acks: -1 });
+        await tx.sendOffsets({ consumerGroupId: this.config.name, topics: [{ topic: source, partitions: [{ partition: p, offset: String(next) }] }] });
+        await tx.commit();
+      } catch (err) {
+        await tx.abort().catch(() => {});
+        throw err;
+      }
     } catch (err) {
-      await tx.abort().catch(() => {});
-      // Fenced or failed: this process drops the partition's state; the batch is redone from the last commit.
-      await this.release(p);
+      await this.close(o);
+      // Taken over meanwhile: nothing of this batch was committed; if the partition is still ours,
+      // its next batch fences the other owner and starts from the committed offset.
+      if (isFenced(err)) return;
       throw kafkaError(err, brokers, where);
     }
+    o.next = next;
     if (next > 0) resolveOffset(String(next - 1));
     const written = (this.commits.get(p)?.written ?? 0) + messages.length;
     this.commits.set(p, { offset: next, accumulators: null, written, updatedAt: Date.now() });
     this.emit('batch', { partition: p, sourceOffset: next, recordsOut: messages.length, targetPartition: tp });
     const high = Number(batch.highWatermark);
     if (Number.isFinite(high)) this.emit('lag', { partition: p, lag: Math.max(0, high - next) });
-    await heartbeat();
     if (error) this.fail(p, error);
+    await heartbeat();
   }
 
   /** The group's committed offset of source partition p, or null when none was committed yet. */

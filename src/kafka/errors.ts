@@ -47,3 +47,14 @@ export function kafkaError(err: unknown, brokers: string[], where: string): Eddy
   }
   return new KafkaClientError(where, e.message ?? String(err), { cause: err });
 }
+
+/**
+ * Whether the client's error says this producer was fenced: another process opened the same
+ * transactional id (it took the partition over), so this one may no longer commit.
+ */
+export function isFenced(err: unknown): boolean {
+  for (let e = err as { type?: string; code?: number; cause?: unknown; originalError?: unknown } | undefined; e; e = (e.originalError ?? e.cause) as typeof e) {
+    if (e.type === 'INVALID_PRODUCER_EPOCH' || e.type === 'PRODUCER_FENCED' || e.code === 47 || e.code === 90) return true;
+  }
+  return false;
+}
