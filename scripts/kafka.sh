@@ -8,8 +8,9 @@
 #
 # Each node is a combined broker+controller. DIR defaults to $EDDY_KAFKA_DIR or
 # ${TMPDIR:-/tmp}/eddy-kafka; several clusters can run at once in different DIRs.
-# Environment: EDDY_KAFKA_VERSION (default 3.9.1: kafkajs, the client Eddy uses, speaks the
-# protocol versions Kafka 3.9 serves; Kafka 4 dropped some it needs), EDDY_KAFKA_HEAP
+# Environment: EDDY_KAFKA_VERSION (default 3.9.1, the version Eddy is tested against: the newest
+# line that still serves every old protocol version; kafkajs, Eddy's client, predates Kafka 4,
+# which removed some, and Eddy is not tested against 4.x), EDDY_KAFKA_HEAP
 # (default -Xms128m -Xmx512m), EDDY_KAFKA_CACHE (default ~/.cache/eddy).
 set -euo pipefail
 
