@@ -22,7 +22,11 @@ if (missing) console.log(`kafka tests skipped: ${missing}`);
 const kafkaTest = missing ? test.skip : test.serial;
 
 let cluster: KafkaCluster | null = null;
-test.before(async () => { if (!missing) cluster = await startKafka(1); });
+// Starting a JVM broker on a busy machine can take minutes; the suite's 2-minute idle timeout must not end it.
+test.before(async (t) => {
+  t.timeout(600_000);
+  if (!missing) cluster = await startKafka(1);
+});
 test.after.always(async () => { await cluster?.stop(); });
 
 const client = () => new Kafka({ brokers: cluster!.bootstrap.split(','), clientId: 'eddy-test', logLevel: logLevel.NOTHING });
@@ -94,7 +98,7 @@ function owned(p: EddyProcess): number[] | null {
 }
 
 kafkaTest('three eddy run processes share a 12-partition Kafka source; the output, read_committed, equals the chain applied once, in order', async (t) => {
-  t.timeout(240_000);
+  t.timeout(400_000);
   const PARTITIONS = 12;
   const PER_PARTITION = 300;
   const source = unique('numbers');
@@ -166,7 +170,7 @@ kafkaTest('three eddy run processes share a 12-partition Kafka source; the outpu
 });
 
 kafkaTest('processes join, leave and are SIGKILLed while records flow: every partition keeps progressing, and the output is the chain applied once', async (t) => {
-  t.timeout(300_000);
+  t.timeout(720_000); // above the sum of the waits below, so a stuck partition fails with its offsets and logs
   const PARTITIONS = 12;
   const ROUNDS = 8;
   const PER_ROUND = 40;

@@ -9,8 +9,8 @@ import { ModuleStream, type StreamMetrics, type StreamResult } from '../coordina
 import type { SmartModule } from '../smartmodule/module.js';
 import { kafkaClient, topicPartitions, withAdmin } from './client.js';
 import { kafkaEnds } from './endpoint.js';
-import { isFenced, kafkaError, KafkaUnsupportedError } from './errors.js';
-import { batchInput, outputMessages } from './records.js';
+import { isFenced, isPermanent, kafkaError, kafkaErrorType, KafkaRecordTooLargeError, KafkaUnsupportedError } from './errors.js';
+import { batchInput, chunkMessages, outputMessages } from './records.js';
 
 /**
  * A derived stream between Kafka topics, exactly once. Every process running it joins the
@@ -265,7 +265,7 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
     try {
       const tx = await o.producer.transaction();
       try {
-        if (messages.length > 0) await tx.send({ topic: target, messages, acks: -1 });
+        for (const chunk of chunkMessages(messages)) await tx.send({ topic: target, messages: chunk, acks: -1 });
         await tx.sendOffsets({ consumerGroupId: this.config.name, topics: [{ topic: source, partitions: [{ partition: p, offset: String(next) }] }] });
         await tx.commit();
       } catch (err) {
@@ -277,6 +277,10 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
       // Taken over meanwhile: nothing of this batch was committed; if the partition is still ours,
       // its next batch fences the other owner and starts from the committed offset.
       if (isFenced(err)) return;
+      // A request the broker refuses for what it is (not for a passing fault) would be refused
+      // again on every retry: the partition stops here, saying why; its committed progress stays.
+      if (kafkaErrorType(err) === 'MESSAGE_TOO_LARGE') return this.fail(p, new KafkaRecordTooLargeError(this.config.name, p, target));
+      if (isPermanent(err)) return this.fail(p, kafkaError(err, brokers, where));
       throw kafkaError(err, brokers, where);
     }
     o.next = next;

@@ -28,6 +28,13 @@ export class KafkaUnsupportedError extends EddyError {
   }
 }
 
+/** An output record larger than the target topic accepts. */
+export class KafkaRecordTooLargeError extends EddyError {
+  constructor(readonly stream: string, readonly partition: number, readonly topic: string) {
+    super('EDDY_KAFKA_RECORD_TOO_LARGE', `derived stream ${stream}, partition ${partition}: an output record is larger than Kafka topic ${topic} accepts; raise the topic's max.message.bytes (and the broker's message.max.bytes) or make the chain's records smaller, then run again`);
+  }
+}
+
 /** Any other failure the Kafka client reported, with where it happened. */
 export class KafkaClientError extends EddyError {
   constructor(where: string, why: string, options?: { cause?: unknown }) {
@@ -57,4 +64,20 @@ export function isFenced(err: unknown): boolean {
     if (e.type === 'INVALID_PRODUCER_EPOCH' || e.type === 'PRODUCER_FENCED' || e.code === 47 || e.code === 90) return true;
   }
   return false;
+}
+
+/** Whether the client marked its error as one that retrying cannot fix (a bad request, not a broker blip). */
+export function isPermanent(err: unknown): boolean {
+  for (let e = err as { retriable?: boolean; cause?: unknown; originalError?: unknown } | undefined; e; e = (e.originalError ?? e.cause) as typeof e) {
+    if (e.retriable === false) return true;
+  }
+  return false;
+}
+
+/** The client's protocol error type (MESSAGE_TOO_LARGE, …) anywhere in the cause chain, or null. */
+export function kafkaErrorType(err: unknown): string | null {
+  for (let e = err as { type?: string; cause?: unknown; originalError?: unknown } | undefined; e; e = (e.originalError ?? e.cause) as typeof e) {
+    if (typeof e.type === 'string') return e.type;
+  }
+  return null;
 }

@@ -28,3 +28,26 @@ export function outputMessages(raw: Uint8Array, baseTimestamp: number, partition
     partition,
   }));
 }
+
+/**
+ * Splits messages into sends of at most `budget` bytes each (values, keys and a per-record
+ * allowance for the record framing), so one transaction's output never becomes a record batch
+ * larger than the broker accepts (1 MiB by default); a single larger record stays on its own.
+ */
+export function chunkMessages(messages: readonly Message[], budget = 512 * 1024): Message[][] {
+  const chunks: Message[][] = [];
+  let chunk: Message[] = [];
+  let bytes = 0;
+  for (const m of messages) {
+    const size = 32 + (m.value ? (m.value as Buffer).length : 0) + (m.key ? (m.key as Buffer).length : 0);
+    if (chunk.length > 0 && bytes + size > budget) {
+      chunks.push(chunk);
+      chunk = [];
+      bytes = 0;
+    }
+    chunk.push(m);
+    bytes += size;
+  }
+  if (chunk.length > 0) chunks.push(chunk);
+  return chunks;
+}
