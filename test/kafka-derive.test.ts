@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel, type Admin } from 'kafkajs';
+import { open } from '../src/eddy.js';
 import { decodeRecords, encodeRecords } from '../src/protocol/index.js';
 import { Chain, loadModule } from '../src/smartmodule/index.js';
 import { eddyProcesses, until, type EddyProcess } from './helpers/eddy-process.js';
@@ -245,6 +246,66 @@ kafkaTest('processes join, leave and are SIGKILLed while records flow: every par
   t.deepEqual(await Promise.all([c.exited, b2.exited]), [0, 0], [c, b2].map((r) => r.err()).join('\n---\n'));
   t.is(values.flat().length, total);
   for (let p = 0; p < PARTITIONS; p++) t.deepEqual(values[p], expected[p], `partition ${p}`);
+});
+
+kafkaTest('one fetched batch whose output is larger than the broker takes in one request still commits, in one transaction', async (t) => {
+  t.timeout(300_000);
+  const source = unique('big');
+  const target = unique('big-out');
+  await withAdmin((a) => a.createTopics({ waitForLeaders: true, topics: [{ topic: source, numPartitions: 1 }, { topic: target, numPartitions: 1 }] }));
+  // 12000 records of 100 B, all kept by the filter: about 1.3 MB of output from one or two fetches.
+  const values = Array.from({ length: 12_000 }, (_, i) => `a${String(i).padStart(99, '-')}`);
+  const producer = client().producer();
+  await producer.connect();
+  for (let i = 0; i < values.length; i += 3000) await producer.send({ topic: source, messages: values.slice(i, i + 3000).map((value) => ({ value })) });
+  await producer.disconnect();
+  const dir = mkdtempSync(join(tmpdir(), 'eddy-kafka-test-'));
+  const eddy = await open(dir);
+  const errors: string[] = [];
+  eddy.on('error', ({ error }) => errors.push(error.message));
+  const url = (topic: string) => `kafka://${cluster!.bootstrap}/${topic}`;
+  const name = unique('big');
+  await eddy.createDerived({ name, source: url(source), target: url(target), transforms: [{ uses: wasmPath('filter'), params: {}, lookback: null }] });
+  try {
+    await eddy.startDerived(name);
+    const got = await readCommitted(target, 1, values.length);
+    t.deepEqual(errors, []);
+    t.deepEqual(got.values[0], values);
+  } finally {
+    await eddy.close();
+  }
+});
+
+kafkaTest('an output record larger than the target topic accepts stops its partition with one sentence saying what to raise; earlier output stays committed', async (t) => {
+  t.timeout(300_000);
+  const source = unique('huge');
+  const target = unique('huge-out');
+  await withAdmin((a) => a.createTopics({ waitForLeaders: true, topics: [{ topic: source, numPartitions: 1 }, { topic: target, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: '2000' }] }] }));
+  const producer = client().producer();
+  await producer.connect();
+  await producer.send({ topic: source, messages: [{ value: 'a small one' }] });
+  const dir = mkdtempSync(join(tmpdir(), 'eddy-kafka-test-'));
+  const eddy = await open(dir);
+  const errors: { code: string; message: string }[] = [];
+  eddy.on('error', ({ error }) => errors.push({ code: error.code, message: error.message }));
+  const name = unique('huge');
+  const url = (topic: string) => `kafka://${cluster!.bootstrap}/${topic}`;
+  await eddy.createDerived({ name, source: url(source), target: url(target), transforms: [{ uses: wasmPath('filter'), params: {}, lookback: null }] });
+  try {
+    await eddy.startDerived(name);
+    t.deepEqual((await readCommitted(target, 1, 1)).values[0], ['a small one']);
+    await producer.send({ topic: source, messages: [{ value: 'a'.repeat(5000) }] });
+    await until(() => errors.length > 0, 120_000);
+    t.is(errors[0]!.code, 'EDDY_KAFKA_RECORD_TOO_LARGE');
+    t.regex(errors[0]!.message, new RegExp(`larger than Kafka topic ${target} accepts; raise the topic's max.message.bytes`));
+    t.false(errors[0]!.message.includes('\n'));
+    // The small record's offset stays committed; the large one's is not.
+    const committed = await withAdmin((a) => a.fetchOffsets({ groupId: name, topics: [source] }));
+    t.is(Number(committed[0]!.partitions[0]!.offset), 1);
+  } finally {
+    await producer.disconnect();
+    await eddy.close();
+  }
 });
 
 kafkaTest('a missing Kafka topic: derive create says which and how to create it, without a stack trace', async (t) => {
