@@ -248,16 +248,17 @@ kafkaTest('processes join, leave and are SIGKILLed while records flow: every par
   for (let p = 0; p < PARTITIONS; p++) t.deepEqual(values[p], expected[p], `partition ${p}`);
 });
 
-kafkaTest('one fetched batch whose output is larger than the broker takes in one request still commits, in one transaction', async (t) => {
+kafkaTest('one fetched batch whose output is larger than the target takes in one request still commits, in one transaction', async (t) => {
   t.timeout(300_000);
   const source = unique('big');
   const target = unique('big-out');
-  await withAdmin((a) => a.createTopics({ waitForLeaders: true, topics: [{ topic: source, numPartitions: 1 }, { topic: target, numPartitions: 1 }] }));
-  // 12000 records of 100 B, all kept by the filter: about 1.3 MB of output from one or two fetches.
-  const values = Array.from({ length: 12_000 }, (_, i) => `a${String(i).padStart(99, '-')}`);
+  // The source takes record batches of up to 8 MiB, the target the default 1 MiB: one fetch
+  // returns the whole 2.4 MB batch written below, and its output cannot go out in one request.
+  await withAdmin((a) => a.createTopics({ waitForLeaders: true, topics: [{ topic: source, numPartitions: 1, configEntries: [{ name: 'max.message.bytes', value: String(8 << 20) }] }, { topic: target, numPartitions: 1 }] }));
+  const values = Array.from({ length: 12_000 }, (_, i) => `a${String(i).padStart(199, '-')}`);
   const producer = client().producer();
   await producer.connect();
-  for (let i = 0; i < values.length; i += 3000) await producer.send({ topic: source, messages: values.slice(i, i + 3000).map((value) => ({ value })) });
+  await producer.send({ topic: source, messages: values.map((value) => ({ value })) });
   await producer.disconnect();
   const dir = mkdtempSync(join(tmpdir(), 'eddy-kafka-test-'));
   const eddy = await open(dir);
