@@ -20,6 +20,11 @@ import type { ModuleRegistry } from './storage/registry.js';
 import { COORDINATOR_DEFAULTS } from './coordinator/defaults.js';
 import { Telemetry } from './observe/telemetry.js';
 import { serveObserve, type ObserveServer } from './observe/server.js';
+import { isKafkaDerive } from './kafka/endpoint.js';
+import { checkKafkaDerive, KafkaDerivedStream } from './kafka/derived.js';
+
+/** A running derived stream: over Eddy topics, or over Kafka topics (`kafka://` endpoints). */
+export type RunningDerived = DerivedStream | KafkaDerivedStream;
 
 export interface OpenOptions extends StorageOptions {
   /** Worker threads for SmartModule streams (default: the machine's cores). Started on first use. */
@@ -95,7 +100,7 @@ export interface DerivedInfo {
 export class Eddy extends EventEmitter<EddyEvents> {
   private poolInstance: WorkerPool | null = null;
   private readonly resolver: ModuleResolver;
-  private readonly derived = new Map<string, DerivedStream>();
+  private readonly derived = new Map<string, RunningDerived>();
   private readonly forward: EventEmitter<TransformEvents>;
   /** The numbers behind `/metrics`, `/api/status` and the status page. */
   readonly telemetry: Telemetry;
@@ -244,10 +249,14 @@ export class Eddy extends EventEmitter<EddyEvents> {
     if (derivedState(this.storage).definition(config.name)) {
       throw new EddyError('EDDY_DERIVE_EXISTS', `derived stream ${config.name} already exists; delete it first with \`eddy derive delete ${config.name}\``);
     }
-    this.storage.describeTopic(config.source);
-    this.storage.describeTopic(config.target);
-    await this.resolveTransforms(config.transforms);
-    await ensureDeadLetterTopic(this.storage, config);
+    if (isKafkaDerive(config)) {
+      await checkKafkaDerive(config, (await this.resolveTransforms(config.transforms)).map((s) => s.module));
+    } else {
+      this.storage.describeTopic(config.source);
+      this.storage.describeTopic(config.target);
+      await this.resolveTransforms(config.transforms);
+      await ensureDeadLetterTopic(this.storage, config);
+    }
     await derivedState(this.storage).saveDefinition(config.name, config);
   }
 
@@ -287,13 +296,13 @@ export class Eddy extends EventEmitter<EddyEvents> {
   }
 
   /** Starts a derived stream (a saved one by name, or a config) and returns it. */
-  async startDerived(nameOrConfig: string | DeriveConfig): Promise<DerivedStream> {
+  async startDerived(nameOrConfig: string | DeriveConfig): Promise<RunningDerived> {
     const config = typeof nameOrConfig === 'string' ? derivedState(this.storage).definition(nameOrConfig) : nameOrConfig;
     if (!config) throw new EddyError('EDDY_DERIVE_UNKNOWN', `no derived stream named ${String(nameOrConfig)}; create it with \`eddy derive create\``);
     if (this.derived.has(config.name)) return this.derived.get(config.name)!;
     // A saved stream was checked when created; its cycle check runs again, as others may have come since.
     this.checkDerived(config, { name: typeof nameOrConfig !== 'string' });
-    const d = new DerivedStream(config, this.storage, this.pool, this.resolver);
+    const d = isKafkaDerive(config) ? new KafkaDerivedStream(config, this.pool, this.resolver) : new DerivedStream(config, this.storage, this.pool, this.resolver);
     const stream = (p: number) => `${config.name}/${p}`;
     d.on('batch', (b) => this.emit('batch', { stream: stream(b.partition), baseOffset: b.sourceOffset, recordsOut: b.recordsOut }));
     d.on('lag', (l) => this.emit('lag', { stream: stream(l.partition), partition: l.partition, lag: l.lag }));
@@ -302,7 +311,8 @@ export class Eddy extends EventEmitter<EddyEvents> {
     d.on('state', (state, p) => this.emit('state', { stream: stream(p), state }));
     this.derived.set(config.name, d);
     const started = d.start();
-    this.telemetry.track(d, started);
+    // The status endpoint follows Eddy-log derived streams; Kafka ones report through their events and metrics().
+    if (d instanceof DerivedStream) this.telemetry.track(d, started);
     await started;
     return d;
   }

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import type { DerivedStream } from '../coordinator/derived.js';
-import type { Eddy } from '../eddy.js';
+import type { Eddy, RunningDerived } from '../eddy.js';
+import { KafkaDerivedStream } from '../kafka/derived.js';
 import { EddyError } from '../errors.js';
 import { readConnectorConfig, startConnector, type ConnectorConfig, type RunningConnector } from '../connectors/index.js';
 import { UsageError, type CliContext, type CliIO } from './format.js';
@@ -94,7 +94,7 @@ export async function runDaemon(o: RunOptions, cmd: Command, io: CliIO): Promise
   let failures = 0;
   let errors = 0;
   let timer: NodeJS.Timeout | null = null;
-  const derived = new Map<string, DerivedStream>();
+  const derived = new Map<string, RunningDerived>();
   const connectors: RunningConnector[] = [];
   try {
     eddy = await openForWrite(cmd, io);
@@ -132,7 +132,14 @@ export async function runDaemon(o: RunOptions, cmd: Command, io: CliIO): Promise
     });
     for (const c of saved) {
       try {
-        derived.set(c.name, await e.startDerived(c.name));
+        const d = await e.startDerived(c.name);
+        derived.set(c.name, d);
+        // Over Kafka, the consumer group decides which source partitions this process runs.
+        if (d instanceof KafkaDerivedStream) {
+          const owns = (ps: number[]) => out.line(`${c.name}: this process owns partitions [${ps.join(',')}] of ${c.source}`);
+          owns(d.partitions);
+          d.group.on('assigned', owns);
+        }
       } catch (err) {
         failures++;
         out.line(`error: derived stream ${c.name} did not start: ${describeError(err)}`);

@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# Local Apache Kafka for tests, benchmarks and trying Eddy's kafka:// endpoints.
+#
+#   scripts/kafka.sh fetch              download the broker's jars once (Maven Central, via mvn)
+#   scripts/kafka.sh start [N] [DIR]    start N (1 or 3) KRaft brokers on 127.0.0.1, free ports;
+#                                       prints the bootstrap address (host:port,...) on stdout
+#   scripts/kafka.sh stop [DIR]         stop the brokers started in DIR and delete DIR
+#
+# Each node is a combined broker+controller. DIR defaults to $EDDY_KAFKA_DIR or
+# ${TMPDIR:-/tmp}/eddy-kafka; several clusters can run at once in different DIRs.
+# Environment: EDDY_KAFKA_VERSION (default 3.9.1, the version Eddy is tested against: the newest
+# line that still serves every old protocol version; kafkajs, Eddy's client, predates Kafka 4,
+# which removed some, and Eddy is not tested against 4.x), EDDY_KAFKA_HEAP
+# (default -Xms128m -Xmx512m), EDDY_KAFKA_CACHE (default ~/.cache/eddy).
+set -euo pipefail
+
+VERSION=${EDDY_KAFKA_VERSION:-3.9.1}
+CACHE=${EDDY_KAFKA_CACHE:-$HOME/.cache/eddy}/kafka-$VERSION
+HEAP=${EDDY_KAFKA_HEAP:--Xms128m -Xmx512m}
+READY_SECONDS=${EDDY_KAFKA_READY_SECONDS:-120}
+
+die() { echo "kafka.sh: $*" >&2; exit 1; }
+
+need() {
+  command -v java >/dev/null || die "java is not installed; install a JDK 17+ (Debian: apt-get install openjdk-17-jre-headless)"
+}
+
+# The broker is the kafka_2.13 artifact and its runtime dependencies, plus a log binding so the
+# broker writes a log we can watch for readiness. mvn caches them in ~/.m2.
+fetch() {
+  need
+  [ -f "$CACHE/ok" ] && return 0
+  command -v mvn >/dev/null || die "mvn is not installed; install Maven (Debian: apt-get install maven) to fetch Kafka $VERSION"
+  mkdir -p "$CACHE"
+  local pom="$CACHE/pom.xml"
+  cat >"$pom" <<EOF
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>eddy.local</groupId><artifactId>kafka-broker</artifactId><version>1</version>
+  <dependencies>
+    <dependency><groupId>org.apache.kafka</groupId><artifactId>kafka_2.13</artifactId><version>$VERSION</version></dependency>
+    <dependency><groupId>org.slf4j</groupId><artifactId>slf4j-reload4j</artifactId><version>1.7.36</version></dependency>
+  </dependencies>
+</project>
+EOF
+  echo "kafka.sh: fetching Kafka $VERSION with mvn into $CACHE" >&2
+  mvn -q -B -f "$pom" dependency:copy-dependencies -DincludeScope=runtime \
+    -DoutputDirectory="$CACHE/libs" >&2 || die "mvn could not fetch org.apache.kafka:kafka_2.13:$VERSION"
+  touch "$CACHE/ok"
+}
+
+# N free TCP ports on 127.0.0.1 (the OS picks them; they are released before the broker binds).
+free_ports() {
+  node -e '
+    const net = require("node:net");
+    const n = Number(process.argv[1]); const servers = [];
+    (async () => {
+      for (let i = 0; i < n; i++) {
+        const s = net.createServer(); servers.push(s);
+        await new Promise((r) => s.listen(0, "127.0.0.1", r));
+      }
+      console.log(servers.map((s) => s.address().port).join(" "));
+      servers.forEach((s) => s.close());
+    })();' "$1"
+}
+
+# Sets JAVA to the java command with the broker's classpath and node dir $1's log settings.
+java_for() {
+  # shellcheck disable=SC2206 # HEAP holds several JVM flags
+  JAVA=(java $HEAP -XX:+UseSerialGC "-Dlog4j.configuration=file:$1/log4j.properties" -cp "$CACHE/libs/*")
+}
+
+write_config() { # dir node_id n broker_port controller_port voters
+  local dir=$1 id=$2 n=$3 bport=$4 cport=$5 voters=$6
+  local rf=$(( n >= 3 ? 3 : 1 )) isr=$(( n >= 3 ? 2 : 1 ))
+  mkdir -p "$dir/data"
+  cat >"$dir/server.properties" <<EOF
+process.roles=broker,controller
+node.id=$id
+controller.quorum.voters=$voters
+listeners=PLAINTEXT://127.0.0.1:$bport,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=PLAINTEXT://127.0.0.1:$bport
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=$dir/data
+auto.create.topics.enable=false
+num.partitions=1
+default.replication.factor=$rf
+min.insync.replicas=$isr
+offsets.topic.replication.factor=$rf
+offsets.topic.num.partitions=6
+transaction.state.log.replication.factor=$rf
+transaction.state.log.min.isr=$isr
+transaction.state.log.num.partitions=6
+group.initial.rebalance.delay.ms=0
+num.network.threads=2
+num.io.threads=2
+num.recovery.threads.per.data.dir=1
+log.flush.interval.messages=9223372036854775807
+EOF
+  cat >"$dir/log4j.properties" <<EOF
+log4j.rootLogger=INFO, file
+log4j.appender.file=org.apache.log4j.FileAppender
+log4j.appender.file.File=$dir/server.log
+log4j.appender.file.layout=org.apache.log4j.PatternLayout
+log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
+EOF
+}
+
+start() {
+  local n=${1:-1} dir=${2:-${EDDY_KAFKA_DIR:-${TMPDIR:-/tmp}/eddy-kafka}}
+  [ "$n" = 1 ] || [ "$n" = 3 ] || die "start takes 1 or 3 brokers, not '$n'"
+  [ -e "$dir/bootstrap" ] && die "brokers are already running in $dir; run 'scripts/kafka.sh stop $dir' first"
+  fetch
+  mkdir -p "$dir"
+  read -r -a ports <<<"$(free_ports $((2 * n)))"
+  local voters="" bootstrap="" i
+  for ((i = 1; i <= n; i++)); do
+    voters+="${voters:+,}$i@127.0.0.1:${ports[$((2 * i - 1))]}"
+    bootstrap+="${bootstrap:+,}127.0.0.1:${ports[$((2 * i - 2))]}"
+  done
+  local cluster
+  # As --cluster-id=…: a random id may start with "-".
+  cluster=$(node -e 'console.log(require("node:crypto").randomBytes(16).toString("base64url"))')
+  for ((i = 1; i <= n; i++)); do
+    local nd="$dir/node$i"
+    write_config "$nd" "$i" "$n" "${ports[$((2 * i - 2))]}" "${ports[$((2 * i - 1))]}" "$voters"
+    java_for "$nd"
+    "${JAVA[@]}" kafka.tools.StorageTool format "--cluster-id=$cluster" -c "$nd/server.properties" >"$nd/format.log" 2>&1 \
+      || die "formatting storage for node $i failed; see $nd/format.log"
+    nohup "${JAVA[@]}" kafka.Kafka "$nd/server.properties" </dev/null >"$nd/stdout.log" 2>&1 &
+    echo $! >"$nd/pid"
+  done
+  echo "$bootstrap" >"$dir/bootstrap"
+  # Ready when every node logged that its server started (the broker is unfenced by then).
+  local deadline=$((SECONDS + READY_SECONDS))
+  for ((i = 1; i <= n; i++)); do
+    local nd="$dir/node$i"
+    until grep -q "Kafka Server started" "$nd/server.log" 2>/dev/null; do
+      kill -0 "$(cat "$nd/pid")" 2>/dev/null || { stop "$dir"; die "broker $i exited while starting; see $nd/stdout.log"; }
+      ((SECONDS < deadline)) || { stop "$dir"; die "broker $i did not start within ${READY_SECONDS}s"; }
+      sleep 0.2
+    done
+  done
+  echo "$bootstrap"
+}
+
+stop() {
+  local dir=${1:-${EDDY_KAFKA_DIR:-${TMPDIR:-/tmp}/eddy-kafka}} pidfile pid
+  [ -d "$dir" ] || return 0
+  for pidfile in "$dir"/node*/pid; do
+    [ -f "$pidfile" ] || continue
+    pid=$(cat "$pidfile")
+    kill "$pid" 2>/dev/null || true
+  done
+  for pidfile in "$dir"/node*/pid; do
+    [ -f "$pidfile" ] || continue
+    pid=$(cat "$pidfile")
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  done
+  rm -rf "$dir"
+}
+
+case "${1:-}" in
+  fetch) fetch ;;
+  start) shift; start "$@" ;;
+  stop) shift; stop "$@" ;;
+  *) echo "usage: scripts/kafka.sh fetch | start [1|3] [DIR] | stop [DIR]" >&2; exit 2 ;;
+esac

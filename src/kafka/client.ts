@@ -1,0 +1,38 @@
+import { Kafka, logLevel, type Admin } from 'kafkajs';
+import { kafkaError, KafkaTopicMissingError } from './errors.js';
+
+/**
+ * The Kafka client (kafkajs: pure JavaScript, installs from the registry alone). Its own log is
+ * off: every failure reaches the user as an EddyError through Eddy's events instead. Retries are
+ * few and short, so an unreachable cluster ends in an error within seconds, not a retry loop.
+ */
+export function kafkaClient(brokers: string[], clientId: string): Kafka {
+  return new Kafka({
+    brokers,
+    clientId,
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 3000,
+    retry: { retries: 3, initialRetryTime: 200, maxRetryTime: 2000 },
+  });
+}
+
+/** Runs `f` with a connected admin client; errors come out as EddyErrors. */
+export async function withAdmin<T>(kafka: Kafka, brokers: string[], f: (admin: Admin) => Promise<T>): Promise<T> {
+  const admin = kafka.admin();
+  try {
+    await admin.connect();
+    return await f(admin);
+  } catch (err) {
+    throw kafkaError(err, brokers, 'Kafka admin');
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
+}
+
+/** Partition count of each topic; throws KafkaTopicMissingError for the first one the cluster lacks. */
+export async function topicPartitions(admin: Admin, brokers: string[], topics: string[]): Promise<number[]> {
+  const existing = new Set(await admin.listTopics());
+  for (const t of topics) if (!existing.has(t)) throw new KafkaTopicMissingError(t, brokers);
+  const meta = await admin.fetchTopicMetadata({ topics });
+  return topics.map((t) => meta.topics.find((m) => m.name === t)!.partitions.length);
+}

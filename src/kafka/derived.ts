@@ -1,0 +1,342 @@
+import { EventEmitter } from 'eventemitter3';
+import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
+import { EddyError } from '../errors.js';
+import type { DeriveCheckpoint, DeriveConfig, DerivedEvents } from '../coordinator/derived.js';
+import { SessionStoppedError } from '../coordinator/errors.js';
+import type { WorkerPool } from '../coordinator/pool.js';
+import type { ModuleResolver } from '../coordinator/resolve.js';
+import { ChainSession, type SessionMetrics, type SessionResult, type SessionStep } from '../coordinator/chain-session.js';
+import { COORDINATOR_DEFAULTS } from '../coordinator/defaults.js';
+import type { SmartModule } from '../smartmodule/module.js';
+import { kafkaClient, topicPartitions, withAdmin } from './client.js';
+import { kafkaEnds } from './endpoint.js';
+import { isFenced, isPermanent, kafkaError, kafkaErrorType, KafkaRecordTooLargeError, KafkaUnsupportedError } from './errors.js';
+import { batchInput, chunkMessages, outputMessages } from './records.js';
+
+/**
+ * A derived stream between Kafka topics, exactly once. Every process running it joins the
+ * consumer group named after the stream; Kafka spreads the source partitions over them. Each
+ * assigned partition runs as its own ChainSession on the worker pool (one ordered stream), and
+ * each batch's output and the group's next offset are written in ONE Kafka transaction.
+ *
+ * Transactions use one transactional id per source partition (`<name>-<partition>`), not one per
+ * process: the process that gets a partition opens its producer first, which fences the
+ * partition's previous owner (its open transaction is aborted, a late commit is refused), and only
+ * then reads the committed offset and starts there. So a partition moving between processes
+ * (rebalance, crash, a cut-off host) never commits a batch twice. The client (kafkajs) has no
+ * group-generation fencing (KIP-447), which is why the id is per partition. Readers of the target
+ * must read with isolation read_committed (the default of most clients), as this stream does.
+ * Source partition p writes to target partition p mod (target partitions), keeping order.
+ *
+ * Where a partition goes on is decided here, not by the client's fetch position: after fencing it
+ * is the committed offset, after that the offset of this process's own last commit. The client
+ * re-reads the committed offset at every rebalance, and that read may not yet include the
+ * offsets of a transaction that just committed (the commit markers are written after the commit
+ * returns), so records it hands over below that point are dropped here instead of processed again.
+ * A fenced producer (the partition was taken over meanwhile) drops the partition's state; its
+ * next batch here, if it is still ours, fences again and starts from the committed offset.
+ */
+
+/** One assigned source partition: its stream on the pool and its transactional producer. */
+interface Owned {
+  partition: number;
+  stream: ChainSession;
+  producer: Producer;
+  /** The next source offset to process: the committed offset read after fencing, then our own commits; null until read. */
+  next: number | null;
+  /** The batch in hand (a partition has at most one at a time); released partitions wait for it. */
+  busy: Promise<void>;
+}
+
+export interface KafkaGroupEvents {
+  /** The source partitions this process owns after a rebalance. */
+  assigned: [partitions: number[]];
+}
+
+export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
+  readonly errors = new Map<number, EddyError>();
+  /** Group membership news (which partitions this process owns). */
+  readonly group = new EventEmitter<KafkaGroupEvents>();
+  private readonly ends: ReturnType<typeof kafkaEnds>;
+  private readonly kafka: Kafka;
+  private consumer: Consumer | null = null;
+  private steps: SessionStep[] = [];
+  private targetPartitions = 1;
+  private readonly owned = new Map<number, Owned>();
+  private assignment: number[] = [];
+  /** What this process committed per source partition (the group's offsets live in Kafka). */
+  private readonly commits = new Map<number, DeriveCheckpoint>();
+  private ended: Promise<void> = Promise.resolve();
+  private endedResolve: () => void = () => {};
+  private live = false;
+  private stopping = false;
+
+  constructor(readonly config: DeriveConfig, private readonly pool: WorkerPool, private readonly resolver: ModuleResolver) {
+    super();
+    this.ends = kafkaEnds(config.source, config.target);
+    this.kafka = kafkaClient(this.ends.brokers, `eddy-${config.name}`);
+  }
+
+  get running(): boolean {
+    return this.live;
+  }
+
+  /** Source partitions this process owns now. */
+  get partitions(): number[] {
+    return [...this.assignment];
+  }
+
+  /** The last commit this process made for source partition p (next offset, records written by this process). */
+  checkpoint(partition: number): DeriveCheckpoint | undefined {
+    return this.commits.get(partition);
+  }
+
+  metrics(): Map<number, SessionMetrics> {
+    return new Map([...this.owned].map(([p, o]) => [p, o.stream.snapshotMetrics()]));
+  }
+
+  async done(): Promise<void> {
+    await this.ended;
+  }
+
+  /** Checks the topics and the chain, joins the group and starts consuming (resolves once joined the first time). */
+  async start(): Promise<void> {
+    const { brokers, source, target } = this.ends;
+    this.steps = await this.resolver.steps(this.config.transforms, this.config.name);
+    checkKafkaChain(this.config, this.steps.map((s) => s.module));
+    const [sourceCount, targetCount] = await withAdmin(this.kafka, brokers, (a) => topicPartitions(a, brokers, [source, target]));
+    this.targetPartitions = targetCount!;
+    const consumer = this.kafka.consumer({ groupId: this.config.name, readUncommitted: false, allowAutoTopicCreation: false, maxWaitTimeInMs: 200 });
+    this.consumer = consumer;
+    this.ended = new Promise<void>((r) => { this.endedResolve = r; });
+    let joined!: () => void;
+    const firstJoin = new Promise<void>((r) => { joined = r; });
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      const mine = (e.payload.memberAssignment[source] ?? []).slice().sort((a, b) => a - b);
+      void this.reassigned(mine);
+      joined();
+    });
+    consumer.on(consumer.events.CRASH, (e) => {
+      if (e.payload.restart) return; // the client rejoins by itself; uncommitted work is redone
+      this.failAll(kafkaError(e.payload.error, brokers, `derived stream ${this.config.name}`));
+      joined();
+    });
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topic: source, fromBeginning: true });
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: sourceCount!,
+        eachBatch: (payload) => this.onBatch(payload),
+      });
+    } catch (err) {
+      await consumer.disconnect().catch(() => {});
+      this.endedResolve();
+      throw kafkaError(err, brokers, `derived stream ${this.config.name}`);
+    }
+    this.live = true;
+    await firstJoin;
+  }
+
+  /** Leaves the group (the batch in hand is committed or aborted first) and closes the partitions' streams and producers. */
+  async stop(): Promise<void> {
+    if (this.stopping) return this.done();
+    this.stopping = true;
+    await this.consumer?.disconnect().catch(() => {});
+    await Promise.all([...this.owned.keys()].map((p) => this.release(p)));
+    this.live = false;
+    this.endedResolve();
+  }
+
+  /** After a rebalance: partitions no longer ours are released (their next owner fences them anyway). */
+  private async reassigned(mine: number[]): Promise<void> {
+    this.assignment = mine;
+    this.group.emit('assigned', mine);
+    await Promise.all([...this.owned.keys()].filter((p) => !mine.includes(p)).map((p) => this.release(p)));
+  }
+
+  /** Drops partition p after its batch in hand ended (committed, or refused because fenced). */
+  private async release(p: number): Promise<void> {
+    const o = this.owned.get(p);
+    if (!o) return;
+    this.owned.delete(p);
+    await o.busy;
+    await this.close(o);
+  }
+
+  private async close(o: Owned): Promise<void> {
+    if (this.owned.get(o.partition) === o) this.owned.delete(o.partition);
+    await Promise.all([o.stream.close(), o.producer.disconnect().catch(() => {})]);
+  }
+
+  /** Opens partition p: its producer first (fencing any previous owner), then its stream on the pool. */
+  private async own(p: number): Promise<Owned> {
+    const have = this.owned.get(p);
+    if (have) return have;
+    const { name } = this.config;
+    const producer = this.kafka.producer({ transactionalId: `${name}-${p}`, idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    await producer.connect();
+    const stream = new ChainSession(this.pool, {
+      id: `${name}/${p}`,
+      steps: this.steps,
+      policy: this.config.policy ?? 'stop',
+      deadlineMs: this.config.deadlineMs ?? COORDINATOR_DEFAULTS.deadlineMs,
+      maxInFlight: this.config.maxInFlight ?? COORDINATOR_DEFAULTS.maxInFlight,
+    });
+    stream.on('state', (s) => this.emit('state', s, p));
+    try {
+      await stream.start();
+    } catch (err) {
+      await producer.disconnect().catch(() => {});
+      throw err;
+    }
+    const o: Owned = { partition: p, stream, producer, next: null, busy: Promise.resolve() };
+    this.owned.set(p, o);
+    return o;
+  }
+
+  /** One fetched batch of one partition: run the chain, then commit output + next offset in one transaction. */
+  private async onBatch(payload: EachBatchPayload): Promise<void> {
+    const p = payload.batch.partition;
+    // A batch fetched before a rebalance for a partition given away since: its new owner has it.
+    if (payload.batch.messages.length === 0 || this.errors.has(p) || this.stopping || !this.assignment.includes(p)) return;
+    const { brokers } = this.ends;
+    let o: Owned;
+    try {
+      o = await this.own(p);
+    } catch (err) {
+      throw kafkaError(err, brokers, `derived stream ${this.config.name}, partition ${p}`);
+    }
+    let done!: () => void;
+    o.busy = new Promise<void>((r) => { done = r; });
+    try {
+      await this.runBatch(p, o, payload);
+    } finally {
+      done();
+    }
+  }
+
+  private async runBatch(p: number, o: Owned, { batch, resolveOffset, heartbeat, isRunning }: EachBatchPayload): Promise<void> {
+    const { brokers, source, target } = this.ends;
+    const where = `derived stream ${this.config.name}, partition ${p}`;
+    if (o.next === null) {
+      // Fenced now (the producer is open): the committed offset is final.
+      let committed: number | null;
+      try {
+        committed = await this.committedOffset(p);
+      } catch (err) {
+        await this.close(o);
+        throw kafkaError(err, brokers, where);
+      }
+      o.next = committed ?? Number(batch.messages[0]!.offset);
+    }
+    const from = o.next;
+    const fresh = batch.messages.filter((m) => Number(m.offset) >= from);
+    if (fresh.length === 0) {
+      // All committed already (the client's position was behind): move its position past them.
+      resolveOffset(String(from - 1));
+      return;
+    }
+    if (!isRunning()) return;
+
+    let result: SessionResult;
+    try {
+      result = await o.stream.process(batchInput(fresh));
+    } catch (err) {
+      // Closed underneath (stopping, or released): the batch is redone by whoever owns the partition.
+      if (err instanceof SessionStoppedError && (this.stopping || this.owned.get(p) !== o)) return;
+      return this.fail(p, err instanceof EddyError ? err : kafkaError(err, brokers, where));
+    }
+    const tp = p % this.targetPartitions;
+    const messages = [];
+    let next = Number(batch.lastOffset()) + 1;
+    let error: EddyError | null = null;
+    for (const b of result.batches) {
+      messages.push(...outputMessages(b.raw, b.baseTimestamp, tp));
+      if (b.error) {
+        // Policy stop: the outputs before the failing record commit; the partition stops at it.
+        const at = (b.error as { offset?: unknown }).offset;
+        next = typeof at === 'number' ? at : b.baseOffset;
+        error = b.error;
+        break;
+      }
+    }
+    result.release();
+    try {
+      const tx = await o.producer.transaction();
+      try {
+        for (const chunk of chunkMessages(messages)) await tx.send({ topic: target, messages: chunk, acks: -1 });
+        await tx.sendOffsets({ consumerGroupId: this.config.name, topics: [{ topic: source, partitions: [{ partition: p, offset: String(next) }] }] });
+        await tx.commit();
+      } catch (err) {
+        await tx.abort().catch(() => {});
+        throw err;
+      }
+    } catch (err) {
+      await this.close(o);
+      // Taken over meanwhile: nothing of this batch was committed; if the partition is still ours,
+      // its next batch fences the other owner and starts from the committed offset.
+      if (isFenced(err)) return;
+      // A request the broker refuses for what it is (not for a passing fault) would be refused
+      // again on every retry: the partition stops here, saying why; its committed progress stays.
+      if (kafkaErrorType(err) === 'MESSAGE_TOO_LARGE') return this.fail(p, new KafkaRecordTooLargeError(this.config.name, p, target));
+      if (isPermanent(err)) return this.fail(p, kafkaError(err, brokers, where));
+      throw kafkaError(err, brokers, where);
+    }
+    o.next = next;
+    if (next > 0) resolveOffset(String(next - 1));
+    const written = (this.commits.get(p)?.written ?? 0) + messages.length;
+    this.commits.set(p, { offset: next, accumulators: null, written, updatedAt: Date.now() });
+    this.emit('batch', { partition: p, sourceOffset: next, recordsOut: messages.length, targetPartition: tp });
+    const high = Number(batch.highWatermark);
+    if (Number.isFinite(high)) this.emit('lag', { partition: p, lag: Math.max(0, high - next) });
+    if (error) this.fail(p, error);
+    await heartbeat();
+  }
+
+  /** The group's committed offset of source partition p, or null when none was committed yet. */
+  private async committedOffset(p: number): Promise<number | null> {
+    const { brokers, source } = this.ends;
+    const offsets = await withAdmin(this.kafka, brokers, (a) => a.fetchOffsets({ groupId: this.config.name, topics: [source] }));
+    const at = offsets[0]?.partitions.find((x) => x.partition === p)?.offset;
+    return at === undefined || Number(at) < 0 ? null : Number(at);
+  }
+
+  /** Partition p stops (kept stopped for this run): its fetching pauses and the error is reported. */
+  private fail(p: number, err: EddyError): void {
+    if (this.errors.has(p)) return;
+    this.errors.set(p, err);
+    this.consumer?.pause([{ topic: this.ends.source, partitions: [p] }]);
+    this.emit('error', err, p);
+  }
+
+  private failAll(err: EddyError): void {
+    this.errors.set(-1, err);
+    this.emit('error', err, -1);
+    this.live = false;
+    void this.stop();
+  }
+}
+
+/**
+ * What Kafka endpoints run for now: stateless chains with policy stop. Aggregates (whose
+ * accumulators need a changelog topic), look-back (read from the source partition) and policy
+ * skip (a dead-letter topic) are refused with what to do instead.
+ */
+export function checkKafkaChain(config: DeriveConfig, modules: readonly SmartModule[]): void {
+  if (!config.source.startsWith('kafka://')) throw new KafkaUnsupportedError(config.name, 'an Eddy source topic with a Kafka target');
+  kafkaEnds(config.source, config.target);
+  const i = modules.findIndex((m) => m.kind === 'aggregate');
+  if (i >= 0) throw new KafkaUnsupportedError(config.name, `the aggregate step ${config.transforms[i]!.uses}`);
+  const j = config.transforms.findIndex((t, k) => t.lookback && modules[k]!.hasLookBack);
+  if (j >= 0) throw new KafkaUnsupportedError(config.name, `look-back (step ${config.transforms[j]!.uses})`);
+  if (config.policy === 'skip') throw new KafkaUnsupportedError(config.name, 'policy skip (a dead-letter topic)');
+}
+
+/** What `createDerived` checks for Kafka endpoints: the chain, and that the cluster answers and has both topics. */
+export async function checkKafkaDerive(config: DeriveConfig, modules: readonly SmartModule[]): Promise<void> {
+  checkKafkaChain(config, modules);
+  const { brokers, source, target } = kafkaEnds(config.source, config.target);
+  await withAdmin(kafkaClient(brokers, `eddy-${config.name}`), brokers, (a) => topicPartitions(a, brokers, [source, target]));
+}

@@ -1,0 +1,46 @@
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** scripts/kafka.sh of this checkout (tests run from dist/test/). */
+export const kafkaScript = join(resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..'), 'scripts', 'kafka.sh');
+
+const has = (cmd: string) => {
+  try { execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }); return true; } catch { return false; }
+};
+
+/**
+ * Why a real Kafka broker cannot be started here, or null when it can: Java is needed, and mvn
+ * unless the broker's jars are already cached (CI has both; `.ci/run` fetches the jars first).
+ */
+export function kafkaUnavailable(): string | null {
+  if (!has('java')) return 'java is not installed (a JDK 17+ runs the Kafka broker)';
+  const version = process.env['EDDY_KAFKA_VERSION'] ?? '3.9.1';
+  const cache = join(process.env['EDDY_KAFKA_CACHE'] ?? join(homedir(), '.cache', 'eddy'), `kafka-${version}`, 'ok');
+  if (!existsSync(cache) && !has('mvn')) return 'mvn is not installed and the Kafka jars are not cached (scripts/kafka.sh fetch)';
+  return null;
+}
+
+export interface KafkaCluster {
+  /** host:port,… */
+  bootstrap: string;
+  stop(): Promise<void>;
+}
+
+/** Starts `nodes` real KRaft brokers on 127.0.0.1 with scripts/kafka.sh (in a temp dir of their own). */
+export async function startKafka(nodes: 1 | 3 = 1): Promise<KafkaCluster> {
+  const dir = join(mkdtempSync(join(tmpdir(), 'eddy-kafka-')), 'cluster');
+  const out = await new Promise<string>((res, rej) => {
+    execFile('bash', [kafkaScript, 'start', String(nodes), dir], { timeout: 300_000 }, (err, stdout, stderr) => {
+      if (err) rej(new Error(`scripts/kafka.sh start failed: ${stderr || err.message}`));
+      else res(stdout);
+    });
+  });
+  const bootstrap = out.trim().split('\n').pop()!;
+  return {
+    bootstrap,
+    stop: () => new Promise<void>((res) => { execFile('bash', [kafkaScript, 'stop', dir], () => res()); }),
+  };
+}
