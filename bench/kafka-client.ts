@@ -149,6 +149,7 @@ const kafkajsClient: Client = {
 function confluentClient(): Client | null {
   const dir = process.env['EDDY_BENCH_CONFLUENT'];
   if (!dir) return null;
+  // biome-ignore lint/suspicious/noExplicitAny: the client under test is loaded by path, untyped
   const lib = createRequire(join(dir, 'package.json'))(dir) as any;
   const ck = new lib.KafkaJS.Kafka({ kafkaJS: { brokers: bootstrap.split(','), clientId: 'eddy-bench', logLevel: lib.KafkaJS.logLevel.NOTHING } });
   return {
@@ -177,9 +178,10 @@ function confluentClient(): Client | null {
       await consumer.subscribe({ topics: [source] });
       await consumer.run({
         partitionsConsumedConcurrently: PARTITIONS,
+        // biome-ignore lint/suspicious/noExplicitAny: both clients' batch payloads, kafkajs-shaped
         eachBatch: async ({ batch }: any) => {
           begin();
-          await handle(batch.partition, batch.messages.map((m: any) => m.value as Buffer), String(Number(batch.lastOffset()) + 1), consumer);
+          await handle(batch.partition, batch.messages.map((m: { value: Buffer }) => m.value), String(Number(batch.lastOffset()) + 1), consumer);
           counted(batch.messages.length);
         },
       });

@@ -147,7 +147,7 @@ export async function runObserveBench(o: Options): Promise<Record<string, unknow
     };
     log(table([
       ['measure', 'result', 'target'],
-      ['records/s bare', (result.records_per_sec.bare / 1e6).toFixed(2) + 'M', ''],
+      ['records/s bare', `${(result.records_per_sec.bare / 1e6).toFixed(2)}M`, ''],
       ['observed ÷ bare (median, spread)', `${result.observed_vs_bare.ratio.toFixed(3)} (${result.observed_vs_bare.spread.toFixed(2)})`, '≥ 0.98'],
       ['100 scrapers at once ÷ bare (median, spread)', `${result.stormed_vs_bare.ratio.toFixed(3)} (${result.stormed_vs_bare.spread.toFixed(2)})`, '≥ 0.95'],
       ['CPU per record: observed ÷ bare (median, spread)', `${result.observed_vs_bare.cpu_ratio.toFixed(3)} (${result.observed_vs_bare.cpu_spread.toFixed(2)})`, '≤ 1.02'],

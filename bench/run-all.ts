@@ -14,7 +14,8 @@ import { fmt, machine, RESULTS_DIR, table } from './lib/harness.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const BENCHES = ['engine', 'sdk', 'sdk-json', 'storage', 'checksum', 'producers', 'pipeline', 'baseline-stream', 'fluvio-compare', 'observe'] as const;
-type Json = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: each bench owns its JSON's shape; read defensively below
+type Json = Record<string, any>;
 
 function load(name: string): Json | null {
   const f = join(RESULTS_DIR, `${name}.json`);
@@ -164,7 +165,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const rows = summaryRows();
   if (rows.length > 0) console.log(table([['bench', 'measure', 'result', 'target'], ...rows]));
   const md = summaryMarkdown(total, load0);
-  writeFileSync(join(RESULTS_DIR, 'summary.json'), JSON.stringify({ markdown: md, rows: [['bench', 'measure', 'result', 'target'], ...rows], seconds: times }, null, 2) + '\n');
+  writeFileSync(join(RESULTS_DIR, 'summary.json'), `${JSON.stringify({ markdown: md, rows: [['bench', 'measure', 'result', 'target'], ...rows], seconds: times }, null, 2)}\n`);
   if (args.includes('--readme')) updateReadme(md);
   if (failed > 0) {
     console.error(`${failed} bench(es) failed`);

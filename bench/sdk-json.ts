@@ -53,7 +53,7 @@ function record(t: Template, size: number, rand: () => number, i: number): strin
     let v: unknown;
     if (t === 'flat') v = { ts: base.ts, host: `web-${i % 7}`, level: base.level, message: words(rand, n), user: `u${i}`, latency_ms: 12.5 };
     else if (t === 'nested') {
-      v = { level: base.level, ts: base.ts, message: 'GET done', req: { method: 'GET', path: '/api/v1/items/' + i, headers: { accept: 'application/json' }, query: { page: 3, tags: ['a', 'b'] } },
+      v = { level: base.level, ts: base.ts, message: 'GET done', req: { method: 'GET', path: `/api/v1/items/${i}`, headers: { accept: 'application/json' }, query: { page: 3, tags: ['a', 'b'] } },
         spans: Array.from({ length: n }, (_, k) => ({ id: k, name: 'db', attrs: { rows: k * 3, ok: true, note: null } })) };
     } else if (t === 'numbers') v = { level: base.level, ts: base.ts, message: 'samples', values: numbers(rand, Math.min(100, 5 + n)), series: Array.from({ length: Math.max(0, Math.floor(n / 40)) }, () => numbers(rand, 100)) };
     else v = { ts: base.ts, level: base.level, message: escaped(rand, n), user: 'zoë' };

@@ -225,13 +225,12 @@ export class Eddy extends EventEmitter<EddyEvents> {
       if (partition !== undefined) return this.storage.consume(topic, partition, rest);
       return mergePartitions(this.storage, topic, rest);
     }
-    const self = this;
     const make = async () => {
-      const steps = await self.resolveTransforms(transforms);
+      const steps = await this.resolveTransforms(transforms);
       const opts: TransformedConsumeOptions = { ...rest };
-      if (opts.deadlineMs === undefined && self.options.deadlineMs !== undefined) opts.deadlineMs = self.options.deadlineMs;
+      if (opts.deadlineMs === undefined && this.options.deadlineMs !== undefined) opts.deadlineMs = this.options.deadlineMs;
       if (partition !== undefined) opts.partitions = [partition];
-      return new TransformedConsumer(self.storage, self.pool, topic, steps, opts, self.forward);
+      return new TransformedConsumer(this.storage, this.pool, topic, steps, opts, this.forward);
     };
     return {
       async *batches() { yield* (await make()).batches(); },

@@ -66,7 +66,7 @@ export async function readUserFile(path: string, maxBytes: number): Promise<Buff
     throw unreadable(path, err);
   }
   checkRegular(path, s, maxBytes);
-  let fh;
+  let fh: Awaited<ReturnType<typeof open>>;
   try {
     // O_NONBLOCK: if a FIFO was put in its place since the stat, open returns at once.
     fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);

@@ -120,7 +120,7 @@ test('progress: a bar on a terminal, plain lines elsewhere, nothing for quick jo
   out = '';
   const bar = new Progress(sink, { total: 1000, tty: true, force: true });
   bar.add(500, 5);
-  t.regex(out, /^\r\x1b\[K\[#{12}\.{12}\]  50%/);
+  t.regex(out, /^\r\x1b\[K\[#{12}\.{12}\] {2}50%/);
 });
 
 // ------------------------------------------------------------------------------------- topics, units, errors

@@ -243,7 +243,7 @@ test.serial('lying and slow socket clients are cut off or held back; a real prod
   const flush = frameOf({ op: 'flush' });
   for (let i = 0; i < 200_000; i++) flood.socket.write(flush);
 
-  const lines = Array.from({ length: 2000 }, (_, i) => `r${i}`).join('\n') + '\n';
+  const lines = `${Array.from({ length: 2000 }, (_, i) => `r${i}`).join('\n')}\n`;
   await ok(['produce', 'in'], lines);
   t.is(await count('in'), 2000);
   t.false(slow.closed());
@@ -264,7 +264,7 @@ test.serial('killing the daemon during a produce ends it with EDDY_WRITER_GONE a
     const gone = producer.exited.then(() => 'gone');
     const feed = (async () => {
       while (feeding && producer.child.exitCode === null) {
-        const chunk = Array.from({ length: 500 }, () => `line ${n++}`).join('\n') + '\n';
+        const chunk = `${Array.from({ length: 500 }, () => `line ${n++}`).join('\n')}\n`;
         if (!producer.child.stdin!.write(chunk)) await Promise.race([new Promise((r) => producer.child.stdin!.once('drain', r)), gone]);
       }
     })();

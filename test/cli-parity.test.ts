@@ -40,7 +40,7 @@ test('sm delete: an unknown name says it does not exist (not how to register it)
   const stopped = await runEddy(dir, ['sm', 'delete', 'one', 'nosuch', 'two']);
   t.is(stopped.code, 1);
   t.is(stopped.stdout, 'smartmodule "one" deleted\n');
-  t.regex(await eddyOk(dir, ['sm', 'list']), /\n  two /);
+  t.regex(await eddyOk(dir, ['sm', 'list']), /\n {2}two /);
   await eddyOk(dir, ['sm', 'create', 'one', '--wasm-file', wasmPath('filter')]);
   const all = await runEddy(dir, ['sm', 'delete', '-c', 'one', 'nosuch', 'two']);
   t.is(all.code, 1);

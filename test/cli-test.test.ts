@@ -19,7 +19,7 @@ import { wasmPath } from './helpers/wasm.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The repository root (tests run from dist/test). */
-export const root = resolve(here, '..', '..');
+const root = resolve(here, '..', '..');
 const bin = join(root, 'bin', 'eddy.js');
 
 const enc = new TextEncoder();
@@ -45,7 +45,7 @@ async function runMain(args: string[], opts: { stdin?: string; cwd?: string } = 
 }
 
 /** Runs the real CLI in a child process. */
-export function runCli(args: string[], opts: { stdin?: string | Uint8Array; cwd?: string } = {}): Promise<Run> {
+function runCli(args: string[], opts: { stdin?: string | Uint8Array; cwd?: string } = {}): Promise<Run> {
   return new Promise((res, rej) => {
     const child = spawn(process.execPath, [bin, ...args], { cwd: opts.cwd ?? root, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
@@ -328,7 +328,7 @@ test('real filter: a runtime error goes to stderr as Fluvio renders it, exit 1',
     const r = await runCli(['test', '--wasm-file', filterWasm(), '--file', 'bin.dat', '--raw', '--key', 'k1'], { cwd: dir });
     t.is(r.code, 1);
     t.is(r.stdout, '');
-    t.regex(r.stderr, /^Error: .*utf-8.*\n\nSmartModule Info: \n    Module: filter\n    Type: Filter\n    Offset: 0\n    Key: k1\n    Value: Binary: 3 bytes\n$/);
+    t.regex(r.stderr, /^Error: .*utf-8.*\n\nSmartModule Info: \n {4}Module: filter\n {4}Type: Filter\n {4}Offset: 0\n {4}Key: k1\n {4}Value: Binary: 3 bytes\n$/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -381,7 +381,7 @@ test('a look_back error is reported with its record, exit 1', async (t) => {
   const r = await runCli(['test', '--wasm-file', wasmPath('filter-look-back'), '--text', '3', '-l', '1', '-r', 'x']);
   t.is(r.code, 1);
   t.is(r.stdout, '');
-  t.regex(r.stderr, /^Error: filter-look-back: look_back failed: invalid digit found in string\n\n.*\n    Offset: 0\n    Key: NULL\n    Value: x\n$/);
+  t.regex(r.stderr, /^Error: filter-look-back: look_back failed: invalid digit found in string\n\n.*\n {4}Offset: 0\n {4}Key: NULL\n {4}Value: x\n$/);
 });
 
 test('look_back sees -r records at timestamp 0 under --lookback-age; the batch is stamped now', async (t) => {
@@ -414,7 +414,7 @@ test('transforms with: values reach init; the YAML lookback is dropped unless -l
     await writeFile(join(dir, 'pm.yaml'), 'transforms:\n  - uses: pm\n');
     const init = await runCli(['test', '-t', 'pm.yaml', '--text', 'v'], { cwd: dir });
     t.is(init.code, 1);
-    t.regex(init.stderr, /^Error: pm: init failed: Missing param key\n[^]*hint: .*`with:`\n$/);
+    t.regex(init.stderr, /^Error: pm: init failed: Missing param key\n[\s\S]*hint: .*`with:`\n$/);
     // An empty chain returns its input.
     await writeFile(join(dir, 'empty.yaml'), 'transforms: []\n');
     t.is((await runCli(['test', '-t', 'empty.yaml', '--text', 'v', '--key', 'k', '-k'], { cwd: dir })).stdout, '[k] v\n');

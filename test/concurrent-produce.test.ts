@@ -26,7 +26,7 @@ function setup(t: ExecutionContext) {
 }
 
 const lines = (producer: number, from: number, to: number) =>
-  Array.from({ length: to - from }, (_, i) => `p${producer}-${from + i}`).join('\n') + '\n';
+  `${Array.from({ length: to - from }, (_, i) => `p${producer}-${from + i}`).join('\n')}\n`;
 
 for (const producers of [2, 4, 8]) {
   test(`${producers} eddy produce processes into one topic at once, half of them SIGKILLed while writing: offsets unique and gap-free, every stored record once and in order`, async (t) => {

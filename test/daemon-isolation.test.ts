@@ -36,7 +36,7 @@ function committed(store: Storage, name: string): number {
  * and the longest time its committed offset stood still while records were waiting for it.
  */
 async function measure(ok: (args: string[], stdin?: string) => Promise<void>, store: Storage, topic: string, stream: string): Promise<{ rate: number; longestWaitMs: number }> {
-  const lines = Array.from({ length: RECORDS }, (_, i) => `record-${i}`).join('\n') + '\n';
+  const lines = `${Array.from({ length: RECORDS }, (_, i) => `record-${i}`).join('\n')}\n`;
   const source = store.partition(topic, 0);
   let from: { at: number; offset: number } | null = null;
   let to: { at: number; offset: number } | null = null;

@@ -112,7 +112,7 @@ test('the quickstart story through the real CLI', async (t) => {
   t.is(await run.exited, 0, run.err());
   t.regex(run.err(), /^eddy run: shout \(fruit → loud-fruit\); Ctrl-C stops\n/);
   t.regex(run.err(), /eddy run stopped \(shout wrote 5 records\)\n$/);
-  t.regex(await ok(['derive', 'list']), /\n  shout +fruit +loud-fruit +keep-a \| map-uppercase\.wasm +stop +7 +5 +0 +0 +ok\n$/);
+  t.regex(await ok(['derive', 'list']), /\n {2}shout +fruit +loud-fruit +keep-a \| map-uppercase\.wasm +stop +7 +5 +0 +0 +ok\n$/);
 
   // An http source connector polling a local server into a topic it creates.
   let n = 0;
@@ -173,7 +173,7 @@ test('the quickstart story through the real CLI', async (t) => {
   const topics = await ok(['topic', 'list']);
   const row = (name: string, partitions: number, retention: string, records: number) =>
     new RegExp(`\\n  ${name} +computed +${partitions} +1 +${retention} +none +none +resolution::provisioned +${records} +\\d+ B +100 GB\\n`);
-  t.regex(topics, /^  NAME +TYPE +PARTITIONS +REPLICAS +RETENTION TIME +COMPRESSION +DEDUPLICATION +STATUS +REASON +RECORDS +SIZE +MAX PARTITION SIZE\n  cat-facts +computed +1 /);
+  t.regex(topics, /^ {2}NAME +TYPE +PARTITIONS +REPLICAS +RETENTION TIME +COMPRESSION +DEDUPLICATION +STATUS +REASON +RECORDS +SIZE +MAX PARTITION SIZE\n {2}cat-facts +computed +1 /);
   t.regex(topics, row('fruit', 1, '7d', 7));
   t.regex(topics, row('loud-fruit', 1, '7d', 5));
   t.regex(topics, row('numbers', 1, '1d', 5));

@@ -51,7 +51,7 @@ for (const [name, bytes, reason, message] of CORPUS) {
     const err = await t.throwsAsync(loadModule(path), { instanceOf: ModuleLoadError });
     t.is(err!.reason, reason);
     t.is(err!.code, 'EDDY_MODULE_INVALID');
-    t.true(err!.message.startsWith(path + ':'), 'the error names the file');
+    t.true(err!.message.startsWith(`${path}:`), 'the error names the file');
     t.regex(err!.message, message);
   });
 }

@@ -68,7 +68,7 @@ test('Prometheus scrapes eddy run: the records counted match those produced, and
   // Rounds of records through the daemon; each round's total must reach Prometheus exactly.
   let produced = 0;
   for (let round = 1; round <= 4; round++) {
-    const lines = Array.from({ length: 500 }, (_, i) => (i % 2 ? `apple ${round}.${i}` : `plum ${round}.${i}`)).join('\n') + '\n';
+    const lines = `${Array.from({ length: 500 }, (_, i) => (i % 2 ? `apple ${round}.${i}` : `plum ${round}.${i}`)).join('\n')}\n`;
     await ok(['produce', 'in'], lines);
     produced += 500;
     const want = produced;

@@ -83,7 +83,9 @@ test('a runaway module times out: its worker is replaced, the stream reports it,
   t.is(runaway.state, 'failed');
   t.true(errors[0] instanceof SessionTimeoutError);
   const outs = await Promise.all(neighbourRuns);
-  outs.forEach((o, ni) => t.deepEqual(o, Array.from({ length: 40 }, (_, b) => `${ni}-${b}`)));
+  outs.forEach((o, ni) => {
+    t.deepEqual(o, Array.from({ length: 40 }, (_, b) => `${ni}-${b}`));
+  });
   await pool.ready();
   t.false(pool.workerIds.includes(victimWorker), 'the worker was replaced');
   t.is(pool.workerIds.length, 2);

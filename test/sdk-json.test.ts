@@ -107,11 +107,11 @@ test('truncated documents: every prefix of a document is decided as JSON.parse d
 
 test('10 000 levels of nesting are accepted (no recursion limit, no stack overflow) and can be walked down', (t) => {
   const n = 10_000;
-  const arrays = utf8('['.repeat(n) + '"deep"' + ']'.repeat(n));
-  const objects = utf8('{"k":'.repeat(n) + '7' + '}'.repeat(n));
-  const mixed = utf8('[{"a":'.repeat(n / 2) + 'null' + '}]'.repeat(n / 2));
+  const arrays = utf8(`${'['.repeat(n)}"deep"${']'.repeat(n)}`);
+  const objects = utf8(`${'{"k":'.repeat(n)}7${'}'.repeat(n)}`);
+  const mixed = utf8(`${'[{"a":'.repeat(n / 2)}null${'}]'.repeat(n / 2)}`);
   const unclosed = utf8('['.repeat(n));
-  const mismatched = utf8('['.repeat(n) + '}' + ']'.repeat(n - 1));
+  const mismatched = utf8(`${'['.repeat(n)}}${']'.repeat(n - 1)}`);
   t.deepEqual(run([['check', arrays], ['check', objects], ['check', mixed], ['check', unclosed], ['check', mismatched]]),
     ['ok', 'ok', 'ok', `E:${n}:unexpected end of input`, `E:${n}:unexpected character`]);
   t.deepEqual(run([['dig', arrays], ['dig', objects], ['dig', mixed]]), [`${n}:deep`, `${n}:7.0`, `${n}:null`]);
@@ -179,17 +179,17 @@ function ryu(x: number): string {
   const d = m!.replace('.', '');
   const kk = Number(e) + 1;
   const k = kk - d.length;
-  if (0 <= k && kk <= 16) return sign + d + '0'.repeat(k) + '.0';
-  if (0 < kk && kk <= 16) return sign + d.slice(0, kk) + '.' + d.slice(kk);
-  if (-5 < kk && kk <= 0) return sign + '0.' + '0'.repeat(-kk) + d;
-  return sign + (d.length === 1 ? d : d[0] + '.' + d.slice(1)) + 'e' + (kk - 1);
+  if (0 <= k && kk <= 16) return `${sign + d + '0'.repeat(k)}.0`;
+  if (0 < kk && kk <= 16) return `${sign + d.slice(0, kk)}.${d.slice(kk)}`;
+  if (-5 < kk && kk <= 0) return `${sign}0.${'0'.repeat(-kk)}${d}`;
+  return `${sign + (d.length === 1 ? d : `${d[0]}.${d.slice(1)}`)}e${kk - 1}`;
 }
 
 test('JsonWriter.numberOf: exact integers as they are; text copied only when it is what serde_json prints, else the f64 path', (t) => {
   const digits = (min: number, max: number) => fc.array(fc.constantFrom(...'0123456789'), { minLength: min, maxLength: max }).map((a) => a.join(''));
   const number = fc.tuple(fc.boolean(), fc.oneof(fc.constant('0'), fc.tuple(fc.constantFrom(...'123456789'), digits(0, 19)).map(([a, b]) => a + b)),
     fc.option(digits(1, 19)), fc.option(fc.tuple(fc.constantFrom('e', 'E-', 'e+'), fc.integer({ min: 0, max: 30 }))))
-    .map(([neg, int, frac, exp]) => `${neg ? '-' : ''}${int}${frac === null ? '' : '.' + frac}${exp === null ? '' : exp[0] + exp[1]}`);
+    .map(([neg, int, frac, exp]) => `${neg ? '-' : ''}${int}${frac === null ? '' : `.${frac}`}${exp === null ? '' : exp[0] + exp[1]}`);
   const fixed = ['12.5', '12.50', '0.1', '0.00001', '0.000001', '0.000012', '-0', '-0.0', '-0.5', '1e2', '123456789012345.6', '12345678901234.5',
     '999999999999999.9', '-18.57565019864', '18446744073709551615', '18446744073709551616', '-9223372036854775808', '-9223372036854775809'];
   const texts = [...fixed, ...fc.sample(number, { numRuns: 5000, seed: 19 })];
@@ -212,13 +212,13 @@ test('JsonWriter.stringOf re-escapes a string of the input as serde_json (and JS
     if (c.startsWith('\\') || !picks[i % picks.length]) return c;
     return [...Array(c.length).keys()].map((k) => {
       const hex = c.charCodeAt(k).toString(16).padStart(4, '0');
-      return '\\u' + (upper ? hex.toUpperCase() : hex);
+      return `\\u${upper ? hex.toUpperCase() : hex}`;
     }).join('');
   });
   const str = fc.oneof(fc.string({ unit: 'grapheme', maxLength: 40 }), fc.string({ unit: 'binary', maxLength: 40 }), fc.string({ maxLength: 40 }),
     fc.constantFrom('\u0000\u001f\u007f"\\/\b\f\n\r\t', '\ud83d\ude00', '\ud800', '\udc00x', '\ud800\ud800', 'é€𝄞'));
   const texts = fc.sample(fc.tuple(str, fc.array(fc.boolean(), { minLength: 1, maxLength: 7 }), fc.boolean()), { numRuns: 3000, seed: 19 })
-    .map(([s, picks, upper]) => '"' + escapeSome(s, picks, upper) + '"');
+    .map(([s, picks, upper]) => `"${escapeSome(s, picks, upper)}"`);
   texts.push('"a\\/b\\u00e9\\uD83D\\uDE00\\u0022\\u005c\\u0008"', '"\\ud800\\u0041"', '"\\ud800"');
   const outs = run(texts.map((s) => ['string', utf8(s)]));
   const wrong = texts.map((s, i) => (outs[i] === JSON.stringify(JSON.parse(s)) ? '' : `${s}: ${outs[i]}`)).filter(Boolean);

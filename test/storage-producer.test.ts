@@ -134,12 +134,12 @@ test('concurrent sendAll calls over partitions: every ack names the stored recor
   const total = calls.reduce((s, c) => s + c.length, 0);
   t.is(byPartition.flat().reduce((s, b) => s + b.count, 0), total, 'every record stored once');
   const stored = await Promise.all([0, 1, 2].map((q) => collect(store.consume('mix', q).records())));
-  calls.forEach((records, c) =>
+  calls.forEach((records, c) => {
     records.forEach((r, i) => {
       const a = acks[c]![i]!;
       if (a.partition !== r.partition || text(stored[a.partition]![a.offset!]!.value) !== text(r.value)) t.fail(`call ${c} record ${i}: ack ${JSON.stringify(a)}`);
-    }),
-  );
+    });
+  });
   // A batch holds records up to batchSize (key + value + 8 each), more only for a single record.
   for (const q of [0, 1, 2]) {
     let off = 0;

@@ -108,7 +108,7 @@ test('list prints NAME STATUS SIZE as fluvio smart-module list does', async (t) 
   const lines = out.trimEnd().split('\n');
   t.is(lines.length, 3);
   t.regex(lines[0]!, /^ NAME +STATUS +SIZE$/);
-  t.regex(lines[1]!, new RegExp(`^ +m +ready +\\d+$`));
+  t.regex(lines[1]!, /^ +m +ready +\d+$/);
   t.regex(lines[2]!, new RegExp(`^ regex-filter +ready +${bytes.length}$`));
   t.is(formatModuleTable([]), 'no smart modules\n');
 });

@@ -232,7 +232,7 @@ test('eddy check: a clean directory passes; flipped bits are listed by topic, pa
   flipBitAt(dir, 'MARK-00088', 0x01);
   r = eddy(dir, ['check']);
   t.is(r.code, 1);
-  t.regex(r.stdout, /^DAMAGED  topic "t" partition 1 offset 20: checksum mismatch.*\nDAMAGED  topic "t" partition 1 offset 80: checksum mismatch.*\nchecked .*: 2 damaged places found\n$/);
+  t.regex(r.stdout, /^DAMAGED {2}topic "t" partition 1 offset 20: checksum mismatch.*\nDAMAGED {2}topic "t" partition 1 offset 80: checksum mismatch.*\nchecked .*: 2 damaged places found\n$/);
   const json = JSON.parse(eddy(dir, ['check', '--json']).stdout) as { damage: { topic: string; partition: number; offset: number }[]; records: number };
   t.deepEqual(json.damage.map((d) => [d.topic, d.partition, d.offset]), [['t', 1, 20], ['t', 1, 80]]);
   // A truncated file: reported as damage of the file, still exit 1 and no signal.
@@ -240,5 +240,5 @@ test('eddy check: a clean directory passes; flipped bits are listed by topic, pa
   r = eddy(dir, ['check']);
   t.is(r.signal, null);
   t.is(r.code, 1);
-  t.regex(r.stdout, /^DAMAGED  .*data\.mdb is damaged: .*truncated/);
+  t.regex(r.stdout, /^DAMAGED {2}.*data\.mdb is damaged: .*truncated/);
 });

@@ -25,7 +25,7 @@ async function prepare(t: ExecutionContext) {
   mkdirSync(mods);
   copyFileSync(wasmPath('filter'), join(mods, 'keep.wasm'));
   await cli.ok(['topic', 'create', 'fruit']);
-  await cli.ok(['produce', 'fruit'], INPUT.join('\n') + '\n');
+  await cli.ok(['produce', 'fruit'], `${INPUT.join('\n')}\n`);
   await cli.ok(['smart-module', 'create', 'keep-a', '--wasm-file', 'mods/keep.wasm']);
   const yaml = (name: string, uses: string) => {
     writeFileSync(join(mods, name), `transforms:\n  - uses: ${uses}\n`);

@@ -113,6 +113,7 @@ test('strings pass through unchanged, including YAML 1.1 booleans and block scal
     a: 'yes', b: '5', c: 'true', d: 'line 1\nline 2\n', e: 'hello world', f: '{"already": "json"}', g: '', ['__proto__']: 'safe',
   });
   t.is(Object.getPrototypeOf(step!.with), null);
+  // biome-ignore lint/suspicious/noProto: the test is that a `__proto__` key stays a plain key
   t.is(step!.with['__proto__'], 'safe');
 });
 

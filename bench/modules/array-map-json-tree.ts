@@ -14,14 +14,14 @@
 //
 // Elements are re-serialized as serde_json does (compact, object keys sorted). Outputs are new
 // records (no key, deltas 0).
-import { ArrayOut, Record, runArrayMap, parseJson, fail, jsonPosition } from "@eddy/smartmodule-as";
+import { type ArrayOut, type Record, runArrayMap, parseJson, fail, jsonPosition } from "@eddy/smartmodule-as";
 export { alloc, dealloc } from "@eddy/smartmodule-as";
 
 export function array_map(ptr: i32, len: i32, version: i32): i32 {
   return runArrayMap(ptr, len, version, (r: Record, out: ArrayOut): void => {
-    let v = parseJson(r.value);
+    const v = parseJson(r.value);
     if (v === null) return;
-    if (!v.isArray) { fail("invalid type: " + v.describe() + ", expected a sequence" + jsonPosition(1)); return; }
+    if (!v.isArray) { fail(`invalid type: ${v.describe()}, expected a sequence${jsonPosition(1)}`); return; }
     for (let i = 0; i < v.length; i++) out.push(v.at(i).stringify());
   });
 }

@@ -17,7 +17,7 @@
 //
 // A record that is not such a log ends the batch with serde_json's error text as the hint
 // (fields checked in input order, unknown fields ignored, as serde's derive does).
-import { Record, runFilter, parseJson, fail, jsonPosition, JsonValue } from "@eddy/smartmodule-as";
+import { type Record, runFilter, parseJson, fail, jsonPosition, type JsonValue } from "@eddy/smartmodule-as";
 export { alloc, dealloc } from "@eddy/smartmodule-as";
 
 const LEVELS = ["trace", "debug", "info", "warn", "error"];
@@ -26,57 +26,57 @@ const EXPECTING = "struct StructuredLog with 2 elements";
 /** The level's rank (index in LEVELS), or -1 after reporting serde's error. */
 function levelOf(level: JsonValue): i32 {
   if (!level.isString) {
-    fail("invalid type: " + level.describe() + ", expected variant identifier" + jsonPosition(level.end));
+    fail(`invalid type: ${level.describe()}, expected variant identifier${jsonPosition(level.end)}`);
     return -1;
   }
-  let rank = LEVELS.indexOf(level.str);
+  const rank = LEVELS.indexOf(level.str);
   if (rank < 0) {
-    fail("unknown variant `" + level.str + "`, expected one of `trace`, `debug`, `info`, `warn`, `error`" + jsonPosition(level.end));
+    fail(`unknown variant \`${level.str}\`, expected one of \`trace\`, \`debug\`, \`info\`, \`warn\`, \`error\`${jsonPosition(level.end)}`);
   }
   return rank;
 }
 
 function checkMessage(message: JsonValue): bool {
   if (message.isString) return true;
-  fail("invalid type: " + message.describe() + ", expected a string" + jsonPosition(message.end));
+  fail(`invalid type: ${message.describe()}, expected a string${jsonPosition(message.end)}`);
   return false;
 }
 
 function rank(r: Record): i32 {
-  let log = parseJson(r.value);
+  const log = parseJson(r.value);
   if (log === null) return -1;
   if (log.isArray) {
     // serde's derive also accepts the struct as a sequence [level, message]
-    if (log.length < 2) { fail("invalid length " + log.length.toString() + ", expected " + EXPECTING + jsonPosition(log.end)); return -1; }
-    let lv = levelOf(log.at(0));
+    if (log.length < 2) { fail(`invalid length ${log.length.toString()}, expected ${EXPECTING}${jsonPosition(log.end)}`); return -1; }
+    const lv = levelOf(log.at(0));
     if (lv < 0 || !checkMessage(log.at(1))) return -1;
-    if (log.length > 2) { fail("trailing characters" + jsonPosition(log.at(2).end - 1)); return -1; }
+    if (log.length > 2) { fail(`trailing characters${jsonPosition(log.at(2).end - 1)}`); return -1; }
     return lv;
   }
   if (!log.isObject) {
-    fail("invalid type: " + log.describe() + ", expected struct StructuredLog" + jsonPosition(log.end));
+    fail(`invalid type: ${log.describe()}, expected struct StructuredLog${jsonPosition(log.end)}`);
     return -1;
   }
-  let keys = log.keys!;
-  let values = log.values!;
+  const keys = log.keys!;
+  const values = log.values!;
   let lv = -1;
   let seenLevel = false;
   let seenMessage = false;
   for (let i = 0; i < keys.length; i++) {
-    let k = keys[i];
-    if (k == "level") {
-      if (seenLevel) { fail("duplicate field `level`" + jsonPosition(log.keyEnds![i])); return -1; }
+    const k = keys[i];
+    if (k === "level") {
+      if (seenLevel) { fail(`duplicate field \`level\`${jsonPosition(log.keyEnds![i])}`); return -1; }
       seenLevel = true;
       lv = levelOf(values[i]);
       if (lv < 0) return -1;
-    } else if (k == "message") {
-      if (seenMessage) { fail("duplicate field `message`" + jsonPosition(log.keyEnds![i])); return -1; }
+    } else if (k === "message") {
+      if (seenMessage) { fail(`duplicate field \`message\`${jsonPosition(log.keyEnds![i])}`); return -1; }
       seenMessage = true;
       if (!checkMessage(values[i])) return -1;
     }
   }
-  if (!seenLevel) { fail("missing field `level`" + jsonPosition(log.end)); return -1; }
-  if (!seenMessage) { fail("missing field `message`" + jsonPosition(log.end)); return -1; }
+  if (!seenLevel) { fail(`missing field \`level\`${jsonPosition(log.end)}`); return -1; }
+  if (!seenMessage) { fail(`missing field \`message\`${jsonPosition(log.end)}`); return -1; }
   return lv;
 }
 

@@ -31,7 +31,7 @@ const server = createServer(async (req, res) => {
       const lines = (await readBody(req)).toString().split('\n').filter((l) => l.length > 0);
       // Resolves once the records are committed to disk.
       const acks = await eddy.produce(topic, lines.map((l) => ({ value: Buffer.from(l) })));
-      return res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(acks) + '\n');
+      return res.writeHead(200, { 'content-type': 'application/json' }).end(`${JSON.stringify(acks)}\n`);
     }
     if (req.method === 'GET') {
       const transforms = url.searchParams.getAll('uses').map((uses) => ({ uses }));
@@ -41,7 +41,7 @@ const server = createServer(async (req, res) => {
       const records = eddy.consume(topic, { transforms, follow: url.searchParams.has('follow'), signal: aborted.signal });
       res.writeHead(200, { 'content-type': 'application/x-ndjson' });
       for await (const r of records) {
-        const line = JSON.stringify({ partition: r.partition, offset: r.offset, value: Buffer.from(r.value).toString() }) + '\n';
+        const line = `${JSON.stringify({ partition: r.partition, offset: r.offset, value: Buffer.from(r.value).toString() })}\n`;
         if (!res.write(line)) await once(res, 'drain'); // a slow client slows the stream down (backpressure)
       }
       return res.end();

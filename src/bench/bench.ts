@@ -147,7 +147,9 @@ const rateOf = (s: RoundStats): number => (s.recordsIn * 1000) / s.elapsedMs;
 /** The input split over `partitions` streams, batch i to partition i mod P; `passes()` passes per round. */
 function memorySource(batches: readonly BatchInput[], partitions: number, passes: () => number): BatchSource {
   const parts: BatchInput[][] = Array.from({ length: partitions }, () => []);
-  batches.forEach((b, i) => parts[i % partitions]!.push(b));
+  batches.forEach((b, i) => {
+    parts[i % partitions]!.push(b);
+  });
   return (p) => Array.from({ length: passes() }, () => parts[p]!);
 }
 

@@ -156,7 +156,7 @@ const utf8 = new TextEncoder();
 /** Splits `records` values into `Vec<Record>` batches of `batchSize` records (offset deltas 0..n−1). */
 export function toBatches(values: readonly Uint8Array[], batchSize: number): BatchInput[] {
   const batches: BatchInput[] = [];
-  for (let start = 0, b = 0; start < values.length; start += batchSize, b++) {
+  for (let start = 0; start < values.length; start += batchSize) {
     const recs: RecordInput[] = [];
     const end = Math.min(values.length, start + batchSize);
     for (let i = start; i < end; i++) recs.push({ value: values[i]!, offsetDelta: i - start, timestampDelta: i - start });

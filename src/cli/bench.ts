@@ -2,7 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { runBench, fmtRate, type BenchChain, type BenchReport } from '../bench/bench.js';
 import { buildInput, type InputSpec } from '../bench/input.js';
 import { renderHtml } from '../bench/report-html.js';

@@ -74,7 +74,7 @@ export async function buildCommand(opts: BuildOptions, io: BuildIO = processIO()
     io.stderr.write(`Error: no SmartModule source at ${cfg.entry} (expected a project made by \`eddy generate\`)\n`);
     return 1;
   }
-  let result;
+  let result: Awaited<ReturnType<typeof compileModule>>;
   try {
     result = await compileModule({ entry: cfg.entry, outFile: cfg.out });
   } catch (err) {

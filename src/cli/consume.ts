@@ -1,10 +1,10 @@
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import type { Eddy } from '../eddy.js';
 import type { TransformStep } from '../smartmodule/transforms.js';
 import type { StartPosition } from '../storage/consumer.js';
 import { anchorSteps } from '../coordinator/resolve.js';
 import { UsageError, type CliContext, type CliIO } from './format.js';
-import { handleClosedOutput, interruptSignal, isTTY, memoryLimitOption, openForRead, openForWrite, OutputClosed, outputSettled, parseIntOption, timeoutOption, writeOut } from './common.js';
+import { handleClosedOutput, interruptSignal, isTTY, memoryLimitOption, openForRead, openForWrite, OutputClosed, outputSettled, parseIntOption, timeoutOption, } from './common.js';
 import { mergeAsync } from '../coordinator/merge.js';
 import { compileTemplate, VALUE_OUTPUTS, type LineOptions, type ValueOutput } from './records.js';
 import { RecordOutput } from './record-output.js';

@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import type { CommittedOffset } from '../storage/storage.js';
 import { UsageError, type CliContext } from './format.js';
 import { listAction, openForWrite, parseIntOption, withEddy, withOutputOptions } from './common.js';

@@ -1,5 +1,5 @@
 import { basename } from 'node:path';
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import type { DeriveConfig } from '../coordinator/derived.js';
 import { deadLetterTopic } from '../coordinator/derive-checks.js';
 import type { DerivedInfo } from '../eddy.js';

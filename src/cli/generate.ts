@@ -129,7 +129,7 @@ export function moduleSource(name: string, o: GenerateOptions): string {
     lines.push('');
   }
   lines.push(transformSource(o).trimEnd());
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 interface Sample { args: string[]; prints: string[] }
@@ -244,10 +244,10 @@ export async function generateCommand(name: string, opts: GenerateOptions, io: G
     },
   };
   await mkdir(join(dir, 'assembly'), { recursive: true });
-  await writeFile(join(dir, 'package.json'), JSON.stringify(pkg, null, 2) + '\n');
-  await writeFile(join(dir, 'asconfig.json'), JSON.stringify(asconfig, null, 2) + '\n');
+  await writeFile(join(dir, 'package.json'), `${JSON.stringify(pkg, null, 2)}\n`);
+  await writeFile(join(dir, 'asconfig.json'), `${JSON.stringify(asconfig, null, 2)}\n`);
   await writeFile(join(dir, 'assembly', 'index.ts'), moduleSource(name, opts));
-  await writeFile(join(dir, 'assembly', 'tsconfig.json'), JSON.stringify({ extends: 'assemblyscript/std/assembly.json', include: ['./**/*.ts'] }, null, 2) + '\n');
+  await writeFile(join(dir, 'assembly', 'tsconfig.json'), `${JSON.stringify({ extends: 'assemblyscript/std/assembly.json', include: ['./**/*.ts'] }, null, 2)}\n`);
   await writeFile(join(dir, 'README.md'), readme(name, opts, s));
   await writeFile(join(dir, '.gitignore'), 'node_modules/\nbuild/\n');
   // What `npm install` of the file: dependencies would link, so the project works right away.

@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import type { TopicDescription } from '../storage/storage.js';
 import type { CliContext } from './format.js';
 import { listAction, withOutputOptions } from './common.js';

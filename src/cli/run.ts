@@ -44,7 +44,10 @@ export class StatusPrinter {
 
   /** The status: redrawn on a terminal; elsewhere printed when it changed. */
   status(text: string): void {
-    if (this.tty) return this.draw(text, true);
+    if (this.tty) {
+      this.draw(text, true);
+      return;
+    }
     if (text !== this.last) this.io.stderr.write(`${text}\n`);
     this.last = text;
   }

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { Command } from 'commander';
+import type { Command } from 'commander';
 import { formatModuleTable } from '../storage/registry.js';
 import type { CliContext } from './format.js';
 import { listAction, openForWrite, withEddy, withOutputOptions } from './common.js';

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { decodeRecords, encodeRecords, type RecordInput } from '../protocol/index.js';
 import { DurationError, parseDuration } from '../smartmodule/duration.js';
 import { Chain, loadModule, SmartModuleInitError, type ChainStep, type Lookback, type ModuleLogger, type SmartModule } from '../smartmodule/index.js';

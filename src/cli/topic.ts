@@ -1,4 +1,4 @@
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import type { Compression, TopicConfig, TopicDescription, TopicSummary } from '../storage/storage.js';
 import { UsageError, type CliContext } from './format.js';
 import { listAction, openForRead, openForWrite, outputFormat, parseIntOption, printJson, withEddy, withOutputOptions } from './common.js';

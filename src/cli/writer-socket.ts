@@ -118,7 +118,8 @@ class Session {
     try {
       req = decodeRequest(body);
     } catch (err) {
-      return this.refuse(err as WriterProtocolError);
+      this.refuse(err as WriterProtocolError);
+      return;
     }
     // A client that sends faster than it is served, or does not read its replies, is read no further until it catches up.
     if (++this.queued >= MAX_QUEUED) this.socket.pause();

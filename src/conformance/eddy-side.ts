@@ -19,7 +19,7 @@ export async function runEddyChain(steps: readonly FluvioStep[], batches: readon
   const replies: FluvioBatchReply[] = [];
   try {
     for (const b of batches) {
-      let out;
+      let out: ReturnType<typeof chain.process>;
       try {
         out = chain.process(b);
       } catch (err) {

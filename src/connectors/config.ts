@@ -113,7 +113,9 @@ function checkFields(o: Obj, path: string, known: readonly string[], err: (field
 /** Calls `fn` with each string in `value` and its path (`http.headers[0]`). */
 function eachString(value: unknown, path: string, fn: (text: string, path: string) => void): void {
   if (typeof value === 'string') fn(value, path);
-  else if (Array.isArray(value)) value.forEach((v, i) => eachString(v, `${path}[${i}]`, fn));
+  else if (Array.isArray(value)) value.forEach((v, i) => {
+    eachString(v, `${path}[${i}]`, fn);
+  });
   else if (isObj(value)) for (const [k, v] of Object.entries(value)) eachString(v, path ? `${path}.${k}` : k, fn);
 }
 

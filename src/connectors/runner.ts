@@ -1,6 +1,5 @@
 import { EventEmitter } from 'eventemitter3';
 import type { Eddy } from '../eddy.js';
-import type { TransformStep } from '../smartmodule/transforms.js';
 import { EddyError } from '../errors.js';
 import { ConnectorConfigError, Params, type ConnectorConfig, type ConnectorType } from './config.js';
 import { ConnectorError, type ConnectorContext, type ConnectorImpl, type ConnectorStats } from './contract.js';

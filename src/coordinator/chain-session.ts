@@ -335,7 +335,10 @@ export class ChainSession extends EventEmitter<SessionEvents> {
       if (frame.fatal.code === 'EDDY_SESSION_NOT_OPEN') return; // sent before a restore re-opened it; re-sent by the restore
       const err = errorFromWire(frame.fatal);
       this.metrics.errors++;
-      if (this.opts.policy === 'stop') return this.fail(err, entry);
+      if (this.opts.policy === 'stop') {
+        this.fail(err, entry);
+        return;
+      }
       // skip: the batch is dropped and reported; the instance was discarded, so re-open the session.
       this.metrics.skipped++;
       entry.result = this.emptyResult(entry, err);
@@ -377,7 +380,7 @@ export class ChainSession extends EventEmitter<SessionEvents> {
   private deliver(): void {
     for (;;) {
       const e = this.pending.get(this.nextDeliver);
-      if (!e || !e.result) break;
+      if (!e?.result) break;
       this.pending.delete(e.seq);
       this.nextDeliver++;
       const r = e.result;
@@ -410,7 +413,10 @@ export class ChainSession extends EventEmitter<SessionEvents> {
         const err = new SessionTimeoutError(this.id, this.opts.steps.map((s) => s.module.name), running.range?.from ?? running.batches[0]?.baseOffset ?? -1, this.opts.deadlineMs);
         this.metrics.timeouts++;
         this.metrics.errors++;
-        if (this.opts.policy === 'stop') return this.fail(err, running);
+        if (this.opts.policy === 'stop') {
+          this.fail(err, running);
+          return;
+        }
         this.metrics.skipped++;
         running.result = this.emptyResult(running, err);
         this.deliver();

@@ -18,7 +18,9 @@ export async function* mergeAsync<T>(sources: readonly AsyncIterable<T>[], stop:
     pending.delete(i);
     pending.set(i, iterators[i]!.next().then((r) => ({ i, r })));
   };
-  iterators.forEach((_, i) => pull(i));
+  iterators.forEach((_, i) => {
+    pull(i);
+  });
   try {
     while (pending.size > 0) {
       const { i, r } = await Promise.race(pending.values());

@@ -1,5 +1,5 @@
 import type { EventEmitter } from 'eventemitter3';
-import { EddyError } from '../errors.js';
+import type { EddyError } from '../errors.js';
 import { indexRecords } from '../protocol/record.js';
 import type { ErrorPolicy } from '../smartmodule/chain.js';
 import type { ConsumeOptions, ConsumedRecord } from '../storage/consumer.js';

@@ -92,7 +92,7 @@ export function writeRecordFields(
 export function recordListCount(raw: Uint8Array): number {
   if (raw.length < 4) return 0;
   const n = (raw[0]! << 24) | (raw[1]! << 16) | (raw[2]! << 8) | raw[3]!;
-  return n < 0 ? 0 : n;
+  return Math.max(n, 0);
 }
 
 /** Encodes records as a `Vec<Record>`: the `raw_bytes` a SmartModule reads (spec §4.2). */

@@ -124,11 +124,11 @@ export function describe(bytes: Uint8Array, file: string, name: string, memoryLi
   const exportList = info.exports.map((e) => `${e.name} (${e.kind})`).join(', ') || 'nothing';
 
   const mem = exported('memory');
-  if (!mem || mem.kind !== 'memory') {
+  if (mem?.kind !== 'memory') {
     throw new ModuleLoadError(file, 'missing-memory', `does not export its memory as "memory"; a SmartModule must (it exports: ${exportList})`);
   }
   const alloc = exported('alloc');
-  if (!alloc || alloc.kind !== 'function') {
+  if (alloc?.kind !== 'function') {
     throw new ModuleLoadError(file, 'missing-alloc', `does not export an "alloc" function; a SmartModule must (it exports: ${exportList})`);
   }
   if (!sameType(alloc.type, ['i32'], ['i32'])) {
@@ -163,7 +163,7 @@ export function describe(bytes: Uint8Array, file: string, name: string, memoryLi
 
   const checkFn = (fname: string) => {
     const e = exported(fname);
-    if (!e || e.kind !== 'function') return false;
+    if (e?.kind !== 'function') return false;
     if (!sameType(e.type, ['i32', 'i32', 'i32'], ['i32'])) {
       const old = sameType(e.type, ['i32', 'i32'], ['i32']) ? ' (a module built before Nov 2021, without the version argument: rebuild it with a current fluvio-smartmodule)' : '';
       throw new ModuleLoadError(file, 'bad-signature', `export "${fname}" has type ${formatType(e.type)}; expected (i32, i32, i32) -> i32${old}`);

@@ -529,10 +529,10 @@ export function encodeRawBatch(input: RawBatchInput, limits: EncodeLimits, where
   const maxTs = input.baseTimestamp + Math.max(0, maxDelta);
   // Headers re-keyed to the stored offset deltas.
   let hdr: { delta: number; list: readonly RecordHeader[] }[] | null = null;
-  if (input.headers && input.headers.size && increasing) {
+  if (input.headers?.size && increasing) {
     for (let i = 0; i < count; i++) {
       const list = input.headers.get(index.offsetDelta(i));
-      if (list && list.length) (hdr ??= []).push({ delta: i, list });
+      if (list?.length) (hdr ??= []).push({ delta: i, list });
     }
   }
   let hdrSize = 0;

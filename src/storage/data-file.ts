@@ -91,6 +91,7 @@ function readDataFile(dir: string): DataFileInfo | null {
     if (m1.pageSize !== m0.pageSize) throw new DataCorruptError(path, `its meta pages disagree on the page size (${m0.pageSize}, ${m1.pageSize})`);
     checkTxnids(m0.txnid, m1.txnid, path);
     const newest = m1.txnid > m0.txnid ? m1 : m0;
+    // biome-ignore lint/complexity/useMathMinMax: bigints (Math.max takes numbers)
     const lastPage = m0.lastPage > m1.lastPage ? m0.lastPage : m1.lastPage;
     const needed = (lastPage + 1n) * BigInt(m0.pageSize);
     if (BigInt(size) < needed) {

@@ -149,8 +149,8 @@ export function formatModuleTable(modules: readonly ModuleInfo[]): string {
   const rows = [['NAME', 'STATUS', 'SIZE'], ...modules.map((m) => [m.name, 'ready', String(m.size)])];
   const widths = [0, 1, 2].map((c) => Math.max(...rows.map((r) => r[c]!.length)));
   return (
-    rows
-      .map((r, i) => r.map((cell, c) => ' ' + (i === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!)) + ' ').join('').trimEnd())
-      .join('\n') + '\n'
+    `${rows
+      .map((r, i) => r.map((cell, c) => ` ${i === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!)} `).join('').trimEnd())
+      .join('\n')}\n`
   );
 }

@@ -1,8 +1,10 @@
 // Node has WebAssembly as a global, but TypeScript only types it in lib.dom, which this project does
 // not load (it would add browser globals). This is the subset Eddy uses.
 declare namespace WebAssembly {
+  // biome-ignore lint/complexity/noBannedTypes: mirrors the WebAssembly JS API's own typing of host functions
   type ImportValue = Function | Global | Memory | Table | number;
   type Imports = Record<string, Record<string, ImportValue>>;
+  // biome-ignore lint/complexity/noBannedTypes: mirrors the WebAssembly JS API's own typing of exported functions
   type ExportValue = Function | Global | Memory | Table;
   type Exports = Record<string, ExportValue>;
   interface ModuleImportDescriptor { module: string; name: string; kind: string }

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { ExecutionContext } from 'ava';
 import { corpus, missingRustModules, rustModuleDir, type CorpusModule } from '../../src/conformance/corpus.js';
-import { runEddyChain, type EddySideOptions } from '../../src/conformance/eddy-side.js';
+import { runEddyChain, } from '../../src/conformance/eddy-side.js';
 import { BUILD_HINT, fluvioEnginePath, runFluvioChain, type FluvioBatch, type FluvioBatchReply, type FluvioFailure, type FluvioRun, type FluvioStep, type HarnessOptions } from '../../src/conformance/fluvio-engine.js';
 import { decodeRecords, encodeRecords, type RecordInput } from '../../src/protocol/index.js';
 import { wasmBytes } from './wasm.js';

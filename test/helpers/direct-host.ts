@@ -53,7 +53,7 @@ export interface ModuleShape {
   exports: { name: string; kind: string; sig?: FuncSig }[];
 }
 
-const VALTYPES: Record<number, string> = { 0x7f: 'i32', 0x7e: 'i64', 0x7d: 'f32', 0x7c: 'f64', 0x7b: 'v128', 0x70: 'funcref', 0x6f: 'externref' };
+const VALTYPES: Record<number, string> = { 127: 'i32', 126: 'i64', 125: 'f32', 124: 'f64', 123: 'v128', 112: 'funcref', 111: 'externref' };
 
 /** Reads imports and exports with function signatures from the binary (type/import/function/export sections). */
 export function moduleShape(b: Uint8Array): ModuleShape {
