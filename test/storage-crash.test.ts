@@ -26,16 +26,18 @@ function runAndKill(dir: string, run: number): Promise<RunResult> {
     let timer: NodeJS.Timeout | null = null;
     const kill = () => proc.kill('SIGKILL');
     // Odd runs: a random moment after spawn (often during start-up and recovery);
-    // even runs: a random moment after the child reported ready (in the middle of writing).
+    // even runs: a random moment after the child's first acknowledged write (in the middle of
+    // writing), however long a busy machine takes to get there.
     if (run % 2 === 1) timer = setTimeout(kill, Math.random() * 250);
     proc.stdout.setEncoding('utf8');
     proc.stdout.on('data', (d: string) => {
-      if (run % 2 === 0 && timer === null && stdout.length === 0 && d.startsWith('ready')) timer = setTimeout(kill, 5 + Math.random() * 120);
       stdout += d;
+      if (run % 2 === 0 && timer === null && /^ack /m.test(stdout)) timer = setTimeout(kill, Math.random() * 120);
     });
     proc.stderr.setEncoding('utf8');
     proc.stderr.on('data', (d: string) => (stderr += d));
-    const guard = setTimeout(kill, 5000);
+    // Only for a child that never acknowledges anything (the test then fails on the count below).
+    const guard = setTimeout(kill, 30_000);
     proc.on('error', reject);
     proc.on('close', (code, signal) => {
       clearTimeout(guard);
@@ -80,7 +82,7 @@ function verify(store: Storage, t: { fail(m: string): void }): Map<number, strin
 }
 
 test(`storage survives ${RUNS} SIGKILLs at random points: every acknowledged record present, offsets contiguous, no half batch`, async (t) => {
-  t.timeout(120_000);
+  t.timeout(600_000);
   const dir = tempDir(t, 'eddy-crash-');
   const acked = [new Map<number, string>(), new Map<number, string>()];
   const seenNext = [0, 0];
@@ -161,6 +163,6 @@ test(`storage survives ${RUNS} SIGKILLs at random points: every acknowledged rec
   t.is(kills, RUNS);
   const total = acked[0]!.size + acked[1]!.size;
   t.log(`${kills} kills (${killsWhileWriting} after acknowledged writes), ${total} acknowledged records checked, ${seenNext[0]! + seenNext[1]!} stored`);
-  t.true(killsWhileWriting >= RUNS / 3, 'enough kills landed while writing');
+  t.true(killsWhileWriting >= RUNS / 2, 'every even run was killed after an acknowledged write');
   t.true(total > 1000, 'enough records were acknowledged');
 });
