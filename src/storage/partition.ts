@@ -1,6 +1,8 @@
 import { EventEmitter } from 'eventemitter3';
 import { IF_EXISTS, type Database, type RootDatabase } from 'lmdb';
+import type { BatchCodec } from './codecs.js';
 import {
+  compressBatch,
   encodeBatches,
   encodeRawBatch,
   readBatchHeader,
@@ -39,6 +41,8 @@ export interface AppendOptions {
    * lmdb-js put/remove it issues on this environment lands in the same LMDB transaction.
    */
   alsoWrite?: () => void;
+  /** Store the records section of each batch compressed with this codec (see codecs.ts). Default none. */
+  compression?: BatchCodec;
 }
 
 /** Encoded batches waiting to be appended (see `PartitionLog.prepare`). */
@@ -239,7 +243,7 @@ export class PartitionLog {
   async append(records: readonly ProduceRecord[], options?: AppendOptions): Promise<AppendResult> {
     this.checkWritable();
     if (records.length === 0) return this.emptyResult();
-    const { values, counts } = this.prepare(records);
+    const { values, counts } = this.prepare(records, [], options?.compression);
     return this.issue(values, counts, options?.alsoWrite);
   }
 
@@ -259,7 +263,8 @@ export class PartitionLog {
     }
     const inputDeltas = new Array<number>(enc.count);
     for (let i = 0; i < enc.count; i++) inputDeltas[i] = enc.index.offsetDelta(i);
-    const r = await this.issue([enc.value], [enc.count], options?.alsoWrite);
+    const value = options?.compression ? compressBatch(enc.value, options.compression) : enc.value;
+    const r = await this.issue([value], [enc.count], options?.alsoWrite);
     return { ...r, inputDeltas };
   }
 
@@ -267,18 +272,18 @@ export class PartitionLog {
    * Encodes batches for `appendPrepared` — records (as `append`) and module outputs (as
    * `appendRaw`) — checking every limit; nothing is written, so an error here stores nothing.
    */
-  prepare(records: readonly ProduceRecord[], raws: readonly RawBatchInput[] = []): PreparedAppend {
+  prepare(records: readonly ProduceRecord[], raws: readonly RawBatchInput[] = [], codec: BatchCodec = 'none'): PreparedAppend {
     const prepared: PreparedAppend = { values: [], counts: [] };
     if (records.length > 0) {
       for (const b of encodeBatches(records, Date.now(), this.host.limits, this.where)) {
-        prepared.values.push(b.value);
+        prepared.values.push(compressBatch(b.value, codec));
         prepared.counts.push(b.count);
       }
     }
     for (const raw of raws) {
       const enc = encodeRawBatch(raw, this.host.limits, this.where);
       if (enc) {
-        prepared.values.push(enc.value);
+        prepared.values.push(compressBatch(enc.value, codec));
         prepared.counts.push(enc.count);
       }
     }

@@ -2,7 +2,8 @@ import type { BatchInput, BatchOutput } from '../smartmodule/types.js';
 import { VARINT_MAX, VARINT_MIN } from '../protocol/varint.js';
 import { encodeRecordList, headersByIndex, type ProduceRecord } from './batch-format.js';
 import { InvalidArgumentError, ProduceTransformError, UnknownPartitionError } from './errors.js';
-import type { AppendResult, PartitionLog } from './partition.js';
+import type { AppendOptions, AppendResult, PartitionLog } from './partition.js';
+import { parseCodec, type BatchCodec } from './codecs.js';
 import { partitionForKey } from './siphash.js';
 import type { Storage } from './storage.js';
 import { STORAGE_DEFAULTS } from './defaults.js';
@@ -28,6 +29,8 @@ export interface ProducerOptions {
    */
   partitioner?: Partitioner;
   transform?: ProduceTransform;
+  /** Store each batch's records compressed with this codec, as Fluvio's producer `compression`; readers see the same records. Default none. */
+  compression?: BatchCodec;
 }
 
 export interface ProducerRecord extends ProduceRecord {
@@ -93,6 +96,7 @@ export class Producer {
   private readonly batchSize: number;
   private readonly partitioner: Partitioner;
   private readonly transform: ProduceTransform | undefined;
+  private readonly append: AppendOptions;
   private readonly partitions: number;
   private readonly accs = new Map<number, Accumulator>();
   private readonly inflight = new Set<Promise<unknown>>();
@@ -113,6 +117,7 @@ export class Producer {
     if (!(this.batchSize > 0)) throw new InvalidArgumentError(`batchSize must be > 0, got ${options.batchSize}`);
     this.partitioner = options.partitioner ?? siphashRoundRobin();
     this.transform = options.transform;
+    this.append = options.compression && options.compression !== 'none' ? { compression: parseCodec(options.compression) } : {};
     const meta = store.topic(topic);
     this.partitions = meta ? meta.partitions : 0;
     store.partition(topic, 0); // throws UnknownTopicError now rather than on the first send
@@ -302,7 +307,7 @@ export class Producer {
     let done: Promise<unknown>;
     if (!this.transform) {
       // Appends are ordered by the partition's queue: no need to wait for the previous batch.
-      done = log.append(records).then(
+      done = log.append(records, this.append).then(
         (r) => {
           this.storedRecords += r.count;
           ackContiguous(segments, this.topic, partition, r.baseOffset);
@@ -347,7 +352,7 @@ export class Producer {
         throw new ProduceTransformError(this.topic, log.partition, (err as Error)?.message ?? String(err), err);
       }
       if (out.error) throw new ProduceTransformError(this.topic, log.partition, out.error.message, out.error);
-      const r: AppendResult & { inputDeltas: number[] } = await log.appendRaw({ raw: out.raw, baseTimestamp: base, headers: headersByIndex(chunk) });
+      const r: AppendResult & { inputDeltas: number[] } = await log.appendRaw({ raw: out.raw, baseTimestamp: base, headers: headersByIndex(chunk) }, this.append);
       this.storedRecords += r.count;
       let increasing = true;
       for (let i = 1; i < r.inputDeltas.length; i++) if (r.inputDeltas[i]! <= r.inputDeltas[i - 1]!) increasing = false;
