@@ -5,7 +5,8 @@ import { InvalidArgumentError, ProduceTransformError, UnknownPartitionError } fr
 import type { AppendOptions, AppendResult, PartitionLog } from './partition.js';
 import { parseCodec, type BatchCodec } from './codecs.js';
 import { partitionForKey } from './siphash.js';
-import type { Storage } from './storage.js';
+import type { Dedup, Storage } from './storage.js';
+import { KeyWindow } from './dedup.js';
 import { STORAGE_DEFAULTS } from './defaults.js';
 
 /** Chooses a partition for a record. `key` is null for keyless records. */
@@ -97,6 +98,9 @@ export class Producer {
   private readonly partitioner: Partitioner;
   private readonly transform: ProduceTransform | undefined;
   private readonly append: AppendOptions;
+  /** The topic's deduplication bounds, and a key window per partition (opened at first use). */
+  private readonly dedup: Dedup | null;
+  private readonly windows = new Map<number, KeyWindow>();
   private readonly partitions: number;
   private readonly accs = new Map<number, Accumulator>();
   private readonly inflight = new Set<Promise<unknown>>();
@@ -120,6 +124,7 @@ export class Producer {
     this.append = options.compression && options.compression !== 'none' ? { compression: parseCodec(options.compression) } : {};
     const meta = store.topic(topic);
     this.partitions = meta ? meta.partitions : 0;
+    this.dedup = meta?.dedup ?? null;
     store.partition(topic, 0); // throws UnknownTopicError now rather than on the first send
   }
 
@@ -149,8 +154,45 @@ export class Producer {
         reject(err);
         return;
       }
+      if (this.dedup && this.dropDuplicates(records, parts, call)) return;
       this.addFrom(records, parts, call, 0);
     });
+  }
+
+  /**
+   * The topic's deduplication: duplicates are acknowledged at once with offset null (as records a
+   * transform dropped) and the others are queued. Returns true when it took over the call.
+   */
+  private dropDuplicates(records: readonly ProducerRecord[], parts: Int32Array, call: Call): boolean {
+    const now = Date.now();
+    const kept: number[] = [];
+    for (let i = 0; i < records.length; i++) {
+      const key = records[i]!.key;
+      const p = parts[i]!;
+      if (key === null || key === undefined) {
+        kept.push(i);
+        continue;
+      }
+      let w = this.windows.get(p);
+      if (!w) this.windows.set(p, (w = KeyWindow.fromLog(this.dedup!, this.store.partition(this.topic, p), now)));
+      if (!w.isDuplicate(typeof key === 'string' ? Buffer.from(key, 'utf8') : key, now)) kept.push(i);
+    }
+    if (kept.length === records.length) return false;
+    const acks: ProduceAck[] = Array.from(parts, (p) => ({ topic: this.topic, partition: p, offset: null }));
+    if (kept.length === 0) {
+      call.resolve(acks);
+      return true;
+    }
+    const inner: Call = {
+      results: new Array(kept.length), remaining: kept.length, failed: false,
+      resolve: (got) => {
+        for (let k = 0; k < kept.length; k++) acks[kept[k]!] = got[k]!;
+        call.resolve(acks);
+      },
+      reject: call.reject,
+    };
+    this.addFrom(kept.map((i) => records[i]!), Int32Array.from(kept, (i) => parts[i]!), inner, 0);
+    return true;
   }
 
   /**

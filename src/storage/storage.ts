@@ -117,6 +117,17 @@ export interface TopicConfig {
   maxPartitionBytes?: number | null;
   /** LZ4 (lmdb-js, compressed off the main thread) or none. Default none. */
   compression?: Compression;
+  /**
+   * Fluvio's deduplication: a keyed record whose key the partition saw among its last `count`
+   * keyed records, within `ageMs`, is dropped at produce. null (default): every record is kept.
+   */
+  dedup?: Dedup | null;
+}
+
+/** A topic's deduplication window (see TopicConfig.dedup). */
+export interface Dedup {
+  count: number;
+  ageMs: number;
 }
 
 export interface TopicMeta {
@@ -126,6 +137,8 @@ export interface TopicMeta {
   retentionMs: number | null;
   maxPartitionBytes: number | null;
   compression: Compression;
+  /** Absent in topics created before deduplication existed: none. */
+  dedup?: Dedup | null;
   createdAt: number;
 }
 
@@ -336,9 +349,9 @@ export class Storage implements PartitionHost {
   async createTopic(name: string, config: TopicConfig = {}): Promise<TopicMeta> {
     this.checkWritable('create a topic');
     this.checkExclusive('create a topic');
-    const { partitions, retentionMs, maxPartitionBytes, compression } = this.validateTopic(name, config);
+    const { partitions, retentionMs, maxPartitionBytes, compression, dedup } = this.validateTopic(name, config);
     const id = ((this.meta.get('nextTopicId') as number | undefined) ?? 1);
-    const meta: TopicMeta = { name, id, partitions, retentionMs, maxPartitionBytes, compression, createdAt: Date.now() };
+    const meta: TopicMeta = { name, id, partitions, retentionMs, maxPartitionBytes, compression, dedup, createdAt: Date.now() };
     // Create the partition databases first, in one synchronous commit: a crash before the
     // metadata commit leaves only empty, unreferenced databases.
     await this.written(() => {
@@ -402,8 +415,13 @@ export class Storage implements PartitionHost {
       const known = FLUVIO_COMPRESSIONS.includes(compression as string);
       throw new InvalidArgumentError(`compression ${JSON.stringify(compression)} is ${known ? 'not supported by Eddy' : 'unknown'}: use "none" or "lz4"`);
     }
+    const dedup = config.dedup ?? null;
+    if (dedup !== null) {
+      if (!Number.isSafeInteger(dedup.count) || dedup.count < 1) throw new InvalidArgumentError(`dedup count must be a positive integer, got ${dedup.count}`);
+      if (!(Number.isFinite(dedup.ageMs) && dedup.ageMs > 0)) throw new InvalidArgumentError(`dedup age must be a positive number of milliseconds, got ${dedup.ageMs}`);
+    }
     this.checkRoomFor(name, partitions);
-    return { partitions, retentionMs, maxPartitionBytes, compression };
+    return { partitions, retentionMs, maxPartitionBytes, compression, dedup: dedup && { count: dedup.count, ageMs: dedup.ageMs } };
   }
 
   /**
