@@ -45,6 +45,20 @@ export function projectConfig(dir: string, out?: string): ProjectConfig {
   return { entry, out: resolve(dir, out ?? configured ?? join('build', `${name}.wasm`)) };
 }
 
+/** Whether `dir` holds an AssemblyScript SmartModule project (as `eddy generate` makes: asconfig.json). */
+export function isProject(dir: string): boolean {
+  return existsSync(join(dir, 'asconfig.json'));
+}
+
+/** The project's name and version from package.json, and the group `eddy generate --project-group` wrote. */
+export function projectPackage(dir: string): { name: string; version: string | null; group: string | null } {
+  const pkg = readJson(join(dir, 'package.json'));
+  const name = typeof pkg?.['name'] === 'string' ? (pkg['name'] as string).replace(/^@[^/]+\//, '') : basename(resolve(dir));
+  const version = typeof pkg?.['version'] === 'string' ? (pkg['version'] as string) : null;
+  const sm = pkg?.['smartmodule'] as Record<string, unknown> | undefined;
+  return { name, version, group: typeof sm?.['group'] === 'string' ? (sm['group'] as string) : null };
+}
+
 const TRANSFORMS = ['filter', 'map', 'filter_map', 'array_map', 'aggregate'];
 
 /** Problems with the built module's SmartModule shape (spec §1), empty when fine. */
