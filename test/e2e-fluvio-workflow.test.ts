@@ -6,12 +6,16 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { openStorage } from '../src/open-storage.js';
+import { readBatchHeader } from '../src/storage/batch-format.js';
+import { CODEC_MASK, CODEC_SHIFT } from '../src/storage/codecs.js';
 
 /**
  * A Fluvio user's day, typed as they would type it to `fluvio`, through the real command line in
  * child processes: a topic with two partitions, two producers writing it at once from two
  * "terminals", consume with `-O json`, `-p 0 -p 1`, a named consumer stopped by `--max-records`
- * and resumed, and an http source connector whose header carries a secret from a secrets file.
+ * and resumed, and an http source connector whose header carries a secret from a secrets file
+ * (its batches stored gzip-compressed, as meta.producer.compression asks).
  */
 
 const bin = join(resolve(dirname(fileURLToPath(import.meta.url)), '..', '..'), 'bin', 'eddy.js');
@@ -116,6 +120,8 @@ test('a Fluvio-shaped workflow: two producers at once, -O json, -p 0 -p 1, a res
     '  type: http-source',
     '  topic: payments',
     '  create-topic: true',
+    '  producer:',
+    '    compression: gzip',
     '  secrets:',
     '    - name: API_TOKEN',
     'http:',
@@ -146,4 +152,9 @@ test('a Fluvio-shaped workflow: two producers at once, -O json, -p 0 -p 1, a res
   t.regex(got[0]!, /^\{"status":"paid","n":\d+\}$/);
   t.true(seen.length >= 2 && seen.every((h) => h.authorization === `Bearer ${SECRET}`), 'every request carried the resolved secret');
   t.false(connector.err().includes(SECRET) || connector.out().includes(SECRET), 'the secret value is never printed');
+  // meta.producer.compression: the source's batches are stored gzip-compressed (codec 1 in the flags).
+  const storage = await openStorage(join(work, 'data'), { readOnly: true });
+  const codecs = storage.partition('payments', 0).readBatches(0).map((b) => (readBatchHeader(b.value).flags & CODEC_MASK) >> CODEC_SHIFT);
+  await storage.close();
+  t.true(codecs.length > 0 && codecs.every((c) => c === 1), String(codecs));
 });
