@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { compileModule, CompileError } from '../sdk-build/compile.js';
-import { processIO, type CliContext, type CliIO } from './format.js';
+import { processIO, UsageError, type CliContext, type CliIO } from './format.js';
 
 /**
  * `eddy build`: compiles the AssemblyScript SmartModule project in `dir` (made by `eddy generate`
@@ -123,8 +123,14 @@ export function registerBuildCommand(program: Command, ctx: CliContext): void {
     )
     .option('--dir <path>', 'project directory', '.')
     .option('-o, --out <path>', 'output .wasm (default: build/<name>.wasm)')
-    .action(async (o: { dir: string; out?: string }) => {
+    .addOption(new Option('-p, --package-name <name>', 'a cargo package (refused: an Eddy project has one module)').hideHelp())
+    .addOption(new Option('--release <profile>', 'a cargo profile (refused: eddy build makes one optimized build)').hideHelp())
+    .addOption(new Option('--nowasi', 'accepted: Eddy\'s builds import no WASI functions').hideHelp())
+    .action(async (o: { dir: string; out?: string; packageName?: string; release?: string }) => {
       const io = ctx.io();
+      if (o.packageName !== undefined || o.release !== undefined) {
+        throw new UsageError('-p/--package-name and --release choose a cargo package and profile; an Eddy project has one module and one optimized build: leave them out');
+      }
       ctx.done(await buildCommand({ dir: o.dir, ...(o.out ? { out: o.out } : {}) }, io));
     });
 }

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { loadModule } from '../smartmodule/index.js';
 import { UsageError, type CliContext } from './format.js';
 import { moduleLimits, openForWrite, withEddy } from './common.js';
@@ -35,6 +35,7 @@ export function registerLoadCommand(program: Command, ctx: CliContext): void {
     .option('--dry-run', 'check the project and the module, and register nothing')
     .option('-p, --package-name <name>', 'a cargo package of a Rust workspace (refused: Eddy projects have one module)')
     .option('--release <profile>', 'a cargo profile (refused: eddy build has one optimized build)')
+    .addOption(new Option('--nowasi', 'accepted: Eddy\'s builds import no WASI functions').hideHelp())
     .action(async (o: LoadOptions, cmd: Command) => {
       const io = ctx.io();
       if (o.packageName !== undefined || o.release !== undefined) {

@@ -338,6 +338,7 @@ export function registerTestCommand(program: Command, ctx: CliContext): void {
     .addOption(memoryLimitOption())
     .addOption(new Option('-p, --package-name <name>').hideHelp())
     .addOption(new Option('--release <profile>').hideHelp())
+    .addOption(new Option('--nowasi', 'accepted: a project has one build, and the SDK imports no WASI functions').hideHelp())
     .action(async (opts: TestCommandOptions & { transformsLine?: string[] }) => {
       const { transformsLine: _alias, ...rest } = opts;
       ctx.done(await runTest({ ...rest, transform: inline() }, ctx.io()));
