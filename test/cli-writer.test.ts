@@ -41,6 +41,13 @@ test('produce goes through a running connector\'s process, a read-only consumer 
   t.is(failing.code, 1);
   t.regex(failing.stderr, /^Error: producer-side SmartModule failed for events\/\d, so none of that batch was stored:\nfail-on: cannot parse bad\n/);
 
+  // Fluvio's produce flags travel to the writer: a codec, and a module from a path with an initial accumulator.
+  await ok(['produce', 'events', '--compression', 'gzip', '-p', '0'], 'four\n');
+  await ok(['produce', 'events', '-p', '1', '--smartmodule-path', wasmPath('aggregate-sum'), '--a-init', '10'], '1\n2\n');
+  const sunk = () => new Set(read(file).split('\n'));
+  await until(() => ['four', '11', '13'].every((v) => sunk().has(v)));
+  t.pass('the sink read the gzip batch and the aggregate outputs');
+
   // Other writing commands are refused with the holder named.
   const create = await eddy(['topic', 'create', 'more']);
   t.is(create.code, 1);
