@@ -37,6 +37,9 @@ test('generate --destination --sm-type --with-params --project-group, then build
   await eddyOk(data, ['load'], '', project);
   await eddyOk(data, ['load', '--package-path', project, '--name', 'shout'], '', work);
   t.deepEqual(JSON.parse(await eddyOk(data, ['sm', 'list', '-O', 'json'])).map((m: { name: string }) => m.name).sort(), ['acme/shout@0.1.0', 'shout']);
+  // sm list --filter keeps the names containing the text, as fluvio's.
+  t.deepEqual(JSON.parse(await eddyOk(data, ['sm', 'list', '--filter', 'acme', '-O', 'json'])).map((m: { name: string }) => m.name), ['acme/shout@0.1.0']);
+  t.regex(await eddyOk(data, ['sm', 'list', '--filter', 'nothing-like-it']), /no smart modules/);
   await eddyOk(data, ['topic', 'create', 'words']);
   await eddyOk(data, ['produce', 'words'], 'quiet\n');
   t.is(await eddyOk(data, ['consume', 'words', '-B', '-d', '--smartmodule', 'acme/shout@0.1.0', '-e', 'key=x', '-k']), '[x] QUIET\n');
