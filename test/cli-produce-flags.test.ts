@@ -2,6 +2,7 @@ import test from 'ava';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { open } from '../src/index.js';
 import { openStorage } from '../src/open-storage.js';
 import { readBatchHeader } from '../src/storage/batch-format.js';
 import { CODEC_MASK, CODEC_SHIFT } from '../src/storage/codecs.js';
@@ -129,4 +130,32 @@ test('--smartmodule-path/--sm_path run a .wasm file; --aggregate-initial/--a-ini
   const lonely = await runEddy(dir, ['produce', 'sums', '--aggregate-initial', '1'], '1\n');
   t.is(lonely.code, 1);
   t.regex(lonely.stderr, /--aggregate-initial needs an aggregate module/);
+});
+
+test('topic --compression-type gzip|snappy|zstd: every batch is stored with the topic\'s codec, whatever the producer asked (as Fluvio\'s topic setting wins); any keeps the producer\'s', async (t) => {
+  const dir = fresh();
+  await eddyOk(dir, ['topic', 'create', 'snap', '--compression-type', 'snappy']);
+  await eddyOk(dir, ['produce', 'snap'], 'one\n');
+  await eddyOk(dir, ['produce', 'snap', '--compression', 'gzip'], 'two\n');
+  t.deepEqual(await storedCodecs(dir, 'snap'), [2, 2]);
+  t.is(await eddyOk(dir, ['consume', 'snap', '-B', '-d', '--map', wasmPath('map-uppercase')]), 'ONE\nTWO\n');
+  t.regex(await eddyOk(dir, ['topic', 'list']), /snap +computed +1 +1 +7d +snappy /);
+  await eddyOk(dir, ['topic', 'create', 'free', '--compression-type', 'any']);
+  await eddyOk(dir, ['produce', 'free', '--compression', 'lz4'], 'three\n');
+  await eddyOk(dir, ['produce', 'free'], 'four\n');
+  t.deepEqual(await storedCodecs(dir, 'free'), [3, 0]);
+  // A derived stream writing into a gzip topic stores gzip batches too.
+  await eddyOk(dir, ['topic', 'create', 'packed', '--compression-type', 'gzip']);
+  await eddyOk(dir, ['derive', 'create', 'up', '--source', 'free', '--target', 'packed', '--transform', JSON.stringify({ uses: wasmPath('map-uppercase') })]);
+  const eddy = await open(dir, { workers: 1 });
+  try {
+    await eddy.startDerived('up');
+    const end = Date.now() + 60_000;
+    while (eddy.storage.partition('packed', 0).nextOffset < 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    await eddy.stopDerived('up');
+  } finally {
+    await eddy.close();
+  }
+  t.is(await eddyOk(dir, ['consume', 'packed', '-B', '-d']), 'THREE\nFOUR\n');
+  t.true((await storedCodecs(dir, 'packed')).every((c) => c === 1));
 });

@@ -2,6 +2,7 @@ import { Command, Option } from 'commander';
 import { resolve } from 'node:path';
 import type { Compression, Dedup, TopicConfig, TopicDescription, TopicSummary } from '../storage/storage.js';
 import { readTopicConfigFile, SEGMENT_SIZE_REASON } from './topic-config-file.js';
+import { parseCodec } from '../storage/codecs.js';
 import { UsageError, type CliContext } from './format.js';
 import { listAction, openForRead, openForWrite, outputFormat, parseIntOption, printJson, withEddy, withOutputOptions } from './common.js';
 import { formatBytes, formatCount, formatRetention, formatTable, parseBytes, parseDurationOption, parseRetention } from './units.js';
@@ -35,10 +36,17 @@ export function topicConfig(o: TopicCreateOptions): TopicConfig {
   if (o.retentionTime !== undefined) config.retentionMs = parseRetention(o.retentionTime);
   if (o.maxPartitionSize !== undefined) config.maxPartitionBytes = parseBytes(o.maxPartitionSize, '--max-partition-size');
   if (o.compressionType !== undefined) {
-    const c = o.compressionType.toLowerCase();
-    if (c !== 'none' && c !== 'lz4') {
-      const fluvio = ['gzip', 'snappy', 'zstd', 'any'].includes(c);
-      throw new UsageError(`--compression-type ${o.compressionType} is ${fluvio ? 'a Fluvio type Eddy does not store' : 'unknown'}: use none or lz4`);
+    // Fluvio's `any` (the default: keep what the producer chose) is Eddy's `none`.
+    const c = o.compressionType.toLowerCase() === 'any' ? 'none' : o.compressionType.toLowerCase();
+    if (!['none', 'lz4', 'gzip', 'snappy', 'zstd'].includes(c)) {
+      throw new UsageError(`--compression-type ${o.compressionType} is unknown: use any (or none), gzip, snappy, lz4 or zstd`);
+    }
+    if (c === 'zstd') {
+      try {
+        parseCodec(c);
+      } catch (err) {
+        throw new UsageError(`--compression-type: ${(err as Error).message}`);
+      }
     }
     config.compression = c as Compression;
   }
@@ -138,7 +146,7 @@ export function registerTopicCommand(program: Command, ctx: CliContext): void {
     .option('-p, --partitions <n>', 'number of partitions', '1')
     .option('--retention-time <duration>', `remove records older than this, e.g. 1h, 7d (default ${DEFAULT_TEXT.retention})`)
     .option('--max-partition-size <size>', `remove the oldest records while a partition is larger, e.g. 500MB, 10GB (default ${DEFAULT_TEXT.maxPartitionSize})`)
-    .option('--compression-type <type>', 'how batches are stored: none or lz4 (default none)')
+    .option('--compression-type <type>', 'how batches are stored: any/none (as each producer chose; default), gzip, snappy or zstd (every batch with that codec), lz4 (each stored value, inside LMDB)')
     .addOption(new Option('-r, --replication <n>', 'replicas (Eddy keeps 1)').hideHelp())
     .addOption(new Option('--segment-size <size>', 'refused: Eddy stores no segment files').hideHelp())
     .option('--dedup', 'drop a keyed record at produce when its key is among the partition\'s last --dedup-count keys, within --dedup-age')

@@ -178,6 +178,14 @@ export class PartitionLog {
     this.loadState();
   }
 
+  /** The codec the topic stores every batch with (its compression type); null: the producer's choice. */
+  topicCodec: BatchCodec | null = null;
+
+  /** The codec of a write: the topic's when it has one (as Fluvio's topic setting wins), else the caller's. */
+  private codecFor(options: AppendOptions | undefined): BatchCodec {
+    return this.topicCodec ?? options?.compression ?? 'none';
+  }
+
   /** Whether reads check batch checksums (the storage's `checksums` option). */
   private get verify(): boolean {
     return this.host.limits.checksums !== false;
@@ -243,7 +251,7 @@ export class PartitionLog {
   async append(records: readonly ProduceRecord[], options?: AppendOptions): Promise<AppendResult> {
     this.checkWritable();
     if (records.length === 0) return this.emptyResult();
-    const { values, counts } = this.prepare(records, [], options?.compression);
+    const { values, counts } = this.prepare(records, [], this.codecFor(options));
     return this.issue(values, counts, options?.alsoWrite);
   }
 
@@ -263,7 +271,7 @@ export class PartitionLog {
     }
     const inputDeltas = new Array<number>(enc.count);
     for (let i = 0; i < enc.count; i++) inputDeltas[i] = enc.index.offsetDelta(i);
-    const value = options?.compression ? compressBatch(enc.value, options.compression) : enc.value;
+    const value = compressBatch(enc.value, this.codecFor(options));
     const r = await this.issue([value], [enc.count], options?.alsoWrite);
     return { ...r, inputDeltas };
   }
@@ -272,7 +280,7 @@ export class PartitionLog {
    * Encodes batches for `appendPrepared` — records (as `append`) and module outputs (as
    * `appendRaw`) — checking every limit; nothing is written, so an error here stores nothing.
    */
-  prepare(records: readonly ProduceRecord[], raws: readonly RawBatchInput[] = [], codec: BatchCodec = 'none'): PreparedAppend {
+  prepare(records: readonly ProduceRecord[], raws: readonly RawBatchInput[] = [], codec: BatchCodec = this.topicCodec ?? 'none'): PreparedAppend {
     const prepared: PreparedAppend = { values: [], counts: [] };
     if (records.length > 0) {
       for (const b of encodeBatches(records, Date.now(), this.host.limits, this.where)) {
