@@ -11,7 +11,7 @@ import { wasmPath } from './helpers/wasm.js';
  */
 
 test('produce goes through a running connector\'s process, a read-only consumer follows it and stops on SIGINT; transforms are anchored at the producer\'s directory; errors come back worded for the CLI', async (t) => {
-  t.timeout(60_000);
+  t.timeout(120_000);
   const { work, data, start, eddy, ok } = setup(t);
   await ok(['topic', 'create', 'events', '-p', '2']);
   writeFileSync(join(work, 'sink.yml'), 'meta: { name: events-file, type: file-sink, topic: events, consumer: { offset: { start: beginning } } }\nfile: { path: events.txt }\n');
