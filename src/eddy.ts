@@ -189,10 +189,10 @@ export class Eddy extends EventEmitter<EddyEvents> {
    * before they are stored, as Fluvio's producer-side SmartModules; a module error rejects the
    * produce and stores nothing.
    */
-  async producer(topic: string, options: ProducerOptions & { transforms?: TransformStep[] } = {}): Promise<Producer> {
-    const { transforms, ...rest } = options;
+  async producer(topic: string, options: ProducerOptions & { transforms?: TransformStep[]; aggregateInitial?: Uint8Array } = {}): Promise<Producer> {
+    const { transforms, aggregateInitial, ...rest } = options;
     if (transforms && transforms.length > 0) {
-      const chain = Chain.create(await this.resolveTransforms(transforms));
+      const chain = Chain.create(await this.resolveTransforms(transforms), aggregateInitial ? { initialAccumulator: aggregateInitial } : {});
       rest.transform = (batch) => {
         const out = chain.process(batch);
         if (out.error) throw out.error;

@@ -75,7 +75,7 @@ test('record lines: value per line, [key] value with -k, templates with fluvio p
 
 // ------------------------------------------------------------------------------------- produce
 
-test('produce splits lines as bytes across chunks (CRLF, no newline at the end), skips empty lines', async (t) => {
+test('produce splits lines as bytes across chunks (CRLF, no newline at the end); an empty line is an empty record, as fluvio produce sends it', async (t) => {
   const chunks = [b('app'), b('le\r\nki'), b('wi\n\nba'), b('nana')];
   const lines: string[] = [];
   let bytes = 0;
@@ -86,7 +86,7 @@ test('produce splits lines as bytes across chunks (CRLF, no newline at the end),
   t.deepEqual(lines, ['apple', 'kiwi', '', 'banana']);
   t.is(bytes, 19);
   const plan = planProduce({});
-  t.is(lineRecord(b(''), plan, 1), null);
+  t.deepEqual(lineRecord(b(''), plan, 1), { value: b('') });
   t.deepEqual(lineRecord(b('v'), plan, 1), { value: b('v') });
 });
 
@@ -131,7 +131,9 @@ test('topic create options: partitions, retention as a duration, sizes with unit
   t.throws(() => topicConfig({ partitions: '0' }), { message: /-p\/--partitions must be 1 or more/ });
   t.throws(() => topicConfig({ retentionTime: '5' }), { message: /--retention-time: invalid duration "5": the number 5 has no unit/ });
   t.throws(() => topicConfig({ maxPartitionSize: 'lots' }), { message: /expects a size such as 500MB/ });
-  t.throws(() => topicConfig({ compressionType: 'zstd' }), { message: /a Fluvio type Eddy does not store: use none or lz4/ });
+  t.throws(() => topicConfig({ compressionType: 'brotli' }), { message: /--compression-type brotli is unknown: use any \(or none\), gzip, snappy, lz4 or zstd/ });
+  t.is(topicConfig({ compressionType: 'ANY' }).compression, 'none');
+  t.is(topicConfig({ compressionType: 'gzip' }).compression, 'gzip');
   t.throws(() => topicConfig({ replication: '3' }), { message: /one copy/ });
   t.is(parseBytes('1 KiB', 'x'), 1024);
   t.is(parseBytes('1.5mb', 'x'), 1_500_000);

@@ -11,7 +11,7 @@ import { wasmPath } from './helpers/wasm.js';
  */
 
 test('produce goes through a running connector\'s process, a read-only consumer follows it and stops on SIGINT; transforms are anchored at the producer\'s directory; errors come back worded for the CLI', async (t) => {
-  t.timeout(60_000);
+  t.timeout(120_000);
   const { work, data, start, eddy, ok } = setup(t);
   await ok(['topic', 'create', 'events', '-p', '2']);
   writeFileSync(join(work, 'sink.yml'), 'meta: { name: events-file, type: file-sink, topic: events, consumer: { offset: { start: beginning } } }\nfile: { path: events.txt }\n');
@@ -40,6 +40,13 @@ test('produce goes through a running connector\'s process, a read-only consumer 
   const failing = await eddy(['produce', 'events', '--smartmodule', wasmPath('fail-on')], 'fine\nbad\n');
   t.is(failing.code, 1);
   t.regex(failing.stderr, /^Error: producer-side SmartModule failed for events\/\d, so none of that batch was stored:\nfail-on: cannot parse bad\n/);
+
+  // Fluvio's produce flags travel to the writer: a codec, and a module from a path with an initial accumulator.
+  await ok(['produce', 'events', '--compression', 'gzip', '-p', '0'], 'four\n');
+  await ok(['produce', 'events', '-p', '1', '--smartmodule-path', wasmPath('aggregate-sum'), '--a-init', '10'], '1\n2\n');
+  const sunk = () => new Set(read(file).split('\n'));
+  await until(() => ['four', '11', '13'].every((v) => sunk().has(v)));
+  t.pass('the sink read the gzip batch and the aggregate outputs');
 
   // Other writing commands are refused with the holder named.
   const create = await eddy(['topic', 'create', 'more']);

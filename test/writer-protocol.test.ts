@@ -46,4 +46,8 @@ test('requests are checked: not msgpack, unknown op, wrong field types', (t) => 
   bad({ op: 'send', records: [{ value: Buffer.from('v'), partition: 0.5 }] }, /`partition` must be an integer/);
   const open = decodeRequest(Buffer.from(pack({ op: 'open', topic: 't', steps: [], options: { lingerMs: 5, transform: 'x', partitioner: 1 } })));
   t.deepEqual(open, { op: 'open', topic: 't', steps: [], options: { lingerMs: 5 } }, 'only numeric producer options come over the wire');
+  const packed = decodeRequest(Buffer.from(pack({ op: 'open', topic: 't', steps: [], options: { compression: 'gzip', aggregateInitial: Buffer.from('10') } })));
+  t.like(packed, { op: 'open', topic: 't', steps: [], options: { compression: 'gzip' } }, 'the codec comes over the wire');
+  t.is(Buffer.from((packed as { options: { aggregateInitial: Uint8Array } }).options.aggregateInitial).toString(), '10', 'and an initial accumulator');
+  bad({ op: 'open', topic: 't', steps: [], options: { compression: 'brotli' } }, /unknown compression "brotli"/);
 });

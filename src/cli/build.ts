@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { compileModule, CompileError } from '../sdk-build/compile.js';
-import { processIO, type CliContext, type CliIO } from './format.js';
+import { processIO, UsageError, type CliContext, type CliIO } from './format.js';
 
 /**
  * `eddy build`: compiles the AssemblyScript SmartModule project in `dir` (made by `eddy generate`
@@ -43,6 +43,20 @@ export function projectConfig(dir: string, out?: string): ProjectConfig {
   const configured = typeof options?.['outFile'] === 'string' ? (options['outFile'] as string) : undefined;
   const name = typeof pkg?.['name'] === 'string' ? (pkg['name'] as string).replace(/^@[^/]+\//, '') : basename(resolve(dir));
   return { entry, out: resolve(dir, out ?? configured ?? join('build', `${name}.wasm`)) };
+}
+
+/** Whether `dir` holds an AssemblyScript SmartModule project (as `eddy generate` makes: asconfig.json). */
+export function isProject(dir: string): boolean {
+  return existsSync(join(dir, 'asconfig.json'));
+}
+
+/** The project's name and version from package.json, and the group `eddy generate --project-group` wrote. */
+export function projectPackage(dir: string): { name: string; version: string | null; group: string | null } {
+  const pkg = readJson(join(dir, 'package.json'));
+  const name = typeof pkg?.['name'] === 'string' ? (pkg['name'] as string).replace(/^@[^/]+\//, '') : basename(resolve(dir));
+  const version = typeof pkg?.['version'] === 'string' ? (pkg['version'] as string) : null;
+  const sm = pkg?.['smartmodule'] as Record<string, unknown> | undefined;
+  return { name, version, group: typeof sm?.['group'] === 'string' ? (sm['group'] as string) : null };
 }
 
 const TRANSFORMS = ['filter', 'map', 'filter_map', 'array_map', 'aggregate'];
@@ -109,8 +123,14 @@ export function registerBuildCommand(program: Command, ctx: CliContext): void {
     )
     .option('--dir <path>', 'project directory', '.')
     .option('-o, --out <path>', 'output .wasm (default: build/<name>.wasm)')
-    .action(async (o: { dir: string; out?: string }) => {
+    .addOption(new Option('-p, --package-name <name>', 'a cargo package (refused: an Eddy project has one module)').hideHelp())
+    .addOption(new Option('--release <profile>', 'a cargo profile (refused: eddy build makes one optimized build)').hideHelp())
+    .addOption(new Option('--nowasi', 'accepted: Eddy\'s builds import no WASI functions').hideHelp())
+    .action(async (o: { dir: string; out?: string; packageName?: string; release?: string }) => {
       const io = ctx.io();
+      if (o.packageName !== undefined || o.release !== undefined) {
+        throw new UsageError('-p/--package-name and --release choose a cargo package and profile; an Eddy project has one module and one optimized build: leave them out');
+      }
       ctx.done(await buildCommand({ dir: o.dir, ...(o.out ? { out: o.out } : {}) }, io));
     });
 }

@@ -88,9 +88,9 @@ export class MissingKeySeparatorError extends EddyError {
 
 /** A produce line longer than the largest record, refused as soon as it passes the limit. */
 export class LineTooLongError extends EddyError {
-  constructor(readonly line: number, readonly limit: number) {
+  constructor(readonly line: number, readonly limit: number, limitFlag = '--max-record-bytes') {
     super('EDDY_LINE_TOO_LONG',
-      `line ${line} is longer than ${limit} bytes, the largest record allowed; raise the limit with --max-record-bytes, ` +
+      `line ${line} is longer than ${limit} bytes, the largest record allowed; raise the limit with ${limitFlag}, ` +
       'or send the whole input as one record with --raw');
   }
 }

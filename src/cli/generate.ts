@@ -1,9 +1,9 @@
 import { existsSync, readdirSync, symlinkSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, join, relative, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { compilerDir, compilerVersion, eddyRoot, sdkDir, SDK_PACKAGE } from '../sdk-build/compile.js';
-import { processIO, type CliContext, type CliIO } from './format.js';
+import { processIO, UsageError, type CliContext, type CliIO } from './format.js';
 
 /**
  * `eddy generate`: scaffolds an AssemblyScript SmartModule project, as `smdk generate` does for
@@ -24,6 +24,10 @@ export interface GenerateOptions {
   lookback: boolean;
   /** Parent directory of the new project (default: the current directory). */
   dir?: string;
+  /** smdk's `--destination`: the project directory itself (overrides `dir`/name as the folder). */
+  destination?: string;
+  /** smdk's `--project-group`: the group `eddy load` registers the module under (group/name@version). */
+  group?: string;
 }
 
 type GenerateIO = Pick<CliIO, 'stdout' | 'stderr'> & { cwd?: string };
@@ -204,8 +208,12 @@ export async function generateCommand(name: string, opts: GenerateOptions, io: G
     io.stderr.write(`Error: unknown kind "${String(opts.kind)}"; one of ${GENERATE_KINDS.join(', ')}\n`);
     return 1;
   }
+  if (opts.group !== undefined && !/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(opts.group)) {
+    io.stderr.write(`Error: invalid project group "${opts.group}": use lowercase letters, digits and '-', as Hub groups\n`);
+    return 1;
+  }
   const cwd = io.cwd ?? process.cwd();
-  const dir = resolve(cwd, opts.dir ?? '.', name);
+  const dir = opts.destination !== undefined ? resolve(cwd, opts.destination) : resolve(cwd, opts.dir ?? '.', name);
   if (existsSync(dir) && readdirSync(dir).length > 0) {
     io.stderr.write(`Error: ${dir} already exists and is not empty\n`);
     return 1;
@@ -223,6 +231,8 @@ export async function generateCommand(name: string, opts: GenerateOptions, io: G
     private: true,
     type: 'module',
     description: `SmartModule ${opts.kind}: ${behaviour(opts)}`,
+    // `eddy load` registers the build as group/name@version, as smdk load names it.
+    ...(opts.group !== undefined ? { smartmodule: { group: opts.group } } : {}),
     scripts: {
       build: 'eddy build',
       test: `eddy build && eddy test ${s.args.map(shellQuote).join(' ')}`,
@@ -275,15 +285,31 @@ export function registerGenerateCommand(program: Command, ctx: CliContext): void
         'build config, README and an npm test that runs it with `eddy test`.\n\n' +
         'Examples:\n' +
         '  eddy generate my-filter --kind filter\n' +
-        '  eddy generate my-map --kind map --params',
+        '  eddy generate my-map --sm-type map --with-params --project-group acme\n' +
+        '  eddy generate --destination ./modules/my-agg --sm-type aggregate --no-params',
     )
-    .argument('<name>', 'project (folder) name')
-    .option('--kind <kind>', `one of ${GENERATE_KINDS.join(', ')}`, 'filter')
+    .argument('[name]', 'project (folder) name; default: the last part of --destination')
+    .option('--kind <kind>', `one of ${GENERATE_KINDS.join(', ')}`)
+    .option('--sm-type <type>', 'smdk\'s name for --kind')
     .option('--params', 'add init with a required parameter `key`', false)
+    .option('--with-params', 'smdk\'s name for --params')
+    .option('--no-params', 'no init parameters (the default)')
     .option('--lookback', 'add look_back', false)
     .option('--dir <path>', 'where to create the project folder', '.')
-    .action(async (name: string, o: { kind: GenerateKind; params: boolean; lookback: boolean; dir: string }) => {
+    .option('--destination <path>', 'the project directory itself, as smdk (default: <dir>/<name>)')
+    .option('--project-group <group>', 'the group eddy load registers the module under, as group/name@version')
+    .option('--silent', 'accepted, as smdk: eddy generate never prompts')
+    .action(async (given: string | undefined, o: { kind?: string; smType?: string; params: boolean; withParams?: boolean; lookback: boolean; dir: string; destination?: string; projectGroup?: string }, cmd: Command) => {
       const io = ctx.io();
-      ctx.done(await generateCommand(name, { kind: o.kind, params: o.params, lookback: o.lookback, dir: o.dir }, io));
+      if (o.kind !== undefined && o.smType !== undefined && o.kind !== o.smType) throw new UsageError('--kind and --sm-type are the same option; give it once');
+      if (o.withParams && !o.params && cmd.getOptionValueSource('params') === 'cli') throw new UsageError('--with-params and --no-params cannot be used together');
+      const name = given ?? (o.destination !== undefined ? basename(resolve(io.cwd, o.destination)) : undefined);
+      if (name === undefined) throw new UsageError('give the project\'s name, or --destination <path>');
+      const kind = (o.smType ?? o.kind ?? 'filter') as GenerateKind;
+      ctx.done(await generateCommand(name, {
+        kind, params: o.params || !!o.withParams, lookback: o.lookback, dir: o.dir,
+        ...(o.destination !== undefined ? { destination: o.destination } : {}),
+        ...(o.projectGroup !== undefined ? { group: o.projectGroup } : {}),
+      }, io));
     });
 }

@@ -5,6 +5,7 @@ import { processIO, type CliContext, type CliIO } from './format.js';
 import { registerBuildCommand } from './build.js';
 import { registerGenerateCommand } from './generate.js';
 import { registerTestCommand } from './test-command.js';
+import { registerLoadCommand } from './load.js';
 import { registerBenchCommand } from './bench.js';
 import { registerTopicCommand } from './topic.js';
 import { registerSmartModuleCommand } from './smart-module.js';
@@ -43,6 +44,7 @@ const COMMANDS: readonly Registrar[] = [
   registerGenerateCommand,
   registerBuildCommand,
   registerTestCommand,
+  registerLoadCommand,
   registerBenchCommand,
 ];
 

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { Eddy } from '../eddy.js';
 import { EddyError } from '../errors.js';
 import type { Producer, ProducerOptions, ProducerRecord } from '../storage/producer.js';
@@ -16,6 +16,8 @@ import { Progress } from './progress.js';
 import { inlineStepOptions, planChain, readChain, type ChainSource } from './chain-options.js';
 import { parseBytes, parseDurationOption } from './units.js';
 import { DEFAULT_TEXT } from './defaults.js';
+import { parseCodec } from '../storage/codecs.js';
+import { STORAGE_DEFAULTS } from '../storage/defaults.js';
 
 /**
  * `eddy produce <topic>`, as `fluvio produce`: one record per line of stdin (with a `> ` prompt
@@ -38,6 +40,13 @@ export interface ProduceCliOptions {
   linger?: string;
   batchSize?: string;
   progress?: boolean;
+  verbose?: boolean;
+  compression?: string;
+  maxRequestSize?: string;
+  deliverySemantic?: string;
+  aggregateInitial?: string;
+  isolation?: string;
+  mirror?: string;
 }
 
 export interface ProducePlan {
@@ -50,7 +59,16 @@ export interface ProducePlan {
   chain: ChainSource | null;
   producer: ProducerOptions;
   progress: boolean | undefined;
+  /** `-v`: print `[key] value` for each key-separated line, as fluvio produce. */
+  verbose: boolean;
+  /** `--max-request-size`: no record (line) may be larger. */
+  maxRequestSize: number | undefined;
+  aggregateInitial: Uint8Array | undefined;
 }
+
+/** Fluvio's spellings of its delivery semantics (clap's kebab-case, serde's and the enum's names). */
+const DELIVERY_SEMANTICS = ['at-least-once', 'at_least_once', 'AtLeastOnce', 'at-most-once', 'at_most_once', 'AtMostOnce'];
+const ISOLATIONS = ['read_committed', 'ReadCommitted', 'read_uncommitted', 'ReadUncommitted'];
 
 export function planProduce(o: ProduceCliOptions): ProducePlan {
   if (o.key !== undefined && o.keySeparator !== undefined) {
@@ -59,9 +77,29 @@ export function planProduce(o: ProduceCliOptions): ProducePlan {
   if (o.keySeparator === '') throw new UsageError('--key-separator cannot be empty');
   if (o.raw && o.keySeparator !== undefined) throw new UsageError('--raw sends the whole input as one record: it has no lines to split a key from');
   const chain = planChain(o, { modules: o.smartmodule === undefined ? [] : [{ flag: '--smartmodule', uses: o.smartmodule }], paramsFor: '--smartmodule' });
+  if (o.aggregateInitial !== undefined && chain === null) {
+    throw new UsageError('--aggregate-initial needs an aggregate module: add --smartmodule <name>');
+  }
+  if (o.mirror !== undefined) throw new UsageError(`-m/--mirror ${o.mirror}: Eddy has no remote clusters to mirror to; produce to the topic itself`);
+  if (o.deliverySemantic !== undefined && !DELIVERY_SEMANTICS.includes(o.deliverySemantic)) {
+    throw new UsageError(`--delivery-semantic ${o.deliverySemantic}: use at-least-once (the default) or at-most-once`);
+  }
+  if (o.isolation !== undefined && !ISOLATIONS.includes(o.isolation)) {
+    throw new UsageError(`--isolation ${o.isolation}: use read_committed or read_uncommitted`);
+  }
   const producer: ProducerOptions = {};
   if (o.linger !== undefined) producer.lingerMs = parseDurationOption(o.linger, '--linger');
   if (o.batchSize !== undefined) producer.batchSize = parseBytes(o.batchSize, '--batch-size');
+  if (o.compression !== undefined) {
+    try {
+      producer.compression = parseCodec(o.compression, '--compression');
+    } catch (err) {
+      throw new UsageError((err as Error).message);
+    }
+  }
+  const maxRequestSize = o.maxRequestSize === undefined ? undefined : parseBytes(o.maxRequestSize, '--max-request-size');
+  // A batch never grows past the largest request, as Fluvio's producer caps its batches.
+  if (maxRequestSize !== undefined) producer.batchSize = Math.min(producer.batchSize ?? STORAGE_DEFAULTS.producerBatchBytes, maxRequestSize);
   return {
     file: o.file,
     raw: !!o.raw,
@@ -71,6 +109,9 @@ export function planProduce(o: ProduceCliOptions): ProducePlan {
     chain,
     producer,
     progress: o.progress,
+    verbose: !!o.verbose,
+    maxRequestSize,
+    aggregateInitial: o.aggregateInitial === undefined ? undefined : Buffer.from(o.aggregateInitial, 'utf8'),
   };
 }
 
@@ -81,7 +122,7 @@ export function planProduce(o: ProduceCliOptions): ProducePlan {
  * once, when it ends. A line longer than `maxLine` bytes is refused as soon as it passes the limit
  * (LineTooLongError), before the rest of it is read.
  */
-export async function* lineChunks(input: AsyncIterable<Buffer | string>, maxLine = Infinity): AsyncGenerator<{ lines: Buffer[]; bytes: number }> {
+export async function* lineChunks(input: AsyncIterable<Buffer | string>, maxLine = Infinity, limitFlag?: string): AsyncGenerator<{ lines: Buffer[]; bytes: number }> {
   let parts: Buffer[] = []; // the unfinished line, in pieces
   let partBytes = 0;
   let lineNo = 0;
@@ -94,7 +135,7 @@ export async function* lineChunks(input: AsyncIterable<Buffer | string>, maxLine
     }
     lineNo++;
     if (line.length > 0 && line[line.length - 1] === 0x0d) line = line.subarray(0, line.length - 1);
-    if (line.length > maxLine) throw new LineTooLongError(lineNo, maxLine);
+    if (line.length > maxLine) throw new LineTooLongError(lineNo, maxLine, limitFlag);
     return line;
   };
   for await (const chunk of input) {
@@ -109,7 +150,7 @@ export async function* lineChunks(input: AsyncIterable<Buffer | string>, maxLine
       parts.push(buf.subarray(start));
       partBytes += buf.length - start;
       // One byte of slack for a `\r` the newline may still remove.
-      if (partBytes > maxLine + 1) throw new LineTooLongError(lineNo + 1, maxLine);
+      if (partBytes > maxLine + 1) throw new LineTooLongError(lineNo + 1, maxLine, limitFlag);
     }
     yield { lines, bytes: buf.length };
   }
@@ -117,11 +158,10 @@ export async function* lineChunks(input: AsyncIterable<Buffer | string>, maxLine
 }
 
 /**
- * Turns one line into a record (empty lines are skipped: null). `lineNo` is 1-based, for errors;
- * a line without the key separator throws MissingKeySeparatorError.
+ * Turns one line into a record; an empty line is an empty record, as fluvio produce sends it.
+ * `lineNo` is 1-based, for errors; a line without the key separator throws MissingKeySeparatorError.
  */
-export function lineRecord(line: Buffer, plan: Pick<ProducePlan, 'key' | 'separator' | 'partition'>, lineNo: number): ProducerRecord | null {
-  if (line.length === 0) return null;
+export function lineRecord(line: Buffer, plan: Pick<ProducePlan, 'key' | 'separator' | 'partition'>, lineNo: number): ProducerRecord {
   let record: ProducerRecord;
   if (plan.separator !== null) {
     const at = line.indexOf(plan.separator);
@@ -148,7 +188,7 @@ interface ProduceTarget {
  */
 async function openTarget(topic: string, plan: ProducePlan, cmd: Command, io: CliIO): Promise<{ target: ProduceTarget; eddy: Eddy | null }> {
   const { steps, baseDir, source } = await readChain(plan.chain, io);
-  const session = { topic, steps, baseDir, source, options: plan.producer, ...(plan.partition !== undefined ? { partition: plan.partition } : {}) };
+  const session = { topic, steps, baseDir, source, options: { ...plan.producer, ...(plan.aggregateInitial ? { aggregateInitial: plan.aggregateInitial } : {}) }, ...(plan.partition !== undefined ? { partition: plan.partition } : {}) };
   const opened = await RemoteProducer.openOrJoin(
     // Shared: other `eddy produce` processes may write the directory at the same time.
     () => openForWrite(cmd, io, { sharedWriter: true }),
@@ -163,7 +203,7 @@ async function openTarget(topic: string, plan: ProducePlan, cmd: Command, io: Cl
       throw new UsageError(`--partition ${plan.partition}: topic "${topic}" has ${n} partition${n === 1 ? '' : 's'} (0..${n - 1})`);
     }
     const transforms = anchorSteps(steps, { registry: eddy.modules, baseDir }, source);
-    return { target: await eddy.producer(topic, { ...plan.producer, ...(transforms.length ? { transforms } : {}) }), eddy };
+    return { target: await eddy.producer(topic, { ...plan.producer, ...(transforms.length ? { transforms } : {}), ...(plan.aggregateInitial ? { aggregateInitial: plan.aggregateInitial } : {}) }), eddy };
   } catch (err) {
     await eddy.close();
     throw err;
@@ -193,8 +233,11 @@ export async function runProduce(topic: string, o: ProduceCliOptions, cmd: Comma
         await producer.send({ value, ...(plan.key ? { key: plan.key } : {}), ...(plan.partition !== undefined ? { partition: plan.partition } : {}) });
         return 0;
       }
-      const maxLine = eddy ? eddy.storage.limits.maxRecordBytes : remoteRecordLimit(cmd);
-      return await produceLines(producer, eddy !== null, input, maxLine, plan, size, io);
+      const recordLimit = eddy ? eddy.storage.limits.maxRecordBytes : remoteRecordLimit(cmd);
+      const limit = plan.maxRequestSize !== undefined && plan.maxRequestSize < recordLimit
+        ? { bytes: plan.maxRequestSize, flag: '--max-request-size' }
+        : { bytes: recordLimit, flag: '--max-record-bytes' };
+      return await produceLines(producer, eddy !== null, input, limit, plan, size, io);
     } finally {
       await producer.close().catch(() => {});
     }
@@ -215,7 +258,7 @@ function remoteRecordLimit(cmd: Command): number {
  * message about stored records gives the true count: the local producer counts what it stored;
  * through another process's writer, what it acknowledged (a lower bound).
  */
-async function produceLines(producer: ProduceTarget, local: boolean, input: AsyncIterable<Buffer | string>, maxLine: number, plan: ProducePlan, size: number | null, io: CliIO): Promise<number> {
+async function produceLines(producer: ProduceTarget, local: boolean, input: AsyncIterable<Buffer | string>, limit: { bytes: number; flag: string }, plan: ProducePlan, size: number | null, io: CliIO): Promise<number> {
   let acknowledged = 0;
   const stored = () => (local ? (producer as Producer).stored : acknowledged);
   const progress = new Progress(io.stderr, { total: size, tty: isTTY(io.stderr), force: plan.progress === true });
@@ -233,12 +276,13 @@ async function produceLines(producer: ProduceTarget, local: boolean, input: Asyn
   let skipped = 0;
   let lineNo = 0;
   try {
-    for await (const { lines, bytes } of lineChunks(untilAborted(input, interrupt.signal), maxLine)) {
+    for await (const { lines, bytes } of lineChunks(untilAborted(input, interrupt.signal), limit.bytes, limit.flag)) {
       const records: ProducerRecord[] = [];
       for (const line of lines) {
         try {
           const r = lineRecord(line, plan, ++lineNo);
-          if (r) records.push(r);
+          records.push(r);
+          if (plan.verbose && plan.separator !== null) io.stdout.write(verboseLine(r));
         } catch (err) {
           if (!(err instanceof MissingKeySeparatorError)) throw err;
           skipped++;
@@ -316,10 +360,9 @@ async function interactive(producer: ProduceTarget, plan: ProducePlan, io: CliIO
   for await (const line of rl) {
     try {
       const r = lineRecord(Buffer.from(line, 'utf8'), plan, ++lineNo);
-      if (r) {
-        await producer.send(r);
-        io.stdout.write('Ok!\n');
-      }
+      if (plan.verbose && plan.separator !== null) io.stdout.write(verboseLine(r));
+      await producer.send(r);
+      io.stdout.write('Ok!\n');
     } catch (err) {
       if (!(err instanceof EddyError)) throw err;
       io.stderr.write(`Error: ${cliMessage(err)}\n`);
@@ -327,6 +370,21 @@ async function interactive(producer: ProduceTarget, plan: ProducePlan, io: CliIO
     rl.prompt();
   }
   return 0;
+}
+
+/** What `-v` prints for a key-separated line, as fluvio produce: `[key] value`. */
+function verboseLine(r: ProducerRecord): string {
+  return `[${Buffer.from(r.key as Uint8Array).toString('utf8')}] ${Buffer.from(r.value as Uint8Array).toString('utf8')}\n`;
+}
+
+/** Fluvio's other spellings, folded into ProduceCliOptions by the action. */
+interface ProduceAliases {
+  transformsLine?: string[];
+  sm?: string;
+  smartmodulePath?: string;
+  sm_path?: string;
+  aInit?: string;
+  transforms?: string;
 }
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
@@ -337,7 +395,7 @@ export function registerProduceCommand(program: Command, ctx: CliContext): void 
     .summary('write records to a topic, one per line of stdin or of a file')
     .description(
       'Write records to a topic, as `fluvio produce`: one record per line of stdin (a `> ` prompt on a terminal; ' +
-        'Ctrl-D ends) or of --file. Empty lines are skipped.\n\n' +
+        'Ctrl-D ends) or of --file. An empty line is an empty record, as in fluvio.\n\n' +
         'Examples:\n' +
         '  echo "hello world" | eddy produce greetings\n' +
         '  eddy produce greetings --file records.txt --key-separator ":"\n' +
@@ -348,19 +406,39 @@ export function registerProduceCommand(program: Command, ctx: CliContext): void 
     .option('--raw', 'the whole input (file or stdin) is one record')
     .option('--key <key>', 'give every record this key')
     .option('--key-separator <sep>', 'split each line at the first <sep> into key and value')
-    .option('--partition <n>', 'write every record to this partition (default: by key hash, round-robin without key)')
-    .option('--transforms-file <path>', 'run this transforms.yaml chain on records before they are stored');
+    .option('-p, --partition <n>', 'write every record to this partition (default: by key hash, round-robin without key)')
+    .option('-v, --verbose', 'print each key-separated record as "[key] value" as it is sent, as fluvio produce')
+    .option('--compression <codec>', 'store batches compressed: none, gzip, snappy, lz4 or zstd (zstd needs Node 22.15+); consumers read the same records')
+    .option('--max-request-size <size>', 'the largest record (line) and batch, e.g. 1MB: a longer line is refused, as fluvio refuses a record over it')
+    .option('--delivery-semantic <semantic>', "at-least-once (default) or at-most-once: accepted; a local write either commits or fails, so there is nothing to retry or skip waiting for")
+    .option('--isolation <level>', 'read_committed or read_uncommitted: accepted; every write waits for its transaction to commit, with no replicas to wait for')
+    .addOption(new Option('-m, --mirror <name>', 'a remote cluster (refused: Eddy has none)').hideHelp())
+    .option('-t, --transforms-file <path>', 'run this transforms.yaml chain on records before they are stored')
+    .addOption(new Option('--transforms <path>', 'alias of --transforms-file').hideHelp());
   const inline = inlineStepOptions(command, 'one producer-side chain step as JSON (repeatable)');
   command
     .option('--smartmodule <module>', 'run one SmartModule (registered name or .wasm path) on records before they are stored')
+    .addOption(new Option('--sm <module>', 'alias of --smartmodule').hideHelp())
+    .option('--smartmodule-path <path>', 'run the SmartModule in this .wasm file (as --smartmodule with a path)')
+    .addOption(new Option('--sm_path <path>', 'alias of --smartmodule-path').hideHelp())
+    .option('--aggregate-initial <value>', 'initial accumulator of an aggregate --smartmodule')
+    .addOption(new Option('--a-init <value>', 'alias of --aggregate-initial').hideHelp())
     .option('-e, --params <key=value>', 'parameter for --smartmodule\'s init (repeatable)', collect)
     .option('--linger <duration>', `how long a batch waits for more records, e.g. 10ms (default ${DEFAULT_TEXT.linger})`)
     .option('--batch-size <size>', `batch size, e.g. 16KB (default ${DEFAULT_TEXT.batchSize})`)
     .addOption(memoryLimitOption())
     .option('--progress', 'show progress on stderr even when it is not a terminal')
     .option('--no-progress', 'never show progress')
-    .action(async (topic: string, opts: ProduceCliOptions & { transformsLine?: string[] }, cmd: Command) => {
-      const { transformsLine: _l, ...rest } = opts;
-      ctx.done(await runProduce(topic, { ...rest, transform: inline() }, cmd, ctx.io()));
+    .action(async (topic: string, opts: ProduceCliOptions & ProduceAliases, cmd: Command) => {
+      const { transformsLine: _l, sm, smartmodulePath, sm_path: smPath, aInit, transforms, ...rest } = opts;
+      const o: ProduceCliOptions = { ...rest, transform: inline() };
+      const paths = [smartmodulePath, smPath].filter((p) => p !== undefined);
+      if (paths.length > 0 && (o.smartmodule !== undefined || sm !== undefined)) {
+        throw new UsageError('--smartmodule and --smartmodule-path cannot be used together: give one module');
+      }
+      for (const alias of [sm, ...paths]) if (alias !== undefined) o.smartmodule ??= alias;
+      if (aInit !== undefined) o.aggregateInitial ??= aInit;
+      if (transforms !== undefined) o.transformsFile ??= transforms;
+      ctx.done(await runProduce(topic, o, cmd, ctx.io()));
     });
 }

@@ -6,8 +6,8 @@ import { readModuleFile } from '../smartmodule/module.js';
 import { stepConfig, type TransformStep } from '../smartmodule/transforms.js';
 import { resolveUses, stepName, UnknownModuleError } from '../coordinator/resolve.js';
 import { DataDirLockedError } from '../storage/errors.js';
-import type { ProducerOptions, ProducerRecord } from '../storage/producer.js';
-import { encodeFrame, FrameReader, MAX_FRAME_BYTES, type OpenRequest, type Reply, type Request, type WireRecord, type WireStep } from './writer-protocol.js';
+import type { ProducerRecord } from '../storage/producer.js';
+import { encodeFrame, FrameReader, MAX_FRAME_BYTES, type OpenRequest, type Reply, type Request, type WireProducerOptions, type WireRecord, type WireStep } from './writer-protocol.js';
 import { MAX_SESSIONS, socketPath } from './writer-socket.js';
 
 /** What `eddy produce` asks the writer for: the topic, the partition, the producer-side chain. */
@@ -19,7 +19,7 @@ export interface ProduceSession {
   baseDir: string;
   /** How errors name the steps (see stepName). */
   source?: string;
-  options: ProducerOptions;
+  options: WireProducerOptions;
 }
 
 /** How long `eddy produce` waits for the process holding the data directory to serve it, or to let go. */

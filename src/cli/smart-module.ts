@@ -32,9 +32,10 @@ export function registerSmartModuleCommand(program: Command, ctx: CliContext): v
       io.stdout.write(`smartmodule "${info.name}" has been created (${info.kind}, ${info.size} bytes)\n`);
     });
 
-  withOutputOptions(sm.command('list')
+  const list = withOutputOptions(sm.command('list')
     .description('List registered SmartModules: NAME, STATUS, SIZE as `fluvio smart-module list`.'))
-    .action(listAction(ctx, (eddy) => eddy.modules.list(), {
+    .option('--filter <text>', 'only the modules whose name contains this text, as fluvio');
+  list.action(listAction(ctx, (eddy) => eddy.modules.list().filter((m) => m.name.includes(list.opts<{ filter?: string }>().filter ?? '')), {
       table: formatModuleTable,
       json: (list) => list.map((m) => ({ name: m.name, kind: m.kind, size: m.size, sha256: m.sha256, registeredAt: new Date(m.registeredAt).toISOString() })),
     }));

@@ -1,4 +1,5 @@
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { relative, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { decodeRecords, encodeRecords, type RecordInput } from '../protocol/index.js';
 import { DurationError, parseDuration } from '../smartmodule/duration.js';
@@ -8,6 +9,7 @@ import { resolveUses, stepName } from '../coordinator/resolve.js';
 import { MAX_INPUT_BYTES, readUserFile, UserFileError } from '../user-file.js';
 import { formatRecordLine, formatRuntimeError, NonUtf8ValueError, UsageError, utf8OrNull, type CliContext, type CliIO } from './format.js';
 import { memoryLimitOption, moduleLimits } from './common.js';
+import { isProject, projectConfig } from './build.js';
 import { inlineStepOptions, planChain, readChain, type ChainSource } from './chain-options.js';
 
 /**
@@ -82,7 +84,7 @@ export function planTest(o: TestCommandOptions): TestPlan {
   const modules = planChain({ ...o, transformsFile: o.transformsFile ?? o.transforms }, {
     modules: o.wasmFile === undefined ? [] : [{ flag: '--wasm-file', uses: o.wasmFile }],
     paramsFor: '--wasm-file',
-    required: 'no module: give --wasm-file PATH, or a chain with -t/--transforms-file PATH or --transform JSON',
+    required: 'no module: give --wasm-file PATH, or a chain with -t/--transforms-file PATH or --transform JSON, or run it inside a SmartModule project',
   })!;
 
   let last: number | undefined;
@@ -223,8 +225,23 @@ async function resolveModules(plan: TestPlan, io: CliIO): Promise<ResolvedStep[]
   });
 }
 
+/**
+ * As `smdk test` in a project: with no module and no chain given, inside a SmartModule project
+ * (asconfig.json), the project's build is the module.
+ */
+export function withProjectBuild(o: TestCommandOptions, cwd: string): TestCommandOptions {
+  const chosen = o.wasmFile !== undefined || o.transformsFile !== undefined || o.transforms !== undefined || (o.transform?.length ?? 0) > 0;
+  if (chosen || !isProject(cwd)) return o;
+  const { out } = projectConfig(cwd);
+  if (!existsSync(out)) {
+    throw new UsageError(`this project's module ${relative(cwd, out)} is not built yet: run \`eddy build\` first, or give --wasm-file PATH`);
+  }
+  return { ...o, wasmFile: out };
+}
+
 /** Runs `eddy test`; returns the exit code. EddyErrors propagate (main prints them). */
-export async function runTest(options: TestCommandOptions, io: CliIO): Promise<number> {
+export async function runTest(given: TestCommandOptions, io: CliIO): Promise<number> {
+  const options = withProjectBuild(given, io.cwd);
   const plan = planTest(options);
   const resolved = await resolveModules(plan, io);
   const input = await readInputRecords(plan, io);
@@ -301,7 +318,7 @@ export function registerTestCommand(program: Command, ctx: CliContext): void {
         '  eddy test --wasm-file m.wasm --text 4 --lookback-last 1 --record 2 --record 3\n' +
         '  eddy test -t transforms.yaml --stdin -k',
     )
-    .option('--wasm-file <path>', 'the SmartModule .wasm to run')
+    .option('--wasm-file <path>', 'the SmartModule .wasm to run (default inside a project: its build, as smdk test)')
     .option('--text <text>', 'input: one record with this value')
     .option('--stdin', 'input: the first line of stdin (newline included) as one record')
     .option('--file <path>', 'input: one record per line of this file')
@@ -321,6 +338,7 @@ export function registerTestCommand(program: Command, ctx: CliContext): void {
     .addOption(memoryLimitOption())
     .addOption(new Option('-p, --package-name <name>').hideHelp())
     .addOption(new Option('--release <profile>').hideHelp())
+    .addOption(new Option('--nowasi', 'accepted: a project has one build, and the SDK imports no WASI functions').hideHelp())
     .action(async (opts: TestCommandOptions & { transformsLine?: string[] }) => {
       const { transformsLine: _alias, ...rest } = opts;
       ctx.done(await runTest({ ...rest, transform: inline() }, ctx.io()));

@@ -1,8 +1,11 @@
 import { type Command, Option } from 'commander';
-import type { Compression, TopicConfig, TopicDescription, TopicSummary } from '../storage/storage.js';
+import { resolve } from 'node:path';
+import type { Compression, Dedup, TopicConfig, TopicDescription, TopicSummary } from '../storage/storage.js';
+import { readTopicConfigFile, SEGMENT_SIZE_REASON } from './topic-config-file.js';
+import { parseCodec } from '../storage/codecs.js';
 import { UsageError, type CliContext } from './format.js';
 import { listAction, openForRead, openForWrite, outputFormat, parseIntOption, printJson, withEddy, withOutputOptions } from './common.js';
-import { formatBytes, formatCount, formatRetention, formatTable, parseBytes, parseRetention } from './units.js';
+import { formatBytes, formatCount, formatRetention, formatTable, parseBytes, parseDurationOption, parseRetention } from './units.js';
 import { NothingToDeleteError } from './errors.js';
 import { deleteEach } from './delete-each.js';
 import { DEFAULT_TEXT } from './defaults.js';
@@ -20,6 +23,10 @@ export interface TopicCreateOptions {
   maxPartitionSize?: string;
   compressionType?: string;
   replication?: string;
+  segmentSize?: string;
+  dedup?: boolean;
+  dedupCount?: string;
+  dedupAge?: string;
 }
 
 /** The topic settings a `topic create` command line asks for. */
@@ -29,12 +36,28 @@ export function topicConfig(o: TopicCreateOptions): TopicConfig {
   if (o.retentionTime !== undefined) config.retentionMs = parseRetention(o.retentionTime);
   if (o.maxPartitionSize !== undefined) config.maxPartitionBytes = parseBytes(o.maxPartitionSize, '--max-partition-size');
   if (o.compressionType !== undefined) {
-    const c = o.compressionType.toLowerCase();
-    if (c !== 'none' && c !== 'lz4') {
-      const fluvio = ['gzip', 'snappy', 'zstd', 'any'].includes(c);
-      throw new UsageError(`--compression-type ${o.compressionType} is ${fluvio ? 'a Fluvio type Eddy does not store' : 'unknown'}: use none or lz4`);
+    // Fluvio's `any` (the default: keep what the producer chose) is Eddy's `none`.
+    const c = o.compressionType.toLowerCase() === 'any' ? 'none' : o.compressionType.toLowerCase();
+    if (!['none', 'lz4', 'gzip', 'snappy', 'zstd'].includes(c)) {
+      throw new UsageError(`--compression-type ${o.compressionType} is unknown: use any (or none), gzip, snappy, lz4 or zstd`);
+    }
+    if (c === 'zstd') {
+      try {
+        parseCodec(c);
+      } catch (err) {
+        throw new UsageError(`--compression-type: ${(err as Error).message}`);
+      }
     }
     config.compression = c as Compression;
+  }
+  if (o.segmentSize !== undefined) throw new UsageError(`--segment-size: ${SEGMENT_SIZE_REASON}`);
+  if (!o.dedup && (o.dedupCount !== undefined || o.dedupAge !== undefined)) throw new UsageError('--dedup-count and --dedup-age need --dedup');
+  if (o.dedup) {
+    // Fluvio's defaults: the last 5 keys, for 5 seconds.
+    config.dedup = {
+      count: parseIntOption(o.dedupCount ?? '5', '--dedup-count', { min: 1 }),
+      ageMs: parseDurationOption(o.dedupAge ?? '5s', '--dedup-age'),
+    };
   }
   if (o.replication !== undefined && parseIntOption(o.replication, '-r/--replication', { min: 1 }) !== 1) {
     throw new UsageError('-r/--replication: Eddy keeps one copy of each partition in its data directory (no cluster to replicate to); leave it out or give 1');
@@ -44,7 +67,7 @@ export function topicConfig(o: TopicCreateOptions): TopicConfig {
 
 /**
  * `fluvio topic list`'s table: Fluvio's columns first, with what they are for one data directory
- * (computed partitions, one replica, no deduplication, always provisioned), then Eddy's record
+ * (computed partitions, one replica, always provisioned), then Eddy's record
  * counts, sizes and size limit.
  */
 export function formatTopicTable(topics: readonly TopicSummary[]): string {
@@ -59,7 +82,7 @@ export function formatTopicTable(topics: readonly TopicSummary[]): string {
       '1',
       formatRetention(t.retentionMs),
       t.compression,
-      'none',
+      formatDedup(t.dedup),
       'resolution::provisioned',
       '',
       formatCount(t.records),
@@ -67,6 +90,11 @@ export function formatTopicTable(topics: readonly TopicSummary[]): string {
       t.maxPartitionBytes === null ? 'none' : formatBytes(t.maxPartitionBytes),
     ]),
   );
+}
+
+/** A topic's deduplication, for tables: `none`, or its bounds. */
+function formatDedup(d: Dedup | null | undefined): string {
+  return d ? `count: ${d.count}, age: ${formatRetention(d.ageMs)}` : 'none';
 }
 
 /** `fluvio topic describe`'s `Name : value` block, then one row per partition. */
@@ -77,6 +105,7 @@ export function formatTopicDescription(d: TopicDescription): string {
     ['Retention Time', formatRetention(d.retentionMs)],
     ['Max Partition Size', d.maxPartitionBytes === null ? 'none' : formatBytes(d.maxPartitionBytes)],
     ['Compression', d.compression],
+    ['Deduplication', formatDedup(d.dedup)],
     ['Records', formatCount(d.records)],
     ['Size', formatBytes(d.bytes)],
     ['Created', new Date(d.createdAt).toISOString()],
@@ -99,6 +128,7 @@ function topicJson(t: TopicSummary) {
     retentionMs: t.retentionMs,
     maxPartitionBytes: t.maxPartitionBytes,
     compression: t.compression,
+    dedup: t.dedup ?? null,
     createdAt: new Date(t.createdAt).toISOString(),
   };
 }
@@ -110,17 +140,35 @@ export function registerTopicCommand(program: Command, ctx: CliContext): void {
     .description('Manage topics, as `fluvio topic`. A topic is a named log of records split into partitions, stored in the data directory.');
 
   topic
-    .command('create <name>')
-    .description('Create a topic.\n\nExample:\n  eddy topic create greetings -p 2 --retention-time 1d --max-partition-size 1GB')
+    .command('create [name]')
+    .description('Create a topic.\n\nExamples:\n  eddy topic create greetings -p 2 --retention-time 1d --max-partition-size 1GB\n' +
+      '  eddy topic create events --dedup --dedup-count 100 --dedup-age 1m\n  eddy topic create -c topic.yaml   # Fluvio\'s topic config file')
     .option('-p, --partitions <n>', 'number of partitions', '1')
     .option('--retention-time <duration>', `remove records older than this, e.g. 1h, 7d (default ${DEFAULT_TEXT.retention})`)
     .option('--max-partition-size <size>', `remove the oldest records while a partition is larger, e.g. 500MB, 10GB (default ${DEFAULT_TEXT.maxPartitionSize})`)
-    .option('--compression-type <type>', 'how batches are stored: none or lz4 (default none)')
+    .option('--compression-type <type>', 'how batches are stored: any/none (as each producer chose; default), gzip, snappy or zstd (every batch with that codec), lz4 (each stored value, inside LMDB)')
     .addOption(new Option('-r, --replication <n>', 'replicas (Eddy keeps 1)').hideHelp())
+    .addOption(new Option('--segment-size <size>', 'refused: Eddy stores no segment files').hideHelp())
+    .option('--dedup', 'drop a keyed record at produce when its key is among the partition\'s last --dedup-count keys, within --dedup-age')
+    .option('--dedup-count <n>', 'keys remembered per partition (default 5, as Fluvio)')
+    .option('--dedup-age <duration>', 'how long a key is remembered, e.g. 5s, 1m (default 5s, as Fluvio)')
+    .option('-c, --config <file>', 'read the topic from Fluvio\'s topic config file (YAML: meta.name, partition, retention, compression, deduplication)')
     .option('-d, --dry-run', 'check the name and settings as create would, and create nothing')
-    .action(async (name: string, o: TopicCreateOptions & { dryRun?: boolean }, cmd: Command) => {
+    .action(async (given: string | undefined, o: TopicCreateOptions & { dryRun?: boolean; config?: string }, cmd: Command) => {
       const io = ctx.io();
-      const config = topicConfig(o);
+      let name: string;
+      let config: TopicConfig;
+      if (o.config !== undefined) {
+        const flags = cmd.options.filter((opt) => !['config', 'dryRun'].includes(opt.attributeName()) && cmd.getOptionValueSource(opt.attributeName()) === 'cli');
+        if (given !== undefined || flags.length > 0) {
+          throw new UsageError(`-c/--config gives the whole topic: leave out ${given !== undefined ? 'the name' : flags.map((f) => f.long).join(', ')}`);
+        }
+        ({ name, config } = await readTopicConfigFile(resolve(io.cwd, o.config), o.config));
+      } else {
+        if (given === undefined) throw new UsageError('give the topic\'s name, or -c/--config <file>');
+        name = given;
+        config = topicConfig(o);
+      }
       if (o.dryRun) {
         const valid = await withEddy(await openForRead(cmd, io), async (eddy) => eddy.validateTopic(name, config));
         io.stdout.write(`topic "${name}" can be created (${valid.partitions} ${valid.partitions === 1 ? 'partition' : 'partitions'}); ` +

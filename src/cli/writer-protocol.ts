@@ -1,6 +1,7 @@
 import { pack, unpack } from 'msgpackr';
 import { EddyError } from '../errors.js';
 import type { ProducerOptions } from '../storage/producer.js';
+import { BATCH_CODECS, type BatchCodec } from '../storage/codecs.js';
 
 /**
  * The produce protocol between `eddy produce` and the process holding the data directory
@@ -26,7 +27,10 @@ export interface WireStep {
   /** The module's bytes, when `uses` named a file the producer read. */
   wasm?: Uint8Array;
 }
-export interface OpenRequest { op: 'open'; topic: string; partition?: number; steps: WireStep[]; options: ProducerOptions }
+export interface OpenRequest { op: 'open'; topic: string; partition?: number; steps: WireStep[]; options: WireProducerOptions }
+
+/** What a client may set of its producer; `aggregateInitial` seeds an aggregate step. */
+export type WireProducerOptions = ProducerOptions & { aggregateInitial?: Uint8Array };
 export type Request = OpenRequest | { op: 'send'; records: WireRecord[] } | { op: 'flush' };
 export type Reply = { ok: true } | { error: { code: string; message: string } };
 
@@ -129,12 +133,17 @@ function checkRecord(r: unknown): WireRecord {
   return r as unknown as WireRecord;
 }
 
-/** The producer options a client may set (numbers only: no partitioner or transform comes over the wire). */
-function producerOptions(o: unknown): ProducerOptions {
-  const out: ProducerOptions = {};
+/** The producer options a client may set (numbers and the codec's name: no partitioner or transform comes over the wire). */
+function producerOptions(o: unknown): WireProducerOptions {
+  const out: WireProducerOptions = {};
   if (!isObject(o)) return out;
   if (typeof o['lingerMs'] === 'number') out.lingerMs = o['lingerMs'];
   if (typeof o['batchSize'] === 'number') out.batchSize = o['batchSize'];
+  if (typeof o['compression'] === 'string') {
+    if (!(BATCH_CODECS as readonly string[]).includes(o['compression'])) throw new WriterProtocolError(`unknown compression ${JSON.stringify(o['compression'])}`);
+    out.compression = o['compression'] as BatchCodec;
+  }
+  if (o['aggregateInitial'] instanceof Uint8Array) out.aggregateInitial = o['aggregateInitial'];
   return out;
 }
 

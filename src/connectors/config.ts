@@ -5,7 +5,7 @@ import { EddyError } from '../errors.js';
 import { DurationError, parseDuration } from '../smartmodule/duration.js';
 import { parseTransformsYaml, type TransformStep } from '../smartmodule/transforms.js';
 import type { StartPosition } from '../storage/consumer.js';
-import type { Compression } from '../storage/storage.js';
+import { parseCodec, type BatchCodec } from '../storage/codecs.js';
 import { parseSize, SizeError } from '../units.js';
 import { placeholderProblem, secretNameProblem } from './secrets.js';
 import { CONNECTOR_DEFAULTS } from './defaults.js';
@@ -26,7 +26,7 @@ import { CONNECTOR_DEFAULTS } from './defaults.js';
  *   producer:                  # sources: batching of the records they store
  *     linger: 100ms
  *     batch-size: 16 KB
- *     compression: none        # none | lz4, as the topic stores it
+ *     compression: gzip        # none | gzip | snappy | lz4 | zstd: how the source's batches are stored
  *   consumer:                  # sinks: where to start, and the named consumer that resumes
  *     id: cat-facts-sink
  *     partition: 0             # default: all partitions
@@ -70,8 +70,8 @@ export interface ConnectorConfig {
   transforms: TransformStep[];
   /** Sinks: the consumer reading the topic; offsets are committed every `flushPeriodMs`. */
   consumer: { id: string | null; start: StartPosition; partition: number | undefined; commit: boolean; flushPeriodMs: number };
-  /** Sources: `meta.producer` (batching and the compression the topic must have). */
-  producer: { lingerMs?: number; batchSize?: number; compression?: Compression };
+  /** Sources: `meta.producer` (batching, and the codec the producer stores its batches with). */
+  producer: { lingerMs?: number; batchSize?: number; compression?: BatchCodec };
   /** Names declared under `meta.secrets`; `${{ secrets.NAME }}` placeholders are still in the params. */
   secrets: string[];
   /** Where the config came from (for messages) and the directory relative paths resolve against. */
@@ -293,7 +293,7 @@ function parseFlushPeriod(value: unknown, err: FieldError): number {
   }
 }
 
-/** `meta.producer` (sources only): linger, batch-size and compression, applied to the connector's producer and topic. */
+/** `meta.producer` (sources only): linger, batch-size and compression, applied to the connector's producer. */
 function parseProducer(value: unknown, dir: 'source' | 'sink', err: FieldError): ConnectorConfig['producer'] {
   if (value === undefined || value === null) return {};
   if (dir === 'sink') throw err('meta.producer', 'a sink does not produce records; remove it (producer settings are for sources)');
@@ -320,11 +320,11 @@ function parseProducer(value: unknown, dir: 'source' | 'sink', err: FieldError):
     }
   }
   if (p['compression'] !== undefined) {
-    const c = String(p['compression']).toLowerCase();
-    if (c !== 'none' && c !== 'lz4') {
-      throw err('meta.producer.compression', `${JSON.stringify(p['compression'])}: Eddy compresses per topic, with none or lz4 only; use one of those (the topic must have it), or remove the field`);
+    try {
+      out.compression = parseCodec(String(p['compression']), 'compression');
+    } catch (e) {
+      throw err('meta.producer.compression', (e as Error).message);
     }
-    out.compression = c as Compression;
   }
   return out;
 }

@@ -44,10 +44,11 @@ export function httpSource(params: Params, config: ConnectorConfig): ConnectorIm
   return {
     summary: `polling ${method} ${endpoint} every ${intervalMs} ms into topic "${config.topic}"`,
     async run(ctx) {
-      const { lingerMs = 0, batchSize } = config.producer;
+      const { lingerMs = 0, batchSize, compression } = config.producer;
       const producer = await ctx.eddy.producer(config.topic, {
         lingerMs,
         ...(batchSize !== undefined ? { batchSize } : {}),
+        ...(compression !== undefined ? { compression } : {}),
         ...(ctx.transforms.length ? { transforms: ctx.transforms } : {}),
       });
       const bodyLimit = maxBodyBytes || ctx.eddy.storage.limits.maxRecordBytes;

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'eventemitter3';
 import type { Eddy } from '../eddy.js';
 import { EddyError } from '../errors.js';
-import { ConnectorConfigError, Params, type ConnectorConfig, type ConnectorType } from './config.js';
+import { Params, type ConnectorConfig, type ConnectorType } from './config.js';
 import { ConnectorError, type ConnectorContext, type ConnectorImpl, type ConnectorStats } from './contract.js';
 import { fileSink } from './file-sink.js';
 import { httpSink } from './http-sink.js';
@@ -96,23 +96,17 @@ async function start(eddy: Eddy, config: ConnectorConfig, options: StartOptions,
   return running;
 }
 
-/** Creates the topic when asked to, and checks the partition a sink reads and the compression a source expects. */
+/** Creates the topic when asked to, and checks the partition a sink reads. */
 async function prepareTopic(eddy: Eddy, config: ConnectorConfig): Promise<void> {
-  const compression = config.producer.compression;
   if (!eddy.storage.topic(config.topic)) {
     if (!config.createTopic) {
       throw new ConnectorError(config.name, `topic "${config.topic}" does not exist; create it with \`eddy topic create ${config.topic}\`, or set \`create-topic: true\` under meta in ${config.source}`);
     }
     await eddy.createTopic(config.topic, {
       ...(config.partitions !== undefined ? { partitions: config.partitions } : {}),
-      ...(compression !== undefined ? { compression } : {}),
     });
   }
   const topic = eddy.describeTopic(config.topic);
-  if (compression !== undefined && topic.compression !== compression) {
-    throw new ConnectorConfigError(config.source, 'meta.producer.compression',
-      `${compression}, but topic "${config.topic}" stores ${topic.compression}; Eddy compresses per topic, so make the two agree (or remove the field)`);
-  }
   if (config.consumer.partition !== undefined) {
     const n = topic.partitions;
     if (config.consumer.partition >= n) {

@@ -5,11 +5,13 @@
  * byte  size  field (all fixed-width integers big-endian, as Fluvio encodes them)
  *  0     1    format version = 1
  *  1     1    flags: bit 0 = a header section follows the records; bit 1 = a CRC32C trailer
- *             ends the value; other bits 0
+ *             ends the value; bits 2..4 = the codec of the Vec<Record> section (0 none, else
+ *             Fluvio's numbers: 1 gzip, 2 snappy, 3 lz4, 4 zstd; see codecs.ts); other bits 0
  *  2     2    reserved, 0
  *  4     4    i32 record count
  *  8     4    i32 last offset delta (count − 1: Eddy numbers the records of a batch 0..count−1)
- * 12     4    u32 raw length: bytes of the Vec<Record> section below (its i32 count included)
+ * 12     4    u32 raw length: bytes of the Vec<Record> section below as stored (its i32 count
+ *             included; compressed when bits 2..4 name a codec)
  * 16     8    i64 base timestamp (ms since epoch): timestamp of the batch's first record
  * 24     8    i64 max timestamp (ms): the newest record timestamp in the batch (time retention)
  * 32     8    i64 log position: bytes appended to this partition up to and including this
@@ -46,6 +48,7 @@ import { EncodeError } from '../errors.js';
 import { readI64, writeI64 } from '../protocol/bytes.js';
 import { indexRecords, recordBodySize, recordBodySizeFields, writeRecord, writeRecordFields, type RecordIndex } from '../protocol/record.js';
 import { VARINT_MAX, VARINT_MIN, varintSize, varintSizeUnchecked } from '../protocol/varint.js';
+import { codecNumber, codecOfFlags, compressRaw, CODEC_MASK, CODEC_SHIFT, decompressRaw, type BatchCodec } from './codecs.js';
 import { crc32c, crc32cSmall } from './crc32c.js';
 import { CorruptBatchError, InvalidArgumentError, RecordTooLargeError } from './errors.js';
 
@@ -134,18 +137,59 @@ export function viewBatch(baseOffset: number, value: Uint8Array, where = '?', ve
   const count = i32(value, O_COUNT);
   const rawEnd = BATCH_HEADER_SIZE + (i32(value, O_RAW_LEN) >>> 0);
   if (rawEnd > n) readBatchHeader(value, where, baseOffset);
+  // Plain Uint8Array views: `subarray` on the Buffer lmdb-js returns would go through Buffer's
+  // species constructor, several times slower under GC pressure.
+  let raw = new Uint8Array(value.buffer, value.byteOffset + BATCH_HEADER_SIZE, rawEnd - BATCH_HEADER_SIZE);
+  if (flags & CODEC_MASK) raw = decompressSection(flags, raw, where, baseOffset);
   return {
     baseOffset,
     lastOffset: baseOffset + i32(value, O_LAST_DELTA),
     count,
     baseTimestamp: i64(value, O_BASE_TS),
     maxTimestamp: i64(value, O_MAX_TS),
-    // Plain Uint8Array views: `subarray` on the Buffer lmdb-js returns would go through Buffer's
-    // species constructor, several times slower under GC pressure.
-    raw: new Uint8Array(value.buffer, value.byteOffset + BATCH_HEADER_SIZE, rawEnd - BATCH_HEADER_SIZE),
+    raw,
     headerSection: flags & FLAG_HEADERS ? new Uint8Array(value.buffer, value.byteOffset + rawEnd, n - rawEnd) : null,
     value,
   };
+}
+
+/** A compressed `Vec<Record>` section, decompressed; a section that does not decompress is a corrupt batch. */
+function decompressSection(flags: number, stored: Uint8Array, where: string, key: number): Uint8Array {
+  let codec: BatchCodec;
+  try {
+    codec = codecOfFlags(flags);
+  } catch (err) {
+    throw new CorruptBatchError(where, key, (err as Error).message);
+  }
+  try {
+    return decompressRaw(codec, stored);
+  } catch (err) {
+    throw new CorruptBatchError(where, key, `its ${codec} records do not decompress (${(err as Error).message})`);
+  }
+}
+
+/** The records section of a stored value as the engine reads it (decompressed when it was stored compressed). */
+export function batchRecords(value: Uint8Array, header: BatchHeader, where = '?', key = -1): Uint8Array {
+  const stored = new Uint8Array(value.buffer, value.byteOffset + BATCH_HEADER_SIZE, header.rawLength);
+  return header.flags & CODEC_MASK ? decompressSection(header.flags, stored, where, key) : stored;
+}
+
+/**
+ * Compresses the records section of an encoded, not yet sealed batch value with `codec` and marks
+ * the codec in its flags; the other sections and the trailer's room are kept. `none` returns it.
+ */
+export function compressBatch(value: Uint8Array, codec: BatchCodec): Uint8Array {
+  if (codec === 'none') return value;
+  const rawLength = i32(value, O_RAW_LEN) >>> 0;
+  const rawEnd = BATCH_HEADER_SIZE + rawLength;
+  const packed = compressRaw(codec, value.subarray(BATCH_HEADER_SIZE, rawEnd));
+  const out = new Uint8Array(value.length - rawLength + packed.length);
+  out.set(value.subarray(0, BATCH_HEADER_SIZE), 0);
+  out.set(packed, BATCH_HEADER_SIZE);
+  out.set(value.subarray(rawEnd), BATCH_HEADER_SIZE + packed.length);
+  out[O_FLAGS] = (out[O_FLAGS]! & ~CODEC_MASK) | (codecNumber(codec) << CODEC_SHIFT);
+  dv(out).setUint32(O_RAW_LEN, packed.length);
+  return out;
 }
 
 function i32(b: Uint8Array, o: number): number {

@@ -1,6 +1,6 @@
 import type { Database } from 'lmdb';
 import { indexRecords } from '../protocol/record.js';
-import { BATCH_HEADER_SIZE, readBatchHeader, verifyBatch } from './batch-format.js';
+import { batchRecords, readBatchHeader, verifyBatch } from './batch-format.js';
 import { CorruptBatchError } from './errors.js';
 
 /**
@@ -44,7 +44,7 @@ export function checkPartition(db: Database<Uint8Array, number>, topic: string, 
     try {
       verifyBatch(key, value, where);
       const h = readBatchHeader(value, where, key);
-      const index = indexRecords(value.subarray(BATCH_HEADER_SIZE, BATCH_HEADER_SIZE + h.rawLength));
+      const index = indexRecords(batchRecords(value, h, where, key));
       if (index.count !== h.count || h.lastOffsetDelta !== h.count - 1) {
         damaged(key, `its header says ${h.count} records (last offset delta ${h.lastOffsetDelta}) but it holds ${index.count}`);
       }

@@ -42,3 +42,4 @@ export { partitionForKey, fluvioKeyHash, sipHash24 } from './siphash.js';
 export * from './errors.js';
 export { LOCK_FILE } from './lock.js';
 export { PartitionReader, type PartitionSource } from './partition-reader.js';
+export type { BatchCodec } from './codecs.js';

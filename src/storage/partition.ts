@@ -1,6 +1,8 @@
 import { EventEmitter } from 'eventemitter3';
 import { IF_EXISTS, type Database, type RootDatabase } from 'lmdb';
+import type { BatchCodec } from './codecs.js';
 import {
+  compressBatch,
   encodeBatches,
   encodeRawBatch,
   readBatchHeader,
@@ -39,6 +41,8 @@ export interface AppendOptions {
    * lmdb-js put/remove it issues on this environment lands in the same LMDB transaction.
    */
   alsoWrite?: () => void;
+  /** Store the records section of each batch compressed with this codec (see codecs.ts). Default none. */
+  compression?: BatchCodec;
 }
 
 /** Encoded batches waiting to be appended (see `PartitionLog.prepare`). */
@@ -174,6 +178,14 @@ export class PartitionLog {
     this.loadState();
   }
 
+  /** The codec the topic stores every batch with (its compression type); null: the producer's choice. */
+  topicCodec: BatchCodec | null = null;
+
+  /** The codec of a write: the topic's when it has one (as Fluvio's topic setting wins), else the caller's. */
+  private codecFor(options: AppendOptions | undefined): BatchCodec {
+    return this.topicCodec ?? options?.compression ?? 'none';
+  }
+
   /** Whether reads check batch checksums (the storage's `checksums` option). */
   private get verify(): boolean {
     return this.host.limits.checksums !== false;
@@ -239,7 +251,7 @@ export class PartitionLog {
   async append(records: readonly ProduceRecord[], options?: AppendOptions): Promise<AppendResult> {
     this.checkWritable();
     if (records.length === 0) return this.emptyResult();
-    const { values, counts } = this.prepare(records);
+    const { values, counts } = this.prepare(records, [], this.codecFor(options));
     return this.issue(values, counts, options?.alsoWrite);
   }
 
@@ -259,7 +271,8 @@ export class PartitionLog {
     }
     const inputDeltas = new Array<number>(enc.count);
     for (let i = 0; i < enc.count; i++) inputDeltas[i] = enc.index.offsetDelta(i);
-    const r = await this.issue([enc.value], [enc.count], options?.alsoWrite);
+    const value = compressBatch(enc.value, this.codecFor(options));
+    const r = await this.issue([value], [enc.count], options?.alsoWrite);
     return { ...r, inputDeltas };
   }
 
@@ -267,18 +280,18 @@ export class PartitionLog {
    * Encodes batches for `appendPrepared` — records (as `append`) and module outputs (as
    * `appendRaw`) — checking every limit; nothing is written, so an error here stores nothing.
    */
-  prepare(records: readonly ProduceRecord[], raws: readonly RawBatchInput[] = []): PreparedAppend {
+  prepare(records: readonly ProduceRecord[], raws: readonly RawBatchInput[] = [], codec: BatchCodec = this.topicCodec ?? 'none'): PreparedAppend {
     const prepared: PreparedAppend = { values: [], counts: [] };
     if (records.length > 0) {
       for (const b of encodeBatches(records, Date.now(), this.host.limits, this.where)) {
-        prepared.values.push(b.value);
+        prepared.values.push(compressBatch(b.value, codec));
         prepared.counts.push(b.count);
       }
     }
     for (const raw of raws) {
       const enc = encodeRawBatch(raw, this.host.limits, this.where);
       if (enc) {
-        prepared.values.push(enc.value);
+        prepared.values.push(compressBatch(enc.value, codec));
         prepared.counts.push(enc.count);
       }
     }

@@ -2,9 +2,11 @@ import type { BatchInput, BatchOutput } from '../smartmodule/types.js';
 import { VARINT_MAX, VARINT_MIN } from '../protocol/varint.js';
 import { encodeRecordList, headersByIndex, type ProduceRecord } from './batch-format.js';
 import { InvalidArgumentError, ProduceTransformError, UnknownPartitionError } from './errors.js';
-import type { AppendResult, PartitionLog } from './partition.js';
+import type { AppendOptions, AppendResult, PartitionLog } from './partition.js';
+import { parseCodec, type BatchCodec } from './codecs.js';
 import { partitionForKey } from './siphash.js';
-import type { Storage } from './storage.js';
+import type { Dedup, Storage } from './storage.js';
+import { KeyWindow } from './dedup.js';
 import { STORAGE_DEFAULTS } from './defaults.js';
 
 /** Chooses a partition for a record. `key` is null for keyless records. */
@@ -28,6 +30,8 @@ export interface ProducerOptions {
    */
   partitioner?: Partitioner;
   transform?: ProduceTransform;
+  /** Store each batch's records compressed with this codec, as Fluvio's producer `compression`; readers see the same records. Default none. */
+  compression?: BatchCodec;
 }
 
 export interface ProducerRecord extends ProduceRecord {
@@ -93,6 +97,10 @@ export class Producer {
   private readonly batchSize: number;
   private readonly partitioner: Partitioner;
   private readonly transform: ProduceTransform | undefined;
+  private readonly append: AppendOptions;
+  /** The topic's deduplication bounds, and a key window per partition (opened at first use). */
+  private readonly dedup: Dedup | null;
+  private readonly windows = new Map<number, KeyWindow>();
   private readonly partitions: number;
   private readonly accs = new Map<number, Accumulator>();
   private readonly inflight = new Set<Promise<unknown>>();
@@ -113,8 +121,10 @@ export class Producer {
     if (!(this.batchSize > 0)) throw new InvalidArgumentError(`batchSize must be > 0, got ${options.batchSize}`);
     this.partitioner = options.partitioner ?? siphashRoundRobin();
     this.transform = options.transform;
+    this.append = options.compression && options.compression !== 'none' ? { compression: parseCodec(options.compression) } : {};
     const meta = store.topic(topic);
     this.partitions = meta ? meta.partitions : 0;
+    this.dedup = meta?.dedup ?? null;
     store.partition(topic, 0); // throws UnknownTopicError now rather than on the first send
   }
 
@@ -144,8 +154,45 @@ export class Producer {
         reject(err);
         return;
       }
+      if (this.dedup && this.dropDuplicates(records, parts, call)) return;
       this.addFrom(records, parts, call, 0);
     });
+  }
+
+  /**
+   * The topic's deduplication: duplicates are acknowledged at once with offset null (as records a
+   * transform dropped) and the others are queued. Returns true when it took over the call.
+   */
+  private dropDuplicates(records: readonly ProducerRecord[], parts: Int32Array, call: Call): boolean {
+    const now = Date.now();
+    const kept: number[] = [];
+    for (let i = 0; i < records.length; i++) {
+      const key = records[i]!.key;
+      const p = parts[i]!;
+      if (key === null || key === undefined) {
+        kept.push(i);
+        continue;
+      }
+      let w = this.windows.get(p);
+      if (!w) this.windows.set(p, (w = KeyWindow.fromLog(this.dedup!, this.store.partition(this.topic, p), now)));
+      if (!w.isDuplicate(typeof key === 'string' ? Buffer.from(key, 'utf8') : key, now)) kept.push(i);
+    }
+    if (kept.length === records.length) return false;
+    const acks: ProduceAck[] = Array.from(parts, (p) => ({ topic: this.topic, partition: p, offset: null }));
+    if (kept.length === 0) {
+      call.resolve(acks);
+      return true;
+    }
+    const inner: Call = {
+      results: new Array(kept.length), remaining: kept.length, failed: false,
+      resolve: (got) => {
+        for (let k = 0; k < kept.length; k++) acks[kept[k]!] = got[k]!;
+        call.resolve(acks);
+      },
+      reject: call.reject,
+    };
+    this.addFrom(kept.map((i) => records[i]!), Int32Array.from(kept, (i) => parts[i]!), inner, 0);
+    return true;
   }
 
   /**
@@ -302,7 +349,7 @@ export class Producer {
     let done: Promise<unknown>;
     if (!this.transform) {
       // Appends are ordered by the partition's queue: no need to wait for the previous batch.
-      done = log.append(records).then(
+      done = log.append(records, this.append).then(
         (r) => {
           this.storedRecords += r.count;
           ackContiguous(segments, this.topic, partition, r.baseOffset);
@@ -347,7 +394,7 @@ export class Producer {
         throw new ProduceTransformError(this.topic, log.partition, (err as Error)?.message ?? String(err), err);
       }
       if (out.error) throw new ProduceTransformError(this.topic, log.partition, out.error.message, out.error);
-      const r: AppendResult & { inputDeltas: number[] } = await log.appendRaw({ raw: out.raw, baseTimestamp: base, headers: headersByIndex(chunk) });
+      const r: AppendResult & { inputDeltas: number[] } = await log.appendRaw({ raw: out.raw, baseTimestamp: base, headers: headersByIndex(chunk) }, this.append);
       this.storedRecords += r.count;
       let increasing = true;
       for (let i = 1; i < r.inputDeltas.length; i++) if (r.inputDeltas[i]! <= r.inputDeltas[i - 1]!) increasing = false;

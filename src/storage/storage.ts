@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, statSync, statfsSync, watch, type FSWatcher } fr
 import { join, resolve as resolvePath } from 'node:path';
 import { open, type Database, type Key, type RootDatabase } from 'lmdb';
 import { EddyError } from '../errors.js';
+import { parseCodec } from './codecs.js';
 import { BATCH_HEADER_SIZE, type EncodeLimits, type ProduceRecord, type StoredBatch } from './batch-format.js';
 import { checkPartition, type Damage } from './check.js';
 import { Consumer, type ConsumeOptions } from './consumer.js';
@@ -53,8 +54,13 @@ const DISK_RECHECK_BYTES = 64 << 20;
 const SPARE_DATABASES = 16;
 const FORMAT_VERSION = 1;
 
-export type Compression = 'none' | 'lz4';
-const FLUVIO_COMPRESSIONS = ['none', 'gzip', 'snappy', 'lz4', 'zstd', 'any'];
+/**
+ * How a topic stores its batches: `lz4` compresses each stored value inside LMDB; `gzip`, `snappy`
+ * and `zstd` make every batch's records be stored with that codec, whatever the producer chose
+ * (as a Fluvio topic's compression type overrides the producer's); `none` keeps the producer's.
+ */
+export type Compression = 'none' | 'lz4' | 'gzip' | 'snappy' | 'zstd';
+const COMPRESSIONS: readonly string[] = ['none', 'lz4', 'gzip', 'snappy', 'zstd'];
 
 export interface StorageOptions {
   /**
@@ -115,8 +121,19 @@ export interface TopicConfig {
   retentionMs?: number | null;
   /** Oldest batches are removed while a partition holds more bytes. null: no limit. Default 100 GB. */
   maxPartitionBytes?: number | null;
-  /** LZ4 (lmdb-js, compressed off the main thread) or none. Default none. */
+  /** See Compression. Default none. */
   compression?: Compression;
+  /**
+   * Fluvio's deduplication: a keyed record whose key the partition saw among its last `count`
+   * keyed records, within `ageMs`, is dropped at produce. null (default): every record is kept.
+   */
+  dedup?: Dedup | null;
+}
+
+/** A topic's deduplication window (see TopicConfig.dedup). */
+export interface Dedup {
+  count: number;
+  ageMs: number;
 }
 
 export interface TopicMeta {
@@ -126,6 +143,8 @@ export interface TopicMeta {
   retentionMs: number | null;
   maxPartitionBytes: number | null;
   compression: Compression;
+  /** Absent in topics created before deduplication existed: none. */
+  dedup?: Dedup | null;
   createdAt: number;
 }
 
@@ -336,9 +355,9 @@ export class Storage implements PartitionHost {
   async createTopic(name: string, config: TopicConfig = {}): Promise<TopicMeta> {
     this.checkWritable('create a topic');
     this.checkExclusive('create a topic');
-    const { partitions, retentionMs, maxPartitionBytes, compression } = this.validateTopic(name, config);
+    const { partitions, retentionMs, maxPartitionBytes, compression, dedup } = this.validateTopic(name, config);
     const id = ((this.meta.get('nextTopicId') as number | undefined) ?? 1);
-    const meta: TopicMeta = { name, id, partitions, retentionMs, maxPartitionBytes, compression, createdAt: Date.now() };
+    const meta: TopicMeta = { name, id, partitions, retentionMs, maxPartitionBytes, compression, dedup, createdAt: Date.now() };
     // Create the partition databases first, in one synchronous commit: a crash before the
     // metadata commit leaves only empty, unreferenced databases.
     await this.written(() => {
@@ -398,12 +417,17 @@ export class Storage implements PartitionHost {
     const maxPartitionBytes = config.maxPartitionBytes === undefined ? DEFAULT_MAX_PARTITION_BYTES : config.maxPartitionBytes;
     if (maxPartitionBytes !== null && !(Number.isFinite(maxPartitionBytes) && maxPartitionBytes > 0)) throw new InvalidArgumentError(`maxPartitionBytes must be a positive number of bytes or null, got ${maxPartitionBytes}`);
     const compression = config.compression ?? 'none';
-    if (compression !== 'none' && compression !== 'lz4') {
-      const known = FLUVIO_COMPRESSIONS.includes(compression as string);
-      throw new InvalidArgumentError(`compression ${JSON.stringify(compression)} is ${known ? 'not supported by Eddy' : 'unknown'}: use "none" or "lz4"`);
+    if (!COMPRESSIONS.includes(compression)) {
+      throw new InvalidArgumentError(`compression ${JSON.stringify(compression)} is unknown: use ${COMPRESSIONS.map((c) => JSON.stringify(c)).join(', ')}`);
+    }
+    if (compression !== 'none' && compression !== 'lz4') parseCodec(compression); // zstd: refused where Node lacks it
+    const dedup = config.dedup ?? null;
+    if (dedup !== null) {
+      if (!Number.isSafeInteger(dedup.count) || dedup.count < 1) throw new InvalidArgumentError(`dedup count must be a positive integer, got ${dedup.count}`);
+      if (!(Number.isFinite(dedup.ageMs) && dedup.ageMs > 0)) throw new InvalidArgumentError(`dedup age must be a positive number of milliseconds, got ${dedup.ageMs}`);
     }
     this.checkRoomFor(name, partitions);
-    return { partitions, retentionMs, maxPartitionBytes, compression };
+    return { partitions, retentionMs, maxPartitionBytes, compression, dedup: dedup && { count: dedup.count, ageMs: dedup.ageMs } };
   }
 
   /**
@@ -900,6 +924,7 @@ export class Storage implements PartitionHost {
       { retentionMs: m.retentionMs, maxPartitionBytes: m.maxPartitionBytes },
       m.id,
     );
+    if (m.compression !== 'none' && m.compression !== 'lz4') log.topicCodec = m.compression;
     this.logs.set(key, log);
     return log;
   }

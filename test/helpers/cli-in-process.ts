@@ -6,7 +6,7 @@ import { main } from '../../src/cli/main.js';
 
 export interface CliRun { code: number; stdout: string; stderr: string }
 
-export async function runEddy(dir: string, args: string[], stdin = ''): Promise<CliRun> {
+export async function runEddy(dir: string, args: string[], stdin = '', cwd = process.cwd()): Promise<CliRun> {
   let stdout = '';
   let stderr = '';
   const text = (c: string | Uint8Array) => (typeof c === 'string' ? c : Buffer.from(c).toString());
@@ -14,7 +14,7 @@ export async function runEddy(dir: string, args: string[], stdin = ''): Promise<
     stdout: { write: (c) => { stdout += text(c); return true; } },
     stderr: { write: (c) => { stderr += text(c); return true; } },
     stdin: Readable.from([Buffer.from(stdin)]),
-    cwd: process.cwd(),
+    cwd,
     env: { EDDY_DATA_DIR: dir, EDDY_WORKERS: '1' },
   };
   const code = await main(['node', 'eddy', ...args], io);
@@ -22,8 +22,8 @@ export async function runEddy(dir: string, args: string[], stdin = ''): Promise<
 }
 
 /** runEddy that must succeed: its stdout. */
-export async function eddyOk(dir: string, args: string[], stdin = ''): Promise<string> {
-  const r = await runEddy(dir, args, stdin);
+export async function eddyOk(dir: string, args: string[], stdin = '', cwd = process.cwd()): Promise<string> {
+  const r = await runEddy(dir, args, stdin, cwd);
   if (r.code !== 0) throw new Error(`eddy ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
   return r.stdout;
 }
