@@ -7,7 +7,7 @@ export { EddyError, DecodeError, EncodeError } from './errors.js';
 export type { DeriveConfig, DeriveCheckpoint } from './coordinator/derived.js';
 export { DerivedStream } from './coordinator/derived.js';
 export { WorkerPool, type PoolOptions } from './coordinator/pool.js';
-export { ChainSession, type SessionOptions, type SessionResult, type SessionMetrics, type SessionState, type Ticket } from './coordinator/chain-session.js';
+export { ChainSession, type SessionOptions, type SessionResult, type SessionMetrics, type SessionModuleMetrics, type SessionState, type Ticket } from './coordinator/chain-session.js';
 export { SessionTimeoutError, SessionStoppedError, PoolClosedError } from './coordinator/errors.js';
 export { UnknownModuleError, resolveUses, anchorSteps, type ModuleRef, type UsesContext } from './coordinator/resolve.js';
 export * from './smartmodule/index.js';

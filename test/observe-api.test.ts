@@ -112,6 +112,39 @@ test('metrics, status JSON and derive list give the same numbers; health and rea
   t.is(failed.recordsIn, 1, 'it stopped at the failing record');
 });
 
+test('deadline kills and restarts are counted per SmartModule: a chain whose second module loops names that module', async (t) => {
+  const { eddy, base } = await fresh(t);
+  await eddy.createTopic('in');
+  await eddy.createTopic('out');
+  // 'loop' passes fail-on (the first step) and makes spin (the second) loop until its deadline.
+  await eddy.produce('in', ['a', 'loop', 'b'].map((v) => ({ value: Buffer.from(v) })));
+  await eddy.createDerived({ name: 'two', source: 'in', target: 'out', transforms: [step('fail-on'), step('spin')], policy: 'skip', deadlineMs: 300 });
+  eddy.on('error', () => {}); // the skipped record is reported; the status below shows it
+  await eddy.startDerived('two');
+  // The submission that overran is skipped as a whole (here the one batch of three records).
+  const s = await until(async () => { const x = (await status(base)).streams[0]; return x?.lag === 0 && x.recordsIn === 3 && x.skipped > 0 ? x : undefined; });
+  t.is(s.recordsOut + s.skipped, 3);
+  const [first, second] = s.modules;
+  t.deepEqual([first!.deadlineKills, first!.restarts], [0, 0], 'the first module did not overrun');
+  t.regex(second!.module, /spin/);
+  t.true(second!.deadlineKills >= 1);
+  t.true(second!.restarts >= 1);
+  const p0 = s.partitions[0]!;
+  t.deepEqual(p0.modules.map((m) => [m.step, m.deadlineKills, m.restarts]), [[0, 0, 0], [1, second!.deadlineKills, second!.restarts]]);
+  t.is(p0.deadlineKills, second!.deadlineKills);
+
+  const m = (await get(`${base}metrics`)).text;
+  const labels = (i: number) => ({ stream: 'two', partition: '0', step: String(i), module: s.modules[i]!.module });
+  t.is(sample(m, 'eddy_module_deadline_kills_total', labels(1)), second!.deadlineKills);
+  t.is(sample(m, 'eddy_module_restarts_total', labels(1)), second!.restarts);
+  t.is(sample(m, 'eddy_module_deadline_kills_total', labels(0)), 0);
+  t.is(sample(m, 'eddy_module_restarts_total', labels(0)), 0);
+  t.is(sample(m, 'eddy_deadline_kills_total', { stream: 'two', partition: '0' }), second!.deadlineKills);
+  t.regex(m, /# TYPE eddy_module_deadline_kills_total counter/);
+  // The skipped record's error names the module that overran.
+  t.regex(s.lastError!.message, /spin did not finish the batch at offset \d+ within 300 ms \(step 2 of /);
+});
+
 test('the page is one self-contained document; unknown paths and methods are refused', async (t) => {
   const { base } = await fresh(t, '0');
   t.regex(base, /^http:\/\/127\.0\.0\.1:/, 'a bare port listens on loopback');

@@ -185,6 +185,41 @@ test('an SDK-built module that loops forever is stopped at its deadline; the poo
   await pool.close();
 });
 
+test('a chain whose second module loops: the timeout error and the metrics name that module, not the first', async (t) => {
+  const spin = await loadModule(wasmPath('spin'));
+  const pool = new WorkerPool({ workers: 2, watchdogIntervalMs: 20 });
+  await pool.ready();
+  // 'loop' passes the first module (it spins only on a capital L) and makes the second spin.
+  const s = new ChainSession(pool, { id: 'two', steps: [{ module: mod }, { module: spin }], deadlineMs: 250, policy: 'skip' });
+  await s.start();
+  t.deepEqual(values(await (await s.submit(batchOf(0, ['fine']))).result), ['fine']);
+  const r = await (await s.submit(batchOf(1, ['loop']))).result;
+  const err = r.batches[0]!.skipped[0] as SessionTimeoutError;
+  t.true(err instanceof SessionTimeoutError);
+  t.is(err.step, 1);
+  t.is(err.module, 'spin');
+  t.regex(err.message, /two: spin did not finish the batch at offset 1 within 250 ms \(step 2 of pass → spin\)/);
+  // The session goes on (policy skip) on a new worker.
+  t.deepEqual(values(await (await s.submit(batchOf(2, ['after']))).result), ['after']);
+  const m = s.snapshotMetrics();
+  t.deepEqual(m.modules.map((x) => [x.module, x.deadlineKills, x.restarts]), [['pass', 0, 0], ['spin', 1, 1]]);
+  t.deepEqual([m.timeouts, m.restarts], [1, 1]);
+  await s.close();
+  await pool.close();
+});
+
+test('policy stop: a chain whose second module loops fails with an error that names it', async (t) => {
+  const spin = await loadModule(wasmPath('spin'));
+  const pool = new WorkerPool({ workers: 1, watchdogIntervalMs: 20 });
+  const s = new ChainSession(pool, { id: 'two-stop', steps: [{ module: mod }, { module: spin }], deadlineMs: 250 });
+  await s.start();
+  const err = await t.throwsAsync((await s.submit(batchOf(5, ['a', 'loop']))).result, { instanceOf: SessionTimeoutError });
+  t.is(err!.module, 'spin');
+  t.regex(err!.message, /spin did not finish the batch at offset 5 within 250 ms \(step 2 of pass → spin\)/);
+  t.deepEqual(s.snapshotMetrics().modules.map((x) => [x.deadlineKills, x.restarts]), [[0, 0], [1, 0]]);
+  await pool.close();
+});
+
 test('released results: their buffers go back to the worker, outputs stay right as frame sizes vary, a kept view reads empty', async (t) => {
   const pool = new WorkerPool({ workers: 2 });
   await pool.ready();

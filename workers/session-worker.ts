@@ -51,6 +51,7 @@ async function open(task: OpenTask): Promise<OpenReply> {
     // Outputs are borrowed (views into guest memory) and copied once, into the result frame.
     { accumulators: task.accumulators, freeOutput: task.freeOutput, borrowOutput: true },
   );
+  if (watch) chain.reportStepTo(watch.stepCell);
   try {
     chain.lookBack((_step, i) => task.history[i] ?? new Uint8Array(4));
   } catch (err) {
@@ -78,6 +79,7 @@ function run(sessionId: string, seq: number, batches: Iterable<{ baseOffset: num
   try {
     for (const b of batches) {
       const r = live.chain.processWith(b, live.policy);
+      watch?.betweenSteps(); // reading the next batch is no module's time
       out.results.push({
         baseOffset: b.baseOffset, baseTimestamp: b.baseTimestamp, lastOffset: b.lastOffset,
         raw: writer.add(r.raw), count: r.count, accumulators: live.chain.accumulators,

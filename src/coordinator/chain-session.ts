@@ -11,7 +11,7 @@ import { readResultFrame } from '../wire/result-frame.js';
 import { errorFromWire } from '../wire/wire-error.js';
 import { SessionStoppedError, SessionTimeoutError } from './errors.js';
 import { COORDINATOR_DEFAULTS } from './defaults.js';
-import type { WorkerPool } from './pool.js';
+import type { DeadlineKill, WorkerPool } from './pool.js';
 
 /**
  * A chain session: one transform chain applied to an ordered sequence of batches (one partition). Its
@@ -94,7 +94,15 @@ export interface SessionMetrics {
   timeouts: number;
   restarts: number;
   /** Per module, summed over the workers the session has used. */
-  modules: ModuleMetrics[];
+  modules: SessionModuleMetrics[];
+}
+
+/** A module's counters from the workers, with the deadline kills the coordinator saw it cause. */
+export interface SessionModuleMetrics extends ModuleMetrics {
+  /** Workers terminated while this step's module overran the deadline. */
+  deadlineKills: number;
+  /** Restores of the session that followed those kills (policy skip; stop ends the session). */
+  restarts: number;
 }
 
 export interface SessionEvents {
@@ -151,9 +159,12 @@ export class ChainSession extends EventEmitter<SessionEvents> {
   private accumulators: (Uint8Array | null)[];
   private readonly workerMetrics = new Map<number, ModuleMetrics[]>();
   private readonly retiredMetrics: ModuleMetrics[][] = [];
+  /** Per step: deadline kills while it ran, and the restores that followed them. */
+  private readonly stepKills: number[];
+  private readonly stepRestarts: number[];
   private failure: EddyError | null = null;
   private restoring: Promise<void> = Promise.resolve();
-  private readonly onWorkerLost = (id: number, timedOut: number | null) => { this.workerLost(id, timedOut); };
+  private readonly onWorkerLost = (id: number, timedOut: DeadlineKill | null) => { this.workerLost(id, timedOut); };
   /** Released result buffers, sent back to the workers with the next tasks. */
   private readonly released: FrameBufferPool;
 
@@ -176,6 +187,8 @@ export class ChainSession extends EventEmitter<SessionEvents> {
     this.accumulators = options.steps.map((s, i) => options.accumulators?.[i] ?? (s.module.kind === 'aggregate' ? options.initialAccumulator ?? new Uint8Array(0) : null));
     this.released = new FrameBufferPool(this.opts.maxInFlight + 2);
     this.metrics = { submissions: 0, batches: 0, recordsOut: 0, bytesIn: 0, bytesOut: 0, errors: 0, skipped: 0, timeouts: 0, restarts: 0, modules: [] };
+    this.stepKills = options.steps.map(() => 0);
+    this.stepRestarts = options.steps.map(() => 0);
   }
 
   /** Opens the session on its worker(s): instances, init, look_back. Throws init/look_back errors. */
@@ -403,16 +416,20 @@ export class ChainSession extends EventEmitter<SessionEvents> {
     this.wakeSlots();
   }
 
-  private workerLost(id: number, timedOutSession: number | null): void {
+  private workerLost(id: number, timedOut: DeadlineKill | null): void {
     if (!this.workers.includes(id) || this.failure || this.state === 'closed') return;
-    if (timedOutSession === this.number) {
+    const ours = timedOut?.session === this.number;
+    // The step that was running when the worker was killed (null: between module calls).
+    const step = ours && timedOut.step >= 0 && timedOut.step < this.opts.steps.length ? timedOut.step : null;
+    if (ours) {
       if (this.opts.policy === 'skip') this.suspect = true;
       // The batch that overran is the oldest undelivered one sent to that worker.
       const running = [...this.pending.values()].filter((e) => e.worker === id && !e.result && e.epoch === this.epoch).sort((a, b) => a.seq - b.seq)[0];
       if (running) {
-        const err = new SessionTimeoutError(this.id, this.opts.steps.map((s) => s.module.name), running.range?.from ?? running.batches[0]?.baseOffset ?? -1, this.opts.deadlineMs);
+        const err = new SessionTimeoutError(this.id, this.opts.steps.map((s) => s.module.name), running.range?.from ?? running.batches[0]?.baseOffset ?? -1, this.opts.deadlineMs, step);
         this.metrics.timeouts++;
         this.metrics.errors++;
+        if (step !== null) this.stepKills[step]!++;
         if (this.opts.policy === 'stop') {
           this.fail(err, running);
           return;
@@ -422,18 +439,20 @@ export class ChainSession extends EventEmitter<SessionEvents> {
         this.deliver();
       }
     }
-    this.scheduleRestore([id], timedOutSession === this.number ? 'deadline exceeded' : 'worker exited');
+    this.scheduleRestore([id], ours ? 'deadline exceeded' : 'worker exited', step);
   }
 
-  private scheduleRestore(exclude: number[], reason: string): void {
+  /** `step`: the chain step whose deadline overrun caused this restore, if one did. */
+  private scheduleRestore(exclude: number[], reason: string, step: number | null = null): void {
     this.epoch++; // results of the old placement are ignored from now on
     this.setState('restoring');
-    this.restoring = this.restoring.then(() => this.restore(exclude, reason));
+    this.restoring = this.restoring.then(() => this.restore(exclude, reason, step));
   }
 
-  private async restore(exclude: number[], reason: string): Promise<void> {
+  private async restore(exclude: number[], reason: string, step: number | null): Promise<void> {
     if (this.failure || this.state === 'closed') return;
     this.metrics.restarts++;
+    if (step !== null) this.stepRestarts[step]!++;
     for (const w of this.workers) {
       const m = this.workerMetrics.get(w);
       if (m && !this.pool.isLive(w)) { this.retiredMetrics.push(m); this.workerMetrics.delete(w); }
@@ -467,11 +486,14 @@ export class ChainSession extends EventEmitter<SessionEvents> {
     for (const w of this.slotWaiters.splice(0)) w();
   }
 
-  /** Per-module metrics summed over workers (current and retired). */
-  moduleMetrics(): ModuleMetrics[] {
+  /** Per-module metrics summed over workers (current and retired), with the deadline kills per step. */
+  moduleMetrics(): SessionModuleMetrics[] {
     const all = [...this.workerMetrics.values(), ...this.retiredMetrics];
     return this.opts.steps.map((s, i) => {
-      const sum: ModuleMetrics = { module: s.module.name, invocations: 0, recordsIn: 0, recordsOut: 0, bytesIn: 0, bytesOut: 0, errors: 0, timeMs: 0, accumulatorBytes: this.accumulators[i]?.length ?? 0, memoryBytes: 0 };
+      const sum: SessionModuleMetrics = {
+        module: s.module.name, invocations: 0, recordsIn: 0, recordsOut: 0, bytesIn: 0, bytesOut: 0, errors: 0, timeMs: 0,
+        accumulatorBytes: this.accumulators[i]?.length ?? 0, memoryBytes: 0, deadlineKills: this.stepKills[i]!, restarts: this.stepRestarts[i]!,
+      };
       for (const list of all) {
         const m = list[i];
         if (!m) continue;

@@ -1,11 +1,21 @@
 import { EddyError } from '../errors.js';
 
-/** A batch did not return within the chain session's deadline; its worker was terminated. */
+/**
+ * A batch did not return within the chain session's deadline; its worker was terminated. `step` is
+ * the index of the chain step that was running then and `module` its name (null when the worker
+ * was between module calls, e.g. reading the batch).
+ */
 export class SessionTimeoutError extends EddyError {
-  constructor(readonly session: string, readonly modules: string[], readonly firstOffset: number, readonly deadlineMs: number) {
+  readonly module: string | null;
+
+  constructor(readonly session: string, readonly modules: string[], readonly firstOffset: number, readonly deadlineMs: number, readonly step: number | null = null) {
+    const module = step !== null ? (modules[step] ?? null) : null;
+    const where = module === null ? modules.join(' → ') : module;
+    const inChain = module !== null && modules.length > 1 ? ` (step ${step! + 1} of ${modules.join(' → ')})` : '';
     super('EDDY_SESSION_TIMEOUT',
-      `chain session ${session}: ${modules.join(' → ')} did not finish the batch at offset ${firstOffset} within ${deadlineMs} ms; ` +
+      `chain session ${session}: ${where} did not finish the batch at offset ${firstOffset} within ${deadlineMs} ms${inChain}; ` +
       'its worker was terminated and replaced. If the module is just slow, raise the deadline with the deadlineMs option (CLI: --timeout).');
+    this.module = module;
   }
 }
 

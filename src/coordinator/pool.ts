@@ -28,9 +28,15 @@ export interface PoolOptions {
   filename?: string;
 }
 
+/** Which submission overran its deadline: the session's number and the chain step it was in (-1: none). */
+export interface DeadlineKill {
+  session: number;
+  step: number;
+}
+
 export interface PoolEvents {
-  /** A worker exited; `timedOutSession` is the session number whose batch overran, if that was why. */
-  workerLost: [workerId: number, timedOutSession: number | null];
+  /** A worker exited; `timedOut` names the session and chain step that overran, if that was why. */
+  workerLost: [workerId: number, timedOut: DeadlineKill | null];
   workerReady: [workerId: number];
 }
 
@@ -51,7 +57,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
   readonly size: number;
   private readonly threads: PinnedWorker[];
   private readonly slots = new Map<number, WorkerSlot>();
-  private readonly timedOut = new Map<number, number>();
+  private readonly timedOut = new Map<number, DeadlineKill>();
   private readonly watchdog: NodeJS.Timeout;
   private closed = false;
   private waiters: (() => void)[] = [];
@@ -179,7 +185,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
     for (const s of this.slots.values()) {
       const deadline = s.watch.deadline;
       if (deadline > 0 && now > deadline && !this.timedOut.has(s.id)) {
-        this.timedOut.set(s.id, s.watch.session);
+        this.timedOut.set(s.id, { session: s.watch.session, step: s.watch.step });
         this.reserveQuarantine(s);
         void this.terminate(s.id);
       }

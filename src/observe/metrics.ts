@@ -13,12 +13,15 @@ type Rows = (s: Status) => [Labels, number][];
 
 const streamLabels = ['stream', 'partition'] as const;
 const moduleLabels = ['stream', 'step', 'module'] as const;
+const partitionModuleLabels = ['stream', 'partition', 'step', 'module'] as const;
 const connectorLabels = ['connector', 'direction'] as const;
 
 const perPartition = (f: (p: Status['streams'][number]['partitions'][number]) => number): Rows =>
   (s) => s.streams.flatMap((st) => st.partitions.map((p) => [{ stream: st.name, partition: p.partition }, f(p)] as [Labels, number]));
 const perModule = (f: (m: Status['streams'][number]['modules'][number]) => number): Rows =>
   (s) => s.streams.flatMap((st) => st.modules.map((m) => [{ stream: st.name, step: m.step, module: m.module }, f(m)] as [Labels, number]));
+const perPartitionModule = (f: (m: Status['streams'][number]['partitions'][number]['modules'][number]) => number): Rows =>
+  (s) => s.streams.flatMap((st) => st.partitions.flatMap((p) => p.modules.map((m) => [{ stream: st.name, partition: p.partition, step: m.step, module: m.module }, f(m)] as [Labels, number])));
 const perConnector = (f: (c: Status['connectors'][number]) => number): Rows =>
   (s) => s.connectors.map((c) => [{ connector: c.name, direction: c.direction }, f(c)] as [Labels, number]);
 const perTopicPartition = (f: (p: Status['topics'][number]['partitions'][number]) => number): Rows =>
@@ -55,6 +58,9 @@ export function createRegistry(telemetry: Telemetry): Registry {
   counter('eddy_module_invocations_total', 'Calls into a SmartModule (one per batch)', moduleLabels, perModule((m) => m.invocations));
   counter('eddy_module_records_in_total', 'Records handed to a SmartModule', moduleLabels, perModule((m) => m.recordsIn));
   counter('eddy_module_seconds_total', 'Time spent inside a SmartModule', moduleLabels, perModule((m) => m.timeSeconds));
+  // Per partition too: each partition runs its own chain session, with its own deadline kills.
+  counter('eddy_module_deadline_kills_total', 'Workers terminated because this SmartModule overran the batch deadline', partitionModuleLabels, perPartitionModule((m) => m.deadlineKills));
+  counter('eddy_module_restarts_total', 'Restarts of the stream on a new worker after this SmartModule overran the deadline (policy skip)', partitionModuleLabels, perPartitionModule((m) => m.restarts));
   gauge('eddy_module_memory_peak_bytes', 'Largest linear memory of the SmartModule\'s instances', moduleLabels, perModule((m) => m.memoryBytes));
 
   counter('eddy_connector_records_total', 'Records a connector produced (source) or delivered (sink)', connectorLabels, perConnector((c) => c.records));

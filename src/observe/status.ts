@@ -67,6 +67,15 @@ export interface PartitionStatus extends Progress {
   deadlineKills: number;
   restarts: number;
   failure: DeriveFailure | null;
+  /** The deadline kills above by the chain step that overran, and the restarts that followed them. */
+  modules: PartitionModuleStatus[];
+}
+
+export interface PartitionModuleStatus {
+  step: number;
+  module: string;
+  deadlineKills: number;
+  restarts: number;
 }
 
 export interface ModuleStatus {
@@ -81,6 +90,10 @@ export interface ModuleStatus {
   nsPerRecord: number;
   /** Largest linear memory of any of its instances (it only grows, so also the peak). */
   memoryBytes: number;
+  /** Workers terminated while this module overran the deadline, over all partitions. */
+  deadlineKills: number;
+  /** Restarts of the stream that followed those kills (policy skip). */
+  restarts: number;
 }
 
 export interface ConnectorStatus {

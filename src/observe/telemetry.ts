@@ -196,11 +196,15 @@ export class Telemetry {
         restarts: m?.restarts ?? 0,
         commits: t?.commits.get(p.partition) ?? 0,
         failure: p.failure,
+        modules: d.config.transforms.map((step, i) => {
+          const x = m?.modules[i];
+          return { step: i, module: x?.module ?? step.uses, deadlineKills: x?.deadlineKills ?? 0, restarts: x?.restarts ?? 0 };
+        }),
       };
     });
     const sum = (f: (p: PartitionStatus) => number) => partitions.reduce((a, p) => a + f(p), 0);
     const modules: ModuleStatus[] = d.config.transforms.map((step, i) => {
-      const m: ModuleStatus = { step: i, module: step.uses, invocations: 0, recordsIn: 0, recordsOut: 0, errors: 0, timeSeconds: 0, nsPerRecord: 0, memoryBytes: 0 };
+      const m: ModuleStatus = { step: i, module: step.uses, invocations: 0, recordsIn: 0, recordsOut: 0, errors: 0, timeSeconds: 0, nsPerRecord: 0, memoryBytes: 0, deadlineKills: 0, restarts: 0 };
       for (const sm of live.values()) {
         const x = sm.modules[i];
         if (!x) continue;
@@ -208,6 +212,7 @@ export class Telemetry {
         m.invocations += x.invocations; m.recordsIn += x.recordsIn; m.recordsOut += x.recordsOut; m.errors += x.errors;
         m.timeSeconds += x.timeMs / 1000;
         m.memoryBytes = Math.max(m.memoryBytes, x.memoryBytes);
+        m.deadlineKills += x.deadlineKills; m.restarts += x.restarts;
       }
       m.nsPerRecord = m.recordsIn > 0 ? (m.timeSeconds * 1e9) / m.recordsIn : 0;
       return m;

@@ -46,6 +46,8 @@ export interface ChainOutput extends BatchOutput {
  */
 export class Chain {
   readonly metrics: ModuleMetrics[];
+  /** Where the index of the step being called is stored (a watchdog slot's cell; see reportStepTo). */
+  private stepCell: Int32Array = new Int32Array(1);
 
   private constructor(readonly steps: readonly ChainStep[], readonly instances: SmartModuleInstance[], private readonly borrowFinal: boolean) {
     this.metrics = instances.map((i) => ({
@@ -85,6 +87,14 @@ export class Chain {
   /** Steps whose look_back will be called. */
   get lookBackSteps(): { step: ChainStep; index: number }[] {
     return this.steps.flatMap((step, index) => (step.lookback && step.module.hasLookBack ? [{ step, index }] : []));
+  }
+
+  /**
+   * Stores the index of each step into `cell[0]` as the chain calls it, so that whoever watches the
+   * deadline (the pool, through shared memory) knows which module was running when it overran.
+   */
+  reportStepTo(cell: Int32Array): void {
+    this.stepCell = cell;
   }
 
   /** Runs one batch through every module (Fluvio semantics: stop at the first runtime error). */
@@ -131,6 +141,7 @@ export class Chain {
   private call(i: number, input: BatchInput, count: number): BatchOutput {
     const m = this.metrics[i]!;
     const inst = this.instances[i]!;
+    this.stepCell[0] = i;
     const t0 = performance.now();
     let out: BatchOutput;
     try {

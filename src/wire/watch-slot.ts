@@ -1,30 +1,36 @@
 /**
  * A worker's watchdog slot, shared between the worker and the pool: Float64 [deadline of its
  * current submission (ms since epoch, 0 = idle), the session it belongs to], then Int32 [in-native
- * flag, stop flag]. The worker writes the deadline when a submission starts and clears it when it
- * ends; the pool's watchdog terminates a worker whose deadline has passed.
+ * flag, stop flag, chain step]. The worker writes the deadline when a submission starts and clears
+ * it when it ends; the pool's watchdog terminates a worker whose deadline has passed. The chain
+ * writes the index of the step it is calling into `step` (-1 outside a module call), so a kill
+ * can name the module that overran.
  *
  * Terminating a thread during a native (N-API) call aborts the whole process, so the pool raises
  * `stop` and waits for `inNative` to clear; a worker raises `inNative` before each lmdb-js call
  * and, seeing `stop`, lowers it and spins in JavaScript instead, where termination is safe.
  */
 const DEADLINE = 0, SESSION = 1; // Float64 indexes
-const IN_NATIVE = 4, STOP = 5; // Int32 indexes, after the two Float64 fields
-const SLOT_BYTES = 24;
+const IN_NATIVE = 4, STOP = 5, STEP = 6; // Int32 indexes, after the two Float64 fields
+const SLOT_BYTES = 32;
 
 export class WatchSlot {
   private readonly times: Float64Array;
   private readonly flags: Int32Array;
+  /** The chain step running now (-1: none); the chain stores into it, one store per module call. */
+  readonly stepCell: Int32Array;
 
   /** A new slot (pool side), or a view of one received in an open message (worker side). */
   constructor(readonly buffer = new SharedArrayBuffer(SLOT_BYTES)) {
     this.times = new Float64Array(buffer, 0, 2);
     this.flags = new Int32Array(buffer);
+    this.stepCell = new Int32Array(buffer, STEP * 4, 1);
   }
 
   /** Worker: a submission of session `session` starts and must end within `deadlineMs`. */
   begin(session: number, deadlineMs: number): void {
     this.times[SESSION] = session;
+    this.stepCell[0] = -1;
     this.times[DEADLINE] = Date.now() + deadlineMs;
   }
 
@@ -41,6 +47,16 @@ export class WatchSlot {
   /** The session number of the current (or last) submission. */
   get session(): number {
     return this.times[SESSION]!;
+  }
+
+  /** Index of the chain step the current (or last) submission is in, -1 when between module calls. */
+  get step(): number {
+    return this.stepCell[0]!;
+  }
+
+  /** Worker: no module call is running (reading or packing between batches). */
+  betweenSteps(): void {
+    this.stepCell[0] = -1;
   }
 
   /** Pool: asks the worker to stop before its next native call. */
