@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { compileModule, CompileError } from '../sdk-build/compile.js';
+import { compileModule, CompileError, CompilerMissingError } from '../sdk-build/compile.js';
 import { processIO, type CliContext, type CliIO } from './format.js';
 
 /**
@@ -80,6 +80,10 @@ export async function buildCommand(opts: BuildOptions, io: BuildIO = processIO()
   } catch (err) {
     if (err instanceof CompileError) {
       io.stderr.write(`Error: compilation failed\n${err.diagnostics}\n`);
+      return 1;
+    }
+    if (err instanceof CompilerMissingError) {
+      io.stderr.write(`Error: ${err.message}\n`);
       return 1;
     }
     throw err;
