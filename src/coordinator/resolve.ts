@@ -3,6 +3,7 @@ import { statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { EddyError } from '../errors.js';
 import { loadModule, type LoadOptions, type SmartModule } from '../smartmodule/index.js';
+import { moduleName, readModuleFile } from '../smartmodule/module.js';
 import { stepConfig, type TransformStep } from '../smartmodule/transforms.js';
 import type { ModuleRegistry } from '../storage/registry.js';
 import type { SessionStep } from './chain-session.js';
@@ -103,11 +104,13 @@ export function stepName(source: string, i: number): string {
 
 /**
  * Turns steps into what the engine runs (compiled module, parameters, look-back). Modules are
- * compiled once per process, keyed by content hash and name (registered, or given as bytes) or by
- * path, and shared by every stream and worker that uses them.
+ * compiled once per process, keyed by content hash and name (registered, given as bytes, or read
+ * from a path), and shared by every stream and worker that uses them.
  */
 export class ModuleResolver {
   private readonly cache = new Map<string, Promise<SmartModule>>();
+  /** Cache key of each path's newest content, so that a rebuilt file's old module is let go. */
+  private readonly fileKeys = new Map<string, string>();
 
   constructor(private readonly registry: ModuleRegistry | null, private readonly baseDir = process.cwd(), private readonly load: Pick<LoadOptions, 'memoryLimit'> = {}) {}
 
@@ -130,8 +133,14 @@ export class ModuleResolver {
     return this.cached(`${name}\0${createHash('sha256').update(bytes).digest('hex')}`, () => loadModule(bytes, { ...this.load, name }));
   }
 
-  private compileFile(path: string): Promise<SmartModule> {
-    return this.cached(path, () => loadModule(path, this.load));
+  /** A module file, compiled once per content: rebuilding it at the same path takes effect. */
+  private async compileFile(path: string): Promise<SmartModule> {
+    const bytes = await readModuleFile(path);
+    const key = `${path}\0${createHash('sha256').update(bytes).digest('hex')}`;
+    const old = this.fileKeys.get(path);
+    if (old !== undefined && old !== key) this.cache.delete(old);
+    this.fileKeys.set(path, key);
+    return this.cached(key, () => loadModule(bytes, { ...this.load, name: moduleName(path), file: path }));
   }
 
   private cached(key: string, compile: () => Promise<SmartModule>): Promise<SmartModule> {
