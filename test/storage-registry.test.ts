@@ -52,7 +52,7 @@ test('invalid modules are refused with the engine reason and nothing is stored',
   const { store, dir } = await tempStorage(t);
   await store.modules.register('ok', smartModule({}));
   const garbage = await t.throwsAsync(store.modules.register('garbage', new Uint8Array([1, 2, 3, 4])), { instanceOf: InvalidModuleError });
-  t.is(garbage?.code, 'EDDY_INVALID_MODULE');
+  t.is(garbage?.code, 'EDDY_MODULE_INVALID');
   t.regex(garbage!.message, /^SmartModule "garbage" is not valid: .+; nothing was registered$/);
   t.truthy(garbage!.cause, 'the engine error is kept as the cause');
   const noTransform = await t.throwsAsync(store.modules.register('nothing', smartModule({ transform: 'something_else' })), { instanceOf: InvalidModuleError });

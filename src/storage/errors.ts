@@ -185,7 +185,7 @@ export class InvalidArgumentError extends EddyError {
 export class InvalidModuleError extends EddyError {
   readonly moduleName: string;
   constructor(name: string, reason: string, cause?: unknown) {
-    super('EDDY_INVALID_MODULE', `SmartModule "${name}" is not valid: ${reason}; nothing was registered`, { cause });
+    super('EDDY_MODULE_INVALID', `SmartModule "${name}" is not valid: ${reason}; nothing was registered`, { cause });
     this.moduleName = name;
   }
 }

@@ -1,0 +1,97 @@
+/**
+ * The catalogue of every `code` an EddyError (or one of Eddy's own Error classes) can carry, one
+ * entry per condition, so that `error.code` is a string-literal union a program can switch on.
+ */
+export const ERROR_CODES = [
+  'EDDY_BENCH_INPUT',
+  'EDDY_BENCH_MODULE_FAILED',
+  'EDDY_CONNECTOR',
+  'EDDY_CONNECTOR_CONFIG',
+  'EDDY_CONNECTOR_HTTP',
+  'EDDY_CONNECTOR_RETRY',
+  'EDDY_CONNECTOR_SECRET',
+  'EDDY_CORRUPT_BATCH',
+  'EDDY_DATA_CORRUPT',
+  'EDDY_DATA_DIR_DENIED',
+  'EDDY_DATA_DIR_LOCKED',
+  'EDDY_DATA_DIR_READ_ONLY',
+  'EDDY_DATA_FORMAT',
+  'EDDY_DECODE',
+  'EDDY_DELETE_FAILED',
+  'EDDY_DERIVE',
+  'EDDY_DERIVE_COMMIT',
+  'EDDY_DERIVE_CYCLE',
+  'EDDY_DERIVE_EXISTS',
+  'EDDY_DERIVE_NAME',
+  'EDDY_DERIVE_UNKNOWN',
+  'EDDY_DURATION',
+  'EDDY_ENCODE',
+  'EDDY_FILE',
+  'EDDY_FLUVIO_ENGINE_FAILED',
+  'EDDY_FLUVIO_ENGINE_MISSING',
+  'EDDY_FRAME',
+  'EDDY_INTERNAL',
+  'EDDY_INVALID_ARGUMENT',
+  'EDDY_LINE_TOO_LONG',
+  'EDDY_MODULE_EXISTS',
+  'EDDY_MODULE_INVALID',
+  'EDDY_NON_UTF8_VALUE',
+  'EDDY_NOTHING_SENT',
+  'EDDY_NOT_FOUND',
+  'EDDY_NO_DATA_DIR',
+  'EDDY_NO_KEY_SEPARATOR',
+  'EDDY_NO_MODULE_VALIDATOR',
+  'EDDY_OFFSET_OUT_OF_RANGE',
+  'EDDY_OUTPUT_CLOSED',
+  'EDDY_POOL_CLOSED',
+  'EDDY_PRODUCE_STOPPED',
+  'EDDY_PRODUCE_TRANSFORM',
+  'EDDY_PROTOCOL',
+  'EDDY_READ_ONLY',
+  'EDDY_RECORD_TOO_LARGE',
+  'EDDY_SDK_COMPILE',
+  'EDDY_SDK_NO_COMPILER',
+  'EDDY_SESSION_CONFIG',
+  'EDDY_SESSION_NOT_OPEN',
+  'EDDY_SESSION_STATE',
+  'EDDY_SESSION_STOPPED',
+  'EDDY_SESSION_TIMEOUT',
+  'EDDY_SHARED_WRITER',
+  'EDDY_SIZE',
+  'EDDY_SM_INIT',
+  'EDDY_SM_INSTANCE_GONE',
+  'EDDY_SM_LOOKBACK',
+  'EDDY_SM_MEMORY_LIMIT',
+  'EDDY_SM_OUTPUT',
+  'EDDY_SM_RUNTIME',
+  'EDDY_SM_STATUS',
+  'EDDY_SM_TRAP',
+  'EDDY_SOCKET_GROUP',
+  'EDDY_STORAGE_CLOSED',
+  'EDDY_STORAGE_FULL',
+  'EDDY_STORAGE_WRITE',
+  'EDDY_TEMPLATE',
+  'EDDY_TOO_MANY_PARTITIONS',
+  'EDDY_TOPIC_DELETED',
+  'EDDY_TOPIC_EXISTS',
+  'EDDY_TRANSFORMS',
+  'EDDY_UNKNOWN_MODULE',
+  'EDDY_UNKNOWN_PARTITION',
+  'EDDY_UNKNOWN_TOPIC',
+  'EDDY_USAGE',
+  'EDDY_WORKER',
+  'EDDY_WORKER_GONE',
+  'EDDY_WRITER_GONE',
+] as const;
+
+export type EddyErrorCode = (typeof ERROR_CODES)[number];
+
+const KNOWN: ReadonlySet<string> = new Set(ERROR_CODES);
+
+/**
+ * A code read back from outside the process (a worker's or a writer's reply, a stored failure):
+ * itself when catalogued, else EDDY_INTERNAL (a peer of another version), so that the union holds.
+ */
+export function toErrorCode(code: string): EddyErrorCode {
+  return KNOWN.has(code) ? (code as EddyErrorCode) : 'EDDY_INTERNAL';
+}
