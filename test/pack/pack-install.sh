@@ -62,7 +62,7 @@ check "the install has no module compiler (assemblyscript, binaryen)" \
   bash -c '! test -e node_modules/assemblyscript && ! test -e node_modules/binaryen'
 
 cat >esm.mjs <<'EOF'
-import { open, EddyError } from 'eddy';
+import { open, EddyError, type EddyErrorCode } from 'eddy';
 import { loadModule } from 'eddy/smartmodule';
 import { encodeRecords } from 'eddy/protocol';
 for (const [name, f] of Object.entries({ open, EddyError, loadModule, encodeRecords })) {
@@ -127,12 +127,12 @@ cat >app.ts <<'EOF'
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { open, EddyError } from 'eddy';
+import { open, EddyError, type EddyErrorCode } from 'eddy';
 import { loadModule } from 'eddy/smartmodule';
 
 const dir = await mkdtemp(join(tmpdir(), 'eddy-app-'));
-const eddy = await open(join(dir, 'data'), { workers: 2 });
 try {
+  await using eddy = await open(join(dir, 'data'), { workers: 2 });
   eddy.on('error', ({ stream, error }) => console.error(stream, error.code, error.message));
   await eddy.createTopic('fruit', { partitions: 2 });
   await eddy.produce('fruit', [
@@ -155,12 +155,13 @@ try {
     await eddy.createTopic('fruit', { partitions: 1 });
     throw new Error('creating an existing topic did not fail');
   } catch (e) {
-    if (!(e instanceof EddyError) || typeof e.code !== 'string') throw e;
+    if (!(e instanceof EddyError)) throw e;
+    const code: EddyErrorCode = e.code;
+    if (code !== 'EDDY_TOPIC_EXISTS') throw e;
   }
   if (typeof loadModule !== 'function') throw new Error('eddy/smartmodule has no loadModule');
   console.log('ok', show(kept));
 } finally {
-  await eddy.close();
   await rm(dir, { recursive: true, force: true });
 }
 EOF
