@@ -5,6 +5,7 @@
 export { open, Eddy, type OpenOptions, type EddyEvents, type ConsumeWithTransforms, type DerivedInfo, type SessionMetricsEntry } from './eddy.js';
 export { EddyError, DecodeError, EncodeError } from './errors.js';
 export { ERROR_CODES, type EddyErrorCode } from './error-codes.js';
+export { once, on } from './events.js';
 export type { DeriveConfig, DeriveCheckpoint } from './coordinator/derived.js';
 export { DerivedStream } from './coordinator/derived.js';
 export { WorkerPool, type PoolOptions } from './coordinator/pool.js';
