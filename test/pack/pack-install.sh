@@ -62,10 +62,10 @@ check "the install has no module compiler (assemblyscript, binaryen)" \
   bash -c '! test -e node_modules/assemblyscript && ! test -e node_modules/binaryen'
 
 cat >esm.mjs <<'EOF'
-import { open, EddyError, type EddyErrorCode } from 'eddy';
+import { open, EddyError, once, on } from 'eddy';
 import { loadModule } from 'eddy/smartmodule';
 import { encodeRecords } from 'eddy/protocol';
-for (const [name, f] of Object.entries({ open, EddyError, loadModule, encodeRecords })) {
+for (const [name, f] of Object.entries({ open, EddyError, once, on, loadModule, encodeRecords })) {
   if (typeof f !== 'function') throw new Error(`${name} is ${typeof f}`);
 }
 EOF
