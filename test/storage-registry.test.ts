@@ -45,7 +45,10 @@ test('register by bytes or path, list, get, delete; kind, size and hash come fro
   await store.modules.delete('my-map');
   t.deepEqual(store.modules.list().map((m) => m.name), ['infinyon/filter@0.1.0']);
   t.is(store.modules.get('my-map'), undefined);
-  await t.throwsAsync(store.modules.delete('my-map'), { instanceOf: UnknownModuleError, code: 'EDDY_UNKNOWN_MODULE' });
+  const gone = await t.throwsAsync(store.modules.delete('my-map'), { instanceOf: UnknownModuleError, code: 'EDDY_UNKNOWN_MODULE' });
+  t.regex(gone!.message, /no SmartModule named "my-map" is registered/);
+  // One class for an unknown module, whether the registry or a transform step found it missing.
+  t.is(UnknownModuleError, UnknownStepModuleError);
 });
 
 test('invalid modules are refused with the engine reason and nothing is stored', async (t) => {
