@@ -343,6 +343,11 @@ export class Eddy extends EventEmitter<EddyEvents> {
     this.poolInstance = null;
     await this.storage.close();
   }
+
+  /** `await using eddy = await open(dir)` closes it when the scope ends. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
 }
 
 /**

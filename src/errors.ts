@@ -1,10 +1,12 @@
+import type { EddyErrorCode } from './error-codes.js';
+
 /**
  * Every failure Eddy reports is an EddyError with a stable `code` (as undici does), a message that
  * says what and where, and the data needed to act on it.
  */
 export class EddyError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  readonly code: EddyErrorCode;
+  constructor(code: EddyErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
     this.name = new.target.name;

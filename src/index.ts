@@ -2,10 +2,13 @@
  * Eddy's public API: open a data directory, manage topics and SmartModules, produce, consume
  * (optionally through SmartModule chains on the worker pool), and run derived streams.
  */
-export { open, Eddy, type OpenOptions, type EddyEvents, type ConsumeWithTransforms, type DerivedInfo, type SessionMetricsEntry } from './eddy.js';
+export { open, Eddy, type OpenOptions, type EddyEvents, type ConsumeWithTransforms, type DerivedInfo, type SessionMetricsEntry, type RunningDerived } from './eddy.js';
 export { EddyError, DecodeError, EncodeError } from './errors.js';
+export { ERROR_CODES, type EddyErrorCode } from './error-codes.js';
+export { once, on } from './events.js';
 export type { DeriveConfig, DeriveCheckpoint } from './coordinator/derived.js';
 export { DerivedStream } from './coordinator/derived.js';
+export type { KafkaDerivedStream } from './kafka/derived.js';
 export { WorkerPool, type PoolOptions } from './coordinator/pool.js';
 export { ChainSession, type SessionOptions, type SessionResult, type SessionMetrics, type SessionModuleMetrics, type SessionState, type Ticket } from './coordinator/chain-session.js';
 export { SessionTimeoutError, SessionStoppedError, PoolClosedError } from './coordinator/errors.js';

@@ -1,8 +1,8 @@
 import test from 'ava';
-import { mkdtempSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { open, SmartModuleRuntimeError, type Eddy } from '../src/index.js';
+import { LOCK_FILE, open, SmartModuleRuntimeError, type Eddy, type RunningDerived } from '../src/index.js';
 import { wasmPath } from './helpers/wasm.js';
 
 const fresh = async (): Promise<Eddy> => open(mkdtempSync(join(tmpdir(), 'eddy-api-')), { workers: 2, retentionCheckMs: 0 });
@@ -212,4 +212,41 @@ test('closing while workers read and run batches never aborts the process (termi
     await reading;
   }
   t.pass('12 closes during reads, the process is alive');
+});
+
+test('a module file rebuilt at the same path is used by the next consume (modules are cached by content)', async (t) => {
+  const eddy = await fresh();
+  await eddy.createTopic('rebuilt', { partitions: 1 });
+  await eddy.produce('rebuilt', values(['apple', 'kiwi']));
+  const path = join(mkdtempSync(join(tmpdir(), 'eddy-rebuild-')), 'module.wasm');
+  copyFileSync(wasmPath('filter'), path);
+  t.deepEqual(await collect(eddy.consume('rebuilt', { transforms: [{ uses: path }] })), ['apple']);
+  copyFileSync(wasmPath('map-uppercase'), path);
+  t.deepEqual(await collect(eddy.consume('rebuilt', { transforms: [{ uses: path }] })), ['APPLE', 'KIWI']);
+  copyFileSync(wasmPath('filter'), path);
+  t.deepEqual(await collect(eddy.consume('rebuilt', { transforms: [{ uses: path }] })), ['apple']);
+  await eddy.close();
+});
+
+test('await using closes Eddy, and a derived stream stops, when the scope ends', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'eddy-dispose-'));
+  let stream: RunningDerived;
+  {
+    await using eddy = await open(dir, { workers: 1, retentionCheckMs: 0 });
+    await eddy.createTopic('src', { partitions: 1 });
+    await eddy.createTopic('dst', { partitions: 1 });
+    await eddy.produce('src', values(['apple', 'kiwi']));
+    {
+      await using d = await eddy.startDerived({ name: 'keep', source: 'src', target: 'dst', transforms: [{ uses: wasmPath('filter') }] });
+      stream = d;
+      t.true(d.running);
+    }
+    t.false(stream.running);
+    t.true(existsSync(join(dir, LOCK_FILE)));
+  }
+  // Closed: the writer's lock is gone and the directory opens again.
+  t.false(existsSync(join(dir, LOCK_FILE)));
+  const again = await open(dir, { workers: 1, retentionCheckMs: 0 });
+  t.deepEqual((await again.listTopics()).map((x) => x.name).sort(), ['dst', 'src']);
+  await again.close();
 });

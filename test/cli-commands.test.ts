@@ -156,7 +156,7 @@ test('tables: two-space indent, left-aligned columns, no trailing spaces; empty 
 test('library errors get the command that fixes them', (t) => {
   t.is(cliMessage(new UnknownTopicError('fruit')), 'topic "fruit" does not exist; create it with `eddy topic create fruit` (`eddy topic list` shows the topics)');
   t.regex(cliMessage(new TopicExistsError('fruit')), /eddy topic delete fruit/);
-  t.regex(cliMessage(new UnknownModuleError('keep-a', true)), /eddy smart-module create keep-a --wasm-file <path>/);
+  t.regex(cliMessage(new UnknownModuleError('keep-a')), /eddy smart-module create keep-a --wasm-file <path>/);
   t.regex(cliMessage(new ModuleExistsError('keep-a')), /eddy smart-module delete keep-a/);
   const locked = cliMessage(new DataDirLockedError('/d', { pid: 42, hostname: 'elsewhere', startTime: null, command: 'eddy run', openedAt: 0 }));
   t.regex(locked, /in use by process 42 \(eddy run\); several `eddy produce` can write at once, any other writer needs the directory to itself.*eddy consume.*remove \/d\/eddy\.lock$/);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateCommand, type GenerateKind } from '../src/cli/generate.js';
 import { buildCommand } from '../src/cli/build.js';
-import { eddyRoot } from '../src/sdk-build/compile.js';
+import { compilerVersion, eddyRoot } from '../src/sdk-build/compile.js';
 import { loadModule } from '../src/smartmodule/index.js';
 import { encodeRecords, decodeRecords } from '../src/protocol/index.js';
 
@@ -87,4 +87,30 @@ test.serial('build reports compile errors and non-SmartModules', async (t) => {
   t.regex(b.err(), /not a SmartModule[\s\S]*alloc/);
   b = capture();
   t.is(await buildCommand({ dir: 'does-not-exist' }, b.io), 1);
+});
+
+test.serial('a generated project depends on eddy and the compiler by version, and its assembly type-checks', async (t) => {
+  const g = capture();
+  t.is(await generateCommand('gen-travel', { kind: 'filter', params: true, lookback: true }, g.io), 0, g.err());
+  const dir = join(root, 'gen-travel');
+  const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { devDependencies: Record<string, string>; dependencies?: unknown };
+  const eddyVersion = (JSON.parse(readFileSync(join(eddyRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+  t.deepEqual(pkg.devDependencies, { eddy: `^${eddyVersion}`, assemblyscript: compilerVersion() });
+  t.is(pkg.dependencies, undefined);
+  // What an editor does with assembly/: the SDK import and AssemblyScript's types resolve, no errors.
+  const tsc = join(eddyRoot(), 'node_modules', 'typescript', 'bin', 'tsc');
+  t.notThrows(() => execFileSync(process.execPath, [tsc, '--noEmit', '-p', join(dir, 'assembly', 'tsconfig.json')], { encoding: 'utf8' }));
+});
+
+test.serial('generate --eddy with a tarball copies it into the project and depends on that copy', async (t) => {
+  const tgz = join(root, 'eddy-9.9.9.tgz');
+  writeFileSync(tgz, 'not really a tarball; generate only copies it');
+  const g = capture();
+  t.is(await generateCommand('gen-vendored', { kind: 'map', params: false, lookback: false, eddy: 'eddy-9.9.9.tgz' }, g.io), 0, g.err());
+  const dir = join(root, 'gen-vendored');
+  const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> };
+  t.is(pkg.devDependencies['eddy'], 'file:vendor/eddy-9.9.9.tgz');
+  t.is(readFileSync(join(dir, 'vendor', 'eddy-9.9.9.tgz'), 'utf8'), readFileSync(tgz, 'utf8'));
+  t.is(await generateCommand('gen-missing', { kind: 'map', params: false, lookback: false, eddy: 'nowhere.tgz' }, g.io), 1);
+  t.regex(g.err(), /nowhere\.tgz: no such tarball/);
 });

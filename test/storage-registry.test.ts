@@ -45,14 +45,17 @@ test('register by bytes or path, list, get, delete; kind, size and hash come fro
   await store.modules.delete('my-map');
   t.deepEqual(store.modules.list().map((m) => m.name), ['infinyon/filter@0.1.0']);
   t.is(store.modules.get('my-map'), undefined);
-  await t.throwsAsync(store.modules.delete('my-map'), { instanceOf: UnknownModuleError, code: 'EDDY_UNKNOWN_MODULE' });
+  const gone = await t.throwsAsync(store.modules.delete('my-map'), { instanceOf: UnknownModuleError, code: 'EDDY_UNKNOWN_MODULE' });
+  t.regex(gone!.message, /no SmartModule named "my-map" is registered/);
+  // One class for an unknown module, whether the registry or a transform step found it missing.
+  t.is(UnknownModuleError, UnknownStepModuleError);
 });
 
 test('invalid modules are refused with the engine reason and nothing is stored', async (t) => {
   const { store, dir } = await tempStorage(t);
   await store.modules.register('ok', smartModule({}));
   const garbage = await t.throwsAsync(store.modules.register('garbage', new Uint8Array([1, 2, 3, 4])), { instanceOf: InvalidModuleError });
-  t.is(garbage?.code, 'EDDY_INVALID_MODULE');
+  t.is(garbage?.code, 'EDDY_MODULE_INVALID');
   t.regex(garbage!.message, /^SmartModule "garbage" is not valid: .+; nothing was registered$/);
   t.truthy(garbage!.cause, 'the engine error is kept as the cause');
   const noTransform = await t.throwsAsync(store.modules.register('nothing', smartModule({ transform: 'something_else' })), { instanceOf: InvalidModuleError });

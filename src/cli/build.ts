@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
-import { compileModule, CompileError } from '../sdk-build/compile.js';
+import { compileModule, CompileError, CompilerMissingError } from '../sdk-build/compile.js';
 import { processIO, UsageError, type CliContext, type CliIO } from './format.js';
 
 /**
@@ -94,6 +94,10 @@ export async function buildCommand(opts: BuildOptions, io: BuildIO = processIO()
   } catch (err) {
     if (err instanceof CompileError) {
       io.stderr.write(`Error: compilation failed\n${err.diagnostics}\n`);
+      return 1;
+    }
+    if (err instanceof CompilerMissingError) {
+      io.stderr.write(`Error: ${err.message}\n`);
       return 1;
     }
     throw err;

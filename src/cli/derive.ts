@@ -7,6 +7,7 @@ import type { TransformStep } from '../smartmodule/transforms.js';
 import { anchorSteps } from '../coordinator/resolve.js';
 import type { ModuleRegistry } from '../storage/registry.js';
 import { EddyError } from '../errors.js';
+import { toErrorCode } from '../error-codes.js';
 import { cliMessage } from './errors.js';
 import { UsageError, type CliContext, type CliIO } from './format.js';
 import { inlineStepOptions, planChain, readChain } from './chain-options.js';
@@ -56,7 +57,7 @@ export function formatDerivedTable(list: readonly DerivedInfo[]): string {
     ]),
   );
   const failures = list.flatMap((d) => d.partitions.flatMap((p) => (p.failure
-    ? [`  ${d.config.name}/${p.partition} stopped at source offset ${p.failure.offset}: ${p.failure.code}: ${cliMessage(new EddyError(p.failure.code, p.failure.message)).split('\n')[0]}\n`]
+    ? [`  ${d.config.name}/${p.partition} stopped at source offset ${p.failure.offset}: ${p.failure.code}: ${cliMessage(new EddyError(toErrorCode(p.failure.code), p.failure.message)).split('\n')[0]}\n`]
     : [])));
   return table + failures.join('');
 }

@@ -1,16 +1,17 @@
-import { existsSync, readdirSync, symlinkSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { existsSync, readdirSync, readFileSync, symlinkSync } from 'node:fs';
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { compilerDir, compilerVersion, eddyRoot, sdkDir, SDK_PACKAGE } from '../sdk-build/compile.js';
+import { compilerRange, compilerVersion, eddyRoot, findCompilerDir, SDK_PACKAGE } from '../sdk-build/compile.js';
 import { processIO, UsageError, type CliContext, type CliIO } from './format.js';
 
 /**
  * `eddy generate`: scaffolds an AssemblyScript SmartModule project, as `smdk generate` does for
  * Rust: package.json, asconfig.json, assembly/index.ts for the chosen kind (optionally with `init`
  * parameters and `look_back`), a README and an `npm test` that builds and runs it with `eddy test`.
- * The project links the SDK and eddy from this installation (node_modules symlinks, the same as
- * `npm install` of its `file:` dependencies would make), so `npx eddy build` works at once.
+ * The project depends on eddy (which carries the SDK) and the compiler by version, or on eddy by a
+ * tarball copied into the project, so it can be copied or cloned and built anywhere; until its
+ * `npm install`, node_modules links to this installation so that `npx eddy build` works at once.
  */
 
 export type GenerateKind = 'filter' | 'map' | 'filter-map' | 'array-map' | 'aggregate';
@@ -28,6 +29,11 @@ export interface GenerateOptions {
   destination?: string;
   /** smdk's `--project-group`: the group `eddy load` registers the module under (group/name@version). */
   group?: string;
+  /**
+   * How the project depends on eddy: a version range (default `^` this version), or the path of a
+   * packed eddy tarball, which is copied into the project's `vendor/` so that the project travels.
+   */
+  eddy?: string;
 }
 
 type GenerateIO = Pick<CliIO, 'stdout' | 'stderr'> & { cwd?: string };
@@ -168,6 +174,7 @@ The .wasm runs in Eddy and in Fluvio (\`smdk test --wasm-file\`, \`fluvio sm cre
 ## Build
 
 \`\`\`sh
+npm install               # eddy (it carries the SDK) and the AssemblyScript compiler
 npx eddy build            # → build/${name}.wasm
 \`\`\`
 
@@ -187,11 +194,40 @@ ${s.prints.join('\n')}
 
 ## Write your own
 
-Edit \`assembly/index.ts\`. The SDK's README (\`node_modules/${SDK_PACKAGE}/README.md\`) lists the
+Edit \`assembly/index.ts\`. The SDK's README (\`node_modules/eddy/sdk/assemblyscript/README.md\`) lists the
 record API (\`r.value\`, \`r.key\`, \`r.offset\`, \`r.timestamp\`, \`valueString()\`), how to report a
 user error (\`fail("...")\`), parameters and look-back. For JSON values, read only what you need:
 \`r.value.json().get("level").equals("warn")\` (see the SDK README's JSON section).
 `;
+}
+
+/**
+ * The assembly tsconfig: AssemblyScript's own (its standard library's types) plus the SDK's import
+ * name mapped to the copy inside eddy, so that editors resolve both from the project's node_modules.
+ */
+const ASSEMBLY_TSCONFIG = {
+  extends: '../node_modules/assemblyscript/std/assembly.json',
+  compilerOptions: {
+    paths: {
+      [SDK_PACKAGE]: ['../node_modules/eddy/sdk/assemblyscript/index.ts'],
+      '*': ['../node_modules/assemblyscript/std/assembly/*'],
+    },
+  },
+  include: ['./**/*.ts'],
+};
+
+/** package.json's spec for eddy; a tarball is copied into `<dir>/vendor/`. */
+async function eddyDependency(dir: string, spec: string | undefined, cwd: string): Promise<string> {
+  if (spec === undefined) {
+    const pkg = JSON.parse(readFileSync(join(eddyRoot(), 'package.json'), 'utf8')) as { version: string };
+    return `^${pkg.version}`;
+  }
+  if (!/\.tgz$/.test(spec)) return spec;
+  const from = resolve(cwd, spec);
+  if (!existsSync(from)) throw new Error(`--eddy ${spec}: no such tarball`);
+  await mkdir(join(dir, 'vendor'), { recursive: true });
+  await copyFile(from, join(dir, 'vendor', basename(from)));
+  return `file:vendor/${basename(from)}`;
 }
 
 function linkIfMissing(target: string, link: string): void {
@@ -219,12 +255,15 @@ export async function generateCommand(name: string, opts: GenerateOptions, io: G
     return 1;
   }
   const root = eddyRoot();
-  const sdk = sdkDir();
   const s = sample(name, opts);
-  const fileDep = (target: string): string => {
-    const rel = relative(dir, target).split('\\').join('/');
-    return `file:${rel.startsWith('.') ? rel : `./${rel}`}`;
-  };
+  let eddyDep: string;
+  try {
+    eddyDep = await eddyDependency(dir, opts.eddy, cwd);
+  } catch (err) {
+    io.stderr.write(`Error: ${(err as Error).message}\n`);
+    return 1;
+  }
+  const compiler = findCompilerDir(cwd);
   const pkg = {
     name,
     version: '0.1.0',
@@ -237,10 +276,10 @@ export async function generateCommand(name: string, opts: GenerateOptions, io: G
       build: 'eddy build',
       test: `eddy build && eddy test ${s.args.map(shellQuote).join(' ')}`,
     },
+    // Eddy carries the SDK (sdk/assemblyscript), so it and the compiler are all the project needs.
     devDependencies: {
-      [SDK_PACKAGE]: fileDep(sdk),
-      eddy: fileDep(root),
-      assemblyscript: compilerVersion(),
+      eddy: eddyDep,
+      assemblyscript: compiler ? compilerVersion(cwd) : compilerRange(),
     },
   };
   const asconfig = {
@@ -257,20 +296,19 @@ export async function generateCommand(name: string, opts: GenerateOptions, io: G
   await writeFile(join(dir, 'package.json'), `${JSON.stringify(pkg, null, 2)}\n`);
   await writeFile(join(dir, 'asconfig.json'), `${JSON.stringify(asconfig, null, 2)}\n`);
   await writeFile(join(dir, 'assembly', 'index.ts'), moduleSource(name, opts));
-  await writeFile(join(dir, 'assembly', 'tsconfig.json'), `${JSON.stringify({ extends: 'assemblyscript/std/assembly.json', include: ['./**/*.ts'] }, null, 2)}\n`);
+  await writeFile(join(dir, 'assembly', 'tsconfig.json'), `${JSON.stringify(ASSEMBLY_TSCONFIG, null, 2)}\n`);
   await writeFile(join(dir, 'README.md'), readme(name, opts, s));
   await writeFile(join(dir, '.gitignore'), 'node_modules/\nbuild/\n');
-  // What `npm install` of the file: dependencies would link, so the project works right away.
-  await mkdir(join(dir, 'node_modules', '@eddy'), { recursive: true });
+  // What `npm install` would make, so that the project builds at once; `npm install` replaces these
+  // links with the dependencies package.json names (nothing in package.json points at them).
   await mkdir(join(dir, 'node_modules', '.bin'), { recursive: true });
-  linkIfMissing(sdk, join(dir, 'node_modules', ...SDK_PACKAGE.split('/')));
   linkIfMissing(root, join(dir, 'node_modules', 'eddy'));
-  linkIfMissing(compilerDir(), join(dir, 'node_modules', 'assemblyscript'));
+  if (compiler) linkIfMissing(compiler, join(dir, 'node_modules', 'assemblyscript'));
   linkIfMissing(join(root, 'bin', 'eddy.js'), join(dir, 'node_modules', '.bin', 'eddy'));
   const shown = relative(cwd, dir) || '.';
   io.stdout.write(
     `Generated SmartModule ${opts.kind}${opts.params ? ' with init parameters' : ''}${opts.lookback ? ' with look_back' : ''} in ${shown}\n\n` +
-      `  cd ${shown}\n  npx eddy build\n  npx eddy test ${s.args.map(shellQuote).join(' ')}\n`,
+      `  cd ${shown}\n${compiler ? '' : '  npm install             # the AssemblyScript compiler is not installed yet\n'}  npx eddy build\n  npx eddy test ${s.args.map(shellQuote).join(' ')}\n`,
   );
   return 0;
 }
@@ -296,10 +334,11 @@ export function registerGenerateCommand(program: Command, ctx: CliContext): void
     .option('--no-params', 'no init parameters (the default)')
     .option('--lookback', 'add look_back', false)
     .option('--dir <path>', 'where to create the project folder', '.')
+    .option('--eddy <spec>', 'how the project depends on eddy: a version range, or a packed eddy .tgz (copied into the project)')
     .option('--destination <path>', 'the project directory itself, as smdk (default: <dir>/<name>)')
     .option('--project-group <group>', 'the group eddy load registers the module under, as group/name@version')
     .option('--silent', 'accepted, as smdk: eddy generate never prompts')
-    .action(async (given: string | undefined, o: { kind?: string; smType?: string; params: boolean; withParams?: boolean; lookback: boolean; dir: string; destination?: string; projectGroup?: string }, cmd: Command) => {
+    .action(async (given: string | undefined, o: { kind?: string; smType?: string; params: boolean; withParams?: boolean; lookback: boolean; dir: string; destination?: string; projectGroup?: string; eddy?: string }, cmd: Command) => {
       const io = ctx.io();
       if (o.kind !== undefined && o.smType !== undefined && o.kind !== o.smType) throw new UsageError('--kind and --sm-type are the same option; give it once');
       if (o.withParams && !o.params && cmd.getOptionValueSource('params') === 'cli') throw new UsageError('--with-params and --no-params cannot be used together');
@@ -310,6 +349,7 @@ export function registerGenerateCommand(program: Command, ctx: CliContext): void
         kind, params: o.params || !!o.withParams, lookback: o.lookback, dir: o.dir,
         ...(o.destination !== undefined ? { destination: o.destination } : {}),
         ...(o.projectGroup !== undefined ? { group: o.projectGroup } : {}),
+        ...(o.eddy ? { eddy: o.eddy } : {}),
       }, io));
     });
 }

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { unpack } from 'msgpackr';
 import { EddyError } from '../errors.js';
+import { toErrorCode } from '../error-codes.js';
 import { readModuleFile } from '../smartmodule/module.js';
 import { stepConfig, type TransformStep } from '../smartmodule/transforms.js';
 import { resolveUses, stepName, UnknownModuleError } from '../coordinator/resolve.js';
@@ -222,7 +223,7 @@ export class RemoteProducer {
     const p = this.pending.shift();
     if (!p) return;
     if ('error' in r) {
-      p.reject(new RemoteError(r.error.code, r.error.message));
+      p.reject(new RemoteError(toErrorCode(r.error.code), r.error.message));
     } else {
       this.acknowledged += p.records;
       p.resolve();

@@ -269,6 +269,11 @@ export class ChainSession extends EventEmitter<SessionEvents> {
     await this.closeOnWorkers();
   }
 
+  /** `await using` closes the session when the scope ends. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
   /**
    * Drops the session's instances on its workers and gives the workers back. Not waited for: the
    * close task queues behind the worker's running batch, which may run until its deadline.

@@ -150,6 +150,11 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
     await ended;
   }
 
+  /** `await using` stops the stream when the scope ends. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
   private async runPartition(p: number, steps: SessionStep[], ready: () => void): Promise<void> {
     const { name, source, target } = this.config;
     // Ends this partition's reading on stop() or when its stream fails (even while waiting for data).

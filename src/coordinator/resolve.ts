@@ -1,43 +1,14 @@
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { EddyError } from '../errors.js';
+import { UnknownModuleError } from '../storage/errors.js';
 import { loadModule, type LoadOptions, type SmartModule } from '../smartmodule/index.js';
+import { moduleName, readModuleFile } from '../smartmodule/module.js';
 import { stepConfig, type TransformStep } from '../smartmodule/transforms.js';
 import type { ModuleRegistry } from '../storage/registry.js';
 import type { SessionStep } from './chain-session.js';
 
-/**
- * A step named a module that is neither registered nor a readable `.wasm` file. `step` says which
- * step (`transforms[1].uses`, `t.yaml: transforms[0].uses`, `--filter`). When `uses` reads as a
- * path (`./m.wasm`, `/x/m`, `m.wasm`), the fix is the path, not registering it.
- */
-export class UnknownModuleError extends EddyError {
-  readonly isPath: boolean;
-  constructor(
-    readonly uses: string,
-    readonly step: string | null = null,
-    /** false where no registry was asked (`eddy test`, `eddy bench`: no data directory). */
-    readonly registryChecked = true,
-    /** The files looked for. */
-    readonly tried: readonly string[] = [],
-  ) {
-    const isPath = /\.wasm$|^\.{0,2}\//.test(uses);
-    const at = step ? `${step}: ` : '';
-    const looked = tried.length > 0 ? ` (looked for ${tried.join(' and ')})` : '';
-    let problem: string;
-    if (!registryChecked) {
-      problem = `SmartModule file ${uses} not found${looked}; without a data directory each \`uses\` is a .wasm path, relative to the file that names it`;
-    } else if (isPath) {
-      problem = `SmartModule file ${uses} does not exist (and no SmartModule is registered under that name); check the path`;
-    } else {
-      problem = `SmartModule "${uses}" is not registered and is not a .wasm file; register it with ` +
-        `\`eddy smart-module create ${uses} --wasm-file <path>\` or give a path to the .wasm`;
-    }
-    super('EDDY_UNKNOWN_MODULE', at + problem);
-    this.isPath = isPath;
-  }
-}
+export { UnknownModuleError };
 
 /** Where a step's module is: registered under a name, or a `.wasm` file (an absolute path). */
 export type ModuleRef = { registered: string } | { file: string };
@@ -103,11 +74,13 @@ export function stepName(source: string, i: number): string {
 
 /**
  * Turns steps into what the engine runs (compiled module, parameters, look-back). Modules are
- * compiled once per process, keyed by content hash and name (registered, or given as bytes) or by
- * path, and shared by every stream and worker that uses them.
+ * compiled once per process, keyed by content hash and name (registered, given as bytes, or read
+ * from a path), and shared by every stream and worker that uses them.
  */
 export class ModuleResolver {
   private readonly cache = new Map<string, Promise<SmartModule>>();
+  /** Cache key of each path's newest content, so that a rebuilt file's old module is let go. */
+  private readonly fileKeys = new Map<string, string>();
 
   constructor(private readonly registry: ModuleRegistry | null, private readonly baseDir = process.cwd(), private readonly load: Pick<LoadOptions, 'memoryLimit'> = {}) {}
 
@@ -130,8 +103,14 @@ export class ModuleResolver {
     return this.cached(`${name}\0${createHash('sha256').update(bytes).digest('hex')}`, () => loadModule(bytes, { ...this.load, name }));
   }
 
-  private compileFile(path: string): Promise<SmartModule> {
-    return this.cached(path, () => loadModule(path, this.load));
+  /** A module file, compiled once per content: rebuilding it at the same path takes effect. */
+  private async compileFile(path: string): Promise<SmartModule> {
+    const bytes = await readModuleFile(path);
+    const key = `${path}\0${createHash('sha256').update(bytes).digest('hex')}`;
+    const old = this.fileKeys.get(path);
+    if (old !== undefined && old !== key) this.cache.delete(old);
+    this.fileKeys.set(path, key);
+    return this.cached(key, () => loadModule(bytes, { ...this.load, name: moduleName(path), file: path }));
   }
 
   private cached(key: string, compile: () => Promise<SmartModule>): Promise<SmartModule> {

@@ -139,6 +139,11 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
     await firstJoin;
   }
 
+  /** `await using`: stops the stream when the scope ends. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
   /** Leaves the group (the batch in hand is committed or aborted first) and closes the partitions' streams and producers. */
   async stop(): Promise<void> {
     if (this.stopping) return this.done();

@@ -3,7 +3,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve, sep } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { appendCustomSection, DEALLOC_ANY_SIZE_SECTION } from '../smartmodule/wasm-binary.js';
 
 /**
@@ -25,17 +25,55 @@ export function sdkDir(): string {
   return join(eddyRoot(), 'sdk', 'assemblyscript');
 }
 
-/**
- * Directory of the assemblyscript compiler Eddy compiles with: in a clone Eddy's own node_modules,
- * in an installed package wherever npm placed it (usually hoisted next to eddy).
- */
-export function compilerDir(): string {
-  return dirname(createRequire(import.meta.url).resolve('assemblyscript/package.json'));
+/** The assemblyscript versions the SDK is written for: Eddy's optional peer dependency. */
+export function compilerRange(): string {
+  const pkg = JSON.parse(readFileSync(join(eddyRoot(), 'package.json'), 'utf8')) as { peerDependencies?: Record<string, string> };
+  return pkg.peerDependencies?.['assemblyscript'] ?? 'latest';
 }
 
-/** Version of the assemblyscript compiler Eddy compiles with. */
-export function compilerVersion(): string {
-  const pkg = JSON.parse(readFileSync(join(compilerDir(), 'package.json'), 'utf8')) as { version: string };
+/** The one-line command that installs the compiler `eddy build` needs. */
+export function compilerInstallHint(): string {
+  return `npm install --save-dev assemblyscript@${compilerRange()}`;
+}
+
+/**
+ * The module compiler is an optional peer dependency (with binaryen it weighs about 100 MB, which
+ * programs that only run modules should not pay), so it may be absent: building then says how to
+ * install it instead of failing on a module resolution error.
+ */
+export class CompilerMissingError extends Error {
+  readonly code = 'EDDY_SDK_NO_COMPILER';
+  constructor() {
+    super(`building SmartModules needs the AssemblyScript compiler, which is not installed; install it with: ${compilerInstallHint()}`);
+    this.name = 'CompilerMissingError';
+  }
+}
+
+/**
+ * Directory of the assemblyscript compiler, or undefined when none is installed. Looked up from
+ * Eddy's own location (a clone, or an install that added the peer), then from `projectDir` and the
+ * current directory (a global or npx eddy building a project that installed its own compiler).
+ */
+export function findCompilerDir(projectDir?: string): string | undefined {
+  const bases = [fileURLToPath(import.meta.url), ...(projectDir ? [join(resolve(projectDir), 'package.json')] : []), join(process.cwd(), 'package.json')];
+  for (const base of bases) {
+    try {
+      return dirname(createRequire(base).resolve('assemblyscript/package.json'));
+    } catch { /* not from here */ }
+  }
+  return undefined;
+}
+
+/** Directory of the assemblyscript compiler Eddy compiles with; throws CompilerMissingError. */
+export function compilerDir(projectDir?: string): string {
+  const dir = findCompilerDir(projectDir);
+  if (dir === undefined) throw new CompilerMissingError();
+  return dir;
+}
+
+/** Version of the assemblyscript compiler Eddy compiles with; throws CompilerMissingError. */
+export function compilerVersion(projectDir?: string): string {
+  const pkg = JSON.parse(readFileSync(join(compilerDir(projectDir), 'package.json'), 'utf8')) as { version: string };
   return pkg.version;
 }
 
@@ -84,16 +122,19 @@ type AscMain = (argv: string[], options: {
   writeFile?: (filename: string, contents: Uint8Array | string, baseDir: string) => void | Promise<void>;
 }) => Promise<{ error: Error | null; stderr: { toString(): string } }>;
 
-let ascMain: AscMain | undefined;
-async function loadAsc(): Promise<AscMain> {
-  if (!ascMain) {
-    // A non-literal specifier keeps tsc from loading assemblyscript's typings, which declare a
-    // global `console` namespace that would shadow Node's for the whole build.
-    const specifier = 'assemblyscript/asc';
-    const mod = (await import(specifier)) as { main: AscMain; default?: { main: AscMain } };
-    ascMain = mod.main ?? mod.default!.main;
+const ascMains = new Map<string, Promise<AscMain>>();
+function loadAsc(projectDir: string): Promise<AscMain> {
+  const dir = compilerDir(projectDir);
+  let main = ascMains.get(dir);
+  if (!main) {
+    // Imported by file URL, so a compiler found from the project (not from Eddy) is the one used;
+    // dynamic, which also keeps tsc from loading assemblyscript's typings (they declare a global
+    // `console` namespace that would shadow Node's for the whole build).
+    const url = pathToFileURL(join(dir, 'dist', 'asc.js')).href;
+    main = (import(url) as Promise<{ main: AscMain; default?: { main: AscMain } }>).then((mod) => mod.main ?? mod.default!.main);
+    ascMains.set(dir, main);
   }
-  return ascMain;
+  return main;
 }
 
 const SDK_MARK = `${sep}node_modules${sep}${SDK_PACKAGE.replace('/', sep)}${sep}`;
@@ -119,10 +160,10 @@ function readSource(filename: string, baseDir: string): string | null {
 
 /** Compiles one module. Throws CompileError with the compiler's diagnostics on failure. */
 export async function compileModule(opts: CompileOptions): Promise<CompileResult> {
-  const main = await loadAsc();
-  const started = performance.now();
   const entry = resolve(opts.entry);
   const baseDir = dirname(entry);
+  const main = await loadAsc(baseDir);
+  const started = performance.now();
   let binary: Uint8Array | null = null;
   let text: string | null = null;
   let stderr = '';

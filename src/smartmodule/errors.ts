@@ -1,4 +1,5 @@
 import { EddyError } from '../errors.js';
+import type { EddyErrorCode } from '../error-codes.js';
 import { kindName } from '../protocol/messages.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -35,7 +36,7 @@ export class ModuleLoadError extends EddyError {
 
 /** Base of errors raised while a module runs; `module` names it. */
 export class SmartModuleError extends EddyError {
-  constructor(code: string, readonly module: string, message: string, options?: { cause?: unknown }) {
+  constructor(code: EddyErrorCode, readonly module: string, message: string, options?: { cause?: unknown }) {
     super(code, message, options);
   }
 }

@@ -37,6 +37,8 @@ export interface ModuleDescriptor {
 export interface LoadOptions {
   /** Name used in errors and logs. Default: the file's base name (without .wasm), or "module". */
   name?: string;
+  /** The file bytes given to loadModule were read from, for errors (default: the name). */
+  file?: string;
   /** Memory cap in bytes, compiled into the module (spec §9). Default 1 000 000 000. */
   memoryLimit?: number;
 }
@@ -91,7 +93,7 @@ export async function readModuleFile(path: string): Promise<Uint8Array> {
 
 /** Reads, validates and compiles a SmartModule `.wasm`. Every refusal is a ModuleLoadError naming the file. */
 export async function loadModule(source: string | Uint8Array, options: LoadOptions = {}): Promise<SmartModule> {
-  const file = typeof source === 'string' ? source : options.name ?? 'module';
+  const file = typeof source === 'string' ? source : options.file ?? options.name ?? 'module';
   const bytes = typeof source === 'string' ? await readModuleFile(source) : source;
   const name = options.name ?? (typeof source === 'string' ? moduleName(source) : 'module');
   const memoryLimit = options.memoryLimit ?? DEFAULT_MEMORY_LIMIT;

@@ -185,7 +185,7 @@ export class InvalidArgumentError extends EddyError {
 export class InvalidModuleError extends EddyError {
   readonly moduleName: string;
   constructor(name: string, reason: string, cause?: unknown) {
-    super('EDDY_INVALID_MODULE', `SmartModule "${name}" is not valid: ${reason}; nothing was registered`, { cause });
+    super('EDDY_MODULE_INVALID', `SmartModule "${name}" is not valid: ${reason}; nothing was registered`, { cause });
     this.moduleName = name;
   }
 }
@@ -202,15 +202,41 @@ export class NoModuleValidatorError extends EddyError {
   }
 }
 
+/**
+ * No such SmartModule: a transform step named one that is neither registered nor a readable `.wasm`
+ * file, or (`registryOnly`) a registry call such as delete named an unregistered one. `step` says
+ * which step (`transforms[1].uses`, `t.yaml: transforms[0].uses`, `--filter`). When `uses` reads
+ * as a path (`./m.wasm`, `/x/m`, `m.wasm`), the fix is the path, not registering it.
+ */
 export class UnknownModuleError extends EddyError {
-  readonly moduleName: string;
-  constructor(name: string, alsoTriedPath: boolean) {
-    super(
-      'EDDY_UNKNOWN_MODULE',
-      `no SmartModule named "${name}" is registered${alsoTriedPath ? ` and no file ${name} exists` : ''}; ` +
-        `register one with eddy.modules.register(${JSON.stringify(name)}, bytesOrPath) (CLI: eddy smart-module create ${name} --wasm-file <file>)`,
-    );
-    this.moduleName = name;
+  readonly isPath: boolean;
+  constructor(
+    readonly uses: string,
+    readonly step: string | null = null,
+    /** false where no registry was asked (`eddy test`, `eddy bench`: no data directory). */
+    readonly registryChecked = true,
+    /** The files looked for. */
+    readonly tried: readonly string[] = [],
+    /** Only the registry was asked (delete): no file was looked for. */
+    registryOnly = false,
+  ) {
+    const isPath = /\.wasm$|^\.{0,2}\//.test(uses);
+    const at = step ? `${step}: ` : '';
+    const looked = tried.length > 0 ? ` (looked for ${tried.join(' and ')})` : '';
+    let problem: string;
+    if (registryOnly) {
+      problem = `no SmartModule named "${uses}" is registered; register one with eddy.modules.register(${JSON.stringify(uses)}, bytesOrPath) ` +
+        `(CLI: eddy smart-module create ${uses} --wasm-file <file>)`;
+    } else if (!registryChecked) {
+      problem = `SmartModule file ${uses} not found${looked}; without a data directory each \`uses\` is a .wasm path, relative to the file that names it`;
+    } else if (isPath) {
+      problem = `SmartModule file ${uses} does not exist (and no SmartModule is registered under that name); check the path`;
+    } else {
+      problem = `SmartModule "${uses}" is not registered and is not a .wasm file; register it with ` +
+        `\`eddy smart-module create ${uses} --wasm-file <path>\` or give a path to the .wasm`;
+    }
+    super('EDDY_UNKNOWN_MODULE', at + problem);
+    this.isPath = isPath;
   }
 }
 

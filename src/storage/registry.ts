@@ -125,7 +125,7 @@ export class ModuleRegistry {
   /** Deletes a module; throws UnknownModuleError when there is none by that name. */
   async delete(name: string): Promise<void> {
     if (this.host.readOnly) throw new ReadOnlyStorageError('delete a SmartModule', this.host.dir);
-    if (!this.meta.get(name)) throw new UnknownModuleError(name, false);
+    if (!this.meta.get(name)) throw new UnknownModuleError(name, null, true, [], true);
     await this.host.env.batch(() => {
       this.meta.remove(name);
       this.bytesDb.remove(name);

@@ -1,4 +1,5 @@
 import { EddyError } from '../errors.js';
+import { toErrorCode } from '../error-codes.js';
 import { SmartModuleKindTag } from '../protocol/messages.js';
 import {
   SmartModuleError, SmartModuleInitError, SmartModuleLookbackError, SmartModuleMemoryLimitError,
@@ -71,6 +72,6 @@ export function errorFromWire(w: WireError): EddyError {
     case 'status':
       return new SmartModuleStatusError(module, w.fn!, w.status!, w.description!, w.firstOffset);
     default:
-      return new WorkerSideError(w.code, w.message);
+      return new WorkerSideError(toErrorCode(w.code), w.message);
   }
 }

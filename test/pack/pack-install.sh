@@ -40,30 +40,32 @@ contents() {
   local list; list="$(tar -tzf "$tarball")" || return 1
   for f in package/LICENSE package/CHANGELOG.md package/bin/eddy.js package/dist/src/index.js \
            package/dist/src/index.d.ts package/dist/workers/session-worker.js \
-           package/sdk/assemblyscript/index.ts package/examples/filter/assembly/index.ts; do
+           package/sdk/assemblyscript/index.ts package/examples/filter/assembly/index.ts \
+           package/docs/smartmodule-abi.md; do
     grep -qx "$f" <<<"$list" || { echo "missing from the tarball: $f"; return 1; }
   done
   if grep -E '^package/(dist/(test|bench)|test|bench|src|conformance|\.ci)/' <<<"$list"; then
     echo "the tarball carries files only the repository needs (above)"; return 1
   fi
 }
-check "the tarball carries dist, bin, the SDK, the examples, LICENSE and CHANGELOG, not tests" contents
+check "the tarball carries dist, bin, the SDK, the examples, the ABI doc, LICENSE and CHANGELOG, not tests" contents
 
 cd "$work/app" || exit 1
 cat >package.json <<'EOF'
 { "name": "eddy-pack-app", "version": "1.0.0", "private": true, "type": "module" }
 EOF
-install() {
-  npm install --no-audit --no-fund --loglevel=error "$tarball" \
-    "typescript@$(devVersion typescript)" "@types/node@$(devVersion @types/node)"
-}
+# First as an embedding user installs it: the module compiler is an optional peer, so it is absent.
+install() { npm install --no-audit --no-fund --loglevel=error "$tarball"; }
 check "npm install of the tarball in a fresh project" install
+sizeBare="$(du -sh node_modules | cut -f1)"
+check "the install has no module compiler (assemblyscript, binaryen)" \
+  bash -c '! test -e node_modules/assemblyscript && ! test -e node_modules/binaryen'
 
 cat >esm.mjs <<'EOF'
-import { open, EddyError } from 'eddy';
+import { open, EddyError, once, on } from 'eddy';
 import { loadModule } from 'eddy/smartmodule';
 import { encodeRecords } from 'eddy/protocol';
-for (const [name, f] of Object.entries({ open, EddyError, loadModule, encodeRecords })) {
+for (const [name, f] of Object.entries({ open, EddyError, once, on, loadModule, encodeRecords })) {
   if (typeof f !== 'function') throw new Error(`${name} is ${typeof f}`);
 }
 EOF
@@ -79,6 +81,25 @@ check "import('eddy') from CommonJS" node cjs.cjs
 
 check "npx eddy --version prints the package version" bash -c \
   "test \"\$(npx --no-install eddy --version)\" = \"\$(node -p \"require('./node_modules/eddy/package.json').version\")\""
+
+# Without the compiler, building a module fails with the command that installs it.
+hint() {
+  local out; out="$(npx --no-install eddy build --dir node_modules/eddy/examples/filter --out filter.wasm 2>&1)" && return 1
+  echo "$out"
+  grep -q "npm install --save-dev assemblyscript@" <<<"$out" && test "$(wc -l <<<"$out")" -eq 1
+}
+check "without the compiler, eddy build fails with a one-line install hint" hint
+
+# Then as a module author: the peer named by the hint, and the tools for the TypeScript check.
+addCompiler() {
+  npm install --no-audit --no-fund --loglevel=error "assemblyscript@$(node -p "require('./node_modules/eddy/package.json').peerDependencies.assemblyscript")"
+}
+check "npm install of the compiler the hint names" addCompiler
+sizeCompiler="$(du -sh node_modules | cut -f1)"
+tools() {
+  npm install --no-audit --no-fund --loglevel=error "typescript@$(devVersion typescript)" "@types/node@$(devVersion @types/node)"
+}
+check "npm install of typescript and @types/node" tools
 
 # The installed package's own compiler and SDK build a module for the program below.
 check "npx eddy build compiles the packaged example filter" \
@@ -106,12 +127,12 @@ cat >app.ts <<'EOF'
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { open, EddyError } from 'eddy';
+import { open, EddyError, type EddyErrorCode } from 'eddy';
 import { loadModule } from 'eddy/smartmodule';
 
 const dir = await mkdtemp(join(tmpdir(), 'eddy-app-'));
-const eddy = await open(join(dir, 'data'), { workers: 2 });
 try {
+  await using eddy = await open(join(dir, 'data'), { workers: 2 });
   eddy.on('error', ({ stream, error }) => console.error(stream, error.code, error.message));
   await eddy.createTopic('fruit', { partitions: 2 });
   await eddy.produce('fruit', [
@@ -134,12 +155,13 @@ try {
     await eddy.createTopic('fruit', { partitions: 1 });
     throw new Error('creating an existing topic did not fail');
   } catch (e) {
-    if (!(e instanceof EddyError) || typeof e.code !== 'string') throw e;
+    if (!(e instanceof EddyError)) throw e;
+    const code: EddyErrorCode = e.code;
+    if (code !== 'EDDY_TOPIC_EXISTS') throw e;
   }
   if (typeof loadModule !== 'function') throw new Error('eddy/smartmodule has no loadModule');
   console.log('ok', show(kept));
 } finally {
-  await eddy.close();
   await rm(dir, { recursive: true, force: true });
 }
 EOF
@@ -147,12 +169,22 @@ check "a strict TypeScript program on the embedding API type-checks without skip
 check "that program runs: topic, produce, consume, consume through the filter" node out/app.js
 
 generated() ( # a subshell: it changes directory
-  npx --no-install eddy generate my-filter --kind filter \
+  npx --no-install eddy generate my-filter --kind filter --eddy "$tarball" \
     && cd my-filter && test -f node_modules/assemblyscript/std/assembly.json \
     && npx --no-install eddy build \
     && npx --no-install eddy test --wasm-file build/my-filter.wasm --text apple | grep -qx apple
 )
 check "eddy generate → eddy build → eddy test in the installed package" generated
 
-echo "# pack-install: node_modules $(du -sh node_modules | cut -f1), tarball $(du -h "$tarball" | cut -f1)"
+# The generated project travels: copied elsewhere (node_modules and all, as `cp -r` does) it needs
+# nothing from this app. Its package.json names eddy by the tarball generate copied into vendor/.
+travels() (
+  mkdir -p "$work/elsewhere" && cp -r my-filter "$work/elsewhere/" && cd "$work/elsewhere/my-filter" \
+    && ! grep -q '"file:\.\.' package.json \
+    && npm install --no-audit --no-fund --loglevel=error && npm run build && npm test \
+    && "$work/app/node_modules/.bin/tsc" --noEmit -p assembly/tsconfig.json
+)
+check "the generated project, copied elsewhere, installs, builds, tests and type-checks" travels
+
+echo "# pack-install: eddy alone $sizeBare, with the compiler $sizeCompiler (du -sh node_modules); tarball $(du -h "$tarball" | cut -f1)"
 [ "$failed" -eq 0 ]

@@ -253,6 +253,12 @@ export function writerInit(cap: usize): void {
   wpos = wbuf;
 }
 
+/** Moves the write position; other files call this because TypeScript forbids assigning an import. */
+// @ts-ignore: decorator
+@inline export function setWpos(p: usize): void {
+  wpos = p;
+}
+
 // @ts-ignore: decorator
 @inline export function ensure(n: usize): void {
   if (wbuf + wcap - wpos < n) grow(n);

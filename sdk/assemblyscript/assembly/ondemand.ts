@@ -54,9 +54,12 @@ let stackCap: i32 = 256;
 const LO: u64 = 0x0101010101010101;
 const HI: u64 = 0x8080808080808080;
 
+// @ts-ignore: decorator
 @inline function isWs(c: u32): bool { return c == 0x20 || c == 0x0a || c == 0x0d || c == 0x09; }
+// @ts-ignore: decorator
 @inline function isDigit(c: u32): bool { return c - 0x30 <= 9; }
 
+// @ts-ignore: decorator
 @inline function skipWs(p: usize, end: usize): usize {
   while (p < end && isWs(load<u8>(p))) p++;
   return p;
@@ -66,6 +69,7 @@ const HI: u64 = 0x8080808080808080;
  * High bit set in each byte of the word that is `"`, `\`, a control character or non-ASCII (and
  * possibly in bytes above the first such one: borrows). The lowest set bit is the first one exactly.
  */
+// @ts-ignore: decorator
 @inline function specialMask(w: u64): u64 {
   let q = w ^ (LO * 0x22);
   let b = w ^ (LO * 0x5c);
@@ -73,6 +77,7 @@ const HI: u64 = 0x8080808080808080;
 }
 
 /** Like specialMask for `"` and `\` only. */
+// @ts-ignore: decorator
 @inline function quoteMask(w: u64): u64 {
   let q = w ^ (LO * 0x22);
   let b = w ^ (LO * 0x5c);
@@ -98,6 +103,7 @@ function utf8Seq(p: usize, end: usize): i32 {
   return n;
 }
 
+// @ts-ignore: decorator
 @inline function hexDigit(c: u32): bool { return isDigit(c) || ((c | 0x20) - 0x61 <= 5); }
 
 /** Checks the string whose opening quote is at p; returns the offset after its closing quote, or 0. */
@@ -173,8 +179,11 @@ function push(depth: i32, isObject: u8): void {
   store<u8>(stack + <usize>depth, isObject);
 }
 
+// @ts-ignore: decorator
 @inline const S_VALUE = 0;
+// @ts-ignore: decorator
 @inline const S_KEY = 1;
+// @ts-ignore: decorator
 @inline const S_AFTER = 2;
 
 /** Whether [start, end) is one JSON document; if not, errAt/errWhat say where and why. */
@@ -319,12 +328,14 @@ function stringEquals(p: usize, end: usize, s: string): bool {
 // ---------------------------------------------------------------------------------------------
 // Materialising.
 
+// @ts-ignore: decorator
 @inline function hexVal(c: u32): u32 { return c <= 0x39 ? c - 0x30 : (c | 0x20) - 0x57; }
 
 /** The string literal [p, e) (quotes included) as a string: escapes and UTF-8 decoded. */
 function decodeString(p: usize, e: usize): string {
   let from = p + 1;
   let to = e - 1;
+  // @ts-ignore: a runtime builtin the editor types do not declare
   let buf = changetype<usize>(__new((to - from) << 1, idof<String>())); // UTF-16 units ≤ bytes
   let o = buf;
   let q = from;
@@ -354,6 +365,7 @@ function decodeString(p: usize, e: usize): string {
   }
   let units = o - buf;
   if (units == (to - from) << 1) return changetype<string>(buf);
+  // @ts-ignore: a runtime builtin the editor types do not declare
   return changetype<string>(__renew(buf, units));
 }
 

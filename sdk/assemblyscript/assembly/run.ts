@@ -6,7 +6,7 @@
 
 import {
   Status, Kind, announce, writerInit, ensure, putVarint, varintSize, writeU8, writeI32, writeI64,
-  writeRecordData, writeString, patchI32, wbuf, wpos, writtenLength, writeBytes,
+  writeRecordData, writeString, patchI32, wbuf, wpos, setWpos, writtenLength, writeBytes,
 } from "./abi";
 import {
   Record, Params, decodeBaseInput, decodeRecords, decodeInitInput, isLegacy, recordCount, rawLen,
@@ -38,22 +38,22 @@ function writeRecord(
   putVarint(<i64>body);
   let p = wpos;
   store<u8>(p, <u8>attr);
-  wpos = p + 1;
+  setWpos(p + 1);
   putVarint(ts);
   putVarint(off);
   if (keyLen < 0) {
     store<u8>(wpos, 0);
-    wpos += 1;
+    setWpos(wpos + 1);
   } else {
     store<u8>(wpos, 1);
-    wpos += 1;
+    setWpos(wpos + 1);
     putVarint(<i64>keyLen);
     memory.copy(wpos, keyPtr, <usize>keyLen);
-    wpos += <usize>keyLen;
+    setWpos(wpos + <usize>keyLen);
   }
   putVarint(<i64>valLen);
   memory.copy(wpos, valPtr, <usize>valLen);
-  wpos += <usize>valLen;
+  setWpos(wpos + <usize>valLen);
   putVarint(headers);
 }
 
@@ -266,7 +266,7 @@ export function runFilter(ptr: i32, len: i32, version: i32, fn: (r: Record) => b
   let n = begin(ptr, len, version, false);
   if (n < 0) return abandon(ptr, n);
   writerInit(<usize>rawLen + 16);
-  wpos += 4; // count, patched in finish()
+  setWpos(wpos + 4); // count, patched in finish()
   let r = record;
   let kept = 0;
   for (let i = 0; i < n; i++) {
@@ -291,7 +291,7 @@ export function runMap(ptr: i32, len: i32, version: i32, fn: (r: Record, out: Ou
   let n = begin(ptr, len, version, false);
   if (n < 0) return abandon(ptr, n);
   writerInit(<usize>rawLen + 16);
-  wpos += 4;
+  setWpos(wpos + 4);
   let r = record;
   let o = out;
   let count = 0;
@@ -317,7 +317,7 @@ export function runFilterMap(ptr: i32, len: i32, version: i32, fn: (r: Record, o
   let n = begin(ptr, len, version, false);
   if (n < 0) return abandon(ptr, n);
   writerInit(<usize>rawLen + 16);
-  wpos += 4;
+  setWpos(wpos + 4);
   let r = record;
   let o = out;
   let count = 0;
@@ -377,7 +377,7 @@ export function runArrayMap(ptr: i32, len: i32, version: i32, fn: (r: Record, ou
   let n = begin(ptr, len, version, false);
   if (n < 0) return abandon(ptr, n);
   writerInit(<usize>rawLen + 16);
-  wpos += 4;
+  setWpos(wpos + 4);
   let r = record;
   let a = arrayOut;
   a.count = 0;
@@ -389,7 +389,7 @@ export function runArrayMap(ptr: i32, len: i32, version: i32, fn: (r: Record, ou
     fn(r, a);
     if (pendingError !== null) {
       // The failing record's outputs are not part of the successes (Rust returns Err instead of the Vec).
-      wpos = wbuf + mark;
+      setWpos(wbuf + mark);
       a.count = before;
       writeRuntimeError(takeError(), i, Kind.ARRAY_MAP);
       return finish(ptr, a.count);
@@ -430,7 +430,7 @@ export function runAggregate(ptr: i32, len: i32, version: i32, fn: (acc: Bytes, 
   if (n < 0) return abandon(ptr, n);
   setAcc(accPtr, accLen);
   writerInit(<usize>rawLen + 16 + (<usize>accLen << 1));
-  wpos += 4;
+  setWpos(wpos + 4);
   let r = record;
   let o = out;
   let acc = accView;
