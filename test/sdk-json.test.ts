@@ -206,6 +206,55 @@ test('JsonWriter.numberOf: exact integers as they are; text copied only when it 
   t.true(copied > 200, `plain decimals are copied (${copied})`);
 });
 
+/** Finite doubles of every kind: random bit patterns, subnormals, powers of ten and two and their neighbours, integers, sums and quotients. */
+function doubles(): number[] {
+  const view = new DataView(new ArrayBuffer(8));
+  const fromBits = (hi: number, lo: number) => { view.setUint32(0, hi >>> 0); view.setUint32(4, lo >>> 0); return view.getFloat64(0); };
+  const next = (x: number, up: boolean) => {
+    view.setFloat64(0, x);
+    const b = view.getBigUint64(0) + (up ? 1n : -1n);
+    view.setBigUint64(0, b);
+    return view.getFloat64(0);
+  };
+  let seed = 19;
+  const rand = () => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return (seed ^ (seed >>> 16)) >>> 0; };
+  const xs: number[] = [0.1 + 0.2, 0.3, 1 / 3, 2 / 3, 100, 1e21, 1e-7, 1e16, 1e15, 123456789012345680000, 5e-324, Number.MIN_VALUE * 3,
+    2.2250738585072014e-308, 2.225073858507201e-308, Number.MAX_VALUE, Number.MAX_SAFE_INTEGER, 2 ** 53, 2 ** 63, 2 ** 64, 9007199254740993,
+    1.7976931348623157e308, 4.9406564584124654e-324, 0.30000000000000004, 12.333333333333334, 1e23, 8.41e21, 5.0e-5, 0.000001, 1e-6];
+  for (let i = 0; i < 6000; i++) xs.push(fromBits(rand(), rand()));                                  // any bit pattern
+  for (let i = 0; i < 1500; i++) xs.push(fromBits(rand() & 0x000fffff, rand()));                     // subnormal
+  for (let i = 0; i < 1500; i++) xs.push(fromBits((rand() & 0x001fffff) | 0x3ff00000, rand()) * 10 ** ((rand() % 40) - 20)); // everyday magnitudes
+  for (let i = 0; i < 1500; i++) xs.push((rand() % 100000) / 100 + (rand() % 1000) / 1000);          // sums of short decimals
+  for (let i = 0; i < 1500; i++) xs.push((rand() % 1000000) / ((rand() % 999) + 1));                 // averages
+  for (let i = 0; i < 500; i++) xs.push(rand() * 2 ** ((rand() % 60) - 10));                         // integers and halves as f64
+  for (let k = -323; k <= 308; k++) {
+    const p = Number(`1e${k}`);
+    xs.push(p, next(p, true), next(p, false));
+  }
+  for (let k = -1074; k <= 1023; k++) {
+    const p = 2 ** k;
+    xs.push(p, next(p, true));
+    if (k > -1074) xs.push(next(p, false));
+  }
+  return xs.filter((x) => Number.isFinite(x)).flatMap((x) => [x, -x]);
+}
+
+test('JsonWriter.f64 prints the shortest round-trip digits (closest, ties even) in serde_json\'s layout, like ryu', (t) => {
+  const xs = doubles();
+  t.true(xs.length > 20000);
+  // the text sent is JavaScript's shortest form, which reads back as exactly x
+  const outs = run(xs.map((x) => ['number', utf8(String(x))]));
+  const wrong = xs.map((x, i) => {
+    const f64 = outs[i]!.split('|')[1];
+    return f64 === ryu(x) ? '' : `${String(x)}: ${f64}, serde_json prints ${ryu(x)}`;
+  }).filter(Boolean);
+  t.deepEqual(wrong.slice(0, 5), []);
+  // through the writer's f64() on a walk of an array (numberOf copies short texts, so walk forces the f64 path)
+  const some = xs.slice(0, 2000);
+  const [walked] = run([['walk', utf8('[' + some.map(String).join(',') + ']')]]);
+  t.is(walked, '[' + some.map(ryu).join(',') + ']');
+});
+
 test('JsonWriter.stringOf re-escapes a string of the input as serde_json (and JSON.stringify) write it', (t) => {
   // each character written plainly or as a \u escape (upper or lower hex), so escapes of every kind occur
   const escapeSome = (s: string, picks: boolean[], upper: boolean) => JSON.stringify(s).slice(1, -1).replace(/[\ud800-\udbff][\udc00-\udfff]|[^\\]|\\(?:u[0-9a-f]{4}|.)/g, (c, i: number) => {

@@ -8,6 +8,7 @@
 import { Bytes } from "./bytes";
 import { fail } from "./error";
 import { utf8Valid } from "./abi";
+import { shortestDigits, shortDigits, shortPoint } from "./shortest";
 
 export enum JsonKind { Null, Bool, Int, Float, String, Array, Object }
 
@@ -216,36 +217,14 @@ function writeValue(v: JsonValue, out: string[]): void {
 // ---------------------------------------------------------------------------------------------
 // Float formatting.
 
-/** Shortest round-trip digits and decimal exponent of a finite non-zero |x|: x = 0.d1d2... × 10^exp. */
+/** Shortest round-trip digits of a finite non-zero |x| into fdigits, with x = 0.<fdigits> × 10^fexp. */
 let fdigits = "";
-let fexp: i32 = 0; // value = digits × 10^(fexp - digits.length)... see below
+let fexp: i32 = 0;
 
 function decompose(x: f64): void {
-  // AssemblyScript's dtoa gives the shortest digits (Grisu); parse its text back into
-  // digits + position of the decimal point.
-  let s = x.toString();
-  let mant = s;
-  let e = 0;
-  let ei = s.indexOf("e");
-  if (ei >= 0) {
-    mant = s.substring(0, ei);
-    e = I32.parseInt(s.substring(ei + 1));
-  }
-  let dot = mant.indexOf(".");
-  let intPart = dot >= 0 ? mant.substring(0, dot) : mant;
-  let fracPart = dot >= 0 ? mant.substring(dot + 1) : "";
-  let all = intPart + fracPart;
-  let point = intPart.length + e; // decimal point after `point` digits of `all`
-  // strip leading zeros
-  let lead = 0;
-  while (lead < all.length - 1 && all.charCodeAt(lead) == 0x30) { lead++; }
-  all = all.substring(lead);
-  point -= lead;
-  // strip trailing zeros
-  let end = all.length;
-  while (end > 1 && all.charCodeAt(end - 1) == 0x30) end--;
-  fdigits = all.substring(0, end);
-  fexp = point; // value = 0.<digits> × 10^point
+  shortestDigits(x);
+  fdigits = shortDigits;
+  fexp = shortPoint;
 }
 
 /** f64 as serde_json (ryu) prints it: `1.0`, `0.1`, `1e16`, `1.5e-7`, `-0.0`. Non-finite: "null". */
