@@ -1,6 +1,5 @@
-// Just enough arbitrary-precision arithmetic to decide how a long decimal number rounds to f64, and
-// which decimal digits are the shortest for an f64: unsigned integers as little-endian u32 limbs,
-// multiplied by small numbers, shifted, added, subtracted, compared.
+// Just enough arbitrary-precision arithmetic to decide how a long decimal number rounds to f64:
+// unsigned integers as little-endian u32 limbs, multiplied by small numbers, shifted, compared.
 
 export class Big {
   limbs: u32[] = [0];
@@ -51,34 +50,6 @@ export class Big {
       for (let i = n - 1; i >= 0; i--) l[i + words] = l[i];
       for (let i = 0; i < words; i++) l[i] = 0;
     }
-    return this;
-  }
-
-  /** this = this − o; o must not be larger. */
-  sub(o: Big): Big {
-    let l = this.limbs, m = o.limbs;
-    let borrow: i64 = 0;
-    for (let i = 0; i < l.length; i++) {
-      let v = <i64>l[i] - (i < m.length ? <i64>m[i] : 0) - borrow;
-      borrow = v < 0 ? 1 : 0;
-      l[i] = <u32>(v + (borrow << 32));
-    }
-    return this;
-  }
-
-  /** this = a + b. */
-  setSum(a: Big, b: Big): Big {
-    let x = a.limbs, y = b.limbs;
-    let n = max(x.length, y.length);
-    let l = this.limbs;
-    l.length = n;
-    let carry: u64 = 0;
-    for (let i = 0; i < n; i++) {
-      let v = (i < x.length ? <u64>x[i] : 0) + (i < y.length ? <u64>y[i] : 0) + carry;
-      l[i] = <u32>v;
-      carry = v >> 32;
-    }
-    if (carry) l.push(<u32>carry);
     return this;
   }
 
