@@ -3,7 +3,7 @@
 // Display all print. The runtime's own printer (Grisu2) is fast but, for some doubles that need
 // 16–17 digits, picks a round-tripping digit string that is not the closest (0.1 + 0.2 comes out
 // as 0.30000000000000007, not …04), so its answer is kept only where it provably is the shortest
-// and closest, and the rest are worked out exactly with big integers (Steele & White / Burger &
+// and closest, and the rest are worked out exactly (Steele & White / Burger &
 // Dybvig's free-format digit generation).
 /** Digits of the last `shortestDigits` call, without leading or trailing zeros. */
 export let shortDigits = "";
