@@ -38,7 +38,7 @@ const CASES: { kind: GenerateKind; params: boolean; lookback: boolean; json?: bo
   { kind: 'filter-map', params: true, lookback: false, json: true, input: ['{"level":"warn","message":"w"}', '{"level":"error","message":"e"}'], param: 'warn',
     expect: ['{"message":"w"}'] },
   { kind: 'array-map', params: false, lookback: false, json: true, input: ['[1, "a\\"b", {"k": [true]} ]', '[]', '[null]'], expect: ['1', '"a\\"b"', '{"k": [true]}', 'null'] },
-  { kind: 'aggregate', params: true, lookback: false, json: true, input: ['{"n":0.1}', '{"n":0.2}', '{"n":1e21}'], param: 'n', expect: ['0.1', '0.30000000000000004', '1e21'] },
+  { kind: 'aggregate', params: true, lookback: false, json: true, input: ['{"n":0.1}', '{"n":0.2}', '{"n":1e21}'], param: 'n', expect: ['0.1', '0.30000000000000004', '1e+21'] },
 ];
 
 for (const c of CASES) {

@@ -227,7 +227,7 @@ function decompose(x: f64): void {
   fexp = shortPoint;
 }
 
-/** f64 as serde_json (ryu) prints it: `1.0`, `0.1`, `1e16`, `1.5e-7`, `-0.0`. Non-finite: "null". */
+/** f64 as serde_json prints it: `1.0`, `0.1`, `1e+16`, `1.5e-7`, `-0.0`. Non-finite: "null". */
 export function formatF64Json(x: f64): string {
   if (!isFinite(x)) return "null";
   let sign = (x < 0 || (x == 0 && 1 / x < 0)) ? "-" : "";
@@ -240,7 +240,8 @@ export function formatF64Json(x: f64): string {
   if (0 <= k && kk <= 16) return sign + d + "0".repeat(k) + ".0";
   if (0 < kk && kk <= 16) return sign + d.substring(0, kk) + "." + d.substring(kk);
   if (-5 < kk && kk <= 0) return sign + "0." + "0".repeat(-kk) + d;
-  let exp = (kk - 1).toString();
+  // serde_json writes a `+` on positive exponents (since it prints with zmij; ryu wrote `1e16`)
+  let exp = kk > 1 ? "+" + (kk - 1).toString() : (kk - 1).toString();
   if (length == 1) return sign + d + "e" + exp;
   return sign + d.substring(0, 1) + "." + d.substring(1) + "e" + exp;
 }

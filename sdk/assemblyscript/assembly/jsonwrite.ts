@@ -49,7 +49,7 @@ export class JsonWriter {
   bool(b: bool): JsonWriter { this.sep(); this.ascii(b ? "true" : "false"); this.comma = true; return this; }
   i64(x: i64): JsonWriter { this.sep(); this.ascii(x.toString()); this.comma = true; return this; }
   u64(x: u64): JsonWriter { this.sep(); this.ascii(x.toString()); this.comma = true; return this; }
-  /** A float as serde_json writes an f64 (`1.0`, `1e22`; NaN and infinities as `null`). */
+  /** A float as serde_json writes an f64 (`1.0`, `1e+22`; NaN and infinities as `null`). */
   f64(x: f64): JsonWriter { this.sep(); this.ascii(formatF64Json(x)); this.comma = true; return this; }
 
   /**
