@@ -7,7 +7,7 @@ import { harnessReady, loadCorpus, prng, stepFor, type LoadedModule } from './he
  * The SDK's JSON examples against their serde counterparts (conformance/fluvio-modules, built with
  * Fluvio's own crate and serde_json), both run by Fluvio's engine on the same seeded valid
  * records: the records they produce must be the same bytes. This is what "byte-identical to
- * serde_json" means in the examples' headers, including how every f64 is printed (ryu's digits).
+ * serde_json" means in the examples' headers, including how every f64 is printed (the shortest digits, in serde's layout).
  */
 
 const run = harnessReady ? test : test.skip;

@@ -1,6 +1,6 @@
 // A small JSON reader/writer whose output matches serde_json (what Rust SmartModules use):
 // compact, object keys sorted (serde_json::Value's default BTreeMap), strings escaped as serde_json
-// does, integers kept exact (u64/i64), other numbers as f64 printed like ryu. Errors are reported
+// does, integers kept exact (u64/i64), other numbers as f64 printed as serde_json does. Errors are reported
 // with serde_json's wording ("expected value at line 1 column 1", ...) through `fail`.
 //
 // It allocates a tree; it is meant for convenience, not for the hot path of plain filters.

@@ -1,10 +1,10 @@
 // The shortest decimal digits that read back as a given f64, and among those the closest to it
-// (ties to an even last digit): what ryu (serde_json), JavaScript's Number#toString and Rust's
-// Display all print. The runtime's own printer (Grisu2) is fast but, for some doubles that need
-// 16–17 digits, picks a round-tripping digit string that is not the closest (0.1 + 0.2 comes out
-// as 0.30000000000000007, not …04), so its answer is kept only where it provably is the shortest
-// and closest, and the rest are worked out exactly (Steele & White / Burger &
-// Dybvig's free-format digit generation).
+// (ties to an even last digit): what serde_json (ryu, now zmij), JavaScript's Number#toString and
+// Rust's Display all print. Digits are generated exactly (Steele & White / Burger & Dybvig's
+// free-format algorithm): in u64 arithmetic for doubles from about 1/64 to 1e17, where the scaled
+// numbers fit, else on fixed big integers. Far from 1, the runtime's own printer (Grisu2) answers
+// first when its digits are 15 or fewer, which makes them the only possible answer; longer ones it
+// may get wrong (0.1 + 0.2 would be 0.30000000000000007, not …04), so those are worked out.
 /** Digits of the last `shortestDigits` call, without leading or trailing zeros. */
 export let shortDigits = "";
 /** Where the decimal point goes: value = 0.<shortDigits> × 10^shortPoint. */
