@@ -3,8 +3,9 @@
 // Rust's Display all print. Digits are generated exactly (Steele & White / Burger & Dybvig's
 // free-format algorithm): in u64 arithmetic for doubles from about 1/64 to 1e17, where the scaled
 // numbers fit, else on fixed big integers. Far from 1, the runtime's own printer (Grisu2) answers
-// first when its digits are 15 or fewer, which makes them the only possible answer; longer ones it
-// may get wrong (0.1 + 0.2 would be 0.30000000000000007, not …04), so those are worked out.
+// first when its digits are 15 or fewer on a normal double, which makes them the only possible
+// answer; longer ones it may get wrong (0.1 + 0.2 would be 0.30000000000000007, not …04), so
+// those are worked out.
 /** Digits of the last `shortestDigits` call, without leading or trailing zeros. */
 export let shortDigits = "";
 /** Where the decimal point goes: value = 0.<shortDigits> × 10^shortPoint. */
