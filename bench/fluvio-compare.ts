@@ -27,7 +27,7 @@ function valueFor(name: string, rnd: () => number, i: number): Uint8Array {
   let s: string;
   if (/sum|double|filter-map$|look-back$/.test(name) && !name.startsWith('rust-')) s = String(n * 2);
   else if (/average/.test(name)) s = String(n + 0.5);
-  else if (/filter-json/.test(name)) s = JSON.stringify({ level: ['info', 'debug', 'warn'][i % 3], message: 'x'.repeat(60) });
+  else if (/filter-json|map-json/.test(name)) s = JSON.stringify({ level: ['info', 'debug', 'warn'][i % 3], message: 'x'.repeat(60), ts: 1_700_000_000_000 + i });
   else if (/json/.test(name)) s = JSON.stringify(['a'.repeat(20), n, { k: 'b'.repeat(30) }]);
   else {
     const chars = Array.from({ length: VALUE_BYTES }, () => String.fromCharCode(0x62 + Math.floor(rnd() * 25)));

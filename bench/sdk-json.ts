@@ -11,9 +11,17 @@
  * Goals (issue 19): JSON filter ≤ 0.5× Node and ≤ 3× the byte filter; map-json and array-map-json
  * ≤ 1.0× Node's parse + stringify.
  *
+ * When the Rust conformance modules are built (conformance/build-fluvio-engine.sh), the same jobs
+ * written with serde_json and Fluvio's crate (rust-filter-json, rust-map-json, rust-json-array-map)
+ * are timed against the SDK's examples through Eddy's engine (a one-module Chain, output copied
+ * out, as in the pipeline) and through Fluvio's engine (the conformance harness in timing mode).
+ *
  *   node dist/bench/sdk-json.js [--quick]   → table on stdout, JSON in bench/results/sdk-json.json
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { missingRustModules, rustModulePath } from '../src/conformance/corpus.js';
+import { createChain } from '../src/conformance/eddy-side.js';
+import { fluvioEnginePath, timeFluvioChain, type FluvioStep } from '../src/conformance/fluvio-engine.js';
 import { join } from 'node:path';
 import { encodeInput, encodeRecords } from '../src/protocol/index.js';
 import { compileCached, eddyRoot } from '../src/sdk-build/compile.js';
@@ -70,12 +78,12 @@ function arrayRecord(size: number, rand: () => number): string {
   }
 }
 
-interface Batch { values: Buffer[]; input: Uint8Array; count: number }
+interface Batch { values: Buffer[]; input: Uint8Array; raw: Uint8Array; count: number }
 
 function batchOf(values: string[]): Batch {
   const bufs = values.map((v) => Buffer.from(v));
   const raw = encodeRecords(bufs.map((b, i) => ({ value: new Uint8Array(b), offsetDelta: i })));
-  return { values: bufs, input: encodeInput({ baseOffset: 0, baseTimestamp: 1_700_000_000_000, raw }, 22), count: bufs.length };
+  return { values: bufs, input: encodeInput({ baseOffset: 0, baseTimestamp: 1_700_000_000_000, raw }, 22), raw, count: bufs.length };
 }
 
 function recordsFor(size: number): number {
@@ -135,6 +143,48 @@ function measure(count: number, candidates: Record<string, () => void>): { us: R
   return { us, ratio: (a, b) => median(rounds.map((r) => r[a]! / r[b]!)) };
 }
 
+// ---- serde (Rust) counterparts --------------------------------------------------------------------
+
+const SERDE = missingRustModules().length === 0 && existsSync(fluvioEnginePath());
+const stepOf = (name: string, path: string): FluvioStep => ({ name, wasm: readFileSync(path) });
+
+/** Eddy's engine: the module in a one-step Chain, processing the batch (outputs copied out). */
+async function inEddy(step: FluvioStep, b: Batch): Promise<() => void> {
+  const chain = await createChain([step], {});
+  const batch = { baseOffset: 0, baseTimestamp: 1_700_000_000_000, raw: b.raw };
+  return () => { chain.process(batch); };
+}
+
+/**
+ * Fluvio's engine, µs per record: the harness runs the batch n times on one chain instance (the
+ * second of two timed batches counts, the first warms the process up). n keeps a run near 150 ms
+ * and the engine's never-freed outputs far below its memory limit.
+ */
+function inFluvio(step: FluvioStep, b: Batch): number {
+  const probe = timeFluvioChain([step], [{ baseOffset: 0, baseTimestamp: 1_700_000_000_000, raw: b.raw }], 5)[0]!;
+  const n = Math.max(3, Math.min(Math.floor(120e6 / b.raw.length), Math.round((MS * 1e6) / (probe.nanos / 5))));
+  const batch = { baseOffset: 0, baseTimestamp: 1_700_000_000_000, raw: b.raw };
+  return timeFluvioChain([step], [batch, batch], n)[1]!.nanos / n / b.count / 1000;
+}
+
+const serdeRows: (string | number)[][] = [['job', 'template', 'bytes', 'SDK (Eddy)', 'serde (Eddy)', 'SDK ÷ serde (Eddy)', 'SDK (Fluvio)', 'serde (Fluvio)', 'SDK ÷ serde (Fluvio)']];
+
+/** SDK example vs serde module on one batch, in both engines; appends a row and returns it as data. */
+async function againstSerde(job: string, template: string, bytes: number, b: Batch, sdkPath: string, serdeName: string): Promise<Record<string, unknown>> {
+  const sdk = stepOf(job, sdkPath), serde = stepOf(`rust-${serdeName}`, rustModulePath(serdeName));
+  const e = measure(b.count, { sdk: await inEddy(sdk, b), serde: await inEddy(serde, b) });
+  const fl: number[] = [], fr: number[] = [], ratios: number[] = [];
+  for (let r = 0; r < Math.min(ROUNDS, 3); r++) {
+    const x = inFluvio(sdk, b), y = inFluvio(serde, b);
+    fl.push(x); fr.push(y); ratios.push(x / y);
+  }
+  const row = { job, template, bytes, eddyUs: e.us, eddySdkToSerde: e.ratio('sdk', 'serde'), fluvioUs: { sdk: median(fl), serde: median(fr) }, fluvioSdkToSerde: median(ratios) };
+  serdeRows.push([job, template, bytes, e.us['sdk']!, e.us['serde']!, row.eddySdkToSerde, row.fluvioUs.sdk, row.fluvioUs.serde, row.fluvioSdkToSerde]);
+  return row;
+}
+
+const serdeResults: Record<string, unknown>[] = [];
+
 const paths = {
   byteFilter: await wasm('filter'),
   filterNew: await wasm('filter-json'),
@@ -170,6 +220,10 @@ for (const t of TEMPLATES) {
     });
     mapRows.push(['map-json', t, bytes, m.us['old']!, m.us['new']!, m.us['node']!, m.ratio('new', 'node')]);
     results.push({ template: t, bytes, filterUs: f.us, filterNewToNode: f.ratio('new', 'node'), filterNewToByte: f.ratio('new', 'byte'), mapUs: m.us, mapNewToNode: m.ratio('new', 'node') });
+    if (SERDE) {
+      serdeResults.push(await againstSerde('filter-json', t, bytes, b, paths.filterNew, 'filter-json'));
+      serdeResults.push(await againstSerde('map-json', t, bytes, b, paths.mapNew, 'map-json'));
+    }
     console.error(`${t} ${bytes} B done`);
   }
 }
@@ -185,6 +239,7 @@ for (const s of SIZES) {
   });
   mapRows.push(['array-map-json', 'numbers[]', bytes, a.us['old']!, a.us['new']!, a.us['node']!, a.ratio('new', 'node')]);
   results.push({ template: 'array', bytes, arrayMapUs: a.us, arrayMapNewToNode: a.ratio('new', 'node') });
+  if (SERDE) serdeResults.push(await againstSerde('array-map-json', 'numbers[]', bytes, b, paths.arrayNew, 'json-array-map'));
 }
 
 const sizes = { byteFilter: size(paths.byteFilter), filterJson: size(paths.filterNew), filterJsonTree: size(paths.filterOld), mapJson: size(paths.mapNew), arrayMapJson: size(paths.arrayNew) };
@@ -193,4 +248,10 @@ console.log(table(filterRows));
 console.log('\nmap-json / array-map-json, µs per record (goal: on-demand ≤ 1.0× Node)\n');
 console.log(table(mapRows));
 console.log(`\nmodule bytes: ${JSON.stringify(sizes)} (on-demand reader in filter-json: +${sizes.filterJson - sizes.byteFilter} B over the byte filter)`);
-console.log(`results: ${writeResult('sdk-json', { rounds: ROUNDS, msPerRound: MS, sizes, results })}`);
+if (SERDE) {
+  console.log('\nThe SDK\'s examples ÷ the same jobs in Rust with serde_json, µs per record, in Eddy\'s and in Fluvio\'s engine\n');
+  console.log(table(serdeRows));
+} else {
+  console.log('\n(serde comparison skipped: the Rust conformance modules or the Fluvio harness are not built)');
+}
+console.log(`results: ${writeResult('sdk-json', { rounds: ROUNDS, msPerRound: MS, sizes, results, serde: serdeResults })}`);

@@ -24,19 +24,28 @@ function capture(): { io: { stdout: { write(s: string): void }; stderr: { write(
   };
 }
 
-const CASES: { kind: GenerateKind; params: boolean; lookback: boolean; input: string[]; param?: string; expect: string[] }[] = [
+const CASES: { kind: GenerateKind; params: boolean; lookback: boolean; json?: boolean; input: string[]; param?: string; expect: string[] }[] = [
   { kind: 'filter', params: false, lookback: false, input: ['apple', 'kiwi'], expect: ['apple'] },
   { kind: 'map', params: true, lookback: false, input: ['apple'], param: 'fruit', expect: ['APPLE'] },
   { kind: 'filter-map', params: false, lookback: true, input: ['apple', 'kiwi', 'banana'], expect: ['APPLE', 'BANANA'] },
   { kind: 'array-map', params: true, lookback: false, input: ['a,b', 'c'], param: ',', expect: ['a', 'b', 'c'] },
   { kind: 'aggregate', params: true, lookback: true, input: ['x', 'y'], param: '+', expect: ['x', 'x+y'] },
+  // JSON templates: the on-demand reader, output written as serde_json writes it
+  { kind: 'filter', params: false, lookback: true, json: true, input: ['{"level":"error","m":1}', '{"level":"info"}', 'kiwi', '{"level": "error"}'],
+    expect: ['{"level":"error","m":1}', '{"level": "error"}'] },
+  { kind: 'map', params: true, json: true, lookback: false, input: ['{"ts":1,"message":"a\\u00e9\\n","level":"warn","x":[1]}'], param: 'fruit',
+    expect: ['{"level":"warn","message":"aé\\n"}'] },
+  { kind: 'filter-map', params: true, lookback: false, json: true, input: ['{"level":"warn","message":"w"}', '{"level":"error","message":"e"}'], param: 'warn',
+    expect: ['{"message":"w"}'] },
+  { kind: 'array-map', params: false, lookback: false, json: true, input: ['[1, "a\\"b", {"k": [true]} ]', '[]', '[null]'], expect: ['1', '"a\\"b"', '{"k": [true]}', 'null'] },
+  { kind: 'aggregate', params: true, lookback: false, json: true, input: ['{"n":0.1}', '{"n":0.2}', '{"n":1e21}'], param: 'n', expect: ['0.1', '0.30000000000000004', '1e+21'] },
 ];
 
 for (const c of CASES) {
-  const name = `gen-${c.kind}${c.params ? '-p' : ''}${c.lookback ? '-l' : ''}`;
+  const name = `gen-${c.kind}${c.params ? '-p' : ''}${c.lookback ? '-l' : ''}${c.json ? '-json' : ''}`;
   test.serial(`generate + build: ${name}`, async (t) => {
     const g = capture();
-    t.is(await generateCommand(name, { kind: c.kind, params: c.params, lookback: c.lookback }, g.io), 0, g.err());
+    t.is(await generateCommand(name, { kind: c.kind, params: c.params, lookback: c.lookback, json: c.json ?? false }, g.io), 0, g.err());
     const dir = join(root, name);
     for (const f of ['package.json', 'asconfig.json', 'README.md', 'assembly/index.ts']) t.true(existsSync(join(dir, f)), f);
     const b = capture();

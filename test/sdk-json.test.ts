@@ -133,7 +133,7 @@ test('on-demand reads: nested paths, numbers without strings, arrays by index, l
     ['path:big', doc], ['path:dup', doc], ['path:nope', doc], ['path:n/x/9', doc], ['path:level/0', doc],
   ]), [
     '4|warn|null|0|0|0|0', '3||10.0|10|0|0|0', '3||-2.5|-2|0|0|0', '2||null|0|1|0|0', '4|été|null|0|0|0|0', '5||null|0|0|6|0',
-    '3||1.2345678901234568e16|12345678901234567|0|0|0', '3||2.0|2|0|0|0', '0||null|0|0|0|0', '0||null|0|0|0|0', '0||null|0|0|0|0',
+    '3||1.2345678901234568e+16|12345678901234567|0|0|0', '3||2.0|2|0|0|0', '0||null|0|0|0|0', '0||null|0|0|0|0', '0||null|0|0|0|0',
   ]);
   // equals() compares in place, escapes included
   t.deepEqual(run([['path:level', utf8('{"level":"level"}')], ['path:a"b', utf8('{"a\\"b":"a\\"b"}')]]), ['4|level|null|0|0|0|1', '4|a"b|null|0|0|0|1']);
@@ -171,7 +171,7 @@ test('property: 10 000 random documents, valid and damaged, are decided and read
   t.is(disagreement(docs), '');
 });
 
-/** An f64 as serde_json (ryu) prints it: the shortest round-trip digits (as JS finds them), in ryu's layout. */
+/** An f64 as serde_json prints it: the shortest round-trip digits (as JS finds them), in serde's layout (zmij's: ryu's with `e+`). */
 function ryu(x: number): string {
   if (x === 0) return Object.is(x, -0) ? '-0.0' : '0.0';
   const sign = x < 0 ? '-' : '';
@@ -182,7 +182,7 @@ function ryu(x: number): string {
   if (0 <= k && kk <= 16) return `${sign + d + '0'.repeat(k)}.0`;
   if (0 < kk && kk <= 16) return `${sign + d.slice(0, kk)}.${d.slice(kk)}`;
   if (-5 < kk && kk <= 0) return `${sign}0.${'0'.repeat(-kk)}${d}`;
-  return `${sign + (d.length === 1 ? d : `${d[0]}.${d.slice(1)}`)}e${kk - 1}`;
+  return `${sign + (d.length === 1 ? d : `${d[0]}.${d.slice(1)}`)}e${kk > 1 ? '+' : ''}${kk - 1}`;
 }
 
 test('JsonWriter.numberOf: exact integers as they are; text copied only when it is what serde_json prints, else the f64 path', (t) => {
@@ -204,6 +204,56 @@ test('JsonWriter.numberOf: exact integers as they are; text copied only when it 
   }).filter(Boolean);
   t.deepEqual(wrong.slice(0, 5), []);
   t.true(copied > 200, `plain decimals are copied (${copied})`);
+});
+
+/** Finite doubles of every kind: random bit patterns, subnormals, powers of ten and two and their neighbours, integers, sums and quotients. */
+function doubles(): number[] {
+  const view = new DataView(new ArrayBuffer(8));
+  const fromBits = (hi: number, lo: number) => { view.setUint32(0, hi >>> 0); view.setUint32(4, lo >>> 0); return view.getFloat64(0); };
+  const next = (x: number, up: boolean) => {
+    view.setFloat64(0, x);
+    const b = view.getBigUint64(0) + (up ? 1n : -1n);
+    view.setBigUint64(0, b);
+    return view.getFloat64(0);
+  };
+  let seed = 19;
+  const rand = () => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return (seed ^ (seed >>> 16)) >>> 0; };
+  const xs: number[] = [0.1 + 0.2, 0.3, 1 / 3, 2 / 3, 100, 1e21, 1e-7, 1e16, 1e15, 123456789012345680000, 5e-324, Number.MIN_VALUE * 3,
+    // biome-ignore lint/correctness/noPrecisionLoss: 2^53 + 1 is written on purpose: it reads as 2^53
+    2.2250738585072014e-308, 2.225073858507201e-308, Number.MAX_VALUE, Number.MAX_SAFE_INTEGER, 2 ** 53, 2 ** 63, 2 ** 64, 9007199254740993,
+    1.7976931348623157e308, 4.9406564584124654e-324, 0.30000000000000004, 12.333333333333334, 1e23, 8.41e21, 5.0e-5, 0.000001, 1e-6];
+  for (let i = 0; i < 6000; i++) xs.push(fromBits(rand(), rand()));                                  // any bit pattern
+  for (let i = 0; i < 1500; i++) xs.push(fromBits(rand() & 0x000fffff, rand()));                     // subnormal
+  for (let i = 0; i < 1500; i++) xs.push(fromBits((rand() & 0x001fffff) | 0x3ff00000, rand()) * 10 ** ((rand() % 40) - 20)); // everyday magnitudes
+  for (let i = 0; i < 1500; i++) xs.push((rand() % 100000) / 100 + (rand() % 1000) / 1000);          // sums of short decimals
+  for (let i = 0; i < 1500; i++) xs.push((rand() % 1000000) / ((rand() % 999) + 1));                 // averages
+  for (let i = 0; i < 500; i++) xs.push(rand() * 2 ** ((rand() % 60) - 10));                         // integers and halves as f64
+  for (let k = -323; k <= 308; k++) {
+    const p = Number(`1e${k}`);
+    xs.push(p, next(p, true), next(p, false));
+  }
+  for (let k = -1074; k <= 1023; k++) {
+    const p = 2 ** k;
+    xs.push(p, next(p, true));
+    if (k > -1074) xs.push(next(p, false));
+  }
+  return xs.filter((x) => Number.isFinite(x)).flatMap((x) => [x, -x]);
+}
+
+test('JsonWriter.f64 prints the shortest round-trip digits (closest, ties even) in serde_json\'s layout', (t) => {
+  const xs = doubles();
+  t.true(xs.length > 20000);
+  // the text sent is JavaScript's shortest form, which reads back as exactly x
+  const outs = run(xs.map((x) => ['number', utf8(String(x))]));
+  const wrong = xs.map((x, i) => {
+    const f64 = outs[i]!.split('|')[1];
+    return f64 === ryu(x) ? '' : `${String(x)}: ${f64}, serde_json prints ${ryu(x)}`;
+  }).filter(Boolean);
+  t.deepEqual(wrong.slice(0, 5), []);
+  // through the writer's f64() on a walk of an array (numberOf copies short texts, so walk forces the f64 path)
+  const some = xs.slice(0, 2000);
+  const [walked] = run([['walk', utf8(`[${some.map(String).join(',')}]`)]]);
+  t.is(walked, `[${some.map(ryu).join(',')}]`);
 });
 
 test('JsonWriter.stringOf re-escapes a string of the input as serde_json (and JSON.stringify) write it', (t) => {

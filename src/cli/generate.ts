@@ -23,6 +23,8 @@ export interface GenerateOptions {
   params: boolean;
   /** Add `look_back`. */
   lookback: boolean;
+  /** Records are JSON, read with the SDK's on-demand reader (`r.value.json()`). */
+  json?: boolean;
   /** Parent directory of the new project (default: the current directory). */
   dir?: string;
   /** smdk's `--destination`: the project directory itself (overrides `dir`/name as the folder). */
@@ -48,6 +50,7 @@ const RUNNER: Record<GenerateKind, string> = {
 /** What the generated module does, for the README and the source header. */
 function behaviour(o: GenerateOptions): string {
   const p = o.params;
+  if (o.json) return jsonBehaviour(o);
   switch (o.kind) {
     case 'filter': return p ? 'keeps the records whose value contains the parameter `key`' : 'keeps the records whose value contains "a"';
     case 'map': return p ? 'upper-cases every value and sets every record\'s key to the parameter `key`' : 'upper-cases every value (keys kept)';
@@ -57,10 +60,75 @@ function behaviour(o: GenerateOptions): string {
   }
 }
 
+function jsonBehaviour(o: GenerateOptions): string {
+  const p = o.params;
+  switch (o.kind) {
+    case 'filter': return p ? 'keeps the JSON records whose "level" is the parameter `key`' : 'keeps the JSON records whose "level" is "error"';
+    case 'map': return `projects JSON records to their "level" and "message"${p ? ' and sets every record\'s key to the parameter `key`' : ''}`;
+    case 'filter-map': return `keeps the JSON records whose "level" is ${p ? 'the parameter `key`' : '"error"'}, projected to their "message"`;
+    case 'array-map': return p ? 'splits the JSON array in the member named by the parameter `key` into one record per element' : 'splits every JSON array into one record per element';
+    case 'aggregate': return `keeps the running total of the JSON records' ${p ? 'member named by the parameter `key`' : '"amount"'}`;
+  }
+}
+
+/** The transform of a JSON project: read on demand with `r.value.json()`, written with `jsonWriter()`. */
+function jsonTransformSource(o: GenerateOptions, head: string): string {
+  const skipSeen = o.lookback ? '    if (r.value.equals(last)) return false; // already seen in the look-back history\n' : '';
+  const notJson = '// not JSON: the batch ends with a runtime error naming the byte offset';
+  switch (o.kind) {
+    case 'filter':
+      return `${head}(r: Record): bool => {
+${skipSeen}    return r.value.json().get("level").equals(key); ${notJson}
+  });
+}
+`;
+    case 'map':
+      return `${head}(r: Record, out: Out): void => {
+    let log = r.value.json(); ${notJson}
+    let level = log.get("level"), message = log.get("message");
+    if (!level.isString || !message.isString) { fail("expected string members \`level\` and \`message\`"); return; }
+    // stringOf copies the string from the input (escapes re-written as serde_json writes them)
+    out.value(jsonWriter().beginObject().key("level").stringOf(level).key("message").stringOf(message).endObject());
+${o.params ? '    out.key(key);\n' : ''}  });
+}
+`;
+    case 'filter-map':
+      return `${head}(r: Record, out: Out): bool => {
+${skipSeen}    let log = r.value.json(); ${notJson}
+    if (!log.get("level").equals(key)) return false;
+    let message = log.get("message");
+    if (!message.isString) return fail("expected a string member \`message\`");
+    out.value(jsonWriter().beginObject().key("message").stringOf(message).endObject());
+    return true;
+  });
+}
+`;
+    case 'array-map':
+      return `${head}(r: Record, out: ArrayOut): void => {
+    let array = r.value.json()${o.params ? '.get(key)' : ''}; ${notJson}
+    if (!array.isArray) { fail("expected an array"); return; }
+    let it = array.items(); // walks the array in place, element by element
+    while (it.next()) out.push(jsonWriter().rawOf(it.value)); // each element's text as it is
+  });
+}
+`;
+    case 'aggregate':
+      return `${head}(acc: Bytes, r: Record, out: Out): void => {
+    let total = acc.isEmpty ? 0.0 : acc.json().f64(); // the accumulator is the total so far
+    let amount = r.value.json().get(${o.params ? 'key' : '"amount"'}); ${notJson}
+    if (!amount.isNumber) { fail("expected a number member"); return; }
+    out.value(jsonWriter().f64(total + amount.f64())); // written as serde_json writes an f64
+  });
+}
+`;
+  }
+}
+
 function transformSource(o: GenerateOptions): string {
   const fn = EXPORT_NAME[o.kind];
   const run = RUNNER[o.kind];
   const head = `export function ${fn}(ptr: i32, len: i32, version: i32): i32 {\n  return ${run}(ptr, len, version, `;
+  if (o.json) return jsonTransformSource(o, head);
   switch (o.kind) {
     case 'filter':
       return `${head}(r: Record): bool => {
@@ -110,6 +178,7 @@ export function moduleSource(name: string, o: GenerateOptions): string {
   if (o.kind === 'aggregate') imports.add('Bytes');
   if (o.params) { imports.add('Params'); imports.add('runInit'); }
   if (o.lookback) imports.add('runLookBack');
+  if (o.json && o.kind !== 'filter') { imports.add('jsonWriter'); imports.add('fail'); }
   const usesKey = o.kind === 'filter' || o.kind === 'filter-map' || o.params;
   const lines: string[] = [];
   lines.push(`// ${name}: a SmartModule ${o.kind} that ${behaviour(o)}.`);
@@ -117,7 +186,7 @@ export function moduleSource(name: string, o: GenerateOptions): string {
   lines.push(`import { ${[...imports].sort().join(', ')} } from "${SDK_PACKAGE}";`);
   lines.push(`export { alloc, dealloc } from "${SDK_PACKAGE}";`);
   lines.push('');
-  if (usesKey) lines.push(o.params ? 'let key = ""; // set by init from the parameter `key`' : 'let key = "a";');
+  if (usesKey) lines.push(o.params ? 'let key = ""; // set by init from the parameter `key`' : `let key = "${o.json ? 'error' : 'a'}";`);
   if (o.lookback) lines.push('let last = ""; // the newest look-back record\'s value');
   if (usesKey || o.lookback) lines.push('');
   if (o.params) {
@@ -144,8 +213,25 @@ export function moduleSource(name: string, o: GenerateOptions): string {
 
 interface Sample { args: string[]; prints: string[] }
 
+function jsonSample(args: string[], o: GenerateOptions): Sample {
+  const log = '{"level":"error","message":"disk full","host":"db1"}';
+  let prints: string[];
+  switch (o.kind) {
+    case 'filter': args.push('--text', log); prints = [log]; break;
+    case 'map': args.push('--text', log); prints = ['{"level":"error","message":"disk full"}']; break;
+    case 'filter-map': args.push('--text', log); prints = ['{"message":"disk full"}']; break;
+    case 'array-map':
+      args.push('--text', o.params ? '{"items":[1,"two",{"n":3}]}' : '[1,"two",{"n":3}]'); prints = ['1', '"two"', '{"n":3}']; break;
+    case 'aggregate': args.push('--text', '{"amount":2.5}'); prints = ['2.5']; break;
+  }
+  if (o.params) args.push('-e', `key=${o.kind === 'array-map' ? 'items' : o.kind === 'map' ? 'fruit' : o.kind === 'aggregate' ? 'amount' : 'error'}`);
+  if (o.lookback) args.push('-l', '1', '-r', 'kiwi');
+  return { args, prints };
+}
+
 function sample(name: string, o: GenerateOptions): Sample {
   const args = ['--wasm-file', `build/${name}.wasm`];
+  if (o.json) return jsonSample(args, o);
   let prints: string[];
   switch (o.kind) {
     case 'filter': args.push('--text', 'apple'); prints = ['apple']; break;
@@ -307,7 +393,7 @@ export async function generateCommand(name: string, opts: GenerateOptions, io: G
   linkIfMissing(join(root, 'bin', 'eddy.js'), join(dir, 'node_modules', '.bin', 'eddy'));
   const shown = relative(cwd, dir) || '.';
   io.stdout.write(
-    `Generated SmartModule ${opts.kind}${opts.params ? ' with init parameters' : ''}${opts.lookback ? ' with look_back' : ''} in ${shown}\n\n` +
+    `Generated SmartModule ${opts.kind}${opts.json ? ' for JSON records' : ''}${opts.params ? ' with init parameters' : ''}${opts.lookback ? ' with look_back' : ''} in ${shown}\n\n` +
       `  cd ${shown}\n${compiler ? '' : '  npm install             # the AssemblyScript compiler is not installed yet\n'}  npx eddy build\n  npx eddy test ${s.args.map(shellQuote).join(' ')}\n`,
   );
   return 0;
@@ -324,7 +410,8 @@ export function registerGenerateCommand(program: Command, ctx: CliContext): void
         'Examples:\n' +
         '  eddy generate my-filter --kind filter\n' +
         '  eddy generate my-map --sm-type map --with-params --project-group acme\n' +
-        '  eddy generate --destination ./modules/my-agg --sm-type aggregate --no-params',
+        '  eddy generate --destination ./modules/my-agg --sm-type aggregate --no-params\n' +
+        '  eddy generate my-json-filter --kind filter --json',
     )
     .argument('[name]', 'project (folder) name; default: the last part of --destination')
     .option('--kind <kind>', `one of ${GENERATE_KINDS.join(', ')}`)
@@ -333,12 +420,13 @@ export function registerGenerateCommand(program: Command, ctx: CliContext): void
     .option('--with-params', 'smdk\'s name for --params')
     .option('--no-params', 'no init parameters (the default)')
     .option('--lookback', 'add look_back', false)
+    .option('--json', 'records are JSON: read them with the SDK\'s on-demand reader', false)
     .option('--dir <path>', 'where to create the project folder', '.')
     .option('--eddy <spec>', 'how the project depends on eddy: a version range, or a packed eddy .tgz (copied into the project)')
     .option('--destination <path>', 'the project directory itself, as smdk (default: <dir>/<name>)')
     .option('--project-group <group>', 'the group eddy load registers the module under, as group/name@version')
     .option('--silent', 'accepted, as smdk: eddy generate never prompts')
-    .action(async (given: string | undefined, o: { kind?: string; smType?: string; params: boolean; withParams?: boolean; lookback: boolean; dir: string; destination?: string; projectGroup?: string; eddy?: string }, cmd: Command) => {
+    .action(async (given: string | undefined, o: { kind?: string; smType?: string; params: boolean; withParams?: boolean; lookback: boolean; json: boolean; dir: string; destination?: string; projectGroup?: string; eddy?: string }, cmd: Command) => {
       const io = ctx.io();
       if (o.kind !== undefined && o.smType !== undefined && o.kind !== o.smType) throw new UsageError('--kind and --sm-type are the same option; give it once');
       if (o.withParams && !o.params && cmd.getOptionValueSource('params') === 'cli') throw new UsageError('--with-params and --no-params cannot be used together');
@@ -346,7 +434,7 @@ export function registerGenerateCommand(program: Command, ctx: CliContext): void
       if (name === undefined) throw new UsageError('give the project\'s name, or --destination <path>');
       const kind = (o.smType ?? o.kind ?? 'filter') as GenerateKind;
       ctx.done(await generateCommand(name, {
-        kind, params: o.params || !!o.withParams, lookback: o.lookback, dir: o.dir,
+        kind, params: o.params || !!o.withParams, lookback: o.lookback, json: o.json, dir: o.dir,
         ...(o.destination !== undefined ? { destination: o.destination } : {}),
         ...(o.projectGroup !== undefined ? { group: o.projectGroup } : {}),
         ...(o.eddy ? { eddy: o.eddy } : {}),

@@ -23,7 +23,7 @@ export interface CorpusModule {
 }
 
 /** Rust crate folder → its .wasm file name (cargo turns dashes into underscores). */
-export const RUST_MODULES = ['filter', 'map', 'filter-map', 'array-map', 'aggregate', 'filter-param', 'look-back', 'json-array-map', 'regex-filter'] as const;
+export const RUST_MODULES = ['filter', 'map', 'filter-map', 'array-map', 'aggregate', 'filter-param', 'look-back', 'json-array-map', 'regex-filter', 'filter-json', 'map-json', 'aggregate-average'] as const;
 
 export function rustModuleDir(): string {
   return join(conformanceCacheDir(), 'fluvio-modules-target', 'wasm32-unknown-unknown', 'release');

@@ -18,7 +18,7 @@
 //     }
 //
 // Read on demand and written with the SDK's JsonWriter: output values are byte-identical to
-// serde_json's (fields in struct order, f64 printed like ryu: `2.0`, `2.5`).
+// serde_json's (fields in struct order, f64 printed as serde_json prints it: `2.0`, `2.5`, `1e+21`).
 import { Bytes, Json, Out, Record, runAggregate, fail, isJson, jsonWriter } from "@eddy/smartmodule-as";
 export { alloc, dealloc } from "@eddy/smartmodule-as";
 

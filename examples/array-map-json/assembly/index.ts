@@ -9,8 +9,8 @@
 //         Ok(strings.into_iter().map(|s| (None, RecordData::from(s))).collect())
 //     }
 //
-// Elements are written as serde_json writes them (compact, object keys sorted, floats like ryu).
-// The array is walked on demand: strings without escapes, integers and decimals already in ryu's
+// Elements are written as serde_json writes them (compact, object keys sorted, floats as serde prints them).
+// The array is walked on demand: strings without escapes, integers and decimals already in serde's
 // shortest form (`12.5`) are copied from the input as they are (that is serde's text), other
 // elements are re-written. Outputs are new
 // records (no key, deltas 0).

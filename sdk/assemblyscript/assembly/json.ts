@@ -1,6 +1,6 @@
 // A small JSON reader/writer whose output matches serde_json (what Rust SmartModules use):
 // compact, object keys sorted (serde_json::Value's default BTreeMap), strings escaped as serde_json
-// does, integers kept exact (u64/i64), other numbers as f64 printed like ryu. Errors are reported
+// does, integers kept exact (u64/i64), other numbers as f64 printed as serde_json does. Errors are reported
 // with serde_json's wording ("expected value at line 1 column 1", ...) through `fail`.
 //
 // It allocates a tree; it is meant for convenience, not for the hot path of plain filters.
@@ -8,6 +8,7 @@
 import { Bytes } from "./bytes";
 import { fail } from "./error";
 import { utf8Valid } from "./abi";
+import { shortestDigits, shortDigits, shortPoint } from "./shortest";
 
 export enum JsonKind { Null, Bool, Int, Float, String, Array, Object }
 
@@ -216,39 +217,17 @@ function writeValue(v: JsonValue, out: string[]): void {
 // ---------------------------------------------------------------------------------------------
 // Float formatting.
 
-/** Shortest round-trip digits and decimal exponent of a finite non-zero |x|: x = 0.d1d2... × 10^exp. */
+/** Shortest round-trip digits of a finite non-zero |x| into fdigits, with x = 0.<fdigits> × 10^fexp. */
 let fdigits = "";
-let fexp: i32 = 0; // value = digits × 10^(fexp - digits.length)... see below
+let fexp: i32 = 0;
 
 function decompose(x: f64): void {
-  // AssemblyScript's dtoa gives the shortest digits (Grisu); parse its text back into
-  // digits + position of the decimal point.
-  let s = x.toString();
-  let mant = s;
-  let e = 0;
-  let ei = s.indexOf("e");
-  if (ei >= 0) {
-    mant = s.substring(0, ei);
-    e = I32.parseInt(s.substring(ei + 1));
-  }
-  let dot = mant.indexOf(".");
-  let intPart = dot >= 0 ? mant.substring(0, dot) : mant;
-  let fracPart = dot >= 0 ? mant.substring(dot + 1) : "";
-  let all = intPart + fracPart;
-  let point = intPart.length + e; // decimal point after `point` digits of `all`
-  // strip leading zeros
-  let lead = 0;
-  while (lead < all.length - 1 && all.charCodeAt(lead) == 0x30) { lead++; }
-  all = all.substring(lead);
-  point -= lead;
-  // strip trailing zeros
-  let end = all.length;
-  while (end > 1 && all.charCodeAt(end - 1) == 0x30) end--;
-  fdigits = all.substring(0, end);
-  fexp = point; // value = 0.<digits> × 10^point
+  shortestDigits(x);
+  fdigits = shortDigits;
+  fexp = shortPoint;
 }
 
-/** f64 as serde_json (ryu) prints it: `1.0`, `0.1`, `1e16`, `1.5e-7`, `-0.0`. Non-finite: "null". */
+/** f64 as serde_json prints it: `1.0`, `0.1`, `1e+16`, `1.5e-7`, `-0.0`. Non-finite: "null". */
 export function formatF64Json(x: f64): string {
   if (!isFinite(x)) return "null";
   let sign = (x < 0 || (x == 0 && 1 / x < 0)) ? "-" : "";
@@ -261,7 +240,8 @@ export function formatF64Json(x: f64): string {
   if (0 <= k && kk <= 16) return sign + d + "0".repeat(k) + ".0";
   if (0 < kk && kk <= 16) return sign + d.substring(0, kk) + "." + d.substring(kk);
   if (-5 < kk && kk <= 0) return sign + "0." + "0".repeat(-kk) + d;
-  let exp = (kk - 1).toString();
+  // serde_json writes a `+` on positive exponents (since it prints with zmij; ryu wrote `1e16`)
+  let exp = kk > 1 ? "+" + (kk - 1).toString() : (kk - 1).toString();
   if (length == 1) return sign + d + "e" + exp;
   return sign + d.substring(0, 1) + "." + d.substring(1) + "e" + exp;
 }

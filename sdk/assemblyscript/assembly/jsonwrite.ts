@@ -1,6 +1,6 @@
 // Writing JSON bytes directly, compact and escaped exactly as serde_json writes them (strings:
 // `"` `\` and control characters escaped, `\b \f \n \r \t` short forms, others `\u00XX`; `/` and
-// non-ASCII kept as UTF-8; floats like ryu). With the members written in a Rust struct's field
+// non-ASCII kept as UTF-8; floats as serde_json prints them). With the members written in a Rust struct's field
 // order, the output is byte-identical to `serde_json::to_vec(&value)`.
 //
 //     let w = jsonWriter();            // shared, reset for each use
@@ -49,7 +49,7 @@ export class JsonWriter {
   bool(b: bool): JsonWriter { this.sep(); this.ascii(b ? "true" : "false"); this.comma = true; return this; }
   i64(x: i64): JsonWriter { this.sep(); this.ascii(x.toString()); this.comma = true; return this; }
   u64(x: u64): JsonWriter { this.sep(); this.ascii(x.toString()); this.comma = true; return this; }
-  /** A float as serde_json writes an f64 (`1.0`, `1e22`; NaN and infinities as `null`). */
+  /** A float as serde_json writes an f64 (`1.0`, `1e+22`; NaN and infinities as `null`). */
   f64(x: f64): JsonWriter { this.sep(); this.ascii(formatF64Json(x)); this.comma = true; return this; }
 
   /**
@@ -232,10 +232,10 @@ function hex4(p: usize): u32 {
 }
 
 /**
- * Whether the number text [p, e) is exactly what serde_json (ryu) prints for the f64 it reads as:
+ * Whether the number text [p, e) is exactly what serde_json prints for the f64 it reads as:
  * plain decimal notation with a fraction, no trailing zero, at most 15 significant digits (no
  * other decimal of at most 15 digits reads as the same double, so none is shorter), and not below
- * 1e-5 (ryu switches to an exponent there).
+ * 1e-5 (serde switches to an exponent there).
  */
 function isShortestDecimal(p: usize, e: usize): bool {
   if (load<u8>(p) == 0x2d) p++;
