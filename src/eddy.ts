@@ -30,6 +30,12 @@ export interface OpenOptions extends StorageOptions {
   memoryLimit?: number;
   /** Default per-batch deadline of consumes with transforms, in ms (CLI: --timeout). Default 5000. */
   deadlineMs?: number;
+  /**
+   * Spread each partition's batches over every worker when the chain is stateless (no aggregate,
+   * no look-back), results in order. Default true; false keeps one worker per partition
+   * (CLI: --no-fan-out). A consume's or derived stream's own `fanOut` wins.
+   */
+  fanOut?: boolean;
 }
 
 export interface EddyEvents {
@@ -195,6 +201,7 @@ export class Eddy extends EventEmitter<EddyEvents> {
       const opts: TransformedConsumeOptions = { ...rest };
       if (opts.deadlineMs === undefined && self.options.deadlineMs !== undefined) opts.deadlineMs = self.options.deadlineMs;
       if (partition !== undefined) opts.partitions = [partition];
+      if (opts.fanOut === undefined && self.options.fanOut !== undefined) opts.fanOut = self.options.fanOut;
       return new TransformedConsumer(self.storage, self.pool, topic, steps, opts, self.forward);
     };
     return {
@@ -262,7 +269,7 @@ export class Eddy extends EventEmitter<EddyEvents> {
     if (this.derived.has(config.name)) return this.derived.get(config.name)!;
     // A saved stream was checked when created; its cycle check runs again, as others may have come since.
     this.checkDerived(config, { name: typeof nameOrConfig !== 'string' });
-    const d = new DerivedStream(config, this.storage, this.pool, this.resolver);
+    const d = new DerivedStream(config, this.storage, this.pool, this.resolver, this.options.fanOut ?? true);
     const stream = (p: number) => `${config.name}/${p}`;
     d.on('batch', (b) => this.emit('batch', { stream: stream(b.partition), baseOffset: b.sourceOffset, recordsOut: b.recordsOut }));
     d.on('lag', (l) => this.emit('lag', { stream: stream(l.partition), partition: l.partition, lag: l.lag }));

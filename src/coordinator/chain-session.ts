@@ -12,6 +12,7 @@ import { errorFromWire } from '../wire/wire-error.js';
 import { SessionStoppedError, SessionTimeoutError } from './errors.js';
 import { COORDINATOR_DEFAULTS } from './defaults.js';
 import type { WorkerPool } from './pool.js';
+import { isStatelessChain } from './fan-out.js';
 
 /**
  * A chain session: one transform chain applied to an ordered sequence of batches (one partition). Its
@@ -37,7 +38,7 @@ export interface SessionOptions {
   deadlineMs?: number;
   /** Submissions outstanding at most (default 4). */
   maxInFlight?: number;
-  /** Spread batches over every worker, reassembled in order. Only for chains without aggregate. */
+  /** Spread batches over every worker, reassembled in order. Only for stateless chains (see fan-out.ts). */
   stateless?: boolean;
   /** Free module output buffers (default: where the module allows it; see SmartModule's freeOutput). */
   freeOutput?: boolean;
@@ -163,7 +164,7 @@ export class ChainSession extends EventEmitter<SessionEvents> {
     this.number = pool.newSessionNumber();
     this.id = options.id ?? `session-${this.number}`;
     this.opts = { policy: 'stop', deadlineMs: COORDINATOR_DEFAULTS.deadlineMs, maxInFlight: COORDINATOR_DEFAULTS.maxInFlight, stateless: false, ...options };
-    if (this.opts.stateless && options.steps.some((s) => s.module.kind === 'aggregate' || (s.lookback && s.module.hasLookBack))) {
+    if (this.opts.stateless && !isStatelessChain(options.steps)) {
       throw new EddyError('EDDY_SESSION_CONFIG', `chain session ${this.id}: a stateless session cannot contain an aggregate or a look_back step (their state needs one instance)`);
     }
     const unique: SmartModule[] = [];
