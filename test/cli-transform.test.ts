@@ -47,9 +47,9 @@ test('a module error under --policy skip: the rest goes through, skipped records
   t.is(r.code, 0, r.stderr);
   t.deepEqual(readFileSync(join(work, 'out.txt'), 'utf8').split('\n').slice(0, -1), numbers);
   t.regex(r.stderr, /skipped 3 of 40003 records/);
-  const side = readFileSync(join(work, 'out.txt.skipped'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { line: number; input: string; error: { code: string } });
+  const side = readFileSync(join(work, 'out.txt.skipped'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { line: number; value: string; error: { code: string } });
   t.deepEqual(side.map((s) => s.line), [6, 17_001, 33_334]);
-  t.true(side.every((s) => s.input === 'bad' && s.error.code === 'EDDY_SM_RUNTIME'));
+  t.true(side.every((s) => s.value === 'bad' && s.error.code === 'EDDY_SM_RUNTIME'));
 });
 
 test('--json-records carries keys through; --raw makes each file one record; an aggregate runs in order', async (t) => {

@@ -1,7 +1,8 @@
 import { createReadStream } from 'node:fs';
 import { recordBodySizeFields, writeRecordFields } from '../protocol/record.js';
-import { varintSizeUnchecked } from '../protocol/varint.js';
+import { putVarint, varintSizeUnchecked } from '../protocol/varint.js';
 import { lineChunks } from './produce.js';
+import { LineTooLongError } from './errors.js';
 import { UsageError } from './format.js';
 
 /**
@@ -20,8 +21,6 @@ export interface InputBatch {
   count: number;
   /** Per record: its 1-based line number (its file's number with `--raw`). */
   lineNos: Int32Array;
-  /** Per record: the input as read (for the skipped-records file). */
-  inputs: Buffer[];
   /** Input bytes this batch completes (progress). */
   bytes: number;
 }
@@ -84,22 +83,20 @@ function encode(records: readonly Parsed[]): Uint8Array {
 }
 
 /**
- * Lines (or JSON lines) as batches, in order. Empty lines are not records (as in `eddy produce`); `maxLine`
+ * JSON lines as batches, in order. Empty lines are not records (as in `eddy produce`); `maxLine`
  * bounds a line (a larger one is refused before it is all read).
  */
-export async function* inputBatches(chunks: AsyncIterable<Buffer>, format: Exclude<InputFormat, 'raw'>, maxLine: number): AsyncGenerator<InputBatch> {
+export async function* jsonBatches(chunks: AsyncIterable<Buffer>, maxLine: number): AsyncGenerator<InputBatch> {
   let next = 0;
   let records: Parsed[] = [];
   let lineNos: number[] = [];
-  let inputs: Buffer[] = [];
   let bytes = 0;
   let pending = 0;
   const flush = (): InputBatch => {
-    const b: InputBatch = { baseOffset: next, raw: encode(records), count: records.length, lineNos: Int32Array.from(lineNos), inputs, bytes: pending };
+    const b: InputBatch = { baseOffset: next, raw: encode(records), count: records.length, lineNos: Int32Array.from(lineNos), bytes: pending };
     next += records.length;
     records = [];
     lineNos = [];
-    inputs = [];
     bytes = 0;
     pending = 0;
     return b;
@@ -110,10 +107,9 @@ export async function* inputBatches(chunks: AsyncIterable<Buffer>, format: Exclu
     for (const line of lines) {
       lineNo++;
       if (line.length === 0) continue;
-      const r = format === 'json' ? parseJsonRecord(line, lineNo) : { key: null, value: line };
+      const r = parseJsonRecord(line, lineNo);
       records.push(r);
       lineNos.push(lineNo);
-      inputs.push(line);
       bytes += line.length;
       if (bytes >= BATCH_BYTES || records.length >= BATCH_RECORDS) yield flush();
     }
@@ -128,6 +124,96 @@ export async function* rawBatches(files: readonly string[], stdin: NodeJS.Readab
     const parts: Buffer[] = [];
     for await (const c of inputChunks([sources[i]!], stdin)) parts.push(c);
     const value = Buffer.concat(parts);
-    yield { baseOffset: i, raw: encode([{ key: null, value }]), count: 1, lineNos: Int32Array.of(i + 1), inputs: [value], bytes: value.length };
+    yield { baseOffset: i, raw: encode([{ key: null, value }]), count: 1, lineNos: Int32Array.of(i + 1), bytes: value.length };
   }
+}
+
+/**
+ * Lines as batches, written straight from the input chunks into each batch's `Vec<Record>`: no
+ * object per line. Lines end at `\n` (a `\r` before it is dropped); empty lines are not records
+ * (as in `eddy produce`); a line over `maxLine` bytes is refused.
+ */
+export async function* lineBatches(chunks: AsyncIterable<Buffer>, maxLine: number): AsyncGenerator<InputBatch> {
+  let buf = Buffer.allocUnsafe(BATCH_BYTES + 1024);
+  let pos = 4;
+  let count = 0;
+  let lineNos = new Int32Array(4096);
+  let next = 0;
+  let pending = 0;
+  let lineNo = 0;
+  let carry: Buffer[] = [];
+  let carryBytes = 0;
+  const flush = (): InputBatch => {
+    buf.writeInt32BE(count, 0);
+    const b: InputBatch = { baseOffset: next, raw: buf.subarray(0, pos), count, lineNos: lineNos.slice(0, count), bytes: pending };
+    next += count;
+    buf = Buffer.allocUnsafe(BATCH_BYTES + 1024);
+    pos = 4;
+    count = 0;
+    pending = 0;
+    return b;
+  };
+  /** Appends line `src[from, to)` as record `count`; true when the batch is full. */
+  const add = (src: Uint8Array, from: number, to: number): boolean => {
+    lineNo++;
+    if (to > from && src[to - 1] === 0x0d) to--;
+    const len = to - from;
+    if (len === 0) return false;
+    if (len > maxLine) throw new LineTooLongError(lineNo, maxLine);
+    const body = 4 + varintSizeUnchecked(count) + varintSizeUnchecked(len) + len;
+    const need = pos + 5 + body;
+    if (need > buf.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(need, buf.length * 2));
+      buf.copy(bigger, 0, 0, pos);
+      buf = bigger;
+    }
+    pos = putVarint(buf, pos, body);
+    buf[pos++] = 0; // attributes
+    buf[pos++] = 0; // timestamp delta 0
+    pos = putVarint(buf, pos, count);
+    buf[pos++] = 0; // no key
+    pos = putVarint(buf, pos, len);
+    if (len < 64) {
+      for (let j = 0; j < len; j++) buf[pos + j] = src[from + j]!;
+    } else {
+      buf.set(src.subarray(from, to), pos);
+    }
+    pos += len;
+    buf[pos++] = 0; // no headers
+    if (count === lineNos.length) {
+      const grown = new Int32Array(count * 2);
+      grown.set(lineNos);
+      lineNos = grown;
+    }
+    lineNos[count++] = lineNo;
+    return pos >= BATCH_BYTES;
+  };
+  for await (const chunk of chunks) {
+    pending += chunk.length;
+    let start = 0;
+    for (let nl = chunk.indexOf(0x0a, start); nl >= 0; nl = chunk.indexOf(0x0a, start)) {
+      let full: boolean;
+      if (carryBytes > 0) {
+        const line = Buffer.concat([...carry, chunk.subarray(start, nl)]);
+        carry = [];
+        carryBytes = 0;
+        full = add(line, 0, line.length);
+      } else {
+        full = add(chunk, start, nl);
+      }
+      start = nl + 1;
+      if (full) yield flush();
+    }
+    if (start < chunk.length) {
+      carry.push(chunk.subarray(start));
+      carryBytes += chunk.length - start;
+      // One byte of slack for a `\r` the newline may still remove.
+      if (carryBytes > maxLine + 1) throw new LineTooLongError(lineNo + 1, maxLine);
+    }
+  }
+  if (carryBytes > 0) {
+    const line = Buffer.concat(carry);
+    add(line, 0, line.length);
+  }
+  if (count > 0 || pending > 0) yield flush();
 }

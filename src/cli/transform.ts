@@ -19,7 +19,7 @@ import { dataDir, handleClosedOutput, interruptSignal, isTTY, memoryLimitOption,
 import { cliMessage } from './errors.js';
 import { UsageError, type CliContext, type CliIO } from './format.js';
 import { Progress } from './progress.js';
-import { inputBatches, inputChunks, rawBatches, type InputBatch, type InputFormat } from './transform-input.js';
+import { inputChunks, jsonBatches, lineBatches, rawBatches, type InputBatch, type InputFormat } from './transform-input.js';
 import { valueLines } from './value-lines.js';
 
 /**
@@ -199,6 +199,7 @@ export async function runTransform(files: string[], o: TransformCliOptions, cmd:
     const drainOne = async (): Promise<boolean> => {
       const { ticket, input } = window.shift()!;
       const r = await ticket.result;
+      let inputIndex: ReturnType<typeof indexRecords> | undefined;
       for (const b of r.batches) {
         const bytes = outputBytes(b.raw, plan);
         written += b.count;
@@ -206,7 +207,12 @@ export async function runTransform(files: string[], o: TransformCliOptions, cmd:
         for (const s of plan.policy === 'skip' ? skippedOf(b, input) : []) {
           skippedOut ??= createWriteStream(plan.skippedFile);
           skipped++;
-          const line = { line: input.lineNos[s.index], error: { code: s.error.code, message: s.error.message.split('\n')[0] }, input: input.inputs[s.index]!.toString('utf8') };
+          const rec = (inputIndex ??= indexRecords(input.raw));
+          const key = rec.key(s.index);
+          const line = {
+            line: input.lineNos[s.index], error: { code: s.error.code, message: s.error.message.split('\n')[0] },
+            key: key === null ? null : Buffer.from(key).toString('utf8'), value: Buffer.from(rec.value(s.index)).toString('utf8'),
+          };
           if (!skippedOut.write(`${JSON.stringify(line)}\n`)) await new Promise<void>((res) => skippedOut!.once('drain', () => res()));
         }
         if (b.error) {
@@ -223,9 +229,10 @@ export async function runTransform(files: string[], o: TransformCliOptions, cmd:
       if (showProgress) progress.add(input.bytes, input.count);
       return true;
     };
-    const batches = plan.format === 'raw'
-      ? rawBatches(plan.files, io.stdin)
-      : inputBatches(inputChunks(plan.files, io.stdin), plan.format, STORAGE_DEFAULTS.maxRecordBytes);
+    const maxLine = STORAGE_DEFAULTS.maxRecordBytes;
+    const batches = plan.format === 'raw' ? rawBatches(plan.files, io.stdin)
+      : plan.format === 'json' ? jsonBatches(inputChunks(plan.files, io.stdin), maxLine)
+        : lineBatches(inputChunks(plan.files, io.stdin), maxLine);
     for await (const input of batches) {
       if (interrupt.signal.aborted) break;
       records += input.count;
