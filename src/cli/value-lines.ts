@@ -1,4 +1,5 @@
 import { readVarint, type VarintResult } from '../protocol/varint.js';
+import { isUtf8 } from 'node:buffer';
 import { indexRecords } from '../protocol/record.js';
 
 /**
@@ -10,9 +11,25 @@ import { indexRecords } from '../protocol/record.js';
 
 const vr: VarintResult = { value: 0, end: 0 };
 
-/** Values as lines; `prefix` bytes (e.g. nothing) are not added: raw bytes out, one line per value. */
+/** Values as lines: each value's bytes as stored, then a newline (`-O raw`, `eddy transform`). */
 export function valueLines(raw: Uint8Array): Uint8Array {
-  if (raw.length < 4) return new Uint8Array(0);
+  return lines(raw, false)!;
+}
+
+/**
+ * Values as lines when every value prints as itself as text (`-O dynamic` and `-O text` off a
+ * terminal): valid UTF-8 with no NUL (Fluvio's binary test looks for one in the first KiB), no
+ * PDF header, no byte order mark (the text decoder drops it). null when one does not: the caller
+ * renders that batch record by record.
+ */
+export function textLines(raw: Uint8Array): Uint8Array | null {
+  const out = lines(raw, true);
+  if (out === null || out.indexOf(0) >= 0 || !isUtf8(out)) return null;
+  return out;
+}
+
+function lines(raw: Uint8Array, text: boolean): Buffer | null {
+  if (raw.length < 4) return Buffer.alloc(0);
   const declared = (raw[0]! << 24) | (raw[1]! << 16) | (raw[2]! << 8) | raw[3]!;
   const count = declared < 1 ? 0 : declared;
   const out = Buffer.allocUnsafe(raw.length);
@@ -33,6 +50,7 @@ export function valueLines(raw: Uint8Array): Uint8Array {
     readVarint(raw, p, vr);
     const at = vr.end;
     const len = Math.min(vr.value, raw.length - at);
+    if (text && len >= 3 && ((raw[at] === 0x25 && raw[at + 1] === 0x50 && raw[at + 2] === 0x44 && raw[at + 3] === 0x46) || (raw[at] === 0xef && raw[at + 1] === 0xbb && raw[at + 2] === 0xbf))) return null;
     if (len < 64) {
       for (let j = 0; j < len; j++) out[w + j] = raw[at + j]!;
     } else {
@@ -46,7 +64,7 @@ export function valueLines(raw: Uint8Array): Uint8Array {
 }
 
 /** The same through the exact decoder (which throws the decoding error a bad list deserves). */
-function slowValueLines(raw: Uint8Array): Uint8Array {
+function slowValueLines(raw: Uint8Array): Buffer {
   const idx = indexRecords(raw);
   const parts: Uint8Array[] = [];
   for (let i = 0; i < idx.count; i++) parts.push(idx.value(i), NEWLINE);
