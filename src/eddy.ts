@@ -18,6 +18,8 @@ import { mergeAsync } from './coordinator/merge.js';
 import type { ProduceAck, Producer, ProducerOptions, ProducerRecord } from './storage/producer.js';
 import type { ModuleRegistry } from './storage/registry.js';
 import { COORDINATOR_DEFAULTS } from './coordinator/defaults.js';
+import { fansOut } from './coordinator/fan-out.js';
+import { produceSession } from './coordinator/produce-session.js';
 
 export interface OpenOptions extends StorageOptions {
   /** Worker threads for SmartModule streams (default: the machine's cores). Started on first use. */
@@ -157,12 +159,24 @@ export class Eddy extends EventEmitter<EddyEvents> {
   /**
    * A producer (linger, batch size, partitioner). With `transforms`, records go through the chain
    * before they are stored, as Fluvio's producer-side SmartModules; a module error rejects the
-   * produce and stores nothing.
+   * produce and stores nothing. A stateless chain runs on every worker (`fanOut: false`, or the
+   * Eddy's, keeps it on this thread); aggregate and look-back chains run on this thread, in order.
    */
-  async producer(topic: string, options: ProducerOptions & { transforms?: TransformStep[] } = {}): Promise<Producer> {
-    const { transforms, ...rest } = options;
+  async producer(topic: string, options: ProducerOptions & { transforms?: TransformStep[]; fanOut?: boolean } = {}): Promise<Producer> {
+    const { transforms, fanOut, ...rest } = options;
     if (transforms && transforms.length > 0) {
-      const chain = Chain.create(await this.resolveTransforms(transforms));
+      const steps = await this.resolveTransforms(transforms);
+      if (fansOut(steps, fanOut ?? this.options.fanOut)) {
+        // A stateless chain runs on every worker; the session closes with the producer.
+        const session = await produceSession(this.pool, topic, steps, this.options.deadlineMs);
+        const producer = this.storage.producer(topic, { ...rest, transform: session.transform, pipelined: true });
+        const close = producer.close.bind(producer);
+        producer.close = async () => {
+          try { await close(); } finally { await session.close(); }
+        };
+        return producer;
+      }
+      const chain = Chain.create(steps);
       rest.transform = (batch) => {
         const out = chain.process(batch);
         if (out.error) throw out.error;
@@ -173,7 +187,7 @@ export class Eddy extends EventEmitter<EddyEvents> {
   }
 
   /** Produces records and resolves once they are committed. */
-  async produce(topic: string, records: ProducerRecord | ProducerRecord[], options: ProducerOptions & { transforms?: TransformStep[] } = {}): Promise<ProduceAck[]> {
+  async produce(topic: string, records: ProducerRecord | ProducerRecord[], options: ProducerOptions & { transforms?: TransformStep[]; fanOut?: boolean } = {}): Promise<ProduceAck[]> {
     const p = await this.producer(topic, { lingerMs: 0, ...options });
     try {
       return await p.sendAll(Array.isArray(records) ? records : [records]);

@@ -89,3 +89,33 @@ test('a derived stream with a stateless chain fans out and writes its output in 
   t.is(workers, 2);
   await eddy.close();
 });
+
+test('producer-side: a stateless chain runs on both workers, stored in send order; a module error refuses only its batch', async (t) => {
+  const eddy = await open(mkdtempSync(join(tmpdir(), 'eddy-fan-')), { workers: 2, retentionCheckMs: 0 });
+  await eddy.pool.ready();
+  await eddy.createTopic('d', { partitions: 1 });
+  const producer = await eddy.producer('d', { transforms: [{ uses: wasmPath('map-double') }], lingerMs: 0, batchSize: 256 });
+  const sends = [];
+  for (let b = 0; b < 60; b++) sends.push(producer.sendAll(Array.from({ length: 20 }, (_, i) => ({ value: Buffer.from(String(b * 20 + i)) }))));
+  const workers = Math.max(...eddy.metrics().filter((m) => m.session === 'd:produce').map((m) => m.workers.length));
+  await Promise.all(sends);
+  await producer.close();
+  t.is(workers, 2);
+  const stored: string[] = [];
+  for await (const r of eddy.consume('d', { from: 'beginning', follow: false })) stored.push(Buffer.from(r.value).toString());
+  t.deepEqual(stored, Array.from({ length: 1200 }, (_, i) => String(i * 2)));
+
+  await eddy.createTopic('e', { partitions: 1 });
+  const p2 = await eddy.producer('e', { transforms: [{ uses: wasmPath('fail-on') }], lingerMs: 0 });
+  const results: PromiseSettledResult<unknown>[] = [];
+  for (const values of [['a1', 'a2'], ['b1', 'bad'], ['c1']]) {
+    results.push((await Promise.allSettled([p2.sendAll(values.map((v) => ({ value: Buffer.from(v) })))]))[0]!);
+  }
+  await p2.close();
+  t.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+  t.regex(String((results[1] as PromiseRejectedResult).reason?.message), /cannot parse bad/);
+  const kept: string[] = [];
+  for await (const r of eddy.consume('e', { from: 'beginning', follow: false })) kept.push(Buffer.from(r.value).toString());
+  t.deepEqual(kept, ['a1', 'a2', 'c1']);
+  await eddy.close();
+});
