@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -55,20 +55,30 @@ function ensureJq(): string | null {
   return v.status === 0 ? v.stdout.trim() : null;
 }
 
-interface Run { ms: number; lines: number }
+interface Run { ms: number; cpuMs: number | null; lines: number }
 
-/** Runs a command with stdout into `out`; returns its wall time and the lines it wrote. */
+/** GNU time, when installed: the CPU seconds a command used (user + system, all its threads). */
+const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
+const CPU_MARK = 'eddy-bench-cpu';
+
+/**
+ * Runs a command with stdout into `out`; returns its wall time, its CPU time (on a shared machine
+ * the steadier of the two) and the lines it wrote.
+ */
 function timed(command: string, args: string[], out: string, env: NodeJS.ProcessEnv): Run {
   const fd = openSync(out, 'w');
   const t0 = performance.now();
-  const r = spawnSync(command, args, { stdio: ['ignore', fd, 'pipe'], env, maxBuffer: 1 << 26 });
+  const [cmd, argv] = TIME ? [TIME, ['-f', `${CPU_MARK} %U %S`, command, ...args]] : [command, args];
+  const r = spawnSync(cmd, argv, { stdio: ['ignore', fd, 'pipe'], env, maxBuffer: 1 << 26 });
   const ms = performance.now() - t0;
   closeSync(fd);
   if (r.status !== 0) throw new Error(`${command} ${args.join(' ')} exited ${r.status}: ${r.stderr?.toString()}`);
+  const cpu = new RegExp(`${CPU_MARK} ([\\d.]+) ([\\d.]+)`).exec(r.stderr?.toString() ?? '');
+  const cpuMs = cpu ? (Number(cpu[1]) + Number(cpu[2])) * 1000 : null;
   const text = readFileSync(out);
   let lines = 0;
   for (let i = text.indexOf(0x0a); i >= 0; i = text.indexOf(0x0a, i + 1)) lines++;
-  return { ms, lines };
+  return { ms, cpuMs, lines };
 }
 
 export async function runTransformBench(): Promise<Record<string, unknown>> {
@@ -103,6 +113,7 @@ export async function runTransformBench(): Promise<Record<string, unknown>> {
     };
     const names = Object.keys(jobs);
     const times = new Map<string, number[]>(names.map((n) => [n, []]));
+    const cpus = new Map<string, number[]>(names.map((n) => [n, []]));
     const expected = LINES - Math.ceil(LINES / 4);
     for (let round = 0; round < ROUNDS; round++) {
       // Alternate the order, so no command always runs after the same one.
@@ -112,6 +123,7 @@ export async function runTransformBench(): Promise<Record<string, unknown>> {
         const want = name.startsWith('process') ? 1 : name.includes('no module') ? LINES : expected;
         if (r.lines !== want) throw new Error(`${name}: ${r.lines} lines out, expected ${want}`);
         times.get(name)!.push(r.ms);
+        if (r.cpuMs !== null) cpus.get(name)!.push(r.cpuMs);
       }
       load.push(loadavg()[0]!);
     }
@@ -140,6 +152,7 @@ export async function runTransformBench(): Promise<Record<string, unknown>> {
     }
 
     const med = (name: string) => median(times.get(name)!);
+    const cpu = (name: string) => (cpus.get(name)!.length > 0 ? median(cpus.get(name)!) : NaN);
     const start = med('process start (eddy --version)');
     /** Eddy's commands are read beyond Eddy's own start; the others (their start is a few ms) as they ran. */
     const beyond = (name: string) => (name.includes('eddy') || name.includes('consume') ? med(name) - start : med(name));
@@ -158,20 +171,34 @@ export async function runTransformBench(): Promise<Record<string, unknown>> {
       node_loop_over_transform_bytes: med('node readline + JSON.parse') / tBytes,
       consume_no_module_beyond_start_s: (med('consume -B -d, no module') - start) / 1000,
     };
-    const rows = names.map((n) => [n, (med(n) / 1000).toFixed(2), n.startsWith('process') ? '' : (beyond(n) / 1000).toFixed(2), n.startsWith('process') ? '' : `${(rate(n) / 1e6).toFixed(2)}M`, spread(times.get(n)!).toFixed(2)]);
+    /** The same comparisons in CPU time (less shaken by other load than wall time; not what a user waits for). */
+    const cpuRatios = {
+      jq_over_transform_json: jq ? cpu(jqName) / cpu('eddy transform, JSON filter') : null,
+      jq_over_transform_bytes: jq ? cpu(jqName) / cpu('eddy transform, byte filter') : null,
+      consume_over_transform_json: cpu('consume --filter, JSON filter') / cpu('eddy transform, JSON filter'),
+      consume_over_transform_bytes: cpu('consume --filter, byte filter') / cpu('eddy transform, byte filter'),
+      node_loop_over_transform_json: cpu('node readline + JSON.parse') / cpu('eddy transform, JSON filter'),
+      node_loop_over_transform_bytes: cpu('node readline + JSON.parse') / cpu('eddy transform, byte filter'),
+      consume_no_module_beyond_start_s: (cpu('consume -B -d, no module') - cpu('process start (eddy --version)')) / 1000,
+      engine_cpu_s_json: LINES / engine['json']!.one,
+      engine_cpu_s_bytes: LINES / engine['bytes']!.one,
+    };
+    const rows = names.map((n) => [n, (med(n) / 1000).toFixed(2), n.startsWith('process') ? '' : (beyond(n) / 1000).toFixed(2), n.startsWith('process') ? '' : `${(rate(n) / 1e6).toFixed(2)}M`, spread(times.get(n)!).toFixed(2), (cpu(n) / 1000).toFixed(2)]);
     console.log(`bench/transform: ${LINES} lines, ${(bytes / 1e6).toFixed(0)} MB, W = ${W}, ${ROUNDS} rounds; load average ${load.map((l) => l.toFixed(1)).join(' → ')}`);
-    console.log(table([['command', 'wall s (median)', 's beyond eddy start', 'input records/s', 'spread'], ...rows]));
+    console.log(table([['command', 'wall s (median)', 's beyond eddy start', 'input records/s', 'spread', 'CPU s (all threads)'], ...rows]));
     console.log(table([
       ['engine alone', '1 thread rec/s', `${W} threads rec/s`, 'machine scaling'],
       ...Object.entries(engine).map(([k, e]) => [k, `${(e.one / 1e6).toFixed(2)}M`, `${(e.w / 1e6).toFixed(2)}M`, e.scaling.toFixed(2)]),
     ]));
     console.log(table([['goal', 'result', 'target'], ...Object.entries(goals).map(([k, v]) => [k, v === null ? '–' : v.toFixed(2), GOALS[k] ?? ''])]));
+    console.log(table([['in CPU time', 'result'], ...Object.entries(cpuRatios).map(([k, v]) => [k, v === null || Number.isNaN(v) ? '–' : v.toFixed(2)])]));
     const result = {
       lines: LINES, bytes, workers: W, rounds: ROUNDS, jq, load_average: load,
       file_mb: statSync(log).size / 1e6,
       times_ms: Object.fromEntries(names.map((n) => [n, times.get(n)])),
       median_ms: Object.fromEntries(names.map((n) => [n, med(n)])),
-      engine, goals,
+      cpu_ms: Object.fromEntries(names.map((n) => [n, cpus.get(n)])),
+      engine, goals, cpu_ratios: cpuRatios,
     };
     console.log(`wrote ${writeResult('transform', result)}`);
     return result;
