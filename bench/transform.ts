@@ -135,20 +135,23 @@ export async function runTransformBench(): Promise<Record<string, unknown>> {
     for await (const b of lineBatches((async function* () { yield readFileSync(sample); })(), 1 << 20)) {
       batches.push({ baseOffset: b.baseOffset, baseTimestamp: 0, raw: b.raw });
     }
-    const engine: Record<string, { one: number; w: number; scaling: number }> = {};
+    const engine: Record<string, { one: number; w: number; scaling: number; cpu_ns_per_record: number }> = {};
     for (const [kind, path] of Object.entries(modules)) {
       const steps = await new ModuleResolver(null).steps([{ uses: path }]);
       const chain = mainThreadChain(steps);
       const ones: number[] = [];
       const ws: number[] = [];
+      const cpuNs: number[] = [];
       const threads = await EngineThreads.open(W, steps, batches);
       for (let round = 0; round < ROUNDS; round++) {
-        ones.push(engineRate(chain, batches, 700).recordsPerSec);
+        const r = engineRate(chain, batches, 700);
+        ones.push(r.recordsPerSec);
+        cpuNs.push((r.cpuMs * 1e6) / r.records);
         ws.push(await threads.rate(700));
       }
       await threads.close();
       chain.dispose();
-      engine[kind] = { one: median(ones), w: median(ws), scaling: median(ws) / (W * median(ones)) };
+      engine[kind] = { one: median(ones), w: median(ws), scaling: median(ws) / (W * median(ones)), cpu_ns_per_record: median(cpuNs) };
     }
 
     const med = (name: string) => median(times.get(name)!);
@@ -180,15 +183,18 @@ export async function runTransformBench(): Promise<Record<string, unknown>> {
       node_loop_over_transform_json: cpu('node readline + JSON.parse') / cpu('eddy transform, JSON filter'),
       node_loop_over_transform_bytes: cpu('node readline + JSON.parse') / cpu('eddy transform, byte filter'),
       consume_no_module_beyond_start_s: (cpu('consume -B -d, no module') - cpu('process start (eddy --version)')) / 1000,
-      engine_cpu_s_json: LINES / engine['json']!.one,
-      engine_cpu_s_bytes: LINES / engine['bytes']!.one,
+      engine_cpu_s_json: (LINES * engine['json']!.cpu_ns_per_record) / 1e9,
+      engine_cpu_s_bytes: (LINES * engine['bytes']!.cpu_ns_per_record) / 1e9,
+      // The share of eddy transform's CPU that is the module's own work (the rest: start, reading, frames, printing).
+      engine_over_transform_cpu_json: (LINES * engine['json']!.cpu_ns_per_record) / 1e6 / cpu('eddy transform, JSON filter'),
+      engine_over_transform_cpu_bytes: (LINES * engine['bytes']!.cpu_ns_per_record) / 1e6 / cpu('eddy transform, byte filter'),
     };
     const rows = names.map((n) => [n, (med(n) / 1000).toFixed(2), n.startsWith('process') ? '' : (beyond(n) / 1000).toFixed(2), n.startsWith('process') ? '' : `${(rate(n) / 1e6).toFixed(2)}M`, spread(times.get(n)!).toFixed(2), (cpu(n) / 1000).toFixed(2)]);
     console.log(`bench/transform: ${LINES} lines, ${(bytes / 1e6).toFixed(0)} MB, W = ${W}, ${ROUNDS} rounds; load average ${load.map((l) => l.toFixed(1)).join(' → ')}`);
     console.log(table([['command', 'wall s (median)', 's beyond eddy start', 'input records/s', 'spread', 'CPU s (all threads)'], ...rows]));
     console.log(table([
-      ['engine alone', '1 thread rec/s', `${W} threads rec/s`, 'machine scaling'],
-      ...Object.entries(engine).map(([k, e]) => [k, `${(e.one / 1e6).toFixed(2)}M`, `${(e.w / 1e6).toFixed(2)}M`, e.scaling.toFixed(2)]),
+      ['engine alone', '1 thread rec/s', `${W} threads rec/s`, 'machine scaling', 'CPU ns/record'],
+      ...Object.entries(engine).map(([k, e]) => [k, `${(e.one / 1e6).toFixed(2)}M`, `${(e.w / 1e6).toFixed(2)}M`, e.scaling.toFixed(2), e.cpu_ns_per_record.toFixed(0)]),
     ]));
     console.log(table([['goal', 'result', 'target'], ...Object.entries(goals).map(([k, v]) => [k, v === null ? '–' : v.toFixed(2), GOALS[k] ?? ''])]));
     console.log(table([['in CPU time', 'result'], ...Object.entries(cpuRatios).map(([k, v]) => [k, v === null || Number.isNaN(v) ? '–' : v.toFixed(2)])]));
