@@ -4,8 +4,8 @@ import { indexRecords } from '../protocol/record.js';
 
 /**
  * The print path's fast lane: every value of a `Vec<Record>` (a result frame's bytes), each
- * followed by a newline, copied into one buffer straight from the frame — no object, string or
- * view per record. Each record takes at least 7 bytes of the list and at most its value plus a
+ * followed by a newline, copied into one buffer straight from the frame — no record object and
+ * no string per record (a value over 64 bytes is copied through a view, the fastest copy). Each record takes at least 7 bytes of the list and at most its value plus a
  * newline of the output, so the output never outgrows the input.
  */
 
@@ -49,8 +49,9 @@ function lines(raw: Uint8Array, text: boolean): Buffer | null {
     }
     readVarint(raw, p, vr);
     const at = vr.end;
+    if (vr.value < 0) return slowValueLines(raw);
     const len = Math.min(vr.value, raw.length - at);
-    if (text && len >= 3 && ((raw[at] === 0x25 && raw[at + 1] === 0x50 && raw[at + 2] === 0x44 && raw[at + 3] === 0x46) || (raw[at] === 0xef && raw[at + 1] === 0xbb && raw[at + 2] === 0xbf))) return null;
+    if (text && ((len >= 4 && raw[at] === 0x25 && raw[at + 1] === 0x50 && raw[at + 2] === 0x44 && raw[at + 3] === 0x46) || (len >= 3 && raw[at] === 0xef && raw[at + 1] === 0xbb && raw[at + 2] === 0xbf))) return null;
     if (len < 64) {
       for (let j = 0; j < len; j++) out[w + j] = raw[at + j]!;
     } else {

@@ -16,7 +16,8 @@ import { isStatelessChain } from './fan-out.js';
 
 /**
  * A chain session: one transform chain applied to an ordered sequence of batches (one partition). Its
- * module instances, accumulators and look-back state live on one worker; results come back in
+ * module instances, accumulators and look-back state live on one worker — or, for a stateless
+ * chain, on every worker, each batch going to the next one (fan-out); results come back in
  * submission order with at most `maxInFlight` submissions outstanding (backpressure). If the
  * worker dies or a batch overruns its deadline, the session is re-opened elsewhere from the state of
  * its last delivered result and the undelivered batches are sent again: nothing lost, nothing twice.
@@ -143,6 +144,8 @@ export class ChainSession extends EventEmitter<SessionEvents> {
   private workers: number[] = [];
   /** Whether `workers` were assigned as a suspect (what to give back to the pool). */
   private placedAsSuspect = false;
+  /** Whether `workers` is one worker the pool assigned (to give back), not a fan-out over several. */
+  private assigned = false;
   private rr = 0;
   private epoch = 0;
   private nextSeq = 0;
@@ -265,7 +268,7 @@ export class ChainSession extends EventEmitter<SessionEvents> {
     const workers = this.workers;
     this.workers = [];
     for (const w of workers) {
-      if (!this.opts.stateless) this.pool.release(w, this.placedAsSuspect);
+      if (this.assigned) this.pool.release(w, this.placedAsSuspect);
       if (this.pool.isLive(w)) this.pool.run(w, { op: 'close', session: this.id }).catch(() => {});
     }
   }
@@ -277,12 +280,17 @@ export class ChainSession extends EventEmitter<SessionEvents> {
   }
 
   private async openOnWorkers(exclude: number[] = []): Promise<void> {
-    if (this.opts.stateless) {
-      await this.pool.ready(1);
-      this.workers = this.pool.workerIds;
+    if (this.opts.stateless && !this.suspect) {
+      // Every worker (waiting for those still starting), but the quarantine while a suspect runs there.
+      await this.pool.ready();
+      this.workers = this.pool.spreadWorkerIds();
+      this.assigned = false;
     } else {
+      // A fanned-out session that overran its deadline is a suspect: it goes on alone, on the
+      // quarantine worker, so a looping module cannot hold up every worker.
       this.placedAsSuspect = this.suspect;
       this.workers = [await this.pool.assign(exclude, this.suspect)];
+      this.assigned = true;
     }
     const history = await Promise.all(this.opts.steps.map(async (s, i) =>
       s.lookback && s.module.hasLookBack && this.opts.history ? await this.opts.history(i, s.lookback) : null));
@@ -299,7 +307,7 @@ export class ChainSession extends EventEmitter<SessionEvents> {
   }
 
   private dispatch(entry: Entry): void {
-    const worker = this.opts.stateless ? this.workers[this.rr++ % this.workers.length]! : this.workers[0]!;
+    const worker = this.workers[this.rr++ % this.workers.length]!;
     entry.worker = worker;
     entry.epoch = this.epoch;
     const epoch = this.epoch;
@@ -321,7 +329,8 @@ export class ChainSession extends EventEmitter<SessionEvents> {
         // the session. Look after the pool has processed the exit.
         setImmediate(() => {
           if (epoch !== this.epoch || this.pending.get(entry.seq) !== entry || entry.result) return;
-          if (!this.pool.isLive(worker)) return;
+          // A worker the watchdog is killing fails its tasks before its exit is reported: the same.
+          if (!this.pool.isLive(worker) || this.pool.isTerminating(worker)) return;
           this.fail(err instanceof EddyError ? err : new EddyError('EDDY_WORKER', `chain session ${this.id}: worker task failed: ${(err as Error)?.message ?? err}`, { cause: err }), entry);
         });
       },
@@ -432,12 +441,18 @@ export class ChainSession extends EventEmitter<SessionEvents> {
     for (const w of this.workers) {
       const m = this.workerMetrics.get(w);
       if (m && !this.pool.isLive(w)) { this.retiredMetrics.push(m); this.workerMetrics.delete(w); }
-      if (!this.opts.stateless) this.pool.release(w, this.placedAsSuspect);
+      if (this.assigned) this.pool.release(w, this.placedAsSuspect);
     }
     try {
       await this.openOnWorkers(exclude);
     } catch (err) {
-      return this.fail(err as EddyError);
+      // A worker that died (or is being killed) while the session was reopened on it: reopen elsewhere.
+      const gone = this.workers.filter((w) => !this.pool.isLive(w) || this.pool.isTerminating(w));
+      if (gone.length > 0 && !this.failure && (this.state as SessionState) !== 'closed') {
+        this.restoring = this.restoring.then(() => this.restore(gone, 'worker exited while the session was reopened'));
+        return;
+      }
+      return this.fail(err instanceof EddyError ? err : new EddyError('EDDY_WORKER', `chain session ${this.id}: ${(err as Error)?.message ?? err}`, { cause: err }));
     }
     if (this.failure || (this.state as SessionState) === 'closed') return this.closeOnWorkers();
     this.epoch++;
