@@ -13,7 +13,7 @@ import { fmt, machine, RESULTS_DIR, table } from './lib/harness.js';
  */
 
 const here = dirname(fileURLToPath(import.meta.url));
-const BENCHES = ['engine', 'sdk', 'sdk-json', 'storage', 'checksum', 'producers', 'pipeline', 'baseline-stream', 'fluvio-compare', 'observe'] as const;
+const BENCHES = ['engine', 'sdk', 'sdk-json', 'storage', 'checksum', 'producers', 'pipeline', 'baseline-stream', 'transform', 'fluvio-compare', 'observe'] as const;
 // biome-ignore lint/suspicious/noExplicitAny: each bench owns its JSON's shape; read defensively below
 type Json = Record<string, any>;
 
@@ -93,6 +93,15 @@ export function summaryRows(): string[][] {
   if (base) {
     rows.push(['baseline', `Eddy (pool, ${base['config']?.['workers']} workers) ÷ stream.Transform in one thread`, `${n(base['ratio_batches'], 2)}× (batches), ${n(base['ratio_records'], 2)}× (records)`, '']);
     rows.push(['baseline', 'stream.Transform records/s', rate(base['baseline_records_per_sec']), '']);
+  }
+  const tr = load('transform');
+  if (tr) {
+    const g = (tr['goals'] ?? {}) as Json;
+    rows.push(['transform', `eddy transform on ${tr['workers']} workers ÷ engine alone on as many threads, JSON filter; byte filter`, `${n(g['transform_vs_engine_w_json'], 2)}; ${n(g['transform_vs_engine_w_bytes'], 2)}`, '≥ 0.85']);
+    rows.push(['transform', 'jq time ÷ eddy transform time, JSON filter; byte filter', `${n(g['jq_over_transform_json'], 2)}; ${n(g['jq_over_transform_bytes'], 2)}`, '≥ 2']);
+    rows.push(['transform', 'consume --filter (one partition) time ÷ eddy transform time, JSON filter; byte filter', `${n(g['consume_over_transform_json'], 2)}; ${n(g['consume_over_transform_bytes'], 2)}`, '≤ 1.2']);
+    rows.push(['transform', 'consume -B -d, no module: seconds beyond process start, 1M lines', n(g['consume_no_module_beyond_start_s'], 2), '≤ 0.3']);
+    rows.push(['transform', 'plain Node JSON.parse loop time ÷ eddy transform time, JSON filter; byte filter', `${n(g['node_loop_over_transform_json'], 2)}; ${n(g['node_loop_over_transform_bytes'], 2)}`, '']);
   }
   const fluvio = load('fluvio-compare');
   if (fluvio) {

@@ -25,6 +25,8 @@ import { checkKafkaDerive, KafkaDerivedStream } from './kafka/derived.js';
 
 /** A running derived stream: over Eddy topics, or over Kafka topics (`kafka://` endpoints). */
 export type RunningDerived = DerivedStream | KafkaDerivedStream;
+import { fansOut } from './coordinator/fan-out.js';
+import { produceSession } from './coordinator/produce-session.js';
 
 export interface OpenOptions extends StorageOptions {
   /** Worker threads for SmartModule streams (default: the machine's cores). Started on first use. */
@@ -42,6 +44,12 @@ export interface OpenOptions extends StorageOptions {
    * (`port`, `host:port`; a bare port binds to 127.0.0.1). Same as calling `serve()` after open.
    */
   http?: string;
+  /**
+   * Spread each partition's batches over every worker when the chain is stateless (no aggregate,
+   * no look-back), results in order. Default true; false keeps one worker per partition
+   * (CLI: --no-fan-out). A consume's or derived stream's own `fanOut` wins.
+   */
+  fanOut?: boolean;
 }
 
 export interface EddyEvents {
@@ -187,12 +195,24 @@ export class Eddy extends EventEmitter<EddyEvents> {
   /**
    * A producer (linger, batch size, partitioner). With `transforms`, records go through the chain
    * before they are stored, as Fluvio's producer-side SmartModules; a module error rejects the
-   * produce and stores nothing.
+   * produce and stores nothing. A stateless chain runs on every worker (`fanOut: false`, or the
+   * Eddy's, keeps it on this thread); aggregate and look-back chains run on this thread, in order.
    */
-  async producer(topic: string, options: ProducerOptions & { transforms?: TransformStep[]; aggregateInitial?: Uint8Array } = {}): Promise<Producer> {
-    const { transforms, aggregateInitial, ...rest } = options;
+  async producer(topic: string, options: ProducerOptions & { transforms?: TransformStep[]; aggregateInitial?: Uint8Array; fanOut?: boolean } = {}): Promise<Producer> {
+    const { transforms, aggregateInitial, fanOut, ...rest } = options;
     if (transforms && transforms.length > 0) {
-      const chain = Chain.create(await this.resolveTransforms(transforms), aggregateInitial ? { initialAccumulator: aggregateInitial } : {});
+      const steps = await this.resolveTransforms(transforms);
+      if (!aggregateInitial && fansOut(steps, fanOut ?? this.options.fanOut)) {
+        // A stateless chain runs on every worker; the session closes with the producer.
+        const session = await produceSession(this.pool, topic, steps, this.options.deadlineMs);
+        const producer = this.storage.producer(topic, { ...rest, transform: session.transform, pipelined: true });
+        const close = producer.close.bind(producer);
+        producer.close = async () => {
+          try { await close(); } finally { await session.close(); }
+        };
+        return producer;
+      }
+      const chain = Chain.create(steps, aggregateInitial ? { initialAccumulator: aggregateInitial } : {});
       rest.transform = (batch) => {
         const out = chain.process(batch);
         if (out.error) throw out.error;
@@ -203,7 +223,7 @@ export class Eddy extends EventEmitter<EddyEvents> {
   }
 
   /** Produces records and resolves once they are committed. */
-  async produce(topic: string, records: ProducerRecord | ProducerRecord[], options: ProducerOptions & { transforms?: TransformStep[] } = {}): Promise<ProduceAck[]> {
+  async produce(topic: string, records: ProducerRecord | ProducerRecord[], options: ProducerOptions & { transforms?: TransformStep[]; fanOut?: boolean } = {}): Promise<ProduceAck[]> {
     const p = await this.producer(topic, { lingerMs: 0, ...options });
     try {
       return await p.sendAll(Array.isArray(records) ? records : [records]);
@@ -230,6 +250,7 @@ export class Eddy extends EventEmitter<EddyEvents> {
       const opts: TransformedConsumeOptions = { ...rest };
       if (opts.deadlineMs === undefined && this.options.deadlineMs !== undefined) opts.deadlineMs = this.options.deadlineMs;
       if (partition !== undefined) opts.partitions = [partition];
+      if (opts.fanOut === undefined && this.options.fanOut !== undefined) opts.fanOut = this.options.fanOut;
       return new TransformedConsumer(this.storage, this.pool, topic, steps, opts, this.forward);
     };
     return {
@@ -301,7 +322,7 @@ export class Eddy extends EventEmitter<EddyEvents> {
     if (this.derived.has(config.name)) return this.derived.get(config.name)!;
     // A saved stream was checked when created; its cycle check runs again, as others may have come since.
     this.checkDerived(config, { name: typeof nameOrConfig !== 'string' });
-    const d = isKafkaDerive(config) ? new KafkaDerivedStream(config, this.pool, this.resolver) : new DerivedStream(config, this.storage, this.pool, this.resolver);
+    const d = isKafkaDerive(config) ? new KafkaDerivedStream(config, this.pool, this.resolver) : new DerivedStream(config, this.storage, this.pool, this.resolver, this.options.fanOut ?? true);
     const stream = (p: number) => `${config.name}/${p}`;
     d.on('batch', (b) => this.emit('batch', { stream: stream(b.partition), baseOffset: b.sourceOffset, recordsOut: b.recordsOut }));
     d.on('lag', (l) => this.emit('lag', { stream: stream(l.partition), partition: l.partition, lag: l.lag }));

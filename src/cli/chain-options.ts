@@ -96,3 +96,11 @@ export function inlineStepOptions(cmd: Command, help: string): () => string[] {
     .addOption(new Option('--transforms-line <json>', 'alias of --transform').hideHelp().argParser(push));
   return () => inline;
 }
+
+/**
+ * `--no-fan-out`: keep each partition's chain on one worker. By default a stateless chain (no
+ * aggregate, no look-back) spreads a partition's batches over every worker, results in order.
+ * `openForRead`/`openForWrite` pass it on as the API's `fanOut: false`.
+ */
+export const fanOutOption = (): Option =>
+  new Option('--no-fan-out', "run each partition's chain on one worker (default: a chain with no aggregate and no look-back spreads its batches over every worker, output in order)");

@@ -23,6 +23,8 @@ export interface GlobalOptions {
   /** The SmartModule limits of the commands that run modules (see `memoryLimitOption`, `timeoutOption`). */
   memoryLimit?: string;
   timeout?: string;
+  /** false with `--no-fan-out` (see fanOutOption). */
+  fanOut?: boolean;
 }
 
 /** The data directory: `--data-dir`, else `$EDDY_DATA_DIR`, else `~/.eddy`. Relative paths resolve against the command's directory. */
@@ -50,6 +52,7 @@ function openOptions(cmd: Command, io: CliIO): OpenOptions {
     if (!Number.isInteger(n) || n < 1) throw new UsageError(`$EDDY_MAX_PARTITIONS expects a positive number of partitions, got ${JSON.stringify(maxPartitions)}`);
     options.maxPartitions = n;
   }
+  if (g.fanOut === false) options.fanOut = false;
   return { ...options, ...moduleLimits(g) };
 }
 

@@ -5,6 +5,7 @@ import { readConnectorConfig, startConnector } from '../connectors/index.js';
 import type { CliContext, CliIO } from './format.js';
 import { dataDir, interruptSignal, isTTY, openForWrite, secretStore, SECRETS_OPTION_HELP } from './common.js';
 import { serveWrites } from './writer-socket.js';
+import { fanOutOption } from './chain-options.js';
 import { cliMessage } from './errors.js';
 import { StatusPrinter } from './run.js';
 import { formatCount } from './units.js';
@@ -82,6 +83,7 @@ export function registerConnectorCommand(program: Command, ctx: CliContext): voi
     .description('Run one connector in the foreground until Ctrl-C.\n\nExample:\n  eddy connector run --config cat-facts.yml')
     .requiredOption('-c, --config <file>', 'the connector config (YAML)')
     .option('-s, --secrets <file>', SECRETS_OPTION_HELP)
+    .addOption(fanOutOption())
     .action(async (o: { config: string; secrets?: string }, cmd: Command) => {
       ctx.done(await runConnectorCommand(o, cmd, ctx.io()));
     });

@@ -13,7 +13,7 @@ import { UnknownTopicError } from '../storage/errors.js';
 import { batchDeliveredUpTo, recordDeliveredUpTo } from '../coordinator/transformed-consumer.js';
 import { DEFAULT_COMMIT_RECORDS, DeliveryCommitter, type CommitPolicy } from '../storage/offset-committer.js';
 import { parseDurationOption } from './units.js';
-import { inlineStepOptions, planChain, readChain, type ChainSource } from './chain-options.js';
+import { fanOutOption, inlineStepOptions, planChain, readChain, type ChainSource } from './chain-options.js';
 import { CLI_DEFAULTS, DEFAULT_TEXT } from './defaults.js';
 
 /**
@@ -59,6 +59,7 @@ export interface ConsumeCliOptions {
   maxRecords?: string;
   commitInterval?: string;
   commitRecords?: string;
+  fanOut?: boolean;
 }
 
 /** The module kind each flag asks for (null: any kind). */
@@ -371,7 +372,7 @@ export function registerConsumeCommand(program: Command, ctx: CliContext): void 
     .option('--commit-interval <duration>', `a named consumer commits at least this often while printing (default ${DEFAULT_TEXT.commitInterval})`)
     .option('--commit-records <n>', `a named consumer commits at least every n printed records, and never prints more than n past its last commit (default ${DEFAULT_COMMIT_RECORDS})`)
     .option('--max-records <n>', 'stop after printing n records')
-    .addOption(memoryLimitOption()).addOption(timeoutOption())
+    .addOption(memoryLimitOption()).addOption(timeoutOption()).addOption(fanOutOption())
     .action(async (topic: string, opts: ConsumeCliOptions & ConsumeAliases, cmd: Command) => {
       const { end, smartmodulePath, sm, sm_path: smPath, aInit, transforms, transformsLine: _l, ...rest } = opts;
       const o: ConsumeCliOptions = { ...rest, transform: inline() };

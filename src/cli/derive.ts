@@ -10,7 +10,7 @@ import { EddyError } from '../errors.js';
 import { toErrorCode } from '../error-codes.js';
 import { cliMessage } from './errors.js';
 import { UsageError, type CliContext, type CliIO } from './format.js';
-import { inlineStepOptions, planChain, readChain } from './chain-options.js';
+import { fanOutOption, inlineStepOptions, planChain, readChain } from './chain-options.js';
 import { openForRead, openForWrite, outputFormat, printJson, timeoutOption, withEddy } from './common.js';
 import { formatCount, formatTable, parseDurationOption } from './units.js';
 
@@ -27,6 +27,7 @@ export interface DeriveCreateOptions {
   policy?: string;
   timeout?: string;
   deadLetterTopic?: string;
+  fanOut?: boolean;
 }
 
 /** Reads the chain of a `derive create` command line, with `.wasm` paths made absolute (`eddy run` may start elsewhere). */
@@ -83,6 +84,7 @@ export function registerDeriveCommand(program: Command, ctx: CliContext): void {
   create
     .addOption(new Option('--policy <policy>', 'what a SmartModule error does: stop (the partition stops at the failing record) or skip (the record is counted, reported and kept in the dead-letter topic)').choices(['stop', 'skip']).default('stop'))
     .addOption(timeoutOption())
+    .addOption(fanOutOption())
     .option('--dead-letter-topic <topic>', 'with --policy skip: the topic that keeps the skipped records (default <name>-dlq, created if missing)')
     .action(async (name: string, o: DeriveCreateOptions, cmd: Command) => {
       const io = ctx.io();
@@ -94,6 +96,7 @@ export function registerDeriveCommand(program: Command, ctx: CliContext): void {
           if (o.policy !== 'skip') throw new UsageError('--dead-letter-topic keeps the records --policy skip skips: give --policy skip too');
           config.deadLetterTopic = o.deadLetterTopic;
         }
+        if (o.fanOut === false) config.fanOut = false;
         if (o.timeout !== undefined) config.deadlineMs = parseDurationOption(o.timeout, '--timeout');
         await eddy.createDerived(config);
         const dlqTopic = deadLetterTopic(config);

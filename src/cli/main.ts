@@ -11,6 +11,7 @@ import { registerTopicCommand } from './topic.js';
 import { registerSmartModuleCommand } from './smart-module.js';
 import { registerProduceCommand } from './produce.js';
 import { registerConsumeCommand } from './consume.js';
+import { registerTransformCommand } from './transform.js';
 import { registerDeriveCommand } from './derive.js';
 import { registerRunCommand } from './run.js';
 import { registerConnectorCommand } from './connector.js';
@@ -34,6 +35,7 @@ const COMMANDS: readonly Registrar[] = [
   registerTopicCommand,
   registerProduceCommand,
   registerConsumeCommand,
+  registerTransformCommand,
   registerPartitionCommand,
   registerConsumerCommand,
   registerSmartModuleCommand,

@@ -13,7 +13,7 @@ import { dataDir, interruptSignal, isTTY, memoryLimitOption, openForWrite, parse
 import { RemoteProducer } from './remote-producer.js';
 import { cliMessage, LineTooLongError, MissingKeySeparatorError, NothingSentError, ProduceStoppedError, storedSummary } from './errors.js';
 import { Progress } from './progress.js';
-import { inlineStepOptions, planChain, readChain, type ChainSource } from './chain-options.js';
+import { fanOutOption, inlineStepOptions, planChain, readChain, type ChainSource } from './chain-options.js';
 import { parseBytes, parseDurationOption } from './units.js';
 import { DEFAULT_TEXT } from './defaults.js';
 import { parseCodec } from '../storage/codecs.js';
@@ -47,6 +47,7 @@ export interface ProduceCliOptions {
   aggregateInitial?: string;
   isolation?: string;
   mirror?: string;
+  fanOut?: boolean;
 }
 
 export interface ProducePlan {
@@ -427,6 +428,7 @@ export function registerProduceCommand(program: Command, ctx: CliContext): void 
     .option('--linger <duration>', `how long a batch waits for more records, e.g. 10ms (default ${DEFAULT_TEXT.linger})`)
     .option('--batch-size <size>', `batch size, e.g. 16KB (default ${DEFAULT_TEXT.batchSize})`)
     .addOption(memoryLimitOption())
+    .addOption(fanOutOption())
     .option('--progress', 'show progress on stderr even when it is not a terminal')
     .option('--no-progress', 'never show progress')
     .action(async (topic: string, opts: ProduceCliOptions & ProduceAliases, cmd: Command) => {

@@ -2,6 +2,8 @@ import type { DeliveryCommitter } from '../storage/offset-committer.js';
 import type { CliIO } from './format.js';
 import { writeOut } from './common.js';
 import { batchRecords, joinLines, recordLine, type LineOptions } from './records.js';
+import { recordListCount } from '../protocol/record.js';
+import { textLines, valueLines } from './value-lines.js';
 
 /**
  * `eddy consume`'s way out: prints the records of each batch to stdout in chunks of at most
@@ -19,7 +21,13 @@ export class RecordOutput {
     private readonly chunkRecords: number,
   ) {
     this.remaining = maxRecords ?? Infinity;
+    const o = lines;
+    this.fast = !o.template && !o.keyValue && !o.escape && o.truncate === undefined &&
+      (o.output === 'raw' || o.output === 'dynamic' || (o.output === 'text' && !o.suppressUnknown));
   }
+
+  /** Values print as their bytes, one per line (see value-lines.ts): batches may skip the record-by-record path. */
+  private readonly fast: boolean;
 
   /** True once `--max-records` records were printed. */
   get full(): boolean {
@@ -32,6 +40,18 @@ export class RecordOutput {
    * records is asked with offset −1).
    */
   async batch(raw: Uint8Array, baseOffset: number, baseTimestamp: number, partition: number, upTo: (offset: number, last: boolean) => number): Promise<void> {
+    if (this.fast) {
+      // The whole batch in one write, straight from its bytes, when nothing cuts it short.
+      const count = recordListCount(raw);
+      if (count > 0 && count <= this.remaining && (!this.committer || count <= this.chunkRecords)) {
+        const bytes = this.lines.output === 'raw' ? valueLines(raw) : textLines(raw);
+        if (bytes !== null) {
+          this.remaining -= count;
+          await this.writeBytes(bytes, count, partition, upTo(-1, true));
+          return;
+        }
+      }
+    }
     let chunk: (string | Uint8Array)[] = [];
     let any = false;
     for (const { record, last } of withLast(batchRecords(raw, baseOffset, baseTimestamp, partition))) {
@@ -45,6 +65,13 @@ export class RecordOutput {
       }
     }
     if (!any && this.remaining > 0) await this.write([], partition, upTo(-1, true));
+  }
+
+  private async writeBytes(bytes: Uint8Array, count: number, partition: number, next: number): Promise<void> {
+    const c = this.committer;
+    const wait = c?.reserve(count);
+    if (wait) await wait;
+    await writeOut(this.io, bytes, c ? () => c.deliver(partition, next) : undefined);
   }
 
   private async write(chunk: (string | Uint8Array)[], partition: number, next: number): Promise<void> {

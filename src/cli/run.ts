@@ -7,6 +7,7 @@ import { readConnectorConfig, startConnector, type ConnectorConfig, type Running
 import { UsageError, type CliContext, type CliIO } from './format.js';
 import { dataDir, interruptSignal, isTTY, memoryLimitOption, openForWrite, secretStore, SECRETS_OPTION_HELP } from './common.js';
 import { groupId, serveWrites } from './writer-socket.js';
+import { fanOutOption } from './chain-options.js';
 import { cliMessage } from './errors.js';
 import { formatCount, parseDurationOption } from './units.js';
 import { CLI_DEFAULTS } from './defaults.js';
@@ -249,6 +250,7 @@ export function registerRunCommand(program: Command, ctx: CliContext): void {
     .option('--connector <config>', 'also run this connector config (repeatable)', collect)
     .option('-s, --secrets <file>', SECRETS_OPTION_HELP)
     .addOption(memoryLimitOption())
+    .addOption(fanOutOption())
     .option('--only <name>', 'run only this derived stream (repeatable)', collect)
     .option('--status-interval <duration>', `how often the status line updates (default ${formatDuration(CLI_DEFAULTS.statusIntervalTtyMs)} on a terminal, else ${formatDuration(CLI_DEFAULTS.statusIntervalMs)} and only when it changed)`)
     .option('--http <address>', 'serve Prometheus /metrics, /healthz, /readyz, /api/status and a live status page on this address (<port> or <host>:<port>; a bare port listens on 127.0.0.1 only)')

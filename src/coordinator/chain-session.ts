@@ -12,10 +12,12 @@ import { errorFromWire } from '../wire/wire-error.js';
 import { SessionStoppedError, SessionTimeoutError } from './errors.js';
 import { COORDINATOR_DEFAULTS } from './defaults.js';
 import type { DeadlineKill, WorkerPool } from './pool.js';
+import { isStatelessChain } from './fan-out.js';
 
 /**
  * A chain session: one transform chain applied to an ordered sequence of batches (one partition). Its
- * module instances, accumulators and look-back state live on one worker; results come back in
+ * module instances, accumulators and look-back state live on one worker — or, for a stateless
+ * chain, on every worker, each batch going to the next one (fan-out); results come back in
  * submission order with at most `maxInFlight` submissions outstanding (backpressure). If the
  * worker dies or a batch overruns its deadline, the session is re-opened elsewhere from the state of
  * its last delivered result and the undelivered batches are sent again: nothing lost, nothing twice.
@@ -37,7 +39,7 @@ export interface SessionOptions {
   deadlineMs?: number;
   /** Submissions outstanding at most (default 4). */
   maxInFlight?: number;
-  /** Spread batches over every worker, reassembled in order. Only for chains without aggregate. */
+  /** Spread batches over every worker, reassembled in order. Only for stateless chains (see fan-out.ts). */
   stateless?: boolean;
   /** Free module output buffers (default: where the module allows it; see SmartModule's freeOutput). */
   freeOutput?: boolean;
@@ -150,6 +152,8 @@ export class ChainSession extends EventEmitter<SessionEvents> {
   private workers: number[] = [];
   /** Whether `workers` were assigned as a suspect (what to give back to the pool). */
   private placedAsSuspect = false;
+  /** Whether `workers` is one worker the pool assigned (to give back), not a fan-out over several. */
+  private assigned = false;
   private rr = 0;
   private epoch = 0;
   private nextSeq = 0;
@@ -174,7 +178,7 @@ export class ChainSession extends EventEmitter<SessionEvents> {
     this.number = pool.newSessionNumber();
     this.id = options.id ?? `session-${this.number}`;
     this.opts = { policy: 'stop', deadlineMs: COORDINATOR_DEFAULTS.deadlineMs, maxInFlight: COORDINATOR_DEFAULTS.maxInFlight, stateless: false, ...options };
-    if (this.opts.stateless && options.steps.some((s) => s.module.kind === 'aggregate' || (s.lookback && s.module.hasLookBack))) {
+    if (this.opts.stateless && !isStatelessChain(options.steps)) {
       throw new EddyError('EDDY_SESSION_CONFIG', `chain session ${this.id}: a stateless session cannot contain an aggregate or a look_back step (their state needs one instance)`);
     }
     const unique: SmartModule[] = [];
@@ -282,7 +286,7 @@ export class ChainSession extends EventEmitter<SessionEvents> {
     const workers = this.workers;
     this.workers = [];
     for (const w of workers) {
-      if (!this.opts.stateless) this.pool.release(w, this.placedAsSuspect);
+      if (this.assigned) this.pool.release(w, this.placedAsSuspect);
       if (this.pool.isLive(w)) this.pool.run(w, { op: 'close', session: this.id }).catch(() => {});
     }
   }
@@ -294,12 +298,17 @@ export class ChainSession extends EventEmitter<SessionEvents> {
   }
 
   private async openOnWorkers(exclude: number[] = []): Promise<void> {
-    if (this.opts.stateless) {
-      await this.pool.ready(1);
-      this.workers = this.pool.workerIds;
+    if (this.opts.stateless && !this.suspect) {
+      // Every worker (waiting for those still starting), but the quarantine while a suspect runs there.
+      await this.pool.ready();
+      this.workers = this.pool.spreadWorkerIds();
+      this.assigned = false;
     } else {
+      // A fanned-out session that overran its deadline is a suspect: it goes on alone, on the
+      // quarantine worker, so a looping module cannot hold up every worker.
       this.placedAsSuspect = this.suspect;
       this.workers = [await this.pool.assign(exclude, this.suspect)];
+      this.assigned = true;
     }
     const history = await Promise.all(this.opts.steps.map(async (s, i) =>
       s.lookback && s.module.hasLookBack && this.opts.history ? await this.opts.history(i, s.lookback) : null));
@@ -316,7 +325,7 @@ export class ChainSession extends EventEmitter<SessionEvents> {
   }
 
   private dispatch(entry: Entry): void {
-    const worker = this.opts.stateless ? this.workers[this.rr++ % this.workers.length]! : this.workers[0]!;
+    const worker = this.workers[this.rr++ % this.workers.length]!;
     entry.worker = worker;
     entry.epoch = this.epoch;
     const epoch = this.epoch;
@@ -338,7 +347,8 @@ export class ChainSession extends EventEmitter<SessionEvents> {
         // the session. Look after the pool has processed the exit.
         setImmediate(() => {
           if (epoch !== this.epoch || this.pending.get(entry.seq) !== entry || entry.result) return;
-          if (!this.pool.isLive(worker)) return;
+          // A worker the watchdog is killing fails its tasks before its exit is reported: the same.
+          if (!this.pool.isLive(worker) || this.pool.isTerminating(worker)) return;
           this.fail(err instanceof EddyError ? err : new EddyError('EDDY_WORKER', `chain session ${this.id}: worker task failed: ${(err as Error)?.message ?? err}`, { cause: err }), entry);
         });
       },
@@ -461,12 +471,18 @@ export class ChainSession extends EventEmitter<SessionEvents> {
     for (const w of this.workers) {
       const m = this.workerMetrics.get(w);
       if (m && !this.pool.isLive(w)) { this.retiredMetrics.push(m); this.workerMetrics.delete(w); }
-      if (!this.opts.stateless) this.pool.release(w, this.placedAsSuspect);
+      if (this.assigned) this.pool.release(w, this.placedAsSuspect);
     }
     try {
       await this.openOnWorkers(exclude);
     } catch (err) {
-      return this.fail(err as EddyError);
+      // A worker that died (or is being killed) while the session was reopened on it: reopen elsewhere.
+      const gone = this.workers.filter((w) => !this.pool.isLive(w) || this.pool.isTerminating(w));
+      if (gone.length > 0 && !this.failure && (this.state as SessionState) !== 'closed') {
+        this.restoring = this.restoring.then(() => this.restore(gone, 'worker exited while the session was reopened', null));
+        return;
+      }
+      return this.fail(err instanceof EddyError ? err : new EddyError('EDDY_WORKER', `chain session ${this.id}: ${(err as Error)?.message ?? err}`, { cause: err }));
     }
     if (this.failure || (this.state as SessionState) === 'closed') return this.closeOnWorkers();
     this.epoch++;

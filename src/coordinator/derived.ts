@@ -14,6 +14,7 @@ import { SessionStoppedError } from './errors.js';
 import { ChainSession, type SessionMetrics, type SessionResult, type SessionState, type SessionStep } from './chain-session.js';
 import { planRange } from '../storage/range-plan.js';
 import { COORDINATOR_DEFAULTS } from './defaults.js';
+import { fansOut } from './fan-out.js';
 
 /**
  * A derived stream: topic → chain → topic, exactly once. Each source partition runs as its own
@@ -40,6 +41,11 @@ export interface DeriveConfig {
   maxInFlight?: number;
   /** Policy skip: the topic that keeps the skipped records (default `<name>-dlq`, created when missing). */
   deadLetterTopic?: string;
+  /**
+   * Spread each source partition's batches over every worker (default true; stateless chains
+   * only, see fan-out.ts). Commits stay in source order whatever order the workers finish in.
+   */
+  fanOut?: boolean;
 }
 
 /** Committed progress of one source partition. */
@@ -92,6 +98,8 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
     private readonly storage: Storage,
     private readonly pool: WorkerPool,
     private readonly resolver: ModuleResolver,
+    /** Fan-out when the config does not say (the Eddy's `fanOut` option). */
+    private readonly fanOutDefault = true,
   ) {
     super();
   }
@@ -180,6 +188,7 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
       deadlineMs: this.config.deadlineMs ?? COORDINATOR_DEFAULTS.deadlineMs,
       maxInFlight: this.config.maxInFlight ?? COORDINATOR_DEFAULTS.maxInFlight,
       accumulators: saved?.accumulators ?? undefined,
+      stateless: fansOut(steps, this.config.fanOut ?? this.fanOutDefault),
       history: (_i, lb) => readLookback(this.storage, source, p, lb),
     });
     this.sessions.set(p, stream);

@@ -8,7 +8,8 @@ import type { ChainSession } from './chain-session.js';
 
 /**
  * The worker threads that run sessions. Each session is pinned to one worker (each worker is a
- * Piscina of one thread, see piscina-adapter.ts) and moves only when its worker is gone.
+ * Piscina of one thread, see piscina-adapter.ts) and moves only when its worker is gone; a
+ * fanned-out session (a stateless chain) spreads over every worker instead.
  * A watchdog enforces per-batch deadlines: each worker publishes, in a shared slot, when its
  * current batch must end; past that the worker is terminated and Piscina starts a replacement.
  *
@@ -101,6 +102,16 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
     return [...this.slots.keys()];
   }
 
+  /**
+   * The workers a fanned-out session spreads over: every live one, but the quarantine while a
+   * suspect is open (a healthy session never waits behind a suspect's deadline kill).
+   */
+  spreadWorkerIds(): number[] {
+    const reserved = this.hasSuspects();
+    const ids = [...this.slots.values()].filter((s) => !(reserved && s.quarantine)).map((s) => s.id);
+    return ids.length > 0 ? ids : this.workerIds;
+  }
+
   /** Sessions pinned to each worker (for tests and metrics). */
   get assignment(): Map<number, number> {
     return new Map([...this.slots.values()].map((s) => [s.id, s.sessions]));
@@ -161,6 +172,11 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
 
   isLive(workerId: number): boolean {
     return this.slots.has(workerId);
+  }
+
+  /** The watchdog is terminating this worker (a batch overran its deadline); workerLost follows. */
+  isTerminating(workerId: number): boolean {
+    return this.timedOut.has(workerId);
   }
 
   /**

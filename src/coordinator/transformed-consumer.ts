@@ -13,6 +13,7 @@ import { commitPolicy } from '../storage/consumer.js';
 import { DeliveryCommitter } from '../storage/offset-committer.js';
 import { UnknownTopicError } from '../storage/errors.js';
 import { COORDINATOR_DEFAULTS } from './defaults.js';
+import { fansOut } from './fan-out.js';
 
 /**
  * The next source offset once all of `b` is delivered: its end covers inputs that had no output;
@@ -51,7 +52,12 @@ export interface TransformedConsumeOptions extends ConsumeOptions {
   maxInFlight?: number;
   /** Initial accumulator for aggregate steps (`--aggregate-initial`). */
   aggregateInitial?: Uint8Array;
-  /** Mark the chain stateless to fan each partition's batches over every worker. */
+  /**
+   * Spread each partition's batches over every worker, results in order (default true). Applies
+   * to stateless chains only (no aggregate, no look-back); others keep one worker per partition.
+   */
+  fanOut?: boolean;
+  /** Force fan-out on (true) or off (false) regardless of `fanOut`; true with a stateful chain is refused. */
   stateless?: boolean;
   /** Stored batches per submission to a worker (default 16): fewer, larger messages. */
   batchesPerSubmission?: number;
@@ -156,7 +162,7 @@ export class TransformedConsumer {
       policy: o.policy ?? 'stop',
       deadlineMs: o.deadlineMs ?? COORDINATOR_DEFAULTS.deadlineMs,
       maxInFlight: o.maxInFlight ?? COORDINATOR_DEFAULTS.maxInFlight,
-      stateless: o.stateless ?? false,
+      stateless: o.stateless ?? fansOut(this.steps, o.fanOut),
       ...(o.aggregateInitial ? { initialAccumulator: o.aggregateInitial } : {}),
       history: (_i, lb) => readLookback(this.storage, this.topic, partition, lb),
     });
@@ -164,7 +170,7 @@ export class TransformedConsumer {
     stream.on('error', (error) => this.events.emit('error', { stream: stream.id, error }));
     try {
       await stream.start();
-      const { partitions: _p, policy: _q, deadlineMs: _d, maxInFlight: _m, aggregateInitial: _a, stateless: _s, batchesPerSubmission: _b, ...consumeOptions } = o;
+      const { partitions: _p, policy: _q, deadlineMs: _d, maxInFlight: _m, aggregateInitial: _a, stateless: _s, fanOut: _f, batchesPerSubmission: _b, ...consumeOptions } = o;
       // The storage consumer resolves the start position (from, a named consumer's commit) and checks
       // the options; the batches themselves are read by the workers, by offset range.
       const start = this.storage.consume(this.topic, partition, { ...consumeOptions, signal });

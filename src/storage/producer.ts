@@ -32,6 +32,12 @@ export interface ProducerOptions {
   transform?: ProduceTransform;
   /** Store each batch's records compressed with this codec, as Fluvio's producer `compression`; readers see the same records. Default none. */
   compression?: BatchCodec;
+  /**
+   * The transform orders its own results (a chain session on the worker pool does): it is called
+   * for each batch as soon as the batch is dispatched, before earlier batches are stored, so
+   * several batches can run at once. Default false: one call at a time per partition.
+   */
+  pipelined?: boolean;
 }
 
 export interface ProducerRecord extends ProduceRecord {
@@ -101,6 +107,7 @@ export class Producer {
   /** The topic's deduplication bounds, and a key window per partition (opened at first use). */
   private readonly dedup: Dedup | null;
   private readonly windows = new Map<number, KeyWindow>();
+  private readonly pipelined: boolean;
   private readonly partitions: number;
   private readonly accs = new Map<number, Accumulator>();
   private readonly inflight = new Set<Promise<unknown>>();
@@ -122,6 +129,7 @@ export class Producer {
     this.partitioner = options.partitioner ?? siphashRoundRobin();
     this.transform = options.transform;
     this.append = options.compression && options.compression !== 'none' ? { compression: parseCodec(options.compression) } : {};
+    this.pipelined = options.pipelined ?? false;
     const meta = store.topic(topic);
     this.partitions = meta ? meta.partitions : 0;
     this.dedup = meta?.dedup ?? null;
@@ -358,9 +366,11 @@ export class Producer {
       );
     } else {
       const transform = this.transform;
+      // A pipelined transform runs this batch now, while earlier ones are still being stored.
+      const started = this.pipelined ? this.startTransforms(records, transform) : undefined;
       const run = async () => {
         try {
-          const offsets = await this.transformAndAppend(log, records, transform);
+          const offsets = await this.transformAndAppend(log, records, transform, started);
           ack(segments, this.topic, partition, (i) => offsets[i]!);
         } catch (err) {
           fail(segments, err);
@@ -372,42 +382,71 @@ export class Producer {
     done.finally(() => this.inflight.delete(done));
   }
 
-  /** Runs the transform over the records (in timestamp-compatible chunks) and stores its outputs. */
-  private async transformAndAppend(log: PartitionLog, records: readonly ProduceRecord[], transform: ProduceTransform): Promise<(number | null)[]> {
-    const now = Date.now();
+  /**
+   * Runs the transform over the records (in timestamp-compatible chunks) and stores its outputs.
+   * Called in order per partition. A pipelined transform was already called for every chunk (see
+   * startTransforms): `started` holds its results, awaited here in order.
+   */
+  private async transformAndAppend(log: PartitionLog, records: readonly ProduceRecord[], transform: ProduceTransform, started?: TransformedChunk[]): Promise<(number | null)[]> {
     const offsets: (number | null)[] = new Array(records.length).fill(null);
-    let start = 0;
-    while (start < records.length) {
-      const base = records[start]!.timestamp ?? now;
-      let end = start + 1;
-      while (end < records.length) {
-        const d = (records[end]!.timestamp ?? now) - base;
-        if (d < VARINT_MIN || d > VARINT_MAX) break;
-        end++;
-      }
-      const chunk = records.slice(start, end);
-      const raw = encodeRecordList(chunk, base, now);
+    for (const c of started ?? chunksOf(records)) {
       let out: BatchOutput;
       try {
-        out = await transform({ baseOffset: 0, baseTimestamp: base, raw });
+        out = await (c.out ?? transform({ baseOffset: 0, baseTimestamp: c.base, raw: c.raw }));
       } catch (err) {
         throw new ProduceTransformError(this.topic, log.partition, (err as Error)?.message ?? String(err), err);
       }
       if (out.error) throw new ProduceTransformError(this.topic, log.partition, out.error.message, out.error);
-      const r: AppendResult & { inputDeltas: number[] } = await log.appendRaw({ raw: out.raw, baseTimestamp: base, headers: headersByIndex(chunk) }, this.append);
+      const chunk = records.slice(c.start, c.end);
+      const r: AppendResult & { inputDeltas: number[] } = await log.appendRaw({ raw: out.raw, baseTimestamp: c.base, headers: headersByIndex(chunk) }, this.append);
       this.storedRecords += r.count;
       let increasing = true;
       for (let i = 1; i < r.inputDeltas.length; i++) if (r.inputDeltas[i]! <= r.inputDeltas[i - 1]!) increasing = false;
       if (increasing) {
         for (let i = 0; i < r.inputDeltas.length; i++) {
           const src = r.inputDeltas[i]!;
-          if (src >= 0 && src < chunk.length) offsets[start + src] = r.baseOffset + i;
+          if (src >= 0 && src < chunk.length) offsets[c.start + src] = r.baseOffset + i;
         }
       }
-      start = end;
     }
     return offsets;
   }
+
+  /** Calls a pipelined transform for every chunk now, in order; the results are awaited when stored. */
+  private startTransforms(records: readonly ProduceRecord[], transform: ProduceTransform): TransformedChunk[] {
+    return chunksOf(records).map((c) => {
+      const out = (async () => transform({ baseOffset: 0, baseTimestamp: c.base, raw: c.raw }))();
+      out.catch(() => {}); // reported when its turn to be stored comes
+      return { ...c, out };
+    });
+  }
+}
+
+interface TransformedChunk {
+  start: number;
+  end: number;
+  base: number;
+  raw: Uint8Array;
+  out?: Promise<BatchOutput>;
+}
+
+/** The records cut where a timestamp delta would leave the varint range, each chunk encoded. */
+function chunksOf(records: readonly ProduceRecord[]): TransformedChunk[] {
+  const now = Date.now();
+  const chunks: TransformedChunk[] = [];
+  let start = 0;
+  while (start < records.length) {
+    const base = records[start]!.timestamp ?? now;
+    let end = start + 1;
+    while (end < records.length) {
+      const d = (records[end]!.timestamp ?? now) - base;
+      if (d < VARINT_MIN || d > VARINT_MAX) break;
+      end++;
+    }
+    chunks.push({ start, end, base, raw: encodeRecordList(records.slice(start, end), base, now) });
+    start = end;
+  }
+  return chunks;
 }
 
 /** Fills in the acknowledgements of a dispatched batch; `offsetOf(i)` is the i-th record's offset. */

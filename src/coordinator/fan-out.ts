@@ -1,0 +1,16 @@
+import type { SessionStep } from './chain-session.js';
+
+/**
+ * Whether a chain may fan out: with no aggregate and no look-back step, no record's output depends
+ * on another record, so a partition's batches can run on every worker at once (a chain session
+ * puts the results back in order). An aggregate's accumulator and a look-back's history live in
+ * one instance, so such a chain keeps one worker per partition.
+ */
+export function isStatelessChain(steps: readonly SessionStep[]): boolean {
+  return steps.every((s) => s.module.kind !== 'aggregate' && !(s.lookback && s.module.hasLookBack));
+}
+
+/** Whether a session over these steps spreads over every worker: fan-out asked for (default on) and a stateless chain. */
+export function fansOut(steps: readonly SessionStep[], fanOut: boolean | undefined): boolean {
+  return (fanOut ?? true) && isStatelessChain(steps);
+}

@@ -1,0 +1,121 @@
+import test from 'ava';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { open, type Eddy } from '../src/index.js';
+import type { TransformStep } from '../src/smartmodule/transforms.js';
+import { wasmPath } from './helpers/wasm.js';
+
+/** Stateless chains fan a partition's batches out over every worker; the output stays in order. */
+
+const BATCHES = 120;
+const PER_BATCH = 25;
+
+async function numbers(options: { fanOut?: boolean } = {}): Promise<Eddy> {
+  const eddy = await open(mkdtempSync(join(tmpdir(), 'eddy-fan-')), { workers: 2, retentionCheckMs: 0, ...options });
+  await eddy.createTopic('n', { partitions: 1 });
+  let n = 0;
+  for (let b = 0; b < BATCHES; b++) {
+    await eddy.storage.append('n', 0, Array.from({ length: PER_BATCH }, () => ({ value: Buffer.from(String(n++)) })));
+  }
+  return eddy;
+}
+
+/** Consumes with one stored batch per submission (many submissions); returns the values and the workers each session ran on. */
+async function run(eddy: Eddy, transforms: TransformStep[], extra: { fanOut?: boolean; aggregateInitial?: Uint8Array } = {}): Promise<{ values: string[]; workers: number[] }> {
+  const values: string[] = [];
+  let workers: number[] = [];
+  for await (const r of eddy.consume('n', { transforms, from: 'beginning', batchesPerSubmission: 1, ...extra })) {
+    values.push(Buffer.from(r.value).toString());
+    const m = eddy.metrics()[0];
+    if (m && m.workers.length > workers.length) workers = m.workers;
+  }
+  return { values, workers };
+}
+
+const all = Array.from({ length: BATCHES * PER_BATCH }, (_, i) => String(i));
+const doubled = all.map((v) => String(Number(v) * 2));
+
+test('a stateless chain spreads one partition over both workers by default, output in input order', async (t) => {
+  const eddy = await numbers();
+  await eddy.pool.ready();
+  const { values, workers } = await run(eddy, [{ uses: wasmPath('map-double') }]);
+  t.deepEqual(values, doubled);
+  t.is(workers.length, 2, 'the session ran on both workers');
+  await eddy.close();
+});
+
+test('fanOut: false (per consume, or for the whole Eddy) keeps a stateless chain on one worker', async (t) => {
+  const eddy = await numbers();
+  await eddy.pool.ready();
+  const off = await run(eddy, [{ uses: wasmPath('map-double') }], { fanOut: false });
+  t.deepEqual(off.values, doubled);
+  t.is(off.workers.length, 1);
+  await eddy.close();
+  const global = await numbers({ fanOut: false });
+  await global.pool.ready();
+  t.is((await run(global, [{ uses: wasmPath('map-double') }])).workers.length, 1);
+  await global.close();
+});
+
+test('aggregate and look-back chains stay on one worker (their state lives in one instance)', async (t) => {
+  const eddy = await numbers();
+  await eddy.pool.ready();
+  await eddy.produce('n', [{ value: Buffer.from('1') }, { value: Buffer.from('2') }]);
+  const agg = await run(eddy, [{ uses: wasmPath('map-double') }, { uses: wasmPath('aggregate-sum') }]);
+  t.is(agg.workers.length, 1);
+  t.is(agg.values.length, all.length + 2);
+  const lb = await run(eddy, [{ uses: wasmPath('filter-look-back'), lookback: { last: 1 } }]);
+  t.is(lb.workers.length, 1);
+  // A look-back module without a lookback setting is a plain filter: it fans out.
+  const plain = await run(eddy, [{ uses: wasmPath('filter-look-back') }]);
+  t.is(plain.workers.length, 2);
+  await eddy.close();
+});
+
+test('a derived stream with a stateless chain fans out and writes its output in source order', async (t) => {
+  const eddy = await numbers();
+  await eddy.pool.ready();
+  await eddy.createTopic('out', { partitions: 1 });
+  const d = await eddy.startDerived({ name: 'double', source: 'n', target: 'out', transforms: [{ uses: wasmPath('map-double'), params: {}, lookback: null }] });
+  let workers = 0;
+  // Sampled as each commit is reported, while the partition's session is open.
+  d.on('batch', () => { workers = Math.max(workers, ...eddy.metrics().map((m) => m.workers.length)); });
+  while ((d.checkpoint(0)?.offset ?? 0) < all.length) await new Promise((r) => setTimeout(r, 10));
+  await eddy.stopDerived('double');
+  const out: string[] = [];
+  for await (const r of eddy.consume('out', { from: 'beginning', follow: false })) out.push(Buffer.from(r.value).toString());
+  t.deepEqual(out, doubled);
+  t.is(workers, 2);
+  await eddy.close();
+});
+
+test('producer-side: a stateless chain runs on both workers, stored in send order; a module error refuses only its batch', async (t) => {
+  const eddy = await open(mkdtempSync(join(tmpdir(), 'eddy-fan-')), { workers: 2, retentionCheckMs: 0 });
+  await eddy.pool.ready();
+  await eddy.createTopic('d', { partitions: 1 });
+  const producer = await eddy.producer('d', { transforms: [{ uses: wasmPath('map-double') }], lingerMs: 0, batchSize: 256 });
+  const sends = [];
+  for (let b = 0; b < 60; b++) sends.push(producer.sendAll(Array.from({ length: 20 }, (_, i) => ({ value: Buffer.from(String(b * 20 + i)) }))));
+  const workers = Math.max(...eddy.metrics().filter((m) => m.session === 'd:produce').map((m) => m.workers.length));
+  await Promise.all(sends);
+  await producer.close();
+  t.is(workers, 2);
+  const stored: string[] = [];
+  for await (const r of eddy.consume('d', { from: 'beginning', follow: false })) stored.push(Buffer.from(r.value).toString());
+  t.deepEqual(stored, Array.from({ length: 1200 }, (_, i) => String(i * 2)));
+
+  await eddy.createTopic('e', { partitions: 1 });
+  const p2 = await eddy.producer('e', { transforms: [{ uses: wasmPath('fail-on') }], lingerMs: 0 });
+  const results: PromiseSettledResult<unknown>[] = [];
+  for (const values of [['a1', 'a2'], ['b1', 'bad'], ['c1']]) {
+    results.push((await Promise.allSettled([p2.sendAll(values.map((v) => ({ value: Buffer.from(v) })))]))[0]!);
+  }
+  await p2.close();
+  t.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+  t.regex(String((results[1] as PromiseRejectedResult).reason?.message), /cannot parse bad/);
+  const kept: string[] = [];
+  for await (const r of eddy.consume('e', { from: 'beginning', follow: false })) kept.push(Buffer.from(r.value).toString());
+  t.deepEqual(kept, ['a1', 'a2', 'c1']);
+  await eddy.close();
+});
