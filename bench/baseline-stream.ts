@@ -6,10 +6,10 @@ import { pipeline } from 'node:stream/promises';
 import { PoolRig } from '../src/bench/runner.js';
 import { median, spread } from '../src/bench/stats.js';
 import { WorkerPool } from '../src/coordinator/pool.js';
-import { open, type Eddy } from '../src/eddy.js';
+import { type Eddy, open } from '../src/eddy.js';
+import { wasmPath } from '../src/sdk-build/fixtures.js';
 import { loadModule } from '../src/smartmodule/index.js';
 import type { ConsumedRecord } from '../src/storage/index.js';
-import { wasmPath } from '../src/sdk-build/fixtures.js';
 import { table, writeResult } from './lib/harness.js';
 import { fill, storageSource } from './pipeline.js';
 
@@ -36,7 +36,8 @@ async function* storedRecords(eddy: Eddy, partitions: number): AsyncGenerator<Co
 
 /** The plain-Node filter: decode the value, keep it when it contains 'a', pass the object on. */
 async function baseline(eddy: Eddy, partitions: number): Promise<{ in: number; out: number; ms: number }> {
-  let seen = 0, kept = 0;
+  let seen = 0,
+    kept = 0;
   const t0 = performance.now();
   await pipeline(
     Readable.from(storedRecords(eddy, partitions)),
@@ -49,7 +50,13 @@ async function baseline(eddy: Eddy, partitions: number): Promise<{ in: number; o
         else done();
       },
     }),
-    new Writable({ objectMode: true, write(_r, _enc, done) { kept++; done(); } }),
+    new Writable({
+      objectMode: true,
+      write(_r, _enc, done) {
+        kept++;
+        done();
+      },
+    }),
   );
   return { in: seen, out: kept, ms: performance.now() - t0 };
 }
@@ -58,13 +65,17 @@ async function baseline(eddy: Eddy, partitions: number): Promise<{ in: number; o
 async function eddyRecords(eddy: Eddy, filter: string, total: number): Promise<{ out: number; ms: number }> {
   let kept = 0;
   const t0 = performance.now();
-  for await (const r of eddy.consume('bench', { transforms: [{ uses: filter }] })) { if (r.value.length > 0) kept++; }
+  for await (const r of eddy.consume('bench', { transforms: [{ uses: filter }] })) {
+    if (r.value.length > 0) kept++;
+  }
   const ms = performance.now() - t0;
   void total;
   return { out: kept, ms };
 }
 
-export async function runBaselineBench(o: { records?: number; partitions?: number; rounds?: number; log?: (l: string) => void; quiet?: boolean } = {}): Promise<Record<string, unknown>> {
+export async function runBaselineBench(
+  o: { records?: number; partitions?: number; rounds?: number; log?: (l: string) => void; quiet?: boolean } = {},
+): Promise<Record<string, unknown>> {
   const records = o.records ?? 1_000_000;
   const partitions = o.partitions ?? 4;
   const rounds = o.rounds ?? 5;
@@ -83,23 +94,38 @@ export async function runBaselineBench(o: { records?: number; partitions?: numbe
     await baseline(eddy, partitions);
     await rig.round(source);
     await eddyRecords(eddy, filter, records);
-    const base: number[] = [], batches: number[] = [], recs: number[] = [], rBatches: number[] = [], rRecords: number[] = [];
+    const base: number[] = [],
+      batches: number[] = [],
+      recs: number[] = [],
+      rBatches: number[] = [],
+      rRecords: number[] = [];
     let selectivity = 0;
     for (let r = 0; r < rounds; r++) {
       const b = await baseline(eddy, partitions);
       const s = await rig.round(source);
       const e = await eddyRecords(eddy, filter, records);
       if (b.in !== records || s.recordsIn !== records || e.out !== b.out || s.recordsOut !== b.out) {
-        throw new Error(`outputs differ: baseline ${b.out}/${b.in}, Eddy batches ${s.recordsOut}/${s.recordsIn}, Eddy records ${e.out}`);
+        throw new Error(
+          `outputs differ: baseline ${b.out}/${b.in}, Eddy batches ${s.recordsOut}/${s.recordsIn}, Eddy records ${e.out}`,
+        );
       }
       selectivity = b.out / b.in;
-      const rb = (records * 1000) / b.ms, rs = (records * 1000) / s.elapsedMs, re = (records * 1000) / e.ms;
-      base.push(rb); batches.push(rs); recs.push(re); rBatches.push(rs / rb); rRecords.push(re / rb);
-      log(`round ${r + 1}/${rounds}: stream.Transform ${(rb / 1e6).toFixed(2)}M rec/s, Eddy batches ${(rs / 1e6).toFixed(2)}M (×${(rs / rb).toFixed(2)}), Eddy records ${(re / 1e6).toFixed(2)}M (×${(re / rb).toFixed(2)})`);
+      const rb = (records * 1000) / b.ms,
+        rs = (records * 1000) / s.elapsedMs,
+        re = (records * 1000) / e.ms;
+      base.push(rb);
+      batches.push(rs);
+      recs.push(re);
+      rBatches.push(rs / rb);
+      rRecords.push(re / rb);
+      log(
+        `round ${r + 1}/${rounds}: stream.Transform ${(rb / 1e6).toFixed(2)}M rec/s, Eddy batches ${(rs / 1e6).toFixed(2)}M (×${(rs / rb).toFixed(2)}), Eddy records ${(re / 1e6).toFixed(2)}M (×${(re / rb).toFixed(2)})`,
+      );
     }
     const result = {
       bench: 'baseline-stream',
-      description: "filter 'value contains a' over the same stored records: plain Node stream.Transform in one thread (records decoded to objects) vs Eddy with the filter SmartModule on every core; ratio = Eddy ÷ baseline, median of per-round ratios",
+      description:
+        "filter 'value contains a' over the same stored records: plain Node stream.Transform in one thread (records decoded to objects) vs Eddy with the filter SmartModule on every core; ratio = Eddy ÷ baseline, median of per-round ratios",
       config: { records, partitions, record_bytes: 100, batch_records: 1000, workers: W, rounds },
       selectivity,
       baseline_records_per_sec: median(base),
@@ -112,13 +138,32 @@ export async function runBaselineBench(o: { records?: number; partitions?: numbe
       ratio_records_spread: spread(rRecords),
     };
     if (!o.quiet) {
-      console.log(`filter "contains a" over ${records} stored 100-byte records (${partitions} partitions), Eddy with ${W} workers`);
-      console.log(table([
-        ['', 'records/s', 'vs stream.Transform', 'spread'],
-        ['stream.Transform, one thread (decode to objects, includes("a"), push)', result.baseline_records_per_sec, 1, result.baseline_spread],
-        ['Eddy, pool end to end (output batches)', result.eddy_batches_records_per_sec, result.ratio_batches, result.ratio_batches_spread],
-        ['Eddy, eddy.consume({ transforms }) record objects', result.eddy_records_records_per_sec, result.ratio_records, result.ratio_records_spread],
-      ]));
+      console.log(
+        `filter "contains a" over ${records} stored 100-byte records (${partitions} partitions), Eddy with ${W} workers`,
+      );
+      console.log(
+        table([
+          ['', 'records/s', 'vs stream.Transform', 'spread'],
+          [
+            'stream.Transform, one thread (decode to objects, includes("a"), push)',
+            result.baseline_records_per_sec,
+            1,
+            result.baseline_spread,
+          ],
+          [
+            'Eddy, pool end to end (output batches)',
+            result.eddy_batches_records_per_sec,
+            result.ratio_batches,
+            result.ratio_batches_spread,
+          ],
+          [
+            'Eddy, eddy.consume({ transforms }) record objects',
+            result.eddy_records_records_per_sec,
+            result.ratio_records,
+            result.ratio_records_spread,
+          ],
+        ]),
+      );
     }
     return result;
   } finally {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openStorage, type Storage } from '../src/storage/index.js';
 import { median, spread, table, writeResult } from './lib/harness.js';
-import { RESULT_HEADER, makeRecords, readAll, rounds, timed, type Case } from './storage.js';
+import { type Case, makeRecords, RESULT_HEADER, readAll, rounds, timed } from './storage.js';
 
 /**
  * bench/checksum: what the per-batch CRC32C costs. The same records are produced into, and read
@@ -79,8 +79,16 @@ export async function runChecksumBench(): Promise<Record<string, unknown>> {
         const ratios = withCrc.map((x, i) => without[i]! / x);
         const best = [Math.min(...withCrc), Math.min(...without)];
         for (let k = 0; k < 2; k++) {
-          rows.push([`${c.recordBytes} B`, `${op} (${side})`, names[k]!, bytes / 1e3 / best[k]!, (bytes / c.recordBytes / best[k]!) * 1e3,
-            k === 0 ? best[1]! / best[0]! : 1, k === 0 ? median(ratios) : 1, k === 0 ? spread(ratios) : 0]);
+          rows.push([
+            `${c.recordBytes} B`,
+            `${op} (${side})`,
+            names[k]!,
+            bytes / 1e3 / best[k]!,
+            (bytes / c.recordBytes / best[k]!) * 1e3,
+            k === 0 ? best[1]! / best[0]! : 1,
+            k === 0 ? median(ratios) : 1,
+            k === 0 ? spread(ratios) : 0,
+          ]);
         }
         out.push({
           record_bytes: c.recordBytes,

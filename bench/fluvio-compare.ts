@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { corpus, missingRustModules, type CorpusModule } from '../src/conformance/corpus.js';
+import { type CorpusModule, corpus, missingRustModules } from '../src/conformance/corpus.js';
 import { createChain } from '../src/conformance/eddy-side.js';
-import { timeFluvioChain, type FluvioBatch, type FluvioStep } from '../src/conformance/fluvio-engine.js';
+import { type FluvioBatch, type FluvioStep, timeFluvioChain } from '../src/conformance/fluvio-engine.js';
 import { encodeRecords } from '../src/protocol/index.js';
 import { wasmPath } from '../src/sdk-build/fixtures.js';
 import { median, now, spread, table, writeResult } from './lib/harness.js';
@@ -27,7 +27,8 @@ function valueFor(name: string, rnd: () => number, i: number): Uint8Array {
   let s: string;
   if (/sum|double|filter-map$|look-back$/.test(name) && !name.startsWith('rust-')) s = String(n * 2);
   else if (/average/.test(name)) s = String(n + 0.5);
-  else if (/filter-json|map-json/.test(name)) s = JSON.stringify({ level: ['info', 'debug', 'warn'][i % 3], message: 'x'.repeat(60), ts: 1_700_000_000_000 + i });
+  else if (/filter-json|map-json/.test(name))
+    s = JSON.stringify({ level: ['info', 'debug', 'warn'][i % 3], message: 'x'.repeat(60), ts: 1_700_000_000_000 + i });
   else if (/json/.test(name)) s = JSON.stringify(['a'.repeat(20), n, { k: 'b'.repeat(30) }]);
   else {
     const chars = Array.from({ length: VALUE_BYTES }, () => String.fromCharCode(0x62 + Math.floor(rnd() * 25)));
@@ -40,13 +41,20 @@ function valueFor(name: string, rnd: () => number, i: number): Uint8Array {
 
 function batchFor(name: string): FluvioBatch {
   const rnd = prng(7);
-  const raw = encodeRecords(Array.from({ length: RECORDS }, (_, i) => ({ value: valueFor(name, rnd, i), offsetDelta: i, timestampDelta: i })));
+  const raw = encodeRecords(
+    Array.from({ length: RECORDS }, (_, i) => ({ value: valueFor(name, rnd, i), offsetDelta: i, timestampDelta: i })),
+  );
   return { baseOffset: 1000, baseTimestamp: 1_700_000_000_000, raw };
 }
 
 function stepOf(m: CorpusModule): FluvioStep {
   const wasm = m.origin === 'rust' ? readFileSync(m.path) : readFileSync(wasmPath(m.name));
-  return { name: m.name, wasm, ...(m.params ? { params: m.params } : {}), ...(m.lookback ? { lookback: m.lookback } : {}) };
+  return {
+    name: m.name,
+    wasm,
+    ...(m.params ? { params: m.params } : {}),
+    ...(m.lookback ? { lookback: m.lookback } : {}),
+  };
 }
 
 /**
@@ -63,7 +71,9 @@ function iterationsFor(nsPerBatch: number, batchBytes: number, ms = 150): number
 export async function runFluvioCompare(): Promise<Record<string, unknown>> {
   const rustMissing = missingRustModules();
   const modules = corpus({ rust: rustMissing.length === 0 }).filter((m) => !SKIP.has(m.name));
-  const rows: (string | number)[][] = [['module', 'bytes/record', 'Fluvio rec/s', 'Eddy rec/s', 'Eddy ÷ Fluvio', 'spread']];
+  const rows: (string | number)[][] = [
+    ['module', 'bytes/record', 'Fluvio rec/s', 'Eddy rec/s', 'Eddy ÷ Fluvio', 'spread'],
+  ];
   const results: Record<string, unknown>[] = [];
   for (const m of modules) {
     const step = stepOf(m);
@@ -74,7 +84,9 @@ export async function runFluvioCompare(): Promise<Record<string, unknown>> {
       const probe = timeFluvioChain([step], [batch], 20)[0]!;
       for (let i = 0; i < 50; i++) chain.process(batch);
       const n = iterationsFor(probe.nanos / 20, batch.raw.length);
-      const fl: number[] = [], ed: number[] = [], ratios: number[] = [];
+      const fl: number[] = [],
+        ed: number[] = [],
+        ratios: number[] = [];
       for (let r = 0; r < ROUNDS; r++) {
         // Two timed batches per harness run: the first warms that process up, the second counts.
         const t = timeFluvioChain([step], [batch, batch], n)[1]!;
@@ -82,23 +94,46 @@ export async function runFluvioCompare(): Promise<Record<string, unknown>> {
         const t0 = now();
         for (let i = 0; i < n; i++) chain.process(batch);
         const e = (RECORDS * n) / ((now() - t0) / 1e3);
-        fl.push(f); ed.push(e); ratios.push(e / f);
+        fl.push(f);
+        ed.push(e);
+        ratios.push(e / f);
       }
       const row = {
-        module: m.name, origin: m.origin, record_bytes: Math.round(batch.raw.length / RECORDS), batch_records: RECORDS,
-        fluvio_records_per_sec: median(fl), eddy_records_per_sec: median(ed), ratio: median(ratios), spread: spread(ratios),
+        module: m.name,
+        origin: m.origin,
+        record_bytes: Math.round(batch.raw.length / RECORDS),
+        batch_records: RECORDS,
+        fluvio_records_per_sec: median(fl),
+        eddy_records_per_sec: median(ed),
+        ratio: median(ratios),
+        spread: spread(ratios),
       };
       results.push(row);
-      rows.push([m.name, row.record_bytes, row.fluvio_records_per_sec, row.eddy_records_per_sec, row.ratio, row.spread]);
+      rows.push([
+        m.name,
+        row.record_bytes,
+        row.fluvio_records_per_sec,
+        row.eddy_records_per_sec,
+        row.ratio,
+        row.spread,
+      ]);
     } finally {
       chain.dispose();
     }
   }
-  console.log(`one module, one thread, ${RECORDS}-record batches of ~${VALUE_BYTES} B values; median of ${ROUNDS} alternating rounds`);
+  console.log(
+    `one module, one thread, ${RECORDS}-record batches of ~${VALUE_BYTES} B values; median of ${ROUNDS} alternating rounds`,
+  );
   console.log(table(rows));
   const ratios = results.map((r) => r['ratio'] as number);
   return {
-    config: { records: RECORDS, value_bytes: VALUE_BYTES, rounds: ROUNDS, skipped: [...SKIP], rust_modules_missing: rustMissing },
+    config: {
+      records: RECORDS,
+      value_bytes: VALUE_BYTES,
+      rounds: ROUNDS,
+      skipped: [...SKIP],
+      rust_modules_missing: rustMissing,
+    },
     modules: results,
     min_ratio: Math.min(...ratios),
     median_ratio: median(ratios),

@@ -2,10 +2,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Kafka, logLevel, type Admin } from 'kafkajs';
+import { type Admin, Kafka, logLevel } from 'kafkajs';
 import { open } from '../src/eddy.js';
+import { type KafkaCluster, startKafka } from '../test/helpers/kafka.js';
 import { wasmPath } from '../test/helpers/wasm.js';
-import { startKafka, type KafkaCluster } from '../test/helpers/kafka.js';
 import { table, writeResult } from './lib/harness.js';
 
 /**
@@ -38,14 +38,21 @@ const VALUE = 100;
 
 let cluster: KafkaCluster | null = null;
 // Interrupted: the broker this bench started goes too.
-for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => { void (cluster?.stop() ?? Promise.resolve()).then(() => process.exit(130)); });
+for (const sig of ['SIGINT', 'SIGTERM'] as const)
+  process.once(sig, () => {
+    void (cluster?.stop() ?? Promise.resolve()).then(() => process.exit(130));
+  });
 const bootstrap = process.env['EDDY_KAFKA_BOOTSTRAP'] ?? (cluster = await startKafka(1)).bootstrap;
 const kafka = new Kafka({ brokers: bootstrap.split(','), clientId: 'eddy-bench', logLevel: logLevel.NOTHING });
 
 async function admin<T>(f: (a: Admin) => Promise<T>): Promise<T> {
   const a = kafka.admin();
   await a.connect();
-  try { return await f(a); } finally { await a.disconnect(); }
+  try {
+    return await f(a);
+  } finally {
+    await a.disconnect();
+  }
 }
 
 const run = `${process.pid}`;
@@ -65,7 +72,10 @@ async function produceSource(name: string): Promise<number> {
   const t0 = performance.now();
   const CHUNK = 2000;
   for (let i = 0; i < N; i += CHUNK) {
-    const messages = Array.from({ length: Math.min(CHUNK, N - i) }, (_, k) => ({ value: value(i + k), partition: (i + k) % PARTITIONS }));
+    const messages = Array.from({ length: Math.min(CHUNK, N - i) }, (_, k) => ({
+      value: value(i + k),
+      partition: (i + k) % PARTITIONS,
+    }));
     await p.send({ topic: name, messages, acks: -1 });
   }
   const ms = performance.now() - t0;
@@ -85,25 +95,43 @@ interface Client {
   version: string;
   producer(transactionalId?: string): Promise<Sender>;
   /** Reads `source` from the start in a new group (read_committed), calling `handle` per fetched batch, until N records. */
-  consume(source: string, group: string, handle: (partition: number, values: Buffer[], next: string, consumer: unknown) => Promise<void>): Promise<number>;
+  consume(
+    source: string,
+    group: string,
+    handle: (partition: number, values: Buffer[], next: string, consumer: unknown) => Promise<void>,
+  ): Promise<number>;
 }
 interface Sender {
   send(topic: string, partition: number, values: Buffer[]): Promise<void>;
   /** One transaction: the values (if any) and the group's next offset of the source partition. */
-  transact(topic: string, partition: number, values: Buffer[], offsets: { consumer: unknown; group: string; source: string; next: string }): Promise<void>;
+  transact(
+    topic: string,
+    partition: number,
+    values: Buffer[],
+    offsets: { consumer: unknown; group: string; source: string; next: string },
+  ): Promise<void>;
   close(): Promise<void>;
 }
 
 /** Runs a consumer until N records were handled; rate from its first batch. */
-async function timed(run: (begin: () => void, handled: (n: number) => void) => Promise<() => Promise<void>>): Promise<number> {
+async function timed(
+  run: (begin: () => void, handled: (n: number) => void) => Promise<() => Promise<void>>,
+): Promise<number> {
   let seen = 0;
   let t0 = 0;
   let finish!: () => void;
-  const done = new Promise<void>((r) => { finish = r; });
-  const stop = await run(() => { if (t0 === 0) t0 = performance.now(); }, (n) => {
-    seen += n;
-    if (seen >= N) finish();
+  const done = new Promise<void>((r) => {
+    finish = r;
   });
+  const stop = await run(
+    () => {
+      if (t0 === 0) t0 = performance.now();
+    },
+    (n) => {
+      seen += n;
+      if (seen >= N) finish();
+    },
+  );
   await done;
   const ms = performance.now() - t0;
   await stop();
@@ -112,36 +140,52 @@ async function timed(run: (begin: () => void, handled: (n: number) => void) => P
 
 const kafkajsClient: Client = {
   name: 'kafkajs',
-  version: (JSON.parse(readFileSync(createRequire(import.meta.url).resolve('kafkajs/package.json'), 'utf8')) as { version: string }).version,
+  version: (
+    JSON.parse(readFileSync(createRequire(import.meta.url).resolve('kafkajs/package.json'), 'utf8')) as {
+      version: string;
+    }
+  ).version,
   async producer(transactionalId) {
     const p = kafka.producer(transactionalId ? { transactionalId, idempotent: true, maxInFlightRequests: 1 } : {});
     await p.connect();
     return {
-      send: async (topic, partition, values) => { await p.send({ topic, messages: values.map((value) => ({ value, partition })), acks: -1 }); },
+      send: async (topic, partition, values) => {
+        await p.send({ topic, messages: values.map((value) => ({ value, partition })), acks: -1 });
+      },
       transact: async (topic, partition, values, o) => {
         const tx = await p.transaction();
-        if (values.length > 0) await tx.send({ topic, messages: values.map((value) => ({ value, partition })), acks: -1 });
-        await tx.sendOffsets({ consumerGroupId: o.group, topics: [{ topic: o.source, partitions: [{ partition, offset: o.next }] }] });
+        if (values.length > 0)
+          await tx.send({ topic, messages: values.map((value) => ({ value, partition })), acks: -1 });
+        await tx.sendOffsets({
+          consumerGroupId: o.group,
+          topics: [{ topic: o.source, partitions: [{ partition, offset: o.next }] }],
+        });
         await tx.commit();
       },
       close: () => p.disconnect(),
     };
   },
-  consume: (source, group, handle) => timed(async (begin, counted) => {
-    const consumer = kafka.consumer({ groupId: group, readUncommitted: false, maxWaitTimeInMs: 100 });
-    await consumer.connect();
-    await consumer.subscribe({ topic: source, fromBeginning: true });
-    await consumer.run({
-      autoCommit: false,
-      partitionsConsumedConcurrently: PARTITIONS,
-      eachBatch: async ({ batch }) => {
-        begin();
-        await handle(batch.partition, batch.messages.map((m) => m.value!), String(Number(batch.lastOffset()) + 1), consumer);
-        counted(batch.messages.length);
-      },
-    });
-    return () => consumer.disconnect();
-  }),
+  consume: (source, group, handle) =>
+    timed(async (begin, counted) => {
+      const consumer = kafka.consumer({ groupId: group, readUncommitted: false, maxWaitTimeInMs: 100 });
+      await consumer.connect();
+      await consumer.subscribe({ topic: source, fromBeginning: true });
+      await consumer.run({
+        autoCommit: false,
+        partitionsConsumedConcurrently: PARTITIONS,
+        eachBatch: async ({ batch }) => {
+          begin();
+          await handle(
+            batch.partition,
+            batch.messages.map((m) => m.value!),
+            String(Number(batch.lastOffset()) + 1),
+            consumer,
+          );
+          counted(batch.messages.length);
+        },
+      });
+      return () => consumer.disconnect();
+    }),
 };
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- the optional client is loaded untyped */
@@ -151,42 +195,63 @@ function confluentClient(): Client | null {
   if (!dir) return null;
   // biome-ignore lint/suspicious/noExplicitAny: the client under test is loaded by path, untyped
   const lib = createRequire(join(dir, 'package.json'))(dir) as any;
-  const ck = new lib.KafkaJS.Kafka({ kafkaJS: { brokers: bootstrap.split(','), clientId: 'eddy-bench', logLevel: lib.KafkaJS.logLevel.NOTHING } });
+  const ck = new lib.KafkaJS.Kafka({
+    kafkaJS: { brokers: bootstrap.split(','), clientId: 'eddy-bench', logLevel: lib.KafkaJS.logLevel.NOTHING },
+  });
   return {
     name: '@confluentinc/kafka-javascript',
     version: (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { version: string }).version,
     async producer(transactionalId) {
-      const p = ck.producer(transactionalId ? { kafkaJS: { transactionalId, idempotent: true, maxInFlightRequests: 1, acks: -1 } } : { kafkaJS: { acks: -1 } });
+      const p = ck.producer(
+        transactionalId
+          ? { kafkaJS: { transactionalId, idempotent: true, maxInFlightRequests: 1, acks: -1 } }
+          : { kafkaJS: { acks: -1 } },
+      );
       await p.connect();
       return {
-        send: async (topic, partition, values) => { await p.send({ topic, messages: values.map((value) => ({ value, partition })) }); },
+        send: async (topic, partition, values) => {
+          await p.send({ topic, messages: values.map((value) => ({ value, partition })) });
+        },
         transact: async (topic, partition, values, o) => {
           const tx = await p.transaction();
           if (values.length > 0) await tx.send({ topic, messages: values.map((value) => ({ value, partition })) });
           // This client takes the consumer itself (its group and generation), not a group id.
-          await tx.sendOffsets({ consumer: o.consumer, topics: [{ topic: o.source, partitions: [{ partition, offset: o.next }] }] });
+          await tx.sendOffsets({
+            consumer: o.consumer,
+            topics: [{ topic: o.source, partitions: [{ partition, offset: o.next }] }],
+          });
           await tx.commit();
         },
         close: () => p.disconnect(),
       };
     },
-    consume: (source, group, handle) => timed(async (begin, counted) => {
-      // Batches are cut client-side (32 records by default); 2000 keeps one transaction per
-      // batch comparable to kafkajs, whose batches are what one fetch returned.
-      const consumer = ck.consumer({ kafkaJS: { groupId: group, fromBeginning: true, autoCommit: false }, 'isolation.level': 'read_committed', 'js.consumer.max.batch.size': 2000 });
-      await consumer.connect();
-      await consumer.subscribe({ topics: [source] });
-      await consumer.run({
-        partitionsConsumedConcurrently: PARTITIONS,
-        // biome-ignore lint/suspicious/noExplicitAny: both clients' batch payloads, kafkajs-shaped
-        eachBatch: async ({ batch }: any) => {
-          begin();
-          await handle(batch.partition, batch.messages.map((m: { value: Buffer }) => m.value), String(Number(batch.lastOffset()) + 1), consumer);
-          counted(batch.messages.length);
-        },
-      });
-      return () => consumer.disconnect();
-    }),
+    consume: (source, group, handle) =>
+      timed(async (begin, counted) => {
+        // Batches are cut client-side (32 records by default); 2000 keeps one transaction per
+        // batch comparable to kafkajs, whose batches are what one fetch returned.
+        const consumer = ck.consumer({
+          kafkaJS: { groupId: group, fromBeginning: true, autoCommit: false },
+          'isolation.level': 'read_committed',
+          'js.consumer.max.batch.size': 2000,
+        });
+        await consumer.connect();
+        await consumer.subscribe({ topics: [source] });
+        await consumer.run({
+          partitionsConsumedConcurrently: PARTITIONS,
+          // biome-ignore lint/suspicious/noExplicitAny: both clients' batch payloads, kafkajs-shaped
+          eachBatch: async ({ batch }: any) => {
+            begin();
+            await handle(
+              batch.partition,
+              batch.messages.map((m: { value: Buffer }) => m.value),
+              String(Number(batch.lastOffset()) + 1),
+              consumer,
+            );
+            counted(batch.messages.length);
+          },
+        });
+        return () => consumer.disconnect();
+      }),
   };
 }
 /* eslint-enable @typescript-eslint/no-explicit-any */
@@ -205,7 +270,13 @@ async function transactional(c: Client, source: string, filter: boolean): Promis
   const producers: Sender[] = [];
   for (let p = 0; p < PARTITIONS; p++) producers.push(await c.producer(`${group}-${p}`));
   const r = await c.consume(source, group, (partition, values, next, consumer) =>
-    producers[partition]!.transact(target, partition, filter ? values.filter((v) => v.includes(97)) : values, { consumer, group, source, next }));
+    producers[partition]!.transact(target, partition, filter ? values.filter((v) => v.includes(97)) : values, {
+      consumer,
+      group,
+      source,
+      next,
+    }),
+  );
   await Promise.all(producers.map((p) => p.close()));
   return r;
 }
@@ -217,12 +288,20 @@ async function eddyDerive(source: string): Promise<number> {
   const eddy = await open(dir);
   const name = `bench-derive-${Math.floor(Math.random() * 1e9)}`;
   const url = (t: string) => `kafka://${bootstrap}/${t}`;
-  await eddy.createDerived({ name, source: url(source), target: url(target), transforms: [{ uses: wasmPath('filter'), params: {}, lookback: null }] });
+  await eddy.createDerived({
+    name,
+    source: url(source),
+    target: url(target),
+    transforms: [{ uses: wasmPath('filter'), params: {}, lookback: null }],
+  });
   // Timed from when the stream joined its group (startDerived resolves then), as the loops above from their first fetched batch.
   let t0 = 0;
   let finish!: () => void;
   let failed!: (e: Error) => void;
-  const done = new Promise<void>((r, j) => { finish = r; failed = j; });
+  const done = new Promise<void>((r, j) => {
+    finish = r;
+    failed = j;
+  });
   eddy.on('error', ({ stream, error }) => failed(new Error(`${stream}: ${error.message}`)));
   const next = new Map<string, number>();
   eddy.on('batch', (b) => {
@@ -254,9 +333,17 @@ try {
     await measure(c.name, 'consume→JS filter→produce+tx', () => transactional(c, source, true));
   }
   await measure('eddy (kafkajs)', 'derive, filter example on the pool, kafka→kafka', () => eddyDerive(source));
-  console.log(`${clients.map((c) => `${c.name} ${c.version}`).join(', ')}; ${N} records of ${VALUE} B, ${PARTITIONS} partitions, broker ${cluster ? 'scripts/kafka.sh (Kafka 3.9.1, 1 node)' : bootstrap}`);
+  console.log(
+    `${clients.map((c) => `${c.name} ${c.version}`).join(', ')}; ${N} records of ${VALUE} B, ${PARTITIONS} partitions, broker ${cluster ? 'scripts/kafka.sh (Kafka 3.9.1, 1 node)' : bootstrap}`,
+  );
   console.log(table([['client', 'loop', 'records/s'], ...rows.map(([c, w, r]) => [c, w, Math.round(r)])]));
-  writeResult('kafka-client', { clients: Object.fromEntries(clients.map((c) => [c.name, c.version])), records: N, partitions: PARTITIONS, value_bytes: VALUE, rates: rows.map(([client, loop, rate]) => ({ client, loop, rate })) });
+  writeResult('kafka-client', {
+    clients: Object.fromEntries(clients.map((c) => [c.name, c.version])),
+    records: N,
+    partitions: PARTITIONS,
+    value_bytes: VALUE,
+    rates: rows.map(([client, loop, rate]) => ({ client, loop, rate })),
+  });
 } finally {
   await cluster?.stop();
 }

@@ -1,17 +1,22 @@
-import { rangeSource } from '../src/bench/runner.js';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
-import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { encodeRecords } from '../src/protocol/index.js';
-import { engineRate, mainThreadChain, PoolRig, type BatchSource, type RoundStats } from '../src/bench/runner.js';
+import { EngineThreads } from '../src/bench/engine-thread.js';
+import {
+  type BatchSource,
+  engineRate,
+  mainThreadChain,
+  PoolRig,
+  type RoundStats,
+  rangeSource,
+} from '../src/bench/runner.js';
 import { median, percentile, spread } from '../src/bench/stats.js';
 import { WorkerPool } from '../src/coordinator/pool.js';
-import { EngineThreads } from '../src/bench/engine-thread.js';
+import { encodeRecords } from '../src/protocol/index.js';
+import { wasmPath } from '../src/sdk-build/fixtures.js';
 import { loadModule } from '../src/smartmodule/index.js';
 import type { BatchInput } from '../src/smartmodule/types.js';
 import { openStorage, type Storage } from '../src/storage/index.js';
-import { wasmPath } from '../src/sdk-build/fixtures.js';
 import { table, writeResult } from './lib/harness.js';
 import { sampleRecords } from './lib/records.js';
 
@@ -47,9 +52,13 @@ function threadCpu(): Map<string, { name: string; ms: number }> {
         const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
         const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
         out.set(tid, { name, ms: (Number(f[11]) + Number(f[12])) * 10 });
-      } catch { /* thread ended */ }
+      } catch {
+        /* thread ended */
+      }
     }
-  } catch { /* not Linux */ }
+  } catch {
+    /* not Linux */
+  }
   return out;
 }
 
@@ -105,7 +114,13 @@ export interface PipelinePoint {
 }
 
 /** Topic `bench` with `records` sample records (bench/lib/records.ts) spread over `partitions`. */
-export async function fill(store: Storage, partitions: number, records: number, size: number, batch: number): Promise<void> {
+export async function fill(
+  store: Storage,
+  partitions: number,
+  records: number,
+  size: number,
+  batch: number,
+): Promise<void> {
   await store.createTopic('bench', { partitions, retentionMs: null, maxPartitionBytes: null });
   const perPartition = Math.ceil(records / partitions);
   for (let p = 0; p < partitions; p++) {
@@ -147,7 +162,11 @@ export async function runPipelineBench(o: PipelineOptions = {}): Promise<Record<
   const readBytes = o.readBytes ?? env('PIPE_READ_BYTES', 1 << 20);
   const rounds = o.rounds ?? env('PIPE_ROUNDS', 7);
   const warmupMs = o.warmupMs ?? env('PIPE_WARMUP_MS', 3000);
-  const workerCounts = o.workers ?? (process.env['PIPE_WORKERS'] ? process.env['PIPE_WORKERS'].split(',').map(Number) : Array.from({ length: cores }, (_, i) => i + 1));
+  const workerCounts =
+    o.workers ??
+    (process.env['PIPE_WORKERS']
+      ? process.env['PIPE_WORKERS'].split(',').map(Number)
+      : Array.from({ length: cores }, (_, i) => i + 1));
   const log = o.log ?? ((l: string) => console.error(l));
 
   const dir = mkdtempSync(join(tmpdir(), 'eddy-bench-pipeline-'));
@@ -158,13 +177,16 @@ export async function runPipelineBench(o: PipelineOptions = {}): Promise<Record<
   try {
     const tFill = performance.now();
     await fill(store, partitions, records, recordBytes, batchRecords);
-    log(`pipeline: stored ${records} records of ${recordBytes} B in ${partitions} partitions (${(performance.now() - tFill).toFixed(0)} ms)`);
+    log(
+      `pipeline: stored ${records} records of ${recordBytes} B in ${partitions} partitions (${(performance.now() - tFill).toFixed(0)} ms)`,
+    );
 
     const mod = await loadModule(wasmPath('filter'));
     const steps = [{ module: mod }];
     // The same batches the pipeline reads, in memory, for the single-thread reference.
     const all: BatchInput[] = [];
-    for (let p = 0; p < partitions; p++) for (const g of storageSource(store)(p) as Iterable<BatchInput[]>) all.push(...g);
+    for (let p = 0; p < partitions; p++)
+      for (const g of storageSource(store)(p) as Iterable<BatchInput[]>) all.push(...g);
     const chain = mainThreadChain(steps);
 
     for (const w of workerCounts) {
@@ -172,15 +194,20 @@ export async function runPipelineBench(o: PipelineOptions = {}): Promise<Record<
       pools.push(pool);
       rigs.push(await PoolRig.open({ workers: w, pool, partitions, steps, maxInFlight, batchesPerSubmit: perSubmit }));
     }
-    const byPartition: BatchInput[][] = Array.from({ length: partitions }, (_, p) => [...(storageSource(store)(p) as Iterable<BatchInput[]>)].flat());
+    const byPartition: BatchInput[][] = Array.from({ length: partitions }, (_, p) =>
+      [...(storageSource(store)(p) as Iterable<BatchInput[]>)].flat(),
+    );
     // PIPE_SOURCE=memory: the same batches from memory (isolates the storage read), for experiments.
     // Default: as Eddy's consumers and derived streams run, workers read the batches from LMDB by
     // offset range (PIPE_PER_SUBMIT batches per submission, 16 by default). PIPE_SOURCE=main reads
     // them on the main thread and sends the bytes; PIPE_SOURCE=memory skips storage altogether.
     const mode = process.env['PIPE_SOURCE'] ?? 'ranges';
-    const source: BatchSource = mode === 'memory' ? (p) => [byPartition[p]!]
-      : mode === 'main' ? storageSource(store, readBytes)
-      : (p) => rangeSource(store, 'bench', p, perSubmit > 0 ? perSubmit : 16);
+    const source: BatchSource =
+      mode === 'memory'
+        ? (p) => [byPartition[p]!]
+        : mode === 'main'
+          ? storageSource(store, readBytes)
+          : (p) => rangeSource(store, 'bench', p, perSubmit > 0 ? perSubmit : 16);
     // Warm-up: page cache, worker instances, and the JIT of every isolate. A round submits only a
     // few hundred frames, so the per-frame code of the coordinator and the workers takes seconds of
     // rounds to be optimised; until then TurboFan compiles on V8's helper threads, which share the
@@ -189,7 +216,8 @@ export async function runPipelineBench(o: PipelineOptions = {}): Promise<Record<
     engineRate(chain, all, 200);
     for (const rig of rigs) {
       const until = performance.now() + warmupMs;
-      do await rig.round(source); while (performance.now() < until);
+      do await rig.round(source);
+      while (performance.now() < until);
     }
 
     for (const r of rigs) threads.push(await EngineThreads.open(r.workers, steps, all));
@@ -205,7 +233,9 @@ export async function runPipelineBench(o: PipelineOptions = {}): Promise<Record<
         for (let r = 0; r < rounds; r++) {
           const s = await rig.round(source);
           recs += s.recordsIn;
-          log(`W=${rig.workers} ${((s.recordsIn * 1000) / s.elapsedMs / 1e6).toFixed(2)}M rec/s, main busy ${(s.mainBusyMs / s.elapsedMs).toFixed(2)}, CPU ${((s.cpuMs * 1e6) / s.recordsIn).toFixed(0)} ns/rec`);
+          log(
+            `W=${rig.workers} ${((s.recordsIn * 1000) / s.elapsedMs / 1e6).toFixed(2)}M rec/s, main busy ${(s.mainBusyMs / s.elapsedMs).toFixed(2)}, CPU ${((s.cpuMs * 1e6) / s.recordsIn).toFixed(0)} ns/rec`,
+          );
         }
         const byName = new Map<string, number>();
         for (const [tid, t] of threadCpu()) {
@@ -213,7 +243,12 @@ export async function runPipelineBench(o: PipelineOptions = {}): Promise<Record<
           const key = tid === String(process.pid) ? 'main' : `${t.name}:${tid}`;
           if (d > 0) byName.set(key, (byName.get(key) ?? 0) + d);
         }
-        log(`W=${rig.workers} CPU ns per record by thread: ${[...byName].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${((v * 1e6) / recs).toFixed(0)}`).join(', ')}`);
+        log(
+          `W=${rig.workers} CPU ns per record by thread: ${[...byName]
+            .sort((a, b) => b[1] - a[1])
+            .map(([k, v]) => `${k} ${((v * 1e6) / recs).toFixed(0)}`)
+            .join(', ')}`,
+        );
       }
       return {};
     }
@@ -230,7 +265,9 @@ export async function runPipelineBench(o: PipelineOptions = {}): Promise<Record<
         perRig[i]!.eff.push(rate / (rigs[i]!.workers * e));
         const par = await threads[i]!.rate(250);
         parallel[i]!.push(par);
-        line.push(`W=${rigs[i]!.workers} ${(rate / 1e6).toFixed(2)}M (${(rate / (rigs[i]!.workers * e)).toFixed(2)}) engine×W ${(par / 1e6).toFixed(2)}M`);
+        line.push(
+          `W=${rigs[i]!.workers} ${(rate / 1e6).toFixed(2)}M (${(rate / (rigs[i]!.workers * e)).toFixed(2)}) engine×W ${(par / 1e6).toFixed(2)}M`,
+        );
       }
       log(line.join(', '));
     }
@@ -265,16 +302,72 @@ export async function runPipelineBench(o: PipelineOptions = {}): Promise<Record<
       };
     });
 
-    if (!o.quiet) console.log(`filter ("contains a"), ${records} × ${recordBytes}-byte records in ${batchRecords}-record batches, ${partitions} partitions, from LMDB through the pool`);
-    if (!o.quiet) console.log(table([
-      ['workers', 'records/s', 'spread', 'engine 1-thread rec/s', 'efficiency', 'engine on W threads', 'machine scaling', 'main busy ns/rec', 'read ns/rec', 'submit ns/rec', 'main GC ns/rec', 'module ns/rec', 'worker other ns/rec', 'CPU ns/rec', 'main CPU ns/rec', 'engine CPU ns/rec', 'CPU efficiency', 'p50 ms', 'p99 ms'],
-      ...points.map((p) => [p.workers, p.records_per_sec, p.spread, p.engine_single_thread_records_per_sec, p.efficiency, p.engine_w_threads_records_per_sec, p.machine_scaling, p.main_thread_busy_ns, p.storage_read_ns, p.submit_ns, p.main_gc_ns, p.module_ns, p.worker_other_ns, p.cpu_ns, p.main_cpu_ns, p.engine_cpu_ns, p.cpu_efficiency, p.latency_ms_p50, p.latency_ms_p99]),
-    ]));
+    if (!o.quiet)
+      console.log(
+        `filter ("contains a"), ${records} × ${recordBytes}-byte records in ${batchRecords}-record batches, ${partitions} partitions, from LMDB through the pool`,
+      );
+    if (!o.quiet)
+      console.log(
+        table([
+          [
+            'workers',
+            'records/s',
+            'spread',
+            'engine 1-thread rec/s',
+            'efficiency',
+            'engine on W threads',
+            'machine scaling',
+            'main busy ns/rec',
+            'read ns/rec',
+            'submit ns/rec',
+            'main GC ns/rec',
+            'module ns/rec',
+            'worker other ns/rec',
+            'CPU ns/rec',
+            'main CPU ns/rec',
+            'engine CPU ns/rec',
+            'CPU efficiency',
+            'p50 ms',
+            'p99 ms',
+          ],
+          ...points.map((p) => [
+            p.workers,
+            p.records_per_sec,
+            p.spread,
+            p.engine_single_thread_records_per_sec,
+            p.efficiency,
+            p.engine_w_threads_records_per_sec,
+            p.machine_scaling,
+            p.main_thread_busy_ns,
+            p.storage_read_ns,
+            p.submit_ns,
+            p.main_gc_ns,
+            p.module_ns,
+            p.worker_other_ns,
+            p.cpu_ns,
+            p.main_cpu_ns,
+            p.engine_cpu_ns,
+            p.cpu_efficiency,
+            p.latency_ms_p50,
+            p.latency_ms_p99,
+          ]),
+        ]),
+      );
     return {
       bench: 'pipeline',
-      description: 'filter over P partitions with W workers from LMDB through the pool; efficiency = records/s ÷ (W × single-thread engine records/s on the same batches, same run)',
+      description:
+        'filter over P partitions with W workers from LMDB through the pool; efficiency = records/s ÷ (W × single-thread engine records/s on the same batches, same run)',
       target_efficiency: 0.9,
-      config: { records, partitions, record_bytes: recordBytes, batch_records: batchRecords, max_in_flight: maxInFlight, batches_per_submit: perSubmit === 0 ? 'one storage read' : perSubmit, read_bytes: readBytes, rounds },
+      config: {
+        records,
+        partitions,
+        record_bytes: recordBytes,
+        batch_records: batchRecords,
+        max_in_flight: maxInFlight,
+        batches_per_submit: perSubmit === 0 ? 'one storage read' : perSubmit,
+        read_bytes: readBytes,
+        rounds,
+      },
       scaling: points,
     };
   } finally {

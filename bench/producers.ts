@@ -52,7 +52,11 @@ async function round(n: number, durability: Durability): Promise<number> {
     await store.close();
     const per = TOTAL / n;
     const procs = Array.from({ length: n }, (_, i) => {
-      const p = spawn(process.execPath, [fileURLToPath(import.meta.url), 'child', dir, String(per), String(i + 1), durability], { stdio: ['pipe', 'pipe', 'inherit'] });
+      const p = spawn(
+        process.execPath,
+        [fileURLToPath(import.meta.url), 'child', dir, String(per), String(i + 1), durability],
+        { stdio: ['pipe', 'pipe', 'inherit'] },
+      );
       const lines = createInterface({ input: p.stdout });
       const next = (() => {
         const it = lines[Symbol.asyncIterator]();
@@ -62,11 +66,13 @@ async function round(n: number, durability: Durability): Promise<number> {
     });
     for (const { next } of procs) if ((await next()) !== 'ready') throw new Error('a producer did not start');
     for (const { p } of procs) p.stdin.write('go\n');
-    const spans = await Promise.all(procs.map(async ({ p, next }) => {
-      const span = JSON.parse(await next()) as { start: number; end: number };
-      p.stdin.end();
-      return span;
-    }));
+    const spans = await Promise.all(
+      procs.map(async ({ p, next }) => {
+        const span = JSON.parse(await next()) as { start: number; end: number };
+        p.stdin.end();
+        return span;
+      }),
+    );
     const check = await openStorage(dir, { readOnly: true });
     const stored = check.describeTopic('bench').records;
     await check.close();
@@ -80,7 +86,9 @@ async function round(n: number, durability: Durability): Promise<number> {
 
 async function main(): Promise<void> {
   const results = [];
-  const lines: (string | number)[][] = [['durability', 'processes', 'records/s (aggregate)', '÷ one process', 'goal: aggregate ≥ one process', 'rounds']];
+  const lines: (string | number)[][] = [
+    ['durability', 'processes', 'records/s (aggregate)', '÷ one process', 'goal: aggregate ≥ one process', 'rounds'],
+  ];
   for (const durability of DURABILITIES) {
     const rates = new Map<number, number[]>(COUNTS.map((n) => [n, []]));
     await round(1, durability); // warm-up (disk, page cache)
@@ -91,16 +99,40 @@ async function main(): Promise<void> {
     const one = median(rates.get(1)!);
     for (const n of COUNTS) {
       const m = median(rates.get(n)!);
-      const row = { durability, processes: n, records_per_sec: Math.round(m), ratio_to_one: m / one, goal_met: m >= one, rounds: rates.get(n)!.map(Math.round) };
+      const row = {
+        durability,
+        processes: n,
+        records_per_sec: Math.round(m),
+        ratio_to_one: m / one,
+        goal_met: m >= one,
+        rounds: rates.get(n)!.map(Math.round),
+      };
       results.push(row);
-      lines.push([durability, n, row.records_per_sec, row.ratio_to_one, n === 1 ? '-' : m >= one ? 'met' : 'missed', row.rounds.join(' ')]);
+      lines.push([
+        durability,
+        n,
+        row.records_per_sec,
+        row.ratio_to_one,
+        n === 1 ? '-' : m >= one ? 'met' : 'missed',
+        row.rounds.join(' '),
+      ]);
     }
   }
-  console.log(`${TOTAL} records of ${VALUE_BYTES} B into one topic (${PARTITIONS} partitions), shared among N producer processes; median of ${ROUNDS} rounds`);
+  console.log(
+    `${TOTAL} records of ${VALUE_BYTES} B into one topic (${PARTITIONS} partitions), shared among N producer processes; median of ${ROUNDS} rounds`,
+  );
   console.log(table(lines));
-  const file = writeResult('producers', { total_records: TOTAL, value_bytes: VALUE_BYTES, partitions: PARTITIONS, rounds: ROUNDS, target_ratio: 1, producers: results });
+  const file = writeResult('producers', {
+    total_records: TOTAL,
+    value_bytes: VALUE_BYTES,
+    partitions: PARTITIONS,
+    rounds: ROUNDS,
+    target_ratio: 1,
+    producers: results,
+  });
   console.log(`wrote ${file}`);
 }
 
-if (process.argv[2] === 'child') await child(process.argv[3]!, Number(process.argv[4]), Number(process.argv[5]), process.argv[6] as Durability);
+if (process.argv[2] === 'child')
+  await child(process.argv[3]!, Number(process.argv[4]), Number(process.argv[5]), process.argv[6] as Durability);
 else await main();

@@ -13,7 +13,19 @@ import { fmt, machine, RESULTS_DIR, table } from './lib/harness.js';
  */
 
 const here = dirname(fileURLToPath(import.meta.url));
-const BENCHES = ['engine', 'sdk', 'sdk-json', 'storage', 'checksum', 'producers', 'pipeline', 'baseline-stream', 'transform', 'fluvio-compare', 'observe'] as const;
+const BENCHES = [
+  'engine',
+  'sdk',
+  'sdk-json',
+  'storage',
+  'checksum',
+  'producers',
+  'pipeline',
+  'baseline-stream',
+  'transform',
+  'fluvio-compare',
+  'observe',
+] as const;
 // biome-ignore lint/suspicious/noExplicitAny: each bench owns its JSON's shape; read defensively below
 type Json = Record<string, any>;
 
@@ -27,7 +39,8 @@ function load(name: string): Json | null {
   }
 }
 
-const n = (x: unknown, digits?: number): string => (typeof x === 'number' && Number.isFinite(x) ? (digits === undefined ? fmt(x) : x.toFixed(digits)) : '–');
+const n = (x: unknown, digits?: number): string =>
+  typeof x === 'number' && Number.isFinite(x) ? (digits === undefined ? fmt(x) : x.toFixed(digits)) : '–';
 const rate = (x: unknown): string => (typeof x === 'number' ? `${(x / 1e6).toFixed(2)}M` : '–');
 
 /** Headline rows: [bench, what, result, target]. Reads each JSON defensively (other benches own their formats). */
@@ -42,79 +55,175 @@ export function summaryRows(): string[][] {
   const sdk = load('sdk');
   if (sdk) {
     const s100 = (sdk['results'] as Json[] | undefined)?.find((r) => r['valueBytes'] === 100);
-    rows.push(['sdk', 'AS SDK filter µs per 100 B record', n(s100?.['sdkUsPerRecord'], 3), `≤ ${sdk['targetUsPer100ByteRecord'] ?? 0.25}`]);
+    rows.push([
+      'sdk',
+      'AS SDK filter µs per 100 B record',
+      n(s100?.['sdkUsPerRecord'], 3),
+      `≤ ${sdk['targetUsPer100ByteRecord'] ?? 0.25}`,
+    ]);
     rows.push(['sdk', 'SDK time ÷ same logic in plain JS', n(s100?.['ratioSdkToJs'], 2), '']);
   }
   const json = load('sdk-json');
   if (json) {
     const rs = (json['results'] as Json[] | undefined) ?? [];
     const worst = (key: string): string => {
-      const w = rs.filter((r) => typeof r[key] === 'number').reduce<Json | null>((a, r) => (a === null || r[key] > a[key] ? r : a), null);
+      const w = rs
+        .filter((r) => typeof r[key] === 'number')
+        .reduce<Json | null>((a, r) => (a === null || r[key] > a[key] ? r : a), null);
       return w === null ? '–' : `${n(w[key], 2)} (${w['template']}, ${w['bytes']} B)`;
     };
-    rows.push(['sdk-json', 'JSON filter, on-demand ÷ plain Node: worst template and size', worst('filterNewToNode'), '≤ 0.5']);
-    rows.push(['sdk-json', 'JSON filter, on-demand ÷ byte filter: worst template and size', worst('filterNewToByte'), '≤ 3']);
+    rows.push([
+      'sdk-json',
+      'JSON filter, on-demand ÷ plain Node: worst template and size',
+      worst('filterNewToNode'),
+      '≤ 0.5',
+    ]);
+    rows.push([
+      'sdk-json',
+      'JSON filter, on-demand ÷ byte filter: worst template and size',
+      worst('filterNewToByte'),
+      '≤ 3',
+    ]);
     rows.push(['sdk-json', 'map-json ÷ Node parse + stringify: worst', worst('mapNewToNode'), '≤ 1.0']);
     rows.push(['sdk-json', 'array-map-json ÷ Node parse + stringify: worst', worst('arrayMapNewToNode'), '≤ 1.0']);
     const sz = json['sizes'];
-    if (sz) rows.push(['sdk-json', 'bytes the on-demand reader adds to a module (filter-json − filter)', String(sz['filterJson'] - sz['byteFilter']), '≤ 10240']);
+    if (sz)
+      rows.push([
+        'sdk-json',
+        'bytes the on-demand reader adds to a module (filter-json − filter)',
+        String(sz['filterJson'] - sz['byteFilter']),
+        '≤ 10240',
+      ]);
   }
   const storage = load('storage');
   if (storage) {
     for (const r of (storage['storage'] as Json[] | undefined) ?? []) {
       const size = r['record_bytes'] === 10240 ? '10 KiB' : `${r['record_bytes']} B`;
-      rows.push(['storage', `${r['op']}: ${r['side']} ÷ raw lmdb-js, ${size} (median)`, n(r['ratio_median'], 2), r['target'] !== undefined ? `≥ ${r['target']}` : '']);
+      rows.push([
+        'storage',
+        `${r['op']}: ${r['side']} ÷ raw lmdb-js, ${size} (median)`,
+        n(r['ratio_median'], 2),
+        r['target'] !== undefined ? `≥ ${r['target']}` : '',
+      ]);
     }
   }
   const crc = load('checksum');
   if (crc) {
     for (const r of (crc['checksum'] as Json[] | undefined) ?? []) {
-      rows.push(['checksum', `${r['op']} ${r['side']}: with CRC32C ÷ without, ${r['record_bytes']} B (median)`, n(r['ratio_median'], 2), `≥ ${r['target']}`]);
+      rows.push([
+        'checksum',
+        `${r['op']} ${r['side']}: with CRC32C ÷ without, ${r['record_bytes']} B (median)`,
+        n(r['ratio_median'], 2),
+        `≥ ${r['target']}`,
+      ]);
     }
   }
   const producers = load('producers');
   if (producers) {
     for (const r of (producers['producers'] as Json[] | undefined) ?? []) {
       if (r['processes'] === 1) continue;
-      rows.push(['producers', `${r['processes']} producer processes into one topic ÷ one process, aggregate records/s (${r['durability']})`, `${n(r['ratio_to_one'], 2)} (${rate(r['records_per_sec'])}/s)`, '≥ 1']);
+      rows.push([
+        'producers',
+        `${r['processes']} producer processes into one topic ÷ one process, aggregate records/s (${r['durability']})`,
+        `${n(r['ratio_to_one'], 2)} (${rate(r['records_per_sec'])}/s)`,
+        '≥ 1',
+      ]);
     }
   }
   const pipe = load('pipeline');
   if (pipe) {
     for (const p of (pipe['scaling'] as Json[] | undefined) ?? []) {
-      rows.push(['pipeline', `W=${p['workers']}: records/s from LMDB through the pool; efficiency`, `${rate(p['records_per_sec'])}; ${n(p['efficiency'], 2)}`, `≥ ${pipe['target_efficiency'] ?? 0.9}`]);
+      rows.push([
+        'pipeline',
+        `W=${p['workers']}: records/s from LMDB through the pool; efficiency`,
+        `${rate(p['records_per_sec'])}; ${n(p['efficiency'], 2)}`,
+        `≥ ${pipe['target_efficiency'] ?? 0.9}`,
+      ]);
     }
     for (const p of (pipe['scaling'] as Json[] | undefined) ?? []) {
-      rows.push(['pipeline', `W=${p['workers']}: CPU ns per record, all threads (main thread) vs engine alone; machine's own W-thread scaling`,
-        `${n(p['cpu_ns'], 0)} (${n(p['main_cpu_ns'], 0)}) vs ${n(p['engine_cpu_ns'], 0)}; ${n(p['machine_scaling'], 2)}`, '']);
+      rows.push([
+        'pipeline',
+        `W=${p['workers']}: CPU ns per record, all threads (main thread) vs engine alone; machine's own W-thread scaling`,
+        `${n(p['cpu_ns'], 0)} (${n(p['main_cpu_ns'], 0)}) vs ${n(p['engine_cpu_ns'], 0)}; ${n(p['machine_scaling'], 2)}`,
+        '',
+      ]);
     }
   }
   const base = load('baseline-stream');
   if (base) {
-    rows.push(['baseline', `Eddy (pool, ${base['config']?.['workers']} workers) ÷ stream.Transform in one thread`, `${n(base['ratio_batches'], 2)}× (batches), ${n(base['ratio_records'], 2)}× (records)`, '']);
+    rows.push([
+      'baseline',
+      `Eddy (pool, ${base['config']?.['workers']} workers) ÷ stream.Transform in one thread`,
+      `${n(base['ratio_batches'], 2)}× (batches), ${n(base['ratio_records'], 2)}× (records)`,
+      '',
+    ]);
     rows.push(['baseline', 'stream.Transform records/s', rate(base['baseline_records_per_sec']), '']);
   }
   const tr = load('transform');
   if (tr) {
     const g = (tr['goals'] ?? {}) as Json;
-    rows.push(['transform', `eddy transform on ${tr['workers']} workers ÷ engine alone on as many threads, JSON filter; byte filter`, `${n(g['transform_vs_engine_w_json'], 2)}; ${n(g['transform_vs_engine_w_bytes'], 2)}`, '≥ 0.85']);
-    rows.push(['transform', 'jq time ÷ eddy transform time, JSON filter; byte filter', `${n(g['jq_over_transform_json'], 2)}; ${n(g['jq_over_transform_bytes'], 2)}`, '≥ 2']);
-    rows.push(['transform', 'consume --filter (one partition) time ÷ eddy transform time, JSON filter; byte filter', `${n(g['consume_over_transform_json'], 2)}; ${n(g['consume_over_transform_bytes'], 2)}`, '≤ 1.2']);
-    rows.push(['transform', 'consume -B -d, no module: seconds beyond process start, 1M lines', n(g['consume_no_module_beyond_start_s'], 2), '≤ 0.3']);
-    rows.push(['transform', 'plain Node JSON.parse loop time ÷ eddy transform time, JSON filter; byte filter', `${n(g['node_loop_over_transform_json'], 2)}; ${n(g['node_loop_over_transform_bytes'], 2)}`, '']);
+    rows.push([
+      'transform',
+      `eddy transform on ${tr['workers']} workers ÷ engine alone on as many threads, JSON filter; byte filter`,
+      `${n(g['transform_vs_engine_w_json'], 2)}; ${n(g['transform_vs_engine_w_bytes'], 2)}`,
+      '≥ 0.85',
+    ]);
+    rows.push([
+      'transform',
+      'jq time ÷ eddy transform time, JSON filter; byte filter',
+      `${n(g['jq_over_transform_json'], 2)}; ${n(g['jq_over_transform_bytes'], 2)}`,
+      '≥ 2',
+    ]);
+    rows.push([
+      'transform',
+      'consume --filter (one partition) time ÷ eddy transform time, JSON filter; byte filter',
+      `${n(g['consume_over_transform_json'], 2)}; ${n(g['consume_over_transform_bytes'], 2)}`,
+      '≤ 1.2',
+    ]);
+    rows.push([
+      'transform',
+      'consume -B -d, no module: seconds beyond process start, 1M lines',
+      n(g['consume_no_module_beyond_start_s'], 2),
+      '≤ 0.3',
+    ]);
+    rows.push([
+      'transform',
+      'plain Node JSON.parse loop time ÷ eddy transform time, JSON filter; byte filter',
+      `${n(g['node_loop_over_transform_json'], 2)}; ${n(g['node_loop_over_transform_bytes'], 2)}`,
+      '',
+    ]);
   }
   const fluvio = load('fluvio-compare');
   if (fluvio) {
     const mods = (fluvio['modules'] as Json[] | undefined) ?? [];
     const worst = mods.reduce<Json | null>((w, m) => (w === null || m['ratio'] < w['ratio'] ? m : w), null);
-    rows.push(['fluvio-compare', `Eddy's engine ÷ Fluvio's engine, one thread, ${mods.length} corpus modules: median (lowest, module)`,
-      `${n(fluvio['median_ratio'], 2)} (${n(worst?.['ratio'], 2)}, ${worst?.['module'] ?? '–'})`, `≥ ${fluvio['target_ratio'] ?? 1}`]);
+    rows.push([
+      'fluvio-compare',
+      `Eddy's engine ÷ Fluvio's engine, one thread, ${mods.length} corpus modules: median (lowest, module)`,
+      `${n(fluvio['median_ratio'], 2)} (${n(worst?.['ratio'], 2)}, ${worst?.['module'] ?? '–'})`,
+      `≥ ${fluvio['target_ratio'] ?? 1}`,
+    ]);
   }
   const observe = load('observe');
   if (observe) {
-    rows.push(['observe', 'derived stream with metrics served and scraped every 250 ms ÷ unobserved, 100 B records, SDK filter', n(observe['observed_vs_bare']?.['ratio'], 3), '≥ 0.98']);
-    rows.push(['observe', 'the same with 100 scrapers at once every 250 ms ÷ unobserved', n(observe['stormed_vs_bare']?.['ratio'], 3), '≥ 0.95']);
-    rows.push(['observe', 'CPU per record: observed ÷ unobserved; with 100 scrapers ÷ unobserved', `${n(observe['observed_vs_bare']?.['cpu_ratio'], 3)}; ${n(observe['stormed_vs_bare']?.['cpu_ratio'], 3)}`, '≤ 1.02; ≤ 1.05']);
+    rows.push([
+      'observe',
+      'derived stream with metrics served and scraped every 250 ms ÷ unobserved, 100 B records, SDK filter',
+      n(observe['observed_vs_bare']?.['ratio'], 3),
+      '≥ 0.98',
+    ]);
+    rows.push([
+      'observe',
+      'the same with 100 scrapers at once every 250 ms ÷ unobserved',
+      n(observe['stormed_vs_bare']?.['ratio'], 3),
+      '≥ 0.95',
+    ]);
+    rows.push([
+      'observe',
+      'CPU per record: observed ÷ unobserved; with 100 scrapers ÷ unobserved',
+      `${n(observe['observed_vs_bare']?.['cpu_ratio'], 3)}; ${n(observe['stormed_vs_bare']?.['cpu_ratio'], 3)}`,
+      '≤ 1.02; ≤ 1.05',
+    ]);
     rows.push(['observe', 'CPU ms of one uncached /metrics render', n(observe['metrics_render_ms'], 3), '≤ 1']);
   }
   return rows;
@@ -122,11 +231,15 @@ export function summaryRows(): string[][] {
 
 export function summaryMarkdown(totalSec: number | null, loadAvg: number | null): string {
   // Machine, date and commit of the run that wrote the results (not of this process).
-  const m = (BENCHES.map((b) => load(b)).find((j) => j?.['machine'])?.['machine'] as ReturnType<typeof machine> | undefined) ?? machine();
+  const m =
+    (BENCHES.map((b) => load(b)).find((j) => j?.['machine'])?.['machine'] as ReturnType<typeof machine> | undefined) ??
+    machine();
   const rows = summaryRows();
-  const head = `Machine: ${m.cpu}, ${m.cores} cores, Node ${m.node}; ${m.date.slice(0, 16).replace('T', ' ')} UTC; commit ${m.commit}` +
+  const head =
+    `Machine: ${m.cpu}, ${m.cores} cores, Node ${m.node}; ${m.date.slice(0, 16).replace('T', ' ')} UTC; commit ${m.commit}` +
     (totalSec !== null ? `; whole suite ${totalSec.toFixed(0)} s` : '') +
-    (loadAvg !== null ? `; load average ${loadAvg.toFixed(1)} when it started (the machine is shared)` : '') + '.';
+    (loadAvg !== null ? `; load average ${loadAvg.toFixed(1)} when it started (the machine is shared)` : '') +
+    '.';
   const md = ['| bench | measure | result | target |', '|---|---|---|---|', ...rows.map((r) => `| ${r.join(' | ')} |`)];
   return `${head}\n\n${md.join('\n')}\n`;
 }
@@ -134,8 +247,10 @@ export function summaryMarkdown(totalSec: number | null, loadAvg: number | null)
 function updateReadme(md: string): void {
   const file = join(here, '..', '..', 'bench', 'README.md');
   const text = existsSync(file) ? readFileSync(file, 'utf8') : '';
-  const start = '<!-- results:start -->', end = '<!-- results:end -->';
-  const a = text.indexOf(start), b = text.indexOf(end);
+  const start = '<!-- results:start -->',
+    end = '<!-- results:end -->';
+  const a = text.indexOf(start),
+    b = text.indexOf(end);
   if (a < 0 || b < a) {
     console.error(`bench/README.md has no ${start} … ${end} markers; not updated`);
     return;
@@ -174,7 +289,10 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const rows = summaryRows();
   if (rows.length > 0) console.log(table([['bench', 'measure', 'result', 'target'], ...rows]));
   const md = summaryMarkdown(total, load0);
-  writeFileSync(join(RESULTS_DIR, 'summary.json'), `${JSON.stringify({ markdown: md, rows: [['bench', 'measure', 'result', 'target'], ...rows], seconds: times }, null, 2)}\n`);
+  writeFileSync(
+    join(RESULTS_DIR, 'summary.json'),
+    `${JSON.stringify({ markdown: md, rows: [['bench', 'measure', 'result', 'target'], ...rows], seconds: times }, null, 2)}\n`,
+  );
   if (args.includes('--readme')) updateReadme(md);
   if (failed > 0) {
     console.error(`${failed} bench(es) failed`);

@@ -19,14 +19,14 @@
  *   node dist/bench/sdk-json.js [--quick]   → table on stdout, JSON in bench/results/sdk-json.json
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { prng } from '../src/bench/input.js';
 import { missingRustModules, rustModulePath } from '../src/conformance/corpus.js';
 import { createChain } from '../src/conformance/eddy-side.js';
-import { fluvioEnginePath, timeFluvioChain, type FluvioStep } from '../src/conformance/fluvio-engine.js';
-import { join } from 'node:path';
+import { type FluvioStep, fluvioEnginePath, timeFluvioChain } from '../src/conformance/fluvio-engine.js';
 import { encodeInput, encodeRecords } from '../src/protocol/index.js';
 import { compileCached, eddyRoot } from '../src/sdk-build/compile.js';
 import { listFixtureModules, wasmCacheDir } from '../src/sdk-build/fixtures.js';
-import { prng } from '../src/bench/input.js';
 import { median, rate, table, writeResult } from './lib/harness.js';
 import { moduleAlone } from './lib/module-alone.js';
 
@@ -59,11 +59,40 @@ function record(t: Template, size: number, rand: () => number, i: number): strin
   const base = { ts: 1_700_000_000_000 + i, level: LEVELS[i % 5]!, message: '' };
   for (let n = 1; ; n = Math.ceil(n * 1.3)) {
     let v: unknown;
-    if (t === 'flat') v = { ts: base.ts, host: `web-${i % 7}`, level: base.level, message: words(rand, n), user: `u${i}`, latency_ms: 12.5 };
+    if (t === 'flat')
+      v = {
+        ts: base.ts,
+        host: `web-${i % 7}`,
+        level: base.level,
+        message: words(rand, n),
+        user: `u${i}`,
+        latency_ms: 12.5,
+      };
     else if (t === 'nested') {
-      v = { level: base.level, ts: base.ts, message: 'GET done', req: { method: 'GET', path: `/api/v1/items/${i}`, headers: { accept: 'application/json' }, query: { page: 3, tags: ['a', 'b'] } },
-        spans: Array.from({ length: n }, (_, k) => ({ id: k, name: 'db', attrs: { rows: k * 3, ok: true, note: null } })) };
-    } else if (t === 'numbers') v = { level: base.level, ts: base.ts, message: 'samples', values: numbers(rand, Math.min(100, 5 + n)), series: Array.from({ length: Math.max(0, Math.floor(n / 40)) }, () => numbers(rand, 100)) };
+      v = {
+        level: base.level,
+        ts: base.ts,
+        message: 'GET done',
+        req: {
+          method: 'GET',
+          path: `/api/v1/items/${i}`,
+          headers: { accept: 'application/json' },
+          query: { page: 3, tags: ['a', 'b'] },
+        },
+        spans: Array.from({ length: n }, (_, k) => ({
+          id: k,
+          name: 'db',
+          attrs: { rows: k * 3, ok: true, note: null },
+        })),
+      };
+    } else if (t === 'numbers')
+      v = {
+        level: base.level,
+        ts: base.ts,
+        message: 'samples',
+        values: numbers(rand, Math.min(100, 5 + n)),
+        series: Array.from({ length: Math.max(0, Math.floor(n / 40)) }, () => numbers(rand, 100)),
+      };
     else v = { ts: base.ts, level: base.level, message: escaped(rand, n), user: 'zoë' };
     const s = JSON.stringify(v);
     if (Buffer.byteLength(s) >= size) return s;
@@ -78,12 +107,22 @@ function arrayRecord(size: number, rand: () => number): string {
   }
 }
 
-interface Batch { values: Buffer[]; input: Uint8Array; raw: Uint8Array; count: number }
+interface Batch {
+  values: Buffer[];
+  input: Uint8Array;
+  raw: Uint8Array;
+  count: number;
+}
 
 function batchOf(values: string[]): Batch {
   const bufs = values.map((v) => Buffer.from(v));
   const raw = encodeRecords(bufs.map((b, i) => ({ value: new Uint8Array(b), offsetDelta: i })));
-  return { values: bufs, input: encodeInput({ baseOffset: 0, baseTimestamp: 1_700_000_000_000, raw }, 22), raw, count: bufs.length };
+  return {
+    values: bufs,
+    input: encodeInput({ baseOffset: 0, baseTimestamp: 1_700_000_000_000, raw }, 22),
+    raw,
+    count: bufs.length,
+  };
 }
 
 function recordsFor(size: number): number {
@@ -130,7 +169,10 @@ function nodeArrayMap(b: Batch): () => void {
 // ---- measuring -------------------------------------------------------------------------------------
 
 /** µs per record for each candidate (median over rounds) and per-round ratios to `base` names. */
-function measure(count: number, candidates: Record<string, () => void>): { us: Record<string, number>; ratio: (a: string, b: string) => number } {
+function measure(
+  count: number,
+  candidates: Record<string, () => void>,
+): { us: Record<string, number>; ratio: (a: string, b: string) => number } {
   const names = Object.keys(candidates);
   for (const n of names) rate(candidates[n]!, 50);
   const rounds: Record<string, number>[] = [];
@@ -152,7 +194,9 @@ const stepOf = (name: string, path: string): FluvioStep => ({ name, wasm: readFi
 async function inEddy(step: FluvioStep, b: Batch): Promise<() => void> {
   const chain = await createChain([step], {});
   const batch = { baseOffset: 0, baseTimestamp: 1_700_000_000_000, raw: b.raw };
-  return () => { chain.process(batch); };
+  return () => {
+    chain.process(batch);
+  };
 }
 
 /**
@@ -167,19 +211,62 @@ function inFluvio(step: FluvioStep, b: Batch): number {
   return timeFluvioChain([step], [batch, batch], n)[1]!.nanos / n / b.count / 1000;
 }
 
-const serdeRows: (string | number)[][] = [['job', 'template', 'bytes', 'SDK (Eddy)', 'serde (Eddy)', 'SDK ÷ serde (Eddy)', 'SDK (Fluvio)', 'serde (Fluvio)', 'SDK ÷ serde (Fluvio)']];
+const serdeRows: (string | number)[][] = [
+  [
+    'job',
+    'template',
+    'bytes',
+    'SDK (Eddy)',
+    'serde (Eddy)',
+    'SDK ÷ serde (Eddy)',
+    'SDK (Fluvio)',
+    'serde (Fluvio)',
+    'SDK ÷ serde (Fluvio)',
+  ],
+];
 
 /** SDK example vs serde module on one batch, in both engines; appends a row and returns it as data. */
-async function againstSerde(job: string, template: string, bytes: number, b: Batch, sdkPath: string, serdeName: string): Promise<Record<string, unknown>> {
-  const sdk = stepOf(job, sdkPath), serde = stepOf(`rust-${serdeName}`, rustModulePath(serdeName));
+async function againstSerde(
+  job: string,
+  template: string,
+  bytes: number,
+  b: Batch,
+  sdkPath: string,
+  serdeName: string,
+): Promise<Record<string, unknown>> {
+  const sdk = stepOf(job, sdkPath),
+    serde = stepOf(`rust-${serdeName}`, rustModulePath(serdeName));
   const e = measure(b.count, { sdk: await inEddy(sdk, b), serde: await inEddy(serde, b) });
-  const fl: number[] = [], fr: number[] = [], ratios: number[] = [];
+  const fl: number[] = [],
+    fr: number[] = [],
+    ratios: number[] = [];
   for (let r = 0; r < Math.min(ROUNDS, 3); r++) {
-    const x = inFluvio(sdk, b), y = inFluvio(serde, b);
-    fl.push(x); fr.push(y); ratios.push(x / y);
+    const x = inFluvio(sdk, b),
+      y = inFluvio(serde, b);
+    fl.push(x);
+    fr.push(y);
+    ratios.push(x / y);
   }
-  const row = { job, template, bytes, eddyUs: e.us, eddySdkToSerde: e.ratio('sdk', 'serde'), fluvioUs: { sdk: median(fl), serde: median(fr) }, fluvioSdkToSerde: median(ratios) };
-  serdeRows.push([job, template, bytes, e.us['sdk']!, e.us['serde']!, row.eddySdkToSerde, row.fluvioUs.sdk, row.fluvioUs.serde, row.fluvioSdkToSerde]);
+  const row = {
+    job,
+    template,
+    bytes,
+    eddyUs: e.us,
+    eddySdkToSerde: e.ratio('sdk', 'serde'),
+    fluvioUs: { sdk: median(fl), serde: median(fr) },
+    fluvioSdkToSerde: median(ratios),
+  };
+  serdeRows.push([
+    job,
+    template,
+    bytes,
+    e.us['sdk']!,
+    e.us['serde']!,
+    row.eddySdkToSerde,
+    row.fluvioUs.sdk,
+    row.fluvioUs.serde,
+    row.fluvioSdkToSerde,
+  ]);
   return row;
 }
 
@@ -196,8 +283,22 @@ const paths = {
 };
 const size = (p: string): number => readFileSync(p).length;
 
-const filterRows: (string | number)[][] = [['template', 'bytes', 'byte filter', 'tree reader', 'on-demand', 'Node', 'on-demand ÷ Node', 'on-demand ÷ byte filter', 'tree ÷ on-demand']];
-const mapRows: (string | number)[][] = [['job', 'template', 'bytes', 'tree reader', 'on-demand', 'Node parse+stringify', 'on-demand ÷ Node']];
+const filterRows: (string | number)[][] = [
+  [
+    'template',
+    'bytes',
+    'byte filter',
+    'tree reader',
+    'on-demand',
+    'Node',
+    'on-demand ÷ Node',
+    'on-demand ÷ byte filter',
+    'tree ÷ on-demand',
+  ],
+];
+const mapRows: (string | number)[][] = [
+  ['job', 'template', 'bytes', 'tree reader', 'on-demand', 'Node parse+stringify', 'on-demand ÷ Node'],
+];
 const results: Record<string, unknown>[] = [];
 
 for (const t of TEMPLATES) {
@@ -207,19 +308,52 @@ for (const t of TEMPLATES) {
     const b = batchOf(Array.from({ length: n }, (_, i) => record(t, s, rand, i)));
     const bytes = Math.round(b.values.reduce((a, v) => a + v.length, 0) / n);
     const f = measure(n, {
-      byte: (() => { const m = moduleAlone(paths.byteFilter, 'filter'); return () => m(b.input); })(),
-      old: (() => { const m = moduleAlone(paths.filterOld, 'filter'); return () => m(b.input); })(),
-      new: (() => { const m = moduleAlone(paths.filterNew, 'filter'); return () => m(b.input); })(),
+      byte: (() => {
+        const m = moduleAlone(paths.byteFilter, 'filter');
+        return () => m(b.input);
+      })(),
+      old: (() => {
+        const m = moduleAlone(paths.filterOld, 'filter');
+        return () => m(b.input);
+      })(),
+      new: (() => {
+        const m = moduleAlone(paths.filterNew, 'filter');
+        return () => m(b.input);
+      })(),
       node: nodeFilter(b),
     });
-    filterRows.push([t, bytes, f.us['byte']!, f.us['old']!, f.us['new']!, f.us['node']!, f.ratio('new', 'node'), f.ratio('new', 'byte'), f.ratio('old', 'new')]);
+    filterRows.push([
+      t,
+      bytes,
+      f.us['byte']!,
+      f.us['old']!,
+      f.us['new']!,
+      f.us['node']!,
+      f.ratio('new', 'node'),
+      f.ratio('new', 'byte'),
+      f.ratio('old', 'new'),
+    ]);
     const m = measure(n, {
-      old: (() => { const x = moduleAlone(paths.mapOld, 'map'); return () => x(b.input); })(),
-      new: (() => { const x = moduleAlone(paths.mapNew, 'map'); return () => x(b.input); })(),
+      old: (() => {
+        const x = moduleAlone(paths.mapOld, 'map');
+        return () => x(b.input);
+      })(),
+      new: (() => {
+        const x = moduleAlone(paths.mapNew, 'map');
+        return () => x(b.input);
+      })(),
       node: nodeMap(b),
     });
     mapRows.push(['map-json', t, bytes, m.us['old']!, m.us['new']!, m.us['node']!, m.ratio('new', 'node')]);
-    results.push({ template: t, bytes, filterUs: f.us, filterNewToNode: f.ratio('new', 'node'), filterNewToByte: f.ratio('new', 'byte'), mapUs: m.us, mapNewToNode: m.ratio('new', 'node') });
+    results.push({
+      template: t,
+      bytes,
+      filterUs: f.us,
+      filterNewToNode: f.ratio('new', 'node'),
+      filterNewToByte: f.ratio('new', 'byte'),
+      mapUs: m.us,
+      mapNewToNode: m.ratio('new', 'node'),
+    });
     if (SERDE) {
       serdeResults.push(await againstSerde('filter-json', t, bytes, b, paths.filterNew, 'filter-json'));
       serdeResults.push(await againstSerde('map-json', t, bytes, b, paths.mapNew, 'map-json'));
@@ -233,25 +367,52 @@ for (const s of SIZES) {
   const b = batchOf(Array.from({ length: n }, () => arrayRecord(s, rand)));
   const bytes = Math.round(b.values.reduce((a, v) => a + v.length, 0) / n);
   const a = measure(n, {
-    old: (() => { const x = moduleAlone(paths.arrayOld, 'array_map'); return () => x(b.input); })(),
-    new: (() => { const x = moduleAlone(paths.arrayNew, 'array_map'); return () => x(b.input); })(),
+    old: (() => {
+      const x = moduleAlone(paths.arrayOld, 'array_map');
+      return () => x(b.input);
+    })(),
+    new: (() => {
+      const x = moduleAlone(paths.arrayNew, 'array_map');
+      return () => x(b.input);
+    })(),
     node: nodeArrayMap(b),
   });
-  mapRows.push(['array-map-json', 'numbers[]', bytes, a.us['old']!, a.us['new']!, a.us['node']!, a.ratio('new', 'node')]);
+  mapRows.push([
+    'array-map-json',
+    'numbers[]',
+    bytes,
+    a.us['old']!,
+    a.us['new']!,
+    a.us['node']!,
+    a.ratio('new', 'node'),
+  ]);
   results.push({ template: 'array', bytes, arrayMapUs: a.us, arrayMapNewToNode: a.ratio('new', 'node') });
-  if (SERDE) serdeResults.push(await againstSerde('array-map-json', 'numbers[]', bytes, b, paths.arrayNew, 'json-array-map'));
+  if (SERDE)
+    serdeResults.push(await againstSerde('array-map-json', 'numbers[]', bytes, b, paths.arrayNew, 'json-array-map'));
 }
 
-const sizes = { byteFilter: size(paths.byteFilter), filterJson: size(paths.filterNew), filterJsonTree: size(paths.filterOld), mapJson: size(paths.mapNew), arrayMapJson: size(paths.arrayNew) };
+const sizes = {
+  byteFilter: size(paths.byteFilter),
+  filterJson: size(paths.filterNew),
+  filterJsonTree: size(paths.filterOld),
+  mapJson: size(paths.mapNew),
+  arrayMapJson: size(paths.arrayNew),
+};
 console.log('JSON filter, µs per record (goal: on-demand ≤ 0.5× Node, ≤ 3× byte filter)\n');
 console.log(table(filterRows));
 console.log('\nmap-json / array-map-json, µs per record (goal: on-demand ≤ 1.0× Node)\n');
 console.log(table(mapRows));
-console.log(`\nmodule bytes: ${JSON.stringify(sizes)} (on-demand reader in filter-json: +${sizes.filterJson - sizes.byteFilter} B over the byte filter)`);
+console.log(
+  `\nmodule bytes: ${JSON.stringify(sizes)} (on-demand reader in filter-json: +${sizes.filterJson - sizes.byteFilter} B over the byte filter)`,
+);
 if (SERDE) {
-  console.log('\nThe SDK\'s examples ÷ the same jobs in Rust with serde_json, µs per record, in Eddy\'s and in Fluvio\'s engine\n');
+  console.log(
+    "\nThe SDK's examples ÷ the same jobs in Rust with serde_json, µs per record, in Eddy's and in Fluvio's engine\n",
+  );
   console.log(table(serdeRows));
 } else {
   console.log('\n(serde comparison skipped: the Rust conformance modules or the Fluvio harness are not built)');
 }
-console.log(`results: ${writeResult('sdk-json', { rounds: ROUNDS, msPerRound: MS, sizes, results, serde: serdeResults })}`);
+console.log(
+  `results: ${writeResult('sdk-json', { rounds: ROUNDS, msPerRound: MS, sizes, results, serde: serdeResults })}`,
+);

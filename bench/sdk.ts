@@ -30,7 +30,10 @@ async function filterWasm(): Promise<Uint8Array> {
 /** Values of `size` random letters b–z; half of them get an 'a' at the very end (full scan either way). */
 function batch(size: number): { raw: Uint8Array; input: Uint8Array } {
   let seed = 12345;
-  const rnd = (): number => { seed = (seed * 1103515245 + 12345) >>> 0; return seed >>> 8; };
+  const rnd = (): number => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return seed >>> 8;
+  };
   const records = Array.from({ length: RECORDS }, (_, i) => {
     const v = Buffer.alloc(size);
     for (let j = 0; j < size; j++) v[j] = 0x62 + (rnd() % 25);
@@ -50,7 +53,13 @@ interface Guest {
 
 function guest(bytes: Uint8Array): { g: Guest; last: () => [number, number] } {
   let out: [number, number] = [0, 0];
-  const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { copy_records: (p: number, l: number) => { out = [p, l]; } } });
+  const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
+    env: {
+      copy_records: (p: number, l: number) => {
+        out = [p, l];
+      },
+    },
+  });
   return { g: inst.exports as unknown as Guest, last: () => out };
 }
 
@@ -63,20 +72,32 @@ let at = 0;
 function varint(b: Uint8Array): number {
   let x = b[at++]!;
   if (x < 0x80) return x & 1 ? -((x + 1) >> 1) : x >> 1;
-  let u = x & 0x7f, shift = 7;
-  do { x = b[at++]!; u += (x & 0x7f) * 2 ** shift; shift += 7; } while (x & 0x80);
+  let u = x & 0x7f,
+    shift = 7;
+  do {
+    x = b[at++]!;
+    u += (x & 0x7f) * 2 ** shift;
+    shift += 7;
+  } while (x & 0x80);
   return u % 2 ? -(u + 1) / 2 : u / 2;
 }
 
 function varintSize(n: number): number {
-  let z = n >= 0 ? n * 2 : -n * 2 - 1, s = 1;
-  while (z >= 0x80) { z = Math.floor(z / 128); s++; }
+  let z = n >= 0 ? n * 2 : -n * 2 - 1,
+    s = 1;
+  while (z >= 0x80) {
+    z = Math.floor(z / 128);
+    s++;
+  }
   return s;
 }
 
 function putVarint(b: Uint8Array, pos: number, n: number): number {
   let z = n >= 0 ? n * 2 : -n * 2 - 1;
-  while (z >= 0x80) { b[pos++] = (z & 0x7f) | 0x80; z = Math.floor(z / 128); }
+  while (z >= 0x80) {
+    b[pos++] = (z & 0x7f) | 0x80;
+    z = Math.floor(z / 128);
+  }
   b[pos++] = z;
   return pos;
 }
@@ -88,7 +109,8 @@ function jsFilter(input: Uint8Array): Uint8Array {
   const rawStart = 12;
   const count = view.getInt32(rawStart);
   const out = new Uint8Array(rawLen + 16);
-  let w = 4, kept = 0;
+  let w = 4,
+    kept = 0;
   at = rawStart + 4;
   for (let i = 0; i < count; i++) {
     const len = varint(input);
@@ -96,17 +118,26 @@ function jsFilter(input: Uint8Array): Uint8Array {
     const attr = input[at++]!;
     const ts = varint(input);
     const off = varint(input);
-    let keyStart = -1, keyLen = 0;
-    if (input[at++] === 1) { keyLen = varint(input); keyStart = at; at += keyLen; }
+    let keyStart = -1,
+      keyLen = 0;
+    if (input[at++] === 1) {
+      keyLen = varint(input);
+      keyStart = at;
+      at += keyLen;
+    }
     const vLen = varint(input);
     const vStart = at;
     at += vLen;
     const hdr = varint(input);
     // UTF-8 check (ASCII fast path) and search for 'a'
-    let ascii = true, found = false;
+    let ascii = true,
+      found = false;
     for (let j = vStart, e = vStart + vLen; j < e; j++) {
       const c = input[j]!;
-      if (c >= 0x80) { ascii = false; break; }
+      if (c >= 0x80) {
+        ascii = false;
+        break;
+      }
       if (c === 0x61) found = true;
     }
     if (!ascii) {
@@ -114,13 +145,25 @@ function jsFilter(input: Uint8Array): Uint8Array {
       found = s.includes('a');
     }
     if (!found) continue;
-    const body = 1 + varintSize(ts) + varintSize(off) + (keyStart < 0 ? 1 : 1 + varintSize(keyLen) + keyLen) + varintSize(vLen) + vLen + varintSize(hdr);
+    const body =
+      1 +
+      varintSize(ts) +
+      varintSize(off) +
+      (keyStart < 0 ? 1 : 1 + varintSize(keyLen) + keyLen) +
+      varintSize(vLen) +
+      vLen +
+      varintSize(hdr);
     w = putVarint(out, w, body);
     out[w++] = attr;
     w = putVarint(out, w, ts);
     w = putVarint(out, w, off);
     if (keyStart < 0) out[w++] = 0;
-    else { out[w++] = 1; w = putVarint(out, w, keyLen); out.set(input.subarray(keyStart, keyStart + keyLen), w); w += keyLen; }
+    else {
+      out[w++] = 1;
+      w = putVarint(out, w, keyLen);
+      out.set(input.subarray(keyStart, keyStart + keyLen), w);
+      w += keyLen;
+    }
     w = putVarint(out, w, vLen);
     out.set(input.subarray(vStart, vStart + vLen), w);
     w += vLen;
@@ -135,7 +178,9 @@ function jsFilter(input: Uint8Array): Uint8Array {
 // ---- run -----------------------------------------------------------------------------------------
 
 const wasm = await filterWasm();
-const rows: (string | number)[][] = [['value bytes', 'SDK µs/record', 'SDK excl. copy-in', 'JS µs/record', 'SDK/JS', 'target']];
+const rows: (string | number)[][] = [
+  ['value bytes', 'SDK µs/record', 'SDK excl. copy-in', 'JS µs/record', 'SDK/JS', 'target'],
+];
 const results: Record<string, unknown>[] = [];
 for (const size of SIZES) {
   const { input } = batch(size);
@@ -155,7 +200,9 @@ for (const size of SIZES) {
     mem.set(input, p);
     g.dealloc(p, input.length);
   };
-  const jsCall = (): void => { jsFilter(input); };
+  const jsCall = (): void => {
+    jsFilter(input);
+  };
   // sanity: same output bytes
   sdkCall();
   const p0 = g.alloc(input.length);
@@ -165,24 +212,48 @@ for (const size of SIZES) {
   const sdkOut = new Uint8Array(g.memory.buffer, op, ol).slice();
   g.dealloc(op, ol);
   const jsOut = jsFilter(input);
-  if (rc !== RECORDS / 2 || Buffer.compare(Buffer.from(sdkOut), Buffer.from(jsOut)) !== 0) throw new Error(`outputs differ at ${size} bytes`);
+  if (rc !== RECORDS / 2 || Buffer.compare(Buffer.from(sdkOut), Buffer.from(jsOut)) !== 0)
+    throw new Error(`outputs differ at ${size} bytes`);
 
-  rate(sdkCall, 150); rate(jsCall, 150); rate(copyOnly, 100);
-  const sdkRates: number[] = [], jsRates: number[] = [], copyRates: number[] = [], ratios: number[] = [];
+  rate(sdkCall, 150);
+  rate(jsCall, 150);
+  rate(copyOnly, 100);
+  const sdkRates: number[] = [],
+    jsRates: number[] = [],
+    copyRates: number[] = [],
+    ratios: number[] = [];
   for (let r = 0; r < 7; r++) {
     const a = rate(sdkCall, 150);
     const b = rate(jsCall, 150);
     const c = rate(copyOnly, 60);
-    sdkRates.push(a); jsRates.push(b); copyRates.push(c); ratios.push(b / a);
+    sdkRates.push(a);
+    jsRates.push(b);
+    copyRates.push(c);
+    ratios.push(b / a);
   }
   const sdkUs = 1e6 / median(sdkRates) / RECORDS;
   const jsUs = 1e6 / median(jsRates) / RECORDS;
   const copyUs = 1e6 / median(copyRates) / RECORDS;
   const ratio = median(ratios); // SDK time / JS time
-  const target = size === 100 ? (sdkUs <= TARGET_US_100B ? `≤ ${TARGET_US_100B} ok` : `> ${TARGET_US_100B} MISSED`) : '';
+  const target =
+    size === 100 ? (sdkUs <= TARGET_US_100B ? `≤ ${TARGET_US_100B} ok` : `> ${TARGET_US_100B} MISSED`) : '';
   rows.push([String(size), sdkUs, Math.max(0, sdkUs - copyUs), jsUs, ratio, target]);
-  results.push({ valueBytes: size, records: RECORDS, sdkUsPerRecord: sdkUs, sdkUsPerRecordExclCopyIn: Math.max(0, sdkUs - copyUs), jsUsPerRecord: jsUs, ratioSdkToJs: ratio, memoryBytes: g.memory.buffer.byteLength });
+  results.push({
+    valueBytes: size,
+    records: RECORDS,
+    sdkUsPerRecord: sdkUs,
+    sdkUsPerRecordExclCopyIn: Math.max(0, sdkUs - copyUs),
+    jsUsPerRecord: jsUs,
+    ratioSdkToJs: ratio,
+    memoryBytes: g.memory.buffer.byteLength,
+  });
 }
 console.log(table(rows));
-const file = writeResult('sdk', { bench: 'sdk-filter', description: 'AS SDK filter (value contains a) alone vs the same logic in plain JS; µs per record, ratio = SDK time / JS time', targetUsPer100ByteRecord: TARGET_US_100B, results });
+const file = writeResult('sdk', {
+  bench: 'sdk-filter',
+  description:
+    'AS SDK filter (value contains a) alone vs the same logic in plain JS; µs per record, ratio = SDK time / JS time',
+  targetUsPer100ByteRecord: TARGET_US_100B,
+  results,
+});
 console.log(`\nwritten ${file}`);

@@ -72,7 +72,16 @@ export function readAll(log: PartitionLog, records: number, passes: number): voi
 }
 
 /** Columns of the result tables of this bench and bench/checksum. */
-export const RESULT_HEADER: (string | number)[] = ['record size', 'op', 'side', 'best MB/s', 'best rec/s', 'ratio (best)', 'ratio (median)', 'spread'];
+export const RESULT_HEADER: (string | number)[] = [
+  'record size',
+  'op',
+  'side',
+  'best MB/s',
+  'best rec/s',
+  'ratio (best)',
+  'ratio (median)',
+  'spread',
+];
 
 export interface Side {
   name: string;
@@ -207,14 +216,32 @@ export async function runStorageBench(): Promise<Record<string, unknown>> {
       ] as const) {
         const raw = samples[0]!.ms;
         const rawBest = Math.min(...raw);
-        rows.push([`${c.recordBytes} B`, op, names[0], bytes / 1e3 / rawBest, (bytes / c.recordBytes / rawBest) * 1e3, 1, 1, 0]);
+        rows.push([
+          `${c.recordBytes} B`,
+          op,
+          names[0],
+          bytes / 1e3 / rawBest,
+          (bytes / c.recordBytes / rawBest) * 1e3,
+          1,
+          1,
+          0,
+        ]);
         for (let s = 1; s < samples.length; s++) {
           const ms = samples[s]!.ms;
           const best = Math.min(...ms);
           const ratios = ms.map((x, i) => raw[i]! / x);
           const ratioBest = rawBest / best;
           const ratioMedian = median(ratios);
-          rows.push([`${c.recordBytes} B`, op, names[s]!, bytes / 1e3 / best, (bytes / c.recordBytes / best) * 1e3, ratioBest, ratioMedian, spread(ratios)]);
+          rows.push([
+            `${c.recordBytes} B`,
+            op,
+            names[s]!,
+            bytes / 1e3 / best,
+            (bytes / c.recordBytes / best) * 1e3,
+            ratioBest,
+            ratioMedian,
+            spread(ratios),
+          ]);
           out.push({
             record_bytes: c.recordBytes,
             records: c.records,

@@ -5,10 +5,10 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EngineThreads } from '../src/bench/engine-thread.js';
 import { engineRate, mainThreadChain } from '../src/bench/runner.js';
+import { lineBatches } from '../src/cli/transform-input.js';
 import { ModuleResolver } from '../src/coordinator/resolve.js';
 import { wasmPath } from '../src/sdk-build/fixtures.js';
 import type { BatchInput } from '../src/smartmodule/types.js';
-import { lineBatches } from '../src/cli/transform-input.js';
 import { median, spread, table, writeResult } from './lib/harness.js';
 import { writeJsonLog } from './lib/json-log.js';
 
@@ -47,7 +47,8 @@ function ensureJq(): string | null {
   let v = has();
   if (v.status !== 0) {
     const sudo = process.getuid?.() === 0 ? [] : ['sudo', '-n'];
-    const run = (args: string[]) => spawnSync(sudo[0] ?? args[0]!, [...sudo.slice(1), ...(sudo.length ? args : args.slice(1))], { stdio: 'inherit' });
+    const run = (args: string[]) =>
+      spawnSync(sudo[0] ?? args[0]!, [...sudo.slice(1), ...(sudo.length ? args : args.slice(1))], { stdio: 'inherit' });
     run(['apt-get', 'update', '-qq']);
     run(['apt-get', 'install', '-y', '-qq', 'jq']);
     v = has();
@@ -55,7 +56,11 @@ function ensureJq(): string | null {
   return v.status === 0 ? v.stdout.trim() : null;
 }
 
-interface Run { ms: number; cpuMs: number | null; lines: number }
+interface Run {
+  ms: number;
+  cpuMs: number | null;
+  lines: number;
+}
 
 /** GNU time, when installed: the CPU seconds a command used (user + system, all its threads). */
 const TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : null;
@@ -95,7 +100,10 @@ export async function runTransformBench(): Promise<Record<string, unknown>> {
     const env = { ...process.env, EDDY_DATA_DIR: join(dir, 'data'), EDDY_WORKERS: String(W) };
     const eddy = (args: string[]) => [eddyBin, ...args];
     // The one-partition topic consume reads (stored once, outside the timings).
-    for (const args of [['topic', 'create', 'logs'], ['produce', 'logs', '--file', log]]) {
+    for (const args of [
+      ['topic', 'create', 'logs'],
+      ['produce', 'logs', '--file', log],
+    ]) {
       const r = spawnSync(process.execPath, eddy(args), { env, stdio: ['ignore', 'ignore', 'pipe'] });
       if (r.status !== 0) throw new Error(`eddy ${args.join(' ')}: ${r.stderr}`);
     }
@@ -103,13 +111,19 @@ export async function runTransformBench(): Promise<Record<string, unknown>> {
     const out = join(dir, 'out');
     const jobs: Record<string, () => Run> = {
       'process start (eddy --version)': () => timed(process.execPath, eddy(['--version']), out, env),
-      'eddy transform, JSON filter': () => timed(process.execPath, eddy(['transform', log, '--filter', modules.json]), out, env),
-      'eddy transform, byte filter': () => timed(process.execPath, eddy(['transform', log, '--filter', modules.bytes]), out, env),
-      'consume --filter, JSON filter': () => timed(process.execPath, eddy(['consume', 'logs', '-B', '-d', '--filter', modules.json]), out, env),
-      'consume --filter, byte filter': () => timed(process.execPath, eddy(['consume', 'logs', '-B', '-d', '--filter', modules.bytes]), out, env),
+      'eddy transform, JSON filter': () =>
+        timed(process.execPath, eddy(['transform', log, '--filter', modules.json]), out, env),
+      'eddy transform, byte filter': () =>
+        timed(process.execPath, eddy(['transform', log, '--filter', modules.bytes]), out, env),
+      'consume --filter, JSON filter': () =>
+        timed(process.execPath, eddy(['consume', 'logs', '-B', '-d', '--filter', modules.json]), out, env),
+      'consume --filter, byte filter': () =>
+        timed(process.execPath, eddy(['consume', 'logs', '-B', '-d', '--filter', modules.bytes]), out, env),
       'consume -B -d, no module': () => timed(process.execPath, eddy(['consume', 'logs', '-B', '-d']), out, env),
       'node readline + JSON.parse': () => timed(process.execPath, [nodeLoop, log], out, env),
-      ...(jq ? { 'jq -c select(.level != "debug")': () => timed('jq', ['-c', 'select(.level != "debug")', log], out, env) } : {}),
+      ...(jq
+        ? { 'jq -c select(.level != "debug")': () => timed('jq', ['-c', 'select(.level != "debug")', log], out, env) }
+        : {}),
     };
     const names = Object.keys(jobs);
     const times = new Map<string, number[]>(names.map((n) => [n, []]));
@@ -132,7 +146,12 @@ export async function runTransformBench(): Promise<Record<string, unknown>> {
     const sample = join(dir, 'sample.jsonl');
     spawnSync('sh', ['-c', `head -n 200000 '${log}' > '${sample}'`]);
     const batches: BatchInput[] = [];
-    for await (const b of lineBatches((async function* () { yield readFileSync(sample); })(), 1 << 20)) {
+    for await (const b of lineBatches(
+      (async function* () {
+        yield readFileSync(sample);
+      })(),
+      1 << 20,
+    )) {
       batches.push({ baseOffset: b.baseOffset, baseTimestamp: 0, raw: b.raw });
     }
     const engine: Record<string, { one: number; w: number; scaling: number; cpu_ns_per_record: number }> = {};
@@ -151,14 +170,20 @@ export async function runTransformBench(): Promise<Record<string, unknown>> {
       }
       await threads.close();
       chain.dispose();
-      engine[kind] = { one: median(ones), w: median(ws), scaling: median(ws) / (W * median(ones)), cpu_ns_per_record: median(cpuNs) };
+      engine[kind] = {
+        one: median(ones),
+        w: median(ws),
+        scaling: median(ws) / (W * median(ones)),
+        cpu_ns_per_record: median(cpuNs),
+      };
     }
 
     const med = (name: string) => median(times.get(name)!);
     const cpu = (name: string) => (cpus.get(name)!.length > 0 ? median(cpus.get(name)!) : NaN);
     const start = med('process start (eddy --version)');
     /** Eddy's commands are read beyond Eddy's own start; the others (their start is a few ms) as they ran. */
-    const beyond = (name: string) => (name.includes('eddy') || name.includes('consume') ? med(name) - start : med(name));
+    const beyond = (name: string) =>
+      name.includes('eddy') || name.includes('consume') ? med(name) - start : med(name);
     const rate = (name: string) => LINES / (beyond(name) / 1000);
     const tJson = med('eddy transform, JSON filter');
     const tBytes = med('eddy transform, byte filter');
@@ -182,29 +207,71 @@ export async function runTransformBench(): Promise<Record<string, unknown>> {
       consume_over_transform_bytes: cpu('consume --filter, byte filter') / cpu('eddy transform, byte filter'),
       node_loop_over_transform_json: cpu('node readline + JSON.parse') / cpu('eddy transform, JSON filter'),
       node_loop_over_transform_bytes: cpu('node readline + JSON.parse') / cpu('eddy transform, byte filter'),
-      consume_no_module_beyond_start_s: (cpu('consume -B -d, no module') - cpu('process start (eddy --version)')) / 1000,
+      consume_no_module_beyond_start_s:
+        (cpu('consume -B -d, no module') - cpu('process start (eddy --version)')) / 1000,
       engine_cpu_s_json: (LINES * engine['json']!.cpu_ns_per_record) / 1e9,
       engine_cpu_s_bytes: (LINES * engine['bytes']!.cpu_ns_per_record) / 1e9,
       // The share of eddy transform's CPU that is the module's own work (the rest: start, reading, frames, printing).
-      engine_over_transform_cpu_json: (LINES * engine['json']!.cpu_ns_per_record) / 1e6 / cpu('eddy transform, JSON filter'),
-      engine_over_transform_cpu_bytes: (LINES * engine['bytes']!.cpu_ns_per_record) / 1e6 / cpu('eddy transform, byte filter'),
+      engine_over_transform_cpu_json:
+        (LINES * engine['json']!.cpu_ns_per_record) / 1e6 / cpu('eddy transform, JSON filter'),
+      engine_over_transform_cpu_bytes:
+        (LINES * engine['bytes']!.cpu_ns_per_record) / 1e6 / cpu('eddy transform, byte filter'),
     };
-    const rows = names.map((n) => [n, (med(n) / 1000).toFixed(2), n.startsWith('process') ? '' : (beyond(n) / 1000).toFixed(2), n.startsWith('process') ? '' : `${(rate(n) / 1e6).toFixed(2)}M`, spread(times.get(n)!).toFixed(2), (cpu(n) / 1000).toFixed(2)]);
-    console.log(`bench/transform: ${LINES} lines, ${(bytes / 1e6).toFixed(0)} MB, W = ${W}, ${ROUNDS} rounds; load average ${load.map((l) => l.toFixed(1)).join(' → ')}`);
-    console.log(table([['command', 'wall s (median)', 's beyond eddy start', 'input records/s', 'spread', 'CPU s (all threads)'], ...rows]));
-    console.log(table([
-      ['engine alone', '1 thread rec/s', `${W} threads rec/s`, 'machine scaling', 'CPU ns/record'],
-      ...Object.entries(engine).map(([k, e]) => [k, `${(e.one / 1e6).toFixed(2)}M`, `${(e.w / 1e6).toFixed(2)}M`, e.scaling.toFixed(2), e.cpu_ns_per_record.toFixed(0)]),
-    ]));
-    console.log(table([['goal', 'result', 'target'], ...Object.entries(goals).map(([k, v]) => [k, v === null ? '–' : v.toFixed(2), GOALS[k] ?? ''])]));
-    console.log(table([['in CPU time', 'result'], ...Object.entries(cpuRatios).map(([k, v]) => [k, v === null || Number.isNaN(v) ? '–' : v.toFixed(2)])]));
+    const rows = names.map((n) => [
+      n,
+      (med(n) / 1000).toFixed(2),
+      n.startsWith('process') ? '' : (beyond(n) / 1000).toFixed(2),
+      n.startsWith('process') ? '' : `${(rate(n) / 1e6).toFixed(2)}M`,
+      spread(times.get(n)!).toFixed(2),
+      (cpu(n) / 1000).toFixed(2),
+    ]);
+    console.log(
+      `bench/transform: ${LINES} lines, ${(bytes / 1e6).toFixed(0)} MB, W = ${W}, ${ROUNDS} rounds; load average ${load.map((l) => l.toFixed(1)).join(' → ')}`,
+    );
+    console.log(
+      table([
+        ['command', 'wall s (median)', 's beyond eddy start', 'input records/s', 'spread', 'CPU s (all threads)'],
+        ...rows,
+      ]),
+    );
+    console.log(
+      table([
+        ['engine alone', '1 thread rec/s', `${W} threads rec/s`, 'machine scaling', 'CPU ns/record'],
+        ...Object.entries(engine).map(([k, e]) => [
+          k,
+          `${(e.one / 1e6).toFixed(2)}M`,
+          `${(e.w / 1e6).toFixed(2)}M`,
+          e.scaling.toFixed(2),
+          e.cpu_ns_per_record.toFixed(0),
+        ]),
+      ]),
+    );
+    console.log(
+      table([
+        ['goal', 'result', 'target'],
+        ...Object.entries(goals).map(([k, v]) => [k, v === null ? '–' : v.toFixed(2), GOALS[k] ?? '']),
+      ]),
+    );
+    console.log(
+      table([
+        ['in CPU time', 'result'],
+        ...Object.entries(cpuRatios).map(([k, v]) => [k, v === null || Number.isNaN(v) ? '–' : v.toFixed(2)]),
+      ]),
+    );
     const result = {
-      lines: LINES, bytes, workers: W, rounds: ROUNDS, jq, load_average: load,
+      lines: LINES,
+      bytes,
+      workers: W,
+      rounds: ROUNDS,
+      jq,
+      load_average: load,
       file_mb: statSync(log).size / 1e6,
       times_ms: Object.fromEntries(names.map((n) => [n, times.get(n)])),
       median_ms: Object.fromEntries(names.map((n) => [n, med(n)])),
       cpu_ms: Object.fromEntries(names.map((n) => [n, cpus.get(n)])),
-      engine, goals, cpu_ratios: cpuRatios,
+      engine,
+      goals,
+      cpu_ratios: cpuRatios,
     };
     console.log(`wrote ${writeResult('transform', result)}`);
     return result;

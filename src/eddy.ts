@@ -1,30 +1,39 @@
 import { EventEmitter } from 'eventemitter3';
-import { EddyError } from './errors.js';
-import {
-  DerivedStream, derivedState, ensureDeadLetterTopic, type DeriveConfig, type DeriveFailure,
-} from './coordinator/derived.js';
-import { checkDeriveName, checkNoCycle, deadLetterTopic } from './coordinator/derive-checks.js';
-import { WorkerPool, type PoolOptions } from './coordinator/pool.js';
-import { ModuleResolver } from './coordinator/resolve.js';
 import type { SessionMetrics, SessionState, SessionStep } from './coordinator/chain-session.js';
-import { TransformedConsumer, type TransformEvents, type TransformedConsumeOptions } from './coordinator/transformed-consumer.js';
+import { COORDINATOR_DEFAULTS } from './coordinator/defaults.js';
+import { checkDeriveName, checkNoCycle, deadLetterTopic } from './coordinator/derive-checks.js';
+import {
+  type DeriveConfig,
+  DerivedStream,
+  type DeriveFailure,
+  derivedState,
+  ensureDeadLetterTopic,
+} from './coordinator/derived.js';
+import { mergeAsync } from './coordinator/merge.js';
+import { type PoolOptions, WorkerPool } from './coordinator/pool.js';
+import { ModuleResolver } from './coordinator/resolve.js';
+import {
+  type TransformEvents,
+  type TransformedConsumeOptions,
+  TransformedConsumer,
+} from './coordinator/transformed-consumer.js';
+import { EddyError } from './errors.js';
+import { checkKafkaDerive, KafkaDerivedStream } from './kafka/derived.js';
+import { isKafkaDerive } from './kafka/endpoint.js';
+import { type ObserveServer, serveObserve } from './observe/server.js';
+import { Telemetry } from './observe/telemetry.js';
+import { openStorage } from './open-storage.js';
 import { Chain } from './smartmodule/chain.js';
 import type { TransformStep } from './smartmodule/transforms.js';
-import { openStorage } from './open-storage.js';
-import type { StorageOptions, Storage } from './storage/storage.js';
-import { commitPolicy, type ConsumeOptions, type ConsumedRecord, type Consumer } from './storage/consumer.js';
+import { type ConsumedRecord, type ConsumeOptions, type Consumer, commitPolicy } from './storage/consumer.js';
 import { DeliveryCommitter } from './storage/offset-committer.js';
-import { mergeAsync } from './coordinator/merge.js';
 import type { ProduceAck, Producer, ProducerOptions, ProducerRecord } from './storage/producer.js';
 import type { ModuleRegistry } from './storage/registry.js';
-import { COORDINATOR_DEFAULTS } from './coordinator/defaults.js';
-import { Telemetry } from './observe/telemetry.js';
-import { serveObserve, type ObserveServer } from './observe/server.js';
-import { isKafkaDerive } from './kafka/endpoint.js';
-import { checkKafkaDerive, KafkaDerivedStream } from './kafka/derived.js';
+import type { Storage, StorageOptions } from './storage/storage.js';
 
 /** A running derived stream: over Eddy topics, or over Kafka topics (`kafka://` endpoints). */
 export type RunningDerived = DerivedStream | KafkaDerivedStream;
+
 import { fansOut } from './coordinator/fan-out.js';
 import { produceSession } from './coordinator/produce-session.js';
 
@@ -91,7 +100,14 @@ export interface DerivedInfo {
    * Per source partition: next offset to process, lag, output records written, source records
    * skipped (kept in the dead-letter topic), and why it stopped when it failed (until started again).
    */
-  partitions: { partition: number; offset: number; lag: number; written: number; skipped: number; failure: DeriveFailure | null }[];
+  partitions: {
+    partition: number;
+    offset: number;
+    lag: number;
+    written: number;
+    skipped: number;
+    failure: DeriveFailure | null;
+  }[];
 }
 
 /**
@@ -114,9 +130,16 @@ export class Eddy extends EventEmitter<EddyEvents> {
   readonly telemetry: Telemetry;
   private observeServer: ObserveServer | null = null;
 
-  constructor(readonly storage: Storage, private readonly options: OpenOptions = {}) {
+  constructor(
+    readonly storage: Storage,
+    private readonly options: OpenOptions = {},
+  ) {
     super();
-    this.resolver = new ModuleResolver(storage.modules, options.baseDir, options.memoryLimit !== undefined ? { memoryLimit: options.memoryLimit } : {});
+    this.resolver = new ModuleResolver(
+      storage.modules,
+      options.baseDir,
+      options.memoryLimit !== undefined ? { memoryLimit: options.memoryLimit } : {},
+    );
     this.forward = new EventEmitter<TransformEvents>();
     this.forward.on('batch', (i) => this.emit('batch', i));
     this.forward.on('error', (i) => this.emit('error', i));
@@ -125,7 +148,11 @@ export class Eddy extends EventEmitter<EddyEvents> {
       if (this.listenerCount('metrics') > 0 && this.poolInstance) this.emit('metrics', this.metrics());
     }, options.metricsIntervalMs ?? COORDINATOR_DEFAULTS.metricsIntervalMs);
     this.metricsTimer.unref();
-    this.telemetry = new Telemetry({ storage, listDerived: () => this.listDerived(), poolSize: () => this.poolInstance?.size ?? 0 });
+    this.telemetry = new Telemetry({
+      storage,
+      listDerived: () => this.listDerived(),
+      poolSize: () => this.poolInstance?.size ?? 0,
+    });
   }
 
   /** The HTTP endpoint when serving (`url`), else null. */
@@ -138,7 +165,8 @@ export class Eddy extends EventEmitter<EddyEvents> {
    * Bound beyond loopback, it says so with an `EddyWarning` unless `onWarning` takes the text.
    */
   async serve(address: string, options: { onWarning?: (text: string) => void } = {}): Promise<ObserveServer> {
-    if (this.observeServer) throw new EddyError('EDDY_HTTP_SERVING', `already serving on ${this.observeServer.url}; one address per Eddy`);
+    if (this.observeServer)
+      throw new EddyError('EDDY_HTTP_SERVING', `already serving on ${this.observeServer.url}; one address per Eddy`);
     const server = await serveObserve(this.telemetry, address);
     this.observeServer = server;
     if (server.warning !== null) {
@@ -156,7 +184,12 @@ export class Eddy extends EventEmitter<EddyEvents> {
    */
   metrics(): SessionMetricsEntry[] {
     if (!this.poolInstance) return [];
-    return [...this.poolInstance.sessions].map((s) => ({ session: s.id, state: s.state, workers: s.workerIds, ...s.snapshotMetrics() }));
+    return [...this.poolInstance.sessions].map((s) => ({
+      session: s.id,
+      state: s.state,
+      workers: s.workerIds,
+      ...s.snapshotMetrics(),
+    }));
   }
 
   /** The worker pool, started on first use. */
@@ -172,16 +205,32 @@ export class Eddy extends EventEmitter<EddyEvents> {
     return this.storage.modules;
   }
 
-  createTopic(...args: Parameters<Storage['createTopic']>) { return this.storage.createTopic(...args); }
-  listTopics() { return this.storage.listTopics(); }
-  describeTopic(name: string) { return this.storage.describeTopic(name); }
-  deleteTopic(name: string) { return this.storage.deleteTopic(name); }
+  createTopic(...args: Parameters<Storage['createTopic']>) {
+    return this.storage.createTopic(...args);
+  }
+  listTopics() {
+    return this.storage.listTopics();
+  }
+  describeTopic(name: string) {
+    return this.storage.describeTopic(name);
+  }
+  deleteTopic(name: string) {
+    return this.storage.deleteTopic(name);
+  }
   /** Checks a topic as createTopic would, writing nothing (a dry run). */
-  validateTopic(...args: Parameters<Storage['validateTopic']>) { return this.storage.validateTopic(...args); }
-  addPartitions(name: string, count?: number) { return this.storage.addPartitions(name, count); }
+  validateTopic(...args: Parameters<Storage['validateTopic']>) {
+    return this.storage.validateTopic(...args);
+  }
+  addPartitions(name: string, count?: number) {
+    return this.storage.addPartitions(name, count);
+  }
   /** Named consumers' committed offsets (`offset`: the next offset each reads). */
-  listConsumerOffsets() { return this.storage.listCommittedOffsets(); }
-  deleteConsumerOffsets(...args: Parameters<Storage['deleteCommittedOffsets']>) { return this.storage.deleteCommittedOffsets(...args); }
+  listConsumerOffsets() {
+    return this.storage.listCommittedOffsets();
+  }
+  deleteConsumerOffsets(...args: Parameters<Storage['deleteCommittedOffsets']>) {
+    return this.storage.deleteCommittedOffsets(...args);
+  }
 
   /**
    * Resolves and compiles each step's module (a registered name, or a `.wasm` path relative to
@@ -198,7 +247,10 @@ export class Eddy extends EventEmitter<EddyEvents> {
    * produce and stores nothing. A stateless chain runs on every worker (`fanOut: false`, or the
    * Eddy's, keeps it on this thread); aggregate and look-back chains run on this thread, in order.
    */
-  async producer(topic: string, options: ProducerOptions & { transforms?: TransformStep[]; aggregateInitial?: Uint8Array; fanOut?: boolean } = {}): Promise<Producer> {
+  async producer(
+    topic: string,
+    options: ProducerOptions & { transforms?: TransformStep[]; aggregateInitial?: Uint8Array; fanOut?: boolean } = {},
+  ): Promise<Producer> {
     const { transforms, aggregateInitial, fanOut, ...rest } = options;
     if (transforms && transforms.length > 0) {
       const steps = await this.resolveTransforms(transforms);
@@ -208,7 +260,11 @@ export class Eddy extends EventEmitter<EddyEvents> {
         const producer = this.storage.producer(topic, { ...rest, transform: session.transform, pipelined: true });
         const close = producer.close.bind(producer);
         producer.close = async () => {
-          try { await close(); } finally { await session.close(); }
+          try {
+            await close();
+          } finally {
+            await session.close();
+          }
         };
         return producer;
       }
@@ -223,7 +279,11 @@ export class Eddy extends EventEmitter<EddyEvents> {
   }
 
   /** Produces records and resolves once they are committed. */
-  async produce(topic: string, records: ProducerRecord | ProducerRecord[], options: ProducerOptions & { transforms?: TransformStep[]; fanOut?: boolean } = {}): Promise<ProduceAck[]> {
+  async produce(
+    topic: string,
+    records: ProducerRecord | ProducerRecord[],
+    options: ProducerOptions & { transforms?: TransformStep[]; fanOut?: boolean } = {},
+  ): Promise<ProduceAck[]> {
     const p = await this.producer(topic, { lingerMs: 0, ...options });
     try {
       return await p.sendAll(Array.isArray(records) ? records : [records]);
@@ -236,9 +296,15 @@ export class Eddy extends EventEmitter<EddyEvents> {
    * Consumes a topic: with transforms, through the worker pool (an async iterable of records, with
    * `.batches()` for raw output batches); without, straight from storage.
    */
-  consume(topic: string, options: ConsumeWithTransforms & { transforms: TransformStep[] }): AsyncIterable<ConsumedRecord> & { batches(): ReturnType<TransformedConsumer['batches']> };
+  consume(
+    topic: string,
+    options: ConsumeWithTransforms & { transforms: TransformStep[] },
+  ): AsyncIterable<ConsumedRecord> & { batches(): ReturnType<TransformedConsumer['batches']> };
   consume(topic: string, options: ConsumeOptions & { partition: number }): Consumer;
-  consume(topic: string, options?: ConsumeOptions): AsyncIterable<ConsumedRecord> & { records(): AsyncGenerator<ConsumedRecord, void, undefined> };
+  consume(
+    topic: string,
+    options?: ConsumeOptions,
+  ): AsyncIterable<ConsumedRecord> & { records(): AsyncGenerator<ConsumedRecord, void, undefined> };
   consume(topic: string, options: ConsumeWithTransforms = {}): unknown {
     const { transforms, partition, ...rest } = options;
     if (!transforms || transforms.length === 0) {
@@ -248,14 +314,19 @@ export class Eddy extends EventEmitter<EddyEvents> {
     const make = async () => {
       const steps = await this.resolveTransforms(transforms);
       const opts: TransformedConsumeOptions = { ...rest };
-      if (opts.deadlineMs === undefined && this.options.deadlineMs !== undefined) opts.deadlineMs = this.options.deadlineMs;
+      if (opts.deadlineMs === undefined && this.options.deadlineMs !== undefined)
+        opts.deadlineMs = this.options.deadlineMs;
       if (partition !== undefined) opts.partitions = [partition];
       if (opts.fanOut === undefined && this.options.fanOut !== undefined) opts.fanOut = this.options.fanOut;
       return new TransformedConsumer(this.storage, this.pool, topic, steps, opts, this.forward);
     };
     return {
-      async *batches() { yield* (await make()).batches(); },
-      async *[Symbol.asyncIterator]() { yield* (await make()).records(); },
+      async *batches() {
+        yield* (await make()).batches();
+      },
+      async *[Symbol.asyncIterator]() {
+        yield* (await make()).records();
+      },
     };
   }
 
@@ -267,10 +338,16 @@ export class Eddy extends EventEmitter<EddyEvents> {
   async createDerived(config: DeriveConfig): Promise<void> {
     this.checkDerived(config);
     if (derivedState(this.storage).definition(config.name)) {
-      throw new EddyError('EDDY_DERIVE_EXISTS', `derived stream ${config.name} already exists; delete it first with \`eddy derive delete ${config.name}\``);
+      throw new EddyError(
+        'EDDY_DERIVE_EXISTS',
+        `derived stream ${config.name} already exists; delete it first with \`eddy derive delete ${config.name}\``,
+      );
     }
     if (isKafkaDerive(config)) {
-      await checkKafkaDerive(config, (await this.resolveTransforms(config.transforms)).map((s) => s.module));
+      await checkKafkaDerive(
+        config,
+        (await this.resolveTransforms(config.transforms)).map((s) => s.module),
+      );
     } else {
       this.storage.describeTopic(config.source);
       this.storage.describeTopic(config.target);
@@ -301,30 +378,54 @@ export class Eddy extends EventEmitter<EddyEvents> {
           const c = derivedState(this.storage).checkpoint(config.name, p);
           const failure = derivedState(this.storage).failure(config.name, p) ?? null;
           const offset = c?.offset ?? 0;
-          return { partition: p, offset, lag: Math.max(0, this.storage.partition(config.source, p).nextOffset - offset), written: c?.written ?? 0, skipped: c?.skipped ?? 0, failure };
+          return {
+            partition: p,
+            offset,
+            lag: Math.max(0, this.storage.partition(config.source, p).nextOffset - offset),
+            written: c?.written ?? 0,
+            skipped: c?.skipped ?? 0,
+            failure,
+          };
         });
-      } catch { /* source deleted: no partitions to report */ }
-      return { config, running: this.derived.get(config.name)?.running ?? false, deadLetterTopic: deadLetterTopic(config), partitions };
+      } catch {
+        /* source deleted: no partitions to report */
+      }
+      return {
+        config,
+        running: this.derived.get(config.name)?.running ?? false,
+        deadLetterTopic: deadLetterTopic(config),
+        partitions,
+      };
     });
   }
 
   async deleteDerived(name: string): Promise<void> {
     const config = derivedState(this.storage).definition(name);
-    if (!config) throw new EddyError('EDDY_DERIVE_UNKNOWN', `no derived stream named ${name}; \`eddy derive list\` shows them`);
+    if (!config)
+      throw new EddyError('EDDY_DERIVE_UNKNOWN', `no derived stream named ${name}; \`eddy derive list\` shows them`);
     await this.stopDerived(name);
     await derivedState(this.storage).delete(name);
   }
 
   /** Starts a derived stream (a saved one by name, or a config) and returns it. */
   async startDerived(nameOrConfig: string | DeriveConfig): Promise<RunningDerived> {
-    const config = typeof nameOrConfig === 'string' ? derivedState(this.storage).definition(nameOrConfig) : nameOrConfig;
-    if (!config) throw new EddyError('EDDY_DERIVE_UNKNOWN', `no derived stream named ${String(nameOrConfig)}; create it with \`eddy derive create\``);
+    const config =
+      typeof nameOrConfig === 'string' ? derivedState(this.storage).definition(nameOrConfig) : nameOrConfig;
+    if (!config)
+      throw new EddyError(
+        'EDDY_DERIVE_UNKNOWN',
+        `no derived stream named ${String(nameOrConfig)}; create it with \`eddy derive create\``,
+      );
     if (this.derived.has(config.name)) return this.derived.get(config.name)!;
     // A saved stream was checked when created; its cycle check runs again, as others may have come since.
     this.checkDerived(config, { name: typeof nameOrConfig !== 'string' });
-    const d = isKafkaDerive(config) ? new KafkaDerivedStream(config, this.pool, this.resolver) : new DerivedStream(config, this.storage, this.pool, this.resolver, this.options.fanOut ?? true);
+    const d = isKafkaDerive(config)
+      ? new KafkaDerivedStream(config, this.pool, this.resolver)
+      : new DerivedStream(config, this.storage, this.pool, this.resolver, this.options.fanOut ?? true);
     const stream = (p: number) => `${config.name}/${p}`;
-    d.on('batch', (b) => this.emit('batch', { stream: stream(b.partition), baseOffset: b.sourceOffset, recordsOut: b.recordsOut }));
+    d.on('batch', (b) =>
+      this.emit('batch', { stream: stream(b.partition), baseOffset: b.sourceOffset, recordsOut: b.recordsOut }),
+    );
     d.on('lag', (l) => this.emit('lag', { stream: stream(l.partition), partition: l.partition, lag: l.lag }));
     d.on('error', (error, p) => this.derivedError({ stream: stream(p), error }));
     d.on('skip', (s) => this.emit('skip', { stream: stream(s.partition), ...s }));
@@ -343,7 +444,10 @@ export class Eddy extends EventEmitter<EddyEvents> {
       this.emit('error', info);
       return;
     }
-    process.emitWarning(`derived stream ${info.stream} stopped: ${info.error.message}`, { type: 'EddyWarning', code: info.error.code });
+    process.emitWarning(`derived stream ${info.stream} stopped: ${info.error.message}`, {
+      type: 'EddyWarning',
+      code: info.error.code,
+    });
   }
 
   async stopDerived(name: string): Promise<void> {
@@ -381,11 +485,16 @@ function mergePartitions(storage: Storage, topic: string, options: ConsumeOption
     const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
     const named = options.consumer !== undefined && options.autoCommit !== false && !storage.readOnly;
     const n = storage.describeTopic(topic).partitions;
-    const consumers = Array.from({ length: n }, (_, p) => storage.consume(topic, p, { ...options, signal, ...(named ? { autoCommit: false } : {}) }));
+    const consumers = Array.from({ length: n }, (_, p) =>
+      storage.consume(topic, p, { ...options, signal, ...(named ? { autoCommit: false } : {}) }),
+    );
     const committer = named ? new DeliveryCommitter(storage, options.consumer!, topic, commitPolicy(options)) : null;
     for (const c of consumers) committer?.begin(c.partition, c.position, c.committed);
     try {
-      for await (const r of mergeAsync(consumers.map((c) => c.records()), () => stop.abort())) {
+      for await (const r of mergeAsync(
+        consumers.map((c) => c.records()),
+        () => stop.abort(),
+      )) {
         const wait = committer?.reserve(1);
         if (wait) await wait;
         committer?.deliver(r.partition, r.offset + 1);

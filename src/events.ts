@@ -14,14 +14,30 @@ type NodeEmitter = Parameters<typeof nodeOnce>[0] & Parameters<typeof nodeOn>[0]
 
 /** Resolves with the arguments of the next `event`; rejects on 'error' (unless waiting for it). */
 export function once<K extends keyof EddyEvents>(emitter: Eddy, event: K, options?: Options): Promise<EddyEvents[K]>;
-export function once<K extends keyof DerivedEvents>(emitter: DerivedStream, event: K, options?: Options): Promise<DerivedEvents[K]>;
+export function once<K extends keyof DerivedEvents>(
+  emitter: DerivedStream,
+  event: K,
+  options?: Options,
+): Promise<DerivedEvents[K]>;
 export function once(emitter: Eddy | DerivedStream, event: string, options: Options = {}): Promise<unknown[]> {
   return nodeOnce(emitter as unknown as NodeEmitter, event, options);
 }
 
 /** Every later `event`'s arguments, until `signal` aborts (it then throws AbortError) or an 'error' arrives (thrown). */
-export function on<K extends keyof EddyEvents>(emitter: Eddy, event: K, options?: Options): AsyncIterableIterator<EddyEvents[K]>;
-export function on<K extends keyof DerivedEvents>(emitter: DerivedStream, event: K, options?: Options): AsyncIterableIterator<DerivedEvents[K]>;
-export function on(emitter: Eddy | DerivedStream, event: string, options: Options = {}): AsyncIterableIterator<unknown[]> {
+export function on<K extends keyof EddyEvents>(
+  emitter: Eddy,
+  event: K,
+  options?: Options,
+): AsyncIterableIterator<EddyEvents[K]>;
+export function on<K extends keyof DerivedEvents>(
+  emitter: DerivedStream,
+  event: K,
+  options?: Options,
+): AsyncIterableIterator<DerivedEvents[K]>;
+export function on(
+  emitter: Eddy | DerivedStream,
+  event: string,
+  options: Options = {},
+): AsyncIterableIterator<unknown[]> {
   return nodeOn(emitter as unknown as NodeEmitter, event, options) as AsyncIterableIterator<unknown[]>;
 }

@@ -2,24 +2,71 @@
  * Eddy's public API: open a data directory, manage topics and SmartModules, produce, consume
  * (optionally through SmartModule chains on the worker pool), and run derived streams.
  */
-export { open, Eddy, type OpenOptions, type EddyEvents, type ConsumeWithTransforms, type DerivedInfo, type SessionMetricsEntry, type RunningDerived } from './eddy.js';
-export { EddyError, DecodeError, EncodeError } from './errors.js';
-export { ERROR_CODES, type EddyErrorCode } from './error-codes.js';
-export { once, on } from './events.js';
-export type { DeriveConfig, DeriveCheckpoint } from './coordinator/derived.js';
+
+export {
+  ChainSession,
+  type SessionMetrics,
+  type SessionModuleMetrics,
+  type SessionOptions,
+  type SessionResult,
+  type SessionState,
+  type Ticket,
+} from './coordinator/chain-session.js';
+export type { DeriveCheckpoint, DeriveConfig } from './coordinator/derived.js';
 export { DerivedStream } from './coordinator/derived.js';
+export { PoolClosedError, SessionStoppedError, SessionTimeoutError } from './coordinator/errors.js';
+export { type PoolOptions, WorkerPool } from './coordinator/pool.js';
+export {
+  anchorSteps,
+  type ModuleRef,
+  resolveUses,
+  UnknownModuleError,
+  type UsesContext,
+} from './coordinator/resolve.js';
+export {
+  type ConsumeWithTransforms,
+  type DerivedInfo,
+  Eddy,
+  type EddyEvents,
+  type OpenOptions,
+  open,
+  type RunningDerived,
+  type SessionMetricsEntry,
+} from './eddy.js';
+export { type EddyErrorCode, ERROR_CODES } from './error-codes.js';
+export { DecodeError, EddyError, EncodeError } from './errors.js';
+export { on, once } from './events.js';
 export type { KafkaDerivedStream } from './kafka/derived.js';
-export { WorkerPool, type PoolOptions } from './coordinator/pool.js';
-export { ChainSession, type SessionOptions, type SessionResult, type SessionMetrics, type SessionModuleMetrics, type SessionState, type Ticket } from './coordinator/chain-session.js';
-export { SessionTimeoutError, SessionStoppedError, PoolClosedError } from './coordinator/errors.js';
-export { UnknownModuleError, resolveUses, anchorSteps, type ModuleRef, type UsesContext } from './coordinator/resolve.js';
-export * from './smartmodule/index.js';
-export { parseTransformsYaml, readTransformsFile, parseTransformSteps, stepConfig, type TransformStep, type ParsedStep, type StepConfig } from './smartmodule/transforms.js';
-export { parseDuration } from './smartmodule/duration.js';
-export * from './storage/index.js';
-// Shadows storage's own openStorage: the package's validates modules with the engine.
-export { openStorage } from './open-storage.js';
 export { HttpAddressError, HttpListenError } from './observe/errors.js';
 export type { ObserveServer } from './observe/server.js';
-export type { Status, StreamStatus, PartitionStatus, ModuleStatus, ConnectorStatus, ProcessStatus, LastError } from './observe/status.js';
-export { encodeRecords, decodeRecords, indexRecords, RecordIndex, type Record as WireRecord, type RecordInput } from './protocol/index.js';
+export type {
+  ConnectorStatus,
+  LastError,
+  ModuleStatus,
+  PartitionStatus,
+  ProcessStatus,
+  Status,
+  StreamStatus,
+} from './observe/status.js';
+// Shadows storage's own openStorage: the package's validates modules with the engine.
+export { openStorage } from './open-storage.js';
+export {
+  decodeRecords,
+  encodeRecords,
+  indexRecords,
+  type Record as WireRecord,
+  RecordIndex,
+  type RecordInput,
+} from './protocol/index.js';
+export { parseDuration } from './smartmodule/duration.js';
+export * from './smartmodule/index.js';
+export {
+  type ParsedStep,
+  parseTransformSteps,
+  parseTransformsYaml,
+  readTransformsFile,
+  type StepConfig,
+  stepConfig,
+  type TransformStep,
+} from './smartmodule/transforms.js';
+export * from './storage/index.js';

@@ -7,17 +7,36 @@ import { EddyError } from './errors.js';
  */
 
 const BYTE_UNITS: ReadonlyMap<string, number> = new Map([
-  ['', 1], ['b', 1],
-  ['k', 1e3], ['kb', 1e3], ['ki', 1024], ['kib', 1024],
-  ['m', 1e6], ['mb', 1e6], ['mi', 1024 ** 2], ['mib', 1024 ** 2],
-  ['g', 1e9], ['gb', 1e9], ['gi', 1024 ** 3], ['gib', 1024 ** 3],
-  ['t', 1e12], ['tb', 1e12], ['ti', 1024 ** 4], ['tib', 1024 ** 4],
-  ['p', 1e15], ['pb', 1e15], ['pi', 1024 ** 5], ['pib', 1024 ** 5],
+  ['', 1],
+  ['b', 1],
+  ['k', 1e3],
+  ['kb', 1e3],
+  ['ki', 1024],
+  ['kib', 1024],
+  ['m', 1e6],
+  ['mb', 1e6],
+  ['mi', 1024 ** 2],
+  ['mib', 1024 ** 2],
+  ['g', 1e9],
+  ['gb', 1e9],
+  ['gi', 1024 ** 3],
+  ['gib', 1024 ** 3],
+  ['t', 1e12],
+  ['tb', 1e12],
+  ['ti', 1024 ** 4],
+  ['tib', 1024 ** 4],
+  ['p', 1e15],
+  ['pb', 1e15],
+  ['pi', 1024 ** 5],
+  ['pib', 1024 ** 5],
 ]);
 
 /** A size text that is not one; the message says what was expected and follows the field's name. */
 export class SizeError extends EddyError {
-  constructor(readonly input: string, problem: string) {
+  constructor(
+    readonly input: string,
+    problem: string,
+  ) {
     super('EDDY_SIZE', `${problem}, got ${JSON.stringify(input)}`);
   }
 }
@@ -48,5 +67,7 @@ export function formatBytes(n: number): string {
 
 /** Counts with thousands separators: 1234567 → `1,234,567`. */
 export function formatCount(n: number): string {
-  return Math.round(n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  return Math.round(n)
+    .toString()
+    .replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 }

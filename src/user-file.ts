@@ -19,7 +19,12 @@ export type UserFileProblem = 'missing' | 'directory' | 'not-a-file' | 'too-larg
 
 /** A named file that cannot be read; `detail` says why, worded to follow the file's name. */
 export class UserFileError extends EddyError {
-  constructor(readonly path: string, readonly problem: UserFileProblem, readonly detail: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly path: string,
+    readonly problem: UserFileProblem,
+    readonly detail: string,
+    options?: { cause?: unknown },
+  ) {
     super('EDDY_FILE', `${path}: ${detail}`, options);
   }
 }
@@ -34,17 +39,27 @@ function fileType(s: Stats): string {
 }
 
 function checkRegular(path: string, s: Stats, maxBytes: number): void {
-  if (!s.isFile()) throw new UserFileError(path, s.isDirectory() ? 'directory' : 'not-a-file', `it is ${fileType(s)}; give the path of a regular file`);
+  if (!s.isFile())
+    throw new UserFileError(
+      path,
+      s.isDirectory() ? 'directory' : 'not-a-file',
+      `it is ${fileType(s)}; give the path of a regular file`,
+    );
   if (s.size > maxBytes) throw tooLarge(path, maxBytes);
 }
 
 function tooLarge(path: string, maxBytes: number): UserFileError {
-  return new UserFileError(path, 'too-large', `the file is larger than ${maxBytes} bytes, the limit for this kind of file`);
+  return new UserFileError(
+    path,
+    'too-large',
+    `the file is larger than ${maxBytes} bytes, the limit for this kind of file`,
+  );
 }
 
 function unreadable(path: string, err: unknown): UserFileError {
   const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT' || code === 'ENOTDIR') return new UserFileError(path, 'missing', `no such file (${code})`, { cause: err });
+  if (code === 'ENOENT' || code === 'ENOTDIR')
+    return new UserFileError(path, 'missing', `no such file (${code})`, { cause: err });
   return new UserFileError(path, 'unreadable', `cannot read it (${code ?? (err as Error).message})`, { cause: err });
 }
 

@@ -1,4 +1,4 @@
-import { isAlias, isCollection, isPair, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { type Document, isAlias, isCollection, isPair, LineCounter, type Node, parseDocument } from 'yaml';
 
 /**
  * Parsing YAML that a user wrote (transforms files, connector configs). Aliases let a few hundred
@@ -13,7 +13,11 @@ export const MAX_YAML_DEPTH = 64;
 
 /** YAML that cannot be used: `problem` says why, `line` (1-based) where when known. */
 export class UserYamlProblem {
-  constructor(readonly problem: string, readonly line: number | undefined, readonly cause?: unknown) {}
+  constructor(
+    readonly problem: string,
+    readonly line: number | undefined,
+    readonly cause?: unknown,
+  ) {}
 }
 
 /**
@@ -21,13 +25,32 @@ export class UserYamlProblem {
  * the first problem: a syntax error, or aliases or nesting beyond the limits.
  */
 export function parseUserYaml(text: string, lineCounter = new LineCounter()): Document | UserYamlProblem {
-  const doc = parseDocument(text, { version: '1.2', schema: 'core', merge: false, uniqueKeys: true, prettyErrors: false, lineCounter });
+  const doc = parseDocument(text, {
+    version: '1.2',
+    schema: 'core',
+    merge: false,
+    uniqueKeys: true,
+    prettyErrors: false,
+    lineCounter,
+  });
   const first = doc.errors[0];
-  if (first) return new UserYamlProblem(`invalid YAML: ${first.message.split('\n')[0]}`, lineCounter.linePos(first.pos[0]).line, first);
+  if (first)
+    return new UserYamlProblem(
+      `invalid YAML: ${first.message.split('\n')[0]}`,
+      lineCounter.linePos(first.pos[0]).line,
+      first,
+    );
   const size = expandedSize(doc as Document);
-  if (size.tooDeep) return new UserYamlProblem(`collections nested more than ${MAX_YAML_DEPTH} deep`, lineOf(lineCounter, size.tooDeep));
+  if (size.tooDeep)
+    return new UserYamlProblem(
+      `collections nested more than ${MAX_YAML_DEPTH} deep`,
+      lineOf(lineCounter, size.tooDeep),
+    );
   if (size.expanded - size.literal > MAX_ALIAS_NODES) {
-    return new UserYamlProblem(`aliases (*name) expand the document by more than ${MAX_ALIAS_NODES} nodes; write the values out, or use fewer aliases`, undefined);
+    return new UserYamlProblem(
+      `aliases (*name) expand the document by more than ${MAX_ALIAS_NODES} nodes; write the values out, or use fewer aliases`,
+      undefined,
+    );
   }
   return doc as Document;
 }
@@ -37,7 +60,8 @@ export function userYamlToJs(doc: Document): unknown | UserYamlProblem {
   try {
     return doc.toJS({ maxAliasCount: 100 });
   } catch (err) {
-    if (err instanceof ReferenceError) return new UserYamlProblem(`too many aliases (*name): ${err.message}`, undefined, err);
+    if (err instanceof ReferenceError)
+      return new UserYamlProblem(`too many aliases (*name): ${err.message}`, undefined, err);
     throw err;
   }
 }
@@ -62,7 +86,7 @@ function expandedSize(doc: Document): { literal: number; expanded: number; tooDe
     if (isAlias(node)) {
       const target = node.resolve(doc) as Node | undefined;
       // A recursive alias (inside its own anchor) adds nothing here; whoever walks the document reports it.
-      return target && !open.has(target) ? sizes.get(target) ?? 1 : 1;
+      return target && !open.has(target) ? (sizes.get(target) ?? 1) : 1;
     }
     let n = 1;
     if (isCollection(node)) {
@@ -72,7 +96,9 @@ function expandedSize(doc: Document): { literal: number; expanded: number; tooDe
       }
       open.add(node);
       for (const item of node.items) {
-        n += isPair(item) ? walk(item.key as Node | null, depth + 1) + walk(item.value as Node | null, depth + 1) : walk(item as Node | null, depth + 1);
+        n += isPair(item)
+          ? walk(item.key as Node | null, depth + 1) + walk(item.value as Node | null, depth + 1)
+          : walk(item as Node | null, depth + 1);
       }
       open.delete(node);
     }

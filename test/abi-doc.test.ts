@@ -1,6 +1,6 @@
-import test from 'ava';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import test from 'ava';
 import { eddyRoot } from '../src/sdk-build/compile.js';
 
 // Every "spec §N" (or "§N–§M" range) the sources cite names a section of docs/smartmodule-abi.md,
@@ -55,6 +55,12 @@ test('every spec § the sources cite is a heading of docs/smartmodule-abi.md', (
 });
 
 test('the doc numbers its sections 1 to 12 without gaps', (t) => {
-  const top = [...headings()].filter((h) => !h.includes('.')).map(Number).sort((a, b) => a - b);
-  t.deepEqual(top, Array.from({ length: 12 }, (_, i) => i + 1));
+  const top = [...headings()]
+    .filter((h) => !h.includes('.'))
+    .map(Number)
+    .sort((a, b) => a - b);
+  t.deepEqual(
+    top,
+    Array.from({ length: 12 }, (_, i) => i + 1),
+  );
 });

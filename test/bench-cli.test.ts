@@ -1,4 +1,3 @@
-import test from 'ava';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -6,11 +5,12 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
+import test from 'ava';
+import { runPipelineBench } from '../bench/pipeline.js';
 import { compileRecordTemplate, prng } from '../src/bench/input.js';
 import { histogram, percentile, spread } from '../src/bench/stats.js';
 import type { CliIO } from '../src/cli/format.js';
 import { main } from '../src/cli/main.js';
-import { runPipelineBench } from '../bench/pipeline.js';
 import { wasmPath } from './helpers/wasm.js';
 
 /**
@@ -24,14 +24,28 @@ const dec = new TextDecoder();
 const cores = availableParallelism();
 const CHROMIUM = '/usr/bin/chromium';
 
-interface Run { code: number; stdout: string; stderr: string }
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 async function eddy(args: string[], cwd = process.cwd()): Promise<Run> {
   let stdout = '';
   let stderr = '';
   const io: CliIO = {
-    stdout: { write: (c) => { stdout += typeof c === 'string' ? c : dec.decode(c); return true; } },
-    stderr: { write: (c) => { stderr += typeof c === 'string' ? c : dec.decode(c); return true; } },
+    stdout: {
+      write: (c) => {
+        stdout += typeof c === 'string' ? c : dec.decode(c);
+        return true;
+      },
+    },
+    stderr: {
+      write: (c) => {
+        stderr += typeof c === 'string' ? c : dec.decode(c);
+        return true;
+      },
+    },
     stdin: Readable.from([]),
     cwd,
   };
@@ -72,34 +86,64 @@ function checkReport(t: import('ava').ExecutionContext, r: Json, workers: number
   }
   t.true((split['module'] as number) > 0);
   const scaling = r['scaling'] as { workers: number; records_per_sec: number }[];
-  t.deepEqual(scaling.map((p) => p.workers), workers);
+  t.deepEqual(
+    scaling.map((p) => p.workers),
+    workers,
+  );
   for (const p of scaling) t.true(p.records_per_sec > 0);
   const h = r['batch_latency_histogram_ms'] as { counts: number[] };
   t.true(h.counts.reduce((a, b) => a + b, 0) > 0);
 }
 
-test.serial('eddy bench --json on the filter example: one JSON object, every field, scaling over W = 1..cores', async (t) => {
-  const r = await eddy(['bench', '--wasm-file', wasmPath('filter'), '--json', ...QUICK]);
-  t.is(r.code, 0, r.stderr);
-  const report = JSON.parse(r.stdout) as Json; // exactly one JSON object on stdout
-  checkReport(t, report, Array.from({ length: cores }, (_, i) => i + 1));
-  // Random a–z values of 100 bytes: a value lacks 'a' with probability (25/26)^100 ≈ 0.02.
-  t.true((report['selectivity'] as number) > 0.95 && (report['selectivity'] as number) < 1);
-  t.is(report['errors'], 0);
-  t.is((report['input'] as Json)['records'], 20000);
-  t.is((report['module'] as { steps: Json[] }).steps[0]!['kind'], 'filter');
-  t.is(report['workers'], cores);
-});
+test.serial(
+  'eddy bench --json on the filter example: one JSON object, every field, scaling over W = 1..cores',
+  async (t) => {
+    const r = await eddy(['bench', '--wasm-file', wasmPath('filter'), '--json', ...QUICK]);
+    t.is(r.code, 0, r.stderr);
+    const report = JSON.parse(r.stdout) as Json; // exactly one JSON object on stdout
+    checkReport(
+      t,
+      report,
+      Array.from({ length: cores }, (_, i) => i + 1),
+    );
+    // Random a–z values of 100 bytes: a value lacks 'a' with probability (25/26)^100 ≈ 0.02.
+    t.true((report['selectivity'] as number) > 0.95 && (report['selectivity'] as number) < 1);
+    t.is(report['errors'], 0);
+    t.is((report['input'] as Json)['records'], 20000);
+    t.is((report['module'] as { steps: Json[] }).steps[0]!['kind'], 'filter');
+    t.is(report['workers'], cores);
+  },
+);
 
 test.serial('eddy bench --json on aggregate-sum (numbers from a JSON template) and map-uppercase', async (t) => {
-  const sum = await eddy(['bench', '--wasm-file', wasmPath('aggregate-sum'), '--json-template', '{{int:0:100}}', '--json', '--no-scaling', ...QUICK]);
+  const sum = await eddy([
+    'bench',
+    '--wasm-file',
+    wasmPath('aggregate-sum'),
+    '--json-template',
+    '{{int:0:100}}',
+    '--json',
+    '--no-scaling',
+    ...QUICK,
+  ]);
   t.is(sum.code, 0, sum.stderr);
   const a = JSON.parse(sum.stdout) as Json;
   checkReport(t, a, [cores]);
   t.is(a['selectivity'], 1); // one running sum per input record
   t.is(a['errors'], 0);
 
-  const map = await eddy(['--workers', '1', 'bench', '--wasm-file', wasmPath('map-uppercase'), '--json', '--no-scaling', '--batch-size', '500', ...QUICK]);
+  const map = await eddy([
+    '--workers',
+    '1',
+    'bench',
+    '--wasm-file',
+    wasmPath('map-uppercase'),
+    '--json',
+    '--no-scaling',
+    '--batch-size',
+    '500',
+    ...QUICK,
+  ]);
   t.is(map.code, 0, map.stderr);
   const m = JSON.parse(map.stdout) as Json;
   checkReport(t, m, [1]);
@@ -108,18 +152,43 @@ test.serial('eddy bench --json on aggregate-sum (numbers from a JSON template) a
   t.is((m['input'] as Json)['batch_size'], 500);
 });
 
-test.serial('eddy bench: a module that fails on the input is measured, with the errors counted and a warning', async (t) => {
-  // map-double wants integers; random letters make every record fail (skipped so the run goes on).
-  const r = await eddy(['bench', '--wasm-file', wasmPath('map-double'), '--json', '--no-scaling', '--duration', '200ms', '--records', '2000', '--record-size', '8', '-q']);
-  t.is(r.code, 0, r.stderr);
-  const j = JSON.parse(r.stdout) as Json;
-  t.true((j['errors'] as number) > 0);
-  t.regex(r.stderr, /failed in the module and were skipped/);
-  t.is(j['selectivity'], 0);
-});
+test.serial(
+  'eddy bench: a module that fails on the input is measured, with the errors counted and a warning',
+  async (t) => {
+    // map-double wants integers; random letters make every record fail (skipped so the run goes on).
+    const r = await eddy([
+      'bench',
+      '--wasm-file',
+      wasmPath('map-double'),
+      '--json',
+      '--no-scaling',
+      '--duration',
+      '200ms',
+      '--records',
+      '2000',
+      '--record-size',
+      '8',
+      '-q',
+    ]);
+    t.is(r.code, 0, r.stderr);
+    const j = JSON.parse(r.stdout) as Json;
+    t.true((j['errors'] as number) > 0);
+    t.regex(r.stderr, /failed in the module and were skipped/);
+    t.is(j['selectivity'], 0);
+  },
+);
 
 test.serial('eddy bench: init parameters, init errors and usage errors', async (t) => {
-  const ok = await eddy(['bench', '--wasm-file', wasmPath('filter-param'), '-e', 'key=a', '--json', '--no-scaling', ...QUICK]);
+  const ok = await eddy([
+    'bench',
+    '--wasm-file',
+    wasmPath('filter-param'),
+    '-e',
+    'key=a',
+    '--json',
+    '--no-scaling',
+    ...QUICK,
+  ]);
   t.is(ok.code, 0, ok.stderr);
   const j = JSON.parse(ok.stdout) as Json;
   t.true((j['selectivity'] as number) > 0.95);
@@ -134,7 +203,10 @@ test.serial('eddy bench: init parameters, init errors and usage errors', async (
   const dir = await mkdtemp(join(tmpdir(), 'eddy-bench-trap-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   await writeFile(join(dir, 'boom.txt'), 'apple\nboom\n');
-  const trap = await eddy(['bench', '--wasm-file', wasmPath('trap'), '--file', 'boom.txt', '--no-scaling', ...QUICK], dir);
+  const trap = await eddy(
+    ['bench', '--wasm-file', wasmPath('trap'), '--file', 'boom.txt', '--no-scaling', ...QUICK],
+    dir,
+  );
   t.is(trap.code, 1);
   t.regex(trap.stderr, /cannot run on this input.*unreachable executed[\s\S]*--json-template/);
 
@@ -151,8 +223,27 @@ test.serial('eddy bench --file (lines repeated to --records) and a transforms ch
   const dir = await mkdtemp(join(tmpdir(), 'eddy-bench-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   await writeFile(join(dir, 'in.txt'), 'apple\nbanana\ncherry\nkiwi\n');
-  await writeFile(join(dir, 'chain.yaml'), `transforms:\n  - uses: ${wasmPath('filter')}\n  - uses: ${wasmPath('map-uppercase')}\n`);
-  const r = await eddy(['bench', '-t', 'chain.yaml', '--file', 'in.txt', '--json', '--no-scaling', '--duration', '300ms', '--records', '8000', '-q'], dir);
+  await writeFile(
+    join(dir, 'chain.yaml'),
+    `transforms:\n  - uses: ${wasmPath('filter')}\n  - uses: ${wasmPath('map-uppercase')}\n`,
+  );
+  const r = await eddy(
+    [
+      'bench',
+      '-t',
+      'chain.yaml',
+      '--file',
+      'in.txt',
+      '--json',
+      '--no-scaling',
+      '--duration',
+      '300ms',
+      '--records',
+      '8000',
+      '-q',
+    ],
+    dir,
+  );
   t.is(r.code, 0, r.stderr);
   const j = JSON.parse(r.stdout) as Json;
   t.is(j['selectivity'], 0.5); // apple and banana contain an 'a', cherry and kiwi do not
@@ -161,9 +252,25 @@ test.serial('eddy bench --file (lines repeated to --records) and a transforms ch
 });
 
 test.serial('eddy bench --compare runs two modules on identical input and reports the ratio', async (t) => {
-  const r = await eddy(['bench', '--wasm-file', wasmPath('filter'), '--compare', wasmPath('map-uppercase'), '--json', '--no-scaling', ...QUICK]);
+  const r = await eddy([
+    'bench',
+    '--wasm-file',
+    wasmPath('filter'),
+    '--compare',
+    wasmPath('map-uppercase'),
+    '--json',
+    '--no-scaling',
+    ...QUICK,
+  ]);
   t.is(r.code, 0, r.stderr);
-  const c = (JSON.parse(r.stdout) as Json)['compare'] as { a: Json; b: Json; ratio: number; spread: number; rounds: number; engine_ratio: number };
+  const c = (JSON.parse(r.stdout) as Json)['compare'] as {
+    a: Json;
+    b: Json;
+    ratio: number;
+    spread: number;
+    rounds: number;
+    engine_ratio: number;
+  };
   t.truthy(c);
   t.true(c.rounds >= 3);
   t.true(c.ratio > 0 && Number.isFinite(c.ratio));
@@ -172,7 +279,15 @@ test.serial('eddy bench --compare runs two modules on identical input and report
   t.is(c.b['selectivity'], 1);
   t.true((c.a['records_per_sec'] as number) > 0 && (c.b['records_per_sec'] as number) > 0);
   // The table form names both and prints the ratio.
-  const table = await eddy(['bench', '--wasm-file', wasmPath('filter'), '--compare', wasmPath('filter'), '--no-scaling', ...QUICK]);
+  const table = await eddy([
+    'bench',
+    '--wasm-file',
+    wasmPath('filter'),
+    '--compare',
+    wasmPath('filter'),
+    '--no-scaling',
+    ...QUICK,
+  ]);
   t.is(table.code, 0, table.stderr);
   t.regex(table.stdout, /ratio .*filter\.wasm \/ .*filter\.wasm: [\d.]+ through the pool/);
   t.regex(table.stdout, /records\/s/);
@@ -195,32 +310,74 @@ test.serial('eddy bench --html writes a self-contained report whose charts rende
 
   const profile = await mkdtemp(join(tmpdir(), 'eddy-chromium-'));
   t.teardown(() => rm(profile, { recursive: true, force: true }));
-  const { stdout } = await promisify(execFile)(CHROMIUM, [
-    '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-    '--disable-sync', '--no-first-run', `--user-data-dir=${profile}`, '--virtual-time-budget=2000', '--dump-dom', `file://${file}`,
-  ], { timeout: 30_000, maxBuffer: 16 << 20 });
+  const { stdout } = await promisify(execFile)(
+    CHROMIUM,
+    [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      `--user-data-dir=${profile}`,
+      '--virtual-time-budget=2000',
+      '--dump-dom',
+      `file://${file}`,
+    ],
+    { timeout: 30_000, maxBuffer: 16 << 20 },
+  );
   // The page's inline script counts the chart SVGs that got a non-empty layout box and have bars.
   t.regex(stdout, /<body[^>]*data-charts-rendered="3"/);
   t.is((stdout.match(/<svg id="chart-/g) ?? []).length, 3);
 });
 
-test.serial('eddy bench and bench/pipeline both run the filter example through the pool (same records shape)', async (t) => {
-  const w = Math.min(2, cores);
-  const cli = await eddy(['--workers', String(w), 'bench', '--wasm-file', wasmPath('filter'), '--json', '--no-scaling', '--duration', '1s', '--records', '100000', '--seed', '3', '-q']);
-  t.is(cli.code, 0, cli.stderr);
-  const a = (JSON.parse(cli.stdout) as Json)['records_per_sec'] as number;
-  // One batch per submission on both sides (eddy bench's default, and Eddy's consume path).
-  const p = await runPipelineBench({ records: 200_000, partitions: w, rounds: 5, workers: [w], batchesPerSubmit: 16, log: () => {}, quiet: true });
-  const b = (p['scaling'] as { records_per_sec: number }[])[0]!.records_per_sec;
-  t.log(`eddy bench ${Math.round(a)} records/s, bench/pipeline ${Math.round(b)} records/s at W=${w}`);
-  // How close the two rates are is a speed question for bench/ (a busy machine moves it 3× either
-  // way); here both must run the same pool to a positive rate.
-  t.true(a > 0 && b > 0, `ratio ${a / b}`);
-});
+test.serial(
+  'eddy bench and bench/pipeline both run the filter example through the pool (same records shape)',
+  async (t) => {
+    const w = Math.min(2, cores);
+    const cli = await eddy([
+      '--workers',
+      String(w),
+      'bench',
+      '--wasm-file',
+      wasmPath('filter'),
+      '--json',
+      '--no-scaling',
+      '--duration',
+      '1s',
+      '--records',
+      '100000',
+      '--seed',
+      '3',
+      '-q',
+    ]);
+    t.is(cli.code, 0, cli.stderr);
+    const a = (JSON.parse(cli.stdout) as Json)['records_per_sec'] as number;
+    // One batch per submission on both sides (eddy bench's default, and Eddy's consume path).
+    const p = await runPipelineBench({
+      records: 200_000,
+      partitions: w,
+      rounds: 5,
+      workers: [w],
+      batchesPerSubmit: 16,
+      log: () => {},
+      quiet: true,
+    });
+    const b = (p['scaling'] as { records_per_sec: number }[])[0]!.records_per_sec;
+    t.log(`eddy bench ${Math.round(a)} records/s, bench/pipeline ${Math.round(b)} records/s at W=${w}`);
+    // How close the two rates are is a speed question for bench/ (a busy machine moves it 3× either
+    // way); here both must run the same pool to a positive rate.
+    t.true(a > 0 && b > 0, `ratio ${a / b}`);
+  },
+);
 
 test('input: templates and the generator are deterministic for a seed; placeholders', (t) => {
-  const gen = compileRecordTemplate('{"id":"{{seq}}","n":{{int:5:7}},"w":"{{word}}","c":"{{choice:x|y}}","b":{{bool}},"f":{{float:1:2}},"t":{{ts}},"u":"{{uuid}}","s":"{{text:4}}"}');
-  const r1 = prng(9), r2 = prng(9);
+  const gen = compileRecordTemplate(
+    '{"id":"{{seq}}","n":{{int:5:7}},"w":"{{word}}","c":"{{choice:x|y}}","b":{{bool}},"f":{{float:1:2}},"t":{{ts}},"u":"{{uuid}}","s":"{{text:4}}"}',
+  );
+  const r1 = prng(9),
+    r2 = prng(9);
   for (let i = 0; i < 50; i++) {
     const s = gen(i, r1);
     t.is(s, gen(i, r2));
@@ -247,6 +404,9 @@ test('stats: percentile, spread, histogram', (t) => {
   t.is(spread([10, 10, 10]), 0);
   t.is(spread([9, 10, 11]), 0.2);
   const h = histogram(xs, 10);
-  t.is(h.counts.reduce((a, b) => a + b, 0), 100);
+  t.is(
+    h.counts.reduce((a, b) => a + b, 0),
+    100,
+  );
   t.is(h.counts.length, 10);
 });

@@ -1,16 +1,22 @@
-import test from 'ava';
 import { Readable } from 'node:stream';
+import test from 'ava';
+import { planConsume } from '../src/cli/consume.js';
 import { cliMessage } from '../src/cli/errors.js';
 import { UsageError } from '../src/cli/format.js';
-import { mergeAsync } from '../src/coordinator/merge.js';
-import { planConsume } from '../src/cli/consume.js';
 import { lineChunks, lineRecord, planProduce } from '../src/cli/produce.js';
 import { Progress } from '../src/cli/progress.js';
 import { batchText, compileTemplate, renderValue } from '../src/cli/records.js';
 import { formatTopicTable, topicConfig } from '../src/cli/topic.js';
 import { formatBytes, formatTable, parseBytes, parseRetention } from '../src/cli/units.js';
+import { mergeAsync } from '../src/coordinator/merge.js';
 import { encodeRecords } from '../src/protocol/index.js';
-import { DataDirLockedError, ModuleExistsError, TopicExistsError, UnknownModuleError, UnknownTopicError } from '../src/storage/errors.js';
+import {
+  DataDirLockedError,
+  ModuleExistsError,
+  TopicExistsError,
+  UnknownModuleError,
+  UnknownTopicError,
+} from '../src/storage/errors.js';
 
 const b = (s: string) => Buffer.from(s);
 
@@ -30,13 +36,22 @@ test('consume start positions follow fluvio: default end, -B, -o N, -o -N from t
   t.deepEqual(planConsume({ partition: ['0', '2', '0'] }).partitions, [0, 2], 'several -p, each once');
   t.is(planConsume({}).partitions, undefined);
   t.is(planConsume({ allPartitions: true }).partitions, undefined);
-  t.throws(() => planConsume({ allPartitions: true, partition: ['1'] }), { instanceOf: UsageError, message: /-A\/--all-partitions and -p\/--partition cannot be used together/ });
-  t.deepEqual(planConsume({ consumer: 'c', commitInterval: '250ms', commitRecords: '50' }).commit, { intervalMs: 250, records: 50 });
+  t.throws(() => planConsume({ allPartitions: true, partition: ['1'] }), {
+    instanceOf: UsageError,
+    message: /-A\/--all-partitions and -p\/--partition cannot be used together/,
+  });
+  t.deepEqual(planConsume({ consumer: 'c', commitInterval: '250ms', commitRecords: '50' }).commit, {
+    intervalMs: 250,
+    records: 50,
+  });
   t.throws(() => planConsume({ commitRecords: '5' }), { instanceOf: UsageError, message: /add --consumer/ });
 });
 
 test('consume refuses options that contradict each other, saying what to do', (t) => {
-  t.throws(() => planConsume({ beginning: true, offset: '3' }), { instanceOf: UsageError, message: /-B\/--beginning and -o\/--offset cannot be used together/ });
+  t.throws(() => planConsume({ beginning: true, offset: '3' }), {
+    instanceOf: UsageError,
+    message: /-B\/--beginning and -o\/--offset cannot be used together/,
+  });
   t.throws(() => planConsume({ tail: true, offset: '3' }), { message: /give one start position/ });
   t.throws(() => planConsume({ filter: 'a', map: 'b' }), { message: /--filter and --map cannot be used together/ });
   t.throws(() => planConsume({ filter: 'a', transformsFile: 't.yaml' }), { message: /add the module to the chain/ });
@@ -45,7 +60,9 @@ test('consume refuses options that contradict each other, saying what to do', (t
   t.throws(() => planConsume({ transformsFile: 't', params: ['k=v'] }), { message: /with:/ });
   t.throws(() => planConsume({ aggregateInitial: '0' }), { message: /add --aggregate/ });
   t.throws(() => planConsume({ offset: 'x' }), { message: /-o\/--offset expects a whole number/ });
-  t.throws(() => planConsume({ output: 'tabular' }), { message: /-O\/--output must be one of dynamic, text, binary, json, raw, table/ });
+  t.throws(() => planConsume({ output: 'tabular' }), {
+    message: /-O\/--output must be one of dynamic, text, binary, json, raw, table/,
+  });
   t.throws(() => planConsume({ format: '{{value}}', output: 'json' }), { message: /leave out -O/ });
   t.throws(() => planConsume({ format: '{{nope}}' }), { message: /unknown placeholder \{\{nope\}\}/ });
 });
@@ -60,17 +77,28 @@ test('consume module flags carry their kind and -e parameters', (t) => {
 });
 
 test('record lines: value per line, [key] value with -k, templates with fluvio placeholders, -O outputs', (t) => {
-  const raw = encodeRecords([{ value: b('apple') }, { key: b('k'), value: b('kiwi'), offsetDelta: 1, timestampDelta: 5 }]);
+  const raw = encodeRecords([
+    { value: b('apple') },
+    { key: b('k'), value: b('kiwi'), offsetDelta: 1, timestampDelta: 5 },
+  ]);
   t.is(batchText(raw, 10, 1000, 0, { template: null, keyValue: false, output: 'dynamic' }), 'apple\nkiwi\n');
   t.is(batchText(raw, 10, 1000, 0, { template: null, keyValue: true, output: 'dynamic' }), '[null] apple\n[k] kiwi\n');
   const tpl = compileTemplate('{{offset}}/{{partition}} {{ key }}={{value}} {{time}} {{timestamp}}');
-  t.is(batchText(raw, 10, 1000, 3, { template: tpl, keyValue: false, output: 'dynamic' }),
-    '10/3 null=apple 1970-01-01T00:00:01.000Z 1000\n11/3 k=kiwi 1970-01-01T00:00:01.005Z 1005\n');
-  t.is(renderValue(new Uint8Array([0xff, 0x00]), 'dynamic'), `00000000  ff 00${' '.repeat(45)}|${' '.repeat(16)}|\n${'-'.repeat(78)}\n`);
+  t.is(
+    batchText(raw, 10, 1000, 3, { template: tpl, keyValue: false, output: 'dynamic' }),
+    '10/3 null=apple 1970-01-01T00:00:01.000Z 1000\n11/3 k=kiwi 1970-01-01T00:00:01.005Z 1005\n',
+  );
+  t.is(
+    renderValue(new Uint8Array([0xff, 0x00]), 'dynamic'),
+    `00000000  ff 00${' '.repeat(45)}|${' '.repeat(16)}|\n${'-'.repeat(78)}\n`,
+  );
   t.is(renderValue(new Uint8Array([0xff, 0x00]), 'text'), 'binary: (2 bytes)');
   t.is(renderValue(b('{"a":1}'), 'json'), '{\n  "a": 1\n}');
   t.regex(renderValue(b('plain'), 'json')!, /^\{\n {2}"error": "[^"\n]+"\n\}$/);
-  t.deepEqual([...(batchText(raw, 0, 0, 0, { template: null, keyValue: false, output: 'raw' }) as Uint8Array)], [...b('apple\nkiwi\n')]);
+  t.deepEqual(
+    [...(batchText(raw, 0, 0, 0, { template: null, keyValue: false, output: 'raw' }) as Uint8Array)],
+    [...b('apple\nkiwi\n')],
+  );
 });
 
 // ------------------------------------------------------------------------------------- produce
@@ -97,10 +125,15 @@ test('produce keys: --key on every record, --key-separator splits at the first s
   const r = lineRecord(b('a::b::c'), sep, 1)!;
   t.is(Buffer.from(r.key as Uint8Array).toString(), 'a');
   t.is(Buffer.from(r.value as Uint8Array).toString(), 'b::c');
-  t.throws(() => lineRecord(b('nokey'), sep, 4), { code: 'EDDY_NO_KEY_SEPARATOR', message: /line 4 has no key separator "::"/ });
+  t.throws(() => lineRecord(b('nokey'), sep, 4), {
+    code: 'EDDY_NO_KEY_SEPARATOR',
+    message: /line 4 has no key separator "::"/,
+  });
   t.throws(() => planProduce({ key: 'a', keySeparator: ':' }), { message: /cannot be used together/ });
   t.throws(() => planProduce({ raw: true, keySeparator: ':' }), { message: /no lines to split/ });
-  t.throws(() => planProduce({ transformsFile: 'a', smartmodule: 'b' }), { message: /--transforms-file and --smartmodule cannot be used together/ });
+  t.throws(() => planProduce({ transformsFile: 'a', smartmodule: 'b' }), {
+    message: /--transforms-file and --smartmodule cannot be used together/,
+  });
   t.throws(() => planProduce({ params: ['a=b'] }), { message: /needs a module/ });
   t.is(planProduce({ linger: '10ms', batchSize: '32KiB' }).producer.lingerMs, 10);
   t.is(planProduce({ batchSize: '32KiB' }).producer.batchSize, 32768);
@@ -108,7 +141,11 @@ test('produce keys: --key on every record, --key-separator splits at the first s
 
 test('progress: a bar on a terminal, plain lines elsewhere, nothing for quick jobs unless forced', (t) => {
   let out = '';
-  const sink = { write: (s: string) => { out += s; } };
+  const sink = {
+    write: (s: string) => {
+      out += s;
+    },
+  };
   const quick = new Progress(sink, { total: 100, tty: true, force: false, delayMs: 10_000 });
   quick.add(100, 10);
   quick.finish();
@@ -126,12 +163,18 @@ test('progress: a bar on a terminal, plain lines elsewhere, nothing for quick jo
 // ------------------------------------------------------------------------------------- topics, units, errors
 
 test('topic create options: partitions, retention as a duration, sizes with units, compression', (t) => {
-  t.deepEqual(topicConfig({ partitions: '3', retentionTime: '1h 30m', maxPartitionSize: '10GB', compressionType: 'lz4' }),
-    { partitions: 3, retentionMs: 5_400_000, maxPartitionBytes: 10e9, compression: 'lz4' });
+  t.deepEqual(
+    topicConfig({ partitions: '3', retentionTime: '1h 30m', maxPartitionSize: '10GB', compressionType: 'lz4' }),
+    { partitions: 3, retentionMs: 5_400_000, maxPartitionBytes: 10e9, compression: 'lz4' },
+  );
   t.throws(() => topicConfig({ partitions: '0' }), { message: /-p\/--partitions must be 1 or more/ });
-  t.throws(() => topicConfig({ retentionTime: '5' }), { message: /--retention-time: invalid duration "5": the number 5 has no unit/ });
+  t.throws(() => topicConfig({ retentionTime: '5' }), {
+    message: /--retention-time: invalid duration "5": the number 5 has no unit/,
+  });
   t.throws(() => topicConfig({ maxPartitionSize: 'lots' }), { message: /expects a size such as 500MB/ });
-  t.throws(() => topicConfig({ compressionType: 'brotli' }), { message: /--compression-type brotli is unknown: use any \(or none\), gzip, snappy, lz4 or zstd/ });
+  t.throws(() => topicConfig({ compressionType: 'brotli' }), {
+    message: /--compression-type brotli is unknown: use any \(or none\), gzip, snappy, lz4 or zstd/,
+  });
   t.is(topicConfig({ compressionType: 'ANY' }).compression, 'none');
   t.is(topicConfig({ compressionType: 'gzip' }).compression, 'gzip');
   t.throws(() => topicConfig({ replication: '3' }), { message: /one copy/ });
@@ -145,21 +188,52 @@ test('topic create options: partitions, retention as a duration, sizes with unit
 });
 
 test('tables: two-space indent, left-aligned columns, no trailing spaces; empty list messages', (t) => {
-  t.is(formatTable(['NAME', 'N'], [['a', '1'], ['long-name', '22']]), '  NAME       N\n  a          1\n  long-name  22\n');
+  t.is(
+    formatTable(
+      ['NAME', 'N'],
+      [
+        ['a', '1'],
+        ['long-name', '22'],
+      ],
+    ),
+    '  NAME       N\n  a          1\n  long-name  22\n',
+  );
   t.is(formatTopicTable([]), 'No topics found\n');
-  const table = formatTopicTable([{ name: 'fruit', id: 1, partitions: 2, retentionMs: 86_400_000, maxPartitionBytes: null, compression: 'none', createdAt: 0, records: 1234, bytes: 2048 }]);
-  t.is(table,
+  const table = formatTopicTable([
+    {
+      name: 'fruit',
+      id: 1,
+      partitions: 2,
+      retentionMs: 86_400_000,
+      maxPartitionBytes: null,
+      compression: 'none',
+      createdAt: 0,
+      records: 1234,
+      bytes: 2048,
+    },
+  ]);
+  t.is(
+    table,
     '  NAME   TYPE      PARTITIONS  REPLICAS  RETENTION TIME  COMPRESSION  DEDUPLICATION  STATUS                   REASON  RECORDS  SIZE  MAX PARTITION SIZE\n' +
-    '  fruit  computed  2           1         1d              none         none           resolution::provisioned          1,234    2 kB  none\n');
+      '  fruit  computed  2           1         1d              none         none           resolution::provisioned          1,234    2 kB  none\n',
+  );
 });
 
 test('library errors get the command that fixes them', (t) => {
-  t.is(cliMessage(new UnknownTopicError('fruit')), 'topic "fruit" does not exist; create it with `eddy topic create fruit` (`eddy topic list` shows the topics)');
+  t.is(
+    cliMessage(new UnknownTopicError('fruit')),
+    'topic "fruit" does not exist; create it with `eddy topic create fruit` (`eddy topic list` shows the topics)',
+  );
   t.regex(cliMessage(new TopicExistsError('fruit')), /eddy topic delete fruit/);
   t.regex(cliMessage(new UnknownModuleError('keep-a')), /eddy smart-module create keep-a --wasm-file <path>/);
   t.regex(cliMessage(new ModuleExistsError('keep-a')), /eddy smart-module delete keep-a/);
-  const locked = cliMessage(new DataDirLockedError('/d', { pid: 42, hostname: 'elsewhere', startTime: null, command: 'eddy run', openedAt: 0 }));
-  t.regex(locked, /in use by process 42 \(eddy run\); several `eddy produce` can write at once, any other writer needs the directory to itself.*eddy consume.*remove \/d\/eddy\.lock$/);
+  const locked = cliMessage(
+    new DataDirLockedError('/d', { pid: 42, hostname: 'elsewhere', startTime: null, command: 'eddy run', openedAt: 0 }),
+  );
+  t.regex(
+    locked,
+    /in use by process 42 \(eddy run\); several `eddy produce` can write at once, any other writer needs the directory to itself.*eddy consume.*remove \/d\/eddy\.lock$/,
+  );
 });
 
 // ------------------------------------------------------------------------------------- merge
@@ -174,8 +248,14 @@ test('mergeAsync interleaves sources as items arrive, keeps each in order, and s
   }
   const got: string[] = [];
   for await (const x of mergeAsync([src('a', 3, 5), src('b', 3, 7)])) got.push(x);
-  t.deepEqual(got.filter((x) => x.startsWith('a')), ['a0', 'a1', 'a2']);
-  t.deepEqual(got.filter((x) => x.startsWith('b')), ['b0', 'b1', 'b2']);
+  t.deepEqual(
+    got.filter((x) => x.startsWith('a')),
+    ['a0', 'a1', 'a2'],
+  );
+  t.deepEqual(
+    got.filter((x) => x.startsWith('b')),
+    ['b0', 'b1', 'b2'],
+  );
   let stopped = false;
   const ac = new AbortController();
   async function* forever() {
@@ -184,6 +264,10 @@ test('mergeAsync interleaves sources as items arrive, keeps each in order, and s
       yield 'x';
     }
   }
-  for await (const _ of mergeAsync([forever(), forever()], () => { stopped = true; ac.abort(); })) break;
+  for await (const _ of mergeAsync([forever(), forever()], () => {
+    stopped = true;
+    ac.abort();
+  }))
+    break;
   t.true(stopped);
 });

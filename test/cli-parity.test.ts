@@ -1,7 +1,7 @@
-import test from 'ava';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import test from 'ava';
 import { eddyOk, runEddy } from './helpers/cli-in-process.js';
 import { wasmPath } from './helpers/wasm.js';
 
@@ -20,21 +20,34 @@ test('smart-module names: Fluvio resource names and Hub package names; others re
   for (const name of ['Keep_A', 'keep.a', 'keep-', 'infinyon/keep-a', 'infinyon/keep-a@']) {
     const r = await runEddy(dir, ['smart-module', 'create', name, '--wasm-file', filter]);
     t.is(r.code, 1, name);
-    t.regex(r.stderr, /^Error: invalid SmartModule name .*: use lowercase letters, digits and '-'.*group\/name@version/, name);
+    t.regex(
+      r.stderr,
+      /^Error: invalid SmartModule name .*: use lowercase letters, digits and '-'.*group\/name@version/,
+      name,
+    );
   }
   t.is(await eddyOk(dir, ['sm', 'list']), 'no smart modules\n');
-  t.regex(await eddyOk(dir, ['sm', 'create', 'infinyon/keep-a@0.1.0', '--wasm-file', filter]), /^smartmodule "infinyon\/keep-a@0.1.0" has been created/);
+  t.regex(
+    await eddyOk(dir, ['sm', 'create', 'infinyon/keep-a@0.1.0', '--wasm-file', filter]),
+    /^smartmodule "infinyon\/keep-a@0.1.0" has been created/,
+  );
   await eddyOk(dir, ['topic', 'create', 'words']);
   await eddyOk(dir, ['produce', 'words'], 'apple\nhello\nbanana\nplum\n');
   // The package name works wherever a module is named (the filter keeps values containing 'a').
-  t.deepEqual(lines(await eddyOk(dir, ['consume', 'words', '-B', '-d', '--filter', 'infinyon/keep-a@0.1.0'])), ['apple', 'banana']);
+  t.deepEqual(lines(await eddyOk(dir, ['consume', 'words', '-B', '-d', '--filter', 'infinyon/keep-a@0.1.0'])), [
+    'apple',
+    'banana',
+  ]);
 });
 
 test('sm delete: an unknown name says it does not exist (not how to register it); -c goes on with the others', async (t) => {
   const dir = fresh();
   const unknown = await runEddy(dir, ['sm', 'delete', 'nosuch']);
   t.is(unknown.code, 1);
-  t.is(unknown.stderr, 'Error: SmartModule "nosuch" does not exist, so nothing was deleted (`eddy smart-module list` shows them)\n');
+  t.is(
+    unknown.stderr,
+    'Error: SmartModule "nosuch" does not exist, so nothing was deleted (`eddy smart-module list` shows them)\n',
+  );
   await eddyOk(dir, ['sm', 'create', 'one', '--wasm-file', wasmPath('filter')]);
   await eddyOk(dir, ['sm', 'create', 'two', '--wasm-file', wasmPath('filter')]);
   const stopped = await runEddy(dir, ['sm', 'delete', 'one', 'nosuch', 'two']);
@@ -57,11 +70,21 @@ test('topic delete: the first unknown name stops; -c/--continue-on-error deletes
   t.is(stopped.code, 1);
   t.is(stopped.stdout, 'topic "a" deleted\n');
   t.regex(stopped.stderr, /^Error: topic "nope" does not exist, so nothing was deleted/);
-  t.deepEqual(JSON.parse(await eddyOk(dir, ['topic', 'list', '--json'])).map((x: { name: string }) => x.name), ['b', 'c']);
+  t.deepEqual(
+    JSON.parse(await eddyOk(dir, ['topic', 'list', '--json'])).map((x: { name: string }) => x.name),
+    ['b', 'c'],
+  );
   const all = await runEddy(dir, ['topic', 'delete', '--continue-on-error', 'nope', 'b', 'gone', 'c']);
   t.is(all.code, 1);
   t.is(all.stdout, 'topic "b" deleted\ntopic "c" deleted\n');
-  t.deepEqual(lines(all.stderr).map((l) => l.replace(/ delete failed with: .*/, '')), ['topic "nope"', 'topic "gone"', 'Error: 2 of the 4 topics given could not be deleted ("nope", "gone"); the reasons are above']);
+  t.deepEqual(
+    lines(all.stderr).map((l) => l.replace(/ delete failed with: .*/, '')),
+    [
+      'topic "nope"',
+      'topic "gone"',
+      'Error: 2 of the 4 topics given could not be deleted ("nope", "gone"); the reasons are above',
+    ],
+  );
   t.is(await eddyOk(dir, ['topic', 'list']), 'No topics found\n');
   await eddyOk(dir, ['topic', 'create', 'd']);
   t.is(await eddyOk(dir, ['topic', 'delete', '-c', 'd']), 'topic "d" deleted\n');
@@ -70,9 +93,14 @@ test('topic delete: the first unknown name stops; -c/--continue-on-error deletes
 test('topic create --dry-run checks everything create checks and creates nothing', async (t) => {
   const dir = fresh();
   await eddyOk(dir, ['topic', 'create', 'taken']);
-  t.is(await eddyOk(dir, ['topic', 'create', 'fresh', '-p', '3', '--retention-time', '1h', '--dry-run']),
-    'topic "fresh" can be created (3 partitions); nothing was created (--dry-run)\n');
-  t.is(await eddyOk(dir, ['topic', 'create', 'fresh', '-d']), 'topic "fresh" can be created (1 partition); nothing was created (--dry-run)\n');
+  t.is(
+    await eddyOk(dir, ['topic', 'create', 'fresh', '-p', '3', '--retention-time', '1h', '--dry-run']),
+    'topic "fresh" can be created (3 partitions); nothing was created (--dry-run)\n',
+  );
+  t.is(
+    await eddyOk(dir, ['topic', 'create', 'fresh', '-d']),
+    'topic "fresh" can be created (1 partition); nothing was created (--dry-run)\n',
+  );
   const refused: [string[], RegExp][] = [
     [['taken'], /topic "taken" already exists/],
     [['Bad_Name'], /invalid topic name "Bad_Name"/],
@@ -85,35 +113,92 @@ test('topic create --dry-run checks everything create checks and creates nothing
     t.is(r.code, 1, args.join(' '));
     t.regex(r.stderr, message, args.join(' '));
   }
-  t.deepEqual(JSON.parse(await eddyOk(dir, ['topic', 'list', '--json'])).map((x: { name: string }) => x.name), ['taken']);
+  t.deepEqual(
+    JSON.parse(await eddyOk(dir, ['topic', 'list', '--json'])).map((x: { name: string }) => x.name),
+    ['taken'],
+  );
 });
 
-test('topic list: Fluvio\'s columns first (TYPE, REPLICAS, DEDUPLICATION, STATUS, REASON), then Eddy\'s records and sizes', async (t) => {
+test("topic list: Fluvio's columns first (TYPE, REPLICAS, DEDUPLICATION, STATUS, REASON), then Eddy's records and sizes", async (t) => {
   const dir = fresh();
   await eddyOk(dir, ['topic', 'create', 'fruit', '-p', '2', '--retention-time', '2h', '--compression-type', 'lz4']);
   await eddyOk(dir, ['produce', 'fruit'], 'apple\nbanana\ncherry\n');
   const [header, row] = lines(await eddyOk(dir, ['topic', 'list']));
-  t.deepEqual(header!.trim().split(/ {2,}/),
-    ['NAME', 'TYPE', 'PARTITIONS', 'REPLICAS', 'RETENTION TIME', 'COMPRESSION', 'DEDUPLICATION', 'STATUS', 'REASON', 'RECORDS', 'SIZE', 'MAX PARTITION SIZE']);
+  t.deepEqual(header!.trim().split(/ {2,}/), [
+    'NAME',
+    'TYPE',
+    'PARTITIONS',
+    'REPLICAS',
+    'RETENTION TIME',
+    'COMPRESSION',
+    'DEDUPLICATION',
+    'STATUS',
+    'REASON',
+    'RECORDS',
+    'SIZE',
+    'MAX PARTITION SIZE',
+  ]);
   t.regex(row!, /^ {2}fruit {2}computed {2}2 +1 +2h +lz4 +none +resolution::provisioned +3 +\d+ B +100 GB$/);
 });
 
-test('partition list: one row per partition with leader 0, size, base offset, HW and LEO, as the topic\'s own figures', async (t) => {
+test("partition list: one row per partition with leader 0, size, base offset, HW and LEO, as the topic's own figures", async (t) => {
   const dir = fresh();
   t.is(await eddyOk(dir, ['partition', 'list']), 'No partitions found\n');
   await eddyOk(dir, ['topic', 'create', 'b-topic', '-p', '2']);
   await eddyOk(dir, ['topic', 'create', 'a-topic']);
   await eddyOk(dir, ['produce', 'b-topic'], 'one\ntwo\nthree\n');
   const rows = JSON.parse(await eddyOk(dir, ['partition', 'list', '-O', 'json'])) as Record<string, unknown>[];
-  const described = JSON.parse(await eddyOk(dir, ['topic', 'describe', 'b-topic', '--json'])) as { partitionInfo: { partition: number; startOffset: number; nextOffset: number; records: number; bytes: number }[] };
+  const described = JSON.parse(await eddyOk(dir, ['topic', 'describe', 'b-topic', '--json'])) as {
+    partitionInfo: { partition: number; startOffset: number; nextOffset: number; records: number; bytes: number }[];
+  };
   t.deepEqual(rows, [
-    { topic: 'a-topic', partition: 0, leader: 0, resolution: 'Online', bytes: 0, baseOffset: 0, hw: 0, leo: 0, records: 0 },
-    ...described.partitionInfo.map((p) => ({ topic: 'b-topic', partition: p.partition, leader: 0, resolution: 'Online', bytes: p.bytes, baseOffset: p.startOffset, hw: p.nextOffset, leo: p.nextOffset, records: p.records })),
+    {
+      topic: 'a-topic',
+      partition: 0,
+      leader: 0,
+      resolution: 'Online',
+      bytes: 0,
+      baseOffset: 0,
+      hw: 0,
+      leo: 0,
+      records: 0,
+    },
+    ...described.partitionInfo.map((p) => ({
+      topic: 'b-topic',
+      partition: p.partition,
+      leader: 0,
+      resolution: 'Online',
+      bytes: p.bytes,
+      baseOffset: p.startOffset,
+      hw: p.nextOffset,
+      leo: p.nextOffset,
+      records: p.records,
+    })),
   ]);
-  t.is(described.partitionInfo.reduce((n, p) => n + p.records, 0), 3);
+  t.is(
+    described.partitionInfo.reduce((n, p) => n + p.records, 0),
+    3,
+  );
   const table = lines(await eddyOk(dir, ['partition', 'list']));
-  t.deepEqual(table[0]!.trim().split(/ +/), ['TOPIC', 'PARTITION', 'LEADER', 'RESOLUTION', 'SIZE', 'BASE', 'HW', 'LEO', 'RECORDS']);
-  t.deepEqual(table.slice(1).map((l) => l.trim().split(/ +/).slice(0, 4)), [['a-topic', '0', '0', 'Online'], ['b-topic', '0', '0', 'Online'], ['b-topic', '1', '0', 'Online']]);
+  t.deepEqual(table[0]!.trim().split(/ +/), [
+    'TOPIC',
+    'PARTITION',
+    'LEADER',
+    'RESOLUTION',
+    'SIZE',
+    'BASE',
+    'HW',
+    'LEO',
+    'RECORDS',
+  ]);
+  t.deepEqual(
+    table.slice(1).map((l) => l.trim().split(/ +/).slice(0, 4)),
+    [
+      ['a-topic', '0', '0', 'Online'],
+      ['b-topic', '0', '0', 'Online'],
+      ['b-topic', '1', '0', 'Online'],
+    ],
+  );
 });
 
 test('consumer list shows committed offsets as Fluvio (last delivered); consumer delete makes the consumer start afresh', async (t) => {
@@ -125,42 +210,92 @@ test('consumer list shows committed offsets as Fluvio (last delivered); consumer
   await eddyOk(dir, ['produce', 'refunds'], 'r1\n');
   t.deepEqual(lines(await eddyOk(dir, ['consume', 'orders', '-B', '-d', '--consumer', 'billing'])), ['o1', 'o2', 'o3']);
   t.deepEqual(lines(await eddyOk(dir, ['consume', 'refunds', '-B', '-d', '--consumer', 'billing'])), ['r1']);
-  t.deepEqual(lines(await eddyOk(dir, ['consume', 'orders', '-B', '-d', '--consumer', 'audit', '--max-records', '1'])), ['o1']);
-  const listed = JSON.parse(await eddyOk(dir, ['consumer', 'list', '-O', 'json'])) as { consumer: string; topic: string; partition: number; offset: number; nextOffset: number }[];
-  t.deepEqual(listed.map(({ consumer, topic, partition, offset, nextOffset }) => [consumer, topic, partition, offset, nextOffset]),
-    [['audit', 'orders', 0, 0, 1], ['billing', 'orders', 0, 2, 3], ['billing', 'refunds', 0, 0, 1]]);
+  t.deepEqual(
+    lines(await eddyOk(dir, ['consume', 'orders', '-B', '-d', '--consumer', 'audit', '--max-records', '1'])),
+    ['o1'],
+  );
+  const listed = JSON.parse(await eddyOk(dir, ['consumer', 'list', '-O', 'json'])) as {
+    consumer: string;
+    topic: string;
+    partition: number;
+    offset: number;
+    nextOffset: number;
+  }[];
+  t.deepEqual(
+    listed.map(({ consumer, topic, partition, offset, nextOffset }) => [
+      consumer,
+      topic,
+      partition,
+      offset,
+      nextOffset,
+    ]),
+    [
+      ['audit', 'orders', 0, 0, 1],
+      ['billing', 'orders', 0, 2, 3],
+      ['billing', 'refunds', 0, 0, 1],
+    ],
+  );
   const table = lines(await eddyOk(dir, ['consumer', 'list']));
   t.deepEqual(table[0]!.trim().split(/ {2,}/), ['CONSUMER', 'TOPIC', 'PARTITION', 'OFFSET', 'LAST SEEN']);
   t.regex(table[2]!, /^ {2}billing +orders +0 +2 +\d+(ms|s|m)/);
 
   // Resumes after its commit: nothing new.
   t.is(await eddyOk(dir, ['consume', 'orders', '-B', '-d', '--consumer', 'billing']), '');
-  t.is(await eddyOk(dir, ['consumer', 'delete', 'billing', '-t', 'orders']), 'consumer "billing" on topic "orders" and partition "0" deleted\n');
+  t.is(
+    await eddyOk(dir, ['consumer', 'delete', 'billing', '-t', 'orders']),
+    'consumer "billing" on topic "orders" and partition "0" deleted\n',
+  );
   t.deepEqual(lines(await eddyOk(dir, ['consume', 'orders', '-B', '-d', '--consumer', 'billing'])), ['o1', 'o2', 'o3']);
-  t.is(await eddyOk(dir, ['consumer', 'delete', 'billing']),
-    'consumer "billing" on topic "orders" and partition "0" deleted\nconsumer "billing" on topic "refunds" and partition "0" deleted\n');
-  t.deepEqual((JSON.parse(await eddyOk(dir, ['consumer', 'list', '--json'])) as { consumer: string }[]).map((c) => c.consumer), ['audit']);
+  t.is(
+    await eddyOk(dir, ['consumer', 'delete', 'billing']),
+    'consumer "billing" on topic "orders" and partition "0" deleted\nconsumer "billing" on topic "refunds" and partition "0" deleted\n',
+  );
+  t.deepEqual(
+    (JSON.parse(await eddyOk(dir, ['consumer', 'list', '--json'])) as { consumer: string }[]).map((c) => c.consumer),
+    ['audit'],
+  );
 
   const none = await runEddy(dir, ['consumer', 'delete', 'billing']);
   t.is(none.code, 1);
-  t.regex(none.stderr, /^Error: consumer "billing" does not exist, so nothing was deleted \(it has no committed offset; `eddy consumer list` shows the consumers\)/);
+  t.regex(
+    none.stderr,
+    /^Error: consumer "billing" does not exist, so nothing was deleted \(it has no committed offset; `eddy consumer list` shows the consumers\)/,
+  );
   const partitionOnly = await runEddy(dir, ['consumer', 'delete', 'audit', '-p', '0']);
   t.is(partitionOnly.code, 1);
   t.regex(partitionOnly.stderr, /-p\/--partition needs -t\/--topic/);
-  t.is(await eddyOk(dir, ['consumer', 'delete', 'audit', '-t', 'orders', '-p', '0']), 'consumer "audit" on topic "orders" and partition "0" deleted\n');
+  t.is(
+    await eddyOk(dir, ['consumer', 'delete', 'audit', '-t', 'orders', '-p', '0']),
+    'consumer "audit" on topic "orders" and partition "0" deleted\n',
+  );
 });
 
 test('topic add-partition: new partitions after the existing ones; stored records stay; new records reach them', async (t) => {
   const dir = fresh();
   await eddyOk(dir, ['topic', 'create', 'grow']);
   await eddyOk(dir, ['produce', 'grow'], 'first\n');
-  t.is(await eddyOk(dir, ['topic', 'add-partition', 'grow', '-c', '2']), 'added new partitions to topic: "grow"\n  PARTITION  SPU\n  1          0\n  2          0\n');
-  t.is(await eddyOk(dir, ['topic', 'add-partition', 'grow']), 'added new partitions to topic: "grow"\n  PARTITION  SPU\n  3          0\n');
+  t.is(
+    await eddyOk(dir, ['topic', 'add-partition', 'grow', '-c', '2']),
+    'added new partitions to topic: "grow"\n  PARTITION  SPU\n  1          0\n  2          0\n',
+  );
+  t.is(
+    await eddyOk(dir, ['topic', 'add-partition', 'grow']),
+    'added new partitions to topic: "grow"\n  PARTITION  SPU\n  3          0\n',
+  );
   await eddyOk(dir, ['produce', 'grow'], 'a\nb\nc\nd\ne\nf\ng\nh\n');
-  const d = JSON.parse(await eddyOk(dir, ['topic', 'describe', 'grow', '--json'])) as { partitions: number; partitionInfo: { records: number }[] };
+  const d = JSON.parse(await eddyOk(dir, ['topic', 'describe', 'grow', '--json'])) as {
+    partitions: number;
+    partitionInfo: { records: number }[];
+  };
   t.is(d.partitions, 4);
-  t.is(d.partitionInfo.reduce((n, p) => n + p.records, 0), 9);
-  t.true(d.partitionInfo.slice(1).every((p) => p.records > 0), JSON.stringify(d.partitionInfo));
+  t.is(
+    d.partitionInfo.reduce((n, p) => n + p.records, 0),
+    9,
+  );
+  t.true(
+    d.partitionInfo.slice(1).every((p) => p.records > 0),
+    JSON.stringify(d.partitionInfo),
+  );
   t.is(lines(await eddyOk(dir, ['consume', 'grow', '-p', '0', '-B', '-d']))[0], 'first');
   t.is(lines(await eddyOk(dir, ['consume', 'grow', '-p', '3', '-B', '-d'])).length, d.partitionInfo[3]!.records);
 

@@ -1,7 +1,7 @@
-import test from 'ava';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import test from 'ava';
 import { open } from '../src/index.js';
 import { openStorage } from '../src/open-storage.js';
 import { readBatchHeader } from '../src/storage/batch-format.js';
@@ -23,7 +23,8 @@ async function storedCodecs(dir: string, topic: string): Promise<number[]> {
   const storage = await openStorage(dir, { readOnly: true });
   try {
     const codecs: number[] = [];
-    for (const b of storage.partition(topic, 0).readBatches(0)) codecs.push((readBatchHeader(b.value).flags & CODEC_MASK) >> CODEC_SHIFT);
+    for (const b of storage.partition(topic, 0).readBatches(0))
+      codecs.push((readBatchHeader(b.value).flags & CODEC_MASK) >> CODEC_SHIFT);
     return codecs;
   } finally {
     await storage.close();
@@ -58,10 +59,15 @@ for (const codec of ['gzip', 'snappy', 'lz4'] as const) {
     await eddyOk(dir, ['produce', 'packed', '--key', 'k', '--compression', codec.toUpperCase()], WORDS);
     t.deepEqual(await storedCodecs(dir, 'plain'), [0]);
     t.deepEqual(await storedCodecs(dir, 'packed'), [{ gzip: 1, snappy: 2, lz4: 3 }[codec]]);
-    const json = (topic: string, extra: string[] = []) => eddyOk(dir, ['consume', topic, '-B', '-d', '-O', 'raw', '-k', ...extra]);
+    const json = (topic: string, extra: string[] = []) =>
+      eddyOk(dir, ['consume', topic, '-B', '-d', '-O', 'raw', '-k', ...extra]);
     t.is(await json('packed'), await json('plain'));
     t.is(await json('packed', ['--filter', wasmPath('filter')]), await json('plain', ['--filter', wasmPath('filter')]));
-    const listed = JSON.parse(await eddyOk(dir, ['topic', 'list', '--json'])) as { name: string; bytes: number; records: number }[];
+    const listed = JSON.parse(await eddyOk(dir, ['topic', 'list', '--json'])) as {
+      name: string;
+      bytes: number;
+      records: number;
+    }[];
     const size = (n: string) => listed.find((x) => x.name === n)!;
     t.is(size('packed').records, size('plain').records);
     t.true(size('packed').bytes < size('plain').bytes, `${codec}: ${size('packed').bytes} < ${size('plain').bytes}`);
@@ -91,18 +97,29 @@ test('--max-request-size: a longer line is refused naming the flag; batches stay
   await eddyOk(dir, ['topic', 'create', 'm']);
   const long = await runEddy(dir, ['produce', 'm', '--max-request-size', '10'], `short\n${'x'.repeat(11)}\n`);
   t.is(long.code, 1);
-  t.regex(long.stderr, /line 2 is longer than 10 bytes, the largest record allowed; raise the limit with --max-request-size/);
+  t.regex(
+    long.stderr,
+    /line 2 is longer than 10 bytes, the largest record allowed; raise the limit with --max-request-size/,
+  );
   await eddyOk(dir, ['topic', 'create', 'n']);
-  await eddyOk(dir, ['produce', 'n', '--max-request-size', '64'], Array.from({ length: 20 }, (_, i) => `record-${i}`).join('\n'));
+  await eddyOk(
+    dir,
+    ['produce', 'n', '--max-request-size', '64'],
+    Array.from({ length: 20 }, (_, i) => `record-${i}`).join('\n'),
+  );
   const described = JSON.parse(await eddyOk(dir, ['topic', 'list', '--json'])) as { name: string; records: number }[];
   t.is(described.find((x) => x.name === 'n')!.records, 20);
   t.true((await storedCodecs(dir, 'n')).length > 1, 'several batches');
 });
 
-test('--delivery-semantic and --isolation take Fluvio\'s values; -m/--mirror is refused', async (t) => {
+test("--delivery-semantic and --isolation take Fluvio's values; -m/--mirror is refused", async (t) => {
   const dir = fresh();
   await eddyOk(dir, ['topic', 'create', 'd']);
-  await eddyOk(dir, ['produce', 'd', '--delivery-semantic', 'at-most-once', '--isolation', 'read_uncommitted'], 'one\n');
+  await eddyOk(
+    dir,
+    ['produce', 'd', '--delivery-semantic', 'at-most-once', '--isolation', 'read_uncommitted'],
+    'one\n',
+  );
   await eddyOk(dir, ['produce', 'd', '--delivery-semantic', 'at-least-once', '--isolation', 'read_committed'], 'two\n');
   t.is(await eddyOk(dir, ['consume', 'd', '-B', '-d']), 'one\ntwo\n');
   const bad = await runEddy(dir, ['produce', 'd', '--delivery-semantic', 'exactly-once'], 'x\n');
@@ -121,10 +138,18 @@ test('--smartmodule-path/--sm_path run a .wasm file; --aggregate-initial/--a-ini
   t.is(await eddyOk(dir, ['consume', 'f', '-B', '-d', '-p', '1']), 'apple\nbanana\ngrape\n');
   t.is(await eddyOk(dir, ['consume', 'f', '-B', '-d', '-p', '0']), '');
   await eddyOk(dir, ['topic', 'create', 'sums']);
-  await eddyOk(dir, ['produce', 'sums', '--smartmodule-path', wasmPath('aggregate-sum'), '--aggregate-initial', '10'], '1\n2\n');
+  await eddyOk(
+    dir,
+    ['produce', 'sums', '--smartmodule-path', wasmPath('aggregate-sum'), '--aggregate-initial', '10'],
+    '1\n2\n',
+  );
   await eddyOk(dir, ['produce', 'sums', '--smartmodule-path', wasmPath('aggregate-sum'), '--a-init', '100'], '5\n');
   t.is(await eddyOk(dir, ['consume', 'sums', '-B', '-d']), '11\n13\n105\n');
-  const both = await runEddy(dir, ['produce', 'sums', '--smartmodule', 'x', '--smartmodule-path', wasmPath('filter')], '1\n');
+  const both = await runEddy(
+    dir,
+    ['produce', 'sums', '--smartmodule', 'x', '--smartmodule-path', wasmPath('filter')],
+    '1\n',
+  );
   t.is(both.code, 1);
   t.regex(both.stderr, /cannot be used together/);
   const lonely = await runEddy(dir, ['produce', 'sums', '--aggregate-initial', '1'], '1\n');
@@ -132,7 +157,7 @@ test('--smartmodule-path/--sm_path run a .wasm file; --aggregate-initial/--a-ini
   t.regex(lonely.stderr, /--aggregate-initial needs an aggregate module/);
 });
 
-test('topic --compression-type gzip|snappy|zstd: every batch is stored with the topic\'s codec, whatever the producer asked (as Fluvio\'s topic setting wins); any keeps the producer\'s', async (t) => {
+test("topic --compression-type gzip|snappy|zstd: every batch is stored with the topic's codec, whatever the producer asked (as Fluvio's topic setting wins); any keeps the producer's", async (t) => {
   const dir = fresh();
   await eddyOk(dir, ['topic', 'create', 'snap', '--compression-type', 'snappy']);
   await eddyOk(dir, ['produce', 'snap'], 'one\n');
@@ -146,12 +171,23 @@ test('topic --compression-type gzip|snappy|zstd: every batch is stored with the 
   t.deepEqual(await storedCodecs(dir, 'free'), [3, 0]);
   // A derived stream writing into a gzip topic stores gzip batches too.
   await eddyOk(dir, ['topic', 'create', 'packed', '--compression-type', 'gzip']);
-  await eddyOk(dir, ['derive', 'create', 'up', '--source', 'free', '--target', 'packed', '--transform', JSON.stringify({ uses: wasmPath('map-uppercase') })]);
+  await eddyOk(dir, [
+    'derive',
+    'create',
+    'up',
+    '--source',
+    'free',
+    '--target',
+    'packed',
+    '--transform',
+    JSON.stringify({ uses: wasmPath('map-uppercase') }),
+  ]);
   const eddy = await open(dir, { workers: 1 });
   try {
     await eddy.startDerived('up');
     const end = Date.now() + 60_000;
-    while (eddy.storage.partition('packed', 0).nextOffset < 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    while (eddy.storage.partition('packed', 0).nextOffset < 2 && Date.now() < end)
+      await new Promise((r) => setTimeout(r, 50));
     await eddy.stopDerived('up');
   } finally {
     await eddy.close();

@@ -1,7 +1,7 @@
-import test from 'ava';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import test from 'ava';
 import { eddyOk, runEddy } from './helpers/cli-in-process.js';
 
 /**
@@ -14,8 +14,25 @@ test('generate --destination --sm-type --with-params --project-group, then build
   const work = mkdtempSync(join(tmpdir(), 'eddy-smdk-'));
   const data = join(work, 'data');
   const project = join(work, 'modules', 'shout');
-  t.regex(await eddyOk(data, ['generate', '--destination', project, '--sm-type', 'map', '--with-params', '--project-group', 'acme', '--silent'], '', work),
-    /Generated SmartModule map with init parameters in modules\/shout/);
+  t.regex(
+    await eddyOk(
+      data,
+      [
+        'generate',
+        '--destination',
+        project,
+        '--sm-type',
+        'map',
+        '--with-params',
+        '--project-group',
+        'acme',
+        '--silent',
+      ],
+      '',
+      work,
+    ),
+    /Generated SmartModule map with init parameters in modules\/shout/,
+  );
   const pkg = JSON.parse(readFileSync(join(project, 'package.json'), 'utf8'));
   t.is(pkg.name, 'shout');
   t.deepEqual(pkg.smartmodule, { group: 'acme' });
@@ -30,19 +47,38 @@ test('generate --destination --sm-type --with-params --project-group, then build
   await eddyOk(data, ['build'], '', project);
   t.is(await eddyOk(data, ['test', '--text', 'hello', '-e', 'key=k', '-k'], '', project), '[k] HELLO\n');
 
-  t.regex(await eddyOk(data, ['load', '--dry-run'], '', project), /Dry run mode: acme\/shout@0\.1\.0 is a valid map module; nothing was registered/);
+  t.regex(
+    await eddyOk(data, ['load', '--dry-run'], '', project),
+    /Dry run mode: acme\/shout@0\.1\.0 is a valid map module; nothing was registered/,
+  );
   t.is(await eddyOk(data, ['sm', 'list']), 'no smart modules\n');
-  t.regex(await eddyOk(data, ['load'], '', project), /smartmodule "acme\/shout@0\.1\.0" has been loaded \(map, \d+ bytes\)/);
+  t.regex(
+    await eddyOk(data, ['load'], '', project),
+    /smartmodule "acme\/shout@0\.1\.0" has been loaded \(map, \d+ bytes\)/,
+  );
   // Loading again replaces it; --package-path and --name from elsewhere.
   await eddyOk(data, ['load'], '', project);
   await eddyOk(data, ['load', '--package-path', project, '--name', 'shout'], '', work);
-  t.deepEqual(JSON.parse(await eddyOk(data, ['sm', 'list', '-O', 'json'])).map((m: { name: string }) => m.name).sort(), ['acme/shout@0.1.0', 'shout']);
+  t.deepEqual(
+    JSON.parse(await eddyOk(data, ['sm', 'list', '-O', 'json']))
+      .map((m: { name: string }) => m.name)
+      .sort(),
+    ['acme/shout@0.1.0', 'shout'],
+  );
   // sm list --filter keeps the names containing the text, as fluvio's.
-  t.deepEqual(JSON.parse(await eddyOk(data, ['sm', 'list', '--filter', 'acme', '-O', 'json'])).map((m: { name: string }) => m.name), ['acme/shout@0.1.0']);
+  t.deepEqual(
+    JSON.parse(await eddyOk(data, ['sm', 'list', '--filter', 'acme', '-O', 'json'])).map(
+      (m: { name: string }) => m.name,
+    ),
+    ['acme/shout@0.1.0'],
+  );
   t.regex(await eddyOk(data, ['sm', 'list', '--filter', 'nothing-like-it']), /no smart modules/);
   await eddyOk(data, ['topic', 'create', 'words']);
   await eddyOk(data, ['produce', 'words'], 'quiet\n');
-  t.is(await eddyOk(data, ['consume', 'words', '-B', '-d', '--smartmodule', 'acme/shout@0.1.0', '-e', 'key=x', '-k']), '[x] QUIET\n');
+  t.is(
+    await eddyOk(data, ['consume', 'words', '-B', '-d', '--smartmodule', 'acme/shout@0.1.0', '-e', 'key=x', '-k']),
+    '[x] QUIET\n',
+  );
 
   const outside = await runEddy(data, ['load'], '', work);
   t.is(outside.code, 1);

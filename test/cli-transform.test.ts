@@ -1,6 +1,6 @@
-import test from 'ava';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import test from 'ava';
 import { setup } from './helpers/cli-process.js';
 import { wasmPath } from './helpers/wasm.js';
 
@@ -13,7 +13,10 @@ test('stdin through a stateless map on 2 workers: every output, in input order, 
   const { eddy, data } = setup(t, 'eddy-transform-');
   const r = await eddy(['--workers', '2', 'transform', '--map', wasmPath('map-double')], `${numbers.join('\n')}\n`);
   t.is(r.code, 0, r.stderr);
-  t.deepEqual(r.stdout.split('\n').slice(0, -1), numbers.map((n) => String(Number(n) * 2)));
+  t.deepEqual(
+    r.stdout.split('\n').slice(0, -1),
+    numbers.map((n) => String(Number(n) * 2)),
+  );
   t.false(existsSync(data), 'nothing stored');
 });
 
@@ -21,7 +24,17 @@ test('files in order to --output, empty lines skipped; a registered name is read
   const { eddy, ok, work } = setup(t, 'eddy-transform-');
   writeFileSync(join(work, 'a.txt'), 'apple\nkiwi\n\nbanana\n');
   writeFileSync(join(work, 'b.txt'), 'plum\r\ngrape'); // CRLF, and no final newline
-  const r = await eddy(['--workers', '2', 'transform', 'a.txt', 'b.txt', '--filter', wasmPath('filter'), '--output', 'out.txt']);
+  const r = await eddy([
+    '--workers',
+    '2',
+    'transform',
+    'a.txt',
+    'b.txt',
+    '--filter',
+    wasmPath('filter'),
+    '--output',
+    'out.txt',
+  ]);
   t.is(r.code, 0, r.stderr);
   t.is(r.stdout, '');
   t.is(readFileSync(join(work, 'out.txt'), 'utf8'), 'apple\nbanana\ngrape\n');
@@ -43,23 +56,40 @@ test('a module error under --policy skip: the rest goes through, skipped records
   const { eddy, work } = setup(t, 'eddy-transform-');
   const lines = [...numbers];
   for (const at of [5, 17_000, 33_333]) lines.splice(at, 0, 'bad');
-  const r = await eddy(['--workers', '2', 'transform', '--smartmodule', wasmPath('fail-on'), '--policy', 'skip', '-o', 'out.txt'], `${lines.join('\n')}\n`);
+  const r = await eddy(
+    ['--workers', '2', 'transform', '--smartmodule', wasmPath('fail-on'), '--policy', 'skip', '-o', 'out.txt'],
+    `${lines.join('\n')}\n`,
+  );
   t.is(r.code, 0, r.stderr);
   t.deepEqual(readFileSync(join(work, 'out.txt'), 'utf8').split('\n').slice(0, -1), numbers);
   t.regex(r.stderr, /skipped 3 of 40003 records/);
-  const side = readFileSync(join(work, 'out.txt.skipped'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { line: number; value: string; error: { code: string } });
-  t.deepEqual(side.map((s) => s.line), [6, 17_001, 33_334]);
+  const side = readFileSync(join(work, 'out.txt.skipped'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { line: number; value: string; error: { code: string } });
+  t.deepEqual(
+    side.map((s) => s.line),
+    [6, 17_001, 33_334],
+  );
   t.true(side.every((s) => s.value === 'bad' && s.error.code === 'EDDY_SM_RUNTIME'));
 });
 
 test('--json-records carries keys through; --raw makes each file one record; an aggregate runs in order', async (t) => {
   const { eddy, ok, work } = setup(t, 'eddy-transform-');
   const json = '{"key":"k1","value":"apple"}\n{"value":"kiwi"}\n{"key":"k3","value":{"n":"banana"}}\n';
-  t.is(await ok(['transform', '--json-records', '--map', wasmPath('map-uppercase')], json),
-    '{"key":"k1","value":"APPLE"}\n{"key":null,"value":"KIWI"}\n{"key":"k3","value":"{\\"N\\":\\"BANANA\\"}"}\n');
+  t.is(
+    await ok(['transform', '--json-records', '--map', wasmPath('map-uppercase')], json),
+    '{"key":"k1","value":"APPLE"}\n{"key":null,"value":"KIWI"}\n{"key":"k3","value":"{\\"N\\":\\"BANANA\\"}"}\n',
+  );
   writeFileSync(join(work, 'x.txt'), 'one\ntwo\n');
   t.is(await ok(['transform', '--raw', 'x.txt', '--map', wasmPath('map-uppercase')]), 'ONE\nTWO\n\n');
-  t.is(await ok(['--workers', '2', 'transform', '--aggregate', wasmPath('aggregate-sum'), '--aggregate-initial', '10'], '1\n2\n3\n'), '11\n13\n16\n');
+  t.is(
+    await ok(
+      ['--workers', '2', 'transform', '--aggregate', wasmPath('aggregate-sum'), '--aggregate-initial', '10'],
+      '1\n2\n3\n',
+    ),
+    '11\n13\n16\n',
+  );
   const bad = await eddy(['transform', '--raw', '--json-records', '--map', wasmPath('map-uppercase')]);
   t.is(bad.code, 1);
   t.regex(bad.stderr, /cannot be used together/);

@@ -1,6 +1,6 @@
-import test from 'ava';
 import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import test from 'ava';
 import { read, setup, until } from './helpers/cli-process.js';
 import { wasmPath } from './helpers/wasm.js';
 
@@ -10,11 +10,14 @@ import { wasmPath } from './helpers/wasm.js';
  * when the writer is gone (even killed), `eddy produce` writes by itself again.
  */
 
-test('produce goes through a running connector\'s process, a read-only consumer follows it and stops on SIGINT; transforms are anchored at the producer\'s directory; errors come back worded for the CLI', async (t) => {
+test("produce goes through a running connector's process, a read-only consumer follows it and stops on SIGINT; transforms are anchored at the producer's directory; errors come back worded for the CLI", async (t) => {
   t.timeout(120_000);
   const { work, data, start, eddy, ok } = setup(t);
   await ok(['topic', 'create', 'events', '-p', '2']);
-  writeFileSync(join(work, 'sink.yml'), 'meta: { name: events-file, type: file-sink, topic: events, consumer: { offset: { start: beginning } } }\nfile: { path: events.txt }\n');
+  writeFileSync(
+    join(work, 'sink.yml'),
+    'meta: { name: events-file, type: file-sink, topic: events, consumer: { offset: { start: beginning } } }\nfile: { path: events.txt }\n',
+  );
   const sink = start(['connector', 'run', '--config', 'sink.yml']);
   await until(() => existsSync(join(data, 'eddy.sock')) && sink.err().includes('Ctrl-C stops'));
 
@@ -34,16 +37,25 @@ test('produce goes through a running connector\'s process, a read-only consumer 
 
   const unknown = await eddy(['produce', 'nope'], 'x\n');
   t.is(unknown.code, 1);
-  t.is(unknown.stderr, 'Error: topic "nope" does not exist; create it with `eddy topic create nope` (`eddy topic list` shows the topics)\n');
+  t.is(
+    unknown.stderr,
+    'Error: topic "nope" does not exist; create it with `eddy topic create nope` (`eddy topic list` shows the topics)\n',
+  );
   const part = await eddy(['produce', 'events', '--partition', '5'], 'x\n');
   t.is(part.stderr, 'Error: --partition 5: topic "events" has 2 partitions (0..1)\n');
   const failing = await eddy(['produce', 'events', '--smartmodule', wasmPath('fail-on')], 'fine\nbad\n');
   t.is(failing.code, 1);
-  t.regex(failing.stderr, /^Error: producer-side SmartModule failed for events\/\d, so none of that batch was stored:\nfail-on: cannot parse bad\n/);
+  t.regex(
+    failing.stderr,
+    /^Error: producer-side SmartModule failed for events\/\d, so none of that batch was stored:\nfail-on: cannot parse bad\n/,
+  );
 
   // Fluvio's produce flags travel to the writer: a codec, and a module from a path with an initial accumulator.
   await ok(['produce', 'events', '--compression', 'gzip', '-p', '0'], 'four\n');
-  await ok(['produce', 'events', '-p', '1', '--smartmodule-path', wasmPath('aggregate-sum'), '--a-init', '10'], '1\n2\n');
+  await ok(
+    ['produce', 'events', '-p', '1', '--smartmodule-path', wasmPath('aggregate-sum'), '--a-init', '10'],
+    '1\n2\n',
+  );
   const sunk = () => new Set(read(file).split('\n'));
   await until(() => ['four', '11', '13'].every((v) => sunk().has(v)));
   t.pass('the sink read the gzip batch and the aggregate outputs');
@@ -51,7 +63,10 @@ test('produce goes through a running connector\'s process, a read-only consumer 
   // Other writing commands are refused with the holder named.
   const create = await eddy(['topic', 'create', 'more']);
   t.is(create.code, 1);
-  t.regex(create.stderr, /is in use by process \d+ \(.*eddy\.js connector.*\); several `eddy produce` can write at once/);
+  t.regex(
+    create.stderr,
+    /is in use by process \d+ \(.*eddy\.js connector.*\); several `eddy produce` can write at once/,
+  );
 
   sink.child.kill('SIGINT');
   t.is(await sink.exited, 0, sink.err());
@@ -64,7 +79,17 @@ test('after the writer is killed, produce writes by itself (stale lock and socke
   const { work, data, start, ok } = setup(t);
   await ok(['topic', 'create', 'in']);
   await ok(['topic', 'create', 'out']);
-  await ok(['derive', 'create', 'copy', '--source', 'in', '--target', 'out', '--transform', JSON.stringify({ uses: wasmPath('map-uppercase') })]);
+  await ok([
+    'derive',
+    'create',
+    'copy',
+    '--source',
+    'in',
+    '--target',
+    'out',
+    '--transform',
+    JSON.stringify({ uses: wasmPath('map-uppercase') }),
+  ]);
   const first = start(['run']);
   await until(() => existsSync(join(data, 'eddy.sock')) && first.err().includes('Ctrl-C stops'));
   await ok(['produce', 'in'], 'a\n');
@@ -75,7 +100,7 @@ test('after the writer is killed, produce writes by itself (stale lock and socke
   const second = start(['run']);
   await until(() => second.err().includes('Ctrl-C stops'));
   await ok(['produce', 'in'], 'c\n');
-  for (const end = Date.now() + 15_000; (await ok(['consume', 'out', '-B', '-d'])) !== 'A\nB\nC\n';) {
+  for (const end = Date.now() + 15_000; (await ok(['consume', 'out', '-B', '-d'])) !== 'A\nB\nC\n'; ) {
     if (Date.now() > end) t.fail('the derived stream did not catch up');
     await new Promise((r) => setTimeout(r, 100));
   }

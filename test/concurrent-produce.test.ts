@@ -1,9 +1,9 @@
-import test, { type ExecutionContext } from 'ava';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { eddyProcesses, until } from './helpers/eddy-process.js';
+import test, { type ExecutionContext } from 'ava';
 import { openStorage } from '../src/storage/index.js';
+import { eddyProcesses, until } from './helpers/eddy-process.js';
 
 /**
  * Several `eddy produce` processes write one topic at once (real processes, LMDB's write lock
@@ -71,7 +71,10 @@ for (const producers of [2, 4, 8]) {
     let total = 0;
     for (let p = 0; p < PARTITIONS; p++) {
       let expect = 0;
-      for await (const r of store.consume('events', p, { from: 'beginning', endOffset: store.partition('events', p).nextOffset - 1 })) {
+      for await (const r of store.consume('events', p, {
+        from: 'beginning',
+        endOffset: store.partition('events', p).nextOffset - 1,
+      })) {
         t.is(r.offset, expect++, `partition ${p}: offsets are gap-free`);
         const [who, n] = Buffer.from(r.value).toString().slice(1).split('-').map(Number) as [number, number];
         const parts = seen.get(who) ?? Array.from({ length: PARTITIONS }, () => []);
@@ -84,22 +87,37 @@ for (const producers of [2, 4, 8]) {
     for (let i = 0; i < producers; i++) {
       const parts = seen.get(i)!;
       const all = parts.flat().sort((a, b) => a - b);
-      t.deepEqual(all.slice(0, all.length), Array.from({ length: all.length }, (_, k) => k), `producer ${i}: no record twice, none missing before the last stored`);
+      t.deepEqual(
+        all.slice(0, all.length),
+        Array.from({ length: all.length }, (_, k) => k),
+        `producer ${i}: no record twice, none missing before the last stored`,
+      );
       if (procs[i]!.victim) {
         const fed = sent[(i - 1) / 2]!;
-        t.true(all.length >= PER_PRODUCER / 2 && all.length <= fed, `producer ${i} (killed): ${all.length} of ${fed} stored`);
+        t.true(
+          all.length >= PER_PRODUCER / 2 && all.length <= fed,
+          `producer ${i} (killed): ${all.length} of ${fed} stored`,
+        );
         if (all.length < fed) cut++;
-      }
-      else t.is(all.length, PER_PRODUCER, `producer ${i}: all stored`);
-      for (const seq of parts) t.true(seq.every((n, k) => k === 0 || n > seq[k - 1]!), `producer ${i}: in order within a partition`);
+      } else t.is(all.length, PER_PRODUCER, `producer ${i}: all stored`);
+      for (const seq of parts)
+        t.true(
+          seq.every((n, k) => k === 0 || n > seq[k - 1]!),
+          `producer ${i}: in order within a partition`,
+        );
     }
     t.true(total >= acknowledged);
     t.true(cut > 0, 'a kill landed while its producer was writing');
-    t.log(`${producers} producers: ${total} records stored (${acknowledged} acknowledged before the kills; ${cut} of ${victims.length} killed producers cut short)`);
+    t.log(
+      `${producers} producers: ${total} records stored (${acknowledged} acknowledged before the kills; ${cut} of ${victims.length} killed producers cut short)`,
+    );
 
     // The killed producers' lock files are stale: a writer that needs the directory to itself gets it.
     await ok(['topic', 'create', 'after']);
-    t.deepEqual(readdirSync(data).filter((f) => f.startsWith('eddy.lock')), []);
+    t.deepEqual(
+      readdirSync(data).filter((f) => f.startsWith('eddy.lock')),
+      [],
+    );
   });
 }
 
@@ -113,7 +131,12 @@ test('a default writer and shared producers exclude each other; each is told who
   const create = start(['topic', 'create', 'other']);
   create.child.stdin!.end();
   t.is(await create.exited, 1);
-  t.regex(create.err(), new RegExp(`is in use by process ${producer.child.pid} \\(.*produce\\); several \`eddy produce\` can write at once.*remove .*eddy\\.lock\\.shared-${producer.child.pid}-`));
+  t.regex(
+    create.err(),
+    new RegExp(
+      `is in use by process ${producer.child.pid} \\(.*produce\\); several \`eddy produce\` can write at once.*remove .*eddy\\.lock\\.shared-${producer.child.pid}-`,
+    ),
+  );
   // A second producer joins the first.
   await ok(['produce', 'events'], 'two\n');
   producer.child.stdin!.end('three\n');
@@ -127,7 +150,10 @@ test('a default writer and shared producers exclude each other; each is told who
   const refused = start(['produce', 'events']);
   refused.child.stdin!.end('four\n');
   t.is(await refused.exited, 1);
-  t.regex(refused.err(), new RegExp(`is in use by process ${holder.child.pid} \\(.*consume\\).*remove .*eddy\\.lock$`, 'm'));
+  t.regex(
+    refused.err(),
+    new RegExp(`is in use by process ${holder.child.pid} \\(.*consume\\).*remove .*eddy\\.lock$`, 'm'),
+  );
   holder.child.kill('SIGINT');
   t.is(await holder.exited, 0, holder.err());
   await ok(['topic', 'create', 'other']);

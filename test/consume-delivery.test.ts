@@ -1,12 +1,12 @@
-import test from 'ava';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
-import { open, SmartModuleRuntimeError, type Eddy } from '../src/index.js';
-import { openStorage } from '../src/storage/index.js';
+import test from 'ava';
 import type { CliIO } from '../src/cli/format.js';
 import { main } from '../src/cli/main.js';
+import { type Eddy, open, SmartModuleRuntimeError } from '../src/index.js';
+import { openStorage } from '../src/storage/index.js';
 import { wasmPath } from './helpers/wasm.js';
 
 /**
@@ -16,11 +16,17 @@ import { wasmPath } from './helpers/wasm.js';
  * processes, are in consume-kill.test.ts.)
  */
 
-const fresh = async (): Promise<Eddy> => open(mkdtempSync(join(tmpdir(), 'eddy-delivery-')), { workers: 2, retentionCheckMs: 0 });
+const fresh = async (): Promise<Eddy> =>
+  open(mkdtempSync(join(tmpdir(), 'eddy-delivery-')), { workers: 2, retentionCheckMs: 0 });
 const str = (b: Uint8Array) => Buffer.from(b).toString();
 const values = (list: string[]) => list.map((v) => ({ value: Buffer.from(v) }));
 const committed = (eddy: Eddy, name: string) =>
-  Object.fromEntries(eddy.storage.listCommittedOffsets().filter((o) => o.consumer === name).map((o) => [`${o.topic}/${o.partition}`, o.offset]));
+  Object.fromEntries(
+    eddy.storage
+      .listCommittedOffsets()
+      .filter((o) => o.consumer === name)
+      .map((o) => [`${o.topic}/${o.partition}`, o.offset]),
+  );
 
 test('API: a runtime error commits up to the failing record, not past it (batches() and the iterator)', async (t) => {
   const eddy = await fresh();
@@ -36,7 +42,12 @@ test('API: a runtime error commits up to the failing record, not past it (batche
   }
   t.true(error instanceof SmartModuleRuntimeError);
   t.deepEqual(committed(eddy, 'c'), { 't/0': 3 }, 'offsets 0..2 delivered, 3 failed: 4..7 are still to come');
-  await t.throwsAsync(async () => { for await (const _ of eddy.consume('t', { consumer: 'i', transforms })); }, { instanceOf: SmartModuleRuntimeError });
+  await t.throwsAsync(
+    async () => {
+      for await (const _ of eddy.consume('t', { consumer: 'i', transforms }));
+    },
+    { instanceOf: SmartModuleRuntimeError },
+  );
   t.deepEqual(committed(eddy, 'i'), { 't/0': 3 });
   await eddy.close();
 });
@@ -44,7 +55,10 @@ test('API: a runtime error commits up to the failing record, not past it (batche
 test('API: breaking out of a merged or transformed iterator commits the records delivered and nothing read ahead', async (t) => {
   const eddy = await fresh();
   await eddy.createTopic('m', { partitions: 3 });
-  await eddy.produce('m', Array.from({ length: 30 }, (_, i) => ({ value: Buffer.from(`a${i}`), partition: i % 3 })));
+  await eddy.produce(
+    'm',
+    Array.from({ length: 30 }, (_, i) => ({ value: Buffer.from(`a${i}`), partition: i % 3 })),
+  );
   // The plain iterator over every partition, in several sittings of 4 records: each record exactly once.
   const seen: string[] = [];
   for (let round = 0; round < 20 && seen.length < 30; round++) {
@@ -69,14 +83,28 @@ test('API: breaking out of a merged or transformed iterator commits the records 
   await eddy.close();
 });
 
-interface Run { code: number; stdout: string; stderr: string }
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 async function eddy(dir: string, args: string[], stdin = ''): Promise<Run> {
   let stdout = '';
   let stderr = '';
   const io: CliIO = {
-    stdout: { write: (c) => { stdout += typeof c === 'string' ? c : Buffer.from(c).toString(); return true; } },
-    stderr: { write: (c) => { stderr += typeof c === 'string' ? c : Buffer.from(c).toString(); return true; } },
+    stdout: {
+      write: (c) => {
+        stdout += typeof c === 'string' ? c : Buffer.from(c).toString();
+        return true;
+      },
+    },
+    stderr: {
+      write: (c) => {
+        stderr += typeof c === 'string' ? c : Buffer.from(c).toString();
+        return true;
+      },
+    },
     stdin: Readable.from([Buffer.from(stdin)]),
     cwd: process.cwd(),
     env: { EDDY_DATA_DIR: dir, EDDY_WORKERS: '2' },
@@ -101,12 +129,17 @@ test('CLI: --consumer with --max-records, --end-offset and several -p commits wh
   await eddy(dir, ['topic', 'create', 'p3', '-p', '3']);
   await eddy(dir, ['produce', 'p3'], Array.from({ length: 12 }, (_, i) => `r${i}\n`).join(''));
   // Several -p: every partition given, not only the last one.
-  const two = lines((await eddy(dir, ['consume', 'p3', '-B', '-d', '-p', '0', '-p', '2', '--format', '{{partition}}'])).stdout);
+  const two = lines(
+    (await eddy(dir, ['consume', 'p3', '-B', '-d', '-p', '0', '-p', '2', '--format', '{{partition}}'])).stdout,
+  );
   t.deepEqual([...new Set(two)].sort(), ['0', '2']);
   t.is(two.length, 8);
   // Merged partitions, a record at a time: every record once (the read-ahead of the other partitions is not committed).
   const seen: string[] = [];
-  for (let i = 0; i < 30 && seen.length < 12; i++) seen.push(...lines((await eddy(dir, ['consume', 'p3', '-B', '-d', '--consumer', 'one', '--max-records', '1'])).stdout));
+  for (let i = 0; i < 30 && seen.length < 12; i++)
+    seen.push(
+      ...lines((await eddy(dir, ['consume', 'p3', '-B', '-d', '--consumer', 'one', '--max-records', '1'])).stdout),
+    );
   t.deepEqual(seen.sort(), Array.from({ length: 12 }, (_, i) => `r${i}`).sort());
   const both = await eddy(dir, ['consume', 'p3', '-B', '-d', '-A', '-p', '1']);
   t.is(both.code, 1);
@@ -117,15 +150,28 @@ test('CLI output: on a terminal control bytes are escaped, into a pipe they stay
   const dir = join(mkdtempSync(join(tmpdir(), 'eddy-delivery-tty-')), 'data');
   const store = await openStorage(dir, { retentionCheckMs: 0 });
   await store.createTopic('ctl', { partitions: 1 });
-  await store.append('ctl', 0, [{ key: Buffer.from('k\x1b[2J'), value: Buffer.from('a\x00b\x1b[31mred\rx\x7f\u0085 tab\tok') }]);
+  await store.append('ctl', 0, [
+    { key: Buffer.from('k\x1b[2J'), value: Buffer.from('a\x00b\x1b[31mred\rx\x7f\u0085 tab\tok') },
+  ]);
   // Many small batches: many writes into the slow stdout below.
   for (let i = 0; i < 40; i++) await store.append('ctl', 0, [{ value: Buffer.from(`v${i}`) }]);
   await store.close();
-  const run = async (stdout: CliIO['stdout'], args: string[]) => main(['node', 'eddy', 'consume', 'ctl', '-B', '-d', ...args], {
-    stdout, stderr: { write: () => true }, stdin: Readable.from([]), cwd: process.cwd(), env: { EDDY_DATA_DIR: dir, EDDY_WORKERS: '1' },
-  });
+  const run = async (stdout: CliIO['stdout'], args: string[]) =>
+    main(['node', 'eddy', 'consume', 'ctl', '-B', '-d', ...args], {
+      stdout,
+      stderr: { write: () => true },
+      stdin: Readable.from([]),
+      cwd: process.cwd(),
+      env: { EDDY_DATA_DIR: dir, EDDY_WORKERS: '1' },
+    });
   let screen = '';
-  const tty = { isTTY: true, write: (c: string | Uint8Array) => { screen += typeof c === 'string' ? c : Buffer.from(c).toString(); return true; } };
+  const tty = {
+    isTTY: true,
+    write: (c: string | Uint8Array) => {
+      screen += typeof c === 'string' ? c : Buffer.from(c).toString();
+      return true;
+    },
+  };
   // The value holds a NUL, so fluvio's default output would hex-dump it: print it as text.
   const asText = ['-O', 'text', '--suppress-unknown'];
   t.is(await run(tty, ['-k', '--max-records', '1', ...asText]), 0);
@@ -134,7 +180,15 @@ test('CLI output: on a terminal control bytes are escaped, into a pipe they stay
   await run(tty, ['--max-records', '1', '--format', '{{value}}']);
   t.is(screen, 'a\\x00b\\x1b[31mred\\x0dx\\x7f\\x85 tab\tok\n');
   let piped = Buffer.alloc(0);
-  await run({ write: (c) => { piped = Buffer.concat([piped, Buffer.from(c)]); return true; } }, ['--max-records', '1', ...asText]);
+  await run(
+    {
+      write: (c) => {
+        piped = Buffer.concat([piped, Buffer.from(c)]);
+        return true;
+      },
+    },
+    ['--max-records', '1', ...asText],
+  );
   t.deepEqual(piped, Buffer.from('a\x00b\x1b[31mred\rx\x7f\u0085 tab\tok\n'), 'a pipe gets the bytes as stored');
 
   // A stdout that takes one chunk at a time and drains late: every write waits for 'drain'.

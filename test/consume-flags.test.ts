@@ -1,8 +1,8 @@
-import test from 'ava';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import test from 'ava';
 import type { CliIO } from '../src/cli/format.js';
 import { main } from '../src/cli/main.js';
 import { wasmPath } from './helpers/wasm.js';
@@ -14,8 +14,15 @@ import { wasmPath } from './helpers/wasm.js';
  * In-process through main(), each test on its own data directory.
  */
 
-interface Run { stdout: string; stderr: string }
-interface Opts { stdin?: string | Buffer; tty?: { columns: number }; code?: number }
+interface Run {
+  stdout: string;
+  stderr: string;
+}
+interface Opts {
+  stdin?: string | Buffer;
+  tty?: { columns: number };
+  code?: number;
+}
 
 /** Runs `eddy <args>` in-process; the exit code must be `code` (default 0). */
 async function eddy(dir: string, args: string[], opts: Opts = {}): Promise<Run> {
@@ -23,8 +30,19 @@ async function eddy(dir: string, args: string[], opts: Opts = {}): Promise<Run> 
   const dec = new TextDecoder();
   const text = (c: string | Uint8Array) => (typeof c === 'string' ? c : dec.decode(c));
   const io: CliIO = {
-    stdout: { write: (c: string | Uint8Array) => { run.stdout += text(c); return true; }, ...(opts.tty ? { isTTY: true, columns: opts.tty.columns } : {}) },
-    stderr: { write: (c) => { run.stderr += text(c); return true; } },
+    stdout: {
+      write: (c: string | Uint8Array) => {
+        run.stdout += text(c);
+        return true;
+      },
+      ...(opts.tty ? { isTTY: true, columns: opts.tty.columns } : {}),
+    },
+    stderr: {
+      write: (c) => {
+        run.stderr += text(c);
+        return true;
+      },
+    },
     stdin: Readable.from([Buffer.from(opts.stdin ?? '')]),
     cwd: process.cwd(),
     env: { EDDY_DATA_DIR: dir, EDDY_WORKERS: '2' },
@@ -34,15 +52,23 @@ async function eddy(dir: string, args: string[], opts: Opts = {}): Promise<Run> 
   return run;
 }
 
-const ok = async (dir: string, args: string[], opts: Opts = {}): Promise<string> => (await eddy(dir, args, opts)).stdout;
+const ok = async (dir: string, args: string[], opts: Opts = {}): Promise<string> =>
+  (await eddy(dir, args, opts)).stdout;
 
-async function refused(t: { is: (a: unknown, b: unknown) => void; regex: (s: string, r: RegExp) => void }, dir: string, args: string[], message: RegExp): Promise<void> {
+async function refused(
+  t: { is: (a: unknown, b: unknown) => void; regex: (s: string, r: RegExp) => void },
+  dir: string,
+  args: string[],
+  message: RegExp,
+): Promise<void> {
   const r = await eddy(dir, args, { code: 1 });
   t.is(r.stdout, '');
   t.regex(r.stderr, message);
 }
 
-const BINARY = Buffer.from([0x00, 0x01, 0x41, 0x0a, 0x42, 0xff, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x7e, 0x20]);
+const BINARY = Buffer.from([
+  0x00, 0x01, 0x41, 0x0a, 0x42, 0xff, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x7e, 0x20,
+]);
 // Fluvio's hex dump of BINARY: offset, two groups of 8 bytes, the printable characters between bars.
 const DUMP =
   '00000000  00 01 41 0a 42 ff 03 04  05 06 07 08 09 0a 0b 0c  |  A.B        .  |\n' +
@@ -78,13 +104,19 @@ test('-O text: binary values as "binary: (N bytes)", or as lossy text with --sup
   const dir = await mixed();
   const head = 'hello\n{"b":[1,{"z":0,"y":"q"}],"a":"x y"}\nnot json\n';
   t.is(await ok(dir, ['consume', 'mixed', '-B', '-d', '-O', 'text']), `${head}binary: (19 bytes)\n`);
-  t.is(await ok(dir, ['consume', 'mixed', '-B', '-d', '-O', 'text', '--suppress-unknown']), `${head}${new TextDecoder().decode(BINARY)}\n`);
+  t.is(
+    await ok(dir, ['consume', 'mixed', '-B', '-d', '-O', 'text', '--suppress-unknown']),
+    `${head}${new TextDecoder().decode(BINARY)}\n`,
+  );
 });
 
 test('-O binary: every value as a hex dump', async (t) => {
   const dir = await mixed();
   const out = await ok(dir, ['consume', 'mixed', '-o', '2', '-d', '-O', 'binary']);
-  t.is(out, `00000000  6e 6f 74 20 6a 73 6f 6e                           |not json        |\n${'-'.repeat(78)}\n\n${DUMP}\n`);
+  t.is(
+    out,
+    `00000000  6e 6f 74 20 6a 73 6f 6e                           |not json        |\n${'-'.repeat(78)}\n\n${DUMP}\n`,
+  );
 });
 
 test('-O json: pretty JSON with keys in order, {"error": ...} for the rest, skipped with --suppress-unknown', async (t) => {
@@ -101,7 +133,12 @@ test('-O raw: the stored bytes, one record per line; with -k behind "[key] "', a
   const dir = await mixed();
   const bytes: Buffer[] = [];
   const io: CliIO = {
-    stdout: { write: (c) => { bytes.push(Buffer.from(c)); return true; } },
+    stdout: {
+      write: (c) => {
+        bytes.push(Buffer.from(c));
+        return true;
+      },
+    },
     stderr: { write: () => true },
     stdin: Readable.from([]),
     cwd: process.cwd(),
@@ -109,7 +146,10 @@ test('-O raw: the stored bytes, one record per line; with -k behind "[key] "', a
   };
   t.is(await main(['node', 'eddy', 'consume', 'mixed', '-o', '3', '-d', '-O', 'raw'], io), 0);
   t.deepEqual(Buffer.concat(bytes), Buffer.concat([BINARY, Buffer.from('\n')]));
-  t.is(await ok(dir, ['consume', 'mixed', '-B', '-d', '-O', 'raw', '-k', '--end-offset', '1']), '[null] hello\n[null] {"b":[1,{"z":0,"y":"q"}],"a":"x y"}\n');
+  t.is(
+    await ok(dir, ['consume', 'mixed', '-B', '-d', '-O', 'raw', '-k', '--end-offset', '1']),
+    '[null] hello\n[null] {"b":[1,{"z":0,"y":"q"}],"a":"x y"}\n',
+  );
 });
 
 test('-O table: one ASCII table per JSON object; the top border only for the first record, as Fluvio', async (t) => {
@@ -119,7 +159,12 @@ test('-O table: one ASCII table per JSON object; the top border only for the fir
   const out = await ok(dir, ['consume', 'rows', '-B', '-d', '-O', 'table']);
   const lines = out.split('\n');
   t.deepEqual(lines.slice(0, 5), ['+---+------+', '| n | name |', '+===+======+', '| 3 | kiwi |', '+---+------+']);
-  t.deepEqual(lines.slice(5, 9), ['| n  | name | ok   |', '+====+======+======+', '| 12 | fig  | true |', '+----+------+------+']);
+  t.deepEqual(lines.slice(5, 9), [
+    '| n  | name | ok   |',
+    '+====+======+======+',
+    '| 12 | fig  | true |',
+    '+----+------+------+',
+  ]);
   t.is(lines[9], 'error: Unable to parse json as object map');
   t.regex(lines[10]!, /^error parsing record as json: /);
   t.is(lines.length, 12);
@@ -135,9 +180,19 @@ test('-H/--head N starts N records after the first (clamped to the end), --start
   t.is(await ok(dir, ['consume', 'n', '--start', '1', '--end', '2', '-d']), '1\n2\n');
   t.is(await ok(dir, ['consume', 'n', '-T', '2', '-d']), '4\n5\n');
   t.is(await ok(dir, ['consume', 'n', '--tail', '3', '-d']), '3\n4\n5\n');
-  await refused(t, dir, ['consume', 'n', '-H', '1', '--start', '2', '-d'], /-H\/--head and --start cannot be used together/);
+  await refused(
+    t,
+    dir,
+    ['consume', 'n', '-H', '1', '--start', '2', '-d'],
+    /-H\/--head and --start cannot be used together/,
+  );
   await refused(t, dir, ['consume', 'n', '-B', '-T', '2', '-d'], /give one start position/);
-  await refused(t, dir, ['consume', 'n', '--start', '4', '--end', '2', '-d'], /--end-offset 2 is before the start offset 4/);
+  await refused(
+    t,
+    dir,
+    ['consume', 'n', '--start', '4', '--end', '2', '-d'],
+    /--end-offset 2 is before the start offset 4/,
+  );
   await refused(t, dir, ['consume', 'n', '-H', '-1', '-d'], /-H\/--head/);
 });
 
@@ -156,15 +211,26 @@ test('--truncate cuts values to the terminal width; refused with -O or -F, as Fl
   // Not a terminal: Fluvio's fallback width (65535) leaves short values whole.
   t.is(await ok(dir, ['consume', 'long', '-B', '-d', '--truncate']), 'abcdefghijkl\nxy\n');
   // A "[key] value" line is not cut (Fluvio truncates only the plain value line).
-  t.is(await ok(dir, ['consume', 'long', '-B', '-d', '--truncate', '-k'], { tty: { columns: 5 } }), '[null] abcdefghijkl\n[null] xy\n');
-  await refused(t, dir, ['consume', 'long', '-B', '-d', '--truncate', '-O', 'text'], /--truncate cannot be used with -O/);
+  t.is(
+    await ok(dir, ['consume', 'long', '-B', '-d', '--truncate', '-k'], { tty: { columns: 5 } }),
+    '[null] abcdefghijkl\n[null] xy\n',
+  );
+  await refused(
+    t,
+    dir,
+    ['consume', 'long', '-B', '-d', '--truncate', '-O', 'text'],
+    /--truncate cannot be used with -O/,
+  );
 });
 
 test('the status line Fluvio prints on a terminal goes to stderr, bold; nothing when stdout is not a terminal', async (t) => {
   const dir = await numbers(3);
   const tty = await eddy(dir, ['consume', 'n', '-H', '1', '--end', '1', '-d'], { tty: { columns: 80 } });
   t.is(tty.stdout, '1\n');
-  t.is(tty.stderr, "\x1b[1mConsuming records from 'n' starting 1 from the beginning of log until offset 1 (inclusive)\x1b[0m\n");
+  t.is(
+    tty.stderr,
+    "\x1b[1mConsuming records from 'n' starting 1 from the beginning of log until offset 1 (inclusive)\x1b[0m\n",
+  );
   const start = await eddy(dir, ['consume', 'n', '--start', '2', '-d'], { tty: { columns: 80 } });
   t.is(start.stderr, "\x1b[1mConsuming records from 'n' starting at offset 2\x1b[0m\n");
   const tail = await eddy(dir, ['consume', 'n', '-T', '1', '-d'], { tty: { columns: 80 } });
@@ -180,7 +246,12 @@ test('cluster flags: --isolation, -b/--maxbytes, --disable-progressbar accepted;
   }
   t.is(await ok(dir, ['consume', 'n', '-B', '-d', '-b', '1048576', '--disable-progressbar']), '0\n1\n');
   t.is(await ok(dir, ['consume', 'n', '-B', '-d', '--maxbytes', '1']), '0\n1\n');
-  await refused(t, dir, ['consume', 'n', '-B', '-d', '--isolation', 'serializable'], /unrecognized isolation; supported: read_committed/);
+  await refused(
+    t,
+    dir,
+    ['consume', 'n', '-B', '-d', '--isolation', 'serializable'],
+    /unrecognized isolation; supported: read_committed/,
+  );
   await refused(t, dir, ['consume', 'n', '-B', '-d', '-b', 'lots'], /-b\/--maxbytes/);
   await refused(t, dir, ['consume', 'n', '-B', '-d', '--table-format', 'fancy'], /TableFormat not found.*use -O table/);
   await refused(t, dir, ['consume', 'n', '-B', '-d', '-m', 'edge1'], /no remote clusters/);
@@ -200,7 +271,10 @@ test("Fluvio's spellings of the module flags: --sm, --sm_path, --a-init, -t", as
   t.is(await ok(dir, ['consume', 'fruit', '-B', '-d', '-t', yaml]), 'apple\nbanana\n');
   await ok(dir, ['topic', 'create', 'nums']);
   await ok(dir, ['produce', 'nums'], { stdin: '1\n2\n' });
-  t.is(await ok(dir, ['consume', 'nums', '-B', '-d', '--aggregate', wasmPath('aggregate-sum'), '--a-init', '10']), '11\n13\n');
+  t.is(
+    await ok(dir, ['consume', 'nums', '-B', '-d', '--aggregate', wasmPath('aggregate-sum'), '--a-init', '10']),
+    '11\n13\n',
+  );
 });
 
 test('-k prints a key as text even when it is binary, as fluvio consume (lossy UTF-8)', async (t) => {

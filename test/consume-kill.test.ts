@@ -1,9 +1,9 @@
-import test from 'ava';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import test from 'ava';
 import { openStorage } from '../src/storage/index.js';
 import { DEFAULT_COMMIT_RECORDS } from '../src/storage/offset-committer.js';
 
@@ -25,27 +25,44 @@ async function topic(): Promise<string> {
   await store.createTopic('k', { partitions: PARTITIONS });
   for (let p = 0; p < PARTITIONS; p++) {
     for (let o = 0; o < PER_PARTITION; o += 100) {
-      await store.append('k', p, Array.from({ length: 100 }, (_, i) => ({ value: Buffer.from(`record ${p} ${o + i} ${'x'.repeat(40)}`) })));
+      await store.append(
+        'k',
+        p,
+        Array.from({ length: 100 }, (_, i) => ({ value: Buffer.from(`record ${p} ${o + i} ${'x'.repeat(40)}`) })),
+      );
     }
   }
   await store.close();
   return dir;
 }
 
-interface Run { lines: string[]; code: number | null; signal: NodeJS.Signals | null; stderr: string }
+interface Run {
+  lines: string[];
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stderr: string;
+}
 
 /**
  * Runs `eddy consume k ...args` and collects each record's `partition:offset`; `onLine` may stop it
  * (it gets the child and the number of lines so far). Reads stdout to the end: what the child wrote into
  * the pipe before it died is received too.
  */
-function consume(dir: string, args: string[], onLine: (proc: ChildProcess, n: number) => void = () => {}): Promise<Run> {
+function consume(
+  dir: string,
+  args: string[],
+  onLine: (proc: ChildProcess, n: number) => void = () => {},
+): Promise<Run> {
   return new Promise((resolve, reject) => {
     // Long lines: the pipe holds few of them, so a stop lands mid-topic.
-    const proc = spawn(process.execPath, [eddyBin, 'consume', 'k', '--format', '{{partition}}:{{offset}} {{value}}', ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, EDDY_DATA_DIR: dir, EDDY_WORKERS: '1' },
-    });
+    const proc = spawn(
+      process.execPath,
+      [eddyBin, 'consume', 'k', '--format', '{{partition}}:{{offset}} {{value}}', ...args],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, EDDY_DATA_DIR: dir, EDDY_WORKERS: '1' },
+      },
+    );
     const lines: string[] = [];
     let rest = '';
     let stderr = '';
@@ -58,7 +75,9 @@ function consume(dir: string, args: string[], onLine: (proc: ChildProcess, n: nu
         onLine(proc, lines.length);
       }
     });
-    proc.stderr!.on('data', (d) => { stderr += d; });
+    proc.stderr!.on('data', (d) => {
+      stderr += d;
+    });
     proc.on('error', reject);
     proc.on('close', (code, signal) => resolve({ lines, code, signal, stderr }));
   });
@@ -76,7 +95,8 @@ async function committedOffsets(dir: string, name: string): Promise<number[]> {
 /** Each partition's records, in order and without gaps, from 0 to its end. */
 function complete(t: { deepEqual: (a: unknown, b: unknown, m?: string) => void }, seen: Set<string>): void {
   const missing = [];
-  for (let p = 0; p < PARTITIONS; p++) for (let o = 0; o < PER_PARTITION; o++) if (!seen.has(`${p}:${o}`)) missing.push(`${p}:${o}`);
+  for (let p = 0; p < PARTITIONS; p++)
+    for (let o = 0; o < PER_PARTITION; o++) if (!seen.has(`${p}:${o}`)) missing.push(`${p}:${o}`);
   t.deepEqual(missing.slice(0, 10), [], `${missing.length} records never delivered`);
 }
 
@@ -84,7 +104,10 @@ test('SIGKILL mid-output: what is delivered again is bounded by --commit-records
   t.timeout(600_000);
   const dir = await topic();
   // The defaults (which a time-only commit exceeds), then a small record bound with the interval out of the way.
-  for (const [name, bound, args] of [['dflt', DEFAULT_COMMIT_RECORDS, []], ['fifty', 50, ['--commit-records', '50', '--commit-interval', '1h']]] as const) {
+  for (const [name, bound, args] of [
+    ['dflt', DEFAULT_COMMIT_RECORDS, []],
+    ['fifty', 50, ['--commit-records', '50', '--commit-interval', '1h']],
+  ] as const) {
     const seen = new Set<string>();
     const again: number[] = [];
     let finished = false;
@@ -102,10 +125,18 @@ test('SIGKILL mid-output: what is delivered again is bounded by --commit-records
       finished = r.signal === null;
       if (finished) t.is(r.code, 0, r.stderr);
     }
-    t.true(finished, `the consumer got to the end (delivered again per restart: ${again.join(' ')}; ${seen.size} seen)`);
+    t.true(
+      finished,
+      `the consumer got to the end (delivered again per restart: ${again.join(' ')}; ${seen.size} seen)`,
+    );
     complete(t, seen);
-    t.log(`${name}: bound ${bound}, ${again.length - 1} kills, delivered again per restart: ${again.join(' ')} (total ${again.reduce((a, b) => a + b, 0)} of ${TOTAL})`);
-    t.true(again.every((d) => d <= bound), `at most ${bound} records delivered again after a kill: ${again.join(' ')}`);
+    t.log(
+      `${name}: bound ${bound}, ${again.length - 1} kills, delivered again per restart: ${again.join(' ')} (total ${again.reduce((a, b) => a + b, 0)} of ${TOTAL})`,
+    );
+    t.true(
+      again.every((d) => d <= bound),
+      `at most ${bound} records delivered again after a kill: ${again.join(' ')}`,
+    );
   }
 });
 
@@ -146,7 +177,11 @@ test('a reader that closes the pipe (EPIPE) ends the consume quietly with what r
     t.true(o < committed[p]!, `${l} is committed (${committed.join(', ')})`);
   }
   const second = await consume(dir, ['-B', '-d', '--consumer', 'pipe']);
-  t.is(second.lines.length, TOTAL - committed.reduce((a, b) => a + b, 0), 'the rest comes, from the committed offsets on');
+  t.is(
+    second.lines.length,
+    TOTAL - committed.reduce((a, b) => a + b, 0),
+    'the rest comes, from the committed offsets on',
+  );
   for (const l of second.lines) {
     const [p, o] = l.split(':').map(Number) as [number, number];
     if (o < committed[p]!) t.fail(`${l} was committed but delivered again`);
@@ -161,11 +196,16 @@ test('a following consumer ends with a clear message when its topic is deleted',
   execFileSync(process.execPath, [eddyBin, 'produce', 'gone'], { env, input: 'a\n' });
   const proc = spawn(process.execPath, [eddyBin, 'consume', 'gone', '-B'], { stdio: ['ignore', 'pipe', 'pipe'], env });
   let stderr = '';
-  proc.stderr!.on('data', (d) => { stderr += d; });
+  proc.stderr!.on('data', (d) => {
+    stderr += d;
+  });
   const exited = new Promise<number | null>((res) => proc.on('close', (code) => res(code)));
   // Once it has printed the record it waits for more; then the topic goes.
   await new Promise<void>((res) => proc.stdout!.once('data', () => res()));
   execFileSync(process.execPath, [eddyBin, 'topic', 'delete', 'gone'], { env });
   t.is(await exited, 1);
-  t.is(stderr, 'Error: topic "gone" was deleted while it was being consumed; the records printed before were all it had\n');
+  t.is(
+    stderr,
+    'Error: topic "gone" was deleted while it was being consumed; the records printed before were all it had\n',
+  );
 });

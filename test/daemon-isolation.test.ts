@@ -1,10 +1,10 @@
-import test, { type ExecutionContext } from 'ava';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { eddyProcesses, until } from './helpers/eddy-process.js';
-import { openStorage, type Storage } from '../src/storage/index.js';
+import test, { type ExecutionContext } from 'ava';
 import { derivedState } from '../src/coordinator/derived.js';
+import { openStorage, type Storage } from '../src/storage/index.js';
+import { eddyProcesses, until } from './helpers/eddy-process.js';
 import { wasmPath } from './helpers/wasm.js';
 
 /**
@@ -35,7 +35,12 @@ function committed(store: Storage, name: string): number {
  * its rate (records/s) between 10 % and 90 % of them committed (start-up and the tail left out),
  * and the longest time its committed offset stood still while records were waiting for it.
  */
-async function measure(ok: (args: string[], stdin?: string) => Promise<void>, store: Storage, topic: string, stream: string): Promise<{ rate: number; longestWaitMs: number }> {
+async function measure(
+  ok: (args: string[], stdin?: string) => Promise<void>,
+  store: Storage,
+  topic: string,
+  stream: string,
+): Promise<{ rate: number; longestWaitMs: number }> {
   const lines = `${Array.from({ length: RECORDS }, (_, i) => `record-${i}`).join('\n')}\n`;
   const source = store.partition(topic, 0);
   let from: { at: number; offset: number } | null = null;
@@ -64,8 +69,21 @@ test('a looping module under policy skip does not starve a healthy stream of the
   const spin = JSON.stringify({ uses: wasmPath('spin') }); // keeps every value but "loop", on which it never returns
   await ok(['derive', 'create', 'solo', '--source', 'solo-in', '--target', 'solo-out', '--transform', spin]);
   await ok(['derive', 'create', 'healthy', '--source', 'in', '--target', 'out', '--transform', spin]);
-  await ok(['derive', 'create', 'looper', '--source', 'loops', '--target', 'loops-out', '--transform', spin,
-    '--policy', 'skip', '--timeout', `${LOOP_TIMEOUT_MS}ms`]);
+  await ok([
+    'derive',
+    'create',
+    'looper',
+    '--source',
+    'loops',
+    '--target',
+    'loops-out',
+    '--transform',
+    spin,
+    '--policy',
+    'skip',
+    '--timeout',
+    `${LOOP_TIMEOUT_MS}ms`,
+  ]);
   // One record per batch: the looper's submissions (16 batches each) all loop, one deadline after the other.
   const LOOPS = 16 * 40;
   await ok(['produce', 'loops', '--batch-size', '1'], 'loop\n'.repeat(LOOPS));
@@ -86,11 +104,16 @@ test('a looping module under policy skip does not starve a healthy stream of the
   const looped = committed(store, 'looper');
   t.true(looped < LOOPS, 'the looper was still looping while the healthy stream was measured');
   const ratio = shared.rate / solo.rate;
-  t.log(`healthy stream: ${Math.round(solo.rate)} records/s alone, ${Math.round(shared.rate)} next to the looper (ratio ${ratio.toFixed(2)}); ` +
-    `longest wait ${Math.round(solo.longestWaitMs)} ms alone, ${Math.round(shared.longestWaitMs)} ms next to it; looper skipped ${looped} records meanwhile`);
+  t.log(
+    `healthy stream: ${Math.round(solo.rate)} records/s alone, ${Math.round(shared.rate)} next to the looper (ratio ${ratio.toFixed(2)}); ` +
+      `longest wait ${Math.round(solo.longestWaitMs)} ms alone, ${Math.round(shared.longestWaitMs)} ms next to it; looper skipped ${looped} records meanwhile`,
+  );
   t.true(ratio >= 0.5, `the healthy stream ran at ${ratio.toFixed(2)} of its solo rate`);
   // Records of the healthy stream never wait behind a deadline kill of the looper's worker.
-  t.true(shared.longestWaitMs < LOOP_TIMEOUT_MS * 0.75, `the healthy stream stood still for ${Math.round(shared.longestWaitMs)} ms with records waiting`);
+  t.true(
+    shared.longestWaitMs < LOOP_TIMEOUT_MS * 0.75,
+    `the healthy stream stood still for ${Math.round(shared.longestWaitMs)} ms with records waiting`,
+  );
 
   // Ctrl-C while the looper is inside a batch: the daemon stops within the deadline and a margin.
   const sent = performance.now();

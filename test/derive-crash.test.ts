@@ -1,9 +1,9 @@
-import test, { type ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import test, { type ExecutionContext } from 'ava';
 import { decodeRecords } from '../src/protocol/index.js';
 import { Chain, loadModule } from '../src/smartmodule/index.js';
 import { openStorage } from '../src/storage/index.js';
@@ -18,9 +18,15 @@ const PER_BATCH = 10;
  * Runs the child; kills it with SIGKILL after `kill.afterCommits` commit lines (mid-run, whatever
  * the machine's speed) or after `kill.afterMs` (e.g. during start-up), or lets it finish.
  */
-function runChild(dir: string, kill: { afterCommits?: number; afterMs?: number } | null, modules = ['filter-map', 'aggregate-sum']): Promise<{ done: boolean; commits: number; out: string }> {
+function runChild(
+  dir: string,
+  kill: { afterCommits?: number; afterMs?: number } | null,
+  modules = ['filter-map', 'aggregate-sum'],
+): Promise<{ done: boolean; commits: number; out: string }> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [child, dir, ...modules.map((m) => wasmPath(m))], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, [child, dir, ...modules.map((m) => wasmPath(m))], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     let commits = 0;
@@ -29,7 +35,9 @@ function runChild(dir: string, kill: { afterCommits?: number; afterMs?: number }
       commits = (out.match(/^committed/gm) ?? []).length;
       if (kill?.afterCommits !== undefined && commits >= kill.afterCommits) proc.kill('SIGKILL');
     });
-    proc.stderr.on('data', (d) => { err += d; });
+    proc.stderr.on('data', (d) => {
+      err += d;
+    });
     const timer = kill?.afterMs === undefined ? null : setTimeout(() => proc.kill('SIGKILL'), kill.afterMs);
     proc.on('error', reject);
     proc.on('exit', (code, signal) => {
@@ -48,7 +56,11 @@ async function prepare(dir: string, modules: string[]): Promise<string[][]> {
   let n = 0;
   for (let b = 0; b < BATCHES; b++) {
     for (let p = 0; p < PARTITIONS; p++) {
-      await store.append('numbers', p, Array.from({ length: PER_BATCH }, () => ({ value: Buffer.from(String(n++ % 97)) })));
+      await store.append(
+        'numbers',
+        p,
+        Array.from({ length: PER_BATCH }, () => ({ value: Buffer.from(String(n++ % 97)) })),
+      );
     }
   }
   const loaded = await Promise.all(modules.map((m) => loadModule(wasmPath(m))));
@@ -79,7 +91,10 @@ test('derived stream with a stateless chain fanned out over 2 workers: exactly o
   const dir = mkdtempSync(join(tmpdir(), 'eddy-derive-fan-'));
   const expected = await prepare(dir, ['filter-map']);
   const outs = await killAndCheck(t, dir, expected, ['filter-map'], 10);
-  t.true(outs.some((o) => o.includes('started on 2 workers')), 'the partitions fanned out over both workers');
+  t.true(
+    outs.some((o) => o.includes('started on 2 workers')),
+    'the partitions fanned out over both workers',
+  );
 });
 
 /**
@@ -87,7 +102,13 @@ test('derived stream with a stateless chain fanned out over 2 workers: exactly o
  * checks the target topic equals the uninterrupted run: nothing lost, nothing duplicated, in order.
  * Returns each run's output.
  */
-async function killAndCheck(t: ExecutionContext, dir: string, expected: string[][], modules: string[], KILLS: number): Promise<string[]> {
+async function killAndCheck(
+  t: ExecutionContext,
+  dir: string,
+  expected: string[][],
+  modules: string[],
+  KILLS: number,
+): Promise<string[]> {
   const outs: string[] = [];
   let kills = 0;
   let killedMidway = 0;
@@ -95,7 +116,11 @@ async function killAndCheck(t: ExecutionContext, dir: string, expected: string[]
     const last = round === KILLS;
     // Most kills land after a random number of commits (mid-batch, mid-commit); every fourth
     // lands at a random moment of start-up (opening storage, starting workers, look-back).
-    const kill = last ? null : round % 4 === 3 ? { afterMs: Math.floor(Math.random() * 300) } : { afterCommits: 1 + Math.floor(Math.random() * 30) };
+    const kill = last
+      ? null
+      : round % 4 === 3
+        ? { afterMs: Math.floor(Math.random() * 300) }
+        : { afterCommits: 1 + Math.floor(Math.random() * 30) };
     const r = await runChild(dir, kill, modules);
     outs.push(r.out);
     if (r.done) {

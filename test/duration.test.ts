@@ -76,7 +76,5 @@ test('formatDuration round-trips', (t) => {
   t.is(formatDuration(5_400_000), '1h 30m');
   t.is(formatDuration(0), '0s');
   t.is(formatDuration(1.5), '1ms 500us');
-  fc.assert(
-    fc.property(fc.integer({ min: 0, max: 10 ** 13 }), (ms) => parseDuration(formatDuration(ms)) === ms),
-  );
+  fc.assert(fc.property(fc.integer({ min: 0, max: 10 ** 13 }), (ms) => parseDuration(formatDuration(ms)) === ms));
 });

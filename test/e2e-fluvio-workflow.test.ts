@@ -1,4 +1,3 @@
-import test from 'ava';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
@@ -6,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import test from 'ava';
 import { openStorage } from '../src/open-storage.js';
 import { readBatchHeader } from '../src/storage/batch-format.js';
 import { CODEC_MASK, CODEC_SHIFT } from '../src/storage/codecs.js';
@@ -28,8 +28,12 @@ function setup() {
     const child = spawn(process.execPath, [bin, ...args], { cwd: work, env, stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    child.stdout.on('data', (c: Buffer) => { out += c.toString(); });
-    child.stderr.on('data', (c: Buffer) => { err += c.toString(); });
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      err += c.toString();
+    });
     const exited = new Promise<number>((res, rej) => {
       child.on('error', rej);
       child.on('close', (code, signal) => res(code ?? (signal ? -1 : 0)));
@@ -54,7 +58,10 @@ const lines = (s: string) => s.split('\n').filter(Boolean);
 
 /** The JSON values `-O json` printed: pretty objects, one after another. */
 function jsonValues(out: string): unknown[] {
-  return out.split(/\n(?=\{)/).filter((s) => s.trim() !== '').map((s) => JSON.parse(s));
+  return out
+    .split(/\n(?=\{)/)
+    .filter((s) => s.trim() !== '')
+    .map((s) => JSON.parse(s));
 }
 
 test('a Fluvio-shaped workflow: two producers at once, -O json, -p 0 -p 1, a resumed named consumer, a connector secret', async (t) => {
@@ -63,8 +70,12 @@ test('a Fluvio-shaped workflow: two producers at once, -O json, -p 0 -p 1, a res
   t.is(await ok(['topic', 'create', 'orders', '-p', '2']), 'topic "orders" created\n');
 
   // Two terminals produce at once, keyed so both partitions get records.
-  const input = (who: string) => `${Array.from({ length: 60 }, (_, i) => `${who}-${i % 7}:{"who":"${who}","n":${i}}`).join('\n')}\n`;
-  const [a, b] = [start(['produce', 'orders', '--key-separator', ':'], input('alice')), start(['produce', 'orders', '--key-separator', ':'], input('bob'))];
+  const input = (who: string) =>
+    `${Array.from({ length: 60 }, (_, i) => `${who}-${i % 7}:{"who":"${who}","n":${i}}`).join('\n')}\n`;
+  const [a, b] = [
+    start(['produce', 'orders', '--key-separator', ':'], input('alice')),
+    start(['produce', 'orders', '--key-separator', ':'], input('bob')),
+  ];
   t.deepEqual(await Promise.all([a.exited, b.exited]), [0, 0], a.err() + b.err());
 
   // -O json: every record, pretty-printed with sorted keys.
@@ -74,11 +85,19 @@ test('a Fluvio-shaped workflow: two producers at once, -O json, -p 0 -p 1, a res
   t.is(all.length, 120);
   for (const who of ['alice', 'bob']) {
     const ns = all.filter((r) => r.who === who).map((r) => r.n);
-    t.deepEqual([...ns].sort((x, y) => x - y), Array.from({ length: 60 }, (_, i) => i), who);
+    t.deepEqual(
+      [...ns].sort((x, y) => x - y),
+      Array.from({ length: 60 }, (_, i) => i),
+      who,
+    );
     // One producer's records of one key keep their order (one partition per key).
     for (let k = 0; k < 7; k++) {
       const ofKey = ns.filter((n) => n % 7 === k);
-      t.deepEqual(ofKey, [...ofKey].sort((x, y) => x - y), `${who}-${k} in order`);
+      t.deepEqual(
+        ofKey,
+        [...ofKey].sort((x, y) => x - y),
+        `${who}-${k} in order`,
+      );
     }
   }
 
@@ -112,25 +131,28 @@ test('a Fluvio-shaped workflow: two producers at once, -O json, -p 0 -p 1, a res
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/payments`;
-  writeFileSync(join(work, 'payments.yml'), [
-    'apiVersion: 0.1.0',
-    'meta:',
-    '  version: 0.1.0',
-    '  name: payments',
-    '  type: http-source',
-    '  topic: payments',
-    '  create-topic: true',
-    '  producer:',
-    '    compression: gzip',
-    '  secrets:',
-    '    - name: API_TOKEN',
-    'http:',
-    `  endpoint: ${url}`,
-    '  interval: 200ms',
-    '  headers:',
-    '    - "Authorization: Bearer ${{ secrets.API_TOKEN }}"',
-    '',
-  ].join('\n'));
+  writeFileSync(
+    join(work, 'payments.yml'),
+    [
+      'apiVersion: 0.1.0',
+      'meta:',
+      '  version: 0.1.0',
+      '  name: payments',
+      '  type: http-source',
+      '  topic: payments',
+      '  create-topic: true',
+      '  producer:',
+      '    compression: gzip',
+      '  secrets:',
+      '    - name: API_TOKEN',
+      'http:',
+      `  endpoint: ${url}`,
+      '  interval: 200ms',
+      '  headers:',
+      '    - "Authorization: Bearer ${{ secrets.API_TOKEN }}"',
+      '',
+    ].join('\n'),
+  );
   writeFileSync(join(work, 'secrets.env'), `API_TOKEN=${SECRET}\n`);
   // Without the secret it refuses to start, naming it (and not any value).
   const missing = await run(['connector', 'run', '--config', 'payments.yml']);
@@ -150,11 +172,17 @@ test('a Fluvio-shaped workflow: two producers at once, -O json, -p 0 -p 1, a res
   server.close();
   t.true(got.length >= 2, connector.err());
   t.regex(got[0]!, /^\{"status":"paid","n":\d+\}$/);
-  t.true(seen.length >= 2 && seen.every((h) => h.authorization === `Bearer ${SECRET}`), 'every request carried the resolved secret');
+  t.true(
+    seen.length >= 2 && seen.every((h) => h.authorization === `Bearer ${SECRET}`),
+    'every request carried the resolved secret',
+  );
   t.false(connector.err().includes(SECRET) || connector.out().includes(SECRET), 'the secret value is never printed');
   // meta.producer.compression: the source's batches are stored gzip-compressed (codec 1 in the flags).
   const storage = await openStorage(join(work, 'data'), { readOnly: true });
-  const codecs = storage.partition('payments', 0).readBatches(0).map((b) => (readBatchHeader(b.value).flags & CODEC_MASK) >> CODEC_SHIFT);
+  const codecs = storage
+    .partition('payments', 0)
+    .readBatches(0)
+    .map((b) => (readBatchHeader(b.value).flags & CODEC_MASK) >> CODEC_SHIFT);
   await storage.close();
   t.true(codecs.length > 0 && codecs.every((c) => c === 1), String(codecs));
 });

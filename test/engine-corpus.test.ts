@@ -1,14 +1,20 @@
-import test from 'ava';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import test from 'ava';
 import { encodeRecords } from '../src/protocol/index.js';
 import {
-  loadModule, ModuleLoadError, SmartModuleMemoryLimitError, SmartModuleStatusError, SmartModuleTrapError,
-  SmartModuleInstanceGoneError, SmartModuleOutputError, type ModuleLoadReason,
+  loadModule,
+  ModuleLoadError,
+  type ModuleLoadReason,
+  SmartModuleInstanceGoneError,
+  SmartModuleMemoryLimitError,
+  SmartModuleOutputError,
+  SmartModuleStatusError,
+  SmartModuleTrapError,
 } from '../src/smartmodule/index.js';
-import { smartModule, wat } from './helpers/wat.js';
 import { text } from './helpers/hex.js';
+import { smartModule, wat } from './helpers/wat.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'eddy-corpus-'));
 const file = (name: string, bytes: Uint8Array | string) => {
@@ -16,7 +22,11 @@ const file = (name: string, bytes: Uint8Array | string) => {
   writeFileSync(p, bytes);
   return p;
 };
-const batch = (values: string[], baseOffset = 0) => ({ baseOffset, baseTimestamp: 0, raw: encodeRecords(values.map((v) => ({ value: text(v) }))) });
+const batch = (values: string[], baseOffset = 0) => ({
+  baseOffset,
+  baseTimestamp: 0,
+  raw: encodeRecords(values.map((v) => ({ value: text(v) }))),
+});
 const good = smartModule({});
 
 const CORPUS: [string, Uint8Array | string, ModuleLoadReason, RegExp][] = [
@@ -25,24 +35,79 @@ const CORPUS: [string, Uint8Array | string, ModuleLoadReason, RegExp][] = [
   ['header-only.wasm', good.subarray(0, 6), 'truncated', /truncated/],
   ['half.wasm', good.subarray(0, Math.floor(good.length / 2)), 'truncated', /truncated/],
   ['version2.wasm', new Uint8Array([0, 0x61, 0x73, 0x6d, 2, 0, 0, 0]), 'not-wasm', /version 2/],
-  ['no-memory.wasm', wat(`(module (import "env" "copy_records" (func (param i32 i32)))
+  [
+    'no-memory.wasm',
+    wat(`(module (import "env" "copy_records" (func (param i32 i32)))
       (func (export "alloc") (param i32) (result i32) (i32.const 0))
-      (func (export "filter") (param i32 i32 i32) (result i32) (i32.const 0)))`), 'missing-memory', /"memory"/],
-  ['no-alloc.wasm', smartModule({ exportsAlloc: false }), 'missing-alloc', /"alloc".*exports: memory \(memory\), filter \(function\)/],
-  ['no-transform.wasm', smartModule({ transform: 'transmogrify' }), 'no-transform', /exports: memory \(memory\), alloc \(function\), transmogrify \(function\)/],
-  ['old-signature.wasm', wat(`(module (import "env" "copy_records" (func (param i32 i32))) (memory (export "memory") 1)
+      (func (export "filter") (param i32 i32 i32) (result i32) (i32.const 0)))`),
+    'missing-memory',
+    /"memory"/,
+  ],
+  [
+    'no-alloc.wasm',
+    smartModule({ exportsAlloc: false }),
+    'missing-alloc',
+    /"alloc".*exports: memory \(memory\), filter \(function\)/,
+  ],
+  [
+    'no-transform.wasm',
+    smartModule({ transform: 'transmogrify' }),
+    'no-transform',
+    /exports: memory \(memory\), alloc \(function\), transmogrify \(function\)/,
+  ],
+  [
+    'old-signature.wasm',
+    wat(`(module (import "env" "copy_records" (func (param i32 i32))) (memory (export "memory") 1)
       (func (export "alloc") (param i32) (result i32) (i32.const 0))
-      (func (export "filter") (param i32 i32) (result i32) (i32.const 0)))`), 'bad-signature', /"filter" has type \(i32, i32\) -> i32; expected \(i32, i32, i32\) -> i32 \(a module built before Nov 2021/],
-  ['bad-init.wasm', smartModule({ extra: '(func (export "init") (param i32) (result i32) (i32.const 0))' }), 'bad-signature', /"init" has type \(i32\) -> i32/],
-  ['bad-alloc.wasm', wat(`(module (import "env" "copy_records" (func (param i32 i32))) (memory (export "memory") 1)
+      (func (export "filter") (param i32 i32) (result i32) (i32.const 0)))`),
+    'bad-signature',
+    /"filter" has type \(i32, i32\) -> i32; expected \(i32, i32, i32\) -> i32 \(a module built before Nov 2021/,
+  ],
+  [
+    'bad-init.wasm',
+    smartModule({ extra: '(func (export "init") (param i32) (result i32) (i32.const 0))' }),
+    'bad-signature',
+    /"init" has type \(i32\) -> i32/,
+  ],
+  [
+    'bad-alloc.wasm',
+    wat(`(module (import "env" "copy_records" (func (param i32 i32))) (memory (export "memory") 1)
       (func (export "alloc") (param i64) (result i32) (i32.const 0))
-      (func (export "filter") (param i32 i32 i32) (result i32) (i32.const 0)))`), 'bad-signature', /"alloc" has type \(i64\) -> i32/],
-  ['bad-import.wasm', smartModule({ imports: '(import "env" "abort" (func (param i32 i32 i32 i32)))' }), 'unsupported-import', /imports function "env.abort", which Eddy cannot provide/],
-  ['not-preview1.wasm', smartModule({ imports: '(import "wasi_snapshot_preview1" "sock_open" (func (param i32) (result i32)))' }), 'unsupported-import', /sock_open/],
-  ['no-copy-records.wasm', smartModule({ copyRecords: false, body: '(i32.const 0)' }), 'missing-copy-records', /copy_records/],
+      (func (export "filter") (param i32 i32 i32) (result i32) (i32.const 0)))`),
+    'bad-signature',
+    /"alloc" has type \(i64\) -> i32/,
+  ],
+  [
+    'bad-import.wasm',
+    smartModule({ imports: '(import "env" "abort" (func (param i32 i32 i32 i32)))' }),
+    'unsupported-import',
+    /imports function "env.abort", which Eddy cannot provide/,
+  ],
+  [
+    'not-preview1.wasm',
+    smartModule({ imports: '(import "wasi_snapshot_preview1" "sock_open" (func (param i32) (result i32)))' }),
+    'unsupported-import',
+    /sock_open/,
+  ],
+  [
+    'no-copy-records.wasm',
+    smartModule({ copyRecords: false, body: '(i32.const 0)' }),
+    'missing-copy-records',
+    /copy_records/,
+  ],
   // No transform export and no copy_records (Fluvio's filter_missing_attribute): the missing transform is the cause.
-  ['no-transform-no-import.wasm', smartModule({ transform: 'transmogrify', copyRecords: false, body: '(i32.const 0)' }), 'no-transform', /exports no SmartModule function \(filter, map, filter_map, array_map or aggregate\)/],
-  ['huge-memory.wasm', smartModule({ memory: '20000' }), 'memory-too-large', /initial memory, above the 1000000000-byte limit/],
+  [
+    'no-transform-no-import.wasm',
+    smartModule({ transform: 'transmogrify', copyRecords: false, body: '(i32.const 0)' }),
+    'no-transform',
+    /exports no SmartModule function \(filter, map, filter_map, array_map or aggregate\)/,
+  ],
+  [
+    'huge-memory.wasm',
+    smartModule({ memory: '20000' }),
+    'memory-too-large',
+    /initial memory, above the 1000000000-byte limit/,
+  ],
 ];
 
 for (const [name, bytes, reason, message] of CORPUS) {
@@ -69,7 +134,11 @@ test('garbage after a valid header is refused by the compiler with its reason', 
 });
 
 test('kind detection follows Fluvio order and checks the first match only', async (t) => {
-  const both = smartModule({ transform: 'map', extra: '(func (export "filter") (param i32 i32 i32) (result i32) (call $copy (i32.const 16) (i32.const 5)) (i32.const 0))' });
+  const both = smartModule({
+    transform: 'map',
+    extra:
+      '(func (export "filter") (param i32 i32 i32) (result i32) (call $copy (i32.const 16) (i32.const 5)) (i32.const 0))',
+  });
   t.is((await loadModule(both)).kind, 'filter');
   const agg = await loadModule(smartModule({ transform: 'aggregate' }));
   t.is(agg.kind, 'aggregate');
@@ -83,27 +152,48 @@ test('a trap is a typed error naming the module and the first offset; the instan
   t.regex(err!.message, /^boom: trapped in filter on the batch at offset 42: unreachable/);
   t.is(err!.firstOffset, 42);
   t.throws(() => inst.process(batch(['x'])), { instanceOf: SmartModuleInstanceGoneError });
-  t.throws(() => mod.instantiate().process(batch(['y'])), { instanceOf: SmartModuleTrapError }, 'a fresh instance works (and traps again)');
+  t.throws(
+    () => mod.instantiate().process(batch(['y'])),
+    { instanceOf: SmartModuleTrapError },
+    'a fresh instance works (and traps again)',
+  );
 });
 
 test('out-of-bounds access and stack overflow are traps, not crashes', async (t) => {
   const oob = await loadModule(smartModule({ body: '(i32.load (i32.const 0x7ffffff0))' }), { name: 'oob' });
-  t.regex(t.throws(() => oob.instantiate().process(batch(['x'])), { instanceOf: SmartModuleTrapError })!.message, /out of bounds/);
-  const deep = await loadModule(smartModule({ body: '(call $rec (i32.const 0))', extra: '(func $rec (param i32) (result i32) (call $rec (i32.add (local.get 0) (i32.const 1))))' }), { name: 'deep' });
-  t.regex(t.throws(() => deep.instantiate().process(batch(['x'])), { instanceOf: SmartModuleTrapError })!.message, /stack overflow/);
+  t.regex(
+    t.throws(() => oob.instantiate().process(batch(['x'])), { instanceOf: SmartModuleTrapError })!.message,
+    /out of bounds/,
+  );
+  const deep = await loadModule(
+    smartModule({
+      body: '(call $rec (i32.const 0))',
+      extra: '(func $rec (param i32) (result i32) (call $rec (i32.add (local.get 0) (i32.const 1))))',
+    }),
+    { name: 'deep' },
+  );
+  t.regex(
+    t.throws(() => deep.instantiate().process(batch(['x'])), { instanceOf: SmartModuleTrapError })!.message,
+    /stack overflow/,
+  );
 });
 
 test('memory cap: a module that grows past the limit fails with an error naming the limit', async (t) => {
   // Grows 16 pages at a time until memory.grow fails, then aborts as a Rust/AS allocator does.
-  const eater = smartModule({ body: `(block $done (loop $more
+  const eater = smartModule({
+    body: `(block $done (loop $more
       (br_if $done (i32.eq (memory.grow (i32.const 16)) (i32.const -1)))
-      (br $more))) unreachable` });
+      (br $more))) unreachable`,
+  });
   const mod = await loadModule(eater, { name: 'eater', memoryLimit: 8 * 1024 * 1024 });
   const inst = mod.instantiate();
   const err = t.throws(() => inst.process(batch(['x'], 7)), { instanceOf: SmartModuleMemoryLimitError });
   t.is(err!.limit, 8 * 1024 * 1024);
   t.true(err!.current <= 8 * 1024 * 1024);
-  t.regex(err!.message, /memory limit exceeded in filter on the batch at offset 7: \d+ bytes in use, limit 8388608 bytes/);
+  t.regex(
+    err!.message,
+    /memory limit exceeded in filter on the batch at offset 7: \d+ bytes in use, limit 8388608 bytes/,
+  );
   // The default cap is Fluvio's 1e9 bytes: the same module is stopped there, not at the process's limit.
   const dflt = (await loadModule(eater, { name: 'eater' })).instantiate();
   t.is(t.throws(() => dflt.process(batch(['x'])), { instanceOf: SmartModuleMemoryLimitError })!.limit, 1_000_000_000);
@@ -117,11 +207,13 @@ test('an input larger than the memory limit is refused as a memory-limit error',
       (i32.const 1024))
     (func (export "filter") (param i32 i32 i32) (result i32) (call $copy (i32.const 16) (i32.const 5)) (i32.const 0)))`);
   const mod = await loadModule(growAlloc, { name: 'small', memoryLimit: 4 * 65536 });
-  const err = t.throws(() => mod.instantiate().process(batch(['x'.repeat(300_000)])), { instanceOf: SmartModuleMemoryLimitError });
+  const err = t.throws(() => mod.instantiate().process(batch(['x'.repeat(300_000)])), {
+    instanceOf: SmartModuleMemoryLimitError,
+  });
   t.true(err!.requested! > 300_000);
 });
 
-test('negative status codes fail the batch with Fluvio\'s description; unknown codes map to UnknownError', async (t) => {
+test("negative status codes fail the batch with Fluvio's description; unknown codes map to UnknownError", async (t) => {
   const m11 = await loadModule(smartModule({ body: '(i32.const -11)' }), { name: 'old' });
   const e = t.throws(() => m11.instantiate().process(batch(['a'], 3)), { instanceOf: SmartModuleStatusError });
   t.is(e!.status, -11);
@@ -132,8 +224,13 @@ test('negative status codes fail the batch with Fluvio\'s description; unknown c
 
 test('success without announced output, or an announced range outside memory, is an output error', async (t) => {
   const silent = await loadModule(smartModule({ body: '(i32.const 0)' }), { name: 'silent' });
-  t.regex(t.throws(() => silent.instantiate().process(batch(['a'])), { instanceOf: SmartModuleOutputError })!.message, /announced no output/);
-  const wild = await loadModule(smartModule({ body: '(call $copy (i32.const 65530) (i32.const 100)) (i32.const 0)' }), { name: 'wild' });
+  t.regex(
+    t.throws(() => silent.instantiate().process(batch(['a'])), { instanceOf: SmartModuleOutputError })!.message,
+    /announced no output/,
+  );
+  const wild = await loadModule(smartModule({ body: '(call $copy (i32.const 65530) (i32.const 100)) (i32.const 0)' }), {
+    name: 'wild',
+  });
   t.throws(() => wild.instantiate().process(batch(['a'])), { instanceOf: SmartModuleOutputError });
 });
 
@@ -158,6 +255,10 @@ test('WASI sandbox: no environment, no preopens, stdout goes to the logger; gran
   inst.dispose();
   t.deepEqual(lines, ['probe:stdout:hi from wasm', 'probe:stdout:partial']);
   // With an environment granted, the probe sees it (and traps by design).
-  t.throws(() => mod.instantiate({ sandbox: { env: { A: '1' } }, logger: () => {} }).process(batch(['a'])), { instanceOf: SmartModuleTrapError });
-  t.throws(() => mod.instantiate({ sandbox: { preopens: { '/data': dir } }, logger: () => {} }).process(batch(['a'])), { instanceOf: SmartModuleTrapError });
+  t.throws(() => mod.instantiate({ sandbox: { env: { A: '1' } }, logger: () => {} }).process(batch(['a'])), {
+    instanceOf: SmartModuleTrapError,
+  });
+  t.throws(() => mod.instantiate({ sandbox: { preopens: { '/data': dir } }, logger: () => {} }).process(batch(['a'])), {
+    instanceOf: SmartModuleTrapError,
+  });
 });

@@ -1,16 +1,26 @@
 import test from 'ava';
 import { decodeRecords, encodeRecords, type RecordInput } from '../src/protocol/index.js';
 import {
-  Chain, loadModule, SmartModuleInitError, SmartModuleMemoryLimitError, SmartModuleRuntimeError, SmartModuleStatusError,
-  SmartModuleTrapError, type BatchInput,
+  type BatchInput,
+  Chain,
+  loadModule,
+  SmartModuleInitError,
+  SmartModuleMemoryLimitError,
+  SmartModuleRuntimeError,
+  SmartModuleStatusError,
+  SmartModuleTrapError,
 } from '../src/smartmodule/index.js';
 import { appendCustomSection, DEALLOC_ANY_SIZE_SECTION } from '../src/smartmodule/wasm-binary.js';
+import { text } from './helpers/hex.js';
 import { wasmPath } from './helpers/wasm.js';
 import { smartModule } from './helpers/wat.js';
-import { text } from './helpers/hex.js';
 
 const TS = 1_700_000_000_000;
-const batch = (records: RecordInput[], baseOffset = 0, baseTimestamp = TS): BatchInput => ({ baseOffset, baseTimestamp, raw: encodeRecords(records) });
+const batch = (records: RecordInput[], baseOffset = 0, baseTimestamp = TS): BatchInput => ({
+  baseOffset,
+  baseTimestamp,
+  raw: encodeRecords(records),
+});
 const vals = (raw: Uint8Array) => decodeRecords(raw).map((r) => Buffer.from(r.value).toString());
 const v = (s: string, extra: Partial<RecordInput> = {}): RecordInput => ({ value: text(s), ...extra });
 
@@ -18,11 +28,27 @@ test('filter keeps records unchanged (deltas and keys kept), as TV1 says', async
   const mod = await loadModule(wasmPath('filter'));
   t.is(mod.kind, 'filter');
   const inst = mod.instantiate();
-  const out = inst.process(batch([v('apple'), v('hello', { offsetDelta: 1 }), v('banana', { offsetDelta: 2, key: text('k'), timestampDelta: 9 })], 100));
+  const out = inst.process(
+    batch(
+      [v('apple'), v('hello', { offsetDelta: 1 }), v('banana', { offsetDelta: 2, key: text('k'), timestampDelta: 9 })],
+      100,
+    ),
+  );
   t.is(out.count, 2);
   t.is(out.error, null);
   const recs = decodeRecords(out.raw);
-  t.deepEqual(recs.map((r) => [Buffer.from(r.value).toString(), r.offsetDelta, r.timestampDelta, r.key && Buffer.from(r.key).toString()]), [['apple', 0, 0, null], ['banana', 2, 9, 'k']]);
+  t.deepEqual(
+    recs.map((r) => [
+      Buffer.from(r.value).toString(),
+      r.offsetDelta,
+      r.timestampDelta,
+      r.key && Buffer.from(r.key).toString(),
+    ]),
+    [
+      ['apple', 0, 0, null],
+      ['banana', 2, 9, 'k'],
+    ],
+  );
   // Byte for byte what the spec's TV1 output holds.
   const tv1 = inst.process(batch([v('apple'), v('hello', { offsetDelta: 1 }), v('banana', { offsetDelta: 2 })], 100));
   t.is(Buffer.from(tv1.raw).toString('hex'), '0000000216000000000a6170706c650018000004000c62616e616e6100');
@@ -30,7 +56,9 @@ test('filter keeps records unchanged (deltas and keys kept), as TV1 says', async
 
 test('runtime error: typed error with hint, offset, kind, key, value; records before it kept', async (t) => {
   const mod = await loadModule(wasmPath('fail-on'), { name: 'fail-on' });
-  const out = mod.instantiate().process(batch([v('ok1'), v('bad', { key: text('k1'), offsetDelta: 1 }), v('ok2', { offsetDelta: 2 })], 40));
+  const out = mod
+    .instantiate()
+    .process(batch([v('ok1'), v('bad', { key: text('k1'), offsetDelta: 1 }), v('ok2', { offsetDelta: 2 })], 40));
   t.deepEqual(vals(out.raw), ['ok1']);
   t.true(out.error instanceof SmartModuleRuntimeError);
   const e = out.error!;
@@ -40,7 +68,10 @@ test('runtime error: typed error with hint, offset, kind, key, value; records be
   t.deepEqual(e.key, text('k1'));
   t.deepEqual(e.value, text('bad'));
   t.is(e.module, 'fail-on');
-  t.regex(e.message, /cannot parse bad\n\nSmartModule Info: \n {4}Type: filter\n {4}Offset: 41\n {4}Key: k1\n {4}Value: bad/);
+  t.regex(
+    e.message,
+    /cannot parse bad\n\nSmartModule Info: \n {4}Type: filter\n {4}Offset: 41\n {4}Key: k1\n {4}Value: bad/,
+  );
 });
 
 test('a trap from a real module names module and first offset; the module can be instantiated again', async (t) => {
@@ -70,7 +101,10 @@ test('memory stays flat over thousands of batches (output freed); without freein
   const input = batch(records);
   const freed = mod.instantiate();
   const leaky = mod.instantiate({ freeOutput: false });
-  for (let i = 0; i < 50; i++) { freed.process(input); leaky.process(input); }
+  for (let i = 0; i < 50; i++) {
+    freed.process(input);
+    leaky.process(input);
+  }
   const freedStart = freed.memoryBytes;
   for (let i = 0; i < 3000; i++) freed.process(input);
   t.is(freed.memoryBytes, freedStart, 'freed: flat over 3000 batches of ~100 KB output');
@@ -79,16 +113,25 @@ test('memory stays flat over thousands of batches (output freed); without freein
   t.true(leaky.memoryBytes > leakyStart + 20 * 1024 * 1024, `leaky grew from ${leakyStart} to ${leaky.memoryBytes}`);
 });
 
-test('outputs are freed only for modules that declare a dealloc of any length (Rust\'s allocator traps on a wrong one)', async (t) => {
+test("outputs are freed only for modules that declare a dealloc of any length (Rust's allocator traps on a wrong one)", async (t) => {
   // A dealloc that traps when called shows whether the engine calls it.
   const bytes = smartModule({ extra: '(func (export "dealloc") (param i32 i32) unreachable)' });
   const plain = await loadModule(bytes, { name: 'plain' });
   t.false(plain.descriptor.deallocAnySize);
-  t.is(plain.instantiate().process(batch([v('x')])).raw.length, 4, 'not freed: Fluvio\'s behaviour');
+  t.is(plain.instantiate().process(batch([v('x')])).raw.length, 4, "not freed: Fluvio's behaviour");
   const declared = await loadModule(appendCustomSection(bytes, DEALLOC_ANY_SIZE_SECTION), { name: 'declared' });
   t.true(declared.descriptor.deallocAnySize);
-  t.is(t.throws(() => declared.instantiate().process(batch([v('x')])), { instanceOf: SmartModuleTrapError })!.message.includes('dealloc'), true);
-  t.throws(() => plain.instantiate({ freeOutput: true }).process(batch([v('x')])), { instanceOf: SmartModuleTrapError }, 'freeOutput: true forces it');
+  t.is(
+    t
+      .throws(() => declared.instantiate().process(batch([v('x')])), { instanceOf: SmartModuleTrapError })!
+      .message.includes('dealloc'),
+    true,
+  );
+  t.throws(
+    () => plain.instantiate({ freeOutput: true }).process(batch([v('x')])),
+    { instanceOf: SmartModuleTrapError },
+    'freeOutput: true forces it',
+  );
 });
 
 test('init parameters arrive sorted; an init error surfaces the module hint', async (t) => {
@@ -100,7 +143,9 @@ test('init parameters arrive sorted; an init error surfaces the module hint', as
   const err = t.throws(() => param.instantiate(), { instanceOf: SmartModuleInitError });
   t.is(err!.hint, 'Missing param key');
   t.regex(err!.message, /^filter-param: init failed: Missing param key/);
-  t.deepEqual(vals(param.instantiate({ params: { key: 'an' } }).process(batch([v('banana'), v('apple')])).raw), ['banana']);
+  t.deepEqual(vals(param.instantiate({ params: { key: 'an' } }).process(batch([v('banana'), v('apple')])).raw), [
+    'banana',
+  ]);
 });
 
 test('look_back: called after init with history, skipped when no lookback or an empty source', async (t) => {
@@ -136,9 +181,17 @@ test('chains: outputs feed the next module with the original base offset and tim
   const upper = await loadModule(wasmPath('map-uppercase'));
   const sum = await loadModule(wasmPath('aggregate-sum'));
   const chain = Chain.create([{ module: filter }, { module: upper }]);
-  const out = chain.process(batch([v('apple'), v('kiwi', { offsetDelta: 1 }), v('banana', { offsetDelta: 2, timestampDelta: 5 })], 10));
+  const out = chain.process(
+    batch([v('apple'), v('kiwi', { offsetDelta: 1 }), v('banana', { offsetDelta: 2, timestampDelta: 5 })], 10),
+  );
   const recs = decodeRecords(out.raw);
-  t.deepEqual(recs.map((r) => [Buffer.from(r.value).toString(), r.offsetDelta, r.timestampDelta]), [['APPLE', 0, 0], ['BANANA', 2, 5]]);
+  t.deepEqual(
+    recs.map((r) => [Buffer.from(r.value).toString(), r.offsetDelta, r.timestampDelta]),
+    [
+      ['APPLE', 0, 0],
+      ['BANANA', 2, 5],
+    ],
+  );
   // A runtime error in the middle ends the chain with that module's output.
   const failing = Chain.create([{ module: await loadModule(wasmPath('fail-on')) }, { module: sum }]);
   const f = failing.process(batch([v('1'), v('bad', { offsetDelta: 1 }), v('2', { offsetDelta: 2 })], 7));
@@ -150,7 +203,13 @@ test('chains: outputs feed the next module with the original base offset and tim
   t.deepEqual(vals(s.raw), ['1', '3']);
   t.is(s.skipped.length, 1);
   t.is(s.error, null);
-  t.deepEqual(skipping.metrics.map((m) => [m.module, m.invocations, m.recordsIn, m.recordsOut, m.errors]), [['fail-on', 2, 4, 2, 1], ['aggregate-sum', 2, 2, 2, 0]]);
+  t.deepEqual(
+    skipping.metrics.map((m) => [m.module, m.invocations, m.recordsIn, m.recordsOut, m.errors]),
+    [
+      ['fail-on', 2, 4, 2, 1],
+      ['aggregate-sum', 2, 2, 2, 0],
+    ],
+  );
   // An empty chain returns its input.
   const input = batch([v('x')]);
   t.is(Chain.create([]).process(input).raw, input.raw);
@@ -166,6 +225,9 @@ test('older crate decoders: legacy module works at v22 (Eddy default) and fails 
   const agg = (await loadModule(wasmPath('legacy-aggregate'))).instantiate({ initialAccumulator: text('zz') });
   t.deepEqual(vals(agg.process(batch([v('a')], 0, 0)).raw), ['a'], 'base_timestamp 0: empty accumulator');
   const agg2 = (await loadModule(wasmPath('legacy-aggregate'))).instantiate({ initialAccumulator: text('zz') });
-  t.deepEqual(decodeRecords(agg2.process(batch([v('a')], 0, TS)).raw).map((r) => [...r.value]), [[0x8b, 0x61]], 'current timestamp: the 4th timestamp byte');
+  t.deepEqual(
+    decodeRecords(agg2.process(batch([v('a')], 0, TS)).raw).map((r) => [...r.value]),
+    [[0x8b, 0x61]],
+    'current timestamp: the 4th timestamp byte',
+  );
 });
-

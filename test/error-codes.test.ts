@@ -1,8 +1,8 @@
-import test from 'ava';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { ERROR_CODES, EddyError, type EddyErrorCode } from '../src/index.js';
+import test from 'ava';
 import { toErrorCode } from '../src/error-codes.js';
+import { EddyError, type EddyErrorCode, ERROR_CODES } from '../src/index.js';
 import { eddyRoot } from '../src/sdk-build/compile.js';
 
 // One catalogue of error codes: EddyError's `code` is its union (tsc rejects a code outside it),
@@ -22,7 +22,10 @@ test('the catalogue has no duplicates and every code in it is raised somewhere',
   t.is(new Set(ERROR_CODES).size, ERROR_CODES.length);
   const root = eddyRoot();
   const text = sourceText(join(root, 'src')) + sourceText(join(root, 'workers'));
-  t.deepEqual(ERROR_CODES.filter((c) => !text.includes(`'${c}'`)), []);
+  t.deepEqual(
+    ERROR_CODES.filter((c) => !text.includes(`'${c}'`)),
+    [],
+  );
 });
 
 test('an invalid module has one code, EDDY_MODULE_INVALID', (t) => {

@@ -1,13 +1,14 @@
-import test from 'ava';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { on, once, open, SmartModuleRuntimeError, type Eddy } from '../src/index.js';
+import test from 'ava';
+import { type Eddy, on, once, open, SmartModuleRuntimeError } from '../src/index.js';
 import { wasmPath } from './helpers/wasm.js';
 
 // `once(eddy, event)` and `on(eddy, event)`: Node's events.once/on with the event's argument types.
 
-const fresh = async (): Promise<Eddy> => open(mkdtempSync(join(tmpdir(), 'eddy-events-')), { workers: 1, retentionCheckMs: 0 });
+const fresh = async (): Promise<Eddy> =>
+  open(mkdtempSync(join(tmpdir(), 'eddy-events-')), { workers: 1, retentionCheckMs: 0 });
 const values = (list: string[]) => list.map((v) => ({ value: Buffer.from(v) }));
 
 test('on(eddy, "lag") yields typed lag events of a derived stream until it caught up', async (t) => {
@@ -32,7 +33,12 @@ test('once(eddy, "error") resolves with the failing stream and its typed error',
   await eddy.createTopic('out', { partitions: 1 });
   await eddy.produce('in', values(['a1', 'bad']));
   const failed = once(eddy, 'error');
-  await eddy.startDerived({ name: 'fragile', source: 'in', target: 'out', transforms: [{ uses: wasmPath('fail-on') }] });
+  await eddy.startDerived({
+    name: 'fragile',
+    source: 'in',
+    target: 'out',
+    transforms: [{ uses: wasmPath('fail-on') }],
+  });
   const [{ stream, error }] = await failed;
   t.is(stream, 'fragile/0');
   t.true(error instanceof SmartModuleRuntimeError);

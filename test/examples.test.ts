@@ -1,9 +1,9 @@
-import test from 'ava';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadModule, SmartModuleInitError, SmartModuleLookbackError } from '../src/smartmodule/index.js';
-import { encodeRecords, decodeRecords } from '../src/protocol/index.js';
+import test from 'ava';
+import { decodeRecords, encodeRecords } from '../src/protocol/index.js';
 import { eddyRoot } from '../src/sdk-build/compile.js';
+import { loadModule, SmartModuleInitError, SmartModuleLookbackError } from '../src/smartmodule/index.js';
 import { wasmPath } from './helpers/wasm.js';
 
 /**
@@ -54,9 +54,14 @@ function keyOf(r: RecordSpec): Uint8Array | null {
 }
 
 const encode = (records: RecordSpec[]): Uint8Array =>
-  encodeRecords(records.map((r) => ({
-    key: keyOf(r), value: bytesOf(r.value, r.valueHex), offsetDelta: r.offsetDelta ?? 0, timestampDelta: r.timestampDelta ?? 0,
-  })));
+  encodeRecords(
+    records.map((r) => ({
+      key: keyOf(r),
+      value: bytesOf(r.value, r.valueHex),
+      offsetDelta: r.offsetDelta ?? 0,
+      timestampDelta: r.timestampDelta ?? 0,
+    })),
+  );
 
 const show = (b: Uint8Array | null): string | null => (b === null ? null : Buffer.from(b).toString('hex'));
 
@@ -98,12 +103,22 @@ for (const name of readdirSync(root).sort()) {
           inst.lookBack(encode(c.history));
         }
         for (const [i, b] of (c.batches ?? []).entries()) {
-          const out = inst.process({ baseOffset: b.baseOffset ?? 0, baseTimestamp: b.baseTimestamp ?? 0, raw: encode(b.records) });
+          const out = inst.process({
+            baseOffset: b.baseOffset ?? 0,
+            baseTimestamp: b.baseTimestamp ?? 0,
+            raw: encode(b.records),
+          });
           const got = decodeRecords(out.raw).map((r) => ({
-            key: show(r.key), value: show(r.value), offsetDelta: r.offsetDelta, timestampDelta: r.timestampDelta,
+            key: show(r.key),
+            value: show(r.value),
+            offsetDelta: r.offsetDelta,
+            timestampDelta: r.timestampDelta,
           }));
           const want = b.output.map((r) => ({
-            key: show(keyOf(r)), value: show(bytesOf(r.value, r.valueHex)), offsetDelta: r.offsetDelta ?? 0, timestampDelta: r.timestampDelta ?? 0,
+            key: show(keyOf(r)),
+            value: show(bytesOf(r.value, r.valueHex)),
+            offsetDelta: r.offsetDelta ?? 0,
+            timestampDelta: r.timestampDelta ?? 0,
           }));
           t.deepEqual(got, want, `batch ${i} output`);
           t.is(out.count, b.output.length, `batch ${i} count`);
@@ -112,12 +127,21 @@ for (const name of readdirSync(root).sort()) {
             t.is(out.error?.hint, b.error.hint, `batch ${i} hint`);
             t.is(out.error?.offset, b.error.offset, `batch ${i} error offset`);
             t.is(out.error?.kind, b.error.kind, `batch ${i} error kind`);
-            t.is(show(out.error?.key ?? null), show(b.error.key == null ? null : bytesOf(b.error.key, undefined)), `batch ${i} error key`);
-            t.is(show(out.error?.value ?? null), show(bytesOf(b.error.value, b.error.valueHex)), `batch ${i} error value`);
+            t.is(
+              show(out.error?.key ?? null),
+              show(b.error.key == null ? null : bytesOf(b.error.key, undefined)),
+              `batch ${i} error key`,
+            );
+            t.is(
+              show(out.error?.value ?? null),
+              show(bytesOf(b.error.value, b.error.valueHex)),
+              `batch ${i} error value`,
+            );
           } else {
             t.is(out.error, null, `batch ${i}: unexpected error ${out.error?.hint}`);
           }
-          if (b.accumulator !== undefined) t.is(Buffer.from(inst.accumulator).toString(), b.accumulator, `batch ${i} accumulator`);
+          if (b.accumulator !== undefined)
+            t.is(Buffer.from(inst.accumulator).toString(), b.accumulator, `batch ${i} accumulator`);
         }
       } finally {
         inst.dispose();

@@ -1,8 +1,8 @@
-import test from 'ava';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { open, type Eddy } from '../src/index.js';
+import test from 'ava';
+import { type Eddy, open } from '../src/index.js';
 import type { TransformStep } from '../src/smartmodule/transforms.js';
 import { wasmPath } from './helpers/wasm.js';
 
@@ -16,13 +16,21 @@ async function numbers(options: { fanOut?: boolean } = {}): Promise<Eddy> {
   await eddy.createTopic('n', { partitions: 1 });
   let n = 0;
   for (let b = 0; b < BATCHES; b++) {
-    await eddy.storage.append('n', 0, Array.from({ length: PER_BATCH }, () => ({ value: Buffer.from(String(n++)) })));
+    await eddy.storage.append(
+      'n',
+      0,
+      Array.from({ length: PER_BATCH }, () => ({ value: Buffer.from(String(n++)) })),
+    );
   }
   return eddy;
 }
 
 /** Consumes with one stored batch per submission (many submissions); returns the values and the workers each session ran on. */
-async function run(eddy: Eddy, transforms: TransformStep[], extra: { fanOut?: boolean; aggregateInitial?: Uint8Array } = {}): Promise<{ values: string[]; workers: number[] }> {
+async function run(
+  eddy: Eddy,
+  transforms: TransformStep[],
+  extra: { fanOut?: boolean; aggregateInitial?: Uint8Array } = {},
+): Promise<{ values: string[]; workers: number[] }> {
   const values: string[] = [];
   let workers: number[] = [];
   for await (const r of eddy.consume('n', { transforms, from: 'beginning', batchesPerSubmission: 1, ...extra })) {
@@ -77,14 +85,22 @@ test('a derived stream with a stateless chain fans out and writes its output in 
   const eddy = await numbers();
   await eddy.pool.ready();
   await eddy.createTopic('out', { partitions: 1 });
-  const d = await eddy.startDerived({ name: 'double', source: 'n', target: 'out', transforms: [{ uses: wasmPath('map-double'), params: {}, lookback: null }] });
+  const d = await eddy.startDerived({
+    name: 'double',
+    source: 'n',
+    target: 'out',
+    transforms: [{ uses: wasmPath('map-double'), params: {}, lookback: null }],
+  });
   let workers = 0;
   // Sampled as each commit is reported, while the partition's session is open.
-  d.on('batch', () => { workers = Math.max(workers, ...eddy.metrics().map((m) => m.workers.length)); });
+  d.on('batch', () => {
+    workers = Math.max(workers, ...eddy.metrics().map((m) => m.workers.length));
+  });
   while ((d.checkpoint(0)?.offset ?? 0) < all.length) await new Promise((r) => setTimeout(r, 10));
   await eddy.stopDerived('double');
   const out: string[] = [];
-  for await (const r of eddy.consume('out', { from: 'beginning', follow: false })) out.push(Buffer.from(r.value).toString());
+  for await (const r of eddy.consume('out', { from: 'beginning', follow: false }))
+    out.push(Buffer.from(r.value).toString());
   t.deepEqual(out, doubled);
   t.is(workers, 2);
   await eddy.close();
@@ -94,16 +110,30 @@ test('producer-side: a stateless chain runs on both workers, stored in send orde
   const eddy = await open(mkdtempSync(join(tmpdir(), 'eddy-fan-')), { workers: 2, retentionCheckMs: 0 });
   await eddy.pool.ready();
   await eddy.createTopic('d', { partitions: 1 });
-  const producer = await eddy.producer('d', { transforms: [{ uses: wasmPath('map-double') }], lingerMs: 0, batchSize: 256 });
+  const producer = await eddy.producer('d', {
+    transforms: [{ uses: wasmPath('map-double') }],
+    lingerMs: 0,
+    batchSize: 256,
+  });
   const sends = [];
-  for (let b = 0; b < 60; b++) sends.push(producer.sendAll(Array.from({ length: 20 }, (_, i) => ({ value: Buffer.from(String(b * 20 + i)) }))));
-  const workers = Math.max(...eddy.metrics().filter((m) => m.session === 'd:produce').map((m) => m.workers.length));
+  for (let b = 0; b < 60; b++)
+    sends.push(producer.sendAll(Array.from({ length: 20 }, (_, i) => ({ value: Buffer.from(String(b * 20 + i)) }))));
+  const workers = Math.max(
+    ...eddy
+      .metrics()
+      .filter((m) => m.session === 'd:produce')
+      .map((m) => m.workers.length),
+  );
   await Promise.all(sends);
   await producer.close();
   t.is(workers, 2);
   const stored: string[] = [];
-  for await (const r of eddy.consume('d', { from: 'beginning', follow: false })) stored.push(Buffer.from(r.value).toString());
-  t.deepEqual(stored, Array.from({ length: 1200 }, (_, i) => String(i * 2)));
+  for await (const r of eddy.consume('d', { from: 'beginning', follow: false }))
+    stored.push(Buffer.from(r.value).toString());
+  t.deepEqual(
+    stored,
+    Array.from({ length: 1200 }, (_, i) => String(i * 2)),
+  );
 
   await eddy.createTopic('e', { partitions: 1 });
   const p2 = await eddy.producer('e', { transforms: [{ uses: wasmPath('fail-on') }], lingerMs: 0 });
@@ -112,10 +142,14 @@ test('producer-side: a stateless chain runs on both workers, stored in send orde
     results.push((await Promise.allSettled([p2.sendAll(values.map((v) => ({ value: Buffer.from(v) })))]))[0]!);
   }
   await p2.close();
-  t.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+  t.deepEqual(
+    results.map((r) => r.status),
+    ['fulfilled', 'rejected', 'fulfilled'],
+  );
   t.regex(String((results[1] as PromiseRejectedResult).reason?.message), /cannot parse bad/);
   const kept: string[] = [];
-  for await (const r of eddy.consume('e', { from: 'beginning', follow: false })) kept.push(Buffer.from(r.value).toString());
+  for await (const r of eddy.consume('e', { from: 'beginning', follow: false }))
+    kept.push(Buffer.from(r.value).toString());
   t.deepEqual(kept, ['a1', 'a2', 'c1']);
   await eddy.close();
 });

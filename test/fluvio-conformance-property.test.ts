@@ -1,7 +1,7 @@
 import test from 'ava';
 import fc from 'fast-check';
-import { encodeRecords, type RecordInput } from '../src/protocol/index.js';
 import type { FluvioBatch, FluvioStep } from '../src/conformance/fluvio-engine.js';
+import { encodeRecords, type RecordInput } from '../src/protocol/index.js';
 import { assertSameQuiet, harnessReady, loadCorpus, VALUE_POOL } from './helpers/conformance.js';
 
 /**
@@ -22,25 +22,30 @@ const value = fc.oneof(
 );
 
 const record = fc.record({
-  key: fc.option(fc.constantFrom('k', 'key-2', 'ключ').map((s) => new Uint8Array(Buffer.from(s))), { nil: null }),
+  key: fc.option(
+    fc.constantFrom('k', 'key-2', 'ключ').map((s) => new Uint8Array(Buffer.from(s))),
+    { nil: null },
+  ),
   value,
   gap: fc.integer({ min: 1, max: 3 }),
   ts: fc.integer({ min: 0, max: 5000 }),
 });
 
-const batch = fc.record({
-  baseOffset: fc.integer({ min: 0, max: 1_000_000 }),
-  baseTimestamp: fc.oneof(fc.constant(0), fc.integer({ min: 1_600_000_000_000, max: 1_800_000_000_000 })),
-  records: fc.array(record, { maxLength: 30 }),
-}).map(({ baseOffset, baseTimestamp, records }): FluvioBatch => {
-  let offset = 0;
-  const recs: RecordInput[] = records.map((r) => {
-    const out = { key: r.key, value: r.value, offsetDelta: offset, timestampDelta: r.ts };
-    offset += r.gap;
-    return out;
+const batch = fc
+  .record({
+    baseOffset: fc.integer({ min: 0, max: 1_000_000 }),
+    baseTimestamp: fc.oneof(fc.constant(0), fc.integer({ min: 1_600_000_000_000, max: 1_800_000_000_000 })),
+    records: fc.array(record, { maxLength: 30 }),
+  })
+  .map(({ baseOffset, baseTimestamp, records }): FluvioBatch => {
+    let offset = 0;
+    const recs: RecordInput[] = records.map((r) => {
+      const out = { key: r.key, value: r.value, offsetDelta: offset, timestampDelta: r.ts };
+      offset += r.gap;
+      return out;
+    });
+    return { baseOffset, baseTimestamp, raw: encodeRecords(recs) };
   });
-  return { baseOffset, baseTimestamp, raw: encodeRecords(recs) };
-});
 
 const chain = fc.record({
   modules: fc.array(fc.integer({ min: 0, max: Math.max(0, corpus.length - 1) }), { minLength: 1, maxLength: 4 }),
@@ -58,7 +63,9 @@ run(`random chains of 1–4 corpus modules over random batches agree with Fluvio
       const steps: FluvioStep[] = c.modules.map((i) => {
         const m = corpus[i]!;
         return {
-          name: m.name, wasm: m.wasm, version: c.version,
+          name: m.name,
+          wasm: m.wasm,
+          version: c.version,
           params: c.withParams ? { key: 'a', contains: 'a', ...m.params } : {},
           ...(m.lookback ? { lookback: m.lookback } : {}),
           ...(c.accumulator !== null ? { accumulator: new Uint8Array(Buffer.from(c.accumulator)) } : {}),

@@ -15,7 +15,9 @@ test('sizeClass rounds up to four sizes per power of two', (t) => {
 
 test('take reuses the smallest spare that fits and follows frames that grow', (t) => {
   const pool = new FrameBufferPool(3);
-  const small = new ArrayBuffer(8192), mid = new ArrayBuffer(65536), big = new ArrayBuffer(1 << 20);
+  const small = new ArrayBuffer(8192),
+    mid = new ArrayBuffer(65536),
+    big = new ArrayBuffer(1 << 20);
   pool.give([big, small, mid, new ArrayBuffer(0)]);
   t.is(pool.size, 3, 'empty (detached) buffers are not kept');
   t.is(pool.take(5000), small);
@@ -26,6 +28,12 @@ test('take reuses the smallest spare that fits and follows frames that grow', (t
   const fresh = pool.take(2 << 20);
   t.true(fresh.byteLength >= 2 << 20);
   t.is(pool.size, 2);
-  t.deepEqual(pool.takeSome(5).map((b) => b.byteLength).sort((a, b) => a - b), [65536, 1 << 20]);
+  t.deepEqual(
+    pool
+      .takeSome(5)
+      .map((b) => b.byteLength)
+      .sort((a, b) => a - b),
+    [65536, 1 << 20],
+  );
   t.is(pool.size, 0);
 });

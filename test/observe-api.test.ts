@@ -1,5 +1,5 @@
 import test, { type ExecutionContext } from 'ava';
-import { open, type Eddy, type Status } from '../src/index.js';
+import { type Eddy, open, type Status } from '../src/index.js';
 import { parseHttpAddress } from '../src/observe/address.js';
 import { tempDir } from './helpers/storage.js';
 import { wasmPath } from './helpers/wasm.js';
@@ -51,17 +51,26 @@ test('metrics, status JSON and derive list give the same numbers; health and rea
   t.regex(base, /^http:\/\/127\.0\.0\.1:\d+\/$/);
   await eddy.createTopic('in', { partitions: 2 });
   await eddy.createTopic('out');
-  const values = Array.from({ length: 400 }, (_, i) => ({ value: Buffer.from(i % 2 ? `apple ${i}` : `plum ${i}`), partition: i % 2 }));
+  const values = Array.from({ length: 400 }, (_, i) => ({
+    value: Buffer.from(i % 2 ? `apple ${i}` : `plum ${i}`),
+    partition: i % 2,
+  }));
   await eddy.produce('in', values);
   await eddy.createDerived({ name: 'keep-a', source: 'in', target: 'out', transforms: [step('filter')] });
 
   const release = eddy.telemetry.hold();
-  t.deepEqual([(await get(`${base}readyz`)).status, JSON.parse((await get(`${base}readyz`)).text).status], [503, 'starting']);
+  t.deepEqual(
+    [(await get(`${base}readyz`)).status, JSON.parse((await get(`${base}readyz`)).text).status],
+    [503, 'starting'],
+  );
   await eddy.startDerived('keep-a');
   release();
   t.is((await get(`${base}readyz`)).status, 200);
 
-  const s = await until(async () => { const x = await status(base); return x.streams[0]?.lag === 0 && x.streams[0].recordsIn === 400 ? x : undefined; });
+  const s = await until(async () => {
+    const x = await status(base);
+    return x.streams[0]?.lag === 0 && x.streams[0].recordsIn === 400 ? x : undefined;
+  });
   const st = s.streams[0]!;
   t.is(st.state, 'running');
   t.is(st.recordsOut, 200, 'values 1, 3, 5, … contain an a');
@@ -69,9 +78,15 @@ test('metrics, status JSON and derive list give the same numbers; health and rea
   t.true(st.modules[0]!.invocations > 0 && st.modules[0]!.nsPerRecord > 0 && st.modules[0]!.memoryBytes > 0);
   // One source of truth: the listing reads the same committed numbers.
   const listed = eddy.listDerived()[0]!;
-  t.deepEqual(st.partitions.map((p) => [p.recordsIn, p.recordsOut, p.skipped, p.lag]), listed.partitions.map((p) => [p.offset, p.written, p.skipped, p.lag]));
+  t.deepEqual(
+    st.partitions.map((p) => [p.recordsIn, p.recordsOut, p.skipped, p.lag]),
+    listed.partitions.map((p) => [p.offset, p.written, p.skipped, p.lag]),
+  );
 
-  const m = await until(async () => { const r = await get(`${base}metrics`); return sample(r.text, 'eddy_records_in_total', { stream: 'keep-a', partition: '1' }) === 200 ? r : undefined; });
+  const m = await until(async () => {
+    const r = await get(`${base}metrics`);
+    return sample(r.text, 'eddy_records_in_total', { stream: 'keep-a', partition: '1' }) === 200 ? r : undefined;
+  });
   t.regex(m.type, /^text\/plain; version=0\.0\.4/);
   t.is(sample(m.text, 'eddy_records_in_total', { stream: 'keep-a', partition: '0' }), 200);
   t.is(sample(m.text, 'eddy_records_out_total', { stream: 'keep-a', partition: '1' }), 200);
@@ -87,26 +102,48 @@ test('metrics, status JSON and derive list give the same numbers; health and rea
   // Topics: the numbers `eddy topic describe` prints, from the same storage call.
   const described = eddy.describeTopic('in');
   const topic = (await status(base)).topics.find((x) => x.name === 'in')!;
-  t.deepEqual([topic.records, topic.bytes, topic.partitions], [described.records, described.bytes, described.partitionInfo]);
+  t.deepEqual(
+    [topic.records, topic.bytes, topic.partitions],
+    [described.records, described.bytes, described.partitionInfo],
+  );
   t.is(sample(m.text, 'eddy_topic_records', { topic: 'in', partition: '1' }), 200);
-  t.is(sample(m.text, 'eddy_topic_next_offset', { topic: 'in', partition: '0' }), described.partitionInfo[0]!.nextOffset);
+  t.is(
+    sample(m.text, 'eddy_topic_next_offset', { topic: 'in', partition: '0' }),
+    described.partitionInfo[0]!.nextOffset,
+  );
   t.is(sample(m.text, 'eddy_topic_size_bytes', { topic: 'in', partition: '0' }), described.partitionInfo[0]!.bytes);
   t.deepEqual(JSON.parse((await get(`${base}healthz`)).text), { status: 'ok', errors: [] });
 
   // A module error stops a partition (policy stop): unhealthy, with the error as JSON.
   await eddy.createTopic('raw');
-  await eddy.produce('raw', ['fine', 'bad', 'never'].map((v) => ({ value: Buffer.from(v) })));
+  await eddy.produce(
+    'raw',
+    ['fine', 'bad', 'never'].map((v) => ({ value: Buffer.from(v) })),
+  );
   await eddy.createDerived({ name: 'parse', source: 'raw', target: 'out', transforms: [step('fail-on')] });
   eddy.on('error', () => {});
   await eddy.startDerived('parse');
-  const h = await until(async () => { const r = await get(`${base}healthz`); return r.status === 503 ? r : undefined; });
+  const h = await until(async () => {
+    const r = await get(`${base}healthz`);
+    return r.status === 503 ? r : undefined;
+  });
   t.is(h.type, 'application/json');
-  const body = JSON.parse(h.text) as { status: string; errors: { stream: string; partition: number; code: string; message: string }[] };
+  const body = JSON.parse(h.text) as {
+    status: string;
+    errors: { stream: string; partition: number; code: string; message: string }[];
+  };
   t.is(body.status, 'unhealthy');
-  t.deepEqual(body.errors.map((e) => [e.stream, e.partition, e.code]), [['parse', 0, 'EDDY_SM_RUNTIME']]);
+  t.deepEqual(
+    body.errors.map((e) => [e.stream, e.partition, e.code]),
+    [['parse', 0, 'EDDY_SM_RUNTIME']],
+  );
   t.regex(body.errors[0]!.message, /cannot parse bad/);
   // The error is reported at once; the results before it commit after, then the failure is saved.
-  const failed = await until(async () => (await status(base)).streams.find((x) => x.name === 'parse' && x.lastError !== null && x.partitions[0]?.failure != null));
+  const failed = await until(async () =>
+    (await status(base)).streams.find(
+      (x) => x.name === 'parse' && x.lastError !== null && x.partitions[0]?.failure != null,
+    ),
+  );
   t.is(failed.state, 'failed');
   t.regex(failed.lastError!.message, /cannot parse bad/);
   t.is(failed.recordsIn, 1, 'it stopped at the failing record');
@@ -117,12 +154,25 @@ test('deadline kills and restarts are counted per SmartModule: a chain whose sec
   await eddy.createTopic('in');
   await eddy.createTopic('out');
   // 'loop' passes fail-on (the first step) and makes spin (the second) loop until its deadline.
-  await eddy.produce('in', ['a', 'loop', 'b'].map((v) => ({ value: Buffer.from(v) })));
-  await eddy.createDerived({ name: 'two', source: 'in', target: 'out', transforms: [step('fail-on'), step('spin')], policy: 'skip', deadlineMs: 300 });
+  await eddy.produce(
+    'in',
+    ['a', 'loop', 'b'].map((v) => ({ value: Buffer.from(v) })),
+  );
+  await eddy.createDerived({
+    name: 'two',
+    source: 'in',
+    target: 'out',
+    transforms: [step('fail-on'), step('spin')],
+    policy: 'skip',
+    deadlineMs: 300,
+  });
   eddy.on('error', () => {}); // the skipped record is reported; the status below shows it
   await eddy.startDerived('two');
   // The submission that overran is skipped as a whole (here the one batch of three records).
-  const s = await until(async () => { const x = (await status(base)).streams[0]; return x?.lag === 0 && x.recordsIn === 3 && x.skipped > 0 ? x : undefined; });
+  const s = await until(async () => {
+    const x = (await status(base)).streams[0];
+    return x?.lag === 0 && x.recordsIn === 3 && x.skipped > 0 ? x : undefined;
+  });
   t.is(s.recordsOut + s.skipped, 3);
   const [first, second] = s.modules;
   t.deepEqual([first!.deadlineKills, first!.restarts], [0, 0], 'the first module did not overrun');
@@ -130,7 +180,13 @@ test('deadline kills and restarts are counted per SmartModule: a chain whose sec
   t.true(second!.deadlineKills >= 1);
   t.true(second!.restarts >= 1);
   const p0 = s.partitions[0]!;
-  t.deepEqual(p0.modules.map((m) => [m.step, m.deadlineKills, m.restarts]), [[0, 0, 0], [1, second!.deadlineKills, second!.restarts]]);
+  t.deepEqual(
+    p0.modules.map((m) => [m.step, m.deadlineKills, m.restarts]),
+    [
+      [0, 0, 0],
+      [1, second!.deadlineKills, second!.restarts],
+    ],
+  );
   t.is(p0.deadlineKills, second!.deadlineKills);
 
   const m = (await get(`${base}metrics`)).text;
@@ -153,7 +209,9 @@ test('the page is one self-contained document; unknown paths and methods are ref
   t.regex(page.type, /^text\/html/);
   t.notRegex(page.text, /(src|href)=["']?(https?:)?\/\//, 'no external resources');
   t.is((await get(`${base}nope`)).status, 404);
-  const post = await fetch(`${base}metrics`, { method: 'POST' }).catch((e: Error) => { throw new Error(`POST: ${String(e.cause)}`); });
+  const post = await fetch(`${base}metrics`, { method: 'POST' }).catch((e: Error) => {
+    throw new Error(`POST: ${String(e.cause)}`);
+  });
   t.is(post.status, 405);
 });
 
@@ -163,7 +221,12 @@ test('a port in use is a clear error at open, and the data directory is released
   const dir = tempDir(t, 'eddy-observe-');
   const err = await t.throwsAsync(open(dir, { http: `127.0.0.1:${port}` }));
   t.is((err as Error & { code?: string }).code, 'EDDY_HTTP_IN_USE');
-  t.regex(err!.message, new RegExp(`cannot serve metrics and the status page on 127\\.0\\.0\\.1:${port}: the port is already in use.*port 0 for any free one`));
+  t.regex(
+    err!.message,
+    new RegExp(
+      `cannot serve metrics and the status page on 127\\.0\\.0\\.1:${port}: the port is already in use.*port 0 for any free one`,
+    ),
+  );
   const again = await open(dir);
   await again.close();
 });
@@ -179,7 +242,9 @@ test('addresses: bare port and :port are loopback; other hosts warn; bad ones ar
     t.regex(e!.message, /e\.g\. 127\.0\.0\.1:9464/);
   }
   const warnings: (Error & { code?: string })[] = [];
-  const onWarning = (w: Error) => { if (w.name === 'EddyWarning') warnings.push(w); };
+  const onWarning = (w: Error) => {
+    if (w.name === 'EddyWarning') warnings.push(w);
+  };
   process.on('warning', onWarning);
   t.teardown(() => process.off('warning', onWarning));
   const eddy = await open(tempDir(t, 'eddy-observe-'), { http: '0.0.0.0:0' });

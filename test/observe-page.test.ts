@@ -1,7 +1,7 @@
-import test from 'ava';
 import { existsSync, mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import test from 'ava';
 import { chromium, type Page } from 'playwright-core';
 import { open } from '../src/index.js';
 import { tempDir } from './helpers/storage.js';
@@ -35,7 +35,8 @@ const OVERFLOWING = `(() => {
 const overflowing = (page: Page) => page.evaluate(OVERFLOWING) as Promise<string[]>;
 
 test('the status page updates in place, shows a module failure, and fits at 700 and 1280 px', async (t) => {
-  if (!existsSync(CHROMIUM)) return t.fail(`${CHROMIUM} is missing: install it with \`apt-get install -y chromium\` (.ci/run does)`);
+  if (!existsSync(CHROMIUM))
+    return t.fail(`${CHROMIUM} is missing: install it with \`apt-get install -y chromium\` (.ci/run does)`);
   const eddy = await open(tempDir(t, 'eddy-page-'), { workers: 2, retentionCheckMs: 0, http: '127.0.0.1:0' });
   t.teardown(() => eddy.close());
   eddy.on('error', () => {});
@@ -52,29 +53,50 @@ test('the status page updates in place, shows a module failure, and fits at 700 
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
-  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
   await page.goto(eddy.http!.url);
   const card = page.locator(`section.stream[data-name="${LONG}"]`);
   await card.locator('.records-in b').filter({ hasText: /^0$/ }).waitFor({ timeout: 60_000 });
   // A marker that a reload would wipe: the row must change under it.
   await page.evaluate('window.marker = 1');
 
-  await eddy.produce('in', Array.from({ length: 300 }, (_, i) => ({ value: Buffer.from(i % 3 ? `apple ${i}` : `kiwi ${i}`) })));
+  await eddy.produce(
+    'in',
+    Array.from({ length: 300 }, (_, i) => ({ value: Buffer.from(i % 3 ? `apple ${i}` : `kiwi ${i}`) })),
+  );
   await card.locator('.records-in b').filter({ hasText: /^300$/ }).waitFor({ timeout: 60_000 });
   await card.locator('.records-out b').filter({ hasText: /^200$/ }).waitFor({ timeout: 60_000 });
   await card.locator('.lag b').filter({ hasText: /^0$/ }).waitFor({ timeout: 60_000 });
   t.is(await page.evaluate('window.marker'), 1, 'updated without a reload');
   // The topics table: what `eddy topic describe` prints for the source.
-  const topicRow = page.locator('#topics tbody tr').filter({ has: page.locator('td:first-child', { hasText: /^in$/ }) });
+  const topicRow = page
+    .locator('#topics tbody tr')
+    .filter({ has: page.locator('td:first-child', { hasText: /^in$/ }) });
   await topicRow.locator('td:nth-child(3)').filter({ hasText: /^300$/ }).waitFor({ timeout: 60_000 });
-  t.regex(await topicRow.innerText(), /^in\s+1\s+300\s+[\d.]+ KiB\s+300$/, 'topic, partitions, records, size, next offset');
-  t.regex(await card.locator('table.modules tbody tr').first().innerText(), /^filter\s+[\d.]+ (ns|µs|ms)\s+\d+\s+[\d.]+ KiB/, 'module, cost per record, calls, memory');
+  t.regex(
+    await topicRow.innerText(),
+    /^in\s+1\s+300\s+[\d.]+ KiB\s+300$/,
+    'topic, partitions, records, size, next offset',
+  );
+  t.regex(
+    await card.locator('table.modules tbody tr').first().innerText(),
+    /^filter\s+[\d.]+ (ns|µs|ms)\s+\d+\s+[\d.]+ KiB/,
+    'module, cost per record, calls, memory',
+  );
 
   // A module error stops `parse`: its card shows the error text, the header turns unhealthy.
   const parse = page.locator('section.stream[data-name="parse"]');
   t.true(await parse.locator('.last-error').isHidden());
-  await eddy.produce('raw', ['fine', 'bad'].map((v) => ({ value: Buffer.from(v) })));
-  await parse.locator('.last-error').filter({ hasText: /EDDY_SM_RUNTIME \(partition 0.*cannot parse bad/ }).waitFor({ timeout: 60_000 });
+  await eddy.produce(
+    'raw',
+    ['fine', 'bad'].map((v) => ({ value: Buffer.from(v) })),
+  );
+  await parse
+    .locator('.last-error')
+    .filter({ hasText: /EDDY_SM_RUNTIME \(partition 0.*cannot parse bad/ })
+    .waitFor({ timeout: 60_000 });
   await parse.locator('.state').filter({ hasText: 'failed' }).waitFor({ timeout: 60_000 });
   await page.locator('#health').filter({ hasText: 'unhealthy' }).waitFor({ timeout: 60_000 });
 

@@ -17,7 +17,9 @@ test('a pinned worker reports ready once with its id, and runs every task on its
   w.on('ready', (id) => ready.push(id));
   const id = await next(w, 'ready');
   t.is(w.id, id);
-  const threads = new Set((await Promise.all(Array.from({ length: 20 }, () => ask(w, 'where')))).map((r) => r.threadId));
+  const threads = new Set(
+    (await Promise.all(Array.from({ length: 20 }, () => ask(w, 'where')))).map((r) => r.threadId),
+  );
   t.is(threads.size, 1, 'all tasks ran on one thread');
   t.deepEqual(ready, [id]);
   t.false(w.starting);

@@ -1,37 +1,51 @@
 import test from 'ava';
-import { decodeRecords, encodeRecords } from '../src/protocol/index.js';
-import { loadModule, SmartModuleTrapError } from '../src/smartmodule/index.js';
-import { WorkerPool } from '../src/coordinator/pool.js';
 import { ChainSession, type SessionResult } from '../src/coordinator/chain-session.js';
 import { SessionStoppedError, SessionTimeoutError } from '../src/coordinator/errors.js';
-import { passThroughFilter } from './helpers/wat.js';
+import { WorkerPool } from '../src/coordinator/pool.js';
+import { decodeRecords, encodeRecords } from '../src/protocol/index.js';
+import { loadModule, SmartModuleTrapError } from '../src/smartmodule/index.js';
 import { wasmPath } from './helpers/wasm.js';
+import { passThroughFilter } from './helpers/wat.js';
 
 const batchOf = (offset: number, values: string[]) => ({
-  baseOffset: offset, baseTimestamp: 1_700_000_000_000 + offset,
+  baseOffset: offset,
+  baseTimestamp: 1_700_000_000_000 + offset,
   raw: encodeRecords(values.map((v, i) => ({ value: Buffer.from(v), offsetDelta: i }))),
 });
-const values = (r: SessionResult) => r.batches.flatMap((b) => decodeRecords(b.raw).map((x) => Buffer.from(x.value).toString()));
+const values = (r: SessionResult) =>
+  r.batches.flatMap((b) => decodeRecords(b.raw).map((x) => Buffer.from(x.value).toString()));
 
 const mod = await loadModule(passThroughFilter(), { name: 'pass' });
 
 test('many streams under load: every stream gets its results in order, each on one worker, spread over workers', async (t) => {
   const pool = new WorkerPool({ workers: 2 });
   await pool.ready();
-  const streams = Array.from({ length: 12 }, (_, i) => new ChainSession(pool, { id: `s${i}`, steps: [{ module: mod }], maxInFlight: 6 }));
+  const streams = Array.from(
+    { length: 12 },
+    (_, i) => new ChainSession(pool, { id: `s${i}`, steps: [{ module: mod }], maxInFlight: 6 }),
+  );
   await Promise.all(streams.map((s) => s.start()));
   const perWorker = new Map<number, number>();
   for (const s of streams) perWorker.set(s.workerIds[0]!, (perWorker.get(s.workerIds[0]!) ?? 0) + 1);
   t.deepEqual([...perWorker.values()].sort(), [6, 6], 'streams are spread evenly');
-  await Promise.all(streams.map(async (s, si) => {
-    const worker = s.workerIds[0];
-    const results: Promise<SessionResult>[] = [];
-    for (let b = 0; b < 60; b++) results.push((await s.submit([batchOf(b * 10, [`${si}:${b}:a`, `${si}:${b}:b`]), batchOf(b * 10 + 5, [`${si}:${b}:c`])])).result);
-    const got = (await Promise.all(results)).map(values);
-    t.deepEqual(got, Array.from({ length: 60 }, (_, b) => [`${si}:${b}:a`, `${si}:${b}:b`, `${si}:${b}:c`]));
-    t.deepEqual(s.workerIds, [worker!], 'the stream never moved');
-    t.true(s.inFlight === 0);
-  }));
+  await Promise.all(
+    streams.map(async (s, si) => {
+      const worker = s.workerIds[0];
+      const results: Promise<SessionResult>[] = [];
+      for (let b = 0; b < 60; b++)
+        results.push(
+          (await s.submit([batchOf(b * 10, [`${si}:${b}:a`, `${si}:${b}:b`]), batchOf(b * 10 + 5, [`${si}:${b}:c`])]))
+            .result,
+        );
+      const got = (await Promise.all(results)).map(values);
+      t.deepEqual(
+        got,
+        Array.from({ length: 60 }, (_, b) => [`${si}:${b}:a`, `${si}:${b}:b`, `${si}:${b}:c`]),
+      );
+      t.deepEqual(s.workerIds, [worker!], 'the stream never moved');
+      t.true(s.inFlight === 0);
+    }),
+  );
   const m = streams[0]!.snapshotMetrics();
   t.is(m.batches, 120);
   t.is(m.modules[0]!.invocations, 120);
@@ -84,7 +98,10 @@ test('a runaway module times out: its worker is replaced, the stream reports it,
   t.true(errors[0] instanceof SessionTimeoutError);
   const outs = await Promise.all(neighbourRuns);
   outs.forEach((o, ni) => {
-    t.deepEqual(o, Array.from({ length: 40 }, (_, b) => `${ni}-${b}`));
+    t.deepEqual(
+      o,
+      Array.from({ length: 40 }, (_, b) => `${ni}-${b}`),
+    );
   });
   await pool.ready();
   t.false(pool.workerIds.includes(victimWorker), 'the worker was replaced');
@@ -126,7 +143,10 @@ test('a worker killed mid-batch: its streams are restored elsewhere and every ba
     if (b === 150) void pool.terminate(first);
   }
   const got = (await Promise.all(pending)).map((r) => values(r)[0]);
-  t.deepEqual(got, Array.from({ length: 300 }, (_, b) => `v${b}`));
+  t.deepEqual(
+    got,
+    Array.from({ length: 300 }, (_, b) => `v${b}`),
+  );
   t.is(restored.length, 1);
   t.not(s.workerIds[0], first);
   t.is(s.metrics.restarts, 1);
@@ -147,7 +167,11 @@ test('a trap stops the stream with a typed error (policy stop); with skip the ba
 
   const skip = new ChainSession(pool, { steps: [{ module: mod }], policy: 'skip' });
   await skip.start();
-  const r = await Promise.all([(await skip.submit(batchOf(0, ['a']))).result, (await skip.submit(batchOf(1, ['Trap']))).result, (await skip.submit(batchOf(2, ['b']))).result]);
+  const r = await Promise.all([
+    (await skip.submit(batchOf(0, ['a']))).result,
+    (await skip.submit(batchOf(1, ['Trap']))).result,
+    (await skip.submit(batchOf(2, ['b']))).result,
+  ]);
   t.deepEqual(r.map(values), [['a'], [], ['b']]);
   t.true(r[1]!.batches[0]!.skipped[0] instanceof SmartModuleTrapError);
   t.is(skip.metrics.skipped, 1);
@@ -164,7 +188,10 @@ test('stateless streams fan out over every worker and are reassembled in order',
   t.is(s.workerIds.length, 2);
   const pending: Promise<SessionResult>[] = [];
   for (let b = 0; b < 100; b++) pending.push((await s.submit(batchOf(b, [`v${b}`]))).result);
-  t.deepEqual((await Promise.all(pending)).map((r) => values(r)[0]), Array.from({ length: 100 }, (_, b) => `v${b}`));
+  t.deepEqual(
+    (await Promise.all(pending)).map((r) => values(r)[0]),
+    Array.from({ length: 100 }, (_, b) => `v${b}`),
+  );
   t.is(s.moduleMetrics()[0]!.invocations, 100);
   await s.close();
   await pool.close();
@@ -190,7 +217,12 @@ test('a chain whose second module loops: the timeout error and the metrics name 
   const pool = new WorkerPool({ workers: 2, watchdogIntervalMs: 20 });
   await pool.ready();
   // 'loop' passes the first module (it spins only on a capital L) and makes the second spin.
-  const s = new ChainSession(pool, { id: 'two', steps: [{ module: mod }, { module: spin }], deadlineMs: 250, policy: 'skip' });
+  const s = new ChainSession(pool, {
+    id: 'two',
+    steps: [{ module: mod }, { module: spin }],
+    deadlineMs: 250,
+    policy: 'skip',
+  });
   await s.start();
   t.deepEqual(values(await (await s.submit(batchOf(0, ['fine']))).result), ['fine']);
   const r = await (await s.submit(batchOf(1, ['loop']))).result;
@@ -202,7 +234,13 @@ test('a chain whose second module loops: the timeout error and the metrics name 
   // The session goes on (policy skip) on a new worker.
   t.deepEqual(values(await (await s.submit(batchOf(2, ['after']))).result), ['after']);
   const m = s.snapshotMetrics();
-  t.deepEqual(m.modules.map((x) => [x.module, x.deadlineKills, x.restarts]), [['pass', 0, 0], ['spin', 1, 1]]);
+  t.deepEqual(
+    m.modules.map((x) => [x.module, x.deadlineKills, x.restarts]),
+    [
+      ['pass', 0, 0],
+      ['spin', 1, 1],
+    ],
+  );
   t.deepEqual([m.timeouts, m.restarts], [1, 1]);
   await s.close();
   await pool.close();
@@ -213,10 +251,18 @@ test('policy stop: a chain whose second module loops fails with an error that na
   const pool = new WorkerPool({ workers: 1, watchdogIntervalMs: 20 });
   const s = new ChainSession(pool, { id: 'two-stop', steps: [{ module: mod }, { module: spin }], deadlineMs: 250 });
   await s.start();
-  const err = await t.throwsAsync((await s.submit(batchOf(5, ['a', 'loop']))).result, { instanceOf: SessionTimeoutError });
+  const err = await t.throwsAsync((await s.submit(batchOf(5, ['a', 'loop']))).result, {
+    instanceOf: SessionTimeoutError,
+  });
   t.is(err!.module, 'spin');
   t.regex(err!.message, /spin did not finish the batch at offset 5 within 250 ms \(step 2 of pass → spin\)/);
-  t.deepEqual(s.snapshotMetrics().modules.map((x) => [x.deadlineKills, x.restarts]), [[0, 0], [1, 0]]);
+  t.deepEqual(
+    s.snapshotMetrics().modules.map((x) => [x.deadlineKills, x.restarts]),
+    [
+      [0, 0],
+      [1, 0],
+    ],
+  );
   await pool.close();
 });
 
@@ -254,7 +300,10 @@ test('released results: their buffers go back to the worker, outputs stay right 
 test('a stream whose batches overrun under policy skip is kept on a worker of its own: healthy streams do not wait behind its deadline kills', async (t) => {
   const pool = new WorkerPool({ workers: 2, watchdogIntervalMs: 20 });
   await pool.ready();
-  const healthy = Array.from({ length: 3 }, (_, i) => new ChainSession(pool, { id: `h${i}`, steps: [{ module: mod }] }));
+  const healthy = Array.from(
+    { length: 3 },
+    (_, i) => new ChainSession(pool, { id: `h${i}`, steps: [{ module: mod }] }),
+  );
   const looper = new ChainSession(pool, { id: 'looper', steps: [{ module: mod }], deadlineMs: 200, policy: 'skip' });
   for (const s of [...healthy, looper]) await s.start();
   // The first kill may take healthy neighbours down with it; from then on the looper is alone.
@@ -265,12 +314,18 @@ test('a stream whose batches overrun under policy skip is kept on a worker of it
   for (let k = 1; k <= 4; k++) {
     const loop = looper.process(batchOf(k, ['Loop']));
     const outs = await Promise.all(healthy.map((h, i) => h.process(batchOf(k, [`${i}-${k}`]))));
-    t.deepEqual(outs.map(values), healthy.map((_, i) => [`${i}-${k}`]));
+    t.deepEqual(
+      outs.map(values),
+      healthy.map((_, i) => [`${i}-${k}`]),
+    );
     t.deepEqual(values(await loop), []);
   }
   t.is(looper.metrics.timeouts, 5);
   t.deepEqual(restored, [], 'no healthy stream lost its worker to the looper');
-  t.false(healthy.some((h) => h.workerIds[0] === looper.workerIds[0]), 'the looper shares its worker with no healthy stream');
+  t.false(
+    healthy.some((h) => h.workerIds[0] === looper.workerIds[0]),
+    'the looper shares its worker with no healthy stream',
+  );
   for (const s of [...healthy, looper]) await s.close();
   await pool.close();
 });
@@ -282,7 +337,10 @@ test('a task sent to a worker that is gone fails at once with a typed error (its
   const lost = new Promise<number>((r) => pool.once('workerLost', (id) => r(id)));
   await pool.terminate(gone!);
   t.is(await lost, gone!);
-  await t.throwsAsync(pool.run(gone!, { op: 'ping' }), { code: 'EDDY_WORKER_GONE', message: /worker \d+ of the pool has exited/ });
+  await t.throwsAsync(pool.run(gone!, { op: 'ping' }), {
+    code: 'EDDY_WORKER_GONE',
+    message: /worker \d+ of the pool has exited/,
+  });
   await pool.ready();
   t.notDeepEqual(pool.workerIds, [gone]);
   await pool.close();

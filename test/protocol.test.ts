@@ -1,19 +1,44 @@
 import test from 'ava';
 import fc from 'fast-check';
-import {
-  ByteReader, ByteWriter, decodeInitInput, decodeInput, decodeLookbackOutput, decodeOutput, decodeRecords,
-  encodeAggregateInput, encodeInitInput, encodeInput, encodeLookbackOutput, encodeOutput, encodeRecords,
-  encodeInitOutput, decodeInitOutput, indexRecords, readVarint, skipRecords, writeVarint, type RecordInput,
-} from '../src/protocol/index.js';
 import { DecodeError, EncodeError } from '../src/errors.js';
+import {
+  ByteReader,
+  ByteWriter,
+  decodeInitInput,
+  decodeInitOutput,
+  decodeInput,
+  decodeLookbackOutput,
+  decodeOutput,
+  decodeRecords,
+  encodeAggregateInput,
+  encodeInitInput,
+  encodeInitOutput,
+  encodeInput,
+  encodeLookbackOutput,
+  encodeOutput,
+  encodeRecords,
+  indexRecords,
+  type RecordInput,
+  readVarint,
+  skipRecords,
+  writeVarint,
+} from '../src/protocol/index.js';
 import { hex, text, toHex } from './helpers/hex.js';
 
 const TS = 1700000000000;
 
 // §3 varint vectors
 const VARINTS: [number, string][] = [
-  [0, '00'], [-1, '01'], [1, '02'], [63, '7e'], [64, '80 01'], [-65, '81 01'], [300, 'd8 04'],
-  [8191, 'fe 7f'], [-134217729, '81 80 80 80 01'], [2147483647, 'fe ff ff ff 0f'],
+  [0, '00'],
+  [-1, '01'],
+  [1, '02'],
+  [63, '7e'],
+  [64, '80 01'],
+  [-65, '81 01'],
+  [300, 'd8 04'],
+  [8191, 'fe 7f'],
+  [-134217729, '81 80 80 80 01'],
+  [2147483647, 'fe ff ff ff 0f'],
 ];
 
 test('varint vectors encode and decode (spec §3)', (t) => {
@@ -42,8 +67,13 @@ test('primitive encodings (spec §3 table)', (t) => {
   w.u8(0xff).u16(5).i32(16).i64(100).bool(true).string('wo').bytesVec(text('ab'));
   t.is(toHex(w.finish()), toHex(hex('ff 0005 00000010 0000000000000064 01 0002 776f 00000002 6162')));
   const r = new ByteReader(w.finish());
-  t.is(r.u8(), 0xff); t.is(r.u16(), 5); t.is(r.i32(), 16); t.is(r.i64(), 100); t.true(r.bool());
-  t.is(r.string(), 'wo'); t.deepEqual([...r.bytesVec()], [0x61, 0x62]);
+  t.is(r.u8(), 0xff);
+  t.is(r.u16(), 5);
+  t.is(r.i32(), 16);
+  t.is(r.i64(), 100);
+  t.true(r.bool());
+  t.is(r.string(), 'wo');
+  t.deepEqual([...r.bytesVec()], [0x61, 0x62]);
   t.throws(() => new ByteReader(hex('02')).bool(), { instanceOf: DecodeError });
   // Leniencies: a non-positive string length or vec count reads as empty.
   t.is(new ByteReader(hex('ffff 61')).string(), '');
@@ -62,14 +92,24 @@ test('record vectors (spec §4.1)', (t) => {
   const rec = { key: text('K'), value: text('v'), timestampDelta: -1, offsetDelta: 300 };
   t.is(toHex(encodeRecords([rec]).subarray(4)), toHex(kv));
   const [decoded] = decodeRecords(new Uint8Array([0, 0, 0, 1, ...kv]));
-  t.deepEqual(decoded, { key: text('K'), value: text('v'), timestampDelta: -1, offsetDelta: 300, attributes: 0, headers: 0 });
+  t.deepEqual(decoded, {
+    key: text('K'),
+    value: text('v'),
+    timestampDelta: -1,
+    offsetDelta: 300,
+    attributes: 0,
+    headers: 0,
+  });
   t.throws(() => decodeRecords(new Uint8Array([0, 0, 0, 1, ...hex('14 00 01 d8 04 07')])), { instanceOf: DecodeError });
   t.throws(() => decodeRecords(hex('00000001 12 00')), { instanceOf: DecodeError, message: /length/ });
   // Only `len` bytes are checked to remain; the fields are then read in order past it (Fluvio's leniency).
   const sloppy = decodeRecords(hex('00000001 02 00 00 00 00 02 61 00'));
   t.is(Buffer.from(sloppy[0]!.value).toString(), 'a');
   // A value longer than what remains is truncated; the missing header count then fails, as in Fluvio.
-  t.throws(() => decodeRecords(hex('00000001 06 00 00 00 00 0a 6162 00')), { instanceOf: DecodeError, message: /past the end/ });
+  t.throws(() => decodeRecords(hex('00000001 06 00 00 00 00 0a 6162 00')), {
+    instanceOf: DecodeError,
+    message: /past the end/,
+  });
   t.throws(() => decodeRecords(hex('00000001 06 00 00 00 00 01 00')), { instanceOf: DecodeError, message: /negative/ });
 });
 
@@ -90,23 +130,36 @@ const TV3_IN = `0000000000000000 00000050 00000002
 
 test('TV1/TV3/TV4 inputs: encoding from records gives the spec bytes, decoding gives the records', (t) => {
   const tv1 = encodeInput({
-    baseOffset: 100, baseTimestamp: TS,
-    raw: encodeRecords([{ value: text('apple') }, { value: text('hello'), offsetDelta: 1 }, { value: text('banana'), offsetDelta: 2 }]),
+    baseOffset: 100,
+    baseTimestamp: TS,
+    raw: encodeRecords([
+      { value: text('apple') },
+      { value: text('hello'), offsetDelta: 1 },
+      { value: text('banana'), offsetDelta: 2 },
+    ]),
   });
   t.is(toHex(tv1), toHex(hex(TV1_IN)));
   const d = decodeInput(hex(TV1_IN));
-  t.is(d.baseOffset, 100); t.is(d.baseTimestamp, TS);
-  t.deepEqual(decodeRecords(d.raw).map((r) => Buffer.from(r.value).toString()), ['apple', 'hello', 'banana']);
+  t.is(d.baseOffset, 100);
+  t.is(d.baseTimestamp, TS);
+  t.deepEqual(
+    decodeRecords(d.raw).map((r) => Buffer.from(r.value).toString()),
+    ['apple', 'hello', 'banana'],
+  );
 
   const tv3 = encodeInput({
-    baseOffset: 0, baseTimestamp: TS,
+    baseOffset: 0,
+    baseTimestamp: TS,
     raw: encodeRecords([
       { value: text('{"level":"info","message":"up"}'), timestampDelta: 3 },
       { value: text('{"level":"debug","message":"x"}'), offsetDelta: 1, timestampDelta: 4 },
     ]),
   });
   t.is(toHex(tv3), toHex(hex(TV3_IN)));
-  t.is(toHex(encodeInput({ baseOffset: 0, baseTimestamp: 0, raw: encodeRecords([]) })), toHex(hex('0000000000000000 00000004 00000000 0000 00 00000000 0000000000000000')));
+  t.is(
+    toHex(encodeInput({ baseOffset: 0, baseTimestamp: 0, raw: encodeRecords([]) })),
+    toHex(hex('0000000000000000 00000004 00000000 0000 00 00000000 0000000000000000')),
+  );
 });
 
 test('TV2 input and output: runtime error payload decodes to hint, offset, kind, key, value', (t) => {
@@ -119,42 +172,84 @@ test('TV2 input and output: runtime error payload decodes to hint, offset, kind,
   const out = decodeOutput(hex(TV2_OUT));
   t.is(out.count, 1);
   t.is(Buffer.from(decodeRecords(out.successes)[0]!.key!).toString(), 'k0');
-  t.deepEqual(out.error, { hint: 'invalid utf-8 sequence of 1 bytes from index 0', offset: 101, kind: 0, key: text('k1'), value: hex('ff61') });
+  t.deepEqual(out.error, {
+    hint: 'invalid utf-8 sequence of 1 bytes from index 0',
+    offset: 101,
+    kind: 0,
+    key: text('k1'),
+    value: hex('ff61'),
+  });
   t.is(toHex(encodeOutput(out.successes, out.error)), toHex(hex(TV2_OUT)));
 });
 
 test('TV1/TV3/TV4 outputs decode and re-encode byte for byte', (t) => {
   const o1 = decodeOutput(hex(TV1_OUT));
   t.is(o1.count, 2);
-  t.deepEqual(decodeRecords(o1.successes).map((r) => [Buffer.from(r.value).toString(), r.offsetDelta]), [['apple', 0], ['banana', 2]]);
+  t.deepEqual(
+    decodeRecords(o1.successes).map((r) => [Buffer.from(r.value).toString(), r.offsetDelta]),
+    [
+      ['apple', 0],
+      ['banana', 2],
+    ],
+  );
   t.is(toHex(encodeOutput(o1.successes, null)), toHex(hex(TV1_OUT)));
   const tv3Out = hex('00000001 4a000600003e7b226c6576656c223a22696e666f222c226d657373616765223a227570227d00 00');
   const o3 = decodeOutput(tv3Out);
   t.is(decodeRecords(o3.successes)[0]!.timestampDelta, 3);
   t.is(toHex(encodeOutput(o3.successes, null)), toHex(tv3Out));
   const o4 = decodeOutput(hex('00000000 00'));
-  t.is(o4.count, 0); t.is(o4.error, null);
+  t.is(o4.count, 0);
+  t.is(o4.error, null);
 });
 
 test('TV5 (v17) and TV6 (v25) input layouts', (t) => {
   const raw = encodeRecords([{ value: text('a') }]);
-  t.is(toHex(encodeInput({ baseOffset: 0, baseTimestamp: TS, raw }, 17)), toHex(hex('0000000000000000 0000000c 00000001 0e00000000026100 | 0000 | 00000000')));
-  t.is(toHex(encodeInput({ baseOffset: 0, baseTimestamp: TS, raw }, 25)), toHex(hex('0000000000000000 0000000c 00000001 0e00000000026100 0000018bcfe56800')));
+  t.is(
+    toHex(encodeInput({ baseOffset: 0, baseTimestamp: TS, raw }, 17)),
+    toHex(hex('0000000000000000 0000000c 00000001 0e00000000026100 | 0000 | 00000000')),
+  );
+  t.is(
+    toHex(encodeInput({ baseOffset: 0, baseTimestamp: TS, raw }, 25)),
+    toHex(hex('0000000000000000 0000000c 00000001 0e00000000026100 0000018bcfe56800')),
+  );
   const d25 = decodeInput(hex('0000000000000000 0000000c 00000001 0e00000000026100 0000018bcfe56800'), 25);
   t.is(d25.baseTimestamp, TS);
   t.is(toHex(decodeOutput(hex('00000001 0e00000000026100 00')).successes), '000000010e00000000026100');
   // Versions < 16 carry no join_record; 16–19 carry params without lookback.
-  t.is(toHex(encodeInput({ baseOffset: 0, baseTimestamp: 0, raw }, 15)), toHex(hex('0000000000000000 0000000c 00000001 0e00000000026100 0000')));
-  t.is(toHex(encodeInput({ baseOffset: 0, baseTimestamp: 0, raw }, 21)), toHex(hex('0000000000000000 0000000c 00000001 0e00000000026100 0000 00 00000000')));
+  t.is(
+    toHex(encodeInput({ baseOffset: 0, baseTimestamp: 0, raw }, 15)),
+    toHex(hex('0000000000000000 0000000c 00000001 0e00000000026100 0000')),
+  );
+  t.is(
+    toHex(encodeInput({ baseOffset: 0, baseTimestamp: 0, raw }, 21)),
+    toHex(hex('0000000000000000 0000000c 00000001 0e00000000026100 0000 00 00000000')),
+  );
 });
 
 test('TV7–TV9 init inputs, TV8 init output', (t) => {
   t.is(toHex(encodeInitInput({ params: { key: 'a' } })), toHex(hex('0001 0003 6b6579 0001 61 00')));
   t.is(toHex(encodeInitInput({ params: {} })), toHex(hex('0000 00')));
   const tv9 = hex('0002 0001 62 0001 78 0003 6b6579 0001 61 | 01 000000000000000a 01 0000000000000e10 00000000');
-  t.is(toHex(encodeInitInput({ params: new Map([['key', 'a'], ['b', 'x']]), lookback: { last: 10, ageMs: 3600_000 } })), toHex(tv9));
+  t.is(
+    toHex(
+      encodeInitInput({
+        params: new Map([
+          ['key', 'a'],
+          ['b', 'x'],
+        ]),
+        lookback: { last: 10, ageMs: 3600_000 },
+      }),
+    ),
+    toHex(tv9),
+  );
   const d = decodeInitInput(tv9);
-  t.deepEqual([...d.params], [['b', 'x'], ['key', 'a']]);
+  t.deepEqual(
+    [...d.params],
+    [
+      ['b', 'x'],
+      ['key', 'a'],
+    ],
+  );
   t.deepEqual(d.lookback, { last: 10, ageMs: 3600_000 });
   const tv8 = hex('0011 4d697373696e6720706172616d206b6579');
   t.is(decodeInitOutput(tv8).hint, 'Missing param key');
@@ -162,16 +257,29 @@ test('TV7–TV9 init inputs, TV8 init output', (t) => {
 });
 
 test('aggregate input/output, look_back input and error payload (encoder-only vectors)', (t) => {
-  const agg = encodeAggregateInput({ baseOffset: 5, baseTimestamp: TS, raw: encodeRecords([{ value: text('c') }]) }, text('ab'));
-  const aggHex = '00 00 00 00 00 00 00 05 | 00 00 00 0c 00 00 00 01 0e 00 00 00 00 02 63 00 | 00 00 | 00 | 00 00 00 00 | 00 00 01 8b cf e5 68 00 | 00 00 00 02 61 62';
+  const agg = encodeAggregateInput(
+    { baseOffset: 5, baseTimestamp: TS, raw: encodeRecords([{ value: text('c') }]) },
+    text('ab'),
+  );
+  const aggHex =
+    '00 00 00 00 00 00 00 05 | 00 00 00 0c 00 00 00 01 0e 00 00 00 00 02 63 00 | 00 00 | 00 | 00 00 00 00 | 00 00 01 8b cf e5 68 00 | 00 00 00 02 61 62';
   t.is(toHex(agg), toHex(hex(aggHex)));
   t.deepEqual(decodeInput(hex(aggHex), 22, true).accumulator, text('ab'));
   const aggOut = hex('00 00 00 01 12 00 00 00 00 06 61 62 63 00 | 00 | 00 00 00 03 61 62 63');
   const o = decodeOutput(aggOut, true);
   t.deepEqual(o.accumulator, text('abc'));
   t.is(toHex(encodeOutput(o.successes, null, o.accumulator)), toHex(aggOut));
-  const lb = encodeInput({ baseOffset: 0, baseTimestamp: 0, raw: encodeRecords([{ value: text('2') }, { value: text('3'), offsetDelta: 1 }]) });
-  t.is(toHex(lb), toHex(hex('0000000000000000 00000014 00000002 0e00000000023200 0e00000200023300 0000 00 00000000 0000000000000000')));
+  const lb = encodeInput({
+    baseOffset: 0,
+    baseTimestamp: 0,
+    raw: encodeRecords([{ value: text('2') }, { value: text('3'), offsetDelta: 1 }]),
+  });
+  t.is(
+    toHex(lb),
+    toHex(
+      hex('0000000000000000 00000014 00000002 0e00000000023200 0e00000200023300 0000 00 00000000 0000000000000000'),
+    ),
+  );
   const lbErr = hex('0003 626164 0000000000000000 00 02 78');
   t.deepEqual(decodeLookbackOutput(lbErr), { hint: 'bad', offset: 0, key: null, value: text('x') });
   t.is(toHex(encodeLookbackOutput({ hint: 'bad', offset: 0, key: null, value: text('x') })), toHex(lbErr));
@@ -188,36 +296,77 @@ const recordArb: fc.Arbitrary<RecordInput> = fc.record({
 });
 
 test('property: any record list round-trips through encode/index/decode', (t) => {
-  fc.assert(fc.property(fc.array(recordArb, { maxLength: 40 }), (records) => {
-    const bytes = encodeRecords(records);
-    const idx = indexRecords(bytes);
-    const skip = skipRecords(bytes, 0);
-    if (idx.count !== records.length || skip.count !== records.length || idx.end !== bytes.length || skip.end !== bytes.length) return false;
-    return records.every((r, i) => {
-      const d = idx.record(i);
-      return Buffer.compare(d.value, r.value) === 0 && (r.key ? d.key !== null && Buffer.compare(d.key, r.key) === 0 : d.key === null) &&
-        d.offsetDelta === r.offsetDelta && d.timestampDelta === r.timestampDelta && d.attributes === r.attributes && d.headers === r.headers &&
-        Buffer.compare(idx.encoded(i), encodeRecords([r]).subarray(4)) === 0;
-    });
-  }), { numRuns: 300 });
+  fc.assert(
+    fc.property(fc.array(recordArb, { maxLength: 40 }), (records) => {
+      const bytes = encodeRecords(records);
+      const idx = indexRecords(bytes);
+      const skip = skipRecords(bytes, 0);
+      if (
+        idx.count !== records.length ||
+        skip.count !== records.length ||
+        idx.end !== bytes.length ||
+        skip.end !== bytes.length
+      )
+        return false;
+      return records.every((r, i) => {
+        const d = idx.record(i);
+        return (
+          Buffer.compare(d.value, r.value) === 0 &&
+          (r.key ? d.key !== null && Buffer.compare(d.key, r.key) === 0 : d.key === null) &&
+          d.offsetDelta === r.offsetDelta &&
+          d.timestampDelta === r.timestampDelta &&
+          d.attributes === r.attributes &&
+          d.headers === r.headers &&
+          Buffer.compare(idx.encoded(i), encodeRecords([r]).subarray(4)) === 0
+        );
+      });
+    }),
+    { numRuns: 300 },
+  );
   t.pass();
 });
 
 test('property: inputs and outputs round-trip at every version, with errors and accumulators', (t) => {
-  fc.assert(fc.property(
-    fc.array(recordArb, { maxLength: 10 }), fc.integer({ min: 0, max: 2 ** 40 }), fc.integer({ min: 0, max: 2 ** 45 }),
-    fc.integer({ min: 0, max: 25 }), bytesArb(50),
-    fc.option(fc.record({ hint: fc.string({ maxLength: 100 }), offset: fc.integer({ min: 0, max: 2 ** 40 }), kind: fc.integer({ min: 0, max: 4 }), key: fc.option(bytesArb(20), { nil: null }), value: bytesArb(50) }), { nil: null }),
-    (records, baseOffset, baseTimestamp, version, acc, error) => {
-      const raw = encodeRecords(records);
-      const dIn = decodeInput(encodeAggregateInput({ baseOffset, baseTimestamp, raw }, acc, version), version, true);
-      if (dIn.baseOffset !== baseOffset || Buffer.compare(dIn.raw, raw) !== 0 || Buffer.compare(dIn.accumulator!, acc) !== 0) return false;
-      if (version >= 22 && dIn.baseTimestamp !== baseTimestamp) return false;
-      const out = decodeOutput(encodeOutput(raw, error, acc), true);
-      return Buffer.compare(out.successes, raw) === 0 && out.count === records.length && Buffer.compare(out.accumulator!, acc) === 0 &&
-        JSON.stringify(out.error && { ...out.error, key: out.error.key && [...out.error.key], value: [...out.error.value] }) ===
-        JSON.stringify(error && { ...error, key: error.key && [...error.key], value: [...error.value] });
-    }), { numRuns: 300 });
+  fc.assert(
+    fc.property(
+      fc.array(recordArb, { maxLength: 10 }),
+      fc.integer({ min: 0, max: 2 ** 40 }),
+      fc.integer({ min: 0, max: 2 ** 45 }),
+      fc.integer({ min: 0, max: 25 }),
+      bytesArb(50),
+      fc.option(
+        fc.record({
+          hint: fc.string({ maxLength: 100 }),
+          offset: fc.integer({ min: 0, max: 2 ** 40 }),
+          kind: fc.integer({ min: 0, max: 4 }),
+          key: fc.option(bytesArb(20), { nil: null }),
+          value: bytesArb(50),
+        }),
+        { nil: null },
+      ),
+      (records, baseOffset, baseTimestamp, version, acc, error) => {
+        const raw = encodeRecords(records);
+        const dIn = decodeInput(encodeAggregateInput({ baseOffset, baseTimestamp, raw }, acc, version), version, true);
+        if (
+          dIn.baseOffset !== baseOffset ||
+          Buffer.compare(dIn.raw, raw) !== 0 ||
+          Buffer.compare(dIn.accumulator!, acc) !== 0
+        )
+          return false;
+        if (version >= 22 && dIn.baseTimestamp !== baseTimestamp) return false;
+        const out = decodeOutput(encodeOutput(raw, error, acc), true);
+        return (
+          Buffer.compare(out.successes, raw) === 0 &&
+          out.count === records.length &&
+          Buffer.compare(out.accumulator!, acc) === 0 &&
+          JSON.stringify(
+            out.error && { ...out.error, key: out.error.key && [...out.error.key], value: [...out.error.value] },
+          ) === JSON.stringify(error && { ...error, key: error.key && [...error.key], value: [...error.value] })
+        );
+      },
+    ),
+    { numRuns: 300 },
+  );
   t.pass();
 });
 

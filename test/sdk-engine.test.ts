@@ -1,15 +1,20 @@
 import test from 'ava';
+import { decodeRecords, encodeRecords } from '../src/protocol/index.js';
 import {
-  loadModule, SmartModuleTrapError, SmartModuleMemoryLimitError, SmartModuleStatusError,
+  loadModule,
+  SmartModuleMemoryLimitError,
+  SmartModuleStatusError,
+  SmartModuleTrapError,
 } from '../src/smartmodule/index.js';
-import { encodeRecords, decodeRecords } from '../src/protocol/index.js';
 import { wasmPath } from './helpers/wasm.js';
 
 // The engine-test modules of test/fixtures/modules, through the engine (spin is left to the
 // engine's own tests: it never returns).
 
 const batch = (values: string[], baseTimestamp = 1700000000000) => ({
-  baseOffset: 10, baseTimestamp, raw: encodeRecords(values.map((v, i) => ({ value: Buffer.from(v), offsetDelta: i }))),
+  baseOffset: 10,
+  baseTimestamp,
+  raw: encodeRecords(values.map((v, i) => ({ value: Buffer.from(v), offsetDelta: i }))),
 });
 const values = (raw: Uint8Array): string[] => decodeRecords(raw).map((r) => Buffer.from(r.value).toString());
 
@@ -54,7 +59,9 @@ test('legacy-aggregate through the engine at v22 sees 0x8b as accumulator', asyn
 });
 
 test('echo-params: params reach init sorted', async (t) => {
-  const inst = (await loadModule(wasmPath('echo-params'))).instantiate({ params: { zeta: '1', alpha: '2', mid: 'x=y' } });
+  const inst = (await loadModule(wasmPath('echo-params'))).instantiate({
+    params: { zeta: '1', alpha: '2', mid: 'x=y' },
+  });
   t.deepEqual(values(inst.process(batch(['v'])).raw), ['alpha=2;mid=x=y;zeta=1']);
   const none = (await loadModule(wasmPath('echo-params'))).instantiate();
   t.deepEqual(values(none.process(batch(['v'])).raw), ['']);

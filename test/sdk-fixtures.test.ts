@@ -1,6 +1,13 @@
-import test from 'ava';
 import { readFileSync } from 'node:fs';
-import { encodeInput, encodeRecords, decodeOutput, decodeRecords, encodeAggregateInput, encodeInitInput } from '../src/protocol/index.js';
+import test from 'ava';
+import {
+  decodeOutput,
+  decodeRecords,
+  encodeAggregateInput,
+  encodeInitInput,
+  encodeInput,
+  encodeRecords,
+} from '../src/protocol/index.js';
 import { DirectHost } from './helpers/direct-host.js';
 import { hex, toHex } from './helpers/hex.js';
 import { wasmPath } from './helpers/wasm.js';
@@ -10,7 +17,14 @@ import { wasmPath } from './helpers/wasm.js';
 const host = (name: string): DirectHost => new DirectHost(readFileSync(wasmPath(name)));
 const TS = 1700000000000;
 const batch = (values: string[], baseTimestamp = 0, version = 22): Uint8Array =>
-  encodeInput({ baseOffset: 0, baseTimestamp, raw: encodeRecords(values.map((v, i) => ({ value: Buffer.from(v), offsetDelta: i }))) }, version);
+  encodeInput(
+    {
+      baseOffset: 0,
+      baseTimestamp,
+      raw: encodeRecords(values.map((v, i) => ({ value: Buffer.from(v), offsetDelta: i }))),
+    },
+    version,
+  );
 const values = (out: Uint8Array, aggregate = false): string[] =>
   decodeRecords(decodeOutput(out, aggregate).successes).map((r) => Buffer.from(r.value).toString());
 
@@ -42,7 +56,10 @@ test('legacy-v21: works at v22 and below, -11 at v25 with a non-zero timestamp (
   // with base_timestamp 0 the old decoder happens to read an empty map and join record
   t.is(h.call('filter', batch(['a'], 0, 25), 25).rc, 1);
   // records undecodable: old glue says -22
-  t.is(h.call('filter', encodeInput({ baseOffset: 0, baseTimestamp: 0, raw: hex('00000001 0e 00 00 00 07 02 61 00') })).rc, -22);
+  t.is(
+    h.call('filter', encodeInput({ baseOffset: 0, baseTimestamp: 0, raw: hex('00000001 0e 00 00 00 07 02 61 00') })).rc,
+    -22,
+  );
 });
 
 test('legacy-aggregate: at v22 the old decoder never sees the real accumulator (spec §5.11)', (t) => {
@@ -72,7 +89,10 @@ test('echo-params: init stores the params in the order sent; map echoes them', (
 
 test('init input at v22 with a lookback is decoded (TV9 shape)', (t) => {
   const h = host('echo-params');
-  const r = h.call('init', hex('0002 0001 62 0001 78 0003 6b6579 0001 61 | 01 000000000000000a 01 0000000000000e10 00000000'));
+  const r = h.call(
+    'init',
+    hex('0002 0001 62 0001 78 0003 6b6579 0001 61 | 01 000000000000000a 01 0000000000000e10 00000000'),
+  );
   t.is(r.rc, 0);
   t.deepEqual(values(h.call('map', batch(['v'])).out!), ['b=x;key=a']);
   // undecodable init input → -10

@@ -1,7 +1,13 @@
-import test from 'ava';
 import { readFileSync } from 'node:fs';
+import test from 'ava';
+import {
+  decodeOutput,
+  decodeRecords,
+  encodeAggregateInput,
+  encodeInput,
+  encodeRecords,
+} from '../src/protocol/index.js';
 import { listFixtureModules } from '../src/sdk-build/fixtures.js';
-import { encodeInput, encodeRecords, decodeOutput, decodeRecords, encodeAggregateInput } from '../src/protocol/index.js';
 import { DirectHost, moduleShape, sigText } from './helpers/direct-host.js';
 import { hex, toHex } from './helpers/hex.js';
 import { wasmPath } from './helpers/wasm.js';
@@ -15,7 +21,10 @@ for (const m of listFixtureModules()) {
   test(`ABI shape: ${m.origin} ${m.name}`, (t) => {
     const bytes = readFileSync(wasmPath(m.name));
     const shape = moduleShape(bytes);
-    t.deepEqual(shape.imports.map((i) => `${i.module}.${i.name}:${sigText(i.sig)}`), ['env.copy_records:(i32,i32)->()']);
+    t.deepEqual(
+      shape.imports.map((i) => `${i.module}.${i.name}:${sigText(i.sig)}`),
+      ['env.copy_records:(i32,i32)->()'],
+    );
     const ex = new Map(shape.exports.map((e) => [e.name, e]));
     t.is(ex.get('memory')?.kind, 'memory');
     t.is(sigText(ex.get('alloc')?.sig), '(i32)->(i32)');
@@ -27,7 +36,10 @@ for (const m of listFixtureModules()) {
     }
     // Nothing else a host could trip on.
     const allowed = new Set(['memory', 'alloc', 'dealloc', 'init', 'look_back', ...TRANSFORMS]);
-    t.deepEqual(shape.exports.filter((e) => !allowed.has(e.name)).map((e) => e.name), []);
+    t.deepEqual(
+      shape.exports.filter((e) => !allowed.has(e.name)).map((e) => e.name),
+      [],
+    );
     t.true(WebAssembly.validate(bytes));
   });
 }
@@ -39,25 +51,36 @@ function filterHost(): DirectHost {
 }
 
 test('TV1: filter keeps apple and banana, byte for byte', (t) => {
-  const r = filterHost().call('filter', hex(`00000000 00000064 | 00000029 | 00000003
+  const r = filterHost().call(
+    'filter',
+    hex(`00000000 00000064 | 00000029 | 00000003
      16 00 00 00 00 0a 6170706c65 00
      16 00 00 02 00 0a 68656c6c6f 00
      18 00 00 04 00 0c 62616e616e61 00
-     0000 | 00 | 00000000 | ${TS}`));
+     0000 | 00 | 00000000 | ${TS}`),
+  );
   t.is(r.rc, 2);
   t.is(toHex(r.out!), toHex(hex('00000002 | 16000000000a6170706c6500 | 18000004000c62616e616e6100 | 00')));
 });
 
 test('TV2: invalid UTF-8 becomes a runtime error record with the successes before it', (t) => {
-  const r = filterHost().call('filter', hex(`0000000000000064 0000002c 00000003
+  const r = filterHost().call(
+    'filter',
+    hex(`0000000000000064 0000002c 00000003
      1c 00 00 00 01 04 6b30 0a 6170706c65 00
      16 00 00 02 01 04 6b31 04 ff61 00
      18 00 00 04 00 0c 62616e616e61 00
-     0000 00 00000000 ${TS}`));
+     0000 00 00000000 ${TS}`),
+  );
   t.is(r.rc, 1);
-  t.is(toHex(r.out!), toHex(hex(`00000001 1c00000001046b300a6170706c6500
+  t.is(
+    toHex(r.out!),
+    toHex(
+      hex(`00000001 1c00000001046b300a6170706c6500
      01 | 002e "invalid utf-8 sequence of 1 bytes from index 0" 696e76616c6964207574662d382073657175656e6365206f6620312062797465732066726f6d20696e6465782030
-     | 0000000000000065 | 00 | 01 04 6b31 | 04 ff61`)));
+     | 0000000000000065 | 00 | 01 04 6b31 | 04 ff61`),
+    ),
+  );
 });
 
 test('TV3-shaped input: the filter example keeps timestamp deltas', (t) => {
@@ -69,16 +92,28 @@ test('TV3-shaped input: the filter example keeps timestamp deltas', (t) => {
   const r = filterHost().call('filter', input);
   t.is(r.rc, 2);
   const recs = decodeRecords(decodeOutput(r.out!).successes);
-  t.deepEqual(recs.map((x) => [x.timestampDelta, x.offsetDelta]), [[3, 0], [4, 1]]);
+  t.deepEqual(
+    recs.map((x) => [x.timestampDelta, x.offsetDelta]),
+    [
+      [3, 0],
+      [4, 1],
+    ],
+  );
 });
 
 test('TV3: filter-json keeps the info log with its timestamp delta', (t) => {
-  const r = new DirectHost(readFileSync(wasmPath('filter-json'))).call('filter', hex(`0000000000000000 00000050 00000002
+  const r = new DirectHost(readFileSync(wasmPath('filter-json'))).call(
+    'filter',
+    hex(`0000000000000000 00000050 00000002
      4a 00 06 00 00 3e 7b226c6576656c223a22696e666f222c226d657373616765223a227570227d 00
      4a 00 08 02 00 3e 7b226c6576656c223a226465627567222c226d657373616765223a2278227d 00
-     0000 00 00000000 ${TS}`));
+     0000 00 00000000 ${TS}`),
+  );
   t.is(r.rc, 1);
-  t.is(toHex(r.out!), toHex(hex('00000001 4a000600003e7b226c6576656c223a22696e666f222c226d657373616765223a227570227d00 00')));
+  t.is(
+    toHex(r.out!),
+    toHex(hex('00000001 4a000600003e7b226c6576656c223a22696e666f222c226d657373616765223a227570227d00 00')),
+  );
 });
 
 test('TV4: empty list', (t) => {
@@ -88,7 +123,11 @@ test('TV4: empty list', (t) => {
 });
 
 test('TV5: v17 input (no lookback byte, no timestamp)', (t) => {
-  const r = filterHost().call('filter', hex('0000000000000000 0000000c 00000001 0e00000000026100 | 0000 | 00000000'), 17);
+  const r = filterHost().call(
+    'filter',
+    hex('0000000000000000 0000000c 00000001 0e00000000026100 | 0000 | 00000000'),
+    17,
+  );
   t.is(r.rc, 1);
   t.is(toHex(r.out!), toHex(hex('00000001 0e00000000026100 00')));
 });
@@ -100,13 +139,21 @@ test('v25 input (spec §5.11: no params, no join_record) decodes', (t) => {
 });
 
 test('every version a host may send decodes the same records', (t) => {
-  const raw = encodeRecords([{ value: Buffer.from('apple') }, { value: Buffer.from('kiwi'), offsetDelta: 1 }, { value: Buffer.from('pear'), offsetDelta: 2 }]);
+  const raw = encodeRecords([
+    { value: Buffer.from('apple') },
+    { value: Buffer.from('kiwi'), offsetDelta: 1 },
+    { value: Buffer.from('pear'), offsetDelta: 2 },
+  ]);
   for (const v of [0, 10, 15, 16, 17, 19, 20, 21, 22, 23, 24, 25, 30]) {
     const input = encodeInput({ baseOffset: 7, baseTimestamp: 1700000000000, raw }, v);
     const r = filterHost().call('filter', input, v);
     t.is(r.rc, 2, `v${v}`);
     const out = decodeOutput(r.out!);
-    t.deepEqual(decodeRecords(out.successes).map((x) => Buffer.from(x.value).toString()), ['apple', 'pear'], `v${v}`);
+    t.deepEqual(
+      decodeRecords(out.successes).map((x) => Buffer.from(x.value).toString()),
+      ['apple', 'pear'],
+      `v${v}`,
+    );
   }
 });
 
@@ -136,18 +183,25 @@ test('undecodable input: negative status, nothing announced (spec §5.10)', (t) 
   t.is(r.rc, -11);
   t.is(r.out, null);
   // the instance still works afterwards
-  r = h.call('filter', encodeInput({ baseOffset: 0, baseTimestamp: 0, raw: encodeRecords([{ value: Buffer.from('a') }]) }));
+  r = h.call(
+    'filter',
+    encodeInput({ baseOffset: 0, baseTimestamp: 0, raw: encodeRecords([{ value: Buffer.from('a') }]) }),
+  );
   t.is(r.rc, 1);
 });
 
 test('a negative RecordData length traps, as the Rust decoder aborts', (t) => {
   const raw = hex('00000001 0e 00 00 00 00 01 61 00'); // value length varint 01 = -1
-  t.throws(() => filterHost().call('filter', encodeInput({ baseOffset: 0, baseTimestamp: 0, raw })), { instanceOf: WebAssembly.RuntimeError });
+  t.throws(() => filterHost().call('filter', encodeInput({ baseOffset: 0, baseTimestamp: 0, raw })), {
+    instanceOf: WebAssembly.RuntimeError,
+  });
 });
 
 test('memory stays flat over thousands of batches when the host frees outputs', (t) => {
   const h = filterHost();
-  const raw = encodeRecords(Array.from({ length: 500 }, (_, i) => ({ value: Buffer.from(`value-${i}-${'x'.repeat(100)}-a`), offsetDelta: i })));
+  const raw = encodeRecords(
+    Array.from({ length: 500 }, (_, i) => ({ value: Buffer.from(`value-${i}-${'x'.repeat(100)}-a`), offsetDelta: i })),
+  );
   const input = encodeInput({ baseOffset: 0, baseTimestamp: 0, raw });
   for (let i = 0; i < 10; i++) h.call('filter', input); // heap settles (TLSF fragmentation)
   const before = h.memory.buffer.byteLength;
@@ -161,6 +215,9 @@ test('aggregate accumulator round trip through the direct host (spec §5.4, §5.
   const r = h.call('aggregate', encodeAggregateInput({ baseOffset: 0, baseTimestamp: 0, raw }, Buffer.from('10')));
   t.is(r.rc, 2);
   const out = decodeOutput(r.out!, true);
-  t.deepEqual(decodeRecords(out.successes).map((x) => Buffer.from(x.value).toString()), ['11', '13']);
+  t.deepEqual(
+    decodeRecords(out.successes).map((x) => Buffer.from(x.value).toString()),
+    ['11', '13'],
+  );
   t.is(Buffer.from(out.accumulator!).toString(), '13');
 });

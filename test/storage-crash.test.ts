@@ -1,10 +1,10 @@
-import test from 'ava';
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import test from 'ava';
 import { indexRecords } from '../src/protocol/record.js';
 import { openStorage, type Storage } from '../src/storage/index.js';
-import { TOPIC, crashValue } from './fixtures/storage-crash-child.js';
+import { crashValue, TOPIC } from './fixtures/storage-crash-child.js';
 import { tempDir } from './helpers/storage.js';
 
 const CHILD = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'storage-crash-child.js');
@@ -61,15 +61,20 @@ function verify(store: Storage, t: { fail(m: string): void }): Map<number, strin
       const batches = log.readBatches(expect, { maxBytes: 4 << 20 });
       if (batches.length === 0) break;
       for (const b of batches) {
-        if (b.baseOffset !== expect) t.fail(`partition ${p}: batch at ${b.baseOffset}, expected ${expect} (gap or overlap)`);
+        if (b.baseOffset !== expect)
+          t.fail(`partition ${p}: batch at ${b.baseOffset}, expected ${expect} (gap or overlap)`);
         const idx = indexRecords(b.raw);
-        if (idx.count !== b.count) t.fail(`partition ${p} batch ${b.baseOffset}: header says ${b.count} records, raw holds ${idx.count}`);
-        if (idx.end !== b.raw.length) t.fail(`partition ${p} batch ${b.baseOffset}: raw has ${b.raw.length - idx.end} trailing bytes`);
+        if (idx.count !== b.count)
+          t.fail(`partition ${p} batch ${b.baseOffset}: header says ${b.count} records, raw holds ${idx.count}`);
+        if (idx.end !== b.raw.length)
+          t.fail(`partition ${p} batch ${b.baseOffset}: raw has ${b.raw.length - idx.end} trailing bytes`);
         for (let i = 0; i < idx.count; i++) {
-          if (idx.offsetDelta(i) !== i) t.fail(`partition ${p} batch ${b.baseOffset}: record ${i} has offset delta ${idx.offsetDelta(i)}`);
+          if (idx.offsetDelta(i) !== i)
+            t.fail(`partition ${p} batch ${b.baseOffset}: record ${i} has offset delta ${idx.offsetDelta(i)}`);
           const v = Buffer.from(idx.value(i)).toString('utf8');
           const m = /^(\d+):(\d+):/.exec(v);
-          if (!m || crashValue(Number(m[1]), Number(m[2])) !== v) t.fail(`partition ${p} offset ${b.baseOffset + i}: malformed value ${JSON.stringify(v.slice(0, 40))}`);
+          if (!m || crashValue(Number(m[1]), Number(m[2])) !== v)
+            t.fail(`partition ${p} offset ${b.baseOffset + i}: malformed value ${JSON.stringify(v.slice(0, 40))}`);
           values.set(b.baseOffset + i, v);
         }
         expect = b.lastOffset + 1;
@@ -104,7 +109,8 @@ test(`storage survives ${RUNS} SIGKILLs at random points: every acknowledged rec
         for (let i = 0; i < count; i++) {
           const prev = acked[p]!.get(base + i);
           const v = crashValue(rn, first + i);
-          if (prev !== undefined && prev !== v) t.fail(`run ${run}: offset ${base + i} of partition ${p} acknowledged twice with different records`);
+          if (prev !== undefined && prev !== v)
+            t.fail(`run ${run}: offset ${base + i} of partition ${p} acknowledged twice with different records`);
           acked[p]!.set(base + i, v);
         }
         acks++;
@@ -135,7 +141,9 @@ test(`storage survives ${RUNS} SIGKILLs at random points: every acknowledged rec
         seenNext[p] = next;
         for (const [offset, v] of acked[p]!) {
           if (stored[p]!.get(offset) !== v) {
-            t.fail(`run ${run}: acknowledged record ${p}/${offset} is ${stored[p]!.has(offset) ? 'different' : 'missing'}`);
+            t.fail(
+              `run ${run}: acknowledged record ${p}/${offset} is ${stored[p]!.has(offset) ? 'different' : 'missing'}`,
+            );
             break;
           }
         }
@@ -162,7 +170,9 @@ test(`storage survives ${RUNS} SIGKILLs at random points: every acknowledged rec
   }
   t.is(kills, RUNS);
   const total = acked[0]!.size + acked[1]!.size;
-  t.log(`${kills} kills (${killsWhileWriting} after acknowledged writes), ${total} acknowledged records checked, ${seenNext[0]! + seenNext[1]!} stored`);
+  t.log(
+    `${kills} kills (${killsWhileWriting} after acknowledged writes), ${total} acknowledged records checked, ${seenNext[0]! + seenNext[1]!} stored`,
+  );
   t.true(killsWhileWriting >= RUNS / 2, 'every even run was killed after an acknowledged write');
   t.true(total > 1000, 'enough records were acknowledged');
 });

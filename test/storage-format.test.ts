@@ -1,20 +1,20 @@
 import test from 'ava';
 import { encodeRecords, indexRecords } from '../src/protocol/record.js';
+import { CorruptBatchError, RecordTooLargeError } from '../src/storage/errors.js';
 import {
   BATCH_HEADER_SIZE,
+  batchChecksum,
   decodeHeaderSection,
   encodeBatches,
   encodeRawBatch,
   fluvioKeyHash,
   partitionForKey,
-  batchChecksum,
   readBatchHeader,
   sealBatch,
   sipHash24,
   sliceBatch,
   viewBatch,
 } from '../src/storage/index.js';
-import { CorruptBatchError, RecordTooLargeError } from '../src/storage/errors.js';
 import { text } from './helpers/storage.js';
 
 const limits = { maxRecordBytes: 1 << 20, maxBatchBytes: 1 << 20 };
@@ -42,7 +42,15 @@ test('a stored batch is a 40-byte big-endian header, exactly the Vec<Record> byt
   ]);
   t.deepEqual(Buffer.from(value.subarray(BATCH_HEADER_SIZE, value.length - 4)), Buffer.from(expected));
   const h = readBatchHeader(value);
-  t.like(h, { version: 1, flags: 2, count: 3, lastOffsetDelta: 2, rawLength: expected.length, baseTimestamp: now, maxTimestamp: now + 5 });
+  t.like(h, {
+    version: 1,
+    flags: 2,
+    count: 3,
+    lastOffsetDelta: 2,
+    rawLength: expected.length,
+    baseTimestamp: now,
+    maxTimestamp: now + 5,
+  });
   // Fixed big-endian fields at fixed places.
   t.deepEqual([...value.subarray(0, 16)], [1, 2, 0, 0, 0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0, expected.length]);
   t.is(Buffer.from(value).readBigInt64BE(16), BigInt(now));
@@ -67,17 +75,36 @@ test('the fast path for plain byte records writes exactly what the general path 
   for (const lim of [limits, { maxRecordBytes: 30_000, maxBatchBytes: 40_000 }]) {
     const a = encodeBatches(plain, now, lim, 't/0');
     const b = encodeBatches(general, now, lim, 't/0');
-    t.deepEqual(a.map((x) => [x.count, x.first]), b.map((x) => [x.count, x.first]));
+    t.deepEqual(
+      a.map((x) => [x.count, x.first]),
+      b.map((x) => [x.count, x.first]),
+    );
     for (let i = 0; i < a.length; i++) t.true(Buffer.from(a[i]!.value).equals(Buffer.from(b[i]!.value)));
   }
-  t.throws(() => encodeBatches([{ value: new Uint8Array(100) }], now, { maxRecordBytes: 50, maxBatchBytes: 1000 }, 't/0'), { instanceOf: RecordTooLargeError });
+  t.throws(
+    () => encodeBatches([{ value: new Uint8Array(100) }], now, { maxRecordBytes: 50, maxBatchBytes: 1000 }, 't/0'),
+    { instanceOf: RecordTooLargeError },
+  );
 });
 
 test('timestamps further apart than the i32 delta range start a new batch', (t) => {
   const base = 1_700_000_000_000;
   const far = base + 2 ** 31; // one past the largest delta Fluvio encodes correctly
-  const batches = encodeBatches([{ value: 'a', timestamp: base }, { value: 'b', timestamp: base + 2 ** 31 - 1 }, { value: 'c', timestamp: far + 10 }, { value: 'd', timestamp: base }], base, limits, 't/0');
-  t.deepEqual(batches.map((b) => b.count), [2, 1, 1]);
+  const batches = encodeBatches(
+    [
+      { value: 'a', timestamp: base },
+      { value: 'b', timestamp: base + 2 ** 31 - 1 },
+      { value: 'c', timestamp: far + 10 },
+      { value: 'd', timestamp: base },
+    ],
+    base,
+    limits,
+    't/0',
+  );
+  t.deepEqual(
+    batches.map((b) => b.count),
+    [2, 1, 1],
+  );
   const stamps = batches.flatMap((b) => {
     const v = stored(0, b.value);
     const idx = indexRecords(v.raw);
@@ -88,27 +115,80 @@ test('timestamps further apart than the i32 delta range start a new batch', (t) 
 
 test('batches close at maxBatchBytes; a record over maxRecordBytes is refused with the limit named', (t) => {
   const value = new Uint8Array(1000);
-  const batches = encodeBatches(Array.from({ length: 10 }, () => ({ value })), 0, { maxRecordBytes: 2000, maxBatchBytes: 3100 }, 't/0');
-  t.deepEqual(batches.map((b) => b.count), [3, 3, 3, 1]);
-  t.deepEqual(batches.map((b) => b.first), [0, 3, 6, 9]);
-  const err = t.throws(() => encodeBatches([{ value: 'ok' }, { value: new Uint8Array(3000) }], 0, { maxRecordBytes: 2000, maxBatchBytes: 1 << 20 }, 'big/0'), {
-    instanceOf: RecordTooLargeError,
-  });
+  const batches = encodeBatches(
+    Array.from({ length: 10 }, () => ({ value })),
+    0,
+    { maxRecordBytes: 2000, maxBatchBytes: 3100 },
+    't/0',
+  );
+  t.deepEqual(
+    batches.map((b) => b.count),
+    [3, 3, 3, 1],
+  );
+  t.deepEqual(
+    batches.map((b) => b.first),
+    [0, 3, 6, 9],
+  );
+  const err = t.throws(
+    () =>
+      encodeBatches(
+        [{ value: 'ok' }, { value: new Uint8Array(3000) }],
+        0,
+        { maxRecordBytes: 2000, maxBatchBytes: 1 << 20 },
+        'big/0',
+      ),
+    {
+      instanceOf: RecordTooLargeError,
+    },
+  );
   t.is(err?.code, 'EDDY_RECORD_TOO_LARGE');
   t.is(err?.index, 1);
-  t.regex(err!.message, /record 1 for big\/0 is 300\d bytes encoded, over the 2000-byte limit; raise it with openStorage\(dir, \{ maxRecordBytes: 4096 \}\)/);
+  t.regex(
+    err!.message,
+    /record 1 for big\/0 is 300\d bytes encoded, over the 2000-byte limit; raise it with openStorage\(dir, \{ maxRecordBytes: 4096 \}\)/,
+  );
 });
 
 test('headers: the record carries the count, the pairs live after the records where modules never look', (t) => {
-  const [b] = encodeBatches([{ value: 'a' }, { value: 'b', headers: { trace: 'abc', bin: new Uint8Array([0, 255]) } }, { value: 'c', headers: [['x', 'y'], ['x', 'z']] }], 0, limits, 't/0');
+  const [b] = encodeBatches(
+    [
+      { value: 'a' },
+      { value: 'b', headers: { trace: 'abc', bin: new Uint8Array([0, 255]) } },
+      {
+        value: 'c',
+        headers: [
+          ['x', 'y'],
+          ['x', 'z'],
+        ],
+      },
+    ],
+    0,
+    limits,
+    't/0',
+  );
   const v = stored(0, b!.value);
   const idx = indexRecords(v.raw);
   t.is(idx.end, v.raw.length, 'the raw section ends where the records end');
-  t.deepEqual([0, 1, 2].map((i) => idx.headers(i)), [0, 2, 2]);
+  t.deepEqual(
+    [0, 1, 2].map((i) => idx.headers(i)),
+    [0, 2, 2],
+  );
   const h = decodeHeaderSection(v.headerSection!);
   t.deepEqual([...h.keys()], [1, 2]);
-  t.deepEqual(h.get(1)!.map(([k, val]) => [k, [...val]]), [['trace', [97, 98, 99]], ['bin', [0, 255]]]);
-  t.deepEqual(h.get(2)!.map(([k, val]) => [k, text(val)]), [['x', 'y'], ['x', 'z']]);
+  t.deepEqual(
+    h.get(1)!.map(([k, val]) => [k, [...val]]),
+    [
+      ['trace', [97, 98, 99]],
+      ['bin', [0, 255]],
+    ],
+  );
+  t.deepEqual(
+    h.get(2)!.map(([k, val]) => [k, text(val)]),
+    [
+      ['x', 'y'],
+      ['x', 'z'],
+    ],
+  );
 });
 
 test('encodeRawBatch keeps module output bytes when deltas are 0..n-1 and renumbers them otherwise', (t) => {
@@ -117,8 +197,15 @@ test('encodeRawBatch keeps module output bytes when deltas are 0..n-1 and renumb
   t.deepEqual(Buffer.from(r1.value.subarray(BATCH_HEADER_SIZE, r1.value.length - 4)), Buffer.from(contiguous));
   t.is(readBatchHeader(r1.value).maxTimestamp, 103);
   // A filter kept records 1 and 3; an array_map gave every output delta 0.
-  const gaps = encodeRecords([{ key: enc('k'), value: enc('b'), offsetDelta: 1, timestampDelta: 2 }, { value: enc('d'), offsetDelta: 3 }]);
-  const r2 = encodeRawBatch({ raw: gaps, baseTimestamp: 100, headers: new Map([[3, [['h', enc('v')] as [string, Uint8Array]]]]) }, limits, 't/0')!;
+  const gaps = encodeRecords([
+    { key: enc('k'), value: enc('b'), offsetDelta: 1, timestampDelta: 2 },
+    { value: enc('d'), offsetDelta: 3 },
+  ]);
+  const r2 = encodeRawBatch(
+    { raw: gaps, baseTimestamp: 100, headers: new Map([[3, [['h', enc('v')] as [string, Uint8Array]]]]) },
+    limits,
+    't/0',
+  )!;
   const v2 = stored(10, r2.value);
   const idx = indexRecords(v2.raw);
   t.deepEqual([idx.offsetDelta(0), idx.offsetDelta(1)], [0, 1]);
@@ -128,7 +215,12 @@ test('encodeRawBatch keeps module output bytes when deltas are 0..n-1 and renumb
 });
 
 test('sliceBatch cuts a batch to an offset range and keeps base offset and deltas', (t) => {
-  const [b] = encodeBatches(['a', 'b', 'c', 'd'].map((value) => ({ value })), 5, limits, 't/0');
+  const [b] = encodeBatches(
+    ['a', 'b', 'c', 'd'].map((value) => ({ value })),
+    5,
+    limits,
+    't/0',
+  );
   const v = stored(10, b!.value);
   t.is(sliceBatch(v, 10, 13), v);
   const s = sliceBatch(v, 11, 12);

@@ -1,9 +1,9 @@
-import test from 'ava';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import test from 'ava';
 import { DataDirLockedError, openStorage } from '../src/storage/index.js';
-import { TOPIC, crashValue } from './fixtures/storage-crash-child.js';
+import { crashValue, TOPIC } from './fixtures/storage-crash-child.js';
 import { tempDir } from './helpers/storage.js';
 
 const CHILD = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'storage-crash-child.js');
@@ -35,7 +35,12 @@ test('a second process: a writer is refused naming the holder; a reader follows 
 
   const err = await t.throwsAsync(openStorage(dir), { instanceOf: DataDirLockedError });
   t.is(err?.pid, writer.pid!);
-  t.regex(err!.message, new RegExp(`data directory .* is in use: process ${writer.pid} on .* holds it for writing\\. A second process may open it with \\{ readOnly: true \\}`));
+  t.regex(
+    err!.message,
+    new RegExp(
+      `data directory .* is in use: process ${writer.pid} on .* holds it for writing\\. A second process may open it with \\{ readOnly: true \\}`,
+    ),
+  );
 
   const reader = await openStorage(dir, { readOnly: true });
   t.teardown(() => reader.close());
@@ -68,7 +73,10 @@ test('a second process: a writer is refused naming the holder; a reader follows 
 
 test('opening a directory that has no data read-only is a clear error', async (t) => {
   const dir = tempDir(t);
-  await t.throwsAsync(openStorage(join(dir, 'nothing'), { readOnly: true }), { code: 'EDDY_NO_DATA_DIR', message: /no Eddy data directory at .*nothing/ });
+  await t.throwsAsync(openStorage(join(dir, 'nothing'), { readOnly: true }), {
+    code: 'EDDY_NO_DATA_DIR',
+    message: /no Eddy data directory at .*nothing/,
+  });
 });
 
 test('in one process, a writer after an open reader gets a clear error (one LMDB environment per process)', async (t) => {

@@ -1,9 +1,9 @@
 import test from 'ava';
+import { open as openLmdb } from 'lmdb';
 import type { Storage, TopicConfig } from '../src/storage/index.js';
+import { openStorage } from '../src/storage/index.js';
 import { planRange } from '../src/storage/range-plan.js';
 import { batchesSince, lastRecordsBatches } from '../src/storage/tail.js';
-import { open as openLmdb } from 'lmdb';
-import { openStorage } from '../src/storage/index.js';
 import { tempStorage } from './helpers/storage.js';
 
 /** The questions storage answers for the coordinator: batch ranges, look-back tails, derived-stream state. */
@@ -15,7 +15,11 @@ async function batches(store: Storage, sizes: number[], timestamps: number[] = [
   await store.createTopic('t', config);
   for (const [i, n] of sizes.entries()) {
     const ts = timestamps[i];
-    await store.append('t', 0, values(n).map((r) => (ts === undefined ? r : { ...r, timestamp: ts })));
+    await store.append(
+      't',
+      0,
+      values(n).map((r) => (ts === undefined ? r : { ...r, timestamp: ts })),
+    );
   }
   return store.partition('t', 0);
 }
@@ -44,17 +48,29 @@ test('lastRecordsBatches: the batches holding the last N records, and the first 
   const log = await batches(store, [3, 3, 3]);
   const last4 = lastRecordsBatches(log, 4);
   t.is(last4.from, 5);
-  t.deepEqual(last4.batches.map((b) => b.baseOffset), [3, 6]);
+  t.deepEqual(
+    last4.batches.map((b) => b.baseOffset),
+    [3, 6],
+  );
   const all = lastRecordsBatches(log, 100);
   t.is(all.from, 0);
-  t.deepEqual(all.batches.map((b) => b.baseOffset), [0, 3, 6]);
+  t.deepEqual(
+    all.batches.map((b) => b.baseOffset),
+    [0, 3, 6],
+  );
 });
 
 test('batchesSince: walking back from the newest batch while one may hold a record that young, oldest first', async (t) => {
   const { store } = await tempStorage(t);
   const log = await batches(store, [2, 2, 2], [1_000, 2_000, 3_000]);
-  t.deepEqual(batchesSince(log, 2_000).map((b) => b.baseOffset), [2, 4]);
-  t.deepEqual(batchesSince(log, 0).map((b) => b.baseOffset), [0, 2, 4]);
+  t.deepEqual(
+    batchesSince(log, 2_000).map((b) => b.baseOffset),
+    [2, 4],
+  );
+  t.deepEqual(
+    batchesSince(log, 0).map((b) => b.baseOffset),
+    [0, 2, 4],
+  );
   t.deepEqual(batchesSince(log, 3_001), []);
 });
 
@@ -78,9 +94,15 @@ test('derived-stream state: definitions, checkpoints and failures by name; delet
 
   await state.delete('a');
   t.deepEqual(state.definitions(), [{ name: 'ab' }, { name: 'b' }]);
-  t.deepEqual([state.definition('a'), state.checkpoint('a', 0), state.checkpoint('a', 1), state.failure('a', 1)], [undefined, undefined, undefined, undefined]);
+  t.deepEqual(
+    [state.definition('a'), state.checkpoint('a', 0), state.checkpoint('a', 1), state.failure('a', 1)],
+    [undefined, undefined, undefined, undefined],
+  );
   // "ab" shares the prefix and keeps everything.
-  t.deepEqual([state.checkpoint('ab', 0), state.checkpoint('ab', 1), state.failure('ab', 1)], [{ offset: 1 }, { offset: 2 }, { code: 'X' }]);
+  t.deepEqual(
+    [state.checkpoint('ab', 0), state.checkpoint('ab', 1), state.failure('ab', 1)],
+    [{ offset: 1 }, { offset: 2 }, { code: 'X' }],
+  );
 });
 
 test('derived-stream state kept by an earlier version under `streams` is read in place, and moved by a writer', async (t) => {
@@ -106,12 +128,18 @@ test('derived-stream state kept by an earlier version under `streams` is read in
   t.deepEqual(await names(), ['streams']);
 
   const reader = await openStorage(dir, { readOnly: true });
-  t.deepEqual([reader.derivedState.definitions(), reader.derivedState.checkpoint('d', 0)], [[{ name: 'd' }], { offset: 7 }]);
+  t.deepEqual(
+    [reader.derivedState.definitions(), reader.derivedState.checkpoint('d', 0)],
+    [[{ name: 'd' }], { offset: 7 }],
+  );
   await reader.close();
   t.deepEqual(await names(), ['streams'], 'a reader changes nothing');
 
   const writer = await openStorage(dir);
-  t.deepEqual([writer.derivedState.definitions(), writer.derivedState.checkpoint('d', 0)], [[{ name: 'd' }], { offset: 7 }]);
+  t.deepEqual(
+    [writer.derivedState.definitions(), writer.derivedState.checkpoint('d', 0)],
+    [[{ name: 'd' }], { offset: 7 }],
+  );
   await writer.close();
   t.deepEqual(await names(), ['derived-streams'], 'the writer moved it');
 });

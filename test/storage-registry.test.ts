@@ -1,16 +1,16 @@
-import test from 'ava';
 import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import test from 'ava';
+import { resolveUses, UnknownModuleError as UnknownStepModuleError } from '../src/coordinator/resolve.js';
+import { openStorage } from '../src/index.js';
 import {
+  formatModuleTable,
   InvalidModuleError,
   ModuleExistsError,
-  UnknownModuleError,
-  formatModuleTable,
   openStorage as openStorageOnly,
+  UnknownModuleError,
 } from '../src/storage/index.js';
-import { openStorage } from '../src/index.js';
-import { resolveUses, UnknownModuleError as UnknownStepModuleError } from '../src/coordinator/resolve.js';
 import { tempDir, tempStorage } from './helpers/storage.js';
 import { wasmPath } from './helpers/wasm.js';
 import { smartModule } from './helpers/wat.js';
@@ -20,12 +20,20 @@ test('register by bytes or path, list, get, delete; kind, size and hash come fro
   let store = await openStorage(dir, { retentionCheckMs: 0 });
   const mapBytes = smartModule({ transform: 'map' });
   const a = await store.modules.register('my-map', mapBytes);
-  t.like(a, { name: 'my-map', kind: 'map', size: mapBytes.length, sha256: createHash('sha256').update(mapBytes).digest('hex') });
+  t.like(a, {
+    name: 'my-map',
+    kind: 'map',
+    size: mapBytes.length,
+    sha256: createHash('sha256').update(mapBytes).digest('hex'),
+  });
   const filterFile = wasmPath('filter');
   const b = await store.modules.register('infinyon/filter@0.1.0', filterFile);
   t.is(b.kind, 'filter');
   t.is(b.size, readFileSync(filterFile).length);
-  t.deepEqual(store.modules.list().map((m) => m.name), ['infinyon/filter@0.1.0', 'my-map']);
+  t.deepEqual(
+    store.modules.list().map((m) => m.name),
+    ['infinyon/filter@0.1.0', 'my-map'],
+  );
   await store.close();
 
   store = await openStorage(dir, { retentionCheckMs: 0 });
@@ -39,13 +47,20 @@ test('register by bytes or path, list, get, delete; kind, size and hash come fro
   t.deepEqual(resolveUses('infinyon/filter@0.1.0', uses), { registered: 'infinyon/filter@0.1.0' });
   t.deepEqual(resolveUses(filterFile, uses), { file: filterFile });
   t.throws(() => resolveUses('no-such-module', uses, 'transforms[0].uses'), {
-    instanceOf: UnknownStepModuleError, message: /^transforms\[0\]\.uses: SmartModule "no-such-module" is not registered and is not a \.wasm file/,
+    instanceOf: UnknownStepModuleError,
+    message: /^transforms\[0\]\.uses: SmartModule "no-such-module" is not registered and is not a \.wasm file/,
   });
 
   await store.modules.delete('my-map');
-  t.deepEqual(store.modules.list().map((m) => m.name), ['infinyon/filter@0.1.0']);
+  t.deepEqual(
+    store.modules.list().map((m) => m.name),
+    ['infinyon/filter@0.1.0'],
+  );
   t.is(store.modules.get('my-map'), undefined);
-  const gone = await t.throwsAsync(store.modules.delete('my-map'), { instanceOf: UnknownModuleError, code: 'EDDY_UNKNOWN_MODULE' });
+  const gone = await t.throwsAsync(store.modules.delete('my-map'), {
+    instanceOf: UnknownModuleError,
+    code: 'EDDY_UNKNOWN_MODULE',
+  });
   t.regex(gone!.message, /no SmartModule named "my-map" is registered/);
   // One class for an unknown module, whether the registry or a transform step found it missing.
   t.is(UnknownModuleError, UnknownStepModuleError);
@@ -54,17 +69,31 @@ test('register by bytes or path, list, get, delete; kind, size and hash come fro
 test('invalid modules are refused with the engine reason and nothing is stored', async (t) => {
   const { store, dir } = await tempStorage(t);
   await store.modules.register('ok', smartModule({}));
-  const garbage = await t.throwsAsync(store.modules.register('garbage', new Uint8Array([1, 2, 3, 4])), { instanceOf: InvalidModuleError });
+  const garbage = await t.throwsAsync(store.modules.register('garbage', new Uint8Array([1, 2, 3, 4])), {
+    instanceOf: InvalidModuleError,
+  });
   t.is(garbage?.code, 'EDDY_MODULE_INVALID');
   t.regex(garbage!.message, /^SmartModule "garbage" is not valid: .+; nothing was registered$/);
   t.truthy(garbage!.cause, 'the engine error is kept as the cause');
-  const noTransform = await t.throwsAsync(store.modules.register('nothing', smartModule({ transform: 'something_else' })), { instanceOf: InvalidModuleError });
+  const noTransform = await t.throwsAsync(
+    store.modules.register('nothing', smartModule({ transform: 'something_else' })),
+    { instanceOf: InvalidModuleError },
+  );
   t.regex(noTransform!.message, /exports no SmartModule function/);
-  const noCopy = await t.throwsAsync(store.modules.register('nocopy', smartModule({ copyRecords: false, body: '(i32.const 0)' })), { instanceOf: InvalidModuleError });
+  const noCopy = await t.throwsAsync(
+    store.modules.register('nocopy', smartModule({ copyRecords: false, body: '(i32.const 0)' })),
+    { instanceOf: InvalidModuleError },
+  );
   t.regex(noCopy!.message, /copy_records/);
   const missing = join(dir, 'missing.wasm');
-  await t.throwsAsync(store.modules.register('file', missing), { instanceOf: InvalidModuleError, message: /cannot read .*missing\.wasm: no such file \(ENOENT\)/ });
-  t.deepEqual(store.modules.list().map((m) => m.name), ['ok']);
+  await t.throwsAsync(store.modules.register('file', missing), {
+    instanceOf: InvalidModuleError,
+    message: /cannot read .*missing\.wasm: no such file \(ENOENT\)/,
+  });
+  t.deepEqual(
+    store.modules.list().map((m) => m.name),
+    ['ok'],
+  );
   // Names already taken, bad names.
   await t.throwsAsync(store.modules.register('ok', smartModule({})), { instanceOf: ModuleExistsError });
   const replaced = await store.modules.register('ok', smartModule({ transform: 'aggregate' }), { replace: true });
@@ -73,16 +102,54 @@ test('invalid modules are refused with the engine reason and nothing is stored',
 });
 
 test('module names are validated as Fluvio validates resource names; Hub package names group/name@version are accepted', async (t) => {
-  const { store } = await tempStorage(t, { validateModule: async (bytes) => ({ kind: 'filter', size: bytes.length, sha256: '' }) });
-  const good = ['regex-filter', 'm', '0', 'a1-b2', 'x'.repeat(63), 'infinyon/regex-filter@0.1.0', 'my-group/jolt@1', 'g/n@1.2', 'g/n@1.0.0-beta.1'];
+  const { store } = await tempStorage(t, {
+    validateModule: async (bytes) => ({ kind: 'filter', size: bytes.length, sha256: '' }),
+  });
+  const good = [
+    'regex-filter',
+    'm',
+    '0',
+    'a1-b2',
+    'x'.repeat(63),
+    'infinyon/regex-filter@0.1.0',
+    'my-group/jolt@1',
+    'g/n@1.2',
+    'g/n@1.0.0-beta.1',
+  ];
   for (const name of good) await t.notThrowsAsync(store.modules.register(name, new Uint8Array([1])), name);
-  const bad = ['Upper', 'under_score', 'dot.name', '-lead', 'trail-', 'has space', 'x'.repeat(64), '', 'group/name', 'group/name@',
-    'group/name@1.', 'Group/name@1.0.0', 'group/Name@1.0.0', '/name@1.0.0', 'a/b/c@1.0.0', 'g/n@x.y'];
+  const bad = [
+    'Upper',
+    'under_score',
+    'dot.name',
+    '-lead',
+    'trail-',
+    'has space',
+    'x'.repeat(64),
+    '',
+    'group/name',
+    'group/name@',
+    'group/name@1.',
+    'Group/name@1.0.0',
+    'group/Name@1.0.0',
+    '/name@1.0.0',
+    'a/b/c@1.0.0',
+    'g/n@x.y',
+  ];
   for (const name of bad) {
-    const err = await t.throwsAsync(store.modules.register(name, new Uint8Array([1])), { code: 'EDDY_INVALID_ARGUMENT' }, name);
+    const err = await t.throwsAsync(
+      store.modules.register(name, new Uint8Array([1])),
+      { code: 'EDDY_INVALID_ARGUMENT' },
+      name,
+    );
     t.regex(err!.message, /lowercase letters, digits and '-'.*group\/name@version/, name);
   }
-  t.deepEqual(store.modules.list().map((m) => m.name).sort(), [...good].sort());
+  t.deepEqual(
+    store.modules
+      .list()
+      .map((m) => m.name)
+      .sort(),
+    [...good].sort(),
+  );
 });
 
 test('the validator can be injected', async (t) => {
@@ -121,7 +188,10 @@ test('a read-only storage cannot register modules', async (t) => {
   await store.modules.register('a', smartModule({}));
   const reader = await openStorage(dir, { readOnly: true });
   t.teardown(() => reader.close());
-  t.deepEqual(reader.modules.list().map((m) => m.name), ['a']);
+  t.deepEqual(
+    reader.modules.list().map((m) => m.name),
+    ['a'],
+  );
   await t.throwsAsync(reader.modules.register('b', smartModule({})), { code: 'EDDY_READ_ONLY' });
 });
 
@@ -134,6 +204,8 @@ test("storage opened on its own has no engine: registering needs a validator han
   await bare.close();
   const store = await openStorage(dir, { retentionCheckMs: 0 });
   t.teardown(() => store.close());
-  await t.throwsAsync(store.modules.register('garbage', new Uint8Array([1, 2, 3, 4])), { instanceOf: InvalidModuleError });
+  await t.throwsAsync(store.modules.register('garbage', new Uint8Array([1, 2, 3, 4])), {
+    instanceOf: InvalidModuleError,
+  });
   t.is((await store.modules.register('a', smartModule({}))).kind, 'filter');
 });

@@ -1,17 +1,17 @@
-import test from 'ava';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import test from 'ava';
+import { crc32c, crc32cSmall } from '../src/storage/crc32c.js';
 import {
+  batchChecksum,
   CorruptBatchError,
   DataCorruptError,
+  openStorage,
   PartitionReader,
   TooManyPartitionsError,
-  batchChecksum,
-  openStorage,
 } from '../src/storage/index.js';
-import { crc32c, crc32cSmall } from '../src/storage/crc32c.js';
 import { collect, tempDir, tempStorage } from './helpers/storage.js';
 
 /**
@@ -22,8 +22,17 @@ import { collect, tempDir, tempStorage } from './helpers/storage.js';
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const bin = join(root, 'bin', 'eddy.js');
 
-function eddy(dataDir: string, args: string[], stdin = '', env: NodeJS.ProcessEnv = {}): { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [bin, '--data-dir', dataDir, ...args], { input: stdin, encoding: 'utf8', env: { ...process.env, EDDY_WORKERS: '1', ...env } });
+function eddy(
+  dataDir: string,
+  args: string[],
+  stdin = '',
+  env: NodeJS.ProcessEnv = {},
+): { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [bin, '--data-dir', dataDir, ...args], {
+    input: stdin,
+    encoding: 'utf8',
+    env: { ...process.env, EDDY_WORKERS: '1', ...env },
+  });
   return { code: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -32,7 +41,11 @@ async function filled(dir: string): Promise<void> {
   const store = await openStorage(dir, { retentionCheckMs: 0 });
   await store.createTopic('t', { partitions: 2 });
   for (let b = 0; b < 10; b++) {
-    await store.append('t', 1, Array.from({ length: 10 }, (_, i) => ({ value: `MARK-${String(b * 10 + i).padStart(5, '0')}` })));
+    await store.append(
+      't',
+      1,
+      Array.from({ length: 10 }, (_, i) => ({ value: `MARK-${String(b * 10 + i).padStart(5, '0')}` })),
+    );
   }
   await store.close();
 }
@@ -56,7 +69,10 @@ test('a data directory whose name has a dot (data.eddy) is a directory like any 
   await store.close();
   t.true(statSync(join(dir, 'data.mdb')).isFile());
   const reader = await openStorage(dir, { readOnly: true });
-  t.deepEqual((await collect(reader.consume('t', 0).records())).map((r) => Buffer.from(r.value).toString()), ['a', 'b']);
+  t.deepEqual(
+    (await collect(reader.consume('t', 0).records())).map((r) => Buffer.from(r.value).toString()),
+    ['a', 'b'],
+  );
   t.is(PartitionReader.open(source).batch(0)?.count, 2, 'a worker thread opens it the same way');
   await reader.close();
   // And through the CLI, as `--data-dir ~/data.eddy` is typed.
@@ -73,7 +89,15 @@ test('thousands of partitions: 3000 in one topic, 1001 + 1000 + more, and listin
   await store.createTopic('pc', { partitions: 1000 });
   await store.createTopic('pd');
   await store.append('pa', 2999, [{ value: 'last' }]);
-  t.deepEqual(store.listTopics().map((x) => [x.name, x.partitions, x.records]), [['pa', 3000, 1], ['pb', 1001, 0], ['pc', 1000, 0], ['pd', 1, 0]]);
+  t.deepEqual(
+    store.listTopics().map((x) => [x.name, x.partitions, x.records]),
+    [
+      ['pa', 3000, 1],
+      ['pb', 1001, 0],
+      ['pc', 1000, 0],
+      ['pd', 1, 0],
+    ],
+  );
   await store.close();
   const reader = await openStorage(dir, { readOnly: true });
   t.is(reader.listTopics().length, 4, 'a fresh process lists every partition');
@@ -86,21 +110,33 @@ test('a topic over the partition limit is refused before anything is written; th
   await store.createTopic('a', { partitions: 200 });
   const before = statSync(join(dir, 'data.mdb')).size;
   const err = await t.throwsAsync(store.createTopic('b', { partitions: 101 }), { instanceOf: TooManyPartitionsError });
-  t.regex(err!.message, /room for 100 more \(at most 300 partitions over all topics\).*maxPartitions.*EDDY_MAX_PARTITIONS.*nothing was created/);
+  t.regex(
+    err!.message,
+    /room for 100 more \(at most 300 partitions over all topics\).*maxPartitions.*EDDY_MAX_PARTITIONS.*nothing was created/,
+  );
   t.is(statSync(join(dir, 'data.mdb')).size, before);
   await store.createTopic('b', { partitions: 100 });
-  t.deepEqual(store.listTopics().map((x) => x.partitions), [200, 100]);
+  t.deepEqual(
+    store.listTopics().map((x) => x.partitions),
+    [200, 100],
+  );
   await store.close();
   // Opened later with a lower limit, the directory still opens and lists everything.
   store = await openStorage(dir, { retentionCheckMs: 0, maxPartitions: 10 });
-  t.deepEqual(store.listTopics().map((x) => x.partitions), [200, 100]);
+  t.deepEqual(
+    store.listTopics().map((x) => x.partitions),
+    [200, 100],
+  );
   await t.throwsAsync(store.createTopic('c'), { instanceOf: TooManyPartitionsError });
   await store.deleteTopic('a');
   await store.close();
   // The CLI's limit comes from $EDDY_MAX_PARTITIONS.
   const r = eddy(dir, ['topic', 'create', 'c', '-p', '6'], '', { EDDY_MAX_PARTITIONS: '105' });
   t.is(r.code, 1);
-  t.regex(r.stderr, /cannot create topic "c" with 6 partitions: this data directory has room for 5 more \(at most 105 partitions/);
+  t.regex(
+    r.stderr,
+    /cannot create topic "c" with 6 partitions: this data directory has room for 5 more \(at most 105 partitions/,
+  );
   t.is(eddy(dir, ['topic', 'create', 'c', '-p', '5'], '', { EDDY_MAX_PARTITIONS: '105' }).code, 0);
 });
 
@@ -128,7 +164,11 @@ test('CRC32C: the native and table versions agree with the standard check value 
   t.is(crc32c(check), 0xe3069283);
   t.is(crc32cSmall(check), 0xe3069283);
   const data = Buffer.from(Array.from({ length: 5000 }, (_, i) => (i * 7919) & 0xff));
-  t.is(crc32c(data.subarray(100), crc32c(data.subarray(0, 100))), crc32cSmall(data), 'continuing from a previous result');
+  t.is(
+    crc32c(data.subarray(100), crc32c(data.subarray(0, 100))),
+    crc32cSmall(data),
+    'continuing from a previous result',
+  );
 });
 
 test('a flipped bit inside a stored value is an error naming topic, partition and offset (reader, writer, worker)', async (t) => {
@@ -140,13 +180,19 @@ test('a flipped bit inside a stored value is an error naming topic, partition an
   await writer.close();
   const reader = await openStorage(dir, { readOnly: true });
   const records: string[] = [];
-  const err = await t.throwsAsync(async () => {
-    for await (const r of reader.consume('t', 1)) records.push(Buffer.from(r.value).toString());
-  }, { instanceOf: CorruptBatchError });
+  const err = await t.throwsAsync(
+    async () => {
+      for await (const r of reader.consume('t', 1)) records.push(Buffer.from(r.value).toString());
+    },
+    { instanceOf: CorruptBatchError },
+  );
   t.like(err, { code: 'EDDY_CORRUPT_BATCH', topic: 't', partition: 1, offset: 50 });
   t.regex(err!.message, /topic "t" partition 1, batch at offset 50: checksum mismatch/);
   t.is(records.length, 50, 'the records before the damaged batch were delivered, none after');
-  t.throws(() => PartitionReader.open(reader.partitionSource('t', 1)).batch(50), { instanceOf: CorruptBatchError, message: /partition 1, batch at offset 50/ });
+  t.throws(() => PartitionReader.open(reader.partitionSource('t', 1)).batch(50), {
+    instanceOf: CorruptBatchError,
+    message: /partition 1, batch at offset 50/,
+  });
   t.is(PartitionReader.open(reader.partitionSource('t', 1)).batch(40)?.count, 10);
   await reader.close();
   // Through the CLI: a stated error and a failing exit code, not wrong data.
@@ -166,15 +212,29 @@ test('a truncated data.mdb is a clear error in every command, before LMDB maps i
   const dir = tempDir(t);
   const store = await openStorage(dir, { retentionCheckMs: 0 });
   await store.createTopic('big');
-  for (let i = 0; i < 20; i++) await store.append('big', 0, Array.from({ length: 100 }, (_, j) => ({ value: `${i}-${j}-`.padEnd(200, 'x') })));
+  for (let i = 0; i < 20; i++)
+    await store.append(
+      'big',
+      0,
+      Array.from({ length: 100 }, (_, j) => ({ value: `${i}-${j}-`.padEnd(200, 'x') })),
+    );
   await store.close();
   const size = statSync(join(dir, 'data.mdb')).size;
   truncateSync(join(dir, 'data.mdb'), Math.floor(size / 2 / 4096) * 4096);
-  for (const args of [['consume', 'big', '-B', '-d'], ['topic', 'list'], ['topic', 'create', 'other'], ['produce', 'big']]) {
+  for (const args of [
+    ['consume', 'big', '-B', '-d'],
+    ['topic', 'list'],
+    ['topic', 'create', 'other'],
+    ['produce', 'big'],
+  ]) {
     const r = eddy(dir, args, 'x\n');
     t.is(r.signal, null, `${args.join(' ')}: no signal death`);
     t.is(r.code, 1, args.join(' '));
-    t.regex(r.stderr, /data\.mdb is damaged: it is \d+ bytes but its meta page uses pages up to \d+ .*truncated/, args.join(' '));
+    t.regex(
+      r.stderr,
+      /data\.mdb is damaged: it is \d+ bytes but its meta page uses pages up to \d+ .*truncated/,
+      args.join(' '),
+    );
   }
   await t.throwsAsync(openStorage(dir, { readOnly: true }), { instanceOf: DataCorruptError, message: /truncated/ });
 });
@@ -190,7 +250,10 @@ test('a damaged meta page is refused; a writer never re-initialises a directory 
   const bad = Buffer.from(good);
   bad[newer + 152 + 3]! ^= 0x10;
   writeFileSync(path, bad);
-  await t.throwsAsync(openStorage(dir, { readOnly: true }), { instanceOf: DataCorruptError, message: /meta pages name transactions/ });
+  await t.throwsAsync(openStorage(dir, { readOnly: true }), {
+    instanceOf: DataCorruptError,
+    message: /meta pages name transactions/,
+  });
   await t.throwsAsync(openStorage(dir), { instanceOf: DataCorruptError });
   const r = eddy(dir, ['topic', 'create', 'fresh']);
   t.is(r.code, 1);
@@ -217,7 +280,10 @@ test('batches written without checksums (older data) are still read; new batches
   const [a, b] = store.readBatches('t', 0, 0);
   t.is(a!.value[1]! & 2, 0, 'the old batch has no checksum');
   t.is(b!.value[1]! & 2, 2, 'the new one has');
-  t.deepEqual((await collect(store.consume('t', 0).records())).map((r) => Buffer.from(r.value).toString()), ['old', 'new']);
+  t.deepEqual(
+    (await collect(store.consume('t', 0).records())).map((r) => Buffer.from(r.value).toString()),
+    ['old', 'new'],
+  );
   t.deepEqual(store.check().damage, []);
   await store.close();
 });
@@ -232,9 +298,21 @@ test('eddy check: a clean directory passes; flipped bits are listed by topic, pa
   flipBitAt(dir, 'MARK-00088', 0x01);
   r = eddy(dir, ['check']);
   t.is(r.code, 1);
-  t.regex(r.stdout, /^DAMAGED {2}topic "t" partition 1 offset 20: checksum mismatch.*\nDAMAGED {2}topic "t" partition 1 offset 80: checksum mismatch.*\nchecked .*: 2 damaged places found\n$/);
-  const json = JSON.parse(eddy(dir, ['check', '--json']).stdout) as { damage: { topic: string; partition: number; offset: number }[]; records: number };
-  t.deepEqual(json.damage.map((d) => [d.topic, d.partition, d.offset]), [['t', 1, 20], ['t', 1, 80]]);
+  t.regex(
+    r.stdout,
+    /^DAMAGED {2}topic "t" partition 1 offset 20: checksum mismatch.*\nDAMAGED {2}topic "t" partition 1 offset 80: checksum mismatch.*\nchecked .*: 2 damaged places found\n$/,
+  );
+  const json = JSON.parse(eddy(dir, ['check', '--json']).stdout) as {
+    damage: { topic: string; partition: number; offset: number }[];
+    records: number;
+  };
+  t.deepEqual(
+    json.damage.map((d) => [d.topic, d.partition, d.offset]),
+    [
+      ['t', 1, 20],
+      ['t', 1, 80],
+    ],
+  );
   // A truncated file: reported as damage of the file, still exit 1 and no signal.
   truncateSync(join(dir, 'data.mdb'), 4096 * 3);
   r = eddy(dir, ['check']);

@@ -1,8 +1,15 @@
-import test, { type ExecutionContext } from 'ava';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import test, { type ExecutionContext } from 'ava';
 import { readConnectorConfig, startConnector } from '../src/connectors/index.js';
-import { anchorSteps, open, readTransformsFile, UnknownModuleError, type Eddy, type TransformStep } from '../src/index.js';
+import {
+  anchorSteps,
+  type Eddy,
+  open,
+  readTransformsFile,
+  type TransformStep,
+  UnknownModuleError,
+} from '../src/index.js';
 import { read, setup, until } from './helpers/cli-process.js';
 import { wasmPath } from './helpers/wasm.js';
 
@@ -36,7 +43,8 @@ async function prepare(t: ExecutionContext) {
 
 async function values(eddy: Eddy, transforms: TransformStep[]): Promise<string[]> {
   const out: string[] = [];
-  for await (const r of eddy.consume('fruit', { transforms, from: 'beginning', follow: false })) out.push(Buffer.from(r.value).toString());
+  for await (const r of eddy.consume('fruit', { transforms, from: 'beginning', follow: false }))
+    out.push(Buffer.from(r.value).toString());
   return out;
 }
 
@@ -44,7 +52,10 @@ test('the command line: a registered name and a path (flag, --transform, transfo
   const { ok, eddy, yaml } = await prepare(t);
   const consume = (...args: string[]) => ok(['consume', 'fruit', '-B', '-d', ...args]);
   // Paths on the command line start at the working directory; in a transforms file, at the file.
-  for (const [name, path] of [['keep-a', './mods/keep.wasm'], ['keep-a', 'mods/keep']]) {
+  for (const [name, path] of [
+    ['keep-a', './mods/keep.wasm'],
+    ['keep-a', 'mods/keep'],
+  ]) {
     t.deepEqual(lines(await consume('--smartmodule', name!)), KEPT);
     t.deepEqual(lines(await consume('--smartmodule', path!)), KEPT);
     t.deepEqual(lines(await consume('--transform', JSON.stringify({ uses: name }))), KEPT);
@@ -60,14 +71,28 @@ test('the command line: a registered name and a path (flag, --transform, transfo
     t.is(r.stdout, '');
     t.regex(r.stderr, stderr);
   };
-  const noName = /SmartModule "nope" is not registered and is not a \.wasm file; register it with `eddy smart-module create nope --wasm-file <path>`/;
-  const noFile = /SmartModule file \.\/nope\.wasm does not exist \(and no SmartModule is registered under that name\); check the path\n$/;
-  await refused(['--transforms-file', yaml('missing-name.yaml', 'nope')], new RegExp(`^Error: mods/missing-name\\.yaml: transforms\\[0\\]\\.uses: ${noName.source}`));
-  await refused(['--transforms-file', yaml('missing-file.yaml', './nope.wasm')], new RegExp(`^Error: mods/missing-file\\.yaml: transforms\\[0\\]\\.uses: ${noFile.source}`));
-  await refused(['--transform', '{"uses":"keep-a"}', '--transform', '{"uses":"nope"}'], new RegExp(`^Error: --transform\\[1\\]\\.uses: ${noName.source}`));
+  const noName =
+    /SmartModule "nope" is not registered and is not a \.wasm file; register it with `eddy smart-module create nope --wasm-file <path>`/;
+  const noFile =
+    /SmartModule file \.\/nope\.wasm does not exist \(and no SmartModule is registered under that name\); check the path\n$/;
+  await refused(
+    ['--transforms-file', yaml('missing-name.yaml', 'nope')],
+    new RegExp(`^Error: mods/missing-name\\.yaml: transforms\\[0\\]\\.uses: ${noName.source}`),
+  );
+  await refused(
+    ['--transforms-file', yaml('missing-file.yaml', './nope.wasm')],
+    new RegExp(`^Error: mods/missing-file\\.yaml: transforms\\[0\\]\\.uses: ${noFile.source}`),
+  );
+  await refused(
+    ['--transform', '{"uses":"keep-a"}', '--transform', '{"uses":"nope"}'],
+    new RegExp(`^Error: --transform\\[1\\]\\.uses: ${noName.source}`),
+  );
   await refused(['--smartmodule', './nope.wasm'], new RegExp(`^Error: --smartmodule: ${noFile.source}`));
   // A path is relative to the file that names it, not to the working directory.
-  await refused(['--transforms-file', yaml('cwd-relative.yaml', './mods/keep.wasm')], /^Error: mods\/cwd-relative\.yaml: transforms\[0\]\.uses: SmartModule file \.\/mods\/keep\.wasm does not exist/);
+  await refused(
+    ['--transforms-file', yaml('cwd-relative.yaml', './mods/keep.wasm')],
+    /^Error: mods\/cwd-relative\.yaml: transforms\[0\]\.uses: SmartModule file \.\/mods\/keep\.wasm does not exist/,
+  );
 });
 
 test('the API, a transforms file read through it and a connector config: the same module and output by name and by path; the same error naming the step', async (t) => {
@@ -99,28 +124,52 @@ test('the API, a transforms file read through it and a connector config: the sam
   };
   await unknown(() => values(api, [{ uses: 'keep-a' }, { uses: 'nope' }]), 'transforms[1].uses', 'nope');
   await unknown(() => values(api, [{ uses: './nope.wasm' }]), 'transforms[0].uses', './nope.wasm');
-  await unknown(() => api.produce('fruit', [{ value: Buffer.from('x') }], { transforms: [{ uses: 'nope' }] }), 'transforms[0].uses', 'nope');
+  await unknown(
+    () => api.produce('fruit', [{ value: Buffer.from('x') }], { transforms: [{ uses: 'nope' }] }),
+    'transforms[0].uses',
+    'nope',
+  );
   const missing = join(work, yaml('missing.yaml', 'nope'));
-  await unknown(async () => anchorSteps(await readTransformsFile(missing), { registry: api.modules, baseDir: mods }, missing), `${missing}: transforms[0].uses`, 'nope');
+  await unknown(
+    async () => anchorSteps(await readTransformsFile(missing), { registry: api.modules, baseDir: mods }, missing),
+    `${missing}: transforms[0].uses`,
+    'nope',
+  );
 
   // A connector config: paths start at the config's directory.
   const connector = (name: string, uses: string) => {
     const path = join(mods, `${name}.yaml`);
-    writeFileSync(path, `meta:\n  name: ${name}\n  type: file-sink\n  topic: fruit\n  consumer: { offset: { start: beginning } }\n` +
-      `file:\n  path: ${join(work, `${name}.txt`)}\ntransforms:\n  - uses: ${uses}\n`);
+    writeFileSync(
+      path,
+      `meta:\n  name: ${name}\n  type: file-sink\n  topic: fruit\n  consumer: { offset: { start: beginning } }\n` +
+        `file:\n  path: ${join(work, `${name}.txt`)}\ntransforms:\n  - uses: ${uses}\n`,
+    );
     return path;
   };
-  for (const [name, uses] of [['sink-by-name', 'keep-a'], ['sink-by-path', 'keep.wasm'], ['sink-by-bare-path', 'keep']]) {
+  for (const [name, uses] of [
+    ['sink-by-name', 'keep-a'],
+    ['sink-by-path', 'keep.wasm'],
+    ['sink-by-bare-path', 'keep'],
+  ]) {
     const stop = new AbortController();
-    const running = await startConnector(api, await readConnectorConfig(connector(name!, uses!)), { signal: stop.signal });
+    const running = await startConnector(api, await readConnectorConfig(connector(name!, uses!)), {
+      signal: stop.signal,
+    });
     const out = join(work, `${name}.txt`);
     await until(() => read(out).includes('zanzibar'));
     stop.abort();
     await running.done;
     t.deepEqual(lines(read(out)), KEPT, name);
   }
-  for (const [name, uses] of [['sink-no-name', 'nope'], ['sink-no-file', './nope.wasm']]) {
+  for (const [name, uses] of [
+    ['sink-no-name', 'nope'],
+    ['sink-no-file', './nope.wasm'],
+  ]) {
     const path = connector(name!, uses!);
-    await unknown(async () => startConnector(api, await readConnectorConfig(path), { signal: new AbortController().signal }), `${path}: transforms[0].uses`, uses!);
+    await unknown(
+      async () => startConnector(api, await readConnectorConfig(path), { signal: new AbortController().signal }),
+      `${path}: transforms[0].uses`,
+      uses!,
+    );
   }
 });

@@ -1,8 +1,8 @@
-import test from 'ava';
-import fc from 'fast-check';
-import { mkdtemp, writeFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import test from 'ava';
+import fc from 'fast-check';
 import { EddyError } from '../src/errors.js';
 import {
   parseTransformStep,
@@ -110,7 +110,14 @@ test('strings pass through unchanged, including YAML 1.1 booleans and block scal
       __proto__: safe
 `);
   t.deepEqual(plain(step!.with), {
-    a: 'yes', b: '5', c: 'true', d: 'line 1\nline 2\n', e: 'hello world', f: '{"already": "json"}', g: '', ['__proto__']: 'safe',
+    a: 'yes',
+    b: '5',
+    c: 'true',
+    d: 'line 1\nline 2\n',
+    e: 'hello world',
+    f: '{"already": "json"}',
+    g: '',
+    ['__proto__']: 'safe',
   });
   t.is(Object.getPrototypeOf(step!.with), null);
   // biome-ignore lint/suspicious/noProto: the test is that a `__proto__` key stays a plain key
@@ -118,7 +125,13 @@ test('strings pass through unchanged, including YAML 1.1 booleans and block scal
 });
 
 test('a bare number, boolean or null at the top of a with entry is an error that says to quote it', (t) => {
-  for (const [value, shown] of [['5', '5'], ['1.0', '1.0'], ['true', 'true'], ['null', 'null'], ['~', '~']] as const) {
+  for (const [value, shown] of [
+    ['5', '5'],
+    ['1.0', '1.0'],
+    ['true', 'true'],
+    ['null', 'null'],
+    ['~', '~'],
+  ] as const) {
     const err = yamlError(t, `transforms:\n  - uses: m\n    with:\n      threshold: ${value}\n`);
     t.is(err.step, 0);
     t.is(err.field, 'with.threshold');
@@ -244,11 +257,18 @@ transforms:
 test('aliases may not expand the document past the limit, and collections may not nest without end', (t) => {
   // Within the limit: 100 copies of a 50-item list are 5,000 nodes.
   const list = `[${Array.from({ length: 50 }, (_, i) => i).join(', ')}]`;
-  const fine = parseTransformsYaml(`l: &l ${list}\ntransforms:\n  - uses: m\n    with:\n      p: [${Array(100).fill('*l').join(', ')}]\n`);
+  const fine = parseTransformsYaml(
+    `l: &l ${list}\ntransforms:\n  - uses: m\n    with:\n      p: [${Array(100).fill('*l').join(', ')}]\n`,
+  );
   t.is(JSON.parse(fine[0]!.with.p!).length, 100);
   // Past it: each level holds nine aliases of the level below (9^6 nodes).
   const levels = ['a0: &a0 [x, x, x, x, x, x, x, x, x]'];
-  for (let i = 1; i < 7; i++) levels.push(`a${i}: &a${i} [${Array(9).fill(`*a${i - 1}`).join(', ')}]`);
+  for (let i = 1; i < 7; i++)
+    levels.push(
+      `a${i}: &a${i} [${Array(9)
+        .fill(`*a${i - 1}`)
+        .join(', ')}]`,
+    );
   const bomb = yamlError(t, `${levels.join('\n')}\ntransforms:\n  - uses: m\n    with:\n      p: *a6\n`);
   t.regex(bomb.message, /^t\.yaml: aliases \(\*name\) expand the document by more than 10000 nodes/);
   const deep = yamlError(t, `transforms:\n  - uses: m\n    with:\n      p: ${'['.repeat(100)}${']'.repeat(100)}\n`);
@@ -304,7 +324,9 @@ test('readTransformsFile names the path', async (t) => {
     t.true(err!.message.startsWith(`${file}:4: transforms[0].with.n:`), err!.message);
     await writeFile(file, 'transforms:\n  - uses: m\n');
     t.deepEqual(plain(await readTransformsFile(file)), [{ uses: 'm', with: {}, lookback: null }]);
-    const missing = await t.throwsAsync(readTransformsFile(join(dir, 'nope.yaml')), { instanceOf: TransformsConfigError });
+    const missing = await t.throwsAsync(readTransformsFile(join(dir, 'nope.yaml')), {
+      instanceOf: TransformsConfigError,
+    });
     t.regex(missing!.message, /nope\.yaml: cannot read the transforms file: no such file/);
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -313,8 +335,14 @@ test('readTransformsFile names the path', async (t) => {
 
 test('stepConfig: the one conversion of a step for the engine (with, look-back; the older params name still read)', (t) => {
   t.deepEqual(stepConfig({ uses: 'm' }), { params: {}, lookback: null });
-  t.deepEqual(stepConfig(parseTransformSteps(['{"uses":"m","with":{"k":"v"},"lookback":{"age":"1s"}}'])[0]!), { params: { k: 'v' }, lookback: { last: 0, ageMs: 1000 } });
+  t.deepEqual(stepConfig(parseTransformSteps(['{"uses":"m","with":{"k":"v"},"lookback":{"age":"1s"}}'])[0]!), {
+    params: { k: 'v' },
+    lookback: { last: 0, ageMs: 1000 },
+  });
   t.deepEqual(stepConfig({ uses: 'm', lookback: { last: 3 } }), { params: {}, lookback: { last: 3 } });
   // Derived streams saved before `with` was the field's name carry `params`.
-  t.deepEqual(stepConfig({ uses: 'm', params: { a: '1', b: '1' }, with: { b: '2' } }), { params: { a: '1', b: '2' }, lookback: null });
+  t.deepEqual(stepConfig({ uses: 'm', params: { a: '1', b: '1' }, with: { b: '2' } }), {
+    params: { a: '1', b: '2' },
+    lookback: null,
+  });
 });

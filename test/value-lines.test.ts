@@ -1,18 +1,27 @@
 import test from 'ava';
-import { encodeRecords, indexRecords } from '../src/protocol/record.js';
 import { recordLine } from '../src/cli/records.js';
 import { textLines, valueLines } from '../src/cli/value-lines.js';
+import { encodeRecords, indexRecords } from '../src/protocol/record.js';
 
 /** The print path's fast lane gives the very bytes the record-by-record rendering gives, or steps aside. */
 
 const enc = (values: (string | Uint8Array)[], key: string | null = null) =>
-  encodeRecords(values.map((v, i) => ({ value: typeof v === 'string' ? Buffer.from(v) : v, key: key === null ? null : Buffer.from(key), offsetDelta: i })));
+  encodeRecords(
+    values.map((v, i) => ({
+      value: typeof v === 'string' ? Buffer.from(v) : v,
+      key: key === null ? null : Buffer.from(key),
+      offsetDelta: i,
+    })),
+  );
 
 function slow(raw: Uint8Array, output: 'raw' | 'dynamic' | 'text'): Buffer {
   const idx = indexRecords(raw);
   const parts: Buffer[] = [];
   for (let i = 0; i < idx.count; i++) {
-    const line = recordLine({ key: idx.key(i), value: idx.value(i), offset: i, timestamp: 0, partition: 0 }, { template: null, keyValue: false, output });
+    const line = recordLine(
+      { key: idx.key(i), value: idx.value(i), offset: i, timestamp: 0, partition: 0 },
+      { template: null, keyValue: false, output },
+    );
     parts.push(Buffer.from(line));
   }
   return Buffer.concat(parts);
@@ -29,7 +38,12 @@ test('values as lines equal -O raw and -O dynamic for text, keys or not, short a
 });
 
 test('a value that does not print as itself (NUL, invalid UTF-8, PDF header, byte order mark) sends the batch the slow way', (t) => {
-  for (const odd of [Uint8Array.of(0x61, 0x00, 0x62), Uint8Array.of(0xff, 0xfe, 0x41), Buffer.from('%PDF-1.7'), Buffer.from('\ufeffhello')]) {
+  for (const odd of [
+    Uint8Array.of(0x61, 0x00, 0x62),
+    Uint8Array.of(0xff, 0xfe, 0x41),
+    Buffer.from('%PDF-1.7'),
+    Buffer.from('\ufeffhello'),
+  ]) {
     const raw = enc(['fine', odd, 'also fine']);
     t.is(textLines(raw), null);
     t.deepEqual(Buffer.from(valueLines(raw)), slow(raw, 'raw'), 'raw output is bytes as stored either way');

@@ -7,17 +7,23 @@ import { decodeRequest, encodeFrame, FrameReader, WriterProtocolError } from '..
 function reader(max = 1024) {
   const frames: Buffer[] = [];
   const oversize: number[] = [];
-  const r = new FrameReader(max, (b) => frames.push(Buffer.from(b)), (n) => oversize.push(n));
+  const r = new FrameReader(
+    max,
+    (b) => frames.push(Buffer.from(b)),
+    (n) => oversize.push(n),
+  );
   return { r, frames, oversize };
 }
 
 test('frames split anywhere across chunks come out whole and in order, empty ones included', (t) => {
   const bodies = [Buffer.from('a'), Buffer.alloc(0), Buffer.alloc(700, 7), Buffer.from('last')];
-  const stream = Buffer.concat(bodies.map((b) => {
-    const head = Buffer.alloc(4);
-    head.writeUInt32BE(b.length);
-    return Buffer.concat([head, b]);
-  }));
+  const stream = Buffer.concat(
+    bodies.map((b) => {
+      const head = Buffer.alloc(4);
+      head.writeUInt32BE(b.length);
+      return Buffer.concat([head, b]);
+    }),
+  );
   for (const step of [1, 3, 5, 64, stream.length]) {
     const { r, frames } = reader();
     for (let i = 0; i < stream.length; i += step) r.push(stream.subarray(i, i + step));
@@ -36,18 +42,45 @@ test('a length over the limit stops the reader at once, and nothing after it is 
 });
 
 test('requests are checked: not msgpack, unknown op, wrong field types', (t) => {
-  const bad = (value: unknown, message: RegExp) => t.throws(() => decodeRequest(Buffer.from(pack(value))), { instanceOf: WriterProtocolError, message });
-  t.throws(() => decodeRequest(Buffer.from([0xdd, 0xff, 0xff, 0xff, 0xff, 0x01])), { instanceOf: WriterProtocolError, message: /not msgpack/ });
+  const bad = (value: unknown, message: RegExp) =>
+    t.throws(() => decodeRequest(Buffer.from(pack(value))), { instanceOf: WriterProtocolError, message });
+  t.throws(() => decodeRequest(Buffer.from([0xdd, 0xff, 0xff, 0xff, 0xff, 0x01])), {
+    instanceOf: WriterProtocolError,
+    message: /not msgpack/,
+  });
   t.throws(() => decodeRequest(Buffer.alloc(0)), { instanceOf: WriterProtocolError });
   bad({ op: 'drop' }, /unknown request "drop"/);
   bad({ op: 'open', topic: 1, steps: [] }, /`open` needs `topic` and `steps`/);
   bad({ op: 'open', topic: 't', steps: [{ uses: 'm', params: {}, wasm: 'path' }] }, /`wasm` must be bytes/);
   bad({ op: 'send', records: [{ value: 'text' }] }, /a record needs a `value` of bytes/);
   bad({ op: 'send', records: [{ value: Buffer.from('v'), partition: 0.5 }] }, /`partition` must be an integer/);
-  const open = decodeRequest(Buffer.from(pack({ op: 'open', topic: 't', steps: [], options: { lingerMs: 5, transform: 'x', partitioner: 1 } })));
-  t.deepEqual(open, { op: 'open', topic: 't', steps: [], options: { lingerMs: 5 } }, 'only numeric producer options come over the wire');
-  const packed = decodeRequest(Buffer.from(pack({ op: 'open', topic: 't', steps: [], options: { compression: 'gzip', aggregateInitial: Buffer.from('10') } })));
-  t.like(packed, { op: 'open', topic: 't', steps: [], options: { compression: 'gzip' } }, 'the codec comes over the wire');
-  t.is(Buffer.from((packed as { options: { aggregateInitial: Uint8Array } }).options.aggregateInitial).toString(), '10', 'and an initial accumulator');
+  const open = decodeRequest(
+    Buffer.from(pack({ op: 'open', topic: 't', steps: [], options: { lingerMs: 5, transform: 'x', partitioner: 1 } })),
+  );
+  t.deepEqual(
+    open,
+    { op: 'open', topic: 't', steps: [], options: { lingerMs: 5 } },
+    'only numeric producer options come over the wire',
+  );
+  const packed = decodeRequest(
+    Buffer.from(
+      pack({
+        op: 'open',
+        topic: 't',
+        steps: [],
+        options: { compression: 'gzip', aggregateInitial: Buffer.from('10') },
+      }),
+    ),
+  );
+  t.like(
+    packed,
+    { op: 'open', topic: 't', steps: [], options: { compression: 'gzip' } },
+    'the codec comes over the wire',
+  );
+  t.is(
+    Buffer.from((packed as { options: { aggregateInitial: Uint8Array } }).options.aggregateInitial).toString(),
+    '10',
+    'and an initial accumulator',
+  );
   bad({ op: 'open', topic: 't', steps: [], options: { compression: 'brotli' } }, /unknown compression "brotli"/);
 });

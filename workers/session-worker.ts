@@ -1,12 +1,12 @@
 import { move } from 'piscina';
-import { sliceBatch } from '../src/storage/batch-format.js';
-import { PartitionReader } from '../src/storage/partition-reader.js';
 import { Chain, type ErrorPolicy } from '../src/smartmodule/chain.js';
 import { SmartModule } from '../src/smartmodule/module.js';
+import { sliceBatch } from '../src/storage/batch-format.js';
+import { PartitionReader } from '../src/storage/partition-reader.js';
 import { FrameBufferPool } from '../src/wire/frame-buffers.js';
 import type { BatchTask, OpenReply, OpenTask, ReadTask, WorkerTask } from '../src/wire/messages.js';
 import { unpackFrame } from '../src/wire/request-frame.js';
-import { ResultFrameWriter, type ResultFrame } from '../src/wire/result-frame.js';
+import { type ResultFrame, ResultFrameWriter } from '../src/wire/result-frame.js';
 import { WatchSlot } from '../src/wire/watch-slot.js';
 import { errorToWire } from '../src/wire/wire-error.js';
 
@@ -58,7 +58,13 @@ async function open(task: OpenTask): Promise<OpenReply> {
     chain.dispose();
     throw err;
   }
-  sessions.set(task.session, { chain, policy: task.policy, number: task.sessionNumber, deadlineMs: task.deadlineMs, frameBytes: 1 << 20 });
+  sessions.set(task.session, {
+    chain,
+    policy: task.policy,
+    number: task.sessionNumber,
+    deadlineMs: task.deadlineMs,
+    frameBytes: 1 << 20,
+  });
   return { ok: true };
 }
 
@@ -66,12 +72,20 @@ async function open(task: OpenTask): Promise<OpenReply> {
  * Runs batches through a session's chain and packs one result frame. Each output is a borrowed view
  * into module memory, copied once, into the frame, before the next batch reuses that memory.
  */
-function run(sessionId: string, seq: number, batches: Iterable<{ baseOffset: number; baseTimestamp: number; lastOffset: number; raw: Uint8Array }>): Uint8Array {
+function run(
+  sessionId: string,
+  seq: number,
+  batches: Iterable<{ baseOffset: number; baseTimestamp: number; lastOffset: number; raw: Uint8Array }>,
+): Uint8Array {
   const live = sessions.get(sessionId);
   const out: ResultFrame = { seq, results: [], metrics: [], fatal: null };
   const writer = new ResultFrameWriter(live?.frameBytes ?? 4096, frameBuffers);
   if (!live) {
-    out.fatal = { type: 'other', code: 'EDDY_SESSION_NOT_OPEN', message: `chain session ${sessionId} is not open on this worker` };
+    out.fatal = {
+      type: 'other',
+      code: 'EDDY_SESSION_NOT_OPEN',
+      message: `chain session ${sessionId} is not open on this worker`,
+    };
     return writer.finish(out);
   }
   // The watchdog slot tells the coordinator how long this call may take and whose it is.
@@ -81,9 +95,14 @@ function run(sessionId: string, seq: number, batches: Iterable<{ baseOffset: num
       const r = live.chain.processWith(b, live.policy);
       watch?.betweenSteps(); // reading the next batch is no module's time
       out.results.push({
-        baseOffset: b.baseOffset, baseTimestamp: b.baseTimestamp, lastOffset: b.lastOffset,
-        raw: writer.add(r.raw), count: r.count, accumulators: live.chain.accumulators,
-        error: r.error ? errorToWire(r.error) : null, skipped: r.skipped.map(errorToWire),
+        baseOffset: b.baseOffset,
+        baseTimestamp: b.baseTimestamp,
+        lastOffset: b.lastOffset,
+        raw: writer.add(r.raw),
+        count: r.count,
+        accumulators: live.chain.accumulators,
+        error: r.error ? errorToWire(r.error) : null,
+        skipped: r.skipped.map(errorToWire),
       });
       live.chain.release();
       if (r.error) break; // the session stops at a runtime error (policy stop)
@@ -105,7 +124,11 @@ function run(sessionId: string, seq: number, batches: Iterable<{ baseOffset: num
 
 function batchTask(task: BatchTask): Uint8Array {
   const req = unpackFrame(task.frame);
-  return run(task.session, req.seq, req.batches.map((b) => ({ ...b, lastOffset: -1 })));
+  return run(
+    task.session,
+    req.seq,
+    req.batches.map((b) => ({ ...b, lastOffset: -1 })),
+  );
 }
 
 /** lmdb-js calls run inside the termination handshake (see watch-slot.ts). */

@@ -49,19 +49,35 @@ export interface Versus {
 export function versus(a: () => void, b: () => void, rounds = 7, ms = 200): Versus {
   rate(a, 100);
   rate(b, 100);
-  const ra: number[] = [], rb: number[] = [], ratios: number[] = [];
+  const ra: number[] = [],
+    rb: number[] = [],
+    ratios: number[] = [];
   for (let i = 0; i < rounds; i++) {
     const x = rate(a, ms);
     const y = rate(b, ms);
-    ra.push(x); rb.push(y); ratios.push(x / y);
+    ra.push(x);
+    rb.push(y);
+    ratios.push(x / y);
   }
   return { a: median(ra), b: median(rb), ratio: median(ratios), spread: spread(ratios) };
 }
 
 export function machine(): { cpu: string; cores: number; node: string; date: string; commit: string } {
   let commit = 'unknown';
-  try { commit = execSync('git rev-parse --short HEAD', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim(); } catch { /* not a checkout */ }
-  return { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.version, date: new Date().toISOString(), commit };
+  try {
+    commit = execSync('git rev-parse --short HEAD', { stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
+  } catch {
+    /* not a checkout */
+  }
+  return {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    node: process.version,
+    date: new Date().toISOString(),
+    commit,
+  };
 }
 
 const here = dirname(fileURLToPath(import.meta.url));

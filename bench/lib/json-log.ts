@@ -9,7 +9,20 @@ import { prng } from './records.js';
 
 const LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 const SERVICES = ['api', 'auth', 'billing', 'search', 'worker'] as const;
-const WORDS = ['request', 'handled', 'cache', 'miss', 'user', 'login', 'retry', 'queue', 'flushed', 'timeout', 'ok', 'slow'] as const;
+const WORDS = [
+  'request',
+  'handled',
+  'cache',
+  'miss',
+  'user',
+  'login',
+  'retry',
+  'queue',
+  'flushed',
+  'timeout',
+  'ok',
+  'slow',
+] as const;
 
 export async function writeJsonLog(path: string, lines: number, seed = 7): Promise<number> {
   const rand = prng(seed);

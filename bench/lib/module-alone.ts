@@ -6,11 +6,16 @@ import { readFileSync } from 'node:fs';
  * guest work and memory does not grow).
  */
 export function moduleAlone(path: string, fn: string): (input: Uint8Array) => void {
-  let outPtr = 0, outLen = 0;
+  let outPtr = 0,
+    outLen = 0;
   const compiled = new WebAssembly.Module(readFileSync(path));
   const imports: WebAssembly.Imports = {};
   for (const imp of WebAssembly.Module.imports(compiled)) {
-    if (imp.name === 'copy_records') (imports[imp.module] ??= {})[imp.name] = (p: number, l: number) => { outPtr = p; outLen = l; };
+    if (imp.name === 'copy_records')
+      (imports[imp.module] ??= {})[imp.name] = (p: number, l: number) => {
+        outPtr = p;
+        outLen = l;
+      };
   }
   const ex = new WebAssembly.Instance(compiled, imports).exports;
   const memory = ex['memory'] as WebAssembly.Memory;

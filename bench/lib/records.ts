@@ -17,7 +17,11 @@ export function sampleRecords(count: number, size: number, seed = 42): RecordInp
   });
 }
 
-export function sampleBatch(count: number, size: number, seed = 42): { raw: Uint8Array; input: Uint8Array; baseOffset: number; baseTimestamp: number } {
+export function sampleBatch(
+  count: number,
+  size: number,
+  seed = 42,
+): { raw: Uint8Array; input: Uint8Array; baseOffset: number; baseTimestamp: number } {
   const raw = encodeRecords(sampleRecords(count, size, seed));
   const baseOffset = 1000;
   const baseTimestamp = 1_700_000_000_000;

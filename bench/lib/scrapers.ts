@@ -8,8 +8,18 @@ import { Agent, request } from 'node:http';
 const [url, n, periodMs] = [process.argv[2]!, Number(process.argv[3]), Number(process.argv[4])];
 const agent = new Agent({ keepAlive: true, maxSockets: n });
 let answers = 0;
-const one = () => request(url, { agent }, (res) => { res.resume(); res.on('end', () => { answers++; }); }).on('error', () => {}).end();
-const timer = setInterval(() => { for (let i = 0; i < n; i++) one(); }, periodMs);
+const one = () =>
+  request(url, { agent }, (res) => {
+    res.resume();
+    res.on('end', () => {
+      answers++;
+    });
+  })
+    .on('error', () => {})
+    .end();
+const timer = setInterval(() => {
+  for (let i = 0; i < n; i++) one();
+}, periodMs);
 process.on('SIGTERM', () => {
   clearInterval(timer);
   process.stdout.write(`${answers}\n`);

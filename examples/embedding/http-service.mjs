@@ -4,8 +4,9 @@
 //   curl -X POST --data-binary $'apple\nkiwi\nbanana' localhost:8080/topics/fruit
 //   curl 'localhost:8080/topics/fruit?uses=path/to/filter.wasm'          (one JSON record per line)
 //   curl 'localhost:8080/topics/fruit?uses=keep-a&uses=upper&follow=1'   (registered names; keeps streaming)
-import { createServer } from 'node:http';
+
 import { once } from 'node:events';
+import { createServer } from 'node:http';
 import { open } from 'eddy';
 
 const eddy = await open(process.env.EDDY_DATA_DIR ?? './eddy-data');
@@ -28,9 +29,15 @@ const server = createServer(async (req, res) => {
   try {
     if (req.method === 'POST') {
       await ensureTopic(topic);
-      const lines = (await readBody(req)).toString().split('\n').filter((l) => l.length > 0);
+      const lines = (await readBody(req))
+        .toString()
+        .split('\n')
+        .filter((l) => l.length > 0);
       // Resolves once the records are committed to disk.
-      const acks = await eddy.produce(topic, lines.map((l) => ({ value: Buffer.from(l) })));
+      const acks = await eddy.produce(
+        topic,
+        lines.map((l) => ({ value: Buffer.from(l) })),
+      );
       return res.writeHead(200, { 'content-type': 'application/json' }).end(`${JSON.stringify(acks)}\n`);
     }
     if (req.method === 'GET') {
@@ -38,7 +45,11 @@ const server = createServer(async (req, res) => {
       await eddy.resolveTransforms(transforms); // unknown or invalid modules: a 400 before streaming starts
       const aborted = new AbortController();
       res.on('close', () => aborted.abort()); // the client went away: stop reading
-      const records = eddy.consume(topic, { transforms, follow: url.searchParams.has('follow'), signal: aborted.signal });
+      const records = eddy.consume(topic, {
+        transforms,
+        follow: url.searchParams.has('follow'),
+        signal: aborted.signal,
+      });
       res.writeHead(200, { 'content-type': 'application/x-ndjson' });
       for await (const r of records) {
         const line = `${JSON.stringify({ partition: r.partition, offset: r.offset, value: Buffer.from(r.value).toString() })}\n`;
@@ -53,7 +64,14 @@ const server = createServer(async (req, res) => {
   }
 });
 
-server.listen(Number(process.env.PORT ?? 8080), '127.0.0.1', () => console.log(`listening on ${server.address().port}`));
+server.listen(Number(process.env.PORT ?? 8080), '127.0.0.1', () =>
+  console.log(`listening on ${server.address().port}`),
+);
 for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.on(sig, () => server.close(async () => { await eddy.close(); process.exit(0); }));
+  process.on(sig, () =>
+    server.close(async () => {
+      await eddy.close();
+      process.exit(0);
+    }),
+  );
 }

@@ -1,18 +1,18 @@
 import { availableParallelism, cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { WorkerPool } from '../coordinator/pool.js';
-import { packFrame, unpackFrame, type RequestFrame } from '../wire/request-frame.js';
-import { ResultFrameWriter, type ResultFrame } from '../wire/result-frame.js';
 import type { SessionStep } from '../coordinator/chain-session.js';
+import { COORDINATOR_DEFAULTS } from '../coordinator/defaults.js';
+import { WorkerPool } from '../coordinator/pool.js';
 import { EddyError } from '../errors.js';
+import { recordListCount as recordCount } from '../protocol/record.js';
 import type { SmartModule } from '../smartmodule/module.js';
 import type { BatchInput } from '../smartmodule/types.js';
-import type { BenchInput } from './input.js';
-import { engineRate, mainThreadChain, PoolRig, type BatchSource, type RoundStats } from './runner.js';
-import { recordListCount as recordCount } from '../protocol/record.js';
-import { histogram, median, percentile, repeatUntilStable, spread, type Histogram } from './stats.js';
-import { COORDINATOR_DEFAULTS } from '../coordinator/defaults.js';
+import { packFrame, type RequestFrame, unpackFrame } from '../wire/request-frame.js';
+import { type ResultFrame, ResultFrameWriter } from '../wire/result-frame.js';
 import { BENCH_DEFAULTS } from './defaults.js';
+import type { BenchInput } from './input.js';
+import { type BatchSource, engineRate, mainThreadChain, PoolRig, type RoundStats } from './runner.js';
+import { type Histogram, histogram, median, percentile, repeatUntilStable, spread } from './stats.js';
 
 /**
  * `eddy bench`: a module (or chain) through Eddy's worker pool on in-memory batches, one ordered
@@ -90,8 +90,28 @@ export interface CompareSide {
 export interface BenchReport {
   tool: 'eddy bench';
   machine: { cpu: string; cores: number; node: string; platform: string; date: string };
-  module: { label: string; steps: { source: string; name: string; kind: string; size: number; sha256: string; params: Record<string, string> }[] };
-  input: { description: string; source: string; records: number; batches: number; batch_size: number; bytes: number; value_bytes: number; seed: number | null; sample: string[] };
+  module: {
+    label: string;
+    steps: {
+      source: string;
+      name: string;
+      kind: string;
+      size: number;
+      sha256: string;
+      params: Record<string, string>;
+    }[];
+  };
+  input: {
+    description: string;
+    source: string;
+    records: number;
+    batches: number;
+    batch_size: number;
+    bytes: number;
+    value_bytes: number;
+    seed: number | null;
+    sample: string[];
+  };
   workers: number;
   partitions: number;
   frame_batches: number;
@@ -127,7 +147,15 @@ export interface BenchReport {
   errors: number;
   first_error: string | null;
   scaling: ScalingPoint[];
-  compare?: { a: CompareSide; b: CompareSide; ratio: number; spread: number; rounds: number; engine_ratio: number; workers: number };
+  compare?: {
+    a: CompareSide;
+    b: CompareSide;
+    ratio: number;
+    spread: number;
+    rounds: number;
+    engine_ratio: number;
+    workers: number;
+  };
   duration_ms: number;
 }
 
@@ -161,7 +189,8 @@ export function instanceTimes(steps: readonly SessionStep[]): { instantiateMs: n
   const inst: number[] = [];
   const full: number[] = [];
   for (let r = 0; r < 5; r++) {
-    let a = 0, b = 0;
+    let a = 0,
+      b = 0;
     for (const s of steps) {
       // Bare instantiation: every import stubbed (a SmartModule imports only functions).
       const stubs: WebAssembly.Imports = {};
@@ -189,10 +218,31 @@ export function instanceTimes(steps: readonly SessionStep[]): { instantiateMs: n
 function frameCopyNs(steps: readonly SessionStep[], batches: readonly BatchInput[]): number {
   const sample = batches.slice(0, Math.min(batches.length, 50));
   const chain = mainThreadChain(steps);
-  const requests = sample.map((b, i) => packFrame({ seq: i, batches: [{ baseOffset: b.baseOffset, baseTimestamp: b.baseTimestamp, raw: b.raw }] } satisfies RequestFrame));
+  const requests = sample.map((b, i) =>
+    packFrame({
+      seq: i,
+      batches: [{ baseOffset: b.baseOffset, baseTimestamp: b.baseTimestamp, raw: b.raw }],
+    } satisfies RequestFrame),
+  );
   const results: ResultFrame[] = sample.map((b, i) => {
     const out = chain.processWith(b, 'skip');
-    return { seq: i, results: [{ baseOffset: b.baseOffset, baseTimestamp: b.baseTimestamp, lastOffset: b.baseOffset, raw: out.raw.slice(), count: out.count, accumulators: chain.accumulators, error: null, skipped: [] }], metrics: chain.metrics.map((m) => ({ ...m })), fatal: null };
+    return {
+      seq: i,
+      results: [
+        {
+          baseOffset: b.baseOffset,
+          baseTimestamp: b.baseTimestamp,
+          lastOffset: b.baseOffset,
+          raw: out.raw.slice(),
+          count: out.count,
+          accumulators: chain.accumulators,
+          error: null,
+          skipped: [],
+        },
+      ],
+      metrics: chain.metrics.map((m) => ({ ...m })),
+      fatal: null,
+    };
   });
   chain.dispose();
   const records = sample.reduce((n, b) => n + recordCount(b.raw), 0);
@@ -214,11 +264,22 @@ function frameCopyNs(steps: readonly SessionStep[], batches: readonly BatchInput
 }
 
 async function measure(
-  opts: BenchOptions, chain: BenchChain, workers: number, pool: WorkerPool | null, label: string,
+  opts: BenchOptions,
+  chain: BenchChain,
+  workers: number,
+  pool: WorkerPool | null,
+  label: string,
 ): Promise<Measured> {
   const say = opts.progress ?? (() => {});
   const own = pool ?? new WorkerPool({ workers });
-  const rig = await PoolRig.open({ workers, pool: own, steps: chain.steps, maxInFlight: opts.maxInFlight ?? COORDINATOR_DEFAULTS.maxInFlight, partitions: workers, batchesPerSubmit: opts.frameBatches ?? COORDINATOR_DEFAULTS.batchesPerSubmission });
+  const rig = await PoolRig.open({
+    workers,
+    pool: own,
+    steps: chain.steps,
+    maxInFlight: opts.maxInFlight ?? COORDINATOR_DEFAULTS.maxInFlight,
+    partitions: workers,
+    batchesPerSubmit: opts.frameBatches ?? COORDINATOR_DEFAULTS.batchesPerSubmission,
+  });
   const engineChain = mainThreadChain(chain.steps);
   try {
     let passes = 1;
@@ -228,21 +289,43 @@ async function measure(
     const w0 = performance.now();
     engineRate(engineChain, opts.input.batches, 100);
     let pass: RoundStats;
-    do pass = await rig.round(source); while (performance.now() - w0 < 300);
+    do pass = await rig.round(source);
+    while (performance.now() - w0 < 300);
     passes = Math.min(1000, Math.max(1, Math.ceil(MIN_ROUND_MS / Math.max(0.01, pass.elapsedMs))));
     const engine: number[] = [];
     const efficiencies: number[] = [];
     let last = 200;
-    const res = await repeatUntilStable(async (i) => {
-      const e = engineRate(engineChain, opts.input.batches, Math.min(300, Math.max(100, last))).recordsPerSec;
-      const s = await rig.round(source);
-      last = s.elapsedMs;
-      engine.push(e);
-      efficiencies.push(rateOf(s) / (workers * e));
-      say(`${label} W=${workers} round ${i + 1}: ${fmtRate(rateOf(s))} records/s (engine alone ${fmtRate(e)}/s per thread)`);
-      return s;
-    }, rateOf, { minRounds: 3, maxRounds: 50, window: 3, maxSpread: opts.maxSpread ?? BENCH_DEFAULTS.maxSpread, budgetMs: opts.durationMs });
-    return { workers, partitions: rig.partitions, rounds: res.window, engine: engine.slice(-res.window.length), efficiencies: efficiencies.slice(-res.window.length), stable: res.stable, spread: res.spread, openMs: rig.openMs };
+    const res = await repeatUntilStable(
+      async (i) => {
+        const e = engineRate(engineChain, opts.input.batches, Math.min(300, Math.max(100, last))).recordsPerSec;
+        const s = await rig.round(source);
+        last = s.elapsedMs;
+        engine.push(e);
+        efficiencies.push(rateOf(s) / (workers * e));
+        say(
+          `${label} W=${workers} round ${i + 1}: ${fmtRate(rateOf(s))} records/s (engine alone ${fmtRate(e)}/s per thread)`,
+        );
+        return s;
+      },
+      rateOf,
+      {
+        minRounds: 3,
+        maxRounds: 50,
+        window: 3,
+        maxSpread: opts.maxSpread ?? BENCH_DEFAULTS.maxSpread,
+        budgetMs: opts.durationMs,
+      },
+    );
+    return {
+      workers,
+      partitions: rig.partitions,
+      rounds: res.window,
+      engine: engine.slice(-res.window.length),
+      efficiencies: efficiencies.slice(-res.window.length),
+      stable: res.stable,
+      spread: res.spread,
+      openMs: rig.openMs,
+    };
   } finally {
     engineChain.dispose();
     await rig.close();
@@ -271,48 +354,103 @@ function point(m: Measured): ScalingPoint {
   };
 }
 
-async function compareRun(opts: BenchOptions, a: BenchChain, b: BenchChain): Promise<NonNullable<BenchReport['compare']>> {
+async function compareRun(
+  opts: BenchOptions,
+  a: BenchChain,
+  b: BenchChain,
+): Promise<NonNullable<BenchReport['compare']>> {
   const say = opts.progress ?? (() => {});
   const W = opts.workers;
   const pool = new WorkerPool({ workers: W });
   const rigs: PoolRig[] = [];
   const chains = [mainThreadChain(a.steps), mainThreadChain(b.steps)];
   try {
-    rigs.push(await PoolRig.open({ workers: W, pool, steps: a.steps, partitions: W, maxInFlight: opts.maxInFlight ?? COORDINATOR_DEFAULTS.maxInFlight, batchesPerSubmit: opts.frameBatches ?? COORDINATOR_DEFAULTS.batchesPerSubmission }));
-    rigs.push(await PoolRig.open({ workers: W, pool, steps: b.steps, partitions: W, maxInFlight: opts.maxInFlight ?? COORDINATOR_DEFAULTS.maxInFlight, batchesPerSubmit: opts.frameBatches ?? COORDINATOR_DEFAULTS.batchesPerSubmission }));
+    rigs.push(
+      await PoolRig.open({
+        workers: W,
+        pool,
+        steps: a.steps,
+        partitions: W,
+        maxInFlight: opts.maxInFlight ?? COORDINATOR_DEFAULTS.maxInFlight,
+        batchesPerSubmit: opts.frameBatches ?? COORDINATOR_DEFAULTS.batchesPerSubmission,
+      }),
+    );
+    rigs.push(
+      await PoolRig.open({
+        workers: W,
+        pool,
+        steps: b.steps,
+        partitions: W,
+        maxInFlight: opts.maxInFlight ?? COORDINATOR_DEFAULTS.maxInFlight,
+        batchesPerSubmit: opts.frameBatches ?? COORDINATOR_DEFAULTS.batchesPerSubmission,
+      }),
+    );
     let passes = 1;
     const source = memorySource(opts.input.batches, W, () => passes);
     const w0 = performance.now();
     let pass: RoundStats;
-    do { pass = await rigs[0]!.round(source); await rigs[1]!.round(source); } while (performance.now() - w0 < 300);
+    do {
+      pass = await rigs[0]!.round(source);
+      await rigs[1]!.round(source);
+    } while (performance.now() - w0 < 300);
     passes = Math.min(1000, Math.max(1, Math.ceil(MIN_ROUND_MS / Math.max(0.01, pass.elapsedMs))));
-    const sa: RoundStats[] = [], sb: RoundStats[] = [], ea: number[] = [], eb: number[] = [];
-    const res = await repeatUntilStable(async (i) => {
-      const x = await rigs[0]!.round(source);
-      const y = await rigs[1]!.round(source);
-      ea.push(engineRate(chains[0]!, opts.input.batches, 120).recordsPerSec);
-      eb.push(engineRate(chains[1]!, opts.input.batches, 120).recordsPerSec);
-      sa.push(x); sb.push(y);
-      const ratio = rateOf(x) / rateOf(y);
-      say(`compare W=${W} round ${i + 1}: ${a.label} ${fmtRate(rateOf(x))}/s, ${b.label} ${fmtRate(rateOf(y))}/s, ratio ${ratio.toFixed(3)}`);
-      return ratio;
-    }, (r) => r, { minRounds: 3, maxRounds: 50, window: 5, maxSpread: opts.maxSpread ?? BENCH_DEFAULTS.maxSpread, budgetMs: opts.durationMs * 2 });
+    const sa: RoundStats[] = [],
+      sb: RoundStats[] = [],
+      ea: number[] = [],
+      eb: number[] = [];
+    const res = await repeatUntilStable(
+      async (i) => {
+        const x = await rigs[0]!.round(source);
+        const y = await rigs[1]!.round(source);
+        ea.push(engineRate(chains[0]!, opts.input.batches, 120).recordsPerSec);
+        eb.push(engineRate(chains[1]!, opts.input.batches, 120).recordsPerSec);
+        sa.push(x);
+        sb.push(y);
+        const ratio = rateOf(x) / rateOf(y);
+        say(
+          `compare W=${W} round ${i + 1}: ${a.label} ${fmtRate(rateOf(x))}/s, ${b.label} ${fmtRate(rateOf(y))}/s, ratio ${ratio.toFixed(3)}`,
+        );
+        return ratio;
+      },
+      (r) => r,
+      {
+        minRounds: 3,
+        maxRounds: 50,
+        window: 5,
+        maxSpread: opts.maxSpread ?? BENCH_DEFAULTS.maxSpread,
+        budgetMs: opts.durationMs * 2,
+      },
+    );
     const k = res.window.length;
     const side = (label: string, s: RoundStats[], e: number[]): CompareSide => {
       const w = s.slice(-k);
       const rate = median(w.map(rateOf));
       const recIn = w.reduce((n, x) => n + x.recordsIn, 0);
       return {
-        label, records_per_sec: rate, ns_per_record: 1e9 / rate,
+        label,
+        records_per_sec: rate,
+        ns_per_record: 1e9 / rate,
         selectivity: recIn > 0 ? w.reduce((n, x) => n + x.recordsOut, 0) / recIn : 0,
-        batch_latency_ms_p50: percentile(w.flatMap((x) => x.latenciesMs), 50),
+        batch_latency_ms_p50: percentile(
+          w.flatMap((x) => x.latenciesMs),
+          50,
+        ),
         engine_single_thread_records_per_sec: median(e.slice(-k)),
         errors: w.reduce((n, x) => n + x.errors, 0),
       };
     };
-    const A = side(a.label, sa, ea), B = side(b.label, sb, eb);
+    const A = side(a.label, sa, ea),
+      B = side(b.label, sb, eb);
     const engineRatios = ea.slice(-k).map((x, i) => x / eb.slice(-k)[i]!);
-    return { a: A, b: B, ratio: median(res.window), spread: res.spread, rounds: res.results.length, engine_ratio: median(engineRatios), workers: W };
+    return {
+      a: A,
+      b: B,
+      ratio: median(res.window),
+      spread: res.spread,
+      rounds: res.results.length,
+      engine_ratio: median(engineRatios),
+      workers: W,
+    };
   } finally {
     for (const c of chains) c.dispose();
     for (const r of rigs) await r.close();
@@ -353,16 +491,34 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
 
   const report: BenchReport = {
     tool: 'eddy bench',
-    machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: availableParallelism(), node: process.version, platform: `${process.platform}-${process.arch}`, date: new Date().toISOString() },
+    machine: {
+      cpu: cpus()[0]?.model ?? 'unknown',
+      cores: availableParallelism(),
+      node: process.version,
+      platform: `${process.platform}-${process.arch}`,
+      date: new Date().toISOString(),
+    },
     module: {
       label: chain.label,
       steps: chain.steps.map((s, i) => ({
-        source: chain.sources[i]!, name: s.module.name, kind: s.module.kind, size: s.module.size, sha256: s.module.sha256, params: { ...(s.params ?? {}) },
+        source: chain.sources[i]!,
+        name: s.module.name,
+        kind: s.module.kind,
+        size: s.module.size,
+        sha256: s.module.sha256,
+        params: { ...(s.params ?? {}) },
       })),
     },
     input: {
-      description: input.description, source: input.source, records: input.records, batches: input.batches.length, batch_size: input.batchSize,
-      bytes: input.bytes, value_bytes: input.valueBytes, seed: input.seed, sample: input.sample,
+      description: input.description,
+      source: input.source,
+      records: input.records,
+      batches: input.batches.length,
+      batch_size: input.batchSize,
+      bytes: input.bytes,
+      value_bytes: input.valueBytes,
+      seed: input.seed,
+      sample: input.sample,
     },
     workers: main.workers,
     partitions: main.partitions,
@@ -389,7 +545,9 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     },
     main_thread_utilisation: elapsed > 0 ? sum((s) => s.mainBusyMs) / elapsed : 0,
     cpu_ns_per_record: perRecord((s) => s.cpuMs),
-    main_thread_cpu_ns_per_record: Number.isFinite(perRecord((s) => s.mainCpuMs)) ? perRecord((s) => s.mainCpuMs) : null,
+    main_thread_cpu_ns_per_record: Number.isFinite(perRecord((s) => s.mainCpuMs))
+      ? perRecord((s) => s.mainCpuMs)
+      : null,
     peak_module_memory_bytes: Math.max(...measured.flatMap((m) => m.rounds.map((s) => s.peakMemoryBytes))),
     compile_ms: chain.compileMs.reduce((n, x) => n + x, 0),
     instantiate_ms: times.instantiateMs,
@@ -418,7 +576,11 @@ function probe(steps: readonly SessionStep[], batches: readonly BatchInput[]): v
     for (const b of batches) chain.processWith(b, 'skip');
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
-    throw new EddyError('EDDY_BENCH_MODULE_FAILED', `the module cannot run on this input, so there is nothing to measure: ${why}\n(give it records it accepts with --file or --json-template)`, { cause: err });
+    throw new EddyError(
+      'EDDY_BENCH_MODULE_FAILED',
+      `the module cannot run on this input, so there is nothing to measure: ${why}\n(give it records it accepts with --file or --json-template)`,
+      { cause: err },
+    );
   } finally {
     chain.dispose();
   }

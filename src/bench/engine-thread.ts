@@ -1,6 +1,6 @@
-import { parentPort, workerData, Worker } from 'node:worker_threads';
+import { parentPort, Worker, workerData } from 'node:worker_threads';
 import type { SessionStep } from '../coordinator/chain-session.js';
-import { SmartModule, type ModuleDescriptor } from '../smartmodule/module.js';
+import { type ModuleDescriptor, SmartModule } from '../smartmodule/module.js';
 import type { BatchInput } from '../smartmodule/types.js';
 import { engineRate, mainThreadChain } from './runner.js';
 
@@ -22,10 +22,14 @@ if (parentPort && workerData?.eddyEngineThread) {
   const data = workerData.eddyEngineThread as ThreadData;
   const port = parentPort;
   const steps: SessionStep[] = [];
-  for (const m of data.modules) steps.push({ module: await SmartModule.fromCompiled(m.descriptor, m.compiled), params: m.params });
+  for (const m of data.modules)
+    steps.push({ module: await SmartModule.fromCompiled(m.descriptor, m.compiled), params: m.params });
   const chain = mainThreadChain(steps);
   port.on('message', (msg: Msg) => {
-    if (msg.op === 'exit') { port.close(); return; }
+    if (msg.op === 'exit') {
+      port.close();
+      return;
+    }
     port.postMessage(engineRate(chain, data.batches, msg.ms));
   });
   port.postMessage({ ready: true });
@@ -35,25 +39,46 @@ if (parentPort && workerData?.eddyEngineThread) {
 export class EngineThreads {
   private constructor(private readonly workers: Worker[]) {}
 
-  static async open(count: number, steps: readonly SessionStep[], batches: readonly BatchInput[]): Promise<EngineThreads> {
+  static async open(
+    count: number,
+    steps: readonly SessionStep[],
+    batches: readonly BatchInput[],
+  ): Promise<EngineThreads> {
     const data: ThreadData = {
-      modules: steps.map((s) => ({ descriptor: s.module.descriptor, compiled: s.module.compiled, params: { ...(s.params ?? {}) } })),
+      modules: steps.map((s) => ({
+        descriptor: s.module.descriptor,
+        compiled: s.module.compiled,
+        params: { ...(s.params ?? {}) },
+      })),
       batches: batches.map((b) => ({ baseOffset: b.baseOffset, baseTimestamp: b.baseTimestamp, raw: b.raw })),
     };
-    const workers = Array.from({ length: count }, () => new Worker(new URL(import.meta.url), { workerData: { eddyEngineThread: data } }));
-    await Promise.all(workers.map((w) => new Promise<void>((resolve, reject) => {
-      w.once('message', () => resolve());
-      w.once('error', reject);
-    })));
+    const workers = Array.from(
+      { length: count },
+      () => new Worker(new URL(import.meta.url), { workerData: { eddyEngineThread: data } }),
+    );
+    await Promise.all(
+      workers.map(
+        (w) =>
+          new Promise<void>((resolve, reject) => {
+            w.once('message', () => resolve());
+            w.once('error', reject);
+          }),
+      ),
+    );
     return new EngineThreads(workers);
   }
 
   /** Runs every thread for about `ms` at once; returns the summed records/s. */
   async rate(ms: number): Promise<number> {
-    const results = await Promise.all(this.workers.map((w) => new Promise<{ recordsPerSec: number }>((resolve) => {
-      w.once('message', resolve);
-      w.postMessage({ op: 'run', ms } satisfies Msg);
-    })));
+    const results = await Promise.all(
+      this.workers.map(
+        (w) =>
+          new Promise<{ recordsPerSec: number }>((resolve) => {
+            w.once('message', resolve);
+            w.postMessage({ op: 'run', ms } satisfies Msg);
+          }),
+      ),
+    );
     return results.reduce((n, r) => n + r.recordsPerSec, 0);
   }
 

@@ -81,7 +81,8 @@ function letters(rnd: () => number, n: number, spaces: boolean): string {
 
 function num(text: string, what: string): number {
   const n = Number(text);
-  if (text.trim() === '' || !Number.isFinite(n)) throw new BenchInputError(`--json-template: ${what} must be a number, got ${JSON.stringify(text)}`);
+  if (text.trim() === '' || !Number.isFinite(n))
+    throw new BenchInputError(`--json-template: ${what} must be a number, got ${JSON.stringify(text)}`);
   return n;
 }
 
@@ -92,12 +93,17 @@ function placeholder(body: string): Part {
     case 'seq':
       return (seq) => String(seq);
     case 'int': {
-      const [lo, hi] = args.length >= 2 ? [num(args[0]!, '{{int:MIN:MAX}} MIN'), num(args[1]!, '{{int:MIN:MAX}} MAX')] : [0, 1_000_000];
-      if (!Number.isInteger(lo) || !Number.isInteger(hi) || hi < lo) throw new BenchInputError(`--json-template: {{${body}}} needs whole numbers MIN ≤ MAX`);
+      const [lo, hi] =
+        args.length >= 2
+          ? [num(args[0]!, '{{int:MIN:MAX}} MIN'), num(args[1]!, '{{int:MIN:MAX}} MAX')]
+          : [0, 1_000_000];
+      if (!Number.isInteger(lo) || !Number.isInteger(hi) || hi < lo)
+        throw new BenchInputError(`--json-template: {{${body}}} needs whole numbers MIN ≤ MAX`);
       return (_s, rnd) => String(lo + Math.floor(rnd() * (hi - lo + 1)));
     }
     case 'float': {
-      const [lo, hi] = args.length >= 2 ? [num(args[0]!, '{{float:MIN:MAX}} MIN'), num(args[1]!, '{{float:MIN:MAX}} MAX')] : [0, 1];
+      const [lo, hi] =
+        args.length >= 2 ? [num(args[0]!, '{{float:MIN:MAX}} MIN'), num(args[1]!, '{{float:MIN:MAX}} MAX')] : [0, 1];
       if (hi < lo) throw new BenchInputError(`--json-template: {{${body}}} needs MIN ≤ MAX`);
       return (_s, rnd) => (lo + rnd() * (hi - lo)).toFixed(4);
     }
@@ -110,7 +116,10 @@ function placeholder(body: string): Part {
     }
     case 'choice': {
       const options = arg.split('|');
-      if (arg === '') throw new BenchInputError(`--json-template: {{choice:…}} needs values separated by |, e.g. {{choice:info|warn|error}}`);
+      if (arg === '')
+        throw new BenchInputError(
+          `--json-template: {{choice:…}} needs values separated by |, e.g. {{choice:info|warn|error}}`,
+        );
       return (_s, rnd) => options[Math.floor(rnd() * options.length)]!;
     }
     case 'bool':
@@ -135,14 +144,17 @@ export function compileRecordTemplate(template: string): (seq: number, rnd: () =
     const open = template.indexOf('{{', at);
     if (open < 0) break;
     const close = template.indexOf('}}', open + 2);
-    if (close < 0) throw new BenchInputError(`--json-template: "{{" at character ${open} is not closed with "}}"; ${TEMPLATE_HELP}`);
+    if (close < 0)
+      throw new BenchInputError(`--json-template: "{{" at character ${open} is not closed with "}}"; ${TEMPLATE_HELP}`);
     if (open > at) parts.push(template.slice(at, open));
     parts.push(placeholder(template.slice(open + 2, close).trim()));
     at = close + 2;
   }
   if (at < template.length) parts.push(template.slice(at));
   if (!parts.some((p) => typeof p !== 'string')) {
-    throw new BenchInputError(`--json-template has no placeholder, so every record would be the same; ${TEMPLATE_HELP}`);
+    throw new BenchInputError(
+      `--json-template has no placeholder, so every record would be the same; ${TEMPLATE_HELP}`,
+    );
   }
   return (seq, rnd) => {
     let s = '';
@@ -159,7 +171,8 @@ export function toBatches(values: readonly Uint8Array[], batchSize: number): Bat
   for (let start = 0; start < values.length; start += batchSize) {
     const recs: RecordInput[] = [];
     const end = Math.min(values.length, start + batchSize);
-    for (let i = start; i < end; i++) recs.push({ value: values[i]!, offsetDelta: i - start, timestampDelta: i - start });
+    for (let i = start; i < end; i++)
+      recs.push({ value: values[i]!, offsetDelta: i - start, timestampDelta: i - start });
     batches.push({ baseOffset: start, baseTimestamp: 1_700_000_000_000 + start, raw: encodeRecords(recs) });
   }
   return batches;
@@ -176,7 +189,9 @@ export async function buildInput(spec: InputSpec, batchSize: number): Promise<Be
       text = await readFile(spec.path, 'utf8');
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
-      throw new BenchInputError(`--file ${spec.path}: cannot read it (${e.code === 'ENOENT' ? 'no such file' : e.message})`);
+      throw new BenchInputError(
+        `--file ${spec.path}: cannot read it (${e.code === 'ENOENT' ? 'no such file' : e.message})`,
+      );
     }
     const lines = text.split('\n');
     if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();

@@ -8,7 +8,8 @@ import type { BenchReport, TimeSplit } from './bench.js';
  * (`<body data-charts-rendered="N">`), so a headless browser can check the page renders.
  */
 
-const esc = (s: string): string => s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const esc = (s: string): string =>
+  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
 function num(n: number, digits = 3): string {
   if (!Number.isFinite(n)) return '–';
@@ -29,8 +30,14 @@ function axis(max: number, ticks = 5): { top: number; step: number } {
   return { top: Math.ceil(max / step) * step, step };
 }
 
-const W = 640, H = 316, L = 70, R = 20, T = 36, B = 50;
-const PW = W - L - R, PH = H - T - B;
+const W = 640,
+  H = 316,
+  L = 70,
+  R = 20,
+  T = 36,
+  B = 50;
+const PW = W - L - R,
+  PH = H - T - B;
 
 function frame(id: string, title: string, body: string, xLabel: string, yLabel: string): string {
   return `<figure><svg id="${id}" class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${esc(title)}">
@@ -66,9 +73,16 @@ export function scalingChart(r: BenchReport): string {
     body += `<text x="${(L + i * slot + slot / 2).toFixed(1)}" y="${T + PH + 16}" text-anchor="middle" class="tick">${p.workers}</text>`;
     body += `<text x="${(L + i * slot + slot / 2).toFixed(1)}" y="${(T + PH - h - 5).toFixed(1)}" text-anchor="middle" class="val">${num(p.records_per_sec)}</text>`;
   });
-  const line = ideal.map((v, i) => `${(L + i * slot + slot / 2).toFixed(1)},${(T + PH - (v / top) * PH).toFixed(1)}`).join(' ');
+  const line = ideal
+    .map((v, i) => `${(L + i * slot + slot / 2).toFixed(1)},${(T + PH - (v / top) * PH).toFixed(1)}`)
+    .join(' ');
   body += `<polyline points="${line}" fill="none" stroke="#d9822b" stroke-width="2" stroke-dasharray="6 4"/>`;
-  body += ideal.map((v, i) => `<circle cx="${(L + i * slot + slot / 2).toFixed(1)}" cy="${(T + PH - (v / top) * PH).toFixed(1)}" r="3.5" fill="#d9822b"><title>ideal: ${num(v)} records/s</title></circle>`).join('');
+  body += ideal
+    .map(
+      (v, i) =>
+        `<circle cx="${(L + i * slot + slot / 2).toFixed(1)}" cy="${(T + PH - (v / top) * PH).toFixed(1)}" r="3.5" fill="#d9822b"><title>ideal: ${num(v)} records/s</title></circle>`,
+    )
+    .join('');
   // Legend above the plot area, clear of the bars and the ideal line.
   body += `<rect x="${L + 10}" y="8" width="12" height="12" fill="#3b73b9"/><text x="${L + 28}" y="18" class="tick">measured (end to end)</text>`;
   body += `<line x1="${L + 170}" y1="14" x2="${L + 194}" y2="14" stroke="#d9822b" stroke-width="2" stroke-dasharray="6 4"/><text x="${L + 200}" y="18" class="tick">W × engine alone on one thread</text>`;
@@ -92,11 +106,20 @@ export function latencyChart(r: BenchReport): string {
     const v = lo + (span * i) / 4;
     body += `<text x="${(L + (PW * i) / 4).toFixed(1)}" y="${T + PH + 16}" text-anchor="middle" class="tick">${num(v)}</text>`;
   }
-  for (const [label, v] of [['p50', r.batch_latency_ms_p50], ['p99', r.batch_latency_ms_p99]] as const) {
+  for (const [label, v] of [
+    ['p50', r.batch_latency_ms_p50],
+    ['p99', r.batch_latency_ms_p99],
+  ] as const) {
     const x = L + Math.min(1, Math.max(0, (v - lo) / span)) * PW;
     body += `<line x1="${x.toFixed(1)}" y1="${T}" x2="${x.toFixed(1)}" y2="${T + PH}" stroke="#b03a2e" stroke-dasharray="3 3"/><text x="${(x + 3).toFixed(1)}" y="${T + 12}" class="tick" fill="#b03a2e">${label} ${num(v)} ms</text>`;
   }
-  return frame('chart-latency', `Batch latency (submit → result), ${r.input.batch_size}-record batches, W=${r.workers}`, body, 'milliseconds', 'batches');
+  return frame(
+    'chart-latency',
+    `Batch latency (submit → result), ${r.input.batch_size}-record batches, W=${r.workers}`,
+    body,
+    'milliseconds',
+    'batches',
+  );
 }
 
 const SPLIT: [keyof TimeSplit, string, string][] = [
@@ -118,17 +141,25 @@ export function splitChart(r: BenchReport): string {
     body += `<line x1="${x.toFixed(1)}" y1="${T}" x2="${x.toFixed(1)}" y2="${T + PH}" stroke="#e4e4e4"/><text x="${x.toFixed(1)}" y="${T + PH + 16}" text-anchor="middle" class="tick">${num(v)}</text>`;
   }
   let x = L;
-  const barY = T + 20, barH = 50;
+  const barY = T + 20,
+    barH = 50;
   for (const [k, label, color] of SPLIT) {
     const w = (s[k] / top) * PW;
     body += `<rect class="bar" x="${x.toFixed(1)}" y="${barY}" width="${Math.max(0, w).toFixed(1)}" height="${barH}" fill="${color}"><title>${esc(label)}: ${num(s[k])} ns/record (${((100 * s[k]) / total).toFixed(1)}%)</title></rect>`;
     x += w;
   }
   SPLIT.forEach(([k, label, color], i) => {
-    const lx = L + 10, ly = barY + barH + 26 + i * 20;
+    const lx = L + 10,
+      ly = barY + barH + 26 + i * 20;
     body += `<rect x="${lx}" y="${ly - 10}" width="12" height="12" fill="${color}"/><text x="${lx + 18}" y="${ly}" class="tick">${esc(label)}: ${num(s[k])} ns (${((100 * s[k]) / total).toFixed(0)}%)</text>`;
   });
-  return frame('chart-split', `Where the time goes: thread time per input record, W=${r.workers}`, body, 'nanoseconds of thread time per input record', '');
+  return frame(
+    'chart-split',
+    `Where the time goes: thread time per input record, W=${r.workers}`,
+    body,
+    'nanoseconds of thread time per input record',
+    '',
+  );
 }
 
 /** The file name of a path, for chart labels. */
@@ -148,7 +179,13 @@ function compareChart(r: BenchReport): string {
     body += `<text x="${(L + i * slot + slot / 2).toFixed(1)}" y="${T + PH + 16}" text-anchor="middle" class="tick">${esc(shortName(s.label))}</text>`;
     body += `<text x="${(L + i * slot + slot / 2).toFixed(1)}" y="${(T + PH - h - 5).toFixed(1)}" text-anchor="middle" class="val">${num(s.records_per_sec)}</text>`;
   });
-  return frame('chart-compare', `Compared on identical input, W=${c.workers}: ratio ${c.ratio.toFixed(3)} (spread ${(c.spread * 100).toFixed(1)}%)`, body, 'module', 'input records/s');
+  return frame(
+    'chart-compare',
+    `Compared on identical input, W=${c.workers}: ratio ${c.ratio.toFixed(3)} (spread ${(c.spread * 100).toFixed(1)}%)`,
+    body,
+    'module',
+    'input records/s',
+  );
 }
 
 export function renderHtml(r: BenchReport): string {
@@ -156,20 +193,34 @@ export function renderHtml(r: BenchReport): string {
     ['module', `${r.module.label} (${r.module.steps.map((s) => s.kind).join(' → ')})`],
     ['input', r.input.description],
     ['workers / partitions', `${r.workers} / ${r.partitions}`],
-    ['records/s in (end to end)', `${num(r.records_per_sec)} (spread ${(r.spread * 100).toFixed(1)}% over ${r.rounds} rounds${r.stable ? '' : ', not settled'})`],
+    [
+      'records/s in (end to end)',
+      `${num(r.records_per_sec)} (spread ${(r.spread * 100).toFixed(1)}% over ${r.rounds} rounds${r.stable ? '' : ', not settled'})`,
+    ],
     ['records/s out', num(r.records_out_per_sec)],
     ['MB/s in / out', `${r.mb_per_sec_in.toFixed(1)} / ${r.mb_per_sec_out.toFixed(1)}`],
     ['ns per record', num(r.ns_per_record)],
     ['selectivity (out/in)', r.selectivity.toFixed(3)],
     ['batch latency p50 / p99', `${num(r.batch_latency_ms_p50)} / ${num(r.batch_latency_ms_p99)} ms`],
-    ['engine alone, one thread', `${num(r.engine_single_thread_records_per_sec)} records/s; efficiency ${r.efficiency.toFixed(2)}`],
+    [
+      'engine alone, one thread',
+      `${num(r.engine_single_thread_records_per_sec)} records/s; efficiency ${r.efficiency.toFixed(2)}`,
+    ],
     ['peak module memory', `${(r.peak_module_memory_bytes / 1048576).toFixed(1)} MiB`],
-    ['compile / instantiate / init', `${r.compile_ms.toFixed(2)} / ${r.instantiate_ms.toFixed(3)} / ${r.init_ms.toFixed(3)} ms`],
+    [
+      'compile / instantiate / init',
+      `${r.compile_ms.toFixed(2)} / ${r.instantiate_ms.toFixed(3)} / ${r.init_ms.toFixed(3)} ms`,
+    ],
     ['errors', r.errors > 0 ? `${r.errors} (first: ${r.first_error})` : '0'],
     ['machine', `${r.machine.cpu}, ${r.machine.cores} cores, Node ${r.machine.node}, ${r.machine.date}`],
   ];
   const table = rows.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join('\n');
-  const scaling = r.scaling.map((p) => `<tr><td>${p.workers}</td><td>${num(p.records_per_sec)}</td><td>${(p.spread * 100).toFixed(1)}%</td><td>${p.efficiency.toFixed(2)}</td><td>${num(p.batch_latency_ms_p50)}</td><td>${num(p.batch_latency_ms_p99)}</td></tr>`).join('\n');
+  const scaling = r.scaling
+    .map(
+      (p) =>
+        `<tr><td>${p.workers}</td><td>${num(p.records_per_sec)}</td><td>${(p.spread * 100).toFixed(1)}%</td><td>${p.efficiency.toFixed(2)}</td><td>${num(p.batch_latency_ms_p50)}</td><td>${num(p.batch_latency_ms_p99)}</td></tr>`,
+    )
+    .join('\n');
   const charts = [scalingChart(r), latencyChart(r), splitChart(r), ...(r.compare ? [compareChart(r)] : [])];
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>eddy bench: ${esc(r.module.label)}</title>

@@ -1,13 +1,19 @@
 import { readFileSync } from 'node:fs';
-import { performance, PerformanceObserver } from 'node:perf_hooks';
+import { PerformanceObserver, performance } from 'node:perf_hooks';
+import {
+  ChainSession,
+  type SessionResult,
+  type SessionStep,
+  type SourceRange,
+  type Ticket,
+} from '../coordinator/chain-session.js';
+import { COORDINATOR_DEFAULTS } from '../coordinator/defaults.js';
 import { WorkerPool } from '../coordinator/pool.js';
-import { ChainSession, type SourceRange, type SessionStep, type SessionResult, type Ticket } from '../coordinator/chain-session.js';
-import { planRange } from '../storage/range-plan.js';
 import { recordListCount } from '../protocol/record.js';
-import type { Storage } from '../storage/storage.js';
 import { Chain } from '../smartmodule/chain.js';
 import type { BatchInput } from '../smartmodule/types.js';
-import { COORDINATOR_DEFAULTS } from '../coordinator/defaults.js';
+import { planRange } from '../storage/range-plan.js';
+import type { Storage } from '../storage/storage.js';
 
 /**
  * The measuring engine behind `eddy bench` and bench/pipeline: a chain run through Eddy's real
@@ -54,7 +60,12 @@ function isRangeSource(x: unknown): x is RangeSource {
   return typeof x === 'object' && x !== null && (x as RangeSource).kind === 'ranges';
 }
 
-export function rangeSource(store: Storage, topic: string, partition: number, batchesPerSubmission: number = COORDINATOR_DEFAULTS.batchesPerSubmission): RangeSource {
+export function rangeSource(
+  store: Storage,
+  topic: string,
+  partition: number,
+  batchesPerSubmission: number = COORDINATOR_DEFAULTS.batchesPerSubmission,
+): RangeSource {
   const log = store.partition(topic, partition);
   const source = store.partitionSource(topic, partition);
   let pos = log.startOffset;
@@ -128,7 +139,12 @@ export class PoolRig {
   private readonly maxInFlight: number;
   private readonly perSubmit: number;
 
-  private constructor(readonly pool: WorkerPool, private readonly ownPool: boolean, readonly sessions: ChainSession[], opts: RigOptions) {
+  private constructor(
+    readonly pool: WorkerPool,
+    private readonly ownPool: boolean,
+    readonly sessions: ChainSession[],
+    opts: RigOptions,
+  ) {
     this.workers = pool.size;
     this.partitions = sessions.length;
     this.maxInFlight = opts.maxInFlight ?? COORDINATOR_DEFAULTS.maxInFlight;
@@ -142,9 +158,16 @@ export class PoolRig {
       await pool.ready();
       const partitions = opts.partitions ?? pool.size;
       // Stream ids are the pool's own numbers: unique, so several rigs can share one pool.
-      const sessions = Array.from({ length: partitions }, () => new ChainSession(pool, {
-        steps: opts.steps, policy: 'skip', maxInFlight: opts.maxInFlight ?? COORDINATOR_DEFAULTS.maxInFlight, deadlineMs: opts.deadlineMs ?? 30_000,
-      }));
+      const sessions = Array.from(
+        { length: partitions },
+        () =>
+          new ChainSession(pool, {
+            steps: opts.steps,
+            policy: 'skip',
+            maxInFlight: opts.maxInFlight ?? COORDINATOR_DEFAULTS.maxInFlight,
+            deadlineMs: opts.deadlineMs ?? 30_000,
+          }),
+      );
       const rig = new PoolRig(pool, own, sessions, opts);
       const t0 = performance.now();
       await Promise.all(sessions.map((s) => s.start()));
@@ -158,14 +181,34 @@ export class PoolRig {
 
   async round(source: BatchSource): Promise<RoundStats> {
     const stats: RoundStats = {
-      elapsedMs: 0, recordsIn: 0, recordsOut: 0, bytesIn: 0, bytesOut: 0, batches: 0, submissions: 0, latenciesMs: [],
-      recordsPerSubmission: 0, moduleMs: 0, mainBusyMs: 0, readMs: 0, submitMs: 0, gcMs: 0, cpuMs: 0, mainCpuMs: 0, errors: 0, firstError: null, peakMemoryBytes: 0,
+      elapsedMs: 0,
+      recordsIn: 0,
+      recordsOut: 0,
+      bytesIn: 0,
+      bytesOut: 0,
+      batches: 0,
+      submissions: 0,
+      latenciesMs: [],
+      recordsPerSubmission: 0,
+      moduleMs: 0,
+      mainBusyMs: 0,
+      readMs: 0,
+      submitMs: 0,
+      gcMs: 0,
+      cpuMs: 0,
+      mainCpuMs: 0,
+      errors: 0,
+      firstError: null,
+      peakMemoryBytes: 0,
     };
     const before = this.sessions.map((s) => s.moduleMetrics().reduce((n, m) => n + m.timeMs, 0));
     const elu0 = performance.eventLoopUtilization();
-    const gc = new PerformanceObserver((list) => { for (const e of list.getEntries()) stats.gcMs += e.duration; });
+    const gc = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) stats.gcMs += e.duration;
+    });
     gc.observe({ entryTypes: ['gc'] });
-    const cpu0 = processCpuMs(), main0 = mainThreadCpuMs();
+    const cpu0 = processCpuMs(),
+      main0 = mainThreadCpuMs();
     const t0 = performance.now();
     try {
       await Promise.all(this.sessions.map((s, p) => this.pump(s, source(p), stats)));
@@ -191,11 +234,19 @@ export class PoolRig {
    * One pass over a stored topic the way Eddy's consumers and derived sessions run: the main
    * thread plans offset ranges from batch keys, the workers read the batches from LMDB themselves.
    */
-  async roundStorage(store: Storage, topic: string, batchesPerSubmission: number = COORDINATOR_DEFAULTS.batchesPerSubmission): Promise<RoundStats> {
+  async roundStorage(
+    store: Storage,
+    topic: string,
+    batchesPerSubmission: number = COORDINATOR_DEFAULTS.batchesPerSubmission,
+  ): Promise<RoundStats> {
     return this.round((p) => rangeSource(store, topic, p, batchesPerSubmission));
   }
 
-  private async pump(stream: ChainSession, groups: Iterable<BatchInput[]> | AsyncIterable<BatchInput[]> | RangeSource, stats: RoundStats): Promise<void> {
+  private async pump(
+    stream: ChainSession,
+    groups: Iterable<BatchInput[]> | AsyncIterable<BatchInput[]> | RangeSource,
+    stats: RoundStats,
+  ): Promise<void> {
     const queue: { ticket: Ticket; at: number }[] = [];
     const settle = async (q: { ticket: Ticket; at: number }): Promise<void> => {
       const r: SessionResult = await q.ticket.result;
@@ -285,7 +336,11 @@ export class PoolRig {
  * cyclically for about `ms`. Returns input records per second. Outputs are borrowed, as the
  * workers do, so both sides do the same engine work.
  */
-export function engineRate(chain: Chain, batches: readonly BatchInput[], ms: number): { recordsPerSec: number; records: number; elapsedMs: number; cpuMs: number } {
+export function engineRate(
+  chain: Chain,
+  batches: readonly BatchInput[],
+  ms: number,
+): { recordsPerSec: number; records: number; elapsedMs: number; cpuMs: number } {
   let records = 0;
   const cpu0 = processCpuMs();
   const counts = batches.map((b) => recordListCount(b.raw));
@@ -307,5 +362,8 @@ export function engineRate(chain: Chain, batches: readonly BatchInput[], ms: num
 
 /** A chain for main-thread measurements, as a worker builds it (borrowed outputs). */
 export function mainThreadChain(steps: readonly SessionStep[]): Chain {
-  return Chain.create(steps.map((s) => ({ module: s.module, params: s.params ?? {}, lookback: s.lookback ?? null })), { borrowOutput: true });
+  return Chain.create(
+    steps.map((s) => ({ module: s.module, params: s.params ?? {}, lookback: s.lookback ?? null })),
+    { borrowOutput: true },
+  );
 }

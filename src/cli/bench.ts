@@ -3,20 +3,20 @@ import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { type Command, Option } from 'commander';
-import { runBench, fmtRate, type BenchChain, type BenchReport } from '../bench/bench.js';
+import { type BenchChain, type BenchReport, fmtRate, runBench } from '../bench/bench.js';
+import { BENCH_DEFAULTS } from '../bench/defaults.js';
 import { buildInput, type InputSpec } from '../bench/input.js';
 import { renderHtml } from '../bench/report-html.js';
 import type { SessionStep } from '../coordinator/chain-session.js';
+import { COORDINATOR_DEFAULTS } from '../coordinator/defaults.js';
+import { resolveUses, stepName } from '../coordinator/resolve.js';
 import { DurationError, formatDuration, parseDuration } from '../smartmodule/duration.js';
 import { loadModule } from '../smartmodule/index.js';
 import { readTransformsFile } from '../smartmodule/transforms.js';
 import { MAX_CONFIG_BYTES, readUserFile, UserFileError } from '../user-file.js';
-import { isTTY, parseIntOption } from './common.js';
-import { UsageError, type CliContext, type CliIO } from './format.js';
 import { parseParams } from './chain-options.js';
-import { resolveUses, stepName } from '../coordinator/resolve.js';
-import { BENCH_DEFAULTS } from '../bench/defaults.js';
-import { COORDINATOR_DEFAULTS } from '../coordinator/defaults.js';
+import { isTTY, parseIntOption } from './common.js';
+import { type CliContext, type CliIO, UsageError } from './format.js';
 
 /**
  * `eddy bench`: how fast a SmartModule (or a chain) runs in Eddy — through the real worker pool,
@@ -52,7 +52,10 @@ function collect(value: string, previous: string[] | undefined): string[] {
 }
 
 /** Loads a chain: one .wasm with -e params, or a transforms file's steps. Times each compile. */
-async function loadChain(io: CliIO, o: { wasm?: string; transforms?: string; params: Record<string, string> }): Promise<BenchChain> {
+async function loadChain(
+  io: CliIO,
+  o: { wasm?: string; transforms?: string; params: Record<string, string> },
+): Promise<BenchChain> {
   const compileMs: number[] = [];
   const load = async (path: string, name?: string) => {
     const t = performance.now();
@@ -91,15 +94,26 @@ export function planInput(o: BenchCommandOptions, seedDefault: number): InputSpe
   if (given.length > 1) throw new UsageError(`${given.join(' and ')} cannot be used together: give the input one way`);
   const seed = o.seed === undefined ? seedDefault : parseIntOption(o.seed, '--seed');
   if (o.file !== undefined) {
-    if (o.recordSize !== undefined) throw new UsageError('--record-size is for generated records; with --file each line is one record as it is');
-    return { kind: 'file', path: o.file, records: o.records === undefined ? null : positive(o.records, '--records', 0) };
+    if (o.recordSize !== undefined)
+      throw new UsageError('--record-size is for generated records; with --file each line is one record as it is');
+    return {
+      kind: 'file',
+      path: o.file,
+      records: o.records === undefined ? null : positive(o.records, '--records', 0),
+    };
   }
   const records = positive(o.records, '--records', BENCH_DEFAULTS.records);
   if (o.jsonTemplate !== undefined) {
-    if (o.recordSize !== undefined) throw new UsageError('--record-size is for generated records; a --json-template decides the size of its records');
+    if (o.recordSize !== undefined)
+      throw new UsageError('--record-size is for generated records; a --json-template decides the size of its records');
     return { kind: 'template', template: o.jsonTemplate, records, seed };
   }
-  return { kind: 'generated', records, recordSize: positive(o.recordSize, '--record-size', BENCH_DEFAULTS.recordSize), seed };
+  return {
+    kind: 'generated',
+    records,
+    recordSize: positive(o.recordSize, '--record-size', BENCH_DEFAULTS.recordSize),
+    seed,
+  };
 }
 
 function workerCount(cmd: Command, io: CliIO): number {
@@ -111,9 +125,11 @@ function workerCount(cmd: Command, io: CliIO): number {
 
 export async function runBenchCommand(o: BenchCommandOptions, cmd: Command, io: CliIO): Promise<number> {
   if ((o.wasmFile === undefined) === (o.transformsFile === undefined)) {
-    throw new UsageError(o.wasmFile === undefined
-      ? 'no module: give --wasm-file PATH or -t/--transforms-file PATH'
-      : '--wasm-file and --transforms-file cannot be used together: list the module as a step of the transforms file instead');
+    throw new UsageError(
+      o.wasmFile === undefined
+        ? 'no module: give --wasm-file PATH or -t/--transforms-file PATH'
+        : '--wasm-file and --transforms-file cannot be used together: list the module as a step of the transforms file instead',
+    );
   }
   const params = parseParams(o.params ?? []);
   const workers = workerCount(cmd, io);
@@ -129,8 +145,12 @@ export async function runBenchCommand(o: BenchCommandOptions, cmd: Command, io: 
     }
     if (!(durationMs > 0)) throw new UsageError('--duration must be longer than 0');
   }
-  const maxSpread = o.maxSpread === undefined ? BENCH_DEFAULTS.maxSpread : Number(o.maxSpread.replace(/%$/, '')) / (o.maxSpread.endsWith('%') ? 100 : 1);
-  if (!(maxSpread > 0 && maxSpread < 10)) throw new UsageError(`--max-spread expects a fraction such as 0.05 or 5%, got ${JSON.stringify(o.maxSpread)}`);
+  const maxSpread =
+    o.maxSpread === undefined
+      ? BENCH_DEFAULTS.maxSpread
+      : Number(o.maxSpread.replace(/%$/, '')) / (o.maxSpread.endsWith('%') ? 100 : 1);
+  if (!(maxSpread > 0 && maxSpread < 10))
+    throw new UsageError(`--max-spread expects a fraction such as 0.05 or 5%, got ${JSON.stringify(o.maxSpread)}`);
   let spec = planInput(o, (Date.now() ^ (process.pid << 8)) >>> 0);
   if (spec.kind === 'template' && spec.template.startsWith('@')) {
     const path = resolve(io.cwd, spec.template.slice(1));
@@ -143,7 +163,10 @@ export async function runBenchCommand(o: BenchCommandOptions, cmd: Command, io: 
   }
   if (spec.kind === 'file') spec = { ...spec, path: resolve(io.cwd, spec.path) };
 
-  const chain = await loadChain(io, { ...(o.wasmFile !== undefined ? { wasm: o.wasmFile } : { transforms: o.transformsFile! }), params });
+  const chain = await loadChain(io, {
+    ...(o.wasmFile !== undefined ? { wasm: o.wasmFile } : { transforms: o.transformsFile! }),
+    params,
+  });
   const compare = o.compare !== undefined ? await loadChain(io, { wasm: o.compare, params }) : undefined;
   const input = await buildInput(spec, batchSize);
   const cores = availableParallelism();
@@ -152,24 +175,40 @@ export async function runBenchCommand(o: BenchCommandOptions, cmd: Command, io: 
   const started = performance.now();
   const tty = isTTY(io.stderr);
   let shown = false;
-  const progress = o.quiet ? undefined : (line: string) => {
-    // Short runs stay quiet; long ones show each round (redrawn in place on a terminal).
-    if (performance.now() - started < 1000) return;
-    shown = true;
-    io.stderr.write(tty ? `\r\x1b[K${line}` : `${line}\n`);
-  };
+  const progress = o.quiet
+    ? undefined
+    : (line: string) => {
+        // Short runs stay quiet; long ones show each round (redrawn in place on a terminal).
+        if (performance.now() - started < 1000) return;
+        shown = true;
+        io.stderr.write(tty ? `\r\x1b[K${line}` : `${line}\n`);
+      };
   let report: BenchReport;
   try {
-    report = await runBench({ chain, compare, input, workers, scaling, durationMs, maxSpread, frameBatches, ...(progress ? { progress } : {}) });
+    report = await runBench({
+      chain,
+      compare,
+      input,
+      workers,
+      scaling,
+      durationMs,
+      maxSpread,
+      frameBatches,
+      ...(progress ? { progress } : {}),
+    });
   } finally {
     if (shown && tty) io.stderr.write('\r\x1b[K');
   }
   if (report.errors > 0) {
-    io.stderr.write(`warning: ${report.errors} record(s) failed in the module and were skipped (first: ${report.first_error?.split('\n')[0]}); ` +
-      'the input may not suit this module: give records it accepts with --file or --json-template\n');
+    io.stderr.write(
+      `warning: ${report.errors} record(s) failed in the module and were skipped (first: ${report.first_error?.split('\n')[0]}); ` +
+        'the input may not suit this module: give records it accepts with --file or --json-template\n',
+    );
   }
   if (!report.stable) {
-    io.stderr.write(`note: the rounds did not settle within the time budget (spread ${(report.spread * 100).toFixed(1)}%); a longer --duration or a quieter machine gives steadier numbers\n`);
+    io.stderr.write(
+      `note: the rounds did not settle within the time budget (spread ${(report.spread * 100).toFixed(1)}%); a longer --duration or a quieter machine gives steadier numbers\n`,
+    );
   }
   if (o.html !== undefined) {
     const path = resolve(io.cwd, o.html);
@@ -182,7 +221,14 @@ export async function runBenchCommand(o: BenchCommandOptions, cmd: Command, io: 
 
 function pad(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 const n3 = (x: number): string => (Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(2));
@@ -214,15 +260,34 @@ export function formatReport(r: BenchReport): string {
     'scaling',
     pad([
       ['workers', 'records/s', 'spread', 'efficiency', 'p50 ms', 'p99 ms'],
-      ...r.scaling.map((p) => [String(p.workers), fmtRate(p.records_per_sec), `${(p.spread * 100).toFixed(1)}%`, p.efficiency.toFixed(2), n3(p.batch_latency_ms_p50), n3(p.batch_latency_ms_p99)]),
+      ...r.scaling.map((p) => [
+        String(p.workers),
+        fmtRate(p.records_per_sec),
+        `${(p.spread * 100).toFixed(1)}%`,
+        p.efficiency.toFixed(2),
+        n3(p.batch_latency_ms_p50),
+        n3(p.batch_latency_ms_p99),
+      ]),
     ]),
   ];
   if (r.compare) {
     const c = r.compare;
-    lines.push('', `compare (identical input, W=${c.workers}, ${c.rounds} alternating rounds, spread ${(c.spread * 100).toFixed(1)}%)`, pad([
-      ['module', 'records/s', 'ns/record', 'selectivity', 'p50 ms', 'engine 1-thread rec/s'],
-      ...[c.a, c.b].map((x) => [x.label, fmtRate(x.records_per_sec), n3(x.ns_per_record), x.selectivity.toFixed(3), n3(x.batch_latency_ms_p50), fmtRate(x.engine_single_thread_records_per_sec)]),
-    ]), `ratio ${c.a.label} / ${c.b.label}: ${c.ratio.toFixed(3)} through the pool, ${c.engine_ratio.toFixed(3)} for the engine alone`);
+    lines.push(
+      '',
+      `compare (identical input, W=${c.workers}, ${c.rounds} alternating rounds, spread ${(c.spread * 100).toFixed(1)}%)`,
+      pad([
+        ['module', 'records/s', 'ns/record', 'selectivity', 'p50 ms', 'engine 1-thread rec/s'],
+        ...[c.a, c.b].map((x) => [
+          x.label,
+          fmtRate(x.records_per_sec),
+          n3(x.ns_per_record),
+          x.selectivity.toFixed(3),
+          n3(x.batch_latency_ms_p50),
+          fmtRate(x.engine_single_thread_records_per_sec),
+        ]),
+      ]),
+      `ratio ${c.a.label} / ${c.b.label}: ${c.ratio.toFixed(3)} through the pool, ${c.engine_ratio.toFixed(3)} for the engine alone`,
+    );
   }
   return `${lines.join('\n')}\n`;
 }
@@ -232,7 +297,7 @@ export function registerBenchCommand(program: Command, ctx: CliContext): void {
     .command('bench')
     .summary('measure how fast a SmartModule (or chain) runs in Eddy')
     .description(
-      'Measure a SmartModule .wasm (or a transforms chain) through Eddy\'s worker pool: one ordered stream per ' +
+      "Measure a SmartModule .wasm (or a transforms chain) through Eddy's worker pool: one ordered stream per " +
         'worker thread (the global --workers, default one per core), batches submitted with pipelining. After a ' +
         'warm-up, each round is one pass over the input; rounds repeat until the last three agree within ' +
         '--max-spread or the --duration budget is spent, and the spread is reported. The same is measured at ' +
@@ -242,30 +307,50 @@ export function registerBenchCommand(program: Command, ctx: CliContext): void {
         'init times, and the efficiency against the engine alone on one thread.\n\n' +
         'Input: --file (one record per line), --json-template (placeholders {{seq}} {{int}} {{int:MIN:MAX}} {{float}} ' +
         '{{float:MIN:MAX}} {{word}} {{text:N}} {{choice:a|b|c}} {{bool}} {{ts}} {{uuid}}; @path reads the template ' +
-        'from a file), or random a–z values (--record-size). --records is how many input records (default ' + BENCH_DEFAULTS.records + '; ' +
+        'from a file), or random a–z values (--record-size). --records is how many input records (default ' +
+        BENCH_DEFAULTS.records +
+        '; ' +
         'file lines repeat to reach it). --seed makes generated input repeatable (default: random, reported). ' +
-        'Modules that parse their input want records they accept, e.g. --json-template \'{{int:0:1000}}\' for numbers, ' +
+        "Modules that parse their input want records they accept, e.g. --json-template '{{int:0:1000}}' for numbers, " +
         '\'[{{int}},{{int}}]\' for JSON arrays, \'{"level":"{{choice:info|debug|warn}}","message":"{{word}}"}\'; records a ' +
         'module rejects are counted, skipped and reported.\n\n' +
         'Examples:\n' +
         '  eddy bench --wasm-file filter.wasm\n' +
-        '  eddy bench --wasm-file sum.wasm --json-template \'{{int:0:100}}\' --records 50000 --json\n' +
+        "  eddy bench --wasm-file sum.wasm --json-template '{{int:0:100}}' --records 50000 --json\n" +
         '  eddy bench --wasm-file new.wasm --compare old.wasm --file events.txt --html report.html\n' +
         '  eddy --workers 2 bench -t transforms.yaml --duration 10s',
     )
     .option('--wasm-file <path>', 'the SmartModule .wasm to measure')
-    .option('-t, --transforms-file <path>', 'measure the chain of a transforms.yaml (uses = .wasm paths relative to it)')
+    .option(
+      '-t, --transforms-file <path>',
+      'measure the chain of a transforms.yaml (uses = .wasm paths relative to it)',
+    )
     .option('--compare <path>', 'a second .wasm run on identical input in alternating rounds; reports ratios')
     .option('--file <path>', 'input: one record per line of this file')
-    .option('--json-template <template>', 'input: records from a template with placeholders (see above); @path reads it from a file')
-    .option('--records <n>', `input records (default ${BENCH_DEFAULTS.records}; a round passes over them at least once)`)
+    .option(
+      '--json-template <template>',
+      'input: records from a template with placeholders (see above); @path reads it from a file',
+    )
+    .option(
+      '--records <n>',
+      `input records (default ${BENCH_DEFAULTS.records}; a round passes over them at least once)`,
+    )
     .option('--record-size <bytes>', `size of generated values (default ${BENCH_DEFAULTS.recordSize})`)
     .option('--seed <n>', 'seed of generated input (default random)')
     .option('-e, --params <key=value>', 'parameter passed to init (repeatable)', collect)
     .option('--batch-size <n>', `records per batch (default ${BENCH_DEFAULTS.batchSize})`)
-    .option('--frame-batches <n>', `batches per submission to a worker (one message); default ${COORDINATOR_DEFAULTS.batchesPerSubmission}, as Eddy's consumers and derived streams submit (latency is per submission)`)
-    .option('--duration <time>', `time budget per measured configuration, e.g. 2s, 500ms (default ${formatDuration(BENCH_DEFAULTS.durationMs)})`)
-    .option('--max-spread <fraction>', `stop repeating once the last rounds agree within this (default ${BENCH_DEFAULTS.maxSpread})`)
+    .option(
+      '--frame-batches <n>',
+      `batches per submission to a worker (one message); default ${COORDINATOR_DEFAULTS.batchesPerSubmission}, as Eddy's consumers and derived streams submit (latency is per submission)`,
+    )
+    .option(
+      '--duration <time>',
+      `time budget per measured configuration, e.g. 2s, 500ms (default ${formatDuration(BENCH_DEFAULTS.durationMs)})`,
+    )
+    .option(
+      '--max-spread <fraction>',
+      `stop repeating once the last rounds agree within this (default ${BENCH_DEFAULTS.maxSpread})`,
+    )
     .option('--no-scaling', 'measure only at --workers, not at W = 1..cores')
     .option('--json', 'print one JSON object instead of the table')
     .option('--html <file>', 'also write a self-contained HTML report with charts')

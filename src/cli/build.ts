@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
-import { Option, type Command } from 'commander';
-import { compileModule, CompileError, CompilerMissingError } from '../sdk-build/compile.js';
-import { processIO, UsageError, type CliContext, type CliIO } from './format.js';
+import { type Command, Option } from 'commander';
+import { CompileError, CompilerMissingError, compileModule } from '../sdk-build/compile.js';
+import { type CliContext, type CliIO, processIO, UsageError } from './format.js';
 
 /**
  * `eddy build`: compiles the AssemblyScript SmartModule project in `dir` (made by `eddy generate`
@@ -38,10 +38,12 @@ export function projectConfig(dir: string, out?: string): ProjectConfig {
   const pkg = readJson(join(dir, 'package.json'));
   const entries = Array.isArray(asconfig?.['entries']) ? (asconfig!['entries'] as string[]) : [];
   const entry = resolve(dir, entries[0] ?? join('assembly', 'index.ts'));
-  const options = (asconfig?.['targets'] as Record<string, Record<string, unknown>> | undefined)?.['release']
-    ?? (asconfig?.['options'] as Record<string, unknown> | undefined);
+  const options =
+    (asconfig?.['targets'] as Record<string, Record<string, unknown>> | undefined)?.['release'] ??
+    (asconfig?.['options'] as Record<string, unknown> | undefined);
   const configured = typeof options?.['outFile'] === 'string' ? (options['outFile'] as string) : undefined;
-  const name = typeof pkg?.['name'] === 'string' ? (pkg['name'] as string).replace(/^@[^/]+\//, '') : basename(resolve(dir));
+  const name =
+    typeof pkg?.['name'] === 'string' ? (pkg['name'] as string).replace(/^@[^/]+\//, '') : basename(resolve(dir));
   return { entry, out: resolve(dir, out ?? configured ?? join('build', `${name}.wasm`)) };
 }
 
@@ -53,7 +55,8 @@ export function isProject(dir: string): boolean {
 /** The project's name and version from package.json, and the group `eddy generate --project-group` wrote. */
 export function projectPackage(dir: string): { name: string; version: string | null; group: string | null } {
   const pkg = readJson(join(dir, 'package.json'));
-  const name = typeof pkg?.['name'] === 'string' ? (pkg['name'] as string).replace(/^@[^/]+\//, '') : basename(resolve(dir));
+  const name =
+    typeof pkg?.['name'] === 'string' ? (pkg['name'] as string).replace(/^@[^/]+\//, '') : basename(resolve(dir));
   const version = typeof pkg?.['version'] === 'string' ? (pkg['version'] as string) : null;
   const sm = pkg?.['smartmodule'] as Record<string, unknown> | undefined;
   return { name, version, group: typeof sm?.['group'] === 'string' ? (sm['group'] as string) : null };
@@ -68,15 +71,18 @@ export function shapeProblems(binary: Uint8Array): string[] {
   const problems: string[] = [];
   if (exports.get('memory') !== 'memory') problems.push('no `memory` export');
   for (const f of ['alloc', 'dealloc']) {
-    if (exports.get(f) !== 'function') problems.push(`no \`${f}\` export — add \`export { alloc, dealloc } from "@eddy/smartmodule-as";\``);
+    if (exports.get(f) !== 'function')
+      problems.push(`no \`${f}\` export — add \`export { alloc, dealloc } from "@eddy/smartmodule-as";\``);
   }
   const transforms = TRANSFORMS.filter((t) => exports.get(t) === 'function');
   if (transforms.length === 0) problems.push(`no transform export (one of ${TRANSFORMS.join(', ')})`);
-  if (transforms.length > 1) problems.push(`several transform exports (${transforms.join(', ')}); Fluvio would use only ${transforms[0]}`);
+  if (transforms.length > 1)
+    problems.push(`several transform exports (${transforms.join(', ')}); Fluvio would use only ${transforms[0]}`);
   const imports = WebAssembly.Module.imports(mod).map((i) => `${i.module}.${i.name}`);
   const extra = imports.filter((i) => i !== 'env.copy_records');
   if (extra.length) problems.push(`unexpected imports: ${extra.join(', ')}`);
-  if (!imports.includes('env.copy_records')) problems.push('no `env.copy_records` import (use the SDK\'s run… functions)');
+  if (!imports.includes('env.copy_records'))
+    problems.push("no `env.copy_records` import (use the SDK's run… functions)");
   return problems;
 }
 
@@ -102,7 +108,8 @@ export async function buildCommand(opts: BuildOptions, io: BuildIO = processIO()
     }
     throw err;
   }
-  if (result.diagnostics.trim()) io.stderr.write(result.diagnostics.endsWith('\n') ? result.diagnostics : `${result.diagnostics}\n`);
+  if (result.diagnostics.trim())
+    io.stderr.write(result.diagnostics.endsWith('\n') ? result.diagnostics : `${result.diagnostics}\n`);
   const problems = shapeProblems(result.binary);
   const shown = relative(cwd, cfg.out) || cfg.out;
   if (problems.length) {
@@ -127,13 +134,19 @@ export function registerBuildCommand(program: Command, ctx: CliContext): void {
     )
     .option('--dir <path>', 'project directory', '.')
     .option('-o, --out <path>', 'output .wasm (default: build/<name>.wasm)')
-    .addOption(new Option('-p, --package-name <name>', 'a cargo package (refused: an Eddy project has one module)').hideHelp())
-    .addOption(new Option('--release <profile>', 'a cargo profile (refused: eddy build makes one optimized build)').hideHelp())
-    .addOption(new Option('--nowasi', 'accepted: Eddy\'s builds import no WASI functions').hideHelp())
+    .addOption(
+      new Option('-p, --package-name <name>', 'a cargo package (refused: an Eddy project has one module)').hideHelp(),
+    )
+    .addOption(
+      new Option('--release <profile>', 'a cargo profile (refused: eddy build makes one optimized build)').hideHelp(),
+    )
+    .addOption(new Option('--nowasi', "accepted: Eddy's builds import no WASI functions").hideHelp())
     .action(async (o: { dir: string; out?: string; packageName?: string; release?: string }) => {
       const io = ctx.io();
       if (o.packageName !== undefined || o.release !== undefined) {
-        throw new UsageError('-p/--package-name and --release choose a cargo package and profile; an Eddy project has one module and one optimized build: leave them out');
+        throw new UsageError(
+          '-p/--package-name and --release choose a cargo package and profile; an Eddy project has one module and one optimized build: leave them out',
+        );
       }
       ctx.done(await buildCommand({ dir: o.dir, ...(o.out ? { out: o.out } : {}) }, io));
     });

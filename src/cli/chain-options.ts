@@ -1,7 +1,7 @@
 import { dirname, resolve } from 'node:path';
-import { Option, type Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { parseTransformSteps, readTransformsFile, type TransformStep } from '../smartmodule/transforms.js';
-import { UsageError, type CliIO } from './format.js';
+import { type CliIO, UsageError } from './format.js';
 
 /**
  * The SmartModule options `consume`, `produce`, `derive create` and `test` share: one module from a
@@ -37,7 +37,9 @@ export function parseParams(list: readonly string[]): Record<string, string> {
   for (const item of list) {
     const eq = item.indexOf('=');
     if (eq < 0) {
-      throw new UsageError(`-e/--params expects KEY=VALUE, got ${JSON.stringify(item)}: write it as ${JSON.stringify(`${item}=value`)}`);
+      throw new UsageError(
+        `-e/--params expects KEY=VALUE, got ${JSON.stringify(item)}: write it as ${JSON.stringify(`${item}=value`)}`,
+      );
     }
     params[item.slice(0, eq)] = item.slice(eq + 1);
   }
@@ -48,7 +50,9 @@ export function parseParams(list: readonly string[]): Record<string, string> {
 export function planChain(o: ChainCliOptions, rules: ChainRules): ChainSource | null {
   const { modules } = rules;
   if (modules.length > 1) {
-    throw new UsageError(`${modules.map((m) => m.flag).join(' and ')} cannot be used together: give one module, or chain several with --transforms-file`);
+    throw new UsageError(
+      `${modules.map((m) => m.flag).join(' and ')} cannot be used together: give one module, or chain several with --transforms-file`,
+    );
   }
   const inline = o.transform ?? [];
   if (o.transformsFile !== undefined && inline.length > 0) {
@@ -57,14 +61,18 @@ export function planChain(o: ChainCliOptions, rules: ChainRules): ChainSource | 
   const chainFlag = o.transformsFile !== undefined ? '--transforms-file' : inline.length > 0 ? '--transform' : null;
   const module = modules[0];
   if (chainFlag && module) {
-    throw new UsageError(`${chainFlag} and ${module.flag} cannot be used together: add the module to the chain as a step (\`uses: ${module.uses}\`) instead`);
+    throw new UsageError(
+      `${chainFlag} and ${module.flag} cannot be used together: add the module to the chain as a step (\`uses: ${module.uses}\`) instead`,
+    );
   }
   if (!chainFlag && !module && rules.required) throw new UsageError(rules.required);
   const params = o.params ?? [];
   if (params.length > 0 && !module) {
-    throw new UsageError(chainFlag
-      ? "-e/--params cannot be used with transforms: put each module's parameters in its step's `with:`"
-      : `-e/--params needs a module to pass them to (${rules.paramsFor})`);
+    throw new UsageError(
+      chainFlag
+        ? "-e/--params cannot be used with transforms: put each module's parameters in its step's `with:`"
+        : `-e/--params needs a module to pass them to (${rules.paramsFor})`,
+    );
   }
   if (module) return { kind: 'module', flag: module.flag, uses: module.uses, params: parseParams(params) };
   if (o.transformsFile !== undefined) return { kind: 'transforms-file', path: o.transformsFile };
@@ -76,10 +84,15 @@ export function planChain(o: ChainCliOptions, rules: ChainRules): ChainSource | 
  * file's, else the working directory) and how errors name them (the file as given, `--transform`,
  * or the module's flag; see stepName).
  */
-export async function readChain(chain: ChainSource | null, io: CliIO): Promise<{ steps: TransformStep[]; baseDir: string; source: string }> {
+export async function readChain(
+  chain: ChainSource | null,
+  io: CliIO,
+): Promise<{ steps: TransformStep[]; baseDir: string; source: string }> {
   if (chain === null) return { steps: [], baseDir: io.cwd, source: '' };
-  if (chain.kind === 'module') return { steps: [{ uses: chain.uses, with: chain.params }], baseDir: io.cwd, source: chain.flag };
-  if (chain.kind === 'inline') return { steps: parseTransformSteps(chain.steps), baseDir: io.cwd, source: '--transform' };
+  if (chain.kind === 'module')
+    return { steps: [{ uses: chain.uses, with: chain.params }], baseDir: io.cwd, source: chain.flag };
+  if (chain.kind === 'inline')
+    return { steps: parseTransformSteps(chain.steps), baseDir: io.cwd, source: '--transform' };
   const file = resolve(io.cwd, chain.path);
   return { steps: await readTransformsFile(file, chain.path), baseDir: dirname(file), source: chain.path };
 }
@@ -103,4 +116,7 @@ export function inlineStepOptions(cmd: Command, help: string): () => string[] {
  * `openForRead`/`openForWrite` pass it on as the API's `fanOut: false`.
  */
 export const fanOutOption = (): Option =>
-  new Option('--no-fan-out', "run each partition's chain on one worker (default: a chain with no aggregate and no look-back spreads its batches over every worker, output in order)");
+  new Option(
+    '--no-fan-out',
+    "run each partition's chain on one worker (default: a chain with no aggregate and no look-back spreads its batches over every worker, output in order)",
+  );

@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { openStorage, type CheckReport } from '../storage/storage.js';
 import { DataCorruptError } from '../storage/errors.js';
-import type { CliContext } from './format.js';
+import { type CheckReport, openStorage } from '../storage/storage.js';
 import { dataDir, printJson } from './common.js';
+import type { CliContext } from './format.js';
 import { formatBytes, formatCount } from './units.js';
 
 /**
@@ -17,7 +17,7 @@ export function registerCheckCommand(program: Command, ctx: CliContext): void {
     .command('check')
     .summary('verify the data directory (checksums, headers, offsets)')
     .description(
-      'Verify the data directory: its data file against LMDB\'s meta pages, then every stored batch\'s CRC32C ' +
+      "Verify the data directory: its data file against LMDB's meta pages, then every stored batch's CRC32C " +
         'checksum, header and records, and that offsets are contiguous. Changes nothing. Exits 1 and lists each ' +
         'damaged place (topic, partition, offset) when something is damaged.',
     )
@@ -35,7 +35,16 @@ export function registerCheckCommand(program: Command, ctx: CliContext): void {
         }
       } catch (err) {
         if (!(err instanceof DataCorruptError)) throw err;
-        report = { dir, topics: 0, partitions: 0, batches: 0, records: 0, bytes: 0, damage: [], fileDamage: err.message };
+        report = {
+          dir,
+          topics: 0,
+          partitions: 0,
+          batches: 0,
+          records: 0,
+          bytes: 0,
+          damage: [],
+          fileDamage: err.message,
+        };
       }
       if (o.json) printJson(io, report);
       else io.stdout.write(formatReport(report));
@@ -45,10 +54,15 @@ export function registerCheckCommand(program: Command, ctx: CliContext): void {
 
 function formatReport(r: CheckReport): string {
   if (r.fileDamage) return `DAMAGED  ${r.fileDamage}\n`;
-  const lines = r.damage.map((d) => `DAMAGED  topic "${d.topic}" partition ${d.partition}${d.offset >= 0 ? ` offset ${d.offset}` : ''}: ${d.detail}\n`);
+  const lines = r.damage.map(
+    (d) =>
+      `DAMAGED  topic "${d.topic}" partition ${d.partition}${d.offset >= 0 ? ` offset ${d.offset}` : ''}: ${d.detail}\n`,
+  );
   const summary =
     `checked ${r.dir}: ${r.topics} topic${r.topics === 1 ? '' : 's'}, ${r.partitions} partition${r.partitions === 1 ? '' : 's'}, ` +
     `${formatCount(r.batches)} batches, ${formatCount(r.records)} records, ${formatBytes(r.bytes)}`;
-  const verdict = r.damage.length ? `${r.damage.length} damaged place${r.damage.length === 1 ? '' : 's'} found` : 'no damage found';
+  const verdict = r.damage.length
+    ? `${r.damage.length} damaged place${r.damage.length === 1 ? '' : 's'} found`
+    : 'no damage found';
   return `${lines.join('')}${summary}: ${verdict}\n`;
 }

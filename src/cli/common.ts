@@ -1,13 +1,13 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Option, type Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { envSecretStore, fileSecretStore, type SecretStore } from '../connectors/secrets.js';
-import { open, type Eddy, type OpenOptions } from '../eddy.js';
+import { type Eddy, type OpenOptions, open } from '../eddy.js';
 import { EddyError } from '../errors.js';
-import { UsageError, type CliContext, type CliIO } from './format.js';
-import { parseBytes, parseDurationOption } from './units.js';
 import { DEFAULT_TEXT } from './defaults.js';
+import { type CliContext, type CliIO, UsageError } from './format.js';
+import { parseBytes, parseDurationOption } from './units.js';
 
 /**
  * What the data commands (topic, produce, consume, smart-module, derive, run, connector) share:
@@ -42,14 +42,18 @@ function openOptions(cmd: Command, io: CliIO): OpenOptions {
   const workers = g.workers ?? env['EDDY_WORKERS'];
   if (workers !== undefined && workers !== '') {
     const n = Number(workers);
-    if (!Number.isInteger(n) || n < 1) throw new UsageError(`--workers expects a positive number of worker threads, got ${JSON.stringify(workers)}`);
+    if (!Number.isInteger(n) || n < 1)
+      throw new UsageError(`--workers expects a positive number of worker threads, got ${JSON.stringify(workers)}`);
     options.workers = n;
   }
   if (g.maxRecordBytes !== undefined) options.maxRecordBytes = parseBytes(g.maxRecordBytes, '--max-record-bytes');
   const maxPartitions = env['EDDY_MAX_PARTITIONS'];
   if (maxPartitions !== undefined && maxPartitions !== '') {
     const n = Number(maxPartitions);
-    if (!Number.isInteger(n) || n < 1) throw new UsageError(`$EDDY_MAX_PARTITIONS expects a positive number of partitions, got ${JSON.stringify(maxPartitions)}`);
+    if (!Number.isInteger(n) || n < 1)
+      throw new UsageError(
+        `$EDDY_MAX_PARTITIONS expects a positive number of partitions, got ${JSON.stringify(maxPartitions)}`,
+      );
     options.maxPartitions = n;
   }
   if (g.fanOut === false) options.fanOut = false;
@@ -63,11 +67,22 @@ function openOptions(cmd: Command, io: CliIO): OpenOptions {
  * `.addOption(memoryLimitOption())` / `.addOption(timeoutOption())`; `openForRead`/`openForWrite`
  * apply them.
  */
-export const memoryLimitOption = (): Option => new Option('--memory-limit <size>', `memory cap of each SmartModule instance, e.g. 2GB (default ${DEFAULT_TEXT.memoryLimit})`);
-export const timeoutOption = (): Option => new Option('--timeout <duration>', `deadline for a SmartModule to process one batch, e.g. 10s (default ${DEFAULT_TEXT.timeout})`);
+export const memoryLimitOption = (): Option =>
+  new Option(
+    '--memory-limit <size>',
+    `memory cap of each SmartModule instance, e.g. 2GB (default ${DEFAULT_TEXT.memoryLimit})`,
+  );
+export const timeoutOption = (): Option =>
+  new Option(
+    '--timeout <duration>',
+    `deadline for a SmartModule to process one batch, e.g. 10s (default ${DEFAULT_TEXT.timeout})`,
+  );
 
 /** `--memory-limit` / `--timeout` as API options (`memoryLimit` bytes, `deadlineMs`). */
-export function moduleLimits(o: { memoryLimit?: string; timeout?: string }): { memoryLimit?: number; deadlineMs?: number } {
+export function moduleLimits(o: { memoryLimit?: string; timeout?: string }): {
+  memoryLimit?: number;
+  deadlineMs?: number;
+} {
   return {
     ...(o.memoryLimit !== undefined ? { memoryLimit: parseBytes(o.memoryLimit, '--memory-limit') } : {}),
     ...(o.timeout !== undefined ? { deadlineMs: positiveDeadline(parseDurationOption(o.timeout, '--timeout')) } : {}),
@@ -94,7 +109,11 @@ export async function openForRead(cmd: Command, io: CliIO): Promise<Eddy> {
  * Opens the data directory for writing (creating it); a directory held by another writer is a
  * clear error. `extra.sharedWriter`: several such processes may write at once (`eddy produce`).
  */
-export async function openForWrite(cmd: Command, io: CliIO, extra: Pick<OpenOptions, 'sharedWriter'> = {}): Promise<Eddy> {
+export async function openForWrite(
+  cmd: Command,
+  io: CliIO,
+  extra: Pick<OpenOptions, 'sharedWriter'> = {},
+): Promise<Eddy> {
   return open(dataDir(cmd, io), { ...openOptions(cmd, io), ...extra });
 }
 
@@ -128,7 +147,11 @@ export function withOutputOptions(command: Command): Command {
  * The action of a listing command (`topic list`, `partition list`, ...): checks the output
  * format, reads with the directory opened read-only, prints `show.table` or `show.json`.
  */
-export function listAction<T>(ctx: CliContext, read: (eddy: Eddy) => T | Promise<T>, show: { table: (v: T) => string; json: (v: T) => unknown }) {
+export function listAction<T>(
+  ctx: CliContext,
+  read: (eddy: Eddy) => T | Promise<T>,
+  show: { table: (v: T) => string; json: (v: T) => unknown },
+) {
   return async (o: { output?: string; json?: boolean }, cmd: Command): Promise<void> => {
     const io = ctx.io();
     const format = outputFormat(o);
@@ -144,7 +167,8 @@ export function printJson(io: CliIO, value: unknown): void {
 
 /** A non-negative integer option (offsets, counts); `what` names the option in the error. */
 export function parseIntOption(text: string, what: string, { min = 0, allowNegative = false } = {}): number {
-  if (!/^[-+]?\d+$/.test(text.trim())) throw new UsageError(`${what} expects a whole number, got ${JSON.stringify(text)}`);
+  if (!/^[-+]?\d+$/.test(text.trim()))
+    throw new UsageError(`${what} expects a whole number, got ${JSON.stringify(text)}`);
   const n = Number(text);
   if (!Number.isSafeInteger(n)) throw new UsageError(`${what}: ${text} is too large`);
   if (!allowNegative && n < min) throw new UsageError(`${what} must be ${min} or more, got ${n}`);
@@ -265,4 +289,5 @@ export function secretStore(o: { secrets?: string }, io: CliIO): SecretStore {
   return o.secrets !== undefined ? fileSecretStore(resolve(io.cwd, o.secrets)) : envSecretStore(io.env ?? process.env);
 }
 
-export const SECRETS_OPTION_HELP = 'secrets file: NAME=value lines, the values of meta.secrets (default: the environment)';
+export const SECRETS_OPTION_HELP =
+  'secrets file: NAME=value lines, the values of meta.secrets (default: the environment)';

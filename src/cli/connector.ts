@@ -1,21 +1,25 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { EddyError } from '../errors.js';
 import { readConnectorConfig, startConnector } from '../connectors/index.js';
-import type { CliContext, CliIO } from './format.js';
-import { dataDir, interruptSignal, isTTY, openForWrite, secretStore, SECRETS_OPTION_HELP } from './common.js';
-import { serveWrites } from './writer-socket.js';
+import { EddyError } from '../errors.js';
 import { fanOutOption } from './chain-options.js';
+import { dataDir, interruptSignal, isTTY, openForWrite, SECRETS_OPTION_HELP, secretStore } from './common.js';
 import { cliMessage } from './errors.js';
+import type { CliContext, CliIO } from './format.js';
 import { StatusPrinter } from './run.js';
 import { formatCount } from './units.js';
+import { serveWrites } from './writer-socket.js';
 
 /**
  * `eddy connector run --config <file.yml>`: runs one connector (Fluvio's config shape; see
  * src/connectors/config.ts) in the foreground until Ctrl-C or SIGTERM. Sources write into the
  * topic (transforms first); sinks read it with a named consumer and resume where they stopped.
  */
-export async function runConnectorCommand(o: { config: string; secrets?: string }, cmd: Command, io: CliIO): Promise<number> {
+export async function runConnectorCommand(
+  o: { config: string; secrets?: string },
+  cmd: Command,
+  io: CliIO,
+): Promise<number> {
   const config = await readConnectorConfig(resolve(io.cwd, o.config));
   const secrets = secretStore(o, io);
   const interrupt = interruptSignal(io);
@@ -43,7 +47,9 @@ export async function runConnectorCommand(o: { config: string; secrets?: string 
       out.line(`[${config.name}] stopped after ${formatCount(s.records)} records`);
       throw failed instanceof EddyError ? failed : new EddyError('EDDY_CONNECTOR', String(failed));
     }
-    out.line(`[${config.name}] stopped: ${formatCount(s.records)} records ${config.direction === 'source' ? 'produced' : 'delivered'}, ${s.errors} error${s.errors === 1 ? '' : 's'}`);
+    out.line(
+      `[${config.name}] stopped: ${formatCount(s.records)} records ${config.direction === 'source' ? 'produced' : 'delivered'}, ${s.errors} error${s.errors === 1 ? '' : 's'}`,
+    );
     return 0;
   } finally {
     stop.abort();
@@ -59,7 +65,7 @@ export function registerConnectorCommand(program: Command, ctx: CliContext): voi
     .command('connector')
     .summary('run connectors (http-source, http-sink, file-sink) from Fluvio-style config files')
     .description(
-      'Connectors move records between a topic and the outside world. Their config files have Fluvio\'s shape:\n\n' +
+      "Connectors move records between a topic and the outside world. Their config files have Fluvio's shape:\n\n" +
         '  apiVersion: 0.1.0\n' +
         '  meta:\n' +
         '    version: 0.1.0\n' +
@@ -80,7 +86,9 @@ export function registerConnectorCommand(program: Command, ctx: CliContext): voi
     );
   connector
     .command('run')
-    .description('Run one connector in the foreground until Ctrl-C.\n\nExample:\n  eddy connector run --config cat-facts.yml')
+    .description(
+      'Run one connector in the foreground until Ctrl-C.\n\nExample:\n  eddy connector run --config cat-facts.yml',
+    )
     .requiredOption('-c, --config <file>', 'the connector config (YAML)')
     .option('-s, --secrets <file>', SECRETS_OPTION_HELP)
     .addOption(fanOutOption())

@@ -1,20 +1,31 @@
 import { type Command, Option } from 'commander';
+import { mergeAsync } from '../coordinator/merge.js';
+import { anchorSteps } from '../coordinator/resolve.js';
+import { batchDeliveredUpTo, recordDeliveredUpTo } from '../coordinator/transformed-consumer.js';
 import type { Eddy } from '../eddy.js';
 import type { TransformStep } from '../smartmodule/transforms.js';
 import type { StartPosition } from '../storage/consumer.js';
-import { anchorSteps } from '../coordinator/resolve.js';
-import { UsageError, type CliContext, type CliIO } from './format.js';
-import { handleClosedOutput, interruptSignal, isTTY, memoryLimitOption, openForRead, openForWrite, OutputClosed, outputSettled, parseIntOption, timeoutOption, } from './common.js';
-import { mergeAsync } from '../coordinator/merge.js';
-import { compileTemplate, VALUE_OUTPUTS, type LineOptions, type ValueOutput } from './records.js';
-import { RecordOutput } from './record-output.js';
-import { TopicDeletedError } from './errors.js';
 import { UnknownTopicError } from '../storage/errors.js';
-import { batchDeliveredUpTo, recordDeliveredUpTo } from '../coordinator/transformed-consumer.js';
-import { DEFAULT_COMMIT_RECORDS, DeliveryCommitter, type CommitPolicy } from '../storage/offset-committer.js';
-import { parseDurationOption } from './units.js';
-import { fanOutOption, inlineStepOptions, planChain, readChain, type ChainSource } from './chain-options.js';
+import { type CommitPolicy, DEFAULT_COMMIT_RECORDS, DeliveryCommitter } from '../storage/offset-committer.js';
+import { type ChainSource, fanOutOption, inlineStepOptions, planChain, readChain } from './chain-options.js';
+import {
+  handleClosedOutput,
+  interruptSignal,
+  isTTY,
+  memoryLimitOption,
+  OutputClosed,
+  openForRead,
+  openForWrite,
+  outputSettled,
+  parseIntOption,
+  timeoutOption,
+} from './common.js';
 import { CLI_DEFAULTS, DEFAULT_TEXT } from './defaults.js';
+import { TopicDeletedError } from './errors.js';
+import { type CliContext, type CliIO, UsageError } from './format.js';
+import { RecordOutput } from './record-output.js';
+import { compileTemplate, type LineOptions, VALUE_OUTPUTS, type ValueOutput } from './records.js';
+import { parseDurationOption } from './units.js';
 
 /**
  * `eddy consume <topic>`, as `fluvio consume`: where to start (`-B`, `-o`, `-T`), where to stop
@@ -73,7 +84,11 @@ const MODULE_FLAGS = [
 ] as const;
 
 const KIND_FLAG: Readonly<Record<string, string>> = {
-  filter: '--filter', map: '--map', filter_map: '--filter-map', array_map: '--array-map', aggregate: '--aggregate',
+  filter: '--filter',
+  map: '--map',
+  filter_map: '--filter-map',
+  array_map: '--array-map',
+  aggregate: '--aggregate',
 };
 
 /** What a consume command line asks for, checked before anything is opened. */
@@ -101,7 +116,10 @@ export function planConsume(o: ConsumeCliOptions): ConsumePlan {
   const from = planStart(o);
   checkFluvioOnly(o);
   const flags = MODULE_FLAGS.filter(([key]) => o[key] !== undefined);
-  const chain = planChain(o, { modules: flags.map(([key, flag]) => ({ flag, uses: o[key]! })), paramsFor: '--filter, --map, --smartmodule, ...' });
+  const chain = planChain(o, {
+    modules: flags.map(([key, flag]) => ({ flag, uses: o[key]! })),
+    paramsFor: '--filter, --map, --smartmodule, ...',
+  });
   if (o.aggregateInitial !== undefined && chain === null) {
     throw new UsageError('--aggregate-initial needs an aggregate module: add --aggregate <name>');
   }
@@ -109,14 +127,19 @@ export function planConsume(o: ConsumeCliOptions): ConsumePlan {
   const output = planOutput(o);
   if (o.consumer !== undefined && o.consumer.trim() === '') throw new UsageError('--consumer needs a name');
   if (o.consumer === undefined && (o.commitInterval !== undefined || o.commitRecords !== undefined)) {
-    throw new UsageError('--commit-interval and --commit-records set when a named consumer commits: add --consumer <name>');
+    throw new UsageError(
+      '--commit-interval and --commit-records set when a named consumer commits: add --consumer <name>',
+    );
   }
   const given = o.partition ?? [];
-  if (o.allPartitions && given.length > 0) throw new UsageError('-A/--all-partitions and -p/--partition cannot be used together: give one');
+  if (o.allPartitions && given.length > 0)
+    throw new UsageError('-A/--all-partitions and -p/--partition cannot be used together: give one');
   const endOffset = o.endOffset === undefined ? undefined : parseIntOption(o.endOffset, '--end-offset');
   const absolute = typeof from === 'object' && 'offset' in from ? from.offset : undefined;
   if (endOffset !== undefined && absolute !== undefined && endOffset < absolute) {
-    throw new UsageError(`--end-offset ${endOffset} is before the start offset ${absolute}: the end must be at or after the start`);
+    throw new UsageError(
+      `--end-offset ${endOffset} is before the start offset ${absolute}: the end must be at or after the start`,
+    );
   }
   const commit: CommitPolicy = {};
   if (o.commitInterval !== undefined) commit.intervalMs = parseDurationOption(o.commitInterval, '--commit-interval');
@@ -147,10 +170,14 @@ export function planConsume(o: ConsumeCliOptions): ConsumePlan {
 /** Where to start: one of -B, -H, --start, -o, -T (Fluvio lets only one through). */
 function planStart(o: ConsumeCliOptions): StartPosition {
   const starts = [
-    o.beginning && '-B/--beginning', o.head !== undefined && '-H/--head', o.start !== undefined && '--start',
-    o.offset !== undefined && '-o/--offset', o.tail !== undefined && '-T/--tail',
+    o.beginning && '-B/--beginning',
+    o.head !== undefined && '-H/--head',
+    o.start !== undefined && '--start',
+    o.offset !== undefined && '-o/--offset',
+    o.tail !== undefined && '-T/--tail',
   ].filter(Boolean);
-  if (starts.length > 1) throw new UsageError(`${starts.join(' and ')} cannot be used together: give one start position`);
+  if (starts.length > 1)
+    throw new UsageError(`${starts.join(' and ')} cannot be used together: give one start position`);
   if (o.beginning) return 'beginning';
   if (o.head !== undefined) return { fromBeginning: parseIntOption(o.head, '-H/--head') };
   if (o.start !== undefined) return { offset: parseIntOption(o.start, '--start') };
@@ -158,46 +185,76 @@ function planStart(o: ConsumeCliOptions): StartPosition {
     const n = parseIntOption(o.offset, '-o/--offset', { allowNegative: true });
     return n >= 0 ? { offset: n } : { fromEnd: -n };
   }
-  if (o.tail !== undefined) return { fromEnd: o.tail === true ? CLI_DEFAULTS.tailRecords : parseIntOption(o.tail, '-T/--tail') };
+  if (o.tail !== undefined)
+    return { fromEnd: o.tail === true ? CLI_DEFAULTS.tailRecords : parseIntOption(o.tail, '-T/--tail') };
   return 'end';
 }
 
-const ISOLATIONS = ['read_committed', 'ReadCommitted', 'readCommitted', 'readcommitted', 'read_uncommitted', 'ReadUncommitted', 'readUncommitted', 'readuncommitted'];
+const ISOLATIONS = [
+  'read_committed',
+  'ReadCommitted',
+  'readCommitted',
+  'readcommitted',
+  'read_uncommitted',
+  'ReadUncommitted',
+  'readUncommitted',
+  'readuncommitted',
+];
 
 /** Fluvio flags about a cluster: checked as Fluvio checks them, refused where Eddy has nothing to apply them to. */
 function checkFluvioOnly(o: ConsumeCliOptions): void {
-  if (o.mirror !== undefined) throw new UsageError(`-m/--mirror ${o.mirror}: Eddy has no remote clusters to mirror from; consume the topic itself`);
+  if (o.mirror !== undefined)
+    throw new UsageError(
+      `-m/--mirror ${o.mirror}: Eddy has no remote clusters to mirror from; consume the topic itself`,
+    );
   if (o.tableFormat !== undefined) {
-    throw new UsageError(`--table-format ${o.tableFormat}: TableFormat not found (Eddy stores no TableFormat objects); use -O table, which lays out each JSON record's top-level keys`);
+    throw new UsageError(
+      `--table-format ${o.tableFormat}: TableFormat not found (Eddy stores no TableFormat objects); use -O table, which lays out each JSON record's top-level keys`,
+    );
   }
   if (o.isolation !== undefined && !ISOLATIONS.includes(o.isolation)) {
-    throw new UsageError(`--isolation ${o.isolation}: unrecognized isolation; supported: read_committed (ReadCommitted), read_uncommitted (ReadUncommitted)`);
+    throw new UsageError(
+      `--isolation ${o.isolation}: unrecognized isolation; supported: read_committed (ReadCommitted), read_uncommitted (ReadUncommitted)`,
+    );
   }
   if (o.maxbytes !== undefined) parseIntOption(o.maxbytes, '-b/--maxbytes', { min: 1 });
 }
 
 /** `-O` (case-insensitive, as Fluvio), and the flags it cannot go with. */
 function planOutput(o: ConsumeCliOptions): ValueOutput {
-  if (o.format !== undefined && o.output !== undefined) throw new UsageError('-F/--format sets the whole line: leave out -O/--output');
-  if (o.truncate && (o.format !== undefined || o.output !== undefined)) throw new UsageError('--truncate cannot be used with -O/--output or -F/--format (as in Fluvio): it cuts the default output');
+  if (o.format !== undefined && o.output !== undefined)
+    throw new UsageError('-F/--format sets the whole line: leave out -O/--output');
+  if (o.truncate && (o.format !== undefined || o.output !== undefined))
+    throw new UsageError(
+      '--truncate cannot be used with -O/--output or -F/--format (as in Fluvio): it cuts the default output',
+    );
   if (o.output === undefined) return 'dynamic';
   const name = o.output.toLowerCase().replace('_', '-');
   if (name === 'full-table') {
-    throw new UsageError("-O full-table is Fluvio's interactive full-screen table, which Eddy does not have; use -O table (one table per JSON record) or -O json");
+    throw new UsageError(
+      "-O full-table is Fluvio's interactive full-screen table, which Eddy does not have; use -O table (one table per JSON record) or -O json",
+    );
   }
-  if (!(VALUE_OUTPUTS as readonly string[]).includes(name)) throw new UsageError(`-O/--output must be one of ${VALUE_OUTPUTS.join(', ')}, got ${JSON.stringify(o.output)}`);
+  if (!(VALUE_OUTPUTS as readonly string[]).includes(name))
+    throw new UsageError(`-O/--output must be one of ${VALUE_OUTPUTS.join(', ')}, got ${JSON.stringify(o.output)}`);
   return name as ValueOutput;
 }
 
 /** The chain a plan names, with `.wasm` paths anchored where they were written. */
-export async function planTransforms(eddy: Eddy, plan: Pick<ConsumePlan, 'chain' | 'moduleKind'>, io: CliIO): Promise<TransformStep[]> {
+export async function planTransforms(
+  eddy: Eddy,
+  plan: Pick<ConsumePlan, 'chain' | 'moduleKind'>,
+  io: CliIO,
+): Promise<TransformStep[]> {
   const { steps, baseDir, source } = await readChain(plan.chain, io);
   const anchored = anchorSteps(steps, { registry: eddy.modules, baseDir }, source);
   const c = plan.chain;
   if (c?.kind === 'module' && plan.moduleKind) {
     const kind = (await eddy.resolveTransforms(anchored))[0]!.module.kind;
     if (kind !== plan.moduleKind) {
-      throw new UsageError(`${c.flag} ${c.uses}: that module is a ${kind.replace('_', '-')}, not a ${plan.moduleKind.replace('_', '-')}; use ${KIND_FLAG[kind] ?? '--smartmodule'} ${c.uses}`);
+      throw new UsageError(
+        `${c.flag} ${c.uses}: that module is a ${kind.replace('_', '-')}, not a ${plan.moduleKind.replace('_', '-')}; use ${KIND_FLAG[kind] ?? '--smartmodule'} ${c.uses}`,
+      );
     }
   }
   return anchored;
@@ -218,7 +275,10 @@ export async function runConsume(topic: string, o: ConsumeCliOptions, cmd: Comma
   try {
     const meta = eddy.describeTopic(topic);
     for (const p of plan.partitions ?? []) {
-      if (p >= meta.partitions) throw new UsageError(`-p/--partition ${p}: topic "${topic}" has ${meta.partitions} partition${meta.partitions === 1 ? '' : 's'} (0..${meta.partitions - 1})`);
+      if (p >= meta.partitions)
+        throw new UsageError(
+          `-p/--partition ${p}: topic "${topic}" has ${meta.partitions} partition${meta.partitions === 1 ? '' : 's'} (0..${meta.partitions - 1})`,
+        );
     }
     started = true;
     const partitions = plan.partitions ?? Array.from({ length: meta.partitions }, (_, p) => p);
@@ -252,14 +312,18 @@ export async function runConsume(topic: string, o: ConsumeCliOptions, cmd: Comma
       });
       for await (const b of stream.batches()) {
         const end = batchDeliveredUpTo(b);
-        await out.batch(b.raw, b.baseOffset, b.baseTimestamp, b.partition, (offset, last) => recordDeliveredUpTo(end, offset, last, b.oneToOne));
+        await out.batch(b.raw, b.baseOffset, b.baseTimestamp, b.partition, (offset, last) =>
+          recordDeliveredUpTo(end, offset, last, b.oneToOne),
+        );
         if (b.error) throw b.error;
         if (out.full) break;
       }
     } else {
       const sources = partitions.map((p) => tagged(p, eddy.consume(topic, { ...common, partition: p }).batches()));
       for await (const { partition, batch: b } of mergeAsync(sources, () => stop.abort())) {
-        await out.batch(b.raw, b.baseOffset, b.baseTimestamp, partition, (offset, last) => (last ? b.lastOffset + 1 : offset + 1));
+        await out.batch(b.raw, b.baseOffset, b.baseTimestamp, partition, (offset, last) =>
+          last ? b.lastOffset + 1 : offset + 1,
+        );
         if (out.full) break;
       }
     }
@@ -287,7 +351,8 @@ export function statusLine(topic: string, o: ConsumeCliOptions, plan: Pick<Consu
   if (o.beginning) from = ' starting from the beginning of log';
   else if (o.head !== undefined) from = ` starting ${o.head} from the beginning of log`;
   else if (o.start !== undefined) from = ` starting at offset ${o.start}`;
-  else if (o.tail !== undefined) from = ` starting ${o.tail === true ? CLI_DEFAULTS.tailRecords : o.tail} from the end of log`;
+  else if (o.tail !== undefined)
+    from = ` starting ${o.tail === true ? CLI_DEFAULTS.tailRecords : o.tail} from the end of log`;
   const until = plan.endOffset !== undefined ? ` until offset ${plan.endOffset} (inclusive)` : '';
   return `Consuming records from '${topic}'${from}${until}`;
 }
@@ -299,7 +364,10 @@ function terminalWidth(io: CliIO): number {
 }
 
 /** Stored batches do not carry their partition: tag them by source. */
-async function* tagged<B>(partition: number, batches: AsyncIterable<B>): AsyncGenerator<{ partition: number; batch: B }> {
+async function* tagged<B>(
+  partition: number,
+  batches: AsyncIterable<B>,
+): AsyncGenerator<{ partition: number; batch: B }> {
   for await (const batch of batches) yield { partition, batch };
 }
 
@@ -343,13 +411,28 @@ export function registerConsumeCommand(program: Command, ctx: CliContext): void 
     .option('-p, --partition <n>', 'read this partition (repeatable; default: all partitions, merged)', collect)
     .option('-A, --all-partitions', 'read every partition, merged (the default)')
     .option('-k, --key-value', 'print records as "[key] value"')
-    .option('-F, --format <template>', 'print each record with this template: {{key}} {{value}} {{offset}} {{partition}} {{time}} {{timestamp}}')
-    .option('-O, --output <type>', 'how values print, as fluvio: dynamic (text, or a hex dump for binary; default), text (binary values as "binary: (N bytes)"), binary (hex dump), json (pretty, sorted keys; {"error": ...} for non-JSON), raw (bytes as stored, one per line), table (JSON objects as a table)')
-    .option('--suppress-unknown', 'with -O text, print binary values as text; with -O json, skip values that are not JSON')
+    .option(
+      '-F, --format <template>',
+      'print each record with this template: {{key}} {{value}} {{offset}} {{partition}} {{time}} {{timestamp}}',
+    )
+    .option(
+      '-O, --output <type>',
+      'how values print, as fluvio: dynamic (text, or a hex dump for binary; default), text (binary values as "binary: (N bytes)"), binary (hex dump), json (pretty, sorted keys; {"error": ...} for non-JSON), raw (bytes as stored, one per line), table (JSON objects as a table)',
+    )
+    .option(
+      '--suppress-unknown',
+      'with -O text, print binary values as text; with -O json, skip values that are not JSON',
+    )
     .option('--truncate', "cut each value to the terminal's width")
     .option('--table-format <name>', 'a Fluvio TableFormat (Eddy stores none: refused with that reason)')
-    .option('--isolation <level>', 'read_committed or read_uncommitted: accepted; both read the same in Eddy, where records are visible only once their write transaction committed')
-    .option('-b, --maxbytes <n>', "fluvio's fetch size per request: accepted; Eddy reads its local log batch by batch, without requests")
+    .option(
+      '--isolation <level>',
+      'read_committed or read_uncommitted: accepted; both read the same in Eddy, where records are visible only once their write transaction committed',
+    )
+    .option(
+      '-b, --maxbytes <n>',
+      "fluvio's fetch size per request: accepted; Eddy reads its local log batch by batch, without requests",
+    )
     .option('--disable-progressbar', "accepted: Eddy prints no spinner (fluvio's shows one on a terminal)")
     .addOption(new Option('-m, --mirror <name>', 'a remote cluster (refused: Eddy has none)').hideHelp())
     .option('--filter <module>', 'run a filter SmartModule (registered name or .wasm path)')
@@ -363,16 +446,27 @@ export function registerConsumeCommand(program: Command, ctx: CliContext): void 
     .addOption(new Option('--sm_path <path>', 'alias of --smartmodule').hideHelp())
     .option('--aggregate-initial <value>', 'initial accumulator of the aggregate')
     .addOption(new Option('--a-init <value>', 'alias of --aggregate-initial').hideHelp())
-    .option('-e, --params <key=value>', 'parameter for the module\'s init (repeatable)', collect)
-    .option('-t, --transforms-file <path>', 'run the chain of a transforms.yaml (uses: registered names or .wasm paths relative to it)')
+    .option('-e, --params <key=value>', "parameter for the module's init (repeatable)", collect)
+    .option(
+      '-t, --transforms-file <path>',
+      'run the chain of a transforms.yaml (uses: registered names or .wasm paths relative to it)',
+    )
     .addOption(new Option('--transforms <path>', 'alias of --transforms-file').hideHelp());
   const inline = inlineStepOptions(command, 'one chain step as JSON, e.g. \'{"uses":"keep-a"}\' (repeatable)');
   command
     .option('-c, --consumer <name>', 'a named consumer: start from its committed offsets, and commit what was printed')
-    .option('--commit-interval <duration>', `a named consumer commits at least this often while printing (default ${DEFAULT_TEXT.commitInterval})`)
-    .option('--commit-records <n>', `a named consumer commits at least every n printed records, and never prints more than n past its last commit (default ${DEFAULT_COMMIT_RECORDS})`)
+    .option(
+      '--commit-interval <duration>',
+      `a named consumer commits at least this often while printing (default ${DEFAULT_TEXT.commitInterval})`,
+    )
+    .option(
+      '--commit-records <n>',
+      `a named consumer commits at least every n printed records, and never prints more than n past its last commit (default ${DEFAULT_COMMIT_RECORDS})`,
+    )
     .option('--max-records <n>', 'stop after printing n records')
-    .addOption(memoryLimitOption()).addOption(timeoutOption()).addOption(fanOutOption())
+    .addOption(memoryLimitOption())
+    .addOption(timeoutOption())
+    .addOption(fanOutOption())
     .action(async (topic: string, opts: ConsumeCliOptions & ConsumeAliases, cmd: Command) => {
       const { end, smartmodulePath, sm, sm_path: smPath, aInit, transforms, transformsLine: _l, ...rest } = opts;
       const o: ConsumeCliOptions = { ...rest, transform: inline() };

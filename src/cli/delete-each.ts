@@ -1,6 +1,6 @@
 import { EddyError } from '../errors.js';
-import type { CliIO } from './format.js';
 import { cliMessage, DeleteFailedError } from './errors.js';
+import type { CliIO } from './format.js';
 
 /**
  * Deletes several names one by one, as Fluvio's `topic delete` / `smart-module delete`: each

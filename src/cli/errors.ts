@@ -1,11 +1,17 @@
 import { EddyError } from '../errors.js';
 import { SmartModuleRuntimeError } from '../smartmodule/errors.js';
-import { formatRuntimeError } from './format.js';
 import { DEFAULT_TEXT } from './defaults.js';
+import { formatRuntimeError } from './format.js';
 
 /** A SmartModule runtime error as Fluvio prints it (the hint, then the `SmartModule Info` block). */
 export function runtimeErrorText(err: SmartModuleRuntimeError): string {
-  return formatRuntimeError({ hint: `${err.module}: ${err.hint}`, offset: err.offset, kind: err.kind, key: err.key, value: err.value });
+  return formatRuntimeError({
+    hint: `${err.module}: ${err.hint}`,
+    offset: err.offset,
+    kind: err.kind,
+    key: err.key,
+    value: err.value,
+  });
 }
 
 /** A delete of something that does not exist: says so, and that nothing changed (not how to create it). */
@@ -36,8 +42,10 @@ export function cliMessage(err: EddyError): string {
       if (e['isPath'] === true || e['registryChecked'] === false) return err.message;
       const name = String(e['moduleName'] ?? e['uses'] ?? '');
       const step = typeof e['step'] === 'string' ? `${e['step']}: ` : '';
-      return `${step}SmartModule "${name}" is not registered and is not a .wasm file; register it with ` +
-        `\`eddy smart-module create ${name} --wasm-file <path>\` (\`eddy smart-module list\` shows them) or give the path of a .wasm`;
+      return (
+        `${step}SmartModule "${name}" is not registered and is not a .wasm file; register it with ` +
+        `\`eddy smart-module create ${name} --wasm-file <path>\` (\`eddy smart-module list\` shows them) or give the path of a .wasm`
+      );
     }
     case 'EDDY_MODULE_EXISTS': {
       const name = String(e['moduleName'] ?? '');
@@ -46,17 +54,28 @@ export function cliMessage(err: EddyError): string {
     case 'EDDY_DATA_DIR_LOCKED': {
       const holder = e['holder'] as { pid: number; command?: string } | undefined;
       const who = holder ? `process ${holder.pid}${holder.command ? ` (${holder.command})` : ''}` : 'another process';
-      return `data directory ${String(e['dir'])} is in use by ${who}; several \`eddy produce\` can write at once, any other writer needs the directory to itself: ` +
+      return (
+        `data directory ${String(e['dir'])} is in use by ${who}; several \`eddy produce\` can write at once, any other writer needs the directory to itself: ` +
         'stop it first (reading commands such as `eddy consume` and `eddy topic list` work meanwhile), ' +
-        `or use another directory with --data-dir; if that process is gone, remove ${String(e['dir'])}/${String(e['file'] ?? 'eddy.lock')}`;
+        `or use another directory with --data-dir; if that process is gone, remove ${String(e['dir'])}/${String(e['file'] ?? 'eddy.lock')}`
+      );
     }
     case 'EDDY_RECORD_TOO_LARGE':
     case 'EDDY_DERIVE_COMMIT':
-      return err.message.replace(/raise it with openStorage\(dir, \{ maxRecordBytes: (\d+) \}\) \(CLI: --max-record-bytes\)/, 'raise the limit with --max-record-bytes $1');
+      return err.message.replace(
+        /raise it with openStorage\(dir, \{ maxRecordBytes: (\d+) \}\) \(CLI: --max-record-bytes\)/,
+        'raise the limit with --max-record-bytes $1',
+      );
     case 'EDDY_SM_MEMORY_LIMIT':
-      return err.message.replace(/Raise the limit with open\(dir, \{ memoryLimit \}\) \(CLI: --memory-limit\)/, `Raise the limit with --memory-limit <size> (default ${DEFAULT_TEXT.memoryLimit})`);
+      return err.message.replace(
+        /Raise the limit with open\(dir, \{ memoryLimit \}\) \(CLI: --memory-limit\)/,
+        `Raise the limit with --memory-limit <size> (default ${DEFAULT_TEXT.memoryLimit})`,
+      );
     case 'EDDY_SESSION_TIMEOUT':
-      return err.message.replace(/raise the deadline with the deadlineMs option \(CLI: --timeout\)/, `raise the deadline with --timeout <duration> (default ${DEFAULT_TEXT.timeout})`);
+      return err.message.replace(
+        /raise the deadline with the deadlineMs option \(CLI: --timeout\)/,
+        `raise the deadline with --timeout <duration> (default ${DEFAULT_TEXT.timeout})`,
+      );
     case 'EDDY_SM_RUNTIME':
       return err instanceof SmartModuleRuntimeError ? runtimeErrorText(err) : err.message;
     case 'EDDY_PRODUCE_TRANSFORM': {
@@ -71,7 +90,10 @@ export function cliMessage(err: EddyError): string {
       return `${reason}\n${storedSummary(stopped.stored, stopped.read, stopped.exact)}`;
     }
     case 'EDDY_STORAGE_FULL':
-      return err.message.replace(/raise it with openStorage\(dir, \{ mapSize: \d+ \}\) \(CLI: --map-size\), or free/, 'free');
+      return err.message.replace(
+        /raise it with openStorage\(dir, \{ mapSize: \d+ \}\) \(CLI: --map-size\), or free/,
+        'free',
+      );
     default:
       return err.message;
   }
@@ -81,24 +103,42 @@ const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? o
 
 /** A `--key-separator` line without the separator (produce skips it and goes on). */
 export class MissingKeySeparatorError extends EddyError {
-  constructor(readonly line: number, readonly separator: string) {
-    super('EDDY_NO_KEY_SEPARATOR', `line ${line} has no key separator ${JSON.stringify(separator)}: write each line as KEY${separator}VALUE`);
+  constructor(
+    readonly line: number,
+    readonly separator: string,
+  ) {
+    super(
+      'EDDY_NO_KEY_SEPARATOR',
+      `line ${line} has no key separator ${JSON.stringify(separator)}: write each line as KEY${separator}VALUE`,
+    );
   }
 }
 
 /** A produce line longer than the largest record, refused as soon as it passes the limit. */
 export class LineTooLongError extends EddyError {
-  constructor(readonly line: number, readonly limit: number, limitFlag = '--max-record-bytes') {
-    super('EDDY_LINE_TOO_LONG',
+  constructor(
+    readonly line: number,
+    readonly limit: number,
+    limitFlag = '--max-record-bytes',
+  ) {
+    super(
+      'EDDY_LINE_TOO_LONG',
       `line ${line} is longer than ${limit} bytes, the largest record allowed; raise the limit with ${limitFlag}, ` +
-      'or send the whole input as one record with --raw');
+        'or send the whole input as one record with --raw',
+    );
   }
 }
 
 /** Every line of a `--key-separator` produce was skipped: nothing could be sent. */
 export class NothingSentError extends EddyError {
-  constructor(readonly skipped: number, readonly separator: string) {
-    super('EDDY_NOTHING_SENT', `none of the ${plural(skipped, 'line')} had the key separator ${JSON.stringify(separator)}, so nothing was sent or stored`);
+  constructor(
+    readonly skipped: number,
+    readonly separator: string,
+  ) {
+    super(
+      'EDDY_NOTHING_SENT',
+      `none of the ${plural(skipped, 'line')} had the key separator ${JSON.stringify(separator)}, so nothing was sent or stored`,
+    );
   }
 }
 
@@ -109,7 +149,12 @@ export function storedSummary(stored: number, read: number, exact: boolean): str
 
 /** A produce stopped by a failure: the failure, then the true count of what was stored. */
 export class ProduceStoppedError extends EddyError {
-  constructor(readonly reason: EddyError, readonly stored: number, readonly read: number, readonly exact: boolean) {
+  constructor(
+    readonly reason: EddyError,
+    readonly stored: number,
+    readonly read: number,
+    readonly exact: boolean,
+  ) {
     super('EDDY_PRODUCE_STOPPED', `${reason.message}\n${storedSummary(stored, read, exact)}`, { cause: reason });
   }
 }
@@ -117,13 +162,23 @@ export class ProduceStoppedError extends EddyError {
 /** The topic went away under a consume (deleted by another command). */
 export class TopicDeletedError extends EddyError {
   constructor(readonly topic: string) {
-    super('EDDY_TOPIC_DELETED', `topic "${topic}" was deleted while it was being consumed; the records printed before were all it had`);
+    super(
+      'EDDY_TOPIC_DELETED',
+      `topic "${topic}" was deleted while it was being consumed; the records printed before were all it had`,
+    );
   }
 }
 
 /** `delete -c/--continue-on-error` went through every name and some could not be deleted. */
 export class DeleteFailedError extends EddyError {
-  constructor(readonly what: string, readonly failed: readonly string[], readonly total: number) {
-    super('EDDY_DELETE_FAILED', `${failed.length} of the ${plural(total, what)} given could not be deleted (${failed.map((n) => `"${n}"`).join(', ')}); the reasons are above`);
+  constructor(
+    readonly what: string,
+    readonly failed: readonly string[],
+    readonly total: number,
+  ) {
+    super(
+      'EDDY_DELETE_FAILED',
+      `${failed.length} of the ${plural(total, what)} given could not be deleted (${failed.map((n) => `"${n}"`).join(', ')}); the reasons are above`,
+    );
   }
 }

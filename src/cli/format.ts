@@ -63,9 +63,14 @@ export function formatKey(key: Uint8Array | null): string {
 
 /** A value that cannot be printed as text. `index` is its position in the output. */
 export class NonUtf8ValueError extends EddyError {
-  constructor(readonly index: number, readonly length: number) {
-    super('EDDY_NON_UTF8_VALUE',
-      `output record ${index} has a value that is not valid UTF-8 text (${length} bytes), so it cannot be printed; the records before it were printed`);
+  constructor(
+    readonly index: number,
+    readonly length: number,
+  ) {
+    super(
+      'EDDY_NON_UTF8_VALUE',
+      `output record ${index} has a value that is not valid UTF-8 text (${length} bytes), so it cannot be printed; the records before it were printed`,
+    );
   }
 }
 

@@ -3,7 +3,7 @@ import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { compilerRange, compilerVersion, eddyRoot, findCompilerDir, SDK_PACKAGE } from '../sdk-build/compile.js';
-import { processIO, UsageError, type CliContext, type CliIO } from './format.js';
+import { type CliContext, type CliIO, processIO, UsageError } from './format.js';
 
 /**
  * `eddy generate`: scaffolds an AssemblyScript SmartModule project, as `smdk generate` does for
@@ -41,10 +41,18 @@ export interface GenerateOptions {
 type GenerateIO = Pick<CliIO, 'stdout' | 'stderr'> & { cwd?: string };
 
 const EXPORT_NAME: Record<GenerateKind, string> = {
-  filter: 'filter', map: 'map', 'filter-map': 'filter_map', 'array-map': 'array_map', aggregate: 'aggregate',
+  filter: 'filter',
+  map: 'map',
+  'filter-map': 'filter_map',
+  'array-map': 'array_map',
+  aggregate: 'aggregate',
 };
 const RUNNER: Record<GenerateKind, string> = {
-  filter: 'runFilter', map: 'runMap', 'filter-map': 'runFilterMap', 'array-map': 'runArrayMap', aggregate: 'runAggregate',
+  filter: 'runFilter',
+  map: 'runMap',
+  'filter-map': 'runFilterMap',
+  'array-map': 'runArrayMap',
+  aggregate: 'runAggregate',
 };
 
 /** What the generated module does, for the README and the source header. */
@@ -52,28 +60,52 @@ function behaviour(o: GenerateOptions): string {
   const p = o.params;
   if (o.json) return jsonBehaviour(o);
   switch (o.kind) {
-    case 'filter': return p ? 'keeps the records whose value contains the parameter `key`' : 'keeps the records whose value contains "a"';
-    case 'map': return p ? 'upper-cases every value and sets every record\'s key to the parameter `key`' : 'upper-cases every value (keys kept)';
-    case 'filter-map': return p ? 'keeps the records whose value contains the parameter `key`, upper-cased' : 'keeps the records whose value contains "a", upper-cased';
-    case 'array-map': return p ? 'splits every value on the parameter `key` into one record per part' : 'splits every value on spaces into one record per word';
-    case 'aggregate': return p ? 'concatenates the values, separated by the parameter `key`' : 'concatenates the values';
+    case 'filter':
+      return p
+        ? 'keeps the records whose value contains the parameter `key`'
+        : 'keeps the records whose value contains "a"';
+    case 'map':
+      return p
+        ? "upper-cases every value and sets every record's key to the parameter `key`"
+        : 'upper-cases every value (keys kept)';
+    case 'filter-map':
+      return p
+        ? 'keeps the records whose value contains the parameter `key`, upper-cased'
+        : 'keeps the records whose value contains "a", upper-cased';
+    case 'array-map':
+      return p
+        ? 'splits every value on the parameter `key` into one record per part'
+        : 'splits every value on spaces into one record per word';
+    case 'aggregate':
+      return p ? 'concatenates the values, separated by the parameter `key`' : 'concatenates the values';
   }
 }
 
 function jsonBehaviour(o: GenerateOptions): string {
   const p = o.params;
   switch (o.kind) {
-    case 'filter': return p ? 'keeps the JSON records whose "level" is the parameter `key`' : 'keeps the JSON records whose "level" is "error"';
-    case 'map': return `projects JSON records to their "level" and "message"${p ? ' and sets every record\'s key to the parameter `key`' : ''}`;
-    case 'filter-map': return `keeps the JSON records whose "level" is ${p ? 'the parameter `key`' : '"error"'}, projected to their "message"`;
-    case 'array-map': return p ? 'splits the JSON array in the member named by the parameter `key` into one record per element' : 'splits every JSON array into one record per element';
-    case 'aggregate': return `keeps the running total of the JSON records' ${p ? 'member named by the parameter `key`' : '"amount"'}`;
+    case 'filter':
+      return p
+        ? 'keeps the JSON records whose "level" is the parameter `key`'
+        : 'keeps the JSON records whose "level" is "error"';
+    case 'map':
+      return `projects JSON records to their "level" and "message"${p ? " and sets every record's key to the parameter `key`" : ''}`;
+    case 'filter-map':
+      return `keeps the JSON records whose "level" is ${p ? 'the parameter `key`' : '"error"'}, projected to their "message"`;
+    case 'array-map':
+      return p
+        ? 'splits the JSON array in the member named by the parameter `key` into one record per element'
+        : 'splits every JSON array into one record per element';
+    case 'aggregate':
+      return `keeps the running total of the JSON records' ${p ? 'member named by the parameter `key`' : '"amount"'}`;
   }
 }
 
 /** The transform of a JSON project: read on demand with `r.value.json()`, written with `jsonWriter()`. */
 function jsonTransformSource(o: GenerateOptions, head: string): string {
-  const skipSeen = o.lookback ? '    if (r.value.equals(last)) return false; // already seen in the look-back history\n' : '';
+  const skipSeen = o.lookback
+    ? '    if (r.value.equals(last)) return false; // already seen in the look-back history\n'
+    : '';
   const notJson = '// not JSON: the batch ends with a runtime error naming the byte offset';
   switch (o.kind) {
     case 'filter':
@@ -176,9 +208,15 @@ export function moduleSource(name: string, o: GenerateOptions): string {
   if (o.kind === 'map' || o.kind === 'filter-map' || o.kind === 'aggregate') imports.add('Out');
   if (o.kind === 'array-map') imports.add('ArrayOut');
   if (o.kind === 'aggregate') imports.add('Bytes');
-  if (o.params) { imports.add('Params'); imports.add('runInit'); }
+  if (o.params) {
+    imports.add('Params');
+    imports.add('runInit');
+  }
   if (o.lookback) imports.add('runLookBack');
-  if (o.json && o.kind !== 'filter') { imports.add('jsonWriter'); imports.add('fail'); }
+  if (o.json && o.kind !== 'filter') {
+    imports.add('jsonWriter');
+    imports.add('fail');
+  }
   const usesKey = o.kind === 'filter' || o.kind === 'filter-map' || o.params;
   const lines: string[] = [];
   lines.push(`// ${name}: a SmartModule ${o.kind} that ${behaviour(o)}.`);
@@ -186,7 +224,10 @@ export function moduleSource(name: string, o: GenerateOptions): string {
   lines.push(`import { ${[...imports].sort().join(', ')} } from "${SDK_PACKAGE}";`);
   lines.push(`export { alloc, dealloc } from "${SDK_PACKAGE}";`);
   lines.push('');
-  if (usesKey) lines.push(o.params ? 'let key = ""; // set by init from the parameter `key`' : `let key = "${o.json ? 'error' : 'a'}";`);
+  if (usesKey)
+    lines.push(
+      o.params ? 'let key = ""; // set by init from the parameter `key`' : `let key = "${o.json ? 'error' : 'a'}";`,
+    );
   if (o.lookback) lines.push('let last = ""; // the newest look-back record\'s value');
   if (usesKey || o.lookback) lines.push('');
   if (o.params) {
@@ -211,20 +252,41 @@ export function moduleSource(name: string, o: GenerateOptions): string {
   return `${lines.join('\n')}\n`;
 }
 
-interface Sample { args: string[]; prints: string[] }
+interface Sample {
+  args: string[];
+  prints: string[];
+}
 
 function jsonSample(args: string[], o: GenerateOptions): Sample {
   const log = '{"level":"error","message":"disk full","host":"db1"}';
   let prints: string[];
   switch (o.kind) {
-    case 'filter': args.push('--text', log); prints = [log]; break;
-    case 'map': args.push('--text', log); prints = ['{"level":"error","message":"disk full"}']; break;
-    case 'filter-map': args.push('--text', log); prints = ['{"message":"disk full"}']; break;
+    case 'filter':
+      args.push('--text', log);
+      prints = [log];
+      break;
+    case 'map':
+      args.push('--text', log);
+      prints = ['{"level":"error","message":"disk full"}'];
+      break;
+    case 'filter-map':
+      args.push('--text', log);
+      prints = ['{"message":"disk full"}'];
+      break;
     case 'array-map':
-      args.push('--text', o.params ? '{"items":[1,"two",{"n":3}]}' : '[1,"two",{"n":3}]'); prints = ['1', '"two"', '{"n":3}']; break;
-    case 'aggregate': args.push('--text', '{"amount":2.5}'); prints = ['2.5']; break;
+      args.push('--text', o.params ? '{"items":[1,"two",{"n":3}]}' : '[1,"two",{"n":3}]');
+      prints = ['1', '"two"', '{"n":3}'];
+      break;
+    case 'aggregate':
+      args.push('--text', '{"amount":2.5}');
+      prints = ['2.5'];
+      break;
   }
-  if (o.params) args.push('-e', `key=${o.kind === 'array-map' ? 'items' : o.kind === 'map' ? 'fruit' : o.kind === 'aggregate' ? 'amount' : 'error'}`);
+  if (o.params)
+    args.push(
+      '-e',
+      `key=${o.kind === 'array-map' ? 'items' : o.kind === 'map' ? 'fruit' : o.kind === 'aggregate' ? 'amount' : 'error'}`,
+    );
   if (o.lookback) args.push('-l', '1', '-r', 'kiwi');
   return { args, prints };
 }
@@ -234,14 +296,32 @@ function sample(name: string, o: GenerateOptions): Sample {
   if (o.json) return jsonSample(args, o);
   let prints: string[];
   switch (o.kind) {
-    case 'filter': args.push('--text', 'apple'); prints = ['apple']; break;
-    case 'map': args.push('--text', 'apple'); prints = ['APPLE']; break;
-    case 'filter-map': args.push('--text', 'apple'); prints = ['APPLE']; break;
+    case 'filter':
+      args.push('--text', 'apple');
+      prints = ['apple'];
+      break;
+    case 'map':
+      args.push('--text', 'apple');
+      prints = ['APPLE'];
+      break;
+    case 'filter-map':
+      args.push('--text', 'apple');
+      prints = ['APPLE'];
+      break;
     case 'array-map':
-      args.push('--text', o.params ? 'apple,banana' : 'apple banana'); prints = ['apple', 'banana']; break;
-    case 'aggregate': args.push('--text', 'apple'); prints = ['apple']; break;
+      args.push('--text', o.params ? 'apple,banana' : 'apple banana');
+      prints = ['apple', 'banana'];
+      break;
+    case 'aggregate':
+      args.push('--text', 'apple');
+      prints = ['apple'];
+      break;
   }
-  if (o.params) args.push('-e', `key=${o.kind === 'array-map' ? ',' : o.kind === 'map' ? 'fruit' : o.kind === 'aggregate' ? '+' : 'a'}`);
+  if (o.params)
+    args.push(
+      '-e',
+      `key=${o.kind === 'array-map' ? ',' : o.kind === 'map' ? 'fruit' : o.kind === 'aggregate' ? '+' : 'a'}`,
+    );
   if (o.lookback) args.push('-l', '1', '-r', 'kiwi');
   return { args, prints };
 }
@@ -321,7 +401,11 @@ function linkIfMissing(target: string, link: string): void {
   symlinkSync(relative(dirname(link), target), link);
 }
 
-export async function generateCommand(name: string, opts: GenerateOptions, io: GenerateIO = processIO()): Promise<number> {
+export async function generateCommand(
+  name: string,
+  opts: GenerateOptions,
+  io: GenerateIO = processIO(),
+): Promise<number> {
   if (!/^[a-z0-9][a-z0-9_-]*$/i.test(name)) {
     io.stderr.write(`Error: invalid project name "${name}": use letters, digits, - and _\n`);
     return 1;
@@ -331,7 +415,9 @@ export async function generateCommand(name: string, opts: GenerateOptions, io: G
     return 1;
   }
   if (opts.group !== undefined && !/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(opts.group)) {
-    io.stderr.write(`Error: invalid project group "${opts.group}": use lowercase letters, digits and '-', as Hub groups\n`);
+    io.stderr.write(
+      `Error: invalid project group "${opts.group}": use lowercase letters, digits and '-', as Hub groups\n`,
+    );
     return 1;
   }
   const cwd = io.cwd ?? process.cwd();
@@ -415,29 +501,61 @@ export function registerGenerateCommand(program: Command, ctx: CliContext): void
     )
     .argument('[name]', 'project (folder) name; default: the last part of --destination')
     .option('--kind <kind>', `one of ${GENERATE_KINDS.join(', ')}`)
-    .option('--sm-type <type>', 'smdk\'s name for --kind')
+    .option('--sm-type <type>', "smdk's name for --kind")
     .option('--params', 'add init with a required parameter `key`', false)
-    .option('--with-params', 'smdk\'s name for --params')
+    .option('--with-params', "smdk's name for --params")
     .option('--no-params', 'no init parameters (the default)')
     .option('--lookback', 'add look_back', false)
-    .option('--json', 'records are JSON: read them with the SDK\'s on-demand reader', false)
+    .option('--json', "records are JSON: read them with the SDK's on-demand reader", false)
     .option('--dir <path>', 'where to create the project folder', '.')
-    .option('--eddy <spec>', 'how the project depends on eddy: a version range, or a packed eddy .tgz (copied into the project)')
+    .option(
+      '--eddy <spec>',
+      'how the project depends on eddy: a version range, or a packed eddy .tgz (copied into the project)',
+    )
     .option('--destination <path>', 'the project directory itself, as smdk (default: <dir>/<name>)')
     .option('--project-group <group>', 'the group eddy load registers the module under, as group/name@version')
     .option('--silent', 'accepted, as smdk: eddy generate never prompts')
-    .action(async (given: string | undefined, o: { kind?: string; smType?: string; params: boolean; withParams?: boolean; lookback: boolean; json: boolean; dir: string; destination?: string; projectGroup?: string; eddy?: string }, cmd: Command) => {
-      const io = ctx.io();
-      if (o.kind !== undefined && o.smType !== undefined && o.kind !== o.smType) throw new UsageError('--kind and --sm-type are the same option; give it once');
-      if (o.withParams && !o.params && cmd.getOptionValueSource('params') === 'cli') throw new UsageError('--with-params and --no-params cannot be used together');
-      const name = given ?? (o.destination !== undefined ? basename(resolve(io.cwd, o.destination)) : undefined);
-      if (name === undefined) throw new UsageError('give the project\'s name, or --destination <path>');
-      const kind = (o.smType ?? o.kind ?? 'filter') as GenerateKind;
-      ctx.done(await generateCommand(name, {
-        kind, params: o.params || !!o.withParams, lookback: o.lookback, json: o.json, dir: o.dir,
-        ...(o.destination !== undefined ? { destination: o.destination } : {}),
-        ...(o.projectGroup !== undefined ? { group: o.projectGroup } : {}),
-        ...(o.eddy ? { eddy: o.eddy } : {}),
-      }, io));
-    });
+    .action(
+      async (
+        given: string | undefined,
+        o: {
+          kind?: string;
+          smType?: string;
+          params: boolean;
+          withParams?: boolean;
+          lookback: boolean;
+          json: boolean;
+          dir: string;
+          destination?: string;
+          projectGroup?: string;
+          eddy?: string;
+        },
+        cmd: Command,
+      ) => {
+        const io = ctx.io();
+        if (o.kind !== undefined && o.smType !== undefined && o.kind !== o.smType)
+          throw new UsageError('--kind and --sm-type are the same option; give it once');
+        if (o.withParams && !o.params && cmd.getOptionValueSource('params') === 'cli')
+          throw new UsageError('--with-params and --no-params cannot be used together');
+        const name = given ?? (o.destination !== undefined ? basename(resolve(io.cwd, o.destination)) : undefined);
+        if (name === undefined) throw new UsageError("give the project's name, or --destination <path>");
+        const kind = (o.smType ?? o.kind ?? 'filter') as GenerateKind;
+        ctx.done(
+          await generateCommand(
+            name,
+            {
+              kind,
+              params: o.params || !!o.withParams,
+              lookback: o.lookback,
+              json: o.json,
+              dir: o.dir,
+              ...(o.destination !== undefined ? { destination: o.destination } : {}),
+              ...(o.projectGroup !== undefined ? { group: o.projectGroup } : {}),
+              ...(o.eddy ? { eddy: o.eddy } : {}),
+            },
+            io,
+          ),
+        );
+      },
+    );
 }

@@ -1,26 +1,26 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { EddyError } from '../errors.js';
-import { processIO, type CliContext, type CliIO } from './format.js';
-import { registerBuildCommand } from './build.js';
-import { registerGenerateCommand } from './generate.js';
-import { registerTestCommand } from './test-command.js';
-import { registerLoadCommand } from './load.js';
 import { registerBenchCommand } from './bench.js';
-import { registerTopicCommand } from './topic.js';
-import { registerSmartModuleCommand } from './smart-module.js';
-import { registerProduceCommand } from './produce.js';
-import { registerConsumeCommand } from './consume.js';
-import { registerTransformCommand } from './transform.js';
-import { registerDeriveCommand } from './derive.js';
-import { registerRunCommand } from './run.js';
-import { registerConnectorCommand } from './connector.js';
+import { registerBuildCommand } from './build.js';
 import { registerCheckCommand } from './check.js';
-import { registerPartitionCommand } from './partition.js';
-import { registerConsumerCommand } from './consumer.js';
-import { cliMessage } from './errors.js';
 import { closedOutputHandled, OutputClosed } from './common.js';
+import { registerConnectorCommand } from './connector.js';
+import { registerConsumeCommand } from './consume.js';
+import { registerConsumerCommand } from './consumer.js';
 import { DEFAULT_TEXT } from './defaults.js';
+import { registerDeriveCommand } from './derive.js';
+import { cliMessage } from './errors.js';
+import { type CliContext, type CliIO, processIO } from './format.js';
+import { registerGenerateCommand } from './generate.js';
+import { registerLoadCommand } from './load.js';
+import { registerPartitionCommand } from './partition.js';
+import { registerProduceCommand } from './produce.js';
+import { registerRunCommand } from './run.js';
+import { registerSmartModuleCommand } from './smart-module.js';
+import { registerTestCommand } from './test-command.js';
+import { registerTopicCommand } from './topic.js';
+import { registerTransformCommand } from './transform.js';
 
 /**
  * The `eddy` command line. Each command lives in its own file and exports a
@@ -54,7 +54,7 @@ const DESCRIPTION =
   'Eddy is a multicore stream processor for Node.js: it runs Fluvio SmartModules (WebAssembly ' +
   'filters, maps, array-maps, filter-maps and aggregates, alone or chained) over streams of records, ' +
   'with the same results as Fluvio.\n\n' +
-  'The commands are Fluvio\'s, on an embedded data directory (--data-dir, $EDDY_DATA_DIR, default ~/.eddy) ' +
+  "The commands are Fluvio's, on an embedded data directory (--data-dir, $EDDY_DATA_DIR, default ~/.eddy) " +
   'instead of a cluster: `eddy topic create`, `eddy produce`, `eddy consume` (with --filter/--map/... or ' +
   'a transforms file), `eddy smart-module create`, derived streams (`eddy derive create`, run by `eddy run`) ' +
   'and connectors (`eddy connector run --config`).\n\n' +
@@ -64,7 +64,9 @@ const DESCRIPTION =
 
 function version(): string {
   try {
-    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+      version?: string;
+    };
     return pkg.version ?? '0.0.0';
   } catch {
     return '0.0.0';
@@ -86,8 +88,15 @@ export function createProgram(ctx: CliContext): Command {
     })
     .showHelpAfterError('(run `eddy <command> --help` for the options)')
     .option('--data-dir <dir>', 'data directory (default: $EDDY_DATA_DIR, else ~/.eddy)')
-    .addOption(new Option('--workers <n>', 'worker threads for SmartModules (default: $EDDY_WORKERS, else one per core)'))
-    .addOption(new Option('--max-record-bytes <size>', `largest record accepted when writing (default ${DEFAULT_TEXT.maxRecordBytes})`).hideHelp())
+    .addOption(
+      new Option('--workers <n>', 'worker threads for SmartModules (default: $EDDY_WORKERS, else one per core)'),
+    )
+    .addOption(
+      new Option(
+        '--max-record-bytes <size>',
+        `largest record accepted when writing (default ${DEFAULT_TEXT.maxRecordBytes})`,
+      ).hideHelp(),
+    )
     .addHelpCommand('help [command]', 'show help for a command');
   for (const register of COMMANDS) register(program, ctx);
   return program;
@@ -103,7 +112,9 @@ export function reportError(err: unknown, io: CliIO): number {
     return 1;
   }
   const e = err as Error | undefined;
-  io.stderr.write(`Error: unexpected failure inside eddy (this is a bug; please report it with the command line):\n${e?.stack ?? String(err)}\n`);
+  io.stderr.write(
+    `Error: unexpected failure inside eddy (this is a bug; please report it with the command line):\n${e?.stack ?? String(err)}\n`,
+  );
   return 1;
 }
 
@@ -123,7 +134,12 @@ export async function main(argv: string[], io: CliIO = processIO()): Promise<num
       throw err;
     });
   }
-  const ctx: CliContext = { io: () => io, done: (c) => { code = c; } };
+  const ctx: CliContext = {
+    io: () => io,
+    done: (c) => {
+      code = c;
+    },
+  };
   try {
     await createProgram(ctx).parseAsync(argv, { from: 'node' });
     return code;

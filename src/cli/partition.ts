@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { TopicDescription } from '../storage/storage.js';
-import type { CliContext } from './format.js';
 import { listAction, withOutputOptions } from './common.js';
+import type { CliContext } from './format.js';
 import { formatBytes, formatCount, formatTable } from './units.js';
 
 /**
@@ -24,25 +24,36 @@ interface PartitionRow {
 }
 
 function partitionRows(topics: readonly TopicDescription[]): PartitionRow[] {
-  return topics.flatMap((t) => t.partitionInfo.map((p) => ({
-    topic: t.name,
-    partition: p.partition,
-    leader: 0,
-    resolution: 'Online' as const,
-    bytes: p.bytes,
-    baseOffset: p.startOffset,
-    hw: p.nextOffset,
-    leo: p.nextOffset,
-    records: p.records,
-  })));
+  return topics.flatMap((t) =>
+    t.partitionInfo.map((p) => ({
+      topic: t.name,
+      partition: p.partition,
+      leader: 0,
+      resolution: 'Online' as const,
+      bytes: p.bytes,
+      baseOffset: p.startOffset,
+      hw: p.nextOffset,
+      leo: p.nextOffset,
+      records: p.records,
+    })),
+  );
 }
 
 export function formatPartitionTable(rows: readonly PartitionRow[]): string {
   if (rows.length === 0) return 'No partitions found\n';
   return formatTable(
     ['TOPIC', 'PARTITION', 'LEADER', 'RESOLUTION', 'SIZE', 'BASE', 'HW', 'LEO', 'RECORDS'],
-    rows.map((r) => [r.topic, String(r.partition), String(r.leader), r.resolution, formatBytes(r.bytes),
-      String(r.baseOffset), String(r.hw), String(r.leo), formatCount(r.records)]),
+    rows.map((r) => [
+      r.topic,
+      String(r.partition),
+      String(r.leader),
+      r.resolution,
+      formatBytes(r.bytes),
+      String(r.baseOffset),
+      String(r.hw),
+      String(r.leo),
+      formatCount(r.records),
+    ]),
   );
 }
 
@@ -52,9 +63,16 @@ export function registerPartitionCommand(program: Command, ctx: CliContext): voi
     .summary('list partitions')
     .description('Partition operations, as `fluvio partition`.');
 
-  withOutputOptions(partition
-    .command('list')
-    .description('List every partition of every topic: leader, size, first offset (BASE), high watermark (HW), log end (LEO) and records.'))
-    .action(listAction(ctx, (eddy) => partitionRows(eddy.listTopics().map((t) => eddy.describeTopic(t.name))),
-      { table: formatPartitionTable, json: (rows) => rows }));
+  withOutputOptions(
+    partition
+      .command('list')
+      .description(
+        'List every partition of every topic: leader, size, first offset (BASE), high watermark (HW), log end (LEO) and records.',
+      ),
+  ).action(
+    listAction(ctx, (eddy) => partitionRows(eddy.listTopics().map((t) => eddy.describeTopic(t.name))), {
+      table: formatPartitionTable,
+      json: (rows) => rows,
+    }),
+  );
 }

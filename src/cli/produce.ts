@@ -2,22 +2,37 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { Option, type Command } from 'commander';
+import { type Command, Option } from 'commander';
+import { anchorSteps } from '../coordinator/resolve.js';
 import type { Eddy } from '../eddy.js';
 import { EddyError } from '../errors.js';
-import type { Producer, ProducerOptions, ProducerRecord } from '../storage/producer.js';
-import { DEFAULT_MAX_RECORD_BYTES } from '../storage/storage.js';
-import { anchorSteps } from '../coordinator/resolve.js';
-import { UsageError, type CliContext, type CliIO } from './format.js';
-import { dataDir, interruptSignal, isTTY, memoryLimitOption, openForWrite, parseIntOption, type GlobalOptions } from './common.js';
-import { RemoteProducer } from './remote-producer.js';
-import { cliMessage, LineTooLongError, MissingKeySeparatorError, NothingSentError, ProduceStoppedError, storedSummary } from './errors.js';
-import { Progress } from './progress.js';
-import { fanOutOption, inlineStepOptions, planChain, readChain, type ChainSource } from './chain-options.js';
-import { parseBytes, parseDurationOption } from './units.js';
-import { DEFAULT_TEXT } from './defaults.js';
 import { parseCodec } from '../storage/codecs.js';
 import { STORAGE_DEFAULTS } from '../storage/defaults.js';
+import type { Producer, ProducerOptions, ProducerRecord } from '../storage/producer.js';
+import { DEFAULT_MAX_RECORD_BYTES } from '../storage/storage.js';
+import { type ChainSource, fanOutOption, inlineStepOptions, planChain, readChain } from './chain-options.js';
+import {
+  dataDir,
+  type GlobalOptions,
+  interruptSignal,
+  isTTY,
+  memoryLimitOption,
+  openForWrite,
+  parseIntOption,
+} from './common.js';
+import { DEFAULT_TEXT } from './defaults.js';
+import {
+  cliMessage,
+  LineTooLongError,
+  MissingKeySeparatorError,
+  NothingSentError,
+  ProduceStoppedError,
+  storedSummary,
+} from './errors.js';
+import { type CliContext, type CliIO, UsageError } from './format.js';
+import { Progress } from './progress.js';
+import { RemoteProducer } from './remote-producer.js';
+import { parseBytes, parseDurationOption } from './units.js';
 
 /**
  * `eddy produce <topic>`, as `fluvio produce`: one record per line of stdin (with a `> ` prompt
@@ -68,20 +83,36 @@ export interface ProducePlan {
 }
 
 /** Fluvio's spellings of its delivery semantics (clap's kebab-case, serde's and the enum's names). */
-const DELIVERY_SEMANTICS = ['at-least-once', 'at_least_once', 'AtLeastOnce', 'at-most-once', 'at_most_once', 'AtMostOnce'];
+const DELIVERY_SEMANTICS = [
+  'at-least-once',
+  'at_least_once',
+  'AtLeastOnce',
+  'at-most-once',
+  'at_most_once',
+  'AtMostOnce',
+];
 const ISOLATIONS = ['read_committed', 'ReadCommitted', 'read_uncommitted', 'ReadUncommitted'];
 
 export function planProduce(o: ProduceCliOptions): ProducePlan {
   if (o.key !== undefined && o.keySeparator !== undefined) {
-    throw new UsageError('--key and --key-separator cannot be used together: give every record one key, or split a key from each line');
+    throw new UsageError(
+      '--key and --key-separator cannot be used together: give every record one key, or split a key from each line',
+    );
   }
   if (o.keySeparator === '') throw new UsageError('--key-separator cannot be empty');
-  if (o.raw && o.keySeparator !== undefined) throw new UsageError('--raw sends the whole input as one record: it has no lines to split a key from');
-  const chain = planChain(o, { modules: o.smartmodule === undefined ? [] : [{ flag: '--smartmodule', uses: o.smartmodule }], paramsFor: '--smartmodule' });
+  if (o.raw && o.keySeparator !== undefined)
+    throw new UsageError('--raw sends the whole input as one record: it has no lines to split a key from');
+  const chain = planChain(o, {
+    modules: o.smartmodule === undefined ? [] : [{ flag: '--smartmodule', uses: o.smartmodule }],
+    paramsFor: '--smartmodule',
+  });
   if (o.aggregateInitial !== undefined && chain === null) {
     throw new UsageError('--aggregate-initial needs an aggregate module: add --smartmodule <name>');
   }
-  if (o.mirror !== undefined) throw new UsageError(`-m/--mirror ${o.mirror}: Eddy has no remote clusters to mirror to; produce to the topic itself`);
+  if (o.mirror !== undefined)
+    throw new UsageError(
+      `-m/--mirror ${o.mirror}: Eddy has no remote clusters to mirror to; produce to the topic itself`,
+    );
   if (o.deliverySemantic !== undefined && !DELIVERY_SEMANTICS.includes(o.deliverySemantic)) {
     throw new UsageError(`--delivery-semantic ${o.deliverySemantic}: use at-least-once (the default) or at-most-once`);
   }
@@ -98,9 +129,11 @@ export function planProduce(o: ProduceCliOptions): ProducePlan {
       throw new UsageError((err as Error).message);
     }
   }
-  const maxRequestSize = o.maxRequestSize === undefined ? undefined : parseBytes(o.maxRequestSize, '--max-request-size');
+  const maxRequestSize =
+    o.maxRequestSize === undefined ? undefined : parseBytes(o.maxRequestSize, '--max-request-size');
   // A batch never grows past the largest request, as Fluvio's producer caps its batches.
-  if (maxRequestSize !== undefined) producer.batchSize = Math.min(producer.batchSize ?? STORAGE_DEFAULTS.producerBatchBytes, maxRequestSize);
+  if (maxRequestSize !== undefined)
+    producer.batchSize = Math.min(producer.batchSize ?? STORAGE_DEFAULTS.producerBatchBytes, maxRequestSize);
   return {
     file: o.file,
     raw: !!o.raw,
@@ -123,7 +156,11 @@ export function planProduce(o: ProduceCliOptions): ProducePlan {
  * once, when it ends. A line longer than `maxLine` bytes is refused as soon as it passes the limit
  * (LineTooLongError), before the rest of it is read.
  */
-export async function* lineChunks(input: AsyncIterable<Buffer | string>, maxLine = Infinity, limitFlag?: string): AsyncGenerator<{ lines: Buffer[]; bytes: number }> {
+export async function* lineChunks(
+  input: AsyncIterable<Buffer | string>,
+  maxLine = Infinity,
+  limitFlag?: string,
+): AsyncGenerator<{ lines: Buffer[]; bytes: number }> {
   let parts: Buffer[] = []; // the unfinished line, in pieces
   let partBytes = 0;
   let lineNo = 0;
@@ -162,7 +199,11 @@ export async function* lineChunks(input: AsyncIterable<Buffer | string>, maxLine
  * Turns one line into a record; an empty line is an empty record, as fluvio produce sends it.
  * `lineNo` is 1-based, for errors; a line without the key separator throws MissingKeySeparatorError.
  */
-export function lineRecord(line: Buffer, plan: Pick<ProducePlan, 'key' | 'separator' | 'partition'>, lineNo: number): ProducerRecord {
+export function lineRecord(
+  line: Buffer,
+  plan: Pick<ProducePlan, 'key' | 'separator' | 'partition'>,
+  lineNo: number,
+): ProducerRecord {
   let record: ProducerRecord;
   if (plan.separator !== null) {
     const at = line.indexOf(plan.separator);
@@ -187,24 +228,51 @@ interface ProduceTarget {
  * Opens the data directory for writing, next to other producers, and makes a producer; when a
  * long-running writer (`eddy run`, `eddy connector run`) holds it, produces through that writer.
  */
-async function openTarget(topic: string, plan: ProducePlan, cmd: Command, io: CliIO): Promise<{ target: ProduceTarget; eddy: Eddy | null }> {
+async function openTarget(
+  topic: string,
+  plan: ProducePlan,
+  cmd: Command,
+  io: CliIO,
+): Promise<{ target: ProduceTarget; eddy: Eddy | null }> {
   const { steps, baseDir, source } = await readChain(plan.chain, io);
-  const session = { topic, steps, baseDir, source, options: { ...plan.producer, ...(plan.aggregateInitial ? { aggregateInitial: plan.aggregateInitial } : {}) }, ...(plan.partition !== undefined ? { partition: plan.partition } : {}) };
+  const session = {
+    topic,
+    steps,
+    baseDir,
+    source,
+    options: { ...plan.producer, ...(plan.aggregateInitial ? { aggregateInitial: plan.aggregateInitial } : {}) },
+    ...(plan.partition !== undefined ? { partition: plan.partition } : {}),
+  };
   const opened = await RemoteProducer.openOrJoin(
     // Shared: other `eddy produce` processes may write the directory at the same time.
     () => openForWrite(cmd, io, { sharedWriter: true }),
-    dataDir(cmd, io), session, {
-    onWait: (err, ms) => io.stderr.write(`waiting up to ${ms / 1000}s for process ${err.pid} (${err.holder.command || 'unknown command'}), which holds the data directory, to serve produce or let go\n`),
-  });
+    dataDir(cmd, io),
+    session,
+    {
+      onWait: (err, ms) =>
+        io.stderr.write(
+          `waiting up to ${ms / 1000}s for process ${err.pid} (${err.holder.command || 'unknown command'}), which holds the data directory, to serve produce or let go\n`,
+        ),
+    },
+  );
   if ('remote' in opened) return { target: opened.remote, eddy: null };
   const eddy = opened.local;
   try {
     const n = eddy.describeTopic(topic).partitions;
     if (plan.partition !== undefined && plan.partition >= n) {
-      throw new UsageError(`--partition ${plan.partition}: topic "${topic}" has ${n} partition${n === 1 ? '' : 's'} (0..${n - 1})`);
+      throw new UsageError(
+        `--partition ${plan.partition}: topic "${topic}" has ${n} partition${n === 1 ? '' : 's'} (0..${n - 1})`,
+      );
     }
     const transforms = anchorSteps(steps, { registry: eddy.modules, baseDir }, source);
-    return { target: await eddy.producer(topic, { ...plan.producer, ...(transforms.length ? { transforms } : {}), ...(plan.aggregateInitial ? { aggregateInitial: plan.aggregateInitial } : {}) }), eddy };
+    return {
+      target: await eddy.producer(topic, {
+        ...plan.producer,
+        ...(transforms.length ? { transforms } : {}),
+        ...(plan.aggregateInitial ? { aggregateInitial: plan.aggregateInitial } : {}),
+      }),
+      eddy,
+    };
   } catch (err) {
     await eddy.close();
     throw err;
@@ -219,25 +287,33 @@ export async function runProduce(topic: string, o: ProduceCliOptions, cmd: Comma
     try {
       size = (await stat(path)).size;
     } catch (err) {
-      throw new UsageError(`--file ${plan.file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      throw new UsageError(
+        `--file ${plan.file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      );
     }
   }
   const { target: producer, eddy } = await openTarget(topic, plan, cmd, io);
   try {
     try {
       if (path === undefined && isTTY(io.stdin) && !plan.raw) return await interactive(producer, plan, io);
-      const input: AsyncIterable<Buffer | string> = path !== undefined ? createReadStream(path) : (io.stdin as AsyncIterable<Buffer | string>);
+      const input: AsyncIterable<Buffer | string> =
+        path !== undefined ? createReadStream(path) : (io.stdin as AsyncIterable<Buffer | string>);
       if (plan.raw) {
         const chunks: Buffer[] = [];
         for await (const c of input) chunks.push(typeof c === 'string' ? Buffer.from(c) : c);
         const value = Buffer.concat(chunks);
-        await producer.send({ value, ...(plan.key ? { key: plan.key } : {}), ...(plan.partition !== undefined ? { partition: plan.partition } : {}) });
+        await producer.send({
+          value,
+          ...(plan.key ? { key: plan.key } : {}),
+          ...(plan.partition !== undefined ? { partition: plan.partition } : {}),
+        });
         return 0;
       }
       const recordLimit = eddy ? eddy.storage.limits.maxRecordBytes : remoteRecordLimit(cmd);
-      const limit = plan.maxRequestSize !== undefined && plan.maxRequestSize < recordLimit
-        ? { bytes: plan.maxRequestSize, flag: '--max-request-size' }
-        : { bytes: recordLimit, flag: '--max-record-bytes' };
+      const limit =
+        plan.maxRequestSize !== undefined && plan.maxRequestSize < recordLimit
+          ? { bytes: plan.maxRequestSize, flag: '--max-request-size' }
+          : { bytes: recordLimit, flag: '--max-record-bytes' };
       return await produceLines(producer, eddy !== null, input, limit, plan, size, io);
     } finally {
       await producer.close().catch(() => {});
@@ -259,11 +335,20 @@ function remoteRecordLimit(cmd: Command): number {
  * message about stored records gives the true count: the local producer counts what it stored;
  * through another process's writer, what it acknowledged (a lower bound).
  */
-async function produceLines(producer: ProduceTarget, local: boolean, input: AsyncIterable<Buffer | string>, limit: { bytes: number; flag: string }, plan: ProducePlan, size: number | null, io: CliIO): Promise<number> {
+async function produceLines(
+  producer: ProduceTarget,
+  local: boolean,
+  input: AsyncIterable<Buffer | string>,
+  limit: { bytes: number; flag: string },
+  plan: ProducePlan,
+  size: number | null,
+  io: CliIO,
+): Promise<number> {
   let acknowledged = 0;
   const stored = () => (local ? (producer as Producer).stored : acknowledged);
   const progress = new Progress(io.stderr, { total: size, tty: isTTY(io.stderr), force: plan.progress === true });
-  const showProgress = plan.progress === true || (plan.progress !== false && isTTY(io.stderr) && plan.file !== undefined);
+  const showProgress =
+    plan.progress === true || (plan.progress !== false && isTTY(io.stderr) && plan.file !== undefined);
   let shown = 0;
   const show = (bytes: number) => {
     if (!showProgress) return;
@@ -322,7 +407,9 @@ async function produceLines(producer: ProduceTarget, local: boolean, input: Asyn
   }
   if (skipped > 0) {
     if (read === 0) throw new NothingSentError(skipped, plan.separator ?? '');
-    io.stderr.write(`skipped ${skipped} line${skipped === 1 ? '' : 's'} without the key separator ${JSON.stringify(plan.separator)}; ${storedSummary(stored(), read, local)}\n`);
+    io.stderr.write(
+      `skipped ${skipped} line${skipped === 1 ? '' : 's'} without the key separator ${JSON.stringify(plan.separator)}; ${storedSummary(stored(), read, local)}\n`,
+    );
   }
   return 0;
 }
@@ -354,7 +441,12 @@ async function* untilAborted<T>(input: AsyncIterable<T>, signal: AbortSignal): A
 
 /** A terminal: `> ` prompt, one record per line, `Ok!` once stored; errors are printed and the prompt comes back. */
 async function interactive(producer: ProduceTarget, plan: ProducePlan, io: CliIO): Promise<number> {
-  const rl = createInterface({ input: io.stdin, output: io.stdout as NodeJS.WritableStream, prompt: '> ', terminal: true });
+  const rl = createInterface({
+    input: io.stdin,
+    output: io.stdout as NodeJS.WritableStream,
+    prompt: '> ',
+    terminal: true,
+  });
   rl.on('SIGINT', () => rl.close());
   rl.prompt();
   let lineNo = 0;
@@ -407,25 +499,46 @@ export function registerProduceCommand(program: Command, ctx: CliContext): void 
     .option('--raw', 'the whole input (file or stdin) is one record')
     .option('--key <key>', 'give every record this key')
     .option('--key-separator <sep>', 'split each line at the first <sep> into key and value')
-    .option('-p, --partition <n>', 'write every record to this partition (default: by key hash, round-robin without key)')
+    .option(
+      '-p, --partition <n>',
+      'write every record to this partition (default: by key hash, round-robin without key)',
+    )
     .option('-v, --verbose', 'print each key-separated record as "[key] value" as it is sent, as fluvio produce')
-    .option('--compression <codec>', 'store batches compressed: none, gzip, snappy, lz4 or zstd (zstd needs Node 22.15+); consumers read the same records')
-    .option('--max-request-size <size>', 'the largest record (line) and batch, e.g. 1MB: a longer line is refused, as fluvio refuses a record over it')
-    .option('--delivery-semantic <semantic>', "at-least-once (default) or at-most-once: accepted; a local write either commits or fails, so there is nothing to retry or skip waiting for")
-    .option('--isolation <level>', 'read_committed or read_uncommitted: accepted; every write waits for its transaction to commit, with no replicas to wait for')
+    .option(
+      '--compression <codec>',
+      'store batches compressed: none, gzip, snappy, lz4 or zstd (zstd needs Node 22.15+); consumers read the same records',
+    )
+    .option(
+      '--max-request-size <size>',
+      'the largest record (line) and batch, e.g. 1MB: a longer line is refused, as fluvio refuses a record over it',
+    )
+    .option(
+      '--delivery-semantic <semantic>',
+      'at-least-once (default) or at-most-once: accepted; a local write either commits or fails, so there is nothing to retry or skip waiting for',
+    )
+    .option(
+      '--isolation <level>',
+      'read_committed or read_uncommitted: accepted; every write waits for its transaction to commit, with no replicas to wait for',
+    )
     .addOption(new Option('-m, --mirror <name>', 'a remote cluster (refused: Eddy has none)').hideHelp())
     .option('-t, --transforms-file <path>', 'run this transforms.yaml chain on records before they are stored')
     .addOption(new Option('--transforms <path>', 'alias of --transforms-file').hideHelp());
   const inline = inlineStepOptions(command, 'one producer-side chain step as JSON (repeatable)');
   command
-    .option('--smartmodule <module>', 'run one SmartModule (registered name or .wasm path) on records before they are stored')
+    .option(
+      '--smartmodule <module>',
+      'run one SmartModule (registered name or .wasm path) on records before they are stored',
+    )
     .addOption(new Option('--sm <module>', 'alias of --smartmodule').hideHelp())
     .option('--smartmodule-path <path>', 'run the SmartModule in this .wasm file (as --smartmodule with a path)')
     .addOption(new Option('--sm_path <path>', 'alias of --smartmodule-path').hideHelp())
     .option('--aggregate-initial <value>', 'initial accumulator of an aggregate --smartmodule')
     .addOption(new Option('--a-init <value>', 'alias of --aggregate-initial').hideHelp())
-    .option('-e, --params <key=value>', 'parameter for --smartmodule\'s init (repeatable)', collect)
-    .option('--linger <duration>', `how long a batch waits for more records, e.g. 10ms (default ${DEFAULT_TEXT.linger})`)
+    .option('-e, --params <key=value>', "parameter for --smartmodule's init (repeatable)", collect)
+    .option(
+      '--linger <duration>',
+      `how long a batch waits for more records, e.g. 10ms (default ${DEFAULT_TEXT.linger})`,
+    )
     .option('--batch-size <size>', `batch size, e.g. 16KB (default ${DEFAULT_TEXT.batchSize})`)
     .addOption(memoryLimitOption())
     .addOption(fanOutOption())

@@ -17,7 +17,13 @@ export class Progress {
 
   constructor(
     private readonly out: { write(s: string): unknown },
-    private readonly options: { total: number | null; tty: boolean; force: boolean; delayMs?: number; everyMs?: number },
+    private readonly options: {
+      total: number | null;
+      tty: boolean;
+      force: boolean;
+      delayMs?: number;
+      everyMs?: number;
+    },
   ) {}
 
   add(bytes: number, records: number): void {

@@ -1,8 +1,8 @@
-import type { DeliveryCommitter } from '../storage/offset-committer.js';
-import type { CliIO } from './format.js';
-import { writeOut } from './common.js';
-import { batchRecords, joinLines, recordLine, type LineOptions } from './records.js';
 import { recordListCount } from '../protocol/record.js';
+import type { DeliveryCommitter } from '../storage/offset-committer.js';
+import { writeOut } from './common.js';
+import type { CliIO } from './format.js';
+import { batchRecords, joinLines, type LineOptions, recordLine } from './records.js';
 import { textLines, valueLines } from './value-lines.js';
 
 /**
@@ -22,7 +22,11 @@ export class RecordOutput {
   ) {
     this.remaining = maxRecords ?? Infinity;
     const o = lines;
-    this.fast = !o.template && !o.keyValue && !o.escape && o.truncate === undefined &&
+    this.fast =
+      !o.template &&
+      !o.keyValue &&
+      !o.escape &&
+      o.truncate === undefined &&
       (o.output === 'raw' || o.output === 'dynamic' || (o.output === 'text' && !o.suppressUnknown));
   }
 
@@ -39,7 +43,13 @@ export class RecordOutput {
    * position once the record at `offset` is out (`last`: the batch's last record; a batch without
    * records is asked with offset −1).
    */
-  async batch(raw: Uint8Array, baseOffset: number, baseTimestamp: number, partition: number, upTo: (offset: number, last: boolean) => number): Promise<void> {
+  async batch(
+    raw: Uint8Array,
+    baseOffset: number,
+    baseTimestamp: number,
+    partition: number,
+    upTo: (offset: number, last: boolean) => number,
+  ): Promise<void> {
     if (this.fast) {
       // The whole batch in one write, straight from its bytes, when nothing cuts it short.
       const count = recordListCount(raw);

@@ -16,7 +16,11 @@ export const VALUE_OUTPUTS: readonly ValueOutput[] = ['dynamic', 'text', 'binary
 export { compileTemplate, type Template };
 
 /** A value as `-O` asks for it (without the newline); null when `--suppress-unknown` drops it. */
-export function renderValue(value: Uint8Array, output: Exclude<ValueOutput, 'raw' | 'table'>, suppressUnknown = false): string | null {
+export function renderValue(
+  value: Uint8Array,
+  output: Exclude<ValueOutput, 'raw' | 'table'>,
+  suppressUnknown = false,
+): string | null {
   if (output === 'text') return textRecord(value, suppressUnknown);
   if (output === 'binary') return binaryRecord(value);
   if (output === 'json') return jsonRecord(value, suppressUnknown);
@@ -53,10 +57,19 @@ export function recordLine(r: PrintableRecord, o: LineOptions): string | Uint8Ar
   const esc = o.escape ? escapeControls : (s: string) => s;
   const prefix = o.keyValue ? `[${esc(consumeKey(r.key))}] ` : '';
   if (!o.template && o.output === 'raw') return Buffer.concat([Buffer.from(prefix), r.value, NEWLINE]);
-  const v = o.template ? o.template(r) : o.output === 'table' ? tableValue(r.value, o) : renderValue(r.value, o.output as Exclude<ValueOutput, 'raw' | 'table'>, o.suppressUnknown);
+  const v = o.template
+    ? o.template(r)
+    : o.output === 'table'
+      ? tableValue(r.value, o)
+      : renderValue(r.value, o.output as Exclude<ValueOutput, 'raw' | 'table'>, o.suppressUnknown);
   if (v === null) return '';
   // Renderings made of lines (pretty JSON, dumps, tables) keep their line breaks; JSON.stringify escapes the controls inside its strings.
-  const lined = !o.template && (o.output === 'json' || o.output === 'binary' || o.output === 'table' || (o.output === 'dynamic' && isBinaryValue(r.value)));
+  const lined =
+    !o.template &&
+    (o.output === 'json' ||
+      o.output === 'binary' ||
+      o.output === 'table' ||
+      (o.output === 'dynamic' && isBinaryValue(r.value)));
   let value = lined ? v.split('\n').map(esc).join('\n') : esc(v);
   // As Fluvio: --truncate cuts the value line, not a `[key] value` line.
   if (o.truncate !== undefined && !o.keyValue) value = Array.from(value).slice(0, o.truncate).join('');
@@ -77,21 +90,39 @@ function tableValue(value: Uint8Array, o: LineOptions): string {
 }
 
 /** The records of one `Vec<Record>` batch (decoded at the edge, for printing). */
-export function* batchRecords(raw: Uint8Array, baseOffset: number, baseTimestamp: number, partition: number): Generator<PrintableRecord> {
+export function* batchRecords(
+  raw: Uint8Array,
+  baseOffset: number,
+  baseTimestamp: number,
+  partition: number,
+): Generator<PrintableRecord> {
   const idx = indexRecords(raw);
   for (let i = 0; i < idx.count; i++) {
-    yield { key: idx.key(i), value: idx.value(i), offset: baseOffset + idx.offsetDelta(i), timestamp: baseTimestamp + idx.timestampDelta(i), partition };
+    yield {
+      key: idx.key(i),
+      value: idx.value(i),
+      offset: baseOffset + idx.offsetDelta(i),
+      timestamp: baseTimestamp + idx.timestampDelta(i),
+      partition,
+    };
   }
 }
 
 /** Record lines as one chunk (one write). */
 export function joinLines(lines: readonly (string | Uint8Array)[], o: LineOptions): string | Uint8Array {
-  if (o.output === 'raw' && !o.template) return Buffer.concat(lines.map((l) => (typeof l === 'string' ? Buffer.from(l) : l)));
+  if (o.output === 'raw' && !o.template)
+    return Buffer.concat(lines.map((l) => (typeof l === 'string' ? Buffer.from(l) : l)));
   return lines.join('');
 }
 
 /** All lines of a batch as one chunk (one write per batch). */
-export function batchText(raw: Uint8Array, baseOffset: number, baseTimestamp: number, partition: number, o: LineOptions): string | Uint8Array {
+export function batchText(
+  raw: Uint8Array,
+  baseOffset: number,
+  baseTimestamp: number,
+  partition: number,
+  o: LineOptions,
+): string | Uint8Array {
   const lines: (string | Uint8Array)[] = [];
   for (const r of batchRecords(raw, baseOffset, baseTimestamp, partition)) lines.push(recordLine(r, o));
   return joinLines(lines, o);

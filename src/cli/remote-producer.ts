@@ -1,14 +1,24 @@
 import { existsSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { unpack } from 'msgpackr';
-import { EddyError } from '../errors.js';
+import { resolveUses, stepName, UnknownModuleError } from '../coordinator/resolve.js';
 import { toErrorCode } from '../error-codes.js';
+import { EddyError } from '../errors.js';
 import { readModuleFile } from '../smartmodule/module.js';
 import { stepConfig, type TransformStep } from '../smartmodule/transforms.js';
-import { resolveUses, stepName, UnknownModuleError } from '../coordinator/resolve.js';
 import { DataDirLockedError } from '../storage/errors.js';
 import type { ProducerRecord } from '../storage/producer.js';
-import { encodeFrame, FrameReader, MAX_FRAME_BYTES, type OpenRequest, type Reply, type Request, type WireProducerOptions, type WireRecord, type WireStep } from './writer-protocol.js';
+import {
+  encodeFrame,
+  FrameReader,
+  MAX_FRAME_BYTES,
+  type OpenRequest,
+  type Reply,
+  type Request,
+  type WireProducerOptions,
+  type WireRecord,
+  type WireStep,
+} from './writer-protocol.js';
 import { MAX_SESSIONS, socketPath } from './writer-socket.js';
 
 /** What `eddy produce` asks the writer for: the topic, the partition, the producer-side chain. */
@@ -31,20 +41,32 @@ const FRAME_SLACK = 64 * 1024;
 
 /** The writer went away during the produce: says how many records it acknowledged (stored). */
 export class WriterGoneError extends EddyError {
-  constructor(readonly acknowledged: number, cause?: unknown) {
-    super('EDDY_WRITER_GONE',
+  constructor(
+    readonly acknowledged: number,
+    cause?: unknown,
+  ) {
+    super(
+      'EDDY_WRITER_GONE',
       `the process holding the data directory (eddy run / eddy connector run) stopped during the produce: ` +
-      `${acknowledged} record${acknowledged === 1 ? ' was' : 's were'} acknowledged and stored; records sent after those may or may not have been stored, ` +
-      'so check the topic (eddy consume) before producing them again', cause ? { cause } : undefined);
+        `${acknowledged} record${acknowledged === 1 ? ' was' : 's were'} acknowledged and stored; records sent after those may or may not have been stored, ` +
+        'so check the topic (eddy consume) before producing them again',
+      cause ? { cause } : undefined,
+    );
   }
 }
 
 /** This user may not write the data directory, and no writer serving it accepts this user. */
 export class DataDirDeniedError extends EddyError {
-  constructor(readonly dir: string, cause: unknown) {
-    super('EDDY_DATA_DIR_DENIED',
+  constructor(
+    readonly dir: string,
+    cause: unknown,
+  ) {
+    super(
+      'EDDY_DATA_DIR_DENIED',
       `cannot write the data directory ${dir} (${(cause as NodeJS.ErrnoException).code}), and no eddy run serving it accepts this user; ` +
-      'produce as the user who owns it, or ask them to run `eddy run --socket-group <group>` with a group you are in', { cause });
+        'produce as the user who owns it, or ask them to run `eddy run --socket-group <group>` with a group you are in',
+      { cause },
+    );
   }
 }
 
@@ -87,7 +109,10 @@ function* framesOf(records: readonly WireRecord[]): Generator<WireRecord[]> {
   for (const r of records) {
     const size = r.value.length + (r.key?.length ?? 0) + 32;
     if (size > MAX_FRAME_BYTES - FRAME_SLACK) {
-      throw new EddyError('EDDY_RECORD_TOO_LARGE', `a record of ${size - 32} bytes is larger than a produce through eddy run can carry (${MAX_FRAME_BYTES - FRAME_SLACK} bytes); stop eddy run to produce it directly`);
+      throw new EddyError(
+        'EDDY_RECORD_TOO_LARGE',
+        `a record of ${size - 32} bytes is larger than a produce through eddy run can carry (${MAX_FRAME_BYTES - FRAME_SLACK} bytes); stop eddy run to produce it directly`,
+      );
     }
     if (bytes + size > MAX_FRAME_BYTES - FRAME_SLACK) {
       yield batch;
@@ -103,7 +128,10 @@ function* framesOf(records: readonly WireRecord[]): Generator<WireRecord[]> {
 function connectSocket(path: string): Promise<Socket | null> {
   return new Promise((resolve) => {
     const s = createConnection(path);
-    s.once('connect', () => { s.removeAllListeners('error'); resolve(s); });
+    s.once('connect', () => {
+      s.removeAllListeners('error');
+      resolve(s);
+    });
     s.once('error', () => resolve(null));
   });
 }
@@ -116,7 +144,11 @@ export class RemoteProducer {
   acknowledged = 0;
 
   private constructor(private readonly socket: Socket) {
-    const reader = new FrameReader(MAX_FRAME_BYTES, (body) => this.onReply(body), () => socket.destroy());
+    const reader = new FrameReader(
+      MAX_FRAME_BYTES,
+      (body) => this.onReply(body),
+      () => socket.destroy(),
+    );
     socket.on('data', (chunk: Buffer) => reader.push(chunk));
     // EPIPE, ECONNRESET or a close: the writer is gone (killed, or stopped).
     socket.on('error', (err) => this.failAll(new WriterGoneError(this.acknowledged, err)));
@@ -133,7 +165,13 @@ export class RemoteProducer {
 
   private static async openRequest(session: ProduceSession): Promise<OpenRequest> {
     const steps = await wireSteps(session.steps, session.baseDir, session.source);
-    return { op: 'open', topic: session.topic, steps, options: session.options, ...(session.partition !== undefined ? { partition: session.partition } : {}) };
+    return {
+      op: 'open',
+      topic: session.topic,
+      steps,
+      options: session.options,
+      ...(session.partition !== undefined ? { partition: session.partition } : {}),
+    };
   }
 
   private static async open(dataDir: string, request: OpenRequest): Promise<RemoteProducer | null> {
@@ -147,7 +185,11 @@ export class RemoteProducer {
     } catch (err) {
       socket.destroy();
       if (!(err instanceof WriterGoneError)) throw err;
-      throw new EddyError('EDDY_WRITER_GONE', `the process holding the data directory closed the connection before the produce began (it is stopping, or serves ${MAX_SESSIONS} producers already); nothing was sent, run the produce again`, { cause: err });
+      throw new EddyError(
+        'EDDY_WRITER_GONE',
+        `the process holding the data directory closed the connection before the produce began (it is stopping, or serves ${MAX_SESSIONS} producers already); nothing was sent, run the produce again`,
+        { cause: err },
+      );
     }
     return remote;
   }
@@ -162,7 +204,10 @@ export class RemoteProducer {
     openLocal: () => Promise<T>,
     dataDir: string,
     session: ProduceSession,
-    { waitMs = WRITER_WAIT_MS, onWait }: { waitMs?: number; onWait?: (err: DataDirLockedError, waitMs: number) => void } = {},
+    {
+      waitMs = WRITER_WAIT_MS,
+      onWait,
+    }: { waitMs?: number; onWait?: (err: DataDirLockedError, waitMs: number) => void } = {},
   ): Promise<{ local: T } | { remote: RemoteProducer }> {
     const deadline = Date.now() + waitMs;
     let request: OpenRequest | null = null;

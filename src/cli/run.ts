@@ -1,17 +1,30 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import {
+  type ConnectorConfig,
+  type RunningConnector,
+  readConnectorConfig,
+  startConnector,
+} from '../connectors/index.js';
 import type { Eddy, RunningDerived } from '../eddy.js';
-import { KafkaDerivedStream } from '../kafka/derived.js';
 import { EddyError } from '../errors.js';
-import { readConnectorConfig, startConnector, type ConnectorConfig, type RunningConnector } from '../connectors/index.js';
-import { UsageError, type CliContext, type CliIO } from './format.js';
-import { dataDir, interruptSignal, isTTY, memoryLimitOption, openForWrite, secretStore, SECRETS_OPTION_HELP } from './common.js';
-import { groupId, serveWrites } from './writer-socket.js';
-import { fanOutOption } from './chain-options.js';
-import { cliMessage } from './errors.js';
-import { formatCount, parseDurationOption } from './units.js';
-import { CLI_DEFAULTS } from './defaults.js';
+import { KafkaDerivedStream } from '../kafka/derived.js';
 import { formatDuration } from '../smartmodule/duration.js';
+import { fanOutOption } from './chain-options.js';
+import {
+  dataDir,
+  interruptSignal,
+  isTTY,
+  memoryLimitOption,
+  openForWrite,
+  SECRETS_OPTION_HELP,
+  secretStore,
+} from './common.js';
+import { CLI_DEFAULTS } from './defaults.js';
+import { cliMessage } from './errors.js';
+import { type CliContext, type CliIO, UsageError } from './format.js';
+import { formatCount, parseDurationOption } from './units.js';
+import { groupId, serveWrites } from './writer-socket.js';
 
 /**
  * `eddy run`: the foreground daemon. Runs every saved derived stream (or those named with
@@ -34,7 +47,10 @@ export interface RunOptions {
 export class StatusPrinter {
   private last = '';
   private drawn = false;
-  constructor(private readonly io: CliIO, private readonly tty = isTTY(io.stderr)) {}
+  constructor(
+    private readonly io: CliIO,
+    private readonly tty = isTTY(io.stderr),
+  ) {}
 
   /** A line that stays (errors, start and stop messages). */
   line(text: string): void {
@@ -82,10 +98,16 @@ export async function runDaemon(o: RunOptions, cmd: Command, io: CliIO): Promise
   const connectorConfigs: ConnectorConfig[] = [];
   for (const path of o.connector ?? []) connectorConfigs.push(await readConnectorConfig(resolve(io.cwd, path)));
   const names = new Set(connectorConfigs.map((c) => c.name));
-  if (names.size < connectorConfigs.length) throw new UsageError('two --connector configs have the same meta.name: give each connector its own name');
+  if (names.size < connectorConfigs.length)
+    throw new UsageError('two --connector configs have the same meta.name: give each connector its own name');
   const tty = isTTY(io.stderr);
   const socketGroup = o.socketGroup === undefined ? undefined : groupId(o.socketGroup);
-  const intervalMs = o.statusInterval !== undefined ? parseDurationOption(o.statusInterval, '--status-interval') : tty ? CLI_DEFAULTS.statusIntervalTtyMs : CLI_DEFAULTS.statusIntervalMs;
+  const intervalMs =
+    o.statusInterval !== undefined
+      ? parseDurationOption(o.statusInterval, '--status-interval')
+      : tty
+        ? CLI_DEFAULTS.statusIntervalTtyMs
+        : CLI_DEFAULTS.statusIntervalMs;
 
   const interrupt = interruptSignal(io);
   const stop = new AbortController();
@@ -114,11 +136,16 @@ export async function runDaemon(o: RunOptions, cmd: Command, io: CliIO): Promise
     let saved = e.listDerived().map((d) => d.config);
     if (o.only && o.only.length > 0) {
       const unknown = o.only.filter((n) => !saved.some((c) => c.name === n));
-      if (unknown.length) throw new UsageError(`--only ${unknown.join(', ')}: no derived stream by that name; \`eddy derive list\` shows them`);
+      if (unknown.length)
+        throw new UsageError(
+          `--only ${unknown.join(', ')}: no derived stream by that name; \`eddy derive list\` shows them`,
+        );
       saved = saved.filter((c) => o.only!.includes(c.name));
     }
     if (saved.length === 0 && connectorConfigs.length === 0) {
-      throw new UsageError(`nothing to run: no derived streams in ${e.storage.dir}; create one with \`eddy derive create <name> --source <topic> --target <topic> --transforms-file <file>\`, or pass --connector <config.yml>`);
+      throw new UsageError(
+        `nothing to run: no derived streams in ${e.storage.dir}; create one with \`eddy derive create <name> --source <topic> --target <topic> --transforms-file <file>\`, or pass --connector <config.yml>`,
+      );
     }
 
     e.on('error', ({ stream, error }) => {
@@ -132,7 +159,9 @@ export async function runDaemon(o: RunOptions, cmd: Command, io: CliIO): Promise
       skips++;
       if (error === lastSkip) return;
       lastSkip = error;
-      out.line(`skipped: ${stream} offset ${offset}, kept in ${deadLetterTopic}: ${describeError(error).split('\n')[0]}`);
+      out.line(
+        `skipped: ${stream} offset ${offset}, kept in ${deadLetterTopic}: ${describeError(error).split('\n')[0]}`,
+      );
     });
     for (const c of saved) {
       try {
@@ -140,7 +169,8 @@ export async function runDaemon(o: RunOptions, cmd: Command, io: CliIO): Promise
         derived.set(c.name, d);
         // Over Kafka, the consumer group decides which source partitions this process runs.
         if (d instanceof KafkaDerivedStream) {
-          const owns = (ps: number[]) => out.line(`${c.name}: this process owns partitions [${ps.join(',')}] of ${c.source}`);
+          const owns = (ps: number[]) =>
+            out.line(`${c.name}: this process owns partitions [${ps.join(',')}] of ${c.source}`);
           owns(d.partitions);
           d.group.on('assigned', owns);
         }
@@ -178,7 +208,8 @@ export async function runDaemon(o: RunOptions, cmd: Command, io: CliIO): Promise
     // Status: input records per second (source offsets committed), lag per stream, connector records, errors.
     const processed = () => e.listDerived().filter((d) => derived.has(d.config.name));
     const connectorRecords = () => connectors.reduce((s, c) => s + c.stats.records, 0);
-    let prevIn = processed().reduce((s, d) => s + d.partitions.reduce((a, p) => a + p.offset, 0), 0) + connectorRecords();
+    let prevIn =
+      processed().reduce((s, d) => s + d.partitions.reduce((a, p) => a + p.offset, 0), 0) + connectorRecords();
     let prevAt = Date.now();
     const status = (): string => {
       const list = processed();
@@ -199,8 +230,13 @@ export async function runDaemon(o: RunOptions, cmd: Command, io: CliIO): Promise
     };
     timer = setInterval(() => out.status(status()), intervalMs);
 
-    const ended = Promise.all([...[...derived.values()].map((d) => d.done()), ...connectors.map((c) => c.done.catch(() => {}))]);
-    const aborted = new Promise<void>((r) => (stop.signal.aborted ? r() : stop.signal.addEventListener('abort', () => r(), { once: true })));
+    const ended = Promise.all([
+      ...[...derived.values()].map((d) => d.done()),
+      ...connectors.map((c) => c.done.catch(() => {})),
+    ]);
+    const aborted = new Promise<void>((r) =>
+      stop.signal.aborted ? r() : stop.signal.addEventListener('abort', () => r(), { once: true }),
+    );
     await Promise.race([aborted, ended]);
     clearInterval(timer);
     timer = null;
@@ -212,12 +248,20 @@ export async function runDaemon(o: RunOptions, cmd: Command, io: CliIO): Promise
     await Promise.all([...derived.keys()].map((name) => e.stopDerived(name)));
     // After the stop: results committed while stopping (and their skip events) count in the last status.
     const final = status();
-    const written = e.listDerived().filter((d) => derived.has(d.config.name)).map((d) => {
-      const skipped = d.partitions.reduce((s, p) => s + p.skipped, 0);
-      return `${d.config.name} wrote ${formatCount(d.partitions.reduce((s, p) => s + p.written, 0))} records` +
-        (d.deadLetterTopic !== null ? `, skipped ${formatCount(skipped)} into ${d.deadLetterTopic}` : '');
-    });
-    const moved = connectors.map((c) => `${c.config.name} ${c.config.direction === 'source' ? 'produced' : 'delivered'} ${formatCount(c.stats.records)} records`);
+    const written = e
+      .listDerived()
+      .filter((d) => derived.has(d.config.name))
+      .map((d) => {
+        const skipped = d.partitions.reduce((s, p) => s + p.skipped, 0);
+        return (
+          `${d.config.name} wrote ${formatCount(d.partitions.reduce((s, p) => s + p.written, 0))} records` +
+          (d.deadLetterTopic !== null ? `, skipped ${formatCount(skipped)} into ${d.deadLetterTopic}` : '')
+        );
+      });
+    const moved = connectors.map(
+      (c) =>
+        `${c.config.name} ${c.config.direction === 'source' ? 'produced' : 'delivered'} ${formatCount(c.stats.records)} records`,
+    );
     out.finish(final);
     out.line(`eddy run stopped (${[...written, ...moved].join('; ')})`);
     for (const d of derived.values()) if (d.errors.size > 0) failures++;
@@ -252,9 +296,18 @@ export function registerRunCommand(program: Command, ctx: CliContext): void {
     .addOption(memoryLimitOption())
     .addOption(fanOutOption())
     .option('--only <name>', 'run only this derived stream (repeatable)', collect)
-    .option('--status-interval <duration>', `how often the status line updates (default ${formatDuration(CLI_DEFAULTS.statusIntervalTtyMs)} on a terminal, else ${formatDuration(CLI_DEFAULTS.statusIntervalMs)} and only when it changed)`)
-    .option('--http <address>', 'serve Prometheus /metrics, /healthz, /readyz, /api/status and a live status page on this address (<port> or <host>:<port>; a bare port listens on 127.0.0.1 only)')
-    .option('--socket-group <group>', 'let this group produce through the daemon too (its socket becomes mode 0660; default 0600, this user only)')
+    .option(
+      '--status-interval <duration>',
+      `how often the status line updates (default ${formatDuration(CLI_DEFAULTS.statusIntervalTtyMs)} on a terminal, else ${formatDuration(CLI_DEFAULTS.statusIntervalMs)} and only when it changed)`,
+    )
+    .option(
+      '--http <address>',
+      'serve Prometheus /metrics, /healthz, /readyz, /api/status and a live status page on this address (<port> or <host>:<port>; a bare port listens on 127.0.0.1 only)',
+    )
+    .option(
+      '--socket-group <group>',
+      'let this group produce through the daemon too (its socket becomes mode 0660; default 0600, this user only)',
+    )
     .action(async (o: RunOptions, cmd: Command) => {
       ctx.done(await runDaemon(o, cmd, ctx.io()));
     });

@@ -1,16 +1,32 @@
 import { existsSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
+import { resolveUses, stepName } from '../coordinator/resolve.js';
 import { decodeRecords, encodeRecords, type RecordInput } from '../protocol/index.js';
 import { DurationError, parseDuration } from '../smartmodule/duration.js';
-import { Chain, loadModule, SmartModuleInitError, type ChainStep, type Lookback, type ModuleLogger, type SmartModule } from '../smartmodule/index.js';
+import {
+  Chain,
+  type ChainStep,
+  type Lookback,
+  loadModule,
+  type ModuleLogger,
+  type SmartModule,
+  SmartModuleInitError,
+} from '../smartmodule/index.js';
 import { stepConfig } from '../smartmodule/transforms.js';
-import { resolveUses, stepName } from '../coordinator/resolve.js';
 import { MAX_INPUT_BYTES, readUserFile, UserFileError } from '../user-file.js';
-import { formatRecordLine, formatRuntimeError, NonUtf8ValueError, UsageError, utf8OrNull, type CliContext, type CliIO } from './format.js';
-import { memoryLimitOption, moduleLimits } from './common.js';
 import { isProject, projectConfig } from './build.js';
-import { inlineStepOptions, planChain, readChain, type ChainSource } from './chain-options.js';
+import { type ChainSource, inlineStepOptions, planChain, readChain } from './chain-options.js';
+import { memoryLimitOption, moduleLimits } from './common.js';
+import {
+  type CliContext,
+  type CliIO,
+  formatRecordLine,
+  formatRuntimeError,
+  NonUtf8ValueError,
+  UsageError,
+  utf8OrNull,
+} from './format.js';
 
 /**
  * `eddy test`: runs a SmartModule (or a chain) once over records given on the command line, with
@@ -69,28 +85,43 @@ const utf8 = new TextEncoder();
 /** Checks the options of `eddy test` and says what to fix when they cannot work together. */
 export function planTest(o: TestCommandOptions): TestPlan {
   if (o.packageName !== undefined || o.release !== undefined) {
-    throw new UsageError('eddy test does not build packages (-p/--package-name, --release); build the module first and pass it with --wasm-file PATH');
+    throw new UsageError(
+      'eddy test does not build packages (-p/--package-name, --release); build the module first and pass it with --wasm-file PATH',
+    );
   }
-  const inputs = [o.text !== undefined && '--text', o.stdin && '--stdin', o.file !== undefined && '--file'].filter(Boolean);
+  const inputs = [o.text !== undefined && '--text', o.stdin && '--stdin', o.file !== undefined && '--file'].filter(
+    Boolean,
+  );
   if (inputs.length === 0) throw new UsageError('no input: give one of --text TEXT, --stdin or --file PATH');
   if (inputs.length > 1) throw new UsageError(`${inputs.join(' and ')} cannot be used together: give one input`);
-  if (o.raw && o.file === undefined) throw new UsageError('--raw applies to --file only (the whole file becomes one record)');
+  if (o.raw && o.file === undefined)
+    throw new UsageError('--raw applies to --file only (the whole file becomes one record)');
   const input: InputSpec =
-    o.text !== undefined ? { kind: 'text', text: o.text } : o.stdin ? { kind: 'stdin' } : { kind: 'file', path: o.file!, raw: !!o.raw };
+    o.text !== undefined
+      ? { kind: 'text', text: o.text }
+      : o.stdin
+        ? { kind: 'stdin' }
+        : { kind: 'file', path: o.file!, raw: !!o.raw };
 
   if (o.transformsFile !== undefined && o.transforms !== undefined && o.transformsFile !== o.transforms) {
     throw new UsageError('--transforms-file and --transforms are the same option; give it once');
   }
-  const modules = planChain({ ...o, transformsFile: o.transformsFile ?? o.transforms }, {
-    modules: o.wasmFile === undefined ? [] : [{ flag: '--wasm-file', uses: o.wasmFile }],
-    paramsFor: '--wasm-file',
-    required: 'no module: give --wasm-file PATH, or a chain with -t/--transforms-file PATH or --transform JSON, or run it inside a SmartModule project',
-  })!;
+  const modules = planChain(
+    { ...o, transformsFile: o.transformsFile ?? o.transforms },
+    {
+      modules: o.wasmFile === undefined ? [] : [{ flag: '--wasm-file', uses: o.wasmFile }],
+      paramsFor: '--wasm-file',
+      required:
+        'no module: give --wasm-file PATH, or a chain with -t/--transforms-file PATH or --transform JSON, or run it inside a SmartModule project',
+    },
+  )!;
 
   let last: number | undefined;
   if (o.lookbackLast !== undefined) {
     if (!/^\d+$/.test(o.lookbackLast) || !Number.isSafeInteger(Number(o.lookbackLast))) {
-      throw new UsageError(`-l/--lookback-last expects a number of records such as 10, got ${JSON.stringify(o.lookbackLast)}`);
+      throw new UsageError(
+        `-l/--lookback-last expects a number of records such as 10, got ${JSON.stringify(o.lookbackLast)}`,
+      );
     }
     last = Number(o.lookbackLast);
   }
@@ -104,7 +135,11 @@ export function planTest(o: TestCommandOptions): TestPlan {
     }
   }
   const lookback: Lookback | null =
-    last === undefined && ageMs === undefined ? null : ageMs === undefined ? { last: last ?? 0 } : { last: last ?? 0, ageMs };
+    last === undefined && ageMs === undefined
+      ? null
+      : ageMs === undefined
+        ? { last: last ?? 0 }
+        : { last: last ?? 0, ageMs };
 
   return {
     input,
@@ -166,7 +201,8 @@ export async function readFirstLine(stream: NodeJS.ReadableStream): Promise<Uint
     chunks.push(buf);
   }
   const line = Buffer.concat(chunks);
-  if (utf8OrNull(line) === null) throw new UsageError('the first line of stdin is not UTF-8 text; use --file PATH --raw for binary input');
+  if (utf8OrNull(line) === null)
+    throw new UsageError('the first line of stdin is not UTF-8 text; use --file PATH --raw for binary input');
   return new Uint8Array(line.buffer, line.byteOffset, line.length);
 }
 
@@ -192,7 +228,9 @@ export async function readInputRecords(plan: TestPlan, io: CliIO): Promise<Recor
     } else {
       const { lines, stoppedAt } = splitLines(bytes);
       if (stoppedAt !== null) {
-        io.stderr.write(`warning: --file ${input.path}: line ${stoppedAt + 1} is not UTF-8 text; reading stopped there (use --raw to send the whole file as one record)\n`);
+        io.stderr.write(
+          `warning: --file ${input.path}: line ${stoppedAt + 1} is not UTF-8 text; reading stopped there (use --raw to send the whole file as one record)\n`,
+        );
       }
       values = lines;
     }
@@ -230,11 +268,17 @@ async function resolveModules(plan: TestPlan, io: CliIO): Promise<ResolvedStep[]
  * (asconfig.json), the project's build is the module.
  */
 export function withProjectBuild(o: TestCommandOptions, cwd: string): TestCommandOptions {
-  const chosen = o.wasmFile !== undefined || o.transformsFile !== undefined || o.transforms !== undefined || (o.transform?.length ?? 0) > 0;
+  const chosen =
+    o.wasmFile !== undefined ||
+    o.transformsFile !== undefined ||
+    o.transforms !== undefined ||
+    (o.transform?.length ?? 0) > 0;
   if (chosen || !isProject(cwd)) return o;
   const { out } = projectConfig(cwd);
   if (!existsSync(out)) {
-    throw new UsageError(`this project's module ${relative(cwd, out)} is not built yet: run \`eddy build\` first, or give --wasm-file PATH`);
+    throw new UsageError(
+      `this project's module ${relative(cwd, out)} is not built yet: run \`eddy build\` first, or give --wasm-file PATH`,
+    );
   }
   return { ...o, wasmFile: out };
 }
@@ -247,14 +291,20 @@ export async function runTest(given: TestCommandOptions, io: CliIO): Promise<num
   const input = await readInputRecords(plan, io);
 
   if (plan.records.length > 0 && plan.lookback === null) {
-    io.stderr.write('warning: --record values feed look_back only with --lookback-last N (or --lookback-age); they are ignored\n');
+    io.stderr.write(
+      'warning: --record values feed look_back only with --lookback-last N (or --lookback-age); they are ignored\n',
+    );
   }
 
   const loaded = new Map<string, Promise<SmartModule>>();
   const steps: ChainStep[] = [];
   for (const r of resolved) {
     const key = `${r.path}\0${r.name}`;
-    if (!loaded.has(key)) loaded.set(key, loadModule(r.path, { ...(r.name ? { name: r.name } : {}), memoryLimit: moduleLimits(options).memoryLimit }));
+    if (!loaded.has(key))
+      loaded.set(
+        key,
+        loadModule(r.path, { ...(r.name ? { name: r.name } : {}), memoryLimit: moduleLimits(options).memoryLimit }),
+      );
     // `-l` / `--lookback-age` replace each step's YAML lookback; without them there is none (spec §8).
     steps.push({ module: await loaded.get(key)!, params: r.params, lookback: plan.lookback });
   }
@@ -272,7 +322,8 @@ export async function runTest(given: TestCommandOptions, io: CliIO): Promise<num
   } catch (err) {
     if (!(err instanceof SmartModuleInitError)) throw err;
     // Fluvio's rendering, then where parameters come from in this command line.
-    const where = plan.modules.kind === 'module' ? 'pass parameters with -e KEY=VALUE' : "set parameters in the step's `with:`";
+    const where =
+      plan.modules.kind === 'module' ? 'pass parameters with -e KEY=VALUE' : "set parameters in the step's `with:`";
     io.stderr.write(`Error: ${err.message}\n\nhint: init of ${err.module} refused its parameters; ${where}\n`);
     return 1;
   }
@@ -328,17 +379,25 @@ export function registerTestCommand(program: Command, ctx: CliContext): void {
     .option('-e, --params <key=value>', 'parameter passed to init (repeatable; the last value of a key wins)', collect)
     .option('-t, --transforms-file <path>', 'run the chain of a transforms.yaml (uses = .wasm paths relative to it)')
     .addOption(new Option('--transforms <path>', 'alias of --transforms-file').hideHelp());
-  const inline = inlineStepOptions(command, 'one chain step as JSON, e.g. \'{"uses":"m.wasm","with":{"k":"v"}}\' (repeatable)');
+  const inline = inlineStepOptions(
+    command,
+    'one chain step as JSON, e.g. \'{"uses":"m.wasm","with":{"k":"v"}}\' (repeatable)',
+  );
   command
     .option('-r, --record <value>', 'a look-back history record (repeatable, oldest first)', collect)
     .option('-l, --lookback-last <n>', 'look-back: the last N --record values are given to look_back')
-    .option('--lookback-age <duration>', 'look-back by age, e.g. 1h 30m (counts as a lookback; --record values are all recent)')
+    .option(
+      '--lookback-age <duration>',
+      'look-back by age, e.g. 1h 30m (counts as a lookback; --record values are all recent)',
+    )
     .option('--aggregate-initial <value>', 'initial accumulator of aggregate modules')
     .option('-v, --verbose', 'print "N records outputted" first')
     .addOption(memoryLimitOption())
     .addOption(new Option('-p, --package-name <name>').hideHelp())
     .addOption(new Option('--release <profile>').hideHelp())
-    .addOption(new Option('--nowasi', 'accepted: a project has one build, and the SDK imports no WASI functions').hideHelp())
+    .addOption(
+      new Option('--nowasi', 'accepted: a project has one build, and the SDK imports no WASI functions').hideHelp(),
+    )
     .action(async (opts: TestCommandOptions & { transformsLine?: string[] }) => {
       const { transformsLine: _alias, ...rest } = opts;
       ctx.done(await runTest({ ...rest, transform: inline() }, ctx.io()));

@@ -1,8 +1,8 @@
+import type { TopicConfig } from '../storage/storage.js';
 import { MAX_CONFIG_BYTES, readUserFile, UserFileError } from '../user-file.js';
 import { parseUserYaml, UserYamlProblem, userYamlToJs } from '../user-yaml.js';
-import type { TopicConfig } from '../storage/storage.js';
 import { UsageError } from './format.js';
-import { topicConfig, type TopicCreateOptions } from './topic.js';
+import { type TopicCreateOptions, topicConfig } from './topic.js';
 
 /**
  * `topic create -c/--config <file>`: Fluvio's topic configuration file, a YAML mapping
@@ -36,23 +36,26 @@ export async function readTopicConfigFile(path: string, shown: string): Promise<
   if (doc instanceof UserYamlProblem) return fail(doc.line ? `line ${doc.line}` : '', doc.problem);
   const top = userYamlToJs(doc);
   if (top instanceof UserYamlProblem) return fail('', top.problem);
-  if (!isObj(top)) return fail('', 'must be a mapping with meta.name (Fluvio\'s topic config)');
+  if (!isObj(top)) return fail('', "must be a mapping with meta.name (Fluvio's topic config)");
   const section = (key: string, fields: readonly string[]): Obj => {
     const v = top[key];
     if (v === undefined || v === null) return {};
     if (!isObj(v)) return fail(key, 'must be a mapping');
-    for (const f of Object.keys(v)) if (!fields.includes(f)) fail(`${key}.${f}`, `unknown field (known: ${fields.join(', ')})`);
+    for (const f of Object.keys(v))
+      if (!fields.includes(f)) fail(`${key}.${f}`, `unknown field (known: ${fields.join(', ')})`);
     return v;
   };
   for (const k of Object.keys(top)) {
-    if (!['version', 'meta', 'partition', 'retention', 'compression', 'deduplication'].includes(k)) fail(k, 'unknown field (known: version, meta, partition, retention, compression, deduplication)');
+    if (!['version', 'meta', 'partition', 'retention', 'compression', 'deduplication'].includes(k))
+      fail(k, 'unknown field (known: version, meta, partition, retention, compression, deduplication)');
   }
   const meta = section('meta', ['name']);
-  if (typeof meta['name'] !== 'string' || meta['name'] === '') fail('meta.name', 'the topic\'s name is required');
+  if (typeof meta['name'] !== 'string' || meta['name'] === '') fail('meta.name', "the topic's name is required");
   const partition = section('partition', ['count', 'max-size', 'replication', 'ignore-rack-assignment', 'maps']);
   const retention = section('retention', ['time', 'segment-size']);
   const compression = section('compression', ['type']);
-  if (partition['maps'] !== undefined) fail('partition.maps', 'replica maps place partitions on SPUs; Eddy has one process: give partition.count instead');
+  if (partition['maps'] !== undefined)
+    fail('partition.maps', 'replica maps place partitions on SPUs; Eddy has one process: give partition.count instead');
   if (retention['segment-size'] !== undefined) fail('retention.segment-size', SEGMENT_SIZE_REASON);
   const str = (v: unknown): string | undefined => (v === undefined || v === null ? undefined : String(v));
   const o: TopicCreateOptions = {};
@@ -83,4 +86,5 @@ export async function readTopicConfigFile(path: string, shown: string): Promise<
 }
 
 /** Why a segment size is refused, on the command line and in a config file. */
-export const SEGMENT_SIZE_REASON = 'Eddy keeps each partition in one LMDB database, not in segment files, and retention removes whole batches; leave the segment size out';
+export const SEGMENT_SIZE_REASON =
+  'Eddy keeps each partition in one LMDB database, not in segment files, and retention removes whole batches; leave the segment size out';

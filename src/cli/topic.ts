@@ -1,14 +1,31 @@
-import { type Command, Option } from 'commander';
 import { resolve } from 'node:path';
-import type { Compression, Dedup, TopicConfig, TopicDescription, TopicSummary } from '../storage/storage.js';
-import { readTopicConfigFile, SEGMENT_SIZE_REASON } from './topic-config-file.js';
+import { type Command, Option } from 'commander';
 import { parseCodec } from '../storage/codecs.js';
-import { UsageError, type CliContext } from './format.js';
-import { listAction, openForRead, openForWrite, outputFormat, parseIntOption, printJson, withEddy, withOutputOptions } from './common.js';
-import { formatBytes, formatCount, formatRetention, formatTable, parseBytes, parseDurationOption, parseRetention } from './units.js';
-import { NothingToDeleteError } from './errors.js';
-import { deleteEach } from './delete-each.js';
+import type { Compression, Dedup, TopicConfig, TopicDescription, TopicSummary } from '../storage/storage.js';
+import {
+  listAction,
+  openForRead,
+  openForWrite,
+  outputFormat,
+  parseIntOption,
+  printJson,
+  withEddy,
+  withOutputOptions,
+} from './common.js';
 import { DEFAULT_TEXT } from './defaults.js';
+import { deleteEach } from './delete-each.js';
+import { NothingToDeleteError } from './errors.js';
+import { type CliContext, UsageError } from './format.js';
+import { readTopicConfigFile, SEGMENT_SIZE_REASON } from './topic-config-file.js';
+import {
+  formatBytes,
+  formatCount,
+  formatRetention,
+  formatTable,
+  parseBytes,
+  parseDurationOption,
+  parseRetention,
+} from './units.js';
 
 /**
  * `eddy topic create|list|describe|delete|add-partition`, as `fluvio topic …`: the same options
@@ -34,12 +51,15 @@ export function topicConfig(o: TopicCreateOptions): TopicConfig {
   const config: TopicConfig = {};
   if (o.partitions !== undefined) config.partitions = parseIntOption(o.partitions, '-p/--partitions', { min: 1 });
   if (o.retentionTime !== undefined) config.retentionMs = parseRetention(o.retentionTime);
-  if (o.maxPartitionSize !== undefined) config.maxPartitionBytes = parseBytes(o.maxPartitionSize, '--max-partition-size');
+  if (o.maxPartitionSize !== undefined)
+    config.maxPartitionBytes = parseBytes(o.maxPartitionSize, '--max-partition-size');
   if (o.compressionType !== undefined) {
     // Fluvio's `any` (the default: keep what the producer chose) is Eddy's `none`.
     const c = o.compressionType.toLowerCase() === 'any' ? 'none' : o.compressionType.toLowerCase();
     if (!['none', 'lz4', 'gzip', 'snappy', 'zstd'].includes(c)) {
-      throw new UsageError(`--compression-type ${o.compressionType} is unknown: use any (or none), gzip, snappy, lz4 or zstd`);
+      throw new UsageError(
+        `--compression-type ${o.compressionType} is unknown: use any (or none), gzip, snappy, lz4 or zstd`,
+      );
     }
     if (c === 'zstd') {
       try {
@@ -51,7 +71,8 @@ export function topicConfig(o: TopicCreateOptions): TopicConfig {
     config.compression = c as Compression;
   }
   if (o.segmentSize !== undefined) throw new UsageError(`--segment-size: ${SEGMENT_SIZE_REASON}`);
-  if (!o.dedup && (o.dedupCount !== undefined || o.dedupAge !== undefined)) throw new UsageError('--dedup-count and --dedup-age need --dedup');
+  if (!o.dedup && (o.dedupCount !== undefined || o.dedupAge !== undefined))
+    throw new UsageError('--dedup-count and --dedup-age need --dedup');
   if (o.dedup) {
     // Fluvio's defaults: the last 5 keys, for 5 seconds.
     config.dedup = {
@@ -60,7 +81,9 @@ export function topicConfig(o: TopicCreateOptions): TopicConfig {
     };
   }
   if (o.replication !== undefined && parseIntOption(o.replication, '-r/--replication', { min: 1 }) !== 1) {
-    throw new UsageError('-r/--replication: Eddy keeps one copy of each partition in its data directory (no cluster to replicate to); leave it out or give 1');
+    throw new UsageError(
+      '-r/--replication: Eddy keeps one copy of each partition in its data directory (no cluster to replicate to); leave it out or give 1',
+    );
   }
   return config;
 }
@@ -73,8 +96,20 @@ export function topicConfig(o: TopicCreateOptions): TopicConfig {
 export function formatTopicTable(topics: readonly TopicSummary[]): string {
   if (topics.length === 0) return 'No topics found\n';
   return formatTable(
-    ['NAME', 'TYPE', 'PARTITIONS', 'REPLICAS', 'RETENTION TIME', 'COMPRESSION', 'DEDUPLICATION', 'STATUS', 'REASON',
-      'RECORDS', 'SIZE', 'MAX PARTITION SIZE'],
+    [
+      'NAME',
+      'TYPE',
+      'PARTITIONS',
+      'REPLICAS',
+      'RETENTION TIME',
+      'COMPRESSION',
+      'DEDUPLICATION',
+      'STATUS',
+      'REASON',
+      'RECORDS',
+      'SIZE',
+      'MAX PARTITION SIZE',
+    ],
     topics.map((t) => [
       t.name,
       'computed',
@@ -114,7 +149,14 @@ export function formatTopicDescription(d: TopicDescription): string {
   const block = fields.map(([k, v]) => ` ${k.padEnd(w)}  :  ${v}`).join('\n');
   const parts = formatTable(
     ['PARTITION', 'START OFFSET', 'HW', 'RECORDS', 'BATCHES', 'SIZE'],
-    d.partitionInfo.map((p) => [String(p.partition), String(p.startOffset), String(p.nextOffset), formatCount(p.records), formatCount(p.batches), formatBytes(p.bytes)]),
+    d.partitionInfo.map((p) => [
+      String(p.partition),
+      String(p.startOffset),
+      String(p.nextOffset),
+      formatCount(p.records),
+      formatCount(p.batches),
+      formatBytes(p.bytes),
+    ]),
   );
   return `${block}\n -----------------\n${parts}`;
 }
@@ -137,88 +179,135 @@ export function registerTopicCommand(program: Command, ctx: CliContext): void {
   const topic = program
     .command('topic')
     .summary('create, list, describe and delete topics')
-    .description('Manage topics, as `fluvio topic`. A topic is a named log of records split into partitions, stored in the data directory.');
+    .description(
+      'Manage topics, as `fluvio topic`. A topic is a named log of records split into partitions, stored in the data directory.',
+    );
 
   topic
     .command('create [name]')
-    .description('Create a topic.\n\nExamples:\n  eddy topic create greetings -p 2 --retention-time 1d --max-partition-size 1GB\n' +
-      '  eddy topic create events --dedup --dedup-count 100 --dedup-age 1m\n  eddy topic create -c topic.yaml   # Fluvio\'s topic config file')
+    .description(
+      'Create a topic.\n\nExamples:\n  eddy topic create greetings -p 2 --retention-time 1d --max-partition-size 1GB\n' +
+        "  eddy topic create events --dedup --dedup-count 100 --dedup-age 1m\n  eddy topic create -c topic.yaml   # Fluvio's topic config file",
+    )
     .option('-p, --partitions <n>', 'number of partitions', '1')
-    .option('--retention-time <duration>', `remove records older than this, e.g. 1h, 7d (default ${DEFAULT_TEXT.retention})`)
-    .option('--max-partition-size <size>', `remove the oldest records while a partition is larger, e.g. 500MB, 10GB (default ${DEFAULT_TEXT.maxPartitionSize})`)
-    .option('--compression-type <type>', 'how batches are stored: any/none (as each producer chose; default), gzip, snappy or zstd (every batch with that codec), lz4 (each stored value, inside LMDB)')
+    .option(
+      '--retention-time <duration>',
+      `remove records older than this, e.g. 1h, 7d (default ${DEFAULT_TEXT.retention})`,
+    )
+    .option(
+      '--max-partition-size <size>',
+      `remove the oldest records while a partition is larger, e.g. 500MB, 10GB (default ${DEFAULT_TEXT.maxPartitionSize})`,
+    )
+    .option(
+      '--compression-type <type>',
+      'how batches are stored: any/none (as each producer chose; default), gzip, snappy or zstd (every batch with that codec), lz4 (each stored value, inside LMDB)',
+    )
     .addOption(new Option('-r, --replication <n>', 'replicas (Eddy keeps 1)').hideHelp())
     .addOption(new Option('--segment-size <size>', 'refused: Eddy stores no segment files').hideHelp())
-    .option('--dedup', 'drop a keyed record at produce when its key is among the partition\'s last --dedup-count keys, within --dedup-age')
+    .option(
+      '--dedup',
+      "drop a keyed record at produce when its key is among the partition's last --dedup-count keys, within --dedup-age",
+    )
     .option('--dedup-count <n>', 'keys remembered per partition (default 5, as Fluvio)')
     .option('--dedup-age <duration>', 'how long a key is remembered, e.g. 5s, 1m (default 5s, as Fluvio)')
-    .option('-c, --config <file>', 'read the topic from Fluvio\'s topic config file (YAML: meta.name, partition, retention, compression, deduplication)')
+    .option(
+      '-c, --config <file>',
+      "read the topic from Fluvio's topic config file (YAML: meta.name, partition, retention, compression, deduplication)",
+    )
     .option('-d, --dry-run', 'check the name and settings as create would, and create nothing')
-    .action(async (given: string | undefined, o: TopicCreateOptions & { dryRun?: boolean; config?: string }, cmd: Command) => {
-      const io = ctx.io();
-      let name: string;
-      let config: TopicConfig;
-      if (o.config !== undefined) {
-        const flags = cmd.options.filter((opt) => !['config', 'dryRun'].includes(opt.attributeName()) && cmd.getOptionValueSource(opt.attributeName()) === 'cli');
-        if (given !== undefined || flags.length > 0) {
-          throw new UsageError(`-c/--config gives the whole topic: leave out ${given !== undefined ? 'the name' : flags.map((f) => f.long).join(', ')}`);
+    .action(
+      async (
+        given: string | undefined,
+        o: TopicCreateOptions & { dryRun?: boolean; config?: string },
+        cmd: Command,
+      ) => {
+        const io = ctx.io();
+        let name: string;
+        let config: TopicConfig;
+        if (o.config !== undefined) {
+          const flags = cmd.options.filter(
+            (opt) =>
+              !['config', 'dryRun'].includes(opt.attributeName()) &&
+              cmd.getOptionValueSource(opt.attributeName()) === 'cli',
+          );
+          if (given !== undefined || flags.length > 0) {
+            throw new UsageError(
+              `-c/--config gives the whole topic: leave out ${given !== undefined ? 'the name' : flags.map((f) => f.long).join(', ')}`,
+            );
+          }
+          ({ name, config } = await readTopicConfigFile(resolve(io.cwd, o.config), o.config));
+        } else {
+          if (given === undefined) throw new UsageError("give the topic's name, or -c/--config <file>");
+          name = given;
+          config = topicConfig(o);
         }
-        ({ name, config } = await readTopicConfigFile(resolve(io.cwd, o.config), o.config));
-      } else {
-        if (given === undefined) throw new UsageError('give the topic\'s name, or -c/--config <file>');
-        name = given;
-        config = topicConfig(o);
-      }
-      if (o.dryRun) {
-        const valid = await withEddy(await openForRead(cmd, io), async (eddy) => eddy.validateTopic(name, config));
-        io.stdout.write(`topic "${name}" can be created (${valid.partitions} ${valid.partitions === 1 ? 'partition' : 'partitions'}); ` +
-          'nothing was created (--dry-run)\n');
-        return;
-      }
-      await withEddy(await openForWrite(cmd, io), async (eddy) => {
-        await eddy.createTopic(name, config);
-      });
-      io.stdout.write(`topic "${name}" created\n`);
-    });
+        if (o.dryRun) {
+          const valid = await withEddy(await openForRead(cmd, io), async (eddy) => eddy.validateTopic(name, config));
+          io.stdout.write(
+            `topic "${name}" can be created (${valid.partitions} ${valid.partitions === 1 ? 'partition' : 'partitions'}); ` +
+              'nothing was created (--dry-run)\n',
+          );
+          return;
+        }
+        await withEddy(await openForWrite(cmd, io), async (eddy) => {
+          await eddy.createTopic(name, config);
+        });
+        io.stdout.write(`topic "${name}" created\n`);
+      },
+    );
 
-  withOutputOptions(topic
-    .command('list')
-    .description('List topics with Fluvio\'s columns, then their record counts and sizes.'))
-    .action(listAction(ctx, (eddy) => eddy.listTopics(), { table: formatTopicTable, json: (topics) => topics.map(topicJson) }));
+  withOutputOptions(
+    topic.command('list').description("List topics with Fluvio's columns, then their record counts and sizes."),
+  ).action(
+    listAction(ctx, (eddy) => eddy.listTopics(), { table: formatTopicTable, json: (topics) => topics.map(topicJson) }),
+  );
 
-  withOutputOptions(topic
-    .command('describe <name>')
-    .description('Show a topic\'s settings and its partitions (start offset, high watermark, records, size).'))
-    .action(async (name: string, o: { output?: string; json?: boolean }, cmd: Command) => {
-      const io = ctx.io();
-      const format = outputFormat(o);
-      const d = await withEddy(await openForRead(cmd, io), async (eddy) => eddy.describeTopic(name));
-      if (format === 'json') printJson(io, { ...topicJson(d), partitionInfo: d.partitionInfo });
-      else io.stdout.write(formatTopicDescription(d));
-    });
+  withOutputOptions(
+    topic
+      .command('describe <name>')
+      .description("Show a topic's settings and its partitions (start offset, high watermark, records, size)."),
+  ).action(async (name: string, o: { output?: string; json?: boolean }, cmd: Command) => {
+    const io = ctx.io();
+    const format = outputFormat(o);
+    const d = await withEddy(await openForRead(cmd, io), async (eddy) => eddy.describeTopic(name));
+    if (format === 'json') printJson(io, { ...topicJson(d), partitionInfo: d.partitionInfo });
+    else io.stdout.write(formatTopicDescription(d));
+  });
 
   topic
     .command('delete <names...>')
     .description('Delete topics, their records and the consumer offsets committed on them.')
-    .option('-c, --continue-on-error', 'go on with the other names when one cannot be deleted (the command still fails at the end)')
+    .option(
+      '-c, --continue-on-error',
+      'go on with the other names when one cannot be deleted (the command still fails at the end)',
+    )
     .action(async (names: string[], o: { continueOnError?: boolean }, cmd: Command) => {
       const io = ctx.io();
       await withEddy(await openForWrite(cmd, io), (eddy) =>
         deleteEach(io, 'topic', names, !!o.continueOnError, async (name) => {
-          if (!eddy.storage.topic(name)) throw new NothingToDeleteError('topic', name, '`eddy topic list` shows the topics');
+          if (!eddy.storage.topic(name))
+            throw new NothingToDeleteError('topic', name, '`eddy topic list` shows the topics');
           await eddy.deleteTopic(name);
-        }));
+        }),
+      );
     });
 
   topic
     .command('add-partition <topic>')
-    .description('Add partitions to a topic, numbered after the existing ones. Records already stored stay where they are; ' +
-      'records produced from now on are spread over all partitions.\n\nExample:\n  eddy topic add-partition greetings -c 2')
+    .description(
+      'Add partitions to a topic, numbered after the existing ones. Records already stored stay where they are; ' +
+        'records produced from now on are spread over all partitions.\n\nExample:\n  eddy topic add-partition greetings -c 2',
+    )
     .option('-c, --count <n>', 'number of partitions to add', '1')
     .action(async (name: string, o: { count: string }, cmd: Command) => {
       const io = ctx.io();
       const count = parseIntOption(o.count, '-c/--count', { min: 1 });
       const added = await withEddy(await openForWrite(cmd, io), async (eddy) => eddy.addPartitions(name, count));
-      io.stdout.write(`added new partitions to topic: "${name}"\n${formatTable(['PARTITION', 'SPU'], added.map((p) => [String(p), '0']))}`);
+      io.stdout.write(
+        `added new partitions to topic: "${name}"\n${formatTable(
+          ['PARTITION', 'SPU'],
+          added.map((p) => [String(p), '0']),
+        )}`,
+      );
     });
 }

@@ -1,9 +1,9 @@
 import { createReadStream } from 'node:fs';
 import { recordBodySizeFields, writeRecordFields } from '../protocol/record.js';
 import { putVarint, varintSizeUnchecked } from '../protocol/varint.js';
-import { lineChunks } from './produce.js';
 import { LineTooLongError } from './errors.js';
 import { UsageError } from './format.js';
+import { lineChunks } from './produce.js';
 
 /**
  * `eddy transform`'s input side: files (or stdin) read in order, split into records — one per
@@ -52,10 +52,14 @@ export function parseJsonRecord(line: Buffer, lineNo: number): Parsed {
   try {
     v = JSON.parse(line.toString('utf8'));
   } catch (err) {
-    throw new UsageError(`line ${lineNo}: not JSON (${(err as Error).message}); with --json-records each line is {"key": ..., "value": ...}`);
+    throw new UsageError(
+      `line ${lineNo}: not JSON (${(err as Error).message}); with --json-records each line is {"key": ..., "value": ...}`,
+    );
   }
   if (v === null || typeof v !== 'object' || Array.isArray(v) || !('value' in v)) {
-    throw new UsageError(`line ${lineNo}: with --json-records each line is an object {"key": ..., "value": ...} with a value`);
+    throw new UsageError(
+      `line ${lineNo}: with --json-records each line is an object {"key": ..., "value": ...} with a value`,
+    );
   }
   const { key, value } = v as { key?: unknown; value: unknown };
   const text = (x: unknown) => Buffer.from(typeof x === 'string' ? x : JSON.stringify(x), 'utf8');
@@ -93,7 +97,13 @@ export async function* jsonBatches(chunks: AsyncIterable<Buffer>, maxLine: numbe
   let bytes = 0;
   let pending = 0;
   const flush = (): InputBatch => {
-    const b: InputBatch = { baseOffset: next, raw: encode(records), count: records.length, lineNos: Int32Array.from(lineNos), bytes: pending };
+    const b: InputBatch = {
+      baseOffset: next,
+      raw: encode(records),
+      count: records.length,
+      lineNos: Int32Array.from(lineNos),
+      bytes: pending,
+    };
     next += records.length;
     records = [];
     lineNos = [];
@@ -124,7 +134,13 @@ export async function* rawBatches(files: readonly string[], stdin: NodeJS.Readab
     const parts: Buffer[] = [];
     for await (const c of inputChunks([sources[i]!], stdin)) parts.push(c);
     const value = Buffer.concat(parts);
-    yield { baseOffset: i, raw: encode([{ key: null, value }]), count: 1, lineNos: Int32Array.of(i + 1), bytes: value.length };
+    yield {
+      baseOffset: i,
+      raw: encode([{ key: null, value }]),
+      count: 1,
+      lineNos: Int32Array.of(i + 1),
+      bytes: value.length,
+    };
   }
 }
 
@@ -145,7 +161,13 @@ export async function* lineBatches(chunks: AsyncIterable<Buffer>, maxLine: numbe
   let carryBytes = 0;
   const flush = (): InputBatch => {
     buf.writeInt32BE(count, 0);
-    const b: InputBatch = { baseOffset: next, raw: buf.subarray(0, pos), count, lineNos: lineNos.slice(0, count), bytes: pending };
+    const b: InputBatch = {
+      baseOffset: next,
+      raw: buf.subarray(0, pos),
+      count,
+      lineNos: lineNos.slice(0, count),
+      bytes: pending,
+    };
     next += count;
     buf = Buffer.allocUnsafe(BATCH_BYTES + 1024);
     pos = 4;

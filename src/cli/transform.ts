@@ -8,18 +8,36 @@ import { fansOut } from '../coordinator/fan-out.js';
 import { WorkerPool } from '../coordinator/pool.js';
 import { anchorSteps, ModuleResolver, UnknownModuleError } from '../coordinator/resolve.js';
 import type { EddyError } from '../errors.js';
+import { openStorage } from '../open-storage.js';
 import { indexRecords } from '../protocol/record.js';
 import type { ErrorPolicy } from '../smartmodule/chain.js';
 import type { TransformStep } from '../smartmodule/transforms.js';
-import { openStorage } from '../open-storage.js';
-import type { Storage } from '../storage/storage.js';
 import { STORAGE_DEFAULTS } from '../storage/defaults.js';
-import { fanOutOption, inlineStepOptions, planChain, readChain, type ChainSource } from './chain-options.js';
-import { dataDir, handleClosedOutput, interruptSignal, isTTY, memoryLimitOption, moduleLimits, OutputClosed, parseIntOption, timeoutOption, writeOut } from './common.js';
+import type { Storage } from '../storage/storage.js';
+import { type ChainSource, fanOutOption, inlineStepOptions, planChain, readChain } from './chain-options.js';
+import {
+  dataDir,
+  handleClosedOutput,
+  interruptSignal,
+  isTTY,
+  memoryLimitOption,
+  moduleLimits,
+  OutputClosed,
+  parseIntOption,
+  timeoutOption,
+  writeOut,
+} from './common.js';
 import { cliMessage } from './errors.js';
-import { UsageError, type CliContext, type CliIO } from './format.js';
+import { type CliContext, type CliIO, UsageError } from './format.js';
 import { Progress } from './progress.js';
-import { inputChunks, jsonBatches, lineBatches, rawBatches, type InputBatch, type InputFormat } from './transform-input.js';
+import {
+  type InputBatch,
+  type InputFormat,
+  inputChunks,
+  jsonBatches,
+  lineBatches,
+  rawBatches,
+} from './transform-input.js';
 import { valueLines } from './value-lines.js';
 
 /**
@@ -53,8 +71,12 @@ export interface TransformCliOptions {
 }
 
 const MODULE_FLAGS = [
-  ['filter', '--filter'], ['map', '--map'], ['filterMap', '--filter-map'], ['arrayMap', '--array-map'],
-  ['aggregate', '--aggregate'], ['smartmodule', '--smartmodule'],
+  ['filter', '--filter'],
+  ['map', '--map'],
+  ['filterMap', '--filter-map'],
+  ['arrayMap', '--array-map'],
+  ['aggregate', '--aggregate'],
+  ['smartmodule', '--smartmodule'],
 ] as const;
 
 export interface TransformPlan {
@@ -75,10 +97,15 @@ export function planTransform(files: string[], o: TransformCliOptions, cwd: stri
   const chain = planChain(o, {
     modules: flags.map(([key, flag]) => ({ flag, uses: o[key]! })),
     paramsFor: '--filter, --map, --smartmodule, ...',
-    required: 'no SmartModule: give one with --filter/--map/--filter-map/--array-map/--aggregate/--smartmodule, or a chain with -t/--transforms-file or --transform',
+    required:
+      'no SmartModule: give one with --filter/--map/--filter-map/--array-map/--aggregate/--smartmodule, or a chain with -t/--transforms-file or --transform',
   })!;
-  if (o.raw && o.jsonRecords) throw new UsageError('--raw and --json-records cannot be used together: a whole file is one record, or each line is one');
-  if (o.skipped !== undefined && o.policy !== 'skip') throw new UsageError('--skipped names where --policy skip keeps the records it skips: give --policy skip too');
+  if (o.raw && o.jsonRecords)
+    throw new UsageError(
+      '--raw and --json-records cannot be used together: a whole file is one record, or each line is one',
+    );
+  if (o.skipped !== undefined && o.policy !== 'skip')
+    throw new UsageError('--skipped names where --policy skip keeps the records it skips: give --policy skip too');
   if (o.aggregateInitial !== undefined && o.aggregate === undefined && chain.kind === 'module') {
     throw new UsageError('--aggregate-initial needs an aggregate module: use --aggregate <module>');
   }
@@ -87,7 +114,11 @@ export function planTransform(files: string[], o: TransformCliOptions, cwd: stri
     if (f === '-') continue;
     const path = resolve(cwd, f);
     let file = false;
-    try { file = statSync(path).isFile(); } catch { throw new UsageError(`${f}: no such file`); }
+    try {
+      file = statSync(path).isFile();
+    } catch {
+      throw new UsageError(`${f}: no such file`);
+    }
     if (!file) throw new UsageError(`${f}: not a regular file`);
     if (path === output) throw new UsageError(`${f} is also the --output file: write the output elsewhere`);
   }
@@ -109,7 +140,12 @@ export function planTransform(files: string[], o: TransformCliOptions, cwd: stri
  * The chain's steps, compiled. `.wasm` paths need nothing else; a registered name is looked up in
  * the data directory, opened read-only and only when a step needs it.
  */
-async function resolveSteps(plan: TransformPlan, cmd: Command, io: CliIO, memoryLimit: number | undefined): Promise<SessionStep[]> {
+async function resolveSteps(
+  plan: TransformPlan,
+  cmd: Command,
+  io: CliIO,
+  memoryLimit: number | undefined,
+): Promise<SessionStep[]> {
   const { steps, baseDir, source } = await readChain(plan.chain, io);
   const load = memoryLimit !== undefined ? { memoryLimit } : {};
   let anchored: TransformStep[];
@@ -146,7 +182,8 @@ function outputBytes(raw: Uint8Array, plan: TransformPlan): Uint8Array | string 
   for (let i = 0; i < idx.count; i++) {
     const key = idx.key(i);
     const value = Buffer.from(idx.value(i)).toString('utf8');
-    if (plan.format === 'json') text += `${JSON.stringify({ key: key === null ? null : Buffer.from(key).toString('utf8'), value })}\n`;
+    if (plan.format === 'json')
+      text += `${JSON.stringify({ key: key === null ? null : Buffer.from(key).toString('utf8'), value })}\n`;
     else text += `[${key === null ? 'null' : Buffer.from(key).toString('utf8')}] ${value}\n`;
   }
   return text;
@@ -170,7 +207,9 @@ export async function runTransform(files: string[], o: TransformCliOptions, cmd:
   const workers = workerCount(cmd, io);
   const stateless = fansOut(steps, plan.fanOut);
   // Enough submissions in flight to keep every worker busy while the main thread reads and writes.
-  const maxInFlight = stateless ? Math.max(COORDINATOR_DEFAULTS.maxInFlight, workers * 3) : COORDINATOR_DEFAULTS.maxInFlight;
+  const maxInFlight = stateless
+    ? Math.max(COORDINATOR_DEFAULTS.maxInFlight, workers * 3)
+    : COORDINATOR_DEFAULTS.maxInFlight;
   const pool = new WorkerPool({ workers: stateless ? workers : 1 });
   const session = new ChainSession(pool, {
     id: 'transform',
@@ -186,7 +225,8 @@ export async function runTransform(files: string[], o: TransformCliOptions, cmd:
   let skippedOut: ReturnType<typeof createWriteStream> | null = null;
   const releaseOutput = handleClosedOutput();
   const interrupt = interruptSignal(io);
-  const total = plan.files.length > 0 && !plan.files.includes('-') ? plan.files.reduce((s, f) => s + statSync(f).size, 0) : null;
+  const total =
+    plan.files.length > 0 && !plan.files.includes('-') ? plan.files.reduce((s, f) => s + statSync(f).size, 0) : null;
   const progress = new Progress(io.stderr, { total, tty: true, force: false });
   const showProgress = isTTY(io.stderr) && (fileOut !== null || !isTTY(io.stdout));
   let records = 0;
@@ -210,15 +250,21 @@ export async function runTransform(files: string[], o: TransformCliOptions, cmd:
           const rec = (inputIndex ??= indexRecords(input.raw));
           const key = rec.key(s.index);
           const line = {
-            line: input.lineNos[s.index], error: { code: s.error.code, message: s.error.message.split('\n')[0] },
-            key: key === null ? null : Buffer.from(key).toString('utf8'), value: Buffer.from(rec.value(s.index)).toString('utf8'),
+            line: input.lineNos[s.index],
+            error: { code: s.error.code, message: s.error.message.split('\n')[0] },
+            key: key === null ? null : Buffer.from(key).toString('utf8'),
+            value: Buffer.from(rec.value(s.index)).toString('utf8'),
           };
-          if (!skippedOut.write(`${JSON.stringify(line)}\n`)) await new Promise<void>((res) => skippedOut!.once('drain', () => res()));
+          if (!skippedOut.write(`${JSON.stringify(line)}\n`))
+            await new Promise<void>((res) => skippedOut!.once('drain', () => res()));
         }
         if (b.error) {
           r.release();
           const at = (b.error as { offset?: unknown }).offset;
-          const where = typeof at === 'number' ? `\n    Input: ${plan.format === 'raw' ? 'file' : 'line'} ${input.lineNos[at - input.baseOffset]}` : '';
+          const where =
+            typeof at === 'number'
+              ? `\n    Input: ${plan.format === 'raw' ? 'file' : 'line'} ${input.lineNos[at - input.baseOffset]}`
+              : '';
           progress.clear();
           io.stderr.write(`Error: ${cliMessage(b.error)}${where}\n`);
           io.stderr.write('hint: --policy skip steps over records a module rejects (they go to a side file)\n');
@@ -230,20 +276,28 @@ export async function runTransform(files: string[], o: TransformCliOptions, cmd:
       return true;
     };
     const maxLine = STORAGE_DEFAULTS.maxRecordBytes;
-    const batches = plan.format === 'raw' ? rawBatches(plan.files, io.stdin)
-      : plan.format === 'json' ? jsonBatches(inputChunks(plan.files, io.stdin), maxLine)
-        : lineBatches(inputChunks(plan.files, io.stdin), maxLine);
+    const batches =
+      plan.format === 'raw'
+        ? rawBatches(plan.files, io.stdin)
+        : plan.format === 'json'
+          ? jsonBatches(inputChunks(plan.files, io.stdin), maxLine)
+          : lineBatches(inputChunks(plan.files, io.stdin), maxLine);
     for await (const input of batches) {
       if (interrupt.signal.aborted) break;
       records += input.count;
       if (input.count === 0) continue;
-      window.push({ ticket: await session.submit({ baseOffset: input.baseOffset, baseTimestamp: Date.now(), raw: input.raw }), input });
+      window.push({
+        ticket: await session.submit({ baseOffset: input.baseOffset, baseTimestamp: Date.now(), raw: input.raw }),
+        input,
+      });
       if (window.length >= maxInFlight && !(await drainOne())) return 1;
     }
     while (window.length > 0) if (!(await drainOne())) return 1;
     if (showProgress) progress.finish();
     if (skipped > 0) {
-      io.stderr.write(`skipped ${skipped} of ${records} record${records === 1 ? '' : 's'} a module rejected; they are in ${plan.skippedFile}\n`);
+      io.stderr.write(
+        `skipped ${skipped} of ${records} record${records === 1 ? '' : 's'} a module rejected; they are in ${plan.skippedFile}\n`,
+      );
     }
     if (interrupt.signal.aborted) {
       io.stderr.write(`interrupted after ${records} records (${written} written)\n`);
@@ -294,10 +348,21 @@ export function registerTransformCommand(program: Command, ctx: CliContext): voi
     .option('--json-records', 'each line is a JSON record {"key": ..., "value": ...}; outputs print the same way')
     .option('-o, --output <file>', 'write the outputs to this file instead of stdout')
     .option('-k, --key-value', 'print outputs as "[key] value"')
-    .addOption(new Option('--policy <policy>', 'what a module error does: stop (print what came before, report the record, exit 1) or skip (count the record, keep it in the --skipped file, go on)').choices(['stop', 'skip']).default('stop'))
-    .option('--skipped <file>', 'with --policy skip: where skipped records go, one JSON line each (default <output>.skipped, else eddy-transform.skipped)')
+    .addOption(
+      new Option(
+        '--policy <policy>',
+        'what a module error does: stop (print what came before, report the record, exit 1) or skip (count the record, keep it in the --skipped file, go on)',
+      )
+        .choices(['stop', 'skip'])
+        .default('stop'),
+    )
+    .option(
+      '--skipped <file>',
+      'with --policy skip: where skipped records go, one JSON line each (default <output>.skipped, else eddy-transform.skipped)',
+    )
     .addOption(fanOutOption())
-    .addOption(memoryLimitOption()).addOption(timeoutOption())
+    .addOption(memoryLimitOption())
+    .addOption(timeoutOption())
     .action(async (files: string[], opts: TransformCliOptions & { transformsLine?: string[] }, cmd: Command) => {
       const { transformsLine: _l, ...rest } = opts;
       ctx.done(await runTransform(files, { ...rest, transform: inline() }, cmd, ctx.io()));

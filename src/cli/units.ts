@@ -52,5 +52,5 @@ export function formatRetention(ms: number | null): string {
 export function formatTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const all = [header, ...rows];
   const widths = header.map((_, c) => Math.max(...all.map((r) => (r[c] ?? '').length)));
-  return `${all.map((r) => (`  ${r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ')}`).trimEnd()).join('\n')}\n`;
+  return `${all.map((r) => `  ${r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ')}`.trimEnd()).join('\n')}\n`;
 }

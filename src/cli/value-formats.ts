@@ -10,7 +10,13 @@ import { looksBinary } from './format.js';
 const lossy = new TextDecoder('utf-8');
 
 // Byte order marks make content text whatever follows (UTF-16/32 hold NULs).
-const BOMS: readonly (readonly number[])[] = [[0xef, 0xbb, 0xbf], [0x00, 0x00, 0xfe, 0xff], [0xff, 0xfe, 0x00, 0x00], [0xfe, 0xff], [0xff, 0xfe]];
+const BOMS: readonly (readonly number[])[] = [
+  [0xef, 0xbb, 0xbf],
+  [0x00, 0x00, 0xfe, 0xff],
+  [0xff, 0xfe, 0x00, 0x00],
+  [0xfe, 0xff],
+  [0xff, 0xfe],
+];
 const PDF = [0x25, 0x50, 0x44, 0x46];
 
 const startsWith = (bytes: Uint8Array, prefix: readonly number[]) => prefix.every((b, i) => bytes[i] === b);
@@ -104,7 +110,10 @@ export function tableRecord(bytes: Uint8Array, firstRecord: boolean): string {
   const border = (c: string) => `+${widths.map((w) => c.repeat(w + 2)).join('+')}+`;
   const lines = (cells: string[][]) => {
     const height = Math.max(1, ...cells.map((c) => c.length));
-    return Array.from({ length: height }, (_, j) => `|${cells.map((c, i) => ` ${(c[j] ?? '').padEnd(widths[i]!)} `).join('|')}|`);
+    return Array.from(
+      { length: height },
+      (_, j) => `|${cells.map((c, i) => ` ${(c[j] ?? '').padEnd(widths[i]!)} `).join('|')}|`,
+    );
   };
   const table = [border('-'), ...lines(header), border('='), ...lines(row), border('-')];
   return (firstRecord ? table : table.slice(1)).join('\n');

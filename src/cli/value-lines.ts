@@ -1,6 +1,6 @@
-import { readVarint, type VarintResult } from '../protocol/varint.js';
 import { isUtf8 } from 'node:buffer';
 import { indexRecords } from '../protocol/record.js';
+import { readVarint, type VarintResult } from '../protocol/varint.js';
 
 /**
  * The print path's fast lane: every value of a `Vec<Record>` (a result frame's bytes), each
@@ -51,7 +51,12 @@ function lines(raw: Uint8Array, text: boolean): Buffer | null {
     const at = vr.end;
     if (vr.value < 0) return slowValueLines(raw);
     const len = Math.min(vr.value, raw.length - at);
-    if (text && ((len >= 4 && raw[at] === 0x25 && raw[at + 1] === 0x50 && raw[at + 2] === 0x44 && raw[at + 3] === 0x46) || (len >= 3 && raw[at] === 0xef && raw[at + 1] === 0xbb && raw[at + 2] === 0xbf))) return null;
+    if (
+      text &&
+      ((len >= 4 && raw[at] === 0x25 && raw[at + 1] === 0x50 && raw[at + 2] === 0x44 && raw[at + 3] === 0x46) ||
+        (len >= 3 && raw[at] === 0xef && raw[at + 1] === 0xbb && raw[at + 2] === 0xbf))
+    )
+      return null;
     if (len < 64) {
       for (let j = 0; j < len; j++) out[w + j] = raw[at + j]!;
     } else {

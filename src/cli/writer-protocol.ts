@@ -1,7 +1,7 @@
 import { pack, unpack } from 'msgpackr';
 import { EddyError } from '../errors.js';
-import type { ProducerOptions } from '../storage/producer.js';
 import { BATCH_CODECS, type BatchCodec } from '../storage/codecs.js';
+import type { ProducerOptions } from '../storage/producer.js';
 
 /**
  * The produce protocol between `eddy produce` and the process holding the data directory
@@ -19,7 +19,11 @@ import { BATCH_CODECS, type BatchCodec } from '../storage/codecs.js';
 /** The longest frame either side sends or accepts (a module travels in `open`, records are split over `send`s). */
 export const MAX_FRAME_BYTES = 64 * 1024 * 1024;
 
-export interface WireRecord { key?: Uint8Array | null; value: Uint8Array; partition?: number }
+export interface WireRecord {
+  key?: Uint8Array | null;
+  value: Uint8Array;
+  partition?: number;
+}
 export interface WireStep {
   uses: string;
   params: Record<string, string>;
@@ -27,7 +31,13 @@ export interface WireStep {
   /** The module's bytes, when `uses` named a file the producer read. */
   wasm?: Uint8Array;
 }
-export interface OpenRequest { op: 'open'; topic: string; partition?: number; steps: WireStep[]; options: WireProducerOptions }
+export interface OpenRequest {
+  op: 'open';
+  topic: string;
+  partition?: number;
+  steps: WireStep[];
+  options: WireProducerOptions;
+}
 
 /** What a client may set of its producer; `aggregateInitial` seeds an aggregate step. */
 export type WireProducerOptions = ProducerOptions & { aggregateInitial?: Uint8Array };
@@ -59,7 +69,11 @@ export class FrameReader {
   private need = -1;
   private stopped = false;
 
-  constructor(private readonly max: number, private readonly onFrame: (body: Buffer) => void, private readonly onOversize: (length: number) => void) {}
+  constructor(
+    private readonly max: number,
+    private readonly onFrame: (body: Buffer) => void,
+    private readonly onOversize: (length: number) => void,
+  ) {}
 
   push(chunk: Buffer): void {
     if (this.stopped) return;
@@ -119,17 +133,19 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 const isBytes = (v: unknown): v is Uint8Array => v instanceof Uint8Array;
 
 function checkStep(s: unknown): WireStep {
-  if (!isObject(s) || typeof s['uses'] !== 'string' || !isObject(s['params'])) throw new WriterProtocolError('a step needs `uses` and `params`');
-  if (s['wasm'] !== undefined && !isBytes(s['wasm'])) throw new WriterProtocolError('a step\'s `wasm` must be bytes');
+  if (!isObject(s) || typeof s['uses'] !== 'string' || !isObject(s['params']))
+    throw new WriterProtocolError('a step needs `uses` and `params`');
+  if (s['wasm'] !== undefined && !isBytes(s['wasm'])) throw new WriterProtocolError("a step's `wasm` must be bytes");
   const lookback = s['lookback'] ?? null;
-  if (lookback !== null && !isObject(lookback)) throw new WriterProtocolError('a step\'s `lookback` must be a mapping');
+  if (lookback !== null && !isObject(lookback)) throw new WriterProtocolError("a step's `lookback` must be a mapping");
   return s as unknown as WireStep;
 }
 
 function checkRecord(r: unknown): WireRecord {
   if (!isObject(r) || !isBytes(r['value'])) throw new WriterProtocolError('a record needs a `value` of bytes');
-  if (r['key'] != null && !isBytes(r['key'])) throw new WriterProtocolError('a record\'s `key` must be bytes');
-  if (r['partition'] !== undefined && !Number.isInteger(r['partition'])) throw new WriterProtocolError('a record\'s `partition` must be an integer');
+  if (r['key'] != null && !isBytes(r['key'])) throw new WriterProtocolError("a record's `key` must be bytes");
+  if (r['partition'] !== undefined && !Number.isInteger(r['partition']))
+    throw new WriterProtocolError("a record's `partition` must be an integer");
   return r as unknown as WireRecord;
 }
 
@@ -140,7 +156,8 @@ function producerOptions(o: unknown): WireProducerOptions {
   if (typeof o['lingerMs'] === 'number') out.lingerMs = o['lingerMs'];
   if (typeof o['batchSize'] === 'number') out.batchSize = o['batchSize'];
   if (typeof o['compression'] === 'string') {
-    if (!(BATCH_CODECS as readonly string[]).includes(o['compression'])) throw new WriterProtocolError(`unknown compression ${JSON.stringify(o['compression'])}`);
+    if (!(BATCH_CODECS as readonly string[]).includes(o['compression']))
+      throw new WriterProtocolError(`unknown compression ${JSON.stringify(o['compression'])}`);
     out.compression = o['compression'] as BatchCodec;
   }
   if (o['aggregateInitial'] instanceof Uint8Array) out.aggregateInitial = o['aggregateInitial'];
@@ -158,10 +175,18 @@ export function decodeRequest(body: Buffer): Request {
   if (!isObject(v)) throw new WriterProtocolError('a request must be a mapping');
   switch (v['op']) {
     case 'open':
-      if (typeof v['topic'] !== 'string' || !Array.isArray(v['steps'])) throw new WriterProtocolError('`open` needs `topic` and `steps`');
-      if (v['partition'] !== undefined && !Number.isInteger(v['partition'])) throw new WriterProtocolError('`open`: `partition` must be an integer');
+      if (typeof v['topic'] !== 'string' || !Array.isArray(v['steps']))
+        throw new WriterProtocolError('`open` needs `topic` and `steps`');
+      if (v['partition'] !== undefined && !Number.isInteger(v['partition']))
+        throw new WriterProtocolError('`open`: `partition` must be an integer');
       v['steps'].forEach(checkStep);
-      return { op: 'open', topic: v['topic'], steps: v['steps'] as WireStep[], options: producerOptions(v['options']), ...(v['partition'] !== undefined ? { partition: v['partition'] as number } : {}) };
+      return {
+        op: 'open',
+        topic: v['topic'],
+        steps: v['steps'] as WireStep[],
+        options: producerOptions(v['options']),
+        ...(v['partition'] !== undefined ? { partition: v['partition'] as number } : {}),
+      };
     case 'send':
       if (!Array.isArray(v['records'])) throw new WriterProtocolError('`send` needs `records`');
       return { op: 'send', records: v['records'].map(checkRecord) };

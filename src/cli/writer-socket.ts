@@ -1,15 +1,24 @@
 import { chmodSync, chownSync, existsSync, readFileSync, unlinkSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
+import { resolveUses, stepName } from '../coordinator/resolve.js';
 import type { Eddy } from '../eddy.js';
-import type { TransformStep } from '../smartmodule/transforms.js';
 import { EddyError } from '../errors.js';
 import { moduleName } from '../smartmodule/module.js';
+import type { TransformStep } from '../smartmodule/transforms.js';
 import type { Producer, ProducerRecord } from '../storage/producer.js';
-import { resolveUses, stepName } from '../coordinator/resolve.js';
 import { cliMessage } from './errors.js';
 import { UsageError } from './format.js';
-import { decodeRequest, encodeFrame, FrameReader, MAX_FRAME_BYTES, WriterProtocolError, type OpenRequest, type Reply, type Request } from './writer-protocol.js';
+import {
+  decodeRequest,
+  encodeFrame,
+  FrameReader,
+  MAX_FRAME_BYTES,
+  type OpenRequest,
+  type Reply,
+  type Request,
+  WriterProtocolError,
+} from './writer-protocol.js';
 
 /**
  * One process writes a data directory (it holds the writer lock). While a long-running writer —
@@ -44,11 +53,17 @@ export interface ServeOptions {
 export function groupId(nameOrId: string): number {
   if (/^\d+$/.test(nameOrId)) return Number(nameOrId);
   let groups = '';
-  try { groups = readFileSync('/etc/group', 'utf8'); } catch { /* no group file: only numbers work */ }
+  try {
+    groups = readFileSync('/etc/group', 'utf8');
+  } catch {
+    /* no group file: only numbers work */
+  }
   const line = groups.split('\n').find((l) => l.split(':')[0] === nameOrId);
   const gid = line?.split(':')[2];
   if (gid === undefined || !/^\d+$/.test(gid)) {
-    throw new UsageError(`--socket-group ${nameOrId}: no such group in /etc/group; give a group name or a numeric group id`);
+    throw new UsageError(
+      `--socket-group ${nameOrId}: no such group in /etc/group; give a group name or a numeric group id`,
+    );
   }
   return Number(gid);
 }
@@ -80,16 +95,26 @@ class Session {
   readonly done: Promise<void>;
   private readonly reader: FrameReader;
 
-  constructor(private readonly eddy: Eddy, private readonly socket: Socket) {
-    this.reader = new FrameReader(MAX_FRAME_BYTES, (body) => this.onFrame(body),
-      (n) => this.refuse(new WriterProtocolError(`a frame of ${n} bytes was announced; the limit is ${MAX_FRAME_BYTES}`)));
+  constructor(
+    private readonly eddy: Eddy,
+    private readonly socket: Socket,
+  ) {
+    this.reader = new FrameReader(
+      MAX_FRAME_BYTES,
+      (body) => this.onFrame(body),
+      (n) =>
+        this.refuse(new WriterProtocolError(`a frame of ${n} bytes was announced; the limit is ${MAX_FRAME_BYTES}`)),
+    );
     socket.on('data', (chunk: Buffer) => this.reader.push(chunk));
     socket.on('drain', () => this.resumeIfDrained());
     socket.on('error', () => socket.destroy());
     this.done = new Promise<void>((resolve) => {
       socket.on('close', () => {
         this.reader.stop();
-        void this.queue.then(() => this.producer?.close()).catch(() => {}).finally(resolve);
+        void this.queue
+          .then(() => this.producer?.close())
+          .catch(() => {})
+          .finally(resolve);
       });
     });
   }
@@ -133,7 +158,8 @@ class Session {
   }
 
   private resumeIfDrained(): void {
-    if (this.queued < MAX_QUEUED && !this.stopping && !this.socket.writableNeedDrain && !this.socket.destroyed) this.socket.resume();
+    if (this.queued < MAX_QUEUED && !this.stopping && !this.socket.writableNeedDrain && !this.socket.destroyed)
+      this.socket.resume();
   }
 
   /** A client that breaks the protocol gets the reason and is disconnected; nothing more is read. */
@@ -150,15 +176,32 @@ class Session {
         if (this.producer) throw new WriterProtocolError('the session is already open');
         const n = this.eddy.describeTopic(req.topic).partitions;
         if (req.partition !== undefined && (req.partition < 0 || req.partition >= n)) {
-          return { error: { code: 'EDDY_USAGE', message: `--partition ${req.partition}: topic "${req.topic}" has ${n} partition${n === 1 ? '' : 's'} (0..${n - 1})` } };
+          return {
+            error: {
+              code: 'EDDY_USAGE',
+              message: `--partition ${req.partition}: topic "${req.topic}" has ${n} partition${n === 1 ? '' : 's'} (0..${n - 1})`,
+            },
+          };
         }
         const transforms = transformsOf(this.eddy, req);
-        this.producer = await this.eddy.producer(req.topic, { ...req.options, ...(transforms.length ? { transforms } : {}) });
+        this.producer = await this.eddy.producer(req.topic, {
+          ...req.options,
+          ...(transforms.length ? { transforms } : {}),
+        });
         return { ok: true };
       }
       if (!this.producer) throw new WriterProtocolError('the session was not opened (`open` comes first)');
       if (req.op === 'send') {
-        await this.producer.sendAll(req.records.map((r) => ({ value: r.value, ...(r.key ? { key: r.key } : {}), ...(r.partition !== undefined ? { partition: r.partition } : {}) }) as ProducerRecord));
+        await this.producer.sendAll(
+          req.records.map(
+            (r) =>
+              ({
+                value: r.value,
+                ...(r.key ? { key: r.key } : {}),
+                ...(r.partition !== undefined ? { partition: r.partition } : {}),
+              }) as ProducerRecord,
+          ),
+        );
         return { ok: true };
       }
       await this.producer.flush();
@@ -176,7 +219,10 @@ async function listenPrivately(server: Server, path: string, group: number | und
     // The socket file is created synchronously inside listen(): the umask applies to it alone.
     const umask = process.umask(0o177);
     try {
-      server.listen(path, () => { server.off('error', reject); resolve(); });
+      server.listen(path, () => {
+        server.off('error', reject);
+        resolve();
+      });
     } finally {
       process.umask(umask);
     }
@@ -186,8 +232,12 @@ async function listenPrivately(server: Server, path: string, group: number | und
     chmodSync(path, group !== undefined ? 0o660 : 0o600);
   } catch (err) {
     server.close();
-    throw new EddyError('EDDY_SOCKET_GROUP', `cannot give the socket ${path} to group ${group} (${(err as NodeJS.ErrnoException).code ?? err}); ` +
-      'the user running eddy must be a member of that group', { cause: err });
+    throw new EddyError(
+      'EDDY_SOCKET_GROUP',
+      `cannot give the socket ${path} to group ${group} (${(err as NodeJS.ErrnoException).code ?? err}); ` +
+        'the user running eddy must be a member of that group',
+      { cause: err },
+    );
   }
 }
 
@@ -196,12 +246,20 @@ async function listenPrivately(server: Server, path: string, group: number | und
  * Returns null when the socket cannot be created (the path is too long for a Unix socket, or the
  * directory does not allow it): other processes then get the writer-lock error as before.
  */
-export async function serveWrites(eddy: Eddy, dataDir: string, options: ServeOptions = {}): Promise<{ close(): Promise<void> } | null> {
+export async function serveWrites(
+  eddy: Eddy,
+  dataDir: string,
+  options: ServeOptions = {},
+): Promise<{ close(): Promise<void> } | null> {
   const path = socketPath(dataDir);
   if (Buffer.byteLength(path) > 100) return null;
   // This process holds the writer lock: a socket file left here is from a writer that is gone.
   if (existsSync(path)) {
-    try { unlinkSync(path); } catch { return null; }
+    try {
+      unlinkSync(path);
+    } catch {
+      return null;
+    }
   }
   const sessions = new Set<Session>();
   const server: Server = createServer((socket) => {
@@ -213,7 +271,11 @@ export async function serveWrites(eddy: Eddy, dataDir: string, options: ServeOpt
   try {
     await listenPrivately(server, path, options.group);
   } catch (err) {
-    try { unlinkSync(path); } catch { /* not created */ }
+    try {
+      unlinkSync(path);
+    } catch {
+      /* not created */
+    }
     if (err instanceof EddyError) throw err;
     return null;
   }
@@ -223,7 +285,11 @@ export async function serveWrites(eddy: Eddy, dataDir: string, options: ServeOpt
       const closed = new Promise<void>((r) => server.close(() => r()));
       await Promise.allSettled([...sessions].map((s) => s.stop()));
       await closed;
-      try { unlinkSync(path); } catch { /* already gone */ }
+      try {
+        unlinkSync(path);
+      } catch {
+        /* already gone */
+      }
     },
   };
 }

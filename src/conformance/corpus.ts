@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { listFixtureModules, wasmCacheDir } from '../sdk-build/fixtures.js';
 import type { Lookback } from '../protocol/messages.js';
+import { listFixtureModules, wasmCacheDir } from '../sdk-build/fixtures.js';
 import { conformanceCacheDir } from './fluvio-engine.js';
 
 /**
@@ -23,7 +23,20 @@ export interface CorpusModule {
 }
 
 /** Rust crate folder → its .wasm file name (cargo turns dashes into underscores). */
-export const RUST_MODULES = ['filter', 'map', 'filter-map', 'array-map', 'aggregate', 'filter-param', 'look-back', 'json-array-map', 'regex-filter', 'filter-json', 'map-json', 'aggregate-average'] as const;
+export const RUST_MODULES = [
+  'filter',
+  'map',
+  'filter-map',
+  'array-map',
+  'aggregate',
+  'filter-param',
+  'look-back',
+  'json-array-map',
+  'regex-filter',
+  'filter-json',
+  'map-json',
+  'aggregate-average',
+] as const;
 
 export function rustModuleDir(): string {
   return join(conformanceCacheDir(), 'fluvio-modules-target', 'wasm32-unknown-unknown', 'release');
@@ -48,10 +61,14 @@ const SETTINGS: Record<string, Omit<CorpusModule, 'name' | 'origin' | 'path'>> =
 /** The whole corpus; `rust` false leaves out the Rust-built modules. */
 export function corpus(options: { rust?: boolean } = {}): CorpusModule[] {
   const out: CorpusModule[] = listFixtureModules().map((m) => ({
-    name: m.name, origin: m.origin, path: join(wasmCacheDir(), `${m.name}.wasm`), ...SETTINGS[m.name],
+    name: m.name,
+    origin: m.origin,
+    path: join(wasmCacheDir(), `${m.name}.wasm`),
+    ...SETTINGS[m.name],
   }));
   if (options.rust !== false) {
-    for (const r of RUST_MODULES) out.push({ name: `rust-${r}`, origin: 'rust', path: rustModulePath(r), ...SETTINGS[`rust-${r}`] });
+    for (const r of RUST_MODULES)
+      out.push({ name: `rust-${r}`, origin: 'rust', path: rustModulePath(r), ...SETTINGS[`rust-${r}`] });
   }
   return out;
 }

@@ -1,15 +1,31 @@
-import { SmartModuleInitError, SmartModuleLookbackError, SmartModuleMemoryLimitError, SmartModuleStatusError } from '../smartmodule/errors.js';
+import { type SmartModuleKindName, SmartModuleKindTag } from '../protocol/messages.js';
 import { Chain, type ChainStep } from '../smartmodule/chain.js';
+import {
+  SmartModuleInitError,
+  SmartModuleLookbackError,
+  SmartModuleMemoryLimitError,
+  SmartModuleStatusError,
+} from '../smartmodule/errors.js';
 import { loadModule } from '../smartmodule/module.js';
-import { SmartModuleKindTag, type SmartModuleKindName } from '../protocol/messages.js';
-import type { FluvioBatch, FluvioBatchReply, FluvioFailure, FluvioRun, FluvioStep, HarnessOptions } from './fluvio-engine.js';
+import type {
+  FluvioBatch,
+  FluvioBatchReply,
+  FluvioFailure,
+  FluvioRun,
+  FluvioStep,
+  HarnessOptions,
+} from './fluvio-engine.js';
 
 /**
  * The same request as the Fluvio harness takes, run through Eddy's engine (Chain, one thread), with
  * the answer in the harness's shape so the two compare field by field. Eddy's own differences
  * (it frees output buffers, its memory cap is per module) are Eddy's defaults here, not hidden.
  */
-export async function runEddyChain(steps: readonly FluvioStep[], batches: readonly FluvioBatch[], options: EddySideOptions = {}): Promise<FluvioRun> {
+export async function runEddyChain(
+  steps: readonly FluvioStep[],
+  batches: readonly FluvioBatch[],
+  options: EddySideOptions = {},
+): Promise<FluvioRun> {
   let chain: Chain;
   try {
     chain = await createChain(steps, options);
@@ -30,7 +46,11 @@ export async function runEddyChain(steps: readonly FluvioStep[], batches: readon
       else {
         const e = out.error;
         const kindTag = SmartModuleKindTag[e.kind as SmartModuleKindName] ?? -1;
-        replies.push({ kind: 'runtime-error', raw: out.raw, error: { hint: e.hint, offset: e.offset, kindTag, key: e.key, value: e.value } });
+        replies.push({
+          kind: 'runtime-error',
+          raw: out.raw,
+          error: { hint: e.hint, offset: e.offset, kindTag, key: e.key, value: e.value },
+        });
       }
     }
   } finally {
@@ -48,7 +68,10 @@ export interface EddySideOptions extends HarnessOptions {
 export async function createChain(steps: readonly FluvioStep[], options: EddySideOptions = {}): Promise<Chain> {
   const chainSteps: ChainStep[] = [];
   for (const s of steps) {
-    const module = await loadModule(s.wasm, { name: s.name, ...(options.memoryLimit ? { memoryLimit: options.memoryLimit } : {}) });
+    const module = await loadModule(s.wasm, {
+      name: s.name,
+      ...(options.memoryLimit ? { memoryLimit: options.memoryLimit } : {}),
+    });
     chainSteps.push({ module, params: s.params ?? {}, lookback: s.lookback ?? null });
   }
   const version = steps.find((s) => s.version !== undefined)?.version;
@@ -72,7 +95,8 @@ const EMPTY_LIST = new Uint8Array(4);
 export function asFailure(err: unknown): FluvioFailure {
   const message = (err as Error).message ?? String(err);
   if (err instanceof SmartModuleInitError) return { kind: 'init', hint: err.hint, message };
-  if (err instanceof SmartModuleLookbackError) return { kind: 'lookback', hint: err.hint, offset: err.offset, key: err.key, value: err.value, message };
+  if (err instanceof SmartModuleLookbackError)
+    return { kind: 'lookback', hint: err.hint, offset: err.offset, key: err.key, value: err.value, message };
   if (err instanceof SmartModuleStatusError) {
     const kind = err.fn === 'init' ? 'init-status' : err.fn === 'look_back' ? 'lookback-status' : 'transform-status';
     return { kind, status: err.status, message };

@@ -18,15 +18,22 @@ export function conformanceCacheDir(): string {
 
 /** The harness binary: $EDDY_FLUVIO_ENGINE, else the build script's output. */
 export function fluvioEnginePath(): string {
-  return process.env['EDDY_FLUVIO_ENGINE'] ?? join(conformanceCacheDir(), 'fluvio-engine-target', 'release', 'fluvio-engine-harness');
+  return (
+    process.env['EDDY_FLUVIO_ENGINE'] ??
+    join(conformanceCacheDir(), 'fluvio-engine-target', 'release', 'fluvio-engine-harness')
+  );
 }
 
-export const BUILD_HINT = 'build it with `bash conformance/build-fluvio-engine.sh` (needs cargo and crates.io; the first build takes several minutes)';
+export const BUILD_HINT =
+  'build it with `bash conformance/build-fluvio-engine.sh` (needs cargo and crates.io; the first build takes several minutes)';
 
 /** The harness binary is not built (or not where EDDY_FLUVIO_ENGINE says). */
 export class FluvioEngineMissingError extends EddyError {
   constructor(readonly path: string) {
-    super('EDDY_FLUVIO_ENGINE_MISSING', `Fluvio's engine harness is not built: no executable at ${path}; ${BUILD_HINT}`);
+    super(
+      'EDDY_FLUVIO_ENGINE_MISSING',
+      `Fluvio's engine harness is not built: no executable at ${path}; ${BUILD_HINT}`,
+    );
   }
 }
 
@@ -66,8 +73,23 @@ export interface FluvioRuntimeError {
   value: Uint8Array;
 }
 
-export type FluvioFailureKind = 'init' | 'init-status' | 'lookback' | 'lookback-status' | 'transform-status' | 'memory' | 'other';
-const FAILURE_KINDS: readonly FluvioFailureKind[] = ['init', 'init-status', 'lookback', 'lookback-status', 'transform-status', 'memory', 'other'];
+export type FluvioFailureKind =
+  | 'init'
+  | 'init-status'
+  | 'lookback'
+  | 'lookback-status'
+  | 'transform-status'
+  | 'memory'
+  | 'other';
+const FAILURE_KINDS: readonly FluvioFailureKind[] = [
+  'init',
+  'init-status',
+  'lookback',
+  'lookback-status',
+  'transform-status',
+  'memory',
+  'other',
+];
 
 /** A call that failed as a whole (init, look-back, a negative status, a trap). */
 export interface FluvioFailure {
@@ -105,7 +127,11 @@ export interface HarnessOptions {
 }
 
 /** Runs `batches` through a chain built from `steps`, in one harness process. */
-export function runFluvioChain(steps: readonly FluvioStep[], batches: readonly FluvioBatch[], options: HarnessOptions = {}): FluvioRun {
+export function runFluvioChain(
+  steps: readonly FluvioStep[],
+  batches: readonly FluvioBatch[],
+  options: HarnessOptions = {},
+): FluvioRun {
   const out = spawnHarness(encodeRequest(0, 0, steps, batches, options));
   const r = new Reader(out);
   const setup = r.u8();
@@ -114,7 +140,12 @@ export function runFluvioChain(steps: readonly FluvioStep[], batches: readonly F
   while (!r.done) {
     const tag = r.u8();
     if (tag === REPLY_OK) replies.push({ kind: 'ok', raw: r.bytes() });
-    else if (tag === REPLY_RUNTIME_ERROR) replies.push({ kind: 'runtime-error', raw: r.bytes(), error: { hint: r.text(), offset: r.i64(), kindTag: r.u8(), key: r.optBytes(), value: r.bytes() } });
+    else if (tag === REPLY_RUNTIME_ERROR)
+      replies.push({
+        kind: 'runtime-error',
+        raw: r.bytes(),
+        error: { hint: r.text(), offset: r.i64(), kindTag: r.u8(), key: r.optBytes(), value: r.bytes() },
+      });
     else if (tag === REPLY_FAILED) replies.push({ kind: 'failed', failure: readFailure(r) });
     else throw new FluvioEngineHarnessError(`unknown reply tag ${tag}`);
   }
@@ -122,10 +153,16 @@ export function runFluvioChain(steps: readonly FluvioStep[], batches: readonly F
 }
 
 /** Times `iterations` runs of each batch through one chain instance; the chain's state carries over. */
-export function timeFluvioChain(steps: readonly FluvioStep[], batches: readonly FluvioBatch[], iterations: number, options: HarnessOptions = {}): FluvioTiming[] {
+export function timeFluvioChain(
+  steps: readonly FluvioStep[],
+  batches: readonly FluvioBatch[],
+  iterations: number,
+  options: HarnessOptions = {},
+): FluvioTiming[] {
   const out = spawnHarness(encodeRequest(1, iterations, steps, batches, options));
   const r = new Reader(out);
-  if (r.u8() === REPLY_FAILED) throw new FluvioEngineHarnessError(`the chain failed to start: ${readFailure(r).message}`);
+  if (r.u8() === REPLY_FAILED)
+    throw new FluvioEngineHarnessError(`the chain failed to start: ${readFailure(r).message}`);
   const timings: FluvioTiming[] = [];
   while (!r.done) {
     const tag = r.u8();
@@ -146,7 +183,8 @@ function readFailure(r: Reader): FluvioFailure {
   if (!kind) throw new FluvioEngineHarnessError(`unknown failure tag ${tag}`);
   const f: Partial<FluvioFailure> = { kind };
   if (kind === 'init') f.hint = r.text();
-  else if (kind === 'lookback') Object.assign(f, { hint: r.text(), offset: r.i64(), key: r.optBytes(), value: r.bytes() });
+  else if (kind === 'lookback')
+    Object.assign(f, { hint: r.text(), offset: r.i64(), key: r.optBytes(), value: r.bytes() });
   else if (kind.endsWith('-status')) f.status = r.i32();
   f.message = r.text();
   return f as FluvioFailure;
@@ -157,12 +195,21 @@ function spawnHarness(request: Buffer): Buffer {
   if (!existsSync(bin)) throw new FluvioEngineMissingError(bin);
   const res = spawnSync(bin, [], { input: request, maxBuffer: 1 << 30 });
   if (res.error) throw new FluvioEngineHarnessError(`${bin}: ${res.error.message}`);
-  if (res.status !== 0) throw new FluvioEngineHarnessError(`${bin} exited with ${res.status ?? res.signal}: ${res.stderr.toString().trim()}`);
+  if (res.status !== 0)
+    throw new FluvioEngineHarnessError(
+      `${bin} exited with ${res.status ?? res.signal}: ${res.stderr.toString().trim()}`,
+    );
   return res.stdout;
 }
 
 /** The request: header, the chain's steps, then the batches (README.md, "Request"). */
-export function encodeRequest(mode: number, iterations: number, steps: readonly FluvioStep[], batches: readonly FluvioBatch[], options: HarnessOptions): Buffer {
+export function encodeRequest(
+  mode: number,
+  iterations: number,
+  steps: readonly FluvioStep[],
+  batches: readonly FluvioBatch[],
+  options: HarnessOptions,
+): Buffer {
   const w = new Writer();
   w.raw(Buffer.from('EFH1'));
   w.u8(mode);
@@ -207,17 +254,29 @@ export function encodeRequest(mode: number, iterations: number, steps: readonly 
 
 class Writer {
   private parts: Buffer[] = [];
-  raw(b: Uint8Array): void { this.parts.push(Buffer.from(b.buffer, b.byteOffset, b.byteLength)); }
+  raw(b: Uint8Array): void {
+    this.parts.push(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+  }
   private num(n: number, write: (buf: Buffer) => void): void {
     const b = Buffer.alloc(n);
     write(b);
     this.parts.push(b);
   }
-  u8(v: number): void { this.num(1, (b) => b.writeUInt8(v)); }
-  i16(v: number): void { this.num(2, (b) => b.writeInt16BE(v)); }
-  u32(v: number): void { this.num(4, (b) => b.writeUInt32BE(v)); }
-  u64(v: number): void { this.num(8, (b) => b.writeBigUInt64BE(BigInt(v))); }
-  i64(v: number): void { this.num(8, (b) => b.writeBigInt64BE(BigInt(v))); }
+  u8(v: number): void {
+    this.num(1, (b) => b.writeUInt8(v));
+  }
+  i16(v: number): void {
+    this.num(2, (b) => b.writeInt16BE(v));
+  }
+  u32(v: number): void {
+    this.num(4, (b) => b.writeUInt32BE(v));
+  }
+  u64(v: number): void {
+    this.num(8, (b) => b.writeBigUInt64BE(BigInt(v)));
+  }
+  i64(v: number): void {
+    this.num(8, (b) => b.writeBigInt64BE(BigInt(v)));
+  }
   bytes(b: Uint8Array): void {
     this.u32(b.length);
     this.raw(b);
@@ -230,23 +289,40 @@ class Writer {
 class Reader {
   private at = 0;
   constructor(private readonly buf: Buffer) {}
-  get done(): boolean { return this.at >= this.buf.length; }
+  get done(): boolean {
+    return this.at >= this.buf.length;
+  }
   private need(n: number): number {
-    if (this.at + n > this.buf.length) throw new FluvioEngineHarnessError(`reply ended early (wanted ${n} bytes at ${this.at} of ${this.buf.length})`);
+    if (this.at + n > this.buf.length)
+      throw new FluvioEngineHarnessError(`reply ended early (wanted ${n} bytes at ${this.at} of ${this.buf.length})`);
     const at = this.at;
     this.at += n;
     return at;
   }
-  u8(): number { return this.buf.readUInt8(this.need(1)); }
-  i32(): number { return this.buf.readInt32BE(this.need(4)); }
-  u32(): number { return this.buf.readUInt32BE(this.need(4)); }
-  u64(): number { return Number(this.buf.readBigUInt64BE(this.need(8))); }
-  i64(): number { return Number(this.buf.readBigInt64BE(this.need(8))); }
+  u8(): number {
+    return this.buf.readUInt8(this.need(1));
+  }
+  i32(): number {
+    return this.buf.readInt32BE(this.need(4));
+  }
+  u32(): number {
+    return this.buf.readUInt32BE(this.need(4));
+  }
+  u64(): number {
+    return Number(this.buf.readBigUInt64BE(this.need(8)));
+  }
+  i64(): number {
+    return Number(this.buf.readBigInt64BE(this.need(8)));
+  }
   bytes(): Uint8Array {
     const n = this.u32();
     const at = this.need(n);
     return new Uint8Array(this.buf.subarray(at, at + n));
   }
-  optBytes(): Uint8Array | null { return this.u8() === 1 ? this.bytes() : null; }
-  text(): string { return Buffer.from(this.bytes()).toString('utf8'); }
+  optBytes(): Uint8Array | null {
+    return this.u8() === 1 ? this.bytes() : null;
+  }
+  text(): string {
+    return Buffer.from(this.bytes()).toString('utf8');
+  }
 }

@@ -1,14 +1,14 @@
 import { dirname, resolve } from 'node:path';
-import { MAX_CONFIG_BYTES, readUserFile, UserFileError } from '../user-file.js';
-import { parseUserYaml, userYamlToJs, UserYamlProblem } from '../user-yaml.js';
 import { EddyError } from '../errors.js';
 import { DurationError, parseDuration } from '../smartmodule/duration.js';
 import { parseTransformsYaml, type TransformStep } from '../smartmodule/transforms.js';
+import { type BatchCodec, parseCodec } from '../storage/codecs.js';
 import type { StartPosition } from '../storage/consumer.js';
-import { parseCodec, type BatchCodec } from '../storage/codecs.js';
 import { parseSize, SizeError } from '../units.js';
-import { placeholderProblem, secretNameProblem } from './secrets.js';
+import { MAX_CONFIG_BYTES, readUserFile, UserFileError } from '../user-file.js';
+import { parseUserYaml, UserYamlProblem, userYamlToJs } from '../user-yaml.js';
 import { CONNECTOR_DEFAULTS } from './defaults.js';
+import { placeholderProblem, secretNameProblem } from './secrets.js';
 
 /**
  * A connector config file in Fluvio's shape:
@@ -69,7 +69,13 @@ export interface ConnectorConfig {
   params: Record<string, unknown>;
   transforms: TransformStep[];
   /** Sinks: the consumer reading the topic; offsets are committed every `flushPeriodMs`. */
-  consumer: { id: string | null; start: StartPosition; partition: number | undefined; commit: boolean; flushPeriodMs: number };
+  consumer: {
+    id: string | null;
+    start: StartPosition;
+    partition: number | undefined;
+    commit: boolean;
+    flushPeriodMs: number;
+  };
   /** Sources: `meta.producer` (batching, and the codec the producer stores its batches with). */
   producer: { lingerMs?: number; batchSize?: number; compression?: BatchCodec };
   /** Names declared under `meta.secrets`; `${{ secrets.NAME }}` placeholders are still in the params. */
@@ -80,7 +86,11 @@ export interface ConnectorConfig {
 }
 
 export class ConnectorConfigError extends EddyError {
-  constructor(readonly source: string, readonly field: string | null, problem: string) {
+  constructor(
+    readonly source: string,
+    readonly field: string | null,
+    problem: string,
+  ) {
     super('EDDY_CONNECTOR_CONFIG', `${source}: ${field ? `${field}: ` : ''}${problem}`);
   }
 }
@@ -99,37 +109,59 @@ function normalizeKeys(o: Obj): Obj {
  * Refuses the keys of `o` (at `path`) that are neither `known` nor in `unsupported` (Fluvio
  * fields Eddy does not apply, with the reason). Keys compare with `-` and `_` alike.
  */
-function checkFields(o: Obj, path: string, known: readonly string[], err: (field: string, problem: string) => Error, unsupported: Readonly<Record<string, string>> = {}): void {
+function checkFields(
+  o: Obj,
+  path: string,
+  known: readonly string[],
+  err: (field: string, problem: string) => Error,
+  unsupported: Readonly<Record<string, string>> = {},
+): void {
   for (const key of Object.keys(o)) {
     const k = key.replace(/-/g, '_');
     if (known.includes(k)) continue;
     const field = path ? `${path}.${key}` : key;
     const why = unsupported[k];
     if (why !== undefined) throw err(field, why);
-    throw err(field, `unknown field; ${path ? `${path} takes` : 'the top level takes'} ${known.map((f) => f.replace(/_/g, '-')).join(', ')}`);
+    throw err(
+      field,
+      `unknown field; ${path ? `${path} takes` : 'the top level takes'} ${known.map((f) => f.replace(/_/g, '-')).join(', ')}`,
+    );
   }
 }
 
 /** Calls `fn` with each string in `value` and its path (`http.headers[0]`). */
 function eachString(value: unknown, path: string, fn: (text: string, path: string) => void): void {
   if (typeof value === 'string') fn(value, path);
-  else if (Array.isArray(value)) value.forEach((v, i) => {
-    eachString(v, `${path}[${i}]`, fn);
-  });
+  else if (Array.isArray(value))
+    value.forEach((v, i) => {
+      eachString(v, `${path}[${i}]`, fn);
+    });
   else if (isObj(value)) for (const [k, v] of Object.entries(value)) eachString(v, path ? `${path}.${k}` : k, fn);
 }
 
-const TOPIC_SETTING = 'is a topic setting the connector does not apply; create the topic first with `eddy topic create` and its flags, and remove it here';
+const TOPIC_SETTING =
+  'is a topic setting the connector does not apply; create the topic first with `eddy topic create` and its flags, and remove it here';
 
-export function parseConnectorConfig(text: string, source = 'connector.yaml', baseDir = process.cwd()): ConnectorConfig {
+export function parseConnectorConfig(
+  text: string,
+  source = 'connector.yaml',
+  baseDir = process.cwd(),
+): ConnectorConfig {
   const doc = parseUserYaml(text);
   const root = doc instanceof UserYamlProblem ? doc : userYamlToJs(doc);
-  if (root instanceof UserYamlProblem) throw new ConnectorConfigError(source, null, `${root.problem}${root.line ? ` (line ${root.line})` : ''}`);
-  if (!isObj(root)) throw new ConnectorConfigError(source, null, 'must be a mapping with `apiVersion:`, `meta:` and the connector\'s parameters');
+  if (root instanceof UserYamlProblem)
+    throw new ConnectorConfigError(source, null, `${root.problem}${root.line ? ` (line ${root.line})` : ''}`);
+  if (!isObj(root))
+    throw new ConnectorConfigError(
+      source,
+      null,
+      "must be a mapping with `apiVersion:`, `meta:` and the connector's parameters",
+    );
   const err = (field: string | null, problem: string) => new ConnectorConfigError(source, field, problem);
 
   const apiVersion = root['apiVersion'] ?? root['api_version'];
-  if (apiVersion !== undefined && typeof apiVersion !== 'string') throw err('apiVersion', 'must be a version string such as 0.1.0');
+  if (apiVersion !== undefined && typeof apiVersion !== 'string')
+    throw err('apiVersion', 'must be a version string such as 0.1.0');
   if (!isObj(root['meta'])) throw err('meta', 'missing: the connector needs `meta:` with name, type and topic');
   const meta = normalizeKeys(root['meta']);
 
@@ -141,7 +173,10 @@ export function parseConnectorConfig(text: string, source = 'connector.yaml', ba
   let type = rawType.toLowerCase();
   if (!type.endsWith('-source') && !type.endsWith('-sink')) {
     if (direction !== 'source' && direction !== 'sink') {
-      throw err('meta.type', `${JSON.stringify(rawType)} does not say source or sink: use ${CONNECTOR_TYPES.join(', ')}, or add \`direction: source|sink\``);
+      throw err(
+        'meta.type',
+        `${JSON.stringify(rawType)} does not say source or sink: use ${CONNECTOR_TYPES.join(', ')}, or add \`direction: source|sink\``,
+      );
     }
     type = `${type}-${direction}`;
   }
@@ -150,36 +185,56 @@ export function parseConnectorConfig(text: string, source = 'connector.yaml', ba
   }
   const t = type as ConnectorType;
   const dir = t.endsWith('-source') ? 'source' : 'sink';
-  if (direction !== undefined && direction !== dir) throw err('direction', `${JSON.stringify(direction)} contradicts meta.type ${t}`);
+  if (direction !== undefined && direction !== dir)
+    throw err('direction', `${JSON.stringify(direction)} contradicts meta.type ${t}`);
 
   let topic: unknown = meta['topic'];
   let partitions: number | undefined;
   if (isObj(topic)) {
     const tm = topic as Obj;
-    checkFields(tm, 'meta.topic', ['meta', 'name', 'partition', 'partitions', 'version'], err,
-      { retention: TOPIC_SETTING, compression: TOPIC_SETTING, deduplication: TOPIC_SETTING });
+    checkFields(tm, 'meta.topic', ['meta', 'name', 'partition', 'partitions', 'version'], err, {
+      retention: TOPIC_SETTING,
+      compression: TOPIC_SETTING,
+      deduplication: TOPIC_SETTING,
+    });
     if (isObj(tm['meta'])) checkFields(tm['meta'] as Obj, 'meta.topic.meta', ['name'], err);
     if (isObj(tm['partition'])) {
-      checkFields(tm['partition'] as Obj, 'meta.topic.partition', ['count'], err,
-        { max_size: TOPIC_SETTING, replication: 'Eddy keeps one copy on one machine; remove it', ignore_rack_assignment: 'Eddy keeps one copy on one machine; remove it' });
+      checkFields(tm['partition'] as Obj, 'meta.topic.partition', ['count'], err, {
+        max_size: TOPIC_SETTING,
+        replication: 'Eddy keeps one copy on one machine; remove it',
+        ignore_rack_assignment: 'Eddy keeps one copy on one machine; remove it',
+      });
     }
     const count = (isObj(tm['partition']) ? (tm['partition'] as Obj)['count'] : undefined) ?? tm['partitions'];
     if (count !== undefined) {
-      if (!Number.isInteger(count) || (count as number) < 1) throw err('meta.topic.partition.count', 'must be a positive whole number');
+      if (!Number.isInteger(count) || (count as number) < 1)
+        throw err('meta.topic.partition.count', 'must be a positive whole number');
       partitions = count as number;
     }
     topic = (isObj(tm['meta']) ? (tm['meta'] as Obj)['name'] : undefined) ?? tm['name'];
   }
-  if (typeof topic !== 'string' || topic === '') throw err('meta.topic', 'missing: name the topic the connector writes to or reads from');
+  if (typeof topic !== 'string' || topic === '')
+    throw err('meta.topic', 'missing: name the topic the connector writes to or reads from');
 
   const createTopic = meta['create_topic'] ?? root['create_topic'] ?? false;
   if (typeof createTopic !== 'boolean') throw err('meta.create-topic', 'must be true or false');
 
   const version = meta['version'];
   const section = t.split('-')[0]!;
-  checkFields(root, '', ['apiVersion', 'api_version', 'meta', 'direction', 'create_topic', 'parameters', 'transforms', section], err);
-  checkFields(meta, 'meta', ['name', 'type', 'topic', 'version', 'create_topic', 'direction', 'consumer', 'producer', 'secrets'], err);
-  if (root[section] !== undefined && root['parameters'] !== undefined) throw err('parameters', `give the parameters once, under \`${section}:\` or \`parameters:\``);
+  checkFields(
+    root,
+    '',
+    ['apiVersion', 'api_version', 'meta', 'direction', 'create_topic', 'parameters', 'transforms', section],
+    err,
+  );
+  checkFields(
+    meta,
+    'meta',
+    ['name', 'type', 'topic', 'version', 'create_topic', 'direction', 'consumer', 'producer', 'secrets'],
+    err,
+  );
+  if (root[section] !== undefined && root['parameters'] !== undefined)
+    throw err('parameters', `give the parameters once, under \`${section}:\` or \`parameters:\``);
   const rawParams = root[section] ?? root['parameters'];
   if (rawParams !== undefined && !isObj(rawParams)) throw err(section, 'must be a mapping of parameters');
   const params = normalizeKeys((rawParams as Obj | undefined) ?? {});
@@ -188,7 +243,11 @@ export function parseConnectorConfig(text: string, source = 'connector.yaml', ba
   eachString(root, '', (text, path) => {
     if (!/\$\{[{%#]/.test(text)) return;
     const inParams = path.startsWith(`${section}.`) || path.startsWith('parameters.') || path.startsWith('transforms[');
-    if (!inParams) throw err(path, 'placeholders such as `${{ secrets.NAME }}` can be used in the connector\'s parameters and in transforms\' `with` only');
+    if (!inParams)
+      throw err(
+        path,
+        "placeholders such as `${{ secrets.NAME }}` can be used in the connector's parameters and in transforms' `with` only",
+      );
     const problem = placeholderProblem(text, declared);
     if (problem) throw err(path, problem);
   });
@@ -199,19 +258,28 @@ export function parseConnectorConfig(text: string, source = 'connector.yaml', ba
     transforms = parseTransformsYaml(text, source);
   }
 
-  const consumer: ConnectorConfig['consumer'] = { id: name, start: 'end', partition: undefined, commit: true, flushPeriodMs: CONNECTOR_DEFAULTS.flushPeriodMs };
+  const consumer: ConnectorConfig['consumer'] = {
+    id: name,
+    start: 'end',
+    partition: undefined,
+    commit: true,
+    flushPeriodMs: CONNECTOR_DEFAULTS.flushPeriodMs,
+  };
   if (meta['consumer'] !== undefined) {
     if (!isObj(meta['consumer'])) throw err('meta.consumer', 'must be a mapping (id, partition, offset)');
-    if (dir === 'source') throw err('meta.consumer', 'a source does not read the topic; remove it (consumer settings are for sinks)');
-    checkFields(meta['consumer'], 'meta.consumer', ['id', 'partition', 'offset'], err,
-      { max_bytes: 'Eddy\'s sinks read the local log directly and have no fetch size; remove it' });
+    if (dir === 'source')
+      throw err('meta.consumer', 'a source does not read the topic; remove it (consumer settings are for sinks)');
+    checkFields(meta['consumer'], 'meta.consumer', ['id', 'partition', 'offset'], err, {
+      max_bytes: "Eddy's sinks read the local log directly and have no fetch size; remove it",
+    });
     const c = normalizeKeys(meta['consumer']);
     if (c['id'] !== undefined) {
       if (typeof c['id'] !== 'string' || c['id'] === '') throw err('meta.consumer.id', 'must be a name');
       consumer.id = c['id'];
     }
     if (c['partition'] !== undefined && c['partition'] !== 'all') {
-      if (!Number.isInteger(c['partition']) || (c['partition'] as number) < 0) throw err('meta.consumer.partition', 'must be a partition number (0 or more)');
+      if (!Number.isInteger(c['partition']) || (c['partition'] as number) < 0)
+        throw err('meta.consumer.partition', 'must be a partition number (0 or more)');
       consumer.partition = c['partition'] as number;
     }
     if (c['offset'] !== undefined) {
@@ -222,9 +290,15 @@ export function parseConnectorConfig(text: string, source = 'connector.yaml', ba
       if (start === 'beginning') consumer.start = 'beginning';
       else if (start === 'end' || start === undefined) consumer.start = 'end';
       else if (Number.isInteger(start) && (start as number) >= 0) consumer.start = { offset: start as number };
-      else if (isObj(start) && Number.isInteger((start as Obj)['absolute'])) consumer.start = { offset: (start as Obj)['absolute'] as number };
-      else if (isObj(start) && Number.isInteger((start as Obj)['from_end'] ?? (start as Obj)['from-end'])) consumer.start = { fromEnd: ((start as Obj)['from_end'] ?? (start as Obj)['from-end']) as number };
-      else throw err('meta.consumer.offset.start', `${JSON.stringify(start)} is not a start: use beginning, end or an offset`);
+      else if (isObj(start) && Number.isInteger((start as Obj)['absolute']))
+        consumer.start = { offset: (start as Obj)['absolute'] as number };
+      else if (isObj(start) && Number.isInteger((start as Obj)['from_end'] ?? (start as Obj)['from-end']))
+        consumer.start = { fromEnd: ((start as Obj)['from_end'] ?? (start as Obj)['from-end']) as number };
+      else
+        throw err(
+          'meta.consumer.offset.start',
+          `${JSON.stringify(start)} is not a start: use beginning, end or an offset`,
+        );
       const strategy = o['strategy'];
       if (strategy !== undefined && strategy !== 'auto' && strategy !== 'none' && strategy !== 'manual') {
         throw err('meta.consumer.offset.strategy', 'must be auto (commit as records are delivered) or none');
@@ -262,7 +336,8 @@ function parseSecrets(value: unknown, err: FieldError): string[] {
   if (!Array.isArray(value)) throw err('meta.secrets', 'must be a list such as [{ name: TOKEN }]');
   return value.map((s, i) => {
     const at = `meta.secrets[${i}]`;
-    if (!isObj(s) || typeof s['name'] !== 'string') throw err(at, 'must be a mapping with the secret\'s name: { name: TOKEN }');
+    if (!isObj(s) || typeof s['name'] !== 'string')
+      throw err(at, "must be a mapping with the secret's name: { name: TOKEN }");
     checkFields(s, at, ['name'], err);
     const problem = secretNameProblem(s['name']);
     if (problem) throw err(`${at}.name`, problem);
@@ -277,7 +352,8 @@ function parseFlushPeriod(value: unknown, err: FieldError): number {
     checkFields(value, field, ['secs', 'nanos'], err);
     const secs = value['secs'] ?? 0;
     const nanos = value['nanos'] ?? 0;
-    if (!Number.isInteger(secs) || !Number.isInteger(nanos) || (secs as number) < 0 || (nanos as number) < 0) throw err(field, 'secs and nanos must be whole numbers');
+    if (!Number.isInteger(secs) || !Number.isInteger(nanos) || (secs as number) < 0 || (nanos as number) < 0)
+      throw err(field, 'secs and nanos must be whole numbers');
     const ms = (secs as number) * 1000 + Math.floor((nanos as number) / 1e6);
     if (ms <= 0) throw err(field, 'must be longer than 0');
     return ms;
@@ -296,7 +372,8 @@ function parseFlushPeriod(value: unknown, err: FieldError): number {
 /** `meta.producer` (sources only): linger, batch-size and compression, applied to the connector's producer. */
 function parseProducer(value: unknown, dir: 'source' | 'sink', err: FieldError): ConnectorConfig['producer'] {
   if (value === undefined || value === null) return {};
-  if (dir === 'sink') throw err('meta.producer', 'a sink does not produce records; remove it (producer settings are for sources)');
+  if (dir === 'sink')
+    throw err('meta.producer', 'a sink does not produce records; remove it (producer settings are for sources)');
   if (!isObj(value)) throw err('meta.producer', 'must be a mapping (linger, batch-size, compression)');
   checkFields(value, 'meta.producer', ['linger', 'batch_size', 'compression'], err);
   const p = normalizeKeys(value);
@@ -311,7 +388,8 @@ function parseProducer(value: unknown, dir: 'source' | 'sink', err: FieldError):
     }
   }
   if (p['batch_size'] !== undefined) {
-    if (typeof p['batch_size'] !== 'string' && typeof p['batch_size'] !== 'number') throw err('meta.producer.batch-size', 'must be a size such as 16 KB');
+    if (typeof p['batch_size'] !== 'string' && typeof p['batch_size'] !== 'number')
+      throw err('meta.producer.batch-size', 'must be a size such as 16 KB');
     try {
       out.batchSize = parseSize(String(p['batch_size']));
     } catch (e) {
@@ -426,7 +504,8 @@ export class Params {
 
   choice<T extends string>(field: string, choices: readonly T[], fallback: T): T {
     const v = this.raw(field) ?? fallback;
-    if (typeof v !== 'string' || !(choices as readonly string[]).includes(v)) throw this.error(field, `must be one of ${choices.join(', ')}`);
+    if (typeof v !== 'string' || !(choices as readonly string[]).includes(v))
+      throw this.error(field, `must be one of ${choices.join(', ')}`);
     return v as T;
   }
 

@@ -43,7 +43,11 @@ export interface ConnectorImpl {
 }
 
 export class ConnectorError extends EddyError {
-  constructor(readonly connector: string, message: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly connector: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super('EDDY_CONNECTOR', `connector ${connector}: ${message}`, options);
   }
 }

@@ -1,10 +1,9 @@
-import { open, type FileHandle } from 'node:fs/promises';
+import { type FileHandle, mkdir, open } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { mkdir } from 'node:fs/promises';
 import type { ConnectorConfig, Params } from './config.js';
 import type { ConnectorImpl } from './contract.js';
 import { runSink } from './sink.js';
-import { compileTemplate, TemplateError, type Template } from './template.js';
+import { compileTemplate, type Template, TemplateError } from './template.js';
 
 /**
  * `type: file-sink`: appends each record of the topic to a file as one line.
@@ -39,21 +38,31 @@ export function fileSink(params: Params, config: ConnectorConfig): ConnectorImpl
       let timer: NodeJS.Timeout | null = null;
       let writing: Promise<void> = Promise.resolve();
       const flush = async () => {
-        if (timer) { clearTimeout(timer); timer = null; }
+        if (timer) {
+          clearTimeout(timer);
+          timer = null;
+        }
         const text = buffer.join('');
         buffer = [];
         size = 0;
-        writing = writing.then(async () => { if (text) await fh.write(text); });
+        writing = writing.then(async () => {
+          if (text) await fh.write(text);
+        });
         await writing;
       };
       try {
         await runSink(ctx, {
           deliver: async (r) => {
-            const line = template ? template(r) : Buffer.from(r.value.buffer, r.value.byteOffset, r.value.length).toString('utf8');
+            const line = template
+              ? template(r)
+              : Buffer.from(r.value.buffer, r.value.byteOffset, r.value.length).toString('utf8');
             buffer.push(`${line}\n`);
             size += line.length + 1;
             if (size >= 64 * 1024) await flush();
-            else timer ??= setTimeout(() => { flush().catch((err) => ctx.error(err)); }, 100);
+            else
+              timer ??= setTimeout(() => {
+                flush().catch((err) => ctx.error(err));
+              }, 100);
           },
           flush,
         });

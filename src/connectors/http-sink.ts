@@ -1,9 +1,17 @@
 import { EddyError } from '../errors.js';
 import type { ConnectorConfig, Params } from './config.js';
-import { describeFailure, endpointParam, HttpProblem, REDIRECT_POLICIES, request, retryableStatus, retryDelay } from './http.js';
-import { ConnectorError, sleep, type ConnectorImpl } from './contract.js';
-import { runSink } from './sink.js';
+import { ConnectorError, type ConnectorImpl, sleep } from './contract.js';
 import { CONNECTOR_DEFAULTS } from './defaults.js';
+import {
+  describeFailure,
+  endpointParam,
+  HttpProblem,
+  REDIRECT_POLICIES,
+  request,
+  retryableStatus,
+  retryDelay,
+} from './http.js';
+import { runSink } from './sink.js';
 
 /**
  * `type: http-sink` (Fluvio's http-sink connector): sends each record's value as the body of an
@@ -44,7 +52,13 @@ export function httpSink(params: Params, config: ConnectorConfig): ConnectorImpl
           let problem: string;
           let retryable = true;
           try {
-            const { res } = await request(ctx.fetch, url, { method, headers: { 'user-agent': userAgent, ...headers }, body, redirects, timeoutMs });
+            const { res } = await request(ctx.fetch, url, {
+              method,
+              headers: { 'user-agent': userAgent, ...headers },
+              body,
+              redirects,
+              timeoutMs,
+            });
             await res.body?.cancel().catch(() => {});
             if (res.ok) return;
             problem = `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}`;
@@ -54,8 +68,16 @@ export function httpSink(params: Params, config: ConnectorConfig): ConnectorImpl
             if (err instanceof HttpProblem) retryable = err.retryable;
           }
           if (!retryable || attempt >= retries || ctx.signal.aborted) {
-            const why = !retryable && attempt < retries ? ' (not retried: the server refused the request itself)' : attempt ? ` (after ${attempt} retries)` : '';
-            throw new ConnectorError(config.name, `${method} ${endpoint} failed: ${problem}${why}; the record was not delivered and will be sent again on the next run`);
+            const why =
+              !retryable && attempt < retries
+                ? ' (not retried: the server refused the request itself)'
+                : attempt
+                  ? ` (after ${attempt} retries)`
+                  : '';
+            throw new ConnectorError(
+              config.name,
+              `${method} ${endpoint} failed: ${problem}${why}; the record was not delivered and will be sent again on the next run`,
+            );
           }
           ctx.error(new EddyError('EDDY_CONNECTOR_RETRY', `${method} ${endpoint} failed: ${problem}; retrying`));
           await sleep(retryDelay(attempt, backoffMs, backoffMaxMs), ctx.signal);

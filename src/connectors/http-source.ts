@@ -1,8 +1,8 @@
 import { EddyError } from '../errors.js';
 import type { ConnectorConfig, Params } from './config.js';
-import { describeFailure, endpointParam, readBody, REDIRECT_POLICIES, request } from './http.js';
-import { sleep, type ConnectorImpl } from './contract.js';
+import { type ConnectorImpl, sleep } from './contract.js';
 import { CONNECTOR_DEFAULTS } from './defaults.js';
+import { describeFailure, endpointParam, REDIRECT_POLICIES, readBody, request } from './http.js';
 
 /**
  * `type: http-source` (Fluvio's http-source connector): requests an endpoint every `interval` and
@@ -29,7 +29,10 @@ export function httpSource(params: Params, config: ConnectorConfig): ConnectorIm
   const url = endpointParam(params, 'https://example.com/api');
   const endpoint = url.href;
   if (params.boolean('stream', false)) {
-    throw params.error('stream', 'true is not supported: Eddy\'s http-source polls (one record per response); remove it, or set it to false');
+    throw params.error(
+      'stream',
+      "true is not supported: Eddy's http-source polls (one record per response); remove it, or set it to false",
+    );
   }
   const method = params.string('method', 'GET').toUpperCase();
   const headers = params.headers();
@@ -67,14 +70,24 @@ export function httpSource(params: Params, config: ConnectorConfig): ConnectorIm
             });
             const bytes = await readBody(res, bodyLimit, `${method} ${endpoint}`);
             if (!res.ok) {
-              ctx.error(new EddyError('EDDY_CONNECTOR_HTTP', `${method} ${endpoint}: HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}; no record produced`));
+              ctx.error(
+                new EddyError(
+                  'EDDY_CONNECTOR_HTTP',
+                  `${method} ${endpoint}: HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}; no record produced`,
+                ),
+              );
             } else {
               value = render(res, bytes, parts, type);
             }
           } catch (err) {
             if (ctx.signal.aborted) break;
             const why = describeFailure(err, timeoutMs);
-            ctx.error(new EddyError('EDDY_CONNECTOR_HTTP', `${method} ${endpoint} failed: ${why}; trying again in ${intervalMs} ms`));
+            ctx.error(
+              new EddyError(
+                'EDDY_CONNECTOR_HTTP',
+                `${method} ${endpoint} failed: ${why}; trying again in ${intervalMs} ms`,
+              ),
+            );
           }
           if (value !== null) {
             try {
@@ -103,11 +116,22 @@ export function render(res: Response, body: Uint8Array, parts: 'body' | 'full', 
   if (parts === 'body' && type === 'text') return body;
   const text = new TextDecoder().decode(body);
   const headers: Record<string, string> = {};
-  res.headers.forEach((v, k) => { headers[k] = v; });
+  res.headers.forEach((v, k) => {
+    headers[k] = v;
+  });
   if (type === 'json') {
     if (parts === 'body') return utf8.encode(JSON.stringify({ body: text }));
-    return utf8.encode(JSON.stringify({ status: { version: 'HTTP/1.1', code: res.status, string: res.statusText }, header: headers, body: text }));
+    return utf8.encode(
+      JSON.stringify({
+        status: { version: 'HTTP/1.1', code: res.status, string: res.statusText },
+        header: headers,
+        body: text,
+      }),
+    );
   }
-  const head = [`HTTP/1.1 ${res.status} ${res.statusText}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)].join('\n');
+  const head = [
+    `HTTP/1.1 ${res.status} ${res.statusText}`,
+    ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+  ].join('\n');
   return utf8.encode(`${head}\n\n${text}`);
 }

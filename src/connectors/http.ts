@@ -21,14 +21,20 @@ export function endpointParam(params: Params, example: string): URL {
     throw params.error('endpoint', `${JSON.stringify(endpoint)} is not a URL such as ${example}`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw params.error('endpoint', `${url.protocol}// is not supported: Eddy's http connectors speak HTTP and HTTPS only`);
+    throw params.error(
+      'endpoint',
+      `${url.protocol}// is not supported: Eddy's http connectors speak HTTP and HTTPS only`,
+    );
   }
   return url;
 }
 
 /** A request that did not end in a usable answer; `retryable` says whether trying again can help. */
 export class HttpProblem extends EddyError {
-  constructor(message: string, readonly retryable: boolean) {
+  constructor(
+    message: string,
+    readonly retryable: boolean,
+  ) {
     super('EDDY_CONNECTOR_HTTP', message);
   }
 }
@@ -51,8 +57,14 @@ const PORTABLE_HEADERS = new Set(['user-agent', 'content-type', 'accept']);
  * 301/302 after a POST) continue as a GET without body, as browsers do; 307/308 send the same
  * method and body again (a fresh copy each time).
  */
-export async function request(fetchFn: typeof fetch, endpoint: URL, spec: RequestSpec): Promise<{ res: Response; url: URL }> {
-  const signal = spec.signal ? AbortSignal.any([spec.signal, AbortSignal.timeout(spec.timeoutMs)]) : AbortSignal.timeout(spec.timeoutMs);
+export async function request(
+  fetchFn: typeof fetch,
+  endpoint: URL,
+  spec: RequestSpec,
+): Promise<{ res: Response; url: URL }> {
+  const signal = spec.signal
+    ? AbortSignal.any([spec.signal, AbortSignal.timeout(spec.timeoutMs)])
+    : AbortSignal.timeout(spec.timeoutMs);
   let url = endpoint;
   let method = spec.method;
   let body = spec.body;
@@ -71,22 +83,31 @@ export async function request(fetchFn: typeof fetch, endpoint: URL, spec: Reques
     const next = new URL(location, url);
     const crossOrigin = next.origin !== endpoint.origin;
     if (spec.redirects === 'none' || (crossOrigin && spec.redirects === 'same-origin')) {
-      throw new HttpProblem(`HTTP ${res.status} redirect to ${next.href} not followed (follow-redirects: ${spec.redirects}); ` +
-        `point the endpoint at the final address, or set follow-redirects: ${crossOrigin ? 'any' : 'same-origin'}`, false);
+      throw new HttpProblem(
+        `HTTP ${res.status} redirect to ${next.href} not followed (follow-redirects: ${spec.redirects}); ` +
+          `point the endpoint at the final address, or set follow-redirects: ${crossOrigin ? 'any' : 'same-origin'}`,
+        false,
+      );
     }
-    if (hop + 1 >= MAX_REDIRECTS) throw new HttpProblem(`more than ${MAX_REDIRECTS} redirects (last to ${next.href})`, false);
+    if (hop + 1 >= MAX_REDIRECTS)
+      throw new HttpProblem(`more than ${MAX_REDIRECTS} redirects (last to ${next.href})`, false);
     if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === 'POST')) {
       if (method !== 'HEAD') method = 'GET';
       body = undefined;
     }
-    if (crossOrigin) headers = Object.fromEntries(Object.entries(headers).filter(([k]) => PORTABLE_HEADERS.has(k.toLowerCase())));
+    if (crossOrigin)
+      headers = Object.fromEntries(Object.entries(headers).filter(([k]) => PORTABLE_HEADERS.has(k.toLowerCase())));
     url = next;
   }
 }
 
 /** Reads a response body, refusing one over `maxBytes` (by content-length, or once that many bytes arrived). */
 export async function readBody(res: Response, maxBytes: number, what: string): Promise<Uint8Array> {
-  const tooLarge = () => new HttpProblem(`the response body of ${what} is larger than max-body-size (${maxBytes} bytes); raise max-body-size if it is expected`, false);
+  const tooLarge = () =>
+    new HttpProblem(
+      `the response body of ${what} is larger than max-body-size (${maxBytes} bytes); raise max-body-size if it is expected`,
+      false,
+    );
   const declared = Number(res.headers.get('content-length'));
   if (Number.isFinite(declared) && declared > maxBytes) {
     await res.body?.cancel().catch(() => {});

@@ -1,13 +1,21 @@
 import { EventEmitter } from 'eventemitter3';
+import { anchorSteps } from '../coordinator/resolve.js';
 import type { Eddy } from '../eddy.js';
 import { EddyError } from '../errors.js';
-import { Params, type ConnectorConfig, type ConnectorType } from './config.js';
-import { ConnectorError, type ConnectorContext, type ConnectorImpl, type ConnectorStats } from './contract.js';
+import { type ConnectorConfig, type ConnectorType, Params } from './config.js';
+import { type ConnectorContext, ConnectorError, type ConnectorImpl, type ConnectorStats } from './contract.js';
 import { fileSink } from './file-sink.js';
 import { httpSink } from './http-sink.js';
 import { httpSource } from './http-source.js';
-import { envSecretStore, readSecrets, redactError, redactor, substituteDeep, substituteSteps, type SecretStore } from './secrets.js';
-import { anchorSteps } from '../coordinator/resolve.js';
+import {
+  envSecretStore,
+  readSecrets,
+  redactError,
+  redactor,
+  type SecretStore,
+  substituteDeep,
+  substituteSteps,
+} from './secrets.js';
 
 /**
  * Runs a connector from its config: makes sure the topic exists (creating it with
@@ -39,7 +47,10 @@ export interface StartOptions {
 export class RunningConnector extends EventEmitter<ConnectorEvents> {
   readonly stats: ConnectorStats = { records: 0, bytes: 0, errors: 0, lastError: null, startedAt: Date.now() };
   done: Promise<void> = Promise.resolve();
-  constructor(readonly config: ConnectorConfig, readonly summary: string) {
+  constructor(
+    readonly config: ConnectorConfig,
+    readonly summary: string,
+  ) {
     super();
   }
 }
@@ -49,7 +60,11 @@ export class RunningConnector extends EventEmitter<ConnectorEvents> {
  * connector. Configuration problems (a missing secret, bad parameters, unknown topic or module)
  * reject here, before anything runs. No message of the connector shows a secret's value.
  */
-export async function startConnector(eddy: Eddy, written: ConnectorConfig, options: StartOptions): Promise<RunningConnector> {
+export async function startConnector(
+  eddy: Eddy,
+  written: ConnectorConfig,
+  options: StartOptions,
+): Promise<RunningConnector> {
   const values = readSecrets(written.secrets, options.secrets ?? envSecretStore(), written.source);
   const redact = redactor(values.values());
   const config: ConnectorConfig = {
@@ -64,7 +79,12 @@ export async function startConnector(eddy: Eddy, written: ConnectorConfig, optio
   }
 }
 
-async function start(eddy: Eddy, config: ConnectorConfig, options: StartOptions, redact: (text: string) => string): Promise<RunningConnector> {
+async function start(
+  eddy: Eddy,
+  config: ConnectorConfig,
+  options: StartOptions,
+  redact: (text: string) => string,
+): Promise<RunningConnector> {
   const params = new Params(config);
   const impl = IMPLEMENTATIONS[config.type](params, config);
   params.refuseUnread();
@@ -100,7 +120,10 @@ async function start(eddy: Eddy, config: ConnectorConfig, options: StartOptions,
 async function prepareTopic(eddy: Eddy, config: ConnectorConfig): Promise<void> {
   if (!eddy.storage.topic(config.topic)) {
     if (!config.createTopic) {
-      throw new ConnectorError(config.name, `topic "${config.topic}" does not exist; create it with \`eddy topic create ${config.topic}\`, or set \`create-topic: true\` under meta in ${config.source}`);
+      throw new ConnectorError(
+        config.name,
+        `topic "${config.topic}" does not exist; create it with \`eddy topic create ${config.topic}\`, or set \`create-topic: true\` under meta in ${config.source}`,
+      );
     }
     await eddy.createTopic(config.topic, {
       ...(config.partitions !== undefined ? { partitions: config.partitions } : {}),
@@ -110,7 +133,10 @@ async function prepareTopic(eddy: Eddy, config: ConnectorConfig): Promise<void> 
   if (config.consumer.partition !== undefined) {
     const n = topic.partitions;
     if (config.consumer.partition >= n) {
-      throw new ConnectorError(config.name, `meta.consumer.partition ${config.consumer.partition}: topic "${config.topic}" has ${n} partition${n === 1 ? '' : 's'} (0..${n - 1})`);
+      throw new ConnectorError(
+        config.name,
+        `meta.consumer.partition ${config.consumer.partition}: topic "${config.topic}" has ${n} partition${n === 1 ? '' : 's'} (0..${n - 1})`,
+      );
     }
   }
 }

@@ -1,4 +1,4 @@
-import { openSync, closeSync, fstatSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { EddyError } from '../errors.js';
 import type { TransformStep } from '../smartmodule/transforms.js';
 
@@ -17,7 +17,11 @@ export interface SecretStore {
 }
 
 export class SecretError extends EddyError {
-  constructor(readonly source: string, readonly secret: string, problem: string) {
+  constructor(
+    readonly source: string,
+    readonly secret: string,
+    problem: string,
+  ) {
     super('EDDY_CONNECTOR_SECRET', `${source}: ${problem}`);
   }
 }
@@ -25,7 +29,8 @@ export class SecretError extends EddyError {
 /** Secret names as Fluvio allows them: ASCII letters, digits and `_`, not starting with a digit. */
 export function secretNameProblem(name: string): string | null {
   if (name === '') return 'a secret name cannot be empty';
-  if (!/^[A-Za-z0-9_]+$/.test(name)) return `secret name ${JSON.stringify(name)} can only contain ASCII letters, digits and underscores`;
+  if (!/^[A-Za-z0-9_]+$/.test(name))
+    return `secret name ${JSON.stringify(name)} can only contain ASCII letters, digits and underscores`;
   if (/^[0-9]/.test(name)) return `secret name ${JSON.stringify(name)} cannot start with a digit`;
   return null;
 }
@@ -64,12 +69,17 @@ function readSecretsFile(path: string): string {
     fd = openSync(path, 'r');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    throw new SecretError(path, '', `cannot read the secrets file (${code === 'ENOENT' ? 'no such file' : code ?? 'error'})`);
+    throw new SecretError(
+      path,
+      '',
+      `cannot read the secrets file (${code === 'ENOENT' ? 'no such file' : (code ?? 'error')})`,
+    );
   }
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new SecretError(path, '', 'the secrets file is not a regular file');
-    if (st.size > MAX_SECRETS_FILE_BYTES) throw new SecretError(path, '', `the secrets file is ${st.size} bytes; the limit is ${MAX_SECRETS_FILE_BYTES}`);
+    if (st.size > MAX_SECRETS_FILE_BYTES)
+      throw new SecretError(path, '', `the secrets file is ${st.size} bytes; the limit is ${MAX_SECRETS_FILE_BYTES}`);
     const buf = Buffer.alloc(st.size);
     let got = 0;
     while (got < buf.length) {
@@ -92,11 +102,13 @@ const SECRET_REF = /^secrets\.([A-Za-z0-9_]+)$/;
  * other expressions are not Eddy's: they are refused rather than sent as written.
  */
 export function placeholderProblem(text: string, declared: ReadonlySet<string>): string | null {
-  if (text.includes('${%') || text.includes('${#')) return 'template blocks (`${% ... %}`, `${# ... #}`) are not supported; use `${{ secrets.NAME }}`';
+  if (text.includes('${%') || text.includes('${#'))
+    return 'template blocks (`${% ... %}`, `${# ... #}`) are not supported; use `${{ secrets.NAME }}`';
   for (const m of text.matchAll(PLACEHOLDER)) {
     const ref = SECRET_REF.exec(m[1]!);
     if (!ref) return `\`${m[0]}\` is not a placeholder Eddy knows; write \`\${{ secrets.NAME }}\``;
-    if (!declared.has(ref[1]!)) return `secret ${ref[1]} is used but not declared; add \`- name: ${ref[1]}\` under meta.secrets`;
+    if (!declared.has(ref[1]!))
+      return `secret ${ref[1]} is used but not declared; add \`- name: ${ref[1]}\` under meta.secrets`;
   }
   return null;
 }
@@ -106,7 +118,8 @@ export function readSecrets(names: readonly string[], store: SecretStore, source
   const values = new Map<string, string>();
   for (const name of names) {
     const value = store.read(name);
-    if (value === undefined) throw new SecretError(source, name, `meta.secrets: secret ${name} has no value; ${store.describe(name)}`);
+    if (value === undefined)
+      throw new SecretError(source, name, `meta.secrets: secret ${name} has no value; ${store.describe(name)}`);
     values.set(name, value);
   }
   return values;

@@ -1,4 +1,4 @@
-import type { ConsumeOptions, ConsumedRecord } from '../storage/consumer.js';
+import type { ConsumedRecord, ConsumeOptions } from '../storage/consumer.js';
 import type { ConnectorContext } from './contract.js';
 
 /**
@@ -24,11 +24,16 @@ export async function runSink(ctx: ConnectorContext, handlers: SinkHandlers): Pr
     ...(config.consumer.id !== null ? { consumer: config.consumer.id, autoCommit: false } : {}),
   };
   const partition = config.consumer.partition;
-  const stream: AsyncIterable<ConsumedRecord> = ctx.transforms.length > 0
-    ? eddy.consume(config.topic, { ...options, transforms: ctx.transforms, ...(partition !== undefined ? { partition } : {}) })
-    : partition !== undefined
-      ? eddy.consume(config.topic, { ...options, partition })
-      : eddy.consume(config.topic, options);
+  const stream: AsyncIterable<ConsumedRecord> =
+    ctx.transforms.length > 0
+      ? eddy.consume(config.topic, {
+          ...options,
+          transforms: ctx.transforms,
+          ...(partition !== undefined ? { partition } : {}),
+        })
+      : partition !== undefined
+        ? eddy.consume(config.topic, { ...options, partition })
+        : eddy.consume(config.topic, options);
 
   const delivered = new Map<number, number>();
   const committed = new Map<number, number>();

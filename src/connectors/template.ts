@@ -39,7 +39,9 @@ export function compileTemplate(text: string, where = '--format'): Template {
   for (let m = re.exec(text); m; m = re.exec(text)) {
     const name = m[1]!;
     if (!(TEMPLATE_PLACEHOLDERS as readonly string[]).includes(name)) {
-      throw new TemplateError(`${where}: unknown placeholder {{${name}}}; use ${TEMPLATE_PLACEHOLDERS.map((p) => `{{${p}}}`).join(', ')}`);
+      throw new TemplateError(
+        `${where}: unknown placeholder {{${name}}}; use ${TEMPLATE_PLACEHOLDERS.map((p) => `{{${p}}}`).join(', ')}`,
+      );
     }
     parts.push(text.slice(last, m.index), name);
     last = m.index + m[0].length;
@@ -49,12 +51,24 @@ export function compileTemplate(text: string, where = '--format'): Template {
     let out = parts[0]!;
     for (let i = 1; i < parts.length; i += 2) {
       switch (parts[i] as Placeholder) {
-        case 'key': out += r.key === null ? 'null' : lossy.decode(r.key); break;
-        case 'value': out += lossy.decode(r.value); break;
-        case 'offset': out += String(r.offset); break;
-        case 'partition': out += String(r.partition); break;
-        case 'time': out += new Date(r.timestamp).toISOString(); break;
-        case 'timestamp': out += String(r.timestamp); break;
+        case 'key':
+          out += r.key === null ? 'null' : lossy.decode(r.key);
+          break;
+        case 'value':
+          out += lossy.decode(r.value);
+          break;
+        case 'offset':
+          out += String(r.offset);
+          break;
+        case 'partition':
+          out += String(r.partition);
+          break;
+        case 'time':
+          out += new Date(r.timestamp).toISOString();
+          break;
+        case 'timestamp':
+          out += String(r.timestamp);
+          break;
       }
       out += parts[i + 1]!;
     }

@@ -9,10 +9,10 @@ import type { OpenReply, OpenTask, WireModule } from '../wire/messages.js';
 import { packFrame } from '../wire/request-frame.js';
 import { readResultFrame } from '../wire/result-frame.js';
 import { errorFromWire } from '../wire/wire-error.js';
-import { SessionStoppedError, SessionTimeoutError } from './errors.js';
 import { COORDINATOR_DEFAULTS } from './defaults.js';
-import type { DeadlineKill, WorkerPool } from './pool.js';
+import { SessionStoppedError, SessionTimeoutError } from './errors.js';
 import { isStatelessChain } from './fan-out.js';
+import type { DeadlineKill, WorkerPool } from './pool.js';
 
 /**
  * A chain session: one transform chain applied to an ordered sequence of batches (one partition). Its
@@ -146,7 +146,8 @@ export class ChainSession extends EventEmitter<SessionEvents> {
   suspect = false;
 
   private readonly pool: WorkerPool;
-  private readonly opts: Required<Pick<SessionOptions, 'policy' | 'deadlineMs' | 'maxInFlight' | 'stateless'>> & SessionOptions;
+  private readonly opts: Required<Pick<SessionOptions, 'policy' | 'deadlineMs' | 'maxInFlight' | 'stateless'>> &
+    SessionOptions;
   private readonly wireModules: WireModule[];
   private readonly stepModule: number[];
   private workers: number[] = [];
@@ -168,7 +169,9 @@ export class ChainSession extends EventEmitter<SessionEvents> {
   private readonly stepRestarts: number[];
   private failure: EddyError | null = null;
   private restoring: Promise<void> = Promise.resolve();
-  private readonly onWorkerLost = (id: number, timedOut: DeadlineKill | null) => { this.workerLost(id, timedOut); };
+  private readonly onWorkerLost = (id: number, timedOut: DeadlineKill | null) => {
+    this.workerLost(id, timedOut);
+  };
   /** Released result buffers, sent back to the workers with the next tasks. */
   private readonly released: FrameBufferPool;
 
@@ -177,9 +180,18 @@ export class ChainSession extends EventEmitter<SessionEvents> {
     this.pool = pool;
     this.number = pool.newSessionNumber();
     this.id = options.id ?? `session-${this.number}`;
-    this.opts = { policy: 'stop', deadlineMs: COORDINATOR_DEFAULTS.deadlineMs, maxInFlight: COORDINATOR_DEFAULTS.maxInFlight, stateless: false, ...options };
+    this.opts = {
+      policy: 'stop',
+      deadlineMs: COORDINATOR_DEFAULTS.deadlineMs,
+      maxInFlight: COORDINATOR_DEFAULTS.maxInFlight,
+      stateless: false,
+      ...options,
+    };
     if (this.opts.stateless && !isStatelessChain(options.steps)) {
-      throw new EddyError('EDDY_SESSION_CONFIG', `chain session ${this.id}: a stateless session cannot contain an aggregate or a look_back step (their state needs one instance)`);
+      throw new EddyError(
+        'EDDY_SESSION_CONFIG',
+        `chain session ${this.id}: a stateless session cannot contain an aggregate or a look_back step (their state needs one instance)`,
+      );
     }
     const unique: SmartModule[] = [];
     this.stepModule = options.steps.map((s) => {
@@ -188,16 +200,32 @@ export class ChainSession extends EventEmitter<SessionEvents> {
       return i;
     });
     this.wireModules = unique.map((m) => ({ descriptor: m.descriptor, compiled: m.compiled }));
-    this.accumulators = options.steps.map((s, i) => options.accumulators?.[i] ?? (s.module.kind === 'aggregate' ? options.initialAccumulator ?? new Uint8Array(0) : null));
+    this.accumulators = options.steps.map(
+      (s, i) =>
+        options.accumulators?.[i] ??
+        (s.module.kind === 'aggregate' ? (options.initialAccumulator ?? new Uint8Array(0)) : null),
+    );
     this.released = new FrameBufferPool(this.opts.maxInFlight + 2);
-    this.metrics = { submissions: 0, batches: 0, recordsOut: 0, bytesIn: 0, bytesOut: 0, errors: 0, skipped: 0, timeouts: 0, restarts: 0, modules: [] };
+    this.metrics = {
+      submissions: 0,
+      batches: 0,
+      recordsOut: 0,
+      bytesIn: 0,
+      bytesOut: 0,
+      errors: 0,
+      skipped: 0,
+      timeouts: 0,
+      restarts: 0,
+      modules: [],
+    };
     this.stepKills = options.steps.map(() => 0);
     this.stepRestarts = options.steps.map(() => 0);
   }
 
   /** Opens the session on its worker(s): instances, init, look_back. Throws init/look_back errors. */
   async start(): Promise<void> {
-    if (this.state !== 'idle') throw new EddyError('EDDY_SESSION_STATE', `chain session ${this.id} was already started`);
+    if (this.state !== 'idle')
+      throw new EddyError('EDDY_SESSION_STATE', `chain session ${this.id} was already started`);
     this.setState('starting');
     this.pool.on('workerLost', this.onWorkerLost);
     this.pool.sessions.add(this);
@@ -245,7 +273,8 @@ export class ChainSession extends EventEmitter<SessionEvents> {
       await new Promise<void>((r) => this.slotWaiters.push(r));
     }
     if (this.failure) throw new SessionStoppedError(this.id, this.failure.message, { cause: this.failure });
-    if (this.state === 'closed' || this.state === 'idle') throw new SessionStoppedError(this.id, this.state === 'idle' ? 'not started' : 'closed');
+    if (this.state === 'closed' || this.state === 'idle')
+      throw new SessionStoppedError(this.id, this.state === 'idle' ? 'not started' : 'closed');
     let entry!: Entry;
     const promise = new Promise<SessionResult>((resolve, reject) => {
       entry = { seq: this.nextSeq++, batches: list, range, resolve, reject, worker: -1, epoch: -1, result: null };
@@ -310,18 +339,34 @@ export class ChainSession extends EventEmitter<SessionEvents> {
       this.workers = [await this.pool.assign(exclude, this.suspect)];
       this.assigned = true;
     }
-    const history = await Promise.all(this.opts.steps.map(async (s, i) =>
-      s.lookback && s.module.hasLookBack && this.opts.history ? await this.opts.history(i, s.lookback) : null));
-    await Promise.all(this.workers.map(async (w) => {
-      const task: OpenTask = {
-        op: 'open', session: this.id, modules: this.wireModules,
-        steps: this.opts.steps.map((s, i) => ({ module: this.stepModule[i]!, params: s.params ?? {}, lookback: s.lookback ?? null })),
-        accumulators: this.accumulators, history, policy: this.opts.policy, freeOutput: this.opts.freeOutput ?? null,
-        watch: this.pool.watchBuffer(w), sessionNumber: this.number, deadlineMs: this.opts.deadlineMs,
-      };
-      const res = await this.pool.run<OpenReply>(w, task);
-      if (!res.ok) throw errorFromWire(res.error);
-    }));
+    const history = await Promise.all(
+      this.opts.steps.map(async (s, i) =>
+        s.lookback && s.module.hasLookBack && this.opts.history ? await this.opts.history(i, s.lookback) : null,
+      ),
+    );
+    await Promise.all(
+      this.workers.map(async (w) => {
+        const task: OpenTask = {
+          op: 'open',
+          session: this.id,
+          modules: this.wireModules,
+          steps: this.opts.steps.map((s, i) => ({
+            module: this.stepModule[i]!,
+            params: s.params ?? {},
+            lookback: s.lookback ?? null,
+          })),
+          accumulators: this.accumulators,
+          history,
+          policy: this.opts.policy,
+          freeOutput: this.opts.freeOutput ?? null,
+          watch: this.pool.watchBuffer(w),
+          sessionNumber: this.number,
+          deadlineMs: this.opts.deadlineMs,
+        };
+        const res = await this.pool.run<OpenReply>(w, task);
+        if (!res.ok) throw errorFromWire(res.error);
+      }),
+    );
   }
 
   private dispatch(entry: Entry): void {
@@ -334,11 +379,21 @@ export class ChainSession extends EventEmitter<SessionEvents> {
     const recycle = this.released.takeSome(2);
     if (entry.range) {
       const { source, keys, from, end } = entry.range;
-      task = this.pool.run<Uint8Array>(worker, { op: 'read', session: this.id, seq: entry.seq, source, keys, from, end, recycle }, recycle);
+      task = this.pool.run<Uint8Array>(
+        worker,
+        { op: 'read', session: this.id, seq: entry.seq, source, keys, from, end, recycle },
+        recycle,
+      );
     } else {
-      const frame = packFrame({ seq: entry.seq, batches: entry.batches.map((b) => ({ baseOffset: b.baseOffset, baseTimestamp: b.baseTimestamp, raw: b.raw })) });
+      const frame = packFrame({
+        seq: entry.seq,
+        batches: entry.batches.map((b) => ({ baseOffset: b.baseOffset, baseTimestamp: b.baseTimestamp, raw: b.raw })),
+      });
       for (const b of entry.batches) this.metrics.bytesIn += b.raw.length;
-      task = this.pool.run<Uint8Array>(worker, { op: 'batch', session: this.id, frame, recycle }, [frame.buffer as ArrayBuffer, ...recycle]);
+      task = this.pool.run<Uint8Array>(worker, { op: 'batch', session: this.id, frame, recycle }, [
+        frame.buffer as ArrayBuffer,
+        ...recycle,
+      ]);
     }
     task.then(
       (bytes) => this.onFrame(entry, epoch, bytes),
@@ -349,7 +404,16 @@ export class ChainSession extends EventEmitter<SessionEvents> {
           if (epoch !== this.epoch || this.pending.get(entry.seq) !== entry || entry.result) return;
           // A worker the watchdog is killing fails its tasks before its exit is reported: the same.
           if (!this.pool.isLive(worker) || this.pool.isTerminating(worker)) return;
-          this.fail(err instanceof EddyError ? err : new EddyError('EDDY_WORKER', `chain session ${this.id}: worker task failed: ${(err as Error)?.message ?? err}`, { cause: err }), entry);
+          this.fail(
+            err instanceof EddyError
+              ? err
+              : new EddyError(
+                  'EDDY_WORKER',
+                  `chain session ${this.id}: worker task failed: ${(err as Error)?.message ?? err}`,
+                  { cause: err },
+                ),
+            entry,
+          );
         });
       },
     );
@@ -378,13 +442,23 @@ export class ChainSession extends EventEmitter<SessionEvents> {
       const skipped = r.skipped.map(errorFromWire);
       this.metrics.skipped += skipped.length;
       this.metrics.errors += skipped.length + (r.error ? 1 : 0);
-      return { baseOffset: r.baseOffset, baseTimestamp: r.baseTimestamp, lastOffset: r.lastOffset, raw: r.raw, count: r.count, error: r.error ? errorFromWire(r.error) : null, skipped };
+      return {
+        baseOffset: r.baseOffset,
+        baseTimestamp: r.baseTimestamp,
+        lastOffset: r.lastOffset,
+        raw: r.raw,
+        count: r.count,
+        error: r.error ? errorFromWire(r.error) : null,
+        skipped,
+      };
     });
     const last = frame.results[frame.results.length - 1];
     const buffer = bytes.buffer as ArrayBuffer;
     let released = false;
     entry.result = {
-      seq: entry.seq, batches, accumulators: last ? last.accumulators.map((a) => (a ? new Uint8Array(a) : null)) : this.accumulators,
+      seq: entry.seq,
+      batches,
+      accumulators: last ? last.accumulators.map((a) => (a ? new Uint8Array(a) : null)) : this.accumulators,
       release: () => {
         if (released) return;
         released = true;
@@ -396,8 +470,15 @@ export class ChainSession extends EventEmitter<SessionEvents> {
 
   /** The result of a submission skipped as a whole (policy skip after a trap or a timeout). */
   private emptyResult(entry: Entry, err: EddyError): SessionResult {
-    const empty = (baseOffset: number, baseTimestamp: number, lastOffset: number): SessionBatchResult =>
-      ({ baseOffset, baseTimestamp, lastOffset, raw: new Uint8Array(4), count: 0, error: null, skipped: [err] });
+    const empty = (baseOffset: number, baseTimestamp: number, lastOffset: number): SessionBatchResult => ({
+      baseOffset,
+      baseTimestamp,
+      lastOffset,
+      raw: new Uint8Array(4),
+      count: 0,
+      error: null,
+      skipped: [err],
+    });
     const batches = entry.range
       ? [empty(entry.range.from, 0, entry.range.end - 1)]
       : entry.batches.map((b) => empty(b.baseOffset, b.baseTimestamp, -1));
@@ -439,9 +520,17 @@ export class ChainSession extends EventEmitter<SessionEvents> {
     if (ours) {
       if (this.opts.policy === 'skip') this.suspect = true;
       // The batch that overran is the oldest undelivered one sent to that worker.
-      const running = [...this.pending.values()].filter((e) => e.worker === id && !e.result && e.epoch === this.epoch).sort((a, b) => a.seq - b.seq)[0];
+      const running = [...this.pending.values()]
+        .filter((e) => e.worker === id && !e.result && e.epoch === this.epoch)
+        .sort((a, b) => a.seq - b.seq)[0];
       if (running) {
-        const err = new SessionTimeoutError(this.id, this.opts.steps.map((s) => s.module.name), running.range?.from ?? running.batches[0]?.baseOffset ?? -1, this.opts.deadlineMs, step);
+        const err = new SessionTimeoutError(
+          this.id,
+          this.opts.steps.map((s) => s.module.name),
+          running.range?.from ?? running.batches[0]?.baseOffset ?? -1,
+          this.opts.deadlineMs,
+          step,
+        );
         this.metrics.timeouts++;
         this.metrics.errors++;
         if (step !== null) this.stepKills[step]!++;
@@ -470,7 +559,10 @@ export class ChainSession extends EventEmitter<SessionEvents> {
     if (step !== null) this.stepRestarts[step]!++;
     for (const w of this.workers) {
       const m = this.workerMetrics.get(w);
-      if (m && !this.pool.isLive(w)) { this.retiredMetrics.push(m); this.workerMetrics.delete(w); }
+      if (m && !this.pool.isLive(w)) {
+        this.retiredMetrics.push(m);
+        this.workerMetrics.delete(w);
+      }
       if (this.assigned) this.pool.release(w, this.placedAsSuspect);
     }
     try {
@@ -479,10 +571,16 @@ export class ChainSession extends EventEmitter<SessionEvents> {
       // A worker that died (or is being killed) while the session was reopened on it: reopen elsewhere.
       const gone = this.workers.filter((w) => !this.pool.isLive(w) || this.pool.isTerminating(w));
       if (gone.length > 0 && !this.failure && (this.state as SessionState) !== 'closed') {
-        this.restoring = this.restoring.then(() => this.restore(gone, 'worker exited while the session was reopened', null));
+        this.restoring = this.restoring.then(() =>
+          this.restore(gone, 'worker exited while the session was reopened', null),
+        );
         return;
       }
-      return this.fail(err instanceof EddyError ? err : new EddyError('EDDY_WORKER', `chain session ${this.id}: ${(err as Error)?.message ?? err}`, { cause: err }));
+      return this.fail(
+        err instanceof EddyError
+          ? err
+          : new EddyError('EDDY_WORKER', `chain session ${this.id}: ${(err as Error)?.message ?? err}`, { cause: err }),
+      );
     }
     if (this.failure || (this.state as SessionState) === 'closed') return this.closeOnWorkers();
     this.epoch++;
@@ -496,7 +594,8 @@ export class ChainSession extends EventEmitter<SessionEvents> {
     this.failure = err;
     this.setState('failed');
     this.emit('error', err);
-    for (const e of this.pending.values()) e.reject(e === entry ? err : new SessionStoppedError(this.id, err.message, { cause: err }));
+    for (const e of this.pending.values())
+      e.reject(e === entry ? err : new SessionStoppedError(this.id, err.message, { cause: err }));
     this.pending.clear();
     this.wakeSlots();
     this.pool.off('workerLost', this.onWorkerLost);
@@ -512,14 +611,29 @@ export class ChainSession extends EventEmitter<SessionEvents> {
     const all = [...this.workerMetrics.values(), ...this.retiredMetrics];
     return this.opts.steps.map((s, i) => {
       const sum: SessionModuleMetrics = {
-        module: s.module.name, invocations: 0, recordsIn: 0, recordsOut: 0, bytesIn: 0, bytesOut: 0, errors: 0, timeMs: 0,
-        accumulatorBytes: this.accumulators[i]?.length ?? 0, memoryBytes: 0, deadlineKills: this.stepKills[i]!, restarts: this.stepRestarts[i]!,
+        module: s.module.name,
+        invocations: 0,
+        recordsIn: 0,
+        recordsOut: 0,
+        bytesIn: 0,
+        bytesOut: 0,
+        errors: 0,
+        timeMs: 0,
+        accumulatorBytes: this.accumulators[i]?.length ?? 0,
+        memoryBytes: 0,
+        deadlineKills: this.stepKills[i]!,
+        restarts: this.stepRestarts[i]!,
       };
       for (const list of all) {
         const m = list[i];
         if (!m) continue;
-        sum.invocations += m.invocations; sum.recordsIn += m.recordsIn; sum.recordsOut += m.recordsOut;
-        sum.bytesIn += m.bytesIn; sum.bytesOut += m.bytesOut; sum.errors += m.errors; sum.timeMs += m.timeMs;
+        sum.invocations += m.invocations;
+        sum.recordsIn += m.recordsIn;
+        sum.recordsOut += m.recordsOut;
+        sum.bytesIn += m.bytesIn;
+        sum.bytesOut += m.bytesOut;
+        sum.errors += m.errors;
+        sum.timeMs += m.timeMs;
         sum.memoryBytes = Math.max(sum.memoryBytes, m.memoryBytes);
       }
       return sum;

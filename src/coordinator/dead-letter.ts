@@ -63,7 +63,12 @@ export function deadLetters(stream: string, source: PartitionLog, skipped: reado
       const idx = indexRecords(b.raw);
       for (let i = 0; i < idx.count; i++) {
         const offset = b.baseOffset + idx.offsetDelta(i);
-        if (wanted.has(offset)) found.set(offset, { timestamp: b.baseTimestamp + idx.timestampDelta(i), key: idx.key(i), value: idx.value(i) });
+        if (wanted.has(offset))
+          found.set(offset, {
+            timestamp: b.baseTimestamp + idx.timestampDelta(i),
+            key: idx.key(i),
+            value: idx.value(i),
+          });
       }
     }
     at = batches[batches.length - 1]!.lastOffset + 1;

@@ -20,13 +20,17 @@ export function deadLetterTopic(config: DeriveEdges): string | null {
 export function checkDeriveName(config: DeriveEdges): void {
   const { name } = config;
   if (typeof name !== 'string' || !TOPIC_NAME.test(name)) {
-    throw new DeriveNameError(String(name), "use lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters");
+    throw new DeriveNameError(
+      String(name),
+      "use lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters",
+    );
   }
   const dlq = deadLetterTopic(config);
   if (dlq !== null && !TOPIC_NAME.test(dlq)) {
-    const why = config.deadLetterTopic === undefined
-      ? `its dead-letter topic would be ${JSON.stringify(dlq)}, over 63 characters; use a name of at most 59 characters, or name the topic (--dead-letter-topic, deadLetterTopic)`
-      : `dead-letter topic ${JSON.stringify(dlq)} is not a valid topic name (lowercase letters, digits and '-', at most 63 characters)`;
+    const why =
+      config.deadLetterTopic === undefined
+        ? `its dead-letter topic would be ${JSON.stringify(dlq)}, over 63 characters; use a name of at most 59 characters, or name the topic (--dead-letter-topic, deadLetterTopic)`
+        : `dead-letter topic ${JSON.stringify(dlq)} is not a valid topic name (lowercase letters, digits and '-', at most 63 characters)`;
     throw new DeriveNameError(name, why);
   }
 }
@@ -43,7 +47,10 @@ export function checkNoCycle(config: DeriveEdges, others: readonly DeriveEdges[]
   const via = new Map<string, { from: string; stream: string }>();
   const queue: string[] = [];
   for (const t of outputs(config)) {
-    if (!via.has(t)) { via.set(t, { from: config.source, stream: config.name }); queue.push(t); }
+    if (!via.has(t)) {
+      via.set(t, { from: config.source, stream: config.name });
+      queue.push(t);
+    }
   }
   while (queue.length > 0) {
     const topic = queue.shift()!;
@@ -51,7 +58,10 @@ export function checkNoCycle(config: DeriveEdges, others: readonly DeriveEdges[]
     for (const d of all) {
       if (d.source !== topic) continue;
       for (const t of outputs(d)) {
-        if (!via.has(t)) { via.set(t, { from: topic, stream: d.name }); queue.push(t); }
+        if (!via.has(t)) {
+          via.set(t, { from: topic, stream: d.name });
+          queue.push(t);
+        }
       }
     }
   }

@@ -3,18 +3,23 @@ import { EddyError } from '../errors.js';
 import type { ErrorPolicy } from '../smartmodule/chain.js';
 import type { TransformStep } from '../smartmodule/transforms.js';
 import type { DerivedStateStore } from '../storage/derived-state.js';
+import { planRange } from '../storage/range-plan.js';
 import type { Storage } from '../storage/storage.js';
+import {
+  ChainSession,
+  type SessionMetrics,
+  type SessionResult,
+  type SessionState,
+  type SessionStep,
+} from './chain-session.js';
 import { deadLetters, skippedRecords } from './dead-letter.js';
+import { COORDINATOR_DEFAULTS } from './defaults.js';
 import { deadLetterTopic } from './derive-checks.js';
-import { DeriveCommitError } from './errors.js';
+import { DeriveCommitError, SessionStoppedError } from './errors.js';
+import { fansOut } from './fan-out.js';
 import { readLookback } from './lookback.js';
 import type { WorkerPool } from './pool.js';
 import type { ModuleResolver } from './resolve.js';
-import { SessionStoppedError } from './errors.js';
-import { ChainSession, type SessionMetrics, type SessionResult, type SessionState, type SessionStep } from './chain-session.js';
-import { planRange } from '../storage/range-plan.js';
-import { COORDINATOR_DEFAULTS } from './defaults.js';
-import { fansOut } from './fan-out.js';
 
 /**
  * A derived stream: topic → chain → topic, exactly once. Each source partition runs as its own
@@ -113,8 +118,16 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
     const started: Promise<void>[] = [];
     for (let p = 0; p < source.partitions; p++) {
       let ready!: () => void;
-      started.push(new Promise<void>((r) => { ready = r; }));
-      this.runs.push(this.runPartition(p, steps, ready).finally(() => { this.ended++; }));
+      started.push(
+        new Promise<void>((r) => {
+          ready = r;
+        }),
+      );
+      this.runs.push(
+        this.runPartition(p, steps, ready).finally(() => {
+          this.ended++;
+        }),
+      );
     }
     await Promise.all(started);
   }
@@ -151,7 +164,9 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
     this.controller.abort();
     const ended = Promise.all(this.runs);
     let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<void>((r) => { timer = setTimeout(r, this.config.deadlineMs ?? COORDINATOR_DEFAULTS.deadlineMs); });
+    const late = new Promise<void>((r) => {
+      timer = setTimeout(r, this.config.deadlineMs ?? COORDINATOR_DEFAULTS.deadlineMs);
+    });
     await Promise.race([ended, late]);
     clearTimeout(timer);
     await Promise.all([...this.sessions.values()].map((s) => s.close()));
@@ -172,7 +187,8 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
     const targetLog = this.storage.partition(target, tp);
     const sourceLog = this.storage.partition(source, p);
     const dlqTopic = deadLetterTopic(this.config);
-    const dlqLog = dlqTopic === null ? null : this.storage.partition(dlqTopic, p % this.storage.describeTopic(dlqTopic).partitions);
+    const dlqLog =
+      dlqTopic === null ? null : this.storage.partition(dlqTopic, p % this.storage.describeTopic(dlqTopic).partitions);
     const saved = this.checkpoint(p);
     let written = saved?.written ?? 0;
     let skipped = saved?.skipped ?? 0;
@@ -197,11 +213,22 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
     const droppedByStop = (err: unknown) => this.controller.signal.aborted && err instanceof SessionStoppedError;
     const fail = (err: unknown) => {
       if (droppedByStop(err)) return;
-      const e = err instanceof EddyError ? err : new EddyError('EDDY_DERIVE', `derived stream ${name}, partition ${p}: ${(err as Error)?.message ?? err}`, { cause: err });
-      if (!this.errors.has(p)) { this.errors.set(p, e); this.emit('error', e, p); }
+      const e =
+        err instanceof EddyError
+          ? err
+          : new EddyError('EDDY_DERIVE', `derived stream ${name}, partition ${p}: ${(err as Error)?.message ?? err}`, {
+              cause: err,
+            });
+      if (!this.errors.has(p)) {
+        this.errors.set(p, e);
+        this.emit('error', e, p);
+      }
     };
     // A module error (policy stop), a timeout or a trap fails the partition's stream: report it.
-    stream.on('error', (err) => { fail(err); partitionStop.abort(); });
+    stream.on('error', (err) => {
+      fail(err);
+      partitionStop.abort();
+    });
     try {
       await stream.start();
     } catch (err) {
@@ -240,24 +267,42 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
         // Encoded (and checked against the limits) before anything is handed to storage.
         const letters = dlqLog && dead.length > 0 ? dlqLog.prepare(deadLetters(name, sourceLog, dead)) : null;
         const out = targetLog.prepare([], outputs);
-        const checkpoint: DeriveCheckpoint = { offset, accumulators: r.accumulators, written: written + count, skipped: skipped + dead.length, updatedAt: Date.now() };
+        const checkpoint: DeriveCheckpoint = {
+          offset,
+          accumulators: r.accumulators,
+          written: written + count,
+          skipped: skipped + dead.length,
+          updatedAt: Date.now(),
+        };
         // Issued in the same tick: lmdb-js commits both partitions' writes in one transaction. The
         // dead letters go first: a refusal of theirs (thrown at once) leaves the outputs unissued.
         issued = [
           ...(letters ? [dlqLog!.appendPrepared(letters)] : []),
-          targetLog.appendPrepared(out, { alsoWrite: () => { void derivedState(this.storage).saveCheckpoint(name, p, checkpoint); } }),
+          targetLog.appendPrepared(out, {
+            alsoWrite: () => {
+              void derivedState(this.storage).saveCheckpoint(name, p, checkpoint);
+            },
+          }),
         ];
         await Promise.all(issued);
       } catch (err) {
         const first = r.batches[0]?.baseOffset ?? committed;
-        throw err instanceof EddyError ? new DeriveCommitError(name, p, Math.max(first, committed), offset - 1, committed, err) : err;
+        throw err instanceof EddyError
+          ? new DeriveCommitError(name, p, Math.max(first, committed), offset - 1, committed, err)
+          : err;
       }
       r.release(); // committed: the output bytes are in LMDB now
-      this.emit('commit', { partition: p, records: offset - committed, recordsOut: count, seconds: (performance.now() - submittedAt) / 1000 });
+      this.emit('commit', {
+        partition: p,
+        records: offset - committed,
+        recordsOut: count,
+        seconds: (performance.now() - submittedAt) / 1000,
+      });
       written += count;
       skipped += dead.length;
       committed = offset;
-      for (const d of dead) this.emit('skip', { partition: p, offset: d.offset, error: d.error, deadLetterTopic: dlqTopic! });
+      for (const d of dead)
+        this.emit('skip', { partition: p, offset: d.offset, error: d.error, deadLetterTopic: dlqTopic! });
       for (const b of reached) {
         this.emit('batch', { partition: p, sourceOffset: b.offset, recordsOut: b.count, targetPartition: tp });
         this.emit('lag', { partition: p, lag: Math.max(0, sourceLog.nextOffset - b.offset) });
@@ -280,9 +325,16 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
         const ticket = await stream.submitRange({ source: sourceRange, ...range });
         pos = range.end;
         pendingCommits++;
-        commits = commits.then(async () => commit(await ticket.result, submittedAt)).finally(() => { pendingCommits--; });
+        commits = commits
+          .then(async () => commit(await ticket.result, submittedAt))
+          .finally(() => {
+            pendingCommits--;
+          });
         // A result that cannot be committed stops the partition there; later results are not committed.
-        commits.catch((err: unknown) => { fail(err); partitionStop.abort(); });
+        commits.catch((err: unknown) => {
+          fail(err);
+          partitionStop.abort();
+        });
         // Commits run in order behind the results; keep their backlog bounded too.
         if (pendingCommits > maxInFlight * 2) await commits;
       }

@@ -8,20 +8,32 @@ import { EddyError } from '../errors.js';
 export class SessionTimeoutError extends EddyError {
   readonly module: string | null;
 
-  constructor(readonly session: string, readonly modules: string[], readonly firstOffset: number, readonly deadlineMs: number, readonly step: number | null = null) {
+  constructor(
+    readonly session: string,
+    readonly modules: string[],
+    readonly firstOffset: number,
+    readonly deadlineMs: number,
+    readonly step: number | null = null,
+  ) {
     const module = step !== null ? (modules[step] ?? null) : null;
     const where = module === null ? modules.join(' → ') : module;
     const inChain = module !== null && modules.length > 1 ? ` (step ${step! + 1} of ${modules.join(' → ')})` : '';
-    super('EDDY_SESSION_TIMEOUT',
+    super(
+      'EDDY_SESSION_TIMEOUT',
       `chain session ${session}: ${where} did not finish the batch at offset ${firstOffset} within ${deadlineMs} ms${inChain}; ` +
-      'its worker was terminated and replaced. If the module is just slow, raise the deadline with the deadlineMs option (CLI: --timeout).');
+        'its worker was terminated and replaced. If the module is just slow, raise the deadline with the deadlineMs option (CLI: --timeout).',
+    );
     this.module = module;
   }
 }
 
 /** The chain session stopped earlier and accepts no more batches. */
 export class SessionStoppedError extends EddyError {
-  constructor(readonly session: string, why: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly session: string,
+    why: string,
+    options?: { cause?: unknown },
+  ) {
     super('EDDY_SESSION_STOPPED', `chain session ${session} is stopped: ${why}`, options);
   }
 }
@@ -36,24 +48,35 @@ export class PoolClosedError extends EddyError {
 /** A task was sent to a worker that has exited (its streams are re-opened elsewhere). */
 export class WorkerGoneError extends EddyError {
   constructor(readonly workerId: number) {
-    super('EDDY_WORKER_GONE', `worker ${workerId} of the pool has exited and takes no more tasks; ` +
-      'streams placed on it are re-opened on another worker, so send the task to the worker the stream names now');
+    super(
+      'EDDY_WORKER_GONE',
+      `worker ${workerId} of the pool has exited and takes no more tasks; ` +
+        'streams placed on it are re-opened on another worker, so send the task to the worker the stream names now',
+    );
   }
 }
 
 /** A derived stream's name is not one Fluvio would accept for a resource. */
 export class DeriveNameError extends EddyError {
-  constructor(readonly streamName: string, why: string) {
+  constructor(
+    readonly streamName: string,
+    why: string,
+  ) {
     super('EDDY_DERIVE_NAME', `invalid derived stream name ${JSON.stringify(streamName)}: ${why}`);
   }
 }
 
 /** A derived stream would read, directly or through other derived streams, what it writes. */
 export class DeriveCycleError extends EddyError {
-  constructor(readonly stream: string, readonly cycle: string[]) {
-    super('EDDY_DERIVE_CYCLE',
+  constructor(
+    readonly stream: string,
+    readonly cycle: string[],
+  ) {
+    super(
+      'EDDY_DERIVE_CYCLE',
       `derived stream ${stream} would feed its own source: ${cycle.join(' → ')} is a cycle, so its records would go round forever; ` +
-      'give it another target (or dead-letter topic), or delete the derived stream that closes the loop (`eddy derive list` shows them)');
+        'give it another target (or dead-letter topic), or delete the derived stream that closes the loop (`eddy derive list` shows them)',
+    );
   }
 }
 
@@ -63,10 +86,20 @@ export class DeriveCycleError extends EddyError {
  * and a run after the cause is fixed processes those records again.
  */
 export class DeriveCommitError extends EddyError {
-  constructor(readonly stream: string, readonly partition: number, readonly fromOffset: number, readonly toOffset: number, readonly resumeAt: number, cause: EddyError) {
-    super('EDDY_DERIVE_COMMIT',
+  constructor(
+    readonly stream: string,
+    readonly partition: number,
+    readonly fromOffset: number,
+    readonly toOffset: number,
+    readonly resumeAt: number,
+    cause: EddyError,
+  ) {
+    super(
+      'EDDY_DERIVE_COMMIT',
       `derived stream ${stream}, partition ${partition}: the output of source offsets ${fromOffset}..${toOffset} could not be stored: ` +
-      `${cause.message.replace(/; nothing was stored$/, '')}. Nothing of it was stored; the stream stopped at source offset ${resumeAt} ` +
-      'and resumes there when started again (e.g. `eddy run` with the limit raised).', { cause });
+        `${cause.message.replace(/; nothing was stored$/, '')}. Nothing of it was stored; the stream stopped at source offset ${resumeAt} ` +
+        'and resumes there when started again (e.g. `eddy run` with the limit raised).',
+      { cause },
+    );
   }
 }

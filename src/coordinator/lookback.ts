@@ -1,8 +1,8 @@
 import { indexRecords } from '../protocol/record.js';
-import type { Storage } from '../storage/storage.js';
-import type { StoredBatch } from '../storage/batch-format.js';
-import { batchesSince, lastRecordsBatches } from '../storage/tail.js';
 import type { Lookback } from '../smartmodule/types.js';
+import type { StoredBatch } from '../storage/batch-format.js';
+import type { Storage } from '../storage/storage.js';
+import { batchesSince, lastRecordsBatches } from '../storage/tail.js';
 
 /**
  * The look-back records of one chain step, read from the source partition (spec §6.7):
@@ -11,7 +11,13 @@ import type { Lookback } from '../smartmodule/types.js';
  * The records keep the deltas of their stored batches and go out as one list with base offset and
  * timestamp 0, exactly as Fluvio sends them.
  */
-export function readLookback(storage: Storage, topic: string, partition: number, lookback: Lookback, now = Date.now()): Uint8Array {
+export function readLookback(
+  storage: Storage,
+  topic: string,
+  partition: number,
+  lookback: Lookback,
+  now = Date.now(),
+): Uint8Array {
   const log = storage.partition(topic, partition);
   log.refresh();
   const cutoff = lookback.ageMs != null ? now - lookback.ageMs : -Infinity;
@@ -43,6 +49,9 @@ export function readLookback(storage: Storage, topic: string, partition: number,
   const out = new Uint8Array(size);
   new DataView(out.buffer).setInt32(0, count);
   let p = 4;
-  for (const part of parts) { out.set(part, p); p += part.length; }
+  for (const part of parts) {
+    out.set(part, p);
+    p += part.length;
+  }
   return out;
 }

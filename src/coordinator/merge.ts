@@ -5,7 +5,10 @@
  * `stop` is called when the merge ends early, before waiting for the other sources: it must make
  * them end (abort their signal).
  */
-export async function* mergeAsync<T>(sources: readonly AsyncIterable<T>[], stop: () => void = () => {}): AsyncGenerator<T, void, undefined> {
+export async function* mergeAsync<T>(
+  sources: readonly AsyncIterable<T>[],
+  stop: () => void = () => {},
+): AsyncGenerator<T, void, undefined> {
   if (sources.length === 1) {
     yield* sources[0]!;
     return;
@@ -16,7 +19,10 @@ export async function* mergeAsync<T>(sources: readonly AsyncIterable<T>[], stop:
   // Deleted and added again: the source just read goes to the back, so ready sources take turns.
   const pull = (i: number) => {
     pending.delete(i);
-    pending.set(i, iterators[i]!.next().then((r) => ({ i, r })));
+    pending.set(
+      i,
+      iterators[i]!.next().then((r) => ({ i, r })),
+    );
   };
   iterators.forEach((_, i) => {
     pull(i);
@@ -34,9 +40,11 @@ export async function* mergeAsync<T>(sources: readonly AsyncIterable<T>[], stop:
   } finally {
     if (pending.size > 0) stop();
     // Stop the sources that are still running (their pending next() settles first).
-    await Promise.allSettled([...pending.keys()].map(async (i) => {
-      await pending.get(i)!.catch(() => undefined);
-      await iterators[i]!.return?.(undefined);
-    }));
+    await Promise.allSettled(
+      [...pending.keys()].map(async (i) => {
+        await pending.get(i)!.catch(() => undefined);
+        await iterators[i]!.return?.(undefined);
+      }),
+    );
   }
 }

@@ -1,10 +1,10 @@
-import { EventEmitter } from 'eventemitter3';
 import { availableParallelism } from 'node:os';
+import { EventEmitter } from 'eventemitter3';
 import type { WorkerTask } from '../wire/messages.js';
 import { WatchSlot } from '../wire/watch-slot.js';
+import type { ChainSession } from './chain-session.js';
 import { PoolClosedError, WorkerGoneError } from './errors.js';
 import { PinnedWorker } from './piscina-adapter.js';
-import type { ChainSession } from './chain-session.js';
 
 /**
  * The worker threads that run sessions. Each session is pinned to one worker (each worker is a
@@ -246,10 +246,19 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
     clearInterval(this.watchdog);
     for (const wake of this.waiters.splice(0)) wake();
     let timer: NodeJS.Timeout | undefined;
-    const graceful = busy.length === 0 || awaited
-      ? Promise.all(this.threads.map((t) => t.close())).then(() => true, () => false)
-      : Promise.resolve(false);
-    const finished = await Promise.race([graceful, new Promise<boolean>((r) => { timer = setTimeout(() => r(false), graceMs); })]);
+    const graceful =
+      busy.length === 0 || awaited
+        ? Promise.all(this.threads.map((t) => t.close())).then(
+            () => true,
+            () => false,
+          )
+        : Promise.resolve(false);
+    const finished = await Promise.race([
+      graceful,
+      new Promise<boolean>((r) => {
+        timer = setTimeout(() => r(false), graceMs);
+      }),
+    ]);
     clearTimeout(timer);
     if (!finished) {
       await this.outOfNative([...this.slots.keys()]);

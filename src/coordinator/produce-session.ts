@@ -10,7 +10,12 @@ import type { WorkerPool } from './pool.js';
  * thread, a module error rejects that batch's produce and stores none of it; later batches go on.
  * So the session skips (it stays open) and a batch with a skipped record is refused as a whole.
  */
-export async function produceSession(pool: WorkerPool, topic: string, steps: SessionStep[], deadlineMs?: number): Promise<{ transform: ProduceTransform; close(): Promise<void> }> {
+export async function produceSession(
+  pool: WorkerPool,
+  topic: string,
+  steps: SessionStep[],
+  deadlineMs?: number,
+): Promise<{ transform: ProduceTransform; close(): Promise<void> }> {
   const session = new ChainSession(pool, {
     id: `${topic}:produce`,
     steps,

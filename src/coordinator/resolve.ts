@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { UnknownModuleError } from '../storage/errors.js';
-import { loadModule, type LoadOptions, type SmartModule } from '../smartmodule/index.js';
+import { type LoadOptions, loadModule, type SmartModule } from '../smartmodule/index.js';
 import { moduleName, readModuleFile } from '../smartmodule/module.js';
 import { stepConfig, type TransformStep } from '../smartmodule/transforms.js';
+import { UnknownModuleError } from '../storage/errors.js';
 import type { ModuleRegistry } from '../storage/registry.js';
 import type { SessionStep } from './chain-session.js';
 
@@ -82,11 +82,17 @@ export class ModuleResolver {
   /** Cache key of each path's newest content, so that a rebuilt file's old module is let go. */
   private readonly fileKeys = new Map<string, string>();
 
-  constructor(private readonly registry: ModuleRegistry | null, private readonly baseDir = process.cwd(), private readonly load: Pick<LoadOptions, 'memoryLimit'> = {}) {}
+  constructor(
+    private readonly registry: ModuleRegistry | null,
+    private readonly baseDir = process.cwd(),
+    private readonly load: Pick<LoadOptions, 'memoryLimit'> = {},
+  ) {}
 
   /** Each step's module resolved and compiled, with its `with` and look-back (errors name the step: `source` as in stepName). */
   steps(steps: readonly TransformStep[], source = ''): Promise<SessionStep[]> {
-    return Promise.all(steps.map(async (s, i) => ({ module: await this.module(s, stepName(source, i)), ...stepConfig(s) })));
+    return Promise.all(
+      steps.map(async (s, i) => ({ module: await this.module(s, stepName(source, i)), ...stepConfig(s) })),
+    );
   }
 
   private module(s: TransformStep, step: string): Promise<SmartModule> {
@@ -100,7 +106,9 @@ export class ModuleResolver {
 
   /** A module given as bytes, compiled once per content. */
   private compileBytes(bytes: Uint8Array, name: string): Promise<SmartModule> {
-    return this.cached(`${name}\0${createHash('sha256').update(bytes).digest('hex')}`, () => loadModule(bytes, { ...this.load, name }));
+    return this.cached(`${name}\0${createHash('sha256').update(bytes).digest('hex')}`, () =>
+      loadModule(bytes, { ...this.load, name }),
+    );
   }
 
   /** A module file, compiled once per content: rebuilding it at the same path takes effect. */

@@ -2,18 +2,24 @@ import type { EventEmitter } from 'eventemitter3';
 import type { EddyError } from '../errors.js';
 import { indexRecords } from '../protocol/record.js';
 import type { ErrorPolicy } from '../smartmodule/chain.js';
-import type { ConsumeOptions, ConsumedRecord } from '../storage/consumer.js';
-import type { Storage } from '../storage/storage.js';
-import { mergeAsync } from './merge.js';
-import { readLookback } from './lookback.js';
-import type { WorkerPool } from './pool.js';
-import { ChainSession, type SessionBatchResult, type SessionState, type SessionStep, type Ticket } from './chain-session.js';
-import { planRange } from '../storage/range-plan.js';
+import type { ConsumedRecord, ConsumeOptions } from '../storage/consumer.js';
 import { commitPolicy } from '../storage/consumer.js';
-import { DeliveryCommitter } from '../storage/offset-committer.js';
 import { UnknownTopicError } from '../storage/errors.js';
+import { DeliveryCommitter } from '../storage/offset-committer.js';
+import { planRange } from '../storage/range-plan.js';
+import type { Storage } from '../storage/storage.js';
+import {
+  ChainSession,
+  type SessionBatchResult,
+  type SessionState,
+  type SessionStep,
+  type Ticket,
+} from './chain-session.js';
 import { COORDINATOR_DEFAULTS } from './defaults.js';
 import { fansOut } from './fan-out.js';
+import { readLookback } from './lookback.js';
+import { mergeAsync } from './merge.js';
+import type { WorkerPool } from './pool.js';
 
 /**
  * The next source offset once all of `b` is delivered: its end covers inputs that had no output;
@@ -118,9 +124,13 @@ export class TransformedConsumer {
           const offset = b.baseOffset + idx.offsetDelta(i);
           committer?.deliver(b.partition, recordDeliveredUpTo(end, offset, i === idx.count - 1, oneToOne));
           yield {
-            topic: b.topic, partition: b.partition,
-            offset, timestamp: b.baseTimestamp + idx.timestampDelta(i),
-            key: idx.key(i), value: idx.value(i), headers: [],
+            topic: b.topic,
+            partition: b.partition,
+            offset,
+            timestamp: b.baseTimestamp + idx.timestampDelta(i),
+            key: idx.key(i),
+            value: idx.value(i),
+            headers: [],
           };
         }
         // A batch without records (all filtered out) moves the position too.
@@ -144,17 +154,25 @@ export class TransformedConsumer {
   }
 
   private merged(committer: DeliveryCommitter | null): AsyncGenerator<TransformedBatch, void, undefined> {
-    const partitions = this.options.partitions ?? Array.from({ length: this.storage.describeTopic(this.topic).partitions }, (_, p) => p);
+    const partitions =
+      this.options.partitions ?? Array.from({ length: this.storage.describeTopic(this.topic).partitions }, (_, p) => p);
     const stop = new AbortController();
     const signal = this.options.signal ? AbortSignal.any([this.options.signal, stop.signal]) : stop.signal;
-    return mergeAsync(partitions.map((p) => this.partitionBatches(p, signal, committer)), () => stop.abort());
+    return mergeAsync(
+      partitions.map((p) => this.partitionBatches(p, signal, committer)),
+      () => stop.abort(),
+    );
   }
 
   /**
    * One partition's transformed batches, in order. Up to `maxInFlight` submissions are kept in
    * flight while the reader keeps up; a slow reader holds the generator, and so the reads.
    */
-  private async *partitionBatches(partition: number, signal: AbortSignal, committer: DeliveryCommitter | null): AsyncGenerator<TransformedBatch, void, undefined> {
+  private async *partitionBatches(
+    partition: number,
+    signal: AbortSignal,
+    committer: DeliveryCommitter | null,
+  ): AsyncGenerator<TransformedBatch, void, undefined> {
     const o = this.options;
     const stream = new ChainSession(this.pool, {
       id: `${this.topic}/${partition}:consume`,
@@ -170,7 +188,17 @@ export class TransformedConsumer {
     stream.on('error', (error) => this.events.emit('error', { stream: stream.id, error }));
     try {
       await stream.start();
-      const { partitions: _p, policy: _q, deadlineMs: _d, maxInFlight: _m, aggregateInitial: _a, stateless: _s, fanOut: _f, batchesPerSubmission: _b, ...consumeOptions } = o;
+      const {
+        partitions: _p,
+        policy: _q,
+        deadlineMs: _d,
+        maxInFlight: _m,
+        aggregateInitial: _a,
+        stateless: _s,
+        fanOut: _f,
+        batchesPerSubmission: _b,
+        ...consumeOptions
+      } = o;
       // The storage consumer resolves the start position (from, a named consumer's commit) and checks
       // the options; the batches themselves are read by the workers, by offset range.
       const start = this.storage.consume(this.topic, partition, { ...consumeOptions, signal });
@@ -188,7 +216,12 @@ export class TransformedConsumer {
         while (!signal.aborted && inFlight.length < maxInFlight && pos <= endOffset) {
           log.refresh();
           if (pos < log.startOffset) pos = log.startOffset; // overtaken by retention: continue at the new start
-          const range = planRange(log, pos, o.batchesPerSubmission ?? COORDINATOR_DEFAULTS.batchesPerSubmission, endOffset);
+          const range = planRange(
+            log,
+            pos,
+            o.batchesPerSubmission ?? COORDINATOR_DEFAULTS.batchesPerSubmission,
+            endOffset,
+          );
           if (!range) break;
           inFlight.push({ ticket: await stream.submitRange({ source, ...range }), end: range.end });
           pos = range.end;

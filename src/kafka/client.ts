@@ -1,5 +1,5 @@
-import { Kafka, logLevel, type Admin } from 'kafkajs';
-import { kafkaError, KafkaTopicMissingError } from './errors.js';
+import { type Admin, Kafka, logLevel } from 'kafkajs';
+import { KafkaTopicMissingError, kafkaError } from './errors.js';
 
 /**
  * The Kafka client (kafkajs: pure JavaScript, installs from the registry alone). Its own log is

@@ -1,16 +1,28 @@
 import { EventEmitter } from 'eventemitter3';
 import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
-import { EddyError } from '../errors.js';
+import {
+  ChainSession,
+  type SessionMetrics,
+  type SessionResult,
+  type SessionStep,
+} from '../coordinator/chain-session.js';
+import { COORDINATOR_DEFAULTS } from '../coordinator/defaults.js';
 import type { DeriveCheckpoint, DeriveConfig, DerivedEvents } from '../coordinator/derived.js';
 import { SessionStoppedError } from '../coordinator/errors.js';
 import type { WorkerPool } from '../coordinator/pool.js';
 import type { ModuleResolver } from '../coordinator/resolve.js';
-import { ChainSession, type SessionMetrics, type SessionResult, type SessionStep } from '../coordinator/chain-session.js';
-import { COORDINATOR_DEFAULTS } from '../coordinator/defaults.js';
+import { EddyError } from '../errors.js';
 import type { SmartModule } from '../smartmodule/module.js';
 import { kafkaClient, topicPartitions, withAdmin } from './client.js';
 import { kafkaEnds } from './endpoint.js';
-import { isFenced, isPermanent, kafkaError, kafkaErrorType, KafkaRecordTooLargeError, KafkaUnsupportedError } from './errors.js';
+import {
+  isFenced,
+  isPermanent,
+  KafkaRecordTooLargeError,
+  KafkaUnsupportedError,
+  kafkaError,
+  kafkaErrorType,
+} from './errors.js';
 import { batchInput, chunkMessages, outputMessages } from './records.js';
 
 /**
@@ -71,7 +83,11 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
   private live = false;
   private stopping = false;
 
-  constructor(readonly config: DeriveConfig, private readonly pool: WorkerPool, private readonly resolver: ModuleResolver) {
+  constructor(
+    readonly config: DeriveConfig,
+    private readonly pool: WorkerPool,
+    private readonly resolver: ModuleResolver,
+  ) {
     super();
     this.ends = kafkaEnds(config.source, config.target);
     this.kafka = kafkaClient(this.ends.brokers, `eddy-${config.name}`);
@@ -103,14 +119,28 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
   async start(): Promise<void> {
     const { brokers, source, target } = this.ends;
     this.steps = await this.resolver.steps(this.config.transforms, this.config.name);
-    checkKafkaChain(this.config, this.steps.map((s) => s.module));
-    const [sourceCount, targetCount] = await withAdmin(this.kafka, brokers, (a) => topicPartitions(a, brokers, [source, target]));
+    checkKafkaChain(
+      this.config,
+      this.steps.map((s) => s.module),
+    );
+    const [sourceCount, targetCount] = await withAdmin(this.kafka, brokers, (a) =>
+      topicPartitions(a, brokers, [source, target]),
+    );
     this.targetPartitions = targetCount!;
-    const consumer = this.kafka.consumer({ groupId: this.config.name, readUncommitted: false, allowAutoTopicCreation: false, maxWaitTimeInMs: 200 });
+    const consumer = this.kafka.consumer({
+      groupId: this.config.name,
+      readUncommitted: false,
+      allowAutoTopicCreation: false,
+      maxWaitTimeInMs: 200,
+    });
     this.consumer = consumer;
-    this.ended = new Promise<void>((r) => { this.endedResolve = r; });
+    this.ended = new Promise<void>((r) => {
+      this.endedResolve = r;
+    });
     let joined!: () => void;
-    const firstJoin = new Promise<void>((r) => { joined = r; });
+    const firstJoin = new Promise<void>((r) => {
+      joined = r;
+    });
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
       const mine = (e.payload.memberAssignment[source] ?? []).slice().sort((a, b) => a - b);
       void this.reassigned(mine);
@@ -180,7 +210,12 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
     const have = this.owned.get(p);
     if (have) return have;
     const { name } = this.config;
-    const producer = this.kafka.producer({ transactionalId: `${name}-${p}`, idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
+    const producer = this.kafka.producer({
+      transactionalId: `${name}-${p}`,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+    });
     await producer.connect();
     const stream = new ChainSession(this.pool, {
       id: `${name}/${p}`,
@@ -205,7 +240,8 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
   private async onBatch(payload: EachBatchPayload): Promise<void> {
     const p = payload.batch.partition;
     // A batch fetched before a rebalance for a partition given away since: its new owner has it.
-    if (payload.batch.messages.length === 0 || this.errors.has(p) || this.stopping || !this.assignment.includes(p)) return;
+    if (payload.batch.messages.length === 0 || this.errors.has(p) || this.stopping || !this.assignment.includes(p))
+      return;
     const { brokers } = this.ends;
     let o: Owned;
     try {
@@ -214,7 +250,9 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
       throw kafkaError(err, brokers, `derived stream ${this.config.name}, partition ${p}`);
     }
     let done!: () => void;
-    o.busy = new Promise<void>((r) => { done = r; });
+    o.busy = new Promise<void>((r) => {
+      done = r;
+    });
     try {
       await this.runBatch(p, o, payload);
     } finally {
@@ -222,7 +260,11 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
     }
   }
 
-  private async runBatch(p: number, o: Owned, { batch, resolveOffset, heartbeat, isRunning }: EachBatchPayload): Promise<void> {
+  private async runBatch(
+    p: number,
+    o: Owned,
+    { batch, resolveOffset, heartbeat, isRunning }: EachBatchPayload,
+  ): Promise<void> {
     const { brokers, source, target } = this.ends;
     const where = `derived stream ${this.config.name}, partition ${p}`;
     if (o.next === null) {
@@ -272,7 +314,10 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
       const tx = await o.producer.transaction();
       try {
         for (const chunk of chunkMessages(messages)) await tx.send({ topic: target, messages: chunk, acks: -1 });
-        await tx.sendOffsets({ consumerGroupId: this.config.name, topics: [{ topic: source, partitions: [{ partition: p, offset: String(next) }] }] });
+        await tx.sendOffsets({
+          consumerGroupId: this.config.name,
+          topics: [{ topic: source, partitions: [{ partition: p, offset: String(next) }] }],
+        });
         await tx.commit();
       } catch (err) {
         await tx.abort().catch(() => {});
@@ -285,7 +330,8 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
       if (isFenced(err)) return;
       // A request the broker refuses for what it is (not for a passing fault) would be refused
       // again on every retry: the partition stops here, saying why; its committed progress stays.
-      if (kafkaErrorType(err) === 'MESSAGE_TOO_LARGE') return this.fail(p, new KafkaRecordTooLargeError(this.config.name, p, target));
+      if (kafkaErrorType(err) === 'MESSAGE_TOO_LARGE')
+        return this.fail(p, new KafkaRecordTooLargeError(this.config.name, p, target));
       if (isPermanent(err)) return this.fail(p, kafkaError(err, brokers, where));
       throw kafkaError(err, brokers, where);
     }
@@ -303,7 +349,9 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
   /** The group's committed offset of source partition p, or null when none was committed yet. */
   private async committedOffset(p: number): Promise<number | null> {
     const { brokers, source } = this.ends;
-    const offsets = await withAdmin(this.kafka, brokers, (a) => a.fetchOffsets({ groupId: this.config.name, topics: [source] }));
+    const offsets = await withAdmin(this.kafka, brokers, (a) =>
+      a.fetchOffsets({ groupId: this.config.name, topics: [source] }),
+    );
     const at = offsets[0]?.partitions.find((x) => x.partition === p)?.offset;
     return at === undefined || Number(at) < 0 ? null : Number(at);
   }
@@ -330,7 +378,8 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
  * skip (a dead-letter topic) are refused with what to do instead.
  */
 export function checkKafkaChain(config: DeriveConfig, modules: readonly SmartModule[]): void {
-  if (!config.source.startsWith('kafka://')) throw new KafkaUnsupportedError(config.name, 'an Eddy source topic with a Kafka target');
+  if (!config.source.startsWith('kafka://'))
+    throw new KafkaUnsupportedError(config.name, 'an Eddy source topic with a Kafka target');
   kafkaEnds(config.source, config.target);
   const i = modules.findIndex((m) => m.kind === 'aggregate');
   if (i >= 0) throw new KafkaUnsupportedError(config.name, `the aggregate step ${config.transforms[i]!.uses}`);
@@ -343,5 +392,7 @@ export function checkKafkaChain(config: DeriveConfig, modules: readonly SmartMod
 export async function checkKafkaDerive(config: DeriveConfig, modules: readonly SmartModule[]): Promise<void> {
   checkKafkaChain(config, modules);
   const { brokers, source, target } = kafkaEnds(config.source, config.target);
-  await withAdmin(kafkaClient(brokers, `eddy-${config.name}`), brokers, (a) => topicPartitions(a, brokers, [source, target]));
+  await withAdmin(kafkaClient(brokers, `eddy-${config.name}`), brokers, (a) =>
+    topicPartitions(a, brokers, [source, target]),
+  );
 }

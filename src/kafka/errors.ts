@@ -2,36 +2,66 @@ import { EddyError } from '../errors.js';
 
 /** A `kafka://` address that cannot be used. */
 export class KafkaEndpointError extends EddyError {
-  constructor(readonly endpoint: string, why: string) {
+  constructor(
+    readonly endpoint: string,
+    why: string,
+  ) {
     super('EDDY_KAFKA_ENDPOINT', `${endpoint}: ${why}; write it as kafka://HOST:PORT[,HOST:PORT…]/topic`);
   }
 }
 
 /** No broker of the cluster answered. */
 export class KafkaUnreachableError extends EddyError {
-  constructor(readonly brokers: string[], why: string, options?: { cause?: unknown }) {
-    super('EDDY_KAFKA_UNREACHABLE', `cannot reach the Kafka cluster at ${brokers.join(',')} (${why}); check the address and port and that the brokers run`, options);
+  constructor(
+    readonly brokers: string[],
+    why: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      'EDDY_KAFKA_UNREACHABLE',
+      `cannot reach the Kafka cluster at ${brokers.join(',')} (${why}); check the address and port and that the brokers run`,
+      options,
+    );
   }
 }
 
 /** A source or target topic that the cluster does not have (Eddy does not create Kafka topics). */
 export class KafkaTopicMissingError extends EddyError {
-  constructor(readonly topic: string, readonly brokers: string[]) {
-    super('EDDY_KAFKA_TOPIC_MISSING', `Kafka topic ${topic} does not exist on ${brokers.join(',')}; create it first (kafka-topics.sh --create --topic ${topic} --bootstrap-server ${brokers[0]})`);
+  constructor(
+    readonly topic: string,
+    readonly brokers: string[],
+  ) {
+    super(
+      'EDDY_KAFKA_TOPIC_MISSING',
+      `Kafka topic ${topic} does not exist on ${brokers.join(',')}; create it first (kafka-topics.sh --create --topic ${topic} --bootstrap-server ${brokers[0]})`,
+    );
   }
 }
 
 /** A chain feature that Kafka endpoints do not support yet. */
 export class KafkaUnsupportedError extends EddyError {
-  constructor(readonly stream: string, what: string) {
-    super('EDDY_KAFKA_UNSUPPORTED', `derived stream ${stream}: ${what} is not supported with Kafka endpoints yet; use Eddy topics for this chain`);
+  constructor(
+    readonly stream: string,
+    what: string,
+  ) {
+    super(
+      'EDDY_KAFKA_UNSUPPORTED',
+      `derived stream ${stream}: ${what} is not supported with Kafka endpoints yet; use Eddy topics for this chain`,
+    );
   }
 }
 
 /** An output record larger than the target topic accepts. */
 export class KafkaRecordTooLargeError extends EddyError {
-  constructor(readonly stream: string, readonly partition: number, readonly topic: string) {
-    super('EDDY_KAFKA_RECORD_TOO_LARGE', `derived stream ${stream}, partition ${partition}: an output record is larger than Kafka topic ${topic} accepts; raise the topic's max.message.bytes (and the broker's message.max.bytes) or make the chain's records smaller, then run again`);
+  constructor(
+    readonly stream: string,
+    readonly partition: number,
+    readonly topic: string,
+  ) {
+    super(
+      'EDDY_KAFKA_RECORD_TOO_LARGE',
+      `derived stream ${stream}, partition ${partition}: an output record is larger than Kafka topic ${topic} accepts; raise the topic's max.message.bytes (and the broker's message.max.bytes) or make the chain's records smaller, then run again`,
+    );
   }
 }
 
@@ -45,12 +75,23 @@ export class KafkaClientError extends EddyError {
 /** Turns what the Kafka client threw into an EddyError (once translated, errors pass through). */
 export function kafkaError(err: unknown, brokers: string[], where: string): EddyError {
   if (err instanceof EddyError) return err;
-  const e = err as { name?: string; message?: string; cause?: { name?: string; message?: string; code?: string } | undefined; originalError?: unknown };
+  const e = err as {
+    name?: string;
+    message?: string;
+    cause?: { name?: string; message?: string; code?: string } | undefined;
+    originalError?: unknown;
+  };
   const inner = (e.originalError ?? e.cause) as { name?: string; message?: string; code?: string } | undefined;
   const names = [e.name, inner?.name];
-  if (names.includes('KafkaJSConnectionError') || names.includes('KafkaJSBrokerNotFound') || names.includes('KafkaJSConnectionClosedError')
-    || names.includes('KafkaJSRequestTimeoutError')) {
-    return new KafkaUnreachableError(brokers, (inner?.message ?? e.message ?? 'no answer').replace(/\.$/, ''), { cause: err });
+  if (
+    names.includes('KafkaJSConnectionError') ||
+    names.includes('KafkaJSBrokerNotFound') ||
+    names.includes('KafkaJSConnectionClosedError') ||
+    names.includes('KafkaJSRequestTimeoutError')
+  ) {
+    return new KafkaUnreachableError(brokers, (inner?.message ?? e.message ?? 'no answer').replace(/\.$/, ''), {
+      cause: err,
+    });
   }
   return new KafkaClientError(where, e.message ?? String(err), { cause: err });
 }
@@ -60,15 +101,24 @@ export function kafkaError(err: unknown, brokers: string[], where: string): Eddy
  * transactional id (it took the partition over), so this one may no longer commit.
  */
 export function isFenced(err: unknown): boolean {
-  for (let e = err as { type?: string; code?: number; cause?: unknown; originalError?: unknown } | undefined; e; e = (e.originalError ?? e.cause) as typeof e) {
-    if (e.type === 'INVALID_PRODUCER_EPOCH' || e.type === 'PRODUCER_FENCED' || e.code === 47 || e.code === 90) return true;
+  for (
+    let e = err as { type?: string; code?: number; cause?: unknown; originalError?: unknown } | undefined;
+    e;
+    e = (e.originalError ?? e.cause) as typeof e
+  ) {
+    if (e.type === 'INVALID_PRODUCER_EPOCH' || e.type === 'PRODUCER_FENCED' || e.code === 47 || e.code === 90)
+      return true;
   }
   return false;
 }
 
 /** Whether the client marked its error as one that retrying cannot fix (a bad request, not a broker blip). */
 export function isPermanent(err: unknown): boolean {
-  for (let e = err as { retriable?: boolean; cause?: unknown; originalError?: unknown } | undefined; e; e = (e.originalError ?? e.cause) as typeof e) {
+  for (
+    let e = err as { retriable?: boolean; cause?: unknown; originalError?: unknown } | undefined;
+    e;
+    e = (e.originalError ?? e.cause) as typeof e
+  ) {
     if (e.retriable === false) return true;
   }
   return false;
@@ -76,7 +126,11 @@ export function isPermanent(err: unknown): boolean {
 
 /** The client's protocol error type (MESSAGE_TOO_LARGE, …) anywhere in the cause chain, or null. */
 export function kafkaErrorType(err: unknown): string | null {
-  for (let e = err as { type?: string; cause?: unknown; originalError?: unknown } | undefined; e; e = (e.originalError ?? e.cause) as typeof e) {
+  for (
+    let e = err as { type?: string; cause?: unknown; originalError?: unknown } | undefined;
+    e;
+    e = (e.originalError ?? e.cause) as typeof e
+  ) {
     if (typeof e.type === 'string') return e.type;
   }
   return null;

@@ -10,12 +10,14 @@ import type { BatchInput } from '../smartmodule/types.js';
 export function batchInput(messages: readonly KafkaMessage[]): BatchInput {
   const baseOffset = Number(messages[0]!.offset);
   const baseTimestamp = Number(messages[0]!.timestamp);
-  const raw = encodeRecords(messages.map((m) => ({
-    key: m.key ?? null,
-    value: m.value ?? new Uint8Array(0),
-    offsetDelta: Number(m.offset) - baseOffset,
-    timestampDelta: Number(m.timestamp) - baseTimestamp,
-  })));
+  const raw = encodeRecords(
+    messages.map((m) => ({
+      key: m.key ?? null,
+      value: m.value ?? new Uint8Array(0),
+      offsetDelta: Number(m.offset) - baseOffset,
+      timestampDelta: Number(m.timestamp) - baseTimestamp,
+    })),
+  );
   return { baseOffset, baseTimestamp, raw };
 }
 

@@ -27,7 +27,8 @@ export function parseHttpAddress(text: string): HttpAddress {
     if (at > 0) host = s.slice(0, at);
     portText = s.slice(at + 1);
   }
-  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535) throw new HttpAddressError(text, `port ${JSON.stringify(portText)} is not a number from 0 to 65535`);
+  if (!/^\d{1,5}$/.test(portText) || Number(portText) > 65535)
+    throw new HttpAddressError(text, `port ${JSON.stringify(portText)} is not a number from 0 to 65535`);
   return { host, port: Number(portText), loopback: isLoopback(host) };
 }
 

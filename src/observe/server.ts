@@ -44,24 +44,39 @@ export async function serveObserve(telemetry: Telemetry, address: string): Promi
     maxHandlerMs = Math.max(maxHandlerMs, performance.now() - t0);
   });
   const route = (req: IncomingMessage, res: ServerResponse) => {
-    if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'only GET and HEAD\n', { allow: 'GET, HEAD' });
+    if (req.method !== 'GET' && req.method !== 'HEAD')
+      return send(res, 405, 'text/plain', 'only GET and HEAD\n', { allow: 'GET, HEAD' });
     const path = (req.url ?? '/').split('?')[0];
     switch (path) {
       case '/':
         return send(res, 200, 'text/html; charset=utf-8', page, {
-          'content-security-policy': "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:",
+          'content-security-policy':
+            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:",
         });
       case '/metrics': {
-        metricsText().then((text) => send(res, 200, registry.contentType, text), (err: unknown) => send(res, 500, 'text/plain', `${(err as Error)?.message ?? err}\n`));
+        metricsText().then(
+          (text) => send(res, 200, registry.contentType, text),
+          (err: unknown) => send(res, 500, 'text/plain', `${(err as Error)?.message ?? err}\n`),
+        );
         return;
       }
       case '/healthz': {
         const h = telemetry.health();
-        return send(res, h.healthy ? 200 : 503, 'application/json', JSON.stringify({ status: h.healthy ? 'ok' : 'unhealthy', errors: h.errors }));
+        return send(
+          res,
+          h.healthy ? 200 : 503,
+          'application/json',
+          JSON.stringify({ status: h.healthy ? 'ok' : 'unhealthy', errors: h.errors }),
+        );
       }
       case '/readyz': {
         const r = telemetry.readiness();
-        return send(res, r.ready ? 200 : 503, 'application/json', JSON.stringify({ status: r.ready ? 'ready' : 'starting', waiting: r.waiting }));
+        return send(
+          res,
+          r.ready ? 200 : 503,
+          'application/json',
+          JSON.stringify({ status: r.ready ? 'ready' : 'starting', waiting: r.waiting }),
+        );
       }
       case '/api/status':
         return send(res, 200, 'application/json', JSON.stringify(telemetry.status()));
@@ -71,7 +86,9 @@ export async function serveObserve(telemetry: Telemetry, address: string): Promi
   };
 
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => reject(new HttpListenError(formatAuthority(host, port), err.code ?? err.message, { cause: err })));
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(new HttpListenError(formatAuthority(host, port), err.code ?? err.message, { cause: err })),
+    );
     server.listen(port, host, () => resolve());
   }).catch((err: unknown) => {
     stopSampling();
@@ -83,17 +100,33 @@ export async function serveObserve(telemetry: Telemetry, address: string): Promi
   const url = `http://${formatAuthority(host, bound.port)}/`;
   return {
     url,
-    warning: loopback ? null
+    warning: loopback
+      ? null
       : `the status page and /metrics at ${url} are reachable from other machines (stream names, topics and error texts included); ` +
         'bind to 127.0.0.1 unless that is meant, and put it behind a firewall or proxy that limits who can connect',
-    get maxHandlerMs() { return maxHandlerMs; },
-    resetMaxHandlerMs() { maxHandlerMs = 0; },
+    get maxHandlerMs() {
+      return maxHandlerMs;
+    },
+    resetMaxHandlerMs() {
+      maxHandlerMs = 0;
+    },
     close: () => closeServer(server).finally(stopSampling),
   };
 }
 
-function send(res: ServerResponse, status: number, type: string, body: string | Buffer, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff', ...headers });
+function send(
+  res: ServerResponse,
+  status: number,
+  type: string,
+  body: string | Buffer,
+  headers: Record<string, string> = {},
+): void {
+  res.writeHead(status, {
+    'content-type': type,
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+    ...headers,
+  });
   res.end(res.req.method === 'HEAD' ? undefined : body);
 }
 
@@ -105,7 +138,8 @@ function cachedMetrics(registry: Registry): () => Promise<Buffer> {
   let last: { at: number; text: Promise<Buffer> } | null = null;
   return () => {
     const now = Date.now();
-    if (!last || now - last.at >= METRICS_CACHE_MS) last = { at: now, text: registry.metrics().then((t) => Buffer.from(t)) };
+    if (!last || now - last.at >= METRICS_CACHE_MS)
+      last = { at: now, text: registry.metrics().then((t) => Buffer.from(t)) };
     return last.text;
   };
 }

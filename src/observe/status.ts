@@ -114,7 +114,14 @@ export interface TopicStatus {
   name: string;
   records: number;
   bytes: number;
-  partitions: { partition: number; startOffset: number; nextOffset: number; records: number; bytes: number; batches: number }[];
+  partitions: {
+    partition: number;
+    startOffset: number;
+    nextOffset: number;
+    records: number;
+    bytes: number;
+    batches: number;
+  }[];
 }
 
 export interface ProcessStatus {

@@ -1,11 +1,20 @@
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 import { Histogram } from 'prom-client';
+import type { RunningConnector } from '../connectors/runner.js';
 import type { DerivedStream } from '../coordinator/derived.js';
 import type { DerivedInfo } from '../eddy.js';
 import type { EddyError } from '../errors.js';
-import type { RunningConnector } from '../connectors/runner.js';
 import type { Storage } from '../storage/storage.js';
-import type { ConnectorStatus, LastError, ModuleStatus, PartitionStatus, ProcessStatus, Status, StreamStatus, TopicStatus } from './status.js';
+import type {
+  ConnectorStatus,
+  LastError,
+  ModuleStatus,
+  PartitionStatus,
+  ProcessStatus,
+  Status,
+  StreamStatus,
+  TopicStatus,
+} from './status.js';
 
 /**
  * The one place the numbers of a running Eddy come from: `/metrics`, `/api/status`, the status
@@ -63,7 +72,14 @@ export class Telemetry {
   /** Follows a derived stream from its start; `started` settles when every partition is open. */
   track(stream: DerivedStream, started: Promise<void>): void {
     const name = stream.config.name;
-    const t: Tracked = { stream, opened: false, startError: null, commits: new Map(), latency: new Map(), lastError: null };
+    const t: Tracked = {
+      stream,
+      opened: false,
+      startError: null,
+      commits: new Map(),
+      latency: new Map(),
+      lastError: null,
+    };
     this.tracked.set(name, t);
     stream.on('commit', (c) => {
       t.commits.set(c.partition, (t.commits.get(c.partition) ?? 0) + 1);
@@ -75,8 +91,18 @@ export class Telemetry {
       t.lastError = { code: e.code, message: e.message, partition, offset, at: Date.now() };
     };
     stream.on('error', (e, p) => remember(e, p, null));
-    stream.on('skip', (s) => { if (t.lastError?.message !== s.error.message) remember(s.error, s.partition, s.offset); });
-    started.then(() => { t.opened = true; }, (e: EddyError) => { t.startError = e; remember(e, null, null); });
+    stream.on('skip', (s) => {
+      if (t.lastError?.message !== s.error.message) remember(s.error, s.partition, s.offset);
+    });
+    started.then(
+      () => {
+        t.opened = true;
+      },
+      (e: EddyError) => {
+        t.startError = e;
+        remember(e, null, null);
+      },
+    );
   }
 
   untrack(name: string): void {
@@ -86,14 +112,21 @@ export class Telemetry {
   trackConnector(c: RunningConnector): void {
     const entry = { c, failed: null as string | null };
     this.connectors.set(c.config.name, entry);
-    c.done.catch((e: unknown) => { entry.failed = (e as Error)?.message ?? String(e); });
+    c.done.catch((e: unknown) => {
+      entry.failed = (e as Error)?.message ?? String(e);
+    });
   }
 
   /** Not ready until the returned function is called (`eddy run` holds it while it starts the streams). */
   hold(): () => void {
     this.holds++;
     let released = false;
-    return () => { if (!released) { released = true; this.holds--; } };
+    return () => {
+      if (!released) {
+        released = true;
+        this.holds--;
+      }
+    };
   }
 
   /** Ready: nothing holds it and every tracked stream has opened all its partitions. */
@@ -103,13 +136,20 @@ export class Telemetry {
   }
 
   /** Healthy unless a tracked stream (or connector) stopped on an error. */
-  health(): { healthy: boolean; errors: { stream: string; partition: number | null; code: string; message: string }[] } {
+  health(): {
+    healthy: boolean;
+    errors: { stream: string; partition: number | null; code: string; message: string }[];
+  } {
     const errors: { stream: string; partition: number | null; code: string; message: string }[] = [];
     for (const [name, t] of this.tracked) {
-      if (t.startError) errors.push({ stream: name, partition: null, code: t.startError.code, message: t.startError.message });
-      for (const [p, e] of t.stream.errors) errors.push({ stream: name, partition: p, code: e.code, message: e.message });
+      if (t.startError)
+        errors.push({ stream: name, partition: null, code: t.startError.code, message: t.startError.message });
+      for (const [p, e] of t.stream.errors)
+        errors.push({ stream: name, partition: p, code: e.code, message: e.message });
     }
-    for (const [name, { failed }] of this.connectors) if (failed !== null) errors.push({ stream: `connector ${name}`, partition: null, code: 'EDDY_CONNECTOR', message: failed });
+    for (const [name, { failed }] of this.connectors)
+      if (failed !== null)
+        errors.push({ stream: `connector ${name}`, partition: null, code: 'EDDY_CONNECTOR', message: failed });
     return { healthy: errors.length === 0, errors };
   }
 
@@ -198,34 +238,71 @@ export class Telemetry {
         failure: p.failure,
         modules: d.config.transforms.map((step, i) => {
           const x = m?.modules[i];
-          return { step: i, module: x?.module ?? step.uses, deadlineKills: x?.deadlineKills ?? 0, restarts: x?.restarts ?? 0 };
+          return {
+            step: i,
+            module: x?.module ?? step.uses,
+            deadlineKills: x?.deadlineKills ?? 0,
+            restarts: x?.restarts ?? 0,
+          };
         }),
       };
     });
     const sum = (f: (p: PartitionStatus) => number) => partitions.reduce((a, p) => a + f(p), 0);
     const modules: ModuleStatus[] = d.config.transforms.map((step, i) => {
-      const m: ModuleStatus = { step: i, module: step.uses, invocations: 0, recordsIn: 0, recordsOut: 0, errors: 0, timeSeconds: 0, nsPerRecord: 0, memoryBytes: 0, deadlineKills: 0, restarts: 0 };
+      const m: ModuleStatus = {
+        step: i,
+        module: step.uses,
+        invocations: 0,
+        recordsIn: 0,
+        recordsOut: 0,
+        errors: 0,
+        timeSeconds: 0,
+        nsPerRecord: 0,
+        memoryBytes: 0,
+        deadlineKills: 0,
+        restarts: 0,
+      };
       for (const sm of live.values()) {
         const x = sm.modules[i];
         if (!x) continue;
         m.module = x.module;
-        m.invocations += x.invocations; m.recordsIn += x.recordsIn; m.recordsOut += x.recordsOut; m.errors += x.errors;
+        m.invocations += x.invocations;
+        m.recordsIn += x.recordsIn;
+        m.recordsOut += x.recordsOut;
+        m.errors += x.errors;
         m.timeSeconds += x.timeMs / 1000;
         m.memoryBytes = Math.max(m.memoryBytes, x.memoryBytes);
-        m.deadlineKills += x.deadlineKills; m.restarts += x.restarts;
+        m.deadlineKills += x.deadlineKills;
+        m.restarts += x.restarts;
       }
       m.nsPerRecord = m.recordsIn > 0 ? (m.timeSeconds * 1e9) / m.recordsIn : 0;
       return m;
     });
     const failure = d.partitions.filter((p) => p.failure).sort((a, b) => b.failure!.at - a.failure!.at)[0];
-    const lastError = t?.lastError ?? (failure ? { code: failure.failure!.code, message: failure.failure!.message, partition: failure.partition, offset: failure.failure!.offset, at: failure.failure!.at } : null);
+    const lastError =
+      t?.lastError ??
+      (failure
+        ? {
+            code: failure.failure!.code,
+            message: failure.failure!.message,
+            partition: failure.partition,
+            offset: failure.failure!.offset,
+            at: failure.failure!.at,
+          }
+        : null);
     return {
       name: d.config.name,
       source: d.config.source,
       target: d.config.target,
       policy: d.config.policy ?? 'stop',
       deadLetterTopic: d.deadLetterTopic,
-      state: partitions.some((p) => p.state === 'failed') ? 'failed' : t ? (t.opened ? 'running' : 'starting') : 'not running',
+      state: partitions.some((p) => p.state === 'failed')
+        ? 'failed'
+        : t
+          ? t.opened
+            ? 'running'
+            : 'starting'
+          : 'not running',
       recordsIn: sum((p) => p.recordsIn),
       recordsOut: sum((p) => p.recordsOut),
       skipped: sum((p) => p.skipped),

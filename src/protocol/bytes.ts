@@ -1,5 +1,5 @@
 import { DecodeError, EncodeError } from '../errors.js';
-import { readVarint, writeVarint, type VarintResult } from './varint.js';
+import { readVarint, type VarintResult, writeVarint } from './varint.js';
 
 const utf8 = new TextEncoder();
 const utf8Strict = new TextDecoder('utf-8', { fatal: true });
@@ -27,11 +27,32 @@ export class ByteWriter {
     this.view = new DataView(next.buffer);
   }
 
-  u8(v: number): this { this.ensure(1); this.buf[this.pos++] = v; return this; }
-  bool(v: boolean): this { return this.u8(v ? 1 : 0); }
-  u16(v: number): this { this.ensure(2); this.view.setUint16(this.pos, v); this.pos += 2; return this; }
-  i32(v: number): this { this.ensure(4); this.view.setInt32(this.pos, v); this.pos += 4; return this; }
-  u32(v: number): this { this.ensure(4); this.view.setUint32(this.pos, v); this.pos += 4; return this; }
+  u8(v: number): this {
+    this.ensure(1);
+    this.buf[this.pos++] = v;
+    return this;
+  }
+  bool(v: boolean): this {
+    return this.u8(v ? 1 : 0);
+  }
+  u16(v: number): this {
+    this.ensure(2);
+    this.view.setUint16(this.pos, v);
+    this.pos += 2;
+    return this;
+  }
+  i32(v: number): this {
+    this.ensure(4);
+    this.view.setInt32(this.pos, v);
+    this.pos += 4;
+    return this;
+  }
+  u32(v: number): this {
+    this.ensure(4);
+    this.view.setUint32(this.pos, v);
+    this.pos += 4;
+    return this;
+  }
 
   /** i64/u64 from a JS number (exact up to 2^53). */
   i64(v: number): this {
@@ -42,21 +63,35 @@ export class ByteWriter {
     return this;
   }
 
-  varint(v: number): this { this.ensure(5); this.pos = writeVarint(this.buf, this.pos, v); return this; }
-  raw(bytes: Uint8Array): this { this.ensure(bytes.length); this.buf.set(bytes, this.pos); this.pos += bytes.length; return this; }
+  varint(v: number): this {
+    this.ensure(5);
+    this.pos = writeVarint(this.buf, this.pos, v);
+    return this;
+  }
+  raw(bytes: Uint8Array): this {
+    this.ensure(bytes.length);
+    this.buf.set(bytes, this.pos);
+    this.pos += bytes.length;
+    return this;
+  }
 
   /** Fluvio `String`: u16 length + UTF-8. Decoders read the length as i16, so > 32767 bytes cannot round-trip. */
   string(s: string): this {
     const bytes = utf8.encode(s);
-    if (bytes.length > 0x7fff) throw new EncodeError(`string of ${bytes.length} bytes exceeds Fluvio's 32767-byte limit`);
+    if (bytes.length > 0x7fff)
+      throw new EncodeError(`string of ${bytes.length} bytes exceeds Fluvio's 32767-byte limit`);
     return this.u16(bytes.length).raw(bytes);
   }
 
   /** Fluvio `Vec<u8>`: i32 count + bytes. */
-  bytesVec(bytes: Uint8Array): this { return this.i32(bytes.length).raw(bytes); }
+  bytesVec(bytes: Uint8Array): this {
+    return this.i32(bytes.length).raw(bytes);
+  }
 
   /** The written bytes (a view; copy if the writer is reused). */
-  finish(): Uint8Array { return this.buf.subarray(0, this.pos); }
+  finish(): Uint8Array {
+    return this.buf.subarray(0, this.pos);
+  }
 }
 
 export function writeI64(view: DataView, pos: number, v: number): void {
@@ -82,7 +117,9 @@ export class ByteReader {
     this.pos = pos;
   }
 
-  get remaining(): number { return this.buf.length - this.pos; }
+  get remaining(): number {
+    return this.buf.length - this.pos;
+  }
 
   need(n: number, what: string): void {
     if (this.pos + n > this.buf.length) {
@@ -90,17 +127,45 @@ export class ByteReader {
     }
   }
 
-  u8(what = 'u8'): number { this.need(1, what); return this.buf[this.pos++]!; }
+  u8(what = 'u8'): number {
+    this.need(1, what);
+    return this.buf[this.pos++]!;
+  }
   bool(what = 'bool'): boolean {
     const b = this.u8(what);
     if (b > 1) throw new DecodeError(`${what}: bool byte must be 0 or 1, got ${b}`, this.pos - 1);
     return b === 1;
   }
-  i16(what = 'i16'): number { this.need(2, what); const v = this.view.getInt16(this.pos); this.pos += 2; return v; }
-  u16(what = 'u16'): number { this.need(2, what); const v = this.view.getUint16(this.pos); this.pos += 2; return v; }
-  i32(what = 'i32'): number { this.need(4, what); const v = this.view.getInt32(this.pos); this.pos += 4; return v; }
-  u32(what = 'u32'): number { this.need(4, what); const v = this.view.getUint32(this.pos); this.pos += 4; return v; }
-  i64(what = 'i64'): number { this.need(8, what); const v = readI64(this.view, this.pos); this.pos += 8; return v; }
+  i16(what = 'i16'): number {
+    this.need(2, what);
+    const v = this.view.getInt16(this.pos);
+    this.pos += 2;
+    return v;
+  }
+  u16(what = 'u16'): number {
+    this.need(2, what);
+    const v = this.view.getUint16(this.pos);
+    this.pos += 2;
+    return v;
+  }
+  i32(what = 'i32'): number {
+    this.need(4, what);
+    const v = this.view.getInt32(this.pos);
+    this.pos += 4;
+    return v;
+  }
+  u32(what = 'u32'): number {
+    this.need(4, what);
+    const v = this.view.getUint32(this.pos);
+    this.pos += 4;
+    return v;
+  }
+  i64(what = 'i64'): number {
+    this.need(8, what);
+    const v = readI64(this.view, this.pos);
+    this.pos += 8;
+    return v;
+  }
 
   varint(): number {
     readVarint(this.buf, this.pos, this.vr);

@@ -1,5 +1,5 @@
-export * from './varint.js';
 export * from './bytes.js';
-export * from './record.js';
 export * from './messages.js';
+export * from './record.js';
 export * from './status.js';
+export * from './varint.js';

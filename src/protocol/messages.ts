@@ -66,7 +66,10 @@ export function writeExtraParams(w: ByteWriter, p: ExtraParams, version: number)
   }
 }
 
-export function readExtraParams(r: ByteReader, version: number): { params: Map<string, string>; lookback: Lookback | null } {
+export function readExtraParams(
+  r: ByteReader,
+  version: number,
+): { params: Map<string, string>; lookback: Lookback | null } {
   const n = r.u16('params count');
   const params = new Map<string, string>();
   for (let i = 0; i < n; i++) params.set(r.string('param key'), r.string('param value'));
@@ -108,19 +111,31 @@ export function inputSuffixSize(version: number): number {
  * memory), so the record bytes are copied exactly once. Returns the end position.
  */
 export function writeInputInto(
-  dst: Uint8Array, view: DataView, at: number,
-  baseOffset: number, raw: Uint8Array, baseTimestamp: number, version: number,
+  dst: Uint8Array,
+  view: DataView,
+  at: number,
+  baseOffset: number,
+  raw: Uint8Array,
+  baseTimestamp: number,
+  version: number,
 ): number {
   writeI64(view, at, baseOffset);
   view.setInt32(at + 8, raw.length);
   dst.set(raw, at + INPUT_PREFIX_SIZE);
   let p = at + INPUT_PREFIX_SIZE + raw.length;
   if (version <= 22) {
-    dst[p++] = 0; dst[p++] = 0; // params: empty map
+    dst[p++] = 0;
+    dst[p++] = 0; // params: empty map
     if (version >= 20) dst[p++] = 0; // lookback: None
   }
-  if (version >= 16 && version <= 22) { view.setInt32(p, 0); p += 4; } // join_record: empty
-  if (version >= 22) { writeI64(view, p, baseTimestamp); p += 8; }
+  if (version >= 16 && version <= 22) {
+    view.setInt32(p, 0);
+    p += 4;
+  } // join_record: empty
+  if (version >= 22) {
+    writeI64(view, p, baseTimestamp);
+    p += 8;
+  }
   return p;
 }
 
@@ -139,7 +154,11 @@ export function encodeInput(input: SmartModuleInput, version = DEFAULT_VERSION):
 }
 
 /** Encodes `SmartModuleAggregateInput`: the input followed by the accumulator `Vec<u8>`. */
-export function encodeAggregateInput(input: SmartModuleInput, accumulator: Uint8Array, version = DEFAULT_VERSION): Uint8Array {
+export function encodeAggregateInput(
+  input: SmartModuleInput,
+  accumulator: Uint8Array,
+  version = DEFAULT_VERSION,
+): Uint8Array {
   const base = INPUT_PREFIX_SIZE + input.raw.length + inputSuffixSize(version);
   const out = new Uint8Array(base + 4 + accumulator.length);
   const view = new DataView(out.buffer);
@@ -179,7 +198,10 @@ export function encodeInitInput(p: ExtraParams, version = DEFAULT_VERSION): Uint
   return w.finish().slice();
 }
 
-export function decodeInitInput(bytes: Uint8Array, version = DEFAULT_VERSION): { params: Map<string, string>; lookback: Lookback | null } {
+export function decodeInitInput(
+  bytes: Uint8Array,
+  version = DEFAULT_VERSION,
+): { params: Map<string, string>; lookback: Lookback | null } {
   return readExtraParams(new ByteReader(bytes), version);
 }
 
@@ -237,7 +259,11 @@ function readOutput(bytes: Uint8Array, aggregate: boolean, exact: boolean): Smar
   return out;
 }
 
-export function encodeOutput(successes: Uint8Array, error: TransformRuntimeError | null, accumulator?: Uint8Array): Uint8Array {
+export function encodeOutput(
+  successes: Uint8Array,
+  error: TransformRuntimeError | null,
+  accumulator?: Uint8Array,
+): Uint8Array {
   const w = new ByteWriter(successes.length + 64);
   w.raw(successes);
   w.bool(error !== null);
@@ -278,7 +304,9 @@ export function decodeLookbackOutput(bytes: Uint8Array): LookbackRuntimeError {
 
 export function encodeLookbackOutput(e: LookbackRuntimeError): Uint8Array {
   const w = new ByteWriter(64);
-  w.string(e.hint).i64(e.offset).bool(e.key !== null);
+  w.string(e.hint)
+    .i64(e.offset)
+    .bool(e.key !== null);
   if (e.key) writeRecordData(w, e.key);
   writeRecordData(w, e.value);
   return w.finish().slice();

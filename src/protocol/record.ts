@@ -1,5 +1,5 @@
 import { DecodeError } from '../errors.js';
-import { putVarint, readVarint, varintSize, varintSizeUnchecked, type VarintResult } from './varint.js';
+import { putVarint, readVarint, type VarintResult, varintSize, varintSizeUnchecked } from './varint.js';
 
 /**
  * One record as Fluvio encodes it inside a batch (spec §4.1). Offsets and timestamps are deltas
@@ -47,14 +47,36 @@ export function recordSize(r: RecordInput): number {
 
 /** Writes one record at `pos` (the caller guarantees room), returns the end position. */
 export function writeRecord(buf: Uint8Array, pos: number, r: RecordInput, body = recordBodySize(r)): number {
-  return writeRecordFields(buf, pos, r.key ?? null, r.value, r.timestampDelta ?? 0, r.offsetDelta ?? 0, r.headers ?? 0, body, r.attributes ?? 0);
+  return writeRecordFields(
+    buf,
+    pos,
+    r.key ?? null,
+    r.value,
+    r.timestampDelta ?? 0,
+    r.offsetDelta ?? 0,
+    r.headers ?? 0,
+    body,
+    r.attributes ?? 0,
+  );
 }
 
 /** Body size from fields already validated (integers in the i32 range): no checks, no object. */
-export function recordBodySizeFields(key: Uint8Array | null, value: Uint8Array, tsDelta: number, offsetDelta: number, headers: number): number {
-  return 1 + varintSizeUnchecked(tsDelta) + varintSizeUnchecked(offsetDelta) +
+export function recordBodySizeFields(
+  key: Uint8Array | null,
+  value: Uint8Array,
+  tsDelta: number,
+  offsetDelta: number,
+  headers: number,
+): number {
+  return (
+    1 +
+    varintSizeUnchecked(tsDelta) +
+    varintSizeUnchecked(offsetDelta) +
     (key ? 1 + varintSizeUnchecked(key.length) + key.length : 1) +
-    varintSizeUnchecked(value.length) + value.length + varintSizeUnchecked(headers);
+    varintSizeUnchecked(value.length) +
+    value.length +
+    varintSizeUnchecked(headers)
+  );
 }
 
 /**
@@ -62,8 +84,15 @@ export function recordBodySizeFields(key: Uint8Array | null, value: Uint8Array, 
  * body size; the caller guarantees room. Returns the end position.
  */
 export function writeRecordFields(
-  buf: Uint8Array, pos: number, key: Uint8Array | null, value: Uint8Array,
-  tsDelta: number, offsetDelta: number, headers: number, body: number, attributes = 0,
+  buf: Uint8Array,
+  pos: number,
+  key: Uint8Array | null,
+  value: Uint8Array,
+  tsDelta: number,
+  offsetDelta: number,
+  headers: number,
+  body: number,
+  attributes = 0,
 ): number {
   pos = putVarint(buf, pos, body);
   buf[pos++] = attributes & 0xff;
@@ -108,8 +137,17 @@ export function encodeRecords(records: readonly RecordInput[]): Uint8Array {
 }
 
 // Per-record slots in RecordIndex.pos (Int32Array, stride 6) and .num (Float64Array, stride 3).
-const P_START = 0, P_END = 1, P_KEY = 2, P_KEYLEN = 3, P_VALUE = 4, P_VALUELEN = 5, P_STRIDE = 6;
-const N_TS = 0, N_OFF = 1, N_HEADERS = 2, N_STRIDE = 3;
+const P_START = 0,
+  P_END = 1,
+  P_KEY = 2,
+  P_KEYLEN = 3,
+  P_VALUE = 4,
+  P_VALUELEN = 5,
+  P_STRIDE = 6;
+const N_TS = 0,
+  N_OFF = 1,
+  N_HEADERS = 2,
+  N_STRIDE = 3;
 
 /**
  * A decoded `Vec<Record>` that keeps the bytes and records only positions and deltas in two typed
@@ -128,10 +166,18 @@ export class RecordIndex {
     private readonly num: Float64Array,
   ) {}
 
-  offsetDelta(i: number): number { return this.num[i * N_STRIDE + N_OFF]!; }
-  timestampDelta(i: number): number { return this.num[i * N_STRIDE + N_TS]!; }
-  headers(i: number): number { return this.num[i * N_STRIDE + N_HEADERS]!; }
-  attributes(i: number): number { return this.bytes[this.pos[i * P_STRIDE + P_START]! + this.lenPrefix(i)]!; }
+  offsetDelta(i: number): number {
+    return this.num[i * N_STRIDE + N_OFF]!;
+  }
+  timestampDelta(i: number): number {
+    return this.num[i * N_STRIDE + N_TS]!;
+  }
+  headers(i: number): number {
+    return this.num[i * N_STRIDE + N_HEADERS]!;
+  }
+  attributes(i: number): number {
+    return this.bytes[this.pos[i * P_STRIDE + P_START]! + this.lenPrefix(i)]!;
+  }
 
   key(i: number): Uint8Array | null {
     const at = this.pos[i * P_STRIDE + P_KEY]!;
@@ -149,7 +195,9 @@ export class RecordIndex {
   }
 
   /** Value byte length without creating a view. */
-  valueLength(i: number): number { return this.pos[i * P_STRIDE + P_VALUELEN]!; }
+  valueLength(i: number): number {
+    return this.pos[i * P_STRIDE + P_VALUELEN]!;
+  }
 
   record(i: number): Record {
     return {
@@ -199,7 +247,13 @@ function readCount(bytes: Uint8Array, start: number): number {
  * value longer than the buffer is truncated; a negative length is an error. When `pos`/`num` are
  * given, positions and deltas are stored in them. Returns the end position.
  */
-function walkRecords(bytes: Uint8Array, p: number, count: number, pos: Int32Array | null, num: Float64Array | null): number {
+function walkRecords(
+  bytes: Uint8Array,
+  p: number,
+  count: number,
+  pos: Int32Array | null,
+  num: Float64Array | null,
+): number {
   const n = bytes.length;
   for (let i = 0; i < count; i++) {
     const recStart = p;
@@ -215,7 +269,8 @@ function walkRecords(bytes: Uint8Array, p: number, count: number, pos: Int32Arra
     const off = vr.value;
     p = vr.end;
     const keyFlag = bytes[p++];
-    let keyAt = -1, keyLen = 0;
+    let keyAt = -1,
+      keyLen = 0;
     if (keyFlag === 1) {
       readVarint(bytes, p, vr);
       keyAt = vr.end;

@@ -25,7 +25,10 @@ export const LOOKBACK_STATUS: Readonly<Record<number, string>> = {
 };
 
 /** Fluvio maps every unlisted negative value to UnknownError (−1). */
-export function normalizeStatus(table: Readonly<Record<number, string>>, rc: number): { code: number; description: string } {
+export function normalizeStatus(
+  table: Readonly<Record<number, string>>,
+  rc: number,
+): { code: number; description: string } {
   const code = table[rc] !== undefined ? rc : -1;
   return { code, description: table[code]! };
 }

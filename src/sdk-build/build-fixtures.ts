@@ -9,7 +9,10 @@ import { pathToFileURL } from 'node:url';
 import { compileCached } from './compile.js';
 import { listFixtureModules, wasmCacheDir } from './fixtures.js';
 
-export async function buildFixtures(names: readonly string[] = [], log: (line: string) => void = () => {}): Promise<number> {
+export async function buildFixtures(
+  names: readonly string[] = [],
+  log: (line: string) => void = () => {},
+): Promise<number> {
   const all = listFixtureModules();
   const wanted = names.length ? all.filter((m) => names.includes(m.name)) : all;
   const missing = names.filter((n) => !all.some((m) => m.name === n));

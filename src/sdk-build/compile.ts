@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve, sep } from 'node:path';
@@ -27,7 +27,9 @@ export function sdkDir(): string {
 
 /** The assemblyscript versions the SDK is written for: Eddy's optional peer dependency. */
 export function compilerRange(): string {
-  const pkg = JSON.parse(readFileSync(join(eddyRoot(), 'package.json'), 'utf8')) as { peerDependencies?: Record<string, string> };
+  const pkg = JSON.parse(readFileSync(join(eddyRoot(), 'package.json'), 'utf8')) as {
+    peerDependencies?: Record<string, string>;
+  };
   return pkg.peerDependencies?.['assemblyscript'] ?? 'latest';
 }
 
@@ -44,7 +46,9 @@ export function compilerInstallHint(): string {
 export class CompilerMissingError extends Error {
   readonly code = 'EDDY_SDK_NO_COMPILER';
   constructor() {
-    super(`building SmartModules needs the AssemblyScript compiler, which is not installed; install it with: ${compilerInstallHint()}`);
+    super(
+      `building SmartModules needs the AssemblyScript compiler, which is not installed; install it with: ${compilerInstallHint()}`,
+    );
     this.name = 'CompilerMissingError';
   }
 }
@@ -55,11 +59,17 @@ export class CompilerMissingError extends Error {
  * current directory (a global or npx eddy building a project that installed its own compiler).
  */
 export function findCompilerDir(projectDir?: string): string | undefined {
-  const bases = [fileURLToPath(import.meta.url), ...(projectDir ? [join(resolve(projectDir), 'package.json')] : []), join(process.cwd(), 'package.json')];
+  const bases = [
+    fileURLToPath(import.meta.url),
+    ...(projectDir ? [join(resolve(projectDir), 'package.json')] : []),
+    join(process.cwd(), 'package.json'),
+  ];
   for (const base of bases) {
     try {
       return dirname(createRequire(base).resolve('assemblyscript/package.json'));
-    } catch { /* not from here */ }
+    } catch {
+      /* not from here */
+    }
   }
   return undefined;
 }
@@ -79,10 +89,14 @@ export function compilerVersion(projectDir?: string): string {
 
 /** Compiler flags every SmartModule is built with: see sdk/assemblyscript/README.md. */
 export const COMPILE_FLAGS: readonly string[] = [
-  '--runtime', 'incremental', // TLSF heap + GC: memory stays flat across batches (not `stub`)
-  '--use', 'abort=__eddy_abort', // no env.abort import: aborts trap
-  '--optimizeLevel', '3',
-  '--shrinkLevel', '0',
+  '--runtime',
+  'incremental', // TLSF heap + GC: memory stays flat across batches (not `stub`)
+  '--use',
+  'abort=__eddy_abort', // no env.abort import: aborts trap
+  '--optimizeLevel',
+  '3',
+  '--shrinkLevel',
+  '0',
   '--noColors',
 ];
 
@@ -109,18 +123,24 @@ export interface CompileResult {
 
 export class CompileError extends Error {
   readonly code = 'EDDY_SDK_COMPILE';
-  constructor(readonly entry: string, readonly diagnostics: string) {
+  constructor(
+    readonly entry: string,
+    readonly diagnostics: string,
+  ) {
     super(`AssemblyScript compilation of ${entry} failed:\n${diagnostics}`);
     this.name = 'CompileError';
   }
 }
 
-type AscMain = (argv: string[], options: {
-  stdout?: { write(chunk: Uint8Array | string): void };
-  stderr?: { write(chunk: Uint8Array | string): void };
-  readFile?: (filename: string, baseDir: string) => string | null | Promise<string | null>;
-  writeFile?: (filename: string, contents: Uint8Array | string, baseDir: string) => void | Promise<void>;
-}) => Promise<{ error: Error | null; stderr: { toString(): string } }>;
+type AscMain = (
+  argv: string[],
+  options: {
+    stdout?: { write(chunk: Uint8Array | string): void };
+    stderr?: { write(chunk: Uint8Array | string): void };
+    readFile?: (filename: string, baseDir: string) => string | null | Promise<string | null>;
+    writeFile?: (filename: string, contents: Uint8Array | string, baseDir: string) => void | Promise<void>;
+  },
+) => Promise<{ error: Error | null; stderr: { toString(): string } }>;
 
 const ascMains = new Map<string, Promise<AscMain>>();
 function loadAsc(projectDir: string): Promise<AscMain> {
@@ -131,7 +151,9 @@ function loadAsc(projectDir: string): Promise<AscMain> {
     // dynamic, which also keeps tsc from loading assemblyscript's typings (they declare a global
     // `console` namespace that would shadow Node's for the whole build).
     const url = pathToFileURL(join(dir, 'dist', 'asc.js')).href;
-    main = (import(url) as Promise<{ main: AscMain; default?: { main: AscMain } }>).then((mod) => mod.main ?? mod.default!.main);
+    main = (import(url) as Promise<{ main: AscMain; default?: { main: AscMain } }>).then(
+      (mod) => mod.main ?? mod.default!.main,
+    );
     ascMains.set(dir, main);
   }
   return main;
@@ -169,20 +191,31 @@ export async function compileModule(opts: CompileOptions): Promise<CompileResult
   let stderr = '';
   const args = [
     relative(baseDir, entry) || entry,
-    '--outFile', 'module.wasm',
+    '--outFile',
+    'module.wasm',
     ...(opts.textFile ? ['--textFile', 'module.wat'] : []),
     ...COMPILE_FLAGS,
     ...(opts.debug ? ['--debug', '--optimizeLevel', '0'] : []),
     ...(opts.extraArgs ?? []),
-    '--baseDir', baseDir,
+    '--baseDir',
+    baseDir,
   ];
   const res = await main(args, {
-    stdout: { write() { /* nothing */ } },
-    stderr: { write(chunk) { stderr += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'); } },
+    stdout: {
+      write() {
+        /* nothing */
+      },
+    },
+    stderr: {
+      write(chunk) {
+        stderr += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+      },
+    },
     readFile: readSource,
     writeFile(name, contents) {
       if (name.endsWith('.wasm')) binary = typeof contents === 'string' ? Buffer.from(contents) : contents;
-      else if (name.endsWith('.wat')) text = typeof contents === 'string' ? contents : Buffer.from(contents).toString('utf8');
+      else if (name.endsWith('.wat'))
+        text = typeof contents === 'string' ? contents : Buffer.from(contents).toString('utf8');
     },
   });
   if (res.error || !binary) throw new CompileError(opts.entry, stderr || String(res.error));
@@ -194,7 +227,12 @@ export async function compileModule(opts: CompileOptions): Promise<CompileResult
     await writeFile(opts.outFile, bin);
   }
   if (opts.textFile && text !== null) await writeFile(opts.textFile, text);
-  return { binary: bin, ...(opts.outFile ? { outFile: resolve(opts.outFile) } : {}), diagnostics: stderr, ms: performance.now() - started };
+  return {
+    binary: bin,
+    ...(opts.outFile ? { outFile: resolve(opts.outFile) } : {}),
+    diagnostics: stderr,
+    ms: performance.now() - started,
+  };
 }
 
 /** All `.ts` files under `dir` (recursively, skipping node_modules and dot folders), sorted. */
@@ -229,10 +267,15 @@ export function buildHash(sources: readonly string[]): string {
 }
 
 /** Compiles `entry` to `outFile` unless `outFile.hash` records the same build hash. */
-export async function compileCached(entry: string, outFile: string, sources: readonly string[]): Promise<{ built: boolean; ms: number }> {
+export async function compileCached(
+  entry: string,
+  outFile: string,
+  sources: readonly string[],
+): Promise<{ built: boolean; ms: number }> {
   const hash = buildHash(sources);
   const stamp = `${outFile}.hash`;
-  if (existsSync(outFile) && existsSync(stamp) && (await readFile(stamp, 'utf8')) === hash) return { built: false, ms: 0 };
+  if (existsSync(outFile) && existsSync(stamp) && (await readFile(stamp, 'utf8')) === hash)
+    return { built: false, ms: 0 };
   const r = await compileModule({ entry });
   // Atomic replace: other processes (parallel test runs) may be reading or building the same file.
   await mkdir(dirname(outFile), { recursive: true });

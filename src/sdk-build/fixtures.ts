@@ -27,7 +27,8 @@ export function listFixtureModules(): FixtureModule[] {
   if (existsSync(examples)) {
     for (const name of readdirSync(examples).sort()) {
       const entry = join(examples, name, 'assembly', 'index.ts');
-      if (existsSync(entry)) out.push({ name, entry, sources: sourceFiles(join(examples, name, 'assembly')), origin: 'example' });
+      if (existsSync(entry))
+        out.push({ name, entry, sources: sourceFiles(join(examples, name, 'assembly')), origin: 'example' });
     }
   }
   const modules = join(root, 'test', 'fixtures', 'modules');
@@ -56,7 +57,9 @@ export function wasmPath(name: string): string {
   const stamp = `${out}.hash`;
   const fresh = existsSync(out) && existsSync(stamp) && readFileSync(stamp, 'utf8') === buildHash(mod.sources);
   if (!fresh) {
-    execFileSync(process.execPath, [fileURLToPath(new URL('./build-fixtures.js', import.meta.url)), name], { stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync(process.execPath, [fileURLToPath(new URL('./build-fixtures.js', import.meta.url)), name], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
   }
   checked.add(name);
   return out;

@@ -49,10 +49,22 @@ export class Chain {
   /** Where the index of the step being called is stored (a watchdog slot's cell; see reportStepTo). */
   private stepCell: Int32Array = new Int32Array(1);
 
-  private constructor(readonly steps: readonly ChainStep[], readonly instances: SmartModuleInstance[], private readonly borrowFinal: boolean) {
+  private constructor(
+    readonly steps: readonly ChainStep[],
+    readonly instances: SmartModuleInstance[],
+    private readonly borrowFinal: boolean,
+  ) {
     this.metrics = instances.map((i) => ({
-      module: i.name, invocations: 0, recordsIn: 0, recordsOut: 0, bytesIn: 0, bytesOut: 0, errors: 0, timeMs: 0,
-      accumulatorBytes: i.accumulator.length, memoryBytes: i.memoryBytes,
+      module: i.name,
+      invocations: 0,
+      recordsIn: 0,
+      recordsOut: 0,
+      bytesIn: 0,
+      bytesOut: 0,
+      errors: 0,
+      timeMs: 0,
+      accumulatorBytes: i.accumulator.length,
+      memoryBytes: i.memoryBytes,
     }));
   }
 
@@ -119,10 +131,15 @@ export class Chain {
         // Drop the failing record and run the records after it through this module (and the rest).
         skipped.push(out.error);
         // The successes go through the later modules first: stateful modules see records in order.
-        const head = i + 1 < this.instances.length ? this.run({ ...batch, raw: out.raw }, i + 1, policy) : { raw: out.raw, count: out.count, error: null, skipped: [] };
+        const head =
+          i + 1 < this.instances.length
+            ? this.run({ ...batch, raw: out.raw }, i + 1, policy)
+            : { raw: out.raw, count: out.count, error: null, skipped: [] };
         // The tail calls these modules again, which frees borrowed outputs: own the head first.
         if (this.borrowFinal || i + 1 < this.instances.length) head.raw = head.raw.slice();
-        const tail: ChainOutput = rest ? this.run({ ...batch, raw: rest }, i, policy) : { raw: EMPTY_LIST, count: 0, error: null, skipped: [] };
+        const tail: ChainOutput = rest
+          ? this.run({ ...batch, raw: rest }, i, policy)
+          : { raw: EMPTY_LIST, count: 0, error: null, skipped: [] };
         return {
           raw: concatLists(head.raw, head.count, tail.raw, tail.count),
           count: head.count + tail.count,
@@ -131,7 +148,8 @@ export class Chain {
         };
       }
       // An intermediate module's borrowed output becomes the chain's: own it unless borrowing is asked.
-      if (out.error) return { ...out, raw: i < this.instances.length - 1 && !this.borrowFinal ? out.raw.slice() : out.raw, skipped };
+      if (out.error)
+        return { ...out, raw: i < this.instances.length - 1 && !this.borrowFinal ? out.raw.slice() : out.raw, skipped };
       raw = out.raw;
       count = out.count;
     }
@@ -186,11 +204,18 @@ const EMPTY_LIST = new Uint8Array(4);
  * first match), as a new list; null when it was the last; undefined when no record matches (then
  * there is no safe place to resume and the error stops the batch as in Fluvio).
  */
-function recordsAfter(raw: Uint8Array, baseOffset: number, error: SmartModuleRuntimeError): Uint8Array | null | undefined {
+function recordsAfter(
+  raw: Uint8Array,
+  baseOffset: number,
+  error: SmartModuleRuntimeError,
+): Uint8Array | null | undefined {
   const idx = indexRecords(raw);
   let at = -1;
   for (let i = 0; i < idx.count; i++) {
-    if (baseOffset + idx.offsetDelta(i) === error.offset && Buffer.compare(idx.value(i), error.value) === 0) { at = i; break; }
+    if (baseOffset + idx.offsetDelta(i) === error.offset && Buffer.compare(idx.value(i), error.value) === 0) {
+      at = i;
+      break;
+    }
   }
   if (at < 0) return undefined;
   if (at === idx.count - 1) return null;

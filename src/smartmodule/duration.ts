@@ -8,7 +8,10 @@ import { EddyError } from '../errors.js';
 
 /** Nanoseconds per unit. */
 const UNIT_NS: ReadonlyMap<string, bigint> = (() => {
-  const ns = 1n, us = 1_000n, ms = 1_000_000n, s = 1_000_000_000n;
+  const ns = 1n,
+    us = 1_000n,
+    ms = 1_000_000n,
+    s = 1_000_000_000n;
   const table: [string[], bigint][] = [
     [['ns', 'nsec', 'nanos'], ns],
     [['us', 'usec'], us],
@@ -34,7 +37,10 @@ const EXAMPLE = 'a valid duration looks like "12s", "1h 30m" or "1w"';
 
 /** A duration text that does not follow the humantime syntax. `input` is the text given. */
 export class DurationError extends EddyError {
-  constructor(readonly input: string, problem: string) {
+  constructor(
+    readonly input: string,
+    problem: string,
+  ) {
     super('EDDY_DURATION', `invalid duration ${JSON.stringify(input)}: ${problem}; ${EXAMPLE}`);
   }
 }
@@ -56,7 +62,10 @@ export function parseDurationNs(input: string): bigint {
     const numStart = i;
     while (i < n && isDigit(text[i]!)) i++;
     if (i === numStart) {
-      throw new DurationError(input, `expected a number at position ${numStart}, found ${JSON.stringify(text[numStart])}`);
+      throw new DurationError(
+        input,
+        `expected a number at position ${numStart}, found ${JSON.stringify(text[numStart])}`,
+      );
     }
     const digits = text.slice(numStart, i);
     while (i < n && isSpace(text[i]!)) i++;
@@ -65,11 +74,17 @@ export function parseDurationNs(input: string): bigint {
     const unit = text.slice(unitStart, i);
     if (unit === '') {
       if (i >= n) throw new DurationError(input, `the number ${digits} has no unit (such as s, m, h)`);
-      throw new DurationError(input, `expected a unit after ${digits} at position ${unitStart}, found ${JSON.stringify(text[unitStart])}`);
+      throw new DurationError(
+        input,
+        `expected a unit after ${digits} at position ${unitStart}, found ${JSON.stringify(text[unitStart])}`,
+      );
     }
     const per = UNIT_NS.get(unit);
     if (per === undefined) {
-      throw new DurationError(input, `unknown unit ${JSON.stringify(unit)} (units: ns, us, ms, s, m, h, d, w, M, y and their long names)`);
+      throw new DurationError(
+        input,
+        `unknown unit ${JSON.stringify(unit)} (units: ns, us, ms, s, m, h, d, w, M, y and their long names)`,
+      );
     }
     total += BigInt(digits) * per;
     if (total > MAX_NS) throw new DurationError(input, 'the duration is too long');
@@ -94,8 +109,13 @@ export function formatDuration(ms: number): string {
   let ns = BigInt(whole) * 1_000_000n + BigInt(Math.round((ms - whole) * 1e6));
   if (ns === 0n) return '0s';
   const order: [string, bigint][] = [
-    ['d', 86_400_000_000_000n], ['h', 3_600_000_000_000n], ['m', 60_000_000_000n], ['s', 1_000_000_000n],
-    ['ms', 1_000_000n], ['us', 1_000n], ['ns', 1n],
+    ['d', 86_400_000_000_000n],
+    ['h', 3_600_000_000_000n],
+    ['m', 60_000_000_000n],
+    ['s', 1_000_000_000n],
+    ['ms', 1_000_000n],
+    ['us', 1_000n],
+    ['ns', 1n],
   ];
   const parts: string[] = [];
   for (const [u, per] of order) {

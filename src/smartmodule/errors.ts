@@ -1,5 +1,5 @@
-import { EddyError } from '../errors.js';
 import type { EddyErrorCode } from '../error-codes.js';
+import { EddyError } from '../errors.js';
 import { kindName } from '../protocol/messages.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -29,29 +29,51 @@ export type ModuleLoadReason =
 
 /** A `.wasm` that cannot be a SmartModule. `file` names it; `reason` is stable for programs. */
 export class ModuleLoadError extends EddyError {
-  constructor(readonly file: string, readonly reason: ModuleLoadReason, detail: string) {
+  constructor(
+    readonly file: string,
+    readonly reason: ModuleLoadReason,
+    detail: string,
+  ) {
     super('EDDY_MODULE_INVALID', `${file}: ${detail}`);
   }
 }
 
 /** Base of errors raised while a module runs; `module` names it. */
 export class SmartModuleError extends EddyError {
-  constructor(code: EddyErrorCode, readonly module: string, message: string, options?: { cause?: unknown }) {
+  constructor(
+    code: EddyErrorCode,
+    readonly module: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(code, message, options);
   }
 }
 
 /** `init` returned an error (rc −2): `hint` is the module's own message. */
 export class SmartModuleInitError extends SmartModuleError {
-  constructor(module: string, readonly hint: string) {
+  constructor(
+    module: string,
+    readonly hint: string,
+  ) {
     super('EDDY_SM_INIT', module, `${module}: init failed: ${hint}\n\nInit Error`);
   }
 }
 
 /** `look_back` returned an error (rc −99) on one of the history records. */
 export class SmartModuleLookbackError extends SmartModuleError {
-  constructor(module: string, readonly hint: string, readonly offset: number, readonly key: Uint8Array | null, readonly value: Uint8Array) {
-    super('EDDY_SM_LOOKBACK', module, `${module}: look_back failed: ${hint}\n\nSmartModule Lookback Error:\n    Offset: ${offset}\n    Key: ${renderBytes(key)}\n    Value: ${renderBytes(value)}`);
+  constructor(
+    module: string,
+    readonly hint: string,
+    readonly offset: number,
+    readonly key: Uint8Array | null,
+    readonly value: Uint8Array,
+  ) {
+    super(
+      'EDDY_SM_LOOKBACK',
+      module,
+      `${module}: look_back failed: ${hint}\n\nSmartModule Lookback Error:\n    Offset: ${offset}\n    Key: ${renderBytes(key)}\n    Value: ${renderBytes(value)}`,
+    );
   }
 }
 
@@ -61,16 +83,33 @@ export class SmartModuleLookbackError extends SmartModuleError {
  */
 export class SmartModuleRuntimeError extends SmartModuleError {
   readonly kind: string;
-  constructor(module: string, readonly hint: string, readonly offset: number, kindTag: number, readonly key: Uint8Array | null, readonly value: Uint8Array) {
+  constructor(
+    module: string,
+    readonly hint: string,
+    readonly offset: number,
+    kindTag: number,
+    readonly key: Uint8Array | null,
+    readonly value: Uint8Array,
+  ) {
     const kind = kindName(kindTag);
-    super('EDDY_SM_RUNTIME', module, `${module}: ${hint}\n\nSmartModule Info: \n    Type: ${kind}\n    Offset: ${offset}\n    Key: ${renderBytes(key)}\n    Value: ${renderBytes(value)}`);
+    super(
+      'EDDY_SM_RUNTIME',
+      module,
+      `${module}: ${hint}\n\nSmartModule Info: \n    Type: ${kind}\n    Offset: ${offset}\n    Key: ${renderBytes(key)}\n    Value: ${renderBytes(value)}`,
+    );
     this.kind = kind;
   }
 }
 
 /** A negative status code from a module export (spec §5.10): the whole batch failed. */
 export class SmartModuleStatusError extends SmartModuleError {
-  constructor(module: string, readonly fn: string, readonly status: number, readonly description: string, readonly firstOffset?: number) {
+  constructor(
+    module: string,
+    readonly fn: string,
+    readonly status: number,
+    readonly description: string,
+    readonly firstOffset?: number,
+  ) {
     const where = firstOffset === undefined ? '' : ` on the batch at offset ${firstOffset}`;
     super('EDDY_SM_STATUS', module, `${module}: ${fn} returned status ${status}${where}: ${description}`);
   }
@@ -78,20 +117,41 @@ export class SmartModuleStatusError extends SmartModuleError {
 
 /** The module trapped (panic, unreachable, out-of-bounds, stack overflow); the instance is discarded. */
 export class SmartModuleTrapError extends SmartModuleError {
-  constructor(module: string, readonly fn: string, readonly firstOffset: number | undefined, readonly trap: string, cause: unknown) {
+  constructor(
+    module: string,
+    readonly fn: string,
+    readonly firstOffset: number | undefined,
+    readonly trap: string,
+    cause: unknown,
+  ) {
     const where = firstOffset === undefined ? '' : ` on the batch at offset ${firstOffset}`;
-    super('EDDY_SM_TRAP', module, `${module}: trapped in ${fn}${where}: ${trap}. The instance was discarded; create a new one to continue.`, { cause });
+    super(
+      'EDDY_SM_TRAP',
+      module,
+      `${module}: trapped in ${fn}${where}: ${trap}. The instance was discarded; create a new one to continue.`,
+      { cause },
+    );
   }
 }
 
 /** The module needed more memory than its limit allows. */
 export class SmartModuleMemoryLimitError extends SmartModuleError {
-  constructor(module: string, readonly fn: string, readonly limit: number, readonly current: number, readonly requested: number | undefined, readonly firstOffset?: number) {
+  constructor(
+    module: string,
+    readonly fn: string,
+    readonly limit: number,
+    readonly current: number,
+    readonly requested: number | undefined,
+    readonly firstOffset?: number,
+  ) {
     const req = requested === undefined ? '' : ` (requested ${requested} more bytes)`;
     const where = firstOffset === undefined ? '' : ` on the batch at offset ${firstOffset}`;
-    super('EDDY_SM_MEMORY_LIMIT', module,
+    super(
+      'EDDY_SM_MEMORY_LIMIT',
+      module,
       `${module}: memory limit exceeded in ${fn}${where}: ${current} bytes in use, limit ${limit} bytes${req}. ` +
-      'Raise the limit with open(dir, { memoryLimit }) (CLI: --memory-limit) if the module really needs more.');
+        'Raise the limit with open(dir, { memoryLimit }) (CLI: --memory-limit) if the module really needs more.',
+    );
   }
 }
 

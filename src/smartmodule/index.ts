@@ -1,7 +1,22 @@
-export { loadModule, describe, SmartModule, DEFAULT_MEMORY_LIMIT, TRANSFORM_EXPORTS, type ModuleDescriptor, type LoadOptions } from './module.js';
-export { SmartModuleInstance } from './instance.js';
-export { Chain, type ChainStep, type ChainOptions, type ChainOutput, type ErrorPolicy, type ModuleMetrics } from './chain.js';
+export {
+  Chain,
+  type ChainOptions,
+  type ChainOutput,
+  type ChainStep,
+  type ErrorPolicy,
+  type ModuleMetrics,
+} from './chain.js';
 export * from './errors.js';
-export * from './types.js';
+export { SmartModuleInstance } from './instance.js';
+export {
+  DEFAULT_MEMORY_LIMIT,
+  describe,
+  type LoadOptions,
+  loadModule,
+  type ModuleDescriptor,
+  SmartModule,
+  TRANSFORM_EXPORTS,
+} from './module.js';
 export { defaultLogger } from './sandbox.js';
+export * from './types.js';
 export { engineValidator } from './validate.js';

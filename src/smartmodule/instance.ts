@@ -1,13 +1,25 @@
 import { EddyError } from '../errors.js';
 import {
-  DEFAULT_VERSION, INPUT_PREFIX_SIZE, decodeInitOutput, decodeLookbackOutput, decodeOutput,
-  encodeInitInput, inputSuffixSize, writeInputInto,
+  DEFAULT_VERSION,
+  decodeInitOutput,
+  decodeLookbackOutput,
+  decodeOutput,
+  encodeInitInput,
+  INPUT_PREFIX_SIZE,
+  inputSuffixSize,
+  writeInputInto,
 } from '../protocol/messages.js';
 import { recordListCount } from '../protocol/record.js';
-import { INIT_STATUS, LOOKBACK_STATUS, TRANSFORM_STATUS, normalizeStatus } from '../protocol/status.js';
+import { INIT_STATUS, LOOKBACK_STATUS, normalizeStatus, TRANSFORM_STATUS } from '../protocol/status.js';
 import {
-  SmartModuleInitError, SmartModuleInstanceGoneError, SmartModuleLookbackError, SmartModuleMemoryLimitError,
-  SmartModuleOutputError, SmartModuleRuntimeError, SmartModuleStatusError, SmartModuleTrapError,
+  SmartModuleInitError,
+  SmartModuleInstanceGoneError,
+  SmartModuleLookbackError,
+  SmartModuleMemoryLimitError,
+  SmartModuleOutputError,
+  SmartModuleRuntimeError,
+  SmartModuleStatusError,
+  SmartModuleTrapError,
 } from './errors.js';
 import type { SmartModule } from './module.js';
 import { createWasi, defaultLogger, type WasiBinding } from './sandbox.js';
@@ -70,7 +82,11 @@ export class SmartModuleInstance {
     for (const imp of WebAssembly.Module.imports(module.compiled)) {
       if (imp.name === 'copy_records') (imports[imp.module] ??= {})[imp.name] = copyRecords;
     }
-    if (this.wasi) imports['wasi_snapshot_preview1'] = { ...(imports['wasi_snapshot_preview1'] ?? {}), ...this.wasi.imports } as Record<string, WebAssembly.ImportValue>;
+    if (this.wasi)
+      imports['wasi_snapshot_preview1'] = {
+        ...(imports['wasi_snapshot_preview1'] ?? {}),
+        ...this.wasi.imports,
+      } as Record<string, WebAssembly.ImportValue>;
 
     let instance: WebAssembly.Instance;
     try {
@@ -81,7 +97,10 @@ export class SmartModuleInstance {
     const ex = instance.exports;
     this.memory = ex['memory'] as WebAssembly.Memory;
     this.alloc = ex['alloc'] as (len: number) => number;
-    this.dealloc = d.hasDealloc && (options.freeOutput ?? d.deallocAnySize) ? (ex['dealloc'] as (p: number, l: number) => void) : null;
+    this.dealloc =
+      d.hasDealloc && (options.freeOutput ?? d.deallocAnySize)
+        ? (ex['dealloc'] as (p: number, l: number) => void)
+        : null;
     this.transform = ex[d.kind] as GuestFn;
     this.initFn = d.hasInit ? (ex['init'] as GuestFn) : null;
     this.lookBackFn = d.hasLookBack ? (ex['look_back'] as GuestFn) : null;
@@ -96,12 +115,18 @@ export class SmartModuleInstance {
     }
   }
 
-  get name(): string { return this.module.name; }
+  get name(): string {
+    return this.module.name;
+  }
 
   /** Bytes of linear memory the instance holds now. */
-  get memoryBytes(): number { return this.memory.buffer.byteLength; }
+  get memoryBytes(): number {
+    return this.memory.buffer.byteLength;
+  }
 
-  get disposed(): boolean { return this.gone !== null; }
+  get disposed(): boolean {
+    return this.gone !== null;
+  }
 
   /**
    * Feeds history records to `look_back` (spec §6.7): base offset and timestamp 0, records keep
@@ -126,7 +151,14 @@ export class SmartModuleInstance {
    * successes before it (spec §6.8); statuses, traps and the memory cap throw.
    */
   process(batch: BatchInput, borrow = this.borrowDefault): BatchOutput {
-    const rc = this.call(this.module.kind, this.transform, batch.baseOffset, batch.raw, batch.baseTimestamp, this.aggregate ? this.accumulator : undefined);
+    const rc = this.call(
+      this.module.kind,
+      this.transform,
+      batch.baseOffset,
+      batch.raw,
+      batch.baseTimestamp,
+      this.aggregate ? this.accumulator : undefined,
+    );
     if (rc < 0) {
       this.releaseOutput();
       const s = normalizeStatus(TRANSFORM_STATUS, rc);
@@ -136,7 +168,14 @@ export class SmartModuleInstance {
     // The accumulator outlives the call: keep a copy when it is a view into guest memory.
     if (out.accumulator) this.accumulator = borrow ? out.accumulator.slice() : out.accumulator;
     const error = out.error
-      ? new SmartModuleRuntimeError(this.name, out.error.hint, out.error.offset, out.error.kind, out.error.key?.slice() ?? null, out.error.value.slice())
+      ? new SmartModuleRuntimeError(
+          this.name,
+          out.error.hint,
+          out.error.offset,
+          out.error.kind,
+          out.error.key?.slice() ?? null,
+          out.error.value.slice(),
+        )
       : null;
     return { raw: out.successes, count: out.count, error };
   }
@@ -170,7 +209,14 @@ export class SmartModuleInstance {
   }
 
   /** alloc + write a SmartModuleInput (header around `raw`, plus the accumulator) + call. */
-  private call(fn: string, f: GuestFn, baseOffset: number, raw: Uint8Array, baseTimestamp: number, accumulator: Uint8Array | undefined): number {
+  private call(
+    fn: string,
+    f: GuestFn,
+    baseOffset: number,
+    raw: Uint8Array,
+    baseTimestamp: number,
+    accumulator: Uint8Array | undefined,
+  ): number {
     const body = INPUT_PREFIX_SIZE + raw.length + this.suffix;
     const n = accumulator ? body + 4 + accumulator.length : body;
     return this.guard(fn, baseOffset, n, () => {
@@ -214,9 +260,23 @@ export class SmartModuleInstance {
       const headroom = limit - current;
       const inputTooBig = fn !== 'init' && current + inputSize > limit;
       if (isTrap(err) && (headroom < Math.max(2 * 1024 * 1024, limit / 16) || inputTooBig)) {
-        throw new SmartModuleMemoryLimitError(this.name, fn, limit, current, inputTooBig ? inputSize : undefined, firstOffset);
+        throw new SmartModuleMemoryLimitError(
+          this.name,
+          fn,
+          limit,
+          current,
+          inputTooBig ? inputSize : undefined,
+          firstOffset,
+        );
       }
-      if (isTrap(err)) throw new SmartModuleTrapError(this.name, fn, firstOffset, `${trapMessage(err)} (memory in use: ${current} of ${limit} bytes)`, err);
+      if (isTrap(err))
+        throw new SmartModuleTrapError(
+          this.name,
+          fn,
+          firstOffset,
+          `${trapMessage(err)} (memory in use: ${current} of ${limit} bytes)`,
+          err,
+        );
       throw err;
     }
   }
@@ -234,7 +294,12 @@ export class SmartModuleInstance {
    * in place and freed at the next call.
    */
   private readAnnounced<T>(fn: string, decode: (bytes: Uint8Array) => T, borrow = false): T {
-    if (!this.announced) throw new SmartModuleOutputError(this.name, fn, 'it returned success but announced no output through copy_records');
+    if (!this.announced)
+      throw new SmartModuleOutputError(
+        this.name,
+        fn,
+        'it returned success but announced no output through copy_records',
+      );
     this.refresh();
     const end = this.outPtr + this.outLen;
     // Fluvio takes an announced range outside memory as empty output (spec §2 step 5).

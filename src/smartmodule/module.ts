@@ -3,12 +3,20 @@ import { createHash } from 'node:crypto';
 import { basename } from 'node:path';
 import type { SmartModuleKind } from '../protocol/messages.js';
 import { MAX_MODULE_BYTES, readUserFile, UserFileError } from '../user-file.js';
+import { SMARTMODULE_DEFAULTS } from './defaults.js';
 import { ModuleLoadError } from './errors.js';
 import { SmartModuleInstance } from './instance.js';
 import { ensureWasi, WASI_MODULE, WASI_PREVIEW1_FUNCTIONS } from './sandbox.js';
 import type { InstanceOptions } from './types.js';
-import { capMemory, DEALLOC_ANY_SIZE_SECTION, formatType, parseWasm, sameType, WasmFormatError, type WasmInfo } from './wasm-binary.js';
-import { SMARTMODULE_DEFAULTS } from './defaults.js';
+import {
+  capMemory,
+  DEALLOC_ANY_SIZE_SECTION,
+  formatType,
+  parseWasm,
+  sameType,
+  WasmFormatError,
+  type WasmInfo,
+} from './wasm-binary.js';
 
 /** Kind detection order (spec §1.1): the first export with one of these names decides. */
 export const TRANSFORM_EXPORTS: readonly SmartModuleKind[] = ['filter', 'map', 'filter_map', 'array_map', 'aggregate'];
@@ -49,14 +57,29 @@ export interface LoadOptions {
  * `SmartModule.fromCompiled`, so a process compiles each module once.
  */
 export class SmartModule {
-  private constructor(readonly descriptor: ModuleDescriptor, readonly compiled: WebAssembly.Module) {}
+  private constructor(
+    readonly descriptor: ModuleDescriptor,
+    readonly compiled: WebAssembly.Module,
+  ) {}
 
-  get name(): string { return this.descriptor.name; }
-  get kind(): SmartModuleKind { return this.descriptor.kind; }
-  get hasInit(): boolean { return this.descriptor.hasInit; }
-  get hasLookBack(): boolean { return this.descriptor.hasLookBack; }
-  get size(): number { return this.descriptor.size; }
-  get sha256(): string { return this.descriptor.sha256; }
+  get name(): string {
+    return this.descriptor.name;
+  }
+  get kind(): SmartModuleKind {
+    return this.descriptor.kind;
+  }
+  get hasInit(): boolean {
+    return this.descriptor.hasInit;
+  }
+  get hasLookBack(): boolean {
+    return this.descriptor.hasLookBack;
+  }
+  get size(): number {
+    return this.descriptor.size;
+  }
+  get sha256(): string {
+    return this.descriptor.sha256;
+  }
 
   /** Rewraps a module compiled elsewhere (e.g. received by a worker thread). */
   static async fromCompiled(descriptor: ModuleDescriptor, compiled: WebAssembly.Module): Promise<SmartModule> {
@@ -86,14 +109,19 @@ export async function readModuleFile(path: string): Promise<Uint8Array> {
     return await readUserFile(path, MAX_MODULE_BYTES);
   } catch (err) {
     if (!(err instanceof UserFileError)) throw err;
-    const why = err.problem === 'missing' ? 'no such file' : err.problem === 'directory' ? 'is a directory, not a .wasm file' : `cannot read the file: ${err.detail}`;
+    const why =
+      err.problem === 'missing'
+        ? 'no such file'
+        : err.problem === 'directory'
+          ? 'is a directory, not a .wasm file'
+          : `cannot read the file: ${err.detail}`;
     throw new ModuleLoadError(path, 'unreadable', `${why}; give the path of a SmartModule .wasm`);
   }
 }
 
 /** Reads, validates and compiles a SmartModule `.wasm`. Every refusal is a ModuleLoadError naming the file. */
 export async function loadModule(source: string | Uint8Array, options: LoadOptions = {}): Promise<SmartModule> {
-  const file = typeof source === 'string' ? source : options.file ?? options.name ?? 'module';
+  const file = typeof source === 'string' ? source : (options.file ?? options.name ?? 'module');
   const bytes = typeof source === 'string' ? await readModuleFile(source) : source;
   const name = options.name ?? (typeof source === 'string' ? moduleName(source) : 'module');
   const memoryLimit = options.memoryLimit ?? DEFAULT_MEMORY_LIMIT;
@@ -112,35 +140,59 @@ export async function loadModule(source: string | Uint8Array, options: LoadOptio
  * Checks a binary against the SmartModule ABI (spec §1) and returns its descriptor and the bytes
  * to compile (memory maximum capped). Synchronous and compile-free, so the registry can use it.
  */
-export function describe(bytes: Uint8Array, file: string, name: string, memoryLimit = DEFAULT_MEMORY_LIMIT): { descriptor: ModuleDescriptor; capped: Uint8Array } {
+export function describe(
+  bytes: Uint8Array,
+  file: string,
+  name: string,
+  memoryLimit = DEFAULT_MEMORY_LIMIT,
+): { descriptor: ModuleDescriptor; capped: Uint8Array } {
   let info: WasmInfo;
   try {
     info = parseWasm(bytes);
   } catch (err) {
     if (!(err instanceof WasmFormatError)) throw err;
     if (bytes.length === 0) throw new ModuleLoadError(file, 'not-wasm', 'the file is empty, not a WebAssembly module');
-    throw new ModuleLoadError(file, err.truncated ? 'truncated' : 'not-wasm',
-      err.truncated ? `truncated WebAssembly module: ${err.message}` : `not a WebAssembly module: ${err.message}`);
+    throw new ModuleLoadError(
+      file,
+      err.truncated ? 'truncated' : 'not-wasm',
+      err.truncated ? `truncated WebAssembly module: ${err.message}` : `not a WebAssembly module: ${err.message}`,
+    );
   }
   const exported = (n: string) => info.exports.find((e) => e.name === n);
   const exportList = info.exports.map((e) => `${e.name} (${e.kind})`).join(', ') || 'nothing';
 
   const mem = exported('memory');
   if (mem?.kind !== 'memory') {
-    throw new ModuleLoadError(file, 'missing-memory', `does not export its memory as "memory"; a SmartModule must (it exports: ${exportList})`);
+    throw new ModuleLoadError(
+      file,
+      'missing-memory',
+      `does not export its memory as "memory"; a SmartModule must (it exports: ${exportList})`,
+    );
   }
   const alloc = exported('alloc');
   if (alloc?.kind !== 'function') {
-    throw new ModuleLoadError(file, 'missing-alloc', `does not export an "alloc" function; a SmartModule must (it exports: ${exportList})`);
+    throw new ModuleLoadError(
+      file,
+      'missing-alloc',
+      `does not export an "alloc" function; a SmartModule must (it exports: ${exportList})`,
+    );
   }
   if (!sameType(alloc.type, ['i32'], ['i32'])) {
-    throw new ModuleLoadError(file, 'bad-signature', `export "alloc" has type ${formatType(alloc.type)}; expected (i32) -> i32`);
+    throw new ModuleLoadError(
+      file,
+      'bad-signature',
+      `export "alloc" has type ${formatType(alloc.type)}; expected (i32) -> i32`,
+    );
   }
 
   // The transform export first: a module without one is not a SmartModule, whatever it imports.
   const kind = TRANSFORM_EXPORTS.find((k) => exported(k)?.kind === 'function');
   if (!kind) {
-    throw new ModuleLoadError(file, 'no-transform', `exports no SmartModule function (filter, map, filter_map, array_map or aggregate); it exports: ${exportList}`);
+    throw new ModuleLoadError(
+      file,
+      'no-transform',
+      `exports no SmartModule function (filter, map, filter_map, array_map or aggregate); it exports: ${exportList}`,
+    );
   }
 
   // Imports: copy_records is required (found by field name, any module); WASI preview 1 is linked; nothing else.
@@ -149,26 +201,43 @@ export function describe(bytes: Uint8Array, file: string, name: string, memoryLi
   for (const imp of info.imports) {
     if (imp.name === 'copy_records' && imp.kind === 'function') {
       if (!sameType(imp.type, ['i32', 'i32'], [])) {
-        throw new ModuleLoadError(file, 'bad-signature', `import "${imp.module}.copy_records" has type ${formatType(imp.type)}; expected (i32, i32) -> ()`);
+        throw new ModuleLoadError(
+          file,
+          'bad-signature',
+          `import "${imp.module}.copy_records" has type ${formatType(imp.type)}; expected (i32, i32) -> ()`,
+        );
       }
       hasCopyRecords = true;
     } else if (imp.module === WASI_MODULE && imp.kind === 'function' && WASI_PREVIEW1_FUNCTIONS.has(imp.name)) {
       usesWasi = true;
     } else {
-      throw new ModuleLoadError(file, 'unsupported-import',
-        `imports ${imp.kind} "${imp.module}.${imp.name}", which Eddy cannot provide (a SmartModule may import only copy_records and WASI preview 1 functions)`);
+      throw new ModuleLoadError(
+        file,
+        'unsupported-import',
+        `imports ${imp.kind} "${imp.module}.${imp.name}", which Eddy cannot provide (a SmartModule may import only copy_records and WASI preview 1 functions)`,
+      );
     }
   }
   if (!hasCopyRecords) {
-    throw new ModuleLoadError(file, 'missing-copy-records', 'does not import "copy_records"; Fluvio refuses such modules (was it built with the fluvio-smartmodule crate or Eddy\'s SDK?)');
+    throw new ModuleLoadError(
+      file,
+      'missing-copy-records',
+      'does not import "copy_records"; Fluvio refuses such modules (was it built with the fluvio-smartmodule crate or Eddy\'s SDK?)',
+    );
   }
 
   const checkFn = (fname: string) => {
     const e = exported(fname);
     if (e?.kind !== 'function') return false;
     if (!sameType(e.type, ['i32', 'i32', 'i32'], ['i32'])) {
-      const old = sameType(e.type, ['i32', 'i32'], ['i32']) ? ' (a module built before Nov 2021, without the version argument: rebuild it with a current fluvio-smartmodule)' : '';
-      throw new ModuleLoadError(file, 'bad-signature', `export "${fname}" has type ${formatType(e.type)}; expected (i32, i32, i32) -> i32${old}`);
+      const old = sameType(e.type, ['i32', 'i32'], ['i32'])
+        ? ' (a module built before Nov 2021, without the version argument: rebuild it with a current fluvio-smartmodule)'
+        : '';
+      throw new ModuleLoadError(
+        file,
+        'bad-signature',
+        `export "${fname}" has type ${formatType(e.type)}; expected (i32, i32, i32) -> i32${old}`,
+      );
     }
     return true;
   };
@@ -180,14 +249,27 @@ export function describe(bytes: Uint8Array, file: string, name: string, memoryLi
 
   const memory = info.memories[0];
   if (!memory) {
-    throw new ModuleLoadError(file, 'missing-memory', 'exports "memory" but does not define it (an imported memory cannot be provided)');
+    throw new ModuleLoadError(
+      file,
+      'missing-memory',
+      'exports "memory" but does not define it (an imported memory cannot be provided)',
+    );
   }
   const maxPages = Math.floor(memoryLimit / WASM_PAGE);
   if (memory.min > maxPages) {
-    throw new ModuleLoadError(file, 'memory-too-large', `declares ${memory.min * WASM_PAGE} bytes of initial memory, above the ${memoryLimit}-byte limit; raise memoryLimit`);
+    throw new ModuleLoadError(
+      file,
+      'memory-too-large',
+      `declares ${memory.min * WASM_PAGE} bytes of initial memory, above the ${memoryLimit}-byte limit; raise memoryLimit`,
+    );
   }
   const descriptor: ModuleDescriptor = {
-    name, kind, hasInit, hasLookBack, hasDealloc, usesWasi,
+    name,
+    kind,
+    hasInit,
+    hasLookBack,
+    hasDealloc,
+    usesWasi,
     deallocAnySize: hasDealloc && info.customSections.includes(DEALLOC_ANY_SIZE_SECTION),
     initialMemory: memory.min * WASM_PAGE,
     size: bytes.length,

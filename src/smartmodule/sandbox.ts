@@ -14,14 +14,52 @@ export const WASI_MODULE = 'wasi_snapshot_preview1';
 
 /** The preview 1 functions Node provides (and Fluvio links); any other WASI import is refused. */
 export const WASI_PREVIEW1_FUNCTIONS: ReadonlySet<string> = new Set([
-  'args_get', 'args_sizes_get', 'clock_res_get', 'clock_time_get', 'environ_get', 'environ_sizes_get',
-  'fd_advise', 'fd_allocate', 'fd_close', 'fd_datasync', 'fd_fdstat_get', 'fd_fdstat_set_flags',
-  'fd_fdstat_set_rights', 'fd_filestat_get', 'fd_filestat_set_size', 'fd_filestat_set_times', 'fd_pread',
-  'fd_prestat_get', 'fd_prestat_dir_name', 'fd_pwrite', 'fd_read', 'fd_readdir', 'fd_renumber', 'fd_seek',
-  'fd_sync', 'fd_tell', 'fd_write', 'path_create_directory', 'path_filestat_get', 'path_filestat_set_times',
-  'path_link', 'path_open', 'path_readlink', 'path_remove_directory', 'path_rename', 'path_symlink',
-  'path_unlink_file', 'poll_oneoff', 'proc_exit', 'proc_raise', 'random_get', 'sched_yield',
-  'sock_accept', 'sock_recv', 'sock_send', 'sock_shutdown',
+  'args_get',
+  'args_sizes_get',
+  'clock_res_get',
+  'clock_time_get',
+  'environ_get',
+  'environ_sizes_get',
+  'fd_advise',
+  'fd_allocate',
+  'fd_close',
+  'fd_datasync',
+  'fd_fdstat_get',
+  'fd_fdstat_set_flags',
+  'fd_fdstat_set_rights',
+  'fd_filestat_get',
+  'fd_filestat_set_size',
+  'fd_filestat_set_times',
+  'fd_pread',
+  'fd_prestat_get',
+  'fd_prestat_dir_name',
+  'fd_pwrite',
+  'fd_read',
+  'fd_readdir',
+  'fd_renumber',
+  'fd_seek',
+  'fd_sync',
+  'fd_tell',
+  'fd_write',
+  'path_create_directory',
+  'path_filestat_get',
+  'path_filestat_set_times',
+  'path_link',
+  'path_open',
+  'path_readlink',
+  'path_remove_directory',
+  'path_rename',
+  'path_symlink',
+  'path_unlink_file',
+  'poll_oneoff',
+  'proc_exit',
+  'proc_raise',
+  'random_get',
+  'sched_yield',
+  'sock_accept',
+  'sock_recv',
+  'sock_send',
+  'sock_shutdown',
 ]);
 
 let WASI: typeof WasiClass | null = null;
@@ -69,7 +107,10 @@ export function createWasi(module: string, grants: SandboxGrants, logger: Module
     stdin: devNull,
     returnOnExit: true,
   });
-  const base = (wasi.getImportObject() as Record<string, unknown>)[WASI_MODULE] as Record<string, (...a: number[]) => number>;
+  const base = (wasi.getImportObject() as Record<string, unknown>)[WASI_MODULE] as Record<
+    string,
+    (...a: number[]) => number
+  >;
   let memory: WebAssembly.Memory | null = null;
   const pending = { stdout: '', stderr: '' };
   const decoder = new TextDecoder();

@@ -39,7 +39,10 @@ export interface TransformStep {
 }
 
 /** A step as parsed from YAML or JSON: `with` always there (null prototype: any key is safe), `lookback` null when absent. */
-export type ParsedStep = TransformStep & { with: Record<string, string>; lookback: { last: number; ageMs?: number } | null };
+export type ParsedStep = TransformStep & {
+  with: Record<string, string>;
+  lookback: { last: number; ageMs?: number } | null;
+};
 
 /** What the engine takes of a step besides its module (Fluvio: `SmartModuleConfig`). */
 export interface StepConfig {
@@ -82,15 +85,35 @@ export function parseTransformsYaml(text: string, source = 'transforms.yaml'): P
   const ctx = new Ctx(doc, source, lineCounter, null);
   const root = ctx.deref(doc.contents as Node | null);
   if (root === null || (isScalar(root) && root.value === null)) {
-    throw ctx.error(null, null, 'the file is empty; it needs a `transforms:` list of steps, e.g.\ntransforms:\n  - uses: my-module.wasm');
+    throw ctx.error(
+      null,
+      null,
+      'the file is empty; it needs a `transforms:` list of steps, e.g.\ntransforms:\n  - uses: my-module.wasm',
+    );
   }
-  if (!isMap(root)) throw ctx.error(null, null, `the top level must be a mapping with a \`transforms:\` list, not ${describe(root)}`, root);
+  if (!isMap(root))
+    throw ctx.error(
+      null,
+      null,
+      `the top level must be a mapping with a \`transforms:\` list, not ${describe(root)}`,
+      root,
+    );
   const list = ctx.deref(mapGet(ctx, root, 'transforms'));
   if (list === undefined) {
-    throw ctx.error(null, null, 'the required `transforms:` list is missing, e.g.\ntransforms:\n  - uses: my-module.wasm', root);
+    throw ctx.error(
+      null,
+      null,
+      'the required `transforms:` list is missing, e.g.\ntransforms:\n  - uses: my-module.wasm',
+      root,
+    );
   }
   if (list === null || !isSeq(list)) {
-    throw ctx.error(null, 'transforms', `must be a list of steps (\`- uses: ...\`), not ${describe(list)}`, list ?? root);
+    throw ctx.error(
+      null,
+      'transforms',
+      `must be a list of steps (\`- uses: ...\`), not ${describe(list)}`,
+      list ?? root,
+    );
   }
   return list.items.map((item, i) => parseStep(ctx, ctx.deref(item as Node), i));
 }
@@ -109,8 +132,12 @@ export function parseTransformStep(text: string, index = 0, source = '--transfor
   try {
     JSON.parse(text);
   } catch (err) {
-    throw new TransformsConfigError(label, null, null,
-      `not valid JSON (${(err as Error).message}); give one step as a JSON object, e.g. '{"uses":"my-module.wasm","with":{"key":"value"}}'`);
+    throw new TransformsConfigError(
+      label,
+      null,
+      null,
+      `not valid JSON (${(err as Error).message}); give one step as a JSON object, e.g. '{"uses":"my-module.wasm","with":{"key":"value"}}'`,
+    );
   }
   // JSON is YAML 1.2: parse it again as YAML to see each number as it was written.
   const lineCounter = new LineCounter();
@@ -126,7 +153,9 @@ export async function readTransformsFile(path: string, source = path): Promise<P
     text = (await readUserFile(path, MAX_CONFIG_BYTES)).toString('utf8');
   } catch (err) {
     if (!(err instanceof UserFileError)) throw err;
-    throw new TransformsConfigError(source, null, null, `cannot read the transforms file: ${err.detail}`, undefined, { cause: err });
+    throw new TransformsConfigError(source, null, null, `cannot read the transforms file: ${err.detail}`, undefined, {
+      cause: err,
+    });
   }
   return parseTransformsYaml(text, source);
 }
@@ -158,7 +187,13 @@ class Ctx {
     return r ? this.lines.linePos(r[0]).line : undefined;
   }
 
-  error(step: number | null, field: string | null, problem: string, node?: Node | null, cause?: unknown): TransformsConfigError {
+  error(
+    step: number | null,
+    field: string | null,
+    problem: string,
+    node?: Node | null,
+    cause?: unknown,
+  ): TransformsConfigError {
     const line = this.inlineIndex === null ? this.lineOf(node) : undefined;
     if (this.inlineIndex !== null) {
       return new TransformsConfigError(this.source, null, field, problem, undefined, cause ? { cause } : undefined);
@@ -170,7 +205,14 @@ class Ctx {
 function parseYaml(text: string, source: string, lineCounter: LineCounter): Document {
   const doc = parseUserYaml(text, lineCounter);
   if (doc instanceof UserYamlProblem) {
-    throw new TransformsConfigError(source, null, null, doc.problem, doc.line, doc.cause ? { cause: doc.cause } : undefined);
+    throw new TransformsConfigError(
+      source,
+      null,
+      null,
+      doc.problem,
+      doc.line,
+      doc.cause ? { cause: doc.cause } : undefined,
+    );
   }
   return doc;
 }
@@ -237,7 +279,12 @@ function parseStep(ctx: Ctx, node: Node | null | undefined, i: number): ParsedSt
   const lbNode = ctx.deref(mapGet(ctx, node, 'lookback'));
   if (!isNullNode(lbNode)) {
     if (!isMap(lbNode)) {
-      throw ctx.error(i, 'lookback', `must be a mapping such as \`{ last: 10, age: 12s }\`, not ${describe(lbNode)}`, lbNode);
+      throw ctx.error(
+        i,
+        'lookback',
+        `must be a mapping such as \`{ last: 10, age: 12s }\`, not ${describe(lbNode)}`,
+        lbNode,
+      );
     }
     const lastNode = ctx.deref(mapGet(ctx, lbNode, 'last'));
     let last = 0;
@@ -255,13 +302,19 @@ function parseStep(ctx: Ctx, node: Node | null | undefined, i: number): ParsedSt
 function keyText(ctx: Ctx, keyNode: Node | null, step: number, field: string): string {
   const k = ctx.deref(keyNode);
   if (k && isScalar(k) && typeof k.value === 'string') return k.value;
-  throw ctx.error(step, field, `keys must be strings, found ${describe(k)}${k && isScalar(k) && k.value !== null ? ' (quote it)' : ''}`, k ?? keyNode);
+  throw ctx.error(
+    step,
+    field,
+    `keys must be strings, found ${describe(k)}${k && isScalar(k) && k.value !== null ? ' (quote it)' : ''}`,
+    k ?? keyNode,
+  );
 }
 
 function parseLast(ctx: Ctx, node: Node, step: number): number {
   if (isScalar(node) && typeof node.value === 'number' && isIntegerText(node)) {
     const n = node.value;
-    if (n < 0) throw ctx.error(step, 'lookback.last', `must be a count of records (0 or more), not ${scalarText(node)}`, node);
+    if (n < 0)
+      throw ctx.error(step, 'lookback.last', `must be a count of records (0 or more), not ${scalarText(node)}`, node);
     if (!Number.isSafeInteger(n)) throw ctx.error(step, 'lookback.last', `${scalarText(node)} is too large`, node);
     return n;
   }
@@ -278,7 +331,12 @@ function parseAge(ctx: Ctx, node: Node, step: number): number {
     }
   }
   if (isScalar(node) && typeof node.value === 'number') {
-    throw ctx.error(step, 'lookback.age', `${scalarText(node)} has no unit; write a duration such as 12s, 5m or 1h 30m`, node);
+    throw ctx.error(
+      step,
+      'lookback.age',
+      `${scalarText(node)} has no unit; write a duration such as 12s, 5m or 1h 30m`,
+      node,
+    );
   }
   throw ctx.error(step, 'lookback.age', `must be a duration such as 12s or 1h 30m, not ${describe(node)}`, node);
 }
@@ -290,9 +348,19 @@ function paramValue(ctx: Ctx, node: Node | null | undefined, step: number, field
   const shown = node && isScalar(node) && typeof node.source === 'string' ? node.source : '';
   const example = ctx.inlineIndex === null ? `${name}: "${shown}"` : `"${name}": "${shown}"`;
   if (isNullNode(node)) {
-    throw ctx.error(step, field, `${shown ? `${shown} is null, not a string` : 'has no value'}; parameters are strings: give one, e.g. ${example}`, node ?? undefined);
+    throw ctx.error(
+      step,
+      field,
+      `${shown ? `${shown} is null, not a string` : 'has no value'}; parameters are strings: give one, e.g. ${example}`,
+      node ?? undefined,
+    );
   }
-  throw ctx.error(step, field, `${describe(node)} is not a string; parameters are strings, so quote it: ${example}`, node);
+  throw ctx.error(
+    step,
+    field,
+    `${describe(node)} is not a string; parameters are strings, so quote it: ${example}`,
+    node,
+  );
 }
 
 const utf8 = new TextEncoder();
@@ -323,7 +391,8 @@ function toJson(ctx: Ctx, node: Node | null | undefined, step: number, field: st
     if (typeof v === 'boolean') return v ? 'true' : 'false';
     if (typeof v === 'number' || typeof v === 'bigint') {
       const text = jsonNumber(n);
-      if (text === null) throw ctx.error(step, field, `${scalarText(n)} has no JSON form; quote it to pass it as text`, n);
+      if (text === null)
+        throw ctx.error(step, field, `${scalarText(n)} has no JSON form; quote it to pass it as text`, n);
       return text;
     }
   }

@@ -3,7 +3,7 @@ import type { Lookback, SmartModuleKind } from '../protocol/messages.js';
 export type { Lookback, SmartModuleKind };
 
 /** Where a module's WASI stdout/stderr lines go (the sandbox gives it no real file descriptors). */
-export type ModuleLogger = (stream: 'stdout' | 'stderr', line: string, module: string) => void
+export type ModuleLogger = (stream: 'stdout' | 'stderr', line: string, module: string) => void;
 
 /**
  * What a module may touch. By default nothing: no preopened directories, no environment, no

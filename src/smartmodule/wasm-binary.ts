@@ -5,12 +5,31 @@
  */
 
 export type ValType = 'i32' | 'i64' | 'f32' | 'f64' | 'v128' | 'funcref' | 'externref' | `0x${string}`;
-export interface FuncType { params: ValType[]; results: ValType[] }
+export interface FuncType {
+  params: ValType[];
+  results: ValType[];
+}
 export type ExternKind = 'function' | 'table' | 'memory' | 'global' | 'tag';
 
-export interface ImportEntry { module: string; name: string; kind: ExternKind; type?: FuncType; memory?: MemoryLimits }
-export interface ExportEntry { name: string; kind: ExternKind; index: number; type?: FuncType }
-export interface MemoryLimits { min: number; max: number | null; shared: boolean; memory64: boolean }
+export interface ImportEntry {
+  module: string;
+  name: string;
+  kind: ExternKind;
+  type?: FuncType;
+  memory?: MemoryLimits;
+}
+export interface ExportEntry {
+  name: string;
+  kind: ExternKind;
+  index: number;
+  type?: FuncType;
+}
+export interface MemoryLimits {
+  min: number;
+  max: number | null;
+  shared: boolean;
+  memory64: boolean;
+}
 
 export interface WasmInfo {
   imports: ImportEntry[];
@@ -25,23 +44,56 @@ export interface WasmInfo {
 
 /** Thrown for structurally broken binaries; `truncated` tells a cut-off file from a malformed one. */
 export class WasmFormatError extends Error {
-  constructor(message: string, readonly truncated: boolean) {
+  constructor(
+    message: string,
+    readonly truncated: boolean,
+  ) {
     super(message);
   }
 }
 
-const VALTYPES: Record<number, ValType> = { 127: 'i32', 126: 'i64', 125: 'f32', 124: 'f64', 123: 'v128', 112: 'funcref', 111: 'externref' };
+const VALTYPES: Record<number, ValType> = {
+  127: 'i32',
+  126: 'i64',
+  125: 'f32',
+  124: 'f64',
+  123: 'v128',
+  112: 'funcref',
+  111: 'externref',
+};
 const KINDS: ExternKind[] = ['function', 'table', 'memory', 'global', 'tag'];
-const SECTION_NAMES = ['custom', 'type', 'import', 'function', 'table', 'memory', 'global', 'export', 'start', 'element', 'code', 'data', 'data count', 'tag'];
+const SECTION_NAMES = [
+  'custom',
+  'type',
+  'import',
+  'function',
+  'table',
+  'memory',
+  'global',
+  'export',
+  'start',
+  'element',
+  'code',
+  'data',
+  'data count',
+  'tag',
+];
 
 class Cursor {
-  constructor(readonly b: Uint8Array, public p: number, readonly end: number, readonly where: string) {}
+  constructor(
+    readonly b: Uint8Array,
+    public p: number,
+    readonly end: number,
+    readonly where: string,
+  ) {}
   byte(): number {
-    if (this.p >= this.end) throw new WasmFormatError(`${this.where}: unexpected end at byte ${this.p}`, this.end === this.b.length);
+    if (this.p >= this.end)
+      throw new WasmFormatError(`${this.where}: unexpected end at byte ${this.p}`, this.end === this.b.length);
     return this.b[this.p++]!;
   }
   u32(): number {
-    let result = 0, shift = 0;
+    let result = 0,
+      shift = 0;
     for (;;) {
       const byte = this.byte();
       result += (byte & 0x7f) * 2 ** shift;
@@ -52,7 +104,8 @@ class Cursor {
   }
   name(): string {
     const len = this.u32();
-    if (this.p + len > this.end) throw new WasmFormatError(`${this.where}: name runs past the end`, this.end === this.b.length);
+    if (this.p + len > this.end)
+      throw new WasmFormatError(`${this.where}: name runs past the end`, this.end === this.b.length);
     const s = new TextDecoder().decode(this.b.subarray(this.p, this.p + len));
     this.p += len;
     return s;
@@ -87,7 +140,10 @@ export function parseWasm(b: Uint8Array): WasmInfo {
     const end = start + size;
     const sname = SECTION_NAMES[id] ?? `unknown(${id})`;
     if (end > b.length) {
-      throw new WasmFormatError(`the ${sname} section declares ${size} bytes but only ${b.length - start} remain: the file is truncated`, true);
+      throw new WasmFormatError(
+        `the ${sname} section declares ${size} bytes but only ${b.length - start} remain: the file is truncated`,
+        true,
+      );
     }
     const c = new Cursor(b, start, end, `${sname} section`);
     switch (id) {
@@ -95,7 +151,10 @@ export function parseWasm(b: Uint8Array): WasmInfo {
         const n = c.u32();
         for (let i = 0; i < n; i++) {
           const form = c.byte();
-          if (form !== 0x60) { types.push({ params: [], results: [`0x${form.toString(16)}`] }); break; }
+          if (form !== 0x60) {
+            types.push({ params: [], results: [`0x${form.toString(16)}`] });
+            break;
+          }
           const params = Array.from({ length: c.u32() }, () => valtype(c.byte()));
           const results = Array.from({ length: c.u32() }, () => valtype(c.byte()));
           types.push({ params, results });
@@ -176,8 +235,13 @@ export function formatType(t: FuncType | undefined): string {
 }
 
 export function sameType(t: FuncType | undefined, params: ValType[], results: ValType[]): boolean {
-  return !!t && t.params.length === params.length && t.results.length === results.length &&
-    t.params.every((p, i) => p === params[i]) && t.results.every((r, i) => r === results[i]);
+  return (
+    !!t &&
+    t.params.length === params.length &&
+    t.results.length === results.length &&
+    t.params.every((p, i) => p === params[i]) &&
+    t.results.every((r, i) => r === results[i])
+  );
 }
 
 function leb(n: number): number[] {

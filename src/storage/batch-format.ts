@@ -46,9 +46,24 @@
  */
 import { EncodeError } from '../errors.js';
 import { readI64, writeI64 } from '../protocol/bytes.js';
-import { indexRecords, recordBodySize, recordBodySizeFields, writeRecord, writeRecordFields, type RecordIndex } from '../protocol/record.js';
+import {
+  indexRecords,
+  type RecordIndex,
+  recordBodySize,
+  recordBodySizeFields,
+  writeRecord,
+  writeRecordFields,
+} from '../protocol/record.js';
 import { VARINT_MAX, VARINT_MIN, varintSize, varintSizeUnchecked } from '../protocol/varint.js';
-import { codecNumber, codecOfFlags, compressRaw, CODEC_MASK, CODEC_SHIFT, decompressRaw, type BatchCodec } from './codecs.js';
+import {
+  type BatchCodec,
+  CODEC_MASK,
+  CODEC_SHIFT,
+  codecNumber,
+  codecOfFlags,
+  compressRaw,
+  decompressRaw,
+} from './codecs.js';
 import { crc32c, crc32cSmall } from './crc32c.js';
 import { CorruptBatchError, InvalidArgumentError, RecordTooLargeError } from './errors.js';
 
@@ -59,7 +74,14 @@ export const FLAG_CRC = 2;
 /** Bytes of the checksum trailer. */
 export const CRC_SIZE = 4;
 
-const O_VERSION = 0, O_FLAGS = 1, O_COUNT = 4, O_LAST_DELTA = 8, O_RAW_LEN = 12, O_BASE_TS = 16, O_MAX_TS = 24, O_POSITION = 32;
+const O_VERSION = 0,
+  O_FLAGS = 1,
+  O_COUNT = 4,
+  O_LAST_DELTA = 8,
+  O_RAW_LEN = 12,
+  O_BASE_TS = 16,
+  O_MAX_TS = 24,
+  O_POSITION = 32;
 
 /** A record header: key and value bytes. */
 export type RecordHeader = [key: string, value: Uint8Array];
@@ -107,7 +129,8 @@ export function readBatchHeader(value: Uint8Array, where = '?', key = -1): Batch
   if (value.length < BATCH_HEADER_SIZE) throw new CorruptBatchError(where, key, `only ${value.length} bytes`);
   const v = dv(value);
   const version = value[O_VERSION]!;
-  if (version !== BATCH_FORMAT_VERSION) throw new CorruptBatchError(where, key, `unknown batch format version ${version}`);
+  if (version !== BATCH_FORMAT_VERSION)
+    throw new CorruptBatchError(where, key, `unknown batch format version ${version}`);
   const rawLength = v.getUint32(O_RAW_LEN);
   if (BATCH_HEADER_SIZE + rawLength + (value[O_FLAGS]! & FLAG_CRC ? CRC_SIZE : 0) > value.length) {
     throw new CorruptBatchError(where, key, `raw length ${rawLength} runs past the ${value.length}-byte value`);
@@ -130,7 +153,8 @@ export function readBatchHeader(value: Uint8Array, where = '?', key = -1): Batch
  */
 export function viewBatch(baseOffset: number, value: Uint8Array, where = '?', verify = true): StoredBatch {
   // The read hot path: fields read byte by byte (no DataView, no intermediate header object).
-  if (value.length < BATCH_HEADER_SIZE || value[O_VERSION] !== BATCH_FORMAT_VERSION) readBatchHeader(value, where, baseOffset); // throws the precise error
+  if (value.length < BATCH_HEADER_SIZE || value[O_VERSION] !== BATCH_FORMAT_VERSION)
+    readBatchHeader(value, where, baseOffset); // throws the precise error
   const flags = value[O_FLAGS]!;
   if (flags & FLAG_CRC && verify) verifyBatch(baseOffset, value, where);
   const n = flags & FLAG_CRC ? value.length - CRC_SIZE : value.length;
@@ -206,8 +230,14 @@ const keyBytes = new Uint8Array(8);
 export function batchChecksum(baseOffset: number, value: Uint8Array): number {
   const hi = Math.floor(baseOffset / 0x1_0000_0000);
   const lo = baseOffset >>> 0;
-  keyBytes[0] = hi >>> 24; keyBytes[1] = hi >>> 16; keyBytes[2] = hi >>> 8; keyBytes[3] = hi;
-  keyBytes[4] = lo >>> 24; keyBytes[5] = lo >>> 16; keyBytes[6] = lo >>> 8; keyBytes[7] = lo;
+  keyBytes[0] = hi >>> 24;
+  keyBytes[1] = hi >>> 16;
+  keyBytes[2] = hi >>> 8;
+  keyBytes[3] = hi;
+  keyBytes[4] = lo >>> 24;
+  keyBytes[5] = lo >>> 16;
+  keyBytes[6] = lo >>> 8;
+  keyBytes[7] = lo;
   return crc32c(new Uint8Array(value.buffer, value.byteOffset, value.length - CRC_SIZE), crc32cSmall(keyBytes));
 }
 
@@ -225,11 +255,16 @@ export function sealBatch(baseOffset: number, value: Uint8Array): void {
 /** Throws CorruptBatchError when a batch with a checksum does not match it. */
 export function verifyBatch(baseOffset: number, value: Uint8Array, where: string): void {
   if (!(value[O_FLAGS]! & FLAG_CRC)) return;
-  if (value.length < BATCH_HEADER_SIZE + CRC_SIZE) throw new CorruptBatchError(where, baseOffset, `only ${value.length} bytes`);
+  if (value.length < BATCH_HEADER_SIZE + CRC_SIZE)
+    throw new CorruptBatchError(where, baseOffset, `only ${value.length} bytes`);
   const stored = i32(value, value.length - CRC_SIZE) >>> 0;
   const actual = batchChecksum(baseOffset, value);
   if (stored !== actual) {
-    throw new CorruptBatchError(where, baseOffset, `checksum mismatch (stored CRC32C ${hex(stored)}, computed ${hex(actual)} over its ${value.length} bytes)`);
+    throw new CorruptBatchError(
+      where,
+      baseOffset,
+      `checksum mismatch (stored CRC32C ${hex(stored)}, computed ${hex(actual)} over its ${value.length} bytes)`,
+    );
   }
 }
 
@@ -246,7 +281,14 @@ export function getLogPosition(value: Uint8Array): number {
   return readI64(dv(value), O_POSITION);
 }
 
-function writeHeader(value: Uint8Array, flags: number, count: number, rawLength: number, baseTs: number, maxTs: number): void {
+function writeHeader(
+  value: Uint8Array,
+  flags: number,
+  count: number,
+  rawLength: number,
+  baseTs: number,
+  maxTs: number,
+): void {
   const v = dv(value);
   value[O_VERSION] = BATCH_FORMAT_VERSION;
   value[O_FLAGS] = flags;
@@ -295,7 +337,13 @@ function headerEntrySize(h: readonly RecordHeader[]): number {
   return s;
 }
 
-function writeHeaderEntry(buf: Uint8Array, v: DataView, pos: number, delta: number, h: readonly RecordHeader[]): number {
+function writeHeaderEntry(
+  buf: Uint8Array,
+  v: DataView,
+  pos: number,
+  delta: number,
+  h: readonly RecordHeader[],
+): number {
   v.setInt32(pos, delta);
   v.setUint16(pos + 4, h.length);
   pos += 6;
@@ -363,7 +411,12 @@ export interface EncodedBatch {
  * is returned, so a refused call stores nothing. A new batch starts when the next record would
  * take the batch over `maxBatchBytes` or its timestamp delta would leave the i32 range.
  */
-export function encodeBatches(records: readonly ProduceRecord[], now: number, limits: EncodeLimits, where: string): EncodedBatch[] {
+export function encodeBatches(
+  records: readonly ProduceRecord[],
+  now: number,
+  limits: EncodeLimits,
+  where: string,
+): EncodedBatch[] {
   const n = records.length;
   if (isSimple(records)) return encodeSimple(records, now, limits, where);
   const keys: (Uint8Array | null)[] = new Array(n);
@@ -372,12 +425,14 @@ export function encodeBatches(records: readonly ProduceRecord[], now: number, li
   let headers: (RecordHeader[] | null)[] | null = null;
   for (let i = 0; i < n; i++) {
     const r = records[i]!;
-    if (r === null || typeof r !== 'object') throw new InvalidArgumentError(`record ${i} for ${where} must be an object with a value`);
+    if (r === null || typeof r !== 'object')
+      throw new InvalidArgumentError(`record ${i} for ${where} must be an object with a value`);
     const k = r.key;
     keys[i] = k == null ? null : toBytes(k, 'key', i);
     values[i] = toBytes(r.value, 'value', i);
     const t = r.timestamp ?? now;
-    if (!Number.isSafeInteger(t)) throw new InvalidArgumentError(`record ${i} for ${where}: timestamp ${t} is not an integer (ms)`);
+    if (!Number.isSafeInteger(t))
+      throw new InvalidArgumentError(`record ${i} for ${where}: timestamp ${t} is not an integer (ms)`);
     ts[i] = t;
     if (r.headers != null) {
       const h = normalizeHeaders(r.headers, i);
@@ -406,13 +461,22 @@ export function encodeBatches(records: readonly ProduceRecord[], now: number, li
       const value = values[end]!;
       const hl = headers?.[end] ?? null;
       if (value.length > maxField || (key !== null && key.length > maxField)) {
-        throw new RecordTooLargeError(value.length + (key?.length ?? 0), Math.min(limits.maxRecordBytes, maxField), end, where);
+        throw new RecordTooLargeError(
+          value.length + (key?.length ?? 0),
+          Math.min(limits.maxRecordBytes, maxField),
+          end,
+          where,
+        );
       }
       const body = recordBodySizeFields(key, value, d, end - start, hl ? hl.length : 0);
       const size = varintSizeUnchecked(body) + body;
       if (size > limits.maxRecordBytes) throw new RecordTooLargeError(size, limits.maxRecordBytes, end, where);
       const hs = hl ? headerEntrySize(hl) : 0;
-      if (end > start && BATCH_HEADER_SIZE + rawSize + size + (hdrSize || hs ? 4 + hdrSize + hs : 0) + trailer > limits.maxBatchBytes) break;
+      if (
+        end > start &&
+        BATCH_HEADER_SIZE + rawSize + size + (hdrSize || hs ? 4 + hdrSize + hs : 0) + trailer > limits.maxBatchBytes
+      )
+        break;
       bodies[end] = body;
       rawSize += size;
       hdrSize += hs;
@@ -426,7 +490,16 @@ export function encodeBatches(records: readonly ProduceRecord[], now: number, li
     v.setInt32(BATCH_HEADER_SIZE, count);
     let pos = BATCH_HEADER_SIZE + 4;
     for (let i = start; i < end; i++) {
-      pos = writeRecordFields(value, pos, keys[i]!, values[i]!, ts[i]! - base, i - start, headers?.[i]?.length ?? 0, bodies[i]!);
+      pos = writeRecordFields(
+        value,
+        pos,
+        keys[i]!,
+        values[i]!,
+        ts[i]! - base,
+        i - start,
+        headers?.[i]?.length ?? 0,
+        bodies[i]!,
+      );
     }
     if (hdrSize) {
       let entries = 0;
@@ -472,7 +545,14 @@ function allocValue(n: number): Uint8Array {
 function isSimple(records: readonly ProduceRecord[]): boolean {
   for (let i = 0; i < records.length; i++) {
     const r = records[i];
-    if (r === null || typeof r !== 'object' || !(r.value instanceof Uint8Array) || r.timestamp !== undefined || r.headers != null) return false;
+    if (
+      r === null ||
+      typeof r !== 'object' ||
+      !(r.value instanceof Uint8Array) ||
+      r.timestamp !== undefined ||
+      r.headers != null
+    )
+      return false;
     const k = r.key;
     if (k != null && !(k instanceof Uint8Array)) return false;
   }
@@ -483,7 +563,12 @@ function isSimple(records: readonly ProduceRecord[]): boolean {
  * The common produce call (bytes in, no timestamps or headers): every record gets `now`, so all
  * timestamp deltas are 0 and no normalisation arrays are needed. Same output as the general path.
  */
-function encodeSimple(records: readonly ProduceRecord[], now: number, limits: EncodeLimits, where: string): EncodedBatch[] {
+function encodeSimple(
+  records: readonly ProduceRecord[],
+  now: number,
+  limits: EncodeLimits,
+  where: string,
+): EncodedBatch[] {
   const n = records.length;
   const out: EncodedBatch[] = [];
   const bodies = new Int32Array(n);
@@ -504,7 +589,13 @@ function encodeSimple(records: readonly ProduceRecord[], now: number, limits: En
         throw new RecordTooLargeError(vl + (key?.length ?? 0), Math.min(maxRecord, maxField), end, where);
       }
       const od = end - start;
-      const body = 2 + (od < 64 ? 1 : varintSizeUnchecked(od)) + (key ? 1 + varintSizeUnchecked(key.length) + key.length : 1) + (vl < 64 ? 1 : varintSizeUnchecked(vl)) + vl + 1;
+      const body =
+        2 +
+        (od < 64 ? 1 : varintSizeUnchecked(od)) +
+        (key ? 1 + varintSizeUnchecked(key.length) + key.length : 1) +
+        (vl < 64 ? 1 : varintSizeUnchecked(vl)) +
+        vl +
+        1;
       const size = varintSizeUnchecked(body) + body;
       if (size > maxRecord) throw new RecordTooLargeError(size, maxRecord, end, where);
       if (end > start && rawSize + size > room) break;
@@ -521,7 +612,16 @@ function encodeSimple(records: readonly ProduceRecord[], now: number, limits: En
     let pos = BATCH_HEADER_SIZE + 4;
     for (let i = start; i < end; i++) {
       const r = records[i]!;
-      pos = writeRecordFields(value, pos, (r.key ?? null) as Uint8Array | null, r.value as Uint8Array, 0, i - start, 0, bodies[i]!);
+      pos = writeRecordFields(
+        value,
+        pos,
+        (r.key ?? null) as Uint8Array | null,
+        r.value as Uint8Array,
+        0,
+        i - start,
+        0,
+        bodies[i]!,
+      );
     }
     out.push({ value, count, first: start });
     start = end;
@@ -553,11 +653,16 @@ export interface RawBatchInput {
  * filter/map family); with other outputs they cannot be matched and are dropped.
  * Returns null for an empty list.
  */
-export function encodeRawBatch(input: RawBatchInput, limits: EncodeLimits, where: string): { value: Uint8Array; count: number; index: RecordIndex } | null {
+export function encodeRawBatch(
+  input: RawBatchInput,
+  limits: EncodeLimits,
+  where: string,
+): { value: Uint8Array; count: number; index: RecordIndex } | null {
   const index = indexRecords(input.raw);
   const count = index.count;
   if (count === 0) return null;
-  if (!Number.isSafeInteger(input.baseTimestamp)) throw new InvalidArgumentError(`base timestamp ${input.baseTimestamp} is not an integer (ms)`);
+  if (!Number.isSafeInteger(input.baseTimestamp))
+    throw new InvalidArgumentError(`base timestamp ${input.baseTimestamp} is not an integer (ms)`);
   let contiguous = true;
   let increasing = true;
   let maxDelta = -Infinity;
@@ -596,7 +701,14 @@ export function encodeRawBatch(input: RawBatchInput, limits: EncodeLimits, where
     const bodies = new Int32Array(count);
     rawLength = 4;
     for (let i = 0; i < count; i++) {
-      const r = { key: index.key(i), value: index.value(i), offsetDelta: i, timestampDelta: index.timestampDelta(i), attributes: index.attributes(i), headers: index.headers(i) };
+      const r = {
+        key: index.key(i),
+        value: index.value(i),
+        offsetDelta: i,
+        timestampDelta: index.timestampDelta(i),
+        attributes: index.attributes(i),
+        headers: index.headers(i),
+      };
       bodies[i] = recordBodySize(r);
       rawLength += varintSize(bodies[i]!) + bodies[i]!;
     }
@@ -604,11 +716,25 @@ export function encodeRawBatch(input: RawBatchInput, limits: EncodeLimits, where
     dv(value).setInt32(BATCH_HEADER_SIZE, count);
     let pos = BATCH_HEADER_SIZE + 4;
     for (let i = 0; i < count; i++) {
-      const r = { key: index.key(i), value: index.value(i), offsetDelta: i, timestampDelta: index.timestampDelta(i), attributes: index.attributes(i), headers: index.headers(i) };
+      const r = {
+        key: index.key(i),
+        value: index.value(i),
+        offsetDelta: i,
+        timestampDelta: index.timestampDelta(i),
+        attributes: index.attributes(i),
+        headers: index.headers(i),
+      };
       pos = writeRecord(value, pos, r, bodies[i]);
     }
   }
-  writeHeader(value, (hdr ? FLAG_HEADERS : 0) | (trailerOf(limits) ? FLAG_CRC : 0), count, rawLength, input.baseTimestamp, maxTs);
+  writeHeader(
+    value,
+    (hdr ? FLAG_HEADERS : 0) | (trailerOf(limits) ? FLAG_CRC : 0),
+    count,
+    rawLength,
+    input.baseTimestamp,
+    maxTs,
+  );
   if (hdr) {
     const v = dv(value);
     let pos = BATCH_HEADER_SIZE + rawLength;
@@ -633,14 +759,15 @@ export function encodeRecordList(records: readonly ProduceRecord[], baseTimestam
     keys[i] = r.key == null ? null : toBytes(r.key, 'key', i);
     values[i] = toBytes(r.value, 'value', i);
     deltas[i] = (r.timestamp ?? now) - baseTimestamp;
-    hcount[i] = r.headers ? normalizeHeaders(r.headers, i)?.length ?? 0 : 0;
+    hcount[i] = r.headers ? (normalizeHeaders(r.headers, i)?.length ?? 0) : 0;
     bodies[i] = recordBodySizeFields(keys[i]!, values[i]!, deltas[i]!, i, hcount[i]!);
     size += varintSize(bodies[i]!) + bodies[i]!;
   }
   const buf = Buffer.allocUnsafe(size) as Uint8Array;
   dv(buf).setInt32(0, n);
   let pos = 4;
-  for (let i = 0; i < n; i++) pos = writeRecordFields(buf, pos, keys[i]!, values[i]!, deltas[i]!, i, hcount[i]!, bodies[i]!);
+  for (let i = 0; i < n; i++)
+    pos = writeRecordFields(buf, pos, keys[i]!, values[i]!, deltas[i]!, i, hcount[i]!, bodies[i]!);
   return buf;
 }
 
@@ -664,7 +791,10 @@ export function headersByIndex(records: readonly ProduceRecord[]): Map<number, R
 export function sliceBatch(batch: StoredBatch, from: number, to: number): StoredBatch {
   if (from <= batch.baseOffset && to >= batch.lastOffset) return batch;
   const index = indexRecords(batch.raw);
-  let first = -1, last = -1, size = 4, maxDelta = -Infinity;
+  let first = -1,
+    last = -1,
+    size = 4,
+    maxDelta = -Infinity;
   for (let i = 0; i < index.count; i++) {
     const off = batch.baseOffset + index.offsetDelta(i);
     if (off < from || off > to) continue;

@@ -39,17 +39,28 @@ export function checkPartition(db: Database<Uint8Array, number>, topic: string, 
       continue;
     }
     if (expectOffset >= 0 && key !== expectOffset) {
-      damaged(key, key > expectOffset ? `offsets ${expectOffset}..${key - 1} are missing before it` : `it overlaps the previous batch, which ends at ${expectOffset - 1}`);
+      damaged(
+        key,
+        key > expectOffset
+          ? `offsets ${expectOffset}..${key - 1} are missing before it`
+          : `it overlaps the previous batch, which ends at ${expectOffset - 1}`,
+      );
     }
     try {
       verifyBatch(key, value, where);
       const h = readBatchHeader(value, where, key);
       const index = indexRecords(batchRecords(value, h, where, key));
       if (index.count !== h.count || h.lastOffsetDelta !== h.count - 1) {
-        damaged(key, `its header says ${h.count} records (last offset delta ${h.lastOffsetDelta}) but it holds ${index.count}`);
+        damaged(
+          key,
+          `its header says ${h.count} records (last offset delta ${h.lastOffsetDelta}) but it holds ${index.count}`,
+        );
       }
       if (expectPosition >= 0 && h.logPosition !== expectPosition + value.length) {
-        damaged(key, `its log position ${h.logPosition} does not follow the previous batch's ${expectPosition} (+${value.length} bytes)`);
+        damaged(
+          key,
+          `its log position ${h.logPosition} does not follow the previous batch's ${expectPosition} (+${value.length} bytes)`,
+        );
       }
       out.records += h.count;
       expectOffset = key + h.count;

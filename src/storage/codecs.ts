@@ -32,10 +32,15 @@ let snappy: Snappy | undefined;
 let lz4: Lz4 | undefined;
 
 const asBuffer = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
-const zstdSync = zlib as unknown as { zstdCompressSync?: (b: Uint8Array) => Buffer; zstdDecompressSync?: (b: Uint8Array) => Buffer };
+const zstdSync = zlib as unknown as {
+  zstdCompressSync?: (b: Uint8Array) => Buffer;
+  zstdDecompressSync?: (b: Uint8Array) => Buffer;
+};
 
 function zstdMissing(): never {
-  throw new InvalidArgumentError(`zstd needs Node 22.15 or later (its zlib has zstd); this is Node ${process.versions.node}: use gzip, snappy or lz4`);
+  throw new InvalidArgumentError(
+    `zstd needs Node 22.15 or later (its zlib has zstd); this is Node ${process.versions.node}: use gzip, snappy or lz4`,
+  );
 }
 
 const CODECS: Record<Exclude<BatchCodec, 'none'>, Codec> = {
@@ -57,7 +62,8 @@ const CODECS: Record<Exclude<BatchCodec, 'none'>, Codec> = {
 /** The codec a name stands for (case-insensitive), or an InvalidArgumentError naming the choices. */
 export function parseCodec(name: string, what = 'compression'): BatchCodec {
   const c = name.toLowerCase() as BatchCodec;
-  if (!BATCH_CODECS.includes(c)) throw new InvalidArgumentError(`${what} ${JSON.stringify(name)} is unknown: use ${BATCH_CODECS.join(', ')}`);
+  if (!BATCH_CODECS.includes(c))
+    throw new InvalidArgumentError(`${what} ${JSON.stringify(name)} is unknown: use ${BATCH_CODECS.join(', ')}`);
   if (c === 'zstd' && !zstdSync.zstdCompressSync) zstdMissing();
   return c;
 }

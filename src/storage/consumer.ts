@@ -1,10 +1,10 @@
 import { indexRecords } from '../protocol/record.js';
-import { decodeHeaderSection, sliceBatch, type RecordHeader, type StoredBatch } from './batch-format.js';
+import { decodeHeaderSection, type RecordHeader, type StoredBatch, sliceBatch } from './batch-format.js';
+import { STORAGE_DEFAULTS } from './defaults.js';
 import { InvalidArgumentError, OffsetOutOfRangeError, UnknownTopicError } from './errors.js';
-import { DeliveryCommitter, type CommitPolicy } from './offset-committer.js';
+import { type CommitPolicy, DeliveryCommitter } from './offset-committer.js';
 import type { PartitionLog } from './partition.js';
 import type { Storage } from './storage.js';
-import { STORAGE_DEFAULTS } from './defaults.js';
 
 /**
  * Where a consumer starts: the first stored record, the end (only records produced from now on),
@@ -79,7 +79,11 @@ export class Consumer {
   readonly committed: number | undefined;
   private started = false;
 
-  constructor(private readonly store: Storage, private readonly log: PartitionLog, options: ConsumeOptions = {}) {
+  constructor(
+    private readonly store: Storage,
+    private readonly log: PartitionLog,
+    options: ConsumeOptions = {},
+  ) {
     this.topic = log.topic;
     this.partition = log.partition;
     this.follow = options.follow ?? false;
@@ -103,7 +107,8 @@ export class Consumer {
     this.remaining = options.limit ?? Infinity;
 
     log.refresh();
-    const committed = this.name !== undefined ? store.committedOffset(this.name, this.topic, this.partition) : undefined;
+    const committed =
+      this.name !== undefined ? store.committedOffset(this.name, this.topic, this.partition) : undefined;
     if (committed !== undefined) {
       this.position = Math.min(Math.max(committed, log.startOffset), log.nextOffset);
     } else {
@@ -168,13 +173,17 @@ export class Consumer {
 
   /** Commits `offset` (default: the position, i.e. everything delivered) for the named consumer. */
   async commit(offset = this.position): Promise<void> {
-    if (this.name === undefined) throw new InvalidArgumentError('commit() needs a named consumer: consume(topic, partition, { consumer: "name" })');
+    if (this.name === undefined)
+      throw new InvalidArgumentError(
+        'commit() needs a named consumer: consume(topic, partition, { consumer: "name" })',
+      );
     await this.store.commitOffset(this.name, this.topic, this.partition, offset);
   }
 
   /** Stored batches from the cursor on, cut to the wanted records; nothing is marked delivered here. */
   private async *read(): AsyncGenerator<StoredBatch, void, undefined> {
-    if (this.started) throw new InvalidArgumentError('a Consumer can be iterated once; create another with store.consume()');
+    if (this.started)
+      throw new InvalidArgumentError('a Consumer can be iterated once; create another with store.consume()');
     this.started = true;
     if (this.autoCommit) {
       this.committer = new DeliveryCommitter(this.store, this.name!, this.topic, this.policy);
@@ -188,7 +197,10 @@ export class Consumer {
       if (this.cursor < log.startOffset) this.cursor = log.startOffset;
       let batches: StoredBatch[];
       try {
-        batches = log.readBatches(this.cursor, { maxBytes: this.maxBytes, endOffset: this.endOffset === Infinity ? undefined : this.endOffset });
+        batches = log.readBatches(this.cursor, {
+          maxBytes: this.maxBytes,
+          endOffset: this.endOffset === Infinity ? undefined : this.endOffset,
+        });
       } catch (err) {
         if (err instanceof OffsetOutOfRangeError && err.offset < err.startOffset) {
           this.cursor = err.startOffset; // retention overtook this consumer
@@ -245,15 +257,19 @@ function startPosition(log: PartitionLog, from: StartPosition): number {
     }
     if ('fromEnd' in from) {
       const n = from.fromEnd;
-      if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`fromEnd must be a non-negative integer, got ${n}`);
+      if (!Number.isSafeInteger(n) || n < 0)
+        throw new InvalidArgumentError(`fromEnd must be a non-negative integer, got ${n}`);
       return Math.max(log.startOffset, log.nextOffset - n);
     }
     if ('fromBeginning' in from) {
       const n = from.fromBeginning;
-      if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`fromBeginning must be a non-negative integer, got ${n}`);
+      if (!Number.isSafeInteger(n) || n < 0)
+        throw new InvalidArgumentError(`fromBeginning must be a non-negative integer, got ${n}`);
       // As Fluvio's Offset::from_beginning: past the end means the end.
       return Math.min(log.nextOffset, log.startOffset + n);
     }
   }
-  throw new InvalidArgumentError(`from must be 'beginning', 'end', { offset }, { fromEnd } or { fromBeginning }, got ${JSON.stringify(from)}`);
+  throw new InvalidArgumentError(
+    `from must be 'beginning', 'end', { offset }, { fromEnd } or { fromBeginning }, got ${JSON.stringify(from)}`,
+  );
 }

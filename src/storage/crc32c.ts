@@ -26,7 +26,9 @@ type Crc = (bytes: Uint8Array, crc?: number) => number;
 
 function loadNative(): Crc | null {
   try {
-    const mod = createRequire(import.meta.url)('@node-rs/crc32') as { crc32c: (b: Uint8Array, initial?: number) => number };
+    const mod = createRequire(import.meta.url)('@node-rs/crc32') as {
+      crc32c: (b: Uint8Array, initial?: number) => number;
+    };
     const f: Crc = (b, crc = 0) => mod.crc32c(b, crc) >>> 0;
     return f(Buffer.from('123456789')) === 0xe3069283 ? f : null;
   } catch {

@@ -81,26 +81,37 @@ function readDataFile(dir: string): DataFileInfo | null {
     const size = fstatSync(fd).size;
     if (size === 0) return null;
     const first = Buffer.alloc(META_MAX);
-    if (readSync(fd, first, 0, META_MAX, 0) < META_MAX) throw new DataCorruptError(path, `it is only ${size} bytes, shorter than one LMDB meta page`);
+    if (readSync(fd, first, 0, META_MAX, 0) < META_MAX)
+      throw new DataCorruptError(path, `it is only ${size} bytes, shorter than one LMDB meta page`);
     const m0 = parseMeta(first, path, 0);
     const second = Buffer.alloc(META_MAX);
     if (size < m0.pageSize + META_MAX || readSync(fd, second, 0, META_MAX, m0.pageSize) < META_MAX) {
-      throw new DataCorruptError(path, `it is ${size} bytes, too short for its second meta page (page size ${m0.pageSize}): the file was truncated`);
+      throw new DataCorruptError(
+        path,
+        `it is ${size} bytes, too short for its second meta page (page size ${m0.pageSize}): the file was truncated`,
+      );
     }
     const m1 = parseMeta(second, path, 1);
-    if (m1.pageSize !== m0.pageSize) throw new DataCorruptError(path, `its meta pages disagree on the page size (${m0.pageSize}, ${m1.pageSize})`);
+    if (m1.pageSize !== m0.pageSize)
+      throw new DataCorruptError(path, `its meta pages disagree on the page size (${m0.pageSize}, ${m1.pageSize})`);
     checkTxnids(m0.txnid, m1.txnid, path);
     const newest = m1.txnid > m0.txnid ? m1 : m0;
     // biome-ignore lint/complexity/useMathMinMax: bigints (Math.max takes numbers)
     const lastPage = m0.lastPage > m1.lastPage ? m0.lastPage : m1.lastPage;
     const needed = (lastPage + 1n) * BigInt(m0.pageSize);
     if (BigInt(size) < needed) {
-      throw new DataCorruptError(path, `it is ${size} bytes but its meta page uses pages up to ${lastPage} (${needed} bytes): the file was truncated`);
+      throw new DataCorruptError(
+        path,
+        `it is ${size} bytes but its meta page uses pages up to ${lastPage} (${needed} bytes): the file was truncated`,
+      );
     }
     for (const m of [m0, m1]) {
       for (const root of m.roots) {
         if (root !== NO_PAGE && (root < 2n || root > m.lastPage)) {
-          throw new DataCorruptError(path, `a meta page points at page ${root}, outside the file's pages 2..${m.lastPage}`);
+          throw new DataCorruptError(
+            path,
+            `a meta page points at page ${root}, outside the file's pages 2..${m.lastPage}`,
+          );
         }
       }
     }
@@ -119,19 +130,37 @@ function readDataFile(dir: string): DataFileInfo | null {
 
 function parseMeta(b: Buffer, path: string, index: number): Meta {
   const what = `meta page ${index}`;
-  if (!(b.readUInt16LE(18) & P_META) || b.readUInt32LE(24) !== MAGIC) throw new DataCorruptError(path, `${what} is not an LMDB meta page`);
-  if ((b.readUInt32LE(28) & 0xffff) !== DATA_VERSION) throw new DataCorruptError(path, `${what} has LMDB data version ${b.readUInt32LE(28) & 0xffff}, expected ${DATA_VERSION}`);
-  if (b.readBigUInt64LE(32) !== 0n) throw new DataCorruptError(path, `${what} has a fixed map address, which Eddy never sets`);
+  if (!(b.readUInt16LE(18) & P_META) || b.readUInt32LE(24) !== MAGIC)
+    throw new DataCorruptError(path, `${what} is not an LMDB meta page`);
+  if ((b.readUInt32LE(28) & 0xffff) !== DATA_VERSION)
+    throw new DataCorruptError(
+      path,
+      `${what} has LMDB data version ${b.readUInt32LE(28) & 0xffff}, expected ${DATA_VERSION}`,
+    );
+  if (b.readBigUInt64LE(32) !== 0n)
+    throw new DataCorruptError(path, `${what} has a fixed map address, which Eddy never sets`);
   const pageSize = b.readUInt32LE(48);
-  if (pageSize < 512 || pageSize > 65536 || (pageSize & (pageSize - 1)) !== 0) throw new DataCorruptError(path, `${what} has an invalid page size ${pageSize}`);
+  if (pageSize < 512 || pageSize > 65536 || (pageSize & (pageSize - 1)) !== 0)
+    throw new DataCorruptError(path, `${what} has an invalid page size ${pageSize}`);
   const lastPage = b.readBigUInt64LE(144);
   const pages = (db: number) => b.readBigUInt64LE(db + 8) + b.readBigUInt64LE(db + 16) + b.readBigUInt64LE(db + 24);
-  if (pages(48) + pages(96) > lastPage + 1n) throw new DataCorruptError(path, `${what} counts more pages than the file's ${lastPage + 1n}`);
-  return { pageSize, lastPage, txnid: b.readBigUInt64LE(152), mainEntries: b.readBigUInt64LE(96 + 32), roots: [b.readBigUInt64LE(48 + 40), b.readBigUInt64LE(96 + 40)] };
+  if (pages(48) + pages(96) > lastPage + 1n)
+    throw new DataCorruptError(path, `${what} counts more pages than the file's ${lastPage + 1n}`);
+  return {
+    pageSize,
+    lastPage,
+    txnid: b.readBigUInt64LE(152),
+    mainEntries: b.readBigUInt64LE(96 + 32),
+    roots: [b.readBigUInt64LE(48 + 40), b.readBigUInt64LE(96 + 40)],
+  };
 }
 
 function checkTxnids(t0: bigint, t1: bigint, path: string): void {
   if (t0 === 0n && t1 === 0n) return;
   const ok = (t0 & 1n) === 0n && (t1 === 0n || (t1 & 1n) === 1n) && (t0 > t1 ? t0 - t1 : t1 - t0) === 1n;
-  if (!ok) throw new DataCorruptError(path, `its meta pages name transactions ${t0} and ${t1}, which a commit never leaves (damaged meta page)`);
+  if (!ok)
+    throw new DataCorruptError(
+      path,
+      `its meta pages name transactions ${t0} and ${t1}, which a commit never leaves (damaged meta page)`,
+    );
 }

@@ -42,7 +42,11 @@ export class KeyWindow {
     return false;
   }
 
-  private remember(key: Uint8Array, at: number, k = Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1')): void {
+  private remember(
+    key: Uint8Array,
+    at: number,
+    k = Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1'),
+  ): void {
     this.seen.delete(k);
     this.seen.set(k, at);
     if (this.seen.size > this.bounds.count) this.seen.delete(this.seen.keys().next().value!);

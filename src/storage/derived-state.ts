@@ -66,7 +66,8 @@ export class DerivedStateStore<Definition = unknown, Checkpoint = unknown, Failu
     await this.env.batch(() => {
       void this.db.remove(definitionKey(name));
       for (const kind of [CHECKPOINT, FAILURE]) {
-        for (const { key } of this.db.getRange({ start: [kind, name], end: [kind, name, Number.MAX_SAFE_INTEGER] })) void this.db.remove(key);
+        for (const { key } of this.db.getRange({ start: [kind, name], end: [kind, name, Number.MAX_SAFE_INTEGER] }))
+          void this.db.remove(key);
       }
     });
   }

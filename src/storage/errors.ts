@@ -225,14 +225,16 @@ export class UnknownModuleError extends EddyError {
     const looked = tried.length > 0 ? ` (looked for ${tried.join(' and ')})` : '';
     let problem: string;
     if (registryOnly) {
-      problem = `no SmartModule named "${uses}" is registered; register one with eddy.modules.register(${JSON.stringify(uses)}, bytesOrPath) ` +
+      problem =
+        `no SmartModule named "${uses}" is registered; register one with eddy.modules.register(${JSON.stringify(uses)}, bytesOrPath) ` +
         `(CLI: eddy smart-module create ${uses} --wasm-file <file>)`;
     } else if (!registryChecked) {
       problem = `SmartModule file ${uses} not found${looked}; without a data directory each \`uses\` is a .wasm path, relative to the file that names it`;
     } else if (isPath) {
       problem = `SmartModule file ${uses} does not exist (and no SmartModule is registered under that name); check the path`;
     } else {
-      problem = `SmartModule "${uses}" is not registered and is not a .wasm file; register it with ` +
+      problem =
+        `SmartModule "${uses}" is not registered and is not a .wasm file; register it with ` +
         `\`eddy smart-module create ${uses} --wasm-file <path>\` or give a path to the .wasm`;
     }
     super('EDDY_UNKNOWN_MODULE', at + problem);
@@ -243,7 +245,10 @@ export class UnknownModuleError extends EddyError {
 export class ModuleExistsError extends EddyError {
   readonly moduleName: string;
   constructor(name: string) {
-    super('EDDY_MODULE_EXISTS', `a SmartModule named "${name}" is already registered; delete it first or pass { replace: true }`);
+    super(
+      'EDDY_MODULE_EXISTS',
+      `a SmartModule named "${name}" is already registered; delete it first or pass { replace: true }`,
+    );
     this.moduleName = name;
   }
 }
@@ -253,7 +258,11 @@ export class ProduceTransformError extends EddyError {
   readonly topic: string;
   readonly partition: number;
   constructor(topic: string, partition: number, detail: string, cause?: unknown) {
-    super('EDDY_PRODUCE_TRANSFORM', `producer transform failed for ${topic}/${partition}: ${detail}; the batch was not stored`, { cause });
+    super(
+      'EDDY_PRODUCE_TRANSFORM',
+      `producer transform failed for ${topic}/${partition}: ${detail}; the batch was not stored`,
+      { cause },
+    );
     this.topic = topic;
     this.partition = partition;
   }

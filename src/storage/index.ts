@@ -11,17 +11,8 @@
  * await store.close();
  * ```
  */
-export { Storage, openStorage, DEFAULT_MAX_BATCH_BYTES, DEFAULT_MAX_PARTITIONS, DEFAULT_MAX_PARTITION_BYTES, DEFAULT_MAX_RECORD_BYTES, DEFAULT_RETENTION_MS } from './storage.js';
-export type { CheckReport, StorageOptions, TopicConfig, TopicMeta, TopicSummary, TopicDescription, PartitionInfo, StorageEvents, Compression, CommittedOffset } from './storage.js';
-export { PartitionLog } from './partition.js';
-export { DerivedStateStore } from './derived-state.js';
-export type { AppendResult, AppendEvent, AppendOptions, PreparedAppend, ReadOptions, RetentionSettings } from './partition.js';
-export { Consumer } from './consumer.js';
-export type { ConsumeOptions, ConsumedRecord, StartPosition } from './consumer.js';
-export { Producer, siphashRoundRobin } from './producer.js';
-export type { ProducerOptions, ProducerRecord, ProduceAck, Partitioner, ProduceTransform } from './producer.js';
-export { ModuleRegistry, formatModuleTable } from './registry.js';
-export type { ModuleInfo, ModuleValidation, ModuleValidator } from './registry.js';
+
+export type { BatchHeader, ProduceRecord, RawBatchInput, RecordHeader, StoredBatch } from './batch-format.js';
 export {
   BATCH_FORMAT_VERSION,
   BATCH_HEADER_SIZE,
@@ -35,11 +26,47 @@ export {
   verifyBatch,
   viewBatch,
 } from './batch-format.js';
-export { inspectDataFile, type DataFileInfo } from './data-file.js';
 export type { Damage, PartitionCheck } from './check.js';
-export type { BatchHeader, ProduceRecord, RawBatchInput, RecordHeader, StoredBatch } from './batch-format.js';
-export { partitionForKey, fluvioKeyHash, sipHash24 } from './siphash.js';
+export type { BatchCodec } from './codecs.js';
+export type { ConsumedRecord, ConsumeOptions, StartPosition } from './consumer.js';
+export { Consumer } from './consumer.js';
+export { type DataFileInfo, inspectDataFile } from './data-file.js';
+export { DerivedStateStore } from './derived-state.js';
 export * from './errors.js';
 export { LOCK_FILE } from './lock.js';
+export type {
+  AppendEvent,
+  AppendOptions,
+  AppendResult,
+  PreparedAppend,
+  ReadOptions,
+  RetentionSettings,
+} from './partition.js';
+export { PartitionLog } from './partition.js';
 export { PartitionReader, type PartitionSource } from './partition-reader.js';
-export type { BatchCodec } from './codecs.js';
+export type { Partitioner, ProduceAck, ProducerOptions, ProducerRecord, ProduceTransform } from './producer.js';
+export { Producer, siphashRoundRobin } from './producer.js';
+export type { ModuleInfo, ModuleValidation, ModuleValidator } from './registry.js';
+export { formatModuleTable, ModuleRegistry } from './registry.js';
+export { fluvioKeyHash, partitionForKey, sipHash24 } from './siphash.js';
+export type {
+  CheckReport,
+  CommittedOffset,
+  Compression,
+  PartitionInfo,
+  StorageEvents,
+  StorageOptions,
+  TopicConfig,
+  TopicDescription,
+  TopicMeta,
+  TopicSummary,
+} from './storage.js';
+export {
+  DEFAULT_MAX_BATCH_BYTES,
+  DEFAULT_MAX_PARTITION_BYTES,
+  DEFAULT_MAX_PARTITIONS,
+  DEFAULT_MAX_RECORD_BYTES,
+  DEFAULT_RETENTION_MS,
+  openStorage,
+  Storage,
+} from './storage.js';

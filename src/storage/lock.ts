@@ -225,7 +225,10 @@ function takeExclusive(dir: string, holder: LockHolderInfo): WriterLock {
     if (theirs) throw new DataDirLockedError(dir, theirs);
   }
   const last = readHolder(path);
-  throw new DataDirLockedError(dir, last ?? { pid: -1, hostname: '?', startTime: null, command: 'unknown', openedAt: 0 });
+  throw new DataDirLockedError(
+    dir,
+    last ?? { pid: -1, hostname: '?', startTime: null, command: 'unknown', openedAt: 0 },
+  );
 }
 
 /** Sleeps this thread (a lock is taken synchronously, while a storage opens). */

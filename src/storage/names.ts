@@ -5,7 +5,8 @@
 export const RESOURCE_NAME = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 /** What RESOURCE_NAME means, for error messages. */
-export const RESOURCE_NAME_RULE = "lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters";
+export const RESOURCE_NAME_RULE =
+  "lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters";
 
 /**
  * A Hub package name, `group/name@version`: group and name are resource names, the version is

@@ -1,5 +1,5 @@
-import type { Storage } from './storage.js';
 import { STORAGE_DEFAULTS } from './defaults.js';
+import type { Storage } from './storage.js';
 
 /**
  * When a named consumer commits while it delivers. A commit starts once `intervalMs` has passed
@@ -132,11 +132,13 @@ export class DeliveryCommitter {
       }
       this.durable = count;
     };
-    const p = run().catch((err) => {
-      this.failure ??= err;
-    }).finally(() => {
-      this.inflight = null;
-    });
+    const p = run()
+      .catch((err) => {
+        this.failure ??= err;
+      })
+      .finally(() => {
+        this.inflight = null;
+      });
     this.inflight = p;
     return p;
   }

@@ -6,5 +6,9 @@ import { STORAGE_DEFAULTS } from './defaults.js';
  * agree, or a reader cannot decode compressed values).
  */
 export function partitionDbOptions(name: string, lz4: boolean): DatabaseOptions & { name: string } {
-  return { name, encoding: 'binary', ...(lz4 ? { compression: { threshold: STORAGE_DEFAULTS.lz4ThresholdBytes } } : {}) };
+  return {
+    name,
+    encoding: 'binary',
+    ...(lz4 ? { compression: { threshold: STORAGE_DEFAULTS.lz4ThresholdBytes } } : {}),
+  };
 }

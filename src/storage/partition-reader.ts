@@ -1,5 +1,5 @@
-import { open, type Database, type RootDatabase } from 'lmdb';
-import { viewBatch, type StoredBatch } from './batch-format.js';
+import { type Database, open, type RootDatabase } from 'lmdb';
+import { type StoredBatch, viewBatch } from './batch-format.js';
 import { partitionDbOptions } from './partition-db.js';
 
 /**

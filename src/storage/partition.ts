@@ -1,23 +1,23 @@
 import { EventEmitter } from 'eventemitter3';
-import { IF_EXISTS, type Database, type RootDatabase } from 'lmdb';
-import type { BatchCodec } from './codecs.js';
+import { type Database, IF_EXISTS, type RootDatabase } from 'lmdb';
+import { EddyError } from '../errors.js';
 import {
   compressBatch,
+  type EncodeLimits,
   encodeBatches,
   encodeRawBatch,
+  type ProduceRecord,
+  type RawBatchInput,
   readBatchHeader,
+  type StoredBatch,
   sealBatch,
   setLogPosition,
   verifyBatch,
   viewBatch,
-  type EncodeLimits,
-  type ProduceRecord,
-  type RawBatchInput,
-  type StoredBatch,
 } from './batch-format.js';
-import { EddyError } from '../errors.js';
-import { OffsetOutOfRangeError, ReadOnlyStorageError, UnknownTopicError } from './errors.js';
+import type { BatchCodec } from './codecs.js';
 import { STORAGE_DEFAULTS } from './defaults.js';
+import { OffsetOutOfRangeError, ReadOnlyStorageError, UnknownTopicError } from './errors.js';
 
 /** Where a produce call's records went. `lastOffset = baseOffset − 1` when nothing was stored. */
 export interface AppendResult {
@@ -280,7 +280,11 @@ export class PartitionLog {
    * Encodes batches for `appendPrepared` — records (as `append`) and module outputs (as
    * `appendRaw`) — checking every limit; nothing is written, so an error here stores nothing.
    */
-  prepare(records: readonly ProduceRecord[], raws: readonly RawBatchInput[] = [], codec: BatchCodec = this.topicCodec ?? 'none'): PreparedAppend {
+  prepare(
+    records: readonly ProduceRecord[],
+    raws: readonly RawBatchInput[] = [],
+    codec: BatchCodec = this.topicCodec ?? 'none',
+  ): PreparedAppend {
     const prepared: PreparedAppend = { values: [], counts: [] };
     if (records.length > 0) {
       for (const b of encodeBatches(records, Date.now(), this.host.limits, this.where)) {
@@ -356,7 +360,13 @@ export class PartitionLog {
   }
 
   private emptyResult(): AppendResult {
-    return { topic: this.topic, partition: this.partition, baseOffset: this.nextOffset, lastOffset: this.nextOffset - 1, count: 0 };
+    return {
+      topic: this.topic,
+      partition: this.partition,
+      baseOffset: this.nextOffset,
+      lastOffset: this.nextOffset - 1,
+      count: 0,
+    };
   }
 
   private checkWritable(): void {
@@ -375,7 +385,18 @@ export class PartitionLog {
     let bytes = 0;
     for (const v of values) bytes += v.length;
     const reserved = this.host.checkCapacity(bytes);
-    const g = (this.group ??= { prev: this.issuedTail, base: this.issuedNext, keys: [], values: [], alsoWrites: [], bytes: 0, reserved: 0, members: [], endOffset: 0, endPosition: 0 });
+    const g = (this.group ??= {
+      prev: this.issuedTail,
+      base: this.issuedNext,
+      keys: [],
+      values: [],
+      alsoWrites: [],
+      bytes: 0,
+      reserved: 0,
+      members: [],
+      endOffset: 0,
+      endPosition: 0,
+    });
     g.reserved += reserved;
     const base = this.issuedNext;
     let offset = base;
@@ -394,7 +415,13 @@ export class PartitionLog {
     if (g.keys.length) this.issuedTail = g.keys[g.keys.length - 1]!;
     g.bytes += bytes;
     if (alsoWrite) g.alsoWrites.push(alsoWrite);
-    const result: AppendResult = { topic: this.topic, partition: this.partition, baseOffset: base, lastOffset: offset - 1, count: offset - base };
+    const result: AppendResult = {
+      topic: this.topic,
+      partition: this.partition,
+      baseOffset: base,
+      lastOffset: offset - 1,
+      count: offset - base,
+    };
     const promise = new Promise<AppendResult>((resolve, reject) => g.members.push({ result, resolve, reject }));
     if (g.bytes >= GROUP_BYTES) {
       this.flushGroup();
@@ -438,13 +465,20 @@ export class PartitionLog {
     }
     commit
       .then((written) => {
-        if (!written) throw this.failure ?? new EddyError('EDDY_STORAGE_WRITE', `write to ${this.where} failed: an earlier write failed; nothing of this write was stored`);
+        if (!written)
+          throw (
+            this.failure ??
+            new EddyError(
+              'EDDY_STORAGE_WRITE',
+              `write to ${this.where} failed: an earlier write failed; nothing of this write was stored`,
+            )
+          );
         if (g.endOffset > this.nextOffset) {
           this.nextOffset = g.endOffset;
           this.endPosition = g.endPosition;
           if (g.keys.length) this.lastBaseOffset = g.keys[g.keys.length - 1]!;
         }
-        return this.host.durability === 'flush' ? commit.flushed ?? this.host.env.flushed : undefined;
+        return this.host.durability === 'flush' ? (commit.flushed ?? this.host.env.flushed) : undefined;
       })
       .then(
         () => {
@@ -453,7 +487,14 @@ export class PartitionLog {
           for (const m of g.members) m.resolve(m.result);
           const first = g.members[0]!.result.baseOffset;
           if (g.endOffset > first) {
-            const e: AppendEvent = { topic: this.topic, partition: this.partition, baseOffset: first, lastOffset: g.endOffset - 1, count: g.endOffset - first, nextOffset: g.endOffset };
+            const e: AppendEvent = {
+              topic: this.topic,
+              partition: this.partition,
+              baseOffset: first,
+              lastOffset: g.endOffset - 1,
+              count: g.endOffset - first,
+              nextOffset: g.endOffset,
+            };
             this.events.emit('append', e);
             this.host.emitAppend(e);
             this.maybeTrimForSize();
@@ -538,8 +579,12 @@ export class PartitionLog {
     if (max === null || this.trimQueued || this.bytes <= max || this.deleted) return;
     this.trimQueued = true;
     this.enforceRetention().then(
-      () => { this.trimQueued = false; },
-      () => { this.trimQueued = false; },
+      () => {
+        this.trimQueued = false;
+      },
+      () => {
+        this.trimQueued = false;
+      },
     );
   }
 

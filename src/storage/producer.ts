@@ -1,13 +1,13 @@
-import type { BatchInput, BatchOutput } from '../smartmodule/types.js';
 import { VARINT_MAX, VARINT_MIN } from '../protocol/varint.js';
+import type { BatchInput, BatchOutput } from '../smartmodule/types.js';
 import { encodeRecordList, headersByIndex, type ProduceRecord } from './batch-format.js';
-import { InvalidArgumentError, ProduceTransformError, UnknownPartitionError } from './errors.js';
-import type { AppendOptions, AppendResult, PartitionLog } from './partition.js';
-import { parseCodec, type BatchCodec } from './codecs.js';
-import { partitionForKey } from './siphash.js';
-import type { Dedup, Storage } from './storage.js';
+import { type BatchCodec, parseCodec } from './codecs.js';
 import { KeyWindow } from './dedup.js';
 import { STORAGE_DEFAULTS } from './defaults.js';
+import { InvalidArgumentError, ProduceTransformError, UnknownPartitionError } from './errors.js';
+import type { AppendOptions, AppendResult, PartitionLog } from './partition.js';
+import { partitionForKey } from './siphash.js';
+import type { Dedup, Storage } from './storage.js';
 
 /** Chooses a partition for a record. `key` is null for keyless records. */
 export type Partitioner = (key: Uint8Array | null, partitionCount: number) => number;
@@ -120,7 +120,11 @@ export class Producer {
     return this.storedRecords;
   }
 
-  constructor(private readonly store: Storage, topic: string, options: ProducerOptions = {}) {
+  constructor(
+    private readonly store: Storage,
+    topic: string,
+    options: ProducerOptions = {},
+  ) {
     this.topic = topic;
     this.lingerMs = options.lingerMs ?? STORAGE_DEFAULTS.producerLingerMs;
     if (!(this.lingerMs >= 0)) throw new InvalidArgumentError(`lingerMs must be ≥ 0, got ${options.lingerMs}`);
@@ -128,7 +132,8 @@ export class Producer {
     if (!(this.batchSize > 0)) throw new InvalidArgumentError(`batchSize must be > 0, got ${options.batchSize}`);
     this.partitioner = options.partitioner ?? siphashRoundRobin();
     this.transform = options.transform;
-    this.append = options.compression && options.compression !== 'none' ? { compression: parseCodec(options.compression) } : {};
+    this.append =
+      options.compression && options.compression !== 'none' ? { compression: parseCodec(options.compression) } : {};
     this.pipelined = options.pipelined ?? false;
     const meta = store.topic(topic);
     this.partitions = meta ? meta.partitions : 0;
@@ -147,14 +152,23 @@ export class Producer {
     if (this.closed) return Promise.reject(new InvalidArgumentError(`producer for ${this.topic} is closed`));
     if (records.length === 0) return Promise.resolve([]);
     return new Promise<ProduceAck[]>((resolve, reject) => {
-      const call: Call = { results: new Array(records.length), remaining: records.length, failed: false, resolve, reject };
+      const call: Call = {
+        results: new Array(records.length),
+        remaining: records.length,
+        failed: false,
+        resolve,
+        reject,
+      };
       const n = records.length;
       const parts = new Int32Array(n);
       try {
         for (let i = 0; i < n; i++) {
           const r = records[i]!;
           // One partition and no explicit choice: nothing to ask the partitioner.
-          parts[i] = this.partitions === 1 && r !== null && typeof r === 'object' && r.partition === undefined ? 0 : this.choosePartition(r);
+          parts[i] =
+            this.partitions === 1 && r !== null && typeof r === 'object' && r.partition === undefined
+              ? 0
+              : this.choosePartition(r);
         }
       } catch (err) {
         // Validation errors land here, before any record of this call was queued.
@@ -192,14 +206,21 @@ export class Producer {
       return true;
     }
     const inner: Call = {
-      results: new Array(kept.length), remaining: kept.length, failed: false,
+      results: new Array(kept.length),
+      remaining: kept.length,
+      failed: false,
       resolve: (got) => {
         for (let k = 0; k < kept.length; k++) acks[kept[k]!] = got[k]!;
         call.resolve(acks);
       },
       reject: call.reject,
     };
-    this.addFrom(kept.map((i) => records[i]!), Int32Array.from(kept, (i) => parts[i]!), inner, 0);
+    this.addFrom(
+      kept.map((i) => records[i]!),
+      Int32Array.from(kept, (i) => parts[i]!),
+      inner,
+      0,
+    );
     return true;
   }
 
@@ -273,7 +294,14 @@ export class Producer {
    * caller's array when the batch is empty) under one segment, so the cost per record is an
    * addition, not a push and a segment check.
    */
-  private addRun(partition: number, records: readonly ProducerRecord[], call: Call, from: number, to: number, budget: number): { end: number; bytes: number } {
+  private addRun(
+    partition: number,
+    records: readonly ProducerRecord[],
+    call: Call,
+    from: number,
+    to: number,
+    budget: number,
+  ): { end: number; bytes: number } {
     let acc = this.accs.get(partition);
     if (!acc) {
       acc = { records: [], segments: [], bytes: 0, timer: null, chain: Promise.resolve() };
@@ -387,7 +415,12 @@ export class Producer {
    * Called in order per partition. A pipelined transform was already called for every chunk (see
    * startTransforms): `started` holds its results, awaited here in order.
    */
-  private async transformAndAppend(log: PartitionLog, records: readonly ProduceRecord[], transform: ProduceTransform, started?: TransformedChunk[]): Promise<(number | null)[]> {
+  private async transformAndAppend(
+    log: PartitionLog,
+    records: readonly ProduceRecord[],
+    transform: ProduceTransform,
+    started?: TransformedChunk[],
+  ): Promise<(number | null)[]> {
     const offsets: (number | null)[] = new Array(records.length).fill(null);
     for (const c of started ?? chunksOf(records)) {
       let out: BatchOutput;
@@ -398,7 +431,10 @@ export class Producer {
       }
       if (out.error) throw new ProduceTransformError(this.topic, log.partition, out.error.message, out.error);
       const chunk = records.slice(c.start, c.end);
-      const r: AppendResult & { inputDeltas: number[] } = await log.appendRaw({ raw: out.raw, baseTimestamp: c.base, headers: headersByIndex(chunk) }, this.append);
+      const r: AppendResult & { inputDeltas: number[] } = await log.appendRaw(
+        { raw: out.raw, baseTimestamp: c.base, headers: headersByIndex(chunk) },
+        this.append,
+      );
       this.storedRecords += r.count;
       let increasing = true;
       for (let i = 1; i < r.inputDeltas.length; i++) if (r.inputDeltas[i]! <= r.inputDeltas[i - 1]!) increasing = false;

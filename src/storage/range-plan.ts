@@ -14,7 +14,12 @@ export interface PlannedRange {
  * Offsets are contiguous, so a batch ends where the next key starts. Null when nothing is stored
  * at or after `from` yet.
  */
-export function planRange(log: PartitionLog, from: number, maxBatches: number, endOffset = Infinity): PlannedRange | null {
+export function planRange(
+  log: PartitionLog,
+  from: number,
+  maxBatches: number,
+  endOffset = Infinity,
+): PlannedRange | null {
   if (from >= log.nextOffset || from > endOffset) return null;
   let first = -1;
   for (const k of log.db.getKeys({ start: from, reverse: true, limit: 1 })) first = k as number;
@@ -27,7 +32,10 @@ export function planRange(log: PartitionLog, from: number, maxBatches: number, e
   const keys = [first];
   let end = log.nextOffset;
   for (const k of log.db.getKeys({ start: first + 1, limit: maxBatches })) {
-    if (keys.length === maxBatches || (k as number) > endOffset) { end = k as number; break; }
+    if (keys.length === maxBatches || (k as number) > endOffset) {
+      end = k as number;
+      break;
+    }
     keys.push(k as number);
   }
   return { keys, from, end: Math.min(end, endOffset + 1) };

@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import type { Database } from 'lmdb';
 import { EddyError } from '../errors.js';
 import { MAX_MODULE_BYTES, readUserFile, UserFileError } from '../user-file.js';
-import { isModuleName, RESOURCE_NAME_RULE } from './names.js';
 import {
   InvalidArgumentError,
   InvalidModuleError,
@@ -11,6 +10,7 @@ import {
   ReadOnlyStorageError,
   UnknownModuleError,
 } from './errors.js';
+import { isModuleName, RESOURCE_NAME_RULE } from './names.js';
 
 /** What registration learns about a module. */
 export interface ModuleValidation {
@@ -26,7 +26,6 @@ export interface ModuleInfo extends ModuleValidation {
   name: string;
   registeredAt: number;
 }
-
 
 interface RegistryHost {
   readonly readOnly: boolean;
@@ -63,8 +62,10 @@ export class ModuleRegistry {
   async register(name: string, source: Uint8Array | string, options: { replace?: boolean } = {}): Promise<ModuleInfo> {
     if (this.host.readOnly) throw new ReadOnlyStorageError('register a SmartModule', this.host.dir);
     if (typeof name !== 'string' || !isModuleName(name)) {
-      throw new InvalidArgumentError(`invalid SmartModule name ${JSON.stringify(name)}: use ${RESOURCE_NAME_RULE}, ` +
-        'or a Hub package name group/name@version (e.g. infinyon/regex-filter@0.1.0); nothing was registered');
+      throw new InvalidArgumentError(
+        `invalid SmartModule name ${JSON.stringify(name)}: use ${RESOURCE_NAME_RULE}, ` +
+          'or a Hub package name group/name@version (e.g. infinyon/regex-filter@0.1.0); nothing was registered',
+      );
     }
     if (!options.replace && this.meta.get(name)) throw new ModuleExistsError(name);
     let bytes: Uint8Array;
@@ -89,7 +90,8 @@ export class ModuleRegistry {
       throw new InvalidModuleError(name, reason, err);
     }
     const sha256 = createHash('sha256').update(bytes).digest('hex');
-    if (v.sha256 && v.sha256 !== sha256) throw new EddyError('EDDY_INTERNAL', `validator hash ${v.sha256} differs from ${sha256}`);
+    if (v.sha256 && v.sha256 !== sha256)
+      throw new EddyError('EDDY_INTERNAL', `validator hash ${v.sha256} differs from ${sha256}`);
     const info: ModuleInfo = { name, kind: v.kind, size: bytes.length, sha256, registeredAt: Date.now() };
     const copy = Buffer.from(bytes);
     await this.host.env.batch(() => {
@@ -148,9 +150,12 @@ export function formatModuleTable(modules: readonly ModuleInfo[]): string {
   if (modules.length === 0) return 'no smart modules\n';
   const rows = [['NAME', 'STATUS', 'SIZE'], ...modules.map((m) => [m.name, 'ready', String(m.size)])];
   const widths = [0, 1, 2].map((c) => Math.max(...rows.map((r) => r[c]!.length)));
-  return (
-    `${rows
-      .map((r, i) => r.map((cell, c) => ` ${i === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!)} `).join('').trimEnd())
-      .join('\n')}\n`
-  );
+  return `${rows
+    .map((r, i) =>
+      r
+        .map((cell, c) => ` ${i === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!)} `)
+        .join('')
+        .trimEnd(),
+    )
+    .join('\n')}\n`;
 }

@@ -36,18 +36,26 @@ export function sipHash24Into(out: U64, msg: Uint8Array, key?: Uint8Array, lengt
     scratch.set(msg, 8);
     input = scratch.subarray(0, need);
   }
-  const k0lo = key ? le32(key, 0) : 0, k0hi = key ? le32(key, 4) : 0;
-  const k1lo = key ? le32(key, 8) : 0, k1hi = key ? le32(key, 12) : 0;
+  const k0lo = key ? le32(key, 0) : 0,
+    k0hi = key ? le32(key, 4) : 0;
+  const k1lo = key ? le32(key, 8) : 0,
+    k1hi = key ? le32(key, 12) : 0;
   // "somepseudorandomlygeneratedbytes"
-  let v0hi = (0x736f6d65 ^ k0hi) >>> 0, v0lo = (0x70736575 ^ k0lo) >>> 0;
-  let v1hi = (0x646f7261 ^ k1hi) >>> 0, v1lo = (0x6e646f6d ^ k1lo) >>> 0;
-  let v2hi = (0x6c796765 ^ k0hi) >>> 0, v2lo = (0x6e657261 ^ k0lo) >>> 0;
-  let v3hi = (0x74656462 ^ k1hi) >>> 0, v3lo = (0x79746573 ^ k1lo) >>> 0;
+  let v0hi = (0x736f6d65 ^ k0hi) >>> 0,
+    v0lo = (0x70736575 ^ k0lo) >>> 0;
+  let v1hi = (0x646f7261 ^ k1hi) >>> 0,
+    v1lo = (0x6e646f6d ^ k1lo) >>> 0;
+  let v2hi = (0x6c796765 ^ k0hi) >>> 0,
+    v2lo = (0x6e657261 ^ k0lo) >>> 0;
+  let v3hi = (0x74656462 ^ k1hi) >>> 0,
+    v3lo = (0x79746573 ^ k1lo) >>> 0;
 
   const n = input.length;
   const whole = n - (n % 8);
-  let mhi = 0, mlo = 0;
-  let t = 0, c = 0;
+  let mhi = 0,
+    mlo = 0;
+  let t = 0,
+    c = 0;
   for (let i = 0; i <= whole; i += 8) {
     if (i < whole) {
       mlo = le32(input, i);
@@ -70,43 +78,99 @@ export function sipHash24Into(out: U64, msg: Uint8Array, key?: Uint8Array, lengt
     const rounds = 2;
     for (let r = 0; r < rounds; r++) {
       // v0 += v1; v1 = rotl(v1, 13); v1 ^= v0; v0 = rotl(v0, 32)
-      t = (v0lo + v1lo) >>> 0; c = t < v0lo ? 1 : 0; v0lo = t; v0hi = (v0hi + v1hi + c) >>> 0;
-      t = ((v1hi << 13) | (v1lo >>> 19)) >>> 0; v1lo = ((v1lo << 13) | (v1hi >>> 19)) >>> 0; v1hi = t;
-      v1hi = (v1hi ^ v0hi) >>> 0; v1lo = (v1lo ^ v0lo) >>> 0;
-      t = v0hi; v0hi = v0lo; v0lo = t;
+      t = (v0lo + v1lo) >>> 0;
+      c = t < v0lo ? 1 : 0;
+      v0lo = t;
+      v0hi = (v0hi + v1hi + c) >>> 0;
+      t = ((v1hi << 13) | (v1lo >>> 19)) >>> 0;
+      v1lo = ((v1lo << 13) | (v1hi >>> 19)) >>> 0;
+      v1hi = t;
+      v1hi = (v1hi ^ v0hi) >>> 0;
+      v1lo = (v1lo ^ v0lo) >>> 0;
+      t = v0hi;
+      v0hi = v0lo;
+      v0lo = t;
       // v2 += v3; v3 = rotl(v3, 16); v3 ^= v2
-      t = (v2lo + v3lo) >>> 0; c = t < v2lo ? 1 : 0; v2lo = t; v2hi = (v2hi + v3hi + c) >>> 0;
-      t = ((v3hi << 16) | (v3lo >>> 16)) >>> 0; v3lo = ((v3lo << 16) | (v3hi >>> 16)) >>> 0; v3hi = t;
-      v3hi = (v3hi ^ v2hi) >>> 0; v3lo = (v3lo ^ v2lo) >>> 0;
+      t = (v2lo + v3lo) >>> 0;
+      c = t < v2lo ? 1 : 0;
+      v2lo = t;
+      v2hi = (v2hi + v3hi + c) >>> 0;
+      t = ((v3hi << 16) | (v3lo >>> 16)) >>> 0;
+      v3lo = ((v3lo << 16) | (v3hi >>> 16)) >>> 0;
+      v3hi = t;
+      v3hi = (v3hi ^ v2hi) >>> 0;
+      v3lo = (v3lo ^ v2lo) >>> 0;
       // v0 += v3; v3 = rotl(v3, 21); v3 ^= v0
-      t = (v0lo + v3lo) >>> 0; c = t < v0lo ? 1 : 0; v0lo = t; v0hi = (v0hi + v3hi + c) >>> 0;
-      t = ((v3hi << 21) | (v3lo >>> 11)) >>> 0; v3lo = ((v3lo << 21) | (v3hi >>> 11)) >>> 0; v3hi = t;
-      v3hi = (v3hi ^ v0hi) >>> 0; v3lo = (v3lo ^ v0lo) >>> 0;
+      t = (v0lo + v3lo) >>> 0;
+      c = t < v0lo ? 1 : 0;
+      v0lo = t;
+      v0hi = (v0hi + v3hi + c) >>> 0;
+      t = ((v3hi << 21) | (v3lo >>> 11)) >>> 0;
+      v3lo = ((v3lo << 21) | (v3hi >>> 11)) >>> 0;
+      v3hi = t;
+      v3hi = (v3hi ^ v0hi) >>> 0;
+      v3lo = (v3lo ^ v0lo) >>> 0;
       // v2 += v1; v1 = rotl(v1, 17); v1 ^= v2; v2 = rotl(v2, 32)
-      t = (v2lo + v1lo) >>> 0; c = t < v2lo ? 1 : 0; v2lo = t; v2hi = (v2hi + v1hi + c) >>> 0;
-      t = ((v1hi << 17) | (v1lo >>> 15)) >>> 0; v1lo = ((v1lo << 17) | (v1hi >>> 15)) >>> 0; v1hi = t;
-      v1hi = (v1hi ^ v2hi) >>> 0; v1lo = (v1lo ^ v2lo) >>> 0;
-      t = v2hi; v2hi = v2lo; v2lo = t;
+      t = (v2lo + v1lo) >>> 0;
+      c = t < v2lo ? 1 : 0;
+      v2lo = t;
+      v2hi = (v2hi + v1hi + c) >>> 0;
+      t = ((v1hi << 17) | (v1lo >>> 15)) >>> 0;
+      v1lo = ((v1lo << 17) | (v1hi >>> 15)) >>> 0;
+      v1hi = t;
+      v1hi = (v1hi ^ v2hi) >>> 0;
+      v1lo = (v1lo ^ v2lo) >>> 0;
+      t = v2hi;
+      v2hi = v2lo;
+      v2lo = t;
     }
     v0hi = (v0hi ^ mhi) >>> 0;
     v0lo = (v0lo ^ mlo) >>> 0;
   }
   v2lo = (v2lo ^ 0xff) >>> 0;
   for (let r = 0; r < 4; r++) {
-    t = (v0lo + v1lo) >>> 0; c = t < v0lo ? 1 : 0; v0lo = t; v0hi = (v0hi + v1hi + c) >>> 0;
-    t = ((v1hi << 13) | (v1lo >>> 19)) >>> 0; v1lo = ((v1lo << 13) | (v1hi >>> 19)) >>> 0; v1hi = t;
-    v1hi = (v1hi ^ v0hi) >>> 0; v1lo = (v1lo ^ v0lo) >>> 0;
-    t = v0hi; v0hi = v0lo; v0lo = t;
-    t = (v2lo + v3lo) >>> 0; c = t < v2lo ? 1 : 0; v2lo = t; v2hi = (v2hi + v3hi + c) >>> 0;
-    t = ((v3hi << 16) | (v3lo >>> 16)) >>> 0; v3lo = ((v3lo << 16) | (v3hi >>> 16)) >>> 0; v3hi = t;
-    v3hi = (v3hi ^ v2hi) >>> 0; v3lo = (v3lo ^ v2lo) >>> 0;
-    t = (v0lo + v3lo) >>> 0; c = t < v0lo ? 1 : 0; v0lo = t; v0hi = (v0hi + v3hi + c) >>> 0;
-    t = ((v3hi << 21) | (v3lo >>> 11)) >>> 0; v3lo = ((v3lo << 21) | (v3hi >>> 11)) >>> 0; v3hi = t;
-    v3hi = (v3hi ^ v0hi) >>> 0; v3lo = (v3lo ^ v0lo) >>> 0;
-    t = (v2lo + v1lo) >>> 0; c = t < v2lo ? 1 : 0; v2lo = t; v2hi = (v2hi + v1hi + c) >>> 0;
-    t = ((v1hi << 17) | (v1lo >>> 15)) >>> 0; v1lo = ((v1lo << 17) | (v1hi >>> 15)) >>> 0; v1hi = t;
-    v1hi = (v1hi ^ v2hi) >>> 0; v1lo = (v1lo ^ v2lo) >>> 0;
-    t = v2hi; v2hi = v2lo; v2lo = t;
+    t = (v0lo + v1lo) >>> 0;
+    c = t < v0lo ? 1 : 0;
+    v0lo = t;
+    v0hi = (v0hi + v1hi + c) >>> 0;
+    t = ((v1hi << 13) | (v1lo >>> 19)) >>> 0;
+    v1lo = ((v1lo << 13) | (v1hi >>> 19)) >>> 0;
+    v1hi = t;
+    v1hi = (v1hi ^ v0hi) >>> 0;
+    v1lo = (v1lo ^ v0lo) >>> 0;
+    t = v0hi;
+    v0hi = v0lo;
+    v0lo = t;
+    t = (v2lo + v3lo) >>> 0;
+    c = t < v2lo ? 1 : 0;
+    v2lo = t;
+    v2hi = (v2hi + v3hi + c) >>> 0;
+    t = ((v3hi << 16) | (v3lo >>> 16)) >>> 0;
+    v3lo = ((v3lo << 16) | (v3hi >>> 16)) >>> 0;
+    v3hi = t;
+    v3hi = (v3hi ^ v2hi) >>> 0;
+    v3lo = (v3lo ^ v2lo) >>> 0;
+    t = (v0lo + v3lo) >>> 0;
+    c = t < v0lo ? 1 : 0;
+    v0lo = t;
+    v0hi = (v0hi + v3hi + c) >>> 0;
+    t = ((v3hi << 21) | (v3lo >>> 11)) >>> 0;
+    v3lo = ((v3lo << 21) | (v3hi >>> 11)) >>> 0;
+    v3hi = t;
+    v3hi = (v3hi ^ v0hi) >>> 0;
+    v3lo = (v3lo ^ v0lo) >>> 0;
+    t = (v2lo + v1lo) >>> 0;
+    c = t < v2lo ? 1 : 0;
+    v2lo = t;
+    v2hi = (v2hi + v1hi + c) >>> 0;
+    t = ((v1hi << 17) | (v1lo >>> 15)) >>> 0;
+    v1lo = ((v1lo << 17) | (v1hi >>> 15)) >>> 0;
+    v1hi = t;
+    v1hi = (v1hi ^ v2hi) >>> 0;
+    v1lo = (v1lo ^ v2lo) >>> 0;
+    t = v2hi;
+    v2hi = v2lo;
+    v2lo = t;
   }
   out.hi = (v0hi ^ v1hi ^ v2hi ^ v3hi) >>> 0;
   out.lo = (v0lo ^ v1lo ^ v2lo ^ v3lo) >>> 0;

@@ -1,12 +1,16 @@
-import { EventEmitter } from 'eventemitter3';
-import { existsSync, mkdirSync, statSync, statfsSync, watch, type FSWatcher } from 'node:fs';
+import { existsSync, type FSWatcher, mkdirSync, statfsSync, statSync, watch } from 'node:fs';
 import { join, resolve as resolvePath } from 'node:path';
-import { open, type Database, type Key, type RootDatabase } from 'lmdb';
+import { EventEmitter } from 'eventemitter3';
+import { type Database, type Key, open, type RootDatabase } from 'lmdb';
 import { EddyError } from '../errors.js';
-import { parseCodec } from './codecs.js';
 import { BATCH_HEADER_SIZE, type EncodeLimits, type ProduceRecord, type StoredBatch } from './batch-format.js';
 import { checkPartition, type Damage } from './check.js';
-import { Consumer, type ConsumeOptions } from './consumer.js';
+import { parseCodec } from './codecs.js';
+import { guardCommitRejections } from './commit-rejections.js';
+import { type ConsumeOptions, Consumer } from './consumer.js';
+import { type DataFileInfo, inspectDataFile } from './data-file.js';
+import { STORAGE_DEFAULTS } from './defaults.js';
+import { DerivedStateStore } from './derived-state.js';
 import {
   DataCorruptError,
   DiskFullError,
@@ -19,17 +23,20 @@ import {
   UnknownPartitionError,
   UnknownTopicError,
 } from './errors.js';
-import { guardCommitRejections } from './commit-rejections.js';
-import { STORAGE_DEFAULTS } from './defaults.js';
-import { DerivedStateStore } from './derived-state.js';
-import { inspectDataFile, type DataFileInfo } from './data-file.js';
 import { acquireWriterLock, type WriterLock } from './lock.js';
-import type { PartitionSource } from './partition-reader.js';
+import { RESOURCE_NAME, RESOURCE_NAME_RULE } from './names.js';
+import {
+  type AppendEvent,
+  type AppendOptions,
+  type AppendResult,
+  type PartitionHost,
+  PartitionLog,
+  type ReadOptions,
+} from './partition.js';
 import { partitionDbOptions } from './partition-db.js';
-import { PartitionLog, type AppendEvent, type AppendOptions, type AppendResult, type PartitionHost, type ReadOptions } from './partition.js';
+import type { PartitionSource } from './partition-reader.js';
 import { Producer, type ProducerOptions } from './producer.js';
 import { ModuleRegistry, type ModuleValidator } from './registry.js';
-import { RESOURCE_NAME, RESOURCE_NAME_RULE } from './names.js';
 
 /** Fluvio's topic defaults: retention time 7 days, max partition size 100 GB (kept as named exports of the package). */
 export const DEFAULT_RETENTION_MS = STORAGE_DEFAULTS.retentionMs;
@@ -264,15 +271,24 @@ export class Storage implements PartitionHost {
       throw new InvalidArgumentError(`durability must be 'flush' or 'commit', got ${String(this.durability)}`);
     }
     const maxRecordBytes = positiveInt(options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES, 'maxRecordBytes');
-    const maxBatchBytes = Math.max(positiveInt(options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES, 'maxBatchBytes'), maxRecordBytes + BATCH_HEADER_SIZE + 4);
+    const maxBatchBytes = Math.max(
+      positiveInt(options.maxBatchBytes ?? DEFAULT_MAX_BATCH_BYTES, 'maxBatchBytes'),
+      maxRecordBytes + BATCH_HEADER_SIZE + 4,
+    );
     this.limits = { maxRecordBytes, maxBatchBytes, checksums: options.checksums ?? true };
-    this.mapSize = options.mapSize === undefined || options.mapSize === Infinity ? Infinity : positiveInt(options.mapSize, 'mapSize');
+    this.mapSize =
+      options.mapSize === undefined || options.mapSize === Infinity
+        ? Infinity
+        : positiveInt(options.mapSize, 'mapSize');
     const maxPartitions = positiveInt(options.maxPartitions ?? DEFAULT_MAX_PARTITIONS, 'maxPartitions');
 
     if (!this.readOnly && (openReaders.get(this.dir) ?? 0) > 0) throw readOnlyInProcess(this.dir);
     if (this.readOnly) {
       if (!existsSync(join(this.dir, 'data.mdb'))) {
-        throw new EddyError('EDDY_NO_DATA_DIR', `no Eddy data directory at ${this.dir} (no data.mdb); a writer creates it on first open`);
+        throw new EddyError(
+          'EDDY_NO_DATA_DIR',
+          `no Eddy data directory at ${this.dir} (no data.mdb); a writer creates it on first open`,
+        );
       }
       this.lock = null;
     } else {
@@ -305,7 +321,8 @@ export class Storage implements PartitionHost {
       const names = file ? this.checkReadable(file) : [];
       const dbOpt = (name: string, encoding: 'msgpack' | 'binary') => {
         const db = this.env.openDB({ name, encoding });
-        if (!db) throw new EddyError('EDDY_NO_DATA_DIR', `${this.dir} is not an Eddy data directory (no "${name}" database)`);
+        if (!db)
+          throw new EddyError('EDDY_NO_DATA_DIR', `${this.dir} is not an Eddy data directory (no "${name}" database)`);
         return db;
       };
       this.meta = dbOpt('meta', 'msgpack') as Database<unknown, string>;
@@ -313,10 +330,17 @@ export class Storage implements PartitionHost {
       if (format === undefined) {
         // Only a directory whose first open stopped before this write lacks the format: anything
         // besides the `meta` database means the data is there but cannot be read.
-        if (names.some((n) => n !== 'meta')) throw new DataCorruptError(join(this.dir, 'data.mdb'), `its "meta" database has no format entry while it holds ${names.length} databases`);
+        if (names.some((n) => n !== 'meta'))
+          throw new DataCorruptError(
+            join(this.dir, 'data.mdb'),
+            `its "meta" database has no format entry while it holds ${names.length} databases`,
+          );
         if (!this.readOnly) this.meta.putSync('format', FORMAT_VERSION);
       } else if (format !== FORMAT_VERSION) {
-        throw new EddyError('EDDY_DATA_FORMAT', `${this.dir} holds data format ${String(format)}; this Eddy reads format ${FORMAT_VERSION}`);
+        throw new EddyError(
+          'EDDY_DATA_FORMAT',
+          `${this.dir} holds data format ${String(format)}; this Eddy reads format ${FORMAT_VERSION}`,
+        );
       }
       this.topicsDb = dbOpt('topics', 'msgpack') as Database<TopicMeta, string>;
       this.offsets = dbOpt('offsets', 'msgpack') as Database<{ offset: number; committedAt: number }, Key>;
@@ -324,14 +348,24 @@ export class Storage implements PartitionHost {
       this.derivedState = new DerivedStateStore(this.env, this.derivedDb);
       const modulesDb = dbOpt('modules', 'msgpack');
       const moduleBytesDb = dbOpt('module-bytes', 'binary');
-      this.modules = new ModuleRegistry(this, modulesDb as Database<never, string>, moduleBytesDb as Database<Uint8Array, string>, options.validateModule);
+      this.modules = new ModuleRegistry(
+        this,
+        modulesDb as Database<never, string>,
+        moduleBytesDb as Database<Uint8Array, string>,
+        options.validateModule,
+      );
       if (!this.readOnly) {
         for (const { key, value } of this.topicsDb.getRange({})) this.topicCache.set(key, value);
         this.dropOrphans();
       }
     } catch (err) {
       this.lock?.release();
-      if (!this.readOnly && err instanceof Error && !(err instanceof EddyError) && /renew|read-only|EACCES|permission denied/i.test(err.message)) {
+      if (
+        !this.readOnly &&
+        err instanceof Error &&
+        !(err instanceof EddyError) &&
+        /renew|read-only|EACCES|permission denied/i.test(err.message)
+      ) {
         // lmdb-js shares one LMDB environment per directory per process, opened with the flags of
         // the first open: after a read-only open, this process cannot get a writable one.
         throw readOnlyInProcess(this.dir, err);
@@ -343,7 +377,9 @@ export class Storage implements PartitionHost {
     const every = options.retentionCheckMs ?? STORAGE_DEFAULTS.retentionCheckMs;
     if (!this.readOnly && every > 0) {
       this.retentionTimer = setInterval(() => {
-        this.enforceRetention().catch(() => { /* reported on the next write */ });
+        this.enforceRetention().catch(() => {
+          /* reported on the next write */
+        });
       }, every);
       this.retentionTimer.unref();
     }
@@ -356,8 +392,17 @@ export class Storage implements PartitionHost {
     this.checkWritable('create a topic');
     this.checkExclusive('create a topic');
     const { partitions, retentionMs, maxPartitionBytes, compression, dedup } = this.validateTopic(name, config);
-    const id = ((this.meta.get('nextTopicId') as number | undefined) ?? 1);
-    const meta: TopicMeta = { name, id, partitions, retentionMs, maxPartitionBytes, compression, dedup, createdAt: Date.now() };
+    const id = (this.meta.get('nextTopicId') as number | undefined) ?? 1;
+    const meta: TopicMeta = {
+      name,
+      id,
+      partitions,
+      retentionMs,
+      maxPartitionBytes,
+      compression,
+      dedup,
+      createdAt: Date.now(),
+    };
     // Create the partition databases first, in one synchronous commit: a crash before the
     // metadata commit leaves only empty, unreferenced databases.
     await this.written(() => {
@@ -383,7 +428,8 @@ export class Storage implements PartitionHost {
     this.checkWritable('add partitions');
     this.checkExclusive('add partitions');
     const m = this.requireTopic(name);
-    if (!Number.isInteger(count) || count < 1) throw new InvalidArgumentError(`the number of partitions to add must be a positive integer, got ${count}`);
+    if (!Number.isInteger(count) || count < 1)
+      throw new InvalidArgumentError(`the number of partitions to add must be a positive integer, got ${count}`);
     this.checkRoomFor(name, count, true);
     const meta: TopicMeta = { ...m, partitions: m.partitions + count };
     // As in createTopic: the databases first, so a crash leaves only unreferenced empty ones.
@@ -411,23 +457,41 @@ export class Storage implements PartitionHost {
     }
     if (this.topicCache.has(name) || this.topicsDb.get(name)) throw new TopicExistsError(name);
     const partitions = config.partitions ?? 1;
-    if (!Number.isInteger(partitions) || partitions < 1) throw new InvalidArgumentError(`partitions must be a positive integer, got ${partitions}`);
+    if (!Number.isInteger(partitions) || partitions < 1)
+      throw new InvalidArgumentError(`partitions must be a positive integer, got ${partitions}`);
     const retentionMs = config.retentionMs === undefined ? DEFAULT_RETENTION_MS : config.retentionMs;
-    if (retentionMs !== null && !(Number.isFinite(retentionMs) && retentionMs > 0)) throw new InvalidArgumentError(`retentionMs must be a positive number of milliseconds or null, got ${retentionMs}`);
-    const maxPartitionBytes = config.maxPartitionBytes === undefined ? DEFAULT_MAX_PARTITION_BYTES : config.maxPartitionBytes;
-    if (maxPartitionBytes !== null && !(Number.isFinite(maxPartitionBytes) && maxPartitionBytes > 0)) throw new InvalidArgumentError(`maxPartitionBytes must be a positive number of bytes or null, got ${maxPartitionBytes}`);
+    if (retentionMs !== null && !(Number.isFinite(retentionMs) && retentionMs > 0))
+      throw new InvalidArgumentError(
+        `retentionMs must be a positive number of milliseconds or null, got ${retentionMs}`,
+      );
+    const maxPartitionBytes =
+      config.maxPartitionBytes === undefined ? DEFAULT_MAX_PARTITION_BYTES : config.maxPartitionBytes;
+    if (maxPartitionBytes !== null && !(Number.isFinite(maxPartitionBytes) && maxPartitionBytes > 0))
+      throw new InvalidArgumentError(
+        `maxPartitionBytes must be a positive number of bytes or null, got ${maxPartitionBytes}`,
+      );
     const compression = config.compression ?? 'none';
     if (!COMPRESSIONS.includes(compression)) {
-      throw new InvalidArgumentError(`compression ${JSON.stringify(compression)} is unknown: use ${COMPRESSIONS.map((c) => JSON.stringify(c)).join(', ')}`);
+      throw new InvalidArgumentError(
+        `compression ${JSON.stringify(compression)} is unknown: use ${COMPRESSIONS.map((c) => JSON.stringify(c)).join(', ')}`,
+      );
     }
     if (compression !== 'none' && compression !== 'lz4') parseCodec(compression); // zstd: refused where Node lacks it
     const dedup = config.dedup ?? null;
     if (dedup !== null) {
-      if (!Number.isSafeInteger(dedup.count) || dedup.count < 1) throw new InvalidArgumentError(`dedup count must be a positive integer, got ${dedup.count}`);
-      if (!(Number.isFinite(dedup.ageMs) && dedup.ageMs > 0)) throw new InvalidArgumentError(`dedup age must be a positive number of milliseconds, got ${dedup.ageMs}`);
+      if (!Number.isSafeInteger(dedup.count) || dedup.count < 1)
+        throw new InvalidArgumentError(`dedup count must be a positive integer, got ${dedup.count}`);
+      if (!(Number.isFinite(dedup.ageMs) && dedup.ageMs > 0))
+        throw new InvalidArgumentError(`dedup age must be a positive number of milliseconds, got ${dedup.ageMs}`);
     }
     this.checkRoomFor(name, partitions);
-    return { partitions, retentionMs, maxPartitionBytes, compression, dedup: dedup && { count: dedup.count, ageMs: dedup.ageMs } };
+    return {
+      partitions,
+      retentionMs,
+      maxPartitionBytes,
+      compression,
+      dedup: dedup && { count: dedup.count, ageMs: dedup.ageMs },
+    };
   }
 
   /**
@@ -451,7 +515,8 @@ export class Storage implements PartitionHost {
 
   listTopics(): TopicSummary[] {
     return this.topicMetas().map((m) => {
-      let records = 0, bytes = 0;
+      let records = 0,
+        bytes = 0;
       for (let p = 0; p < m.partitions; p++) {
         const log = this.logFor(m, p);
         log.refresh();
@@ -474,7 +539,15 @@ export class Storage implements PartitionHost {
    * contiguous offsets; see check.ts). Damage is reported, not thrown.
    */
   check(): CheckReport {
-    const report: CheckReport = { dir: this.dir, topics: 0, partitions: 0, batches: 0, records: 0, bytes: 0, damage: [] };
+    const report: CheckReport = {
+      dir: this.dir,
+      topics: 0,
+      partitions: 0,
+      batches: 0,
+      records: 0,
+      bytes: 0,
+      damage: [],
+    };
     for (const m of this.topicMetas()) {
       report.topics++;
       for (let p = 0; p < m.partitions; p++) {
@@ -492,12 +565,20 @@ export class Storage implements PartitionHost {
   describeTopic(name: string): TopicDescription {
     const m = this.requireTopic(name);
     const partitionInfo: PartitionInfo[] = [];
-    let records = 0, bytes = 0;
+    let records = 0,
+      bytes = 0;
     for (let p = 0; p < m.partitions; p++) {
       const log = this.logFor(m, p);
       log.refresh();
       const batches = (log.db.getStats() as { entryCount: number }).entryCount;
-      partitionInfo.push({ partition: p, startOffset: log.startOffset, nextOffset: log.nextOffset, records: log.records, bytes: log.bytes, batches });
+      partitionInfo.push({
+        partition: p,
+        startOffset: log.startOffset,
+        nextOffset: log.nextOffset,
+        records: log.records,
+        bytes: log.bytes,
+        batches,
+      });
       records += log.records;
       bytes += log.bytes;
     }
@@ -544,7 +625,12 @@ export class Storage implements PartitionHost {
     return this.logFor(m, partition);
   }
 
-  append(topic: string, partition: number, records: readonly ProduceRecord[], options?: AppendOptions): Promise<AppendResult> {
+  append(
+    topic: string,
+    partition: number,
+    records: readonly ProduceRecord[],
+    options?: AppendOptions,
+  ): Promise<AppendResult> {
     try {
       return this.partition(topic, partition).append(records, options);
     } catch (err) {
@@ -571,10 +657,13 @@ export class Storage implements PartitionHost {
   /** Stores `offset` (the next offset to read) for a named consumer; resolves once durable. */
   async commitOffset(consumer: string, topic: string, partition: number, offset: number): Promise<void> {
     this.checkWritable('commit a consumer offset');
-    if (typeof consumer !== 'string' || consumer.length === 0) throw new InvalidArgumentError('consumer name must be a non-empty string');
+    if (typeof consumer !== 'string' || consumer.length === 0)
+      throw new InvalidArgumentError('consumer name must be a non-empty string');
     const log = this.partition(topic, partition);
     if (!Number.isSafeInteger(offset) || offset < 0 || offset > log.nextOffset) {
-      throw new InvalidArgumentError(`cannot commit offset ${offset} for ${topic}/${partition}: it must be between 0 and ${log.nextOffset} (the next offset)`);
+      throw new InvalidArgumentError(
+        `cannot commit offset ${offset} for ${topic}/${partition}: it must be between 0 and ${log.nextOffset} (the next offset)`,
+      );
     }
     await this.written(() => this.offsets.put([consumer, topic, partition], { offset, committedAt: Date.now() }));
     await this.flushedIfDurable();
@@ -601,14 +690,23 @@ export class Storage implements PartitionHost {
    * Deletes a named consumer's committed offsets (all of them, or those on `topic`, or on one
    * partition of it) and returns what was deleted; the consumer then starts afresh.
    */
-  async deleteCommittedOffsets(consumer: string, where: { topic?: string; partition?: number } = {}): Promise<CommittedOffset[]> {
+  async deleteCommittedOffsets(
+    consumer: string,
+    where: { topic?: string; partition?: number } = {},
+  ): Promise<CommittedOffset[]> {
     this.checkWritable('delete a consumer offset');
-    const gone = this.listCommittedOffsets().filter((c) =>
-      c.consumer === consumer && (where.topic === undefined || c.topic === where.topic) && (where.partition === undefined || c.partition === where.partition));
+    const gone = this.listCommittedOffsets().filter(
+      (c) =>
+        c.consumer === consumer &&
+        (where.topic === undefined || c.topic === where.topic) &&
+        (where.partition === undefined || c.partition === where.partition),
+    );
     if (gone.length === 0) return gone;
-    await this.written(() => this.env.batch(() => {
-      for (const c of gone) this.offsets.remove([c.consumer, c.topic, c.partition]);
-    }));
+    await this.written(() =>
+      this.env.batch(() => {
+        for (const c of gone) this.offsets.remove([c.consumer, c.topic, c.partition]);
+      }),
+    );
     await this.flushedIfDurable();
     return gone;
   }
@@ -667,7 +765,8 @@ export class Storage implements PartitionHost {
   checkCapacity(bytes: number): number {
     const need = estimateBytesOnPages(bytes);
     if (this.mapSize !== Infinity) {
-      if (this.usedEstimate === null || this.usedEstimate + need > this.mapSize * 0.75) this.usedEstimate = this.measureUsed();
+      if (this.usedEstimate === null || this.usedEstimate + need > this.mapSize * 0.75)
+        this.usedEstimate = this.measureUsed();
       if (this.usedEstimate + need > this.mapSize) throw new StorageFullError(this.mapSize, this.usedEstimate, bytes);
     }
     this.checkDisk(bytes, need);
@@ -753,7 +852,11 @@ export class Storage implements PartitionHost {
       }
       return new StorageFullError(this.mapSize === Infinity ? used : this.mapSize, used, bytes, err);
     }
-    return new EddyError('EDDY_STORAGE_WRITE', `write to ${this.dir} failed: ${msg}; nothing of this write was stored`, { cause: err });
+    return new EddyError(
+      'EDDY_STORAGE_WRITE',
+      `write to ${this.dir} failed: ${msg}; nothing of this write was stored`,
+      { cause: err },
+    );
   }
 
   emitAppend(e: AppendEvent): void {
@@ -836,11 +939,22 @@ export class Storage implements PartitionHost {
     }
     if (this.readOnly) return names; // a writer may commit between the meta check and this read
     if (!file.namedDatabases.includes(names.length)) {
-      throw new DataCorruptError(file.path, `its main database lists ${names.length} databases where its meta pages count ${file.namedDatabases.join(' or ')}`);
+      throw new DataCorruptError(
+        file.path,
+        `its main database lists ${names.length} databases where its meta pages count ${file.namedDatabases.join(' or ')}`,
+      );
     }
-    const foreign = names.filter((n) => !BASE_DATABASES.includes(n) && n !== LEGACY_DERIVED_DB && !/^p\/\d+\/\d+$/.test(n));
+    const foreign = names.filter(
+      (n) => !BASE_DATABASES.includes(n) && n !== LEGACY_DERIVED_DB && !/^p\/\d+\/\d+$/.test(n),
+    );
     if (foreign.length > 0) {
-      throw new DataCorruptError(file.path, `it holds databases Eddy does not create (${foreign.slice(0, 3).map((n) => JSON.stringify(n)).join(', ')}): not an Eddy data directory, or damaged`);
+      throw new DataCorruptError(
+        file.path,
+        `it holds databases Eddy does not create (${foreign
+          .slice(0, 3)
+          .map((n) => JSON.stringify(n))
+          .join(', ')}): not an Eddy data directory, or damaged`,
+      );
     }
     if (names.length > 0 && !names.includes('meta')) {
       throw new DataCorruptError(file.path, `it holds ${names.length} databases but not Eddy's "meta" database`);
@@ -853,7 +967,10 @@ export class Storage implements PartitionHost {
    * a writer moves its entries to `derived-streams` and drops the old one in one transaction (so a
    * crash leaves one or the other); a reader of such a directory reads the old one where it is.
    */
-  private openDerivedDb(names: string[], dbOpt: (name: string, encoding: 'msgpack') => Database<unknown, Key>): Database<unknown, Key> {
+  private openDerivedDb(
+    names: string[],
+    dbOpt: (name: string, encoding: 'msgpack') => Database<unknown, Key>,
+  ): Database<unknown, Key> {
     if (!names.includes(LEGACY_DERIVED_DB)) return dbOpt('derived-streams', 'msgpack');
     const legacy = dbOpt(LEGACY_DERIVED_DB, 'msgpack');
     if (this.readOnly) return legacy;
@@ -897,10 +1014,23 @@ export class Storage implements PartitionHost {
   private measureUsed(): number {
     const pagesOf = (s: { treeBranchPageCount: number; treeLeafPageCount: number; overflowPages: number }) =>
       s.treeBranchPageCount + s.treeLeafPageCount + s.overflowPages;
-    const envStats = this.env.getStats() as { pageSize: number; treeBranchPageCount: number; treeLeafPageCount: number; overflowPages: number; free: { treeBranchPageCount: number; treeLeafPageCount: number; overflowPages: number } };
+    const envStats = this.env.getStats() as {
+      pageSize: number;
+      treeBranchPageCount: number;
+      treeLeafPageCount: number;
+      overflowPages: number;
+      free: { treeBranchPageCount: number; treeLeafPageCount: number; overflowPages: number };
+    };
     let pages = 2 + pagesOf(envStats) + pagesOf(envStats.free);
-    const dbs: Database<unknown, Key>[] = [this.meta, this.topicsDb, this.offsets, this.derivedDb, ...this.modules.databases()];
-    for (const m of this.topicCache.values()) for (let p = 0; p < m.partitions; p++) dbs.push(this.logFor(m, p).db as unknown as Database<unknown, Key>);
+    const dbs: Database<unknown, Key>[] = [
+      this.meta,
+      this.topicsDb,
+      this.offsets,
+      this.derivedDb,
+      ...this.modules.databases(),
+    ];
+    for (const m of this.topicCache.values())
+      for (let p = 0; p < m.partitions; p++) dbs.push(this.logFor(m, p).db as unknown as Database<unknown, Key>);
     for (const db of dbs) pages += pagesOf(db.getStats() as never);
     return pages * envStats.pageSize;
   }
@@ -948,7 +1078,9 @@ export class Storage implements PartitionHost {
 
   private openPartitionDb(m: TopicMeta, partition: number): Database<Uint8Array, number> {
     const name = partitionDbName(m, partition);
-    const db = this.env.openDB(partitionDbOptions(name, m.compression === 'lz4')) as Database<Uint8Array, number> | undefined;
+    const db = this.env.openDB(partitionDbOptions(name, m.compression === 'lz4')) as
+      | Database<Uint8Array, number>
+      | undefined;
     if (!db) throw new UnknownTopicError(m.name);
     return db;
   }
@@ -965,7 +1097,10 @@ export class Storage implements PartitionHost {
   /** Topic ids and the topic table are this process's to change only when no other writer runs. */
   private checkExclusive(what: string): void {
     if (this.sharedWriter) {
-      throw new EddyError('EDDY_SHARED_WRITER', `cannot ${what} in ${this.dir} while opened with { sharedWriter: true } (other processes may be writing); open it without sharedWriter`);
+      throw new EddyError(
+        'EDDY_SHARED_WRITER',
+        `cannot ${what} in ${this.dir} while opened with { sharedWriter: true } (other processes may be writing); open it without sharedWriter`,
+      );
     }
   }
 }
@@ -995,7 +1130,8 @@ function partitionDbName(m: TopicMeta, partition: number): string {
 }
 
 function positiveInt(n: number, what: string): number {
-  if (!Number.isSafeInteger(n) || n <= 0) throw new InvalidArgumentError(`${what} must be a positive integer, got ${n}`);
+  if (!Number.isSafeInteger(n) || n <= 0)
+    throw new InvalidArgumentError(`${what} must be a positive integer, got ${n}`);
   return n;
 }
 

@@ -1,6 +1,6 @@
-import { viewBatch, type StoredBatch } from './batch-format.js';
-import type { PartitionLog } from './partition.js';
+import { type StoredBatch, viewBatch } from './batch-format.js';
 import { STORAGE_DEFAULTS } from './defaults.js';
+import type { PartitionLog } from './partition.js';
 
 /**
  * The newest part of a partition, for look-back: whole stored batches, oldest first, as views of
@@ -12,7 +12,7 @@ import { STORAGE_DEFAULTS } from './defaults.js';
 export function lastRecordsBatches(log: PartitionLog, count: number): { batches: StoredBatch[]; from: number } {
   const from = Math.max(log.nextOffset - count, log.startOffset);
   const batches: StoredBatch[] = [];
-  for (let at = from; at < log.nextOffset;) {
+  for (let at = from; at < log.nextOffset; ) {
     const got = log.readBatches(at, { maxBytes: STORAGE_DEFAULTS.tailReadBytes });
     if (got.length === 0) break;
     batches.push(...got);

@@ -7,8 +7,15 @@ declare namespace WebAssembly {
   // biome-ignore lint/complexity/noBannedTypes: mirrors the WebAssembly JS API's own typing of exported functions
   type ExportValue = Function | Global | Memory | Table;
   type Exports = Record<string, ExportValue>;
-  interface ModuleImportDescriptor { module: string; name: string; kind: string }
-  interface ModuleExportDescriptor { name: string; kind: string }
+  interface ModuleImportDescriptor {
+    module: string;
+    name: string;
+    kind: string;
+  }
+  interface ModuleExportDescriptor {
+    name: string;
+    kind: string;
+  }
   class Module {
     constructor(bytes: BufferSource);
     static imports(module: Module): ModuleImportDescriptor[];
@@ -18,14 +25,22 @@ declare namespace WebAssembly {
     constructor(module: Module, imports?: Imports);
     readonly exports: Exports;
   }
-  interface MemoryDescriptor { initial: number; maximum?: number; shared?: boolean }
+  interface MemoryDescriptor {
+    initial: number;
+    maximum?: number;
+    shared?: boolean;
+  }
   class Memory {
     constructor(descriptor: MemoryDescriptor);
     readonly buffer: ArrayBuffer;
     grow(delta: number): number;
   }
-  class Table { readonly length: number }
-  class Global { value: unknown }
+  class Table {
+    readonly length: number;
+  }
+  class Global {
+    value: unknown;
+  }
   class CompileError extends Error {}
   class LinkError extends Error {}
   class RuntimeError extends Error {}

@@ -1,6 +1,6 @@
 import '../smartmodule/wasm-globals.js'; // WebAssembly types for the published .d.ts
-import type { ModuleDescriptor } from '../smartmodule/module.js';
 import type { ErrorPolicy } from '../smartmodule/chain.js';
+import type { ModuleDescriptor } from '../smartmodule/module.js';
 import type { Lookback } from '../smartmodule/types.js';
 import type { PartitionSource } from '../storage/partition-reader.js';
 import type { WireError } from './wire-error.js';

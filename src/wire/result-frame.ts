@@ -41,7 +41,17 @@ export interface ResultFrame {
  *   skipped } } } — only for what is rare (errors, a fatal failure) or aggregate state.
  */
 const HEADER_VERSION = 1;
-const METRIC_FIELDS = ['invocations', 'recordsIn', 'recordsOut', 'bytesIn', 'bytesOut', 'errors', 'timeMs', 'accumulatorBytes', 'memoryBytes'] as const;
+const METRIC_FIELDS = [
+  'invocations',
+  'recordsIn',
+  'recordsOut',
+  'bytesIn',
+  'bytesOut',
+  'errors',
+  'timeMs',
+  'accumulatorBytes',
+  'memoryBytes',
+] as const;
 const RESULT_BYTES = 8 * 3 + 4 * 3 + 2 + 1;
 const utf8Encoder = new TextEncoder();
 const utf8Decoder = new TextDecoder();
@@ -58,7 +68,10 @@ export class ResultFrameWriter {
   private readonly spans: number[] = [];
 
   /** `buffers`: where to take the frame's buffer from (and give back one outgrown). */
-  constructor(capacity = 1 << 20, private readonly buffers: FrameBufferPool = new FrameBufferPool(0)) {
+  constructor(
+    capacity = 1 << 20,
+    private readonly buffers: FrameBufferPool = new FrameBufferPool(0),
+  ) {
     this.buf = new Uint8Array(buffers.take(capacity));
   }
 
@@ -81,21 +94,35 @@ export class ResultFrameWriter {
       const r = results[i]!;
       const e: ResultExtras = {};
       let any = false;
-      if (r.accumulators.some((a) => a !== null)) { e.accumulators = r.accumulators; any = true; }
-      if (r.error) { e.error = r.error; any = true; }
-      if (r.skipped.length) { e.skipped = r.skipped; any = true; }
+      if (r.accumulators.some((a) => a !== null)) {
+        e.accumulators = r.accumulators;
+        any = true;
+      }
+      if (r.error) {
+        e.error = r.error;
+        any = true;
+      }
+      if (r.skipped.length) {
+        e.skipped = r.skipped;
+        any = true;
+      }
       if (any) (extras ??= {})[i] = e;
     }
-    const packed = extras !== null || frame.fatal !== null ? packr.pack({ fatal: frame.fatal, byResult: extras ?? {} }) : null;
+    const packed =
+      extras !== null || frame.fatal !== null ? packr.pack({ fatal: frame.fatal, byResult: extras ?? {} }) : null;
     if (packed) size += packed.length;
     this.ensure(size + 4);
     const start = this.pos;
     const v = new DataView(this.buf.buffer, this.buf.byteOffset);
     let p = start;
-    v.setUint8(p, HEADER_VERSION); p += 1;
-    v.setFloat64(p, frame.seq, true); p += 8;
-    v.setUint32(p, results.length, true); p += 4;
-    v.setUint32(p, names.length, true); p += 4;
+    v.setUint8(p, HEADER_VERSION);
+    p += 1;
+    v.setFloat64(p, frame.seq, true);
+    p += 8;
+    v.setUint32(p, results.length, true);
+    p += 4;
+    v.setUint32(p, names.length, true);
+    p += 4;
     for (let i = 0; i < results.length; i++) {
       const r = results[i]!;
       v.setFloat64(p, r.baseOffset, true);
@@ -110,15 +137,25 @@ export class ResultFrameWriter {
     }
     for (let m = 0; m < names.length; m++) {
       const name = names[m]!;
-      v.setUint16(p, name.length, true); p += 2;
-      this.buf.set(name, p); p += name.length;
+      v.setUint16(p, name.length, true);
+      p += 2;
+      this.buf.set(name, p);
+      p += name.length;
       const metrics = frame.metrics[m]!;
-      for (const f of METRIC_FIELDS) { v.setFloat64(p, metrics[f], true); p += 8; }
+      for (const f of METRIC_FIELDS) {
+        v.setFloat64(p, metrics[f], true);
+        p += 8;
+      }
     }
-    v.setUint32(p, packed ? packed.length : 0, true); p += 4;
-    if (packed) { this.buf.set(packed, p); p += packed.length; }
+    v.setUint32(p, packed ? packed.length : 0, true);
+    p += 4;
+    if (packed) {
+      this.buf.set(packed, p);
+      p += packed.length;
+    }
     // The trailer stays big-endian u32, as before: the header's length, read from the end.
-    v.setUint32(p, p - start); p += 4;
+    v.setUint32(p, p - start);
+    p += 4;
     this.pos = p;
     return this.buf.subarray(0, this.pos);
   }
@@ -141,11 +178,15 @@ export function readResultFrame(bytes: Uint8Array): ResultFrame {
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = v.getUint32(bytes.length - 4);
   let p = bytes.length - 4 - headerLength;
-  if (p < 0 || v.getUint8(p) !== HEADER_VERSION) throw new EddyError('EDDY_FRAME', `result frame with an unknown header (${bytes.length} bytes)`);
+  if (p < 0 || v.getUint8(p) !== HEADER_VERSION)
+    throw new EddyError('EDDY_FRAME', `result frame with an unknown header (${bytes.length} bytes)`);
   p += 1;
-  const seq = v.getFloat64(p, true); p += 8;
-  const nResults = v.getUint32(p, true); p += 4;
-  const nModules = v.getUint32(p, true); p += 4;
+  const seq = v.getFloat64(p, true);
+  p += 8;
+  const nResults = v.getUint32(p, true);
+  p += 4;
+  const nModules = v.getUint32(p, true);
+  p += 4;
   const results: WireResult[] = new Array(nResults);
   const withExtras: number[] = [];
   for (let i = 0; i < nResults; i++) {
@@ -166,16 +207,24 @@ export function readResultFrame(bytes: Uint8Array): ResultFrame {
   }
   const metrics: ModuleMetrics[] = new Array(nModules);
   for (let m = 0; m < nModules; m++) {
-    const len = v.getUint16(p, true); p += 2;
+    const len = v.getUint16(p, true);
+    p += 2;
     const counters = { module: utf8Decoder.decode(bytes.subarray(p, p + len)) } as ModuleMetrics;
     p += len;
-    for (const f of METRIC_FIELDS) { counters[f] = v.getFloat64(p, true); p += 8; }
+    for (const f of METRIC_FIELDS) {
+      counters[f] = v.getFloat64(p, true);
+      p += 8;
+    }
     metrics[m] = counters;
   }
-  const extrasLength = v.getUint32(p, true); p += 4;
+  const extrasLength = v.getUint32(p, true);
+  p += 4;
   let fatal: WireError | null = null;
   if (extrasLength > 0) {
-    const x = packr.unpack(bytes.subarray(p, p + extrasLength)) as { fatal: WireError | null; byResult: Record<string, ResultExtras> };
+    const x = packr.unpack(bytes.subarray(p, p + extrasLength)) as {
+      fatal: WireError | null;
+      byResult: Record<string, ResultExtras>;
+    };
     fatal = x.fatal;
     for (const i of withExtras) {
       const e = x.byResult[i];

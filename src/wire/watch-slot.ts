@@ -10,8 +10,11 @@
  * `stop` and waits for `inNative` to clear; a worker raises `inNative` before each lmdb-js call
  * and, seeing `stop`, lowers it and spins in JavaScript instead, where termination is safe.
  */
-const DEADLINE = 0, SESSION = 1; // Float64 indexes
-const IN_NATIVE = 4, STOP = 5, STEP = 6; // Int32 indexes, after the two Float64 fields
+const DEADLINE = 0,
+  SESSION = 1; // Float64 indexes
+const IN_NATIVE = 4,
+  STOP = 5,
+  STEP = 6; // Int32 indexes, after the two Float64 fields
 const SLOT_BYTES = 32;
 
 export class WatchSlot {

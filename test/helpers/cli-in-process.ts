@@ -4,15 +4,29 @@ import { main } from '../../src/cli/main.js';
 
 /** `eddy` run in this process through main(), on data directory `dir`, with its output collected. */
 
-export interface CliRun { code: number; stdout: string; stderr: string }
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 export async function runEddy(dir: string, args: string[], stdin = '', cwd = process.cwd()): Promise<CliRun> {
   let stdout = '';
   let stderr = '';
   const text = (c: string | Uint8Array) => (typeof c === 'string' ? c : Buffer.from(c).toString());
   const io: CliIO = {
-    stdout: { write: (c) => { stdout += text(c); return true; } },
-    stderr: { write: (c) => { stderr += text(c); return true; } },
+    stdout: {
+      write: (c) => {
+        stdout += text(c);
+        return true;
+      },
+    },
+    stderr: {
+      write: (c) => {
+        stderr += text(c);
+        return true;
+      },
+    },
     stdin: Readable.from([Buffer.from(stdin)]),
     cwd,
     env: { EDDY_DATA_DIR: dir, EDDY_WORKERS: '1' },

@@ -1,9 +1,9 @@
-import type { ExecutionContext } from 'ava';
-import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { type ChildProcess, type SpawnOptions, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ExecutionContext } from 'ava';
 
 /** `eddy` as real child processes, in a fresh work directory with its own data directory. */
 
@@ -22,16 +22,34 @@ export function setup(t: ExecutionContext, prefix = 'eddy-writer-') {
   const data = join(work, 'data');
   const env = { ...process.env, EDDY_DATA_DIR: data, EDDY_WORKERS: '1' };
   /** Starts `eddy args` (or, with `command`, that program with `args`). `stdin` null leaves it open. */
-  const start = (args: string[], stdin: string | null = '', cwd = work, extra: SpawnOptions & { command?: string } = {}): Started => {
+  const start = (
+    args: string[],
+    stdin: string | null = '',
+    cwd = work,
+    extra: SpawnOptions & { command?: string } = {},
+  ): Started => {
     const { command, ...options } = extra;
-    const child = spawn(command ?? process.execPath, command ? args : [bin, ...args], { cwd, env, stdio: ['pipe', 'pipe', 'pipe'], ...options });
-    t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
+    const child = spawn(command ?? process.execPath, command ? args : [bin, ...args], {
+      cwd,
+      env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      ...options,
+    });
+    t.teardown(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    });
     let out = '';
     let err = '';
-    child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
-    child.stderr!.on('data', (c: Buffer) => { err += c.toString(); });
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    child.stderr!.on('data', (c: Buffer) => {
+      err += c.toString();
+    });
     child.stdin!.on('error', () => {}); // a child that exits before reading its input
-    const exited = new Promise<number>((res) => child.on('close', (code, signal) => res(code ?? (signal === 'SIGKILL' ? -9 : -1))));
+    const exited = new Promise<number>((res) =>
+      child.on('close', (code, signal) => res(code ?? (signal === 'SIGKILL' ? -9 : -1))),
+    );
     if (stdin !== null) child.stdin!.end(stdin);
     return { child, out: () => out, err: () => err, exited };
   };
@@ -69,7 +87,11 @@ export function rssBytes(pid: number): number | null {
  * Watches a child's resident memory; past `limit` bytes it is killed (so a test of an unbounded
  * read fails instead of taking the machine down). `peak()` is the highest value seen.
  */
-export function memoryGuard(t: ExecutionContext, child: ChildProcess, limit: number): { peak(): number; exceeded(): boolean } {
+export function memoryGuard(
+  t: ExecutionContext,
+  child: ChildProcess,
+  limit: number,
+): { peak(): number; exceeded(): boolean } {
   let peak = 0;
   let exceeded = false;
   const timer = setInterval(() => {

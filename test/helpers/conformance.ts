@@ -1,8 +1,18 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { ExecutionContext } from 'ava';
-import { corpus, missingRustModules, rustModuleDir, type CorpusModule } from '../../src/conformance/corpus.js';
-import { runEddyChain, } from '../../src/conformance/eddy-side.js';
-import { BUILD_HINT, fluvioEnginePath, runFluvioChain, type FluvioBatch, type FluvioBatchReply, type FluvioFailure, type FluvioRun, type FluvioStep, type HarnessOptions } from '../../src/conformance/fluvio-engine.js';
+import { type CorpusModule, corpus, missingRustModules, rustModuleDir } from '../../src/conformance/corpus.js';
+import { runEddyChain } from '../../src/conformance/eddy-side.js';
+import {
+  BUILD_HINT,
+  type FluvioBatch,
+  type FluvioBatchReply,
+  type FluvioFailure,
+  type FluvioRun,
+  type FluvioStep,
+  fluvioEnginePath,
+  type HarnessOptions,
+  runFluvioChain,
+} from '../../src/conformance/fluvio-engine.js';
 import { decodeRecords, encodeRecords, type RecordInput } from '../../src/protocol/index.js';
 import { wasmBytes } from './wasm.js';
 
@@ -37,12 +47,32 @@ export function loadCorpus(): LoadedModule[] {
 
 /** Values that exercise the corpus: words, numbers, JSON, separators, binary, and ones modules reject. */
 export const VALUE_POOL: readonly Uint8Array[] = [
-  'apple', 'banana', 'kiwi', 'a', '', '42', '-7', ' 3\n', '2147483647', 'not a number',
-  '{"level":"info","message":"up"}', '{"level":"debug"}', '[1,"two",{"three":3},null]', '[]', '{"average":2.5,"count":2}', '7.25',
-  'a,b,,c', 'reject this', 'bad', 'poison', 'UPPER lower', 'ünïcödé', 'abcd',
-].map((s) => new Uint8Array(Buffer.from(s))).concat([
-  Uint8Array.of(0xff, 0xfe, 0x00, 0x61), Uint8Array.of(0xc3), Uint8Array.of(0x80, 0x61, 0x2c, 0x62),
-]);
+  'apple',
+  'banana',
+  'kiwi',
+  'a',
+  '',
+  '42',
+  '-7',
+  ' 3\n',
+  '2147483647',
+  'not a number',
+  '{"level":"info","message":"up"}',
+  '{"level":"debug"}',
+  '[1,"two",{"three":3},null]',
+  '[]',
+  '{"average":2.5,"count":2}',
+  '7.25',
+  'a,b,,c',
+  'reject this',
+  'bad',
+  'poison',
+  'UPPER lower',
+  'ünïcödé',
+  'abcd',
+]
+  .map((s) => new Uint8Array(Buffer.from(s)))
+  .concat([Uint8Array.of(0xff, 0xfe, 0x00, 0x61), Uint8Array.of(0xc3), Uint8Array.of(0x80, 0x61, 0x2c, 0x62)]);
 
 export interface BatchShape {
   records: number;
@@ -52,7 +82,13 @@ export interface BatchShape {
 }
 
 /** A batch of records drawn from the pool with seeded choices: keys, offset gaps, timestamp deltas. */
-export function makeBatch(rand: () => number, baseOffset: number, baseTimestamp: number, shape: BatchShape, extra: readonly Uint8Array[] = []): FluvioBatch {
+export function makeBatch(
+  rand: () => number,
+  baseOffset: number,
+  baseTimestamp: number,
+  shape: BatchShape,
+  extra: readonly Uint8Array[] = [],
+): FluvioBatch {
   const pool = [...VALUE_POOL, ...extra];
   const recs: RecordInput[] = [];
   let offset = 0;
@@ -60,7 +96,12 @@ export function makeBatch(rand: () => number, baseOffset: number, baseTimestamp:
   for (let i = 0; i < shape.records; i++) {
     const value = pool[Math.floor(rand() * pool.length)]!;
     const keyed = shape.withKeys === 'all' || (shape.withKeys === 'some' && rand() < 0.5);
-    recs.push({ value, key: keyed ? new Uint8Array(Buffer.from(`k${i % 7}`)) : null, offsetDelta: offset, timestampDelta: ts });
+    recs.push({
+      value,
+      key: keyed ? new Uint8Array(Buffer.from(`k${i % 7}`)) : null,
+      offsetDelta: offset,
+      timestampDelta: ts,
+    });
     offset += rand() < 0.9 ? 1 : 2;
     ts += Math.floor(rand() * 50);
   }
@@ -88,15 +129,19 @@ function failure(f: FluvioFailure): unknown {
 function reply(r: FluvioBatchReply): unknown {
   if (r.kind === 'failed') return { kind: 'failed', failure: failure(r.failure) };
   const out = { kind: r.kind, raw: hex(r.raw) };
-  return r.kind === 'runtime-error' ? { ...out, error: { ...r.error, key: hex(r.error.key), value: hex(r.error.value) } } : out;
+  return r.kind === 'runtime-error'
+    ? { ...out, error: { ...r.error, key: hex(r.error.key), value: hex(r.error.value) } }
+    : out;
 }
 
 /** Where two runs first differ, in words (records decoded), for a readable failure. */
 export function firstDifference(eddy: FluvioRun, fluvio: FluvioRun): string {
   const a = comparable(eddy) as { setup: unknown; batches: unknown[] };
   const b = comparable(fluvio) as { setup: unknown; batches: unknown[] };
-  if (JSON.stringify(a.setup) !== JSON.stringify(b.setup)) return `setup: eddy ${JSON.stringify(a.setup)} (${eddy.setupFailure?.message}) vs fluvio ${JSON.stringify(b.setup)} (${fluvio.setupFailure?.message})`;
-  if (a.batches.length !== b.batches.length) return `batch count: eddy ${a.batches.length} vs fluvio ${b.batches.length}`;
+  if (JSON.stringify(a.setup) !== JSON.stringify(b.setup))
+    return `setup: eddy ${JSON.stringify(a.setup)} (${eddy.setupFailure?.message}) vs fluvio ${JSON.stringify(b.setup)} (${fluvio.setupFailure?.message})`;
+  if (a.batches.length !== b.batches.length)
+    return `batch count: eddy ${a.batches.length} vs fluvio ${b.batches.length}`;
   for (let i = 0; i < a.batches.length; i++) {
     if (JSON.stringify(a.batches[i]) === JSON.stringify(b.batches[i])) continue;
     return `batch ${i}: eddy ${describe(eddy.batches[i]!)} vs fluvio ${describe(fluvio.batches[i]!)}`;
@@ -108,7 +153,11 @@ function describe(r: FluvioBatchReply): string {
   if (r.kind === 'failed') return `failed ${r.failure.kind}: ${r.failure.message}`;
   let records: string;
   try {
-    records = JSON.stringify(decodeRecords(r.raw).slice(0, 5).map((x) => ({ ...x, key: hex(x.key), value: Buffer.from(x.value).toString('latin1').slice(0, 40) })));
+    records = JSON.stringify(
+      decodeRecords(r.raw)
+        .slice(0, 5)
+        .map((x) => ({ ...x, key: hex(x.key), value: Buffer.from(x.value).toString('latin1').slice(0, 40) })),
+    );
   } catch (err) {
     records = `undecodable (${(err as Error).message})`;
   }
@@ -116,7 +165,13 @@ function describe(r: FluvioBatchReply): string {
 }
 
 /** Runs the request through both engines and asserts they agree byte for byte. */
-export async function assertSame(t: ExecutionContext, label: string, steps: FluvioStep[], batches: FluvioBatch[], options: HarnessOptions = {}): Promise<{ eddy: FluvioRun; fluvio: FluvioRun }> {
+export async function assertSame(
+  t: ExecutionContext,
+  label: string,
+  steps: FluvioStep[],
+  batches: FluvioBatch[],
+  options: HarnessOptions = {},
+): Promise<{ eddy: FluvioRun; fluvio: FluvioRun }> {
   const fluvio = runFluvioChain(steps, batches, options);
   const eddy = await runEddyChain(steps, batches, options);
   t.is(firstDifference(eddy, fluvio), '', `${label}: Eddy and Fluvio's engine differ`);
@@ -126,7 +181,8 @@ export async function assertSame(t: ExecutionContext, label: string, steps: Fluv
 /** A one-module chain step for a corpus module, with its needed parameters and lookback. */
 export function stepFor(m: LoadedModule, extra: Partial<FluvioStep> = {}): FluvioStep {
   return {
-    name: m.name, wasm: m.wasm,
+    name: m.name,
+    wasm: m.wasm,
     ...(m.params ? { params: m.params } : {}),
     ...(m.lookback ? { lookback: m.lookback } : {}),
     ...extra,
@@ -134,7 +190,11 @@ export function stepFor(m: LoadedModule, extra: Partial<FluvioStep> = {}): Fluvi
 }
 
 /** As assertSame, for property tests: returns where the runs differ ('' when they agree). */
-export async function assertSameQuiet(steps: FluvioStep[], batches: FluvioBatch[], options: HarnessOptions = {}): Promise<string> {
+export async function assertSameQuiet(
+  steps: FluvioStep[],
+  batches: FluvioBatch[],
+  options: HarnessOptions = {},
+): Promise<string> {
   const fluvio = runFluvioChain(steps, batches, options);
   const eddy = await runEddyChain(steps, batches, options);
   return firstDifference(eddy, fluvio);

@@ -18,7 +18,11 @@ export class DirectHost {
   constructor(bytes: Uint8Array) {
     const module = new WebAssembly.Module(bytes);
     this.instance = new WebAssembly.Instance(module, {
-      env: { copy_records: (ptr: number, len: number) => { this.announced = [ptr, len]; } },
+      env: {
+        copy_records: (ptr: number, len: number) => {
+          this.announced = [ptr, len];
+        },
+      },
     });
   }
 
@@ -47,23 +51,45 @@ export class DirectHost {
   }
 }
 
-export interface FuncSig { params: string[]; results: string[] }
+export interface FuncSig {
+  params: string[];
+  results: string[];
+}
 export interface ModuleShape {
   imports: { module: string; name: string; kind: string; sig?: FuncSig }[];
   exports: { name: string; kind: string; sig?: FuncSig }[];
 }
 
-const VALTYPES: Record<number, string> = { 127: 'i32', 126: 'i64', 125: 'f32', 124: 'f64', 123: 'v128', 112: 'funcref', 111: 'externref' };
+const VALTYPES: Record<number, string> = {
+  127: 'i32',
+  126: 'i64',
+  125: 'f32',
+  124: 'f64',
+  123: 'v128',
+  112: 'funcref',
+  111: 'externref',
+};
 
 /** Reads imports and exports with function signatures from the binary (type/import/function/export sections). */
 export function moduleShape(b: Uint8Array): ModuleShape {
   let p = 8;
   const u32 = (): number => {
-    let r = 0, s = 0, x: number;
-    do { x = b[p++]!; r |= (x & 0x7f) << s; s += 7; } while (x & 0x80);
+    let r = 0,
+      s = 0,
+      x: number;
+    do {
+      x = b[p++]!;
+      r |= (x & 0x7f) << s;
+      s += 7;
+    } while (x & 0x80);
     return r >>> 0;
   };
-  const name = (): string => { const n = u32(); const s = Buffer.from(b.subarray(p, p + n)).toString('utf8'); p += n; return s; };
+  const name = (): string => {
+    const n = u32();
+    const s = Buffer.from(b.subarray(p, p + n)).toString('utf8');
+    p += n;
+    return s;
+  };
   const types: FuncSig[] = [];
   const funcTypes: number[] = []; // function index space → type index
   const shape: ModuleShape = { imports: [], exports: [] };
@@ -81,22 +107,44 @@ export function moduleShape(b: Uint8Array): ModuleShape {
       }
     } else if (id === 2) {
       for (let n = u32(); n > 0; n--) {
-        const module = name(); const field = name(); const kind = b[p++]!;
-        if (kind === 0) { const t = u32(); funcTypes.push(t); shape.imports.push({ module, name: field, kind: 'function', sig: types[t] }); }
-        else {
+        const module = name();
+        const field = name();
+        const kind = b[p++]!;
+        if (kind === 0) {
+          const t = u32();
+          funcTypes.push(t);
+          shape.imports.push({ module, name: field, kind: 'function', sig: types[t] });
+        } else {
           shape.imports.push({ module, name: field, kind: kinds[kind] ?? '?' });
-          if (kind === 1) { p++; const f = b[p++]!; u32(); if (f & 1) u32(); }
-          else if (kind === 2) { const f = b[p++]!; u32(); if (f & 1) u32(); }
-          else if (kind === 3) { p += 2; }
-          else if (kind === 4) { p++; u32(); }
+          if (kind === 1) {
+            p++;
+            const f = b[p++]!;
+            u32();
+            if (f & 1) u32();
+          } else if (kind === 2) {
+            const f = b[p++]!;
+            u32();
+            if (f & 1) u32();
+          } else if (kind === 3) {
+            p += 2;
+          } else if (kind === 4) {
+            p++;
+            u32();
+          }
         }
       }
     } else if (id === 3) {
       for (let n = u32(); n > 0; n--) funcTypes.push(u32());
     } else if (id === 7) {
       for (let n = u32(); n > 0; n--) {
-        const field = name(); const kind = b[p++]!; const index = u32();
-        shape.exports.push({ name: field, kind: kinds[kind] ?? '?', ...(kind === 0 ? { sig: types[funcTypes[index]!] } : {}) });
+        const field = name();
+        const kind = b[p++]!;
+        const index = u32();
+        shape.exports.push({
+          name: field,
+          kind: kinds[kind] ?? '?',
+          ...(kind === 0 ? { sig: types[funcTypes[index]!] } : {}),
+        });
       }
     }
     p = end;
@@ -104,4 +152,5 @@ export function moduleShape(b: Uint8Array): ModuleShape {
   return shape;
 }
 
-export const sigText = (s: FuncSig | undefined): string => (s ? `(${s.params.join(',')})->(${s.results.join(',')})` : 'none');
+export const sigText = (s: FuncSig | undefined): string =>
+  s ? `(${s.params.join(',')})->(${s.results.join(',')})` : 'none';

@@ -1,7 +1,7 @@
-import type { ExecutionContext } from 'ava';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ExecutionContext } from 'ava';
 
 /** bin/eddy.js of this checkout (tests run from dist/test/). */
 export const eddyBin = join(resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..'), 'bin', 'eddy.js');
@@ -21,12 +21,18 @@ export interface EddyProcess {
 export function eddyProcesses(t: ExecutionContext, cwd: string, env: NodeJS.ProcessEnv) {
   const start = (args: string[]): EddyProcess => {
     const child = spawn(process.execPath, [eddyBin, ...args], { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
-    t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
+    t.teardown(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    });
     let err = '';
     child.stdout!.resume();
-    child.stderr!.on('data', (c: Buffer) => { err += c.toString(); });
+    child.stderr!.on('data', (c: Buffer) => {
+      err += c.toString();
+    });
     child.stdin!.on('error', () => {}); // a killed process closes its end
-    const exited = new Promise<number>((res) => child.on('close', (code, signal) => res(code ?? (signal === 'SIGKILL' ? -9 : -1))));
+    const exited = new Promise<number>((res) =>
+      child.on('close', (code, signal) => res(code ?? (signal === 'SIGKILL' ? -9 : -1))),
+    );
     return { child, err: () => err, exited };
   };
   const ok = async (args: string[], stdin = ''): Promise<void> => {

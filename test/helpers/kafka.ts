@@ -5,10 +5,19 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** scripts/kafka.sh of this checkout (tests run from dist/test/). */
-export const kafkaScript = join(resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..'), 'scripts', 'kafka.sh');
+export const kafkaScript = join(
+  resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..'),
+  'scripts',
+  'kafka.sh',
+);
 
 const has = (cmd: string) => {
-  try { execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }); return true; } catch { return false; }
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
 };
 
 /**
@@ -19,7 +28,8 @@ export function kafkaUnavailable(): string | null {
   if (!has('java')) return 'java is not installed (a JDK 17+ runs the Kafka broker)';
   const version = process.env['EDDY_KAFKA_VERSION'] ?? '3.9.1';
   const cache = join(process.env['EDDY_KAFKA_CACHE'] ?? join(homedir(), '.cache', 'eddy'), `kafka-${version}`, 'ok');
-  if (!existsSync(cache) && !has('mvn')) return 'mvn is not installed and the Kafka jars are not cached (scripts/kafka.sh fetch)';
+  if (!existsSync(cache) && !has('mvn'))
+    return 'mvn is not installed and the Kafka jars are not cached (scripts/kafka.sh fetch)';
   return null;
 }
 
@@ -41,6 +51,9 @@ export async function startKafka(nodes: 1 | 3 = 1): Promise<KafkaCluster> {
   const bootstrap = out.trim().split('\n').pop()!;
   return {
     bootstrap,
-    stop: () => new Promise<void>((res) => { execFile('bash', [kafkaScript, 'stop', dir], () => res()); }),
+    stop: () =>
+      new Promise<void>((res) => {
+        execFile('bash', [kafkaScript, 'stop', dir], () => res());
+      }),
   };
 }

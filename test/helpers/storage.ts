@@ -13,14 +13,18 @@ export function tempDir(t: ExecutionContext, prefix = 'eddy-storage-'): string {
 }
 
 /** Opens a storage in a fresh temporary directory; closed (if still open) when the test ends. */
-export async function tempStorage(t: ExecutionContext, options: StorageOptions = {}): Promise<{ store: Storage; dir: string }> {
+export async function tempStorage(
+  t: ExecutionContext,
+  options: StorageOptions = {},
+): Promise<{ store: Storage; dir: string }> {
   const dir = tempDir(t);
   const store = await openStorage(dir, { retentionCheckMs: 0, ...options });
   t.teardown(() => store.close());
   return { store, dir };
 }
 
-export const text = (b: Uint8Array | null): string | null => (b === null ? null : Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8'));
+export const text = (b: Uint8Array | null): string | null =>
+  b === null ? null : Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8');
 
 /** Collects an async iterable. */
 export async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {

@@ -12,7 +12,15 @@ export function wat(source: string): Uint8Array {
 }
 
 /** A minimal host-compatible module: bump alloc at 1024, one transform, and the given body/extra. */
-export function smartModule(opts: { transform?: string; body?: string; imports?: string; extra?: string; memory?: string; exportsAlloc?: boolean; copyRecords?: boolean }): Uint8Array {
+export function smartModule(opts: {
+  transform?: string;
+  body?: string;
+  imports?: string;
+  extra?: string;
+  memory?: string;
+  exportsAlloc?: boolean;
+  copyRecords?: boolean;
+}): Uint8Array {
   const transform = opts.transform ?? 'filter';
   return wat(`(module
     ${opts.copyRecords === false ? '' : '(import "env" "copy_records" (func $copy (param i32 i32)))'}
