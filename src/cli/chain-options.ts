@@ -16,6 +16,17 @@ export interface ChainCliOptions {
   params?: string[];
 }
 
+/** The one-module flags of the commands that run a chain over records (`consume`, `transform`). */
+export interface ModuleFlagOptions extends ChainCliOptions {
+  filter?: string;
+  map?: string;
+  filterMap?: string;
+  arrayMap?: string;
+  aggregate?: string;
+  smartmodule?: string;
+  aggregateInitial?: string;
+}
+
 /** Where a command line's steps come from. */
 export type ChainSource =
   | { kind: 'module'; flag: string; uses: string; params: Record<string, string> }

@@ -7,7 +7,14 @@ import type { TransformStep } from '../smartmodule/transforms.js';
 import type { StartPosition } from '../storage/consumer.js';
 import { UnknownTopicError } from '../storage/errors.js';
 import { type CommitPolicy, DEFAULT_COMMIT_RECORDS, DeliveryCommitter } from '../storage/offset-committer.js';
-import { type ChainSource, fanOutOption, inlineStepOptions, planChain, readChain } from './chain-options.js';
+import {
+  type ChainSource,
+  fanOutOption,
+  inlineStepOptions,
+  type ModuleFlagOptions,
+  planChain,
+  readChain,
+} from './chain-options.js';
 import {
   handleClosedOutput,
   interruptSignal,
@@ -36,7 +43,7 @@ import { parseDurationOption } from './units.js';
  * `-d`. `--consumer <name>` resumes from (and commits) that consumer's offsets.
  */
 
-export interface ConsumeCliOptions {
+export interface ConsumeCliOptions extends ModuleFlagOptions {
   beginning?: boolean;
   head?: string;
   start?: string;
@@ -56,16 +63,6 @@ export interface ConsumeCliOptions {
   maxbytes?: string;
   mirror?: string;
   disableProgressbar?: boolean;
-  filter?: string;
-  map?: string;
-  filterMap?: string;
-  arrayMap?: string;
-  aggregate?: string;
-  smartmodule?: string;
-  aggregateInitial?: string;
-  params?: string[];
-  transformsFile?: string;
-  transform?: string[];
   consumer?: string;
   maxRecords?: string;
   commitInterval?: string;

@@ -14,7 +14,14 @@ import type { ErrorPolicy } from '../smartmodule/chain.js';
 import type { TransformStep } from '../smartmodule/transforms.js';
 import { STORAGE_DEFAULTS } from '../storage/defaults.js';
 import type { Storage } from '../storage/storage.js';
-import { type ChainSource, fanOutOption, inlineStepOptions, planChain, readChain } from './chain-options.js';
+import {
+  type ChainSource,
+  fanOutOption,
+  inlineStepOptions,
+  type ModuleFlagOptions,
+  planChain,
+  readChain,
+} from './chain-options.js';
 import {
   dataDir,
   handleClosedOutput,
@@ -48,17 +55,7 @@ import { valueLines } from './value-lines.js';
  * only to find modules given by registered name.
  */
 
-export interface TransformCliOptions {
-  filter?: string;
-  map?: string;
-  filterMap?: string;
-  arrayMap?: string;
-  aggregate?: string;
-  smartmodule?: string;
-  aggregateInitial?: string;
-  params?: string[];
-  transformsFile?: string;
-  transform?: string[];
+export interface TransformCliOptions extends ModuleFlagOptions {
   raw?: boolean;
   jsonRecords?: boolean;
   output?: string;
