@@ -37,6 +37,7 @@ export { type EddyErrorCode, ERROR_CODES } from './error-codes.js';
 export { DecodeError, EddyError, EncodeError } from './errors.js';
 export { on, once } from './events.js';
 export type { KafkaDerivedStream } from './kafka/derived.js';
+export { type LogFields, type Logger, type LogLevel, quietLogger, stderrLogger } from './logger.js';
 export { HttpAddressError, HttpListenError } from './observe/errors.js';
 export type { ObserveServer } from './observe/server.js';
 export type {
