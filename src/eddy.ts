@@ -20,6 +20,7 @@ import {
 import { EddyError } from './errors.js';
 import { checkKafkaDerive, KafkaDerivedStream } from './kafka/derived.js';
 import { isKafkaDerive } from './kafka/endpoint.js';
+import { type Logger, quietLogger, resolveLogger } from './logger.js';
 import { type ObserveServer, serveObserve } from './observe/server.js';
 import { Telemetry } from './observe/telemetry.js';
 import { openStorage } from './open-storage.js';
@@ -59,6 +60,13 @@ export interface OpenOptions extends StorageOptions {
    * (CLI: --no-fan-out). A consume's or derived stream's own `fanOut` wins.
    */
   fanOut?: boolean;
+  /**
+   * Where Eddy's messages go (levels debug, info, warn, error; see Logger). Default: quiet — nothing
+   * on stdout, debug and info dropped, warnings and errors as process warnings (`EddyWarning`);
+   * `EDDY_DEBUG=1` makes the default a debug-level logger on stderr. Given a logger, what modules
+   * write to stdout (info) and stderr (warn) goes to it too, with `module` and `stream` fields.
+   */
+  logger?: Logger;
 }
 
 export interface EddyEvents {
@@ -68,7 +76,8 @@ export interface EddyEvents {
   lag: [info: { stream: string; partition: number; lag: number }];
   /**
    * A module error, timeout or stream failure. A derived stream's failure that no listener hears
-   * is not lost: it goes out as a process warning (`EddyWarning`), and `listDerived()` shows it.
+   * is not lost: it goes to the logger at level error (by default a process warning, `EddyWarning`),
+   * and `listDerived()` shows it.
    */
   error: [info: { stream: string; error: EddyError }];
   /** A derived stream (policy skip) skipped a source record and kept it in its dead-letter topic. */
@@ -129,12 +138,15 @@ export class Eddy extends EventEmitter<EddyEvents> {
   /** The numbers behind `/metrics`, `/api/status` and the status page. */
   readonly telemetry: Telemetry;
   private observeServer: ObserveServer | null = null;
+  /** Where this Eddy logs (OpenOptions.logger, or the default). */
+  readonly logger: Logger;
 
   constructor(
     readonly storage: Storage,
     private readonly options: OpenOptions = {},
   ) {
     super();
+    this.logger = resolveLogger(options.logger);
     this.resolver = new ModuleResolver(
       storage.modules,
       options.baseDir,
@@ -162,7 +174,7 @@ export class Eddy extends EventEmitter<EddyEvents> {
 
   /**
    * Serves metrics, health, status JSON and the status page on `address` (see OpenOptions.http).
-   * Bound beyond loopback, it says so with an `EddyWarning` unless `onWarning` takes the text.
+   * Bound beyond loopback, it says so as a warning to the logger unless `onWarning` takes the text.
    */
   async serve(address: string, options: { onWarning?: (text: string) => void } = {}): Promise<ObserveServer> {
     if (this.observeServer)
@@ -171,8 +183,9 @@ export class Eddy extends EventEmitter<EddyEvents> {
     this.observeServer = server;
     if (server.warning !== null) {
       if (options.onWarning) options.onWarning(server.warning);
-      else process.emitWarning(server.warning, { type: 'EddyWarning', code: 'EDDY_HTTP_PUBLIC' });
+      else this.logger.warn(server.warning, { code: 'EDDY_HTTP_PUBLIC', url: server.url });
     }
+    this.logger.debug(`serving on ${server.url}`, { url: server.url });
     return server;
   }
 
@@ -194,10 +207,24 @@ export class Eddy extends EventEmitter<EddyEvents> {
 
   /** The worker pool, started on first use. */
   get pool(): WorkerPool {
+    if (this.poolInstance) return this.poolInstance;
     const opts: PoolOptions = {};
     if (this.options.workers !== undefined) opts.workers = this.options.workers;
-    this.poolInstance ??= new WorkerPool(opts);
-    return this.poolInstance;
+    // Module output reaches a logger the host chose (or EDDY_DEBUG's); else workers print it to stderr, as always.
+    if (this.logger !== quietLogger) {
+      const log = this.logger;
+      opts.moduleLog = (stream, line, module) => {
+        const fields = { module, stream };
+        if (stream === 'stderr') log.warn(`module ${module}: ${line}`, fields);
+        else log.info(`module ${module}: ${line}`, fields);
+      };
+    }
+    const pool = new WorkerPool(opts);
+    pool.on('workerLost', (workerId, timedOut) =>
+      this.logger.debug(timedOut ? 'worker terminated at a deadline' : 'worker exited', { workerId, ...timedOut }),
+    );
+    this.poolInstance = pool;
+    return pool;
   }
 
   /** The SmartModule registry (register, list, delete). */
@@ -438,16 +465,19 @@ export class Eddy extends EventEmitter<EddyEvents> {
     return d;
   }
 
-  /** As Node's emitter never drops an unheard 'error', a derived stream's failure with no listener becomes a process warning. */
+  /**
+   * As Node's emitter never drops an unheard 'error', a derived stream's failure with no listener
+   * goes to the logger at level error; with a listener, the listener has it and the logger hears it at debug.
+   */
   private derivedError(info: { stream: string; error: EddyError }): void {
+    const message = `derived stream ${info.stream} stopped: ${info.error.message}`;
+    const fields = { stream: info.stream, code: info.error.code, error: info.error };
     if (this.listenerCount('error') > 0) {
+      this.logger.debug(message, fields);
       this.emit('error', info);
       return;
     }
-    process.emitWarning(`derived stream ${info.stream} stopped: ${info.error.message}`, {
-      type: 'EddyWarning',
-      code: info.error.code,
-    });
+    this.logger.error(message, fields);
   }
 
   async stopDerived(name: string): Promise<void> {
@@ -509,7 +539,7 @@ function mergePartitions(storage: Storage, topic: string, options: ConsumeOption
 
 /** Opens (creating if needed) a data directory. */
 export async function open(dir: string, options: OpenOptions = {}): Promise<Eddy> {
-  const { workers: _w, baseDir: _b, http, ...storageOptions } = options;
+  const { workers: _w, baseDir: _b, http, logger: _l, ...storageOptions } = options;
   const eddy = new Eddy(await openStorage(dir, storageOptions), options);
   if (http !== undefined) {
     try {

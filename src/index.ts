@@ -1,28 +1,14 @@
 /**
  * Eddy's public API: open a data directory, manage topics and SmartModules, produce, consume
- * (optionally through SmartModule chains on the worker pool), and run derived streams.
+ * (optionally through SmartModule chains on the worker pool), and run derived streams. What a
+ * program embedding Eddy needs and nothing more: the engine is `eddy/smartmodule`, the record
+ * encoding `eddy/protocol`, and the building blocks below the façade `eddy/internals`.
  */
 
-export {
-  ChainSession,
-  type SessionMetrics,
-  type SessionModuleMetrics,
-  type SessionOptions,
-  type SessionResult,
-  type SessionState,
-  type Ticket,
-} from './coordinator/chain-session.js';
-export type { DeriveCheckpoint, DeriveConfig } from './coordinator/derived.js';
+export type { DeriveCheckpoint, DeriveConfig, DeriveFailure } from './coordinator/derived.js';
 export { DerivedStream } from './coordinator/derived.js';
-export { PoolClosedError, SessionStoppedError, SessionTimeoutError } from './coordinator/errors.js';
-export { type PoolOptions, WorkerPool } from './coordinator/pool.js';
-export {
-  anchorSteps,
-  type ModuleRef,
-  resolveUses,
-  UnknownModuleError,
-  type UsesContext,
-} from './coordinator/resolve.js';
+export * from './coordinator/errors.js';
+export { anchorSteps, type ModuleRef, resolveUses, type UsesContext } from './coordinator/resolve.js';
 export {
   type ConsumeWithTransforms,
   type DerivedInfo,
@@ -37,6 +23,7 @@ export { type EddyErrorCode, ERROR_CODES } from './error-codes.js';
 export { DecodeError, EddyError, EncodeError } from './errors.js';
 export { on, once } from './events.js';
 export type { KafkaDerivedStream } from './kafka/derived.js';
+export { type LogFields, type Logger, type LogLevel, quietLogger, stderrLogger } from './logger.js';
 export { HttpAddressError, HttpListenError } from './observe/errors.js';
 export type { ObserveServer } from './observe/server.js';
 export type {
@@ -48,18 +35,9 @@ export type {
   Status,
   StreamStatus,
 } from './observe/status.js';
-// Shadows storage's own openStorage: the package's validates modules with the engine.
-export { openStorage } from './open-storage.js';
-export {
-  decodeRecords,
-  encodeRecords,
-  indexRecords,
-  type Record as WireRecord,
-  RecordIndex,
-  type RecordInput,
-} from './protocol/index.js';
+export type { ErrorPolicy } from './smartmodule/chain.js';
 export { parseDuration } from './smartmodule/duration.js';
-export * from './smartmodule/index.js';
+export * from './smartmodule/errors.js';
 export {
   type ParsedStep,
   parseTransformSteps,
@@ -69,4 +47,18 @@ export {
   stepConfig,
   type TransformStep,
 } from './smartmodule/transforms.js';
-export * from './storage/index.js';
+export type { Lookback, SmartModuleKind } from './smartmodule/types.js';
+export type { ConsumedRecord, ConsumeOptions, Consumer, StartPosition } from './storage/consumer.js';
+export * from './storage/errors.js';
+export type { Partitioner, ProduceAck, Producer, ProducerOptions, ProducerRecord } from './storage/producer.js';
+export type { ModuleInfo, ModuleRegistry } from './storage/registry.js';
+export type {
+  CommittedOffset,
+  Compression,
+  PartitionInfo,
+  Storage,
+  StorageOptions,
+  TopicConfig,
+  TopicDescription,
+  TopicSummary,
+} from './storage/storage.js';

@@ -2,7 +2,8 @@ import { copyFileSync, existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { type Eddy, LOCK_FILE, open, type RunningDerived, SmartModuleRuntimeError } from '../src/index.js';
+import { type Eddy, open, type RunningDerived, SmartModuleRuntimeError } from '../src/index.js';
+import { LOCK_FILE } from '../src/internals.js';
 import { wasmPath } from './helpers/wasm.js';
 
 const fresh = async (): Promise<Eddy> =>

@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 import { resolveUses, UnknownModuleError as UnknownStepModuleError } from '../src/coordinator/resolve.js';
-import { openStorage } from '../src/index.js';
+import { openStorage } from '../src/internals.js';
 import {
   formatModuleTable,
   InvalidModuleError,

@@ -1,10 +1,12 @@
+import { BroadcastChannel } from 'node:worker_threads';
 import { move } from 'piscina';
 import { Chain, type ErrorPolicy } from '../src/smartmodule/chain.js';
 import { SmartModule } from '../src/smartmodule/module.js';
+import type { ModuleLogger } from '../src/smartmodule/types.js';
 import { sliceBatch } from '../src/storage/batch-format.js';
 import { PartitionReader } from '../src/storage/partition-reader.js';
 import { FrameBufferPool } from '../src/wire/frame-buffers.js';
-import type { BatchTask, OpenReply, OpenTask, ReadTask, WorkerTask } from '../src/wire/messages.js';
+import type { BatchTask, ModuleLogLine, OpenReply, OpenTask, ReadTask, WorkerTask } from '../src/wire/messages.js';
 import { unpackFrame } from '../src/wire/request-frame.js';
 import { type ResultFrame, ResultFrameWriter } from '../src/wire/result-frame.js';
 import { WatchSlot } from '../src/wire/watch-slot.js';
@@ -32,6 +34,19 @@ const modules = new Map<string, SmartModule>();
 const frameBuffers = new FrameBufferPool(8);
 /** This worker's watchdog slot, from the first open message (the same in every one). */
 let watch: WatchSlot | null = null;
+/** Module output goes to the pool's logger through its channel (one per pool, opened once here). */
+const logChannels = new Map<string, ModuleLogger>();
+
+function moduleLogger(name: string): ModuleLogger {
+  let log = logChannels.get(name);
+  if (!log) {
+    const channel = new BroadcastChannel(name);
+    channel.unref();
+    log = (stream, line, module) => channel.postMessage({ stream, line, module } satisfies ModuleLogLine);
+    logChannels.set(name, log);
+  }
+  return log;
+}
 
 async function open(task: OpenTask): Promise<OpenReply> {
   watch ??= new WatchSlot(task.watch);
@@ -49,7 +64,12 @@ async function open(task: OpenTask): Promise<OpenReply> {
   const chain = Chain.create(
     task.steps.map((s) => ({ module: loaded[s.module]!, params: s.params, lookback: s.lookback })),
     // Outputs are borrowed (views into guest memory) and copied once, into the result frame.
-    { accumulators: task.accumulators, freeOutput: task.freeOutput, borrowOutput: true },
+    {
+      accumulators: task.accumulators,
+      freeOutput: task.freeOutput,
+      borrowOutput: true,
+      ...(task.logChannel ? { logger: moduleLogger(task.logChannel) } : {}),
+    },
   );
   if (watch) chain.reportStepTo(watch.stepCell);
   try {

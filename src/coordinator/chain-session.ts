@@ -362,6 +362,7 @@ export class ChainSession extends EventEmitter<SessionEvents> {
           watch: this.pool.watchBuffer(w),
           sessionNumber: this.number,
           deadlineMs: this.opts.deadlineMs,
+          logChannel: this.pool.moduleLogChannel,
         };
         const res = await this.pool.run<OpenReply>(w, task);
         if (!res.ok) throw errorFromWire(res.error);

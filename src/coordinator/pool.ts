@@ -1,6 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
+import { BroadcastChannel } from 'node:worker_threads';
 import { EventEmitter } from 'eventemitter3';
-import type { WorkerTask } from '../wire/messages.js';
+import type { ModuleLogger } from '../smartmodule/types.js';
+import type { ModuleLogLine, WorkerTask } from '../wire/messages.js';
 import { WatchSlot } from '../wire/watch-slot.js';
 import type { ChainSession } from './chain-session.js';
 import { PoolClosedError, WorkerGoneError } from './errors.js';
@@ -27,6 +30,11 @@ export interface PoolOptions {
   watchdogIntervalMs?: number;
   /** Worker entry; default the compiled workers/session-worker.js. */
   filename?: string;
+  /**
+   * Takes what modules write to stdout/stderr (WASI), sent over from the workers. Without it, each
+   * worker writes those lines to stderr itself.
+   */
+  moduleLog?: ModuleLogger;
 }
 
 /** Which submission overran its deadline: the session's number and the chain step it was in (-1: none). */
@@ -67,9 +75,22 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
   private quarantineDue = 0;
   /** Sessions currently open on this pool, for metrics. */
   readonly sessions = new Set<ChainSession>();
+  /** Where the workers post module output when the pool has a `moduleLog`. */
+  private readonly logChannel: BroadcastChannel | null = null;
 
   constructor(options: PoolOptions = {}) {
     super();
+    const moduleLog = options.moduleLog;
+    if (moduleLog) {
+      // A channel of this pool's own: other pools in the process (and their loggers) do not hear it.
+      const channel = new BroadcastChannel(`eddy-module-log-${randomUUID()}`);
+      channel.onmessage = (e) => {
+        const { stream, line, module } = (e as { data: ModuleLogLine }).data;
+        moduleLog(stream, line, module);
+      };
+      channel.unref();
+      this.logChannel = channel;
+    }
     this.size = Math.max(1, options.workers ?? availableParallelism());
     const filename = options.filename ?? new URL('../../workers/session-worker.js', import.meta.url).href;
     this.threads = Array.from({ length: this.size }, () => {
@@ -95,6 +116,11 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
     const timedOut = this.timedOut.get(id) ?? null;
     this.timedOut.delete(id);
     if (!this.closed) this.emit('workerLost', id, timedOut);
+  }
+
+  /** The channel name session workers post module output to, or null: they write it to stderr. */
+  get moduleLogChannel(): string | null {
+    return this.logChannel?.name ?? null;
   }
 
   /** Ids of the live workers. */
@@ -264,6 +290,7 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
       await this.outOfNative([...this.slots.keys()]);
       await Promise.all(this.threads.map((t) => t.destroy()));
     }
+    this.logChannel?.close();
   }
 
   /**

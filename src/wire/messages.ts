@@ -39,6 +39,15 @@ export interface OpenTask {
   sessionNumber: number;
   /** How long one submission of this session may run (ms); the same for all of them, so sent once. */
   deadlineMs: number;
+  /** BroadcastChannel name for the modules' stdout/stderr lines; null: the worker writes them to stderr. */
+  logChannel: string | null;
+}
+
+/** One line a module wrote to stdout or stderr, posted from a worker to the pool's log channel. */
+export interface ModuleLogLine {
+  stream: 'stdout' | 'stderr';
+  line: string;
+  module: string;
 }
 
 /** The worker's answer to an open: init and look_back errors come back as data. */

@@ -39,7 +39,7 @@ tarball="$(ls "$work"/pack/*.tgz 2>/dev/null | head -n 1)"
 contents() {
   local list; list="$(tar -tzf "$tarball")" || return 1
   for f in package/LICENSE package/CHANGELOG.md package/bin/eddy.js package/dist/src/index.js \
-           package/dist/src/index.d.ts package/dist/workers/session-worker.js \
+           package/dist/src/index.d.ts package/dist/src/internals.js package/dist/workers/session-worker.js \
            package/sdk/assemblyscript/index.ts package/examples/filter/assembly/index.ts \
            package/docs/smartmodule-abi.md; do
     grep -qx "$f" <<<"$list" || { echo "missing from the tarball: $f"; return 1; }
@@ -65,9 +65,13 @@ cat >esm.mjs <<'EOF'
 import { open, EddyError, once, on } from 'eddy';
 import { loadModule } from 'eddy/smartmodule';
 import { encodeRecords } from 'eddy/protocol';
-for (const [name, f] of Object.entries({ open, EddyError, once, on, loadModule, encodeRecords })) {
+import { WorkerPool } from 'eddy/internals';
+import * as root from 'eddy';
+for (const [name, f] of Object.entries({ open, EddyError, once, on, loadModule, encodeRecords, WorkerPool })) {
   if (typeof f !== 'function') throw new Error(`${name} is ${typeof f}`);
 }
+// Internals stay out of the root.
+for (const name of ['WorkerPool', 'LOCK_FILE', 'sipHash24']) if (name in root) throw new Error(`eddy exports ${name}`);
 EOF
 check "import 'eddy' (and its subpaths) from ESM" node esm.mjs
 
