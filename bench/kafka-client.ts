@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Admin, Kafka, logLevel } from 'kafkajs';
 import { open } from '../src/eddy.js';
-import { type KafkaCluster, startKafka } from '../test/helpers/kafka.js';
-import { wasmPath } from '../test/helpers/wasm.js';
+import { wasmPath } from '../src/sdk-build/fixtures.js';
 import { table, writeResult } from './lib/harness.js';
+import { type KafkaCluster, startKafka } from './lib/kafka-cluster.js';
 
 /**
  * bench/kafka-client: the Kafka client's own consume+produce rate on this machine, against a real

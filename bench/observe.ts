@@ -8,7 +8,7 @@ import { ModuleResolver } from '../src/coordinator/resolve.js';
 import { type Eddy, open } from '../src/eddy.js';
 import { createRegistry } from '../src/observe/metrics.js';
 import { type ObserveServer, serveObserve } from '../src/observe/server.js';
-import { wasmPath } from '../test/helpers/wasm.js';
+import { wasmPath } from '../src/sdk-build/fixtures.js';
 import { median, spread, table, writeResult } from './lib/harness.js';
 import { sampleRecords } from './lib/records.js';
 

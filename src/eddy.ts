@@ -2,13 +2,7 @@ import { EventEmitter } from 'eventemitter3';
 import type { SessionMetrics, SessionState, SessionStep } from './coordinator/chain-session.js';
 import { COORDINATOR_DEFAULTS } from './coordinator/defaults.js';
 import { checkDeriveName, checkNoCycle, deadLetterTopic } from './coordinator/derive-checks.js';
-import {
-  type DeriveConfig,
-  DerivedStream,
-  type DeriveFailure,
-  derivedState,
-  ensureDeadLetterTopic,
-} from './coordinator/derived.js';
+import { type DeriveConfig, DerivedStream, derivedState, ensureDeadLetterTopic } from './coordinator/derived.js';
 import { mergeAsync } from './coordinator/merge.js';
 import { type PoolOptions, WorkerPool } from './coordinator/pool.js';
 import { ModuleResolver } from './coordinator/resolve.js';
@@ -99,25 +93,9 @@ export interface ConsumeWithTransforms extends TransformedConsumeOptions {
   partition?: number;
 }
 
-export interface DerivedInfo {
-  config: DeriveConfig;
-  /** Running in this process: false once every partition stopped (or failed), or before it is started. */
-  running: boolean;
-  /** Policy skip: where skipped records are kept. */
-  deadLetterTopic: string | null;
-  /**
-   * Per source partition: next offset to process, lag, output records written, source records
-   * skipped (kept in the dead-letter topic), and why it stopped when it failed (until started again).
-   */
-  partitions: {
-    partition: number;
-    offset: number;
-    lag: number;
-    written: number;
-    skipped: number;
-    failure: DeriveFailure | null;
-  }[];
-}
+import type { DerivedInfo } from './coordinator/derived.js';
+
+export type { DerivedInfo };
 
 /**
  * Eddy embedded in a program: one data directory (topics, SmartModules, consumer offsets,

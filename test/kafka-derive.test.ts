@@ -4,11 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { type Admin, Kafka, logLevel } from 'kafkajs';
+import { type KafkaCluster, kafkaUnavailable, startKafka } from '../bench/lib/kafka-cluster.js';
 import { open } from '../src/eddy.js';
 import { decodeRecords, encodeRecords } from '../src/protocol/index.js';
 import { Chain, loadModule } from '../src/smartmodule/index.js';
 import { type EddyProcess, eddyProcesses, until } from './helpers/eddy-process.js';
-import { type KafkaCluster, kafkaUnavailable, startKafka } from './helpers/kafka.js';
 import { wasmPath } from './helpers/wasm.js';
 
 /**

@@ -2,7 +2,7 @@ import type { TopicConfig } from '../storage/storage.js';
 import { MAX_CONFIG_BYTES, readUserFile, UserFileError } from '../user-file.js';
 import { parseUserYaml, UserYamlProblem, userYamlToJs } from '../user-yaml.js';
 import { UsageError } from './format.js';
-import { type TopicCreateOptions, topicConfig } from './topic.js';
+import { SEGMENT_SIZE_REASON, type TopicCreateOptions, topicConfig } from './topic-options.js';
 
 /**
  * `topic create -c/--config <file>`: Fluvio's topic configuration file, a YAML mapping
@@ -84,7 +84,3 @@ export async function readTopicConfigFile(path: string, shown: string): Promise<
     throw err;
   }
 }
-
-/** Why a segment size is refused, on the command line and in a config file. */
-export const SEGMENT_SIZE_REASON =
-  'Eddy keeps each partition in one LMDB database, not in segment files, and retention removes whole batches; leave the segment size out';

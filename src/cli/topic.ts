@@ -1,7 +1,6 @@
 import { resolve } from 'node:path';
 import { type Command, Option } from 'commander';
-import { parseCodec } from '../storage/codecs.js';
-import type { Compression, Dedup, TopicConfig, TopicDescription, TopicSummary } from '../storage/storage.js';
+import type { Dedup, TopicConfig, TopicDescription, TopicSummary } from '../storage/storage.js';
 import {
   listAction,
   openForRead,
@@ -16,16 +15,9 @@ import { DEFAULT_TEXT } from './defaults.js';
 import { deleteEach } from './delete-each.js';
 import { NothingToDeleteError } from './errors.js';
 import { type CliContext, UsageError } from './format.js';
-import { readTopicConfigFile, SEGMENT_SIZE_REASON } from './topic-config-file.js';
-import {
-  formatBytes,
-  formatCount,
-  formatRetention,
-  formatTable,
-  parseBytes,
-  parseDurationOption,
-  parseRetention,
-} from './units.js';
+import { readTopicConfigFile } from './topic-config-file.js';
+import { type TopicCreateOptions, topicConfig } from './topic-options.js';
+import { formatBytes, formatCount, formatRetention, formatTable } from './units.js';
 
 /**
  * `eddy topic create|list|describe|delete|add-partition`, as `fluvio topic …`: the same options
@@ -33,60 +25,6 @@ import {
  * `-c/--continue-on-error`) and
  * messages, tables for people and `-O json` for scripts.
  */
-
-export interface TopicCreateOptions {
-  partitions?: string;
-  retentionTime?: string;
-  maxPartitionSize?: string;
-  compressionType?: string;
-  replication?: string;
-  segmentSize?: string;
-  dedup?: boolean;
-  dedupCount?: string;
-  dedupAge?: string;
-}
-
-/** The topic settings a `topic create` command line asks for. */
-export function topicConfig(o: TopicCreateOptions): TopicConfig {
-  const config: TopicConfig = {};
-  if (o.partitions !== undefined) config.partitions = parseIntOption(o.partitions, '-p/--partitions', { min: 1 });
-  if (o.retentionTime !== undefined) config.retentionMs = parseRetention(o.retentionTime);
-  if (o.maxPartitionSize !== undefined)
-    config.maxPartitionBytes = parseBytes(o.maxPartitionSize, '--max-partition-size');
-  if (o.compressionType !== undefined) {
-    // Fluvio's `any` (the default: keep what the producer chose) is Eddy's `none`.
-    const c = o.compressionType.toLowerCase() === 'any' ? 'none' : o.compressionType.toLowerCase();
-    if (!['none', 'lz4', 'gzip', 'snappy', 'zstd'].includes(c)) {
-      throw new UsageError(
-        `--compression-type ${o.compressionType} is unknown: use any (or none), gzip, snappy, lz4 or zstd`,
-      );
-    }
-    if (c === 'zstd') {
-      try {
-        parseCodec(c);
-      } catch (err) {
-        throw new UsageError(`--compression-type: ${(err as Error).message}`);
-      }
-    }
-    config.compression = c as Compression;
-  }
-  if (o.segmentSize !== undefined) throw new UsageError(`--segment-size: ${SEGMENT_SIZE_REASON}`);
-  if (!o.dedup && (o.dedupCount !== undefined || o.dedupAge !== undefined))
-    throw new UsageError('--dedup-count and --dedup-age need --dedup');
-  if (o.dedup) {
-    // Fluvio's defaults: the last 5 keys, for 5 seconds.
-    config.dedup = {
-      count: parseIntOption(o.dedupCount ?? '5', '--dedup-count', { min: 1 }),
-      ageMs: parseDurationOption(o.dedupAge ?? '5s', '--dedup-age'),
-    };
-  }
-  if (o.replication !== undefined && parseIntOption(o.replication, '-r/--replication', { min: 1 }) !== 1) {
-    throw new UsageError(
-      '-r/--replication: Eddy keeps one copy of each partition in its data directory (no cluster to replicate to); leave it out or give 1',
-    );
-  }
-  return config;
-}
 
 /**
  * `fluvio topic list`'s table: Fluvio's columns first, with what they are for one data directory

@@ -91,6 +91,27 @@ export function derivedState(storage: Storage): DerivedStateStore<DeriveConfig, 
   return storage.derivedState as DerivedStateStore<DeriveConfig, DeriveCheckpoint, DeriveFailure>;
 }
 
+/** What `listDerived()` says of a derived stream (its state is read from storage; `running` from this process). */
+export interface DerivedInfo {
+  config: DeriveConfig;
+  /** Running in this process: false once every partition stopped (or failed), or before it is started. */
+  running: boolean;
+  /** Policy skip: where skipped records are kept. */
+  deadLetterTopic: string | null;
+  /**
+   * Per source partition: next offset to process, lag, output records written, source records
+   * skipped (kept in the dead-letter topic), and why it stopped when it failed (until started again).
+   */
+  partitions: {
+    partition: number;
+    offset: number;
+    lag: number;
+    written: number;
+    skipped: number;
+    failure: DeriveFailure | null;
+  }[];
+}
+
 export class DerivedStream extends EventEmitter<DerivedEvents> {
   private readonly controller = new AbortController();
   private readonly sessions = new Map<number, ChainSession>();

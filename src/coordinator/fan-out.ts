@@ -1,4 +1,8 @@
-import type { SessionStep } from './chain-session.js';
+/** What deciding fan-out needs of a step (a SessionStep has it). */
+export interface StepShape {
+  module: { kind: string; hasLookBack: boolean };
+  lookback?: unknown;
+}
 
 /**
  * Whether a chain may fan out: with no aggregate and no look-back step, no record's output depends
@@ -6,11 +10,11 @@ import type { SessionStep } from './chain-session.js';
  * puts the results back in order). An aggregate's accumulator and a look-back's history live in
  * one instance, so such a chain keeps one worker per partition.
  */
-export function isStatelessChain(steps: readonly SessionStep[]): boolean {
+export function isStatelessChain(steps: readonly StepShape[]): boolean {
   return steps.every((s) => s.module.kind !== 'aggregate' && !(s.lookback && s.module.hasLookBack));
 }
 
 /** Whether a session over these steps spreads over every worker: fan-out asked for (default on) and a stateless chain. */
-export function fansOut(steps: readonly SessionStep[], fanOut: boolean | undefined): boolean {
+export function fansOut(steps: readonly StepShape[], fanOut: boolean | undefined): boolean {
   return (fanOut ?? true) && isStatelessChain(steps);
 }

@@ -1,8 +1,6 @@
 import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 import { Histogram } from 'prom-client';
-import type { RunningConnector } from '../connectors/runner.js';
-import type { DerivedStream } from '../coordinator/derived.js';
-import type { DerivedInfo } from '../eddy.js';
+import type { DerivedInfo, DerivedStream } from '../coordinator/derived.js';
 import type { EddyError } from '../errors.js';
 import type { Storage } from '../storage/storage.js';
 import type {
@@ -15,6 +13,14 @@ import type {
   StreamStatus,
   TopicStatus,
 } from './status.js';
+
+/** What the telemetry reads of a running connector (the connectors' RunningConnector has it; observe does not import that room). */
+export interface ObservedConnector {
+  readonly config: { name: string; direction: 'source' | 'sink' };
+  readonly summary: string;
+  readonly stats: { records: number; bytes: number; errors: number; lastError: string | null };
+  readonly done: Promise<unknown>;
+}
 
 /**
  * The one place the numbers of a running Eddy come from: `/metrics`, `/api/status`, the status
@@ -56,7 +62,7 @@ export class Telemetry {
   });
 
   private readonly tracked = new Map<string, Tracked>();
-  private readonly connectors = new Map<string, { c: RunningConnector; failed: string | null }>();
+  private readonly connectors = new Map<string, { c: ObservedConnector; failed: string | null }>();
   private readonly history = new Map<string, [number, number, number][]>();
   private holds = 0;
   private cached: { at: number; value: Status } | null = null;
@@ -109,7 +115,7 @@ export class Telemetry {
     this.tracked.delete(name);
   }
 
-  trackConnector(c: RunningConnector): void {
+  trackConnector(c: ObservedConnector): void {
     const entry = { c, failed: null as string | null };
     this.connectors.set(c.config.name, entry);
     c.done.catch((e: unknown) => {
@@ -316,7 +322,7 @@ export class Telemetry {
     };
   }
 
-  private connectorStatus(c: RunningConnector, failed: string | null): ConnectorStatus {
+  private connectorStatus(c: ObservedConnector, failed: string | null): ConnectorStatus {
     return {
       name: c.config.name,
       direction: c.config.direction,

@@ -1,7 +1,12 @@
 import { indexRecords } from '../protocol/record.js';
 import type { PartitionLog } from './partition.js';
-import type { Dedup } from './storage.js';
 import { lastRecordsBatches } from './tail.js';
+
+/** A topic's deduplication window (see TopicConfig.dedup): the last `count` keys, for `ageMs`. */
+export interface Dedup {
+  count: number;
+  ageMs: number;
+}
 
 /**
  * A topic's deduplication window for one partition, as Fluvio's `--dedup` topics drop records:

@@ -9,6 +9,7 @@ import { parseCodec } from './codecs.js';
 import { guardCommitRejections } from './commit-rejections.js';
 import { type ConsumeOptions, Consumer } from './consumer.js';
 import { type DataFileInfo, inspectDataFile } from './data-file.js';
+import type { Dedup } from './dedup.js';
 import { STORAGE_DEFAULTS } from './defaults.js';
 import { DerivedStateStore } from './derived-state.js';
 import {
@@ -137,11 +138,7 @@ export interface TopicConfig {
   dedup?: Dedup | null;
 }
 
-/** A topic's deduplication window (see TopicConfig.dedup). */
-export interface Dedup {
-  count: number;
-  ageMs: number;
-}
+export type { Dedup } from './dedup.js';
 
 export interface TopicMeta {
   name: string;

@@ -4,7 +4,7 @@ import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** scripts/kafka.sh of this checkout (tests run from dist/test/). */
+/** scripts/kafka.sh of this checkout (this file runs from dist/bench/lib/; the Kafka tests and bench/kafka-client share it). */
 export const kafkaScript = join(
   resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..'),
   'scripts',
