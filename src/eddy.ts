@@ -2,9 +2,17 @@ import { EventEmitter } from 'eventemitter3';
 import type { SessionMetrics, SessionState, SessionStep } from './coordinator/chain-session.js';
 import { COORDINATOR_DEFAULTS } from './coordinator/defaults.js';
 import { checkDeriveName, checkNoCycle, deadLetterTopic } from './coordinator/derive-checks.js';
-import { type DeriveConfig, DerivedStream, derivedState, ensureDeadLetterTopic } from './coordinator/derived.js';
+import {
+  type DeriveConfig,
+  type DerivedInfo,
+  DerivedStream,
+  derivedState,
+  ensureDeadLetterTopic,
+} from './coordinator/derived.js';
+import { fansOut } from './coordinator/fan-out.js';
 import { mergeAsync } from './coordinator/merge.js';
 import { type PoolOptions, WorkerPool } from './coordinator/pool.js';
+import { produceSession } from './coordinator/produce-session.js';
 import { ModuleResolver } from './coordinator/resolve.js';
 import {
   type TransformEvents,
@@ -28,9 +36,6 @@ import type { Storage, StorageOptions } from './storage/storage.js';
 
 /** A running derived stream: over Eddy topics, or over Kafka topics (`kafka://` endpoints). */
 export type RunningDerived = DerivedStream | KafkaDerivedStream;
-
-import { fansOut } from './coordinator/fan-out.js';
-import { produceSession } from './coordinator/produce-session.js';
 
 export interface OpenOptions extends StorageOptions {
   /** Worker threads for SmartModule streams (default: the machine's cores). Started on first use. */
@@ -92,8 +97,6 @@ export interface ConsumeWithTransforms extends TransformedConsumeOptions {
   /** One partition; default all (merged). */
   partition?: number;
 }
-
-import type { DerivedInfo } from './coordinator/derived.js';
 
 export type { DerivedInfo };
 
@@ -259,19 +262,15 @@ export class Eddy extends EventEmitter<EddyEvents> {
     const { transforms, aggregateInitial, fanOut, ...rest } = options;
     if (transforms && transforms.length > 0) {
       const steps = await this.resolveTransforms(transforms);
-      if (!aggregateInitial && fansOut(steps, fanOut ?? this.options.fanOut)) {
+      if (fansOut(steps, fanOut ?? this.options.fanOut)) {
         // A stateless chain runs on every worker; the session closes with the producer.
         const session = await produceSession(this.pool, topic, steps, this.options.deadlineMs);
-        const producer = this.storage.producer(topic, { ...rest, transform: session.transform, pipelined: true });
-        const close = producer.close.bind(producer);
-        producer.close = async () => {
-          try {
-            await close();
-          } finally {
-            await session.close();
-          }
-        };
-        return producer;
+        return this.storage.producer(topic, {
+          ...rest,
+          transform: session.transform,
+          pipelined: true,
+          releaseTransform: () => session.close(),
+        });
       }
       const chain = Chain.create(steps, aggregateInitial ? { initialAccumulator: aggregateInitial } : {});
       rest.transform = (batch) => {

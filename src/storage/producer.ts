@@ -38,6 +38,8 @@ export interface ProducerOptions {
    * several batches can run at once. Default false: one call at a time per partition.
    */
   pipelined?: boolean;
+  /** Releases what the transform holds (a chain session on the pool), once `close()` has flushed or failed to. */
+  releaseTransform?: () => Promise<void>;
 }
 
 export interface ProducerRecord extends ProduceRecord {
@@ -108,6 +110,7 @@ export class Producer {
   private readonly dedup: Dedup | null;
   private readonly windows = new Map<number, KeyWindow>();
   private readonly pipelined: boolean;
+  private readonly releaseTransform: (() => Promise<void>) | undefined;
   private readonly partitions: number;
   private readonly accs = new Map<number, Accumulator>();
   private readonly inflight = new Set<Promise<unknown>>();
@@ -135,6 +138,7 @@ export class Producer {
     this.append =
       options.compression && options.compression !== 'none' ? { compression: parseCodec(options.compression) } : {};
     this.pipelined = options.pipelined ?? false;
+    this.releaseTransform = options.releaseTransform;
     const meta = store.topic(topic);
     this.partitions = meta ? meta.partitions : 0;
     this.dedup = meta?.dedup ?? null;
@@ -265,8 +269,12 @@ export class Producer {
 
   /** Flushes, then refuses further sends. */
   async close(): Promise<void> {
-    await this.flush();
-    this.closed = true;
+    try {
+      await this.flush();
+      this.closed = true;
+    } finally {
+      await this.releaseTransform?.();
+    }
   }
 
   private choosePartition(r: ProducerRecord): number {
