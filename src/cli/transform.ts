@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { ChainSession, type SessionBatchResult, type SessionStep, type Ticket } from '../coordinator/chain-session.js';
 import { COORDINATOR_DEFAULTS } from '../coordinator/defaults.js';
-import { fansOut } from '../coordinator/fan-out.js';
+import { fanOutInFlight, fansOut } from '../coordinator/fan-out.js';
 import { WorkerPool } from '../coordinator/pool.js';
 import { anchorSteps, ModuleResolver, UnknownModuleError } from '../coordinator/resolve.js';
 import type { EddyError } from '../errors.js';
@@ -204,9 +204,7 @@ export async function runTransform(files: string[], o: TransformCliOptions, cmd:
   const workers = workerCount(cmd, io);
   const stateless = fansOut(steps, plan.fanOut);
   // Enough submissions in flight to keep every worker busy while the main thread reads and writes.
-  const maxInFlight = stateless
-    ? Math.max(COORDINATOR_DEFAULTS.maxInFlight, workers * 3)
-    : COORDINATOR_DEFAULTS.maxInFlight;
+  const maxInFlight = stateless ? fanOutInFlight(workers) : COORDINATOR_DEFAULTS.maxInFlight;
   const pool = new WorkerPool({ workers: stateless ? workers : 1 });
   const session = new ChainSession(pool, {
     id: 'transform',

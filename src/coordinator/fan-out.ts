@@ -1,3 +1,4 @@
+import { COORDINATOR_DEFAULTS } from './defaults.js';
 /** What deciding fan-out needs of a step (a SessionStep has it). */
 export interface StepShape {
   module: { kind: string; hasLookBack: boolean };
@@ -17,4 +18,12 @@ export function isStatelessChain(steps: readonly StepShape[]): boolean {
 /** Whether a session over these steps spreads over every worker: fan-out asked for (default on) and a stateless chain. */
 export function fansOut(steps: readonly StepShape[], fanOut: boolean | undefined): boolean {
   return (fanOut ?? true) && isStatelessChain(steps);
+}
+
+/**
+ * Submissions a fanned-out session keeps in flight over `workers` threads: about three per worker
+ * (one running, one queued behind it, one result on its way back), never fewer than the default.
+ */
+export function fanOutInFlight(workers: number): number {
+  return Math.max(COORDINATOR_DEFAULTS.maxInFlight, workers * 3);
 }

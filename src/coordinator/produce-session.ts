@@ -1,6 +1,7 @@
 import type { ProduceTransform } from '../storage/producer.js';
 import { ChainSession, type SessionStep } from './chain-session.js';
 import { COORDINATOR_DEFAULTS } from './defaults.js';
+import { fanOutInFlight } from './fan-out.js';
 import type { WorkerPool } from './pool.js';
 
 /**
@@ -22,7 +23,7 @@ export async function produceSession(
     stateless: true,
     policy: 'skip',
     deadlineMs: deadlineMs ?? COORDINATOR_DEFAULTS.deadlineMs,
-    maxInFlight: Math.max(COORDINATOR_DEFAULTS.maxInFlight, pool.size * 3),
+    maxInFlight: fanOutInFlight(pool.size),
   });
   await session.start();
   // Submissions in call order: a call never overtakes an earlier one waiting for a free slot.
