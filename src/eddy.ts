@@ -348,10 +348,8 @@ export class Eddy extends EventEmitter<EddyEvents> {
       );
     }
     if (isKafkaDerive(config)) {
-      await checkKafkaDerive(
-        config,
-        (await this.resolveTransforms(config.transforms)).map((s) => s.module),
-      );
+      await this.resolveTransforms(config.transforms);
+      await checkKafkaDerive(config);
     } else {
       this.storage.describeTopic(config.source);
       this.storage.describeTopic(config.target);

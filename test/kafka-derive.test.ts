@@ -3,12 +3,12 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { type Admin, Kafka, logLevel } from 'kafkajs';
 import { type KafkaCluster, kafkaUnavailable, startKafka } from '../bench/lib/kafka-cluster.js';
 import { open } from '../src/eddy.js';
 import { decodeRecords, encodeRecords } from '../src/protocol/index.js';
 import { Chain, loadModule } from '../src/smartmodule/index.js';
 import { type EddyProcess, eddyProcesses, until } from './helpers/eddy-process.js';
+import { kafkaTestClient, owned, unique } from './helpers/kafka.js';
 import { wasmPath } from './helpers/wasm.js';
 
 /**
@@ -32,20 +32,7 @@ test.after.always(async () => {
   await cluster?.stop();
 });
 
-const client = () =>
-  new Kafka({ brokers: cluster!.bootstrap.split(','), clientId: 'eddy-test', logLevel: logLevel.NOTHING });
-
-async function withAdmin<T>(f: (a: Admin) => Promise<T>): Promise<T> {
-  const admin = client().admin();
-  await admin.connect();
-  try {
-    return await f(admin);
-  } finally {
-    await admin.disconnect();
-  }
-}
-
-const unique = (prefix: string) => `${prefix}-${process.pid}-${Math.floor(Math.random() * 1e9)}`;
+const { client, withAdmin, readCommitted, readToEnd } = kafkaTestClient(() => cluster!.bootstrap);
 
 function workDir(): { work: string; transforms: string } {
   const work = mkdtempSync(join(tmpdir(), 'eddy-kafka-test-'));
@@ -53,66 +40,6 @@ function workDir(): { work: string; transforms: string } {
   const transforms = join(work, 'halve-evens.yaml');
   writeFileSync(transforms, 'transforms:\n  - uses: filter-map.wasm\n');
   return { work, transforms };
-}
-
-/** Every committed record of `topic`, per partition in offset order, once `count` of them arrived (read_committed). */
-async function readCommitted(
-  topic: string,
-  partitions: number,
-  count: number,
-): Promise<{ values: string[][]; lastOffset: number[] }> {
-  const consumer = client().consumer({ groupId: unique('reader'), readUncommitted: false });
-  const values: string[][] = Array.from({ length: partitions }, () => []);
-  const lastOffset = Array.from({ length: partitions }, () => -1);
-  let seen = 0;
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({
-    eachMessage: async ({ partition, message }) => {
-      values[partition]!.push(message.value!.toString());
-      lastOffset[partition] = Number(message.offset);
-      seen++;
-    },
-  });
-  try {
-    await until(() => seen >= count, 120_000);
-  } finally {
-    await consumer.disconnect();
-  }
-  return { values, lastOffset };
-}
-
-/** Every committed record of `topic` per partition, read_committed, up to the end offsets it has now. */
-async function readToEnd(topic: string, partitions: number): Promise<string[][]> {
-  const ends = await withAdmin((a) => a.fetchTopicOffsets(topic));
-  const values: string[][] = Array.from({ length: partitions }, () => []);
-  // Consumed up to (batches of only commit/abort markers count: they never reach eachMessage).
-  const reached = Array.from({ length: partitions }, () => -1);
-  const consumer = client().consumer({ groupId: unique('reader'), readUncommitted: false });
-  consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
-    reached[e.payload.partition] = Math.max(reached[e.payload.partition]!, Number(e.payload.lastOffset));
-  });
-  await consumer.connect();
-  await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({
-    eachMessage: async ({ partition, message }) => {
-      values[partition]!.push(message.value!.toString());
-    },
-  });
-  try {
-    await until(() => ends.every((e) => reached[e.partition]! >= Number(e.high) - 1), 120_000);
-  } finally {
-    await consumer.disconnect();
-  }
-  return values;
-}
-
-/** The partitions each process says it owns, from its latest "owns partitions" line. */
-function owned(p: EddyProcess): number[] | null {
-  const all = [...p.err().matchAll(/owns partitions \[([\d,]*)\]/g)];
-  const last = all.at(-1);
-  if (!last) return null;
-  return last[1] === '' ? [] : last[1]!.split(',').map(Number);
 }
 
 kafkaTest(

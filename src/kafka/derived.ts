@@ -12,7 +12,7 @@ import { SessionStoppedError } from '../coordinator/errors.js';
 import type { WorkerPool } from '../coordinator/pool.js';
 import type { ModuleResolver } from '../coordinator/resolve.js';
 import { EddyError } from '../errors.js';
-import type { SmartModule } from '../smartmodule/module.js';
+import { changelogKey, changelogTopic, encodeState, ensureChangelog, restoreState } from './changelog.js';
 import { kafkaClient, topicPartitions, withAdmin } from './client.js';
 import { kafkaEnds } from './endpoint.js';
 import {
@@ -23,6 +23,7 @@ import {
   kafkaError,
   kafkaErrorType,
 } from './errors.js';
+import { readKafkaLookback } from './lookback.js';
 import { batchInput, chunkMessages, outputMessages } from './records.js';
 
 /**
@@ -47,6 +48,12 @@ import { batchInput, chunkMessages, outputMessages } from './records.js';
  * returns), so records it hands over below that point are dropped here instead of processed again.
  * A fenced producer (the partition was taken over meanwhile) drops the partition's state; its
  * next batch here, if it is still ours, fences again and starts from the committed offset.
+ *
+ * State goes with the partition. An aggregate chain's accumulators are written to the stream's
+ * compacted changelog topic (changelog.ts) in the same transaction as the output and the offsets,
+ * and read back, with the source offset they reach, when a process takes the partition on (after
+ * fencing, before its first batch). A look-back step gets its records from the source partition
+ * then too (lookback.ts), once per partition taken on.
  */
 
 /** One assigned source partition: its stream on the pool and its transactional producer. */
@@ -54,8 +61,8 @@ interface Owned {
   partition: number;
   stream: ChainSession;
   producer: Producer;
-  /** The next source offset to process: the committed offset read after fencing, then our own commits; null until read. */
-  next: number | null;
+  /** The next source offset to process: the committed offset (or state) read after fencing, then our own commits. */
+  next: number;
   /** The batch in hand (a partition has at most one at a time); released partitions wait for it. */
   busy: Promise<void>;
 }
@@ -74,6 +81,8 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
   private consumer: Consumer | null = null;
   private steps: SessionStep[] = [];
   private targetPartitions = 1;
+  /** Aggregate chains: the changelog topic and its partition count. */
+  private changelog: { topic: string; partitions: number } | null = null;
   private readonly owned = new Map<number, Owned>();
   private assignment: number[] = [];
   /** What this process committed per source partition (the group's offsets live in Kafka). */
@@ -119,14 +128,16 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
   async start(): Promise<void> {
     const { brokers, source, target } = this.ends;
     this.steps = await this.resolver.steps(this.config.transforms, this.config.name);
-    checkKafkaChain(
-      this.config,
-      this.steps.map((s) => s.module),
-    );
-    const [sourceCount, targetCount] = await withAdmin(this.kafka, brokers, (a) =>
-      topicPartitions(a, brokers, [source, target]),
-    );
+    checkKafkaChain(this.config);
+    const stateful = this.steps.some((s) => s.module.kind === 'aggregate');
+    const [sourceCount, targetCount, changelogCount] = await withAdmin(this.kafka, brokers, async (a) => {
+      const counts = await topicPartitions(a, brokers, [source, target]);
+      const topic = changelogTopic(this.config.name);
+      return stateful ? [...counts, await ensureChangelog(a, topic, counts[0]!)] : counts;
+    });
     this.targetPartitions = targetCount!;
+    if (changelogCount !== undefined)
+      this.changelog = { topic: changelogTopic(this.config.name), partitions: changelogCount };
     const consumer = this.kafka.consumer({
       groupId: this.config.name,
       readUncommitted: false,
@@ -205,11 +216,16 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
     await Promise.all([o.stream.close(), o.producer.disconnect().catch(() => {})]);
   }
 
-  /** Opens partition p: its producer first (fencing any previous owner), then its stream on the pool. */
-  private async own(p: number): Promise<Owned> {
+  /**
+   * Opens partition p: its producer first (fencing any previous owner), then where to go on from
+   * (the committed offset, or the offset the restored aggregate state reaches), the look-back
+   * records, and its stream on the pool. `first` is where to start when nothing was committed.
+   */
+  private async own(p: number, first: number): Promise<Owned> {
     const have = this.owned.get(p);
     if (have) return have;
     const { name } = this.config;
+    const { source } = this.ends;
     const producer = this.kafka.producer({
       transactionalId: `${name}-${p}`,
       idempotent: true,
@@ -217,23 +233,43 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
       allowAutoTopicCreation: false,
     });
     await producer.connect();
-    const stream = new ChainSession(this.pool, {
-      id: `${name}/${p}`,
-      steps: this.steps,
-      policy: this.config.policy ?? 'stop',
-      deadlineMs: this.config.deadlineMs ?? COORDINATOR_DEFAULTS.deadlineMs,
-      maxInFlight: this.config.maxInFlight ?? COORDINATOR_DEFAULTS.maxInFlight,
-    });
-    stream.on('state', (s) => this.emit('state', s, p));
+    let stream: ChainSession | null = null;
     try {
+      // Fenced now (the producer is open): the committed offset and state are final.
+      const committed = await this.committedOffset(p);
+      const { state, history } = await withAdmin(this.kafka, this.ends.brokers, async (admin) => {
+        const cl = this.changelog;
+        const state = cl
+          ? await restoreState(this.kafka, admin, cl.topic, p % cl.partitions, changelogKey(source, p), name)
+          : null;
+        const history = new Map<number, Uint8Array>();
+        for (const [i, s] of this.steps.entries())
+          if (s.lookback && s.module.hasLookBack)
+            history.set(i, await readKafkaLookback(this.kafka, admin, source, p, s.lookback, name));
+        return { state, history };
+      });
+      stream = new ChainSession(this.pool, {
+        id: `${name}/${p}`,
+        steps: this.steps,
+        policy: this.config.policy ?? 'stop',
+        deadlineMs: this.config.deadlineMs ?? COORDINATOR_DEFAULTS.deadlineMs,
+        maxInFlight: this.config.maxInFlight ?? COORDINATOR_DEFAULTS.maxInFlight,
+        ...(state ? { accumulators: state.accumulators } : {}),
+        // Read once per partition taken on; a session restored on another worker gets the same records.
+        history: (i) => history.get(i) ?? new Uint8Array(4),
+      });
+      stream.on('state', (s) => this.emit('state', s, p));
       await stream.start();
+      // The state is written with the offsets, so it is never behind them; it may be ahead of a stale offset read.
+      const next = state ? Math.max(state.offset, committed ?? 0) : (committed ?? first);
+      const o: Owned = { partition: p, stream, producer, next, busy: Promise.resolve() };
+      this.owned.set(p, o);
+      return o;
     } catch (err) {
+      await stream?.close();
       await producer.disconnect().catch(() => {});
       throw err;
     }
-    const o: Owned = { partition: p, stream, producer, next: null, busy: Promise.resolve() };
-    this.owned.set(p, o);
-    return o;
   }
 
   /** One fetched batch of one partition: run the chain, then commit output + next offset in one transaction. */
@@ -245,10 +281,12 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
     const { brokers } = this.ends;
     let o: Owned;
     try {
-      o = await this.own(p);
+      o = await this.own(p, Number(payload.batch.messages[0]!.offset));
     } catch (err) {
       throw kafkaError(err, brokers, `derived stream ${this.config.name}, partition ${p}`);
     }
+    // Given away (or stopping) while it was being opened: its new owner has it.
+    if (this.stopping || !this.assignment.includes(p)) return this.release(p);
     let done!: () => void;
     o.busy = new Promise<void>((r) => {
       done = r;
@@ -267,17 +305,6 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
   ): Promise<void> {
     const { brokers, source, target } = this.ends;
     const where = `derived stream ${this.config.name}, partition ${p}`;
-    if (o.next === null) {
-      // Fenced now (the producer is open): the committed offset is final.
-      let committed: number | null;
-      try {
-        committed = await this.committedOffset(p);
-      } catch (err) {
-        await this.close(o);
-        throw kafkaError(err, brokers, where);
-      }
-      o.next = committed ?? Number(batch.messages[0]!.offset);
-    }
     const from = o.next;
     const fresh = batch.messages.filter((m) => Number(m.offset) >= from);
     if (fresh.length === 0) {
@@ -287,6 +314,7 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
     }
     if (!isRunning()) return;
 
+    const submittedAt = performance.now();
     let result: SessionResult;
     try {
       result = await o.stream.process(batchInput(fresh));
@@ -310,10 +338,23 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
       }
     }
     result.release();
+    const cl = this.changelog;
+    const state = cl && {
+      topic: cl.topic,
+      acks: -1,
+      messages: [
+        {
+          key: changelogKey(source, p),
+          value: encodeState({ offset: next, accumulators: result.accumulators }),
+          partition: p % cl.partitions,
+        },
+      ],
+    };
     try {
       const tx = await o.producer.transaction();
       try {
         for (const chunk of chunkMessages(messages)) await tx.send({ topic: target, messages: chunk, acks: -1 });
+        if (state) await tx.send(state);
         await tx.sendOffsets({
           consumerGroupId: this.config.name,
           topics: [{ topic: source, partitions: [{ partition: p, offset: String(next) }] }],
@@ -338,7 +379,13 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
     o.next = next;
     if (next > 0) resolveOffset(String(next - 1));
     const written = (this.commits.get(p)?.written ?? 0) + messages.length;
-    this.commits.set(p, { offset: next, accumulators: null, written, updatedAt: Date.now() });
+    this.commits.set(p, { offset: next, accumulators: result.accumulators, written, updatedAt: Date.now() });
+    this.emit('commit', {
+      partition: p,
+      records: next - from,
+      recordsOut: messages.length,
+      seconds: (performance.now() - submittedAt) / 1000,
+    });
     this.emit('batch', { partition: p, sourceOffset: next, recordsOut: messages.length, targetPartition: tp });
     const high = Number(batch.highWatermark);
     if (Number.isFinite(high)) this.emit('lag', { partition: p, lag: Math.max(0, high - next) });
@@ -373,24 +420,19 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
 }
 
 /**
- * What Kafka endpoints run for now: stateless chains with policy stop. Aggregates (whose
- * accumulators need a changelog topic), look-back (read from the source partition) and policy
- * skip (a dead-letter topic) are refused with what to do instead.
+ * What Kafka endpoints run for now: any chain with policy stop. Policy skip (which needs a
+ * dead-letter topic) is refused with what to do instead.
  */
-export function checkKafkaChain(config: DeriveConfig, modules: readonly SmartModule[]): void {
+export function checkKafkaChain(config: DeriveConfig): void {
   if (!config.source.startsWith('kafka://'))
     throw new KafkaUnsupportedError(config.name, 'an Eddy source topic with a Kafka target');
   kafkaEnds(config.source, config.target);
-  const i = modules.findIndex((m) => m.kind === 'aggregate');
-  if (i >= 0) throw new KafkaUnsupportedError(config.name, `the aggregate step ${config.transforms[i]!.uses}`);
-  const j = config.transforms.findIndex((t, k) => t.lookback && modules[k]!.hasLookBack);
-  if (j >= 0) throw new KafkaUnsupportedError(config.name, `look-back (step ${config.transforms[j]!.uses})`);
   if (config.policy === 'skip') throw new KafkaUnsupportedError(config.name, 'policy skip (a dead-letter topic)');
 }
 
 /** What `createDerived` checks for Kafka endpoints: the chain, and that the cluster answers and has both topics. */
-export async function checkKafkaDerive(config: DeriveConfig, modules: readonly SmartModule[]): Promise<void> {
-  checkKafkaChain(config, modules);
+export async function checkKafkaDerive(config: DeriveConfig): Promise<void> {
+  checkKafkaChain(config);
   const { brokers, source, target } = kafkaEnds(config.source, config.target);
   await withAdmin(kafkaClient(brokers, `eddy-${config.name}`), brokers, (a) =>
     topicPartitions(a, brokers, [source, target]),

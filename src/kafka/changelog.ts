@@ -1,0 +1,70 @@
+import type { Admin, Kafka } from 'kafkajs';
+import { pack, unpack } from 'msgpackr';
+import { readRange } from './read-range.js';
+
+/**
+ * Aggregate state of a Kafka derived stream: one compacted changelog topic per stream,
+ * `<stream>-eddy-state`, one record per commit keyed by source topic and partition. Its value
+ * is the chain's accumulators and the source offset they reach; it is written in the same
+ * transaction as the output and the group's offsets, so state, output and progress never
+ * disagree. Compaction keeps the latest value per key. Source partition p's state lives in
+ * changelog partition p mod (its partitions), so restoring one reads one changelog partition.
+ */
+
+export interface PartitionState {
+  /** The next source offset to process. */
+  offset: number;
+  /** Per chain step (null for steps that are not aggregates). */
+  accumulators: (Uint8Array | null)[];
+}
+
+export const changelogTopic = (stream: string): string => `${stream}-eddy-state`;
+export const changelogKey = (sourceTopic: string, partition: number): string => `${sourceTopic}/${partition}`;
+
+export function encodeState(s: PartitionState): Buffer {
+  return pack({ offset: s.offset, accumulators: s.accumulators });
+}
+
+export function decodeState(bytes: Buffer): PartitionState {
+  const v = unpack(bytes) as { offset: number; accumulators: (Uint8Array | null)[] };
+  // Copied out of the record's buffer: they travel to a worker thread.
+  return { offset: v.offset, accumulators: v.accumulators.map((a) => (a ? new Uint8Array(a) : null)) };
+}
+
+/** The changelog's partition count, creating the topic (compacted, one partition per source partition) when missing. */
+export async function ensureChangelog(admin: Admin, topic: string, partitions: number): Promise<number> {
+  if (!(await admin.listTopics()).includes(topic)) {
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [
+        {
+          topic,
+          numPartitions: partitions,
+          configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+        },
+      ],
+    });
+  }
+  const meta = await admin.fetchTopicMetadata({ topics: [topic] });
+  return meta.topics[0]!.partitions.length;
+}
+
+/**
+ * The latest committed state of one source partition, or null when none was written. Called
+ * after the partition's producer fenced its previous owner, so no transaction of that owner is
+ * still open and every state it committed is below the end offset read here.
+ */
+export async function restoreState(
+  kafka: Kafka,
+  admin: Admin,
+  topic: string,
+  partition: number,
+  key: string,
+  groupPrefix: string,
+): Promise<PartitionState | null> {
+  const offsets = (await admin.fetchTopicOffsets(topic)).find((o) => o.partition === partition);
+  if (!offsets) return null;
+  const records = await readRange(kafka, topic, partition, Number(offsets.low), Number(offsets.high), groupPrefix);
+  const last = records.findLast((m) => m.key?.toString() === key && m.value !== null);
+  return last ? decodeState(last.value!) : null;
+}

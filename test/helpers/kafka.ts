@@ -1,0 +1,96 @@
+import { type Admin, Kafka, logLevel } from 'kafkajs';
+import { type EddyProcess, until } from './eddy-process.js';
+
+/** A name no earlier test run used (topics, streams and groups outlive a test on a shared broker). */
+export const unique = (prefix: string) => `${prefix}-${process.pid}-${Math.floor(Math.random() * 1e9)}`;
+
+/** The partitions a process says it owns, from its latest "owns partitions" line. */
+export function owned(p: EddyProcess): number[] | null {
+  const all = [...p.err().matchAll(/owns partitions \[([\d,]*)\]/g)];
+  const last = all.at(-1);
+  if (!last) return null;
+  return last[1] === '' ? [] : last[1]!.split(',').map(Number);
+}
+
+/** A test's own Kafka client for a cluster: admin calls and read_committed reads of whole topics. */
+export function kafkaTestClient(bootstrap: () => string) {
+  const client = () =>
+    new Kafka({ brokers: bootstrap().split(','), clientId: 'eddy-test', logLevel: logLevel.NOTHING });
+
+  async function withAdmin<T>(f: (a: Admin) => Promise<T>): Promise<T> {
+    const admin = client().admin();
+    await admin.connect();
+    try {
+      return await f(admin);
+    } finally {
+      await admin.disconnect();
+    }
+  }
+
+  /** Every committed record of `topic`, per partition in offset order, once `count` of them arrived (read_committed). */
+  async function readCommitted(
+    topic: string,
+    partitions: number,
+    count: number,
+  ): Promise<{ values: string[][]; lastOffset: number[] }> {
+    const consumer = client().consumer({ groupId: unique('reader'), readUncommitted: false });
+    const values: string[][] = Array.from({ length: partitions }, () => []);
+    const lastOffset = Array.from({ length: partitions }, () => -1);
+    let seen = 0;
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ partition, message }) => {
+        values[partition]!.push(message.value!.toString());
+        lastOffset[partition] = Number(message.offset);
+        seen++;
+      },
+    });
+    try {
+      await until(() => seen >= count, 120_000);
+    } finally {
+      await consumer.disconnect();
+    }
+    return { values, lastOffset };
+  }
+
+  /** Every committed record of `topic` per partition, read_committed, up to the end offsets it has now. */
+  async function readToEnd(topic: string, partitions: number): Promise<string[][]> {
+    const ends = await withAdmin((a) => a.fetchTopicOffsets(topic));
+    const values: string[][] = Array.from({ length: partitions }, () => []);
+    // Consumed up to (batches of only commit/abort markers count: they never reach eachMessage).
+    const reached = Array.from({ length: partitions }, () => -1);
+    const consumer = client().consumer({ groupId: unique('reader'), readUncommitted: false });
+    consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
+      reached[e.payload.partition] = Math.max(reached[e.payload.partition]!, Number(e.payload.lastOffset));
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      eachMessage: async ({ partition, message }) => {
+        values[partition]!.push(message.value!.toString());
+      },
+    });
+    try {
+      await until(() => ends.every((e) => reached[e.partition]! >= Number(e.high) - 1), 120_000);
+    } finally {
+      await consumer.disconnect();
+    }
+    return values;
+  }
+
+  /** Waits until the group's committed offsets of `topic` reach `end` on every one of its `partitions`. */
+  async function committedReach(group: string, topic: string, partitions: number, end: number, ms: number) {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const committed = await withAdmin((x) => x.fetchOffsets({ groupId: group, topics: [topic] }));
+      const at = committed[0]!.partitions.map((x) => Number(x.offset));
+      if (at.length === partitions && at.every((o) => o === end)) return;
+      if (Date.now() > deadline)
+        throw new Error(`committed source offsets ${JSON.stringify(at)}; expected ${end} each`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  return { client, withAdmin, readCommitted, readToEnd, committedReach };
+}
