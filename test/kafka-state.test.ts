@@ -1,0 +1,173 @@
+import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+import { type KafkaCluster, kafkaUnavailable, startKafka } from '../bench/lib/kafka-cluster.js';
+import { open } from '../src/eddy.js';
+import { type EddyProcess, eddyProcesses, until } from './helpers/eddy-process.js';
+import { kafkaTestClient, owned, unique } from './helpers/kafka.js';
+import { wasmPath } from './helpers/wasm.js';
+
+/**
+ * Stateful chains over a real Apache Kafka broker: an aggregate's accumulators follow its
+ * partition through the changelog topic when the process running it dies, and a look-back step
+ * reads its records from the source partition whenever a process takes the partition on.
+ */
+
+const missing = process.env['CI'] ? null : kafkaUnavailable();
+if (missing) console.log(`kafka tests skipped: ${missing}`);
+const kafkaTest = missing ? test.skip : test.serial;
+
+let cluster: KafkaCluster | null = null;
+test.before(async (t) => {
+  t.timeout(600_000);
+  if (!missing) cluster = await startKafka(1);
+});
+test.after.always(async () => {
+  await cluster?.stop();
+});
+
+const { client, withAdmin, readToEnd, committedReach } = kafkaTestClient(() => cluster!.bootstrap);
+const url = (topic: string) => `kafka://${cluster!.bootstrap}/${topic}`;
+
+async function createTopics(partitions: number, ...topics: string[]): Promise<void> {
+  await withAdmin((a) =>
+    a.createTopics({ waitForLeaders: true, topics: topics.map((topic) => ({ topic, numPartitions: partitions })) }),
+  );
+}
+
+kafkaTest(
+  'an aggregate over Kafka: the process running half the partitions is SIGKILLed mid-stream and restarted; the running sums, read_committed, equal an uninterrupted run',
+  async (t) => {
+    t.timeout(600_000);
+    const PARTITIONS = 4;
+    const PER_ROUND = 60;
+    const ROUNDS = 4;
+    const source = unique('amounts');
+    const target = unique('sums');
+    const name = unique('sum');
+    await createTopics(PARTITIONS, source, target);
+    const hosts = Array.from({ length: 2 }, () => {
+      const work = mkdtempSync(join(tmpdir(), 'eddy-kafka-test-'));
+      copyFileSync(wasmPath('aggregate-sum'), join(work, 'aggregate-sum.wasm'));
+      const transforms = join(work, 'sum.yaml');
+      writeFileSync(transforms, 'transforms:\n  - uses: aggregate-sum.wasm\n');
+      return {
+        transforms,
+        ...eddyProcesses(t, work, { ...process.env, EDDY_DATA_DIR: join(work, 'data'), EDDY_WORKERS: '1' }),
+      };
+    });
+    for (const h of hosts)
+      await h.ok([
+        'derive',
+        'create',
+        name,
+        '--source',
+        url(source),
+        '--target',
+        url(target),
+        '--transforms-file',
+        h.transforms,
+      ]);
+    const run = (i: number) => hosts[i]!.start(['run', '--status-interval', '500ms']);
+    const hasPartitions = (r: EddyProcess) => (owned(r)?.length ?? 0) > 0;
+
+    const producer = client().producer();
+    await producer.connect();
+    const sent: number[][] = Array.from({ length: PARTITIONS }, () => []);
+    const produceRound = async () => {
+      const messages = [];
+      for (let p = 0; p < PARTITIONS; p++) {
+        for (let i = 0; i < PER_ROUND; i++) {
+          const v = ((p + 1) * 37 + sent[p]!.length * 11) % 100;
+          sent[p]!.push(v);
+          messages.push({ partition: p, value: String(v) });
+        }
+      }
+      await producer.send({ topic: source, messages });
+    };
+
+    const a = run(0);
+    const b = run(1);
+    await until(() => hasPartitions(a) && hasPartitions(b), 120_000);
+    await produceRound();
+    // Every partition has committed state before the kill, so the partitions that move carry some.
+    await committedReach(name, source, PARTITIONS, PER_ROUND, 120_000);
+    await produceRound();
+    a.child.kill('SIGKILL'); // mid-stream: its open transaction is fenced by the partitions' next owner
+    await a.exited;
+    await produceRound();
+    const a2 = run(0);
+    await produceRound();
+    await producer.disconnect();
+    try {
+      await committedReach(name, source, PARTITIONS, ROUNDS * PER_ROUND, 300_000);
+    } catch (err) {
+      t.fail(`${(err as Error).message}\n${[a, b, a2].map((r) => r.err()).join('\n---\n')}`);
+      return;
+    }
+    const values = await readToEnd(target, PARTITIONS);
+    for (const r of [b, a2]) r.child.kill('SIGTERM');
+    t.deepEqual(await Promise.all([b.exited, a2.exited]), [0, 0], [b, a2].map((r) => r.err()).join('\n---\n'));
+    // The uninterrupted run: each partition's running sum, record by record.
+    const expected = sent.map((vs) => {
+      let sum = 0;
+      return vs.map((v) => String((sum += v)));
+    });
+    for (let p = 0; p < PARTITIONS; p++) t.deepEqual(values[p], expected[p], `partition ${p}`);
+    // The state lives in a compacted topic named after the stream.
+    const configs = await withAdmin((x) =>
+      x.describeConfigs({ includeSynonyms: false, resources: [{ type: 2, name: `${name}-eddy-state` }] }),
+    );
+    const policy = configs.resources[0]!.configEntries.find((c) => c.configName === 'cleanup.policy');
+    t.is(policy?.configValue, 'compact');
+  },
+);
+
+kafkaTest(
+  'a look-back filter over Kafka gets the last record of its source partition before its first batch, again when another process takes the partition on',
+  async (t) => {
+    t.timeout(300_000);
+    const source = unique('levels');
+    const target = unique('records');
+    const name = unique('highs');
+    await createTopics(1, source, target);
+    const producer = client().producer();
+    await producer.connect();
+    const send = (vs: string[]) => producer.send({ topic: source, messages: vs.map((value) => ({ value })) });
+    await send(['5', '3', '8', '6', '9']);
+    const config = {
+      name,
+      source: url(source),
+      target: url(target),
+      transforms: [{ uses: wasmPath('filter-look-back'), params: {}, lookback: { last: 1 } }],
+    };
+    const errors: string[] = [];
+    try {
+      // The filter's look_back sees 9 (the last record): none of the five passes, then only new highs.
+      const first = await open(mkdtempSync(join(tmpdir(), 'eddy-kafka-test-')));
+      first.on('error', ({ error }) => errors.push(error.message));
+      await first.createDerived(config);
+      await first.startDerived(name);
+      // The history is read when the partition's first batch arrives: only then come the new records.
+      await committedReach(name, source, 1, 5, 120_000);
+      await send(['7', '12', '10', '15']);
+      await committedReach(name, source, 1, 9, 120_000);
+      await first.close();
+      t.deepEqual((await readToEnd(target, 1))[0], ['12', '15']);
+
+      // Another process (another data directory) takes the partition on: its look_back sees 15.
+      const second = await open(mkdtempSync(join(tmpdir(), 'eddy-kafka-test-')));
+      second.on('error', ({ error }) => errors.push(error.message));
+      await send(['13', '20', '18']);
+      await second.createDerived(config);
+      await second.startDerived(name);
+      await committedReach(name, source, 1, 12, 120_000);
+      await second.close();
+      t.deepEqual((await readToEnd(target, 1))[0], ['12', '15', '20']);
+      t.deepEqual(errors, []);
+    } finally {
+      await producer.disconnect();
+    }
+  },
+);
