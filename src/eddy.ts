@@ -22,6 +22,7 @@ import {
 import { EddyError } from './errors.js';
 import { checkKafkaDerive, KafkaDerivedStream } from './kafka/derived.js';
 import { isKafkaDerive } from './kafka/endpoint.js';
+import { readKafkaProgress } from './kafka/progress.js';
 import { type Logger, quietLogger, resolveLogger } from './logger.js';
 import { type ObserveServer, serveObserve } from './observe/server.js';
 import { Telemetry } from './observe/telemetry.js';
@@ -115,6 +116,8 @@ export class Eddy extends EventEmitter<EddyEvents> {
   private poolInstance: WorkerPool | null = null;
   private readonly resolver: ModuleResolver;
   private readonly derived = new Map<string, RunningDerived>();
+  /** Kafka streams not running here: their group's progress as `readDerived()` last read it. */
+  private readonly kafkaProgress = new Map<string, DerivedInfo['partitions']>();
   private readonly forward: EventEmitter<TransformEvents>;
   /** The numbers behind `/metrics`, `/api/status` and the status page. */
   readonly telemetry: Telemetry;
@@ -371,34 +374,60 @@ export class Eddy extends EventEmitter<EddyEvents> {
     checkNoCycle(config, [...others.values()]);
   }
 
+  /**
+   * Every saved derived stream with its progress. A Kafka stream's progress is its consumer
+   * group's, read from the cluster: by the stream itself while it runs here (at most a second
+   * old), else as `readDerived()` last read it (none before that).
+   */
   listDerived(): DerivedInfo[] {
     return this.savedDerived().map((config) => {
       let partitions: DerivedInfo['partitions'] = [];
-      try {
-        const n = this.storage.describeTopic(config.source).partitions;
-        partitions = Array.from({ length: n }, (_, p) => {
-          const c = derivedState(this.storage).checkpoint(config.name, p);
-          const failure = derivedState(this.storage).failure(config.name, p) ?? null;
-          const offset = c?.offset ?? 0;
-          return {
-            partition: p,
-            offset,
-            lag: Math.max(0, this.storage.partition(config.source, p).nextOffset - offset),
-            written: c?.written ?? 0,
-            skipped: c?.skipped ?? 0,
-            failure,
-          };
-        });
-      } catch {
-        /* source deleted: no partitions to report */
-      }
+      const running = this.derived.get(config.name);
+      if (isKafkaDerive(config)) {
+        partitions =
+          running instanceof KafkaDerivedStream ? running.progress() : (this.kafkaProgress.get(config.name) ?? []);
+      } else
+        try {
+          const n = this.storage.describeTopic(config.source).partitions;
+          partitions = Array.from({ length: n }, (_, p) => {
+            const c = derivedState(this.storage).checkpoint(config.name, p);
+            const failure = derivedState(this.storage).failure(config.name, p) ?? null;
+            const offset = c?.offset ?? 0;
+            return {
+              partition: p,
+              offset,
+              lag: Math.max(0, this.storage.partition(config.source, p).nextOffset - offset),
+              written: c?.written ?? 0,
+              skipped: c?.skipped ?? 0,
+              failure,
+            };
+          });
+        } catch {
+          /* source deleted: no partitions to report */
+        }
       return {
         config,
-        running: this.derived.get(config.name)?.running ?? false,
+        running: running?.running ?? false,
         deadLetterTopic: deadLetterTopic(config),
         partitions,
       };
     });
+  }
+
+  /** `listDerived()`, after reading the progress of the Kafka streams this process does not run from their clusters. */
+  async readDerived(): Promise<DerivedInfo[]> {
+    await Promise.all(
+      this.savedDerived()
+        .filter((c) => isKafkaDerive(c) && !this.derived.has(c.name))
+        .map(async (c) => {
+          try {
+            this.kafkaProgress.set(c.name, await readKafkaProgress(c));
+          } catch {
+            /* cluster unreachable or source gone: no partitions to report */
+          }
+        }),
+    );
+    return this.listDerived();
   }
 
   async deleteDerived(name: string): Promise<void> {
@@ -434,8 +463,7 @@ export class Eddy extends EventEmitter<EddyEvents> {
     d.on('state', (state, p) => this.emit('state', { stream: stream(p), state }));
     this.derived.set(config.name, d);
     const started = d.start();
-    // The status endpoint follows Eddy-log derived streams; Kafka ones report through their events and metrics().
-    if (d instanceof DerivedStream) this.telemetry.track(d, started);
+    this.telemetry.track(d, started);
     await started;
     return d;
   }
@@ -458,9 +486,12 @@ export class Eddy extends EventEmitter<EddyEvents> {
   async stopDerived(name: string): Promise<void> {
     const d = this.derived.get(name);
     if (!d) return;
+    // A stopped Kafka stream keeps showing the progress it last read.
+    if (d instanceof KafkaDerivedStream) this.kafkaProgress.set(name, d.progress());
     this.derived.delete(name);
     this.telemetry.untrack(name);
     await d.stop();
+    if (d instanceof KafkaDerivedStream) this.kafkaProgress.set(name, d.progress());
   }
 
   /** Stops derived streams, the worker pool and the storage. */

@@ -1,17 +1,21 @@
+import { execFile } from 'node:child_process';
 import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import test from 'ava';
 import { type KafkaCluster, kafkaUnavailable, startKafka } from '../bench/lib/kafka-cluster.js';
 import { open } from '../src/eddy.js';
-import { type EddyProcess, eddyProcesses, until } from './helpers/eddy-process.js';
+import type { Status } from '../src/index.js';
+import { type EddyProcess, eddyBin, eddyProcesses, until } from './helpers/eddy-process.js';
 import { kafkaTestClient, owned, unique } from './helpers/kafka.js';
 import { wasmPath } from './helpers/wasm.js';
 
 /**
  * Stateful chains over a real Apache Kafka broker: an aggregate's accumulators follow its
  * partition through the changelog topic when the process running it dies, and a look-back step
- * reads its records from the source partition whenever a process takes the partition on.
+ * reads its records from the source partition whenever a process takes the partition on. And a
+ * Kafka stream is observed as an Eddy one is: status endpoint, lag events, `eddy derive list`.
  */
 
 const missing = process.env['CI'] ? null : kafkaUnavailable();
@@ -169,5 +173,96 @@ kafkaTest(
     } finally {
       await producer.disconnect();
     }
+  },
+);
+
+kafkaTest(
+  'a Kafka derived stream in the status endpoint, the lag events and `eddy derive list`: records, owned partitions and per-partition lag read from Kafka',
+  async (t) => {
+    t.timeout(300_000);
+    const source = unique('fruit');
+    const target = unique('apples');
+    const name = unique('keep-a');
+    await createTopics(2, source, target);
+    const producer = client().producer();
+    await producer.connect();
+    const produce = (partition: number, n: number) =>
+      producer.send({
+        topic: source,
+        messages: Array.from({ length: n }, (_, i) => ({ partition, value: i % 2 ? `apple ${i}` : `plum ${i}` })),
+      });
+    await produce(0, 40);
+    await produce(1, 40);
+    const config = {
+      name,
+      source: url(source),
+      target: url(target),
+      transforms: [{ uses: wasmPath('filter'), params: {}, lookback: null }],
+    };
+    const eddy = await open(mkdtempSync(join(tmpdir(), 'eddy-kafka-test-')), { workers: 1, http: '127.0.0.1:0' });
+    const lags = new Map<number, number>();
+    eddy.on('lag', (l) => lags.set(l.partition, l.lag));
+    let status: Status | undefined;
+    try {
+      await eddy.createDerived(config);
+      await eddy.startDerived(name);
+      await until(() => lags.get(0) === 0 && lags.get(1) === 0, 120_000);
+      // The status endpoint reads the group's progress from Kafka (refreshed every second).
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        status = (await (await fetch(`${eddy.http!.url}api/status`)).json()) as Status;
+        const s = status.streams.find((x) => x.name === name);
+        if (s && s.recordsIn === 80 && s.commits > 0 && s.partitions.every((p) => p.state === 'running')) break;
+        if (Date.now() > deadline) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      await eddy.close();
+    }
+    const s = status!.streams.find((x) => x.name === name)!;
+    t.like(s, { state: 'running', recordsIn: 80, recordsOut: 40, lag: 0, source: url(source) });
+    t.deepEqual(
+      s.partitions.map((p) => [p.partition, p.state, p.recordsIn, p.recordsOut, p.lag]),
+      [
+        [0, 'running', 40, 20, 0],
+        [1, 'running', 40, 20, 0],
+      ],
+    );
+    t.true(s.modules[0]!.recordsIn >= 80);
+    t.true(status!.healthy);
+
+    // Stopped, and 10 more records in partition 0: another process's `derive list` reads the lag from Kafka.
+    await produce(0, 10);
+    await producer.disconnect();
+    const work = mkdtempSync(join(tmpdir(), 'eddy-kafka-test-'));
+    const env = { ...process.env, EDDY_DATA_DIR: join(work, 'data'), EDDY_WORKERS: '1' };
+    const { ok } = eddyProcesses(t, work, env);
+    copyFileSync(wasmPath('filter'), join(work, 'filter.wasm'));
+    writeFileSync(join(work, 'keep-a.yaml'), 'transforms:\n  - uses: filter.wasm\n');
+    await ok([
+      'derive',
+      'create',
+      name,
+      '--source',
+      url(source),
+      '--target',
+      url(target),
+      '--transforms-file',
+      join(work, 'keep-a.yaml'),
+    ]);
+    const run = (args: string[]) => promisify(execFile)(process.execPath, [eddyBin, ...args], { cwd: work, env });
+    const listed = JSON.parse((await run(['derive', 'list', '--json'])).stdout) as {
+      name: string;
+      partitions: { partition: number; offset: number; lag: number }[];
+    }[];
+    t.deepEqual(
+      listed[0]!.partitions.map((p) => [p.partition, p.offset, p.lag]),
+      [
+        [0, 40, 10],
+        [1, 40, 0],
+      ],
+    );
+    const table = (await run(['derive', 'list'])).stdout;
+    t.regex(table, new RegExp(`${name} .* 80 +- +0 +10 +ok`));
   },
 );

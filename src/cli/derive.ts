@@ -6,6 +6,7 @@ import { anchorSteps } from '../coordinator/resolve.js';
 import type { DerivedInfo } from '../eddy.js';
 import { toErrorCode } from '../error-codes.js';
 import { EddyError } from '../errors.js';
+import { isKafkaDerive } from '../kafka/endpoint.js';
 import type { TransformStep } from '../smartmodule/transforms.js';
 import type { ModuleRegistry } from '../storage/registry.js';
 import { fanOutOption, inlineStepOptions, planChain, readChain } from './chain-options.js';
@@ -63,7 +64,8 @@ export function formatDerivedTable(list: readonly DerivedInfo[]): string {
         .join(' | '),
       d.deadLetterTopic === null ? 'stop' : `skip → ${d.deadLetterTopic}`,
       sum(d, (p) => p.offset),
-      sum(d, (p) => p.written),
+      // Over Kafka, the records written are counted by the processes that run the stream.
+      isKafkaDerive(d.config) && !d.running ? '-' : sum(d, (p) => p.written),
       sum(d, (p) => p.skipped),
       sum(d, (p) => p.lag),
       d.partitions.some((p) => p.failure) ? 'failed' : d.running ? 'running' : 'ok',
@@ -153,7 +155,7 @@ export function registerDeriveCommand(program: Command, ctx: CliContext): void {
     .action(async (o: { output?: string; json?: boolean }, cmd: Command) => {
       const io = ctx.io();
       const format = outputFormat(o);
-      const list = await withEddy(await openForRead(cmd, io), async (eddy) => eddy.listDerived());
+      const list = await withEddy(await openForRead(cmd, io), async (eddy) => eddy.readDerived());
       if (format === 'json') {
         printJson(
           io,

@@ -220,9 +220,14 @@ export async function runDaemon(o: RunOptions, cmd: Command, io: CliIO): Promise
       prevAt = now;
       const lag = list.map((d) => `${d.config.name} ${formatCount(d.partitions.reduce((s, p) => s + p.lag, 0))}`);
       const conns = connectors.map((c) => `${c.config.name} ${formatCount(c.stats.records)} records`);
+      // Over Kafka, the source partitions this process owns now (the group moves them as processes come and go).
+      const owns = [...derived.values()].flatMap((d) =>
+        d instanceof KafkaDerivedStream ? [`${d.config.name} [${d.partitions.join(',')}]`] : [],
+      );
       return [
         `eddy run: ${formatCount(rate)} records/s`,
         ...(lag.length ? [`lag ${lag.join(', ')}`] : []),
+        ...(owns.length ? [`owns partitions ${owns.join(', ')}`] : []),
         ...(conns.length ? [`connectors ${conns.join(', ')}`] : []),
         ...(skips > 0 ? [`${formatCount(skips)} skipped`] : []),
         `${errors} error${errors === 1 ? '' : 's'}`,

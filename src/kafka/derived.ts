@@ -4,10 +4,11 @@ import {
   ChainSession,
   type SessionMetrics,
   type SessionResult,
+  type SessionState,
   type SessionStep,
 } from '../coordinator/chain-session.js';
 import { COORDINATOR_DEFAULTS } from '../coordinator/defaults.js';
-import type { DeriveCheckpoint, DeriveConfig, DerivedEvents } from '../coordinator/derived.js';
+import type { DeriveCheckpoint, DeriveConfig, DerivedEvents, DerivedInfo } from '../coordinator/derived.js';
 import { SessionStoppedError } from '../coordinator/errors.js';
 import type { WorkerPool } from '../coordinator/pool.js';
 import type { ModuleResolver } from '../coordinator/resolve.js';
@@ -24,6 +25,7 @@ import {
   kafkaErrorType,
 } from './errors.js';
 import { readKafkaLookback } from './lookback.js';
+import { groupProgress, type KafkaPartitionProgress } from './progress.js';
 import { batchInput, chunkMessages, outputMessages } from './records.js';
 
 /**
@@ -72,8 +74,13 @@ export interface KafkaGroupEvents {
   assigned: [partitions: number[]];
 }
 
+/** How often a running stream reads its group's offsets and the source's end offsets (for the lag it reports). */
+const PROGRESS_MS = 1000;
+
 export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
   readonly errors = new Map<number, EddyError>();
+  /** When each partition's error happened, and at which source offset (for listDerived's failure). */
+  private readonly failures = new Map<number, { offset: number; at: number }>();
   /** Group membership news (which partitions this process owns). */
   readonly group = new EventEmitter<KafkaGroupEvents>();
   private readonly ends: ReturnType<typeof kafkaEnds>;
@@ -87,6 +94,10 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
   private assignment: number[] = [];
   /** What this process committed per source partition (the group's offsets live in Kafka). */
   private readonly commits = new Map<number, DeriveCheckpoint>();
+  /** Every source partition's group progress, as last read from the cluster. */
+  private progressRead: KafkaPartitionProgress[] = [];
+  private progressTimer: NodeJS.Timeout | null = null;
+  private reading: Promise<void> | null = null;
   private ended: Promise<void> = Promise.resolve();
   private endedResolve: () => void = () => {};
   private live = false;
@@ -118,6 +129,53 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
 
   metrics(): Map<number, SessionMetrics> {
     return new Map([...this.owned].map(([p, o]) => [p, o.stream.snapshotMetrics()]));
+  }
+
+  /** State of each source partition: its chain session's where this process runs it, else `not running` (another process has it). */
+  states(): Map<number, SessionState | 'not running'> {
+    const out = new Map<number, SessionState | 'not running'>();
+    for (const { partition } of this.progressRead) out.set(partition, 'not running');
+    for (const p of this.assignment) out.set(p, this.owned.get(p)?.stream.state ?? 'starting');
+    return out;
+  }
+
+  /**
+   * Every source partition's progress, as `listDerived()` reports it: the group's committed
+   * offset and lag read from the cluster (at most a second old; this process's own commits are
+   * newer), the records this process wrote, and why a partition stopped here.
+   */
+  progress(): DerivedInfo['partitions'] {
+    return this.progressRead.map(({ partition, offset, lag }) => {
+      const mine = this.commits.get(partition);
+      const at = Math.max(offset, mine?.offset ?? 0);
+      const e = this.errors.get(partition);
+      const f = this.failures.get(partition);
+      return {
+        partition,
+        offset: at,
+        lag: Math.max(0, lag - (at - offset)),
+        written: mine?.written ?? 0,
+        skipped: 0,
+        failure: e && f ? { code: e.code, message: e.message, offset: f.offset, at: f.at } : null,
+      };
+    });
+  }
+
+  /** Reads the group's progress from the cluster (one admin round trip; concurrent calls share it). */
+  async refreshProgress(): Promise<void> {
+    this.reading ??= withAdmin(this.kafka, this.ends.brokers, (a) =>
+      groupProgress(a, this.config.name, this.ends.source),
+    )
+      .then(
+        (read) => {
+          this.progressRead = read;
+        },
+        () => {}, // the next read tries again; a cluster that stays away fails the consumer, which reports it
+      )
+      .finally(() => {
+        this.reading = null;
+      });
+    await this.reading;
   }
 
   async done(): Promise<void> {
@@ -177,6 +235,9 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
       throw kafkaError(err, brokers, `derived stream ${this.config.name}`);
     }
     this.live = true;
+    await this.refreshProgress();
+    this.progressTimer = setInterval(() => void this.refreshProgress(), PROGRESS_MS);
+    this.progressTimer.unref();
     await firstJoin;
   }
 
@@ -189,8 +250,10 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
   async stop(): Promise<void> {
     if (this.stopping) return this.done();
     this.stopping = true;
+    if (this.progressTimer) clearInterval(this.progressTimer);
     await this.consumer?.disconnect().catch(() => {});
     await Promise.all([...this.owned.keys()].map((p) => this.release(p)));
+    await this.refreshProgress(); // what listDerived() keeps showing once stopped
     this.live = false;
     this.endedResolve();
   }
@@ -407,6 +470,7 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
   private fail(p: number, err: EddyError): void {
     if (this.errors.has(p)) return;
     this.errors.set(p, err);
+    this.failures.set(p, { offset: this.owned.get(p)?.next ?? this.commits.get(p)?.offset ?? 0, at: Date.now() });
     this.consumer?.pause([{ topic: this.ends.source, partitions: [p] }]);
     this.emit('error', err, p);
   }

@@ -1,6 +1,7 @@
 import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 import { Histogram } from 'prom-client';
-import type { DerivedInfo, DerivedStream } from '../coordinator/derived.js';
+import type { SessionMetrics, SessionState } from '../coordinator/chain-session.js';
+import type { DerivedEvents, DerivedInfo } from '../coordinator/derived.js';
 import type { EddyError } from '../errors.js';
 import type { Storage } from '../storage/storage.js';
 import type {
@@ -23,6 +24,19 @@ export interface ObservedConnector {
 }
 
 /**
+ * What the telemetry reads of a running derived stream, over Eddy topics or over Kafka: its
+ * events (`commit`, `error`, `skip`), its partitions' errors, session states and counters.
+ * A Kafka stream also lists the partitions other processes run (state `not running`).
+ */
+export interface ObservedStream {
+  readonly config: { name: string };
+  readonly errors: ReadonlyMap<number, EddyError>;
+  on<E extends 'commit' | 'error' | 'skip'>(event: E, listener: (...args: DerivedEvents[E]) => void): unknown;
+  states(): Map<number, SessionState | 'not running'>;
+  metrics(): Map<number, SessionMetrics>;
+}
+
+/**
  * The one place the numbers of a running Eddy come from: `/metrics`, `/api/status`, the status
  * page and `eddy derive list` all read them here or from the same committed checkpoints
  * (`listDerived()`). Counting happens per committed result, never per record: each commit adds one
@@ -38,7 +52,7 @@ export interface TelemetryHost {
 }
 
 interface Tracked {
-  stream: DerivedStream;
+  stream: ObservedStream;
   opened: boolean;
   startError: EddyError | null;
   commits: Map<number, number>;
@@ -76,7 +90,7 @@ export class Telemetry {
   constructor(private readonly host: TelemetryHost) {}
 
   /** Follows a derived stream from its start; `started` settles when every partition is open. */
-  track(stream: DerivedStream, started: Promise<void>): void {
+  track(stream: ObservedStream, started: Promise<void>): void {
     const name = stream.config.name;
     const t: Tracked = {
       stream,
