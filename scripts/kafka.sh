@@ -11,13 +11,16 @@
 # Environment: EDDY_KAFKA_VERSION (default 3.9.1, the version Eddy is tested against: the newest
 # line that still serves every old protocol version; kafkajs, Eddy's client, predates Kafka 4,
 # which removed some, and Eddy is not tested against 4.x), EDDY_KAFKA_HEAP
-# (default -Xms128m -Xmx512m), EDDY_KAFKA_CACHE (default ~/.cache/eddy).
+# (default -Xms128m -Xmx512m), EDDY_KAFKA_CACHE (default ~/.cache/eddy), EDDY_KAFKA_SASL_USERS
+# (user:password[,user:password…]: each node also gets a SASL_PLAINTEXT listener, mechanism PLAIN,
+# that accepts those users; its bootstrap address is written to DIR/bootstrap-sasl).
 set -euo pipefail
 
 VERSION=${EDDY_KAFKA_VERSION:-3.9.1}
 CACHE=${EDDY_KAFKA_CACHE:-$HOME/.cache/eddy}/kafka-$VERSION
 HEAP=${EDDY_KAFKA_HEAP:--Xms128m -Xmx512m}
 READY_SECONDS=${EDDY_KAFKA_READY_SECONDS:-120}
+SASL_USERS=${EDDY_KAFKA_SASL_USERS:-}
 
 die() { echo "kafka.sh: $*" >&2; exit 1; }
 
@@ -70,19 +73,30 @@ java_for() {
   JAVA=(java $HEAP -XX:+UseSerialGC "-Dlog4j.configuration=file:$1/log4j.properties" -cp "$CACHE/libs/*")
 }
 
-write_config() { # dir node_id n broker_port controller_port voters
-  local dir=$1 id=$2 n=$3 bport=$4 cport=$5 voters=$6
+write_config() { # dir node_id n broker_port controller_port voters [sasl_port]
+  local dir=$1 id=$2 n=$3 bport=$4 cport=$5 voters=$6 sport=${7:-}
   local rf=$(( n >= 3 ? 3 : 1 )) isr=$(( n >= 3 ? 2 : 1 ))
+  local listeners="PLAINTEXT://127.0.0.1:$bport" map="PLAINTEXT:PLAINTEXT" sasl=""
+  if [ -n "$sport" ]; then
+    listeners+=",SASL_PLAINTEXT://127.0.0.1:$sport"
+    map+=",SASL_PLAINTEXT:SASL_PLAINTEXT"
+    local users="" pair
+    IFS=, read -r -a pairs <<<"$SASL_USERS"
+    for pair in "${pairs[@]}"; do users+=" user_${pair%%:*}=\"${pair#*:}\""; done
+    sasl="sasl.enabled.mechanisms=PLAIN
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required$users;"
+  fi
   mkdir -p "$dir/data"
   cat >"$dir/server.properties" <<EOF
 process.roles=broker,controller
 node.id=$id
 controller.quorum.voters=$voters
-listeners=PLAINTEXT://127.0.0.1:$bport,CONTROLLER://127.0.0.1:$cport
-advertised.listeners=PLAINTEXT://127.0.0.1:$bport
+listeners=$listeners,CONTROLLER://127.0.0.1:$cport
+advertised.listeners=$listeners
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=$map,CONTROLLER:PLAINTEXT
+$sasl
 log.dirs=$dir/data
 auto.create.topics.enable=false
 num.partitions=1
@@ -114,18 +128,22 @@ start() {
   [ -e "$dir/bootstrap" ] && die "brokers are already running in $dir; run 'scripts/kafka.sh stop $dir' first"
   fetch
   mkdir -p "$dir"
-  read -r -a ports <<<"$(free_ports $((2 * n)))"
-  local voters="" bootstrap="" i
+  # Per node: broker port, controller port, and with SASL users a SASL listener port.
+  local per=$(( ${#SASL_USERS} > 0 ? 3 : 2 ))
+  read -r -a ports <<<"$(free_ports $((per * n)))"
+  local voters="" bootstrap="" sasl_bootstrap="" i
   for ((i = 1; i <= n; i++)); do
-    voters+="${voters:+,}$i@127.0.0.1:${ports[$((2 * i - 1))]}"
-    bootstrap+="${bootstrap:+,}127.0.0.1:${ports[$((2 * i - 2))]}"
+    voters+="${voters:+,}$i@127.0.0.1:${ports[$((per * i - per + 1))]}"
+    bootstrap+="${bootstrap:+,}127.0.0.1:${ports[$((per * i - per))]}"
+    ((per == 3)) && sasl_bootstrap+="${sasl_bootstrap:+,}127.0.0.1:${ports[$((per * i - 1))]}"
   done
   local cluster
   # As --cluster-id=…: a random id may start with "-".
   cluster=$(node -e 'console.log(require("node:crypto").randomBytes(16).toString("base64url"))')
   for ((i = 1; i <= n; i++)); do
     local nd="$dir/node$i"
-    write_config "$nd" "$i" "$n" "${ports[$((2 * i - 2))]}" "${ports[$((2 * i - 1))]}" "$voters"
+    write_config "$nd" "$i" "$n" "${ports[$((per * i - per))]}" "${ports[$((per * i - per + 1))]}" "$voters" \
+      "$( ((per == 3)) && echo "${ports[$((per * i - 1))]}")"
     java_for "$nd"
     "${JAVA[@]}" kafka.tools.StorageTool format "--cluster-id=$cluster" -c "$nd/server.properties" >"$nd/format.log" 2>&1 \
       || die "formatting storage for node $i failed; see $nd/format.log"
@@ -133,6 +151,7 @@ start() {
     echo $! >"$nd/pid"
   done
   echo "$bootstrap" >"$dir/bootstrap"
+  [ -n "$sasl_bootstrap" ] && echo "$sasl_bootstrap" >"$dir/bootstrap-sasl"
   # Ready when every node logged that its server started (the broker is unfenced by then).
   local deadline=$((SECONDS + READY_SECONDS))
   for ((i = 1; i <= n; i++)); do

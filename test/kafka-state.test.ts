@@ -16,6 +16,7 @@ import { wasmPath } from './helpers/wasm.js';
  * partition through the changelog topic when the process running it dies, and a look-back step
  * reads its records from the source partition whenever a process takes the partition on. And a
  * Kafka stream is observed as an Eddy one is: status endpoint, lag events, `eddy derive list`.
+ * And SASL credentials: refused ones end in one sentence, not a retry loop.
  */
 
 const missing = process.env['CI'] ? null : kafkaUnavailable();
@@ -25,7 +26,8 @@ const kafkaTest = missing ? test.skip : test.serial;
 let cluster: KafkaCluster | null = null;
 test.before(async (t) => {
   t.timeout(600_000);
-  if (!missing) cluster = await startKafka(1);
+  // Also a SASL/PLAIN listener, for the credentials test.
+  if (!missing) cluster = await startKafka(1, { saslUsers: { alice: 'alice-secret' } });
 });
 test.after.always(async () => {
   await cluster?.stop();
@@ -264,5 +266,59 @@ kafkaTest(
     );
     const table = (await run(['derive', 'list'])).stdout;
     t.regex(table, new RegExp(`${name} .* 80 +- +0 +10 +ok`));
+  },
+);
+
+kafkaTest(
+  'SASL/PLAIN credentials from the environment: accepted ones work; a wrong password ends derive create and eddy run in one sentence saying what to check, without retrying',
+  async (t) => {
+    t.timeout(120_000);
+    const source = unique('in');
+    const target = unique('out');
+    await createTopics(1, source, target);
+    const work = mkdtempSync(join(tmpdir(), 'eddy-kafka-test-'));
+    copyFileSync(wasmPath('filter'), join(work, 'filter.wasm'));
+    writeFileSync(join(work, 'f.yaml'), 'transforms:\n  - uses: filter.wasm\n');
+    const base = { ...process.env, EDDY_DATA_DIR: join(work, 'data'), EDDY_WORKERS: '1' };
+    const as = (password: string) => ({ ...base, EDDY_KAFKA_USERNAME: 'alice', EDDY_KAFKA_PASSWORD: password });
+    const sasl = (topic: string) => `kafka://${cluster!.saslBootstrap}/${topic}`;
+    const create = (name: string) => [
+      'derive',
+      'create',
+      name,
+      '--source',
+      sasl(source),
+      '--target',
+      sasl(target),
+      '--transforms-file',
+      join(work, 'f.yaml'),
+    ];
+    const oneLine = async (p: EddyProcess) => {
+      p.child.stdin!.end();
+      t.not(await p.exited, 0);
+      t.notRegex(p.err(), /^\s+at /m);
+      return p.err().trim();
+    };
+    const refused = new RegExp(
+      `the Kafka cluster at ${cluster!.saslBootstrap!.replace(/\./g, '\\.')} refused the credentials \\(.*\\); check EDDY_KAFKA_USERNAME, EDDY_KAFKA_PASSWORD and EDDY_KAFKA_SASL_MECHANISM`,
+    );
+
+    const wrong = eddyProcesses(t, work, as('wrong'));
+    const line = await oneLine(wrong.start(create('nope')));
+    t.is(line.split('\n').length, 1, line);
+    t.regex(line, refused);
+
+    // The right password: the stream is created; run with a wrong one, it stops at once, saying why.
+    await eddyProcesses(t, work, as('alice-secret')).ok(create('sasl'));
+    const run = await oneLine(wrong.start(['run']));
+    t.regex(run, /derived stream sasl did not start: /);
+    t.regex(run, refused);
+
+    // No credentials at all against the SASL listener: the closed connection says what to set.
+    const none = await oneLine(eddyProcesses(t, work, base).start(create('none')));
+    t.regex(
+      none,
+      /the broker closed the connection; if its listener requires SASL, set EDDY_KAFKA_USERNAME and EDDY_KAFKA_PASSWORD/,
+    );
   },
 );

@@ -1,5 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,14 +36,24 @@ export function kafkaUnavailable(): string | null {
 export interface KafkaCluster {
   /** host:port,… */
   bootstrap: string;
+  /** With `saslUsers`: the SASL_PLAINTEXT listeners (mechanism PLAIN), host:port,… */
+  saslBootstrap: string | null;
   stop(): Promise<void>;
 }
 
-/** Starts `nodes` real KRaft brokers on 127.0.0.1 with scripts/kafka.sh (in a temp dir of their own). */
-export async function startKafka(nodes: 1 | 3 = 1): Promise<KafkaCluster> {
+/**
+ * Starts `nodes` real KRaft brokers on 127.0.0.1 with scripts/kafka.sh (in a temp dir of their
+ * own); `saslUsers` (user → password) adds a SASL/PLAIN listener accepting them.
+ */
+export async function startKafka(
+  nodes: 1 | 3 = 1,
+  options: { saslUsers?: Record<string, string> } = {},
+): Promise<KafkaCluster> {
   const dir = join(mkdtempSync(join(tmpdir(), 'eddy-kafka-')), 'cluster');
+  const users = Object.entries(options.saslUsers ?? {}).map(([u, p]) => `${u}:${p}`);
+  const env = { ...process.env, ...(users.length ? { EDDY_KAFKA_SASL_USERS: users.join(',') } : {}) };
   const out = await new Promise<string>((res, rej) => {
-    execFile('bash', [kafkaScript, 'start', String(nodes), dir], { timeout: 300_000 }, (err, stdout, stderr) => {
+    execFile('bash', [kafkaScript, 'start', String(nodes), dir], { timeout: 300_000, env }, (err, stdout, stderr) => {
       if (err) rej(new Error(`scripts/kafka.sh start failed: ${stderr || err.message}`));
       else res(stdout);
     });
@@ -51,6 +61,7 @@ export async function startKafka(nodes: 1 | 3 = 1): Promise<KafkaCluster> {
   const bootstrap = out.trim().split('\n').pop()!;
   return {
     bootstrap,
+    saslBootstrap: users.length ? readFileSync(join(dir, 'bootstrap-sasl'), 'utf8').trim() : null,
     stop: () =>
       new Promise<void>((res) => {
         execFile('bash', [kafkaScript, 'stop', dir], () => res());

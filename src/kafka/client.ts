@@ -1,5 +1,5 @@
-import { type Admin, Kafka, logLevel } from 'kafkajs';
-import { KafkaTopicMissingError, kafkaError } from './errors.js';
+import { type Admin, Kafka, logLevel, type SASLOptions } from 'kafkajs';
+import { KafkaAuthConfigError, KafkaTopicMissingError, kafkaError } from './errors.js';
 
 /**
  * The Kafka client (kafkajs: pure JavaScript, installs from the registry alone). Its own log is
@@ -7,13 +7,36 @@ import { KafkaTopicMissingError, kafkaError } from './errors.js';
  * few and short, so an unreachable cluster ends in an error within seconds, not a retry loop.
  */
 export function kafkaClient(brokers: string[], clientId: string): Kafka {
+  const sasl = kafkaSasl();
   return new Kafka({
     brokers,
     clientId,
     logLevel: logLevel.NOTHING,
     connectionTimeout: 3000,
     retry: { retries: 3, initialRetryTime: 200, maxRetryTime: 2000 },
+    ...(sasl ? { sasl } : {}),
   });
+}
+
+const MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
+
+/**
+ * SASL credentials from the environment (EDDY_KAFKA_USERNAME, EDDY_KAFKA_PASSWORD, and
+ * EDDY_KAFKA_SASL_MECHANISM: plain, the default, scram-sha-256 or scram-sha-512), or none. From
+ * the environment, not the stream's definition, so no password is saved in the data directory.
+ */
+export function kafkaSasl(env: NodeJS.ProcessEnv = process.env): SASLOptions | null {
+  const username = env['EDDY_KAFKA_USERNAME'];
+  const password = env['EDDY_KAFKA_PASSWORD'];
+  const mechanism = (env['EDDY_KAFKA_SASL_MECHANISM'] ?? 'plain').toLowerCase();
+  if (username === undefined && password === undefined) return null;
+  if (!username || password === undefined)
+    throw new KafkaAuthConfigError('set both EDDY_KAFKA_USERNAME and EDDY_KAFKA_PASSWORD, or neither');
+  if (!(MECHANISMS as readonly string[]).includes(mechanism))
+    throw new KafkaAuthConfigError(
+      `EDDY_KAFKA_SASL_MECHANISM ${JSON.stringify(mechanism)} is not one of ${MECHANISMS.join(', ')}`,
+    );
+  return { mechanism: mechanism as (typeof MECHANISMS)[number], username, password };
 }
 
 /** Runs `f` with a connected admin client; errors come out as EddyErrors. */

@@ -25,6 +25,28 @@ export class KafkaUnreachableError extends EddyError {
   }
 }
 
+/** The cluster refused the SASL credentials Eddy was given. */
+export class KafkaAuthError extends EddyError {
+  constructor(
+    readonly brokers: string[],
+    why: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      'EDDY_KAFKA_AUTH',
+      `the Kafka cluster at ${brokers.join(',')} refused the credentials (${why}); check EDDY_KAFKA_USERNAME, EDDY_KAFKA_PASSWORD and EDDY_KAFKA_SASL_MECHANISM against the cluster's users`,
+      options,
+    );
+  }
+}
+
+/** SASL settings in the environment that cannot be used. */
+export class KafkaAuthConfigError extends EddyError {
+  constructor(why: string) {
+    super('EDDY_KAFKA_AUTH_CONFIG', `Kafka SASL settings: ${why}`);
+  }
+}
+
 /** A source or target topic that the cluster does not have (Eddy does not create Kafka topics). */
 export class KafkaTopicMissingError extends EddyError {
   constructor(
@@ -83,6 +105,18 @@ export function kafkaError(err: unknown, brokers: string[], where: string): Eddy
   };
   const inner = (e.originalError ?? e.cause) as { name?: string; message?: string; code?: string } | undefined;
   const names = [e.name, inner?.name];
+  // Not retried: the same credentials are refused again.
+  if (names.includes('KafkaJSSASLAuthenticationError'))
+    return new KafkaAuthError(brokers, (inner?.message ?? e.message ?? 'authentication failed').replace(/\.$/, ''), {
+      cause: err,
+    });
+  // A SASL listener closes the connection on a client that does not authenticate.
+  if (names.includes('KafkaJSConnectionClosedError'))
+    return new KafkaUnreachableError(
+      brokers,
+      'the broker closed the connection; if its listener requires SASL, set EDDY_KAFKA_USERNAME and EDDY_KAFKA_PASSWORD',
+      { cause: err },
+    );
   if (
     names.includes('KafkaJSConnectionError') ||
     names.includes('KafkaJSBrokerNotFound') ||
