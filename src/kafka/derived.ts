@@ -1,5 +1,5 @@
 import { EventEmitter } from 'eventemitter3';
-import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
 import {
   ChainSession,
   type SessionMetrics,
@@ -98,6 +98,8 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
   private progressRead: KafkaPartitionProgress[] = [];
   private progressTimer: NodeJS.Timeout | null = null;
   private reading: Promise<void> | null = null;
+  /** One admin connection for the stream's reads (progress each second; state and look-back when a partition is taken on). */
+  private adminConn: Promise<Admin> | null = null;
   private ended: Promise<void> = Promise.resolve();
   private endedResolve: () => void = () => {};
   private live = false;
@@ -161,11 +163,32 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
     });
   }
 
+  /**
+   * Runs `f` on the stream's admin connection, connected on first use. The client reconnects to
+   * a broker by itself on the next request, so a failed call leaves the connection to the others;
+   * only a failed first connect is dropped, to be tried again.
+   */
+  private async admin<T>(f: (a: Admin) => Promise<T>): Promise<T> {
+    const conn = (this.adminConn ??= (async () => {
+      const a = this.kafka.admin();
+      await a.connect();
+      return a;
+    })());
+    try {
+      return await f(
+        await conn.catch((err: unknown) => {
+          if (this.adminConn === conn) this.adminConn = null;
+          throw err;
+        }),
+      );
+    } catch (err) {
+      throw kafkaError(err, this.ends.brokers, 'Kafka admin');
+    }
+  }
+
   /** Reads the group's progress from the cluster (one admin round trip; concurrent calls share it). */
   async refreshProgress(): Promise<void> {
-    this.reading ??= withAdmin(this.kafka, this.ends.brokers, (a) =>
-      groupProgress(a, this.config.name, this.ends.source),
-    )
+    this.reading ??= this.admin((a) => groupProgress(a, this.config.name, this.ends.source))
       .then(
         (read) => {
           this.progressRead = read;
@@ -253,7 +276,18 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
     if (this.progressTimer) clearInterval(this.progressTimer);
     await this.consumer?.disconnect().catch(() => {});
     await Promise.all([...this.owned.keys()].map((p) => this.release(p)));
-    await this.refreshProgress(); // what listDerived() keeps showing once stopped
+    // What listDerived() keeps showing once stopped; a cluster that is gone does not hold the stop up.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.refreshProgress(),
+      new Promise<void>((r) => {
+        timer = setTimeout(r, 2000);
+      }),
+    ]);
+    clearTimeout(timer);
+    const admin = this.adminConn;
+    this.adminConn = null;
+    await admin?.then((a) => a.disconnect()).catch(() => {});
     this.live = false;
     this.endedResolve();
   }
@@ -300,17 +334,16 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
     try {
       // Fenced now (the producer is open): the committed offset and state are final.
       const committed = await this.committedOffset(p);
-      const { state, history } = await withAdmin(this.kafka, this.ends.brokers, async (admin) => {
-        const cl = this.changelog;
-        const state = cl
-          ? await restoreState(this.kafka, admin, cl.topic, p % cl.partitions, changelogKey(source, p), name)
-          : null;
-        const history = new Map<number, Uint8Array>();
-        for (const [i, s] of this.steps.entries())
-          if (s.lookback && s.module.hasLookBack)
-            history.set(i, await readKafkaLookback(this.kafka, admin, source, p, s.lookback, name));
-        return { state, history };
-      });
+      const cl = this.changelog;
+      const state = cl
+        ? await this.admin((a) =>
+            restoreState(this.kafka, a, cl.topic, p % cl.partitions, changelogKey(source, p), name),
+          )
+        : null;
+      const history = new Map<number, Uint8Array>();
+      for (const [i, s] of this.steps.entries())
+        if (s.lookback && s.module.hasLookBack)
+          history.set(i, await this.admin((a) => readKafkaLookback(this.kafka, a, source, p, s.lookback!, name)));
       stream = new ChainSession(this.pool, {
         id: `${name}/${p}`,
         steps: this.steps,
@@ -458,10 +491,8 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
 
   /** The group's committed offset of source partition p, or null when none was committed yet. */
   private async committedOffset(p: number): Promise<number | null> {
-    const { brokers, source } = this.ends;
-    const offsets = await withAdmin(this.kafka, brokers, (a) =>
-      a.fetchOffsets({ groupId: this.config.name, topics: [source] }),
-    );
+    const { source } = this.ends;
+    const offsets = await this.admin((a) => a.fetchOffsets({ groupId: this.config.name, topics: [source] }));
     const at = offsets[0]?.partitions.find((x) => x.partition === p)?.offset;
     return at === undefined || Number(at) < 0 ? null : Number(at);
   }
