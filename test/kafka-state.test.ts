@@ -7,6 +7,8 @@ import test from 'ava';
 import { type KafkaCluster, kafkaUnavailable, startKafka } from '../bench/lib/kafka-cluster.js';
 import { open } from '../src/eddy.js';
 import type { Status } from '../src/index.js';
+import { decodeState, stateOffset } from '../src/kafka/changelog.js';
+import { readRange } from '../src/kafka/read-range.js';
 import { type EddyProcess, eddyBin, eddyProcesses, until } from './helpers/eddy-process.js';
 import { kafkaTestClient, owned, unique } from './helpers/kafka.js';
 import { wasmPath } from './helpers/wasm.js';
@@ -121,6 +123,16 @@ kafkaTest(
       return vs.map((v) => String((sum += v)));
     });
     for (let p = 0; p < PARTITIONS; p++) t.deepEqual(values[p], expected[p], `partition ${p}`);
+    // Each offset commit names its state record (what the next owner reads back).
+    const committed = await withAdmin((x) => x.fetchOffsets({ groupId: name, topics: [source] }));
+    for (const c of committed[0]!.partitions) t.regex(c.metadata ?? '', /^eddy-state@\d+$/);
+    const p0 = committed[0]!.partitions.find((c) => c.partition === 0)!;
+    const at = stateOffset(p0.metadata)!;
+    const [record] = await readRange(client(), `${name}-eddy-state`, 0, at, at + 1, unique('check'));
+    t.is(record?.key?.toString(), `${source}/0`);
+    const state = decodeState(record!.value!);
+    t.is(state.offset, ROUNDS * PER_ROUND);
+    t.is(Buffer.from(state.accumulators[0]!).toString(), expected[0]!.at(-1)!);
     // The state lives in a compacted topic named after the stream.
     const configs = await withAdmin((x) =>
       x.describeConfigs({ includeSynonyms: false, resources: [{ type: 2, name: `${name}-eddy-state` }] }),

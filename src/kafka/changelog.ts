@@ -8,7 +8,9 @@ import { readRange } from './read-range.js';
  * is the chain's accumulators and the source offset they reach; it is written in the same
  * transaction as the output and the group's offsets, so state, output and progress never
  * disagree. Compaction keeps the latest value per key. Source partition p's state lives in
- * changelog partition p mod (its partitions), so restoring one reads one changelog partition.
+ * changelog partition p mod (its partitions). The offset of each state record also goes into the
+ * metadata of the group's offset commit (same transaction), so a restore reads that one record;
+ * without it (nothing committed yet with state) the restore scans the changelog partition.
  */
 
 export interface PartitionState {
@@ -20,6 +22,18 @@ export interface PartitionState {
 
 export const changelogTopic = (stream: string): string => `${stream}-eddy-state`;
 export const changelogKey = (sourceTopic: string, partition: number): string => `${sourceTopic}/${partition}`;
+
+const METADATA = 'eddy-state@';
+
+/** The offset commit's metadata naming the state record written with it. */
+export const stateMetadata = (offset: number): string => `${METADATA}${offset}`;
+
+/** The state record's offset from an offset commit's metadata, or null when it names none. */
+export function stateOffset(metadata: string | null | undefined): number | null {
+  if (!metadata?.startsWith(METADATA)) return null;
+  const n = Number(metadata.slice(METADATA.length));
+  return Number.isSafeInteger(n) && n >= 0 ? n : null;
+}
 
 export function encodeState(s: PartitionState): Buffer {
   return pack({ offset: s.offset, accumulators: s.accumulators });
@@ -40,7 +54,11 @@ export async function ensureChangelog(admin: Admin, topic: string, partitions: n
         {
           topic,
           numPartitions: partitions,
-          configEntries: [{ name: 'cleanup.policy', value: 'compact' }],
+          // Compaction only cleans closed segments: smaller ones than the default 1 GiB let it run.
+          configEntries: [
+            { name: 'cleanup.policy', value: 'compact' },
+            { name: 'segment.bytes', value: String(16 << 20) },
+          ],
         },
       ],
     });
@@ -50,9 +68,10 @@ export async function ensureChangelog(admin: Admin, topic: string, partitions: n
 }
 
 /**
- * The latest committed state of one source partition, or null when none was written. Called
- * after the partition's producer fenced its previous owner, so no transaction of that owner is
- * still open and every state it committed is below the end offset read here.
+ * The latest committed state of one source partition, or null when none was written: the record
+ * at `at` (the offset the group's commit names), else the partition's last record for `key`.
+ * Called after the partition's producer fenced its previous owner, so no transaction of that
+ * owner is still open and every state it committed is below the end offset read here.
  */
 export async function restoreState(
   kafka: Kafka,
@@ -61,7 +80,12 @@ export async function restoreState(
   partition: number,
   key: string,
   groupPrefix: string,
+  at: number | null,
 ): Promise<PartitionState | null> {
+  if (at !== null) {
+    const [record] = await readRange(kafka, topic, partition, at, at + 1, groupPrefix);
+    if (record?.key?.toString() === key && record.value) return decodeState(record.value);
+  }
   const offsets = (await admin.fetchTopicOffsets(topic)).find((o) => o.partition === partition);
   if (!offsets) return null;
   const records = await readRange(kafka, topic, partition, Number(offsets.low), Number(offsets.high), groupPrefix);

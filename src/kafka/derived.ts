@@ -1,5 +1,5 @@
 import { EventEmitter } from 'eventemitter3';
-import type { Admin, Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, Kafka, PartitionOffset, Producer } from 'kafkajs';
 import {
   ChainSession,
   type SessionMetrics,
@@ -13,7 +13,15 @@ import { SessionStoppedError } from '../coordinator/errors.js';
 import type { WorkerPool } from '../coordinator/pool.js';
 import type { ModuleResolver } from '../coordinator/resolve.js';
 import { EddyError } from '../errors.js';
-import { changelogKey, changelogTopic, encodeState, ensureChangelog, restoreState } from './changelog.js';
+import {
+  changelogKey,
+  changelogTopic,
+  encodeState,
+  ensureChangelog,
+  restoreState,
+  stateMetadata,
+  stateOffset,
+} from './changelog.js';
 import { kafkaClient, topicPartitions, withAdmin } from './client.js';
 import { kafkaEnds } from './endpoint.js';
 import {
@@ -333,11 +341,19 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
     let stream: ChainSession | null = null;
     try {
       // Fenced now (the producer is open): the committed offset and state are final.
-      const committed = await this.committedOffset(p);
+      const { offset: committed, metadata } = await this.committed(p);
       const cl = this.changelog;
       const state = cl
         ? await this.admin((a) =>
-            restoreState(this.kafka, a, cl.topic, p % cl.partitions, changelogKey(source, p), name),
+            restoreState(
+              this.kafka,
+              a,
+              cl.topic,
+              p % cl.partitions,
+              changelogKey(source, p),
+              name,
+              stateOffset(metadata),
+            ),
           )
         : null;
       const history = new Map<number, Uint8Array>();
@@ -450,11 +466,16 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
       const tx = await o.producer.transaction();
       try {
         for (const chunk of chunkMessages(messages)) await tx.send({ topic: target, messages: chunk, acks: -1 });
-        if (state) await tx.send(state);
-        await tx.sendOffsets({
-          consumerGroupId: this.config.name,
-          topics: [{ topic: source, partitions: [{ partition: p, offset: String(next) }] }],
-        });
+        // The offset commit names the state record, so the next owner reads just that one.
+        let metadata: string | null = null;
+        if (state) {
+          const [sent] = await tx.send(state);
+          const at = Number(sent?.baseOffset ?? sent?.offset);
+          if (Number.isSafeInteger(at) && at >= 0) metadata = stateMetadata(at);
+        }
+        // The client's types leave the metadata out; its TxnOffsetCommit request sends it.
+        const commit: PartitionOffset & { metadata: string | null } = { partition: p, offset: String(next), metadata };
+        await tx.sendOffsets({ consumerGroupId: this.config.name, topics: [{ topic: source, partitions: [commit] }] });
         await tx.commit();
       } catch (err) {
         await tx.abort().catch(() => {});
@@ -489,12 +510,13 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
     await heartbeat();
   }
 
-  /** The group's committed offset of source partition p, or null when none was committed yet. */
-  private async committedOffset(p: number): Promise<number | null> {
+  /** The group's committed offset of source partition p (null when none was committed yet) and its metadata. */
+  private async committed(p: number): Promise<{ offset: number | null; metadata: string | null }> {
     const { source } = this.ends;
     const offsets = await this.admin((a) => a.fetchOffsets({ groupId: this.config.name, topics: [source] }));
-    const at = offsets[0]?.partitions.find((x) => x.partition === p)?.offset;
-    return at === undefined || Number(at) < 0 ? null : Number(at);
+    const x = offsets[0]?.partitions.find((y) => y.partition === p);
+    const at = x?.offset;
+    return { offset: at === undefined || Number(at) < 0 ? null : Number(at), metadata: x?.metadata ?? null };
   }
 
   /** Partition p stops (kept stopped for this run): its fetching pauses and the error is reported. */
