@@ -82,13 +82,16 @@ export async function restoreState(
   groupPrefix: string,
   at: number | null,
 ): Promise<PartitionState | null> {
-  if (at !== null) {
+  const offsets = (await admin.fetchTopicOffsets(topic)).find((o) => o.partition === partition);
+  if (!offsets) return null;
+  const low = Number(offsets.low);
+  const high = Number(offsets.high);
+  // Only an offset the partition still has (a changelog deleted and created again has not).
+  if (at !== null && at >= low && at < high) {
     const [record] = await readRange(kafka, topic, partition, at, at + 1, groupPrefix);
     if (record?.key?.toString() === key && record.value) return decodeState(record.value);
   }
-  const offsets = (await admin.fetchTopicOffsets(topic)).find((o) => o.partition === partition);
-  if (!offsets) return null;
-  const records = await readRange(kafka, topic, partition, Number(offsets.low), Number(offsets.high), groupPrefix);
+  const records = await readRange(kafka, topic, partition, low, high, groupPrefix);
   const last = records.findLast((m) => m.key?.toString() === key && m.value !== null);
   return last ? decodeState(last.value!) : null;
 }
