@@ -1,7 +1,6 @@
 import { type Command, Option } from 'commander';
-import { mergeAsync } from '../coordinator/merge.js';
+import { batchEnd, recordEnd } from '../coordinator/record-stream.js';
 import { anchorSteps } from '../coordinator/resolve.js';
-import { batchDeliveredUpTo, recordDeliveredUpTo } from '../coordinator/transformed-consumer.js';
 import type { Eddy } from '../eddy.js';
 import type { TransformStep } from '../smartmodule/transforms.js';
 import type { StartPosition } from '../storage/consumer.js';
@@ -300,29 +299,19 @@ export async function runConsume(topic: string, o: ConsumeCliOptions, cmd: Comma
     const truncate = plan.truncate ? terminalWidth(io) : undefined;
     const lines = { ...plan.lines, escape: tty, ...(truncate !== undefined ? { truncate } : {}) };
     const out = new RecordOutput(io, lines, plan.maxRecords, committer, plan.commit.records ?? DEFAULT_COMMIT_RECORDS);
-    if (transforms.length > 0) {
-      const stream = eddy.consume(topic, {
-        ...common,
-        transforms,
-        partitions,
-        ...(plan.aggregateInitial ? { aggregateInitial: plan.aggregateInitial } : {}),
-      });
-      for await (const b of stream.batches()) {
-        const end = batchDeliveredUpTo(b);
-        await out.batch(b.raw, b.baseOffset, b.baseTimestamp, b.partition, (offset, last) =>
-          recordDeliveredUpTo(end, offset, last, b.oneToOne),
-        );
-        if (b.error) throw b.error;
-        if (out.full) break;
-      }
-    } else {
-      const sources = partitions.map((p) => tagged(p, eddy.consume(topic, { ...common, partition: p }).batches()));
-      for await (const { partition, batch: b } of mergeAsync(sources, () => stop.abort())) {
-        await out.batch(b.raw, b.baseOffset, b.baseTimestamp, partition, (offset, last) =>
-          last ? b.lastOffset + 1 : offset + 1,
-        );
-        if (out.full) break;
-      }
+    const stream = eddy.consume(topic, {
+      ...common,
+      partitions,
+      ...(transforms.length > 0 ? { transforms } : {}),
+      ...(plan.aggregateInitial ? { aggregateInitial: plan.aggregateInitial } : {}),
+    });
+    for await (const b of stream.batches()) {
+      const end = batchEnd(b);
+      await out.batch(b.raw, b.baseOffset, b.baseTimestamp, b.partition, (offset, last) =>
+        recordEnd(end, offset, last, b.oneToOne),
+      );
+      if (b.error) throw b.error;
+      if (out.full) break;
     }
     return 0;
   } catch (err) {
@@ -358,14 +347,6 @@ export function statusLine(topic: string, o: ConsumeCliOptions, plan: Pick<Consu
 function terminalWidth(io: CliIO): number {
   const columns = (io.stdout as { columns?: unknown }).columns;
   return isTTY(io.stdout) && typeof columns === 'number' && columns > 0 ? columns : 65535;
-}
-
-/** Stored batches do not carry their partition: tag them by source. */
-async function* tagged<B>(
-  partition: number,
-  batches: AsyncIterable<B>,
-): AsyncGenerator<{ partition: number; batch: B }> {
-  for await (const batch of batches) yield { partition, batch };
 }
 
 /** Fluvio's other spellings of consume flags. */
