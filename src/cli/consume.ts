@@ -55,6 +55,8 @@ export interface ConsumeCliOptions extends ModuleFlagOptions {
   keyValue?: boolean;
   format?: string;
   output?: string;
+  /** `-J/--json-lines`: the same as `-O json-lines`. */
+  jsonLines?: boolean;
   tableFormat?: string;
   suppressUnknown?: boolean;
   truncate?: boolean;
@@ -218,6 +220,18 @@ function checkFluvioOnly(o: ConsumeCliOptions): void {
 
 /** `-O` (case-insensitive, as Fluvio), and the flags it cannot go with. */
 function planOutput(o: ConsumeCliOptions): ValueOutput {
+  if (o.jsonLines) {
+    const other = [
+      o.output !== undefined && o.output.toLowerCase() !== 'json-lines' && '-O/--output',
+      o.format !== undefined && '-F/--format',
+      o.keyValue && '-k/--key-value',
+      o.truncate && '--truncate',
+      o.suppressUnknown && '--suppress-unknown',
+    ].filter(Boolean);
+    if (other.length > 0)
+      throw new UsageError(`-J/--json-lines prints the whole record as JSON: leave out ${other.join(', ')}`);
+    return 'json-lines';
+  }
   if (o.format !== undefined && o.output !== undefined)
     throw new UsageError('-F/--format sets the whole line: leave out -O/--output');
   if (o.truncate && (o.format !== undefined || o.output !== undefined))
@@ -297,7 +311,7 @@ export async function runConsume(topic: string, o: ConsumeCliOptions, cmd: Comma
     const tty = isTTY(io.stdout);
     if (tty) io.stderr.write(`\x1b[1m${statusLine(topic, o, plan)}\x1b[0m\n`);
     const truncate = plan.truncate ? terminalWidth(io) : undefined;
-    const lines = { ...plan.lines, escape: tty, ...(truncate !== undefined ? { truncate } : {}) };
+    const lines = { ...plan.lines, escape: tty, topic, ...(truncate !== undefined ? { truncate } : {}) };
     const out = new RecordOutput(io, lines, plan.maxRecords, committer, plan.commit.records ?? DEFAULT_COMMIT_RECORDS);
     const stream = eddy.consume(topic, {
       ...common,
@@ -391,11 +405,15 @@ export function registerConsumeCommand(program: Command, ctx: CliContext): void 
     .option('-k, --key-value', 'print records as "[key] value"')
     .option(
       '-F, --format <template>',
-      'print each record with this template: {{key}} {{value}} {{offset}} {{partition}} {{time}} {{timestamp}}',
+      'print each record with this template: {{key}} {{value}} {{offset}} {{partition}} {{time}} {{timestamp}}; {{value:json}} (any placeholder) escapes it for inside a JSON string, {{value:base64}}/{{key:base64}} write the bytes as base64',
     )
     .option(
       '-O, --output <type>',
-      'how values print, as fluvio: dynamic (text, or a hex dump for binary; default), text (binary values as "binary: (N bytes)"), binary (hex dump), json (pretty, sorted keys; {"error": ...} for non-JSON), raw (bytes as stored, one per line), table (JSON objects as a table)',
+      'how values print, as fluvio: dynamic (text, or a hex dump for binary; default), text (binary values as "binary: (N bytes)"), binary (hex dump), json (pretty, sorted keys; {"error": ...} for non-JSON), raw (bytes as stored, one per line), table (JSON objects as a table), json-lines (see -J)',
+    )
+    .option(
+      '-J, --json-lines',
+      'one compact JSON object per record (as kcat -J): topic, partition, offset, timestamp (ms), key, value; a key or value that is not valid UTF-8 is base64, with key_encoding/value_encoding "base64". Same as -O json-lines',
     )
     .option(
       '--suppress-unknown',
