@@ -297,7 +297,7 @@ ${[r.compare.a, r.compare.b]
 body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; max-width: 1000px; }
 h1 { font-size: 20px; overflow-wrap: anywhere; } h2 { font-size: 16px; margin-top: 28px; }
 .headline { font-size: 16px; font-weight: 600; overflow-wrap: anywhere; }
-table { border-collapse: collapse; max-width: 100%; } th, td { padding: 3px 10px; border-bottom: 1px solid #ddd; text-align: left; vertical-align: top; overflow-wrap: anywhere; }
+table { border-collapse: collapse; max-width: 100%; } th, td { padding: 3px 10px; border-bottom: 1px solid #ddd; text-align: left; vertical-align: top; } td { overflow-wrap: anywhere; }
 th { font-weight: 600; color: #444; }
 figure { margin: 16px 0; } figcaption { color: #555; font-size: 13px; }
 svg.chart { display: block; width: 100%; height: auto; box-sizing: border-box; border: 1px solid #ddd; }
