@@ -10,9 +10,9 @@ import {
   ensureDeadLetterTopic,
 } from './coordinator/derived.js';
 import { fansOut } from './coordinator/fan-out.js';
-import { mergeAsync } from './coordinator/merge.js';
 import { type PoolOptions, WorkerPool } from './coordinator/pool.js';
 import { produceSession } from './coordinator/produce-session.js';
+import { type PartitionSource, RecordStream, storedSource } from './coordinator/record-stream.js';
 import { ModuleResolver } from './coordinator/resolve.js';
 import {
   type TransformEvents,
@@ -29,7 +29,7 @@ import { Telemetry } from './observe/telemetry.js';
 import { openStorage } from './open-storage.js';
 import { Chain } from './smartmodule/chain.js';
 import type { TransformStep } from './smartmodule/transforms.js';
-import { type ConsumedRecord, type ConsumeOptions, type Consumer, commitPolicy } from './storage/consumer.js';
+import { commitPolicy } from './storage/consumer.js';
 import { DeliveryCommitter } from './storage/offset-committer.js';
 import type { ProduceAck, Producer, ProducerOptions, ProducerRecord } from './storage/producer.js';
 import type { ModuleRegistry } from './storage/registry.js';
@@ -93,9 +93,11 @@ export interface SessionMetricsEntry extends SessionMetrics {
   workers: number[];
 }
 
+/** Options of `eddy.consume`: where to start and stop, a named consumer, and (optionally) transforms. */
 export interface ConsumeWithTransforms extends TransformedConsumeOptions {
-  transforms?: TransformStep[];
-  /** One partition; default all (merged). */
+  /** SmartModule steps the records go through, on the worker pool. None: records as stored. */
+  transforms?: readonly TransformStep[];
+  /** One partition (same as `partitions: [n]`); default all, merged. */
   partition?: number;
 }
 
@@ -300,41 +302,49 @@ export class Eddy extends EventEmitter<EddyEvents> {
   }
 
   /**
-   * Consumes a topic: with transforms, through the worker pool (an async iterable of records, with
-   * `.batches()` for raw output batches); without, straight from storage.
+   * Consumes a topic, straight from storage or (with `transforms`) through the worker pool. Whatever
+   * the options, a RecordStream: an async iterable of records, with `.batches()` for partition-tagged
+   * batches, `positions`, `commit()` for a named consumer, and `close()`. All partitions merged
+   * unless `partition` or `partitions` chooses; each partition stays in order.
    */
-  consume(
-    topic: string,
-    options: ConsumeWithTransforms & { transforms: TransformStep[] },
-  ): AsyncIterable<ConsumedRecord> & { batches(): ReturnType<TransformedConsumer['batches']> };
-  consume(topic: string, options: ConsumeOptions & { partition: number }): Consumer;
-  consume(
-    topic: string,
-    options?: ConsumeOptions,
-  ): AsyncIterable<ConsumedRecord> & { records(): AsyncGenerator<ConsumedRecord, void, undefined> };
-  consume(topic: string, options: ConsumeWithTransforms = {}): unknown {
-    const { transforms, partition, ...rest } = options;
+  consume(topic: string, options: ConsumeWithTransforms = {}): RecordStream {
+    const { transforms, partition, partitions, ...rest } = options;
+    const chosen = partition !== undefined ? [partition] : partitions;
+    const which = () => chosen ?? Array.from({ length: this.storage.describeTopic(topic).partitions }, (_, p) => p);
+    const named = rest.consumer !== undefined && rest.autoCommit !== false && !this.storage.readOnly;
+    const streamOptions = {
+      signal: rest.signal,
+      consumer: rest.consumer,
+      committer: () => (named ? new DeliveryCommitter(this.storage, rest.consumer!, topic, commitPolicy(rest)) : null),
+    };
     if (!transforms || transforms.length === 0) {
-      if (partition !== undefined) return this.storage.consume(topic, partition, rest);
-      return mergePartitions(this.storage, topic, rest);
+      const {
+        policy: _p,
+        deadlineMs: _d,
+        maxInFlight: _m,
+        aggregateInitial: _a,
+        stateless: _s,
+        fanOut: _f,
+        batchesPerSubmission: _b,
+        ...stored
+      } = rest;
+      return new RecordStream(this.storage, topic, which, storedSource(this.storage, topic, stored), streamOptions);
     }
+    // The chain is resolved once, when the first partition starts; every partition shares it.
+    let consumer: Promise<TransformedConsumer> | null = null;
     const make = async () => {
       const steps = await this.resolveTransforms(transforms);
       const opts: TransformedConsumeOptions = { ...rest };
       if (opts.deadlineMs === undefined && this.options.deadlineMs !== undefined)
         opts.deadlineMs = this.options.deadlineMs;
-      if (partition !== undefined) opts.partitions = [partition];
       if (opts.fanOut === undefined && this.options.fanOut !== undefined) opts.fanOut = this.options.fanOut;
       return new TransformedConsumer(this.storage, this.pool, topic, steps, opts, this.forward);
     };
-    return {
-      async *batches() {
-        yield* (await make()).batches();
-      },
-      async *[Symbol.asyncIterator]() {
-        yield* (await make()).records();
-      },
+    const source: PartitionSource = async function* (p, signal, begin) {
+      consumer ??= make();
+      yield* (await consumer).source()(p, signal, begin);
     };
+    return new RecordStream(this.storage, topic, which, source, streamOptions);
   }
 
   /**
@@ -509,38 +519,6 @@ export class Eddy extends EventEmitter<EddyEvents> {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
-}
-
-/**
- * Every partition of a topic read at once; each partition's records stay in order. A named
- * consumer commits here, where records reach the caller (the merge reads ahead of the caller).
- */
-function mergePartitions(storage: Storage, topic: string, options: ConsumeOptions) {
-  const records = async function* (): AsyncGenerator<ConsumedRecord, void, undefined> {
-    const stop = new AbortController();
-    const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
-    const named = options.consumer !== undefined && options.autoCommit !== false && !storage.readOnly;
-    const n = storage.describeTopic(topic).partitions;
-    const consumers = Array.from({ length: n }, (_, p) =>
-      storage.consume(topic, p, { ...options, signal, ...(named ? { autoCommit: false } : {}) }),
-    );
-    const committer = named ? new DeliveryCommitter(storage, options.consumer!, topic, commitPolicy(options)) : null;
-    for (const c of consumers) committer?.begin(c.partition, c.position, c.committed);
-    try {
-      for await (const r of mergeAsync(
-        consumers.map((c) => c.records()),
-        () => stop.abort(),
-      )) {
-        const wait = committer?.reserve(1);
-        if (wait) await wait;
-        committer?.deliver(r.partition, r.offset + 1);
-        yield r;
-      }
-    } finally {
-      await committer?.close();
-    }
-  };
-  return { records, [Symbol.asyncIterator]: records };
 }
 
 /** Opens (creating if needed) a data directory. */

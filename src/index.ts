@@ -8,6 +8,7 @@
 export type { DeriveCheckpoint, DeriveConfig, DeriveFailure } from './coordinator/derived.js';
 export { DerivedStream } from './coordinator/derived.js';
 export * from './coordinator/errors.js';
+export type { ConsumedBatch, RecordStream } from './coordinator/record-stream.js';
 export { anchorSteps, type ModuleRef, resolveUses, type UsesContext } from './coordinator/resolve.js';
 export {
   type ConsumeWithTransforms,

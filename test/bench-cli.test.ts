@@ -80,7 +80,7 @@ function checkReport(t: import('ava').ExecutionContext, r: Json, workers: number
   t.true(num('engine_single_thread_records_per_sec') > 0);
   t.true(num('efficiency') > 0);
   const split = r['time_split_ns_per_record'] as Json;
-  for (const k of ['host_encode', 'host_copy', 'host_decode', 'host_gc', 'module', 'ipc']) {
+  for (const k of ['host_encode', 'host_decode', 'host_gc', 'module', 'workers_other']) {
     t.is(typeof split[k], 'number', `time split ${k}`);
     t.true((split[k] as number) >= 0, `time split ${k} ≥ 0`);
   }

@@ -4,11 +4,18 @@ import type { SessionStep } from '../coordinator/chain-session.js';
 import { COORDINATOR_DEFAULTS } from '../coordinator/defaults.js';
 import { WorkerPool } from '../coordinator/pool.js';
 import { EddyError } from '../errors.js';
-import { recordListCount as recordCount } from '../protocol/record.js';
 import type { SmartModule } from '../smartmodule/module.js';
 import type { BatchInput } from '../smartmodule/types.js';
-import { packFrame, type RequestFrame, unpackFrame } from '../wire/request-frame.js';
-import { type ResultFrame, ResultFrameWriter } from '../wire/result-frame.js';
+import {
+  compareVerdict,
+  cpuCost,
+  ratioVerdict,
+  type SplitMethod,
+  type Spread,
+  splitCpu,
+  spreadOf,
+  type TimeSplit,
+} from './cost.js';
 import { BENCH_DEFAULTS } from './defaults.js';
 import type { BenchInput } from './input.js';
 import { type BatchSource, engineRate, mainThreadChain, PoolRig, type RoundStats } from './runner.js';
@@ -50,20 +57,7 @@ export interface BenchOptions {
   progress?: (line: string) => void;
 }
 
-export interface TimeSplit {
-  /** Main thread: packing request frames and posting them to the workers. */
-  host_encode: number;
-  /** Worker side of the frames: unpacking requests, copying outputs into result frames (calibrated on the main thread). */
-  host_copy: number;
-  /** Main thread: receiving result frames, unpacking, delivering in order. */
-  host_decode: number;
-  /** Main thread: garbage collection. */
-  host_gc: number;
-  /** Workers: inside the engine (input into guest memory, the module's function, output read). */
-  module: number;
-  /** Workers: the rest of their time (message passing, wake-ups, waiting for work). */
-  ipc: number;
-}
+export type { SplitMethod, Spread, TimeSplit } from './cost.js';
 
 export interface ScalingPoint {
   workers: number;
@@ -80,6 +74,10 @@ export interface ScalingPoint {
 export interface CompareSide {
   label: string;
   records_per_sec: number;
+  /** records/s of the run and of its slowest and fastest round: the error bar. */
+  records_per_sec_spread: Spread;
+  /** CPU time per input record (ns, every thread), with its lowest and highest round. */
+  cpu_ns_per_record: Spread;
   ns_per_record: number;
   selectivity: number;
   batch_latency_ms_p50: number;
@@ -130,8 +128,14 @@ export interface BenchReport {
   batch_latency_ms_p50: number;
   batch_latency_ms_p99: number;
   batch_latency_histogram_ms: Histogram;
-  /** Thread time per input record (ns), see TimeSplit. */
+  /**
+   * The headline: CPU time per input record over every thread of the process (ns), for the run and
+   * its cheapest and dearest round. CPU time holds up on a shared machine where wall time does not.
+   */
+  cost_ns_per_record: Spread;
+  /** `cpu_ns_per_record` by part (see TimeSplit): the parts add up to it. */
   time_split_ns_per_record: TimeSplit;
+  time_split_method: SplitMethod;
   main_thread_utilisation: number;
   /** CPU time per input record (ns): every thread of the process (workers, main, GC helpers), and the main thread alone (Linux). Unlike wall times, these hold on a shared machine. */
   cpu_ns_per_record: number;
@@ -151,6 +155,13 @@ export interface BenchReport {
     a: CompareSide;
     b: CompareSide;
     ratio: number;
+    /** Lowest and highest per-round ratio (a and b run in alternating rounds, so each round pairs them). */
+    ratio_min: number;
+    ratio_max: number;
+    /** The per-round ratios fall on both sides of 1: no difference beyond the machine's noise. */
+    within_noise: boolean;
+    /** One sentence saying which is faster and whether that is beyond the noise. */
+    verdict: string;
     spread: number;
     rounds: number;
     engine_ratio: number;
@@ -209,58 +220,6 @@ export function instanceTimes(steps: readonly SessionStep[]): { instantiateMs: n
   const instantiateMs = median(inst);
   const hasInit = steps.some((s) => s.module.hasInit);
   return { instantiateMs, initMs: hasInit ? Math.max(0, median(full) - instantiateMs) : 0 };
-}
-
-/**
- * Worker-side frame work per record, calibrated on the main thread with the same batches: unpack
- * a request frame, pack a result frame holding the chain's real output.
- */
-function frameCopyNs(steps: readonly SessionStep[], batches: readonly BatchInput[]): number {
-  const sample = batches.slice(0, Math.min(batches.length, 50));
-  const chain = mainThreadChain(steps);
-  const requests = sample.map((b, i) =>
-    packFrame({
-      seq: i,
-      batches: [{ baseOffset: b.baseOffset, baseTimestamp: b.baseTimestamp, raw: b.raw }],
-    } satisfies RequestFrame),
-  );
-  const results: ResultFrame[] = sample.map((b, i) => {
-    const out = chain.processWith(b, 'skip');
-    return {
-      seq: i,
-      results: [
-        {
-          baseOffset: b.baseOffset,
-          baseTimestamp: b.baseTimestamp,
-          lastOffset: b.baseOffset,
-          raw: out.raw.slice(),
-          count: out.count,
-          accumulators: chain.accumulators,
-          error: null,
-          skipped: [],
-        },
-      ],
-      metrics: chain.metrics.map((m) => ({ ...m })),
-      fatal: null,
-    };
-  });
-  chain.dispose();
-  const records = sample.reduce((n, b) => n + recordCount(b.raw), 0);
-  const once = (): number => {
-    const t = performance.now();
-    for (const r of requests) unpackFrame(r);
-    for (const r of results) {
-      // As the worker builds it: each output copied once into the frame's payload.
-      const w = new ResultFrameWriter(64 * 1024);
-      for (const x of r.results) w.add(x.raw);
-      w.finish(r);
-    }
-    return performance.now() - t;
-  };
-  once();
-  const times: number[] = [];
-  for (let i = 0; i < 5; i++) times.push(once());
-  return records > 0 ? (median(times) * 1e6) / records : 0;
 }
 
 async function measure(
@@ -429,6 +388,8 @@ async function compareRun(
       return {
         label,
         records_per_sec: rate,
+        records_per_sec_spread: spreadOf(rate, w.map(rateOf)),
+        cpu_ns_per_record: cpuCost(w),
         ns_per_record: 1e9 / rate,
         selectivity: recIn > 0 ? w.reduce((n, x) => n + x.recordsOut, 0) / recIn : 0,
         batch_latency_ms_p50: percentile(
@@ -442,10 +403,15 @@ async function compareRun(
     const A = side(a.label, sa, ea),
       B = side(b.label, sb, eb);
     const engineRatios = ea.slice(-k).map((x, i) => x / eb.slice(-k)[i]!);
+    const v = ratioVerdict(res.window);
     return {
       a: A,
       b: B,
-      ratio: median(res.window),
+      ratio: v.value,
+      ratio_min: v.min,
+      ratio_max: v.max,
+      within_noise: v.within_noise,
+      verdict: compareVerdict(A.label, B.label, v),
       spread: res.spread,
       rounds: res.results.length,
       engine_ratio: median(engineRatios),
@@ -466,7 +432,6 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   // A trap, a bad status or the memory cap on this input ends the bench here, before any pool.
   probe(chain.steps, input.batches);
   if (opts.compare) probe(opts.compare.steps, input.batches);
-  const copyNs = frameCopyNs(chain.steps, input.batches);
 
   const counts = [...new Set([...opts.scaling, opts.workers])].sort((x, y) => x - y);
   const measured: Measured[] = [];
@@ -482,11 +447,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   const elapsed = sum((s) => s.elapsedMs);
   const selectivity = recIn > 0 ? sum((s) => s.recordsOut) / recIn : 0;
   const lat = rounds.flatMap((s) => s.latenciesMs);
-  const hostEncode = perRecord((s) => s.submitMs);
-  const hostGc = perRecord((s) => s.gcMs);
-  const hostDecode = Math.max(0, perRecord((s) => s.mainBusyMs) - hostEncode - hostGc - perRecord((s) => s.readMs));
-  const moduleNs = perRecord((s) => s.moduleMs);
-  const workerNs = perRecord((s) => s.elapsedMs * main.workers);
+  const cost = cpuCost(rounds);
+  const { split, method } = splitCpu(rounds);
   const p = point(main);
 
   const report: BenchReport = {
@@ -535,16 +497,11 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
     batch_latency_ms_p50: percentile(lat, 50),
     batch_latency_ms_p99: percentile(lat, 99),
     batch_latency_histogram_ms: histogram(lat, 30),
-    time_split_ns_per_record: {
-      host_encode: hostEncode,
-      host_copy: copyNs,
-      host_decode: hostDecode,
-      host_gc: hostGc,
-      module: moduleNs,
-      ipc: Math.max(0, workerNs - moduleNs - copyNs),
-    },
+    cost_ns_per_record: cost,
+    time_split_ns_per_record: split,
+    time_split_method: method,
     main_thread_utilisation: elapsed > 0 ? sum((s) => s.mainBusyMs) / elapsed : 0,
-    cpu_ns_per_record: perRecord((s) => s.cpuMs),
+    cpu_ns_per_record: cost.value,
     main_thread_cpu_ns_per_record: Number.isFinite(perRecord((s) => s.mainCpuMs))
       ? perRecord((s) => s.mainCpuMs)
       : null,

@@ -2,8 +2,11 @@ import type { BenchReport, TimeSplit } from './bench.js';
 
 /**
  * `eddy bench --html`: one self-contained HTML file (inline CSS and SVG, no scripts or fonts from
- * anywhere else) with the summary table and three charts: throughput against workers (with the
- * ideal W × single-thread line), the batch latency histogram, and the time split per record.
+ * anywhere else): the headline (CPU per record and its spread), the summary table, and charts of
+ * what a record costs by part (adding up to the measured CPU per record), throughput against
+ * workers (with the ideal W × single-thread line), the batch latency histogram, and with
+ * `--compare` both modules with error bars and whether they differ beyond noise. The charts
+ * take the page's width (no fixed size) and keep their labels inside.
  * A small inline script marks, once the page is laid out, how many charts have a non-empty box
  * (`<body data-charts-rendered="N">`), so a headless browser can check the page renders.
  */
@@ -40,7 +43,8 @@ const PW = W - L - R,
   PH = H - T - B;
 
 function frame(id: string, title: string, body: string, xLabel: string, yLabel: string): string {
-  return `<figure><svg id="${id}" class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${esc(title)}">
+  // No fixed size: the viewBox scales to the figure's width (CSS), text with it, so nothing is cut at any width.
+  return `<figure><svg id="${id}" class="chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" preserveAspectRatio="xMidYMid meet" role="img" aria-label="${esc(title)}">
 <title>${esc(title)}</title>
 <rect x="0" y="0" width="${W}" height="${H}" fill="#fff"/>
 ${body}
@@ -49,6 +53,30 @@ ${body}
 <text x="${L + PW / 2}" y="${H - 8}" text-anchor="middle" class="lbl">${esc(xLabel)}</text>
 <text x="14" y="${T + PH / 2}" text-anchor="middle" class="lbl" transform="rotate(-90 14 ${T + PH / 2})">${esc(yLabel)}</text>
 </svg><figcaption>${esc(title)}</figcaption></figure>`;
+}
+
+/** Width of a text in SVG units (a generous estimate: 0.62 em a character), to keep labels inside the chart. */
+const textWidth = (text: string, size: number): number => text.length * size * 0.62;
+
+/**
+ * A text label at (x, y) that stays inside the chart: anchored at its start, unless it would run
+ * past the right edge, then ending at `x` (or at the edge) instead.
+ */
+function label(x: number, y: number, text: string, cls: string, size: number, extra = ''): string {
+  const w = textWidth(text, size);
+  let anchor = 'start';
+  let at = x;
+  if (x + w > W - 4) {
+    anchor = 'end';
+    at = Math.max(w + 4, Math.min(x, W - 4));
+  }
+  return `<text x="${at.toFixed(1)}" y="${y.toFixed(1)}" text-anchor="${anchor}" class="${cls}"${extra}>${esc(text)}</text>`;
+}
+
+/** A text shortened with an ellipsis to fit `width` SVG units (the full text stays in its tooltip). */
+function shorten(text: string, width: number, size: number): string {
+  const max = Math.max(4, Math.floor(width / (size * 0.62)));
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
 
 function yTicks(top: number, step: number): string {
@@ -106,13 +134,15 @@ export function latencyChart(r: BenchReport): string {
     const v = lo + (span * i) / 4;
     body += `<text x="${(L + (PW * i) / 4).toFixed(1)}" y="${T + PH + 16}" text-anchor="middle" class="tick">${num(v)}</text>`;
   }
-  for (const [label, v] of [
+  // p50 and p99 on rows of their own, each kept inside the chart (p99 sits at the right edge when the tail is long).
+  [
     ['p50', r.batch_latency_ms_p50],
     ['p99', r.batch_latency_ms_p99],
-  ] as const) {
-    const x = L + Math.min(1, Math.max(0, (v - lo) / span)) * PW;
-    body += `<line x1="${x.toFixed(1)}" y1="${T}" x2="${x.toFixed(1)}" y2="${T + PH}" stroke="#b03a2e" stroke-dasharray="3 3"/><text x="${(x + 3).toFixed(1)}" y="${T + 12}" class="tick" fill="#b03a2e">${label} ${num(v)} ms</text>`;
-  }
+  ].forEach(([name, v], row) => {
+    const x = L + Math.min(1, Math.max(0, ((v as number) - lo) / span)) * PW;
+    body += `<line x1="${x.toFixed(1)}" y1="${T}" x2="${x.toFixed(1)}" y2="${T + PH}" stroke="#b03a2e" stroke-dasharray="3 3"/>`;
+    body += label(x + 3, T - 16 + row * 13, `${name} ${num(v as number)} ms`, 'tick marker', 11, ' fill="#b03a2e"');
+  });
   return frame(
     'chart-latency',
     `Batch latency (submit → result), ${r.input.batch_size}-record batches, W=${r.workers}`,
@@ -123,18 +153,24 @@ export function latencyChart(r: BenchReport): string {
 }
 
 const SPLIT: [keyof TimeSplit, string, string][] = [
-  ['host_encode', 'host encode (pack + post)', '#6c8ebf'],
-  ['host_copy', 'host copy (worker frames)', '#9ab7d8'],
-  ['host_decode', 'host decode (receive + unpack)', '#b7a3d6'],
-  ['host_gc', 'host GC (main thread)', '#c9c9c9'],
   ['module', 'module (engine in workers)', '#4f9a6b'],
-  ['ipc', 'IPC + waiting (workers)', '#d9822b'],
+  ['workers_other', "workers' other work (frames, messages) and helper threads", '#d9822b'],
+  ['host_encode', 'host encode (read, pack, post)', '#6c8ebf'],
+  ['host_decode', 'host decode (receive, unpack, deliver)', '#b7a3d6'],
+  ['host_gc', 'host GC (main thread)', '#c9c9c9'],
 ];
+
+/** The headline as a sentence: what the module costs per record, with its spread over the rounds. */
+export function headline(r: BenchReport): string {
+  const c = r.cost_ns_per_record;
+  return `${shortName(r.module.label)} costs ${num(c.value)} ns of CPU per input record through Eddy (rounds ${num(c.min)}–${num(c.max)}, spread ${(c.spread * 100).toFixed(1)}%), of which ${num(r.time_split_ns_per_record.module)} ns in the module`;
+}
 
 export function splitChart(r: BenchReport): string {
   const s = r.time_split_ns_per_record;
+  const c = r.cost_ns_per_record;
   const total = SPLIT.reduce((n, [k]) => n + s[k], 0) || 1;
-  const { top, step } = axis(total);
+  const { top, step } = axis(Math.max(total, c.max));
   let body = '';
   for (let v = 0; v <= top + step / 2; v += step) {
     const x = L + (v / top) * PW;
@@ -143,21 +179,33 @@ export function splitChart(r: BenchReport): string {
   let x = L;
   const barY = T + 20,
     barH = 50;
-  for (const [k, label, color] of SPLIT) {
+  for (const [k, name, color] of SPLIT) {
     const w = (s[k] / top) * PW;
-    body += `<rect class="bar" x="${x.toFixed(1)}" y="${barY}" width="${Math.max(0, w).toFixed(1)}" height="${barH}" fill="${color}"><title>${esc(label)}: ${num(s[k])} ns/record (${((100 * s[k]) / total).toFixed(1)}%)</title></rect>`;
+    body += `<rect class="bar" x="${x.toFixed(1)}" y="${barY}" width="${Math.max(0, w).toFixed(1)}" height="${barH}" fill="${color}"><title>${esc(name)}: ${num(s[k])} ns/record (${((100 * s[k]) / total).toFixed(1)}%)</title></rect>`;
     x += w;
   }
-  SPLIT.forEach(([k, label, color], i) => {
+  // The rounds' range of the total: the bar's error bar.
+  const ex = (v: number) => (L + (v / top) * PW).toFixed(1);
+  const ey = barY + barH / 2;
+  body += `<g class="errbar" stroke="#222" stroke-width="1.5"><line x1="${ex(c.min)}" y1="${ey}" x2="${ex(c.max)}" y2="${ey}"/><line x1="${ex(c.min)}" y1="${ey - 8}" x2="${ex(c.min)}" y2="${ey + 8}"/><line x1="${ex(c.max)}" y1="${ey - 8}" x2="${ex(c.max)}" y2="${ey + 8}"/><title>rounds: ${num(c.min)}–${num(c.max)} ns/record</title></g>`;
+  body += label(L, barY - 6, `total ${num(c.value)} ns (rounds ${num(c.min)}–${num(c.max)})`, 'val', 11);
+  SPLIT.forEach(([k, name, color], i) => {
     const lx = L + 10,
       ly = barY + barH + 26 + i * 20;
-    body += `<rect x="${lx}" y="${ly - 10}" width="12" height="12" fill="${color}"/><text x="${lx + 18}" y="${ly}" class="tick">${esc(label)}: ${num(s[k])} ns (${((100 * s[k]) / total).toFixed(0)}%)</text>`;
+    body += `<rect x="${lx}" y="${ly - 10}" width="12" height="12" fill="${color}"/>`;
+    body += label(
+      lx + 18,
+      ly,
+      shorten(`${name}: ${num(s[k])} ns (${((100 * s[k]) / total).toFixed(0)}%)`, W - lx - 22, 11),
+      'tick',
+      11,
+    );
   });
   return frame(
     'chart-split',
-    `Where the time goes: thread time per input record, W=${r.workers}`,
+    `What a record costs: CPU time per input record by part, adding up to the measured total, W=${r.workers}`,
     body,
-    'nanoseconds of thread time per input record',
+    'nanoseconds of CPU time per input record (all threads)',
     '',
   );
 }
@@ -170,18 +218,23 @@ function shortName(label: string): string {
 function compareChart(r: BenchReport): string {
   const c = r.compare!;
   const sides = [c.a, c.b];
-  const { top, step } = axis(Math.max(...sides.map((s) => s.records_per_sec)));
+  const { top, step } = axis(Math.max(...sides.map((s) => s.records_per_sec_spread.max)));
   let body = yTicks(top, step);
   const slot = PW / 2;
+  const y = (v: number) => (T + PH - (v / top) * PH).toFixed(1);
   sides.forEach((s, i) => {
     const h = (s.records_per_sec / top) * PH;
-    body += `<rect class="bar" x="${(L + i * slot + slot * 0.25).toFixed(1)}" y="${(T + PH - h).toFixed(1)}" width="${(slot * 0.5).toFixed(1)}" height="${h.toFixed(1)}" fill="${i === 0 ? '#3b73b9' : '#8e6bbf'}"/>`;
-    body += `<text x="${(L + i * slot + slot / 2).toFixed(1)}" y="${T + PH + 16}" text-anchor="middle" class="tick">${esc(shortName(s.label))}</text>`;
-    body += `<text x="${(L + i * slot + slot / 2).toFixed(1)}" y="${(T + PH - h - 5).toFixed(1)}" text-anchor="middle" class="val">${num(s.records_per_sec)}</text>`;
+    const mid = L + i * slot + slot / 2;
+    body += `<rect class="bar" x="${(L + i * slot + slot * 0.25).toFixed(1)}" y="${(T + PH - h).toFixed(1)}" width="${(slot * 0.5).toFixed(1)}" height="${h.toFixed(1)}" fill="${i === 0 ? '#3b73b9' : '#8e6bbf'}"><title>${esc(s.label)}: ${num(s.records_per_sec)} records/s</title></rect>`;
+    // Error bar: the slowest and the fastest round.
+    const sp = s.records_per_sec_spread;
+    body += `<g class="errbar" stroke="#222" stroke-width="1.5"><line x1="${mid}" y1="${y(sp.min)}" x2="${mid}" y2="${y(sp.max)}"/><line x1="${mid - 10}" y1="${y(sp.min)}" x2="${mid + 10}" y2="${y(sp.min)}"/><line x1="${mid - 10}" y1="${y(sp.max)}" x2="${mid + 10}" y2="${y(sp.max)}"/><title>rounds: ${num(sp.min)}–${num(sp.max)} records/s</title></g>`;
+    body += `<text x="${mid.toFixed(1)}" y="${T + PH + 16}" text-anchor="middle" class="tick"><title>${esc(s.label)}</title>${esc(shorten(shortName(s.label), slot - 8, 11))}</text>`;
+    body += `<text x="${(mid + 14).toFixed(1)}" y="${(Number(y(sp.max)) + 4).toFixed(1)}" class="val">${num(s.records_per_sec)}</text>`;
   });
   return frame(
     'chart-compare',
-    `Compared on identical input, W=${c.workers}: ratio ${c.ratio.toFixed(3)} (spread ${(c.spread * 100).toFixed(1)}%)`,
+    `Compared on identical input, W=${c.workers}, error bars from the slowest to the fastest round: ${c.verdict}`,
     body,
     'module',
     'input records/s',
@@ -199,7 +252,11 @@ export function renderHtml(r: BenchReport): string {
     ],
     ['records/s out', num(r.records_out_per_sec)],
     ['MB/s in / out', `${r.mb_per_sec_in.toFixed(1)} / ${r.mb_per_sec_out.toFixed(1)}`],
-    ['ns per record', num(r.ns_per_record)],
+    ['ns per record (wall)', num(r.ns_per_record)],
+    [
+      'CPU per record (all threads)',
+      `${num(r.cost_ns_per_record.value)} ns (rounds ${num(r.cost_ns_per_record.min)}–${num(r.cost_ns_per_record.max)}); by part: ${SPLIT.map(([k, name]) => `${name.split(' (')[0]} ${num(r.time_split_ns_per_record[k])}`).join(', ')}`,
+    ],
     ['selectivity (out/in)', r.selectivity.toFixed(3)],
     ['batch latency p50 / p99', `${num(r.batch_latency_ms_p50)} / ${num(r.batch_latency_ms_p99)} ms`],
     [
@@ -221,22 +278,38 @@ export function renderHtml(r: BenchReport): string {
         `<tr><td>${p.workers}</td><td>${num(p.records_per_sec)}</td><td>${(p.spread * 100).toFixed(1)}%</td><td>${p.efficiency.toFixed(2)}</td><td>${num(p.batch_latency_ms_p50)}</td><td>${num(p.batch_latency_ms_p99)}</td></tr>`,
     )
     .join('\n');
-  const charts = [scalingChart(r), latencyChart(r), splitChart(r), ...(r.compare ? [compareChart(r)] : [])];
+  const charts = [splitChart(r), scalingChart(r), latencyChart(r), ...(r.compare ? [compareChart(r)] : [])];
+  const compare = r.compare
+    ? `<h2>Compared</h2>
+<p class="verdict">${esc(r.compare.verdict)}</p>
+<table><tr><th>module</th><th>records/s (slowest–fastest round)</th><th>CPU ns/record (cheapest–dearest round)</th><th>selectivity</th></tr>
+${[r.compare.a, r.compare.b]
+  .map(
+    (x) =>
+      `<tr><td>${esc(x.label)}</td><td>${num(x.records_per_sec)} (${num(x.records_per_sec_spread.min)}–${num(x.records_per_sec_spread.max)})</td><td>${num(x.cpu_ns_per_record.value)} (${num(x.cpu_ns_per_record.min)}–${num(x.cpu_ns_per_record.max)})</td><td>${x.selectivity.toFixed(3)}</td></tr>`,
+  )
+  .join('\n')}</table>`
+    : '';
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>eddy bench: ${esc(r.module.label)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>
 body { font: 14px/1.4 system-ui, sans-serif; margin: 24px; color: #222; max-width: 1000px; }
-h1 { font-size: 20px; } h2 { font-size: 16px; margin-top: 28px; }
-table { border-collapse: collapse; } th, td { padding: 3px 10px; border-bottom: 1px solid #ddd; text-align: left; vertical-align: top; }
+h1 { font-size: 20px; overflow-wrap: anywhere; } h2 { font-size: 16px; margin-top: 28px; }
+.headline { font-size: 16px; font-weight: 600; overflow-wrap: anywhere; }
+table { border-collapse: collapse; max-width: 100%; } th, td { padding: 3px 10px; border-bottom: 1px solid #ddd; text-align: left; vertical-align: top; } td { overflow-wrap: anywhere; }
 th { font-weight: 600; color: #444; }
 figure { margin: 16px 0; } figcaption { color: #555; font-size: 13px; }
-svg.chart { max-width: 100%; height: auto; border: 1px solid #ddd; }
+svg.chart { display: block; width: 100%; height: auto; box-sizing: border-box; border: 1px solid #ddd; }
+pre { white-space: pre-wrap; overflow-wrap: anywhere; }
 .tick { font-size: 11px; fill: #444; } .lbl { font-size: 12px; fill: #222; } .val { font-size: 11px; fill: #222; }
 </style></head>
 <body data-charts="${charts.length}">
 <h1>eddy bench: ${esc(r.module.label)}</h1>
+<p class="headline" id="headline">${esc(headline(r))}</p>
+<p class="note">${esc(r.time_split_method.note)}</p>
 <table>${table}</table>
+${compare}
 <h2>Charts</h2>
 ${charts.join('\n')}
 <h2>Scaling</h2>

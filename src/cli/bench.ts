@@ -7,6 +7,7 @@ import { type BenchChain, type BenchReport, fmtRate, runBench } from '../bench/b
 import { BENCH_DEFAULTS } from '../bench/defaults.js';
 import { buildInput, type InputSpec } from '../bench/input.js';
 import { renderHtml } from '../bench/report-html.js';
+import { compareLines, costLines } from '../bench/report-text.js';
 import type { SessionStep } from '../coordinator/chain-session.js';
 import { COORDINATOR_DEFAULTS } from '../coordinator/defaults.js';
 import { resolveUses, stepName } from '../coordinator/resolve.js';
@@ -235,7 +236,6 @@ const n3 = (x: number): string => (Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(
 
 /** The human-readable report. */
 export function formatReport(r: BenchReport): string {
-  const s = r.time_split_ns_per_record;
   const lines = [
     `eddy bench: ${r.module.label} (${r.module.steps.map((x) => x.kind).join(' → ')})`,
     `input: ${r.input.description}; ${r.input.batches} batches of ${r.input.batch_size} records`,
@@ -251,9 +251,7 @@ export function formatReport(r: BenchReport): string {
     ]),
     '',
     `engine alone on one thread: ${fmtRate(r.engine_single_thread_records_per_sec)} records/s; efficiency ${r.efficiency.toFixed(2)} (records/s ÷ (W × that))`,
-    `time split, ns of thread time per input record: host encode ${n3(s.host_encode)}, host copy ${n3(s.host_copy)}, host decode ${n3(s.host_decode)}, ` +
-      `host GC ${n3(s.host_gc)}, module ${n3(s.module)}, IPC + waiting ${n3(s.ipc)} (main thread busy ${(r.main_thread_utilisation * 100).toFixed(0)}%)`,
-    `CPU per input record: ${n3(r.cpu_ns_per_record)} ns over all threads${r.main_thread_cpu_ns_per_record !== null ? `, ${n3(r.main_thread_cpu_ns_per_record)} ns on the main thread` : ''}`,
+    ...costLines(r),
     `peak module memory ${(r.peak_module_memory_bytes / 1048576).toFixed(2)} MiB; compile ${n3(r.compile_ms)} ms, instantiate ${r.instantiate_ms.toFixed(3)} ms, ` +
       `init ${r.init_ms.toFixed(3)} ms, stream open ${n3(r.stream_open_ms)} ms`,
     '',
@@ -287,6 +285,7 @@ export function formatReport(r: BenchReport): string {
         ]),
       ]),
       `ratio ${c.a.label} / ${c.b.label}: ${c.ratio.toFixed(3)} through the pool, ${c.engine_ratio.toFixed(3)} for the engine alone`,
+      ...compareLines(r),
     );
   }
   return `${lines.join('\n')}\n`;

@@ -1,7 +1,6 @@
 import { type Command, Option } from 'commander';
-import { mergeAsync } from '../coordinator/merge.js';
+import { batchEnd, recordEnd } from '../coordinator/record-stream.js';
 import { anchorSteps } from '../coordinator/resolve.js';
-import { batchDeliveredUpTo, recordDeliveredUpTo } from '../coordinator/transformed-consumer.js';
 import type { Eddy } from '../eddy.js';
 import type { TransformStep } from '../smartmodule/transforms.js';
 import type { StartPosition } from '../storage/consumer.js';
@@ -56,6 +55,8 @@ export interface ConsumeCliOptions extends ModuleFlagOptions {
   keyValue?: boolean;
   format?: string;
   output?: string;
+  /** `-J/--json-lines`: the same as `-O json-lines`. */
+  jsonLines?: boolean;
   tableFormat?: string;
   suppressUnknown?: boolean;
   truncate?: boolean;
@@ -219,6 +220,18 @@ function checkFluvioOnly(o: ConsumeCliOptions): void {
 
 /** `-O` (case-insensitive, as Fluvio), and the flags it cannot go with. */
 function planOutput(o: ConsumeCliOptions): ValueOutput {
+  if (o.jsonLines) {
+    const other = [
+      o.output !== undefined && o.output.toLowerCase() !== 'json-lines' && '-O/--output',
+      o.format !== undefined && '-F/--format',
+      o.keyValue && '-k/--key-value',
+      o.truncate && '--truncate',
+      o.suppressUnknown && '--suppress-unknown',
+    ].filter(Boolean);
+    if (other.length > 0)
+      throw new UsageError(`-J/--json-lines prints the whole record as JSON: leave out ${other.join(', ')}`);
+    return 'json-lines';
+  }
   if (o.format !== undefined && o.output !== undefined)
     throw new UsageError('-F/--format sets the whole line: leave out -O/--output');
   if (o.truncate && (o.format !== undefined || o.output !== undefined))
@@ -298,31 +311,21 @@ export async function runConsume(topic: string, o: ConsumeCliOptions, cmd: Comma
     const tty = isTTY(io.stdout);
     if (tty) io.stderr.write(`\x1b[1m${statusLine(topic, o, plan)}\x1b[0m\n`);
     const truncate = plan.truncate ? terminalWidth(io) : undefined;
-    const lines = { ...plan.lines, escape: tty, ...(truncate !== undefined ? { truncate } : {}) };
+    const lines = { ...plan.lines, escape: tty, topic, ...(truncate !== undefined ? { truncate } : {}) };
     const out = new RecordOutput(io, lines, plan.maxRecords, committer, plan.commit.records ?? DEFAULT_COMMIT_RECORDS);
-    if (transforms.length > 0) {
-      const stream = eddy.consume(topic, {
-        ...common,
-        transforms,
-        partitions,
-        ...(plan.aggregateInitial ? { aggregateInitial: plan.aggregateInitial } : {}),
-      });
-      for await (const b of stream.batches()) {
-        const end = batchDeliveredUpTo(b);
-        await out.batch(b.raw, b.baseOffset, b.baseTimestamp, b.partition, (offset, last) =>
-          recordDeliveredUpTo(end, offset, last, b.oneToOne),
-        );
-        if (b.error) throw b.error;
-        if (out.full) break;
-      }
-    } else {
-      const sources = partitions.map((p) => tagged(p, eddy.consume(topic, { ...common, partition: p }).batches()));
-      for await (const { partition, batch: b } of mergeAsync(sources, () => stop.abort())) {
-        await out.batch(b.raw, b.baseOffset, b.baseTimestamp, partition, (offset, last) =>
-          last ? b.lastOffset + 1 : offset + 1,
-        );
-        if (out.full) break;
-      }
+    const stream = eddy.consume(topic, {
+      ...common,
+      partitions,
+      ...(transforms.length > 0 ? { transforms } : {}),
+      ...(plan.aggregateInitial ? { aggregateInitial: plan.aggregateInitial } : {}),
+    });
+    for await (const b of stream.batches()) {
+      const end = batchEnd(b);
+      await out.batch(b.raw, b.baseOffset, b.baseTimestamp, b.partition, (offset, last) =>
+        recordEnd(end, offset, last, b.oneToOne),
+      );
+      if (b.error) throw b.error;
+      if (out.full) break;
     }
     return 0;
   } catch (err) {
@@ -358,14 +361,6 @@ export function statusLine(topic: string, o: ConsumeCliOptions, plan: Pick<Consu
 function terminalWidth(io: CliIO): number {
   const columns = (io.stdout as { columns?: unknown }).columns;
   return isTTY(io.stdout) && typeof columns === 'number' && columns > 0 ? columns : 65535;
-}
-
-/** Stored batches do not carry their partition: tag them by source. */
-async function* tagged<B>(
-  partition: number,
-  batches: AsyncIterable<B>,
-): AsyncGenerator<{ partition: number; batch: B }> {
-  for await (const batch of batches) yield { partition, batch };
 }
 
 /** Fluvio's other spellings of consume flags. */
@@ -410,11 +405,15 @@ export function registerConsumeCommand(program: Command, ctx: CliContext): void 
     .option('-k, --key-value', 'print records as "[key] value"')
     .option(
       '-F, --format <template>',
-      'print each record with this template: {{key}} {{value}} {{offset}} {{partition}} {{time}} {{timestamp}}',
+      'print each record with this template: {{key}} {{value}} {{offset}} {{partition}} {{time}} {{timestamp}}; {{value:json}} (any placeholder) escapes it for inside a JSON string, {{value:base64}}/{{key:base64}} write the bytes as base64',
     )
     .option(
       '-O, --output <type>',
-      'how values print, as fluvio: dynamic (text, or a hex dump for binary; default), text (binary values as "binary: (N bytes)"), binary (hex dump), json (pretty, sorted keys; {"error": ...} for non-JSON), raw (bytes as stored, one per line), table (JSON objects as a table)',
+      'how values print, as fluvio: dynamic (text, or a hex dump for binary; default), text (binary values as "binary: (N bytes)"), binary (hex dump), json (pretty, sorted keys; {"error": ...} for non-JSON), raw (bytes as stored, one per line), table (JSON objects as a table), json-lines (see -J)',
+    )
+    .option(
+      '-J, --json-lines',
+      'one compact JSON object per record (as kcat -J): topic, partition, offset, timestamp (ms), key, value; a key or value that is not valid UTF-8 is base64, with key_encoding/value_encoding "base64". Same as -O json-lines',
     )
     .option(
       '--suppress-unknown',

@@ -1,5 +1,6 @@
 import { compileTemplate, type Template, type TemplateRecord } from '../connectors/template.js';
 import { indexRecords } from '../protocol/record.js';
+import { jsonLine } from './json-lines.js';
 import { binaryRecord, dynamicRecord, isBinaryValue, jsonRecord, tableRecord, textRecord } from './value-formats.js';
 
 /**
@@ -10,15 +11,23 @@ import { binaryRecord, dynamicRecord, isBinaryValue, jsonRecord, tableRecord, te
 export type PrintableRecord = TemplateRecord;
 
 /** `-O/--output` of consume, as Fluvio names them (full-table is Fluvio's interactive screen: refused, see consume). */
-export type ValueOutput = 'dynamic' | 'text' | 'binary' | 'json' | 'raw' | 'table';
-export const VALUE_OUTPUTS: readonly ValueOutput[] = ['dynamic', 'text', 'binary', 'json', 'raw', 'table'];
+export type ValueOutput = 'dynamic' | 'text' | 'binary' | 'json' | 'raw' | 'table' | 'json-lines';
+export const VALUE_OUTPUTS: readonly ValueOutput[] = [
+  'dynamic',
+  'text',
+  'binary',
+  'json',
+  'raw',
+  'table',
+  'json-lines',
+];
 
 export { compileTemplate, type Template };
 
 /** A value as `-O` asks for it (without the newline); null when `--suppress-unknown` drops it. */
 export function renderValue(
   value: Uint8Array,
-  output: Exclude<ValueOutput, 'raw' | 'table'>,
+  output: Exclude<ValueOutput, 'raw' | 'table' | 'json-lines'>,
   suppressUnknown = false,
 ): string | null {
   if (output === 'text') return textRecord(value, suppressUnknown);
@@ -39,6 +48,8 @@ export interface LineOptions {
   table?: { started: boolean };
   /** Escape control characters (stdout is a terminal; see escapeControls). */
   escape?: boolean;
+  /** The topic `-O json-lines` names in each record's envelope. */
+  topic?: string;
 }
 
 // C0 controls but tab, DEL, and C1 controls.
@@ -57,11 +68,13 @@ export function recordLine(r: PrintableRecord, o: LineOptions): string | Uint8Ar
   const esc = o.escape ? escapeControls : (s: string) => s;
   const prefix = o.keyValue ? `[${esc(consumeKey(r.key))}] ` : '';
   if (!o.template && o.output === 'raw') return Buffer.concat([Buffer.from(prefix), r.value, NEWLINE]);
+  // Its JSON escapes every control character itself: nothing to escape for a terminal.
+  if (!o.template && o.output === 'json-lines') return `${jsonLine(o.topic ?? '', r)}\n`;
   const v = o.template
     ? o.template(r)
     : o.output === 'table'
       ? tableValue(r.value, o)
-      : renderValue(r.value, o.output as Exclude<ValueOutput, 'raw' | 'table'>, o.suppressUnknown);
+      : renderValue(r.value, o.output as Exclude<ValueOutput, 'raw' | 'table' | 'json-lines'>, o.suppressUnknown);
   if (v === null) return '';
   // Renderings made of lines (pretty JSON, dumps, tables) keep their line breaks; JSON.stringify escapes the controls inside its strings.
   const lined =

@@ -24,16 +24,11 @@ export async function runSink(ctx: ConnectorContext, handlers: SinkHandlers): Pr
     ...(config.consumer.id !== null ? { consumer: config.consumer.id, autoCommit: false } : {}),
   };
   const partition = config.consumer.partition;
-  const stream: AsyncIterable<ConsumedRecord> =
-    ctx.transforms.length > 0
-      ? eddy.consume(config.topic, {
-          ...options,
-          transforms: ctx.transforms,
-          ...(partition !== undefined ? { partition } : {}),
-        })
-      : partition !== undefined
-        ? eddy.consume(config.topic, { ...options, partition })
-        : eddy.consume(config.topic, options);
+  const stream = eddy.consume(config.topic, {
+    ...options,
+    ...(ctx.transforms.length > 0 ? { transforms: ctx.transforms } : {}),
+    ...(partition !== undefined ? { partition } : {}),
+  });
 
   const delivered = new Map<number, number>();
   const committed = new Map<number, number>();

@@ -1,47 +1,16 @@
 import type { EventEmitter } from 'eventemitter3';
 import type { EddyError } from '../errors.js';
-import { indexRecords } from '../protocol/record.js';
 import type { ErrorPolicy } from '../smartmodule/chain.js';
-import type { ConsumedRecord, ConsumeOptions } from '../storage/consumer.js';
-import { commitPolicy } from '../storage/consumer.js';
+import type { ConsumeOptions } from '../storage/consumer.js';
 import { UnknownTopicError } from '../storage/errors.js';
-import { DeliveryCommitter } from '../storage/offset-committer.js';
 import { planRange } from '../storage/range-plan.js';
 import type { Storage } from '../storage/storage.js';
-import {
-  ChainSession,
-  type SessionBatchResult,
-  type SessionState,
-  type SessionStep,
-  type Ticket,
-} from './chain-session.js';
+import { ChainSession, type SessionState, type SessionStep, type Ticket } from './chain-session.js';
 import { COORDINATOR_DEFAULTS } from './defaults.js';
 import { fansOut } from './fan-out.js';
 import { readLookback } from './lookback.js';
-import { mergeAsync } from './merge.js';
 import type { WorkerPool } from './pool.js';
-
-/**
- * The next source offset once all of `b` is delivered: its end covers inputs that had no output;
- * a runtime error stops at the failing record, which is not delivered.
- */
-export function batchDeliveredUpTo(b: SessionBatchResult): number {
-  const end = b.lastOffset + 1;
-  if (!b.error) return end;
-  const e = b.error as { offset?: unknown; firstOffset?: unknown };
-  const at = typeof e.offset === 'number' ? e.offset : typeof e.firstOffset === 'number' ? e.firstOffset : b.baseOffset;
-  return Math.max(b.baseOffset, Math.min(end, at));
-}
-
-/**
- * The next source offset once an output record at `offset` is delivered (`last`: the batch's last
- * output, `batchEnd` from batchDeliveredUpTo). Outputs keep their input's offset, so every input
- * before it is done; with at most one output per input (`oneToOne`), its own input is done too.
- */
-export function recordDeliveredUpTo(batchEnd: number, offset: number, last: boolean, oneToOne: boolean): number {
-  if (last) return batchEnd;
-  return Math.min(batchEnd, oneToOne ? offset + 1 : offset);
-}
+import type { ConsumedBatch, PartitionSource } from './record-stream.js';
 
 /** Events a consume-with-transforms reports (forwarded by the Eddy facade). */
 export interface TransformEvents {
@@ -52,7 +21,7 @@ export interface TransformEvents {
 
 export interface TransformedConsumeOptions extends ConsumeOptions {
   /** Partitions to read; default all, merged (each partition in order). */
-  partitions?: number[];
+  partitions?: readonly number[];
   policy?: ErrorPolicy;
   deadlineMs?: number;
   maxInFlight?: number;
@@ -69,18 +38,10 @@ export interface TransformedConsumeOptions extends ConsumeOptions {
   batchesPerSubmission?: number;
 }
 
-/** One transformed batch of one partition. */
-export interface TransformedBatch extends SessionBatchResult {
-  topic: string;
-  partition: number;
-  /** No step gives an input record several outputs (see recordDeliveredUpTo). */
-  oneToOne: boolean;
-}
-
 /**
  * Consumes partitions through a SmartModule chain on the worker pool: stored batches go to the
- * partition's stream as raw bytes; outputs come back in order and are decoded only here, at the
- * edge. A runtime error (policy stop) yields the records before it and then throws.
+ * partition's stream as raw bytes; outputs come back in order, to be decoded at the edge (by the
+ * RecordStream that merges the partitions). A runtime error (policy stop) ends its partition.
  */
 export class TransformedConsumer {
   constructor(
@@ -92,76 +53,9 @@ export class TransformedConsumer {
     private readonly events: EventEmitter<TransformEvents>,
   ) {}
 
-  /**
-   * Output batches of every partition, merged. A named consumer commits what was yielded: a batch
-   * counts as delivered once yielded, up to its runtime error (the failing record is not).
-   */
-  async *batches(): AsyncGenerator<TransformedBatch, void, undefined> {
-    const committer = this.committer();
-    try {
-      for await (const b of this.merged(committer)) {
-        const wait = committer?.reserve(b.count);
-        if (wait) await wait;
-        committer?.deliver(b.partition, batchDeliveredUpTo(b));
-        yield b;
-      }
-    } finally {
-      await committer?.close();
-    }
-  }
-
-  /** Output records of every partition; a named consumer commits up to the last record yielded. */
-  async *records(): AsyncGenerator<ConsumedRecord, void, undefined> {
-    const committer = this.committer();
-    try {
-      for await (const b of this.merged(committer)) {
-        const idx = indexRecords(b.raw);
-        const end = batchDeliveredUpTo(b);
-        const oneToOne = b.oneToOne;
-        for (let i = 0; i < idx.count; i++) {
-          const wait = committer?.reserve(1);
-          if (wait) await wait;
-          const offset = b.baseOffset + idx.offsetDelta(i);
-          committer?.deliver(b.partition, recordDeliveredUpTo(end, offset, i === idx.count - 1, oneToOne));
-          yield {
-            topic: b.topic,
-            partition: b.partition,
-            offset,
-            timestamp: b.baseTimestamp + idx.timestampDelta(i),
-            key: idx.key(i),
-            value: idx.value(i),
-            headers: [],
-          };
-        }
-        // A batch without records (all filtered out) moves the position too.
-        if (idx.count === 0) committer?.deliver(b.partition, end);
-        if (b.error) throw b.error;
-      }
-    } finally {
-      await committer?.close();
-    }
-  }
-
-  [Symbol.asyncIterator](): AsyncGenerator<ConsumedRecord, void, undefined> {
-    return this.records();
-  }
-
-  /** The named consumer's committer (null: nothing to commit). */
-  private committer(): DeliveryCommitter | null {
-    const o = this.options;
-    if (o.consumer === undefined || o.autoCommit === false || this.storage.readOnly) return null;
-    return new DeliveryCommitter(this.storage, o.consumer, this.topic, commitPolicy(o));
-  }
-
-  private merged(committer: DeliveryCommitter | null): AsyncGenerator<TransformedBatch, void, undefined> {
-    const partitions =
-      this.options.partitions ?? Array.from({ length: this.storage.describeTopic(this.topic).partitions }, (_, p) => p);
-    const stop = new AbortController();
-    const signal = this.options.signal ? AbortSignal.any([this.options.signal, stop.signal]) : stop.signal;
-    return mergeAsync(
-      partitions.map((p) => this.partitionBatches(p, signal, committer)),
-      () => stop.abort(),
-    );
+  /** The chain's output batches of each partition, as a RecordStream reads them. */
+  source(): PartitionSource {
+    return (partition, signal, begin) => this.partitionBatches(partition, signal, begin);
   }
 
   /**
@@ -171,8 +65,8 @@ export class TransformedConsumer {
   private async *partitionBatches(
     partition: number,
     signal: AbortSignal,
-    committer: DeliveryCommitter | null,
-  ): AsyncGenerator<TransformedBatch, void, undefined> {
+    begin: (position: number, committed: number | undefined) => void,
+  ): AsyncGenerator<ConsumedBatch, void, undefined> {
     const o = this.options;
     const stream = new ChainSession(this.pool, {
       id: `${this.topic}/${partition}:consume`,
@@ -206,7 +100,7 @@ export class TransformedConsumer {
       const source = this.storage.partitionSource(this.topic, partition);
       let pos = start.position;
       const endOffset = Math.min(o.endOffset ?? Infinity, o.limit !== undefined ? pos + o.limit - 1 : Infinity);
-      committer?.begin(partition, start.position, start.committed);
+      begin(start.position, start.committed);
       // array_map gives one input several outputs, all with its offset.
       const oneToOne = this.steps.every((s) => s.module.kind !== 'array_map');
       const maxInFlight = o.maxInFlight ?? COORDINATOR_DEFAULTS.maxInFlight;
@@ -237,7 +131,7 @@ export class TransformedConsumer {
         for (const b of r.batches) {
           for (const error of b.skipped) this.events.emit('error', { stream: stream.id, error });
           this.events.emit('batch', { stream: stream.id, baseOffset: b.baseOffset, recordsOut: b.count });
-          yield { ...b, topic: this.topic, partition, oneToOne };
+          yield { ...b, topic: this.topic, partition, headers: null, oneToOne };
           // A runtime error ends this partition: nothing after the failing record is delivered.
           if (b.error) return;
         }

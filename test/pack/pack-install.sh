@@ -131,7 +131,7 @@ cat >app.ts <<'EOF'
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { open, EddyError, type EddyErrorCode } from 'eddy';
+import { open, EddyError, type ConsumedBatch, type EddyErrorCode } from 'eddy';
 import { loadModule } from 'eddy/smartmodule';
 
 const dir = await mkdtemp(join(tmpdir(), 'eddy-app-'));
@@ -151,6 +151,15 @@ try {
   const kept: string[] = [];
   for await (const r of eddy.consume('fruit', { from: 'beginning', follow: false, transforms: [{ uses: './filter.wasm' }] })) {
     kept.push(Buffer.from(r.value).toString());
+  }
+  // One shape whatever the options: partition-tagged batches, positions, commit() for a named consumer.
+  const batches: ConsumedBatch[] = [];
+  {
+    await using stream = eddy.consume('fruit', { from: 'beginning', consumer: 'app', autoCommit: false });
+    for await (const b of stream.batches()) batches.push(b);
+    await stream.commit();
+    const next = [...stream.positions.values()].reduce((n, x) => n + x, 0);
+    if (batches.reduce((n, b) => n + b.count, 0) !== 3 || next !== 3) throw new Error(`batches ${batches.length}, positions ${next}`);
   }
   const show = (xs: string[]): string => [...xs].sort().join(',');
   if (show(all) !== 'apple,banana,kiwi') throw new Error(`consumed ${show(all)}`);
