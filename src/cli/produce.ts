@@ -506,7 +506,7 @@ export function registerProduceCommand(program: Command, ctx: CliContext): void 
     .option('-v, --verbose', 'print each key-separated record as "[key] value" as it is sent, as fluvio produce')
     .option(
       '--compression <codec>',
-      'store batches compressed: none, gzip, snappy, lz4 or zstd (zstd needs Node 22.15+); consumers read the same records',
+      'store batches compressed: none, gzip, snappy, lz4 or zstd; consumers read the same records',
     )
     .option(
       '--max-request-size <size>',

@@ -473,7 +473,7 @@ export class Storage implements PartitionHost {
         `compression ${JSON.stringify(compression)} is unknown: use ${COMPRESSIONS.map((c) => JSON.stringify(c)).join(', ')}`,
       );
     }
-    if (compression !== 'none' && compression !== 'lz4') parseCodec(compression); // zstd: refused where Node lacks it
+    if (compression !== 'none' && compression !== 'lz4') parseCodec(compression); // zstd: refused where no implementation loads
     const dedup = config.dedup ?? null;
     if (dedup !== null) {
       if (!Number.isSafeInteger(dedup.count) || dedup.count < 1)
