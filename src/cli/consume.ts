@@ -312,7 +312,10 @@ export async function runConsume(topic: string, o: ConsumeCliOptions, cmd: Comma
         await out.batch(b.raw, b.baseOffset, b.baseTimestamp, b.partition, (offset, last) =>
           recordDeliveredUpTo(end, offset, last, b.oneToOne),
         );
-        if (b.error) throw b.error;
+        if (b.error) {
+          await out.flush();
+          throw b.error;
+        }
         if (out.full) break;
       }
     } else {
@@ -324,6 +327,7 @@ export async function runConsume(topic: string, o: ConsumeCliOptions, cmd: Comma
         if (out.full) break;
       }
     }
+    await out.flush();
     return 0;
   } catch (err) {
     if (err instanceof OutputClosed) return 0;
