@@ -12,7 +12,8 @@ import type { ModuleLogLine } from '../wire/messages.js';
  * thread or fanned out over worker threads. Both ways cut the input the same way and hand each
  * batch's outputs and module output lines over in input order, so what the command prints is
  * byte for byte the same whichever way ran it (a module that prints once per call prints once
- * per batch in both).
+ * per batch in both). One difference remains: a last line without a newline is printed when the
+ * instance is dropped, which in one thread is at the end and on workers is after the run, unseen.
  */
 
 /** Records per batch at most (and about this many value bytes, below). */
