@@ -223,7 +223,8 @@ export class TransformedConsumer {
           const range = planRange(
             log,
             pos,
-            o.batchesPerSubmission ?? COORDINATOR_DEFAULTS.batchesPerSubmission,
+            o.batchesPerSubmission ??
+              (stateless ? COORDINATOR_DEFAULTS.fanOutBatchesPerSubmission : COORDINATOR_DEFAULTS.batchesPerSubmission),
             endOffset,
           );
           if (!range) break;
