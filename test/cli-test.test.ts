@@ -25,6 +25,7 @@ import {
 } from '../src/cli/test-command.js';
 import { resolveUses, UnknownModuleError } from '../src/coordinator/resolve.js';
 import { EddyError } from '../src/errors.js';
+import { printingPassThrough } from './helpers/printing-module.js';
 import { wasmPath } from './helpers/wasm.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -382,6 +383,50 @@ test('real filter: --text keeps or drops the record', async (t) => {
   t.deepEqual(drop, { code: 0, stdout: '', stderr: '' });
   const verbose = await runCli(['test', '--wasm-file', filterWasm(), '--text', 'hello', '-v']);
   t.deepEqual(verbose, { code: 0, stdout: '0 records outputted\n', stderr: '' });
+});
+
+test('--file fanned out over workers prints byte for byte what one thread prints: module output per batch in input order, outputs, a runtime error or a trap mid-file', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'eddy-cli-'));
+  try {
+    // 4 500 records (5 batches): a module that writes each batch's first value to stdout, then a
+    // filter that fails on "bad" (a runtime error) or traps on "boom", in the fourth batch.
+    await writeFile(join(dir, 'print.wasm'), printingPassThrough());
+    const values = Array.from({ length: 4500 }, (_, i) => `v${String(i).padStart(4, '0')}`);
+    for (const [name, bad] of [
+      ['error', 'bad'],
+      ['trap', 'boom'],
+      ['clean', null],
+    ] as const) {
+      await writeFile(join(dir, `${name}.txt`), `${values.map((v, i) => (i === 3210 && bad ? bad : v)).join('\n')}\n`);
+    }
+    const chain = (second: string) => ['--transform', '{"uses":"print.wasm"}', '--transform', `{"uses":"${second}"}`];
+    for (const [file, second, code] of [
+      ['error.txt', wasmPath('fail-on'), 1],
+      ['trap.txt', wasmPath('trap'), 1],
+      ['clean.txt', wasmPath('fail-on'), 0],
+    ] as const) {
+      const args = ['test', '--file', file, ...chain(second), '-v'];
+      const spread = await runCli(['--workers', '2', ...args], { cwd: dir });
+      const one = await runCli(['--workers', '2', ...args, '--no-fan-out'], { cwd: dir });
+      t.deepEqual(spread, one, file);
+      t.is(spread.code, code, file);
+      const printed = spread.stderr.split('\n').filter((l) => l.startsWith('[print.wasm] '));
+      const batches = code === 0 ? 5 : 4; // batches after the failing one print nothing
+      t.deepEqual(
+        printed,
+        Array.from({ length: batches }, (_, i) => `[print.wasm] v${String(i * 1000).padStart(4, '0')}`),
+        file,
+      );
+      const outputs = code === 0 ? 4500 : file === 'trap.txt' ? 3000 : 3210;
+      t.is(spread.stdout, `${outputs} records outputted\n${values.slice(0, outputs).join('\n')}\n`, file);
+    }
+    t.regex(
+      (await runCli(['test', '--file', 'error.txt', ...chain(wasmPath('fail-on'))], { cwd: dir })).stderr,
+      /Error: cannot parse bad/,
+    );
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 test('real filter: --file lines, -k with and without --key, -v', async (t) => {

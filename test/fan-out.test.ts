@@ -1,9 +1,15 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
+import { ChainSession } from '../src/coordinator/chain-session.js';
+import { SessionStoppedError } from '../src/coordinator/errors.js';
+import { WorkerPool } from '../src/coordinator/pool.js';
+import { ModuleResolver } from '../src/coordinator/resolve.js';
 import { type Eddy, open } from '../src/index.js';
+import { encodeRecords } from '../src/protocol/index.js';
 import type { TransformStep } from '../src/smartmodule/transforms.js';
+import { printingModule } from './helpers/printing-module.js';
 import { wasmPath } from './helpers/wasm.js';
 
 /** Stateless chains fan a partition's batches out over every worker; the output stays in order. */
@@ -152,4 +158,63 @@ test('producer-side: a stateless chain runs on both workers, stored in send orde
     kept.push(Buffer.from(r.value).toString());
   t.deepEqual(kept, ['a1', 'a2', 'c1']);
   await eddy.close();
+});
+
+test('a fanned-out session under policy stop: the submissions before a trap deliver in order, the trap fails its own, later ones stop', async (t) => {
+  const pool = new WorkerPool({ workers: 2 });
+  const steps = await new ModuleResolver(null).steps([{ uses: wasmPath('trap') }]);
+  const session = new ChainSession(pool, { steps, stateless: true, maxInFlight: 12 });
+  try {
+    await session.start();
+    const batch = (i: number) => ({
+      baseOffset: i * 10,
+      baseTimestamp: 0,
+      raw: encodeRecords(
+        Array.from({ length: 10 }, (_, j) => ({ value: Buffer.from(i === 6 && j === 3 ? 'boom' : `${i}.${j}`) })),
+      ),
+    });
+    const tickets = [];
+    for (let i = 0; i < 10; i++) tickets.push(await session.submit(batch(i)));
+    const settled = await Promise.allSettled(tickets.map((k) => k.result));
+    for (let i = 0; i < 6; i++) {
+      const r = settled[i]!;
+      t.is(r.status, 'fulfilled', `submission ${i}`);
+      if (r.status === 'fulfilled') t.is(r.value.batches[0]!.count, 10);
+    }
+    t.is(settled[6]!.status, 'rejected');
+    t.regex(String((settled[6] as PromiseRejectedResult).reason?.message), /trap|unreachable/);
+    for (let i = 7; i < 10; i++) t.true((settled[i] as PromiseRejectedResult).reason instanceof SessionStoppedError);
+  } finally {
+    await session.close();
+    await pool.close();
+  }
+});
+
+test('captureLog: what a module prints comes back with the batch that printed it, not through the pool', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'eddy-fan-log-'));
+  const file = join(dir, 'print.wasm');
+  writeFileSync(file, printingModule(1));
+  const heard: string[] = [];
+  const pool = new WorkerPool({ workers: 2, moduleLog: (_s, line) => heard.push(line) });
+  const steps = await new ModuleResolver(null).steps([{ uses: file }]);
+  const session = new ChainSession(pool, { steps, stateless: true, captureLog: true });
+  try {
+    await session.start();
+    t.deepEqual(session.initLog, []);
+    for (let i = 0; i < 4; i++) {
+      const r = await session.process({
+        baseOffset: i,
+        baseTimestamp: 0,
+        raw: encodeRecords([{ value: Buffer.from('x') }]),
+      });
+      t.deepEqual(
+        r.batches[0]!.log?.map((l) => [l.stream, l.line]),
+        [['stdout', 'from the module']],
+      );
+    }
+    t.deepEqual(heard, []);
+  } finally {
+    await session.close();
+    await pool.close();
+  }
 });

@@ -26,6 +26,8 @@ interface LiveSession {
   deadlineMs: number;
   /** Capacity for this session's next result frame (learned from the last one). */
   frameBytes: number;
+  /** Module output not yet handed back (OpenTask.captureLog), else null. */
+  log: ModuleLogLine[] | null;
 }
 
 const sessions = new Map<string, LiveSession>();
@@ -48,7 +50,18 @@ function moduleLogger(name: string): ModuleLogger {
   return log;
 }
 
+/** Opens a session; init and look_back errors come back as data, with the output captured before them. */
 async function open(task: OpenTask): Promise<OpenReply> {
+  const log: ModuleLogLine[] | null = task.captureLog ? [] : null;
+  try {
+    await openWith(task, log);
+  } catch (err) {
+    return { ok: false, error: errorToWire(err), ...(log?.length ? { log } : {}) };
+  }
+  return log ? { ok: true, log: log.splice(0) } : { ok: true };
+}
+
+async function openWith(task: OpenTask, log: ModuleLogLine[] | null): Promise<void> {
   watch ??= new WatchSlot(task.watch);
   sessions.get(task.session)?.chain.dispose();
   sessions.delete(task.session);
@@ -68,7 +81,11 @@ async function open(task: OpenTask): Promise<OpenReply> {
       accumulators: task.accumulators,
       freeOutput: task.freeOutput,
       borrowOutput: true,
-      ...(task.logChannel ? { logger: moduleLogger(task.logChannel) } : {}),
+      ...(log
+        ? { logger: (stream, line, module) => log.push({ stream, line, module }) }
+        : task.logChannel
+          ? { logger: moduleLogger(task.logChannel) }
+          : {}),
     },
   );
   if (watch) chain.reportStepTo(watch.stepCell);
@@ -84,8 +101,8 @@ async function open(task: OpenTask): Promise<OpenReply> {
     number: task.sessionNumber,
     deadlineMs: task.deadlineMs,
     frameBytes: 1 << 20,
+    log,
   });
-  return { ok: true };
 }
 
 /**
@@ -123,6 +140,7 @@ function run(
         accumulators: live.chain.accumulators,
         error: r.error ? errorToWire(r.error) : null,
         skipped: r.skipped.map(errorToWire),
+        ...(live.log?.length ? { log: live.log.splice(0) } : {}),
       });
       live.chain.release();
       if (r.error) break; // the session stops at a runtime error (policy stop)
@@ -132,6 +150,7 @@ function run(
     out.fatal = errorToWire(err);
     live.chain.dispose();
     sessions.delete(sessionId);
+    if (live.log?.length) out.fatalLog = live.log.splice(0);
   } finally {
     watch?.end();
   }
@@ -176,11 +195,7 @@ export default async function handle(task: WorkerTask): Promise<unknown> {
   if ((task.op === 'batch' || task.op === 'read') && task.recycle) frameBuffers.give(task.recycle);
   switch (task.op) {
     case 'open':
-      try {
-        return await open(task);
-      } catch (err) {
-        return { ok: false, error: errorToWire(err) };
-      }
+      return open(task);
     case 'batch':
       return move(batchTask(task));
     case 'read':

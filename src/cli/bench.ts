@@ -16,7 +16,7 @@ import { loadModule } from '../smartmodule/index.js';
 import { readTransformsFile } from '../smartmodule/transforms.js';
 import { MAX_CONFIG_BYTES, readUserFile, UserFileError } from '../user-file.js';
 import { parseParams } from './chain-options.js';
-import { isTTY, parseIntOption } from './common.js';
+import { isTTY, parseIntOption, workerCount } from './common.js';
 import { type CliContext, type CliIO, UsageError } from './format.js';
 
 /**
@@ -115,13 +115,6 @@ export function planInput(o: BenchCommandOptions, seedDefault: number): InputSpe
     recordSize: positive(o.recordSize, '--record-size', BENCH_DEFAULTS.recordSize),
     seed,
   };
-}
-
-function workerCount(cmd: Command, io: CliIO): number {
-  const g = cmd.optsWithGlobals<{ workers?: string }>();
-  const text = g.workers ?? (io.env ?? process.env)['EDDY_WORKERS'];
-  if (text === undefined || text === '') return availableParallelism();
-  return parseIntOption(text, '--workers', { min: 1 });
 }
 
 export async function runBenchCommand(o: BenchCommandOptions, cmd: Command, io: CliIO): Promise<number> {

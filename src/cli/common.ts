@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { availableParallelism, homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { envSecretStore, fileSecretStore, type SecretStore } from '../connectors/secrets.js';
@@ -173,6 +173,14 @@ export function parseIntOption(text: string, what: string, { min = 0, allowNegat
   if (!Number.isSafeInteger(n)) throw new UsageError(`${what}: ${text} is too large`);
   if (!allowNegative && n < min) throw new UsageError(`${what} must be ${min} or more, got ${n}`);
   return n;
+}
+
+/** Worker threads for a command that runs its own pool: global `--workers`, else EDDY_WORKERS, else the cores. */
+export function workerCount(cmd: Command, io: CliIO): number {
+  const g = cmd.optsWithGlobals<{ workers?: string }>();
+  const text = g.workers ?? (io.env ?? process.env)['EDDY_WORKERS'];
+  if (text === undefined || text === '') return availableParallelism();
+  return parseIntOption(text, '--workers', { min: 1 });
 }
 
 /**

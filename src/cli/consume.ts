@@ -324,9 +324,13 @@ export async function runConsume(topic: string, o: ConsumeCliOptions, cmd: Comma
       await out.batch(b.raw, b.baseOffset, b.baseTimestamp, b.partition, (offset, last) =>
         recordEnd(end, offset, last, b.oneToOne),
       );
-      if (b.error) throw b.error;
+      if (b.error) {
+        await out.flush();
+        throw b.error;
+      }
       if (out.full) break;
     }
+    await out.flush();
     return 0;
   } catch (err) {
     if (err instanceof OutputClosed) return 0;

@@ -1,23 +1,25 @@
 import { existsSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
+import { fansOut } from '../coordinator/fan-out.js';
 import { resolveUses, stepName } from '../coordinator/resolve.js';
-import { decodeRecords, encodeRecords, type RecordInput } from '../protocol/index.js';
+import type { EddyError } from '../errors.js';
+import { decodeRecords, encodeRecords, type RecordInput, type Record as StreamRecord } from '../protocol/index.js';
 import { DurationError, parseDuration } from '../smartmodule/duration.js';
 import {
   Chain,
   type ChainStep,
   type Lookback,
   loadModule,
-  type ModuleLogger,
   type SmartModule,
   SmartModuleInitError,
+  type SmartModuleRuntimeError,
 } from '../smartmodule/index.js';
 import { stepConfig } from '../smartmodule/transforms.js';
 import { MAX_INPUT_BYTES, readUserFile, UserFileError } from '../user-file.js';
 import { isProject, projectConfig } from './build.js';
-import { type ChainSource, inlineStepOptions, planChain, readChain } from './chain-options.js';
-import { memoryLimitOption, moduleLimits } from './common.js';
+import { type ChainSource, fanOutOption, inlineStepOptions, planChain, readChain } from './chain-options.js';
+import { memoryLimitOption, moduleLimits, workerCount } from './common.js';
 import {
   type CliContext,
   type CliIO,
@@ -27,6 +29,7 @@ import {
   UsageError,
   utf8OrNull,
 } from './format.js';
+import { runFannedOut, runHere, type TestSink, testBatches } from './test-batches.js';
 
 /**
  * `eddy test`: runs a SmartModule (or a chain) once over records given on the command line, with
@@ -51,6 +54,8 @@ export interface TestCommandOptions {
   transforms?: string;
   /** `--transform` and `--transforms-line` values, in command-line order. */
   transform?: string[];
+  /** false (`--no-fan-out`): run in this thread even when the chain could spread over workers. */
+  fanOut?: boolean;
   record?: string[];
   lookbackLast?: string;
   lookbackAge?: string;
@@ -283,8 +288,11 @@ export function withProjectBuild(o: TestCommandOptions, cwd: string): TestComman
   return { ...o, wasmFile: out };
 }
 
-/** Runs `eddy test`; returns the exit code. EddyErrors propagate (main prints them). */
-export async function runTest(given: TestCommandOptions, io: CliIO): Promise<number> {
+/**
+ * Runs `eddy test`; returns the exit code. EddyErrors propagate (main prints them). `workers`:
+ * threads to spread `--file` records over when the chain is stateless (1: this thread).
+ */
+export async function runTest(given: TestCommandOptions, io: CliIO, workers = 1): Promise<number> {
   const options = withProjectBuild(given, io.cwd);
   const plan = planTest(options);
   const resolved = await resolveModules(plan, io);
@@ -309,48 +317,89 @@ export async function runTest(given: TestCommandOptions, io: CliIO): Promise<num
     steps.push({ module: await loaded.get(key)!, params: r.params, lookback: plan.lookback });
   }
 
-  const logger: ModuleLogger = (stream, line, module) => {
+  const printLine = (stream: 'stdout' | 'stderr', line: string, module: string) => {
     io.stderr.write(`[${module}] ${stream === 'stderr' ? 'stderr: ' : ''}${line}\n`);
   };
-  let chain: Chain;
-  try {
-    chain = Chain.create(steps, {
-      lookbackInInitParams: false,
-      logger,
-      ...(plan.initialAccumulator ? { initialAccumulator: plan.initialAccumulator } : {}),
-    });
-  } catch (err) {
+  const initRefused = (err: unknown): number => {
     if (!(err instanceof SmartModuleInitError)) throw err;
     // Fluvio's rendering, then where parameters come from in this command line.
     const where =
       plan.modules.kind === 'module' ? 'pass parameters with -e KEY=VALUE' : "set parameters in the step's `with:`";
     io.stderr.write(`Error: ${err.message}\n\nhint: init of ${err.module} refused its parameters; ${where}\n`);
     return 1;
-  }
+  };
+  // Outputs are printed once all are in (-v counts them first); module output as each call ends.
+  const records: StreamRecord[] = [];
+  const sink: TestSink = {
+    log: (lines) => {
+      for (const l of lines) printLine(l.stream, l.line, l.module);
+    },
+    outputs: (raw) => {
+      for (const r of decodeRecords(raw)) records.push(r);
+    },
+  };
+  const batches = testBatches(input);
+  // Look-back history comes from -r values in this thread only; such a run stays here.
+  const fanOut = workers > 1 && batches.length > 1 && plan.lookback === null && fansOut(steps, options.fanOut);
+  let stop: EddyError | null;
   try {
-    const history = encodeRecords(lookbackHistory(plan.records, plan.lookback));
-    chain.lookBack(() => history);
-    const out = chain.process({ baseOffset: 0, baseTimestamp: Date.now(), raw: encodeRecords(input) });
-    const records = decodeRecords(out.raw);
-    let text = plan.verbose ? `${records.length} records outputted\n` : '';
-    try {
-      records.forEach((r, i) => {
-        text += `${formatRecordLine(r.key, r.value, plan.keyValue, i)}\n`;
-      });
-    } catch (err) {
-      // A value that is not text stops printing (spec §8): what came before it is still shown.
-      if (err instanceof NonUtf8ValueError) io.stdout.write(text);
-      throw err;
+    if (fanOut) {
+      try {
+        stop = await runFannedOut(
+          resolved.map((r, i) => ({ module: steps[i]!.module, params: r.params, lookback: null })),
+          workers,
+          batches,
+          sink,
+        );
+      } catch (err) {
+        if (err instanceof SmartModuleInitError) return initRefused(err);
+        throw err;
+      }
+    } else {
+      let chain: Chain;
+      try {
+        chain = Chain.create(steps, {
+          lookbackInInitParams: false,
+          logger: printLine,
+          ...(plan.initialAccumulator ? { initialAccumulator: plan.initialAccumulator } : {}),
+        });
+      } catch (err) {
+        return initRefused(err);
+      }
+      try {
+        const history = encodeRecords(lookbackHistory(plan.records, plan.lookback));
+        chain.lookBack(() => history);
+        stop = runHere(chain, batches, sink);
+      } finally {
+        chain.dispose();
+      }
     }
-    io.stdout.write(text);
-    if (out.error) {
-      io.stderr.write(`Error: ${formatRuntimeError(out.error)}\n`);
-      return 1;
-    }
-    return 0;
-  } finally {
-    chain.dispose();
+  } catch (err) {
+    // A failure (trap, memory limit) ends the run: the outputs of the batches before it still print.
+    printRecords(records, plan, io);
+    throw err;
   }
+  printRecords(records, plan, io);
+  if (stop) {
+    io.stderr.write(`Error: ${formatRuntimeError(stop as SmartModuleRuntimeError)}\n`);
+    return 1;
+  }
+  return 0;
+}
+
+/** The output records, one line each (`-v`: their count first). */
+function printRecords(records: StreamRecord[], plan: TestPlan, io: CliIO): void {
+  let text = plan.verbose ? `${records.length} records outputted\n` : '';
+  try {
+    records.forEach((r, i) => {
+      text += `${formatRecordLine(r.key, r.value, plan.keyValue, i)}\n`;
+    });
+  } catch (err) {
+    // A value that is not text stops printing (spec §8): what came before it is still shown.
+    if (err instanceof NonUtf8ValueError) io.stdout.write(text);
+    throw err;
+  }
+  io.stdout.write(text);
 }
 
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value];
@@ -398,8 +447,10 @@ export function registerTestCommand(program: Command, ctx: CliContext): void {
     .addOption(
       new Option('--nowasi', 'accepted: a project has one build, and the SDK imports no WASI functions').hideHelp(),
     )
-    .action(async (opts: TestCommandOptions & { transformsLine?: string[] }) => {
+    .addOption(fanOutOption())
+    .action(async (opts: TestCommandOptions & { transformsLine?: string[] }, cmd: Command) => {
       const { transformsLine: _alias, ...rest } = opts;
-      ctx.done(await runTest({ ...rest, transform: inline() }, ctx.io()));
+      const io = ctx.io();
+      ctx.done(await runTest({ ...rest, transform: inline() }, io, rest.file !== undefined ? workerCount(cmd, io) : 1));
     });
 }

@@ -1,5 +1,4 @@
 import { createWriteStream, existsSync, statSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { ChainSession, type SessionBatchResult, type SessionStep, type Ticket } from '../coordinator/chain-session.js';
@@ -30,8 +29,8 @@ import {
   memoryLimitOption,
   moduleLimits,
   OutputClosed,
-  parseIntOption,
   timeoutOption,
+  workerCount,
   writeOut,
 } from './common.js';
 import { cliMessage } from './errors.js';
@@ -162,13 +161,6 @@ async function resolveSteps(
     }
   }
   return new ModuleResolver(null, baseDir, load).steps(anchored, source);
-}
-
-function workerCount(cmd: Command, io: CliIO): number {
-  const g = cmd.optsWithGlobals<{ workers?: string }>();
-  const text = g.workers ?? (io.env ?? process.env)['EDDY_WORKERS'];
-  if (text === undefined || text === '') return availableParallelism();
-  return parseIntOption(text, '--workers', { min: 1 });
 }
 
 /** One output batch as bytes to write: values one per line straight from the frame, or `[key] value` / JSON records. */

@@ -5,15 +5,30 @@ import { readVarint, type VarintResult } from '../protocol/varint.js';
 /**
  * The print path's fast lane: every value of a `Vec<Record>` (a result frame's bytes), each
  * followed by a newline, copied into one buffer straight from the frame — no record object and
- * no string per record (a value over 64 bytes is copied through a view, the fastest copy). Each record takes at least 7 bytes of the list and at most its value plus a
- * newline of the output, so the output never outgrows the input.
+ * no string per record. Each record takes at least 7 bytes of the list and at most its value
+ * plus a newline of the output, so the output never outgrows the input.
  */
 
 const vr: VarintResult = { value: 0, end: 0 };
+/** Where the varint read by `varint` ended. */
+let vEnd = 0;
+
+/** A zigzag varint at `p` (most in a record list are one byte: read inline; longer ones by readVarint). */
+function varint(raw: Uint8Array, p: number): number {
+  const b = raw[p];
+  if (b !== undefined && b < 0x80) {
+    vEnd = p + 1;
+    return b & 1 ? -((b + 1) >>> 1) : b >>> 1;
+  }
+  readVarint(raw, p, vr);
+  vEnd = vr.end;
+  return vr.value;
+}
 
 /** Values as lines: each value's bytes as stored, then a newline (`-O raw`, `eddy transform`). */
 export function valueLines(raw: Uint8Array): Uint8Array {
-  return lines(raw, false)!;
+  const out = Buffer.allocUnsafe(raw.length);
+  return out.subarray(0, writeValueLines(raw, out, 0, false));
 }
 
 /**
@@ -23,50 +38,66 @@ export function valueLines(raw: Uint8Array): Uint8Array {
  * renders that batch record by record.
  */
 export function textLines(raw: Uint8Array): Uint8Array | null {
-  const out = lines(raw, true);
-  if (out === null || out.indexOf(0) >= 0 || !isUtf8(out)) return null;
-  return out;
+  const out = Buffer.allocUnsafe(raw.length);
+  const end = writeValueLines(raw, out, 0, true);
+  return end < 0 ? null : out.subarray(0, end);
 }
 
-function lines(raw: Uint8Array, text: boolean): Buffer | null {
-  if (raw.length < 4) return Buffer.alloc(0);
+/**
+ * Writes the values of `raw` as lines into `out` from `at` (which must have `raw.length` bytes
+ * free: a record takes at least 7 bytes of the list, its line at most its value and a newline)
+ * and returns where they end. With `text`, −1 when a value does not print as itself (see
+ * textLines); what was written past `at` is then garbage.
+ */
+export function writeValueLines(raw: Uint8Array, out: Buffer, at: number, text: boolean): number {
+  if (raw.length < 4) return at;
   const declared = (raw[0]! << 24) | (raw[1]! << 16) | (raw[2]! << 8) | raw[3]!;
   const count = declared < 1 ? 0 : declared;
-  const out = Buffer.allocUnsafe(raw.length);
+  // The whole list in one copy, then each value moved down over the record fields before it
+  // (copyWithin: no view object per record, 2× faster than copying value by value from `raw`).
+  // A line never starts after its value, so nothing is overwritten before it is moved.
+  out.set(raw, at);
   let p = 4;
-  let w = 0;
+  let w = at;
   for (let i = 0; i < count; i++) {
-    readVarint(raw, p, vr);
-    const end = vr.end + vr.value;
-    if (vr.value < 0 || end > raw.length) return slowValueLines(raw); // let the exact decoder say what is wrong
-    p = vr.end + 1; // attributes
-    readVarint(raw, p, vr); // timestamp delta
-    readVarint(raw, vr.end, vr); // offset delta
-    p = vr.end;
+    const length = varint(raw, p);
+    const end = vEnd + length;
+    if (length < 0 || end > raw.length) return slowInto(raw, out, at, text); // the exact decoder says what is wrong
+    p = vEnd + 1; // attributes
+    varint(raw, p); // timestamp delta
+    varint(raw, vEnd); // offset delta
+    p = vEnd;
     if (raw[p++] === 1) {
-      readVarint(raw, p, vr);
-      p = vr.end + vr.value;
+      const keyLength = varint(raw, p);
+      p = vEnd + keyLength;
     }
-    readVarint(raw, p, vr);
-    const at = vr.end;
-    if (vr.value < 0) return slowValueLines(raw);
-    const len = Math.min(vr.value, raw.length - at);
+    const valueLength = varint(raw, p);
+    const v = vEnd;
+    if (valueLength < 0) return slowInto(raw, out, at, text);
+    const len = Math.min(valueLength, raw.length - v);
     if (
       text &&
-      ((len >= 4 && raw[at] === 0x25 && raw[at + 1] === 0x50 && raw[at + 2] === 0x44 && raw[at + 3] === 0x46) ||
-        (len >= 3 && raw[at] === 0xef && raw[at + 1] === 0xbb && raw[at + 2] === 0xbf))
+      ((len >= 4 && raw[v] === 0x25 && raw[v + 1] === 0x50 && raw[v + 2] === 0x44 && raw[v + 3] === 0x46) ||
+        (len >= 3 && raw[v] === 0xef && raw[v + 1] === 0xbb && raw[v + 2] === 0xbf))
     )
-      return null;
-    if (len < 64) {
-      for (let j = 0; j < len; j++) out[w + j] = raw[at + j]!;
-    } else {
-      out.set(raw.subarray(at, at + len), w);
-    }
+      return -1;
+    out.copyWithin(w, at + v, at + v + len);
     w += len;
     out[w++] = 0x0a;
     p = end;
   }
-  return out.subarray(0, w);
+  if (text && w > at) {
+    const written = out.subarray(at, w);
+    if (written.indexOf(0) >= 0 || !isUtf8(written)) return -1;
+  }
+  return w;
+}
+
+function slowInto(raw: Uint8Array, out: Buffer, at: number, text: boolean): number {
+  const lines = slowValueLines(raw);
+  if (text && (lines.indexOf(0) >= 0 || !isUtf8(lines))) return -1;
+  out.set(lines, at);
+  return at + lines.length;
 }
 
 /** The same through the exact decoder (which throws the decoding error a bad list deserves). */

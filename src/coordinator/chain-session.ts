@@ -5,7 +5,7 @@ import type { SmartModule } from '../smartmodule/module.js';
 import type { BatchInput, Lookback } from '../smartmodule/types.js';
 import type { PartitionSource } from '../storage/partition-reader.js';
 import { FrameBufferPool } from '../wire/frame-buffers.js';
-import type { OpenReply, OpenTask, WireModule } from '../wire/messages.js';
+import type { ModuleLogLine, OpenReply, OpenTask, WireModule } from '../wire/messages.js';
 import { packFrame } from '../wire/request-frame.js';
 import { readResultFrame } from '../wire/result-frame.js';
 import { errorFromWire } from '../wire/wire-error.js';
@@ -48,6 +48,19 @@ export interface SessionOptions {
   initialAccumulator?: Uint8Array;
   /** Look-back records for a step, as a `Vec<Record>` encoding (read from the source topic). */
   history?: (stepIndex: number, lookback: Lookback) => Uint8Array | Promise<Uint8Array>;
+  /**
+   * Hand what modules write to stdout/stderr back with the call that wrote it, instead of to the
+   * pool's logger: each batch's in `SessionBatchResult.log`, init's in `initLog`, a failure's in
+   * `moduleLogOf(error)`. Lets a caller print it in input order whatever worker ran the batch.
+   */
+  captureLog?: boolean;
+}
+
+const failureLogs = new WeakMap<object, ModuleLogLine[]>();
+
+/** What the modules wrote during the call that ended in `err` (init, or a batch's trap), when the session captures output. */
+export function moduleLogOf(err: unknown): ModuleLogLine[] {
+  return (typeof err === 'object' && err !== null && failureLogs.get(err)) || [];
 }
 
 export interface SessionBatchResult {
@@ -62,6 +75,8 @@ export interface SessionBatchResult {
   error: EddyError | null;
   /** Errors stepped over (policy skip). */
   skipped: EddyError[];
+  /** What the modules wrote while running this batch (only with `captureLog`). */
+  log?: ModuleLogLine[];
 }
 
 export interface SessionResult {
@@ -132,6 +147,8 @@ interface Entry {
   worker: number;
   epoch: number;
   result: SessionResult | null;
+  /** A failure that stops the session once the submissions before this one are delivered (policy stop). */
+  fatal: EddyError | null;
 }
 
 export class ChainSession extends EventEmitter<SessionEvents> {
@@ -144,6 +161,8 @@ export class ChainSession extends EventEmitter<SessionEvents> {
    * from then on the pool keeps it on its quarantine worker, away from healthy sessions.
    */
   suspect = false;
+  /** What the modules wrote during init on the session's first worker (only with `captureLog`). */
+  initLog: ModuleLogLine[] = [];
 
   private readonly pool: WorkerPool;
   private readonly opts: Required<Pick<SessionOptions, 'policy' | 'deadlineMs' | 'maxInFlight' | 'stateless'>> &
@@ -277,7 +296,17 @@ export class ChainSession extends EventEmitter<SessionEvents> {
       throw new SessionStoppedError(this.id, this.state === 'idle' ? 'not started' : 'closed');
     let entry!: Entry;
     const promise = new Promise<SessionResult>((resolve, reject) => {
-      entry = { seq: this.nextSeq++, batches: list, range, resolve, reject, worker: -1, epoch: -1, result: null };
+      entry = {
+        seq: this.nextSeq++,
+        batches: list,
+        range,
+        resolve,
+        reject,
+        worker: -1,
+        epoch: -1,
+        result: null,
+        fatal: null,
+      };
     });
     promise.catch(() => {}); // rejection is observed by whoever awaits it; do not crash on unhandled
     this.pending.set(entry.seq, entry);
@@ -363,11 +392,20 @@ export class ChainSession extends EventEmitter<SessionEvents> {
           sessionNumber: this.number,
           deadlineMs: this.opts.deadlineMs,
           logChannel: this.pool.moduleLogChannel,
+          ...(this.opts.captureLog ? { captureLog: true } : {}),
         };
         const res = await this.pool.run<OpenReply>(w, task);
-        if (!res.ok) throw errorFromWire(res.error);
+        if (!res.ok) {
+          const err = errorFromWire(res.error);
+          if (res.log) failureLogs.set(err, res.log);
+          throw err;
+        }
+        return res.log ?? [];
       }),
-    );
+    ).then((logs) => {
+      // Every worker ran init; its output is the same on each, so the first one's stands for all.
+      if (this.state === 'starting') this.initLog = logs[0] ?? [];
+    });
   }
 
   private dispatch(entry: Entry): void {
@@ -402,7 +440,7 @@ export class ChainSession extends EventEmitter<SessionEvents> {
         // A worker that died is handled by workerLost (its tasks are re-sent); anything else fails
         // the session. Look after the pool has processed the exit.
         setImmediate(() => {
-          if (epoch !== this.epoch || this.pending.get(entry.seq) !== entry || entry.result) return;
+          if (epoch !== this.epoch || this.pending.get(entry.seq) !== entry || entry.result || entry.fatal) return;
           // A worker the watchdog is killing fails its tasks before its exit is reported: the same.
           if (!this.pool.isLive(worker) || this.pool.isTerminating(worker)) return;
           this.fail(
@@ -427,9 +465,12 @@ export class ChainSession extends EventEmitter<SessionEvents> {
     if (frame.fatal) {
       if (frame.fatal.code === 'EDDY_SESSION_NOT_OPEN') return; // sent before a restore re-opened it; re-sent by the restore
       const err = errorFromWire(frame.fatal);
+      if (frame.fatalLog) failureLogs.set(err, frame.fatalLog);
       this.metrics.errors++;
       if (this.opts.policy === 'stop') {
-        this.fail(err, entry);
+        // The submissions before this one still deliver, in order; then the session stops.
+        entry.fatal = err;
+        this.deliver();
         return;
       }
       // skip: the batch is dropped and reported; the instance was discarded, so re-open the session.
@@ -451,6 +492,7 @@ export class ChainSession extends EventEmitter<SessionEvents> {
         count: r.count,
         error: r.error ? errorFromWire(r.error) : null,
         skipped,
+        ...(r.log ? { log: r.log } : {}),
       };
     });
     const last = frame.results[frame.results.length - 1];
@@ -490,6 +532,10 @@ export class ChainSession extends EventEmitter<SessionEvents> {
   private deliver(): void {
     for (;;) {
       const e = this.pending.get(this.nextDeliver);
+      if (e?.fatal) {
+        this.fail(e.fatal, e);
+        return;
+      }
       if (!e?.result) break;
       this.pending.delete(e.seq);
       this.nextDeliver++;
@@ -522,7 +568,7 @@ export class ChainSession extends EventEmitter<SessionEvents> {
       if (this.opts.policy === 'skip') this.suspect = true;
       // The batch that overran is the oldest undelivered one sent to that worker.
       const running = [...this.pending.values()]
-        .filter((e) => e.worker === id && !e.result && e.epoch === this.epoch)
+        .filter((e) => e.worker === id && !e.result && !e.fatal && e.epoch === this.epoch)
         .sort((a, b) => a.seq - b.seq)[0];
       if (running) {
         const err = new SessionTimeoutError(
@@ -587,7 +633,8 @@ export class ChainSession extends EventEmitter<SessionEvents> {
     this.epoch++;
     this.setState('running');
     this.emit('restored', [...this.workers], reason);
-    for (const e of [...this.pending.values()].sort((a, b) => a.seq - b.seq)) if (!e.result) this.dispatch(e);
+    for (const e of [...this.pending.values()].sort((a, b) => a.seq - b.seq))
+      if (!e.result && !e.fatal) this.dispatch(e);
   }
 
   private fail(err: EddyError, entry?: Entry): void {

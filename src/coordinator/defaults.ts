@@ -5,6 +5,12 @@ const defaults = {
   maxInFlight: 4,
   /** Stored batches per submission to a worker: fewer, larger messages. */
   batchesPerSubmission: 16,
+  /**
+   * The same for a fanned-out consume: its submissions are independent, so larger ones cost no
+   * ordering, and a quarter of the round trips saved ~10 % of the CPU of a 1M-record consume
+   * with a cheap filter (a busy machine also wakes an idle main thread late for each one).
+   */
+  fanOutBatchesPerSubmission: 64,
   /** Bytes of stored batches read at once to find skipped records' values (dead letters). */
   deadLetterReadBytes: 4 << 20,
   /** How often the `metrics` event fires while it has listeners (ms). */

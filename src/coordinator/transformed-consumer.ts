@@ -7,7 +7,7 @@ import { planRange } from '../storage/range-plan.js';
 import type { Storage } from '../storage/storage.js';
 import { ChainSession, type SessionState, type SessionStep, type Ticket } from './chain-session.js';
 import { COORDINATOR_DEFAULTS } from './defaults.js';
-import { fansOut } from './fan-out.js';
+import { fanOutInFlight, fansOut } from './fan-out.js';
 import { readLookback } from './lookback.js';
 import type { WorkerPool } from './pool.js';
 import type { ConsumedBatch, PartitionSource } from './record-stream.js';
@@ -68,13 +68,18 @@ export class TransformedConsumer {
     begin: (position: number, committed: number | undefined) => void,
   ): AsyncGenerator<ConsumedBatch, void, undefined> {
     const o = this.options;
+    const stateless = o.stateless ?? fansOut(this.steps, o.fanOut);
+    // A fanned-out partition keeps every worker fed (with 4 in flight on 2 workers, both the
+    // workers and the main thread sat idle about half the time, waiting on round trips).
+    const maxInFlight =
+      o.maxInFlight ?? (stateless ? fanOutInFlight(this.pool.size) : COORDINATOR_DEFAULTS.maxInFlight);
     const stream = new ChainSession(this.pool, {
       id: `${this.topic}/${partition}:consume`,
       steps: this.steps,
       policy: o.policy ?? 'stop',
       deadlineMs: o.deadlineMs ?? COORDINATOR_DEFAULTS.deadlineMs,
-      maxInFlight: o.maxInFlight ?? COORDINATOR_DEFAULTS.maxInFlight,
-      stateless: o.stateless ?? fansOut(this.steps, o.fanOut),
+      maxInFlight,
+      stateless,
       ...(o.aggregateInitial ? { initialAccumulator: o.aggregateInitial } : {}),
       history: (_i, lb) => readLookback(this.storage, this.topic, partition, lb),
     });
@@ -103,7 +108,6 @@ export class TransformedConsumer {
       begin(start.position, start.committed);
       // array_map gives one input several outputs, all with its offset.
       const oneToOne = this.steps.every((s) => s.module.kind !== 'array_map');
-      const maxInFlight = o.maxInFlight ?? COORDINATOR_DEFAULTS.maxInFlight;
       const inFlight: { ticket: Ticket; end: number }[] = [];
       for (;;) {
         // Keep the window full with what is stored now.
@@ -113,7 +117,8 @@ export class TransformedConsumer {
           const range = planRange(
             log,
             pos,
-            o.batchesPerSubmission ?? COORDINATOR_DEFAULTS.batchesPerSubmission,
+            o.batchesPerSubmission ??
+              (stateless ? COORDINATOR_DEFAULTS.fanOutBatchesPerSubmission : COORDINATOR_DEFAULTS.batchesPerSubmission),
             endOffset,
           );
           if (!range) break;

@@ -41,6 +41,12 @@ export interface OpenTask {
   deadlineMs: number;
   /** BroadcastChannel name for the modules' stdout/stderr lines; null: the worker writes them to stderr. */
   logChannel: string | null;
+  /**
+   * Keep the modules' stdout/stderr lines with the call that wrote them instead (see
+   * ModuleLogLine): init's in the open reply, each batch's in its result, so the coordinator can
+   * print them in input order.
+   */
+  captureLog?: boolean;
 }
 
 /** One line a module wrote to stdout or stderr, posted from a worker to the pool's log channel. */
@@ -51,7 +57,7 @@ export interface ModuleLogLine {
 }
 
 /** The worker's answer to an open: init and look_back errors come back as data. */
-export type OpenReply = { ok: true } | { ok: false; error: WireError };
+export type OpenReply = { ok: true; log?: ModuleLogLine[] } | { ok: false; error: WireError; log?: ModuleLogLine[] };
 
 export interface BatchTask {
   op: 'batch';

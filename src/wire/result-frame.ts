@@ -1,6 +1,7 @@
 import { EddyError } from '../errors.js';
 import type { ModuleMetrics } from '../smartmodule/chain.js';
 import { FrameBufferPool } from './frame-buffers.js';
+import type { ModuleLogLine } from './messages.js';
 import { packr } from './packr.js';
 import type { WireError } from './wire-error.js';
 
@@ -15,6 +16,8 @@ export interface WireResult {
   accumulators: (Uint8Array | null)[];
   error: WireError | null;
   skipped: WireError[];
+  /** What the modules wrote while running this batch, when the session captures it (OpenTask.captureLog). */
+  log?: ModuleLogLine[];
 }
 
 export interface ResultFrame {
@@ -23,6 +26,8 @@ export interface ResultFrame {
   metrics: ModuleMetrics[];
   /** A failure that ended the whole frame (trap, status, memory); the instance is gone. */
   fatal: WireError | null;
+  /** Captured module output of the batch that ended in `fatal`. */
+  fatalLog?: ModuleLogLine[];
 }
 
 /**
@@ -37,8 +42,9 @@ export interface ResultFrame {
  *   per result: f64 baseOffset, f64 baseTimestamp, f64 lastOffset, u32 at, u32 length, u32 count,
  *               u16 steps, u8 1 when it has extras,
  *   per module: u16 name length, name (UTF-8), 9 × f64 counters (METRIC_FIELDS order),
- *   u32 length of the extras, extras: msgpack of { fatal, byResult: { [i]: { accumulators, error,
- *   skipped } } } — only for what is rare (errors, a fatal failure) or aggregate state.
+ *   u32 length of the extras, extras: msgpack of { fatal, fatalLog?, byResult: { [i]: { accumulators,
+ *   error, skipped, log } } } — only for what is rare (errors, a fatal failure, captured module
+ *   output) or aggregate state.
  */
 const HEADER_VERSION = 1;
 const METRIC_FIELDS = [
@@ -60,6 +66,7 @@ interface ResultExtras {
   accumulators?: (Uint8Array | null)[];
   error?: WireError;
   skipped?: WireError[];
+  log?: ModuleLogLine[];
 }
 
 export class ResultFrameWriter {
@@ -106,10 +113,17 @@ export class ResultFrameWriter {
         e.skipped = r.skipped;
         any = true;
       }
+      if (r.log?.length) {
+        e.log = r.log;
+        any = true;
+      }
       if (any) (extras ??= {})[i] = e;
     }
+    const fatalLog = frame.fatalLog?.length ? frame.fatalLog : undefined;
     const packed =
-      extras !== null || frame.fatal !== null ? packr.pack({ fatal: frame.fatal, byResult: extras ?? {} }) : null;
+      extras !== null || frame.fatal !== null
+        ? packr.pack({ fatal: frame.fatal, byResult: extras ?? {}, ...(fatalLog ? { fatalLog } : {}) })
+        : null;
     if (packed) size += packed.length;
     this.ensure(size + 4);
     const start = this.pos;
@@ -220,12 +234,15 @@ export function readResultFrame(bytes: Uint8Array): ResultFrame {
   const extrasLength = v.getUint32(p, true);
   p += 4;
   let fatal: WireError | null = null;
+  let fatalLog: ModuleLogLine[] | undefined;
   if (extrasLength > 0) {
     const x = packr.unpack(bytes.subarray(p, p + extrasLength)) as {
       fatal: WireError | null;
       byResult: Record<string, ResultExtras>;
+      fatalLog?: ModuleLogLine[];
     };
     fatal = x.fatal;
+    fatalLog = x.fatalLog;
     for (const i of withExtras) {
       const e = x.byResult[i];
       const r = results[i]!;
@@ -233,7 +250,8 @@ export function readResultFrame(bytes: Uint8Array): ResultFrame {
       if (e.accumulators) r.accumulators = e.accumulators;
       if (e.error) r.error = e.error;
       if (e.skipped) r.skipped = e.skipped;
+      if (e.log) r.log = e.log;
     }
   }
-  return { seq, results, metrics, fatal };
+  return { seq, results, metrics, fatal, ...(fatalLog ? { fatalLog } : {}) };
 }
