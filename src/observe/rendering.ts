@@ -1,4 +1,5 @@
 import type { Registry } from 'prom-client';
+import type { BlockMeter } from './blocking.js';
 import type { Status } from './status.js';
 import type { Telemetry } from './telemetry.js';
 
@@ -21,12 +22,12 @@ export class Renderings {
   private text: Promise<Buffer> | null = null;
   /** The snapshot the metrics' collect callbacks read while a render runs. */
   private rendering: Status | null = null;
-  /** Longest synchronous stretch of the work here (a snapshot, a JSON encoding, a render slice), in ms. */
-  maxBlockMs = 0;
 
+  /** `meter` times the render's slices (the snapshot and the JSON are taken inside a request handler, timed there). */
   constructor(
     private readonly telemetry: Telemetry,
     private readonly registry: Registry,
+    private readonly meter: BlockMeter,
   ) {}
 
   /** What the registry's collect callbacks read: the snapshot being rendered. */
@@ -35,11 +36,7 @@ export class Renderings {
   /** `/api/status` as JSON bytes. */
   status(): Buffer {
     const s = this.current();
-    if (!this.json) {
-      const t0 = performance.now();
-      this.json = Buffer.from(JSON.stringify(s));
-      this.took(t0);
-    }
+    this.json ??= Buffer.from(JSON.stringify(s));
     return this.json;
   }
 
@@ -51,13 +48,11 @@ export class Renderings {
   }
 
   private current(): Status {
-    const t0 = performance.now();
     const s = this.telemetry.status();
     if (s !== this.snapshot) {
       this.snapshot = s;
       this.json = null;
       this.text = null;
-      this.took(t0);
     }
     return s;
   }
@@ -66,11 +61,13 @@ export class Renderings {
     const parts: string[] = [];
     // Not in the request's own turn: that one took the snapshot.
     await new Promise((resolve) => setImmediate(resolve));
+    let mark = this.meter.start();
     let t0 = performance.now();
     for (const metric of this.registry.getMetricsAsArray()) {
       if (performance.now() - t0 > SLICE_MS) {
-        this.took(t0);
+        this.meter.end(mark);
         await new Promise((resolve) => setImmediate(resolve));
+        mark = this.meter.start();
         t0 = performance.now();
       }
       // Collect callbacks run synchronously inside this call; they read `s` through `source`.
@@ -81,11 +78,7 @@ export class Renderings {
     }
     // As Registry#metrics() joins them (Prometheus' text format, version 0.0.4).
     const body = Buffer.from(`${parts.join('\n\n')}\n`);
-    this.took(t0);
+    this.meter.end(mark);
     return body;
-  }
-
-  private took(t0: number): void {
-    this.maxBlockMs = Math.max(this.maxBlockMs, performance.now() - t0);
   }
 }

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { formatAuthority, parseHttpAddress } from './address.js';
+import { type Blocking, BlockMeter } from './blocking.js';
 import { HttpListenError } from './errors.js';
 import { createRegistry } from './metrics.js';
 import { statusPage } from './page.js';
@@ -20,36 +21,37 @@ export interface ObserveServer {
   /** Set when it listens beyond loopback: what to tell the operator. */
   readonly warning: string | null;
   /**
-   * Longest time, in ms, that serving requests held the event loop in one go since the start or
-   * the last reset: a request handler, or one slice of a render it started (for the bench).
+   * How long serving requests held the event loop in one go (a request handler, or one slice of a
+   * render one started), since the start or the last reset (for the bench).
    */
-  readonly maxBlockMs: number;
-  /** Requests answered since the start or the last reset. */
-  readonly requests: number;
+  readonly blocking: Blocking;
   resetBlocking(): void;
   close(): Promise<void>;
 }
 
-export async function serveObserve(telemetry: Telemetry, address: string): Promise<ObserveServer> {
+/** `measureCpu`: also take the process's CPU time of each hold of the event loop (blocking.ts; for the bench). */
+export async function serveObserve(
+  telemetry: Telemetry,
+  address: string,
+  options: { measureCpu?: boolean } = {},
+): Promise<ObserveServer> {
   const { host, port, loopback } = parseHttpAddress(address);
+  const meter = new BlockMeter(options.measureCpu ?? false);
   let renderings: Renderings | null = null;
   const registry = createRegistry(telemetry, () => renderings!.source());
-  renderings = new Renderings(telemetry, registry);
+  renderings = new Renderings(telemetry, registry, meter);
   const rendered = renderings;
   const stopSampling = telemetry.startSampling();
   const page = statusPage();
-  let maxHandlerMs = 0;
-  let requests = 0;
 
   const server = createServer((req, res) => {
-    const t0 = performance.now();
+    const mark = meter.start();
     try {
       route(req, res);
     } catch (err) {
       send(res, 500, 'application/json', JSON.stringify({ error: (err as Error)?.message ?? String(err) }));
     }
-    maxHandlerMs = Math.max(maxHandlerMs, performance.now() - t0);
-    requests++;
+    meter.end(mark);
   });
   const route = (req: IncomingMessage, res: ServerResponse) => {
     if (req.method !== 'GET' && req.method !== 'HEAD')
@@ -112,17 +114,10 @@ export async function serveObserve(telemetry: Telemetry, address: string): Promi
       ? null
       : `the status page and /metrics at ${url} are reachable from other machines (stream names, topics and error texts included); ` +
         'bind to 127.0.0.1 unless that is meant, and put it behind a firewall or proxy that limits who can connect',
-    get maxBlockMs() {
-      return Math.max(maxHandlerMs, rendered.maxBlockMs);
+    get blocking() {
+      return meter.blocking;
     },
-    get requests() {
-      return requests;
-    },
-    resetBlocking() {
-      maxHandlerMs = 0;
-      rendered.maxBlockMs = 0;
-      requests = 0;
-    },
+    resetBlocking: () => meter.reset(),
     close: () => closeServer(server).finally(stopSampling),
   };
 }
