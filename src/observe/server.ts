@@ -29,14 +29,9 @@ export interface ObserveServer {
   close(): Promise<void>;
 }
 
-/** `measureCpu`: also take the process's CPU time of each hold of the event loop (blocking.ts; for the bench). */
-export async function serveObserve(
-  telemetry: Telemetry,
-  address: string,
-  options: { measureCpu?: boolean } = {},
-): Promise<ObserveServer> {
+export async function serveObserve(telemetry: Telemetry, address: string): Promise<ObserveServer> {
   const { host, port, loopback } = parseHttpAddress(address);
-  const meter = new BlockMeter(options.measureCpu ?? false);
+  const meter = new BlockMeter();
   let renderings: Renderings | null = null;
   const registry = createRegistry(telemetry, () => renderings!.source());
   renderings = new Renderings(telemetry, registry, meter);
@@ -64,8 +59,13 @@ export async function serveObserve(
             "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:",
         });
       case '/metrics': {
+        // The answer is written once the render is done: timed as a hold of its own.
         rendered.metrics().then(
-          (text) => send(res, 200, registry.contentType, text),
+          (text) => {
+            const mark = meter.start();
+            send(res, 200, registry.contentType, text);
+            meter.end(mark);
+          },
           (err: unknown) => send(res, 500, 'text/plain', `${(err as Error)?.message ?? err}\n`),
         );
         return;
