@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
+import { type IntervalHistogram, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { type DeriveConfig, DerivedStream } from '../src/coordinator/derived.js';
 import { ModuleResolver } from '../src/coordinator/resolve.js';
 import { type Eddy, open } from '../src/eddy.js';
@@ -246,7 +246,9 @@ export async function runObserveBench(o: Options): Promise<Record<string, unknow
     const blocks = Object.fromEntries(MODES.map((m) => [m, [] as Blocking[]])) as Record<Mode, Blocking[]>;
     const answers = none();
     const clientCpuMs = none();
-    const loop = monitorEventLoopDelay({ resolution: 1 });
+    // A monitor per round: one enabled again after a pause would count the pause as a delay.
+    let loop: IntervalHistogram | null = null;
+    const delays: { p99: number; max: number }[] = [];
     // One warm-up round, not counted; then the modes in an order that rotates by one each round.
     for (let round = -1; round < o.rounds; round++) {
       const order = MODES.map((_, i) => MODES[(i + Math.max(0, round)) % MODES.length]!);
@@ -259,10 +261,17 @@ export async function runObserveBench(o: Options): Promise<Record<string, unknow
         const r = await runOnce(eddy, resolver, round + 1, mode, o.records, o.partitions, {
           start() {
             server?.resetBlocking();
-            if (round >= 0 && mode === 'stormed') loop.enable();
+            if (round >= 0 && mode === 'stormed') {
+              loop = monitorEventLoopDelay({ resolution: 1 });
+              loop.enable();
+            }
           },
           end() {
-            loop.disable();
+            if (loop) {
+              loop.disable();
+              delays.push({ p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 });
+              loop = null;
+            }
             if (server && round >= 0) blocks[mode].push(server.blocking);
           },
         });
@@ -316,7 +325,11 @@ export async function runObserveBench(o: Options): Promise<Record<string, unknow
       stormed_vs_bare: versus('stormed', 0.05),
       stormed4_vs_bare: versus('stormed4', 0.05),
       ...cost,
-      event_loop_delay_under_storm_ms: { p99: loop.percentile(99) / 1e6, max: loop.max / 1e6 },
+      // The worst round's.
+      event_loop_delay_under_storm_ms: {
+        p99: Math.max(0, ...delays.map((d) => d.p99)),
+        max: Math.max(0, ...delays.map((d) => d.max)),
+      },
       target_request_ms: 1,
     };
     const row = (label: string, v: ReturnType<typeof versus>, target: string, cpuTarget: string) => [
@@ -375,7 +388,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     return i > 0 ? Number(process.argv[i + 1]) : d;
   };
   const result = await runObserveBench({
-    records: arg('records', 1_000_000),
+    records: arg('records', 3_000_000),
     partitions: arg('partitions', 2),
     rounds: arg('rounds', 6),
     workers: arg('workers', 2),
