@@ -206,25 +206,32 @@ export function summaryRows(): string[][] {
   }
   const observe = load('observe');
   if (observe) {
+    const v = (k: string) => observe[k] as Record<string, number> | undefined;
     rows.push([
       'observe',
-      'derived stream with metrics served and scraped every 250 ms ÷ unobserved, 100 B records, SDK filter',
-      n(observe['observed_vs_bare']?.['ratio'], 3),
-      '≥ 0.98',
+      'derived stream with metrics served, one client scraping every second ÷ unobserved, 100 B records, SDK filter: records/s; CPU per record',
+      `${n(v('observed_vs_bare')?.['ratio'], 3)}; ${n(v('observed_vs_bare')?.['cpu_ratio'], 3)}`,
+      '≥ 0.98; ≤ 1.02',
     ]);
     rows.push([
       'observe',
-      'the same with 100 scrapers at once every 250 ms ÷ unobserved',
-      n(observe['stormed_vs_bare']?.['ratio'], 3),
-      '≥ 0.95',
+      'the same with 100 scrapers at once every second ÷ unobserved: records/s; CPU per record',
+      `${n(v('stormed_vs_bare')?.['ratio'], 3)}; ${n(v('stormed_vs_bare')?.['cpu_ratio'], 3)}`,
+      '≥ 0.95; ≤ 1.05',
     ]);
     rows.push([
       'observe',
-      'CPU per record: observed ÷ unobserved; with 100 scrapers ÷ unobserved',
-      `${n(observe['observed_vs_bare']?.['cpu_ratio'], 3)}; ${n(observe['stormed_vs_bare']?.['cpu_ratio'], 3)}`,
-      '≤ 1.02; ≤ 1.05',
+      'the same with 100 scrapers at once every 250 ms ÷ unobserved: records/s; CPU per record',
+      `${n(v('stormed4_vs_bare')?.['ratio'], 3)}; ${n(v('stormed4_vs_bare')?.['cpu_ratio'], 3)}`,
+      '',
     ]);
-    rows.push(['observe', 'CPU ms of one uncached /metrics render', n(observe['metrics_render_ms'], 3), '≤ 1']);
+    rows.push([
+      'observe',
+      'holds of the event loop by serving, wall ms, p99.9 (100 scrapers every 250 ms, no stream running)',
+      n((observe['idle_storm_block'] as { p999_ms?: number } | undefined)?.p999_ms, 3),
+      '≤ 1',
+    ]);
+    rows.push(['observe', 'CPU ms of one /metrics render as scraped', n(observe['metrics_render_ms'], 3), '']);
   }
   return rows;
 }

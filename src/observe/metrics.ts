@@ -5,7 +5,8 @@ import type { Telemetry } from './telemetry.js';
 /**
  * `/metrics` in Prometheus' text format. Every value is read from the telemetry snapshot when
  * Prometheus scrapes (collect callbacks), so the pipeline pays nothing per record for them; only
- * the batch latency histogram is observed as results commit.
+ * the batch latency histogram is observed as results commit. `source` gives the snapshot to read
+ * (the server's renderer hands every metric family the same one).
  */
 
 type Labels = Record<string, string | number>;
@@ -53,7 +54,7 @@ const one =
   (f: (s: Status) => number): Rows =>
   (s) => [[{}, f(s)]];
 
-export function createRegistry(telemetry: Telemetry): Registry {
+export function createRegistry(telemetry: Telemetry, source: () => Status = () => telemetry.status()): Registry {
   const registry = new Registry();
   // Each value is set afresh from the snapshot at every collect (a counter through reset + inc).
   const counter = (name: string, help: string, labelNames: readonly string[], rows: Rows) => {
@@ -92,7 +93,7 @@ export function createRegistry(telemetry: Telemetry): Registry {
   };
   const fill = (rows: Rows, put: (labels: Labels, v: number) => void, reset: () => void) => {
     reset();
-    for (const [labels, v] of rows(telemetry.status())) put(labels, v);
+    for (const [labels, v] of rows(source())) put(labels, v);
   };
 
   counter(

@@ -1,16 +1,18 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Registry } from 'prom-client';
 import { formatAuthority, parseHttpAddress } from './address.js';
+import { type Blocking, BlockMeter } from './blocking.js';
 import { HttpListenError } from './errors.js';
 import { createRegistry } from './metrics.js';
 import { statusPage } from './page.js';
+import { Renderings } from './rendering.js';
 import type { Telemetry } from './telemetry.js';
 
 /**
  * The HTTP endpoint of `eddy run --http` / `open(dir, { http })`: `/metrics`, `/healthz`,
- * `/readyz`, `/api/status` and the status page at `/`. Every handler works from the telemetry's
- * cached snapshot, so many clients at once cost about as much as one.
+ * `/readyz`, `/api/status` and the status page at `/`. `/metrics` and `/api/status` are served
+ * from bytes rendered once per telemetry snapshot (rendering.ts), so many clients at once cost
+ * one render and a socket write each.
  */
 
 export interface ObserveServer {
@@ -18,30 +20,33 @@ export interface ObserveServer {
   readonly url: string;
   /** Set when it listens beyond loopback: what to tell the operator. */
   readonly warning: string | null;
-  /** Longest synchronous time one request handler took on the event loop, in ms, since the start or the last reset (for the bench). */
-  readonly maxHandlerMs: number;
-  resetMaxHandlerMs(): void;
+  /**
+   * How long serving requests held the event loop in one go (a request handler, or one slice of a
+   * render one started), since the start or the last reset (for the bench).
+   */
+  readonly blocking: Blocking;
+  resetBlocking(): void;
   close(): Promise<void>;
 }
 
-const METRICS_CACHE_MS = 200;
-
 export async function serveObserve(telemetry: Telemetry, address: string): Promise<ObserveServer> {
   const { host, port, loopback } = parseHttpAddress(address);
-  const registry = createRegistry(telemetry);
+  const meter = new BlockMeter();
+  let renderings: Renderings | null = null;
+  const registry = createRegistry(telemetry, () => renderings!.source());
+  renderings = new Renderings(telemetry, registry, meter);
+  const rendered = renderings;
   const stopSampling = telemetry.startSampling();
   const page = statusPage();
-  let maxHandlerMs = 0;
-  const metricsText = cachedMetrics(registry);
 
   const server = createServer((req, res) => {
-    const t0 = performance.now();
+    const mark = meter.start();
     try {
       route(req, res);
     } catch (err) {
       send(res, 500, 'application/json', JSON.stringify({ error: (err as Error)?.message ?? String(err) }));
     }
-    maxHandlerMs = Math.max(maxHandlerMs, performance.now() - t0);
+    meter.end(mark);
   });
   const route = (req: IncomingMessage, res: ServerResponse) => {
     if (req.method !== 'GET' && req.method !== 'HEAD')
@@ -54,8 +59,13 @@ export async function serveObserve(telemetry: Telemetry, address: string): Promi
             "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:",
         });
       case '/metrics': {
-        metricsText().then(
-          (text) => send(res, 200, registry.contentType, text),
+        // The answer is written once the render is done: timed as a hold of its own.
+        rendered.metrics().then(
+          (text) => {
+            const mark = meter.start();
+            send(res, 200, registry.contentType, text);
+            meter.end(mark);
+          },
           (err: unknown) => send(res, 500, 'text/plain', `${(err as Error)?.message ?? err}\n`),
         );
         return;
@@ -79,7 +89,7 @@ export async function serveObserve(telemetry: Telemetry, address: string): Promi
         );
       }
       case '/api/status':
-        return send(res, 200, 'application/json', JSON.stringify(telemetry.status()));
+        return send(res, 200, 'application/json', rendered.status());
       default:
         return send(res, 404, 'text/plain', 'not found: try /, /metrics, /healthz, /readyz or /api/status\n');
     }
@@ -104,12 +114,10 @@ export async function serveObserve(telemetry: Telemetry, address: string): Promi
       ? null
       : `the status page and /metrics at ${url} are reachable from other machines (stream names, topics and error texts included); ` +
         'bind to 127.0.0.1 unless that is meant, and put it behind a firewall or proxy that limits who can connect',
-    get maxHandlerMs() {
-      return maxHandlerMs;
+    get blocking() {
+      return meter.blocking;
     },
-    resetMaxHandlerMs() {
-      maxHandlerMs = 0;
-    },
+    resetBlocking: () => meter.reset(),
     close: () => closeServer(server).finally(stopSampling),
   };
 }
@@ -128,20 +136,6 @@ function send(
     ...headers,
   });
   res.end(res.req.method === 'HEAD' ? undefined : body);
-}
-
-/**
- * One rendering of the metrics serves every scrape arriving within METRICS_CACHE_MS (and those
- * waiting for it), encoded once: many scrapers at once then cost a socket write each.
- */
-function cachedMetrics(registry: Registry): () => Promise<Buffer> {
-  let last: { at: number; text: Promise<Buffer> } | null = null;
-  return () => {
-    const now = Date.now();
-    if (!last || now - last.at >= METRICS_CACHE_MS)
-      last = { at: now, text: registry.metrics().then((t) => Buffer.from(t)) };
-    return last.text;
-  };
 }
 
 async function closeServer(server: Server): Promise<void> {

@@ -41,7 +41,7 @@ export interface ObservedStream {
  * page and `eddy derive list` all read them here or from the same committed checkpoints
  * (`listDerived()`). Counting happens per committed result, never per record: each commit adds one
  * histogram observation; everything else is read from counters the streams keep anyway, when a
- * scrape or the page asks (and then at most once per CACHE_MS, however many ask at once).
+ * scrape or the page asks (and then at most once per FRESH_MS, however many ask at once).
  */
 
 export interface TelemetryHost {
@@ -60,7 +60,17 @@ interface Tracked {
   lastError: LastError | null;
 }
 
-const CACHE_MS = 200;
+/**
+ * How long one snapshot answers every reader (scrapes, the page, /api/status): numbers are at
+ * most this old. Prometheus scrapes at 1 s or slower, so it always gets a fresh one; a crowd of
+ * clients at once shares one.
+ */
+export const FRESH_MS = 200;
+/**
+ * Event-loop delay sampling period: each sample is a timer that wakes the loop (~3 ms of CPU a
+ * second at 10 ms, ~1 ms at 50 ms), and the delays worth an operator's look are longer anyway.
+ */
+const LOOP_DELAY_RESOLUTION_MS = 50;
 /** Samples kept for the page's charts: 5 minutes at one a second. */
 const HISTORY = 300;
 const SAMPLE_MS = 1000;
@@ -84,6 +94,8 @@ export class Telemetry {
   private loopDelay: IntervalHistogram | null = null;
   private delay = { p50Seconds: 0, p99Seconds: 0, maxSeconds: 0 };
   private utilization = 0;
+  /** LMDB's map size and fill, read by the sampler: once a second is fresh enough, and it costs ~0.1 ms. */
+  private lmdb: ProcessStatus['lmdb'] | null = null;
   private lastBusy: { at: number; ms: number } | null = null;
   private readonly startedAt = Date.now();
 
@@ -176,7 +188,7 @@ export class Telemetry {
   /** Samples throughput for the charts, event-loop delay and pool utilisation, once a second until stopped. */
   startSampling(): () => void {
     if (this.sampler) return () => {};
-    this.loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    this.loopDelay = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
     this.loopDelay.enable();
     let ticks = 0;
     this.sample();
@@ -194,6 +206,7 @@ export class Telemetry {
   }
 
   private sample(): void {
+    this.lmdb = this.readLmdb();
     const s = this.status(true);
     const push = (key: string, a: number, b: number) => {
       let h = this.history.get(key);
@@ -220,7 +233,7 @@ export class Telemetry {
   /** The status of everything this process runs, and of the saved streams it does not. */
   status(fresh = false): Status {
     const now = Date.now();
-    if (!fresh && this.cached && now - this.cached.at < CACHE_MS) return this.cached.value;
+    if (!fresh && this.cached && now - this.cached.at < FRESH_MS) return this.cached.value;
     const value: Status = {
       version: 1,
       time: now,
@@ -361,20 +374,21 @@ export class Telemetry {
   }
 
   private processStatus(now: number): ProcessStatus {
-    let lmdb = { mapSizeBytes: 0, usedBytes: 0, fill: 0 };
-    if (!this.host.storage.isClosed) {
-      // The environment's own counters: one call, no walk over the databases.
-      const s = this.host.storage.env.getStats() as { pageSize: number; mapSize: number; lastPageNumber: number };
-      const used = (s.lastPageNumber + 1) * s.pageSize;
-      lmdb = { mapSizeBytes: s.mapSize, usedBytes: used, fill: s.mapSize > 0 ? used / s.mapSize : 0 };
-    }
     return {
       pid: process.pid,
       uptimeSeconds: (now - this.startedAt) / 1000,
       workers: this.host.poolSize(),
       workerUtilization: this.utilization,
-      lmdb,
+      lmdb: this.host.storage.isClosed ? { mapSizeBytes: 0, usedBytes: 0, fill: 0 } : (this.lmdb ?? this.readLmdb()),
       eventLoopDelay: this.delay,
     };
+  }
+
+  private readLmdb(): ProcessStatus['lmdb'] {
+    if (this.host.storage.isClosed) return { mapSizeBytes: 0, usedBytes: 0, fill: 0 };
+    // The environment's own counters: one call, no walk over the databases.
+    const s = this.host.storage.env.getStats() as { pageSize: number; mapSize: number; lastPageNumber: number };
+    const used = (s.lastPageNumber + 1) * s.pageSize;
+    return { mapSizeBytes: s.mapSize, usedBytes: used, fill: s.mapSize > 0 ? used / s.mapSize : 0 };
   }
 }
