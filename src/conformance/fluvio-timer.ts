@@ -1,0 +1,134 @@
+import { type ChildProcessByStdio, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import type { Readable, Writable } from 'node:stream';
+import {
+  encodeRequest,
+  type FluvioBatch,
+  FluvioEngineHarnessError,
+  FluvioEngineMissingError,
+  type FluvioStep,
+  fluvioEnginePath,
+  type HarnessOptions,
+} from './fluvio-engine.js';
+
+/**
+ * Fluvio's engine kept running for timing: one harness process in time mode (one iteration per
+ * batch), fed a few batches at a time. The harness reads its request as a stream and answers each
+ * batch as soon as it ran, so rounds of Fluvio's engine can alternate with other measurements
+ * while the chain is compiled (wasmtime, seconds for big modules) and initialised only once.
+ *
+ * Fluvio's engine never frees a module's output, so every call leaks up to a batch's worth of
+ * guest memory; past `leakBudget` bytes fed, the process is replaced by a fresh one (in the SPU a
+ * chain lives as long as its stream, so its memory grows the same way, up to the 1 GB limit).
+ */
+export class FluvioTimer {
+  private child: ChildProcessByStdio<Writable, Readable, Readable> | null = null;
+  private buffered: Buffer[] = [];
+  private bufferedBytes = 0;
+  private wake: (() => void) | null = null;
+  private stderr = '';
+  private exited: string | null = null;
+  private fed = 0;
+
+  constructor(
+    private readonly steps: readonly FluvioStep[],
+    private readonly options: HarnessOptions & { leakBudget?: number } = {},
+  ) {
+    const bin = fluvioEnginePath();
+    if (!existsSync(bin)) throw new FluvioEngineMissingError(bin);
+  }
+
+  /** Starts the harness (compile, init, look-back) unless it runs. */
+  async start(): Promise<void> {
+    if (this.child) return;
+    const bin = fluvioEnginePath();
+    const child = spawn(bin, [], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = child;
+    this.buffered = [];
+    this.bufferedBytes = 0;
+    this.exited = null;
+    this.stderr = '';
+    this.fed = 0;
+    child.stdout.on('data', (c: Buffer) => {
+      this.buffered.push(c);
+      this.bufferedBytes += c.length;
+      this.wake?.();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      this.stderr += c.toString();
+    });
+    child.on('error', (err) => {
+      this.exited = err.message;
+      this.wake?.();
+    });
+    child.on('exit', (code, signal) => {
+      this.exited = `exited with ${code ?? signal}${this.stderr ? `: ${this.stderr.trim()}` : ''}`;
+      this.wake?.();
+    });
+    child.stdin.on('error', () => {
+      /* reported through 'exit' */
+    });
+    const header = encodeRequest(1, 1, this.steps, [], this.options);
+    child.stdin.write(header.subarray(0, header.length - 1)); // without the end marker
+    const setup = await this.read(1);
+    if (setup[0] !== 0) {
+      await this.stop();
+      throw new FluvioEngineHarnessError(`the chain failed to start in Fluvio's engine (reply ${setup[0]})`);
+    }
+  }
+
+  /** Runs `calls` batches (cycling over `batches`) once each; returns the engine's nanoseconds and records in. */
+  async time(batches: readonly FluvioBatch[], calls: number): Promise<{ nanos: number; calls: number }> {
+    const budget = this.options.leakBudget ?? 120e6;
+    const biggest = Math.max(...batches.map((b) => b.raw.length));
+    if (this.child && this.fed + calls * biggest > budget) await this.stop();
+    await this.start();
+    const parts: Buffer[] = [];
+    for (let i = 0; i < calls; i++) parts.push(batchMessage(batches[i % batches.length]!));
+    this.fed += calls * biggest;
+    this.child!.stdin.write(Buffer.concat(parts));
+    const reply = await this.read(13 * calls);
+    let nanos = 0;
+    for (let i = 0; i < calls; i++) {
+      const at = i * 13;
+      if (reply[at] !== 3) throw new FluvioEngineHarnessError(`unexpected reply tag ${reply[at]} in timing mode`);
+      nanos += Number(reply.readBigUInt64BE(at + 1));
+    }
+    return { nanos, calls };
+  }
+
+  /** Ends the harness process (its input ends; it exits). */
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child) return;
+    this.child = null;
+    if (this.exited === null) {
+      const done = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.stdin.end(Buffer.from([0]));
+      await done;
+    }
+  }
+
+  private async read(n: number): Promise<Buffer> {
+    while (this.bufferedBytes < n) {
+      if (this.exited !== null) throw new FluvioEngineHarnessError(`${fluvioEnginePath()} ${this.exited}`);
+      await new Promise<void>((resolve) => {
+        this.wake = resolve;
+      });
+      this.wake = null;
+    }
+    const all = Buffer.concat(this.buffered);
+    this.buffered = all.length > n ? [all.subarray(n)] : [];
+    this.bufferedBytes = all.length - n;
+    return all.subarray(0, n);
+  }
+}
+
+function batchMessage(b: FluvioBatch): Buffer {
+  const head = Buffer.alloc(1 + 8 + 8 + 4);
+  head.writeUInt8(1, 0);
+  head.writeBigInt64BE(BigInt(b.baseOffset), 1);
+  head.writeBigInt64BE(BigInt(b.baseTimestamp), 9);
+  head.writeUInt32BE(b.raw.length, 17);
+  return Buffer.concat([head, b.raw]);
+}
