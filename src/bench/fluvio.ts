@@ -10,7 +10,7 @@ import type { SessionStep } from '../coordinator/chain-session.js';
 import { recordListCount } from '../protocol/record.js';
 import { Chain } from '../smartmodule/chain.js';
 import type { BatchInput } from '../smartmodule/types.js';
-import { processCpuMs } from './runner.js';
+import { threadCpuNs } from './runner.js';
 import { median, spread } from './stats.js';
 
 /**
@@ -50,9 +50,15 @@ const EMPTY_LIST = new Uint8Array(4);
 
 export { FluvioTimer };
 
+/** One round of one engine: wall-clock records/s and CPU ns per record of the thread that ran it. */
+export interface EngineRound {
+  recordsPerSec: number;
+  cpuNsPerRecord: number;
+}
+
 export interface FluvioPeer {
-  /** Records/s of one round of about the given length through Fluvio's engine. */
-  round(): Promise<number>;
+  /** One round of about the given length through Fluvio's engine. */
+  round(): Promise<EngineRound>;
   /** Ends the harness process (also when a running FluvioTimer was given). */
   stop(): Promise<void>;
 }
@@ -72,36 +78,30 @@ export async function fluvioPeer(
     baseTimestamp: b.baseTimestamp,
     raw: b.raw,
   }));
-  const counts = list.map((b) => recordListCount(b.raw));
   const timer = steps instanceof FluvioTimer ? steps : new FluvioTimer(steps);
-  const recordsIn = (calls: number) => {
-    let n = 0;
-    for (let i = 0; i < calls; i++) n += counts[i % counts.length]!;
-    return n;
+  // Messages per round for about roundMs of engine time, from the last round's cost (CPU time where
+  // the harness could read it, else wall time), kept within [1, 4096] whatever the clocks said.
+  const size = (messages: number, t: { nanos: number; cpuNanos: number }): number => {
+    const ns = t.cpuNanos > 0 ? t.cpuNanos : t.nanos;
+    return Math.max(1, Math.min(4096, Math.round((messages * roundMs * 1e6) / Math.max(1e3, ns))));
   };
-  const warm = await timer.time(list, list.length * 2);
-  let calls = Math.max(list.length, Math.round((roundMs * 1e6) / Math.max(1, warm.nanos / warm.calls)));
+  let messages = size(list.length, await timer.time(list, list.length));
   return {
     async round() {
-      const t = await timer.time(list, calls);
-      // Keep the next round near roundMs of engine time.
-      calls = Math.max(1, Math.round((calls * roundMs * 1e6) / Math.max(1, t.nanos)));
-      return (recordsIn(t.calls) * 1e9) / t.nanos;
+      const t = await timer.time(list, messages);
+      messages = size(messages, t);
+      return { recordsPerSec: (t.recordsIn * 1e9) / t.nanos, cpuNsPerRecord: t.cpuNanos / t.recordsIn };
     },
     stop: () => timer.stop(),
   };
 }
 
-/** Eddy's engine over `batches` for about `ms`: records/s and CPU ns per record. */
-export function eddyEngineRound(
-  chain: Chain,
-  batches: readonly BatchInput[],
-  ms: number,
-): { recordsPerSec: number; cpuNsPerRecord: number } {
+/** Eddy's engine over `batches` for about `ms`: records/s, and CPU ns per record of this thread. */
+export function eddyEngineRound(chain: Chain, batches: readonly BatchInput[], ms: number): EngineRound {
   const counts = batches.map((b) => recordListCount(b.raw));
   let records = 0;
   let i = 0;
-  const cpu0 = processCpuMs();
+  const cpu0 = threadCpuNs();
   const t0 = performance.now();
   let elapsed = 0;
   while (elapsed < ms) {
@@ -110,15 +110,21 @@ export function eddyEngineRound(
     i = (i + 1) % batches.length;
     elapsed = performance.now() - t0;
   }
-  return { recordsPerSec: (records * 1000) / elapsed, cpuNsPerRecord: ((processCpuMs() - cpu0) * 1e6) / records };
+  return { recordsPerSec: (records * 1000) / elapsed, cpuNsPerRecord: (threadCpuNs() - cpu0) / records };
 }
 
 export interface EngineComparison {
   fluvio_records_per_sec: number;
   eddy_records_per_sec: number;
-  /** Median of per-round Eddy ÷ Fluvio. */
+  /** Median of per-round Eddy ÷ Fluvio records/s (wall clock). */
   ratio: number;
   spread: number;
+  /** CPU ns per record of the thread running each engine (Linux; NaN elsewhere). */
+  fluvio_cpu_ns_per_record: number;
+  eddy_cpu_ns_per_record: number;
+  /** Median of per-round Fluvio ÷ Eddy CPU per record: Eddy's speed in CPU time, which holds on a busy machine. */
+  cpu_ratio: number;
+  cpu_spread: number;
   rounds: number;
   harness: string;
 }
@@ -141,15 +147,21 @@ export async function compareEngines(
     eddyEngineRound(chain, sample, Math.min(300, roundMs * 2)); // warm-up (V8 tiers up)
     const fl: number[] = [],
       ed: number[] = [],
-      ratios: number[] = [];
+      ratios: number[] = [],
+      fc: number[] = [],
+      ec: number[] = [],
+      cpuRatios: number[] = [];
     for (let r = 0; r < rounds; r++) {
       const f = await peer.round();
-      const e = eddyEngineRound(chain, sample, roundMs).recordsPerSec;
-      fl.push(f);
-      ed.push(e);
-      ratios.push(e / f);
+      const e = eddyEngineRound(chain, sample, roundMs);
+      fl.push(f.recordsPerSec);
+      ed.push(e.recordsPerSec);
+      ratios.push(e.recordsPerSec / f.recordsPerSec);
+      fc.push(f.cpuNsPerRecord);
+      ec.push(e.cpuNsPerRecord);
+      cpuRatios.push(f.cpuNsPerRecord / e.cpuNsPerRecord);
       opts.progress?.(
-        `Fluvio's engine round ${r + 1}: Fluvio ${f.toFixed(0)} records/s, Eddy ${e.toFixed(0)} records/s`,
+        `Fluvio's engine round ${r + 1}: Fluvio ${f.recordsPerSec.toFixed(0)} records/s, Eddy ${e.recordsPerSec.toFixed(0)} records/s`,
       );
     }
     return {
@@ -157,6 +169,10 @@ export async function compareEngines(
       eddy_records_per_sec: median(ed),
       ratio: median(ratios),
       spread: spread(ratios),
+      fluvio_cpu_ns_per_record: median(fc),
+      eddy_cpu_ns_per_record: median(ec),
+      cpu_ratio: median(cpuRatios),
+      cpu_spread: spread(cpuRatios),
       rounds,
       harness,
     };

@@ -11,9 +11,12 @@ import {
   type HarnessOptions,
 } from './fluvio-engine.js';
 
+/** Calls per batch message: the CPU clock is read around each message, so its cost is shared by this many. */
+const ITERATIONS = 4;
+
 /**
- * Fluvio's engine kept running for timing: one harness process in time mode (one iteration per
- * batch), fed a few batches at a time. The harness reads its request as a stream and answers each
+ * Fluvio's engine kept running for timing: one harness process in time mode 2 (wall and CPU time
+ * per batch message, ITERATIONS calls each), fed a few batch messages at a time. The harness reads its request as a stream and answers each
  * batch as soon as it ran, so rounds of Fluvio's engine can alternate with other measurements
  * while the chain is compiled (wasmtime, seconds for big modules) and initialised only once.
  *
@@ -68,7 +71,7 @@ export class FluvioTimer {
     child.stdin.on('error', () => {
       /* reported through 'exit' */
     });
-    const header = encodeRequest(1, 1, this.steps, [], this.options);
+    const header = encodeRequest(2, ITERATIONS, this.steps, [], this.options);
     child.stdin.write(header.subarray(0, header.length - 1)); // without the end marker
     const setup = await this.read(1);
     if (setup[0] !== 0) {
@@ -77,24 +80,40 @@ export class FluvioTimer {
     }
   }
 
-  /** Runs `calls` batches (cycling over `batches`) once each; returns the engine's nanoseconds and records in. */
-  async time(batches: readonly FluvioBatch[], calls: number): Promise<{ nanos: number; calls: number }> {
+  /**
+   * Runs `messages` batch messages (cycling over `batches`), each batch ITERATIONS times; returns
+   * the engine's wall and CPU nanoseconds (the harness's thread) and the calls made.
+   */
+  async time(
+    batches: readonly FluvioBatch[],
+    messages: number,
+  ): Promise<{ nanos: number; cpuNanos: number; calls: number; recordsIn: number }> {
     const budget = this.options.leakBudget ?? 120e6;
     const biggest = Math.max(...batches.map((b) => b.raw.length));
-    if (this.child && this.fed + calls * biggest > budget) await this.stop();
+    if (this.child && this.fed + messages * ITERATIONS * biggest > budget) await this.stop();
     await this.start();
     const parts: Buffer[] = [];
-    for (let i = 0; i < calls; i++) parts.push(batchMessage(batches[i % batches.length]!));
-    this.fed += calls * biggest;
-    this.child!.stdin.write(Buffer.concat(parts));
-    const reply = await this.read(13 * calls);
-    let nanos = 0;
-    for (let i = 0; i < calls; i++) {
-      const at = i * 13;
-      if (reply[at] !== 3) throw new FluvioEngineHarnessError(`unexpected reply tag ${reply[at]} in timing mode`);
-      nanos += Number(reply.readBigUInt64BE(at + 1));
+    let recordsIn = 0;
+    for (let i = 0; i < messages; i++) {
+      const b = batches[i % batches.length]!;
+      parts.push(batchMessage(b));
+      recordsIn += Buffer.from(b.raw.buffer, b.raw.byteOffset, 4).readInt32BE(0) * ITERATIONS;
     }
-    return { nanos, calls };
+    this.fed += messages * ITERATIONS * biggest;
+    this.child!.stdin.write(Buffer.concat(parts));
+    const reply = await this.read(21 * messages);
+    let nanos = 0;
+    let cpuNanos = 0;
+    for (let i = 0; i < messages; i++) {
+      const at = i * 21;
+      if (reply[at] !== 4)
+        throw new FluvioEngineHarnessError(
+          `unexpected reply tag ${reply[at]} in timing mode 2 (an older harness? rebuild it with \`bash conformance/build-fluvio-engine.sh\`)`,
+        );
+      nanos += Number(reply.readBigUInt64BE(at + 1));
+      cpuNanos += Number(reply.readBigUInt64BE(at + 9));
+    }
+    return { nanos, cpuNanos, calls: messages * ITERATIONS, recordsIn };
   }
 
   /** Ends the harness process (its input ends; it exits). */
