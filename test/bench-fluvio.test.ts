@@ -47,7 +47,15 @@ run(`eddy bench --compare-fluvio: one module through both engines, as JSON, text
   const report = JSON.parse(json.stdout) as Json;
   const f = report['fluvio'] as Json;
   t.truthy(f, 'the report has a fluvio section');
-  for (const k of ['fluvio_records_per_sec', 'eddy_records_per_sec', 'ratio', 'eddy_workers_vs_fluvio']) {
+  for (const k of [
+    'fluvio_records_per_sec',
+    'eddy_records_per_sec',
+    'ratio',
+    'eddy_workers_vs_fluvio',
+    'fluvio_cpu_ns_per_record',
+    'eddy_cpu_ns_per_record',
+    'cpu_ratio',
+  ]) {
     t.is(typeof f[k], 'number', k);
     t.true(Number.isFinite(f[k] as number) && (f[k] as number) > 0, `${k} > 0`);
   }
@@ -71,6 +79,7 @@ run(`eddy bench --compare-fluvio: one module through both engines, as JSON, text
   t.regex(text.stdout, /Fluvio's engine, one thread +[\d.]+[kM]? +[\d.]+/);
   t.regex(text.stdout, /Eddy's engine, one thread +[\d.]+[kM]?/);
   t.regex(text.stdout, /ratio Eddy's engine \/ Fluvio's engine: \d+\.\d{3}/);
+  t.regex(text.stdout, /CPU per record of each engine's thread: Fluvio [\d.]+ ns, Eddy [\d.]+ ns/);
   const html = await readFile(join(work, 'report.html'), 'utf8');
   t.true(html.includes('id="chart-fluvio"'));
   t.true(html.includes('Fluvio&#39;s engine, one thread'));

@@ -249,6 +249,10 @@ export function renderHtml(r: BenchReport): string {
             `${r.fluvio.ratio.toFixed(3)} (spread ${(r.fluvio.spread * 100).toFixed(1)}% over ${r.fluvio.rounds} alternating rounds)`,
           ],
           [`Eddy at W=${r.fluvio.workers} ÷ Fluvio's one instance`, r.fluvio.eddy_workers_vs_fluvio.toFixed(3)],
+          [
+            'CPU ns per record, Fluvio / Eddy',
+            `${num(r.fluvio.fluvio_cpu_ns_per_record)} / ${num(r.fluvio.eddy_cpu_ns_per_record)} (Eddy ${r.fluvio.cpu_ratio.toFixed(3)}× as fast in CPU time)`,
+          ],
         ] as [string, string][])
       : []),
     ['machine', `${r.machine.cpu}, ${r.machine.cores} cores, Node ${r.machine.node}, ${r.machine.date}`],

@@ -306,6 +306,7 @@ export function formatReport(r: BenchReport): string {
         [`Eddy through the pool, W=${f.workers}`, fmtRate(r.records_per_sec), n3(r.ns_per_record)],
       ]),
       `ratio Eddy's engine / Fluvio's engine: ${f.ratio.toFixed(3)} (spread ${(f.spread * 100).toFixed(1)}%); Eddy at W=${f.workers} / Fluvio's one instance: ${f.eddy_workers_vs_fluvio.toFixed(3)}`,
+      `CPU per record of each engine's thread: Fluvio ${n3(f.fluvio_cpu_ns_per_record)} ns, Eddy ${n3(f.eddy_cpu_ns_per_record)} ns; Eddy's speed in CPU time ${f.cpu_ratio.toFixed(3)}× Fluvio's (spread ${(f.cpu_spread * 100).toFixed(1)}%; holds on a busy machine, where wall time does not)`,
     );
   }
   return `${lines.join('\n')}\n`;
