@@ -196,11 +196,13 @@ export function summaryRows(): string[][] {
   const fluvio = load('fluvio-compare');
   if (fluvio) {
     const mods = (fluvio['modules'] as Json[] | undefined) ?? [];
-    const worst = mods.reduce<Json | null>((w, m) => (w === null || m['ratio'] < w['ratio'] ? m : w), null);
+    // Goal 1 is judged on CPU time (cpu_ratio); results from before it had only the wall-clock ratio.
+    const r1 = (m: Json) => (m['cpu_ratio'] ?? m['ratio']) as number;
+    const worst = mods.reduce<Json | null>((w, m) => (w === null || r1(m) < r1(w) ? m : w), null);
     rows.push([
       'fluvio-compare',
-      `Eddy's engine ÷ Fluvio's engine, one thread, ${mods.length} corpus modules: median (lowest, module)`,
-      `${n(fluvio['median_ratio'], 2)} (${n(worst?.['ratio'], 2)}, ${worst?.['module'] ?? '–'}${worst ? ` ${worst['value_bytes']} B` : ''})`,
+      `Eddy's engine ÷ Fluvio's engine, one thread, CPU time, ${mods.length} module × size rows: median (lowest, module)`,
+      `${n(fluvio['median_ratio'], 2)} (${worst ? n(r1(worst), 2) : '–'}, ${worst?.['module'] ?? '–'}${worst?.['value_bytes'] ? ` ${worst['value_bytes']} B` : ''})`,
       `≥ ${fluvio['target_ratio'] ?? 1}`,
     ]);
     // The other goals, as rows met out of rows measured (module × record size).
