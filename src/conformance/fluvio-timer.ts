@@ -1,5 +1,5 @@
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import {
   encodeRequest,
@@ -11,12 +11,16 @@ import {
   type HarnessOptions,
 } from './fluvio-engine.js';
 
-/** Calls per batch message: the CPU clock is read around each message, so its cost is shared by this many. */
+/** Calls per batch message. */
 const ITERATIONS = 4;
 
 /**
- * Fluvio's engine kept running for timing: one harness process in time mode 2 (wall and CPU time
- * per batch message, ITERATIONS calls each), fed a few batch messages at a time. The harness reads its request as a stream and answers each
+ * Fluvio's engine kept running for timing: one harness process in time mode (wall time per batch
+ * message, ITERATIONS calls each), fed a few batch messages at a time. Its CPU time per round is
+ * read from /proc/<pid>/schedstat between rounds, while it waits for input: the kernel brings a
+ * thread's CPU total up to date when it blocks, so the figure is exact there (a thread reading its
+ * own total mid-run sees it lag by up to a scheduler tick). It includes reading the batches from
+ * the pipe, a copy of each batch: a small cost counted against Fluvio. The harness reads its request as a stream and answers each
  * batch as soon as it ran, so rounds of Fluvio's engine can alternate with other measurements
  * while the chain is compiled (wasmtime, seconds for big modules) and initialised only once.
  *
@@ -71,7 +75,7 @@ export class FluvioTimer {
     child.stdin.on('error', () => {
       /* reported through 'exit' */
     });
-    const header = encodeRequest(2, ITERATIONS, this.steps, [], this.options);
+    const header = encodeRequest(1, ITERATIONS, this.steps, [], this.options);
     child.stdin.write(header.subarray(0, header.length - 1)); // without the end marker
     const setup = await this.read(1);
     if (setup[0] !== 0) {
@@ -82,7 +86,7 @@ export class FluvioTimer {
 
   /**
    * Runs `messages` batch messages (cycling over `batches`), each batch ITERATIONS times; returns
-   * the engine's wall and CPU nanoseconds (the harness's thread) and the calls made.
+   * the engine's wall nanoseconds, the harness's CPU nanoseconds over the round and the calls made.
    */
   async time(
     batches: readonly FluvioBatch[],
@@ -100,20 +104,28 @@ export class FluvioTimer {
       recordsIn += Buffer.from(b.raw.buffer, b.raw.byteOffset, 4).readInt32BE(0) * ITERATIONS;
     }
     this.fed += messages * ITERATIONS * biggest;
+    const cpu0 = this.childCpuNs();
     this.child!.stdin.write(Buffer.concat(parts));
-    const reply = await this.read(21 * messages);
+    const reply = await this.read(13 * messages);
+    // The harness blocks on its input after its last reply: give it that moment before reading its CPU total.
+    await new Promise((r) => setTimeout(r, 1));
+    const cpuNanos = this.childCpuNs() - cpu0;
     let nanos = 0;
-    let cpuNanos = 0;
     for (let i = 0; i < messages; i++) {
-      const at = i * 21;
-      if (reply[at] !== 4)
-        throw new FluvioEngineHarnessError(
-          `unexpected reply tag ${reply[at]} in timing mode 2 (an older harness? rebuild it with \`bash conformance/build-fluvio-engine.sh\`)`,
-        );
+      const at = i * 13;
+      if (reply[at] !== 3) throw new FluvioEngineHarnessError(`unexpected reply tag ${reply[at]} in timing mode`);
       nanos += Number(reply.readBigUInt64BE(at + 1));
-      cpuNanos += Number(reply.readBigUInt64BE(at + 9));
     }
     return { nanos, cpuNanos, calls: messages * ITERATIONS, recordsIn };
+  }
+
+  /** CPU nanoseconds the harness's main thread has run (Linux; NaN elsewhere). */
+  private childCpuNs(): number {
+    try {
+      return Number(readFileSync(`/proc/${this.child!.pid}/schedstat`, 'latin1').split(' ', 1)[0]);
+    } catch {
+      return NaN;
+    }
   }
 
   /** Ends the harness process (its input ends; it exits). */

@@ -30,14 +30,12 @@ use fluvio_smartmodule::dataplane::smartmodule::{
 const MAGIC: &[u8; 4] = b"EFH1";
 const MODE_RUN: u8 = 0;
 const MODE_TIME: u8 = 1;
-const MODE_TIME_CPU: u8 = 2;
 
 // Reply tags, one per batch (and one after setup).
 const REPLY_OK: u8 = 0;
 const REPLY_RUNTIME_ERROR: u8 = 1;
 const REPLY_FAILED: u8 = 2;
 const REPLY_TIMING: u8 = 3;
-const REPLY_TIMING_CPU: u8 = 4;
 
 /// What a failure was; the discriminant is its tag on the wire.
 #[derive(Clone, Copy)]
@@ -95,9 +93,8 @@ fn run<R: Read, W: Write>(input: R, mut out: W) -> Result<()> {
     out.flush()?;
 
     while let Some(batch) = read_batch(&mut req.input)? {
-        if req.mode == MODE_TIME || req.mode == MODE_TIME_CPU {
-            let cpu = req.mode == MODE_TIME_CPU;
-            time_batch(&mut chain, &batch, req.iterations, req.steps.last().and_then(|s| s.version), cpu, &mut out)?;
+        if req.mode == MODE_TIME {
+            time_batch(&mut chain, &batch, req.iterations, req.steps.last().and_then(|s| s.version), &mut out)?;
         } else if !run_batch(&mut chain, batch, output_version(&req.steps), &mut out)? {
             // A failed process call leaves the chain unusable, as it does in the SPU: stop here.
             out.flush()?;
@@ -180,13 +177,10 @@ fn run_batch<W: Write>(chain: &mut SmartModuleChainInstance, batch: Batch, versi
 
 /// Times `iterations` calls on the same batch: building the input as the SPU does (a copy of the
 /// batch bytes) and encoding the output records, which is what the SPU does with them next.
-/// With `cpu`, the reply also carries this thread's CPU time over the calls (Linux), which holds up
-/// on a machine shared with other work where wall time does not.
-fn time_batch<W: Write>(chain: &mut SmartModuleChainInstance, batch: &Batch, iterations: u32, version: Option<i16>, cpu: bool, out: &mut W) -> Result<()> {
+fn time_batch<W: Write>(chain: &mut SmartModuleChainInstance, batch: &Batch, iterations: u32, version: Option<i16>, out: &mut W) -> Result<()> {
     let version = version.unwrap_or(DEFAULT_SMARTENGINE_VERSION);
     let mut records_out = 0u32;
     let mut encoded = Vec::new();
-    let cpu_start = if cpu { thread_cpu_nanos()? } else { 0 };
     let start = Instant::now();
     for _ in 0..iterations {
         let input = SmartModuleInput::new(batch.raw.clone(), batch.base_offset, batch.base_timestamp);
@@ -196,23 +190,10 @@ fn time_batch<W: Write>(chain: &mut SmartModuleChainInstance, batch: &Batch, ite
         records_out = output.successes.len() as u32;
     }
     let nanos = start.elapsed().as_nanos() as u64;
-    if cpu {
-        let cpu_nanos = thread_cpu_nanos()? - cpu_start;
-        write_u8(out, REPLY_TIMING_CPU)?;
-        write_u64(out, nanos)?;
-        write_u64(out, cpu_nanos)?;
-    } else {
-        write_u8(out, REPLY_TIMING)?;
-        write_u64(out, nanos)?;
-    }
+    write_u8(out, REPLY_TIMING)?;
+    write_u64(out, nanos)?;
     write_u32(out, records_out)?;
     Ok(())
-}
-
-/// Nanoseconds this thread has run on a CPU: the first field of /proc/thread-self/schedstat.
-fn thread_cpu_nanos() -> Result<u64> {
-    let text = std::fs::read_to_string("/proc/thread-self/schedstat").context("reading /proc/thread-self/schedstat (time mode 2 needs Linux)")?;
-    text.split_whitespace().next().and_then(|f| f.parse().ok()).ok_or_else(|| anyhow!("unexpected /proc/thread-self/schedstat: {text:?}"))
 }
 
 fn write_output<W: Write>(out: &mut W, output: &SmartModuleOutput, version: i16) -> Result<()> {
@@ -368,8 +349,8 @@ fn read_request<R: Read>(mut input: R) -> Result<Request<R>> {
         bail!("the input does not start with {:?}; see README.md for the format", std::str::from_utf8(MAGIC).unwrap());
     }
     let mode = read_u8(&mut input)?;
-    if mode != MODE_RUN && mode != MODE_TIME && mode != MODE_TIME_CPU {
-        bail!("unknown mode {mode} (0 = run, 1 = time, 2 = time with CPU time)");
+    if mode != MODE_RUN && mode != MODE_TIME {
+        bail!("unknown mode {mode} (0 = run, 1 = time)");
     }
     let iterations = read_u32(&mut input)?;
     let memory_limit = read_u64(&mut input)?;
