@@ -196,12 +196,39 @@ export function summaryRows(): string[][] {
   const fluvio = load('fluvio-compare');
   if (fluvio) {
     const mods = (fluvio['modules'] as Json[] | undefined) ?? [];
-    const worst = mods.reduce<Json | null>((w, m) => (w === null || m['ratio'] < w['ratio'] ? m : w), null);
+    // Goal 1 is judged on CPU time (cpu_ratio); results from before it had only the wall-clock ratio.
+    const r1 = (m: Json) => (m['cpu_ratio'] ?? m['ratio']) as number;
+    const worst = mods.reduce<Json | null>((w, m) => (w === null || r1(m) < r1(w) ? m : w), null);
     rows.push([
       'fluvio-compare',
-      `Eddy's engine ÷ Fluvio's engine, one thread, ${mods.length} corpus modules: median (lowest, module)`,
-      `${n(fluvio['median_ratio'], 2)} (${n(worst?.['ratio'], 2)}, ${worst?.['module'] ?? '–'})`,
+      `Eddy's engine ÷ Fluvio's engine, one thread, CPU time, ${mods.length} module × size rows: median (lowest, module)`,
+      `${n(fluvio['median_ratio'], 2)} (${worst ? n(r1(worst), 2) : '–'}, ${worst?.['module'] ?? '–'}${worst?.['value_bytes'] ? ` ${worst['value_bytes']} B` : ''})`,
       `≥ ${fluvio['target_ratio'] ?? 1}`,
+    ]);
+    // The other goals, as rows met out of rows measured (module × record size).
+    const goals = (fluvio['goals'] ?? {}) as Json;
+    const count = (k: string) => {
+      const g = goals[k] as { met: number; missed: string[] } | undefined;
+      return g ? `${g.met} of ${g.met + g.missed.length} met` : '–';
+    };
+    rows.push([
+      'fluvio-compare',
+      "Eddy on W workers ≥ 0.9 × machine's W-thread speed-up × Fluvio's one instance (module × size rows)",
+      count('workers_ge_0_9_scaled_fluvio'),
+      '≥ 0.9',
+    ]);
+    rows.push([
+      'fluvio-compare',
+      "end-to-end efficiency ÷ machine's own scaling, modules ≥ 1 µs per record (W = 1 and W)",
+      count('efficiency_ge_0_9_machine_for_1us_modules'),
+      '≥ 0.9',
+    ]);
+    const filter = mods.find((m) => m['module'] === 'filter' && m['value_bytes'] === 100);
+    rows.push([
+      'fluvio-compare',
+      'SDK filter, 100 B: CPU ns per record beyond the engine, W = 1',
+      n(filter?.['cpu_ns_beyond_engine_w1'], 0),
+      '≤ 15',
     ]);
   }
   const observe = load('observe');

@@ -17,6 +17,7 @@ import {
   type TimeSplit,
 } from './cost.js';
 import { BENCH_DEFAULTS } from './defaults.js';
+import { compareEngines, type EngineComparison } from './fluvio.js';
 import type { BenchInput } from './input.js';
 import { type BatchSource, engineRate, mainThreadChain, PoolRig, type RoundStats } from './runner.js';
 import { type Histogram, histogram, median, percentile, repeatUntilStable, spread } from './stats.js';
@@ -55,6 +56,8 @@ export interface BenchOptions {
   /** Batches per submission (one frame to a worker). Default: as Eddy's consumers submit (COORDINATOR_DEFAULTS). */
   frameBatches?: number;
   progress?: (line: string) => void;
+  /** Also run the chain through Fluvio's own engine (the conformance harness) on one thread. */
+  compareFluvio?: boolean;
 }
 
 export type { SplitMethod, Spread, TimeSplit } from './cost.js';
@@ -167,7 +170,15 @@ export interface BenchReport {
     engine_ratio: number;
     workers: number;
   };
+  /** `--compare-fluvio`: the chain through Fluvio's engine and Eddy's, one thread each, alternating rounds. */
+  fluvio?: FluvioSection;
   duration_ms: number;
+}
+
+export interface FluvioSection extends EngineComparison {
+  /** Eddy through the pool at `workers` (records/s above) ÷ Fluvio's one chain instance. */
+  eddy_workers_vs_fluvio: number;
+  workers: number;
 }
 
 interface Measured {
@@ -521,6 +532,16 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
   if (opts.compare) {
     say(`comparing ${chain.label} with ${opts.compare.label} at W=${opts.workers}`);
     report.compare = await compareRun(opts, chain, opts.compare);
+  }
+  if (opts.compareFluvio) {
+    say(`running ${chain.label} through Fluvio's engine and Eddy's, one thread each`);
+    // Rounds of ~1/10 of the budget each (at least 50 ms): 5 rounds per side fit in the budget.
+    const c = await compareEngines(chain.steps, chain.sources, input.batches, {
+      rounds: 5,
+      roundMs: Math.max(50, Math.min(300, opts.durationMs / 10)),
+      progress: say,
+    });
+    report.fluvio = { ...c, eddy_workers_vs_fluvio: rate / c.fluvio_records_per_sec, workers: main.workers };
   }
   report.duration_ms = performance.now() - t0;
   return report;

@@ -13,10 +13,11 @@ import { engineRate, mainThreadChain } from './runner.js';
 
 interface ThreadData {
   modules: { descriptor: ModuleDescriptor; compiled: WebAssembly.Module; params: Record<string, string> }[];
-  batches: { baseOffset: number; baseTimestamp: number; raw: Uint8Array }[];
+  /** One or more sets of batches; each run goes over one set. */
+  sets: { baseOffset: number; baseTimestamp: number; raw: Uint8Array }[][];
 }
 
-type Msg = { op: 'run'; ms: number } | { op: 'exit' };
+type Msg = { op: 'run'; ms: number; set?: number } | { op: 'exit' };
 
 if (parentPort && workerData?.eddyEngineThread) {
   const data = workerData.eddyEngineThread as ThreadData;
@@ -30,7 +31,7 @@ if (parentPort && workerData?.eddyEngineThread) {
       port.close();
       return;
     }
-    port.postMessage(engineRate(chain, data.batches, msg.ms));
+    port.postMessage(engineRate(chain, data.sets[msg.set ?? 0]!, msg.ms));
   });
   port.postMessage({ ready: true });
 }
@@ -44,13 +45,24 @@ export class EngineThreads {
     steps: readonly SessionStep[],
     batches: readonly BatchInput[],
   ): Promise<EngineThreads> {
+    return EngineThreads.openSets(count, steps, [batches]);
+  }
+
+  /** As `open`, with several sets of batches (e.g. one per record size); `rate` names the set to run. */
+  static async openSets(
+    count: number,
+    steps: readonly SessionStep[],
+    sets: readonly (readonly BatchInput[])[],
+  ): Promise<EngineThreads> {
     const data: ThreadData = {
       modules: steps.map((s) => ({
         descriptor: s.module.descriptor,
         compiled: s.module.compiled,
         params: { ...(s.params ?? {}) },
       })),
-      batches: batches.map((b) => ({ baseOffset: b.baseOffset, baseTimestamp: b.baseTimestamp, raw: b.raw })),
+      sets: sets.map((batches) =>
+        batches.map((b) => ({ baseOffset: b.baseOffset, baseTimestamp: b.baseTimestamp, raw: b.raw })),
+      ),
     };
     const workers = Array.from(
       { length: count },
@@ -68,18 +80,27 @@ export class EngineThreads {
     return new EngineThreads(workers);
   }
 
-  /** Runs every thread for about `ms` at once; returns the summed records/s. */
-  async rate(ms: number): Promise<number> {
+  /** Runs every thread for about `ms` at once over batch set `set`; returns the summed records/s. */
+  async rate(ms: number, set = 0): Promise<number> {
+    return (await this.run(ms, set)).recordsPerSec;
+  }
+
+  /** As `rate`, with the CPU time per record over all the threads (their own CPU clocks; NaN off Linux). */
+  async run(ms: number, set = 0): Promise<{ recordsPerSec: number; cpuNsPerRecord: number }> {
     const results = await Promise.all(
       this.workers.map(
         (w) =>
-          new Promise<{ recordsPerSec: number }>((resolve) => {
+          new Promise<ReturnType<typeof engineRate>>((resolve) => {
             w.once('message', resolve);
-            w.postMessage({ op: 'run', ms } satisfies Msg);
+            w.postMessage({ op: 'run', ms, set } satisfies Msg);
           }),
       ),
     );
-    return results.reduce((n, r) => n + r.recordsPerSec, 0);
+    const records = results.reduce((n, r) => n + r.records, 0);
+    return {
+      recordsPerSec: results.reduce((n, r) => n + r.recordsPerSec, 0),
+      cpuNsPerRecord: results.reduce((n, r) => n + r.threadCpuNs, 0) / records,
+    };
   }
 
   async close(): Promise<void> {

@@ -241,6 +241,31 @@ function compareChart(r: BenchReport): string {
   );
 }
 
+function fluvioChart(r: BenchReport): string {
+  const f = r.fluvio!;
+  const sides: [string, number][] = [
+    ["Fluvio's engine, 1 thread", f.fluvio_records_per_sec],
+    ["Eddy's engine, 1 thread", f.eddy_records_per_sec],
+    [`Eddy, pool W=${f.workers}`, r.records_per_sec],
+  ];
+  const { top, step } = axis(Math.max(...sides.map((s) => s[1])));
+  let body = yTicks(top, step);
+  const slot = PW / sides.length;
+  sides.forEach(([label, v], i) => {
+    const h = (v / top) * PH;
+    body += `<rect class="bar" x="${(L + i * slot + slot * 0.25).toFixed(1)}" y="${(T + PH - h).toFixed(1)}" width="${(slot * 0.5).toFixed(1)}" height="${h.toFixed(1)}" fill="${['#c0603a', '#3b73b9', '#5a9a5a'][i]}"/>`;
+    body += `<text x="${(L + i * slot + slot / 2).toFixed(1)}" y="${T + PH + 16}" text-anchor="middle" class="tick">${esc(label)}</text>`;
+    body += `<text x="${(L + i * slot + slot / 2).toFixed(1)}" y="${(T + PH - h - 5).toFixed(1)}" text-anchor="middle" class="val">${num(v)}</text>`;
+  });
+  return frame(
+    'chart-fluvio',
+    `Fluvio's engine and Eddy's on the same input: Eddy's engine ÷ Fluvio's ${f.ratio.toFixed(3)} (spread ${(f.spread * 100).toFixed(1)}%)`,
+    body,
+    'engine',
+    'input records/s',
+  );
+}
+
 export function renderHtml(r: BenchReport): string {
   const rows: [string, string][] = [
     ['module', `${r.module.label} (${r.module.steps.map((s) => s.kind).join(' → ')})`],
@@ -269,6 +294,24 @@ export function renderHtml(r: BenchReport): string {
       `${r.compile_ms.toFixed(2)} / ${r.instantiate_ms.toFixed(3)} / ${r.init_ms.toFixed(3)} ms`,
     ],
     ['errors', r.errors > 0 ? `${r.errors} (first: ${r.first_error})` : '0'],
+    ...(r.fluvio
+      ? ([
+          [
+            "Fluvio's engine, one thread",
+            `${num(r.fluvio.fluvio_records_per_sec)} records/s (fluvio-smartengine, one chain instance, as a Fluvio SPU runs it)`,
+          ],
+          ["Eddy's engine, one thread", `${num(r.fluvio.eddy_records_per_sec)} records/s`],
+          [
+            "Eddy's engine ÷ Fluvio's",
+            `${r.fluvio.ratio.toFixed(3)} (spread ${(r.fluvio.spread * 100).toFixed(1)}% over ${r.fluvio.rounds} alternating rounds)`,
+          ],
+          [`Eddy at W=${r.fluvio.workers} ÷ Fluvio's one instance`, r.fluvio.eddy_workers_vs_fluvio.toFixed(3)],
+          [
+            'CPU ns per record, Fluvio / Eddy',
+            `${num(r.fluvio.fluvio_cpu_ns_per_record)} / ${num(r.fluvio.eddy_cpu_ns_per_record)} (Eddy ${r.fluvio.cpu_ratio.toFixed(3)}× as fast in CPU time)`,
+          ],
+        ] as [string, string][])
+      : []),
     ['machine', `${r.machine.cpu}, ${r.machine.cores} cores, Node ${r.machine.node}, ${r.machine.date}`],
   ];
   const table = rows.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join('\n');
@@ -278,7 +321,13 @@ export function renderHtml(r: BenchReport): string {
         `<tr><td>${p.workers}</td><td>${num(p.records_per_sec)}</td><td>${(p.spread * 100).toFixed(1)}%</td><td>${p.efficiency.toFixed(2)}</td><td>${num(p.batch_latency_ms_p50)}</td><td>${num(p.batch_latency_ms_p99)}</td></tr>`,
     )
     .join('\n');
-  const charts = [splitChart(r), scalingChart(r), latencyChart(r), ...(r.compare ? [compareChart(r)] : [])];
+  const charts = [
+    splitChart(r),
+    scalingChart(r),
+    latencyChart(r),
+    ...(r.compare ? [compareChart(r)] : []),
+    ...(r.fluvio ? [fluvioChart(r)] : []),
+  ];
   const compare = r.compare
     ? `<h2>Compared</h2>
 <p class="verdict">${esc(r.compare.verdict)}</p>

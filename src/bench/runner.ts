@@ -37,6 +37,19 @@ export function mainThreadCpuMs(): number {
   }
 }
 
+/**
+ * CPU time of the calling thread in nanoseconds (Linux: /proc/thread-self/schedstat, which works in
+ * worker threads too), NaN elsewhere. Unlike wall time it leaves out the time other processes had
+ * the core, so per-record costs hold up on a busy machine.
+ */
+export function threadCpuNs(): number {
+  try {
+    return Number(readFileSync('/proc/thread-self/schedstat', 'latin1').split(' ', 1)[0]);
+  } catch {
+    return NaN;
+  }
+}
+
 /** CPU time of the whole process, every thread (ms). */
 export function processCpuMs(): number {
   const u = process.cpuUsage();
@@ -340,9 +353,10 @@ export function engineRate(
   chain: Chain,
   batches: readonly BatchInput[],
   ms: number,
-): { recordsPerSec: number; records: number; elapsedMs: number; cpuMs: number } {
+): { recordsPerSec: number; records: number; elapsedMs: number; cpuMs: number; threadCpuNs: number } {
   let records = 0;
   const cpu0 = processCpuMs();
+  const thread0 = threadCpuNs();
   const counts = batches.map((b) => recordListCount(b.raw));
   const t0 = performance.now();
   let elapsed = 0;
@@ -357,7 +371,13 @@ export function engineRate(
     elapsed = performance.now() - t0;
   }
   chain.release();
-  return { recordsPerSec: (records * 1000) / elapsed, records, elapsedMs: elapsed, cpuMs: processCpuMs() - cpu0 };
+  return {
+    recordsPerSec: (records * 1000) / elapsed,
+    records,
+    elapsedMs: elapsed,
+    cpuMs: processCpuMs() - cpu0,
+    threadCpuNs: threadCpuNs() - thread0,
+  };
 }
 
 /** A chain for main-thread measurements, as a worker builds it (borrowed outputs). */

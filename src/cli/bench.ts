@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { type Command, Option } from 'commander';
 import { type BenchChain, type BenchReport, fmtRate, runBench } from '../bench/bench.js';
 import { BENCH_DEFAULTS } from '../bench/defaults.js';
+import { requireFluvioEngine } from '../bench/fluvio.js';
 import { buildInput, type InputSpec } from '../bench/input.js';
 import { renderHtml } from '../bench/report-html.js';
 import { compareLines, costLines } from '../bench/report-text.js';
@@ -32,6 +33,7 @@ export interface BenchCommandOptions {
   wasmFile?: string;
   transformsFile?: string;
   compare?: string;
+  compareFluvio?: boolean;
   file?: string;
   jsonTemplate?: string;
   records?: string;
@@ -125,6 +127,8 @@ export async function runBenchCommand(o: BenchCommandOptions, cmd: Command, io: 
         : '--wasm-file and --transforms-file cannot be used together: list the module as a step of the transforms file instead',
     );
   }
+  // Checked first: the harness is built apart (with cargo), and a missing one should not cost a bench run.
+  if (o.compareFluvio) requireFluvioEngine();
   const params = parseParams(o.params ?? []);
   const workers = workerCount(cmd, io);
   const batchSize = positive(o.batchSize, '--batch-size', BENCH_DEFAULTS.batchSize);
@@ -188,6 +192,7 @@ export async function runBenchCommand(o: BenchCommandOptions, cmd: Command, io: 
       durationMs,
       maxSpread,
       frameBatches,
+      compareFluvio: o.compareFluvio === true,
       ...(progress ? { progress } : {}),
     });
   } finally {
@@ -281,6 +286,21 @@ export function formatReport(r: BenchReport): string {
       ...compareLines(r),
     );
   }
+  if (r.fluvio) {
+    const f = r.fluvio;
+    lines.push(
+      '',
+      `Fluvio's engine (fluvio-smartengine, one chain instance on one thread, as a Fluvio SPU runs it) against Eddy's, ${f.rounds} alternating rounds`,
+      pad([
+        ['', 'records/s', 'ns/record'],
+        ["Fluvio's engine, one thread", fmtRate(f.fluvio_records_per_sec), n3(1e9 / f.fluvio_records_per_sec)],
+        ["Eddy's engine, one thread", fmtRate(f.eddy_records_per_sec), n3(1e9 / f.eddy_records_per_sec)],
+        [`Eddy through the pool, W=${f.workers}`, fmtRate(r.records_per_sec), n3(r.ns_per_record)],
+      ]),
+      `ratio Eddy's engine / Fluvio's engine: ${f.ratio.toFixed(3)} (spread ${(f.spread * 100).toFixed(1)}%); Eddy at W=${f.workers} / Fluvio's one instance: ${f.eddy_workers_vs_fluvio.toFixed(3)}`,
+      `CPU per record of each engine's thread: Fluvio ${n3(f.fluvio_cpu_ns_per_record)} ns, Eddy ${n3(f.eddy_cpu_ns_per_record)} ns; Eddy's speed in CPU time ${f.cpu_ratio.toFixed(3)}× Fluvio's (spread ${(f.cpu_spread * 100).toFixed(1)}%; holds on a busy machine, where wall time does not)`,
+    );
+  }
   return `${lines.join('\n')}\n`;
 }
 
@@ -310,6 +330,7 @@ export function registerBenchCommand(program: Command, ctx: CliContext): void {
         '  eddy bench --wasm-file filter.wasm\n' +
         "  eddy bench --wasm-file sum.wasm --json-template '{{int:0:100}}' --records 50000 --json\n" +
         '  eddy bench --wasm-file new.wasm --compare old.wasm --file events.txt --html report.html\n' +
+        '  eddy bench --wasm-file filter.wasm --compare-fluvio\n' +
         '  eddy --workers 2 bench -t transforms.yaml --duration 10s',
     )
     .option('--wasm-file <path>', 'the SmartModule .wasm to measure')
@@ -318,6 +339,10 @@ export function registerBenchCommand(program: Command, ctx: CliContext): void {
       'measure the chain of a transforms.yaml (uses = .wasm paths relative to it)',
     )
     .option('--compare <path>', 'a second .wasm run on identical input in alternating rounds; reports ratios')
+    .option(
+      '--compare-fluvio',
+      "also run the module (or chain) through Fluvio's own engine (fluvio-smartengine, built by `bash conformance/build-fluvio-engine.sh`; $EDDY_FLUVIO_ENGINE names another binary) and Eddy's, one thread each, in alternating rounds",
+    )
     .option('--file <path>', 'input: one record per line of this file')
     .option(
       '--json-template <template>',

@@ -25,7 +25,7 @@ export function fluvioEnginePath(): string {
 }
 
 export const BUILD_HINT =
-  'build it with `bash conformance/build-fluvio-engine.sh` (needs cargo and crates.io; the first build takes several minutes)';
+  "build it with `bash conformance/build-fluvio-engine.sh` in a clone of Eddy's repository (needs cargo and crates.io; the first build takes several minutes), or set EDDY_FLUVIO_ENGINE to a built harness";
 
 /** The harness binary is not built (or not where EDDY_FLUVIO_ENGINE says). */
 export class FluvioEngineMissingError extends EddyError {
