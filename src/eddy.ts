@@ -15,6 +15,7 @@ import { produceSession } from './coordinator/produce-session.js';
 import { type PartitionSource, RecordStream, storedSource } from './coordinator/record-stream.js';
 import { ModuleResolver } from './coordinator/resolve.js';
 import {
+  storedConsumeOptions,
   type TransformEvents,
   type TransformedConsumeOptions,
   TransformedConsumer,
@@ -318,16 +319,7 @@ export class Eddy extends EventEmitter<EddyEvents> {
       committer: () => (named ? new DeliveryCommitter(this.storage, rest.consumer!, topic, commitPolicy(rest)) : null),
     };
     if (!transforms || transforms.length === 0) {
-      const {
-        policy: _p,
-        deadlineMs: _d,
-        maxInFlight: _m,
-        aggregateInitial: _a,
-        stateless: _s,
-        fanOut: _f,
-        batchesPerSubmission: _b,
-        ...stored
-      } = rest;
+      const stored = storedConsumeOptions(rest);
       return new RecordStream(this.storage, topic, which, storedSource(this.storage, topic, stored), streamOptions);
     }
     // The chain is resolved once, when the first partition starts; every partition shares it.

@@ -38,6 +38,22 @@ export interface TransformedConsumeOptions extends ConsumeOptions {
   batchesPerSubmission?: number;
 }
 
+/** The storage consumer's own options: what is left once the chain's options are taken out. */
+export function storedConsumeOptions(o: TransformedConsumeOptions): ConsumeOptions {
+  const {
+    partitions: _p,
+    policy: _q,
+    deadlineMs: _d,
+    maxInFlight: _m,
+    aggregateInitial: _a,
+    stateless: _s,
+    fanOut: _f,
+    batchesPerSubmission: _b,
+    ...stored
+  } = o;
+  return stored;
+}
+
 /**
  * Consumes partitions through a SmartModule chain on the worker pool: stored batches go to the
  * partition's stream as raw bytes; outputs come back in order, to be decoded at the edge (by the
@@ -87,17 +103,7 @@ export class TransformedConsumer {
     stream.on('error', (error) => this.events.emit('error', { stream: stream.id, error }));
     try {
       await stream.start();
-      const {
-        partitions: _p,
-        policy: _q,
-        deadlineMs: _d,
-        maxInFlight: _m,
-        aggregateInitial: _a,
-        stateless: _s,
-        fanOut: _f,
-        batchesPerSubmission: _b,
-        ...consumeOptions
-      } = o;
+      const consumeOptions = storedConsumeOptions(o);
       // The storage consumer resolves the start position (from, a named consumer's commit) and checks
       // the options; the batches themselves are read by the workers, by offset range.
       const start = this.storage.consume(this.topic, partition, { ...consumeOptions, signal });
