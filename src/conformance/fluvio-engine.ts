@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -132,7 +132,94 @@ export function runFluvioChain(
   batches: readonly FluvioBatch[],
   options: HarnessOptions = {},
 ): FluvioRun {
-  const out = spawnHarness(encodeRequest(0, 0, steps, batches, options));
+  return decodeRun(spawnHarness(encodeRequest(0, 0, steps, batches, options)));
+}
+
+/** Where served harnesses keep wasmtime's compiled modules (keyed by module bytes, config and wasmtime version). */
+export function compileCacheDir(): string {
+  return join(conformanceCacheDir(), 'wasmtime-cache');
+}
+
+/**
+ * One harness process that answers many run requests (its serve mode), each with a new chain in
+ * the same engine, as runFluvioChain would answer it. Modules are compiled once, through
+ * wasmtime's compile cache, instead of once per request and process: what makes thousands of
+ * property cases cheap. Requests are answered in the order sent.
+ */
+export class FluvioEngineServer {
+  private readonly child: ChildProcessWithoutNullStreams;
+  private readonly waiting: { resolve: (run: FluvioRun) => void; reject: (err: Error) => void }[] = [];
+  private pending: Buffer = Buffer.alloc(0);
+  private stderr = '';
+  private failure: Error | null = null;
+
+  constructor() {
+    const bin = fluvioEnginePath();
+    if (!existsSync(bin)) throw new FluvioEngineMissingError(bin);
+    this.child = spawn(bin, ['--serve', '--compile-cache', compileCacheDir()]);
+    this.child.stdout.on('data', (chunk: Buffer) => this.onData(chunk));
+    this.child.stderr.on('data', (chunk: Buffer) => {
+      this.stderr += chunk.toString();
+    });
+    this.child.on('error', (err) => this.fail(new FluvioEngineHarnessError(`${bin}: ${err.message}`)));
+    // A harness built before serve mode answers one request and exits 0: say how to fix that.
+    this.child.on('exit', (code, signal) =>
+      this.fail(
+        new FluvioEngineHarnessError(
+          `${bin} exited with ${code ?? signal}: ${this.stderr.trim() || `no message; if it predates serve mode, rebuild it (${BUILD_HINT})`}`,
+        ),
+      ),
+    );
+    // A write after the process died is reported through 'exit'; without this handler it would throw.
+    this.child.stdin.on('error', () => {});
+  }
+
+  run(steps: readonly FluvioStep[], batches: readonly FluvioBatch[], options: HarnessOptions = {}): Promise<FluvioRun> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ resolve, reject });
+      this.child.stdin.write(encodeRequest(0, 0, steps, batches, options));
+    });
+  }
+
+  /** Ends the process once it has answered what was sent. */
+  close(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.child.once('exit', () => resolve());
+      this.child.stdin.end();
+    });
+  }
+
+  private onData(chunk: Buffer): void {
+    this.pending = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    // Each reply is one frame: u32 length, then the reply as a single run writes it.
+    while (this.pending.length >= 4) {
+      const n = this.pending.readUInt32BE(0);
+      if (this.pending.length < 4 + n) break;
+      const frame = this.pending.subarray(4, 4 + n);
+      this.pending = this.pending.subarray(4 + n);
+      const next = this.waiting.shift();
+      if (!next) {
+        this.fail(new FluvioEngineHarnessError('a reply came with no request waiting for it'));
+        return;
+      }
+      try {
+        next.resolve(decodeRun(frame));
+      } catch (err) {
+        next.reject(err as Error);
+      }
+    }
+  }
+
+  private fail(err: Error): void {
+    this.failure ??= err;
+    for (const w of this.waiting.splice(0)) w.reject(this.failure);
+  }
+}
+
+/** A run-mode reply: the setup reply, then one reply per batch (README.md, "Replies"). */
+function decodeRun(out: Buffer): FluvioRun {
   const r = new Reader(out);
   const setup = r.u8();
   if (setup === REPLY_FAILED) return { setupFailure: readFailure(r), batches: [] };

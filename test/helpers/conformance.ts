@@ -6,6 +6,7 @@ import {
   BUILD_HINT,
   type FluvioBatch,
   type FluvioBatchReply,
+  type FluvioEngineServer,
   type FluvioFailure,
   type FluvioRun,
   type FluvioStep,
@@ -189,13 +190,17 @@ export function stepFor(m: LoadedModule, extra: Partial<FluvioStep> = {}): Fluvi
   };
 }
 
-/** As assertSame, for property tests: returns where the runs differ ('' when they agree). */
+/**
+ * As assertSame, for property tests: returns where the runs differ ('' when they agree). With a
+ * server, Fluvio's side runs in that long-lived harness instead of a new process.
+ */
 export async function assertSameQuiet(
   steps: FluvioStep[],
   batches: FluvioBatch[],
   options: HarnessOptions = {},
+  server?: FluvioEngineServer,
 ): Promise<string> {
-  const fluvio = runFluvioChain(steps, batches, options);
+  const fluvio = server ? await server.run(steps, batches, options) : runFluvioChain(steps, batches, options);
   const eddy = await runEddyChain(steps, batches, options);
   return firstDifference(eddy, fluvio);
 }

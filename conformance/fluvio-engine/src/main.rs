@@ -6,11 +6,13 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context as _, Result};
+use wasmtime::{Cache, CacheConfig};
 use fluvio_protocol::link::smartmodule::{
     SmartModuleInitRuntimeError, SmartModuleKind, SmartModuleLookbackRuntimeError,
     SmartModuleTransformRuntimeError,
@@ -69,19 +71,83 @@ struct Request<R: Read> {
     input: R,
 }
 
+/// Command line: `--serve` answers requests back to back (see README.md, "Serving many requests");
+/// `--compile-cache DIR` keeps wasmtime's compiled modules in DIR.
+struct Args {
+    serve: bool,
+    compile_cache: Option<PathBuf>,
+}
+
+fn parse_args() -> Result<Args> {
+    let mut args = Args { serve: false, compile_cache: None };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--serve" => args.serve = true,
+            "--compile-cache" => args.compile_cache = Some(it.next().context("--compile-cache needs a directory")?.into()),
+            other => bail!("unknown argument {other:?} (known: --serve, --compile-cache DIR)"),
+        }
+    }
+    Ok(args)
+}
+
 fn main() {
     let stdin = io::stdin().lock();
     let stdout = io::stdout().lock();
-    if let Err(err) = run(BufReader::with_capacity(1 << 20, stdin), BufWriter::with_capacity(1 << 20, stdout)) {
+    let result = parse_args().and_then(|args| {
+        let engine = new_engine(args.compile_cache.as_deref())?;
+        let input = BufReader::with_capacity(1 << 20, stdin);
+        let out = BufWriter::with_capacity(1 << 20, stdout);
+        if args.serve { serve(&engine, input, out) } else { run(&engine, input, out) }
+    });
+    if let Err(err) = result {
         eprintln!("fluvio-engine-harness: {err:#}");
         std::process::exit(2);
     }
 }
 
-fn run<R: Read, W: Write>(input: R, mut out: W) -> Result<()> {
+/// `SmartEngine::new()`, or, with a cache directory, the same engine with wasmtime's compile cache.
+/// `SmartEngine` has no constructor that takes a configuration: it wraps one wasmtime `Engine` and
+/// nothing else, so the harness builds that `Engine` with the configuration `SmartEngine::new` uses
+/// (fuel metering on, the rest default) plus the cache, and wraps it. The cache changes only how
+/// often modules are compiled, never what they do: its key covers the module bytes, the engine's
+/// configuration and wasmtime's version.
+fn new_engine(compile_cache: Option<&Path>) -> Result<SmartEngine> {
+    let Some(dir) = compile_cache else { return Ok(SmartEngine::new()) };
+    let mut cache = CacheConfig::new();
+    cache.with_directory(dir);
+    let mut config = wasmtime::Config::default();
+    config.consume_fuel(true);
+    config.cache(Some(Cache::new(cache)?));
+    let engine = wasmtime::Engine::new(&config)?;
+    const _: () = assert!(std::mem::size_of::<SmartEngine>() == std::mem::size_of::<wasmtime::Engine>());
+    // SAFETY: SmartEngine is a newtype over wasmtime::Engine (fluvio-smartengine 0.50.1, pinned),
+    // so the two have the same layout; the size check above guards against a different wrapper.
+    Ok(unsafe { std::mem::transmute::<wasmtime::Engine, SmartEngine>(engine) })
+}
+
+/// Many requests on one input, each answered as one frame: u32 length, then the reply bytes exactly
+/// as a single run would write them. Modules compiled for one request are reused by later ones when
+/// a compile cache is set.
+fn serve<R: Read, W: Write>(engine: &SmartEngine, mut input: R, mut out: W) -> Result<()> {
+    let mut reply = Vec::new();
+    loop {
+        let mut first = [0u8; 1];
+        if input.read(&mut first)? == 0 {
+            return Ok(());
+        }
+        reply.clear();
+        run(engine, io::Cursor::new(first).chain(&mut input), &mut reply)?;
+        write_bytes(&mut out, &reply)?;
+        out.flush()?;
+    }
+}
+
+/// Answers one request. In serve mode the request must end with its end tag, which is where this
+/// stops reading.
+fn run<R: Read, W: Write>(engine: &SmartEngine, input: R, mut out: W) -> Result<()> {
     let mut req = read_request(input)?;
-    let engine = SmartEngine::new();
-    let mut chain = match build_chain(&engine, &req) {
+    let mut chain = match build_chain(engine, &req) {
         Ok(chain) => chain,
         Err(err) => {
             write_failure(&mut out, &err)?;
@@ -105,9 +171,10 @@ fn run<R: Read, W: Write>(input: R, mut out: W) -> Result<()> {
     Ok(())
 }
 
-/// Reads the rest of the request, so that a caller still writing it does not see a broken pipe.
+/// Reads the rest of the request's batches, so that a caller still writing it does not see a broken
+/// pipe and, in serve mode, the next request starts where it should.
 fn drain<R: Read>(mut input: R) -> Result<()> {
-    io::copy(&mut input, &mut io::sink())?;
+    while read_batch(&mut input)?.is_some() {}
     Ok(())
 }
 
