@@ -85,7 +85,13 @@ test('metrics, status JSON and derive list give the same numbers; health and rea
 
   const m = await until(async () => {
     const r = await get(`${base}metrics`);
-    return sample(r.text, 'eddy_records_in_total', { stream: 'keep-a', partition: '1' }) === 200 ? r : undefined;
+    // The checkpoint a snapshot reads can be visible a moment before its commit event is counted.
+    const counted = [0, 1].every(
+      (p) => sample(r.text, 'eddy_commits_total', { stream: 'keep-a', partition: `${p}` })! > 0,
+    );
+    return sample(r.text, 'eddy_records_in_total', { stream: 'keep-a', partition: '1' }) === 200 && counted
+      ? r
+      : undefined;
   });
   t.regex(m.type, /^text\/plain; version=0\.0\.4/);
   t.is(sample(m.text, 'eddy_records_in_total', { stream: 'keep-a', partition: '0' }), 200);
