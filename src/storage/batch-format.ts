@@ -651,14 +651,14 @@ export interface RawBatchInput {
  * offsets stay contiguous — keys, values, timestamp deltas and attributes are kept. Headers given
  * by input offset delta follow their record when the output deltas are strictly increasing (the
  * filter/map family); with other outputs they cannot be matched and are dropped.
- * Returns null for an empty list.
+ * Returns null for an empty list. `index`: the list's index when the caller already built it.
  */
 export function encodeRawBatch(
   input: RawBatchInput,
   limits: EncodeLimits,
   where: string,
+  index: RecordIndex = indexRecords(input.raw),
 ): { value: Uint8Array; count: number; index: RecordIndex } | null {
-  const index = indexRecords(input.raw);
   const count = index.count;
   if (count === 0) return null;
   if (!Number.isSafeInteger(input.baseTimestamp))

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'eventemitter3';
 import { type Database, IF_EXISTS, type RootDatabase } from 'lmdb';
 import { EddyError } from '../errors.js';
+import type { RecordIndex } from '../protocol/record.js';
 import {
   compressBatch,
   type EncodeLimits,
@@ -294,9 +295,13 @@ export class PartitionLog {
    * stored as they are when the offset deltas run 0..n−1, renumbered otherwise (see encodeRawBatch).
    * `inputDeltas[i]` is the offset delta the i-th stored record carried in `raw`.
    */
-  async appendRaw(input: RawBatchInput, options?: AppendOptions): Promise<AppendResult & { inputDeltas: number[] }> {
+  async appendRaw(
+    input: RawBatchInput,
+    options?: AppendOptions,
+    index?: RecordIndex,
+  ): Promise<AppendResult & { inputDeltas: number[] }> {
     this.checkWritable();
-    const enc = encodeRawBatch(input, this.host.limits, this.where);
+    const enc = encodeRawBatch(input, this.host.limits, this.where, index);
     if (!enc) {
       // Nothing to store, but the extra writes still go through the partition's write order
       // (after every batch appended before them).
