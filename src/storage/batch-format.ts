@@ -651,14 +651,14 @@ export interface RawBatchInput {
  * offsets stay contiguous — keys, values, timestamp deltas and attributes are kept. Headers given
  * by input offset delta follow their record when the output deltas are strictly increasing (the
  * filter/map family); with other outputs they cannot be matched and are dropped.
- * Returns null for an empty list. `index`: the list's index when the caller already built it.
+ * Returns null for an empty list.
  */
 export function encodeRawBatch(
   input: RawBatchInput,
   limits: EncodeLimits,
   where: string,
-  index: RecordIndex = indexRecords(input.raw),
 ): { value: Uint8Array; count: number; index: RecordIndex } | null {
+  const index = indexRecords(input.raw);
   const count = index.count;
   if (count === 0) return null;
   if (!Number.isSafeInteger(input.baseTimestamp))
@@ -743,6 +743,24 @@ export function encodeRawBatch(
     for (const e of hdr) pos = writeHeaderEntry(value, v, pos, e.delta, e.list);
   }
   return { value, count, index };
+}
+
+/**
+ * Frames a `Vec<Record>` that scanEncodedBatch accepted (offset deltas 0..n−1, no headers) as a
+ * stored batch: the header, the bytes as they are, room for the checksum.
+ */
+export function frameEncodedBatch(
+  raw: Uint8Array,
+  count: number,
+  baseTimestamp: number,
+  maxTimestampDelta: number,
+  limits: EncodeLimits,
+): Uint8Array {
+  const trailer = trailerOf(limits);
+  const value = Buffer.allocUnsafe(BATCH_HEADER_SIZE + raw.length + trailer) as Uint8Array;
+  value.set(raw, BATCH_HEADER_SIZE);
+  writeHeader(value, trailer ? FLAG_CRC : 0, count, raw.length, baseTimestamp, baseTimestamp + maxTimestampDelta);
+  return value;
 }
 
 /** Encodes a plain record list (offset deltas 0..n−1) as `Vec<Record>`: a producer transform's input. */

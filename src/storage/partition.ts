@@ -1,12 +1,12 @@
 import { EventEmitter } from 'eventemitter3';
 import { type Database, IF_EXISTS, type RootDatabase } from 'lmdb';
 import { EddyError } from '../errors.js';
-import type { RecordIndex } from '../protocol/record.js';
 import {
   compressBatch,
   type EncodeLimits,
   encodeBatches,
   encodeRawBatch,
+  frameEncodedBatch,
   type ProduceRecord,
   type RawBatchInput,
   readBatchHeader,
@@ -18,6 +18,7 @@ import {
 } from './batch-format.js';
 import type { BatchCodec } from './codecs.js';
 import { STORAGE_DEFAULTS } from './defaults.js';
+import type { ScannedBatch } from './encoded-batch.js';
 import { OffsetOutOfRangeError, ReadOnlyStorageError, UnknownTopicError } from './errors.js';
 
 /** Where a produce call's records went. `lastOffset = baseOffset − 1` when nothing was stored. */
@@ -196,6 +197,11 @@ export class PartitionLog {
     return this.topicCodec ?? options?.compression ?? 'none';
   }
 
+  /** Largest encoded record this storage accepts (length prefix included). */
+  get maxRecordBytes(): number {
+    return this.host.limits.maxRecordBytes;
+  }
+
   /** Whether reads check batch checksums (the storage's `checksums` option). */
   private get verify(): boolean {
     return this.host.limits.checksums !== false;
@@ -295,13 +301,9 @@ export class PartitionLog {
    * stored as they are when the offset deltas run 0..n−1, renumbered otherwise (see encodeRawBatch).
    * `inputDeltas[i]` is the offset delta the i-th stored record carried in `raw`.
    */
-  async appendRaw(
-    input: RawBatchInput,
-    options?: AppendOptions,
-    index?: RecordIndex,
-  ): Promise<AppendResult & { inputDeltas: number[] }> {
+  async appendRaw(input: RawBatchInput, options?: AppendOptions): Promise<AppendResult & { inputDeltas: number[] }> {
     this.checkWritable();
-    const enc = encodeRawBatch(input, this.host.limits, this.where, index);
+    const enc = encodeRawBatch(input, this.host.limits, this.where);
     if (!enc) {
       // Nothing to store, but the extra writes still go through the partition's write order
       // (after every batch appended before them).
@@ -313,6 +315,22 @@ export class PartitionLog {
     const value = compressBatch(enc.value, this.codecFor(options));
     const r = await this.issue([value], [enc.count], options?.alsoWrite);
     return { ...r, inputDeltas };
+  }
+
+  /**
+   * Appends a caller's `Vec<Record>` as one batch, its bytes as they are: `Producer.sendEncoded`
+   * after scanEncodedBatch (which checks it and gives `scan`). Nothing is decoded into records.
+   */
+  appendEncoded(
+    raw: Uint8Array,
+    baseTimestamp: number,
+    scan: ScannedBatch,
+    options?: AppendOptions,
+  ): Promise<AppendResult> {
+    this.checkWritable();
+    if (scan.count === 0) return Promise.resolve(this.emptyResult());
+    const value = frameEncodedBatch(raw, scan.count, baseTimestamp, scan.maxTimestampDelta, this.host.limits);
+    return this.issue([compressBatch(value, this.codecFor(options))], [scan.count], undefined);
   }
 
   /**

@@ -4,7 +4,7 @@ import { encodeRecordList, headersByIndex, type ProduceRecord } from './batch-fo
 import { type BatchCodec, parseCodec } from './codecs.js';
 import { KeyWindow } from './dedup.js';
 import { STORAGE_DEFAULTS } from './defaults.js';
-import { checkEncodedBatch, type EncodedProduceBatch } from './encoded-batch.js';
+import { type EncodedProduceBatch, scanEncodedBatch } from './encoded-batch.js';
 import { InvalidArgumentError, ProduceTransformError, UnknownPartitionError } from './errors.js';
 import type { AppendOptions, AppendResult, PartitionLog } from './partition.js';
 
@@ -202,7 +202,7 @@ export class Producer {
     if (this.closed) return Promise.reject(new InvalidArgumentError(`producer for ${this.topic} is closed`));
     let partition: number;
     let log: PartitionLog;
-    let index: ReturnType<typeof checkEncodedBatch>;
+    let scan: ReturnType<typeof scanEncodedBatch>;
     try {
       if (this.transform) {
         throw new InvalidArgumentError(`sendEncoded on ${this.topic}: a producer with a transform takes records only`);
@@ -221,23 +221,22 @@ export class Producer {
       if (!Number.isInteger(partition) || partition < 0 || partition >= this.partitions) {
         throw new UnknownPartitionError(this.topic, partition, this.partitions);
       }
-      index = checkEncodedBatch(batch, `${this.topic}/${partition}`);
       log = this.store.partition(this.topic, partition);
+      scan = scanEncodedBatch(batch, `${this.topic}/${partition}`, log.maxRecordBytes);
       // Records sent before this call go first: appends issued in call order are stored in it.
       this.dispatch(partition);
     } catch (err) {
       return Promise.reject(err);
     }
-    const done = log.appendRaw({ raw: batch.raw, baseTimestamp: batch.baseTimestamp }, this.append, index).then((r) => {
-      this.storedRecords += r.count;
-      return {
-        topic: r.topic,
-        partition: r.partition,
-        baseOffset: r.baseOffset,
-        lastOffset: r.lastOffset,
-        count: r.count,
-      };
-    });
+    let done: Promise<AppendResult>;
+    try {
+      done = log.appendEncoded(batch.raw, batch.baseTimestamp, scan, this.append).then((r) => {
+        this.storedRecords += r.count;
+        return r;
+      });
+    } catch (err) {
+      return Promise.reject(err);
+    }
     this.inflight.add(done);
     const forget = () => this.inflight.delete(done);
     done.then(forget, forget);
