@@ -95,7 +95,11 @@ test('sendEncoded: a malformed batch is refused naming where, and nothing is sto
       /record 1 at byte \d+ has offset delta 2/,
     ],
     ['no count', Buffer.from([0, 0]), /missing i32 record count \(byte 0\)/],
-    ["record headers", encodeRecords([{ value: bytes("a"), headers: 1 }]), /record 0 at byte 4 declares 1 record headers/],,
+    [
+      'record headers',
+      encodeRecords([{ value: bytes('a'), headers: 1 }]),
+      /record 0 at byte 4 declares 1 record headers/,
+    ],
   ];
   // A record whose length prefix claims one byte more than its fields take (a longer record follows).
   const lying = Buffer.from(encodeRecords([{ value: bytes('abc') }, { value: bytes('defghij'), offsetDelta: 1 }]));
