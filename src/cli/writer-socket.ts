@@ -204,6 +204,11 @@ class Session {
         );
         return { ok: true };
       }
+      if (req.op === 'sendEncoded') {
+        // The bytes go to storage as they are: checked there, never decoded into record objects.
+        await this.producer.sendEncoded(req);
+        return { ok: true };
+      }
       await this.producer.flush();
       return { ok: true };
     } catch (err) {
