@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { unpack } from 'msgpackr';
+import { RemoteProducer } from '../src/cli/remote-producer.js';
 import { encodeFrame, FrameReader, type Reply } from '../src/cli/writer-protocol.js';
 import { serveWrites, socketPath } from '../src/cli/writer-socket.js';
 import { open } from '../src/index.js';
@@ -59,4 +60,39 @@ test('the writer socket stores an encoded batch as it is, refuses a malformed on
     [0, 'k', 'one', 5000],
     [1, null, 'two', 5003],
   ]);
+});
+
+test('a remote producer encodes its records when the writer can store batches as they are, and sends records otherwise', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'eddy-socket-encoded-'));
+  const eddy = await open(dir, { workers: 1, retentionCheckMs: 0 });
+  t.teardown(() => eddy.close());
+  await eddy.createTopic('one');
+  await eddy.createTopic('once', { dedup: { count: 10, ageMs: 60_000 } });
+  const server = await serveWrites(eddy, dir);
+  if (!server) return t.fail('no socket');
+  t.teardown(() => server.close());
+
+  const via = async (topic: string) => {
+    const remote = await RemoteProducer.connect(dir, { topic, steps: [], baseDir: dir, options: { batchSize: 64 } });
+    if (!remote) throw new Error('no writer');
+    const encoded = (remote as unknown as { encodedPartition: number | undefined }).encodedPartition;
+    await remote.sendAll(
+      Array.from({ length: 10 }, (_, i) => ({ key: i % 2 ? null : bytes('same'), value: bytes(`${topic}-${i}`) })),
+    );
+    await remote.close();
+    const got: string[] = [];
+    for await (const r of eddy.consume(topic)) got.push(`${r.offset}:${Buffer.from(r.value).toString()}`);
+    return { encoded, got, acknowledged: remote.acknowledged };
+  };
+  const one = await via('one');
+  t.is(one.encoded, 0);
+  t.is(one.acknowledged, 10);
+  t.deepEqual(
+    one.got,
+    Array.from({ length: 10 }, (_, i) => `${i}:one-${i}`),
+  );
+  t.true(eddy.describeTopic('one').partitionInfo[0]!.batches > 1, 'cut at the batch size');
+  const once = await via('once');
+  t.is(once.encoded, undefined, 'dedup needs records');
+  t.deepEqual(once.got, ['0:once-0', '1:once-1', '2:once-3', '3:once-5', '4:once-7', '5:once-9']);
 });

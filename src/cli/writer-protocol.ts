@@ -50,7 +50,12 @@ export interface SendEncodedRequest {
   partition?: number;
 }
 export type Request = OpenRequest | { op: 'send'; records: WireRecord[] } | SendEncodedRequest | { op: 'flush' };
-export type Reply = { ok: true } | { error: { code: string; message: string } };
+/**
+ * `encodedPartition` (in the reply to `open`): the session may send `sendEncoded` batches, stored in
+ * that partition (no transforms, no dedup, one partition or the session named one). Writers
+ * before this field never set it, and clients then send records.
+ */
+export type Reply = { ok: true; encodedPartition?: number } | { error: { code: string; message: string } };
 
 /** A peer that does not follow the protocol (a bad frame, a request out of place). */
 export class WriterProtocolError extends EddyError {
