@@ -12,7 +12,8 @@ import type { ProducerOptions } from '../storage/producer.js';
  * `{ op: 'open', topic, partition?, steps, options }` first, then any number of
  * `{ op: 'send', records }`, `{ op: 'sendEncoded', raw, baseTimestamp, partition? }` (an already encoded
  * `Vec<Record>`, stored as it is: see Producer.sendEncoded) and `{ op: 'flush' }`; each request gets one reply, in order:
- * `{ ok: true }` or `{ error: { code, message } }` (message already worded for the command line).
+ * `{ ok: true }` or `{ error: { code, message } }` (message already worded for the command line);
+ * the reply to `open` may name `encodedPartition` (see Reply).
  * A step names a registered module, or carries the module's bytes: the producer reads its own
  * files, so the writer never opens a path a client names.
  */
