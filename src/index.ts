@@ -51,7 +51,14 @@ export {
 export type { Lookback, SmartModuleKind } from './smartmodule/types.js';
 export type { ConsumedRecord, ConsumeOptions, Consumer, StartPosition } from './storage/consumer.js';
 export * from './storage/errors.js';
-export type { Partitioner, ProduceAck, Producer, ProducerOptions, ProducerRecord } from './storage/producer.js';
+export type {
+  EncodedProduceBatch,
+  Partitioner,
+  ProduceAck,
+  Producer,
+  ProducerOptions,
+  ProducerRecord,
+} from './storage/producer.js';
 export type { ModuleInfo, ModuleRegistry } from './storage/registry.js';
 export type {
   CommittedOffset,

@@ -54,6 +54,8 @@ test('requests are checked: not msgpack, unknown op, wrong field types', (t) => 
   bad({ op: 'open', topic: 't', steps: [{ uses: 'm', params: {}, wasm: 'path' }] }, /`wasm` must be bytes/);
   bad({ op: 'send', records: [{ value: 'text' }] }, /a record needs a `value` of bytes/);
   bad({ op: 'send', records: [{ value: Buffer.from('v'), partition: 0.5 }] }, /`partition` must be an integer/);
+  bad({ op: 'sendEncoded', raw: 'text', baseTimestamp: 1 }, /`sendEncoded` needs `raw` bytes/);
+  bad({ op: 'sendEncoded', raw: Buffer.from([0, 0, 0, 0]), baseTimestamp: 1, partition: '1' }, /`partition` must be/);
   const open = decodeRequest(
     Buffer.from(pack({ op: 'open', topic: 't', steps: [], options: { lingerMs: 5, transform: 'x', partitioner: 1 } })),
   );

@@ -6,6 +6,8 @@ import { toErrorCode } from '../error-codes.js';
 import { EddyError } from '../errors.js';
 import { readModuleFile } from '../smartmodule/module.js';
 import { stepConfig, type TransformStep } from '../smartmodule/transforms.js';
+import { encodeRecordList } from '../storage/batch-format.js';
+import { STORAGE_DEFAULTS } from '../storage/defaults.js';
 import { DataDirLockedError } from '../storage/errors.js';
 import type { ProducerRecord } from '../storage/producer.js';
 import {
@@ -109,10 +111,7 @@ function* framesOf(records: readonly WireRecord[]): Generator<WireRecord[]> {
   for (const r of records) {
     const size = r.value.length + (r.key?.length ?? 0) + 32;
     if (size > MAX_FRAME_BYTES - FRAME_SLACK) {
-      throw new EddyError(
-        'EDDY_RECORD_TOO_LARGE',
-        `a record of ${size - 32} bytes is larger than a produce through eddy run can carry (${MAX_FRAME_BYTES - FRAME_SLACK} bytes); stop eddy run to produce it directly`,
-      );
+      throw tooLarge(size - 32);
     }
     if (bytes + size > MAX_FRAME_BYTES - FRAME_SLACK) {
       yield batch;
@@ -123,6 +122,36 @@ function* framesOf(records: readonly WireRecord[]): Generator<WireRecord[]> {
     bytes += size;
   }
   if (batch.length) yield batch;
+}
+
+function tooLarge(bytes: number): EddyError {
+  return new EddyError(
+    'EDDY_RECORD_TOO_LARGE',
+    `a record of ${bytes} bytes is larger than a produce through eddy run can carry (${MAX_FRAME_BYTES - FRAME_SLACK} bytes); stop eddy run to produce it directly`,
+  );
+}
+
+const keyValue = (r: ProducerRecord): ProducerRecord =>
+  r.key != null ? { key: r.key, value: r.value } : { value: r.value };
+
+/** Records cut into batches of about `bytes` (keys + values), as the producer batches them; a record alone may be larger. */
+function batchesOf(records: readonly ProducerRecord[], bytes: number): ProducerRecord[][] {
+  const out: ProducerRecord[][] = [];
+  let start = 0;
+  let size = 0;
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!;
+    const n = r.value.length + (r.key?.length ?? 0) + 8;
+    if (n + 24 > MAX_FRAME_BYTES - FRAME_SLACK) throw tooLarge(n - 8);
+    if (i > start && size + n > bytes) {
+      out.push(records.slice(start, i));
+      start = i;
+      size = 0;
+    }
+    size += n;
+  }
+  if (start < records.length) out.push(records.slice(start));
+  return out;
 }
 
 function connectSocket(path: string): Promise<Socket | null> {
@@ -138,7 +167,10 @@ function connectSocket(path: string): Promise<Socket | null> {
 
 /** A produce session with the process that holds the data directory. */
 export class RemoteProducer {
-  private pending: { records: number; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private pending: { records: number; resolve: (r: Reply) => void; reject: (e: unknown) => void }[] = [];
+  /** Where the writer stores encoded batches of this session; undefined: send records (see Reply). */
+  private encodedPartition: number | undefined;
+  private batchBytes = STORAGE_DEFAULTS.producerBatchBytes;
   private failure: unknown = null;
   /** Records the writer acknowledged as stored. */
   acknowledged = 0;
@@ -181,7 +213,9 @@ export class RemoteProducer {
     if (!socket) return null;
     const remote = new RemoteProducer(socket);
     try {
-      await remote.request(request, 0);
+      const reply = await remote.request(request, 0);
+      if ('ok' in reply && Number.isInteger(reply.encodedPartition)) remote.encodedPartition = reply.encodedPartition;
+      if (request.options.batchSize !== undefined) remote.batchBytes = request.options.batchSize;
     } catch (err) {
       socket.destroy();
       if (!(err instanceof WriterGoneError)) throw err;
@@ -230,6 +264,21 @@ export class RemoteProducer {
   }
 
   async sendAll(records: readonly ProducerRecord[]): Promise<void> {
+    const to = this.encodedPartition;
+    if (to !== undefined && records.every((r) => r.partition === undefined || r.partition === to)) {
+      // The writer can store batches as they are: encode them here, it checks and stores the bytes.
+      const now = Date.now();
+      await Promise.all(
+        batchesOf(records, this.batchBytes).map((b) =>
+          this.request(
+            // Keys and values only, as `send` carries: the writer stamps the time.
+            { op: 'sendEncoded', raw: encodeRecordList(b.map(keyValue), now, now), baseTimestamp: now, partition: to },
+            b.length,
+          ),
+        ),
+      );
+      return;
+    }
     const wire: WireRecord[] = records.map((r) => ({
       value: typeof r.value === 'string' ? Buffer.from(r.value) : r.value,
       ...(r.key != null ? { key: typeof r.key === 'string' ? Buffer.from(r.key) : r.key } : {}),
@@ -242,8 +291,8 @@ export class RemoteProducer {
     return this.sendAll([record]);
   }
 
-  flush(): Promise<void> {
-    return this.request({ op: 'flush' }, 0);
+  async flush(): Promise<void> {
+    await this.request({ op: 'flush' }, 0);
   }
 
   async close(): Promise<void> {
@@ -271,14 +320,14 @@ export class RemoteProducer {
       p.reject(new RemoteError(toErrorCode(r.error.code), r.error.message));
     } else {
       this.acknowledged += p.records;
-      p.resolve();
+      p.resolve(r);
     }
   }
 
-  private request(req: Request, records: number): Promise<void> {
+  private request(req: Request, records: number): Promise<Reply> {
     if (this.failure) return Promise.reject(this.failure);
     if (this.socket.destroyed || !this.socket.writable) return Promise.reject(new WriterGoneError(this.acknowledged));
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<Reply>((resolve, reject) => {
       this.pending.push({ records, resolve, reject });
       this.socket.write(encodeFrame(req));
     });

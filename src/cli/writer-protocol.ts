@@ -10,8 +10,10 @@ import type { ProducerOptions } from '../storage/producer.js';
  * Frames: a 4-byte big-endian length, then msgpack; no frame is longer than MAX_FRAME_BYTES (a
  * longer announcement ends the connection at once). A connection is one produce session:
  * `{ op: 'open', topic, partition?, steps, options }` first, then any number of
- * `{ op: 'send', records }` and `{ op: 'flush' }`; each request gets one reply, in order:
- * `{ ok: true }` or `{ error: { code, message } }` (message already worded for the command line).
+ * `{ op: 'send', records }`, `{ op: 'sendEncoded', raw, baseTimestamp, partition? }` (an already encoded
+ * `Vec<Record>`, stored as it is: see Producer.sendEncoded) and `{ op: 'flush' }`; each request gets one reply, in order:
+ * `{ ok: true }` or `{ error: { code, message } }` (message already worded for the command line);
+ * the reply to `open` may name `encodedPartition` (see Reply).
  * A step names a registered module, or carries the module's bytes: the producer reads its own
  * files, so the writer never opens a path a client names.
  */
@@ -41,8 +43,20 @@ export interface OpenRequest {
 
 /** What a client may set of its producer; `aggregateInitial` seeds an aggregate step. */
 export type WireProducerOptions = ProducerOptions & { aggregateInitial?: Uint8Array };
-export type Request = OpenRequest | { op: 'send'; records: WireRecord[] } | { op: 'flush' };
-export type Reply = { ok: true } | { error: { code: string; message: string } };
+/** An already encoded batch, for Producer.sendEncoded. */
+export interface SendEncodedRequest {
+  op: 'sendEncoded';
+  raw: Uint8Array;
+  baseTimestamp: number;
+  partition?: number;
+}
+export type Request = OpenRequest | { op: 'send'; records: WireRecord[] } | SendEncodedRequest | { op: 'flush' };
+/**
+ * `encodedPartition` (in the reply to `open`): the session may send `sendEncoded` batches, stored in
+ * that partition (no transforms, no dedup, one partition or the session named one). Writers
+ * before this field never set it, and clients then send records.
+ */
+export type Reply = { ok: true; encodedPartition?: number } | { error: { code: string; message: string } };
 
 /** A peer that does not follow the protocol (a bad frame, a request out of place). */
 export class WriterProtocolError extends EddyError {
@@ -190,6 +204,17 @@ export function decodeRequest(body: Buffer): Request {
     case 'send':
       if (!Array.isArray(v['records'])) throw new WriterProtocolError('`send` needs `records`');
       return { op: 'send', records: v['records'].map(checkRecord) };
+    case 'sendEncoded':
+      if (!isBytes(v['raw']) || typeof v['baseTimestamp'] !== 'number')
+        throw new WriterProtocolError('`sendEncoded` needs `raw` bytes and a `baseTimestamp`');
+      if (v['partition'] !== undefined && !Number.isInteger(v['partition']))
+        throw new WriterProtocolError('`sendEncoded`: `partition` must be an integer');
+      return {
+        op: 'sendEncoded',
+        raw: v['raw'],
+        baseTimestamp: v['baseTimestamp'],
+        ...(v['partition'] !== undefined ? { partition: v['partition'] as number } : {}),
+      };
     case 'flush':
       return { op: 'flush' };
     default:

@@ -188,7 +188,9 @@ class Session {
           ...req.options,
           ...(transforms.length ? { transforms } : {}),
         });
-        return { ok: true };
+        const target = req.partition ?? (n === 1 ? 0 : undefined);
+        const encoded = transforms.length === 0 && !this.eddy.describeTopic(req.topic).dedup && target !== undefined;
+        return encoded ? { ok: true, encodedPartition: target } : { ok: true };
       }
       if (!this.producer) throw new WriterProtocolError('the session was not opened (`open` comes first)');
       if (req.op === 'send') {
@@ -202,6 +204,11 @@ class Session {
               }) as ProducerRecord,
           ),
         );
+        return { ok: true };
+      }
+      if (req.op === 'sendEncoded') {
+        // The bytes go to storage as they are: checked there, never decoded into record objects.
+        await this.producer.sendEncoded(req);
         return { ok: true };
       }
       await this.producer.flush();

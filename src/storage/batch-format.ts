@@ -745,6 +745,24 @@ export function encodeRawBatch(
   return { value, count, index };
 }
 
+/**
+ * Frames a `Vec<Record>` that scanEncodedBatch accepted (offset deltas 0..n−1, no headers) as a
+ * stored batch: the header, the bytes as they are, room for the checksum.
+ */
+export function frameEncodedBatch(
+  raw: Uint8Array,
+  count: number,
+  baseTimestamp: number,
+  maxTimestampDelta: number,
+  limits: EncodeLimits,
+): Uint8Array {
+  const trailer = trailerOf(limits);
+  const value = Buffer.allocUnsafe(BATCH_HEADER_SIZE + raw.length + trailer) as Uint8Array;
+  value.set(raw, BATCH_HEADER_SIZE);
+  writeHeader(value, trailer ? FLAG_CRC : 0, count, raw.length, baseTimestamp, baseTimestamp + maxTimestampDelta);
+  return value;
+}
+
 /** Encodes a plain record list (offset deltas 0..n−1) as `Vec<Record>`: a producer transform's input. */
 export function encodeRecordList(records: readonly ProduceRecord[], baseTimestamp: number, now: number): Uint8Array {
   const n = records.length;

@@ -44,7 +44,14 @@ export type {
 } from './partition.js';
 export { PartitionLog } from './partition.js';
 export { PartitionReader, type PartitionSource } from './partition-reader.js';
-export type { Partitioner, ProduceAck, ProducerOptions, ProducerRecord, ProduceTransform } from './producer.js';
+export type {
+  EncodedProduceBatch,
+  Partitioner,
+  ProduceAck,
+  ProducerOptions,
+  ProducerRecord,
+  ProduceTransform,
+} from './producer.js';
 export { Producer, siphashRoundRobin } from './producer.js';
 export type { ModuleInfo, ModuleValidation, ModuleValidator } from './registry.js';
 export { formatModuleTable, ModuleRegistry } from './registry.js';

@@ -6,6 +6,7 @@ import {
   type EncodeLimits,
   encodeBatches,
   encodeRawBatch,
+  frameEncodedBatch,
   type ProduceRecord,
   type RawBatchInput,
   readBatchHeader,
@@ -17,6 +18,7 @@ import {
 } from './batch-format.js';
 import type { BatchCodec } from './codecs.js';
 import { STORAGE_DEFAULTS } from './defaults.js';
+import type { ScannedBatch } from './encoded-batch.js';
 import { OffsetOutOfRangeError, ReadOnlyStorageError, UnknownTopicError } from './errors.js';
 
 /** Where a produce call's records went. `lastOffset = baseOffset − 1` when nothing was stored. */
@@ -195,6 +197,11 @@ export class PartitionLog {
     return this.topicCodec ?? options?.compression ?? 'none';
   }
 
+  /** Largest encoded record this storage accepts (length prefix included). */
+  get maxRecordBytes(): number {
+    return this.host.limits.maxRecordBytes;
+  }
+
   /** Whether reads check batch checksums (the storage's `checksums` option). */
   private get verify(): boolean {
     return this.host.limits.checksums !== false;
@@ -308,6 +315,22 @@ export class PartitionLog {
     const value = compressBatch(enc.value, this.codecFor(options));
     const r = await this.issue([value], [enc.count], options?.alsoWrite);
     return { ...r, inputDeltas };
+  }
+
+  /**
+   * Appends a caller's `Vec<Record>` as one batch, its bytes as they are: `Producer.sendEncoded`
+   * after scanEncodedBatch (which checks it and gives `scan`). Nothing is decoded into records.
+   */
+  appendEncoded(
+    raw: Uint8Array,
+    baseTimestamp: number,
+    scan: ScannedBatch,
+    options?: AppendOptions,
+  ): Promise<AppendResult> {
+    this.checkWritable();
+    if (scan.count === 0) return Promise.resolve(this.emptyResult());
+    const value = frameEncodedBatch(raw, scan.count, baseTimestamp, scan.maxTimestampDelta, this.host.limits);
+    return this.issue([compressBatch(value, this.codecFor(options))], [scan.count], undefined);
   }
 
   /**

@@ -4,8 +4,12 @@ import { encodeRecordList, headersByIndex, type ProduceRecord } from './batch-fo
 import { type BatchCodec, parseCodec } from './codecs.js';
 import { KeyWindow } from './dedup.js';
 import { STORAGE_DEFAULTS } from './defaults.js';
+import { type EncodedProduceBatch, scanEncodedBatch } from './encoded-batch.js';
 import { InvalidArgumentError, ProduceTransformError, UnknownPartitionError } from './errors.js';
 import type { AppendOptions, AppendResult, PartitionLog } from './partition.js';
+
+export type { EncodedProduceBatch } from './encoded-batch.js';
+
 import { partitionForKey } from './siphash.js';
 import type { Dedup, Storage } from './storage.js';
 
@@ -183,6 +187,60 @@ export class Producer {
       if (this.dedup && this.dropDuplicates(records, parts, call)) return;
       this.addFrom(records, parts, call, 0);
     });
+  }
+
+  /**
+   * Stores a batch the caller already encoded (see EncodedProduceBatch) as one batch, without
+   * decoding it into record objects: its bytes are checked, then stored as they are (compressed
+   * with the topic's codec, or this producer's `compression`). Resolves once durable with where
+   * the records went (offsets baseOffset..lastOffset). A malformed batch is refused before
+   * anything is stored. Records this producer still holds for the partition are sent first, so
+   * the order of calls is the order in the log. Refused on a topic that deduplicates by key and
+   * on a producer with a transform: both need the records one by one (use `sendAll`).
+   */
+  sendEncoded(batch: EncodedProduceBatch): Promise<AppendResult> {
+    if (this.closed) return Promise.reject(new InvalidArgumentError(`producer for ${this.topic} is closed`));
+    let partition: number;
+    let log: PartitionLog;
+    let scan: ReturnType<typeof scanEncodedBatch>;
+    try {
+      if (this.transform) {
+        throw new InvalidArgumentError(`sendEncoded on ${this.topic}: a producer with a transform takes records only`);
+      }
+      if (this.dedup) {
+        throw new InvalidArgumentError(
+          `sendEncoded on ${this.topic}: the topic deduplicates by key, which needs records (use sendAll)`,
+        );
+      }
+      partition = batch?.partition ?? 0;
+      if (batch?.partition === undefined && this.partitions > 1) {
+        throw new InvalidArgumentError(
+          `sendEncoded on ${this.topic}: the topic has ${this.partitions} partitions; the batch must name one`,
+        );
+      }
+      if (!Number.isInteger(partition) || partition < 0 || partition >= this.partitions) {
+        throw new UnknownPartitionError(this.topic, partition, this.partitions);
+      }
+      log = this.store.partition(this.topic, partition);
+      scan = scanEncodedBatch(batch, `${this.topic}/${partition}`, log.maxRecordBytes);
+      // Records sent before this call go first: appends issued in call order are stored in it.
+      this.dispatch(partition);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    let done: Promise<AppendResult>;
+    try {
+      done = log.appendEncoded(batch.raw, batch.baseTimestamp, scan, this.append).then((r) => {
+        this.storedRecords += r.count;
+        return r;
+      });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    this.inflight.add(done);
+    const forget = () => this.inflight.delete(done);
+    done.then(forget, forget);
+    return done;
   }
 
   /**

@@ -1,0 +1,98 @@
+import { mkdtempSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import test from 'ava';
+import { unpack } from 'msgpackr';
+import { RemoteProducer } from '../src/cli/remote-producer.js';
+import { encodeFrame, FrameReader, type Reply } from '../src/cli/writer-protocol.js';
+import { serveWrites, socketPath } from '../src/cli/writer-socket.js';
+import { open } from '../src/index.js';
+import { encodeRecords } from '../src/protocol/record.js';
+
+const bytes = (s: string) => Buffer.from(s, 'utf8');
+
+test('the writer socket stores an encoded batch as it is, refuses a malformed one and keeps the session', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'eddy-socket-encoded-'));
+  const eddy = await open(dir, { workers: 1, retentionCheckMs: 0 });
+  t.teardown(() => eddy.close());
+  await eddy.createTopic('t', { partitions: 2 });
+  const server = await serveWrites(eddy, dir);
+  if (!server) return t.fail('no socket');
+  t.teardown(() => server.close());
+
+  const socket = createConnection(socketPath(dir));
+  const replies: Reply[] = [];
+  const waiting: (() => void)[] = [];
+  const reader = new FrameReader(
+    1 << 20,
+    (body) => {
+      replies.push(unpack(body) as Reply);
+      waiting.shift()?.();
+    },
+    () => {},
+  );
+  socket.on('data', (c: Buffer) => reader.push(c));
+  const ask = (req: unknown) =>
+    new Promise<Reply>((resolve) => {
+      waiting.push(() => resolve(replies.shift()!));
+      socket.write(encodeFrame(req));
+    });
+
+  t.deepEqual(await ask({ op: 'open', topic: 't', steps: [], options: {} }), { ok: true });
+  const raw = encodeRecords([
+    { key: bytes('k'), value: bytes('one'), offsetDelta: 0, timestampDelta: 0 },
+    { value: bytes('two'), offsetDelta: 1, timestampDelta: 3 },
+  ]);
+  t.deepEqual(await ask({ op: 'sendEncoded', raw, baseTimestamp: 5000, partition: 1 }), { ok: true });
+  const bad = await ask({ op: 'sendEncoded', raw: raw.subarray(0, raw.length - 1), baseTimestamp: 1, partition: 1 });
+  t.true('error' in bad && /encoded batch for t\/1: record 1/.test(bad.error.message), JSON.stringify(bad));
+  const unnamed = await ask({ op: 'sendEncoded', raw, baseTimestamp: 1 });
+  t.true('error' in unnamed && /2 partitions/.test(unnamed.error.message), JSON.stringify(unnamed));
+  t.deepEqual(await ask({ op: 'flush' }), { ok: true }, 'the session goes on after a refused batch');
+  socket.end();
+
+  const got: [number, string | null, string, number][] = [];
+  for await (const r of eddy.consume('t')) {
+    got.push([r.offset, r.key ? Buffer.from(r.key).toString() : null, Buffer.from(r.value).toString(), r.timestamp]);
+  }
+  t.deepEqual(got, [
+    [0, 'k', 'one', 5000],
+    [1, null, 'two', 5003],
+  ]);
+});
+
+test('a remote producer encodes its records when the writer can store batches as they are, and sends records otherwise', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'eddy-socket-encoded-'));
+  const eddy = await open(dir, { workers: 1, retentionCheckMs: 0 });
+  t.teardown(() => eddy.close());
+  await eddy.createTopic('one');
+  await eddy.createTopic('once', { dedup: { count: 10, ageMs: 60_000 } });
+  const server = await serveWrites(eddy, dir);
+  if (!server) return t.fail('no socket');
+  t.teardown(() => server.close());
+
+  const via = async (topic: string) => {
+    const remote = await RemoteProducer.connect(dir, { topic, steps: [], baseDir: dir, options: { batchSize: 64 } });
+    if (!remote) throw new Error('no writer');
+    const encoded = (remote as unknown as { encodedPartition: number | undefined }).encodedPartition;
+    await remote.sendAll(
+      Array.from({ length: 10 }, (_, i) => ({ key: i % 2 ? null : bytes('same'), value: bytes(`${topic}-${i}`) })),
+    );
+    await remote.close();
+    const got: string[] = [];
+    for await (const r of eddy.consume(topic)) got.push(`${r.offset}:${Buffer.from(r.value).toString()}`);
+    return { encoded, got, acknowledged: remote.acknowledged };
+  };
+  const one = await via('one');
+  t.is(one.encoded, 0);
+  t.is(one.acknowledged, 10);
+  t.deepEqual(
+    one.got,
+    Array.from({ length: 10 }, (_, i) => `${i}:one-${i}`),
+  );
+  t.true(eddy.describeTopic('one').partitionInfo[0]!.batches > 1, 'cut at the batch size');
+  const once = await via('once');
+  t.is(once.encoded, undefined, 'dedup needs records');
+  t.deepEqual(once.got, ['0:once-0', '1:once-1', '2:once-3', '3:once-5', '4:once-7', '5:once-9']);
+});
