@@ -698,33 +698,26 @@ export function encodeRawBatch(
     // A count declared differently (Fluvio reads < 1 as empty) is normalised.
     dv(value).setInt32(BATCH_HEADER_SIZE, count);
   } else {
+    // Renumbered: record i keeps its fields and gets offset delta i (sized, then written).
+    const renumbered = (i: number) => ({
+      key: index.key(i),
+      value: index.value(i),
+      offsetDelta: i,
+      timestampDelta: index.timestampDelta(i),
+      attributes: index.attributes(i),
+      headers: index.headers(i),
+    });
     const bodies = new Int32Array(count);
     rawLength = 4;
     for (let i = 0; i < count; i++) {
-      const r = {
-        key: index.key(i),
-        value: index.value(i),
-        offsetDelta: i,
-        timestampDelta: index.timestampDelta(i),
-        attributes: index.attributes(i),
-        headers: index.headers(i),
-      };
-      bodies[i] = recordBodySize(r);
+      bodies[i] = recordBodySize(renumbered(i));
       rawLength += varintSize(bodies[i]!) + bodies[i]!;
     }
     value = Buffer.allocUnsafe(BATCH_HEADER_SIZE + rawLength + sectionSize);
     dv(value).setInt32(BATCH_HEADER_SIZE, count);
     let pos = BATCH_HEADER_SIZE + 4;
     for (let i = 0; i < count; i++) {
-      const r = {
-        key: index.key(i),
-        value: index.value(i),
-        offsetDelta: i,
-        timestampDelta: index.timestampDelta(i),
-        attributes: index.attributes(i),
-        headers: index.headers(i),
-      };
-      pos = writeRecord(value, pos, r, bodies[i]);
+      pos = writeRecord(value, pos, renumbered(i), bodies[i]);
     }
   }
   writeHeader(
