@@ -335,26 +335,18 @@ async function compareRun(
   const rigs: PoolRig[] = [];
   const chains = [mainThreadChain(a.steps), mainThreadChain(b.steps)];
   try {
-    rigs.push(
-      await PoolRig.open({
-        workers: W,
-        pool,
-        steps: a.steps,
-        partitions: W,
-        maxInFlight: opts.maxInFlight ?? COORDINATOR_DEFAULTS.maxInFlight,
-        batchesPerSubmit: opts.frameBatches ?? COORDINATOR_DEFAULTS.batchesPerSubmission,
-      }),
-    );
-    rigs.push(
-      await PoolRig.open({
-        workers: W,
-        pool,
-        steps: b.steps,
-        partitions: W,
-        maxInFlight: opts.maxInFlight ?? COORDINATOR_DEFAULTS.maxInFlight,
-        batchesPerSubmit: opts.frameBatches ?? COORDINATOR_DEFAULTS.batchesPerSubmission,
-      }),
-    );
+    for (const side of [a, b]) {
+      rigs.push(
+        await PoolRig.open({
+          workers: W,
+          pool,
+          steps: side.steps,
+          partitions: W,
+          maxInFlight: opts.maxInFlight ?? COORDINATOR_DEFAULTS.maxInFlight,
+          batchesPerSubmit: opts.frameBatches ?? COORDINATOR_DEFAULTS.batchesPerSubmission,
+        }),
+      );
+    }
     let passes = 1;
     const source = memorySource(opts.input.batches, W, () => passes);
     const w0 = performance.now();
