@@ -32,7 +32,7 @@ test.after.always(async () => {
   await cluster?.stop();
 });
 
-const { client, withAdmin, readCommitted, readToEnd } = kafkaTestClient(() => cluster!.bootstrap);
+const { client, withAdmin, createTopics, readCommitted, readToEnd } = kafkaTestClient(() => cluster!.bootstrap);
 
 function workDir(): { work: string; transforms: string } {
   const work = mkdtempSync(join(tmpdir(), 'eddy-kafka-test-'));
@@ -51,15 +51,7 @@ kafkaTest(
     const source = unique('numbers');
     const target = unique('halves');
     const name = unique('halve');
-    await withAdmin((a) =>
-      a.createTopics({
-        waitForLeaders: true,
-        topics: [
-          { topic: source, numPartitions: PARTITIONS },
-          { topic: target, numPartitions: PARTITIONS },
-        ],
-      }),
-    );
+    await createTopics(PARTITIONS, source, target);
     const bootstrap = cluster!.bootstrap;
 
     // Three machines' worth of eddy: each its own data directory with the same stream definition.
@@ -157,15 +149,7 @@ kafkaTest(
     const source = unique('numbers');
     const target = unique('halves');
     const name = unique('halve');
-    await withAdmin((a) =>
-      a.createTopics({
-        waitForLeaders: true,
-        topics: [
-          { topic: source, numPartitions: PARTITIONS },
-          { topic: target, numPartitions: PARTITIONS },
-        ],
-      }),
-    );
+    await createTopics(PARTITIONS, source, target);
     const bootstrap = cluster!.bootstrap;
     const hosts = Array.from({ length: 3 }, () => {
       const { work, transforms } = workDir();
@@ -357,7 +341,7 @@ kafkaTest('a missing Kafka topic: derive create says which and how to create it,
   const { work, transforms } = workDir();
   const { start } = eddyProcesses(t, work, { ...process.env, EDDY_DATA_DIR: join(work, 'data'), EDDY_WORKERS: '1' });
   const target = unique('out');
-  await withAdmin((a) => a.createTopics({ waitForLeaders: true, topics: [{ topic: target, numPartitions: 1 }] }));
+  await createTopics(1, target);
   const bootstrap = cluster!.bootstrap;
   const p = start([
     'derive',

@@ -35,14 +35,8 @@ test.after.always(async () => {
   await cluster?.stop();
 });
 
-const { client, withAdmin, readToEnd, committedReach } = kafkaTestClient(() => cluster!.bootstrap);
+const { client, withAdmin, createTopics, readToEnd, committedReach } = kafkaTestClient(() => cluster!.bootstrap);
 const url = (topic: string) => `kafka://${cluster!.bootstrap}/${topic}`;
-
-async function createTopics(partitions: number, ...topics: string[]): Promise<void> {
-  await withAdmin((a) =>
-    a.createTopics({ waitForLeaders: true, topics: topics.map((topic) => ({ topic, numPartitions: partitions })) }),
-  );
-}
 
 kafkaTest(
   'an aggregate over Kafka: the process running half the partitions is SIGKILLed mid-stream and restarted; the running sums, read_committed, equal an uninterrupted run',

@@ -27,6 +27,13 @@ export function kafkaTestClient(bootstrap: () => string) {
     }
   }
 
+  /** Creates `topics`, each with `partitions` partitions, and waits for their leaders. */
+  async function createTopics(partitions: number, ...topics: string[]): Promise<void> {
+    await withAdmin((a) =>
+      a.createTopics({ waitForLeaders: true, topics: topics.map((topic) => ({ topic, numPartitions: partitions })) }),
+    );
+  }
+
   /** Every committed record of `topic`, per partition in offset order, once `count` of them arrived (read_committed). */
   async function readCommitted(
     topic: string,
@@ -92,5 +99,5 @@ export function kafkaTestClient(bootstrap: () => string) {
     }
   }
 
-  return { client, withAdmin, readCommitted, readToEnd, committedReach };
+  return { client, withAdmin, createTopics, readCommitted, readToEnd, committedReach };
 }
