@@ -367,8 +367,9 @@ export class Telemetry {
   private topicStatus(): TopicStatus[] {
     const storage = this.host.storage;
     if (storage.isClosed) return [];
-    return storage.listTopics().map((t) => {
-      const d = storage.describeTopic(t.name);
+    // Names only: describeTopic reads each partition once (listTopics would read them all before it).
+    return storage.topicNames().map((name) => {
+      const d = storage.describeTopic(name);
       return { name: d.name, records: d.records, bytes: d.bytes, partitions: d.partitionInfo.map((p) => ({ ...p })) };
     });
   }
