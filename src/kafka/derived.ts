@@ -125,7 +125,7 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
   ) {
     super();
     this.ends = kafkaEnds(config.source, config.target);
-    this.kafka = kafkaClient(this.ends.brokers, `eddy-${config.name}`);
+    this.kafka = kafkaClient(this.ends.brokers, this.ends.clientId ?? `eddy-${config.name}`, this.ends.security);
   }
 
   get running(): boolean {
@@ -582,8 +582,8 @@ export function checkKafkaChain(config: DeriveConfig): void {
 /** What `createDerived` checks for Kafka endpoints: the chain, and that the cluster answers and has both topics. */
 export async function checkKafkaDerive(config: DeriveConfig): Promise<void> {
   checkKafkaChain(config);
-  const { brokers, source, target } = kafkaEnds(config.source, config.target);
-  await withAdmin(kafkaClient(brokers, `eddy-${config.name}`), brokers, (a) =>
+  const { brokers, source, target, clientId, security } = kafkaEnds(config.source, config.target);
+  await withAdmin(kafkaClient(brokers, clientId ?? `eddy-${config.name}`, security), brokers, (a) =>
     topicPartitions(a, brokers, [source, target]),
   );
 }
