@@ -38,20 +38,28 @@ export interface KafkaCluster {
   bootstrap: string;
   /** With `saslUsers`: the SASL_PLAINTEXT listeners (mechanism PLAIN), host:port,… */
   saslBootstrap: string | null;
+  /** With `tls`: the SSL listeners (client certificate required), host:port,… and the test certificates' files. */
+  tlsBootstrap: string | null;
+  tlsFiles: { ca: string; cert: string; key: string } | null;
   stop(): Promise<void>;
 }
 
 /**
  * Starts `nodes` real KRaft brokers on 127.0.0.1 with scripts/kafka.sh (in a temp dir of their
- * own); `saslUsers` (user → password) adds a SASL/PLAIN listener accepting them.
+ * own); `saslUsers` (user → password) adds a SASL/PLAIN listener accepting them, `tls` an SSL
+ * listener whose certificates (a throwaway CA's) are in `tlsFiles`.
  */
 export async function startKafka(
   nodes: 1 | 3 = 1,
-  options: { saslUsers?: Record<string, string> } = {},
+  options: { saslUsers?: Record<string, string>; tls?: boolean } = {},
 ): Promise<KafkaCluster> {
   const dir = join(mkdtempSync(join(tmpdir(), 'eddy-kafka-')), 'cluster');
   const users = Object.entries(options.saslUsers ?? {}).map(([u, p]) => `${u}:${p}`);
-  const env = { ...process.env, ...(users.length ? { EDDY_KAFKA_SASL_USERS: users.join(',') } : {}) };
+  const env = {
+    ...process.env,
+    ...(users.length ? { EDDY_KAFKA_SASL_USERS: users.join(',') } : {}),
+    ...(options.tls ? { EDDY_KAFKA_TLS: '1' } : {}),
+  };
   const out = await new Promise<string>((res, rej) => {
     execFile('bash', [kafkaScript, 'start', String(nodes), dir], { timeout: 300_000, env }, (err, stdout, stderr) => {
       if (err) rej(new Error(`scripts/kafka.sh start failed: ${stderr || err.message}`));
@@ -62,6 +70,14 @@ export async function startKafka(
   return {
     bootstrap,
     saslBootstrap: users.length ? readFileSync(join(dir, 'bootstrap-sasl'), 'utf8').trim() : null,
+    tlsBootstrap: options.tls ? readFileSync(join(dir, 'bootstrap-tls'), 'utf8').trim() : null,
+    tlsFiles: options.tls
+      ? {
+          ca: join(dir, 'tls', 'ca.pem'),
+          cert: join(dir, 'tls', 'client.pem'),
+          key: join(dir, 'tls', 'client-key.pem'),
+        }
+      : null,
     stop: () =>
       new Promise<void>((res) => {
         execFile('bash', [kafkaScript, 'stop', dir], () => res());
