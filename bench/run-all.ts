@@ -25,6 +25,7 @@ const BENCHES = [
   'transform',
   'fluvio-compare',
   'observe',
+  'kafka-pipeline',
 ] as const;
 // biome-ignore lint/suspicious/noExplicitAny: each bench owns its JSON's shape; read defensively below
 type Json = Record<string, any>;
@@ -259,6 +260,46 @@ export function summaryRows(): string[][] {
       '≤ 1',
     ]);
     rows.push(['observe', 'CPU ms of one /metrics render as scraped', n(observe['metrics_render_ms'], 3), '']);
+  }
+  const kp = load('kafka-pipeline');
+  if (kp && !kp['skipped']) {
+    // Kafka rates are tens of thousands a second: shown in thousands.
+    const k = (x: unknown): string => (typeof x === 'number' && Number.isFinite(x) ? `${(x / 1e3).toFixed(1)}k` : '–');
+    const by = new Map(((kp['summary'] as Json[] | undefined) ?? []).map((r) => [r['config'], r]));
+    const raw = by.get('raw');
+    if (raw)
+      rows.push([
+        'kafka-pipeline',
+        `kafkajs consume+produce, a transaction with sendOffsets per batch: records/s; CPU µs per record`,
+        `${k(raw['records_per_sec'])}; ${n(raw['cpu_us_per_record'], 1)}`,
+        '',
+      ]);
+    for (const procs of [1, 2, 3]) {
+      const e = by.get(`eddy×${procs}`);
+      if (!e) continue;
+      rows.push([
+        'kafka-pipeline',
+        `${procs} eddy run process${procs > 1 ? 'es' : ''}, filter example Kafka → Kafka: records/s total (per process); ÷ kafkajs transactional loop; CPU µs per record; latency p50 / p99 ms`,
+        `${k(e['records_per_sec'])} (${(e['per_process'] as number[]).map(k).join(', ')}); ${n(e['vs_raw'], 2)}; ${n(e['cpu_us_per_record'], 1)}; ${n(e['latency_p50_ms'], 0)} / ${n(e['latency_p99_ms'], 0)}`,
+        procs === 1 ? `≥ ${kp['target_vs_raw'] ?? 0.8}` : '',
+      ]);
+    }
+    const js = by.get('js-filter');
+    if (js)
+      rows.push([
+        'kafka-pipeline',
+        'kafkajs consume → JS filter → produce with transactions: records/s; CPU µs per record; latency p50 / p99 ms',
+        `${k(js['records_per_sec'])}; ${n(js['cpu_us_per_record'], 1)}; ${n(js['latency_p50_ms'], 0)} / ${n(js['latency_p99_ms'], 0)}`,
+        '',
+      ]);
+    const lmdb = by.get('lmdb');
+    if (lmdb)
+      rows.push([
+        'kafka-pipeline',
+        "Eddy's embedded pipeline (LMDB), same module and records: records/s; CPU µs per record",
+        `${k(lmdb['records_per_sec'])}; ${n(lmdb['cpu_us_per_record'], 1)}`,
+        '',
+      ]);
   }
   return rows;
 }

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'eventemitter3';
-import type { Admin, Consumer, EachBatchPayload, Kafka, PartitionOffset, Producer } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, Kafka, Message, PartitionOffset, Producer } from 'kafkajs';
 import {
   ChainSession,
   type SessionMetrics,
@@ -447,11 +447,11 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
       return this.fail(p, err instanceof EddyError ? err : kafkaError(err, brokers, where));
     }
     const tp = p % this.targetPartitions;
-    const messages = [];
+    const messages: Message[] = [];
     let next = Number(batch.lastOffset()) + 1;
     let error: EddyError | null = null;
     for (const b of result.batches) {
-      messages.push(...outputMessages(b.raw, b.baseTimestamp, tp));
+      for (const m of outputMessages(b.raw, b.baseTimestamp, tp)) messages.push(m);
       if (b.error) {
         // Policy stop: the outputs before the failing record commit; the partition stops at it.
         const at = (b.error as { offset?: unknown }).offset;
@@ -460,7 +460,6 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
         break;
       }
     }
-    result.release();
     // Policy skip: each record a module rejected (or of a batch dropped) is kept in the dead-letter topic.
     const dlq = this.deadLetters;
     // One input batch, sent as bytes: its results do not know its last offset, which a dropped batch needs.
@@ -518,6 +517,9 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
         return this.fail(p, new KafkaRecordTooLargeError(this.config.name, p, target));
       if (isPermanent(err)) return this.fail(p, kafkaError(err, brokers, where));
       throw kafkaError(err, brokers, where);
+    } finally {
+      // The messages are views into the result's memory: handed back only once the sends encoded them.
+      result.release();
     }
     o.next = next;
     if (next > 0) resolveOffset(String(next - 1));
