@@ -12,6 +12,7 @@ import {
   PartitionReader,
   TooManyPartitionsError,
 } from '../src/storage/index.js';
+import { ReadArena } from '../src/storage/read-arena.js';
 import { collect, tempDir, tempStorage } from './helpers/storage.js';
 
 /**
@@ -177,6 +178,13 @@ test('a flipped bit inside a stored value is an error naming topic, partition an
   flipBitAt(dir, 'MARK-00057');
   const writer = await openStorage(dir, { retentionCheckMs: 0 });
   t.throws(() => writer.readBatches('t', 1, 55), { instanceOf: CorruptBatchError, message: /offset 50/ });
+  // Reads into reused buffers check the same checksums, and also hand out the good batches first.
+  const arena = new ReadArena();
+  t.throws(() => writer.readBatches('t', 1, 55, { arena }), { instanceOf: CorruptBatchError, message: /offset 50/ });
+  t.deepEqual(
+    writer.readBatches('t', 1, 40, { arena }).map((b) => b.baseOffset),
+    [40],
+  );
   await writer.close();
   const reader = await openStorage(dir, { readOnly: true });
   const records: string[] = [];

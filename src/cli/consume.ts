@@ -316,6 +316,8 @@ export async function runConsume(topic: string, o: ConsumeCliOptions, cmd: Comma
     const stream = eddy.consume(topic, {
       ...common,
       partitions,
+      // Each batch is printed (copied out) before the next is asked for: reads may reuse their buffers.
+      reuseBuffers: true,
       ...(transforms.length > 0 ? { transforms } : {}),
       ...(plan.aggregateInitial ? { aggregateInitial: plan.aggregateInitial } : {}),
     });

@@ -144,13 +144,23 @@ export class RecordOutput {
     this.chunk = null;
     this.chunkLength = 0;
     this.chunkDone = [];
-    // The buffer is reused only once the stream is done with it.
+    // The buffer is reused only once the stream is done with it. Only process stdout is known not
+    // to hold on to written buffers (a stream in a test may pass them on).
+    const reusable = chunk.length === CHUNK_BYTES && this.io.stdout === process.stdout;
+    let back = false;
+    const giveBack = () => {
+      if (back) return;
+      back = true;
+      if (this.spare.length < 2) this.spare.push(chunk);
+    };
     await writeOut(this.io, chunk.subarray(0, length), () => {
       for (const d of done) d();
-      // Only process stdout is known not to hold on to written buffers (a stream in a test may pass them on).
-      if (chunk.length === CHUNK_BYTES && this.spare.length < 2 && this.io.stdout === process.stdout)
-        this.spare.push(chunk);
+      if (reusable) giveBack();
     });
+    // A file or a pipe that took every byte at once: stdout holds nothing more. The write's
+    // callback comes on a later tick, which a consume that never waits for I/O does not reach
+    // before its next chunk (each chunk was a fresh MiB: page faults and garbage).
+    if (reusable && process.stdout.writableLength === 0) giveBack();
     this.rethrow();
   }
 

@@ -236,7 +236,10 @@ export function storedSource(storage: Storage, topic: string, options: ConsumeOp
         lastOffset: s.lastOffset,
         count: s.count,
         raw: s.raw,
-        headers: s.headerSection ? decodeHeaderSection(s.headerSection) : null,
+        // Header values are views of the section: a reused buffer's section is copied first.
+        headers: s.headerSection
+          ? decodeHeaderSection(options.reuseBuffers ? s.headerSection.slice() : s.headerSection)
+          : null,
         error: null,
         skipped: NO_ERRORS,
         oneToOne: true,

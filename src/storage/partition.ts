@@ -20,6 +20,7 @@ import type { BatchCodec } from './codecs.js';
 import { STORAGE_DEFAULTS } from './defaults.js';
 import type { ScannedBatch } from './encoded-batch.js';
 import { OffsetOutOfRangeError, ReadOnlyStorageError, UnknownTopicError } from './errors.js';
+import type { ReadArena } from './read-arena.js';
 
 /** Where a produce call's records went. `lastOffset = baseOffset − 1` when nothing was stored. */
 export interface AppendResult {
@@ -60,6 +61,25 @@ export interface ReadOptions {
   maxBatches?: number;
   /** Last offset wanted (inclusive): batches starting after it are not read. */
   endOffset?: number;
+  /**
+   * Copy the values into this arena instead of a new Buffer each (see read-arena.ts): the
+   * batches are then valid only until the read after next with the same arena.
+   */
+  arena?: ReadArena;
+}
+
+/** A key/value pair of a range read. */
+interface Entry {
+  key: number;
+  value: Uint8Array;
+}
+
+/** The bounds of a range read, as lmdb-js takes them. */
+interface RangeBounds {
+  start: number;
+  end?: number;
+  reverse?: boolean;
+  limit?: number;
 }
 
 /** Retention settings of the partition's topic (Fluvio's names: retention time, max partition size). */
@@ -687,8 +707,9 @@ export class PartitionLog {
 
   /**
    * Reads stored batches from `from` on, as views of the stored values (each value is a fresh copy
-   * owned by the caller). The first batch may start before `from` when `from` falls inside it: the
-   * caller skips its earlier records (the consumer does, see sliceBatch). Empty array at the end.
+   * owned by the caller, or a copy in `options.arena`). The first batch may start before `from`
+   * when `from` falls inside it: the caller skips its earlier records (the consumer does, see
+   * sliceBatch). Empty array at the end.
    */
   readBatches(from: number, options: ReadOptions = {}): StoredBatch[] {
     if (this.deleted) throw new UnknownTopicError(this.topic);
@@ -702,13 +723,17 @@ export class PartitionLog {
     const maxBatches = options.maxBatches ?? Infinity;
     const end = options.endOffset;
     if (end !== undefined && end < from) return out;
+    const arena = options.arena ?? null;
+    arena?.begin();
     let bytes = 0;
     let first = true;
-    const range = this.db.getRange(end === undefined ? { start: from } : { start: from, end: end + 1 });
-    for (const { key, value } of range) {
+    for (const { key, value } of this.entries(
+      end === undefined ? { start: from } : { start: from, end: end + 1 },
+      arena,
+    )) {
       if (first) {
         first = false;
-        if (key !== from) bytes += this.containing(from, out);
+        if (key !== from) bytes += this.containing(from, out, arena);
         if (out.length >= maxBatches || (bytes >= maxBytes && out.length > 0)) break;
       }
       let batch: StoredBatch;
@@ -723,13 +748,30 @@ export class PartitionLog {
       bytes += value.length;
       if (out.length >= maxBatches || bytes >= maxBytes) break;
     }
-    if (first) this.containing(from, out);
+    if (first) this.containing(from, out, arena);
     return out;
   }
 
+  /**
+   * The entries of a range: lmdb-js's own range read (a new Buffer per value), or with an arena
+   * its keys, each value fetched with getBinaryFast (lmdb-js's shared buffer, no allocation) and
+   * copied into the arena before the next read overwrites it.
+   */
+  private entries(range: RangeBounds, arena: ReadArena | null): Iterable<Entry> {
+    if (!arena) return this.db.getRange(range);
+    const db = this.db;
+    return (function* () {
+      for (const key of db.getKeys(range)) {
+        const value = db.getBinaryFast(key);
+        if (value === undefined) continue; // cannot happen inside one read transaction
+        yield { key, value: arena.copy(value) };
+      }
+    })();
+  }
+
   /** Pushes the batch that contains `offset` without starting at it (if any); returns its size. */
-  private containing(offset: number, out: StoredBatch[]): number {
-    for (const { key, value } of this.db.getRange({ start: offset, reverse: true, limit: 1 })) {
+  private containing(offset: number, out: StoredBatch[], arena: ReadArena | null): number {
+    for (const { key, value } of this.entries({ start: offset, reverse: true, limit: 1 }, arena)) {
       const b = viewBatch(key, value, this.where, this.verify);
       if (b.lastOffset >= offset) {
         out.push(b);
