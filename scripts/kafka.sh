@@ -6,7 +6,9 @@
 #                                       prints the bootstrap address (host:port,...) on stdout
 #   scripts/kafka.sh stop [DIR]         stop the brokers started in DIR and delete DIR
 #
-# Each node is a combined broker+controller. DIR defaults to $EDDY_KAFKA_DIR or
+# Each node is a combined broker+controller. Group sessions may be as short as 1 s
+# (group.min.session.timeout.ms), for tests that move partitions quickly
+# (EDDY_KAFKA_SESSION_TIMEOUT_MS). DIR defaults to $EDDY_KAFKA_DIR or
 # ${TMPDIR:-/tmp}/eddy-kafka; several clusters can run at once in different DIRs.
 # Environment: EDDY_KAFKA_VERSION (default 3.9.1, the version Eddy is tested against: the newest
 # line that still serves every old protocol version; kafkajs, Eddy's client, predates Kafka 4,
@@ -108,6 +110,7 @@ transaction.state.log.replication.factor=$rf
 transaction.state.log.min.isr=$isr
 transaction.state.log.num.partitions=6
 group.initial.rebalance.delay.ms=0
+group.min.session.timeout.ms=1000
 num.network.threads=2
 num.io.threads=2
 num.recovery.threads.per.data.dir=1
