@@ -39,6 +39,20 @@ export interface KafkaCluster {
   /** With `saslUsers`: the SASL_PLAINTEXT listeners (mechanism PLAIN), host:port,… */
   saslBootstrap: string | null;
   stop(): Promise<void>;
+  /** Stops node `i` (1-based; SIGTERM, a controlled shutdown), keeping its data. */
+  stopNode(i: number): Promise<void>;
+  /** Starts node `i` again on its ports and data; resolves once it serves. */
+  startNode(i: number): Promise<void>;
+}
+
+/** Runs scripts/kafka.sh with `args`; rejects with its stderr. */
+function script(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  return new Promise<string>((res, rej) => {
+    execFile('bash', [kafkaScript, ...args], { timeout: 300_000, env }, (err, stdout, stderr) => {
+      if (err) rej(new Error(`scripts/kafka.sh ${args[0]} failed: ${stderr || err.message}`));
+      else res(stdout);
+    });
+  });
 }
 
 /**
@@ -52,12 +66,7 @@ export async function startKafka(
   const dir = join(mkdtempSync(join(tmpdir(), 'eddy-kafka-')), 'cluster');
   const users = Object.entries(options.saslUsers ?? {}).map(([u, p]) => `${u}:${p}`);
   const env = { ...process.env, ...(users.length ? { EDDY_KAFKA_SASL_USERS: users.join(',') } : {}) };
-  const out = await new Promise<string>((res, rej) => {
-    execFile('bash', [kafkaScript, 'start', String(nodes), dir], { timeout: 300_000, env }, (err, stdout, stderr) => {
-      if (err) rej(new Error(`scripts/kafka.sh start failed: ${stderr || err.message}`));
-      else res(stdout);
-    });
-  });
+  const out = await script(['start', String(nodes), dir], env);
   const bootstrap = out.trim().split('\n').pop()!;
   return {
     bootstrap,
@@ -66,5 +75,11 @@ export async function startKafka(
       new Promise<void>((res) => {
         execFile('bash', [kafkaScript, 'stop', dir], () => res());
       }),
+    stopNode: async (i) => {
+      await script(['stop-node', String(i), dir]);
+    },
+    startNode: async (i) => {
+      await script(['start-node', String(i), dir]);
+    },
   };
 }

@@ -49,8 +49,9 @@ export function decodeState(bytes: Buffer): PartitionState {
 /** The changelog's partition count, creating the topic (compacted, one partition per source partition) when missing. */
 export async function ensureChangelog(admin: Admin, topic: string, partitions: number): Promise<number> {
   if (!(await admin.listTopics()).includes(topic)) {
+    // Not the client's wait for leaders: it gives up when the broker it asks does not know the topic yet.
     await admin.createTopics({
-      waitForLeaders: true,
+      waitForLeaders: false,
       topics: [
         {
           topic,
@@ -64,8 +65,8 @@ export async function ensureChangelog(admin: Admin, topic: string, partitions: n
       ],
     });
   }
-  // Another process starting the same stream may have created it a moment ago: its partitions
-  // can be unknown to this broker, or without a leader, for a while.
+  // Created a moment ago (here or by another process starting the same stream), its partitions
+  // can be unknown to the broker asked, or without a leader, for a while.
   const deadline = Date.now() + CHANGELOG_READY_MS;
   for (;;) {
     try {

@@ -30,7 +30,10 @@ export function kafkaTestClient(bootstrap: () => string) {
   /** Creates `topics`, each with `partitions` partitions, and waits for their leaders. */
   async function createTopics(partitions: number, ...topics: string[]): Promise<void> {
     await withAdmin(async (a) => {
-      await a.createTopics({ topics: topics.map((topic) => ({ topic, numPartitions: partitions })) });
+      await a.createTopics({
+        waitForLeaders: false,
+        topics: topics.map((topic) => ({ topic, numPartitions: partitions })),
+      });
       // Every broker of a cluster learns of new topics a moment later: until then one may not know them.
       const ready = (m: Awaited<ReturnType<Admin['fetchTopicMetadata']>> | null) =>
         !!m && m.topics.every((x) => x.partitions.length === partitions && x.partitions.every((p) => p.leader >= 0));
@@ -117,7 +120,23 @@ export function kafkaTestClient(bootstrap: () => string) {
     }
   }
 
-  return { client, withAdmin, createTopics, readCommitted, readToEnd, committedReach };
+  /** Waits until the group's committed offsets of `topic` reach the topic's end offsets (read now) on every partition. */
+  async function committedAtEnd(group: string, topic: string, ms: number) {
+    const ends = await withAdmin((x) => x.fetchTopicOffsets(topic));
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const committed = await withAdmin((x) => x.fetchOffsets({ groupId: group, topics: [topic] }));
+      const at = new Map(committed[0]!.partitions.map((x) => [x.partition, Number(x.offset)]));
+      if (ends.every((e) => at.get(e.partition) === Number(e.high))) return;
+      if (Date.now() > deadline)
+        throw new Error(
+          `committed source offsets ${JSON.stringify([...at])}; expected the end offsets ${JSON.stringify(ends.map((e) => [e.partition, Number(e.high)]))}`,
+        );
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  return { client, withAdmin, createTopics, readCommitted, readToEnd, committedReach, committedAtEnd };
 }
 
 /** A seeded random number generator (mulberry32) returning [0, 1), for fault schedules a seed repeats. */
