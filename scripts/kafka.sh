@@ -5,8 +5,14 @@
 #   scripts/kafka.sh start [N] [DIR]    start N (1 or 3) KRaft brokers on 127.0.0.1, free ports;
 #                                       prints the bootstrap address (host:port,...) on stdout
 #   scripts/kafka.sh stop [DIR]         stop the brokers started in DIR and delete DIR
+#   scripts/kafka.sh stop-node I [DIR]  stop node I (1-based) of the cluster in DIR, keeping its data
+#                                       (SIGTERM: a controlled shutdown; SIGKILL after 30 s)
+#   scripts/kafka.sh start-node I [DIR] start node I again on its old ports and data; waits until it serves
 #
-# Each node is a combined broker+controller. DIR defaults to $EDDY_KAFKA_DIR or
+# Each node is a combined broker+controller. With 3 nodes every topic, the consumer offsets and
+# the transaction state log have 3 replicas and min.insync.replicas 2, so one node may be down.
+# Group sessions may be as short as 1 s (group.min.session.timeout.ms), for tests that move
+# partitions quickly (EDDY_KAFKA_SESSION_TIMEOUT_MS). DIR defaults to $EDDY_KAFKA_DIR or
 # ${TMPDIR:-/tmp}/eddy-kafka; several clusters can run at once in different DIRs.
 # Environment: EDDY_KAFKA_VERSION (default 3.9.1, the version Eddy is tested against: the newest
 # line that still serves every old protocol version; kafkajs, Eddy's client, predates Kafka 4,
@@ -150,6 +156,7 @@ transaction.state.log.replication.factor=$rf
 transaction.state.log.min.isr=$isr
 transaction.state.log.num.partitions=6
 group.initial.rebalance.delay.ms=0
+group.min.session.timeout.ms=1000
 num.network.threads=2
 num.io.threads=2
 num.recovery.threads.per.data.dir=1
@@ -214,6 +221,41 @@ start() {
   echo "$bootstrap"
 }
 
+node_dir() { # I DIR: the node's directory, checked
+  local i=$1 dir=${2:-${EDDY_KAFKA_DIR:-${TMPDIR:-/tmp}/eddy-kafka}}
+  [[ "$i" =~ ^[1-9][0-9]*$ ]] || die "node number '$i' is not a positive integer"
+  [ -f "$dir/node$i/server.properties" ] || die "no node $i in $dir"
+  echo "$dir/node$i"
+}
+
+stop_node() {
+  local nd pid
+  nd=$(node_dir "$@")
+  [ -f "$nd/pid" ] || die "node $1 is not running"
+  pid=$(cat "$nd/pid")
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
+  rm -f "$nd/pid"
+}
+
+start_node() {
+  local nd started
+  nd=$(node_dir "$@")
+  [ -f "$nd/pid" ] && die "node $1 is running already"
+  # Ready when the log says the server started once more than it said so before.
+  started=$(grep -c "Kafka Server started" "$nd/server.log" 2>/dev/null || true)
+  java_for "$nd"
+  nohup "${JAVA[@]}" kafka.Kafka "$nd/server.properties" </dev/null >>"$nd/stdout.log" 2>&1 &
+  echo $! >"$nd/pid"
+  local deadline=$((SECONDS + READY_SECONDS))
+  until (( $(grep -c "Kafka Server started" "$nd/server.log" 2>/dev/null || true) > started )); do
+    kill -0 "$(cat "$nd/pid")" 2>/dev/null || { rm -f "$nd/pid"; die "node $1 exited while starting; see $nd/stdout.log"; }
+    ((SECONDS < deadline)) || die "node $1 did not start within ${READY_SECONDS}s"
+    sleep 0.2
+  done
+}
+
 stop() {
   local dir=${1:-${EDDY_KAFKA_DIR:-${TMPDIR:-/tmp}/eddy-kafka}} pidfile pid
   [ -d "$dir" ] || return 0
@@ -235,5 +277,7 @@ case "${1:-}" in
   fetch) fetch ;;
   start) shift; start "$@" ;;
   stop) shift; stop "$@" ;;
-  *) echo "usage: scripts/kafka.sh fetch | start [1|3] [DIR] | stop [DIR]" >&2; exit 2 ;;
+  stop-node) shift; stop_node "$@" ;;
+  start-node) shift; start_node "$@" ;;
+  *) echo "usage: scripts/kafka.sh fetch | start [1|3] [DIR] | stop [DIR] | stop-node I [DIR] | start-node I [DIR]" >&2; exit 2 ;;
 esac

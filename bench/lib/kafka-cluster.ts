@@ -42,6 +42,20 @@ export interface KafkaCluster {
   tlsBootstrap: string | null;
   tlsFiles: { ca: string; cert: string; key: string } | null;
   stop(): Promise<void>;
+  /** Stops node `i` (1-based; SIGTERM, a controlled shutdown), keeping its data. */
+  stopNode(i: number): Promise<void>;
+  /** Starts node `i` again on its ports and data; resolves once it serves. */
+  startNode(i: number): Promise<void>;
+}
+
+/** Runs scripts/kafka.sh with `args`; rejects with its stderr. */
+function script(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  return new Promise<string>((res, rej) => {
+    execFile('bash', [kafkaScript, ...args], { timeout: 300_000, env }, (err, stdout, stderr) => {
+      if (err) rej(new Error(`scripts/kafka.sh ${args[0]} failed: ${stderr || err.message}`));
+      else res(stdout);
+    });
+  });
 }
 
 /**
@@ -60,12 +74,7 @@ export async function startKafka(
     ...(users.length ? { EDDY_KAFKA_SASL_USERS: users.join(',') } : {}),
     ...(options.tls ? { EDDY_KAFKA_TLS: '1' } : {}),
   };
-  const out = await new Promise<string>((res, rej) => {
-    execFile('bash', [kafkaScript, 'start', String(nodes), dir], { timeout: 300_000, env }, (err, stdout, stderr) => {
-      if (err) rej(new Error(`scripts/kafka.sh start failed: ${stderr || err.message}`));
-      else res(stdout);
-    });
-  });
+  const out = await script(['start', String(nodes), dir], env);
   const bootstrap = out.trim().split('\n').pop()!;
   return {
     bootstrap,
@@ -82,5 +91,11 @@ export async function startKafka(
       new Promise<void>((res) => {
         execFile('bash', [kafkaScript, 'stop', dir], () => res());
       }),
+    stopNode: async (i) => {
+      await script(['stop-node', String(i), dir]);
+    },
+    startNode: async (i) => {
+      await script(['start-node', String(i), dir]);
+    },
   };
 }

@@ -1,5 +1,6 @@
 import type { Admin, Kafka } from 'kafkajs';
 import { pack, unpack } from 'msgpackr';
+import { kafkaErrorType } from './errors.js';
 import { readRange } from './read-range.js';
 
 /**
@@ -48,8 +49,9 @@ export function decodeState(bytes: Buffer): PartitionState {
 /** The changelog's partition count, creating the topic (compacted, one partition per source partition) when missing. */
 export async function ensureChangelog(admin: Admin, topic: string, partitions: number): Promise<number> {
   if (!(await admin.listTopics()).includes(topic)) {
+    // Not the client's wait for leaders: it gives up when the broker it asks does not know the topic yet.
     await admin.createTopics({
-      waitForLeaders: true,
+      waitForLeaders: false,
       topics: [
         {
           topic,
@@ -63,15 +65,35 @@ export async function ensureChangelog(admin: Admin, topic: string, partitions: n
       ],
     });
   }
-  const meta = await admin.fetchTopicMetadata({ topics: [topic] });
-  return meta.topics[0]!.partitions.length;
+  // Created a moment ago (here or by another process starting the same stream), its partitions
+  // can be unknown to the broker asked, or without a leader, for a while.
+  const deadline = Date.now() + CHANGELOG_READY_MS;
+  for (;;) {
+    try {
+      const meta = await admin.fetchTopicMetadata({ topics: [topic] });
+      const parts = meta.topics[0]?.partitions ?? [];
+      if (parts.length > 0 && parts.every((p) => p.leader >= 0)) return parts.length;
+    } catch (err) {
+      const type = kafkaErrorType(err);
+      if ((type !== 'UNKNOWN_TOPIC_OR_PARTITION' && type !== 'LEADER_NOT_AVAILABLE') || Date.now() > deadline)
+        throw err;
+    }
+    if (Date.now() > deadline) throw new Error(`the partitions of Kafka topic ${topic} have no leader`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }
 
+/** How long a starting stream waits for a changelog topic that was just created to be served. */
+const CHANGELOG_READY_MS = 30_000;
+
 /**
- * The latest committed state of one source partition, or null when none was written: the record
- * at `at` (the offset the group's commit names), else the partition's last record for `key`.
- * Called after the partition's producer fenced its previous owner, so no transaction of that
- * owner is still open and every state it committed is below the end offset read here.
+ * The newest committed state of one source partition, or null when none was written. Called after
+ * the partition's producer fenced its previous owner, so every transaction of that owner has
+ * ended and its records are below the end offset read here. `at` is the state record the group's
+ * committed offset names. Brokers before Kafka 3.9 (KAFKA-17507) can answer an offset fetch right
+ * after fencing with the commit before the newest, while this topic, read with read_committed,
+ * already holds the newest transaction's record; so the records from the named one (from the
+ * start without one) to the end are read, and the last one for `key` wins.
  */
 export async function restoreState(
   kafka: Kafka,
@@ -87,11 +109,8 @@ export async function restoreState(
   const low = Number(offsets.low);
   const high = Number(offsets.high);
   // Only an offset the partition still has (a changelog deleted and created again has not).
-  if (at !== null && at >= low && at < high) {
-    const [record] = await readRange(kafka, topic, partition, at, at + 1, groupPrefix);
-    if (record?.key?.toString() === key && record.value) return decodeState(record.value);
-  }
-  const records = await readRange(kafka, topic, partition, low, high, groupPrefix);
+  const from = at !== null && at >= low && at < high ? at : low;
+  const records = await readRange(kafka, topic, partition, from, high, groupPrefix);
   const last = records.findLast((m) => m.key?.toString() === key && m.value !== null);
   return last ? decodeState(last.value!) : null;
 }

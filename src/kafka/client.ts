@@ -1,4 +1,5 @@
 import { type Admin, Kafka, logLevel } from 'kafkajs';
+import { EddyError } from '../errors.js';
 import { KafkaTopicMissingError, kafkaError } from './errors.js';
 import { envSecurity, type KafkaSecurity } from './security.js';
 
@@ -19,6 +20,26 @@ export function kafkaClient(brokers: string[], clientId: string, security: Kafka
     ...(sasl ? { sasl } : {}),
     ...(tls ? { ssl: tls } : {}),
   });
+}
+
+/**
+ * The consumer group session timeout from EDDY_KAFKA_SESSION_TIMEOUT_MS (default: the client's,
+ * 30 s): how long the group waits for a silent process (a crash, a cut-off host) before its
+ * partitions move. Heartbeats go at a third of it. The broker only accepts values between its
+ * group.min.session.timeout.ms (6 s by default) and group.max.session.timeout.ms.
+ */
+export function kafkaSessionTimeout(
+  env: NodeJS.ProcessEnv = process.env,
+): { sessionTimeout: number; heartbeatInterval: number } | null {
+  const raw = env['EDDY_KAFKA_SESSION_TIMEOUT_MS'];
+  if (raw === undefined || raw === '') return null;
+  const ms = Number(raw);
+  if (!Number.isSafeInteger(ms) || ms < 1000)
+    throw new EddyError(
+      'EDDY_INVALID_ARGUMENT',
+      `EDDY_KAFKA_SESSION_TIMEOUT_MS ${JSON.stringify(raw)} is not a whole number of milliseconds of at least 1000`,
+    );
+  return { sessionTimeout: ms, heartbeatInterval: Math.max(100, Math.floor(ms / 3)) };
 }
 
 /** Runs `f` with a connected admin client; errors come out as EddyErrors. */

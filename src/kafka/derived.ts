@@ -24,7 +24,7 @@ import {
   stateMetadata,
   stateOffset,
 } from './changelog.js';
-import { kafkaClient, topicPartitions, withAdmin } from './client.js';
+import { kafkaClient, kafkaSessionTimeout, topicPartitions, withAdmin } from './client.js';
 import { ensureDeadLetterTopic, kafkaDeadLetters } from './dead-letters.js';
 import { kafkaEnds } from './endpoint.js';
 import {
@@ -54,11 +54,15 @@ import { batchInput, chunkMessages, outputMessages } from './records.js';
  * must read with isolation read_committed (the default of most clients), as this stream does.
  * Source partition p writes to target partition p mod (target partitions), keeping order.
  *
+ * The client fences only when a producer starts its first transaction (connecting it asks for a
+ * plain idempotent producer id), so taking a partition on starts and ends an empty transaction
+ * before reading anything.
+ *
  * Where a partition goes on is decided here, not by the client's fetch position: after fencing it
- * is the committed offset, after that the offset of this process's own last commit. The client
- * re-reads the committed offset at every rebalance, and that read may not yet include the
- * offsets of a transaction that just committed (the commit markers are written after the commit
- * returns), so records it hands over below that point are dropped here instead of processed again.
+ * is the committed offset (or an aggregate's newest state), after that the offset of this
+ * process's own last commit. The client re-reads the committed offset at every rebalance, without
+ * fencing, and that read may not yet include the offsets of a transaction that is committing, so
+ * records it hands over below that point are dropped here instead of processed again.
  * A fenced producer (the partition was taken over meanwhile) drops the partition's state; its
  * next batch here, if it is still ours, fences again and starts from the committed offset.
  *
@@ -243,6 +247,7 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
       readUncommitted: false,
       allowAutoTopicCreation: false,
       maxWaitTimeInMs: 200,
+      ...kafkaSessionTimeout(),
     });
     this.consumer = consumer;
     this.ended = new Promise<void>((r) => {
@@ -351,7 +356,12 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
     await producer.connect();
     let stream: ChainSession | null = null;
     try {
-      // Fenced now (the producer is open): the committed offset and state are final.
+      // The client asks for the transactional id's epoch (which fences the previous owner) only
+      // when its first transaction starts; connect() alone fences nothing. So an empty
+      // transaction is started and ended here, before anything is read.
+      const fence = await producer.transaction();
+      await fence.abort();
+      // Fenced now: what the previous owner committed is final.
       const { offset: committed, metadata } = await this.committed(p);
       const cl = this.changelog;
       const state = cl
@@ -491,7 +501,7 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
         for (const chunk of chunkMessages(messages)) await tx.send({ topic: target, messages: chunk, acks: -1 });
         if (dlq)
           for (const chunk of chunkMessages(letters)) await tx.send({ topic: dlq.topic, messages: chunk, acks: -1 });
-        // The offset commit names the state record, so the next owner reads just that one.
+        // The offset commit names the state record, so the next owner reads from there on, not the whole topic.
         let metadata: string | null = null;
         if (state) {
           const [sent] = await tx.send(state);

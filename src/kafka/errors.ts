@@ -192,14 +192,18 @@ export function isFenced(err: unknown): boolean {
   return false;
 }
 
-/** Whether the client marked its error as one that retrying cannot fix (a bad request, not a broker blip). */
+/**
+ * Whether the client marked its error as one that retrying cannot fix (a bad request, not a broker
+ * blip). The client's "retries exceeded" wrapper is itself marked so, but what it wraps decides:
+ * a broker that went away or a coordinator that is moving is worth trying again later.
+ */
 export function isPermanent(err: unknown): boolean {
   for (
-    let e = err as { retriable?: boolean; cause?: unknown; originalError?: unknown } | undefined;
+    let e = err as { name?: string; retriable?: boolean; cause?: unknown; originalError?: unknown } | undefined;
     e;
     e = (e.originalError ?? e.cause) as typeof e
   ) {
-    if (e.retriable === false) return true;
+    if (e.retriable === false && e.name !== 'KafkaJSNumberOfRetriesExceeded') return true;
   }
   return false;
 }

@@ -29,9 +29,20 @@ export function kafkaTestClient(bootstrap: () => string) {
 
   /** Creates `topics`, each with `partitions` partitions, and waits for their leaders. */
   async function createTopics(partitions: number, ...topics: string[]): Promise<void> {
-    await withAdmin((a) =>
-      a.createTopics({ waitForLeaders: true, topics: topics.map((topic) => ({ topic, numPartitions: partitions })) }),
-    );
+    await withAdmin(async (a) => {
+      await a.createTopics({
+        waitForLeaders: false,
+        topics: topics.map((topic) => ({ topic, numPartitions: partitions })),
+      });
+      // Every broker of a cluster learns of new topics a moment later: until then one may not know them.
+      const ready = (m: Awaited<ReturnType<Admin['fetchTopicMetadata']>> | null) =>
+        !!m && m.topics.every((x) => x.partitions.length === partitions && x.partitions.every((p) => p.leader >= 0));
+      const deadline = Date.now() + 60_000;
+      while (!ready(await a.fetchTopicMetadata({ topics }).catch(() => null))) {
+        if (Date.now() > deadline) throw new Error(`topics ${topics.join(', ')} have no leaders after 60 s`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    });
   }
 
   /** Every committed record of `topic`, per partition in offset order, once `count` of them arrived (read_committed). */
@@ -86,18 +97,56 @@ export function kafkaTestClient(bootstrap: () => string) {
     return values;
   }
 
-  /** Waits until the group's committed offsets of `topic` reach `end` on every one of its `partitions`. */
-  async function committedReach(group: string, topic: string, partitions: number, end: number, ms: number) {
+  /**
+   * Waits until the group's committed offsets of `topic` reach `end` on every one of its
+   * `partitions` (exactly `end`, or with `atLeast`, `end` or more).
+   */
+  async function committedReach(
+    group: string,
+    topic: string,
+    partitions: number,
+    end: number,
+    ms: number,
+    atLeast = false,
+  ) {
     const deadline = Date.now() + ms;
     for (;;) {
       const committed = await withAdmin((x) => x.fetchOffsets({ groupId: group, topics: [topic] }));
       const at = committed[0]!.partitions.map((x) => Number(x.offset));
-      if (at.length === partitions && at.every((o) => o === end)) return;
+      if (at.length === partitions && at.every((o) => o === end || (atLeast && o > end))) return;
       if (Date.now() > deadline)
         throw new Error(`committed source offsets ${JSON.stringify(at)}; expected ${end} each`);
       await new Promise((r) => setTimeout(r, 250));
     }
   }
 
-  return { client, withAdmin, createTopics, readCommitted, readToEnd, committedReach };
+  /** Waits until the group's committed offsets of `topic` reach the topic's end offsets (read now) on every partition. */
+  async function committedAtEnd(group: string, topic: string, ms: number) {
+    const ends = await withAdmin((x) => x.fetchTopicOffsets(topic));
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const committed = await withAdmin((x) => x.fetchOffsets({ groupId: group, topics: [topic] }));
+      const at = new Map(committed[0]!.partitions.map((x) => [x.partition, Number(x.offset)]));
+      if (ends.every((e) => at.get(e.partition) === Number(e.high))) return;
+      if (Date.now() > deadline)
+        throw new Error(
+          `committed source offsets ${JSON.stringify([...at])}; expected the end offsets ${JSON.stringify(ends.map((e) => [e.partition, Number(e.high)]))}`,
+        );
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  return { client, withAdmin, createTopics, readCommitted, readToEnd, committedReach, committedAtEnd };
+}
+
+/** A seeded random number generator (mulberry32) returning [0, 1), for fault schedules a seed repeats. */
+export function seededRandom(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let x = s;
+    x = Math.imul(x ^ (x >>> 15), x | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
 }
