@@ -2,7 +2,7 @@
 # Local Apache Kafka for tests, benchmarks and trying Eddy's kafka:// endpoints.
 #
 #   scripts/kafka.sh fetch              download the broker's jars once (Maven Central, via mvn)
-#   scripts/kafka.sh start [N] [DIR]    start N (1 or 3) KRaft brokers on 127.0.0.1, free ports;
+#   scripts/kafka.sh start [N] [DIR]    start N (1 or 3) KRaft brokers on $EDDY_KAFKA_HOST, free ports;
 #                                       prints the bootstrap address (host:port,...) on stdout
 #   scripts/kafka.sh stop [DIR]         stop the brokers started in DIR and delete DIR
 #
@@ -13,7 +13,9 @@
 # which removed some, and Eddy is not tested against 4.x), EDDY_KAFKA_HEAP
 # (default -Xms128m -Xmx512m), EDDY_KAFKA_CACHE (default ~/.cache/eddy), EDDY_KAFKA_SASL_USERS
 # (user:password[,user:password…]: each node also gets a SASL_PLAINTEXT listener, mechanism PLAIN,
-# that accepts those users; its bootstrap address is written to DIR/bootstrap-sasl).
+# that accepts those users; its bootstrap address is written to DIR/bootstrap-sasl), EDDY_KAFKA_HOST
+# (default 127.0.0.1: the local address the brokers listen on and advertise; give an address of this
+# machine that the clients can reach, e.g. a bridge that network namespaces or other machines use).
 set -euo pipefail
 
 VERSION=${EDDY_KAFKA_VERSION:-3.9.1}
@@ -21,6 +23,7 @@ CACHE=${EDDY_KAFKA_CACHE:-$HOME/.cache/eddy}/kafka-$VERSION
 HEAP=${EDDY_KAFKA_HEAP:--Xms128m -Xmx512m}
 READY_SECONDS=${EDDY_KAFKA_READY_SECONDS:-120}
 SASL_USERS=${EDDY_KAFKA_SASL_USERS:-}
+HOST=${EDDY_KAFKA_HOST:-127.0.0.1}
 
 die() { echo "kafka.sh: $*" >&2; exit 1; }
 
@@ -52,7 +55,7 @@ EOF
   touch "$CACHE/ok"
 }
 
-# N free TCP ports on 127.0.0.1 (the OS picks them; they are released before the broker binds).
+# N free TCP ports on $HOST (the OS picks them; they are released before the broker binds).
 free_ports() {
   node -e '
     const net = require("node:net");
@@ -60,11 +63,11 @@ free_ports() {
     (async () => {
       for (let i = 0; i < n; i++) {
         const s = net.createServer(); servers.push(s);
-        await new Promise((r) => s.listen(0, "127.0.0.1", r));
+        await new Promise((r, j) => { s.once("error", j); s.listen(0, process.argv[2], r); });
       }
       console.log(servers.map((s) => s.address().port).join(" "));
       servers.forEach((s) => s.close());
-    })();' "$1"
+    })().catch((e) => { console.error(`cannot listen on ${process.argv[2]}: ${e.message}`); process.exit(1); });' "$1" "$HOST"
 }
 
 # Sets JAVA to the java command with the broker's classpath and node dir $1's log settings.
@@ -76,9 +79,9 @@ java_for() {
 write_config() { # dir node_id n broker_port controller_port voters [sasl_port]
   local dir=$1 id=$2 n=$3 bport=$4 cport=$5 voters=$6 sport=${7:-}
   local rf=$(( n >= 3 ? 3 : 1 )) isr=$(( n >= 3 ? 2 : 1 ))
-  local listeners="PLAINTEXT://127.0.0.1:$bport" map="PLAINTEXT:PLAINTEXT" sasl=""
+  local listeners="PLAINTEXT://$HOST:$bport" map="PLAINTEXT:PLAINTEXT" sasl=""
   if [ -n "$sport" ]; then
-    listeners+=",SASL_PLAINTEXT://127.0.0.1:$sport"
+    listeners+=",SASL_PLAINTEXT://$HOST:$sport"
     map+=",SASL_PLAINTEXT:SASL_PLAINTEXT"
     local users="" pair
     IFS=, read -r -a pairs <<<"$SASL_USERS"
@@ -91,7 +94,7 @@ listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.secu
 process.roles=broker,controller
 node.id=$id
 controller.quorum.voters=$voters
-listeners=$listeners,CONTROLLER://127.0.0.1:$cport
+listeners=$listeners,CONTROLLER://$HOST:$cport
 advertised.listeners=$listeners
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
@@ -130,12 +133,14 @@ start() {
   mkdir -p "$dir"
   # Per node: broker port, controller port, and with SASL users a SASL listener port.
   local per=$(( ${#SASL_USERS} > 0 ? 3 : 2 ))
-  read -r -a ports <<<"$(free_ports $((per * n)))"
+  local free
+  free=$(free_ports $((per * n))) || die "no free ports on $HOST (EDDY_KAFKA_HOST must be an address of this machine)"
+  read -r -a ports <<<"$free"
   local voters="" bootstrap="" sasl_bootstrap="" i
   for ((i = 1; i <= n; i++)); do
-    voters+="${voters:+,}$i@127.0.0.1:${ports[$((per * i - per + 1))]}"
-    bootstrap+="${bootstrap:+,}127.0.0.1:${ports[$((per * i - per))]}"
-    ((per == 3)) && sasl_bootstrap+="${sasl_bootstrap:+,}127.0.0.1:${ports[$((per * i - 1))]}"
+    voters+="${voters:+,}$i@$HOST:${ports[$((per * i - per + 1))]}"
+    bootstrap+="${bootstrap:+,}$HOST:${ports[$((per * i - per))]}"
+    ((per == 3)) && sasl_bootstrap+="${sasl_bootstrap:+,}$HOST:${ports[$((per * i - 1))]}"
   done
   local cluster
   # As --cluster-id=…: a random id may start with "-".
