@@ -42,16 +42,21 @@ export interface KafkaCluster {
 }
 
 /**
- * Starts `nodes` real KRaft brokers on 127.0.0.1 with scripts/kafka.sh (in a temp dir of their
- * own); `saslUsers` (user → password) adds a SASL/PLAIN listener accepting them.
+ * Starts `nodes` real KRaft brokers on 127.0.0.1 (or `host`, an address of this machine) with
+ * scripts/kafka.sh (in a temp dir of their own); `saslUsers` (user → password) adds a SASL/PLAIN
+ * listener accepting them.
  */
 export async function startKafka(
   nodes: 1 | 3 = 1,
-  options: { saslUsers?: Record<string, string> } = {},
+  options: { saslUsers?: Record<string, string>; host?: string } = {},
 ): Promise<KafkaCluster> {
   const dir = join(mkdtempSync(join(tmpdir(), 'eddy-kafka-')), 'cluster');
   const users = Object.entries(options.saslUsers ?? {}).map(([u, p]) => `${u}:${p}`);
-  const env = { ...process.env, ...(users.length ? { EDDY_KAFKA_SASL_USERS: users.join(',') } : {}) };
+  const env = {
+    ...process.env,
+    ...(users.length ? { EDDY_KAFKA_SASL_USERS: users.join(',') } : {}),
+    ...(options.host ? { EDDY_KAFKA_HOST: options.host } : {}),
+  };
   const out = await new Promise<string>((res, rej) => {
     execFile('bash', [kafkaScript, 'start', String(nodes), dir], { timeout: 300_000, env }, (err, stdout, stderr) => {
       if (err) rej(new Error(`scripts/kafka.sh start failed: ${stderr || err.message}`));

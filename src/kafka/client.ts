@@ -1,5 +1,5 @@
 import { type Admin, Kafka, logLevel, type SASLOptions } from 'kafkajs';
-import { KafkaAuthConfigError, KafkaTopicMissingError, kafkaError } from './errors.js';
+import { KafkaAuthConfigError, KafkaConfigError, KafkaTopicMissingError, kafkaError } from './errors.js';
 
 /**
  * The Kafka client (kafkajs: pure JavaScript, installs from the registry alone). Its own log is
@@ -37,6 +37,29 @@ export function kafkaSasl(env: NodeJS.ProcessEnv = process.env): SASLOptions | n
       `EDDY_KAFKA_SASL_MECHANISM ${JSON.stringify(mechanism)} is not one of ${MECHANISMS.join(', ')}`,
     );
   return { mechanism: mechanism as (typeof MECHANISMS)[number], username, password };
+}
+
+/** The client's (and Kafka's usual) session timeout: a member silent this long leaves the group. */
+const SESSION_TIMEOUT_MS = 30_000;
+
+/**
+ * The consumer group's session timeout and heartbeat interval, from EDDY_KAFKA_SESSION_TIMEOUT_MS
+ * (default 30 s): how long a process that went silent (crashed, cut off) keeps its partitions
+ * before the group gives them to the others. Heartbeats go three times per timeout, at most every
+ * 3 s. The broker accepts group.min.session.timeout.ms to group.max.session.timeout.ms (6 s to
+ * 30 min by default) and refuses the join otherwise.
+ */
+export function kafkaSession(env: NodeJS.ProcessEnv = process.env): {
+  sessionTimeout: number;
+  heartbeatInterval: number;
+} {
+  const raw = env['EDDY_KAFKA_SESSION_TIMEOUT_MS'];
+  const ms = raw === undefined || raw === '' ? SESSION_TIMEOUT_MS : Number(raw);
+  if (!Number.isSafeInteger(ms) || ms <= 0)
+    throw new KafkaConfigError(
+      `EDDY_KAFKA_SESSION_TIMEOUT_MS ${JSON.stringify(raw)} is not a whole number of milliseconds (brokers accept 6000 to 1800000 by default)`,
+    );
+  return { sessionTimeout: ms, heartbeatInterval: Math.max(100, Math.min(3000, Math.floor(ms / 3))) };
 }
 
 /** Runs `f` with a connected admin client; errors come out as EddyErrors. */

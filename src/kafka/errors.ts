@@ -47,6 +47,13 @@ export class KafkaAuthConfigError extends EddyError {
   }
 }
 
+/** A Kafka setting from the environment (other than SASL's) that cannot be used. */
+export class KafkaConfigError extends EddyError {
+  constructor(why: string) {
+    super('EDDY_KAFKA_CONFIG', `Kafka settings: ${why}`);
+  }
+}
+
 /** A source or target topic that the cluster does not have (Eddy does not create Kafka topics). */
 export class KafkaTopicMissingError extends EddyError {
   constructor(
