@@ -5,6 +5,10 @@
 #   scripts/kafka.sh start [N] [DIR]    start N (1 or 3) KRaft brokers on $EDDY_KAFKA_HOST, free ports;
 #                                       prints the bootstrap address (host:port,...) on stdout
 #   scripts/kafka.sh stop [DIR]         stop the brokers started in DIR and delete DIR
+#   scripts/kafka.sh topic BOOTSTRAP NAME PARTITIONS
+#                                       create a topic (with this repo's kafkajs; for trying Eddy out)
+#   scripts/kafka.sh produce BOOTSTRAP TOPIC
+#                                       send stdin's lines as records (the broker's console producer)
 #
 # Each node is a combined broker+controller. DIR defaults to $EDDY_KAFKA_DIR or
 # ${TMPDIR:-/tmp}/eddy-kafka; several clusters can run at once in different DIRs.
@@ -187,9 +191,46 @@ stop() {
   rm -rf "$dir"
 }
 
+# Creates topic $2 with $3 partitions on cluster $1, waiting for the partitions' leaders.
+topic() {
+  local bootstrap=${1:?topic needs BOOTSTRAP NAME PARTITIONS} name=${2:?topic needs a NAME} n=${3:-1}
+  (cd "$(dirname "$0")/.." && node --input-type=module -e '
+    import { Kafka, logLevel } from "kafkajs";
+    const [brokers, topic, n] = process.argv.slice(1);
+    const admin = new Kafka({ brokers: brokers.split(","), logLevel: logLevel.NOTHING }).admin();
+    try {
+      await admin.connect();
+      const made = await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: Number(n) }] });
+      console.log(made ? `created ${topic} with ${n} partitions` : `${topic} exists already`);
+    } catch (e) {
+      console.error(`kafka.sh: creating ${topic} on ${brokers} failed: ${e.message}`);
+      process.exitCode = 1;
+    } finally {
+      await admin.disconnect();
+    }' "$bootstrap" "$name" "$n")
+}
+
+# Sends stdin's lines to topic $2 of cluster $1, spread over its partitions.
+produce() {
+  need
+  fetch
+  local dir
+  dir=$(mktemp -d)
+  echo "log4j.rootLogger=WARN, stderr
+log4j.appender.stderr=org.apache.log4j.ConsoleAppender
+log4j.appender.stderr.Target=System.err
+log4j.appender.stderr.layout=org.apache.log4j.PatternLayout" >"$dir/log4j.properties"
+  java_for "$dir"
+  "${JAVA[@]}" kafka.tools.ConsoleProducer --bootstrap-server "${1:?produce needs BOOTSTRAP TOPIC}" \
+    --topic "${2:?produce needs a TOPIC}" --producer-property partitioner.class=org.apache.kafka.clients.producer.RoundRobinPartitioner
+  rm -rf "$dir"
+}
+
 case "${1:-}" in
   fetch) fetch ;;
   start) shift; start "$@" ;;
   stop) shift; stop "$@" ;;
-  *) echo "usage: scripts/kafka.sh fetch | start [1|3] [DIR] | stop [DIR]" >&2; exit 2 ;;
+  topic) shift; topic "$@" ;;
+  produce) shift; produce "$@" ;;
+  *) echo "usage: scripts/kafka.sh fetch | start [1|3] [DIR] | stop [DIR] | topic BOOTSTRAP NAME PARTITIONS | produce BOOTSTRAP TOPIC" >&2; exit 2 ;;
 esac
