@@ -8,7 +8,7 @@
 #   scripts/kafka.sh topic BOOTSTRAP NAME PARTITIONS
 #                                       create a topic (with this repo's kafkajs; for trying Eddy out)
 #   scripts/kafka.sh produce BOOTSTRAP TOPIC
-#                                       send stdin's lines as records (the broker's console producer)
+#                                       send stdin's lines as records, dealt over the partitions in turn
 #
 # Each node is a combined broker+controller. DIR defaults to $EDDY_KAFKA_DIR or
 # ${TMPDIR:-/tmp}/eddy-kafka; several clusters can run at once in different DIRs.
@@ -194,7 +194,7 @@ stop() {
 # Creates topic $2 with $3 partitions on cluster $1, waiting for the partitions' leaders.
 topic() {
   local bootstrap=${1:?topic needs BOOTSTRAP NAME PARTITIONS} name=${2:?topic needs a NAME} n=${3:-1}
-  (cd "$(dirname "$0")/.." && node --input-type=module -e '
+  (cd "$(dirname "$(readlink -f "$0")")/.." && node --input-type=module -e '
     import { Kafka, logLevel } from "kafkajs";
     const [brokers, topic, n] = process.argv.slice(1);
     const admin = new Kafka({ brokers: brokers.split(","), logLevel: logLevel.NOTHING }).admin();
@@ -210,20 +210,35 @@ topic() {
     }' "$bootstrap" "$name" "$n")
 }
 
-# Sends stdin's lines to topic $2 of cluster $1, spread over its partitions.
+# Sends stdin's lines to topic $2 of cluster $1, dealt over its partitions in turn (line i to
+# partition i mod N), so every partition gets its share.
 produce() {
-  need
-  fetch
-  local dir
-  dir=$(mktemp -d)
-  echo "log4j.rootLogger=WARN, stderr
-log4j.appender.stderr=org.apache.log4j.ConsoleAppender
-log4j.appender.stderr.Target=System.err
-log4j.appender.stderr.layout=org.apache.log4j.PatternLayout" >"$dir/log4j.properties"
-  java_for "$dir"
-  "${JAVA[@]}" kafka.tools.ConsoleProducer --bootstrap-server "${1:?produce needs BOOTSTRAP TOPIC}" \
-    --topic "${2:?produce needs a TOPIC}" --producer-property partitioner.class=org.apache.kafka.clients.producer.RoundRobinPartitioner
-  rm -rf "$dir"
+  local bootstrap=${1:?produce needs BOOTSTRAP TOPIC} name=${2:?produce needs a TOPIC}
+  (cd "$(dirname "$(readlink -f "$0")")/.." && node --input-type=module -e '
+    import { createInterface } from "node:readline";
+    import { Kafka, logLevel } from "kafkajs";
+    const [brokers, topic] = process.argv.slice(1);
+    const kafka = new Kafka({ brokers: brokers.split(","), logLevel: logLevel.NOTHING });
+    const admin = kafka.admin();
+    const producer = kafka.producer();
+    try {
+      await admin.connect();
+      const n = (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0].partitions.length;
+      await producer.connect();
+      let batch = [];
+      let sent = 0;
+      for await (const value of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
+        batch.push({ value, partition: sent++ % n });
+        if (batch.length === 5000) await producer.send({ topic, messages: batch.splice(0), acks: -1 });
+      }
+      if (batch.length) await producer.send({ topic, messages: batch, acks: -1 });
+      console.log(`sent ${sent} records to ${topic} (${n} partitions)`);
+    } catch (e) {
+      console.error(`kafka.sh: producing to ${topic} on ${brokers} failed: ${e.message}`);
+      process.exitCode = 1;
+    } finally {
+      await Promise.all([admin.disconnect(), producer.disconnect()]);
+    }' "$bootstrap" "$name")
 }
 
 case "${1:-}" in
