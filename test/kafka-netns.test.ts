@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { type KafkaCluster, kafkaUnavailable, startKafka } from '../bench/lib/kafka-cluster.js';
+import { EddyError } from '../src/errors.js';
+import { kafkaSession } from '../src/kafka/client.js';
 import { decodeRecords, encodeRecords } from '../src/protocol/index.js';
 import { Chain, loadModule } from '../src/smartmodule/index.js';
 import { type EddyProcess, eddyProcesses, until } from './helpers/eddy-process.js';
@@ -198,3 +200,17 @@ testOrFail(
     for (let p = 0; p < PARTITIONS; p++) t.deepEqual(values[p], expected[p], `partition ${p}`);
   },
 );
+
+test('EDDY_KAFKA_SESSION_TIMEOUT_MS sets the session timeout and the heartbeats; a malformed value is refused in one sentence', (t) => {
+  t.deepEqual(kafkaSession({}), { sessionTimeout: 30_000, heartbeatInterval: 3000 });
+  t.deepEqual(kafkaSession({ EDDY_KAFKA_SESSION_TIMEOUT_MS: '6000' }), {
+    sessionTimeout: 6000,
+    heartbeatInterval: 2000,
+  });
+  for (const bad of ['6s', '-1', '0', '1.5']) {
+    const e = t.throws(() => kafkaSession({ EDDY_KAFKA_SESSION_TIMEOUT_MS: bad }));
+    t.true(e instanceof EddyError);
+    t.is((e as EddyError).code, 'EDDY_KAFKA_CONFIG');
+    t.regex(e!.message, /EDDY_KAFKA_SESSION_TIMEOUT_MS ".*" is not a whole number of milliseconds/);
+  }
+});
