@@ -17,9 +17,13 @@
 # which removed some, and Eddy is not tested against 4.x), EDDY_KAFKA_HEAP
 # (default -Xms128m -Xmx512m), EDDY_KAFKA_CACHE (default ~/.cache/eddy), EDDY_KAFKA_SASL_USERS
 # (user:password[,user:password…]: each node also gets a SASL_PLAINTEXT listener, mechanism PLAIN,
-# that accepts those users; its bootstrap address is written to DIR/bootstrap-sasl), EDDY_KAFKA_HOST
-# (default 127.0.0.1: the local address the brokers listen on and advertise; give an address of this
-# machine that the clients can reach, e.g. a bridge that network namespaces or other machines use).
+# that accepts those users; its bootstrap address is written to DIR/bootstrap-sasl), EDDY_KAFKA_TLS
+# (1: each node also gets an SSL listener that requires a client certificate; a throwaway CA, the
+# brokers' certificate and a client certificate are made with openssl and keytool in DIR/tls —
+# ca.pem, client.pem, client-key.pem — and the listeners' address is written to DIR/bootstrap-tls),
+# EDDY_KAFKA_HOST (default 127.0.0.1: the local address the brokers listen on and advertise; give
+# an address of this machine that the clients can reach, e.g. a bridge that network namespaces or
+# other machines use).
 set -euo pipefail
 
 VERSION=${EDDY_KAFKA_VERSION:-3.9.1}
@@ -28,6 +32,7 @@ HEAP=${EDDY_KAFKA_HEAP:--Xms128m -Xmx512m}
 READY_SECONDS=${EDDY_KAFKA_READY_SECONDS:-120}
 SASL_USERS=${EDDY_KAFKA_SASL_USERS:-}
 HOST=${EDDY_KAFKA_HOST:-127.0.0.1}
+TLS=${EDDY_KAFKA_TLS:-}
 
 die() { echo "kafka.sh: $*" >&2; exit 1; }
 
@@ -80,8 +85,30 @@ java_for() {
   JAVA=(java $HEAP -XX:+UseSerialGC "-Dlog4j.configuration=file:$1/log4j.properties" -cp "$CACHE/libs/*")
 }
 
-write_config() { # dir node_id n broker_port controller_port voters [sasl_port]
-  local dir=$1 id=$2 n=$3 bport=$4 cport=$5 voters=$6 sport=${7:-}
+# A throwaway CA in $1 (ca.pem), a certificate for the brokers on $HOST in a PKCS12 keystore,
+# a truststore holding the CA (the brokers check client certificates against it), and a client
+# certificate and key (client.pem, client-key.pem). Valid for two days; test use only.
+make_tls() {
+  local t=$1 pass=eddy-test
+  command -v openssl >/dev/null || die "EDDY_KAFKA_TLS needs openssl"
+  command -v keytool >/dev/null || die "EDDY_KAFKA_TLS needs keytool (from the JDK)"
+  mkdir -p "$t"
+  (
+    cd "$t"
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca-key.pem -out ca.pem -days 2 -subj /CN=eddy-test-ca
+    for who in broker client; do
+      openssl req -newkey rsa:2048 -nodes -keyout "$who-key.pem" -out "$who.csr" -subj "/CN=eddy-test-$who"
+      printf 'subjectAltName=IP:%s,DNS:localhost\n' "$HOST" >"$who.ext"
+      openssl x509 -req -in "$who.csr" -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 2 \
+        -extfile "$who.ext" -out "$who.pem"
+    done
+    openssl pkcs12 -export -in broker.pem -inkey broker-key.pem -certfile ca.pem -out broker.p12 -passout "pass:$pass"
+    keytool -importcert -noprompt -alias ca -file ca.pem -keystore trust.p12 -storetype PKCS12 -storepass "$pass"
+  ) >"$t/make.log" 2>&1 || die "making the test certificates failed; see $t/make.log"
+}
+
+write_config() { # dir node_id n broker_port controller_port voters [sasl_port] [tls_port]
+  local dir=$1 id=$2 n=$3 bport=$4 cport=$5 voters=$6 sport=${7:-} tport=${8:-}
   local rf=$(( n >= 3 ? 3 : 1 )) isr=$(( n >= 3 ? 2 : 1 ))
   local listeners="PLAINTEXT://$HOST:$bport" map="PLAINTEXT:PLAINTEXT" sasl=""
   if [ -n "$sport" ]; then
@@ -92,6 +119,21 @@ write_config() { # dir node_id n broker_port controller_port voters [sasl_port]
     for pair in "${pairs[@]}"; do users+=" user_${pair%%:*}=\"${pair#*:}\""; done
     sasl="sasl.enabled.mechanisms=PLAIN
 listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required$users;"
+  fi
+  local tls=""
+  if [ -n "$tport" ]; then
+    listeners+=",SSL://$HOST:$tport"
+    map+=",SSL:SSL"
+    local t
+    t="$(dirname "$dir")/tls"
+    tls="ssl.keystore.type=PKCS12
+ssl.keystore.location=$t/broker.p12
+ssl.keystore.password=eddy-test
+ssl.key.password=eddy-test
+ssl.truststore.type=PKCS12
+ssl.truststore.location=$t/trust.p12
+ssl.truststore.password=eddy-test
+ssl.client.auth=required"
   fi
   mkdir -p "$dir/data"
   cat >"$dir/server.properties" <<EOF
@@ -104,6 +146,7 @@ controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=$map,CONTROLLER:PLAINTEXT
 $sasl
+$tls
 log.dirs=$dir/data
 auto.create.topics.enable=false
 num.partitions=1
@@ -135,24 +178,30 @@ start() {
   [ -e "$dir/bootstrap" ] && die "brokers are already running in $dir; run 'scripts/kafka.sh stop $dir' first"
   fetch
   mkdir -p "$dir"
-  # Per node: broker port, controller port, and with SASL users a SASL listener port.
-  local per=$(( ${#SASL_USERS} > 0 ? 3 : 2 ))
+  # Per node: broker port, controller port, then a SASL listener port (with SASL users) and an SSL
+  # listener port (with TLS): node i's ports are ports[per*(i-1) ...].
+  local has_sasl=$(( ${#SASL_USERS} > 0 ? 1 : 0 )) has_tls=$(( ${#TLS} > 0 ? 1 : 0 ))
+  local per=$((2 + has_sasl + has_tls))
   local free
   free=$(free_ports $((per * n))) || die "no free ports on $HOST (EDDY_KAFKA_HOST must be an address of this machine)"
   read -r -a ports <<<"$free"
-  local voters="" bootstrap="" sasl_bootstrap="" i
+  ((has_tls)) && make_tls "$dir/tls"
+  local voters="" bootstrap="" sasl_bootstrap="" tls_bootstrap="" i
   for ((i = 1; i <= n; i++)); do
-    voters+="${voters:+,}$i@$HOST:${ports[$((per * i - per + 1))]}"
-    bootstrap+="${bootstrap:+,}$HOST:${ports[$((per * i - per))]}"
-    ((per == 3)) && sasl_bootstrap+="${sasl_bootstrap:+,}$HOST:${ports[$((per * i - 1))]}"
+    local base=$((per * (i - 1)))
+    voters+="${voters:+,}$i@$HOST:${ports[$((base + 1))]}"
+    bootstrap+="${bootstrap:+,}$HOST:${ports[$base]}"
+    ((has_sasl)) && sasl_bootstrap+="${sasl_bootstrap:+,}$HOST:${ports[$((base + 2))]}"
+    ((has_tls)) && tls_bootstrap+="${tls_bootstrap:+,}$HOST:${ports[$((base + 2 + has_sasl))]}"
   done
   local cluster
   # As --cluster-id=…: a random id may start with "-".
   cluster=$(node -e 'console.log(require("node:crypto").randomBytes(16).toString("base64url"))')
   for ((i = 1; i <= n; i++)); do
     local nd="$dir/node$i"
-    write_config "$nd" "$i" "$n" "${ports[$((per * i - per))]}" "${ports[$((per * i - per + 1))]}" "$voters" \
-      "$( ((per == 3)) && echo "${ports[$((per * i - 1))]}")"
+    local base=$((per * (i - 1)))
+    write_config "$nd" "$i" "$n" "${ports[$base]}" "${ports[$((base + 1))]}" "$voters" \
+      "$( ((has_sasl)) && echo "${ports[$((base + 2))]}")" "$( ((has_tls)) && echo "${ports[$((base + 2 + has_sasl))]}")"
     java_for "$nd"
     "${JAVA[@]}" kafka.tools.StorageTool format "--cluster-id=$cluster" -c "$nd/server.properties" >"$nd/format.log" 2>&1 \
       || die "formatting storage for node $i failed; see $nd/format.log"
@@ -161,6 +210,7 @@ start() {
   done
   echo "$bootstrap" >"$dir/bootstrap"
   [ -n "$sasl_bootstrap" ] && echo "$sasl_bootstrap" >"$dir/bootstrap-sasl"
+  [ -n "$tls_bootstrap" ] && echo "$tls_bootstrap" >"$dir/bootstrap-tls"
   # Ready when every node logged that its server started (the broker is unfenced by then).
   local deadline=$((SECONDS + READY_SECONDS))
   for ((i = 1; i <= n; i++)); do

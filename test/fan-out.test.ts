@@ -190,6 +190,47 @@ test('a fanned-out session under policy stop: the submissions before a trap deli
   }
 });
 
+test('a fanned-out session under policy stop: the submissions before a deadline kill deliver in order, the overrun fails its own, later ones stop', async (t) => {
+  const pool = new WorkerPool({ workers: 2 });
+  const steps = await new ModuleResolver(null).steps([{ uses: wasmPath('spin') }]);
+  const HANG = 300;
+  const session = new ChainSession(pool, { steps, stateless: true, maxInFlight: HANG + 4, deadlineMs: 5000 });
+  try {
+    await session.start();
+    // Submissions go to the two workers in turn. The even ones (one worker) are quick up to HANG,
+    // which loops forever; the odd ones (the other worker) each take a while (far under the
+    // deadline), so on most machines several before HANG are still running when HANG's worker is
+    // killed. Those must still be delivered, in order, before the session fails.
+    const batch = (i: number) => ({
+      baseOffset: i * 10,
+      baseTimestamp: 0,
+      raw: encodeRecords(
+        Array.from({ length: 10 }, (_, j) => ({
+          value: Buffer.from(i === HANG && j === 5 ? 'loop' : i % 2 === 1 && j === 0 ? 'slow' : `${i}.${j}`),
+        })),
+      ),
+    });
+    const tickets = [];
+    for (let i = 0; i < HANG + 3; i++) tickets.push(await session.submit(batch(i)));
+    const settled = await Promise.allSettled(tickets.map((k) => k.result));
+    for (let i = 0; i < HANG; i++) {
+      const r = settled[i]!;
+      t.is(r.status, 'fulfilled', `submission ${i}: ${(r as PromiseRejectedResult).reason?.message ?? ''}`);
+      if (r.status === 'fulfilled') t.is(r.value.batches[0]!.count, 10);
+    }
+    const hung = settled[HANG] as PromiseRejectedResult;
+    t.is(hung.status, 'rejected');
+    t.is(hung.reason?.code, 'EDDY_SESSION_TIMEOUT');
+    t.regex(String(hung.reason?.message), new RegExp(`batch at offset ${HANG * 10} within 5000 ms`));
+    for (let i = HANG + 1; i < HANG + 3; i++)
+      t.true((settled[i] as PromiseRejectedResult).reason instanceof SessionStoppedError);
+    t.is(session.state, 'failed');
+  } finally {
+    await session.close();
+    await pool.close();
+  }
+});
+
 test('captureLog: what a module prints comes back with the batch that printed it, not through the pool', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'eddy-fan-log-'));
   const file = join(dir, 'print.wasm');

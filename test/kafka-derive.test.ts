@@ -337,6 +337,82 @@ kafkaTest(
   },
 );
 
+kafkaTest(
+  'policy skip over Kafka: rejected records go to the Kafka dead-letter topic in the same transaction, the rest on',
+  async (t) => {
+    t.timeout(300_000);
+    const source = unique('skip-in');
+    const target = unique('skip-out');
+    const dlq = unique('skip-dlq');
+    await createTopics(2, source, target);
+    const producer = client().producer();
+    await producer.connect();
+    await producer.send({
+      topic: source,
+      messages: [
+        ...['bad', 'a1', 'bad', 'b2'].map((value) => ({ partition: 0, value, key: `k-${value}` })),
+        ...['c3', 'bad'].map((value) => ({ partition: 1, value })),
+      ],
+    });
+    await producer.disconnect();
+    const eddy = await open(mkdtempSync(join(tmpdir(), 'eddy-kafka-test-')));
+    const skips: { partition: number; offset: number; code: string; deadLetterTopic: string }[] = [];
+    eddy.on('skip', (s) =>
+      skips.push({ partition: s.partition, offset: s.offset, code: s.error.code, deadLetterTopic: s.deadLetterTopic }),
+    );
+    const errors: string[] = [];
+    eddy.on('error', ({ error }) => errors.push(error.message));
+    const url = (topic: string) => `kafka://${cluster!.bootstrap}/${topic}`;
+    const name = unique('tolerant');
+    await eddy.createDerived({
+      name,
+      source: url(source),
+      target: url(target),
+      transforms: [{ uses: wasmPath('fail-on'), params: {}, lookback: null }],
+      policy: 'skip',
+      deadLetterTopic: dlq,
+    });
+    try {
+      await eddy.startDerived(name);
+      const out = await readCommitted(target, 2, 3);
+      t.deepEqual(out.values, [['a1', 'b2'], ['c3']]);
+      await until(() => skips.length >= 3, 60_000);
+      t.deepEqual(errors, []);
+      t.deepEqual(
+        skips.sort((a, b) => a.partition - b.partition || a.offset - b.offset),
+        [
+          { partition: 0, offset: 0, code: 'EDDY_SM_RUNTIME', deadLetterTopic: dlq },
+          { partition: 0, offset: 2, code: 'EDDY_SM_RUNTIME', deadLetterTopic: dlq },
+          { partition: 1, offset: 1, code: 'EDDY_SM_RUNTIME', deadLetterTopic: dlq },
+        ],
+      );
+      // The dead letters: the same envelopes as over Eddy topics, with the source record's key and value.
+      const letters = (await readToEnd(dlq, 1))[0]!.map((v) => JSON.parse(v));
+      t.deepEqual(
+        letters
+          .map((l) => ({ topic: l.topic, partition: l.partition, offset: l.offset, key: l.key, value: l.value }))
+          .sort((a, b) => a.partition - b.partition || a.offset - b.offset),
+        [
+          { topic: source, partition: 0, offset: 0, key: 'k-bad', value: 'bad' },
+          { topic: source, partition: 0, offset: 2, key: 'k-bad', value: 'bad' },
+          { topic: source, partition: 1, offset: 1, key: null, value: 'bad' },
+        ],
+      );
+      for (const l of letters) t.regex(l.error.message, /cannot parse bad/);
+      const info = eddy.listDerived().find((d) => d.config.name === name)!;
+      t.deepEqual(
+        info.partitions.map((p) => [p.partition, p.skipped]),
+        [
+          [0, 2],
+          [1, 1],
+        ],
+      );
+    } finally {
+      await eddy.close();
+    }
+  },
+);
+
 kafkaTest('a missing Kafka topic: derive create says which and how to create it, without a stack trace', async (t) => {
   const { work, transforms } = workDir();
   const { start } = eddyProcesses(t, work, { ...process.env, EDDY_DATA_DIR: join(work, 'data'), EDDY_WORKERS: '1' });

@@ -9,6 +9,8 @@ import { open } from '../src/eddy.js';
 import type { Status } from '../src/index.js';
 import { decodeState, stateOffset } from '../src/kafka/changelog.js';
 import { readRange } from '../src/kafka/read-range.js';
+import { decodeRecords, encodeRecords } from '../src/protocol/index.js';
+import { Chain, loadModule } from '../src/smartmodule/index.js';
 import { type EddyProcess, eddyBin, eddyProcesses, until } from './helpers/eddy-process.js';
 import { kafkaTestClient, owned, unique } from './helpers/kafka.js';
 import { wasmPath } from './helpers/wasm.js';
@@ -18,7 +20,8 @@ import { wasmPath } from './helpers/wasm.js';
  * partition through the changelog topic when the process running it dies, and a look-back step
  * reads its records from the source partition whenever a process takes the partition on. And a
  * Kafka stream is observed as an Eddy one is: status endpoint, lag events, `eddy derive list`.
- * And SASL credentials: refused ones end in one sentence, not a retry loop.
+ * And SASL credentials: refused ones end in one sentence, not a retry loop. And TLS with a client
+ * certificate, set in a profile or in the environment.
  */
 
 const missing = process.env['CI'] ? null : kafkaUnavailable();
@@ -28,8 +31,8 @@ const kafkaTest = missing ? test.skip : test.serial;
 let cluster: KafkaCluster | null = null;
 test.before(async (t) => {
   t.timeout(600_000);
-  // Also a SASL/PLAIN listener, for the credentials test.
-  if (!missing) cluster = await startKafka(1, { saslUsers: { alice: 'alice-secret' } });
+  // Also a SASL/PLAIN listener and an SSL one, for the credentials and TLS tests.
+  if (!missing) cluster = await startKafka(1, { saslUsers: { alice: 'alice-secret' }, tls: true });
 });
 test.after.always(async () => {
   await cluster?.stop();
@@ -325,6 +328,111 @@ kafkaTest(
     t.regex(
       none,
       /the broker closed the connection; if its listener requires SASL, set EDDY_KAFKA_USERNAME and EDDY_KAFKA_PASSWORD/,
+    );
+  },
+);
+
+kafkaTest(
+  'TLS with a client certificate: a profile (kafka://@NAME/topic) carries it to derive create and eddy run; from the environment too; an untrusted broker ends in one sentence',
+  async (t) => {
+    t.timeout(180_000);
+    const source = unique('tls-in');
+    const target = unique('tls-out');
+    await createTopics(1, source, target);
+    const work = mkdtempSync(join(tmpdir(), 'eddy-kafka-test-'));
+    copyFileSync(wasmPath('filter'), join(work, 'filter.wasm'));
+    writeFileSync(join(work, 'f.yaml'), 'transforms:\n  - uses: filter.wasm\n');
+    const files = cluster!.tlsFiles!;
+    const base = {
+      ...process.env,
+      EDDY_DATA_DIR: join(work, 'data'),
+      EDDY_WORKERS: '1',
+      EDDY_PROFILES: join(work, 'profiles.yaml'),
+    };
+    const eddy = eddyProcesses(t, work, base);
+    await eddy.ok([
+      'profile',
+      'add',
+      'secure',
+      cluster!.tlsBootstrap!,
+      '--tls-ca',
+      files.ca,
+      '--tls-cert',
+      files.cert,
+      '--tls-key',
+      files.key,
+    ]);
+    const create = (name: string, src: string, dst: string) => [
+      'derive',
+      'create',
+      name,
+      '--source',
+      src,
+      '--target',
+      dst,
+      '--transforms-file',
+      join(work, 'f.yaml'),
+    ];
+    // The current profile (the first one added) by `@`, the same one by name.
+    await eddy.ok(create('secure', `kafka://@/${source}`, `kafka://@secure/${target}`));
+    const run = eddy.start(['run', '--status-interval', '500ms']);
+    const producer = client().producer();
+    await producer.connect();
+    await producer.send({ topic: source, messages: ['a', 'ab', 'cat', 'b'].map((value) => ({ value })) });
+    await producer.disconnect();
+    const filter = await loadModule(wasmPath('filter'));
+    const expected = decodeRecords(
+      Chain.create([{ module: filter }]).process({
+        baseOffset: 0,
+        baseTimestamp: 0,
+        raw: encodeRecords(['a', 'ab', 'cat', 'b'].map((v) => ({ value: Buffer.from(v) }))),
+      }).raw,
+    ).map((r) => Buffer.from(r.value).toString());
+    let got: string[] = [];
+    for (const deadline = Date.now() + 120_000; got.length < expected.length && Date.now() < deadline; ) {
+      await new Promise((r) => setTimeout(r, 300));
+      got = (await readToEnd(target, 1))[0]!;
+    }
+    t.deepEqual(got, expected, run.err());
+    run.child.kill('SIGTERM');
+    t.is(await run.exited, 0, run.err());
+
+    // The same files from the environment, with the brokers written out.
+    const tlsUrl = (topic: string) => `kafka://${cluster!.tlsBootstrap}/${topic}`;
+    await eddyProcesses(t, work, {
+      ...base,
+      EDDY_KAFKA_TLS_CA: files.ca,
+      EDDY_KAFKA_TLS_CERT: files.cert,
+      EDDY_KAFKA_TLS_KEY: files.key,
+    }).ok(create('from-env', tlsUrl(source), tlsUrl(target)));
+
+    // TLS without the CA: the broker's certificate is not trusted; one sentence says what to set.
+    const untrusted = eddyProcesses(t, work, { ...base, EDDY_KAFKA_TLS: '1' }).start(
+      create('untrusted', tlsUrl(source), tlsUrl(target)),
+    );
+    untrusted.child.stdin!.end();
+    t.not(await untrusted.exited, 0);
+    const line = untrusted.err().trim();
+    t.is(line.split('\n').length, 1, line);
+    t.notRegex(line, /^\s+at /m);
+    t.regex(line, /the TLS handshake with the Kafka cluster at .* failed \(.*\); set EDDY_KAFKA_TLS_CA/);
+
+    // The CA but no client certificate: the broker requires one, and refuses the connection.
+    const anonymous = eddyProcesses(t, work, { ...base, EDDY_KAFKA_TLS_CA: files.ca }).start(
+      create('anonymous', tlsUrl(source), tlsUrl(target)),
+    );
+    anonymous.child.stdin!.end();
+    t.not(await anonymous.exited, 0);
+    t.is(anonymous.err().trim().split('\n').length, 1, anonymous.err());
+    t.regex(anonymous.err(), /failed \(the broker refused the handshake: bad certificate\); .*EDDY_KAFKA_TLS_CERT/);
+
+    // A profile file that cannot be read names the file; an unknown profile names the ones there are.
+    const unknown = eddy.start(create('nope', `kafka://@nope/${source}`, `kafka://@nope/${target}`));
+    unknown.child.stdin!.end();
+    t.not(await unknown.exited, 0);
+    t.regex(
+      unknown.err(),
+      /no profile nope in .*profiles\.yaml \(it has secure\); add it with eddy profile add nope HOST:PORT/,
     );
   },
 );

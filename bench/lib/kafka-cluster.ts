@@ -38,17 +38,21 @@ export interface KafkaCluster {
   bootstrap: string;
   /** With `saslUsers`: the SASL_PLAINTEXT listeners (mechanism PLAIN), host:port,… */
   saslBootstrap: string | null;
+  /** With `tls`: the SSL listeners (client certificate required), host:port,… and the test certificates' files. */
+  tlsBootstrap: string | null;
+  tlsFiles: { ca: string; cert: string; key: string } | null;
   stop(): Promise<void>;
 }
 
 /**
  * Starts `nodes` real KRaft brokers on 127.0.0.1 (or `host`, an address of this machine) with
  * scripts/kafka.sh (in a temp dir of their own); `saslUsers` (user → password) adds a SASL/PLAIN
- * listener accepting them.
+ * listener accepting them, `tls` an SSL listener whose certificates (a throwaway CA's) are in
+ * `tlsFiles`.
  */
 export async function startKafka(
   nodes: 1 | 3 = 1,
-  options: { saslUsers?: Record<string, string>; host?: string } = {},
+  options: { saslUsers?: Record<string, string>; tls?: boolean; host?: string } = {},
 ): Promise<KafkaCluster> {
   const dir = join(mkdtempSync(join(tmpdir(), 'eddy-kafka-')), 'cluster');
   const users = Object.entries(options.saslUsers ?? {}).map(([u, p]) => `${u}:${p}`);
@@ -56,6 +60,7 @@ export async function startKafka(
     ...process.env,
     ...(users.length ? { EDDY_KAFKA_SASL_USERS: users.join(',') } : {}),
     ...(options.host ? { EDDY_KAFKA_HOST: options.host } : {}),
+    ...(options.tls ? { EDDY_KAFKA_TLS: '1' } : {}),
   };
   const out = await new Promise<string>((res, rej) => {
     execFile('bash', [kafkaScript, 'start', String(nodes), dir], { timeout: 300_000, env }, (err, stdout, stderr) => {
@@ -67,6 +72,14 @@ export async function startKafka(
   return {
     bootstrap,
     saslBootstrap: users.length ? readFileSync(join(dir, 'bootstrap-sasl'), 'utf8').trim() : null,
+    tlsBootstrap: options.tls ? readFileSync(join(dir, 'bootstrap-tls'), 'utf8').trim() : null,
+    tlsFiles: options.tls
+      ? {
+          ca: join(dir, 'tls', 'ca.pem'),
+          cert: join(dir, 'tls', 'client.pem'),
+          key: join(dir, 'tls', 'client-key.pem'),
+        }
+      : null,
     stop: () =>
       new Promise<void>((res) => {
         execFile('bash', [kafkaScript, 'stop', dir], () => res());

@@ -16,6 +16,7 @@ import { registerGenerateCommand } from './generate.js';
 import { registerLoadCommand } from './load.js';
 import { registerPartitionCommand } from './partition.js';
 import { registerProduceCommand } from './produce.js';
+import { registerProfileCommand } from './profile.js';
 import { registerRunCommand } from './run.js';
 import { registerSmartModuleCommand } from './smart-module.js';
 import { registerTestCommand } from './test-command.js';
@@ -42,6 +43,7 @@ const COMMANDS: readonly Registrar[] = [
   registerDeriveCommand,
   registerRunCommand,
   registerConnectorCommand,
+  registerProfileCommand,
   registerCheckCommand,
   registerGenerateCommand,
   registerBuildCommand,

@@ -582,7 +582,11 @@ export class ChainSession extends EventEmitter<SessionEvents> {
         this.metrics.errors++;
         if (step !== null) this.stepKills[step]!++;
         if (this.opts.policy === 'stop') {
-          this.fail(err, running);
+          // As a trap does: the submissions before it (still running on other workers when the
+          // session fans out) deliver in order, then the session fails with this one's error.
+          // Nothing after it is delivered, so the session is not restored.
+          running.fatal = err;
+          this.deliver();
           return;
         }
         this.metrics.skipped++;

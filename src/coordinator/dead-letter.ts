@@ -49,10 +49,17 @@ function text(b: Uint8Array | null): string | null {
   }
 }
 
+/** One source record as read for its dead letter. */
+export interface SourceRecord {
+  timestamp: number;
+  key: Uint8Array | null;
+  value: Uint8Array;
+}
+
 /** The dead-letter records of `skipped` (sorted by offset), read from the source partition. */
 export function deadLetters(stream: string, source: PartitionLog, skipped: readonly SkippedRecord[]): ProduceRecord[] {
   if (skipped.length === 0) return [];
-  const found = new Map<number, { timestamp: number; key: Uint8Array | null; value: Uint8Array }>();
+  const found = new Map<number, SourceRecord>();
   const wanted = new Set(skipped.map((s) => s.offset));
   const last = skipped[skipped.length - 1]!.offset;
   let at = Math.max(skipped[0]!.offset, source.startOffset);
@@ -73,22 +80,35 @@ export function deadLetters(stream: string, source: PartitionLog, skipped: reado
     }
     at = batches[batches.length - 1]!.lastOffset + 1;
   }
-  return skipped.map(({ offset, error }) => {
-    const r = found.get(offset) ?? null; // null: retention removed it before it could be kept
-    const key = text(r?.key ?? null);
-    const value = r ? text(r.value) : null;
-    const asText = r !== null && value !== null && (r.key === null || key !== null);
-    const envelope = {
-      stream,
-      topic: source.topic,
-      partition: source.partition,
-      offset,
-      timestamp: r?.timestamp ?? null,
-      error: { code: error.code, message: error.message },
-      encoding: asText ? 'utf8' : 'base64',
-      key: r?.key == null ? null : asText ? key : Buffer.from(r.key).toString('base64'),
-      value: r === null ? null : asText ? value : Buffer.from(r.value).toString('base64'),
-    };
-    return { key: `${source.partition}/${offset}`, value: JSON.stringify(envelope) };
-  });
+  // A record missing from `found` was removed by retention before it could be kept.
+  return skipped.map((s) => deadLetter(stream, source.topic, source.partition, s, found.get(s.offset) ?? null));
+}
+
+/**
+ * One dead letter: the envelope described above, for source record `record` (null when it is
+ * gone), keyed `<source partition>/<source offset>`. Shared by Eddy-log and Kafka streams.
+ */
+export function deadLetter(
+  stream: string,
+  topic: string,
+  partition: number,
+  { offset, error }: SkippedRecord,
+  record: SourceRecord | null,
+): { key: string; value: string } {
+  const r = record;
+  const key = text(r?.key ?? null);
+  const value = r ? text(r.value) : null;
+  const asText = r !== null && value !== null && (r.key === null || key !== null);
+  const envelope = {
+    stream,
+    topic,
+    partition,
+    offset,
+    timestamp: r?.timestamp ?? null,
+    error: { code: error.code, message: error.message },
+    encoding: asText ? 'utf8' : 'base64',
+    key: r?.key == null ? null : asText ? key : Buffer.from(r.key).toString('base64'),
+    value: r === null ? null : asText ? value : Buffer.from(r.value).toString('base64'),
+  };
+  return { key: `${partition}/${offset}`, value: JSON.stringify(envelope) };
 }

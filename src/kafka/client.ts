@@ -1,13 +1,15 @@
-import { type Admin, Kafka, logLevel, type SASLOptions } from 'kafkajs';
-import { KafkaAuthConfigError, KafkaConfigError, KafkaTopicMissingError, kafkaError } from './errors.js';
+import { type Admin, Kafka, logLevel } from 'kafkajs';
+import { KafkaConfigError, KafkaTopicMissingError, kafkaError } from './errors.js';
+import { envSecurity, type KafkaSecurity } from './security.js';
 
 /**
  * The Kafka client (kafkajs: pure JavaScript, installs from the registry alone). Its own log is
  * off: every failure reaches the user as an EddyError through Eddy's events instead. Retries are
  * few and short, so an unreachable cluster ends in an error within seconds, not a retry loop.
+ * Security (SASL, TLS) is the endpoint's profile's, else the environment's (security.ts).
  */
-export function kafkaClient(brokers: string[], clientId: string): Kafka {
-  const sasl = kafkaSasl();
+export function kafkaClient(brokers: string[], clientId: string, security: KafkaSecurity = envSecurity()): Kafka {
+  const { sasl, tls } = security;
   return new Kafka({
     brokers,
     clientId,
@@ -15,28 +17,8 @@ export function kafkaClient(brokers: string[], clientId: string): Kafka {
     connectionTimeout: 3000,
     retry: { retries: 3, initialRetryTime: 200, maxRetryTime: 2000 },
     ...(sasl ? { sasl } : {}),
+    ...(tls ? { ssl: tls } : {}),
   });
-}
-
-const MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
-
-/**
- * SASL credentials from the environment (EDDY_KAFKA_USERNAME, EDDY_KAFKA_PASSWORD, and
- * EDDY_KAFKA_SASL_MECHANISM: plain, the default, scram-sha-256 or scram-sha-512), or none. From
- * the environment, not the stream's definition, so no password is saved in the data directory.
- */
-export function kafkaSasl(env: NodeJS.ProcessEnv = process.env): SASLOptions | null {
-  const username = env['EDDY_KAFKA_USERNAME'];
-  const password = env['EDDY_KAFKA_PASSWORD'];
-  const mechanism = (env['EDDY_KAFKA_SASL_MECHANISM'] ?? 'plain').toLowerCase();
-  if (username === undefined && password === undefined) return null;
-  if (!username || password === undefined)
-    throw new KafkaAuthConfigError('set both EDDY_KAFKA_USERNAME and EDDY_KAFKA_PASSWORD, or neither');
-  if (!(MECHANISMS as readonly string[]).includes(mechanism))
-    throw new KafkaAuthConfigError(
-      `EDDY_KAFKA_SASL_MECHANISM ${JSON.stringify(mechanism)} is not one of ${MECHANISMS.join(', ')}`,
-    );
-  return { mechanism: mechanism as (typeof MECHANISMS)[number], username, password };
 }
 
 /** The client's (and Kafka's usual) session timeout: a member silent this long leaves the group. */

@@ -7,7 +7,9 @@ import {
   type SessionState,
   type SessionStep,
 } from '../coordinator/chain-session.js';
+import { skippedRecords } from '../coordinator/dead-letter.js';
 import { COORDINATOR_DEFAULTS } from '../coordinator/defaults.js';
+import { deadLetterTopic } from '../coordinator/derive-checks.js';
 import type { DeriveCheckpoint, DeriveConfig, DerivedEvents, DerivedInfo } from '../coordinator/derived.js';
 import { SessionStoppedError } from '../coordinator/errors.js';
 import type { WorkerPool } from '../coordinator/pool.js';
@@ -23,6 +25,7 @@ import {
   stateOffset,
 } from './changelog.js';
 import { kafkaClient, kafkaSession, topicPartitions, withAdmin } from './client.js';
+import { ensureDeadLetterTopic, kafkaDeadLetters } from './dead-letters.js';
 import { kafkaEnds } from './endpoint.js';
 import {
   isFenced,
@@ -100,6 +103,8 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
   private targetPartitions = 1;
   /** Aggregate chains: the changelog topic and its partition count. */
   private changelog: { topic: string; partitions: number } | null = null;
+  /** Policy skip: the dead-letter topic and its partition count. */
+  private deadLetters: { topic: string; partitions: number } | null = null;
   private readonly owned = new Map<number, Owned>();
   private assignment: number[] = [];
   /** What this process committed per source partition (the group's offsets live in Kafka). */
@@ -122,7 +127,7 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
   ) {
     super();
     this.ends = kafkaEnds(config.source, config.target);
-    this.kafka = kafkaClient(this.ends.brokers, `eddy-${config.name}`);
+    this.kafka = kafkaClient(this.ends.brokers, this.ends.clientId ?? `eddy-${config.name}`, this.ends.security);
   }
 
   get running(): boolean {
@@ -167,7 +172,7 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
         offset: at,
         lag: Math.max(0, lag - (at - offset)),
         written: mine?.written ?? 0,
-        skipped: 0,
+        skipped: mine?.skipped ?? 0,
         failure: e && f ? { code: e.code, message: e.message, offset: f.offset, at: f.at } : null,
       };
     });
@@ -222,12 +227,18 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
     checkKafkaChain(this.config);
     const session = kafkaSession();
     const stateful = this.steps.some((s) => s.module.kind === 'aggregate');
-    const [sourceCount, targetCount, changelogCount] = await withAdmin(this.kafka, brokers, async (a) => {
+    const dlq = deadLetterTopic(this.config);
+    const [sourceCount, targetCount, changelogCount, dlqCount] = await withAdmin(this.kafka, brokers, async (a) => {
       const counts = await topicPartitions(a, brokers, [source, target]);
       const topic = changelogTopic(this.config.name);
-      return stateful ? [...counts, await ensureChangelog(a, topic, counts[0]!)] : counts;
+      return [
+        ...counts,
+        stateful ? await ensureChangelog(a, topic, counts[0]!) : undefined,
+        dlq ? await ensureDeadLetterTopic(a, dlq) : undefined,
+      ];
     });
     this.targetPartitions = targetCount!;
+    if (dlq && dlqCount !== undefined) this.deadLetters = { topic: dlq, partitions: dlqCount };
     if (changelogCount !== undefined)
       this.changelog = { topic: changelogTopic(this.config.name), partitions: changelogCount };
     const consumer = this.kafka.consumer({
@@ -454,6 +465,19 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
       }
     }
     result.release();
+    // Policy skip: each record a module rejected (or of a batch dropped) is kept in the dead-letter topic.
+    const dlq = this.deadLetters;
+    // One input batch, sent as bytes: its results do not know its last offset, which a dropped batch needs.
+    const lastFresh = Number(fresh[fresh.length - 1]!.offset);
+    const skipped = dlq
+      ? skippedRecords(
+          result.batches.map((b) => (b.lastOffset < 0 ? { ...b, lastOffset: lastFresh } : b)),
+          from,
+        )
+      : [];
+    const letters = dlq
+      ? kafkaDeadLetters(this.config.name, { topic: source, partition: p }, skipped, fresh, p % dlq.partitions)
+      : [];
     const cl = this.changelog;
     const state = cl && {
       topic: cl.topic,
@@ -470,6 +494,8 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
       const tx = await o.producer.transaction();
       try {
         for (const chunk of chunkMessages(messages)) await tx.send({ topic: target, messages: chunk, acks: -1 });
+        if (dlq)
+          for (const chunk of chunkMessages(letters)) await tx.send({ topic: dlq.topic, messages: chunk, acks: -1 });
         // The offset commit names the state record, so the next owner reads just that one.
         let metadata: string | null = null;
         if (state) {
@@ -507,8 +533,18 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
     }
     o.next = next;
     if (next > 0) resolveOffset(String(next - 1));
-    const written = (this.commits.get(p)?.written ?? 0) + messages.length;
-    this.commits.set(p, { offset: next, accumulators: result.accumulators, written, updatedAt: Date.now() });
+    const before = this.commits.get(p);
+    const written = (before?.written ?? 0) + messages.length;
+    const skippedTotal = (before?.skipped ?? 0) + skipped.length;
+    this.commits.set(p, {
+      offset: next,
+      accumulators: result.accumulators,
+      written,
+      skipped: skippedTotal,
+      updatedAt: Date.now(),
+    });
+    for (const d of skipped)
+      this.emit('skip', { partition: p, offset: d.offset, error: d.error, deadLetterTopic: dlq!.topic });
     this.emit('commit', {
       partition: p,
       records: next - from,
@@ -548,22 +584,18 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
   }
 }
 
-/**
- * What Kafka endpoints run for now: any chain with policy stop. Policy skip (which needs a
- * dead-letter topic) is refused with what to do instead.
- */
+/** What Kafka endpoints run: a Kafka source with a Kafka target on the same cluster. */
 export function checkKafkaChain(config: DeriveConfig): void {
   if (!config.source.startsWith('kafka://'))
     throw new KafkaUnsupportedError(config.name, 'an Eddy source topic with a Kafka target');
   kafkaEnds(config.source, config.target);
-  if (config.policy === 'skip') throw new KafkaUnsupportedError(config.name, 'policy skip (a dead-letter topic)');
 }
 
 /** What `createDerived` checks for Kafka endpoints: the chain, and that the cluster answers and has both topics. */
 export async function checkKafkaDerive(config: DeriveConfig): Promise<void> {
   checkKafkaChain(config);
-  const { brokers, source, target } = kafkaEnds(config.source, config.target);
-  await withAdmin(kafkaClient(brokers, `eddy-${config.name}`), brokers, (a) =>
+  const { brokers, source, target, clientId, security } = kafkaEnds(config.source, config.target);
+  await withAdmin(kafkaClient(brokers, clientId ?? `eddy-${config.name}`, security), brokers, (a) =>
     topicPartitions(a, brokers, [source, target]),
   );
 }

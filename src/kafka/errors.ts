@@ -6,7 +6,10 @@ export class KafkaEndpointError extends EddyError {
     readonly endpoint: string,
     why: string,
   ) {
-    super('EDDY_KAFKA_ENDPOINT', `${endpoint}: ${why}; write it as kafka://HOST:PORT[,HOST:PORT…]/topic`);
+    super(
+      'EDDY_KAFKA_ENDPOINT',
+      `${endpoint}: ${why}; write it as kafka://HOST:PORT[,HOST:PORT…]/topic or kafka://@PROFILE/topic`,
+    );
   }
 }
 
@@ -51,6 +54,35 @@ export class KafkaAuthConfigError extends EddyError {
 export class KafkaConfigError extends EddyError {
   constructor(why: string) {
     super('EDDY_KAFKA_CONFIG', `Kafka settings: ${why}`);
+  }
+}
+
+/** A Kafka profile that is missing or cannot be used. */
+export class KafkaProfileError extends EddyError {
+  constructor(why: string) {
+    super('EDDY_KAFKA_PROFILE', `Kafka profile: ${why}`);
+  }
+}
+
+/** TLS settings (environment or profile) that cannot be used. */
+export class KafkaTlsConfigError extends EddyError {
+  constructor(why: string) {
+    super('EDDY_KAFKA_TLS_CONFIG', `Kafka TLS settings: ${why}`);
+  }
+}
+
+/** The TLS handshake with a broker failed: its certificate is not trusted, or it refused ours. */
+export class KafkaTlsError extends EddyError {
+  constructor(
+    readonly brokers: string[],
+    why: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      'EDDY_KAFKA_TLS',
+      `the TLS handshake with the Kafka cluster at ${brokers.join(',')} failed (${why}); set EDDY_KAFKA_TLS_CA (or the profile's CA) to the CA that signed the brokers' certificates, and EDDY_KAFKA_TLS_CERT/EDDY_KAFKA_TLS_KEY if the brokers require a client certificate`,
+      options,
+    );
   }
 }
 
@@ -117,6 +149,13 @@ export function kafkaError(err: unknown, brokers: string[], where: string): Eddy
     return new KafkaAuthError(brokers, (inner?.message ?? e.message ?? 'authentication failed').replace(/\.$/, ''), {
       cause: err,
     });
+  // Node's TLS errors carry a code (self-signed certificate, unknown CA, handshake alert, …).
+  const tlsCode = [inner?.code, (e as { code?: string }).code].find(
+    (c) => typeof c === 'string' && /CERT|SELF_SIGNED|TLS|SSL|UNABLE_TO_VERIFY|HOSTNAME/.test(c),
+  );
+  const tlsText = /certificate|handshake|ssl|tls alert/i.test(`${inner?.message ?? ''} ${e.message ?? ''}`);
+  if (tlsCode || (tlsText && names.some((n) => n === 'KafkaJSConnectionError' || n === 'KafkaJSConnectionClosedError')))
+    return new KafkaTlsError(brokers, tlsWhy(inner?.message ?? e.message ?? 'handshake failed'), { cause: err });
   // A SASL listener closes the connection on a client that does not authenticate.
   if (names.includes('KafkaJSConnectionClosedError'))
     return new KafkaUnreachableError(
@@ -135,6 +174,13 @@ export function kafkaError(err: unknown, brokers: string[], where: string): Eddy
     });
   }
   return new KafkaClientError(where, e.message ?? String(err), { cause: err });
+}
+
+/** OpenSSL's multi-line error text cut to what the user needs: the alert the broker sent, or the one line. */
+function tlsWhy(message: string): string {
+  const alert = /alert ([a-z ]+?)(?::|$)/i.exec(message);
+  if (alert) return `the broker refused the handshake: ${alert[1]!.trim()}`;
+  return message.replace(/\s+/g, ' ').trim().replace(/\.$/, '');
 }
 
 /**

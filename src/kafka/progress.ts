@@ -39,8 +39,8 @@ export async function readKafkaProgress(config: {
   source: string;
   target: string;
 }): Promise<DerivedInfo['partitions']> {
-  const { brokers, source } = kafkaEnds(config.source, config.target);
-  const read = await withAdmin(kafkaClient(brokers, `eddy-${config.name}`), brokers, (a) =>
+  const { brokers, source, clientId, security } = kafkaEnds(config.source, config.target);
+  const read = await withAdmin(kafkaClient(brokers, clientId ?? `eddy-${config.name}`, security), brokers, (a) =>
     groupProgress(a, config.name, source),
   );
   return read.map((p) => ({ ...p, written: 0, skipped: 0, failure: null }));

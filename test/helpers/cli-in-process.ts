@@ -10,7 +10,13 @@ export interface CliRun {
   stderr: string;
 }
 
-export async function runEddy(dir: string, args: string[], stdin = '', cwd = process.cwd()): Promise<CliRun> {
+export async function runEddy(
+  dir: string,
+  args: string[],
+  stdin = '',
+  cwd = process.cwd(),
+  env: NodeJS.ProcessEnv = {},
+): Promise<CliRun> {
   let stdout = '';
   let stderr = '';
   const text = (c: string | Uint8Array) => (typeof c === 'string' ? c : Buffer.from(c).toString());
@@ -29,7 +35,7 @@ export async function runEddy(dir: string, args: string[], stdin = '', cwd = pro
     },
     stdin: Readable.from([Buffer.from(stdin)]),
     cwd,
-    env: { EDDY_DATA_DIR: dir, EDDY_WORKERS: '1' },
+    env: { EDDY_DATA_DIR: dir, EDDY_WORKERS: '1', ...env },
   };
   const code = await main(['node', 'eddy', ...args], io);
   return { code, stdout, stderr };
