@@ -2,12 +2,16 @@
 # Local Apache Kafka for tests, benchmarks and trying Eddy's kafka:// endpoints.
 #
 #   scripts/kafka.sh fetch              download the broker's jars once (Maven Central, via mvn)
-#   scripts/kafka.sh start [N] [DIR]    start N (1 or 3) KRaft brokers on 127.0.0.1, free ports;
+#   scripts/kafka.sh start [N] [DIR]    start N (1 or 3) KRaft brokers on $EDDY_KAFKA_HOST, free ports;
 #                                       prints the bootstrap address (host:port,...) on stdout
 #   scripts/kafka.sh stop [DIR]         stop the brokers started in DIR and delete DIR
 #   scripts/kafka.sh stop-node I [DIR]  stop node I (1-based) of the cluster in DIR, keeping its data
 #                                       (SIGTERM: a controlled shutdown; SIGKILL after 30 s)
 #   scripts/kafka.sh start-node I [DIR] start node I again on its old ports and data; waits until it serves
+#   scripts/kafka.sh topic BOOTSTRAP NAME PARTITIONS
+#                                       create a topic (with this repo's kafkajs; for trying Eddy out)
+#   scripts/kafka.sh produce BOOTSTRAP TOPIC
+#                                       send stdin's lines as records, dealt over the partitions in turn
 #
 # Each node is a combined broker+controller. With 3 nodes every topic, the consumer offsets and
 # the transaction state log have 3 replicas and min.insync.replicas 2, so one node may be down.
@@ -22,7 +26,10 @@
 # that accepts those users; its bootstrap address is written to DIR/bootstrap-sasl), EDDY_KAFKA_TLS
 # (1: each node also gets an SSL listener that requires a client certificate; a throwaway CA, the
 # brokers' certificate and a client certificate are made with openssl and keytool in DIR/tls —
-# ca.pem, client.pem, client-key.pem — and the listeners' address is written to DIR/bootstrap-tls).
+# ca.pem, client.pem, client-key.pem — and the listeners' address is written to DIR/bootstrap-tls),
+# EDDY_KAFKA_HOST (default 127.0.0.1: the local address the brokers listen on and advertise; give
+# an address of this machine that the clients can reach, e.g. a bridge that network namespaces or
+# other machines use).
 set -euo pipefail
 
 VERSION=${EDDY_KAFKA_VERSION:-3.9.1}
@@ -30,6 +37,7 @@ CACHE=${EDDY_KAFKA_CACHE:-$HOME/.cache/eddy}/kafka-$VERSION
 HEAP=${EDDY_KAFKA_HEAP:--Xms128m -Xmx512m}
 READY_SECONDS=${EDDY_KAFKA_READY_SECONDS:-120}
 SASL_USERS=${EDDY_KAFKA_SASL_USERS:-}
+HOST=${EDDY_KAFKA_HOST:-127.0.0.1}
 TLS=${EDDY_KAFKA_TLS:-}
 
 die() { echo "kafka.sh: $*" >&2; exit 1; }
@@ -62,7 +70,7 @@ EOF
   touch "$CACHE/ok"
 }
 
-# N free TCP ports on 127.0.0.1 (the OS picks them; they are released before the broker binds).
+# N free TCP ports on $HOST (the OS picks them; they are released before the broker binds).
 free_ports() {
   node -e '
     const net = require("node:net");
@@ -70,11 +78,11 @@ free_ports() {
     (async () => {
       for (let i = 0; i < n; i++) {
         const s = net.createServer(); servers.push(s);
-        await new Promise((r) => s.listen(0, "127.0.0.1", r));
+        await new Promise((r, j) => { s.once("error", j); s.listen(0, process.argv[2], r); });
       }
       console.log(servers.map((s) => s.address().port).join(" "));
       servers.forEach((s) => s.close());
-    })();' "$1"
+    })().catch((e) => { console.error(`cannot listen on ${process.argv[2]}: ${e.message}`); process.exit(1); });' "$1" "$HOST"
 }
 
 # Sets JAVA to the java command with the broker's classpath and node dir $1's log settings.
@@ -83,7 +91,7 @@ java_for() {
   JAVA=(java $HEAP -XX:+UseSerialGC "-Dlog4j.configuration=file:$1/log4j.properties" -cp "$CACHE/libs/*")
 }
 
-# A throwaway CA in $1 (ca.pem), a certificate for the brokers on 127.0.0.1 in a PKCS12 keystore,
+# A throwaway CA in $1 (ca.pem), a certificate for the brokers on $HOST in a PKCS12 keystore,
 # a truststore holding the CA (the brokers check client certificates against it), and a client
 # certificate and key (client.pem, client-key.pem). Valid for two days; test use only.
 make_tls() {
@@ -96,7 +104,7 @@ make_tls() {
     openssl req -x509 -newkey rsa:2048 -nodes -keyout ca-key.pem -out ca.pem -days 2 -subj /CN=eddy-test-ca
     for who in broker client; do
       openssl req -newkey rsa:2048 -nodes -keyout "$who-key.pem" -out "$who.csr" -subj "/CN=eddy-test-$who"
-      printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$who.ext"
+      printf 'subjectAltName=IP:%s,DNS:localhost\n' "$HOST" >"$who.ext"
       openssl x509 -req -in "$who.csr" -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 2 \
         -extfile "$who.ext" -out "$who.pem"
     done
@@ -108,9 +116,9 @@ make_tls() {
 write_config() { # dir node_id n broker_port controller_port voters [sasl_port] [tls_port]
   local dir=$1 id=$2 n=$3 bport=$4 cport=$5 voters=$6 sport=${7:-} tport=${8:-}
   local rf=$(( n >= 3 ? 3 : 1 )) isr=$(( n >= 3 ? 2 : 1 ))
-  local listeners="PLAINTEXT://127.0.0.1:$bport" map="PLAINTEXT:PLAINTEXT" sasl=""
+  local listeners="PLAINTEXT://$HOST:$bport" map="PLAINTEXT:PLAINTEXT" sasl=""
   if [ -n "$sport" ]; then
-    listeners+=",SASL_PLAINTEXT://127.0.0.1:$sport"
+    listeners+=",SASL_PLAINTEXT://$HOST:$sport"
     map+=",SASL_PLAINTEXT:SASL_PLAINTEXT"
     local users="" pair
     IFS=, read -r -a pairs <<<"$SASL_USERS"
@@ -120,7 +128,7 @@ listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.secu
   fi
   local tls=""
   if [ -n "$tport" ]; then
-    listeners+=",SSL://127.0.0.1:$tport"
+    listeners+=",SSL://$HOST:$tport"
     map+=",SSL:SSL"
     local t
     t="$(dirname "$dir")/tls"
@@ -138,7 +146,7 @@ ssl.client.auth=required"
 process.roles=broker,controller
 node.id=$id
 controller.quorum.voters=$voters
-listeners=$listeners,CONTROLLER://127.0.0.1:$cport
+listeners=$listeners,CONTROLLER://$HOST:$cport
 advertised.listeners=$listeners
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
@@ -181,15 +189,17 @@ start() {
   # listener port (with TLS): node i's ports are ports[per*(i-1) ...].
   local has_sasl=$(( ${#SASL_USERS} > 0 ? 1 : 0 )) has_tls=$(( ${#TLS} > 0 ? 1 : 0 ))
   local per=$((2 + has_sasl + has_tls))
-  read -r -a ports <<<"$(free_ports $((per * n)))"
+  local free
+  free=$(free_ports $((per * n))) || die "no free ports on $HOST (EDDY_KAFKA_HOST must be an address of this machine)"
+  read -r -a ports <<<"$free"
   ((has_tls)) && make_tls "$dir/tls"
   local voters="" bootstrap="" sasl_bootstrap="" tls_bootstrap="" i
   for ((i = 1; i <= n; i++)); do
     local base=$((per * (i - 1)))
-    voters+="${voters:+,}$i@127.0.0.1:${ports[$((base + 1))]}"
-    bootstrap+="${bootstrap:+,}127.0.0.1:${ports[$base]}"
-    ((has_sasl)) && sasl_bootstrap+="${sasl_bootstrap:+,}127.0.0.1:${ports[$((base + 2))]}"
-    ((has_tls)) && tls_bootstrap+="${tls_bootstrap:+,}127.0.0.1:${ports[$((base + 2 + has_sasl))]}"
+    voters+="${voters:+,}$i@$HOST:${ports[$((base + 1))]}"
+    bootstrap+="${bootstrap:+,}$HOST:${ports[$base]}"
+    ((has_sasl)) && sasl_bootstrap+="${sasl_bootstrap:+,}$HOST:${ports[$((base + 2))]}"
+    ((has_tls)) && tls_bootstrap+="${tls_bootstrap:+,}$HOST:${ports[$((base + 2 + has_sasl))]}"
   done
   local cluster
   # As --cluster-id=…: a random id may start with "-".
@@ -273,11 +283,63 @@ stop() {
   rm -rf "$dir"
 }
 
+# Creates topic $2 with $3 partitions on cluster $1, waiting for the partitions' leaders.
+topic() {
+  local bootstrap=${1:?topic needs BOOTSTRAP NAME PARTITIONS} name=${2:?topic needs a NAME} n=${3:-1}
+  (cd "$(dirname "$(readlink -f "$0")")/.." && node --input-type=module -e '
+    import { Kafka, logLevel } from "kafkajs";
+    const [brokers, topic, n] = process.argv.slice(1);
+    const admin = new Kafka({ brokers: brokers.split(","), logLevel: logLevel.NOTHING }).admin();
+    try {
+      await admin.connect();
+      const made = await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: Number(n) }] });
+      console.log(made ? `created ${topic} with ${n} partitions` : `${topic} exists already`);
+    } catch (e) {
+      console.error(`kafka.sh: creating ${topic} on ${brokers} failed: ${e.message}`);
+      process.exitCode = 1;
+    } finally {
+      await admin.disconnect();
+    }' "$bootstrap" "$name" "$n")
+}
+
+# Sends stdin's lines to topic $2 of cluster $1, dealt over its partitions in turn (line i to
+# partition i mod N), so every partition gets its share.
+produce() {
+  local bootstrap=${1:?produce needs BOOTSTRAP TOPIC} name=${2:?produce needs a TOPIC}
+  (cd "$(dirname "$(readlink -f "$0")")/.." && node --input-type=module -e '
+    import { createInterface } from "node:readline";
+    import { Kafka, logLevel } from "kafkajs";
+    const [brokers, topic] = process.argv.slice(1);
+    const kafka = new Kafka({ brokers: brokers.split(","), logLevel: logLevel.NOTHING });
+    const admin = kafka.admin();
+    const producer = kafka.producer();
+    try {
+      await admin.connect();
+      const n = (await admin.fetchTopicMetadata({ topics: [topic] })).topics[0].partitions.length;
+      await producer.connect();
+      let batch = [];
+      let sent = 0;
+      for await (const value of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
+        batch.push({ value, partition: sent++ % n });
+        if (batch.length === 5000) await producer.send({ topic, messages: batch.splice(0), acks: -1 });
+      }
+      if (batch.length) await producer.send({ topic, messages: batch, acks: -1 });
+      console.log(`sent ${sent} records to ${topic} (${n} partitions)`);
+    } catch (e) {
+      console.error(`kafka.sh: producing to ${topic} on ${brokers} failed: ${e.message}`);
+      process.exitCode = 1;
+    } finally {
+      await Promise.all([admin.disconnect(), producer.disconnect()]);
+    }' "$bootstrap" "$name")
+}
+
 case "${1:-}" in
   fetch) fetch ;;
   start) shift; start "$@" ;;
   stop) shift; stop "$@" ;;
   stop-node) shift; stop_node "$@" ;;
   start-node) shift; start_node "$@" ;;
-  *) echo "usage: scripts/kafka.sh fetch | start [1|3] [DIR] | stop [DIR] | stop-node I [DIR] | start-node I [DIR]" >&2; exit 2 ;;
+  topic) shift; topic "$@" ;;
+  produce) shift; produce "$@" ;;
+  *) echo "usage: scripts/kafka.sh fetch | start [1|3] [DIR] | stop [DIR] | stop-node I [DIR] | start-node I [DIR] | topic BOOTSTRAP NAME PARTITIONS | produce BOOTSTRAP TOPIC" >&2; exit 2 ;;
 esac

@@ -59,19 +59,21 @@ function script(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<s
 }
 
 /**
- * Starts `nodes` real KRaft brokers on 127.0.0.1 with scripts/kafka.sh (in a temp dir of their
- * own); `saslUsers` (user → password) adds a SASL/PLAIN listener accepting them, `tls` an SSL
- * listener whose certificates (a throwaway CA's) are in `tlsFiles`.
+ * Starts `nodes` real KRaft brokers on 127.0.0.1 (or `host`, an address of this machine) with
+ * scripts/kafka.sh (in a temp dir of their own); `saslUsers` (user → password) adds a SASL/PLAIN
+ * listener accepting them, `tls` an SSL listener whose certificates (a throwaway CA's) are in
+ * `tlsFiles`.
  */
 export async function startKafka(
   nodes: 1 | 3 = 1,
-  options: { saslUsers?: Record<string, string>; tls?: boolean } = {},
+  options: { saslUsers?: Record<string, string>; tls?: boolean; host?: string } = {},
 ): Promise<KafkaCluster> {
   const dir = join(mkdtempSync(join(tmpdir(), 'eddy-kafka-')), 'cluster');
   const users = Object.entries(options.saslUsers ?? {}).map(([u, p]) => `${u}:${p}`);
   const env = {
     ...process.env,
     ...(users.length ? { EDDY_KAFKA_SASL_USERS: users.join(',') } : {}),
+    ...(options.host ? { EDDY_KAFKA_HOST: options.host } : {}),
     ...(options.tls ? { EDDY_KAFKA_TLS: '1' } : {}),
   };
   const out = await script(['start', String(nodes), dir], env);

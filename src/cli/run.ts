@@ -173,6 +173,11 @@ export async function runDaemon(o: RunOptions, cmd: Command, io: CliIO): Promise
             out.line(`${c.name}: this process owns partitions [${ps.join(',')}] of ${c.source}`);
           owns(d.partitions);
           d.group.on('assigned', owns);
+          d.group.on('fenced', (p) =>
+            out.line(
+              `${c.name}: partition ${p} was taken over by another process; this process's batch in hand was not committed (fenced)`,
+            ),
+          );
         }
       } catch (err) {
         failures++;

@@ -1,6 +1,5 @@
 import { type Admin, Kafka, logLevel } from 'kafkajs';
-import { EddyError } from '../errors.js';
-import { KafkaTopicMissingError, kafkaError } from './errors.js';
+import { KafkaConfigError, KafkaTopicMissingError, kafkaError } from './errors.js';
 import { envSecurity, type KafkaSecurity } from './security.js';
 
 /**
@@ -22,24 +21,27 @@ export function kafkaClient(brokers: string[], clientId: string, security: Kafka
   });
 }
 
+/** The client's (and Kafka's usual) session timeout: a member silent this long leaves the group. */
+const SESSION_TIMEOUT_MS = 30_000;
+
 /**
- * The consumer group session timeout from EDDY_KAFKA_SESSION_TIMEOUT_MS (default: the client's,
- * 30 s): how long the group waits for a silent process (a crash, a cut-off host) before its
- * partitions move. Heartbeats go at a third of it. The broker only accepts values between its
- * group.min.session.timeout.ms (6 s by default) and group.max.session.timeout.ms.
+ * The consumer group's session timeout and heartbeat interval, from EDDY_KAFKA_SESSION_TIMEOUT_MS
+ * (default 30 s): how long a process that went silent (crashed, cut off) keeps its partitions
+ * before the group gives them to the others. Heartbeats go three times per timeout, at most every
+ * 3 s. The broker accepts group.min.session.timeout.ms to group.max.session.timeout.ms (6 s to
+ * 30 min by default) and refuses the join otherwise.
  */
-export function kafkaSessionTimeout(
-  env: NodeJS.ProcessEnv = process.env,
-): { sessionTimeout: number; heartbeatInterval: number } | null {
+export function kafkaSession(env: NodeJS.ProcessEnv = process.env): {
+  sessionTimeout: number;
+  heartbeatInterval: number;
+} {
   const raw = env['EDDY_KAFKA_SESSION_TIMEOUT_MS'];
-  if (raw === undefined || raw === '') return null;
-  const ms = Number(raw);
-  if (!Number.isSafeInteger(ms) || ms < 1000)
-    throw new EddyError(
-      'EDDY_INVALID_ARGUMENT',
-      `EDDY_KAFKA_SESSION_TIMEOUT_MS ${JSON.stringify(raw)} is not a whole number of milliseconds of at least 1000`,
+  const ms = raw === undefined || raw === '' ? SESSION_TIMEOUT_MS : Number(raw);
+  if (!Number.isSafeInteger(ms) || ms <= 0)
+    throw new KafkaConfigError(
+      `EDDY_KAFKA_SESSION_TIMEOUT_MS ${JSON.stringify(raw)} is not a whole number of milliseconds (brokers accept 6000 to 1800000 by default)`,
     );
-  return { sessionTimeout: ms, heartbeatInterval: Math.max(100, Math.floor(ms / 3)) };
+  return { sessionTimeout: ms, heartbeatInterval: Math.max(100, Math.min(3000, Math.floor(ms / 3))) };
 }
 
 /** Runs `f` with a connected admin client; errors come out as EddyErrors. */

@@ -24,7 +24,7 @@ import {
   stateMetadata,
   stateOffset,
 } from './changelog.js';
-import { kafkaClient, kafkaSessionTimeout, topicPartitions, withAdmin } from './client.js';
+import { kafkaClient, kafkaSession, topicPartitions, withAdmin } from './client.js';
 import { ensureDeadLetterTopic, kafkaDeadLetters } from './dead-letters.js';
 import { kafkaEnds } from './endpoint.js';
 import {
@@ -87,6 +87,8 @@ interface Owned {
 export interface KafkaGroupEvents {
   /** The source partitions this process owns after a rebalance. */
   assigned: [partitions: number[]];
+  /** A batch of partition p was not committed here: another process had taken the partition over (fenced this one's producer). */
+  fenced: [partition: number];
 }
 
 /** How often a running stream reads its group's offsets and the source's end offsets (for the lag it reports). */
@@ -227,6 +229,7 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
     const { brokers, source, target } = this.ends;
     this.steps = await this.resolver.steps(this.config.transforms, this.config.name);
     checkKafkaChain(this.config);
+    const session = kafkaSession();
     const stateful = this.steps.some((s) => s.module.kind === 'aggregate');
     const dlq = deadLetterTopic(this.config);
     const [sourceCount, targetCount, changelogCount, dlqCount] = await withAdmin(this.kafka, brokers, async (a) => {
@@ -247,7 +250,7 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
       readUncommitted: false,
       allowAutoTopicCreation: false,
       maxWaitTimeInMs: 200,
-      ...kafkaSessionTimeout(),
+      ...session,
     });
     this.consumer = consumer;
     this.ended = new Promise<void>((r) => {
@@ -513,14 +516,22 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
         await tx.sendOffsets({ consumerGroupId: this.config.name, topics: [{ topic: source, partitions: [commit] }] });
         await tx.commit();
       } catch (err) {
-        await tx.abort().catch(() => {});
-        throw err;
+        // A request that failed otherwise (timed out while this host was cut off) and whose abort
+        // is refused as fenced: the partition was taken over meanwhile, which is what to report.
+        const aborted = await tx.abort().then(
+          () => null,
+          (e: unknown) => e,
+        );
+        throw isFenced(aborted) && !isFenced(err) ? aborted : err;
       }
     } catch (err) {
       await this.close(o);
       // Taken over meanwhile: nothing of this batch was committed; if the partition is still ours,
       // its next batch fences the other owner and starts from the committed offset.
-      if (isFenced(err)) return;
+      if (isFenced(err)) {
+        this.group.emit('fenced', p);
+        return;
+      }
       // A request the broker refuses for what it is (not for a passing fault) would be refused
       // again on every retry: the partition stops here, saying why; its committed progress stays.
       if (kafkaErrorType(err) === 'MESSAGE_TOO_LARGE')

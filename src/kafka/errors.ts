@@ -50,6 +50,13 @@ export class KafkaAuthConfigError extends EddyError {
   }
 }
 
+/** A Kafka setting from the environment (other than SASL's) that cannot be used. */
+export class KafkaConfigError extends EddyError {
+  constructor(why: string) {
+    super('EDDY_KAFKA_CONFIG', `Kafka settings: ${why}`);
+  }
+}
+
 /** A Kafka profile that is missing or cannot be used. */
 export class KafkaProfileError extends EddyError {
   constructor(why: string) {

@@ -15,12 +15,14 @@ export interface EddyProcess {
 
 /**
  * Runs `eddy` as real child processes in `cwd` with `env`; each is SIGKILLed at the end of the
- * test if still running. `start` leaves stdin open (the caller writes and ends it); `ok` sends
+ * test if still running; `wrap` is a command prefix that execs eddy. `start` leaves stdin open (the caller writes and ends it); `ok` sends
  * `stdin` and requires exit status 0.
  */
-export function eddyProcesses(t: ExecutionContext, cwd: string, env: NodeJS.ProcessEnv) {
+export function eddyProcesses(t: ExecutionContext, cwd: string, env: NodeJS.ProcessEnv, wrap: string[] = []) {
   const start = (args: string[]): EddyProcess => {
-    const child = spawn(process.execPath, [eddyBin, ...args], { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    // `wrap` runs eddy through a command that execs it (as `ip netns exec NS`), so the pid stays eddy's.
+    const [cmd, ...pre] = [...wrap, process.execPath, eddyBin, ...args];
+    const child = spawn(cmd!, pre, { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
     t.teardown(() => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     });
