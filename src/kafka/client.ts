@@ -1,13 +1,18 @@
-import { type Admin, Kafka, logLevel, type SASLOptions } from 'kafkajs';
+import { type Admin, Kafka, type KafkaConfig, logLevel, type SASLOptions } from 'kafkajs';
 import { KafkaAuthConfigError, KafkaTopicMissingError, kafkaError } from './errors.js';
 
 /**
  * The Kafka client (kafkajs: pure JavaScript, installs from the registry alone). Its own log is
  * off: every failure reaches the user as an EddyError through Eddy's events instead. Retries are
  * few and short, so an unreachable cluster ends in an error within seconds, not a retry loop.
+ * `tls` and `sasl` (a connector's own settings) take the place of the environment's SASL.
  */
-export function kafkaClient(brokers: string[], clientId: string): Kafka {
-  const sasl = kafkaSasl();
+export function kafkaClient(
+  brokers: string[],
+  clientId: string,
+  own: Pick<KafkaConfig, 'ssl' | 'sasl' | 'requestTimeout'> = {},
+): Kafka {
+  const sasl = own.sasl ?? kafkaSasl();
   return new Kafka({
     brokers,
     clientId,
@@ -15,6 +20,8 @@ export function kafkaClient(brokers: string[], clientId: string): Kafka {
     connectionTimeout: 3000,
     retry: { retries: 3, initialRetryTime: 200, maxRetryTime: 2000 },
     ...(sasl ? { sasl } : {}),
+    ...(own.ssl !== undefined ? { ssl: own.ssl } : {}),
+    ...(own.requestTimeout !== undefined ? { requestTimeout: own.requestTimeout } : {}),
   });
 }
 
