@@ -113,6 +113,10 @@ export function kafkaSource(params: Params, config: ConnectorConfig): ConnectorI
         maxWaitTimeInMs: 500,
         ...(partition !== undefined ? { partitionAssigners: [onePartition(topic, partition)] } : {}),
       });
+      consumer.on(consumer.events.GROUP_JOIN, (e) => {
+        const mine = (e.payload.memberAssignment[topic] ?? []).slice().sort((a, b) => a - b);
+        ctx.log(`joined Kafka consumer group ${group}: reading partitions [${mine.join(',')}] of ${topic}`);
+      });
       consumer.on(consumer.events.CRASH, (e) => {
         const err = kafkaError(e.payload.error, brokers, where);
         // A restart rejoins the group and re-reads from the committed offsets: reported, not fatal.
@@ -154,7 +158,6 @@ export function kafkaSource(params: Params, config: ConnectorConfig): ConnectorI
         } catch (err) {
           throw kafkaError(err, brokers, where);
         }
-        ctx.log(`connector ${config.name}: joined Kafka consumer group ${group}`);
         await stopped;
       } finally {
         // Waits for the batch in hand: its records are stored and its offset committed, or neither.
