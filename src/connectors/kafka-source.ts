@@ -58,7 +58,8 @@ export function kafkaSource(params: Params, config: ConnectorConfig): ConnectorI
       const { lingerMs = 0, batchSize, compression } = config.producer;
       const producer = await ctx.eddy.producer(config.topic, {
         lingerMs,
-        ...(batchSize !== undefined ? { batchSize } : {}),
+        // Kafka hands over whole fetches: stored (and transformed) as few batches, unless the config says otherwise.
+        batchSize: batchSize ?? budget,
         ...(compression !== undefined ? { compression } : {}),
         ...(ctx.transforms.length ? { transforms: ctx.transforms } : {}),
       });
