@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { type KafkaCluster, kafkaUnavailable, startKafka } from '../bench/lib/kafka-cluster.js';
-import { type ConnectorConfig, parseConnectorConfig, startConnector } from '../src/connectors/index.js';
+import { type ConnectorConfig, envSecretStore, parseConnectorConfig, startConnector } from '../src/connectors/index.js';
 import { type Eddy, open } from '../src/index.js';
 import { eddyProcesses, until } from './helpers/eddy-process.js';
 import { kafkaTestClient, unique } from './helpers/kafka.js';
@@ -23,7 +23,8 @@ const kafkaTest = missing ? test.skip : test.serial;
 let cluster: KafkaCluster | null = null;
 test.before(async (t) => {
   t.timeout(600_000);
-  if (!missing) cluster = await startKafka(1);
+  // With a SASL/PLAIN listener too, for the connectors' sasl.* options.
+  if (!missing) cluster = await startKafka(1, { saslUsers: { alice: 'alice-secret' } });
 });
 test.after.always(async () => {
   await cluster?.stop();
@@ -300,6 +301,65 @@ transforms:
       t.is(committed(), 299);
       t.deepEqual(await kafkaRecords(), want(300));
       t.is((await readToEnd(target, 1))[0]!.length, 150);
+    } finally {
+      await eddy.close();
+    }
+  },
+);
+
+kafkaTest(
+  'kafka-sink authenticates with sasl.* options and a secret; refused credentials end in one line naming those options',
+  async (t) => {
+    t.timeout(180_000);
+    const target = unique('ksasl');
+    const { eddy, work } = await fresh();
+    try {
+      await eddy.createTopic('numbers', { partitions: 1 });
+      await eddy.produce(
+        'numbers',
+        Array.from({ length: 10 }, (_, i) => ({ key: `k${i}`, value: String(i) })),
+      );
+      const c = config(
+        `meta:
+  name: sasl-sink
+  type: kafka-sink
+  topic: numbers
+  secrets: [{ name: KAFKA_PASSWORD }]
+  consumer: { offset: { start: beginning } }
+kafka:
+  url: ${cluster!.saslBootstrap}
+  topic: ${target}
+  create-topic: true
+  options:
+    security.protocol: SASL_PLAINTEXT
+    sasl.mechanism: PLAIN
+    sasl.username: alice
+    sasl.password: \${{ secrets.KAFKA_PASSWORD }}
+`,
+        work,
+      );
+      const stop = new AbortController();
+      const running = await startConnector(eddy, c, {
+        signal: stop.signal,
+        secrets: envSecretStore({ KAFKA_PASSWORD: 'alice-secret' }),
+      });
+      await until(() => running.stats.records === 10, 60_000);
+      stop.abort();
+      await running.done;
+      t.deepEqual(
+        (await readToEnd(target, 1))[0],
+        Array.from({ length: 10 }, (_, i) => String(i)),
+      );
+
+      const refused = await startConnector(eddy, c, {
+        signal: new AbortController().signal,
+        secrets: envSecretStore({ KAFKA_PASSWORD: 'not-her-password' }),
+      });
+      const err = await t.throwsAsync(refused.done);
+      t.is((err as { code?: string }).code, 'EDDY_KAFKA_AUTH', err?.message);
+      t.regex(err!.message, /kafka\.options sasl\.username, sasl\.password and sasl\.mechanism in kafka\.yml/);
+      t.false(err!.message.includes('not-her-password'));
+      t.false(err!.message.includes('\n'));
     } finally {
       await eddy.close();
     }

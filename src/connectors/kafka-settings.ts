@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { SASLOptions } from 'kafkajs';
+import { KafkaAuthError } from '../kafka/errors.js';
 import type { ConnectorConfig, Params } from './config.js';
 
 /**
@@ -212,4 +213,15 @@ export function kafkaSettings(params: Params, config: ConnectorConfig): KafkaSet
     }
   }
   return settings;
+}
+
+/** A refusal of the config's own SASL credentials names the config's fields, not the environment's. */
+export function ownCredentialsError(err: unknown, settings: KafkaSettings, config: ConnectorConfig): unknown {
+  if (!settings.sasl || !(err instanceof KafkaAuthError)) return err;
+  return new KafkaAuthError(
+    err.brokers,
+    err.why,
+    { cause: err.cause },
+    `kafka.options sasl.username, sasl.password and sasl.mechanism in ${config.source}`,
+  );
 }

@@ -4,8 +4,8 @@ import { kafkaClient, topicPartitions, withAdmin } from '../kafka/client.js';
 import { kafkaError } from '../kafka/errors.js';
 import { encodeRecords } from '../protocol/index.js';
 import type { ConnectorConfig, Params } from './config.js';
-import { ConnectorError, type ConnectorImpl } from './contract.js';
-import { kafkaSettings } from './kafka-settings.js';
+import { type ConnectorContext, ConnectorError, type ConnectorImpl } from './contract.js';
+import { kafkaSettings, ownCredentialsError } from './kafka-settings.js';
 
 /**
  * `type: kafka-source` (Fluvio's kafka-source connector): reads a Kafka topic into the Eddy topic
@@ -39,135 +39,143 @@ export function kafkaSource(params: Params, config: ConnectorConfig): ConnectorI
   return {
     summary: `reading Kafka topic ${topic}${partition !== undefined ? ` partition ${partition}` : ''} at ${brokers.join(',')} (group ${group}) into topic "${config.topic}"`,
     async run(ctx) {
-      const kafka = kafkaClient(brokers, settings.clientId, {
-        ...(settings.ssl !== undefined ? { ssl: settings.ssl } : {}),
-        ...(settings.sasl ? { sasl: settings.sasl } : {}),
-        ...(settings.requestTimeoutMs !== undefined ? { requestTimeout: settings.requestTimeoutMs } : {}),
-      });
-      const [count] = await withAdmin(kafka, brokers, (a) => topicPartitions(a, brokers, [topic]));
-      if (partition !== undefined && partition >= count!)
-        throw new ConnectorError(
-          config.name,
-          `kafka.partition ${partition}: Kafka topic ${topic} has ${count} partition${count === 1 ? '' : 's'} (0..${count! - 1})`,
-        );
-      const meta = ctx.eddy.storage.topic(config.topic)!;
-      const eddyPartitions = meta.partitions;
-      // Encoded batches skip record objects; a transform or key deduplication needs the records.
-      const encoded = ctx.transforms.length === 0 && !meta.dedup;
-      const budget = Math.min(1 << 20, Math.floor(ctx.eddy.storage.limits.maxBatchBytes / 2));
-      const { lingerMs = 0, batchSize, compression } = config.producer;
-      const producer = await ctx.eddy.producer(config.topic, {
-        lingerMs,
-        // Kafka hands over whole fetches: stored (and transformed) as few batches, unless the config says otherwise.
-        batchSize: batchSize ?? budget,
-        ...(compression !== undefined ? { compression } : {}),
-        ...(ctx.transforms.length ? { transforms: ctx.transforms } : {}),
-      });
-
-      const store = async (kafkaPartition: number, messages: KafkaMessage[]) => {
-        const target = kafkaPartition % eddyPartitions;
-        for (const chunk of chunks(messages, budget)) {
-          if (encoded) {
-            const stamps = chunk.map(timestampOf);
-            const base = Math.min(...stamps);
-            const raw = encodeRecords(
-              chunk.map((m, i) => ({
-                key: m.key ?? null,
-                value: m.value ?? EMPTY,
-                offsetDelta: i,
-                timestampDelta: stamps[i]! - base,
-              })),
-            );
-            await producer.sendEncoded({ raw, baseTimestamp: base, partition: target });
-          } else {
-            await producer.sendAll(
-              chunk.map((m) => ({
-                key: m.key ?? null,
-                value: m.value ?? EMPTY,
-                timestamp: timestampOf(m),
-                partition: target,
-              })),
-            );
-          }
-          for (const m of chunk) ctx.stats.bytes += (m.value?.length ?? 0) + (m.key?.length ?? 0);
-          ctx.stats.records += chunk.length;
-        }
-      };
-
-      let failure: EddyError | null = null;
-      let failed!: () => void;
-      const stopped = new Promise<void>((resolve) => {
-        failed = resolve;
-        if (ctx.signal.aborted) resolve();
-        ctx.signal.addEventListener('abort', () => resolve(), { once: true });
-      });
-      const fail = (err: EddyError) => {
-        failure ??= err;
-        failed();
-      };
-
-      const consumer = kafka.consumer({
-        groupId: group,
-        readUncommitted: false,
-        allowAutoTopicCreation: false,
-        maxBytesPerPartition,
-        maxWaitTimeInMs: 500,
-        ...(partition !== undefined ? { partitionAssigners: [onePartition(topic, partition)] } : {}),
-      });
-      consumer.on(consumer.events.GROUP_JOIN, (e) => {
-        const mine = (e.payload.memberAssignment[topic] ?? []).slice().sort((a, b) => a - b);
-        ctx.log(`joined Kafka consumer group ${group}: reading partitions [${mine.join(',')}] of ${topic}`);
-      });
-      consumer.on(consumer.events.CRASH, (e) => {
-        const err = kafkaError(e.payload.error, brokers, where);
-        // A restart rejoins the group and re-reads from the committed offsets: reported, not fatal.
-        if (e.payload.restart) ctx.error(err);
-        else fail(err);
-      });
       try {
-        try {
-          await consumer.connect();
-          await consumer.subscribe({ topic, fromBeginning: true });
-          await consumer.run({
-            autoCommit: false,
-            eachBatchAutoResolve: false,
-            partitionsConsumedConcurrently: count!,
-            eachBatch: async ({ batch, resolveOffset, heartbeat, pause }) => {
-              if (failure || batch.messages.length === 0) return;
-              if (partition !== undefined && batch.partition !== partition) return;
-              try {
-                await store(batch.partition, batch.messages);
-              } catch (err) {
-                pause();
-                const why = err instanceof EddyError ? err.message : String((err as Error)?.message ?? err);
-                fail(
-                  new ConnectorError(
-                    config.name,
-                    `Kafka topic ${topic} partition ${batch.partition} from offset ${batch.firstOffset()}: ${why}; not stored and not committed, so the next run reads it again`,
-                    { cause: err },
-                  ),
-                );
-                return;
-              }
-              const last = batch.messages.at(-1)!.offset;
-              // Committed only now that the records are durable in Eddy: at least once.
-              await consumer.commitOffsets([{ topic, partition: batch.partition, offset: String(Number(last) + 1) }]);
-              resolveOffset(last);
-              await heartbeat();
-            },
-          });
-        } catch (err) {
-          throw kafkaError(err, brokers, where);
-        }
-        await stopped;
-      } finally {
-        // Waits for the batch in hand: its records are stored and its offset committed, or neither.
-        await consumer.disconnect().catch(() => {});
-        await producer.close();
+        await run(ctx);
+      } catch (err) {
+        throw ownCredentialsError(err, settings, config);
       }
-      if (failure) throw failure;
     },
   };
+
+  async function run(ctx: ConnectorContext): Promise<void> {
+    const kafka = kafkaClient(brokers, settings.clientId, {
+      ...(settings.ssl !== undefined ? { ssl: settings.ssl } : {}),
+      ...(settings.sasl ? { sasl: settings.sasl } : {}),
+      ...(settings.requestTimeoutMs !== undefined ? { requestTimeout: settings.requestTimeoutMs } : {}),
+    });
+    const [count] = await withAdmin(kafka, brokers, (a) => topicPartitions(a, brokers, [topic]));
+    if (partition !== undefined && partition >= count!)
+      throw new ConnectorError(
+        config.name,
+        `kafka.partition ${partition}: Kafka topic ${topic} has ${count} partition${count === 1 ? '' : 's'} (0..${count! - 1})`,
+      );
+    const meta = ctx.eddy.storage.topic(config.topic)!;
+    const eddyPartitions = meta.partitions;
+    // Encoded batches skip record objects; a transform or key deduplication needs the records.
+    const encoded = ctx.transforms.length === 0 && !meta.dedup;
+    const budget = Math.min(1 << 20, Math.floor(ctx.eddy.storage.limits.maxBatchBytes / 2));
+    const { lingerMs = 0, batchSize, compression } = config.producer;
+    const producer = await ctx.eddy.producer(config.topic, {
+      lingerMs,
+      // Kafka hands over whole fetches: stored (and transformed) as few batches, unless the config says otherwise.
+      batchSize: batchSize ?? budget,
+      ...(compression !== undefined ? { compression } : {}),
+      ...(ctx.transforms.length ? { transforms: ctx.transforms } : {}),
+    });
+
+    const store = async (kafkaPartition: number, messages: KafkaMessage[]) => {
+      const target = kafkaPartition % eddyPartitions;
+      for (const chunk of chunks(messages, budget)) {
+        if (encoded) {
+          const stamps = chunk.map(timestampOf);
+          const base = Math.min(...stamps);
+          const raw = encodeRecords(
+            chunk.map((m, i) => ({
+              key: m.key ?? null,
+              value: m.value ?? EMPTY,
+              offsetDelta: i,
+              timestampDelta: stamps[i]! - base,
+            })),
+          );
+          await producer.sendEncoded({ raw, baseTimestamp: base, partition: target });
+        } else {
+          await producer.sendAll(
+            chunk.map((m) => ({
+              key: m.key ?? null,
+              value: m.value ?? EMPTY,
+              timestamp: timestampOf(m),
+              partition: target,
+            })),
+          );
+        }
+        for (const m of chunk) ctx.stats.bytes += (m.value?.length ?? 0) + (m.key?.length ?? 0);
+        ctx.stats.records += chunk.length;
+      }
+    };
+
+    let failure: EddyError | null = null;
+    let failed!: () => void;
+    const stopped = new Promise<void>((resolve) => {
+      failed = resolve;
+      if (ctx.signal.aborted) resolve();
+      ctx.signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+    const fail = (err: EddyError) => {
+      failure ??= err;
+      failed();
+    };
+
+    const consumer = kafka.consumer({
+      groupId: group,
+      readUncommitted: false,
+      allowAutoTopicCreation: false,
+      maxBytesPerPartition,
+      maxWaitTimeInMs: 500,
+      ...(partition !== undefined ? { partitionAssigners: [onePartition(topic, partition)] } : {}),
+    });
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      const mine = (e.payload.memberAssignment[topic] ?? []).slice().sort((a, b) => a - b);
+      ctx.log(`joined Kafka consumer group ${group}: reading partitions [${mine.join(',')}] of ${topic}`);
+    });
+    consumer.on(consumer.events.CRASH, (e) => {
+      const err = kafkaError(e.payload.error, brokers, where);
+      // A restart rejoins the group and re-reads from the committed offsets: reported, not fatal.
+      if (e.payload.restart) ctx.error(err);
+      else fail(err);
+    });
+    try {
+      try {
+        await consumer.connect();
+        await consumer.subscribe({ topic, fromBeginning: true });
+        await consumer.run({
+          autoCommit: false,
+          eachBatchAutoResolve: false,
+          partitionsConsumedConcurrently: count!,
+          eachBatch: async ({ batch, resolveOffset, heartbeat, pause }) => {
+            if (failure || batch.messages.length === 0) return;
+            if (partition !== undefined && batch.partition !== partition) return;
+            try {
+              await store(batch.partition, batch.messages);
+            } catch (err) {
+              pause();
+              const why = err instanceof EddyError ? err.message : String((err as Error)?.message ?? err);
+              fail(
+                new ConnectorError(
+                  config.name,
+                  `Kafka topic ${topic} partition ${batch.partition} from offset ${batch.firstOffset()}: ${why}; not stored and not committed, so the next run reads it again`,
+                  { cause: err },
+                ),
+              );
+              return;
+            }
+            const last = batch.messages.at(-1)!.offset;
+            // Committed only now that the records are durable in Eddy: at least once.
+            await consumer.commitOffsets([{ topic, partition: batch.partition, offset: String(Number(last) + 1) }]);
+            resolveOffset(last);
+            await heartbeat();
+          },
+        });
+      } catch (err) {
+        throw kafkaError(err, brokers, where);
+      }
+      await stopped;
+    } finally {
+      // Waits for the batch in hand: its records are stored and its offset committed, or neither.
+      await consumer.disconnect().catch(() => {});
+      await producer.close();
+    }
+    if (failure) throw failure;
+  }
 }
 
 const EMPTY = new Uint8Array(0);
