@@ -30,7 +30,7 @@ test.after.always(async () => {
   await cluster?.stop();
 });
 
-const { client, withAdmin, createTopics, readToEnd, committedReach } = kafkaTestClient(() => cluster!.bootstrap);
+const { client, withAdmin, createTopics, readToEnd } = kafkaTestClient(() => cluster!.bootstrap);
 
 /** A data directory and the filter-map example (keeps even numbers, halves them) next to the configs. */
 async function fresh(): Promise<{ eddy: Eddy; work: string }> {
@@ -75,6 +75,27 @@ async function waitFor(cond: () => Promise<boolean>): Promise<void> {
     if (Date.now() > deadline) throw new Error('timed out waiting');
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** A group's committed offset per partition of `topic` (-1: none); a coordinator still moving is asked again. */
+async function groupOffsets(group: string, topic: string): Promise<Map<number, number>> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const offsets = await withAdmin((a) => a.fetchOffsets({ groupId: group, topics: [topic] }));
+      return new Map(offsets[0]!.partitions.map((x) => [x.partition, Number(x.offset)]));
+    } catch (err) {
+      if (attempt >= 40) throw err;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+/** Waits until the group committed `end` on each of the topic's `partitions`. */
+async function committedAll(group: string, topic: string, partitions: number, end: number): Promise<void> {
+  await waitFor(async () => {
+    const at = await groupOffsets(group, topic);
+    return Array.from({ length: partitions }, (_, p) => at.get(p)).every((o) => o === end);
+  });
 }
 
 const count = (parts: string[][]) => parts.reduce((s, p) => s + p.length, 0);
@@ -137,14 +158,14 @@ transforms:
         want1,
         'Kafka partition p lands in Eddy partition p, in order, keys kept',
       );
-      await committedReach(name, source, 2, 50, 30_000);
+      await committedAll(name, source, 2, 50);
 
       // Records produced while it was stopped are read on the next run; nothing read twice.
       const second = await produceNumbers(source, 2, 30, 50);
       const want2 = first.map((p, i) => [...halveEvens(p), ...halveEvens(second[i]!)]);
       await runUntil(eddy, c, async () => count(await eddyRecords(eddy, 'halves')) >= count(want2));
       t.deepEqual(await eddyRecords(eddy, 'halves'), want2);
-      await committedReach(name, source, 2, 80, 30_000);
+      await committedAll(name, source, 2, 80);
     } finally {
       await eddy.close();
     }
@@ -179,19 +200,11 @@ kafka:
 `,
     );
     const { start } = eddyProcesses(t, work, { ...process.env, EDDY_DATA_DIR: join(work, 'data'), EDDY_WORKERS: '1' });
-    // The group's committed offset of partition 1 (-1: none yet); a coordinator still moving is asked again.
+    // The group's committed offset of partition 1 (-1: none yet).
     const committed = async (): Promise<number> => {
-      for (let attempt = 0; ; attempt++) {
-        try {
-          const offsets = await withAdmin((a) => a.fetchOffsets({ groupId: group, topics: [source] }));
-          const at = new Map(offsets[0]!.partitions.map((x) => [x.partition, Number(x.offset)]));
-          t.true((at.get(0) ?? -1) < 0, 'partition 0 is not read');
-          return at.get(1) ?? -1;
-        } catch (err) {
-          if (attempt >= 20) throw err;
-          await new Promise((r) => setTimeout(r, 250));
-        }
-      }
+      const at = await groupOffsets(group, source);
+      t.true((at.get(0) ?? -1) < 0, 'partition 0 is not read');
+      return at.get(1) ?? -1;
     };
     const stored = async () => {
       const eddy = await open(join(work, 'data'), { workers: 1, retentionCheckMs: 0 });
@@ -360,6 +373,48 @@ kafka:
       t.regex(err!.message, /kafka\.options sasl\.username, sasl\.password and sasl\.mechanism in kafka\.yml/);
       t.false(err!.message.includes('not-her-password'));
       t.false(err!.message.includes('\n'));
+    } finally {
+      await eddy.close();
+    }
+  },
+);
+
+kafkaTest(
+  'a Kafka topic that does not exist, or a partition it lacks, ends the connector in one line saying what to do',
+  async (t) => {
+    t.timeout(120_000);
+    const existing = unique('kpart');
+    await createTopics(1, existing);
+    const { eddy, work } = await fresh();
+    try {
+      const fails = async (type: string, kafkaTopic: string, extra: string, code: string, pattern: RegExp) => {
+        const c = config(
+          `meta:\n  name: m\n  type: ${type}\n  topic: t\n  create-topic: true\nkafka:\n  url: ${cluster!.bootstrap}\n  topic: ${kafkaTopic}\n${extra}`,
+          work,
+        );
+        const running = await startConnector(eddy, c, { signal: new AbortController().signal });
+        const err = await t.throwsAsync(running.done);
+        t.is((err as { code?: string }).code, code, err?.message);
+        t.regex(err!.message, pattern);
+        t.false(err!.message.includes('\n'));
+      };
+      const missingTopic = unique('kmissing');
+      await fails('kafka-source', missingTopic, '', 'EDDY_KAFKA_TOPIC_MISSING', /does not exist.*create it first/);
+      await fails('kafka-sink', missingTopic, '', 'EDDY_KAFKA_TOPIC_MISSING', /does not exist/);
+      await fails(
+        'kafka-source',
+        existing,
+        '  partition: 3\n',
+        'EDDY_CONNECTOR',
+        /kafka\.partition 3: .* has 1 partition \(0\.\.0\)/,
+      );
+      await fails(
+        'kafka-sink',
+        existing,
+        '  partition: 1\n',
+        'EDDY_CONNECTOR',
+        /kafka\.partition 1: .* has 1 partition/,
+      );
     } finally {
       await eddy.close();
     }
