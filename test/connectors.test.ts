@@ -143,8 +143,9 @@ test('config errors name the file and field, with the fix', (t) => {
   t.throws(() => config('meta: { type: http-source, topic: t }'), {
     message: 'test.yml: meta.name: missing: give the connector a name',
   });
-  t.throws(() => config('meta: { name: n, type: kafka-source, topic: t }'), {
-    message: /meta\.type: "kafka-source" is not a connector Eddy has: use http-source, http-sink, file-sink/,
+  t.throws(() => config('meta: { name: n, type: mqtt-source, topic: t }'), {
+    message:
+      /meta\.type: "mqtt-source" is not a connector Eddy has: use http-source, http-sink, file-sink, kafka-source, kafka-sink/,
   });
   t.throws(() => config('meta: { name: n, type: http, topic: t }'), { message: /does not say source or sink/ });
   t.throws(() => config('meta: { name: n, type: http-source }'), { message: /meta\.topic: missing/ });

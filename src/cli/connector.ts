@@ -63,14 +63,16 @@ export async function runConnectorCommand(
 export function registerConnectorCommand(program: Command, ctx: CliContext): void {
   const connector = program
     .command('connector')
-    .summary('run connectors (http-source, http-sink, file-sink) from Fluvio-style config files')
+    .summary(
+      'run connectors (http-source, http-sink, file-sink, kafka-source, kafka-sink) from Fluvio-style config files',
+    )
     .description(
       "Connectors move records between a topic and the outside world. Their config files have Fluvio's shape:\n\n" +
         '  apiVersion: 0.1.0\n' +
         '  meta:\n' +
         '    version: 0.1.0\n' +
         '    name: cat-facts\n' +
-        '    type: http-source          # http-source | http-sink | file-sink\n' +
+        '    type: http-source          # http-source | http-sink | file-sink | kafka-source | kafka-sink\n' +
         '    topic: cat-facts\n' +
         '    create-topic: true\n' +
         '  http:\n' +

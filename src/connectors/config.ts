@@ -18,7 +18,7 @@ import { placeholderProblem, secretNameProblem } from './secrets.js';
  * meta:
  *   version: 0.1.0
  *   name: cat-facts
- *   type: http-source          # http-source | http-sink | file-sink
+ *   type: http-source          # http-source | http-sink | file-sink | kafka-source | kafka-sink
  *   topic: cat-facts           # or { meta: { name: cat-facts }, partition: { count: 2 } }
  *   create-topic: true         # sources and sinks: create the topic when missing
  *   secrets:                   # values for `${{ secrets.NAME }}` (see secrets.ts)
@@ -34,7 +34,7 @@ import { placeholderProblem, secretNameProblem } from './secrets.js';
  *       start: beginning       # beginning | end (default) | an offset
  *       strategy: auto         # auto: commit as records are delivered (default) | none
  *       flush-period: 1s       # how often delivered offsets are committed (default 1s)
- * http:                        # the connector's own section: `http:` for http-*, `file:` for file-sink
+ * http:                        # the connector's own section: `http:`, `file:` or `kafka:` (the type's first word)
  *   endpoint: https://catfact.ninja/fact
  *   interval: 10s
  *   headers: ["Authorization: Bearer ${{ secrets.TOKEN }}"]
@@ -52,8 +52,14 @@ import { placeholderProblem, secretNameProblem } from './secrets.js';
  * connector does not read (checked when the connector is created, see `Params.refuseUnread`).
  */
 
-export type ConnectorType = 'http-source' | 'http-sink' | 'file-sink';
-export const CONNECTOR_TYPES: readonly ConnectorType[] = ['http-source', 'http-sink', 'file-sink'];
+export type ConnectorType = 'http-source' | 'http-sink' | 'file-sink' | 'kafka-source' | 'kafka-sink';
+export const CONNECTOR_TYPES: readonly ConnectorType[] = [
+  'http-source',
+  'http-sink',
+  'file-sink',
+  'kafka-source',
+  'kafka-sink',
+];
 
 export interface ConnectorConfig {
   apiVersion: string;
@@ -237,6 +243,7 @@ export function parseConnectorConfig(
     throw err('parameters', `give the parameters once, under \`${section}:\` or \`parameters:\``);
   const rawParams = root[section] ?? root['parameters'];
   if (rawParams !== undefined && !isObj(rawParams)) throw err(section, 'must be a mapping of parameters');
+  if (isObj(rawParams)) secretReferences(rawParams, root[section] !== undefined ? section : 'parameters', err);
   const params = normalizeKeys((rawParams as Obj | undefined) ?? {});
   const secrets = parseSecrets(meta['secrets'], err);
   const declared = new Set(secrets);
@@ -329,6 +336,26 @@ export function parseConnectorConfig(
 }
 
 type FieldError = (field: string, problem: string) => Error;
+
+/**
+ * Fluvio's other way to write a secret parameter (`url: { secret: { name: URL } }`, as its
+ * `SecretString` reads it) becomes the placeholder `${{ secrets.URL }}`, in place, so both forms
+ * are checked against `meta.secrets` and substituted alike.
+ */
+function secretReferences(o: Obj, path: string, err: FieldError): void {
+  for (const [k, v] of Object.entries(o)) {
+    if (!isObj(v)) continue;
+    const at = `${path}.${k}`;
+    if (v['secret'] === undefined) {
+      secretReferences(v, at, err);
+      continue;
+    }
+    const ref = v['secret'];
+    if (Object.keys(v).length !== 1 || !isObj(ref) || typeof ref['name'] !== 'string' || Object.keys(ref).length !== 1)
+      throw err(at, 'a secret reference is written `{ secret: { name: NAME } }`');
+    o[k] = `\${{ secrets.${ref['name']} }}`;
+  }
+}
 
 /** `meta.secrets: [{ name: TOKEN }]` → the names, checked as Fluvio checks them. */
 function parseSecrets(value: unknown, err: FieldError): string[] {
@@ -424,6 +451,11 @@ export async function readConnectorConfig(path: string): Promise<ConnectorConfig
 export class Params {
   private readonly read = new Set<string>();
   constructor(private readonly config: ConnectorConfig) {}
+
+  /** A parameter's value as written (a mapping, a list…), for a connector that checks it itself; marks it as read. */
+  value(field: string): unknown {
+    return this.raw(field);
+  }
 
   /** A parameter's raw value; marks it as read. */
   private raw(field: string): unknown {

@@ -1,7 +1,7 @@
 /**
  * Connectors: move records between a topic and the outside world, configured as Fluvio's
  * connectors are (`apiVersion`, `meta`, the connector's section, `transforms`). Sources:
- * `http-source`. Sinks: `http-sink`, `file-sink`. `eddy connector run --config file.yml` runs one;
+ * `http-source`, `kafka-source`. Sinks: `http-sink`, `file-sink`, `kafka-sink`. `eddy connector run --config file.yml` runs one;
  * `eddy run --connector file.yml` runs them next to the derived streams.
  */
 export {
@@ -18,6 +18,8 @@ export { fileSink } from './file-sink.js';
 export { REDIRECT_POLICIES, type RedirectPolicy, retryDelay } from './http.js';
 export { httpSink } from './http-sink.js';
 export { httpSource } from './http-source.js';
+export { kafkaSink } from './kafka-sink.js';
+export { kafkaSource } from './kafka-source.js';
 export { type ConnectorEvents, RunningConnector, type StartOptions, startConnector } from './runner.js';
 export { envSecretStore, fileSecretStore, SecretError, type SecretStore } from './secrets.js';
 export { runSink, type SinkHandlers } from './sink.js';

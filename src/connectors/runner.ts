@@ -7,6 +7,8 @@ import { type ConnectorContext, ConnectorError, type ConnectorImpl, type Connect
 import { fileSink } from './file-sink.js';
 import { httpSink } from './http-sink.js';
 import { httpSource } from './http-source.js';
+import { kafkaSink } from './kafka-sink.js';
+import { kafkaSource } from './kafka-source.js';
 import {
   envSecretStore,
   readSecrets,
@@ -33,6 +35,8 @@ const IMPLEMENTATIONS: Readonly<Record<ConnectorType, (params: Params, config: C
   'http-source': httpSource,
   'http-sink': httpSink,
   'file-sink': fileSink,
+  'kafka-source': kafkaSource,
+  'kafka-sink': kafkaSink,
 };
 
 export interface StartOptions {

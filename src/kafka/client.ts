@@ -6,9 +6,15 @@ import { envSecurity, type KafkaSecurity } from './security.js';
  * The Kafka client (kafkajs: pure JavaScript, installs from the registry alone). Its own log is
  * off: every failure reaches the user as an EddyError through Eddy's events instead. Retries are
  * few and short, so an unreachable cluster ends in an error within seconds, not a retry loop.
- * Security (SASL, TLS) is the endpoint's profile's, else the environment's (security.ts).
+ * Security (SASL, TLS) is the endpoint's profile's, a connector's own settings, else the
+ * environment's (security.ts).
  */
-export function kafkaClient(brokers: string[], clientId: string, security: KafkaSecurity = envSecurity()): Kafka {
+export function kafkaClient(
+  brokers: string[],
+  clientId: string,
+  security: KafkaSecurity = envSecurity(),
+  options: { requestTimeout?: number } = {},
+): Kafka {
   const { sasl, tls } = security;
   return new Kafka({
     brokers,
@@ -18,6 +24,7 @@ export function kafkaClient(brokers: string[], clientId: string, security: Kafka
     retry: { retries: 3, initialRetryTime: 200, maxRetryTime: 2000 },
     ...(sasl ? { sasl } : {}),
     ...(tls ? { ssl: tls } : {}),
+    ...(options.requestTimeout !== undefined ? { requestTimeout: options.requestTimeout } : {}),
   });
 }
 

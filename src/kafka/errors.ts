@@ -32,12 +32,14 @@ export class KafkaUnreachableError extends EddyError {
 export class KafkaAuthError extends EddyError {
   constructor(
     readonly brokers: string[],
-    why: string,
+    readonly why: string,
     options?: { cause?: unknown },
+    /** Where the credentials came from: a connector names its own settings. */
+    from = 'EDDY_KAFKA_USERNAME, EDDY_KAFKA_PASSWORD and EDDY_KAFKA_SASL_MECHANISM',
   ) {
     super(
       'EDDY_KAFKA_AUTH',
-      `the Kafka cluster at ${brokers.join(',')} refused the credentials (${why}); check EDDY_KAFKA_USERNAME, EDDY_KAFKA_PASSWORD and EDDY_KAFKA_SASL_MECHANISM against the cluster's users`,
+      `the Kafka cluster at ${brokers.join(',')} refused the credentials (${why}); check ${from} against the cluster's users`,
       options,
     );
   }
