@@ -7,7 +7,7 @@ import { type KafkaCluster, kafkaUnavailable, startKafka } from '../bench/lib/ka
 import { type ConnectorConfig, envSecretStore, parseConnectorConfig, startConnector } from '../src/connectors/index.js';
 import { type Eddy, open } from '../src/index.js';
 import { eddyProcesses, until } from './helpers/eddy-process.js';
-import { kafkaTestClient, unique } from './helpers/kafka.js';
+import { kafkaTestClient, sendOnce, unique } from './helpers/kafka.js';
 import { wasmPath } from './helpers/wasm.js';
 
 /**
@@ -102,7 +102,7 @@ const count = (parts: string[][]) => parts.reduce((s, p) => s + p.length, 0);
 
 /** `n` keyed numbers per partition (key k<p>-<i>, value a number), sent to Kafka topic `topic`. */
 async function produceNumbers(topic: string, partitions: number, n: number, from = 0): Promise<string[][]> {
-  const producer = client().producer();
+  const producer = client().producer(sendOnce);
   await producer.connect();
   const sent: string[][] = Array.from({ length: partitions }, () => []);
   const messages = [];

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { type KafkaCluster, kafkaUnavailable, startKafka } from '../bench/lib/kafka-cluster.js';
 import { until } from './helpers/eddy-process.js';
-import { kafkaTestClient } from './helpers/kafka.js';
+import { kafkaTestClient, sendOnce } from './helpers/kafka.js';
 import { expectedOutputs, faultHosts, faultStreams, feed, ownsOf } from './helpers/kafka-faults.js';
 
 /**
@@ -46,7 +46,7 @@ kafkaTest(
     await until(settled, 120_000).catch(() => t.fail(`not settled:\n${runs.map((r) => r.err()).join('\n---\n')}`));
     if (!settled()) return;
 
-    const producer = client().producer({ idempotent: true, maxInFlightRequests: 1 });
+    const producer = client().producer(sendOnce);
     await producer.connect();
     const feeding = feed(producer, s.source, PARTITIONS);
     // Mid-stream: both streams have committed some of it.

@@ -8,7 +8,7 @@ import { open } from '../src/eddy.js';
 import { decodeRecords, encodeRecords } from '../src/protocol/index.js';
 import { Chain, loadModule } from '../src/smartmodule/index.js';
 import { type EddyProcess, eddyProcesses, until } from './helpers/eddy-process.js';
-import { kafkaTestClient, owned, unique } from './helpers/kafka.js';
+import { kafkaTestClient, owned, sendOnce, unique } from './helpers/kafka.js';
 import { wasmPath } from './helpers/wasm.js';
 
 /**
@@ -85,7 +85,7 @@ kafkaTest(
     }, 120_000);
 
     // Produce in several sends per partition, so each partition is processed over several batches.
-    const producer = client().producer();
+    const producer = client().producer(sendOnce);
     await producer.connect();
     const sent: string[][] = Array.from({ length: PARTITIONS }, () => []);
     for (let round = 0; round < 6; round++) {
@@ -173,7 +173,7 @@ kafkaTest(
     const run = (i: number) => hosts[i]!.start(['run', '--status-interval', '500ms']);
     const hasPartitions = (r: EddyProcess) => (owned(r)?.length ?? 0) > 0;
 
-    const producer = client().producer();
+    const producer = client().producer(sendOnce);
     await producer.connect();
     const sent: string[][] = Array.from({ length: PARTITIONS }, () => []);
     const produceRound = async () => {
@@ -259,7 +259,7 @@ kafkaTest(
       }),
     );
     const values = Array.from({ length: 12_000 }, (_, i) => `a${String(i).padStart(199, '-')}`);
-    const producer = client().producer();
+    const producer = client().producer(sendOnce);
     await producer.connect();
     await producer.send({ topic: source, messages: values.map((value) => ({ value })) });
     await producer.disconnect();
@@ -301,7 +301,7 @@ kafkaTest(
         ],
       }),
     );
-    const producer = client().producer();
+    const producer = client().producer(sendOnce);
     await producer.connect();
     await producer.send({ topic: source, messages: [{ value: 'a small one' }] });
     const dir = mkdtempSync(join(tmpdir(), 'eddy-kafka-test-'));
@@ -345,7 +345,7 @@ kafkaTest(
     const target = unique('skip-out');
     const dlq = unique('skip-dlq');
     await createTopics(2, source, target);
-    const producer = client().producer();
+    const producer = client().producer(sendOnce);
     await producer.connect();
     await producer.send({
       topic: source,

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { type KafkaCluster, kafkaUnavailable, startKafka } from '../bench/lib/kafka-cluster.js';
 import { eddyProcesses, until } from './helpers/eddy-process.js';
-import { kafkaTestClient, seededRandom, unique } from './helpers/kafka.js';
+import { kafkaTestClient, seededRandom, sendOnce, unique } from './helpers/kafka.js';
 import { expectedOutputs, faultHosts, faultStreams, feed, ownsOf } from './helpers/kafka-faults.js';
 import { wasmPath } from './helpers/wasm.js';
 
@@ -51,7 +51,7 @@ kafkaTest(
     const b = hosts[1]!.run();
     const c = hosts[2]!.run();
 
-    const producer = client().producer({ idempotent: true, maxInFlightRequests: 1 });
+    const producer = client().producer(sendOnce);
     await producer.connect();
     const feeding = feed(producer, s.source, PARTITIONS);
 
@@ -139,7 +139,7 @@ kafkaTest(
         '--transforms-file',
         join(h.work, 'highs.yaml'),
       ]);
-    const producer = client().producer({ idempotent: true, maxInFlightRequests: 1 });
+    const producer = client().producer(sendOnce);
     await producer.connect();
     const send = (vs: number[]) =>
       producer.send({ topic: source, messages: vs.map((v) => ({ value: String(v) })), acks: -1 });

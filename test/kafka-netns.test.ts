@@ -8,7 +8,7 @@ import { kafkaSession } from '../src/kafka/client.js';
 import { decodeRecords, encodeRecords } from '../src/protocol/index.js';
 import { Chain, loadModule } from '../src/smartmodule/index.js';
 import { type EddyProcess, eddyProcesses, until } from './helpers/eddy-process.js';
-import { kafkaTestClient, owned, unique } from './helpers/kafka.js';
+import { kafkaTestClient, owned, sendOnce, unique } from './helpers/kafka.js';
 import { type NetnsHosts, netnsHosts, netnsUnavailable } from './helpers/netns.js';
 import { wasmPath } from './helpers/wasm.js';
 
@@ -113,7 +113,7 @@ testOrFail(
     const logs = () => runs.map((r, i) => `--- host ${i + 1}\n${r.err()}`).join('\n');
     await until(() => covers(runs, PARTITIONS) && runs.every((r) => owned(r)!.length > 0), 120_000);
 
-    const producer = client().producer();
+    const producer = client().producer(sendOnce);
     await producer.connect();
     const sent: string[][] = Array.from({ length: PARTITIONS }, () => []);
     const produceRound = async () => {

@@ -12,7 +12,7 @@ import { readRange } from '../src/kafka/read-range.js';
 import { decodeRecords, encodeRecords } from '../src/protocol/index.js';
 import { Chain, loadModule } from '../src/smartmodule/index.js';
 import { type EddyProcess, eddyBin, eddyProcesses, until } from './helpers/eddy-process.js';
-import { kafkaTestClient, owned, unique } from './helpers/kafka.js';
+import { kafkaTestClient, owned, sendOnce, unique } from './helpers/kafka.js';
 import { wasmPath } from './helpers/wasm.js';
 
 /**
@@ -77,7 +77,7 @@ kafkaTest(
     const run = (i: number) => hosts[i]!.start(['run', '--status-interval', '500ms']);
     const hasPartitions = (r: EddyProcess) => (owned(r)?.length ?? 0) > 0;
 
-    const producer = client().producer();
+    const producer = client().producer(sendOnce);
     await producer.connect();
     const sent: number[][] = Array.from({ length: PARTITIONS }, () => []);
     const produceRound = async () => {
@@ -147,7 +147,7 @@ kafkaTest(
     const target = unique('records');
     const name = unique('highs');
     await createTopics(1, source, target);
-    const producer = client().producer();
+    const producer = client().producer(sendOnce);
     await producer.connect();
     const send = (vs: string[]) => producer.send({ topic: source, messages: vs.map((value) => ({ value })) });
     await send(['5', '3', '8', '6', '9']);
@@ -195,7 +195,7 @@ kafkaTest(
     const target = unique('apples');
     const name = unique('keep-a');
     await createTopics(2, source, target);
-    const producer = client().producer();
+    const producer = client().producer(sendOnce);
     await producer.connect();
     const produce = (partition: number, n: number) =>
       producer.send({
@@ -376,7 +376,7 @@ kafkaTest(
     // The current profile (the first one added) by `@`, the same one by name.
     await eddy.ok(create('secure', `kafka://@/${source}`, `kafka://@secure/${target}`));
     const run = eddy.start(['run', '--status-interval', '500ms']);
-    const producer = client().producer();
+    const producer = client().producer(sendOnce);
     await producer.connect();
     await producer.send({ topic: source, messages: ['a', 'ab', 'cat', 'b'].map((value) => ({ value })) });
     await producer.disconnect();

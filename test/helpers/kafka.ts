@@ -1,6 +1,14 @@
 import { type Admin, Kafka, logLevel } from 'kafkajs';
 import { type EddyProcess, until } from './eddy-process.js';
 
+/**
+ * Producer settings for a test's own writes to a source topic: idempotent, one request in flight.
+ * A plain producer that retries a send whose first attempt the broker had written (a timeout on
+ * a busy machine) stores those records twice, and the test's reference would then differ from
+ * the source.
+ */
+export const sendOnce = { idempotent: true, maxInFlightRequests: 1 } as const;
+
 /** A name no earlier test run used (topics, streams and groups outlive a test on a shared broker). */
 export const unique = (prefix: string) => `${prefix}-${process.pid}-${Math.floor(Math.random() * 1e9)}`;
 
