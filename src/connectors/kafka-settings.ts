@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { SASLOptions } from 'kafkajs';
+import type { Kafka, SASLOptions } from 'kafkajs';
+import { kafkaClient } from '../kafka/client.js';
 import { KafkaAuthError } from '../kafka/errors.js';
 import { envSasl, envTls, type KafkaSecurity } from '../kafka/security.js';
 import type { ConnectorConfig, Params } from './config.js';
+import { ConnectorError } from './contract.js';
 
 /**
  * The connection settings kafka-source and kafka-sink share, read from their `kafka:` section:
@@ -228,10 +230,31 @@ export function ownCredentialsError(err: unknown, settings: KafkaSettings, confi
 }
 
 /**
- * The client's security for a connector: its own `security` TLS (true: the system's CAs) and
- * `options` SASL; where the config gives none, the environment's, as for `kafka://` streams.
+ * The Kafka client a connector's settings describe. Its security: the connector's own
+ * `security` TLS (true: the system's CAs) and `options` SASL; where the config gives none, the
+ * environment's, as for `kafka://` streams.
  */
-export function kafkaSettingsSecurity(settings: KafkaSettings): KafkaSecurity {
+export function settingsClient(settings: KafkaSettings): Kafka {
+  return kafkaClient(settings.brokers, settings.clientId, settingsSecurity(settings), {
+    ...(settings.requestTimeoutMs !== undefined ? { requestTimeout: settings.requestTimeoutMs } : {}),
+  });
+}
+
+/** Refuses a configured `kafka.partition` that the Kafka topic (of `count` partitions) lacks. */
+export function checkKafkaPartition(
+  connector: string,
+  topic: string,
+  partition: number | undefined,
+  count: number,
+): void {
+  if (partition !== undefined && partition >= count)
+    throw new ConnectorError(
+      connector,
+      `kafka.partition ${partition}: Kafka topic ${topic} has ${count} partition${count === 1 ? '' : 's'} (0..${count - 1})`,
+    );
+}
+
+function settingsSecurity(settings: KafkaSettings): KafkaSecurity {
   const tls = settings.ssl === undefined || settings.ssl === false ? null : settings.ssl === true ? {} : settings.ssl;
   return {
     sasl: settings.sasl ?? envSasl(),

@@ -1,11 +1,11 @@
 import { type Message, Partitioners } from 'kafkajs';
 import type { EddyError } from '../errors.js';
-import { kafkaClient, topicPartitions, withAdmin } from '../kafka/client.js';
+import { topicPartitions, withAdmin } from '../kafka/client.js';
 import { kafkaError, kafkaErrorType } from '../kafka/errors.js';
 import { chunkMessages } from '../kafka/records.js';
 import type { ConnectorConfig, Params } from './config.js';
 import { type ConnectorContext, ConnectorError, type ConnectorImpl } from './contract.js';
-import { kafkaSettings, kafkaSettingsSecurity, ownCredentialsError } from './kafka-settings.js';
+import { checkKafkaPartition, kafkaSettings, ownCredentialsError, settingsClient } from './kafka-settings.js';
 import { runSink } from './sink.js';
 
 /**
@@ -43,9 +43,7 @@ export function kafkaSink(params: Params, config: ConnectorConfig): ConnectorImp
   };
 
   async function run(ctx: ConnectorContext): Promise<void> {
-    const kafka = kafkaClient(brokers, settings.clientId, kafkaSettingsSecurity(settings), {
-      ...(settings.requestTimeoutMs !== undefined ? { requestTimeout: settings.requestTimeoutMs } : {}),
-    });
+    const kafka = settingsClient(settings);
     const [count] = await withAdmin(kafka, brokers, async (a) => {
       if (createTopic && !(await a.listTopics()).includes(topic)) {
         await a.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1 }] });
@@ -53,11 +51,7 @@ export function kafkaSink(params: Params, config: ConnectorConfig): ConnectorImp
       }
       return topicPartitions(a, brokers, [topic]);
     });
-    if (partition !== undefined && partition >= count!)
-      throw new ConnectorError(
-        config.name,
-        `kafka.partition ${partition}: Kafka topic ${topic} has ${count} partition${count === 1 ? '' : 's'} (0..${count! - 1})`,
-      );
+    checkKafkaPartition(config.name, topic, partition, count!);
     const { acks, timeoutMs, idempotent } = settings.producer;
     const producer = kafka.producer({
       allowAutoTopicCreation: false,

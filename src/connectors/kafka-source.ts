@@ -1,11 +1,11 @@
 import { AssignerProtocol, type KafkaMessage, type PartitionAssigner } from 'kafkajs';
 import { EddyError } from '../errors.js';
-import { kafkaClient, topicPartitions, withAdmin } from '../kafka/client.js';
+import { topicPartitions, withAdmin } from '../kafka/client.js';
 import { kafkaError } from '../kafka/errors.js';
 import { encodeRecords } from '../protocol/index.js';
 import type { ConnectorConfig, Params } from './config.js';
 import { type ConnectorContext, ConnectorError, type ConnectorImpl } from './contract.js';
-import { kafkaSettings, kafkaSettingsSecurity, ownCredentialsError } from './kafka-settings.js';
+import { checkKafkaPartition, kafkaSettings, ownCredentialsError, settingsClient } from './kafka-settings.js';
 
 /**
  * `type: kafka-source` (Fluvio's kafka-source connector): reads a Kafka topic into the Eddy topic
@@ -48,15 +48,9 @@ export function kafkaSource(params: Params, config: ConnectorConfig): ConnectorI
   };
 
   async function run(ctx: ConnectorContext): Promise<void> {
-    const kafka = kafkaClient(brokers, settings.clientId, kafkaSettingsSecurity(settings), {
-      ...(settings.requestTimeoutMs !== undefined ? { requestTimeout: settings.requestTimeoutMs } : {}),
-    });
+    const kafka = settingsClient(settings);
     const [count] = await withAdmin(kafka, brokers, (a) => topicPartitions(a, brokers, [topic]));
-    if (partition !== undefined && partition >= count!)
-      throw new ConnectorError(
-        config.name,
-        `kafka.partition ${partition}: Kafka topic ${topic} has ${count} partition${count === 1 ? '' : 's'} (0..${count! - 1})`,
-      );
+    checkKafkaPartition(config.name, topic, partition, count!);
     const meta = ctx.eddy.storage.topic(config.topic)!;
     const eddyPartitions = meta.partitions;
     // Encoded batches skip record objects; a transform or key deduplication needs the records.
