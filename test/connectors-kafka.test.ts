@@ -3,11 +3,10 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { type KafkaCluster, kafkaUnavailable, startKafka } from '../bench/lib/kafka-cluster.js';
 import { type ConnectorConfig, envSecretStore, parseConnectorConfig, startConnector } from '../src/connectors/index.js';
 import { type Eddy, open } from '../src/index.js';
 import { eddyProcesses, until } from './helpers/eddy-process.js';
-import { kafkaTestClient, sendOnce, unique } from './helpers/kafka.js';
+import { kafkaSuite, kafkaTestClient, sendOnce, unique } from './helpers/kafka.js';
 import { wasmPath } from './helpers/wasm.js';
 
 /**
@@ -16,21 +15,10 @@ import { wasmPath } from './helpers/wasm.js';
  * stopped connector resumes where its committed offsets say, losing nothing.
  */
 
-const missing = process.env['CI'] ? null : kafkaUnavailable();
-if (missing) console.log(`kafka connector tests skipped: ${missing}`);
-const kafkaTest = missing ? test.skip : test.serial;
+// With a SASL/PLAIN listener too, for the connectors' sasl.* options.
+const { kafkaTest, cluster } = kafkaSuite(1, { saslUsers: { alice: 'alice-secret' } });
 
-let cluster: KafkaCluster | null = null;
-test.before(async (t) => {
-  t.timeout(600_000);
-  // With a SASL/PLAIN listener too, for the connectors' sasl.* options.
-  if (!missing) cluster = await startKafka(1, { saslUsers: { alice: 'alice-secret' } });
-});
-test.after.always(async () => {
-  await cluster?.stop();
-});
-
-const { client, withAdmin, createTopics, readToEnd } = kafkaTestClient(() => cluster!.bootstrap);
+const { client, withAdmin, createTopics, readToEnd } = kafkaTestClient(() => cluster().bootstrap);
 
 /** A data directory and the filter-map example (keeps even numbers, halves them) next to the configs. */
 async function fresh(): Promise<{ eddy: Eddy; work: string }> {
@@ -144,7 +132,7 @@ meta:
   topic: { meta: { name: halves }, partition: { count: 2 } }
   create-topic: true
 kafka:
-  url: ${cluster!.bootstrap}
+  url: ${cluster().bootstrap}
   topic: ${source}
 transforms:
   - uses: filter-map.wasm
@@ -192,7 +180,7 @@ kafkaTest(
   topic: raw
   create-topic: true
 kafka:
-  url: ${cluster!.bootstrap}
+  url: ${cluster().bootstrap}
   topic: ${source}
   partition: 1
   group: ${group}
@@ -265,7 +253,7 @@ meta:
     offset:
       start: beginning
 kafka:
-  url: ${cluster!.bootstrap}
+  url: ${cluster().bootstrap}
   topic: ${target}
   create-topic: true
   options:
@@ -340,7 +328,7 @@ kafkaTest(
   secrets: [{ name: KAFKA_PASSWORD }]
   consumer: { offset: { start: beginning } }
 kafka:
-  url: ${cluster!.saslBootstrap}
+  url: ${cluster().saslBootstrap}
   topic: ${target}
   create-topic: true
   options:
@@ -389,7 +377,7 @@ kafkaTest(
     try {
       const fails = async (type: string, kafkaTopic: string, extra: string, code: string, pattern: RegExp) => {
         const c = config(
-          `meta:\n  name: m\n  type: ${type}\n  topic: t\n  create-topic: true\nkafka:\n  url: ${cluster!.bootstrap}\n  topic: ${kafkaTopic}\n${extra}`,
+          `meta:\n  name: m\n  type: ${type}\n  topic: t\n  create-topic: true\nkafka:\n  url: ${cluster().bootstrap}\n  topic: ${kafkaTopic}\n${extra}`,
           work,
         );
         const running = await startConnector(eddy, c, { signal: new AbortController().signal });

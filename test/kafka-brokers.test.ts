@@ -1,7 +1,5 @@
-import test from 'ava';
-import { type KafkaCluster, kafkaUnavailable, startKafka } from '../bench/lib/kafka-cluster.js';
 import { until } from './helpers/eddy-process.js';
-import { kafkaTestClient, sendOnce } from './helpers/kafka.js';
+import { kafkaSuite, kafkaTestClient, sendOnce } from './helpers/kafka.js';
 import { expectedOutputs, faultHosts, faultStreams, feed, ownsOf } from './helpers/kafka-faults.js';
 
 /**
@@ -12,23 +10,12 @@ import { expectedOutputs, faultHosts, faultStreams, feed, ownsOf } from './helpe
  * applied once: nothing lost, nothing duplicated.
  */
 
-const missing = process.env['CI'] ? null : kafkaUnavailable();
-if (missing) console.log(`kafka tests skipped: ${missing}`);
-const kafkaTest = missing ? test.skip : test.serial;
-
-let cluster: KafkaCluster | null = null;
-test.before(async (t) => {
-  t.timeout(600_000);
-  if (!missing) cluster = await startKafka(3);
-});
-test.after.always(async () => {
-  await cluster?.stop();
-});
+const { kafkaTest, cluster } = kafkaSuite(3);
 
 const { client, withAdmin, createTopics, readToEnd, committedReach, committedAtEnd } = kafkaTestClient(
-  () => cluster!.bootstrap,
+  () => cluster().bootstrap,
 );
-const url = (topic: string) => `kafka://${cluster!.bootstrap}/${topic}`;
+const url = (topic: string) => `kafka://${cluster().bootstrap}/${topic}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 kafkaTest(
@@ -59,12 +46,12 @@ kafkaTest(
     for (const p of meta.topics[0]!.partitions) leads.set(p.leader, (leads.get(p.leader) ?? 0) + 1);
     const [node, led] = [...leads].sort((x, y) => y[1] - x[1])[0]!;
     const before = feeding.sent[0]!.length;
-    await cluster!.stopNode(node);
+    await cluster().stopNode(node);
     const stoppedAt = feeding.sent[0]!.length;
     await sleep(5000);
     // Records kept flowing through the two brokers left (acks=all needs two in sync).
     t.true(feeding.sent[0]!.length > stoppedAt, 'the producer made progress with one broker down');
-    await cluster!.startNode(node);
+    await cluster().startNode(node);
     const backAt = feeding.sent[0]!.length;
     await sleep(2000);
     await feeding.stop();

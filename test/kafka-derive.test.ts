@@ -3,12 +3,11 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { type KafkaCluster, kafkaUnavailable, startKafka } from '../bench/lib/kafka-cluster.js';
 import { open } from '../src/eddy.js';
 import { decodeRecords, encodeRecords } from '../src/protocol/index.js';
 import { Chain, loadModule } from '../src/smartmodule/index.js';
 import { type EddyProcess, eddyProcesses, until } from './helpers/eddy-process.js';
-import { kafkaTestClient, owned, sendOnce, unique } from './helpers/kafka.js';
+import { kafkaSuite, kafkaTestClient, owned, sendOnce, unique } from './helpers/kafka.js';
 import { wasmPath } from './helpers/wasm.js';
 
 /**
@@ -18,21 +17,9 @@ import { wasmPath } from './helpers/wasm.js';
  */
 
 // Skipped (saying why) where no broker can run; in CI a missing broker is a failure, not a skip.
-const missing = process.env['CI'] ? null : kafkaUnavailable();
-if (missing) console.log(`kafka tests skipped: ${missing}`);
-const kafkaTest = missing ? test.skip : test.serial;
+const { kafkaTest, cluster } = kafkaSuite(1);
 
-let cluster: KafkaCluster | null = null;
-// Starting a JVM broker on a busy machine can take minutes; the suite's 2-minute idle timeout must not end it.
-test.before(async (t) => {
-  t.timeout(600_000);
-  if (!missing) cluster = await startKafka(1);
-});
-test.after.always(async () => {
-  await cluster?.stop();
-});
-
-const { client, withAdmin, createTopics, readCommitted, readToEnd } = kafkaTestClient(() => cluster!.bootstrap);
+const { client, withAdmin, createTopics, readCommitted, readToEnd } = kafkaTestClient(() => cluster().bootstrap);
 
 function workDir(): { work: string; transforms: string } {
   const work = mkdtempSync(join(tmpdir(), 'eddy-kafka-test-'));
@@ -52,7 +39,7 @@ kafkaTest(
     const target = unique('halves');
     const name = unique('halve');
     await createTopics(PARTITIONS, source, target);
-    const bootstrap = cluster!.bootstrap;
+    const bootstrap = cluster().bootstrap;
 
     // Three machines' worth of eddy: each its own data directory with the same stream definition.
     const runs: EddyProcess[] = [];
@@ -150,7 +137,7 @@ kafkaTest(
     const target = unique('halves');
     const name = unique('halve');
     await createTopics(PARTITIONS, source, target);
-    const bootstrap = cluster!.bootstrap;
+    const bootstrap = cluster().bootstrap;
     const hosts = Array.from({ length: 3 }, () => {
       const { work, transforms } = workDir();
       return {
@@ -267,7 +254,7 @@ kafkaTest(
     const eddy = await open(dir);
     const errors: string[] = [];
     eddy.on('error', ({ error }) => errors.push(error.message));
-    const url = (topic: string) => `kafka://${cluster!.bootstrap}/${topic}`;
+    const url = (topic: string) => `kafka://${cluster().bootstrap}/${topic}`;
     const name = unique('big');
     await eddy.createDerived({
       name,
@@ -309,7 +296,7 @@ kafkaTest(
     const errors: { code: string; message: string }[] = [];
     eddy.on('error', ({ error }) => errors.push({ code: error.code, message: error.message }));
     const name = unique('huge');
-    const url = (topic: string) => `kafka://${cluster!.bootstrap}/${topic}`;
+    const url = (topic: string) => `kafka://${cluster().bootstrap}/${topic}`;
     await eddy.createDerived({
       name,
       source: url(source),
@@ -362,7 +349,7 @@ kafkaTest(
     );
     const errors: string[] = [];
     eddy.on('error', ({ error }) => errors.push(error.message));
-    const url = (topic: string) => `kafka://${cluster!.bootstrap}/${topic}`;
+    const url = (topic: string) => `kafka://${cluster().bootstrap}/${topic}`;
     const name = unique('tolerant');
     await eddy.createDerived({
       name,
@@ -418,7 +405,7 @@ kafkaTest('a missing Kafka topic: derive create says which and how to create it,
   const { start } = eddyProcesses(t, work, { ...process.env, EDDY_DATA_DIR: join(work, 'data'), EDDY_WORKERS: '1' });
   const target = unique('out');
   await createTopics(1, target);
-  const bootstrap = cluster!.bootstrap;
+  const bootstrap = cluster().bootstrap;
   const p = start([
     'derive',
     'create',

@@ -1,10 +1,8 @@
 import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import test from 'ava';
-import { type KafkaCluster, kafkaUnavailable, startKafka } from '../bench/lib/kafka-cluster.js';
 import { eddyProcesses, until } from './helpers/eddy-process.js';
-import { kafkaTestClient, seededRandom, sendOnce, unique } from './helpers/kafka.js';
+import { kafkaSuite, kafkaTestClient, seededRandom, sendOnce, unique } from './helpers/kafka.js';
 import { expectedOutputs, faultHosts, faultStreams, feed, ownsOf } from './helpers/kafka-faults.js';
 import { wasmPath } from './helpers/wasm.js';
 
@@ -17,21 +15,10 @@ import { wasmPath } from './helpers/wasm.js';
  * unbroken.
  */
 
-const missing = process.env['CI'] ? null : kafkaUnavailable();
-if (missing) console.log(`kafka tests skipped: ${missing}`);
-const kafkaTest = missing ? test.skip : test.serial;
+const { kafkaTest, cluster } = kafkaSuite(1);
 
-let cluster: KafkaCluster | null = null;
-test.before(async (t) => {
-  t.timeout(600_000);
-  if (!missing) cluster = await startKafka(1);
-});
-test.after.always(async () => {
-  await cluster?.stop();
-});
-
-const { client, createTopics, readToEnd, committedReach } = kafkaTestClient(() => cluster!.bootstrap);
-const url = (topic: string) => `kafka://${cluster!.bootstrap}/${topic}`;
+const { client, createTopics, readToEnd, committedReach } = kafkaTestClient(() => cluster().bootstrap);
+const url = (topic: string) => `kafka://${cluster().bootstrap}/${topic}`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 kafkaTest(

@@ -3,8 +3,6 @@ import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import test from 'ava';
-import { type KafkaCluster, kafkaUnavailable, startKafka } from '../bench/lib/kafka-cluster.js';
 import { open } from '../src/eddy.js';
 import type { Status } from '../src/index.js';
 import { decodeState, stateOffset } from '../src/kafka/changelog.js';
@@ -12,7 +10,7 @@ import { readRange } from '../src/kafka/read-range.js';
 import { decodeRecords, encodeRecords } from '../src/protocol/index.js';
 import { Chain, loadModule } from '../src/smartmodule/index.js';
 import { type EddyProcess, eddyBin, eddyProcesses, until } from './helpers/eddy-process.js';
-import { kafkaTestClient, owned, sendOnce, unique } from './helpers/kafka.js';
+import { kafkaSuite, kafkaTestClient, owned, sendOnce, unique } from './helpers/kafka.js';
 import { wasmPath } from './helpers/wasm.js';
 
 /**
@@ -24,22 +22,11 @@ import { wasmPath } from './helpers/wasm.js';
  * certificate, set in a profile or in the environment.
  */
 
-const missing = process.env['CI'] ? null : kafkaUnavailable();
-if (missing) console.log(`kafka tests skipped: ${missing}`);
-const kafkaTest = missing ? test.skip : test.serial;
+// Also a SASL/PLAIN listener and an SSL one, for the credentials and TLS tests.
+const { kafkaTest, cluster } = kafkaSuite(1, { saslUsers: { alice: 'alice-secret' }, tls: true });
 
-let cluster: KafkaCluster | null = null;
-test.before(async (t) => {
-  t.timeout(600_000);
-  // Also a SASL/PLAIN listener and an SSL one, for the credentials and TLS tests.
-  if (!missing) cluster = await startKafka(1, { saslUsers: { alice: 'alice-secret' }, tls: true });
-});
-test.after.always(async () => {
-  await cluster?.stop();
-});
-
-const { client, withAdmin, createTopics, readToEnd, committedReach } = kafkaTestClient(() => cluster!.bootstrap);
-const url = (topic: string) => `kafka://${cluster!.bootstrap}/${topic}`;
+const { client, withAdmin, createTopics, readToEnd, committedReach } = kafkaTestClient(() => cluster().bootstrap);
+const url = (topic: string) => `kafka://${cluster().bootstrap}/${topic}`;
 
 kafkaTest(
   'an aggregate over Kafka: the process running half the partitions is SIGKILLed mid-stream and restarted; the running sums, read_committed, equal an uninterrupted run',
@@ -290,7 +277,7 @@ kafkaTest(
     writeFileSync(join(work, 'f.yaml'), 'transforms:\n  - uses: filter.wasm\n');
     const base = { ...process.env, EDDY_DATA_DIR: join(work, 'data'), EDDY_WORKERS: '1' };
     const as = (password: string) => ({ ...base, EDDY_KAFKA_USERNAME: 'alice', EDDY_KAFKA_PASSWORD: password });
-    const sasl = (topic: string) => `kafka://${cluster!.saslBootstrap}/${topic}`;
+    const sasl = (topic: string) => `kafka://${cluster().saslBootstrap}/${topic}`;
     const create = (name: string) => [
       'derive',
       'create',
@@ -309,7 +296,7 @@ kafkaTest(
       return p.err().trim();
     };
     const refused = new RegExp(
-      `the Kafka cluster at ${cluster!.saslBootstrap!.replace(/\./g, '\\.')} refused the credentials \\(.*\\); check EDDY_KAFKA_USERNAME, EDDY_KAFKA_PASSWORD and EDDY_KAFKA_SASL_MECHANISM`,
+      `the Kafka cluster at ${cluster().saslBootstrap!.replace(/\./g, '\\.')} refused the credentials \\(.*\\); check EDDY_KAFKA_USERNAME, EDDY_KAFKA_PASSWORD and EDDY_KAFKA_SASL_MECHANISM`,
     );
 
     const wrong = eddyProcesses(t, work, as('wrong'));
@@ -342,7 +329,7 @@ kafkaTest(
     const work = mkdtempSync(join(tmpdir(), 'eddy-kafka-test-'));
     copyFileSync(wasmPath('filter'), join(work, 'filter.wasm'));
     writeFileSync(join(work, 'f.yaml'), 'transforms:\n  - uses: filter.wasm\n');
-    const files = cluster!.tlsFiles!;
+    const files = cluster().tlsFiles!;
     const base = {
       ...process.env,
       EDDY_DATA_DIR: join(work, 'data'),
@@ -354,7 +341,7 @@ kafkaTest(
       'profile',
       'add',
       'secure',
-      cluster!.tlsBootstrap!,
+      cluster().tlsBootstrap!,
       '--tls-ca',
       files.ca,
       '--tls-cert',
@@ -398,7 +385,7 @@ kafkaTest(
     t.is(await run.exited, 0, run.err());
 
     // The same files from the environment, with the brokers written out.
-    const tlsUrl = (topic: string) => `kafka://${cluster!.tlsBootstrap}/${topic}`;
+    const tlsUrl = (topic: string) => `kafka://${cluster().tlsBootstrap}/${topic}`;
     await eddyProcesses(t, work, {
       ...base,
       EDDY_KAFKA_TLS_CA: files.ca,

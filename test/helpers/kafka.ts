@@ -1,5 +1,27 @@
+import test from 'ava';
 import { type Admin, Kafka, logLevel } from 'kafkajs';
+import { type KafkaCluster, kafkaUnavailable, startKafka } from '../../bench/lib/kafka-cluster.js';
 import { type EddyProcess, until } from './eddy-process.js';
+
+/**
+ * One test file's real brokers: started (scripts/kafka.sh, with `options`) before its tests and
+ * stopped after them. Where no broker can run, the tests are skipped saying why; in CI a missing
+ * broker is a failure, not a skip. Starting a JVM broker on a busy machine can take minutes, so
+ * the start has its own long timeout. `cluster()` is the running cluster, inside a test.
+ */
+export function kafkaSuite(nodes: 1 | 3 = 1, options: Parameters<typeof startKafka>[1] = {}) {
+  const missing = process.env['CI'] ? null : kafkaUnavailable();
+  if (missing) console.log(`kafka tests skipped: ${missing}`);
+  let running: KafkaCluster | null = null;
+  test.before(async (t) => {
+    t.timeout(600_000);
+    if (!missing) running = await startKafka(nodes, options);
+  });
+  test.after.always(async () => {
+    await running?.stop();
+  });
+  return { kafkaTest: missing ? test.skip : test.serial, cluster: () => running! };
+}
 
 /**
  * Producer settings for a test's own writes to a source topic: idempotent, one request in flight.
