@@ -42,7 +42,8 @@ import { type ModuleAlone, moduleAlone, nestedLogs, treeFilterWasm } from './lib
  * wall time on a shared machine. The broker's CPU is not in it.
  *
  *   node dist/bench/kafka-pipeline.js [records=120000] [rounds=3] [latency-rate=2000]
- *   EDDY_BENCH_MODULE_RECORDS=n sets the module-bound configuration's record count (24000);
+ *   EDDY_BENCH_MODULE_RECORDS=n and EDDY_BENCH_MODULE_WORKERS=w set the module-bound
+ *   configuration's record count (24000) and W (2);
  *   EDDY_KAFKA_BOOTSTRAP=host:port uses a running broker; EDDY_BENCH_PROF=DIR writes CPU
  *   profiles of the `eddy run` processes there (node --cpu-prof).
  */
@@ -58,7 +59,7 @@ const TARGET = 0.8;
 /** The module-bound configuration: records, their size, workers, and its goal. */
 const MB_RECORDS = Number(process.env['EDDY_BENCH_MODULE_RECORDS'] ?? 24_000);
 const MB_BYTES = 4096;
-const MB_WORKERS = 2;
+const MB_WORKERS = Number(process.env['EDDY_BENCH_MODULE_WORKERS'] ?? 2);
 const MB_TARGET = 0.9;
 const MB_ENGINE_MS = 1500;
 
