@@ -8,6 +8,7 @@ import { open } from '../src/eddy.js';
 import { wasmPath } from '../src/sdk-build/fixtures.js';
 import { machine, median, table, writeResult } from './lib/harness.js';
 import { type KafkaCluster, kafkaUnavailable, startKafka } from './lib/kafka-cluster.js';
+import { type ModuleAlone, moduleAlone, nestedLogs, treeFilterWasm } from './lib/module-bound.js';
 
 /**
  * bench/kafka-pipeline: Eddy's Kafka derived stream (the filter example, Kafka → Kafka, exactly
@@ -18,7 +19,12 @@ import { type KafkaCluster, kafkaUnavailable, startKafka } from './lib/kafka-clu
  *   - js-filter: the same loop with the filter written in JS (keep values containing 'a');
  *     both in a process of their own (bench/lib/kafkajs-loop.ts), as each `eddy run` is;
  *   - eddy ×1, ×2, ×3: `eddy run` processes, each its own data directory, one consumer group;
- *   - lmdb: Eddy's embedded pipeline (LMDB topic → derived stream → LMDB topic) with the same module.
+ *   - lmdb: Eddy's embedded pipeline (LMDB topic → derived stream → LMDB topic) with the same module;
+ *   - module-bound: one `eddy run` on W = 2 workers with an expensive module (the tree-reader JSON
+ *     filter over ~4 KiB nested JSON logs, tens of µs per record: the module, not Kafka, is the
+ *     bottleneck), against that module alone on 1 and on W plain threads in the same round
+ *     (bench/lib/module-bound.ts). Goal: eddy ≥ 0.9 × (1-thread rate × the machine's W-thread
+ *     scaling), where the scaling is W threads' rate ÷ one thread's, so the bound is the W-thread rate.
  *
  * Throughput. Each configuration gets a fresh source topic of 6 partitions and joins its group
  * first; then N records of 100 B are written in ONE producer transaction, so a read_committed
@@ -36,6 +42,8 @@ import { type KafkaCluster, kafkaUnavailable, startKafka } from './lib/kafka-clu
  * wall time on a shared machine. The broker's CPU is not in it.
  *
  *   node dist/bench/kafka-pipeline.js [records=120000] [rounds=3] [latency-rate=2000]
+ *   EDDY_BENCH_MODULE_RECORDS=n and EDDY_BENCH_MODULE_WORKERS=w set the module-bound
+ *   configuration's record count (24000) and W (2);
  *   EDDY_KAFKA_BOOTSTRAP=host:port uses a running broker; EDDY_BENCH_PROF=DIR writes CPU
  *   profiles of the `eddy run` processes there (node --cpu-prof).
  */
@@ -48,6 +56,12 @@ const PARTITIONS = 6;
 const VALUE = 100;
 const PROCESSES = [1, 2, 3] as const;
 const TARGET = 0.8;
+/** The module-bound configuration: records, their size, workers, and its goal. */
+const MB_RECORDS = Number(process.env['EDDY_BENCH_MODULE_RECORDS'] ?? 24_000);
+const MB_BYTES = 4096;
+const MB_WORKERS = Number(process.env['EDDY_BENCH_MODULE_WORKERS'] ?? 2);
+const MB_TARGET = 0.9;
+const MB_ENGINE_MS = 1500;
 
 const here = dirname(fileURLToPath(import.meta.url));
 const eddyBin = join(resolve(here, '..', '..'), 'bin', 'eddy.js');
@@ -114,15 +128,24 @@ function value(i: number): Buffer {
 }
 const kept = (v: Buffer) => v.includes(97);
 
-/** Writes N records round-robin over the partitions in one transaction; resolves when it committed. */
-async function preload(topic: string): Promise<void> {
+/** What a throughput phase preloads: `count` records, record i being `value(i)` of `bytes` bytes. */
+interface Load {
+  count: number;
+  bytes: number;
+  value: (i: number) => Buffer;
+}
+const plain: Load = { count: N, bytes: VALUE, value };
+
+/** Writes the load round-robin over the partitions in one transaction; resolves when it committed. */
+async function preload(topic: string, load: Load): Promise<void> {
   const p = kafka.producer({ transactionalId: `${topic}-load`, idempotent: true, maxInFlightRequests: 1 });
   await p.connect();
   const tx = await p.transaction();
-  const CHUNK = 5000;
-  for (let i = 0; i < N; i += CHUNK) {
-    const messages = Array.from({ length: Math.min(CHUNK, N - i) }, (_, k) => ({
-      value: value(i + k),
+  // At most ~512 KiB per partition per request: under the broker's 1 MB batch limit for large records.
+  const CHUNK = Math.max(1, Math.min(5000, Math.floor((PARTITIONS * 512 * 1024) / load.bytes)));
+  for (let i = 0; i < load.count; i += CHUNK) {
+    const messages = Array.from({ length: Math.min(CHUNK, load.count - i) }, (_, k) => ({
+      value: load.value(i + k),
       partition: (i + k) % PARTITIONS,
     }));
     await tx.send({ topic, messages, acks: -1 });
@@ -131,21 +154,27 @@ async function preload(topic: string): Promise<void> {
   await p.disconnect();
 }
 
-/** Records per partition after preload (round-robin). */
-const perPartition = (p: number) => Math.floor(N / PARTITIONS) + (p < N % PARTITIONS ? 1 : 0);
+/** Records per partition after preloading `count` (round-robin). */
+const perPartition = (p: number, count = N) => Math.floor(count / PARTITIONS) + (p < count % PARTITIONS ? 1 : 0);
 
 /**
  * From now until group `group` committed every partition's end of `topic`: per-partition done
  * times (ms after start), polling the group's offsets every 50 ms.
  */
-async function watchGroup(group: string, topic: string, start: number, limitMs = 300_000): Promise<number[]> {
+async function watchGroup(
+  group: string,
+  topic: string,
+  start: number,
+  count: number,
+  limitMs = 300_000,
+): Promise<number[]> {
   const done: (number | null)[] = Array(PARTITIONS).fill(null);
   while (done.some((d) => d === null)) {
     if (performance.now() - start > limitMs) throw new Error(`group ${group} did not finish within ${limitMs} ms`);
     const [o] = await admin((a) => a.fetchOffsets({ groupId: group, topics: [topic] }));
     const t = performance.now() - start;
     for (const x of o?.partitions ?? [])
-      if (done[x.partition] === null && Number(x.offset) >= perPartition(x.partition)) done[x.partition] = t;
+      if (done[x.partition] === null && Number(x.offset) >= perPartition(x.partition, count)) done[x.partition] = t;
     await sleep(50);
   }
   return done as number[];
@@ -218,10 +247,21 @@ async function kafkajsLoop(source: string, target: string, group: string, filter
 }
 
 /** k `eddy run` processes, each with its own data directory and the same stream definition; resolves once the group settled. */
-async function eddyRuns(k: number, source: string, target: string, name: string, bin = eddyBin): Promise<Runner> {
+async function eddyRuns(
+  k: number,
+  source: string,
+  target: string,
+  name: string,
+  bin = eddyBin,
+  opts: { wasm?: string; workers?: number } = {},
+): Promise<Runner> {
   const runs: { child: ChildProcess; out: () => string }[] = [];
   const eddy = (dir: string, args: string[]) => {
-    const env = { ...process.env, EDDY_DATA_DIR: join(dir, 'data') };
+    const env = {
+      ...process.env,
+      EDDY_DATA_DIR: join(dir, 'data'),
+      ...(opts.workers ? { EDDY_WORKERS: String(opts.workers) } : {}),
+    };
     const node = prof ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : [];
     const child = spawn(process.execPath, [...node, bin, ...args], {
       cwd: dir,
@@ -247,7 +287,7 @@ async function eddyRuns(k: number, source: string, target: string, name: string,
   for (let i = 0; i < k; i++) {
     const dir = join(work, `${name}-${i}`);
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'transforms.yaml'), `transforms:\n  - uses: ${filterWasm}\n`);
+    writeFileSync(join(dir, 'transforms.yaml'), `transforms:\n  - uses: ${opts.wasm ?? filterWasm}\n`);
     const create = eddy(dir, [
       'derive',
       'create',
@@ -302,18 +342,18 @@ interface Throughput {
 }
 
 /** Preloads the source in one transaction and times the runner's group to the end of every partition. */
-async function throughput(r: Runner, source: string, group: string): Promise<Throughput> {
-  await preload(source);
+async function throughput(r: Runner, source: string, group: string, load = plain): Promise<Throughput> {
+  await preload(source, load);
   const t0 = performance.now();
   const cpu0 = r.cpu();
-  const done = await watchGroup(group, source, t0);
+  const done = await watchGroup(group, source, t0, load.count);
   const cpu = r.cpu() - cpu0;
   const last = Math.max(...done);
   const perProcess = r.members().map((ps) => {
-    const records = ps.reduce((s, p) => s + perPartition(p), 0);
+    const records = ps.reduce((s, p) => s + perPartition(p, load.count), 0);
     return (records * 1000) / Math.max(...ps.map((p) => done[p]!));
   });
-  return { total: (N * 1000) / last, perProcess, cpuUsPerRecord: (cpu * 1e6) / N };
+  return { total: (load.count * 1000) / last, perProcess, cpuUsPerRecord: (cpu * 1e6) / load.count };
 }
 
 interface Latency {
@@ -436,12 +476,65 @@ async function lmdbPipeline(): Promise<Throughput> {
   }
 }
 
-type Config = 'raw' | 'js-filter' | 'eddy×1' | 'eddy×2' | 'eddy×3' | 'eddy×1-base' | 'lmdb';
+type Config = 'raw' | 'js-filter' | 'eddy×1' | 'eddy×2' | 'eddy×3' | 'eddy×1-base' | 'lmdb' | 'module-bound';
 interface Row {
   round: number;
   config: Config;
   throughput: Throughput;
   latency: Latency | null;
+  /** module-bound only: the module alone, the mean of its measures just before and just after eddy's. */
+  alone?: ModuleAlone;
+}
+
+interface ModuleBoundRig {
+  wasm: string;
+  load: Load;
+  alone: Awaited<ReturnType<typeof moduleAlone>>;
+}
+// Set on first use (a cast: the top level's later reads must not be narrowed to null).
+let moduleBoundRig = null as ModuleBoundRig | null;
+
+/**
+ * One `eddy run` on MB_WORKERS workers with the expensive module, and the module alone on 1 and
+ * on MB_WORKERS plain threads right before and right after it (while no `eddy run` is running).
+ */
+async function moduleBound(round: number): Promise<Row> {
+  if (!moduleBoundRig) {
+    const wasm = await treeFilterWasm();
+    const value = nestedLogs(MB_BYTES);
+    moduleBoundRig = {
+      wasm,
+      load: { count: MB_RECORDS, bytes: value(0).length, value },
+      alone: await moduleAlone(wasm, value, MB_WORKERS),
+    };
+    await moduleBoundRig.alone.measure(300); // warm-up, untimed
+  }
+  const rig = moduleBoundRig;
+  const source = unique('src');
+  const target = unique('out');
+  const group = unique('g');
+  await createTopic(source);
+  await createTopic(target);
+  const before = await rig.alone.measure(MB_ENGINE_MS);
+  const r = await eddyRuns(1, source, target, group, eddyBin, { wasm: rig.wasm, workers: MB_WORKERS });
+  let t: Throughput;
+  try {
+    t = await throughput(r, source, group, rig.load);
+  } finally {
+    await r.stop();
+  }
+  const after = await rig.alone.measure(MB_ENGINE_MS);
+  return {
+    round,
+    config: 'module-bound',
+    throughput: t,
+    latency: null,
+    alone: {
+      one: (before.one + after.one) / 2,
+      w: (before.w + after.w) / 2,
+      cpuUs: (before.cpuUs + after.cpuUs) / 2,
+    },
+  };
 }
 
 async function kafkaConfig(round: number, config: Config): Promise<Row> {
@@ -475,16 +568,19 @@ try {
     ...PROCESSES.map((k) => `eddy×${k}` as Config),
     ...(baseBin ? ['eddy×1-base' as const] : []),
     'lmdb',
+    'module-bound',
   ];
   // EDDY_BENCH_ONLY=raw,eddy×1: a subset (while profiling one configuration).
   const only = process.env['EDDY_BENCH_ONLY']?.split(',');
   const configs = all.filter((c) => !only || only.includes(c));
   for (let round = 1; round <= ROUNDS; round++)
     for (const config of round % 2 ? configs : [...configs].reverse()) {
-      const row =
+      const row: Row =
         config === 'lmdb'
           ? { round, config, throughput: await lmdbPipeline(), latency: null }
-          : await kafkaConfig(round, config);
+          : config === 'module-bound'
+            ? await moduleBound(round)
+            : await kafkaConfig(round, config);
       rows.push(row);
       const t = row.throughput;
       console.error(
@@ -493,10 +589,14 @@ try {
           `, ${t.cpuUsPerRecord.toFixed(1)} µs CPU per record` +
           (row.latency
             ? `; latency p50 ${row.latency.p50} ms, p99 ${row.latency.p99} ms (${row.latency.samples})`
+            : '') +
+          (row.alone
+            ? `; module alone ${Math.round(row.alone.one)} records/s on 1 thread (${row.alone.cpuUs.toFixed(1)} µs CPU per record), ${Math.round(row.alone.w)} on ${MB_WORKERS}`
             : ''),
       );
     }
 } finally {
+  await moduleBoundRig?.alone.close();
   await (await adminConn).disconnect().catch(() => {});
   for (const c of children) c.kill('SIGKILL');
   await cluster?.stop();
@@ -518,8 +618,30 @@ const summary = configs.map((c) => ({
   cpu_us_per_record: med(c, (r) => r.throughput.cpuUsPerRecord),
   latency_p50_ms: of(c)[0]!.latency ? med(c, (r) => r.latency!.p50) : null,
   latency_p99_ms: of(c)[0]!.latency ? med(c, (r) => r.latency!.p99) : null,
-  vs_raw: ratio(c, 'raw'),
+  // module-bound moves other records (4 KiB JSON, not 100 B): not comparable with the raw loop.
+  vs_raw: c === 'module-bound' ? null : ratio(c, 'raw'),
 }));
+/**
+ * module-bound: per round, eddy ÷ (module on 1 thread × the machine's W-thread scaling), the
+ * scaling being W threads' rate ÷ one thread's (so the product is the W-thread rate); medians.
+ */
+const mbRows = of('module-bound');
+const moduleBoundSummary = mbRows.length
+  ? {
+      workers: MB_WORKERS,
+      records: MB_RECORDS,
+      value_bytes: moduleBoundRig?.load.bytes ?? MB_BYTES,
+      eddy_records_per_sec: median(mbRows.map((r) => r.throughput.total)),
+      module_one_thread: median(mbRows.map((r) => r.alone!.one)),
+      module_w_threads: median(mbRows.map((r) => r.alone!.w)),
+      module_cpu_us_per_record: median(mbRows.map((r) => r.alone!.cpuUs)),
+      eddy_cpu_us_per_record: median(mbRows.map((r) => r.throughput.cpuUsPerRecord)),
+      machine_scaling: median(mbRows.map((r) => r.alone!.w / r.alone!.one)),
+      ratio: median(mbRows.map((r) => r.throughput.total / r.alone!.w)),
+      per_round_ratio: mbRows.map((r) => r.throughput.total / r.alone!.w),
+      target: MB_TARGET,
+    }
+  : null;
 const m = machine();
 console.log(
   `${m.cpu}, ${m.cores} cores, Node ${m.node}; ${m.date}; commit ${m.commit}; load average ${load0.map((x) => x.toFixed(1)).join(' ')} at start, ${loadavg()
@@ -537,10 +659,20 @@ console.log(
       s.per_process.map(Math.round).join(', '),
       s.cpu_us_per_record.toFixed(1),
       s.latency_p50_ms === null ? '' : `${s.latency_p50_ms} / ${s.latency_p99_ms}`,
-      s.vs_raw.toFixed(2),
+      s.vs_raw === null ? '' : s.vs_raw.toFixed(2),
     ]),
   ]),
 );
+if (moduleBoundSummary) {
+  const b = moduleBoundSummary;
+  console.log(
+    `module-bound (${b.records} records of ${b.value_bytes} B, tree-reader JSON filter, eddy run on ${b.workers} workers): ` +
+      `eddy ${Math.round(b.eddy_records_per_sec)} records/s; module alone ${Math.round(b.module_one_thread)} on 1 thread, ` +
+      `${Math.round(b.module_w_threads)} on ${b.workers} (machine scaling ${b.machine_scaling.toFixed(2)}×); ` +
+      `CPU µs per record: eddy run ${b.eddy_cpu_us_per_record.toFixed(1)}, module alone ${b.module_cpu_us_per_record.toFixed(1)}; ` +
+      `eddy ÷ (1-thread rate × scaling) = ${b.ratio.toFixed(2)} (rounds ${b.per_round_ratio.map((x) => x.toFixed(2)).join(', ')}; target ≥ ${b.target})`,
+  );
+}
 writeResult('kafka-pipeline', {
   machine: m,
   load_average_start: load0,
@@ -552,5 +684,6 @@ writeResult('kafka-pipeline', {
   latency_rate: LAT_RATE,
   target_vs_raw: TARGET,
   summary,
+  module_bound: moduleBoundSummary,
   rows,
 });

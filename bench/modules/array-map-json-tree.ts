@@ -14,7 +14,7 @@
 //
 // Elements are re-serialized as serde_json does (compact, object keys sorted). Outputs are new
 // records (no key, deltas 0).
-import { type ArrayOut, type Record, runArrayMap, parseJson, fail, jsonPosition } from "@eddy/smartmodule-as";
+import { ArrayOut, Record, runArrayMap, parseJson, fail, jsonPosition } from "@eddy/smartmodule-as";
 export { alloc, dealloc } from "@eddy/smartmodule-as";
 
 export function array_map(ptr: i32, len: i32, version: i32): i32 {

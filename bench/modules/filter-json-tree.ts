@@ -17,7 +17,7 @@
 //
 // A record that is not such a log ends the batch with serde_json's error text as the hint
 // (fields checked in input order, unknown fields ignored, as serde's derive does).
-import { type Record, runFilter, parseJson, fail, jsonPosition, type JsonValue } from "@eddy/smartmodule-as";
+import { Record, runFilter, parseJson, fail, jsonPosition, JsonValue } from "@eddy/smartmodule-as";
 export { alloc, dealloc } from "@eddy/smartmodule-as";
 
 const LEVELS = ["trace", "debug", "info", "warn", "error"];

@@ -1,7 +1,7 @@
 // Bench baseline: examples/map-json written with the tree reader (parseJson builds every value,
 // then the three fields are written with quoteJson). Compared with the on-demand reader by
 // bench/sdk-json.ts.
-import { type Out, type Record, runMap, parseJson, fail, quoteJson } from "@eddy/smartmodule-as";
+import { Out, Record, runMap, parseJson, fail, quoteJson } from "@eddy/smartmodule-as";
 export { alloc, dealloc } from "@eddy/smartmodule-as";
 
 export function map(ptr: i32, len: i32, version: i32): i32 {
