@@ -228,7 +228,6 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
   async start(): Promise<void> {
     const { brokers, source, target } = this.ends;
     this.steps = await this.resolver.steps(this.config.transforms, this.config.name);
-    checkKafkaChain(this.config);
     const session = kafkaSession();
     const stateful = this.steps.some((s) => s.module.kind === 'aggregate');
     const dlq = deadLetterTopic(this.config);
@@ -595,17 +594,16 @@ export class KafkaDerivedStream extends EventEmitter<DerivedEvents> {
   }
 }
 
-/** What Kafka endpoints run: a Kafka source with a Kafka target on the same cluster. */
-export function checkKafkaChain(config: DeriveConfig): void {
+/** What Kafka endpoints run: a Kafka source with a Kafka target on the same cluster. Returns both ends, resolved. */
+export function checkKafkaChain(config: DeriveConfig): ReturnType<typeof kafkaEnds> {
   if (!config.source.startsWith('kafka://'))
     throw new KafkaUnsupportedError(config.name, 'an Eddy source topic with a Kafka target');
-  kafkaEnds(config.source, config.target);
+  return kafkaEnds(config.source, config.target);
 }
 
 /** What `createDerived` checks for Kafka endpoints: the chain, and that the cluster answers and has both topics. */
 export async function checkKafkaDerive(config: DeriveConfig): Promise<void> {
-  checkKafkaChain(config);
-  const { brokers, source, target, clientId, security } = kafkaEnds(config.source, config.target);
+  const { brokers, source, target, clientId, security } = checkKafkaChain(config);
   await withAdmin(kafkaClient(brokers, clientId ?? `eddy-${config.name}`, security), brokers, (a) =>
     topicPartitions(a, brokers, [source, target]),
   );
