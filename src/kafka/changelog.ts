@@ -1,6 +1,6 @@
 import type { Admin, Kafka } from 'kafkajs';
 import { pack, unpack } from 'msgpackr';
-import { kafkaErrorType } from './errors.js';
+import { ensureTopic } from './client.js';
 import { readRange } from './read-range.js';
 
 /**
@@ -47,44 +47,17 @@ export function decodeState(bytes: Buffer): PartitionState {
 }
 
 /** The changelog's partition count, creating the topic (compacted, one partition per source partition) when missing. */
-export async function ensureChangelog(admin: Admin, topic: string, partitions: number): Promise<number> {
-  if (!(await admin.listTopics()).includes(topic)) {
-    // Not the client's wait for leaders: it gives up when the broker it asks does not know the topic yet.
-    await admin.createTopics({
-      waitForLeaders: false,
-      topics: [
-        {
-          topic,
-          numPartitions: partitions,
-          // Compaction only cleans closed segments: smaller ones than the default 1 GiB let it run.
-          configEntries: [
-            { name: 'cleanup.policy', value: 'compact' },
-            { name: 'segment.bytes', value: String(16 << 20) },
-          ],
-        },
-      ],
-    });
-  }
-  // Created a moment ago (here or by another process starting the same stream), its partitions
-  // can be unknown to the broker asked, or without a leader, for a while.
-  const deadline = Date.now() + CHANGELOG_READY_MS;
-  for (;;) {
-    try {
-      const meta = await admin.fetchTopicMetadata({ topics: [topic] });
-      const parts = meta.topics[0]?.partitions ?? [];
-      if (parts.length > 0 && parts.every((p) => p.leader >= 0)) return parts.length;
-    } catch (err) {
-      const type = kafkaErrorType(err);
-      if ((type !== 'UNKNOWN_TOPIC_OR_PARTITION' && type !== 'LEADER_NOT_AVAILABLE') || Date.now() > deadline)
-        throw err;
-    }
-    if (Date.now() > deadline) throw new Error(`the partitions of Kafka topic ${topic} have no leader`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+export function ensureChangelog(admin: Admin, topic: string, partitions: number): Promise<number> {
+  return ensureTopic(admin, {
+    topic,
+    numPartitions: partitions,
+    // Compaction only cleans closed segments: smaller ones than the default 1 GiB let it run.
+    configEntries: [
+      { name: 'cleanup.policy', value: 'compact' },
+      { name: 'segment.bytes', value: String(16 << 20) },
+    ],
+  });
 }
-
-/** How long a starting stream waits for a changelog topic that was just created to be served. */
-const CHANGELOG_READY_MS = 30_000;
 
 /**
  * The newest committed state of one source partition, or null when none was written. Called after

@@ -1,5 +1,5 @@
-import { type Admin, Kafka, logLevel } from 'kafkajs';
-import { KafkaConfigError, KafkaTopicMissingError, kafkaError } from './errors.js';
+import { type Admin, type ITopicConfig, Kafka, logLevel } from 'kafkajs';
+import { KafkaConfigError, KafkaTopicMissingError, kafkaError, kafkaErrorType } from './errors.js';
 import { envSecurity, type KafkaSecurity } from './security.js';
 
 /**
@@ -70,4 +70,33 @@ export async function topicPartitions(admin: Admin, brokers: string[], topics: s
   for (const t of topics) if (!existing.has(t)) throw new KafkaTopicMissingError(t, brokers);
   const meta = await admin.fetchTopicMetadata({ topics });
   return topics.map((t) => meta.topics.find((m) => m.name === t)!.partitions.length);
+}
+
+/** How long a starting stream waits for a topic of its own that was just created to be served. */
+const CREATED_TOPIC_READY_MS = 30_000;
+
+/**
+ * The partition count of one of Eddy's own topics (a changelog, a dead-letter topic), creating it
+ * as `spec` says when missing. Not the client's wait for leaders, which gives up when the broker
+ * it asks does not know the topic yet: created a moment ago (here, or by another process starting
+ * the same stream), its partitions can be unknown to that broker, or without a leader, for a
+ * while, so this waits for every partition to have one.
+ */
+export async function ensureTopic(admin: Admin, spec: ITopicConfig): Promise<number> {
+  const { topic } = spec;
+  if (!(await admin.listTopics()).includes(topic)) await admin.createTopics({ waitForLeaders: false, topics: [spec] });
+  const deadline = Date.now() + CREATED_TOPIC_READY_MS;
+  for (;;) {
+    try {
+      const meta = await admin.fetchTopicMetadata({ topics: [topic] });
+      const parts = meta.topics[0]?.partitions ?? [];
+      if (parts.length > 0 && parts.every((p) => p.leader >= 0)) return parts.length;
+    } catch (err) {
+      const type = kafkaErrorType(err);
+      if ((type !== 'UNKNOWN_TOPIC_OR_PARTITION' && type !== 'LEADER_NOT_AVAILABLE') || Date.now() > deadline)
+        throw err;
+    }
+    if (Date.now() > deadline) throw new Error(`the partitions of Kafka topic ${topic} have no leader`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
 }

@@ -1,5 +1,6 @@
 import type { Admin, KafkaMessage, Message } from 'kafkajs';
 import { deadLetter, type SkippedRecord } from '../coordinator/dead-letter.js';
+import { ensureTopic } from './client.js';
 
 /**
  * Dead letters of a Kafka derived stream under policy skip. They go to a Kafka topic on the
@@ -10,11 +11,8 @@ import { deadLetter, type SkippedRecord } from '../coordinator/dead-letter.js';
  */
 
 /** The dead-letter topic's partition count, creating it (one partition) when missing. */
-export async function ensureDeadLetterTopic(admin: Admin, topic: string): Promise<number> {
-  if (!(await admin.listTopics()).includes(topic))
-    await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1 }] });
-  const meta = await admin.fetchTopicMetadata({ topics: [topic] });
-  return meta.topics[0]!.partitions.length;
+export function ensureDeadLetterTopic(admin: Admin, topic: string): Promise<number> {
+  return ensureTopic(admin, { topic, numPartitions: 1 });
 }
 
 /** The dead-letter messages of `skipped`, their source records found among the batch's `messages`. */
