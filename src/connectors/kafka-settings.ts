@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import type { Kafka, SASLOptions } from 'kafkajs';
 import { kafkaClient } from '../kafka/client.js';
 import { KafkaAuthError } from '../kafka/errors.js';
+import { brokerProblem } from '../kafka/profiles.js';
 import { envSasl, envTls, type KafkaSecurity } from '../kafka/security.js';
 import type { ConnectorConfig, Params } from './config.js';
 import { ConnectorError } from './contract.js';
@@ -66,12 +67,8 @@ export function kafkaSettings(params: Params, config: ConnectorConfig): KafkaSet
     .split(',')
     .map((b) => b.trim())
     .filter((b) => b !== '');
-  for (const b of brokers) {
-    const m = /^(\[[0-9a-fA-F:.]+\]|[^:\s[\]/]+):(\d{1,5})$/.exec(b);
-    if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535)
-      throw params.error('url', 'write the brokers as HOST:PORT[,HOST:PORT…] (no scheme)');
-  }
   if (brokers.length === 0) throw params.error('url', 'missing: the Kafka brokers as HOST:PORT[,HOST:PORT…]');
+  if (brokerProblem(brokers)) throw params.error('url', 'write the brokers as HOST:PORT[,HOST:PORT…] (no scheme)');
   const settings: KafkaSettings = {
     brokers,
     clientId: `eddy-${config.name}`,
