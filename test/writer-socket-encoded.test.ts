@@ -4,11 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { unpack } from 'msgpackr';
+import { FailoverProducer } from '../src/cli/failover-producer.js';
 import { RemoteProducer } from '../src/cli/remote-producer.js';
 import { encodeFrame, FrameReader, type Reply } from '../src/cli/writer-protocol.js';
 import { serveWrites, socketPath } from '../src/cli/writer-socket.js';
 import { open } from '../src/index.js';
 import { encodeRecords } from '../src/protocol/record.js';
+import { DataDirLockedError } from '../src/storage/errors.js';
 
 const bytes = (s: string) => Buffer.from(s, 'utf8');
 
@@ -39,7 +41,7 @@ test('the writer socket stores an encoded batch as it is, refuses a malformed on
       socket.write(encodeFrame(req));
     });
 
-  t.deepEqual(await ask({ op: 'open', topic: 't', steps: [], options: {} }), { ok: true });
+  t.deepEqual(await ask({ op: 'open', topic: 't', steps: [], options: {} }), { ok: true, encodedPartitions: 2 });
   const raw = encodeRecords([
     { key: bytes('k'), value: bytes('one'), offsetDelta: 0, timestampDelta: 0 },
     { value: bytes('two'), offsetDelta: 1, timestampDelta: 3 },
@@ -62,7 +64,25 @@ test('the writer socket stores an encoded batch as it is, refuses a malformed on
   ]);
 });
 
-test('a remote producer encodes its records when the writer can store batches as they are, and sends records otherwise', async (t) => {
+/** A produce that joins the writer serving `dir` (this process holds the directory, so it cannot lead). */
+function joining(dir: string, topic: string, options: { batchSize?: number } = {}) {
+  return FailoverProducer.open({
+    dataDir: dir,
+    session: { topic, steps: [], baseDir: dir, options },
+    openLocal: () => {
+      throw new DataDirLockedError(dir, {
+        pid: 1,
+        hostname: 'elsewhere',
+        startTime: null,
+        command: 'test',
+        openedAt: 0,
+      });
+    },
+    waitMs: 5000,
+  });
+}
+
+test('a joining producer encodes its records when the writer can store batches as they are, and sends records otherwise', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'eddy-socket-encoded-'));
   const eddy = await open(dir, { workers: 1, retentionCheckMs: 0 });
   t.teardown(() => eddy.close());
@@ -73,19 +93,18 @@ test('a remote producer encodes its records when the writer can store batches as
   t.teardown(() => server.close());
 
   const via = async (topic: string) => {
-    const remote = await RemoteProducer.connect(dir, { topic, steps: [], baseDir: dir, options: { batchSize: 64 } });
-    if (!remote) throw new Error('no writer');
-    const encoded = (remote as unknown as { encodedPartition: number | undefined }).encodedPartition;
-    await remote.sendAll(
+    const producer = await joining(dir, topic, { batchSize: 64 });
+    const encoded = (producer as unknown as { remote: RemoteProducer }).remote.opened.encodedPartitions;
+    await producer.sendAll(
       Array.from({ length: 10 }, (_, i) => ({ key: i % 2 ? null : bytes('same'), value: bytes(`${topic}-${i}`) })),
     );
-    await remote.close();
+    await producer.close();
     const got: string[] = [];
     for await (const r of eddy.consume(topic)) got.push(`${r.offset}:${Buffer.from(r.value).toString()}`);
-    return { encoded, got, acknowledged: remote.acknowledged };
+    return { encoded, got, acknowledged: producer.stored };
   };
   const one = await via('one');
-  t.is(one.encoded, 0);
+  t.is(one.encoded, 1);
   t.is(one.acknowledged, 10);
   t.deepEqual(
     one.got,
@@ -95,4 +114,27 @@ test('a remote producer encodes its records when the writer can store batches as
   const once = await via('once');
   t.is(once.encoded, undefined, 'dedup needs records');
   t.deepEqual(once.got, ['0:once-0', '1:once-1', '2:once-3', '3:once-5', '4:once-7', '5:once-9']);
+});
+
+test('numbered batches: a writer tells a producer that opens again which of its batches it stored, and stores them with the batch', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'eddy-socket-encoded-'));
+  const eddy = await open(dir, { workers: 1, retentionCheckMs: 0 });
+  t.teardown(() => eddy.close());
+  await eddy.createTopic('t');
+  const server = await serveWrites(eddy, dir);
+  if (!server) return t.fail('no socket');
+  t.teardown(() => server.close());
+  const raw = encodeRecords([{ value: bytes('v'), offsetDelta: 0, timestampDelta: 0 }]);
+  const first = await RemoteProducer.open(dir, { op: 'open', topic: 't', steps: [], options: {}, producerId: 'p1' });
+  if (!first) return t.fail('no writer');
+  t.is(first.opened.storedSeq, -1);
+  for (const seq of [0, 1, 2]) await first.request({ op: 'sendEncoded', raw, baseTimestamp: 1, seq });
+  first.end();
+  const again = await RemoteProducer.open(dir, { op: 'open', topic: 't', steps: [], options: {}, producerId: 'p1' });
+  t.is(again?.opened.storedSeq, 2);
+  again?.end();
+  t.is(eddy.storage.producerSequences.stored('p1'), 2);
+  t.is(eddy.storage.producerSequences.stored('other'), -1);
+  t.is(await eddy.storage.producerSequences.prune(Date.now() + 2 * 24 * 3600_000), 1, 'a day later the entry goes');
+  t.is(eddy.storage.producerSequences.stored('p1'), -1);
 });

@@ -4,11 +4,10 @@ import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { type Command, Option } from 'commander';
 import { anchorSteps } from '../coordinator/resolve.js';
-import type { Eddy } from '../eddy.js';
 import { EddyError } from '../errors.js';
 import { parseCodec } from '../storage/codecs.js';
 import { STORAGE_DEFAULTS } from '../storage/defaults.js';
-import type { Producer, ProducerOptions, ProducerRecord } from '../storage/producer.js';
+import type { ProducerOptions, ProducerRecord } from '../storage/producer.js';
 import { DEFAULT_MAX_RECORD_BYTES } from '../storage/storage.js';
 import { type ChainSource, fanOutOption, inlineStepOptions, planChain, readChain } from './chain-options.js';
 import {
@@ -29,9 +28,9 @@ import {
   ProduceStoppedError,
   storedSummary,
 } from './errors.js';
+import { FailoverProducer, type ProduceTarget } from './failover-producer.js';
 import { type CliContext, type CliIO, UsageError } from './format.js';
 import { Progress } from './progress.js';
-import { RemoteProducer } from './remote-producer.js';
 import { parseBytes, parseDurationOption } from './units.js';
 
 /**
@@ -216,24 +215,12 @@ export function lineRecord(
   return record;
 }
 
-/** Where records go: a producer of this process, or a produce session with the process holding the data directory. */
-interface ProduceTarget {
-  send(record: ProducerRecord): Promise<unknown>;
-  sendAll(records: readonly ProducerRecord[]): Promise<unknown>;
-  flush(): Promise<void>;
-  close(): Promise<void>;
-}
-
 /**
- * Opens the data directory for writing, next to other producers, and makes a producer; when a
- * long-running writer (`eddy run`, `eddy connector run`) holds it, produces through that writer.
+ * Opens the data directory for writing and makes a producer, serving other `eddy produce`
+ * processes while it writes; when another process holds the directory (another produce, `eddy
+ * run`, `eddy connector run`), produces through it (see FailoverProducer).
  */
-async function openTarget(
-  topic: string,
-  plan: ProducePlan,
-  cmd: Command,
-  io: CliIO,
-): Promise<{ target: ProduceTarget; eddy: Eddy | null }> {
+async function openTarget(topic: string, plan: ProducePlan, cmd: Command, io: CliIO): Promise<FailoverProducer> {
   const { steps, baseDir, source } = await readChain(plan.chain, io);
   const session = {
     topic,
@@ -243,40 +230,36 @@ async function openTarget(
     options: { ...plan.producer, ...(plan.aggregateInitial ? { aggregateInitial: plan.aggregateInitial } : {}) },
     ...(plan.partition !== undefined ? { partition: plan.partition } : {}),
   };
-  const opened = await RemoteProducer.openOrJoin(
-    // Shared: other `eddy produce` processes may write the directory at the same time.
-    () => openForWrite(cmd, io, { sharedWriter: true }),
-    dataDir(cmd, io),
-    session,
-    {
-      onWait: (err, ms) =>
-        io.stderr.write(
-          `waiting up to ${ms / 1000}s for process ${err.pid} (${err.holder.command || 'unknown command'}), which holds the data directory, to serve produce or let go\n`,
-        ),
-    },
-  );
-  if ('remote' in opened) return { target: opened.remote, eddy: null };
-  const eddy = opened.local;
-  try {
-    const n = eddy.describeTopic(topic).partitions;
-    if (plan.partition !== undefined && plan.partition >= n) {
-      throw new UsageError(
-        `--partition ${plan.partition}: topic "${topic}" has ${n} partition${n === 1 ? '' : 's'} (0..${n - 1})`,
-      );
-    }
-    const transforms = anchorSteps(steps, { registry: eddy.modules, baseDir }, source);
-    return {
-      target: await eddy.producer(topic, {
+  const openLocal = async () => {
+    const eddy = await openForWrite(cmd, io);
+    try {
+      const n = eddy.describeTopic(topic).partitions;
+      if (plan.partition !== undefined && plan.partition >= n) {
+        throw new UsageError(
+          `--partition ${plan.partition}: topic "${topic}" has ${n} partition${n === 1 ? '' : 's'} (0..${n - 1})`,
+        );
+      }
+      const transforms = anchorSteps(steps, { registry: eddy.modules, baseDir }, source);
+      const producer = await eddy.producer(topic, {
         ...plan.producer,
         ...(transforms.length ? { transforms } : {}),
         ...(plan.aggregateInitial ? { aggregateInitial: plan.aggregateInitial } : {}),
-      }),
-      eddy,
-    };
-  } catch (err) {
-    await eddy.close();
-    throw err;
-  }
+      });
+      return { eddy, producer };
+    } catch (err) {
+      await eddy.close();
+      throw err;
+    }
+  };
+  return FailoverProducer.open({
+    dataDir: dataDir(cmd, io),
+    session,
+    openLocal,
+    onWait: (err, ms) =>
+      io.stderr.write(
+        `waiting up to ${ms / 1000}s for process ${err.pid} (${err.holder.command || 'unknown command'}), which holds the data directory, to serve produce or let go\n`,
+      ),
+  });
 }
 
 export async function runProduce(topic: string, o: ProduceCliOptions, cmd: Command, io: CliIO): Promise<number> {
@@ -292,34 +275,31 @@ export async function runProduce(topic: string, o: ProduceCliOptions, cmd: Comma
       );
     }
   }
-  const { target: producer, eddy } = await openTarget(topic, plan, cmd, io);
+  const producer = await openTarget(topic, plan, cmd, io);
+  const eddy = producer.eddy;
   try {
-    try {
-      if (path === undefined && isTTY(io.stdin) && !plan.raw) return await interactive(producer, plan, io);
-      const input: AsyncIterable<Buffer | string> =
-        path !== undefined ? createReadStream(path) : (io.stdin as AsyncIterable<Buffer | string>);
-      if (plan.raw) {
-        const chunks: Buffer[] = [];
-        for await (const c of input) chunks.push(typeof c === 'string' ? Buffer.from(c) : c);
-        const value = Buffer.concat(chunks);
-        await producer.send({
-          value,
-          ...(plan.key ? { key: plan.key } : {}),
-          ...(plan.partition !== undefined ? { partition: plan.partition } : {}),
-        });
-        return 0;
-      }
-      const recordLimit = eddy ? eddy.storage.limits.maxRecordBytes : remoteRecordLimit(cmd);
-      const limit =
-        plan.maxRequestSize !== undefined && plan.maxRequestSize < recordLimit
-          ? { bytes: plan.maxRequestSize, flag: '--max-request-size' }
-          : { bytes: recordLimit, flag: '--max-record-bytes' };
-      return await produceLines(producer, eddy !== null, input, limit, plan, size, io);
-    } finally {
-      await producer.close().catch(() => {});
+    if (path === undefined && isTTY(io.stdin) && !plan.raw) return await interactive(producer, plan, io);
+    const input: AsyncIterable<Buffer | string> =
+      path !== undefined ? createReadStream(path) : (io.stdin as AsyncIterable<Buffer | string>);
+    if (plan.raw) {
+      const chunks: Buffer[] = [];
+      for await (const c of input) chunks.push(typeof c === 'string' ? Buffer.from(c) : c);
+      const value = Buffer.concat(chunks);
+      await producer.send({
+        value,
+        ...(plan.key ? { key: plan.key } : {}),
+        ...(plan.partition !== undefined ? { partition: plan.partition } : {}),
+      });
+      return 0;
     }
+    const recordLimit = eddy ? eddy.storage.limits.maxRecordBytes : remoteRecordLimit(cmd);
+    const limit =
+      plan.maxRequestSize !== undefined && plan.maxRequestSize < recordLimit
+        ? { bytes: plan.maxRequestSize, flag: '--max-request-size' }
+        : { bytes: recordLimit, flag: '--max-record-bytes' };
+    return await produceLines(producer, eddy !== null, input, limit, plan, size, io);
   } finally {
-    await eddy?.close();
+    await producer.close().catch(() => {});
   }
 }
 
@@ -344,8 +324,7 @@ async function produceLines(
   size: number | null,
   io: CliIO,
 ): Promise<number> {
-  let acknowledged = 0;
-  const stored = () => (local ? (producer as Producer).stored : acknowledged);
+  const stored = () => producer.stored;
   const progress = new Progress(io.stderr, { total: size, tty: isTTY(io.stderr), force: plan.progress === true });
   const showProgress =
     plan.progress === true || (plan.progress !== false && isTTY(io.stderr) && plan.file !== undefined);
@@ -378,10 +357,7 @@ async function produceLines(
       }
       if (records.length > 0) {
         read += records.length;
-        const n = records.length;
-        const sent = producer.sendAll(records).then(() => {
-          acknowledged += n;
-        });
+        const sent = producer.sendAll(records);
         sent.catch(() => {});
         window.push(sent);
         if (window.length >= 32) await window.shift();

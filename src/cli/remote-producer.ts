@@ -6,22 +6,18 @@ import { toErrorCode } from '../error-codes.js';
 import { EddyError } from '../errors.js';
 import { readModuleFile } from '../smartmodule/module.js';
 import { stepConfig, type TransformStep } from '../smartmodule/transforms.js';
-import { encodeRecordList } from '../storage/batch-format.js';
-import { STORAGE_DEFAULTS } from '../storage/defaults.js';
-import { DataDirLockedError } from '../storage/errors.js';
-import type { ProducerRecord } from '../storage/producer.js';
 import {
   encodeFrame,
   FrameReader,
+  type HANDOVER,
   MAX_FRAME_BYTES,
   type OpenRequest,
   type Reply,
   type Request,
   type WireProducerOptions,
-  type WireRecord,
   type WireStep,
 } from './writer-protocol.js';
-import { MAX_SESSIONS, socketPath } from './writer-socket.js';
+import { socketPath } from './writer-socket.js';
 
 /** What `eddy produce` asks the writer for: the topic, the partition, the producer-side chain. */
 export interface ProduceSession {
@@ -38,10 +34,11 @@ export interface ProduceSession {
 /** How long `eddy produce` waits for the process holding the data directory to serve it, or to let go. */
 export const WRITER_WAIT_MS = 30_000;
 
-/** Room a frame needs beside the records' bytes (msgpack headers). */
-const FRAME_SLACK = 64 * 1024;
-
-/** The writer went away during the produce: says how many records it acknowledged (stored). */
+/**
+ * The writer died during a produce whose requests cannot be sent again safely (records through a
+ * producer-side transform, or to a topic that deduplicates: only numbered encoded batches can):
+ * says how many records it acknowledged (stored).
+ */
 export class WriterGoneError extends EddyError {
   constructor(
     readonly acknowledged: number,
@@ -49,8 +46,9 @@ export class WriterGoneError extends EddyError {
   ) {
     super(
       'EDDY_WRITER_GONE',
-      `the process holding the data directory (eddy run / eddy connector run) stopped during the produce: ` +
-        `${acknowledged} record${acknowledged === 1 ? ' was' : 's were'} acknowledged and stored; records sent after those may or may not have been stored, ` +
+      `the process holding the data directory (eddy run, eddy connector run or another eddy produce) died during the produce: ` +
+        `${acknowledged} record${acknowledged === 1 ? ' was' : 's were'} acknowledged and stored; records sent after those may or may not have been stored ` +
+        '(records through a transform or to a deduplicating topic cannot be sent again safely), ' +
         'so check the topic (eddy consume) before producing them again',
       cause ? { cause } : undefined,
     );
@@ -104,54 +102,16 @@ function fileOf(uses: string, baseDir: string, step: string): string | undefined
   }
 }
 
-/** Records in frames below the limit; a record that alone is over it cannot go through the socket. */
-function* framesOf(records: readonly WireRecord[]): Generator<WireRecord[]> {
-  let batch: WireRecord[] = [];
-  let bytes = 0;
-  for (const r of records) {
-    const size = r.value.length + (r.key?.length ?? 0) + 32;
-    if (size > MAX_FRAME_BYTES - FRAME_SLACK) {
-      throw tooLarge(size - 32);
-    }
-    if (bytes + size > MAX_FRAME_BYTES - FRAME_SLACK) {
-      yield batch;
-      batch = [];
-      bytes = 0;
-    }
-    batch.push(r);
-    bytes += size;
-  }
-  if (batch.length) yield batch;
-}
-
-function tooLarge(bytes: number): EddyError {
-  return new EddyError(
-    'EDDY_RECORD_TOO_LARGE',
-    `a record of ${bytes} bytes is larger than a produce through eddy run can carry (${MAX_FRAME_BYTES - FRAME_SLACK} bytes); stop eddy run to produce it directly`,
-  );
-}
-
-const keyValue = (r: ProducerRecord): ProducerRecord =>
-  r.key != null ? { key: r.key, value: r.value } : { value: r.value };
-
-/** Records cut into batches of about `bytes` (keys + values), as the producer batches them; a record alone may be larger. */
-function batchesOf(records: readonly ProducerRecord[], bytes: number): ProducerRecord[][] {
-  const out: ProducerRecord[][] = [];
-  let start = 0;
-  let size = 0;
-  for (let i = 0; i < records.length; i++) {
-    const r = records[i]!;
-    const n = r.value.length + (r.key?.length ?? 0) + 8;
-    if (n + 24 > MAX_FRAME_BYTES - FRAME_SLACK) throw tooLarge(n - 8);
-    if (i > start && size + n > bytes) {
-      out.push(records.slice(start, i));
-      start = i;
-      size = 0;
-    }
-    size += n;
-  }
-  if (start < records.length) out.push(records.slice(start));
-  return out;
+/** The `open` request of a session: steps that name files carry the files' bytes. */
+export async function openRequest(session: ProduceSession, producerId: string): Promise<OpenRequest> {
+  return {
+    op: 'open',
+    topic: session.topic,
+    steps: await wireSteps(session.steps, session.baseDir, session.source),
+    options: session.options,
+    producerId,
+    ...(session.partition !== undefined ? { partition: session.partition } : {}),
+  };
 }
 
 function connectSocket(path: string): Promise<Socket | null> {
@@ -165,15 +125,33 @@ function connectSocket(path: string): Promise<Socket | null> {
   });
 }
 
-/** A produce session with the process that holds the data directory. */
+/** The writer stopped serving (HANDOVER) or went away; `handedOver`: every request it did not answer went unread. */
+export class ConnectionLost extends EddyError {
+  constructor(
+    readonly handedOver: boolean,
+    cause?: unknown,
+  ) {
+    super(
+      'EDDY_WRITER_GONE',
+      handedOver ? 'the writer process stopped serving' : 'the connection to the writer process was lost',
+      cause ? { cause } : undefined,
+    );
+  }
+}
+
+/**
+ * One produce session with the process that holds the data directory: requests go out as frames,
+ * replies come back in order. What to send, and what to do when the connection ends, is the
+ * caller's (see FailoverProducer).
+ */
 export class RemoteProducer {
-  private pending: { records: number; resolve: (r: Reply) => void; reject: (e: unknown) => void }[] = [];
-  /** Where the writer stores encoded batches of this session; undefined: send records (see Reply). */
-  private encodedPartition: number | undefined;
-  private batchBytes = STORAGE_DEFAULTS.producerBatchBytes;
-  private failure: unknown = null;
-  /** Records the writer acknowledged as stored. */
-  acknowledged = 0;
+  private pending: { resolve: (r: Reply) => void; reject: (e: unknown) => void }[] = [];
+  private failure: ConnectionLost | null = null;
+  /** The writer said it stops serving (see HANDOVER). */
+  private handedOver = false;
+
+  /** The reply to `open`. */
+  opened: Extract<Reply, { ok: true }> = { ok: true };
 
   private constructor(private readonly socket: Socket) {
     const reader = new FrameReader(
@@ -183,169 +161,83 @@ export class RemoteProducer {
     );
     socket.on('data', (chunk: Buffer) => reader.push(chunk));
     // EPIPE, ECONNRESET or a close: the writer is gone (killed, or stopped).
-    socket.on('error', (err) => this.failAll(new WriterGoneError(this.acknowledged, err)));
-    socket.on('close', () => this.failAll(new WriterGoneError(this.acknowledged)));
+    socket.on('error', (err) => this.failAll(err));
+    socket.on('close', () => this.failAll());
   }
 
   /**
    * Connects to the writer serving `dataDir` and opens a produce session (the topic, partition
-   * and transforms are checked there). Null when no writer serves the directory.
+   * and transforms are checked there). Null when no writer serves the directory, or when it hung
+   * up before answering (it is stopping, or serves MAX_SESSIONS producers already): try again.
    */
-  static async connect(dataDir: string, session: ProduceSession): Promise<RemoteProducer | null> {
-    return RemoteProducer.open(dataDir, await RemoteProducer.openRequest(session));
-  }
-
-  private static async openRequest(session: ProduceSession): Promise<OpenRequest> {
-    const steps = await wireSteps(session.steps, session.baseDir, session.source);
-    return {
-      op: 'open',
-      topic: session.topic,
-      steps,
-      options: session.options,
-      ...(session.partition !== undefined ? { partition: session.partition } : {}),
-    };
-  }
-
-  private static async open(dataDir: string, request: OpenRequest): Promise<RemoteProducer | null> {
+  static async open(dataDir: string, request: OpenRequest): Promise<RemoteProducer | null> {
     const path = socketPath(dataDir);
     if (!existsSync(path)) return null;
     const socket = await connectSocket(path);
     if (!socket) return null;
-    const remote = new RemoteProducer(socket);
+    const session = new RemoteProducer(socket);
     try {
-      const reply = await remote.request(request, 0);
-      if ('ok' in reply && Number.isInteger(reply.encodedPartition)) remote.encodedPartition = reply.encodedPartition;
-      if (request.options.batchSize !== undefined) remote.batchBytes = request.options.batchSize;
+      session.opened = (await session.request(request)) as Extract<Reply, { ok: true }>;
     } catch (err) {
       socket.destroy();
-      if (!(err instanceof WriterGoneError)) throw err;
-      throw new EddyError(
-        'EDDY_WRITER_GONE',
-        `the process holding the data directory closed the connection before the produce began (it is stopping, or serves ${MAX_SESSIONS} producers already); nothing was sent, run the produce again`,
-        { cause: err },
-      );
+      if (err instanceof ConnectionLost) return null;
+      throw err;
     }
-    return remote;
+    return session;
   }
 
-  /**
-   * Opens the data directory with `openLocal`; while another process holds it, produces through
-   * that process when it serves the directory. A writer that is starting (its socket not there
-   * yet) or a short one (`eddy topic create`) is waited for, up to `waitMs`; then the
-   * DataDirLockedError stands.
-   */
-  static async openOrJoin<T>(
-    openLocal: () => Promise<T>,
-    dataDir: string,
-    session: ProduceSession,
-    {
-      waitMs = WRITER_WAIT_MS,
-      onWait,
-    }: { waitMs?: number; onWait?: (err: DataDirLockedError, waitMs: number) => void } = {},
-  ): Promise<{ local: T } | { remote: RemoteProducer }> {
-    const deadline = Date.now() + waitMs;
-    let request: OpenRequest | null = null;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return { local: await openLocal() };
-      } catch (err) {
-        // A user who may not write the directory (a member of the socket's group) may still produce through the writer.
-        const denied = ['EACCES', 'EPERM'].includes((err as NodeJS.ErrnoException).code ?? '');
-        if (!(err instanceof DataDirLockedError) && !denied) throw err;
-        request ??= await RemoteProducer.openRequest(session);
-        const remote = await RemoteProducer.open(dataDir, request);
-        if (remote) return { remote };
-        if (denied) throw new DataDirDeniedError(dataDir, err);
-        if (Date.now() >= deadline) throw err;
-        if (attempt === 0) onWait?.(err as DataDirLockedError, waitMs);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-  }
-
-  async sendAll(records: readonly ProducerRecord[]): Promise<void> {
-    const to = this.encodedPartition;
-    if (to !== undefined && records.every((r) => r.partition === undefined || r.partition === to)) {
-      // The writer can store batches as they are: encode them here, it checks and stores the bytes.
-      const now = Date.now();
-      await Promise.all(
-        batchesOf(records, this.batchBytes).map((b) =>
-          this.request(
-            // Keys and values only, as `send` carries: the writer stamps the time.
-            { op: 'sendEncoded', raw: encodeRecordList(b.map(keyValue), now, now), baseTimestamp: now, partition: to },
-            b.length,
-          ),
-        ),
-      );
-      return;
-    }
-    const wire: WireRecord[] = records.map((r) => ({
-      value: typeof r.value === 'string' ? Buffer.from(r.value) : r.value,
-      ...(r.key != null ? { key: typeof r.key === 'string' ? Buffer.from(r.key) : r.key } : {}),
-      ...(r.partition !== undefined ? { partition: r.partition } : {}),
-    }));
-    await Promise.all([...framesOf(wire)].map((batch) => this.request({ op: 'send', records: batch }, batch.length)));
-  }
-
-  send(record: ProducerRecord): Promise<void> {
-    return this.sendAll([record]);
-  }
-
-  async flush(): Promise<void> {
-    await this.request({ op: 'flush' }, 0);
-  }
-
-  async close(): Promise<void> {
-    if (!this.socket.destroyed) {
-      try {
-        await this.flush();
-      } finally {
-        this.socket.end();
-      }
-    }
-  }
-
-  private onReply(body: Buffer): void {
-    let r: Reply;
-    try {
-      r = decodeReply(body);
-    } catch (err) {
-      this.failAll(err);
-      this.socket.destroy();
-      return;
-    }
-    const p = this.pending.shift();
-    if (!p) return;
-    if ('error' in r) {
-      p.reject(new RemoteError(toErrorCode(r.error.code), r.error.message));
-    } else {
-      this.acknowledged += p.records;
-      p.resolve(r);
-    }
-  }
-
-  private request(req: Request, records: number): Promise<Reply> {
+  /** Sends one request; resolves with its reply, rejects with RemoteError or ConnectionLost. */
+  request(req: Request): Promise<Reply> {
     if (this.failure) return Promise.reject(this.failure);
-    if (this.socket.destroyed || !this.socket.writable) return Promise.reject(new WriterGoneError(this.acknowledged));
+    if (this.socket.destroyed || !this.socket.writable) return Promise.reject(this.lost());
     return new Promise<Reply>((resolve, reject) => {
-      this.pending.push({ records, resolve, reject });
+      this.pending.push({ resolve, reject });
       this.socket.write(encodeFrame(req));
     });
   }
 
-  private failAll(err: unknown): void {
-    this.failure ??= err;
-    for (const p of this.pending.splice(0)) p.reject(this.failure);
+  /** Ends the session (after its replies). */
+  end(): void {
+    if (!this.socket.destroyed) this.socket.end();
+  }
+
+  private onReply(body: Buffer): void {
+    let r: Reply | typeof HANDOVER;
+    try {
+      r = decodeReply(body);
+    } catch (err) {
+      for (const p of this.pending.splice(0)) p.reject(err);
+      this.socket.destroy();
+      return;
+    }
+    if ('handover' in r) {
+      this.handedOver = true;
+      return;
+    }
+    const p = this.pending.shift();
+    if (!p) return;
+    if ('error' in r) p.reject(new RemoteError(toErrorCode(r.error.code), r.error.message));
+    else p.resolve(r);
+  }
+
+  private lost(cause?: unknown): ConnectionLost {
+    this.failure ??= new ConnectionLost(this.handedOver, cause);
+    return this.failure;
+  }
+
+  private failAll(cause?: unknown): void {
+    const err = this.lost(cause);
+    for (const p of this.pending.splice(0)) p.reject(err);
   }
 }
 
-function decodeReply(body: Buffer): Reply {
+function decodeReply(body: Buffer): Reply | typeof HANDOVER {
   let r: unknown;
   try {
     r = unpack(body);
   } catch {
     r = null;
   }
-  if (r && typeof r === 'object' && ('ok' in r || 'error' in r)) return r as Reply;
+  if (r && typeof r === 'object' && ('ok' in r || 'error' in r || 'handover' in r)) return r as Reply;
   throw new EddyError('EDDY_PROTOCOL', 'the writer process sent a reply this eddy cannot read (another eddy version?)');
 }

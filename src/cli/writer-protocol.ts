@@ -13,7 +13,14 @@ import type { ProducerOptions } from '../storage/producer.js';
  * `{ op: 'send', records }`, `{ op: 'sendEncoded', raw, baseTimestamp, partition? }` (an already encoded
  * `Vec<Record>`, stored as it is: see Producer.sendEncoded) and `{ op: 'flush' }`; each request gets one reply, in order:
  * `{ ok: true }` or `{ error: { code, message } }` (message already worded for the command line);
- * the reply to `open` may name `encodedPartition` (see Reply).
+ * the reply to `open` may carry `encodedPartitions` and `storedSeq` (see Reply). A writer that
+ * stops serving answers every request it read, then sends `{ handover: true }` and hangs up: the
+ * requests it did not answer were not read, and the client sends them to the next writer.
+ *
+ * Idempotence: a client that names itself (`producerId` in `open`) numbers its `sendEncoded`
+ * batches (`seq`, increasing); the writer stores the number with the batch (producer-sequences.ts)
+ * and tells a client that opens again the highest one stored, so a batch whose writer died
+ * before answering is sent again only when it was not stored.
  * A step names a registered module, or carries the module's bytes: the producer reads its own
  * files, so the writer never opens a path a client names.
  */
@@ -37,6 +44,8 @@ export interface OpenRequest {
   op: 'open';
   topic: string;
   partition?: number;
+  /** Names the client for idempotent `sendEncoded` batches (random per producer process). */
+  producerId?: string;
   steps: WireStep[];
   options: WireProducerOptions;
 }
@@ -49,14 +58,21 @@ export interface SendEncodedRequest {
   raw: Uint8Array;
   baseTimestamp: number;
   partition?: number;
+  /** The batch's number in the session's producer (see OpenRequest.producerId). */
+  seq?: number;
 }
 export type Request = OpenRequest | { op: 'send'; records: WireRecord[] } | SendEncodedRequest | { op: 'flush' };
 /**
- * `encodedPartition` (in the reply to `open`): the session may send `sendEncoded` batches, stored in
- * that partition (no transforms, no dedup, one partition or the session named one). Writers
- * before this field never set it, and clients then send records.
+ * In the reply to `open`: `encodedPartitions` — the topic's partition count, when the session may
+ * send `sendEncoded` batches (no transforms, no dedup; the client places records in partitions as
+ * a local producer would, see siphashRoundRobin); without it, clients send records. `storedSeq` —
+ * the highest `seq` stored for the session's `producerId` (-1: none).
  */
-export type Reply = { ok: true; encodedPartition?: number } | { error: { code: string; message: string } };
+export type Reply =
+  | { ok: true; encodedPartitions?: number; storedSeq?: number }
+  | { error: { code: string; message: string } };
+/** The writer's last frame when it stops serving: every request it did not answer went unread. */
+export const HANDOVER = { handover: true } as const;
 
 /** A peer that does not follow the protocol (a bad frame, a request out of place). */
 export class WriterProtocolError extends EddyError {
@@ -200,6 +216,7 @@ export function decodeRequest(body: Buffer): Request {
         steps: v['steps'] as WireStep[],
         options: producerOptions(v['options']),
         ...(v['partition'] !== undefined ? { partition: v['partition'] as number } : {}),
+        ...(typeof v['producerId'] === 'string' ? { producerId: v['producerId'] } : {}),
       };
     case 'send':
       if (!Array.isArray(v['records'])) throw new WriterProtocolError('`send` needs `records`');
@@ -209,11 +226,14 @@ export function decodeRequest(body: Buffer): Request {
         throw new WriterProtocolError('`sendEncoded` needs `raw` bytes and a `baseTimestamp`');
       if (v['partition'] !== undefined && !Number.isInteger(v['partition']))
         throw new WriterProtocolError('`sendEncoded`: `partition` must be an integer');
+      if (v['seq'] !== undefined && !Number.isSafeInteger(v['seq']))
+        throw new WriterProtocolError('`sendEncoded`: `seq` must be an integer');
       return {
         op: 'sendEncoded',
         raw: v['raw'],
         baseTimestamp: v['baseTimestamp'],
         ...(v['partition'] !== undefined ? { partition: v['partition'] as number } : {}),
+        ...(v['seq'] !== undefined ? { seq: v['seq'] as number } : {}),
       };
     case 'flush':
       return { op: 'flush' };

@@ -7,12 +7,14 @@ import { EddyError } from '../errors.js';
 import { moduleName } from '../smartmodule/module.js';
 import type { TransformStep } from '../smartmodule/transforms.js';
 import type { Producer, ProducerRecord } from '../storage/producer.js';
+import type { ProducerSequences } from '../storage/producer-sequences.js';
 import { cliMessage } from './errors.js';
 import { UsageError } from './format.js';
 import {
   decodeRequest,
   encodeFrame,
   FrameReader,
+  HANDOVER,
   MAX_FRAME_BYTES,
   type OpenRequest,
   type Reply,
@@ -89,6 +91,11 @@ function transformsOf(eddy: Eddy, req: OpenRequest): TransformStep[] {
 /** One connection: requests handled in order (records stay in order), one reply each. */
 class Session {
   private producer: Producer | null = null;
+  /** The session's producer id (idempotent `sendEncoded`), from `open`. */
+  private producerId: string | undefined;
+  /** Requests start once this settles: after the `open` or `flush` before them. */
+  private started: Promise<unknown> = Promise.resolve();
+  /** Replies go out in order: each after the one before. */
   private queue: Promise<void> = Promise.resolve();
   private queued = 0;
   private stopping = false;
@@ -119,13 +126,16 @@ class Session {
     });
   }
 
-  /** Stops reading, answers what was received, then hangs up (the writer is stopping). */
+  /**
+   * Stops reading, answers what was read, then says so (HANDOVER) and hangs up (the writer is
+   * stopping): the client sends what went unanswered to the next writer.
+   */
   async stop(): Promise<void> {
     this.stopping = true;
     this.reader.stop();
     this.socket.pause();
     await this.queue;
-    this.hangUp();
+    this.hangUp(encodeFrame(HANDOVER));
     await this.done;
   }
 
@@ -148,8 +158,12 @@ class Session {
     }
     // A client that sends faster than it is served, or does not read its replies, is read no further until it catches up.
     if (++this.queued >= MAX_QUEUED) this.socket.pause();
+    // Started in the order read (so stored in it) without waiting for the ones before to be
+    // durable: their commits share transactions. `open` and `flush` finish before what follows.
+    const reply = this.started.then(() => this.handle(req));
+    if (req.op === 'open' || req.op === 'flush') this.started = reply;
     this.queue = this.queue.then(async () => {
-      const r = await this.handle(req);
+      const r = await reply;
       this.queued--;
       if (this.socket.destroyed) return;
       if (this.socket.write(encodeFrame(r))) this.resumeIfDrained();
@@ -170,6 +184,10 @@ class Session {
     this.hangUp(encodeFrame(wireError(err)));
   }
 
+  private get sequences(): ProducerSequences {
+    return this.eddy.storage.producerSequences;
+  }
+
   private async handle(req: Request): Promise<Reply> {
     try {
       if (req.op === 'open') {
@@ -188,9 +206,10 @@ class Session {
           ...req.options,
           ...(transforms.length ? { transforms } : {}),
         });
-        const target = req.partition ?? (n === 1 ? 0 : undefined);
-        const encoded = transforms.length === 0 && !this.eddy.describeTopic(req.topic).dedup && target !== undefined;
-        return encoded ? { ok: true, encodedPartition: target } : { ok: true };
+        this.producerId = req.producerId;
+        const storedSeq = req.producerId === undefined ? {} : { storedSeq: this.sequences.stored(req.producerId) };
+        const encoded = transforms.length === 0 && !this.eddy.describeTopic(req.topic).dedup;
+        return encoded ? { ok: true, encodedPartitions: n, ...storedSeq } : { ok: true, ...storedSeq };
       }
       if (!this.producer) throw new WriterProtocolError('the session was not opened (`open` comes first)');
       if (req.op === 'send') {
@@ -208,7 +227,12 @@ class Session {
       }
       if (req.op === 'sendEncoded') {
         // The bytes go to storage as they are: checked there, never decoded into record objects.
-        await this.producer.sendEncoded(req);
+        const id = this.producerId;
+        const seq = req.seq;
+        await this.producer.sendEncoded(
+          req,
+          id !== undefined && seq !== undefined ? { alsoWrite: () => this.sequences.note(id, seq) } : {},
+        );
         return { ok: true };
       }
       await this.producer.flush();
@@ -268,6 +292,8 @@ export async function serveWrites(
       return null;
     }
   }
+  // Numbers of producers long gone (see producer-sequences.ts).
+  await eddy.storage.producerSequences.prune().catch(() => {});
   const sessions = new Set<Session>();
   const server: Server = createServer((socket) => {
     const session = new Session(eddy, socket);

@@ -350,7 +350,7 @@ export class PartitionLog {
     this.checkWritable();
     if (scan.count === 0) return Promise.resolve(this.emptyResult());
     const value = frameEncodedBatch(raw, scan.count, baseTimestamp, scan.maxTimestampDelta, this.host.limits);
-    return this.issue([compressBatch(value, this.codecFor(options))], [scan.count], undefined);
+    return this.issue([compressBatch(value, this.codecFor(options))], [scan.count], options?.alsoWrite);
   }
 
   /**

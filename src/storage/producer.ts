@@ -197,8 +197,9 @@ export class Producer {
    * anything is stored. Records this producer still holds for the partition are sent first, so
    * the order of calls is the order in the log. Refused on a topic that deduplicates by key and
    * on a producer with a transform: both need the records one by one (use `sendAll`).
+   * `alsoWrite` (see AppendOptions) commits with this batch, in its transaction.
    */
-  sendEncoded(batch: EncodedProduceBatch): Promise<AppendResult> {
+  sendEncoded(batch: EncodedProduceBatch, options: Pick<AppendOptions, 'alsoWrite'> = {}): Promise<AppendResult> {
     if (this.closed) return Promise.reject(new InvalidArgumentError(`producer for ${this.topic} is closed`));
     let partition: number;
     let log: PartitionLog;
@@ -230,10 +231,17 @@ export class Producer {
     }
     let done: Promise<AppendResult>;
     try {
-      done = log.appendEncoded(batch.raw, batch.baseTimestamp, scan, this.append).then((r) => {
-        this.storedRecords += r.count;
-        return r;
-      });
+      done = log
+        .appendEncoded(
+          batch.raw,
+          batch.baseTimestamp,
+          scan,
+          options.alsoWrite ? { ...this.append, alsoWrite: options.alsoWrite } : this.append,
+        )
+        .then((r) => {
+          this.storedRecords += r.count;
+          return r;
+        });
     } catch (err) {
       return Promise.reject(err);
     }

@@ -37,6 +37,7 @@ import {
 import { partitionDbOptions } from './partition-db.js';
 import type { PartitionSource } from './partition-reader.js';
 import { Producer, type ProducerOptions } from './producer.js';
+import { ProducerSequences } from './producer-sequences.js';
 import { ModuleRegistry, type ModuleValidator } from './registry.js';
 
 /** Fluvio's topic defaults: retention time 7 days, max partition size 100 GB (kept as named exports of the package). */
@@ -238,6 +239,8 @@ export class Storage implements PartitionHost {
   readonly derivedState: DerivedStateStore;
   /** @internal Consumer offsets: [consumer, topic, partition] → { offset, committedAt }. */
   readonly offsets: Database<{ offset: number; committedAt: number }, Key>;
+  /** @internal What producers handing batches to this process's writer had stored (see producer-sequences.ts). */
+  readonly producerSequences: ProducerSequences;
 
   private readonly meta: Database<unknown, string>;
   private readonly derivedDb: Database<unknown, Key>;
@@ -340,6 +343,7 @@ export class Storage implements PartitionHost {
         );
       }
       this.topicsDb = dbOpt('topics', 'msgpack') as Database<TopicMeta, string>;
+      this.producerSequences = new ProducerSequences(this.meta);
       this.offsets = dbOpt('offsets', 'msgpack') as Database<{ offset: number; committedAt: number }, Key>;
       this.derivedDb = this.openDerivedDb(names, dbOpt);
       this.derivedState = new DerivedStateStore(this.env, this.derivedDb);

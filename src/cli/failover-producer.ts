@@ -1,0 +1,345 @@
+import { randomUUID } from 'node:crypto';
+import type { Eddy } from '../eddy.js';
+import { EddyError } from '../errors.js';
+import { encodeRecordList } from '../storage/batch-format.js';
+import { STORAGE_DEFAULTS } from '../storage/defaults.js';
+import { DataDirLockedError } from '../storage/errors.js';
+import { type Producer, type ProducerRecord, siphashRoundRobin } from '../storage/producer.js';
+import {
+  ConnectionLost,
+  DataDirDeniedError,
+  openRequest,
+  type ProduceSession,
+  RemoteProducer,
+  WRITER_WAIT_MS,
+  WriterGoneError,
+} from './remote-producer.js';
+import { MAX_FRAME_BYTES, type OpenRequest, type SendEncodedRequest, type WireRecord } from './writer-protocol.js';
+import { serveWrites } from './writer-socket.js';
+
+/**
+ * `eddy produce` next to other writers of one data directory. One process writes (LMDB's single
+ * writer, without contention); the others hand it encoded batches over the data directory's
+ * socket. Whoever opens the directory first leads: it writes its own records and serves the
+ * others. When the lead's input ends it hands over (answers what it read, says so, lets go), and
+ * the others elect the next lead among themselves and send it what went unanswered; when it is
+ * killed, they do the same, and the numbered batches (see producer-sequences.ts) make sure that
+ * what the dead lead stored is not stored twice. `eddy run` and `eddy connector run` serve the
+ * same way, so a produce outlives them too.
+ */
+
+/** Where records go, for the produce command. */
+export interface ProduceTarget {
+  send(record: ProducerRecord): Promise<unknown>;
+  sendAll(records: readonly ProducerRecord[]): Promise<unknown>;
+  flush(): Promise<void>;
+  close(): Promise<void>;
+  /** Records stored: by this process's producer, or acknowledged by the writer it handed them to. */
+  readonly stored: number;
+}
+
+/** This process holding the data directory: its Eddy and producer. */
+export interface LocalTarget {
+  eddy: Eddy;
+  producer: Producer;
+}
+
+export interface FailoverOptions {
+  dataDir: string;
+  session: ProduceSession;
+  /** Opens the directory for writing and makes the producer; throws DataDirLockedError while another process holds it. */
+  openLocal: () => Promise<LocalTarget>;
+  /** Called once when a produce waits for a holder that neither serves nor lets go. */
+  onWait?: (err: DataDirLockedError, waitMs: number) => void;
+  waitMs?: number;
+}
+
+/** Room a frame needs beside the records' bytes (msgpack headers). */
+const FRAME_SLACK = 64 * 1024;
+/** A holder that is only starting to serve is not worth a message until this long. */
+const QUIET_WAIT_MS = 1000;
+
+type DataRequest = SendEncodedRequest | { op: 'send'; records: WireRecord[] };
+
+/** A request handed to another process's writer, not answered yet. */
+interface Sent {
+  req: DataRequest;
+  records: number;
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+export class FailoverProducer implements ProduceTarget {
+  /** Names this producer's numbered batches (random: no two processes share it). */
+  private readonly id = randomUUID();
+  private nextSeq = 0;
+  private local: (LocalTarget & { server: { close(): Promise<void> } | null }) | null = null;
+  private remote: RemoteProducer | null = null;
+  private request: OpenRequest | null = null;
+  /** Requests handed to `remote`, in order: its replies come in that order. */
+  private unacked: Sent[] = [];
+  private acknowledged = 0;
+  private switching: Promise<void> | null = null;
+  private failure: unknown = null;
+  private readonly partitioner = siphashRoundRobin();
+
+  private constructor(private readonly options: FailoverOptions) {}
+
+  /** Leads (opens the directory) or joins the process that does. */
+  static async open(options: FailoverOptions): Promise<FailoverProducer> {
+    const p = new FailoverProducer(options);
+    await p.elect();
+    return p;
+  }
+
+  /** This process's Eddy while it leads. */
+  get eddy(): Eddy | null {
+    return this.local?.eddy ?? null;
+  }
+
+  get stored(): number {
+    return this.acknowledged + (this.local?.producer.stored ?? 0);
+  }
+
+  send(record: ProducerRecord): Promise<unknown> {
+    return this.sendAll([record]);
+  }
+
+  async sendAll(records: readonly ProducerRecord[]): Promise<unknown> {
+    // Calls made while a new lead is chosen wait for it, in their order, behind what is sent again.
+    if (this.switching) await this.switching;
+    if (this.failure) throw this.failure;
+    if (this.local) return this.local.producer.sendAll(records);
+    return Promise.all(this.requestsOf(records).map((req) => this.hand(req.req, req.records)));
+  }
+
+  async flush(): Promise<void> {
+    for (;;) {
+      if (this.switching) await this.switching;
+      if (this.failure) throw this.failure;
+      if (this.local) return this.local.producer.flush();
+      const remote = this.remote!;
+      try {
+        await remote.request({ op: 'flush' });
+        return;
+      } catch (err) {
+        if (!(err instanceof ConnectionLost)) throw err;
+        this.lost(remote, err);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.flush();
+    } finally {
+      if (this.switching) await this.switching.catch(() => {});
+      const local = this.local;
+      this.local = null;
+      this.remote?.end();
+      if (local) {
+        // The others are told and elect the next lead; then this process lets go of the directory.
+        await local.server?.close().catch(() => {});
+        await local.producer.close().catch(() => {});
+        await local.eddy.close();
+      }
+    }
+  }
+
+  /** Records as requests for `remote`: encoded batches per partition when it takes them, else records. */
+  private requestsOf(records: readonly ProducerRecord[]): { req: DataRequest; records: number }[] {
+    const partitions = this.remote!.opened.encodedPartitions;
+    if (partitions === undefined) {
+      const wire: WireRecord[] = records.map((r) => ({
+        value: typeof r.value === 'string' ? Buffer.from(r.value) : r.value,
+        ...(r.key != null ? { key: typeof r.key === 'string' ? Buffer.from(r.key) : r.key } : {}),
+        ...(r.partition !== undefined ? { partition: r.partition } : {}),
+      }));
+      return [...framesOf(wire)].map((batch) => ({ req: { op: 'send', records: batch }, records: batch.length }));
+    }
+    // Placed as a local producer places them (same partitioner), then encoded here: the writer only checks and stores bytes.
+    const byPartition = new Map<number, ProducerRecord[]>();
+    for (const r of records) {
+      const p = r.partition ?? this.partitioner(r.key == null ? null : toBytes(r.key), partitions);
+      let list = byPartition.get(p);
+      if (!list) byPartition.set(p, (list = []));
+      list.push(r);
+    }
+    const now = Date.now();
+    const batchBytes = this.options.session.options.batchSize ?? STORAGE_DEFAULTS.producerBatchBytes;
+    const out: { req: DataRequest; records: number }[] = [];
+    for (const [partition, list] of byPartition) {
+      for (const b of batchesOf(list, batchBytes)) {
+        const raw = encodeRecordList(b.map(keyValue), now, now);
+        out.push({
+          req: { op: 'sendEncoded', raw, baseTimestamp: now, partition, seq: this.nextSeq++ },
+          records: b.length,
+        });
+      }
+    }
+    return out;
+  }
+
+  /** Hands one request to the writer; resolves when it is stored (by that writer or, after a failover, the next). */
+  private hand(req: DataRequest, records: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const sent: Sent = { req, records, resolve, reject };
+      this.issue(sent);
+    });
+  }
+
+  private issue(sent: Sent): void {
+    const remote = this.remote!;
+    this.unacked.push(sent);
+    remote.request(sent.req).then(
+      () => {
+        this.unacked.splice(this.unacked.indexOf(sent), 1);
+        this.acknowledged += sent.records;
+        sent.resolve();
+      },
+      (err) => {
+        if (err instanceof ConnectionLost) {
+          this.lost(remote, err);
+          return;
+        }
+        this.unacked.splice(this.unacked.indexOf(sent), 1);
+        sent.reject(err);
+      },
+    );
+  }
+
+  /** The writer behind `remote` stopped or died: the first report starts the failover. */
+  private lost(remote: RemoteProducer, err: ConnectionLost): void {
+    if (remote !== this.remote || this.switching) return;
+    this.switching = this.failover(err).finally(() => {
+      this.switching = null;
+    });
+    this.switching.catch(() => {});
+  }
+
+  private async failover(err: ConnectionLost): Promise<void> {
+    const pending = this.unacked.splice(0);
+    this.remote = null;
+    // A dead writer may have stored any of its unanswered requests: only numbered batches can be
+    // sent again safely (records through a transform or a deduplicating topic cannot).
+    const uncertain = !err.handedOver && pending.some((p) => p.req.op !== 'sendEncoded' || p.req.seq === undefined);
+    try {
+      if (uncertain) throw new WriterGoneError(this.acknowledged, err);
+      await this.elect();
+    } catch (e) {
+      this.failure = e;
+      for (const p of pending) p.reject(e);
+      return;
+    }
+    const local = this.local;
+    const stored = local ? local.eddy.storage.producerSequences.stored(this.id) : (this.remote!.opened.storedSeq ?? -1);
+    for (const p of pending) {
+      if (p.req.op === 'sendEncoded' && p.req.seq !== undefined && p.req.seq <= stored) {
+        // The writer that died had stored it.
+        this.acknowledged += p.records;
+        p.resolve();
+      } else if (local) {
+        const req = p.req;
+        const done =
+          req.op === 'sendEncoded'
+            ? local.producer.sendEncoded(req)
+            : local.producer.sendAll(req.records.map((r) => ({ ...r, key: r.key ?? null })));
+        done.then(() => p.resolve(), p.reject);
+      } else {
+        this.issue(p);
+      }
+    }
+  }
+
+  /**
+   * Opens the directory (and serves it), or joins the process that holds and serves it. A
+   * holder that does not serve (`eddy topic create`, a starting writer) is waited for, up to
+   * `waitMs`; then its DataDirLockedError stands.
+   */
+  private async elect(): Promise<void> {
+    const { dataDir, waitMs = WRITER_WAIT_MS, onWait } = this.options;
+    const started = Date.now();
+    let told = false;
+    for (;;) {
+      try {
+        const local = await this.options.openLocal();
+        let server: { close(): Promise<void> } | null = null;
+        try {
+          server = await serveWrites(local.eddy, dataDir);
+        } catch {
+          // No socket (a group it cannot be given to, a path too long): this process writes alone.
+        }
+        this.local = { ...local, server };
+        return;
+      } catch (err) {
+        // A user who may not write the directory (a member of the socket's group) may still produce through the writer.
+        const denied = ['EACCES', 'EPERM'].includes((err as NodeJS.ErrnoException).code ?? '');
+        if (!(err instanceof DataDirLockedError) && !denied) throw err;
+        this.request ??= await openRequest(this.options.session, this.id);
+        const remote = await RemoteProducer.open(dataDir, this.request);
+        if (remote) {
+          this.remote = remote;
+          return;
+        }
+        if (denied) throw new DataDirDeniedError(dataDir, err);
+        const waited = Date.now() - started;
+        if (waited >= waitMs) throw err;
+        if (!told && waited >= QUIET_WAIT_MS) {
+          told = true;
+          onWait?.(err as DataDirLockedError, waitMs);
+        }
+        await new Promise((r) => setTimeout(r, 50 + Math.random() * 50));
+      }
+    }
+  }
+}
+
+const toBytes = (v: Uint8Array | string): Uint8Array => (typeof v === 'string' ? Buffer.from(v) : v);
+
+const keyValue = (r: ProducerRecord): ProducerRecord =>
+  r.key != null ? { key: r.key, value: r.value } : { value: r.value };
+
+function tooLarge(bytes: number): EddyError {
+  return new EddyError(
+    'EDDY_RECORD_TOO_LARGE',
+    `a record of ${bytes} bytes is larger than a produce through another eddy process can carry (${MAX_FRAME_BYTES - FRAME_SLACK} bytes); produce it when no other eddy process holds the data directory`,
+  );
+}
+
+/** Records in frames below the limit; a record that alone is over it cannot go through the socket. */
+function* framesOf(records: readonly WireRecord[]): Generator<WireRecord[]> {
+  let batch: WireRecord[] = [];
+  let bytes = 0;
+  for (const r of records) {
+    const size = r.value.length + (r.key?.length ?? 0) + 32;
+    if (size > MAX_FRAME_BYTES - FRAME_SLACK) throw tooLarge(size - 32);
+    if (bytes + size > MAX_FRAME_BYTES - FRAME_SLACK) {
+      yield batch;
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(r);
+    bytes += size;
+  }
+  if (batch.length) yield batch;
+}
+
+/** Records cut into batches of about `bytes` (keys + values), as the producer batches them; a record alone may be larger. */
+function batchesOf(records: readonly ProducerRecord[], bytes: number): ProducerRecord[][] {
+  const out: ProducerRecord[][] = [];
+  let start = 0;
+  let size = 0;
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i]!;
+    const n = r.value.length + (r.key?.length ?? 0) + 8;
+    if (n + 24 > MAX_FRAME_BYTES - FRAME_SLACK) throw tooLarge(n - 8);
+    if (i > start && size + n > bytes) {
+      out.push(records.slice(start, i));
+      start = i;
+      size = 0;
+    }
+    size += n;
+  }
+  if (start < records.length) out.push(records.slice(start));
+  return out;
+}
