@@ -2,13 +2,14 @@ import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test, { type ExecutionContext } from 'ava';
-import { openStorage } from '../src/storage/index.js';
+import { openStorage, type Storage } from '../src/storage/index.js';
 import { eddyProcesses, until } from './helpers/eddy-process.js';
 
 /**
- * Several `eddy produce` processes write one topic at once (real processes, LMDB's write lock
- * between them), some of them killed with SIGKILL halfway: offsets stay unique and gap-free,
- * every record a producer had stored is there once, in its order, and nothing else is.
+ * Several `eddy produce` processes write one topic at once (real processes: the first to open
+ * the directory writes, the others hand it their batches), some of them killed with SIGKILL
+ * halfway, the writing one among them: offsets stay unique and gap-free, every record a producer
+ * had stored is there once, in its order, and nothing else is.
  */
 
 const PER_PRODUCER = 20_000;
@@ -27,6 +28,43 @@ function setup(t: ExecutionContext) {
 
 const lines = (producer: number, from: number, to: number) =>
   `${Array.from({ length: to - from }, (_, i) => `p${producer}-${from + i}`).join('\n')}\n`;
+
+/** Reads every partition back, checking offsets gap-free: producer → partition → its sequence numbers, in log order. */
+async function readBack(t: ExecutionContext, store: Storage): Promise<Map<number, number[][]>> {
+  store.env.resetReadTxn();
+  store.describeTopic('events'); // brings each partition's end up to date
+  const seen = new Map<number, number[][]>();
+  for (let p = 0; p < PARTITIONS; p++) {
+    let expect = 0;
+    for await (const r of store.consume('events', p, {
+      from: 'beginning',
+      endOffset: store.partition('events', p).nextOffset - 1,
+    })) {
+      t.is(r.offset, expect++, `partition ${p}: offsets are gap-free`);
+      const [who, n] = Buffer.from(r.value).toString().slice(1).split('-').map(Number) as [number, number];
+      const parts = seen.get(who) ?? Array.from({ length: PARTITIONS }, () => []);
+      parts[p]!.push(n);
+      seen.set(who, parts);
+    }
+  }
+  return seen;
+}
+
+/** Each partition's numbers increase (the producer's order), and together they are 0..n−1 once each; returns n. */
+function onceInOrder(t: ExecutionContext, who: string, parts: number[][]): number {
+  for (const seq of parts)
+    t.true(
+      seq.every((n, k) => k === 0 || n > seq[k - 1]!),
+      `${who}: in order within a partition`,
+    );
+  const all = parts.flat().sort((a, b) => a - b);
+  t.deepEqual(
+    all,
+    Array.from({ length: all.length }, (_, k) => k),
+    `${who}: no record twice, none missing before the last stored`,
+  );
+  return all.length;
+}
 
 for (const producers of [2, 4, 8]) {
   test(`${producers} eddy produce processes into one topic at once, half of them SIGKILLed while writing: offsets unique and gap-free, every stored record once and in order`, async (t) => {
@@ -65,46 +103,17 @@ for (const producers of [2, 4, 8]) {
     }
     for (const p of victims) t.is(await p.exited, -9);
 
-    // Read back every partition: offsets 0..n−1, each producer's records a prefix of what it sent, in order.
-    store.env.resetReadTxn();
-    const seen = new Map<number, number[][]>(); // producer → partition → sequence numbers
+    const seen = await readBack(t, store);
     let total = 0;
-    for (let p = 0; p < PARTITIONS; p++) {
-      let expect = 0;
-      for await (const r of store.consume('events', p, {
-        from: 'beginning',
-        endOffset: store.partition('events', p).nextOffset - 1,
-      })) {
-        t.is(r.offset, expect++, `partition ${p}: offsets are gap-free`);
-        const [who, n] = Buffer.from(r.value).toString().slice(1).split('-').map(Number) as [number, number];
-        const parts = seen.get(who) ?? Array.from({ length: PARTITIONS }, () => []);
-        parts[p]!.push(n);
-        seen.set(who, parts);
-        total++;
-      }
-    }
     let cut = 0;
     for (let i = 0; i < producers; i++) {
-      const parts = seen.get(i)!;
-      const all = parts.flat().sort((a, b) => a - b);
-      t.deepEqual(
-        all.slice(0, all.length),
-        Array.from({ length: all.length }, (_, k) => k),
-        `producer ${i}: no record twice, none missing before the last stored`,
-      );
+      const n = onceInOrder(t, `producer ${i}`, seen.get(i)!);
+      total += n;
       if (procs[i]!.victim) {
         const fed = sent[(i - 1) / 2]!;
-        t.true(
-          all.length >= PER_PRODUCER / 2 && all.length <= fed,
-          `producer ${i} (killed): ${all.length} of ${fed} stored`,
-        );
-        if (all.length < fed) cut++;
-      } else t.is(all.length, PER_PRODUCER, `producer ${i}: all stored`);
-      for (const seq of parts)
-        t.true(
-          seq.every((n, k) => k === 0 || n > seq[k - 1]!),
-          `producer ${i}: in order within a partition`,
-        );
+        t.true(n >= PER_PRODUCER / 2 && n <= fed, `producer ${i} (killed): ${n} of ${fed} stored`);
+        if (n < fed) cut++;
+      } else t.is(n, PER_PRODUCER, `producer ${i}: all stored`);
     }
     t.true(total >= acknowledged);
     t.true(cut > 0, 'a kill landed while its producer was writing');
@@ -120,6 +129,48 @@ for (const producers of [2, 4, 8]) {
     );
   });
 }
+
+test('the produce writing for the others SIGKILLed while they send: they elect another, and every line each was given is stored once, in order', async (t) => {
+  t.timeout(180_000);
+  const { data, start, ok } = setup(t);
+  await ok(['topic', 'create', 'events', '-p', String(PARTITIONS)]);
+  const store = await openStorage(data, { readOnly: true });
+  t.teardown(() => store.close());
+  const stored = () => {
+    store.env.resetReadTxn();
+    return store.describeTopic('events').records;
+  };
+  const lead = start(['produce', 'events']);
+  lead.child.stdin!.write(lines(0, 0, 1000));
+  await until(() => readdirSync(data).includes('eddy.sock') && stored() >= 1000);
+  const joiners = [1, 2, 3].map((i) => ({ i, p: start(['produce', 'events']), fed: 0 }));
+  let killed = false;
+  // Each joiner is fed 500 lines at a time for as long as it reads them, until told to stop.
+  const feed = (j: (typeof joiners)[number], stop: () => boolean) =>
+    (async () => {
+      while (!stop() && j.p.child.exitCode === null) {
+        const more = lines(j.i, j.fed, j.fed + 500);
+        j.fed += 500;
+        if (!j.p.child.stdin!.write(more)) await new Promise((r) => j.p.child.stdin!.once('drain', r));
+      }
+    })();
+  const feeding = joiners.map((j) => feed(j, () => killed));
+  // Killed once the joiners' records are being stored through it, while more are on their way.
+  await until(() => stored() >= 1000 + 3 * 5000, 120_000);
+  lead.child.kill('SIGKILL');
+  killed = true;
+  t.is(await lead.exited, -9);
+  await Promise.all(feeding);
+  const target = joiners.map((j) => j.fed + 2000);
+  await Promise.all(joiners.map((j, k) => feed(j, () => j.fed >= target[k]!)));
+  for (const j of joiners) j.p.child.stdin!.end();
+  for (const j of joiners) t.is(await j.p.exited, 0, j.p.err());
+
+  const seen = await readBack(t, store);
+  t.true(onceInOrder(t, 'the killed writer', seen.get(0)!) <= 1000);
+  for (const j of joiners) t.is(onceInOrder(t, `joiner ${j.i}`, seen.get(j.i)!), j.fed, `joiner ${j.i}: all stored`);
+  t.log(`joiners fed ${joiners.map((j) => j.fed).join(', ')} lines; all stored once`);
+});
 
 test('a produce holds the directory and serves the produces that come after it; other writers are told who holds it', async (t) => {
   t.timeout(90_000);

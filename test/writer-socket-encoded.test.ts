@@ -116,25 +116,35 @@ test('a joining producer encodes its records when the writer can store batches a
   t.deepEqual(once.got, ['0:once-0', '1:once-1', '2:once-3', '3:once-5', '4:once-7', '5:once-9']);
 });
 
-test('numbered batches: a writer tells a producer that opens again which of its batches it stored, and stores them with the batch', async (t) => {
+test('numbered batches: a writer tells a producer that opens again which of its batches it stored in each partition, and stores them with the batch', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'eddy-socket-encoded-'));
   const eddy = await open(dir, { workers: 1, retentionCheckMs: 0 });
   t.teardown(() => eddy.close());
-  await eddy.createTopic('t');
+  await eddy.createTopic('t', { partitions: 2 });
   const server = await serveWrites(eddy, dir);
   if (!server) return t.fail('no socket');
   t.teardown(() => server.close());
   const raw = encodeRecords([{ value: bytes('v'), offsetDelta: 0, timestampDelta: 0 }]);
-  const first = await RemoteProducer.open(dir, { op: 'open', topic: 't', steps: [], options: {}, producerId: 'p1' });
+  const opening = { op: 'open', topic: 't', steps: [], options: {}, producerId: 'p1' } as const;
+  const first = await RemoteProducer.open(dir, { ...opening, steps: [] });
   if (!first) return t.fail('no writer');
-  t.is(first.opened.storedSeq, -1);
-  for (const seq of [0, 1, 2]) await first.request({ op: 'sendEncoded', raw, baseTimestamp: 1, seq });
+  t.deepEqual(first.opened.storedSeqs, []);
+  const sends = [
+    [0, 0],
+    [1, 1],
+    [2, 0],
+    [3, 1],
+    [4, 1],
+  ].map(([seq, partition]) => first.request({ op: 'sendEncoded', raw, baseTimestamp: 1, seq, partition }));
+  await Promise.all(sends);
   first.end();
-  const again = await RemoteProducer.open(dir, { op: 'open', topic: 't', steps: [], options: {}, producerId: 'p1' });
-  t.is(again?.opened.storedSeq, 2);
+  const again = await RemoteProducer.open(dir, { ...opening, steps: [] });
+  t.deepEqual(again?.opened.storedSeqs, [
+    [0, 2],
+    [1, 4],
+  ]);
   again?.end();
-  t.is(eddy.storage.producerSequences.stored('p1'), 2);
-  t.is(eddy.storage.producerSequences.stored('other'), -1);
-  t.is(await eddy.storage.producerSequences.prune(Date.now() + 2 * 24 * 3600_000), 1, 'a day later the entry goes');
-  t.is(eddy.storage.producerSequences.stored('p1'), -1);
+  t.deepEqual(eddy.storage.producerSequences.stored('other'), []);
+  t.is(await eddy.storage.producerSequences.prune(Date.now() + 2 * 24 * 3600_000), 2, 'a day later the entries go');
+  t.deepEqual(eddy.storage.producerSequences.stored('p1'), []);
 });

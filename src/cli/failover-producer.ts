@@ -13,6 +13,7 @@ import {
   RemoteProducer,
   WRITER_WAIT_MS,
   WriterGoneError,
+  WriterRefusedError,
 } from './remote-producer.js';
 import { MAX_FRAME_BYTES, type OpenRequest, type SendEncodedRequest, type WireRecord } from './writer-protocol.js';
 import { serveWrites } from './writer-socket.js';
@@ -232,14 +233,16 @@ export class FailoverProducer implements ProduceTarget {
       return;
     }
     const local = this.local;
-    const stored = local ? local.eddy.storage.producerSequences.stored(this.id) : (this.remote!.opened.storedSeq ?? -1);
+    const stored = new Map(
+      local ? local.eddy.storage.producerSequences.stored(this.id) : (this.remote!.opened.storedSeqs ?? []),
+    );
     for (const p of pending) {
-      if (p.req.op === 'sendEncoded' && p.req.seq !== undefined && p.req.seq <= stored) {
+      const req = p.req;
+      if (req.op === 'sendEncoded' && req.seq !== undefined && req.seq <= (stored.get(req.partition ?? 0) ?? -1)) {
         // The writer that died had stored it.
         this.acknowledged += p.records;
         p.resolve();
       } else if (local) {
-        const req = p.req;
         const done =
           req.op === 'sendEncoded'
             ? local.producer.sendEncoded(req)
@@ -260,6 +263,7 @@ export class FailoverProducer implements ProduceTarget {
     const { dataDir, waitMs = WRITER_WAIT_MS, onWait } = this.options;
     const started = Date.now();
     let told = false;
+    let refused = 0;
     for (;;) {
       try {
         const local = await this.options.openLocal();
@@ -276,7 +280,13 @@ export class FailoverProducer implements ProduceTarget {
         const denied = ['EACCES', 'EPERM'].includes((err as NodeJS.ErrnoException).code ?? '');
         if (!(err instanceof DataDirLockedError) && !denied) throw err;
         this.request ??= await openRequest(this.options.session, this.id);
-        const remote = await RemoteProducer.open(dataDir, this.request);
+        let remote: RemoteProducer | null = null;
+        try {
+          remote = await RemoteProducer.open(dataDir, this.request);
+        } catch (e) {
+          // Refused twice while the holder still holds the directory: it is full. (Once: it may have died just then.)
+          if (!(e instanceof WriterRefusedError) || ++refused > 1) throw e;
+        }
         if (remote) {
           this.remote = remote;
           return;

@@ -17,7 +17,7 @@ import {
   type WireProducerOptions,
   type WireStep,
 } from './writer-protocol.js';
-import { socketPath } from './writer-socket.js';
+import { MAX_SESSIONS, socketPath } from './writer-socket.js';
 
 /** What `eddy produce` asks the writer for: the topic, the partition, the producer-side chain. */
 export interface ProduceSession {
@@ -51,6 +51,17 @@ export class WriterGoneError extends EddyError {
         '(records through a transform or to a deduplicating topic cannot be sent again safely), ' +
         'so check the topic (eddy consume) before producing them again',
       cause ? { cause } : undefined,
+    );
+  }
+}
+
+/** The writer hung up before answering `open`, without handing over: it serves MAX_SESSIONS producers already, or died. */
+export class WriterRefusedError extends EddyError {
+  constructor(cause: unknown) {
+    super(
+      'EDDY_WRITER_GONE',
+      `the process holding the data directory closed the connection before the produce began (it is stopping, or serves ${MAX_SESSIONS} producers already); nothing was sent, run the produce again`,
+      { cause },
     );
   }
 }
@@ -167,8 +178,8 @@ export class RemoteProducer {
 
   /**
    * Connects to the writer serving `dataDir` and opens a produce session (the topic, partition
-   * and transforms are checked there). Null when no writer serves the directory, or when it hung
-   * up before answering (it is stopping, or serves MAX_SESSIONS producers already): try again.
+   * and transforms are checked there). Null when no writer serves the directory, or when it is
+   * handing over (try again); WriterRefusedError when it hung up without a word.
    */
   static async open(dataDir: string, request: OpenRequest): Promise<RemoteProducer | null> {
     const path = socketPath(dataDir);
@@ -180,7 +191,10 @@ export class RemoteProducer {
       session.opened = (await session.request(request)) as Extract<Reply, { ok: true }>;
     } catch (err) {
       socket.destroy();
-      if (err instanceof ConnectionLost) return null;
+      if (err instanceof ConnectionLost) {
+        if (err.handedOver) return null;
+        throw new WriterRefusedError(err);
+      }
       throw err;
     }
     return session;
@@ -211,7 +225,10 @@ export class RemoteProducer {
       return;
     }
     if ('handover' in r) {
+      // Every request not answered went unread: fail them now (the caller sends them on) and let go.
       this.handedOver = true;
+      this.failAll();
+      this.socket.end();
       return;
     }
     const p = this.pending.shift();

@@ -13,14 +13,14 @@ import type { ProducerOptions } from '../storage/producer.js';
  * `{ op: 'send', records }`, `{ op: 'sendEncoded', raw, baseTimestamp, partition? }` (an already encoded
  * `Vec<Record>`, stored as it is: see Producer.sendEncoded) and `{ op: 'flush' }`; each request gets one reply, in order:
  * `{ ok: true }` or `{ error: { code, message } }` (message already worded for the command line);
- * the reply to `open` may carry `encodedPartitions` and `storedSeq` (see Reply). A writer that
+ * the reply to `open` may carry `encodedPartitions` and `storedSeqs` (see Reply). A writer that
  * stops serving answers every request it read, then sends `{ handover: true }` and hangs up: the
  * requests it did not answer were not read, and the client sends them to the next writer.
  *
  * Idempotence: a client that names itself (`producerId` in `open`) numbers its `sendEncoded`
  * batches (`seq`, increasing); the writer stores the number with the batch (producer-sequences.ts)
- * and tells a client that opens again the highest one stored, so a batch whose writer died
- * before answering is sent again only when it was not stored.
+ * and tells a client that opens again the highest one stored in each partition, so a batch whose
+ * writer died before answering is sent again only when it was not stored.
  * A step names a registered module, or carries the module's bytes: the producer reads its own
  * files, so the writer never opens a path a client names.
  */
@@ -65,11 +65,11 @@ export type Request = OpenRequest | { op: 'send'; records: WireRecord[] } | Send
 /**
  * In the reply to `open`: `encodedPartitions` — the topic's partition count, when the session may
  * send `sendEncoded` batches (no transforms, no dedup; the client places records in partitions as
- * a local producer would, see siphashRoundRobin); without it, clients send records. `storedSeq` —
- * the highest `seq` stored for the session's `producerId` (-1: none).
+ * a local producer would, see siphashRoundRobin); without it, clients send records. `storedSeqs` —
+ * [partition, highest `seq` stored there] for the session's `producerId`.
  */
 export type Reply =
-  | { ok: true; encodedPartitions?: number; storedSeq?: number }
+  | { ok: true; encodedPartitions?: number; storedSeqs?: [number, number][] }
   | { error: { code: string; message: string } };
 /** The writer's last frame when it stops serving: every request it did not answer went unread. */
 export const HANDOVER = { handover: true } as const;

@@ -37,8 +37,13 @@ import {
 
 export const SOCKET_FILE = 'eddy.sock';
 
-/** Requests one session may have waiting before the writer stops reading from it (backpressure). */
-const MAX_QUEUED = 32;
+/**
+ * Requests, and their bytes, one session may have in hand before the writer stops reading from it
+ * (backpressure). Requests are answered once durable, so this is also how much of one producer
+ * rides on each commit: enough to keep the disk's flushes from pacing it.
+ */
+const MAX_QUEUED = 256;
+const MAX_QUEUED_BYTES = 4 * 1024 * 1024;
 /** Sessions served at once; further connections are closed at once. */
 export const MAX_SESSIONS = 256;
 
@@ -98,6 +103,7 @@ class Session {
   /** Replies go out in order: each after the one before. */
   private queue: Promise<void> = Promise.resolve();
   private queued = 0;
+  private queuedBytes = 0;
   private stopping = false;
   readonly done: Promise<void>;
   private readonly reader: FrameReader;
@@ -135,17 +141,23 @@ class Session {
     this.reader.stop();
     this.socket.pause();
     await this.queue;
-    this.hangUp(encodeFrame(HANDOVER));
+    this.socket.resume(); // to see the client's end (what it sends is no longer read)
+    this.hangUp(encodeFrame(HANDOVER), true);
     await this.done;
   }
 
-  /** Sends `last` (if any) and closes; a client that does not read cannot hold the connection open. */
-  private hangUp(last?: Buffer): void {
+  /**
+   * Sends `last` (if any) and closes. `linger`: the client closes its side once it has read
+   * `last` (a reset before that could lose it); a client that does not read cannot hold the
+   * connection open past a second.
+   */
+  private hangUp(last?: Buffer, linger = false): void {
     if (this.socket.destroyed) return;
     const close = () => this.socket.destroy();
-    if (last) this.socket.end(last, close);
+    if (linger && last) this.socket.end(last);
+    else if (last) this.socket.end(last, close);
     else this.socket.end(close);
-    setTimeout(() => this.socket.destroy(), 1000).unref();
+    setTimeout(close, 1000).unref();
   }
 
   private onFrame(body: Buffer): void {
@@ -157,7 +169,9 @@ class Session {
       return;
     }
     // A client that sends faster than it is served, or does not read its replies, is read no further until it catches up.
-    if (++this.queued >= MAX_QUEUED) this.socket.pause();
+    const bytes = body.length;
+    this.queuedBytes += bytes;
+    if (++this.queued >= MAX_QUEUED || this.queuedBytes >= MAX_QUEUED_BYTES) this.socket.pause();
     // Started in the order read (so stored in it) without waiting for the ones before to be
     // durable: their commits share transactions. `open` and `flush` finish before what follows.
     const reply = this.started.then(() => this.handle(req));
@@ -165,6 +179,7 @@ class Session {
     this.queue = this.queue.then(async () => {
       const r = await reply;
       this.queued--;
+      this.queuedBytes -= bytes;
       if (this.socket.destroyed) return;
       if (this.socket.write(encodeFrame(r))) this.resumeIfDrained();
       else this.socket.pause();
@@ -172,7 +187,13 @@ class Session {
   }
 
   private resumeIfDrained(): void {
-    if (this.queued < MAX_QUEUED && !this.stopping && !this.socket.writableNeedDrain && !this.socket.destroyed)
+    if (
+      this.queued < MAX_QUEUED &&
+      this.queuedBytes < MAX_QUEUED_BYTES &&
+      !this.stopping &&
+      !this.socket.writableNeedDrain &&
+      !this.socket.destroyed
+    )
       this.socket.resume();
   }
 
@@ -207,9 +228,9 @@ class Session {
           ...(transforms.length ? { transforms } : {}),
         });
         this.producerId = req.producerId;
-        const storedSeq = req.producerId === undefined ? {} : { storedSeq: this.sequences.stored(req.producerId) };
+        const storedSeqs = req.producerId === undefined ? {} : { storedSeqs: this.sequences.stored(req.producerId) };
         const encoded = transforms.length === 0 && !this.eddy.describeTopic(req.topic).dedup;
-        return encoded ? { ok: true, encodedPartitions: n, ...storedSeq } : { ok: true, ...storedSeq };
+        return encoded ? { ok: true, encodedPartitions: n, ...storedSeqs } : { ok: true, ...storedSeqs };
       }
       if (!this.producer) throw new WriterProtocolError('the session was not opened (`open` comes first)');
       if (req.op === 'send') {
@@ -229,9 +250,10 @@ class Session {
         // The bytes go to storage as they are: checked there, never decoded into record objects.
         const id = this.producerId;
         const seq = req.seq;
+        const partition = req.partition ?? 0;
         await this.producer.sendEncoded(
           req,
-          id !== undefined && seq !== undefined ? { alsoWrite: () => this.sequences.note(id, seq) } : {},
+          id !== undefined && seq !== undefined ? { alsoWrite: () => this.sequences.note(id, partition, seq) } : {},
         );
         return { ok: true };
       }
