@@ -26,6 +26,8 @@ export interface ObserveServer {
    */
   readonly blocking: Blocking;
   resetBlocking(): void;
+  /** Have each hold also say how long it waited for a core (the bench; see blocking.ts). */
+  measureRunQueue(on: boolean): void;
   close(): Promise<void>;
 }
 
@@ -118,7 +120,12 @@ export async function serveObserve(telemetry: Telemetry, address: string): Promi
       return meter.blocking;
     },
     resetBlocking: () => meter.reset(),
-    close: () => closeServer(server).finally(stopSampling),
+    measureRunQueue: (on) => meter.measureRunQueue(on),
+    close: () =>
+      closeServer(server).finally(() => {
+        stopSampling();
+        meter.measureRunQueue(false);
+      }),
   };
 }
 
