@@ -17,7 +17,8 @@ import type { Telemetry } from './telemetry.js';
  * restarts, workers, LMDB's map…) rarely change, and prom-client's work is per series.
  */
 
-const SLICE_MS = 0.25;
+/** The longest a render slice (or a slice of answers written, server.ts) runs before it yields. */
+export const SLICE_MS = 0.25;
 
 export class Renderings {
   private snapshot: Status | null = null;
