@@ -344,7 +344,16 @@ export async function runObserveBench(o: Options): Promise<Record<string, unknow
       const last = (m: Mode) => `${m} ${(rates[m].at(-1)! / 1e6).toFixed(2)}M/s ${cpus[m].at(-1)!.toFixed(0)} ns`;
       if (round >= 0) log(`round ${round + 1} (CPU per record): ${modes.map(last).join(', ')}`);
     }
-    if (o.modes) return { records_per_sec: rates, cpu_ns_per_record: cpus };
+    if (o.modes) {
+      // Some modes alone (a profile, or the holds with --run-queue): no ratios, the holds as measured.
+      for (const m of modes.filter((x) => x !== 'bare')) {
+        const b = mergeHolds(blocks[m]);
+        log(
+          `${m}: holds ${b.holds}, over 1 ms ${b.over_1ms}, max ${b.max_ms.toFixed(1)} ms; ${overOne(b)}: ${explained(b)}`,
+        );
+      }
+      return { records_per_sec: rates, cpu_ns_per_record: cpus };
+    }
     const cost = await renderCost(eddy);
     const ratio = (m: Mode) => rates[m].map((r, i) => r / rates.bare[i]!);
     // CPU per record is steadier than wall time on a shared machine: the cost as extra CPU.
