@@ -17,7 +17,7 @@ import type { Telemetry } from './telemetry.js';
  * restarts, workers, LMDB's map…) rarely change, and prom-client's work is per series.
  */
 
-/** The longest a render slice (or a slice of answers written, server.ts) runs before it yields. */
+/** The longest a render slice (or a slice of answers written, outbox.ts) runs before it yields. */
 export const SLICE_MS = 0.25;
 
 export class Renderings {
