@@ -6,8 +6,9 @@ import { type IntervalHistogram, monitorEventLoopDelay, PerformanceObserver } fr
 import { type DeriveConfig, DerivedStream } from '../src/coordinator/derived.js';
 import { ModuleResolver } from '../src/coordinator/resolve.js';
 import { type Eddy, open } from '../src/eddy.js';
-import type { Blocking } from '../src/observe/blocking.js';
+import { type Blocking, BlockMeter } from '../src/observe/blocking.js';
 import { createRegistry } from '../src/observe/metrics.js';
+import { Renderings } from '../src/observe/rendering.js';
 import { type ObserveServer, serveObserve } from '../src/observe/server.js';
 import { wasmPath } from '../src/sdk-build/fixtures.js';
 import { median, spread, table, writeResult } from './lib/harness.js';
@@ -38,6 +39,10 @@ interface Options {
   partitions: number;
   rounds: number;
   workers: number;
+  /** Have each hold read how long it waited for a core, in the rounds too (costs CPU: not for the ratios). */
+  runQueue?: boolean;
+  /** The modes to run (all by default); one alone is for profiling it (`--modes observed`). */
+  modes?: Mode[];
   quiet?: boolean;
 }
 
@@ -144,9 +149,12 @@ async function scrapers(
  * them: one every 250 ms, the code not kept hot by a loop, the server idle otherwise. Then the
  * holds of the event loop by serving under 100 scrapers every 250 ms (src/observe/blocking.ts).
  */
-async function renderCost(
-  eddy: Eddy,
-): Promise<{ metrics_render_ms: number; status_snapshot_ms: number; idle_storm_block: IdleStormBlock }> {
+async function renderCost(eddy: Eddy): Promise<{
+  metrics_render_ms: number;
+  metrics_served_ms: number;
+  status_snapshot_ms: number;
+  idle_storm_block: IdleStormBlock;
+}> {
   // With one saved stream over the bench's topic, so its series are rendered too.
   await eddy.createTopic('out-render');
   await eddy.createDerived({
@@ -156,12 +164,22 @@ async function renderCost(
     transforms: [{ uses: wasmPath('filter'), params: {}, lookback: null }],
   });
   const registry = createRegistry(eddy.telemetry);
+  // As the server renders: families whose rows did not change keep their last text.
+  let served: Renderings | null = null;
+  const servedRegistry = createRegistry(eddy.telemetry, () => served!.source());
+  served = new Renderings(eddy.telemetry, servedRegistry, new BlockMeter());
   const n = 20;
   const pause = () => new Promise((r) => setTimeout(r, 250));
   const render: number[] = [];
   const snapshot: number[] = [];
+  const reused: number[] = [];
   const ms = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
   for (let i = 0; i < n; i++) {
+    await pause();
+    const cpu3 = process.cpuUsage();
+    eddy.telemetry.status(true);
+    await served.metrics();
+    reused.push(ms(process.cpuUsage(cpu3)));
     await pause();
     const cpu = process.cpuUsage();
     eddy.telemetry.status(true);
@@ -173,37 +191,55 @@ async function renderCost(
     snapshot.push(ms(process.cpuUsage(cpu2)));
   }
   // The holds of the event loop with no stream running: the serving code alone (and what the
-  // machine's other processes take from it).
-  // A young-generation collection the allocations trigger pauses whatever runs; such holds are
-  // told apart by the GC entries that overlap them.
+  // machine's other processes take from it), each hold also reading how long it waited for a core.
   const server = await serveObserve(eddy.telemetry, '127.0.0.1:0');
+  server.measureRunQueue(true);
   const prom = await scrapers(`${server.url}metrics`, 100, 250);
   await new Promise((r) => setTimeout(r, 1000));
-  const gcs: { start: number; end: number }[] = [];
-  const gcObserver = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) gcs.push({ start: e.startTime, end: e.startTime + e.duration });
-  });
-  gcObserver.observe({ entryTypes: ['gc'] });
+  const since = gcs.length;
   server.resetBlocking();
   await new Promise((r) => setTimeout(r, 5000));
   const held = server.blocking;
   await prom.stop();
   await server.close();
-  gcObserver.disconnect();
   await eddy.deleteDerived('f-render');
   await eddy.deleteTopic('out-render');
-  const inGc = (h: Blocking['long'][number]) => gcs.some((g) => g.start < h.at + h.ms && g.end > h.at);
-  const outside = held.long.filter((h) => !inGc(h));
+  const during = gcs.slice(since);
   return {
     metrics_render_ms: median(render),
+    metrics_served_ms: median(reused),
     status_snapshot_ms: median(snapshot),
     idle_storm_block: {
       ...holds(held),
-      over_1ms_during_gc: held.long.length - outside.length,
-      max_ms_outside_gc: Math.max(0, ...outside.map((h) => h.ms)),
-      gc_pauses: gcs.length,
-      longest_gc_ms: Math.max(0, ...gcs.map((g) => g.end - g.start)),
+      ...explain(held.long),
+      gc_pauses: during.length,
+      longest_gc_ms: Math.max(0, ...during.map((g) => g.end - g.start)),
     },
+  };
+}
+
+/**
+ * Garbage collections seen (performance.now() times): a young-generation collection that the
+ * allocations trigger pauses whatever runs, so holds it overlaps are told apart.
+ */
+const gcs: { start: number; end: number }[] = [];
+
+/**
+ * What the holds over 1 ms were: paused by a GC; spent mostly (half or more) waiting for a core
+ * (measured only with the run-queue reading on); and the longest of them with its wait taken out,
+ * which is the time serving itself ran.
+ */
+function explain(long: Blocking['long']) {
+  const inGc = (h: Blocking['long'][number]) => gcs.some((g) => g.start < h.at + h.ms && g.end > h.at);
+  const measured = long.some((h) => h.waitedMs !== undefined);
+  const waited = long.filter((h) => (h.waitedMs ?? 0) >= h.ms / 2);
+  const own = long.filter((h) => !inGc(h)).map((h) => h.ms - (h.waitedMs ?? 0));
+  return {
+    over_1ms_during_gc: long.filter(inGc).length,
+    over_1ms_mostly_waiting: measured ? waited.length : null,
+    // Still over 1 ms with the wait taken out (GC pauses included): serving's own long holds.
+    over_1ms_less_waits: measured ? long.filter((h) => h.ms - (h.waitedMs ?? 0) > 1).length : null,
+    max_ms_outside_gc_less_waits: Math.max(0, ...own),
   };
 }
 
@@ -213,15 +249,13 @@ function holds(b: Blocking) {
 }
 
 type Holds = ReturnType<typeof holds>;
-interface IdleStormBlock extends Holds {
-  over_1ms_during_gc: number;
-  max_ms_outside_gc: number;
+interface IdleStormBlock extends Holds, ReturnType<typeof explain> {
   gc_pauses: number;
   longest_gc_ms: number;
 }
 
-/** Holds of several rounds together: counts summed, the worst round's percentiles. */
-function mergeHolds(bs: Blocking[]): Holds {
+/** Holds of several rounds together: counts summed, the worst round's percentiles; what the long ones were. */
+function mergeHolds(bs: Blocking[]): Holds & ReturnType<typeof explain> {
   const worst = (f: (b: Blocking) => number) => Math.max(0, ...bs.map(f));
   return {
     holds: bs.reduce((a, b) => a + b.count, 0),
@@ -230,13 +264,31 @@ function mergeHolds(bs: Blocking[]): Holds {
     p99_ms: worst((b) => b.p99Ms),
     p999_ms: worst((b) => b.p999Ms),
     max_ms: worst((b) => b.maxMs),
+    ...explain(bs.flatMap((b) => b.long)),
   };
 }
+
+const overOne = (b: Holds & ReturnType<typeof explain>) =>
+  b.over_1ms_mostly_waiting === null
+    ? 'holds over 1 ms: paused by a GC; longest of the others'
+    : 'holds over 1 ms: paused by a GC; half or more waiting for a core; over 1 ms without the wait; longest of those not in a GC, its wait taken out';
+const explained = (b: Holds & ReturnType<typeof explain>) =>
+  [
+    `${b.over_1ms_during_gc} of ${b.over_1ms}`,
+    ...(b.over_1ms_mostly_waiting === null
+      ? []
+      : [`${b.over_1ms_mostly_waiting} of ${b.over_1ms}`, `${b.over_1ms_less_waits} still over 1 ms without it`]),
+    `${b.max_ms_outside_gc_less_waits.toFixed(2)} ms`,
+  ].join('; ');
 
 export async function runObserveBench(o: Options): Promise<Record<string, unknown>> {
   const log = o.quiet ? () => {} : (s: string) => process.stdout.write(`${s}\n`);
   const dir = mkdtempSync(join(tmpdir(), 'eddy-bench-observe-'));
   const eddy = await open(dir, { workers: o.workers, retentionCheckMs: 0 });
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) gcs.push({ start: e.startTime, end: e.startTime + e.duration });
+  });
+  gcObserver.observe({ entryTypes: ['gc'] });
   try {
     await produce(eddy, o.records, o.partitions);
     const resolver = new ModuleResolver(eddy.storage.modules);
@@ -250,11 +302,14 @@ export async function runObserveBench(o: Options): Promise<Record<string, unknow
     let loop: IntervalHistogram | null = null;
     const delays: { p99: number; max: number }[] = [];
     // One warm-up round, not counted; then the modes in an order that rotates by one each round.
+    const modes = o.modes ?? MODES;
     for (let round = -1; round < o.rounds; round++) {
-      const order = MODES.map((_, i) => MODES[(i + Math.max(0, round)) % MODES.length]!);
+      const order = modes.map((_, i) => modes[(i + Math.max(0, round)) % modes.length]!);
       for (const mode of order) {
         // The server (and its once-a-second sampler) is up only while observed.
         const server: ObserveServer | null = mode === 'bare' ? null : await serveObserve(eddy.telemetry, '127.0.0.1:0');
+        // Costs ~10 µs a hold: only when asked, to tell preemption from serving's own work.
+        if (o.runQueue) server?.measureRunQueue(true);
         const clients = mode === 'bare' ? null : CLIENTS[mode];
         const prom = server && clients ? await scrapers(`${server.url}metrics`, clients.n, clients.periodMs) : null;
         // Blocking and delay are taken while the stream runs, not while the round sets up or cleans up.
@@ -287,7 +342,17 @@ export async function runObserveBench(o: Options): Promise<Record<string, unknow
         }
       }
       const last = (m: Mode) => `${m} ${(rates[m].at(-1)! / 1e6).toFixed(2)}M/s ${cpus[m].at(-1)!.toFixed(0)} ns`;
-      if (round >= 0) log(`round ${round + 1} (CPU per record): ${MODES.map(last).join(', ')}`);
+      if (round >= 0) log(`round ${round + 1} (CPU per record): ${modes.map(last).join(', ')}`);
+    }
+    if (o.modes) {
+      // Some modes alone (a profile, or the holds with --run-queue): no ratios, the holds as measured.
+      for (const m of modes.filter((x) => x !== 'bare')) {
+        const b = mergeHolds(blocks[m]);
+        log(
+          `${m}: holds ${b.holds}, over 1 ms ${b.over_1ms}, max ${b.max_ms.toFixed(1)} ms; ${overOne(b)}: ${explained(b)}`,
+        );
+      }
+      return { records_per_sec: rates, cpu_ns_per_record: cpus };
     }
     const cost = await renderCost(eddy);
     const ratio = (m: Mode) => rates[m].map((r, i) => r / rates.bare[i]!);
@@ -345,6 +410,7 @@ export async function runObserveBench(o: Options): Promise<Record<string, unknow
         `${v.block.p99_ms.toFixed(3)} / ${v.block.p999_ms.toFixed(3)} / ${v.block.max_ms.toFixed(1)} ms; ${v.block.over_1ms} of ${v.block.holds} (${v.requests} requests)`,
         '≤ 1 ms',
       ],
+      [`  ${overOne(v.block)}`, explained(v.block), ''],
     ];
     log(
       table([
@@ -359,13 +425,18 @@ export async function runObserveBench(o: Options): Promise<Record<string, unknow
           '',
         ],
         [
+          'CPU of one /metrics render as served, no stream running (unchanged families reused)',
+          `${cost.metrics_served_ms.toFixed(3)} ms`,
+          '',
+        ],
+        [
           'no stream running, 100 scrapers / 250 ms: holds of the event loop by serving (wall), p50 / p99 / p99.9 / max',
           `${cost.idle_storm_block.p50_ms.toFixed(3)} / ${cost.idle_storm_block.p99_ms.toFixed(3)} / ${cost.idle_storm_block.p999_ms.toFixed(3)} / ${cost.idle_storm_block.max_ms.toFixed(1)} ms`,
           '≤ 1 ms',
         ],
         [
-          '  holds over 1 ms, of all; of them paused by a GC; longest of the others',
-          `${cost.idle_storm_block.over_1ms} of ${cost.idle_storm_block.holds}; ${cost.idle_storm_block.over_1ms_during_gc} (${cost.idle_storm_block.gc_pauses} GCs, longest ${cost.idle_storm_block.longest_gc_ms.toFixed(1)} ms); ${cost.idle_storm_block.max_ms_outside_gc.toFixed(1)} ms`,
+          `  ${overOne(cost.idle_storm_block)}`,
+          `${explained(cost.idle_storm_block)} (${cost.idle_storm_block.gc_pauses} GCs, longest ${cost.idle_storm_block.longest_gc_ms.toFixed(1)} ms)`,
           '',
         ],
         [
@@ -377,6 +448,7 @@ export async function runObserveBench(o: Options): Promise<Record<string, unknow
     );
     return result;
   } finally {
+    gcObserver.disconnect();
     await eddy.close();
     rmSync(dir, { recursive: true, force: true });
   }
@@ -392,6 +464,11 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     partitions: arg('partitions', 2),
     rounds: arg('rounds', 6),
     workers: arg('workers', 2),
+    runQueue: process.argv.includes('--run-queue'),
+    modes: process.argv.includes('--modes')
+      ? (process.argv[process.argv.indexOf('--modes') + 1]!.split(',') as Mode[])
+      : undefined,
   });
-  writeResult('observe', result);
+  // A run of some modes only (for a profile) is not the bench's result.
+  if (!process.argv.includes('--modes')) writeResult('observe', result);
 }

@@ -10,7 +10,27 @@ import type { Telemetry } from './telemetry.js';
  */
 
 type Labels = Record<string, string | number>;
-type Rows = (s: Status) => [Labels, number][];
+export type Rows = (s: Status) => [Labels, number][];
+
+/**
+ * Per registry, what each family's text is made of for a snapshot (its rows: labels and values),
+ * read once per snapshot and shared by the family's collect callback and the renderer, which
+ * reuses a family's last text when its rows did not change (rendering.ts).
+ */
+const families = new WeakMap<Registry, Map<string, Rows>>();
+
+export function familyRows(registry: Registry): ReadonlyMap<string, Rows> {
+  return families.get(registry) ?? new Map();
+}
+
+/** The rows of the last snapshot asked for, kept until another is. */
+function perSnapshot(rows: Rows): Rows {
+  let last: { s: Status; rows: [Labels, number][] } | null = null;
+  return (s) => {
+    if (last?.s !== s) last = { s, rows: rows(s) };
+    return last.rows;
+  };
+}
 
 const streamLabels = ['stream', 'partition'] as const;
 const moduleLabels = ['stream', 'step', 'module'] as const;
@@ -56,8 +76,12 @@ const one =
 
 export function createRegistry(telemetry: Telemetry, source: () => Status = () => telemetry.status()): Registry {
   const registry = new Registry();
+  const rowsOf = new Map<string, Rows>();
+  families.set(registry, rowsOf);
   // Each value is set afresh from the snapshot at every collect (a counter through reset + inc).
-  const counter = (name: string, help: string, labelNames: readonly string[], rows: Rows) => {
+  const counter = (name: string, help: string, labelNames: readonly string[], read: Rows) => {
+    const rows = perSnapshot(read);
+    rowsOf.set(name, rows);
     registry.registerMetric(
       new Counter({
         name,
@@ -74,7 +98,9 @@ export function createRegistry(telemetry: Telemetry, source: () => Status = () =
       }),
     );
   };
-  const gauge = (name: string, help: string, labelNames: readonly string[], rows: Rows) => {
+  const gauge = (name: string, help: string, labelNames: readonly string[], read: Rows) => {
+    const rows = perSnapshot(read);
+    rowsOf.set(name, rows);
     registry.registerMetric(
       new Gauge({
         name,
@@ -163,6 +189,8 @@ export function createRegistry(telemetry: Telemetry, source: () => Status = () =
     perPartition((p) => (p.state === 'running' ? 1 : 0)),
   );
   registry.registerMetric(telemetry.latency);
+  // Its text changes only when a result commits.
+  rowsOf.set(telemetry.latency.name, () => [[{}, telemetry.latency.version]]);
 
   counter(
     'eddy_module_invocations_total',

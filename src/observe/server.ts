@@ -4,6 +4,7 @@ import { formatAuthority, parseHttpAddress } from './address.js';
 import { type Blocking, BlockMeter } from './blocking.js';
 import { HttpListenError } from './errors.js';
 import { createRegistry } from './metrics.js';
+import { Outbox } from './outbox.js';
 import { statusPage } from './page.js';
 import { Renderings } from './rendering.js';
 import type { Telemetry } from './telemetry.js';
@@ -26,6 +27,8 @@ export interface ObserveServer {
    */
   readonly blocking: Blocking;
   resetBlocking(): void;
+  /** Have each hold also say how long it waited for a core (the bench; see blocking.ts). */
+  measureRunQueue(on: boolean): void;
   close(): Promise<void>;
 }
 
@@ -38,6 +41,7 @@ export async function serveObserve(telemetry: Telemetry, address: string): Promi
   const rendered = renderings;
   const stopSampling = telemetry.startSampling();
   const page = statusPage();
+  const outbox = new Outbox(meter);
 
   const server = createServer((req, res) => {
     const mark = meter.start();
@@ -59,14 +63,10 @@ export async function serveObserve(telemetry: Telemetry, address: string): Promi
             "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:",
         });
       case '/metrics': {
-        // The answer is written once the render is done: timed as a hold of its own.
+        // The answer is written once the render is done, in the outbox's slices.
         rendered.metrics().then(
-          (text) => {
-            const mark = meter.start();
-            send(res, 200, registry.contentType, text);
-            meter.end(mark);
-          },
-          (err: unknown) => send(res, 500, 'text/plain', `${(err as Error)?.message ?? err}\n`),
+          (text) => outbox.push(() => send(res, 200, registry.contentType, text)),
+          (err: unknown) => outbox.push(() => send(res, 500, 'text/plain', `${(err as Error)?.message ?? err}\n`)),
         );
         return;
       }
@@ -118,7 +118,12 @@ export async function serveObserve(telemetry: Telemetry, address: string): Promi
       return meter.blocking;
     },
     resetBlocking: () => meter.reset(),
-    close: () => closeServer(server).finally(stopSampling),
+    measureRunQueue: (on) => meter.measureRunQueue(on),
+    close: () =>
+      closeServer(server).finally(() => {
+        stopSampling();
+        meter.measureRunQueue(false);
+      }),
   };
 }
 

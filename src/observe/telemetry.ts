@@ -1,9 +1,9 @@
 import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
-import { Histogram } from 'prom-client';
 import type { SessionMetrics, SessionState } from '../coordinator/chain-session.js';
 import type { DerivedEvents, DerivedInfo } from '../coordinator/derived.js';
 import type { EddyError } from '../errors.js';
 import type { Storage } from '../storage/storage.js';
+import { BatchLatency, type LatencySeries } from './latency.js';
 import type {
   ConnectorStatus,
   LastError,
@@ -55,8 +55,8 @@ interface Tracked {
   stream: ObservedStream;
   opened: boolean;
   startError: EddyError | null;
-  commits: Map<number, number>;
-  latency: Map<number, ReturnType<Histogram<'stream' | 'partition'>['labels']>>;
+  /** Per source partition: its batch latency counts, whose count is also its commits. */
+  latency: Map<number, LatencySeries>;
   lastError: LastError | null;
 }
 
@@ -77,13 +77,7 @@ const SAMPLE_MS = 1000;
 
 export class Telemetry {
   /** Source offset to commit, per result; buckets from 1 ms to 10 s. */
-  readonly latency = new Histogram({
-    name: 'eddy_batch_latency_seconds',
-    help: 'Time from submitting a batch range to a worker until its result is committed, per derived stream and source partition',
-    labelNames: ['stream', 'partition'] as const,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers: [],
-  });
+  readonly latency = new BatchLatency();
 
   private readonly tracked = new Map<string, Tracked>();
   private readonly connectors = new Map<string, { c: ObservedConnector; failed: string | null }>();
@@ -108,16 +102,15 @@ export class Telemetry {
       stream,
       opened: false,
       startError: null,
-      commits: new Map(),
       latency: new Map(),
       lastError: null,
     };
     this.tracked.set(name, t);
+    // The only work per committed result: a bucket count and a sum (see latency.ts).
     stream.on('commit', (c) => {
-      t.commits.set(c.partition, (t.commits.get(c.partition) ?? 0) + 1);
       let h = t.latency.get(c.partition);
-      if (!h) t.latency.set(c.partition, (h = this.latency.labels(name, String(c.partition))));
-      h.observe(c.seconds);
+      if (!h) t.latency.set(c.partition, (h = this.latency.series(name, c.partition)));
+      this.latency.record(h, c.seconds);
     });
     const remember = (e: EddyError, partition: number | null, offset: number | null) => {
       t.lastError = { code: e.code, message: e.message, partition, offset, at: Date.now() };
@@ -267,7 +260,7 @@ export class Telemetry {
         bytesOut: m?.bytesOut ?? 0,
         deadlineKills: m?.timeouts ?? 0,
         restarts: m?.restarts ?? 0,
-        commits: t?.commits.get(p.partition) ?? 0,
+        commits: t?.latency.get(p.partition)?.count ?? 0,
         failure: p.failure,
         modules: d.config.transforms.map((step, i) => {
           const x = m?.modules[i];
