@@ -39,19 +39,27 @@ import { prng } from './lib/records.js';
  *   4. the SDK filter example at 100 B (the issue's 74 ns module): CPU per record beyond the engine at
  *      W = 1 ≤ 15 ns (all threads of the pipeline minus the engine alone, both from CPU time).
  *
- *   node dist/bench/fluvio-compare.js   → table on stdout, JSON in bench/results/fluvio-compare.json
+ *   node dist/bench/fluvio-compare.js          → table on stdout, JSON in bench/results/fluvio-compare.json
+ *   node dist/bench/fluvio-compare.js --full   → longer rounds and more of them (about twice as long)
  *
- * Environment: EDDY_BENCH_ROUNDS (alternating rounds, default 3), FLUVIO_COMPARE_ROUND_MS (default
- * 40), FLUVIO_COMPARE_MODULES (comma-separated names), FLUVIO_COMPARE_SIZES (e.g. 100).
+ * The default run takes about 2–3 minutes for the 87 module × size rows on a 2-core machine: 3
+ * rounds of 25 ms per side (CPU per record is taken from CPU time, which a round of a few hundred
+ * thousand records pins down to a few per cent; the spreads in the table say where it does not).
+ * `--full` (or FLUVIO_COMPARE_FULL=1) runs 5 rounds of 40 ms and warms the pools for 2 s.
+ *
+ * Environment: EDDY_BENCH_ROUNDS (alternating rounds), FLUVIO_COMPARE_ROUND_MS,
+ * FLUVIO_COMPARE_WARMUP_MS, FLUVIO_COMPARE_MODULES (comma-separated names), FLUVIO_COMPARE_SIZES
+ * (e.g. 100).
  */
 
 const env = (name: string): string | undefined => process.env[name] || undefined;
-const ROUNDS = Number(env('EDDY_BENCH_ROUNDS') ?? 3);
-const ROUND_MS = Number(env('FLUVIO_COMPARE_ROUND_MS') ?? 40);
+const FULL = process.argv.includes('--full') || env('FLUVIO_COMPARE_FULL') === '1';
+const ROUNDS = Number(env('EDDY_BENCH_ROUNDS') ?? (FULL ? 5 : 3));
+const ROUND_MS = Number(env('FLUVIO_COMPARE_ROUND_MS') ?? (FULL ? 40 : 25));
 /** Pool rounds are longer: each starts with an empty pipeline and ends draining it. */
 const POOL_ROUND_MS = 2.5 * ROUND_MS;
 /** Pool rounds before measuring: the coordinator's and workers' per-frame code is optimised over the first seconds. */
-const POOL_WARMUP_MS = Number(env('FLUVIO_COMPARE_WARMUP_MS') ?? 2000);
+const POOL_WARMUP_MS = Number(env('FLUVIO_COMPARE_WARMUP_MS') ?? (FULL ? 2000 : 1000));
 const SIZES = (env('FLUVIO_COMPARE_SIZES') ?? '10,100,1000').split(',').map(Number);
 const ONLY = env('FLUVIO_COMPARE_MODULES')?.split(',');
 /** Leaves out the hostile fixtures and legacy-aggregate, whose accumulator grows by a batch per call. */
@@ -199,6 +207,7 @@ export async function runFluvioCompare(): Promise<Record<string, unknown>> {
     await warmPools(store, [pool1, poolW], W);
     let topicNo = 0;
     for (const m of modules) {
+      const tick = phases();
       const wasm = m.origin === 'rust' ? readFileSync(m.path) : readFileSync(wasmPath(m.name));
       const module = await loadModule(wasm, { name: m.name });
       const steps: SessionStep[] = [{ module, params: m.params ?? {}, lookback: m.lookback ?? null }];
@@ -206,6 +215,7 @@ export async function runFluvioCompare(): Promise<Record<string, unknown>> {
       // One Fluvio harness process and one set of W engine threads per module, for every size.
       const timer = new FluvioTimer([fluvioStepOf(m, wasm)]);
       const threads = await EngineThreads.openSets(W, steps, sets);
+      tick(`${m.name}: module loaded, harness started, engine threads open`);
       const results: (Row | null)[] = [];
       try {
         for (const [k, size] of SIZES.entries()) {
@@ -225,8 +235,10 @@ export async function runFluvioCompare(): Promise<Record<string, unknown>> {
           results.push(row);
         }
       } finally {
+        tick(`${m.name}: measured`);
         await timer.stop();
         await threads.close();
+        tick(`${m.name}: harness and engine threads closed`);
       }
       for (const row of results) {
         if (!row) continue;
@@ -290,6 +302,7 @@ export async function runFluvioCompare(): Promise<Record<string, unknown>> {
   });
   return {
     config: {
+      full: FULL,
       sizes: SIZES,
       rounds: ROUNDS,
       round_ms: ROUND_MS,
@@ -407,9 +420,9 @@ async function measureOne(
     tick('fluvio probe');
 
     // Warm-up, which also sizes the pool rounds (passes over the stored topic per round).
-    eddyEngineRound(owned, batches, 60);
-    engineRate(inPlace, batches, 60);
-    await threads.rate(40, set);
+    eddyEngineRound(owned, batches, 1.5 * ROUND_MS);
+    engineRate(inPlace, batches, 1.5 * ROUND_MS);
+    await threads.rate(ROUND_MS, set);
     const passes = [1, 1];
     for (const [k, rig] of rigs.entries()) {
       const w = await rig.round((p) => loopedRanges(store, topic, p, () => 1)());
@@ -444,14 +457,26 @@ async function measureOne(
       effWCpu: [] as number[],
       beyond: [] as number[],
     };
+    const sideMs = [0, 0, 0, 0, 0];
     for (let r = 0; r < ROUNDS; r++) {
+      let at = performance.now();
+      const lap = (k: number) => {
+        const now = performance.now();
+        sideMs[k]! += now - at;
+        at = now;
+      };
       const f = await peer.round();
+      lap(0);
       const e = eddyEngineRound(owned, batches, ROUND_MS);
       const one = engineRate(inPlace, batches, ROUND_MS);
+      lap(1);
       const many = await threads.run(ROUND_MS, set);
+      lap(2);
       const pools = [];
-      for (const [i, rig] of rigs.entries())
+      for (const [i, rig] of rigs.entries()) {
         pools.push(await rig.round((p) => loopedRanges(store, topic, p, () => passes[i]!)()));
+        lap(3 + i);
+      }
       const r1 = (pools[0]!.recordsIn * 1000) / pools[0]!.elapsedMs;
       const rW = (pools[1]!.recordsIn * 1000) / pools[1]!.elapsedMs;
       const S = many.recordsPerSec / one.recordsPerSec;
@@ -484,7 +509,9 @@ async function measureOne(
       k.effWCpu.push(many.cpuNsPerRecord / pWCpu);
       k.beyond.push(p1Cpu - e1Cpu);
     }
-    tick('rounds');
+    tick(
+      `rounds (Fluvio ${sideMs[0]!.toFixed(0)}, engine ${sideMs[1]!.toFixed(0)}, threads ${sideMs[2]!.toFixed(0)}, pools ${sideMs[3]!.toFixed(0)} + ${sideMs[4]!.toFixed(0)} ms)`,
+    );
     const engineNs = median(k.e1Cpu);
     const costly = engineNs >= 1000;
     const row: Row = {
