@@ -83,7 +83,7 @@ export async function fluvioPeer(
   // time (on a loaded machine a round sized by CPU alone lasts several times roundMs in wall time,
   // which made this side the longest of a bench round), kept within [1, 4096] whatever the clocks said.
   const size = (messages: number, t: { nanos: number; cpuNanos: number }): number => {
-    const ns = t.cpuNanos > t.nanos ? t.cpuNanos : t.nanos; // a CPU time NaN (unreadable) compares false
+    const ns = Math.max(t.nanos, Number.isFinite(t.cpuNanos) ? t.cpuNanos : 0);
     return Math.max(1, Math.min(4096, Math.round((messages * roundMs * 1e6) / Math.max(1e3, ns))));
   };
   let messages = size(list.length, await timer.time(list, list.length));
