@@ -266,6 +266,9 @@ export async function runFluvioCompare(): Promise<Record<string, unknown>> {
     rmSync(dir, { recursive: true, force: true });
   }
   const seconds = (performance.now() - t0) / 1000;
+  // Goal 4 is judged in steady state where it was measured (see steadyOverhead).
+  const filterRow = rows.find((r) => r.module === SDK_FILTER && r.value_bytes === 100);
+  if (steady && filterRow) filterRow.goals.overhead = steady.beyond_ns <= 15;
   if (steady)
     console.log(
       `\ngoal 4, steady state (SDK filter, 100 B, one worker, ${steady.records} records): engine ${steady.engine_ns.toFixed(0)} ns per record, ` +
