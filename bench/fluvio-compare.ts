@@ -3,7 +3,15 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EngineThreads } from '../src/bench/engine-thread.js';
 import { eddyEngineRound, FluvioTimer, fluvioPeer, ownedChain, requireFluvioEngine } from '../src/bench/fluvio.js';
-import { engineRate, mainThreadChain, PoolRig, type RangeSource, rangeSource } from '../src/bench/runner.js';
+import {
+  engineRate,
+  mainThreadChain,
+  PoolRig,
+  type RangeSource,
+  rangeSource,
+  threadCpuNs,
+  threadsCpuNs,
+} from '../src/bench/runner.js';
 import { median, spread } from '../src/bench/stats.js';
 import { type CorpusModule, corpus, missingRustModules } from '../src/conformance/corpus.js';
 import type { FluvioStep } from '../src/conformance/fluvio-engine.js';
@@ -39,19 +47,27 @@ import { prng } from './lib/records.js';
  *   4. the SDK filter example at 100 B (the issue's 74 ns module): CPU per record beyond the engine at
  *      W = 1 ≤ 15 ns (all threads of the pipeline minus the engine alone, both from CPU time).
  *
- *   node dist/bench/fluvio-compare.js   → table on stdout, JSON in bench/results/fluvio-compare.json
+ *   node dist/bench/fluvio-compare.js          → table on stdout, JSON in bench/results/fluvio-compare.json
+ *   node dist/bench/fluvio-compare.js --full   → longer rounds and more of them (about twice as long)
  *
- * Environment: EDDY_BENCH_ROUNDS (alternating rounds, default 3), FLUVIO_COMPARE_ROUND_MS (default
- * 40), FLUVIO_COMPARE_MODULES (comma-separated names), FLUVIO_COMPARE_SIZES (e.g. 100).
+ * The default run takes about 2–3 minutes for the 87 module × size rows on a 2-core machine: 3
+ * rounds of 25 ms per side (CPU per record is taken from CPU time, which a round of a few hundred
+ * thousand records pins down to a few per cent; the spreads in the table say where it does not).
+ * `--full` (or FLUVIO_COMPARE_FULL=1) runs 5 rounds of 40 ms and warms the pools for 2 s.
+ *
+ * Environment: EDDY_BENCH_ROUNDS (alternating rounds), FLUVIO_COMPARE_ROUND_MS,
+ * FLUVIO_COMPARE_WARMUP_MS, FLUVIO_COMPARE_MODULES (comma-separated names), FLUVIO_COMPARE_SIZES
+ * (e.g. 100).
  */
 
 const env = (name: string): string | undefined => process.env[name] || undefined;
-const ROUNDS = Number(env('EDDY_BENCH_ROUNDS') ?? 3);
-const ROUND_MS = Number(env('FLUVIO_COMPARE_ROUND_MS') ?? 40);
+const FULL = process.argv.includes('--full') || env('FLUVIO_COMPARE_FULL') === '1';
+const ROUNDS = Number(env('EDDY_BENCH_ROUNDS') ?? (FULL ? 5 : 3));
+const ROUND_MS = Number(env('FLUVIO_COMPARE_ROUND_MS') ?? (FULL ? 40 : 25));
 /** Pool rounds are longer: each starts with an empty pipeline and ends draining it. */
 const POOL_ROUND_MS = 2.5 * ROUND_MS;
 /** Pool rounds before measuring: the coordinator's and workers' per-frame code is optimised over the first seconds. */
-const POOL_WARMUP_MS = Number(env('FLUVIO_COMPARE_WARMUP_MS') ?? 2000);
+const POOL_WARMUP_MS = Number(env('FLUVIO_COMPARE_WARMUP_MS') ?? (FULL ? 2000 : 1000));
 const SIZES = (env('FLUVIO_COMPARE_SIZES') ?? '10,100,1000').split(',').map(Number);
 const ONLY = env('FLUVIO_COMPARE_MODULES')?.split(',');
 /** Leaves out the hostile fixtures and legacy-aggregate, whose accumulator grows by a batch per call. */
@@ -194,11 +210,13 @@ export async function runFluvioCompare(): Promise<Record<string, unknown>> {
   const t0 = performance.now();
   const rows: Row[] = [];
   const skipped: { module: string; value_bytes: number; reason: string }[] = [];
+  let steady: SteadyOverhead | null = null;
   try {
     await Promise.all([pool1.ready(), poolW.ready()]);
     await warmPools(store, [pool1, poolW], W);
     let topicNo = 0;
     for (const m of modules) {
+      const tick = phases();
       const wasm = m.origin === 'rust' ? readFileSync(m.path) : readFileSync(wasmPath(m.name));
       const module = await loadModule(wasm, { name: m.name });
       const steps: SessionStep[] = [{ module, params: m.params ?? {}, lookback: m.lookback ?? null }];
@@ -206,6 +224,7 @@ export async function runFluvioCompare(): Promise<Record<string, unknown>> {
       // One Fluvio harness process and one set of W engine threads per module, for every size.
       const timer = new FluvioTimer([fluvioStepOf(m, wasm)]);
       const threads = await EngineThreads.openSets(W, steps, sets);
+      tick(`${m.name}: module loaded, harness started, engine threads open`);
       const results: (Row | null)[] = [];
       try {
         for (const [k, size] of SIZES.entries()) {
@@ -225,8 +244,10 @@ export async function runFluvioCompare(): Promise<Record<string, unknown>> {
           results.push(row);
         }
       } finally {
+        tick(`${m.name}: measured`);
         await timer.stop();
         await threads.close();
+        tick(`${m.name}: harness and engine threads closed`);
       }
       for (const row of results) {
         if (!row) continue;
@@ -237,6 +258,7 @@ export async function runFluvioCompare(): Promise<Record<string, unknown>> {
         );
       }
     }
+    if (modules.some((m) => m.name === SDK_FILTER) && SIZES.includes(100)) steady = await steadyOverhead(store, pool1);
   } finally {
     await pool1.close();
     await poolW.close();
@@ -244,6 +266,15 @@ export async function runFluvioCompare(): Promise<Record<string, unknown>> {
     rmSync(dir, { recursive: true, force: true });
   }
   const seconds = (performance.now() - t0) / 1000;
+  // Goal 4 is judged in steady state where it was measured (see steadyOverhead).
+  const filterRow = rows.find((r) => r.module === SDK_FILTER && r.value_bytes === 100);
+  if (steady && filterRow) filterRow.goals.overhead = steady.beyond_ns <= 15;
+  if (steady)
+    console.log(
+      `\ngoal 4, steady state (SDK filter, 100 B, one worker, ${steady.records} records): engine ${steady.engine_ns.toFixed(0)} ns per record, ` +
+        `pipeline ${steady.pipeline_ns.toFixed(0)} (main thread ${steady.main_ns.toFixed(0)}, worker ${steady.worker_ns.toFixed(0)}, other threads ${steady.other_ns.toFixed(0)}): ` +
+        `beyond the engine ${steady.beyond_ns.toFixed(0)} ns (worker ${(steady.worker_ns - steady.engine_ns).toFixed(0)}) → ${steady.beyond_ns <= 15 ? 'met' : 'MISSED'}`,
+    );
   const mark = (b: boolean | null) => (b === null ? '' : b ? 'met' : 'MISSED');
   console.log(
     `\n${rows.length} module × size runs, ${ROUNDS} alternating rounds of ~${ROUND_MS} ms each, W = ${W}; medians (spread of the per-round ratio); ${seconds.toFixed(0)} s`,
@@ -290,6 +321,7 @@ export async function runFluvioCompare(): Promise<Record<string, unknown>> {
   });
   return {
     config: {
+      full: FULL,
       sizes: SIZES,
       rounds: ROUNDS,
       round_ms: ROUND_MS,
@@ -302,6 +334,8 @@ export async function runFluvioCompare(): Promise<Record<string, unknown>> {
     },
     modules: rows,
     not_measured: skipped,
+    /** Goal 4 measured as the pipeline runs for seconds on end (see steadyOverhead); the rows' `cpu_ns_beyond_engine_w1` come from short rounds. */
+    goal4_steady: steady,
     goals: {
       engine_ge_fluvio: count('engine'),
       workers_ge_0_9_scaled_fluvio: count('workers'),
@@ -337,6 +371,90 @@ interface Shared {
   threads: EngineThreads;
   /** Which of the threads' batch sets is this size's. */
   set: number;
+}
+
+/** Goal 4 in steady state: CPU ns per record by thread, medians over the rounds. */
+interface SteadyOverhead {
+  records: number;
+  engine_ns: number;
+  pipeline_ns: number;
+  main_ns: number;
+  worker_ns: number;
+  other_ns: number;
+  beyond_ns: number;
+}
+
+/**
+ * Goal 4 as a consumer runs it: the SDK filter over 100 B records from LMDB through the one-worker
+ * pool for about a second per round, back to back, against the engine alone on this thread, in
+ * alternating rounds; CPU per record by thread (main, the busiest other thread: the worker, and the
+ * rest: V8's compiler and GC helpers, Node's platform threads). In the table's rows the pool runs
+ * ~60 ms between the other sides' rounds, and the process's CPU over those rounds also takes in
+ * the compiling and collecting that the other sides left behind (measured: 100–250 ns there
+ * against ~60 ns here at the same load).
+ */
+async function steadyOverhead(store: Storage, pool: WorkerPool): Promise<SteadyOverhead> {
+  const module = await loadModule(wasmPath(SDK_FILTER));
+  const steps: SessionStep[] = [{ module }];
+  const batches = batchesFor(SDK_FILTER, 100);
+  await store.createTopic('goal-4', { partitions: 1, retentionMs: null, maxPartitionBytes: null });
+  const log = store.partition('goal-4', 0);
+  for (let c = 0; c < 16; c++)
+    await Promise.all(batches.map((b) => log.appendRaw({ raw: b.raw, baseTimestamp: b.baseTimestamp })));
+  const rig = await PoolRig.open({ workers: 1, pool, partitions: 1, steps, batchesPerSubmit: 16 });
+  const chain = mainThreadChain(steps);
+  chain.lookBack(() => new Uint8Array(4));
+  const poolFor = async (ms: number) => {
+    let records = 0;
+    const until = performance.now() + ms;
+    do records += (await rig.round(() => loopedRanges(store, 'goal-4', 0, () => 8)())).recordsIn;
+    while (performance.now() < until);
+    return records;
+  };
+  const k = {
+    engine: [] as number[],
+    all: [] as number[],
+    main: [] as number[],
+    worker: [] as number[],
+    other: [] as number[],
+  };
+  let total = 0;
+  try {
+    await poolFor(FULL ? 1000 : 500);
+    engineRate(chain, batches, 200);
+    for (let r = 0; r < ROUNDS; r++) {
+      const e = engineRate(chain, batches, FULL ? 600 : 300);
+      k.engine.push(e.threadCpuNs / e.records);
+      const before = threadsCpuNs();
+      const main0 = threadCpuNs();
+      const records = await poolFor(FULL ? 1200 : 600);
+      const main = threadCpuNs() - main0;
+      const after = threadsCpuNs();
+      total += records;
+      const others = [...after].map(([id, ns]) => (id === process.pid ? 0 : ns - (before.get(id) ?? 0)));
+      const worker = Math.max(0, ...others);
+      const sum = others.reduce((a, b) => a + b, 0) + main;
+      k.all.push(sum / records);
+      k.main.push(main / records);
+      k.worker.push(worker / records);
+      k.other.push((sum - main - worker) / records);
+    }
+  } finally {
+    chain.dispose();
+    await rig.close();
+    await store.deleteTopic('goal-4');
+  }
+  const engine = median(k.engine);
+  const pipeline = median(k.all);
+  return {
+    records: total,
+    engine_ns: engine,
+    pipeline_ns: pipeline,
+    main_ns: median(k.main),
+    worker_ns: median(k.worker),
+    other_ns: median(k.other),
+    beyond_ns: pipeline - engine,
+  };
 }
 
 /** The SDK filter through both pools from storage for POOL_WARMUP_MS, before anything is measured. */
@@ -407,9 +525,9 @@ async function measureOne(
     tick('fluvio probe');
 
     // Warm-up, which also sizes the pool rounds (passes over the stored topic per round).
-    eddyEngineRound(owned, batches, 60);
-    engineRate(inPlace, batches, 60);
-    await threads.rate(40, set);
+    eddyEngineRound(owned, batches, 1.5 * ROUND_MS);
+    engineRate(inPlace, batches, 1.5 * ROUND_MS);
+    await threads.rate(ROUND_MS, set);
     const passes = [1, 1];
     for (const [k, rig] of rigs.entries()) {
       const w = await rig.round((p) => loopedRanges(store, topic, p, () => 1)());
@@ -444,14 +562,26 @@ async function measureOne(
       effWCpu: [] as number[],
       beyond: [] as number[],
     };
+    const sideMs = [0, 0, 0, 0, 0];
     for (let r = 0; r < ROUNDS; r++) {
+      let at = performance.now();
+      const lap = (k: number) => {
+        const now = performance.now();
+        sideMs[k]! += now - at;
+        at = now;
+      };
       const f = await peer.round();
+      lap(0);
       const e = eddyEngineRound(owned, batches, ROUND_MS);
       const one = engineRate(inPlace, batches, ROUND_MS);
+      lap(1);
       const many = await threads.run(ROUND_MS, set);
+      lap(2);
       const pools = [];
-      for (const [i, rig] of rigs.entries())
+      for (const [i, rig] of rigs.entries()) {
         pools.push(await rig.round((p) => loopedRanges(store, topic, p, () => passes[i]!)()));
+        lap(3 + i);
+      }
       const r1 = (pools[0]!.recordsIn * 1000) / pools[0]!.elapsedMs;
       const rW = (pools[1]!.recordsIn * 1000) / pools[1]!.elapsedMs;
       const S = many.recordsPerSec / one.recordsPerSec;
@@ -484,7 +614,9 @@ async function measureOne(
       k.effWCpu.push(many.cpuNsPerRecord / pWCpu);
       k.beyond.push(p1Cpu - e1Cpu);
     }
-    tick('rounds');
+    tick(
+      `rounds (Fluvio ${sideMs[0]!.toFixed(0)}, engine ${sideMs[1]!.toFixed(0)}, threads ${sideMs[2]!.toFixed(0)}, pools ${sideMs[3]!.toFixed(0)} + ${sideMs[4]!.toFixed(0)} ms)`,
+    );
     const engineNs = median(k.e1Cpu);
     const costly = engineNs >= 1000;
     const row: Row = {

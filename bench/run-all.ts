@@ -225,10 +225,16 @@ export function summaryRows(): string[][] {
       '≥ 0.9',
     ]);
     const filter = mods.find((m) => m['module'] === 'filter' && m['value_bytes'] === 100);
+    // The steady-state measurement decides where the run has it; the row's comes from short rounds.
+    const steady = fluvio['goal4_steady'] as Json | null | undefined;
     rows.push([
       'fluvio-compare',
-      'SDK filter, 100 B: CPU ns per record beyond the engine, W = 1',
-      n(filter?.['cpu_ns_beyond_engine_w1'], 0),
+      steady
+        ? 'SDK filter, 100 B: CPU ns per record beyond the engine, W = 1, steady state (short rounds)'
+        : 'SDK filter, 100 B: CPU ns per record beyond the engine, W = 1',
+      steady
+        ? `${n(steady['beyond_ns'], 0)} (${n(filter?.['cpu_ns_beyond_engine_w1'], 0)})`
+        : n(filter?.['cpu_ns_beyond_engine_w1'], 0),
       '≤ 15',
     ]);
   }

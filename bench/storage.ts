@@ -30,6 +30,9 @@ import { prng } from './lib/records.js';
  * round), each consume sample reads the data several times, and we report the best rate of each
  * side, the ratio of the best rates, and the median of the per-round ratios with its spread.
  * Targets: the record-object producer ≥ 0.75 of raw produce, the encoded path and everything else ≥ 0.9.
+ * Each side's CPU time (every thread of the process, lmdb-js's writer included) is reported too,
+ * with the per-round ratio raw CPU ÷ Eddy CPU: on a machine shared with other work it holds where
+ * wall-clock ratios swing with the load.
  */
 
 const TARGETS: Record<string, number> = { 'Eddy producer': 0.75 };
@@ -55,10 +58,17 @@ export function makeRecords(c: Case, seed: number): ProduceRecord[] {
   });
 }
 
+/** CPU time (ms, every thread of the process) of the last `timed` call: rounds() reads it after each side. */
+let lastCpuMs = 0;
+
 export async function timed(f: () => Promise<unknown> | unknown): Promise<number> {
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   await f();
-  return performance.now() - t0;
+  const ms = performance.now() - t0;
+  const c = process.cpuUsage(c0);
+  lastCpuMs = (c.user + c.system) / 1000;
+  return ms;
 }
 
 /** Reads a partition to its end with readBatches, `passes` times; checks the record count. */
@@ -86,6 +96,8 @@ export const RESULT_HEADER: (string | number)[] = [
   'ratio (best)',
   'ratio (median)',
   'spread',
+  'CPU ns/rec',
+  'CPU ratio (median)',
 ];
 
 export interface Side {
@@ -95,15 +107,18 @@ export interface Side {
 
 interface Sample {
   ms: number[];
+  /** CPU time of the process over the same timed part (ms): on a shared machine wall time also counts other people's work. */
+  cpuMs: number[];
 }
 
 /** Runs the sides for ROUNDS rounds, rotating which goes first; returns per-side times (ms). */
 export async function rounds(sides: Side[]): Promise<Sample[]> {
-  const out = sides.map(() => ({ ms: [] as number[] }));
+  const out = sides.map(() => ({ ms: [] as number[], cpuMs: [] as number[] }));
   for (let r = 0; r < ROUNDS; r++) {
     for (let k = 0; k < sides.length; k++) {
       const i = (r + k) % sides.length;
       out[i]!.ms.push(await sides[i]!.run(r));
+      out[i]!.cpuMs.push(lastCpuMs);
     }
   }
   return out;
@@ -233,6 +248,8 @@ export async function runStorageBench(): Promise<Record<string, unknown>> {
       ] as const) {
         const raw = samples[0]!.ms;
         const rawBest = Math.min(...raw);
+        const rawCpu = samples[0]!.cpuMs;
+        const perRecord = (cpuMs: number[]) => (median(cpuMs) * 1e6) / (bytes / c.recordBytes);
         rows.push([
           `${c.recordBytes} B`,
           op,
@@ -242,6 +259,8 @@ export async function runStorageBench(): Promise<Record<string, unknown>> {
           1,
           1,
           0,
+          perRecord(rawCpu),
+          1,
         ]);
         for (let s = 1; s < samples.length; s++) {
           const ms = samples[s]!.ms;
@@ -249,6 +268,8 @@ export async function runStorageBench(): Promise<Record<string, unknown>> {
           const ratios = ms.map((x, i) => raw[i]! / x);
           const ratioBest = rawBest / best;
           const ratioMedian = median(ratios);
+          // raw lmdb-js's CPU ÷ Eddy's, per round (same work, so the inverse of Eddy's extra CPU).
+          const cpuRatios = samples[s]!.cpuMs.map((x, i) => rawCpu[i]! / x);
           rows.push([
             `${c.recordBytes} B`,
             op,
@@ -258,6 +279,8 @@ export async function runStorageBench(): Promise<Record<string, unknown>> {
             ratioBest,
             ratioMedian,
             spread(ratios),
+            perRecord(samples[s]!.cpuMs),
+            median(cpuRatios),
           ]);
           out.push({
             record_bytes: c.recordBytes,
@@ -271,6 +294,10 @@ export async function runStorageBench(): Promise<Record<string, unknown>> {
             ratio_best: ratioBest,
             ratio_median: ratioMedian,
             spread: spread(ratios),
+            raw_cpu_ns_per_record: perRecord(rawCpu),
+            eddy_cpu_ns_per_record: perRecord(samples[s]!.cpuMs),
+            cpu_ratio_median: median(cpuRatios),
+            cpu_ratio_spread: spread(cpuRatios),
             target: TARGETS[names[s]!] ?? 0.9,
             meets_target: ratioBest >= (TARGETS[names[s]!] ?? 0.9),
           });

@@ -1,5 +1,7 @@
 import test from 'ava';
 import { encodeRecords, indexRecords } from '../src/protocol/record.js';
+import { crc32Small } from '../src/storage/crc32.js';
+import { crc32cSmall } from '../src/storage/crc32c.js';
 import { CorruptBatchError, RecordTooLargeError } from '../src/storage/errors.js';
 import {
   BATCH_HEADER_SIZE,
@@ -25,7 +27,7 @@ const stored = (key: number, value: Uint8Array) => {
   return viewBatch(key, value);
 };
 
-test('a stored batch is a 40-byte big-endian header, exactly the Vec<Record> bytes a SmartModule reads, and a CRC32C trailer', (t) => {
+test('a stored batch is a 40-byte big-endian header, exactly the Vec<Record> bytes a SmartModule reads, and a CRC-32 trailer', (t) => {
   const now = 1_700_000_000_000;
   const [b] = encodeBatches(
     [{ value: 'dog' }, { key: 'K', value: 'v', timestamp: now - 1 }, { value: 'x', timestamp: now + 5 }],
@@ -44,7 +46,7 @@ test('a stored batch is a 40-byte big-endian header, exactly the Vec<Record> byt
   const h = readBatchHeader(value);
   t.like(h, {
     version: 1,
-    flags: 2,
+    flags: 2 | 32, // a checksum trailer, and it is CRC-32
     count: 3,
     lastOffsetDelta: 2,
     rawLength: expected.length,
@@ -52,16 +54,36 @@ test('a stored batch is a 40-byte big-endian header, exactly the Vec<Record> byt
     maxTimestamp: now + 5,
   });
   // Fixed big-endian fields at fixed places.
-  t.deepEqual([...value.subarray(0, 16)], [1, 2, 0, 0, 0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0, expected.length]);
+  t.deepEqual([...value.subarray(0, 16)], [1, 34, 0, 0, 0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0, expected.length]);
   t.is(Buffer.from(value).readBigInt64BE(16), BigInt(now));
-  // The trailer: CRC32C of u64be(offset) ‖ everything before it, written when the offset is known.
+  // The trailer: CRC-32 of u64be(offset) ‖ everything before it, written when the offset is known.
   t.throws(() => viewBatch(42, value), { instanceOf: CorruptBatchError }, 'not sealed yet');
   sealBatch(42, value);
+  const key = new Uint8Array(8);
+  new DataView(key.buffer).setUint32(4, 42);
+  t.is(
+    Buffer.from(value).readUInt32BE(value.length - 4),
+    crc32Small(value.subarray(0, value.length - 4), crc32Small(key)),
+  );
   t.is(Buffer.from(value).readUInt32BE(value.length - 4), batchChecksum(42, value));
   const view = viewBatch(42, value);
   t.is(view.baseOffset, 42);
   t.is(view.lastOffset, 44);
   t.is(view.raw.byteOffset - value.byteOffset, BATCH_HEADER_SIZE, 'raw is a view, not a copy');
+});
+
+test('a batch stored before CRC-32 trailers (flag bit 5 clear) is still checked, with CRC32C', (t) => {
+  const [b] = encodeBatches([{ value: 'old' }, { value: 'batch' }], 1_700_000_000_000, limits, 't/0');
+  const value = b!.value;
+  value[1] = value[1]! & ~32; // as written before bit 5 existed
+  const key = new Uint8Array(8);
+  new DataView(key.buffer).setUint32(4, 7);
+  const old = crc32cSmall(value.subarray(0, value.length - 4), crc32cSmall(key));
+  new DataView(value.buffer, value.byteOffset).setUint32(value.length - 4, old);
+  t.is(batchChecksum(7, value), old);
+  t.is(viewBatch(7, value).count, 2);
+  value[BATCH_HEADER_SIZE + 6] = value[BATCH_HEADER_SIZE + 6]! ^ 1; // a flipped bit in a record
+  t.throws(() => viewBatch(7, value), { instanceOf: CorruptBatchError, message: /stored CRC32C/ });
 });
 
 test('the fast path for plain byte records writes exactly what the general path writes', (t) => {

@@ -3,6 +3,7 @@ import { readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
+import { crc32, crc32Small } from '../src/storage/crc32.js';
 import { crc32c, crc32cSmall } from '../src/storage/crc32c.js';
 import {
   batchChecksum,
@@ -170,6 +171,14 @@ test('CRC32C: the native and table versions agree with the standard check value 
     crc32cSmall(data),
     'continuing from a previous result',
   );
+});
+
+test('CRC-32: the native and table versions agree with the standard check value and with each other', (t) => {
+  const check = Buffer.from('123456789');
+  t.is(crc32(check), 0xcbf43926);
+  t.is(crc32Small(check), 0xcbf43926);
+  const data = Buffer.from(Array.from({ length: 5000 }, (_, i) => (i * 7919) & 0xff));
+  t.is(crc32(data.subarray(100), crc32(data.subarray(0, 100))), crc32Small(data), 'continuing from a previous result');
 });
 
 test('a flipped bit inside a stored value is an error naming topic, partition and offset (reader, writer, worker)', async (t) => {

@@ -79,10 +79,11 @@ export async function fluvioPeer(
     raw: b.raw,
   }));
   const timer = steps instanceof FluvioTimer ? steps : new FluvioTimer(steps);
-  // Messages per round for about roundMs of engine time, from the last round's cost (CPU time where
-  // the harness could read it, else wall time), kept within [1, 4096] whatever the clocks said.
+  // Messages per round for about roundMs, from the last round's cost: the larger of its wall and CPU
+  // time (on a loaded machine a round sized by CPU alone lasts several times roundMs in wall time,
+  // which made this side the longest of a bench round), kept within [1, 4096] whatever the clocks said.
   const size = (messages: number, t: { nanos: number; cpuNanos: number }): number => {
-    const ns = t.cpuNanos > 0 ? t.cpuNanos : t.nanos;
+    const ns = Math.max(t.nanos, Number.isFinite(t.cpuNanos) ? t.cpuNanos : 0);
     return Math.max(1, Math.min(4096, Math.round((messages * roundMs * 1e6) / Math.max(1e3, ns))));
   };
   let messages = size(list.length, await timer.time(list, list.length));

@@ -17,7 +17,7 @@ export function registerCheckCommand(program: Command, ctx: CliContext): void {
     .command('check')
     .summary('verify the data directory (checksums, headers, offsets)')
     .description(
-      "Verify the data directory: its data file against LMDB's meta pages, then every stored batch's CRC32C " +
+      "Verify the data directory: its data file against LMDB's meta pages, then every stored batch's " +
         'checksum, header and records, and that offsets are contiguous. Changes nothing. Exits 1 and lists each ' +
         'damaged place (topic, partition, offset) when something is damaged.',
     )

@@ -107,7 +107,8 @@ export interface StorageOptions {
    */
   maxPartitions?: number;
   /**
-   * Give every stored batch a CRC32C and check it on every read (a mismatch is EDDY_CORRUPT_BATCH).
+   * Give every stored batch a checksum (CRC-32; batches written by earlier versions carry CRC32C)
+   * and check it on every read (a mismatch is EDDY_CORRUPT_BATCH).
    * Default true; false only to measure the checksum's cost.
    */
   checksums?: boolean;
