@@ -4,8 +4,6 @@ import { LineEncoder } from '../src/protocol/line-records.js';
 import { Chain, type ErrorPolicy } from '../src/smartmodule/chain.js';
 import { SmartModule } from '../src/smartmodule/module.js';
 import type { ModuleLogger } from '../src/smartmodule/types.js';
-import { sliceBatch } from '../src/storage/batch-format.js';
-import { PartitionReader } from '../src/storage/partition-reader.js';
 import { FrameBufferPool } from '../src/wire/frame-buffers.js';
 import type {
   BatchTask,
@@ -188,13 +186,34 @@ function linesTask(task: LinesTask): Uint8Array {
   return run(task.session, task.seq, [batch], task.valueLines);
 }
 
+/**
+ * The storage side (lmdb-js, codecs, checksums) is loaded with the first read task: a worker that
+ * only gets batches or lines (`eddy transform`, produce-side transforms) never pays for it
+ * (~50 ms of CPU per worker).
+ */
+type StorageModules = typeof import('../src/storage/partition-reader.js') &
+  typeof import('../src/storage/batch-format.js');
+let storage: StorageModules | null = null;
+let loadingStorage: Promise<StorageModules> | null = null;
+async function storageModules(): Promise<StorageModules> {
+  // Tasks that wait here resume in arrival order (one promise), so reads still run in order.
+  loadingStorage ??= Promise.all([
+    import('../src/storage/partition-reader.js'),
+    import('../src/storage/batch-format.js'),
+  ]).then(([reader, format]) => {
+    storage = { ...reader, ...format };
+    return storage;
+  });
+  return loadingStorage;
+}
+
 /** lmdb-js calls run inside the termination handshake (see watch-slot.ts). */
 function native<T>(f: () => T): T {
   return watch ? watch.duringNativeCall(f) : f();
 }
 
 /** Reads the planned batches from LMDB here, cut to [from, end), and runs them. */
-function readTask(task: ReadTask): Uint8Array {
+function readTask(task: ReadTask, { PartitionReader, sliceBatch }: StorageModules): Uint8Array {
   const reader = native(() => PartitionReader.open(task.source));
   native(() => reader.renew());
   const last = task.end - 1;
@@ -220,7 +239,7 @@ export default async function handle(task: WorkerTask): Promise<unknown> {
     case 'lines':
       return move(linesTask(task));
     case 'read':
-      return move(readTask(task));
+      return move(readTask(task, storage ?? (await storageModules())));
     case 'ping':
       return { ok: true };
     case 'close':
