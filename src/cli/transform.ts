@@ -189,6 +189,8 @@ interface Submitted {
   /** The result's `raw` is the values as lines, to write as they are. */
   valueLines: boolean;
   record(index: number): { line: number; key: Uint8Array | null; value: Uint8Array };
+  /** Done with the input (its result written): its memory may be reused. */
+  release(): void;
 }
 
 function batchInput(input: InputBatch): Submitted {
@@ -202,6 +204,7 @@ function batchInput(input: InputBatch): Submitted {
       idx ??= indexRecords(input.raw);
       return { line: input.lineNos[i]!, key: idx.key(i), value: idx.value(i) };
     },
+    release() {},
   };
 }
 
@@ -215,6 +218,7 @@ function pieceInput(piece: LinePiece, valueLines: boolean): Submitted {
       const { line, value } = pieceRecord(piece, i);
       return { line, key: null, value };
     },
+    release: () => piece.release(),
   };
 }
 
@@ -266,10 +270,24 @@ export async function runTransform(files: string[], o: TransformCliOptions, cmd:
     const drainOne = async (): Promise<boolean> => {
       const { ticket, input } = window.shift()!;
       const r = await ticket.result;
+      // Values as lines are written straight from the result's memory: it goes back to the
+      // workers only once every write of it is done (a file stream writes later, from a thread).
+      let writing = 0;
+      let drained = false;
+      const release = () => {
+        drained = true;
+        if (writing === 0) r.release();
+      };
+      const wrote = () => {
+        if (--writing === 0 && drained) r.release();
+      };
       for (const b of r.batches) {
         const bytes = input.valueLines ? b.raw : outputBytes(b.raw, plan);
         written += b.count;
-        if (bytes.length > 0) await writeOut(out, bytes);
+        if (bytes.length > 0 && input.valueLines) {
+          writing++;
+          await writeOut(out, bytes, wrote);
+        } else if (bytes.length > 0) await writeOut(out, bytes);
         for (const s of plan.policy === 'skip' ? skippedOf(b, input) : []) {
           skippedOut ??= createWriteStream(plan.skippedFile);
           skipped++;
@@ -284,7 +302,7 @@ export async function runTransform(files: string[], o: TransformCliOptions, cmd:
             await new Promise<void>((res) => skippedOut!.once('drain', () => res()));
         }
         if (b.error) {
-          r.release();
+          release();
           const at = (b.error as { offset?: unknown }).offset;
           const where =
             typeof at === 'number'
@@ -296,7 +314,8 @@ export async function runTransform(files: string[], o: TransformCliOptions, cmd:
           return false;
         }
       }
-      r.release();
+      release();
+      input.release();
       if (showProgress) progress.add(input.bytes, input.count);
       return true;
     };
