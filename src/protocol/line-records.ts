@@ -33,8 +33,9 @@ export class LineEncoder {
    */
   encode(text: Uint8Array): { raw: Uint8Array; count: number } {
     const n = text.length;
-    if (this.buf.length < 4 + n) this.buf = Buffer.alloc(Math.max(4 + n, this.buf.length * 2));
-    const buf = this.buf;
+    // Room for the records too (lines of ~100 bytes take ~10 % more as records), or grown below.
+    if (this.buf.length < 4 + n) this.buf = Buffer.alloc(Math.max(4 + n + (n >> 3), this.buf.length * 2));
+    let buf = this.buf;
     buf.set(text, 4);
     // Where the lines are, and where their records go.
     const end = 4 + n;
@@ -60,7 +61,12 @@ export class LineEncoder {
       }
       start = nl + 1;
     }
-    if (!fits || out > buf.length) return this.encodeByLine(text, count, out);
+    if (!fits) return this.encodeByLine(text, count, out);
+    if (out > buf.length) {
+      const bigger = Buffer.alloc(out + (out >> 3));
+      bigger.set(buf.subarray(0, end));
+      this.buf = buf = bigger;
+    }
     for (let i = count - 1; i >= 0; i--) {
       const len = this.lens[i]!;
       const at = this.outs[i]!;
