@@ -1,8 +1,12 @@
 import test from 'ava';
 import { LineTooLongError } from '../src/cli/errors.js';
 import { type LinePiece, lineBatches, linePieces, pieceRecord, type ReadInto } from '../src/cli/transform-input.js';
+import { ChainSession } from '../src/coordinator/chain-session.js';
+import { WorkerPool } from '../src/coordinator/pool.js';
+import { ModuleResolver } from '../src/coordinator/resolve.js';
 import { LineEncoder } from '../src/protocol/line-records.js';
 import { indexRecords } from '../src/protocol/record.js';
+import { wasmPath } from './helpers/wasm.js';
 
 /**
  * `eddy transform`'s line path: the main thread cuts the input into pieces at line ends, a worker
@@ -118,4 +122,44 @@ test('a line longer than the limit is refused by its number, also when it spans 
     pieces.reduce((s, p) => s + p.count, 0),
     1,
   );
+});
+
+test('a session runs submitted lines on its workers: records from the given offset, values back as lines or as records', async (t) => {
+  const pool = new WorkerPool({ workers: 2 });
+  const steps = await new ModuleResolver(null).steps([{ uses: wasmPath('map-double') }]);
+  const session = new ChainSession(pool, { steps, stateless: true, maxInFlight: 4 });
+  try {
+    await session.start();
+    const shared = (s: string) => {
+      const b = Buffer.from(new SharedArrayBuffer(Buffer.byteLength(s)));
+      b.write(s);
+      return b;
+    };
+    const lines = await session.submitLines({
+      text: shared('1\n2\r\n\n3'),
+      baseOffset: 10,
+      baseTimestamp: 0,
+      valueLines: true,
+    });
+    const records = await session.submitLines({ text: shared('4\n5\n'), baseOffset: 13, baseTimestamp: 0 });
+    const a = await lines.result;
+    t.is(Buffer.from(a.batches[0]!.raw).toString(), '2\n4\n6\n');
+    t.is(a.batches[0]!.count, 3);
+    const b = (await records.result).batches[0]!;
+    t.is(b.baseOffset, 13);
+    const idx = indexRecords(b.raw);
+    t.deepEqual(
+      Array.from({ length: idx.count }, (_, i) => [idx.offsetDelta(i), Buffer.from(idx.value(i)).toString()]),
+      [
+        [0, '8'],
+        [1, '10'],
+      ],
+    );
+    await t.throwsAsync(session.submitLines({ text: Buffer.from('6\n'), baseOffset: 15, baseTimestamp: 0 }), {
+      message: /shared memory/,
+    });
+  } finally {
+    await session.close();
+    await pool.close();
+  }
 });

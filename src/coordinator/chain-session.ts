@@ -68,7 +68,7 @@ export interface SessionBatchResult {
   baseTimestamp: number;
   /** Last input offset this batch covered (−1 when the caller submitted bytes, not a range). */
   lastOffset: number;
-  /** Output records as `Vec<Record>` bytes. */
+  /** Output records as `Vec<Record>` bytes (for `submitLines` with `valueLines`: the values, one per line). */
   raw: Uint8Array;
   count: number;
   /** Runtime error that stopped this batch (policy stop): `raw` holds the records before it. */
