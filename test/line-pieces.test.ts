@@ -1,6 +1,6 @@
 import test from 'ava';
 import { LineTooLongError } from '../src/cli/errors.js';
-import { type LinePiece, lineBatches, linePieces, pieceRecord, type ReadInto } from '../src/cli/transform-input.js';
+import { type LinePiece, lineBatches, linePieces, pieceRecords, type ReadInto } from '../src/cli/transform-input.js';
 import { ChainSession } from '../src/coordinator/chain-session.js';
 import { WorkerPool } from '../src/coordinator/pool.js';
 import { ModuleResolver } from '../src/coordinator/resolve.js';
@@ -85,11 +85,13 @@ test('pieces encoded by the worker give the records of lineBatches, with offsets
         t.is(count, p.count);
         const idx = indexRecords(raw);
         t.is(idx.count, p.count);
+        const record = pieceRecords(p);
+        if (p.count > 1) t.is(record(p.count - 1).value.toString(), Buffer.from(idx.value(p.count - 1)).toString());
         for (let i = 0; i < idx.count; i++) {
           t.is(idx.offsetDelta(i), i);
           const value = Buffer.from(idx.value(i)).toString();
           values.push(value);
-          const rec = pieceRecord(p, i);
+          const rec = record(i);
           t.is(rec.value.toString(), value);
           lines.push(rec.line);
         }

@@ -428,19 +428,32 @@ function countLines(text: Buffer, maxLine: number, firstLine: number): { records
   return { records, lines };
 }
 
-/** Record `index` of a piece: its 1-based line number and its bytes (for errors and the skipped file). */
-export function pieceRecord(piece: LinePiece, index: number): { line: number; value: Buffer } {
+/**
+ * A piece's records by index: their 1-based line numbers and bytes (for errors and the skipped
+ * file). Reads on from the last record asked for, so asking for records in order (every record of
+ * a skipped piece) is one pass over the piece.
+ */
+export function pieceRecords(piece: LinePiece): (index: number) => { line: number; value: Buffer } {
   const text = piece.text;
+  /** The next record's index, and where its line (or an empty line before it) starts. */
   let k = 0;
   let line = piece.firstLine;
   let start = 0;
-  while (start < text.length) {
-    let nl = text.indexOf(0x0a, start);
-    if (nl < 0) nl = text.length;
-    const end = lineEnd(text, start, nl);
-    if (end >= 0 && k++ === index) return { line, value: text.subarray(start, end) };
-    line++;
-    start = nl + 1;
-  }
-  throw new RangeError(`record ${index} is not in the piece (${piece.count} records)`);
+  return (index) => {
+    if (index < k) {
+      k = 0;
+      line = piece.firstLine;
+      start = 0;
+    }
+    while (start < text.length) {
+      let nl = text.indexOf(0x0a, start);
+      if (nl < 0) nl = text.length;
+      const end = lineEnd(text, start, nl);
+      const at = { line, start };
+      line++;
+      start = nl + 1;
+      if (end >= 0 && k++ === index) return { line: at.line, value: text.subarray(at.start, end) };
+    }
+    throw new RangeError(`record ${index} is not in the piece (${piece.count} records)`);
+  };
 }

@@ -44,7 +44,7 @@ import {
   jsonBatches,
   type LinePiece,
   linePieces,
-  pieceRecord,
+  pieceRecords,
   rawBatches,
 } from './transform-input.js';
 import { valueLines } from './value-lines.js';
@@ -209,13 +209,15 @@ function batchInput(input: InputBatch): Submitted {
 }
 
 function pieceInput(piece: LinePiece, valueLines: boolean): Submitted {
+  let records: ReturnType<typeof pieceRecords> | undefined;
   return {
     baseOffset: piece.baseOffset,
     count: piece.count,
     bytes: piece.bytes,
     valueLines,
     record(i) {
-      const { line, value } = pieceRecord(piece, i);
+      records ??= pieceRecords(piece);
+      const { line, value } = records(i);
       return { line, key: null, value };
     },
     release: () => piece.release(),

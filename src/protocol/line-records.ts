@@ -26,7 +26,7 @@ export class LineEncoder {
    * (the caller is done with it by then: a chain copies its outputs out).
    *
    * The text is copied in once, whole, then each line is moved up to its place, last line first
-   * (`copyWithin`: no view object and no copy out of shared memory per line, ~3× faster than
+   * (`copyWithin`: no view object and no copy out of shared memory per line, about twice as fast as
    * copying each line in). Records are at least 6 bytes longer than their lines, so a line's
    * record never reaches back over the lines before it — but where empty lines (input without a
    * record) come first it could: then lines are copied one by one.
