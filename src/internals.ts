@@ -6,6 +6,7 @@
 
 export {
   ChainSession,
+  type LinesInput,
   type SessionMetrics,
   type SessionModuleMetrics,
   type SessionOptions,

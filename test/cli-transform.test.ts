@@ -94,3 +94,19 @@ test('--json-records carries keys through; --raw makes each file one record; an 
   t.is(bad.code, 1);
   t.regex(bad.stderr, /cannot be used together/);
 });
+
+test('several MiB of lines to --output on 2 workers, in pieces growing to 1 MiB: each output exactly once, in order', async (t) => {
+  const { eddy, work } = setup(t, 'eddy-transform-');
+  // Values are written from the results' memory, which goes back to the workers once written.
+  const many = Array.from({ length: 700_000 }, (_, i) => `${i}`.padStart(7, '0'));
+  writeFileSync(join(work, 'in.txt'), `${many.join('\n')}\n`);
+  const r = await eddy(['--workers', '2', 'transform', 'in.txt', '--map', wasmPath('map-double'), '-o', 'out.txt']);
+  t.is(r.code, 0, r.stderr);
+  const out = readFileSync(join(work, 'out.txt'), 'utf8').split('\n');
+  t.is(out.pop(), '');
+  t.is(out.length, many.length);
+  t.true(
+    out.every((v, i) => v === String(i * 2)),
+    'every line doubled, in input order',
+  );
+});

@@ -1,12 +1,19 @@
 import { BroadcastChannel } from 'node:worker_threads';
 import { move } from 'piscina';
+import { LineEncoder } from '../src/protocol/line-records.js';
 import { Chain, type ErrorPolicy } from '../src/smartmodule/chain.js';
 import { SmartModule } from '../src/smartmodule/module.js';
 import type { ModuleLogger } from '../src/smartmodule/types.js';
-import { sliceBatch } from '../src/storage/batch-format.js';
-import { PartitionReader } from '../src/storage/partition-reader.js';
 import { FrameBufferPool } from '../src/wire/frame-buffers.js';
-import type { BatchTask, ModuleLogLine, OpenReply, OpenTask, ReadTask, WorkerTask } from '../src/wire/messages.js';
+import type {
+  BatchTask,
+  LinesTask,
+  ModuleLogLine,
+  OpenReply,
+  OpenTask,
+  ReadTask,
+  WorkerTask,
+} from '../src/wire/messages.js';
 import { unpackFrame } from '../src/wire/request-frame.js';
 import { type ResultFrame, ResultFrameWriter } from '../src/wire/result-frame.js';
 import { WatchSlot } from '../src/wire/watch-slot.js';
@@ -113,6 +120,7 @@ function run(
   sessionId: string,
   seq: number,
   batches: Iterable<{ baseOffset: number; baseTimestamp: number; lastOffset: number; raw: Uint8Array }>,
+  valueLines = false,
 ): Uint8Array {
   const live = sessions.get(sessionId);
   const out: ResultFrame = { seq, results: [], metrics: [], fatal: null };
@@ -135,7 +143,7 @@ function run(
         baseOffset: b.baseOffset,
         baseTimestamp: b.baseTimestamp,
         lastOffset: b.lastOffset,
-        raw: writer.add(r.raw),
+        raw: valueLines ? writer.addValueLines(r.raw) : writer.add(r.raw),
         count: r.count,
         accumulators: live.chain.accumulators,
         error: r.error ? errorToWire(r.error) : null,
@@ -170,13 +178,42 @@ function batchTask(task: BatchTask): Uint8Array {
   );
 }
 
+/** Splits and encodes lines here (see line-records.ts), then runs them as one batch. */
+const lineEncoder = new LineEncoder();
+function linesTask(task: LinesTask): Uint8Array {
+  const { raw } = lineEncoder.encode(task.text);
+  const batch = { baseOffset: task.baseOffset, baseTimestamp: task.baseTimestamp, lastOffset: -1, raw };
+  return run(task.session, task.seq, [batch], task.valueLines);
+}
+
+/**
+ * The storage side (lmdb-js, codecs, checksums) is loaded with the first read task: a worker that
+ * only gets batches or lines (`eddy transform`, produce-side transforms) never pays for it
+ * (~50 ms of CPU per worker).
+ */
+type StorageModules = typeof import('../src/storage/partition-reader.js') &
+  typeof import('../src/storage/batch-format.js');
+let storage: StorageModules | null = null;
+let loadingStorage: Promise<StorageModules> | null = null;
+async function storageModules(): Promise<StorageModules> {
+  // Tasks that wait here resume in arrival order (one promise), so reads still run in order.
+  loadingStorage ??= Promise.all([
+    import('../src/storage/partition-reader.js'),
+    import('../src/storage/batch-format.js'),
+  ]).then(([reader, format]) => {
+    storage = { ...reader, ...format };
+    return storage;
+  });
+  return loadingStorage;
+}
+
 /** lmdb-js calls run inside the termination handshake (see watch-slot.ts). */
 function native<T>(f: () => T): T {
   return watch ? watch.duringNativeCall(f) : f();
 }
 
 /** Reads the planned batches from LMDB here, cut to [from, end), and runs them. */
-function readTask(task: ReadTask): Uint8Array {
+function readTask(task: ReadTask, { PartitionReader, sliceBatch }: StorageModules): Uint8Array {
   const reader = native(() => PartitionReader.open(task.source));
   native(() => reader.renew());
   const last = task.end - 1;
@@ -192,14 +229,17 @@ function readTask(task: ReadTask): Uint8Array {
 }
 
 export default async function handle(task: WorkerTask): Promise<unknown> {
-  if ((task.op === 'batch' || task.op === 'read') && task.recycle) frameBuffers.give(task.recycle);
+  if ((task.op === 'batch' || task.op === 'lines' || task.op === 'read') && task.recycle)
+    frameBuffers.give(task.recycle);
   switch (task.op) {
     case 'open':
       return open(task);
     case 'batch':
       return move(batchTask(task));
+    case 'lines':
+      return move(linesTask(task));
     case 'read':
-      return move(readTask(task));
+      return move(readTask(task, storage ?? (await storageModules())));
     case 'ping':
       return { ok: true };
     case 'close':

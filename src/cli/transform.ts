@@ -40,8 +40,11 @@ import {
   type InputBatch,
   type InputFormat,
   inputChunks,
+  inputReader,
   jsonBatches,
-  lineBatches,
+  type LinePiece,
+  linePieces,
+  pieceRecords,
   rawBatches,
 } from './transform-input.js';
 import { valueLines } from './value-lines.js';
@@ -178,8 +181,51 @@ function outputBytes(raw: Uint8Array, plan: TransformPlan): Uint8Array | string 
   return text;
 }
 
+/** A submission as the output side sees it: its records by index (for errors and the skipped file). */
+interface Submitted {
+  baseOffset: number;
+  count: number;
+  bytes: number;
+  /** The result's `raw` is the values as lines, to write as they are. */
+  valueLines: boolean;
+  record(index: number): { line: number; key: Uint8Array | null; value: Uint8Array };
+  /** Done with the input (its result written): its memory may be reused. */
+  release(): void;
+}
+
+function batchInput(input: InputBatch): Submitted {
+  let idx: ReturnType<typeof indexRecords> | undefined;
+  return {
+    baseOffset: input.baseOffset,
+    count: input.count,
+    bytes: input.bytes,
+    valueLines: false,
+    record(i) {
+      idx ??= indexRecords(input.raw);
+      return { line: input.lineNos[i]!, key: idx.key(i), value: idx.value(i) };
+    },
+    release() {},
+  };
+}
+
+function pieceInput(piece: LinePiece, valueLines: boolean): Submitted {
+  let records: ReturnType<typeof pieceRecords> | undefined;
+  return {
+    baseOffset: piece.baseOffset,
+    count: piece.count,
+    bytes: piece.bytes,
+    valueLines,
+    record(i) {
+      records ??= pieceRecords(piece);
+      const { line, value } = records(i);
+      return { line, key: null, value };
+    },
+    release: () => piece.release(),
+  };
+}
+
 /** The records of `input` a skipping result stepped over: a rejected record by its offset, a dropped batch whole. */
-function skippedOf(b: SessionBatchResult, input: InputBatch): { index: number; error: EddyError }[] {
+function skippedOf(b: SessionBatchResult, input: Submitted): { index: number; error: EddyError }[] {
   const out: { index: number; error: EddyError }[] = [];
   for (const error of b.skipped) {
     const at = (error as { offset?: unknown }).offset;
@@ -221,36 +267,48 @@ export async function runTransform(files: string[], o: TransformCliOptions, cmd:
   let skipped = 0;
   try {
     await session.start();
-    const window: { ticket: Ticket; input: InputBatch }[] = [];
+    const window: { ticket: Ticket; input: Submitted }[] = [];
     /** Writes the oldest result; false when the chain stopped (policy stop). */
     const drainOne = async (): Promise<boolean> => {
       const { ticket, input } = window.shift()!;
       const r = await ticket.result;
-      let inputIndex: ReturnType<typeof indexRecords> | undefined;
+      // Values as lines are written straight from the result's memory: it goes back to the
+      // workers only once every write of it is done (a file stream writes later, from a thread).
+      let writing = 0;
+      let drained = false;
+      const release = () => {
+        drained = true;
+        if (writing === 0) r.release();
+      };
+      const wrote = () => {
+        if (--writing === 0 && drained) r.release();
+      };
       for (const b of r.batches) {
-        const bytes = outputBytes(b.raw, plan);
+        const bytes = input.valueLines ? b.raw : outputBytes(b.raw, plan);
         written += b.count;
-        if (bytes.length > 0) await writeOut(out, bytes);
+        if (bytes.length > 0 && input.valueLines) {
+          writing++;
+          await writeOut(out, bytes, wrote);
+        } else if (bytes.length > 0) await writeOut(out, bytes);
         for (const s of plan.policy === 'skip' ? skippedOf(b, input) : []) {
           skippedOut ??= createWriteStream(plan.skippedFile);
           skipped++;
-          const rec = (inputIndex ??= indexRecords(input.raw));
-          const key = rec.key(s.index);
+          const rec = input.record(s.index);
           const line = {
-            line: input.lineNos[s.index],
+            line: rec.line,
             error: { code: s.error.code, message: s.error.message.split('\n')[0] },
-            key: key === null ? null : Buffer.from(key).toString('utf8'),
-            value: Buffer.from(rec.value(s.index)).toString('utf8'),
+            key: rec.key === null ? null : Buffer.from(rec.key).toString('utf8'),
+            value: Buffer.from(rec.value).toString('utf8'),
           };
           if (!skippedOut.write(`${JSON.stringify(line)}\n`))
             await new Promise<void>((res) => skippedOut!.once('drain', () => res()));
         }
         if (b.error) {
-          r.release();
+          release();
           const at = (b.error as { offset?: unknown }).offset;
           const where =
             typeof at === 'number'
-              ? `\n    Input: ${plan.format === 'raw' ? 'file' : 'line'} ${input.lineNos[at - input.baseOffset]}`
+              ? `\n    Input: ${plan.format === 'raw' ? 'file' : 'line'} ${input.record(at - input.baseOffset).line}`
               : '';
           progress.clear();
           io.stderr.write(`Error: ${cliMessage(b.error)}${where}\n`);
@@ -258,26 +316,41 @@ export async function runTransform(files: string[], o: TransformCliOptions, cmd:
           return false;
         }
       }
-      r.release();
+      release();
+      input.release();
       if (showProgress) progress.add(input.bytes, input.count);
       return true;
     };
     const maxLine = STORAGE_DEFAULTS.maxRecordBytes;
-    const batches =
-      plan.format === 'raw'
-        ? rawBatches(plan.files, io.stdin)
-        : plan.format === 'json'
-          ? jsonBatches(inputChunks(plan.files, io.stdin), maxLine)
-          : lineBatches(inputChunks(plan.files, io.stdin), maxLine);
-    for await (const input of batches) {
-      if (interrupt.signal.aborted) break;
-      records += input.count;
-      if (input.count === 0) continue;
-      window.push({
-        ticket: await session.submit({ baseOffset: input.baseOffset, baseTimestamp: Date.now(), raw: input.raw }),
-        input,
-      });
-      if (window.length >= maxInFlight && !(await drainOne())) return 1;
+    const chunks = () => inputChunks(plan.files, io.stdin);
+    if (plan.format === 'lines') {
+      // Lines are split into records on the workers; values come back as lines, ready to write.
+      const valueLines = !plan.keyValue;
+      for await (const piece of linePieces(inputReader(plan.files, io.stdin), maxLine)) {
+        if (interrupt.signal.aborted) break;
+        records += piece.count;
+        if (piece.count === 0) continue;
+        const ticket = await session.submitLines({
+          text: piece.text,
+          baseOffset: piece.baseOffset,
+          baseTimestamp: Date.now(),
+          valueLines,
+        });
+        window.push({ ticket, input: pieceInput(piece, valueLines) });
+        if (window.length >= maxInFlight && !(await drainOne())) return 1;
+      }
+    } else {
+      const batches = plan.format === 'raw' ? rawBatches(plan.files, io.stdin) : jsonBatches(chunks(), maxLine);
+      for await (const input of batches) {
+        if (interrupt.signal.aborted) break;
+        records += input.count;
+        if (input.count === 0) continue;
+        window.push({
+          ticket: await session.submit({ baseOffset: input.baseOffset, baseTimestamp: Date.now(), raw: input.raw }),
+          input: batchInput(input),
+        });
+        if (window.length >= maxInFlight && !(await drainOne())) return 1;
+      }
     }
     while (window.length > 0) if (!(await drainOne())) return 1;
     if (showProgress) progress.finish();

@@ -49,7 +49,7 @@ export function textLines(raw: Uint8Array): Uint8Array | null {
  * and returns where they end. With `text`, −1 when a value does not print as itself (see
  * textLines); what was written past `at` is then garbage.
  */
-export function writeValueLines(raw: Uint8Array, out: Buffer, at: number, text: boolean): number {
+export function writeValueLines(raw: Uint8Array, out: Uint8Array, at: number, text: boolean): number {
   if (raw.length < 4) return at;
   const declared = (raw[0]! << 24) | (raw[1]! << 16) | (raw[2]! << 8) | raw[3]!;
   const count = declared < 1 ? 0 : declared;
@@ -93,7 +93,7 @@ export function writeValueLines(raw: Uint8Array, out: Buffer, at: number, text: 
   return w;
 }
 
-function slowInto(raw: Uint8Array, out: Buffer, at: number, text: boolean): number {
+function slowInto(raw: Uint8Array, out: Uint8Array, at: number, text: boolean): number {
   const lines = slowValueLines(raw);
   if (text && (lines.indexOf(0) >= 0 || !isUtf8(lines))) return -1;
   out.set(lines, at);

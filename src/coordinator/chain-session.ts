@@ -68,7 +68,7 @@ export interface SessionBatchResult {
   baseTimestamp: number;
   /** Last input offset this batch covered (−1 when the caller submitted bytes, not a range). */
   lastOffset: number;
-  /** Output records as `Vec<Record>` bytes. */
+  /** Output records as `Vec<Record>` bytes (for `submitLines` with `valueLines`: the values, one per line). */
   raw: Uint8Array;
   count: number;
   /** Runtime error that stopped this batch (policy stop): `raw` holds the records before it. */
@@ -138,10 +138,21 @@ export interface SourceRange {
   end: number;
 }
 
+/** Text lines the worker splits into one batch of records itself (see protocol/line-records.ts). */
+export interface LinesInput {
+  /** Whole lines; in shared memory (a SharedArrayBuffer), so no copy crosses to the worker. */
+  text: Uint8Array;
+  baseOffset: number;
+  baseTimestamp: number;
+  /** The result's `raw` holds the output values one per line (each followed by `\n`), not a `Vec<Record>`. */
+  valueLines?: boolean;
+}
+
 interface Entry {
   seq: number;
   batches: BatchInput[];
   range: SourceRange | null;
+  lines: LinesInput | null;
   resolve: (r: SessionResult) => void;
   reject: (e: unknown) => void;
   worker: number;
@@ -287,7 +298,22 @@ export class ChainSession extends EventEmitter<SessionEvents> {
     return this.enqueue([], range);
   }
 
-  private async enqueue(list: BatchInput[], range: SourceRange | null): Promise<Ticket> {
+  /**
+   * Submits text lines, split into records by the worker: the main thread's cost per line is only
+   * what it took to find the piece's end. The text must be in shared memory and not be modified
+   * until the result is delivered.
+   */
+  async submitLines(lines: LinesInput): Promise<Ticket> {
+    if (!(lines.text.buffer instanceof SharedArrayBuffer))
+      throw new EddyError('EDDY_SESSION_CONFIG', `chain session ${this.id}: submitLines needs text in shared memory`);
+    return this.enqueue([], null, lines);
+  }
+
+  private async enqueue(
+    list: BatchInput[],
+    range: SourceRange | null,
+    lines: LinesInput | null = null,
+  ): Promise<Ticket> {
     while (this.pending.size >= this.opts.maxInFlight && !this.failure && this.state !== 'closed') {
       await new Promise<void>((r) => this.slotWaiters.push(r));
     }
@@ -300,6 +326,7 @@ export class ChainSession extends EventEmitter<SessionEvents> {
         seq: this.nextSeq++,
         batches: list,
         range,
+        lines,
         resolve,
         reject,
         worker: -1,
@@ -416,7 +443,24 @@ export class ChainSession extends EventEmitter<SessionEvents> {
     let task: Promise<Uint8Array>;
     // One buffer back per task keeps the worker's spares level with what it sends (two to catch up).
     const recycle = this.released.takeSome(2);
-    if (entry.range) {
+    if (entry.lines) {
+      const { text, baseOffset, baseTimestamp, valueLines } = entry.lines;
+      this.metrics.bytesIn += text.length;
+      task = this.pool.run<Uint8Array>(
+        worker,
+        {
+          op: 'lines',
+          session: this.id,
+          seq: entry.seq,
+          text,
+          baseOffset,
+          baseTimestamp,
+          valueLines: valueLines ?? false,
+          recycle,
+        },
+        recycle,
+      );
+    } else if (entry.range) {
       const { source, keys, from, end } = entry.range;
       task = this.pool.run<Uint8Array>(
         worker,
@@ -517,14 +561,17 @@ export class ChainSession extends EventEmitter<SessionEvents> {
       baseOffset,
       baseTimestamp,
       lastOffset,
-      raw: new Uint8Array(4),
+      // An empty `Vec<Record>`, or no lines.
+      raw: new Uint8Array(entry.lines?.valueLines ? 0 : 4),
       count: 0,
       error: null,
       skipped: [err],
     });
     const batches = entry.range
       ? [empty(entry.range.from, 0, entry.range.end - 1)]
-      : entry.batches.map((b) => empty(b.baseOffset, b.baseTimestamp, -1));
+      : entry.lines
+        ? [empty(entry.lines.baseOffset, entry.lines.baseTimestamp, -1)]
+        : entry.batches.map((b) => empty(b.baseOffset, b.baseTimestamp, -1));
     return { seq: entry.seq, batches, accumulators: this.accumulators, release: () => {} };
   }
 
@@ -574,7 +621,7 @@ export class ChainSession extends EventEmitter<SessionEvents> {
         const err = new SessionTimeoutError(
           this.id,
           this.opts.steps.map((s) => s.module.name),
-          running.range?.from ?? running.batches[0]?.baseOffset ?? -1,
+          running.range?.from ?? running.lines?.baseOffset ?? running.batches[0]?.baseOffset ?? -1,
           this.opts.deadlineMs,
           step,
         );

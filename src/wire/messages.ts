@@ -67,6 +67,24 @@ export interface BatchTask {
   recycle?: ArrayBuffer[];
 }
 
+/**
+ * Text lines the worker splits into records itself (see protocol/line-records.ts): one batch of
+ * `count` records from `baseOffset`. The text lives in shared memory, so it crosses no copy and a
+ * resend after a worker loss has it still.
+ */
+export interface LinesTask {
+  op: 'lines';
+  session: string;
+  seq: number;
+  text: Uint8Array;
+  baseOffset: number;
+  baseTimestamp: number;
+  /** Output as the values one per line (each followed by `\n`) instead of a `Vec<Record>`. */
+  valueLines: boolean;
+  /** Result-frame buffers handed back for reuse (transferred; see frame-buffers.ts). */
+  recycle?: ArrayBuffer[];
+}
+
 /** Batches the worker reads itself from LMDB: record bytes never cross the main thread. */
 export interface ReadTask {
   op: 'read';
@@ -91,4 +109,4 @@ export interface PingTask {
   op: 'ping';
 }
 
-export type WorkerTask = OpenTask | BatchTask | ReadTask | CloseTask | PingTask;
+export type WorkerTask = OpenTask | BatchTask | LinesTask | ReadTask | CloseTask | PingTask;

@@ -1,3 +1,4 @@
+import { writeValueLines } from '../cli/value-lines.js';
 import { EddyError } from '../errors.js';
 import type { ModuleMetrics } from '../smartmodule/chain.js';
 import { FrameBufferPool } from './frame-buffers.js';
@@ -88,6 +89,16 @@ export class ResultFrameWriter {
     this.buf.set(raw, this.pos);
     this.spans.push(this.pos, raw.length);
     this.pos += raw.length;
+    return EMPTY_OUTPUT;
+  }
+
+  /** Copies an output's values in, one per line (see value-lines.ts), and returns the placeholder. */
+  addValueLines(raw: Uint8Array): Uint8Array {
+    // Never longer than the list itself (see writeValueLines).
+    this.ensure(raw.length);
+    const end = writeValueLines(raw, this.buf, this.pos, false);
+    this.spans.push(this.pos, end - this.pos);
+    this.pos = end;
     return EMPTY_OUTPUT;
   }
 
