@@ -16,7 +16,6 @@ const { client, withAdmin, createTopics, readToEnd, committedReach, committedAtE
   () => cluster().bootstrap,
 );
 const url = (topic: string) => `kafka://${cluster().bootstrap}/${topic}`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 kafkaTest(
   'three brokers, replication factor 3 and min.insync.replicas 2: one broker stops mid-stream and comes back; both chains’ outputs, read_committed, equal the chains applied once',
@@ -48,12 +47,14 @@ kafkaTest(
     const before = feeding.sent[0]!.length;
     await cluster().stopNode(node);
     const stoppedAt = feeding.sent[0]!.length;
-    await sleep(5000);
-    // Records kept flowing through the two brokers left (acks=all needs two in sync).
-    t.true(feeding.sent[0]!.length > stoppedAt, 'the producer made progress with one broker down');
+    // Records keep flowing through the two brokers left (acks=all needs two in sync): 20 more
+    // sends (waited for, however long they take), then the broker comes back.
+    await until(() => feeding.sent[0]!.length >= stoppedAt + 60, 120_000).catch(() => {});
+    t.true(feeding.sent[0]!.length >= stoppedAt + 60, 'the producer made progress with one broker down');
     await cluster().startNode(node);
     const backAt = feeding.sent[0]!.length;
-    await sleep(2000);
+    // And go on with it back (it catches up as a follower meanwhile).
+    await until(() => feeding.sent[0]!.length >= backAt + 30, 120_000).catch(() => {});
     await feeding.stop();
     await producer.disconnect();
     const { sent } = feeding;
