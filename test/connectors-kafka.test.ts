@@ -38,10 +38,18 @@ async function runUntil(eddy: Eddy, c: ConnectorConfig, done: () => Promise<bool
     failure = err;
   });
   const deadline = Date.now() + 120_000;
-  while (!(await done())) {
-    if (failure) throw failure;
-    if (Date.now() > deadline) throw new Error('timed out waiting for the connector');
-    await new Promise((r) => setTimeout(r, 100));
+  try {
+    while (!(await done())) {
+      if (failure) throw failure;
+      if (Date.now() > deadline) throw new Error('timed out waiting for the connector');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } catch (err) {
+    // Stopped on a failed wait too: a connector left running kept the test process alive after
+    // its broker was gone, and the whole run waited for it.
+    stop.abort();
+    await running.done.catch(() => {});
+    throw err;
   }
   stop.abort();
   await running.done;

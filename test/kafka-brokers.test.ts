@@ -16,13 +16,15 @@ const { client, withAdmin, createTopics, readToEnd, committedReach, committedAtE
   () => cluster().bootstrap,
 );
 const url = (topic: string) => `kafka://${cluster().bootstrap}/${topic}`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 kafkaTest(
   'three brokers, replication factor 3 and min.insync.replicas 2: one broker stops mid-stream and comes back; both chains’ outputs, read_committed, equal the chains applied once',
   async (t) => {
     t.timeout(600_000);
     const started = Date.now();
+    // Seconds since the start at each phase's end, logged at the end (where the time goes).
+    const phases: string[] = [];
+    const phase = (what: string) => phases.push(`${what} ${((Date.now() - started) / 1000).toFixed(1)}`);
     const PARTITIONS = 6;
     const s = faultStreams();
     await createTopics(PARTITIONS, s.source, s.evens.target, s.sums.target);
@@ -32,12 +34,14 @@ kafkaTest(
     const settled = () => runs.every((r) => names.every((n) => (ownsOf(r, n)?.length ?? 0) > 0));
     await until(settled, 120_000).catch(() => t.fail(`not settled:\n${runs.map((r) => r.err()).join('\n---\n')}`));
     if (!settled()) return;
+    phase('settled');
 
     const producer = client().producer(sendOnce);
     await producer.connect();
     const feeding = feed(producer, s.source, PARTITIONS);
     // Mid-stream: both streams have committed some of it.
     for (const n of names) await committedReach(n, s.source, PARTITIONS, 30, 120_000, true);
+    phase('mid-stream');
 
     // The broker that leads most source partitions goes away (a controlled shutdown: its
     // partitions get new leaders), stays away a while, and comes back.
@@ -47,13 +51,17 @@ kafkaTest(
     const [node, led] = [...leads].sort((x, y) => y[1] - x[1])[0]!;
     const before = feeding.sent[0]!.length;
     await cluster().stopNode(node);
+    phase('stopped');
     const stoppedAt = feeding.sent[0]!.length;
-    await sleep(5000);
-    // Records kept flowing through the two brokers left (acks=all needs two in sync).
-    t.true(feeding.sent[0]!.length > stoppedAt, 'the producer made progress with one broker down');
+    // Records keep flowing through the two brokers left (acks=all needs two in sync): 20 more
+    // sends (waited for, however long they take), then the broker comes back.
+    await until(() => feeding.sent[0]!.length >= stoppedAt + 60, 120_000).catch(() => {});
+    t.true(feeding.sent[0]!.length >= stoppedAt + 60, 'the producer made progress with one broker down');
     await cluster().startNode(node);
+    phase('restarted');
     const backAt = feeding.sent[0]!.length;
-    await sleep(2000);
+    // And go on with it back (it catches up as a follower meanwhile).
+    await until(() => feeding.sent[0]!.length >= backAt + 30, 120_000).catch(() => {});
     await feeding.stop();
     await producer.disconnect();
     const { sent } = feeding;
@@ -63,6 +71,7 @@ kafkaTest(
 
     try {
       for (const n of names) await committedAtEnd(n, s.source, 240_000);
+      phase('committed');
     } catch (err) {
       t.fail(`${(err as Error).message}\n${runs.map((r) => r.err()).join('\n---\n')}`);
       return;
@@ -98,6 +107,6 @@ kafkaTest(
     );
     for (const r of configs.resources)
       t.is(r.configEntries.find((c) => c.configName === 'min.insync.replicas')?.configValue, '2', r.resourceName);
-    console.log(`kafka-brokers: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    console.log(`kafka-brokers: ${((Date.now() - started) / 1000).toFixed(1)} s (${phases.join(', ')})`);
   },
 );
