@@ -11,13 +11,12 @@ import { median, table, writeResult } from './lib/harness.js';
  * bench/producers: several `eddy produce` processes writing one topic at once against one
  * process alone, as users run them (two terminals, a few scripts).
  *
- * The first produce to open the data directory writes; the others hand it encoded batches over
- * the directory's socket (see src/cli/failover-producer.ts). Each process gets WARM_RECORDS lines
+ * Each process writes the directory itself (shared writers: LMDB's write lock orders their
+ * transactions, each append is placed at the log's end inside it). Each process gets WARM_RECORDS lines
  * first and the bench waits until they are all stored (every process has started, opened or
  * joined, and its JIT has seen the path); then each gets its share of TOTAL lines (100 B) on
  * stdin at once and its stdin is closed. The span runs from that moment to the last process's
- * exit, so it includes what users wait for: the lead handing over to the others when its input
- * ends first. A round runs 1, 2 and 4 processes back to back (alternating order) and gives each
+ * exit. A round runs 1, 2 and 4 processes back to back (alternating order) and gives each
  * count's ratio to the round's one process, so a ratio compares runs seconds apart on this shared
  * machine; the median round's ratio is reported with the lowest and highest. The CLI's
  * durability: acknowledged once on disk. Target: the aggregate of several processes is not below

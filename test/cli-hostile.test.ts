@@ -301,22 +301,21 @@ test.serial(
 );
 
 test.serial(
-  'killing the daemon during a produce: the produce takes the directory over and sends again only what the daemon had not stored',
+  'killing the daemon during two produces: they write the directory themselves and send again only what the daemon had not stored',
   async (t) => {
     t.timeout(400_000);
     for (let trial = 0; trial < 2; trial++) {
       const { run, start, ok, count } = await daemon(t);
-      const producer = start(['produce', 'in'], null);
-      let n = 0;
-      const feedUntil = (stop: () => boolean) =>
+      const producers = ['a', 'b'].map((name) => ({ name, p: start(['produce', 'in'], null), n: 0 }));
+      const feedUntil = (x: (typeof producers)[number], stop: () => boolean) =>
         (async () => {
-          while (!stop() && producer.child.exitCode === null) {
-            const chunk = `${Array.from({ length: 500 }, () => `line ${n++}`).join('\n')}\n`;
-            if (!producer.child.stdin!.write(chunk)) await new Promise((r) => producer.child.stdin!.once('drain', r));
+          while (!stop() && x.p.child.exitCode === null) {
+            const chunk = `${Array.from({ length: 500 }, () => `${x.name} ${x.n++}`).join('\n')}\n`;
+            if (!x.p.child.stdin!.write(chunk)) await new Promise((r) => x.p.child.stdin!.once('drain', r));
           }
         })();
       let killed = false;
-      const feed = feedUntil(() => killed);
+      const feeding = producers.map((x) => feedUntil(x, () => killed));
       // Kill once records are being stored through the daemon, while more are on their way.
       for (const end = Date.now() + 120_000; (await count('in')) === 0; ) {
         if (Date.now() > end) t.fail('nothing was stored through the daemon');
@@ -324,20 +323,33 @@ test.serial(
       run.child.kill('SIGKILL');
       killed = true;
       await run.exited;
-      await feed;
-      // The produce goes on by itself: more lines, then the end of its input.
-      const more = n + 2000;
-      await feedUntil(() => n >= more);
-      producer.child.stdin!.end();
-      t.is(await producer.exited, 0, producer.err());
-      t.notRegex(producer.err(), /this is a bug|EPIPE|EDDY_WRITER_GONE/);
-      const values = (await ok(['consume', 'in', '-B', '-d'])).split('\n').filter(Boolean);
-      t.deepEqual(
-        values,
-        Array.from({ length: n }, (_, i) => `line ${i}`),
-        'every line once, in order',
+      await Promise.all(feeding);
+      // The produces go on by themselves: more lines, then the end of their input.
+      await Promise.all(
+        producers.map((x) =>
+          feedUntil(
+            x,
+            (
+              (more) => () =>
+                x.n >= more
+            )(x.n + 2000),
+          ),
+        ),
       );
-      t.log(`trial ${trial}: sent ${n} lines, all stored once`);
+      for (const x of producers) x.p.child.stdin!.end();
+      for (const x of producers) {
+        t.is(await x.p.exited, 0, x.p.err());
+        t.notRegex(x.p.err(), /this is a bug|EPIPE|EDDY_WRITER_GONE/);
+      }
+      const values = (await ok(['consume', 'in', '-B', '-d'])).split('\n').filter(Boolean);
+      for (const x of producers)
+        t.deepEqual(
+          values.filter((v) => v.startsWith(`${x.name} `)),
+          Array.from({ length: x.n }, (_, i) => `${x.name} ${i}`),
+          `producer ${x.name}: every line once, in order`,
+        );
+      t.is(values.length, producers[0]!.n + producers[1]!.n);
+      t.log(`trial ${trial}: sent ${producers.map((x) => x.n).join(' + ')} lines, all stored once`);
     }
   },
 );

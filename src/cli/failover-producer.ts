@@ -16,17 +16,15 @@ import {
   WriterRefusedError,
 } from './remote-producer.js';
 import { MAX_FRAME_BYTES, type OpenRequest, type SendEncodedRequest, type WireRecord } from './writer-protocol.js';
-import { serveWrites } from './writer-socket.js';
 
 /**
- * `eddy produce` next to other writers of one data directory. One process writes (LMDB's single
- * writer, without contention); the others hand it encoded batches over the data directory's
- * socket. Whoever opens the directory first leads: it writes its own records and serves the
- * others. When the lead's input ends it hands over (answers what it read, says so, lets go), and
- * the others elect the next lead among themselves and send it what went unanswered; when it is
- * killed, they do the same, and the numbered batches (see producer-sequences.ts) make sure that
- * what the dead lead stored is not stored twice. `eddy run` and `eddy connector run` serve the
- * same way, so a produce outlives them too.
+ * `eddy produce` next to other writers of one data directory. Produces write side by side (shared
+ * writers: LMDB's write lock orders their transactions). While a long-running writer holds the
+ * directory to itself (`eddy run`, `eddy connector run`), a produce hands it encoded batches over
+ * the data directory's socket instead. When that writer stops, it answers what it read, says so
+ * and lets go, and the produce goes on by itself (or with the next such writer), sending what
+ * went unanswered; when the writer is killed, the same happens, and the numbered batches (see
+ * producer-sequences.ts) make sure that what the dead writer stored is not stored twice.
  */
 
 /** Where records go, for the produce command. */
@@ -39,7 +37,7 @@ export interface ProduceTarget {
   readonly stored: number;
 }
 
-/** This process holding the data directory: its Eddy and producer. */
+/** This process writing the data directory: its Eddy and producer. */
 export interface LocalTarget {
   eddy: Eddy;
   producer: Producer;
@@ -74,7 +72,7 @@ export class FailoverProducer implements ProduceTarget {
   /** Names this producer's numbered batches (random: no two processes share it). */
   private readonly id = randomUUID();
   private nextSeq = 0;
-  private local: (LocalTarget & { server: { close(): Promise<void> } | null }) | null = null;
+  private local: LocalTarget | null = null;
   private remote: RemoteProducer | null = null;
   private request: OpenRequest | null = null;
   /** Requests handed to `remote`, in order: its replies come in that order. */
@@ -86,14 +84,14 @@ export class FailoverProducer implements ProduceTarget {
 
   private constructor(private readonly options: FailoverOptions) {}
 
-  /** Leads (opens the directory) or joins the process that does. */
+  /** Opens the directory to write it, or joins the process that holds it. */
   static async open(options: FailoverOptions): Promise<FailoverProducer> {
     const p = new FailoverProducer(options);
-    await p.elect();
+    await p.connect();
     return p;
   }
 
-  /** This process's Eddy while it leads. */
+  /** This process's Eddy while it writes the directory itself. */
   get eddy(): Eddy | null {
     return this.local?.eddy ?? null;
   }
@@ -107,7 +105,7 @@ export class FailoverProducer implements ProduceTarget {
   }
 
   async sendAll(records: readonly ProducerRecord[]): Promise<unknown> {
-    // Calls made while a new lead is chosen wait for it, in their order, behind what is sent again.
+    // Calls made during a failover wait for it, in their order, behind what is sent again.
     if (this.switching) await this.switching;
     if (this.failure) throw this.failure;
     if (this.local) return this.local.producer.sendAll(records);
@@ -139,8 +137,6 @@ export class FailoverProducer implements ProduceTarget {
       this.local = null;
       this.remote?.end();
       if (local) {
-        // The others are told and elect the next lead; then this process lets go of the directory.
-        await local.server?.close().catch(() => {});
         await local.producer.close().catch(() => {});
         await local.eddy.close();
       }
@@ -226,7 +222,7 @@ export class FailoverProducer implements ProduceTarget {
     const uncertain = !err.handedOver && pending.some((p) => p.req.op !== 'sendEncoded' || p.req.seq === undefined);
     try {
       if (uncertain) throw new WriterGoneError(this.acknowledged, err);
-      await this.elect();
+      await this.connect();
     } catch (e) {
       this.failure = e;
       for (const p of pending) p.reject(e);
@@ -255,25 +251,18 @@ export class FailoverProducer implements ProduceTarget {
   }
 
   /**
-   * Opens the directory (and serves it), or joins the process that holds and serves it. A
-   * holder that does not serve (`eddy topic create`, a starting writer) is waited for, up to
-   * `waitMs`; then its DataDirLockedError stands.
+   * Opens the directory, or joins the process that holds and serves it. A holder that does not
+   * serve (`eddy topic create`, a starting writer) is waited for, up to `waitMs`; then its
+   * DataDirLockedError stands.
    */
-  private async elect(): Promise<void> {
+  private async connect(): Promise<void> {
     const { dataDir, waitMs = WRITER_WAIT_MS, onWait } = this.options;
     const started = Date.now();
     let told = false;
     let refused = 0;
     for (;;) {
       try {
-        const local = await this.options.openLocal();
-        let server: { close(): Promise<void> } | null = null;
-        try {
-          server = await serveWrites(local.eddy, dataDir);
-        } catch {
-          // No socket (a group it cannot be given to, a path too long): this process writes alone.
-        }
-        this.local = { ...local, server };
+        this.local = await this.options.openLocal();
         return;
       } catch (err) {
         // A user who may not write the directory (a member of the socket's group) may still produce through the writer.

@@ -216,9 +216,9 @@ export function lineRecord(
 }
 
 /**
- * Opens the data directory for writing and makes a producer, serving other `eddy produce`
- * processes while it writes; when another process holds the directory (another produce, `eddy
- * run`, `eddy connector run`), produces through it (see FailoverProducer).
+ * Opens the data directory for writing, next to other producers, and makes a producer; when a
+ * long-running writer (`eddy run`, `eddy connector run`) holds it, produces through that writer,
+ * and on by itself if that writer stops (see FailoverProducer).
  */
 async function openTarget(topic: string, plan: ProducePlan, cmd: Command, io: CliIO): Promise<FailoverProducer> {
   const { steps, baseDir, source } = await readChain(plan.chain, io);
@@ -231,7 +231,8 @@ async function openTarget(topic: string, plan: ProducePlan, cmd: Command, io: Cl
     ...(plan.partition !== undefined ? { partition: plan.partition } : {}),
   };
   const openLocal = async () => {
-    const eddy = await openForWrite(cmd, io);
+    // Shared: other `eddy produce` processes may write the directory at the same time.
+    const eddy = await openForWrite(cmd, io, { sharedWriter: true });
     try {
       const n = eddy.describeTopic(topic).partitions;
       if (plan.partition !== undefined && plan.partition >= n) {

@@ -6,7 +6,7 @@
  *
  * - exclusive (the default): `<dir>/eddy.lock`, a JSON file naming the holder (pid, host, /proc
  *   start time, command line). A second writer of any kind gets DataDirLockedError naming it.
- * - shared (the `sharedWriter` open option; the CLI no longer uses it): each holder has its own `<dir>/eddy.lock.shared-<pid>-<random>`.
+ * - shared (`eddy produce`): each holder has its own `<dir>/eddy.lock.shared-<pid>-<random>`.
  *   Shared holders run side by side (their appends read the log's end inside the LMDB write
  *   transaction, see partition.ts); an exclusive writer is refused while one is alive, and they
  *   are refused while an exclusive writer is.
