@@ -2,26 +2,33 @@ import { mkdtempSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { unpack } from 'msgpackr';
 import { FailoverProducer } from '../src/cli/failover-producer.js';
 import { RemoteProducer } from '../src/cli/remote-producer.js';
 import { encodeFrame, FrameReader, type Reply } from '../src/cli/writer-protocol.js';
 import { serveWrites, socketPath } from '../src/cli/writer-socket.js';
-import { open } from '../src/index.js';
+import { type Eddy, open } from '../src/index.js';
 import { encodeRecords } from '../src/protocol/record.js';
 import { DataDirLockedError } from '../src/storage/errors.js';
 
 const bytes = (s: string) => Buffer.from(s, 'utf8');
 
-test('the writer socket stores an encoded batch as it is, refuses a malformed one and keeps the session', async (t) => {
+/** A data directory held by this process with `topics` created and its writer socket served. */
+type TopicOptions = Parameters<Eddy['createTopic']>[1];
+async function served(t: ExecutionContext, topics: [string, TopicOptions?][]) {
   const dir = mkdtempSync(join(tmpdir(), 'eddy-socket-encoded-'));
   const eddy = await open(dir, { workers: 1, retentionCheckMs: 0 });
   t.teardown(() => eddy.close());
-  await eddy.createTopic('t', { partitions: 2 });
+  for (const [name, options] of topics) await eddy.createTopic(name, options);
   const server = await serveWrites(eddy, dir);
-  if (!server) return t.fail('no socket');
+  if (!server) throw new Error('no socket');
   t.teardown(() => server.close());
+  return { dir, eddy };
+}
+
+test('the writer socket stores an encoded batch as it is, refuses a malformed one and keeps the session', async (t) => {
+  const { dir, eddy } = await served(t, [['t', { partitions: 2 }]]);
 
   const socket = createConnection(socketPath(dir));
   const replies: Reply[] = [];
@@ -83,14 +90,7 @@ function joining(dir: string, topic: string, options: { batchSize?: number } = {
 }
 
 test('a joining producer encodes its records when the writer can store batches as they are, and sends records otherwise', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'eddy-socket-encoded-'));
-  const eddy = await open(dir, { workers: 1, retentionCheckMs: 0 });
-  t.teardown(() => eddy.close());
-  await eddy.createTopic('one');
-  await eddy.createTopic('once', { dedup: { count: 10, ageMs: 60_000 } });
-  const server = await serveWrites(eddy, dir);
-  if (!server) return t.fail('no socket');
-  t.teardown(() => server.close());
+  const { dir, eddy } = await served(t, [['one'], ['once', { dedup: { count: 10, ageMs: 60_000 } }]]);
 
   const via = async (topic: string) => {
     const producer = await joining(dir, topic, { batchSize: 64 });
@@ -117,13 +117,7 @@ test('a joining producer encodes its records when the writer can store batches a
 });
 
 test('numbered batches: a writer tells a producer that opens again which of its batches it stored in each partition, and stores them with the batch', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'eddy-socket-encoded-'));
-  const eddy = await open(dir, { workers: 1, retentionCheckMs: 0 });
-  t.teardown(() => eddy.close());
-  await eddy.createTopic('t', { partitions: 2 });
-  const server = await serveWrites(eddy, dir);
-  if (!server) return t.fail('no socket');
-  t.teardown(() => server.close());
+  const { dir, eddy } = await served(t, [['t', { partitions: 2 }]]);
   const raw = encodeRecords([{ value: bytes('v'), offsetDelta: 0, timestampDelta: 0 }]);
   const opening = { op: 'open', topic: 't', steps: [], options: {}, producerId: 'p1' } as const;
   const first = await RemoteProducer.open(dir, { ...opening, steps: [] });

@@ -7,40 +7,10 @@
  * bits and all but 2^-32 of other corruptions are detected either way. A table-driven version
  * covers the 8-byte key and platforms without the addon.
  */
-import { createRequire } from 'node:module';
-
-const TABLE = (() => {
-  const t = new Int32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xedb88320 : c >>> 1;
-    t[n] = c;
-  }
-  return t;
-})();
+import { type Crc, nativeCrc, tableCrc } from './crc-kit.js';
 
 /** Table-driven CRC-32 of `bytes`, continuing from `crc` (the result of an earlier call; 0 to start). */
-export function crc32Small(bytes: Uint8Array, crc = 0): number {
-  let c = ~crc;
-  for (let i = 0; i < bytes.length; i++) c = TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
-  return ~c >>> 0;
-}
-
-type Crc = (bytes: Uint8Array, crc?: number) => number;
-
-function loadNative(): Crc | null {
-  try {
-    const mod = createRequire(import.meta.url)('@node-rs/crc32') as {
-      crc32: (b: Uint8Array, initial?: number) => number;
-    };
-    const f: Crc = (b, crc = 0) => mod.crc32(b, crc) >>> 0;
-    // The check value of CRC-32 (the bytes "123456789"), and continuing from an earlier result.
-    const probe = Buffer.from('123456789');
-    return f(probe) === 0xcbf43926 && f(probe.subarray(4), f(probe.subarray(0, 4))) === 0xcbf43926 ? f : null;
-  } catch {
-    return null;
-  }
-}
+export const crc32Small: Crc = tableCrc(0xedb88320);
 
 /** CRC-32 of `bytes`, continuing from `crc`. */
-export const crc32: Crc = loadNative() ?? crc32Small;
+export const crc32: Crc = nativeCrc('crc32', 0xcbf43926) ?? crc32Small;
