@@ -83,14 +83,21 @@ test('100 scrapes at once all get the whole text of one render, written in slice
   const eddy = await open(tempDir(t, 'eddy-render-'), { workers: 1, retentionCheckMs: 0, http: '127.0.0.1:0' });
   t.teardown(() => eddy.close());
   await eddy.createTopic('in', { partitions: 3 });
+  // The topic's numbers come from the once-a-second sampler: wait until a render has them.
+  const has = (text: string) => text.includes('eddy_topic_records{topic="in",partition="2"} 0');
+  for (const end = Date.now() + 30_000; !has(await (await fetch(`${eddy.http!.url}metrics`)).text()); ) {
+    if (Date.now() > end) return t.fail('the topic never appeared in /metrics');
+    await new Promise((r) => setTimeout(r, 100));
+  }
   const answers = await Promise.all(
     Array.from({ length: 100 }, async () => {
       const r = await fetch(`${eddy.http!.url}metrics`);
       return { status: r.status, text: await r.text() };
     }),
   );
-  t.true(answers.every((a) => a.status === 200));
-  t.true(
-    answers.every((a) => a.text.endsWith('\n') && a.text.includes('eddy_topic_records{topic="in",partition="2"} 0')),
+  t.deepEqual(
+    answers.map((a) => a.status),
+    answers.map(() => 200),
   );
+  t.true(answers.every((a) => a.text.endsWith('\n') && has(a.text)));
 });
