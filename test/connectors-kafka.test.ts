@@ -195,7 +195,13 @@ kafka:
   fetch-max-bytes-per-partition: 4 KiB
 `,
     );
-    const { start } = eddyProcesses(t, work, { ...process.env, EDDY_DATA_DIR: join(work, 'data'), EDDY_WORKERS: '1' });
+    // A short group session: the restarted connector gets the partition soon after the kill.
+    const { start } = eddyProcesses(t, work, {
+      ...process.env,
+      EDDY_DATA_DIR: join(work, 'data'),
+      EDDY_WORKERS: '1',
+      EDDY_KAFKA_SESSION_TIMEOUT_MS: '6000',
+    });
     // The group's committed offset of partition 1 (-1: none yet).
     const committed = async (): Promise<number> => {
       const at = await groupOffsets(group, source);

@@ -1,6 +1,6 @@
 import { AssignerProtocol, type KafkaMessage, type PartitionAssigner } from 'kafkajs';
 import { EddyError } from '../errors.js';
-import { topicPartitions, withAdmin } from '../kafka/client.js';
+import { kafkaSession, topicPartitions, withAdmin } from '../kafka/client.js';
 import { kafkaError } from '../kafka/errors.js';
 import { encodeRecords } from '../protocol/index.js';
 import type { ConnectorConfig, Params } from './config.js';
@@ -113,6 +113,8 @@ export function kafkaSource(params: Params, config: ConnectorConfig): ConnectorI
       allowAutoTopicCreation: false,
       maxBytesPerPartition,
       maxWaitTimeInMs: 500,
+      // How long a connector that went silent keeps its partitions (as for kafka:// streams).
+      ...kafkaSession(),
       ...(partition !== undefined ? { partitionAssigners: [onePartition(topic, partition)] } : {}),
     });
     consumer.on(consumer.events.GROUP_JOIN, (e) => {
