@@ -79,6 +79,8 @@ export class FailoverProducer implements ProduceTarget {
   private unacked: Sent[] = [];
   private acknowledged = 0;
   private switching: Promise<void> | null = null;
+  /** The last of the calls made during a failover, issued one after another once it is over. */
+  private parked: Promise<void> | null = null;
   private failure: unknown = null;
   private readonly partitioner = siphashRoundRobin();
 
@@ -104,12 +106,31 @@ export class FailoverProducer implements ProduceTarget {
     return this.sendAll([record]);
   }
 
-  async sendAll(records: readonly ProducerRecord[]): Promise<unknown> {
-    // Calls made during a failover wait for it, in their order, behind what is sent again.
-    if (this.switching) await this.switching;
-    if (this.failure) throw this.failure;
+  sendAll(records: readonly ProducerRecord[]): Promise<unknown> {
+    if (!this.parked && !this.switching) return this.sendNow(records);
+    // Calls made during a failover are issued after it, behind what it sent again, one after
+    // another in call order (a call made just as it ends must not overtake them).
+    let stored: Promise<unknown> = Promise.resolve();
+    const issued = (this.parked ?? Promise.resolve()).then(async () => {
+      while (this.switching) await this.switching.catch(() => {});
+      stored = this.sendNow(records);
+    });
+    this.parked = issued;
+    void issued.then(() => {
+      if (this.parked === issued) this.parked = null;
+    });
+    return issued.then(() => stored);
+  }
+
+  /** Issues `records` now (synchronously: calls are stored in the order they are issued). */
+  private sendNow(records: readonly ProducerRecord[]): Promise<unknown> {
+    if (this.failure) return Promise.reject(this.failure);
     if (this.local) return this.local.producer.sendAll(records);
-    return Promise.all(this.requestsOf(records).map((req) => this.hand(req.req, req.records)));
+    try {
+      return Promise.all(this.requestsOf(records).map((req) => this.hand(req.req, req.records)));
+    } catch (err) {
+      return Promise.reject(err);
+    }
   }
 
   async flush(): Promise<void> {
