@@ -7,7 +7,7 @@ import { open } from '../src/eddy.js';
 import { decodeRecords, encodeRecords } from '../src/protocol/index.js';
 import { Chain, loadModule } from '../src/smartmodule/index.js';
 import { type EddyProcess, eddyProcesses, until } from './helpers/eddy-process.js';
-import { kafkaSuite, kafkaTestClient, owned, sendOnce, unique } from './helpers/kafka.js';
+import { deriveCreate, kafkaSuite, kafkaTestClient, numberRounds, owned, sendOnce, unique } from './helpers/kafka.js';
 import { wasmPath } from './helpers/wasm.js';
 
 /**
@@ -50,17 +50,7 @@ kafkaTest(
         EDDY_DATA_DIR: join(work, 'data'),
         EDDY_WORKERS: '1',
       });
-      await ok([
-        'derive',
-        'create',
-        name,
-        '--source',
-        `kafka://${bootstrap}/${source}`,
-        '--target',
-        `kafka://${bootstrap}/${target}`,
-        '--transforms-file',
-        transforms,
-      ]);
+      await ok(deriveCreate(name, `kafka://${bootstrap}/${source}`, `kafka://${bootstrap}/${target}`, transforms));
       runs.push(start(['run', '--status-interval', '500ms']));
     }
     // Wait until the group settled: the three own disjoint, non-empty sets that cover every partition.
@@ -146,34 +136,13 @@ kafkaTest(
       return { transforms, ...eddyProcesses(t, work, { ...env, EDDY_DATA_DIR: join(work, 'data') }) };
     });
     for (const h of hosts)
-      await h.ok([
-        'derive',
-        'create',
-        name,
-        '--source',
-        `kafka://${bootstrap}/${source}`,
-        '--target',
-        `kafka://${bootstrap}/${target}`,
-        '--transforms-file',
-        h.transforms,
-      ]);
+      await h.ok(deriveCreate(name, `kafka://${bootstrap}/${source}`, `kafka://${bootstrap}/${target}`, h.transforms));
     const run = (i: number) => hosts[i]!.start(['run', '--status-interval', '500ms']);
     const hasPartitions = (r: EddyProcess) => (owned(r)?.length ?? 0) > 0;
 
     const producer = client().producer(sendOnce);
     await producer.connect();
-    const sent: string[][] = Array.from({ length: PARTITIONS }, () => []);
-    const produceRound = async () => {
-      const messages = [];
-      for (let p = 0; p < PARTITIONS; p++) {
-        for (let i = 0; i < PER_ROUND; i++) {
-          const v = String((p * 7919 + sent[p]!.length * 13) % 1000);
-          sent[p]!.push(v);
-          messages.push({ partition: p, value: v });
-        }
-      }
-      await producer.send({ topic: source, messages });
-    };
+    const { sent, produceRound } = numberRounds(producer, source, PARTITIONS, PER_ROUND);
     // Each membership change happens while the previous rounds are still being processed.
     const a = run(0);
     await until(() => hasPartitions(a), 120_000);
@@ -406,17 +375,9 @@ kafkaTest('a missing Kafka topic: derive create says which and how to create it,
   const target = unique('out');
   await createTopics(1, target);
   const bootstrap = cluster().bootstrap;
-  const p = start([
-    'derive',
-    'create',
-    'nope',
-    '--source',
-    `kafka://${bootstrap}/no-such-topic`,
-    '--target',
-    `kafka://${bootstrap}/${target}`,
-    '--transforms-file',
-    transforms,
-  ]);
+  const p = start(
+    deriveCreate('nope', `kafka://${bootstrap}/no-such-topic`, `kafka://${bootstrap}/${target}`, transforms),
+  );
   p.child.stdin!.end();
   t.not(await p.exited, 0);
   const lines = p.err().trim().split('\n');
@@ -437,17 +398,7 @@ test('an unreachable Kafka broker: derive create ends in one sentence saying wha
     });
   });
   const { start } = eddyProcesses(t, work, { ...process.env, EDDY_DATA_DIR: join(work, 'data'), EDDY_WORKERS: '1' });
-  const p = start([
-    'derive',
-    'create',
-    'nowhere',
-    '--source',
-    `kafka://127.0.0.1:${port}/a`,
-    '--target',
-    `kafka://127.0.0.1:${port}/b`,
-    '--transforms-file',
-    transforms,
-  ]);
+  const p = start(deriveCreate('nowhere', `kafka://127.0.0.1:${port}/a`, `kafka://127.0.0.1:${port}/b`, transforms));
   p.child.stdin!.end();
   t.not(await p.exited, 0);
   const lines = p.err().trim().split('\n');
@@ -470,17 +421,7 @@ test('a kafka:// endpoint without a topic, or with the target on another cluster
     ['kafka://127.0.0.1:x/a', 'kafka://127.0.0.1:9092/b', /is not HOST:PORT/],
   ];
   for (const [source, target, why] of cases) {
-    const p = start([
-      'derive',
-      'create',
-      'bad',
-      '--source',
-      source,
-      '--target',
-      target,
-      '--transforms-file',
-      transforms,
-    ]);
+    const p = start(deriveCreate('bad', source, target, transforms));
     p.child.stdin!.end();
     t.not(await p.exited, 0);
     t.regex(p.err(), why);

@@ -2,7 +2,7 @@ import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eddyProcesses, until } from './helpers/eddy-process.js';
-import { kafkaSuite, kafkaTestClient, sendOnce, unique } from './helpers/kafka.js';
+import { deriveCreate, kafkaSuite, kafkaTestClient, sendOnce, unique } from './helpers/kafka.js';
 import { ownsOf } from './helpers/kafka-faults.js';
 import { wasmPath } from './helpers/wasm.js';
 
@@ -41,18 +41,7 @@ kafkaTest(
       };
       return { work, ...eddyProcesses(t, work, env) };
     });
-    for (const h of hosts)
-      await h.ok([
-        'derive',
-        'create',
-        name,
-        '--source',
-        url(source),
-        '--target',
-        url(target),
-        '--transforms-file',
-        join(h.work, 'highs.yaml'),
-      ]);
+    for (const h of hosts) await h.ok(deriveCreate(name, url(source), url(target), join(h.work, 'highs.yaml')));
     const producer = client().producer(sendOnce);
     await producer.connect();
     const send = (vs: number[]) =>

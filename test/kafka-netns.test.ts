@@ -8,7 +8,7 @@ import { kafkaSession } from '../src/kafka/client.js';
 import { decodeRecords, encodeRecords } from '../src/protocol/index.js';
 import { Chain, loadModule } from '../src/smartmodule/index.js';
 import { type EddyProcess, eddyProcesses, until } from './helpers/eddy-process.js';
-import { kafkaTestClient, owned, sendOnce, unique } from './helpers/kafka.js';
+import { deriveCreate, kafkaTestClient, numberRounds, owned, sendOnce, unique } from './helpers/kafka.js';
 import { type NetnsHosts, netnsHosts, netnsUnavailable } from './helpers/netns.js';
 import { wasmPath } from './helpers/wasm.js';
 
@@ -95,17 +95,7 @@ testOrFail(
           EDDY_KAFKA_SESSION_TIMEOUT_MS: String(SESSION_MS),
         };
         const m = eddyProcesses(t, work, env, hosts!.exec(i));
-        await m.ok([
-          'derive',
-          'create',
-          name,
-          '--source',
-          `kafka://${bootstrap}/${source}`,
-          '--target',
-          `kafka://${bootstrap}/${target}`,
-          '--transforms-file',
-          transforms,
-        ]);
+        await m.ok(deriveCreate(name, `kafka://${bootstrap}/${source}`, `kafka://${bootstrap}/${target}`, transforms));
         return m;
       }),
     );
@@ -115,18 +105,7 @@ testOrFail(
 
     const producer = client().producer(sendOnce);
     await producer.connect();
-    const sent: string[][] = Array.from({ length: PARTITIONS }, () => []);
-    const produceRound = async () => {
-      const messages = [];
-      for (let p = 0; p < PARTITIONS; p++) {
-        for (let i = 0; i < PER_ROUND; i++) {
-          const v = String((p * 7919 + sent[p]!.length * 13) % 1000);
-          sent[p]!.push(v);
-          messages.push({ partition: p, value: v });
-        }
-      }
-      await producer.send({ topic: source, messages });
-    };
+    const { sent, produceRound } = numberRounds(producer, source, PARTITIONS, PER_ROUND);
     const all = (n: number) => (at: number[]) => at.length === PARTITIONS && at.every((o) => o === n);
     await produceRound();
     await produceRound();

@@ -10,7 +10,7 @@ import { readRange } from '../src/kafka/read-range.js';
 import { decodeRecords, encodeRecords } from '../src/protocol/index.js';
 import { Chain, loadModule } from '../src/smartmodule/index.js';
 import { type EddyProcess, eddyBin, eddyProcesses, until } from './helpers/eddy-process.js';
-import { kafkaSuite, kafkaTestClient, owned, sendOnce, unique } from './helpers/kafka.js';
+import { deriveCreate, kafkaSuite, kafkaTestClient, owned, sendOnce, unique } from './helpers/kafka.js';
 import { wasmPath } from './helpers/wasm.js';
 
 /**
@@ -49,18 +49,7 @@ kafkaTest(
       const env = { ...process.env, EDDY_DATA_DIR: join(work, 'data'), EDDY_WORKERS: '1' };
       return { transforms, ...eddyProcesses(t, work, { ...env, EDDY_KAFKA_SESSION_TIMEOUT_MS: '6000' }) };
     });
-    for (const h of hosts)
-      await h.ok([
-        'derive',
-        'create',
-        name,
-        '--source',
-        url(source),
-        '--target',
-        url(target),
-        '--transforms-file',
-        h.transforms,
-      ]);
+    for (const h of hosts) await h.ok(deriveCreate(name, url(source), url(target), h.transforms));
     const run = (i: number) => hosts[i]!.start(['run', '--status-interval', '500ms']);
     const hasPartitions = (r: EddyProcess) => (owned(r)?.length ?? 0) > 0;
 
@@ -237,17 +226,7 @@ kafkaTest(
     const { ok } = eddyProcesses(t, work, env);
     copyFileSync(wasmPath('filter'), join(work, 'filter.wasm'));
     writeFileSync(join(work, 'keep-a.yaml'), 'transforms:\n  - uses: filter.wasm\n');
-    await ok([
-      'derive',
-      'create',
-      name,
-      '--source',
-      url(source),
-      '--target',
-      url(target),
-      '--transforms-file',
-      join(work, 'keep-a.yaml'),
-    ]);
+    await ok(deriveCreate(name, url(source), url(target), join(work, 'keep-a.yaml')));
     const run = (args: string[]) => promisify(execFile)(process.execPath, [eddyBin, ...args], { cwd: work, env });
     const listed = JSON.parse((await run(['derive', 'list', '--json'])).stdout) as {
       name: string;
@@ -278,17 +257,7 @@ kafkaTest(
     const base = { ...process.env, EDDY_DATA_DIR: join(work, 'data'), EDDY_WORKERS: '1' };
     const as = (password: string) => ({ ...base, EDDY_KAFKA_USERNAME: 'alice', EDDY_KAFKA_PASSWORD: password });
     const sasl = (topic: string) => `kafka://${cluster().saslBootstrap}/${topic}`;
-    const create = (name: string) => [
-      'derive',
-      'create',
-      name,
-      '--source',
-      sasl(source),
-      '--target',
-      sasl(target),
-      '--transforms-file',
-      join(work, 'f.yaml'),
-    ];
+    const create = (name: string) => deriveCreate(name, sasl(source), sasl(target), join(work, 'f.yaml'));
     const oneLine = async (p: EddyProcess) => {
       p.child.stdin!.end();
       t.not(await p.exited, 0);
@@ -349,17 +318,7 @@ kafkaTest(
       '--tls-key',
       files.key,
     ]);
-    const create = (name: string, src: string, dst: string) => [
-      'derive',
-      'create',
-      name,
-      '--source',
-      src,
-      '--target',
-      dst,
-      '--transforms-file',
-      join(work, 'f.yaml'),
-    ];
+    const create = (name: string, src: string, dst: string) => deriveCreate(name, src, dst, join(work, 'f.yaml'));
     // The current profile (the first one added) by `@`, the same one by name.
     await eddy.ok(create('secure', `kafka://@/${source}`, `kafka://@secure/${target}`));
     const run = eddy.start(['run', '--status-interval', '500ms']);

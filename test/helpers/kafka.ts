@@ -1,5 +1,5 @@
 import test from 'ava';
-import { type Admin, Kafka, logLevel } from 'kafkajs';
+import { type Admin, Kafka, logLevel, type Producer } from 'kafkajs';
 import { type KafkaCluster, kafkaUnavailable, startKafka } from '../../bench/lib/kafka-cluster.js';
 import { type EddyProcess, until } from './eddy-process.js';
 
@@ -179,4 +179,37 @@ export function seededRandom(seed: number): () => number {
     x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
     return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** `eddy derive create` of a stream from `source` to `target` (endpoints) through a transforms file. */
+export const deriveCreate = (name: string, source: string, target: string, transforms: string): string[] => [
+  'derive',
+  'create',
+  name,
+  '--source',
+  source,
+  '--target',
+  target,
+  '--transforms-file',
+  transforms,
+];
+
+/**
+ * Rounds of numbers into every partition of `topic`: each call sends `perRound` values to each
+ * partition (seeded by partition and position, 0–999 as text); `sent[p]` is what partition p got.
+ */
+export function numberRounds(producer: Producer, topic: string, partitions: number, perRound: number) {
+  const sent: string[][] = Array.from({ length: partitions }, () => []);
+  const produceRound = async () => {
+    const messages = [];
+    for (let p = 0; p < partitions; p++) {
+      for (let i = 0; i < perRound; i++) {
+        const v = String((p * 7919 + sent[p]!.length * 13) % 1000);
+        sent[p]!.push(v);
+        messages.push({ partition: p, value: v });
+      }
+    }
+    await producer.send({ topic, messages });
+  };
+  return { sent, produceRound };
 }
