@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Admin, Kafka, logLevel } from 'kafkajs';
 import { open } from '../src/eddy.js';
+import { withAdmin } from '../src/kafka/client.js';
 import { wasmPath } from '../src/sdk-build/fixtures.js';
 import { table, writeResult } from './lib/harness.js';
 import { type KafkaCluster, startKafka } from './lib/kafka-cluster.js';
@@ -45,15 +46,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const)
 const bootstrap = process.env['EDDY_KAFKA_BOOTSTRAP'] ?? (cluster = await startKafka(1)).bootstrap;
 const kafka = new Kafka({ brokers: bootstrap.split(','), clientId: 'eddy-bench', logLevel: logLevel.NOTHING });
 
-async function admin<T>(f: (a: Admin) => Promise<T>): Promise<T> {
-  const a = kafka.admin();
-  await a.connect();
-  try {
-    return await f(a);
-  } finally {
-    await a.disconnect();
-  }
-}
+const admin = <T>(f: (a: Admin) => Promise<T>): Promise<T> => withAdmin(kafka, bootstrap.split(','), f);
 
 const run = `${process.pid}`;
 const topic = (what: string) => `bench-${what}-${run}`;

@@ -1,5 +1,5 @@
 import type { Admin } from 'kafkajs';
-import { kafkaClient } from '../src/kafka/client.js';
+import { kafkaClient, withAdmin } from '../src/kafka/client.js';
 import { table, writeResult } from './lib/harness.js';
 import { type KafkaCluster, startKafka } from './lib/kafka-cluster.js';
 
@@ -34,15 +34,7 @@ const bootstrap = process.env['EDDY_KAFKA_BOOTSTRAP'] ?? (cluster = await startK
 // The client as Eddy's derived streams configure it (its retry backoff shows in the commit latency).
 const kafka = kafkaClient(bootstrap.split(','), 'eddy-bench');
 
-async function admin<T>(f: (a: Admin) => Promise<T>): Promise<T> {
-  const a = kafka.admin();
-  await a.connect();
-  try {
-    return await f(a);
-  } finally {
-    await a.disconnect();
-  }
-}
+const admin = <T>(f: (a: Admin) => Promise<T>): Promise<T> => withAdmin(kafka, bootstrap.split(','), f);
 
 const quantile = (xs: number[], q: number) => {
   const s = [...xs].sort((a, b) => a - b);
