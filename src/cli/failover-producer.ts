@@ -322,7 +322,7 @@ const keyValue = (r: ProducerRecord): ProducerRecord =>
 function tooLarge(bytes: number): EddyError {
   return new EddyError(
     'EDDY_RECORD_TOO_LARGE',
-    `a record of ${bytes} bytes is larger than a produce through another eddy process can carry (${MAX_FRAME_BYTES - FRAME_SLACK} bytes); produce it when no other eddy process holds the data directory`,
+    `a record of ${bytes} bytes is larger than a produce through eddy run can carry (${MAX_FRAME_BYTES - FRAME_SLACK} bytes); stop eddy run to produce it directly`,
   );
 }
 

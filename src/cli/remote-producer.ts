@@ -46,7 +46,7 @@ export class WriterGoneError extends EddyError {
   ) {
     super(
       'EDDY_WRITER_GONE',
-      `the process holding the data directory (eddy run, eddy connector run or another eddy produce) died during the produce: ` +
+      `the process holding the data directory (eddy run / eddy connector run) died during the produce: ` +
         `${acknowledged} record${acknowledged === 1 ? ' was' : 's were'} acknowledged and stored; records sent after those may or may not have been stored ` +
         '(records through a transform or to a deduplicating topic cannot be sent again safely), ' +
         'so check the topic (eddy consume) before producing them again',
