@@ -1,4 +1,5 @@
-import { type Document, isAlias, isCollection, isPair, LineCounter, type Node, parseDocument } from 'yaml';
+import type { Document, LineCounter, Node } from 'yaml';
+import { isAlias, isCollection, isPair, newLineCounter, parseDocument } from './yaml-lib.js';
 
 /**
  * Parsing YAML that a user wrote (transforms files, connector configs). Aliases let a few hundred
@@ -24,7 +25,7 @@ export class UserYamlProblem {
  * Parses `text` as YAML 1.2 (core schema, unique keys, no merge keys). Returns the document, or
  * the first problem: a syntax error, or aliases or nesting beyond the limits.
  */
-export function parseUserYaml(text: string, lineCounter = new LineCounter()): Document | UserYamlProblem {
+export function parseUserYaml(text: string, lineCounter = newLineCounter()): Document | UserYamlProblem {
   const doc = parseDocument(text, {
     version: '1.2',
     schema: 'core',

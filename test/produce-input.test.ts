@@ -6,8 +6,8 @@ import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import type { CliIO } from '../src/cli/format.js';
+import { lineChunks } from '../src/cli/line-chunks.js';
 import { main } from '../src/cli/main.js';
-import { lineChunks } from '../src/cli/produce.js';
 import { openStorage } from '../src/storage/index.js';
 
 /**

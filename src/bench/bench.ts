@@ -19,6 +19,7 @@ import {
 import { BENCH_DEFAULTS } from './defaults.js';
 import { compareEngines, type EngineComparison } from './fluvio.js';
 import type { BenchInput } from './input.js';
+import { fmtRate } from './report-text.js';
 import { type BatchSource, engineRate, mainThreadChain, PoolRig, type RoundStats } from './runner.js';
 import { type Histogram, histogram, median, percentile, repeatUntilStable, spread } from './stats.js';
 
@@ -303,11 +304,6 @@ async function measure(
   }
 }
 
-export function fmtRate(n: number): string {
-  if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
-  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}k`;
-  return n.toFixed(0);
-}
 
 function point(m: Measured): ScalingPoint {
   const rates = m.rounds.map(rateOf);

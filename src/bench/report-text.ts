@@ -28,3 +28,9 @@ export function compareLines(r: BenchReport): string[] {
     `CPU ${n3(x.cpu_ns_per_record.value)} ns/record (${n3(x.cpu_ns_per_record.min)}–${n3(x.cpu_ns_per_record.max)})`;
   return [side(c.a), side(c.b), c.verdict];
 }
+
+export function fmtRate(n: number): string {
+  if (n >= 1e6) return `${(n / 1e6).toFixed(2)}M`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)}k`;
+  return n.toFixed(0);
+}

@@ -3,12 +3,10 @@ import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { type Command, Option } from 'commander';
-import { type BenchChain, type BenchReport, fmtRate, runBench } from '../bench/bench.js';
+import type { BenchChain, BenchReport } from '../bench/bench.js';
 import { BENCH_DEFAULTS } from '../bench/defaults.js';
-import { requireFluvioEngine } from '../bench/fluvio.js';
-import { buildInput, type InputSpec } from '../bench/input.js';
-import { renderHtml } from '../bench/report-html.js';
-import { compareLines, costLines } from '../bench/report-text.js';
+import type { InputSpec } from '../bench/input.js';
+import { compareLines, costLines, fmtRate } from '../bench/report-text.js';
 import type { SessionStep } from '../coordinator/chain-session.js';
 import { COORDINATOR_DEFAULTS } from '../coordinator/defaults.js';
 import { resolveUses, stepName } from '../coordinator/resolve.js';
@@ -120,6 +118,12 @@ export function planInput(o: BenchCommandOptions, seedDefault: number): InputSpe
 }
 
 export async function runBenchCommand(o: BenchCommandOptions, cmd: Command, io: CliIO): Promise<number> {
+  const [{ runBench }, { requireFluvioEngine }, { buildInput }, { renderHtml }] = await Promise.all([
+    import('../bench/bench.js'),
+    import('../bench/fluvio.js'),
+    import('../bench/input.js'),
+    import('../bench/report-html.js'),
+  ]);
   if ((o.wasmFile === undefined) === (o.transformsFile === undefined)) {
     throw new UsageError(
       o.wasmFile === undefined

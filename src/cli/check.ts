@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { DataCorruptError } from '../storage/errors.js';
-import { type CheckReport, openStorage } from '../storage/storage.js';
+import type { CheckReport } from '../storage/storage.js';
 import { dataDir, printJson } from './common.js';
 import type { CliContext } from './format.js';
 import { formatBytes, formatCount } from './units.js';
@@ -26,6 +26,7 @@ export function registerCheckCommand(program: Command, ctx: CliContext): void {
       const io = ctx.io();
       const dir = dataDir(cmd, io);
       let report: CheckReport;
+      const { openStorage } = await import('../storage/storage.js');
       try {
         const store = await openStorage(dir, { readOnly: true, retentionCheckMs: 0 });
         try {

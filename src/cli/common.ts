@@ -3,7 +3,7 @@ import { availableParallelism, homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
 import { envSecretStore, fileSecretStore, type SecretStore } from '../connectors/secrets.js';
-import { type Eddy, type OpenOptions, open } from '../eddy.js';
+import type { Eddy, OpenOptions } from '../eddy.js';
 import { EddyError } from '../errors.js';
 import { DEFAULT_TEXT } from './defaults.js';
 import { type CliContext, type CliIO, UsageError } from './format.js';
@@ -101,7 +101,7 @@ function positiveDeadline(ms: number): number {
 export async function openForRead(cmd: Command, io: CliIO): Promise<Eddy> {
   const dir = dataDir(cmd, io);
   const options = openOptions(cmd, io);
-  if (existsSync(join(dir, 'data.mdb'))) return open(dir, { ...options, readOnly: true });
+  if (existsSync(join(dir, 'data.mdb'))) return (await openEddy())(dir, { ...options, readOnly: true });
   return openForWrite(cmd, io);
 }
 
@@ -114,7 +114,16 @@ export async function openForWrite(
   io: CliIO,
   extra: Pick<OpenOptions, 'sharedWriter'> = {},
 ): Promise<Eddy> {
-  return open(dataDir(cmd, io), { ...openOptions(cmd, io), ...extra });
+  return (await openEddy())(dataDir(cmd, io), { ...openOptions(cmd, io), ...extra });
+}
+
+/**
+ * The library, loaded when a command first opens a data directory: `eddy --help`, `eddy transform`
+ * and the other commands that never open one skip loading storage, the pool and the Kafka client
+ * (most of a command's start-up time).
+ */
+async function openEddy(): Promise<typeof import('../eddy.js').open> {
+  return (await import('../eddy.js')).open;
 }
 
 /** Runs `body` with an open Eddy and always closes it. */

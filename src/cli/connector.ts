@@ -1,6 +1,5 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { readConnectorConfig, startConnector } from '../connectors/index.js';
 import { EddyError } from '../errors.js';
 import { fanOutOption } from './chain-options.js';
 import { dataDir, interruptSignal, isTTY, openForWrite, SECRETS_OPTION_HELP, secretStore } from './common.js';
@@ -8,7 +7,7 @@ import { cliMessage } from './errors.js';
 import type { CliContext, CliIO } from './format.js';
 import { StatusPrinter } from './run.js';
 import { formatCount } from './units.js';
-import { serveWrites } from './writer-socket.js';
+import type { serveWrites } from './writer-socket.js';
 
 /**
  * `eddy connector run --config <file.yml>`: runs one connector (Fluvio's config shape; see
@@ -20,6 +19,10 @@ export async function runConnectorCommand(
   cmd: Command,
   io: CliIO,
 ): Promise<number> {
+  const [{ readConnectorConfig, startConnector }, { serveWrites }] = await Promise.all([
+    import('../connectors/index.js'),
+    import('./writer-socket.js'),
+  ]);
   const config = await readConnectorConfig(resolve(io.cwd, o.config));
   const secrets = secretStore(o, io);
   const interrupt = interruptSignal(io);

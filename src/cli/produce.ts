@@ -8,7 +8,6 @@ import { EddyError } from '../errors.js';
 import { parseCodec } from '../storage/codecs.js';
 import { STORAGE_DEFAULTS } from '../storage/defaults.js';
 import type { ProducerOptions, ProducerRecord } from '../storage/producer.js';
-import { DEFAULT_MAX_RECORD_BYTES } from '../storage/storage.js';
 import { type ChainSource, fanOutOption, inlineStepOptions, planChain, readChain } from './chain-options.js';
 import {
   dataDir,
@@ -22,14 +21,14 @@ import {
 import { DEFAULT_TEXT } from './defaults.js';
 import {
   cliMessage,
-  LineTooLongError,
   MissingKeySeparatorError,
   NothingSentError,
   ProduceStoppedError,
   storedSummary,
 } from './errors.js';
-import { FailoverProducer, type ProduceTarget } from './failover-producer.js';
+import type { FailoverProducer, ProduceTarget } from './failover-producer.js';
 import { type CliContext, type CliIO, UsageError } from './format.js';
+import { lineChunks } from './line-chunks.js';
 import { Progress } from './progress.js';
 import { parseBytes, parseDurationOption } from './units.js';
 
@@ -149,52 +148,6 @@ export function planProduce(o: ProduceCliOptions): ProducePlan {
 }
 
 /**
- * Splits a byte stream into lines (`\n`, with a `\r` before it removed), keeping bytes as bytes.
- * Yields the lines completed by each chunk with the chunk's size; the last line needs no newline.
- * Linear in the input: each chunk is searched once, and a line spread over many chunks is joined
- * once, when it ends. A line longer than `maxLine` bytes is refused as soon as it passes the limit
- * (LineTooLongError), before the rest of it is read.
- */
-export async function* lineChunks(
-  input: AsyncIterable<Buffer | string>,
-  maxLine = Infinity,
-  limitFlag?: string,
-): AsyncGenerator<{ lines: Buffer[]; bytes: number }> {
-  let parts: Buffer[] = []; // the unfinished line, in pieces
-  let partBytes = 0;
-  let lineNo = 0;
-  const finish = (tail: Buffer): Buffer => {
-    let line = tail;
-    if (partBytes > 0) {
-      line = Buffer.concat([...parts, tail], partBytes + tail.length);
-      parts = [];
-      partBytes = 0;
-    }
-    lineNo++;
-    if (line.length > 0 && line[line.length - 1] === 0x0d) line = line.subarray(0, line.length - 1);
-    if (line.length > maxLine) throw new LineTooLongError(lineNo, maxLine, limitFlag);
-    return line;
-  };
-  for await (const chunk of input) {
-    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    const lines: Buffer[] = [];
-    let start = 0;
-    for (let nl = buf.indexOf(0x0a, start); nl >= 0; nl = buf.indexOf(0x0a, start)) {
-      lines.push(finish(buf.subarray(start, nl)));
-      start = nl + 1;
-    }
-    if (start < buf.length) {
-      parts.push(buf.subarray(start));
-      partBytes += buf.length - start;
-      // One byte of slack for a `\r` the newline may still remove.
-      if (partBytes > maxLine + 1) throw new LineTooLongError(lineNo + 1, maxLine, limitFlag);
-    }
-    yield { lines, bytes: buf.length };
-  }
-  if (partBytes > 0) yield { lines: [finish(Buffer.alloc(0))], bytes: 0 };
-}
-
-/**
  * Turns one line into a record; an empty line is an empty record, as fluvio produce sends it.
  * `lineNo` is 1-based, for errors; a line without the key separator throws MissingKeySeparatorError.
  */
@@ -252,6 +205,7 @@ async function openTarget(topic: string, plan: ProducePlan, cmd: Command, io: Cl
       throw err;
     }
   };
+  const { FailoverProducer } = await import('./failover-producer.js');
   return FailoverProducer.open({
     dataDir: dataDir(cmd, io),
     session,
@@ -307,7 +261,7 @@ export async function runProduce(topic: string, o: ProduceCliOptions, cmd: Comma
 /** The record limit a produce through another process's writer checks lines against (that writer checks records again). */
 function remoteRecordLimit(cmd: Command): number {
   const given = cmd.optsWithGlobals<GlobalOptions>().maxRecordBytes;
-  return given === undefined ? DEFAULT_MAX_RECORD_BYTES : parseBytes(given, '--max-record-bytes');
+  return given === undefined ? STORAGE_DEFAULTS.maxRecordBytes : parseBytes(given, '--max-record-bytes');
 }
 
 /**

@@ -1,14 +1,8 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import {
-  type ConnectorConfig,
-  type RunningConnector,
-  readConnectorConfig,
-  startConnector,
-} from '../connectors/index.js';
+import type { ConnectorConfig, RunningConnector } from '../connectors/index.js';
 import type { Eddy, RunningDerived } from '../eddy.js';
 import { EddyError } from '../errors.js';
-import { KafkaDerivedStream } from '../kafka/derived.js';
 import { formatDuration } from '../smartmodule/duration.js';
 import { fanOutOption } from './chain-options.js';
 import {
@@ -24,7 +18,7 @@ import { CLI_DEFAULTS } from './defaults.js';
 import { cliMessage } from './errors.js';
 import { type CliContext, type CliIO, UsageError } from './format.js';
 import { formatCount, parseDurationOption } from './units.js';
-import { groupId, serveWrites } from './writer-socket.js';
+import type { serveWrites } from './writer-socket.js';
 
 /**
  * `eddy run`: the foreground daemon. Runs every saved derived stream (or those named with
@@ -95,6 +89,11 @@ function describeError(err: unknown): string {
 }
 
 export async function runDaemon(o: RunOptions, cmd: Command, io: CliIO): Promise<number> {
+  const [{ readConnectorConfig, startConnector }, { KafkaDerivedStream }, { groupId, serveWrites }] = await Promise.all([
+    import('../connectors/index.js'),
+    import('../kafka/derived.js'),
+    import('./writer-socket.js'),
+  ]);
   const connectorConfigs: ConnectorConfig[] = [];
   for (const path of o.connector ?? []) connectorConfigs.push(await readConnectorConfig(resolve(io.cwd, path)));
   const names = new Set(connectorConfigs.map((c) => c.name));

@@ -29,7 +29,7 @@ import {
   UsageError,
   utf8OrNull,
 } from './format.js';
-import { runFannedOut, runHere, type TestSink, testBatches } from './test-batches.js';
+import type { TestSink } from './test-batches.js';
 
 /**
  * `eddy test`: runs a SmartModule (or a chain) once over records given on the command line, with
@@ -338,6 +338,7 @@ export async function runTest(given: TestCommandOptions, io: CliIO, workers = 1)
       for (const r of decodeRecords(raw)) records.push(r);
     },
   };
+  const { runFannedOut, runHere, testBatches } = await import('./test-batches.js');
   const batches = testBatches(input);
   // Look-back history comes from -r values in this thread only; such a run stays here.
   const fanOut = workers > 1 && batches.length > 1 && plan.lookback === null && fansOut(steps, options.fanOut);

@@ -5,7 +5,7 @@ import { recordBodySizeFields, writeRecordFields } from '../protocol/record.js';
 import { putVarint, varintSizeUnchecked } from '../protocol/varint.js';
 import { LineTooLongError } from './errors.js';
 import { UsageError } from './format.js';
-import { lineChunks } from './produce.js';
+import { lineChunks } from './line-chunks.js';
 
 /**
  * `eddy transform`'s input side: files (or stdin) read in order, split into records — one per

@@ -1,4 +1,4 @@
-import { TOPIC_NAME } from '../storage/storage.js';
+import { RESOURCE_NAME as TOPIC_NAME } from '../storage/names.js';
 import { DeriveCycleError, DeriveNameError } from './errors.js';
 
 /** What the checks need of a derived stream's definition. */

@@ -1,8 +1,8 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { stringify } from 'yaml';
 import { parseUserYaml, UserYamlProblem, userYamlToJs } from '../user-yaml.js';
+import { stringify } from '../yaml-lib.js';
 import { KafkaProfileError } from './errors.js';
 import { envSasl, envTls, type KafkaSecurity, saslOptions, type TlsFiles, tlsOptions } from './security.js';
 

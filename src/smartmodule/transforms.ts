@@ -1,7 +1,8 @@
-import { type Document, isAlias, isMap, isScalar, isSeq, LineCounter, type Node, type Scalar } from 'yaml';
+import type { Document, LineCounter, Node, Scalar } from 'yaml';
 import { EddyError } from '../errors.js';
 import { MAX_CONFIG_BYTES, readUserFile, UserFileError } from '../user-file.js';
 import { parseUserYaml, UserYamlProblem } from '../user-yaml.js';
+import { isAlias, isMap, isScalar, isSeq, newLineCounter } from '../yaml-lib.js';
 import { DurationError, parseDuration } from './duration.js';
 
 /**
@@ -80,7 +81,7 @@ export class TransformsConfigError extends EddyError {
 
 /** Parses the text of a transforms.yaml. `source` names it in errors (usually the file path). */
 export function parseTransformsYaml(text: string, source = 'transforms.yaml'): ParsedStep[] {
-  const lineCounter = new LineCounter();
+  const lineCounter = newLineCounter();
   const doc = parseYaml(text, source, lineCounter);
   const ctx = new Ctx(doc, source, lineCounter, null);
   const root = ctx.deref(doc.contents as Node | null);
@@ -140,7 +141,7 @@ export function parseTransformStep(text: string, index = 0, source = '--transfor
     );
   }
   // JSON is YAML 1.2: parse it again as YAML to see each number as it was written.
-  const lineCounter = new LineCounter();
+  const lineCounter = newLineCounter();
   const doc = parseYaml(text, label, lineCounter);
   const ctx = new Ctx(doc, label, lineCounter, index);
   return parseStep(ctx, ctx.deref(doc.contents as Node | null), index);
