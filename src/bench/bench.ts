@@ -304,7 +304,6 @@ async function measure(
   }
 }
 
-
 function point(m: Measured): ScalingPoint {
   const rates = m.rounds.map(rateOf);
   const lat = m.rounds.flatMap((s) => s.latenciesMs);

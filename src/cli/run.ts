@@ -89,11 +89,9 @@ function describeError(err: unknown): string {
 }
 
 export async function runDaemon(o: RunOptions, cmd: Command, io: CliIO): Promise<number> {
-  const [{ readConnectorConfig, startConnector }, { KafkaDerivedStream }, { groupId, serveWrites }] = await Promise.all([
-    import('../connectors/index.js'),
-    import('../kafka/derived.js'),
-    import('./writer-socket.js'),
-  ]);
+  const [{ readConnectorConfig, startConnector }, { KafkaDerivedStream }, { groupId, serveWrites }] = await Promise.all(
+    [import('../connectors/index.js'), import('../kafka/derived.js'), import('./writer-socket.js')],
+  );
   const connectorConfigs: ConnectorConfig[] = [];
   for (const path of o.connector ?? []) connectorConfigs.push(await readConnectorConfig(resolve(io.cwd, path)));
   const names = new Set(connectorConfigs.map((c) => c.name));
