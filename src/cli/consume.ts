@@ -1,5 +1,5 @@
 import { type Command, Option } from 'commander';
-import { batchEnd, recordEnd } from '../coordinator/record-stream.js';
+import { batchEnd, recordEnd } from '../coordinator/delivery-ends.js';
 import { anchorSteps } from '../coordinator/resolve.js';
 import type { Eddy } from '../eddy.js';
 import type { TransformStep } from '../smartmodule/transforms.js';

@@ -5,6 +5,7 @@ import type { ConsumedRecord, ConsumeOptions } from '../storage/consumer.js';
 import { InvalidArgumentError } from '../storage/errors.js';
 import type { DeliveryCommitter } from '../storage/offset-committer.js';
 import type { Storage } from '../storage/storage.js';
+import { batchEnd, recordEnd } from './delivery-ends.js';
 import { mergeAsync } from './merge.js';
 
 /**
@@ -199,28 +200,6 @@ export class RecordStream implements AsyncIterable<ConsumedRecord> {
 }
 
 const NO_HEADERS: RecordHeader[] = [];
-
-/**
- * The next source offset once all of `b` is delivered: its end covers inputs that had no output;
- * a runtime error stops at the failing record, which is not delivered.
- */
-export function batchEnd(b: Pick<ConsumedBatch, 'baseOffset' | 'lastOffset' | 'error'>): number {
-  const end = b.lastOffset + 1;
-  if (!b.error) return end;
-  const e = b.error as { offset?: unknown; firstOffset?: unknown };
-  const at = typeof e.offset === 'number' ? e.offset : typeof e.firstOffset === 'number' ? e.firstOffset : b.baseOffset;
-  return Math.max(b.baseOffset, Math.min(end, at));
-}
-
-/**
- * The next source offset once an output record at `offset` is delivered (`last`: the batch's last
- * output, `batchEnd` from batchEnd). Outputs keep their input's offset, so every input
- * before it is done; with at most one output per input (`oneToOne`), its own input is done too.
- */
-export function recordEnd(batchEnd: number, offset: number, last: boolean, oneToOne: boolean): number {
-  if (last) return batchEnd;
-  return Math.min(batchEnd, oneToOne ? offset + 1 : offset);
-}
 
 /** A stored partition's batches as a PartitionSource reads them: cut to the options, nothing committed here. */
 export function storedSource(storage: Storage, topic: string, options: ConsumeOptions): PartitionSource {
