@@ -21,9 +21,8 @@ import {
   TransformedConsumer,
 } from './coordinator/transformed-consumer.js';
 import { EddyError } from './errors.js';
-import { checkKafkaDerive, KafkaDerivedStream } from './kafka/derived.js';
+import type { KafkaDerivedStream } from './kafka/derived.js';
 import { isKafkaDerive } from './kafka/endpoint.js';
-import { readKafkaProgress } from './kafka/progress.js';
 import { type Logger, quietLogger, resolveLogger } from './logger.js';
 import { type ObserveServer, serveObserve } from './observe/server.js';
 import { Telemetry } from './observe/telemetry.js';
@@ -38,6 +37,14 @@ import type { Storage, StorageOptions } from './storage/storage.js';
 
 /** A running derived stream: over Eddy topics, or over Kafka topics (`kafka://` endpoints). */
 export type RunningDerived = DerivedStream | KafkaDerivedStream;
+
+/**
+ * A Kafka stream, told by its config: the Kafka side (and its client, ~100 ms to load) is loaded
+ * only when such a stream is created, started or read.
+ */
+function isKafkaStream(d: RunningDerived): d is KafkaDerivedStream {
+  return isKafkaDerive(d.config);
+}
 
 export interface OpenOptions extends StorageOptions {
   /** Worker threads for SmartModule streams (default: the machine's cores). Started on first use. */
@@ -354,7 +361,7 @@ export class Eddy extends EventEmitter<EddyEvents> {
     }
     if (isKafkaDerive(config)) {
       await this.resolveTransforms(config.transforms);
-      await checkKafkaDerive(config);
+      await (await import('./kafka/derived.js')).checkKafkaDerive(config);
     } else {
       this.storage.describeTopic(config.source);
       this.storage.describeTopic(config.target);
@@ -387,7 +394,7 @@ export class Eddy extends EventEmitter<EddyEvents> {
       const running = this.derived.get(config.name);
       if (isKafkaDerive(config)) {
         partitions =
-          running instanceof KafkaDerivedStream ? running.progress() : (this.kafkaProgress.get(config.name) ?? []);
+          running && isKafkaStream(running) ? running.progress() : (this.kafkaProgress.get(config.name) ?? []);
       } else
         try {
           const n = this.storage.describeTopic(config.source).partitions;
@@ -418,12 +425,14 @@ export class Eddy extends EventEmitter<EddyEvents> {
 
   /** `listDerived()`, after reading the progress of the Kafka streams this process does not run from their clusters. */
   async readDerived(): Promise<DerivedInfo[]> {
+    const kafka = this.savedDerived().some((c) => isKafkaDerive(c) && !this.derived.has(c.name));
+    const { readKafkaProgress } = kafka ? await import('./kafka/progress.js') : { readKafkaProgress: null };
     await Promise.all(
       this.savedDerived()
         .filter((c) => isKafkaDerive(c) && !this.derived.has(c.name))
         .map(async (c) => {
           try {
-            this.kafkaProgress.set(c.name, await readKafkaProgress(c));
+            this.kafkaProgress.set(c.name, await readKafkaProgress!(c));
           } catch {
             /* cluster unreachable or source gone: no partitions to report */
           }
@@ -453,7 +462,7 @@ export class Eddy extends EventEmitter<EddyEvents> {
     // A saved stream was checked when created; its cycle check runs again, as others may have come since.
     this.checkDerived(config, { name: typeof nameOrConfig !== 'string' });
     const d = isKafkaDerive(config)
-      ? new KafkaDerivedStream(config, this.pool, this.resolver)
+      ? new (await import('./kafka/derived.js')).KafkaDerivedStream(config, this.pool, this.resolver)
       : new DerivedStream(config, this.storage, this.pool, this.resolver, this.options.fanOut ?? true);
     const stream = (p: number) => `${config.name}/${p}`;
     d.on('batch', (b) =>
@@ -489,11 +498,11 @@ export class Eddy extends EventEmitter<EddyEvents> {
     const d = this.derived.get(name);
     if (!d) return;
     // A stopped Kafka stream keeps showing the progress it last read.
-    if (d instanceof KafkaDerivedStream) this.kafkaProgress.set(name, d.progress());
+    if (isKafkaStream(d)) this.kafkaProgress.set(name, d.progress());
     this.derived.delete(name);
     this.telemetry.untrack(name);
     await d.stop();
-    if (d instanceof KafkaDerivedStream) this.kafkaProgress.set(name, d.progress());
+    if (isKafkaStream(d)) this.kafkaProgress.set(name, d.progress());
   }
 
   /** Stops derived streams, the worker pool and the storage. */
