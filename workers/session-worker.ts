@@ -12,6 +12,7 @@ import type {
   OpenReply,
   OpenTask,
   ReadTask,
+  ValueLinesMode,
   WorkerTask,
 } from '../src/wire/messages.js';
 import { unpackFrame } from '../src/wire/request-frame.js';
@@ -120,7 +121,7 @@ function run(
   sessionId: string,
   seq: number,
   batches: Iterable<{ baseOffset: number; baseTimestamp: number; lastOffset: number; raw: Uint8Array }>,
-  valueLines = false,
+  valueLines: ValueLinesMode | null = null,
 ): Uint8Array {
   const live = sessions.get(sessionId);
   const out: ResultFrame = { seq, results: [], metrics: [], fatal: null };
@@ -139,11 +140,14 @@ function run(
     for (const b of batches) {
       const r = live.chain.processWith(b, live.policy);
       watch?.betweenSteps(); // reading the next batch is no module's time
+      const lines =
+        valueLines === 'raw' ? writer.addValueLines(r.raw) : valueLines === 'text' ? writer.addTextLines(r.raw) : null;
       out.results.push({
         baseOffset: b.baseOffset,
         baseTimestamp: b.baseTimestamp,
         lastOffset: b.lastOffset,
-        raw: valueLines ? writer.addValueLines(r.raw) : writer.add(r.raw),
+        raw: lines ?? writer.add(r.raw),
+        ...(lines ? { lines: true } : {}),
         count: r.count,
         accumulators: live.chain.accumulators,
         error: r.error ? errorToWire(r.error) : null,
@@ -183,7 +187,7 @@ const lineEncoder = new LineEncoder();
 function linesTask(task: LinesTask): Uint8Array {
   const { raw } = lineEncoder.encode(task.text);
   const batch = { baseOffset: task.baseOffset, baseTimestamp: task.baseTimestamp, lastOffset: -1, raw };
-  return run(task.session, task.seq, [batch], task.valueLines);
+  return run(task.session, task.seq, [batch], task.valueLines ? 'raw' : null);
 }
 
 /**
@@ -225,7 +229,7 @@ function readTask(task: ReadTask, { PartitionReader, sliceBatch }: StorageModule
       if (cut.count > 0) yield cut;
     }
   }
-  return run(task.session, task.seq, batches());
+  return run(task.session, task.seq, batches(), task.valueLines ?? null);
 }
 
 export default async function handle(task: WorkerTask): Promise<unknown> {

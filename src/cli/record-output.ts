@@ -50,6 +50,30 @@ export class RecordOutput {
   /** Values print as their bytes, one per line (see value-lines.ts): batches may skip the record-by-record path. */
   private readonly fast: boolean;
 
+  /**
+   * What the workers may send instead of records (see TransformedConsumeOptions.valueLines): the
+   * values as lines, when every batch prints whole — no `--max-records` to cut one short, no named
+   * consumer committing part of one. Null: records.
+   */
+  get workerLines(): 'raw' | 'text' | null {
+    if (!this.fast || this.remaining !== Infinity || this.committer) return null;
+    return this.lines.output === 'raw' ? 'raw' : 'text';
+  }
+
+  /** `count` records already as value lines (from the workers, see workerLines): their bytes go out as they are. */
+  async valueLines(
+    bytes: Uint8Array,
+    count: number,
+    partition: number,
+    upTo: (offset: number, last: boolean) => number,
+  ) {
+    this.rethrow();
+    await this.place(bytes.length, count, partition, upTo, (chunk, at) => {
+      chunk.set(bytes, at);
+      return at + bytes.length;
+    });
+  }
+
   /** True once `--max-records` records were printed. */
   get full(): boolean {
     return this.remaining <= 0;
@@ -98,10 +122,26 @@ export class RecordOutput {
     partition: number,
     upTo: (offset: number, last: boolean) => number,
   ): Promise<boolean> {
-    if (this.chunk && this.chunkLength + raw.length > this.chunk.length) await this.flush();
-    this.chunk ??= this.spare.pop() ?? Buffer.allocUnsafe(Math.max(CHUNK_BYTES, raw.length));
-    if (this.chunk.length < raw.length) this.chunk = Buffer.allocUnsafe(raw.length);
-    const end = writeValueLines(raw, this.chunk, this.chunkLength, this.lines.output !== 'raw');
+    return this.place(raw.length, count, partition, upTo, (chunk, at) =>
+      writeValueLines(raw, chunk, at, this.lines.output !== 'raw'),
+    );
+  }
+
+  /**
+   * Adds `count` records' lines, written by `write` into the chunk at `at` (at most `bytes` of
+   * them; it returns their end, or −1 when they cannot be written as lines: then nothing is added).
+   */
+  private async place(
+    bytes: number,
+    count: number,
+    partition: number,
+    upTo: (offset: number, last: boolean) => number,
+    write: (chunk: Buffer, at: number) => number,
+  ): Promise<boolean> {
+    if (this.chunk && this.chunkLength + bytes > this.chunk.length) await this.flush();
+    this.chunk ??= this.spare.pop() ?? Buffer.allocUnsafe(Math.max(CHUNK_BYTES, bytes));
+    if (this.chunk.length < bytes) this.chunk = Buffer.allocUnsafe(bytes);
+    const end = write(this.chunk, this.chunkLength);
     if (end < 0) return false;
     const c = this.committer;
     const wait = c?.reserve(count);

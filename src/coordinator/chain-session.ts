@@ -5,7 +5,7 @@ import type { SmartModule } from '../smartmodule/module.js';
 import type { BatchInput, Lookback } from '../smartmodule/types.js';
 import type { PartitionSource } from '../storage/partition-reader.js';
 import { FrameBufferPool } from '../wire/frame-buffers.js';
-import type { ModuleLogLine, OpenReply, OpenTask, WireModule } from '../wire/messages.js';
+import type { ModuleLogLine, OpenReply, OpenTask, ValueLinesMode, WireModule } from '../wire/messages.js';
 import { packFrame } from '../wire/request-frame.js';
 import { readResultFrame } from '../wire/result-frame.js';
 import { errorFromWire } from '../wire/wire-error.js';
@@ -68,8 +68,10 @@ export interface SessionBatchResult {
   baseTimestamp: number;
   /** Last input offset this batch covered (−1 when the caller submitted bytes, not a range). */
   lastOffset: number;
-  /** Output records as `Vec<Record>` bytes (for `submitLines` with `valueLines`: the values, one per line). */
+  /** Output records as `Vec<Record>` bytes (with `lines`: the values, one per line). */
   raw: Uint8Array;
+  /** `raw` holds the values one per line (asked for with `valueLines`). */
+  lines?: boolean;
   count: number;
   /** Runtime error that stopped this batch (policy stop): `raw` holds the records before it. */
   error: EddyError | null;
@@ -136,6 +138,8 @@ export interface SourceRange {
   from: number;
   /** Exclusive. */
   end: number;
+  /** Outputs as value lines (see ValueLinesMode); a batch that is not all text with `text` stays records. */
+  valueLines?: ValueLinesMode;
 }
 
 /** Text lines the worker splits into one batch of records itself (see protocol/line-records.ts). */
@@ -461,10 +465,20 @@ export class ChainSession extends EventEmitter<SessionEvents> {
         recycle,
       );
     } else if (entry.range) {
-      const { source, keys, from, end } = entry.range;
+      const { source, keys, from, end, valueLines } = entry.range;
       task = this.pool.run<Uint8Array>(
         worker,
-        { op: 'read', session: this.id, seq: entry.seq, source, keys, from, end, recycle },
+        {
+          op: 'read',
+          session: this.id,
+          seq: entry.seq,
+          source,
+          keys,
+          from,
+          end,
+          recycle,
+          ...(valueLines ? { valueLines } : {}),
+        },
         recycle,
       );
     } else {
@@ -533,6 +547,7 @@ export class ChainSession extends EventEmitter<SessionEvents> {
         baseTimestamp: r.baseTimestamp,
         lastOffset: r.lastOffset,
         raw: r.raw,
+        ...(r.lines ? { lines: true } : {}),
         count: r.count,
         error: r.error ? errorFromWire(r.error) : null,
         skipped,
@@ -562,7 +577,8 @@ export class ChainSession extends EventEmitter<SessionEvents> {
       baseTimestamp,
       lastOffset,
       // An empty `Vec<Record>`, or no lines.
-      raw: new Uint8Array(entry.lines?.valueLines ? 0 : 4),
+      raw: new Uint8Array(entry.lines?.valueLines || entry.range?.valueLines ? 0 : 4),
+      ...(entry.lines?.valueLines || entry.range?.valueLines ? { lines: true } : {}),
       count: 0,
       error: null,
       skipped: [err],

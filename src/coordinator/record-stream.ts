@@ -25,6 +25,8 @@ export interface ConsumedBatch {
   count: number;
   /** The records as `Vec<Record>` bytes: the SmartModule input (or output) format. */
   raw: Uint8Array;
+  /** `raw` holds the values one per line instead (a transformed consume asked for `valueLines`). */
+  lines?: boolean;
   /** Record headers by offset delta (stored batches only; a chain's output carries none). Null: no headers. */
   headers: Map<number, RecordHeader[]> | null;
   /** Runtime error that stopped this batch (transforms, policy stop): `raw` holds the records before it. */
@@ -89,6 +91,8 @@ export class RecordStream implements AsyncIterable<ConsumedRecord> {
     const committer = this.begin();
     try {
       for await (const b of this.merged(committer)) {
+        if (b.lines)
+          throw new InvalidArgumentError('this consume returns value lines (valueLines): read it with batches()');
         const idx = indexRecords(b.raw);
         const end = batchEnd(b);
         for (let i = 0; i < idx.count; i++) {

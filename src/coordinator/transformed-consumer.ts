@@ -5,6 +5,7 @@ import type { ConsumeOptions } from '../storage/consumer.js';
 import { UnknownTopicError } from '../storage/errors.js';
 import { planRange } from '../storage/range-plan.js';
 import type { Storage } from '../storage/storage.js';
+import type { ValueLinesMode } from '../wire/messages.js';
 import { ChainSession, type SessionState, type SessionStep, type Ticket } from './chain-session.js';
 import { COORDINATOR_DEFAULTS } from './defaults.js';
 import { fanOutInFlight, fansOut } from './fan-out.js';
@@ -36,6 +37,11 @@ export interface TransformedConsumeOptions extends ConsumeOptions {
   stateless?: boolean;
   /** Stored batches per submission to a worker (default 16): fewer, larger messages. */
   batchesPerSubmission?: number;
+  /**
+   * Have the workers turn outputs into value lines (`eddy consume`'s print path, read through
+   * `batches()`; a batch's `lines` says which it got). Internal: records() refuses such batches.
+   */
+  valueLines?: ValueLinesMode;
 }
 
 /** The storage consumer's own options: what is left once the chain's options are taken out. */
@@ -49,6 +55,7 @@ export function storedConsumeOptions(o: TransformedConsumeOptions): ConsumeOptio
     stateless: _s,
     fanOut: _f,
     batchesPerSubmission: _b,
+    valueLines: _v,
     ...stored
   } = o;
   return stored;
@@ -128,7 +135,14 @@ export class TransformedConsumer {
             endOffset,
           );
           if (!range) break;
-          inFlight.push({ ticket: await stream.submitRange({ source, ...range }), end: range.end });
+          inFlight.push({
+            ticket: await stream.submitRange({
+              source,
+              ...range,
+              ...(o.valueLines ? { valueLines: o.valueLines } : {}),
+            }),
+            end: range.end,
+          });
           pos = range.end;
         }
         const next = inFlight.shift();

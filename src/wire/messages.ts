@@ -85,6 +85,13 @@ export interface LinesTask {
   recycle?: ArrayBuffer[];
 }
 
+/**
+ * Outputs as the values one per line (each followed by `\n`) instead of a `Vec<Record>`: `raw`
+ * always, `text` only for a batch whose every value prints as itself as text (see
+ * cli/value-lines.ts textLines); another batch comes back as records (WireResult.lines false).
+ */
+export type ValueLinesMode = 'raw' | 'text';
+
 /** Batches the worker reads itself from LMDB: record bytes never cross the main thread. */
 export interface ReadTask {
   op: 'read';
@@ -95,6 +102,8 @@ export interface ReadTask {
   from: number;
   /** Exclusive. */
   end: number;
+  /** Outputs as lines (the print path of `eddy consume`); absent: as records. */
+  valueLines?: ValueLinesMode;
   /** Result-frame buffers handed back for reuse (transferred; see frame-buffers.ts). */
   recycle?: ArrayBuffer[];
 }

@@ -19,6 +19,8 @@ export interface WireResult {
   skipped: WireError[];
   /** What the modules wrote while running this batch, when the session captures it (OpenTask.captureLog). */
   log?: ModuleLogLine[];
+  /** `raw` holds the values one per line, not a `Vec<Record>` (the task asked for lines; see ValueLinesMode). */
+  lines?: boolean;
 }
 
 export interface ResultFrame {
@@ -41,7 +43,7 @@ export interface ResultFrame {
  * objects cost ~3 % of a worker and ~13 % of the main thread's share in the pipeline. Layout:
  *   u8 version, f64 seq, u32 results, u32 modules,
  *   per result: f64 baseOffset, f64 baseTimestamp, f64 lastOffset, u32 at, u32 length, u32 count,
- *               u16 steps, u8 1 when it has extras,
+ *               u16 steps, u8 flags (1: it has extras, 2: its output is value lines),
  *   per module: u16 name length, name (UTF-8), 9 × f64 counters (METRIC_FIELDS order),
  *   u32 length of the extras, extras: msgpack of { fatal, fatalLog?, byResult: { [i]: { accumulators,
  *   error, skipped, log } } } — only for what is rare (errors, a fatal failure, captured module
@@ -102,6 +104,19 @@ export class ResultFrameWriter {
     return EMPTY_OUTPUT;
   }
 
+  /**
+   * The same when every value prints as itself as text (see value-lines.ts textLines); null, with
+   * nothing added, when one does not: the caller adds the records instead.
+   */
+  addTextLines(raw: Uint8Array): Uint8Array | null {
+    this.ensure(raw.length);
+    const end = writeValueLines(raw, this.buf, this.pos, true);
+    if (end < 0) return null;
+    this.spans.push(this.pos, end - this.pos);
+    this.pos = end;
+    return EMPTY_OUTPUT;
+  }
+
   finish(frame: ResultFrame): Uint8Array {
     let extras: Record<number, ResultExtras> | null = null;
     const results = frame.results;
@@ -157,7 +172,7 @@ export class ResultFrameWriter {
       v.setUint32(p + 28, this.spans[2 * i + 1] ?? 0, true);
       v.setUint32(p + 32, r.count, true);
       v.setUint16(p + 36, r.accumulators.length, true);
-      v.setUint8(p + 38, extras?.[i] ? 1 : 0);
+      v.setUint8(p + 38, (extras?.[i] ? 1 : 0) | (results[i]!.lines ? 2 : 0));
       p += RESULT_BYTES;
     }
     for (let m = 0; m < names.length; m++) {
@@ -217,7 +232,8 @@ export function readResultFrame(bytes: Uint8Array): ResultFrame {
   for (let i = 0; i < nResults; i++) {
     const at = v.getUint32(p + 24, true);
     const steps = v.getUint16(p + 36, true);
-    if (v.getUint8(p + 38)) withExtras.push(i);
+    const flags = v.getUint8(p + 38);
+    if (flags & 1) withExtras.push(i);
     results[i] = {
       baseOffset: v.getFloat64(p, true),
       baseTimestamp: v.getFloat64(p + 8, true),
@@ -227,6 +243,7 @@ export function readResultFrame(bytes: Uint8Array): ResultFrame {
       accumulators: new Array<Uint8Array | null>(steps).fill(null),
       error: null,
       skipped: [],
+      ...(flags & 2 ? { lines: true } : {}),
     };
     p += RESULT_BYTES;
   }
