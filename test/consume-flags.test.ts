@@ -283,3 +283,18 @@ test('-k prints a key as text even when it is binary, as fluvio consume (lossy U
   await ok(dir, ['produce', 'keys', '--key-separator', ':'], { stdin: 'a\u0000b:v1\nplain:v2\n' });
   t.is(await ok(dir, ['consume', 'keys', '-B', '-d', '-k']), '[a\u0000b] v1\n[plain] v2\n');
 });
+
+test('through a chain, each -O prints what it prints without one (the workers write text and raw lines; binary falls back)', async (t) => {
+  const dir = await mixed();
+  // Keeps every value of `mixed` (none holds "debug"): the output must be the topic's own.
+  const keepAll = ['--filter', wasmPath('drop-debug-bytes')];
+  for (const o of [[], ['-O', 'text'], ['-O', 'raw'], ['-O', 'dynamic', '--max-records', '3'], ['-O', 'json']]) {
+    const plain = await ok(dir, ['consume', 'mixed', '-B', '-d', ...o]);
+    t.is(await ok(dir, ['consume', 'mixed', '-B', '-d', ...o, ...keepAll]), plain, o.join(' ') || 'dynamic');
+  }
+  // Text only: every batch goes out as lines made on the workers.
+  await ok(dir, ['topic', 'create', 'words']);
+  const words = Array.from({ length: 3000 }, (_, i) => `w${i} ${'x'.repeat(i % 50)}\n`).join('');
+  await ok(dir, ['produce', 'words'], { stdin: words });
+  t.is(await ok(dir, ['consume', 'words', '-B', '-d', ...keepAll]), words);
+});
