@@ -6,7 +6,7 @@ import { type IntervalHistogram, monitorEventLoopDelay, PerformanceObserver } fr
 import { type DeriveConfig, DerivedStream } from '../src/coordinator/derived.js';
 import { ModuleResolver } from '../src/coordinator/resolve.js';
 import { type Eddy, open } from '../src/eddy.js';
-import { type Blocking, BlockMeter } from '../src/observe/blocking.js';
+import type { Blocking } from '../src/observe/blocking.js';
 import { createRegistry } from '../src/observe/metrics.js';
 import { Renderings } from '../src/observe/rendering.js';
 import { type ObserveServer, serveObserve } from '../src/observe/server.js';
@@ -163,11 +163,13 @@ async function renderCost(eddy: Eddy): Promise<{
     target: 'out-render',
     transforms: [{ uses: wasmPath('filter'), params: {}, lookback: null }],
   });
-  const registry = createRegistry(eddy.telemetry);
-  // As the server renders: families whose rows did not change keep their last text.
+  // Rendered here, on this thread, to time them alone (the server renders in its HTTP thread).
+  let taken = eddy.telemetry.status();
+  const registry = createRegistry(eddy.telemetry.latency, () => taken);
+  // As the HTTP thread renders: families whose rows did not change keep their last text.
   let served: Renderings | null = null;
-  const servedRegistry = createRegistry(eddy.telemetry, () => served!.source());
-  served = new Renderings(eddy.telemetry, servedRegistry, new BlockMeter());
+  const servedRegistry = createRegistry(eddy.telemetry.latency, () => served!.source());
+  served = new Renderings(servedRegistry);
   const n = 20;
   const pause = () => new Promise((r) => setTimeout(r, 250));
   const render: number[] = [];
@@ -177,12 +179,11 @@ async function renderCost(eddy: Eddy): Promise<{
   for (let i = 0; i < n; i++) {
     await pause();
     const cpu3 = process.cpuUsage();
-    eddy.telemetry.status(true);
-    await served.metrics();
+    await served.metrics(eddy.telemetry.status(true));
     reused.push(ms(process.cpuUsage(cpu3)));
     await pause();
     const cpu = process.cpuUsage();
-    eddy.telemetry.status(true);
+    taken = eddy.telemetry.status(true);
     await registry.metrics();
     render.push(ms(process.cpuUsage(cpu)));
     await pause();
