@@ -4,8 +4,8 @@ import { connect, type Socket } from 'node:net';
  * Scrape clients for bench/observe, run in their own process (so their own work does not count as
  * the coordinator's): `n` clients that all GET `url` at once every `periodMs`, like `n` Prometheus
  * servers scraping one target. Prints `ready` once all are connected, then, on SIGTERM, how many
- * answers came back and the CPU ms this process used (on a small machine the clients compete with
- * the streams for the same cores).
+ * answers came back and the CPU ms this process used since (on a small machine the clients
+ * compete with the streams for the same cores).
  *
  * Each client is one kept-alive `node:net` connection that writes a fixed request and reads the
  * answer by its Content-Length (or its chunks, should the server ever send them), without
@@ -105,9 +105,11 @@ await Promise.all(clients.map((c) => c.open()));
 const timer = setInterval(() => {
   for (const c of clients) c.get();
 }, periodMs);
+// Counted from here: the process' start and the connections are not the scrapes' cost.
+const cpu0 = process.cpuUsage();
 process.on('SIGTERM', () => {
   clearInterval(timer);
-  const cpu = process.cpuUsage();
+  const cpu = process.cpuUsage(cpu0);
   process.stdout.write(`${answers}\n${(cpu.user + cpu.system) / 1000}\n`);
   process.exit(0);
 });
