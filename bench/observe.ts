@@ -6,7 +6,7 @@ import { type IntervalHistogram, monitorEventLoopDelay, PerformanceObserver } fr
 import { type DeriveConfig, DerivedStream } from '../src/coordinator/derived.js';
 import { ModuleResolver } from '../src/coordinator/resolve.js';
 import { type Eddy, open } from '../src/eddy.js';
-import { type Blocking, BlockMeter } from '../src/observe/blocking.js';
+import type { Blocking } from '../src/observe/blocking.js';
 import { createRegistry } from '../src/observe/metrics.js';
 import { Renderings } from '../src/observe/rendering.js';
 import { type ObserveServer, serveObserve } from '../src/observe/server.js';
@@ -28,8 +28,10 @@ import { sampleRecords } from './lib/records.js';
  * (read from its committed checkpoints); it is deleted after its round. The clients run in
  * another process. Reported: median per-round ratios to bare of records/s and of CPU per record
  * (this process, all threads; targets: cost ≤ 2 % observed, ≤ 5 % under the 100 scrapers); the
- * longest time serving requests held the event loop in one go while the stream ran (a handler or
- * a render slice, wall time, so preemption by other processes counts too; target ≤ 1 ms); the
+ * longest time the coordinator's event loop was held in one go for the endpoint while the stream
+ * ran (answering the HTTP thread's question for a snapshot, or for health and readiness; the
+ * requests and renders run on that thread), in wall time, so preemption by other processes counts
+ * too (target ≤ 1 ms); the
  * event-loop delay while the stream ran under the storm; and the CPU of one /metrics render taken
  * as a scrape takes it, every 250 ms.
  */
@@ -147,7 +149,8 @@ async function scrapers(
 /**
  * CPU of one /metrics render (snapshot and text) and of the snapshot alone, taken as scrapes take
  * them: one every 250 ms, the code not kept hot by a loop, the server idle otherwise. Then the
- * holds of the event loop by serving under 100 scrapers every 250 ms (src/observe/blocking.ts).
+ * holds of the coordinator's event loop for the HTTP thread's snapshots under 100 scrapers every
+ * 250 ms (src/observe/blocking.ts).
  */
 async function renderCost(eddy: Eddy): Promise<{
   metrics_render_ms: number;
@@ -163,11 +166,13 @@ async function renderCost(eddy: Eddy): Promise<{
     target: 'out-render',
     transforms: [{ uses: wasmPath('filter'), params: {}, lookback: null }],
   });
-  const registry = createRegistry(eddy.telemetry);
-  // As the server renders: families whose rows did not change keep their last text.
+  // Rendered here, on this thread, to time them alone (the server renders in its HTTP thread).
+  let taken = eddy.telemetry.status();
+  const registry = createRegistry(eddy.telemetry.latency, () => taken);
+  // As the HTTP thread renders: families whose rows did not change keep their last text.
   let served: Renderings | null = null;
-  const servedRegistry = createRegistry(eddy.telemetry, () => served!.source());
-  served = new Renderings(eddy.telemetry, servedRegistry, new BlockMeter());
+  const servedRegistry = createRegistry(eddy.telemetry.latency, () => served!.source());
+  served = new Renderings(servedRegistry);
   const n = 20;
   const pause = () => new Promise((r) => setTimeout(r, 250));
   const render: number[] = [];
@@ -177,12 +182,11 @@ async function renderCost(eddy: Eddy): Promise<{
   for (let i = 0; i < n; i++) {
     await pause();
     const cpu3 = process.cpuUsage();
-    eddy.telemetry.status(true);
-    await served.metrics();
+    await served.metrics(eddy.telemetry.status(true));
     reused.push(ms(process.cpuUsage(cpu3)));
     await pause();
     const cpu = process.cpuUsage();
-    eddy.telemetry.status(true);
+    taken = eddy.telemetry.status(true);
     await registry.metrics();
     render.push(ms(process.cpuUsage(cpu)));
     await pause();
@@ -243,7 +247,7 @@ function explain(long: Blocking['long']) {
   };
 }
 
-/** Holds of the event loop by serving, wall time (preemption by other processes included). */
+/** Holds of the coordinator's event loop answering the HTTP thread, wall time (preemption by other processes included). */
 function holds(b: Blocking) {
   return { holds: b.count, over_1ms: b.overMs, p50_ms: b.p50Ms, p99_ms: b.p99Ms, p999_ms: b.p999Ms, max_ms: b.maxMs };
 }
@@ -406,7 +410,7 @@ export async function runObserveBench(o: Options): Promise<Record<string, unknow
       ],
       [`${label}: the extra CPU, ms per second of running (median)`, v.extra_cpu_ms_per_s.toFixed(1), ''],
       [
-        `${label}: holds of the event loop by serving (wall), p99 / p99.9 / max; over 1 ms`,
+        `${label}: holds of the coordinator's loop for snapshots (wall), p99 / p99.9 / max; over 1 ms`,
         `${v.block.p99_ms.toFixed(3)} / ${v.block.p999_ms.toFixed(3)} / ${v.block.max_ms.toFixed(1)} ms; ${v.block.over_1ms} of ${v.block.holds} (${v.requests} requests)`,
         '≤ 1 ms',
       ],
@@ -430,7 +434,7 @@ export async function runObserveBench(o: Options): Promise<Record<string, unknow
           '',
         ],
         [
-          'no stream running, 100 scrapers / 250 ms: holds of the event loop by serving (wall), p50 / p99 / p99.9 / max',
+          "no stream running, 100 scrapers / 250 ms: holds of the coordinator's loop for snapshots (wall), p50 / p99 / p99.9 / max",
           `${cost.idle_storm_block.p50_ms.toFixed(3)} / ${cost.idle_storm_block.p99_ms.toFixed(3)} / ${cost.idle_storm_block.p999_ms.toFixed(3)} / ${cost.idle_storm_block.max_ms.toFixed(1)} ms`,
           '≤ 1 ms',
         ],

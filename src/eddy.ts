@@ -173,7 +173,9 @@ export class Eddy extends EventEmitter<EddyEvents> {
   async serve(address: string, options: { onWarning?: (text: string) => void } = {}): Promise<ObserveServer> {
     if (this.observeServer)
       throw new EddyError('EDDY_HTTP_SERVING', `already serving on ${this.observeServer.url}; one address per Eddy`);
-    const server = await serveObserve(this.telemetry, address);
+    const server = await serveObserve(this.telemetry, address, {
+      onError: (e) => this.logger.error(e.message, { code: e.code }),
+    });
     this.observeServer = server;
     if (server.warning !== null) {
       if (options.onWarning) options.onWarning(server.warning);

@@ -13,6 +13,15 @@ type Label = 'stream' | 'partition';
 type Got = Awaited<ReturnType<Histogram<Label>['get']>>;
 type Value = Got['values'][number] & { sharedLabels?: Record<Label, string> };
 
+/**
+ * The counts as the coordinator hands them to the HTTP thread (http-thread.ts), which loads them
+ * into its own BatchLatency to render: `version` tells it whether anything was recorded since.
+ */
+export interface LatencySnapshot {
+  version: number;
+  series: LatencySeries[];
+}
+
 /** One stream partition's counts; the telemetry keeps it and records into it at each commit. */
 export interface LatencySeries {
   readonly labels: Record<Label, string>;
@@ -66,6 +75,27 @@ export class BatchLatency extends Histogram<Label> {
     s.sum += seconds;
     s.count++;
     this.version++;
+  }
+
+  /**
+   * The live series, not copies: posting them to the HTTP thread copies them (structured clone),
+   * so the coordinator does no more than that.
+   */
+  snapshot(): LatencySnapshot {
+    return { version: this.version, series: [...this.all.values()] };
+  }
+
+  /** Takes the counts of a snapshot (the HTTP thread's copy), replacing all it had. */
+  load(s: LatencySnapshot): void {
+    const last = new Map(this.all);
+    this.all.clear();
+    for (const x of s.series) {
+      const key = `${x.labels.stream}\u0000${x.labels.partition}`;
+      // A series' labels stay the same object from load to load: prom-client caches their text per object.
+      const labels = last.get(key)?.labels ?? x.labels;
+      this.all.set(key, { labels, counts: x.counts, sum: x.sum, count: x.count });
+    }
+    this.version = s.version;
   }
 
   override reset(): void {

@@ -1,12 +1,13 @@
 import { Counter, Gauge, Registry } from 'prom-client';
+import type { BatchLatency } from './latency.js';
 import type { Status } from './status.js';
-import type { Telemetry } from './telemetry.js';
 
 /**
- * `/metrics` in Prometheus' text format. Every value is read from the telemetry snapshot when
+ * `/metrics` in Prometheus' text format. Every value is read from a telemetry snapshot when
  * Prometheus scrapes (collect callbacks), so the pipeline pays nothing per record for them; only
- * the batch latency histogram is observed as results commit. `source` gives the snapshot to read
- * (the server's renderer hands every metric family the same one).
+ * the batch latency histogram counts as results commit. `source` gives the snapshot to read
+ * (the HTTP thread's renderer hands every metric family the same one) and `latency` the
+ * histogram to write (the HTTP thread's copy of the coordinator's counts).
  */
 
 type Labels = Record<string, string | number>;
@@ -74,7 +75,7 @@ const one =
   (f: (s: Status) => number): Rows =>
   (s) => [[{}, f(s)]];
 
-export function createRegistry(telemetry: Telemetry, source: () => Status = () => telemetry.status()): Registry {
+export function createRegistry(latency: BatchLatency, source: () => Status): Registry {
   const registry = new Registry();
   const rowsOf = new Map<string, Rows>();
   families.set(registry, rowsOf);
@@ -188,9 +189,9 @@ export function createRegistry(telemetry: Telemetry, source: () => Status = () =
     streamLabels,
     perPartition((p) => (p.state === 'running' ? 1 : 0)),
   );
-  registry.registerMetric(telemetry.latency);
+  registry.registerMetric(latency);
   // Its text changes only when a result commits.
-  rowsOf.set(telemetry.latency.name, () => [[{}, telemetry.latency.version]]);
+  rowsOf.set(latency.name, () => [[{}, latency.version]]);
 
   counter(
     'eddy_module_invocations_total',
@@ -322,7 +323,8 @@ export function createRegistry(telemetry: Telemetry, source: () => Status = () =
     [],
     one((s) => (s.healthy ? 1 : 0)),
   );
-  // Two of the usual process metrics, under their usual names. prom-client's full default set is
+  // Two of the usual process metrics, under their usual names (read in the HTTP thread, they are
+  // still the whole process'). prom-client's full default set is
   // left out: it costs about 1 ms per scrape (it reads /proc), 15 times all of the above.
   counter('process_cpu_seconds_total', 'User and system CPU time of this process', [], () => {
     const u = process.cpuUsage();

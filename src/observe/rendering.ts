@@ -1,25 +1,17 @@
 import type { Registry } from 'prom-client';
-import type { BlockMeter } from './blocking.js';
 import { familyRows, type Rows } from './metrics.js';
 import type { Status } from './status.js';
-import type { Telemetry } from './telemetry.js';
 
 /**
- * The bodies of `/metrics` and `/api/status`, rendered once per telemetry snapshot (a snapshot is
- * reused for FRESH_MS, see telemetry.ts) and shared by every request that arrives meanwhile,
- * including those that arrive while it is being rendered: 100 scrapers at once cost one render
- * and 100 socket writes.
+ * The bodies of `/metrics` and `/api/status`, rendered in the HTTP thread once per telemetry
+ * snapshot and shared by every request that arrives meanwhile, including those that arrive while
+ * it is being rendered: 100 scrapers at once cost one render and 100 socket writes.
  *
- * The metrics text is rendered one metric family at a time, yielding to the event loop whenever a
- * slice has run for SLICE_MS, so a render never holds the coordinator's loop (and the commits
- * waiting on it) for long, however many series there are. A family whose rows (labels and
- * values) are the same as at its last render keeps its last text: most of them (errors, kills,
- * restarts, workers, LMDB's map…) rarely change, and prom-client's work is per series.
+ * The thread has nothing else to do, so a render runs in one go. A metric family whose rows
+ * (labels and values) are the same as at its last render keeps its last text: most of them
+ * (errors, kills, restarts, workers, LMDB's map…) rarely change, prom-client's work is per
+ * series, and the thread's CPU comes from the same cores as the streams'.
  */
-
-/** The longest a render slice (or a slice of answers written, outbox.ts) runs before it yields. */
-export const SLICE_MS = 0.25;
-
 export class Renderings {
   private snapshot: Status | null = null;
   private json: Buffer | null = null;
@@ -30,55 +22,40 @@ export class Renderings {
   private readonly texts = new Map<string, { rows: ReturnType<Rows>; text: string }>();
   private readonly rows: ReadonlyMap<string, Rows>;
 
-  /** `meter` times the render's slices (the snapshot and the JSON are taken inside a request handler, timed there). */
-  constructor(
-    private readonly telemetry: Telemetry,
-    private readonly registry: Registry,
-    private readonly meter: BlockMeter,
-  ) {
+  constructor(private readonly registry: Registry) {
     this.rows = familyRows(registry);
   }
 
   /** What the registry's collect callbacks read: the snapshot being rendered. */
-  readonly source = (): Status => this.rendering ?? this.current();
+  readonly source = (): Status => {
+    if (!this.rendering) throw new Error('metrics are collected only while a snapshot is rendered');
+    return this.rendering;
+  };
 
-  /** `/api/status` as JSON bytes. */
-  status(): Buffer {
-    const s = this.current();
+  /** `/api/status` of snapshot `s` as JSON bytes. */
+  status(s: Status): Buffer {
+    this.use(s);
     this.json ??= Buffer.from(JSON.stringify(s));
     return this.json;
   }
 
-  /** `/metrics` in Prometheus' text format. */
-  metrics(): Promise<Buffer> {
-    const s = this.current();
+  /** `/metrics` of snapshot `s` in Prometheus' text format. */
+  metrics(s: Status): Promise<Buffer> {
+    this.use(s);
     this.text ??= this.render(s);
     return this.text;
   }
 
-  private current(): Status {
-    const s = this.telemetry.status();
-    if (s !== this.snapshot) {
-      this.snapshot = s;
-      this.json = null;
-      this.text = null;
-    }
-    return s;
+  private use(s: Status): void {
+    if (s === this.snapshot) return;
+    this.snapshot = s;
+    this.json = null;
+    this.text = null;
   }
 
   private async render(s: Status): Promise<Buffer> {
     const parts: string[] = [];
-    // Not in the request's own turn: that one took the snapshot.
-    await new Promise((resolve) => setImmediate(resolve));
-    let mark = this.meter.start();
-    let t0 = performance.now();
     for (const metric of this.registry.getMetricsAsArray()) {
-      if (performance.now() - t0 > SLICE_MS) {
-        this.meter.end(mark);
-        await new Promise((resolve) => setImmediate(resolve));
-        mark = this.meter.start();
-        t0 = performance.now();
-      }
       const rows = this.rows.get(metric.name)?.(s);
       const last = this.texts.get(metric.name);
       if (rows && last && sameRows(rows, last.rows)) {
@@ -94,9 +71,7 @@ export class Renderings {
       parts.push(text);
     }
     // As Registry#metrics() joins them (Prometheus' text format, version 0.0.4).
-    const body = Buffer.from(`${parts.join('\n\n')}\n`);
-    this.meter.end(mark);
-    return body;
+    return Buffer.from(`${parts.join('\n\n')}\n`);
   }
 }
 

@@ -1,19 +1,17 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { Worker } from 'node:worker_threads';
+import { EddyError } from '../errors.js';
 import { formatAuthority, parseHttpAddress } from './address.js';
 import { type Blocking, BlockMeter } from './blocking.js';
 import { HttpListenError } from './errors.js';
-import { createRegistry } from './metrics.js';
-import { Outbox } from './outbox.js';
-import { statusPage } from './page.js';
-import { Renderings } from './rendering.js';
-import type { Telemetry } from './telemetry.js';
+import { FRESH_MS, type Telemetry } from './telemetry.js';
+import type { FromThread, ThreadData, ToThread } from './thread-messages.js';
 
 /**
  * The HTTP endpoint of `eddy run --http` / `open(dir, { http })`: `/metrics`, `/healthz`,
- * `/readyz`, `/api/status` and the status page at `/`. `/metrics` and `/api/status` are served
- * from bytes rendered once per telemetry snapshot (rendering.ts), so many clients at once cost
- * one render and a socket write each.
+ * `/readyz`, `/api/status` and the status page at `/`, served from a thread of its own
+ * (http-thread.ts), so a request never runs on the coordinator's event loop. The coordinator's
+ * part is this handle: when the thread asks, it takes a telemetry snapshot (or health and
+ * readiness) and posts it, and that is all the endpoint costs the loop the commits run on.
  */
 
 export interface ObserveServer {
@@ -22,8 +20,9 @@ export interface ObserveServer {
   /** Set when it listens beyond loopback: what to tell the operator. */
   readonly warning: string | null;
   /**
-   * How long serving requests held the event loop in one go (a request handler, or one slice of a
-   * render one started), since the start or the last reset (for the bench).
+   * How long answering the HTTP thread held the coordinator's event loop in one go (taking and
+   * posting a snapshot, or health and readiness), since the start or the last reset (for the
+   * bench, and the tests: one hold per question the thread asked).
    */
   readonly blocking: Blocking;
   resetBlocking(): void;
@@ -32,82 +31,105 @@ export interface ObserveServer {
   close(): Promise<void>;
 }
 
-export async function serveObserve(telemetry: Telemetry, address: string): Promise<ObserveServer> {
-  const { host, port, loopback } = parseHttpAddress(address);
-  const meter = new BlockMeter();
-  let renderings: Renderings | null = null;
-  const registry = createRegistry(telemetry, () => renderings!.source());
-  renderings = new Renderings(telemetry, registry, meter);
-  const rendered = renderings;
-  const stopSampling = telemetry.startSampling();
-  const page = statusPage();
-  const outbox = new Outbox(meter);
+export interface ServeOptions {
+  /**
+   * Told when the HTTP thread stops on its own (an uncaught error in it): the endpoint is gone,
+   * the streams go on. By default a process warning.
+   */
+  onError?: (error: EddyError) => void;
+  /** How old a snapshot may be and still answer a request (default FRESH_MS; tests make it longer). */
+  freshMs?: number;
+}
 
-  const server = createServer((req, res) => {
+/** How long close() waits for the thread to end by itself before it stops it. */
+const CLOSE_WAIT_MS = 5000;
+
+export async function serveObserve(
+  telemetry: Telemetry,
+  address: string,
+  options: ServeOptions = {},
+): Promise<ObserveServer> {
+  const { host, port, loopback } = parseHttpAddress(address);
+  const onError =
+    options.onError ?? ((e: EddyError) => process.emitWarning(e.message, { type: 'EddyWarning', code: e.code }));
+  const meter = new BlockMeter();
+  const data: ThreadData = { host, port, freshMs: options.freshMs ?? FRESH_MS };
+  // Kept up while it starts; unref'd once it listens.
+  const thread = new Worker(new URL('./http-thread.js', import.meta.url), { workerData: data });
+  const post = (m: ToThread) => thread.postMessage(m);
+  const stopSampling = telemetry.startSampling();
+
+  // One synchronous stretch on the coordinator per question: timed as one hold.
+  const answer = (asked: 'snapshot' | 'probe') => {
     const mark = meter.start();
     try {
-      route(req, res);
+      if (asked === 'snapshot')
+        post({ type: 'snapshot', snapshot: { status: telemetry.status(), latency: telemetry.latency.snapshot() } });
+      else post({ type: 'probe', health: telemetry.health(), readiness: telemetry.readiness() });
     } catch (err) {
-      send(res, 500, 'application/json', JSON.stringify({ error: (err as Error)?.message ?? String(err) }));
+      post({ type: 'failed', asked, message: (err as Error)?.message ?? String(err) });
     }
     meter.end(mark);
-  });
-  const route = (req: IncomingMessage, res: ServerResponse) => {
-    if (req.method !== 'GET' && req.method !== 'HEAD')
-      return send(res, 405, 'text/plain', 'only GET and HEAD\n', { allow: 'GET, HEAD' });
-    const path = (req.url ?? '/').split('?')[0];
-    switch (path) {
-      case '/':
-        return send(res, 200, 'text/html; charset=utf-8', page, {
-          'content-security-policy':
-            "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:",
-        });
-      case '/metrics': {
-        // The answer is written once the render is done, in the outbox's slices.
-        rendered.metrics().then(
-          (text) => outbox.push(() => send(res, 200, registry.contentType, text)),
-          (err: unknown) => outbox.push(() => send(res, 500, 'text/plain', `${(err as Error)?.message ?? err}\n`)),
-        );
-        return;
-      }
-      case '/healthz': {
-        const h = telemetry.health();
-        return send(
-          res,
-          h.healthy ? 200 : 503,
-          'application/json',
-          JSON.stringify({ status: h.healthy ? 'ok' : 'unhealthy', errors: h.errors }),
-        );
-      }
-      case '/readyz': {
-        const r = telemetry.readiness();
-        return send(
-          res,
-          r.ready ? 200 : 503,
-          'application/json',
-          JSON.stringify({ status: r.ready ? 'ready' : 'starting', waiting: r.waiting }),
-        );
-      }
-      case '/api/status':
-        return send(res, 200, 'application/json', rendered.status());
-      default:
-        return send(res, 404, 'text/plain', 'not found: try /, /metrics, /healthz, /readyz or /api/status\n');
-    }
   };
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(new HttpListenError(formatAuthority(host, port), err.code ?? err.message, { cause: err })),
-    );
-    server.listen(port, host, () => resolve());
-  }).catch((err: unknown) => {
+  let phase: 'starting' | 'serving' | 'closing' | 'gone' = 'starting';
+  let listening: (port: number) => void = () => {};
+  let refused: (err: Error) => void = () => {};
+  const started = new Promise<number>((resolve, reject) => {
+    listening = resolve;
+    refused = reject;
+  });
+  const authority = formatAuthority(host, port);
+  let url = `http://${authority}/`;
+  thread.on('message', (m: FromThread) => {
+    switch (m.type) {
+      case 'snapshot':
+      case 'probe':
+        return answer(m.type);
+      case 'listening':
+        return listening(m.port);
+      case 'listen-failed': {
+        const cause = Object.assign(new Error(m.message), { code: m.code });
+        return refused(new HttpListenError(authority, m.code || m.message, { cause }));
+      }
+    }
+  });
+  // An uncaught error in the thread (then its exit), or an exit alone: reported once, unless closing.
+  const stopped = (why: string, cause?: unknown) => {
+    const was = phase;
+    if (was === 'gone') return;
+    phase = 'gone';
+    stopSampling();
+    if (was === 'starting')
+      refused(new EddyError('EDDY_HTTP_THREAD', `the HTTP endpoint's thread did not start: ${why}`, { cause }));
+    else if (was === 'serving')
+      onError(
+        new EddyError(
+          'EDDY_HTTP_THREAD',
+          `the HTTP endpoint at ${url} stopped (${why}): metrics, health and the status page are no longer served; the streams go on`,
+          { cause },
+        ),
+      );
+  };
+  thread.on('error', (err) => stopped((err as Error)?.message ?? String(err), err));
+  const exited = new Promise<void>((resolve) =>
+    thread.on('exit', (code) => {
+      stopped(`it exited with code ${code}`);
+      resolve();
+    }),
+  );
+
+  try {
+    url = `http://${formatAuthority(host, await started)}/`;
+  } catch (err) {
+    phase = 'gone';
+    await thread.terminate();
     stopSampling();
     throw err;
-  });
-  // A page left open keeps a connection; it must not hold the process up at close.
-  server.keepAliveTimeout = 5000;
-  const bound = server.address() as AddressInfo;
-  const url = `http://${formatAuthority(host, bound.port)}/`;
+  }
+  if (phase === 'starting') phase = 'serving';
+  // The endpoint does not keep the process up (as an unref'd timer does not).
+  thread.unref();
   return {
     url,
     warning: loopback
@@ -119,33 +141,19 @@ export async function serveObserve(telemetry: Telemetry, address: string): Promi
     },
     resetBlocking: () => meter.reset(),
     measureRunQueue: (on) => meter.measureRunQueue(on),
-    close: () =>
-      closeServer(server).finally(() => {
-        stopSampling();
-        meter.measureRunQueue(false);
-      }),
+    close: async () => {
+      if (phase === 'serving') {
+        phase = 'closing';
+        // Kept up until the thread has closed its server and ended.
+        thread.ref();
+        post({ type: 'close' });
+        const wait = setTimeout(() => void thread.terminate(), CLOSE_WAIT_MS);
+        await exited;
+        clearTimeout(wait);
+      }
+      await exited;
+      stopSampling();
+      meter.measureRunQueue(false);
+    },
   };
-}
-
-function send(
-  res: ServerResponse,
-  status: number,
-  type: string,
-  body: string | Buffer,
-  headers: Record<string, string> = {},
-): void {
-  res.writeHead(status, {
-    'content-type': type,
-    'cache-control': 'no-store',
-    'x-content-type-options': 'nosniff',
-    ...headers,
-  });
-  res.end(res.req.method === 'HEAD' ? undefined : body);
-}
-
-async function closeServer(server: Server): Promise<void> {
-  await new Promise<void>((resolve) => {
-    server.close(() => resolve());
-    server.closeAllConnections();
-  });
 }

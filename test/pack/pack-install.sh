@@ -83,6 +83,21 @@ import('eddy').then((eddy) => {
 EOF
 check "import('eddy') from CommonJS" node cjs.cjs
 
+# The HTTP endpoint runs in a worker thread whose script the package locates next to its own files.
+cat >http.mjs <<'EOF'
+import { open } from 'eddy';
+const eddy = await open('./http-data', { http: '127.0.0.1:0' });
+try {
+  const health = await fetch(`${eddy.http.url}healthz`);
+  if (health.status !== 200) throw new Error(`/healthz answered ${health.status}`);
+  const metrics = await (await fetch(`${eddy.http.url}metrics`)).text();
+  if (!metrics.includes('# TYPE eddy_records_in_total counter')) throw new Error(`/metrics: ${metrics.slice(0, 200)}`);
+} finally {
+  await eddy.close();
+}
+EOF
+check "the HTTP endpoint (its own thread) serves /healthz and /metrics from the installed package" node http.mjs
+
 check "npx eddy --version prints the package version" bash -c \
   "test \"\$(npx --no-install eddy --version)\" = \"\$(node -p \"require('./node_modules/eddy/package.json').version\")\""
 
