@@ -1,7 +1,7 @@
 import test from 'ava';
 import { Histogram, Registry } from 'prom-client';
 import { open } from '../src/index.js';
-import { BatchLatency } from '../src/observe/latency.js';
+import { BatchLatency } from '../src/observe/latency-metric.js';
 import { createRegistry } from '../src/observe/metrics.js';
 import { Renderings } from '../src/observe/rendering.js';
 import { tempDir } from './helpers/storage.js';

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
-import { BatchLatency } from './latency.js';
+import { BatchLatency } from './latency-metric.js';
 import { createRegistry } from './metrics.js';
 import { statusPage } from './page.js';
 import { Renderings } from './rendering.js';

@@ -1,17 +1,12 @@
-import { Histogram } from 'prom-client';
-
 /**
- * `eddy_batch_latency_seconds`: time from submitting a batch range to a worker until its result
- * is committed, per derived stream and source partition. A commit adds one observation to plain
- * per-series counters (a bucket index, three additions: ~20 ns), instead of prom-client's
- * `observe`, which validates and hashes the labels on every call (1–5 µs). prom-client still
- * writes the text: `getForPromString` hands its registry the values in the shape its own
- * histograms do, with each series' labels as one object it formats once and caches.
+ * `eddy_batch_latency_seconds`' counts: time from submitting a batch range to a worker until its
+ * result is committed, per derived stream and source partition. A commit adds one observation to
+ * plain per-series counters (a bucket index, three additions: ~20 ns), instead of prom-client's
+ * `observe`, which validates and hashes the labels on every call (1–5 µs). The coordinator keeps
+ * them here, without prom-client (loaded only by the HTTP thread: latency-metric.ts writes them).
  */
 
-type Label = 'stream' | 'partition';
-type Got = Awaited<ReturnType<Histogram<Label>['get']>>;
-type Value = Got['values'][number] & { sharedLabels?: Record<Label, string> };
+export type LatencyLabel = 'stream' | 'partition';
 
 /**
  * The counts as the coordinator hands them to the HTTP thread (http-thread.ts), which loads them
@@ -24,33 +19,23 @@ export interface LatencySnapshot {
 
 /** One stream partition's counts; the telemetry keeps it and records into it at each commit. */
 export interface LatencySeries {
-  readonly labels: Record<Label, string>;
+  readonly labels: Record<LatencyLabel, string>;
   /** Observations per bucket, not cumulative (the last slot is above the highest bound). */
   readonly counts: Float64Array;
   sum: number;
   count: number;
 }
 
-const NAME = 'eddy_batch_latency_seconds';
-const HELP =
+export const LATENCY_NAME = 'eddy_batch_latency_seconds';
+export const LATENCY_HELP =
   'Time from submitting a batch range to a worker until its result is committed, per derived stream and source partition';
-const BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+export const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-export class BatchLatency extends Histogram<Label> {
+/** The counts per stream partition, as the coordinator records them and the HTTP thread loads them. */
+export class LatencyCounts {
   private readonly all = new Map<string, LatencySeries>();
-  /** Observations recorded so far: the text changes only when this does. */
+  /** Observations recorded (or series loaded) so far: the text changes only when this does. */
   version = 0;
-  readonly name = NAME;
-
-  constructor() {
-    super({
-      name: NAME,
-      help: HELP,
-      labelNames: ['stream', 'partition'] as const,
-      buckets: BUCKETS,
-      registers: [],
-    });
-  }
 
   /** The series of a stream partition, made on first use. */
   series(stream: string, partition: number): LatencySeries {
@@ -59,7 +44,7 @@ export class BatchLatency extends Histogram<Label> {
     if (!s) {
       s = {
         labels: { stream, partition: String(partition) },
-        counts: new Float64Array(BUCKETS.length + 1),
+        counts: new Float64Array(LATENCY_BUCKETS.length + 1),
         sum: 0,
         count: 0,
       };
@@ -70,7 +55,7 @@ export class BatchLatency extends Histogram<Label> {
 
   record(s: LatencySeries, seconds: number): void {
     let i = 0;
-    while (i < BUCKETS.length && seconds > BUCKETS[i]!) i++;
+    while (i < LATENCY_BUCKETS.length && seconds > LATENCY_BUCKETS[i]!) i++;
     s.counts[i]!++;
     s.sum += seconds;
     s.count++;
@@ -98,47 +83,12 @@ export class BatchLatency extends Histogram<Label> {
     this.version = s.version;
   }
 
-  override reset(): void {
-    // prom-client's constructor calls it too, before this class's fields exist.
-    this.all?.clear();
+  clear(): void {
+    this.all.clear();
     this.version++;
   }
 
-  /** What prom-client's registry formats: cumulative buckets, +Inf, sum and count per series. */
-  async getForPromString(): Promise<Got> {
-    const values: Value[] = [];
-    const bucket = `${NAME}_bucket`;
-    for (const s of this.all.values()) {
-      let acc = 0;
-      for (let i = 0; i < BUCKETS.length; i++) {
-        acc += s.counts[i]!;
-        values.push(value(bucket, { le: BUCKETS[i]! }, acc, s.labels));
-      }
-      values.push(value(bucket, { le: '+Inf' }, s.count, s.labels));
-      values.push(value(`${NAME}_sum`, {}, s.sum, s.labels));
-      values.push(value(`${NAME}_count`, {}, s.count, s.labels));
-    }
-    // prom-client's typings give `type` as a numeric enum; its registry prints the string.
-    return { name: NAME, help: HELP, type: 'histogram' as unknown as Got['type'], aggregator: 'sum', values } as Got;
+  values(): IterableIterator<LatencySeries> {
+    return this.all.values();
   }
-
-  /** As prom-client's: each value with its series' labels merged in (getMetricsAsJSON). */
-  override async get(): Promise<Got> {
-    const data = await this.getForPromString();
-    data.values = (data.values as Value[]).map(({ sharedLabels, ...rest }) => ({
-      ...rest,
-      labels: { ...rest.labels, ...sharedLabels },
-    }));
-    return data;
-  }
-}
-
-/** prom-client's registry prints `labels` and then `sharedLabels`, the latter cached per object. */
-function value(
-  metricName: string,
-  labels: Record<string, string | number>,
-  v: number,
-  shared: Record<Label, string>,
-): Value {
-  return { metricName, labels: labels as Value['labels'], value: v, sharedLabels: shared };
 }

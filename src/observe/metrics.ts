@@ -1,5 +1,6 @@
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { BatchLatency } from './latency.js';
+import { LatencyCounts } from './latency.js';
+import { BatchLatency } from './latency-metric.js';
 import type { Status } from './status.js';
 
 /**
@@ -75,7 +76,8 @@ const one =
   (f: (s: Status) => number): Rows =>
   (s) => [[{}, f(s)]];
 
-export function createRegistry(latency: BatchLatency, source: () => Status): Registry {
+export function createRegistry(counts: BatchLatency | LatencyCounts, source: () => Status): Registry {
+  const latency = counts instanceof LatencyCounts ? new BatchLatency(counts) : counts;
   const registry = new Registry();
   const rowsOf = new Map<string, Rows>();
   families.set(registry, rowsOf);

@@ -3,7 +3,7 @@ import type { SessionMetrics, SessionState } from '../coordinator/chain-session.
 import type { DerivedEvents, DerivedInfo } from '../coordinator/derived.js';
 import type { EddyError } from '../errors.js';
 import type { Storage } from '../storage/storage.js';
-import { BatchLatency, type LatencySeries } from './latency.js';
+import { LatencyCounts, type LatencySeries } from './latency.js';
 import type {
   ConnectorStatus,
   LastError,
@@ -77,7 +77,7 @@ const SAMPLE_MS = 1000;
 
 export class Telemetry {
   /** Source offset to commit, per result; buckets from 1 ms to 10 s. */
-  readonly latency = new BatchLatency();
+  readonly latency = new LatencyCounts();
 
   private readonly tracked = new Map<string, Tracked>();
   private readonly connectors = new Map<string, { c: ObservedConnector; failed: string | null }>();
