@@ -320,7 +320,7 @@ export class Eddy extends EventEmitter<EddyEvents> {
   consume(topic: string, options: ConsumeWithTransforms = {}): RecordStream {
     const { transforms, partition, partitions, ...rest } = options;
     const chosen = partition !== undefined ? [partition] : partitions;
-    const which = () => chosen ?? Array.from({ length: this.storage.describeTopic(topic).partitions }, (_, p) => p);
+    const which = () => chosen ?? Array.from({ length: this.storage.partitionCount(topic) }, (_, p) => p);
     const named = rest.consumer !== undefined && rest.autoCommit !== false && !this.storage.readOnly;
     const streamOptions = {
       signal: rest.signal,
@@ -399,7 +399,7 @@ export class Eddy extends EventEmitter<EddyEvents> {
           running && isKafkaStream(running) ? running.progress() : (this.kafkaProgress.get(config.name) ?? []);
       } else
         try {
-          const n = this.storage.describeTopic(config.source).partitions;
+          const n = this.storage.partitionCount(config.source);
           partitions = Array.from({ length: n }, (_, p) => {
             const c = derivedState(this.storage).checkpoint(config.name, p);
             const failure = derivedState(this.storage).failure(config.name, p) ?? null;

@@ -204,12 +204,12 @@ export class DerivedStream extends EventEmitter<DerivedEvents> {
     // Ends this partition's reading on stop() or when its stream fails (even while waiting for data).
     const partitionStop = new AbortController();
     const signal = AbortSignal.any([this.controller.signal, partitionStop.signal]);
-    const tp = p % this.storage.describeTopic(target).partitions;
+    const tp = p % this.storage.partitionCount(target);
     const targetLog = this.storage.partition(target, tp);
     const sourceLog = this.storage.partition(source, p);
     const dlqTopic = deadLetterTopic(this.config);
     const dlqLog =
-      dlqTopic === null ? null : this.storage.partition(dlqTopic, p % this.storage.describeTopic(dlqTopic).partitions);
+      dlqTopic === null ? null : this.storage.partition(dlqTopic, p % this.storage.partitionCount(dlqTopic));
     const saved = this.checkpoint(p);
     let written = saved?.written ?? 0;
     let skipped = saved?.skipped ?? 0;

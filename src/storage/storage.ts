@@ -569,6 +569,11 @@ export class Storage implements PartitionHost {
     return report;
   }
 
+  /** A topic's partition count, from its metadata alone (describeTopic also reads every partition's bounds). */
+  partitionCount(name: string): number {
+    return this.requireTopic(name).partitions;
+  }
+
   describeTopic(name: string): TopicDescription {
     const m = this.requireTopic(name);
     const partitionInfo: PartitionInfo[] = [];
