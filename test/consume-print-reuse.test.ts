@@ -5,11 +5,13 @@ import { join } from 'node:path';
 import test from 'ava';
 import { openStorage } from '../src/storage/index.js';
 import { bin } from './helpers/cli-process.js';
+import { wasmPath } from './helpers/wasm.js';
 
 /**
  * `eddy consume` without a module reads stored batches into reused buffers and, when stdout takes
  * each write at once (a file), reuses its output chunks: several MiB through a real process, into
- * a file and into a pipe, over merged partitions, come out byte for byte.
+ * a file and into a pipe, over merged partitions, come out byte for byte; so do the same lines
+ * through a chain, whose result frames go back to the workers once printed.
  */
 
 test('consume -B -d prints several MiB from reused read and output buffers exactly, into a file and a pipe', async (t) => {
@@ -25,11 +27,12 @@ test('consume -B -d prints several MiB from reused read and output buffers exact
       { length: 12_000 },
       (_, i) => `p${p} line ${i} ${'abcdefghij'.repeat(5 + ((i * 7 + p) % 11))}`,
     );
-    for (let i = 0; i < values.length; i += 1000)
+    // Batches of 100: a partition is 120 stored batches, more than one worker submission (64).
+    for (let i = 0; i < values.length; i += 100)
       await store.append(
         'lines',
         p,
-        values.slice(i, i + 1000).map((value) => ({ value })),
+        values.slice(i, i + 100).map((value) => ({ value })),
       );
     expected[p] = values;
   }
@@ -60,4 +63,18 @@ test('consume -B -d prints several MiB from reused read and output buffers exact
   const toPipe = spawnSync(process.execPath, args, { env, maxBuffer: 64 << 20, timeout: 120_000 });
   t.is(toPipe.status, 0, toPipe.stderr?.toString());
   check(toPipe.stdout.toString('utf8'), 'into a pipe');
+
+  // Through a chain that keeps every line: the workers' result frames are handed back for reuse
+  // once printed. Lines made on the workers, and (with --max-records) records printed here.
+  const keepAll = ['--filter', wasmPath('drop-debug-bytes')];
+  for (const extra of [[], ['--max-records', '36000']]) {
+    const how = `through a chain${extra.length ? ' (records)' : ''}`;
+    const chained = spawnSync(process.execPath, [...args, ...keepAll, ...extra], {
+      env,
+      maxBuffer: 64 << 20,
+      timeout: 120_000,
+    });
+    t.is(chained.status, 0, chained.stderr?.toString());
+    check(chained.stdout.toString('utf8'), how);
+  }
 });
