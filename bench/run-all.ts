@@ -113,7 +113,7 @@ export function summaryRows(): string[][] {
     for (const r of (crc['checksum'] as Json[] | undefined) ?? []) {
       rows.push([
         'checksum',
-        `${r['op']} ${r['side']}: with CRC32C ÷ without, ${r['record_bytes']} B (median)`,
+        `${r['op']} ${r['side']}: with checksums ÷ without, ${r['record_bytes']} B (median)`,
         n(r['ratio_median'], 2),
         `≥ ${r['target']}`,
       ]);
