@@ -427,19 +427,19 @@ export class Eddy extends EventEmitter<EddyEvents> {
 
   /** `listDerived()`, after reading the progress of the Kafka streams this process does not run from their clusters. */
   async readDerived(): Promise<DerivedInfo[]> {
-    const kafka = this.savedDerived().some((c) => isKafkaDerive(c) && !this.derived.has(c.name));
-    const { readKafkaProgress } = kafka ? await import('./kafka/progress.js') : { readKafkaProgress: null };
-    await Promise.all(
-      this.savedDerived()
-        .filter((c) => isKafkaDerive(c) && !this.derived.has(c.name))
-        .map(async (c) => {
+    const elsewhere = this.savedDerived().filter((c) => isKafkaDerive(c) && !this.derived.has(c.name));
+    if (elsewhere.length > 0) {
+      const { readKafkaProgress } = await import('./kafka/progress.js');
+      await Promise.all(
+        elsewhere.map(async (c) => {
           try {
-            this.kafkaProgress.set(c.name, await readKafkaProgress!(c));
+            this.kafkaProgress.set(c.name, await readKafkaProgress(c));
           } catch {
             /* cluster unreachable or source gone: no partitions to report */
           }
         }),
-    );
+      );
+    }
     return this.listDerived();
   }
 
