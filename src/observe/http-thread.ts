@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parentPort, workerData } from 'node:worker_threads';
-import { BatchLatency } from './latency-metric.js';
+import { LatencyCounts } from './latency.js';
 import { createRegistry } from './metrics.js';
 import { statusPage } from './page.js';
 import { Renderings } from './rendering.js';
@@ -72,7 +72,7 @@ function snapshot(): Promise<Status> {
 }
 
 // The coordinator's batch-latency counts, copied in at each snapshot, written by this registry.
-const latency = new BatchLatency();
+const latency = new LatencyCounts();
 let renderings: Renderings | null = null;
 const registry = createRegistry(latency, () => renderings!.source());
 renderings = new Renderings(registry);

@@ -1,13 +1,5 @@
 import { Histogram } from 'prom-client';
-import {
-  LATENCY_BUCKETS,
-  LATENCY_HELP,
-  LATENCY_NAME,
-  LatencyCounts,
-  type LatencyLabel,
-  type LatencySeries,
-  type LatencySnapshot,
-} from './latency.js';
+import { LATENCY_BUCKETS, LATENCY_HELP, LATENCY_NAME, LatencyCounts, type LatencyLabel } from './latency.js';
 
 /**
  * `eddy_batch_latency_seconds` for prom-client's registry, written from plain counts (latency.ts):
@@ -37,18 +29,6 @@ export class BatchLatency extends Histogram<LatencyLabel> {
   /** Observations so far (see LatencyCounts.version). */
   get version(): number {
     return this.counts.version;
-  }
-
-  series(stream: string, partition: number): LatencySeries {
-    return this.counts.series(stream, partition);
-  }
-
-  record(s: LatencySeries, seconds: number): void {
-    this.counts.record(s, seconds);
-  }
-
-  load(s: LatencySnapshot): void {
-    this.counts.load(s);
   }
 
   override reset(): void {

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Registry } from 'prom-client';
-import { LatencyCounts } from './latency.js';
+import type { LatencyCounts } from './latency.js';
 import { BatchLatency } from './latency-metric.js';
 import type { Status } from './status.js';
 
@@ -7,8 +7,8 @@ import type { Status } from './status.js';
  * `/metrics` in Prometheus' text format. Every value is read from a telemetry snapshot when
  * Prometheus scrapes (collect callbacks), so the pipeline pays nothing per record for them; only
  * the batch latency histogram counts as results commit. `source` gives the snapshot to read
- * (the HTTP thread's renderer hands every metric family the same one) and `latency` the
- * histogram to write (the HTTP thread's copy of the coordinator's counts).
+ * (the HTTP thread's renderer hands every metric family the same one) and `counts` the
+ * batch-latency counts to write (the HTTP thread's copy of the coordinator's).
  */
 
 type Labels = Record<string, string | number>;
@@ -76,8 +76,8 @@ const one =
   (f: (s: Status) => number): Rows =>
   (s) => [[{}, f(s)]];
 
-export function createRegistry(counts: BatchLatency | LatencyCounts, source: () => Status): Registry {
-  const latency = counts instanceof LatencyCounts ? new BatchLatency(counts) : counts;
+export function createRegistry(counts: LatencyCounts, source: () => Status): Registry {
+  const latency = new BatchLatency(counts);
   const registry = new Registry();
   const rowsOf = new Map<string, Rows>();
   families.set(registry, rowsOf);
