@@ -1,7 +1,7 @@
 import test from 'ava';
 import { recordLine } from '../src/cli/records.js';
-import { textLines, valueLines } from '../src/cli/value-lines.js';
 import { encodeRecords, indexRecords } from '../src/protocol/record.js';
+import { textLines, valueLines } from '../src/protocol/value-lines.js';
 
 /** The print path's fast lane gives the very bytes the record-by-record rendering gives, or steps aside. */
 

@@ -140,8 +140,7 @@ function run(
     for (const b of batches) {
       const r = live.chain.processWith(b, live.policy);
       watch?.betweenSteps(); // reading the next batch is no module's time
-      const lines =
-        valueLines === 'raw' ? writer.addValueLines(r.raw) : valueLines === 'text' ? writer.addTextLines(r.raw) : null;
+      const lines = valueLines ? writer.addLines(r.raw, valueLines === 'text') : null;
       out.results.push({
         baseOffset: b.baseOffset,
         baseTimestamp: b.baseTimestamp,

@@ -1,9 +1,9 @@
 import { recordListCount } from '../protocol/record.js';
+import { writeValueLines } from '../protocol/value-lines.js';
 import type { DeliveryCommitter } from '../storage/offset-committer.js';
 import { writeOut } from './common.js';
 import type { CliIO } from './format.js';
 import { batchRecords, joinLines, type LineOptions, recordLine } from './records.js';
-import { writeValueLines } from './value-lines.js';
 
 /** Fast-lane lines are gathered into chunks of about this many bytes before one write. */
 const CHUNK_BYTES = 1 << 20;

@@ -8,6 +8,7 @@ import { WorkerPool } from '../coordinator/pool.js';
 import { anchorSteps, ModuleResolver, UnknownModuleError } from '../coordinator/resolve.js';
 import type { EddyError } from '../errors.js';
 import { indexRecords } from '../protocol/record.js';
+import { valueLines } from '../protocol/value-lines.js';
 import type { TransformStep } from '../smartmodule/transforms.js';
 import { STORAGE_DEFAULTS } from '../storage/defaults.js';
 import type { Storage } from '../storage/storage.js';
@@ -36,7 +37,6 @@ import {
   pieceRecords,
   rawBatches,
 } from './transform-input.js';
-import { valueLines } from './value-lines.js';
 
 /**
  * What `eddy transform` runs (see transform.ts for the command and its plan): the chain on the

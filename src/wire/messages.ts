@@ -88,7 +88,7 @@ export interface LinesTask {
 /**
  * Outputs as the values one per line (each followed by `\n`) instead of a `Vec<Record>`: `raw`
  * always, `text` only for a batch whose every value prints as itself as text (see
- * cli/value-lines.ts textLines); another batch comes back as records (WireResult.lines false).
+ * protocol/value-lines.ts textLines); another batch comes back as records (WireResult.lines false).
  */
 export type ValueLinesMode = 'raw' | 'text';
 

@@ -1,5 +1,5 @@
-import { writeValueLines } from '../cli/value-lines.js';
 import { EddyError } from '../errors.js';
+import { writeValueLines } from '../protocol/value-lines.js';
 import type { ModuleMetrics } from '../smartmodule/chain.js';
 import { FrameBufferPool } from './frame-buffers.js';
 import type { ModuleLogLine } from './messages.js';
@@ -94,23 +94,15 @@ export class ResultFrameWriter {
     return EMPTY_OUTPUT;
   }
 
-  /** Copies an output's values in, one per line (see value-lines.ts), and returns the placeholder. */
-  addValueLines(raw: Uint8Array): Uint8Array {
+  /**
+   * Copies an output's values in, one per line (see value-lines.ts), and returns the placeholder.
+   * With `text`, only when every value prints as itself as text (value-lines.ts textLines): null,
+   * with nothing added, when one does not, and the caller adds the records instead.
+   */
+  addLines(raw: Uint8Array, text: boolean): Uint8Array | null {
     // Never longer than the list itself (see writeValueLines).
     this.ensure(raw.length);
-    const end = writeValueLines(raw, this.buf, this.pos, false);
-    this.spans.push(this.pos, end - this.pos);
-    this.pos = end;
-    return EMPTY_OUTPUT;
-  }
-
-  /**
-   * The same when every value prints as itself as text (see value-lines.ts textLines); null, with
-   * nothing added, when one does not: the caller adds the records instead.
-   */
-  addTextLines(raw: Uint8Array): Uint8Array | null {
-    this.ensure(raw.length);
-    const end = writeValueLines(raw, this.buf, this.pos, true);
+    const end = writeValueLines(raw, this.buf, this.pos, text);
     if (end < 0) return null;
     this.spans.push(this.pos, end - this.pos);
     this.pos = end;

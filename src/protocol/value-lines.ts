@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
-import { indexRecords } from '../protocol/record.js';
-import { readVarint, type VarintResult } from '../protocol/varint.js';
+import { indexRecords } from './record.js';
+import { readVarint, type VarintResult } from './varint.js';
 
 /**
  * The print path's fast lane: every value of a `Vec<Record>` (a result frame's bytes), each
