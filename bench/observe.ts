@@ -182,16 +182,16 @@ async function renderCost(eddy: Eddy): Promise<{
   for (let i = 0; i < n; i++) {
     await pause();
     const cpu3 = process.cpuUsage();
-    await served.metrics(eddy.telemetry.status(true));
+    await served.metrics(eddy.telemetry.status());
     reused.push(ms(process.cpuUsage(cpu3)));
     await pause();
     const cpu = process.cpuUsage();
-    taken = eddy.telemetry.status(true);
+    taken = eddy.telemetry.status();
     await registry.metrics();
     render.push(ms(process.cpuUsage(cpu)));
     await pause();
     const cpu2 = process.cpuUsage();
-    eddy.telemetry.status(true);
+    eddy.telemetry.status();
     snapshot.push(ms(process.cpuUsage(cpu2)));
   }
   // The holds of the event loop with no stream running: the serving code alone (and what the

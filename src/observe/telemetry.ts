@@ -41,7 +41,8 @@ export interface ObservedStream {
  * page and `eddy derive list` all read them here or from the same committed checkpoints
  * (`listDerived()`). Counting happens per committed result, never per record: each commit adds one
  * histogram observation; everything else is read from counters the streams keep anyway, when a
- * scrape or the page asks (and then at most once per FRESH_MS, however many ask at once).
+ * scrape or the page asks (the HTTP thread asks at most once per FRESH_MS, however many clients
+ * wait: see server.ts).
  */
 
 export interface TelemetryHost {
@@ -83,7 +84,6 @@ export class Telemetry {
   private readonly connectors = new Map<string, { c: ObservedConnector; failed: string | null }>();
   private readonly history = new Map<string, [number, number, number][]>();
   private holds = 0;
-  private cached: { at: number; value: Status } | null = null;
   private sampler: NodeJS.Timeout | null = null;
   private loopDelay: IntervalHistogram | null = null;
   private delay = { p50Seconds: 0, p99Seconds: 0, maxSeconds: 0 };
@@ -200,7 +200,7 @@ export class Telemetry {
 
   private sample(): void {
     this.lmdb = this.readLmdb();
-    const s = this.status(true);
+    const s = this.status();
     const push = (key: string, a: number, b: number) => {
       let h = this.history.get(key);
       if (!h) this.history.set(key, (h = []));
@@ -224,10 +224,9 @@ export class Telemetry {
   }
 
   /** The status of everything this process runs, and of the saved streams it does not. */
-  status(fresh = false): Status {
+  status(): Status {
     const now = Date.now();
-    if (!fresh && this.cached && now - this.cached.at < FRESH_MS) return this.cached.value;
-    const value: Status = {
+    return {
       version: 1,
       time: now,
       ...this.readiness(),
@@ -237,8 +236,6 @@ export class Telemetry {
       topics: this.topicStatus(),
       process: this.processStatus(now),
     };
-    this.cached = { at: now, value };
-    return value;
   }
 
   private streamStatus(d: DerivedInfo): StreamStatus {
