@@ -55,6 +55,12 @@ export interface OpenOptions extends StorageOptions {
   metricsIntervalMs?: number;
   /** Memory cap of each SmartModule instance, in bytes (CLI: --memory-limit). Default 1 000 000 000, as Fluvio. */
   memoryLimit?: number;
+  /**
+   * Renew a SmartModule instance that keeps its outputs in its memory (Rust-built modules, as
+   * Fluvio runs them) once it has grown this many bytes; `false` never (CLI: --recycle-after).
+   * Default 32 MiB. See "Compatibility with Fluvio" in the README.
+   */
+  recycleAfter?: number | false;
   /** Default per-batch deadline of consumes with transforms, in ms (CLI: --timeout). Default 5000. */
   deadlineMs?: number;
   /**
@@ -141,11 +147,10 @@ export class Eddy extends EventEmitter<EddyEvents> {
   ) {
     super();
     this.logger = resolveLogger(options.logger);
-    this.resolver = new ModuleResolver(
-      storage.modules,
-      options.baseDir,
-      options.memoryLimit !== undefined ? { memoryLimit: options.memoryLimit } : {},
-    );
+    this.resolver = new ModuleResolver(storage.modules, options.baseDir, {
+      ...(options.memoryLimit !== undefined ? { memoryLimit: options.memoryLimit } : {}),
+      ...(options.recycleAfter !== undefined ? { recycleAfter: options.recycleAfter } : {}),
+    });
     this.forward = new EventEmitter<TransformEvents>();
     this.forward.on('batch', (i) => this.emit('batch', i));
     this.forward.on('error', (i) => this.emit('error', i));

@@ -14,6 +14,7 @@ const metrics = (module: string, k: number): ModuleMetrics => ({
   timeMs: 1.25 * k,
   accumulatorBytes: 7,
   memoryBytes: 65536 * k,
+  recycles: k + 2,
 });
 
 function roundTrip(frame: ResultFrame, outputs: Uint8Array[], capacity = 16): ResultFrame {

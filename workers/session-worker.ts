@@ -75,10 +75,13 @@ async function openWith(task: OpenTask, log: ModuleLogLine[] | null): Promise<vo
   sessions.delete(task.session);
   const loaded: SmartModule[] = [];
   for (const m of task.modules) {
-    let mod = modules.get(m.descriptor.sha256 + m.descriptor.name);
+    // The limits are part of the key: the same bytes loaded with another cap or recycle size differ.
+    const d = m.descriptor;
+    const key = `${d.sha256}:${d.name}:${d.memoryLimit}:${d.recycleAfter}`;
+    let mod = modules.get(key);
     if (!mod) {
-      mod = await SmartModule.fromCompiled(m.descriptor, m.compiled);
-      modules.set(m.descriptor.sha256 + m.descriptor.name, mod);
+      mod = await SmartModule.fromCompiled(d, m.compiled);
+      modules.set(key, mod);
     }
     loaded.push(mod);
   }

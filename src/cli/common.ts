@@ -22,6 +22,7 @@ export interface GlobalOptions {
   maxRecordBytes?: string;
   /** The SmartModule limits of the commands that run modules (see `memoryLimitOption`, `timeoutOption`). */
   memoryLimit?: string;
+  recycleAfter?: string;
   timeout?: string;
   /** false with `--no-fan-out` (see fanOutOption). */
   fanOut?: boolean;
@@ -72,19 +73,29 @@ export const memoryLimitOption = (): Option =>
     '--memory-limit <size>',
     `memory cap of each SmartModule instance, e.g. 2GB (default ${DEFAULT_TEXT.memoryLimit})`,
   );
+/** `--recycle-after`: Eddy's own; Fluvio keeps every instance until the memory cap. */
+export const recycleAfterOption = (): Option =>
+  new Option(
+    '--recycle-after <size>',
+    `renew a SmartModule instance that keeps its outputs (Rust-built modules) once its memory grew this much; 0 or off: never (default ${DEFAULT_TEXT.recycleAfter})`,
+  );
 export const timeoutOption = (): Option =>
   new Option(
     '--timeout <duration>',
     `deadline for a SmartModule to process one batch, e.g. 10s (default ${DEFAULT_TEXT.timeout})`,
   );
 
-/** `--memory-limit` / `--timeout` as API options (`memoryLimit` bytes, `deadlineMs`). */
-export function moduleLimits(o: { memoryLimit?: string; timeout?: string }): {
+/** `--memory-limit` / `--recycle-after` / `--timeout` as API options (`memoryLimit` and `recycleAfter` bytes, `deadlineMs`). */
+export function moduleLimits(o: { memoryLimit?: string; recycleAfter?: string; timeout?: string }): {
   memoryLimit?: number;
+  recycleAfter?: number | false;
   deadlineMs?: number;
 } {
+  const r = o.recycleAfter;
+  const never = r !== undefined && /^(0|off|never)$/i.test(r.trim());
   return {
     ...(o.memoryLimit !== undefined ? { memoryLimit: parseBytes(o.memoryLimit, '--memory-limit') } : {}),
+    ...(r !== undefined ? { recycleAfter: never ? false : parseBytes(r, '--recycle-after') } : {}),
     ...(o.timeout !== undefined ? { deadlineMs: positiveDeadline(parseDurationOption(o.timeout, '--timeout')) } : {}),
   };
 }

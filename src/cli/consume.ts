@@ -24,6 +24,7 @@ import {
   openForWrite,
   outputSettled,
   parseIntOption,
+  recycleAfterOption,
   timeoutOption,
 } from './common.js';
 import { CLI_DEFAULTS, DEFAULT_TEXT } from './defaults.js';
@@ -471,6 +472,7 @@ export function registerConsumeCommand(program: Command, ctx: CliContext): void 
     )
     .option('--max-records <n>', 'stop after printing n records')
     .addOption(memoryLimitOption())
+    .addOption(recycleAfterOption())
     .addOption(timeoutOption())
     .addOption(fanOutOption())
     .action(async (topic: string, opts: ConsumeCliOptions & ConsumeAliases, cmd: Command) => {

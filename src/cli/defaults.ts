@@ -20,6 +20,7 @@ const sizeText = (n: number): string => formatBytes(n).replace(' ', '');
 const defaultText = {
   timeout: formatDuration(COORDINATOR_DEFAULTS.deadlineMs),
   memoryLimit: sizeText(SMARTMODULE_DEFAULTS.memoryLimitBytes),
+  recycleAfter: `${SMARTMODULE_DEFAULTS.recycleAfterBytes / 1024 ** 2}MiB`,
   retention: formatDuration(STORAGE_DEFAULTS.retentionMs),
   maxPartitionSize: sizeText(STORAGE_DEFAULTS.maxPartitionBytes),
   maxRecordBytes: `${STORAGE_DEFAULTS.maxRecordBytes / 1024 ** 2}MiB`,

@@ -17,6 +17,7 @@ import {
   memoryLimitOption,
   openForWrite,
   parseIntOption,
+  recycleAfterOption,
 } from './common.js';
 import { DEFAULT_TEXT } from './defaults.js';
 import {
@@ -472,6 +473,7 @@ export function registerProduceCommand(program: Command, ctx: CliContext): void 
     )
     .option('--batch-size <size>', `batch size, e.g. 16KB (default ${DEFAULT_TEXT.batchSize})`)
     .addOption(memoryLimitOption())
+    .addOption(recycleAfterOption())
     .addOption(fanOutOption())
     .option('--progress', 'show progress on stderr even when it is not a terminal')
     .option('--no-progress', 'never show progress')

@@ -11,6 +11,7 @@ import {
   isTTY,
   memoryLimitOption,
   openForWrite,
+  recycleAfterOption,
   SECRETS_OPTION_HELP,
   secretStore,
 } from './common.js';
@@ -301,6 +302,7 @@ export function registerRunCommand(program: Command, ctx: CliContext): void {
     .option('--connector <config>', 'also run this connector config (repeatable)', collect)
     .option('-s, --secrets <file>', SECRETS_OPTION_HELP)
     .addOption(memoryLimitOption())
+    .addOption(recycleAfterOption())
     .addOption(fanOutOption())
     .option('--only <name>', 'run only this derived stream (repeatable)', collect)
     .option(

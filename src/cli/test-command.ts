@@ -19,7 +19,7 @@ import { stepConfig } from '../smartmodule/transforms.js';
 import { MAX_INPUT_BYTES, readUserFile, UserFileError } from '../user-file.js';
 import { isProject, projectConfig } from './build.js';
 import { type ChainSource, fanOutOption, inlineStepOptions, planChain, readChain } from './chain-options.js';
-import { memoryLimitOption, moduleLimits, workerCount } from './common.js';
+import { memoryLimitOption, moduleLimits, recycleAfterOption, workerCount } from './common.js';
 import {
   type CliContext,
   type CliIO,
@@ -64,6 +64,7 @@ export interface TestCommandOptions {
   packageName?: string;
   release?: string;
   memoryLimit?: string;
+  recycleAfter?: string;
 }
 
 export type InputSpec =
@@ -309,10 +310,7 @@ export async function runTest(given: TestCommandOptions, io: CliIO, workers = 1)
   for (const r of resolved) {
     const key = `${r.path}\0${r.name}`;
     if (!loaded.has(key))
-      loaded.set(
-        key,
-        loadModule(r.path, { ...(r.name ? { name: r.name } : {}), memoryLimit: moduleLimits(options).memoryLimit }),
-      );
+      loaded.set(key, loadModule(r.path, { ...(r.name ? { name: r.name } : {}), ...moduleLimits(options) }));
     // `-l` / `--lookback-age` replace each step's YAML lookback; without them there is none (spec §8).
     steps.push({ module: await loaded.get(key)!, params: r.params, lookback: plan.lookback });
   }
@@ -443,6 +441,7 @@ export function registerTestCommand(program: Command, ctx: CliContext): void {
     .option('--aggregate-initial <value>', 'initial accumulator of aggregate modules')
     .option('-v, --verbose', 'print "N records outputted" first')
     .addOption(memoryLimitOption())
+    .addOption(recycleAfterOption())
     .addOption(new Option('-p, --package-name <name>').hideHelp())
     .addOption(new Option('--release <profile>').hideHelp())
     .addOption(

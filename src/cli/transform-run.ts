@@ -9,6 +9,7 @@ import { anchorSteps, ModuleResolver, UnknownModuleError } from '../coordinator/
 import type { EddyError } from '../errors.js';
 import { indexRecords } from '../protocol/record.js';
 import { valueLines } from '../protocol/value-lines.js';
+import type { LoadOptions } from '../smartmodule/module.js';
 import type { TransformStep } from '../smartmodule/transforms.js';
 import { STORAGE_DEFAULTS } from '../storage/defaults.js';
 import type { Storage } from '../storage/storage.js';
@@ -52,10 +53,9 @@ async function resolveSteps(
   plan: TransformPlan,
   cmd: Command,
   io: CliIO,
-  memoryLimit: number | undefined,
+  load: Pick<LoadOptions, 'memoryLimit' | 'recycleAfter'>,
 ): Promise<SessionStep[]> {
   const { steps, baseDir, source } = await readChain(plan.chain, io);
-  const load = memoryLimit !== undefined ? { memoryLimit } : {};
   let anchored: TransformStep[];
   try {
     anchored = anchorSteps(steps, { registry: null, baseDir }, source);
@@ -147,8 +147,8 @@ function skippedOf(b: SessionBatchResult, input: Submitted): { index: number; er
 
 export async function runTransform(files: string[], o: TransformCliOptions, cmd: Command, io: CliIO): Promise<number> {
   const plan = planTransform(files, o, io.cwd);
-  const limits = moduleLimits(o);
-  const steps = await resolveSteps(plan, cmd, io, limits.memoryLimit);
+  const { deadlineMs, ...load } = moduleLimits(o);
+  const steps = await resolveSteps(plan, cmd, io, load);
   const workers = workerCount(cmd, io);
   const stateless = fansOut(steps, plan.fanOut);
   // Enough submissions in flight to keep every worker busy while the main thread reads and writes.
@@ -158,7 +158,7 @@ export async function runTransform(files: string[], o: TransformCliOptions, cmd:
     id: 'transform',
     steps,
     policy: plan.policy,
-    deadlineMs: limits.deadlineMs ?? COORDINATOR_DEFAULTS.deadlineMs,
+    deadlineMs: deadlineMs ?? COORDINATOR_DEFAULTS.deadlineMs,
     maxInFlight,
     stateless,
     ...(plan.aggregateInitial ? { initialAccumulator: plan.aggregateInitial } : {}),

@@ -9,7 +9,7 @@ import {
   type ModuleFlagOptions,
   planChain,
 } from './chain-options.js';
-import { memoryLimitOption, timeoutOption } from './common.js';
+import { memoryLimitOption, recycleAfterOption, timeoutOption } from './common.js';
 import { type CliContext, UsageError } from './format.js';
 import type { InputFormat } from './transform-input.js';
 
@@ -30,6 +30,7 @@ export interface TransformCliOptions extends ModuleFlagOptions {
   skipped?: string;
   fanOut?: boolean;
   memoryLimit?: string;
+  recycleAfter?: string;
   timeout?: string;
 }
 
@@ -143,6 +144,7 @@ export function registerTransformCommand(program: Command, ctx: CliContext): voi
     )
     .addOption(fanOutOption())
     .addOption(memoryLimitOption())
+    .addOption(recycleAfterOption())
     .addOption(timeoutOption())
     .action(async (files: string[], opts: TransformCliOptions & { transformsLine?: string[] }, cmd: Command) => {
       const { transformsLine: _l, ...rest } = opts;

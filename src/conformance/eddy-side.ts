@@ -59,9 +59,10 @@ export async function runEddyChain(
   return { setupFailure: null, batches: replies };
 }
 
-/** The harness's options, plus Eddy's own switch for its output freeing (Fluvio never frees). */
+/** The harness's options, plus Eddy's own switches: output freeing (Fluvio never frees) and instance renewal. */
 export interface EddySideOptions extends HarnessOptions {
   freeOutput?: boolean;
+  recycleAfter?: number | false;
 }
 
 /** Loads the steps' modules and builds the chain: init of each module, then the look-back pass. */
@@ -71,6 +72,7 @@ export async function createChain(steps: readonly FluvioStep[], options: EddySid
     const module = await loadModule(s.wasm, {
       name: s.name,
       ...(options.memoryLimit ? { memoryLimit: options.memoryLimit } : {}),
+      ...(options.recycleAfter !== undefined ? { recycleAfter: options.recycleAfter } : {}),
     });
     chainSteps.push({ module, params: s.params ?? {}, lookback: s.lookback ?? null });
   }

@@ -736,6 +736,7 @@ export class ChainSession extends EventEmitter<SessionEvents> {
         timeMs: 0,
         accumulatorBytes: this.accumulators[i]?.length ?? 0,
         memoryBytes: 0,
+        recycles: 0,
         deadlineKills: this.stepKills[i]!,
         restarts: this.stepRestarts[i]!,
       };
@@ -750,6 +751,7 @@ export class ChainSession extends EventEmitter<SessionEvents> {
         sum.errors += m.errors;
         sum.timeMs += m.timeMs;
         sum.memoryBytes = Math.max(sum.memoryBytes, m.memoryBytes);
+        sum.recycles += m.recycles;
       }
       return sum;
     });

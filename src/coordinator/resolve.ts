@@ -85,7 +85,7 @@ export class ModuleResolver {
   constructor(
     private readonly registry: ModuleRegistry | null,
     private readonly baseDir = process.cwd(),
-    private readonly load: Pick<LoadOptions, 'memoryLimit'> = {},
+    private readonly load: Pick<LoadOptions, 'memoryLimit' | 'recycleAfter'> = {},
   ) {}
 
   /** Each step's module resolved and compiled, with its `with` and look-back (errors name the step: `source` as in stepName). */

@@ -232,6 +232,12 @@ export function createRegistry(counts: LatencyCounts, source: () => Status): Reg
     moduleLabels,
     perModule((m) => m.memoryBytes),
   );
+  counter(
+    'eddy_module_recycles_total',
+    'Instances of the SmartModule replaced by fresh ones after the outputs they keep grew past recycleAfter',
+    moduleLabels,
+    perModule((m) => m.recycles),
+  );
 
   counter(
     'eddy_connector_records_total',

@@ -88,8 +88,10 @@ export interface ModuleStatus {
   timeSeconds: number;
   /** Time in the module per input record. */
   nsPerRecord: number;
-  /** Largest linear memory of any of its instances (it only grows, so also the peak). */
+  /** Largest linear memory any of its instances reached. */
   memoryBytes: number;
+  /** Instances renewed after the outputs they keep grew past `recycleAfter` (see Chain). */
+  recycles: number;
   /** Workers terminated while this module overran the deadline, over all partitions. */
   deadlineKills: number;
   /** Restarts of the stream that followed those kills (policy skip). */

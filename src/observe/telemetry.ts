@@ -282,6 +282,7 @@ export class Telemetry {
         timeSeconds: 0,
         nsPerRecord: 0,
         memoryBytes: 0,
+        recycles: 0,
         deadlineKills: 0,
         restarts: 0,
       };
@@ -295,6 +296,7 @@ export class Telemetry {
         m.errors += x.errors;
         m.timeSeconds += x.timeMs / 1000;
         m.memoryBytes = Math.max(m.memoryBytes, x.memoryBytes);
+        m.recycles += x.recycles;
         m.deadlineKills += x.deadlineKills;
         m.restarts += x.restarts;
       }

@@ -31,7 +31,10 @@ export interface ModuleMetrics {
   errors: number;
   timeMs: number;
   accumulatorBytes: number;
+  /** Largest linear memory of the module's instances so far. */
   memoryBytes: number;
+  /** Instances replaced by fresh ones after their kept outputs grew past the module's `recycleAfter`. */
+  recycles: number;
 }
 
 /** A chain's output; with the `skip` policy `skipped` lists the runtime errors that were stepped over. */
@@ -48,12 +51,16 @@ export class Chain {
   readonly metrics: ModuleMetrics[];
   /** Where the index of the step being called is stored (a watchdog slot's cell; see reportStepTo). */
   private stepCell: Int32Array = new Int32Array(1);
+  /** Each instance's memory once init and look-back are done (0: not taken yet); growth is measured from it. */
+  private readonly baselines: number[];
 
   private constructor(
     readonly steps: readonly ChainStep[],
     readonly instances: SmartModuleInstance[],
+    private readonly stepOptions: readonly InstanceOptions[],
     private readonly borrowFinal: boolean,
   ) {
+    this.baselines = instances.map(() => 0);
     this.metrics = instances.map((i) => ({
       module: i.name,
       invocations: 0,
@@ -65,6 +72,7 @@ export class Chain {
       timeMs: 0,
       accumulatorBytes: i.accumulator.length,
       memoryBytes: i.memoryBytes,
+      recycles: 0,
     }));
   }
 
@@ -72,19 +80,21 @@ export class Chain {
   static create(steps: readonly ChainStep[], options: ChainOptions = {}): Chain {
     const { accumulators, ...shared } = options;
     const instances: SmartModuleInstance[] = [];
+    const stepOptions = steps.map((step) => {
+      const o: InstanceOptions = { ...shared, borrowOutput: false, lookback: step.lookback ?? null };
+      if (step.params) o.params = step.params;
+      return o;
+    });
     try {
       steps.forEach((step, i) => {
-        const stepOptions: InstanceOptions = { ...shared, borrowOutput: false, lookback: step.lookback ?? null };
-        if (step.params) stepOptions.params = step.params;
         const acc = accumulators?.[i];
-        if (acc) stepOptions.initialAccumulator = acc;
-        instances.push(step.module.instantiate(stepOptions));
+        instances.push(step.module.instantiate(acc ? { ...stepOptions[i], initialAccumulator: acc } : stepOptions[i]));
       });
     } catch (err) {
       for (const i of instances) i.dispose();
       throw err;
     }
-    return new Chain(steps, instances, options.borrowOutput === true);
+    return new Chain(steps, instances, stepOptions, options.borrowOutput === true);
   }
 
   /**
@@ -111,12 +121,40 @@ export class Chain {
 
   /** Runs one batch through every module (Fluvio semantics: stop at the first runtime error). */
   process(batch: BatchInput): BatchOutput {
+    this.recycleGrown();
     return this.run(batch, 0, 'stop');
   }
 
   /** As `process`, with a choice of what a runtime error does. */
   processWith(batch: BatchInput, policy: ErrorPolicy): ChainOutput {
+    this.recycleGrown();
     return this.run(batch, 0, policy);
+  }
+
+  /**
+   * Replaces each instance that keeps its outputs (Fluvio's glue leaks every one, spec §2.1) and has
+   * grown past its module's `recycleAfter` by a fresh instance: init runs again with the same
+   * params, the aggregate accumulator (host-held) carries over. Without it such a stream grows until
+   * the memory cap stops it, and V8 collects ever more often as the memory grows. A module that
+   * exports `look_back` is never replaced: it keeps state in its statics (what history told it).
+   * Other statics do restart with the instance; `recycleAfter: false` keeps instances for good.
+   * Runs before a batch, when no borrowed output of the last one is still being read.
+   */
+  private recycleGrown(): void {
+    for (let i = 0; i < this.instances.length; i++) {
+      const inst = this.instances[i]!;
+      const limit = inst.module.descriptor.recycleAfter;
+      if (limit === 0 || !inst.keepsOutputs || inst.disposed || inst.module.hasLookBack) continue;
+      const used = inst.memoryBytes;
+      if (this.baselines[i] === 0) this.baselines[i] = used;
+      if (used - this.baselines[i]! <= limit) continue;
+      this.stepCell[0] = i;
+      const fresh = inst.module.instantiate({ ...this.stepOptions[i], initialAccumulator: inst.accumulator });
+      inst.dispose();
+      this.instances[i] = fresh;
+      this.baselines[i] = fresh.memoryBytes;
+      this.metrics[i]!.recycles++;
+    }
   }
 
   private run(batch: BatchInput, from: number, policy: ErrorPolicy): ChainOutput {
@@ -177,7 +215,7 @@ export class Chain {
     m.recordsOut += out.count;
     m.bytesOut += out.raw.length;
     m.accumulatorBytes = inst.accumulator.length;
-    m.memoryBytes = inst.memoryBytes;
+    if (inst.memoryBytes > m.memoryBytes) m.memoryBytes = inst.memoryBytes;
     if (out.error) m.errors++;
     return out;
   }

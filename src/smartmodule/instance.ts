@@ -124,6 +124,11 @@ export class SmartModuleInstance {
     return this.memory.buffer.byteLength;
   }
 
+  /** Whether outputs stay in guest memory after they are read (no size-blind `dealloc`, as Fluvio runs every module). */
+  get keepsOutputs(): boolean {
+    return this.dealloc === null;
+  }
+
   get disposed(): boolean {
     return this.gone !== null;
   }

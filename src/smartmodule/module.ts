@@ -23,6 +23,7 @@ export const TRANSFORM_EXPORTS: readonly SmartModuleKind[] = ['filter', 'map', '
 
 /** Fluvio's engine default memory limit (spec §9). */
 export const DEFAULT_MEMORY_LIMIT = SMARTMODULE_DEFAULTS.memoryLimitBytes;
+export const DEFAULT_RECYCLE_AFTER = SMARTMODULE_DEFAULTS.recycleAfterBytes;
 export const WASM_PAGE = 65536;
 
 /** What validation learned about a module: plain data, so it can travel to worker threads. */
@@ -40,6 +41,8 @@ export interface ModuleDescriptor {
   size: number;
   sha256: string;
   memoryLimit: number;
+  /** Growth in bytes past which a fresh instance replaces one that keeps its outputs; 0: never (see Chain). */
+  recycleAfter: number;
 }
 
 export interface LoadOptions {
@@ -49,6 +52,12 @@ export interface LoadOptions {
   file?: string;
   /** Memory cap in bytes, compiled into the module (spec §9). Default 1 000 000 000. */
   memoryLimit?: number;
+  /**
+   * Renew an instance that cannot free its outputs (as Rust-built modules: see `freeOutput`) once
+   * its memory has grown by this many bytes since init, between batches; `false` or 0 keeps every
+   * instance for the stream's life, as Fluvio does, until `memoryLimit` stops it. Default 32 MiB.
+   */
+  recycleAfter?: number | false;
 }
 
 /**
@@ -126,6 +135,10 @@ export async function loadModule(source: string | Uint8Array, options: LoadOptio
   const name = options.name ?? (typeof source === 'string' ? moduleName(source) : 'module');
   const memoryLimit = options.memoryLimit ?? DEFAULT_MEMORY_LIMIT;
   const { descriptor, capped } = describe(bytes, file, name, memoryLimit);
+  const recycleAfter = options.recycleAfter === false ? 0 : (options.recycleAfter ?? DEFAULT_RECYCLE_AFTER);
+  if (!(recycleAfter >= 0))
+    throw new RangeError(`recycleAfter must be a number of bytes (0 or false: never), not ${recycleAfter}`);
+  descriptor.recycleAfter = recycleAfter;
   let compiled: WebAssembly.Module;
   try {
     compiled = await WebAssembly.compile(capped);
@@ -275,6 +288,7 @@ export function describe(
     size: bytes.length,
     sha256: createHash('sha256').update(bytes).digest('hex'),
     memoryLimit,
+    recycleAfter: DEFAULT_RECYCLE_AFTER,
   };
   return { descriptor, capped: capMemory(bytes, info, maxPages) };
 }

@@ -44,7 +44,7 @@ export interface ResultFrame {
  *   u8 version, f64 seq, u32 results, u32 modules,
  *   per result: f64 baseOffset, f64 baseTimestamp, f64 lastOffset, u32 at, u32 length, u32 count,
  *               u16 steps, u8 flags (1: it has extras, 2: its output is value lines),
- *   per module: u16 name length, name (UTF-8), 9 × f64 counters (METRIC_FIELDS order),
+ *   per module: u16 name length, name (UTF-8), 10 × f64 counters (METRIC_FIELDS order),
  *   u32 length of the extras, extras: msgpack of { fatal, fatalLog?, byResult: { [i]: { accumulators,
  *   error, skipped, log } } } — only for what is rare (errors, a fatal failure, captured module
  *   output) or aggregate state.
@@ -60,6 +60,7 @@ const METRIC_FIELDS = [
   'timeMs',
   'accumulatorBytes',
   'memoryBytes',
+  'recycles',
 ] as const;
 const RESULT_BYTES = 8 * 3 + 4 * 3 + 2 + 1;
 const utf8Encoder = new TextEncoder();
