@@ -24,6 +24,7 @@ const BENCHES = [
   'baseline-stream',
   'transform',
   'fluvio-compare',
+  'recycle',
   'observe',
   'kafka-pipeline',
 ] as const;
@@ -237,6 +238,18 @@ export function summaryRows(): string[][] {
         : n(filter?.['cpu_ns_beyond_engine_w1'], 0),
       '≤ 15',
     ]);
+  }
+  const recycle = load('recycle');
+  if (recycle) {
+    for (const r of (recycle['results'] as Json[] | undefined) ?? []) {
+      if (!String(r['module']).startsWith('rust-')) continue;
+      rows.push([
+        'recycle',
+        `${r['module']} keeping every 100 B record, ${n(r['records'])} through one instance: renewed ÷ kept time; peak MiB renewed / kept`,
+        `${n(r['ratio'], 2)}; ${n(r['renewed_peak_bytes'] / 2 ** 20, 0)} / ${n(r['kept_peak_bytes'] / 2 ** 20, 0)}`,
+        '',
+      ]);
+    }
   }
   const observe = load('observe');
   if (observe) {
