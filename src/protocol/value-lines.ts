@@ -87,7 +87,8 @@ export function writeValueLines(raw: Uint8Array, out: Uint8Array, at: number, te
     p = end;
   }
   if (text && w > at) {
-    const written = out.subarray(at, w);
+    // A Buffer view: its indexOf is memchr, a Uint8Array's scans element by element (~50× slower).
+    const written = Buffer.from(out.buffer, out.byteOffset + at, w - at);
     if (written.indexOf(0) >= 0 || !isUtf8(written)) return -1;
   }
   return w;
