@@ -34,8 +34,13 @@ export async function produceSession(
     const r = await (await ticket).result;
     const b = r.batches[0]!;
     const refused = b.error ?? b.skipped[0];
-    if (refused) throw refused;
-    return { raw: b.raw, count: b.count, error: null };
+    if (refused) {
+      r.release();
+      throw refused;
+    }
+    // The output is a view into the result frame: the producer copies it into the stored batch,
+    // then hands the frame back for the workers to write the next results into.
+    return { raw: b.raw, count: b.count, error: null, release: () => r.release() };
   };
   return { transform, close: () => session.close() };
 }
