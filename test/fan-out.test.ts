@@ -131,6 +131,9 @@ test('producer-side: a stateless chain runs on both workers, stored in send orde
       .map((m) => m.workers.length),
   );
   await Promise.all(sends);
+  // Batches dispatched in one turn went to the workers together, several per submission.
+  const produced = eddy.metrics().find((m) => m.session === 'd:produce')!;
+  t.true(produced.submissions < produced.batches, `${produced.batches} batches in ${produced.submissions} submissions`);
   await producer.close();
   t.is(workers, 2);
   const stored: string[] = [];
@@ -158,6 +161,29 @@ test('producer-side: a stateless chain runs on both workers, stored in send orde
     kept.push(Buffer.from(r.value).toString());
   t.deepEqual(kept, ['a1', 'a2', 'c1']);
   await eddy.close();
+});
+
+test('producer-side: a trap refuses only its own batch, though the batches went to the worker together', async (t) => {
+  const eddy = await open(mkdtempSync(join(tmpdir(), 'eddy-fan-')), { workers: 2, retentionCheckMs: 0 });
+  t.teardown(() => eddy.close());
+  await eddy.createTopic('t', { partitions: 1 });
+  const producer = await eddy.producer('t', { transforms: [{ uses: wasmPath('trap') }], lingerMs: 0, batchSize: 64 });
+  // One call per record, all in one turn: many small batches, dispatched together.
+  const values = Array.from({ length: 40 }, (_, i) => (i === 25 ? 'boom' : `v${String(i).padStart(2, '0')}`));
+  const settled = await Promise.allSettled(values.map((v) => producer.send({ value: Buffer.from(v) })));
+  await producer.close();
+  const refused = values.filter((_, i) => settled[i]!.status === 'rejected');
+  t.true(refused.includes('boom'));
+  t.regex(String((settled[25] as PromiseRejectedResult).reason?.message), /unreachable|trap/i);
+  // Only the batch holding `boom` (a few records of 64 bytes at most), not the whole submission.
+  t.true(refused.length < 10, `refused: ${refused.join(' ')}`);
+  const stored: string[] = [];
+  for await (const r of eddy.consume('t', { from: 'beginning', follow: false }))
+    stored.push(Buffer.from(r.value).toString());
+  t.deepEqual(
+    stored,
+    values.filter((_, i) => settled[i]!.status === 'fulfilled'),
+  );
 });
 
 test('a fanned-out session under policy stop: the submissions before a trap deliver in order, the trap fails its own, later ones stop', async (t) => {
