@@ -20,6 +20,8 @@ import { writeJsonLog } from './lib/json-log.js';
  *     (test/fixtures/modules/drop-debug-bytes: a substring search, no parsing), on W = all cores;
  *   - `eddy consume --filter` with each module on a one-partition topic holding the same lines;
  *   - `eddy consume -B -d` with no module (the print path alone);
+ *   - `eddy produce --file` of the log into a new topic, with no module and through the byte filter
+ *     (`--transforms-line`): the stored records are counted after each run, outside its time;
  *   - `jq -c 'select(.level != "debug")'` (Debian's jq; installed with apt-get when missing);
  *   - a plain Node readline + JSON.parse loop (bench/lib/node-json-filter.ts);
  *   - each Eddy command on empty input (an empty file, an empty topic): its own start — loading its
@@ -27,7 +29,7 @@ import { writeJsonLog } from './lib/json-log.js';
  *
  * and the engine alone on the same batches, on 1 and on W plain threads (no pool, no I/O: the
  * ceiling; W threads ÷ W × one thread is the machine's own scaling). Every command's output goes
- * to a file and is checked (the same 750 000 lines).
+ * to a file and is checked (the same 750 000 lines; produce: the records stored).
  *
  *   node dist/bench/transform.js [--lines N] [--rounds R]   → table on stdout, JSON in bench/results/transform.json
  */
@@ -114,6 +116,30 @@ export async function runTransformBench(): Promise<Record<string, unknown>> {
     }
 
     const out = join(dir, 'out');
+    /**
+     * `eddy produce` of the log into a new one-partition topic; the Run's lines are the records it
+     * stored (counted afterwards, untimed), and the topic is deleted again so the store stays small.
+     */
+    let topics = 0;
+    const produced = (extra: string[]): Run => {
+      const topic = `p${topics++}`;
+      const setup = (args: string[]) => {
+        const r = spawnSync(process.execPath, eddy(args), {
+          env,
+          stdio: ['ignore', 'pipe', 'pipe'],
+          maxBuffer: 1 << 28,
+        });
+        if (r.status !== 0) throw new Error(`eddy ${args.join(' ')}: ${r.stderr}`);
+        return r.stdout;
+      };
+      setup(['topic', 'create', topic]);
+      const r = timed(process.execPath, eddy(['produce', topic, '--file', log, '--no-progress', ...extra]), out, env);
+      const stored = setup(['consume', topic, '-B', '-d', '-O', 'raw']);
+      let lines = 0;
+      for (let i = stored.indexOf(0x0a); i >= 0; i = stored.indexOf(0x0a, i + 1)) lines++;
+      setup(['topic', 'delete', topic]);
+      return { ...r, lines };
+    };
     const jobs: Record<string, () => Run> = {
       'process start (eddy --version)': () => timed(process.execPath, eddy(['--version']), out, env),
       // Each command on empty input: its start (code, pool, module) and its exit, no records.
@@ -136,6 +162,9 @@ export async function runTransformBench(): Promise<Record<string, unknown>> {
       'consume --filter, byte filter': () =>
         timed(process.execPath, eddy(['consume', 'logs', '-B', '-d', '--filter', modules.bytes]), out, env),
       'consume -B -d, no module': () => timed(process.execPath, eddy(['consume', 'logs', '-B', '-d']), out, env),
+      'eddy produce, no module': () => produced([]),
+      'eddy produce through the byte filter': () =>
+        produced(['--transforms-line', JSON.stringify({ uses: modules.bytes })]),
       'node readline + JSON.parse': () => timed(process.execPath, [nodeLoop, log], out, env),
       ...(jq
         ? { 'jq -c select(.level != "debug")': () => timed('jq', ['-c', 'select(.level != "debug")', log], out, env) }
@@ -150,6 +179,7 @@ export async function runTransformBench(): Promise<Record<string, unknown>> {
       const order = round % 2 === 0 ? names : [...names].reverse();
       for (const name of order) {
         const r = jobs[name]!();
+        // Lines out, or for produce the records stored.
         const want = name.startsWith('process')
           ? 1
           : name.endsWith(EMPTY)
@@ -222,6 +252,7 @@ export async function runTransformBench(): Promise<Record<string, unknown>> {
       node_loop_over_transform_json: med('node readline + JSON.parse') / tJson,
       node_loop_over_transform_bytes: med('node readline + JSON.parse') / tBytes,
       consume_no_module_beyond_start_s: beyond('consume -B -d, no module') / 1000,
+      produce_through_module_over_plain: med('eddy produce through the byte filter') / med('eddy produce, no module'),
     };
     /** The same comparisons in CPU time (less shaken by other load than wall time; not what a user waits for). */
     const cpuRatios = {
