@@ -148,8 +148,10 @@ rust(
     }
     t.is(st.recordsIn, values.length);
     t.true(st.modules[0]!.recycles >= 2, `renewed ${st.modules[0]!.recycles} times over ~6 MB of output`);
+    // The checkpoint can be read a moment before the output's write is acknowledged: follow waits for it.
     const out: string[] = [];
-    for await (const r of eddy.consume('out', { limit: values.length })) out.push(Buffer.from(r.value).toString());
+    for await (const r of eddy.consume('out', { limit: values.length, follow: true }))
+      out.push(Buffer.from(r.value).toString());
     t.deepEqual(
       out,
       values.map((v) => v.toUpperCase()),

@@ -564,7 +564,10 @@ export class ChainSession extends EventEmitter<SessionEvents> {
       release: () => {
         if (released) return;
         released = true;
-        this.released.give([buffer]);
+        // Detached now, not when the buffer leaves with a later task: a view kept past release()
+        // reads as empty at once, so a reader that releases too early loses output visibly
+        // instead of printing bytes a worker may be overwriting.
+        this.released.give([structuredClone(buffer, { transfer: [buffer] })]);
       },
     };
     this.deliver();
