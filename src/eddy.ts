@@ -53,6 +53,12 @@ export interface OpenOptions extends StorageOptions {
   baseDir?: string;
   /** How often the `metrics` event fires while it has listeners (ms). Default 1000. */
   metricsIntervalMs?: number;
+  /**
+   * A worker pool to run SmartModules on instead of starting one at first use; Eddy owns it from
+   * here (close() closes it). For a caller that knows it will need workers and starts them before
+   * loading the library, so that their start overlaps it (the CLI's consume through a chain).
+   */
+  pool?: WorkerPool;
   /** Memory cap of each SmartModule instance, in bytes (CLI: --memory-limit). Default 1 000 000 000, as Fluvio. */
   memoryLimit?: number;
   /**
@@ -209,18 +215,22 @@ export class Eddy extends EventEmitter<EddyEvents> {
   /** The worker pool, started on first use. */
   get pool(): WorkerPool {
     if (this.poolInstance) return this.poolInstance;
+    if (this.options.pool) return this.adopt(this.options.pool);
     const opts: PoolOptions = {};
     if (this.options.workers !== undefined) opts.workers = this.options.workers;
+    return this.adopt(new WorkerPool(opts));
+  }
+
+  private adopt(pool: WorkerPool): WorkerPool {
     // Module output reaches a logger the host chose (or EDDY_DEBUG's); else workers print it to stderr, as always.
     if (this.logger !== quietLogger) {
       const log = this.logger;
-      opts.moduleLog = (stream, line, module) => {
+      pool.setModuleLog((stream, line, module) => {
         const fields = { module, stream };
         if (stream === 'stderr') log.warn(`module ${module}: ${line}`, fields);
         else log.info(`module ${module}: ${line}`, fields);
-      };
+      });
     }
-    const pool = new WorkerPool(opts);
     pool.on('workerLost', (workerId, timedOut) =>
       this.logger.debug(timedOut ? 'worker terminated at a deadline' : 'worker exited', { workerId, ...timedOut }),
     );
@@ -518,7 +528,8 @@ export class Eddy extends EventEmitter<EddyEvents> {
     await this.observeServer?.close();
     this.observeServer = null;
     for (const name of [...this.derived.keys()]) await this.stopDerived(name);
-    await this.poolInstance?.close();
+    // A pool handed to open() is closed even when nothing ran on it.
+    await (this.poolInstance ?? this.options.pool)?.close();
     this.poolInstance = null;
     await this.storage.close();
   }

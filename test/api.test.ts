@@ -369,3 +369,25 @@ test('await using closes Eddy, and a derived stream stops, when the scope ends',
   t.deepEqual((await again.listTopics()).map((x) => x.name).sort(), ['dst', 'src']);
   await again.close();
 });
+
+test('open({ pool }): SmartModules run on the pool given, which close() closes (used or not)', async (t) => {
+  const { WorkerPool } = await import('../src/internals.js');
+  const pool = new WorkerPool({ workers: 1 });
+  const eddy = await open(mkdtempSync(join(tmpdir(), 'eddy-pool-')), { pool });
+  await eddy.createTopic('t');
+  await eddy.produce(
+    't',
+    ['apple', 'plum', 'pear'].map((v) => ({ value: Buffer.from(v) })),
+  );
+  const kept: string[] = [];
+  for await (const r of eddy.consume('t', { transforms: [{ uses: wasmPath('filter') }] }))
+    kept.push(Buffer.from(r.value).toString());
+  t.deepEqual(kept, ['apple', 'pear']);
+  t.is(eddy.pool, pool);
+  await eddy.close();
+  await t.throwsAsync(pool.ready(), { name: 'PoolClosedError' });
+
+  const unused = new WorkerPool({ workers: 1 });
+  await (await open(mkdtempSync(join(tmpdir(), 'eddy-pool-')), { pool: unused })).close();
+  await t.throwsAsync(unused.ready(), { name: 'PoolClosedError' });
+});

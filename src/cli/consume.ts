@@ -25,6 +25,7 @@ import {
   outputSettled,
   parseIntOption,
   recycleAfterOption,
+  startWorkers,
   timeoutOption,
 } from './common.js';
 import { CLI_DEFAULTS, DEFAULT_TEXT } from './defaults.js';
@@ -280,7 +281,8 @@ export async function runConsume(topic: string, o: ConsumeCliOptions, cmd: Comma
   interrupt.signal.addEventListener('abort', onInterrupt, { once: true });
   const releaseOutput = handleClosedOutput();
   // A named consumer commits its offsets: that needs the writer. Otherwise read-only, next to any writer.
-  const eddy = plan.consumer !== undefined ? await openForWrite(cmd, io) : await openForRead(cmd, io);
+  const early = plan.chain !== null ? { pool: await startWorkers(cmd, io) } : {};
+  const eddy = plan.consumer !== undefined ? await openForWrite(cmd, io, early) : await openForRead(cmd, io, early);
   let committer: DeliveryCommitter | null = null;
   let started = false; // the topic existed: an unknown topic from here on was deleted meanwhile
   try {

@@ -76,21 +76,11 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
   /** Sessions currently open on this pool, for metrics. */
   readonly sessions = new Set<ChainSession>();
   /** Where the workers post module output when the pool has a `moduleLog`. */
-  private readonly logChannel: BroadcastChannel | null = null;
+  private logChannel: BroadcastChannel | null = null;
 
   constructor(options: PoolOptions = {}) {
     super();
-    const moduleLog = options.moduleLog;
-    if (moduleLog) {
-      // A channel of this pool's own: other pools in the process (and their loggers) do not hear it.
-      const channel = new BroadcastChannel(`eddy-module-log-${randomUUID()}`);
-      channel.onmessage = (e) => {
-        const { stream, line, module } = (e as { data: ModuleLogLine }).data;
-        moduleLog(stream, line, module);
-      };
-      channel.unref();
-      this.logChannel = channel;
-    }
+    if (options.moduleLog) this.setModuleLog(options.moduleLog);
     this.size = Math.max(1, options.workers ?? availableParallelism());
     const filename = options.filename ?? new URL('../../workers/session-worker.js', import.meta.url).href;
     this.threads = Array.from({ length: this.size }, () => {
@@ -116,6 +106,22 @@ export class WorkerPool extends EventEmitter<PoolEvents> {
     const timedOut = this.timedOut.get(id) ?? null;
     this.timedOut.delete(id);
     if (!this.closed) this.emit('workerLost', id, timedOut);
+  }
+
+  /**
+   * Sends what modules write to `moduleLog` (see PoolOptions), for sessions opened from now on;
+   * for an owner that takes over a pool started before it knew its logger.
+   */
+  setModuleLog(moduleLog: ModuleLogger): void {
+    this.logChannel?.close();
+    // A channel of this pool's own: other pools in the process (and their loggers) do not hear it.
+    const channel = new BroadcastChannel(`eddy-module-log-${randomUUID()}`);
+    channel.onmessage = (e) => {
+      const { stream, line, module } = (e as { data: ModuleLogLine }).data;
+      moduleLog(stream, line, module);
+    };
+    channel.unref();
+    this.logChannel = channel;
   }
 
   /** The channel name session workers post module output to, or null: they write it to stderr. */
