@@ -28,13 +28,35 @@ function slow(raw: Uint8Array, output: 'raw' | 'dynamic' | 'text'): Buffer {
 }
 
 test('values as lines equal -O raw and -O dynamic for text, keys or not, short and long values, empty ones', (t) => {
-  const values = ['apple', '', 'ü ☃ 𝄞', 'x'.repeat(300), '{"level":"info"}', 'tab\there'];
+  // Lengths whose varints take one, two and three bytes.
+  const values = ['apple', '', 'ü ☃ 𝄞', 'x'.repeat(300), 'y'.repeat(20_000), '{"level":"info"}', 'tab\there'];
   for (const raw of [enc(values), enc(values, 'k')]) {
     t.deepEqual(Buffer.from(valueLines(raw)), slow(raw, 'raw'));
     t.deepEqual(Buffer.from(textLines(raw)!), slow(raw, 'dynamic'));
     t.deepEqual(Buffer.from(textLines(raw)!), slow(raw, 'text'));
   }
   t.is(valueLines(enc([])).length, 0);
+});
+
+test('values as lines of seeded records: keys or not, deltas of every sign and width, values of 0 to 20 000 bytes', (t) => {
+  let seed = 7;
+  const rnd = (n: number) => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return seed % n;
+  };
+  for (let round = 0; round < 50; round++) {
+    const records = Array.from({ length: 1 + rnd(40) }, (_, i) => {
+      const len = [0, 5, 63, 64, 100, 8191, 8192, 20_000][rnd(8)]!;
+      return {
+        value: Buffer.from('v'.repeat(len)),
+        key: rnd(2) ? Buffer.from('k'.repeat(rnd(200))) : null,
+        offsetDelta: i,
+        timestampDelta: [-70_000, -65, -1, 0, 1, 64, 9000, 2_000_000][rnd(8)]!,
+      };
+    });
+    const raw = encodeRecords(records);
+    t.deepEqual(Buffer.from(valueLines(raw)), slow(raw, 'raw'), `round ${round}`);
+  }
 });
 
 test('a value that does not print as itself (NUL, invalid UTF-8, PDF header, byte order mark) sends the batch the slow way', (t) => {

@@ -13,12 +13,21 @@ const vr: VarintResult = { value: 0, end: 0 };
 /** Where the varint read by `varint` ended. */
 let vEnd = 0;
 
-/** A zigzag varint at `p` (most in a record list are one byte: read inline; longer ones by readVarint). */
+/**
+ * A zigzag varint at `p`. One and two bytes are read inline: deltas take one, and lengths of
+ * 64–8191 bytes (a line of text, its record) take two. Longer ones go through readVarint.
+ */
 function varint(raw: Uint8Array, p: number): number {
   const b = raw[p];
   if (b !== undefined && b < 0x80) {
     vEnd = p + 1;
     return b & 1 ? -((b + 1) >>> 1) : b >>> 1;
+  }
+  const c = raw[p + 1];
+  if (b !== undefined && c !== undefined && c < 0x80) {
+    const z = (b & 0x7f) | (c << 7);
+    vEnd = p + 2;
+    return z & 1 ? -((z + 1) >>> 1) : z >>> 1;
   }
   readVarint(raw, p, vr);
   vEnd = vr.end;
