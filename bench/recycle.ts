@@ -7,10 +7,10 @@ import { median, spread, table, writeResult } from './lib/harness.js';
 
 /**
  * bench/recycle: a long stream through one instance of a module that keeps its outputs (Fluvio's
- * glue leaks each one), with instance renewal at the default `recycleAfter` against without it, in
- * alternating runs. Without renewal the instance grows by every output and V8 collects more and
+ * glue leaks each one), with instance recycling at the default `recycleAfter` against without it, in
+ * alternating runs. Without recycling the instance grows by every output and V8 collects more and
  * more often; with it the memory stays under the threshold. Reported: ns per record each way,
- * their ratio, the peak memory and the renewals.
+ * their ratio, the peak memory and the recycles.
  *
  * Modules: Fluvio's crate-built filter (keeping every record) and map when they are built
  * (conformance/fluvio-modules), and the SDK filter run with `freeOutput: false`, which leaks as
@@ -48,43 +48,51 @@ export async function runRecycleBench(): Promise<Record<string, unknown>> {
   for (const r of ['filter', 'map'])
     if (existsSync(rustModulePath(r))) modules.push({ name: `rust-${r}`, path: rustModulePath(r), options: {} });
   const rows: (string | number)[][] = [
-    ['module', 'renewed ns/rec', 'kept ns/rec', 'renewed ÷ kept time', 'spread', 'peak MiB renewed / kept', 'renewals'],
+    [
+      'module',
+      'recycled ns/rec',
+      'kept ns/rec',
+      'recycled ÷ kept time',
+      'spread',
+      'peak MiB recycled / kept',
+      'recycles',
+    ],
   ];
   const results: Record<string, unknown>[] = [];
   for (const m of modules) {
-    const renewed: Side[] = [];
+    const recycled: Side[] = [];
     const kept: Side[] = [];
     for (let i = 0; i < RUNS; i++) {
       // Alternating order, so that a drift of the machine weighs on both sides alike.
       if (i % 2 === 0) {
-        renewed.push(await runOnce(m.path, true, m.options));
+        recycled.push(await runOnce(m.path, true, m.options));
         kept.push(await runOnce(m.path, false, m.options));
       } else {
         kept.push(await runOnce(m.path, false, m.options));
-        renewed.push(await runOnce(m.path, true, m.options));
+        recycled.push(await runOnce(m.path, true, m.options));
       }
     }
-    const ratios = renewed.map((r, i) => r.nsPerRecord / kept[i]!.nsPerRecord);
+    const ratios = recycled.map((r, i) => r.nsPerRecord / kept[i]!.nsPerRecord);
     const row = {
       module: m.name,
       records: BATCHES * 1000,
-      renewed_ns: median(renewed.map((r) => r.nsPerRecord)),
+      recycled_ns: median(recycled.map((r) => r.nsPerRecord)),
       kept_ns: median(kept.map((r) => r.nsPerRecord)),
       ratio: median(ratios),
       spread: spread(ratios),
-      renewed_peak_bytes: Math.max(...renewed.map((r) => r.peakBytes)),
+      recycled_peak_bytes: Math.max(...recycled.map((r) => r.peakBytes)),
       kept_peak_bytes: Math.max(...kept.map((r) => r.peakBytes)),
-      renewals: renewed[0]!.recycles,
+      recycles: recycled[0]!.recycles,
     };
     results.push(row);
     rows.push([
       row.module,
-      row.renewed_ns.toFixed(0),
+      row.recycled_ns.toFixed(0),
       row.kept_ns.toFixed(0),
       row.ratio.toFixed(2),
       row.spread.toFixed(2),
-      `${(row.renewed_peak_bytes / 2 ** 20).toFixed(0)} / ${(row.kept_peak_bytes / 2 ** 20).toFixed(0)}`,
-      row.renewals,
+      `${(row.recycled_peak_bytes / 2 ** 20).toFixed(0)} / ${(row.kept_peak_bytes / 2 ** 20).toFixed(0)}`,
+      row.recycles,
     ]);
   }
   console.log(`${BATCHES * 1000} records of 100 B per run, ${RUNS} runs each way, alternating`);

@@ -245,8 +245,8 @@ export function summaryRows(): string[][] {
       if (!String(r['module']).startsWith('rust-')) continue;
       rows.push([
         'recycle',
-        `${r['module']} keeping every 100 B record, ${n(r['records'])} through one instance: renewed ÷ kept time; peak MiB renewed / kept`,
-        `${n(r['ratio'], 2)}; ${n(r['renewed_peak_bytes'] / 2 ** 20, 0)} / ${n(r['kept_peak_bytes'] / 2 ** 20, 0)}`,
+        `${r['module']} keeping every 100 B record, ${n(r['records'])} through one instance: recycled ÷ kept time; peak MiB recycled / kept`,
+        `${n(r['ratio'], 2)}; ${n(r['recycled_peak_bytes'] / 2 ** 20, 0)} / ${n(r['kept_peak_bytes'] / 2 ** 20, 0)}`,
         '',
       ]);
     }

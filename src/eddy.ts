@@ -62,7 +62,7 @@ export interface OpenOptions extends StorageOptions {
   /** Memory cap of each SmartModule instance, in bytes (CLI: --memory-limit). Default 1 000 000 000, as Fluvio. */
   memoryLimit?: number;
   /**
-   * Renew a SmartModule instance that keeps its outputs in its memory (Rust-built modules, as
+   * Recycle a SmartModule instance that keeps its outputs in its memory (Rust-built modules, as
    * Fluvio runs them) once it has grown this many bytes; `false` never (CLI: --recycle-after).
    * Default 32 MiB. See "Compatibility with Fluvio" in the README.
    */

@@ -13,7 +13,7 @@ import { wasmPath } from './helpers/wasm.js';
 
 /**
  * Instances that keep their outputs (every Rust-built module: Fluvio's glue leaks each output) are
- * renewed once they have grown past `recycleAfter`: same params, same accumulator, same outputs,
+ * recycled once they have grown past `recycleAfter`: same params, same accumulator, same outputs,
  * and memory that no longer grows with the stream. SDK modules stand in for Rust ones here with
  * `freeOutput: false`, which makes them leak exactly as Fluvio's glue does.
  */
@@ -35,38 +35,38 @@ function runAll(chain: Chain, input: ReturnType<typeof batches>): Buffer {
   return Buffer.concat(input.map((b) => Buffer.from(chain.process(b).raw)));
 }
 
-test('an instance that keeps its outputs is renewed past recycleAfter: init runs again, outputs unchanged, memory bounded', async (t) => {
-  const renewing = await loadModule(wasmPath('filter-param'), { recycleAfter: 2 * MiB });
+test('an instance that keeps its outputs is recycled past recycleAfter: init runs again, outputs unchanged, memory bounded', async (t) => {
+  const recycling = await loadModule(wasmPath('filter-param'), { recycleAfter: 2 * MiB });
   const keeping = await loadModule(wasmPath('filter-param'), { recycleAfter: false });
-  const step = (module: typeof renewing): ChainStep => ({ module, params: { key: 'a' } });
-  const a = Chain.create([step(renewing)], { freeOutput: false });
+  const step = (module: typeof recycling): ChainStep => ({ module, params: { key: 'a' } });
+  const a = Chain.create([step(recycling)], { freeOutput: false });
   const b = Chain.create([step(keeping)], { freeOutput: false });
   t.true(a.instances[0]!.keepsOutputs);
   const start = a.instances[0]!.memoryBytes;
   const input = batches(300);
-  t.true(runAll(a, input).equals(runAll(b, input)), 'the same records, byte for byte, across renewals');
-  t.true(a.metrics[0]!.recycles >= 5, `renewed ${a.metrics[0]!.recycles} times over ~30 MB of output`);
+  t.true(runAll(a, input).equals(runAll(b, input)), 'the same records, byte for byte, across recycles');
+  t.true(a.metrics[0]!.recycles >= 5, `recycled ${a.metrics[0]!.recycles} times over ~30 MB of output`);
   t.is(b.metrics[0]!.recycles, 0);
   // Growth past the threshold is caught before the next batch: one batch's output (~100 KB) beyond
   // it, rounded up by the allocator's growth step (AssemblyScript's can double the memory).
   t.true(a.metrics[0]!.memoryBytes <= 2 * (start + 2 * MiB), `peak ${a.metrics[0]!.memoryBytes}`);
-  t.true(b.instances[0]!.memoryBytes > start + 20 * MiB, `without renewal it grew to ${b.instances[0]!.memoryBytes}`);
+  t.true(b.instances[0]!.memoryBytes > start + 20 * MiB, `without recycling it grew to ${b.instances[0]!.memoryBytes}`);
   a.dispose();
   b.dispose();
 });
 
-test('a renewed aggregate carries its accumulator over (it is host-held)', async (t) => {
-  const renewing = await loadModule(wasmPath('aggregate-sum'), { recycleAfter: 1 * MiB });
+test('a recycled aggregate carries its accumulator over (it is host-held)', async (t) => {
+  const recycling = await loadModule(wasmPath('aggregate-sum'), { recycleAfter: 1 * MiB });
   const keeping = await loadModule(wasmPath('aggregate-sum'), { recycleAfter: false });
   const input = batches(200, (b, i) => `${(b * 100 + i) % 997}${' '.repeat(500)}`);
-  const a = Chain.create([{ module: renewing }], { freeOutput: false, accumulators: [Buffer.from('5')] });
+  const a = Chain.create([{ module: recycling }], { freeOutput: false, accumulators: [Buffer.from('5')] });
   const b = Chain.create([{ module: keeping }], { freeOutput: false, accumulators: [Buffer.from('5')] });
   t.true(runAll(a, input).equals(runAll(b, input)));
-  t.true(a.metrics[0]!.recycles > 0, 'renewed at least once');
+  t.true(a.metrics[0]!.recycles > 0, 'recycled at least once');
   t.deepEqual(a.accumulators, b.accumulators);
 });
 
-test('never renewed: modules that export look_back (state in statics), modules that free their outputs', async (t) => {
+test('never recycled: modules that export look_back (state in statics), modules that free their outputs', async (t) => {
   const lookBack = await loadModule(wasmPath('filter-look-back'), { recycleAfter: 1 * MiB });
   const rising = batches(100, (b, i) => `${b * 100 + i + 1}${' '.repeat(1000)}`);
   for (const lookback of [{ last: 1 }, null]) {
@@ -88,9 +88,9 @@ test('recycleAfter must be a size in bytes', async (t) => {
 
 const rust = harnessReady ? test : test.skip;
 
-rust("Rust-built modules renewed mid-stream still agree byte for byte with Fluvio's engine", async (t) => {
+rust("Rust-built modules recycled mid-stream still agree byte for byte with Fluvio's engine", async (t) => {
   const corpus = loadCorpus();
-  // The aggregate's outputs are short running totals (~1.5 KB a batch): a smaller threshold renews it too.
+  // The aggregate's outputs are short running totals (~1.5 KB a batch): a smaller threshold recycles it too.
   const thresholds: Record<string, number> = {
     'rust-map': MiB,
     'rust-filter-param': MiB,
@@ -106,18 +106,18 @@ rust("Rust-built modules renewed mid-stream still agree byte for byte with Fluvi
     const input = batches(120);
     const fluvio = runFluvioChain(steps, input);
     const eddy = await runEddyChain(steps, input, { recycleAfter });
-    t.is(firstDifference(eddy, fluvio), '', `${name}: renewed instances differ from Fluvio's engine`);
-    // The same run again, counted: the renewals above did happen.
+    t.is(firstDifference(eddy, fluvio), '', `${name}: recycled instances differ from Fluvio's engine`);
+    // The same run again, counted: the recycles above did happen.
     const chain = Chain.create([
       { module: await loadModule(m.wasm, { name, recycleAfter }), ...(m.params ? { params: m.params } : {}) },
     ]);
     runAll(chain, input);
-    t.true(chain.metrics[0]!.recycles >= 1, `${name}: renewed ${chain.metrics[0]!.recycles} times`);
+    t.true(chain.metrics[0]!.recycles >= 1, `${name}: recycled ${chain.metrics[0]!.recycles} times`);
   }
 });
 
 rust(
-  'open({ recycleAfter }) renews a Rust map on the workers of a derived stream; status and /metrics count it',
+  'open({ recycleAfter }) recycles a Rust map on the workers of a derived stream; status and /metrics count it',
   async (t) => {
     const eddy = await open(tempDir(t, 'eddy-recycle-'), {
       workers: 2,
@@ -147,7 +147,7 @@ rust(
       st = eddy.telemetry.status().streams[0]!;
     }
     t.is(st.recordsIn, values.length);
-    t.true(st.modules[0]!.recycles >= 2, `renewed ${st.modules[0]!.recycles} times over ~6 MB of output`);
+    t.true(st.modules[0]!.recycles >= 2, `recycled ${st.modules[0]!.recycles} times over ~6 MB of output`);
     // The checkpoint can be read a moment before the output's write is acknowledged: follow waits for it.
     const out: string[] = [];
     for await (const r of eddy.consume('out', { limit: values.length, follow: true }))
@@ -163,7 +163,7 @@ rust(
   },
 );
 
-test('--recycle-after takes a size; 0 turns renewal off; nonsense is a usage error naming the flag', (t) => {
+test('--recycle-after takes a size; 0 turns recycling off; nonsense is a usage error naming the flag', (t) => {
   t.deepEqual(moduleLimits({ recycleAfter: '64MiB' }), { recycleAfter: 64 * MiB });
   t.deepEqual(moduleLimits({ recycleAfter: '0' }), { recycleAfter: false });
   t.deepEqual(moduleLimits({ recycleAfter: 'off' }), { recycleAfter: false });

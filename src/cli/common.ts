@@ -78,7 +78,7 @@ export const memoryLimitOption = (): Option =>
 export const recycleAfterOption = (): Option =>
   new Option(
     '--recycle-after <size>',
-    `renew a SmartModule instance that keeps its outputs (Rust-built modules) once its memory grew this much; 0 or off: never (default ${DEFAULT_TEXT.recycleAfter})`,
+    `recycle a SmartModule instance that keeps its outputs (Rust-built modules) once its memory grew this much; 0 or off: never (default ${DEFAULT_TEXT.recycleAfter})`,
   );
 export const timeoutOption = (): Option =>
   new Option(

@@ -59,7 +59,7 @@ export async function runEddyChain(
   return { setupFailure: null, batches: replies };
 }
 
-/** The harness's options, plus Eddy's own switches: output freeing (Fluvio never frees) and instance renewal. */
+/** The harness's options, plus Eddy's own switches: output freeing (Fluvio never frees) and instance recycling. */
 export interface EddySideOptions extends HarnessOptions {
   freeOutput?: boolean;
   recycleAfter?: number | false;

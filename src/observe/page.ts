@@ -125,7 +125,7 @@ function streamCard(s) {
   const c = card($('streams'), s.name, () => {
     const d = frame('stream', s.name, [['rate', 'in /s'], ['records-in', 'processed'], ['records-out', 'written'], ['lag', 'lag'], ['errors', 'errors'], ['skipped', 'skipped']]);
     const t = el('table', 'modules');
-    t.innerHTML = '<thead><tr><th>module</th><th class="n">per record</th><th class="n">calls</th><th class="n" title="peak linear memory of an instance; renewals of instances that keep their outputs">memory</th><th class="n" title="workers terminated because the module overran the deadline / restarts that followed">kills / restarts</th></tr></thead><tbody></tbody>';
+    t.innerHTML = '<thead><tr><th>module</th><th class="n">per record</th><th class="n">calls</th><th class="n" title="peak linear memory of an instance; recycles of instances that keep their outputs">memory</th><th class="n" title="workers terminated because the module overran the deadline / restarts that followed">kills / restarts</th></tr></thead><tbody></tbody>';
     d.append(t);
     return d;
   });
@@ -138,7 +138,7 @@ function streamCard(s) {
   setStat(c, 'lag', fmt(s.lag), s.lag > 0 ? 'warn' : 'ok');
   setStat(c, 'errors', fmt(s.errors), s.errors > 0 ? 'bad' : ''); setStat(c, 'skipped', fmt(s.skipped), s.skipped > 0 ? 'warn' : '');
   const body = c.querySelector('table.modules tbody');
-  body.replaceChildren(...s.modules.map((m) => { const tr = el('tr'); tr.append(el('td', '', m.module), el('td', 'n', m.recordsIn ? ns(m.nsPerRecord) : '–'), el('td', 'n', fmt(m.invocations)), el('td', 'n', m.memoryBytes ? bytes(m.memoryBytes) + (m.recycles ? ' (renewed ' + fmt(m.recycles) + '×)' : '') : '–'), el('td', 'n' + (m.deadlineKills ? ' bad' : ''), m.deadlineKills ? fmt(m.deadlineKills) + ' / ' + fmt(m.restarts) : '–')); return tr; }));
+  body.replaceChildren(...s.modules.map((m) => { const tr = el('tr'); tr.append(el('td', '', m.module), el('td', 'n', m.recordsIn ? ns(m.nsPerRecord) : '–'), el('td', 'n', fmt(m.invocations)), el('td', 'n', m.memoryBytes ? bytes(m.memoryBytes) + (m.recycles ? ' (recycled ' + fmt(m.recycles) + '×)' : '') : '–'), el('td', 'n' + (m.deadlineKills ? ' bad' : ''), m.deadlineKills ? fmt(m.deadlineKills) + ' / ' + fmt(m.restarts) : '–')); return tr; }));
 }
 
 function connectorCard(x) {

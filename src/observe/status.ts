@@ -90,7 +90,7 @@ export interface ModuleStatus {
   nsPerRecord: number;
   /** Largest linear memory any of its instances reached. */
   memoryBytes: number;
-  /** Instances renewed after the outputs they keep grew past `recycleAfter` (see Chain). */
+  /** Instances recycled after the outputs they keep grew past `recycleAfter` (see Chain). */
   recycles: number;
   /** Workers terminated while this module overran the deadline, over all partitions. */
   deadlineKills: number;

@@ -4,7 +4,7 @@ const defaults = {
   /**
    * Growth (bytes) past which an instance that keeps its outputs is replaced by a fresh one between
    * batches. Past ~64 MiB of leaked outputs V8's collector runs often enough to double a Rust
-   * module's cost per record; 32 MiB keeps renewals rare (one per ~32 MB of output).
+   * module's cost per record; 32 MiB keeps recycles rare (one per ~32 MB of output).
    */
   recycleAfterBytes: 32 * 1024 * 1024,
 };

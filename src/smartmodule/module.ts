@@ -53,7 +53,7 @@ export interface LoadOptions {
   /** Memory cap in bytes, compiled into the module (spec §9). Default 1 000 000 000. */
   memoryLimit?: number;
   /**
-   * Renew an instance that cannot free its outputs (as Rust-built modules: see `freeOutput`) once
+   * Recycle an instance that cannot free its outputs (as Rust-built modules: see `freeOutput`) once
    * its memory has grown by this many bytes since init, between batches; `false` or 0 keeps every
    * instance for the stream's life, as Fluvio does, until `memoryLimit` stops it. Default 32 MiB.
    */
