@@ -74,6 +74,7 @@ function checkReport(t: import('ava').ExecutionContext, r: Json, workers: number
   t.true(num('batch_latency_ms_p99') >= num('batch_latency_ms_p50'));
   t.true(num('spread') >= 0);
   t.true(num('peak_module_memory_bytes') >= 65536);
+  t.is(num('module_recycles'), 0, 'an SDK module frees its outputs: never recycled');
   t.true(num('instantiate_ms') >= 0);
   t.true(num('init_ms') >= 0);
   t.true(num('compile_ms') > 0);

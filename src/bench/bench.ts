@@ -145,6 +145,8 @@ export interface BenchReport {
   cpu_ns_per_record: number;
   main_thread_cpu_ns_per_record: number | null;
   peak_module_memory_bytes: number;
+  /** Instances recycled over the run, warm-up included: the module keeps its outputs (see recycleAfter). */
+  module_recycles: number;
   compile_ms: number;
   instantiate_ms: number;
   init_ms: number;
@@ -504,6 +506,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchReport> {
       ? perRecord((s) => s.mainCpuMs)
       : null,
     peak_module_memory_bytes: Math.max(...measured.flatMap((m) => m.rounds.map((s) => s.peakMemoryBytes))),
+    module_recycles: Math.max(...measured.flatMap((m) => m.rounds.map((s) => s.recycles))),
     compile_ms: chain.compileMs.reduce((n, x) => n + x, 0),
     instantiate_ms: times.instantiateMs,
     init_ms: times.initMs,

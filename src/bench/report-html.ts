@@ -288,7 +288,10 @@ export function renderHtml(r: BenchReport): string {
       'engine alone, one thread',
       `${num(r.engine_single_thread_records_per_sec)} records/s; efficiency ${r.efficiency.toFixed(2)}`,
     ],
-    ['peak module memory', `${(r.peak_module_memory_bytes / 1048576).toFixed(1)} MiB`],
+    [
+      'peak module memory',
+      `${(r.peak_module_memory_bytes / 1048576).toFixed(1)} MiB${r.module_recycles > 0 ? `; instances recycled ${r.module_recycles}× (the module keeps its outputs)` : ''}`,
+    ],
     [
       'compile / instantiate / init',
       `${r.compile_ms.toFixed(2)} / ${r.instantiate_ms.toFixed(3)} / ${r.init_ms.toFixed(3)} ms`,

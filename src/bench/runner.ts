@@ -157,6 +157,8 @@ export interface RoundStats {
   firstError: string | null;
   /** Largest linear memory of any instance (bytes). */
   peakMemoryBytes: number;
+  /** Instances recycled so far (they keep their outputs and grew past recycleAfter), all sessions. */
+  recycles: number;
 }
 
 /**
@@ -233,6 +235,7 @@ export class PoolRig {
       errors: 0,
       firstError: null,
       peakMemoryBytes: 0,
+      recycles: 0,
     };
     const before = this.sessions.map((s) => s.moduleMetrics().reduce((n, m) => n + m.timeMs, 0));
     const elu0 = performance.eventLoopUtilization();
@@ -257,7 +260,10 @@ export class PoolRig {
     this.sessions.forEach((s, i) => {
       const m = s.moduleMetrics();
       stats.moduleMs += m.reduce((n, x) => n + x.timeMs, 0) - before[i]!;
-      for (const x of m) stats.peakMemoryBytes = Math.max(stats.peakMemoryBytes, x.memoryBytes);
+      for (const x of m) {
+        stats.peakMemoryBytes = Math.max(stats.peakMemoryBytes, x.memoryBytes);
+        stats.recycles += x.recycles;
+      }
     });
     stats.recordsPerSubmission = stats.submissions > 0 ? stats.recordsIn / stats.submissions : 0;
     return stats;

@@ -254,7 +254,7 @@ export function formatReport(r: BenchReport): string {
     '',
     `engine alone on one thread: ${fmtRate(r.engine_single_thread_records_per_sec)} records/s; efficiency ${r.efficiency.toFixed(2)} (records/s ÷ (W × that))`,
     ...costLines(r),
-    `peak module memory ${(r.peak_module_memory_bytes / 1048576).toFixed(2)} MiB; compile ${n3(r.compile_ms)} ms, instantiate ${r.instantiate_ms.toFixed(3)} ms, ` +
+    `peak module memory ${(r.peak_module_memory_bytes / 1048576).toFixed(2)} MiB${r.module_recycles > 0 ? ` (instances recycled ${r.module_recycles}×: the module keeps its outputs)` : ''}; compile ${n3(r.compile_ms)} ms, instantiate ${r.instantiate_ms.toFixed(3)} ms, ` +
       `init ${r.init_ms.toFixed(3)} ms, stream open ${n3(r.stream_open_ms)} ms`,
     '',
     'scaling',
