@@ -194,6 +194,11 @@ export class RecordIndex {
     return this.bytes.subarray(this.pos[i * P_STRIDE + P_START]!, this.pos[i * P_STRIDE + P_END]!);
   }
 
+  /** Byte length of `encoded(i)` without creating a view. */
+  encodedLength(i: number): number {
+    return this.pos[i * P_STRIDE + P_END]! - this.pos[i * P_STRIDE + P_START]!;
+  }
+
   /** Value byte length without creating a view. */
   valueLength(i: number): number {
     return this.pos[i * P_STRIDE + P_VALUELEN]!;

@@ -67,6 +67,14 @@ export function readVarint(buf: Uint8Array, pos: number, out: VarintResult): voi
     out.end = pos;
     return;
   }
+  // Two bytes (64–8191 in magnitude: a record's or a ~100-byte value's length) in integer arithmetic.
+  const c = buf[pos];
+  if (c !== undefined && c < 0x80) {
+    const z = (b & 0x7f) | (c << 7);
+    out.value = z & 1 ? -((z + 1) >>> 1) : z >>> 1;
+    out.end = pos + 1;
+    return;
+  }
   let u = b & 0x7f;
   let scale = 128;
   for (;;) {

@@ -682,7 +682,7 @@ export function encodeRawBatch(
     if (i > 0 && d <= index.offsetDelta(i - 1)) increasing = false;
     const t = index.timestampDelta(i);
     if (t > maxDelta) maxDelta = t;
-    const size = index.encoded(i).length;
+    const size = index.encodedLength(i);
     if (size > limits.maxRecordBytes) throw new RecordTooLargeError(size, limits.maxRecordBytes, i, where);
   }
   const maxTs = input.baseTimestamp + Math.max(0, maxDelta);
@@ -821,7 +821,7 @@ export function sliceBatch(batch: StoredBatch, from: number, to: number): Stored
     if (off < from || off > to) continue;
     if (first < 0) first = i;
     last = i;
-    size += index.encoded(i).length;
+    size += index.encodedLength(i);
     const t = index.timestampDelta(i);
     if (t > maxDelta) maxDelta = t;
   }
