@@ -236,6 +236,46 @@ test('encodeRawBatch keeps module output bytes when deltas are 0..n-1 and renumb
   t.is(encodeRawBatch({ raw: encodeRecords([]), baseTimestamp: 0 }, limits, 't/0'), null);
 });
 
+test('encodeRawBatch renumbers seeded outputs byte-exactly: keys or not, deltas and lengths of every varint width', (t) => {
+  let seed = 11;
+  const rnd = (n: number) => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return seed % n;
+  };
+  for (let round = 0; round < 60; round++) {
+    // Increasing deltas with gaps (a filter), or repeats (an array_map), of 1 to 5 varint bytes.
+    let d = [0, 60, 70, 9000, 2_000_000, 300_000_000][rnd(6)]!;
+    const records = Array.from({ length: 1 + rnd(30) }, () => {
+      d += round % 3 === 0 ? 0 : rnd(200);
+      return {
+        key: rnd(2) ? enc('k'.repeat(rnd(100))) : null,
+        value: enc('v'.repeat([0, 3, 63, 64, 150, 9000][rnd(6)]!)),
+        offsetDelta: d,
+        timestampDelta: [-70_000, -1, 0, 5, 100, 2_000_000][rnd(6)]!,
+        attributes: rnd(2),
+      };
+    });
+    const r = encodeRawBatch({ raw: encodeRecords(records), baseTimestamp: 1_000_000_000 }, limits, 't/0')!;
+    // The stored list is exactly the records re-encoded with offset deltas 0..n-1.
+    t.deepEqual(
+      Buffer.from(stored(0, r.value).raw),
+      Buffer.from(encodeRecords(records.map((x, i) => ({ ...x, offsetDelta: i })))),
+      `round ${round}`,
+    );
+  }
+});
+
+test('encodeRawBatch re-encodes a record whose declared length disagrees with its fields (Fluvio reads it)', (t) => {
+  // One record, length prefix 1 too long, followed by a spare byte: Fluvio's decoder reads the
+  // fields and goes on from where they end.
+  const good = encodeRecords([{ value: enc('abc'), offsetDelta: 5 }]);
+  const sloppy = new Uint8Array(good.length + 1);
+  sloppy.set(good);
+  sloppy[4] = good[4]! + 2; // zigzag: the length plus one
+  const r = encodeRawBatch({ raw: sloppy, baseTimestamp: 0 }, limits, 't/0')!;
+  t.deepEqual(Buffer.from(stored(0, r.value).raw), Buffer.from(encodeRecords([{ value: enc('abc') }])));
+});
+
 test('sliceBatch cuts a batch to an offset range and keeps base offset and deltas', (t) => {
   const [b] = encodeBatches(
     ['a', 'b', 'c', 'd'].map((value) => ({ value })),

@@ -194,6 +194,58 @@ export class RecordIndex {
     return this.bytes.subarray(this.pos[i * P_STRIDE + P_START]!, this.pos[i * P_STRIDE + P_END]!);
   }
 
+  /** Bytes of this list with offset deltas 0..n−1 (count prefix included): what writeRenumbered writes. */
+  renumberedSize(): number {
+    let size = 4;
+    for (let i = 0; i < this.count; i++) {
+      const e = this.pos[i * P_STRIDE + P_END]!;
+      const bodyAt = this.pos[i * P_STRIDE + P_START]! + this.lenPrefix(i);
+      const { offAt, restAt } = this.deltaBounds(bodyAt);
+      const body = 1 + (offAt - bodyAt - 1) + varintSizeUnchecked(i) + (e - restAt);
+      size += varintSizeUnchecked(body) + body;
+    }
+    return size;
+  }
+
+  /**
+   * Writes the list with offset deltas 0..n−1 at `at` (renumberedSize() bytes): each record's
+   * fields are copied as they are but for its offset delta, under a length prefix that counts
+   * them (a declared length that disagreed, which Fluvio's decoder forgives, is set right).
+   * Returns the end. Cheaper than re-encoding each record from its fields (no object, no view).
+   */
+  writeRenumbered(out: Uint8Array, at: number): number {
+    const b = this.bytes;
+    out[at] = this.count >>> 24;
+    out[at + 1] = (this.count >>> 16) & 0xff;
+    out[at + 2] = (this.count >>> 8) & 0xff;
+    out[at + 3] = this.count & 0xff;
+    let w = at + 4;
+    for (let i = 0; i < this.count; i++) {
+      const s = this.pos[i * P_STRIDE + P_START]!;
+      const e = this.pos[i * P_STRIDE + P_END]!;
+      const bodyAt = s + this.lenPrefix(i);
+      const { offAt, restAt } = this.deltaBounds(bodyAt);
+      const body = 1 + (offAt - bodyAt - 1) + varintSizeUnchecked(i) + (e - restAt);
+      w = putVarint(out, w, body);
+      // The attributes byte and the timestamp delta: a few bytes, copied without a view.
+      for (let k = bodyAt; k < offAt; k++) out[w++] = b[k]!;
+      w = putVarint(out, w, i);
+      out.set(b.subarray(restAt, e), w);
+      w += e - restAt;
+    }
+    return w;
+  }
+
+  /** Where a record's offset delta starts and ends: after the attributes byte and the timestamp delta. */
+  private deltaBounds(bodyAt: number): { offAt: number; restAt: number } {
+    const b = this.bytes;
+    let offAt = bodyAt + 1;
+    while (b[offAt++]! >= 0x80);
+    let restAt = offAt;
+    while (b[restAt++]! >= 0x80);
+    return { offAt, restAt };
+  }
+
   /** Byte length of `encoded(i)` without creating a view. */
   encodedLength(i: number): number {
     return this.pos[i * P_STRIDE + P_END]! - this.pos[i * P_STRIDE + P_START]!;

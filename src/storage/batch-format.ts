@@ -53,9 +53,7 @@ import { readI64, writeI64 } from '../protocol/bytes.js';
 import {
   indexRecords,
   type RecordIndex,
-  recordBodySize,
   recordBodySizeFields,
-  writeRecord,
   writeRecordFields,
 } from '../protocol/record.js';
 import { VARINT_MAX, VARINT_MIN, varintSize, varintSizeUnchecked } from '../protocol/varint.js';
@@ -708,27 +706,10 @@ export function encodeRawBatch(
     // A count declared differently (Fluvio reads < 1 as empty) is normalised.
     dv(value).setInt32(BATCH_HEADER_SIZE, count);
   } else {
-    // Renumbered: record i keeps its fields and gets offset delta i (sized, then written).
-    const renumbered = (i: number) => ({
-      key: index.key(i),
-      value: index.value(i),
-      offsetDelta: i,
-      timestampDelta: index.timestampDelta(i),
-      attributes: index.attributes(i),
-      headers: index.headers(i),
-    });
-    const bodies = new Int32Array(count);
-    rawLength = 4;
-    for (let i = 0; i < count; i++) {
-      bodies[i] = recordBodySize(renumbered(i));
-      rawLength += varintSize(bodies[i]!) + bodies[i]!;
-    }
+    // Renumbered: record i keeps its fields and gets offset delta i (a filter's output, mostly).
+    rawLength = index.renumberedSize();
     value = Buffer.allocUnsafe(BATCH_HEADER_SIZE + rawLength + sectionSize);
-    dv(value).setInt32(BATCH_HEADER_SIZE, count);
-    let pos = BATCH_HEADER_SIZE + 4;
-    for (let i = 0; i < count; i++) {
-      pos = writeRecord(value, pos, renumbered(i), bodies[i]);
-    }
+    index.writeRenumbered(value, BATCH_HEADER_SIZE);
   }
   writeHeader(
     value,
