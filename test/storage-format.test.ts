@@ -1,4 +1,5 @@
 import test from 'ava';
+import { prng } from '../src/bench/input.js';
 import { encodeRecords, indexRecords } from '../src/protocol/record.js';
 import { crc32Small } from '../src/storage/crc32.js';
 import { crc32cSmall } from '../src/storage/crc32c.js';
@@ -237,11 +238,8 @@ test('encodeRawBatch keeps module output bytes when deltas are 0..n-1 and renumb
 });
 
 test('encodeRawBatch renumbers seeded outputs byte-exactly: keys or not, deltas and lengths of every varint width', (t) => {
-  let seed = 11;
-  const rnd = (n: number) => {
-    seed = (seed * 1103515245 + 12345) >>> 0;
-    return seed % n;
-  };
+  const next = prng(11);
+  const rnd = (n: number) => Math.floor(next() * n);
   for (let round = 0; round < 60; round++) {
     // Increasing deltas with gaps (a filter), or repeats (an array_map), of 1 to 5 varint bytes.
     let d = [0, 60, 70, 9000, 2_000_000, 300_000_000][rnd(6)]!;

@@ -1,4 +1,5 @@
 import test from 'ava';
+import { prng } from '../src/bench/input.js';
 import { recordLine } from '../src/cli/records.js';
 import { encodeRecords, indexRecords } from '../src/protocol/record.js';
 import { textLines, valueLines } from '../src/protocol/value-lines.js';
@@ -39,11 +40,8 @@ test('values as lines equal -O raw and -O dynamic for text, keys or not, short a
 });
 
 test('values as lines of seeded records: keys or not, deltas of every sign and width, values of 0 to 20 000 bytes', (t) => {
-  let seed = 7;
-  const rnd = (n: number) => {
-    seed = (seed * 1103515245 + 12345) >>> 0;
-    return seed % n;
-  };
+  const next = prng(7);
+  const rnd = (n: number) => Math.floor(next() * n);
   for (let round = 0; round < 50; round++) {
     const records = Array.from({ length: 1 + rnd(40) }, (_, i) => {
       const len = [0, 5, 63, 64, 100, 8191, 8192, 20_000][rnd(8)]!;
