@@ -50,12 +50,7 @@
  */
 import { EncodeError } from '../errors.js';
 import { readI64, writeI64 } from '../protocol/bytes.js';
-import {
-  indexRecords,
-  type RecordIndex,
-  recordBodySizeFields,
-  writeRecordFields,
-} from '../protocol/record.js';
+import { indexRecords, type RecordIndex, recordBodySizeFields, writeRecordFields } from '../protocol/record.js';
 import { VARINT_MAX, VARINT_MIN, varintSize, varintSizeUnchecked } from '../protocol/varint.js';
 import {
   type BatchCodec,
