@@ -143,9 +143,9 @@ async function openOwningPool(dir: string, options: OpenOptions): Promise<Eddy> 
  * a worker takes about 0.1 s to start, and it now starts while the main thread loads storage
  * (handed to open() as `pool`; Eddy owns it from there).
  */
-export async function startWorkers(cmd: Command, io: CliIO): Promise<WorkerPool> {
+export async function startWorkers(cmd: Command, io: CliIO, workers = workerCount(cmd, io)): Promise<WorkerPool> {
   const { WorkerPool } = await import('../coordinator/pool.js');
-  return new WorkerPool({ workers: workerCount(cmd, io) });
+  return new WorkerPool({ workers });
 }
 
 /**

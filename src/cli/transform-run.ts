@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { ChainSession, type SessionBatchResult, type SessionStep, type Ticket } from '../coordinator/chain-session.js';
 import { COORDINATOR_DEFAULTS } from '../coordinator/defaults.js';
 import { fanOutInFlight, fansOut } from '../coordinator/fan-out.js';
-import { WorkerPool } from '../coordinator/pool.js';
+import type { WorkerPool } from '../coordinator/pool.js';
 import { anchorSteps, ModuleResolver, UnknownModuleError } from '../coordinator/resolve.js';
 import type { EddyError } from '../errors.js';
 import { indexRecords } from '../protocol/record.js';
@@ -14,20 +14,11 @@ import type { TransformStep } from '../smartmodule/transforms.js';
 import { STORAGE_DEFAULTS } from '../storage/defaults.js';
 import type { Storage } from '../storage/storage.js';
 import { readChain } from './chain-options.js';
-import {
-  dataDir,
-  handleClosedOutput,
-  interruptSignal,
-  isTTY,
-  moduleLimits,
-  OutputClosed,
-  workerCount,
-  writeOut,
-} from './common.js';
+import { dataDir, handleClosedOutput, interruptSignal, isTTY, moduleLimits, OutputClosed, writeOut } from './common.js';
 import { cliMessage } from './errors.js';
 import type { CliIO } from './format.js';
 import { Progress } from './progress.js';
-import { planTransform, type TransformCliOptions, type TransformPlan } from './transform.js';
+import type { TransformCliOptions, TransformPlan } from './transform.js';
 import {
   type InputBatch,
   inputChunks,
@@ -145,15 +136,30 @@ function skippedOf(b: SessionBatchResult, input: Submitted): { index: number; er
   return out.sort((a, b) => a.index - b.index);
 }
 
-export async function runTransform(files: string[], o: TransformCliOptions, cmd: Command, io: CliIO): Promise<number> {
-  const plan = planTransform(files, o, io.cwd);
-  const { deadlineMs, ...load } = moduleLimits(o);
-  const steps = await resolveSteps(plan, cmd, io, load);
-  const workers = workerCount(cmd, io);
+/**
+ * Runs a planned transform on `pool`, started by the caller (see the command's action), which it
+ * closes. A chain that does not fan out (aggregate, look-back) runs on one of its workers.
+ */
+export async function runTransform(
+  plan: TransformPlan,
+  o: TransformCliOptions,
+  cmd: Command,
+  io: CliIO,
+  pool: WorkerPool,
+): Promise<number> {
+  let steps: SessionStep[];
+  let deadlineMs: number | undefined;
+  try {
+    const { deadlineMs: deadline, ...load } = moduleLimits(o);
+    deadlineMs = deadline;
+    steps = await resolveSteps(plan, cmd, io, load);
+  } catch (err) {
+    await pool.close();
+    throw err;
+  }
   const stateless = fansOut(steps, plan.fanOut);
   // Enough submissions in flight to keep every worker busy while the main thread reads and writes.
-  const maxInFlight = stateless ? fanOutInFlight(workers) : COORDINATOR_DEFAULTS.maxInFlight;
-  const pool = new WorkerPool({ workers: stateless ? workers : 1 });
+  const maxInFlight = stateless ? fanOutInFlight(pool.size) : COORDINATOR_DEFAULTS.maxInFlight;
   const session = new ChainSession(pool, {
     id: 'transform',
     steps,
