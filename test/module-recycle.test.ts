@@ -1,12 +1,14 @@
 import test from 'ava';
 import { moduleLimits } from '../src/cli/common.js';
+import { cliMessage } from '../src/cli/errors.js';
 import { UsageError } from '../src/cli/format.js';
 import { rustModulePath } from '../src/conformance/corpus.js';
 import { runEddyChain } from '../src/conformance/eddy-side.js';
 import { runFluvioChain } from '../src/conformance/fluvio-engine.js';
 import { open } from '../src/index.js';
 import { encodeRecords } from '../src/protocol/index.js';
-import { Chain, type ChainStep, loadModule } from '../src/smartmodule/index.js';
+import { Chain, type ChainStep, loadModule, SmartModuleMemoryLimitError } from '../src/smartmodule/index.js';
+import { errorFromWire, errorToWire } from '../src/wire/wire-error.js';
 import { firstDifference, harnessReady, loadCorpus } from './helpers/conformance.js';
 import { tempDir } from './helpers/storage.js';
 import { wasmPath } from './helpers/wasm.js';
@@ -168,4 +170,26 @@ test('--recycle-after takes a size; 0 turns recycling off; nonsense is a usage e
   t.deepEqual(moduleLimits({ recycleAfter: '0' }), { recycleAfter: false });
   t.deepEqual(moduleLimits({ recycleAfter: 'off' }), { recycleAfter: false });
   t.throws(() => moduleLimits({ recycleAfter: 'lots' }), { instanceOf: UsageError, message: /--recycle-after/ });
+});
+
+test('an instance that keeps its outputs and is not recycled meets the memory cap with an error that says why', async (t) => {
+  const m = await loadModule(wasmPath('filter'), { memoryLimit: 8 * MiB, recycleAfter: false });
+  const chain = Chain.create([{ module: m }], { freeOutput: false });
+  const err = t.throws(() => runAll(chain, batches(200)), { instanceOf: SmartModuleMemoryLimitError })!;
+  t.true(err.keptOutputs);
+  t.regex(err.message, /kept every output it returned in its memory.*recycleAfter \(CLI: --recycle-after\)/);
+  // The same words after the trip from a worker to the coordinator.
+  const back = errorFromWire(errorToWire(err)) as SmartModuleMemoryLimitError;
+  t.true(back.keptOutputs);
+  t.is(back.message, err.message);
+  // On the command line, the flags instead of the API's names.
+  t.regex(cliMessage(err), /grow by --recycle-after \(default 32MiB\).*--memory-limit <size>/);
+  // A module that frees its outputs and still eats memory is not told that story.
+  const eater = (await loadModule(wasmPath('eat-memory'), { memoryLimit: 64 * MiB })).instantiate();
+  const eaten = t.throws(
+    () => eater.process({ baseOffset: 0, baseTimestamp: 0, raw: encodeRecords([{ value: Buffer.from('eat') }]) }),
+    { instanceOf: SmartModuleMemoryLimitError },
+  )!;
+  t.false(eaten.keptOutputs);
+  t.notRegex(eaten.message, /kept every output/);
 });

@@ -67,10 +67,15 @@ export function cliMessage(err: EddyError): string {
         'raise the limit with --max-record-bytes $1',
       );
     case 'EDDY_SM_MEMORY_LIMIT':
-      return err.message.replace(
-        /Raise the limit with open\(dir, \{ memoryLimit \}\) \(CLI: --memory-limit\)/,
-        `Raise the limit with --memory-limit <size> (default ${DEFAULT_TEXT.memoryLimit})`,
-      );
+      return err.message
+        .replace(
+          /Raise the limit with open\(dir, \{ memoryLimit \}\) \(CLI: --memory-limit\)/,
+          `Raise the limit with --memory-limit <size> (default ${DEFAULT_TEXT.memoryLimit})`,
+        )
+        .replace(
+          /by recycleAfter \(CLI: --recycle-after\)/,
+          `by --recycle-after (default ${DEFAULT_TEXT.recycleAfter})`,
+        );
     case 'EDDY_SESSION_TIMEOUT':
       return err.message.replace(
         /raise the deadline with the deadlineMs option \(CLI: --timeout\)/,

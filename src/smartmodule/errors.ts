@@ -143,13 +143,20 @@ export class SmartModuleMemoryLimitError extends SmartModuleError {
     readonly current: number,
     readonly requested: number | undefined,
     readonly firstOffset?: number,
+    /** The instance kept every output it returned (see recycleAfter): likely why its memory grew. */
+    readonly keptOutputs = false,
   ) {
     const req = requested === undefined ? '' : ` (requested ${requested} more bytes)`;
     const where = firstOffset === undefined ? '' : ` on the batch at offset ${firstOffset}`;
+    const kept = keptOutputs
+      ? " The instance kept every output it returned in its memory, as modules built with Fluvio's crate do;" +
+        ' Eddy recycles such instances once they grow by recycleAfter (CLI: --recycle-after), except modules' +
+        ' that export look_back, or when recycling is off.'
+      : '';
     super(
       'EDDY_SM_MEMORY_LIMIT',
       module,
-      `${module}: memory limit exceeded in ${fn}${where}: ${current} bytes in use, limit ${limit} bytes${req}. ` +
+      `${module}: memory limit exceeded in ${fn}${where}: ${current} bytes in use, limit ${limit} bytes${req}.${kept} ` +
         'Raise the limit with open(dir, { memoryLimit }) (CLI: --memory-limit) if the module really needs more.',
     );
   }

@@ -272,6 +272,7 @@ export class SmartModuleInstance {
           current,
           inputTooBig ? inputSize : undefined,
           firstOffset,
+          this.keepsOutputs,
         );
       }
       if (isTrap(err))

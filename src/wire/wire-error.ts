@@ -29,6 +29,7 @@ export interface WireError {
   limit?: number;
   current?: number;
   requested?: number;
+  keptOutputs?: boolean;
 }
 
 export function errorToWire(err: unknown): WireError {
@@ -80,6 +81,7 @@ export function errorToWire(err: unknown): WireError {
     };
     if (err.requested !== undefined) w.requested = err.requested;
     if (err.firstOffset !== undefined) w.firstOffset = err.firstOffset;
+    if (err.keptOutputs) w.keptOutputs = true;
     return w;
   }
   if (err instanceof SmartModuleInitError)
@@ -125,7 +127,15 @@ export function errorFromWire(w: WireError): EddyError {
     case 'trap':
       return new SmartModuleTrapError(module, w.fn!, w.firstOffset, w.hint!, undefined);
     case 'memory':
-      return new SmartModuleMemoryLimitError(module, w.fn!, w.limit!, w.current!, w.requested, w.firstOffset);
+      return new SmartModuleMemoryLimitError(
+        module,
+        w.fn!,
+        w.limit!,
+        w.current!,
+        w.requested,
+        w.firstOffset,
+        w.keptOutputs === true,
+      );
     case 'init':
       return new SmartModuleInitError(module, w.hint!);
     case 'lookback':
