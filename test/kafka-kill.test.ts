@@ -1,5 +1,6 @@
+import { prng } from '../src/bench/input.js';
 import { until } from './helpers/eddy-process.js';
-import { kafkaSuite, kafkaTestClient, seededRandom, sendOnce } from './helpers/kafka.js';
+import { kafkaSuite, kafkaTestClient, sendOnce } from './helpers/kafka.js';
 import { expectedOutputs, faultHosts, faultStreams, feed, ownsOf } from './helpers/kafka-faults.js';
 
 /**
@@ -25,7 +26,7 @@ kafkaTest(
     const started = Date.now();
     const seed = Number(process.env['EDDY_TEST_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
     console.log(`kafka-kill: seed ${seed} (EDDY_TEST_SEED=${seed} repeats this kill schedule)`);
-    const random = seededRandom(seed);
+    const random = prng(seed);
     const PARTITIONS = 6;
     const KILLS = 20;
     const s = faultStreams();

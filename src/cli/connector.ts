@@ -7,7 +7,6 @@ import { cliMessage } from './errors.js';
 import type { CliContext, CliIO } from './format.js';
 import { StatusPrinter } from './run.js';
 import { formatCount } from './units.js';
-import type { serveWrites } from './writer-socket.js';
 
 /**
  * `eddy connector run --config <file.yml>`: runs one connector (Fluvio's config shape; see

@@ -19,7 +19,6 @@ import { CLI_DEFAULTS } from './defaults.js';
 import { cliMessage } from './errors.js';
 import { type CliContext, type CliIO, UsageError } from './format.js';
 import { formatCount, parseDurationOption } from './units.js';
-import type { serveWrites } from './writer-socket.js';
 
 /**
  * `eddy run`: the foreground daemon. Runs every saved derived stream (or those named with

@@ -575,13 +575,14 @@ export class ChainSession extends EventEmitter<SessionEvents> {
 
   /** The result of a submission skipped as a whole (policy skip after a trap or a timeout). */
   private emptyResult(entry: Entry, err: EddyError): SessionResult {
+    const asLines = Boolean(entry.lines?.valueLines || entry.range?.valueLines);
     const empty = (baseOffset: number, baseTimestamp: number, lastOffset: number): SessionBatchResult => ({
       baseOffset,
       baseTimestamp,
       lastOffset,
       // An empty `Vec<Record>`, or no lines.
-      raw: new Uint8Array(entry.lines?.valueLines || entry.range?.valueLines ? 0 : 4),
-      ...(entry.lines?.valueLines || entry.range?.valueLines ? { lines: true } : {}),
+      raw: new Uint8Array(asLines ? 0 : 4),
+      ...(asLines ? { lines: true } : {}),
       count: 0,
       error: null,
       skipped: [err],

@@ -169,18 +169,6 @@ export function kafkaTestClient(bootstrap: () => string) {
   return { client, withAdmin, createTopics, readCommitted, readToEnd, committedReach, committedAtEnd };
 }
 
-/** A seeded random number generator (mulberry32) returning [0, 1), for fault schedules a seed repeats. */
-export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let x = s;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** `eddy derive create` of a stream from `source` to `target` (endpoints) through a transforms file. */
 export const deriveCreate = (name: string, source: string, target: string, transforms: string): string[] => [
   'derive',
